@@ -1,0 +1,242 @@
+#include <openssl/pem.h>
+#include <openssl/provider.h>
+#include <openssl/rand.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "common/codec/csr.h"
+#include "common/codec/envelope.h"
+#include "common/codec/pki_message.h"
+#include "gtest/gtest.h"
+
+namespace scep::codec {
+namespace {
+
+std::string ReadFile(const std::string& name) {
+  std::ifstream in(std::string(SCEP_TESTDATA_DIR) + "/" + name, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+crypto::X509Ptr LoadCert(const std::string& name) {
+  std::string pem = ReadFile(name);
+  crypto::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  return crypto::X509Ptr(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+}
+
+crypto::EvpPkeyPtr LoadKey(const std::string& name) {
+  std::string pem = ReadFile(name);
+  crypto::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  return crypto::EvpPkeyPtr(
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+}
+
+class CodecTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // micromdm scepclient sends single DES, which OpenSSL 3 keeps in the
+    // legacy provider.
+    OSSL_PROVIDER_load(nullptr, "legacy");
+    OSSL_PROVIDER_load(nullptr, "default");
+  }
+  void SetUp() override {
+    ra_cert_ = LoadCert("ra.pem");
+    ra_key_ = LoadKey("ra.key");
+    ca_cert_ = LoadCert("ca.pem");
+    ca_key_ = LoadKey("ca.key");
+    ASSERT_NE(ra_cert_, nullptr);
+    ASSERT_NE(ra_key_, nullptr);
+  }
+  crypto::X509Ptr ra_cert_, ca_cert_;
+  crypto::EvpPkeyPtr ra_key_, ca_key_;
+};
+
+struct FixtureCase {
+  const char* file;
+  const char* digest;
+  const char* cipher;
+  const char* subject_part;
+};
+
+class ClientFixtureTest : public CodecTest,
+                          public ::testing::WithParamInterface<FixtureCase> {};
+
+TEST_P(ClientFixtureTest, ParsesVerifiesAndDecrypts) {
+  const FixtureCase& c = GetParam();
+  std::string der = ReadFile(c.file);
+  ASSERT_FALSE(der.empty());
+  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(der);
+  ASSERT_TRUE(msg.ok()) << msg.status();
+  EXPECT_EQ(msg->attributes.message_type, MessageType::kPkcsReq);
+  EXPECT_TRUE(msg->signature_valid);
+  EXPECT_EQ(msg->digest, c.digest);
+  EXPECT_FALSE(msg->attributes.transaction_id.empty());
+  EXPECT_EQ(msg->attributes.sender_nonce.size(), 16u);
+  absl::StatusOr<std::string> cipher = EnvelopeCipher(msg->content);
+  ASSERT_TRUE(cipher.ok()) << cipher.status();
+  EXPECT_EQ(*cipher, c.cipher);
+
+  absl::StatusOr<std::string> plain =
+      Decrypt(msg->content, ra_cert_.get(), ra_key_.get());
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  absl::StatusOr<Csr> csr = ParseCsr(*plain);
+  ASSERT_TRUE(csr.ok()) << csr.status();
+  ASSERT_TRUE(csr->challenge_password.has_value());
+  EXPECT_EQ(*csr->challenge_password, "fixture-secret");
+  EXPECT_NE(SubjectText(X509_REQ_get_subject_name(csr->request.get()))
+                .find(c.subject_part),
+            std::string::npos);
+  EXPECT_EQ(csr->fingerprint.size(), 32u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    RealClients, ClientFixtureTest,
+    ::testing::Values(
+        FixtureCase{"scepclient-pkcsreq-post.der", "sha1", "des-cbc",
+                    "CN=fixture-scepclient"},
+        FixtureCase{"strongswan-pkcsreq-aes-sha256.der", "sha256",
+                    "aes-128-cbc", "fixture-strongswan"},
+        FixtureCase{"strongswan-pkcsreq-aes-sha512.der", "sha512",
+                    "aes-128-cbc", "CN="},
+        FixtureCase{"strongswan-pkcsreq-des3-sha256.der", "sha256",
+                    "des-ede3-cbc", "CN="}));
+
+TEST_F(CodecTest, RenewalFixtureIsSignedByIssuedCertificate) {
+  absl::StatusOr<PkiMessage> msg =
+      ParsePkiMessage(ReadFile("strongswan-renewalreq-aes-sha256.der"));
+  ASSERT_TRUE(msg.ok()) << msg.status();
+  EXPECT_EQ(msg->attributes.message_type, MessageType::kRenewalReq);
+  EXPECT_TRUE(msg->signature_valid);
+  crypto::X509Ptr issued = LoadCert("strongswan-issued.pem");
+  EXPECT_EQ(X509_cmp(msg->signer_certificate.get(), issued.get()), 0);
+}
+
+TEST_F(CodecTest, CertRepRoundTrip) {
+  crypto::X509Ptr device = LoadCert("strongswan-issued.pem");
+  absl::StatusOr<std::string> degenerate =
+      DegenerateCertificates({device.get(), ca_cert_.get()});
+  ASSERT_TRUE(degenerate.ok()) << degenerate.status();
+  for (const char* cipher : {"aes-128-cbc", "aes-256-cbc", "des-ede3-cbc"}) {
+    absl::StatusOr<std::string> env =
+        Envelope(*degenerate, ra_cert_.get(), cipher);
+    ASSERT_TRUE(env.ok()) << env.status();
+    EXPECT_EQ(EnvelopeCipher(*env).value_or(""), cipher);
+    for (const char* digest : {"sha256", "sha384", "sha512", "sha1"}) {
+      ScepAttributes attrs;
+      attrs.message_type = MessageType::kCertRep;
+      attrs.transaction_id = "tid-123";
+      attrs.sender_nonce = std::string(16, '\x01');
+      attrs.recipient_nonce = std::string(16, '\x02');
+      attrs.pki_status = PkiStatus::kSuccess;
+      absl::StatusOr<std::string> der =
+          SignPkiMessage(*env, attrs, ra_cert_.get(), ra_key_.get(), digest);
+      ASSERT_TRUE(der.ok()) << der.status();
+      absl::StatusOr<PkiMessage> parsed = ParsePkiMessage(*der);
+      ASSERT_TRUE(parsed.ok()) << parsed.status();
+      EXPECT_TRUE(parsed->signature_valid);
+      EXPECT_EQ(parsed->digest, digest);
+      EXPECT_EQ(parsed->attributes.message_type, MessageType::kCertRep);
+      EXPECT_EQ(parsed->attributes.transaction_id, "tid-123");
+      EXPECT_EQ(parsed->attributes.recipient_nonce, std::string(16, '\x02'));
+      EXPECT_EQ(parsed->attributes.pki_status, PkiStatus::kSuccess);
+      EXPECT_FALSE(parsed->attributes.fail_info.has_value());
+      absl::StatusOr<std::string> plain =
+          Decrypt(parsed->content, ra_cert_.get(), ra_key_.get());
+      ASSERT_TRUE(plain.ok()) << plain.status();
+      auto certs = ParseDegenerateCertificates(*plain);
+      ASSERT_TRUE(certs.ok()) << certs.status();
+      ASSERT_EQ(certs->size(), 2u);
+      // certificates is a SET OF: DER order, not insertion order.
+      int found = 0;
+      for (const auto& cert : *certs) found += X509_cmp(cert.get(), device.get()) == 0;
+      EXPECT_EQ(found, 1);
+    }
+  }
+}
+
+TEST_F(CodecTest, CertRepSignerInfoUsesRsaEncryption) {
+  // strongSwan refuses sha256WithRSAEncryption in a CertRep SignerInfo.
+  ScepAttributes attrs;
+  attrs.message_type = MessageType::kCertRep;
+  attrs.transaction_id = "t";
+  attrs.sender_nonce = std::string(16, 'n');
+  attrs.pki_status = PkiStatus::kFailure;
+  attrs.fail_info = FailInfo::kBadRequest;
+  attrs.fail_info_text = "challenge password is wrong";
+  absl::StatusOr<std::string> der =
+      SignPkiMessage("", attrs, ra_cert_.get(), ra_key_.get(), "sha256");
+  ASSERT_TRUE(der.ok());
+  const auto* p = reinterpret_cast<const unsigned char*>(der->data());
+  crypto::CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, der->size()));
+  CMS_SignerInfo* si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms.get()), 0);
+  X509_ALGOR* sig = nullptr;
+  CMS_SignerInfo_get0_algs(si, nullptr, nullptr, nullptr, &sig);
+  const ASN1_OBJECT* oid = nullptr;
+  X509_ALGOR_get0(&oid, nullptr, nullptr, sig);
+  EXPECT_EQ(OBJ_obj2nid(oid), NID_rsaEncryption);
+  absl::StatusOr<PkiMessage> parsed = ParsePkiMessage(*der);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->attributes.fail_info, FailInfo::kBadRequest);
+  EXPECT_EQ(parsed->attributes.fail_info_text, "challenge password is wrong");
+  EXPECT_TRUE(parsed->content.empty());
+}
+
+TEST_F(CodecTest, TamperedContentFailsSignature) {
+  std::string der = ReadFile("strongswan-pkcsreq-aes-sha256.der");
+  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(der);
+  ASSERT_TRUE(msg.ok());
+  size_t at = der.find(msg->content);
+  ASSERT_NE(at, std::string::npos);
+  der[at + msg->content.size() - 5] ^= 0x01;  // inside the ciphertext
+  absl::StatusOr<PkiMessage> tampered = ParsePkiMessage(der);
+  ASSERT_TRUE(tampered.ok()) << tampered.status();
+  EXPECT_FALSE(tampered->signature_valid);
+}
+
+TEST_F(CodecTest, UnknownRecipientIsRefused) {
+  std::string der = ReadFile("strongswan-pkcsreq-aes-sha256.der");
+  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(der);
+  ASSERT_TRUE(msg.ok());
+  // Encrypted to the RA only; the CA certificate is not a recipient.
+  absl::StatusOr<std::string> plain =
+      Decrypt(msg->content, ca_cert_.get(), ca_key_.get());
+  EXPECT_EQ(plain.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CodecTest, EveryTruncationIsAnErrorNotACrash) {
+  std::string der = ReadFile("strongswan-pkcsreq-aes-sha256.der");
+  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(der);
+  ASSERT_TRUE(msg.ok());
+  for (size_t n = 0; n < der.size(); n += 7) {
+    EXPECT_FALSE(ParsePkiMessage(der.substr(0, n)).ok()) << n;
+  }
+  for (size_t n = 0; n < msg->content.size(); n += 3) {
+    EXPECT_FALSE(EnvelopeCipher(msg->content.substr(0, n)).ok()) << n;
+  }
+  EXPECT_FALSE(ParseCsr("\x30\x03\x02\x01").ok());
+  EXPECT_FALSE(ParseDegenerateCertificates("garbage").ok());
+}
+
+TEST_F(CodecTest, CsrWithBadSignatureIsPermissionDenied) {
+  std::string der = ReadFile("strongswan-pkcsreq-aes-sha256.der");
+  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(der);
+  ASSERT_TRUE(msg.ok());
+  std::string csr = Decrypt(msg->content, ra_cert_.get(), ra_key_.get()).value();
+  ASSERT_TRUE(ParseCsr(csr).ok());
+  csr[csr.size() - 2] ^= 0x40;  // last bytes belong to the signature
+  EXPECT_EQ(ParseCsr(csr).status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(CodecTest, NonSignedDataIsInvalid) {
+  absl::StatusOr<std::string> env =
+      Envelope("hello", ra_cert_.get(), "aes-128-cbc");
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(ParsePkiMessage(*env).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace scep::codec

@@ -1,0 +1,93 @@
+#include "common/codec/csr.h"
+
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+
+#include "common/base/status_macros.h"
+#include "common/crypto/der.h"
+#include "common/crypto/ssl_error.h"
+
+namespace scep::codec {
+namespace {
+
+absl::StatusOr<std::optional<std::string>> ChallengePassword(X509_REQ* req) {
+  int idx = X509_REQ_get_attr_by_NID(req, NID_pkcs9_challengePassword, -1);
+  if (idx < 0) return std::nullopt;
+  X509_ATTRIBUTE* attr = X509_REQ_get_attr(req, idx);
+  ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(attr, 0);
+  if (value == nullptr) {
+    return absl::InvalidArgumentError("empty challengePassword attribute");
+  }
+  switch (ASN1_TYPE_get(value)) {
+    case V_ASN1_PRINTABLESTRING:
+    case V_ASN1_UTF8STRING:
+    case V_ASN1_IA5STRING:
+    case V_ASN1_T61STRING:
+      break;
+    default:
+      return absl::InvalidArgumentError("challengePassword has the wrong type");
+  }
+  const ASN1_STRING* s = value->value.asn1_string;
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     ASN1_STRING_length(s));
+}
+
+absl::StatusOr<std::string> Fingerprint(X509_REQ* req, EVP_PKEY* key) {
+  ASSIGN_OR_RETURN(std::string subject,
+                   crypto::ToDer(X509_REQ_get_subject_name(req), i2d_X509_NAME));
+  ASSIGN_OR_RETURN(std::string spki, crypto::ToDer(key, i2d_PUBKEY));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), subject.data(), subject.size()) != 1 ||
+      EVP_DigestUpdate(ctx.get(), spki.data(), spki.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), md, &md_len) != 1) {
+    return crypto::SslInternal("CSR fingerprint");
+  }
+  return std::string(reinterpret_cast<char*>(md), md_len);
+}
+
+}  // namespace
+
+absl::StatusOr<Csr> ParseCsr(absl::string_view der) {
+  Csr csr;
+  ASSIGN_OR_RETURN(csr.request, crypto::FromDer<crypto::X509ReqPtr>(
+                                    der, d2i_X509_REQ, "certificate request"));
+  EVP_PKEY* key = X509_REQ_get0_pubkey(csr.request.get());
+  if (key == nullptr) {
+    return crypto::SslInvalid("certificate request has no usable public key");
+  }
+  if (X509_REQ_verify(csr.request.get(), key) != 1) {
+    crypto::DrainSslErrors();
+    return absl::PermissionDeniedError(
+        "certificate request signature does not verify");
+  }
+  ASSIGN_OR_RETURN(csr.challenge_password, ChallengePassword(csr.request.get()));
+  ASSIGN_OR_RETURN(csr.fingerprint, Fingerprint(csr.request.get(), key));
+  return csr;
+}
+
+std::string SubjectText(const X509_NAME* name) {
+  crypto::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr ||
+      X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) {
+    return "<unprintable>";
+  }
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+std::string Hex(absl::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+}  // namespace scep::codec

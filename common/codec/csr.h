@@ -1,0 +1,36 @@
+#ifndef SCEP_COMMON_CODEC_CSR_H_
+#define SCEP_COMMON_CODEC_CSR_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/crypto/ssl_ptr.h"
+
+namespace scep::codec {
+
+// A PKCS#10 request as carried in PKCSReq (RFC 8894 section 3.3.1).
+struct Csr {
+  crypto::X509ReqPtr request;
+  // The challengePassword attribute (PKCS#9), when present. Secret: never
+  // log it.
+  std::optional<std::string> challenge_password;
+  // SHA-256 over the DER subject and SubjectPublicKeyInfo: equal for a
+  // retransmission of the same request, different for another key or name.
+  std::string fingerprint;
+};
+
+// Decodes and checks the self-signature of a DER CSR. InvalidArgument when
+// malformed; PermissionDenied when the signature does not verify.
+absl::StatusOr<Csr> ParseCsr(absl::string_view der);
+
+// One-line subject (RFC 2253) for logs and errors.
+std::string SubjectText(const X509_NAME* name);
+
+// Lower-case hex of `bytes`.
+std::string Hex(absl::string_view bytes);
+
+}  // namespace scep::codec
+
+#endif  // SCEP_COMMON_CODEC_CSR_H_

@@ -1,0 +1,152 @@
+#include "common/codec/envelope.h"
+
+#include <openssl/asn1.h>
+#include <openssl/objects.h>
+
+#include "common/base/status_macros.h"
+#include "common/crypto/der.h"
+#include "common/crypto/ssl_error.h"
+
+namespace scep::codec {
+namespace {
+
+using crypto::BioPtr;
+using crypto::CmsPtr;
+
+absl::StatusOr<std::string> ReadBio(BIO* bio) {
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  if (len < 0) return crypto::SslInternal("reading memory BIO");
+  return std::string(data, static_cast<size_t>(len));
+}
+
+// One DER TLV inside [*p, end): on success *p points at its contents and
+// `len` is their length. Only definite lengths (DER).
+absl::Status EnterTlv(const unsigned char** p, const unsigned char* end,
+                      int want_tag, int want_class, long* len) {
+  int tag = 0, cls = 0;
+  const unsigned char* start = *p;
+  int ret = ASN1_get_object(p, len, &tag, &cls, end - start);
+  if ((ret & 0x80) != 0 || ret == 0x21 || tag != want_tag ||
+      cls != want_class || *len > end - *p) {
+    return absl::InvalidArgumentError("malformed EnvelopedData");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SkipTlv(const unsigned char** p, const unsigned char* end) {
+  long len = 0;
+  int tag = 0, cls = 0;
+  int ret = ASN1_get_object(p, &len, &tag, &cls, end - *p);
+  if ((ret & 0x80) != 0 || ret == 0x21 || len > end - *p) {
+    return absl::InvalidArgumentError("malformed EnvelopedData");
+  }
+  *p += len;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Envelope(absl::string_view plaintext,
+                                     X509* recipient,
+                                     absl::string_view cipher_name) {
+  const EVP_CIPHER* cipher =
+      EVP_get_cipherbyname(std::string(cipher_name).c_str());
+  if (cipher == nullptr) return absl::InvalidArgumentError("unknown cipher");
+  crypto::X509StackPtr recipients(sk_X509_new_null());
+  if (recipients == nullptr || !sk_X509_push(recipients.get(), recipient)) {
+    return crypto::SslInternal("recipient stack");
+  }
+  X509_up_ref(recipient);
+  BioPtr in(BIO_new_mem_buf(plaintext.data(), static_cast<int>(plaintext.size())));
+  CmsPtr cms(CMS_encrypt(recipients.get(), in.get(), cipher, CMS_BINARY));
+  if (cms == nullptr) return crypto::SslInternal("CMS_encrypt");
+  return crypto::ToDer(cms.get(), i2d_CMS_ContentInfo);
+}
+
+absl::StatusOr<std::string> Decrypt(absl::string_view der, X509* certificate,
+                                    EVP_PKEY* key) {
+  ASSIGN_OR_RETURN(CmsPtr cms, crypto::FromDer<CmsPtr>(der, d2i_CMS_ContentInfo,
+                                                       "pkcsPKIEnvelope"));
+  if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_enveloped) {
+    return absl::InvalidArgumentError("pkcsPKIEnvelope is not EnvelopedData");
+  }
+  BioPtr out(BIO_new(BIO_s_mem()));
+  if (CMS_decrypt(cms.get(), key, certificate, nullptr, out.get(),
+                  CMS_BINARY) != 1) {
+    return crypto::SslInvalid("cannot decrypt pkcsPKIEnvelope for the RA");
+  }
+  return ReadBio(out.get());
+}
+
+absl::StatusOr<std::string> EnvelopeCipher(absl::string_view der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  const unsigned char* end = p + der.size();
+  long len = 0;
+  // ContentInfo ::= SEQUENCE { contentType OID, [0] EXPLICIT content }
+  RETURN_IF_ERROR(EnterTlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
+  end = p + len;
+  RETURN_IF_ERROR(SkipTlv(&p, end));
+  RETURN_IF_ERROR(EnterTlv(&p, end, 0, V_ASN1_CONTEXT_SPECIFIC, &len));
+  // EnvelopedData ::= SEQUENCE { version, originatorInfo [0] OPTIONAL,
+  //   recipientInfos SET, encryptedContentInfo SEQUENCE, ... }
+  RETURN_IF_ERROR(EnterTlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
+  end = p + len;
+  RETURN_IF_ERROR(SkipTlv(&p, end));  // version
+  if (p < end && *p == 0xA0) RETURN_IF_ERROR(SkipTlv(&p, end));
+  RETURN_IF_ERROR(SkipTlv(&p, end));  // recipientInfos
+  RETURN_IF_ERROR(EnterTlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
+  end = p + len;
+  RETURN_IF_ERROR(SkipTlv(&p, end));  // contentType
+  RETURN_IF_ERROR(EnterTlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
+  const unsigned char* oid_start = p;
+  long oid_len = 0;
+  RETURN_IF_ERROR(EnterTlv(&p, p + len, V_ASN1_OBJECT, V_ASN1_UNIVERSAL, &oid_len));
+  const unsigned char* q = oid_start;
+  crypto::Asn1ObjectPtr oid(d2i_ASN1_OBJECT(nullptr, &q, (p - oid_start) + oid_len));
+  if (oid == nullptr) return crypto::SslInvalid("content-encryption OID");
+  switch (OBJ_obj2nid(oid.get())) {
+    case NID_aes_128_cbc: return std::string("aes-128-cbc");
+    case NID_aes_192_cbc: return std::string("aes-192-cbc");
+    case NID_aes_256_cbc: return std::string("aes-256-cbc");
+    case NID_des_ede3_cbc: return std::string("des-ede3-cbc");
+    case NID_des_cbc: return std::string("des-cbc");
+    default:
+      return absl::InvalidArgumentError("unsupported content-encryption algorithm");
+  }
+}
+
+absl::StatusOr<std::string> DegenerateCertificates(
+    const std::vector<X509*>& certificates) {
+  crypto::X509StackPtr stack(sk_X509_new_null());
+  if (stack == nullptr) return crypto::SslInternal("certificate stack");
+  for (X509* cert : certificates) {
+    if (!sk_X509_push(stack.get(), cert)) return crypto::SslInternal("push");
+    X509_up_ref(cert);
+  }
+  // No signer and no content: the certificates-only SignedData.
+  CmsPtr cms(CMS_sign(nullptr, nullptr, stack.get(), nullptr,
+                      CMS_BINARY | CMS_PARTIAL));
+  if (cms == nullptr) return crypto::SslInternal("certs-only SignedData");
+  return crypto::ToDer(cms.get(), i2d_CMS_ContentInfo);
+}
+
+absl::StatusOr<std::vector<crypto::X509Ptr>> ParseDegenerateCertificates(
+    absl::string_view der) {
+  ASSIGN_OR_RETURN(CmsPtr cms, crypto::FromDer<CmsPtr>(der, d2i_CMS_ContentInfo,
+                                                       "certs-only SignedData"));
+  if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) {
+    return absl::InvalidArgumentError("not SignedData");
+  }
+  crypto::X509StackPtr certs(CMS_get1_certs(cms.get()));
+  std::vector<crypto::X509Ptr> out;
+  for (int i = 0; certs != nullptr && i < sk_X509_num(certs.get()); ++i) {
+    X509* cert = sk_X509_value(certs.get(), i);
+    X509_up_ref(cert);
+    out.emplace_back(cert);
+  }
+  if (out.empty()) return absl::InvalidArgumentError("no certificates");
+  return out;
+}
+
+}  // namespace scep::codec

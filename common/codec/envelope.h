@@ -1,0 +1,45 @@
+#ifndef SCEP_COMMON_CODEC_ENVELOPE_H_
+#define SCEP_COMMON_CODEC_ENVELOPE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/crypto/ssl_ptr.h"
+
+namespace scep::codec {
+
+// The pkcsPKIEnvelope (RFC 8894 section 3.2.2): CMS EnvelopedData with
+// key transport (RSA) to one recipient certificate.
+
+// Encrypts `plaintext` to `recipient` with `cipher` (OpenSSL name, e.g.
+// "aes-128-cbc"; single DES needs the legacy provider loaded).
+absl::StatusOr<std::string> Envelope(absl::string_view plaintext,
+                                     X509* recipient,
+                                     absl::string_view cipher);
+
+// Decrypts EnvelopedData `der` addressed to `certificate` with its private
+// `key` (which may live in a PKCS#11 token). InvalidArgument when the
+// envelope is malformed or has no recipient matching `certificate`.
+absl::StatusOr<std::string> Decrypt(absl::string_view der, X509* certificate,
+                                    EVP_PKEY* key);
+
+// OpenSSL name of the content-encryption algorithm of EnvelopedData `der`
+// ("aes-128-cbc", "aes-256-cbc", "des-ede3-cbc", "des-cbc", ...), read from
+// the DER without decrypting. InvalidArgument when malformed or unknown.
+absl::StatusOr<std::string> EnvelopeCipher(absl::string_view der);
+
+// A degenerate certificates-only SignedData (RFC 8894 section 3.4), the
+// payload of a CertRep SUCCESS and of GetCACert with CA and RA.
+absl::StatusOr<std::string> DegenerateCertificates(
+    const std::vector<X509*>& certificates);
+
+// The certificates of a degenerate SignedData. The field is a SET OF, so
+// the order is DER order, not the order they were added in.
+absl::StatusOr<std::vector<crypto::X509Ptr>> ParseDegenerateCertificates(
+    absl::string_view der);
+
+}  // namespace scep::codec
+
+#endif  // SCEP_COMMON_CODEC_ENVELOPE_H_

@@ -1,0 +1,24 @@
+#include "common/codec/scep_types.h"
+
+namespace scep::codec {
+
+bool IsLegacyCipher(absl::string_view cipher) {
+  return cipher == "des-cbc" || cipher == "des-ede3-cbc";
+}
+
+bool IsLegacyDigest(absl::string_view digest) {
+  return digest == "sha1" || digest == "md5";
+}
+
+absl::string_view FailInfoName(FailInfo fail_info) {
+  switch (fail_info) {
+    case FailInfo::kBadAlg: return "badAlg";
+    case FailInfo::kBadMessageCheck: return "badMessageCheck";
+    case FailInfo::kBadRequest: return "badRequest";
+    case FailInfo::kBadTime: return "badTime";
+    case FailInfo::kBadCertId: return "badCertID";
+  }
+  return "unknown";
+}
+
+}  // namespace scep::codec
