@@ -1,0 +1,121 @@
+#include "services/signer/issuer.h"
+
+#include <openssl/rand.h>
+
+#include <ctime>
+
+#include "common/base/status_macros.h"
+#include "common/crypto/ssl_error.h"
+
+namespace scep::signer {
+namespace {
+
+absl::Status SetRandomSerial(X509* cert) {
+  // 16 random octets with the top bit cleared (positive) and the next set
+  // (no leading zero octet): 127 bits of entropy-bearing serial, within
+  // RFC 5280's 20-octet limit.
+  unsigned char buf[16];
+  if (RAND_bytes(buf, sizeof(buf)) != 1) return crypto::SslInternal("RAND_bytes");
+  buf[0] = (buf[0] & 0x7f) | 0x40;
+  crypto::BignumPtr bn(BN_bin2bn(buf, sizeof(buf), nullptr));
+  if (bn == nullptr) return crypto::SslInternal("serial");
+  crypto::Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+  if (serial == nullptr || X509_set_serialNumber(cert, serial.get()) != 1) {
+    return crypto::SslInternal("serial");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AddExtension(X509* cert, X509V3_CTX* ctx, int nid,
+                          const char* value) {
+  crypto::X509ExtPtr ext(X509V3_EXT_conf_nid(nullptr, ctx, nid, value));
+  if (ext == nullptr || X509_add_ext(cert, ext.get(), -1) != 1) {
+    return crypto::SslInternal("certificate extension");
+  }
+  return absl::OkStatus();
+}
+
+// Copies the subjectAltName requested in the CSR (PKCS#9 extensionRequest).
+absl::Status CopySubjectAltName(X509_REQ* csr, X509* cert, bool* copied) {
+  *copied = false;
+  crypto::ExtStackPtr exts(X509_REQ_get_extensions(csr));
+  if (exts == nullptr) return absl::OkStatus();
+  int idx = X509v3_get_ext_by_NID(exts.get(), NID_subject_alt_name, -1);
+  if (idx < 0) return absl::OkStatus();
+  X509_EXTENSION* san = sk_X509_EXTENSION_value(exts.get(), idx);
+  crypto::GeneralNamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(san)));
+  if (names == nullptr || sk_GENERAL_NAME_num(names.get()) == 0) {
+    crypto::DrainSslErrors();
+    return absl::InvalidArgumentError("malformed subjectAltName in request");
+  }
+  if (X509_add_ext(cert, san, -1) != 1) return crypto::SslInternal("SAN");
+  *copied = true;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, X509* ca,
+                                                 const IssueParams& params) {
+  if (params.validity_days < 1 || params.validity_days > 3650) {
+    return absl::InvalidArgumentError("validity must be 1..3650 days");
+  }
+  EVP_PKEY* key = X509_REQ_get0_pubkey(csr);
+  if (key == nullptr) return crypto::SslInvalid("request public key");
+  crypto::X509Ptr cert(X509_new());
+  if (cert == nullptr) return crypto::SslInternal("X509_new");
+  X509* x = cert.get();
+  RETURN_IF_ERROR(SetRandomSerial(x));
+  if (X509_set_version(x, X509_VERSION_3) != 1 ||
+      X509_set_issuer_name(x, X509_get_subject_name(ca)) != 1 ||
+      X509_set_subject_name(x, X509_REQ_get_subject_name(csr)) != 1 ||
+      X509_set_pubkey(x, key) != 1) {
+    return crypto::SslInternal("certificate fields");
+  }
+  time_t not_before = absl::ToTimeT(params.now - absl::Minutes(5));
+  time_t not_after =
+      absl::ToTimeT(params.now + absl::Hours(24) * params.validity_days);
+  if (ASN1_TIME_set(X509_getm_notBefore(x), not_before) == nullptr) {
+    return crypto::SslInternal("notBefore");
+  }
+  if (X509_cmp_time(X509_get0_notAfter(ca), &not_after) < 0) {
+    // Never outlive the issuer (RFC 5280 path validation would fail).
+    if (X509_set1_notAfter(x, X509_get0_notAfter(ca)) != 1) {
+      return crypto::SslInternal("notAfter");
+    }
+  } else if (ASN1_TIME_set(X509_getm_notAfter(x), not_after) == nullptr) {
+    return crypto::SslInternal("notAfter");
+  }
+
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, ca, x, nullptr, nullptr, 0);
+  const bool is_ec = EVP_PKEY_base_id(key) == EVP_PKEY_EC;
+  RETURN_IF_ERROR(AddExtension(x, &ctx, NID_basic_constraints, "critical,CA:FALSE"));
+  RETURN_IF_ERROR(AddExtension(
+      x, &ctx, NID_key_usage,
+      is_ec ? "critical,digitalSignature,keyAgreement"
+            : "critical,digitalSignature,keyEncipherment"));
+  RETURN_IF_ERROR(AddExtension(x, &ctx, NID_ext_key_usage, "clientAuth"));
+  RETURN_IF_ERROR(AddExtension(x, &ctx, NID_subject_key_identifier, "hash"));
+  // A CA certificate without SKI (imported from elsewhere) is identified
+  // by issuer and serial instead.
+  RETURN_IF_ERROR(AddExtension(
+      x, &ctx, NID_authority_key_identifier,
+      X509_get0_subject_key_id(ca) != nullptr ? "keyid:always" : "issuer:always"));
+  bool has_san = false;
+  RETURN_IF_ERROR(CopySubjectAltName(csr, x, &has_san));
+  if (!has_san && X509_NAME_entry_count(X509_REQ_get_subject_name(csr)) == 0) {
+    return absl::InvalidArgumentError("request has neither subject nor SAN");
+  }
+  return cert;
+}
+
+absl::Status SignCertificate(X509* cert, EVP_PKEY* key, const EVP_MD* digest) {
+  if (X509_sign(cert, key, digest != nullptr ? digest : EVP_sha256()) <= 0) {
+    return crypto::SslInternal("signing certificate with the CA key");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace scep::signer

@@ -1,0 +1,31 @@
+#ifndef SCEP_SERVICES_SIGNER_ISSUER_H_
+#define SCEP_SERVICES_SIGNER_ISSUER_H_
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/crypto/ssl_ptr.h"
+
+namespace scep::signer {
+
+struct IssueParams {
+  int validity_days = 365;
+  const EVP_MD* digest = nullptr;  // nullptr: SHA-256
+  absl::Time now;
+};
+
+// Builds an unsigned X.509 v3 end-entity certificate from a verified CSR:
+// positive random 127-bit serial, subject and subjectAltName from the CSR,
+// issuer from `ca`, validity [now - 5 min, now + days] capped at the CA's
+// notAfter, basicConstraints CA:FALSE, keyUsage digitalSignature +
+// keyEncipherment (digitalSignature + keyAgreement for EC keys), EKU
+// clientAuth, SKI and AKI. InvalidArgument for an unusable CSR.
+absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, X509* ca,
+                                                 const IssueParams& params);
+
+// Signs `cert` with the CA `key`; Internal (with the OpenSSL queue) when the
+// token refuses.
+absl::Status SignCertificate(X509* cert, EVP_PKEY* key, const EVP_MD* digest);
+
+}  // namespace scep::signer
+
+#endif  // SCEP_SERVICES_SIGNER_ISSUER_H_

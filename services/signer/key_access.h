@@ -1,0 +1,39 @@
+#ifndef SCEP_SERVICES_SIGNER_KEY_ACCESS_H_
+#define SCEP_SERVICES_SIGNER_KEY_ACCESS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "common/crypto/ssl_ptr.h"
+
+namespace scep::pkcs11 {
+class Token;
+}
+
+namespace scep::signer {
+
+// One private key the signer uses (the CA key or the RA key). Production
+// keys live in a PKCS#11 token; tests use software keys. Thread-safe.
+class KeyAccess {
+ public:
+  virtual ~KeyAccess() = default;
+  // Runs `fn` with the private key. The EVP_PKEY is valid only during `fn`.
+  // Unavailable when the token cannot be reached.
+  virtual absl::Status WithKey(
+      absl::FunctionRef<absl::Status(EVP_PKEY*)> fn) = 0;
+  // A copy of the public half.
+  virtual absl::StatusOr<crypto::EvpPkeyPtr> PublicKey() = 0;
+};
+
+// A key held in memory: unit tests, and RA key files for HSMs that refuse
+// RSA PKCS#1 v1.5 decryption (DESIGN.md, "RA key placement").
+std::unique_ptr<KeyAccess> NewSoftwareKey(crypto::EvpPkeyPtr key);
+
+// The key pair labelled `label` in `token` (not owned; must outlive it).
+std::unique_ptr<KeyAccess> NewTokenKey(pkcs11::Token* token, std::string label);
+
+}  // namespace scep::signer
+
+#endif  // SCEP_SERVICES_SIGNER_KEY_ACCESS_H_

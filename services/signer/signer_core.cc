@@ -1,0 +1,110 @@
+#include "services/signer/signer_core.h"
+
+#include "absl/memory/memory.h"
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/codec/csr.h"
+#include "common/codec/envelope.h"
+#include "common/codec/pki_message.h"
+#include "common/crypto/der.h"
+#include "services/signer/issuer.h"
+
+namespace scep::signer {
+namespace {
+
+absl::Status CheckPair(X509* cert, KeyAccess& key, absl::string_view what) {
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr pub, key.PublicKey());
+  if (EVP_PKEY_eq(X509_get0_pubkey(cert), pub.get()) != 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " certificate does not match its key"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SignerCore>> SignerCore::New(
+    SignerOptions options, std::unique_ptr<KeyAccess> ca_key,
+    crypto::X509Ptr ca_cert, std::unique_ptr<KeyAccess> ra_key,
+    crypto::X509Ptr ra_cert) {
+  if (!ca_key || !ra_key || !ca_cert || !ra_cert) {
+    return absl::InvalidArgumentError("keys and certificates are required");
+  }
+  RETURN_IF_ERROR(CheckPair(ca_cert.get(), *ca_key, "CA"));
+  RETURN_IF_ERROR(CheckPair(ra_cert.get(), *ra_key, "RA"));
+  if (EVP_PKEY_base_id(X509_get0_pubkey(ra_cert.get())) != EVP_PKEY_RSA) {
+    return absl::FailedPreconditionError(
+        "the RA key must be RSA: SCEP clients encrypt to it");
+  }
+  ASSIGN_OR_RETURN(std::string ca_der, crypto::ToDer(ca_cert.get(), i2d_X509));
+  ASSIGN_OR_RETURN(std::string ra_der, crypto::ToDer(ra_cert.get(), i2d_X509));
+  return absl::WrapUnique(new SignerCore(
+      std::move(options), std::move(ca_key), std::move(ca_cert),
+      std::move(ra_key), std::move(ra_cert), std::move(ca_der),
+      std::move(ra_der)));
+}
+
+SignerCore::SignerCore(SignerOptions options, std::unique_ptr<KeyAccess> ca_key,
+                       crypto::X509Ptr ca_cert,
+                       std::unique_ptr<KeyAccess> ra_key,
+                       crypto::X509Ptr ra_cert, std::string ca_der,
+                       std::string ra_der)
+    : options_(std::move(options)),
+      ca_key_(std::move(ca_key)),
+      ca_cert_(std::move(ca_cert)),
+      ra_key_(std::move(ra_key)),
+      ra_cert_(std::move(ra_cert)),
+      ca_der_(std::move(ca_der)),
+      ra_der_(std::move(ra_der)) {}
+
+absl::StatusOr<std::string> SignerCore::Decrypt(
+    absl::string_view enveloped_data) {
+  absl::StatusOr<std::string> plaintext;
+  RETURN_IF_ERROR(ra_key_->WithKey([&](EVP_PKEY* key) {
+    plaintext = codec::Decrypt(enveloped_data, ra_cert_.get(), key);
+    return plaintext.status();
+  }));
+  return plaintext;
+}
+
+absl::StatusOr<std::string> SignerCore::Issue(absl::string_view csr_der,
+                                              int validity_days,
+                                              absl::string_view digest) {
+  std::string digest_name(digest.empty() ? options_.default_digest : digest);
+  if (digest_name != "sha256" && digest_name != "sha384" &&
+      digest_name != "sha512") {
+    return absl::InvalidArgumentError(
+        "certificate signature digest must be sha256, sha384 or sha512");
+  }
+  const EVP_MD* md = EVP_get_digestbyname(digest_name.c_str());
+  ASSIGN_OR_RETURN(codec::Csr csr, codec::ParseCsr(csr_der));
+  IssueParams params;
+  params.validity_days =
+      validity_days == 0 ? options_.default_validity_days : validity_days;
+  params.digest = md;
+  params.now = options_.clock();
+  ASSIGN_OR_RETURN(crypto::X509Ptr cert,
+                   BuildCertificate(csr.request.get(), ca_cert_.get(), params));
+  RETURN_IF_ERROR(ca_key_->WithKey([&](EVP_PKEY* key) {
+    return SignCertificate(cert.get(), key, md);
+  }));
+  return crypto::ToDer(cert.get(), i2d_X509);
+}
+
+absl::StatusOr<std::string> SignerCore::SignCertRep(
+    absl::string_view content, codec::ScepAttributes attributes,
+    absl::string_view digest) {
+  // The RA signs replies only: a gateway cannot make it sign a request.
+  attributes.message_type = codec::MessageType::kCertRep;
+  if (!attributes.pki_status.has_value()) {
+    return absl::InvalidArgumentError("CertRep needs a pkiStatus");
+  }
+  absl::StatusOr<std::string> der;
+  RETURN_IF_ERROR(ra_key_->WithKey([&](EVP_PKEY* key) {
+    der = codec::SignPkiMessage(content, attributes, ra_cert_.get(), key, digest);
+    return der.status();
+  }));
+  return der;
+}
+
+}  // namespace scep::signer

@@ -1,0 +1,69 @@
+#ifndef SCEP_SERVICES_SIGNER_SIGNER_CORE_H_
+#define SCEP_SERVICES_SIGNER_SIGNER_CORE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/codec/scep_types.h"
+#include "common/crypto/ssl_ptr.h"
+#include "services/signer/key_access.h"
+
+namespace scep::signer {
+
+struct SignerOptions {
+  int default_validity_days = 365;
+  std::string default_digest = "sha256";
+  std::function<absl::Time()> clock = absl::Now;
+};
+
+// Every private-key operation of the service, independent of gRPC: RA
+// decryption of request envelopes, certificate issuance with the CA key, and
+// RA signatures over CertReps. Thread-safe.
+class SignerCore {
+ public:
+  // FailedPrecondition when a certificate does not match its key.
+  static absl::StatusOr<std::unique_ptr<SignerCore>> New(
+      SignerOptions options, std::unique_ptr<KeyAccess> ca_key,
+      crypto::X509Ptr ca_cert, std::unique_ptr<KeyAccess> ra_key,
+      crypto::X509Ptr ra_cert);
+
+  // Plaintext of a pkcsPKIEnvelope addressed to the RA. InvalidArgument when
+  // it is malformed or not for the RA.
+  absl::StatusOr<std::string> Decrypt(absl::string_view enveloped_data);
+
+  // DER certificate for DER `csr`. The CSR signature is checked again here:
+  // the signer trusts no gateway with what the CA key signs.
+  // `validity_days` 0 and `digest` "" take the defaults; digests other than
+  // SHA-256/384/512 are refused.
+  absl::StatusOr<std::string> Issue(absl::string_view csr, int validity_days,
+                                    absl::string_view digest);
+
+  // RA-signed CertRep (messageType forced to CertRep) over `content`.
+  absl::StatusOr<std::string> SignCertRep(absl::string_view content,
+                                          codec::ScepAttributes attributes,
+                                          absl::string_view digest);
+
+  const std::string& ca_certificate_der() const { return ca_der_; }
+  const std::string& ra_certificate_der() const { return ra_der_; }
+
+ private:
+  SignerCore(SignerOptions options, std::unique_ptr<KeyAccess> ca_key,
+             crypto::X509Ptr ca_cert, std::unique_ptr<KeyAccess> ra_key,
+             crypto::X509Ptr ra_cert, std::string ca_der, std::string ra_der);
+
+  const SignerOptions options_;
+  const std::unique_ptr<KeyAccess> ca_key_;
+  const crypto::X509Ptr ca_cert_;
+  const std::unique_ptr<KeyAccess> ra_key_;
+  const crypto::X509Ptr ra_cert_;
+  const std::string ca_der_;
+  const std::string ra_der_;
+};
+
+}  // namespace scep::signer
+
+#endif  // SCEP_SERVICES_SIGNER_SIGNER_CORE_H_

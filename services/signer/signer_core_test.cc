@@ -1,0 +1,185 @@
+#include "services/signer/signer_core.h"
+
+#include <openssl/ec.h>
+#include <openssl/provider.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/codec/csr.h"
+#include "common/codec/envelope.h"
+#include "common/codec/pki_message.h"
+#include "common/crypto/der.h"
+#include "common/crypto/pem.h"
+#include "gtest/gtest.h"
+
+namespace scep::signer {
+namespace {
+
+std::string Testdata(const std::string& name) {
+  return std::string(SCEP_TESTDATA_DIR) + "/" + name;
+}
+
+std::string ReadFile(const std::string& name) {
+  std::ifstream in(Testdata(name), std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+crypto::X509Ptr Cert(const std::string& name) {
+  return crypto::LoadCertificateFile(Testdata(name)).value();
+}
+
+std::unique_ptr<KeyAccess> Key(const std::string& name) {
+  return NewSoftwareKey(crypto::LoadPrivateKeyFile(Testdata(name)).value());
+}
+
+std::unique_ptr<SignerCore> NewFixtureCore() {
+  return SignerCore::New(SignerOptions{}, Key("ca.key"), Cert("ca.pem"),
+                         Key("ra.key"), Cert("ra.pem"))
+      .value();
+}
+
+// The CSR inside the strongSwan capture (SAN fixture-strongswan...).
+std::string StrongswanCsr(SignerCore& core) {
+  auto msg = codec::ParsePkiMessage(ReadFile("strongswan-pkcsreq-aes-sha256.der"));
+  return core.Decrypt(msg.value().content).value();
+}
+
+crypto::X509Ptr ParseCert(const std::string& der) {
+  return crypto::FromDer<crypto::X509Ptr>(der, d2i_X509, "cert").value();
+}
+
+TEST(SignerCoreTest, RefusesCertificateThatDoesNotMatchKey) {
+  auto core = SignerCore::New(SignerOptions{}, Key("ra.key"), Cert("ca.pem"),
+                              Key("ra.key"), Cert("ra.pem"));
+  EXPECT_EQ(core.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SignerCoreTest, IssuesProfileConformantCertificate) {
+  auto core = NewFixtureCore();
+  std::string csr = StrongswanCsr(*core);
+  absl::StatusOr<std::string> der = core->Issue(csr, 0, "");
+  ASSERT_TRUE(der.ok()) << der.status();
+  crypto::X509Ptr cert = ParseCert(*der);
+  crypto::X509Ptr ca = Cert("ca.pem");
+  EXPECT_EQ(X509_verify(cert.get(), X509_get0_pubkey(ca.get())), 1);
+  EXPECT_EQ(X509_get_version(cert.get()), X509_VERSION_3);
+  EXPECT_EQ(X509_get_signature_nid(cert.get()), NID_sha256WithRSAEncryption);
+  // Serial: positive, at least 64 bits.
+  crypto::BignumPtr serial(
+      ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
+  EXPECT_FALSE(BN_is_negative(serial.get()));
+  EXPECT_GE(BN_num_bits(serial.get()), 64);
+  // Subject and SAN from the request.
+  codec::Csr parsed = codec::ParseCsr(csr).value();
+  EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(cert.get()),
+                          X509_REQ_get_subject_name(parsed.request.get())),
+            0);
+  crypto::GeneralNamesPtr san(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
+  ASSERT_NE(san, nullptr);
+  GENERAL_NAME* name = sk_GENERAL_NAME_value(san.get(), 0);
+  ASSERT_EQ(name->type, GEN_DNS);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(
+                            ASN1_STRING_get0_data(name->d.dNSName))),
+            "fixture-strongswan.devices.example");
+  // Key usage, EKU, SKI, AKI.
+  EXPECT_EQ(X509_get_key_usage(cert.get()),
+            static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
+  EXPECT_EQ(X509_get_extended_key_usage(cert.get()), XKU_SSL_CLIENT);
+  EXPECT_NE(X509_get0_subject_key_id(cert.get()), nullptr);
+  ASSERT_NE(X509_get0_authority_key_id(cert.get()), nullptr);
+  EXPECT_EQ(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(cert.get()),
+                                  X509_get0_subject_key_id(ca.get())),
+            0);
+  EXPECT_EQ(X509_check_ca(cert.get()), 0);
+  // 365 days by default.
+  int days = 0, secs = 0;
+  ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert.get()),
+                           X509_get0_notAfter(cert.get())),
+            1);
+  EXPECT_EQ(days, 365);
+}
+
+TEST(SignerCoreTest, SerialsDifferAndDigestIsHonoured) {
+  auto core = NewFixtureCore();
+  std::string csr = StrongswanCsr(*core);
+  crypto::X509Ptr a = ParseCert(core->Issue(csr, 30, "sha512").value());
+  crypto::X509Ptr b = ParseCert(core->Issue(csr, 30, "sha384").value());
+  EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(a.get()),
+                             X509_get0_serialNumber(b.get())),
+            0);
+  EXPECT_EQ(X509_get_signature_nid(a.get()), NID_sha512WithRSAEncryption);
+  EXPECT_EQ(X509_get_signature_nid(b.get()), NID_sha384WithRSAEncryption);
+  EXPECT_EQ(core->Issue(csr, 0, "sha1").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SignerCoreTest, RefusesTamperedCsr) {
+  auto core = NewFixtureCore();
+  std::string csr = StrongswanCsr(*core);
+  csr[csr.size() - 3] ^= 0x10;
+  EXPECT_EQ(core->Issue(csr, 0, "").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_FALSE(core->Issue("not der", 0, "").ok());
+}
+
+TEST(SignerCoreTest, DecryptRefusesEnvelopeForSomeoneElse) {
+  auto core = NewFixtureCore();
+  crypto::X509Ptr ca = Cert("ca.pem");
+  std::string env = codec::Envelope("secret", ca.get(), "aes-128-cbc").value();
+  EXPECT_EQ(core->Decrypt(env).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SignerCoreTest, SignsOnlyCertReps) {
+  auto core = NewFixtureCore();
+  codec::ScepAttributes attrs;
+  attrs.message_type = codec::MessageType::kPkcsReq;  // forced to CertRep
+  attrs.transaction_id = "abc";
+  attrs.sender_nonce = std::string(16, 'x');
+  attrs.pki_status = codec::PkiStatus::kPending;
+  auto der = core->SignCertRep("", attrs, "sha256");
+  ASSERT_TRUE(der.ok()) << der.status();
+  auto msg = codec::ParsePkiMessage(*der).value();
+  EXPECT_EQ(msg.attributes.message_type, codec::MessageType::kCertRep);
+  EXPECT_TRUE(msg.signature_valid);
+  attrs.pki_status.reset();
+  EXPECT_FALSE(core->SignCertRep("", attrs, "sha256").ok());
+}
+
+TEST(SignerCoreTest, EcdsaCaIssues) {
+  crypto::EvpPkeyPtr ec(EVP_EC_gen("P-256"));
+  ASSERT_NE(ec, nullptr);
+  crypto::X509Ptr ca(X509_new());
+  X509_set_version(ca.get(), X509_VERSION_3);
+  ASN1_INTEGER_set(X509_get_serialNumber(ca.get()), 7);
+  X509_NAME* name = X509_get_subject_name(ca.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("EC CA"), -1, -1, 0);
+  X509_set_issuer_name(ca.get(), name);
+  X509_gmtime_adj(X509_getm_notBefore(ca.get()), 0);
+  X509_gmtime_adj(X509_getm_notAfter(ca.get()), 86400L * 3650);
+  X509_set_pubkey(ca.get(), ec.get());
+  ASSERT_GT(X509_sign(ca.get(), ec.get(), EVP_sha256()), 0);
+  EVP_PKEY_up_ref(ec.get());
+  X509_up_ref(ca.get());
+  crypto::X509Ptr ca_copy(ca.get());
+  auto core = SignerCore::New(SignerOptions{}, NewSoftwareKey(crypto::EvpPkeyPtr(ec.get())),
+                              std::move(ca_copy), Key("ra.key"), Cert("ra.pem"));
+  ASSERT_TRUE(core.ok()) << core.status();
+  std::string csr = StrongswanCsr(**core);
+  crypto::X509Ptr cert = ParseCert((*core)->Issue(csr, 0, "").value());
+  EXPECT_EQ(X509_verify(cert.get(), ec.get()), 1);
+  EXPECT_EQ(X509_get_signature_nid(cert.get()), NID_ecdsa_with_SHA256);
+  // The validity never outlives the CA.
+  crypto::X509Ptr capped = ParseCert((*core)->Issue(csr, 3650, "").value());
+  EXPECT_LE(ASN1_TIME_compare(X509_get0_notAfter(capped.get()),
+                              X509_get0_notAfter(ca.get())),
+            0);
+}
+
+}  // namespace
+}  // namespace scep::signer

@@ -1,0 +1,31 @@
+#include "common/pkcs11/token.h"
+#include "services/signer/key_access.h"
+
+namespace scep::signer {
+namespace {
+
+class TokenKey final : public KeyAccess {
+ public:
+  TokenKey(pkcs11::Token* token, std::string label)
+      : token_(token), label_(std::move(label)) {}
+
+  absl::Status WithKey(absl::FunctionRef<absl::Status(EVP_PKEY*)> fn) override {
+    return token_->WithPrivateKey(label_, fn);
+  }
+
+  absl::StatusOr<crypto::EvpPkeyPtr> PublicKey() override {
+    return token_->PublicKey(label_);
+  }
+
+ private:
+  pkcs11::Token* const token_;
+  const std::string label_;
+};
+
+}  // namespace
+
+std::unique_ptr<KeyAccess> NewTokenKey(pkcs11::Token* token, std::string label) {
+  return std::make_unique<TokenKey>(token, std::move(label));
+}
+
+}  // namespace scep::signer
