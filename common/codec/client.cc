@@ -1,0 +1,108 @@
+#include "common/codec/client.h"
+
+#include <openssl/rand.h>
+
+#include "absl/strings/str_join.h"
+#include "common/base/status_macros.h"
+#include "common/codec/envelope.h"
+#include "common/crypto/der.h"
+#include "common/crypto/ssl_error.h"
+
+namespace scep::codec {
+
+absl::StatusOr<std::string> BuildCsr(EVP_PKEY* key, const CsrSpec& spec) {
+  crypto::X509ReqPtr req(X509_REQ_new());
+  if (req == nullptr) return crypto::SslInternal("X509_REQ_new");
+  X509_NAME* name = X509_REQ_get_subject_name(req.get());
+  if (X509_NAME_add_entry_by_txt(
+          name, "CN", MBSTRING_UTF8,
+          reinterpret_cast<const unsigned char*>(spec.common_name.c_str()), -1,
+          -1, 0) != 1 ||
+      X509_REQ_set_pubkey(req.get(), key) != 1) {
+    return crypto::SslInternal("CSR subject");
+  }
+  if (!spec.challenge.empty() &&
+      X509_REQ_add1_attr_by_NID(
+          req.get(), NID_pkcs9_challengePassword, MBSTRING_UTF8,
+          reinterpret_cast<const unsigned char*>(spec.challenge.data()),
+          static_cast<int>(spec.challenge.size())) != 1) {
+    return crypto::SslInternal("challengePassword");
+  }
+  if (!spec.dns_sans.empty()) {
+    std::vector<std::string> parts;
+    for (const std::string& d : spec.dns_sans) parts.push_back("DNS:" + d);
+    std::string value = absl::StrJoin(parts, ",");
+    crypto::X509ExtPtr ext(X509V3_EXT_conf_nid(nullptr, nullptr,
+                                               NID_subject_alt_name, value.c_str()));
+    crypto::ExtStackPtr exts(sk_X509_EXTENSION_new_null());
+    if (ext == nullptr || exts == nullptr ||
+        !sk_X509_EXTENSION_push(exts.get(), ext.get())) {
+      return crypto::SslInternal("SAN extension");
+    }
+    ext.release();
+    if (X509_REQ_add_extensions(req.get(), exts.get()) != 1) {
+      return crypto::SslInternal("extensionRequest");
+    }
+  }
+  if (X509_REQ_sign(req.get(), key,
+                    spec.digest != nullptr ? spec.digest : EVP_sha256()) <= 0) {
+    return crypto::SslInternal("signing CSR");
+  }
+  return crypto::ToDer(req.get(), i2d_X509_REQ);
+}
+
+absl::StatusOr<crypto::X509Ptr> SelfSignedCertificate(EVP_PKEY* key,
+                                                      absl::string_view cn) {
+  crypto::X509Ptr cert(X509_new());
+  unsigned char serial[8];
+  if (cert == nullptr || RAND_bytes(serial, sizeof(serial)) != 1) {
+    return crypto::SslInternal("self-signed certificate");
+  }
+  serial[0] &= 0x7f;
+  crypto::BignumPtr bn(BN_bin2bn(serial, sizeof(serial), nullptr));
+  std::string cn_str(cn);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  if (X509_set_version(cert.get(), X509_VERSION_3) != 1 ||
+      BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get())) == nullptr ||
+      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(cn_str.c_str()),
+                                 -1, -1, 0) != 1 ||
+      X509_set_issuer_name(cert.get(), name) != 1 ||
+      X509_gmtime_adj(X509_getm_notBefore(cert.get()), -300) == nullptr ||
+      X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400) == nullptr ||
+      X509_set_pubkey(cert.get(), key) != 1 ||
+      X509_sign(cert.get(), key, EVP_sha256()) <= 0) {
+    return crypto::SslInternal("self-signed certificate");
+  }
+  return cert;
+}
+
+absl::StatusOr<std::string> BuildPkcsReq(absl::string_view csr_der,
+                                         X509* signer, EVP_PKEY* key, X509* ra,
+                                         const PkcsReqSpec& spec) {
+  ASSIGN_OR_RETURN(std::string envelope, Envelope(csr_der, ra, spec.cipher));
+  ScepAttributes attrs;
+  attrs.message_type = spec.message_type;
+  attrs.transaction_id = spec.transaction_id;
+  attrs.sender_nonce = spec.sender_nonce;
+  return SignPkiMessage(envelope, attrs, signer, key, spec.digest);
+}
+
+absl::StatusOr<OpenedCertRep> OpenCertRep(absl::string_view der, X509* cert,
+                                          EVP_PKEY* key) {
+  OpenedCertRep out;
+  ASSIGN_OR_RETURN(out.message, ParsePkiMessage(der));
+  if (!out.message.signature_valid) {
+    return absl::InvalidArgumentError("CertRep signature does not verify");
+  }
+  if (out.message.attributes.message_type != MessageType::kCertRep) {
+    return absl::InvalidArgumentError("not a CertRep");
+  }
+  if (out.message.attributes.pki_status == PkiStatus::kSuccess) {
+    ASSIGN_OR_RETURN(std::string plain, Decrypt(out.message.content, cert, key));
+    ASSIGN_OR_RETURN(out.certificates, ParseDegenerateCertificates(plain));
+  }
+  return out;
+}
+
+}  // namespace scep::codec

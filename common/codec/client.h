@@ -1,0 +1,58 @@
+#ifndef SCEP_COMMON_CODEC_CLIENT_H_
+#define SCEP_COMMON_CODEC_CLIENT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/codec/pki_message.h"
+#include "common/crypto/ssl_ptr.h"
+
+namespace scep::codec {
+
+// The device side of RFC 8894, for tests and the load generator: build a
+// PKCSReq the way a device does and open the CertRep it gets back.
+
+struct CsrSpec {
+  std::string common_name;
+  std::string challenge;            // empty: no challengePassword
+  std::vector<std::string> dns_sans;
+  const EVP_MD* digest = nullptr;   // nullptr: SHA-256
+};
+
+// DER PKCS#10 signed by `key`.
+absl::StatusOr<std::string> BuildCsr(EVP_PKEY* key, const CsrSpec& spec);
+
+// Self-signed certificate for `key` (RFC 8894 section 2.3: the transient
+// certificate a device signs its first request with).
+absl::StatusOr<crypto::X509Ptr> SelfSignedCertificate(EVP_PKEY* key,
+                                                      absl::string_view cn);
+
+struct PkcsReqSpec {
+  std::string transaction_id;
+  std::string sender_nonce;
+  std::string cipher = "aes-128-cbc";
+  std::string digest = "sha256";
+  MessageType message_type = MessageType::kPkcsReq;
+};
+
+// pkiMessage carrying `csr_der` encrypted to `ra` and signed by `key` with
+// `signer` as signer certificate.
+absl::StatusOr<std::string> BuildPkcsReq(absl::string_view csr_der,
+                                         X509* signer, EVP_PKEY* key, X509* ra,
+                                         const PkcsReqSpec& spec);
+
+struct OpenedCertRep {
+  PkiMessage message;
+  std::vector<crypto::X509Ptr> certificates;  // SUCCESS only
+};
+
+// Parses a CertRep, checks its signature, and for SUCCESS decrypts the
+// envelope with the device `cert`/`key` and extracts the certificates.
+absl::StatusOr<OpenedCertRep> OpenCertRep(absl::string_view der, X509* cert,
+                                          EVP_PKEY* key);
+
+}  // namespace scep::codec
+
+#endif  // SCEP_COMMON_CODEC_CLIENT_H_

@@ -1,0 +1,145 @@
+#include "services/gateway/scep_service.h"
+
+#include <iostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace scep::gateway {
+namespace {
+
+constexpr size_t kMaxMessageParam = 128 * 1024;
+
+HttpResponse Text(int status, absl::string_view text) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = absl::StrCat(text, "\n");
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> DecodeMessageParam(absl::string_view value) {
+  if (value.size() > kMaxMessageParam) {
+    return absl::InvalidArgumentError("message parameter too large");
+  }
+  std::string b64;
+  b64.reserve(value.size() + 3);
+  for (char c : value) {
+    if (c == ' ') {
+      b64.push_back('+');  // a '+' that an intermediary form-decoded
+    } else if (c == '-') {
+      b64.push_back('+');
+    } else if (c == '_') {
+      b64.push_back('/');
+    } else if (c == '\r' || c == '\n' || c == '\t') {
+      continue;
+    } else {
+      b64.push_back(c);
+    }
+  }
+  while (b64.size() % 4 != 0) b64.push_back('=');
+  std::string out;
+  if (!absl::Base64Unescape(b64, &out) || out.empty()) {
+    return absl::InvalidArgumentError("message parameter is not base64");
+  }
+  return out;
+}
+
+ScepService::ScepService(ScepServiceOptions options, SignerClient* signer,
+                         redis::EnrollmentStore* store,
+                         CaCertificates* certificates)
+    : options_(std::move(options)),
+      certificates_(certificates),
+      pki_operation_(options_.pki, signer, store) {}
+
+std::string ScepService::Capabilities() const {
+  // Only what is implemented. SHA-384 is also what strongSwan 5.9 looks for
+  // before it will use AES (its capability table is off by one).
+  std::string caps = "AES\nPOSTPKIOperation\nSCEPStandard\nSHA-256\nSHA-384\nSHA-512\n";
+  if (options_.profile.allow_legacy) caps += "DES3\nSHA-1\n";
+  return caps;
+}
+
+HttpResponse ScepService::Handle(const HttpRequest& request) {
+  const std::string& path = request.path;
+  const std::string& name = options_.profile.name;
+  if (path != "/scep" && path != "/scep/" && path != absl::StrCat("/scep/", name)) {
+    return Text(404, "not found: SCEP is served at /scep and /scep/{profile}");
+  }
+  if (request.method != "GET" && request.method != "POST") {
+    HttpResponse r = Text(405, "method not allowed");
+    r.headers.emplace_back("Allow", "GET, POST");
+    return r;
+  }
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> query =
+      ParseQuery(request.raw_query);
+  if (!query.ok()) return Text(400, "malformed query string");
+  std::string operation, message;
+  for (auto& [key, value] : *query) {
+    if (key == "operation") operation = value;
+    if (key == "message") message = value;
+  }
+  HttpResponse response;
+  if (operation == "GetCACaps") {
+    response = Text(200, "");
+    response.body = Capabilities();
+  } else if (operation == "GetCACert") {
+    response = GetCaCert();
+  } else if (operation == "PKIOperation") {
+    response = PkiOperationRequest(request, message);
+  } else if (operation.empty()) {
+    return Text(400, "missing operation parameter");
+  } else {
+    return Text(400, "unknown operation");
+  }
+  if (response.status == 503) {
+    response.headers.emplace_back("Retry-After",
+                                  std::to_string(options_.retry_after_seconds));
+  }
+  return response;
+}
+
+HttpResponse ScepService::GetCaCert() {
+  absl::StatusOr<std::shared_ptr<const CaSet>> set = certificates_->Get();
+  if (!set.ok()) return Text(503, "CA certificates not yet available");
+  HttpResponse r;
+  r.status = 200;
+  // RFC 8894 section 4.2.1.2: CA and RA certificates in a degenerate
+  // SignedData.
+  r.content_type = "application/x-x509-ca-ra-cert";
+  r.body = (*set)->get_ca_cert_body;
+  return r;
+}
+
+HttpResponse ScepService::PkiOperationRequest(const HttpRequest& request,
+                                              const std::string& message_param) {
+  std::string der;
+  if (request.method == "POST") {
+    der = request.body;
+  } else {
+    absl::StatusOr<std::string> decoded = DecodeMessageParam(message_param);
+    if (!decoded.ok()) return Text(400, decoded.status().message());
+    der = *std::move(decoded);
+  }
+  if (der.empty()) return Text(400, "empty pkiMessage");
+  PkiOutcome outcome = pki_operation_.Handle(options_.profile, der);
+  std::cerr << "scep-gateway: PKIOperation from " << request.remote_address
+            << " profile=" << options_.profile.name << " -> "
+            << outcome.summary << std::endl;
+  if (outcome.http_status != 200) {
+    HttpResponse r = Text(outcome.http_status, "");
+    r.body = outcome.body;
+    return r;
+  }
+  HttpResponse r;
+  r.status = 200;
+  r.content_type = "application/x-pki-message";
+  r.body = std::move(outcome.body);
+  return r;
+}
+
+}  // namespace scep::gateway

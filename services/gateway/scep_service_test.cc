@@ -1,0 +1,353 @@
+#include "services/gateway/scep_service.h"
+
+#include <openssl/provider.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "common/codec/client.h"
+#include "common/codec/envelope.h"
+#include "common/crypto/der.h"
+#include "common/crypto/pem.h"
+#include "common/redis/memory_enrollment_store.h"
+#include "gtest/gtest.h"
+#include "services/signer/signer_core.h"
+
+namespace scep::gateway {
+namespace {
+
+std::string Testdata(const std::string& name) {
+  return std::string(SCEP_TESTDATA_DIR) + "/" + name;
+}
+
+std::string ReadFile(const std::string& name) {
+  std::ifstream in(Testdata(name), std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// SignerClient over an in-process SignerCore with the fixture CA and RA.
+class InProcessSigner final : public SignerClient {
+ public:
+  InProcessSigner() {
+    auto key = [](const char* f) {
+      return signer::NewSoftwareKey(crypto::LoadPrivateKeyFile(Testdata(f)).value());
+    };
+    auto cert = [](const char* f) {
+      return crypto::LoadCertificateFile(Testdata(f)).value();
+    };
+    core_ = signer::SignerCore::New(signer::SignerOptions{}, key("ca.key"),
+                                    cert("ca.pem"), key("ra.key"), cert("ra.pem"))
+                .value();
+  }
+  absl::StatusOr<CaCertificatesDer> GetCertificates() override {
+    if (down) return absl::UnavailableError("down");
+    return CaCertificatesDer{core_->ca_certificate_der(), core_->ra_certificate_der()};
+  }
+  absl::StatusOr<std::string> Decrypt(absl::string_view env) override {
+    if (down) return absl::UnavailableError("down");
+    return core_->Decrypt(env);
+  }
+  absl::StatusOr<std::string> Issue(absl::string_view csr, int days,
+                                    absl::string_view digest) override {
+    if (down || issue_down) return absl::UnavailableError("down");
+    ++issued;
+    return core_->Issue(csr, days, digest);
+  }
+  absl::StatusOr<std::string> SignCertRep(absl::string_view content,
+                                          const codec::ScepAttributes& attrs,
+                                          absl::string_view digest) override {
+    if (down) return absl::UnavailableError("down");
+    return core_->SignCertRep(content, attrs, digest);
+  }
+  std::atomic<bool> down{false};
+  std::atomic<bool> issue_down{false};
+  std::atomic<int> issued{0};
+
+ private:
+  std::unique_ptr<signer::SignerCore> core_;
+};
+
+// A device: key, transient self-signed certificate, and its requests.
+struct Device {
+  crypto::EvpPkeyPtr key;
+  crypto::X509Ptr cert;
+  std::string csr;
+};
+
+class ScepServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    OSSL_PROVIDER_load(nullptr, "legacy");
+    OSSL_PROVIDER_load(nullptr, "default");
+  }
+  void SetUp() override {
+    store_ = redis::MemoryEnrollmentStore::New();
+    ASSERT_TRUE(certs_.Refresh(signer_).ok());
+    ra_ = crypto::LoadCertificateFile(Testdata("ra.pem")).value();
+    ca_ = crypto::LoadCertificateFile(Testdata("ca.pem")).value();
+    options_.profile.challenge = "s3cret-Challenge";
+    options_.pki.pending_wait = absl::Milliseconds(100);
+    service_ = std::make_unique<ScepService>(options_, &signer_, store_.get(), &certs_);
+  }
+
+  void Reconfigure() {
+    service_ = std::make_unique<ScepService>(options_, &signer_, store_.get(), &certs_);
+  }
+
+  Device NewDevice(const std::string& challenge, const std::string& cn = "device-1") {
+    Device d;
+    d.key.reset(EVP_RSA_gen(2048));
+    d.cert = codec::SelfSignedCertificate(d.key.get(), cn).value();
+    codec::CsrSpec spec;
+    spec.common_name = cn;
+    spec.challenge = challenge;
+    spec.dns_sans = {cn + ".devices.example"};
+    d.csr = codec::BuildCsr(d.key.get(), spec).value();
+    return d;
+  }
+
+  std::string Request(const Device& d, const std::string& tid,
+                      const std::string& nonce,
+                      const std::string& cipher = "aes-128-cbc",
+                      const std::string& digest = "sha256") {
+    codec::PkcsReqSpec spec;
+    spec.transaction_id = tid;
+    spec.sender_nonce = nonce;
+    spec.cipher = cipher;
+    spec.digest = digest;
+    return codec::BuildPkcsReq(d.csr, d.cert.get(), d.key.get(), ra_.get(), spec)
+        .value();
+  }
+
+  HttpResponse Post(const std::string& body, const std::string& path = "/scep") {
+    HttpRequest r;
+    r.method = "POST";
+    r.path = path;
+    r.raw_query = "operation=PKIOperation";
+    r.body = body;
+    r.remote_address = "127.0.0.1:1";
+    return service_->Handle(r);
+  }
+
+  HttpResponse Get(const std::string& query, const std::string& path = "/scep") {
+    HttpRequest r;
+    r.method = "GET";
+    r.path = path;
+    r.raw_query = query;
+    return service_->Handle(r);
+  }
+
+  codec::OpenedCertRep Open(const HttpResponse& r, const Device& d) {
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.content_type, "application/x-pki-message");
+    auto opened = codec::OpenCertRep(r.body, d.cert.get(), d.key.get());
+    EXPECT_TRUE(opened.ok()) << opened.status();
+    return opened.ok() ? *std::move(opened) : codec::OpenedCertRep{};
+  }
+
+  InProcessSigner signer_;
+  std::unique_ptr<redis::MemoryEnrollmentStore> store_;
+  CaCertificates certs_;
+  ScepServiceOptions options_;
+  std::unique_ptr<ScepService> service_;
+  crypto::X509Ptr ra_, ca_;
+};
+
+const std::string kNonceA(16, 'a'), kNonceB(16, 'b');
+
+TEST_F(ScepServiceTest, CapabilitiesListOnlyWhatIsSupported) {
+  HttpResponse r = Get("operation=GetCACaps");
+  EXPECT_EQ(r.status, 200);
+  for (const char* cap : {"AES", "POSTPKIOperation", "SCEPStandard", "SHA-256", "SHA-512"}) {
+    EXPECT_TRUE(absl::StrContains(r.body, std::string(cap) + "\n")) << cap;
+  }
+  EXPECT_FALSE(absl::StrContains(r.body, "DES3"));
+  EXPECT_FALSE(absl::StrContains(r.body, "SHA-1"));
+  EXPECT_FALSE(absl::StrContains(r.body, "Renewal"));
+  options_.profile.allow_legacy = true;
+  Reconfigure();
+  EXPECT_TRUE(absl::StrContains(Get("operation=GetCACaps").body, "DES3\n"));
+}
+
+TEST_F(ScepServiceTest, GetCaCertReturnsCaAndRa) {
+  HttpResponse r = Get("operation=GetCACert&message=anything", "/scep/default");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/x-x509-ca-ra-cert");
+  auto certs = codec::ParseDegenerateCertificates(r.body).value();
+  ASSERT_EQ(certs.size(), 2u);
+  int matched = 0;
+  for (auto& c : certs) matched += X509_cmp(c.get(), ca_.get()) == 0 || X509_cmp(c.get(), ra_.get()) == 0;
+  EXPECT_EQ(matched, 2);
+}
+
+TEST_F(ScepServiceTest, GetCaCertIs503UntilSignerAnswered) {
+  CaCertificates empty;
+  ScepService service(options_, &signer_, store_.get(), &empty);
+  HttpRequest r;
+  r.method = "GET";
+  r.path = "/scep";
+  r.raw_query = "operation=GetCACert";
+  HttpResponse resp = service.Handle(r);
+  EXPECT_EQ(resp.status, 503);
+  ASSERT_EQ(resp.headers.size(), 1u);
+  EXPECT_EQ(resp.headers[0].first, "Retry-After");
+}
+
+TEST_F(ScepServiceTest, EnrollsAndMirrorsRequestCrypto) {
+  Device d = NewDevice("s3cret-Challenge");
+  HttpResponse r = Post(Request(d, "tid-1", kNonceA, "aes-256-cbc", "sha512"));
+  codec::OpenedCertRep rep = Open(r, d);
+  EXPECT_EQ(rep.message.attributes.pki_status, codec::PkiStatus::kSuccess);
+  EXPECT_EQ(rep.message.attributes.transaction_id, "tid-1");
+  EXPECT_EQ(rep.message.attributes.recipient_nonce, kNonceA);
+  EXPECT_EQ(rep.message.attributes.sender_nonce.size(), 16u);
+  EXPECT_NE(rep.message.attributes.sender_nonce, kNonceA);
+  EXPECT_EQ(rep.message.digest, "sha512");
+  EXPECT_EQ(codec::EnvelopeCipher(rep.message.content).value(), "aes-256-cbc");
+  ASSERT_EQ(rep.certificates.size(), 1u);
+  X509* cert = rep.certificates[0].get();
+  EXPECT_EQ(X509_verify(cert, X509_get0_pubkey(ca_.get())), 1);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(cert), d.key.get()), 1);
+}
+
+TEST_F(ScepServiceTest, GetWithUrlSafeBase64Enrolls) {
+  Device d = NewDevice("s3cret-Challenge");
+  std::string b64 = absl::WebSafeBase64Escape(Request(d, "tid-get", kNonceA));
+  HttpResponse r = Get("operation=PKIOperation&message=" + b64 + "%3D%3D");
+  EXPECT_EQ(Open(r, d).message.attributes.pki_status, codec::PkiStatus::kSuccess);
+  // Standard alphabet with '+' turned into a space by an intermediary.
+  Device e = NewDevice("s3cret-Challenge", "device-2");
+  std::string std64 = absl::Base64Escape(Request(e, "tid-get-2", kNonceB));
+  for (char& c : std64) {
+    if (c == '+') c = ' ';
+  }
+  std::string query = "operation=PKIOperation&message=";
+  for (char c : std64) query += c == ' ' ? std::string("%20") : c == '/' ? std::string("%2F") : c == '=' ? std::string("%3D") : std::string(1, c);
+  EXPECT_EQ(Open(Get(query), e).message.attributes.pki_status, codec::PkiStatus::kSuccess);
+}
+
+TEST_F(ScepServiceTest, WrongChallengeIsSignedFailureBadRequest) {
+  for (const char* challenge : {"s3cret-challenge", "", "s3cret-Challenge "}) {
+    Device d = NewDevice(challenge);
+    codec::OpenedCertRep rep = Open(Post(Request(d, std::string("t-") + challenge, kNonceA + challenge)), d);
+    EXPECT_EQ(rep.message.attributes.pki_status, codec::PkiStatus::kFailure);
+    EXPECT_EQ(rep.message.attributes.fail_info, codec::FailInfo::kBadRequest);
+    ASSERT_TRUE(rep.message.attributes.fail_info_text.has_value());
+    EXPECT_FALSE(absl::StrContains(*rep.message.attributes.fail_info_text, "s3cret"));
+  }
+  EXPECT_EQ(signer_.issued.load(), 0);
+}
+
+TEST_F(ScepServiceTest, ReplayAndRetransmission) {
+  Device d = NewDevice("s3cret-Challenge");
+  std::string first = Request(d, "tid-r", kNonceA);
+  codec::OpenedCertRep a = Open(Post(first), d);
+  ASSERT_EQ(a.message.attributes.pki_status, codec::PkiStatus::kSuccess);
+  // The same message again: replayed senderNonce.
+  codec::OpenedCertRep replay = Open(Post(first), d);
+  EXPECT_EQ(replay.message.attributes.pki_status, codec::PkiStatus::kFailure);
+  EXPECT_EQ(replay.message.attributes.fail_info, codec::FailInfo::kBadRequest);
+  // Same transaction and CSR, new nonce: the same certificate.
+  codec::OpenedCertRep again = Open(Post(Request(d, "tid-r", kNonceB)), d);
+  ASSERT_EQ(again.message.attributes.pki_status, codec::PkiStatus::kSuccess);
+  EXPECT_EQ(X509_cmp(again.certificates[0].get(), a.certificates[0].get()), 0);
+  EXPECT_EQ(signer_.issued.load(), 1);
+  // Same transaction, another key: refused.
+  Device other = NewDevice("s3cret-Challenge");
+  codec::OpenedCertRep hijack = Open(Post(Request(other, "tid-r", std::string(16, 'c'))), other);
+  EXPECT_EQ(hijack.message.attributes.fail_info, codec::FailInfo::kBadRequest);
+  EXPECT_EQ(signer_.issued.load(), 1);
+}
+
+TEST_F(ScepServiceTest, LegacyAlgorithmsOnlyWhenAllowed) {
+  std::string fixture = ReadFile("scepclient-pkcsreq-post.der");  // DES + SHA-1
+  options_.profile.challenge = "fixture-secret";
+  Reconfigure();
+  auto rep = codec::ParsePkiMessage(Post(fixture).body).value();
+  EXPECT_EQ(rep.attributes.pki_status, codec::PkiStatus::kFailure);
+  EXPECT_EQ(rep.attributes.fail_info, codec::FailInfo::kBadAlg);
+  EXPECT_EQ(rep.digest, "sha256");
+
+  options_.profile.allow_legacy = true;
+  Reconfigure();
+  HttpResponse r = Post(fixture);
+  ASSERT_EQ(r.status, 200);
+  crypto::EvpPkeyPtr key =
+      crypto::LoadPrivateKeyFile(Testdata("scepclient-device.key")).value();
+  auto msg = codec::ParsePkiMessage(r.body).value();
+  ASSERT_EQ(msg.attributes.pki_status, codec::PkiStatus::kSuccess)
+      << msg.attributes.fail_info_text.value_or("");
+  EXPECT_EQ(msg.digest, "sha1");
+  EXPECT_EQ(codec::EnvelopeCipher(msg.content).value(), "des-cbc");
+  auto req = codec::ParsePkiMessage(fixture).value();
+  auto opened = codec::OpenCertRep(r.body, req.signer_certificate.get(), key.get());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(opened->certificates.size(), 1u);
+}
+
+TEST_F(ScepServiceTest, BadOuterSignatureIsBadMessageCheck) {
+  Device d = NewDevice("s3cret-Challenge");
+  std::string der = Request(d, "tid-sig", kNonceA);
+  auto parsed = codec::ParsePkiMessage(der).value();
+  der[der.find(parsed.content) + 40] ^= 0x01;
+  auto rep = codec::ParsePkiMessage(Post(der).body).value();
+  EXPECT_EQ(rep.attributes.fail_info, codec::FailInfo::kBadMessageCheck);
+  EXPECT_EQ(signer_.issued.load(), 0);
+}
+
+TEST_F(ScepServiceTest, MalformedRequestsAreHttpErrors) {
+  EXPECT_EQ(Post("garbage").status, 400);
+  EXPECT_EQ(Post("").status, 400);
+  EXPECT_EQ(Get("operation=PKIOperation&message=%%%").status, 400);
+  EXPECT_EQ(Get("operation=PKIOperation&message=!!!!").status, 400);
+  EXPECT_EQ(Get("operation=Bogus").status, 400);
+  EXPECT_EQ(Get("").status, 400);
+  EXPECT_EQ(Get("operation=GetCACaps", "/other").status, 404);
+  EXPECT_EQ(Get("operation=GetCACaps", "/scep/unknown-profile").status, 404);
+  HttpRequest put;
+  put.method = "PUT";
+  put.path = "/scep";
+  EXPECT_EQ(service_->Handle(put).status, 405);
+  std::string der = ReadFile("strongswan-pkcsreq-aes-sha256.der");
+  EXPECT_EQ(Post(der.substr(0, der.size() / 2)).status, 400);
+}
+
+TEST_F(ScepServiceTest, StoreDownIs503AndNothingIssued) {
+  store_->SetUnavailable(true);
+  Device d = NewDevice("s3cret-Challenge");
+  HttpResponse r = Post(Request(d, "tid-503", kNonceA));
+  EXPECT_EQ(r.status, 503);
+  ASSERT_FALSE(r.headers.empty());
+  EXPECT_EQ(r.headers[0].first, "Retry-After");
+  EXPECT_EQ(signer_.issued.load(), 0);
+}
+
+TEST_F(ScepServiceTest, SignerDownIs503AndIdenticalRetrySucceeds) {
+  Device d = NewDevice("s3cret-Challenge");
+  std::string der = Request(d, "tid-down", kNonceA);
+  signer_.issue_down = true;
+  EXPECT_EQ(Post(der).status, 503);
+  signer_.issue_down = false;
+  signer_.down = true;
+  EXPECT_EQ(Post(der).status, 503);
+  signer_.down = false;
+  // Neither the nonce nor the transaction was left behind.
+  codec::OpenedCertRep rep = Open(Post(der), d);
+  EXPECT_EQ(rep.message.attributes.pki_status, codec::PkiStatus::kSuccess);
+  EXPECT_EQ(signer_.issued.load(), 1);
+}
+
+TEST_F(ScepServiceTest, SecretEqualsIsExact) {
+  EXPECT_TRUE(SecretEquals("abc", "abc"));
+  EXPECT_FALSE(SecretEquals("ABC", "abc"));
+  EXPECT_FALSE(SecretEquals("abc ", "abc"));
+  EXPECT_FALSE(SecretEquals("", ""));
+}
+
+}  // namespace
+}  // namespace scep::gateway

@@ -1,0 +1,218 @@
+"""Starts the real stack for integration tests: a SoftHSMv2 token in a
+temporary directory, redis-server on a free loopback port, scep-signer and
+scep-gateway from the build tree. Nothing is faked."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+BUILD_DIR = os.environ.get("SCEP_BUILD_DIR", os.path.join(
+    os.path.dirname(__file__), "..", "..", "build"))
+SOFTHSM_MODULE = os.environ.get("SCEP_PKCS11_MODULE",
+                                "/usr/lib/softhsm/libsofthsm2.so")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def binary(name):
+    for sub in ("services/signer", "services/gateway", "services/provision",
+                "tests/tools"):
+        path = os.path.join(BUILD_DIR, sub, name)
+        if os.path.exists(path):
+            return os.path.abspath(path)
+    raise FileNotFoundError(f"{name} not built under {BUILD_DIR}")
+
+
+def require_tool(testcase, tool):
+    """A missing tool fails under CI=true (CI installs it) and skips elsewhere."""
+    if shutil.which(tool):
+        return
+    if IN_CI:
+        testcase.fail(f"{tool} is not installed (scripts/install-deps installs it)")
+    testcase.skipTest(f"{tool} not installed")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, timeout=30):
+    """(status, headers, body) without raising on HTTP errors."""
+    req = urllib.request.Request(url, data=body, method=method)
+    if body is not None:
+        req.add_header("Content-Type", "application/x-pki-message")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+class Stack:
+    PIN = "4711-test-pin"
+    SO_PIN = "0815-test-so-pin"
+
+    def __init__(self, challenge="Integration-Secret", legacy=True,
+                 ca_key="rsa:2048"):
+        self.challenge = challenge
+        self.legacy = legacy
+        self.ca_key = ca_key
+        self.dir = tempfile.mkdtemp(prefix="scep-it-")
+        self.procs = {}
+        self.logs = {}
+
+    # -- set-up -----------------------------------------------------------
+    def start(self):
+        tokens = os.path.join(self.dir, "tokens")
+        os.makedirs(tokens)
+        self.softhsm_conf = os.path.join(self.dir, "softhsm2.conf")
+        with open(self.softhsm_conf, "w") as f:
+            f.write(f"directories.tokendir = {tokens}\n"
+                    "objectstore.backend = file\nlog.level = ERROR\n")
+        self.pin_file = os.path.join(self.dir, "pin")
+        with open(self.pin_file, "w") as f:
+            f.write(self.PIN + "\n")
+        self.pki = os.path.join(self.dir, "pki")
+        env = self.env(SCEP_HSM_PIN=self.PIN, SCEP_HSM_SO_PIN=self.SO_PIN)
+        out = subprocess.run(
+            [binary("scep-provision"), "--module", SOFTHSM_MODULE,
+             "--token-label", "scep-it", "--ca-key", self.ca_key,
+             "--out-dir", self.pki],
+            env=env, capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise RuntimeError("provisioning failed: " + out.stdout + out.stderr)
+        self.provision_output = out.stdout + out.stderr
+        self.ca_pem = os.path.join(self.pki, "ca.pem")
+        self.ra_pem = os.path.join(self.pki, "ra.pem")
+        self.start_redis()
+        self.signer_port = free_port()
+        self.start_signer()
+        self.http_port = free_port()
+        self.start_gateway()
+        self.wait_ready()
+        return self
+
+    def env(self, **extra):
+        env = dict(os.environ)
+        env["SOFTHSM2_CONF"] = self.softhsm_conf
+        env.update(extra)
+        return env
+
+    def spawn(self, name, argv, env=None):
+        log = open(os.path.join(self.dir, name + ".log"), "ab")
+        self.logs[name] = log.name
+        self.procs[name] = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=env or self.env())
+
+    def start_redis(self):
+        self.redis_port = free_port()
+        self.spawn("redis", ["redis-server", "--port", str(self.redis_port),
+                             "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", self.dir])
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.redis_port), 0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def start_signer(self):
+        self.spawn("signer", [
+            binary("scep-signer"), f"--listen=127.0.0.1:{self.signer_port}",
+            f"--pkcs11_module={SOFTHSM_MODULE}", "--token_label=scep-it",
+            f"--pin_file={self.pin_file}", f"--ca_cert={self.ca_pem}",
+            f"--ra_cert={self.ra_pem}"])
+
+    def start_gateway(self):
+        argv = [binary("scep-gateway"), f"--http_port={self.http_port}",
+                f"--signer=dns:///127.0.0.1:{self.signer_port}",
+                f"--redis_port={self.redis_port}", "--signer_deadline_ms=3000"]
+        if self.legacy:
+            argv.append("--allow_legacy")
+        self.spawn("gateway", argv, self.env(SCEP_CHALLENGE=self.challenge))
+
+    def wait_ready(self, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for name, p in self.procs.items():
+                if p.poll() is not None:
+                    raise RuntimeError(f"{name} exited: " + self.log(name))
+            try:
+                status, _, _ = http("GET", self.url + "?operation=GetCACert", timeout=2)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("stack not ready: " + self.log("gateway"))
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.http_port}/scep"
+
+    def log(self, name):
+        with open(self.logs[name], errors="replace") as f:
+            return f.read()
+
+    def stop_process(self, name):
+        p = self.procs.pop(name, None)
+        if p and p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def stop(self):
+        for name in ("gateway", "signer", "redis"):
+            self.stop_process(name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- device side ------------------------------------------------------
+    def probe_request(self, name, tid, nonce_hex, challenge=None, **extra):
+        """Builds a PKCSReq with scep-probe; the device key is reused per name."""
+        d = os.path.join(self.dir, "dev-" + name)
+        os.makedirs(d, exist_ok=True)
+        out = os.path.join(d, f"req-{tid}-{nonce_hex}.der")
+        argv = [binary("scep-probe"), "build", "--ra", self.ra_pem,
+                "--key", os.path.join(d, "key.pem"),
+                "--cert", os.path.join(d, "cert.pem"), "--cn", name,
+                "--san", name + ".devices.example",
+                "--challenge", self.challenge if challenge is None else challenge,
+                "--tid", tid, "--nonce", nonce_hex, "--out", out]
+        for k, v in extra.items():
+            argv += ["--" + k, v]
+        subprocess.run(argv, check=True, timeout=60)
+        with open(out, "rb") as f:
+            return f.read()
+
+    def probe_open(self, name, reply):
+        import json
+        d = os.path.join(self.dir, "dev-" + name)
+        rep = os.path.join(d, "reply.der")
+        certs = os.path.join(d, "issued.pem")
+        with open(rep, "wb") as f:
+            f.write(reply)
+        out = subprocess.run(
+            [binary("scep-probe"), "open", "--key", os.path.join(d, "key.pem"),
+             "--cert", os.path.join(d, "cert.pem"), "--in", rep,
+             "--certs-out", certs],
+            check=True, capture_output=True, text=True, timeout=60)
+        result = json.loads(out.stdout)
+        result["pem"] = open(certs).read() if os.path.exists(certs) else ""
+        return result
+
+
+def openssl(*args, input=None):
+    return subprocess.run(["openssl", *args], input=input, capture_output=True,
+                          check=True, timeout=60).stdout

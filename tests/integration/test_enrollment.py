@@ -1,0 +1,202 @@
+"""End-to-end enrollment through the real stack with real SCEP clients:
+micromdm scepclient and strongSwan pki, plus replay, retransmission and
+signer outage checks (issue: enrollment end to end)."""
+
+import os
+import re
+import subprocess
+import unittest
+
+from harness import Stack, http, openssl, require_tool, SOFTHSM_MODULE
+
+
+def x509_text(pem):
+    return openssl("x509", "-noout", "-text", "-nameopt", "RFC2253",
+                   input=pem if isinstance(pem, bytes) else pem.encode()).decode()
+
+
+class EnrollmentTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def assert_issued_by_ca(self, cert_path):
+        out = subprocess.run(["openssl", "verify", "-CAfile", self.stack.ca_pem,
+                              "-purpose", "sslclient", cert_path],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
+    def test_get_ca_caps(self):
+        status, headers, body = http("GET", self.stack.url + "?operation=GetCACaps")
+        self.assertEqual(status, 200)
+        caps = body.decode().split()
+        for cap in ("AES", "SHA-256", "SHA-512", "POSTPKIOperation", "SCEPStandard"):
+            self.assertIn(cap, caps)
+
+    def test_get_ca_cert(self):
+        status, headers, body = http("GET", self.stack.url + "?operation=GetCACert")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "application/x-x509-ca-ra-cert")
+        pems = openssl("pkcs7", "-inform", "DER", "-print_certs", input=body).decode()
+        self.assertEqual(pems.count("BEGIN CERTIFICATE"), 2)
+
+    def test_scepclient_enrolls(self):
+        require_tool(self, "scepclient")
+        d = os.path.join(self.stack.dir, "scepclient")
+        os.makedirs(d)
+        fingerprint = openssl("x509", "-in", self.stack.ca_pem, "-noout",
+                              "-fingerprint", "-sha256").decode()
+        fingerprint = fingerprint.split("=", 1)[1].strip().replace(":", "").lower()
+        out = subprocess.run(
+            ["scepclient", "-server-url", self.stack.url, "-challenge",
+             self.stack.challenge, "-private-key", os.path.join(d, "key.pem"),
+             "-certificate", os.path.join(d, "cert.pem"),
+             "-cn", "it-scepclient", "-organization", "Example Fleet",
+             "-ca-fingerprint", fingerprint],
+            capture_output=True, text=True, timeout=120, cwd=d)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr +
+                         self.stack.log("gateway"))
+        cert = os.path.join(d, "cert.pem")
+        self.assert_issued_by_ca(cert)
+        text = x509_text(open(cert, "rb").read())
+        self.assertRegex(text, r"Subject: .*CN=it-scepclient")
+        self.assertIn("O=Example Fleet", text)
+        self.assertIn("TLS Web Client Authentication", text)
+        # The certificate is for the key scepclient generated.
+        key_pub = openssl("pkey", "-in", os.path.join(d, "key.pem"), "-pubout")
+        cert_pub = openssl("x509", "-in", cert, "-noout", "-pubkey")
+        self.assertEqual(key_pub, cert_pub)
+
+    def strongswan_enroll(self, name, san, extra=()):
+        require_tool(self, "pki")
+        d = os.path.join(self.stack.dir, name)
+        os.makedirs(d)
+        key = os.path.join(d, "key.der")
+        with open(key, "wb") as f:
+            f.write(subprocess.run(["pki", "--gen", "--type", "rsa", "--size", "2048"],
+                                   capture_output=True, check=True).stdout)
+        ca = os.path.join(d, "ca.der")
+        ra = os.path.join(d, "ra.der")
+        openssl("x509", "-in", self.stack.ca_pem, "-outform", "DER", "-out", ca)
+        openssl("x509", "-in", self.stack.ra_pem, "-outform", "DER", "-out", ra)
+        out = subprocess.run(
+            ["pki", "--scep", "--url", self.stack.url, "--in", key,
+             "--dn", f"C=CH, O=Example Fleet, CN={name}", "--san", san,
+             "--password", self.stack.challenge, "--cacert-enc", ra,
+             "--cacert-sig", ra, "--cacert", ca, "--outform", "pem", *extra],
+            capture_output=True, timeout=120)
+        return out, d
+
+    def test_strongswan_enrolls_with_aes_and_san(self):
+        out, d = self.strongswan_enroll("it-strongswan", "it-strongswan.devices.example")
+        self.assertEqual(out.returncode, 0, out.stderr.decode(errors="replace")
+                         + self.stack.log("gateway"))
+        cert = os.path.join(d, "cert.pem")
+        with open(cert, "wb") as f:
+            f.write(out.stdout)
+        self.assert_issued_by_ca(cert)
+        text = x509_text(out.stdout)
+        self.assertRegex(text, r"Subject: CN=it-strongswan,O=Example Fleet,C=CH")
+        self.assertIn("DNS:it-strongswan.devices.example", text)
+        self.assertIn("Digital Signature, Key Encipherment", text)
+
+    def test_strongswan_enrolls_with_sha512(self):
+        out, d = self.strongswan_enroll("it-strongswan-512", "sha512.devices.example",
+                                        ("--digest", "sha512"))
+        self.assertEqual(out.returncode, 0, out.stderr.decode(errors="replace"))
+        self.assertIn("DNS:sha512.devices.example", x509_text(out.stdout))
+
+    def test_wrong_challenge_is_signed_failure(self):
+        req = self.stack.probe_request("wrong-challenge", "tid-wrong", "11" * 16,
+                                       challenge="integration-secret")
+        status, headers, body = http("POST", self.stack.url + "?operation=PKIOperation", req)
+        self.assertEqual(status, 200)
+        rep = self.stack.probe_open("wrong-challenge", body)
+        self.assertEqual(rep["pkiStatus"], 2)
+        self.assertEqual(rep["failInfo"], 2)  # badRequest
+        self.assertNotIn(self.stack.challenge, self.stack.log("gateway"))
+
+    def test_replay_and_retransmission(self):
+        url = self.stack.url + "?operation=PKIOperation"
+        first = self.stack.probe_request("replay", "tid-replay", "22" * 16)
+        status, _, body = http("POST", url, first)
+        self.assertEqual(status, 200)
+        rep = self.stack.probe_open("replay", body)
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        self.assertEqual(rep["recipientNonce"], "22" * 16)
+        self.assertEqual(rep["transactionID"], "tid-replay")
+        issued = rep["pem"]
+        # Identical message again: a replayed senderNonce gets no certificate.
+        status, _, body = http("POST", url, first)
+        rep = self.stack.probe_open("replay", body)
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
+        self.assertEqual(rep["certificates"], 0)
+        # Retransmission: same transaction and CSR, new nonce -> same cert.
+        again = self.stack.probe_request("replay", "tid-replay", "33" * 16)
+        status, _, body = http("POST", url, again)
+        rep = self.stack.probe_open("replay", body)
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        self.assertEqual(rep["pem"], issued)
+
+    def test_malformed_request_is_400(self):
+        status, _, _ = http("POST", self.stack.url + "?operation=PKIOperation", b"\x30\x03junk")
+        self.assertEqual(status, 400)
+        status, _, _ = http("GET", self.stack.url + "?operation=Nope")
+        self.assertEqual(status, 400)
+
+    def test_ca_key_is_sensitive_and_not_extractable(self):
+        require_tool(self, "pkcs11-tool")
+        out = subprocess.run(
+            ["pkcs11-tool", "--module", SOFTHSM_MODULE, "--token-label", "scep-it",
+             "--login", "--pin", Stack.PIN, "--list-objects", "--type", "privkey"],
+            env=self.stack.env(), capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        blocks = out.stdout.split("Private Key Object")
+        ca = [b for b in blocks if "label:      scep-ca" in b]
+        self.assertEqual(len(ca), 1, out.stdout)
+        access = re.search(r"Access:\s*(.*)", ca[0])
+        self.assertIsNotNone(access, ca[0])
+        flags = [f.strip() for f in access.group(1).split(",")]
+        self.assertIn("sensitive", flags)
+        self.assertIn("never extractable", flags)
+        self.assertNotIn("extractable", flags)
+
+
+class SignerOutageTest(unittest.TestCase):
+    """503 + Retry-After while the signer is down; recovery without
+    restarting the gateway."""
+
+    def test_signer_down_is_503_then_recovers(self):
+        stack = Stack().start()
+        try:
+            url = stack.url + "?operation=PKIOperation"
+            req = stack.probe_request("outage", "tid-outage", "44" * 16)
+            stack.stop_process("signer")
+            status, headers, _ = http("POST", url, req)
+            self.assertEqual(status, 503)
+            self.assertIn("Retry-After", headers)
+            # GetCACaps does not need the signer.
+            self.assertEqual(http("GET", stack.url + "?operation=GetCACaps")[0], 200)
+            stack.start_signer()
+            rep = None
+            for _ in range(100):
+                status, _, body = http("POST", url, req)
+                if status == 200:
+                    rep = stack.probe_open("outage", body)
+                    break
+                self.assertEqual(status, 503)
+                import time
+                time.sleep(0.1)
+            self.assertIsNotNone(rep, "signer did not come back")
+            # The identical request was never half-processed: it succeeds.
+            self.assertEqual(rep["pkiStatus"], 0, rep)
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
