@@ -178,7 +178,7 @@ PkiOutcome PkiOperation::Success(const Request& req,
       codec::DegenerateCertificates({cert->get()});
   absl::StatusOr<std::string> envelope =
       degenerate.ok() ? codec::Envelope(*degenerate,
-                                        msg.signer_certificate.get(), cipher)
+                                        req.msg.signer_certificate.get(), cipher)
                       : degenerate.status();
   if (!envelope.ok()) {
     return Failure(req, FailInfo::kBadMessageCheck,

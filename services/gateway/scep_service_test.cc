@@ -217,8 +217,11 @@ TEST_F(ScepServiceTest, EnrollsAndMirrorsRequestCrypto) {
 
 TEST_F(ScepServiceTest, GetWithUrlSafeBase64Enrolls) {
   Device d = NewDevice("s3cret-Challenge");
+  // micromdm scepclient: URL-safe alphabet with %3D-encoded padding.
   std::string b64 = absl::WebSafeBase64Escape(Request(d, "tid-get", kNonceA));
-  HttpResponse r = Get("operation=PKIOperation&message=" + b64 + "%3D%3D");
+  std::string padding;
+  for (size_t n = b64.size(); n % 4 != 0; ++n) padding += "%3D";
+  HttpResponse r = Get("operation=PKIOperation&message=" + b64 + padding);
   EXPECT_EQ(Open(r, d).message.attributes.pki_status, codec::PkiStatus::kSuccess);
   // Standard alphabet with '+' turned into a space by an intermediary.
   Device e = NewDevice("s3cret-Challenge", "device-2");

@@ -1,0 +1,70 @@
+#include "common/redis/enrollment_scripts.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "absl/strings/escaping.h"
+
+namespace scep::redis {
+namespace {
+
+// HMGET answers false for absent fields and for an absent key, so "not
+// v[1]" means "no transaction"; a stray hash without a state is replaced.
+constexpr absl::string_view kClaim = R"lua(
+local v = redis.call('HMGET', KEYS[1], 'state', 'fp', 'cert')
+if not v[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'state', 'pending', 'fp', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {'claimed', ARGV[1], ''}
+end
+return {v[1], v[2] or '', v[3] or ''}
+)lua";
+
+constexpr absl::string_view kComplete = R"lua(
+local v = redis.call('HMGET', KEYS[1], 'state', 'fp', 'cert')
+if v[1] and v[2] ~= ARGV[1] then return 'mismatch' end
+if v[1] == 'issued' then
+  if v[3] == ARGV[2] then return 'ok' end
+  return 'conflict'
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'state', 'issued', 'fp', ARGV[1], 'cert', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 'ok'
+)lua";
+
+constexpr absl::string_view kRelease = R"lua(
+local v = redis.call('HMGET', KEYS[1], 'state', 'fp')
+if not v[1] then return 'missing' end
+if v[2] ~= ARGV[1] then return 'mismatch' end
+if v[1] ~= 'pending' then return 'issued' end
+redis.call('DEL', KEYS[1])
+return 'released'
+)lua";
+
+// EVALSHA is only an optimisation: if SHA-1 is unavailable (a strict FIPS
+// provider), an empty digest makes every call take the EVAL path.
+LuaScript Make(absl::string_view source) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  unsigned int length = 0;
+  LuaScript script;
+  script.source = source;
+  if (EVP_Digest(source.data(), source.size(), digest, &length, EVP_sha1(),
+                 nullptr) == 1) {
+    script.sha1 = absl::BytesToHexString(
+        absl::string_view(reinterpret_cast<const char*>(digest), length));
+  } else {
+    ERR_clear_error();
+  }
+  return script;
+}
+
+}  // namespace
+
+LuaScript ClaimScript() { return Make(kClaim); }
+LuaScript CompleteScript() { return Make(kComplete); }
+LuaScript ReleaseScript() { return Make(kRelease); }
+
+}  // namespace scep::redis

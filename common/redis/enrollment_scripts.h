@@ -1,0 +1,38 @@
+#ifndef SCEP_COMMON_REDIS_ENROLLMENT_SCRIPTS_H_
+#define SCEP_COMMON_REDIS_ENROLLMENT_SCRIPTS_H_
+
+// Lua scripts that make each transaction step one atomic round trip.
+// A transaction is a hash {state = "pending" | "issued", fp, cert} with a TTL.
+// Every script takes the transaction key as KEYS[1], TTLs in milliseconds,
+// and answers with a short word the store maps to a Status.
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace scep::redis {
+
+// A script and the SHA-1 hex digest EVALSHA names it by.
+struct LuaScript {
+  absl::string_view source;
+  std::string sha1;
+};
+
+// ARGV: fingerprint, pending TTL. Creates a pending entry when none exists
+// and replies {"claimed", fp, ""}; otherwise replies {state, fp, cert} of
+// the stored entry.
+LuaScript ClaimScript();
+
+// ARGV: fingerprint, certificate, issued TTL. Replies "mismatch" when an
+// entry with another fingerprint exists, "ok" when issued with this
+// certificate already, "conflict" when issued with another one; otherwise
+// stores the issued entry (claimed or expired) and replies "ok".
+LuaScript CompleteScript();
+
+// ARGV: fingerprint. Deletes the entry and replies "released" only when it
+// is pending with this fingerprint; else "missing", "mismatch" or "issued".
+LuaScript ReleaseScript();
+
+}  // namespace scep::redis
+
+#endif  // SCEP_COMMON_REDIS_ENROLLMENT_SCRIPTS_H_

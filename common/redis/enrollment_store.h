@@ -1,0 +1,97 @@
+#ifndef SCEP_COMMON_REDIS_ENROLLMENT_STORE_H_
+#define SCEP_COMMON_REDIS_ENROLLMENT_STORE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace scep::redis {
+
+// State of an enrollment transaction (RFC 8894 section 3.2.1.1,
+// transactionID), scoped per profile.
+struct Transaction {
+  enum class State {
+    kClaimed,  // The caller owns the transaction now and should issue.
+    kPending,  // Another request holds the claim and is issuing it.
+    kIssued,   // Issued; `certificate` holds the result.
+  };
+  State state = State::kPending;
+  // Caller-defined request fingerprint stored at claim time, so a
+  // retransmission (same fingerprint) can be told apart from a different
+  // request reusing the transactionID.
+  std::string fingerprint;
+  // DER certificate; non-empty only when `state` is kIssued.
+  std::string certificate;
+};
+
+// Replay and transaction state of the SCEP gateway. Implementations are
+// thread-safe.
+//
+// Common contract of every method:
+// - `profile` is trusted configuration: non-empty printable ASCII without
+//   ':' or spaces, else InvalidArgument.
+// - Nonces, transaction IDs, fingerprints and certificates are binary-safe;
+//   nonces and transaction IDs are client-chosen and must be non-empty
+//   (InvalidArgument). They are hashed or hex-encoded before they become part
+//   of a key, so they cannot collide or inflate keys.
+// - TTLs must be at least one millisecond (InvalidArgument) and are rounded
+//   up to whole milliseconds.
+// - Unavailable when the backing store cannot be reached or fails; the
+//   message names the operation and never carries secrets. Callers answer
+//   HTTP 503 and may retry.
+class EnrollmentStore {
+ public:
+  virtual ~EnrollmentStore() = default;
+
+  // Records a senderNonce (RFC 8894 section 3.2.1.5) for `ttl`. true when it
+  // was not seen before within its TTL; false when it is a replay.
+  virtual absl::StatusOr<bool> RecordNonce(absl::string_view profile,
+                                           absl::string_view nonce,
+                                           absl::Duration ttl) = 0;
+
+  // Forgets a nonce this request recorded, for a request that then failed
+  // with Unavailable, so that an identical retry is not refused as a replay.
+  // OK when the nonce is not recorded.
+  virtual absl::Status ForgetNonce(absl::string_view profile,
+                                   absl::string_view nonce) = 0;
+
+  // Atomically: when no transaction `transaction_id` exists, creates it
+  // pending with `fingerprint` (non-empty) for `pending_ttl` and returns
+  // kClaimed with that fingerprint. Otherwise returns the stored state:
+  // kPending with the claimer's fingerprint, or kIssued with the fingerprint
+  // and certificate. Exactly one of any number of concurrent callers gets
+  // kClaimed.
+  virtual absl::StatusOr<Transaction> ClaimTransaction(
+      absl::string_view profile, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::Duration pending_ttl) = 0;
+
+  // Marks a transaction issued with `certificate` (DER, non-empty) for `ttl`.
+  // FailedPrecondition when the stored fingerprint differs from
+  // `fingerprint`, or when it is already issued with another certificate
+  // (the same certificate again is OK and changes nothing). When the pending
+  // claim has expired and nobody claimed it since, the result is still
+  // recorded, so retransmissions get this certificate and not a second one.
+  virtual absl::Status CompleteTransaction(absl::string_view profile,
+                                           absl::string_view transaction_id,
+                                           absl::string_view fingerprint,
+                                           absl::string_view certificate,
+                                           absl::Duration ttl) = 0;
+
+  // Deletes the transaction only while it is still pending with
+  // `fingerprint` (compare-and-delete), so that a failed issuance can be
+  // retried. OK when deleted or already gone; FailedPrecondition when it is
+  // pending under another fingerprint or already issued (nothing deleted).
+  virtual absl::Status ReleaseTransaction(absl::string_view profile,
+                                          absl::string_view transaction_id,
+                                          absl::string_view fingerprint) = 0;
+
+  // OK when the store answers; Unavailable otherwise. For readiness probes.
+  virtual absl::Status Ping() = 0;
+};
+
+}  // namespace scep::redis
+
+#endif  // SCEP_COMMON_REDIS_ENROLLMENT_STORE_H_

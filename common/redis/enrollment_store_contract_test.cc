@@ -1,0 +1,217 @@
+#include "common/redis/enrollment_store_contract_test.h"
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace scep::redis {
+
+void EnrollmentStoreContractTest::SetUp() {
+  harness_ = GetParam().make();
+  if (harness_ != nullptr) return;
+  // A skip after a recorded failure would still run the body: stop fatally.
+  if (HasFailure()) GTEST_FAIL() << "store could not be set up";
+  GTEST_SKIP() << "store not available here";
+}
+
+namespace {
+
+using State = Transaction::State;
+
+constexpr absl::string_view kProfile = "devices";
+constexpr absl::Duration kLong = absl::Minutes(5);
+// Long enough that a call made right after a write still sees it on a real
+// server, short enough to wait out in real time.
+constexpr absl::Duration kShort = absl::Milliseconds(300);
+constexpr absl::Duration kPastShort = absl::Milliseconds(450);
+
+const std::string kNonce("\x01\x00\x02\xff nonce-16-bytes", 16);
+const std::string kTid =
+    "4F3C2B1A0E9D8C7B6A5F4E3D2C1B0A99887766554433221100FFEEDDCCBBAA";
+const std::string kCert("\x30\x82\x01\0\0\0cert\0der", 14);
+
+// The call's value; a failed call is recorded as a test failure.
+bool Record(EnrollmentStore& store, absl::string_view profile,
+            absl::string_view nonce, absl::Duration ttl) {
+  absl::StatusOr<bool> first_seen = store.RecordNonce(profile, nonce, ttl);
+  EXPECT_TRUE(first_seen.ok()) << first_seen.status();
+  return first_seen.value_or(false);
+}
+
+Transaction Claim(EnrollmentStore& store, absl::string_view profile,
+                  absl::string_view tid, absl::string_view fingerprint,
+                  absl::Duration ttl) {
+  absl::StatusOr<Transaction> transaction =
+      store.ClaimTransaction(profile, tid, fingerprint, ttl);
+  EXPECT_TRUE(transaction.ok()) << transaction.status();
+  return transaction.value_or(Transaction{});
+}
+
+TEST_P(EnrollmentStoreContractTest, NonceFirstSeenThenReplay) {
+  EXPECT_EQ(Record(store(), kProfile, kNonce, kLong), true);
+  EXPECT_EQ(Record(store(), kProfile, kNonce, kLong), false);
+  // Scoped per profile; a nonce differing only after a NUL is distinct.
+  EXPECT_EQ(Record(store(), "servers", kNonce, kLong), true);
+  std::string other = kNonce;
+  other.back() ^= 1;
+  EXPECT_EQ(Record(store(), kProfile, other, kLong), true);
+  // Longer than the hex limit: hashed, still exact.
+  const std::string long_nonce(100, 'n');
+  EXPECT_EQ(Record(store(), kProfile, long_nonce, kLong), true);
+  EXPECT_EQ(Record(store(), kProfile, long_nonce, kLong), false);
+}
+
+TEST_P(EnrollmentStoreContractTest, ForgottenNonceIsFirstSeenAgain) {
+  ASSERT_EQ(Record(store(), kProfile, kNonce, kLong), true);
+  ASSERT_TRUE(store().ForgetNonce(kProfile, kNonce).ok());
+  EXPECT_EQ(Record(store(), kProfile, kNonce, kLong), true);
+  EXPECT_TRUE(store().ForgetNonce(kProfile, "never recorded").ok());
+}
+
+TEST_P(EnrollmentStoreContractTest, NonceExpiresAfterTtl) {
+  ASSERT_EQ(Record(store(), kProfile, kNonce, kShort), true);
+  EXPECT_EQ(Record(store(), kProfile, kNonce, kShort), false);
+  Advance(kPastShort);
+  EXPECT_EQ(Record(store(), kProfile, kNonce, kShort), true);
+}
+
+TEST_P(EnrollmentStoreContractTest, ClaimPendingCompleteIssued) {
+  Transaction first = Claim(store(), kProfile, kTid, "fp-1", kLong);
+  EXPECT_EQ(first.state, State::kClaimed);
+  EXPECT_EQ(first.fingerprint, "fp-1");
+  EXPECT_EQ(first.certificate, "");
+
+  for (absl::string_view fp : {"fp-2", "fp-1"}) {
+    Transaction again = Claim(store(), kProfile, kTid, fp, kLong);
+    EXPECT_EQ(again.state, State::kPending);
+    EXPECT_EQ(again.fingerprint, "fp-1");
+  }
+
+  ASSERT_TRUE(
+      store().CompleteTransaction(kProfile, kTid, "fp-1", kCert, kLong).ok());
+  Transaction done = Claim(store(), kProfile, kTid, "fp-2", kLong);
+  EXPECT_EQ(done.state, State::kIssued);
+  EXPECT_EQ(done.fingerprint, "fp-1");
+  EXPECT_EQ(done.certificate, kCert);  // NUL bytes included.
+}
+
+TEST_P(EnrollmentStoreContractTest, TransactionsAreScopedAndNeverCollide) {
+  const std::string tid_33(33, 'a');
+  const std::string tid_34(34, 'a');
+  const std::string binary_tid("\x00\x01", 2);
+  for (const std::string& tid : {tid_33, tid_34, binary_tid}) {
+    EXPECT_EQ(Claim(store(), kProfile, tid, "fp", kLong).state,
+              State::kClaimed);
+  }
+  EXPECT_EQ(Claim(store(), "servers", tid_33, "fp", kLong).state,
+            State::kClaimed);
+  EXPECT_EQ(Claim(store(), kProfile, tid_33, "fp", kLong).state,
+            State::kPending);
+}
+
+TEST_P(EnrollmentStoreContractTest, CompleteRefusesOtherFingerprint) {
+  ASSERT_EQ(Claim(store(), kProfile, kTid, "fp-1", kLong).state,
+            State::kClaimed);
+  EXPECT_EQ(
+      store().CompleteTransaction(kProfile, kTid, "fp-2", kCert, kLong).code(),
+      absl::StatusCode::kFailedPrecondition);
+  Transaction now = Claim(store(), kProfile, kTid, "fp-1", kLong);
+  EXPECT_EQ(now.state, State::kPending);
+  EXPECT_EQ(now.fingerprint, "fp-1");
+}
+
+TEST_P(EnrollmentStoreContractTest, CompleteIsIdempotentButNeverOverwrites) {
+  ASSERT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).state, State::kClaimed);
+  ASSERT_TRUE(
+      store().CompleteTransaction(kProfile, kTid, "fp", kCert, kLong).ok());
+  EXPECT_TRUE(
+      store().CompleteTransaction(kProfile, kTid, "fp", kCert, kLong).ok());
+  EXPECT_EQ(
+      store().CompleteTransaction(kProfile, kTid, "fp", "other", kLong).code(),
+      absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).certificate, kCert);
+}
+
+TEST_P(EnrollmentStoreContractTest, ReleaseOnlyWhenPendingWithFingerprint) {
+  ASSERT_EQ(Claim(store(), kProfile, kTid, "fp-1", kLong).state,
+            State::kClaimed);
+  EXPECT_EQ(store().ReleaseTransaction(kProfile, kTid, "fp-2").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp-2", kLong).state,
+            State::kPending);
+
+  ASSERT_TRUE(store().ReleaseTransaction(kProfile, kTid, "fp-1").ok());
+  EXPECT_TRUE(store().ReleaseTransaction(kProfile, kTid, "fp-1").ok());
+  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp-2", kLong).state,
+            State::kClaimed);
+
+  ASSERT_TRUE(
+      store().CompleteTransaction(kProfile, kTid, "fp-2", kCert, kLong).ok());
+  EXPECT_EQ(store().ReleaseTransaction(kProfile, kTid, "fp-2").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp-3", kLong).state,
+            State::kIssued);
+}
+
+TEST_P(EnrollmentStoreContractTest, PendingAndIssuedExpireAfterTtl) {
+  ASSERT_EQ(Claim(store(), kProfile, kTid, "fp-1", kShort).state,
+            State::kClaimed);
+  Advance(kPastShort);
+  ASSERT_EQ(Claim(store(), kProfile, kTid, "fp-2", kLong).state,
+            State::kClaimed);
+  ASSERT_TRUE(
+      store().CompleteTransaction(kProfile, kTid, "fp-2", kCert, kShort).ok());
+  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp-3", kLong).state,
+            State::kIssued);
+  Advance(kPastShort);
+  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp-3", kLong).state,
+            State::kClaimed);
+}
+
+TEST_P(EnrollmentStoreContractTest, CompleteAfterClaimExpiredStillRecords) {
+  ASSERT_EQ(Claim(store(), kProfile, kTid, "fp", kShort).state,
+            State::kClaimed);
+  Advance(kPastShort);
+  ASSERT_TRUE(
+      store().CompleteTransaction(kProfile, kTid, "fp", kCert, kLong).ok());
+  Transaction now = Claim(store(), kProfile, kTid, "fp", kLong);
+  EXPECT_EQ(now.state, State::kIssued);
+  EXPECT_EQ(now.certificate, kCert);
+}
+
+TEST_P(EnrollmentStoreContractTest, RefusesBadArguments) {
+  constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
+  EXPECT_EQ(store().RecordNonce(kProfile, "", kLong).status().code(), kInvalid);
+  EXPECT_EQ(store().RecordNonce("a:b", kNonce, kLong).status().code(),
+            kInvalid);
+  EXPECT_EQ(store().RecordNonce("", kNonce, kLong).status().code(), kInvalid);
+  EXPECT_EQ(store()
+                .RecordNonce(kProfile, kNonce, absl::ZeroDuration())
+                .status()
+                .code(),
+            kInvalid);
+  EXPECT_EQ(store().ForgetNonce(kProfile, "").code(), kInvalid);
+  EXPECT_EQ(store().ClaimTransaction(kProfile, "", "fp", kLong).status().code(),
+            kInvalid);
+  EXPECT_EQ(store().ClaimTransaction(kProfile, kTid, "", kLong).status().code(),
+            kInvalid);
+  EXPECT_EQ(store()
+                .ClaimTransaction(kProfile, kTid, "fp", absl::Microseconds(10))
+                .status()
+                .code(),
+            kInvalid);
+  EXPECT_EQ(store().CompleteTransaction(kProfile, kTid, "fp", "", kLong).code(),
+            kInvalid);
+  EXPECT_EQ(store().ReleaseTransaction(kProfile, kTid, "").code(), kInvalid);
+  // Nothing was written by the refused calls.
+  EXPECT_EQ(Record(store(), kProfile, kNonce, kLong), true);
+  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).state, State::kClaimed);
+}
+
+TEST_P(EnrollmentStoreContractTest, PingAnswers) {
+  EXPECT_TRUE(store().Ping().ok());
+}
+
+}  // namespace
+}  // namespace scep::redis

@@ -1,0 +1,158 @@
+#include "common/redis/memory_enrollment_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/redis/store_keys.h"
+
+namespace scep::redis {
+namespace {
+
+constexpr uint64_t kSweepEveryWrites = 1024;
+
+}  // namespace
+
+std::unique_ptr<MemoryEnrollmentStore> MemoryEnrollmentStore::New(Clock clock) {
+  if (!clock) clock = [] { return absl::Now(); };
+  return std::unique_ptr<MemoryEnrollmentStore>(
+      new MemoryEnrollmentStore(std::move(clock)));
+}
+
+MemoryEnrollmentStore::MemoryEnrollmentStore(Clock clock)
+    : clock_(std::move(clock)) {}
+
+absl::Status MemoryEnrollmentStore::CheckAvailable(
+    absl::string_view operation) const {
+  if (unavailable_.load()) {
+    return absl::UnavailableError(
+        absl::StrCat("memory store ", operation, ": unavailable (test hook)"));
+  }
+  return absl::OkStatus();
+}
+
+MemoryEnrollmentStore::Entry* MemoryEnrollmentStore::Find(
+    const std::string& key, absl::Time now) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return nullptr;
+  if (it->second.expires <= now) {
+    entries_.erase(it);
+    return nullptr;
+  }
+  return &it->second;
+}
+
+void MemoryEnrollmentStore::MaybeSweep(absl::Time now) {
+  if (++writes_since_sweep_ < kSweepEveryWrites) return;
+  writes_since_sweep_ = 0;
+  absl::erase_if(entries_, [now](const Map::value_type& kv) {
+    return kv.second.expires <= now;
+  });
+}
+
+size_t MemoryEnrollmentStore::entry_count() {
+  absl::MutexLock lock(&mu_);
+  return entries_.size();
+}
+
+absl::StatusOr<bool> MemoryEnrollmentStore::RecordNonce(
+    absl::string_view profile, absl::string_view nonce, absl::Duration ttl) {
+  RETURN_IF_ERROR(CheckAvailable("RecordNonce"));
+  ASSIGN_OR_RETURN(std::string key, NonceKey(profile, nonce));
+  ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "nonce TTL"));
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_();
+  if (Find(key, now) != nullptr) return false;
+  entries_[key].expires = now + absl::Milliseconds(ttl_ms);
+  MaybeSweep(now);
+  return true;
+}
+
+absl::Status MemoryEnrollmentStore::ForgetNonce(absl::string_view profile,
+                                                absl::string_view nonce) {
+  RETURN_IF_ERROR(CheckAvailable("ForgetNonce"));
+  ASSIGN_OR_RETURN(std::string key, NonceKey(profile, nonce));
+  absl::MutexLock lock(&mu_);
+  entries_.erase(key);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Transaction> MemoryEnrollmentStore::ClaimTransaction(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::string_view fingerprint, absl::Duration pending_ttl) {
+  RETURN_IF_ERROR(CheckAvailable("ClaimTransaction"));
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
+  ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(pending_ttl, "pending TTL"));
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_();
+  if (const Entry* entry = Find(key, now); entry != nullptr) {
+    return Transaction{.state = entry->issued ? Transaction::State::kIssued
+                                              : Transaction::State::kPending,
+                       .fingerprint = entry->fingerprint,
+                       .certificate = entry->certificate};
+  }
+  Entry& entry = entries_[key];
+  entry.fingerprint = std::string(fingerprint);
+  entry.expires = now + absl::Milliseconds(ttl_ms);
+  MaybeSweep(now);
+  return Transaction{.state = Transaction::State::kClaimed,
+                     .fingerprint = std::string(fingerprint),
+                     .certificate = ""};
+}
+
+absl::Status MemoryEnrollmentStore::CompleteTransaction(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::string_view fingerprint, absl::string_view certificate,
+    absl::Duration ttl) {
+  RETURN_IF_ERROR(CheckAvailable("CompleteTransaction"));
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
+  RETURN_IF_ERROR(RequireNonEmpty(certificate, "certificate"));
+  ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "issued TTL"));
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_();
+  if (const Entry* entry = Find(key, now); entry != nullptr) {
+    if (entry->fingerprint != fingerprint) {
+      return absl::FailedPreconditionError(
+          "CompleteTransaction: transaction claimed by another request");
+    }
+    if (entry->issued) {
+      if (entry->certificate == certificate) return absl::OkStatus();
+      return absl::FailedPreconditionError(
+          "CompleteTransaction: transaction already issued another "
+          "certificate");
+    }
+  }
+  entries_[key] = Entry{.issued = true,
+                        .fingerprint = std::string(fingerprint),
+                        .certificate = std::string(certificate),
+                        .expires = now + absl::Milliseconds(ttl_ms)};
+  MaybeSweep(now);
+  return absl::OkStatus();
+}
+
+absl::Status MemoryEnrollmentStore::ReleaseTransaction(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::string_view fingerprint) {
+  RETURN_IF_ERROR(CheckAvailable("ReleaseTransaction"));
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
+  absl::MutexLock lock(&mu_);
+  const Entry* entry = Find(key, clock_());
+  if (entry == nullptr) return absl::OkStatus();
+  if (entry->fingerprint != fingerprint) {
+    return absl::FailedPreconditionError(
+        "ReleaseTransaction: transaction claimed by another request");
+  }
+  if (entry->issued) {
+    return absl::FailedPreconditionError(
+        "ReleaseTransaction: transaction already issued");
+  }
+  entries_.erase(key);
+  return absl::OkStatus();
+}
+
+absl::Status MemoryEnrollmentStore::Ping() { return CheckAvailable("Ping"); }
+
+}  // namespace scep::redis

@@ -1,0 +1,220 @@
+#include "common/redis/redis_connection_pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+
+namespace scep::redis {
+namespace {
+
+// hiredis writes with write(2): a peer that reset the connection would
+// raise SIGPIPE and kill the process. Block it on this thread for the
+// duration of a command and swallow any SIGPIPE the command caused, without
+// touching process-wide signal handling that belongs to main().
+class ScopedSigpipeBlock {
+ public:
+  ScopedSigpipeBlock() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    sigpending(&pending);
+    already_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    blocked_ = pthread_sigmask(SIG_BLOCK, &pipe_, &old_) == 0;
+  }
+  ~ScopedSigpipeBlock() {
+    if (!blocked_) return;
+    sigset_t pending;
+    sigemptyset(&pending);
+    if (!already_pending_ && sigpending(&pending) == 0 &&
+        sigismember(&pending, SIGPIPE) == 1) {
+      const timespec zero = {0, 0};
+      while (sigtimedwait(&pipe_, nullptr, &zero) == -1 && errno == EINTR) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
+  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool already_pending_ = false;
+  bool blocked_ = false;
+};
+
+absl::Status TransportError(absl::string_view operation,
+                            const redisContext* context) {
+  return absl::UnavailableError(absl::StrCat(
+      "Redis ", operation, ": ",
+      context->err != 0 ? context->errstr : "no reply from server"));
+}
+
+// One command on `context`. Unavailable on transport failure, after which
+// the context is unusable.
+absl::StatusOr<RedisReplyPtr> Send(redisContext* context,
+                                   absl::string_view operation,
+                                   absl::Span<const absl::string_view> argv) {
+  std::vector<const char*> args;
+  std::vector<size_t> lengths;
+  args.reserve(argv.size());
+  lengths.reserve(argv.size());
+  for (absl::string_view arg : argv) {
+    args.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  ScopedSigpipeBlock no_sigpipe;
+  RedisReplyPtr reply(static_cast<redisReply*>(redisCommandArgv(
+      context, static_cast<int>(args.size()), args.data(), lengths.data())));
+  if (reply == nullptr || context->err != 0) {
+    return TransportError(operation, context);
+  }
+  return reply;
+}
+
+// Sends a connection set-up command; an error reply is Unavailable too.
+// `what` names the command in messages; the arguments never appear there.
+absl::Status SetUp(redisContext* context, absl::string_view operation,
+                   absl::string_view what,
+                   absl::Span<const absl::string_view> argv) {
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, Send(context, operation, argv));
+  if (reply->type == REDIS_REPLY_ERROR) {
+    return absl::UnavailableError(
+        absl::StrCat("Redis ", operation, ": ", what,
+                     " refused: ", absl::string_view(reply->str, reply->len)));
+  }
+  return absl::OkStatus();
+}
+
+// False when the server closed the connection while it sat idle (or it
+// holds unexpected bytes): reusing it would fail the caller's command.
+bool StillOpen(const redisContext* context) {
+  if (context->err != 0) return false;
+  char byte;
+  const ssize_t n = recv(context->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RedisConnectionPool>> RedisConnectionPool::New(
+    RedisOptions options) {
+  if (options.host.empty()) {
+    return absl::FailedPreconditionError("Redis host must not be empty");
+  }
+  if (options.port < 1 || options.port > 65535) {
+    return absl::FailedPreconditionError("Redis port must be 1 to 65535");
+  }
+  if (options.db < 0) {
+    return absl::FailedPreconditionError("Redis db must not be negative");
+  }
+  if (options.connect_timeout < absl::Milliseconds(1) ||
+      options.command_timeout < absl::Milliseconds(1) ||
+      options.connect_timeout == absl::InfiniteDuration() ||
+      options.command_timeout == absl::InfiniteDuration()) {
+    return absl::FailedPreconditionError(
+        "Redis timeouts must be finite and at least 1ms");
+  }
+  if (options.pool_size < 1) {
+    return absl::FailedPreconditionError("Redis pool size must be at least 1");
+  }
+  return std::unique_ptr<RedisConnectionPool>(
+      new RedisConnectionPool(std::move(options)));
+}
+
+RedisConnectionPool::RedisConnectionPool(RedisOptions options)
+    : options_(std::move(options)) {}
+
+RedisConnectionPool::~RedisConnectionPool() = default;
+
+absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Acquire(
+    absl::string_view operation) {
+  absl::MutexLock lock(&mu_);
+  // A busy slot frees up within one connect plus one command.
+  const absl::Duration wait =
+      options_.connect_timeout + options_.command_timeout;
+  const bool slot_free = mu_.AwaitWithTimeout(
+      absl::Condition(this, &RedisConnectionPool::SlotFree), wait);
+  if (!slot_free) {
+    return absl::UnavailableError(
+        absl::StrCat("Redis ", operation, ": all ", options_.pool_size,
+                     " connections busy for ", absl::FormatDuration(wait)));
+  }
+  ++in_use_;
+  while (!idle_.empty()) {
+    ContextPtr context = std::move(idle_.back());
+    idle_.pop_back();
+    if (StillOpen(context.get())) return context;
+  }
+  return ContextPtr();
+}
+
+bool RedisConnectionPool::SlotFree() const {
+  return in_use_ < options_.pool_size;
+}
+
+void RedisConnectionPool::Release(ContextPtr context) {
+  absl::MutexLock lock(&mu_);
+  --in_use_;
+  if (context != nullptr) idle_.push_back(std::move(context));
+}
+
+absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Connect(
+    absl::string_view operation) const {
+  ContextPtr context(
+      redisConnectWithTimeout(options_.host.c_str(), options_.port,
+                              absl::ToTimeval(options_.connect_timeout)));
+  if (context == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("Redis ", operation, ": out of memory for a connection"));
+  }
+  if (context->err != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("Redis ", operation, ": connect to ", options_.host, ":",
+                     options_.port, ": ", context->errstr));
+  }
+  if (redisSetTimeout(context.get(),
+                      absl::ToTimeval(options_.command_timeout)) != REDIS_OK ||
+      redisEnableKeepAlive(context.get()) != REDIS_OK) {
+    return TransportError(operation, context.get());
+  }
+  if (!options_.password.empty()) {
+    RETURN_IF_ERROR(
+        SetUp(context.get(), operation, "AUTH", {"AUTH", options_.password}));
+  }
+  if (options_.db != 0) {
+    const std::string db = absl::StrCat(options_.db);
+    RETURN_IF_ERROR(SetUp(context.get(), operation, absl::StrCat("SELECT ", db),
+                          {"SELECT", db}));
+  }
+  return context;
+}
+
+absl::StatusOr<RedisReplyPtr> RedisConnectionPool::Run(
+    absl::string_view operation, absl::Span<const absl::string_view> argv) {
+  ASSIGN_OR_RETURN(ContextPtr context, Acquire(operation));
+  if (context == nullptr) {
+    absl::StatusOr<ContextPtr> opened = Connect(operation);
+    if (!opened.ok()) {
+      Release(nullptr);
+      return opened.status();
+    }
+    context = std::move(opened).value();
+  }
+  absl::StatusOr<RedisReplyPtr> reply = Send(context.get(), operation, argv);
+  // After a transport error or timeout the context is out of sync: drop it.
+  Release(reply.ok() ? std::move(context) : nullptr);
+  return reply;
+}
+
+}  // namespace scep::redis

@@ -1,0 +1,71 @@
+#ifndef SCEP_COMMON_REDIS_REDIS_CONNECTION_POOL_H_
+#define SCEP_COMMON_REDIS_REDIS_CONNECTION_POOL_H_
+
+#include <hiredis/hiredis.h>
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "common/redis/redis_options.h"
+
+namespace scep::redis {
+
+struct RedisReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
+
+// A bounded pool of synchronous hiredis connections. Connections are opened
+// lazily on demand (so the pool works before Redis is up), checked for a
+// peer close before reuse, and dropped after any transport error or
+// timeout, so the pool heals by itself once Redis is back. Thread-safe.
+class RedisConnectionPool {
+ public:
+  // FailedPrecondition for unusable options. Opens no connection.
+  static absl::StatusOr<std::unique_ptr<RedisConnectionPool>> New(
+      RedisOptions options);
+
+  ~RedisConnectionPool();
+  RedisConnectionPool(const RedisConnectionPool&) = delete;
+  RedisConnectionPool& operator=(const RedisConnectionPool&) = delete;
+
+  // Sends one command (binary-safe arguments) on a pooled connection and
+  // returns its reply, which may be a Redis error reply
+  // (REDIS_REPLY_ERROR): interpreting it is the caller's job. Unavailable
+  // when no connection can be had or the transport fails; the message starts
+  // with "Redis `operation`:".
+  absl::StatusOr<RedisReplyPtr> Run(absl::string_view operation,
+                                    absl::Span<const absl::string_view> argv);
+
+ private:
+  struct ContextDeleter {
+    void operator()(redisContext* c) const { redisFree(c); }
+  };
+  using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+
+  explicit RedisConnectionPool(RedisOptions options);
+
+  // A reusable idle connection, or a slot to open a new one (nullptr).
+  // Unavailable when every slot stays busy past the wait bound.
+  absl::StatusOr<ContextPtr> Acquire(absl::string_view operation);
+  bool SlotFree() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Returns a slot; `context` is kept for reuse unless null.
+  void Release(ContextPtr context);
+  // Opens, authenticates and selects the database.
+  absl::StatusOr<ContextPtr> Connect(absl::string_view operation) const;
+
+  const RedisOptions options_;
+  absl::Mutex mu_;
+  std::vector<ContextPtr> idle_ ABSL_GUARDED_BY(mu_);
+  size_t in_use_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace scep::redis
+
+#endif  // SCEP_COMMON_REDIS_REDIS_CONNECTION_POOL_H_

@@ -1,0 +1,191 @@
+#include "common/redis/redis_enrollment_store.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/redis/redis_connection_pool.h"
+#include "common/redis/store_keys.h"
+
+namespace scep::redis {
+namespace {
+
+absl::string_view Text(const redisReply& reply) {
+  return absl::string_view(reply.str, reply.len);
+}
+
+absl::Status ErrorReply(absl::string_view operation, const redisReply& reply) {
+  return absl::UnavailableError(
+      absl::StrCat("Redis ", operation, ": ", Text(reply)));
+}
+
+absl::Status Unexpected(absl::string_view operation, const redisReply& reply) {
+  if (reply.type == REDIS_REPLY_ERROR) return ErrorReply(operation, reply);
+  return absl::UnavailableError(absl::StrCat(
+      "Redis ", operation, ": unexpected reply of type ", reply.type));
+}
+
+// Runs `script` with one key and `args`: EVALSHA first, EVAL when the
+// server does not have the script cached (fresh or restarted server, SCRIPT
+// FLUSH). EVAL caches it again for the next caller.
+absl::StatusOr<RedisReplyPtr> Eval(RedisConnectionPool& pool,
+                                   absl::string_view operation,
+                                   const LuaScript& script,
+                                   absl::string_view key,
+                                   std::vector<absl::string_view> args) {
+  std::vector<absl::string_view> argv = {"EVALSHA", script.sha1, "1", key};
+  argv.insert(argv.end(), args.begin(), args.end());
+  if (!script.sha1.empty()) {
+    ASSIGN_OR_RETURN(RedisReplyPtr reply, pool.Run(operation, argv));
+    if (reply->type != REDIS_REPLY_ERROR ||
+        !absl::StartsWith(Text(*reply), "NOSCRIPT")) {
+      return reply;
+    }
+  }
+  argv[0] = "EVAL";
+  argv[1] = script.source;
+  return pool.Run(operation, argv);
+}
+
+// The one-word answer of the Complete and Release scripts.
+absl::StatusOr<std::string> Word(absl::string_view operation,
+                                 const redisReply& reply) {
+  if (reply.type != REDIS_REPLY_STRING && reply.type != REDIS_REPLY_STATUS) {
+    return Unexpected(operation, reply);
+  }
+  return std::string(Text(reply));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RedisEnrollmentStore>> RedisEnrollmentStore::New(
+    RedisOptions options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RedisConnectionPool> pool,
+                   RedisConnectionPool::New(std::move(options)));
+  return std::unique_ptr<RedisEnrollmentStore>(
+      new RedisEnrollmentStore(std::move(pool)));
+}
+
+RedisEnrollmentStore::RedisEnrollmentStore(
+    std::unique_ptr<RedisConnectionPool> pool)
+    : pool_(std::move(pool)),
+      claim_(ClaimScript()),
+      complete_(CompleteScript()),
+      release_(ReleaseScript()) {}
+
+RedisEnrollmentStore::~RedisEnrollmentStore() = default;
+
+absl::StatusOr<bool> RedisEnrollmentStore::RecordNonce(
+    absl::string_view profile, absl::string_view nonce, absl::Duration ttl) {
+  constexpr absl::string_view kOp = "RecordNonce";
+  ASSIGN_OR_RETURN(std::string key, NonceKey(profile, nonce));
+  ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "nonce TTL"));
+  const std::string px = absl::StrCat(ttl_ms);
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   pool_->Run(kOp, {"SET", key, "1", "PX", px, "NX"}));
+  if (reply->type == REDIS_REPLY_NIL) return false;
+  if (reply->type == REDIS_REPLY_STATUS && Text(*reply) == "OK") return true;
+  return Unexpected(kOp, *reply);
+}
+
+absl::Status RedisEnrollmentStore::ForgetNonce(absl::string_view profile,
+                                               absl::string_view nonce) {
+  constexpr absl::string_view kOp = "ForgetNonce";
+  ASSIGN_OR_RETURN(std::string key, NonceKey(profile, nonce));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run(kOp, {"DEL", key}));
+  if (reply->type != REDIS_REPLY_INTEGER) return Unexpected(kOp, *reply);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Transaction> RedisEnrollmentStore::ClaimTransaction(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::string_view fingerprint, absl::Duration pending_ttl) {
+  constexpr absl::string_view kOp = "ClaimTransaction";
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
+  ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(pending_ttl, "pending TTL"));
+  const std::string px = absl::StrCat(ttl_ms);
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   Eval(*pool_, kOp, claim_, key, {fingerprint, px}));
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+    return Unexpected(kOp, *reply);
+  }
+  for (size_t i = 0; i < reply->elements; ++i) {
+    if (reply->element[i]->type != REDIS_REPLY_STRING) {
+      return Unexpected(kOp, *reply->element[i]);
+    }
+  }
+  const absl::string_view state = Text(*reply->element[0]);
+  Transaction result;
+  result.fingerprint = std::string(Text(*reply->element[1]));
+  if (state == "claimed") {
+    result.state = Transaction::State::kClaimed;
+  } else if (state == "issued") {
+    result.state = Transaction::State::kIssued;
+    result.certificate = std::string(Text(*reply->element[2]));
+  } else {
+    result.state = Transaction::State::kPending;
+  }
+  return result;
+}
+
+absl::Status RedisEnrollmentStore::CompleteTransaction(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::string_view fingerprint, absl::string_view certificate,
+    absl::Duration ttl) {
+  constexpr absl::string_view kOp = "CompleteTransaction";
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
+  RETURN_IF_ERROR(RequireNonEmpty(certificate, "certificate"));
+  ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "issued TTL"));
+  const std::string px = absl::StrCat(ttl_ms);
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, Eval(*pool_, kOp, complete_, key,
+                                             {fingerprint, certificate, px}));
+  ASSIGN_OR_RETURN(std::string word, Word(kOp, *reply));
+  if (word == "ok") return absl::OkStatus();
+  if (word == "mismatch") {
+    return absl::FailedPreconditionError(
+        "CompleteTransaction: transaction claimed by another request");
+  }
+  if (word == "conflict") {
+    return absl::FailedPreconditionError(
+        "CompleteTransaction: transaction already issued another "
+        "certificate");
+  }
+  return Unexpected(kOp, *reply);
+}
+
+absl::Status RedisEnrollmentStore::ReleaseTransaction(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::string_view fingerprint) {
+  constexpr absl::string_view kOp = "ReleaseTransaction";
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   Eval(*pool_, kOp, release_, key, {fingerprint}));
+  ASSIGN_OR_RETURN(std::string word, Word(kOp, *reply));
+  if (word == "released" || word == "missing") return absl::OkStatus();
+  if (word == "mismatch") {
+    return absl::FailedPreconditionError(
+        "ReleaseTransaction: transaction claimed by another request");
+  }
+  if (word == "issued") {
+    return absl::FailedPreconditionError(
+        "ReleaseTransaction: transaction already issued");
+  }
+  return Unexpected(kOp, *reply);
+}
+
+absl::Status RedisEnrollmentStore::Ping() {
+  constexpr absl::string_view kOp = "Ping";
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run(kOp, {"PING"}));
+  if (reply->type == REDIS_REPLY_STATUS && Text(*reply) == "PONG") {
+    return absl::OkStatus();
+  }
+  return Unexpected(kOp, *reply);
+}
+
+}  // namespace scep::redis

@@ -1,0 +1,66 @@
+#ifndef SCEP_COMMON_REDIS_REDIS_ENROLLMENT_STORE_H_
+#define SCEP_COMMON_REDIS_REDIS_ENROLLMENT_STORE_H_
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/redis/enrollment_scripts.h"
+#include "common/redis/enrollment_store.h"
+#include "common/redis/redis_options.h"
+
+namespace scep::redis {
+
+class RedisConnectionPool;
+
+// EnrollmentStore on Redis (key layout in store_keys.h), shared by every
+// gateway pod. Each method is one round trip on a pooled connection;
+// transaction steps run as Lua scripts (EVALSHA, falling back to EVAL when
+// the server's script cache lacks them) so they are atomic across pods.
+// Any Redis failure (unreachable, timeout, error reply) is Unavailable.
+// Broken connections are dropped and reopened on later calls, so the store
+// recovers by itself when Redis comes back. Thread-safe.
+class RedisEnrollmentStore : public EnrollmentStore {
+ public:
+  // FailedPrecondition for unusable options. Opens no connection, so it
+  // succeeds while Redis is still down (calls return Unavailable until it
+  // is up); use Ping() for readiness.
+  static absl::StatusOr<std::unique_ptr<RedisEnrollmentStore>> New(
+      RedisOptions options);
+
+  ~RedisEnrollmentStore() override;
+  RedisEnrollmentStore(const RedisEnrollmentStore&) = delete;
+  RedisEnrollmentStore& operator=(const RedisEnrollmentStore&) = delete;
+
+  absl::StatusOr<bool> RecordNonce(absl::string_view profile,
+                                   absl::string_view nonce,
+                                   absl::Duration ttl) override;
+  absl::Status ForgetNonce(absl::string_view profile,
+                           absl::string_view nonce) override;
+  absl::StatusOr<Transaction> ClaimTransaction(
+      absl::string_view profile, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::Duration pending_ttl) override;
+  absl::Status CompleteTransaction(absl::string_view profile,
+                                   absl::string_view transaction_id,
+                                   absl::string_view fingerprint,
+                                   absl::string_view certificate,
+                                   absl::Duration ttl) override;
+  absl::Status ReleaseTransaction(absl::string_view profile,
+                                  absl::string_view transaction_id,
+                                  absl::string_view fingerprint) override;
+  absl::Status Ping() override;
+
+ private:
+  explicit RedisEnrollmentStore(std::unique_ptr<RedisConnectionPool> pool);
+
+  const std::unique_ptr<RedisConnectionPool> pool_;
+  const LuaScript claim_;
+  const LuaScript complete_;
+  const LuaScript release_;
+};
+
+}  // namespace scep::redis
+
+#endif  // SCEP_COMMON_REDIS_REDIS_ENROLLMENT_STORE_H_

@@ -1,0 +1,360 @@
+#include "common/redis/redis_enrollment_store.h"
+
+#include <stdlib.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/redis/enrollment_store_contract_test.h"
+#include "common/redis/redis_test_server.h"
+#include "gtest/gtest.h"
+
+namespace scep::redis {
+namespace {
+
+using State = Transaction::State;
+constexpr absl::StatusCode kUnavailable = absl::StatusCode::kUnavailable;
+
+// CI images must have redis-server: there a missing binary is a failure.
+bool InCi() {
+  const char* ci = getenv("CI");
+  return ci != nullptr && absl::string_view(ci) == "true";
+}
+
+RedisOptions OptionsFor(const RedisTestServer& server) {
+  RedisOptions options;
+  options.port = server.port();
+  return options;
+}
+
+std::unique_ptr<RedisEnrollmentStore> NewStore(RedisOptions options) {
+  absl::StatusOr<std::unique_ptr<RedisEnrollmentStore>> store =
+      RedisEnrollmentStore::New(std::move(options));
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(store).value() : nullptr;
+}
+
+class RedisHarness : public StoreHarness {
+ public:
+  static std::unique_ptr<StoreHarness> Make() {
+    if (!RedisTestServer::Installed()) {
+      if (InCi()) ADD_FAILURE() << "redis-server missing and CI=true";
+      return nullptr;
+    }
+    absl::StatusOr<std::unique_ptr<RedisTestServer>> server =
+        RedisTestServer::Start();
+    if (!server.ok()) {
+      ADD_FAILURE() << server.status();
+      return nullptr;
+    }
+    std::unique_ptr<RedisEnrollmentStore> store =
+        NewStore(OptionsFor(**server));
+    if (store == nullptr) return nullptr;
+    return std::unique_ptr<StoreHarness>(
+        new RedisHarness(std::move(server).value(), std::move(store)));
+  }
+
+  EnrollmentStore& store() override { return *store_; }
+  void Advance(absl::Duration elapsed) override { absl::SleepFor(elapsed); }
+
+ private:
+  RedisHarness(std::unique_ptr<RedisTestServer> server,
+               std::unique_ptr<RedisEnrollmentStore> store)
+      : server_(std::move(server)), store_(std::move(store)) {}
+
+  std::unique_ptr<RedisTestServer> server_;
+  std::unique_ptr<RedisEnrollmentStore> store_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Redis, EnrollmentStoreContractTest,
+                         testing::Values(StoreHarnessFactory{
+                             "Redis", &RedisHarness::Make}),
+                         [](const auto& info) { return info.param.name; });
+
+class RedisEnrollmentStoreTest : public testing::Test {
+ protected:
+  void SetUp() override { StartServer(""); }
+
+  void StartServer(const std::string& password) {
+    if (!RedisTestServer::Installed()) {
+      if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
+      GTEST_SKIP() << "redis-server not installed";
+    }
+    absl::StatusOr<std::unique_ptr<RedisTestServer>> server =
+        RedisTestServer::Start(password);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(server).value();
+  }
+
+  std::string Run(const std::vector<std::string>& argv) {
+    absl::StatusOr<std::string> reply = server_->Command(argv);
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    return reply.value_or("");
+  }
+
+  std::unique_ptr<RedisTestServer> server_;
+};
+
+TEST_F(RedisEnrollmentStoreTest, ConcurrentClaimsHaveExactlyOneWinner) {
+  constexpr int kThreads = 16;
+  std::unique_ptr<RedisEnrollmentStore> store = NewStore(OptionsFor(*server_));
+  ASSERT_NE(store, nullptr);
+  for (int round = 0; round < 10; ++round) {
+    const std::string tid = absl::StrCat("txn-", round);
+    std::vector<absl::StatusOr<Transaction>> results(kThreads);
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        while (!go.load()) std::this_thread::yield();
+        results[i] = store->ClaimTransaction("p", tid, absl::StrCat("fp-", i),
+                                             absl::Minutes(1));
+      });
+    }
+    go = true;
+    for (std::thread& t : threads) t.join();
+
+    int claimed = 0;
+    std::string winner;
+    for (const absl::StatusOr<Transaction>& r : results) {
+      ASSERT_TRUE(r.ok()) << r.status();
+      if (r->state == State::kClaimed) {
+        ++claimed;
+        winner = r->fingerprint;
+      }
+    }
+    ASSERT_EQ(claimed, 1) << "round " << round;
+    for (const absl::StatusOr<Transaction>& r : results) {
+      if (r->state != State::kClaimed) {
+        EXPECT_EQ(r->state, State::kPending);
+        EXPECT_EQ(r->fingerprint, winner);
+      }
+    }
+  }
+}
+
+TEST_F(RedisEnrollmentStoreTest, BinaryCertificateWithNulBytesSurvives) {
+  std::unique_ptr<RedisEnrollmentStore> store = NewStore(OptionsFor(*server_));
+  ASSERT_NE(store, nullptr);
+  std::string der;
+  for (int i = 0; i < 4096; ++i) der.push_back(static_cast<char>(i % 256));
+  const std::string fingerprint("\0fp\0", 4);
+  ASSERT_EQ(
+      store->ClaimTransaction("p", "t", fingerprint, absl::Minutes(1))->state,
+      State::kClaimed);
+  ASSERT_TRUE(
+      store->CompleteTransaction("p", "t", fingerprint, der, absl::Minutes(1))
+          .ok());
+  absl::StatusOr<Transaction> issued =
+      store->ClaimTransaction("p", "t", "other", absl::Minutes(1));
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  EXPECT_EQ(issued->state, State::kIssued);
+  EXPECT_EQ(issued->fingerprint, fingerprint);
+  EXPECT_EQ(issued->certificate, der);
+}
+
+TEST_F(RedisEnrollmentStoreTest, KeysAreNamespacedBoundedAndCarryTtls) {
+  std::unique_ptr<RedisEnrollmentStore> store = NewStore(OptionsFor(*server_));
+  ASSERT_NE(store, nullptr);
+  const std::string nonce(
+      "\x00\x11\x22\x33\x44\x55\x66\x77"
+      "\x88\x99\xaa\xbb\xcc\xdd\xee\xff",
+      16);
+  ASSERT_TRUE(store->RecordNonce("dev", nonce, absl::Seconds(30)).value());
+  const std::string nonce_key =
+      "scep:dev:nonce:00112233445566778899aabbccddeeff";
+  EXPECT_EQ(Run({"EXISTS", nonce_key}), "1");
+  const int64_t nonce_pttl = std::stoll(Run({"PTTL", nonce_key}));
+  EXPECT_GT(nonce_pttl, 25000);
+  EXPECT_LE(nonce_pttl, 30000);
+
+  ASSERT_TRUE(
+      store->ClaimTransaction("dev", "ab", "fp", absl::Seconds(60)).ok());
+  EXPECT_EQ(Run({"HGET", "scep:dev:txn:6162", "state"}), "pending");
+  EXPECT_GT(std::stoll(Run({"PTTL", "scep:dev:txn:6162"})), 55000);
+
+  const std::string huge_tid(100000, 'x');
+  ASSERT_TRUE(
+      store->ClaimTransaction("dev", huge_tid, "fp", absl::Seconds(60)).ok());
+  std::vector<std::string> keys =
+      absl::StrSplit(Run({"KEYS", "scep:dev:txn:sha256-*"}), '\n');
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].size(), std::string("scep:dev:txn:sha256-").size() + 64);
+}
+
+TEST_F(RedisEnrollmentStoreTest, FlushedScriptCacheFallsBackToEval) {
+  std::unique_ptr<RedisEnrollmentStore> store = NewStore(OptionsFor(*server_));
+  ASSERT_NE(store, nullptr);
+  ASSERT_EQ(store->ClaimTransaction("p", "t", "fp", absl::Minutes(1))->state,
+            State::kClaimed);
+  ASSERT_EQ(Run({"SCRIPT", "FLUSH"}), "OK");
+  EXPECT_EQ(store->ClaimTransaction("p", "t", "fp", absl::Minutes(1))->state,
+            State::kPending);
+  ASSERT_EQ(Run({"SCRIPT", "FLUSH"}), "OK");
+  EXPECT_TRUE(
+      store->CompleteTransaction("p", "t", "fp", "cert", absl::Minutes(1))
+          .ok());
+  ASSERT_EQ(Run({"SCRIPT", "FLUSH"}), "OK");
+  EXPECT_EQ(store->ReleaseTransaction("p", "t", "fp").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(RedisEnrollmentStoreTest, UnavailableWhileDownThenRecoversByItself) {
+  std::unique_ptr<RedisEnrollmentStore> store = NewStore(OptionsFor(*server_));
+  ASSERT_NE(store, nullptr);
+  // Open several pooled connections, so stale ones exist after the kill.
+  std::vector<std::thread> warm;
+  for (int i = 0; i < 8; ++i) {
+    warm.emplace_back([&store] { EXPECT_TRUE(store->Ping().ok()); });
+  }
+  for (std::thread& t : warm) t.join();
+
+  server_->Kill();
+  // Default timeouts: 500ms connect + 1s command bound each call.
+  const absl::Duration bound = absl::Milliseconds(1500);
+  const absl::Time start = absl::Now();
+  absl::Status ping = store->Ping();
+  EXPECT_EQ(ping.code(), kUnavailable);
+  EXPECT_TRUE(absl::StrContains(ping.message(), "Redis Ping")) << ping;
+  absl::StatusOr<bool> nonce = store->RecordNonce("p", "n", absl::Minutes(1));
+  EXPECT_EQ(nonce.status().code(), kUnavailable);
+  EXPECT_TRUE(absl::StrContains(nonce.status().message(), "RecordNonce"));
+  EXPECT_EQ(store->ForgetNonce("p", "n").code(), kUnavailable);
+  EXPECT_EQ(
+      store->ClaimTransaction("p", "t", "fp", absl::Minutes(1)).status().code(),
+      kUnavailable);
+  EXPECT_EQ(
+      store->CompleteTransaction("p", "t", "fp", "c", absl::Minutes(1)).code(),
+      kUnavailable);
+  EXPECT_EQ(store->ReleaseTransaction("p", "t", "fp").code(), kUnavailable);
+  EXPECT_LT(absl::Now() - start, bound);
+
+  ASSERT_TRUE(server_->Restart().ok());
+  EXPECT_TRUE(store->Ping().ok());
+  EXPECT_TRUE(store->RecordNonce("p", "n", absl::Minutes(1)).value());
+  EXPECT_EQ(store->ClaimTransaction("p", "t", "fp", absl::Minutes(1))->state,
+            State::kClaimed);
+}
+
+TEST_F(RedisEnrollmentStoreTest, StartsBeforeRedisAndConnectsLater) {
+  server_->Kill();
+  std::unique_ptr<RedisEnrollmentStore> store = NewStore(OptionsFor(*server_));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Ping().code(), kUnavailable);
+  ASSERT_TRUE(server_->Restart().ok());
+  EXPECT_TRUE(store->Ping().ok());
+}
+
+TEST_F(RedisEnrollmentStoreTest, FrozenServerTimesOutAndRecovers) {
+  RedisOptions options = OptionsFor(*server_);
+  options.command_timeout = absl::Milliseconds(200);
+  std::unique_ptr<RedisEnrollmentStore> store = NewStore(options);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Ping().ok());
+
+  server_->Freeze();
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(store->RecordNonce("p", "n", absl::Minutes(1)).status().code(),
+            kUnavailable);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  server_->Thaw();
+
+  // The timed-out connection was dropped, so no stale reply is misread.
+  EXPECT_TRUE(store->Ping().ok());
+  absl::StatusOr<bool> again = store->RecordNonce("p", "n2", absl::Minutes(1));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(*again);
+}
+
+TEST_F(RedisEnrollmentStoreTest, PoolOfOneServesManyThreads) {
+  RedisOptions options = OptionsFor(*server_);
+  options.pool_size = 1;
+  std::unique_ptr<RedisEnrollmentStore> store = NewStore(options);
+  ASSERT_NE(store, nullptr);
+  std::atomic<int> first_seen{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        absl::StatusOr<bool> seen =
+            store->RecordNonce("p", absl::StrCat(t, "-", i), absl::Minutes(1));
+        EXPECT_TRUE(seen.ok()) << seen.status();
+        if (seen.ok() && *seen) first_seen.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(first_seen.load(), 400);
+  EXPECT_EQ(Run({"DBSIZE"}), "400");
+}
+
+TEST_F(RedisEnrollmentStoreTest, SelectsConfiguredDatabase) {
+  RedisOptions options = OptionsFor(*server_);
+  options.db = 3;
+  std::unique_ptr<RedisEnrollmentStore> store = NewStore(options);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->RecordNonce("p", "n", absl::Minutes(1)).value());
+  EXPECT_EQ(Run({"DBSIZE"}), "0");
+  EXPECT_TRUE(absl::StrContains(Run({"INFO", "keyspace"}), "db3:keys=1"));
+}
+
+TEST_F(RedisEnrollmentStoreTest, RefusesUnusableOptions) {
+  const auto refused = [](RedisOptions options) {
+    return RedisEnrollmentStore::New(std::move(options)).status().code() ==
+           absl::StatusCode::kFailedPrecondition;
+  };
+  RedisOptions options;
+  options.host = "";
+  EXPECT_TRUE(refused(options));
+  options = RedisOptions();
+  options.port = 0;
+  EXPECT_TRUE(refused(options));
+  options = RedisOptions();
+  options.db = -1;
+  EXPECT_TRUE(refused(options));
+  options = RedisOptions();
+  options.pool_size = 0;
+  EXPECT_TRUE(refused(options));
+  options = RedisOptions();
+  options.command_timeout = absl::ZeroDuration();
+  EXPECT_TRUE(refused(options));
+}
+
+class RedisAuthTest : public RedisEnrollmentStoreTest {
+ protected:
+  static constexpr char kPassword[] = "s3cret-Passw0rd";
+  void SetUp() override { StartServer(kPassword); }
+};
+
+TEST_F(RedisAuthTest, AuthenticatesAndNeverEchoesThePassword) {
+  RedisOptions options = OptionsFor(*server_);
+  options.password = kPassword;
+  std::unique_ptr<RedisEnrollmentStore> good = NewStore(options);
+  ASSERT_NE(good, nullptr);
+  EXPECT_TRUE(good->Ping().ok());
+
+  options.password = "wrong-Passw0rd";
+  std::unique_ptr<RedisEnrollmentStore> wrong = NewStore(options);
+  ASSERT_NE(wrong, nullptr);
+  absl::Status refused = wrong->Ping();
+  EXPECT_EQ(refused.code(), kUnavailable);
+  EXPECT_TRUE(absl::StrContains(refused.message(), "AUTH")) << refused;
+  EXPECT_FALSE(absl::StrContains(refused.message(), "wrong-Passw0rd"));
+  EXPECT_FALSE(absl::StrContains(refused.message(), kPassword));
+
+  options.password.clear();
+  std::unique_ptr<RedisEnrollmentStore> none = NewStore(options);
+  ASSERT_NE(none, nullptr);
+  EXPECT_EQ(none->Ping().code(), kUnavailable);
+}
+
+}  // namespace
+}  // namespace scep::redis

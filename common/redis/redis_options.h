@@ -1,0 +1,29 @@
+#ifndef SCEP_COMMON_REDIS_REDIS_OPTIONS_H_
+#define SCEP_COMMON_REDIS_REDIS_OPTIONS_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace scep::redis {
+
+// Where and how to reach Redis. Checked by RedisEnrollmentStore::New.
+struct RedisOptions {
+  std::string host = "127.0.0.1";  // Name or address; TCP only.
+  int port = 6379;
+  // Secret. Sent with AUTH on every new connection when non-empty; never
+  // logged nor put in a Status message.
+  std::string password;
+  int db = 0;  // SELECTed on every new connection when non-zero.
+  // Bounds each TCP connect.
+  absl::Duration connect_timeout = absl::Milliseconds(500);
+  // Bounds each send and each reply read on a connection.
+  absl::Duration command_timeout = absl::Seconds(1);
+  // Most connections open at once; callers beyond it wait for a free one.
+  size_t pool_size = 16;
+};
+
+}  // namespace scep::redis
+
+#endif  // SCEP_COMMON_REDIS_REDIS_OPTIONS_H_

@@ -1,0 +1,372 @@
+#include "services/gateway/http/http_connection.h"
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+#include "services/gateway/http/query.h"
+
+namespace scep::gateway::internal {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+// Deliberately version-free: no help to someone probing for known bugs.
+constexpr char kServerName[] = "scep-gateway";
+constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+// Bytes asked for per read while waiting for a request to begin.
+constexpr std::size_t kIdleReadBytes = 4096;
+// When we close with client bytes still unread (a rejected body, pipelined
+// requests), closing at once would make the kernel answer them with a RST
+// that can destroy our response before the client reads it; so such bytes
+// are drained for this long (or this much) first.
+constexpr std::chrono::seconds kLingerTimeout(1);
+constexpr std::size_t kLingerBytes = 256 * 1024;
+
+std::string FormatEndpoint(const tcp::endpoint& endpoint) {
+  std::string host = endpoint.address().to_string();
+  if (endpoint.address().is_v6()) host = "[" + host + "]";
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+bool IsHeaderSafe(absl::string_view s) {
+  return s.find_first_of(absl::string_view("\r\n\0", 3)) == s.npos;
+}
+
+bool IsServerOwnedHeader(absl::string_view name) {
+  return absl::EqualsIgnoreCase(name, "Content-Length") ||
+         absl::EqualsIgnoreCase(name, "Transfer-Encoding") ||
+         absl::EqualsIgnoreCase(name, "Connection") ||
+         absl::EqualsIgnoreCase(name, "Server");
+}
+
+HttpResponse PlainResponse(int status, absl::string_view text) {
+  HttpResponse response;
+  response.status = status;
+  response.content_type = "text/plain";
+  response.body = std::string(text) + "\n";
+  return response;
+}
+
+HttpResponse RunHandler(const HttpHandler& handler, HttpRequest request) {
+  try {
+    return handler(std::move(request));
+  } catch (...) {
+    // The handler is ours, but one bad request must not take down the
+    // process or its neighbours on the worker pool.
+    return PlainResponse(500, "Internal Server Error");
+  }
+}
+
+// Converts the handler's answer to the wire form. Never throws.
+Response ToWire(HttpResponse in, unsigned version, bool head_request) {
+  if (in.status < 200 || in.status > 599) {
+    in = PlainResponse(500, "Internal Server Error");
+  }
+  Response out;
+  out.version(version);
+  out.result(static_cast<unsigned>(in.status));
+  out.set(http::field::server, kServerName);
+  try {
+    if (!in.content_type.empty() && IsHeaderSafe(in.content_type)) {
+      out.set(http::field::content_type, in.content_type);
+    }
+    for (const auto& [name, value] : in.headers) {
+      if (name.empty() || !IsHeaderSafe(name) || !IsHeaderSafe(value) ||
+          IsServerOwnedHeader(name)) {
+        continue;
+      }
+      out.insert(name, value);
+    }
+    // These statuses cannot carry a body (RFC 9110 sections 15.3.5, 15.4.5).
+    if (in.status == 204 || in.status == 304) in.body.clear();
+    out.body() = std::move(in.body);
+    out.prepare_payload();
+  } catch (const std::exception&) {
+    // Only a header name Beast refuses can get here.
+    Response fallback;
+    fallback.version(version);
+    fallback.result(http::status::internal_server_error);
+    fallback.set(http::field::server, kServerName);
+    fallback.prepare_payload();
+    return fallback;
+  }
+  // A HEAD response announces the length of the body it does not send.
+  if (head_request) out.body().clear();
+  return out;
+}
+
+// Splits a request-target into the decoded path and the raw query. Accepts
+// origin-form ("/p?q") and absolute-form ("http://host/p?q"); nullopt when
+// the path has a malformed escape.
+std::optional<std::pair<std::string, std::string>> SplitTarget(
+    absl::string_view target) {
+  if (absl::StartsWithIgnoreCase(target, "http://") ||
+      absl::StartsWithIgnoreCase(target, "https://")) {
+    const size_t authority = target.find("://") + 3;
+    const size_t slash = target.find_first_of("/?", authority);
+    target = slash == target.npos ? "/" : target.substr(slash);
+  }
+  std::string raw_query;
+  const size_t question = target.find('?');
+  if (question != target.npos) {
+    raw_query = std::string(target.substr(question + 1));
+    target = target.substr(0, question);
+  }
+  absl::StatusOr<std::string> path = PercentDecode(target, false);
+  if (!path.ok()) return std::nullopt;
+  return std::make_pair(*std::move(path), std::move(raw_query));
+}
+
+class ConnectionImpl final
+    : public Connection,
+      public std::enable_shared_from_this<ConnectionImpl> {
+ public:
+  ConnectionImpl(tcp::socket socket, const ConnectionContext& context)
+      : context_(context), stream_(std::move(socket)) {
+    beast::error_code ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_address_ = FormatEndpoint(peer);
+  }
+
+  ~ConnectionImpl() override { context_.on_destroyed(this); }
+
+  void Start() override {
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this()] { self->WaitForRequest(); });
+  }
+
+  void BeginShutdown() override {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->shutting_down_ = true;
+      if (self->state_ == State::kIdle || self->state_ == State::kReading) {
+        self->Close();
+      }
+    });
+  }
+
+ private:
+  // kHandling and kWriting are the "in flight" states Shutdown waits for.
+  enum class State { kIdle, kReading, kHandling, kWriting, kClosing };
+
+  // Everything below runs on the connection's strand.
+
+  void WaitForRequest() {
+    if (shutting_down_) return Close();
+    state_ = State::kIdle;
+    // A pipelined request may already be buffered.
+    if (buffer_.size() > 0) return ReadHeader();
+    // Keep-alive idle time runs until the first byte of the next request;
+    // read_timeout starts from there.
+    stream_.expires_after(absl::ToChronoNanoseconds(context_.options.idle_timeout));
+    stream_.async_read_some(
+        buffer_.prepare(kIdleReadBytes),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+          if (ec || self->state_ == State::kClosing) return self->Close();
+          self->buffer_.commit(n);
+          self->ReadHeader();
+        });
+  }
+
+  void ReadHeader() {
+    if (shutting_down_) return Close();
+    state_ = State::kReading;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(
+        context_.options.max_header_bytes));
+    parser_->body_limit(context_.options.max_body_bytes);
+    stream_.expires_after(absl::ToChronoNanoseconds(context_.options.read_timeout));
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          self->OnHeader(ec);
+        });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (state_ == State::kClosing) return;
+    if (ec) return FailRead(ec);
+    if (parser_->is_done()) return OnRequest(ec);
+    const Request& request = parser_->get();
+    if (request.version() >= 11 &&
+        beast::iequals(request[http::field::expect], "100-continue")) {
+      asio::async_write(
+          stream_, asio::buffer(kContinue, sizeof(kContinue) - 1),
+          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            if (self->state_ == State::kClosing) return;
+            if (ec) return self->Close();
+            self->ReadBody();
+          });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          self->OnRequest(ec);
+        });
+  }
+
+  void OnRequest(beast::error_code ec) {
+    if (state_ == State::kClosing) return;
+    if (ec) return FailRead(ec);
+    Request request = parser_->release();
+    parser_.reset();
+    Dispatch(std::move(request));
+  }
+
+  // A read failed: answer what the client can act on, drop the rest.
+  void FailRead(beast::error_code ec) {
+    if (ec == http::error::header_limit) {
+      return Reject(431, "Request Header Fields Too Large");
+    }
+    if (ec == http::error::body_limit) {
+      return Reject(413, "Content Too Large");
+    }
+    const bool parse_error =
+        ec.category() == beast::error_code(http::error::bad_method).category();
+    if (parse_error && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+      return Reject(400, "Bad Request");
+    }
+    // Client went away, timed out, or we are shutting down.
+    Close();
+  }
+
+  void Reject(int status, absl::string_view text) {
+    parser_.reset();
+    buffer_.clear();
+    linger_ = true;  // the rest of the request may still be on its way
+    Write(ToWire(PlainResponse(status, text), 11, false), true);
+  }
+
+  void Dispatch(Request request) {
+    std::optional<std::pair<std::string, std::string>> target =
+        SplitTarget(absl::string_view(request.target().data(),
+                                      request.target().size()));
+    if (!target) return Reject(400, "Bad Request");
+    HttpRequest in;
+    in.method = std::string(request.method_string());
+    in.path = std::move(target->first);
+    in.raw_query = std::move(target->second);
+    in.content_type = std::string(request[http::field::content_type]);
+    in.remote_address = remote_address_;
+    in.body = std::move(request.body());
+    const bool close_after = !request.keep_alive();
+    const unsigned version = request.version();
+    const bool head = request.method() == http::verb::head;
+
+    state_ = State::kHandling;
+    stream_.expires_never();  // the handler's time is not the client's
+    asio::post(*context_.workers,
+               [self = shared_from_this(), in = std::move(in), close_after,
+                version, head, strand = stream_.get_executor(),
+                // Keeps the io threads alive until the response is posted.
+                busy = asio::make_work_guard(*context_.io)]() mutable {
+                 Response out = ToWire(
+                     RunHandler(self->context_.handler, std::move(in)),
+                     version, head);
+                 asio::post(strand, [self, out = std::move(out),
+                                     close_after]() mutable {
+                   self->Write(std::move(out), close_after);
+                 });
+               });
+  }
+
+  void Write(Response response, bool close_after) {
+    if (state_ == State::kClosing) return;
+    state_ = State::kWriting;
+    close_after_write_ = close_after || shutting_down_;
+    response.keep_alive(!close_after_write_);
+    response_ = std::move(response);
+    // Bounds a client that stops reading.
+    stream_.expires_after(absl::ToChronoNanoseconds(context_.options.read_timeout));
+    http::async_write(
+        stream_, *response_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          self->response_.reset();
+          if (ec) return self->Close();
+          if (self->close_after_write_) {
+            beast::error_code ignored;
+            const bool unread = self->linger_ || self->buffer_.size() > 0 ||
+                                self->stream_.socket().available(ignored) > 0;
+            return unread ? self->LingeringClose() : self->Close();
+          }
+          self->WaitForRequest();
+        });
+  }
+
+  void LingeringClose() {
+    state_ = State::kClosing;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTimeout);
+    Drain(kLingerBytes);
+  }
+
+  void Drain(std::size_t budget) {
+    buffer_.clear();
+    stream_.async_read_some(
+        buffer_.prepare(kIdleReadBytes),
+        [self = shared_from_this(), budget](beast::error_code ec,
+                                            std::size_t n) {
+          if (ec || n >= budget) return self->Close();
+          self->Drain(budget - n);
+        });
+  }
+
+  void Close() {
+    state_ = State::kClosing;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  const ConnectionContext& context_;
+  beast::tcp_stream stream_;
+  std::string remote_address_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<Response> response_;  // alive while being written
+  State state_ = State::kIdle;
+  bool close_after_write_ = false;
+  bool linger_ = false;  // drain the client before closing
+  bool shutting_down_ = false;
+};
+
+}  // namespace
+
+std::shared_ptr<Connection> NewConnection(tcp::socket socket,
+                                          const ConnectionContext& context) {
+  return std::make_shared<ConnectionImpl>(std::move(socket), context);
+}
+
+}  // namespace scep::gateway::internal

@@ -1,0 +1,241 @@
+#include "services/gateway/http/http_server.h"
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "services/gateway/http/http_connection.h"
+
+namespace scep::gateway {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = boost::asio::ip::tcp;
+using internal::Connection;
+
+// Pause before accepting again after accept() failed (e.g. EMFILE), so a
+// persistent failure does not spin an io thread.
+constexpr std::chrono::milliseconds kAcceptRetryDelay(50);
+
+absl::Status ValidateOptions(const HttpServerOptions& options,
+                             const HttpHandler& handler) {
+  if (!handler) return absl::FailedPreconditionError("HTTP handler is empty");
+  if (options.io_threads < 1 || options.worker_threads < 1) {
+    return absl::FailedPreconditionError(
+        "HTTP server needs at least one io and one worker thread");
+  }
+  if (options.max_body_bytes == 0 || options.max_header_bytes == 0 ||
+      options.max_header_bytes > std::numeric_limits<std::uint32_t>::max()) {
+    return absl::FailedPreconditionError(
+        "HTTP max_body_bytes and max_header_bytes must be positive "
+        "(max_header_bytes below 4 GiB)");
+  }
+  if (options.read_timeout <= absl::ZeroDuration() ||
+      options.idle_timeout <= absl::ZeroDuration()) {
+    return absl::FailedPreconditionError("HTTP timeouts must be positive");
+  }
+  if (options.max_connections == 0) {
+    return absl::FailedPreconditionError("HTTP max_connections must be >= 1");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, HttpHandler handler)
+      : acceptor_(asio::make_strand(io_)),
+        accept_retry_(acceptor_.get_executor()) {
+    context_.options = std::move(options);
+    context_.handler = std::move(handler);
+    context_.io = &io_;
+    context_.on_destroyed = [this](const Connection* c) { Unregister(c); };
+  }
+
+  absl::Status Listen() {
+    const HttpServerOptions& options = context_.options;
+    const std::string where =
+        absl::StrCat(options.address, ":", options.port);
+    boost::system::error_code ec;
+    const asio::ip::address address = asio::ip::make_address(options.address, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "HTTP listen address \"", options.address,
+          "\" is not a numeric IP address"));
+    }
+    const tcp::endpoint endpoint(address, options.port);
+    if (acceptor_.open(endpoint.protocol(), ec); !ec) {
+      // Lets a restarted gateway rebind while old connections sit in
+      // TIME_WAIT; Linux still refuses a port another socket listens on.
+      acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    }
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) port_ = acceptor_.local_endpoint(ec).port();
+    if (!ec) return absl::OkStatus();
+    const std::string message =
+        absl::StrCat("cannot listen for HTTP on ", where, ": ", ec.message());
+    if (ec == asio::error::access_denied ||
+        ec == boost::system::errc::address_not_available) {
+      return absl::FailedPreconditionError(message);
+    }
+    return absl::UnavailableError(message);
+  }
+
+  uint16_t port() const { return port_; }
+
+  void Start() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_ || stopping_) return;
+    started_ = true;
+    workers_.emplace(context_.options.worker_threads);
+    context_.workers = &*workers_;
+    // Held until Shutdown so idle io threads do not return from run().
+    work_.emplace(io_.get_executor());
+    asio::post(acceptor_.get_executor(), [this] { Accept(); });
+    for (int i = 0; i < context_.options.io_threads; ++i) {
+      io_threads_.emplace_back([this] { RunIo(); });
+    }
+  }
+
+  void Shutdown() {
+    std::lock_guard<std::mutex> serialize(shutdown_mu_);
+    std::vector<std::shared_ptr<Connection>> live;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+      if (!started_) {
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);  // no io thread runs: safe to touch here
+        return;
+      }
+      for (const auto& [ptr, weak] : connections_) {
+        if (std::shared_ptr<Connection> c = weak.lock()) live.push_back(c);
+      }
+    }
+    asio::post(acceptor_.get_executor(), [this] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      accept_retry_.cancel();
+    });
+    for (const std::shared_ptr<Connection>& c : live) c->BeginShutdown();
+    live.clear();
+    // run() returns once the last connection is gone; in-flight handlers
+    // hold their own work guards until their responses are posted.
+    work_.reset();
+    for (std::thread& t : io_threads_) t.join();
+    io_threads_.clear();
+    workers_->join();
+  }
+
+ private:
+  void RunIo() {
+    for (;;) {
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception&) {
+        // A completion handler threw: that connection is lost, but the
+        // others on this thread keep being served.
+      }
+    }
+  }
+
+  // On the acceptor's strand.
+  void Accept() {
+    acceptor_.async_accept(
+        asio::make_strand(io_),
+        [this](boost::system::error_code ec, tcp::socket socket) {
+          if (!acceptor_.is_open()) return;  // Shutdown closed it
+          if (ec) {
+            accept_retry_.expires_after(kAcceptRetryDelay);
+            accept_retry_.async_wait([this](boost::system::error_code ec) {
+              if (!ec && acceptor_.is_open()) Accept();
+            });
+            return;
+          }
+          std::shared_ptr<Connection> connection =
+              internal::NewConnection(std::move(socket), context_);
+          // Over the limit the connection is dropped here, closing the socket.
+          if (Register(connection)) connection->Start();
+          Accept();
+        });
+  }
+
+  bool Register(const std::shared_ptr<Connection>& connection) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || connections_.size() >= context_.options.max_connections) {
+      return false;
+    }
+    connections_.emplace(connection.get(), connection);
+    return true;
+  }
+
+  void Unregister(const Connection* connection) {
+    std::lock_guard<std::mutex> lock(mu_);
+    connections_.erase(connection);
+  }
+
+  // Declared before io_ so pending handlers destroyed with io_ (which own
+  // connections) can still reach them.
+  internal::ConnectionContext context_;
+  std::mutex mu_;
+  std::unordered_map<const Connection*, std::weak_ptr<Connection>>
+      connections_ ABSL_GUARDED_BY(mu_);
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::mutex shutdown_mu_;  // a second Shutdown waits for the first
+
+  asio::io_context io_;
+  tcp::acceptor acceptor_;            // used on its own strand
+  asio::steady_timer accept_retry_;   // same strand
+  uint16_t port_ = 0;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
+      work_;
+  std::optional<asio::thread_pool> workers_;
+  std::vector<std::thread> io_threads_;
+};
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::New(
+    HttpServerOptions options, HttpHandler handler) {
+  if (absl::Status status = ValidateOptions(options, handler); !status.ok()) {
+    return status;
+  }
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(handler));
+  if (absl::Status status = impl->Listen(); !status.ok()) return status;
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Shutdown(); }
+
+uint16_t HttpServer::port() const { return impl_->port(); }
+
+void HttpServer::Start() { impl_->Start(); }
+
+void HttpServer::Shutdown() { impl_->Shutdown(); }
+
+}  // namespace scep::gateway

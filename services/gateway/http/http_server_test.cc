@@ -1,0 +1,379 @@
+#include "services/gateway/http/http_server.h"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "services/gateway/http/test_http_client.h"
+
+namespace scep::gateway {
+namespace {
+
+using test::RawClient;
+using test::RawResponse;
+
+// Echoes the request; a few paths change behaviour for specific tests.
+HttpResponse Echo(HttpRequest request) {
+  if (request.path == "/throw") throw std::runtime_error("handler bug");
+  if (request.path == "/slow") absl::SleepFor(absl::Milliseconds(200));
+  if (request.path == "/first") absl::SleepFor(absl::Milliseconds(50));
+  HttpResponse response;
+  response.content_type = "text/plain";
+  response.body = absl::StrCat(request.method, " ", request.path, " ",
+                               request.raw_query, " ", request.body);
+  response.headers.emplace_back("X-Remote", request.remote_address);
+  response.headers.emplace_back("X-Content-Type", request.content_type);
+  response.headers.emplace_back("X-Evil", "a\r\nSet-Cookie: x=1");
+  if (request.path == "/retry") {
+    response.status = 503;
+    response.headers.emplace_back("Retry-After", "7");
+  }
+  if (request.path == "/bad-status") response.status = 42;
+  return response;
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void StartServer(HttpServerOptions options = {},
+                   HttpHandler handler = Echo) {
+    options.port = 0;
+    absl::StatusOr<std::unique_ptr<HttpServer>> server =
+        HttpServer::New(std::move(options), std::move(handler));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    server_->Start();
+  }
+
+  std::unique_ptr<RawClient> Connect() {
+    std::unique_ptr<RawClient> client = RawClient::Connect(server_->port());
+    EXPECT_NE(client, nullptr);
+    return client;
+  }
+
+  std::unique_ptr<HttpServer> server_;
+};
+
+std::string Get(absl::string_view target, absl::string_view extra = "") {
+  return absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: x\r\n", extra,
+                      "\r\n");
+}
+
+TEST_F(HttpServerTest, GetRoundTrip) {
+  StartServer();
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(
+      Get("/scep/pkiclient.exe?operation=GetCACaps&message=a%3D")));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body,
+            "GET /scep/pkiclient.exe operation=GetCACaps&message=a%3D ");
+  EXPECT_EQ(response->Header("Content-Type"), "text/plain");
+  EXPECT_EQ(response->Header("Content-Length"),
+            std::to_string(response->body.size()));
+  EXPECT_EQ(response->Header("Server"), "scep-gateway");
+  EXPECT_TRUE(absl::StartsWith(*response->Header("X-Remote"), "127.0.0.1:"));
+  EXPECT_EQ(response->Header("X-Evil"), std::nullopt);
+  EXPECT_EQ(response->Header("Set-Cookie"), std::nullopt);
+}
+
+TEST_F(HttpServerTest, PostRoundTripWithBinaryBody) {
+  StartServer();
+  auto client = Connect();
+  const std::string body("\x30\x82\0\x01pkcs7", 9);
+  ASSERT_TRUE(client->Send(absl::StrCat(
+      "POST /scep/pkiclient.exe?operation=PKIOperation HTTP/1.1\r\n"
+      "Host: x\r\nContent-Type: application/x-pki-message\r\n"
+      "Content-Length: ", body.size(), "\r\n\r\n", body)));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body,
+            absl::StrCat("POST /scep/pkiclient.exe operation=PKIOperation ",
+                         body));
+  EXPECT_EQ(response->Header("X-Content-Type"), "application/x-pki-message");
+}
+
+TEST_F(HttpServerTest, PathIsPercentDecodedQueryIsNot) {
+  StartServer();
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(Get("/a%20b+c?x=%41+")));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "GET /a b+c x=%41+ ");
+}
+
+TEST_F(HttpServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
+  StartServer();
+  auto client = Connect();
+  for (const char* path : {"/one", "/two"}) {
+    ASSERT_TRUE(client->Send(Get(path)));
+    std::optional<RawResponse> response = client->ReadResponse();
+    ASSERT_TRUE(response) << path;
+    EXPECT_EQ(response->body, absl::StrCat("GET ", path, "  "));
+    EXPECT_NE(response->Header("Connection"), "close");
+  }
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAnsweredInOrder) {
+  StartServer();
+  auto client = Connect();
+  // The first is the slowest: answers must still come back in order.
+  ASSERT_TRUE(client->Send(
+      absl::StrCat(Get("/first"), Get("/second"), Get("/third"))));
+  for (const char* path : {"/first", "/second", "/third"}) {
+    std::optional<RawResponse> response = client->ReadResponse();
+    ASSERT_TRUE(response) << path;
+    EXPECT_EQ(response->body, absl::StrCat("GET ", path, "  "));
+  }
+}
+
+TEST_F(HttpServerTest, OversizedBodyIs413AndCloses) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1024;
+  StartServer(options);
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"));
+  client->Send(std::string(5000, 'x'));  // the server may already be gone
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 413);
+  EXPECT_EQ(response->Header("Connection"), "close");
+  EXPECT_TRUE(client->WaitForClose(absl::Seconds(3)));
+}
+
+TEST_F(HttpServerTest, OversizedChunkedBodyIs413) {
+  HttpServerOptions options;
+  options.max_body_bytes = 16;
+  StartServer(options);
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "20\r\n0123456789abcdef0123456789abcdef\r\n0\r\n\r\n"));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 413);
+}
+
+TEST_F(HttpServerTest, OversizedHeaderIs431) {
+  HttpServerOptions options;
+  options.max_header_bytes = 1024;
+  StartServer(options);
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(
+      Get("/", absl::StrCat("X-Big: ", std::string(2000, 'a'), "\r\n"))));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 431);
+  EXPECT_TRUE(client->WaitForClose(absl::Seconds(3)));
+}
+
+TEST_F(HttpServerTest, GarbageIs400AndCloses) {
+  StartServer();
+  auto client = Connect();
+  ASSERT_TRUE(client->Send("\x16\x03\x01 this is not HTTP\r\n\r\n"));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 400);
+  EXPECT_TRUE(client->WaitForClose(absl::Seconds(3)));
+}
+
+TEST_F(HttpServerTest, MalformedFramingIs400) {
+  StartServer();
+  for (const char* request :
+       {"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "GET / HTTP/9.x\r\n\r\n", "GET / HTTP/1.1\r\nNo colon\r\n\r\n"}) {
+    auto client = Connect();
+    ASSERT_TRUE(client->Send(request));
+    std::optional<RawResponse> response = client->ReadResponse();
+    ASSERT_TRUE(response) << request;
+    EXPECT_EQ(response->status, 400) << request;
+  }
+}
+
+TEST_F(HttpServerTest, BadEscapeInPathIs400) {
+  StartServer();
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(Get("/a%zz")));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 400);
+}
+
+TEST_F(HttpServerTest, ConnectionCloseIsHonoured) {
+  StartServer();
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(Get("/", "Connection: close\r\n")));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->Header("Connection"), "close");
+  EXPECT_TRUE(client->WaitForClose(absl::Seconds(3)));
+}
+
+TEST_F(HttpServerTest, Http10ClosesUnlessKeepAliveAsked) {
+  StartServer();
+  auto plain = Connect();
+  ASSERT_TRUE(plain->Send("GET /old HTTP/1.0\r\n\r\n"));
+  std::optional<RawResponse> response = plain->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->version, "HTTP/1.0");
+  EXPECT_EQ(response->body, "GET /old  ");
+  EXPECT_TRUE(plain->WaitForClose(absl::Seconds(3)));
+
+  auto kept = Connect();
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(kept->Send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    response = kept->ReadResponse();
+    ASSERT_TRUE(response) << i;
+    EXPECT_EQ(response->Header("Connection"), "keep-alive");
+  }
+}
+
+TEST_F(HttpServerTest, ExpectContinueGetsInterimResponse) {
+  StartServer();
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(
+      "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+      "Content-Length: 3\r\n\r\n"));
+  std::optional<RawResponse> interim = client->ReadResponse();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(client->Send("abc"));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "POST /  abc");
+}
+
+TEST_F(HttpServerTest, HundredConcurrentClientsAllServed) {
+  HttpServerOptions options;
+  options.io_threads = 4;
+  StartServer(options);
+  std::atomic<int> served{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 100; ++i) {
+    clients.emplace_back([this, i, &served] {
+      auto client = RawClient::Connect(server_->port());
+      if (!client) return;
+      const std::string path = absl::StrCat("/c", i);
+      if (!client->Send(Get(path))) return;
+      std::optional<RawResponse> response = client->ReadResponse();
+      if (response && response->body == absl::StrCat("GET ", path, "  ")) {
+        ++served;
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(served.load(), 100);
+}
+
+TEST_F(HttpServerTest, HandlerStatusAndHeadersPassThrough) {
+  StartServer();
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(Get("/retry")));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 503);
+  EXPECT_EQ(response->Header("Retry-After"), "7");
+  ASSERT_TRUE(client->Send(Get("/bad-status")));
+  response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 500);
+}
+
+TEST_F(HttpServerTest, HandlerExceptionIs500AndConnectionSurvives) {
+  StartServer();
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(Get("/throw")));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 500);
+  ASSERT_TRUE(client->Send(Get("/after")));
+  response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(HttpServerTest, ShutdownFinishesInFlightRequest) {
+  std::atomic<bool> entered{false};
+  StartServer({}, [&entered](HttpRequest request) {
+    entered = true;
+    return Echo(std::move(request));
+  });
+  auto idle = Connect();
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(Get("/slow")));
+  while (!entered) absl::SleepFor(absl::Milliseconds(1));
+  const absl::Time start = absl::Now();
+  server_->Shutdown();
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "GET /slow  ");
+  EXPECT_EQ(response->Header("Connection"), "close");
+  EXPECT_TRUE(idle->WaitForClose(absl::Seconds(1)));
+  EXPECT_EQ(RawClient::Connect(server_->port()), nullptr);
+  server_->Shutdown();  // idempotent
+}
+
+TEST_F(HttpServerTest, IdleAndSlowClientsAreCutOff) {
+  HttpServerOptions options;
+  options.idle_timeout = absl::Milliseconds(200);
+  options.read_timeout = absl::Milliseconds(300);
+  StartServer(options);
+  auto idle = Connect();
+  EXPECT_TRUE(idle->WaitForClose(absl::Seconds(3)));
+  auto slow = Connect();
+  ASSERT_TRUE(slow->Send("GET / HTTP/1.1\r\nHo"));
+  EXPECT_TRUE(slow->WaitForClose(absl::Seconds(3)));
+}
+
+TEST_F(HttpServerTest, ConnectionsOverLimitAreClosed) {
+  HttpServerOptions options;
+  options.max_connections = 1;
+  StartServer(options);
+  auto first = Connect();
+  ASSERT_TRUE(first->Send(Get("/")));
+  ASSERT_TRUE(first->ReadResponse());  // now surely registered
+  auto second = Connect();
+  EXPECT_TRUE(second->WaitForClose(absl::Seconds(3)));
+}
+
+TEST(HttpServerNewTest, PortInUseIsUnavailable) {
+  HttpServerOptions options;
+  options.port = 0;
+  auto first = HttpServer::New(options, Echo);
+  ASSERT_TRUE(first.ok()) << first.status();
+  options.port = (*first)->port();
+  auto second = HttpServer::New(options, Echo);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(second.status().message(),
+                                absl::StrCat(options.port)));
+}
+
+TEST(HttpServerNewTest, BadOptionsAreFailedPrecondition) {
+  HttpServerOptions options;
+  options.address = "not-an-ip";
+  EXPECT_EQ(HttpServer::New(options, Echo).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  options = HttpServerOptions();
+  options.worker_threads = 0;
+  EXPECT_EQ(HttpServer::New(options, Echo).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(HttpServer::New(HttpServerOptions(), nullptr).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace scep::gateway
