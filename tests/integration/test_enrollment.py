@@ -48,15 +48,16 @@ class EnrollmentTest(unittest.TestCase):
         require_tool(self, "scepclient")
         d = os.path.join(self.stack.dir, "scepclient")
         os.makedirs(d)
-        fingerprint = openssl("x509", "-in", self.stack.ca_pem, "-noout",
-                              "-fingerprint", "-sha256").decode()
-        fingerprint = fingerprint.split("=", 1)[1].strip().replace(":", "").lower()
+        # No -ca-fingerprint: with it, scepclient 2.1 encrypts to the CA
+        # certificate alone and expects the CA to sign the reply, which an
+        # RA-based server (keys separated as RFC 8894 section 2.1.2 allows)
+        # cannot do. scepclient runs in a fresh directory because it reuses
+        # csr.pem and self.pem left in its working directory.
         out = subprocess.run(
             ["scepclient", "-server-url", self.stack.url, "-challenge",
              self.stack.challenge, "-private-key", os.path.join(d, "key.pem"),
              "-certificate", os.path.join(d, "cert.pem"),
-             "-cn", "it-scepclient", "-organization", "Example Fleet",
-             "-ca-fingerprint", fingerprint],
+             "-cn", "it-scepclient", "-organization", "Example Fleet"],
             capture_output=True, text=True, timeout=120, cwd=d)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr +
                          self.stack.log("gateway"))

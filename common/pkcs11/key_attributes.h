@@ -1,0 +1,35 @@
+#ifndef SCEP_COMMON_PKCS11_KEY_ATTRIBUTES_H_
+#define SCEP_COMMON_PKCS11_KEY_ATTRIBUTES_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/pkcs11/key_spec.h"
+#include "common/pkcs11/session.h"
+
+namespace scep::pkcs11 {
+
+// What a token says about a private key object, for diagnostics and tests.
+struct KeyAttributes {
+  KeySpec spec;
+  std::string type;  // spec.Name(): "RSA-2048", "EC-P256", ...
+  bool sensitive = false;          // CKA_SENSITIVE
+  bool extractable = true;         // CKA_EXTRACTABLE
+  bool always_sensitive = false;   // CKA_ALWAYS_SENSITIVE
+  bool never_extractable = false;  // CKA_NEVER_EXTRACTABLE
+
+  // True when the key cannot leave the token in any form.
+  bool protected_in_token() const { return sensitive && !extractable; }
+};
+
+// Reads the attributes of the private key labelled `label` through
+// `session` (the user must be logged in: private keys are CKA_PRIVATE).
+// NotFound when there is no such key; FailedPrecondition for key types other
+// than RSA and EC.
+absl::StatusOr<KeyAttributes> ReadPrivateKeyAttributes(
+    const Session& session, absl::string_view label);
+
+}  // namespace scep::pkcs11
+
+#endif  // SCEP_COMMON_PKCS11_KEY_ATTRIBUTES_H_

@@ -1,0 +1,164 @@
+#include "common/pkcs11/libp11_connection.h"
+
+#include <libp11.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/crypto/der.h"
+#include "common/crypto/ssl_error.h"
+#include "common/pkcs11/ckr.h"
+
+namespace scep::pkcs11 {
+namespace {
+
+// libp11 reports Cryptoki failures on the OpenSSL error queue under its own
+// library code with the CK_RV as reason. Turns the queue into a Status whose
+// code follows the CK_RV when there is one, `fallback` otherwise.
+absl::Status Libp11Error(absl::StatusCode fallback, absl::string_view what) {
+  const int ckr_library = ERR_get_CKR_code();
+  std::optional<CK_RV> rv;
+  std::string others;
+  unsigned long error = 0;
+  while ((error = ERR_get_error()) != 0) {
+    if (!rv.has_value() && ERR_GET_LIB(error) == ckr_library) {
+      rv = static_cast<CK_RV>(ERR_GET_REASON(error));
+      continue;
+    }
+    char text[256];
+    ERR_error_string_n(error, text, sizeof(text));
+    absl::StrAppend(&others, others.empty() ? "" : "; ", text);
+  }
+  if (rv.has_value()) return CkrError(what, *rv);
+  if (others.empty()) return absl::Status(fallback, what);
+  return absl::Status(fallback, absl::StrCat(what, ": ", others));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Libp11Connection>> Libp11Connection::Connect(
+    absl::string_view module_path, absl::string_view token_label,
+    absl::string_view pin) {
+  PKCS11_CTX* ctx = PKCS11_CTX_new();
+  if (ctx == nullptr) return crypto::SslInternal("PKCS11_CTX_new");
+  std::unique_ptr<Libp11Connection> connection(new Libp11Connection(ctx));
+  if (PKCS11_CTX_load(ctx, std::string(module_path).c_str()) != 0) {
+    return Libp11Error(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat("cannot load PKCS#11 module '", module_path, "'"));
+  }
+  connection->loaded_ = true;
+  RETURN_IF_ERROR(connection->Open(token_label, pin));
+  return connection;
+}
+
+absl::Status Libp11Connection::Open(absl::string_view token_label,
+                                    absl::string_view pin) {
+  if (PKCS11_enumerate_slots(ctx_, &slots_, &slot_count_) != 0) {
+    return Libp11Error(absl::StatusCode::kUnavailable,
+                       "cannot enumerate PKCS#11 slots");
+  }
+  for (unsigned int i = 0; i < slot_count_; ++i) {
+    PKCS11_TOKEN* token = slots_[i].token;
+    if (token != nullptr && token->initialized && token->label != nullptr &&
+        token_label == token->label) {
+      slot_ = &slots_[i];
+      break;
+    }
+  }
+  if (slot_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no initialised token labelled '", token_label, "'"));
+  }
+  if (PKCS11_open_session(slot_, /*rw=*/0) != 0) {
+    return Libp11Error(
+        absl::StatusCode::kUnavailable,
+        absl::StrCat("cannot open a session on token '", token_label, "'"));
+  }
+  // libp11 copies the PIN for its own re-login; it needs a C string.
+  std::string pin_copy(pin);
+  int rc = PKCS11_login(slot_, /*so=*/0, pin_copy.c_str());
+  OPENSSL_cleanse(pin_copy.data(), pin_copy.size());
+  if (rc != 0) {
+    return Libp11Error(
+        absl::StatusCode::kPermissionDenied,
+        absl::StrCat("login to token '", token_label, "' failed"));
+  }
+  return IndexKeys(token_label);
+}
+
+absl::Status Libp11Connection::IndexKeys(absl::string_view token_label) {
+  PKCS11_KEY* keys = nullptr;
+  unsigned int key_count = 0;
+  if (PKCS11_enumerate_keys(slot_->token, &keys, &key_count) != 0) {
+    return Libp11Error(
+        absl::StatusCode::kUnavailable,
+        absl::StrCat("cannot list the keys of token '", token_label, "'"));
+  }
+  for (unsigned int i = 0; i < key_count; ++i) {
+    PKCS11_KEY* key = &keys[i];
+    if (!key->isPrivate || key->label == nullptr) continue;
+    if (keys_.find(key->label) != keys_.end()) continue;  // first one wins
+    // A new reference in libp11 0.4.12; released in the destructor.
+    crypto::EvpPkeyPtr private_key(PKCS11_get_private_key(key));
+    if (private_key == nullptr) {
+      return Libp11Error(absl::StatusCode::kUnavailable,
+                         absl::StrCat("cannot load private key '", key->label,
+                                      "' of token '", token_label, "'"));
+    }
+    Key entry{std::move(private_key), ""};
+    crypto::EvpPkeyPtr public_key(PKCS11_get_public_key(key));
+    if (public_key != nullptr) {
+      absl::StatusOr<std::string> der =
+          crypto::ToDer<EVP_PKEY>(public_key.get(), i2d_PUBKEY);
+      if (der.ok()) entry.public_key_der = *std::move(der);
+    }
+    ERR_clear_error();  // a missing public half is reported on use
+    keys_.emplace(key->label, std::move(entry));
+  }
+  return absl::OkStatus();
+}
+
+Libp11Connection::~Libp11Connection() {
+  // EVP_PKEYs point into libp11's key objects: release them first.
+  keys_.clear();
+  if (slots_ != nullptr) PKCS11_release_all_slots(ctx_, slots_, slot_count_);
+  if (loaded_) PKCS11_CTX_unload(ctx_);
+  PKCS11_CTX_free(ctx_);
+}
+
+EVP_PKEY* Libp11Connection::PrivateKey(absl::string_view label) const {
+  auto it = keys_.find(label);
+  return it == keys_.end() ? nullptr : it->second.private_key.get();
+}
+
+absl::StatusOr<crypto::EvpPkeyPtr> Libp11Connection::PublicKey(
+    absl::string_view label) const {
+  auto it = keys_.find(label);
+  if (it == keys_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("no private key labelled '", label, "'"));
+  }
+  if (it->second.public_key_der.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("no public key paired (by CKA_ID) with '", label, "'"));
+  }
+  return crypto::FromDer<crypto::EvpPkeyPtr>(it->second.public_key_der,
+                                             d2i_PUBKEY, "public key");
+}
+
+bool Libp11Connection::LoggedIn() const {
+  int logged_in = 0;
+  return PKCS11_is_logged_in(slot_, /*so=*/0, &logged_in) == 0 &&
+         logged_in != 0;
+}
+
+unsigned long Libp11Connection::slot_id() const {
+  return PKCS11_get_slotid_from_slot(slot_);
+}
+
+}  // namespace scep::pkcs11

@@ -1,0 +1,76 @@
+#ifndef SCEP_COMMON_PKCS11_LIBP11_CONNECTION_H_
+#define SCEP_COMMON_PKCS11_LIBP11_CONNECTION_H_
+
+#include <openssl/evp.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/crypto/ssl_ptr.h"
+
+// libp11's types, kept out of this header's users.
+struct PKCS11_ctx_st;
+struct PKCS11_slot_st;
+
+namespace scep::pkcs11 {
+
+// One libp11 context logged in to one token: the module loaded, the token's
+// slot found, a session opened, the user logged in and the private keys
+// indexed by CKA_LABEL. Internal to Token, which serialises its lifetime.
+//
+// Key use and lookups are thread-safe (libp11 0.4.12 pools sessions per
+// slot). Destruction unloads the module, which in libp11 0.4.12 always calls
+// C_Finalize: it ends every Cryptoki session of this module in the process
+// and invalidates every EVP_PKEY handed out.
+class Libp11Connection {
+ public:
+  // Errors: FailedPrecondition when the module cannot be loaded or has no
+  // initialised token labelled `token_label`; PermissionDenied for a wrong
+  // or locked PIN; Unavailable when the token does not answer. Messages name
+  // the token and the CKR code, never the PIN.
+  static absl::StatusOr<std::unique_ptr<Libp11Connection>> Connect(
+      absl::string_view module_path, absl::string_view token_label,
+      absl::string_view pin);
+
+  Libp11Connection(const Libp11Connection&) = delete;
+  Libp11Connection& operator=(const Libp11Connection&) = delete;
+  ~Libp11Connection();
+
+  // The private key labelled `label`, owned by this connection and valid
+  // until it is destroyed; nullptr when there is none.
+  EVP_PKEY* PrivateKey(absl::string_view label) const;
+
+  // A token-independent copy of the public half of the key pair labelled
+  // `label`. NotFound when there is no such private key.
+  absl::StatusOr<crypto::EvpPkeyPtr> PublicKey(absl::string_view label) const;
+
+  // libp11's cached login state; it does not ask the token.
+  bool LoggedIn() const;
+
+  // The Cryptoki slot ID of the token, for direct Cryptoki calls.
+  unsigned long slot_id() const;
+
+ private:
+  struct Key {
+    crypto::EvpPkeyPtr private_key;
+    std::string public_key_der;  // SubjectPublicKeyInfo; empty if unknown.
+  };
+
+  explicit Libp11Connection(PKCS11_ctx_st* ctx) : ctx_(ctx) {}
+  absl::Status Open(absl::string_view token_label, absl::string_view pin);
+  absl::Status IndexKeys(absl::string_view token_label);
+
+  PKCS11_ctx_st* const ctx_;
+  bool loaded_ = false;
+  PKCS11_slot_st* slots_ = nullptr;
+  unsigned int slot_count_ = 0;
+  PKCS11_slot_st* slot_ = nullptr;
+  std::map<std::string, Key, std::less<>> keys_;
+};
+
+}  // namespace scep::pkcs11
+
+#endif  // SCEP_COMMON_PKCS11_LIBP11_CONNECTION_H_

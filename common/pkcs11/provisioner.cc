@@ -1,0 +1,232 @@
+#include "common/pkcs11/provisioner.h"
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/pkcs11/cert_builder.h"
+#include "common/pkcs11/ckr.h"
+#include "common/pkcs11/distinguished_name.h"
+#include "common/pkcs11/key_generator.h"
+#include "common/pkcs11/module.h"
+#include "common/pkcs11/session.h"
+
+namespace scep::pkcs11 {
+namespace {
+
+CK_UTF8CHAR* PinData(const std::string& pin) {
+  // Cryptoki takes non-const pointers but only reads PINs and labels.
+  return reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin.data()));
+}
+
+// Initialises a token in a free slot and sets its user PIN. Returns the
+// token's slot, looked up again by label: SoftHSMv2 moves an initialised
+// token to a new slot ID.
+absl::StatusOr<CK_SLOT_ID> CreateToken(const Module& module,
+                                       const ProvisionOptions& options) {
+  if (options.so_pin.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "token '", options.token_label,
+        "' does not exist; the SO PIN is required to initialise it"));
+  }
+  ASSIGN_OR_RETURN(std::string padded_label,
+                   PaddedTokenLabel(options.token_label));
+  ASSIGN_OR_RETURN(std::optional<CK_SLOT_ID> free_slot,
+                   module.FindUninitializedSlot());
+  if (!free_slot.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no free (uninitialised) slot in '", module.path(), "'"));
+  }
+  CK_RV rv = module.functions()->C_InitToken(
+      *free_slot, PinData(options.so_pin), options.so_pin.size(),
+      reinterpret_cast<CK_UTF8CHAR*>(padded_label.data()));
+  if (rv != CKR_OK) {
+    return CkrError(
+        absl::StrCat("initialising token '", options.token_label, "'"), rv);
+  }
+  ASSIGN_OR_RETURN(std::optional<CK_SLOT_ID> slot,
+                   module.FindToken(options.token_label));
+  if (!slot.has_value()) {
+    return absl::InternalError(absl::StrCat(
+        "token '", options.token_label, "' not found after C_InitToken"));
+  }
+  ASSIGN_OR_RETURN(Session session,
+                   Session::Open(module, *slot, /*read_write=*/true));
+  RETURN_IF_ERROR(session.Login(CKU_SO, options.so_pin, options.token_label));
+  rv = module.functions()->C_InitPIN(session.handle(),
+                                     PinData(options.user_pin),
+                                     options.user_pin.size());
+  if (rv != CKR_OK) {
+    return CkrError(
+        absl::StrCat("setting the user PIN of token '", options.token_label,
+                     "'"),
+        rv);
+  }
+  RETURN_IF_ERROR(session.Logout());
+  return *slot;
+}
+
+// Generates the key pair unless the token already has it. True if generated.
+absl::StatusOr<bool> EnsureKeyPair(const Session& session, const KeySpec& spec,
+                                   absl::string_view label, uint8_t id) {
+  absl::StatusOr<KeyAttributes> existing =
+      ReadPrivateKeyAttributes(session, label);
+  if (existing.ok()) {
+    if (existing->spec != spec) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("key '", label, "' on the token is ", existing->type,
+                       ", not the requested ", spec.Name()));
+    }
+    return false;
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+  RETURN_IF_ERROR(GenerateKeyPair(session, spec, label, id));
+  return true;
+}
+
+}  // namespace
+
+absl::Status ValidateProvisionOptions(const ProvisionOptions& options) {
+  if (options.user_pin.empty()) {
+    return absl::InvalidArgumentError("the user PIN is required");
+  }
+  if (options.so_pin.empty() && !options.reuse_existing_token) {
+    return absl::InvalidArgumentError(
+        "the SO PIN is required to initialise a token");
+  }
+  RETURN_IF_ERROR(PaddedTokenLabel(options.token_label).status());
+  if (!options.ra_key.is_rsa()) {
+    return absl::InvalidArgumentError(
+        "the RA key must be RSA: it decrypts request envelopes");
+  }
+  for (const auto& [what, subject] :
+       {std::pair{"CA subject", &options.ca_subject},
+        std::pair{"RA subject", &options.ra_subject}}) {
+    absl::StatusOr<crypto::X509NamePtr> name = ParseDistinguishedName(*subject);
+    if (!name.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": ", name.status().message()));
+    }
+  }
+  if (options.ca_validity_days < 1 || options.ra_validity_days < 1) {
+    return absl::InvalidArgumentError("validity must be at least one day");
+  }
+  if (options.ra_validity_days > options.ca_validity_days) {
+    return absl::InvalidArgumentError(
+        "the RA certificate cannot outlive the CA certificate");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TokenSetup> PrepareToken(const ProvisionOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Module> module,
+                   Module::Load(options.module_path));
+  RETURN_IF_ERROR(module->Initialize());
+
+  TokenSetup setup;
+  ASSIGN_OR_RETURN(std::optional<CK_SLOT_ID> slot,
+                   module->FindToken(options.token_label));
+  if (slot.has_value() && !options.reuse_existing_token) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("token '", options.token_label, "' already exists"));
+  }
+  if (!slot.has_value()) {
+    ASSIGN_OR_RETURN(slot, CreateToken(*module, options));
+    setup.token_created = true;
+  }
+  ASSIGN_OR_RETURN(Session session,
+                   Session::Open(*module, *slot, /*read_write=*/true));
+  RETURN_IF_ERROR(
+      session.Login(CKU_USER, options.user_pin, options.token_label));
+  ASSIGN_OR_RETURN(setup.ca_key_generated,
+                   EnsureKeyPair(session, options.ca_key, kCaKeyLabel,
+                                 kCaKeyId));
+  ASSIGN_OR_RETURN(setup.ra_key_generated,
+                   EnsureKeyPair(session, options.ra_key, kRaKeyLabel,
+                                 kRaKeyId));
+  return setup;
+}
+
+absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
+    Token& token, const ProvisionOptions& options) {
+  ServiceCertificates certs;
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ca_public, token.PublicKey(kCaKeyLabel));
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ra_public, token.PublicKey(kRaKeyLabel));
+  const EVP_MD* digest = options.ca_key.SignatureDigest();
+
+  CertificateRequest ca_request{CertificateRole::kCa, options.ca_subject,
+                                options.ca_validity_days, ca_public.get()};
+  RETURN_IF_ERROR(token.WithPrivateKey(
+      kCaKeyLabel, [&](EVP_PKEY* ca_key) -> absl::Status {
+        ASSIGN_OR_RETURN(certs.ca, IssueCertificate(ca_request, nullptr,
+                                                    ca_key, digest));
+        return absl::OkStatus();
+      }));
+
+  CertificateRequest ra_request{CertificateRole::kRa, options.ra_subject,
+                                options.ra_validity_days, ra_public.get()};
+  RETURN_IF_ERROR(token.WithPrivateKey(
+      kCaKeyLabel, [&](EVP_PKEY* ca_key) -> absl::Status {
+        ASSIGN_OR_RETURN(certs.ra, IssueCertificate(ra_request, certs.ca.get(),
+                                                    ca_key, digest));
+        return absl::OkStatus();
+      }));
+  return certs;
+}
+
+absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options) {
+  RETURN_IF_ERROR(ValidateProvisionOptions(options));
+  ProvisionResult result;
+  ASSIGN_OR_RETURN(result.setup, PrepareToken(options));
+  ASSIGN_OR_RETURN(std::unique_ptr<Token> token,
+                   Token::Open({options.module_path, options.token_label,
+                                options.user_pin}));
+  ASSIGN_OR_RETURN(result.certificates,
+                   IssueServiceCertificates(*token, options));
+  return result;
+}
+
+absl::Status WriteServiceCertificates(const ServiceCertificates& certs,
+                                      const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot create '", dir, "': ", error.message()));
+  }
+  const std::filesystem::path base(dir);
+  RETURN_IF_ERROR(WriteCertificatePem(certs.ca.get(), (base / "ca.pem").string()));
+  return WriteCertificatePem(certs.ra.get(), (base / "ra.pem").string());
+}
+
+absl::StatusOr<bool> TokenExists(absl::string_view module_path,
+                                 absl::string_view token_label) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Module> module, Module::Load(module_path));
+  RETURN_IF_ERROR(module->Initialize());
+  ASSIGN_OR_RETURN(std::optional<CK_SLOT_ID> slot,
+                   module->FindToken(token_label));
+  return slot.has_value();
+}
+
+absl::StatusOr<KeyAttributes> InspectPrivateKey(const TokenConfig& config,
+                                                absl::string_view key_label) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Module> module,
+                   Module::Load(config.module_path));
+  RETURN_IF_ERROR(module->Initialize());
+  ASSIGN_OR_RETURN(std::optional<CK_SLOT_ID> slot,
+                   module->FindToken(config.token_label));
+  if (!slot.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no initialised token labelled '", config.token_label, "'"));
+  }
+  ASSIGN_OR_RETURN(Session session,
+                   Session::Open(*module, *slot, /*read_write=*/false));
+  RETURN_IF_ERROR(session.Login(CKU_USER, config.pin, config.token_label));
+  return ReadPrivateKeyAttributes(session, key_label);
+}
+
+}  // namespace scep::pkcs11

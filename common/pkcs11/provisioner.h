@@ -1,0 +1,95 @@
+#ifndef SCEP_COMMON_PKCS11_PROVISIONER_H_
+#define SCEP_COMMON_PKCS11_PROVISIONER_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/crypto/ssl_ptr.h"
+#include "common/pkcs11/key_attributes.h"
+#include "common/pkcs11/key_spec.h"
+#include "common/pkcs11/token.h"
+
+namespace scep::pkcs11 {
+
+// Labels and CKA_IDs of the service's key pairs.
+inline constexpr char kCaKeyLabel[] = "scep-ca";
+inline constexpr uint8_t kCaKeyId = 0x01;
+inline constexpr char kRaKeyLabel[] = "scep-ra";
+inline constexpr uint8_t kRaKeyId = 0x02;
+
+struct ProvisionOptions {
+  std::string module_path;
+  std::string token_label;
+  std::string user_pin;  // secret: never logged or put in a Status
+  std::string so_pin;    // secret; only needed to create the token
+  // When a token with `token_label` already exists: false fails with
+  // AlreadyExists; true uses it, keeping keys that are already there (their
+  // types must match) and generating the missing ones.
+  bool reuse_existing_token = false;
+  KeySpec ca_key = KeySpec::Rsa(2048);
+  KeySpec ra_key = KeySpec::Rsa(2048);  // must be RSA: the RA decrypts
+  std::string ca_subject = "CN=SCEP Dev CA";
+  std::string ra_subject = "CN=SCEP Dev RA";
+  int ca_validity_days = 3650;
+  int ra_validity_days = 730;
+};
+
+// What PrepareToken changed.
+struct TokenSetup {
+  bool token_created = false;
+  bool ca_key_generated = false;
+  bool ra_key_generated = false;
+};
+
+struct ServiceCertificates {
+  crypto::X509Ptr ca;  // self-signed CA certificate of the "scep-ca" key
+  crypto::X509Ptr ra;  // RA certificate of the "scep-ra" key, issued by ca
+};
+
+struct ProvisionResult {
+  TokenSetup setup;
+  ServiceCertificates certificates;
+};
+
+// Checks `options` without touching a token: user PIN present (and the SO
+// PIN unless reusing a token), RA key RSA, subjects parse, validities in
+// range. InvalidArgument naming the problem.
+absl::Status ValidateProvisionOptions(const ProvisionOptions& options);
+
+// Step 1, raw PKCS#11: initialises the token in a free slot (SO PIN, label),
+// sets the user PIN, and generates the CA and RA key pairs inside it (see
+// GenerateKeyPair). Errors: AlreadyExists when the token exists and
+// `reuse_existing_token` is false; FailedPrecondition when no free slot is
+// left or an existing key has another type; PermissionDenied for wrong PINs.
+// The module is finalised on return if this call initialised it, so do not
+// run it while a Token on the same module is being opened elsewhere.
+absl::StatusOr<TokenSetup> PrepareToken(const ProvisionOptions& options);
+
+// Step 2: issues the CA certificate (self-signed) and the RA certificate
+// (signed by the CA key) for the key pairs in `token`, signing in the token.
+absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
+    Token& token, const ProvisionOptions& options);
+
+// Validate, step 1, then step 2 through a Token opened and closed here.
+absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options);
+
+// Writes `dir`/ca.pem and `dir`/ra.pem, creating `dir` when missing.
+absl::Status WriteServiceCertificates(const ServiceCertificates& certs,
+                                      const std::string& dir);
+
+// Whether `module_path` has an initialised token labelled `token_label`.
+absl::StatusOr<bool> TokenExists(absl::string_view module_path,
+                                 absl::string_view token_label);
+
+// Logs in to the token of `config` and reads the attributes of its private
+// key labelled `key_label` (diagnostics: is it sensitive, non-extractable).
+// Safe while a Token on the same module is open: shares its login.
+absl::StatusOr<KeyAttributes> InspectPrivateKey(const TokenConfig& config,
+                                                absl::string_view key_label);
+
+}  // namespace scep::pkcs11
+
+#endif  // SCEP_COMMON_PKCS11_PROVISIONER_H_

@@ -1,0 +1,259 @@
+#include "common/pkcs11/provisioner.h"
+
+#include <openssl/bn.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <memory>
+#include <string>
+
+#include "common/pkcs11/cert_builder.h"
+#include "common/pkcs11/distinguished_name.h"
+#include "common/pkcs11/softhsm_sandbox.h"
+#include "gtest/gtest.h"
+
+namespace scep::pkcs11 {
+namespace {
+
+constexpr char kPin[] = "246810";
+constexpr char kSoPin[] = "13579";
+
+bool IsCritical(const X509* cert, int nid) {
+  int index = X509_get_ext_by_NID(cert, nid, -1);
+  return index >= 0 &&
+         X509_EXTENSION_get_critical(X509_get_ext(cert, index)) == 1;
+}
+
+// Whole days from now until `time` (negative when in the past).
+int DaysFromNow(const ASN1_TIME* time) {
+  int days = 0;
+  int seconds = 0;
+  ASN1_TIME_diff(&days, &seconds, nullptr, time);
+  return days;
+}
+
+class ProvisionerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<SoftHsmSandbox>> sandbox =
+        SoftHsmSandbox::New();
+    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
+    sandbox_ = *std::move(sandbox);
+    options_.module_path = SCEP_SOFTHSM2_MODULE;
+    options_.token_label = "scep-dev";
+    options_.user_pin = kPin;
+    options_.so_pin = kSoPin;
+    options_.ca_subject = "CN=SCEP Dev CA,O=Example";
+    options_.ra_subject = "CN=SCEP Dev RA,O=Example";
+  }
+
+  TokenConfig Config() const {
+    return {options_.module_path, options_.token_label, options_.user_pin};
+  }
+
+  std::unique_ptr<SoftHsmSandbox> sandbox_;
+  ProvisionOptions options_;
+};
+
+class ProvisionKeyTypeTest : public ProvisionerTest,
+                             public ::testing::WithParamInterface<const char*> {
+};
+
+TEST_P(ProvisionKeyTypeTest, IssuesValidCaAndRaCertificates) {
+  absl::StatusOr<KeySpec> spec = KeySpec::Parse(GetParam());
+  ASSERT_TRUE(spec.ok());
+  options_.ca_key = *spec;
+  absl::StatusOr<ProvisionResult> result = Provision(options_);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->setup.token_created);
+  EXPECT_TRUE(result->setup.ca_key_generated);
+  EXPECT_TRUE(result->setup.ra_key_generated);
+  X509* ca = result->certificates.ca.get();
+  X509* ra = result->certificates.ra.get();
+
+  // CA: self-signed v3 CA certificate.
+  EXPECT_EQ(X509_get_version(ca), X509_VERSION_3);
+  EXPECT_EQ(X509_verify(ca, X509_get0_pubkey(ca)), 1);
+  EXPECT_EQ(X509_check_issued(ca, ca), X509_V_OK);
+  EXPECT_EQ(FormatDistinguishedName(X509_get_subject_name(ca)),
+            "CN=SCEP Dev CA, O=Example");
+  EXPECT_EQ(X509_check_ca(ca), 1);
+  EXPECT_TRUE(IsCritical(ca, NID_basic_constraints));
+  EXPECT_TRUE(IsCritical(ca, NID_key_usage));
+  EXPECT_EQ(X509_get_key_usage(ca) & (KU_KEY_CERT_SIGN | KU_CRL_SIGN),
+            static_cast<uint32_t>(KU_KEY_CERT_SIGN | KU_CRL_SIGN));
+  ASSERT_NE(X509_get0_subject_key_id(ca), nullptr);
+  ASSERT_NE(X509_get0_authority_key_id(ca), nullptr);
+  EXPECT_EQ(ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(ca),
+                                  X509_get0_authority_key_id(ca)),
+            0);
+  EXPECT_NEAR(DaysFromNow(X509_get0_notAfter(ca)), 3650, 1);
+  crypto::BignumPtr serial(
+      ASN1_INTEGER_to_BN(X509_get0_serialNumber(ca), nullptr));
+  EXPECT_FALSE(BN_is_negative(serial.get()));
+  EXPECT_GE(BN_num_bits(serial.get()), 64);
+  const int expected_digest =
+      spec->SignatureDigest() == EVP_sha256() ? NID_sha256 : NID_sha384;
+  int digest_nid = NID_undef;
+  ASSERT_EQ(X509_get_signature_info(ca, &digest_nid, nullptr, nullptr, nullptr),
+            1);
+  EXPECT_EQ(digest_nid, expected_digest);
+
+  // The CA certificate certifies the token's key.
+  absl::StatusOr<std::unique_ptr<Token>> token = Token::Open(Config());
+  ASSERT_TRUE(token.ok()) << token.status();
+  absl::StatusOr<crypto::EvpPkeyPtr> ca_public = (*token)->PublicKey(kCaKeyLabel);
+  ASSERT_TRUE(ca_public.ok());
+  EXPECT_EQ(EVP_PKEY_eq(ca_public->get(), X509_get0_pubkey(ca)), 1);
+  absl::StatusOr<crypto::EvpPkeyPtr> ra_public = (*token)->PublicKey(kRaKeyLabel);
+  ASSERT_TRUE(ra_public.ok());
+  EXPECT_EQ(EVP_PKEY_eq(ra_public->get(), X509_get0_pubkey(ra)), 1);
+  token->reset();
+
+  // RA: an end-entity certificate chaining to the CA.
+  EXPECT_EQ(X509_check_ca(ra), 0);
+  EXPECT_EQ(X509_check_issued(ca, ra), X509_V_OK);
+  EXPECT_TRUE(IsCritical(ra, NID_key_usage));
+  EXPECT_EQ(X509_get_key_usage(ra) & (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT),
+            static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
+  EXPECT_EQ(X509_get_key_usage(ra) & KU_KEY_CERT_SIGN, 0u);
+  EXPECT_NEAR(DaysFromNow(X509_get0_notAfter(ra)), 730, 1);
+  EXPECT_EQ(ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(ca),
+                                  X509_get0_authority_key_id(ra)),
+            0);
+  crypto::X509StorePtr store(X509_STORE_new());
+  ASSERT_EQ(X509_STORE_add_cert(store.get(), ca), 1);
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(
+      X509_STORE_CTX_new(), X509_STORE_CTX_free);
+  ASSERT_EQ(X509_STORE_CTX_init(ctx.get(), store.get(), ra, nullptr), 1);
+  EXPECT_EQ(X509_verify_cert(ctx.get()), 1)
+      << X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+
+  // Keys never leave the token.
+  for (const char* label : {kCaKeyLabel, kRaKeyLabel}) {
+    absl::StatusOr<KeyAttributes> attributes = InspectPrivateKey(Config(), label);
+    ASSERT_TRUE(attributes.ok()) << attributes.status();
+    EXPECT_TRUE(attributes->sensitive) << label;
+    EXPECT_FALSE(attributes->extractable) << label;
+    EXPECT_TRUE(attributes->never_extractable) << label;
+  }
+  EXPECT_EQ(InspectPrivateKey(Config(), kCaKeyLabel)->spec, *spec);
+  EXPECT_EQ(InspectPrivateKey(Config(), kRaKeyLabel)->type, "RSA-2048");
+}
+
+INSTANTIATE_TEST_SUITE_P(CaKeys, ProvisionKeyTypeTest,
+                         ::testing::Values("rsa:2048", "rsa:3072", "ec:p256",
+                                           "ec:p384"));
+
+TEST_F(ProvisionerTest, ExistingTokenIsAlreadyExists) {
+  ASSERT_TRUE(Provision(options_).ok());
+  absl::StatusOr<ProvisionResult> again = Provision(options_);
+  EXPECT_TRUE(absl::IsAlreadyExists(again.status())) << again.status();
+}
+
+TEST_F(ProvisionerTest, ReuseKeepsExistingKeys) {
+  absl::StatusOr<ProvisionResult> first = Provision(options_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  options_.reuse_existing_token = true;
+  absl::StatusOr<ProvisionResult> second = Provision(options_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(second->setup.token_created);
+  EXPECT_FALSE(second->setup.ca_key_generated);
+  EXPECT_FALSE(second->setup.ra_key_generated);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(first->certificates.ca.get()),
+                        X509_get0_pubkey(second->certificates.ca.get())),
+            1);
+}
+
+TEST_F(ProvisionerTest, ReuseRejectsKeyOfAnotherType) {
+  ASSERT_TRUE(Provision(options_).ok());
+  options_.reuse_existing_token = true;
+  options_.ca_key = KeySpec::Ec(NID_X9_62_prime256v1);
+  absl::StatusOr<ProvisionResult> result = Provision(options_);
+  EXPECT_TRUE(absl::IsFailedPrecondition(result.status())) << result.status();
+}
+
+TEST_F(ProvisionerTest, WrongUserPinOnReuseDoesNotLeakPin) {
+  ASSERT_TRUE(Provision(options_).ok());
+  options_.reuse_existing_token = true;
+  options_.user_pin = "55443322";
+  absl::StatusOr<ProvisionResult> result = Provision(options_);
+  ASSERT_TRUE(absl::IsPermissionDenied(result.status())) << result.status();
+  EXPECT_EQ(result.status().message().find("55443322"), absl::string_view::npos);
+  EXPECT_NE(result.status().message().find("CKR_PIN_INCORRECT"),
+            absl::string_view::npos);
+}
+
+TEST_F(ProvisionerTest, InvalidOptionsLeaveNoToken) {
+  options_.ra_key = KeySpec::Ec(NID_X9_62_prime256v1);
+  EXPECT_TRUE(absl::IsInvalidArgument(Provision(options_).status()));
+  options_.ra_key = KeySpec::Rsa(2048);
+  options_.ca_subject = "XYZ=nope";
+  EXPECT_TRUE(absl::IsInvalidArgument(Provision(options_).status()));
+  options_.ca_subject = "CN=ok";
+  options_.so_pin.clear();
+  EXPECT_TRUE(absl::IsInvalidArgument(Provision(options_).status()));
+  absl::StatusOr<bool> exists =
+      TokenExists(options_.module_path, options_.token_label);
+  ASSERT_TRUE(exists.ok()) << exists.status();
+  EXPECT_FALSE(*exists);
+}
+
+TEST_F(ProvisionerTest, SeveralTokensInOneStore) {
+  ASSERT_TRUE(Provision(options_).ok());
+  options_.token_label = "second";
+  options_.ca_key = KeySpec::Ec(NID_secp384r1);
+  absl::StatusOr<ProvisionResult> second = Provision(options_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(*TokenExists(options_.module_path, "scep-dev"));
+  EXPECT_TRUE(*TokenExists(options_.module_path, "second"));
+  EXPECT_EQ(InspectPrivateKey(Config(), kCaKeyLabel)->type, "EC-P384");
+}
+
+TEST_F(ProvisionerTest, WritesPemFiles) {
+  absl::StatusOr<ProvisionResult> result = Provision(options_);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const std::string dir = sandbox_->dir() + "/out/pki";
+  ASSERT_TRUE(WriteServiceCertificates(result->certificates, dir).ok());
+  absl::StatusOr<crypto::X509Ptr> ca = ReadCertificatePem(dir + "/ca.pem");
+  absl::StatusOr<crypto::X509Ptr> ra = ReadCertificatePem(dir + "/ra.pem");
+  ASSERT_TRUE(ca.ok() && ra.ok());
+  EXPECT_EQ(X509_cmp(ca->get(), result->certificates.ca.get()), 0);
+  EXPECT_EQ(X509_cmp(ra->get(), result->certificates.ra.get()), 0);
+  absl::StatusOr<std::string> fingerprint = Sha256Fingerprint(ca->get());
+  ASSERT_TRUE(fingerprint.ok());
+  EXPECT_EQ(fingerprint->size(), 32u * 3 - 1);
+  EXPECT_EQ(fingerprint->find_first_not_of("0123456789ABCDEF:"),
+            std::string::npos);
+  EXPECT_TRUE(absl::IsNotFound(ReadCertificatePem(dir + "/none.pem").status()));
+}
+
+TEST(KeySpecTest, ParsesSupportedTypes) {
+  EXPECT_EQ(KeySpec::Parse("rsa:2048")->Name(), "RSA-2048");
+  EXPECT_EQ(KeySpec::Parse("RSA:4096")->Name(), "RSA-4096");
+  EXPECT_EQ(KeySpec::Parse("ec:p256")->Name(), "EC-P256");
+  EXPECT_EQ(KeySpec::Parse("ec:p384")->Name(), "EC-P384");
+  EXPECT_EQ(KeySpec::Parse("ec:p384")->SignatureDigest(), EVP_sha384());
+  EXPECT_EQ(KeySpec::Parse("rsa:3072")->SignatureDigest(), EVP_sha256());
+  for (const char* bad : {"rsa:1024", "rsa", "ec:p521", "dsa:2048", ""}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(KeySpec::Parse(bad).status())) << bad;
+  }
+}
+
+TEST(DistinguishedNameTest, ParsesCommaAndSlashForms) {
+  absl::StatusOr<crypto::X509NamePtr> name =
+      ParseDistinguishedName(" CN = Dev CA\\, Inc , O=Example,C=DE ");
+  ASSERT_TRUE(name.ok()) << name.status();
+  EXPECT_EQ(FormatDistinguishedName(name->get()),
+            "CN=Dev CA, Inc, O=Example, C=DE");
+  name = ParseDistinguishedName("/CN=x/O=y");
+  ASSERT_TRUE(name.ok()) << name.status();
+  EXPECT_EQ(FormatDistinguishedName(name->get()), "CN=x, O=y");
+  for (const char* bad : {"", "CN", "FOO=bar", "C=Germany", "CN=x\\"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(ParseDistinguishedName(bad).status()))
+        << bad;
+  }
+}
+
+}  // namespace
+}  // namespace scep::pkcs11

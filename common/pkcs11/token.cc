@@ -1,0 +1,158 @@
+#include "common/pkcs11/token.h"
+
+#include <openssl/crypto.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/pkcs11/libp11_connection.h"
+#include "common/pkcs11/module.h"
+#include "common/pkcs11/session.h"
+
+namespace scep::pkcs11 {
+namespace {
+
+absl::Status AsUnavailable(absl::string_view token_label,
+                           const absl::Status& status) {
+  if (status.ok() || absl::IsUnavailable(status)) return status;
+  return absl::UnavailableError(absl::StrCat(
+      "token '", token_label, "' unavailable: ", status.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Token>> Token::Open(TokenConfig config) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Module> module,
+                   Module::Load(config.module_path));
+  std::unique_ptr<Token> token(new Token(std::move(config), std::move(module)));
+  {
+    std::unique_lock lock(token->mu_);
+    RETURN_IF_ERROR(token->ConnectLocked());
+  }
+  return token;
+}
+
+Token::Token(TokenConfig config, std::unique_ptr<Module> module)
+    : config_(std::move(config)), module_(std::move(module)) {}
+
+Token::~Token() {
+  {
+    std::unique_lock lock(mu_);
+    DisconnectLocked();
+  }
+  OPENSSL_cleanse(config_.pin.data(), config_.pin.size());
+}
+
+absl::Status Token::ConnectLocked() {
+  DisconnectLocked();
+  ASSIGN_OR_RETURN(std::unique_ptr<Libp11Connection> connection,
+                   Libp11Connection::Connect(config_.module_path,
+                                             config_.token_label, config_.pin));
+  // A session of our own on the same module: login state is shared, and
+  // while it stays open the token cannot silently log us out.
+  ASSIGN_OR_RETURN(Session monitor, Session::Open(*module_,
+                                                  connection->slot_id(),
+                                                  /*read_write=*/false));
+  monitor_ = std::make_unique<Session>(std::move(monitor));
+  connection_ = std::move(connection);
+  ++generation_;
+  return absl::OkStatus();
+}
+
+void Token::DisconnectLocked() {
+  // The monitor session goes first: unloading finalises the module.
+  monitor_.reset();
+  connection_.reset();
+}
+
+absl::StatusOr<bool> Token::ProbeLocked(absl::string_view label) {
+  if (connection_ == nullptr || monitor_ == nullptr) {
+    return absl::UnavailableError("not connected");
+  }
+  if (!connection_->LoggedIn()) {
+    return absl::UnavailableError("libp11 reports not logged in");
+  }
+  std::lock_guard monitor_lock(monitor_mu_);
+  ASSIGN_OR_RETURN(CK_SESSION_INFO info, monitor_->Info());
+  if (info.state != CKS_RO_USER_FUNCTIONS &&
+      info.state != CKS_RW_USER_FUNCTIONS) {
+    return absl::UnavailableError("user no longer logged in");
+  }
+  ASSIGN_OR_RETURN(std::optional<CK_OBJECT_HANDLE> key,
+                   monitor_->FindObject(CKO_PRIVATE_KEY, label));
+  return key.has_value();
+}
+
+absl::Status Token::ReconnectIfStale(uint64_t seen_generation) {
+  std::unique_lock lock(mu_);
+  if (connection_ != nullptr && generation_ != seen_generation) {
+    return absl::OkStatus();  // another thread already reconnected
+  }
+  return AsUnavailable(config_.token_label, ConnectLocked());
+}
+
+absl::Status Token::WithPrivateKey(
+    absl::string_view label, absl::FunctionRef<absl::Status(EVP_PKEY*)> fn) {
+  uint64_t seen_generation = 0;
+  {
+    std::shared_lock lock(mu_);
+    seen_generation = generation_;
+    EVP_PKEY* key =
+        connection_ != nullptr ? connection_->PrivateKey(label) : nullptr;
+    if (key != nullptr) {
+      absl::Status status = fn(key);
+      if (status.ok()) return status;
+      absl::StatusOr<bool> present = ProbeLocked(label);
+      if (present.ok() && *present) return status;  // fn's own failure
+    } else if (connection_ != nullptr) {
+      absl::StatusOr<bool> present = ProbeLocked(label);
+      if (present.ok() && !*present) {
+        return absl::NotFoundError(absl::StrCat(
+            "token '", config_.token_label, "' has no private key labelled '",
+            label, "'"));
+      }
+    }
+  }
+  RETURN_IF_ERROR(ReconnectIfStale(seen_generation));
+  std::shared_lock lock(mu_);
+  EVP_PKEY* key =
+      connection_ != nullptr ? connection_->PrivateKey(label) : nullptr;
+  if (connection_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("token '", config_.token_label, "' is disconnected"));
+  }
+  if (key == nullptr) {
+    return absl::NotFoundError(absl::StrCat("token '", config_.token_label,
+                                            "' has no private key labelled '",
+                                            label, "'"));
+  }
+  return fn(key);
+}
+
+absl::StatusOr<crypto::EvpPkeyPtr> Token::PublicKey(absl::string_view label) {
+  std::shared_lock lock(mu_);
+  if (connection_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("token '", config_.token_label, "' is disconnected"));
+  }
+  return connection_->PublicKey(label);
+}
+
+absl::StatusOr<KeyAttributes> Token::PrivateKeyAttributes(
+    absl::string_view label) {
+  std::shared_lock lock(mu_);
+  if (monitor_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("token '", config_.token_label, "' is disconnected"));
+  }
+  std::lock_guard monitor_lock(monitor_mu_);
+  return ReadPrivateKeyAttributes(*monitor_, label);
+}
+
+absl::Status Token::Reconnect() {
+  std::unique_lock lock(mu_);
+  return ConnectLocked();
+}
+
+}  // namespace scep::pkcs11

@@ -1,0 +1,110 @@
+#ifndef SCEP_COMMON_PKCS11_TOKEN_H_
+#define SCEP_COMMON_PKCS11_TOKEN_H_
+
+#include <openssl/evp.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/crypto/ssl_ptr.h"
+#include "common/pkcs11/key_attributes.h"
+
+namespace scep::pkcs11 {
+
+class Libp11Connection;
+class Module;
+class Session;
+
+struct TokenConfig {
+  std::string module_path;  // e.g. /usr/lib/softhsm/libsofthsm2.so
+  std::string token_label;  // CKA_LABEL of the token to use
+  std::string pin;          // user PIN: secret, never logged or in a Status
+};
+
+// A PKCS#11 token the user is logged in to, accessed through libp11, whose
+// private keys sign and decrypt without leaving it.
+//
+// Thread-safe: key operations run concurrently under a shared lock;
+// reconnecting takes it exclusively. libp11 0.4.12 finalises the module when
+// a Token closes or reconnects, ending every other Cryptoki session on that
+// module in the process: use one Token per module per process.
+class Token {
+ public:
+  // Loads `config.module_path`, finds the initialised token labelled
+  // `config.token_label`, logs in and indexes its private keys by CKA_LABEL.
+  // Errors: FailedPrecondition when the module cannot be loaded or the token
+  // does not exist (naming the label); PermissionDenied for a wrong or
+  // locked PIN ("login to token 'X' failed: CKR_PIN_INCORRECT"); Unavailable
+  // when the token does not answer. No message contains the PIN.
+  static absl::StatusOr<std::unique_ptr<Token>> Open(TokenConfig config);
+
+  Token(const Token&) = delete;
+  Token& operator=(const Token&) = delete;
+  ~Token();
+
+  // Runs `fn` with the private key labelled `label`: an EVP_PKEY usable with
+  // ordinary OpenSSL calls (X509_sign, CMS_*, EVP_PKEY_sign/decrypt) whose
+  // operations run in the token. The key is valid only during `fn`; `fn`
+  // must not keep it (not even with EVP_PKEY_up_ref) nor call Reconnect().
+  //
+  // When `fn` fails and the token is then found broken (session gone, user
+  // not logged in, key no longer found), reconnects once and runs `fn` again.
+  // Returns fn's status; Unavailable when the token cannot be reached or
+  // logged in to; NotFound when the token has no such key.
+  absl::Status WithPrivateKey(absl::string_view label,
+                              absl::FunctionRef<absl::Status(EVP_PKEY*)> fn);
+
+  // A copy of the public key of the pair labelled `label`, owned by the
+  // caller and independent of the token. NotFound when there is no such key
+  // pair; Unavailable when disconnected.
+  absl::StatusOr<crypto::EvpPkeyPtr> PublicKey(absl::string_view label);
+
+  // The token's attributes of the private key labelled `label`: type and
+  // whether it is sensitive and non-extractable. NotFound when absent;
+  // Unavailable when the token does not answer.
+  absl::StatusOr<KeyAttributes> PrivateKeyAttributes(absl::string_view label);
+
+  // Drops the connection (unload module, which finalises it) and connects
+  // again (reload, log in, re-index keys). Waits for running key operations.
+  // Errors as Open(); on failure the Token stays disconnected and later
+  // calls try to reconnect.
+  absl::Status Reconnect();
+
+  const std::string& label() const { return config_.token_label; }
+
+ private:
+  Token(TokenConfig config, std::unique_ptr<Module> module);
+
+  // Both require mu_ held exclusively.
+  absl::Status ConnectLocked();
+  void DisconnectLocked();
+
+  // Asks the token directly whether the connection still serves `label`.
+  // Requires mu_ held (shared is enough). An error means broken; otherwise
+  // whether the token holds a private key labelled `label`.
+  absl::StatusOr<bool> ProbeLocked(absl::string_view label);
+
+  // Reconnects unless another thread did since `seen_generation`.
+  absl::Status ReconnectIfStale(uint64_t seen_generation);
+
+  TokenConfig config_;
+  std::unique_ptr<Module> module_;  // direct Cryptoki calls; same instance
+
+  std::shared_mutex mu_;
+  std::unique_ptr<Libp11Connection> connection_;  // guarded by mu_
+  uint64_t generation_ = 0;                       // guarded by mu_; per connect
+
+  std::mutex monitor_mu_;  // serialises use of monitor_ under shared mu_
+  std::unique_ptr<Session> monitor_;  // guarded by mu_ and monitor_mu_
+};
+
+}  // namespace scep::pkcs11
+
+#endif  // SCEP_COMMON_PKCS11_TOKEN_H_

@@ -1,0 +1,374 @@
+#include "common/pkcs11/token.h"
+
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/pkcs11/module.h"
+#include "common/pkcs11/provisioner.h"
+#include "common/pkcs11/softhsm_sandbox.h"
+#include "gtest/gtest.h"
+
+namespace scep::pkcs11 {
+namespace {
+
+constexpr char kPin[] = "831276";
+constexpr char kSoPin[] = "5678";
+constexpr char kTokenLabel[] = "token-test";
+
+std::string SignSha256(EVP_PKEY* key, absl::string_view data,
+                       absl::Status* status) {
+  crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  size_t length = 0;
+  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &length,
+                     reinterpret_cast<const unsigned char*>(data.data()),
+                     data.size()) != 1) {
+    *status = absl::InternalError("sign init");
+    return "";
+  }
+  std::string signature(length, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()),
+                     &length, reinterpret_cast<const unsigned char*>(data.data()),
+                     data.size()) != 1) {
+    *status = absl::InternalError("sign");
+    return "";
+  }
+  signature.resize(length);
+  *status = absl::OkStatus();
+  return signature;
+}
+
+bool VerifySha256(EVP_PKEY* key, absl::string_view data,
+                  absl::string_view signature) {
+  crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  return EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) ==
+             1 &&
+         EVP_DigestVerify(
+             ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+             signature.size(),
+             reinterpret_cast<const unsigned char*>(data.data()),
+             data.size()) == 1;
+}
+
+// Signs `data` with the token key `label` and checks the signature with the
+// token's public key.
+void ExpectSignVerifies(Token& token, absl::string_view label) {
+  absl::StatusOr<crypto::EvpPkeyPtr> public_key = token.PublicKey(label);
+  ASSERT_TRUE(public_key.ok()) << public_key.status();
+  const std::string data = absl::StrCat("to be signed by ", label);
+  std::string signature;
+  absl::Status status = token.WithPrivateKey(label, [&](EVP_PKEY* key) {
+    absl::Status sign_status;
+    signature = SignSha256(key, data, &sign_status);
+    return sign_status;
+  });
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(VerifySha256(public_key->get(), data, signature));
+  EXPECT_FALSE(VerifySha256(public_key->get(), "other data", signature));
+}
+
+class TokenTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<SoftHsmSandbox>> sandbox =
+        SoftHsmSandbox::New();
+    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
+    sandbox_ = *std::move(sandbox);
+    options_.module_path = SCEP_SOFTHSM2_MODULE;
+    options_.token_label = kTokenLabel;
+    options_.user_pin = kPin;
+    options_.so_pin = kSoPin;
+  }
+
+  // Creates the token with its keys and opens it as token_.
+  void PrepareAndOpen(KeySpec ca_key) {
+    options_.ca_key = ca_key;
+    absl::StatusOr<TokenSetup> setup = PrepareToken(options_);
+    ASSERT_TRUE(setup.ok()) << setup.status();
+    absl::StatusOr<std::unique_ptr<Token>> token = Token::Open(Config());
+    ASSERT_TRUE(token.ok()) << token.status();
+    token_ = *std::move(token);
+  }
+
+  TokenConfig Config() const {
+    return {options_.module_path, options_.token_label, options_.user_pin};
+  }
+
+  std::unique_ptr<SoftHsmSandbox> sandbox_;  // outlives token_
+  ProvisionOptions options_;
+  std::unique_ptr<Token> token_;
+};
+
+class TokenKeyTypeTest : public TokenTest,
+                         public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(TokenKeyTypeTest, CaKeySignsAndVerifies) {
+  absl::StatusOr<KeySpec> spec = KeySpec::Parse(GetParam());
+  ASSERT_TRUE(spec.ok());
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(*spec));
+  ExpectSignVerifies(*token_, kCaKeyLabel);
+}
+
+// OpenSSL 3.0 must route X509_sign through libp11's key methods (legacy
+// "foreign" keys), for EC as well as RSA.
+TEST_P(TokenKeyTypeTest, X509SignWithTokenKey) {
+  absl::StatusOr<KeySpec> spec = KeySpec::Parse(GetParam());
+  ASSERT_TRUE(spec.ok());
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(*spec));
+  absl::StatusOr<crypto::EvpPkeyPtr> public_key = token_->PublicKey(kCaKeyLabel);
+  ASSERT_TRUE(public_key.ok()) << public_key.status();
+
+  crypto::X509Ptr cert(X509_new());
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  ASSERT_EQ(X509_NAME_add_entry_by_txt(
+                name, "CN", MBSTRING_ASC,
+                reinterpret_cast<const unsigned char*>("x509 sign test"), -1,
+                -1, 0),
+            1);
+  ASSERT_EQ(X509_set_issuer_name(cert.get(), name), 1);
+  ASSERT_EQ(ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 7), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
+  ASSERT_EQ(X509_set_pubkey(cert.get(), public_key->get()), 1);
+
+  absl::Status status = token_->WithPrivateKey(kCaKeyLabel, [&](EVP_PKEY* key) {
+    return X509_sign(cert.get(), key, spec->SignatureDigest()) > 0
+               ? absl::OkStatus()
+               : absl::InternalError("X509_sign");
+  });
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(X509_verify(cert.get(), public_key->get()), 1);
+  const int expected_nid =
+      spec->is_rsa() ? (spec->SignatureDigest() == EVP_sha256()
+                            ? NID_sha256WithRSAEncryption
+                            : NID_sha384WithRSAEncryption)
+                     : (spec->SignatureDigest() == EVP_sha256()
+                            ? NID_ecdsa_with_SHA256
+                            : NID_ecdsa_with_SHA384);
+  EXPECT_EQ(X509_get_signature_nid(cert.get()), expected_nid);
+}
+
+INSTANTIATE_TEST_SUITE_P(CaKeys, TokenKeyTypeTest,
+                         ::testing::Values("rsa:2048", "ec:p256", "ec:p384"));
+
+TEST_F(TokenTest, RaKeyDecryptsPkcs1AndOaep) {
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Rsa(2048)));
+  absl::StatusOr<crypto::EvpPkeyPtr> public_key = token_->PublicKey(kRaKeyLabel);
+  ASSERT_TRUE(public_key.ok()) << public_key.status();
+  const std::string secret = "0123456789abcdef content key!";
+
+  for (int padding : {RSA_PKCS1_PADDING, RSA_PKCS1_OAEP_PADDING}) {
+    SCOPED_TRACE(padding);
+    crypto::EvpPkeyCtxPtr enc(EVP_PKEY_CTX_new(public_key->get(), nullptr));
+    size_t length = 0;
+    ASSERT_EQ(EVP_PKEY_encrypt_init(enc.get()), 1);
+    ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(enc.get(), padding), 1);
+    ASSERT_EQ(EVP_PKEY_encrypt(enc.get(), nullptr, &length,
+                               reinterpret_cast<const unsigned char*>(secret.data()),
+                               secret.size()),
+              1);
+    std::string ciphertext(length, '\0');
+    ASSERT_EQ(EVP_PKEY_encrypt(enc.get(),
+                               reinterpret_cast<unsigned char*>(ciphertext.data()),
+                               &length,
+                               reinterpret_cast<const unsigned char*>(secret.data()),
+                               secret.size()),
+              1);
+    ciphertext.resize(length);
+
+    std::string plaintext;
+    absl::Status status = token_->WithPrivateKey(kRaKeyLabel, [&](EVP_PKEY* key) {
+      crypto::EvpPkeyCtxPtr dec(EVP_PKEY_CTX_new(key, nullptr));
+      size_t out_length = 0;
+      if (dec == nullptr || EVP_PKEY_decrypt_init(dec.get()) != 1 ||
+          EVP_PKEY_CTX_set_rsa_padding(dec.get(), padding) != 1 ||
+          EVP_PKEY_decrypt(dec.get(), nullptr, &out_length,
+                           reinterpret_cast<const unsigned char*>(ciphertext.data()),
+                           ciphertext.size()) != 1) {
+        return absl::InternalError("decrypt init");
+      }
+      plaintext.resize(out_length);
+      if (EVP_PKEY_decrypt(dec.get(),
+                           reinterpret_cast<unsigned char*>(plaintext.data()),
+                           &out_length,
+                           reinterpret_cast<const unsigned char*>(ciphertext.data()),
+                           ciphertext.size()) != 1) {
+        return absl::InternalError("decrypt");
+      }
+      plaintext.resize(out_length);
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_EQ(plaintext, secret);
+  }
+}
+
+TEST_F(TokenTest, PrivateKeysAreSensitiveAndNeverExtractable) {
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Ec(NID_X9_62_prime256v1)));
+  for (const char* label : {kCaKeyLabel, kRaKeyLabel}) {
+    SCOPED_TRACE(label);
+    absl::StatusOr<KeyAttributes> attributes =
+        token_->PrivateKeyAttributes(label);
+    ASSERT_TRUE(attributes.ok()) << attributes.status();
+    EXPECT_TRUE(attributes->sensitive);
+    EXPECT_FALSE(attributes->extractable);
+    EXPECT_TRUE(attributes->always_sensitive);
+    EXPECT_TRUE(attributes->never_extractable);
+    EXPECT_TRUE(attributes->protected_in_token());
+  }
+  EXPECT_EQ(token_->PrivateKeyAttributes(kCaKeyLabel)->type, "EC-P256");
+  EXPECT_EQ(token_->PrivateKeyAttributes(kRaKeyLabel)->type, "RSA-2048");
+  EXPECT_TRUE(absl::IsNotFound(token_->PrivateKeyAttributes("absent").status()));
+}
+
+TEST_F(TokenTest, WrongPinIsPermissionDeniedAndNeverEchoed) {
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Rsa(2048)));
+  token_.reset();
+  TokenConfig config = Config();
+  config.pin = "99887766";
+  absl::StatusOr<std::unique_ptr<Token>> token = Token::Open(config);
+  ASSERT_FALSE(token.ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(token.status())) << token.status();
+  EXPECT_NE(token.status().message().find("CKR_PIN_INCORRECT"),
+            absl::string_view::npos)
+      << token.status();
+  EXPECT_NE(token.status().message().find(kTokenLabel), absl::string_view::npos);
+  EXPECT_EQ(token.status().message().find("99887766"), absl::string_view::npos);
+  EXPECT_EQ(token.status().message().find(kPin), absl::string_view::npos);
+}
+
+TEST_F(TokenTest, MissingTokenIsFailedPreconditionNamingIt) {
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Rsa(2048)));
+  token_.reset();
+  TokenConfig config = Config();
+  config.token_label = "no-such-token";
+  absl::StatusOr<std::unique_ptr<Token>> token = Token::Open(config);
+  ASSERT_FALSE(token.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(token.status())) << token.status();
+  EXPECT_NE(token.status().message().find("no-such-token"),
+            absl::string_view::npos);
+}
+
+TEST_F(TokenTest, BadModulePathIsFailedPrecondition) {
+  TokenConfig config = Config();
+  config.module_path = "/nonexistent/libpkcs11.so";
+  absl::StatusOr<std::unique_ptr<Token>> token = Token::Open(config);
+  EXPECT_TRUE(absl::IsFailedPrecondition(token.status())) << token.status();
+}
+
+TEST_F(TokenTest, UnknownLabelIsNotFoundWithoutCallingFn) {
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Rsa(2048)));
+  bool called = false;
+  absl::Status status = token_->WithPrivateKey("absent", [&](EVP_PKEY*) {
+    called = true;
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(absl::IsNotFound(status)) << status;
+  EXPECT_FALSE(called);
+  EXPECT_TRUE(absl::IsNotFound(token_->PublicKey("absent").status()));
+}
+
+TEST_F(TokenTest, FnFailureOnHealthyTokenIsReturnedWithoutRetry) {
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Rsa(2048)));
+  int calls = 0;
+  absl::Status status = token_->WithPrivateKey(kCaKeyLabel, [&](EVP_PKEY*) {
+    ++calls;
+    return absl::InvalidArgumentError("bad request");
+  });
+  EXPECT_EQ(status, absl::InvalidArgumentError("bad request"));
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(TokenTest, ReconnectThenKeysWorkAgain) {
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Rsa(2048)));
+  ExpectSignVerifies(*token_, kCaKeyLabel);
+  for (int i = 0; i < 3; ++i) {
+    absl::Status status = token_->Reconnect();
+    ASSERT_TRUE(status.ok()) << status;
+    ExpectSignVerifies(*token_, kCaKeyLabel);
+    ExpectSignVerifies(*token_, kRaKeyLabel);
+  }
+}
+
+// Someone finalises the module under the Token (as a crashed token or a
+// libp11 unload elsewhere would): the first attempt fails, the Token finds
+// the session broken, reconnects and runs fn again.
+TEST_F(TokenTest, ReconnectsWhenSessionBreaksUnderneath) {
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Ec(NID_X9_62_prime256v1)));
+  {
+    absl::StatusOr<std::unique_ptr<Module>> module =
+        Module::Load(options_.module_path);
+    ASSERT_TRUE(module.ok()) << module.status();
+    ASSERT_EQ((*module)->functions()->C_Finalize(nullptr), CKR_OK);
+  }
+  int calls = 0;
+  absl::Status status = token_->WithPrivateKey(kCaKeyLabel, [&](EVP_PKEY* key) {
+    ++calls;
+    absl::Status sign_status;
+    SignSha256(key, "payload", &sign_status);
+    return sign_status;
+  });
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(calls, 2);
+  ExpectSignVerifies(*token_, kCaKeyLabel);
+}
+
+// Inspecting keys from a second Cryptoki user in the process shares the
+// Token's login and must not log it out.
+TEST_F(TokenTest, InspectWhileOpenKeepsTokenLoggedIn) {
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Rsa(2048)));
+  absl::StatusOr<KeyAttributes> attributes =
+      InspectPrivateKey(Config(), kRaKeyLabel);
+  ASSERT_TRUE(attributes.ok()) << attributes.status();
+  EXPECT_TRUE(attributes->protected_in_token());
+  ExpectSignVerifies(*token_, kCaKeyLabel);
+}
+
+TEST_F(TokenTest, ConcurrentUseFromEightThreadsAcrossReconnect) {
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Ec(NID_X9_62_prime256v1)));
+  absl::StatusOr<crypto::EvpPkeyPtr> ca_public = token_->PublicKey(kCaKeyLabel);
+  absl::StatusOr<crypto::EvpPkeyPtr> ra_public = token_->PublicKey(kRaKeyLabel);
+  ASSERT_TRUE(ca_public.ok() && ra_public.ok());
+
+  constexpr int kThreads = 8;
+  constexpr int kSignaturesPerThread = 25;
+  std::atomic<int> good{0};
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const char* label = t % 2 == 0 ? kCaKeyLabel : kRaKeyLabel;
+      EVP_PKEY* verify_key = t % 2 == 0 ? ca_public->get() : ra_public->get();
+      for (int i = 0; i < kSignaturesPerThread; ++i) {
+        const std::string data = absl::StrCat("thread ", t, " message ", i);
+        std::string signature;
+        absl::Status status = token_->WithPrivateKey(label, [&](EVP_PKEY* key) {
+          absl::Status sign_status;
+          signature = SignSha256(key, data, &sign_status);
+          return sign_status;
+        });
+        if (status.ok() && VerifySha256(verify_key, data, signature)) {
+          ++good;
+        } else {
+          ++bad;
+        }
+      }
+    });
+  }
+  absl::Status reconnect = token_->Reconnect();
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_TRUE(reconnect.ok()) << reconnect;
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(good.load(), kThreads * kSignaturesPerThread);
+}
+
+}  // namespace
+}  // namespace scep::pkcs11

@@ -1,0 +1,32 @@
+// scep-provision: creates the SCEP service's token, keys and certificates.
+// See UsageText() (--help) for flags; PINs come from the environment or
+// files only.
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "services/provision/provision_command.h"
+#include "services/provision/provision_flags.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<scep::provision::CommandLine> command_line =
+      scep::provision::ParseCommandLine(args);
+  if (!command_line.ok()) {
+    std::cerr << "scep-provision: " << command_line.status().message()
+              << "\n(see --help)\n";
+    return 2;
+  }
+  if (command_line->help) {
+    std::cout << scep::provision::UsageText();
+    return 0;
+  }
+  absl::Status status =
+      scep::provision::RunProvision(*std::move(command_line), std::cout);
+  if (!status.ok()) {
+    std::cerr << "scep-provision: " << status.message() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,126 @@
+#include "services/provision/provision_command.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/pkcs11/cert_builder.h"
+#include "common/pkcs11/distinguished_name.h"
+#include "common/pkcs11/provisioner.h"
+
+namespace scep::provision {
+namespace {
+
+constexpr char kPinEnv[] = "SCEP_HSM_PIN";
+constexpr char kSoPinEnv[] = "SCEP_HSM_SO_PIN";
+
+void PrintSummary(const pkcs11::ProvisionOptions& options,
+                  const pkcs11::ProvisionResult& result,
+                  const std::string& fingerprint, const std::string& ca_path,
+                  const std::string& ra_path, std::ostream& out) {
+  auto note = [](bool changed, const char* yes, const char* no) {
+    return changed ? yes : no;
+  };
+  const pkcs11::TokenSetup& setup = result.setup;
+  out << "token:          " << options.token_label << " ("
+      << note(setup.token_created, "created", "existing") << ")\n"
+      << "CA key:         " << pkcs11::kCaKeyLabel << ", "
+      << options.ca_key.Name() << " ("
+      << note(setup.ca_key_generated, "generated", "existing") << ")\n"
+      << "RA key:         " << pkcs11::kRaKeyLabel << ", "
+      << options.ra_key.Name() << " ("
+      << note(setup.ra_key_generated, "generated", "existing") << ")\n"
+      << "CA subject:     "
+      << pkcs11::FormatDistinguishedName(
+             X509_get_subject_name(result.certificates.ca.get()))
+      << "\n"
+      << "CA SHA-256:     " << fingerprint << "\n"
+      << "CA certificate: " << ca_path << "\n"
+      << "RA certificate: " << ra_path << "\n";
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadSecret(const std::string& file,
+                                       const char* env_var,
+                                       absl::string_view what) {
+  std::string secret;
+  if (!file.empty()) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      return absl::NotFoundError(
+          absl::StrCat("cannot read the ", what, " file '", file, "'"));
+    }
+    secret.assign(std::istreambuf_iterator<char>(in),
+                  std::istreambuf_iterator<char>());
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) {
+      secret.pop_back();
+    }
+    if (secret.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the ", what, " file '", file, "' is empty"));
+    }
+    return secret;
+  }
+  const char* value = getenv(env_var);
+  if (value == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no ", what, ": set $", env_var,
+                                            " or pass a file"));
+  }
+  if (*value == '\0') {
+    return absl::InvalidArgumentError(absl::StrCat("$", env_var, " is empty"));
+  }
+  return std::string(value);
+}
+
+absl::Status RunProvision(CommandLine command_line, std::ostream& out) {
+  pkcs11::ProvisionOptions& options = command_line.options;
+  const std::filesystem::path dir(command_line.out_dir);
+  const std::string ca_path = (dir / "ca.pem").string();
+  const std::string ra_path = (dir / "ra.pem").string();
+
+  if (command_line.if_missing) {
+    ASSIGN_OR_RETURN(bool exists, pkcs11::TokenExists(options.module_path,
+                                                      options.token_label));
+    if (exists && std::filesystem::exists(ca_path) &&
+        std::filesystem::exists(ra_path)) {
+      out << "token '" << options.token_label << "', " << ca_path << " and "
+          << ra_path << " already exist; nothing to do\n";
+      return absl::OkStatus();
+    }
+    options.reuse_existing_token = exists;
+  }
+
+  ASSIGN_OR_RETURN(options.user_pin,
+                   ReadSecret(command_line.pin_file, kPinEnv, "user PIN"));
+  absl::StatusOr<std::string> so_pin =
+      ReadSecret(command_line.so_pin_file, kSoPinEnv, "SO PIN");
+  if (so_pin.ok()) {
+    options.so_pin = *std::move(so_pin);
+  } else if (!options.reuse_existing_token ||
+             !absl::IsNotFound(so_pin.status())) {
+    return so_pin.status();  // only a reused token can do without it
+  }
+
+  absl::StatusOr<pkcs11::ProvisionResult> provisioned =
+      pkcs11::Provision(options);
+  if (absl::IsAlreadyExists(provisioned.status())) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(provisioned.status().message(),
+                     " (--if-missing reuses it and its keys)"));
+  }
+  if (!provisioned.ok()) return provisioned.status();
+  const pkcs11::ProvisionResult& result = *provisioned;
+  RETURN_IF_ERROR(pkcs11::WriteServiceCertificates(result.certificates,
+                                                   command_line.out_dir));
+  ASSIGN_OR_RETURN(std::string fingerprint,
+                   pkcs11::Sha256Fingerprint(result.certificates.ca.get()));
+  PrintSummary(options, result, fingerprint, ca_path, ra_path, out);
+  return absl::OkStatus();
+}
+
+}  // namespace scep::provision

@@ -1,0 +1,138 @@
+#include "services/provision/provision_flags.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/base/status_macros.h"
+
+namespace scep::provision {
+namespace {
+
+constexpr char kDefaultModule[] = "/usr/lib/softhsm/libsofthsm2.so";
+
+absl::StatusOr<int> ParseDays(absl::string_view flag, absl::string_view value) {
+  int days = 0;
+  if (!absl::SimpleAtoi(value, &days) || days < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " needs a positive number of days, got '", value,
+                     "'"));
+  }
+  return days;
+}
+
+}  // namespace
+
+std::string UsageText() {
+  return absl::StrCat(
+      "Usage: SCEP_HSM_PIN=... SCEP_HSM_SO_PIN=... scep-provision [flags]\n"
+      "\n"
+      "Initialises a PKCS#11 token, generates the SCEP CA key (\"scep-ca\")\n"
+      "and RA key (\"scep-ra\") inside it, and writes the self-signed CA\n"
+      "certificate and the RA certificate it issues as <out-dir>/ca.pem and\n"
+      "<out-dir>/ra.pem.\n"
+      "\n"
+      "Flags:\n"
+      "  --module PATH        PKCS#11 module (default ", kDefaultModule, ")\n"
+      "  --token-label LABEL  token to create (required, at most 32 bytes)\n"
+      "  --ca-key TYPE        rsa:2048 (default), rsa:3072, rsa:4096,\n"
+      "                       ec:p256, ec:p384\n"
+      "  --ra-key TYPE        rsa:2048 (default), rsa:3072, rsa:4096\n"
+      "  --ca-subject DN      default \"CN=SCEP Dev CA\"\n"
+      "  --ra-subject DN      default \"CN=SCEP Dev RA\"\n"
+      "  --ca-days N          CA validity, default 3650\n"
+      "  --ra-days N          RA validity, default 730\n"
+      "  --out-dir DIR        where to write ca.pem and ra.pem (required)\n"
+      "  --pin-file FILE      user PIN from FILE instead of $SCEP_HSM_PIN\n"
+      "  --so-pin-file FILE   SO PIN from FILE instead of $SCEP_HSM_SO_PIN\n"
+      "  --if-missing         exit 0 without changes when the token and both\n"
+      "                       PEM files exist; reuse an existing token (and\n"
+      "                       its keys) when only the PEM files are missing\n"
+      "  --help               this text\n"
+      "\n"
+      "PINs are never accepted on the command line.\n");
+}
+
+absl::StatusOr<CommandLine> ParseCommandLine(
+    const std::vector<std::string>& args) {
+  CommandLine command_line;
+  command_line.options.module_path = kDefaultModule;
+  command_line.options.token_label.clear();
+  pkcs11::ProvisionOptions& options = command_line.options;
+
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      command_line.help = true;
+      continue;
+    }
+    if (arg == "--if-missing") {
+      command_line.if_missing = true;
+      continue;
+    }
+    if (arg.substr(0, 2) != "--") {
+      // Not echoed: a stray positional argument may well be a PIN.
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected positional argument #", i + 1));
+    }
+    std::string flag(arg);
+    std::string value;
+    bool has_value = false;
+    if (size_t equals = flag.find('='); equals != std::string::npos) {
+      value = flag.substr(equals + 1);
+      flag.resize(equals);
+      has_value = true;
+    }
+    if (flag == "--pin" || flag == "--so-pin" || flag == "--user-pin") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          flag, " is not accepted: PINs on the command line leak through ps "
+                "and shell history; use $SCEP_HSM_PIN / $SCEP_HSM_SO_PIN or "
+                "--pin-file / --so-pin-file"));
+    }
+    if (!has_value) {
+      if (i + 1 == args.size()) {
+        return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value"));
+      }
+      value = args[++i];
+    }
+    if (flag == "--module") {
+      options.module_path = value;
+    } else if (flag == "--token-label") {
+      options.token_label = value;
+    } else if (flag == "--ca-key") {
+      ASSIGN_OR_RETURN(options.ca_key, pkcs11::KeySpec::Parse(value));
+    } else if (flag == "--ra-key") {
+      ASSIGN_OR_RETURN(options.ra_key, pkcs11::KeySpec::Parse(value));
+    } else if (flag == "--ca-subject") {
+      options.ca_subject = value;
+    } else if (flag == "--ra-subject") {
+      options.ra_subject = value;
+    } else if (flag == "--ca-days") {
+      ASSIGN_OR_RETURN(options.ca_validity_days, ParseDays(flag, value));
+    } else if (flag == "--ra-days") {
+      ASSIGN_OR_RETURN(options.ra_validity_days, ParseDays(flag, value));
+    } else if (flag == "--out-dir") {
+      command_line.out_dir = value;
+    } else if (flag == "--pin-file") {
+      command_line.pin_file = value;
+    } else if (flag == "--so-pin-file") {
+      command_line.so_pin_file = value;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag '", flag, "' (see --help)"));
+    }
+  }
+  if (command_line.help) return command_line;
+  if (options.token_label.empty()) {
+    return absl::InvalidArgumentError("--token-label is required");
+  }
+  if (command_line.out_dir.empty()) {
+    return absl::InvalidArgumentError("--out-dir is required");
+  }
+  if (!options.ra_key.is_rsa()) {
+    return absl::InvalidArgumentError(
+        "--ra-key must be RSA: the RA decrypts request envelopes");
+  }
+  return command_line;
+}
+
+}  // namespace scep::provision

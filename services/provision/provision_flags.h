@@ -1,0 +1,35 @@
+#ifndef SCEP_SERVICES_PROVISION_PROVISION_FLAGS_H_
+#define SCEP_SERVICES_PROVISION_PROVISION_FLAGS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/pkcs11/provisioner.h"
+
+namespace scep::provision {
+
+// The parsed command line of scep-provision. PINs are not part of it: they
+// come from the environment or files, never from argv (visible in ps).
+struct CommandLine {
+  pkcs11::ProvisionOptions options;  // user_pin and so_pin left empty
+  std::string out_dir;
+  std::string pin_file;     // empty: use $SCEP_HSM_PIN
+  std::string so_pin_file;  // empty: use $SCEP_HSM_SO_PIN
+  bool if_missing = false;
+  bool help = false;
+};
+
+// Parses `args` (without the program name). Flags take "--flag value" or
+// "--flag=value". InvalidArgument for unknown flags, missing values, bad key
+// types or numbers, missing --token-label or --out-dir (unless --help), and
+// for any attempt to pass a PIN on the command line.
+absl::StatusOr<CommandLine> ParseCommandLine(
+    const std::vector<std::string>& args);
+
+// The --help text.
+std::string UsageText();
+
+}  // namespace scep::provision
+
+#endif  // SCEP_SERVICES_PROVISION_PROVISION_FLAGS_H_

@@ -1,0 +1,105 @@
+#include "services/provision/provision_flags.h"
+
+#include <stdlib.h>
+
+#include <fstream>
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "services/provision/provision_command.h"
+
+namespace scep::provision {
+namespace {
+
+TEST(ParseCommandLineTest, ParsesTheDocumentedExample) {
+  absl::StatusOr<CommandLine> parsed = ParseCommandLine(
+      {"--module", "/usr/lib/softhsm/libsofthsm2.so", "--token-label",
+       "scep-dev", "--ca-key", "ec:p384", "--ra-key=rsa:3072", "--ca-subject",
+       "CN=SCEP Dev CA,O=Example", "--ra-subject", "CN=SCEP Dev RA,O=Example",
+       "--ca-days", "1000", "--ra-days=100", "--out-dir", "var/pki",
+       "--pin-file", "/run/pin", "--if-missing"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->options.token_label, "scep-dev");
+  EXPECT_EQ(parsed->options.ca_key.Name(), "EC-P384");
+  EXPECT_EQ(parsed->options.ra_key.Name(), "RSA-3072");
+  EXPECT_EQ(parsed->options.ca_subject, "CN=SCEP Dev CA,O=Example");
+  EXPECT_EQ(parsed->options.ra_subject, "CN=SCEP Dev RA,O=Example");
+  EXPECT_EQ(parsed->options.ca_validity_days, 1000);
+  EXPECT_EQ(parsed->options.ra_validity_days, 100);
+  EXPECT_EQ(parsed->out_dir, "var/pki");
+  EXPECT_EQ(parsed->pin_file, "/run/pin");
+  EXPECT_TRUE(parsed->if_missing);
+  EXPECT_TRUE(parsed->options.user_pin.empty());
+}
+
+TEST(ParseCommandLineTest, DefaultsMatchTheDocumentation) {
+  absl::StatusOr<CommandLine> parsed =
+      ParseCommandLine({"--token-label", "t", "--out-dir", "d"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->options.module_path, "/usr/lib/softhsm/libsofthsm2.so");
+  EXPECT_EQ(parsed->options.ca_key.Name(), "RSA-2048");
+  EXPECT_EQ(parsed->options.ra_key.Name(), "RSA-2048");
+  EXPECT_EQ(parsed->options.ca_subject, "CN=SCEP Dev CA");
+  EXPECT_EQ(parsed->options.ra_subject, "CN=SCEP Dev RA");
+  EXPECT_EQ(parsed->options.ca_validity_days, 3650);
+  EXPECT_EQ(parsed->options.ra_validity_days, 730);
+  EXPECT_FALSE(parsed->if_missing);
+}
+
+TEST(ParseCommandLineTest, RefusesPinsOnTheCommandLineWithoutEchoingThem) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"--pin", "4321"},
+        std::vector<std::string>{"--so-pin=4321"},
+        std::vector<std::string>{"--token-label", "t", "4321"}}) {
+    absl::StatusOr<CommandLine> parsed = ParseCommandLine(args);
+    ASSERT_TRUE(absl::IsInvalidArgument(parsed.status())) << args[0];
+    EXPECT_EQ(parsed.status().message().find("4321"), absl::string_view::npos)
+        << parsed.status();
+  }
+}
+
+TEST(ParseCommandLineTest, RejectsBadInput) {
+  for (std::vector<std::string> args : {
+           std::vector<std::string>{"--out-dir", "d"},
+           std::vector<std::string>{"--token-label", "t"},
+           std::vector<std::string>{"--token-label", "t", "--out-dir", "d",
+                                    "--ca-key", "rsa:1024"},
+           std::vector<std::string>{"--token-label", "t", "--out-dir", "d",
+                                    "--ra-key", "ec:p256"},
+           std::vector<std::string>{"--token-label", "t", "--out-dir", "d",
+                                    "--ca-days", "0"},
+           std::vector<std::string>{"--token-label", "t", "--bogus", "x"},
+           std::vector<std::string>{"--token-label"},
+       }) {
+    EXPECT_TRUE(absl::IsInvalidArgument(ParseCommandLine(args).status()))
+        << args[0] << " " << args.size();
+  }
+  absl::StatusOr<CommandLine> help = ParseCommandLine({"--help"});
+  ASSERT_TRUE(help.ok());
+  EXPECT_TRUE(help->help);
+}
+
+TEST(ReadSecretTest, PrefersFileAndStripsNewline) {
+  const std::string path =
+      ::testing::TempDir() + "/provision_flags_test_pin";
+  {
+    std::ofstream out(path);
+    out << "6543\n";
+  }
+  setenv("SCEP_TEST_PIN", "from-env", 1);
+  EXPECT_EQ(*ReadSecret(path, "SCEP_TEST_PIN", "PIN"), "6543");
+  EXPECT_EQ(*ReadSecret("", "SCEP_TEST_PIN", "PIN"), "from-env");
+  unsetenv("SCEP_TEST_PIN");
+  EXPECT_TRUE(absl::IsNotFound(ReadSecret("", "SCEP_TEST_PIN", "PIN").status()));
+  {
+    std::ofstream out(path);
+    out << "\n";
+  }
+  absl::StatusOr<std::string> empty = ReadSecret(path, "SCEP_TEST_PIN", "PIN");
+  EXPECT_TRUE(absl::IsInvalidArgument(empty.status()));
+}
+
+}  // namespace
+}  // namespace scep::provision
