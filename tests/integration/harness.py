@@ -111,8 +111,12 @@ class Stack:
         self.procs[name] = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, env=env or self.env())
 
-    def start_redis(self):
-        self.redis_port = free_port()
+    def restart_redis(self):
+        """Starts Redis again on the port it had (state is gone)."""
+        self.start_redis(self.redis_port)
+
+    def start_redis(self, port=None):
+        self.redis_port = port or free_port()
         self.spawn("redis", ["redis-server", "--port", str(self.redis_port),
                              "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", self.dir])

@@ -167,8 +167,8 @@ class EnrollmentTest(unittest.TestCase):
         self.assertNotIn("extractable", flags)
 
 
-class SignerOutageTest(unittest.TestCase):
-    """503 + Retry-After while the signer is down; recovery without
+class DependencyOutageTest(unittest.TestCase):
+    """503 + Retry-After while the signer or Redis is down; recovery without
     restarting the gateway."""
 
     def test_signer_down_is_503_then_recovers(self):
@@ -195,6 +195,22 @@ class SignerOutageTest(unittest.TestCase):
             self.assertIsNotNone(rep, "signer did not come back")
             # The identical request was never half-processed: it succeeds.
             self.assertEqual(rep["pkiStatus"], 0, rep)
+        finally:
+            stack.stop()
+
+    def test_redis_down_is_503_then_recovers(self):
+        stack = Stack().start()
+        try:
+            url = stack.url + "?operation=PKIOperation"
+            req = stack.probe_request("redis-outage", "tid-redis", "55" * 16)
+            stack.stop_process("redis")
+            status, headers, _ = http("POST", url, req)
+            self.assertEqual(status, 503)
+            self.assertIn("Retry-After", headers)
+            stack.restart_redis()
+            status, _, body = http("POST", url, req)
+            self.assertEqual(status, 200)
+            self.assertEqual(stack.probe_open("redis-outage", body)["pkiStatus"], 0)
         finally:
             stack.stop()
 
