@@ -21,4 +21,25 @@ absl::string_view FailInfoName(FailInfo fail_info) {
   return "unknown";
 }
 
+absl::string_view MessageTypeName(MessageType type) {
+  switch (type) {
+    case MessageType::kCertRep: return "CertRep";
+    case MessageType::kRenewalReq: return "RenewalReq";
+    case MessageType::kPkcsReq: return "PKCSReq";
+    case MessageType::kCertPoll: return "CertPoll";
+    case MessageType::kGetCert: return "GetCert";
+    case MessageType::kGetCrl: return "GetCRL";
+  }
+  return "unknown";
+}
+
+absl::string_view PkiStatusName(PkiStatus status) {
+  switch (status) {
+    case PkiStatus::kSuccess: return "SUCCESS";
+    case PkiStatus::kFailure: return "FAILURE";
+    case PkiStatus::kPending: return "PENDING";
+  }
+  return "unknown";
+}
+
 }  // namespace scep::codec

@@ -48,8 +48,10 @@ struct ScepAttributes {
 bool IsLegacyCipher(absl::string_view cipher);
 bool IsLegacyDigest(absl::string_view digest);
 
-// Human-readable name of a failInfo for failInfoText and logs.
+// Names for failInfoText, logs and metric labels (RFC 8894 spelling).
 absl::string_view FailInfoName(FailInfo fail_info);
+absl::string_view MessageTypeName(MessageType type);
+absl::string_view PkiStatusName(PkiStatus status);
 
 }  // namespace scep::codec
 

@@ -217,7 +217,15 @@ PkiOutcome PkiOperation::Sign(const Request& req, const std::string& content,
     return UnavailableAfterNonce(req, "signer");
   }
   if (!der.ok()) return PkiOutcome{500, "internal error\n", "HTTP 500"};
-  return PkiOutcome{200, *std::move(der), std::move(summary)};
+  PkiOutcome outcome{200, *std::move(der), std::move(summary)};
+  outcome.message_type =
+      std::string(codec::MessageTypeName(req.msg.attributes.message_type));
+  outcome.pki_status = std::string(codec::PkiStatusName(*attrs.pki_status));
+  if (attrs.fail_info) {
+    outcome.fail_info = std::string(codec::FailInfoName(*attrs.fail_info));
+  }
+  outcome.transaction_id = req.msg.attributes.transaction_id;
+  return outcome;
 }
 
 }  // namespace scep::gateway

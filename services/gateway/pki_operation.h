@@ -25,7 +25,13 @@ struct PkiOperationOptions {
 struct PkiOutcome {
   int http_status = 200;
   std::string body;     // CertRep DER for 200, text otherwise
-  std::string summary;  // "SUCCESS", "FAILURE badRequest", ... for logs
+  std::string summary;  // "SUCCESS", "FAILURE badRequest: why", ... for logs
+  // Bounded values for metric labels and structured logs ("" when the
+  // request never got that far).
+  std::string message_type;    // "PKCSReq", "RenewalReq", ...
+  std::string pki_status;      // "SUCCESS", "FAILURE", "PENDING"
+  std::string fail_info;       // "badRequest", ... with FAILURE
+  std::string transaction_id;  // for logs only, never a label
 };
 
 // The PKIOperation flow of RFC 8894 section 3.3 for PKCSReq: verify,
