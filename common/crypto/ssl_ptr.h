@@ -34,6 +34,8 @@ inline void FreeBio(BIO* b) { BIO_free_all(b); }
 
 using X509Ptr = SslPtr<X509, X509_free>;
 using X509ReqPtr = SslPtr<X509_REQ, X509_REQ_free>;
+using X509CrlPtr = SslPtr<X509_CRL, X509_CRL_free>;
+using X509RevokedPtr = SslPtr<X509_REVOKED, X509_REVOKED_free>;
 using X509NamePtr = SslPtr<X509_NAME, X509_NAME_free>;
 using X509ExtPtr = SslPtr<X509_EXTENSION, X509_EXTENSION_free>;
 using X509StackPtr = SslPtr<STACK_OF(X509), FreeX509Stack>;

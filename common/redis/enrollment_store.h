@@ -1,6 +1,7 @@
 #ifndef SCEP_COMMON_REDIS_ENROLLMENT_STORE_H_
 #define SCEP_COMMON_REDIS_ENROLLMENT_STORE_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -87,6 +88,12 @@ class EnrollmentStore {
   virtual absl::Status ReleaseTransaction(absl::string_view profile,
                                           absl::string_view transaction_id,
                                           absl::string_view fingerprint) = 0;
+
+  // Reads transaction `transaction_id` without claiming it (CertPoll,
+  // RFC 8894 section 3.3.3): nullopt when unknown or expired, otherwise
+  // kPending or kIssued.
+  virtual absl::StatusOr<std::optional<Transaction>> GetTransaction(
+      absl::string_view profile, absl::string_view transaction_id) = 0;
 
   // OK when the store answers; Unavailable otherwise. For readiness probes.
   virtual absl::Status Ping() = 0;

@@ -96,6 +96,27 @@ TEST_P(EnrollmentStoreContractTest, ClaimPendingCompleteIssued) {
   EXPECT_EQ(done.certificate, kCert);  // NUL bytes included.
 }
 
+TEST_P(EnrollmentStoreContractTest, GetTransactionReadsWithoutClaiming) {
+  auto none = store().GetTransaction(kProfile, kTid);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  // Reading did not claim: the first claimer still gets kClaimed.
+  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp-1", kLong).state, State::kClaimed);
+  auto pending = store().GetTransaction(kProfile, kTid);
+  ASSERT_TRUE(pending.ok() && pending->has_value());
+  EXPECT_EQ((*pending)->state, State::kPending);
+  EXPECT_EQ((*pending)->fingerprint, "fp-1");
+  ASSERT_TRUE(
+      store().CompleteTransaction(kProfile, kTid, "fp-1", kCert, kLong).ok());
+  auto issued = store().GetTransaction(kProfile, kTid);
+  ASSERT_TRUE(issued.ok() && issued->has_value());
+  EXPECT_EQ((*issued)->state, State::kIssued);
+  EXPECT_EQ((*issued)->certificate, kCert);
+  auto other = store().GetTransaction("servers", kTid);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->has_value());
+}
+
 TEST_P(EnrollmentStoreContractTest, TransactionsAreScopedAndNeverCollide) {
   const std::string tid_33(33, 'a');
   const std::string tid_34(34, 'a');

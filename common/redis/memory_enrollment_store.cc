@@ -153,6 +153,21 @@ absl::Status MemoryEnrollmentStore::ReleaseTransaction(
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<Transaction>> MemoryEnrollmentStore::GetTransaction(
+    absl::string_view profile, absl::string_view transaction_id) {
+  RETURN_IF_ERROR(CheckAvailable("GetTransaction"));
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  absl::MutexLock lock(&mu_);
+  const Entry* entry = Find(key, clock_());
+  if (entry == nullptr) return std::nullopt;
+  Transaction result;
+  result.state = entry->issued ? Transaction::State::kIssued
+                               : Transaction::State::kPending;
+  result.fingerprint = entry->fingerprint;
+  result.certificate = entry->certificate;
+  return result;
+}
+
 absl::Status MemoryEnrollmentStore::Ping() { return CheckAvailable("Ping"); }
 
 }  // namespace scep::redis

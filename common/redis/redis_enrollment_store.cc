@@ -179,6 +179,32 @@ absl::Status RedisEnrollmentStore::ReleaseTransaction(
   return Unexpected(kOp, *reply);
 }
 
+absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::GetTransaction(
+    absl::string_view profile, absl::string_view transaction_id) {
+  constexpr absl::string_view kOp = "GetTransaction";
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   pool_->Run(kOp, {"HMGET", key, "state", "fp", "cert"}));
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+    return Unexpected(kOp, *reply);
+  }
+  if (reply->element[0]->type != REDIS_REPLY_STRING) return std::nullopt;
+  Transaction result;
+  const absl::string_view state = Text(*reply->element[0]);
+  if (reply->element[1]->type == REDIS_REPLY_STRING) {
+    result.fingerprint = std::string(Text(*reply->element[1]));
+  }
+  if (state == "issued") {
+    result.state = Transaction::State::kIssued;
+    if (reply->element[2]->type == REDIS_REPLY_STRING) {
+      result.certificate = std::string(Text(*reply->element[2]));
+    }
+  } else {
+    result.state = Transaction::State::kPending;
+  }
+  return result;
+}
+
 absl::Status RedisEnrollmentStore::Ping() {
   constexpr absl::string_view kOp = "Ping";
   ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run(kOp, {"PING"}));

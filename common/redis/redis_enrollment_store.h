@@ -50,6 +50,8 @@ class RedisEnrollmentStore : public EnrollmentStore {
   absl::Status ReleaseTransaction(absl::string_view profile,
                                   absl::string_view transaction_id,
                                   absl::string_view fingerprint) override;
+  absl::StatusOr<std::optional<Transaction>> GetTransaction(
+      absl::string_view profile, absl::string_view transaction_id) override;
   absl::Status Ping() override;
 
  private:

@@ -7,6 +7,7 @@
 #include "common/codec/envelope.h"
 #include "common/codec/pki_message.h"
 #include "common/crypto/der.h"
+#include "common/crypto/ssl_error.h"
 #include "services/signer/issuer.h"
 
 namespace scep::signer {
@@ -38,10 +39,47 @@ absl::StatusOr<std::unique_ptr<SignerCore>> SignerCore::New(
   }
   ASSIGN_OR_RETURN(std::string ca_der, crypto::ToDer(ca_cert.get(), i2d_X509));
   ASSIGN_OR_RETURN(std::string ra_der, crypto::ToDer(ra_cert.get(), i2d_X509));
-  return absl::WrapUnique(new SignerCore(
+  auto core = absl::WrapUnique(new SignerCore(
       std::move(options), std::move(ca_key), std::move(ca_cert),
       std::move(ra_key), std::move(ra_cert), std::move(ca_der),
       std::move(ra_der)));
+  if (core->options_.next_ca_certificate != nullptr) {
+    RETURN_IF_ERROR(core->PrepareNextCa());
+  }
+  return core;
+}
+
+absl::Status SignerCore::PrepareNextCa() {
+  X509* next = options_.next_ca_certificate.get();
+  ASSIGN_OR_RETURN(next_ca_der_, crypto::ToDer(next, i2d_X509));
+  ASSIGN_OR_RETURN(std::string degenerate, codec::DegenerateCertificates({next}));
+  return ra_key_->WithKey([&](EVP_PKEY* key) -> absl::Status {
+    crypto::BioPtr in(BIO_new_mem_buf(degenerate.data(),
+                                      static_cast<int>(degenerate.size())));
+    crypto::CmsPtr cms(CMS_sign(ra_cert_.get(), key, nullptr, in.get(),
+                                CMS_BINARY | CMS_NOSMIMECAP));
+    if (cms == nullptr) return crypto::SslInternal("signing GetNextCACert answer");
+    ASSIGN_OR_RETURN(next_ca_message_, crypto::ToDer(cms.get(), i2d_CMS_ContentInfo));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::string> SignerCore::SignCrl(const CrlParams& params,
+                                                absl::string_view digest) {
+  std::string digest_name(digest.empty() ? options_.default_digest : digest);
+  if (digest_name != "sha256" && digest_name != "sha384" &&
+      digest_name != "sha512") {
+    return absl::InvalidArgumentError("CRL digest must be sha256, sha384 or sha512");
+  }
+  ASSIGN_OR_RETURN(crypto::X509CrlPtr crl, BuildCrl(ca_cert_.get(), params));
+  const EVP_MD* md = EVP_get_digestbyname(digest_name.c_str());
+  RETURN_IF_ERROR(ca_key_->WithKey([&](EVP_PKEY* key) -> absl::Status {
+    if (X509_CRL_sign(crl.get(), key, md) <= 0) {
+      return crypto::SslInternal("signing CRL with the CA key");
+    }
+    return absl::OkStatus();
+  }));
+  return crypto::ToDer(crl.get(), i2d_X509_CRL);
 }
 
 SignerCore::SignerCore(SignerOptions options, std::unique_ptr<KeyAccess> ca_key,

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "common/codec/scep_types.h"
 #include "common/crypto/ssl_ptr.h"
+#include "services/signer/crl_builder.h"
 #include "services/signer/key_access.h"
 
 namespace scep::signer {
@@ -18,6 +19,8 @@ struct SignerOptions {
   int default_validity_days = 365;
   std::string default_digest = "sha256";
   std::function<absl::Time()> clock = absl::Now;
+  // CA rollover: the next CA certificate, published by GetNextCACert.
+  crypto::X509Ptr next_ca_certificate;
 };
 
 // Every private-key operation of the service, independent of gRPC: RA
@@ -47,21 +50,33 @@ class SignerCore {
                                           codec::ScepAttributes attributes,
                                           absl::string_view digest);
 
+  // DER CRL signed by the CA key. `digest` "" takes the default.
+  absl::StatusOr<std::string> SignCrl(const CrlParams& params,
+                                      absl::string_view digest);
+
   const std::string& ca_certificate_der() const { return ca_der_; }
   const std::string& ra_certificate_der() const { return ra_der_; }
+  // Empty when no next CA is configured.
+  const std::string& next_ca_certificate_der() const { return next_ca_der_; }
+  // The GetNextCACert answer (RFC 8894 section 4.7.1), RA-signed at start-up.
+  const std::string& next_ca_message() const { return next_ca_message_; }
 
  private:
   SignerCore(SignerOptions options, std::unique_ptr<KeyAccess> ca_key,
              crypto::X509Ptr ca_cert, std::unique_ptr<KeyAccess> ra_key,
              crypto::X509Ptr ra_cert, std::string ca_der, std::string ra_der);
 
-  const SignerOptions options_;
+  absl::Status PrepareNextCa();
+
+  SignerOptions options_;
   const std::unique_ptr<KeyAccess> ca_key_;
   const crypto::X509Ptr ca_cert_;
   const std::unique_ptr<KeyAccess> ra_key_;
   const crypto::X509Ptr ra_cert_;
   const std::string ca_der_;
   const std::string ra_der_;
+  std::string next_ca_der_;
+  std::string next_ca_message_;
 };
 
 }  // namespace scep::signer

@@ -181,5 +181,52 @@ TEST(SignerCoreTest, EcdsaCaIssues) {
             0);
 }
 
+TEST(SignerCoreTest, SignsCrlWithReasonsNumberAndAki) {
+  auto core = NewFixtureCore();
+  CrlParams params;
+  params.number = 42;
+  params.this_update = absl::FromUnixSeconds(1'800'000'000);
+  params.next_update = params.this_update + absl::Hours(24);
+  params.revoked.push_back({std::string("\x01\x02\x03", 3), params.this_update, 1});
+  params.revoked.push_back({std::string("\x7f", 1), params.this_update, -1});
+  auto der = core->SignCrl(params, "");
+  ASSERT_TRUE(der.ok()) << der.status();
+  auto crl = crypto::FromDer<crypto::X509CrlPtr>(*der, d2i_X509_CRL, "crl").value();
+  crypto::X509Ptr ca = Cert("ca.pem");
+  EXPECT_EQ(X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())), 1);
+  EXPECT_EQ(X509_CRL_get_version(crl.get()), X509_CRL_VERSION_2);
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.get());
+  ASSERT_EQ(sk_X509_REVOKED_num(revoked), 2);
+  crypto::Asn1IntegerPtr number(static_cast<ASN1_INTEGER*>(
+      X509_CRL_get_ext_d2i(crl.get(), NID_crl_number, nullptr, nullptr)));
+  ASSERT_NE(number, nullptr);
+  EXPECT_EQ(ASN1_INTEGER_get(number.get()), 42);
+  EXPECT_GE(X509_CRL_get_ext_by_NID(crl.get(), NID_authority_key_identifier, -1), 0);
+  params.revoked[0].reason = 7;  // unused value in RFC 5280
+  EXPECT_EQ(core->SignCrl(params, "").status().code(), absl::StatusCode::kInvalidArgument);
+  params.revoked[0].reason = 1;
+  params.next_update = params.this_update;
+  EXPECT_FALSE(core->SignCrl(params, "").ok());
+}
+
+TEST(SignerCoreTest, NextCaMessageIsRaSignedAndCarriesTheNextCa) {
+  SignerOptions options;
+  options.next_ca_certificate = Cert("strongswan-issued.pem");  // any cert
+  auto core = SignerCore::New(std::move(options), Key("ca.key"), Cert("ca.pem"),
+                              Key("ra.key"), Cert("ra.pem")).value();
+  ASSERT_FALSE(core->next_ca_message().empty());
+  auto cms = crypto::FromDer<crypto::CmsPtr>(core->next_ca_message(),
+                                             d2i_CMS_ContentInfo, "msg").value();
+  crypto::BioPtr out(BIO_new(BIO_s_mem()));
+  ASSERT_EQ(CMS_verify(cms.get(), nullptr, nullptr, nullptr, out.get(),
+                       CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY), 1);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(out.get(), &data);
+  auto certs = codec::ParseDegenerateCertificates(std::string(data, len)).value();
+  ASSERT_EQ(certs.size(), 1u);
+  EXPECT_EQ(X509_cmp(certs[0].get(), Cert("strongswan-issued.pem").get()), 0);
+  EXPECT_TRUE(NewFixtureCore()->next_ca_message().empty());
+}
+
 }  // namespace
 }  // namespace scep::signer

@@ -1,0 +1,75 @@
+#ifndef SCEP_COMMON_REDIS_CERTIFICATE_INDEX_H_
+#define SCEP_COMMON_REDIS_CERTIFICATE_INDEX_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace scep::redis {
+
+// One issued certificate. Serials are lower-case hex of the positive
+// serial's magnitude (codec::SerialHex), unique per CA.
+struct CertificateRecord {
+  std::string certificate;  // DER
+  std::string profile;
+  bool revoked = false;
+  int reason = -1;          // RFC 5280 CRLReason when revoked; -1 none
+  absl::Time revoked_at = absl::InfinitePast();
+};
+
+struct RevokedSerial {
+  std::string serial_hex;
+  absl::Time revoked_at;
+  int reason = -1;
+};
+
+// The last CRL signed, and which revocation generation it covers.
+struct CachedCrl {
+  int64_t generation = 0;
+  std::string der;
+  absl::Time next_update;
+};
+
+// The certificate index of DESIGN.md: serial → certificate + status, for
+// GetCert, renewal checks, revocation and CRLs. Thread-safe; Unavailable
+// when the backing store cannot be reached.
+class CertificateIndex {
+ public:
+  virtual ~CertificateIndex() = default;
+
+  // Records an issued certificate, kept for `ttl` (its lifetime plus a
+  // grace period). Overwrites nothing that is revoked.
+  virtual absl::Status Put(absl::string_view serial_hex,
+                           const CertificateRecord& record,
+                           absl::Duration ttl) = 0;
+
+  virtual absl::StatusOr<std::optional<CertificateRecord>> Get(
+      absl::string_view serial_hex) = 0;
+
+  // Marks a certificate revoked and bumps the revocation generation.
+  // NotFound for an unknown serial; revoking twice keeps the first time
+  // and reason and is OK.
+  virtual absl::Status Revoke(absl::string_view serial_hex, int reason,
+                              absl::Time when) = 0;
+
+  virtual absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() = 0;
+
+  // Increases with every revocation; a cached CRL of an older generation
+  // is stale.
+  virtual absl::StatusOr<int64_t> RevocationGeneration() = 0;
+
+  // Next cRLNumber (monotonic, RFC 5280 section 5.2.3).
+  virtual absl::StatusOr<uint64_t> NextCrlNumber() = 0;
+
+  virtual absl::StatusOr<std::optional<CachedCrl>> GetCachedCrl() = 0;
+  virtual absl::Status PutCachedCrl(const CachedCrl& crl) = 0;
+};
+
+}  // namespace scep::redis
+
+#endif  // SCEP_COMMON_REDIS_CERTIFICATE_INDEX_H_

@@ -1,0 +1,122 @@
+#include <cstdlib>
+#include <functional>
+#include <memory>
+
+#include "common/redis/memory_certificate_index.h"
+#include "common/redis/redis_certificate_index.h"
+#include "common/redis/redis_test_server.h"
+#include "gtest/gtest.h"
+
+namespace scep::redis {
+namespace {
+
+bool InCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
+// The same contract against the in-process fake and a real redis-server.
+class CertificateIndexTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (!GetParam()) {
+      index_ = std::make_unique<MemoryCertificateIndex>();
+      return;
+    }
+    if (!RedisTestServer::Installed()) {
+      if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
+      GTEST_SKIP() << "redis-server not installed";
+    }
+    auto server = RedisTestServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    RedisOptions options;
+    options.port = server_->port();
+    index_ = RedisCertificateIndex::New(options).value();
+  }
+
+  CertificateRecord Record(const std::string& der) {
+    CertificateRecord r;
+    r.certificate = der;
+    r.profile = "default";
+    return r;
+  }
+
+  std::unique_ptr<RedisTestServer> server_;
+  std::unique_ptr<CertificateIndex> index_;
+};
+
+TEST_P(CertificateIndexTest, PutGetRevokeList) {
+  const std::string der("\x30\x82\0\x01 binary", 12);
+  ASSERT_TRUE(index_->Put("0a1b", Record(der), absl::Hours(1)).ok());
+  auto got = index_->Get("0a1b");
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status();
+  EXPECT_EQ((*got)->certificate, der);
+  EXPECT_EQ((*got)->profile, "default");
+  EXPECT_FALSE((*got)->revoked);
+  EXPECT_FALSE(index_->Get("ffff").value().has_value());
+  EXPECT_EQ(index_->RevocationGeneration().value(), 0);
+
+  const absl::Time when = absl::FromUnixSeconds(1'800'000'000);
+  ASSERT_TRUE(index_->Revoke("0a1b", 1, when).ok());
+  EXPECT_EQ(index_->RevocationGeneration().value(), 1);
+  got = index_->Get("0a1b");
+  EXPECT_TRUE((*got)->revoked);
+  EXPECT_EQ((*got)->reason, 1);
+  EXPECT_EQ((*got)->revoked_at, when);
+  // Idempotent, first reason kept; a late Put does not un-revoke.
+  ASSERT_TRUE(index_->Revoke("0a1b", 4, when + absl::Hours(1)).ok());
+  ASSERT_TRUE(index_->Put("0a1b", Record("other"), absl::Hours(1)).ok());
+  got = index_->Get("0a1b");
+  EXPECT_TRUE((*got)->revoked);
+  EXPECT_EQ((*got)->reason, 1);
+  EXPECT_EQ((*got)->certificate, der);
+  EXPECT_EQ(index_->RevocationGeneration().value(), 1);
+  EXPECT_EQ(index_->Revoke("beef", 0, when).code(), absl::StatusCode::kNotFound);
+
+  auto revoked = index_->ListRevoked();
+  ASSERT_TRUE(revoked.ok());
+  ASSERT_EQ(revoked->size(), 1u);
+  EXPECT_EQ((*revoked)[0].serial_hex, "0a1b");
+  EXPECT_EQ((*revoked)[0].reason, 1);
+  EXPECT_EQ((*revoked)[0].revoked_at, when);
+}
+
+TEST_P(CertificateIndexTest, CrlNumbersAndCache) {
+  EXPECT_EQ(index_->NextCrlNumber().value(), 1u);
+  EXPECT_EQ(index_->NextCrlNumber().value(), 2u);
+  EXPECT_FALSE(index_->GetCachedCrl().value().has_value());
+  CachedCrl crl{3, std::string("crl\0der", 7), absl::FromUnixSeconds(1'900'000'000)};
+  ASSERT_TRUE(index_->PutCachedCrl(crl).ok());
+  ASSERT_TRUE(index_->PutCachedCrl({2, "older", absl::FromUnixSeconds(1)}).ok());
+  auto cached = index_->GetCachedCrl().value();
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_EQ(cached->generation, 3);
+  EXPECT_EQ(cached->der, crl.der);
+  EXPECT_EQ(cached->next_update, crl.next_update);
+}
+
+TEST_P(CertificateIndexTest, RejectsMalformedSerials) {
+  if (!GetParam()) GTEST_SKIP() << "key validation is the Redis layout's";
+  EXPECT_EQ(index_->Get("XYZ").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index_->Get("").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index_->Get(std::string(41, 'a')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(CertificateIndexTest, UnavailableWhenRedisIsDown) {
+  if (!GetParam()) {
+    static_cast<MemoryCertificateIndex*>(index_.get())->SetUnavailable(true);
+  } else {
+    server_->Kill();
+  }
+  EXPECT_EQ(index_->Get("0a").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(index_->Revoke("0a", 0, absl::Now()).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(index_->ListRevoked().status().code(), absl::StatusCode::kUnavailable);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, CertificateIndexTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Redis" : "Memory"; });
+
+}  // namespace
+}  // namespace scep::redis

@@ -1,0 +1,43 @@
+#ifndef SCEP_COMMON_REDIS_MEMORY_CERTIFICATE_INDEX_H_
+#define SCEP_COMMON_REDIS_MEMORY_CERTIFICATE_INDEX_H_
+
+#include <atomic>
+#include <map>
+#include <mutex>
+
+#include "common/redis/certificate_index.h"
+
+namespace scep::redis {
+
+// In-process CertificateIndex for unit tests (TTLs are not enforced) with
+// an unavailability hook.
+class MemoryCertificateIndex final : public CertificateIndex {
+ public:
+  void SetUnavailable(bool unavailable) { unavailable_ = unavailable; }
+
+  absl::Status Put(absl::string_view serial_hex, const CertificateRecord& record,
+                   absl::Duration ttl) override;
+  absl::StatusOr<std::optional<CertificateRecord>> Get(
+      absl::string_view serial_hex) override;
+  absl::Status Revoke(absl::string_view serial_hex, int reason,
+                      absl::Time when) override;
+  absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() override;
+  absl::StatusOr<int64_t> RevocationGeneration() override;
+  absl::StatusOr<uint64_t> NextCrlNumber() override;
+  absl::StatusOr<std::optional<CachedCrl>> GetCachedCrl() override;
+  absl::Status PutCachedCrl(const CachedCrl& crl) override;
+
+ private:
+  absl::Status Check() const;
+
+  std::atomic<bool> unavailable_{false};
+  std::mutex mu_;
+  std::map<std::string, CertificateRecord, std::less<>> records_;
+  int64_t generation_ = 0;
+  uint64_t crl_number_ = 0;
+  std::optional<CachedCrl> crl_;
+};
+
+}  // namespace scep::redis
+
+#endif  // SCEP_COMMON_REDIS_MEMORY_CERTIFICATE_INDEX_H_

@@ -1,0 +1,201 @@
+#include "common/redis/redis_certificate_index.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/base/status_macros.h"
+
+namespace scep::redis {
+namespace {
+
+constexpr char kRevokedKey[] = "scep:revoked";
+constexpr char kGenerationKey[] = "scep:crl:gen";
+constexpr char kNumberKey[] = "scep:crl:number";
+constexpr char kCrlCacheKey[] = "scep:crl:cache";
+
+// Never overwrites a revoked record (a late retransmission must not
+// un-revoke a certificate).
+constexpr char kPutScript[] = R"lua(
+if redis.call('HGET', KEYS[1], 'revoked') == '1' then return 'revoked' end
+redis.call('HSET', KEYS[1], 'der', ARGV[1], 'profile', ARGV[2], 'revoked', '0')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 'ok')lua";
+
+// KEYS: cert, revoked set, generation. ARGV: serial, reason, unix time.
+constexpr char kRevokeScript[] = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+if redis.call('HGET', KEYS[1], 'revoked') == '1' then return 'already' end
+redis.call('HSET', KEYS[1], 'revoked', '1', 'reason', ARGV[2], 'revoked_at', ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3] .. ':' .. ARGV[2])
+redis.call('INCR', KEYS[3])
+return 'ok')lua";
+
+// Keeps the CRL of the newest generation when signers race.
+constexpr char kPutCrlScript[] = R"lua(
+local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '-1')
+if gen > tonumber(ARGV[1]) then return 'older' end
+redis.call('HSET', KEYS[1], 'gen', ARGV[1], 'der', ARGV[2], 'next_update', ARGV[3])
+return 'ok')lua";
+
+absl::string_view Text(const redisReply& r) { return absl::string_view(r.str, r.len); }
+
+absl::Status Unexpected(absl::string_view op, const redisReply& r) {
+  return absl::UnavailableError(absl::StrCat(
+      "Redis ", op, ": ", r.type == REDIS_REPLY_ERROR ? Text(r) : "unexpected reply"));
+}
+
+absl::StatusOr<std::string> CertKey(absl::string_view serial_hex) {
+  if (serial_hex.empty() || serial_hex.size() > 40 ||
+      serial_hex.find_first_not_of("0123456789abcdef") != absl::string_view::npos) {
+    return absl::InvalidArgumentError("serial must be 1..40 lower-case hex digits");
+  }
+  return absl::StrCat("scep:cert:", serial_hex);
+}
+
+absl::StatusOr<std::string> Word(RedisConnectionPool& pool, absl::string_view op,
+                                 std::vector<absl::string_view> argv) {
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, pool.Run(op, argv));
+  if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
+    return Unexpected(op, *reply);
+  }
+  return std::string(Text(*reply));
+}
+
+absl::StatusOr<int64_t> Integer(RedisConnectionPool& pool, absl::string_view op,
+                                std::vector<absl::string_view> argv) {
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, pool.Run(op, argv));
+  int64_t value = 0;
+  if (reply->type == REDIS_REPLY_INTEGER) return reply->integer;
+  if (reply->type == REDIS_REPLY_NIL) return 0;
+  if (reply->type == REDIS_REPLY_STRING && absl::SimpleAtoi(Text(*reply), &value)) {
+    return value;
+  }
+  return Unexpected(op, *reply);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RedisCertificateIndex>> RedisCertificateIndex::New(
+    RedisOptions options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RedisConnectionPool> pool,
+                   RedisConnectionPool::New(std::move(options)));
+  return std::unique_ptr<RedisCertificateIndex>(
+      new RedisCertificateIndex(std::move(pool)));
+}
+
+absl::Status RedisCertificateIndex::Put(absl::string_view serial_hex,
+                                        const CertificateRecord& record,
+                                        absl::Duration ttl) {
+  ASSIGN_OR_RETURN(std::string key, CertKey(serial_hex));
+  const std::string ms = absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(ttl)));
+  ASSIGN_OR_RETURN(std::string word,
+                   Word(*pool_, "PutCertificate",
+                        {"EVAL", kPutScript, "1", key, record.certificate,
+                         record.profile, ms}));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<CertificateRecord>> RedisCertificateIndex::Get(
+    absl::string_view serial_hex) {
+  constexpr absl::string_view kOp = "GetCertificate";
+  ASSIGN_OR_RETURN(std::string key, CertKey(serial_hex));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   pool_->Run(kOp, {"HMGET", key, "der", "profile", "revoked",
+                                    "reason", "revoked_at"}));
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5) {
+    return Unexpected(kOp, *reply);
+  }
+  auto field = [&](size_t i) -> std::string {
+    const redisReply* e = reply->element[i];
+    return e->type == REDIS_REPLY_STRING ? std::string(Text(*e)) : std::string();
+  };
+  if (reply->element[0]->type != REDIS_REPLY_STRING) return std::nullopt;
+  CertificateRecord record;
+  record.certificate = field(0);
+  record.profile = field(1);
+  record.revoked = field(2) == "1";
+  if (record.revoked) {
+    int64_t at = 0;
+    (void)absl::SimpleAtoi(field(3), &record.reason);
+    (void)absl::SimpleAtoi(field(4), &at);
+    record.revoked_at = absl::FromUnixSeconds(at);
+  }
+  return record;
+}
+
+absl::Status RedisCertificateIndex::Revoke(absl::string_view serial_hex,
+                                           int reason, absl::Time when) {
+  ASSIGN_OR_RETURN(std::string key, CertKey(serial_hex));
+  const std::string reason_text = absl::StrCat(reason);
+  const std::string at = absl::StrCat(absl::ToUnixSeconds(when));
+  ASSIGN_OR_RETURN(std::string word,
+                   Word(*pool_, "Revoke",
+                        {"EVAL", kRevokeScript, "3", key, kRevokedKey,
+                         kGenerationKey, serial_hex, reason_text, at}));
+  if (word == "missing") return absl::NotFoundError("unknown serial");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<RevokedSerial>> RedisCertificateIndex::ListRevoked() {
+  constexpr absl::string_view kOp = "ListRevoked";
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run(kOp, {"HGETALL", kRevokedKey}));
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
+    return Unexpected(kOp, *reply);
+  }
+  std::vector<RevokedSerial> out;
+  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+    std::pair<std::string, std::string> parts =
+        absl::StrSplit(Text(*reply->element[i + 1]), absl::MaxSplits(':', 1));
+    int64_t at = 0;
+    RevokedSerial entry;
+    entry.serial_hex = std::string(Text(*reply->element[i]));
+    if (!absl::SimpleAtoi(parts.first, &at) ||
+        !absl::SimpleAtoi(parts.second, &entry.reason)) {
+      return absl::DataLossError("malformed revocation entry in Redis");
+    }
+    entry.revoked_at = absl::FromUnixSeconds(at);
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> RedisCertificateIndex::RevocationGeneration() {
+  return Integer(*pool_, "RevocationGeneration", {"GET", kGenerationKey});
+}
+
+absl::StatusOr<uint64_t> RedisCertificateIndex::NextCrlNumber() {
+  ASSIGN_OR_RETURN(int64_t n, Integer(*pool_, "NextCrlNumber", {"INCR", kNumberKey}));
+  return static_cast<uint64_t>(n);
+}
+
+absl::StatusOr<std::optional<CachedCrl>> RedisCertificateIndex::GetCachedCrl() {
+  constexpr absl::string_view kOp = "GetCachedCrl";
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   pool_->Run(kOp, {"HMGET", kCrlCacheKey, "gen", "der", "next_update"}));
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+    return Unexpected(kOp, *reply);
+  }
+  for (size_t i = 0; i < 3; ++i) {
+    if (reply->element[i]->type != REDIS_REPLY_STRING) return std::nullopt;
+  }
+  CachedCrl crl;
+  int64_t next = 0;
+  if (!absl::SimpleAtoi(Text(*reply->element[0]), &crl.generation) ||
+      !absl::SimpleAtoi(Text(*reply->element[2]), &next)) {
+    return std::nullopt;  // unreadable cache: sign a new CRL
+  }
+  crl.der = std::string(Text(*reply->element[1]));
+  crl.next_update = absl::FromUnixSeconds(next);
+  return crl;
+}
+
+absl::Status RedisCertificateIndex::PutCachedCrl(const CachedCrl& crl) {
+  const std::string gen = absl::StrCat(crl.generation);
+  const std::string next = absl::StrCat(absl::ToUnixSeconds(crl.next_update));
+  ASSIGN_OR_RETURN(std::string word,
+                   Word(*pool_, "PutCachedCrl",
+                        {"EVAL", kPutCrlScript, "1", kCrlCacheKey, gen, crl.der, next}));
+  return absl::OkStatus();
+}
+
+}  // namespace scep::redis
