@@ -80,7 +80,8 @@ absl::StatusOr<crypto::X509Ptr> SelfSignedCertificate(EVP_PKEY* key,
 absl::StatusOr<std::string> BuildPkcsReq(absl::string_view csr_der,
                                          X509* signer, EVP_PKEY* key, X509* ra,
                                          const PkcsReqSpec& spec) {
-  ASSIGN_OR_RETURN(std::string envelope, Envelope(csr_der, ra, spec.cipher));
+  ASSIGN_OR_RETURN(std::string envelope,
+                   Envelope(csr_der, ra, spec.cipher, spec.rsa_oaep));
   ScepAttributes attrs;
   attrs.message_type = spec.message_type;
   attrs.transaction_id = spec.transaction_id;
@@ -99,8 +100,10 @@ absl::StatusOr<OpenedCertRep> OpenCertRep(absl::string_view der, X509* cert,
     return absl::InvalidArgumentError("not a CertRep");
   }
   if (out.message.attributes.pki_status == PkiStatus::kSuccess) {
-    ASSIGN_OR_RETURN(std::string plain, Decrypt(out.message.content, cert, key));
-    ASSIGN_OR_RETURN(out.certificates, ParseDegenerateCertificates(plain));
+    ASSIGN_OR_RETURN(out.payload, Decrypt(out.message.content, cert, key));
+    absl::StatusOr<std::vector<crypto::X509Ptr>> certs =
+        ParseDegenerateCertificates(out.payload);
+    if (certs.ok()) out.certificates = *std::move(certs);
   }
   return out;
 }

@@ -35,6 +35,7 @@ struct PkcsReqSpec {
   std::string cipher = "aes-128-cbc";
   std::string digest = "sha256";
   MessageType message_type = MessageType::kPkcsReq;
+  bool rsa_oaep = false;  // RSAES-OAEP key transport instead of PKCS#1 v1.5
 };
 
 // pkiMessage carrying `csr_der` encrypted to `ra` and signed by `key` with
@@ -45,11 +46,13 @@ absl::StatusOr<std::string> BuildPkcsReq(absl::string_view csr_der,
 
 struct OpenedCertRep {
   PkiMessage message;
-  std::vector<crypto::X509Ptr> certificates;  // SUCCESS only
+  std::vector<crypto::X509Ptr> certificates;  // SUCCESS with certificates
+  std::string payload;  // SUCCESS: the decrypted degenerate SignedData
 };
 
 // Parses a CertRep, checks its signature, and for SUCCESS decrypts the
-// envelope with the device `cert`/`key` and extracts the certificates.
+// envelope with the device `cert`/`key` and extracts the certificates (none
+// for a GetCRL reply, whose CRL is in `payload`).
 absl::StatusOr<OpenedCertRep> OpenCertRep(absl::string_view der, X509* cert,
                                           EVP_PKEY* key);
 

@@ -8,6 +8,7 @@
 
 #include "common/codec/csr.h"
 #include "common/codec/envelope.h"
+#include "common/codec/identifiers.h"
 #include "common/codec/pki_message.h"
 #include "gtest/gtest.h"
 
@@ -194,6 +195,55 @@ TEST_F(CodecTest, TamperedContentFailsSignature) {
   absl::StatusOr<PkiMessage> tampered = ParsePkiMessage(der);
   ASSERT_TRUE(tampered.ok()) << tampered.status();
   EXPECT_FALSE(tampered->signature_valid);
+}
+
+TEST_F(CodecTest, OaepAndEcdhEnvelopesDecrypt) {
+  absl::StatusOr<std::string> oaep =
+      Envelope("oaep payload", ra_cert_.get(), "aes-256-cbc", /*rsa_oaep=*/true);
+  ASSERT_TRUE(oaep.ok()) << oaep.status();
+  EXPECT_NE(oaep->find(std::string("\x2a\x86\x48\x86\xf7\x0d\x01\x01\x07", 9)),
+            std::string::npos);  // id-RSAES-OAEP
+  EXPECT_EQ(Decrypt(*oaep, ra_cert_.get(), ra_key_.get()).value_or(""), "oaep payload");
+  // An EC device certificate gets ECDH key agreement (kari).
+  crypto::EvpPkeyPtr ec(EVP_EC_gen("P-256"));
+  crypto::X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), X509_VERSION_3);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("ec"), -1, -1, 0);
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
+  X509_set_pubkey(cert.get(), ec.get());
+  ASSERT_GT(X509_sign(cert.get(), ec.get(), EVP_sha256()), 0);
+  absl::StatusOr<std::string> kari = Envelope("ec payload", cert.get(), "aes-128-cbc");
+  ASSERT_TRUE(kari.ok()) << kari.status();
+  EXPECT_EQ(Decrypt(*kari, cert.get(), ec.get()).value_or(""), "ec payload");
+}
+
+TEST_F(CodecTest, IdentifiersRoundTripAndRejectGarbage) {
+  X509_NAME* issuer = X509_get_subject_name(ca_cert_.get());
+  std::string ias = EncodeIssuerAndSerial(issuer, X509_get0_serialNumber(ra_cert_.get())).value();
+  auto decoded = DecodeIssuerAndSerial(ias);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(X509_NAME_cmp(decoded->issuer.get(), issuer), 0);
+  EXPECT_EQ(ASN1_INTEGER_cmp(decoded->serial.get(), X509_get0_serialNumber(ra_cert_.get())), 0);
+  EXPECT_EQ(SerialHex(decoded->serial.get()), SerialHex(X509_get0_serialNumber(ra_cert_.get())));
+  std::string iasub =
+      EncodeIssuerAndSubject(issuer, X509_get_subject_name(ra_cert_.get())).value();
+  auto both = DecodeIssuerAndSubject(iasub);
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_EQ(X509_NAME_cmp(both->subject.get(), X509_get_subject_name(ra_cert_.get())), 0);
+  for (size_t n = 0; n < iasub.size(); ++n) {
+    EXPECT_FALSE(DecodeIssuerAndSubject(iasub.substr(0, n)).ok()) << n;
+  }
+  for (size_t n = 0; n < ias.size(); ++n) {
+    EXPECT_FALSE(DecodeIssuerAndSerial(ias.substr(0, n)).ok()) << n;
+  }
+  EXPECT_FALSE(DecodeIssuerAndSubject(iasub + "x").ok());
+  crypto::Asn1IntegerPtr negative(ASN1_INTEGER_new());
+  ASN1_INTEGER_set(negative.get(), -5);
+  EXPECT_FALSE(DecodeIssuerAndSerial(EncodeIssuerAndSerial(issuer, negative.get()).value()).ok());
 }
 
 TEST_F(CodecTest, UnknownRecipientIsRefused) {

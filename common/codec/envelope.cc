@@ -2,6 +2,7 @@
 
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
+#include <openssl/rsa.h>
 
 #include "common/base/status_macros.h"
 #include "common/crypto/der.h"
@@ -49,7 +50,8 @@ absl::Status SkipTlv(const unsigned char** p, const unsigned char* end) {
 
 absl::StatusOr<std::string> Envelope(absl::string_view plaintext,
                                      X509* recipient,
-                                     absl::string_view cipher_name) {
+                                     absl::string_view cipher_name,
+                                     bool rsa_oaep) {
   const EVP_CIPHER* cipher =
       EVP_get_cipherbyname(std::string(cipher_name).c_str());
   if (cipher == nullptr) return absl::InvalidArgumentError("unknown cipher");
@@ -59,8 +61,21 @@ absl::StatusOr<std::string> Envelope(absl::string_view plaintext,
   }
   X509_up_ref(recipient);
   BioPtr in(BIO_new_mem_buf(plaintext.data(), static_cast<int>(plaintext.size())));
-  CmsPtr cms(CMS_encrypt(recipients.get(), in.get(), cipher, CMS_BINARY));
+  if (!rsa_oaep) {
+    CmsPtr cms(CMS_encrypt(recipients.get(), in.get(), cipher, CMS_BINARY));
+    if (cms == nullptr) return crypto::SslInternal("CMS_encrypt");
+    return crypto::ToDer(cms.get(), i2d_CMS_ContentInfo);
+  }
+  CmsPtr cms(CMS_encrypt(nullptr, nullptr, cipher, CMS_BINARY | CMS_PARTIAL));
   if (cms == nullptr) return crypto::SslInternal("CMS_encrypt");
+  CMS_RecipientInfo* ri =
+      CMS_add1_recipient_cert(cms.get(), recipient, CMS_KEY_PARAM);
+  EVP_PKEY_CTX* pctx = ri != nullptr ? CMS_RecipientInfo_get0_pkey_ctx(ri) : nullptr;
+  if (pctx == nullptr ||
+      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+      CMS_final(cms.get(), in.get(), nullptr, CMS_BINARY) != 1) {
+    return crypto::SslInternal("CMS_encrypt with RSAES-OAEP");
+  }
   return crypto::ToDer(cms.get(), i2d_CMS_ContentInfo);
 }
 

@@ -14,10 +14,13 @@ namespace scep::codec {
 // key transport (RSA) to one recipient certificate.
 
 // Encrypts `plaintext` to `recipient` with `cipher` (OpenSSL name, e.g.
-// "aes-128-cbc"; single DES needs the legacy provider loaded).
+// "aes-128-cbc"; single DES needs the legacy provider loaded). RSA key
+// transport is PKCS#1 v1.5 unless `rsa_oaep` (RSAES-OAEP, SHA-1 MGF1 as
+// clients use it); an EC recipient gets ECDH key agreement.
 absl::StatusOr<std::string> Envelope(absl::string_view plaintext,
                                      X509* recipient,
-                                     absl::string_view cipher);
+                                     absl::string_view cipher,
+                                     bool rsa_oaep = false);
 
 // Decrypts EnvelopedData `der` addressed to `certificate` with its private
 // `key` (which may live in a PKCS#11 token). InvalidArgument when the

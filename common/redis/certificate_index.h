@@ -35,9 +35,14 @@ struct CachedCrl {
   absl::Time next_update;
 };
 
+// InvalidArgument unless `serial_hex` is 1..40 lower-case hex digits (a
+// serial of at most 20 octets, RFC 5280 section 4.1.2.2).
+absl::Status ValidateSerialHex(absl::string_view serial_hex);
+
 // The certificate index of DESIGN.md: serial → certificate + status, for
 // GetCert, renewal checks, revocation and CRLs. Thread-safe; Unavailable
-// when the backing store cannot be reached.
+// when the backing store cannot be reached; every serial argument is
+// checked with ValidateSerialHex.
 class CertificateIndex {
  public:
   virtual ~CertificateIndex() = default;

@@ -11,7 +11,7 @@ absl::Status MemoryCertificateIndex::Put(absl::string_view serial_hex,
                                          const CertificateRecord& record,
                                          absl::Duration) {
   if (absl::Status s = Check(); !s.ok()) return s;
-  if (serial_hex.empty()) return absl::InvalidArgumentError("empty serial");
+  if (absl::Status s = ValidateSerialHex(serial_hex); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = records_.find(serial_hex);
   if (it != records_.end() && it->second.revoked) return absl::OkStatus();
@@ -22,6 +22,7 @@ absl::Status MemoryCertificateIndex::Put(absl::string_view serial_hex,
 absl::StatusOr<std::optional<CertificateRecord>> MemoryCertificateIndex::Get(
     absl::string_view serial_hex) {
   if (absl::Status s = Check(); !s.ok()) return s;
+  if (absl::Status s = ValidateSerialHex(serial_hex); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = records_.find(serial_hex);
   if (it == records_.end()) return std::nullopt;
@@ -31,6 +32,7 @@ absl::StatusOr<std::optional<CertificateRecord>> MemoryCertificateIndex::Get(
 absl::Status MemoryCertificateIndex::Revoke(absl::string_view serial_hex,
                                             int reason, absl::Time when) {
   if (absl::Status s = Check(); !s.ok()) return s;
+  if (absl::Status s = ValidateSerialHex(serial_hex); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = records_.find(serial_hex);
   if (it == records_.end()) return absl::NotFoundError("unknown serial");

@@ -45,10 +45,7 @@ absl::Status Unexpected(absl::string_view op, const redisReply& r) {
 }
 
 absl::StatusOr<std::string> CertKey(absl::string_view serial_hex) {
-  if (serial_hex.empty() || serial_hex.size() > 40 ||
-      serial_hex.find_first_not_of("0123456789abcdef") != absl::string_view::npos) {
-    return absl::InvalidArgumentError("serial must be 1..40 lower-case hex digits");
-  }
+  if (absl::Status s = ValidateSerialHex(serial_hex); !s.ok()) return s;
   return absl::StrCat("scep:cert:", serial_hex);
 }
 

@@ -17,6 +17,11 @@ absl::Status CaCertificates::Refresh(SignerClient& signer) {
   ASSIGN_OR_RETURN(set->get_ca_cert_body,
                    codec::DegenerateCertificates({set->ca.get(), set->ra.get()}));
   set->ca_fingerprint = crypto::Sha256Fingerprint(set->ca.get());
+  if (!der.next_ca.empty()) {
+    ASSIGN_OR_RETURN(set->next_ca, crypto::FromDer<crypto::X509Ptr>(
+                                       der.next_ca, d2i_X509, "next CA certificate"));
+    set->next_ca_message = std::move(der.next_ca_message);
+  }
   Set(std::move(set));
   return absl::OkStatus();
 }

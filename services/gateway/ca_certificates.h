@@ -17,6 +17,9 @@ struct CaSet {
   crypto::X509Ptr ra;
   std::string get_ca_cert_body;  // degenerate SignedData with CA and RA
   std::string ca_fingerprint;    // SHA-256, colon hex
+  // CA rollover (RFC 8894 section 4.7); null / empty when not configured.
+  crypto::X509Ptr next_ca;
+  std::string next_ca_message;   // the signed GetNextCACert answer
 };
 
 // Holds the current CaSet; empty until the signer has answered once.

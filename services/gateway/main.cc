@@ -16,8 +16,19 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/metrics/json_log.h"
+#include "common/metrics/lifecycle.h"
+#include "common/metrics/metrics_server.h"
+#include "common/metrics/readiness.h"
+#include "common/metrics/startup_log.h"
+#include "common/redis/redis_certificate_index.h"
 #include "common/redis/redis_enrollment_store.h"
+#include "prometheus/registry.h"
+#include "services/gateway/gateway_metrics.h"
 #include "services/gateway/scep_service.h"
+#include "services/gateway/timed_enrollment_store.h"
+#include "services/gateway/timed_signer_client.h"
 
 ABSL_FLAG(std::string, http_address, "127.0.0.1", "device-facing listen address");
 ABSL_FLAG(int, http_port, 8080, "device-facing port");
@@ -32,16 +43,46 @@ ABSL_FLAG(std::string, challenge_file, "",
 ABSL_FLAG(bool, allow_legacy, false,
           "accept DES, 3DES and SHA-1 (legacy clients such as micromdm scepclient)");
 ABSL_FLAG(int, validity_days, 365, "certificate validity");
+ABSL_FLAG(int, renewal_window_days, 0,
+          "RenewalReq accepted only this many days before expiry; 0 = always");
+ABSL_FLAG(int, crl_validity_hours, 168, "CRL nextUpdate - thisUpdate");
 ABSL_FLAG(std::string, cert_digest, "sha256", "certificate signature hash");
 ABSL_FLAG(int, max_body_bytes, 64 * 1024, "largest accepted request body");
 ABSL_FLAG(int, io_threads, 1, "HTTP I/O threads");
 ABSL_FLAG(int, workers, 32, "threads handling SCEP requests");
 ABSL_FLAG(int, retry_after_seconds, 5, "Retry-After of 503 answers");
+ABSL_FLAG(int, signer_max_attempts, 4,
+          "attempts per signer call while it answers UNAVAILABLE (backoff "
+          "100 ms to 1 s, within --signer_deadline_ms)");
+ABSL_FLAG(std::string, signer_tls_ca, "",
+          "PEM CA certificates that sign the signer's certificate (TLS)");
+ABSL_FLAG(std::string, signer_tls_cert, "",
+          "PEM client certificate presented to the signer (mTLS)");
+ABSL_FLAG(std::string, signer_tls_key, "", "PEM key of --signer_tls_cert");
+ABSL_FLAG(std::string, signer_tls_server_name, "",
+          "name to verify in the signer's certificate (default: target host)");
+ABSL_FLAG(bool, insecure_plaintext, false,
+          "talk to the signer without TLS; local development only");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1",
+          "listen address of /metrics, /healthz and /readyz");
+ABSL_FLAG(int, metrics_port, 9100, "port of /metrics, /healthz and /readyz");
+ABSL_FLAG(int, readiness_interval_ms, 1000, "how often readiness is checked");
+ABSL_FLAG(int, shutdown_grace_seconds, 25,
+          "on SIGTERM: longest wait for in-flight requests before exiting");
+ABSL_FLAG(int, drain_delay_seconds, 0,
+          "on SIGTERM: seconds to keep serving while /readyz says not ready, "
+          "so load balancers stop sending first");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
 
 namespace {
 
-int Fail(const absl::Status& status) {
-  std::cerr << "scep-gateway: " << status << std::endl;
+using scep::metrics::LogLevel;
+using scep::metrics::LogRecord;
+
+int Fail(scep::metrics::JsonLogger& log, const absl::Status& status) {
+  log.Log(LogRecord(LogLevel::kError, "start_failed")
+              .Str("code", absl::StatusCodeToString(status.code()))
+              .Str("error", status.message()));
   return 1;
 }
 
@@ -69,8 +110,9 @@ absl::StatusOr<std::string> ReadChallenge() {
 class CertificateLoader {
  public:
   CertificateLoader(scep::gateway::CaCertificates* certs,
-                    scep::gateway::SignerClient* signer)
-      : thread_([this, certs, signer] { Run(certs, signer); }) {}
+                    scep::gateway::SignerClient* signer,
+                    scep::metrics::JsonLogger* log)
+      : log_(log), thread_([this, certs, signer] { Run(certs, signer); }) {}
   ~CertificateLoader() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -90,8 +132,8 @@ class CertificateLoader {
       absl::Status s = certs->Refresh(*signer);
       lock.lock();
       if (s.ok() && !loaded) {
-        std::cerr << "scep-gateway: CA certificates loaded, CA SHA-256 "
-                  << (*certs->Get())->ca_fingerprint << std::endl;
+        log_->Log(LogRecord(LogLevel::kInfo, "ca_certificates_loaded")
+                      .Str("ca_sha256", (*certs->Get())->ca_fingerprint));
       }
       loaded = loaded || s.ok();
       cv_.wait_for(lock, loaded ? std::chrono::seconds(300)
@@ -100,6 +142,7 @@ class CertificateLoader {
     }
   }
 
+  scep::metrics::JsonLogger* const log_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
@@ -111,6 +154,12 @@ class CertificateLoader {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("SCEP gateway (RFC 8894) in front of scep-signer");
   absl::ParseCommandLine(argc, argv);
+  LogLevel level = LogLevel::kInfo;
+  if (!scep::metrics::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::cerr << "scep-gateway: --log_level must be debug, info, warning or error\n";
+    return 1;
+  }
+  scep::metrics::JsonLogger log(&std::cerr, level);
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -122,36 +171,83 @@ int main(int argc, char** argv) {
   scep::gateway::ScepServiceOptions options;
   options.profile.name = absl::GetFlag(FLAGS_profile);
   absl::StatusOr<std::string> challenge = ReadChallenge();
-  if (!challenge.ok()) return Fail(challenge.status());
+  if (!challenge.ok()) return Fail(log, challenge.status());
   options.profile.challenge = *std::move(challenge);
   options.profile.allow_legacy = absl::GetFlag(FLAGS_allow_legacy);
   options.profile.validity_days = absl::GetFlag(FLAGS_validity_days);
+  options.profile.renewal_window = absl::Hours(24) * absl::GetFlag(FLAGS_renewal_window_days);
+  options.pki.crl_validity = absl::Hours(absl::GetFlag(FLAGS_crl_validity_hours));
   options.profile.digest = absl::GetFlag(FLAGS_cert_digest);
   options.retry_after_seconds = absl::GetFlag(FLAGS_retry_after_seconds);
+  {
+    LogRecord start(LogLevel::kInfo, "start");
+    start.Str("service", "scep-gateway")
+        .Str("challenge_source",
+             absl::GetFlag(FLAGS_challenge_file).empty() ? "env" : "file");
+    scep::metrics::AddEffectiveFlags("gateway/main.cc", start);
+    log.Log(start);
+  }
   if (options.profile.allow_legacy) {
     // Single DES replies need OpenSSL's legacy provider.
     OSSL_PROVIDER_load(nullptr, "legacy");
     OSSL_PROVIDER_load(nullptr, "default");
-    std::cerr << "scep-gateway: WARNING: legacy algorithms (DES, 3DES, SHA-1) "
-                 "are allowed for profile '"
-              << options.profile.name << "'; do not use this in production"
-              << std::endl;
+    log.Log(LogRecord(LogLevel::kWarning, "legacy_algorithms_allowed")
+                .Str("profile", options.profile.name)
+                .Str("note", "DES, 3DES and SHA-1 accepted; not for production"));
   }
+
+  prometheus::Registry registry;
+  scep::gateway::GatewayMetrics metrics(registry);
 
   scep::redis::RedisOptions redis_options;
   redis_options.host = absl::GetFlag(FLAGS_redis_host);
   redis_options.port = absl::GetFlag(FLAGS_redis_port);
   redis_options.pool_size = static_cast<size_t>(absl::GetFlag(FLAGS_workers));
   auto store = scep::redis::RedisEnrollmentStore::New(redis_options);
-  if (!store.ok()) return Fail(store.status());
+  auto index = scep::redis::RedisCertificateIndex::New(redis_options);
+  if (!index.ok()) return Fail(log, index.status());
+  if (!store.ok()) return Fail(log, store.status());
+  auto timed_store = scep::gateway::NewTimedEnrollmentStore(store->get(), &metrics);
 
   scep::gateway::GrpcSignerOptions signer_options;
   signer_options.target = absl::GetFlag(FLAGS_signer);
   signer_options.deadline = absl::Milliseconds(absl::GetFlag(FLAGS_signer_deadline_ms));
+  signer_options.max_attempts = absl::GetFlag(FLAGS_signer_max_attempts);
+  signer_options.tls_ca = absl::GetFlag(FLAGS_signer_tls_ca);
+  signer_options.tls_cert = absl::GetFlag(FLAGS_signer_tls_cert);
+  signer_options.tls_key = absl::GetFlag(FLAGS_signer_tls_key);
+  signer_options.tls_server_name = absl::GetFlag(FLAGS_signer_tls_server_name);
+  signer_options.insecure_plaintext = absl::GetFlag(FLAGS_insecure_plaintext);
   auto signer = scep::gateway::NewGrpcSignerClient(signer_options);
+  if (!signer.ok()) return Fail(log, signer.status());
+  if (signer_options.insecure_plaintext) {
+    log.Log(LogRecord(LogLevel::kWarning, "insecure_plaintext")
+                .Str("note", "signer connection without TLS; local use only"));
+  }
+  auto timed_signer = scep::gateway::NewTimedSignerClient(signer->get(), &metrics);
   scep::gateway::CaCertificates certificates;
-  scep::gateway::ScepService service(options, signer.get(), store->get(),
-                                     &certificates);
+  scep::gateway::ScepService service(options, timed_signer.get(), timed_store.get(),
+                                     index->get(), &certificates, {&metrics, &log});
+
+  scep::metrics::Readiness readiness;
+  readiness.AddCheck("ca_certificates", [&certificates] {
+    return certificates.Get().status();
+  });
+  readiness.AddCheck("redis", [&store] { return (*store)->Ping(); });
+  readiness.AddCheck("signer", [&signer] {
+    return (*signer)->GetCertificates().status();
+  });
+  readiness.OnChange([&log, &readiness](bool ready) {
+    log.Log(LogRecord(ready ? LogLevel::kInfo : LogLevel::kWarning,
+                      ready ? "ready" : "not_ready")
+                .Str("reason", readiness.Get().text));
+  });
+  scep::metrics::MetricsServerOptions metrics_options;
+  metrics_options.address = absl::GetFlag(FLAGS_metrics_address);
+  metrics_options.port = static_cast<uint16_t>(absl::GetFlag(FLAGS_metrics_port));
+  auto metrics_server =
+      scep::metrics::MetricsServer::New(metrics_options, &registry, &readiness);
+  if (!metrics_server.ok()) return Fail(log, metrics_server.status());
 
   scep::gateway::HttpServerOptions http;
   http.address = absl::GetFlag(FLAGS_http_address);
@@ -163,17 +259,40 @@ int main(int argc, char** argv) {
       http, [&service](scep::gateway::HttpRequest request) {
         return service.Handle(request);
       });
-  if (!server.ok()) return Fail(server.status());
-  CertificateLoader loader(&certificates, signer.get());
+  if (!server.ok()) return Fail(log, server.status());
+  CertificateLoader loader(&certificates, signer->get(), &log);
+  (*metrics_server)->Start();
+  readiness.Start(absl::Milliseconds(absl::GetFlag(FLAGS_readiness_interval_ms)));
   (*server)->Start();
-  std::cerr << "scep-gateway: listening on http://" << http.address << ":"
-            << (*server)->port() << "/scep (profile '" << options.profile.name
-            << "'), signer " << signer_options.target << ", redis "
-            << redis_options.host << ":" << redis_options.port << std::endl;
+  log.Log(LogRecord(LogLevel::kInfo, "listening")
+              .Str("scep_url", absl::StrCat("http://", http.address, ":",
+                                            (*server)->port(), "/scep"))
+              .Str("profile", options.profile.name)
+              .Int("metrics_port", (*metrics_server)->port())
+              .Str("signer", signer_options.target)
+              .Str("redis", absl::StrCat(redis_options.host, ":", redis_options.port)));
 
   int sig = 0;
   sigwait(&signals, &sig);
-  std::cerr << "scep-gateway: signal " << sig << ", draining" << std::endl;
-  (*server)->Shutdown();
+  const absl::Duration grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
+  log.Log(LogRecord(LogLevel::kInfo, "draining")
+              .Int("signal", sig)
+              .Num("grace_seconds", absl::ToDoubleSeconds(grace)));
+  readiness.SetDraining();
+  absl::SleepFor(absl::Seconds(absl::GetFlag(FLAGS_drain_delay_seconds)));
+  const absl::Time drain_start = absl::Now();
+  scep::gateway::HttpServer* device_server = server->get();
+  if (!scep::metrics::RunWithin([device_server] { device_server->Shutdown(); },
+                                grace)) {
+    // Requests still running after the grace period are cut off; the
+    // store's pending claims expire and their retries start afresh.
+    log.Log(LogRecord(LogLevel::kError, "shutdown_grace_exceeded")
+                .Num("grace_seconds", absl::ToDoubleSeconds(grace)));
+    std::_Exit(2);
+  }
+  readiness.Stop();
+  (*metrics_server)->Shutdown();
+  log.Log(LogRecord(LogLevel::kInfo, "stopped")
+              .Num("drain_ms", absl::ToDoubleMilliseconds(absl::Now() - drain_start)));
   return 0;
 }

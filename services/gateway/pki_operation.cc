@@ -4,11 +4,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include <iostream>
-#include <thread>
-
 #include "absl/strings/str_cat.h"
-#include "common/codec/csr.h"
 #include "common/codec/envelope.h"
 #include "common/crypto/der.h"
 
@@ -16,7 +12,7 @@ namespace scep::gateway {
 namespace {
 
 using codec::FailInfo;
-using redis::Transaction;
+using codec::MessageType;
 
 std::string FreshNonce() {
   std::string nonce(16, '\0');
@@ -24,6 +20,14 @@ std::string FreshNonce() {
     std::abort();  // no randomness: nothing safe left to do
   }
   return nonce;
+}
+
+PkiOutcome HttpOutcome(int status, std::string body, std::string summary) {
+  PkiOutcome outcome;
+  outcome.http_status = status;
+  outcome.body = std::move(body);
+  outcome.summary = std::move(summary);
+  return outcome;
 }
 
 }  // namespace
@@ -39,23 +43,29 @@ bool SecretEquals(absl::string_view presented, absl::string_view expected) {
 }
 
 PkiOutcome Unavailable(absl::string_view what) {
-  return PkiOutcome{503, absl::StrCat("service unavailable: ", what, "\n"),
-                    "HTTP 503"};
+  return HttpOutcome(503, absl::StrCat("service unavailable: ", what, "\n"),
+                     "HTTP 503");
+}
+
+PkiOutcome BadRequest(absl::string_view what) {
+  return HttpOutcome(400, absl::StrCat(what, "\n"), "HTTP 400");
+}
+
+PkiOutcome InternalError() {
+  return HttpOutcome(500, "internal error\n", "HTTP 500");
 }
 
 PkiOutcome PkiOperation::Handle(const Profile& profile, absl::string_view der) {
   absl::StatusOr<codec::PkiMessage> msg = codec::ParsePkiMessage(der);
   if (!msg.ok()) {
-    return PkiOutcome{400, absl::StrCat("malformed pkiMessage: ",
-                                        msg.status().message(), "\n"),
-                      "HTTP 400"};
+    return BadRequest(absl::StrCat("malformed pkiMessage: ", msg.status().message()));
   }
   // The reply mirrors the request's digest when the profile allows it.
   const bool digest_ok =
       msg->digest == "sha256" || msg->digest == "sha384" ||
       msg->digest == "sha512" ||
       (profile.allow_legacy && codec::IsLegacyDigest(msg->digest));
-  Request req{*msg, digest_ok ? msg->digest : "sha256"};
+  Request req{*msg, digest_ok ? msg->digest : "sha256", ""};
   if (!msg->signature_valid) {
     return Failure(req, FailInfo::kBadMessageCheck,
                    "pkiMessage signature does not verify");
@@ -64,11 +74,47 @@ PkiOutcome PkiOperation::Handle(const Profile& profile, absl::string_view der) {
     return Failure(req, FailInfo::kBadAlg,
                    absl::StrCat("digest ", msg->digest, " is not allowed"));
   }
-  if (msg->attributes.message_type != codec::MessageType::kPkcsReq) {
-    return Failure(req, FailInfo::kBadRequest,
-                   "message type not supported by this server");
+  const MessageType type = msg->attributes.message_type;
+  if (type == MessageType::kCertRep) {
+    return Failure(req, FailInfo::kBadRequest, "a CertRep is not a request");
   }
-  return HandlePkcsReq(profile, req);
+  absl::StatusOr<std::shared_ptr<const CaSet>> ca = certificates_->Get();
+  if (!ca.ok()) return Unavailable("CA certificates not loaded");
+  absl::StatusOr<std::string> cipher = codec::EnvelopeCipher(msg->content);
+  if (!cipher.ok()) {
+    return Failure(req, FailInfo::kBadMessageCheck,
+                   "pkcsPKIEnvelope is not a supported EnvelopedData");
+  }
+  if (codec::IsLegacyCipher(*cipher) && !profile.allow_legacy) {
+    return Failure(req, FailInfo::kBadAlg,
+                   absl::StrCat("cipher ", *cipher, " is not allowed"));
+  }
+  req.cipher = *cipher;
+  // Every message's senderNonce is single-use (RFC 8894 section 3.2.1.5).
+  absl::StatusOr<bool> fresh = store_->RecordNonce(
+      profile.name, msg->attributes.sender_nonce, options_.nonce_ttl);
+  if (!fresh.ok()) return Unavailable("replay store");
+  if (!*fresh) {
+    return Failure(req, FailInfo::kBadRequest,
+                   "senderNonce was seen before (replay)");
+  }
+  req.nonce_profile = &profile;
+  if (type == MessageType::kPkcsReq || type == MessageType::kRenewalReq) {
+    return HandleEnrollment(profile, req, **ca);
+  }
+  absl::StatusOr<std::string> plain = signer_->Decrypt(msg->content);
+  if (absl::IsUnavailable(plain.status())) return UnavailableAfterNonce(req, "signer");
+  if (!plain.ok()) {
+    return Failure(req, FailInfo::kBadMessageCheck,
+                   "cannot decrypt pkcsPKIEnvelope with the RA key");
+  }
+  switch (type) {
+    case MessageType::kCertPoll: return HandleCertPoll(profile, req, *plain, **ca);
+    case MessageType::kGetCert: return HandleGetCert(req, *plain, **ca);
+    case MessageType::kGetCrl: return HandleGetCrl(req, *plain, **ca);
+    default: break;
+  }
+  return Failure(req, FailInfo::kBadRequest, "message type not supported");
 }
 
 PkiOutcome PkiOperation::UnavailableAfterNonce(const Request& req,
@@ -80,106 +126,24 @@ PkiOutcome PkiOperation::UnavailableAfterNonce(const Request& req,
   return Unavailable(what);
 }
 
-PkiOutcome PkiOperation::HandlePkcsReq(const Profile& profile, Request& req) {
-  const codec::PkiMessage& msg = req.msg;
-  absl::StatusOr<std::string> cipher = codec::EnvelopeCipher(msg.content);
-  if (!cipher.ok()) {
-    return Failure(req, FailInfo::kBadMessageCheck,
-                   "pkcsPKIEnvelope is not a supported EnvelopedData");
-  }
-  if (codec::IsLegacyCipher(*cipher) && !profile.allow_legacy) {
-    return Failure(req, FailInfo::kBadAlg,
-                   absl::StrCat("cipher ", *cipher, " is not allowed"));
-  }
-  const codec::ScepAttributes& attrs = msg.attributes;
-  absl::StatusOr<bool> fresh =
-      store_->RecordNonce(profile.name, attrs.sender_nonce, options_.nonce_ttl);
-  if (!fresh.ok()) return Unavailable("replay store");
-  if (!*fresh) {
-    return Failure(req, FailInfo::kBadRequest,
-                   "senderNonce was seen before (replay)");
-  }
-  // From here, a dependency failure must undo the nonce so that the
-  // device's identical retry is not refused as a replay.
-  req.nonce_profile = &profile;
-  auto unavailable = [&](absl::string_view what) {
-    return UnavailableAfterNonce(req, what);
-  };
-
-  absl::StatusOr<std::string> plain = signer_->Decrypt(msg.content);
-  if (absl::IsUnavailable(plain.status())) return unavailable("signer");
-  if (!plain.ok()) {
-    return Failure(req, FailInfo::kBadMessageCheck,
-                   "cannot decrypt pkcsPKIEnvelope with the RA key");
-  }
-  absl::StatusOr<codec::Csr> csr = codec::ParseCsr(*plain);
-  if (!csr.ok()) {
-    return Failure(req, FailInfo::kBadMessageCheck,
-                   absl::StrCat("certificate request: ", csr.status().message()));
-  }
-  if (!csr->challenge_password.has_value() ||
-      !SecretEquals(*csr->challenge_password, profile.challenge)) {
-    return Failure(req, FailInfo::kBadRequest,
-                   "challenge password missing or wrong");
-  }
-
-  absl::StatusOr<Transaction> txn = store_->ClaimTransaction(
-      profile.name, attrs.transaction_id, csr->fingerprint, options_.pending_ttl);
-  const absl::Time wait_until = absl::Now() + options_.pending_wait;
-  while (txn.ok() && txn->state == Transaction::State::kPending &&
-         txn->fingerprint == csr->fingerprint && absl::Now() < wait_until) {
-    // A twin of this request is being issued right now: wait for its
-    // certificate rather than issuing a second one.
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    txn = store_->ClaimTransaction(profile.name, attrs.transaction_id,
-                                   csr->fingerprint, options_.pending_ttl);
-  }
-  if (!txn.ok()) return unavailable("transaction store");
-  if (txn->state != Transaction::State::kClaimed &&
-      txn->fingerprint != csr->fingerprint) {
-    return Failure(req, FailInfo::kBadRequest,
-                   "transactionID already used for a different request");
-  }
-  if (txn->state == Transaction::State::kIssued) {
-    // Retransmission (RFC 8894 section 3.3.1): same certificate again.
-    return Success(req, *cipher, txn->certificate);
-  }
-  if (txn->state == Transaction::State::kPending) return Pending(req);
-
-  absl::StatusOr<std::string> cert =
-      signer_->Issue(*plain, profile.validity_days, profile.digest);
-  if (!cert.ok()) {
-    (void)store_->ReleaseTransaction(profile.name, attrs.transaction_id,
-                                     csr->fingerprint);
-    if (absl::IsUnavailable(cert.status())) return unavailable("signer");
-    return Failure(req, FailInfo::kBadRequest,
-                   absl::StrCat("cannot issue: ", cert.status().message()));
-  }
-  absl::Status stored =
-      store_->CompleteTransaction(profile.name, attrs.transaction_id,
-                                  csr->fingerprint, *cert, options_.issued_ttl);
-  if (!stored.ok()) {
-    // The certificate exists; hand it out rather than lose it. A later
-    // retransmission may not find it (logged for the operator).
-    std::cerr << "scep-gateway: warning: issued certificate not recorded for "
-                 "its transaction: "
-              << stored.message() << std::endl;
-  }
-  return Success(req, *cipher, *cert);
-}
-
-PkiOutcome PkiOperation::Success(const Request& req,
-                                 const std::string& cipher,
-                                 const std::string& cert_der) {
+PkiOutcome PkiOperation::SuccessWithCertificate(const Request& req,
+                                                const std::string& cert_der) {
   absl::StatusOr<crypto::X509Ptr> cert =
       crypto::FromDer<crypto::X509Ptr>(cert_der, d2i_X509, "issued certificate");
-  if (!cert.ok()) return PkiOutcome{500, "internal error\n", "HTTP 500"};
+  if (!cert.ok()) return InternalError();
   absl::StatusOr<std::string> degenerate =
       codec::DegenerateCertificates({cert->get()});
-  absl::StatusOr<std::string> envelope =
-      degenerate.ok() ? codec::Envelope(*degenerate,
-                                        req.msg.signer_certificate.get(), cipher)
-                      : degenerate.status();
+  if (!degenerate.ok()) return InternalError();
+  return SuccessWithPayload(req, *degenerate);
+}
+
+PkiOutcome PkiOperation::SuccessWithPayload(const Request& req,
+                                            const std::string& degenerate) {
+  // Encrypted to the certificate that signed the request (RFC 8894
+  // section 3.3.2), with the request's own content cipher.
+  absl::StatusOr<std::string> envelope = codec::Envelope(
+      degenerate, req.msg.signer_certificate.get(),
+      req.cipher.empty() ? "aes-128-cbc" : req.cipher);
   if (!envelope.ok()) {
     return Failure(req, FailInfo::kBadMessageCheck,
                    "cannot encrypt to the request's signer certificate");
@@ -207,7 +171,7 @@ PkiOutcome PkiOperation::Pending(const Request& req) {
 
 PkiOutcome PkiOperation::Sign(const Request& req, const std::string& content,
                               codec::ScepAttributes attrs, std::string summary) {
-  attrs.message_type = codec::MessageType::kCertRep;
+  attrs.message_type = MessageType::kCertRep;
   attrs.transaction_id = req.msg.attributes.transaction_id;
   attrs.recipient_nonce = req.msg.attributes.sender_nonce;
   attrs.sender_nonce = FreshNonce();
@@ -216,8 +180,8 @@ PkiOutcome PkiOperation::Sign(const Request& req, const std::string& content,
   if (absl::IsUnavailable(der.status())) {
     return UnavailableAfterNonce(req, "signer");
   }
-  if (!der.ok()) return PkiOutcome{500, "internal error\n", "HTTP 500"};
-  PkiOutcome outcome{200, *std::move(der), std::move(summary)};
+  if (!der.ok()) return InternalError();
+  PkiOutcome outcome = HttpOutcome(200, *std::move(der), std::move(summary));
   outcome.message_type =
       std::string(codec::MessageTypeName(req.msg.attributes.message_type));
   outcome.pki_status = std::string(codec::PkiStatusName(*attrs.pki_status));

@@ -1,12 +1,15 @@
 #ifndef SCEP_SERVICES_GATEWAY_PKI_OPERATION_H_
 #define SCEP_SERVICES_GATEWAY_PKI_OPERATION_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/codec/pki_message.h"
+#include "common/redis/certificate_index.h"
 #include "common/redis/enrollment_store.h"
+#include "services/gateway/ca_certificates.h"
 #include "services/gateway/profile.h"
 #include "services/gateway/signer_client.h"
 
@@ -18,6 +21,11 @@ struct PkiOperationOptions {
   absl::Duration issued_ttl = absl::Hours(24 * 30);
   // How long a retransmission waits for a concurrent twin to finish.
   absl::Duration pending_wait = absl::Seconds(3);
+  // Index entries outlive their certificate by this much.
+  absl::Duration index_grace = absl::Hours(24 * 365);
+  // CRL nextUpdate - thisUpdate; a cached CRL is re-signed when it has
+  // less than half of this left or a revocation happened.
+  absl::Duration crl_validity = absl::Hours(24 * 7);
 };
 
 // What PKIOperation answers: a CertRep (HTTP 200), or an HTTP error when
@@ -34,17 +42,20 @@ struct PkiOutcome {
   std::string transaction_id;  // for logs only, never a label
 };
 
-// The PKIOperation flow of RFC 8894 section 3.3 for PKCSReq: verify,
-// replay-check, decrypt (signer), check CSR and challenge, claim the
-// transaction, issue (signer), reply encrypted to the requester and signed
-// by the RA (signer). Refusals are signed FAILUREs with a failInfo and
-// failInfoText; nothing is left half-written when a dependency fails.
+// The PKIOperation flows of RFC 8894 section 3.3: PKCSReq and RenewalReq
+// (issue), CertPoll (transaction state), GetCert (certificate index) and
+// GetCRL (cached CRL signed by the CA key). Every private-key operation goes
+// to the signer. Refusals are signed FAILUREs with failInfo and
+// failInfoText; a dependency failure is a 503 that leaves nothing
+// half-written (the nonce and a transaction claim are undone).
 // Thread-safe; dependencies are not owned.
 class PkiOperation {
  public:
   PkiOperation(PkiOperationOptions options, SignerClient* signer,
-               redis::EnrollmentStore* store)
-      : options_(options), signer_(signer), store_(store) {}
+               redis::EnrollmentStore* store, redis::CertificateIndex* index,
+               CaCertificates* certificates)
+      : options_(options), signer_(signer), store_(store), index_(index),
+        certificates_(certificates) {}
 
   PkiOutcome Handle(const Profile& profile, absl::string_view der);
 
@@ -54,15 +65,34 @@ class PkiOperation {
   struct Request {
     const codec::PkiMessage& msg;
     std::string digest;
+    std::string cipher;
     const Profile* nonce_profile = nullptr;
   };
 
-  PkiOutcome HandlePkcsReq(const Profile& profile, Request& req);
+  // pki_enroll.cc: PKCSReq and RenewalReq.
+  PkiOutcome HandleEnrollment(const Profile& profile, Request& req,
+                              const CaSet& ca);
+  // nullopt when the RenewalReq's signer certificate may renew.
+  std::optional<PkiOutcome> CheckRenewalSigner(const Profile& profile,
+                                               const Request& req,
+                                               const CaSet& ca);
+  PkiOutcome IssueOnce(const Profile& profile, const Request& req,
+                       const std::string& csr_der, const std::string& fingerprint);
+  // pki_query.cc: CertPoll, GetCert, GetCRL.
+  PkiOutcome HandleCertPoll(const Profile& profile, Request& req,
+                            const std::string& plain, const CaSet& ca);
+  PkiOutcome HandleGetCert(Request& req, const std::string& plain,
+                           const CaSet& ca);
+  PkiOutcome HandleGetCrl(Request& req, const std::string& plain,
+                          const CaSet& ca);
+  absl::StatusOr<std::string> CurrentCrl();
+
+  // pki_operation.cc: replies.
   PkiOutcome Failure(const Request& req, codec::FailInfo fail_info,
                      absl::string_view text);
   PkiOutcome Pending(const Request& req);
-  PkiOutcome Success(const Request& req, const std::string& cipher,
-                     const std::string& cert_der);
+  PkiOutcome SuccessWithCertificate(const Request& req, const std::string& cert_der);
+  PkiOutcome SuccessWithPayload(const Request& req, const std::string& degenerate);
   PkiOutcome Sign(const Request& req, const std::string& content,
                   codec::ScepAttributes attrs, std::string summary);
   PkiOutcome UnavailableAfterNonce(const Request& req, absl::string_view what);
@@ -70,10 +100,15 @@ class PkiOperation {
   const PkiOperationOptions options_;
   SignerClient* const signer_;
   redis::EnrollmentStore* const store_;
+  redis::CertificateIndex* const index_;
+  CaCertificates* const certificates_;
 };
 
-// 503 outcome for an unavailable dependency.
+// Plain HTTP outcomes: 503 for an unavailable dependency, 400 for a request
+// that is not a pkiMessage, 500 for our own failure.
 PkiOutcome Unavailable(absl::string_view what);
+PkiOutcome BadRequest(absl::string_view what);
+PkiOutcome InternalError();
 
 // Constant-time comparison of a presented and a configured secret.
 bool SecretEquals(absl::string_view presented, absl::string_view expected);

@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "absl/time/time.h"
+
 namespace scep::gateway {
 
 // A certificate configuration profile, served at /scep/{name}. This is the
@@ -15,6 +17,9 @@ struct Profile {
   bool allow_legacy = false;
   int validity_days = 365;
   std::string digest = "sha256";  // certificate signature hash
+  // RenewalReq is accepted only this long before the current certificate
+  // expires; zero: always.
+  absl::Duration renewal_window = absl::ZeroDuration();
 };
 
 }  // namespace scep::gateway

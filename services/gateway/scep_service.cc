@@ -1,7 +1,5 @@
 #include "services/gateway/scep_service.h"
 
-#include <iostream>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -51,25 +49,71 @@ absl::StatusOr<std::string> DecodeMessageParam(absl::string_view value) {
 
 ScepService::ScepService(ScepServiceOptions options, SignerClient* signer,
                          redis::EnrollmentStore* store,
-                         CaCertificates* certificates)
+                         redis::CertificateIndex* index,
+                         CaCertificates* certificates,
+                         ScepServiceObservers observers)
     : options_(std::move(options)),
       certificates_(certificates),
-      pki_operation_(options_.pki, signer, store) {}
+      observers_(observers),
+      pki_operation_(options_.pki, signer, store, index, certificates) {}
 
 std::string ScepService::Capabilities() const {
   // Only what is implemented. SHA-384 is also what strongSwan 5.9 looks for
   // before it will use AES (its capability table is off by one).
-  std::string caps = "AES\nPOSTPKIOperation\nSCEPStandard\nSHA-256\nSHA-384\nSHA-512\n";
+  std::string caps =
+      "AES\nPOSTPKIOperation\nRenewal\nSCEPStandard\nSHA-256\nSHA-384\nSHA-512\n";
   if (options_.profile.allow_legacy) caps += "DES3\nSHA-1\n";
+  // Advertised only while a next CA certificate is configured (RFC 8894
+  // section 3.5.2).
+  absl::StatusOr<std::shared_ptr<const CaSet>> set = certificates_->Get();
+  if (set.ok() && (*set)->next_ca != nullptr) caps += "GetNextCACert\n";
   return caps;
 }
 
 HttpResponse ScepService::Handle(const HttpRequest& request) {
+  const absl::Time start = absl::Now();
+  if (observers_.metrics != nullptr) observers_.metrics->RequestStarted();
+  Record record;
+  record.labels.operation = "invalid";
+  record.labels.profile = "unknown";
+  HttpResponse response = Route(request, record);
+  record.labels.http_status = response.status;
+  Report(request, record, absl::Now() - start);
+  return response;
+}
+
+void ScepService::Report(const HttpRequest& request, const Record& record,
+                         absl::Duration latency) {
+  if (observers_.metrics != nullptr) {
+    observers_.metrics->RequestFinished(record.labels, latency);
+  }
+  if (observers_.log == nullptr) return;
+  const RequestLabels& l = record.labels;
+  std::string outcome = l.pki_status;
+  if (!l.fail_info.empty()) absl::StrAppend(&outcome, " ", l.fail_info);
+  if (outcome.empty()) outcome = l.http_status < 400 ? "ok" : "error";
+  metrics::LogRecord line(
+      l.http_status >= 500 ? metrics::LogLevel::kWarning : metrics::LogLevel::kInfo,
+      "request");
+  line.Str("operation", l.operation)
+      .Str("profile", l.profile)
+      .Str("transaction_id", record.transaction_id)
+      .Str("message_type", l.message_type)
+      .Str("outcome", outcome)
+      .Int("http_status", l.http_status)
+      .Num("latency_ms", absl::ToDoubleMilliseconds(latency))
+      .Str("client", request.remote_address);
+  if (!record.detail.empty()) line.Str("detail", record.detail);
+  observers_.log->Log(line);
+}
+
+HttpResponse ScepService::Route(const HttpRequest& request, Record& record) {
   const std::string& path = request.path;
   const std::string& name = options_.profile.name;
   if (path != "/scep" && path != "/scep/" && path != absl::StrCat("/scep/", name)) {
     return Text(404, "not found: SCEP is served at /scep and /scep/{profile}");
   }
+  record.labels.profile = name;
   if (request.method != "GET" && request.method != "POST") {
     HttpResponse r = Text(405, "method not allowed");
     r.headers.emplace_back("Allow", "GET, POST");
@@ -83,14 +127,20 @@ HttpResponse ScepService::Handle(const HttpRequest& request) {
     if (key == "operation") operation = value;
     if (key == "message") message = value;
   }
+  if (operation == "GetCACaps" || operation == "GetCACert" ||
+      operation == "GetNextCACert" || operation == "PKIOperation") {
+    record.labels.operation = operation;
+  }
   HttpResponse response;
   if (operation == "GetCACaps") {
     response = Text(200, "");
     response.body = Capabilities();
   } else if (operation == "GetCACert") {
     response = GetCaCert();
+  } else if (operation == "GetNextCACert") {
+    response = GetNextCaCert();
   } else if (operation == "PKIOperation") {
-    response = PkiOperationRequest(request, message);
+    response = PkiOperationRequest(request, message, record);
   } else if (operation.empty()) {
     return Text(400, "missing operation parameter");
   } else {
@@ -115,8 +165,24 @@ HttpResponse ScepService::GetCaCert() {
   return r;
 }
 
+HttpResponse ScepService::GetNextCaCert() {
+  absl::StatusOr<std::shared_ptr<const CaSet>> set = certificates_->Get();
+  if (!set.ok()) return Text(503, "CA certificates not yet available");
+  if ((*set)->next_ca == nullptr) {
+    return Text(404, "no next CA certificate is configured");
+  }
+  HttpResponse r;
+  r.status = 200;
+  // RFC 8894 section 4.7.1: the next CA certificate in a degenerate
+  // SignedData, itself signed by the current RA.
+  r.content_type = "application/x-x509-next-ca-cert";
+  r.body = (*set)->next_ca_message;
+  return r;
+}
+
 HttpResponse ScepService::PkiOperationRequest(const HttpRequest& request,
-                                              const std::string& message_param) {
+                                              const std::string& message_param,
+                                              Record& record) {
   std::string der;
   if (request.method == "POST") {
     der = request.body;
@@ -127,9 +193,11 @@ HttpResponse ScepService::PkiOperationRequest(const HttpRequest& request,
   }
   if (der.empty()) return Text(400, "empty pkiMessage");
   PkiOutcome outcome = pki_operation_.Handle(options_.profile, der);
-  std::cerr << "scep-gateway: PKIOperation from " << request.remote_address
-            << " profile=" << options_.profile.name << " -> "
-            << outcome.summary << std::endl;
+  record.labels.message_type = outcome.message_type;
+  record.labels.pki_status = outcome.pki_status;
+  record.labels.fail_info = outcome.fail_info;
+  record.transaction_id = outcome.transaction_id;
+  record.detail = outcome.summary;
   if (outcome.http_status != 200) {
     HttpResponse r = Text(outcome.http_status, "");
     r.body = outcome.body;

@@ -3,7 +3,9 @@
 
 #include <string>
 
+#include "common/metrics/json_log.h"
 #include "services/gateway/ca_certificates.h"
+#include "services/gateway/gateway_metrics.h"
 #include "services/gateway/http/http_server.h"
 #include "services/gateway/pki_operation.h"
 #include "services/gateway/profile.h"
@@ -16,6 +18,15 @@ struct ScepServiceOptions {
   int retry_after_seconds = 5;
 };
 
+// Optional observers of every request; null members are skipped. Not owned;
+// they must outlive the service.
+struct ScepServiceObservers {
+  GatewayMetrics* metrics = nullptr;
+  // One JSON line per request: operation, profile, transaction_id,
+  // message_type, outcome, http_status, latency_ms, client. Never a secret.
+  metrics::JsonLogger* log = nullptr;
+};
+
 // The device-facing SCEP HTTP binding (RFC 8894 section 4): routes
 // `GET|POST /scep[/{profile}]?operation=...` to GetCACaps, GetCACert and
 // PKIOperation. Malformed requests get 400, unknown paths 404, other
@@ -24,20 +35,36 @@ struct ScepServiceOptions {
 class ScepService {
  public:
   ScepService(ScepServiceOptions options, SignerClient* signer,
-              redis::EnrollmentStore* store, CaCertificates* certificates);
+              redis::EnrollmentStore* store, redis::CertificateIndex* index,
+              CaCertificates* certificates,
+              ScepServiceObservers observers = {});
 
+  // Answers one request and reports it to the observers.
   HttpResponse Handle(const HttpRequest& request);
 
   // The GetCACaps body for the configured profile.
   std::string Capabilities() const;
 
  private:
+  // What Handle learns about a request for metrics and the log line.
+  struct Record {
+    RequestLabels labels;
+    std::string transaction_id;  // log only, never a label
+    std::string detail;          // PkiOutcome::summary, log only
+  };
+
+  HttpResponse Route(const HttpRequest& request, Record& record);
+  void Report(const HttpRequest& request, const Record& record,
+              absl::Duration latency);
   HttpResponse GetCaCert();
+  HttpResponse GetNextCaCert();
   HttpResponse PkiOperationRequest(const HttpRequest& request,
-                                   const std::string& message_param);
+                                   const std::string& message_param,
+                                   Record& record);
 
   const ScepServiceOptions options_;
   CaCertificates* const certificates_;
+  const ScepServiceObservers observers_;
   PkiOperation pki_operation_;
 };
 

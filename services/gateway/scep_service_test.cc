@@ -12,65 +12,18 @@
 #include "common/codec/envelope.h"
 #include "common/crypto/der.h"
 #include "common/crypto/pem.h"
+#include "common/redis/memory_certificate_index.h"
 #include "common/redis/memory_enrollment_store.h"
 #include "gtest/gtest.h"
-#include "services/signer/signer_core.h"
+#include "services/gateway/in_process_signer.h"
 
 namespace scep::gateway {
 namespace {
 
-std::string Testdata(const std::string& name) {
-  return std::string(SCEP_TESTDATA_DIR) + "/" + name;
-}
+using testing::InProcessSigner;
+using testing::Testdata;
 
-std::string ReadFile(const std::string& name) {
-  std::ifstream in(Testdata(name), std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// SignerClient over an in-process SignerCore with the fixture CA and RA.
-class InProcessSigner final : public SignerClient {
- public:
-  InProcessSigner() {
-    auto key = [](const char* f) {
-      return signer::NewSoftwareKey(crypto::LoadPrivateKeyFile(Testdata(f)).value());
-    };
-    auto cert = [](const char* f) {
-      return crypto::LoadCertificateFile(Testdata(f)).value();
-    };
-    core_ = signer::SignerCore::New(signer::SignerOptions{}, key("ca.key"),
-                                    cert("ca.pem"), key("ra.key"), cert("ra.pem"))
-                .value();
-  }
-  absl::StatusOr<CaCertificatesDer> GetCertificates() override {
-    if (down) return absl::UnavailableError("down");
-    return CaCertificatesDer{core_->ca_certificate_der(), core_->ra_certificate_der()};
-  }
-  absl::StatusOr<std::string> Decrypt(absl::string_view env) override {
-    if (down) return absl::UnavailableError("down");
-    return core_->Decrypt(env);
-  }
-  absl::StatusOr<std::string> Issue(absl::string_view csr, int days,
-                                    absl::string_view digest) override {
-    if (down || issue_down) return absl::UnavailableError("down");
-    ++issued;
-    return core_->Issue(csr, days, digest);
-  }
-  absl::StatusOr<std::string> SignCertRep(absl::string_view content,
-                                          const codec::ScepAttributes& attrs,
-                                          absl::string_view digest) override {
-    if (down) return absl::UnavailableError("down");
-    return core_->SignCertRep(content, attrs, digest);
-  }
-  std::atomic<bool> down{false};
-  std::atomic<bool> issue_down{false};
-  std::atomic<int> issued{0};
-
- private:
-  std::unique_ptr<signer::SignerCore> core_;
-};
+std::string ReadFile(const std::string& name) { return testing::ReadTestdata(name); }
 
 // A device: key, transient self-signed certificate, and its requests.
 struct Device {
@@ -92,11 +45,11 @@ class ScepServiceTest : public ::testing::Test {
     ca_ = crypto::LoadCertificateFile(Testdata("ca.pem")).value();
     options_.profile.challenge = "s3cret-Challenge";
     options_.pki.pending_wait = absl::Milliseconds(100);
-    service_ = std::make_unique<ScepService>(options_, &signer_, store_.get(), &certs_);
+    service_ = std::make_unique<ScepService>(options_, &signer_, store_.get(), &index_, &certs_);
   }
 
   void Reconfigure() {
-    service_ = std::make_unique<ScepService>(options_, &signer_, store_.get(), &certs_);
+    service_ = std::make_unique<ScepService>(options_, &signer_, store_.get(), &index_, &certs_);
   }
 
   Device NewDevice(const std::string& challenge, const std::string& cn = "device-1") {
@@ -152,6 +105,7 @@ class ScepServiceTest : public ::testing::Test {
 
   InProcessSigner signer_;
   std::unique_ptr<redis::MemoryEnrollmentStore> store_;
+  redis::MemoryCertificateIndex index_;
   CaCertificates certs_;
   ScepServiceOptions options_;
   std::unique_ptr<ScepService> service_;
@@ -168,7 +122,8 @@ TEST_F(ScepServiceTest, CapabilitiesListOnlyWhatIsSupported) {
   }
   EXPECT_FALSE(absl::StrContains(r.body, "DES3"));
   EXPECT_FALSE(absl::StrContains(r.body, "SHA-1"));
-  EXPECT_FALSE(absl::StrContains(r.body, "Renewal"));
+  EXPECT_TRUE(absl::StrContains(r.body, "Renewal\n"));
+  EXPECT_FALSE(absl::StrContains(r.body, "GetNextCACert"));
   options_.profile.allow_legacy = true;
   Reconfigure();
   EXPECT_TRUE(absl::StrContains(Get("operation=GetCACaps").body, "DES3\n"));
@@ -187,7 +142,7 @@ TEST_F(ScepServiceTest, GetCaCertReturnsCaAndRa) {
 
 TEST_F(ScepServiceTest, GetCaCertIs503UntilSignerAnswered) {
   CaCertificates empty;
-  ScepService service(options_, &signer_, store_.get(), &empty);
+  ScepService service(options_, &signer_, store_.get(), &index_, &empty);
   HttpRequest r;
   r.method = "GET";
   r.path = "/scep";

@@ -1,8 +1,15 @@
 #include "services/gateway/signer_client.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 
+#include <algorithm>
+#include <fstream>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/substitute.h"
 #include "common/rpc/status_convert.h"
 
 namespace scep::gateway {
@@ -25,6 +32,87 @@ absl::Status Convert(const grpc::Status& status, absl::string_view call) {
   }
 }
 
+// Retries only UNAVAILABLE (signer pod gone, connection refused, draining):
+// the call did not run, or running it again is harmless because the
+// gateway holds the transaction claim. RESOURCE_EXHAUSTED (overloaded) is
+// not retried: the device gets 503 + Retry-After instead of adding load.
+std::string RetryServiceConfig(int max_attempts) {
+  if (max_attempts < 2) return "{}";
+  return absl::Substitute(R"json({
+  "methodConfig": [{
+    "name": [{"service": "scep.signer.v1.Signer"}],
+    "retryPolicy": {
+      "maxAttempts": $0,
+      "initialBackoff": "0.1s",
+      "maxBackoff": "1s",
+      "backoffMultiplier": 2,
+      "retryableStatusCodes": ["UNAVAILABLE"]
+    }
+  }],
+  "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}
+})json",
+                          std::min(max_attempts, 5));
+}
+
+absl::Status CheckReadable(absl::string_view flag, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read ", flag, " file ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> SignerCredentials(
+    const GrpcSignerOptions& o) {
+  const bool tls = !o.tls_ca.empty() || !o.tls_cert.empty() || !o.tls_key.empty();
+  if (o.insecure_plaintext) {
+    if (tls) {
+      return absl::FailedPreconditionError(
+          "signer TLS files and insecure plaintext are mutually exclusive");
+    }
+    return grpc::InsecureChannelCredentials();
+  }
+  if (!tls) {
+    return absl::FailedPreconditionError(
+        "no TLS for the signer connection: set the signer TLS CA (and client "
+        "certificate and key for mTLS), or plaintext explicitly for local use");
+  }
+  if (o.tls_ca.empty()) {
+    return absl::FailedPreconditionError("signer TLS needs a CA file");
+  }
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    return absl::FailedPreconditionError(
+        "signer TLS client certificate and key go together");
+  }
+  if (absl::Status s = CheckReadable("signer TLS CA", o.tls_ca); !s.ok()) return s;
+  std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider;
+  const auto refresh = static_cast<unsigned int>(
+      std::max<int64_t>(1, absl::ToInt64Seconds(o.tls_refresh)));
+  if (o.tls_cert.empty()) {
+    provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        o.tls_ca, refresh);
+  } else {
+    for (const auto& [flag, path] : {std::pair{"signer TLS certificate", &o.tls_cert},
+                                     std::pair{"signer TLS key", &o.tls_key}}) {
+      if (absl::Status s = CheckReadable(flag, *path); !s.ok()) return s;
+    }
+    provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        o.tls_key, o.tls_cert, o.tls_ca, refresh);
+  }
+  grpc::experimental::TlsChannelCredentialsOptions tls_options;
+  tls_options.set_certificate_provider(provider);
+  tls_options.watch_root_certs();
+  if (!o.tls_cert.empty()) tls_options.watch_identity_key_cert_pairs();
+  tls_options.set_verify_server_certs(true);
+  std::shared_ptr<grpc::ChannelCredentials> creds =
+      grpc::experimental::TlsCredentials(tls_options);
+  if (creds == nullptr) {
+    return absl::FailedPreconditionError("cannot build signer TLS credentials");
+  }
+  return creds;
+}
+
 class GrpcSignerClient final : public SignerClient {
  public:
   GrpcSignerClient(std::unique_ptr<v1::Signer::StubInterface> stub,
@@ -39,7 +127,8 @@ class GrpcSignerClient final : public SignerClient {
         stub_->GetCertificates(&ctx, v1::GetCertificatesRequest(), &resp),
         "GetCertificates");
     if (!s.ok()) return s;
-    return CaCertificatesDer{resp.ca_certificate(), resp.ra_certificate()};
+    return CaCertificatesDer{resp.ca_certificate(), resp.ra_certificate(),
+                             resp.next_ca_certificate(), resp.next_ca_message()};
   }
 
   absl::StatusOr<std::string> Decrypt(absl::string_view enveloped) override {
@@ -94,6 +183,26 @@ class GrpcSignerClient final : public SignerClient {
     return std::move(*resp.mutable_pki_message());
   }
 
+  absl::StatusOr<std::string> SignCrl(const CrlRequest& request) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::SignCrlRequest req;
+    for (const redis::RevokedSerial& entry : request.revoked) {
+      v1::RevokedCertificate* r = req.add_revoked();
+      r->set_serial(absl::HexStringToBytes(
+          entry.serial_hex.size() % 2 ? "0" + entry.serial_hex : entry.serial_hex));
+      r->set_revocation_time(absl::ToUnixSeconds(entry.revoked_at));
+      r->set_reason(entry.reason);
+    }
+    req.set_crl_number(request.number);
+    req.set_this_update(absl::ToUnixSeconds(request.this_update));
+    req.set_next_update(absl::ToUnixSeconds(request.next_update));
+    v1::SignCrlResponse resp;
+    absl::Status s = Convert(stub_->SignCrl(&ctx, req, &resp), "SignCrl");
+    if (!s.ok()) return s;
+    return std::move(*resp.mutable_crl());
+  }
+
  private:
   void SetDeadline(grpc::ClientContext& ctx) const {
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
@@ -110,16 +219,23 @@ std::unique_ptr<SignerClient> NewGrpcSignerClient(
   return std::make_unique<GrpcSignerClient>(std::move(stub), deadline);
 }
 
-std::unique_ptr<SignerClient> NewGrpcSignerClient(
+absl::StatusOr<std::unique_ptr<SignerClient>> NewGrpcSignerClient(
     const GrpcSignerOptions& options) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      SignerCredentials(options);
+  if (!credentials.ok()) return credentials.status();
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
   // Reconnect quickly after a signer restart instead of backing off for
   // minutes while devices get 503s.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  auto channel = grpc::CreateCustomChannel(
-      options.target, grpc::InsecureChannelCredentials(), args);
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
+  args.SetServiceConfigJSON(RetryServiceConfig(options.max_attempts));
+  if (!options.tls_server_name.empty()) {
+    args.SetSslTargetNameOverride(options.tls_server_name);
+  }
+  auto channel = grpc::CreateCustomChannel(options.target, *credentials, args);
   return NewGrpcSignerClient(v1::Signer::NewStub(channel), options.deadline);
 }
 

@@ -3,11 +3,13 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/codec/scep_types.h"
+#include "common/redis/certificate_index.h"
 #include "scep/signer/v1/signer.grpc.pb.h"
 
 namespace scep::gateway {
@@ -15,6 +17,16 @@ namespace scep::gateway {
 struct CaCertificatesDer {
   std::string ca;  // DER
   std::string ra;  // DER
+  std::string next_ca;          // DER; empty without CA rollover
+  std::string next_ca_message;  // GetNextCACert answer, RA-signed
+};
+
+// What the CA key signs for GetCRL (RFC 5280 v2 CRL).
+struct CrlRequest {
+  std::vector<redis::RevokedSerial> revoked;
+  uint64_t number = 0;
+  absl::Time this_update;
+  absl::Time next_update;
 };
 
 // The gateway's view of the signer: one call per private-key operation.
@@ -32,13 +44,33 @@ class SignerClient {
   virtual absl::StatusOr<std::string> SignCertRep(
       absl::string_view content, const codec::ScepAttributes& attributes,
       absl::string_view digest) = 0;
+  // DER CRL signed by the CA key.
+  virtual absl::StatusOr<std::string> SignCrl(const CrlRequest& request) = 0;
 };
 
 struct GrpcSignerOptions {
   // gRPC target; "dns:///signer:9090" spreads calls over every address
   // (round_robin), as behind a headless Kubernetes service.
   std::string target = "dns:///127.0.0.1:9090";
+  // Per call, retries included.
   absl::Duration deadline = absl::Seconds(5);
+  // Attempts per call (first one included) while the signer answers
+  // UNAVAILABLE, with exponential backoff from 100 ms to 1 s; gRPC retry
+  // throttling stops retrying when most calls fail. 1 = no retries.
+  int max_attempts = 4;
+
+  // TLS to the signer. `tls_ca` (PEM roots for the signer's certificate) is
+  // required for TLS; `tls_cert` and `tls_key` (PEM) go together and make it
+  // mutual. The files are watched and reloaded when they change (certificate
+  // rotation without restart).
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  // Name checked in the signer's certificate instead of the target's host.
+  std::string tls_server_name;
+  absl::Duration tls_refresh = absl::Seconds(60);
+  // Plaintext, for local use only; must be set explicitly and excludes TLS.
+  bool insecure_plaintext = false;
 };
 
 // Production client over the generated stub. `stub` may be a mock in tests.
@@ -46,8 +78,11 @@ std::unique_ptr<SignerClient> NewGrpcSignerClient(
     std::unique_ptr<signer::v1::Signer::StubInterface> stub,
     absl::Duration deadline);
 
-// Channel + stub for `options`, plaintext (mTLS is configured elsewhere).
-std::unique_ptr<SignerClient> NewGrpcSignerClient(const GrpcSignerOptions& options);
+// Channel + stub for `options`. FailedPrecondition when neither TLS nor
+// insecure_plaintext is configured, when both are, when only one of
+// tls_cert/tls_key is set, or when a TLS file cannot be read.
+absl::StatusOr<std::unique_ptr<SignerClient>> NewGrpcSignerClient(
+    const GrpcSignerOptions& options);
 
 }  // namespace scep::gateway
 

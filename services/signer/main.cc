@@ -2,6 +2,9 @@
 // service together. All logic lives in the libraries.
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <openssl/provider.h>
 
 #include <csignal>
@@ -15,9 +18,18 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "common/crypto/pem.h"
+#include "common/metrics/json_log.h"
+#include "common/metrics/lifecycle.h"
+#include "common/metrics/metrics_server.h"
+#include "common/metrics/readiness.h"
+#include "common/metrics/startup_log.h"
 #include "common/pkcs11/token.h"
+#include "prometheus/registry.h"
+#include "services/signer/signer_metrics.h"
 #include "services/signer/signer_service.h"
+#include "services/signer/timed_key_access.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:9090", "gRPC listen address");
 ABSL_FLAG(std::string, pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so",
@@ -28,18 +40,86 @@ ABSL_FLAG(std::string, pin_file, "",
           "the command line.");
 ABSL_FLAG(std::string, ca_cert, "var/pki/ca.pem", "CA certificate (PEM)");
 ABSL_FLAG(std::string, ra_cert, "var/pki/ra.pem", "RA certificate (PEM)");
+ABSL_FLAG(std::string, next_ca_cert, "",
+          "CA rollover: the next CA certificate (PEM), published by "
+          "GetNextCACert; empty = no rollover in progress");
 ABSL_FLAG(std::string, ca_key_label, "scep-ca", "CKA_LABEL of the CA key");
 ABSL_FLAG(std::string, ra_key_label, "scep-ra", "CKA_LABEL of the RA key");
 ABSL_FLAG(int, workers, 4, "threads doing private-key operations");
 ABSL_FLAG(int, max_queue, 4096, "queued operations before RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, validity_days, 365, "default certificate validity");
 ABSL_FLAG(std::string, digest, "sha256", "default certificate signature hash");
+ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate (chain) for gRPC TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates; when set, clients must present a certificate "
+          "they issued (mutual TLS)");
+ABSL_FLAG(int, tls_refresh_seconds, 60,
+          "how often the TLS files are checked for changes (rotation)");
+ABSL_FLAG(bool, insecure_plaintext, false,
+          "serve gRPC without TLS; local development only");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1",
+          "listen address of /metrics, /healthz and /readyz");
+ABSL_FLAG(int, metrics_port, 9101, "port of /metrics, /healthz and /readyz");
+ABSL_FLAG(int, readiness_interval_ms, 1000, "how often readiness is checked");
+ABSL_FLAG(int, shutdown_grace_seconds, 20,
+          "on SIGTERM: longest wait for in-flight RPCs before they are cancelled");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
 
 namespace {
 
-int Fail(const absl::Status& status) {
-  std::cerr << "scep-signer: " << status << std::endl;
+using scep::metrics::LogLevel;
+using scep::metrics::LogRecord;
+
+int Fail(scep::metrics::JsonLogger& log, const absl::Status& status) {
+  log.Log(LogRecord(LogLevel::kError, "start_failed")
+              .Str("code", absl::StatusCodeToString(status.code()))
+              .Str("error", status.message()));
   return 1;
+}
+
+// TLS (mutual when --tls_client_ca is set) from files that are watched and
+// reloaded on change; plaintext only with --insecure_plaintext.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials() {
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  const std::string client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  const bool tls = !cert.empty() || !key.empty() || !client_ca.empty();
+  if (absl::GetFlag(FLAGS_insecure_plaintext)) {
+    if (tls) {
+      return absl::FailedPreconditionError(
+          "--insecure_plaintext excludes --tls_cert, --tls_key, --tls_client_ca");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (cert.empty() || key.empty()) {
+    return absl::FailedPreconditionError(
+        "gRPC needs --tls_cert and --tls_key (and --tls_client_ca for mutual "
+        "TLS), or --insecure_plaintext for local use");
+  }
+  for (const std::string& path : {cert, key, client_ca}) {
+    if (!path.empty() && !std::ifstream(path)) {
+      return absl::FailedPreconditionError("cannot read TLS file " + path);
+    }
+  }
+  const auto refresh = static_cast<unsigned int>(
+      std::max(1, absl::GetFlag(FLAGS_tls_refresh_seconds)));
+  auto provider =
+      client_ca.empty()
+          ? std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+                key, cert, refresh)
+          : std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+                key, cert, client_ca, refresh);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (client_ca.empty()) {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    options.watch_root_certs();
+    options.set_cert_request_type(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
 }
 
 absl::StatusOr<std::string> ReadPin() {
@@ -66,6 +146,12 @@ absl::StatusOr<std::string> ReadPin() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("SCEP signing service (keys in a PKCS#11 token)");
   absl::ParseCommandLine(argc, argv);
+  LogLevel level = LogLevel::kInfo;
+  if (!scep::metrics::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::cerr << "scep-signer: --log_level must be debug, info, warning or error\n";
+    return 1;
+  }
+  scep::metrics::JsonLogger log(&std::cerr, level);
   // The RA must decrypt single-DES envelopes of legacy clients; whether
   // they are accepted at all is the gateway's policy.
   OSSL_PROVIDER_load(nullptr, "legacy");
@@ -76,54 +162,131 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  {
+    LogRecord start(LogLevel::kInfo, "start");
+    start.Str("service", "scep-signer")
+        .Str("pin_source", absl::GetFlag(FLAGS_pin_file).empty() ? "env" : "file");
+    scep::metrics::AddEffectiveFlags("signer/main.cc", start);
+    log.Log(start);
+  }
+
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentials();
+  if (!credentials.ok()) return Fail(log, credentials.status());
+  if (absl::GetFlag(FLAGS_insecure_plaintext)) {
+    log.Log(LogRecord(LogLevel::kWarning, "insecure_plaintext")
+                .Str("note", "gRPC without TLS; local use only"));
+  } else if (absl::GetFlag(FLAGS_tls_client_ca).empty()) {
+    log.Log(LogRecord(LogLevel::kWarning, "no_client_authentication")
+                .Str("note", "TLS without --tls_client_ca: any client may call"));
+  }
 
   absl::StatusOr<std::string> pin = ReadPin();
-  if (!pin.ok()) return Fail(pin.status());
+  if (!pin.ok()) return Fail(log, pin.status());
   scep::pkcs11::TokenConfig token_config;
   token_config.module_path = absl::GetFlag(FLAGS_pkcs11_module);
   token_config.token_label = absl::GetFlag(FLAGS_token_label);
   token_config.pin = *std::move(pin);
   auto token = scep::pkcs11::Token::Open(std::move(token_config));
-  if (!token.ok()) return Fail(token.status());
+  if (!token.ok()) return Fail(log, token.status());
 
   auto ca_cert = scep::crypto::LoadCertificateFile(absl::GetFlag(FLAGS_ca_cert));
-  if (!ca_cert.ok()) return Fail(ca_cert.status());
+  if (!ca_cert.ok()) return Fail(log, ca_cert.status());
   auto ra_cert = scep::crypto::LoadCertificateFile(absl::GetFlag(FLAGS_ra_cert));
-  if (!ra_cert.ok()) return Fail(ra_cert.status());
+  if (!ra_cert.ok()) return Fail(log, ra_cert.status());
   const std::string fingerprint = scep::crypto::Sha256Fingerprint(ca_cert->get());
 
+  prometheus::Registry registry;
+  scep::signer::SignerMetrics metrics(registry);
+  const std::string ca_label = absl::GetFlag(FLAGS_ca_key_label);
   scep::signer::SignerOptions options;
   options.default_validity_days = absl::GetFlag(FLAGS_validity_days);
   options.default_digest = absl::GetFlag(FLAGS_digest);
+  if (!absl::GetFlag(FLAGS_next_ca_cert).empty()) {
+    auto next = scep::crypto::LoadCertificateFile(absl::GetFlag(FLAGS_next_ca_cert));
+    if (!next.ok()) return Fail(log, next.status());
+    options.next_ca_certificate = *std::move(next);
+  }
   auto core = scep::signer::SignerCore::New(
       std::move(options),
-      scep::signer::NewTokenKey(token->get(), absl::GetFlag(FLAGS_ca_key_label)),
+      scep::signer::NewTimedKeyAccess(
+          scep::signer::NewTokenKey(token->get(), ca_label), "ca", &metrics),
       *std::move(ca_cert),
-      scep::signer::NewTokenKey(token->get(), absl::GetFlag(FLAGS_ra_key_label)),
+      scep::signer::NewTimedKeyAccess(
+          scep::signer::NewTokenKey(token->get(), absl::GetFlag(FLAGS_ra_key_label)),
+          "ra", &metrics),
       *std::move(ra_cert));
-  if (!core.ok()) return Fail(core.status());
+  if (!core.ok()) return Fail(log, core.status());
 
   scep::base::ThreadPool pool(absl::GetFlag(FLAGS_workers),
                               static_cast<size_t>(absl::GetFlag(FLAGS_max_queue)));
-  scep::signer::SignerService service(core->get(), &pool);
+  scep::signer::SignerService service(core->get(), &pool, &metrics);
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(absl::GetFlag(FLAGS_listen),
-                           grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), *credentials, &bound_port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
-    return Fail(absl::UnavailableError("cannot listen on " +
-                                       absl::GetFlag(FLAGS_listen)));
+    return Fail(log, absl::UnavailableError("cannot listen on " +
+                                            absl::GetFlag(FLAGS_listen)));
   }
-  std::cerr << "scep-signer: listening on " << absl::GetFlag(FLAGS_listen)
-            << ", token '" << absl::GetFlag(FLAGS_token_label)
-            << "', CA SHA-256 " << fingerprint << std::endl;
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  // NOT_SERVING until the first readiness run says otherwise.
+  health->SetServingStatus(false);
+
+  scep::metrics::Readiness readiness;
+  // Asks the token itself (not a cache) whether the session and login hold.
+  scep::pkcs11::Token* const token_ptr = token->get();
+  readiness.AddCheck("token", [token_ptr, ca_label] {
+    return token_ptr->PrivateKeyAttributes(ca_label).status();
+  });
+  readiness.OnChange([&log, &readiness, health](bool ready) {
+    health->SetServingStatus(ready);
+    log.Log(LogRecord(ready ? LogLevel::kInfo : LogLevel::kWarning,
+                      ready ? "ready" : "not_ready")
+                .Str("reason", readiness.Get().text));
+  });
+  scep::metrics::MetricsServerOptions metrics_options;
+  metrics_options.address = absl::GetFlag(FLAGS_metrics_address);
+  metrics_options.port = static_cast<uint16_t>(absl::GetFlag(FLAGS_metrics_port));
+  auto metrics_server =
+      scep::metrics::MetricsServer::New(metrics_options, &registry, &readiness);
+  if (!metrics_server.ok()) return Fail(log, metrics_server.status());
+  (*metrics_server)->Start();
+  readiness.Start(absl::Milliseconds(absl::GetFlag(FLAGS_readiness_interval_ms)));
+  log.Log(LogRecord(LogLevel::kInfo, "listening")
+              .Str("grpc", absl::GetFlag(FLAGS_listen))
+              .Bool("tls", !absl::GetFlag(FLAGS_insecure_plaintext))
+              .Bool("mutual_tls", !absl::GetFlag(FLAGS_tls_client_ca).empty())
+              .Int("metrics_port", (*metrics_server)->port())
+              .Str("token", absl::GetFlag(FLAGS_token_label))
+              .Str("ca_sha256", fingerprint));
 
   int sig = 0;
   sigwait(&signals, &sig);
-  std::cerr << "scep-signer: signal " << sig << ", draining" << std::endl;
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  pool.Shutdown();
+  const absl::Duration grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
+  log.Log(LogRecord(LogLevel::kInfo, "draining")
+              .Int("signal", sig)
+              .Num("grace_seconds", absl::ToDoubleSeconds(grace)));
+  readiness.SetDraining();
+  const absl::Time drain_start = absl::Now();
+  grpc::Server* grpc_server = server.get();
+  // Shutdown cancels RPCs still running at the deadline; the pool then
+  // finishes what it holds. The extra second bounds a token call that hangs.
+  if (!scep::metrics::RunWithin(
+          [grpc_server, &pool, grace] {
+            grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+            pool.Shutdown();
+          },
+          grace + absl::Seconds(1))) {
+    log.Log(LogRecord(LogLevel::kError, "shutdown_grace_exceeded")
+                .Num("grace_seconds", absl::ToDoubleSeconds(grace)));
+    std::_Exit(2);
+  }
+  readiness.Stop();
+  (*metrics_server)->Shutdown();
+  log.Log(LogRecord(LogLevel::kInfo, "stopped")
+              .Num("drain_ms", absl::ToDoubleMilliseconds(absl::Now() - drain_start)));
   return 0;
 }

@@ -4,6 +4,7 @@
 #include "common/base/thread_pool.h"
 #include "scep/signer/v1/signer.grpc.pb.h"
 #include "services/signer/signer_core.h"
+#include "services/signer/signer_metrics.h"
 
 namespace scep::signer {
 
@@ -13,10 +14,15 @@ namespace scep::signer {
 // gateway turns into 503 + Retry-After.
 class SignerService final : public v1::Signer::CallbackService {
  public:
-  // `core` and `pool` are not owned and must outlive the service.
-  SignerService(SignerCore* core, base::ThreadPool* pool)
-      : core_(core), pool_(pool) {}
+  // `core`, `pool` and `metrics` (optional) are not owned and must outlive
+  // the service.
+  SignerService(SignerCore* core, base::ThreadPool* pool,
+                SignerMetrics* metrics = nullptr)
+      : core_(core), pool_(pool), metrics_(metrics) {}
 
+  grpc::ServerUnaryReactor* SignCrl(grpc::CallbackServerContext* context,
+                                    const v1::SignCrlRequest* request,
+                                    v1::SignCrlResponse* response) override;
   grpc::ServerUnaryReactor* GetCertificates(
       grpc::CallbackServerContext* context,
       const v1::GetCertificatesRequest* request,
@@ -35,12 +41,16 @@ class SignerService final : public v1::Signer::CallbackService {
       v1::SignCertRepResponse* response) override;
 
  private:
-  // Runs `work` on the pool and finishes the call with its status.
+  // Runs `work` on the pool and finishes the call with its status, recorded
+  // under `method`. `key_operation` (a literal) labels the PKCS#11 metrics.
   grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* context,
+                                    const char* method,
+                                    const char* key_operation,
                                     std::function<absl::Status()> work);
 
   SignerCore* const core_;
   base::ThreadPool* const pool_;
+  SignerMetrics* const metrics_;
 };
 
 }  // namespace scep::signer

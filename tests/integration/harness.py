@@ -60,10 +60,19 @@ class Stack:
     SO_PIN = "0815-test-so-pin"
 
     def __init__(self, challenge="Integration-Secret", legacy=True,
-                 ca_key="rsa:2048"):
+                 ca_key="rsa:2048", signer_tls=None, gateway_tls=None,
+                 gateway_args=(), signer_args=()):
+        """signer_tls: dict(cert, key[, client_ca]) for the signer's gRPC
+        TLS; gateway_tls: dict(ca[, cert, key]) for the gateway's side.
+        Without them both run plaintext, which must be asked for
+        explicitly (--insecure_plaintext)."""
         self.challenge = challenge
         self.legacy = legacy
         self.ca_key = ca_key
+        self.signer_tls = signer_tls
+        self.gateway_tls = gateway_tls
+        self.gateway_args = list(gateway_args)
+        self.signer_args = list(signer_args)
         self.dir = tempfile.mkdtemp(prefix="scep-it-")
         self.procs = {}
         self.logs = {}
@@ -93,8 +102,10 @@ class Stack:
         self.ra_pem = os.path.join(self.pki, "ra.pem")
         self.start_redis()
         self.signer_port = free_port()
+        self.signer_metrics_port = free_port()
         self.start_signer()
         self.http_port = free_port()
+        self.metrics_port = free_port()
         self.start_gateway()
         self.wait_ready()
         return self
@@ -106,10 +117,11 @@ class Stack:
         return env
 
     def spawn(self, name, argv, env=None):
-        log = open(os.path.join(self.dir, name + ".log"), "ab")
-        self.logs[name] = log.name
-        self.procs[name] = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env=env or self.env())
+        path = os.path.join(self.dir, name + ".log")
+        self.logs[name] = path
+        with open(path, "ab") as log:  # the child keeps its own descriptor
+            self.procs[name] = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, env=env or self.env())
 
     def restart_redis(self):
         """Starts Redis again on the port it had (state is gone)."""
@@ -130,19 +142,47 @@ class Stack:
         raise RuntimeError("redis-server did not start")
 
     def start_signer(self):
-        self.spawn("signer", [
+        argv = [
             binary("scep-signer"), f"--listen=127.0.0.1:{self.signer_port}",
             f"--pkcs11_module={SOFTHSM_MODULE}", "--token_label=scep-it",
             f"--pin_file={self.pin_file}", f"--ca_cert={self.ca_pem}",
-            f"--ra_cert={self.ra_pem}"])
+            f"--ra_cert={self.ra_pem}",
+            f"--metrics_port={self.signer_metrics_port}",
+            "--readiness_interval_ms=200"]
+        if self.signer_tls:
+            argv += [f"--tls_cert={self.signer_tls['cert']}",
+                     f"--tls_key={self.signer_tls['key']}"]
+            if self.signer_tls.get("client_ca"):
+                argv.append(f"--tls_client_ca={self.signer_tls['client_ca']}")
+        else:
+            argv.append("--insecure_plaintext")
+        self.spawn("signer", argv + self.signer_args)
 
-    def start_gateway(self):
-        argv = [binary("scep-gateway"), f"--http_port={self.http_port}",
+    def gateway_argv(self, http_port, metrics_port, tls, extra=()):
+        argv = [binary("scep-gateway"), f"--http_port={http_port}",
                 f"--signer=dns:///127.0.0.1:{self.signer_port}",
-                f"--redis_port={self.redis_port}", "--signer_deadline_ms=3000"]
+                f"--redis_port={self.redis_port}", "--signer_deadline_ms=3000",
+                f"--metrics_port={metrics_port}", "--readiness_interval_ms=200"]
+        if tls:
+            argv.append(f"--signer_tls_ca={tls['ca']}")
+            if tls.get("cert"):
+                argv += [f"--signer_tls_cert={tls['cert']}",
+                         f"--signer_tls_key={tls['key']}"]
+        else:
+            argv.append("--insecure_plaintext")
         if self.legacy:
             argv.append("--allow_legacy")
-        self.spawn("gateway", argv, self.env(SCEP_CHALLENGE=self.challenge))
+        return argv + list(extra)
+
+    def start_gateway(self, name="gateway", http_port=None, metrics_port=None,
+                      tls="default", extra=None):
+        """The stack's gateway by default; with a name and ports, another
+        one against the same signer and Redis (e.g. with other TLS files)."""
+        argv = self.gateway_argv(
+            http_port or self.http_port, metrics_port or self.metrics_port,
+            self.gateway_tls if tls == "default" else tls,
+            self.gateway_args if extra is None else extra)
+        self.spawn(name, argv, self.env(SCEP_CHALLENGE=self.challenge))
 
     def wait_ready(self, timeout=30):
         deadline = time.time() + timeout
@@ -177,8 +217,42 @@ class Stack:
                 p.kill()
                 p.wait()
 
+    def metrics_url(self, which="gateway"):
+        port = self.metrics_port if which == "gateway" else self.signer_metrics_port
+        return f"http://127.0.0.1:{port}"
+
+    def scrape(self, which="gateway"):
+        """Parsed /metrics of the gateway or the signer."""
+        status, _, body = http("GET", self.metrics_url(which) + "/metrics", timeout=10)
+        if status != 200:
+            raise RuntimeError(f"/metrics of {which} answered {status}")
+        return parse_exposition(body.decode())
+
+    def readyz(self, which="gateway", port=None):
+        """(status, body) of /readyz; (0, error) when nothing listens."""
+        url = (f"http://127.0.0.1:{port}" if port else self.metrics_url(which))
+        try:
+            status, _, body = http("GET", url + "/readyz", timeout=5)
+            return status, body.decode(errors="replace")
+        except OSError as e:
+            return 0, str(e)
+
+    def wait_readyz(self, want, which="gateway", port=None, timeout=20):
+        """Polls /readyz until it answers `want`; returns the last answer."""
+        deadline = time.time() + timeout
+        last = (None, "")
+        while time.time() < deadline:
+            last = self.readyz(which, port)
+            if last[0] == want:
+                return last
+            time.sleep(0.1)
+        return last
+
     def stop(self):
-        for name in ("gateway", "signer", "redis"):
+        for name in list(self.procs):
+            if name not in ("signer", "redis"):
+                self.stop_process(name)
+        for name in ("signer", "redis"):
             self.stop_process(name)
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -215,6 +289,34 @@ class Stack:
         result = json.loads(out.stdout)
         result["pem"] = open(certs).read() if os.path.exists(certs) else ""
         return result
+
+
+def parse_exposition(text):
+    """Prometheus text exposition 0.0.4 -> {(name, frozenset(labels)): value}.
+    Label values are unescaped (backslash, quote, newline)."""
+    import re
+    samples = {}
+    line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$')
+    label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = line_re.match(line)
+        if not m:
+            raise ValueError("bad exposition line: " + line)
+        labels = {}
+        if m.group(3):
+            for k, v in label_re.findall(m.group(3)):
+                labels[k] = (v.replace("\\n", "\n").replace('\\"', '"')
+                             .replace("\\\\", "\\"))
+        samples[(m.group(1), frozenset(labels.items()))] = float(m.group(4))
+    return samples
+
+
+def metric(samples, name, **labels):
+    """Sum of the samples named `name` whose labels include `labels`."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= ls)
 
 
 def openssl(*args, input=None):

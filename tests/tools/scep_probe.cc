@@ -4,8 +4,16 @@
 //       --challenge C --tid T --nonce HEX [--cipher aes-128-cbc]
 //       [--digest sha256] [--san DNS] --out req.der
 //     (creates dev.key / dev.pem when missing, reuses them otherwise)
-//   scep-probe open --key dev.key --cert dev.pem --in rep.der [--certs-out f.pem]
+//       [--type pkcsreq|renewal|certpoll|getcert|getcrl] [--oaep 1]
+//       [--key-type rsa|ec] [--ca ca.pem] [--target cert.pem]
+//     renewal signs with --cert/--key (an issued certificate) and requests a
+//     new certificate for the same subject (new key in --new-key when given);
+//     certpoll/getcert/getcrl name --target (issuer from --ca).
+//   scep-probe open --key dev.key --cert dev.pem --in rep.der
+//       [--certs-out f.pem] [--crl-out f.pem]
 //     prints one JSON object describing the CertRep.
+//   scep-probe revoke --redis-port P --target cert.pem [--reason N]
+//     the revocation test hook: marks the certificate revoked in the index.
 
 #include <openssl/pem.h>
 #include <openssl/provider.h>
@@ -20,7 +28,9 @@
 #include "absl/strings/escaping.h"
 #include "common/codec/client.h"
 #include "common/codec/csr.h"
+#include "common/codec/identifiers.h"
 #include "common/crypto/pem.h"
+#include "common/redis/redis_certificate_index.h"
 
 namespace {
 
@@ -59,6 +69,70 @@ std::string JsonEscape(const std::string& s) {
   return out;
 }
 
+using scep::codec::MessageType;
+
+MessageType TypeOf(const std::string& type) {
+  if (type == "renewal") return MessageType::kRenewalReq;
+  if (type == "certpoll") return MessageType::kCertPoll;
+  if (type == "getcert") return MessageType::kGetCert;
+  if (type == "getcrl") return MessageType::kGetCrl;
+  return MessageType::kPkcsReq;
+}
+
+// The pkcsPKIEnvelope content for the requested message type.
+absl::StatusOr<std::string> Content(std::map<std::string, std::string>& a,
+                                    EVP_PKEY* key, X509* cert) {
+  MessageType type = TypeOf(a["type"]);
+  if (type == MessageType::kPkcsReq || type == MessageType::kRenewalReq) {
+    scep::codec::CsrSpec csr_spec;
+    csr_spec.common_name = a["cn"];
+    csr_spec.challenge = a["challenge"];
+    if (!a["san"].empty()) csr_spec.dns_sans = {a["san"]};
+    if (type == MessageType::kPkcsReq) return scep::codec::BuildCsr(key, csr_spec);
+    // Renewal: same subject as the current certificate, maybe a new key.
+    scep::crypto::EvpPkeyPtr new_key;
+    if (!a["new-key"].empty()) {
+      new_key.reset(EVP_RSA_gen(2048));
+      BioPtr kb(BIO_new_file(a["new-key"].c_str(), "w"));
+      PEM_write_bio_PrivateKey(kb.get(), new_key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+    }
+    scep::crypto::X509ReqPtr req(X509_REQ_new());
+    X509_REQ_set_subject_name(req.get(), X509_get_subject_name(cert));
+    EVP_PKEY* csr_key = new_key ? new_key.get() : key;
+    X509_REQ_set_pubkey(req.get(), csr_key);
+    if (X509_REQ_sign(req.get(), csr_key, EVP_sha256()) <= 0) {
+      return absl::InternalError("signing renewal CSR");
+    }
+    unsigned char* out = nullptr;
+    int len = i2d_X509_REQ(req.get(), &out);
+    std::string der(reinterpret_cast<char*>(out), len);
+    OPENSSL_free(out);
+    return der;
+  }
+  auto ca = scep::crypto::LoadCertificateFile(a["ca"]);
+  auto target = scep::crypto::LoadCertificateFile(a["target"]);
+  if (!ca.ok() || !target.ok()) return absl::InvalidArgumentError("need --ca and --target");
+  if (type == MessageType::kCertPoll) {
+    return scep::codec::EncodeIssuerAndSubject(X509_get_subject_name(ca->get()),
+                                               X509_get_subject_name(target->get()));
+  }
+  return scep::codec::EncodeIssuerAndSerial(X509_get_subject_name(ca->get()),
+                                            X509_get0_serialNumber(target->get()));
+}
+
+int Revoke(std::map<std::string, std::string>& a) {
+  scep::redis::RedisOptions options;
+  options.port = std::atoi(a["redis-port"].c_str());
+  auto index = scep::redis::RedisCertificateIndex::New(options);
+  auto target = scep::crypto::LoadCertificateFile(a["target"]);
+  if (!index.ok() || !target.ok()) return Die("need --redis-port and --target");
+  int reason = a["reason"].empty() ? 0 : std::atoi(a["reason"].c_str());
+  absl::Status s = (*index)->Revoke(
+      scep::codec::SerialHex(X509_get0_serialNumber(target->get())), reason, absl::Now());
+  if (!s.ok()) return Die(std::string(s.message()));
+  return 0;
+}
+
 int Build(std::map<std::string, std::string>& a) {
   scep::crypto::EvpPkeyPtr key;
   scep::crypto::X509Ptr cert;
@@ -69,7 +143,7 @@ int Build(std::map<std::string, std::string>& a) {
     key = *std::move(k);
     cert = *std::move(c);
   } else {
-    key.reset(EVP_RSA_gen(2048));
+    key.reset(a["key-type"] == "ec" ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048));
     auto c = scep::codec::SelfSignedCertificate(key.get(), a["cn"]);
     if (!c.ok()) return Die(std::string(c.status().message()));
     cert = *std::move(c);
@@ -83,19 +157,17 @@ int Build(std::map<std::string, std::string>& a) {
   }
   auto ra = scep::crypto::LoadCertificateFile(a["ra"]);
   if (!ra.ok()) return Die("cannot load RA certificate");
-  scep::codec::CsrSpec csr_spec;
-  csr_spec.common_name = a["cn"];
-  csr_spec.challenge = a["challenge"];
-  if (!a["san"].empty()) csr_spec.dns_sans = {a["san"]};
-  auto csr = scep::codec::BuildCsr(key.get(), csr_spec);
-  if (!csr.ok()) return Die(std::string(csr.status().message()));
+  auto content = Content(a, key.get(), cert.get());
+  if (!content.ok()) return Die(std::string(content.status().message()));
   scep::codec::PkcsReqSpec spec;
   spec.transaction_id = a["tid"];
   std::string nonce = absl::HexStringToBytes(a["nonce"]);
   spec.sender_nonce = nonce;
   if (!a["cipher"].empty()) spec.cipher = a["cipher"];
   if (!a["digest"].empty()) spec.digest = a["digest"];
-  auto der = scep::codec::BuildPkcsReq(*csr, cert.get(), key.get(), ra->get(), spec);
+  spec.rsa_oaep = !a["oaep"].empty();
+  spec.message_type = TypeOf(a["type"]);
+  auto der = scep::codec::BuildPkcsReq(*content, cert.get(), key.get(), ra->get(), spec);
   if (!der.ok()) return Die(std::string(der.status().message()));
   std::ofstream(a["out"], std::ios::binary) << *der;
   return 0;
@@ -120,6 +192,12 @@ int Open(std::map<std::string, std::string>& a) {
             << "\", \"digest\": \"" << rep->message.digest
             << "\", \"certificates\": " << rep->certificates.size() << "}"
             << std::endl;
+  if (!a["crl-out"].empty() && !rep->payload.empty()) {
+    auto crl = scep::codec::ParseDegenerateCrl(rep->payload);
+    if (!crl.ok()) return Die(std::string(crl.status().message()));
+    BioPtr out(BIO_new_file(a["crl-out"].c_str(), "w"));
+    PEM_write_bio_X509_CRL(out.get(), crl->get());
+  }
   if (!a["certs-out"].empty()) {
     BioPtr out(BIO_new_file(a["certs-out"].c_str(), "w"));
     for (const auto& c : rep->certificates) PEM_write_bio_X509(out.get(), c.get());
@@ -137,5 +215,6 @@ int main(int argc, char** argv) {
   std::string verb = argv[1];
   if (verb == "build") return Build(args);
   if (verb == "open") return Open(args);
+  if (verb == "revoke") return Revoke(args);
   return Die("unknown verb " + verb);
 }

@@ -1,0 +1,327 @@
+#!/usr/bin/env python3
+"""Side-by-side SCEP enrollment benchmark on one machine (issue 7).
+
+Starts our stack (SoftHSMv2 token, redis-server, scep-signer, scep-gateway;
+tests/integration/harness.py, temp dirs, free ports, nothing under var/) and
+micromdm `scepserver` (Debian package `scep`, RSA-2048 CA from
+`scepserver ca -init -keySize 2048`, same challenge), measures the token's
+private-key throughput (the crypto bound), then runs scep-bench with the
+same N and C against each target, alternating, ROUNDS times, and prints the
+medians, the ratio ours/micromdm, the fraction of the crypto bound, CPU per
+enrollment per process, peak RSS and Redis bytes per enrollment.
+
+  bench/compare.py --build-dir build-bench --n 3000 --concurrency 16 --rounds 3
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench"))
+    p.add_argument("--n", type=int, default=3000)
+    p.add_argument("--concurrency", type=int, nargs="+", default=[16],
+                   help="one or more C values; each gets ROUNDS alternating runs")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--keys", type=int, default=32)
+    p.add_argument("--warmup", type=int, default=200,
+                   help="enrollments sent to each target before measuring")
+    p.add_argument("--hsm-seconds", type=float, default=5)
+    p.add_argument("--ca-key", default="rsa:2048",
+                   help="our CA key (rsa:2048, ec:p256, ...); micromdm stays RSA-2048")
+    p.add_argument("--challenge", default="Bench-Compare-Secret")
+    p.add_argument("--mix", default="enroll", choices=["enroll", "renew"],
+                   help="renew: each run first enrolls N devices (untimed), then "
+                        "measures their RenewalReqs")
+    p.add_argument("--skip-micromdm", action="store_true")
+    p.add_argument("--json-out", help="write every measurement here")
+    return p.parse_args()
+
+
+ARGS = parse_args()
+os.environ["SCEP_BUILD_DIR"] = os.path.abspath(ARGS.build_dir)
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import harness  # noqa: E402
+
+BENCH = os.path.join(os.path.abspath(ARGS.build_dir), "bench", "scep-bench")
+
+
+# -- process and system accounting --------------------------------------
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def vm_hwm_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def system_busy_seconds():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / CLK_TCK
+
+
+def redis_used_memory(port):
+    with socket.create_connection(("127.0.0.1", port), 5) as s:
+        s.sendall(b"*2\r\n$4\r\nINFO\r\n$6\r\nmemory\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            data += chunk
+            if not chunk or (data.startswith(b"$") and b"\r\n" in data and
+                             len(data) >= int(data[1:data.index(b"\r\n")]) +
+                             data.index(b"\r\n") + 4):
+                break
+    for line in data.decode().splitlines():
+        if line.startswith("used_memory:"):
+            return int(line.split(":")[1])
+    raise RuntimeError("no used_memory in INFO")
+
+
+# -- targets ---------------------------------------------------------------
+class Ours:
+    name = "ours"
+
+    def __init__(self):
+        self.stack = harness.Stack(challenge=ARGS.challenge, legacy=False,
+                                   ca_key=ARGS.ca_key)
+
+    def start(self):
+        self.stack.start()
+        self.url = self.stack.url
+
+    def pids(self):
+        return {n: p.pid for n, p in self.stack.procs.items()}
+
+    def redis_port(self):
+        return self.stack.redis_port
+
+    def stop(self):
+        self.stack.stop()
+
+
+class Micromdm:
+    name = "micromdm"
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="scep-bench-micromdm-")
+        self.proc = None
+
+    def start(self):
+        depot = os.path.join(self.dir, "depot")
+        subprocess.run(["scepserver", "ca", "-init", "-keySize", "2048",
+                        "-depot", depot], check=True, capture_output=True,
+                       cwd=self.dir, timeout=120)
+        port = harness.free_port()
+        self.log = open(os.path.join(self.dir, "scepserver.log"), "ab")
+        self.proc = subprocess.Popen(
+            ["scepserver", "-depot", depot, "-port", str(port),
+             "-challenge", ARGS.challenge, "-allowrenew", "0"], cwd=self.dir,
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{port}/scep"
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("scepserver exited")
+            try:
+                if harness.http("GET", self.url + "?operation=GetCACert",
+                                timeout=2)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("scepserver not ready")
+
+    def pids(self):
+        return {"scepserver": self.proc.pid}
+
+    def redis_port(self):
+        return None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# -- measurements --------------------------------------------------------
+def run_bench(target, n, c, progress=True):
+    pids = target.pids()
+    cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
+    busy0 = system_busy_seconds()
+    port = target.redis_port()
+    mem0 = redis_used_memory(port) if port else None
+    child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    out = subprocess.run(
+        [BENCH, "--url", target.url, "--challenge", ARGS.challenge,
+         "--n", str(n), "--concurrency", str(c), "--keys", str(ARGS.keys),
+         "--mix", ARGS.mix if n != ARGS.warmup else "enroll",
+         "--json", f"--progress={'true' if progress else 'false'}"],
+        stdout=subprocess.PIPE, stderr=None if progress else subprocess.DEVNULL,
+        text=True, timeout=3600)
+    busy1 = system_busy_seconds()
+    lifetime = time.monotonic() - t0
+    child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report = json.loads(out.stdout)
+    sent = max(1, report["sent"])
+    cpu = {k: cpu_seconds(p) - cpu0[k] for k, p in pids.items()}
+    report["cpu_ms_per_request"] = {
+        k: round(v * 1000 / sent, 3) for k, v in cpu.items()}
+    report["vm_hwm_kib"] = {k: vm_hwm_kib(p) for k, p in pids.items()}
+    if port:
+        report["redis_bytes_per_enrollment"] = round(
+            (redis_used_memory(port) - mem0) / max(1, report["succeeded"]), 1)
+    # CPU used by anything but the target and scep-bench while scep-bench
+    # lived, in cores: the noise indicator (others compiling).
+    client = (child1.ru_utime + child1.ru_stime) - (child0.ru_utime + child0.ru_stime)
+    report["other_cores"] = round(
+        max(0.0, busy1 - busy0 - sum(cpu.values()) - client) / lifetime, 2)
+    # The target idles while scep-bench prepares and verifies.
+    report["target_cores_during_run"] = round(
+        sum(cpu.values()) / max(0.001, report["wall_seconds"]), 2)
+    return report
+
+
+def hsm_bound(stack, ops):
+    out = subprocess.run(
+        [BENCH, "hsm-bound", f"--pkcs11_module={harness.SOFTHSM_MODULE}",
+         "--token_label=scep-it", f"--pin_file={stack.pin_file}",
+         "--threads=2", f"--seconds={ARGS.hsm_seconds}", f"--hsm_ops={ops}",
+         "--json"], env=stack.env(), stdout=subprocess.PIPE, text=True,
+        check=True, timeout=300)
+    return json.loads(out.stdout)
+
+
+def med(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def main():
+    if not os.path.exists(BENCH):
+        sys.exit(f"{BENCH} not built (ninja -C {ARGS.build_dir} scep-bench)")
+    targets = [Ours()] + ([] if ARGS.skip_micromdm else [Micromdm()])
+    results = {"args": vars(ARGS), "uptime_before": open("/proc/loadavg").read().strip(),
+               "runs": [], "hsm": []}
+    try:
+        for t in targets:
+            t.start()
+        ours = targets[0]
+        # The bound with both cores busy on the token alone: before the
+        # rounds and after them, so drift shows.
+        rsa_ops = "sign:scep-ra"
+        seq_ops = "decrypt:scep-ra,sign:scep-ca,sign:scep-ra"
+        results["hsm"].append({"when": "before", "rsa": hsm_bound(ours.stack, rsa_ops),
+                               "enrollment_ops": hsm_bound(ours.stack, seq_ops)})
+        for t in targets:
+            print(f"== warm-up {t.name}", file=sys.stderr)
+            run_bench(t, ARGS.warmup, 4, progress=False)
+        for c in ARGS.concurrency:
+            for r in range(ARGS.rounds):
+                order = targets if r % 2 == 0 else list(reversed(targets))
+                for t in order:
+                    print(f"== round {r + 1}/{ARGS.rounds} C={c} {t.name}",
+                          file=sys.stderr)
+                    rep = run_bench(t, ARGS.n, c)
+                    rep.update(target=t.name, round=r + 1)
+                    results["runs"].append(rep)
+        results["hsm"].append({"when": "after", "rsa": hsm_bound(ours.stack, rsa_ops),
+                               "enrollment_ops": hsm_bound(ours.stack, seq_ops)})
+    finally:
+        for t in targets:
+            t.stop()
+    results["uptime_after"] = open("/proc/loadavg").read().strip()
+    summarize(results)
+    if ARGS.json_out:
+        with open(ARGS.json_out, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+def summarize(results):
+    rsa = med([h["rsa"]["ops_per_s"] for h in results["hsm"]])
+    seq = med([h["enrollment_ops"]["sequences_per_s"] for h in results["hsm"]])
+    bound = rsa / 3
+    print(f"\nSoftHSMv2 token, 2 threads: {rsa:.0f} RSA-2048 private-key ops/s "
+          f"-> crypto bound {bound:.0f} enrollments/s (3 private-key ops each); "
+          f"measured decrypt+CA sign+RA sign sequences: {seq:.0f}/s")
+    print(f"load average before {results['uptime_before']}, after "
+          f"{results['uptime_after']}")
+    for c in ARGS.concurrency:
+        print(f"\nmix={ARGS.mix} N={ARGS.n} C={c} rounds={ARGS.rounds} "
+              f"CA key (ours)={ARGS.ca_key}")
+        print(f"{'target':10} {'enroll/s':>9} {'p50':>7} {'p90':>7} {'p99':>7} "
+              f"{'max':>7} {'failed':>7}  per-run enroll/s")
+        medians = {}
+        for name in ("ours", "micromdm"):
+            runs = [r for r in results["runs"]
+                    if r["target"] == name and r["concurrency"] == c]
+            if not runs:
+                continue
+            tp = med([r["throughput_per_s"] for r in runs])
+            medians[name] = tp
+            lat = {k: med([r["latency_ms"][k] for r in runs])
+                   for k in ("p50", "p90", "p99", "max")}
+            failed = sum(r["failed"] for r in runs)
+            print(f"{name:10} {tp:9.1f} {lat['p50']:7.1f} {lat['p90']:7.1f} "
+                  f"{lat['p99']:7.1f} {lat['max']:7.1f} {failed:7d}  "
+                  + " ".join(f"{r['throughput_per_s']:.0f}" for r in runs))
+            kinds = {}
+            for r in runs:
+                for k, v in r["failures"].items():
+                    kinds[k] = kinds.get(k, 0) + v
+            if kinds:
+                print(f"{'':10} failures: {kinds}")
+            cpu = {}
+            for r in runs:
+                for k, v in r["cpu_ms_per_request"].items():
+                    cpu.setdefault(k, []).append(v)
+            hwm = {k: max(r["vm_hwm_kib"][k] for r in runs)
+                   for k in runs[0]["vm_hwm_kib"]}
+            print(f"{'':10} CPU ms/enrollment: "
+                  + ", ".join(f"{k} {med(v):.2f}" for k, v in cpu.items())
+                  + "; peak RSS MiB: "
+                  + ", ".join(f"{k} {v / 1024:.0f}" for k, v in hwm.items()))
+            if "redis_bytes_per_enrollment" in runs[0]:
+                print(f"{'':10} Redis bytes/enrollment: "
+                      f"{med([r['redis_bytes_per_enrollment'] for r in runs]):.0f}")
+            print(f"{'':10} target CPU (cores) while running: "
+                  + " ".join(f"{r['target_cores_during_run']:.2f}" for r in runs)
+                  + "; other processes' CPU (cores) per run: "
+                  + " ".join(f"{r['other_cores']:.2f}" for r in runs))
+        if "ours" in medians:
+            print(f"ours / crypto bound: {medians['ours'] / bound:.1%} "
+                  f"(of the measured op-sequence rate: {medians['ours'] / seq:.1%})")
+        if len(medians) == 2 and medians["micromdm"] > 0:
+            print(f"median ratio ours/micromdm: "
+                  f"{medians['ours'] / medians['micromdm']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""bench_smoke: proves the load generator works end to end (not a timed
+test). Starts the real stack with tests/integration/harness.py, runs
+scep-bench with N=20, C=4 (and tiny renewal and GetCACert/GetCACaps mixes)
+and checks that every reply verified and the JSON report parses."""
+
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests", "integration"))
+import harness  # noqa: E402
+
+BENCH = os.environ.get("SCEP_BENCH") or os.path.join(
+    harness.BUILD_DIR, "bench", "scep-bench")
+
+
+class BenchSmoke(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = harness.Stack(challenge="Bench-Smoke-Secret", legacy=False)
+        try:
+            cls.stack.start()
+        except Exception:
+            cls.stack.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def test_tiny_run_verifies_every_enrollment(self):
+        stack = self.stack
+        out = subprocess.run(
+            [BENCH, "--url", stack.url, "--challenge", stack.challenge,
+             "--n", "20", "--concurrency", "4", "--keys", "4", "--json",
+             "--progress=false"],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        report = json.loads(out.stdout)
+        self.assertEqual(report["sent"], 20, out.stderr)
+        self.assertEqual(report["succeeded"], 20, out.stderr)
+        self.assertEqual(report["failed"], 0, report["failures"])
+        self.assertEqual(report["failures"], {})
+        self.assertEqual(report["connections"], 4)  # keep-alive held
+        self.assertGreater(report["throughput_per_s"], 0)
+        self.assertLessEqual(report["latency_ms"]["p50"],
+                             report["latency_ms"]["max"])
+
+    def test_renewal_mix(self):
+        out = subprocess.run(
+            [BENCH, "--url", self.stack.url, "--challenge", self.stack.challenge,
+             "--n", "8", "--concurrency", "4", "--keys", "2", "--mix", "renew",
+             "--json", "--progress=false"],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        report = json.loads(out.stdout)
+        self.assertEqual((report["mix"], report["succeeded"], report["failed"]),
+                         ("renew", 8, 0), out.stderr)
+
+    def test_caps_mix(self):
+        out = subprocess.run(
+            [BENCH, "--url", self.stack.url, "--n", "20", "--concurrency", "2",
+             "--mix", "caps", "--json", "--progress=false"],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(json.loads(out.stdout)["succeeded"], 20)
+
+    def test_wrong_challenge_is_counted_as_failure(self):
+        stack = self.stack
+        out = subprocess.run(
+            [BENCH, "--url", stack.url, "--challenge", "wrong", "--n", "4",
+             "--concurrency", "2", "--keys", "1", "--json", "--progress=false"],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 1, out.stderr)
+        report = json.loads(out.stdout)
+        self.assertEqual(report["failures"], {"failInfo_badRequest": 4})
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,127 @@
+{{/* Chart name, truncated to the 63 characters of a DNS label. */}}
+{{- define "scep.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Prefix of every resource name. */}}
+{{- define "scep.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "scep.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels of every resource. */}}
+{{- define "scep.labels" -}}
+helm.sh/chart: {{ include "scep.chart" . }}
+app.kubernetes.io/name: {{ include "scep.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: scep
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Selector labels of one component: include with (dict "root" $ "component" "gateway"). */}}
+{{- define "scep.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "scep.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "scep.componentLabels" -}}
+{{ include "scep.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Image reference: (dict "image" .Values.gateway.image "root" $). */}}
+{{- define "scep.image" -}}
+{{- printf "%s:%s" .image.repository (default .root.Chart.AppVersion .image.tag) -}}
+{{- end -}}
+
+{{- define "scep.gateway.fullname" -}}{{ include "scep.fullname" . }}-gateway{{- end -}}
+{{- define "scep.signer.fullname" -}}{{ include "scep.fullname" . }}-signer{{- end -}}
+{{- define "scep.signer.headless" -}}{{ include "scep.fullname" . }}-signer-headless{{- end -}}
+{{- define "scep.redis.fullname" -}}{{ include "scep.fullname" . }}-redis{{- end -}}
+
+{{/* The signer kind: softhsm always needs a StatefulSet (token on a claim). */}}
+{{- define "scep.signer.kind" -}}
+{{- if .Values.signer.softhsm.enabled -}}StatefulSet{{- else -}}{{ .Values.signer.kind }}{{- end -}}
+{{- end -}}
+
+{{/* gRPC target of the gateway: every signer pod address through DNS. */}}
+{{- define "scep.signer.target" -}}
+{{- printf "dns:///%s.%s.svc.%s:%d" (include "scep.signer.headless" .) .Release.Namespace .Values.clusterDomain (int .Values.signer.grpcPort) -}}
+{{- end -}}
+
+{{- define "scep.redis.host" -}}
+{{- if .Values.redis.bundled.enabled -}}{{ include "scep.redis.fullname" . }}{{- else -}}{{ .Values.redis.host }}{{- end -}}
+{{- end -}}
+
+{{- define "scep.redis.port" -}}
+{{- if .Values.redis.bundled.enabled -}}6379{{- else -}}{{ .Values.redis.port }}{{- end -}}
+{{- end -}}
+
+{{/* Secret names: an existing Secret, or the one this chart creates. */}}
+{{- define "scep.challenge.secretName" -}}
+{{- default (printf "%s-challenge" (include "scep.fullname" .)) .Values.challenge.existingSecret -}}
+{{- end -}}
+
+{{- define "scep.pin.secretName" -}}
+{{- default (printf "%s-hsm-pin" (include "scep.fullname" .)) .Values.signer.pin.existingSecret -}}
+{{- end -}}
+
+{{- define "scep.pki.configMapName" -}}
+{{- default (printf "%s-pki" (include "scep.fullname" .)) .Values.signer.pki.existingConfigMap -}}
+{{- end -}}
+
+{{- define "scep.gateway.tlsSecret" -}}
+{{- default (printf "%s-gateway-tls" (include "scep.fullname" .)) .Values.tls.gateway.secretName -}}
+{{- end -}}
+
+{{- define "scep.signer.tlsSecret" -}}
+{{- default (printf "%s-signer-tls" (include "scep.fullname" .)) .Values.tls.signer.secretName -}}
+{{- end -}}
+
+{{/*
+A random secret that survives upgrades: the value already in the cluster's
+Secret when there is one, else a fresh one. (dict "root" $ "secret" NAME "key" KEY)
+*/}}
+{{- define "scep.stableRandom" -}}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace .secret -}}
+{{- if and $existing (hasKey $existing.data .key) -}}
+{{- index $existing.data .key | b64dec -}}
+{{- else -}}
+{{- randAlphaNum 32 -}}
+{{- end -}}
+{{- end -}}
+
+{{/* PodDisruptionBudget of one component: (dict "root" $ "component" NAME "pdb" VALUES). */}}
+{{- define "scep.pdb" -}}
+{{- if .pdb.enabled }}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "scep.fullname" .root }}-{{ .component }}
+  labels:
+    {{- include "scep.componentLabels" (dict "root" .root "component" .component) | nindent 4 }}
+spec:
+  maxUnavailable: {{ .pdb.maxUnavailable }}
+  selector:
+    matchLabels:
+      {{- include "scep.selectorLabels" (dict "root" .root "component" .component) | nindent 6 }}
+{{- end }}
+{{- end -}}

@@ -1,0 +1,129 @@
+#include "services/gateway/gateway_metrics.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace scep::gateway {
+namespace {
+
+// Redis failures split by kind, so a slow Redis (timeouts) is told apart
+// from a down one. The store reports both as Unavailable; hiredis phrases
+// timeouts as "timed out" / "temporarily unavailable" (EAGAIN after
+// SO_RCVTIMEO), and the pool as "busy for".
+std::string RedisErrorKind(const absl::Status& status) {
+  if (!absl::IsUnavailable(status) && !absl::IsDeadlineExceeded(status)) {
+    return "error";
+  }
+  const absl::string_view m = status.message();
+  if (absl::IsDeadlineExceeded(status) || absl::StrContains(m, "timed out") ||
+      absl::StrContains(m, "temporarily unavailable") ||
+      absl::StrContains(m, "busy for")) {
+    return "timeout";
+  }
+  return "unavailable";
+}
+
+}  // namespace
+
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const auto* const kBuckets = new prometheus::Histogram::BucketBoundaries{
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return *kBuckets;
+}
+
+GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
+    : requests_(prometheus::BuildCounter()
+                    .Name("scep_gateway_requests_total")
+                    .Help("SCEP HTTP requests by operation, profile, message "
+                          "type and outcome (pkiStatus, failInfo, HTTP status).")
+                    .Register(registry)),
+      request_duration_(prometheus::BuildHistogram()
+                            .Name("scep_gateway_request_duration_seconds")
+                            .Help("Time to answer a SCEP request.")
+                            .Register(registry)),
+      in_flight_(prometheus::BuildGauge()
+                     .Name("scep_gateway_requests_in_flight")
+                     .Help("SCEP requests being handled.")
+                     .Register(registry)
+                     .Add({})),
+      signer_duration_(prometheus::BuildHistogram()
+                           .Name("scep_gateway_signer_rpc_duration_seconds")
+                           .Help("Signer RPC latency, retries included.")
+                           .Register(registry)),
+      signer_errors_(prometheus::BuildCounter()
+                         .Name("scep_gateway_signer_rpc_errors_total")
+                         .Help("Failed signer RPCs by method and status code.")
+                         .Register(registry)),
+      redis_duration_(prometheus::BuildHistogram()
+                          .Name("scep_gateway_redis_op_duration_seconds")
+                          .Help("Enrollment store (Redis) operation latency.")
+                          .Register(registry)),
+      redis_errors_(prometheus::BuildCounter()
+                        .Name("scep_gateway_redis_errors_total")
+                        .Help("Failed Redis operations by kind "
+                              "(unavailable, timeout, error).")
+                        .Register(registry)),
+      replays_(prometheus::BuildCounter()
+                   .Name("scep_gateway_replays_refused_total")
+                   .Help("Requests refused because their senderNonce was "
+                         "already seen (RFC 8894 section 3.2.1.5).")
+                   .Register(registry)),
+      issued_(prometheus::BuildCounter()
+                  .Name("scep_gateway_certificates_issued_total")
+                  .Help("Certificates newly issued by the signer.")
+                  .Register(registry)
+                  .Add({})) {}
+
+void GatewayMetrics::RequestStarted() { in_flight_.Increment(); }
+
+void GatewayMetrics::RequestFinished(const RequestLabels& labels,
+                                     absl::Duration latency) {
+  in_flight_.Decrement();
+  requests_
+      .Add({{"operation", labels.operation},
+            {"profile", labels.profile},
+            {"message_type", labels.message_type},
+            {"pki_status", labels.pki_status},
+            {"fail_info", labels.fail_info},
+            {"http_status", absl::StrCat(labels.http_status)}})
+      .Increment();
+  request_duration_
+      .Add({{"operation", labels.operation}, {"profile", labels.profile}},
+           LatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(latency));
+}
+
+void GatewayMetrics::SignerCall(absl::string_view method,
+                                const absl::Status& status,
+                                absl::Duration latency) {
+  signer_duration_.Add({{"method", std::string(method)}}, LatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(latency));
+  if (!status.ok()) {
+    signer_errors_
+        .Add({{"method", std::string(method)},
+              {"code", absl::StatusCodeToString(status.code())}})
+        .Increment();
+  }
+}
+
+void GatewayMetrics::CertificateIssued() { issued_.Increment(); }
+
+void GatewayMetrics::RedisCall(absl::string_view op, const absl::Status& status,
+                               absl::Duration latency) {
+  redis_duration_.Add({{"op", std::string(op)}}, LatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(latency));
+  // FailedPrecondition and InvalidArgument are answers about the data (a
+  // transactionID reused), not Redis failures.
+  if (!status.ok() && !absl::IsFailedPrecondition(status) &&
+      !absl::IsInvalidArgument(status)) {
+    redis_errors_
+        .Add({{"op", std::string(op)}, {"kind", RedisErrorKind(status)}})
+        .Increment();
+  }
+}
+
+void GatewayMetrics::ReplayRefused(absl::string_view profile) {
+  replays_.Add({{"profile", std::string(profile)}}).Increment();
+}
+
+}  // namespace scep::gateway

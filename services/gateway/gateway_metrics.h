@@ -1,0 +1,76 @@
+#ifndef SCEP_SERVICES_GATEWAY_GATEWAY_METRICS_H_
+#define SCEP_SERVICES_GATEWAY_GATEWAY_METRICS_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace scep::gateway {
+
+// Label values of one finished SCEP request. Every value is bounded: the
+// operation is one of the RFC 8894 names or "invalid", the profile is
+// configuration or "unknown", the rest come from PkiOutcome's bounded
+// fields. Never subject, transactionID, nonce or challenge.
+struct RequestLabels {
+  std::string operation;     // "GetCACaps", "GetCACert", "PKIOperation", "invalid"
+  std::string profile;       // configured profile name, or "unknown"
+  std::string message_type;  // "PKCSReq", ...; "" when not a pkiMessage
+  std::string pki_status;    // "SUCCESS", "FAILURE", "PENDING" or ""
+  std::string fail_info;     // "badRequest", ... with FAILURE, else ""
+  int http_status = 200;
+};
+
+// The gateway's Prometheus metrics, registered in an injected registry.
+// Thread-safe. Metric names (all prefixed scep_gateway_):
+//   requests_total{operation,profile,message_type,pki_status,fail_info,http_status}
+//   request_duration_seconds{operation,profile}           histogram
+//   requests_in_flight                                    gauge
+//   signer_rpc_duration_seconds{method}                   histogram
+//   signer_rpc_errors_total{method,code}
+//   redis_op_duration_seconds{op}                         histogram
+//   redis_errors_total{op,kind}          kind: unavailable|timeout|error
+//   replays_refused_total{profile}       senderNonce already seen
+//   certificates_issued_total            new certificates from the signer
+class GatewayMetrics {
+ public:
+  // `registry` is not owned and must outlive this object.
+  explicit GatewayMetrics(prometheus::Registry& registry);
+
+  void RequestStarted();
+  void RequestFinished(const RequestLabels& labels, absl::Duration latency);
+
+  // One signer RPC; `method` is the gRPC method name.
+  void SignerCall(absl::string_view method, const absl::Status& status,
+                  absl::Duration latency);
+  void CertificateIssued();
+
+  // One enrollment-store operation; `op` is the EnrollmentStore method.
+  void RedisCall(absl::string_view op, const absl::Status& status,
+                 absl::Duration latency);
+  void ReplayRefused(absl::string_view profile);
+
+ private:
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& request_duration_;
+  prometheus::Gauge& in_flight_;
+  prometheus::Family<prometheus::Histogram>& signer_duration_;
+  prometheus::Family<prometheus::Counter>& signer_errors_;
+  prometheus::Family<prometheus::Histogram>& redis_duration_;
+  prometheus::Family<prometheus::Counter>& redis_errors_;
+  prometheus::Family<prometheus::Counter>& replays_;
+  prometheus::Counter& issued_;
+};
+
+// Seconds buckets for request and stage latencies: 1 ms to 10 s.
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
+
+}  // namespace scep::gateway
+
+#endif  // SCEP_SERVICES_GATEWAY_GATEWAY_METRICS_H_

@@ -1,0 +1,75 @@
+#include "services/gateway/in_process_signer.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "common/crypto/pem.h"
+
+namespace scep::gateway::testing {
+
+std::string Testdata(const std::string& name) {
+  return std::string(SCEP_TESTDATA_DIR) + "/" + name;
+}
+
+std::string ReadTestdata(const std::string& name) {
+  std::ifstream in(Testdata(name), std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+InProcessSigner::InProcessSigner(const std::string& next_ca) {
+  auto key = [](const char* f) {
+    return signer::NewSoftwareKey(crypto::LoadPrivateKeyFile(Testdata(f)).value());
+  };
+  auto cert = [](const std::string& f) {
+    return crypto::LoadCertificateFile(Testdata(f)).value();
+  };
+  signer::SignerOptions options;
+  if (!next_ca.empty()) options.next_ca_certificate = cert(next_ca);
+  core_ = signer::SignerCore::New(std::move(options), key("ca.key"), cert("ca.pem"),
+                                  key("ra.key"), cert("ra.pem"))
+              .value();
+}
+
+absl::StatusOr<CaCertificatesDer> InProcessSigner::GetCertificates() {
+  if (down) return absl::UnavailableError("down");
+  return CaCertificatesDer{core_->ca_certificate_der(), core_->ra_certificate_der(),
+                           core_->next_ca_certificate_der(), core_->next_ca_message()};
+}
+
+absl::StatusOr<std::string> InProcessSigner::Decrypt(absl::string_view env) {
+  if (down) return absl::UnavailableError("down");
+  return core_->Decrypt(env);
+}
+
+absl::StatusOr<std::string> InProcessSigner::Issue(absl::string_view csr, int days,
+                                                   absl::string_view digest) {
+  if (down || issue_down) return absl::UnavailableError("down");
+  ++issued;
+  return core_->Issue(csr, days, digest);
+}
+
+absl::StatusOr<std::string> InProcessSigner::SignCertRep(
+    absl::string_view content, const codec::ScepAttributes& attrs,
+    absl::string_view digest) {
+  if (down) return absl::UnavailableError("down");
+  return core_->SignCertRep(content, attrs, digest);
+}
+
+absl::StatusOr<std::string> InProcessSigner::SignCrl(const CrlRequest& request) {
+  if (down) return absl::UnavailableError("down");
+  ++crls_signed;
+  signer::CrlParams params;
+  for (const redis::RevokedSerial& r : request.revoked) {
+    std::string hex = r.serial_hex.size() % 2 ? "0" + r.serial_hex : r.serial_hex;
+    params.revoked.push_back({absl::HexStringToBytes(hex), r.revoked_at, r.reason});
+  }
+  params.number = request.number;
+  params.this_update = request.this_update;
+  params.next_update = request.next_update;
+  return core_->SignCrl(params, "");
+}
+
+}  // namespace scep::gateway::testing

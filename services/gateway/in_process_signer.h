@@ -1,0 +1,46 @@
+#ifndef SCEP_SERVICES_GATEWAY_IN_PROCESS_SIGNER_H_
+#define SCEP_SERVICES_GATEWAY_IN_PROCESS_SIGNER_H_
+
+// Test support: a SignerClient over an in-process SignerCore with software
+// keys, with switches that make it unavailable. Unit tests only.
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "services/gateway/signer_client.h"
+#include "services/signer/signer_core.h"
+
+namespace scep::gateway::testing {
+
+// Path of a file in tests/testdata and its contents.
+std::string Testdata(const std::string& name);
+std::string ReadTestdata(const std::string& name);
+
+class InProcessSigner final : public SignerClient {
+ public:
+  // The fixture CA and RA of tests/testdata; `next_ca` (a testdata PEM
+  // file) enables GetNextCACert.
+  explicit InProcessSigner(const std::string& next_ca = "");
+
+  absl::StatusOr<CaCertificatesDer> GetCertificates() override;
+  absl::StatusOr<std::string> Decrypt(absl::string_view env) override;
+  absl::StatusOr<std::string> Issue(absl::string_view csr, int days,
+                                    absl::string_view digest) override;
+  absl::StatusOr<std::string> SignCertRep(absl::string_view content,
+                                          const codec::ScepAttributes& attrs,
+                                          absl::string_view digest) override;
+  absl::StatusOr<std::string> SignCrl(const CrlRequest& request) override;
+
+  std::atomic<bool> down{false};        // every call Unavailable
+  std::atomic<bool> issue_down{false};  // Issue only
+  std::atomic<int> issued{0};
+  std::atomic<int> crls_signed{0};
+
+ private:
+  std::unique_ptr<signer::SignerCore> core_;
+};
+
+}  // namespace scep::gateway::testing
+
+#endif  // SCEP_SERVICES_GATEWAY_IN_PROCESS_SIGNER_H_

@@ -1,0 +1,282 @@
+// RenewalReq, CertPoll, GetCert, GetCRL and GetNextCACert through the
+// gateway's SCEP service with an in-process signer and stores.
+
+#include <openssl/provider.h>
+
+#include "absl/strings/match.h"
+#include "common/codec/client.h"
+#include "common/codec/csr.h"
+#include "common/codec/envelope.h"
+#include "common/codec/identifiers.h"
+#include "common/crypto/der.h"
+#include "common/crypto/pem.h"
+#include "common/redis/memory_certificate_index.h"
+#include "common/redis/memory_enrollment_store.h"
+#include "gtest/gtest.h"
+#include "services/gateway/in_process_signer.h"
+#include "services/gateway/scep_service.h"
+
+namespace scep::gateway {
+namespace {
+
+using codec::FailInfo;
+using codec::MessageType;
+using codec::PkiStatus;
+
+struct Identity {
+  crypto::EvpPkeyPtr key;
+  crypto::X509Ptr cert;  // the certificate the device signs with
+};
+
+class PkiMessagesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = redis::MemoryEnrollmentStore::New();
+    options_.profile.challenge = "pw";
+    Rebuild();
+    ca_ = crypto::LoadCertificateFile(testing::Testdata("ca.pem")).value();
+    ra_ = crypto::LoadCertificateFile(testing::Testdata("ra.pem")).value();
+  }
+
+  void Rebuild() {
+    ASSERT_TRUE(certs_.Refresh(*signer_).ok());
+    service_ = std::make_unique<ScepService>(options_, signer_.get(), store_.get(),
+                                             &index_, &certs_);
+  }
+
+  HttpResponse Post(const std::string& der) {
+    HttpRequest r;
+    r.method = "POST";
+    r.path = "/scep";
+    r.raw_query = "operation=PKIOperation";
+    r.body = der;
+    return service_->Handle(r);
+  }
+
+  std::string Message(const Identity& id, MessageType type, const std::string& tid,
+                      const std::string& content) {
+    codec::PkcsReqSpec spec;
+    spec.message_type = type;
+    spec.transaction_id = tid;
+    spec.sender_nonce = absl::StrCat(tid, "-", ++nonce_counter_, "-nonce-pad").substr(0, 16);
+    return codec::BuildPkcsReq(content, id.cert.get(), id.key.get(), ra_.get(), spec)
+        .value();
+  }
+
+  std::string Csr(EVP_PKEY* key, const std::string& cn, const std::string& challenge) {
+    codec::CsrSpec spec;
+    spec.common_name = cn;
+    spec.challenge = challenge;
+    return codec::BuildCsr(key, spec).value();
+  }
+
+  // Enrolls `cn` with a PKCSReq; the identity then holds the issued cert.
+  Identity Enroll(const std::string& cn, const std::string& tid) {
+    Identity id;
+    id.key.reset(EVP_RSA_gen(2048));
+    id.cert = codec::SelfSignedCertificate(id.key.get(), cn).value();
+    auto rep = Open(Post(Message(id, MessageType::kPkcsReq, tid,
+                                 Csr(id.key.get(), cn, "pw"))), id);
+    EXPECT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
+    if (!rep.certificates.empty()) id.cert = std::move(rep.certificates[0]);
+    return id;
+  }
+
+  codec::OpenedCertRep Open(const HttpResponse& r, const Identity& id) {
+    EXPECT_EQ(r.status, 200) << r.body;
+    auto opened = codec::OpenCertRep(r.body, id.cert.get(), id.key.get());
+    EXPECT_TRUE(opened.ok()) << opened.status();
+    return opened.ok() ? *std::move(opened) : codec::OpenedCertRep{};
+  }
+
+  codec::ScepAttributes Attributes(const HttpResponse& r) {
+    EXPECT_EQ(r.status, 200) << r.body;
+    return codec::ParsePkiMessage(r.body).value().attributes;
+  }
+
+  std::unique_ptr<testing::InProcessSigner> signer_ =
+      std::make_unique<testing::InProcessSigner>();
+  std::unique_ptr<redis::MemoryEnrollmentStore> store_;
+  redis::MemoryCertificateIndex index_;
+  CaCertificates certs_;
+  ScepServiceOptions options_;
+  std::unique_ptr<ScepService> service_;
+  crypto::X509Ptr ca_, ra_;
+  int nonce_counter_ = 0;
+};
+
+TEST_F(PkiMessagesTest, RenewalWithNewKeyIsEncryptedToTheOldCertificate) {
+  Identity old_id = Enroll("renew-me", "tid-1");
+  crypto::EvpPkeyPtr new_key(EVP_RSA_gen(2048));
+  HttpResponse r = Post(Message(old_id, MessageType::kRenewalReq, "tid-2",
+                                Csr(new_key.get(), "renew-me", "")));
+  codec::OpenedCertRep rep = Open(r, old_id);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess)
+      << rep.message.attributes.fail_info_text.value_or("");
+  ASSERT_EQ(rep.certificates.size(), 1u);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(rep.certificates[0].get()), new_key.get()), 1);
+  EXPECT_EQ(X509_verify(rep.certificates[0].get(), X509_get0_pubkey(ca_.get())), 1);
+  EXPECT_EQ(signer_->issued.load(), 2);
+}
+
+TEST_F(PkiMessagesTest, RenewalRefusals) {
+  Identity id = Enroll("renew-refused", "tid-r1");
+  // Another subject.
+  auto attrs = Attributes(Post(Message(id, MessageType::kRenewalReq, "tid-r2",
+                                       Csr(id.key.get(), "someone-else", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  // Signed by a certificate that is not ours.
+  Identity stranger;
+  stranger.key.reset(EVP_RSA_gen(2048));
+  stranger.cert = codec::SelfSignedCertificate(stranger.key.get(), "renew-refused").value();
+  attrs = Attributes(Post(Message(stranger, MessageType::kRenewalReq, "tid-r3",
+                                  Csr(stranger.key.get(), "renew-refused", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadMessageCheck);
+  // Outside the renewal window (365-day certificate, 30-day window).
+  options_.profile.renewal_window = absl::Hours(24 * 30);
+  Rebuild();
+  attrs = Attributes(Post(Message(id, MessageType::kRenewalReq, "tid-r4",
+                                  Csr(id.key.get(), "renew-refused", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  EXPECT_TRUE(absl::StrContains(*attrs.fail_info_text, "window"));
+  options_.profile.renewal_window = absl::ZeroDuration();
+  Rebuild();
+  // Revoked.
+  const std::string serial = codec::SerialHex(X509_get0_serialNumber(id.cert.get()));
+  ASSERT_TRUE(index_.Revoke(serial, 1, absl::Now()).ok());
+  attrs = Attributes(Post(Message(id, MessageType::kRenewalReq, "tid-r5",
+                                  Csr(id.key.get(), "renew-refused", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  EXPECT_TRUE(absl::StrContains(*attrs.fail_info_text, "revoked"));
+  EXPECT_EQ(signer_->issued.load(), 1);
+}
+
+TEST_F(PkiMessagesTest, RenewalWithCertificateUnknownToIndexIsBadCertId) {
+  Identity id = Enroll("unknown", "tid-u1");
+  redis::MemoryCertificateIndex empty;
+  ScepService other(options_, signer_.get(), store_.get(), &empty, &certs_);
+  HttpRequest r;
+  r.method = "POST";
+  r.path = "/scep";
+  r.raw_query = "operation=PKIOperation";
+  r.body = Message(id, MessageType::kRenewalReq, "tid-u2", Csr(id.key.get(), "unknown", ""));
+  EXPECT_EQ(Attributes(other.Handle(r)).fail_info, FailInfo::kBadCertId);
+}
+
+TEST_F(PkiMessagesTest, CertPollAnswersByTransaction) {
+  Identity id = Enroll("poller", "tid-p1");
+  std::string ias = codec::EncodeIssuerAndSubject(X509_get_subject_name(ca_.get()),
+                                                  X509_get_subject_name(id.cert.get()))
+                        .value();
+  codec::OpenedCertRep rep = Open(Post(Message(id, MessageType::kCertPoll, "tid-p1", ias)), id);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
+  EXPECT_EQ(X509_cmp(rep.certificates[0].get(), id.cert.get()), 0);
+  EXPECT_EQ(Attributes(Post(Message(id, MessageType::kCertPoll, "tid-none", ias))).fail_info,
+            FailInfo::kBadCertId);
+  // A transaction still being processed is PENDING.
+  ASSERT_TRUE(store_->ClaimTransaction("default", "tid-busy", "fp", absl::Minutes(1)).ok());
+  EXPECT_EQ(Attributes(Post(Message(id, MessageType::kCertPoll, "tid-busy", ias))).pki_status,
+            PkiStatus::kPending);
+  std::string wrong = codec::EncodeIssuerAndSubject(X509_get_subject_name(ca_.get()),
+                                                    X509_get_subject_name(ca_.get()))
+                          .value();
+  EXPECT_EQ(Attributes(Post(Message(id, MessageType::kCertPoll, "tid-p1", wrong))).fail_info,
+            FailInfo::kBadCertId);
+}
+
+TEST_F(PkiMessagesTest, GetCertBySerial) {
+  Identity id = Enroll("getcert", "tid-g1");
+  std::string ias = codec::EncodeIssuerAndSerial(X509_get_subject_name(ca_.get()),
+                                                 X509_get0_serialNumber(id.cert.get()))
+                        .value();
+  codec::OpenedCertRep rep = Open(Post(Message(id, MessageType::kGetCert, "tid-g2", ias)), id);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
+  EXPECT_EQ(X509_cmp(rep.certificates[0].get(), id.cert.get()), 0);
+  crypto::Asn1IntegerPtr other(ASN1_INTEGER_new());
+  ASN1_INTEGER_set(other.get(), 12345);
+  std::string unknown =
+      codec::EncodeIssuerAndSerial(X509_get_subject_name(ca_.get()), other.get()).value();
+  EXPECT_EQ(Attributes(Post(Message(id, MessageType::kGetCert, "tid-g3", unknown))).fail_info,
+            FailInfo::kBadCertId);
+  std::string foreign =
+      codec::EncodeIssuerAndSerial(X509_get_subject_name(id.cert.get()), other.get()).value();
+  EXPECT_EQ(Attributes(Post(Message(id, MessageType::kGetCert, "tid-g4", foreign))).fail_info,
+            FailInfo::kBadCertId);
+  index_.SetUnavailable(true);
+  EXPECT_EQ(Post(Message(id, MessageType::kGetCert, "tid-g5", ias)).status, 503);
+}
+
+TEST_F(PkiMessagesTest, GetCrlIsSignedCachedAndRefreshedOnRevocation) {
+  Identity id = Enroll("crl", "tid-c1");
+  std::string ias = codec::EncodeIssuerAndSerial(X509_get_subject_name(ca_.get()),
+                                                 X509_get0_serialNumber(id.cert.get()))
+                        .value();
+  auto fetch = [&](const std::string& tid) {
+    HttpResponse r = Post(Message(id, MessageType::kGetCrl, tid, ias));
+    auto msg = codec::ParsePkiMessage(r.body).value();
+    EXPECT_EQ(msg.attributes.pki_status, PkiStatus::kSuccess);
+    std::string plain = codec::Decrypt(msg.content, id.cert.get(), id.key.get()).value();
+    return codec::ParseDegenerateCrl(plain).value();
+  };
+  crypto::X509CrlPtr empty = fetch("tid-c2");
+  EXPECT_EQ(X509_CRL_verify(empty.get(), X509_get0_pubkey(ca_.get())), 1);
+  EXPECT_LE(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(empty.get())), 0);  // -1: none
+  fetch("tid-c3");
+  EXPECT_EQ(signer_->crls_signed.load(), 1);  // served from the cache
+
+  ASSERT_TRUE(index_.Revoke(codec::SerialHex(X509_get0_serialNumber(id.cert.get())),
+                            4, absl::Now()).ok());
+  crypto::X509CrlPtr crl = fetch("tid-c4");
+  EXPECT_EQ(signer_->crls_signed.load(), 2);
+  ASSERT_EQ(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl.get())), 1);
+  X509_REVOKED* rev = sk_X509_REVOKED_value(X509_CRL_get_REVOKED(crl.get()), 0);
+  EXPECT_EQ(ASN1_INTEGER_cmp(X509_REVOKED_get0_serialNumber(rev),
+                             X509_get0_serialNumber(id.cert.get())), 0);
+  crypto::SslPtr<ASN1_ENUMERATED, ASN1_ENUMERATED_free> reason(static_cast<ASN1_ENUMERATED*>(
+      X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, nullptr, nullptr)));
+  ASSERT_NE(reason, nullptr);
+  EXPECT_EQ(ASN1_ENUMERATED_get(reason.get()), 4);
+}
+
+TEST_F(PkiMessagesTest, EcDeviceKeysAndOaepKeyTransport) {
+  for (const char* curve : {"P-256", "P-384"}) {
+    Identity id;
+    id.key.reset(EVP_EC_gen(curve));
+    id.cert = codec::SelfSignedCertificate(id.key.get(), curve).value();
+    codec::PkcsReqSpec spec;
+    spec.transaction_id = std::string("tid-ec-") + curve;
+    spec.sender_nonce = std::string(16, curve[4]);
+    spec.rsa_oaep = true;  // to the RSA RA key
+    std::string der = codec::BuildPkcsReq(Csr(id.key.get(), curve, "pw"), id.cert.get(),
+                                          id.key.get(), ra_.get(), spec).value();
+    codec::OpenedCertRep rep = Open(Post(der), id);  // reply: ECDH to the device
+    ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess)
+        << rep.message.attributes.fail_info_text.value_or("");
+    EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(rep.certificates[0].get()), id.key.get()), 1);
+    EXPECT_EQ(X509_get_key_usage(rep.certificates[0].get()) & KU_KEY_AGREEMENT,
+              static_cast<uint32_t>(KU_KEY_AGREEMENT));
+  }
+}
+
+TEST_F(PkiMessagesTest, GetNextCaCertOnlyWhenConfigured) {
+  HttpRequest r;
+  r.method = "GET";
+  r.path = "/scep";
+  r.raw_query = "operation=GetNextCACert";
+  EXPECT_EQ(service_->Handle(r).status, 404);
+  signer_ = std::make_unique<testing::InProcessSigner>("strongswan-issued.pem");
+  Rebuild();
+  HttpResponse resp = service_->Handle(r);
+  ASSERT_EQ(resp.status, 200);
+  EXPECT_EQ(resp.content_type, "application/x-x509-next-ca-cert");
+  auto cms = crypto::FromDer<crypto::CmsPtr>(resp.body, d2i_CMS_ContentInfo, "m").value();
+  crypto::BioPtr out(BIO_new(BIO_s_mem()));
+  ASSERT_EQ(CMS_verify(cms.get(), nullptr, nullptr, nullptr, out.get(),
+                       CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY), 1);
+  HttpRequest caps = r;
+  caps.raw_query = "operation=GetCACaps";
+  EXPECT_TRUE(absl::StrContains(service_->Handle(caps).body, "GetNextCACert\n"));
+}
+
+}  // namespace
+}  // namespace scep::gateway

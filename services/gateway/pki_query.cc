@@ -1,0 +1,114 @@
+// CertPoll, GetCert and GetCRL (RFC 8894 sections 3.3.3 and 3.3.4).
+
+#include "absl/strings/str_cat.h"
+#include "common/codec/envelope.h"
+#include "common/codec/identifiers.h"
+#include "common/crypto/der.h"
+#include "services/gateway/pki_operation.h"
+
+namespace scep::gateway {
+namespace {
+
+using codec::FailInfo;
+using redis::Transaction;
+
+}  // namespace
+
+PkiOutcome PkiOperation::HandleCertPoll(const Profile& profile, Request& req,
+                                        const std::string& plain,
+                                        const CaSet& ca) {
+  absl::StatusOr<codec::IssuerAndSubject> ids = codec::DecodeIssuerAndSubject(plain);
+  if (!ids.ok()) {
+    return Failure(req, FailInfo::kBadMessageCheck,
+                   "CertPoll content is not an IssuerAndSubject");
+  }
+  absl::StatusOr<std::optional<Transaction>> txn =
+      store_->GetTransaction(profile.name, req.msg.attributes.transaction_id);
+  if (!txn.ok()) return UnavailableAfterNonce(req, "transaction store");
+  if (!txn->has_value()) {
+    return Failure(req, FailInfo::kBadCertId, "no such transaction");
+  }
+  if ((*txn)->state == Transaction::State::kPending) return Pending(req);
+  absl::StatusOr<crypto::X509Ptr> cert = crypto::FromDer<crypto::X509Ptr>(
+      (*txn)->certificate, d2i_X509, "issued certificate");
+  if (!cert.ok()) return InternalError();
+  // The poll names what it waits for; it must be this transaction's.
+  if (X509_NAME_cmp(ids->subject.get(), X509_get_subject_name(cert->get())) != 0 ||
+      X509_NAME_cmp(ids->issuer.get(), X509_get_subject_name(ca.ca.get())) != 0) {
+    return Failure(req, FailInfo::kBadCertId,
+                   "issuer and subject do not match the transaction");
+  }
+  return SuccessWithCertificate(req, (*txn)->certificate);
+}
+
+PkiOutcome PkiOperation::HandleGetCert(Request& req, const std::string& plain,
+                                       const CaSet& ca) {
+  absl::StatusOr<codec::IssuerAndSerial> ids = codec::DecodeIssuerAndSerial(plain);
+  if (!ids.ok()) {
+    return Failure(req, FailInfo::kBadMessageCheck,
+                   "GetCert content is not an IssuerAndSerialNumber");
+  }
+  if (X509_NAME_cmp(ids->issuer.get(), X509_get_subject_name(ca.ca.get())) != 0) {
+    return Failure(req, FailInfo::kBadCertId, "issuer is not this CA");
+  }
+  absl::StatusOr<std::optional<redis::CertificateRecord>> record =
+      index_->Get(codec::SerialHex(ids->serial.get()));
+  if (!record.ok()) return UnavailableAfterNonce(req, "certificate index");
+  if (!record->has_value()) {
+    return Failure(req, FailInfo::kBadCertId, "no certificate with that serial");
+  }
+  return SuccessWithCertificate(req, (*record)->certificate);
+}
+
+PkiOutcome PkiOperation::HandleGetCrl(Request& req, const std::string& plain,
+                                      const CaSet& ca) {
+  absl::StatusOr<codec::IssuerAndSerial> ids = codec::DecodeIssuerAndSerial(plain);
+  if (!ids.ok()) {
+    return Failure(req, FailInfo::kBadMessageCheck,
+                   "GetCRL content is not an IssuerAndSerialNumber");
+  }
+  if (X509_NAME_cmp(ids->issuer.get(), X509_get_subject_name(ca.ca.get())) != 0) {
+    return Failure(req, FailInfo::kBadCertId, "issuer is not this CA");
+  }
+  absl::StatusOr<std::string> crl = CurrentCrl();
+  if (absl::IsUnavailable(crl.status())) {
+    return UnavailableAfterNonce(req, "CRL");
+  }
+  if (!crl.ok()) return InternalError();
+  absl::StatusOr<crypto::X509CrlPtr> parsed =
+      crypto::FromDer<crypto::X509CrlPtr>(*crl, d2i_X509_CRL, "CRL");
+  if (!parsed.ok()) return InternalError();
+  absl::StatusOr<std::string> payload = codec::DegenerateCrl(parsed->get());
+  if (!payload.ok()) return InternalError();
+  return SuccessWithPayload(req, *payload);
+}
+
+absl::StatusOr<std::string> PkiOperation::CurrentCrl() {
+  // Re-signed only when a revocation happened since, or half its validity
+  // is gone; otherwise every gateway serves the cached one.
+  const absl::Time now = absl::Now();
+  absl::StatusOr<int64_t> generation = index_->RevocationGeneration();
+  if (!generation.ok()) return generation.status();
+  absl::StatusOr<std::optional<redis::CachedCrl>> cached = index_->GetCachedCrl();
+  if (!cached.ok()) return cached.status();
+  if (cached->has_value() && (*cached)->generation == *generation &&
+      (*cached)->next_update - now > options_.crl_validity / 2) {
+    return (*cached)->der;
+  }
+  absl::StatusOr<std::vector<redis::RevokedSerial>> revoked = index_->ListRevoked();
+  if (!revoked.ok()) return revoked.status();
+  absl::StatusOr<uint64_t> number = index_->NextCrlNumber();
+  if (!number.ok()) return number.status();
+  CrlRequest request;
+  request.revoked = *std::move(revoked);
+  request.number = *number;
+  request.this_update = now;
+  request.next_update = now + options_.crl_validity;
+  absl::StatusOr<std::string> der = signer_->SignCrl(request);
+  if (!der.ok()) return der.status();
+  // Losing the cache write only costs a re-sign later.
+  (void)index_->PutCachedCrl({*generation, *der, request.next_update});
+  return der;
+}
+
+}  // namespace scep::gateway

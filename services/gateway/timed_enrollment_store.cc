@@ -1,0 +1,91 @@
+#include "services/gateway/timed_enrollment_store.h"
+
+namespace scep::gateway {
+namespace {
+
+using redis::Transaction;
+
+const absl::Status& StatusOf(const absl::Status& status) { return status; }
+template <typename T>
+const absl::Status& StatusOf(const absl::StatusOr<T>& result) {
+  return result.status();
+}
+
+class TimedEnrollmentStore final : public redis::EnrollmentStore {
+ public:
+  TimedEnrollmentStore(redis::EnrollmentStore* inner, GatewayMetrics* metrics)
+      : inner_(inner), metrics_(metrics) {}
+
+  absl::StatusOr<bool> RecordNonce(absl::string_view profile,
+                                   absl::string_view nonce,
+                                   absl::Duration ttl) override {
+    absl::StatusOr<bool> fresh = Timed(
+        "RecordNonce", [&] { return inner_->RecordNonce(profile, nonce, ttl); });
+    if (fresh.ok() && !*fresh) metrics_->ReplayRefused(profile);
+    return fresh;
+  }
+
+  absl::Status ForgetNonce(absl::string_view profile,
+                           absl::string_view nonce) override {
+    return Timed("ForgetNonce",
+                 [&] { return inner_->ForgetNonce(profile, nonce); });
+  }
+
+  absl::StatusOr<Transaction> ClaimTransaction(
+      absl::string_view profile, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::Duration pending_ttl) override {
+    return Timed("ClaimTransaction", [&] {
+      return inner_->ClaimTransaction(profile, transaction_id, fingerprint,
+                                      pending_ttl);
+    });
+  }
+
+  absl::Status CompleteTransaction(absl::string_view profile,
+                                   absl::string_view transaction_id,
+                                   absl::string_view fingerprint,
+                                   absl::string_view certificate,
+                                   absl::Duration ttl) override {
+    return Timed("CompleteTransaction", [&] {
+      return inner_->CompleteTransaction(profile, transaction_id, fingerprint,
+                                         certificate, ttl);
+    });
+  }
+
+  absl::Status ReleaseTransaction(absl::string_view profile,
+                                  absl::string_view transaction_id,
+                                  absl::string_view fingerprint) override {
+    return Timed("ReleaseTransaction", [&] {
+      return inner_->ReleaseTransaction(profile, transaction_id, fingerprint);
+    });
+  }
+
+  absl::StatusOr<std::optional<Transaction>> GetTransaction(
+      absl::string_view profile, absl::string_view transaction_id) override {
+    return Timed("GetTransaction", [&] {
+      return inner_->GetTransaction(profile, transaction_id);
+    });
+  }
+
+  absl::Status Ping() override { return inner_->Ping(); }
+
+ private:
+  template <typename Fn>
+  auto Timed(absl::string_view op, Fn fn) -> decltype(fn()) {
+    const absl::Time start = absl::Now();
+    auto result = fn();
+    metrics_->RedisCall(op, StatusOf(result), absl::Now() - start);
+    return result;
+  }
+
+  redis::EnrollmentStore* const inner_;
+  GatewayMetrics* const metrics_;
+};
+
+}  // namespace
+
+std::unique_ptr<redis::EnrollmentStore> NewTimedEnrollmentStore(
+    redis::EnrollmentStore* inner, GatewayMetrics* metrics) {
+  return std::make_unique<TimedEnrollmentStore>(inner, metrics);
+}
+
+}  // namespace scep::gateway

@@ -1,0 +1,72 @@
+#include "services/signer/signer_metrics.h"
+
+#include <string>
+
+namespace scep::signer {
+namespace {
+
+const prometheus::Histogram::BucketBoundaries& Buckets() {
+  static const auto* const kBuckets = new prometheus::Histogram::BucketBoundaries{
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+  return *kBuckets;
+}
+
+}  // namespace
+
+SignerMetrics::SignerMetrics(prometheus::Registry& registry)
+    : rpcs_(prometheus::BuildCounter()
+                .Name("scep_signer_rpc_total")
+                .Help("Finished signer RPCs by method and gRPC status code.")
+                .Register(registry)),
+      rpc_duration_(prometheus::BuildHistogram()
+                        .Name("scep_signer_rpc_duration_seconds")
+                        .Help("Signer RPC latency, worker queueing included.")
+                        .Register(registry)),
+      queue_depth_(prometheus::BuildGauge()
+                       .Name("scep_signer_queue_depth")
+                       .Help("Private-key operations waiting for a worker.")
+                       .Register(registry)
+                       .Add({})),
+      workers_busy_(prometheus::BuildGauge()
+                        .Name("scep_signer_workers_busy")
+                        .Help("Workers (each with its token session) running "
+                              "an operation.")
+                        .Register(registry)
+                        .Add({})),
+      key_ops_(prometheus::BuildCounter()
+                   .Name("scep_signer_pkcs11_operations_total")
+                   .Help("PKCS#11 key operations by key, operation and result.")
+                   .Register(registry)),
+      key_duration_(prometheus::BuildHistogram()
+                        .Name("scep_signer_pkcs11_duration_seconds")
+                        .Help("PKCS#11 key operation latency.")
+                        .Register(registry)),
+      issued_(prometheus::BuildCounter()
+                  .Name("scep_signer_certificates_issued_total")
+                  .Help("Certificates signed with the CA key.")
+                  .Register(registry)
+                  .Add({})) {}
+
+void SignerMetrics::RpcFinished(absl::string_view method,
+                                const absl::Status& status,
+                                absl::Duration latency) {
+  const std::string m(method);
+  rpcs_.Add({{"method", m}, {"code", absl::StatusCodeToString(status.code())}})
+      .Increment();
+  rpc_duration_.Add({{"method", m}}, Buckets())
+      .Observe(absl::ToDoubleSeconds(latency));
+}
+
+void SignerMetrics::KeyOperation(absl::string_view key,
+                                 absl::string_view operation,
+                                 const absl::Status& status,
+                                 absl::Duration latency) {
+  const std::string k(key), op(operation);
+  key_ops_
+      .Add({{"key", k}, {"operation", op}, {"result", status.ok() ? "ok" : "error"}})
+      .Increment();
+  key_duration_.Add({{"key", k}, {"operation", op}}, Buckets())
+      .Observe(absl::ToDoubleSeconds(latency));
+}
+
+}  // namespace scep::signer

@@ -1,0 +1,53 @@
+#ifndef SCEP_SERVICES_SIGNER_SIGNER_METRICS_H_
+#define SCEP_SERVICES_SIGNER_SIGNER_METRICS_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace scep::signer {
+
+// The signer's Prometheus metrics, registered in an injected registry.
+// Thread-safe. Names (all prefixed scep_signer_):
+//   rpc_total{method,code}                 finished RPCs by gRPC status code
+//   rpc_duration_seconds{method}           histogram, queueing included
+//   queue_depth                            gauge: operations waiting for a worker
+//   workers_busy                           gauge: workers (token sessions) in use
+//   pkcs11_operations_total{key,operation,result}   result: ok | error
+//   pkcs11_duration_seconds{key,operation}          histogram
+//   certificates_issued_total
+// `key` is "ca" or "ra"; `operation` one of "decrypt", "sign_certificate",
+// "sign_certrep", "sign_crl", "public_key", "private_key".
+class SignerMetrics {
+ public:
+  // `registry` is not owned and must outlive this object.
+  explicit SignerMetrics(prometheus::Registry& registry);
+
+  void RpcFinished(absl::string_view method, const absl::Status& status,
+                   absl::Duration latency);
+  void Queued() { queue_depth_.Increment(); }
+  void Dequeued() { queue_depth_.Decrement(); }
+  void WorkerBusy() { workers_busy_.Increment(); }
+  void WorkerIdle() { workers_busy_.Decrement(); }
+  void KeyOperation(absl::string_view key, absl::string_view operation,
+                    const absl::Status& status, absl::Duration latency);
+  void CertificateIssued() { issued_.Increment(); }
+
+ private:
+  prometheus::Family<prometheus::Counter>& rpcs_;
+  prometheus::Family<prometheus::Histogram>& rpc_duration_;
+  prometheus::Gauge& queue_depth_;
+  prometheus::Gauge& workers_busy_;
+  prometheus::Family<prometheus::Counter>& key_ops_;
+  prometheus::Family<prometheus::Histogram>& key_duration_;
+  prometheus::Counter& issued_;
+};
+
+}  // namespace scep::signer
+
+#endif  // SCEP_SERVICES_SIGNER_SIGNER_METRICS_H_
