@@ -72,6 +72,14 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
     return Failure(req, FailInfo::kBadMessageCheck,
                    absl::StrCat("certificate request: ", csr.status().message()));
   }
+  EVP_PKEY* device_key = X509_REQ_get0_pubkey(csr->request.get());
+  const int key_type = EVP_PKEY_base_id(device_key);
+  const int bits = EVP_PKEY_get_bits(device_key);
+  if (!(key_type == EVP_PKEY_RSA && bits >= 2048) &&
+      !(key_type == EVP_PKEY_EC && (bits == 256 || bits == 384))) {
+    return Failure(req, FailInfo::kBadRequest,
+                   "device key must be RSA of at least 2048 bits or ECDSA P-256/P-384");
+  }
   if (renewal) {
     // A renewal keeps the identity; the key may change.
     if (X509_NAME_cmp(X509_REQ_get_subject_name(csr->request.get()),

@@ -151,6 +151,40 @@ TEST_F(PkiMessagesTest, RenewalRefusals) {
   EXPECT_EQ(signer_->issued.load(), 1);
 }
 
+TEST_F(PkiMessagesTest, ExpiredCertificateCannotRenew) {
+  // A certificate of ours that expired yesterday, known to the index.
+  Identity id;
+  id.key.reset(EVP_RSA_gen(2048));
+  crypto::EvpPkeyPtr ca_key =
+      crypto::LoadPrivateKeyFile(testing::Testdata("ca.key")).value();
+  id.cert.reset(X509_new());
+  X509_set_version(id.cert.get(), X509_VERSION_3);
+  ASN1_INTEGER_set(X509_get_serialNumber(id.cert.get()), 0x4242);
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(id.cert.get()), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("expired"), -1, -1, 0);
+  X509_set_issuer_name(id.cert.get(), X509_get_subject_name(ca_.get()));
+  X509_gmtime_adj(X509_getm_notBefore(id.cert.get()), -86400 * 10);
+  X509_gmtime_adj(X509_getm_notAfter(id.cert.get()), -86400);
+  X509_set_pubkey(id.cert.get(), id.key.get());
+  ASSERT_GT(X509_sign(id.cert.get(), ca_key.get(), EVP_sha256()), 0);
+  redis::CertificateRecord record;
+  record.certificate = crypto::ToDer(id.cert.get(), i2d_X509).value();
+  ASSERT_TRUE(index_.Put("4242", record, absl::Hours(1)).ok());
+  auto attrs = Attributes(Post(Message(id, MessageType::kRenewalReq, "tid-exp",
+                                       Csr(id.key.get(), "expired", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadTime);
+}
+
+TEST_F(PkiMessagesTest, WeakDeviceKeysAreRefused) {
+  Identity id;
+  id.key.reset(EVP_RSA_gen(1024));
+  id.cert = codec::SelfSignedCertificate(id.key.get(), "weak").value();
+  auto attrs = Attributes(Post(Message(id, MessageType::kPkcsReq, "tid-weak",
+                                       Csr(id.key.get(), "weak", "pw"))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  EXPECT_EQ(signer_->issued.load(), 0);
+}
+
 TEST_F(PkiMessagesTest, RenewalWithCertificateUnknownToIndexIsBadCertId) {
   Identity id = Enroll("unknown", "tid-u1");
   redis::MemoryCertificateIndex empty;
