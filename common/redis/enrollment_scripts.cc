@@ -29,6 +29,7 @@ if v[1] == 'issued' then
   if v[3] == ARGV[2] then return 'ok' end
   return 'conflict'
 end
+if v[1] == 'rejected' then return 'rejected' end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'state', 'issued', 'fp', ARGV[1], 'cert', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -42,6 +43,17 @@ if v[2] ~= ARGV[1] then return 'mismatch' end
 if v[1] ~= 'pending' then return 'issued' end
 redis.call('DEL', KEYS[1])
 return 'released'
+)lua";
+
+// ARGV: TTL. Only a pending transaction can be rejected; it stays rejected
+// (CertPoll and retransmissions get FAILURE) until the TTL ends.
+constexpr absl::string_view kReject = R"lua(
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 'missing' end
+if state == 'issued' then return 'issued' end
+redis.call('HSET', KEYS[1], 'state', 'rejected')
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 'ok'
 )lua";
 
 // EVALSHA is only an optimisation: if SHA-1 is unavailable (a strict FIPS
@@ -66,5 +78,6 @@ LuaScript Make(absl::string_view source) {
 LuaScript ClaimScript() { return Make(kClaim); }
 LuaScript CompleteScript() { return Make(kComplete); }
 LuaScript ReleaseScript() { return Make(kRelease); }
+LuaScript RejectScript() { return Make(kReject); }
 
 }  // namespace scep::redis

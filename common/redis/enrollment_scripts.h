@@ -32,6 +32,7 @@ LuaScript CompleteScript();
 // ARGV: fingerprint. Deletes the entry and replies "released" only when it
 // is pending with this fingerprint; else "missing", "mismatch" or "issued".
 LuaScript ReleaseScript();
+LuaScript RejectScript();
 
 }  // namespace scep::redis
 

@@ -18,6 +18,7 @@ struct Transaction {
     kClaimed,  // The caller owns the transaction now and should issue.
     kPending,  // Another request holds the claim and is issuing it.
     kIssued,   // Issued; `certificate` holds the result.
+    kRejected, // Refused by an operator (manual approval); never issued.
   };
   State state = State::kPending;
   // Caller-defined request fingerprint stored at claim time, so a
@@ -88,6 +89,13 @@ class EnrollmentStore {
   virtual absl::Status ReleaseTransaction(absl::string_view profile,
                                           absl::string_view transaction_id,
                                           absl::string_view fingerprint) = 0;
+
+  // Marks a pending transaction rejected for `ttl` (manual approval, or an
+  // operator stopping it). NotFound when unknown; FailedPrecondition when
+  // already issued; rejecting twice is OK.
+  virtual absl::Status RejectTransaction(absl::string_view profile,
+                                         absl::string_view transaction_id,
+                                         absl::Duration ttl) = 0;
 
   // Reads transaction `transaction_id` without claiming it (CertPoll,
   // RFC 8894 section 3.3.3): nullopt when unknown or expired, otherwise

@@ -117,6 +117,25 @@ TEST_P(EnrollmentStoreContractTest, GetTransactionReadsWithoutClaiming) {
   EXPECT_FALSE(other->has_value());
 }
 
+TEST_P(EnrollmentStoreContractTest, RejectedTransactionStaysRejected) {
+  EXPECT_EQ(store().RejectTransaction(kProfile, kTid, kLong).code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_EQ(Claim(store(), kProfile, kTid, "fp-1", kLong).state, State::kClaimed);
+  ASSERT_TRUE(store().RejectTransaction(kProfile, kTid, kLong).ok());
+  ASSERT_TRUE(store().RejectTransaction(kProfile, kTid, kLong).ok());
+  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp-1", kLong).state, State::kRejected);
+  EXPECT_EQ((*store().GetTransaction(kProfile, kTid))->state, State::kRejected);
+  EXPECT_EQ(store().CompleteTransaction(kProfile, kTid, "fp-1", kCert, kLong).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(store().ReleaseTransaction(kProfile, kTid, "fp-1").ok());
+  // An issued transaction cannot be rejected any more.
+  const std::string other = kTid + "-2";
+  Claim(store(), kProfile, other, "fp-1", kLong);
+  ASSERT_TRUE(store().CompleteTransaction(kProfile, other, "fp-1", kCert, kLong).ok());
+  EXPECT_EQ(store().RejectTransaction(kProfile, other, kLong).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_P(EnrollmentStoreContractTest, TransactionsAreScopedAndNeverCollide) {
   const std::string tid_33(33, 'a');
   const std::string tid_34(34, 'a');

@@ -22,6 +22,11 @@ std::unique_ptr<MemoryEnrollmentStore> MemoryEnrollmentStore::New(Clock clock) {
 MemoryEnrollmentStore::MemoryEnrollmentStore(Clock clock)
     : clock_(std::move(clock)) {}
 
+Transaction::State MemoryEnrollmentStore::StateOf(const Entry& entry) {
+  if (entry.rejected) return Transaction::State::kRejected;
+  return entry.issued ? Transaction::State::kIssued : Transaction::State::kPending;
+}
+
 absl::Status MemoryEnrollmentStore::CheckAvailable(
     absl::string_view operation) const {
   if (unavailable_.load()) {
@@ -87,8 +92,7 @@ absl::StatusOr<Transaction> MemoryEnrollmentStore::ClaimTransaction(
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_();
   if (const Entry* entry = Find(key, now); entry != nullptr) {
-    return Transaction{.state = entry->issued ? Transaction::State::kIssued
-                                              : Transaction::State::kPending,
+    return Transaction{.state = StateOf(*entry),
                        .fingerprint = entry->fingerprint,
                        .certificate = entry->certificate};
   }
@@ -116,6 +120,9 @@ absl::Status MemoryEnrollmentStore::CompleteTransaction(
     if (entry->fingerprint != fingerprint) {
       return absl::FailedPreconditionError(
           "CompleteTransaction: transaction claimed by another request");
+    }
+    if (entry->rejected) {
+      return absl::FailedPreconditionError("CompleteTransaction: transaction rejected");
     }
     if (entry->issued) {
       if (entry->certificate == certificate) return absl::OkStatus();
@@ -145,11 +152,31 @@ absl::Status MemoryEnrollmentStore::ReleaseTransaction(
     return absl::FailedPreconditionError(
         "ReleaseTransaction: transaction claimed by another request");
   }
-  if (entry->issued) {
+  if (entry->issued || entry->rejected) {
     return absl::FailedPreconditionError(
-        "ReleaseTransaction: transaction already issued");
+        "ReleaseTransaction: transaction already issued or rejected");
   }
   entries_.erase(key);
+  return absl::OkStatus();
+}
+
+absl::Status MemoryEnrollmentStore::RejectTransaction(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::Duration ttl) {
+  RETURN_IF_ERROR(CheckAvailable("RejectTransaction"));
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "rejected TTL"));
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_();
+  Entry* entry = Find(key, now);
+  if (entry == nullptr) {
+    return absl::NotFoundError("RejectTransaction: no such transaction");
+  }
+  if (entry->issued) {
+    return absl::FailedPreconditionError("RejectTransaction: already issued");
+  }
+  entry->rejected = true;
+  entry->expires = now + absl::Milliseconds(ttl_ms);
   return absl::OkStatus();
 }
 
@@ -161,8 +188,7 @@ absl::StatusOr<std::optional<Transaction>> MemoryEnrollmentStore::GetTransaction
   const Entry* entry = Find(key, clock_());
   if (entry == nullptr) return std::nullopt;
   Transaction result;
-  result.state = entry->issued ? Transaction::State::kIssued
-                               : Transaction::State::kPending;
+  result.state = StateOf(*entry);
   result.fingerprint = entry->fingerprint;
   result.certificate = entry->certificate;
   return result;

@@ -53,6 +53,9 @@ class MemoryEnrollmentStore : public EnrollmentStore {
   absl::Status ReleaseTransaction(absl::string_view profile,
                                   absl::string_view transaction_id,
                                   absl::string_view fingerprint) override;
+  absl::Status RejectTransaction(absl::string_view profile,
+                                 absl::string_view transaction_id,
+                                 absl::Duration ttl) override;
   absl::StatusOr<std::optional<Transaction>> GetTransaction(
       absl::string_view profile, absl::string_view transaction_id) override;
   absl::Status Ping() override;
@@ -60,6 +63,7 @@ class MemoryEnrollmentStore : public EnrollmentStore {
  private:
   struct Entry {
     bool issued = false;  // Transactions only: pending until issued.
+    bool rejected = false;
     std::string fingerprint;
     std::string certificate;
     absl::Time expires;
@@ -69,6 +73,7 @@ class MemoryEnrollmentStore : public EnrollmentStore {
   explicit MemoryEnrollmentStore(Clock clock);
 
   absl::Status CheckAvailable(absl::string_view operation) const;
+  static Transaction::State StateOf(const Entry& entry);
   // The live entry under `key`, or nullptr; drops it when expired.
   Entry* Find(const std::string& key, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -74,7 +74,8 @@ RedisEnrollmentStore::RedisEnrollmentStore(
     : pool_(std::move(pool)),
       claim_(ClaimScript()),
       complete_(CompleteScript()),
-      release_(ReleaseScript()) {}
+      release_(ReleaseScript()),
+      reject_(RejectScript()) {}
 
 RedisEnrollmentStore::~RedisEnrollmentStore() = default;
 
@@ -126,6 +127,8 @@ absl::StatusOr<Transaction> RedisEnrollmentStore::ClaimTransaction(
   } else if (state == "issued") {
     result.state = Transaction::State::kIssued;
     result.certificate = std::string(Text(*reply->element[2]));
+  } else if (state == "rejected") {
+    result.state = Transaction::State::kRejected;
   } else {
     result.state = Transaction::State::kPending;
   }
@@ -155,6 +158,9 @@ absl::Status RedisEnrollmentStore::CompleteTransaction(
         "CompleteTransaction: transaction already issued another "
         "certificate");
   }
+  if (word == "rejected") {
+    return absl::FailedPreconditionError("CompleteTransaction: transaction rejected");
+  }
   return Unexpected(kOp, *reply);
 }
 
@@ -179,6 +185,22 @@ absl::Status RedisEnrollmentStore::ReleaseTransaction(
   return Unexpected(kOp, *reply);
 }
 
+absl::Status RedisEnrollmentStore::RejectTransaction(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::Duration ttl) {
+  constexpr absl::string_view kOp = "RejectTransaction";
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "rejected TTL"));
+  const std::string px = absl::StrCat(ttl_ms);
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, Eval(*pool_, kOp, reject_, key, {px}));
+  ASSIGN_OR_RETURN(std::string word, Word(kOp, *reply));
+  if (word == "missing") return absl::NotFoundError("RejectTransaction: no such transaction");
+  if (word == "issued") {
+    return absl::FailedPreconditionError("RejectTransaction: already issued");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::GetTransaction(
     absl::string_view profile, absl::string_view transaction_id) {
   constexpr absl::string_view kOp = "GetTransaction";
@@ -199,6 +221,8 @@ absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::GetTransaction(
     if (reply->element[2]->type == REDIS_REPLY_STRING) {
       result.certificate = std::string(Text(*reply->element[2]));
     }
+  } else if (state == "rejected") {
+    result.state = Transaction::State::kRejected;
   } else {
     result.state = Transaction::State::kPending;
   }

@@ -50,6 +50,9 @@ class RedisEnrollmentStore : public EnrollmentStore {
   absl::Status ReleaseTransaction(absl::string_view profile,
                                   absl::string_view transaction_id,
                                   absl::string_view fingerprint) override;
+  absl::Status RejectTransaction(absl::string_view profile,
+                                 absl::string_view transaction_id,
+                                 absl::Duration ttl) override;
   absl::StatusOr<std::optional<Transaction>> GetTransaction(
       absl::string_view profile, absl::string_view transaction_id) override;
   absl::Status Ping() override;
@@ -61,6 +64,7 @@ class RedisEnrollmentStore : public EnrollmentStore {
   const LuaScript claim_;
   const LuaScript complete_;
   const LuaScript release_;
+  const LuaScript reject_;
 };
 
 }  // namespace scep::redis

@@ -110,6 +110,9 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, const Request& req,
                                    options_.pending_ttl);
   }
   if (!txn.ok()) return UnavailableAfterNonce(req, "transaction store");
+  if (txn->state == Transaction::State::kRejected) {
+    return Failure(req, FailInfo::kBadRequest, "the request was rejected");
+  }
   if (txn->state != Transaction::State::kClaimed && txn->fingerprint != fingerprint) {
     return Failure(req, FailInfo::kBadRequest,
                    "transactionID already used for a different request");

@@ -211,6 +211,12 @@ TEST_F(PkiMessagesTest, CertPollAnswersByTransaction) {
   ASSERT_TRUE(store_->ClaimTransaction("default", "tid-busy", "fp", absl::Minutes(1)).ok());
   EXPECT_EQ(Attributes(Post(Message(id, MessageType::kCertPoll, "tid-busy", ias))).pki_status,
             PkiStatus::kPending);
+  // A rejected one is FAILURE, for the poll and for a retransmission.
+  ASSERT_TRUE(store_->RejectTransaction("default", "tid-busy", absl::Hours(1)).ok());
+  auto rejected = Attributes(Post(Message(id, MessageType::kCertPoll, "tid-busy", ias)));
+  EXPECT_EQ(rejected.pki_status, PkiStatus::kFailure);
+  EXPECT_EQ(rejected.fail_info, FailInfo::kBadRequest);
+  EXPECT_TRUE(absl::StrContains(*rejected.fail_info_text, "rejected"));
   std::string wrong = codec::EncodeIssuerAndSubject(X509_get_subject_name(ca_.get()),
                                                     X509_get_subject_name(ca_.get()))
                           .value();

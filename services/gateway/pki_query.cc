@@ -29,6 +29,9 @@ PkiOutcome PkiOperation::HandleCertPoll(const Profile& profile, Request& req,
     return Failure(req, FailInfo::kBadCertId, "no such transaction");
   }
   if ((*txn)->state == Transaction::State::kPending) return Pending(req);
+  if ((*txn)->state == Transaction::State::kRejected) {
+    return Failure(req, FailInfo::kBadRequest, "the request was rejected");
+  }
   absl::StatusOr<crypto::X509Ptr> cert = crypto::FromDer<crypto::X509Ptr>(
       (*txn)->certificate, d2i_X509, "issued certificate");
   if (!cert.ok()) return InternalError();

@@ -59,6 +59,14 @@ class TimedEnrollmentStore final : public redis::EnrollmentStore {
     });
   }
 
+  absl::Status RejectTransaction(absl::string_view profile,
+                                 absl::string_view transaction_id,
+                                 absl::Duration ttl) override {
+    return Timed("RejectTransaction", [&] {
+      return inner_->RejectTransaction(profile, transaction_id, ttl);
+    });
+  }
+
   absl::StatusOr<std::optional<Transaction>> GetTransaction(
       absl::string_view profile, absl::string_view transaction_id) override {
     return Timed("GetTransaction", [&] {

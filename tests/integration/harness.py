@@ -287,7 +287,10 @@ class Stack:
              "--certs-out", certs],
             check=True, capture_output=True, text=True, timeout=60)
         result = json.loads(out.stdout)
-        result["pem"] = open(certs).read() if os.path.exists(certs) else ""
+        result["pem"] = ""
+        if os.path.exists(certs):
+            with open(certs) as f:
+                result["pem"] = f.read()
         return result
 
 

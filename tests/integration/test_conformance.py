@@ -150,6 +150,22 @@ class ConformanceTest(unittest.TestCase):
         self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
         self.assertIn("revoked", rep["failInfoText"])
 
+    def test_certpoll_pending_then_rejected(self):
+        cert = self.probe_enroll("poll-pending", "tid-poll-first")
+        hook = [self.stack_binary("scep-probe"), None, "--redis-port",
+                str(self.stack.redis_port), "--tid", "tid-awaiting"]
+        poll = lambda: self.stack.probe_open("poll-pending", self.post(
+            self.stack.probe_request("poll-pending", "tid-awaiting", os.urandom(16).hex(),
+                                     type="certpoll", ca=self.stack.ca_pem, target=cert)))
+        hook[1] = "hold"
+        subprocess.run(hook, check=True, timeout=30)
+        self.assertEqual(poll()["pkiStatus"], 3)  # PENDING
+        hook[1] = "reject"
+        subprocess.run(hook, check=True, timeout=30)
+        rep = poll()
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
+        self.assertIn("rejected", rep["failInfoText"])
+
     def test_oaep_key_transport_and_ec_device_key(self):
         self.probe_enroll("oaep-ec", "tid-oaep-ec", oaep="1", **{"key-type": "ec"})
 

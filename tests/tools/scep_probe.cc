@@ -14,6 +14,9 @@
 //     prints one JSON object describing the CertRep.
 //   scep-probe revoke --redis-port P --target cert.pem [--reason N]
 //     the revocation test hook: marks the certificate revoked in the index.
+//   scep-probe hold|reject --redis-port P --tid T [--profile default]
+//     approval test hooks until the admin API exists: `hold` records a
+//     transaction as awaiting approval (pending), `reject` rejects it.
 
 #include <openssl/pem.h>
 #include <openssl/provider.h>
@@ -31,6 +34,7 @@
 #include "common/codec/identifiers.h"
 #include "common/crypto/pem.h"
 #include "common/redis/redis_certificate_index.h"
+#include "common/redis/redis_enrollment_store.h"
 
 namespace {
 
@@ -133,6 +137,24 @@ int Revoke(std::map<std::string, std::string>& a) {
   return 0;
 }
 
+int Approval(const std::string& verb, std::map<std::string, std::string>& a) {
+  scep::redis::RedisOptions options;
+  options.port = std::atoi(a["redis-port"].c_str());
+  auto store = scep::redis::RedisEnrollmentStore::New(options);
+  if (!store.ok() || a["tid"].empty()) return Die("need --redis-port and --tid");
+  const std::string profile = a["profile"].empty() ? "default" : a["profile"];
+  absl::Status s;
+  if (verb == "hold") {
+    auto txn = (*store)->ClaimTransaction(profile, a["tid"], "held-for-approval",
+                                          absl::Hours(1));
+    s = txn.status();
+  } else {
+    s = (*store)->RejectTransaction(profile, a["tid"], absl::Hours(1));
+  }
+  if (!s.ok()) return Die(std::string(s.message()));
+  return 0;
+}
+
 int Build(std::map<std::string, std::string>& a) {
   scep::crypto::EvpPkeyPtr key;
   scep::crypto::X509Ptr cert;
@@ -216,5 +238,6 @@ int main(int argc, char** argv) {
   if (verb == "build") return Build(args);
   if (verb == "open") return Open(args);
   if (verb == "revoke") return Revoke(args);
+  if (verb == "hold" || verb == "reject") return Approval(verb, args);
   return Die("unknown verb " + verb);
 }
