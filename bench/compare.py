@@ -19,7 +19,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def parse_args():
@@ -49,6 +47,9 @@ def parse_args():
                    help="renew: each run first enrolls N devices (untimed), then "
                         "measures their RenewalReqs")
     p.add_argument("--skip-micromdm", action="store_true")
+    p.add_argument("--candidate-build-dir",
+                   help="also run our stack built here (target 'candidate'), "
+                        "alternating with the others: A/B of a change")
     p.add_argument("--json-out", help="write every measurement here")
     return p.parse_args()
 
@@ -56,59 +57,27 @@ def parse_args():
 ARGS = parse_args()
 os.environ["SCEP_BUILD_DIR"] = os.path.abspath(ARGS.build_dir)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, HERE)
 import harness  # noqa: E402
+from procstats import (cpu_seconds, redis_used_memory,  # noqa: E402
+                       system_busy_seconds, vm_hwm_kib)
 
 BENCH = os.path.join(os.path.abspath(ARGS.build_dir), "bench", "scep-bench")
 
 
-# -- process and system accounting --------------------------------------
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
-def vm_hwm_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
-def system_busy_seconds():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    # user nice system idle iowait irq softirq steal
-    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / CLK_TCK
-
-
-def redis_used_memory(port):
-    with socket.create_connection(("127.0.0.1", port), 5) as s:
-        s.sendall(b"*2\r\n$4\r\nINFO\r\n$6\r\nmemory\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            data += chunk
-            if not chunk or (data.startswith(b"$") and b"\r\n" in data and
-                             len(data) >= int(data[1:data.index(b"\r\n")]) +
-                             data.index(b"\r\n") + 4):
-                break
-    for line in data.decode().splitlines():
-        if line.startswith("used_memory:"):
-            return int(line.split(":")[1])
-    raise RuntimeError("no used_memory in INFO")
-
-
 # -- targets ---------------------------------------------------------------
 class Ours:
-    name = "ours"
+    """Our stack from `build_dir` ("candidate": another build of ours, for
+    measuring a change A/B in the same run)."""
 
-    def __init__(self):
+    def __init__(self, name="ours", build_dir=None):
+        self.name = name
+        self.build_dir = os.path.abspath(build_dir or ARGS.build_dir)
         self.stack = harness.Stack(challenge=ARGS.challenge, legacy=False,
                                    ca_key=ARGS.ca_key)
 
     def start(self):
+        harness.BUILD_DIR = self.build_dir  # binary() looks it up per call
         self.stack.start()
         self.url = self.stack.url
 
@@ -184,6 +153,7 @@ def run_bench(target, n, c, progress=True):
         [BENCH, "--url", target.url, "--challenge", ARGS.challenge,
          "--n", str(n), "--concurrency", str(c), "--keys", str(ARGS.keys),
          "--mix", ARGS.mix if n != ARGS.warmup else "enroll",
+         "--renew_with_challenge",
          "--json", f"--progress={'true' if progress else 'false'}"],
         stdout=subprocess.PIPE, stderr=None if progress else subprocess.DEVNULL,
         text=True, timeout=3600)
@@ -191,14 +161,18 @@ def run_bench(target, n, c, progress=True):
     lifetime = time.monotonic() - t0
     child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     report = json.loads(out.stdout)
-    sent = max(1, report["sent"])
+    # Renew mix: the targets also served the untimed set-up enrollments, so
+    # CPU and Redis growth are per request over both phases.
+    sent = max(1, report["sent"] + report["setup_sent"])
+    busy_wall = report["wall_seconds"] + report["setup_wall_seconds"]
     cpu = {k: cpu_seconds(p) - cpu0[k] for k, p in pids.items()}
     report["cpu_ms_per_request"] = {
         k: round(v * 1000 / sent, 3) for k, v in cpu.items()}
     report["vm_hwm_kib"] = {k: vm_hwm_kib(p) for k, p in pids.items()}
     if port:
         report["redis_bytes_per_enrollment"] = round(
-            (redis_used_memory(port) - mem0) / max(1, report["succeeded"]), 1)
+            (redis_used_memory(port) - mem0) /
+            max(1, report["succeeded"] + report["setup_sent"] - report["setup_failures"]), 1)
     # CPU used by anything but the target and scep-bench while scep-bench
     # lived, in cores: the noise indicator (others compiling).
     client = (child1.ru_utime + child1.ru_stime) - (child0.ru_utime + child0.ru_stime)
@@ -206,7 +180,7 @@ def run_bench(target, n, c, progress=True):
         max(0.0, busy1 - busy0 - sum(cpu.values()) - client) / lifetime, 2)
     # The target idles while scep-bench prepares and verifies.
     report["target_cores_during_run"] = round(
-        sum(cpu.values()) / max(0.001, report["wall_seconds"]), 2)
+        sum(cpu.values()) / max(0.001, busy_wall), 2)
     return report
 
 
@@ -227,7 +201,11 @@ def med(values):
 def main():
     if not os.path.exists(BENCH):
         sys.exit(f"{BENCH} not built (ninja -C {ARGS.build_dir} scep-bench)")
-    targets = [Ours()] + ([] if ARGS.skip_micromdm else [Micromdm()])
+    targets = [Ours()]
+    if ARGS.candidate_build_dir:
+        targets.append(Ours("candidate", ARGS.candidate_build_dir))
+    if not ARGS.skip_micromdm:
+        targets.append(Micromdm())
     results = {"args": vars(ARGS), "uptime_before": open("/proc/loadavg").read().strip(),
                "runs": [], "hsm": []}
     try:
@@ -245,7 +223,8 @@ def main():
             run_bench(t, ARGS.warmup, 4, progress=False)
         for c in ARGS.concurrency:
             for r in range(ARGS.rounds):
-                order = targets if r % 2 == 0 else list(reversed(targets))
+                k = r % len(targets)  # each target takes each slot in turn
+                order = targets[k:] + targets[:k]
                 for t in order:
                     print(f"== round {r + 1}/{ARGS.rounds} C={c} {t.name}",
                           file=sys.stderr)
@@ -276,10 +255,10 @@ def summarize(results):
     for c in ARGS.concurrency:
         print(f"\nmix={ARGS.mix} N={ARGS.n} C={c} rounds={ARGS.rounds} "
               f"CA key (ours)={ARGS.ca_key}")
-        print(f"{'target':10} {'enroll/s':>9} {'p50':>7} {'p90':>7} {'p99':>7} "
-              f"{'max':>7} {'failed':>7}  per-run enroll/s")
+        print(f"{'target':10} {ARGS.mix + '/s':>9} {'p50':>7} {'p90':>7} {'p99':>7} "
+              f"{'max':>7} {'failed':>7}  per-run /s")
         medians = {}
-        for name in ("ours", "micromdm"):
+        for name in ("ours", "candidate", "micromdm"):
             runs = [r for r in results["runs"]
                     if r["target"] == name and r["concurrency"] == c]
             if not runs:
@@ -304,12 +283,14 @@ def summarize(results):
                     cpu.setdefault(k, []).append(v)
             hwm = {k: max(r["vm_hwm_kib"][k] for r in runs)
                    for k in runs[0]["vm_hwm_kib"]}
-            print(f"{'':10} CPU ms/enrollment: "
+            unit = ("request (set-up enrollments + renewals)"
+                    if ARGS.mix == "renew" else "enrollment")
+            print(f"{'':10} CPU ms/{unit}: "
                   + ", ".join(f"{k} {med(v):.2f}" for k, v in cpu.items())
                   + "; peak RSS MiB: "
                   + ", ".join(f"{k} {v / 1024:.0f}" for k, v in hwm.items()))
             if "redis_bytes_per_enrollment" in runs[0]:
-                print(f"{'':10} Redis bytes/enrollment: "
+                print(f"{'':10} Redis bytes/{unit}: "
                       f"{med([r['redis_bytes_per_enrollment'] for r in runs]):.0f}")
             print(f"{'':10} target CPU (cores) while running: "
                   + " ".join(f"{r['target_cores_during_run']:.2f}" for r in runs)
@@ -318,7 +299,10 @@ def summarize(results):
         if "ours" in medians:
             print(f"ours / crypto bound: {medians['ours'] / bound:.1%} "
                   f"(of the measured op-sequence rate: {medians['ours'] / seq:.1%})")
-        if len(medians) == 2 and medians["micromdm"] > 0:
+        if "candidate" in medians:
+            print(f"candidate / crypto bound: {medians['candidate'] / bound:.1%}; "
+                  f"candidate/ours: {medians['candidate'] / medians['ours']:.3f}x")
+        if medians.get("micromdm", 0) > 0:
             print(f"median ratio ours/micromdm: "
                   f"{medians['ours'] / medians['micromdm']:.2f}x")
 

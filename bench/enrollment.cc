@@ -159,6 +159,7 @@ absl::StatusOr<std::vector<Enrollment>> BuildRenewals(
     codec::CsrSpec csr_spec;
     csr_spec.common_name = e.common_name;
     csr_spec.dns_sans = {e.common_name + ".bench.example"};
+    if (options.renew_with_challenge) csr_spec.challenge = options.challenge;
     auto csr = codec::BuildCsr(dev.key.get(), csr_spec);
     if (!csr.ok()) return error.Set(csr.status());
     codec::PkcsReqSpec spec;

@@ -33,6 +33,10 @@ absl::StatusOr<std::vector<DeviceKey>> GenerateDeviceKeys(int count, int threads
 
 struct BuildOptions {
   std::string challenge;
+  // RenewalReq CSRs carry the challenge too (micromdm scepserver 2.1
+  // refuses renewals without one; RFC 8894 authenticates them by the
+  // current certificate alone).
+  bool renew_with_challenge = false;
   std::string cipher = "aes-128-cbc";
   std::string digest = "sha256";
   std::string run_id;  // makes subjects unique across runs against one CA
@@ -58,7 +62,8 @@ absl::StatusOr<std::vector<Enrollment>> BuildEnrollments(
 
 // For each enrolled device with its issued certificate (RFC 8894 section
 // 3.3.1.2): a RenewalReq signed with that certificate and the same key,
-// same subject, no challenge, fresh transactionID and senderNonce.
+// same subject, fresh transactionID and senderNonce; no challenge unless
+// `options.renew_with_challenge`.
 absl::StatusOr<std::vector<Enrollment>> BuildRenewals(
     const std::vector<Enrollment>& enrolled,
     std::vector<crypto::X509Ptr> issued, const std::vector<DeviceKey>& keys,

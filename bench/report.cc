@@ -77,7 +77,9 @@ void PrintJson(const RunReport& r, std::ostream& out) {
       << ", \"cipher\": " << JsonString(r.cipher)
       << ", \"digest\": " << JsonString(r.digest) << ", \"n\": " << r.requested
       << ", \"sent\": " << r.sent << ", \"succeeded\": " << r.succeeded
+      << ", \"setup_sent\": " << r.setup_sent
       << ", \"setup_failures\": " << r.setup_failures
+      << absl::StrFormat(", \"setup_wall_seconds\": %.3f", r.setup_wall_seconds)
       << ", \"failed\": " << r.FailureCount()
       << ", \"concurrency\": " << r.concurrency << ", \"keys\": " << r.keys
       << ", \"connections\": " << r.connects

@@ -26,7 +26,10 @@ struct RunReport {
   size_t requested = 0;    // --n
   size_t sent = 0;         // requests actually issued (--duration may cut)
   size_t succeeded = 0;    // verified end to end
-  size_t setup_failures = 0;  // renew mix: devices whose enrollment failed
+  // Renew mix: the untimed enrollments that came first.
+  size_t setup_sent = 0;
+  size_t setup_failures = 0;
+  double setup_wall_seconds = 0;
   int concurrency = 0;
   int keys = 0;
   int connects = 0;        // TCP connections opened (== concurrency: keep-alive held)

@@ -2,7 +2,7 @@
 //
 //   scep-bench --url http://127.0.0.1:8080/scep --challenge C --n 2000
 //       --concurrency 16 [--keys 32] [--cipher aes-128-cbc] [--digest sha256]
-//       [--mix enroll|renew|caps] [--duration S] [--json]
+//       [--mix enroll|renew|caps] [--duration S] [--soak] [--json]
 //     Pre-builds N PKCSReqs (distinct subjects, transactionIDs, nonces; a
 //     pool of K device keys) encrypted to the RA from the target's
 //     GetCACert, then drives the target with C keep-alive connections and
@@ -12,6 +12,7 @@
 //       [--hsm_ops sign:scep-ra] [--threads 2] [--seconds 5] [--json]
 //     Private-key operations per second of a PKCS#11 token (the ceiling).
 
+#include <openssl/crypto.h>
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 #include <sys/resource.h>
@@ -26,13 +27,13 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "bench/enrollment.h"
 #include "bench/hsm_bound.h"
 #include "bench/load_driver.h"
 #include "bench/parallel.h"
 #include "bench/report.h"
+#include "bench/soak.h"
 
 ABSL_FLAG(std::string, url, "http://127.0.0.1:8080/scep", "SCEP URL of the target");
 ABSL_FLAG(int, n, 1000, "requests to send (enrollments for --mix enroll)");
@@ -44,8 +45,16 @@ ABSL_FLAG(std::string, digest, "sha256", "request signature digest");
 ABSL_FLAG(std::string, mix, "enroll",
           "enroll: PKCSReq only; renew: RenewalReq only (after an untimed "
           "enrollment of every device); caps: GetCACert/GetCACaps alternating");
+ABSL_FLAG(bool, renew_with_challenge, false,
+          "renew mix: put the challenge in RenewalReq CSRs too (micromdm "
+          "scepserver 2.1 demands it)");
 ABSL_FLAG(double, duration, 0,
-          "stop sending after this many seconds (0: send all N)");
+          "stop sending after this many seconds (0: send all N); with --soak "
+          "the length of the soak");
+ABSL_FLAG(bool, soak, false,
+          "soak mode: build requests on the fly and verify replies as they "
+          "arrive for --duration seconds (memory stays flat; --n is ignored)");
+ABSL_FLAG(int, producers, 2, "soak: threads building requests during the run");
 ABSL_FLAG(int, threads, 0, "threads for preparing/verifying or hsm-bound "
           "(0: all cores)");
 ABSL_FLAG(bool, json, false, "print one JSON object on stdout at the end");
@@ -76,6 +85,15 @@ double ProcessCpuSeconds() {
   return secs(ru.ru_utime) + secs(ru.ru_stime);
 }
 
+// Makes subjects unique across runs against the same CA (micromdm refuses a
+// second certificate for a subject that holds a valid one).
+std::string RunId() {
+  unsigned char run[4];
+  if (RAND_bytes(run, sizeof(run)) != 1) std::abort();
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<char*>(run), sizeof(run)));
+}
+
 int Threads() {
   int t = absl::GetFlag(FLAGS_threads);
   if (t > 0) return t;
@@ -91,6 +109,7 @@ int HsmBound() {
   if (!ops.ok()) return Fail(ops.status().message());
   auto token = pkcs11::Token::Open({absl::GetFlag(FLAGS_pkcs11_module),
                                     absl::GetFlag(FLAGS_token_label), pin});
+  OPENSSL_cleanse(pin.data(), pin.size());
   if (!token.ok()) return Fail(token.status().message());
   const int threads = Threads();
   auto result = MeasureHsmBound(**token, *ops, threads, absl::GetFlag(FLAGS_seconds));
@@ -200,6 +219,31 @@ int Load() {
   auto server = ParseGetCaCert(*ca_reply);
   if (!server.ok()) return Fail(server.status().message());
 
+  if (absl::GetFlag(FLAGS_soak)) {
+    if (report.mix != "enroll" || absl::GetFlag(FLAGS_duration) <= 0) {
+      return Fail("--soak needs --mix enroll and --duration > 0");
+    }
+    report.mix = "soak";
+    auto k = GenerateDeviceKeys(report.keys, threads);
+    if (!k.ok()) return Fail(k.status().message());
+    SoakOptions soak;
+    soak.url = *url;
+    soak.concurrency = report.concurrency;
+    soak.seconds = absl::GetFlag(FLAGS_duration);
+    soak.producers = std::max(1, absl::GetFlag(FLAGS_producers));
+    soak.build.challenge = absl::GetFlag(FLAGS_challenge);
+    soak.build.cipher = report.cipher;
+    soak.build.digest = report.digest;
+    soak.build.run_id = RunId();
+    soak.progress = progress;
+    const double cpu_before = ProcessCpuSeconds();
+    RunSoak(soak, *k, *server, report);
+    report.client_cpu_seconds = ProcessCpuSeconds() - cpu_before;
+    PrintHuman(report, std::cerr);
+    if (absl::GetFlag(FLAGS_json)) PrintJson(report, std::cout);
+    return report.FailureCount() == 0 && report.sent > 0 ? 0 : 1;
+  }
+
   const absl::Time prep_start = absl::Now();
   std::vector<DeviceKey> keys;
   std::vector<Enrollment> requests;
@@ -209,14 +253,12 @@ int Load() {
     auto k = GenerateDeviceKeys(report.keys, threads);
     if (!k.ok()) return Fail(k.status().message());
     keys = *std::move(k);
-    unsigned char run[4];
-    RAND_bytes(run, sizeof(run));
     BuildOptions build;
     build.challenge = absl::GetFlag(FLAGS_challenge);
     build.cipher = report.cipher;
     build.digest = report.digest;
-    build.run_id = absl::BytesToHexString(
-        absl::string_view(reinterpret_cast<char*>(run), sizeof(run)));
+    build.renew_with_challenge = absl::GetFlag(FLAGS_renew_with_challenge);
+    build.run_id = RunId();
     auto e = BuildEnrollments(report.requested, keys, server->ra.get(), build, threads);
     if (!e.ok()) return Fail(e.status().message());
     requests = *std::move(e);
@@ -230,6 +272,8 @@ int Load() {
       std::vector<crypto::X509Ptr> issued;
       RunPhase(requests, keys, *server, *url, false, setup_report, &issued);
       report.setup_failures = setup_report.FailureCount();
+      report.setup_sent = setup_report.sent;
+      report.setup_wall_seconds = setup_report.wall_seconds;
       if (report.setup_failures != 0) {
         // micromdm loses some enrollments under load; renew the others.
         PrintHuman(setup_report, std::cerr);

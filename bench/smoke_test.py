@@ -60,6 +60,18 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual((report["mix"], report["succeeded"], report["failed"]),
                          ("renew", 8, 0), out.stderr)
 
+    def test_soak_mode(self):
+        out = subprocess.run(
+            [BENCH, "--url", self.stack.url, "--challenge", self.stack.challenge,
+             "--soak", "--duration", "2", "--concurrency", "2", "--keys", "2",
+             "--producers", "1", "--json", "--progress=false"],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        report = json.loads(out.stdout)
+        self.assertEqual(report["mix"], "soak")
+        self.assertGreater(report["succeeded"], 0)
+        self.assertEqual(report["failed"], 0, report["failures"])
+
     def test_caps_mix(self):
         out = subprocess.run(
             [BENCH, "--url", self.stack.url, "--n", "20", "--concurrency", "2",

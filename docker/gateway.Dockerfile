@@ -25,6 +25,7 @@ COPY common common
 COPY services services
 COPY tests tests
 COPY bench bench
+COPY fuzz fuzz
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
  && cmake --build build --target scep-gateway \
  && strip build/services/gateway/scep-gateway

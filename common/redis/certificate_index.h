@@ -35,6 +35,17 @@ struct CachedCrl {
   absl::Time next_update;
 };
 
+// One entry of CertificateIndex::List.
+struct CertificateListing {
+  std::string serial_hex;
+  CertificateRecord record;
+};
+
+struct CertificatePage {
+  std::vector<CertificateListing> certificates;
+  std::string next_page_token;  // "" on the last page
+};
+
 // InvalidArgument unless `serial_hex` is 1..40 lower-case hex digits (a
 // serial of at most 20 octets, RFC 5280 section 4.1.2.2).
 absl::Status ValidateSerialHex(absl::string_view serial_hex);
@@ -70,6 +81,17 @@ class CertificateIndex {
 
   // Next cRLNumber (monotonic, RFC 5280 section 5.2.3).
   virtual absl::StatusOr<uint64_t> NextCrlNumber() = 0;
+
+  // Certificates recorded for `profile` ("" = every profile) in the order
+  // they were first recorded, at most `page_size` (1..1000) per page;
+  // `revoked` keeps only revoked (true) or unrevoked (false) ones. One call
+  // looks at a bounded number of entries, so a page may be short (even
+  // empty) while next_page_token is not "". InvalidArgument for a bad
+  // profile, page size or token.
+  virtual absl::StatusOr<CertificatePage> List(absl::string_view profile,
+                                               std::optional<bool> revoked,
+                                               absl::string_view page_token,
+                                               int page_size) = 0;
 
   virtual absl::StatusOr<std::optional<CachedCrl>> GetCachedCrl() = 0;
   virtual absl::Status PutCachedCrl(const CachedCrl& crl) = 0;

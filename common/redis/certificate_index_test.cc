@@ -1,7 +1,10 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "absl/time/clock.h"
 #include "common/redis/memory_certificate_index.h"
 #include "common/redis/redis_certificate_index.h"
 #include "common/redis/redis_test_server.h"
@@ -112,6 +115,58 @@ TEST_P(CertificateIndexTest, UnavailableWhenRedisIsDown) {
   EXPECT_EQ(index_->Get("0a").status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(index_->Revoke("0a", 0, absl::Now()).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(index_->ListRevoked().status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_P(CertificateIndexTest, ListsByProfileAndStatusInPages) {
+  std::vector<std::string> serials;
+  for (int i = 0; i < 5; ++i) {
+    CertificateRecord r = Record("der-" + std::to_string(i));
+    r.profile = i % 2 == 0 ? "even" : "odd";
+    serials.push_back("a" + std::to_string(i));
+    ASSERT_TRUE(index_->Put(serials.back(), r, absl::Hours(1)).ok());
+    absl::SleepFor(absl::Milliseconds(2));  // distinct scores on Redis
+  }
+  // A re-Put (retransmission) keeps its place in the listing.
+  ASSERT_TRUE(index_->Put("a0", Record("der-0"), absl::Hours(1)).ok());
+  ASSERT_TRUE(index_->Revoke("a2", 1, absl::Now()).ok());
+
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    auto page = index_->List("", std::nullopt, token, 2);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const CertificateListing& c : page->certificates) seen.push_back(c.serial_hex);
+    token = page->next_page_token;
+    ASSERT_LT(++pages, 10);
+  } while (!token.empty());
+  EXPECT_EQ(seen, serials);
+  EXPECT_EQ(pages, 3);
+
+  auto even = index_->List("even", std::nullopt, "", 10);
+  ASSERT_TRUE(even.ok()) << even.status();
+  ASSERT_EQ(even->certificates.size(), 3u);
+  EXPECT_EQ(even->certificates[1].serial_hex, "a2");
+  EXPECT_TRUE(even->certificates[1].record.revoked);
+  EXPECT_EQ(even->certificates[1].record.reason, 1);
+  EXPECT_EQ(even->certificates[2].record.certificate, "der-4");
+  EXPECT_TRUE(even->next_page_token.empty());
+
+  auto revoked = index_->List("", true, "", 10);
+  ASSERT_TRUE(revoked.ok());
+  ASSERT_EQ(revoked->certificates.size(), 1u);
+  EXPECT_EQ(revoked->certificates[0].serial_hex, "a2");
+  auto valid_odd = index_->List("odd", false, "", 10);
+  ASSERT_TRUE(valid_odd.ok());
+  EXPECT_EQ(valid_odd->certificates.size(), 2u);
+  EXPECT_TRUE(index_->List("none", std::nullopt, "", 10)->certificates.empty());
+
+  EXPECT_EQ(index_->List("bad:profile", std::nullopt, "", 10).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index_->List("", std::nullopt, "", 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index_->List("", std::nullopt, "garbage", 10).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, CertificateIndexTest, ::testing::Bool(),

@@ -1,5 +1,10 @@
 #include "common/redis/memory_certificate_index.h"
 
+#include <iterator>
+
+#include "common/redis/request_keys.h"
+#include "common/redis/store_keys.h"
+
 namespace scep::redis {
 
 absl::Status MemoryCertificateIndex::Check() const {
@@ -15,6 +20,13 @@ absl::Status MemoryCertificateIndex::Put(absl::string_view serial_hex,
   std::lock_guard<std::mutex> lock(mu_);
   auto it = records_.find(serial_hex);
   if (it != records_.end() && it->second.revoked) return absl::OkStatus();
+  if (it == records_.end()) {
+    ++sequence_;
+    listing_[""].emplace(sequence_, std::string(serial_hex));
+    if (ValidateProfile(record.profile).ok()) {
+      listing_[record.profile].emplace(sequence_, std::string(serial_hex));
+    }
+  }
   records_[std::string(serial_hex)] = record;
   return absl::OkStatus();
 }
@@ -64,6 +76,35 @@ absl::StatusOr<uint64_t> MemoryCertificateIndex::NextCrlNumber() {
   if (absl::Status s = Check(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   return ++crl_number_;
+}
+
+absl::StatusOr<CertificatePage> MemoryCertificateIndex::List(
+    absl::string_view profile, std::optional<bool> revoked,
+    absl::string_view page_token, int page_size) {
+  if (absl::Status s = Check(); !s.ok()) return s;
+  if (!profile.empty()) {
+    if (absl::Status s = ValidateProfile(profile); !s.ok()) return s;
+  }
+  if (absl::Status s = ValidatePageSize(page_size); !s.ok()) return s;
+  absl::StatusOr<IndexCursor> cursor = ParsePageToken(page_token);
+  if (!cursor.ok()) return cursor.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  CertificatePage page;
+  auto index = listing_.find(std::string(profile));
+  if (index == listing_.end()) return page;
+  auto it = cursor->start ? index->second.begin()
+                          : index->second.upper_bound({cursor->score, cursor->member});
+  for (; it != index->second.end(); ++it) {
+    if (static_cast<int>(page.certificates.size()) == page_size) {
+      auto last = std::prev(it);
+      page.next_page_token = PageToken(last->first, last->second);
+      break;
+    }
+    const CertificateRecord& record = records_.at(it->second);
+    if (revoked.has_value() && record.revoked != *revoked) continue;
+    page.certificates.push_back({it->second, record});
+  }
+  return page;
 }
 
 absl::StatusOr<std::optional<CachedCrl>> MemoryCertificateIndex::GetCachedCrl() {

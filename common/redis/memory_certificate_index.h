@@ -4,6 +4,8 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
+#include <utility>
 
 #include "common/redis/certificate_index.h"
 
@@ -24,6 +26,10 @@ class MemoryCertificateIndex final : public CertificateIndex {
   absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() override;
   absl::StatusOr<int64_t> RevocationGeneration() override;
   absl::StatusOr<uint64_t> NextCrlNumber() override;
+  absl::StatusOr<CertificatePage> List(absl::string_view profile,
+                                       std::optional<bool> revoked,
+                                       absl::string_view page_token,
+                                       int page_size) override;
   absl::StatusOr<std::optional<CachedCrl>> GetCachedCrl() override;
   absl::Status PutCachedCrl(const CachedCrl& crl) override;
 
@@ -33,6 +39,9 @@ class MemoryCertificateIndex final : public CertificateIndex {
   std::atomic<bool> unavailable_{false};
   std::mutex mu_;
   std::map<std::string, CertificateRecord, std::less<>> records_;
+  // Listing order: index ("" = all, else the profile) → (sequence, serial).
+  std::map<std::string, std::set<std::pair<int64_t, std::string>>> listing_;
+  int64_t sequence_ = 0;
   int64_t generation_ = 0;
   uint64_t crl_number_ = 0;
   std::optional<CachedCrl> crl_;

@@ -3,7 +3,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "common/base/status_macros.h"
+#include "common/redis/redis_index_page.h"
+#include "common/redis/request_keys.h"
+#include "common/redis/store_keys.h"
 
 namespace scep::redis {
 namespace {
@@ -14,12 +18,32 @@ constexpr char kNumberKey[] = "scep:crl:number";
 constexpr char kCrlCacheKey[] = "scep:crl:cache";
 
 // Never overwrites a revoked record (a late retransmission must not
-// un-revoke a certificate).
+// un-revoke a certificate). KEYS[2..]: listing indexes (scep:certs and
+// scep:certs:{profile}), scored by first-recorded time (ARGV[4], ms);
+// members at their head whose certificate expired are dropped, and each
+// index lives as long as its longest-lived certificate.
 constexpr char kPutScript[] = R"lua(
 if redis.call('HGET', KEYS[1], 'revoked') == '1' then return 'revoked' end
 redis.call('HSET', KEYS[1], 'der', ARGV[1], 'profile', ARGV[2], 'revoked', '0')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+for i = 2, #KEYS do
+  for _, m in ipairs(redis.call('ZRANGE', KEYS[i], 0, 15)) do
+    if redis.call('EXISTS', 'scep:cert:' .. m) == 1 then break end
+    redis.call('ZREM', KEYS[i], m)
+  end
+  redis.call('ZADD', KEYS[i], 'NX', ARGV[4], ARGV[5])
+  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[3]) then
+    redis.call('PEXPIRE', KEYS[i], ARGV[3])
+  end
+end
 return 'ok')lua";
+
+constexpr char kCertPrefix[] = "scep:cert:";
+constexpr char kAllCertsKey[] = "scep:certs";
+
+std::string ProfileCertsKey(absl::string_view profile) {
+  return absl::StrCat(kAllCertsKey, ":", profile);
+}
 
 // KEYS: cert, revoked set, generation. ARGV: serial, reason, unix time.
 constexpr char kRevokeScript[] = R"lua(
@@ -85,10 +109,14 @@ absl::Status RedisCertificateIndex::Put(absl::string_view serial_hex,
                                         absl::Duration ttl) {
   ASSIGN_OR_RETURN(std::string key, CertKey(serial_hex));
   const std::string ms = absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(ttl)));
-  ASSIGN_OR_RETURN(std::string word,
-                   Word(*pool_, "PutCertificate",
-                        {"EVAL", kPutScript, "1", key, record.certificate,
-                         record.profile, ms}));
+  const std::string now = absl::StrCat(absl::ToUnixMillis(absl::Now()));
+  const bool per_profile = ValidateProfile(record.profile).ok();
+  const std::string profile_key = ProfileCertsKey(record.profile);
+  std::vector<absl::string_view> argv = {"EVAL", kPutScript, per_profile ? "3" : "2",
+                                         key, kAllCertsKey};
+  if (per_profile) argv.push_back(profile_key);
+  argv.insert(argv.end(), {record.certificate, record.profile, ms, now, serial_hex});
+  ASSIGN_OR_RETURN(std::string word, Word(*pool_, "PutCertificate", argv));
   return absl::OkStatus();
 }
 
@@ -163,6 +191,40 @@ absl::StatusOr<int64_t> RedisCertificateIndex::RevocationGeneration() {
 absl::StatusOr<uint64_t> RedisCertificateIndex::NextCrlNumber() {
   ASSIGN_OR_RETURN(int64_t n, Integer(*pool_, "NextCrlNumber", {"INCR", kNumberKey}));
   return static_cast<uint64_t>(n);
+}
+
+absl::StatusOr<CertificatePage> RedisCertificateIndex::List(
+    absl::string_view profile, std::optional<bool> revoked,
+    absl::string_view page_token, int page_size) {
+  IndexPageQuery query;
+  if (!profile.empty()) RETURN_IF_ERROR(ValidateProfile(profile));
+  RETURN_IF_ERROR(ValidatePageSize(page_size));
+  query.index_key = profile.empty() ? std::string(kAllCertsKey) : ProfileCertsKey(profile);
+  query.key_prefix = kCertPrefix;
+  if (revoked.has_value()) {
+    query.filter_field = "revoked";
+    query.filter_value = *revoked ? "1" : "0";
+  }
+  query.page_token = std::string(page_token);
+  query.page_size = page_size;
+  ASSIGN_OR_RETURN(IndexPage page, ReadIndexPage(*pool_, "ListCertificates", query));
+  CertificatePage out;
+  out.next_page_token = std::move(page.next_page_token);
+  for (IndexPageEntry& entry : page.entries) {
+    CertificateListing listing;
+    listing.serial_hex = std::move(entry.member);
+    listing.record.certificate = std::string(FieldOf(entry.fields, "der"));
+    listing.record.profile = std::string(FieldOf(entry.fields, "profile"));
+    listing.record.revoked = FieldOf(entry.fields, "revoked") == "1";
+    if (listing.record.revoked) {
+      int64_t at = 0;
+      (void)absl::SimpleAtoi(FieldOf(entry.fields, "reason"), &listing.record.reason);
+      (void)absl::SimpleAtoi(FieldOf(entry.fields, "revoked_at"), &at);
+      listing.record.revoked_at = absl::FromUnixSeconds(at);
+    }
+    out.certificates.push_back(std::move(listing));
+  }
+  return out;
 }
 
 absl::StatusOr<std::optional<CachedCrl>> RedisCertificateIndex::GetCachedCrl() {

@@ -16,6 +16,9 @@ namespace scep::redis {
 //   scep:crl:gen         revocation generation (INCR on every revocation)
 //   scep:crl:number      last cRLNumber
 //   scep:crl:cache       hash gen, der, next_update of the last CRL signed
+//   scep:certs, scep:certs:{profile}
+//                        listing indexes: sorted sets of serials scored by
+//                        the time first recorded (ms)
 // Like the enrollment store, New() connects lazily and succeeds while Redis
 // is down.
 class RedisCertificateIndex final : public CertificateIndex {
@@ -32,6 +35,10 @@ class RedisCertificateIndex final : public CertificateIndex {
   absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() override;
   absl::StatusOr<int64_t> RevocationGeneration() override;
   absl::StatusOr<uint64_t> NextCrlNumber() override;
+  absl::StatusOr<CertificatePage> List(absl::string_view profile,
+                                       std::optional<bool> revoked,
+                                       absl::string_view page_token,
+                                       int page_size) override;
   absl::StatusOr<std::optional<CachedCrl>> GetCachedCrl() override;
   absl::Status PutCachedCrl(const CachedCrl& crl) override;
 

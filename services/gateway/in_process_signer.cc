@@ -44,11 +44,17 @@ absl::StatusOr<std::string> InProcessSigner::Decrypt(absl::string_view env) {
   return core_->Decrypt(env);
 }
 
-absl::StatusOr<std::string> InProcessSigner::Issue(absl::string_view csr, int days,
-                                                   absl::string_view digest) {
+absl::StatusOr<std::string> InProcessSigner::Issue(const IssueRequest& request) {
   if (down || issue_down) return absl::UnavailableError("down");
   ++issued;
-  return core_->Issue(csr, days, digest);
+  signer::SignerCore::Policy policy;
+  policy.validity_days = request.validity_days;
+  policy.digest = request.digest;
+  policy.subject = request.subject;
+  policy.subject_alt_name = request.subject_alt_name;
+  policy.key_usage = request.key_usage;
+  policy.extended_key_usage = request.extended_key_usage;
+  return core_->Issue(request.csr, policy);
 }
 
 absl::StatusOr<std::string> InProcessSigner::SignCertRep(

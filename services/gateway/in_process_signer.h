@@ -25,8 +25,7 @@ class InProcessSigner final : public SignerClient {
 
   absl::StatusOr<CaCertificatesDer> GetCertificates() override;
   absl::StatusOr<std::string> Decrypt(absl::string_view env) override;
-  absl::StatusOr<std::string> Issue(absl::string_view csr, int days,
-                                    absl::string_view digest) override;
+  absl::StatusOr<std::string> Issue(const IssueRequest& request) override;
   absl::StatusOr<std::string> SignCertRep(absl::string_view content,
                                           const codec::ScepAttributes& attrs,
                                           absl::string_view digest) override;

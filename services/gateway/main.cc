@@ -23,6 +23,8 @@
 #include "common/metrics/readiness.h"
 #include "common/metrics/startup_log.h"
 #include "common/redis/redis_certificate_index.h"
+#include "common/redis/redis_request_store.h"
+#include "services/gateway/profile_config.h"
 #include "common/redis/redis_enrollment_store.h"
 #include "prometheus/registry.h"
 #include "services/gateway/gateway_metrics.h"
@@ -38,6 +40,10 @@ ABSL_FLAG(int, signer_deadline_ms, 5000, "deadline of each signer call");
 ABSL_FLAG(std::string, redis_host, "127.0.0.1", "Redis host");
 ABSL_FLAG(int, redis_port, 6379, "Redis port");
 ABSL_FLAG(std::string, profile, "default", "profile name, served at /scep/{name}");
+ABSL_FLAG(std::string, profiles_file, "",
+          "profiles file (JSON, protos/scep/config/v1/profiles.proto); replaces "
+          "--profile, --challenge_file, --allow_legacy, --validity_days, "
+          "--cert_digest and --renewal_window_days");
 ABSL_FLAG(std::string, challenge_file, "",
           "file holding the static challenge; otherwise env SCEP_CHALLENGE");
 ABSL_FLAG(bool, allow_legacy, false,
@@ -169,15 +175,29 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   scep::gateway::ScepServiceOptions options;
-  options.profile.name = absl::GetFlag(FLAGS_profile);
-  absl::StatusOr<std::string> challenge = ReadChallenge();
-  if (!challenge.ok()) return Fail(log, challenge.status());
-  options.profile.challenge = *std::move(challenge);
-  options.profile.allow_legacy = absl::GetFlag(FLAGS_allow_legacy);
-  options.profile.validity_days = absl::GetFlag(FLAGS_validity_days);
-  options.profile.renewal_window = absl::Hours(24) * absl::GetFlag(FLAGS_renewal_window_days);
+  // Profiles: the profiles file, or one profile from the flags.
+  std::vector<scep::gateway::Profile> profile_list;
+  if (!absl::GetFlag(FLAGS_profiles_file).empty()) {
+    auto loaded = scep::gateway::LoadProfilesFile(absl::GetFlag(FLAGS_profiles_file));
+    if (!loaded.ok()) return Fail(log, loaded.status());
+    profile_list = *std::move(loaded);
+  } else {
+    scep::gateway::Profile single;
+    single.name = absl::GetFlag(FLAGS_profile);
+    absl::StatusOr<std::string> challenge = ReadChallenge();
+    if (!challenge.ok()) return Fail(log, challenge.status());
+    single.challenge = *std::move(challenge);
+    single.allow_legacy = absl::GetFlag(FLAGS_allow_legacy);
+    single.validity_days = absl::GetFlag(FLAGS_validity_days);
+    single.renewal_window = absl::Hours(24) * absl::GetFlag(FLAGS_renewal_window_days);
+    single.digest = absl::GetFlag(FLAGS_cert_digest);
+    profile_list.push_back(std::move(single));
+  }
+  auto profiles = scep::gateway::ProfileSet::New(std::move(profile_list));
+  if (!profiles.ok()) return Fail(log, profiles.status());
+  options.profiles = profiles->get();
+  options.profile = (*profiles)->Default();
   options.pki.crl_validity = absl::Hours(absl::GetFlag(FLAGS_crl_validity_hours));
-  options.profile.digest = absl::GetFlag(FLAGS_cert_digest);
   options.retry_after_seconds = absl::GetFlag(FLAGS_retry_after_seconds);
   {
     LogRecord start(LogLevel::kInfo, "start");
@@ -187,12 +207,29 @@ int main(int argc, char** argv) {
     scep::metrics::AddEffectiveFlags("gateway/main.cc", start);
     log.Log(start);
   }
-  if (options.profile.allow_legacy) {
-    // Single DES replies need OpenSSL's legacy provider.
-    OSSL_PROVIDER_load(nullptr, "legacy");
-    OSSL_PROVIDER_load(nullptr, "default");
+  bool legacy_loaded = false;
+  for (const scep::gateway::Profile& p : (*profiles)->All()) {
+    log.Log(LogRecord(LogLevel::kInfo, "profile")
+                .Str("profile", p.name)
+                .Str("template", p.template_name)
+                .Str("challenge_mode",
+                     p.challenge_mode == scep::gateway::Profile::ChallengeMode::kStatic
+                         ? "static"
+                         : p.challenge_mode == scep::gateway::Profile::ChallengeMode::kOneTime
+                               ? "one-time"
+                               : "external")
+                .Str("approval", p.approval == scep::gateway::Profile::Approval::kManual
+                                     ? "manual"
+                                     : "automatic"));
+    if (!p.allow_legacy) continue;
+    if (!legacy_loaded) {
+      // Single DES replies need OpenSSL's legacy provider.
+      OSSL_PROVIDER_load(nullptr, "legacy");
+      OSSL_PROVIDER_load(nullptr, "default");
+      legacy_loaded = true;
+    }
     log.Log(LogRecord(LogLevel::kWarning, "legacy_algorithms_allowed")
-                .Str("profile", options.profile.name)
+                .Str("profile", p.name)
                 .Str("note", "DES, 3DES and SHA-1 accepted; not for production"));
   }
 
@@ -206,6 +243,12 @@ int main(int argc, char** argv) {
   auto store = scep::redis::RedisEnrollmentStore::New(redis_options);
   auto index = scep::redis::RedisCertificateIndex::New(redis_options);
   if (!index.ok()) return Fail(log, index.status());
+  auto challenge_store = scep::redis::RedisChallengeStore::New(redis_options);
+  if (!challenge_store.ok()) return Fail(log, challenge_store.status());
+  auto request_store = scep::redis::RedisRequestStore::New(redis_options);
+  if (!request_store.ok()) return Fail(log, request_store.status());
+  auto verifier = scep::gateway::NewHttpChallengeVerifier();
+  options.extras = {challenge_store->get(), request_store->get(), verifier.get()};
   if (!store.ok()) return Fail(log, store.status());
   auto timed_store = scep::gateway::NewTimedEnrollmentStore(store->get(), &metrics);
 

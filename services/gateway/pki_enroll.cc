@@ -1,4 +1,5 @@
-// PKCSReq and RenewalReq (RFC 8894 sections 3.3.1 and 3.3.1.2).
+// PKCSReq and RenewalReq (RFC 8894 sections 3.3.1 and 3.3.1.2), with the
+// profile's challenge mode and approval.
 
 #include <iostream>
 #include <thread>
@@ -54,6 +55,52 @@ std::optional<PkiOutcome> PkiOperation::CheckRenewalSigner(
   return std::nullopt;
 }
 
+std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
+                                                       const Request& req,
+                                                       const codec::Csr& csr) {
+  if (!csr.challenge_password.has_value() || csr.challenge_password->empty()) {
+    return Failure(req, FailInfo::kBadRequest, "challenge password missing");
+  }
+  const std::string& presented = *csr.challenge_password;
+  const std::string subject =
+      codec::SubjectText(X509_REQ_get_subject_name(csr.request.get()));
+  switch (profile.challenge_mode) {
+    case Profile::ChallengeMode::kStatic:
+      if (!SecretEquals(presented, profile.challenge)) {
+        return Failure(req, FailInfo::kBadRequest, "challenge password wrong");
+      }
+      return std::nullopt;
+    case Profile::ChallengeMode::kOneTime: {
+      if (extras_.challenges == nullptr) return UnavailableAfterNonce(req, "challenge store");
+      absl::StatusOr<std::optional<std::string>> bound =
+          extras_.challenges->Consume(profile.name, presented);
+      if (!bound.ok()) return UnavailableAfterNonce(req, "challenge store");
+      if (!bound->has_value()) {
+        return Failure(req, FailInfo::kBadRequest,
+                       "challenge unknown, expired or already used");
+      }
+      if (!(*bound)->empty() && **bound != subject) {
+        return Failure(req, FailInfo::kBadRequest,
+                       "challenge is bound to another subject");
+      }
+      return std::nullopt;
+    }
+    case Profile::ChallengeMode::kExternal: {
+      if (extras_.verifier == nullptr) return UnavailableAfterNonce(req, "verifier");
+      absl::StatusOr<std::string> der = crypto::ToDer(csr.request.get(), i2d_X509_REQ);
+      if (!der.ok()) return InternalError();
+      absl::StatusOr<bool> allowed = extras_.verifier->Verify(
+          profile, {req.msg.attributes.transaction_id, presented, *der, subject});
+      if (!allowed.ok()) return UnavailableAfterNonce(req, "challenge verifier");
+      if (!*allowed) {
+        return Failure(req, FailInfo::kBadRequest, "challenge refused by the verifier");
+      }
+      return std::nullopt;
+    }
+  }
+  return InternalError();
+}
+
 PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
                                           const CaSet& ca) {
   const bool renewal = req.msg.attributes.message_type == MessageType::kRenewalReq;
@@ -72,13 +119,8 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
     return Failure(req, FailInfo::kBadMessageCheck,
                    absl::StrCat("certificate request: ", csr.status().message()));
   }
-  EVP_PKEY* device_key = X509_REQ_get0_pubkey(csr->request.get());
-  const int key_type = EVP_PKEY_base_id(device_key);
-  const int bits = EVP_PKEY_get_bits(device_key);
-  if (!(key_type == EVP_PKEY_RSA && bits >= 2048) &&
-      !(key_type == EVP_PKEY_EC && (bits == 256 || bits == 384))) {
-    return Failure(req, FailInfo::kBadRequest,
-                   "device key must be RSA of at least 2048 bits or ECDSA P-256/P-384");
+  if (absl::Status policy = ProfileIssuer::CheckPolicy(profile, *csr); !policy.ok()) {
+    return Failure(req, FailInfo::kBadRequest, policy.message());
   }
   if (renewal) {
     // A renewal keeps the identity; the key may change.
@@ -87,17 +129,64 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
       return Failure(req, FailInfo::kBadRequest,
                      "renewal must keep the subject of the current certificate");
     }
-  } else if (!csr->challenge_password.has_value() ||
-             !SecretEquals(*csr->challenge_password, profile.challenge)) {
-    return Failure(req, FailInfo::kBadRequest, "challenge password missing or wrong");
+    return IssueOnce(profile, req, *csr);
   }
-  return IssueOnce(profile, req, *plain, csr->fingerprint);
+  // A retransmission of an accepted request carries a challenge that may
+  // already be consumed (one-time): answer it from the transaction first.
+  absl::StatusOr<std::optional<Transaction>> known =
+      store_->GetTransaction(profile.name, req.msg.attributes.transaction_id);
+  if (!known.ok()) return UnavailableAfterNonce(req, "transaction store");
+  const bool retransmission =
+      known->has_value() && (*known)->fingerprint == csr->fingerprint;
+  if (!retransmission) {
+    std::optional<PkiOutcome> refused = CheckChallenge(profile, req, *csr);
+    if (refused.has_value()) return *std::move(refused);
+  }
+  if (profile.approval == Profile::Approval::kManual) {
+    return AwaitApproval(profile, req, *csr, *plain);
+  }
+  return IssueOnce(profile, req, *csr);
+}
+
+PkiOutcome PkiOperation::AwaitApproval(const Profile& profile, const Request& req,
+                                       const codec::Csr& csr,
+                                       const std::string& csr_der) {
+  if (extras_.requests == nullptr) return UnavailableAfterNonce(req, "request store");
+  const std::string& tid = req.msg.attributes.transaction_id;
+  absl::StatusOr<Transaction> txn = store_->ClaimTransaction(
+      profile.name, tid, csr.fingerprint, profile.approval_ttl);
+  if (!txn.ok()) return UnavailableAfterNonce(req, "transaction store");
+  if (txn->state != Transaction::State::kClaimed && txn->fingerprint != csr.fingerprint) {
+    return Failure(req, FailInfo::kBadRequest,
+                   "transactionID already used for a different request");
+  }
+  switch (txn->state) {
+    case Transaction::State::kIssued: return SuccessWithCertificate(req, txn->certificate);
+    case Transaction::State::kRejected:
+      return Failure(req, FailInfo::kBadRequest, "the request was rejected");
+    case Transaction::State::kPending: return Pending(req);
+    case Transaction::State::kClaimed: break;
+  }
+  redis::ApprovalRequest record;
+  record.profile = profile.name;
+  record.transaction_id = tid;
+  record.subject = codec::SubjectText(X509_REQ_get_subject_name(csr.request.get()));
+  record.csr = csr_der;
+  record.fingerprint = csr.fingerprint;
+  record.created = record.updated = absl::Now();
+  absl::Status created = extras_.requests->Create(record, profile.approval_ttl);
+  if (!created.ok() && !absl::IsAlreadyExists(created)) {
+    (void)store_->ReleaseTransaction(profile.name, tid, csr.fingerprint);
+    return UnavailableAfterNonce(req, "request store");
+  }
+  // RFC 8894 section 3.3.2: PENDING; the device polls with CertPoll.
+  return Pending(req);
 }
 
 PkiOutcome PkiOperation::IssueOnce(const Profile& profile, const Request& req,
-                                   const std::string& csr_der,
-                                   const std::string& fingerprint) {
+                                   const codec::Csr& csr) {
   const std::string& tid = req.msg.attributes.transaction_id;
+  const std::string& fingerprint = csr.fingerprint;
   absl::StatusOr<Transaction> txn = store_->ClaimTransaction(
       profile.name, tid, fingerprint, options_.pending_ttl);
   const absl::Time wait_until = absl::Now() + options_.pending_wait;
@@ -123,8 +212,7 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, const Request& req,
   }
   if (txn->state == Transaction::State::kPending) return Pending(req);
 
-  absl::StatusOr<std::string> cert =
-      signer_->Issue(csr_der, profile.validity_days, profile.digest);
+  absl::StatusOr<std::string> cert = issuer_.Issue(profile, csr);
   if (!cert.ok()) {
     (void)store_->ReleaseTransaction(profile.name, tid, fingerprint);
     if (absl::IsUnavailable(cert.status())) return UnavailableAfterNonce(req, "signer");
@@ -133,24 +221,11 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, const Request& req,
   }
   absl::Status stored = store_->CompleteTransaction(profile.name, tid, fingerprint,
                                                     *cert, options_.issued_ttl);
-  absl::StatusOr<crypto::X509Ptr> parsed =
-      crypto::FromDer<crypto::X509Ptr>(*cert, d2i_X509, "issued certificate");
-  if (stored.ok() && parsed.ok()) {
-    redis::CertificateRecord record;
-    record.certificate = *cert;
-    record.profile = profile.name;
-    int days = 0, secs = 0;
-    ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(parsed->get()));
-    stored = index_->Put(codec::SerialHex(X509_get0_serialNumber(parsed->get())),
-                         record,
-                         absl::Hours(24) * days + absl::Seconds(secs) +
-                             options_.index_grace);
-  }
   if (!stored.ok()) {
     // The certificate exists; hand it out rather than lose it. A later
-    // retransmission or renewal may not find it (logged for the operator).
-    std::cerr << "scep-gateway: warning: issued certificate not fully "
-                 "recorded: "
+    // retransmission may not find it (logged for the operator).
+    std::cerr << "scep-gateway: warning: issued certificate not recorded for "
+                 "its transaction: "
               << stored.message() << std::endl;
   }
   return SuccessWithCertificate(req, *cert);

@@ -9,7 +9,10 @@
 #include "common/codec/pki_message.h"
 #include "common/redis/certificate_index.h"
 #include "common/redis/enrollment_store.h"
+#include "common/redis/request_store.h"
 #include "services/gateway/ca_certificates.h"
+#include "services/gateway/challenge_verifier.h"
+#include "services/gateway/profile_issuer.h"
 #include "services/gateway/profile.h"
 #include "services/gateway/signer_client.h"
 
@@ -49,13 +52,23 @@ struct PkiOutcome {
 // failInfoText; a dependency failure is a 503 that leaves nothing
 // half-written (the nonce and a transaction claim are undone).
 // Thread-safe; dependencies are not owned.
+// Stores and hooks that only some profiles need (one-time challenges,
+// manual approval, external verifier). Null: profiles needing them are
+// refused at start-up by the caller, and answered 503 here.
+struct PkiExtras {
+  redis::ChallengeStore* challenges = nullptr;
+  redis::RequestStore* requests = nullptr;
+  ChallengeVerifier* verifier = nullptr;
+};
+
 class PkiOperation {
  public:
   PkiOperation(PkiOperationOptions options, SignerClient* signer,
                redis::EnrollmentStore* store, redis::CertificateIndex* index,
-               CaCertificates* certificates)
+               CaCertificates* certificates, PkiExtras extras = {})
       : options_(options), signer_(signer), store_(store), index_(index),
-        certificates_(certificates) {}
+        certificates_(certificates), extras_(extras),
+        issuer_(signer, index, options.index_grace) {}
 
   PkiOutcome Handle(const Profile& profile, absl::string_view der);
 
@@ -76,8 +89,13 @@ class PkiOperation {
   std::optional<PkiOutcome> CheckRenewalSigner(const Profile& profile,
                                                const Request& req,
                                                const CaSet& ca);
+  // nullopt when the PKCSReq's challenge is good for `profile`.
+  std::optional<PkiOutcome> CheckChallenge(const Profile& profile, const Request& req,
+                                           const codec::Csr& csr);
   PkiOutcome IssueOnce(const Profile& profile, const Request& req,
-                       const std::string& csr_der, const std::string& fingerprint);
+                       const codec::Csr& csr);
+  PkiOutcome AwaitApproval(const Profile& profile, const Request& req,
+                           const codec::Csr& csr, const std::string& csr_der);
   // pki_query.cc: CertPoll, GetCert, GetCRL.
   PkiOutcome HandleCertPoll(const Profile& profile, Request& req,
                             const std::string& plain, const CaSet& ca);
@@ -102,6 +120,8 @@ class PkiOperation {
   redis::EnrollmentStore* const store_;
   redis::CertificateIndex* const index_;
   CaCertificates* const certificates_;
+  const PkiExtras extras_;
+  ProfileIssuer issuer_;
 };
 
 // Plain HTTP outcomes: 503 for an unavailable dependency, 400 for a request

@@ -1,25 +1,82 @@
 #ifndef SCEP_SERVICES_GATEWAY_PROFILE_H_
 #define SCEP_SERVICES_GATEWAY_PROFILE_H_
 
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace scep::gateway {
 
-// A certificate configuration profile, served at /scep/{name}. This is the
-// minimum the enrollment flow needs; the full profile schema extends it.
+// A certificate configuration profile as an MDM administrator knows it,
+// served at /scep/{name}. Loaded from the profiles file (ProfileSet) or,
+// for the single-profile flags, built in main.
 struct Profile {
+  enum class CertificateType { kDevice, kUser };
+  enum class ChallengeMode { kStatic, kOneTime, kExternal };
+  enum class Approval { kAutomatic, kManual };
+
   std::string name = "default";
-  // Static shared secret (case-sensitive). Secret: never logged.
-  std::string challenge;
-  // Accept DES, 3DES and SHA-1 from legacy clients (micromdm scepclient).
-  bool allow_legacy = false;
+  std::string template_name;  // shown to administrators (e.g. "Wi-Fi device")
+  CertificateType type = CertificateType::kDevice;
+
+  // Subject of issued certificates: RDNs in order; a value may be a
+  // literal or "{CN}"-style reference to the request's attribute of that
+  // name. Empty: the request's subject as is.
+  std::vector<std::pair<std::string, std::string>> subject;
+  // RDN types a request may carry (e.g. CN, O, OU); empty: any.
+  std::vector<std::string> allowed_rdns;
+  // SAN policy: allowed types ("dns", "email", "upn", "uri", "ip") each
+  // with patterns ("*" wildcard, e.g. "*.devices.example.com"); a request
+  // outside policy is refused, never rewritten. Empty: SANs copied as is.
+  std::vector<std::pair<std::string, std::vector<std::string>>> san_policy;
+
   int validity_days = 365;
   std::string digest = "sha256";  // certificate signature hash
+  // keyUsage and EKU names as OpenSSL spells them ("digitalSignature",
+  // "keyEncipherment"; "clientAuth", "serverAuth", ...). Empty: defaults
+  // (digitalSignature+keyEncipherment, clientAuth).
+  std::vector<std::string> key_usage;
+  std::vector<std::string> extended_key_usage;
+  int min_rsa_bits = 2048;
+  std::vector<std::string> key_types = {"rsa", "ec-p256", "ec-p384"};
+
+  ChallengeMode challenge_mode = ChallengeMode::kStatic;
+  // Static shared secret (case-sensitive). Secret: never logged.
+  std::string challenge;
+  std::string verifier_url;  // external mode: POST target
+  absl::Duration verifier_timeout = absl::Seconds(5);
+
+  Approval approval = Approval::kAutomatic;
+  absl::Duration approval_ttl = absl::Hours(24 * 7);  // how long a request waits
+
+  // Accept DES, 3DES and SHA-1 from legacy clients (micromdm scepclient).
+  bool allow_legacy = false;
   // RenewalReq is accepted only this long before the current certificate
   // expires; zero: always.
   absl::Duration renewal_window = absl::ZeroDuration();
+};
+
+// The configured profiles, looked up by name. Immutable once built;
+// thread-safe.
+class ProfileSet {
+ public:
+  // FailedPrecondition for duplicate or invalid names, or no profiles.
+  // The first profile is also served at /scep.
+  static absl::StatusOr<std::unique_ptr<ProfileSet>> New(std::vector<Profile> profiles);
+
+  // nullptr when no profile has that name.
+  const Profile* Find(absl::string_view name) const;
+  const Profile& Default() const { return profiles_.front(); }
+  const std::vector<Profile>& All() const { return profiles_; }
+
+ private:
+  explicit ProfileSet(std::vector<Profile> profiles) : profiles_(std::move(profiles)) {}
+  std::vector<Profile> profiles_;
 };
 
 }  // namespace scep::gateway

@@ -4,6 +4,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace scep::gateway {
 namespace {
@@ -55,14 +56,32 @@ ScepService::ScepService(ScepServiceOptions options, SignerClient* signer,
     : options_(std::move(options)),
       certificates_(certificates),
       observers_(observers),
-      pki_operation_(options_.pki, signer, store, index, certificates) {}
+      pki_operation_(options_.pki, signer, store, index, certificates,
+                     options_.extras) {}
+
+const Profile* ScepService::FindProfile(absl::string_view path) const {
+  const bool root = path == "/scep" || path == "/scep/";
+  if (options_.profiles == nullptr) {
+    return root || path == absl::StrCat("/scep/", options_.profile.name)
+               ? &options_.profile
+               : nullptr;
+  }
+  if (root) return &options_.profiles->Default();
+  if (!absl::ConsumePrefix(&path, "/scep/")) return nullptr;
+  return options_.profiles->Find(path);
+}
 
 std::string ScepService::Capabilities() const {
+  return Capabilities(options_.profiles != nullptr ? options_.profiles->Default()
+                                                   : options_.profile);
+}
+
+std::string ScepService::Capabilities(const Profile& profile) const {
   // Only what is implemented. SHA-384 is also what strongSwan 5.9 looks for
   // before it will use AES (its capability table is off by one).
   std::string caps =
       "AES\nPOSTPKIOperation\nRenewal\nSCEPStandard\nSHA-256\nSHA-384\nSHA-512\n";
-  if (options_.profile.allow_legacy) caps += "DES3\nSHA-1\n";
+  if (profile.allow_legacy) caps += "DES3\nSHA-1\n";
   // Advertised only while a next CA certificate is configured (RFC 8894
   // section 3.5.2).
   absl::StatusOr<std::shared_ptr<const CaSet>> set = certificates_->Get();
@@ -108,12 +127,11 @@ void ScepService::Report(const HttpRequest& request, const Record& record,
 }
 
 HttpResponse ScepService::Route(const HttpRequest& request, Record& record) {
-  const std::string& path = request.path;
-  const std::string& name = options_.profile.name;
-  if (path != "/scep" && path != "/scep/" && path != absl::StrCat("/scep/", name)) {
+  const Profile* profile = FindProfile(request.path);
+  if (profile == nullptr) {
     return Text(404, "not found: SCEP is served at /scep and /scep/{profile}");
   }
-  record.labels.profile = name;
+  record.labels.profile = profile->name;
   if (request.method != "GET" && request.method != "POST") {
     HttpResponse r = Text(405, "method not allowed");
     r.headers.emplace_back("Allow", "GET, POST");
@@ -134,13 +152,13 @@ HttpResponse ScepService::Route(const HttpRequest& request, Record& record) {
   HttpResponse response;
   if (operation == "GetCACaps") {
     response = Text(200, "");
-    response.body = Capabilities();
+    response.body = Capabilities(*profile);
   } else if (operation == "GetCACert") {
     response = GetCaCert();
   } else if (operation == "GetNextCACert") {
     response = GetNextCaCert();
   } else if (operation == "PKIOperation") {
-    response = PkiOperationRequest(request, message, record);
+    response = PkiOperationRequest(request, *profile, message, record);
   } else if (operation.empty()) {
     return Text(400, "missing operation parameter");
   } else {
@@ -181,6 +199,7 @@ HttpResponse ScepService::GetNextCaCert() {
 }
 
 HttpResponse ScepService::PkiOperationRequest(const HttpRequest& request,
+                                              const Profile& profile,
                                               const std::string& message_param,
                                               Record& record) {
   std::string der;
@@ -192,7 +211,7 @@ HttpResponse ScepService::PkiOperationRequest(const HttpRequest& request,
     der = *std::move(decoded);
   }
   if (der.empty()) return Text(400, "empty pkiMessage");
-  PkiOutcome outcome = pki_operation_.Handle(options_.profile, der);
+  PkiOutcome outcome = pki_operation_.Handle(profile, der);
   record.labels.message_type = outcome.message_type;
   record.labels.pki_status = outcome.pki_status;
   record.labels.fail_info = outcome.fail_info;

@@ -13,8 +13,12 @@
 namespace scep::gateway {
 
 struct ScepServiceOptions {
-  Profile profile;  // served at /scep and /scep/{profile.name}
+  // The profiles served at /scep/{name}, the first also at /scep; not owned.
+  // Null: the single `profile` below.
+  const ProfileSet* profiles = nullptr;
+  Profile profile;
   PkiOperationOptions pki;
+  PkiExtras extras;  // one-time challenges, approval, external verifier
   int retry_after_seconds = 5;
 };
 
@@ -42,8 +46,9 @@ class ScepService {
   // Answers one request and reports it to the observers.
   HttpResponse Handle(const HttpRequest& request);
 
-  // The GetCACaps body for the configured profile.
+  // The GetCACaps body for the default profile, or for `profile`.
   std::string Capabilities() const;
+  std::string Capabilities(const Profile& profile) const;
 
  private:
   // What Handle learns about a request for metrics and the log line.
@@ -58,7 +63,10 @@ class ScepService {
               absl::Duration latency);
   HttpResponse GetCaCert();
   HttpResponse GetNextCaCert();
+  // The profile a path names, or nullptr.
+  const Profile* FindProfile(absl::string_view path) const;
   HttpResponse PkiOperationRequest(const HttpRequest& request,
+                                   const Profile& profile,
                                    const std::string& message_param,
                                    Record& record);
 

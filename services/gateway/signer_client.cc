@@ -143,14 +143,19 @@ class GrpcSignerClient final : public SignerClient {
     return std::move(*resp.mutable_plaintext());
   }
 
-  absl::StatusOr<std::string> Issue(absl::string_view csr, int validity_days,
-                                    absl::string_view digest) override {
+  absl::StatusOr<std::string> Issue(const IssueRequest& request) override {
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     v1::IssueCertificateRequest req;
-    req.set_csr(csr.data(), csr.size());
-    req.set_validity_days(static_cast<uint32_t>(validity_days));
-    req.set_digest(digest.data(), digest.size());
+    req.set_csr(request.csr);
+    req.set_validity_days(static_cast<uint32_t>(request.validity_days));
+    req.set_digest(request.digest);
+    req.set_subject(request.subject);
+    req.set_subject_alt_name(request.subject_alt_name);
+    for (const std::string& ku : request.key_usage) req.add_key_usage(ku);
+    for (const std::string& eku : request.extended_key_usage) {
+      req.add_extended_key_usage(eku);
+    }
     v1::IssueCertificateResponse resp;
     absl::Status s =
         Convert(stub_->IssueCertificate(&ctx, req, &resp), "IssueCertificate");

@@ -21,6 +21,18 @@ struct CaCertificatesDer {
   std::string next_ca_message;  // GetNextCACert answer, RA-signed
 };
 
+// What the CA key signs for one certificate: the CSR plus the profile's
+// policy (empty fields: the CSR's subject/SAN, the signer's defaults).
+struct IssueRequest {
+  std::string csr;  // DER PKCS#10
+  int validity_days = 0;
+  std::string digest;
+  std::string subject;           // DER Name
+  std::string subject_alt_name;  // DER GeneralNames
+  std::vector<std::string> key_usage;
+  std::vector<std::string> extended_key_usage;
+};
+
 // What the CA key signs for GetCRL (RFC 5280 v2 CRL).
 struct CrlRequest {
   std::vector<redis::RevokedSerial> revoked;
@@ -38,9 +50,7 @@ class SignerClient {
   virtual ~SignerClient() = default;
   virtual absl::StatusOr<CaCertificatesDer> GetCertificates() = 0;
   virtual absl::StatusOr<std::string> Decrypt(absl::string_view enveloped) = 0;
-  virtual absl::StatusOr<std::string> Issue(absl::string_view csr,
-                                            int validity_days,
-                                            absl::string_view digest) = 0;
+  virtual absl::StatusOr<std::string> Issue(const IssueRequest& request) = 0;
   virtual absl::StatusOr<std::string> SignCertRep(
       absl::string_view content, const codec::ScepAttributes& attributes,
       absl::string_view digest) = 0;

@@ -16,11 +16,9 @@ class TimedSignerClient final : public SignerClient {
     return Timed("DecryptEnvelope", [&] { return inner_->Decrypt(enveloped); });
   }
 
-  absl::StatusOr<std::string> Issue(absl::string_view csr, int validity_days,
-                                    absl::string_view digest) override {
-    absl::StatusOr<std::string> cert = Timed("IssueCertificate", [&] {
-      return inner_->Issue(csr, validity_days, digest);
-    });
+  absl::StatusOr<std::string> Issue(const IssueRequest& request) override {
+    absl::StatusOr<std::string> cert =
+        Timed("IssueCertificate", [&] { return inner_->Issue(request); });
     if (cert.ok()) metrics_->CertificateIssued();
     return cert;
   }

@@ -4,6 +4,7 @@
 
 #include <ctime>
 
+#include "absl/strings/str_join.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/ssl_error.h"
 
@@ -69,7 +70,9 @@ absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, X509* ca,
   RETURN_IF_ERROR(SetRandomSerial(x));
   if (X509_set_version(x, X509_VERSION_3) != 1 ||
       X509_set_issuer_name(x, X509_get_subject_name(ca)) != 1 ||
-      X509_set_subject_name(x, X509_REQ_get_subject_name(csr)) != 1 ||
+      X509_set_subject_name(x, params.subject != nullptr
+                                   ? params.subject
+                                   : X509_REQ_get_subject_name(csr)) != 1 ||
       X509_set_pubkey(x, key) != 1) {
     return crypto::SslInternal("certificate fields");
   }
@@ -92,11 +95,17 @@ absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, X509* ca,
   X509V3_set_ctx(&ctx, ca, x, nullptr, nullptr, 0);
   const bool is_ec = EVP_PKEY_base_id(key) == EVP_PKEY_EC;
   RETURN_IF_ERROR(AddExtension(x, &ctx, NID_basic_constraints, "critical,CA:FALSE"));
-  RETURN_IF_ERROR(AddExtension(
-      x, &ctx, NID_key_usage,
-      is_ec ? "critical,digitalSignature,keyAgreement"
-            : "critical,digitalSignature,keyEncipherment"));
-  RETURN_IF_ERROR(AddExtension(x, &ctx, NID_ext_key_usage, "clientAuth"));
+  const std::string key_usage =
+      params.key_usage.empty()
+          ? std::string(is_ec ? "digitalSignature,keyAgreement"
+                              : "digitalSignature,keyEncipherment")
+          : absl::StrJoin(params.key_usage, ",");
+  RETURN_IF_ERROR(AddExtension(x, &ctx, NID_key_usage,
+                               ("critical," + key_usage).c_str()));
+  const std::string eku = params.extended_key_usage.empty()
+                              ? std::string("clientAuth")
+                              : absl::StrJoin(params.extended_key_usage, ",");
+  RETURN_IF_ERROR(AddExtension(x, &ctx, NID_ext_key_usage, eku.c_str()));
   RETURN_IF_ERROR(AddExtension(x, &ctx, NID_subject_key_identifier, "hash"));
   // A CA certificate without SKI (imported from elsewhere) is identified
   // by issuer and serial instead.
@@ -104,8 +113,18 @@ absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, X509* ca,
       x, &ctx, NID_authority_key_identifier,
       X509_get0_subject_key_id(ca) != nullptr ? "keyid:always" : "issuer:always"));
   bool has_san = false;
-  RETURN_IF_ERROR(CopySubjectAltName(csr, x, &has_san));
-  if (!has_san && X509_NAME_entry_count(X509_REQ_get_subject_name(csr)) == 0) {
+  if (params.subject_alt_name != nullptr) {
+    if (sk_GENERAL_NAME_num(params.subject_alt_name) > 0) {
+      if (X509_add1_ext_i2d(x, NID_subject_alt_name, params.subject_alt_name, 0,
+                            X509V3_ADD_DEFAULT) != 1) {
+        return crypto::SslInternal("SAN");
+      }
+      has_san = true;
+    }
+  } else {
+    RETURN_IF_ERROR(CopySubjectAltName(csr, x, &has_san));
+  }
+  if (!has_san && X509_NAME_entry_count(X509_get_subject_name(x)) == 0) {
     return absl::InvalidArgumentError("request has neither subject nor SAN");
   }
   return cert;

@@ -1,6 +1,9 @@
 #ifndef SCEP_SERVICES_SIGNER_ISSUER_H_
 #define SCEP_SERVICES_SIGNER_ISSUER_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/crypto/ssl_ptr.h"
@@ -11,6 +14,13 @@ struct IssueParams {
   int validity_days = 365;
   const EVP_MD* digest = nullptr;  // nullptr: SHA-256
   absl::Time now;
+  // Profile policy: when set, used instead of the CSR's subject / SAN.
+  X509_NAME* subject = nullptr;
+  GENERAL_NAMES* subject_alt_name = nullptr;
+  // OpenSSL names; empty: digitalSignature+keyEncipherment (EC:
+  // +keyAgreement) and clientAuth.
+  std::vector<std::string> key_usage;
+  std::vector<std::string> extended_key_usage;
 };
 
 // Builds an unsigned X.509 v3 end-entity certificate from a verified CSR:

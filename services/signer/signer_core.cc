@@ -108,7 +108,17 @@ absl::StatusOr<std::string> SignerCore::Decrypt(
 absl::StatusOr<std::string> SignerCore::Issue(absl::string_view csr_der,
                                               int validity_days,
                                               absl::string_view digest) {
-  std::string digest_name(digest.empty() ? options_.default_digest : digest);
+  Policy policy;
+  policy.validity_days = validity_days;
+  policy.digest = std::string(digest);
+  return Issue(csr_der, policy);
+}
+
+absl::StatusOr<std::string> SignerCore::Issue(absl::string_view csr_der,
+                                              const Policy& policy) {
+  const int validity_days = policy.validity_days;
+  std::string digest_name(policy.digest.empty() ? options_.default_digest
+                                                : policy.digest);
   if (digest_name != "sha256" && digest_name != "sha384" &&
       digest_name != "sha512") {
     return absl::InvalidArgumentError(
@@ -121,6 +131,21 @@ absl::StatusOr<std::string> SignerCore::Issue(absl::string_view csr_der,
       validity_days == 0 ? options_.default_validity_days : validity_days;
   params.digest = md;
   params.now = options_.clock();
+  crypto::X509NamePtr subject;
+  if (!policy.subject.empty()) {
+    ASSIGN_OR_RETURN(subject, crypto::FromDer<crypto::X509NamePtr>(
+                                  policy.subject, d2i_X509_NAME, "subject"));
+    params.subject = subject.get();
+  }
+  crypto::GeneralNamesPtr san;
+  if (!policy.subject_alt_name.empty()) {
+    ASSIGN_OR_RETURN(san, crypto::FromDer<crypto::GeneralNamesPtr>(
+                              policy.subject_alt_name, d2i_GENERAL_NAMES,
+                              "subjectAltName"));
+    params.subject_alt_name = san.get();
+  }
+  params.key_usage = policy.key_usage;
+  params.extended_key_usage = policy.extended_key_usage;
   ASSIGN_OR_RETURN(crypto::X509Ptr cert,
                    BuildCertificate(csr.request.get(), ca_cert_.get(), params));
   RETURN_IF_ERROR(ca_key_->WithKey([&](EVP_PKEY* key) {

@@ -45,6 +45,19 @@ class SignerCore {
   absl::StatusOr<std::string> Issue(absl::string_view csr, int validity_days,
                                     absl::string_view digest);
 
+  // Profile policy chosen by the gateway: DER subject Name and GeneralNames
+  // replace the CSR's when non-empty; key usage / EKU names replace the
+  // defaults. InvalidArgument for malformed DER or unknown usage names.
+  struct Policy {
+    int validity_days = 0;
+    std::string digest;
+    std::string subject;           // DER Name
+    std::string subject_alt_name;  // DER GeneralNames
+    std::vector<std::string> key_usage;
+    std::vector<std::string> extended_key_usage;
+  };
+  absl::StatusOr<std::string> Issue(absl::string_view csr, const Policy& policy);
+
   // RA-signed CertRep (messageType forced to CertRep) over `content`.
   absl::StatusOr<std::string> SignCertRep(absl::string_view content,
                                           codec::ScepAttributes attributes,

@@ -112,9 +112,15 @@ grpc::ServerUnaryReactor* SignerService::IssueCertificate(
     if (request->validity_days() > 3650) {
       return absl::InvalidArgumentError("validity_days out of range");
     }
-    absl::StatusOr<std::string> cert =
-        core_->Issue(request->csr(), static_cast<int>(request->validity_days()),
-                     request->digest());
+    SignerCore::Policy policy;
+    policy.validity_days = static_cast<int>(request->validity_days());
+    policy.digest = request->digest();
+    policy.subject = request->subject();
+    policy.subject_alt_name = request->subject_alt_name();
+    policy.key_usage.assign(request->key_usage().begin(), request->key_usage().end());
+    policy.extended_key_usage.assign(request->extended_key_usage().begin(),
+                                     request->extended_key_usage().end());
+    absl::StatusOr<std::string> cert = core_->Issue(request->csr(), policy);
     if (!cert.ok()) return cert.status();
     if (metrics_ != nullptr) metrics_->CertificateIssued();
     response->set_certificate(*std::move(cert));

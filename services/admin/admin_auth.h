@@ -1,0 +1,56 @@
+#ifndef SCEP_SERVICES_ADMIN_ADMIN_AUTH_H_
+#define SCEP_SERVICES_ADMIN_ADMIN_AUTH_H_
+
+#include <grpcpp/security/auth_context.h>
+#include <grpcpp/server_context.h>
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace scep::admin {
+
+// Who may call the admin API. At least one way must be enabled.
+struct AdminAuthOptions {
+  // Accepted bearer token (`authorization: Bearer <token>`); "" = tokens
+  // are refused. Secret: never logged.
+  std::string token;
+  // Accept callers whose client certificate the TLS layer verified
+  // (mutual TLS with a client CA).
+  bool client_certificates = false;
+};
+
+// Authenticates each admin call and names its actor for the audit log.
+// Thread-safe.
+class AdminAuthenticator {
+ public:
+  // FailedPrecondition when neither a token nor client certificates are
+  // enabled.
+  static absl::StatusOr<AdminAuthenticator> New(AdminAuthOptions options);
+
+  // The actor: "token" for a valid bearer token, the client certificate's
+  // subject CN (or TLS peer identity) for a verified client certificate.
+  // Unauthenticated otherwise; the message never echoes what was sent.
+  absl::StatusOr<std::string> Authenticate(const grpc::ServerContextBase& context) const;
+
+  // The same over the call's parts: the `authorization` metadata value (if
+  // any) and the transport's AuthContext (may be null).
+  absl::StatusOr<std::string> Authenticate(
+      std::optional<absl::string_view> authorization,
+      const grpc::AuthContext* auth_context) const;
+
+ private:
+  explicit AdminAuthenticator(AdminAuthOptions options);
+
+  bool TokenMatches(absl::string_view presented) const;
+
+  bool client_certificates_;
+  bool token_enabled_;
+  std::string token_digest_;  // SHA-256 of the token
+};
+
+}  // namespace scep::admin
+
+#endif  // SCEP_SERVICES_ADMIN_ADMIN_AUTH_H_

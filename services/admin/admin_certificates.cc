@@ -1,0 +1,232 @@
+// AdminCore: certificate inventory, revocation, CRL, enrollment without
+// SCEP, and profile descriptions (for scepctl mobileconfig).
+
+#include <openssl/x509.h>
+
+#include <ctime>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/base/status_macros.h"
+#include "common/codec/csr.h"
+#include "common/codec/identifiers.h"
+#include "common/crypto/der.h"
+#include "common/crypto/pem.h"
+#include "services/admin/admin_core.h"
+#include "services/gateway/crl_cache.h"
+
+namespace scep::admin {
+namespace {
+
+using metrics::LogLevel;
+using metrics::LogRecord;
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+// Index pages read per ListCertificates call when filters drop entries.
+constexpr int kMaxIndexReads = 8;
+
+int64_t UnixSeconds(const ASN1_TIME* time) {
+  struct tm tm = {};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+// Fills `out` from an index record; InvalidArgument when the stored DER
+// does not parse.
+absl::Status Describe(absl::string_view serial, const redis::CertificateRecord& record,
+                      absl::Time now, v1::Certificate* out) {
+  ASSIGN_OR_RETURN(crypto::X509Ptr cert,
+                   crypto::FromDer<crypto::X509Ptr>(record.certificate, d2i_X509,
+                                                    "stored certificate"));
+  out->set_serial_hex(std::string(serial));
+  out->set_profile(record.profile);
+  out->set_subject(codec::SubjectText(X509_get_subject_name(cert.get())));
+  out->set_issuer(codec::SubjectText(X509_get_issuer_name(cert.get())));
+  out->set_not_before_unix(UnixSeconds(X509_get0_notBefore(cert.get())));
+  out->set_not_after_unix(UnixSeconds(X509_get0_notAfter(cert.get())));
+  out->set_sha256_fingerprint(crypto::Sha256Fingerprint(cert.get()));
+  if (record.revoked) {
+    out->set_status(v1::CERTIFICATE_STATUS_REVOKED);
+    out->set_revocation_reason(record.reason);
+    out->set_revoked_unix(absl::ToUnixSeconds(record.revoked_at));
+  } else if (out->not_after_unix() < absl::ToUnixSeconds(now)) {
+    out->set_status(v1::CERTIFICATE_STATUS_EXPIRED);
+  } else {
+    out->set_status(v1::CERTIFICATE_STATUS_VALID);
+  }
+  return absl::OkStatus();
+}
+
+absl::string_view ModeName(gateway::Profile::ChallengeMode mode) {
+  switch (mode) {
+    case gateway::Profile::ChallengeMode::kStatic: return "static";
+    case gateway::Profile::ChallengeMode::kOneTime: return "one-time";
+    case gateway::Profile::ChallengeMode::kExternal: return "external";
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::StatusOr<v1::RevokeCertificateResponse> AdminCore::RevokeCertificate(
+    const v1::RevokeCertificateRequest& request, const std::string& actor) {
+  RETURN_IF_ERROR(redis::ValidateSerialHex(request.serial_hex()));
+  // RFC 5280 section 5.3.1: 7 is unused; removeFromCRL (8) only in delta CRLs.
+  if (request.reason() < 0 || request.reason() > 10 || request.reason() == 7 ||
+      request.reason() == 8) {
+    return absl::InvalidArgumentError("reason must be an RFC 5280 CRLReason (0-6, 9, 10)");
+  }
+  ASSIGN_OR_RETURN(std::optional<redis::CertificateRecord> record,
+                   deps_.index->Get(request.serial_hex()));
+  if (!record.has_value()) return absl::NotFoundError("no certificate with that serial");
+  RETURN_IF_ERROR(deps_.index->Revoke(request.serial_hex(), request.reason(), absl::Now()));
+  if (!record->revoked) {
+    Audit(LogRecord(LogLevel::kInfo, "audit")
+              .Str("action", "revoke")
+              .Str("actor", actor)
+              .Str("profile", record->profile)
+              .Str("serial", request.serial_hex())
+              .Int("reason", request.reason())
+              .Str("from", "VALID")
+              .Str("to", "REVOKED"));
+  }
+  return v1::RevokeCertificateResponse();
+}
+
+absl::StatusOr<v1::Certificate> AdminCore::GetCertificate(
+    const v1::GetCertificateRequest& request, const std::string& actor) {
+  RETURN_IF_ERROR(redis::ValidateSerialHex(request.serial_hex()));
+  ASSIGN_OR_RETURN(std::optional<redis::CertificateRecord> record,
+                   deps_.index->Get(request.serial_hex()));
+  if (!record.has_value()) return absl::NotFoundError("no certificate with that serial");
+  v1::Certificate out;
+  RETURN_IF_ERROR(Describe(request.serial_hex(), *record, absl::Now(), &out));
+  out.set_der(record->certificate);
+  return out;
+}
+
+absl::StatusOr<v1::ListCertificatesResponse> AdminCore::ListCertificates(
+    const v1::ListCertificatesRequest& request, const std::string& actor) {
+  const int page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  if (page_size < 1 || page_size > kMaxPageSize) {
+    return absl::InvalidArgumentError("page_size must be 0 to 1000");
+  }
+  std::optional<bool> revoked;
+  if (request.status() == v1::CERTIFICATE_STATUS_REVOKED) revoked = true;
+  if (request.status() == v1::CERTIFICATE_STATUS_VALID ||
+      request.status() == v1::CERTIFICATE_STATUS_EXPIRED) {
+    revoked = false;
+  }
+  const std::string needle = absl::AsciiStrToLower(request.subject_contains());
+  const absl::Time now = absl::Now();
+  v1::ListCertificatesResponse response;
+  std::string token = request.page_token();
+  // Never ask the index for more than still fits, so no entry is read and
+  // then dropped for lack of room: the token resumes right after the last
+  // entry looked at.
+  for (int reads = 0; reads < kMaxIndexReads; ++reads) {
+    const int room = page_size - response.certificates_size();
+    ASSIGN_OR_RETURN(redis::CertificatePage page,
+                     deps_.index->List(request.profile(), revoked, token, room));
+    for (const redis::CertificateListing& listing : page.certificates) {
+      v1::Certificate cert;
+      if (!Describe(listing.serial_hex, listing.record, now, &cert).ok()) continue;
+      if (request.status() != v1::CERTIFICATE_STATUS_UNSPECIFIED &&
+          cert.status() != request.status()) {
+        continue;
+      }
+      if (!needle.empty() &&
+          !absl::StrContains(absl::AsciiStrToLower(cert.subject()), needle)) {
+        continue;
+      }
+      *response.add_certificates() = std::move(cert);
+    }
+    token = page.next_page_token;
+    if (token.empty() || response.certificates_size() == page_size) break;
+  }
+  response.set_next_page_token(token);
+  return response;
+}
+
+absl::StatusOr<v1::GetCRLResponse> AdminCore::GetCrl(const v1::GetCRLRequest& request,
+                                                     const std::string& actor) {
+  ASSIGN_OR_RETURN(std::string der, gateway::CurrentCrl(*deps_.signer, *deps_.index,
+                                                        options_.crl_validity));
+  v1::GetCRLResponse response;
+  response.set_crl(std::move(der));
+  return response;
+}
+
+absl::StatusOr<v1::EnrollResponse> AdminCore::Enroll(const v1::EnrollRequest& request,
+                                                     const std::string& actor) {
+  if (request.profile().empty()) return absl::InvalidArgumentError("profile is required");
+  ASSIGN_OR_RETURN(const gateway::Profile* profile,
+                   FindProfile(request.profile(), absl::StatusCode::kNotFound));
+  absl::StatusOr<codec::Csr> csr = codec::ParseCsr(request.csr());
+  if (!csr.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("csr: ", csr.status().message()));
+  }
+  ASSIGN_OR_RETURN(std::string certificate, deps_.issuer->Issue(*profile, *csr));
+  ASSIGN_OR_RETURN(crypto::X509Ptr cert, crypto::FromDer<crypto::X509Ptr>(
+                                             certificate, d2i_X509, "certificate"));
+  v1::EnrollResponse response;
+  response.set_serial_hex(codec::SerialHex(X509_get0_serialNumber(cert.get())));
+  Audit(LogRecord(LogLevel::kInfo, "audit")
+            .Str("action", "enroll")
+            .Str("actor", actor)
+            .Str("profile", profile->name)
+            .Str("subject", codec::SubjectText(X509_get_subject_name(cert.get())))
+            .Str("serial", response.serial_hex()));
+  response.set_certificate(std::move(certificate));
+  return response;
+}
+
+absl::StatusOr<v1::Profile> AdminCore::ProfileInfo(const gateway::Profile& profile) const {
+  v1::Profile out;
+  out.set_name(profile.name);
+  out.set_template_name(profile.template_name);
+  out.set_certificate_type(
+      profile.type == gateway::Profile::CertificateType::kUser ? "user" : "device");
+  for (const auto& [type, value] : profile.subject) {
+    v1::SubjectRdn* rdn = out.add_subject();
+    rdn->set_type(type);
+    rdn->set_value(value);
+  }
+  for (const std::string& ku : profile.key_usage) out.add_key_usage(ku);
+  for (const std::string& eku : profile.extended_key_usage) out.add_extended_key_usage(eku);
+  out.set_validity_days(profile.validity_days);
+  out.set_min_rsa_bits(profile.min_rsa_bits);
+  for (const std::string& type : profile.key_types) out.add_key_types(type);
+  out.set_challenge_mode(std::string(ModeName(profile.challenge_mode)));
+  out.set_approval(profile.approval == gateway::Profile::Approval::kManual ? "manual"
+                                                                           : "automatic");
+  out.set_is_default(&profile == &deps_.profiles->Default());
+  ASSIGN_OR_RETURN(std::shared_ptr<const gateway::CaSet> ca, deps_.ca->Get());
+  ASSIGN_OR_RETURN(std::string ca_der, crypto::ToDer(ca->ca.get(), i2d_X509));
+  out.set_ca_certificate(std::move(ca_der));
+  return out;
+}
+
+absl::StatusOr<v1::Profile> AdminCore::GetProfile(const v1::GetProfileRequest& request,
+                                                  const std::string& actor) {
+  ASSIGN_OR_RETURN(const gateway::Profile* profile,
+                   FindProfile(request.name(), absl::StatusCode::kNotFound));
+  return ProfileInfo(*profile);
+}
+
+absl::StatusOr<v1::ListProfilesResponse> AdminCore::ListProfiles(
+    const v1::ListProfilesRequest& request, const std::string& actor) {
+  v1::ListProfilesResponse response;
+  for (const gateway::Profile& profile : deps_.profiles->All()) {
+    ASSIGN_OR_RETURN(*response.add_profiles(), ProfileInfo(profile));
+  }
+  return response;
+}
+
+}  // namespace scep::admin

@@ -1,0 +1,96 @@
+#ifndef SCEP_SERVICES_ADMIN_ADMIN_CORE_H_
+#define SCEP_SERVICES_ADMIN_ADMIN_CORE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/metrics/json_log.h"
+#include "common/redis/certificate_index.h"
+#include "common/redis/enrollment_store.h"
+#include "common/redis/request_store.h"
+#include "scep/admin/v1/admin.pb.h"
+#include "services/gateway/ca_certificates.h"
+#include "services/gateway/profile.h"
+#include "services/gateway/profile_issuer.h"
+#include "services/gateway/signer_client.h"
+
+namespace scep::admin {
+
+// What the admin API works on. Not owned; all must outlive the AdminCore.
+struct AdminDeps {
+  redis::RequestStore* requests = nullptr;
+  redis::ChallengeStore* challenges = nullptr;
+  redis::EnrollmentStore* transactions = nullptr;
+  redis::CertificateIndex* index = nullptr;
+  gateway::SignerClient* signer = nullptr;
+  const gateway::ProfileSet* profiles = nullptr;
+  gateway::ProfileIssuer* issuer = nullptr;
+  gateway::CaCertificates* ca = nullptr;
+  // Audit lines (event "audit") for every state change; never a secret.
+  metrics::JsonLogger* audit = nullptr;
+};
+
+struct AdminOptions {
+  // How long CertPoll and retransmissions get an approved certificate
+  // (the gateway's issued transaction TTL).
+  absl::Duration issued_ttl = absl::Hours(24 * 30);
+  // CRL nextUpdate - thisUpdate, as the gateway's --crl_validity_hours.
+  absl::Duration crl_validity = absl::Hours(24 * 7);
+  absl::Duration default_challenge_ttl = absl::Hours(1);
+  absl::Duration max_challenge_ttl = absl::Hours(24 * 30);
+};
+
+// The admin API's operations, transport-free: each takes the request and
+// the authenticated actor and returns the response or a Status whose code
+// the gRPC layer passes on (InvalidArgument for bad input, NotFound,
+// FailedPrecondition for a wrong state or profile mode, Unavailable when
+// Redis or the signer is down). Thread-safe.
+class AdminCore {
+ public:
+  AdminCore(AdminOptions options, AdminDeps deps);
+
+  // admin_requests.cc: challenges and manual approval.
+  absl::StatusOr<v1::CreateChallengeResponse> CreateChallenge(
+      const v1::CreateChallengeRequest& request, const std::string& actor);
+  absl::StatusOr<v1::ListRequestsResponse> ListRequests(
+      const v1::ListRequestsRequest& request, const std::string& actor);
+  absl::StatusOr<v1::ApproveRequestResponse> ApproveRequest(
+      const v1::ApproveRequestRequest& request, const std::string& actor);
+  absl::StatusOr<v1::RejectRequestResponse> RejectRequest(
+      const v1::RejectRequestRequest& request, const std::string& actor);
+
+  // admin_certificates.cc: inventory, revocation, CRL, enrollment, profiles.
+  absl::StatusOr<v1::RevokeCertificateResponse> RevokeCertificate(
+      const v1::RevokeCertificateRequest& request, const std::string& actor);
+  absl::StatusOr<v1::Certificate> GetCertificate(
+      const v1::GetCertificateRequest& request, const std::string& actor);
+  absl::StatusOr<v1::ListCertificatesResponse> ListCertificates(
+      const v1::ListCertificatesRequest& request, const std::string& actor);
+  absl::StatusOr<v1::GetCRLResponse> GetCrl(const v1::GetCRLRequest& request,
+                                            const std::string& actor);
+  absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& request,
+                                            const std::string& actor);
+  absl::StatusOr<v1::Profile> GetProfile(const v1::GetProfileRequest& request,
+                                         const std::string& actor);
+  absl::StatusOr<v1::ListProfilesResponse> ListProfiles(
+      const v1::ListProfilesRequest& request, const std::string& actor);
+
+ private:
+  // Logs one audit line: what happened, by whom, to which transaction.
+  void Audit(metrics::LogRecord record) const;
+  absl::StatusOr<const gateway::Profile*> FindProfile(absl::string_view name,
+                                                      absl::StatusCode missing) const;
+  // Issues an APPROVED request and marks it ISSUED.
+  absl::StatusOr<v1::ApproveRequestResponse> IssueApproved(
+      const gateway::Profile& profile, const redis::ApprovalRequest& request,
+      const std::string& actor);
+  absl::StatusOr<v1::Profile> ProfileInfo(const gateway::Profile& profile) const;
+
+  const AdminOptions options_;
+  const AdminDeps deps_;
+};
+
+}  // namespace scep::admin
+
+#endif  // SCEP_SERVICES_ADMIN_ADMIN_CORE_H_

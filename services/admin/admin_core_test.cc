@@ -1,0 +1,316 @@
+#include "services/admin/admin_core.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "common/codec/client.h"
+#include "common/codec/csr.h"
+#include "common/crypto/der.h"
+#include "common/redis/memory_certificate_index.h"
+#include "common/redis/memory_enrollment_store.h"
+#include "common/redis/memory_request_store.h"
+#include "gtest/gtest.h"
+#include "services/gateway/in_process_signer.h"
+
+namespace scep::admin {
+namespace {
+
+using gateway::Profile;
+using redis::ApprovalRequest;
+using redis::Transaction;
+
+constexpr absl::StatusCode kFailedPrecondition = absl::StatusCode::kFailedPrecondition;
+
+std::vector<Profile> TestProfiles() {
+  Profile by_secret;
+  by_secret.name = "default";
+  by_secret.challenge = "static-secret";
+  Profile onetime;
+  onetime.name = "onetime";
+  onetime.challenge_mode = Profile::ChallengeMode::kOneTime;
+  onetime.subject = {{"O", "Example Fleet"}, {"CN", "{CN}"}};
+  onetime.key_usage = {"digitalSignature"};
+  Profile approval;
+  approval.name = "approval";
+  approval.approval = Profile::Approval::kManual;
+  approval.approval_ttl = absl::Hours(1);
+  return {by_secret, onetime, approval};
+}
+
+class AdminCoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(ca_.Refresh(signer_).ok());
+    profiles_ = gateway::ProfileSet::New(TestProfiles()).value();
+    AdminDeps deps;
+    deps.requests = &requests_;
+    deps.challenges = &challenges_;
+    deps.transactions = transactions_.get();
+    deps.index = &index_;
+    deps.signer = &signer_;
+    deps.profiles = profiles_.get();
+    deps.issuer = &issuer_;
+    deps.ca = &ca_;
+    deps.audit = &audit_;
+    core_ = std::make_unique<AdminCore>(AdminOptions(), deps);
+  }
+
+  static std::string Csr(const std::string& cn) {
+    crypto::EvpPkeyPtr key(EVP_EC_gen("P-256"));
+    codec::CsrSpec spec;
+    spec.common_name = cn;
+    return codec::BuildCsr(key.get(), spec).value();
+  }
+
+  // What the gateway does for a PKCSReq under manual approval.
+  void Queue(const std::string& tid, const std::string& cn) {
+    ApprovalRequest r;
+    r.profile = "approval";
+    r.transaction_id = tid;
+    r.csr = Csr(cn);
+    r.fingerprint = codec::ParseCsr(r.csr).value().fingerprint;
+    r.subject = "CN=" + cn;
+    ASSERT_EQ(transactions_->ClaimTransaction("approval", tid, r.fingerprint,
+                                              absl::Hours(1))->state,
+              Transaction::State::kClaimed);
+    ASSERT_TRUE(requests_.Create(r, absl::Hours(1)).ok());
+  }
+
+  v1::ApproveRequestRequest Approve(const std::string& tid) {
+    v1::ApproveRequestRequest a;
+    a.set_profile("approval");
+    a.set_transaction_id(tid);
+    return a;
+  }
+
+  ApprovalRequest::Status StatusOf(const std::string& tid) {
+    return requests_.Get("approval", tid).value()->status;
+  }
+
+  gateway::testing::InProcessSigner signer_;
+  gateway::CaCertificates ca_;
+  std::unique_ptr<gateway::ProfileSet> profiles_;
+  redis::MemoryRequestStore requests_;
+  redis::MemoryChallengeStore challenges_;
+  std::unique_ptr<redis::MemoryEnrollmentStore> transactions_ =
+      redis::MemoryEnrollmentStore::New();
+  redis::MemoryCertificateIndex index_;
+  gateway::ProfileIssuer issuer_{&signer_, &index_};
+  std::ostringstream audit_text_;
+  metrics::JsonLogger audit_{&audit_text_};
+  std::unique_ptr<AdminCore> core_;
+};
+
+TEST_F(AdminCoreTest, ChallengesOnlyForOneTimeProfilesAndNeverLogged) {
+  v1::CreateChallengeRequest request;
+  request.set_profile("default");
+  EXPECT_EQ(core_->CreateChallenge(request, "op").status().code(), kFailedPrecondition);
+  request.set_profile("nope");
+  EXPECT_EQ(core_->CreateChallenge(request, "op").status().code(), kFailedPrecondition);
+  request.set_profile("onetime");
+  request.set_ttl_seconds(31 * 24 * 3600);
+  EXPECT_EQ(core_->CreateChallenge(request, "op").status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  request.set_ttl_seconds(0);
+  request.set_subject("CN=device-7");
+  auto created = core_->CreateChallenge(request, "op");
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->challenge().size(), 32u);  // 24 random bytes, base64url
+  EXPECT_EQ(created->challenge().find_first_of("+/="), std::string::npos);
+  EXPECT_NEAR(created->expires_unix(), absl::ToUnixSeconds(absl::Now() + absl::Hours(1)), 5);
+  auto other = core_->CreateChallenge(request, "op");
+  EXPECT_NE(other->challenge(), created->challenge());
+
+  auto bound = challenges_.Consume("onetime", created->challenge());
+  ASSERT_TRUE(bound.ok() && bound->has_value());
+  EXPECT_EQ(**bound, "CN=device-7");
+  EXPECT_FALSE(challenges_.Consume("onetime", created->challenge())->has_value());
+  EXPECT_TRUE(absl::StrContains(audit_text_.str(), "create_challenge"));
+  EXPECT_FALSE(absl::StrContains(audit_text_.str(), created->challenge()));
+  EXPECT_FALSE(absl::StrContains(audit_text_.str(), other->challenge()));
+}
+
+TEST_F(AdminCoreTest, ApproveIssuesCompletesTheTransactionAndAudits) {
+  Queue("tid-1", "dev-1");
+  auto approved = core_->ApproveRequest(Approve("tid-1"), "alice");
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  EXPECT_FALSE(approved->serial_hex().empty());
+  auto stored = requests_.Get("approval", "tid-1").value();
+  EXPECT_EQ(stored->status, ApprovalRequest::Status::kIssued);
+  EXPECT_EQ(stored->serial_hex, approved->serial_hex());
+  EXPECT_EQ(stored->actor, "alice");
+  // The device's CertPoll now finds the certificate.
+  auto txn = transactions_->GetTransaction("approval", "tid-1").value();
+  ASSERT_TRUE(txn.has_value());
+  EXPECT_EQ(txn->state, Transaction::State::kIssued);
+  EXPECT_EQ(txn->certificate, approved->certificate());
+  auto indexed = index_.Get(approved->serial_hex()).value();
+  ASSERT_TRUE(indexed.has_value());
+  EXPECT_EQ(indexed->profile, "approval");
+
+  const std::string audit = audit_text_.str();
+  EXPECT_TRUE(absl::StrContains(audit, R"("from":"REQUESTED","to":"APPROVED")")) << audit;
+  EXPECT_TRUE(absl::StrContains(audit, R"("from":"APPROVED","to":"ISSUED")")) << audit;
+  EXPECT_TRUE(absl::StrContains(audit, R"("actor":"alice")"));
+  EXPECT_TRUE(absl::StrContains(audit, R"("transaction_id":"tid-1")"));
+  EXPECT_TRUE(absl::StrContains(audit, R"("subject":"CN=dev-1")"));
+
+  // Approving again answers the same certificate; nothing new is issued.
+  const int issued = signer_.issued.load();
+  auto again = core_->ApproveRequest(Approve("tid-1"), "bob");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->serial_hex(), approved->serial_hex());
+  EXPECT_EQ(signer_.issued.load(), issued);
+}
+
+TEST_F(AdminCoreTest, SignerDownLeavesApprovedAndApprovingAgainIssuesOnce) {
+  Queue("tid-2", "dev-2");
+  signer_.issue_down = true;
+  EXPECT_EQ(core_->ApproveRequest(Approve("tid-2"), "alice").status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(StatusOf("tid-2"), ApprovalRequest::Status::kApproved);
+  EXPECT_EQ(transactions_->GetTransaction("approval", "tid-2").value()->state,
+            Transaction::State::kPending);
+  signer_.issue_down = false;
+  const int issued = signer_.issued.load();
+  auto approved = core_->ApproveRequest(Approve("tid-2"), "alice");
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  EXPECT_EQ(signer_.issued.load(), issued + 1);
+  EXPECT_EQ(StatusOf("tid-2"), ApprovalRequest::Status::kIssued);
+}
+
+TEST_F(AdminCoreTest, RejectFailsTheTransactionAndBlocksApproval) {
+  Queue("tid-3", "dev-3");
+  v1::RejectRequestRequest reject;
+  reject.set_profile("approval");
+  reject.set_transaction_id("tid-3");
+  reject.set_reason("unknown device");
+  ASSERT_TRUE(core_->RejectRequest(reject, "carol").ok());
+  EXPECT_EQ(StatusOf("tid-3"), ApprovalRequest::Status::kRejected);
+  EXPECT_EQ(transactions_->GetTransaction("approval", "tid-3").value()->state,
+            Transaction::State::kRejected);
+  EXPECT_TRUE(core_->RejectRequest(reject, "carol").ok());  // idempotent
+  EXPECT_EQ(core_->ApproveRequest(Approve("tid-3"), "alice").status().code(),
+            kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(audit_text_.str(), R"("reason":"unknown device")"));
+
+  reject.set_transaction_id("missing");
+  EXPECT_EQ(core_->RejectRequest(reject, "carol").code(), absl::StatusCode::kNotFound);
+  reject.set_transaction_id("");
+  EXPECT_EQ(core_->RejectRequest(reject, "carol").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(AdminCoreTest, ListRequestsFiltersByStatus) {
+  Queue("a", "dev-a");
+  Queue("b", "dev-b");
+  v1::RejectRequestRequest reject;
+  reject.set_profile("approval");
+  reject.set_transaction_id("b");
+  ASSERT_TRUE(core_->RejectRequest(reject, "op").ok());
+  v1::ListRequestsRequest list;
+  list.set_status(v1::REQUEST_STATUS_REQUESTED);
+  auto page = core_->ListRequests(list, "op");
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->requests_size(), 1);
+  EXPECT_EQ(page->requests(0).transaction_id(), "a");
+  EXPECT_EQ(page->requests(0).subject(), "CN=dev-a");
+  list.set_status(v1::REQUEST_STATUS_UNSPECIFIED);
+  list.set_profile("approval");
+  EXPECT_EQ(core_->ListRequests(list, "op")->requests_size(), 2);
+  list.set_page_size(5000);
+  EXPECT_EQ(core_->ListRequests(list, "op").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(AdminCoreTest, EnrollRevokeListAndCrl) {
+  v1::EnrollRequest enroll;
+  enroll.set_profile("onetime");
+  enroll.set_csr(Csr("laptop-9"));
+  auto issued = core_->Enroll(enroll, "token");
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  enroll.set_profile("default");
+  enroll.set_csr(Csr("printer-1"));
+  ASSERT_TRUE(core_->Enroll(enroll, "token").ok());
+
+  v1::GetCertificateRequest get;
+  get.set_serial_hex(issued->serial_hex());
+  auto cert = core_->GetCertificate(get, "token");
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_EQ(cert->status(), v1::CERTIFICATE_STATUS_VALID);
+  EXPECT_EQ(cert->der(), issued->certificate());
+  EXPECT_EQ(cert->profile(), "onetime");
+  // The profile's subject template applied.
+  EXPECT_TRUE(absl::StrContains(cert->subject(), "O=Example Fleet")) << cert->subject();
+  EXPECT_GT(cert->not_after_unix(), cert->not_before_unix());
+
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_serial_hex(issued->serial_hex());
+  revoke.set_reason(7);
+  EXPECT_EQ(core_->RevokeCertificate(revoke, "token").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  revoke.set_reason(1);
+  ASSERT_TRUE(core_->RevokeCertificate(revoke, "token").ok());
+  EXPECT_EQ(core_->GetCertificate(get, "token")->status(), v1::CERTIFICATE_STATUS_REVOKED);
+  revoke.set_serial_hex("abcdef");
+  EXPECT_EQ(core_->RevokeCertificate(revoke, "token").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(absl::StrContains(audit_text_.str(), R"("action":"revoke")"));
+
+  v1::ListCertificatesRequest list;
+  list.set_status(v1::CERTIFICATE_STATUS_REVOKED);
+  auto revoked = core_->ListCertificates(list, "token");
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  ASSERT_EQ(revoked->certificates_size(), 1);
+  EXPECT_EQ(revoked->certificates(0).serial_hex(), issued->serial_hex());
+  list.set_status(v1::CERTIFICATE_STATUS_UNSPECIFIED);
+  list.set_subject_contains("PRINTER");
+  auto printers = core_->ListCertificates(list, "token");
+  ASSERT_EQ(printers->certificates_size(), 1);
+  EXPECT_EQ(printers->certificates(0).profile(), "default");
+  list.set_subject_contains("");
+  list.set_page_size(1);
+  auto first = core_->ListCertificates(list, "token");
+  ASSERT_EQ(first->certificates_size(), 1);
+  EXPECT_FALSE(first->next_page_token().empty());
+
+  auto crl = core_->GetCrl(v1::GetCRLRequest(), "token");
+  ASSERT_TRUE(crl.ok()) << crl.status();
+  auto parsed = crypto::FromDer<crypto::X509CrlPtr>(crl->crl(), d2i_X509_CRL, "CRL");
+  ASSERT_TRUE(parsed.ok());
+  ASSERT_EQ(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(parsed->get())), 1);
+
+  enroll.set_csr("not a csr");
+  EXPECT_EQ(core_->Enroll(enroll, "token").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  enroll.set_profile("nope");
+  EXPECT_EQ(core_->Enroll(enroll, "token").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(AdminCoreTest, ProfilesCarryTemplateAndCaCertificate) {
+  auto all = core_->ListProfiles(v1::ListProfilesRequest(), "token");
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->profiles_size(), 3);
+  EXPECT_TRUE(all->profiles(0).is_default());
+  v1::GetProfileRequest get;
+  get.set_name("onetime");
+  auto onetime = core_->GetProfile(get, "token");
+  ASSERT_TRUE(onetime.ok());
+  EXPECT_EQ(onetime->challenge_mode(), "one-time");
+  ASSERT_EQ(onetime->subject_size(), 2);
+  EXPECT_EQ(onetime->subject(1).value(), "{CN}");
+  EXPECT_EQ(onetime->key_usage(0), "digitalSignature");
+  EXPECT_EQ(onetime->ca_certificate(),
+            crypto::ToDer((*ca_.Get())->ca.get(), i2d_X509).value());
+  get.set_name("missing");
+  EXPECT_EQ(core_->GetProfile(get, "token").status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace scep::admin

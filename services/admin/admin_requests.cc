@@ -1,0 +1,260 @@
+// AdminCore: one-time challenges and manual approval (issue 4). Every
+// status change writes an audit line; a challenge never reaches a log.
+
+#include <openssl/rand.h>
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/base/status_macros.h"
+#include "common/codec/csr.h"
+#include "common/codec/identifiers.h"
+#include "common/crypto/der.h"
+#include "common/crypto/ssl_error.h"
+#include "services/admin/admin_core.h"
+
+namespace scep::admin {
+namespace {
+
+using metrics::LogLevel;
+using metrics::LogRecord;
+using redis::ApprovalRequest;
+using Status = redis::ApprovalRequest::Status;
+
+constexpr int kChallengeBytes = 24;
+constexpr int kDefaultPageSize = 100;
+
+std::optional<Status> FromProto(v1::RequestStatus status) {
+  switch (status) {
+    case v1::REQUEST_STATUS_REQUESTED: return Status::kRequested;
+    case v1::REQUEST_STATUS_APPROVED: return Status::kApproved;
+    case v1::REQUEST_STATUS_REJECTED: return Status::kRejected;
+    case v1::REQUEST_STATUS_ISSUED: return Status::kIssued;
+    default: return std::nullopt;
+  }
+}
+
+v1::RequestStatus ToProto(Status status) {
+  switch (status) {
+    case Status::kRequested: return v1::REQUEST_STATUS_REQUESTED;
+    case Status::kApproved: return v1::REQUEST_STATUS_APPROVED;
+    case Status::kRejected: return v1::REQUEST_STATUS_REJECTED;
+    case Status::kIssued: return v1::REQUEST_STATUS_ISSUED;
+  }
+  return v1::REQUEST_STATUS_UNSPECIFIED;
+}
+
+LogRecord Transition(absl::string_view action, const ApprovalRequest& request,
+                     const std::string& actor, Status from, Status to) {
+  LogRecord record(LogLevel::kInfo, "audit");
+  record.Str("action", action)
+      .Str("actor", actor)
+      .Str("profile", request.profile)
+      .Str("transaction_id", request.transaction_id)
+      .Str("subject", request.subject)
+      .Str("from", redis::StatusName(from))
+      .Str("to", redis::StatusName(to));
+  return record;
+}
+
+// A lost race with another operator is not this caller's fault: Aborted
+// tells it to read the request again.
+absl::Status Raced(const absl::Status& status) {
+  if (absl::IsFailedPrecondition(status)) {
+    return absl::AbortedError(
+        absl::StrCat("the request changed meanwhile (", status.message(), "); retry"));
+  }
+  return status;
+}
+
+absl::Status RequireTransaction(absl::string_view profile, absl::string_view tid) {
+  if (profile.empty()) return absl::InvalidArgumentError("profile is required");
+  if (tid.empty()) return absl::InvalidArgumentError("transaction_id is required");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+AdminCore::AdminCore(AdminOptions options, AdminDeps deps)
+    : options_(options), deps_(deps) {}
+
+void AdminCore::Audit(LogRecord record) const {
+  if (deps_.audit != nullptr) deps_.audit->Log(record);
+}
+
+absl::StatusOr<const gateway::Profile*> AdminCore::FindProfile(
+    absl::string_view name, absl::StatusCode missing) const {
+  const gateway::Profile* profile =
+      name.empty() ? &deps_.profiles->Default() : deps_.profiles->Find(name);
+  if (profile == nullptr) {
+    return absl::Status(missing, absl::StrCat("no profile named '", name, "'"));
+  }
+  return profile;
+}
+
+absl::StatusOr<v1::CreateChallengeResponse> AdminCore::CreateChallenge(
+    const v1::CreateChallengeRequest& request, const std::string& actor) {
+  if (request.profile().empty()) return absl::InvalidArgumentError("profile is required");
+  ASSIGN_OR_RETURN(const gateway::Profile* profile,
+                   FindProfile(request.profile(), absl::StatusCode::kFailedPrecondition));
+  if (profile->challenge_mode != gateway::Profile::ChallengeMode::kOneTime) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "profile '", profile->name, "' does not use one-time challenges"));
+  }
+  absl::Duration ttl = absl::Seconds(request.ttl_seconds());
+  if (request.ttl_seconds() == 0) ttl = options_.default_challenge_ttl;
+  if (ttl < absl::Seconds(1) || ttl > options_.max_challenge_ttl) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ttl_seconds must be 1 to ", absl::ToInt64Seconds(options_.max_challenge_ttl)));
+  }
+  unsigned char random[kChallengeBytes];
+  if (RAND_bytes(random, sizeof(random)) != 1) {
+    return crypto::SslInternal("random challenge");
+  }
+  v1::CreateChallengeResponse response;
+  response.set_challenge(absl::WebSafeBase64Escape(
+      absl::string_view(reinterpret_cast<const char*>(random), sizeof(random))));
+  const absl::Time now = absl::Now();
+  RETURN_IF_ERROR(deps_.challenges->Create(profile->name, response.challenge(),
+                                           request.subject(), ttl));
+  response.set_expires_unix(absl::ToUnixSeconds(now + ttl));
+  Audit(LogRecord(LogLevel::kInfo, "audit")
+            .Str("action", "create_challenge")
+            .Str("actor", actor)
+            .Str("profile", profile->name)
+            .Str("subject", request.subject())
+            .Int("ttl_seconds", absl::ToInt64Seconds(ttl)));
+  return response;
+}
+
+absl::StatusOr<v1::ListRequestsResponse> AdminCore::ListRequests(
+    const v1::ListRequestsRequest& request, const std::string& actor) {
+  std::optional<Status> status;
+  if (request.status() != v1::REQUEST_STATUS_UNSPECIFIED) {
+    status = FromProto(request.status());
+    if (!status.has_value()) return absl::InvalidArgumentError("unknown status");
+  }
+  const int page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  ASSIGN_OR_RETURN(redis::RequestPage page,
+                   deps_.requests->List(request.profile(), status,
+                                        request.page_token(), page_size));
+  v1::ListRequestsResponse response;
+  for (const ApprovalRequest& r : page.requests) {
+    v1::ApprovalRequest* out = response.add_requests();
+    out->set_profile(r.profile);
+    out->set_transaction_id(r.transaction_id);
+    out->set_subject(r.subject);
+    out->set_status(ToProto(r.status));
+    out->set_serial_hex(r.serial_hex);
+    out->set_actor(r.actor);
+    out->set_created_unix(absl::ToUnixSeconds(r.created));
+    out->set_updated_unix(absl::ToUnixSeconds(r.updated));
+    out->set_csr(r.csr);
+  }
+  response.set_next_page_token(page.next_page_token);
+  return response;
+}
+
+absl::StatusOr<v1::ApproveRequestResponse> AdminCore::ApproveRequest(
+    const v1::ApproveRequestRequest& request, const std::string& actor) {
+  RETURN_IF_ERROR(RequireTransaction(request.profile(), request.transaction_id()));
+  ASSIGN_OR_RETURN(const gateway::Profile* profile,
+                   FindProfile(request.profile(), absl::StatusCode::kNotFound));
+  ASSIGN_OR_RETURN(std::optional<ApprovalRequest> stored,
+                   deps_.requests->Get(profile->name, request.transaction_id()));
+  if (!stored.has_value()) return absl::NotFoundError("no such request (or it expired)");
+  switch (stored->status) {
+    case Status::kRejected:
+      return absl::FailedPreconditionError("the request was rejected");
+    case Status::kIssued: {
+      v1::ApproveRequestResponse response;
+      response.set_serial_hex(stored->serial_hex);
+      absl::StatusOr<std::optional<redis::CertificateRecord>> record =
+          deps_.index->Get(stored->serial_hex);
+      if (record.ok() && record->has_value()) {
+        response.set_certificate((*record)->certificate);
+      }
+      return response;
+    }
+    case Status::kRequested:
+      RETURN_IF_ERROR(Raced(deps_.requests->Transition(
+          profile->name, stored->transaction_id, Status::kRequested,
+          Status::kApproved, actor, "")));
+      Audit(Transition("approve", *stored, actor, Status::kRequested, Status::kApproved));
+      stored->status = Status::kApproved;
+      break;
+    case Status::kApproved:
+      break;  // an earlier issuance failed: retry it
+  }
+  return IssueApproved(*profile, *stored, actor);
+}
+
+absl::StatusOr<v1::ApproveRequestResponse> AdminCore::IssueApproved(
+    const gateway::Profile& profile, const ApprovalRequest& request,
+    const std::string& actor) {
+  // A retry after the transaction was completed (but not marked ISSUED)
+  // must not issue a second certificate.
+  ASSIGN_OR_RETURN(std::optional<redis::Transaction> transaction,
+                   deps_.transactions->GetTransaction(profile.name,
+                                                      request.transaction_id));
+  std::string certificate;
+  if (transaction.has_value() &&
+      transaction->state == redis::Transaction::State::kIssued) {
+    certificate = transaction->certificate;
+  } else {
+    absl::StatusOr<codec::Csr> csr = codec::ParseCsr(request.csr);
+    if (!csr.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("stored CSR unreadable: ", csr.status().message()));
+    }
+    ASSIGN_OR_RETURN(certificate, deps_.issuer->Issue(profile, *csr));
+    RETURN_IF_ERROR(deps_.transactions->CompleteTransaction(
+        profile.name, request.transaction_id, request.fingerprint, certificate,
+        options_.issued_ttl));
+  }
+  ASSIGN_OR_RETURN(crypto::X509Ptr cert, crypto::FromDer<crypto::X509Ptr>(
+                                             certificate, d2i_X509, "certificate"));
+  const std::string serial = codec::SerialHex(X509_get0_serialNumber(cert.get()));
+  RETURN_IF_ERROR(Raced(deps_.requests->Transition(profile.name, request.transaction_id,
+                                                   Status::kApproved, Status::kIssued,
+                                                   actor, serial)));
+  Audit(Transition("issue", request, actor, Status::kApproved, Status::kIssued)
+            .Str("serial", serial));
+  v1::ApproveRequestResponse response;
+  response.set_serial_hex(serial);
+  response.set_certificate(std::move(certificate));
+  return response;
+}
+
+absl::StatusOr<v1::RejectRequestResponse> AdminCore::RejectRequest(
+    const v1::RejectRequestRequest& request, const std::string& actor) {
+  RETURN_IF_ERROR(RequireTransaction(request.profile(), request.transaction_id()));
+  ASSIGN_OR_RETURN(std::optional<ApprovalRequest> stored,
+                   deps_.requests->Get(request.profile(), request.transaction_id()));
+  if (!stored.has_value()) return absl::NotFoundError("no such request (or it expired)");
+  if (stored->status == Status::kIssued) {
+    return absl::FailedPreconditionError(
+        "the request was issued already; revoke its certificate instead");
+  }
+  if (stored->status != Status::kRejected) {
+    RETURN_IF_ERROR(Raced(deps_.requests->Transition(
+        stored->profile, stored->transaction_id, stored->status, Status::kRejected,
+        actor, "")));
+    Audit(Transition("reject", *stored, actor, stored->status, Status::kRejected)
+              .Str("reason", request.reason()));
+  }
+  // Repeated on a second call, so a rejection whose transaction update
+  // failed (Redis down) can be completed by calling again.
+  const gateway::Profile* profile = deps_.profiles->Find(stored->profile);
+  const absl::Duration ttl =
+      profile != nullptr ? profile->approval_ttl : gateway::Profile().approval_ttl;
+  absl::Status rejected =
+      deps_.transactions->RejectTransaction(stored->profile, stored->transaction_id, ttl);
+  if (!rejected.ok() && !absl::IsNotFound(rejected)) return rejected;
+  return v1::RejectRequestResponse();
+}
+
+}  // namespace scep::admin

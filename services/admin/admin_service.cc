@@ -1,0 +1,106 @@
+#include "services/admin/admin_service.h"
+
+#include <utility>
+
+#include "common/rpc/status_convert.h"
+
+namespace scep::admin {
+namespace {
+
+constexpr size_t kMaxQueuedCalls = 256;
+
+}  // namespace
+
+AdminService::AdminService(AdminCore* core, const AdminAuthenticator* auth, int workers)
+    : core_(core), auth_(auth), pool_(workers, kMaxQueuedCalls) {}
+
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* AdminService::Run(
+    grpc::CallbackServerContext* context, const Request* request, Response* response,
+    absl::StatusOr<Response> (AdminCore::*operation)(const Request&, const std::string&)) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<std::string> actor = auth_->Authenticate(*context);
+  if (!actor.ok()) {
+    reactor->Finish(rpc::ToGrpcStatus(actor.status()));
+    return reactor;
+  }
+  const bool queued = pool_.TryPost(
+      [this, reactor, request, response, operation, actor = *std::move(actor)] {
+        absl::StatusOr<Response> result = (core_->*operation)(*request, actor);
+        if (result.ok()) *response = *std::move(result);
+        reactor->Finish(rpc::ToGrpcStatus(result.status()));
+      });
+  if (!queued) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "admin API busy; retry later"));
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminService::CreateChallenge(
+    grpc::CallbackServerContext* context, const v1::CreateChallengeRequest* request,
+    v1::CreateChallengeResponse* response) {
+  return Run(context, request, response, &AdminCore::CreateChallenge);
+}
+
+grpc::ServerUnaryReactor* AdminService::ListRequests(
+    grpc::CallbackServerContext* context, const v1::ListRequestsRequest* request,
+    v1::ListRequestsResponse* response) {
+  return Run(context, request, response, &AdminCore::ListRequests);
+}
+
+grpc::ServerUnaryReactor* AdminService::ApproveRequest(
+    grpc::CallbackServerContext* context, const v1::ApproveRequestRequest* request,
+    v1::ApproveRequestResponse* response) {
+  return Run(context, request, response, &AdminCore::ApproveRequest);
+}
+
+grpc::ServerUnaryReactor* AdminService::RejectRequest(
+    grpc::CallbackServerContext* context, const v1::RejectRequestRequest* request,
+    v1::RejectRequestResponse* response) {
+  return Run(context, request, response, &AdminCore::RejectRequest);
+}
+
+grpc::ServerUnaryReactor* AdminService::RevokeCertificate(
+    grpc::CallbackServerContext* context, const v1::RevokeCertificateRequest* request,
+    v1::RevokeCertificateResponse* response) {
+  return Run(context, request, response, &AdminCore::RevokeCertificate);
+}
+
+grpc::ServerUnaryReactor* AdminService::GetCertificate(
+    grpc::CallbackServerContext* context, const v1::GetCertificateRequest* request,
+    v1::Certificate* response) {
+  return Run(context, request, response, &AdminCore::GetCertificate);
+}
+
+grpc::ServerUnaryReactor* AdminService::ListCertificates(
+    grpc::CallbackServerContext* context, const v1::ListCertificatesRequest* request,
+    v1::ListCertificatesResponse* response) {
+  return Run(context, request, response, &AdminCore::ListCertificates);
+}
+
+grpc::ServerUnaryReactor* AdminService::GetCRL(grpc::CallbackServerContext* context,
+                                               const v1::GetCRLRequest* request,
+                                               v1::GetCRLResponse* response) {
+  return Run(context, request, response, &AdminCore::GetCrl);
+}
+
+grpc::ServerUnaryReactor* AdminService::Enroll(grpc::CallbackServerContext* context,
+                                               const v1::EnrollRequest* request,
+                                               v1::EnrollResponse* response) {
+  return Run(context, request, response, &AdminCore::Enroll);
+}
+
+grpc::ServerUnaryReactor* AdminService::GetProfile(grpc::CallbackServerContext* context,
+                                                   const v1::GetProfileRequest* request,
+                                                   v1::Profile* response) {
+  return Run(context, request, response, &AdminCore::GetProfile);
+}
+
+grpc::ServerUnaryReactor* AdminService::ListProfiles(
+    grpc::CallbackServerContext* context, const v1::ListProfilesRequest* request,
+    v1::ListProfilesResponse* response) {
+  return Run(context, request, response, &AdminCore::ListProfiles);
+}
+
+}  // namespace scep::admin

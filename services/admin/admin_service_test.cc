@@ -1,0 +1,112 @@
+#include <grpcpp/grpcpp.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "scep/admin/v1/admin.grpc.pb.h"
+#include "services/admin/admin_auth.h"
+#include "services/admin/admin_server.h"
+#include "services/gateway/in_process_signer.h"
+
+namespace scep::admin {
+namespace {
+
+constexpr char kToken[] = "t0ken-For-The-Admin-API";
+
+std::string WriteFile(const std::string& name, const std::string& content) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << content;
+  return path;
+}
+
+TEST(AdminAuthenticatorTest, RefusesToRunWithoutAnyCredential) {
+  EXPECT_EQ(AdminAuthenticator::New({}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(AdminAuthenticatorTest, BearerTokenIsCheckedExactly) {
+  AdminAuthOptions options;
+  options.token = kToken;
+  auto auth = AdminAuthenticator::New(options).value();
+  EXPECT_EQ(auth.Authenticate(std::string("Bearer ") + kToken, nullptr).value(), "token");
+  EXPECT_EQ(auth.Authenticate(std::string("bearer  ") + kToken, nullptr).value(), "token");
+  for (const std::string& wrong :
+       {std::string("Bearer ") + kToken + "x", std::string("Bearer t0ken"),
+        std::string(kToken), std::string("Basic ") + kToken, std::string("Bearer ")}) {
+    absl::StatusOr<std::string> actor = auth.Authenticate(wrong, nullptr);
+    EXPECT_EQ(actor.status().code(), absl::StatusCode::kUnauthenticated) << wrong;
+    EXPECT_EQ(actor.status().message().find(kToken), std::string::npos);
+  }
+  EXPECT_EQ(auth.Authenticate(std::nullopt, nullptr).status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+TEST(AdminServerTest, StartRefusesNoCredentialsAndHalfTls) {
+  AdminServerOptions options;
+  options.port = 0;
+  EXPECT_EQ(AdminServer::Start(options, {}, {}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  options.token_file = WriteFile("empty-token", "\n");
+  EXPECT_EQ(AdminServer::Start(options, {}, {}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  options.token_file = WriteFile("token", kToken);
+  options.tls_cert = gateway::testing::Testdata("ca.pem");
+  EXPECT_EQ(AdminServer::Start(options, {}, {}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+class AdminServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    gateway::Profile profile;
+    profiles_ = gateway::ProfileSet::New({profile}).value();
+    ASSERT_TRUE(ca_.Refresh(signer_).ok());
+    AdminDeps deps;
+    deps.profiles = profiles_.get();
+    deps.ca = &ca_;
+    AdminServerOptions options;
+    options.port = 0;
+    options.token_file = WriteFile("token", std::string(kToken) + "\n");
+    server_ = AdminServer::Start(options, {}, deps).value();
+    stub_ = v1::Admin::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  }
+
+  grpc::Status ListProfiles(const std::string& authorization,
+                            v1::ListProfilesResponse* response) {
+    grpc::ClientContext context;
+    if (!authorization.empty()) context.AddMetadata("authorization", authorization);
+    return stub_->ListProfiles(&context, v1::ListProfilesRequest(), response);
+  }
+
+  gateway::testing::InProcessSigner signer_;
+  gateway::CaCertificates ca_;
+  std::unique_ptr<gateway::ProfileSet> profiles_;
+  std::unique_ptr<AdminServer> server_;
+  std::unique_ptr<v1::Admin::Stub> stub_;
+};
+
+TEST_F(AdminServerTest, CallsWithoutTheTokenAreUnauthenticated) {
+  v1::ListProfilesResponse response;
+  EXPECT_EQ(ListProfiles("", &response).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(ListProfiles("Bearer wrong", &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // Every method is guarded, not only the one tried above.
+  grpc::ClientContext context;
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_serial_hex("01");
+  v1::RevokeCertificateResponse revoked;
+  EXPECT_EQ(stub_->RevokeCertificate(&context, revoke, &revoked).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+
+  grpc::Status ok = ListProfiles(std::string("Bearer ") + kToken, &response);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  ASSERT_EQ(response.profiles_size(), 1);
+  EXPECT_EQ(response.profiles(0).name(), "default");
+  EXPECT_FALSE(response.profiles(0).ca_certificate().empty());
+}
+
+}  // namespace
+}  // namespace scep::admin

@@ -1,0 +1,217 @@
+#include "services/gateway/profile_config.h"
+
+#include <openssl/objects.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "scep/config/v1/profiles.pb.h"
+
+namespace scep::gateway {
+namespace {
+
+namespace pb = ::scep::config::v1;
+
+constexpr const char* kKeyUsages[] = {
+    "digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment",
+    "keyAgreement",     "keyCertSign",    "cRLSign",         "encipherOnly",
+    "decipherOnly"};
+constexpr const char* kEkus[] = {"clientAuth", "serverAuth", "codeSigning",
+                                 "emailProtection", "timeStamping", "OCSPSigning",
+                                 "ipsecIKE", "msSmartcardLogin"};
+constexpr const char* kSanTypes[] = {"dns", "email", "upn", "uri", "ip"};
+constexpr const char* kKeyTypes[] = {"rsa", "ec-p256", "ec-p384"};
+
+template <size_t N>
+bool OneOf(const std::string& v, const char* const (&options)[N]) {
+  for (const char* o : options) {
+    if (v == o) return true;
+  }
+  return false;
+}
+
+class Checker {
+ public:
+  Checker(absl::string_view origin, const pb::Profile& p)
+      : prefix_(absl::StrCat(origin, ": profile '", p.name(), "': ")) {}
+  absl::Status Error(absl::string_view field, absl::string_view why) const {
+    return absl::FailedPreconditionError(absl::StrCat(prefix_, field, ": ", why));
+  }
+
+ private:
+  std::string prefix_;
+};
+
+absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
+                                const SecretSources& secrets) {
+  Checker check(origin, in);
+  Profile out;
+  out.name = in.name();
+  out.template_name = in.template_name().empty() ? in.name() : in.template_name();
+  if (in.certificate_type() == "user") {
+    out.type = Profile::CertificateType::kUser;
+  } else if (!in.certificate_type().empty() && in.certificate_type() != "device") {
+    return check.Error("certificate_type", "must be device or user");
+  }
+  for (const pb::Rdn& rdn : in.subject()) {
+    if (OBJ_txt2nid(rdn.type().c_str()) == NID_undef) {
+      return check.Error("subject", absl::StrCat("unknown RDN type '", rdn.type(), "'"));
+    }
+    if (rdn.value().empty()) return check.Error("subject", "empty RDN value");
+    out.subject.emplace_back(rdn.type(), rdn.value());
+  }
+  for (const std::string& rdn : in.allowed_rdns()) {
+    if (OBJ_txt2nid(rdn.c_str()) == NID_undef) {
+      return check.Error("allowed_rdns", absl::StrCat("unknown RDN type '", rdn, "'"));
+    }
+    out.allowed_rdns.push_back(rdn);
+  }
+  for (const pb::SanRule& rule : in.san_policy()) {
+    if (!OneOf(rule.type(), kSanTypes)) {
+      return check.Error("san_policy.type", "must be dns, email, upn, uri or ip");
+    }
+    if (rule.patterns().empty()) return check.Error("san_policy.patterns", "empty");
+    out.san_policy.emplace_back(
+        rule.type(), std::vector<std::string>(rule.patterns().begin(), rule.patterns().end()));
+  }
+  if (in.validity_days() > 3650) return check.Error("validity_days", "must be 1..3650");
+  if (in.validity_days() != 0) out.validity_days = static_cast<int>(in.validity_days());
+  if (!in.digest().empty()) {
+    if (in.digest() != "sha256" && in.digest() != "sha384" && in.digest() != "sha512") {
+      return check.Error("digest", "must be sha256, sha384 or sha512");
+    }
+    out.digest = in.digest();
+  }
+  for (const std::string& ku : in.key_usage()) {
+    if (!OneOf(ku, kKeyUsages)) return check.Error("key_usage", absl::StrCat("unknown '", ku, "'"));
+    out.key_usage.push_back(ku);
+  }
+  for (const std::string& eku : in.extended_key_usage()) {
+    if (!OneOf(eku, kEkus)) {
+      return check.Error("extended_key_usage", absl::StrCat("unknown '", eku, "'"));
+    }
+    out.extended_key_usage.push_back(eku);
+  }
+  if (in.min_rsa_bits() != 0) {
+    if (in.min_rsa_bits() < 2048 || in.min_rsa_bits() > 8192) {
+      return check.Error("min_rsa_bits", "must be 2048..8192");
+    }
+    out.min_rsa_bits = static_cast<int>(in.min_rsa_bits());
+  }
+  if (!in.key_types().empty()) {
+    out.key_types.clear();
+    for (const std::string& t : in.key_types()) {
+      if (!OneOf(t, kKeyTypes)) return check.Error("key_types", "must be rsa, ec-p256 or ec-p384");
+      out.key_types.push_back(t);
+    }
+  }
+  const pb::Challenge& ch = in.challenge();
+  if (ch.mode().empty() || ch.mode() == "static") {
+    out.challenge_mode = Profile::ChallengeMode::kStatic;
+    if (!ch.secret_env().empty()) {
+      std::optional<std::string> v = secrets.env(ch.secret_env());
+      if (!v.has_value() || v->empty()) {
+        return check.Error("challenge.secret_env",
+                           absl::StrCat("environment variable ", ch.secret_env(), " is not set"));
+      }
+      out.challenge = *v;
+    } else if (!ch.secret_file().empty()) {
+      absl::StatusOr<std::string> v = secrets.file(ch.secret_file());
+      if (!v.ok() || v->empty()) {
+        return check.Error("challenge.secret_file",
+                           absl::StrCat("cannot read ", ch.secret_file()));
+      }
+      out.challenge = std::string(absl::StripTrailingAsciiWhitespace(*v));
+    } else {
+      return check.Error("challenge", "static mode needs secret_env or secret_file");
+    }
+  } else if (ch.mode() == "one-time") {
+    out.challenge_mode = Profile::ChallengeMode::kOneTime;
+  } else if (ch.mode() == "external") {
+    out.challenge_mode = Profile::ChallengeMode::kExternal;
+    if (ch.verifier_url().rfind("http://", 0) != 0) {
+      return check.Error("challenge.verifier_url", "must be http://host[:port]/path");
+    }
+    out.verifier_url = ch.verifier_url();
+    if (ch.verifier_timeout_ms() > 60000) {
+      return check.Error("challenge.verifier_timeout_ms", "must be at most 60000");
+    }
+    if (ch.verifier_timeout_ms() != 0) {
+      out.verifier_timeout = absl::Milliseconds(ch.verifier_timeout_ms());
+    }
+  } else {
+    return check.Error("challenge.mode", "must be static, one-time or external");
+  }
+  if (in.approval() == "manual") {
+    out.approval = Profile::Approval::kManual;
+  } else if (!in.approval().empty() && in.approval() != "automatic") {
+    return check.Error("approval", "must be automatic or manual");
+  }
+  if (in.approval_ttl_hours() != 0) out.approval_ttl = absl::Hours(in.approval_ttl_hours());
+  out.allow_legacy = in.allow_legacy();
+  out.renewal_window = absl::Hours(24) * static_cast<int64_t>(in.renewal_window_days());
+  return out;
+}
+
+}  // namespace
+
+SecretSources RealSecretSources() {
+  SecretSources s;
+  s.env = [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+  s.file = [](const std::string& path) -> absl::StatusOr<std::string> {
+    std::ifstream in(path);
+    if (!in) return absl::NotFoundError(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  return s;
+}
+
+absl::StatusOr<std::vector<Profile>> ParseProfiles(absl::string_view json,
+                                                   absl::string_view origin,
+                                                   const SecretSources& secrets) {
+  pb::ProfilesFile file;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(
+      std::string(json), &file, options);
+  if (!status.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(origin, ": ", std::string(status.message())));
+  }
+  if (file.profiles().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(origin, ": no profiles"));
+  }
+  std::vector<Profile> out;
+  for (const pb::Profile& p : file.profiles()) {
+    absl::StatusOr<Profile> profile = Convert(p, origin, secrets);
+    if (!profile.ok()) return profile.status();
+    out.push_back(*std::move(profile));
+  }
+  // Name checks (charset, duplicates) are ProfileSet's.
+  absl::StatusOr<std::unique_ptr<ProfileSet>> set = ProfileSet::New(out);
+  if (!set.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(origin, ": ", set.status().message()));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Profile>> LoadProfilesFile(const std::string& path) {
+  SecretSources secrets = RealSecretSources();
+  absl::StatusOr<std::string> text = secrets.file(path);
+  if (!text.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot read profiles file ", path));
+  }
+  return ParseProfiles(*text, path, secrets);
+}
+
+}  // namespace scep::gateway

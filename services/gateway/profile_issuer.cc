@@ -1,0 +1,185 @@
+#include "services/gateway/profile_issuer.h"
+
+#include <openssl/objects.h>
+
+#include <iostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/codec/identifiers.h"
+#include "common/crypto/der.h"
+
+namespace scep::gateway {
+namespace {
+
+// '*' matches any run of characters (DNS labels included); case-insensitive.
+bool GlobMatch(absl::string_view pattern, absl::string_view text) {
+  if (pattern.empty()) return text.empty();
+  if (pattern[0] == '*') {
+    for (size_t i = 0; i <= text.size(); ++i) {
+      if (GlobMatch(pattern.substr(1), text.substr(i))) return true;
+    }
+    return false;
+  }
+  return !text.empty() &&
+         absl::ascii_tolower(pattern[0]) == absl::ascii_tolower(text[0]) &&
+         GlobMatch(pattern.substr(1), text.substr(1));
+}
+
+std::string AsText(const ASN1_STRING* s) {
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     ASN1_STRING_length(s));
+}
+
+// ("dns", "host.example") for a GeneralName; type "" when unsupported.
+std::pair<std::string, std::string> Describe(const GENERAL_NAME* name) {
+  switch (name->type) {
+    case GEN_DNS: return {"dns", AsText(name->d.dNSName)};
+    case GEN_EMAIL: return {"email", AsText(name->d.rfc822Name)};
+    case GEN_URI: return {"uri", AsText(name->d.uniformResourceIdentifier)};
+    case GEN_IPADD: {
+      const ASN1_OCTET_STRING* ip = name->d.iPAddress;
+      const unsigned char* b = ASN1_STRING_get0_data(ip);
+      if (ASN1_STRING_length(ip) == 4) {
+        return {"ip", absl::StrCat(b[0], ".", b[1], ".", b[2], ".", b[3])};
+      }
+      return {"ip", "<ipv6>"};
+    }
+    case GEN_OTHERNAME:
+      if (OBJ_obj2nid(name->d.otherName->type_id) == NID_ms_upn &&
+          name->d.otherName->value->type == V_ASN1_UTF8STRING) {
+        return {"upn", AsText(name->d.otherName->value->value.utf8string)};
+      }
+      return {"", ""};
+    default:
+      return {"", ""};
+  }
+}
+
+crypto::GeneralNamesPtr RequestedSans(X509_REQ* req) {
+  crypto::ExtStackPtr exts(X509_REQ_get_extensions(req));
+  if (exts == nullptr) return nullptr;
+  return crypto::GeneralNamesPtr(static_cast<GENERAL_NAMES*>(
+      X509V3_get_d2i(exts.get(), NID_subject_alt_name, nullptr, nullptr)));
+}
+
+absl::StatusOr<crypto::X509NamePtr> BuildSubject(const Profile& profile,
+                                                 X509_REQ* req) {
+  const X509_NAME* requested = X509_REQ_get_subject_name(req);
+  crypto::X509NamePtr subject(X509_NAME_new());
+  for (const auto& [type, value] : profile.subject) {
+    std::string text = value;
+    if (value.size() > 2 && value.front() == '{' && value.back() == '}') {
+      const std::string attr = value.substr(1, value.size() - 2);
+      int nid = OBJ_txt2nid(attr.c_str());
+      int idx = nid == NID_undef ? -1 : X509_NAME_get_index_by_NID(requested, nid, -1);
+      if (idx < 0) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("request has no ", attr, " for the subject template"));
+      }
+      text = AsText(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(requested, idx)));
+    }
+    if (X509_NAME_add_entry_by_txt(subject.get(), type.c_str(), MBSTRING_UTF8,
+                                   reinterpret_cast<const unsigned char*>(text.data()),
+                                   static_cast<int>(text.size()), -1, 0) != 1) {
+      return absl::InternalError(absl::StrCat("subject template RDN ", type));
+    }
+  }
+  return subject;
+}
+
+}  // namespace
+
+absl::Status ProfileIssuer::CheckPolicy(const Profile& profile,
+                                        const codec::Csr& csr) {
+  X509_REQ* req = csr.request.get();
+  EVP_PKEY* key = X509_REQ_get0_pubkey(req);
+  std::string key_type;
+  if (EVP_PKEY_base_id(key) == EVP_PKEY_RSA) {
+    key_type = "rsa";
+    if (EVP_PKEY_get_bits(key) < profile.min_rsa_bits) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "RSA key of ", EVP_PKEY_get_bits(key), " bits; the profile requires ",
+          profile.min_rsa_bits));
+    }
+  } else if (EVP_PKEY_base_id(key) == EVP_PKEY_EC) {
+    key_type = absl::StrCat("ec-p", EVP_PKEY_get_bits(key));
+  }
+  if (std::find(profile.key_types.begin(), profile.key_types.end(), key_type) ==
+      profile.key_types.end()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("key type ", key_type.empty() ? "unknown" : key_type,
+                     " is not allowed by the profile"));
+  }
+  const X509_NAME* name = X509_REQ_get_subject_name(req);
+  if (!profile.allowed_rdns.empty()) {
+    for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+      const char* sn = OBJ_nid2sn(OBJ_obj2nid(
+          X509_NAME_ENTRY_get_object(X509_NAME_get_entry(name, i))));
+      if (std::find(profile.allowed_rdns.begin(), profile.allowed_rdns.end(),
+                    sn != nullptr ? sn : "") == profile.allowed_rdns.end()) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("subject attribute ", sn != nullptr ? sn : "?",
+                         " is not allowed by the profile"));
+      }
+    }
+  }
+  if (!profile.san_policy.empty()) {
+    crypto::GeneralNamesPtr sans = RequestedSans(req);
+    for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
+      auto [type, value] = Describe(sk_GENERAL_NAME_value(sans.get(), i));
+      bool allowed = false;
+      for (const auto& [policy_type, patterns] : profile.san_policy) {
+        if (policy_type != type) continue;
+        for (const std::string& pattern : patterns) {
+          allowed = allowed || GlobMatch(pattern, value);
+        }
+      }
+      if (!allowed) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "subjectAltName ", type.empty() ? "of an unsupported type" : type + ":" + value,
+            " is outside the profile's SAN policy"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ProfileIssuer::Issue(const Profile& profile,
+                                                 const codec::Csr& csr) {
+  RETURN_IF_ERROR(CheckPolicy(profile, csr));
+  IssueRequest request;
+  ASSIGN_OR_RETURN(request.csr, crypto::ToDer(csr.request.get(), i2d_X509_REQ));
+  request.validity_days = profile.validity_days;
+  request.digest = profile.digest;
+  request.key_usage = profile.key_usage;
+  request.extended_key_usage = profile.extended_key_usage;
+  if (!profile.subject.empty()) {
+    ASSIGN_OR_RETURN(crypto::X509NamePtr subject,
+                     BuildSubject(profile, csr.request.get()));
+    ASSIGN_OR_RETURN(request.subject, crypto::ToDer(subject.get(), i2d_X509_NAME));
+  }
+  ASSIGN_OR_RETURN(std::string cert_der, signer_->Issue(request));
+  absl::StatusOr<crypto::X509Ptr> cert =
+      crypto::FromDer<crypto::X509Ptr>(cert_der, d2i_X509, "issued certificate");
+  absl::Status indexed = cert.status();
+  if (cert.ok()) {
+    redis::CertificateRecord record;
+    record.certificate = cert_der;
+    record.profile = profile.name;
+    int days = 0, secs = 0;
+    ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(cert->get()));
+    indexed = index_->Put(codec::SerialHex(X509_get0_serialNumber(cert->get())),
+                          record,
+                          absl::Hours(24) * days + absl::Seconds(secs) + index_grace_);
+  }
+  if (!indexed.ok()) {
+    std::cerr << "scep-gateway: warning: certificate not recorded in the index: "
+              << indexed.message() << std::endl;
+  }
+  return cert_der;
+}
+
+}  // namespace scep::gateway

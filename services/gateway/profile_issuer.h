@@ -1,0 +1,44 @@
+#ifndef SCEP_SERVICES_GATEWAY_PROFILE_ISSUER_H_
+#define SCEP_SERVICES_GATEWAY_PROFILE_ISSUER_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/codec/csr.h"
+#include "common/redis/certificate_index.h"
+#include "services/gateway/profile.h"
+#include "services/gateway/signer_client.h"
+
+namespace scep::gateway {
+
+// Issues certificates for a profile: applies the profile's policy to a
+// verified CSR (key type and size, allowed RDNs, subject template, SAN
+// patterns), asks the signer for the certificate with the profile's
+// validity, digest, key usage and EKU, and records it in the certificate
+// index. Shared by SCEP enrollment, manual approval and the admin API's
+// Enroll. Thread-safe; dependencies are not owned.
+class ProfileIssuer {
+ public:
+  ProfileIssuer(SignerClient* signer, redis::CertificateIndex* index,
+                absl::Duration index_grace = absl::Hours(24 * 365))
+      : signer_(signer), index_(index), index_grace_(index_grace) {}
+
+  // PermissionDenied when the CSR is outside the profile's policy (the
+  // message says which rule, for failInfoText); Unavailable when the
+  // signer is down; the DER certificate otherwise. A failure to record in
+  // the index is logged, not returned: the certificate exists.
+  absl::StatusOr<std::string> Issue(const Profile& profile, const codec::Csr& csr);
+
+  // Only the policy check (for refusing before a request is queued for
+  // approval).
+  static absl::Status CheckPolicy(const Profile& profile, const codec::Csr& csr);
+
+ private:
+  SignerClient* const signer_;
+  redis::CertificateIndex* const index_;
+  const absl::Duration index_grace_;
+};
+
+}  // namespace scep::gateway
+
+#endif  // SCEP_SERVICES_GATEWAY_PROFILE_ISSUER_H_

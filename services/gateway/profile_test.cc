@@ -1,0 +1,171 @@
+// Profiles file validation and profile policy (subject template, SAN
+// patterns, key checks, key usage) through ProfileIssuer.
+
+#include "absl/strings/match.h"
+#include "common/codec/client.h"
+#include "common/codec/csr.h"
+#include "common/codec/identifiers.h"
+#include "common/crypto/der.h"
+#include "common/redis/memory_certificate_index.h"
+#include "gtest/gtest.h"
+#include "services/gateway/in_process_signer.h"
+#include "services/gateway/profile_config.h"
+#include "services/gateway/profile_issuer.h"
+
+namespace scep::gateway {
+namespace {
+
+SecretSources FakeSecrets() {
+  SecretSources s;
+  s.env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "WIFI_SECRET") return std::string("Wifi-Secret");
+    return std::nullopt;
+  };
+  s.file = [](const std::string&) -> absl::StatusOr<std::string> {
+    return absl::NotFoundError("no files in this test");
+  };
+  return s;
+}
+
+absl::StatusOr<std::vector<Profile>> Parse(const std::string& json) {
+  return ParseProfiles(json, "profiles.json", FakeSecrets());
+}
+
+TEST(ProfileConfigTest, ParsesEveryMode) {
+  auto profiles = Parse(R"({"profiles": [
+    {"name": "wifi", "template_name": "Corporate Wi-Fi",
+     "subject": [{"type": "CN", "value": "{CN}"}, {"type": "O", "value": "Example"}],
+     "allowed_rdns": ["CN"], "san_policy": [{"type": "dns", "patterns": ["*.devices.example"]}],
+     "validity_days": 90, "digest": "sha384", "key_usage": ["digitalSignature"],
+     "extended_key_usage": ["clientAuth", "serverAuth"], "min_rsa_bits": 3072,
+     "key_types": ["rsa"], "challenge": {"mode": "static", "secret_env": "WIFI_SECRET"},
+     "renewal_window_days": 30},
+    {"name": "onetime", "challenge": {"mode": "one-time"}},
+    {"name": "mdm", "certificate_type": "user", "approval": "manual",
+     "challenge": {"mode": "external", "verifier_url": "http://127.0.0.1:9/verify",
+                   "verifier_timeout_ms": 1500}}]})");
+  ASSERT_TRUE(profiles.ok()) << profiles.status();
+  ASSERT_EQ(profiles->size(), 3u);
+  const Profile& wifi = (*profiles)[0];
+  EXPECT_EQ(wifi.challenge, "Wifi-Secret");
+  EXPECT_EQ(wifi.validity_days, 90);
+  EXPECT_EQ(wifi.digest, "sha384");
+  EXPECT_EQ(wifi.min_rsa_bits, 3072);
+  EXPECT_EQ(wifi.renewal_window, absl::Hours(24 * 30));
+  EXPECT_EQ(wifi.subject.size(), 2u);
+  EXPECT_EQ((*profiles)[1].challenge_mode, Profile::ChallengeMode::kOneTime);
+  const Profile& mdm = (*profiles)[2];
+  EXPECT_EQ(mdm.challenge_mode, Profile::ChallengeMode::kExternal);
+  EXPECT_EQ(mdm.approval, Profile::Approval::kManual);
+  EXPECT_EQ(mdm.type, Profile::CertificateType::kUser);
+  EXPECT_EQ(mdm.verifier_timeout, absl::Milliseconds(1500));
+}
+
+TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
+  struct Case {
+    const char* json;
+    const char* expected;
+  } cases[] = {
+      {R"({"profiles": [{"name": "a", "challenge": {"mode": "magic"}}]})",
+       "profiles.json: profile 'a': challenge.mode"},
+      {R"({"profiles": [{"name": "a", "challenge": {"mode": "static"}}]})",
+       "profile 'a': challenge: static mode needs"},
+      {R"({"profiles": [{"name": "a", "challenge": {"secret_env": "MISSING"}}]})",
+       "challenge.secret_env: environment variable MISSING is not set"},
+      {R"({"profiles": [{"name": "b", "digest": "md5", "challenge": {"mode": "one-time"}}]})",
+       "profile 'b': digest"},
+      {R"({"profiles": [{"name": "b", "key_usage": ["everything"], "challenge": {"mode": "one-time"}}]})",
+       "key_usage: unknown 'everything'"},
+      {R"({"profiles": [{"name": "b", "san_policy": [{"type": "x400", "patterns": ["*"]}], "challenge": {"mode": "one-time"}}]})",
+       "san_policy.type"},
+      {R"({"profiles": [{"name": "b", "min_rsa_bits": 1024, "challenge": {"mode": "one-time"}}]})",
+       "min_rsa_bits"},
+      {R"({"profiles": [{"name": "b", "challenge": {"mode": "external", "verifier_url": "https://x"}}]})",
+       "challenge.verifier_url"},
+      {R"({"profiles": [{"name": "Bad Name", "challenge": {"mode": "one-time"}}]})",
+       "profile name 'Bad Name'"},
+      {R"({"profiles": [{"name": "a", "challenge": {"mode": "one-time"}}, {"name": "a", "challenge": {"mode": "one-time"}}]})",
+       "defined twice"},
+      {R"({"profiles": [{"name": "a", "colour": "blue"}]})", "profiles.json: "},
+      {R"({"profiles": []})", "no profiles"},
+      {R"(not json)", "profiles.json: "},
+  };
+  for (const Case& c : cases) {
+    auto result = Parse(c.json);
+    ASSERT_FALSE(result.ok()) << c.json;
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_TRUE(absl::StrContains(result.status().message(), c.expected))
+        << result.status().message() << " / expected " << c.expected;
+  }
+  // The secret never appears in an error.
+  auto bad = Parse(R"({"profiles": [{"name": "a", "digest": "md5",
+                       "challenge": {"secret_env": "WIFI_SECRET"}}]})");
+  EXPECT_FALSE(absl::StrContains(bad.status().message(), "Wifi-Secret"));
+}
+
+class ProfileIssuerTest : public ::testing::Test {
+ protected:
+  codec::Csr MakeCsr(EVP_PKEY* key, const std::string& cn,
+                     const std::vector<std::string>& sans) {
+    codec::CsrSpec spec;
+    spec.common_name = cn;
+    spec.dns_sans = sans;
+    return codec::ParseCsr(codec::BuildCsr(key, spec).value()).value();
+  }
+
+  testing::InProcessSigner signer_;
+  redis::MemoryCertificateIndex index_;
+  ProfileIssuer issuer_{&signer_, &index_};
+  crypto::EvpPkeyPtr rsa_{EVP_RSA_gen(2048)};
+};
+
+TEST_F(ProfileIssuerTest, SubjectTemplateSanPolicyAndUsages) {
+  Profile p;
+  p.subject = {{"CN", "{CN}"}, {"O", "Example Corp"}, {"OU", "Devices"}};
+  p.san_policy = {{"dns", {"*.devices.example"}}};
+  p.key_usage = {"digitalSignature"};
+  p.extended_key_usage = {"clientAuth", "serverAuth"};
+  auto der = issuer_.Issue(p, MakeCsr(rsa_.get(), "laptop-7", {"laptop-7.devices.example"}));
+  ASSERT_TRUE(der.ok()) << der.status();
+  auto cert = crypto::FromDer<crypto::X509Ptr>(*der, d2i_X509, "c").value();
+  EXPECT_EQ(codec::SubjectText(X509_get_subject_name(cert.get())),
+            "OU=Devices,O=Example Corp,CN=laptop-7");
+  EXPECT_EQ(X509_get_key_usage(cert.get()), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE));
+  EXPECT_EQ(X509_get_extended_key_usage(cert.get()),
+            static_cast<uint32_t>(XKU_SSL_CLIENT | XKU_SSL_SERVER));
+  // Recorded in the index.
+  EXPECT_TRUE(index_.Get(codec::SerialHex(X509_get0_serialNumber(cert.get())))
+                  .value()
+                  .has_value());
+  // Outside the SAN policy: refused, not rewritten.
+  auto outside = issuer_.Issue(p, MakeCsr(rsa_.get(), "x", {"evil.example"}));
+  EXPECT_EQ(outside.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(outside.status().message(), "dns:evil.example"));
+  EXPECT_EQ(signer_.issued.load(), 1);
+}
+
+TEST_F(ProfileIssuerTest, KeyAndRdnChecks) {
+  Profile p;
+  p.min_rsa_bits = 3072;
+  EXPECT_EQ(ProfileIssuer::CheckPolicy(p, MakeCsr(rsa_.get(), "a", {})).code(),
+            absl::StatusCode::kPermissionDenied);
+  p.min_rsa_bits = 2048;
+  p.key_types = {"ec-p256"};
+  EXPECT_FALSE(ProfileIssuer::CheckPolicy(p, MakeCsr(rsa_.get(), "a", {})).ok());
+  crypto::EvpPkeyPtr ec(EVP_EC_gen("P-256"));
+  EXPECT_TRUE(ProfileIssuer::CheckPolicy(p, MakeCsr(ec.get(), "a", {})).ok());
+  crypto::EvpPkeyPtr ec384(EVP_EC_gen("P-384"));
+  EXPECT_FALSE(ProfileIssuer::CheckPolicy(p, MakeCsr(ec384.get(), "a", {})).ok());
+  p.key_types = {"rsa"};
+  p.allowed_rdns = {"O"};
+  auto refused = ProfileIssuer::CheckPolicy(p, MakeCsr(rsa_.get(), "a", {}));
+  EXPECT_TRUE(absl::StrContains(refused.message(), "CN is not allowed"));
+  // A template needing an attribute the request lacks.
+  Profile t;
+  t.subject = {{"CN", "{serialNumber}"}};
+  EXPECT_EQ(issuer_.Issue(t, MakeCsr(rsa_.get(), "a", {})).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace scep::gateway

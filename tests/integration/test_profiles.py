@@ -1,0 +1,110 @@
+"""Certificate profiles through the real stack: routing by /scep/{profile},
+subject template and SAN policy, and the external challenge verifier (allow,
+deny, timeout) with a small HTTP verifier run by the test."""
+
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import Stack, http, openssl, free_port
+
+PKI_OP = "?operation=PKIOperation"
+
+
+class Verifier(BaseHTTPRequestHandler):
+    seen = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        Verifier.seen.append(body)
+        if body["challenge"] == "slow":
+            time.sleep(2)
+        answer = {"allow": body["challenge"] == "allow-me"}
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+class ProfilesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.verifier_port = free_port()
+        cls.server = ThreadingHTTPServer(("127.0.0.1", cls.verifier_port), Verifier)
+        threading.Thread(target=cls.server.serve_forever, daemon=True).start()
+        cls.tmp = tempfile.mkdtemp(prefix="scep-profiles-")
+        cls.profiles = os.path.join(cls.tmp, "profiles.json")
+        with open(cls.profiles, "w") as f:
+            json.dump({"profiles": [
+                {"name": "default", "challenge": {"mode": "static", "secret_env": "SCEP_CHALLENGE"}},
+                {"name": "wifi",
+                 "subject": [{"type": "CN", "value": "{CN}"}, {"type": "O", "value": "Example Fleet"}],
+                 "san_policy": [{"type": "dns", "patterns": ["*.devices.example"]}],
+                 "validity_days": 30, "extended_key_usage": ["clientAuth", "serverAuth"],
+                 "challenge": {"mode": "static", "secret_env": "SCEP_CHALLENGE"}},
+                {"name": "mdm", "challenge": {
+                    "mode": "external", "verifier_timeout_ms": 500,
+                    "verifier_url": f"http://127.0.0.1:{cls.verifier_port}/verify"}},
+            ]}, f)
+        cls.stack = Stack(gateway_args=[f"--profiles_file={cls.profiles}"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+        cls.server.shutdown()
+
+    def enroll(self, profile, name, challenge=None, san=None):
+        extra = {"san": san} if san else {}
+        url = f"{self.stack.url}/{profile}{PKI_OP}"
+        req = self.stack.probe_request(name, "tid-" + name, os.urandom(16).hex(),
+                                       challenge=challenge, **extra)
+        status, headers, body = http("POST", url, req)
+        if status != 200:
+            return status, None
+        return status, self.stack.probe_open(name, body)
+
+    def test_unknown_profile_is_404(self):
+        self.assertEqual(http("GET", self.stack.url + "/nope?operation=GetCACaps")[0], 404)
+        self.assertEqual(http("GET", self.stack.url + "/wifi?operation=GetCACaps")[0], 200)
+
+    def test_subject_template_and_usages(self):
+        # scep-probe asks for SAN <name>.devices.example, inside the policy.
+        status, rep = self.enroll("wifi", "tablet-1")
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        text = openssl("x509", "-noout", "-text", "-nameopt", "RFC2253",
+                       input=rep["pem"].encode()).decode()
+        self.assertIn("Subject: O=Example Fleet,CN=tablet-1", text)
+        self.assertIn("TLS Web Server Authentication", text)
+        self.assertIn("DNS:tablet-1.devices.example", text)
+
+    def test_san_outside_policy_is_refused_not_rewritten(self):
+        status, rep = self.enroll("wifi", "outside", san="evil.example")
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
+        self.assertIn("dns:evil.example", rep["failInfoText"])
+
+    def test_external_verifier_allows_denies_and_times_out(self):
+        status, rep = self.enroll("mdm", "ext-allow", challenge="allow-me")
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        self.assertEqual(Verifier.seen[-1]["transaction_id"], "tid-ext-allow")
+        self.assertIn("CN=ext-allow", Verifier.seen[-1]["subject"])
+        status, rep = self.enroll("mdm", "ext-deny", challenge="deny-me")
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
+        # Past the 500 ms timeout: fail closed with 503 (retry later).
+        status, rep = self.enroll("mdm", "ext-slow", challenge="slow")
+        self.assertEqual(status, 503)
+        # The challenge never reaches the logs.
+        self.assertNotIn("allow-me", self.stack.log("gateway"))
+
+
+if __name__ == "__main__":
+    unittest.main()
