@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
+#include "common/base/secret.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
@@ -93,22 +94,8 @@ int Fail(scep::metrics::JsonLogger& log, const absl::Status& status) {
 }
 
 absl::StatusOr<std::string> ReadChallenge() {
-  const std::string path = absl::GetFlag(FLAGS_challenge_file);
-  if (!path.empty()) {
-    std::ifstream in(path);
-    if (!in) return absl::FailedPreconditionError("cannot read --challenge_file " + path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return std::string(absl::StripTrailingAsciiWhitespace(ss.str()));
-  }
-  const char* env = std::getenv("SCEP_CHALLENGE");
-  if (env == nullptr || *env == '\0') {
-    return absl::FailedPreconditionError(
-        "no challenge: set --challenge_file or SCEP_CHALLENGE");
-  }
-  std::string challenge(env);
-  unsetenv("SCEP_CHALLENGE");
-  return challenge;
+  return scep::base::ReadSecret("challenge", absl::GetFlag(FLAGS_challenge_file),
+                                "SCEP_CHALLENGE");
 }
 
 // Loads the CA/RA certificates from the signer, retrying until it answers

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
+#include "common/base/secret.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
@@ -123,22 +124,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials() {
 }
 
 absl::StatusOr<std::string> ReadPin() {
-  const std::string path = absl::GetFlag(FLAGS_pin_file);
-  if (!path.empty()) {
-    std::ifstream in(path);
-    if (!in) return absl::FailedPreconditionError("cannot read --pin_file " + path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return std::string(absl::StripTrailingAsciiWhitespace(ss.str()));
-  }
-  const char* env = std::getenv("SCEP_HSM_PIN");
-  if (env == nullptr || *env == '\0') {
-    return absl::FailedPreconditionError(
-        "no HSM PIN: set --pin_file or SCEP_HSM_PIN");
-  }
-  std::string pin(env);
-  unsetenv("SCEP_HSM_PIN");  // keep it out of any child's environment
-  return pin;
+  return scep::base::ReadSecret("HSM PIN", absl::GetFlag(FLAGS_pin_file), "SCEP_HSM_PIN");
 }
 
 }  // namespace
