@@ -46,7 +46,7 @@ void PrintHuman(const RunReport& r, std::ostream& out) {
       "  latency ms: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f  mean %.1f\n",
       r.url, r.mix, r.requested, r.sent, r.concurrency, r.keys, r.cipher,
       r.digest, r.prepare_seconds, r.wall_seconds, r.client_cpu_seconds, r.verify_seconds,
-      r.connects, r.Throughput(), r.mix == "enroll" ? "enrollments"
+      r.connects, r.Throughput(), r.mix == "enroll" || r.mix == "soak" ? "enrollments"
                                    : r.mix == "renew" ? "renewals" : "requests",
       r.succeeded, r.FailureCount(), r.latency.p50, r.latency.p90,
       r.latency.p99, r.latency.max, r.latency.mean);

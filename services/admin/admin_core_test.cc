@@ -201,9 +201,9 @@ TEST_F(AdminCoreTest, RejectFailsTheTransactionAndBlocksApproval) {
   EXPECT_TRUE(absl::StrContains(audit_text_.str(), R"("reason":"unknown device")"));
 
   reject.set_transaction_id("missing");
-  EXPECT_EQ(core_->RejectRequest(reject, "carol").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(core_->RejectRequest(reject, "carol").status().code(), absl::StatusCode::kNotFound);
   reject.set_transaction_id("");
-  EXPECT_EQ(core_->RejectRequest(reject, "carol").code(),
+  EXPECT_EQ(core_->RejectRequest(reject, "carol").status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

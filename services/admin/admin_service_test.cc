@@ -43,7 +43,7 @@ TEST(AdminAuthenticatorTest, BearerTokenIsCheckedExactly) {
             absl::StatusCode::kUnauthenticated);
 }
 
-TEST(AdminServerTest, StartRefusesNoCredentialsAndHalfTls) {
+TEST(AdminServerStartTest, RefusesNoCredentialsAndHalfTls) {
   AdminServerOptions options;
   options.port = 0;
   EXPECT_EQ(AdminServer::Start(options, {}, {}).status().code(),

@@ -32,6 +32,8 @@
 #include "services/gateway/scep_service.h"
 #include "services/gateway/timed_enrollment_store.h"
 #include "services/gateway/timed_signer_client.h"
+#include "services/admin/admin_server.h"
+#include "services/gateway/profile_issuer.h"
 
 ABSL_FLAG(std::string, http_address, "127.0.0.1", "device-facing listen address");
 ABSL_FLAG(int, http_port, 8080, "device-facing port");
@@ -80,6 +82,16 @@ ABSL_FLAG(int, drain_delay_seconds, 0,
           "on SIGTERM: seconds to keep serving while /readyz says not ready, "
           "so load balancers stop sending first");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+// Admin API (issue 4).
+ABSL_FLAG(std::string, admin_address, "127.0.0.1", "admin gRPC API listen address");
+ABSL_FLAG(int, admin_port, 9443,
+          "admin gRPC API port; 0 disables it (so does giving no admin credential)");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "file holding the admin API bearer token");
+ABSL_FLAG(std::string, admin_tls_cert, "", "PEM server certificate of the admin API");
+ABSL_FLAG(std::string, admin_tls_key, "", "PEM key of --admin_tls_cert");
+ABSL_FLAG(std::string, admin_tls_client_ca, "",
+          "PEM CA whose client certificates may call the admin API (mutual TLS)");
 
 namespace {
 
@@ -258,6 +270,61 @@ int main(int argc, char** argv) {
   scep::gateway::CaCertificates certificates;
   scep::gateway::ScepService service(options, timed_signer.get(), timed_store.get(),
                                      index->get(), &certificates, {&metrics, &log});
+
+  // ---- Admin API (issue 4): own port, never the device-facing one. ----
+  scep::gateway::ProfileIssuer admin_issuer(timed_signer.get(), index->get(),
+                                            options.pki.index_grace);
+  std::unique_ptr<scep::admin::AdminServer> admin_server;
+  // Without any admin credential flag the API stays off (so existing
+  // deployments keep starting); with one, it must authenticate or the
+  // gateway refuses to start.
+  const bool admin_configured =
+      !absl::GetFlag(FLAGS_admin_token_file).empty() ||
+      !absl::GetFlag(FLAGS_admin_tls_cert).empty() ||
+      !absl::GetFlag(FLAGS_admin_tls_key).empty() ||
+      !absl::GetFlag(FLAGS_admin_tls_client_ca).empty();
+  if (!admin_configured || absl::GetFlag(FLAGS_admin_port) == 0) {
+    log.Log(LogRecord(LogLevel::kWarning, "admin_disabled")
+                .Str("reason", absl::GetFlag(FLAGS_admin_port) == 0
+                                   ? "--admin_port=0"
+                                   : "no --admin_token_file or --admin_tls_* flags"));
+  } else {
+    scep::admin::AdminServerOptions admin_listen;
+    admin_listen.address = absl::GetFlag(FLAGS_admin_address);
+    admin_listen.port = absl::GetFlag(FLAGS_admin_port);
+    admin_listen.token_file = absl::GetFlag(FLAGS_admin_token_file);
+    admin_listen.tls_cert = absl::GetFlag(FLAGS_admin_tls_cert);
+    admin_listen.tls_key = absl::GetFlag(FLAGS_admin_tls_key);
+    admin_listen.tls_client_ca = absl::GetFlag(FLAGS_admin_tls_client_ca);
+    scep::admin::AdminOptions admin_options;
+    admin_options.issued_ttl = options.pki.issued_ttl;
+    admin_options.crl_validity = options.pki.crl_validity;
+    scep::admin::AdminDeps admin_deps;
+    admin_deps.requests = request_store->get();
+    admin_deps.challenges = challenge_store->get();
+    admin_deps.transactions = timed_store.get();
+    admin_deps.index = index->get();
+    admin_deps.signer = timed_signer.get();
+    admin_deps.profiles = profiles->get();
+    admin_deps.issuer = &admin_issuer;
+    admin_deps.ca = &certificates;
+    admin_deps.audit = &log;
+    auto started = scep::admin::AdminServer::Start(admin_listen, admin_options, admin_deps);
+    if (!started.ok()) return Fail(log, started.status());
+    admin_server = *std::move(started);
+    log.Log(LogRecord(LogLevel::kInfo, "admin_listening")
+                .Str("address", admin_listen.address)
+                .Int("port", admin_server->port())
+                .Bool("token", !admin_listen.token_file.empty())
+                .Bool("tls", admin_server->tls())
+                .Bool("mutual_tls", admin_server->mutual_tls()));
+    if (!admin_server->tls()) {
+      log.Log(LogRecord(LogLevel::kWarning, "admin_plaintext")
+                  .Str("note", "admin API without TLS: keep it on loopback or "
+                               "behind a TLS-terminating proxy"));
+    }
+  }
+  // ---- end of the admin API block ----
 
   scep::metrics::Readiness readiness;
   readiness.AddCheck("ca_certificates", [&certificates] {

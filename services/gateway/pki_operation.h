@@ -103,7 +103,6 @@ class PkiOperation {
                            const CaSet& ca);
   PkiOutcome HandleGetCrl(Request& req, const std::string& plain,
                           const CaSet& ca);
-  absl::StatusOr<std::string> CurrentCrl();
 
   // pki_operation.cc: replies.
   PkiOutcome Failure(const Request& req, codec::FailInfo fail_info,

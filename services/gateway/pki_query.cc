@@ -4,6 +4,7 @@
 #include "common/codec/envelope.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
+#include "services/gateway/crl_cache.h"
 #include "services/gateway/pki_operation.h"
 
 namespace scep::gateway {
@@ -73,7 +74,8 @@ PkiOutcome PkiOperation::HandleGetCrl(Request& req, const std::string& plain,
   if (X509_NAME_cmp(ids->issuer.get(), X509_get_subject_name(ca.ca.get())) != 0) {
     return Failure(req, FailInfo::kBadCertId, "issuer is not this CA");
   }
-  absl::StatusOr<std::string> crl = CurrentCrl();
+  absl::StatusOr<std::string> crl =
+      CurrentCrl(*signer_, *index_, options_.crl_validity);
   if (absl::IsUnavailable(crl.status())) {
     return UnavailableAfterNonce(req, "CRL");
   }
@@ -84,34 +86,6 @@ PkiOutcome PkiOperation::HandleGetCrl(Request& req, const std::string& plain,
   absl::StatusOr<std::string> payload = codec::DegenerateCrl(parsed->get());
   if (!payload.ok()) return InternalError();
   return SuccessWithPayload(req, *payload);
-}
-
-absl::StatusOr<std::string> PkiOperation::CurrentCrl() {
-  // Re-signed only when a revocation happened since, or half its validity
-  // is gone; otherwise every gateway serves the cached one.
-  const absl::Time now = absl::Now();
-  absl::StatusOr<int64_t> generation = index_->RevocationGeneration();
-  if (!generation.ok()) return generation.status();
-  absl::StatusOr<std::optional<redis::CachedCrl>> cached = index_->GetCachedCrl();
-  if (!cached.ok()) return cached.status();
-  if (cached->has_value() && (*cached)->generation == *generation &&
-      (*cached)->next_update - now > options_.crl_validity / 2) {
-    return (*cached)->der;
-  }
-  absl::StatusOr<std::vector<redis::RevokedSerial>> revoked = index_->ListRevoked();
-  if (!revoked.ok()) return revoked.status();
-  absl::StatusOr<uint64_t> number = index_->NextCrlNumber();
-  if (!number.ok()) return number.status();
-  CrlRequest request;
-  request.revoked = *std::move(revoked);
-  request.number = *number;
-  request.this_update = now;
-  request.next_update = now + options_.crl_validity;
-  absl::StatusOr<std::string> der = signer_->SignCrl(request);
-  if (!der.ok()) return der.status();
-  // Losing the cache write only costs a re-sign later.
-  (void)index_->PutCachedCrl({*generation, *der, request.next_update});
-  return der;
 }
 
 }  // namespace scep::gateway

@@ -61,7 +61,8 @@ class Stack:
 
     def __init__(self, challenge="Integration-Secret", legacy=True,
                  ca_key="rsa:2048", signer_tls=None, gateway_tls=None,
-                 gateway_args=(), signer_args=()):
+                 gateway_args=(), signer_args=(), admin_token=None,
+                 profiles=None):
         """signer_tls: dict(cert, key[, client_ca]) for the signer's gRPC
         TLS; gateway_tls: dict(ca[, cert, key]) for the gateway's side.
         Without them both run plaintext, which must be asked for
@@ -76,6 +77,24 @@ class Stack:
         self.dir = tempfile.mkdtemp(prefix="scep-it-")
         self.procs = {}
         self.logs = {}
+        # Admin API (issue 4): with admin_token the gateway serves it on
+        # self.admin_port; profiles (a dict in the profiles-file schema) is
+        # written to a file and passed with --profiles_file.
+        self.admin_token = admin_token
+        self.admin_port = None
+        if admin_token:
+            self.admin_port = free_port()
+            self.admin_token_file = os.path.join(self.dir, "admin-token")
+            with open(self.admin_token_file, "w") as f:
+                f.write(admin_token + "\n")
+            self.gateway_args += [f"--admin_port={self.admin_port}",
+                                  f"--admin_token_file={self.admin_token_file}"]
+        if profiles is not None:
+            import json
+            self.profiles_file = os.path.join(self.dir, "profiles.json")
+            with open(self.profiles_file, "w") as f:
+                json.dump(profiles, f)
+            self.gateway_args.append(f"--profiles_file={self.profiles_file}")
 
     # -- set-up -----------------------------------------------------------
     def start(self):
@@ -273,6 +292,20 @@ class Stack:
         subprocess.run(argv, check=True, timeout=60)
         with open(out, "rb") as f:
             return f.read()
+
+    def scepctl(self, *args, token="default", timeout=60):
+        """Runs scepctl against this stack's admin API; token=None sends
+        none. Returns the CompletedProcess (text)."""
+        path = os.path.join(BUILD_DIR, "services", "scepctl", "scepctl")
+        argv = [os.path.abspath(path), "--server", f"127.0.0.1:{self.admin_port}"]
+        env = dict(os.environ)
+        env.pop("SCEP_ADMIN_TOKEN", None)
+        if token == "default":
+            argv += ["--token-file", self.admin_token_file]
+        elif token is not None:
+            env["SCEP_ADMIN_TOKEN"] = token
+        return subprocess.run(argv + list(args), capture_output=True, text=True,
+                              timeout=timeout, env=env)
 
     def probe_open(self, name, reply):
         import json

@@ -1,0 +1,164 @@
+#include <sstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "scep/admin/v1/admin_mock.grpc.pb.h"
+#include "services/scepctl/cli_args.h"
+#include "services/scepctl/commands.h"
+#include "services/scepctl/mobileconfig.h"
+
+namespace scep::scepctl {
+namespace {
+
+using ::testing::_;
+using ::testing::DoAll;
+using ::testing::Return;
+using ::testing::SetArgPointee;
+
+CliArgs Args(std::vector<std::string> argv) { return ParseCliArgs(argv).value(); }
+
+TEST(CliArgsTest, FlagsAnywhereInBothForms) {
+  CliArgs args = Args({"--server", "h:1", "challenge", "create", "--profile=p", "--json",
+                       "--var", "CN=a", "--var", "O=b"});
+  EXPECT_EQ(args.words, (std::vector<std::string>{"challenge", "create"}));
+  EXPECT_EQ(args.GetOr("server", ""), "h:1");
+  EXPECT_EQ(args.GetOr("profile", ""), "p");
+  EXPECT_TRUE(args.Has("json"));
+  EXPECT_EQ(args.GetAll("var"), (std::vector<std::string>{"CN=a", "O=b"}));
+  EXPECT_FALSE(ParseCliArgs({"crl", "--out"}).ok());
+}
+
+TEST(CliArgsTest, Durations) {
+  EXPECT_EQ(ParseDurationSeconds("90").value(), 90);
+  EXPECT_EQ(ParseDurationSeconds("15m").value(), 900);
+  EXPECT_EQ(ParseDurationSeconds("1h").value(), 3600);
+  EXPECT_EQ(ParseDurationSeconds("7d").value(), 7 * 86400);
+  EXPECT_FALSE(ParseDurationSeconds("1w").ok());
+  EXPECT_FALSE(ParseDurationSeconds("-1s").ok());
+  EXPECT_FALSE(ParseDurationSeconds("").ok());
+}
+
+admin::v1::Profile TestProfile() {
+  admin::v1::Profile p;
+  p.set_name("onetime");
+  p.set_template_name("Wi-Fi <device> & co");
+  auto* o = p.add_subject();
+  o->set_type("O");
+  o->set_value("Example");
+  auto* cn = p.add_subject();
+  cn->set_type("CN");
+  cn->set_value("{CN}");
+  p.set_ca_certificate("ca-der");
+  p.set_min_rsa_bits(3072);
+  return p;
+}
+
+TEST(MobileconfigTest, ScepPayloadFromTheProfile) {
+  MobileconfigOptions options;
+  options.url = "https://scep.example/scep/onetime?a=1&b=2";
+  options.variables["CN"] = "%SerialNumber%";
+  std::string plist = BuildMobileconfig(TestProfile(), options).value();
+  EXPECT_TRUE(absl::StrContains(plist, "<string>com.apple.security.scep</string>"));
+  EXPECT_TRUE(absl::StrContains(plist, "<string>Configuration</string>"));
+  EXPECT_TRUE(absl::StrContains(plist, "?a=1&amp;b=2</string>"));
+  EXPECT_TRUE(absl::StrContains(plist, "Wi-Fi &lt;device&gt; &amp; co"));
+  EXPECT_TRUE(absl::StrContains(
+      plist, "<array><array><string>CN</string><string>%SerialNumber%</string></array></array>"));
+  EXPECT_TRUE(absl::StrContains(plist, "<key>Keysize</key><integer>3072</integer>"));
+  EXPECT_TRUE(absl::StrContains(plist, "<key>Key Usage</key><integer>5</integer>"));
+  // SHA-256("ca-der"), base64.
+  EXPECT_TRUE(absl::StrContains(plist, "<key>CAFingerprint</key><data>"));
+  EXPECT_FALSE(absl::StrContains(plist, "Challenge"));
+  options.url.clear();
+  EXPECT_FALSE(BuildMobileconfig(TestProfile(), options).ok());
+}
+
+TEST(MobileconfigTest, KeyUsageBits) {
+  admin::v1::Profile p;
+  EXPECT_EQ(AppleKeyUsage(p), 5);
+  p.add_key_usage("digitalSignature");
+  EXPECT_EQ(AppleKeyUsage(p), 1);
+  p.clear_key_usage();
+  p.add_key_usage("keyEncipherment");
+  EXPECT_EQ(AppleKeyUsage(p), 4);
+  MobileconfigOptions options;
+  options.url = "http://x/scep";
+  admin::v1::Profile unbound = TestProfile();
+  unbound.clear_subject();
+  EXPECT_TRUE(absl::StrContains(BuildMobileconfig(unbound, options).value(),
+                                "<string>CN</string><string>$CN</string>"));
+}
+
+class CommandTest : public ::testing::Test {
+ protected:
+  int Run(std::vector<std::string> argv) {
+    out_.str("");
+    err_.str("");
+    return RunCommand(Args(argv), stub_, call_, out_, err_);
+  }
+  admin::v1::MockAdminStub stub_;
+  CallOptions call_{"token", 5};
+  std::ostringstream out_, err_;
+};
+
+TEST_F(CommandTest, ChallengeCreatePrintsTheChallengeAlone) {
+  admin::v1::CreateChallengeResponse response;
+  response.set_challenge("abc_DEF-123");
+  EXPECT_CALL(stub_, CreateChallenge(_, _, _))
+      .WillOnce([&](grpc::ClientContext*, const admin::v1::CreateChallengeRequest& r,
+                    admin::v1::CreateChallengeResponse* out) {
+        EXPECT_EQ(r.profile(), "onetime");
+        EXPECT_EQ(r.subject(), "CN=x");
+        EXPECT_EQ(r.ttl_seconds(), 1);
+        *out = response;
+        return grpc::Status::OK;
+      });
+  EXPECT_EQ(Run({"challenge", "create", "--profile", "onetime", "--subject", "CN=x",
+                 "--ttl", "1s"}),
+            0);
+  EXPECT_EQ(out_.str(), "abc_DEF-123\n");
+}
+
+TEST_F(CommandTest, ServerErrorsExitOneWithTheCode) {
+  EXPECT_CALL(stub_, ListRequests(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no token")));
+  EXPECT_EQ(Run({"requests", "list"}), 1);
+  EXPECT_TRUE(absl::StrContains(err_.str(), "UNAUTHENTICATED: no token")) << err_.str();
+}
+
+TEST_F(CommandTest, HelpOnEveryVerbAndUsageErrors) {
+  for (const char* verb : {"challenge create", "requests list", "requests approve",
+                           "requests reject", "certs list", "certs show", "certs revoke",
+                           "crl", "enroll", "profiles list", "profiles show",
+                           "mobileconfig"}) {
+    std::vector<std::string> argv;
+    std::istringstream words(verb);
+    for (std::string w; words >> w;) argv.push_back(w);
+    argv.push_back("--help");
+    EXPECT_EQ(Run(argv), 0) << verb;
+    EXPECT_TRUE(absl::StrContains(out_.str(), std::string("usage: scepctl ") + verb)) << verb;
+  }
+  EXPECT_EQ(Run({"requests", "approve", "--profile", "p"}), 2);
+  EXPECT_TRUE(absl::StrContains(err_.str(), "--tid is required"));
+  EXPECT_EQ(Run({"bogus"}), 2);
+  EXPECT_EQ(Run({"--help"}), 0);
+  EXPECT_EQ(Run({"certs", "revoke", "--serial", "0a", "--reason", "nonsense"}), 2);
+}
+
+TEST_F(CommandTest, JsonOutputParsesAsOneObject) {
+  admin::v1::ListRequestsResponse response;
+  auto* r = response.add_requests();
+  r->set_profile("approval");
+  r->set_transaction_id("tid-1");
+  r->set_status(admin::v1::REQUEST_STATUS_REQUESTED);
+  EXPECT_CALL(stub_, ListRequests(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(response), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"requests", "list", "--json", "--status", "requested"}), 0);
+  EXPECT_TRUE(absl::StrContains(out_.str(), R"("status":"REQUEST_STATUS_REQUESTED")"))
+      << out_.str();
+}
+
+}  // namespace
+}  // namespace scep::scepctl

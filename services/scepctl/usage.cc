@@ -1,0 +1,90 @@
+#include "services/scepctl/usage.h"
+
+#include <map>
+
+namespace scep::scepctl {
+namespace {
+
+const std::map<std::string, std::string>& UsageTexts() {
+  static const auto* texts = new std::map<std::string, std::string>{
+      {"", R"(usage: scepctl [global flags] COMMAND [flags]
+
+Commands (each takes --help):
+  challenge create   mint a one-time challenge (printed alone on stdout)
+  requests list      requests held for manual approval
+  requests approve   approve one: the device's next CertPoll gets its certificate
+  requests reject    reject one: the device's next CertPoll gets FAILURE
+  certs list         issued certificates
+  certs show         one certificate (PEM with --pem or --out)
+  certs revoke       revoke a certificate (it appears on the next CRL)
+  crl                the current CRL (DER; PEM with --pem)
+  enroll             issue a certificate for a CSR under a profile
+  profiles list|show the configured profiles
+  mobileconfig       an Apple .mobileconfig with a SCEP payload for a profile
+
+Global flags:
+  --server HOST:PORT    admin API (default 127.0.0.1:9443, env SCEP_ADMIN_SERVER)
+  --token-file FILE     bearer token (else env SCEP_ADMIN_TOKEN)
+  --tls-ca FILE         use TLS, trusting this CA for the server certificate
+  --tls-cert FILE --tls-key FILE   client certificate (mutual TLS)
+  --tls-server-name N   name to verify instead of the server's host
+  --timeout 30s         per call
+  --json                machine-readable output
+)"},
+      {"challenge create", R"(usage: scepctl challenge create --profile P [--subject S] [--ttl 1h]
+Mints a one-time challenge for profile P (which must use one-time
+challenges), optionally bound to subject S (e.g. "CN=device-1"), valid for
+--ttl (default 1h, at most 30d). Prints the challenge alone on stdout
+(with --json: {"challenge": ..., "expiresUnix": ...}).
+)"},
+      {"requests list", R"(usage: scepctl requests list [--profile P] [--status REQUESTED|APPROVED|REJECTED|ISSUED]
+                     [--page-size N] [--page-token T] [--all]
+Lists requests held for manual approval, oldest first. --all follows every page.
+)"},
+      {"requests approve", R"(usage: scepctl requests approve --profile P --tid TRANSACTION_ID
+Approves and issues. Run it again after an UNAVAILABLE answer to retry issuance.
+)"},
+      {"requests reject", R"(usage: scepctl requests reject --profile P --tid TRANSACTION_ID [--reason TEXT]
+)"},
+      {"certs list", R"(usage: scepctl certs list [--profile P] [--subject TEXT] [--status valid|revoked|expired]
+                  [--page-size N] [--page-token T] [--all]
+)"},
+      {"certs show", R"(usage: scepctl certs show --serial HEX [--pem] [--out FILE]
+--out writes the certificate (PEM) to FILE; --pem prints it.
+)"},
+      {"certs revoke", R"(usage: scepctl certs revoke --serial HEX [--reason N|NAME]
+Reasons (RFC 5280): unspecified(0) keyCompromise(1) cACompromise(2)
+affiliationChanged(3) superseded(4) cessationOfOperation(5)
+certificateHold(6) privilegeWithdrawn(9) aACompromise(10). Default 0.
+)"},
+      {"crl", R"(usage: scepctl crl [--out FILE] [--pem]
+Writes the current CRL (DER, or PEM with --pem) to FILE or stdout.
+)"},
+      {"enroll", R"(usage: scepctl enroll --profile P --csr FILE [--out FILE]
+Issues a certificate for the PKCS#10 request in FILE (PEM or DER) under
+profile P's policy; prints (or writes) it as PEM.
+)"},
+      {"profiles list", "usage: scepctl profiles list\n"},
+      {"profiles show", "usage: scepctl profiles show --profile P\n"},
+      {"mobileconfig", R"(usage: scepctl mobileconfig --profile P --url URL [--challenge C]
+                    [--var ATTR=VALUE ...] [--identifier com.example.scep] [--out FILE]
+Prints an Apple configuration profile (.mobileconfig, XML plist) whose
+com.apple.security.scep payload enrolls against URL under profile P:
+subject from the profile's template ("{CN}" references take --var CN=...,
+else the placeholder $CN), key size, key usage, and the CA's SHA-256
+fingerprint.
+)"},
+  };
+  return *texts;
+}
+
+}  // namespace
+
+std::string Usage(const std::string& verb) {
+  auto it = UsageTexts().find(verb);
+  return it != UsageTexts().end() ? it->second : UsageTexts().at("");
+}
+
+bool HasUsage(const std::string& verb) { return !verb.empty() && UsageTexts().count(verb) > 0; }
+
+}  // namespace scep::scepctl

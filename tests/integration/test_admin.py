@@ -1,0 +1,177 @@
+"""The admin API and scepctl through the real stack (issue 4): callers
+without credentials are refused; one-time challenges work once, only once,
+and expire; manual approval takes a PKCSReq from PENDING to SUCCESS (approve)
+or FAILURE (reject) by CertPoll; revocation shows on the CRL; scepctl
+mobileconfig prints a property list with a SCEP payload."""
+
+import hashlib
+import json
+import os
+import plistlib
+import subprocess
+import time
+import unittest
+
+from harness import Stack, http, openssl
+
+PKI_OP = "?operation=PKIOperation"
+TOKEN = "Admin-Token-For-Integration-Tests"
+STATIC = {"mode": "static", "secret_env": "SCEP_CHALLENGE"}
+PROFILES = {"profiles": [
+    {"name": "default", "challenge": STATIC},
+    {"name": "onetime", "template_name": "Device (one-time challenge)",
+     "subject": [{"type": "CN", "value": "{CN}"}, {"type": "O", "value": "Example Fleet"}],
+     "key_usage": ["digitalSignature", "keyEncipherment"],
+     "challenge": {"mode": "one-time"}},
+    {"name": "approval", "challenge": STATIC, "approval": "manual"},
+]}
+
+SUCCESS, FAILURE, PENDING = 0, 2, 3
+BAD_REQUEST = 2
+
+
+class AdminTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack(legacy=False, admin_token=TOKEN, profiles=PROFILES).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def ctl(self, *args, ok=True, **kw):
+        out = self.stack.scepctl(*args, **kw)
+        if ok:
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr +
+                             self.stack.log("gateway")[-3000:])
+        return out
+
+    def enroll(self, profile, name, tid, challenge=None, **extra):
+        """PKCSReq (or another type via extra) from device `name`; the
+        decoded CertRep."""
+        body = self.stack.probe_request(name, tid, os.urandom(16).hex(),
+                                        challenge=challenge, **extra)
+        status, _, reply = http("POST", f"{self.stack.url}/{profile}{PKI_OP}", body)
+        self.assertEqual(status, 200, reply)
+        return self.stack.probe_open(name, reply)
+
+    def poll(self, profile, name, tid):
+        target = os.path.join(self.stack.dir, "dev-" + name, "cert.pem")
+        return self.enroll(profile, name, tid, type="certpoll", ca=self.stack.ca_pem,
+                           target=target)
+
+    def test_calls_without_credentials_are_refused(self):
+        for token in (None, "wrong-token"):
+            out = self.ctl("profiles", "list", ok=False, token=token)
+            self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+            self.assertIn("UNAUTHENTICATED", out.stderr)
+            self.assertNotIn(TOKEN, out.stderr)
+        out = self.ctl("challenge", "create", "--profile", "onetime", ok=False, token=None)
+        self.assertIn("UNAUTHENTICATED", out.stderr)
+        self.assertEqual(out.stdout, "")
+        # The device-facing port does not serve the admin API.
+        self.assertNotEqual(self.stack.admin_port, self.stack.http_port)
+        self.ctl("profiles", "list", token=TOKEN)  # env SCEP_ADMIN_TOKEN works
+
+    def test_one_time_challenge_works_once_and_only_once(self):
+        challenge = self.ctl("challenge", "create", "--profile", "onetime").stdout
+        self.assertRegex(challenge, r"^[A-Za-z0-9_-]{32}\n$")
+        challenge = challenge.strip()
+        rep = self.enroll("onetime", "ot-first", "tid-ot-1", challenge=challenge)
+        self.assertEqual(rep["pkiStatus"], SUCCESS, rep)
+        self.assertIn("O = Example Fleet", openssl("x509", "-noout", "-subject",
+                                                 input=rep["pem"].encode()).decode())
+        rep = self.enroll("onetime", "ot-second", "tid-ot-2", challenge=challenge)
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (FAILURE, BAD_REQUEST), rep)
+        # Never in a log line.
+        self.assertNotIn(challenge, self.stack.log("gateway"))
+        # A static-challenge profile mints none.
+        out = self.ctl("challenge", "create", "--profile", "default", ok=False)
+        self.assertIn("FAILED_PRECONDITION", out.stderr)
+
+    def test_one_time_challenge_expires(self):
+        challenge = self.ctl("challenge", "create", "--profile", "onetime",
+                             "--ttl", "1s").stdout.strip()
+        time.sleep(2)
+        rep = self.enroll("onetime", "ot-late", "tid-ot-late", challenge=challenge)
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (FAILURE, BAD_REQUEST), rep)
+
+    def pending_request(self, name, tid):
+        rep = self.enroll("approval", name, tid)
+        self.assertEqual(rep["pkiStatus"], PENDING, rep)
+        listed = json.loads(self.ctl("requests", "list", "--profile", "approval",
+                                     "--status", "requested", "--json").stdout)
+        tids = [r for r in listed.get("requests", [])]
+        import base64
+        self.assertIn(tid, [base64.b64decode(r["transactionId"]).decode() for r in tids])
+        self.assertEqual(self.poll("approval", name, tid)["pkiStatus"], PENDING)
+
+    def test_manual_approval_pending_then_issued(self):
+        self.pending_request("appr-ok", "tid-appr-ok")
+        out = self.ctl("requests", "approve", "--profile", "approval", "--tid", "tid-appr-ok")
+        self.assertIn("issued serial", out.stdout)
+        rep = self.poll("approval", "appr-ok", "tid-appr-ok")
+        self.assertEqual(rep["pkiStatus"], SUCCESS, rep)
+        self.assertIn("appr-ok", openssl("x509", "-noout", "-subject",
+                                         input=rep["pem"].encode()).decode())
+        listed = self.ctl("requests", "list", "--profile", "approval").stdout
+        self.assertRegex(listed, r"tid-appr-ok\tISSUED\t.*\ttoken\t[0-9a-f]+")
+        audit = [json.loads(l) for l in self.stack.log("gateway").splitlines()
+                 if l.startswith("{") and '"audit"' in l]
+        moves = [(a.get("from"), a.get("to")) for a in audit
+                 if a.get("transaction_id") == "tid-appr-ok"]
+        self.assertEqual(moves, [("REQUESTED", "APPROVED"), ("APPROVED", "ISSUED")])
+        self.assertTrue(all(a["actor"] == "token" and a["profile"] == "approval"
+                            for a in audit if a.get("transaction_id") == "tid-appr-ok"))
+
+    def test_manual_approval_rejected(self):
+        self.pending_request("appr-no", "tid-appr-no")
+        self.ctl("requests", "reject", "--profile", "approval", "--tid", "tid-appr-no",
+                 "--reason", "unknown device")
+        rep = self.poll("approval", "appr-no", "tid-appr-no")
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (FAILURE, BAD_REQUEST), rep)
+        out = self.ctl("requests", "approve", "--profile", "approval", "--tid",
+                       "tid-appr-no", ok=False)
+        self.assertIn("FAILED_PRECONDITION", out.stderr)
+
+    def test_revocation_reaches_the_crl(self):
+        rep = self.enroll("default", "to-revoke", "tid-revoke", challenge=self.stack.challenge)
+        self.assertEqual(rep["pkiStatus"], SUCCESS, rep)
+        serial = openssl("x509", "-noout", "-serial",
+                         input=rep["pem"].encode()).decode().strip().split("=")[1]
+        serial = serial.lower().lstrip("0")
+        shown = json.loads(self.ctl("certs", "show", "--serial", serial, "--json").stdout)
+        self.assertEqual(shown["status"], "CERTIFICATE_STATUS_VALID")
+        self.ctl("certs", "revoke", "--serial", serial, "--reason", "keyCompromise")
+        listed = self.ctl("certs", "list", "--status", "revoked", "--all").stdout
+        self.assertIn(serial, listed)
+        crl_path = os.path.join(self.stack.dir, "admin.crl")
+        self.ctl("crl", "--out", crl_path)
+        text = openssl("crl", "-inform", "DER", "-in", crl_path, "-noout", "-text").decode()
+        self.assertIn(serial.upper(), text.replace(":", "").upper())
+        self.assertIn("Key Compromise", text)
+        verify = subprocess.run(["openssl", "crl", "-inform", "DER", "-in", crl_path,
+                                 "-CAfile", self.stack.ca_pem, "-noout"],
+                                capture_output=True, text=True)
+        self.assertEqual(verify.returncode, 0, verify.stderr)
+
+    def test_mobileconfig_is_a_plist_with_a_scep_payload(self):
+        url = f"{self.stack.url}/onetime"
+        out = self.ctl("mobileconfig", "--profile", "onetime", "--url", url)
+        plist = plistlib.loads(out.stdout.encode())
+        self.assertEqual(plist["PayloadType"], "Configuration")
+        payload = plist["PayloadContent"][0]
+        self.assertEqual(payload["PayloadType"], "com.apple.security.scep")
+        scep = payload["PayloadContent"]
+        self.assertEqual(scep["URL"], url)
+        self.assertEqual(scep["Name"], "onetime")
+        self.assertEqual(scep["Key Type"], "RSA")
+        self.assertGreaterEqual(scep["Keysize"], 2048)
+        self.assertEqual(scep["Key Usage"], 5)
+        self.assertEqual(scep["Subject"], [[["CN", "$CN"]], [["O", "Example Fleet"]]])
+        ca_der = openssl("x509", "-in", self.stack.ca_pem, "-outform", "DER")
+        self.assertEqual(scep["CAFingerprint"], hashlib.sha256(ca_der).digest())
+
+
+if __name__ == "__main__":
+    unittest.main()
