@@ -36,9 +36,13 @@ PkiOutcome PkiOperation::HandleCertPoll(const Profile& profile, Request& req,
   absl::StatusOr<crypto::X509Ptr> cert = crypto::FromDer<crypto::X509Ptr>(
       (*txn)->certificate, d2i_X509, "issued certificate");
   if (!cert.ok()) return InternalError();
-  // The poll names what it waits for; it must be this transaction's.
+  // The poll names what it waits for; it must be this transaction's. The
+  // issuer is the CA's name (RFC 8894 section 3.3.3); strongSwan sends the
+  // name of the certificate it encrypts to (the RA), accepted as well.
+  const X509_NAME* issuer = ids->issuer.get();
   if (X509_NAME_cmp(ids->subject.get(), X509_get_subject_name(cert->get())) != 0 ||
-      X509_NAME_cmp(ids->issuer.get(), X509_get_subject_name(ca.ca.get())) != 0) {
+      (X509_NAME_cmp(issuer, X509_get_subject_name(ca.ca.get())) != 0 &&
+       X509_NAME_cmp(issuer, X509_get_subject_name(ca.ra.get())) != 0)) {
     return Failure(req, FailInfo::kBadCertId,
                    "issuer and subject do not match the transaction");
   }

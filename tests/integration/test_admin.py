@@ -12,7 +12,9 @@ import subprocess
 import time
 import unittest
 
-from harness import Stack, http, openssl
+import base64
+
+from harness import Stack, http, openssl, require_tool
 
 PKI_OP = "?operation=PKIOperation"
 TOKEN = "Admin-Token-For-Integration-Tests"
@@ -171,6 +173,47 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(scep["Subject"], [[["CN", "$CN"]], [["O", "Example Fleet"]]])
         ca_der = openssl("x509", "-in", self.stack.ca_pem, "-outform", "DER")
         self.assertEqual(scep["CAFingerprint"], hashlib.sha256(ca_der).digest())
+
+
+    def test_strongswan_polls_until_approved(self):
+        """pki --scep gets PENDING, keeps polling (CertPoll) and receives the
+        certificate once an operator approves."""
+        import subprocess, time
+        require_tool(self, "pki")
+        d = os.path.join(self.stack.dir, "ss-approval")
+        os.makedirs(d)
+        key = os.path.join(d, "key.der")
+        with open(key, "wb") as f:
+            f.write(subprocess.run(["pki", "--gen", "--type", "rsa", "--size", "2048"],
+                                   capture_output=True, check=True).stdout)
+        ca, ra = os.path.join(d, "ca.der"), os.path.join(d, "ra.der")
+        openssl("x509", "-in", self.stack.ca_pem, "-outform", "DER", "-out", ca)
+        openssl("x509", "-in", self.stack.ra_pem, "-outform", "DER", "-out", ra)
+        client = subprocess.Popen(
+            ["pki", "--scep", "--url", f"{self.stack.url}/approval", "--in", key,
+             "--dn", "CN=ss-approval", "--password", self.stack.challenge,
+             "--cacert-enc", ra, "--cacert-sig", ra, "--cacert", ca, "--outform", "pem",
+             "--interval", "1", "--maxpolltime", "60"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            tid = None
+            for _ in range(100):
+                listed = json.loads(self.ctl("--json", "requests", "list", "--profile",
+                                             "approval", "--status", "REQUESTED").stdout)
+                names = [r for r in listed.get("requests", []) if r["subject"] == "CN=ss-approval"]
+                if names:
+                    tid = base64.b64decode(names[0]["transactionId"]).decode()
+                    break
+                time.sleep(0.1)
+            self.assertIsNotNone(tid, "request never listed")
+            self.ctl("requests", "approve", "--profile", "approval", "--tid", tid)
+            out, err = client.communicate(timeout=60)
+        finally:
+            if client.poll() is None:
+                client.kill()
+        self.assertEqual(client.returncode, 0, err.decode(errors="replace"))
+        self.assertIn("CN = ss-approval" , openssl("x509", "-noout", "-subject", input=out).decode())
+        self.assertIn("CertPoll", self.stack.log("gateway"))
 
 
 if __name__ == "__main__":
