@@ -83,6 +83,17 @@ std::string SubjectText(const X509_NAME* name) {
   return std::string(data, static_cast<size_t>(len));
 }
 
+std::string SubjectDigestHex(const X509_NAME* name) {
+  absl::StatusOr<std::string> der = crypto::ToDer(name, i2d_X509_NAME);
+  if (!der.ok()) return "";
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(der->data(), der->size(), md, &len, EVP_sha256(), nullptr) != 1) {
+    return "";
+  }
+  return Hex(absl::string_view(reinterpret_cast<char*>(md), len));
+}
+
 std::string Hex(absl::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;

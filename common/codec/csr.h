@@ -28,6 +28,10 @@ absl::StatusOr<Csr> ParseCsr(absl::string_view der);
 // One-line subject (RFC 2253) for logs and errors.
 std::string SubjectText(const X509_NAME* name);
 
+// Lower-case hex SHA-256 of the DER subject: a bounded key for per-subject
+// state ("" if it cannot be encoded).
+std::string SubjectDigestHex(const X509_NAME* name);
+
 // Lower-case hex of `bytes`.
 std::string Hex(absl::string_view bytes);
 

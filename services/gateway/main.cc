@@ -247,7 +247,10 @@ int main(int argc, char** argv) {
   auto request_store = scep::redis::RedisRequestStore::New(redis_options);
   if (!request_store.ok()) return Fail(log, request_store.status());
   auto verifier = scep::gateway::NewHttpChallengeVerifier();
-  options.extras = {challenge_store->get(), request_store->get(), verifier.get()};
+  auto rate_limiter = scep::redis::NewRedisRateLimiter(redis_options);
+  if (!rate_limiter.ok()) return Fail(log, rate_limiter.status());
+  options.extras = {challenge_store->get(), request_store->get(), verifier.get(),
+                    rate_limiter->get()};
   if (!store.ok()) return Fail(log, store.status());
   auto timed_store = scep::gateway::NewTimedEnrollmentStore(store->get(), &metrics);
 

@@ -122,6 +122,19 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
   if (absl::Status policy = ProfileIssuer::CheckPolicy(profile, *csr); !policy.ok()) {
     return Failure(req, FailInfo::kBadRequest, policy.message());
   }
+  if (profile.per_subject_per_day > 0 && extras_.rate_limiter != nullptr) {
+    // Keyed by a digest: subjects are client-chosen and unbounded.
+    const std::string subject_key =
+        codec::SubjectDigestHex(X509_REQ_get_subject_name(csr->request.get()));
+    absl::StatusOr<redis::RateDecision> decision = extras_.rate_limiter->Check(
+        {{absl::StrCat(profile.name, ":subject:", subject_key),
+          profile.per_subject_per_day, absl::Hours(24)}});
+    if (!decision.ok()) return UnavailableAfterNonce(req, "rate limiter");
+    if (!decision->allowed) {
+      return Failure(req, FailInfo::kBadRequest,
+                     "too many requests for this subject; try again later");
+    }
+  }
   if (renewal) {
     // A renewal keeps the identity; the key may change.
     if (X509_NAME_cmp(X509_REQ_get_subject_name(csr->request.get()),

@@ -12,6 +12,7 @@
 #include "common/crypto/pem.h"
 #include "common/redis/memory_certificate_index.h"
 #include "common/redis/memory_enrollment_store.h"
+#include "common/redis/rate_limiter.h"
 #include "gtest/gtest.h"
 #include "services/gateway/in_process_signer.h"
 #include "services/gateway/scep_service.h"
@@ -50,6 +51,7 @@ class PkiMessagesTest : public ::testing::Test {
     r.path = "/scep";
     r.raw_query = "operation=PKIOperation";
     r.body = der;
+    r.remote_address = "192.0.2.7:5555";
     return service_->Handle(r);
   }
 
@@ -276,6 +278,32 @@ TEST_F(PkiMessagesTest, GetCrlIsSignedCachedAndRefreshedOnRevocation) {
       X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, nullptr, nullptr)));
   ASSERT_NE(reason, nullptr);
   EXPECT_EQ(ASN1_ENUMERATED_get(reason.get()), 4);
+}
+
+TEST_F(PkiMessagesTest, RateLimitsPerClientAndPerSubject) {
+  auto limiter = redis::NewMemoryRateLimiter(absl::Now);
+  options_.extras.rate_limiter = limiter.get();
+  options_.profile.per_client_per_minute = 3;
+  options_.profile.per_subject_per_day = 1;
+  Rebuild();
+  Identity id = Enroll("limited", "tid-l1");  // 1st request of the client
+  // Same subject again (new transaction): over the per-subject limit.
+  auto attrs = Attributes(Post(Message(id, MessageType::kPkcsReq, "tid-l2",
+                                       Csr(id.key.get(), "limited", "pw"))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  EXPECT_TRUE(absl::StrContains(*attrs.fail_info_text, "too many requests"));
+  EXPECT_EQ(signer_->issued.load(), 1);
+  // Third request of this client still passes the client limit ...
+  HttpResponse third = Post(Message(id, MessageType::kGetCert, "tid-l3", "x"));
+  EXPECT_EQ(third.status, 200);
+  // ... the fourth is over it: 429 with Retry-After, nothing processed.
+  HttpResponse fourth = Post(Message(id, MessageType::kGetCert, "tid-l4", "x"));
+  EXPECT_EQ(fourth.status, 429);
+  ASSERT_FALSE(fourth.headers.empty());
+  EXPECT_EQ(fourth.headers[0].first, "Retry-After");
+  int seconds = std::stoi(fourth.headers[0].second);
+  EXPECT_GE(seconds, 1);
+  EXPECT_LE(seconds, 60);
 }
 
 TEST_F(PkiMessagesTest, EcDeviceKeysAndOaepKeyTransport) {

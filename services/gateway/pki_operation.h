@@ -9,6 +9,7 @@
 #include "common/codec/pki_message.h"
 #include "common/redis/certificate_index.h"
 #include "common/redis/enrollment_store.h"
+#include "common/redis/rate_limiter.h"
 #include "common/redis/request_store.h"
 #include "services/gateway/ca_certificates.h"
 #include "services/gateway/challenge_verifier.h"
@@ -59,6 +60,7 @@ struct PkiExtras {
   redis::ChallengeStore* challenges = nullptr;
   redis::RequestStore* requests = nullptr;
   ChallengeVerifier* verifier = nullptr;
+  redis::RateLimiter* rate_limiter = nullptr;  // null: limits not enforced
 };
 
 class PkiOperation {

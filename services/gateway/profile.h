@@ -59,6 +59,12 @@ struct Profile {
   // RenewalReq is accepted only this long before the current certificate
   // expires; zero: always.
   absl::Duration renewal_window = absl::ZeroDuration();
+  // Global rate limits (Redis); 0: none. Over the client or profile limit a
+  // PKIOperation gets HTTP 429 with Retry-After; over the subject limit a
+  // PKCSReq/RenewalReq gets FAILURE badRequest.
+  int per_client_per_minute = 0;
+  int per_profile_per_minute = 0;
+  int per_subject_per_day = 0;
 };
 
 // The configured profiles, looked up by name. Immutable once built;

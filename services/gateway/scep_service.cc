@@ -198,6 +198,33 @@ HttpResponse ScepService::GetNextCaCert() {
   return r;
 }
 
+std::optional<HttpResponse> ScepService::RateLimit(const HttpRequest& request,
+                                                   const Profile& profile) {
+  redis::RateLimiter* limiter = options_.extras.rate_limiter;
+  if (limiter == nullptr) return std::nullopt;
+  std::vector<redis::RateLimit> limits;
+  if (profile.per_client_per_minute > 0) {
+    // "ip:port" or "[ip6]:port": the address without the port.
+    absl::string_view client = request.remote_address;
+    client = client.substr(0, client.rfind(':'));
+    limits.push_back({absl::StrCat(profile.name, ":client:", client),
+                      profile.per_client_per_minute, absl::Minutes(1)});
+  }
+  if (profile.per_profile_per_minute > 0) {
+    limits.push_back({absl::StrCat(profile.name, ":profile"),
+                      profile.per_profile_per_minute, absl::Minutes(1)});
+  }
+  if (limits.empty()) return std::nullopt;
+  absl::StatusOr<redis::RateDecision> decision = limiter->Check(limits);
+  if (!decision.ok()) return Text(503, "service unavailable: rate limiter");
+  if (decision->allowed) return std::nullopt;
+  HttpResponse r = Text(429, "too many requests");
+  const int64_t seconds = std::max<int64_t>(
+      1, absl::ToInt64Seconds(absl::Ceil(decision->retry_after, absl::Seconds(1))));
+  r.headers.emplace_back("Retry-After", std::to_string(seconds));
+  return r;
+}
+
 HttpResponse ScepService::PkiOperationRequest(const HttpRequest& request,
                                               const Profile& profile,
                                               const std::string& message_param,
@@ -211,6 +238,9 @@ HttpResponse ScepService::PkiOperationRequest(const HttpRequest& request,
     der = *std::move(decoded);
   }
   if (der.empty()) return Text(400, "empty pkiMessage");
+  if (std::optional<HttpResponse> limited = RateLimit(request, profile)) {
+    return *std::move(limited);
+  }
   PkiOutcome outcome = pki_operation_.Handle(profile, der);
   record.labels.message_type = outcome.message_type;
   record.labels.pki_status = outcome.pki_status;

@@ -63,6 +63,10 @@ class ScepService {
               absl::Duration latency);
   HttpResponse GetCaCert();
   HttpResponse GetNextCaCert();
+  // HTTP 429 (Retry-After) when the client or the profile is over its
+  // limit, 503 when the limiter is down; nullopt to go on.
+  std::optional<HttpResponse> RateLimit(const HttpRequest& request,
+                                        const Profile& profile);
   // The profile a path names, or nullptr.
   const Profile* FindProfile(absl::string_view path) const;
   HttpResponse PkiOperationRequest(const HttpRequest& request,

@@ -1,0 +1,88 @@
+#include "common/redis/rate_limiter.h"
+
+#include <cstdlib>
+
+#include "common/redis/redis_test_server.h"
+#include "gtest/gtest.h"
+
+namespace scep::redis {
+namespace {
+
+bool InCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
+// The same contract for the fake (param false) and redis-server (true).
+class RateLimiterTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (!GetParam()) {
+      limiter_ = NewMemoryRateLimiter([this] { return now_; });
+      return;
+    }
+    if (!RedisTestServer::Installed()) {
+      if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
+      GTEST_SKIP() << "redis-server not installed";
+    }
+    server_ = RedisTestServer::Start().value();
+    RedisOptions options;
+    options.port = server_->port();
+    limiter_ = NewRedisRateLimiter(options).value();
+  }
+
+  absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
+  std::unique_ptr<RedisTestServer> server_;
+  std::unique_ptr<RateLimiter> limiter_;
+};
+
+TEST_P(RateLimiterTest, CountsEveryLimitAndRefusesPastTheFirst) {
+  std::vector<RateLimit> limits = {{"p:client:1", 3, absl::Minutes(1)},
+                                   {"p:profile", 5, absl::Minutes(1)}};
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter_->Check(limits).value().allowed);
+  RateDecision refused = limiter_->Check(limits).value();
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.exceeded, "p:client:1");
+  EXPECT_GT(refused.retry_after, absl::ZeroDuration());
+  EXPECT_LE(refused.retry_after, absl::Minutes(1));
+  // Another client shares the profile limit (5): one more passes, then not.
+  std::vector<RateLimit> other = {{"p:client:2", 3, absl::Minutes(1)},
+                                  {"p:profile", 5, absl::Minutes(1)}};
+  EXPECT_TRUE(limiter_->Check(other).value().allowed);
+  RateDecision profile_full = limiter_->Check(other).value();
+  EXPECT_FALSE(profile_full.allowed);
+  EXPECT_EQ(profile_full.exceeded, "p:profile");
+  EXPECT_TRUE(limiter_->Check({}).value().allowed);
+}
+
+TEST_P(RateLimiterTest, WindowEnds) {
+  std::vector<RateLimit> limits = {{"w:client", 1, absl::Milliseconds(300)}};
+  EXPECT_TRUE(limiter_->Check(limits).value().allowed);
+  EXPECT_FALSE(limiter_->Check(limits).value().allowed);
+  if (GetParam()) {
+    absl::SleepFor(absl::Milliseconds(400));
+  } else {
+    now_ += absl::Milliseconds(400);
+  }
+  EXPECT_TRUE(limiter_->Check(limits).value().allowed);
+}
+
+TEST(RedisRateLimiterTest, RedisDownIsUnavailable) {
+  if (!RedisTestServer::Installed()) {
+    if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
+    GTEST_SKIP() << "redis-server not installed";
+  }
+  auto server = RedisTestServer::Start().value();
+  RedisOptions options;
+  options.port = server->port();
+  auto limiter = NewRedisRateLimiter(options).value();
+  server->Kill();
+  EXPECT_EQ(limiter->Check({{"k", 1, absl::Minutes(1)}}).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+INSTANTIATE_TEST_SUITE_P(Limiters, RateLimiterTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Redis" : "Memory"; });
+
+}  // namespace
+}  // namespace scep::redis
