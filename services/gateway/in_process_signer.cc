@@ -3,10 +3,39 @@
 #include <fstream>
 #include <sstream>
 
+#include <openssl/provider.h>
+
 #include "absl/strings/escaping.h"
+#include "gtest/gtest.h"
 #include "common/crypto/pem.h"
 
 namespace scep::gateway::testing {
+namespace {
+
+// OpenSSL's legacy provider (single DES of micromdm scepclient) for every
+// test of the binary, loaded once and unloaded at the very end: unloading
+// per suite would leave later suites without the default provider, and
+// dropping the handles is a leak to LSan (scripts/test --sanitize).
+class OpenSslProviders final : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    legacy_ = OSSL_PROVIDER_load(nullptr, "legacy");
+    default_ = OSSL_PROVIDER_load(nullptr, "default");
+  }
+  void TearDown() override {
+    if (legacy_ != nullptr) OSSL_PROVIDER_unload(legacy_);
+    if (default_ != nullptr) OSSL_PROVIDER_unload(default_);
+  }
+
+ private:
+  OSSL_PROVIDER* legacy_ = nullptr;
+  OSSL_PROVIDER* default_ = nullptr;
+};
+
+::testing::Environment* const kProviders =
+    ::testing::AddGlobalTestEnvironment(new OpenSslProviders);
+
+}  // namespace
 
 std::string Testdata(const std::string& name) {
   return std::string(SCEP_TESTDATA_DIR) + "/" + name;

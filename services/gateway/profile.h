@@ -43,6 +43,7 @@ struct Profile {
   std::vector<std::string> key_usage;
   std::vector<std::string> extended_key_usage;
   int min_rsa_bits = 2048;
+  int max_sans = 20;  // more subjectAltNames in a request are refused
   std::vector<std::string> key_types = {"rsa", "ec-p256", "ec-p384"};
 
   ChallengeMode challenge_mode = ChallengeMode::kStatic;

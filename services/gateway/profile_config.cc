@@ -154,6 +154,8 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
   if (in.approval_ttl_hours() != 0) out.approval_ttl = absl::Hours(in.approval_ttl_hours());
   out.allow_legacy = in.allow_legacy();
   out.renewal_window = absl::Hours(24) * static_cast<int64_t>(in.renewal_window_days());
+  if (in.max_sans() > 1000) return check.Error("max_sans", "must be at most 1000");
+  if (in.max_sans() != 0) out.max_sans = static_cast<int>(in.max_sans());
   out.per_client_per_minute = static_cast<int>(in.rate_limits().per_client_per_minute());
   out.per_profile_per_minute = static_cast<int>(in.rate_limits().per_profile_per_minute());
   out.per_subject_per_day = static_cast<int>(in.rate_limits().per_subject_per_day());

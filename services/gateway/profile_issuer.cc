@@ -126,8 +126,15 @@ absl::Status ProfileIssuer::CheckPolicy(const Profile& profile,
       }
     }
   }
+  crypto::GeneralNamesPtr requested_sans = RequestedSans(req);
+  if (requested_sans != nullptr &&
+      sk_GENERAL_NAME_num(requested_sans.get()) > profile.max_sans) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("too many subjectAltNames (", sk_GENERAL_NAME_num(requested_sans.get()),
+                     "; the profile allows ", profile.max_sans, ")"));
+  }
   if (!profile.san_policy.empty()) {
-    crypto::GeneralNamesPtr sans = RequestedSans(req);
+    crypto::GeneralNamesPtr sans = std::move(requested_sans);
     for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
       auto [type, value] = Describe(sk_GENERAL_NAME_value(sans.get(), i));
       bool allowed = false;

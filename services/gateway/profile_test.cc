@@ -160,6 +160,12 @@ TEST_F(ProfileIssuerTest, KeyAndRdnChecks) {
   p.allowed_rdns = {"O"};
   auto refused = ProfileIssuer::CheckPolicy(p, MakeCsr(rsa_.get(), "a", {}));
   EXPECT_TRUE(absl::StrContains(refused.message(), "CN is not allowed"));
+  // Too many SANs.
+  p.allowed_rdns.clear();
+  p.max_sans = 2;
+  auto many = ProfileIssuer::CheckPolicy(p, MakeCsr(rsa_.get(), "a", {"a.x", "b.x", "c.x"}));
+  EXPECT_TRUE(absl::StrContains(many.message(), "too many subjectAltNames"));
+  EXPECT_TRUE(ProfileIssuer::CheckPolicy(p, MakeCsr(rsa_.get(), "a", {"a.x", "b.x"})).ok());
   // A template needing an attribute the request lacks.
   Profile t;
   t.subject = {{"CN", "{serialNumber}"}};

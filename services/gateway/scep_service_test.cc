@@ -34,14 +34,6 @@ struct Device {
 
 class ScepServiceTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    // Held for the process lifetime: a dropped handle is a leak to LSan
-    // (scripts/test --sanitize).
-    static OSSL_PROVIDER* const legacy = OSSL_PROVIDER_load(nullptr, "legacy");
-    static OSSL_PROVIDER* const fallback = OSSL_PROVIDER_load(nullptr, "default");
-    (void)legacy;
-    (void)fallback;
-  }
   void SetUp() override {
     store_ = redis::MemoryEnrollmentStore::New();
     ASSERT_TRUE(certs_.Refresh(signer_).ok());

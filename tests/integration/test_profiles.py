@@ -52,6 +52,8 @@ class ProfilesTest(unittest.TestCase):
                  "san_policy": [{"type": "dns", "patterns": ["*.devices.example"]}],
                  "validity_days": 30, "extended_key_usage": ["clientAuth", "serverAuth"],
                  "challenge": {"mode": "static", "secret_env": "SCEP_CHALLENGE"}},
+                {"name": "limited", "rate_limits": {"per_client_per_minute": 2},
+                 "challenge": {"mode": "static", "secret_env": "SCEP_CHALLENGE"}},
                 {"name": "mdm", "challenge": {
                     "mode": "external", "verifier_timeout_ms": 500,
                     "verifier_url": f"http://127.0.0.1:{cls.verifier_port}/verify"}},
@@ -91,6 +93,18 @@ class ProfilesTest(unittest.TestCase):
         status, rep = self.enroll("wifi", "outside", san="evil.example")
         self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
         self.assertIn("dns:evil.example", rep["failInfoText"])
+
+    def test_rate_limit_per_client_is_429_with_retry_after(self):
+        statuses = []
+        for i in range(3):
+            status, rep = self.enroll("limited", f"limited-{i}")
+            statuses.append(status)
+        self.assertEqual(statuses, [200, 200, 429])
+        status, headers, _ = http("POST", f"{self.stack.url}/limited{PKI_OP}", b"x")
+        self.assertEqual(status, 429)
+        self.assertTrue(1 <= int(headers["Retry-After"]) <= 60, headers)
+        # Other profiles are not affected.
+        self.assertEqual(self.enroll("default", "unlimited-1")[0], 200)
 
     def test_external_verifier_allows_denies_and_times_out(self):
         status, rep = self.enroll("mdm", "ext-allow", challenge="allow-me")
