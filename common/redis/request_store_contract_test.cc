@@ -29,7 +29,7 @@ ApprovalRequest Request(absl::string_view profile, absl::string_view tid) {
   r.profile = std::string(profile);
   r.transaction_id = std::string(tid);
   r.subject = absl::StrCat("CN=", tid);
-  r.csr = std::string("\x30\x82\0\x01csr\0", 9);
+  r.csr = std::string("\x30\x82\0\x01" "csr\0", 9);
   r.fingerprint = std::string("fp\0\xff", 4);
   return r;
 }

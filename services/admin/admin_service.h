@@ -21,6 +21,9 @@ namespace scep::admin {
 class AdminService final : public v1::Admin::CallbackService {
  public:
   AdminService(AdminCore* core, const AdminAuthenticator* auth, int workers = 4);
+  // Runs the calls already queued while the object is still whole (its
+  // workers touch `this`), then joins them.
+  ~AdminService() override { pool_.Shutdown(); }
 
   grpc::ServerUnaryReactor* CreateChallenge(grpc::CallbackServerContext* context,
                                             const v1::CreateChallengeRequest* request,
