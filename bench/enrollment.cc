@@ -115,25 +115,36 @@ absl::StatusOr<std::vector<Enrollment>> BuildEnrollments(
     e.key_index = i % keys.size();
     e.common_name = absl::StrCat("bench-", options.run_id, "-", i);
     e.transaction_id = absl::BytesToHexString(RandomBytes(16));
-    e.sender_nonce = RandomBytes(16);
-    const DeviceKey& dev = keys[e.key_index];
-    codec::CsrSpec csr_spec;
-    csr_spec.common_name = e.common_name;
-    csr_spec.challenge = options.challenge;
-    csr_spec.dns_sans = {e.common_name + ".bench.example"};
-    auto csr = codec::BuildCsr(dev.key.get(), csr_spec);
-    if (!csr.ok()) return error.Set(csr.status());
-    codec::PkcsReqSpec spec;
-    spec.transaction_id = e.transaction_id;
-    spec.sender_nonce = e.sender_nonce;
-    spec.cipher = options.cipher;
-    spec.digest = options.digest;
-    auto der = codec::BuildPkcsReq(*csr, dev.cert.get(), dev.key.get(), ra, spec);
-    if (!der.ok()) return error.Set(der.status());
-    e.request_der = *std::move(der);
+    if (absl::Status s = RebuildWithFreshNonce(e, keys[e.key_index], ra, options);
+        !s.ok()) {
+      error.Set(std::move(s));
+    }
   });
   if (absl::Status s = error.Get(); !s.ok()) return s;
   return out;
+}
+
+absl::Status RebuildWithFreshNonce(Enrollment& e, const DeviceKey& dev, X509* ra,
+                                   const BuildOptions& options) {
+  if (e.signer_cert != nullptr) {
+    return absl::InvalidArgumentError("only PKCSReqs are rebuilt");
+  }
+  e.sender_nonce = RandomBytes(16);
+  codec::CsrSpec csr_spec;
+  csr_spec.common_name = e.common_name;
+  csr_spec.challenge = options.challenge;
+  csr_spec.dns_sans = {e.common_name + ".bench.example"};
+  auto csr = codec::BuildCsr(dev.key.get(), csr_spec);
+  if (!csr.ok()) return csr.status();
+  codec::PkcsReqSpec spec;
+  spec.transaction_id = e.transaction_id;
+  spec.sender_nonce = e.sender_nonce;
+  spec.cipher = options.cipher;
+  spec.digest = options.digest;
+  auto der = codec::BuildPkcsReq(*csr, dev.cert.get(), dev.key.get(), ra, spec);
+  if (!der.ok()) return der.status();
+  e.request_der = *std::move(der);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<Enrollment>> BuildRenewals(

@@ -60,6 +60,13 @@ absl::StatusOr<std::vector<Enrollment>> BuildEnrollments(
     size_t n, const std::vector<DeviceKey>& keys, X509* ra,
     const BuildOptions& options, int threads);
 
+// Rebuilds the PKCSReq `e` with a fresh senderNonce: same transactionID,
+// key and subject, so the server sees a retransmission of the same
+// transaction (RFC 8894 section 3.3.1), not a replay. InvalidArgument for a
+// RenewalReq; OpenSSL failures as Internal.
+absl::Status RebuildWithFreshNonce(Enrollment& e, const DeviceKey& key, X509* ra,
+                                   const BuildOptions& options);
+
 // For each enrolled device with its issued certificate (RFC 8894 section
 // 3.3.1.2): a RenewalReq signed with that certificate and the same key,
 // same subject, fresh transactionID and senderNonce; no challenge unless

@@ -207,6 +207,9 @@ absl::StatusOr<HttpResponse> HttpConnection::RoundTrip(
         if (absl::EqualsIgnoreCase(value, "close")) close = true;
       } else if (name == "content-type") {
         resp.content_type = value;
+      } else if (name == "retry-after") {
+        int seconds = -1;
+        if (absl::SimpleAtoi(value, &seconds) && seconds >= 0) resp.retry_after = seconds;
       }
     }
     if (chunked) {

@@ -23,6 +23,9 @@ struct HttpResponse {
   int status = 0;
   std::string content_type;
   std::string body;
+  // Retry-After in seconds (RFC 9110 section 10.2.3, delay-seconds form);
+  // -1 when absent or not a number.
+  int retry_after = -1;
 };
 
 // One keep-alive HTTP/1.1 connection over a blocking POSIX socket. It

@@ -50,6 +50,11 @@ void PrintHuman(const RunReport& r, std::ostream& out) {
                                    : r.mix == "renew" ? "renewals" : "requests",
       r.succeeded, r.FailureCount(), r.latency.p50, r.latency.p90,
       r.latency.p99, r.latency.max, r.latency.mean);
+  if (!r.retry.empty()) {
+    out << " ";
+    for (const auto& [name, count] : r.retry) out << absl::StrFormat(" %s=%d", name, count);
+    out << "\n";
+  }
   for (const auto& [kind, count] : r.failures) {
     auto it = r.failure_sample.find(kind);
     out << absl::StrFormat("  failure %-26s %6d  e.g. %s\n", kind, count,
@@ -105,7 +110,17 @@ void PrintJson(const RunReport& r, std::ostream& out) {
     out << (first ? "" : ", ") << JsonString(kind) << ": " << JsonString(sample);
     first = false;
   }
-  out << "}}\n";
+  out << "}";
+  if (!r.retry.empty()) {
+    out << ", \"retry\": {";
+    first = true;
+    for (const auto& [name, count] : r.retry) {
+      out << (first ? "" : ", ") << JsonString(name) << ": " << count;
+      first = false;
+    }
+    out << "}";
+  }
+  out << "}\n";
 }
 
 }  // namespace scep::bench

@@ -40,6 +40,9 @@ struct RunReport {
   LatencySummary latency;
   std::map<std::string, size_t> failures;            // kind -> count
   std::map<std::string, std::string> failure_sample;  // kind -> one reason
+  // --retry_unavailable: totals over all transactions (attempts, http_503,
+  // io_errors, retried_transactions, ...); printed only when not empty.
+  std::map<std::string, size_t> retry;
 
   double Throughput() const {
     return wall_seconds > 0 ? static_cast<double>(succeeded) / wall_seconds : 0;

@@ -3,6 +3,7 @@
 //   scep-bench --url http://127.0.0.1:8080/scep --challenge C --n 2000
 //       --concurrency 16 [--keys 32] [--cipher aes-128-cbc] [--digest sha256]
 //       [--mix enroll|renew|caps] [--duration S] [--soak] [--json]
+//       [--retry_unavailable [--confirm_retransmission] [--results_file F]]
 //     Pre-builds N PKCSReqs (distinct subjects, transactionIDs, nonces; a
 //     pool of K device keys) encrypted to the RA from the target's
 //     GetCACert, then drives the target with C keep-alive connections and
@@ -33,6 +34,7 @@
 #include "bench/load_driver.h"
 #include "bench/parallel.h"
 #include "bench/report.h"
+#include "bench/retry_driver.h"
 #include "bench/soak.h"
 
 ABSL_FLAG(std::string, url, "http://127.0.0.1:8080/scep", "SCEP URL of the target");
@@ -67,6 +69,22 @@ ABSL_FLAG(std::string, hsm_ops, "sign:scep-ra",
           "hsm-bound: operation sequence, e.g. decrypt:scep-ra,sign:scep-ca,"
           "sign:scep-ra");
 ABSL_FLAG(double, seconds, 5, "hsm-bound: measuring time");
+ABSL_FLAG(bool, retry_unavailable, false,
+          "enroll mix, for fault injection: resend a request after an I/O "
+          "error, HTTP 503 or 429 (identical bytes, after Retry-After capped "
+          "at --retry_max_wait) until it gets a final answer; replies are "
+          "verified as they arrive");
+ABSL_FLAG(double, retry_max_wait, 1.0,
+          "--retry_unavailable: longest pause before a resend (seconds)");
+ABSL_FLAG(double, retry_give_up, 120,
+          "--retry_unavailable: give a transaction up this many seconds after "
+          "its first send");
+ABSL_FLAG(bool, confirm_retransmission, false,
+          "--retry_unavailable: afterwards resend every issued transaction "
+          "with a fresh senderNonce and check the same certificate comes back");
+ABSL_FLAG(std::string, results_file, "",
+          "--retry_unavailable: write one JSON line per transaction here "
+          "(transaction_id, attempts, statuses, outcome, serial, ...)");
 
 namespace scep::bench {
 namespace {
@@ -295,6 +313,30 @@ int Load() {
     }
   }
   report.prepare_seconds = absl::ToDoubleSeconds(absl::Now() - prep_start);
+  if (absl::GetFlag(FLAGS_retry_unavailable)) {
+    if (report.mix != "enroll") return Fail("--retry_unavailable needs --mix enroll");
+    RetryOptions retry;
+    retry.url = *url;
+    retry.concurrency = report.concurrency;
+    retry.max_wait_seconds = std::max(0.0, absl::GetFlag(FLAGS_retry_max_wait));
+    retry.give_up_seconds = absl::GetFlag(FLAGS_retry_give_up);
+    retry.confirm = absl::GetFlag(FLAGS_confirm_retransmission);
+    retry.progress = progress;
+    retry.build.challenge = absl::GetFlag(FLAGS_challenge);
+    retry.build.cipher = report.cipher;
+    retry.build.digest = report.digest;
+    report.mix = "enroll-retry";
+    std::vector<TransactionResult> results =
+        RunWithRetry(requests, keys, *server, retry, report);
+    if (const std::string path = absl::GetFlag(FLAGS_results_file); !path.empty()) {
+      std::ofstream out(path);
+      WriteResultsJsonl(results, out);
+      if (!out.flush()) return Fail(absl::StrCat("cannot write ", path));
+    }
+    PrintHuman(report, std::cerr);
+    if (absl::GetFlag(FLAGS_json)) PrintJson(report, std::cout);
+    return report.FailureCount() == 0 && report.sent > 0 ? 0 : 1;
+  }
   RunPhase(requests, keys, *server, *url, progress, report, nullptr);
   PrintHuman(report, std::cerr);
   if (absl::GetFlag(FLAGS_json)) PrintJson(report, std::cout);

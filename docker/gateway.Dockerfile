@@ -1,4 +1,6 @@
-# scep-gateway: device-facing SCEP over HTTP. Holds no private key.
+# scep-gateway: device-facing SCEP over HTTP and the admin gRPC API. Holds
+# no private key. Also carries scepctl, the admin API's client, so that
+# `kubectl exec <gateway pod> -- scepctl ...` works without another image.
 #
 #   docker build -f docker/gateway.Dockerfile -t scep-gateway:dev .
 #
@@ -27,8 +29,8 @@ COPY tests tests
 COPY bench bench
 COPY fuzz fuzz
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
- && cmake --build build --target scep-gateway \
- && strip build/services/gateway/scep-gateway
+ && cmake --build build --target scep-gateway scepctl \
+ && strip build/services/gateway/scep-gateway build/services/scepctl/scepctl
 
 # ---- runtime: shared libraries only, non-root, no shell needed -------------
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
@@ -42,9 +44,11 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid 10001 --no-create-home \
       --home-dir /nonexistent --shell /usr/sbin/nologin scep
 COPY --from=build /src/build/services/gateway/scep-gateway /usr/local/bin/scep-gateway
+COPY --from=build /src/build/services/scepctl/scepctl /usr/local/bin/scepctl
 # Numeric, so that Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
-# 8080: devices (HTTP). 9100: /metrics, /healthz, /readyz.
-EXPOSE 8080 9100
+# 8080: devices (HTTP). 9100: /metrics, /healthz, /readyz. 9443: admin gRPC
+# API (off unless given a credential; never on the device-facing Service).
+EXPOSE 8080 9100 9443
 ENTRYPOINT ["/usr/local/bin/scep-gateway"]
 CMD ["--http_address=0.0.0.0", "--http_port=8080", "--metrics_address=0.0.0.0"]

@@ -56,13 +56,13 @@ absl::StatusOr<std::string> CurveParams(int curve_nid) {
 }  // namespace
 
 absl::Status GenerateKeyPair(const Session& session, const KeySpec& spec,
-                             absl::string_view label, uint8_t id) {
+                             absl::string_view label, absl::string_view id) {
   Template pub;
   Template priv;
   for (Template* t : {&pub, &priv}) {
     t->AddBool(CKA_TOKEN, true);
     t->Add(CKA_LABEL, std::string(label));
-    t->Add(CKA_ID, std::string(1, static_cast<char>(id)));
+    t->Add(CKA_ID, std::string(id));
   }
   pub.AddUlong(CKA_CLASS, CKO_PUBLIC_KEY);
   pub.AddBool(CKA_PRIVATE, false);

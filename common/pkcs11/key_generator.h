@@ -12,8 +12,8 @@ namespace scep::pkcs11 {
 
 // Generates a key pair of type `spec` inside the token of `session`, which
 // must be read-write with the user logged in. Both halves are token objects
-// with CKA_LABEL `label` and the one-byte CKA_ID `id` (libp11 pairs private
-// and public keys by CKA_ID). The private key is CKA_PRIVATE, CKA_SENSITIVE,
+// with CKA_LABEL `label` and CKA_ID `id` (bytes; libp11 pairs private and
+// public keys by CKA_ID, so ids must differ between key pairs). The private key is CKA_PRIVATE, CKA_SENSITIVE,
 // not CKA_EXTRACTABLE and may sign; RSA keys may also decrypt (the RA key
 // opens request envelopes, RFC 8894 section 3.2.2). Nothing else: no
 // unwrap, wrap or derive. The public key may verify and, for RSA, encrypt.
@@ -21,7 +21,7 @@ namespace scep::pkcs11 {
 // Errors: FailedPrecondition when the token cannot generate this type (e.g.
 // unsupported size or curve), other codes as CkrError maps them.
 absl::Status GenerateKeyPair(const Session& session, const KeySpec& spec,
-                             absl::string_view label, uint8_t id);
+                             absl::string_view label, absl::string_view id);
 
 }  // namespace scep::pkcs11
 

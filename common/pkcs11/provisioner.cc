@@ -6,6 +6,8 @@
 #include <system_error>
 #include <utility>
 
+#include <openssl/sha.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/pkcs11/cert_builder.h"
@@ -72,7 +74,7 @@ absl::StatusOr<CK_SLOT_ID> CreateToken(const Module& module,
 
 // Generates the key pair unless the token already has it. True if generated.
 absl::StatusOr<bool> EnsureKeyPair(const Session& session, const KeySpec& spec,
-                                   absl::string_view label, uint8_t id) {
+                                   absl::string_view label) {
   absl::StatusOr<KeyAttributes> existing =
       ReadPrivateKeyAttributes(session, label);
   if (existing.ok()) {
@@ -84,13 +86,28 @@ absl::StatusOr<bool> EnsureKeyPair(const Session& session, const KeySpec& spec,
     return false;
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
-  RETURN_IF_ERROR(GenerateKeyPair(session, spec, label, id));
+  RETURN_IF_ERROR(GenerateKeyPair(session, spec, label, KeyIdForLabel(label)));
   return true;
 }
 
 }  // namespace
 
+std::string KeyIdForLabel(absl::string_view label) {
+  if (label == kCaKeyLabel) return std::string(1, static_cast<char>(kCaKeyId));
+  if (label == kRaKeyLabel) return std::string(1, static_cast<char>(kRaKeyId));
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(label.data()), label.size(), digest);
+  return std::string(reinterpret_cast<const char*>(digest), 8);
+}
+
 absl::Status ValidateProvisionOptions(const ProvisionOptions& options) {
+  if (options.ca_key_label.empty() || options.ra_key_label.empty() ||
+      options.ca_key_label.size() > 64 || options.ra_key_label.size() > 64) {
+    return absl::InvalidArgumentError("key labels must be 1..64 bytes");
+  }
+  if (options.ca_key_label == options.ra_key_label) {
+    return absl::InvalidArgumentError("the CA and RA keys need different labels");
+  }
   if (options.user_pin.empty()) {
     return absl::InvalidArgumentError("the user PIN is required");
   }
@@ -143,25 +160,23 @@ absl::StatusOr<TokenSetup> PrepareToken(const ProvisionOptions& options) {
   RETURN_IF_ERROR(
       session.Login(CKU_USER, options.user_pin, options.token_label));
   ASSIGN_OR_RETURN(setup.ca_key_generated,
-                   EnsureKeyPair(session, options.ca_key, kCaKeyLabel,
-                                 kCaKeyId));
+                   EnsureKeyPair(session, options.ca_key, options.ca_key_label));
   ASSIGN_OR_RETURN(setup.ra_key_generated,
-                   EnsureKeyPair(session, options.ra_key, kRaKeyLabel,
-                                 kRaKeyId));
+                   EnsureKeyPair(session, options.ra_key, options.ra_key_label));
   return setup;
 }
 
 absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
     Token& token, const ProvisionOptions& options) {
   ServiceCertificates certs;
-  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ca_public, token.PublicKey(kCaKeyLabel));
-  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ra_public, token.PublicKey(kRaKeyLabel));
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ca_public, token.PublicKey(options.ca_key_label));
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ra_public, token.PublicKey(options.ra_key_label));
   const EVP_MD* digest = options.ca_key.SignatureDigest();
 
   CertificateRequest ca_request{CertificateRole::kCa, options.ca_subject,
                                 options.ca_validity_days, ca_public.get()};
   RETURN_IF_ERROR(token.WithPrivateKey(
-      kCaKeyLabel, [&](EVP_PKEY* ca_key) -> absl::Status {
+      options.ca_key_label, [&](EVP_PKEY* ca_key) -> absl::Status {
         ASSIGN_OR_RETURN(certs.ca, IssueCertificate(ca_request, nullptr,
                                                     ca_key, digest));
         return absl::OkStatus();
@@ -170,7 +185,7 @@ absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
   CertificateRequest ra_request{CertificateRole::kRa, options.ra_subject,
                                 options.ra_validity_days, ra_public.get()};
   RETURN_IF_ERROR(token.WithPrivateKey(
-      kCaKeyLabel, [&](EVP_PKEY* ca_key) -> absl::Status {
+      options.ca_key_label, [&](EVP_PKEY* ca_key) -> absl::Status {
         ASSIGN_OR_RETURN(certs.ra, IssueCertificate(ra_request, certs.ca.get(),
                                                     ca_key, digest));
         return absl::OkStatus();

@@ -35,7 +35,16 @@ struct ProvisionOptions {
   std::string ra_subject = "CN=SCEP Dev RA";
   int ca_validity_days = 3650;
   int ra_validity_days = 730;
+  // Key labels; other labels than the defaults provision a further issuing
+  // CA (and its RA) in the same token, for profiles with their own CA.
+  std::string ca_key_label = kCaKeyLabel;
+  std::string ra_key_label = kRaKeyLabel;
 };
+
+// CKA_ID of the key pair labelled `label`: the historical one-byte ids for
+// "scep-ca" and "scep-ra", otherwise the first 8 bytes of SHA-256(label),
+// so key pairs of several CAs never share an id.
+std::string KeyIdForLabel(absl::string_view label);
 
 // What PrepareToken changed.
 struct TokenSetup {
@@ -45,8 +54,8 @@ struct TokenSetup {
 };
 
 struct ServiceCertificates {
-  crypto::X509Ptr ca;  // self-signed CA certificate of the "scep-ca" key
-  crypto::X509Ptr ra;  // RA certificate of the "scep-ra" key, issued by ca
+  crypto::X509Ptr ca;  // self-signed CA certificate of the CA key
+  crypto::X509Ptr ra;  // RA certificate of the RA key, issued by ca
 };
 
 struct ProvisionResult {

@@ -165,6 +165,42 @@ TEST_F(ProvisionerTest, ReuseKeepsExistingKeys) {
             1);
 }
 
+TEST_F(ProvisionerTest, FurtherIssuingCaJoinsTheToken) {
+  absl::StatusOr<ProvisionResult> first = Provision(options_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  options_.reuse_existing_token = true;
+  options_.ca_key_label = "scep-ca-wifi";
+  options_.ra_key_label = "scep-ra-wifi";
+  options_.ca_subject = "CN=Wi-Fi CA";
+  absl::StatusOr<ProvisionResult> second = Provision(options_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(second->setup.token_created);
+  EXPECT_TRUE(second->setup.ca_key_generated);
+  EXPECT_TRUE(second->setup.ra_key_generated);
+  // A CA of its own: another key, and its RA chains to it.
+  EXPECT_NE(EVP_PKEY_eq(X509_get0_pubkey(first->certificates.ca.get()),
+                        X509_get0_pubkey(second->certificates.ca.get())),
+            1);
+  EXPECT_EQ(X509_check_issued(second->certificates.ca.get(),
+                              second->certificates.ra.get()),
+            X509_V_OK);
+  // Every key pair keeps its own CKA_ID and the first CA still works.
+  EXPECT_NE(KeyIdForLabel("scep-ca-wifi"), KeyIdForLabel("scep-ra-wifi"));
+  EXPECT_EQ(KeyIdForLabel(kCaKeyLabel), std::string(1, '\x01'));
+  absl::StatusOr<std::unique_ptr<Token>> token = Token::Open(Config());
+  ASSERT_TRUE(token.ok()) << token.status();
+  for (const auto& [label, cert] :
+       {std::pair{kCaKeyLabel, first->certificates.ca.get()},
+        std::pair{"scep-ca-wifi", second->certificates.ca.get()},
+        std::pair{"scep-ra-wifi", second->certificates.ra.get()}}) {
+    absl::StatusOr<crypto::EvpPkeyPtr> pub = (*token)->PublicKey(label);
+    ASSERT_TRUE(pub.ok()) << label << ": " << pub.status();
+    EXPECT_EQ(EVP_PKEY_eq(pub->get(), X509_get0_pubkey(cert)), 1) << label;
+  }
+  options_.ra_key_label = options_.ca_key_label;
+  EXPECT_TRUE(absl::IsInvalidArgument(Provision(options_).status()));
+}
+
 TEST_F(ProvisionerTest, ReuseRejectsKeyOfAnotherType) {
   ASSERT_TRUE(Provision(options_).ok());
   options_.reuse_existing_token = true;

@@ -17,6 +17,7 @@ namespace scep::redis {
 struct CertificateRecord {
   std::string certificate;  // DER
   std::string profile;
+  std::string issuing_ca;   // the signer's CA name; "" = default CA
   bool revoked = false;
   int reason = -1;          // RFC 5280 CRLReason when revoked; -1 none
   absl::Time revoked_at = absl::InfinitePast();
@@ -27,6 +28,11 @@ struct RevokedSerial {
   absl::Time revoked_at;
   int reason = -1;
 };
+
+// An index serves one issuing CA's view (its CRL), while certificates of
+// every CA share one serial space: serials are 127 random bits, so Get,
+// Revoke and List see all CAs. ListRevoked returns only serials of the
+// index's own CA, and the cached CRL is that CA's.
 
 // The last CRL signed, and which revocation generation it covers.
 struct CachedCrl {

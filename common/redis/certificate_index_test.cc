@@ -85,6 +85,46 @@ TEST_P(CertificateIndexTest, PutGetRevokeList) {
   EXPECT_EQ((*revoked)[0].revoked_at, when);
 }
 
+// Two issuing CAs share Redis: one serial space, one CRL view each.
+TEST(RedisCertificateIndexCaTest, EachCaSeesItsOwnRevocationsAndCrl) {
+  if (!RedisTestServer::Installed()) {
+    if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
+    GTEST_SKIP() << "redis-server not installed";
+  }
+  auto server = RedisTestServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  RedisOptions options;
+  options.port = (*server)->port();
+  auto main_ca = RedisCertificateIndex::New(options).value();
+  auto wifi = RedisCertificateIndex::New(options, "wifi").value();
+  CertificateRecord a{"der-a", "default"};
+  CertificateRecord b{"der-b", "wifi-devices", "wifi"};
+  ASSERT_TRUE(main_ca->Put("0a", a, absl::Hours(1)).ok());
+  ASSERT_TRUE(wifi->Put("0b", b, absl::Hours(1)).ok());
+  // Any view finds any certificate and names its CA.
+  EXPECT_EQ(main_ca->Get("0b").value()->issuing_ca, "wifi");
+  EXPECT_EQ(wifi->Get("0a").value()->issuing_ca, "");
+  // Revocation through either view lands in the certificate's own CA.
+  ASSERT_TRUE(main_ca->Revoke("0b", 1, absl::FromUnixSeconds(1'800'000'000)).ok());
+  ASSERT_TRUE(wifi->Revoke("0a", 4, absl::FromUnixSeconds(1'800'000'001)).ok());
+  auto main_revoked = main_ca->ListRevoked().value();
+  auto wifi_revoked = wifi->ListRevoked().value();
+  ASSERT_EQ(main_revoked.size(), 1u);
+  EXPECT_EQ(main_revoked[0].serial_hex, "0a");
+  EXPECT_EQ(main_revoked[0].reason, 4);
+  ASSERT_EQ(wifi_revoked.size(), 1u);
+  EXPECT_EQ(wifi_revoked[0].serial_hex, "0b");
+  EXPECT_EQ(wifi_revoked[0].reason, 1);
+  EXPECT_EQ(wifi_revoked[0].revoked_at, absl::FromUnixSeconds(1'800'000'000));
+  // Separate CRL caches.
+  ASSERT_TRUE(wifi->PutCachedCrl({2, "wifi-crl", absl::FromUnixSeconds(1)}).ok());
+  EXPECT_FALSE(main_ca->GetCachedCrl().value().has_value());
+  EXPECT_EQ(wifi->GetCachedCrl().value()->der, "wifi-crl");
+  auto listed = main_ca->List("", std::nullopt, "", 10).value();
+  ASSERT_EQ(listed.certificates.size(), 2u);
+  EXPECT_EQ(listed.certificates[1].record.issuing_ca, "wifi");
+}
+
 TEST_P(CertificateIndexTest, CrlNumbersAndCache) {
   EXPECT_EQ(index_->NextCrlNumber().value(), 1u);
   EXPECT_EQ(index_->NextCrlNumber().value(), 2u);

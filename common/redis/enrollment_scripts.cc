@@ -16,6 +16,7 @@ local v = redis.call('HMGET', KEYS[1], 'state', 'fp', 'cert')
 if not v[1] then
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'state', 'pending', 'fp', ARGV[1])
+  if ARGV[3] then redis.call('HSET', KEYS[1], 'claim', ARGV[3]) end
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {'claimed', ARGV[1], ''}
 end
@@ -43,6 +44,17 @@ if v[2] ~= ARGV[1] then return 'mismatch' end
 if v[1] ~= 'pending' then return 'issued' end
 redis.call('DEL', KEYS[1])
 return 'released'
+)lua";
+
+// ARGV: claim token. Undoes one claim whose answer never arrived: deletes
+// the entry only while it is pending under that very claim.
+constexpr absl::string_view kAbandon = R"lua(
+local v = redis.call('HMGET', KEYS[1], 'state', 'claim')
+if v[1] == 'pending' and v[2] == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 'abandoned'
+end
+return 'kept'
 )lua";
 
 // ARGV: TTL. Only a pending transaction can be rejected; it stays rejected
@@ -78,6 +90,7 @@ LuaScript Make(absl::string_view source) {
 LuaScript ClaimScript() { return Make(kClaim); }
 LuaScript CompleteScript() { return Make(kComplete); }
 LuaScript ReleaseScript() { return Make(kRelease); }
+LuaScript AbandonScript() { return Make(kAbandon); }
 LuaScript RejectScript() { return Make(kReject); }
 
 }  // namespace scep::redis

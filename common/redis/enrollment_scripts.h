@@ -18,9 +18,9 @@ struct LuaScript {
   std::string sha1;
 };
 
-// ARGV: fingerprint, pending TTL. Creates a pending entry when none exists
-// and replies {"claimed", fp, ""}; otherwise replies {state, fp, cert} of
-// the stored entry.
+// ARGV: fingerprint, pending TTL[, claim token]. Creates a pending entry
+// when none exists (remembering the token) and replies {"claimed", fp, ""};
+// otherwise replies {state, fp, cert} of the stored entry.
 LuaScript ClaimScript();
 
 // ARGV: fingerprint, certificate, issued TTL. Replies "mismatch" when an
@@ -32,6 +32,10 @@ LuaScript CompleteScript();
 // ARGV: fingerprint. Deletes the entry and replies "released" only when it
 // is pending with this fingerprint; else "missing", "mismatch" or "issued".
 LuaScript ReleaseScript();
+
+// ARGV: claim token. Deletes the entry only while it is pending under that
+// token (a claim whose reply was lost); replies "abandoned" or "kept".
+LuaScript AbandonScript();
 LuaScript RejectScript();
 
 }  // namespace scep::redis

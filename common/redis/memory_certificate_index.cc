@@ -61,7 +61,9 @@ absl::StatusOr<std::vector<RevokedSerial>> MemoryCertificateIndex::ListRevoked()
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<RevokedSerial> out;
   for (const auto& [serial, record] : records_) {
-    if (record.revoked) out.push_back({serial, record.revoked_at, record.reason});
+    if (record.revoked && record.issuing_ca == issuing_ca_) {
+      out.push_back({serial, record.revoked_at, record.reason});
+    }
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string>
 #include <utility>
 
 #include "common/redis/certificate_index.h"
@@ -12,9 +13,13 @@
 namespace scep::redis {
 
 // In-process CertificateIndex for unit tests (TTLs are not enforced) with
-// an unavailability hook.
+// an unavailability hook. One instance holds every CA's certificates and
+// lists the revoked serials of `issuing_ca` ("" = the default CA).
 class MemoryCertificateIndex final : public CertificateIndex {
  public:
+  explicit MemoryCertificateIndex(std::string issuing_ca = "")
+      : issuing_ca_(std::move(issuing_ca)) {}
+
   void SetUnavailable(bool unavailable) { unavailable_ = unavailable; }
 
   absl::Status Put(absl::string_view serial_hex, const CertificateRecord& record,
@@ -36,6 +41,7 @@ class MemoryCertificateIndex final : public CertificateIndex {
  private:
   absl::Status Check() const;
 
+  const std::string issuing_ca_;
   std::atomic<bool> unavailable_{false};
   std::mutex mu_;
   std::map<std::string, CertificateRecord, std::less<>> records_;

@@ -15,7 +15,6 @@ namespace {
 constexpr char kRevokedKey[] = "scep:revoked";
 constexpr char kGenerationKey[] = "scep:crl:gen";
 constexpr char kNumberKey[] = "scep:crl:number";
-constexpr char kCrlCacheKey[] = "scep:crl:cache";
 
 // Never overwrites a revoked record (a late retransmission must not
 // un-revoke a certificate). KEYS[2..]: listing indexes (scep:certs and
@@ -24,7 +23,8 @@ constexpr char kCrlCacheKey[] = "scep:crl:cache";
 // index lives as long as its longest-lived certificate.
 constexpr char kPutScript[] = R"lua(
 if redis.call('HGET', KEYS[1], 'revoked') == '1' then return 'revoked' end
-redis.call('HSET', KEYS[1], 'der', ARGV[1], 'profile', ARGV[2], 'revoked', '0')
+redis.call('HSET', KEYS[1], 'der', ARGV[1], 'profile', ARGV[2], 'revoked', '0',
+           'ca', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 for i = 2, #KEYS do
   for _, m in ipairs(redis.call('ZRANGE', KEYS[i], 0, 15)) do
@@ -50,7 +50,10 @@ constexpr char kRevokeScript[] = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 if redis.call('HGET', KEYS[1], 'revoked') == '1' then return 'already' end
 redis.call('HSET', KEYS[1], 'revoked', '1', 'reason', ARGV[2], 'revoked_at', ARGV[3])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3] .. ':' .. ARGV[2])
+local ca = redis.call('HGET', KEYS[1], 'ca')
+local entry = ARGV[3] .. ':' .. ARGV[2]
+if ca and ca ~= '' then entry = entry .. ':' .. ca end
+redis.call('HSET', KEYS[2], ARGV[1], entry)
 redis.call('INCR', KEYS[3])
 return 'ok')lua";
 
@@ -97,11 +100,11 @@ absl::StatusOr<int64_t> Integer(RedisConnectionPool& pool, absl::string_view op,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RedisCertificateIndex>> RedisCertificateIndex::New(
-    RedisOptions options) {
+    RedisOptions options, std::string issuing_ca) {
   ASSIGN_OR_RETURN(std::unique_ptr<RedisConnectionPool> pool,
                    RedisConnectionPool::New(std::move(options)));
   return std::unique_ptr<RedisCertificateIndex>(
-      new RedisCertificateIndex(std::move(pool)));
+      new RedisCertificateIndex(std::move(pool), std::move(issuing_ca)));
 }
 
 absl::Status RedisCertificateIndex::Put(absl::string_view serial_hex,
@@ -115,19 +118,24 @@ absl::Status RedisCertificateIndex::Put(absl::string_view serial_hex,
   std::vector<absl::string_view> argv = {"EVAL", kPutScript, per_profile ? "3" : "2",
                                          key, kAllCertsKey};
   if (per_profile) argv.push_back(profile_key);
-  argv.insert(argv.end(), {record.certificate, record.profile, ms, now, serial_hex});
-  ASSIGN_OR_RETURN(std::string word, Word(*pool_, "PutCertificate", argv));
+  argv.insert(argv.end(),
+              {record.certificate, record.profile, ms, now, serial_hex, record.issuing_ca});
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, journal_.RunOrJournal("PutCertificate", argv));
+  if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
+    return Unexpected("PutCertificate", *reply);
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<CertificateRecord>> RedisCertificateIndex::Get(
     absl::string_view serial_hex) {
   constexpr absl::string_view kOp = "GetCertificate";
+  RETURN_IF_ERROR(journal_.Flush());
   ASSIGN_OR_RETURN(std::string key, CertKey(serial_hex));
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
                    pool_->Run(kOp, {"HMGET", key, "der", "profile", "revoked",
-                                    "reason", "revoked_at"}));
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5) {
+                                    "reason", "revoked_at", "ca"}));
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 6) {
     return Unexpected(kOp, *reply);
   }
   auto field = [&](size_t i) -> std::string {
@@ -138,6 +146,7 @@ absl::StatusOr<std::optional<CertificateRecord>> RedisCertificateIndex::Get(
   CertificateRecord record;
   record.certificate = field(0);
   record.profile = field(1);
+  record.issuing_ca = field(5);
   record.revoked = field(2) == "1";
   if (record.revoked) {
     int64_t at = 0;
@@ -169,15 +178,18 @@ absl::StatusOr<std::vector<RevokedSerial>> RedisCertificateIndex::ListRevoked() 
   }
   std::vector<RevokedSerial> out;
   for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-    std::pair<std::string, std::string> parts =
-        absl::StrSplit(Text(*reply->element[i + 1]), absl::MaxSplits(':', 1));
+    // "unix_seconds:reason" (default CA) or "unix_seconds:reason:ca".
+    std::vector<absl::string_view> parts =
+        absl::StrSplit(Text(*reply->element[i + 1]), absl::MaxSplits(':', 2));
     int64_t at = 0;
     RevokedSerial entry;
     entry.serial_hex = std::string(Text(*reply->element[i]));
-    if (!absl::SimpleAtoi(parts.first, &at) ||
-        !absl::SimpleAtoi(parts.second, &entry.reason)) {
+    if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &at) ||
+        !absl::SimpleAtoi(parts[1], &entry.reason)) {
       return absl::DataLossError("malformed revocation entry in Redis");
     }
+    const absl::string_view ca = parts.size() == 3 ? parts[2] : absl::string_view();
+    if (ca != issuing_ca_) continue;
     entry.revoked_at = absl::FromUnixSeconds(at);
     out.push_back(std::move(entry));
   }
@@ -215,6 +227,7 @@ absl::StatusOr<CertificatePage> RedisCertificateIndex::List(
     listing.serial_hex = std::move(entry.member);
     listing.record.certificate = std::string(FieldOf(entry.fields, "der"));
     listing.record.profile = std::string(FieldOf(entry.fields, "profile"));
+    listing.record.issuing_ca = std::string(FieldOf(entry.fields, "ca"));
     listing.record.revoked = FieldOf(entry.fields, "revoked") == "1";
     if (listing.record.revoked) {
       int64_t at = 0;
@@ -230,7 +243,7 @@ absl::StatusOr<CertificatePage> RedisCertificateIndex::List(
 absl::StatusOr<std::optional<CachedCrl>> RedisCertificateIndex::GetCachedCrl() {
   constexpr absl::string_view kOp = "GetCachedCrl";
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   pool_->Run(kOp, {"HMGET", kCrlCacheKey, "gen", "der", "next_update"}));
+                   pool_->Run(kOp, {"HMGET", crl_cache_key_, "gen", "der", "next_update"}));
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
     return Unexpected(kOp, *reply);
   }
@@ -253,7 +266,7 @@ absl::Status RedisCertificateIndex::PutCachedCrl(const CachedCrl& crl) {
   const std::string next = absl::StrCat(absl::ToUnixSeconds(crl.next_update));
   ASSIGN_OR_RETURN(std::string word,
                    Word(*pool_, "PutCachedCrl",
-                        {"EVAL", kPutCrlScript, "1", kCrlCacheKey, gen, crl.der, next}));
+                        {"EVAL", kPutCrlScript, "1", crl_cache_key_, gen, crl.der, next}));
   return absl::OkStatus();
 }
 

@@ -6,16 +6,18 @@
 #include "common/redis/certificate_index.h"
 #include "common/redis/redis_connection_pool.h"
 #include "common/redis/redis_options.h"
+#include "common/redis/redis_write_journal.h"
 
 namespace scep::redis {
 
 // CertificateIndex in Redis (run with AOF persistence: this is the one
 // piece of Redis state that cannot be rebuilt). Keys:
-//   scep:cert:{serial}   hash der, profile, revoked, reason, revoked_at
-//   scep:revoked         hash serial -> "unix_seconds:reason"
+//   scep:cert:{serial}   hash der, profile, ca, revoked, reason, revoked_at
+//   scep:revoked         hash serial -> "unix_seconds:reason[:ca]"
 //   scep:crl:gen         revocation generation (INCR on every revocation)
 //   scep:crl:number      last cRLNumber
-//   scep:crl:cache       hash gen, der, next_update of the last CRL signed
+//   scep:crl:cache[:ca]  hash gen, der, next_update of the last CRL signed
+//                        (the default CA's, or the named CA's)
 //   scep:certs, scep:certs:{profile}
 //                        listing indexes: sorted sets of serials scored by
 //                        the time first recorded (ms)
@@ -23,8 +25,9 @@ namespace scep::redis {
 // is down.
 class RedisCertificateIndex final : public CertificateIndex {
  public:
+  // The view of issuing CA `issuing_ca` ("" = the default CA).
   static absl::StatusOr<std::unique_ptr<RedisCertificateIndex>> New(
-      RedisOptions options);
+      RedisOptions options, std::string issuing_ca = "");
 
   absl::Status Put(absl::string_view serial_hex, const CertificateRecord& record,
                    absl::Duration ttl) override;
@@ -43,10 +46,20 @@ class RedisCertificateIndex final : public CertificateIndex {
   absl::Status PutCachedCrl(const CachedCrl& crl) override;
 
  private:
-  explicit RedisCertificateIndex(std::unique_ptr<RedisConnectionPool> pool)
-      : pool_(std::move(pool)) {}
+  RedisCertificateIndex(std::unique_ptr<RedisConnectionPool> pool,
+                        std::string issuing_ca)
+      : pool_(std::move(pool)), journal_(pool_.get()),
+        issuing_ca_(std::move(issuing_ca)),
+        crl_cache_key_(issuing_ca_.empty() ? "scep:crl:cache"
+                                           : "scep:crl:cache:" + issuing_ca_) {}
 
   const std::unique_ptr<RedisConnectionPool> pool_;
+  // Put() of a certificate already handed out must not be lost when Redis
+  // drops: kept and replayed before the next Put or Get (see
+  // RedisWriteJournal).
+  RedisWriteJournal journal_;
+  const std::string issuing_ca_;
+  const std::string crl_cache_key_;
 };
 
 }  // namespace scep::redis

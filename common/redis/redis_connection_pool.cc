@@ -10,7 +10,9 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/base/status_macros.h"
 
 namespace scep::redis {
@@ -83,17 +85,30 @@ absl::StatusOr<RedisReplyPtr> Send(redisContext* context,
 }
 
 // Sends a connection set-up command; an error reply is Unavailable too.
-// `what` names the command in messages; the arguments never appear there.
+// `what` names the command in messages; the arguments never appear there,
+// and `secret` (when non-empty) is masked should the server ever echo it.
 absl::Status SetUp(redisContext* context, absl::string_view operation,
                    absl::string_view what,
-                   absl::Span<const absl::string_view> argv) {
+                   absl::Span<const absl::string_view> argv,
+                   absl::string_view secret = {}) {
   ASSIGN_OR_RETURN(RedisReplyPtr reply, Send(context, operation, argv));
   if (reply->type == REDIS_REPLY_ERROR) {
+    std::string text(reply->str, reply->len);
+    if (!secret.empty()) text = absl::StrReplaceAll(text, {{secret, "***"}});
     return absl::UnavailableError(
-        absl::StrCat("Redis ", operation, ": ", what,
-                     " refused: ", absl::string_view(reply->str, reply->len)));
+        absl::StrCat("Redis ", operation, ": ", what, " refused: ", text));
   }
   return absl::OkStatus();
+}
+
+// Error replies that mean the connection's identity cannot run commands at
+// all (no AUTH, wrong credentials, ACL refusal): a deployment fault, not a
+// property of the request, so callers see Unavailable like any outage.
+bool AccessRefused(const redisReply& reply) {
+  if (reply.type != REDIS_REPLY_ERROR) return false;
+  const absl::string_view text(reply.str, reply.len);
+  return absl::StartsWith(text, "NOAUTH") || absl::StartsWith(text, "NOPERM") ||
+         absl::StartsWith(text, "WRONGPASS");
 }
 
 // False when the server closed the connection while it sat idle (or it
@@ -127,6 +142,10 @@ absl::StatusOr<std::unique_ptr<RedisConnectionPool>> RedisConnectionPool::New(
   }
   if (options.pool_size < 1) {
     return absl::FailedPreconditionError("Redis pool size must be at least 1");
+  }
+  if (!options.username.empty() && options.password.empty()) {
+    return absl::FailedPreconditionError(
+        "Redis username needs a password (ACL AUTH takes both)");
   }
   return std::unique_ptr<RedisConnectionPool>(
       new RedisConnectionPool(std::move(options)));
@@ -188,9 +207,14 @@ absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Connect(
       redisEnableKeepAlive(context.get()) != REDIS_OK) {
     return TransportError(operation, context.get());
   }
-  if (!options_.password.empty()) {
-    RETURN_IF_ERROR(
-        SetUp(context.get(), operation, "AUTH", {"AUTH", options_.password}));
+  if (!options_.username.empty()) {
+    RETURN_IF_ERROR(SetUp(context.get(), operation,
+                          absl::StrCat("AUTH as user ", options_.username),
+                          {"AUTH", options_.username, options_.password},
+                          options_.password));
+  } else if (!options_.password.empty()) {
+    RETURN_IF_ERROR(SetUp(context.get(), operation, "AUTH",
+                          {"AUTH", options_.password}, options_.password));
   }
   if (options_.db != 0) {
     const std::string db = absl::StrCat(options_.db);
@@ -212,6 +236,14 @@ absl::StatusOr<RedisReplyPtr> RedisConnectionPool::Run(
     context = std::move(opened).value();
   }
   absl::StatusOr<RedisReplyPtr> reply = Send(context.get(), operation, argv);
+  if (reply.ok() && AccessRefused(**reply)) {
+    // A fresh connection authenticates again (e.g. after a password was
+    // configured or rotated on the server).
+    Release(nullptr);
+    return absl::UnavailableError(
+        absl::StrCat("Redis ", operation, ": ",
+                     absl::string_view((*reply)->str, (*reply)->len)));
+  }
   // After a transport error or timeout the context is out of sync: drop it.
   Release(reply.ok() ? std::move(context) : nullptr);
   return reply;

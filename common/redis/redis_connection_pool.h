@@ -27,7 +27,8 @@ using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
 // timeout, so the pool heals by itself once Redis is back. Thread-safe.
 class RedisConnectionPool {
  public:
-  // FailedPrecondition for unusable options. Opens no connection.
+  // FailedPrecondition for unusable options (among them a username without
+  // a password). Opens no connection.
   static absl::StatusOr<std::unique_ptr<RedisConnectionPool>> New(
       RedisOptions options);
 
@@ -38,8 +39,10 @@ class RedisConnectionPool {
   // Sends one command (binary-safe arguments) on a pooled connection and
   // returns its reply, which may be a Redis error reply
   // (REDIS_REPLY_ERROR): interpreting it is the caller's job. Unavailable
-  // when no connection can be had or the transport fails; the message starts
-  // with "Redis `operation`:".
+  // when no connection can be had, the transport fails, AUTH on a new
+  // connection is refused, or the server refuses access (NOAUTH, NOPERM,
+  // WRONGPASS); the message starts with "Redis `operation`:" and never
+  // holds the password.
   absl::StatusOr<RedisReplyPtr> Run(absl::string_view operation,
                                     absl::Span<const absl::string_view> argv);
 
@@ -57,7 +60,8 @@ class RedisConnectionPool {
   bool SlotFree() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns a slot; `context` is kept for reuse unless null.
   void Release(ContextPtr context);
-  // Opens, authenticates and selects the database.
+  // Opens, authenticates (AUTH before anything else) and selects the
+  // database. Unavailable, with the connection closed, when AUTH fails.
   absl::StatusOr<ContextPtr> Connect(absl::string_view operation) const;
 
   const RedisOptions options_;

@@ -1,9 +1,12 @@
 #include "common/redis/redis_enrollment_store.h"
 
+#include <openssl/rand.h>
+
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
@@ -50,6 +53,23 @@ absl::StatusOr<RedisReplyPtr> Eval(RedisConnectionPool& pool,
   return pool.Run(operation, argv);
 }
 
+// Like Eval(), but a write that does not reach Redis is journalled, in the
+// EVAL form: a restarted server has no script cached.
+absl::StatusOr<RedisReplyPtr> EvalOrJournal(RedisConnectionPool& pool,
+                                            RedisWriteJournal& journal,
+                                            absl::string_view operation,
+                                            const LuaScript& script,
+                                            absl::string_view key,
+                                            std::vector<absl::string_view> args) {
+  if (journal.size() == 0) {
+    absl::StatusOr<RedisReplyPtr> reply = Eval(pool, operation, script, key, args);
+    if (reply.ok() || !absl::IsUnavailable(reply.status())) return reply;
+  }
+  std::vector<absl::string_view> argv = {"EVAL", script.source, "1", key};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return journal.RunOrJournal(operation, argv);
+}
+
 // The one-word answer of the Complete and Release scripts.
 absl::StatusOr<std::string> Word(absl::string_view operation,
                                  const redisReply& reply) {
@@ -72,21 +92,39 @@ absl::StatusOr<std::unique_ptr<RedisEnrollmentStore>> RedisEnrollmentStore::New(
 RedisEnrollmentStore::RedisEnrollmentStore(
     std::unique_ptr<RedisConnectionPool> pool)
     : pool_(std::move(pool)),
+      journal_(pool_.get()),
       claim_(ClaimScript()),
       complete_(CompleteScript()),
       release_(ReleaseScript()),
+      abandon_(AbandonScript()),
       reject_(RejectScript()) {}
 
 RedisEnrollmentStore::~RedisEnrollmentStore() = default;
 
+absl::Status RedisEnrollmentStore::Flushed(absl::string_view operation) {
+  absl::Status flushed = journal_.Flush();
+  if (flushed.ok()) return flushed;
+  return absl::UnavailableError(absl::StrCat(
+      "Redis ", operation, ": earlier writes not yet applied: ", flushed.message()));
+}
+
 absl::StatusOr<bool> RedisEnrollmentStore::RecordNonce(
     absl::string_view profile, absl::string_view nonce, absl::Duration ttl) {
   constexpr absl::string_view kOp = "RecordNonce";
+  RETURN_IF_ERROR(Flushed(kOp));
   ASSIGN_OR_RETURN(std::string key, NonceKey(profile, nonce));
   ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "nonce TTL"));
   const std::string px = absl::StrCat(ttl_ms);
-  ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   pool_->Run(kOp, {"SET", key, "1", "PX", px, "NX"}));
+  absl::StatusOr<RedisReplyPtr> sent = pool_->Run(kOp, {"SET", key, "1", "PX", px, "NX"});
+  if (!sent.ok()) {
+    // Redis may have recorded the nonce and died before answering; the
+    // caller answers 503, so the identical retry must not meet it.
+    if (absl::IsUnavailable(sent.status())) {
+      (void)journal_.RunOrJournal("ForgetNonce", {"DEL", key});
+    }
+    return sent.status();
+  }
+  const RedisReplyPtr& reply = *sent;
   if (reply->type == REDIS_REPLY_NIL) return false;
   if (reply->type == REDIS_REPLY_STATUS && Text(*reply) == "OK") return true;
   return Unexpected(kOp, *reply);
@@ -94,9 +132,9 @@ absl::StatusOr<bool> RedisEnrollmentStore::RecordNonce(
 
 absl::Status RedisEnrollmentStore::ForgetNonce(absl::string_view profile,
                                                absl::string_view nonce) {
-  constexpr absl::string_view kOp = "ForgetNonce";
+  constexpr absl::string_view kOp = "ForgetNonce";  // journalled
   ASSIGN_OR_RETURN(std::string key, NonceKey(profile, nonce));
-  ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run(kOp, {"DEL", key}));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, journal_.RunOrJournal(kOp, {"DEL", key}));
   if (reply->type != REDIS_REPLY_INTEGER) return Unexpected(kOp, *reply);
   return absl::OkStatus();
 }
@@ -105,12 +143,30 @@ absl::StatusOr<Transaction> RedisEnrollmentStore::ClaimTransaction(
     absl::string_view profile, absl::string_view transaction_id,
     absl::string_view fingerprint, absl::Duration pending_ttl) {
   constexpr absl::string_view kOp = "ClaimTransaction";
+  RETURN_IF_ERROR(Flushed(kOp));
   ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
   RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
   ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(pending_ttl, "pending TTL"));
   const std::string px = absl::StrCat(ttl_ms);
-  ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   Eval(*pool_, kOp, claim_, key, {fingerprint, px}));
+  // Redis may run the claim and die before answering; the caller then
+  // answers 503, and the claim must not hold the transaction pending until
+  // its TTL ends. The token undoes exactly this claim, nobody else's.
+  unsigned char token_bytes[16];
+  if (RAND_bytes(token_bytes, sizeof(token_bytes)) != 1) {
+    return absl::InternalError("ClaimTransaction: no randomness for the claim token");
+  }
+  const std::string token = absl::BytesToHexString(absl::string_view(
+      reinterpret_cast<const char*>(token_bytes), sizeof(token_bytes)));
+  absl::StatusOr<RedisReplyPtr> sent =
+      Eval(*pool_, kOp, claim_, key, {fingerprint, px, token});
+  if (!sent.ok()) {
+    if (absl::IsUnavailable(sent.status())) {
+      (void)journal_.RunOrJournal(
+          "AbandonClaim", {"EVAL", abandon_.source, "1", key, token});
+    }
+    return sent.status();
+  }
+  const RedisReplyPtr& reply = *sent;
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
     return Unexpected(kOp, *reply);
   }
@@ -139,14 +195,15 @@ absl::Status RedisEnrollmentStore::CompleteTransaction(
     absl::string_view profile, absl::string_view transaction_id,
     absl::string_view fingerprint, absl::string_view certificate,
     absl::Duration ttl) {
-  constexpr absl::string_view kOp = "CompleteTransaction";
+  constexpr absl::string_view kOp = "CompleteTransaction";  // journalled
   ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
   RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
   RETURN_IF_ERROR(RequireNonEmpty(certificate, "certificate"));
   ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "issued TTL"));
   const std::string px = absl::StrCat(ttl_ms);
-  ASSIGN_OR_RETURN(RedisReplyPtr reply, Eval(*pool_, kOp, complete_, key,
-                                             {fingerprint, certificate, px}));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   EvalOrJournal(*pool_, journal_, kOp, complete_, key,
+                                 {fingerprint, certificate, px}));
   ASSIGN_OR_RETURN(std::string word, Word(kOp, *reply));
   if (word == "ok") return absl::OkStatus();
   if (word == "mismatch") {
@@ -167,11 +224,11 @@ absl::Status RedisEnrollmentStore::CompleteTransaction(
 absl::Status RedisEnrollmentStore::ReleaseTransaction(
     absl::string_view profile, absl::string_view transaction_id,
     absl::string_view fingerprint) {
-  constexpr absl::string_view kOp = "ReleaseTransaction";
+  constexpr absl::string_view kOp = "ReleaseTransaction";  // journalled
   ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
   RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   Eval(*pool_, kOp, release_, key, {fingerprint}));
+                   EvalOrJournal(*pool_, journal_, kOp, release_, key, {fingerprint}));
   ASSIGN_OR_RETURN(std::string word, Word(kOp, *reply));
   if (word == "released" || word == "missing") return absl::OkStatus();
   if (word == "mismatch") {
@@ -189,6 +246,7 @@ absl::Status RedisEnrollmentStore::RejectTransaction(
     absl::string_view profile, absl::string_view transaction_id,
     absl::Duration ttl) {
   constexpr absl::string_view kOp = "RejectTransaction";
+  RETURN_IF_ERROR(Flushed(kOp));
   ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
   ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "rejected TTL"));
   const std::string px = absl::StrCat(ttl_ms);
@@ -204,6 +262,7 @@ absl::Status RedisEnrollmentStore::RejectTransaction(
 absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::GetTransaction(
     absl::string_view profile, absl::string_view transaction_id) {
   constexpr absl::string_view kOp = "GetTransaction";
+  RETURN_IF_ERROR(Flushed(kOp));
   ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
                    pool_->Run(kOp, {"HMGET", key, "state", "fp", "cert"}));
@@ -231,6 +290,7 @@ absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::GetTransaction(
 
 absl::Status RedisEnrollmentStore::Ping() {
   constexpr absl::string_view kOp = "Ping";
+  RETURN_IF_ERROR(Flushed(kOp));  // readiness drains the journal too
   ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run(kOp, {"PING"}));
   if (reply->type == REDIS_REPLY_STATUS && Text(*reply) == "PONG") {
     return absl::OkStatus();

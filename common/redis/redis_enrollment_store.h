@@ -10,6 +10,7 @@
 #include "common/redis/enrollment_scripts.h"
 #include "common/redis/enrollment_store.h"
 #include "common/redis/redis_options.h"
+#include "common/redis/redis_write_journal.h"
 
 namespace scep::redis {
 
@@ -21,7 +22,15 @@ class RedisConnectionPool;
 // the server's script cache lacks them) so they are atomic across pods.
 // Any Redis failure (unreachable, timeout, error reply) is Unavailable.
 // Broken connections are dropped and reopened on later calls, so the store
-// recovers by itself when Redis comes back. Thread-safe.
+// recovers by itself when Redis comes back. ForgetNonce, CompleteTransaction
+// and ReleaseTransaction that fail to reach Redis still return Unavailable
+// but are kept and applied before the next command once Redis is back
+// (RedisWriteJournal); every method answers Unavailable until they are.
+// RecordNonce and ClaimTransaction that fail with Unavailable may have run
+// before Redis died; their undo (forget the nonce; delete the claim if it is
+// still this call's) is kept the same way, so the caller's 503 leaves
+// nothing half-written.
+// Thread-safe.
 class RedisEnrollmentStore : public EnrollmentStore {
  public:
   // FailedPrecondition for unusable options. Opens no connection, so it
@@ -60,10 +69,15 @@ class RedisEnrollmentStore : public EnrollmentStore {
  private:
   explicit RedisEnrollmentStore(std::unique_ptr<RedisConnectionPool> pool);
 
+  // Replays journalled writes; Unavailable while Redis cannot take them.
+  absl::Status Flushed(absl::string_view operation);
+
   const std::unique_ptr<RedisConnectionPool> pool_;
+  RedisWriteJournal journal_;
   const LuaScript claim_;
   const LuaScript complete_;
   const LuaScript release_;
+  const LuaScript abandon_;
   const LuaScript reject_;
 };
 

@@ -240,8 +240,47 @@ TEST_F(RedisEnrollmentStoreTest, UnavailableWhileDownThenRecoversByItself) {
   ASSERT_TRUE(server_->Restart().ok());
   EXPECT_TRUE(store->Ping().ok());
   EXPECT_TRUE(store->RecordNonce("p", "n", absl::Minutes(1)).value());
-  EXPECT_EQ(store->ClaimTransaction("p", "t", "fp", absl::Minutes(1))->state,
+  // The completion that missed Redis was kept and applied once it was back
+  // (RedisWriteJournal): a retransmission gets that certificate, not a
+  // fresh claim and a second certificate.
+  absl::StatusOr<Transaction> txn =
+      store->ClaimTransaction("p", "t", "fp", absl::Minutes(1));
+  ASSERT_TRUE(txn.ok()) << txn.status();
+  EXPECT_EQ(txn->state, State::kIssued);
+  EXPECT_EQ(txn->certificate, "c");
+  EXPECT_EQ(store->ClaimTransaction("p", "t2", "fp", absl::Minutes(1))->state,
             State::kClaimed);
+}
+
+// Redis dies between the claim and the completion of an enrollment whose
+// certificate the gateway then hands out: the completion and the undo of
+// the request's nonce reach Redis before anything else once it is back.
+TEST_F(RedisEnrollmentStoreTest, WritesThatMissedRedisAreAppliedFirstWhenItIsBack) {
+  RedisOptions options = OptionsFor(*server_);
+  options.command_timeout = absl::Milliseconds(200);
+  std::unique_ptr<RedisEnrollmentStore> store = NewStore(options);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->RecordNonce("p", "n1", absl::Hours(1)).value());
+  ASSERT_EQ(store->ClaimTransaction("p", "t1", "fp", absl::Minutes(1))->state,
+            State::kClaimed);
+  ASSERT_TRUE(store->RecordNonce("p", "n2", absl::Hours(1)).value());
+  // Stopped rather than killed: Redis keeps its state (as a restart with
+  // AOF would), while the store's next writes fail.
+  server_->Freeze();
+  EXPECT_EQ(store->CompleteTransaction("p", "t1", "fp", "cert-1", absl::Hours(1)).code(),
+            kUnavailable);
+  EXPECT_EQ(store->ForgetNonce("p", "n2").code(), kUnavailable);
+  // Until they are applied, nothing else runs (no read overtakes them).
+  EXPECT_EQ(store->GetTransaction("p", "t1").status().code(), kUnavailable);
+  server_->Thaw();
+
+  absl::StatusOr<std::optional<Transaction>> got = store->GetTransaction("p", "t1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->state, State::kIssued);
+  EXPECT_EQ((*got)->certificate, "cert-1");
+  EXPECT_TRUE(store->RecordNonce("p", "n2", absl::Hours(1)).value());  // forgotten
+  EXPECT_FALSE(store->RecordNonce("p", "n1", absl::Hours(1)).value());  // still seen
 }
 
 TEST_F(RedisEnrollmentStoreTest, StartsBeforeRedisAndConnectsLater) {

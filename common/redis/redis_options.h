@@ -12,9 +12,12 @@ namespace scep::redis {
 struct RedisOptions {
   std::string host = "127.0.0.1";  // Name or address; TCP only.
   int port = 6379;
-  // Secret. Sent with AUTH on every new connection when non-empty; never
-  // logged nor put in a Status message.
+  // Secret. Sent with AUTH on every new connection, before any other
+  // command, when non-empty; never logged nor put in a Status message.
   std::string password;
+  // Redis 6+ ACL user: AUTH `username` `password`. Empty: the default user
+  // (AUTH `password`, i.e. requirepass). Needs a password.
+  std::string username;
   int db = 0;  // SELECTed on every new connection when non-zero.
   // Bounds each TCP connect.
   absl::Duration connect_timeout = absl::Milliseconds(500);

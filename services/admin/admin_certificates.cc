@@ -45,6 +45,7 @@ absl::Status Describe(absl::string_view serial, const redis::CertificateRecord& 
                                                     "stored certificate"));
   out->set_serial_hex(std::string(serial));
   out->set_profile(record.profile);
+  out->set_issuing_ca(record.issuing_ca);
   out->set_subject(codec::SubjectText(X509_get_subject_name(cert.get())));
   out->set_issuer(codec::SubjectText(X509_get_issuer_name(cert.get())));
   out->set_not_before_unix(UnixSeconds(X509_get0_notBefore(cert.get())));
@@ -155,8 +156,11 @@ absl::StatusOr<v1::ListCertificatesResponse> AdminCore::ListCertificates(
 
 absl::StatusOr<v1::GetCRLResponse> AdminCore::GetCrl(const v1::GetCRLRequest& request,
                                                      const std::string& actor) {
-  ASSIGN_OR_RETURN(std::string der, gateway::CurrentCrl(*deps_.signer, *deps_.index,
-                                                        options_.crl_validity));
+  ASSIGN_OR_RETURN(const gateway::Profile* profile,
+                   FindProfile(request.profile(), absl::StatusCode::kNotFound));
+  ASSIGN_OR_RETURN(AdminCaDeps ca, CaOf(*profile));
+  ASSIGN_OR_RETURN(std::string der,
+                   gateway::CurrentCrl(*ca.signer, *ca.index, options_.crl_validity));
   v1::GetCRLResponse response;
   response.set_crl(std::move(der));
   return response;
@@ -172,7 +176,8 @@ absl::StatusOr<v1::EnrollResponse> AdminCore::Enroll(const v1::EnrollRequest& re
     return absl::InvalidArgumentError(
         absl::StrCat("csr: ", csr.status().message()));
   }
-  ASSIGN_OR_RETURN(std::string certificate, deps_.issuer->Issue(*profile, *csr));
+  ASSIGN_OR_RETURN(AdminCaDeps ca, CaOf(*profile));
+  ASSIGN_OR_RETURN(std::string certificate, ca.issuer->Issue(*profile, *csr));
   ASSIGN_OR_RETURN(crypto::X509Ptr cert, crypto::FromDer<crypto::X509Ptr>(
                                              certificate, d2i_X509, "certificate"));
   v1::EnrollResponse response;
@@ -207,10 +212,25 @@ absl::StatusOr<v1::Profile> AdminCore::ProfileInfo(const gateway::Profile& profi
   out.set_approval(profile.approval == gateway::Profile::Approval::kManual ? "manual"
                                                                            : "automatic");
   out.set_is_default(&profile == &deps_.profiles->Default());
-  ASSIGN_OR_RETURN(std::shared_ptr<const gateway::CaSet> ca, deps_.ca->Get());
+  out.set_issuing_ca(profile.issuing_ca);
+  ASSIGN_OR_RETURN(AdminCaDeps deps, CaOf(profile));
+  ASSIGN_OR_RETURN(std::shared_ptr<const gateway::CaSet> ca, deps.ca->Get());
   ASSIGN_OR_RETURN(std::string ca_der, crypto::ToDer(ca->ca.get(), i2d_X509));
   out.set_ca_certificate(std::move(ca_der));
   return out;
+}
+
+absl::StatusOr<AdminCaDeps> AdminCore::CaOf(const gateway::Profile& profile) const {
+  if (profile.issuing_ca.empty()) {
+    return AdminCaDeps{deps_.signer, deps_.index, deps_.issuer, deps_.ca};
+  }
+  auto it = deps_.issuing_cas.find(profile.issuing_ca);
+  if (it == deps_.issuing_cas.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "profile '", profile.name, "': issuing CA '", profile.issuing_ca,
+        "' is not configured"));
+  }
+  return it->second;
 }
 
 absl::StatusOr<v1::Profile> AdminCore::GetProfile(const v1::GetProfileRequest& request,

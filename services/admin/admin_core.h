@@ -1,6 +1,8 @@
 #ifndef SCEP_SERVICES_ADMIN_ADMIN_CORE_H_
 #define SCEP_SERVICES_ADMIN_ADMIN_CORE_H_
 
+#include <functional>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -17,7 +19,16 @@
 
 namespace scep::admin {
 
+// One issuing CA as the admin API uses it. Not owned.
+struct AdminCaDeps {
+  gateway::SignerClient* signer = nullptr;
+  redis::CertificateIndex* index = nullptr;  // that CA's view (its CRL)
+  gateway::ProfileIssuer* issuer = nullptr;
+  gateway::CaCertificates* ca = nullptr;
+};
+
 // What the admin API works on. Not owned; all must outlive the AdminCore.
+// `index`, `signer`, `issuer` and `ca` are the default CA's.
 struct AdminDeps {
   redis::RequestStore* requests = nullptr;
   redis::ChallengeStore* challenges = nullptr;
@@ -29,6 +40,8 @@ struct AdminDeps {
   gateway::CaCertificates* ca = nullptr;
   // Audit lines (event "audit") for every state change; never a secret.
   metrics::JsonLogger* audit = nullptr;
+  // Further issuing CAs by name (gateway::Profile::issuing_ca).
+  std::map<std::string, AdminCaDeps, std::less<>> issuing_cas;
 };
 
 struct AdminOptions {
@@ -86,6 +99,8 @@ class AdminCore {
       const gateway::Profile& profile, const redis::ApprovalRequest& request,
       const std::string& actor);
   absl::StatusOr<v1::Profile> ProfileInfo(const gateway::Profile& profile) const;
+  // The issuing CA of `profile`; FailedPrecondition when not configured.
+  absl::StatusOr<AdminCaDeps> CaOf(const gateway::Profile& profile) const;
 
   const AdminOptions options_;
   const AdminDeps deps_;

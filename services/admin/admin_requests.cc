@@ -210,7 +210,8 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::IssueApproved(
       return absl::DataLossError(
           absl::StrCat("stored CSR unreadable: ", csr.status().message()));
     }
-    ASSIGN_OR_RETURN(certificate, deps_.issuer->Issue(profile, *csr));
+    ASSIGN_OR_RETURN(AdminCaDeps ca, CaOf(profile));
+    ASSIGN_OR_RETURN(certificate, ca.issuer->Issue(profile, *csr));
     RETURN_IF_ERROR(deps_.transactions->CompleteTransaction(
         profile.name, request.transaction_id, request.fingerprint, certificate,
         options_.issued_ttl));

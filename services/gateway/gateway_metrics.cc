@@ -1,7 +1,10 @@
 #include "services/gateway/gateway_metrics.h"
 
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace scep::gateway {
 namespace {
@@ -72,7 +75,27 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
                   .Name("scep_gateway_certificates_issued_total")
                   .Help("Certificates newly issued by the signer.")
                   .Register(registry)
-                  .Add({})) {}
+                  .Add({})),
+      renewed_(prometheus::BuildCounter()
+                   .Name("scep_gateway_certificates_renewed_total")
+                   .Help("Certificates newly issued for a RenewalReq "
+                         "(RFC 8894 section 3.3.1.2).")
+                   .Register(registry)),
+      revoked_(prometheus::BuildCounter()
+                   .Name("scep_gateway_certificates_revoked_total")
+                   .Help("Certificates marked revoked in the certificate "
+                         "index, by CRL reason.")
+                   .Register(registry)),
+      pending_(prometheus::BuildCounter()
+                   .Name("scep_gateway_pending_requests_total")
+                   .Help("Requests that entered PENDING awaiting manual "
+                         "approval.")
+                   .Register(registry)),
+      rate_limited_(prometheus::BuildCounter()
+                        .Name("scep_gateway_rate_limited_total")
+                        .Help("Requests refused by a rate limit, by profile "
+                              "and scope (client, profile, subject).")
+                        .Register(registry)) {}
 
 void GatewayMetrics::RequestStarted() { in_flight_.Increment(); }
 
@@ -112,10 +135,10 @@ void GatewayMetrics::RedisCall(absl::string_view op, const absl::Status& status,
                                absl::Duration latency) {
   redis_duration_.Add({{"op", std::string(op)}}, LatencyBuckets())
       .Observe(absl::ToDoubleSeconds(latency));
-  // FailedPrecondition and InvalidArgument are answers about the data (a
-  // transactionID reused), not Redis failures.
+  // FailedPrecondition, InvalidArgument and NotFound are answers about the
+  // data (a transactionID reused, an unknown serial), not Redis failures.
   if (!status.ok() && !absl::IsFailedPrecondition(status) &&
-      !absl::IsInvalidArgument(status)) {
+      !absl::IsInvalidArgument(status) && !absl::IsNotFound(status)) {
     redis_errors_
         .Add({{"op", std::string(op)}, {"kind", RedisErrorKind(status)}})
         .Increment();
@@ -124,6 +147,38 @@ void GatewayMetrics::RedisCall(absl::string_view op, const absl::Status& status,
 
 void GatewayMetrics::ReplayRefused(absl::string_view profile) {
   replays_.Add({{"profile", std::string(profile)}}).Increment();
+}
+
+void GatewayMetrics::CertificateRenewed(absl::string_view profile) {
+  renewed_.Add({{"profile", std::string(profile)}}).Increment();
+}
+
+void GatewayMetrics::CertificateRevoked(int reason) {
+  // RFC 5280 section 5.3.1; 7 is unused.
+  static constexpr const char* kReasons[] = {
+      "unspecified",          "keyCompromise",      "cACompromise",
+      "affiliationChanged",   "superseded",         "cessationOfOperation",
+      "certificateHold",      "unspecified",        "removeFromCRL",
+      "privilegeWithdrawn",   "aACompromise"};
+  const char* name = reason >= 0 && reason <= 10 ? kReasons[reason] : "unspecified";
+  revoked_.Add({{"reason", name}}).Increment();
+}
+
+void GatewayMetrics::RequestPending(absl::string_view profile) {
+  pending_.Add({{"profile", std::string(profile)}}).Increment();
+}
+
+void GatewayMetrics::RateLimited(absl::string_view exceeded_key) {
+  std::vector<absl::string_view> parts =
+      absl::StrSplit(exceeded_key, absl::MaxSplits(':', 2));
+  absl::string_view scope = parts.size() > 1 ? parts[1] : "";
+  if (scope != "client" && scope != "profile" && scope != "subject") {
+    scope = "other";
+  }
+  rate_limited_
+      .Add({{"profile", std::string(parts.empty() ? "" : parts[0])},
+            {"scope", std::string(scope)}})
+      .Increment();
 }
 
 }  // namespace scep::gateway

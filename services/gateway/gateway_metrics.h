@@ -38,6 +38,15 @@ struct RequestLabels {
 //   redis_errors_total{op,kind}          kind: unavailable|timeout|error
 //   replays_refused_total{profile}       senderNonce already seen
 //   certificates_issued_total            new certificates from the signer
+//   certificates_renewed_total{profile}  new certificates for a RenewalReq
+//   certificates_revoked_total{reason}   revocations recorded in the index
+//                                        (admin API); reason: RFC 5280 name
+//   pending_requests_total{profile}      requests entering PENDING (manual
+//                                        approval)
+//   rate_limited_total{profile,scope}    requests over a rate limit; scope:
+//                                        client|profile|subject
+// Redis latency and errors of the certificate index are under
+// redis_op_duration_seconds / redis_errors_total with op "Index...".
 class GatewayMetrics {
  public:
   // `registry` is not owned and must outlive this object.
@@ -56,6 +65,18 @@ class GatewayMetrics {
                  absl::Duration latency);
   void ReplayRefused(absl::string_view profile);
 
+  // A RenewalReq answered with a newly issued certificate.
+  void CertificateRenewed(absl::string_view profile);
+  // A certificate marked revoked; `reason` is the RFC 5280 CRLReason code
+  // (-1: none given).
+  void CertificateRevoked(int reason);
+  // A request for a manual-approval profile entered PENDING.
+  void RequestPending(absl::string_view profile);
+  // A request refused by a rate limit; `exceeded_key` is
+  // redis::RateDecision::exceeded ("{profile}:{scope}[:...]", built by the
+  // gateway from configuration, so the labels stay bounded).
+  void RateLimited(absl::string_view exceeded_key);
+
  private:
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& request_duration_;
@@ -66,6 +87,10 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& redis_errors_;
   prometheus::Family<prometheus::Counter>& replays_;
   prometheus::Counter& issued_;
+  prometheus::Family<prometheus::Counter>& renewed_;
+  prometheus::Family<prometheus::Counter>& revoked_;
+  prometheus::Family<prometheus::Counter>& pending_;
+  prometheus::Family<prometheus::Counter>& rate_limited_;
 };
 
 // Seconds buckets for request and stage latencies: 1 ms to 10 s.

@@ -8,11 +8,16 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <optional>
+#include <memory>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
 #include "absl/flags/flag.h"
+#include "common/base/flag_config.h"
+#include "common/crypto/providers.h"
 #include "common/base/secret.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -30,6 +35,7 @@
 #include "prometheus/registry.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/scep_service.h"
+#include "services/gateway/timed_certificate_index.h"
 #include "services/gateway/timed_enrollment_store.h"
 #include "services/gateway/timed_signer_client.h"
 #include "services/admin/admin_server.h"
@@ -42,6 +48,11 @@ ABSL_FLAG(std::string, signer, "dns:///127.0.0.1:9090",
 ABSL_FLAG(int, signer_deadline_ms, 5000, "deadline of each signer call");
 ABSL_FLAG(std::string, redis_host, "127.0.0.1", "Redis host");
 ABSL_FLAG(int, redis_port, 6379, "Redis port");
+ABSL_FLAG(std::string, redis_username, "",
+          "Redis 6+ ACL user for AUTH (needs a password); empty: the default user");
+ABSL_FLAG(std::string, redis_password_file, "",
+          "file holding the Redis password (else env SCEP_REDIS_PASSWORD); "
+          "neither: no AUTH");
 ABSL_FLAG(std::string, profile, "default", "profile name, served at /scep/{name}");
 ABSL_FLAG(std::string, profiles_file, "",
           "profiles file (JSON, protos/scep/config/v1/profiles.proto); replaces "
@@ -57,6 +68,9 @@ ABSL_FLAG(int, renewal_window_days, 0,
 ABSL_FLAG(int, crl_validity_hours, 168, "CRL nextUpdate - thisUpdate");
 ABSL_FLAG(std::string, cert_digest, "sha256", "certificate signature hash");
 ABSL_FLAG(int, max_body_bytes, 64 * 1024, "largest accepted request body");
+ABSL_FLAG(std::string, trusted_proxies, "",
+          "comma-separated addresses/CIDRs of proxies whose X-Forwarded-For names "
+          "the client (per-client rate limits, logs); empty: the peer is the client");
 ABSL_FLAG(int, io_threads, 1, "HTTP I/O threads");
 ABSL_FLAG(int, workers, 32, "threads handling SCEP requests");
 ABSL_FLAG(int, retry_after_seconds, 5, "Retry-After of 503 answers");
@@ -68,6 +82,8 @@ ABSL_FLAG(std::string, signer_tls_ca, "",
 ABSL_FLAG(std::string, signer_tls_cert, "",
           "PEM client certificate presented to the signer (mTLS)");
 ABSL_FLAG(std::string, signer_tls_key, "", "PEM key of --signer_tls_cert");
+ABSL_FLAG(int, signer_tls_refresh_seconds, 60,
+          "how often the --signer_tls_* files are checked for changes (rotation)");
 ABSL_FLAG(std::string, signer_tls_server_name, "",
           "name to verify in the signer's certificate (default: target host)");
 ABSL_FLAG(bool, insecure_plaintext, false,
@@ -110,14 +126,25 @@ absl::StatusOr<std::string> ReadChallenge() {
                                 "SCEP_CHALLENGE");
 }
 
+// Optional, unlike the challenge: no file and no SCEP_REDIS_PASSWORD means
+// Redis without AUTH.
+absl::StatusOr<std::string> ReadRedisPassword() {
+  const std::string path = absl::GetFlag(FLAGS_redis_password_file);
+  const char* env = std::getenv("SCEP_REDIS_PASSWORD");
+  if (path.empty() && (env == nullptr || *env == '\0')) return std::string();
+  return scep::base::ReadSecret("Redis password", path, "SCEP_REDIS_PASSWORD");
+}
+
 // Loads the CA/RA certificates from the signer, retrying until it answers
 // (the gateway may start first), then refreshing every few minutes.
 class CertificateLoader {
  public:
+  // `name`: the issuing CA, "" for the default one.
   CertificateLoader(scep::gateway::CaCertificates* certs,
                     scep::gateway::SignerClient* signer,
-                    scep::metrics::JsonLogger* log)
-      : log_(log), thread_([this, certs, signer] { Run(certs, signer); }) {}
+                    scep::metrics::JsonLogger* log, std::string name = "")
+      : log_(log), name_(name.empty() ? "(default)" : std::move(name)),
+        thread_([this, certs, signer] { Run(certs, signer); }) {}
   ~CertificateLoader() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -138,7 +165,17 @@ class CertificateLoader {
       lock.lock();
       if (s.ok() && !loaded) {
         log_->Log(LogRecord(LogLevel::kInfo, "ca_certificates_loaded")
+                      .Str("issuing_ca", name_)
                       .Str("ca_sha256", (*certs->Get())->ca_fingerprint));
+      }
+      // A refusal (e.g. a CA name the signer does not know) is a
+      // configuration error: say so once, not every second.
+      if (!s.ok() && !absl::IsUnavailable(s) && s.ToString() != last_error_) {
+        last_error_ = s.ToString();
+        log_->Log(LogRecord(LogLevel::kError, "ca_certificates_refused")
+                      .Str("issuing_ca", name_)
+                      .Str("code", absl::StatusCodeToString(s.code()))
+                      .Str("error", s.message()));
       }
       loaded = loaded || s.ok();
       cv_.wait_for(lock, loaded ? std::chrono::seconds(300)
@@ -148,17 +185,30 @@ class CertificateLoader {
   }
 
   scep::metrics::JsonLogger* const log_;
+  const std::string name_;
+  std::string last_error_;  // only the loader thread touches it
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread thread_;
 };
 
+// A further issuing CA (Profile::issuing_ca) and what serves it.
+struct FurtherCa {
+  std::unique_ptr<scep::gateway::SignerClient> signer;
+  std::unique_ptr<scep::gateway::SignerClient> timed_signer;
+  std::unique_ptr<scep::redis::RedisCertificateIndex> index;
+  scep::gateway::CaCertificates certificates;
+  std::unique_ptr<scep::gateway::ProfileIssuer> issuer;
+  std::unique_ptr<CertificateLoader> loader;  // stops before the rest goes
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("SCEP gateway (RFC 8894) in front of scep-signer");
-  absl::ParseCommandLine(argc, argv);
+  const scep::base::FlagSources flag_sources = scep::base::ParseFlagsWithConfig(
+      argc, argv, {"scep-gateway", "SCEP_GATEWAY_", "gateway/main.cc", nullptr});
   LogLevel level = LogLevel::kInfo;
   if (!scep::metrics::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     std::cerr << "scep-gateway: --log_level must be debug, info, warning or error\n";
@@ -199,14 +249,20 @@ int main(int argc, char** argv) {
   options.pki.crl_validity = absl::Hours(absl::GetFlag(FLAGS_crl_validity_hours));
   options.retry_after_seconds = absl::GetFlag(FLAGS_retry_after_seconds);
   {
+    auto proxies = scep::gateway::TrustedProxies::Parse(absl::GetFlag(FLAGS_trusted_proxies));
+    if (!proxies.ok()) return Fail(log, proxies.status());
+    options.trusted_proxies = *std::move(proxies);
+  }
+  {
     LogRecord start(LogLevel::kInfo, "start");
     start.Str("service", "scep-gateway")
         .Str("challenge_source",
              absl::GetFlag(FLAGS_challenge_file).empty() ? "env" : "file");
-    scep::metrics::AddEffectiveFlags("gateway/main.cc", start);
+    scep::metrics::AddEffectiveFlags("gateway/main.cc", start, &flag_sources);
     log.Log(start);
   }
-  bool legacy_loaded = false;
+  // Outlives everything below that may use a legacy algorithm.
+  std::optional<scep::crypto::LegacyProviders> legacy_providers;
   for (const scep::gateway::Profile& p : (*profiles)->All()) {
     log.Log(LogRecord(LogLevel::kInfo, "profile")
                 .Str("profile", p.name)
@@ -221,12 +277,8 @@ int main(int argc, char** argv) {
                                      ? "manual"
                                      : "automatic"));
     if (!p.allow_legacy) continue;
-    if (!legacy_loaded) {
-      // Single DES replies need OpenSSL's legacy provider.
-      OSSL_PROVIDER_load(nullptr, "legacy");
-      OSSL_PROVIDER_load(nullptr, "default");
-      legacy_loaded = true;
-    }
+    // Single DES replies need OpenSSL's legacy provider.
+    if (!legacy_providers.has_value()) legacy_providers.emplace();
     log.Log(LogRecord(LogLevel::kWarning, "legacy_algorithms_allowed")
                 .Str("profile", p.name)
                 .Str("note", "DES, 3DES and SHA-1 accepted; not for production"));
@@ -238,10 +290,16 @@ int main(int argc, char** argv) {
   scep::redis::RedisOptions redis_options;
   redis_options.host = absl::GetFlag(FLAGS_redis_host);
   redis_options.port = absl::GetFlag(FLAGS_redis_port);
+  redis_options.username = absl::GetFlag(FLAGS_redis_username);
+  absl::StatusOr<std::string> redis_password = ReadRedisPassword();
+  if (!redis_password.ok()) return Fail(log, redis_password.status());
+  redis_options.password = *std::move(redis_password);
   redis_options.pool_size = static_cast<size_t>(absl::GetFlag(FLAGS_workers));
   auto store = scep::redis::RedisEnrollmentStore::New(redis_options);
-  auto index = scep::redis::RedisCertificateIndex::New(redis_options);
+  absl::StatusOr<std::unique_ptr<scep::redis::CertificateIndex>> index =
+      scep::redis::RedisCertificateIndex::New(redis_options);
   if (!index.ok()) return Fail(log, index.status());
+  *index = scep::gateway::NewTimedCertificateIndex(*std::move(index), &metrics);
   auto challenge_store = scep::redis::RedisChallengeStore::New(redis_options);
   if (!challenge_store.ok()) return Fail(log, challenge_store.status());
   auto request_store = scep::redis::RedisRequestStore::New(redis_options);
@@ -250,7 +308,7 @@ int main(int argc, char** argv) {
   auto rate_limiter = scep::redis::NewRedisRateLimiter(redis_options);
   if (!rate_limiter.ok()) return Fail(log, rate_limiter.status());
   options.extras = {challenge_store->get(), request_store->get(), verifier.get(),
-                    rate_limiter->get()};
+                    rate_limiter->get(), &metrics};
   if (!store.ok()) return Fail(log, store.status());
   auto timed_store = scep::gateway::NewTimedEnrollmentStore(store->get(), &metrics);
 
@@ -262,6 +320,7 @@ int main(int argc, char** argv) {
   signer_options.tls_cert = absl::GetFlag(FLAGS_signer_tls_cert);
   signer_options.tls_key = absl::GetFlag(FLAGS_signer_tls_key);
   signer_options.tls_server_name = absl::GetFlag(FLAGS_signer_tls_server_name);
+  signer_options.tls_refresh = absl::Seconds(absl::GetFlag(FLAGS_signer_tls_refresh_seconds));
   signer_options.insecure_plaintext = absl::GetFlag(FLAGS_insecure_plaintext);
   auto signer = scep::gateway::NewGrpcSignerClient(signer_options);
   if (!signer.ok()) return Fail(log, signer.status());
@@ -270,6 +329,29 @@ int main(int argc, char** argv) {
                 .Str("note", "signer connection without TLS; local use only"));
   }
   auto timed_signer = scep::gateway::NewTimedSignerClient(signer->get(), &metrics);
+  // Further issuing CAs named by profiles: a signer binding, an index view
+  // (its CRL) and published certificates each, sharing Redis and the
+  // signer connection settings.
+  std::map<std::string, std::unique_ptr<FurtherCa>> further_cas;
+  for (const scep::gateway::Profile& p : (*profiles)->All()) {
+    if (p.issuing_ca.empty() || further_cas.count(p.issuing_ca) != 0) continue;
+    auto ca = std::make_unique<FurtherCa>();
+    scep::gateway::GrpcSignerOptions ca_signer_options = signer_options;
+    ca_signer_options.issuing_ca = p.issuing_ca;
+    auto ca_signer = scep::gateway::NewGrpcSignerClient(ca_signer_options);
+    if (!ca_signer.ok()) return Fail(log, ca_signer.status());
+    ca->signer = *std::move(ca_signer);
+    ca->timed_signer = scep::gateway::NewTimedSignerClient(ca->signer.get(), &metrics);
+    auto ca_index = scep::redis::RedisCertificateIndex::New(redis_options, p.issuing_ca);
+    if (!ca_index.ok()) return Fail(log, ca_index.status());
+    ca->index = *std::move(ca_index);
+    ca->issuer = std::make_unique<scep::gateway::ProfileIssuer>(
+        ca->timed_signer.get(), ca->index.get(), options.pki.index_grace);
+    options.issuing_cas[p.issuing_ca] = {ca->timed_signer.get(), ca->index.get(),
+                                         &ca->certificates};
+    log.Log(LogRecord(LogLevel::kInfo, "issuing_ca").Str("name", p.issuing_ca));
+    further_cas.emplace(p.issuing_ca, std::move(ca));
+  }
   scep::gateway::CaCertificates certificates;
   scep::gateway::ScepService service(options, timed_signer.get(), timed_store.get(),
                                      index->get(), &certificates, {&metrics, &log});
@@ -312,6 +394,10 @@ int main(int argc, char** argv) {
     admin_deps.issuer = &admin_issuer;
     admin_deps.ca = &certificates;
     admin_deps.audit = &log;
+    for (const auto& [name, ca] : further_cas) {
+      admin_deps.issuing_cas[name] = {ca->timed_signer.get(), ca->index.get(),
+                                      ca->issuer.get(), &ca->certificates};
+    }
     auto started = scep::admin::AdminServer::Start(admin_listen, admin_options, admin_deps);
     if (!started.ok()) return Fail(log, started.status());
     admin_server = *std::move(started);
@@ -333,6 +419,10 @@ int main(int argc, char** argv) {
   readiness.AddCheck("ca_certificates", [&certificates] {
     return certificates.Get().status();
   });
+  for (const auto& [name, ca] : further_cas) {
+    scep::gateway::CaCertificates* certs = &ca->certificates;
+    readiness.AddCheck("ca_certificates_" + name, [certs] { return certs->Get().status(); });
+  }
   readiness.AddCheck("redis", [&store] { return (*store)->Ping(); });
   readiness.AddCheck("signer", [&signer] {
     return (*signer)->GetCertificates().status();
@@ -361,6 +451,10 @@ int main(int argc, char** argv) {
       });
   if (!server.ok()) return Fail(log, server.status());
   CertificateLoader loader(&certificates, signer->get(), &log);
+  for (auto& [name, ca] : further_cas) {
+    ca->loader = std::make_unique<CertificateLoader>(&ca->certificates,
+                                                     ca->signer.get(), &log, name);
+  }
   (*metrics_server)->Start();
   readiness.Start(absl::Milliseconds(absl::GetFlag(FLAGS_readiness_interval_ms)));
   (*server)->Start();
@@ -370,7 +464,8 @@ int main(int argc, char** argv) {
               .Str("profile", options.profile.name)
               .Int("metrics_port", (*metrics_server)->port())
               .Str("signer", signer_options.target)
-              .Str("redis", absl::StrCat(redis_options.host, ":", redis_options.port)));
+              .Str("redis", absl::StrCat(redis_options.host, ":", redis_options.port))
+              .Bool("redis_auth", !redis_options.password.empty()));
 
   int sig = 0;
   sigwait(&signals, &sig);

@@ -131,6 +131,7 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
           profile.per_subject_per_day, absl::Hours(24)}});
     if (!decision.ok()) return UnavailableAfterNonce(req, "rate limiter");
     if (!decision->allowed) {
+      if (extras_.metrics != nullptr) extras_.metrics->RateLimited(decision->exceeded);
       return Failure(req, FailInfo::kBadRequest,
                      "too many requests for this subject; try again later");
     }
@@ -193,6 +194,9 @@ PkiOutcome PkiOperation::AwaitApproval(const Profile& profile, const Request& re
     return UnavailableAfterNonce(req, "request store");
   }
   // RFC 8894 section 3.3.2: PENDING; the device polls with CertPoll.
+  if (created.ok() && extras_.metrics != nullptr) {
+    extras_.metrics->RequestPending(profile.name);
+  }
   return Pending(req);
 }
 
@@ -225,15 +229,25 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, const Request& req,
   }
   if (txn->state == Transaction::State::kPending) return Pending(req);
 
-  absl::StatusOr<std::string> cert = issuer_.Issue(profile, csr);
-  if (!cert.ok()) {
+  // One signer call issues the certificate and signs the CertRep.
+  absl::StatusOr<CertRepRequest> reply = SuccessReply(req);
+  if (!reply.ok()) {
     (void)store_->ReleaseTransaction(profile.name, tid, fingerprint);
-    if (absl::IsUnavailable(cert.status())) return UnavailableAfterNonce(req, "signer");
-    return Failure(req, FailInfo::kBadRequest,
-                   absl::StrCat("cannot issue: ", cert.status().message()));
+    return InternalError();
   }
-  absl::Status stored = store_->CompleteTransaction(profile.name, tid, fingerprint,
-                                                    *cert, options_.issued_ttl);
+  absl::StatusOr<IssuedCertRep> issued = issuer_.IssueWithReply(profile, csr, *reply);
+  if (!issued.ok()) {
+    (void)store_->ReleaseTransaction(profile.name, tid, fingerprint);
+    if (absl::IsUnavailable(issued.status())) return UnavailableAfterNonce(req, "signer");
+    return Failure(req, FailInfo::kBadRequest,
+                   absl::StrCat("cannot issue: ", issued.status().message()));
+  }
+  if (req.msg.attributes.message_type == MessageType::kRenewalReq &&
+      extras_.metrics != nullptr) {
+    extras_.metrics->CertificateRenewed(profile.name);
+  }
+  absl::Status stored = store_->CompleteTransaction(
+      profile.name, tid, fingerprint, issued->certificate, options_.issued_ttl);
   if (!stored.ok()) {
     // The certificate exists; hand it out rather than lose it. A later
     // retransmission may not find it (logged for the operator).
@@ -241,7 +255,7 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, const Request& req,
                  "its transaction: "
               << stored.message() << std::endl;
   }
-  return SuccessWithCertificate(req, *cert);
+  return Signed(req, std::move(issued->pki_message), reply->attributes, "SUCCESS");
 }
 
 }  // namespace scep::gateway

@@ -45,13 +45,14 @@ class PkiMessagesTest : public ::testing::Test {
                                              &index_, &certs_);
   }
 
-  HttpResponse Post(const std::string& der) {
+  HttpResponse Post(const std::string& der, const std::string& forwarded_for = "") {
     HttpRequest r;
     r.method = "POST";
     r.path = "/scep";
     r.raw_query = "operation=PKIOperation";
     r.body = der;
     r.remote_address = "192.0.2.7:5555";
+    r.forwarded_for = forwarded_for;
     return service_->Handle(r);
   }
 
@@ -304,6 +305,28 @@ TEST_F(PkiMessagesTest, RateLimitsPerClientAndPerSubject) {
   int seconds = std::stoi(fourth.headers[0].second);
   EXPECT_GE(seconds, 1);
   EXPECT_LE(seconds, 60);
+}
+
+TEST_F(PkiMessagesTest, PerClientLimitBehindATrustedProxyUsesForwardedFor) {
+  auto limiter = redis::NewMemoryRateLimiter(absl::Now);
+  options_.extras.rate_limiter = limiter.get();
+  options_.profile.per_client_per_minute = 1;
+  // The test peer 192.0.2.7 is the ingress.
+  options_.trusted_proxies = TrustedProxies::Parse("192.0.2.0/24").value();
+  Rebuild();
+  Identity id = Enroll("proxied", "tid-p0");  // no header: the proxy itself
+  // Two devices behind the same ingress each get their own budget ...
+  EXPECT_EQ(Post(Message(id, MessageType::kGetCert, "tid-p1", "x"), "198.51.100.1").status, 200);
+  EXPECT_EQ(Post(Message(id, MessageType::kGetCert, "tid-p2", "x"), "198.51.100.2").status, 200);
+  // ... and the first one is now over it, whatever it claims further left.
+  EXPECT_EQ(Post(Message(id, MessageType::kGetCert, "tid-p3", "x"),
+                 "203.0.113.50, 198.51.100.1").status,
+            429);
+  // Without trust the header is ignored: everything is the proxy's address,
+  // which used its one request above.
+  options_.trusted_proxies = TrustedProxies();
+  Rebuild();
+  EXPECT_EQ(Post(Message(id, MessageType::kGetCert, "tid-p4", "x"), "198.51.100.3").status, 429);
 }
 
 TEST_F(PkiMessagesTest, EcDeviceKeysAndOaepKeyTransport) {

@@ -110,7 +110,7 @@ PkiOutcome PkiOperation::Handle(const Profile& profile, absl::string_view der) {
   }
   switch (type) {
     case MessageType::kCertPoll: return HandleCertPoll(profile, req, *plain, **ca);
-    case MessageType::kGetCert: return HandleGetCert(req, *plain, **ca);
+    case MessageType::kGetCert: return HandleGetCert(profile, req, *plain, **ca);
     case MessageType::kGetCrl: return HandleGetCrl(req, *plain, **ca);
     default: break;
   }
@@ -181,7 +181,13 @@ PkiOutcome PkiOperation::Sign(const Request& req, const std::string& content,
     return UnavailableAfterNonce(req, "signer");
   }
   if (!der.ok()) return InternalError();
-  PkiOutcome outcome = HttpOutcome(200, *std::move(der), std::move(summary));
+  return Signed(req, *std::move(der), attrs, std::move(summary));
+}
+
+PkiOutcome PkiOperation::Signed(const Request& req, std::string der,
+                                const codec::ScepAttributes& attrs,
+                                std::string summary) const {
+  PkiOutcome outcome = HttpOutcome(200, std::move(der), std::move(summary));
   outcome.message_type =
       std::string(codec::MessageTypeName(req.msg.attributes.message_type));
   outcome.pki_status = std::string(codec::PkiStatusName(*attrs.pki_status));
@@ -190,6 +196,24 @@ PkiOutcome PkiOperation::Sign(const Request& req, const std::string& content,
   }
   outcome.transaction_id = req.msg.attributes.transaction_id;
   return outcome;
+}
+
+absl::StatusOr<CertRepRequest> PkiOperation::SuccessReply(const Request& req) const {
+  CertRepRequest reply;
+  reply.attributes.message_type = MessageType::kCertRep;
+  reply.attributes.transaction_id = req.msg.attributes.transaction_id;
+  reply.attributes.recipient_nonce = req.msg.attributes.sender_nonce;
+  reply.attributes.sender_nonce = FreshNonce();
+  reply.attributes.pki_status = codec::PkiStatus::kSuccess;
+  reply.digest = req.digest;
+  // Encrypted to the certificate that signed the request (RFC 8894
+  // section 3.3.2), with the request's own content cipher.
+  reply.cipher = req.cipher.empty() ? "aes-128-cbc" : req.cipher;
+  absl::StatusOr<std::string> recipient =
+      crypto::ToDer(req.msg.signer_certificate.get(), i2d_X509);
+  if (!recipient.ok()) return recipient.status();
+  reply.recipient_certificate = *std::move(recipient);
+  return reply;
 }
 
 }  // namespace scep::gateway

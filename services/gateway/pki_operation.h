@@ -13,6 +13,7 @@
 #include "common/redis/request_store.h"
 #include "services/gateway/ca_certificates.h"
 #include "services/gateway/challenge_verifier.h"
+#include "services/gateway/gateway_metrics.h"
 #include "services/gateway/profile_issuer.h"
 #include "services/gateway/profile.h"
 #include "services/gateway/signer_client.h"
@@ -61,6 +62,7 @@ struct PkiExtras {
   redis::RequestStore* requests = nullptr;
   ChallengeVerifier* verifier = nullptr;
   redis::RateLimiter* rate_limiter = nullptr;  // null: limits not enforced
+  GatewayMetrics* metrics = nullptr;  // null: renewals, PENDING not counted
 };
 
 class PkiOperation {
@@ -101,7 +103,8 @@ class PkiOperation {
   // pki_query.cc: CertPoll, GetCert, GetCRL.
   PkiOutcome HandleCertPoll(const Profile& profile, Request& req,
                             const std::string& plain, const CaSet& ca);
-  PkiOutcome HandleGetCert(Request& req, const std::string& plain,
+  PkiOutcome HandleGetCert(const Profile& profile, Request& req,
+                           const std::string& plain,
                            const CaSet& ca);
   PkiOutcome HandleGetCrl(Request& req, const std::string& plain,
                           const CaSet& ca);
@@ -114,6 +117,11 @@ class PkiOperation {
   PkiOutcome SuccessWithPayload(const Request& req, const std::string& degenerate);
   PkiOutcome Sign(const Request& req, const std::string& content,
                   codec::ScepAttributes attrs, std::string summary);
+  // What the signer needs for a SUCCESS CertRep to `req` (IssueCertRep).
+  absl::StatusOr<CertRepRequest> SuccessReply(const Request& req) const;
+  // The outcome for a CertRep `der` the signer made with `attrs`.
+  PkiOutcome Signed(const Request& req, std::string der,
+                    const codec::ScepAttributes& attrs, std::string summary) const;
   PkiOutcome UnavailableAfterNonce(const Request& req, absl::string_view what);
 
   const PkiOperationOptions options_;

@@ -49,7 +49,8 @@ PkiOutcome PkiOperation::HandleCertPoll(const Profile& profile, Request& req,
   return SuccessWithCertificate(req, (*txn)->certificate);
 }
 
-PkiOutcome PkiOperation::HandleGetCert(Request& req, const std::string& plain,
+PkiOutcome PkiOperation::HandleGetCert(const Profile& profile, Request& req,
+                                       const std::string& plain,
                                        const CaSet& ca) {
   absl::StatusOr<codec::IssuerAndSerial> ids = codec::DecodeIssuerAndSerial(plain);
   if (!ids.ok()) {
@@ -62,7 +63,9 @@ PkiOutcome PkiOperation::HandleGetCert(Request& req, const std::string& plain,
   absl::StatusOr<std::optional<redis::CertificateRecord>> record =
       index_->Get(codec::SerialHex(ids->serial.get()));
   if (!record.ok()) return UnavailableAfterNonce(req, "certificate index");
-  if (!record->has_value()) {
+  // Serials are unique across CAs, names need not be: the certificate must
+  // come from this profile's CA.
+  if (!record->has_value() || (*record)->issuing_ca != profile.issuing_ca) {
     return Failure(req, FailInfo::kBadCertId, "no certificate with that serial");
   }
   return SuccessWithCertificate(req, (*record)->certificate);

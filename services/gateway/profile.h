@@ -66,6 +66,11 @@ struct Profile {
   int per_client_per_minute = 0;
   int per_profile_per_minute = 0;
   int per_subject_per_day = 0;
+
+  // The signer's issuing CA for this profile (scep-signer --issuing_cas);
+  // "" = the default CA. GetCACert, issuance, CertPoll/GetCert and GetCRL
+  // all use it.
+  std::string issuing_ca;
 };
 
 // The configured profiles, looked up by name. Immutable once built;

@@ -2,6 +2,7 @@
 
 #include <openssl/objects.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -25,6 +26,7 @@ constexpr const char* kEkus[] = {"clientAuth", "serverAuth", "codeSigning",
                                  "ipsecIKE", "msSmartcardLogin"};
 constexpr const char* kSanTypes[] = {"dns", "email", "upn", "uri", "ip"};
 constexpr const char* kKeyTypes[] = {"rsa", "ec-p256", "ec-p384"};
+constexpr uint32_t kMaxRateLimit = 1000000000;
 
 template <size_t N>
 bool OneOf(const std::string& v, const char* const (&options)[N]) {
@@ -77,6 +79,14 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
     if (rule.patterns().empty()) return check.Error("san_policy.patterns", "empty");
     out.san_policy.emplace_back(
         rule.type(), std::vector<std::string>(rule.patterns().begin(), rule.patterns().end()));
+  }
+  if (!in.issuing_ca().empty()) {
+    if (in.issuing_ca().size() > 64 ||
+        in.issuing_ca().find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") !=
+            std::string::npos) {
+      return check.Error("issuing_ca", "must be 1..64 of [a-z0-9-_] (a signer CA name)");
+    }
+    out.issuing_ca = in.issuing_ca();
   }
   if (in.validity_days() > 3650) return check.Error("validity_days", "must be 1..3650");
   if (in.validity_days() != 0) out.validity_days = static_cast<int>(in.validity_days());
@@ -156,9 +166,21 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
   out.renewal_window = absl::Hours(24) * static_cast<int64_t>(in.renewal_window_days());
   if (in.max_sans() > 1000) return check.Error("max_sans", "must be at most 1000");
   if (in.max_sans() != 0) out.max_sans = static_cast<int>(in.max_sans());
-  out.per_client_per_minute = static_cast<int>(in.rate_limits().per_client_per_minute());
-  out.per_profile_per_minute = static_cast<int>(in.rate_limits().per_profile_per_minute());
-  out.per_subject_per_day = static_cast<int>(in.rate_limits().per_subject_per_day());
+  // uint32 in the file, int in Profile: past INT_MAX the cast turned a limit
+  // negative (found by fuzz/profiles_fuzzer, regression input
+  // fuzz/regressions/profiles/rate-limit-over-int-max.json).
+  const pb::RateLimits& rl = in.rate_limits();
+  for (const auto& [field, value] :
+       {std::pair{"rate_limits.per_client_per_minute", rl.per_client_per_minute()},
+        std::pair{"rate_limits.per_profile_per_minute", rl.per_profile_per_minute()},
+        std::pair{"rate_limits.per_subject_per_day", rl.per_subject_per_day()}}) {
+    if (value > kMaxRateLimit) {
+      return check.Error(field, absl::StrCat("must be at most ", kMaxRateLimit, " (0: none)"));
+    }
+  }
+  out.per_client_per_minute = static_cast<int>(rl.per_client_per_minute());
+  out.per_profile_per_minute = static_cast<int>(rl.per_profile_per_minute());
+  out.per_subject_per_day = static_cast<int>(rl.per_subject_per_day());
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <openssl/objects.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/ascii.h"
@@ -154,8 +155,8 @@ absl::Status ProfileIssuer::CheckPolicy(const Profile& profile,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ProfileIssuer::Issue(const Profile& profile,
-                                                 const codec::Csr& csr) {
+absl::StatusOr<IssueRequest> ProfileIssuer::SignerRequest(const Profile& profile,
+                                                          const codec::Csr& csr) const {
   RETURN_IF_ERROR(CheckPolicy(profile, csr));
   IssueRequest request;
   ASSIGN_OR_RETURN(request.csr, crypto::ToDer(csr.request.get(), i2d_X509_REQ));
@@ -168,25 +169,48 @@ absl::StatusOr<std::string> ProfileIssuer::Issue(const Profile& profile,
                      BuildSubject(profile, csr.request.get()));
     ASSIGN_OR_RETURN(request.subject, crypto::ToDer(subject.get(), i2d_X509_NAME));
   }
-  ASSIGN_OR_RETURN(std::string cert_der, signer_->Issue(request));
-  absl::StatusOr<crypto::X509Ptr> cert =
-      crypto::FromDer<crypto::X509Ptr>(cert_der, d2i_X509, "issued certificate");
-  absl::Status indexed = cert.status();
-  if (cert.ok()) {
-    redis::CertificateRecord record;
-    record.certificate = cert_der;
-    record.profile = profile.name;
-    int days = 0, secs = 0;
-    ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(cert->get()));
-    indexed = index_->Put(codec::SerialHex(X509_get0_serialNumber(cert->get())),
-                          record,
-                          absl::Hours(24) * days + absl::Seconds(secs) + index_grace_);
-  }
+  return request;
+}
+
+void ProfileIssuer::Record(const Profile& profile, const std::string& cert_der,
+                           const std::string& serial_hex, absl::Time not_after) {
+  redis::CertificateRecord record;
+  record.certificate = cert_der;
+  record.profile = profile.name;
+  record.issuing_ca = profile.issuing_ca;
+  const absl::Duration lifetime = std::max(absl::ZeroDuration(), not_after - absl::Now());
+  absl::Status indexed = index_->Put(serial_hex, record, lifetime + index_grace_);
   if (!indexed.ok()) {
     std::cerr << "scep-gateway: warning: certificate not recorded in the index: "
               << indexed.message() << std::endl;
   }
+}
+
+absl::StatusOr<std::string> ProfileIssuer::Issue(const Profile& profile,
+                                                 const codec::Csr& csr) {
+  ASSIGN_OR_RETURN(IssueRequest request, SignerRequest(profile, csr));
+  ASSIGN_OR_RETURN(std::string cert_der, signer_->Issue(request));
+  absl::StatusOr<crypto::X509Ptr> cert =
+      crypto::FromDer<crypto::X509Ptr>(cert_der, d2i_X509, "issued certificate");
+  if (!cert.ok()) {
+    std::cerr << "scep-gateway: warning: certificate not recorded in the index: "
+              << cert.status().message() << std::endl;
+    return cert_der;
+  }
+  int days = 0, secs = 0;
+  ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(cert->get()));
+  Record(profile, cert_der, codec::SerialHex(X509_get0_serialNumber(cert->get())),
+         absl::Now() + absl::Hours(24) * days + absl::Seconds(secs));
   return cert_der;
+}
+
+absl::StatusOr<IssuedCertRep> ProfileIssuer::IssueWithReply(const Profile& profile,
+                                                            const codec::Csr& csr,
+                                                            const CertRepRequest& reply) {
+  ASSIGN_OR_RETURN(IssueRequest request, SignerRequest(profile, csr));
+  ASSIGN_OR_RETURN(IssuedCertRep issued, signer_->IssueCertRep(request, reply));
+  Record(profile, issued.certificate, issued.serial_hex, issued.not_after);
+  return issued;
 }
 
 }  // namespace scep::gateway

@@ -29,11 +29,25 @@ class ProfileIssuer {
   // the index is logged, not returned: the certificate exists.
   absl::StatusOr<std::string> Issue(const Profile& profile, const codec::Csr& csr);
 
+  // Issue plus the SUCCESS CertRep carrying the certificate, in one signer
+  // call (SCEP enrollment); same errors and index record as Issue.
+  absl::StatusOr<IssuedCertRep> IssueWithReply(const Profile& profile,
+                                               const codec::Csr& csr,
+                                               const CertRepRequest& reply);
+
   // Only the policy check (for refusing before a request is queued for
   // approval).
   static absl::Status CheckPolicy(const Profile& profile, const codec::Csr& csr);
 
  private:
+  // Policy check, then what the signer is asked to sign.
+  absl::StatusOr<IssueRequest> SignerRequest(const Profile& profile,
+                                             const codec::Csr& csr) const;
+  // Records an issued certificate in the index (logged, not returned, on
+  // failure).
+  void Record(const Profile& profile, const std::string& cert_der,
+              const std::string& serial_hex, absl::Time not_after);
+
   SignerClient* const signer_;
   redis::CertificateIndex* const index_;
   const absl::Duration index_grace_;

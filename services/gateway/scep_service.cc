@@ -53,11 +53,23 @@ ScepService::ScepService(ScepServiceOptions options, SignerClient* signer,
                          redis::CertificateIndex* index,
                          CaCertificates* certificates,
                          ScepServiceObservers observers)
-    : options_(std::move(options)),
-      certificates_(certificates),
-      observers_(observers),
-      pki_operation_(options_.pki, signer, store, index, certificates,
-                     options_.extras) {}
+    : options_(std::move(options)), observers_(observers) {
+  cas_[""] = {certificates,
+              std::make_unique<PkiOperation>(options_.pki, signer, store, index,
+                                             certificates, options_.extras)};
+  for (const auto& [name, deps] : options_.issuing_cas) {
+    if (name.empty()) continue;
+    cas_[name] = {deps.certificates,
+                  std::make_unique<PkiOperation>(options_.pki, deps.signer, store,
+                                                 deps.index, deps.certificates,
+                                                 options_.extras)};
+  }
+}
+
+const ScepService::Ca* ScepService::CaOf(const Profile& profile) const {
+  auto it = cas_.find(profile.issuing_ca);
+  return it == cas_.end() ? nullptr : &it->second;
+}
 
 const Profile* ScepService::FindProfile(absl::string_view path) const {
   const bool root = path == "/scep" || path == "/scep/";
@@ -84,7 +96,9 @@ std::string ScepService::Capabilities(const Profile& profile) const {
   if (profile.allow_legacy) caps += "DES3\nSHA-1\n";
   // Advertised only while a next CA certificate is configured (RFC 8894
   // section 3.5.2).
-  absl::StatusOr<std::shared_ptr<const CaSet>> set = certificates_->Get();
+  const Ca* ca = CaOf(profile);
+  if (ca == nullptr) return caps;
+  absl::StatusOr<std::shared_ptr<const CaSet>> set = ca->certificates->Get();
   if (set.ok() && (*set)->next_ca != nullptr) caps += "GetNextCACert\n";
   return caps;
 }
@@ -121,7 +135,10 @@ void ScepService::Report(const HttpRequest& request, const Record& record,
       .Str("outcome", outcome)
       .Int("http_status", l.http_status)
       .Num("latency_ms", absl::ToDoubleMilliseconds(latency))
-      .Str("client", request.remote_address);
+      .Str("client", options_.trusted_proxies.ClientOf(request));
+  if (!request.forwarded_for.empty() && !options_.trusted_proxies.empty()) {
+    line.Str("peer", request.remote_address);
+  }
   if (!record.detail.empty()) line.Str("detail", record.detail);
   observers_.log->Log(line);
 }
@@ -132,6 +149,10 @@ HttpResponse ScepService::Route(const HttpRequest& request, Record& record) {
     return Text(404, "not found: SCEP is served at /scep and /scep/{profile}");
   }
   record.labels.profile = profile->name;
+  const Ca* ca = CaOf(*profile);
+  if (ca == nullptr) {
+    return Text(500, "the profile's issuing CA is not configured");
+  }
   if (request.method != "GET" && request.method != "POST") {
     HttpResponse r = Text(405, "method not allowed");
     r.headers.emplace_back("Allow", "GET, POST");
@@ -154,11 +175,11 @@ HttpResponse ScepService::Route(const HttpRequest& request, Record& record) {
     response = Text(200, "");
     response.body = Capabilities(*profile);
   } else if (operation == "GetCACert") {
-    response = GetCaCert();
+    response = GetCaCert(*ca);
   } else if (operation == "GetNextCACert") {
-    response = GetNextCaCert();
+    response = GetNextCaCert(*ca);
   } else if (operation == "PKIOperation") {
-    response = PkiOperationRequest(request, *profile, message, record);
+    response = PkiOperationRequest(request, *profile, message, *ca, record);
   } else if (operation.empty()) {
     return Text(400, "missing operation parameter");
   } else {
@@ -171,8 +192,8 @@ HttpResponse ScepService::Route(const HttpRequest& request, Record& record) {
   return response;
 }
 
-HttpResponse ScepService::GetCaCert() {
-  absl::StatusOr<std::shared_ptr<const CaSet>> set = certificates_->Get();
+HttpResponse ScepService::GetCaCert(const Ca& ca) {
+  absl::StatusOr<std::shared_ptr<const CaSet>> set = ca.certificates->Get();
   if (!set.ok()) return Text(503, "CA certificates not yet available");
   HttpResponse r;
   r.status = 200;
@@ -183,8 +204,8 @@ HttpResponse ScepService::GetCaCert() {
   return r;
 }
 
-HttpResponse ScepService::GetNextCaCert() {
-  absl::StatusOr<std::shared_ptr<const CaSet>> set = certificates_->Get();
+HttpResponse ScepService::GetNextCaCert(const Ca& ca) {
+  absl::StatusOr<std::shared_ptr<const CaSet>> set = ca.certificates->Get();
   if (!set.ok()) return Text(503, "CA certificates not yet available");
   if ((*set)->next_ca == nullptr) {
     return Text(404, "no next CA certificate is configured");
@@ -204,9 +225,9 @@ std::optional<HttpResponse> ScepService::RateLimit(const HttpRequest& request,
   if (limiter == nullptr) return std::nullopt;
   std::vector<redis::RateLimit> limits;
   if (profile.per_client_per_minute > 0) {
-    // "ip:port" or "[ip6]:port": the address without the port.
-    absl::string_view client = request.remote_address;
-    client = client.substr(0, client.rfind(':'));
+    // The device's address: the peer's, or X-Forwarded-For's behind a
+    // trusted proxy.
+    const std::string client = options_.trusted_proxies.ClientOf(request);
     limits.push_back({absl::StrCat(profile.name, ":client:", client),
                       profile.per_client_per_minute, absl::Minutes(1)});
   }
@@ -218,6 +239,7 @@ std::optional<HttpResponse> ScepService::RateLimit(const HttpRequest& request,
   absl::StatusOr<redis::RateDecision> decision = limiter->Check(limits);
   if (!decision.ok()) return Text(503, "service unavailable: rate limiter");
   if (decision->allowed) return std::nullopt;
+  if (observers_.metrics != nullptr) observers_.metrics->RateLimited(decision->exceeded);
   HttpResponse r = Text(429, "too many requests");
   const int64_t seconds = std::max<int64_t>(
       1, absl::ToInt64Seconds(absl::Ceil(decision->retry_after, absl::Seconds(1))));
@@ -228,7 +250,7 @@ std::optional<HttpResponse> ScepService::RateLimit(const HttpRequest& request,
 HttpResponse ScepService::PkiOperationRequest(const HttpRequest& request,
                                               const Profile& profile,
                                               const std::string& message_param,
-                                              Record& record) {
+                                              const Ca& ca, Record& record) {
   std::string der;
   if (request.method == "POST") {
     der = request.body;
@@ -241,7 +263,7 @@ HttpResponse ScepService::PkiOperationRequest(const HttpRequest& request,
   if (std::optional<HttpResponse> limited = RateLimit(request, profile)) {
     return *std::move(limited);
   }
-  PkiOutcome outcome = pki_operation_.Handle(profile, der);
+  PkiOutcome outcome = ca.pki->Handle(profile, der);
   record.labels.message_type = outcome.message_type;
   record.labels.pki_status = outcome.pki_status;
   record.labels.fail_info = outcome.fail_info;

@@ -1,16 +1,29 @@
 #ifndef SCEP_SERVICES_GATEWAY_SCEP_SERVICE_H_
 #define SCEP_SERVICES_GATEWAY_SCEP_SERVICE_H_
 
+#include <functional>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "common/metrics/json_log.h"
 #include "services/gateway/ca_certificates.h"
+#include "services/gateway/client_address.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/http/http_server.h"
 #include "services/gateway/pki_operation.h"
 #include "services/gateway/profile.h"
 
 namespace scep::gateway {
+
+// A further issuing CA, named by Profile::issuing_ca: the signer bound to
+// that CA, the certificate index as that CA sees it (its CRL, its revoked
+// serials) and its published certificates. Not owned.
+struct IssuingCaDeps {
+  SignerClient* signer = nullptr;
+  redis::CertificateIndex* index = nullptr;
+  CaCertificates* certificates = nullptr;
+};
 
 struct ScepServiceOptions {
   // The profiles served at /scep/{name}, the first also at /scep; not owned.
@@ -20,6 +33,13 @@ struct ScepServiceOptions {
   PkiOperationOptions pki;
   PkiExtras extras;  // one-time challenges, approval, external verifier
   int retry_after_seconds = 5;
+  // Issuing CAs other than the default (the constructor's signer, index and
+  // certificates), by name. A profile naming a CA missing here is answered
+  // 500; main refuses to start with one.
+  std::map<std::string, IssuingCaDeps, std::less<>> issuing_cas;
+  // Whose X-Forwarded-For names the client (per-client rate limits, the
+  // `client` of log lines); empty: the peer address is the client.
+  TrustedProxies trusted_proxies;
 };
 
 // Optional observers of every request; null members are skipped. Not owned;
@@ -61,8 +81,15 @@ class ScepService {
   HttpResponse Route(const HttpRequest& request, Record& record);
   void Report(const HttpRequest& request, const Record& record,
               absl::Duration latency);
-  HttpResponse GetCaCert();
-  HttpResponse GetNextCaCert();
+  // One issuing CA's certificates and PKIOperation handler.
+  struct Ca {
+    CaCertificates* certificates = nullptr;
+    std::unique_ptr<PkiOperation> pki;
+  };
+  // The CA of `profile`, or nullptr when it is not configured.
+  const Ca* CaOf(const Profile& profile) const;
+  HttpResponse GetCaCert(const Ca& ca);
+  HttpResponse GetNextCaCert(const Ca& ca);
   // HTTP 429 (Retry-After) when the client or the profile is over its
   // limit, 503 when the limiter is down; nullopt to go on.
   std::optional<HttpResponse> RateLimit(const HttpRequest& request,
@@ -72,12 +99,11 @@ class ScepService {
   HttpResponse PkiOperationRequest(const HttpRequest& request,
                                    const Profile& profile,
                                    const std::string& message_param,
-                                   Record& record);
+                                   const Ca& ca, Record& record);
 
   const ScepServiceOptions options_;
-  CaCertificates* const certificates_;
   const ScepServiceObservers observers_;
-  PkiOperation pki_operation_;
+  std::map<std::string, Ca, std::less<>> cas_;  // "" = the default CA
 };
 
 // The base64 `message` of a GET PKIOperation: standard or URL-safe alphabet,

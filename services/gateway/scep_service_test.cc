@@ -136,6 +136,33 @@ TEST_F(ScepServiceTest, GetCaCertReturnsCaAndRa) {
   EXPECT_EQ(matched, 2);
 }
 
+TEST_F(ScepServiceTest, ProfilesRouteToTheirIssuingCa) {
+  // A second CA whose certificates are not loaded yet, and a profile naming
+  // a CA nobody configured.
+  CaCertificates other_certs;
+  redis::MemoryCertificateIndex other_index("other");
+  Profile main_profile = options_.profile;
+  Profile other = options_.profile;
+  other.name = "other";
+  other.issuing_ca = "other";
+  Profile ghost = options_.profile;
+  ghost.name = "ghost";
+  ghost.issuing_ca = "ghost";
+  auto profiles = ProfileSet::New({main_profile, other, ghost}).value();
+  options_.profiles = profiles.get();
+  options_.issuing_cas["other"] = {&signer_, &other_index, &other_certs};
+  Reconfigure();
+  EXPECT_EQ(Get("operation=GetCACert", "/scep/default").status, 200);
+  // The other CA answers for itself: not loaded → 503, not the default CA.
+  EXPECT_EQ(Get("operation=GetCACert", "/scep/other").status, 503);
+  ASSERT_TRUE(other_certs.Refresh(signer_).ok());
+  EXPECT_EQ(Get("operation=GetCACert", "/scep/other").status, 200);
+  HttpResponse ghost_reply = Get("operation=GetCACert", "/scep/ghost");
+  EXPECT_EQ(ghost_reply.status, 500);
+  EXPECT_TRUE(absl::StrContains(ghost_reply.body, "issuing CA"));
+  options_.profiles = nullptr;
+}
+
 TEST_F(ScepServiceTest, GetCaCertIs503UntilSignerAnswered) {
   CaCertificates empty;
   ScepService service(options_, &signer_, store_.get(), &index_, &empty);

@@ -5,11 +5,15 @@
 #include <grpcpp/security/tls_credentials_options.h>
 
 #include <algorithm>
+#include <ctime>
 #include <fstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/substitute.h"
+#include "common/codec/envelope.h"
+#include "common/codec/identifiers.h"
+#include "common/crypto/der.h"
 #include "common/rpc/status_convert.h"
 
 namespace scep::gateway {
@@ -113,18 +117,53 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> SignerCredentials(
   return creds;
 }
 
+int64_t UnixSeconds(const ASN1_TIME* t) {
+  struct tm tm {};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+void FillIssue(const IssueRequest& request, const std::string& issuing_ca,
+               v1::IssueCertificateRequest* req) {
+  req->set_csr(request.csr);
+  req->set_issuing_ca(issuing_ca);
+  req->set_validity_days(static_cast<uint32_t>(request.validity_days));
+  req->set_digest(request.digest);
+  req->set_subject(request.subject);
+  req->set_subject_alt_name(request.subject_alt_name);
+  for (const std::string& ku : request.key_usage) req->add_key_usage(ku);
+  for (const std::string& eku : request.extended_key_usage) {
+    req->add_extended_key_usage(eku);
+  }
+}
+
+void FillAttributes(const codec::ScepAttributes& attributes, v1::CertRepAttributes* a) {
+  a->set_transaction_id(attributes.transaction_id);
+  a->set_sender_nonce(attributes.sender_nonce);
+  if (attributes.recipient_nonce) a->set_recipient_nonce(*attributes.recipient_nonce);
+  if (attributes.pki_status) {
+    a->set_pki_status(std::to_string(static_cast<int>(*attributes.pki_status)));
+  }
+  if (attributes.fail_info) {
+    a->set_fail_info(std::to_string(static_cast<int>(*attributes.fail_info)));
+  }
+  if (attributes.fail_info_text) a->set_fail_info_text(*attributes.fail_info_text);
+}
+
 class GrpcSignerClient final : public SignerClient {
  public:
   GrpcSignerClient(std::unique_ptr<v1::Signer::StubInterface> stub,
-                   absl::Duration deadline)
-      : stub_(std::move(stub)), deadline_(deadline) {}
+                   absl::Duration deadline, std::string issuing_ca)
+      : stub_(std::move(stub)), deadline_(deadline), issuing_ca_(std::move(issuing_ca)) {}
 
   absl::StatusOr<CaCertificatesDer> GetCertificates() override {
     grpc::ClientContext ctx;
     SetDeadline(ctx);
+    v1::GetCertificatesRequest req;
+    req.set_issuing_ca(issuing_ca_);
     v1::GetCertificatesResponse resp;
     absl::Status s = Convert(
-        stub_->GetCertificates(&ctx, v1::GetCertificatesRequest(), &resp),
+        stub_->GetCertificates(&ctx, req, &resp),
         "GetCertificates");
     if (!s.ok()) return s;
     return CaCertificatesDer{resp.ca_certificate(), resp.ra_certificate(),
@@ -136,6 +175,7 @@ class GrpcSignerClient final : public SignerClient {
     SetDeadline(ctx);
     v1::DecryptEnvelopeRequest req;
     req.set_enveloped_data(enveloped.data(), enveloped.size());
+    req.set_issuing_ca(issuing_ca_);
     v1::DecryptEnvelopeResponse resp;
     absl::Status s =
         Convert(stub_->DecryptEnvelope(&ctx, req, &resp), "DecryptEnvelope");
@@ -147,15 +187,7 @@ class GrpcSignerClient final : public SignerClient {
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     v1::IssueCertificateRequest req;
-    req.set_csr(request.csr);
-    req.set_validity_days(static_cast<uint32_t>(request.validity_days));
-    req.set_digest(request.digest);
-    req.set_subject(request.subject);
-    req.set_subject_alt_name(request.subject_alt_name);
-    for (const std::string& ku : request.key_usage) req.add_key_usage(ku);
-    for (const std::string& eku : request.extended_key_usage) {
-      req.add_extended_key_usage(eku);
-    }
+    FillIssue(request, issuing_ca_, &req);
     v1::IssueCertificateResponse resp;
     absl::Status s =
         Convert(stub_->IssueCertificate(&ctx, req, &resp), "IssueCertificate");
@@ -170,18 +202,9 @@ class GrpcSignerClient final : public SignerClient {
     SetDeadline(ctx);
     v1::SignCertRepRequest req;
     req.set_content(content.data(), content.size());
+    req.set_issuing_ca(issuing_ca_);
     req.set_digest(digest.data(), digest.size());
-    v1::CertRepAttributes* a = req.mutable_attributes();
-    a->set_transaction_id(attributes.transaction_id);
-    a->set_sender_nonce(attributes.sender_nonce);
-    if (attributes.recipient_nonce) a->set_recipient_nonce(*attributes.recipient_nonce);
-    if (attributes.pki_status) {
-      a->set_pki_status(std::to_string(static_cast<int>(*attributes.pki_status)));
-    }
-    if (attributes.fail_info) {
-      a->set_fail_info(std::to_string(static_cast<int>(*attributes.fail_info)));
-    }
-    if (attributes.fail_info_text) a->set_fail_info_text(*attributes.fail_info_text);
+    FillAttributes(attributes, req.mutable_attributes());
     v1::SignCertRepResponse resp;
     absl::Status s = Convert(stub_->SignCertRep(&ctx, req, &resp), "SignCertRep");
     if (!s.ok()) return s;
@@ -192,6 +215,7 @@ class GrpcSignerClient final : public SignerClient {
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     v1::SignCrlRequest req;
+    req.set_issuing_ca(issuing_ca_);
     for (const redis::RevokedSerial& entry : request.revoked) {
       v1::RevokedCertificate* r = req.add_revoked();
       r->set_serial(absl::HexStringToBytes(
@@ -208,6 +232,27 @@ class GrpcSignerClient final : public SignerClient {
     return std::move(*resp.mutable_crl());
   }
 
+  absl::StatusOr<IssuedCertRep> IssueCertRep(const IssueRequest& issue,
+                                             const CertRepRequest& reply) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::IssueCertRepRequest req;
+    FillIssue(issue, issuing_ca_, req.mutable_issue());
+    FillAttributes(reply.attributes, req.mutable_attributes());
+    req.set_digest(reply.digest);
+    req.set_recipient_certificate(reply.recipient_certificate);
+    req.set_cipher(reply.cipher);
+    v1::IssueCertRepResponse resp;
+    absl::Status s = Convert(stub_->IssueCertRep(&ctx, req, &resp), "IssueCertRep");
+    if (!s.ok()) return s;
+    IssuedCertRep out;
+    out.certificate = std::move(*resp.mutable_certificate());
+    out.pki_message = std::move(*resp.mutable_pki_message());
+    out.serial_hex = resp.serial_hex();
+    out.not_after = absl::FromUnixSeconds(resp.not_after());
+    return out;
+  }
+
  private:
   void SetDeadline(grpc::ClientContext& ctx) const {
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
@@ -215,13 +260,41 @@ class GrpcSignerClient final : public SignerClient {
 
   const std::unique_ptr<v1::Signer::StubInterface> stub_;
   const absl::Duration deadline_;
+  const std::string issuing_ca_;
 };
 
 }  // namespace
 
+absl::StatusOr<IssuedCertRep> SignerClient::IssueCertRep(const IssueRequest& issue,
+                                                         const CertRepRequest& reply) {
+  absl::StatusOr<std::string> cert_der = Issue(issue);
+  if (!cert_der.ok()) return cert_der.status();
+  absl::StatusOr<crypto::X509Ptr> cert =
+      crypto::FromDer<crypto::X509Ptr>(*cert_der, d2i_X509, "issued certificate");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<crypto::X509Ptr> recipient = crypto::FromDer<crypto::X509Ptr>(
+      reply.recipient_certificate, d2i_X509, "recipient certificate");
+  if (!recipient.ok()) return recipient.status();
+  absl::StatusOr<std::string> degenerate = codec::DegenerateCertificates({cert->get()});
+  if (!degenerate.ok()) return degenerate.status();
+  absl::StatusOr<std::string> envelope = codec::Envelope(
+      *degenerate, recipient->get(), reply.cipher.empty() ? "aes-128-cbc" : reply.cipher);
+  if (!envelope.ok()) return envelope.status();
+  absl::StatusOr<std::string> der = SignCertRep(*envelope, reply.attributes, reply.digest);
+  if (!der.ok()) return der.status();
+  IssuedCertRep out;
+  out.certificate = *std::move(cert_der);
+  out.pki_message = *std::move(der);
+  out.serial_hex = codec::SerialHex(X509_get0_serialNumber(cert->get()));
+  out.not_after = absl::FromUnixSeconds(UnixSeconds(X509_get0_notAfter(cert->get())));
+  return out;
+}
+
 std::unique_ptr<SignerClient> NewGrpcSignerClient(
-    std::unique_ptr<v1::Signer::StubInterface> stub, absl::Duration deadline) {
-  return std::make_unique<GrpcSignerClient>(std::move(stub), deadline);
+    std::unique_ptr<v1::Signer::StubInterface> stub, absl::Duration deadline,
+    std::string issuing_ca) {
+  return std::make_unique<GrpcSignerClient>(std::move(stub), deadline,
+                                            std::move(issuing_ca));
 }
 
 absl::StatusOr<std::unique_ptr<SignerClient>> NewGrpcSignerClient(
@@ -241,7 +314,8 @@ absl::StatusOr<std::unique_ptr<SignerClient>> NewGrpcSignerClient(
     args.SetSslTargetNameOverride(options.tls_server_name);
   }
   auto channel = grpc::CreateCustomChannel(options.target, *credentials, args);
-  return NewGrpcSignerClient(v1::Signer::NewStub(channel), options.deadline);
+  return NewGrpcSignerClient(v1::Signer::NewStub(channel), options.deadline,
+                             options.issuing_ca);
 }
 
 }  // namespace scep::gateway

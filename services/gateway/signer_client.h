@@ -33,6 +33,21 @@ struct IssueRequest {
   std::vector<std::string> extended_key_usage;
 };
 
+// The SUCCESS CertRep that carries a certificate issued in the same call.
+struct CertRepRequest {
+  codec::ScepAttributes attributes;   // pki_status SUCCESS, nonces, tid
+  std::string digest;                 // the request's digest
+  std::string recipient_certificate;  // DER: the request's signer certificate
+  std::string cipher;                 // the request's content cipher
+};
+
+struct IssuedCertRep {
+  std::string certificate;  // DER
+  std::string pki_message;  // DER CertRep
+  std::string serial_hex;   // codec::SerialHex
+  absl::Time not_after;
+};
+
 // What the CA key signs for GetCRL (RFC 5280 v2 CRL).
 struct CrlRequest {
   std::vector<redis::RevokedSerial> revoked;
@@ -56,6 +71,11 @@ class SignerClient {
       absl::string_view digest) = 0;
   // DER CRL signed by the CA key.
   virtual absl::StatusOr<std::string> SignCrl(const CrlRequest& request) = 0;
+  // Issue, then a SUCCESS CertRep with the certificate encrypted to the
+  // requester. The gRPC client makes one call of it (IssueCertRep); this
+  // default composes Issue and SignCertRep.
+  virtual absl::StatusOr<IssuedCertRep> IssueCertRep(const IssueRequest& issue,
+                                                     const CertRepRequest& reply);
 };
 
 struct GrpcSignerOptions {
@@ -81,12 +101,15 @@ struct GrpcSignerOptions {
   absl::Duration tls_refresh = absl::Seconds(60);
   // Plaintext, for local use only; must be set explicitly and excludes TLS.
   bool insecure_plaintext = false;
+  // The signer's issuing CA every call of this client names; "" = default.
+  std::string issuing_ca;
 };
 
 // Production client over the generated stub. `stub` may be a mock in tests.
+// Every call names `issuing_ca` ("" = the signer's default CA).
 std::unique_ptr<SignerClient> NewGrpcSignerClient(
     std::unique_ptr<signer::v1::Signer::StubInterface> stub,
-    absl::Duration deadline);
+    absl::Duration deadline, std::string issuing_ca = "");
 
 // Channel + stub for `options`. FailedPrecondition when neither TLS nor
 // insecure_plaintext is configured, when both are, when only one of

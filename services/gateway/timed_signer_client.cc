@@ -31,6 +31,14 @@ class TimedSignerClient final : public SignerClient {
     });
   }
 
+  absl::StatusOr<IssuedCertRep> IssueCertRep(const IssueRequest& issue,
+                                             const CertRepRequest& reply) override {
+    absl::StatusOr<IssuedCertRep> issued =
+        Timed("IssueCertRep", [&] { return inner_->IssueCertRep(issue, reply); });
+    if (issued.ok()) metrics_->CertificateIssued();
+    return issued;
+  }
+
   absl::StatusOr<std::string> SignCrl(const CrlRequest& request) override {
     return Timed("SignCrl", [&] { return inner_->SignCrl(request); });
   }

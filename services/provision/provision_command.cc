@@ -28,10 +28,10 @@ void PrintSummary(const pkcs11::ProvisionOptions& options,
   const pkcs11::TokenSetup& setup = result.setup;
   out << "token:          " << options.token_label << " ("
       << note(setup.token_created, "created", "existing") << ")\n"
-      << "CA key:         " << pkcs11::kCaKeyLabel << ", "
+      << "CA key:         " << options.ca_key_label << ", "
       << options.ca_key.Name() << " ("
       << note(setup.ca_key_generated, "generated", "existing") << ")\n"
-      << "RA key:         " << pkcs11::kRaKeyLabel << ", "
+      << "RA key:         " << options.ra_key_label << ", "
       << options.ra_key.Name() << " ("
       << note(setup.ra_key_generated, "generated", "existing") << ")\n"
       << "CA subject:     "

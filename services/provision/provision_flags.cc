@@ -37,6 +37,9 @@ std::string UsageText() {
       "  --ca-key TYPE        rsa:2048 (default), rsa:3072, rsa:4096,\n"
       "                       ec:p256, ec:p384\n"
       "  --ra-key TYPE        rsa:2048 (default), rsa:3072, rsa:4096\n"
+      "  --ca-label LABEL     CA key label, default scep-ca; another label\n"
+      "                       adds a further issuing CA to the token\n"
+      "  --ra-label LABEL     RA key label, default scep-ra\n"
       "  --ca-subject DN      default \"CN=SCEP Dev CA\"\n"
       "  --ra-subject DN      default \"CN=SCEP Dev RA\"\n"
       "  --ca-days N          CA validity, default 3650\n"
@@ -102,6 +105,10 @@ absl::StatusOr<CommandLine> ParseCommandLine(
       ASSIGN_OR_RETURN(options.ca_key, pkcs11::KeySpec::Parse(value));
     } else if (flag == "--ra-key") {
       ASSIGN_OR_RETURN(options.ra_key, pkcs11::KeySpec::Parse(value));
+    } else if (flag == "--ca-label") {
+      options.ca_key_label = value;
+    } else if (flag == "--ra-label") {
+      options.ra_key_label = value;
     } else if (flag == "--ca-subject") {
       options.ca_subject = value;
     } else if (flag == "--ra-subject") {

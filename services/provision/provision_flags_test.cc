@@ -19,8 +19,11 @@ TEST(ParseCommandLineTest, ParsesTheDocumentedExample) {
        "scep-dev", "--ca-key", "ec:p384", "--ra-key=rsa:3072", "--ca-subject",
        "CN=SCEP Dev CA,O=Example", "--ra-subject", "CN=SCEP Dev RA,O=Example",
        "--ca-days", "1000", "--ra-days=100", "--out-dir", "var/pki",
-       "--pin-file", "/run/pin", "--if-missing"});
+       "--pin-file", "/run/pin", "--if-missing", "--ca-label", "scep-ca-wifi",
+       "--ra-label=scep-ra-wifi"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->options.ca_key_label, "scep-ca-wifi");
+  EXPECT_EQ(parsed->options.ra_key_label, "scep-ra-wifi");
   EXPECT_EQ(parsed->options.token_label, "scep-dev");
   EXPECT_EQ(parsed->options.ca_key.Name(), "EC-P384");
   EXPECT_EQ(parsed->options.ra_key.Name(), "RSA-3072");

@@ -57,8 +57,9 @@ Reasons (RFC 5280): unspecified(0) keyCompromise(1) cACompromise(2)
 affiliationChanged(3) superseded(4) cessationOfOperation(5)
 certificateHold(6) privilegeWithdrawn(9) aACompromise(10). Default 0.
 )"},
-      {"crl", R"(usage: scepctl crl [--out FILE] [--pem]
-Writes the current CRL (DER, or PEM with --pem) to FILE or stdout.
+      {"crl", R"(usage: scepctl crl [--profile P] [--out FILE] [--pem]
+Writes the current CRL (DER, or PEM with --pem) to FILE or stdout: that of
+profile P's issuing CA (default: the default profile's).
 )"},
       {"enroll", R"(usage: scepctl enroll --profile P --csr FILE [--out FILE]
 Issues a certificate for the PKCS#10 request in FILE (PEM or DER) under

@@ -15,12 +15,14 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
+#include "common/base/flag_config.h"
 #include "common/base/secret.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto/pem.h"
+#include "common/crypto/providers.h"
 #include "common/metrics/json_log.h"
 #include "common/metrics/lifecycle.h"
 #include "common/metrics/metrics_server.h"
@@ -28,6 +30,7 @@
 #include "common/metrics/startup_log.h"
 #include "common/pkcs11/token.h"
 #include "prometheus/registry.h"
+#include "services/signer/issuing_ca_config.h"
 #include "services/signer/signer_metrics.h"
 #include "services/signer/signer_service.h"
 #include "services/signer/timed_key_access.h"
@@ -46,6 +49,12 @@ ABSL_FLAG(std::string, next_ca_cert, "",
           "GetNextCACert; empty = no rollover in progress");
 ABSL_FLAG(std::string, ca_key_label, "scep-ca", "CKA_LABEL of the CA key");
 ABSL_FLAG(std::string, ra_key_label, "scep-ra", "CKA_LABEL of the RA key");
+ABSL_FLAG(std::vector<std::string>, issuing_cas, {},
+          "further issuing CAs by name (comma-separated, [a-z0-9_-]{1,64}); CA "
+          "NAME uses keys <ca_key_label>-NAME and <ra_key_label>-NAME and "
+          "certificates <issuing_cas_dir>/NAME/ca.pem and ra.pem");
+ABSL_FLAG(std::string, issuing_cas_dir, "",
+          "directory of the further CAs' certificates; default: that of --ca_cert");
 ABSL_FLAG(int, workers, 4, "threads doing private-key operations");
 ABSL_FLAG(int, max_queue, 4096, "queued operations before RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, validity_days, 365, "default certificate validity");
@@ -131,7 +140,8 @@ absl::StatusOr<std::string> ReadPin() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("SCEP signing service (keys in a PKCS#11 token)");
-  absl::ParseCommandLine(argc, argv);
+  const scep::base::FlagSources flag_sources = scep::base::ParseFlagsWithConfig(
+      argc, argv, {"scep-signer", "SCEP_SIGNER_", "signer/main.cc", nullptr});
   LogLevel level = LogLevel::kInfo;
   if (!scep::metrics::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     std::cerr << "scep-signer: --log_level must be debug, info, warning or error\n";
@@ -140,8 +150,7 @@ int main(int argc, char** argv) {
   scep::metrics::JsonLogger log(&std::cerr, level);
   // The RA must decrypt single-DES envelopes of legacy clients; whether
   // they are accepted at all is the gateway's policy.
-  OSSL_PROVIDER_load(nullptr, "legacy");
-  OSSL_PROVIDER_load(nullptr, "default");
+  scep::crypto::LegacyProviders providers;
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -152,7 +161,7 @@ int main(int argc, char** argv) {
     LogRecord start(LogLevel::kInfo, "start");
     start.Str("service", "scep-signer")
         .Str("pin_source", absl::GetFlag(FLAGS_pin_file).empty() ? "env" : "file");
-    scep::metrics::AddEffectiveFlags("signer/main.cc", start);
+    scep::metrics::AddEffectiveFlags("signer/main.cc", start, &flag_sources);
     log.Log(start);
   }
 
@@ -176,37 +185,60 @@ int main(int argc, char** argv) {
   auto token = scep::pkcs11::Token::Open(std::move(token_config));
   if (!token.ok()) return Fail(log, token.status());
 
-  auto ca_cert = scep::crypto::LoadCertificateFile(absl::GetFlag(FLAGS_ca_cert));
-  if (!ca_cert.ok()) return Fail(log, ca_cert.status());
-  auto ra_cert = scep::crypto::LoadCertificateFile(absl::GetFlag(FLAGS_ra_cert));
-  if (!ra_cert.ok()) return Fail(log, ra_cert.status());
-  const std::string fingerprint = scep::crypto::Sha256Fingerprint(ca_cert->get());
+  absl::StatusOr<std::vector<scep::signer::IssuingCaFiles>> ca_files =
+      scep::signer::IssuingCaFilesFor(
+          absl::GetFlag(FLAGS_issuing_cas), absl::GetFlag(FLAGS_issuing_cas_dir),
+          {"", absl::GetFlag(FLAGS_ca_key_label), absl::GetFlag(FLAGS_ca_cert),
+           absl::GetFlag(FLAGS_ra_key_label), absl::GetFlag(FLAGS_ra_cert)});
+  if (!ca_files.ok()) return Fail(log, ca_files.status());
 
   prometheus::Registry registry;
   scep::signer::SignerMetrics metrics(registry);
-  const std::string ca_label = absl::GetFlag(FLAGS_ca_key_label);
-  scep::signer::SignerOptions options;
-  options.default_validity_days = absl::GetFlag(FLAGS_validity_days);
-  options.default_digest = absl::GetFlag(FLAGS_digest);
-  if (!absl::GetFlag(FLAGS_next_ca_cert).empty()) {
-    auto next = scep::crypto::LoadCertificateFile(absl::GetFlag(FLAGS_next_ca_cert));
-    if (!next.ok()) return Fail(log, next.status());
-    options.next_ca_certificate = *std::move(next);
+  std::string fingerprint;
+  std::vector<std::unique_ptr<scep::signer::SignerCore>> cores;
+  scep::signer::SignerService::IssuingCas cas;
+  for (const scep::signer::IssuingCaFiles& files : *ca_files) {
+    auto ca_cert = scep::crypto::LoadCertificateFile(files.ca_cert);
+    if (!ca_cert.ok()) return Fail(log, ca_cert.status());
+    auto ra_cert = scep::crypto::LoadCertificateFile(files.ra_cert);
+    if (!ra_cert.ok()) return Fail(log, ra_cert.status());
+    if (files.name.empty()) fingerprint = scep::crypto::Sha256Fingerprint(ca_cert->get());
+    scep::signer::SignerOptions options;
+    options.default_validity_days = absl::GetFlag(FLAGS_validity_days);
+    options.default_digest = absl::GetFlag(FLAGS_digest);
+    if (files.name.empty() && !absl::GetFlag(FLAGS_next_ca_cert).empty()) {
+      auto next = scep::crypto::LoadCertificateFile(absl::GetFlag(FLAGS_next_ca_cert));
+      if (!next.ok()) return Fail(log, next.status());
+      options.next_ca_certificate = *std::move(next);
+    }
+    // Metric key names stay bounded: "ca"/"ra", or "ca-NAME"/"ra-NAME".
+    const std::string suffix = files.name.empty() ? "" : "-" + files.name;
+    auto core = scep::signer::SignerCore::New(
+        std::move(options),
+        scep::signer::NewTimedKeyAccess(
+            scep::signer::NewTokenKey(token->get(), files.ca_key_label),
+            "ca" + suffix, &metrics),
+        *std::move(ca_cert),
+        scep::signer::NewTimedKeyAccess(
+            scep::signer::NewTokenKey(token->get(), files.ra_key_label),
+            "ra" + suffix, &metrics),
+        *std::move(ra_cert));
+    if (!core.ok()) {
+      return Fail(log, absl::Status(core.status().code(),
+                                    absl::StrCat("issuing CA '", files.name, "': ",
+                                                 core.status().message())));
+    }
+    cas.emplace(files.name, core->get());
+    cores.push_back(*std::move(core));
+    log.Log(LogRecord(LogLevel::kInfo, "issuing_ca")
+                .Str("name", files.name.empty() ? "(default)" : files.name)
+                .Str("ca_key_label", files.ca_key_label)
+                .Str("ca_cert", files.ca_cert));
   }
-  auto core = scep::signer::SignerCore::New(
-      std::move(options),
-      scep::signer::NewTimedKeyAccess(
-          scep::signer::NewTokenKey(token->get(), ca_label), "ca", &metrics),
-      *std::move(ca_cert),
-      scep::signer::NewTimedKeyAccess(
-          scep::signer::NewTokenKey(token->get(), absl::GetFlag(FLAGS_ra_key_label)),
-          "ra", &metrics),
-      *std::move(ra_cert));
-  if (!core.ok()) return Fail(log, core.status());
 
   scep::base::ThreadPool pool(absl::GetFlag(FLAGS_workers),
                               static_cast<size_t>(absl::GetFlag(FLAGS_max_queue)));
-  scep::signer::SignerService service(core->get(), &pool, &metrics);
+  scep::signer::SignerService service(std::move(cas), &pool, &metrics);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int bound_port = 0;
@@ -224,8 +256,16 @@ int main(int argc, char** argv) {
   scep::metrics::Readiness readiness;
   // Asks the token itself (not a cache) whether the session and login hold.
   scep::pkcs11::Token* const token_ptr = token->get();
-  readiness.AddCheck("token", [token_ptr, ca_label] {
-    return token_ptr->PrivateKeyAttributes(ca_label).status();
+  std::vector<std::string> ca_labels;
+  for (const scep::signer::IssuingCaFiles& files : *ca_files) {
+    ca_labels.push_back(files.ca_key_label);
+  }
+  readiness.AddCheck("token", [token_ptr, ca_labels] {
+    for (const std::string& label : ca_labels) {
+      absl::Status status = token_ptr->PrivateKeyAttributes(label).status();
+      if (!status.ok()) return status;
+    }
+    return absl::OkStatus();
   });
   readiness.OnChange([&log, &readiness, health](bool ready) {
     health->SetServingStatus(ready);

@@ -116,6 +116,12 @@ absl::StatusOr<std::string> SignerCore::Issue(absl::string_view csr_der,
 
 absl::StatusOr<std::string> SignerCore::Issue(absl::string_view csr_der,
                                               const Policy& policy) {
+  ASSIGN_OR_RETURN(crypto::X509Ptr cert, IssueX509(csr_der, policy));
+  return crypto::ToDer(cert.get(), i2d_X509);
+}
+
+absl::StatusOr<crypto::X509Ptr> SignerCore::IssueX509(absl::string_view csr_der,
+                                                      const Policy& policy) {
   const int validity_days = policy.validity_days;
   std::string digest_name(policy.digest.empty() ? options_.default_digest
                                                 : policy.digest);
@@ -151,7 +157,7 @@ absl::StatusOr<std::string> SignerCore::Issue(absl::string_view csr_der,
   RETURN_IF_ERROR(ca_key_->WithKey([&](EVP_PKEY* key) {
     return SignCertificate(cert.get(), key, md);
   }));
-  return crypto::ToDer(cert.get(), i2d_X509);
+  return cert;
 }
 
 absl::StatusOr<std::string> SignerCore::SignCertRep(

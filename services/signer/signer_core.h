@@ -57,6 +57,9 @@ class SignerCore {
     std::vector<std::string> extended_key_usage;
   };
   absl::StatusOr<std::string> Issue(absl::string_view csr, const Policy& policy);
+  // The same, as a parsed certificate (for a CertRep built right away).
+  absl::StatusOr<crypto::X509Ptr> IssueX509(absl::string_view csr,
+                                            const Policy& policy);
 
   // RA-signed CertRep (messageType forced to CertRep) over `content`.
   absl::StatusOr<std::string> SignCertRep(absl::string_view content,

@@ -35,7 +35,7 @@ SignerMetrics::SignerMetrics(prometheus::Registry& registry)
                         .Add({})),
       key_ops_(prometheus::BuildCounter()
                    .Name("scep_signer_pkcs11_operations_total")
-                   .Help("PKCS#11 key operations by key, operation and result.")
+                   .Help("PKCS#11 key operations by key, operation, mechanism and result.")
                    .Register(registry)),
       key_duration_(prometheus::BuildHistogram()
                         .Name("scep_signer_pkcs11_duration_seconds")
@@ -59,13 +59,17 @@ void SignerMetrics::RpcFinished(absl::string_view method,
 
 void SignerMetrics::KeyOperation(absl::string_view key,
                                  absl::string_view operation,
+                                 absl::string_view mechanism,
                                  const absl::Status& status,
                                  absl::Duration latency) {
-  const std::string k(key), op(operation);
+  const std::string k(key), op(operation), mech(mechanism);
   key_ops_
-      .Add({{"key", k}, {"operation", op}, {"result", status.ok() ? "ok" : "error"}})
+      .Add({{"key", k},
+            {"operation", op},
+            {"mechanism", mech},
+            {"result", status.ok() ? "ok" : "error"}})
       .Increment();
-  key_duration_.Add({{"key", k}, {"operation", op}}, Buckets())
+  key_duration_.Add({{"key", k}, {"operation", op}, {"mechanism", mech}}, Buckets())
       .Observe(absl::ToDoubleSeconds(latency));
 }
 

@@ -18,11 +18,13 @@ namespace scep::signer {
 //   rpc_duration_seconds{method}           histogram, queueing included
 //   queue_depth                            gauge: operations waiting for a worker
 //   workers_busy                           gauge: workers (token sessions) in use
-//   pkcs11_operations_total{key,operation,result}   result: ok | error
-//   pkcs11_duration_seconds{key,operation}          histogram
+//   pkcs11_operations_total{key,operation,mechanism,result}  result: ok | error
+//   pkcs11_duration_seconds{key,operation,mechanism}         histogram
 //   certificates_issued_total
 // `key` is "ca" or "ra"; `operation` one of "decrypt", "sign_certificate",
-// "sign_certrep", "sign_crl", "public_key", "private_key".
+// "sign_certrep", "sign_crl", "public_key", "private_key"; `mechanism` one
+// of "rsa-pkcs1" (CKM_RSA_PKCS), "rsa-oaep" (CKM_RSA_PKCS_OAEP), "ecdsa"
+// (CKM_ECDSA), "none" (public key read) or "unknown".
 class SignerMetrics {
  public:
   // `registry` is not owned and must outlive this object.
@@ -35,7 +37,8 @@ class SignerMetrics {
   void WorkerBusy() { workers_busy_.Increment(); }
   void WorkerIdle() { workers_busy_.Decrement(); }
   void KeyOperation(absl::string_view key, absl::string_view operation,
-                    const absl::Status& status, absl::Duration latency);
+                    absl::string_view mechanism, const absl::Status& status,
+                    absl::Duration latency);
   void CertificateIssued() { issued_.Increment(); }
 
  private:

@@ -1,5 +1,12 @@
 #include "services/signer/signer_service.h"
 
+#include <chrono>
+#include <ctime>
+
+#include "absl/strings/str_cat.h"
+#include "common/codec/envelope.h"
+#include "common/codec/identifiers.h"
+#include "common/crypto/der.h"
 #include "common/rpc/status_convert.h"
 #include "services/signer/timed_key_access.h"
 
@@ -35,7 +42,41 @@ absl::StatusOr<codec::ScepAttributes> FromProto(const v1::CertRepAttributes& in)
   return out;
 }
 
+SignerCore::Policy PolicyOf(const v1::IssueCertificateRequest& request) {
+  SignerCore::Policy policy;
+  policy.validity_days = static_cast<int>(request.validity_days());
+  policy.digest = request.digest();
+  policy.subject = request.subject();
+  policy.subject_alt_name = request.subject_alt_name();
+  policy.key_usage.assign(request.key_usage().begin(), request.key_usage().end());
+  policy.extended_key_usage.assign(request.extended_key_usage().begin(),
+                                   request.extended_key_usage().end());
+  return policy;
+}
+
+int64_t UnixSeconds(const ASN1_TIME* t) {
+  struct tm tm {};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
 }  // namespace
+
+SignerCore* SignerService::Find(absl::string_view name) const {
+  auto it = cas_.find(name);
+  return it == cas_.end() ? nullptr : it->second;
+}
+
+grpc::ServerUnaryReactor* SignerService::UnknownCa(
+    grpc::CallbackServerContext* context, const char* method,
+    absl::string_view name) {
+  const absl::Status status =
+      absl::NotFoundError(absl::StrCat("unknown issuing CA '", name.substr(0, 64), "'"));
+  if (metrics_ != nullptr) metrics_->RpcFinished(method, status, absl::ZeroDuration());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(rpc::ToGrpcStatus(status));
+  return reactor;
+}
 
 grpc::ServerUnaryReactor* SignerService::Offload(
     grpc::CallbackServerContext* context, const char* method,
@@ -46,13 +87,21 @@ grpc::ServerUnaryReactor* SignerService::Offload(
   // Counted before posting: the task may start before TryPost returns.
   if (metrics != nullptr) metrics->Queued();
   bool queued = pool_->TryPost(
-      [reactor, work = std::move(work), metrics, method, key_operation, start] {
+      [context, reactor, work = std::move(work), metrics, method, key_operation,
+       start] {
         if (metrics != nullptr) {
           metrics->Dequeued();
           metrics->WorkerBusy();
         }
         absl::Status status;
-        {
+        // Work whose caller gave up while it queued (cancelled, or past its
+        // deadline, e.g. after the signer was stalled) is not done: the
+        // gateway has answered 503 and the device will retry, so a
+        // signature now would be one no transaction holds.
+        if (context->IsCancelled() ||
+            std::chrono::system_clock::now() > context->deadline()) {
+          status = absl::DeadlineExceededError("caller gave up before the work started");
+        } else {
           ScopedKeyOperation op(key_operation);
           status = work();
         }
@@ -75,12 +124,17 @@ grpc::ServerUnaryReactor* SignerService::Offload(
 }
 
 grpc::ServerUnaryReactor* SignerService::GetCertificates(
-    grpc::CallbackServerContext* context, const v1::GetCertificatesRequest*,
+    grpc::CallbackServerContext* context,
+    const v1::GetCertificatesRequest* request,
     v1::GetCertificatesResponse* response) {
-  response->set_ca_certificate(core_->ca_certificate_der());
-  response->set_ra_certificate(core_->ra_certificate_der());
-  response->set_next_ca_certificate(core_->next_ca_certificate_der());
-  response->set_next_ca_message(core_->next_ca_message());
+  SignerCore* const core = Find(request->issuing_ca());
+  if (core == nullptr) {
+    return UnknownCa(context, "GetCertificates", request->issuing_ca());
+  }
+  response->set_ca_certificate(core->ca_certificate_der());
+  response->set_ra_certificate(core->ra_certificate_der());
+  response->set_next_ca_certificate(core->next_ca_certificate_der());
+  response->set_next_ca_message(core->next_ca_message());
   if (metrics_ != nullptr) {
     metrics_->RpcFinished("GetCertificates", absl::OkStatus(),
                           absl::ZeroDuration());
@@ -94,9 +148,12 @@ grpc::ServerUnaryReactor* SignerService::DecryptEnvelope(
     grpc::CallbackServerContext* context,
     const v1::DecryptEnvelopeRequest* request,
     v1::DecryptEnvelopeResponse* response) {
+  SignerCore* const core = Find(request->issuing_ca());
+  if (core == nullptr) return UnknownCa(context, "DecryptEnvelope", request->issuing_ca());
   return Offload(context, "DecryptEnvelope", "decrypt",
-                 [this, request, response]() -> absl::Status {
-    absl::StatusOr<std::string> plain = core_->Decrypt(request->enveloped_data());
+                 [core, request, response]() -> absl::Status {
+    ScopedKeyMechanism mechanism(KeyTransportMechanism(request->enveloped_data()));
+    absl::StatusOr<std::string> plain = core->Decrypt(request->enveloped_data());
     if (!plain.ok()) return plain.status();
     response->set_plaintext(*std::move(plain));
     return absl::OkStatus();
@@ -107,20 +164,14 @@ grpc::ServerUnaryReactor* SignerService::IssueCertificate(
     grpc::CallbackServerContext* context,
     const v1::IssueCertificateRequest* request,
     v1::IssueCertificateResponse* response) {
+  SignerCore* const core = Find(request->issuing_ca());
+  if (core == nullptr) return UnknownCa(context, "IssueCertificate", request->issuing_ca());
   return Offload(context, "IssueCertificate", "sign_certificate",
-                 [this, request, response]() -> absl::Status {
+                 [this, core, request, response]() -> absl::Status {
     if (request->validity_days() > 3650) {
       return absl::InvalidArgumentError("validity_days out of range");
     }
-    SignerCore::Policy policy;
-    policy.validity_days = static_cast<int>(request->validity_days());
-    policy.digest = request->digest();
-    policy.subject = request->subject();
-    policy.subject_alt_name = request->subject_alt_name();
-    policy.key_usage.assign(request->key_usage().begin(), request->key_usage().end());
-    policy.extended_key_usage.assign(request->extended_key_usage().begin(),
-                                     request->extended_key_usage().end());
-    absl::StatusOr<std::string> cert = core_->Issue(request->csr(), policy);
+    absl::StatusOr<std::string> cert = core->Issue(request->csr(), PolicyOf(*request));
     if (!cert.ok()) return cert.status();
     if (metrics_ != nullptr) metrics_->CertificateIssued();
     response->set_certificate(*std::move(cert));
@@ -131,12 +182,14 @@ grpc::ServerUnaryReactor* SignerService::IssueCertificate(
 grpc::ServerUnaryReactor* SignerService::SignCertRep(
     grpc::CallbackServerContext* context, const v1::SignCertRepRequest* request,
     v1::SignCertRepResponse* response) {
+  SignerCore* const core = Find(request->issuing_ca());
+  if (core == nullptr) return UnknownCa(context, "SignCertRep", request->issuing_ca());
   return Offload(context, "SignCertRep", "sign_certrep",
-                 [this, request, response]() -> absl::Status {
+                 [core, request, response]() -> absl::Status {
     absl::StatusOr<codec::ScepAttributes> attrs = FromProto(request->attributes());
     if (!attrs.ok()) return attrs.status();
     absl::StatusOr<std::string> der =
-        core_->SignCertRep(request->content(), *std::move(attrs), request->digest());
+        core->SignCertRep(request->content(), *std::move(attrs), request->digest());
     if (!der.ok()) return der.status();
     response->set_pki_message(*std::move(der));
     return absl::OkStatus();
@@ -146,8 +199,10 @@ grpc::ServerUnaryReactor* SignerService::SignCertRep(
 grpc::ServerUnaryReactor* SignerService::SignCrl(
     grpc::CallbackServerContext* context, const v1::SignCrlRequest* request,
     v1::SignCrlResponse* response) {
+  SignerCore* const core = Find(request->issuing_ca());
+  if (core == nullptr) return UnknownCa(context, "SignCrl", request->issuing_ca());
   return Offload(context, "SignCrl", "sign_crl",
-                 [this, request, response]() -> absl::Status {
+                 [core, request, response]() -> absl::Status {
     if (request->revoked_size() > 1'000'000) {
       return absl::InvalidArgumentError("too many revoked certificates");
     }
@@ -160,9 +215,69 @@ grpc::ServerUnaryReactor* SignerService::SignCrl(
       params.revoked.push_back(
           {r.serial(), absl::FromUnixSeconds(r.revocation_time()), r.reason()});
     }
-    absl::StatusOr<std::string> crl = core_->SignCrl(params, request->digest());
+    absl::StatusOr<std::string> crl = core->SignCrl(params, request->digest());
     if (!crl.ok()) return crl.status();
     response->set_crl(*std::move(crl));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* SignerService::IssueCertRep(
+    grpc::CallbackServerContext* context, const v1::IssueCertRepRequest* request,
+    v1::IssueCertRepResponse* response) {
+  SignerCore* const core = Find(request->issue().issuing_ca());
+  if (core == nullptr) {
+    return UnknownCa(context, "IssueCertRep", request->issue().issuing_ca());
+  }
+  return Offload(context, "IssueCertRep", "sign_certificate",
+                 [this, core, request, response]() -> absl::Status {
+    const v1::IssueCertificateRequest& issue = request->issue();
+    if (issue.validity_days() > 3650) {
+      return absl::InvalidArgumentError("validity_days out of range");
+    }
+    absl::StatusOr<codec::ScepAttributes> attrs = FromProto(request->attributes());
+    if (!attrs.ok()) return attrs.status();
+    if (attrs->pki_status != codec::PkiStatus::kSuccess) {
+      return absl::InvalidArgumentError("IssueCertRep answers SUCCESS only");
+    }
+    // Checked before the CA key signs anything.
+    absl::StatusOr<crypto::X509Ptr> recipient = crypto::FromDer<crypto::X509Ptr>(
+        request->recipient_certificate(), d2i_X509, "recipient certificate");
+    if (!recipient.ok()) return recipient.status();
+    // A retry of this transaction (same transactionID, CSR and policy)
+    // after its caller gave up gets the certificate already signed.
+    const std::string key = RecentIssuance::Key(
+        {request->attributes().transaction_id(), issue.SerializeAsString()});
+    absl::StatusOr<crypto::X509Ptr> cert;
+    if (std::optional<std::string> cached = recent_.Find(key)) {
+      cert = crypto::FromDer<crypto::X509Ptr>(*cached, d2i_X509, "certificate");
+    } else {
+      cert = core->IssueX509(issue.csr(), PolicyOf(issue));
+      if (cert.ok()) {
+        if (metrics_ != nullptr) metrics_->CertificateIssued();
+        absl::StatusOr<std::string> der = crypto::ToDer(cert->get(), i2d_X509);
+        if (der.ok()) recent_.Remember(key, *std::move(der));
+      }
+    }
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> degenerate = codec::DegenerateCertificates({cert->get()});
+    if (!degenerate.ok()) return degenerate.status();
+    absl::StatusOr<std::string> envelope = codec::Envelope(
+        *degenerate, recipient->get(),
+        request->cipher().empty() ? "aes-128-cbc" : request->cipher());
+    if (!envelope.ok()) return envelope.status();
+    absl::StatusOr<std::string> der;
+    {
+      ScopedKeyOperation op("sign_certrep");
+      der = core->SignCertRep(*envelope, *std::move(attrs), request->digest());
+    }
+    if (!der.ok()) return der.status();
+    absl::StatusOr<std::string> cert_der = crypto::ToDer(cert->get(), i2d_X509);
+    if (!cert_der.ok()) return cert_der.status();
+    response->set_certificate(*std::move(cert_der));
+    response->set_pki_message(*std::move(der));
+    response->set_serial_hex(codec::SerialHex(X509_get0_serialNumber(cert->get())));
+    response->set_not_after(UnixSeconds(X509_get0_notAfter(cert->get())));
     return absl::OkStatus();
   });
 }

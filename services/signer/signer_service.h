@@ -1,9 +1,16 @@
 #ifndef SCEP_SERVICES_SIGNER_SIGNER_SERVICE_H_
 #define SCEP_SERVICES_SIGNER_SIGNER_SERVICE_H_
 
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/strings/string_view.h"
 #include "common/base/thread_pool.h"
 #include "scep/signer/v1/signer.grpc.pb.h"
 #include "services/signer/signer_core.h"
+#include "services/signer/recent_issuance.h"
 #include "services/signer/signer_metrics.h"
 
 namespace scep::signer {
@@ -14,11 +21,19 @@ namespace scep::signer {
 // gateway turns into 503 + Retry-After.
 class SignerService final : public v1::Signer::CallbackService {
  public:
-  // `core`, `pool` and `metrics` (optional) are not owned and must outlive
-  // the service.
+  // Issuing CAs by name ("" = the default CA, required). Requests name one
+  // in `issuing_ca`; an unknown name is NOT_FOUND.
+  using IssuingCas = std::map<std::string, SignerCore*, std::less<>>;
+
+  // The cores, `pool` and `metrics` (optional) are not owned and must
+  // outlive the service.
+  SignerService(IssuingCas cas, base::ThreadPool* pool,
+                SignerMetrics* metrics = nullptr)
+      : cas_(std::move(cas)), pool_(pool), metrics_(metrics) {}
+  // One CA only: the default.
   SignerService(SignerCore* core, base::ThreadPool* pool,
                 SignerMetrics* metrics = nullptr)
-      : core_(core), pool_(pool), metrics_(metrics) {}
+      : SignerService(IssuingCas{{"", core}}, pool, metrics) {}
 
   grpc::ServerUnaryReactor* SignCrl(grpc::CallbackServerContext* context,
                                     const v1::SignCrlRequest* request,
@@ -39,6 +54,10 @@ class SignerService final : public v1::Signer::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::SignCertRepRequest* request,
       v1::SignCertRepResponse* response) override;
+  grpc::ServerUnaryReactor* IssueCertRep(
+      grpc::CallbackServerContext* context,
+      const v1::IssueCertRepRequest* request,
+      v1::IssueCertRepResponse* response) override;
 
  private:
   // Runs `work` on the pool and finishes the call with its status, recorded
@@ -47,8 +66,16 @@ class SignerService final : public v1::Signer::CallbackService {
                                     const char* method,
                                     const char* key_operation,
                                     std::function<absl::Status()> work);
+  // The CA `name` names, or nullptr.
+  SignerCore* Find(absl::string_view name) const;
+  // Finishes a call naming an unknown CA with NOT_FOUND.
+  grpc::ServerUnaryReactor* UnknownCa(grpc::CallbackServerContext* context,
+                                      const char* method, absl::string_view name);
 
-  SignerCore* const core_;
+  const IssuingCas cas_;
+  // A retry of a call whose caller gave up after the CA signed gets the
+  // same certificate (see RecentIssuance).
+  RecentIssuance recent_;
   base::ThreadPool* const pool_;
   SignerMetrics* const metrics_;
 };

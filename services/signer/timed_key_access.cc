@@ -1,9 +1,30 @@
 #include "services/signer/timed_key_access.h"
 
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+
+#include <atomic>
+
+#include "common/crypto/ssl_ptr.h"
+
 namespace scep::signer {
 namespace {
 
 thread_local const char* current_operation = nullptr;
+thread_local const char* current_mechanism = nullptr;
+
+// The mechanism a private-key operation of a `key_type` key uses when no
+// ScopedKeyMechanism says otherwise.
+const char* DefaultMechanism(int key_type) {
+  switch (key_type) {
+    case EVP_PKEY_RSA: return "rsa-pkcs1";
+    case EVP_PKEY_EC: return "ecdsa";
+    case EVP_PKEY_NONE: return "unknown";
+    default: return "other";
+  }
+}
 
 class TimedKeyAccess final : public KeyAccess {
  public:
@@ -13,16 +34,27 @@ class TimedKeyAccess final : public KeyAccess {
 
   absl::Status WithKey(absl::FunctionRef<absl::Status(EVP_PKEY*)> fn) override {
     const absl::Time start = absl::Now();
-    absl::Status status = inner_->WithKey(fn);
-    metrics_->KeyOperation(key_, ScopedKeyOperation::Current(), status,
-                           absl::Now() - start);
+    absl::Status status = inner_->WithKey([&](EVP_PKEY* key) {
+      // Remembered so a later failure before the key is reached (token
+      // gone) is still labelled with the key's mechanism.
+      if (key != nullptr) key_type_.store(EVP_PKEY_get_base_id(key));
+      return fn(key);
+    });
+    const char* mechanism = ScopedKeyMechanism::Current();
+    if (mechanism == nullptr) mechanism = DefaultMechanism(key_type_.load());
+    metrics_->KeyOperation(key_, ScopedKeyOperation::Current(), mechanism,
+                           status, absl::Now() - start);
     return status;
   }
 
   absl::StatusOr<crypto::EvpPkeyPtr> PublicKey() override {
     const absl::Time start = absl::Now();
     absl::StatusOr<crypto::EvpPkeyPtr> key = inner_->PublicKey();
-    metrics_->KeyOperation(key_, "public_key", key.status(), absl::Now() - start);
+    if (key.ok() && *key != nullptr) {
+      key_type_.store(EVP_PKEY_get_base_id(key->get()));
+    }
+    metrics_->KeyOperation(key_, "public_key", "none", key.status(),
+                           absl::Now() - start);
     return key;
   }
 
@@ -30,6 +62,7 @@ class TimedKeyAccess final : public KeyAccess {
   const std::unique_ptr<KeyAccess> inner_;
   const std::string key_;
   SignerMetrics* const metrics_;
+  std::atomic<int> key_type_{EVP_PKEY_NONE};
 };
 
 }  // namespace
@@ -43,6 +76,39 @@ ScopedKeyOperation::~ScopedKeyOperation() { current_operation = previous_; }
 
 const char* ScopedKeyOperation::Current() {
   return current_operation != nullptr ? current_operation : "private_key";
+}
+
+ScopedKeyMechanism::ScopedKeyMechanism(const char* mechanism)
+    : previous_(current_mechanism) {
+  current_mechanism = mechanism;
+}
+
+ScopedKeyMechanism::~ScopedKeyMechanism() { current_mechanism = previous_; }
+
+const char* ScopedKeyMechanism::Current() { return current_mechanism; }
+
+const char* KeyTransportMechanism(absl::string_view enveloped_data) {
+  const auto* p = reinterpret_cast<const unsigned char*>(enveloped_data.data());
+  crypto::CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p,
+                                         static_cast<long>(enveloped_data.size())));
+  if (cms == nullptr) {
+    ERR_clear_error();  // the decryption that follows reports the problem
+    return nullptr;
+  }
+  STACK_OF(CMS_RecipientInfo)* infos = CMS_get0_RecipientInfos(cms.get());
+  if (infos == nullptr || sk_CMS_RecipientInfo_num(infos) < 1) return nullptr;
+  CMS_RecipientInfo* info = sk_CMS_RecipientInfo_value(infos, 0);
+  if (CMS_RecipientInfo_type(info) != CMS_RECIPINFO_TRANS) return nullptr;
+  X509_ALGOR* algorithm = nullptr;
+  if (CMS_RecipientInfo_ktri_get0_algs(info, nullptr, nullptr, &algorithm) != 1 ||
+      algorithm == nullptr) {
+    return nullptr;
+  }
+  switch (OBJ_obj2nid(algorithm->algorithm)) {
+    case NID_rsaesOaep: return "rsa-oaep";
+    case NID_rsaEncryption: return "rsa-pkcs1";
+    default: return nullptr;
+  }
 }
 
 std::unique_ptr<KeyAccess> NewTimedKeyAccess(std::unique_ptr<KeyAccess> inner,

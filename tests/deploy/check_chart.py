@@ -9,11 +9,24 @@
 - every .Values path a template uses exists in values.yaml, and every
   value in values.yaml is used by some template;
 - the Grafana dashboard uses only metric-name variables it defines;
+- static render checks (no template engine: they read the template text,
+  ignoring conditions): every key a template mounts from a Secret or
+  ConfigMap that the chart itself creates (or cert-manager writes) is
+  defined there; every /secrets/... path a container's arguments name is
+  projected into its secrets volume; every NetworkPolicy, Service and
+  workload selects pods by the component labels a workload's pod template
+  sets, the signer admits only gateways and the bundled Redis only
+  gateways; the admin API has its own ClusterIP Service, stays off the
+  device-facing Service and the Ingress, and its NetworkPolicy rule exists
+  only with a non-empty `adminFrom`;
 - plain manifests (examples/prerequisites.yaml) pass `kubectl apply
   --dry-run=client` against a loopback fake API server (when kubectl is
   on PATH);
 - with `helm` on PATH: helm lint, helm template with the defaults, with
-  every optional feature on and with each example, then kubectl dry-run.
+  every optional feature on (examples/all-features.yaml), with each example
+  and with an external Redis ACL user, then kubectl dry-run and the same
+  selector / mounted-key / admin-exposure checks on the rendered objects;
+  helm template refuses the combinations the schema cannot express.
 
 PyYAML and jsonschema are Debian packages (python3-yaml,
 python3-jsonschema; scripts/install-deps installs them): missing, they skip
@@ -335,6 +348,15 @@ class ValuesSchema(unittest.TestCase):
             "unknown signer kind": {"signer": {"kind": "DaemonSet"}},
             "string for a boolean": {"tls": {"enabled": "yes"}},
             "token label over 32 bytes": {"signer": {"pkcs11": {"tokenLabel": "x" * 33}}},
+            "admin without a credential": {"admin": {"enabled": True,
+                                                     "token": {"enabled": False}}},
+            "admin client CA without TLS": {"admin": {"tls": {"clientCA": {"enabled": True}}}},
+            "admin Service type": {"admin": {"service": {"type": "LoadBalancer"}}},
+            "adminFrom ipBlock": {"networkPolicy": {"adminFrom": [
+                {"ipBlock": {"cidr": "0.0.0.0/0"}}]}},
+            "adminFrom empty peer": {"networkPolicy": {"adminFrom": [{}]}},
+            "Redis password key empty": {"redis": {"auth": {"key": ""}}},
+            "Redis username with spaces": {"redis": {"auth": {"username": "a b"}}},
         }
         for name, override in bad.items():
             with self.subTest(mistake=name):
@@ -440,6 +462,439 @@ class Dashboard(unittest.TestCase):
                   file=sys.stderr)
 
 
+# ---- static render checks (template text, no engine) ----------------------
+
+INCLUDE = re.compile(r'\{\{-?\s*include\s+"([^"]+)"[^}]*?-?\}\}')
+SELECTOR = re.compile(
+    r'include\s+"scep\.selectorLabels"\s+\(dict\s+"root"\s+\$\s+"component"\s+"([a-z]+)"\)')
+
+
+def read_template(name):
+    with open(os.path.join(TEMPLATES, name)) as f:
+        return f.read()
+
+
+def template_aliases(text):
+    """`$x := .Values.a.b` -> {"$x": "a.b"} and `$x := include "H" ...`
+    -> {"$x": "<H>"}; later assignments win (good enough per document)."""
+    aliases = {}
+    for match in re.finditer(r'(\$[A-Za-z_]\w*)\s*:?=\s*\$?\.Values((?:\.\w+)*)\s*-?\}\}', text):
+        aliases[match.group(1)] = match.group(2)[1:]
+    for match in re.finditer(r'(\$[A-Za-z_]\w*)\s*:?=\s*include\s+"([^"]+)"[^}]*\}\}', text):
+        aliases[match.group(1)] = f"<{match.group(2)}>"
+    return aliases
+
+
+def normalize(expr, aliases):
+    """A name or key as written in a template, in a comparable form:
+    includes become <helper>, `.Values.a.b` and aliases `$x.b` become
+    Values.a.b, literals stay."""
+    expr = expr.strip().strip('"')
+
+    def action(match):
+        body = match.group(1).strip()
+        inc = re.match(r'include\s+"([^"]+)"', body)
+        if inc:
+            return f"<{inc.group(1)}>"
+        val = re.match(r'\$?\.Values((?:\.\w+)+)$', body)
+        if val:
+            return "Values" + val.group(1)
+        var = re.match(r'(\$[A-Za-z_]\w*)((?:\.\w+)*)$', body)
+        if var and var.group(1) in aliases:
+            target = aliases[var.group(1)]
+            if target.startswith("<"):
+                return target + var.group(2)
+            return "Values." + ".".join(p for p in (target + var.group(2)).split(".") if p)
+        return "{{" + body + "}}"
+    return re.sub(r'\{\{-?\s*(.*?)\s*-?\}\}', action, expr)
+
+
+def documents(text):
+    return re.split(r'(?m)^---\s*$', text)
+
+
+def indent_of(line):
+    return len(line) - len(line.lstrip(" "))
+
+
+def block_after(lines, index):
+    """Lines indented deeper than lines[index] (list-item dash counted as
+    indentation), stopping at the first that is not."""
+    base = indent_of(lines[index])
+    out = []
+    for line in lines[index + 1:]:
+        if not line.strip() or line.strip().startswith("{{"):
+            out.append(line)
+            continue
+        if indent_of(line) <= base:
+            break
+        out.append(line)
+    return out
+
+
+def mounted_keys(text):
+    """[(kind, name, key)] for `secret:`/`configMap:` volume sources with
+    items and for `secretKeyRef:`/`configMapKeyRef:` env sources."""
+    aliases = template_aliases(text)
+    lines = text.splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        m = re.match(r'^\s*(?:- )?(secret|configMap|secretKeyRef|configMapKeyRef):\s*$', line)
+        if not m:
+            continue
+        kind = "Secret" if m.group(1).startswith("secret") else "ConfigMap"
+        block = block_after(lines, i)
+        names = [re.match(r'^\s*name:\s*(.+)$', b).group(1) for b in block
+                 if re.match(r'^\s*name:\s*(.+)$', b)]
+        keys = [re.match(r'^\s*(?:- )?key:\s*(.+)$', b).group(1) for b in block
+                if re.match(r'^\s*(?:- )?key:\s*(.+)$', b)]
+        if names:
+            for key in keys:
+                found.append((kind, normalize(names[0], aliases), normalize(key, aliases)))
+    return found
+
+
+def defined_objects():
+    """{(kind, name): {keys}} for the Secrets and ConfigMaps the chart
+    creates, plus the Secrets cert-manager writes for its Certificates."""
+    objects = {}
+    for path in sorted(glob.glob(os.path.join(TEMPLATES, "*.yaml"))):
+        text = read_template(os.path.basename(path))
+        before = ""
+        for doc in documents(text):
+            kind = re.search(r'(?m)^kind:\s*(\S+)\s*$', doc)
+            # `$name := include ...` sits just before the `---` of its object,
+            # and the next object's may follow it in the same chunk.
+            aliases = template_aliases(before + (doc[:kind.start()] if kind else doc))
+            before += doc
+            if not kind:
+                continue
+            kind = kind.group(1)
+            lines = doc.splitlines()
+            if kind == "Certificate":
+                name = re.search(r'(?m)^\s+secretName:\s*(.+)$', doc)
+                if name:
+                    objects.setdefault(("Secret", normalize(name.group(1), aliases)), set()).update(
+                        {"tls.crt", "tls.key", "ca.crt"})
+                continue
+            if kind not in ("Secret", "ConfigMap"):
+                continue
+            meta = [i for i, line in enumerate(lines) if line.startswith("metadata:")]
+            name = None
+            if meta:
+                for line in block_after(lines, meta[0]):
+                    m = re.match(r'^  name:\s*(.+)$', line)
+                    if m:
+                        name = normalize(m.group(1), aliases)
+                        break
+            keys = set()
+            for i, line in enumerate(lines):
+                if re.match(r'^(data|stringData):\s*$', line):
+                    for b in block_after(lines, i):
+                        # A key may be templated in part, e.g. `{{ .name }}-ca.pem`
+                        # inside a range over values.
+                        m = re.match(r'^  ((?:\{\{[^}]*\}\}|[-._A-Za-z0-9])+):', b)
+                        if m:
+                            keys.add(normalize(m.group(1), aliases))
+            if name:
+                objects.setdefault((kind, name), set()).update(keys)
+    return objects
+
+
+def workload_components():
+    """{component: template} from the pod templates of Deployments and
+    StatefulSets; raises when a workload's selector and pod labels differ."""
+    components = {}
+    for path in sorted(glob.glob(os.path.join(TEMPLATES, "*.yaml"))):
+        for doc in documents(read_template(os.path.basename(path))):
+            if not re.search(r'(?m)^kind:\s*(Deployment|StatefulSet|\{\{.*signer\.kind|\{\{ \$kind)',
+                             doc):
+                continue
+            pod = re.search(r'(?m)^  template:\s*\n\s+metadata:\s*\n\s+labels:\s*\n\s*\{\{-?\s*'
+                            + SELECTOR.pattern, doc)
+            own = re.search(r'(?m)^  selector:\s*\n\s+matchLabels:\s*\n\s*\{\{-?\s*'
+                            + SELECTOR.pattern, doc)
+            if not pod or not own:
+                raise AssertionError(f"{os.path.basename(path)}: workload without "
+                                     "scep.selectorLabels on its selector and pod template")
+            if pod.group(1) != own.group(1):
+                raise AssertionError(f"{os.path.basename(path)}: selector component "
+                                     f"{own.group(1)} != pod label component {pod.group(1)}")
+            components[pod.group(1)] = os.path.basename(path)
+    return components
+
+
+def network_policies(text):
+    """[(policy pod component, [(ports, [peer components or 'values:<path>'])])]
+    for networkpolicy.yaml; `from` of a rule from a values list shows as
+    values:<path>, a missing `from` as 'everyone'."""
+    selector_vars = {m.group(1): m.group(2) for m in re.finditer(
+        r'(\$\w+)\s*:=\s*' + SELECTOR.pattern, text)}
+    aliases = template_aliases(text)
+    policies = []
+    for doc in documents(text):
+        if not re.search(r'(?m)^kind:\s*NetworkPolicy\s*$', doc):
+            continue
+        target = re.search(r'(?m)^  podSelector:\s*\n\s+matchLabels:\s*\n\s*\{\{-?\s*(\$\w+)', doc)
+        if not target or target.group(1) not in selector_vars:
+            raise AssertionError("NetworkPolicy without a scep.selectorLabels podSelector")
+        ingress = re.search(r'(?ms)^  ingress:\s*\n(.*?)(?=^  \S|\Z)', doc)
+        rules = []
+        if ingress:
+            for rule in re.split(r'(?m)^    - ', ingress.group(1))[1:]:
+                ports = re.findall(r'port:\s*(\S+)', rule)
+                peers = []
+                optional = re.search(r'\{\{-?\s*with\s+(\$?[\w.$]+)\s*\}\}\s*\n\s*from:', rule)
+                if "from:" not in rule or optional:
+                    peers.append("everyone")  # no `from`: every source
+                if optional:
+                    peers.append("values:" + normalize("{{ " + optional.group(1) + " }}", aliases))
+                for var in re.findall(r'matchLabels:\s*\n\s*\{\{-?\s*(\$\w+)', rule):
+                    peers.append(selector_vars.get(var, var))
+                for val in re.findall(r'toYaml\s+(\$[\w.$]+|\.Values[\w.]+)', rule):
+                    peers.append("values:" + normalize("{{ " + val + " }}", aliases))
+                rules.append((ports, peers))
+        policies.append((selector_vars[target.group(1)], rules))
+    return policies
+
+
+class StaticRender(unittest.TestCase):
+    """What a renderer would show, read off the template text."""
+
+    def test_mounted_keys_are_defined(self):
+        objects = defined_objects()
+        checked, undefined = 0, []
+        for path in sorted(glob.glob(os.path.join(TEMPLATES, "*.yaml"))):
+            for kind, name, key in mounted_keys(read_template(os.path.basename(path))):
+                if (kind, name) not in objects:
+                    continue  # given by the operator (existing Secret, TLS Secret)
+                checked += 1
+                if key not in objects[(kind, name)]:
+                    undefined.append(f"{os.path.basename(path)}: {kind} {name} key {key} "
+                                     f"(defined: {sorted(objects[(kind, name)])})")
+        self.assertEqual(undefined, [], "mounted keys the chart's own objects lack")
+        # challenge, PIN (and SO PIN), gateway and signer TLS, PKI, profiles,
+        # Redis password (volume and bundled env), admin token
+        self.assertGreaterEqual(checked, 12)
+
+    def test_mounted_key_checker_catches_mistakes(self):
+        text = ('{{- $a := .Values.admin -}}\n'
+                'volumes:\n  - name: s\n    projected:\n      sources:\n'
+                '        - secret:\n            name: {{ include "scep.admin.tokenSecretName" . }}\n'
+                '            items:\n              - key: {{ $a.token.key }}\n'
+                '                path: admin/token\n')
+        self.assertEqual(mounted_keys(text), [("Secret", "<scep.admin.tokenSecretName>",
+                                               "Values.admin.token.key")])
+        objects = defined_objects()
+        self.assertIn("Values.admin.token.key",
+                      objects[("Secret", "<scep.admin.tokenSecretName>")])
+        self.assertNotIn("Values.admin.token.value",
+                         objects[("Secret", "<scep.admin.tokenSecretName>")])
+
+    def test_argument_paths_are_projected(self):
+        for name in ("gateway-deployment.yaml", "signer.yaml"):
+            text = read_template(name)
+            with self.subTest(template=name):
+                args = set(re.findall(r'(?m)^\s*- --[\w-]+=/secrets/([\w./-]+)\s*$', text))
+                projected = set(re.findall(r'(?m)^\s*- key:.*\n\s+path:\s*(\S+)\s*$', text))
+                self.assertTrue(args)
+                self.assertEqual(sorted(args - projected), [],
+                                 "arguments naming files no volume item provides")
+
+    def test_selectors_match_workloads(self):
+        components = workload_components()
+        self.assertEqual(set(components), {"gateway", "signer", "redis"})
+        for path in sorted(glob.glob(os.path.join(TEMPLATES, "*.yaml"))):
+            text = read_template(os.path.basename(path))
+            for used in SELECTOR.findall(text):
+                with self.subTest(template=os.path.basename(path), component=used):
+                    self.assertIn(used, components, "selects pods no workload labels")
+        for name in ("gateway-service.yaml", "gateway-admin-service.yaml",
+                     "signer-service.yaml", "redis.yaml"):
+            text = read_template(name)
+            for doc in documents(text):
+                if re.search(r'(?m)^kind:\s*Service\s*$', doc):
+                    with self.subTest(service=name):
+                        self.assertRegex(doc, r'(?m)^  selector:\s*\n\s*\{\{-?\s*' + SELECTOR.pattern)
+
+    def test_network_policies(self):
+        policies = dict(network_policies(read_template("networkpolicy.yaml")))
+        self.assertEqual(set(policies), set(workload_components()),
+                         "a NetworkPolicy for each workload, by its pod labels")
+        by_port = {c: {p: peers for ports, peers in rules for p in ports}
+                   for c, rules in policies.items()}
+        self.assertEqual(by_port["signer"]["grpc"], ["gateway"], "signer gRPC: gateways only")
+        self.assertEqual(by_port["redis"]["redis"], ["gateway"], "bundled Redis: gateways only")
+        self.assertEqual(by_port["gateway"]["http"],
+                         ["everyone", "values:Values.networkPolicy.gatewayFrom"],
+                         "SCEP HTTP stays open to devices / the ingress (or gatewayFrom)")
+        self.assertEqual(by_port["gateway"]["admin"], ["values:Values.networkPolicy.adminFrom"],
+                         "admin port: only networkPolicy.adminFrom")
+        self.assertEqual(by_port["gateway"]["metrics"],
+                         ["values:Values.networkPolicy.metricsFrom"])
+        # An empty `from` admits everyone: the admin rule exists only with peers.
+        text = read_template("networkpolicy.yaml")
+        guard = re.search(r'\{\{-?\s*if\s+and\s+\.Values\.admin\.enabled\s+\$np\.adminFrom\s*\}\}'
+                          r'\s*\n\s*- ports:\s*\n\s*- port: admin', text)
+        self.assertTrue(guard, "admin rule guarded by admin.enabled and a non-empty adminFrom")
+
+    def test_admin_api_exposure(self):
+        admin = read_template("gateway-admin-service.yaml")
+        self.assertRegex(admin, r'(?m)^  type: ClusterIP\s*$')
+        self.assertNotIn("scep.metrics/scrape", admin, "the ServiceMonitor must not scrape it")
+        self.assertRegex(admin, r'name: admin\s*\n\s*port: \{\{ \$admin\.service\.port \}\}\s*\n'
+                                r'\s*targetPort: admin')
+        self.assertIn('include "scep.admin.fullname"', admin)
+        device = read_template("gateway-service.yaml")
+        self.assertNotIn("admin", device, "the device-facing Service carries no admin port")
+        ingress = read_template("gateway-ingress.yaml")
+        self.assertNotIn("admin", ingress)
+        self.assertRegex(ingress, r'service:\s*\n\s*name: \{\{ include "scep\.gateway\.fullname" \$ \}\}'
+                                  r'\s*\n\s*port:\s*\n\s*name: http')
+        deployment = read_template("gateway-deployment.yaml")
+        self.assertIn("- --admin_port=0", deployment, "disabled means --admin_port=0")
+        self.assertIn('include "scep.validate"', deployment)
+
+
+# ---- checks of rendered objects (helm template output) --------------------
+
+def pod_specs(docs):
+    """{workload name: (pod labels, pod spec)} of Deployments/StatefulSets."""
+    return {d["metadata"]["name"]: (d["spec"]["template"]["metadata"].get("labels", {}),
+                                    d["spec"]["template"]["spec"])
+            for d in docs if d.get("kind") in ("Deployment", "StatefulSet")}
+
+
+def selects(match_labels, labels):
+    return bool(match_labels) and all(labels.get(k) == v for k, v in match_labels.items())
+
+
+def rendered_problems(docs):
+    """What is wrong with a rendered release, as a list of messages."""
+    problems = []
+    pods = pod_specs(docs)
+    objects = {(d["kind"], d["metadata"]["name"]): d for d in docs
+               if d.get("kind") in ("Secret", "ConfigMap")}
+
+    def selected(match_labels):
+        return [name for name, (labels, _) in pods.items() if selects(match_labels, labels)]
+
+    for d in docs:
+        kind, name = d.get("kind"), d.get("metadata", {}).get("name")
+        if kind in ("Deployment", "StatefulSet"):
+            if not selects(d["spec"]["selector"]["matchLabels"], pods[name][0]):
+                problems.append(f"{kind} {name}: selector does not match its pod labels")
+        if kind == "Service":
+            if not selected(d["spec"].get("selector", {})):
+                problems.append(f"Service {name}: selects no workload's pods")
+            admin_ports = [p for p in d["spec"]["ports"]
+                           if p.get("targetPort") == "admin" or p.get("name") == "admin"]
+            if admin_ports and not name.endswith("-gateway-admin"):
+                problems.append(f"Service {name}: exposes the admin port")
+            if name.endswith("-gateway-admin") and d["spec"].get("type", "ClusterIP") != "ClusterIP":
+                problems.append(f"Service {name}: the admin Service must be ClusterIP")
+        if kind == "Ingress":
+            for rule in d["spec"].get("rules", []):
+                for path in rule.get("http", {}).get("paths", []):
+                    backend = path["backend"]["service"]["name"]
+                    if backend.endswith("-admin"):
+                        problems.append(f"Ingress {name}: routes to the admin Service")
+        if kind == "NetworkPolicy":
+            targets = selected(d["spec"]["podSelector"].get("matchLabels", {}))
+            if not targets:
+                problems.append(f"NetworkPolicy {name}: selects no workload's pods")
+            for rule in d["spec"].get("ingress", []):
+                if "from" in rule and not rule["from"]:
+                    problems.append(f"NetworkPolicy {name}: empty `from` admits everyone")
+                for peer in rule.get("from", []):
+                    # A peer meant for this release's pods (by component label).
+                    labels = peer.get("podSelector", {}).get("matchLabels", {})
+                    if "namespaceSelector" not in peer and \
+                            "app.kubernetes.io/component" in labels and not selected(labels):
+                        problems.append(f"NetworkPolicy {name}: a peer selects no pods")
+                ports = {str(p.get("port")) for p in rule.get("ports", [])}
+                if "grpc" in ports or "redis" in ports:
+                    peers = [selected(p.get("podSelector", {}).get("matchLabels", {}))
+                             for p in rule.get("from", [])]
+                    if not peers or any(not all(n.endswith("-gateway") for n in p) or not p
+                                        for p in peers):
+                        problems.append(f"NetworkPolicy {name}: {sorted(ports)} not gateways only")
+    for workload, (_, spec) in pods.items():
+        for volume in spec.get("volumes", []):
+            sources = [volume] + volume.get("projected", {}).get("sources", [])
+            for source in sources:
+                for kind, field in (("Secret", "secret"), ("ConfigMap", "configMap")):
+                    ref = source.get(field)
+                    if not ref:
+                        continue
+                    ref_name = ref.get("name") or ref.get("secretName")
+                    obj = objects.get((kind, ref_name))
+                    if obj is None:
+                        continue  # the operator's (existing) object
+                    keys = set(obj.get("data") or {}) | set(obj.get("stringData") or {})
+                    for item in ref.get("items", []):
+                        if item["key"] not in keys:
+                            problems.append(f"{workload}: {kind} {ref_name} has no key {item['key']}")
+        for container in spec.get("containers", []) + spec.get("initContainers", []):
+            for env in container.get("env", []) or []:
+                ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+                if ref and ("Secret", ref["name"]) in objects:
+                    obj = objects[("Secret", ref["name"])]
+                    keys = set(obj.get("data") or {}) | set(obj.get("stringData") or {})
+                    if ref["key"] not in keys:
+                        problems.append(f"{workload}: Secret {ref['name']} has no key {ref['key']}")
+    return problems
+
+
+FIXTURE = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: r-scep-gateway}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/component: gateway}}
+  template:
+    metadata: {labels: {app.kubernetes.io/component: gateway}}
+    spec:
+      containers: [{name: gateway, image: x}]
+      volumes:
+        - name: secrets
+          projected:
+            sources:
+              - secret: {name: r-scep-admin-token, items: [{key: token, path: admin/token}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: r-scep-signer}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/component: signer}}
+  template:
+    metadata: {labels: {app.kubernetes.io/component: signer}}
+    spec: {containers: [{name: signer, image: x}]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: r-scep-admin-token}
+data: {token: eA==}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: r-scep-gateway-admin}
+spec:
+  type: ClusterIP
+  selector: {app.kubernetes.io/component: gateway}
+  ports: [{name: admin, port: 9443, targetPort: admin}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: r-scep-signer}
+spec:
+  podSelector: {matchLabels: {app.kubernetes.io/component: signer}}
+  ingress:
+    - from: [{podSelector: {matchLabels: {app.kubernetes.io/component: gateway}}}]
+      ports: [{port: grpc}]
+"""
+
+
 def kubectl_dry_run(test, manifest_text):
     kubectl = shutil.which("kubectl")
     if not kubectl:
@@ -476,6 +931,68 @@ class PlainManifests(unittest.TestCase):
                                   "metadata:\n  name: x\n")
 
 
+class RenderedChecks(unittest.TestCase):
+    """The checks Helm's output goes through, on a small fixture (so they
+    run, and can fail, without helm too)."""
+
+    def setUp(self):
+        need(self, yaml, "python3-yaml")
+        self.docs = [d for d in yaml.safe_load_all(FIXTURE) if d]
+
+    def test_fixture_passes(self):
+        self.assertEqual(rendered_problems(self.docs), [])
+
+    def test_mistakes_are_caught(self):
+        def mutated(change):
+            docs = copy.deepcopy(self.docs)
+            change({(d["kind"], d["metadata"]["name"]): d for d in docs})
+            return rendered_problems(docs)
+        cases = {
+            "missing secret key": lambda o: o[("Secret", "r-scep-admin-token")].update(
+                data={"other": "eA=="}),
+            "policy selects nothing": lambda o: o[("NetworkPolicy", "r-scep-signer")]["spec"][
+                "podSelector"]["matchLabels"].update({"app.kubernetes.io/component": "signr"}),
+            "signer open to signer": lambda o: o[("NetworkPolicy", "r-scep-signer")]["spec"][
+                "ingress"][0]["from"][0]["podSelector"]["matchLabels"].update(
+                    {"app.kubernetes.io/component": "signer"}),
+            "admin Service public": lambda o: o[("Service", "r-scep-gateway-admin")][
+                "spec"].update(type="LoadBalancer"),
+            "admin port on another Service": lambda o: o[("Service", "r-scep-gateway-admin")][
+                "metadata"].update(name="r-scep-gateway"),
+            "empty from": lambda o: o[("NetworkPolicy", "r-scep-signer")]["spec"][
+                "ingress"][0].update({"from": []}),
+        }
+        for name, change in cases.items():
+            with self.subTest(mistake=name):
+                self.assertNotEqual(mutated(change), [])
+
+
+# Every optional feature on, beyond examples/all-features.yaml (which needs
+# the bundled Redis): an external Redis with an ACL user, admin over TLS
+# with a token only.
+EXTERNAL_REDIS_ACL = """
+redis:
+  host: redis-primary.pki-redis.svc
+  auth:
+    enabled: true
+    username: scep-gateway
+    existingSecret: scep-redis
+admin:
+  enabled: true
+  token:
+    existingSecret: scep-admin-token
+  tls:
+    enabled: true
+networkPolicy:
+  adminFrom:
+    - podSelector:
+        matchLabels:
+          scep.example.com/admin-client: "true"
+  egress:
+    enabled: true
+"""
+
+
 class Helm(unittest.TestCase):
     """Runs only where a helm binary is on PATH (none can be installed here)."""
 
@@ -498,14 +1015,56 @@ class Helm(unittest.TestCase):
         for path in sorted(glob.glob(os.path.join(EXAMPLES, "*.yaml"))):
             if os.path.basename(path) != "prerequisites.yaml":
                 variants[os.path.basename(path)] = ["-f", path]
-        for name, args in variants.items():
-            with self.subTest(values=name):
-                rendered = self.run_helm("template", "scep", CHART, "--namespace", "scep-check",
-                                         *args)
-                if yaml is not None:
-                    kinds = {d["kind"] for d in yaml.safe_load_all(rendered) if d}
-                    self.assertIn("Deployment", kinds)
-                kubectl_dry_run(self, rendered)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as extra:
+            extra.write(EXTERNAL_REDIS_ACL)
+            extra.flush()
+            variants["external Redis ACL + admin TLS"] = ["-f", extra.name]
+            for name, args in variants.items():
+                with self.subTest(values=name):
+                    rendered = self.run_helm("template", "scep", CHART, "--namespace",
+                                             "scep-check", *args)
+                    if yaml is not None:
+                        docs = [d for d in yaml.safe_load_all(rendered) if d]
+                        self.assertIn("Deployment", {d["kind"] for d in docs})
+                        self.assertEqual(rendered_problems(docs), [])
+                        self.check_admin_and_redis(name, docs)
+                    kubectl_dry_run(self, rendered)
+
+    def check_admin_and_redis(self, variant, docs):
+        gateway = [d for d in docs if d["kind"] == "Deployment"
+                   and d["metadata"]["name"].endswith("-gateway")][0]
+        args = gateway["spec"]["template"]["spec"]["containers"][0]["args"]
+        services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
+        if variant == "defaults":
+            self.assertIn("--admin_port=0", args)
+            self.assertFalse([s for s in services if s.endswith("-admin")])
+            self.assertFalse([a for a in args if a.startswith("--redis_password_file")])
+        if variant in ("all-features.yaml", "production.yaml",
+                       "external Redis ACL + admin TLS"):
+            self.assertIn("--admin_address=0.0.0.0", args)
+            self.assertIn("--admin_tls_cert=/secrets/admin/tls.crt", args)
+            self.assertIn("--redis_password_file=/secrets/redis/password", args)
+            self.assertIn("scep-gateway-admin", services)
+            for arg in args:
+                self.assertNotRegex(arg, r"example-admin-token|password=[^/]",
+                                    "no secret value on the command line")
+
+    def test_refused_combinations(self):
+        cases = {
+            "admin without a credential": ["--set", "admin.enabled=true",
+                                           "--set", "admin.token.enabled=false"],
+            "client CA without TLS": ["--set", "admin.enabled=true",
+                                      "--set", "admin.tls.clientCA.enabled=true"],
+            "ACL user on the bundled Redis": ["--set", "redis.bundled.enabled=true",
+                                              "--set", "redis.auth.enabled=true",
+                                              "--set", "redis.auth.username=scep"],
+            "external Redis AUTH without a password": ["--set", "redis.auth.enabled=true"],
+        }
+        for name, args in cases.items():
+            with self.subTest(case=name):
+                result = subprocess.run([self.helm, "template", "scep", CHART, *args],
+                                        capture_output=True, text=True, timeout=120)
+                self.assertNotEqual(result.returncode, 0, result.stdout[-2000:])
 
     def test_softhsm_refuses_replicas(self):
         result = subprocess.run(

@@ -34,7 +34,7 @@ IN_CI = os.environ.get("CI") == "true"
 
 IMAGES = {
     # Dockerfile: {binary in the build tree: final stages that carry it}
-    "gateway.Dockerfile": ["services/gateway/scep-gateway"],
+    "gateway.Dockerfile": ["services/gateway/scep-gateway", "services/scepctl/scepctl"],
     "signer.Dockerfile": ["services/signer/scep-signer", "services/provision/scep-provision"],
 }
 # In debian:bookworm-slim already (Priority: required, or apt's own deps).

@@ -19,13 +19,23 @@ SOFTHSM_MODULE = os.environ.get("SCEP_PKCS11_MODULE",
 IN_CI = os.environ.get("CI") == "true"
 
 
+# `scripts/test --sanitize` runs these tests with SCEP_BUILD_DIR pointing
+# at the ASan build and SCEP_UNSANITIZED_BUILD_DIR at the normal one: the
+# gateway (and everything that loads no PKCS#11 module) runs under
+# ASan+UBSan, while the signer and scep-provision, which load libp11 and
+# SoftHSMv2 (not built with ASan), come from the normal build.
+UNSANITIZED_DIR = os.environ.get("SCEP_UNSANITIZED_BUILD_DIR")
+NEEDS_PKCS11 = ("scep-signer", "scep-provision")
+
+
 def binary(name):
+    root = UNSANITIZED_DIR if UNSANITIZED_DIR and name in NEEDS_PKCS11 else BUILD_DIR
     for sub in ("services/signer", "services/gateway", "services/provision",
                 "tests/tools"):
-        path = os.path.join(BUILD_DIR, sub, name)
+        path = os.path.join(root, sub, name)
         if os.path.exists(path):
             return os.path.abspath(path)
-    raise FileNotFoundError(f"{name} not built under {BUILD_DIR}")
+    raise FileNotFoundError(f"{name} not built under {root}")
 
 
 def require_tool(testcase, tool):
@@ -62,7 +72,7 @@ class Stack:
     def __init__(self, challenge="Integration-Secret", legacy=True,
                  ca_key="rsa:2048", signer_tls=None, gateway_tls=None,
                  gateway_args=(), signer_args=(), admin_token=None,
-                 profiles=None):
+                 profiles=None, issuing_cas=()):
         """signer_tls: dict(cert, key[, client_ca]) for the signer's gRPC
         TLS; gateway_tls: dict(ca[, cert, key]) for the gateway's side.
         Without them both run plaintext, which must be asked for
@@ -74,6 +84,10 @@ class Stack:
         self.gateway_tls = gateway_tls
         self.gateway_args = list(gateway_args)
         self.signer_args = list(signer_args)
+        # Further issuing CAs (scep-signer --issuing_cas): provisioned into
+        # the same token; their certificates in self.cas[name].
+        self.issuing_cas = list(issuing_cas)
+        self.cas = {}
         self.dir = tempfile.mkdtemp(prefix="scep-it-")
         self.procs = {}
         self.logs = {}
@@ -117,6 +131,19 @@ class Stack:
         if out.returncode != 0:
             raise RuntimeError("provisioning failed: " + out.stdout + out.stderr)
         self.provision_output = out.stdout + out.stderr
+        for name in self.issuing_cas:
+            ca_dir = os.path.join(self.pki, name)
+            out = subprocess.run(
+                [binary("scep-provision"), "--module", SOFTHSM_MODULE,
+                 "--token-label", "scep-it", "--ca-label", "scep-ca-" + name,
+                 "--ra-label", "scep-ra-" + name,
+                 "--ca-subject", f"CN=SCEP {name} CA", "--ra-subject", f"CN=SCEP {name} RA",
+                 "--out-dir", ca_dir, "--if-missing"],
+                env=env, capture_output=True, text=True, timeout=120)
+            if out.returncode != 0:
+                raise RuntimeError(f"provisioning CA {name} failed: " + out.stdout + out.stderr)
+            self.cas[name] = {"ca": os.path.join(ca_dir, "ca.pem"),
+                              "ra": os.path.join(ca_dir, "ra.pem")}
         self.ca_pem = os.path.join(self.pki, "ca.pem")
         self.ra_pem = os.path.join(self.pki, "ra.pem")
         self.start_redis()
@@ -168,6 +195,8 @@ class Stack:
             f"--ra_cert={self.ra_pem}",
             f"--metrics_port={self.signer_metrics_port}",
             "--readiness_interval_ms=200"]
+        if self.issuing_cas:
+            argv.append("--issuing_cas=" + ",".join(self.issuing_cas))
         if self.signer_tls:
             argv += [f"--tls_cert={self.signer_tls['cert']}",
                      f"--tls_key={self.signer_tls['key']}"]
@@ -276,12 +305,13 @@ class Stack:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- device side ------------------------------------------------------
-    def probe_request(self, name, tid, nonce_hex, challenge=None, **extra):
-        """Builds a PKCSReq with scep-probe; the device key is reused per name."""
+    def probe_request(self, name, tid, nonce_hex, challenge=None, ra=None, **extra):
+        """Builds a PKCSReq with scep-probe; the device key is reused per name.
+        ra: the RA certificate to encrypt to (default: the default CA's)."""
         d = os.path.join(self.dir, "dev-" + name)
         os.makedirs(d, exist_ok=True)
         out = os.path.join(d, f"req-{tid}-{nonce_hex}.der")
-        argv = [binary("scep-probe"), "build", "--ra", self.ra_pem,
+        argv = [binary("scep-probe"), "build", "--ra", ra or self.ra_pem,
                 "--key", os.path.join(d, "key.pem"),
                 "--cert", os.path.join(d, "cert.pem"), "--cn", name,
                 "--san", name + ".devices.example",

@@ -2,7 +2,8 @@
 without credentials are refused; one-time challenges work once, only once,
 and expire; manual approval takes a PKCSReq from PENDING to SUCCESS (approve)
 or FAILURE (reject) by CertPoll; revocation shows on the CRL; scepctl
-mobileconfig prints a property list with a SCEP payload."""
+mobileconfig prints a property list with a SCEP payload; with mutual TLS
+only client certificates of the configured CA get in."""
 
 import hashlib
 import json
@@ -218,3 +219,52 @@ class AdminTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AdminMutualTlsTest(unittest.TestCase):
+    """The admin API with mutual TLS instead of a bearer token: only a
+    client certificate from the configured CA gets in."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        from harness import free_port
+        from test_operability import make_pki
+        cls.pki = make_pki(tempfile.mkdtemp(prefix="admin-mtls-"))
+        port = free_port()
+        p = cls.pki
+        cls.stack = Stack(legacy=False, profiles=PROFILES, gateway_args=[
+            f"--admin_port={port}", f"--admin_tls_cert={p['signer']}.pem",
+            f"--admin_tls_key={p['signer']}.key",
+            f"--admin_tls_client_ca={p['grpc-ca']}.pem"])
+        cls.stack.admin_port = port
+        cls.stack.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def ctl(self, client, *args):
+        tls = ["--tls-ca", self.pki["grpc-ca"] + ".pem"]
+        if client:
+            tls += ["--tls-cert", self.pki[client] + ".pem",
+                    "--tls-key", self.pki[client] + ".key"]
+        return self.stack.scepctl(*tls, *args, token=None)
+
+    def test_client_certificate_from_the_configured_ca_gets_in(self):
+        out = self.ctl("gateway", "profiles", "list", "--json")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("onetime", out.stdout)
+        challenge = self.ctl("gateway", "challenge", "create", "--profile", "onetime")
+        self.assertEqual(challenge.returncode, 0, challenge.stderr)
+        self.assertGreaterEqual(len(challenge.stdout.strip()), 16)
+
+    def test_no_or_foreign_client_certificate_is_refused(self):
+        for client in (None, "rogue"):
+            out = self.ctl(client, "profiles", "list")
+            self.assertNotEqual(out.returncode, 0, (client, out.stdout))
+            self.assertEqual(out.stdout, "", client)
+            self.assertIn("UNAVAILABLE", out.stderr, (client, out.stderr))
+        # Plaintext to the TLS port gets nowhere either.
+        plain = self.stack.scepctl("profiles", "list", token=None)
+        self.assertNotEqual(plain.returncode, 0)

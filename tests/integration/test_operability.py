@@ -1,7 +1,8 @@
 """Operability of the real stack (issue 5): Prometheus metrics counted after
 real enrollments, /healthz and /readyz following Redis and the signer,
-JSON logs without secrets, SIGTERM draining, and mutual TLS between the
-gateway and the signer."""
+JSON logs without secrets, SIGTERM draining, mutual TLS between the
+gateway and the signer (certificate files reloaded on change), and
+settings from a config file with environment overrides."""
 
 import json
 import os
@@ -11,7 +12,8 @@ import threading
 import time
 import unittest
 
-from harness import Stack, free_port, http, metric, openssl, require_tool
+from harness import (Stack, binary, free_port, http, metric, openssl,
+                     require_tool)
 
 REQ = "scep_gateway_requests_total"
 
@@ -52,16 +54,19 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(metric(after, count, operation="PKIOperation")
                          - metric(before, count, operation="PKIOperation"), 3)
         stage = "scep_gateway_signer_rpc_duration_seconds_count"
-        for method in ("DecryptEnvelope", "IssueCertificate", "SignCertRep"):
+        # Two signer round trips per enrollment: decrypt, then issue + CertRep
+        # in one call.
+        for method, calls in (("DecryptEnvelope", 3), ("IssueCertRep", 3),
+                              ("IssueCertificate", 0), ("SignCertRep", 0)):
             self.assertEqual(metric(after, stage, method=method)
-                             - metric(before, stage, method=method), 3, method)
+                             - metric(before, stage, method=method), calls, method)
         redis = "scep_gateway_redis_op_duration_seconds_count"
         self.assertEqual(metric(after, redis, op="RecordNonce")
                          - metric(before, redis, op="RecordNonce"), 3)
         # The signer: RPCs by code, PKCS#11 operations by key and operation.
         rpc = "scep_signer_rpc_total"
-        self.assertEqual(metric(signer_after, rpc, method="IssueCertificate", code="OK")
-                         - metric(signer_before, rpc, method="IssueCertificate",
+        self.assertEqual(metric(signer_after, rpc, method="IssueCertRep", code="OK")
+                         - metric(signer_before, rpc, method="IssueCertRep",
                                   code="OK"), 3)
         ops = "scep_signer_pkcs11_operations_total"
         self.assertEqual(
@@ -71,6 +76,23 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(
             metric(signer_after, ops, key="ra", operation="decrypt", result="ok")
             - metric(signer_before, ops, key="ra", operation="decrypt", result="ok"), 3)
+        self.assertEqual(
+            metric(signer_after, ops, key="ra", operation="sign_certrep", result="ok")
+            - metric(signer_before, ops, key="ra", operation="sign_certrep", result="ok"), 3)
+        # By PKCS#11 mechanism: the CA and RA keys are RSA, the probe's
+        # envelopes PKCS#1 v1.5.
+        for key, operation in (("ca", "sign_certificate"), ("ra", "decrypt"),
+                               ("ra", "sign_certrep")):
+            labels = dict(key=key, operation=operation, mechanism="rsa-pkcs1",
+                          result="ok")
+            self.assertEqual(metric(signer_after, ops, **labels)
+                             - metric(signer_before, ops, **labels), 3, labels)
+        duration = "scep_signer_pkcs11_duration_seconds_count"
+        self.assertEqual(
+            metric(signer_after, duration, key="ra", operation="decrypt",
+                   mechanism="rsa-pkcs1")
+            - metric(signer_before, duration, key="ra", operation="decrypt",
+                     mechanism="rsa-pkcs1"), 3)
         self.assertEqual(metric(signer_after, "scep_signer_queue_depth"), 0)
         signer_issued = "scep_signer_certificates_issued_total"
         self.assertEqual(metric(signer_after, signer_issued)
@@ -134,7 +156,7 @@ class MetricsTest(unittest.TestCase):
                           r["outcome"], r["http_status"]),
                          ("PKIOperation", "default", "PKCSReq", "SUCCESS", 200))
         self.assertGreater(r["latency_ms"], 0)
-        self.assertTrue(r["client"].startswith("127.0.0.1:"), r)
+        self.assertEqual(r["client"], "127.0.0.1", r)  # address, no port
         self.assertRegex(r["ts"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
         start = [l for l in lines if l.get("event") == "start"]
         self.assertEqual(len(start), 1)
@@ -334,6 +356,347 @@ class MutualTlsTest(unittest.TestCase):
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("--insecure_plaintext", out.stderr)
         self.assertNotIn("1234", out.stderr)
+
+
+ADMIN_TOKEN = "Operability-Admin-Token"
+STATIC = {"mode": "static", "secret_env": "SCEP_CHALLENGE"}
+LIFECYCLE_PROFILES = {"profiles": [
+    {"name": "default", "challenge": STATIC},
+    {"name": "approval", "challenge": STATIC, "approval": "manual"},
+    {"name": "limited", "challenge": STATIC,
+     "rate_limits": {"per_client_per_minute": 1}},
+    {"name": "onceaday", "challenge": STATIC,
+     "rate_limits": {"per_subject_per_day": 1}},
+]}
+
+
+class LifecycleMetricsTest(unittest.TestCase):
+    """Counters of the certificate lifecycle after real enrollments:
+    renewed, revoked (admin API), pending (manual approval), rate-limited
+    by scope, and the signer's PKCS#11 mechanism for OAEP envelopes."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack(admin_token=ADMIN_TOKEN, profiles=LIFECYCLE_PROFILES).start()
+        cls.stack.wait_readyz(200)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def post(self, profile, der):
+        status, _, body = http("POST", f"{self.stack.url}/{profile}?operation=PKIOperation",
+                               der)
+        return status, body
+
+    def enroll(self, profile, name, tid, **extra):
+        status, body = self.post(profile, self.stack.probe_request(
+            name, tid, os.urandom(16).hex(), **extra))
+        self.assertEqual(status, 200, body[:200])
+        return self.stack.probe_open(name, body)
+
+    def issued_pem(self, name, rep):
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        path = os.path.join(self.stack.dir, f"dev-{name}", "issued-first.pem")
+        with open(path, "w") as f:
+            f.write(rep["pem"])
+        return path
+
+    def test_renewal_counted_once_per_new_certificate(self):
+        cert = self.issued_pem("renewer", self.enroll("default", "renewer", "tid-ren-1"))
+        renewed, issued = "scep_gateway_certificates_renewed_total", \
+            "scep_gateway_certificates_issued_total"
+        before = self.stack.scrape()
+        renewal = dict(type="renewal", cert=cert)
+        for _ in range(2):  # the second is a retransmission: same certificate
+            status, _ = self.post("default", self.stack.probe_request(
+                "renewer", "tid-ren-2", os.urandom(16).hex(), **renewal))
+            self.assertEqual(status, 200)
+        after = self.stack.scrape()
+        self.assertEqual(metric(after, renewed, profile="default")
+                         - metric(before, renewed, profile="default"), 1,
+                         self.stack.log("gateway")[-2000:])
+        self.assertEqual(metric(after, issued) - metric(before, issued), 1)
+        labels = dict(operation="PKIOperation", message_type="RenewalReq",
+                      pki_status="SUCCESS")
+        self.assertEqual(metric(after, REQ, **labels) - metric(before, REQ, **labels), 2)
+
+    def test_admin_revocation_counted_by_reason(self):
+        rep = self.enroll("default", "revokee", "tid-revokee")
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        serial = openssl("x509", "-noout", "-serial", input=rep["pem"].encode()
+                         ).decode().strip().split("=")[1].lower().lstrip("0")
+        revoked = "scep_gateway_certificates_revoked_total"
+        index_op = "scep_gateway_redis_op_duration_seconds_count"
+        before = self.stack.scrape()
+        out = self.stack.scepctl("certs", "revoke", "--serial", serial,
+                                 "--reason", "keyCompromise")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        after = self.stack.scrape()
+        self.assertEqual(metric(after, revoked, reason="keyCompromise")
+                         - metric(before, revoked, reason="keyCompromise"), 1)
+        self.assertEqual(metric(after, revoked) - metric(before, revoked), 1)
+        # The certificate index is timed like the other Redis stages.
+        self.assertGreaterEqual(metric(after, index_op, op="IndexRevoke")
+                                - metric(before, index_op, op="IndexRevoke"), 1)
+        self.assertGreaterEqual(metric(after, index_op, op="IndexPut"), 1)
+        for (name, labels) in after:
+            for _, value in labels:
+                self.assertNotIn(serial, value)
+
+    def test_pending_counted_when_a_request_enters_pending(self):
+        pending = "scep_gateway_pending_requests_total"
+        before = self.stack.scrape()
+        for _ in range(2):  # the retransmission stays the same request
+            rep = self.enroll("approval", "awaiting", "tid-awaiting")
+            self.assertEqual(rep["pkiStatus"], 3, rep)  # PENDING
+        after = self.stack.scrape()
+        self.assertEqual(metric(after, pending, profile="approval")
+                         - metric(before, pending, profile="approval"), 1)
+
+    def test_rate_limited_counted_by_scope(self):
+        limited = "scep_gateway_rate_limited_total"
+        before = self.stack.scrape()
+        statuses = [self.post("limited", self.stack.probe_request(
+            f"limited-{i}", f"tid-limited-{i}", os.urandom(16).hex()))[0]
+            for i in range(2)]
+        self.assertEqual(statuses, [200, 429])
+        self.assertEqual(self.enroll("onceaday", "daily", "tid-daily-1")["pkiStatus"], 0)
+        rep = self.enroll("onceaday", "daily", "tid-daily-2")
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
+        after = self.stack.scrape()
+        for profile, scope in (("limited", "client"), ("onceaday", "subject")):
+            self.assertEqual(metric(after, limited, profile=profile, scope=scope)
+                             - metric(before, limited, profile=profile, scope=scope),
+                             1, (profile, scope))
+        self.assertEqual(metric(after, limited) - metric(before, limited), 2)
+
+    def test_oaep_envelope_counted_under_its_mechanism(self):
+        ops = "scep_signer_pkcs11_operations_total"
+        labels = dict(key="ra", operation="decrypt", mechanism="rsa-oaep", result="ok")
+        before = self.stack.scrape("signer")
+        self.assertEqual(self.enroll("default", "oaep", "tid-oaep", oaep="1")["pkiStatus"], 0)
+        after = self.stack.scrape("signer")
+        self.assertEqual(metric(after, ops, **labels) - metric(before, ops, **labels), 1)
+
+
+class ConfigFileTest(unittest.TestCase):
+    """Settings from --config, overridden by SCEP_GATEWAY_* variables,
+    overridden by command-line flags; the start-up log shows each value
+    and where it came from."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def write(self, name, text):
+        path = os.path.join(self.stack.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def run_gateway(self, argv, env):
+        return subprocess.run([binary("scep-gateway")] + argv, capture_output=True,
+                              text=True, timeout=30,
+                              env=dict(self.stack.env(SCEP_CHALLENGE="x"), **env))
+
+    def test_file_then_environment_then_flags(self):
+        http_port, file_metrics, env_metrics = free_port(), free_port(), free_port()
+        config = self.write("gateway.conf", f"""# scep-gateway settings
+http_port = {http_port}
+signer = dns:///127.0.0.1:{self.stack.signer_port}
+redis_port = {self.stack.redis_port}
+insecure_plaintext = true
+allow_legacy = true
+metrics_port = {file_metrics}
+readiness_interval_ms = 500
+workers = 4
+""")
+        argv = [binary("scep-gateway"), f"--config={config}",
+                "--readiness_interval_ms=200"]
+        env = self.stack.env(SCEP_CHALLENGE=self.stack.challenge,
+                             SCEP_GATEWAY_METRICS_PORT=str(env_metrics),
+                             SCEP_GATEWAY_WORKERS="6")
+        self.stack.spawn("configured", argv, env)
+        try:
+            self.assertEqual(self.stack.wait_readyz(200, port=env_metrics)[0], 200,
+                             self.stack.log("configured"))
+            self.assertEqual(self.stack.readyz(port=file_metrics)[0], 0)
+            # It enrolls on the port from the file, with signer and Redis
+            # from the file.
+            req = self.stack.probe_request("configured", "tid-configured", "ab" * 16)
+            status, _, body = http("POST", f"http://127.0.0.1:{http_port}/scep"
+                                   "?operation=PKIOperation", req)
+            self.assertEqual(status, 200)
+            self.assertEqual(self.stack.probe_open("configured", body)["pkiStatus"], 0)
+            start = [json.loads(l) for l in self.stack.log("configured").splitlines()
+                     if l.startswith("{") and '"start"' in l]
+            self.assertEqual(len(start), 1)
+            start = start[0]
+            self.assertEqual(start["http_port"], str(http_port))
+            self.assertEqual(start["metrics_port"], str(env_metrics))
+            self.assertEqual(start["workers"], "6")
+            self.assertEqual(start["readiness_interval_ms"], "200")
+            self.assertEqual(start["max_body_bytes"], "65536")
+            self.assertEqual(start["config_file"], config)
+            sources = dict(kv.split("=") for kv in start["config_sources"].split(","))
+            self.assertEqual(sources["http_port"], "file")
+            self.assertEqual(sources["allow_legacy"], "file")
+            self.assertEqual(sources["metrics_port"], "env")
+            self.assertEqual(sources["workers"], "env")
+            self.assertEqual(sources["readiness_interval_ms"], "flag")
+            self.assertNotIn("max_body_bytes", sources)
+            self.assertNotIn(self.stack.challenge, self.stack.log("configured"))
+        finally:
+            self.stack.stop_process("configured")
+
+    def test_config_file_named_by_environment(self):
+        config = self.write("by-env.conf", "workers = 2\nbogus = 1\n")
+        out = self.run_gateway([], {"SCEP_GATEWAY_CONFIG": config})
+        self.assertEqual(out.returncode, 1)
+        self.assertIn(f"{config}:2: unknown setting 'bogus'", out.stderr)
+        out = self.run_gateway([], {"SCEP_GATEWAY_CONFIG": config + ".missing"})
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("cannot read settings file " + config + ".missing", out.stderr)
+
+    def test_bad_settings_stop_start_up_with_a_clear_error(self):
+        config = self.write("bad.conf", "http_port = 8080\nhttp_prot = 1\n")
+        out = self.run_gateway([f"--config={config}"], {})
+        self.assertEqual(out.returncode, 1)
+        self.assertIn(f"scep-gateway: {config}:2: unknown setting 'http_prot'",
+                      out.stderr)
+        config = self.write("bad-value.conf", "\nworkers = many\n")
+        out = self.run_gateway([f"--config={config}"], {})
+        self.assertEqual(out.returncode, 1)
+        self.assertIn(f"{config}:2: bad value for --workers", out.stderr)
+        out = self.run_gateway([], {"SCEP_GATEWAY_HTTP_PORT": "eighty"})
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("environment SCEP_GATEWAY_HTTP_PORT: bad value for --http_port",
+                      out.stderr)
+        # The signer follows the same scheme with its own prefix.
+        out = subprocess.run([binary("scep-signer")], capture_output=True, text=True,
+                             timeout=30,
+                             env=dict(os.environ, SCEP_SIGNER_WORKERS="-x",
+                                      SCEP_HSM_PIN="1234"))
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("scep-signer: environment SCEP_SIGNER_WORKERS: bad value for "
+                      "--workers", out.stderr)
+        self.assertNotIn("1234", out.stderr)
+
+
+def signer_certificate_serial(port, p, client="gateway"):
+    """Serial (hex) of the certificate the signer presents on a new TLS
+    connection, or None when the handshake fails."""
+    out = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-alpn", "h2",
+         "-servername", "localhost", "-CAfile", p["grpc-ca"] + ".pem",
+         "-cert", p[client] + ".pem", "-key", p[client] + ".key"],
+        input=b"", capture_output=True, timeout=30)
+    text = out.stdout.decode(errors="replace")
+    begin = text.find("-----BEGIN CERTIFICATE-----")
+    if begin < 0:
+        return None
+    end = text.index("-----END CERTIFICATE-----", begin) + len("-----END CERTIFICATE-----")
+    return certificate_serial(text[begin:end].encode())
+
+
+def certificate_serial(pem):
+    return openssl("x509", "-noout", "-serial", input=pem).decode().strip().split("=")[1]
+
+
+def certificate_file_serial(path):
+    with open(path, "rb") as f:
+        return certificate_serial(f.read())
+
+
+class MutualTlsReloadTest(unittest.TestCase):
+    def setUp(self):
+        require_tool(self, "openssl")
+
+    def test_signer_certificate_replaced_on_disk_is_served_without_restart(self):
+        import shutil
+        import tempfile
+        d = tempfile.mkdtemp(prefix="scep-mtls-reload-")
+        p = make_pki(d)
+        # The files the signer watches, apart from make_pki's originals.
+        live = {"cert": os.path.join(d, "live-signer.pem"),
+                "key": os.path.join(d, "live-signer.key")}
+        shutil.copy(p["signer"] + ".pem", live["cert"])
+        shutil.copy(p["signer"] + ".key", live["key"])
+        stack = Stack(
+            signer_tls=dict(cert=live["cert"], key=live["key"],
+                            client_ca=p["grpc-ca"] + ".pem"),
+            gateway_tls=dict(ca=p["grpc-ca"] + ".pem", cert=p["gateway"] + ".pem",
+                             key=p["gateway"] + ".key"),
+            signer_args=["--tls_refresh_seconds=1"],
+            gateway_args=["--signer_tls_refresh_seconds=1"])
+        try:
+            stack.start()
+            self.assertEqual(stack.wait_readyz(200)[0], 200)
+            old_serial = certificate_file_serial(p["signer"] + ".pem")
+            self.assertEqual(signer_certificate_serial(stack.signer_port, p), old_serial)
+
+            # A new server certificate from the same CA (another serial and
+            # key), swapped in with renames so no half-written file is read.
+            run = lambda *a: openssl(*a)
+            run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", f"{d}/signer2.key", "-out", f"{d}/signer2.csr",
+                "-subj", "/CN=signer2")
+            with open(f"{d}/signer2.ext", "w") as f:
+                f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                        "extendedKeyUsage=serverAuth\n")
+            run("x509", "-req", "-in", f"{d}/signer2.csr", "-CA", p["grpc-ca"] + ".pem",
+                "-CAkey", p["grpc-ca"] + ".key", "-CAcreateserial", "-days", "2",
+                "-extfile", f"{d}/signer2.ext", "-out", f"{d}/signer2.pem")
+            new_serial = certificate_file_serial(f"{d}/signer2.pem")
+            self.assertNotEqual(new_serial, old_serial)
+            shutil.copy(f"{d}/signer2.key", live["key"] + ".tmp")
+            shutil.copy(f"{d}/signer2.pem", live["cert"] + ".tmp")
+            os.replace(live["key"] + ".tmp", live["key"])
+            os.replace(live["cert"] + ".tmp", live["cert"])
+
+            deadline = time.time() + 15
+            seen = old_serial
+            while time.time() < deadline and seen != new_serial:
+                time.sleep(0.5)
+                seen = signer_certificate_serial(stack.signer_port, p)
+            self.assertEqual(seen, new_serial, stack.log("signer")[-2000:])
+
+            # Enrollments still work: through the running gateway, and
+            # through a gateway started after the rotation.
+            req = stack.probe_request("reload", "tid-reload-1", "d1" * 16)
+            status, _, body = pki_post(stack, req)
+            self.assertEqual(status, 200)
+            self.assertEqual(stack.probe_open("reload", body)["pkiStatus"], 0)
+            stack.stop_process("gateway")
+            stack.start_gateway()
+            self.assertEqual(stack.wait_readyz(200)[0], 200, stack.log("gateway")[-2000:])
+            req = stack.probe_request("reload", "tid-reload-2", "d2" * 16)
+            status, _, body = pki_post(stack, req)
+            self.assertEqual(status, 200)
+            self.assertEqual(stack.probe_open("reload", body)["pkiStatus"], 0)
+
+            # A client certificate from another CA is still refused.
+            http_port, metrics_port = free_port(), free_port()
+            stack.start_gateway("rogue", http_port, metrics_port,
+                                dict(ca=p["grpc-ca"] + ".pem", cert=p["rogue"] + ".pem",
+                                     key=p["rogue"] + ".key"))
+            deadline = time.time() + 10
+            while time.time() < deadline and stack.readyz(port=metrics_port)[0] == 0:
+                time.sleep(0.1)
+            time.sleep(2)
+            status, text = stack.readyz(port=metrics_port)
+            self.assertEqual(status, 503, text)
+            self.assertIn("signer:", text)
+            self.assertEqual(http("GET", f"http://127.0.0.1:{http_port}/scep"
+                                  "?operation=GetCACert")[0], 503)
+        finally:
+            stack.stop()
+            shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":

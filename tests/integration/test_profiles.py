@@ -54,22 +54,25 @@ class ProfilesTest(unittest.TestCase):
                  "challenge": {"mode": "static", "secret_env": "SCEP_CHALLENGE"}},
                 {"name": "limited", "rate_limits": {"per_client_per_minute": 2},
                  "challenge": {"mode": "static", "secret_env": "SCEP_CHALLENGE"}},
+                {"name": "corp", "issuing_ca": "corp",
+                 "challenge": {"mode": "static", "secret_env": "SCEP_CHALLENGE"}},
                 {"name": "mdm", "challenge": {
                     "mode": "external", "verifier_timeout_ms": 500,
                     "verifier_url": f"http://127.0.0.1:{cls.verifier_port}/verify"}},
             ]}, f)
-        cls.stack = Stack(gateway_args=[f"--profiles_file={cls.profiles}"]).start()
+        cls.stack = Stack(gateway_args=[f"--profiles_file={cls.profiles}"],
+                          issuing_cas=["corp"], admin_token="profiles-admin").start()
 
     @classmethod
     def tearDownClass(cls):
         cls.stack.stop()
         cls.server.shutdown()
 
-    def enroll(self, profile, name, challenge=None, san=None):
+    def enroll(self, profile, name, challenge=None, san=None, ra=None):
         extra = {"san": san} if san else {}
         url = f"{self.stack.url}/{profile}{PKI_OP}"
         req = self.stack.probe_request(name, "tid-" + name, os.urandom(16).hex(),
-                                       challenge=challenge, **extra)
+                                       challenge=challenge, ra=ra, **extra)
         status, headers, body = http("POST", url, req)
         if status != 200:
             return status, None
@@ -105,6 +108,65 @@ class ProfilesTest(unittest.TestCase):
         self.assertTrue(1 <= int(headers["Retry-After"]) <= 60, headers)
         # Other profiles are not affected.
         self.assertEqual(self.enroll("default", "unlimited-1")[0], 200)
+
+    def fingerprint(self, pem_path):
+        return openssl("x509", "-in", pem_path, "-noout", "-fingerprint",
+                       "-sha256").decode().strip()
+
+    def test_profile_with_its_own_issuing_ca(self):
+        corp = self.stack.cas["corp"]
+        tmp = tempfile.mkdtemp(prefix="corp-", dir=self.tmp)
+        # GetCACert of the profile publishes that CA and its RA.
+        status, _, body = http("GET", f"{self.stack.url}/corp?operation=GetCACert")
+        self.assertEqual(status, 200)
+        published = os.path.join(tmp, "published.pem")
+        with open(published, "wb") as f:
+            f.write(openssl("pkcs7", "-inform", "DER", "-print_certs", input=body))
+        with open(published) as f:
+            text = f.read()
+        self.assertIn("CN = SCEP corp CA", text)
+        self.assertIn("CN = SCEP corp RA", text)
+        self.assertNotIn("SCEP Dev CA", text)
+        self.assertNotEqual(self.fingerprint(corp["ca"]), self.fingerprint(self.stack.ca_pem))
+
+        # Enrollment on the profile: issued by the corp CA, not the default.
+        status, rep = self.enroll("corp", "corp-laptop", ra=corp["ra"])
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        cert = os.path.join(tmp, "corp-laptop.pem")
+        with open(cert, "w") as f:
+            f.write(rep["pem"])
+        verified = subprocess.run(["openssl", "verify", "-CAfile", corp["ca"], cert],
+                                  capture_output=True, text=True)
+        self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
+        wrong = subprocess.run(["openssl", "verify", "-CAfile", self.stack.ca_pem, cert],
+                               capture_output=True, text=True)
+        self.assertNotEqual(wrong.returncode, 0)
+        # A request encrypted to the default CA's RA cannot be opened by this
+        # profile's RA: refused, nothing issued.
+        status, rep = self.enroll("corp", "corp-wrong-ra")
+        self.assertTrue(status == 400 or rep["pkiStatus"] == 2, (status, rep))
+
+        # The admin API knows the CA; revocation lands in that CA's CRL only.
+        serial = openssl("x509", "-in", cert, "-noout", "-serial").decode().strip()
+        serial = serial.split("=", 1)[1].lower().lstrip("0")
+        shown = self.stack.scepctl("certs", "show", "--serial", serial)
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        self.assertIn("issuing CA:  corp", shown.stdout)
+        revoked = self.stack.scepctl("certs", "revoke", "--serial", serial,
+                                     "--reason", "keyCompromise")
+        self.assertEqual(revoked.returncode, 0, revoked.stderr)
+        for profile, ca, listed in (("corp", corp["ca"], True),
+                                    ("default", self.stack.ca_pem, False)):
+            crl_path = os.path.join(tmp, f"{profile}.crl")
+            got = self.stack.scepctl("crl", "--profile", profile, "--pem", "--out", crl_path)
+            self.assertEqual(got.returncode, 0, got.stderr)
+            # Signed by that profile's CA.
+            check = subprocess.run(["openssl", "crl", "-in", crl_path, "-noout",
+                                    "-CAfile", ca, "-text"], capture_output=True, text=True)
+            self.assertEqual(check.returncode, 0, check.stderr)
+            self.assertIn("verify OK", check.stderr + check.stdout)
+            self.assertEqual(serial.upper() in check.stdout.replace(":", ""), listed,
+                             (profile, check.stdout))
 
     def test_external_verifier_allows_denies_and_times_out(self):
         status, rep = self.enroll("mdm", "ext-allow", challenge="allow-me")

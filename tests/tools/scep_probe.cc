@@ -33,6 +33,7 @@
 #include "common/codec/csr.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/pem.h"
+#include "common/crypto/providers.h"
 #include "common/redis/redis_certificate_index.h"
 #include "common/redis/redis_enrollment_store.h"
 
@@ -230,8 +231,7 @@ int Open(std::map<std::string, std::string>& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  OSSL_PROVIDER_load(nullptr, "legacy");
-  OSSL_PROVIDER_load(nullptr, "default");
+  scep::crypto::LegacyProviders providers;
   if (argc < 2) return Die("usage: scep-probe build|open --flag value ...");
   auto args = ParseArgs(argc, argv);
   std::string verb = argv[1];

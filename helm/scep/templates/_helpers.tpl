@@ -125,3 +125,43 @@ spec:
       {{- include "scep.selectorLabels" (dict "root" .root "component" .component) | nindent 6 }}
 {{- end }}
 {{- end -}}
+
+{{/* Admin API (scep.admin.v1): its own ClusterIP Service and Secrets. */}}
+{{- define "scep.admin.fullname" -}}{{ include "scep.gateway.fullname" . }}-admin{{- end -}}
+
+{{- define "scep.admin.tokenSecretName" -}}
+{{- default (printf "%s-admin-token" (include "scep.fullname" .)) .Values.admin.token.existingSecret -}}
+{{- end -}}
+
+{{- define "scep.admin.tlsSecret" -}}
+{{- default (printf "%s-admin-tls" (include "scep.fullname" .)) .Values.admin.tls.secretName -}}
+{{- end -}}
+
+{{- define "scep.admin.clientCASecret" -}}
+{{- default (include "scep.admin.tlsSecret" .) .Values.admin.tls.clientCA.secretName -}}
+{{- end -}}
+
+{{- define "scep.redis.authSecretName" -}}
+{{- default (printf "%s-redis-auth" (include "scep.fullname" .)) .Values.redis.auth.existingSecret -}}
+{{- end -}}
+
+{{/*
+Combinations values.schema.json cannot express, refused at render time.
+Included by the gateway Deployment (always rendered).
+*/}}
+{{- define "scep.validate" -}}
+{{- $a := .Values.admin -}}
+{{- if and $a.enabled (not $a.token.enabled) (not (and $a.tls.enabled $a.tls.clientCA.enabled)) -}}
+{{- fail "admin.enabled needs a credential: admin.token.enabled, or admin.tls.enabled with admin.tls.clientCA.enabled (mutual TLS)" -}}
+{{- end -}}
+{{- if and $a.enabled $a.tls.clientCA.enabled (not $a.tls.enabled) -}}
+{{- fail "admin.tls.clientCA.enabled needs admin.tls.enabled (the gateway serves mutual TLS only over TLS)" -}}
+{{- end -}}
+{{- $r := .Values.redis -}}
+{{- if and $r.auth.enabled $r.bundled.enabled $r.auth.username -}}
+{{- fail "redis.auth.username is for an external Redis with ACL users; the bundled Redis has only the default user (leave username empty)" -}}
+{{- end -}}
+{{- if and $r.auth.enabled (not $r.bundled.enabled) (not $r.auth.existingSecret) (not $r.auth.value) -}}
+{{- fail "redis.auth.enabled with an external Redis needs its password: redis.auth.existingSecret (or redis.auth.value)" -}}
+{{- end -}}
+{{- end -}}

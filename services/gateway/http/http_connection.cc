@@ -279,6 +279,10 @@ class ConnectionImpl final
     in.raw_query = std::move(target->second);
     in.content_type = std::string(request[http::field::content_type]);
     in.remote_address = remote_address_;
+    for (auto [it, end] = request.equal_range("X-Forwarded-For"); it != end; ++it) {
+      if (!in.forwarded_for.empty()) in.forwarded_for += ", ";
+      in.forwarded_for.append(it->value().data(), it->value().size());
+    }
     in.body = std::move(request.body());
     const bool close_after = !request.keep_alive();
     const unsigned version = request.version();

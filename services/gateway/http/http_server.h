@@ -33,6 +33,9 @@ struct HttpRequest {
   std::string body;            // at most HttpServerOptions::max_body_bytes
   std::string content_type;    // Content-Type header, "" when absent
   std::string remote_address;  // peer "ip:port" ("[ip6]:port" for IPv6)
+  // X-Forwarded-For header values joined with ", " ("" when absent). Only
+  // meaningful when the peer is a trusted proxy (see TrustedProxies).
+  std::string forwarded_for;
 };
 
 struct HttpResponse {

@@ -1,0 +1,228 @@
+#include "common/redis/redis_connection_pool.h"
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "common/redis/redis_certificate_index.h"
+#include "common/redis/redis_enrollment_store.h"
+#include "common/redis/redis_request_store.h"
+#include "common/redis/redis_test_server.h"
+#include "gtest/gtest.h"
+
+namespace scep::redis {
+namespace {
+
+constexpr char kPassword[] = "pool-Passw0rd-7f3a";
+constexpr char kWrongPassword[] = "wrong-Passw0rd-91c2";
+constexpr char kAclUser[] = "scep-gateway";
+constexpr char kAclPassword[] = "acl-Passw0rd-5be8";
+
+bool InCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
+// Every secret of this file; none may appear in any Status message.
+void ExpectNoSecret(const absl::Status& status) {
+  for (const char* secret : {kPassword, kWrongPassword, kAclPassword}) {
+    EXPECT_FALSE(absl::StrContains(status.message(), secret))
+        << "secret in: " << status.message();
+  }
+}
+
+std::string Text(const RedisReplyPtr& reply) {
+  return std::string(reply->str, reply->len);
+}
+
+// A redis-server with `requirepass` and an ACL user limited to scep:* keys.
+class RedisPoolAuthTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (!RedisTestServer::Installed()) {
+      if (InCi()) FAIL() << "redis-server missing and CI=true";
+      GTEST_SKIP() << "redis-server not installed";
+    }
+    absl::StatusOr<std::unique_ptr<RedisTestServer>> server =
+        RedisTestServer::Start(kPassword);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    absl::StatusOr<std::string> created =
+        server_->Command({"ACL", "SETUSER", kAclUser, "on",
+                          std::string(">") + kAclPassword, "~scep:*", "+@all"});
+    ASSERT_TRUE(created.ok()) << created.status();
+  }
+
+  std::unique_ptr<RedisConnectionPool> Pool(std::string username,
+                                            std::string password) {
+    RedisOptions options;
+    options.port = server_->port();
+    options.username = std::move(username);
+    options.password = std::move(password);
+    options.pool_size = 2;
+    absl::StatusOr<std::unique_ptr<RedisConnectionPool>> pool =
+        RedisConnectionPool::New(options);
+    EXPECT_TRUE(pool.ok()) << pool.status();
+    return pool.ok() ? *std::move(pool) : nullptr;
+  }
+
+  std::unique_ptr<RedisTestServer> server_;
+};
+
+TEST_F(RedisPoolAuthTest, RightPasswordRunsCommands) {
+  std::unique_ptr<RedisConnectionPool> pool = Pool("", kPassword);
+  ASSERT_NE(pool, nullptr);
+  absl::StatusOr<RedisReplyPtr> set = pool->Run("Set", {"SET", "scep:k", "v"});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(Text(*set), "OK");
+  absl::StatusOr<RedisReplyPtr> who = pool->Run("WhoAmI", {"ACL", "WHOAMI"});
+  ASSERT_TRUE(who.ok()) << who.status();
+  EXPECT_EQ(Text(*who), "default");
+}
+
+TEST_F(RedisPoolAuthTest, WrongPasswordIsUnavailableAndNeverEchoed) {
+  std::unique_ptr<RedisConnectionPool> pool = Pool("", kWrongPassword);
+  ASSERT_NE(pool, nullptr);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    absl::StatusOr<RedisReplyPtr> reply = pool->Run("Ping", {"PING"});
+    ASSERT_FALSE(reply.ok());
+    EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_TRUE(absl::StrContains(reply.status().message(), "Redis Ping: AUTH"))
+        << reply.status();
+    ExpectNoSecret(reply.status());
+  }
+}
+
+TEST_F(RedisPoolAuthTest, MissingPasswordIsUnavailable) {
+  std::unique_ptr<RedisConnectionPool> pool = Pool("", "");
+  ASSERT_NE(pool, nullptr);
+  // Without AUTH the server answers NOAUTH to every command: callers must
+  // see an outage, not an error reply they might take for a data answer.
+  absl::StatusOr<RedisReplyPtr> reply =
+      pool->Run("Claim", {"SET", "scep:k", "v", "NX"});
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(reply.status().message(), "NOAUTH"))
+      << reply.status();
+}
+
+TEST_F(RedisPoolAuthTest, AclUserAuthenticatesWithItsOwnPassword) {
+  std::unique_ptr<RedisConnectionPool> pool = Pool(kAclUser, kAclPassword);
+  ASSERT_NE(pool, nullptr);
+  absl::StatusOr<RedisReplyPtr> who = pool->Run("WhoAmI", {"ACL", "WHOAMI"});
+  ASSERT_TRUE(who.ok()) << who.status();
+  EXPECT_EQ(Text(*who), kAclUser);
+  absl::StatusOr<RedisReplyPtr> set = pool->Run("Set", {"SET", "scep:k", "v"});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(Text(*set), "OK");
+  // Outside the user's key pattern: the ACL refusal is an outage too.
+  absl::StatusOr<RedisReplyPtr> denied =
+      pool->Run("Set", {"SET", "other:k", "v"});
+  ASSERT_FALSE(denied.ok());
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(denied.status().message(), "NOPERM"))
+      << denied.status();
+  // The connection stays usable for permitted commands.
+  EXPECT_TRUE(pool->Run("Get", {"GET", "scep:k"}).ok());
+}
+
+TEST_F(RedisPoolAuthTest, AclUserWithWrongPasswordIsUnavailable) {
+  for (auto [user, password] :
+       {std::pair<const char*, const char*>{kAclUser, kWrongPassword},
+        {kAclUser, kPassword},
+        {"no-such-user", kAclPassword}}) {
+    std::unique_ptr<RedisConnectionPool> pool = Pool(user, password);
+    ASSERT_NE(pool, nullptr);
+    absl::StatusOr<RedisReplyPtr> reply = pool->Run("Ping", {"PING"});
+    ASSERT_FALSE(reply.ok()) << user;
+    EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_TRUE(absl::StrContains(reply.status().message(), "AUTH as user"))
+        << reply.status();
+    ExpectNoSecret(reply.status());
+  }
+}
+
+TEST_F(RedisPoolAuthTest, AuthenticatesEveryNewConnection) {
+  std::unique_ptr<RedisConnectionPool> pool = Pool(kAclUser, kAclPassword);
+  ASSERT_NE(pool, nullptr);
+  ASSERT_TRUE(pool->Run("Ping", {"PING"}).ok());
+  // The restarted server is empty: the ACL user must be created again, and
+  // the pool's next connection must AUTH again to use it.
+  ASSERT_TRUE(server_->Restart().ok());
+  EXPECT_FALSE(pool->Run("Ping", {"PING"}).ok());  // user gone: refused
+  ASSERT_TRUE(server_
+                  ->Command({"ACL", "SETUSER", kAclUser, "on",
+                             std::string(">") + kAclPassword, "~scep:*",
+                             "+@all"})
+                  .ok());
+  absl::StatusOr<RedisReplyPtr> who = pool->Run("WhoAmI", {"ACL", "WHOAMI"});
+  ASSERT_TRUE(who.ok()) << who.status();
+  EXPECT_EQ(Text(*who), kAclUser);
+}
+
+// The ACL user the chart README recommends (only scep:* keys, no admin or
+// dangerous commands) is enough for every store the gateway runs.
+TEST_F(RedisPoolAuthTest, RecommendedAclUserRunsTheGatewayStores) {
+  ASSERT_TRUE(server_
+                  ->Command({"ACL", "SETUSER", "scep-least", "on",
+                             std::string(">") + kAclPassword, "~scep:*",
+                             "+@all", "-@admin", "-@dangerous"})
+                  .ok());
+  RedisOptions options;
+  options.port = server_->port();
+  options.username = "scep-least";
+  options.password = kAclPassword;
+
+  auto store = RedisEnrollmentStore::New(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_TRUE((*store)->Ping().ok());
+  absl::StatusOr<bool> fresh =
+      (*store)->RecordNonce("dev", "0123abcd", absl::Minutes(1));
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_TRUE(*fresh);
+  absl::StatusOr<Transaction> claimed =
+      (*store)->ClaimTransaction("dev", "tid-1", "fp", absl::Minutes(1));
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  EXPECT_EQ(claimed->state, Transaction::State::kClaimed);
+  EXPECT_TRUE((*store)
+                  ->CompleteTransaction("dev", "tid-1", "fp", "cert-der",
+                                        absl::Hours(1))
+                  .ok());
+
+  auto challenges = RedisChallengeStore::New(options);
+  ASSERT_TRUE(challenges.ok()) << challenges.status();
+  ASSERT_TRUE((*challenges)
+                  ->Create("onetime", "challenge-1", "CN=d", absl::Minutes(5))
+                  .ok());
+  absl::StatusOr<std::optional<std::string>> consumed =
+      (*challenges)->Consume("onetime", "challenge-1");
+  ASSERT_TRUE(consumed.ok()) << consumed.status();
+  EXPECT_EQ(consumed->value_or("(none)"), "CN=d");
+
+  auto index = RedisCertificateIndex::New(options);
+  ASSERT_TRUE(index.ok()) << index.status();
+  CertificateRecord record;
+  record.certificate = "der";
+  record.profile = "dev";
+  ASSERT_TRUE((*index)->Put("0a0b", record, absl::Hours(1)).ok());
+  EXPECT_TRUE((*index)->Revoke("0a0b", 1, absl::Now()).ok());
+  absl::StatusOr<std::vector<RevokedSerial>> revoked = (*index)->ListRevoked();
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_EQ(revoked->size(), 1u);
+  EXPECT_TRUE((*index)->NextCrlNumber().ok());
+}
+
+TEST(RedisPoolOptionsTest, UsernameWithoutPasswordIsRefused) {
+  RedisOptions options;
+  options.username = kAclUser;
+  absl::StatusOr<std::unique_ptr<RedisConnectionPool>> pool =
+      RedisConnectionPool::New(options);
+  ASSERT_FALSE(pool.ok());
+  EXPECT_EQ(pool.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace scep::redis

@@ -1,0 +1,152 @@
+#include "services/scepctl/command_context.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace scep::scepctl::internal {
+namespace {
+
+// gRPC and absl codes are numerically identical; absl has the names.
+std::string CodeName(grpc::StatusCode code) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
+}  // namespace
+
+CommandContext::CommandContext(const CliArgs& args, AdminStub& stub, const CallOptions& call,
+                               std::ostream& out, std::ostream& err)
+    : args_(args), stub_(stub), call_(call), out_(out), err_(err), json_(args.Has("json")) {}
+
+bool CommandContext::CallWithContext(
+    const std::function<grpc::Status(grpc::ClientContext*)>& rpc) {
+  grpc::ClientContext context;
+  if (!call_.token.empty()) context.AddMetadata("authorization", "Bearer " + call_.token);
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(call_.timeout_seconds));
+  grpc::Status status = rpc(&context);
+  if (!status.ok()) {
+    err_ << "scepctl: " << CodeName(status.error_code()) << ": " << status.error_message()
+         << "\n";
+  }
+  return status.ok();
+}
+
+void CommandContext::PrintJson(const google::protobuf::Message& message) {
+  std::string text;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = false;
+  // Ignored on purpose: admin.proto has no Any fields, whose type lookup is
+  // what makes printing fail.
+  (void)google::protobuf::util::MessageToJsonString(message, &text, options);
+  out_ << text << "\n";
+}
+
+std::optional<std::string> CommandContext::Required(absl::string_view name) {
+  std::optional<std::string> value = args_.Get(name);
+  if (!value.has_value() || value->empty()) {
+    err_ << "scepctl: --" << name << " is required\n";
+    missing_ = true;
+  }
+  return value;
+}
+
+std::optional<int> CommandContext::PageSize() {
+  int page_size = 0;
+  if (args_.Has("page-size") && !absl::SimpleAtoi(args_.GetOr("page-size", ""), &page_size)) {
+    err_ << "scepctl: --page-size must be a number\n";
+    return std::nullopt;
+  }
+  return page_size;
+}
+
+int CommandContext::Output(const std::string& path, const std::string& data) {
+  if (path.empty() || path == "-") {
+    out_ << data;
+    return kExitOk;
+  }
+  std::ofstream file(path, std::ios::binary);
+  file << data;
+  if (!file) {
+    err_ << "scepctl: cannot write " << path << "\n";
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+std::string Hex(absl::string_view bytes) { return absl::BytesToHexString(bytes); }
+
+std::string Printable(absl::string_view bytes) {
+  for (char c : bytes) {
+    if (!absl::ascii_isprint(static_cast<unsigned char>(c))) return "hex:" + Hex(bytes);
+  }
+  return std::string(bytes);
+}
+
+std::string Date(int64_t unix_seconds) {
+  if (unix_seconds == 0) return "-";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(unix_seconds),
+                          absl::UTCTimeZone());
+}
+
+std::string Pem(absl::string_view der, absl::string_view label) {
+  std::string b64 = absl::Base64Escape(der);
+  std::string out = absl::StrCat("-----BEGIN ", label, "-----\n");
+  for (size_t i = 0; i < b64.size(); i += 64) absl::StrAppend(&out, b64.substr(i, 64), "\n");
+  absl::StrAppend(&out, "-----END ", label, "-----\n");
+  return out;
+}
+
+bool ReadFile(const std::string& path, std::string* data) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *data = ss.str();
+  return true;
+}
+
+std::optional<std::string> CsrDer(const std::string& data) {
+  // Anything without PEM armour goes to the server as DER, which checks it.
+  if (!absl::StrContains(data, "-----BEGIN")) return data;
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), BIO_free);
+  std::unique_ptr<X509_REQ, decltype(&X509_REQ_free)> req(
+      PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr), X509_REQ_free);
+  if (req == nullptr) return std::nullopt;
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_REQ(req.get(), &der);
+  if (len <= 0) return std::nullopt;
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+std::optional<int> ParseReason(const std::string& text) {
+  // RFC 5280 section 5.3.1; 7 is unused and 8 (removeFromCRL) is CRL-only.
+  static const std::map<std::string, int> kNames = {
+      {"unspecified", 0}, {"keycompromise", 1}, {"cacompromise", 2},
+      {"affiliationchanged", 3}, {"superseded", 4}, {"cessationofoperation", 5},
+      {"certificatehold", 6}, {"privilegewithdrawn", 9}, {"aacompromise", 10}};
+  int value = 0;
+  if (absl::SimpleAtoi(text, &value)) return value;
+  auto it = kNames.find(absl::AsciiStrToLower(text));
+  if (it == kNames.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace scep::scepctl::internal

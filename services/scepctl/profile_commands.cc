@@ -1,0 +1,85 @@
+#include "services/scepctl/profile_commands.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "services/scepctl/mobileconfig.h"
+
+namespace scep::scepctl::internal {
+namespace {
+
+namespace v1 = admin::v1;
+
+// profiles list and show print the same, whether one profile or many.
+int PrintProfiles(CommandContext& context, v1::ListProfilesResponse& all) {
+  if (context.json()) {
+    for (v1::Profile& p : *all.mutable_profiles()) {
+      p.clear_ca_certificate();  // scripts get it with mobileconfig or GetCACert
+    }
+  }
+  return context.Reply(all, [](std::ostream& out, const v1::ListProfilesResponse& list) {
+    out << "NAME\tTEMPLATE\tCHALLENGE\tAPPROVAL\tSUBJECT\n";
+    for (const v1::Profile& p : list.profiles()) {
+      std::vector<std::string> rdns;
+      for (const v1::SubjectRdn& rdn : p.subject()) rdns.push_back(rdn.type() + "=" + rdn.value());
+      out << p.name() << (p.is_default() ? " (default)" : "") << "\t"
+          << (p.template_name().empty() ? "-" : p.template_name()) << "\t"
+          << p.challenge_mode() << "\t" << p.approval() << "\t"
+          << (rdns.empty() ? "(as requested)" : absl::StrJoin(rdns, ",")) << "\n";
+    }
+  });
+}
+
+}  // namespace
+
+int ProfilesList(CommandContext& context) {
+  v1::ListProfilesResponse all;
+  if (!context.Call(&AdminStub::ListProfiles, v1::ListProfilesRequest(), &all)) {
+    return kExitFailed;
+  }
+  return PrintProfiles(context, all);
+}
+
+int ProfilesShow(CommandContext& context) {
+  std::optional<std::string> name = context.Required("profile");
+  if (context.missing()) return kExitUsage;
+  v1::GetProfileRequest request;
+  request.set_name(*name);
+  v1::ListProfilesResponse all;
+  if (!context.Call(&AdminStub::GetProfile, request, all.add_profiles())) return kExitFailed;
+  return PrintProfiles(context, all);
+}
+
+int Mobileconfig(CommandContext& context) {
+  std::optional<std::string> profile = context.Required("profile");
+  std::optional<std::string> url = context.Required("url");
+  if (context.missing()) return kExitUsage;
+  const CliArgs& args = context.args();
+  MobileconfigOptions options;
+  options.url = *url;
+  options.challenge = args.GetOr("challenge", "");
+  options.identifier_prefix = args.GetOr("identifier", options.identifier_prefix);
+  for (const std::string& var : args.GetAll("var")) {
+    const size_t eq = var.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      context.err() << "scepctl: --var takes ATTR=VALUE\n";
+      return kExitUsage;
+    }
+    options.variables[var.substr(0, eq)] = var.substr(eq + 1);
+  }
+  v1::GetProfileRequest request;
+  request.set_name(*profile);
+  v1::Profile response;
+  if (!context.Call(&AdminStub::GetProfile, request, &response)) return kExitFailed;
+  absl::StatusOr<std::string> plist = BuildMobileconfig(response, options);
+  if (!plist.ok()) {
+    context.err() << "scepctl: " << plist.status().message() << "\n";
+    return kExitFailed;
+  }
+  // Output, not Reply: the plist is the result, with or without --json.
+  return context.Output(args.GetOr("out", ""), *plist);
+}
+
+}  // namespace scep::scepctl::internal

@@ -1,0 +1,26 @@
+"""Fault: scep-signer killed (kill -9) under load and started again on the
+same port. The gateway must answer 503 + Retry-After while no signer
+listens, reconnect by itself (same gateway process), and no transaction may
+be lost or issued twice."""
+
+import time
+import unittest
+
+import faults
+
+
+class SignerKilledAndRestarted(faults.FaultTest):
+    def test_signer_kill9_and_restart_under_load(self):
+        stack = self.stack
+
+        def restore():
+            stack.start_signer()
+            status, body = stack.wait_readyz(200, which="signer", timeout=30)
+            self.assertEqual(status, 200, body)
+
+        self.run_with_fault("signer", inject=lambda: stack.kill9("signer"),
+                            restore=restore)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
