@@ -1,8 +1,11 @@
 #ifndef SCEP_COMMON_CRYPTO_DER_H_
 #define SCEP_COMMON_CRYPTO_DER_H_
 
+#include <openssl/asn1.h>
 #include <openssl/crypto.h>
 
+#include <cstdint>
+#include <ctime>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -10,6 +13,14 @@
 #include "common/crypto/ssl_error.h"
 
 namespace scep::crypto {
+
+// Seconds since the epoch of an ASN.1 time (notBefore, notAfter); 0 when
+// it is null or unreadable.
+inline int64_t UnixSeconds(const ASN1_TIME* time) {
+  struct tm tm = {};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
 
 // DER encoding of `obj` with its i2d function; Internal on failure.
 template <typename T>

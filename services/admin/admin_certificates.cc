@@ -30,12 +30,6 @@ constexpr int kMaxPageSize = 1000;
 // Index pages read per ListCertificates call when filters drop entries.
 constexpr int kMaxIndexReads = 8;
 
-int64_t UnixSeconds(const ASN1_TIME* time) {
-  struct tm tm = {};
-  if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) return 0;
-  return static_cast<int64_t>(timegm(&tm));
-}
-
 // Fills `out` from an index record; InvalidArgument when the stored DER
 // does not parse.
 absl::Status Describe(absl::string_view serial, const redis::CertificateRecord& record,
@@ -48,8 +42,8 @@ absl::Status Describe(absl::string_view serial, const redis::CertificateRecord& 
   out->set_issuing_ca(record.issuing_ca);
   out->set_subject(codec::SubjectText(X509_get_subject_name(cert.get())));
   out->set_issuer(codec::SubjectText(X509_get_issuer_name(cert.get())));
-  out->set_not_before_unix(UnixSeconds(X509_get0_notBefore(cert.get())));
-  out->set_not_after_unix(UnixSeconds(X509_get0_notAfter(cert.get())));
+  out->set_not_before_unix(crypto::UnixSeconds(X509_get0_notBefore(cert.get())));
+  out->set_not_after_unix(crypto::UnixSeconds(X509_get0_notAfter(cert.get())));
   out->set_sha256_fingerprint(crypto::Sha256Fingerprint(cert.get()));
   if (record.revoked) {
     out->set_status(v1::CERTIFICATE_STATUS_REVOKED);

@@ -64,7 +64,10 @@ TEST(TimedSignerClientTest, CountsCallsErrorsAndIssuedCertificates) {
   ASSERT_TRUE(signer->GetCertificates().ok());
   inner.down = true;
   EXPECT_FALSE(signer->GetCertificates().ok());
-  EXPECT_FALSE(signer->Issue(IssueRequest{"csr", 1}).ok());
+  IssueRequest issue;
+  issue.csr = "csr";
+  issue.validity_days = 1;
+  EXPECT_FALSE(signer->Issue(issue).ok());
   EXPECT_EQ(Value(registry, "scep_gateway_signer_rpc_duration_seconds",
                   {{"method", "GetCertificates"}}), 2);
   EXPECT_EQ(Value(registry, "scep_gateway_signer_rpc_errors_total",

@@ -117,12 +117,6 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> SignerCredentials(
   return creds;
 }
 
-int64_t UnixSeconds(const ASN1_TIME* t) {
-  struct tm tm {};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) return 0;
-  return static_cast<int64_t>(timegm(&tm));
-}
-
 void FillIssue(const IssueRequest& request, const std::string& issuing_ca,
                v1::IssueCertificateRequest* req) {
   req->set_csr(request.csr);
@@ -286,7 +280,8 @@ absl::StatusOr<IssuedCertRep> SignerClient::IssueCertRep(const IssueRequest& iss
   out.certificate = *std::move(cert_der);
   out.pki_message = *std::move(der);
   out.serial_hex = codec::SerialHex(X509_get0_serialNumber(cert->get()));
-  out.not_after = absl::FromUnixSeconds(UnixSeconds(X509_get0_notAfter(cert->get())));
+  out.not_after =
+      absl::FromUnixSeconds(crypto::UnixSeconds(X509_get0_notAfter(cert->get())));
   return out;
 }
 

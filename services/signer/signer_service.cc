@@ -54,12 +54,6 @@ SignerCore::Policy PolicyOf(const v1::IssueCertificateRequest& request) {
   return policy;
 }
 
-int64_t UnixSeconds(const ASN1_TIME* t) {
-  struct tm tm {};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) return 0;
-  return static_cast<int64_t>(timegm(&tm));
-}
-
 }  // namespace
 
 SignerCore* SignerService::Find(absl::string_view name) const {
@@ -277,7 +271,7 @@ grpc::ServerUnaryReactor* SignerService::IssueCertRep(
     response->set_certificate(*std::move(cert_der));
     response->set_pki_message(*std::move(der));
     response->set_serial_hex(codec::SerialHex(X509_get0_serialNumber(cert->get())));
-    response->set_not_after(UnixSeconds(X509_get0_notAfter(cert->get())));
+    response->set_not_after(crypto::UnixSeconds(X509_get0_notAfter(cert->get())));
     return absl::OkStatus();
   });
 }
