@@ -1,5 +1,8 @@
 #include "services/gateway/ca_certificates.h"
 
+#include <chrono>
+#include <utility>
+
 #include "common/base/status_macros.h"
 #include "common/codec/envelope.h"
 #include "common/crypto/der.h"
@@ -37,6 +40,48 @@ absl::StatusOr<std::shared_ptr<const CaSet>> CaCertificates::Get() const {
 void CaCertificates::Set(std::shared_ptr<const CaSet> set) {
   std::lock_guard<std::mutex> lock(mu_);
   current_ = std::move(set);
+}
+
+CertificateLoader::CertificateLoader(CaCertificates* certs, SignerClient* signer,
+                                     metrics::JsonLogger* log, std::string name)
+    : log_(log),
+      name_(name.empty() ? "(default)" : std::move(name)),
+      thread_([this, certs, signer] { Run(certs, signer); }) {}
+
+CertificateLoader::~CertificateLoader() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void CertificateLoader::Run(CaCertificates* certs, SignerClient* signer) {
+  using metrics::LogLevel;
+  using metrics::LogRecord;
+  bool loaded = false;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    absl::Status s = certs->Refresh(*signer);
+    lock.lock();
+    if (s.ok() && !loaded) {
+      log_->Log(LogRecord(LogLevel::kInfo, "ca_certificates_loaded")
+                    .Str("issuing_ca", name_)
+                    .Str("ca_sha256", (*certs->Get())->ca_fingerprint));
+    }
+    if (!s.ok() && !absl::IsUnavailable(s) && s.ToString() != last_error_) {
+      last_error_ = s.ToString();
+      log_->Log(LogRecord(LogLevel::kError, "ca_certificates_refused")
+                    .Str("issuing_ca", name_)
+                    .Str("code", absl::StatusCodeToString(s.code()))
+                    .Str("error", s.message()));
+    }
+    loaded = loaded || s.ok();
+    cv_.wait_for(lock, loaded ? std::chrono::seconds(300) : std::chrono::seconds(1),
+                 [this] { return stop_; });
+  }
 }
 
 }  // namespace scep::gateway

@@ -1,12 +1,15 @@
 #ifndef SCEP_SERVICES_GATEWAY_CA_CERTIFICATES_H_
 #define SCEP_SERVICES_GATEWAY_CA_CERTIFICATES_H_
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "common/crypto/ssl_ptr.h"
+#include "common/metrics/json_log.h"
 #include "services/gateway/signer_client.h"
 
 namespace scep::gateway {
@@ -39,6 +42,31 @@ class CaCertificates {
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const CaSet> current_;
+};
+
+// Keeps `certs` loaded from `signer` on a thread of its own: retries every
+// second until the signer answers (the gateway may start first), then
+// refreshes every five minutes. Logs the first load, and a refusal (e.g. a
+// CA name the signer does not know) once per distinct error. `name` is the
+// issuing CA, "" for the default one. Arguments must outlive the loader.
+class CertificateLoader {
+ public:
+  CertificateLoader(CaCertificates* certs, SignerClient* signer,
+                    metrics::JsonLogger* log, std::string name = "");
+  ~CertificateLoader();
+  CertificateLoader(const CertificateLoader&) = delete;
+  CertificateLoader& operator=(const CertificateLoader&) = delete;
+
+ private:
+  void Run(CaCertificates* certs, SignerClient* signer);
+
+  metrics::JsonLogger* const log_;
+  const std::string name_;
+  std::string last_error_;  // only the loader thread touches it
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the rest is built
 };
 
 }  // namespace scep::gateway

@@ -4,7 +4,6 @@
 #include <openssl/provider.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -13,7 +12,6 @@
 #include <memory>
 #include <iostream>
 #include <sstream>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "common/base/flag_config.h"
@@ -135,64 +133,6 @@ absl::StatusOr<std::string> ReadRedisPassword() {
   return scep::base::ReadSecret("Redis password", path, "SCEP_REDIS_PASSWORD");
 }
 
-// Loads the CA/RA certificates from the signer, retrying until it answers
-// (the gateway may start first), then refreshing every few minutes.
-class CertificateLoader {
- public:
-  // `name`: the issuing CA, "" for the default one.
-  CertificateLoader(scep::gateway::CaCertificates* certs,
-                    scep::gateway::SignerClient* signer,
-                    scep::metrics::JsonLogger* log, std::string name = "")
-      : log_(log), name_(name.empty() ? "(default)" : std::move(name)),
-        thread_([this, certs, signer] { Run(certs, signer); }) {}
-  ~CertificateLoader() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  void Run(scep::gateway::CaCertificates* certs,
-           scep::gateway::SignerClient* signer) {
-    bool loaded = false;
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      absl::Status s = certs->Refresh(*signer);
-      lock.lock();
-      if (s.ok() && !loaded) {
-        log_->Log(LogRecord(LogLevel::kInfo, "ca_certificates_loaded")
-                      .Str("issuing_ca", name_)
-                      .Str("ca_sha256", (*certs->Get())->ca_fingerprint));
-      }
-      // A refusal (e.g. a CA name the signer does not know) is a
-      // configuration error: say so once, not every second.
-      if (!s.ok() && !absl::IsUnavailable(s) && s.ToString() != last_error_) {
-        last_error_ = s.ToString();
-        log_->Log(LogRecord(LogLevel::kError, "ca_certificates_refused")
-                      .Str("issuing_ca", name_)
-                      .Str("code", absl::StatusCodeToString(s.code()))
-                      .Str("error", s.message()));
-      }
-      loaded = loaded || s.ok();
-      cv_.wait_for(lock, loaded ? std::chrono::seconds(300)
-                                : std::chrono::seconds(1),
-                   [this] { return stop_; });
-    }
-  }
-
-  scep::metrics::JsonLogger* const log_;
-  const std::string name_;
-  std::string last_error_;  // only the loader thread touches it
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
-
 // A further issuing CA (Profile::issuing_ca) and what serves it.
 struct FurtherCa {
   std::unique_ptr<scep::gateway::SignerClient> signer;
@@ -200,7 +140,7 @@ struct FurtherCa {
   std::unique_ptr<scep::redis::RedisCertificateIndex> index;
   scep::gateway::CaCertificates certificates;
   std::unique_ptr<scep::gateway::ProfileIssuer> issuer;
-  std::unique_ptr<CertificateLoader> loader;  // stops before the rest goes
+  std::unique_ptr<scep::gateway::CertificateLoader> loader;  // stops before the rest goes
 };
 
 }  // namespace
@@ -450,9 +390,9 @@ int main(int argc, char** argv) {
         return service.Handle(request);
       });
   if (!server.ok()) return Fail(log, server.status());
-  CertificateLoader loader(&certificates, signer->get(), &log);
+  scep::gateway::CertificateLoader loader(&certificates, signer->get(), &log);
   for (auto& [name, ca] : further_cas) {
-    ca->loader = std::make_unique<CertificateLoader>(&ca->certificates,
+    ca->loader = std::make_unique<scep::gateway::CertificateLoader>(&ca->certificates,
                                                      ca->signer.get(), &log, name);
   }
   (*metrics_server)->Start();
