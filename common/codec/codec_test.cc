@@ -1,3 +1,5 @@
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/provider.h>
 #include <openssl/rand.h>
@@ -10,6 +12,7 @@
 #include "common/codec/envelope.h"
 #include "common/codec/identifiers.h"
 #include "common/codec/pki_message.h"
+#include "common/crypto/providers.h"
 #include "gtest/gtest.h"
 
 namespace scep::codec {
@@ -37,20 +40,15 @@ crypto::EvpPkeyPtr LoadKey(const std::string& name) {
 
 class CodecTest : public ::testing::Test {
  protected:
-  // Unloaded after the suite: OpenSSL's exit-time cleanup leaves a
-  // provider still loaded unreachable, a leak to LSan (--sanitize).
-  static inline OSSL_PROVIDER* legacy_provider_ = nullptr;
-  static inline OSSL_PROVIDER* default_provider_ = nullptr;
+  // micromdm scepclient sends single DES, which OpenSSL 3 keeps in the
+  // legacy provider: loaded into a library context of its own, as the
+  // services do, so these tests prove the codec finds it there.
+  static inline crypto::LegacyProviders* legacy_ = nullptr;
 
-  static void SetUpTestSuite() {
-    // micromdm scepclient sends single DES, which OpenSSL 3 keeps in the
-    // legacy provider.
-    legacy_provider_ = OSSL_PROVIDER_load(nullptr, "legacy");
-    default_provider_ = OSSL_PROVIDER_load(nullptr, "default");
-  }
+  static void SetUpTestSuite() { legacy_ = new crypto::LegacyProviders(); }
   static void TearDownTestSuite() {
-    OSSL_PROVIDER_unload(legacy_provider_);
-    OSSL_PROVIDER_unload(default_provider_);
+    delete legacy_;
+    legacy_ = nullptr;
   }
   void SetUp() override {
     ra_cert_ = LoadCert("ra.pem");
@@ -122,6 +120,22 @@ TEST_F(CodecTest, RenewalFixtureIsSignedByIssuedCertificate) {
   EXPECT_TRUE(msg->signature_valid);
   crypto::X509Ptr issued = LoadCert("strongswan-issued.pem");
   EXPECT_EQ(X509_cmp(msg->signer_certificate.get(), issued.get()), 0);
+}
+
+TEST_F(CodecTest, SingleDesComesFromTheLegacyContextOnly) {
+  ASSERT_TRUE(legacy_->legacy_loaded());
+  // The default context stays free of the legacy provider...
+  EVP_CIPHER* from_default = EVP_CIPHER_fetch(nullptr, "des-cbc", nullptr);
+  EXPECT_EQ(from_default, nullptr);
+  EVP_CIPHER_free(from_default);
+  ERR_clear_error();
+  // ...and single DES still works both ways through its own context.
+  absl::StatusOr<std::string> env = Envelope("old client", ra_cert_.get(), "des-cbc");
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(EnvelopeCipher(*env).value_or(""), "des-cbc");
+  EXPECT_EQ(Decrypt(*env, ra_cert_.get(), ra_key_.get()).value_or(""), "old client");
+  EXPECT_EQ(Envelope("x", ra_cert_.get(), "no-such-cipher").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(CodecTest, CertRepRoundTrip) {

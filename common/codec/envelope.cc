@@ -1,11 +1,14 @@
 #include "common/codec/envelope.h"
 
 #include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
 
 #include "common/base/status_macros.h"
 #include "common/crypto/der.h"
+#include "common/crypto/providers.h"
 #include "common/crypto/ssl_error.h"
 
 namespace scep::codec {
@@ -35,6 +38,28 @@ absl::Status EnterTlv(const unsigned char** p, const unsigned char* end,
   return absl::OkStatus();
 }
 
+// A fetched cipher and the library context it came from (nullptr: the
+// default context).
+struct FetchedCipher {
+  OSSL_LIB_CTX* context = nullptr;
+  crypto::SslPtr<EVP_CIPHER, EVP_CIPHER_free> cipher;
+};
+
+// `name` from the default context, else from crypto::LegacyProviders' own
+// context (single DES); nullptr cipher when neither has it.
+FetchedCipher FetchCipher(const std::string& name) {
+  FetchedCipher fetched;
+  ERR_set_mark();
+  fetched.cipher.reset(EVP_CIPHER_fetch(nullptr, name.c_str(), nullptr));
+  OSSL_LIB_CTX* legacy = crypto::LegacyProviders::Current();
+  if (fetched.cipher == nullptr && legacy != nullptr) {
+    fetched.cipher.reset(EVP_CIPHER_fetch(legacy, name.c_str(), nullptr));
+    fetched.context = legacy;
+  }
+  ERR_pop_to_mark();
+  return fetched;
+}
+
 absl::Status SkipTlv(const unsigned char** p, const unsigned char* end) {
   long len = 0;
   int tag = 0, cls = 0;
@@ -52,9 +77,9 @@ absl::StatusOr<std::string> Envelope(absl::string_view plaintext,
                                      X509* recipient,
                                      absl::string_view cipher_name,
                                      bool rsa_oaep) {
-  const EVP_CIPHER* cipher =
-      EVP_get_cipherbyname(std::string(cipher_name).c_str());
-  if (cipher == nullptr) return absl::InvalidArgumentError("unknown cipher");
+  FetchedCipher fetched = FetchCipher(std::string(cipher_name));
+  if (fetched.cipher == nullptr) return absl::InvalidArgumentError("unknown cipher");
+  const EVP_CIPHER* cipher = fetched.cipher.get();
   crypto::X509StackPtr recipients(sk_X509_new_null());
   if (recipients == nullptr || !sk_X509_push(recipients.get(), recipient)) {
     return crypto::SslInternal("recipient stack");
@@ -62,11 +87,13 @@ absl::StatusOr<std::string> Envelope(absl::string_view plaintext,
   X509_up_ref(recipient);
   BioPtr in(BIO_new_mem_buf(plaintext.data(), static_cast<int>(plaintext.size())));
   if (!rsa_oaep) {
-    CmsPtr cms(CMS_encrypt(recipients.get(), in.get(), cipher, CMS_BINARY));
+    CmsPtr cms(CMS_encrypt_ex(recipients.get(), in.get(), cipher, CMS_BINARY,
+                              fetched.context, nullptr));
     if (cms == nullptr) return crypto::SslInternal("CMS_encrypt");
     return crypto::ToDer(cms.get(), i2d_CMS_ContentInfo);
   }
-  CmsPtr cms(CMS_encrypt(nullptr, nullptr, cipher, CMS_BINARY | CMS_PARTIAL));
+  CmsPtr cms(CMS_encrypt_ex(nullptr, nullptr, cipher, CMS_BINARY | CMS_PARTIAL,
+                            fetched.context, nullptr));
   if (cms == nullptr) return crypto::SslInternal("CMS_encrypt");
   CMS_RecipientInfo* ri =
       CMS_add1_recipient_cert(cms.get(), recipient, CMS_KEY_PARAM);
@@ -81,8 +108,21 @@ absl::StatusOr<std::string> Envelope(absl::string_view plaintext,
 
 absl::StatusOr<std::string> Decrypt(absl::string_view der, X509* certificate,
                                     EVP_PKEY* key) {
-  ASSIGN_OR_RETURN(CmsPtr cms, crypto::FromDer<CmsPtr>(der, d2i_CMS_ContentInfo,
-                                                       "pkcsPKIEnvelope"));
+  // Parsed in the context that has the content cipher, which CMS_decrypt
+  // fetches from the message's context.
+  OSSL_LIB_CTX* context = nullptr;
+  if (absl::StatusOr<std::string> name = EnvelopeCipher(der); name.ok()) {
+    context = FetchCipher(*name).context;
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  CMS_ContentInfo* fresh = CMS_ContentInfo_new_ex(context, nullptr);
+  if (fresh == nullptr) return crypto::SslInternal("CMS_ContentInfo_new_ex");
+  // d2i frees `fresh` (and nulls it) when it fails.
+  CmsPtr cms(d2i_CMS_ContentInfo(&fresh, &p, static_cast<long>(der.size())));
+  if (cms == nullptr) return crypto::SslInvalid("pkcsPKIEnvelope is not valid DER");
+  if (p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    return absl::InvalidArgumentError("pkcsPKIEnvelope has trailing bytes");
+  }
   if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_enveloped) {
     return absl::InvalidArgumentError("pkcsPKIEnvelope is not EnvelopedData");
   }

@@ -8,28 +8,22 @@
 #include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 #include "common/crypto/pem.h"
+#include "common/crypto/providers.h"
 
 namespace scep::gateway::testing {
 namespace {
 
 // OpenSSL's legacy provider (single DES of micromdm scepclient) for every
-// test of the binary, loaded once and unloaded at the very end: unloading
-// per suite would leave later suites without the default provider, and
-// dropping the handles is a leak to LSan (scripts/test --sanitize).
+// test of the binary, in its own library context as the services load it,
+// created once and freed at the very end (dropping it is a leak to LSan,
+// scripts/test --sanitize).
 class OpenSslProviders final : public ::testing::Environment {
  public:
-  void SetUp() override {
-    legacy_ = OSSL_PROVIDER_load(nullptr, "legacy");
-    default_ = OSSL_PROVIDER_load(nullptr, "default");
-  }
-  void TearDown() override {
-    if (legacy_ != nullptr) OSSL_PROVIDER_unload(legacy_);
-    if (default_ != nullptr) OSSL_PROVIDER_unload(default_);
-  }
+  void SetUp() override { providers_ = std::make_unique<crypto::LegacyProviders>(); }
+  void TearDown() override { providers_.reset(); }
 
  private:
-  OSSL_PROVIDER* legacy_ = nullptr;
-  OSSL_PROVIDER* default_ = nullptr;
+  std::unique_ptr<crypto::LegacyProviders> providers_;
 };
 
 ::testing::Environment* const kProviders =

@@ -106,6 +106,17 @@ class ConformanceTest(unittest.TestCase):
                             self.stack.challenge, "--cipher", "des3")
         self.assertEqual(out.returncode, 0, out.stderr.decode(errors="replace"))
 
+    def test_single_des_client_through_gateway_and_signer(self):
+        # Old clients (micromdm scepclient) still send single DES. The
+        # signer decrypts it and answers in kind through OpenSSL's legacy
+        # provider, which both services keep in a library context of its own.
+        reply = self.post(self.stack.probe_request(
+            "des", "tid-des", os.urandom(16).hex(), cipher="des-cbc", digest="sha1"))
+        rep = self.stack.probe_open("des", reply)
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        self.assertEqual(rep["cipher"], "des-cbc", rep)
+        self.assertEqual(rep["certificates"], 1, rep)
+
     def test_certpoll_getcert_and_crl_after_revocation(self):
         cert = self.probe_enroll("lifecycle", "tid-lifecycle")
         # CertPoll for the finished transaction: the same certificate.

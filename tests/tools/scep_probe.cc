@@ -30,6 +30,7 @@
 
 #include "absl/strings/escaping.h"
 #include "common/codec/client.h"
+#include "common/codec/envelope.h"
 #include "common/codec/csr.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/pem.h"
@@ -212,7 +213,10 @@ int Open(std::map<std::string, std::string>& a) {
             << "\", \"recipientNonce\": \""
             << absl::BytesToHexString(attrs.recipient_nonce.value_or(""))
             << "\", \"senderNonce\": \"" << absl::BytesToHexString(attrs.sender_nonce)
-            << "\", \"digest\": \"" << rep->message.digest
+            << "\", \"digest\": \"" << rep->message.digest << "\", \"cipher\": \""
+            << (rep->message.content.empty()
+                    ? std::string()
+                    : scep::codec::EnvelopeCipher(rep->message.content).value_or("?"))
             << "\", \"certificates\": " << rep->certificates.size() << "}"
             << std::endl;
   if (!a["crl-out"].empty() && !rep->payload.empty()) {
