@@ -146,6 +146,8 @@ struct FurtherCa {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any gRPC object exists: see PrepareGrpcClientPolling.
+  const std::string backup_poll_ms = scep::gateway::PrepareGrpcClientPolling();
   absl::SetProgramUsageMessage("SCEP gateway (RFC 8894) in front of scep-signer");
   const scep::base::FlagSources flag_sources = scep::base::ParseFlagsWithConfig(
       argc, argv, {"scep-gateway", "SCEP_GATEWAY_", "gateway/main.cc", nullptr});
@@ -196,6 +198,7 @@ int main(int argc, char** argv) {
   {
     LogRecord start(LogLevel::kInfo, "start");
     start.Str("service", "scep-gateway")
+        .Str("grpc_backup_poll_ms", backup_poll_ms)
         .Str("challenge_source",
              absl::GetFlag(FLAGS_challenge_file).empty() ? "env" : "file");
     scep::metrics::AddEffectiveFlags("gateway/main.cc", start, &flag_sources);

@@ -5,6 +5,7 @@
 #include <grpcpp/security/tls_credentials_options.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 
@@ -292,6 +293,13 @@ std::unique_ptr<SignerClient> NewGrpcSignerClient(
                                             std::move(issuing_ca));
 }
 
+std::string PrepareGrpcClientPolling() {
+  constexpr char kVariable[] = "GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS";
+  setenv(kVariable, std::to_string(kBackupPollIntervalMs).c_str(), /*overwrite=*/0);
+  const char* value = getenv(kVariable);
+  return value != nullptr ? value : "";
+}
+
 absl::StatusOr<std::unique_ptr<SignerClient>> NewGrpcSignerClient(
     const GrpcSignerOptions& options) {
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
@@ -300,9 +308,9 @@ absl::StatusOr<std::unique_ptr<SignerClient>> NewGrpcSignerClient(
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
   // Reconnect quickly after a signer restart instead of backing off for
-  // minutes while devices get 503s.
+  // minutes while devices get 503s (see also PrepareGrpcClientPolling).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
   args.SetServiceConfigJSON(RetryServiceConfig(options.max_attempts));
   if (!options.tls_server_name.empty()) {

@@ -117,6 +117,20 @@ std::unique_ptr<SignerClient> NewGrpcSignerClient(
 absl::StatusOr<std::unique_ptr<SignerClient>> NewGrpcSignerClient(
     const GrpcSignerOptions& options);
 
+// Interval of gRPC's client-channel backup poller set by
+// PrepareGrpcClientPolling (gRPC's default: 5000 ms).
+inline constexpr int kBackupPollIntervalMs = 100;
+
+// Call first thing in main(), before any gRPC object exists. A blocking
+// gRPC client polls its connections only while a call is waiting; our calls
+// fail fast (503 + Retry-After) while the signer is down, so after a
+// restart nobody polls the reconnect attempt and gRPC notices it only when
+// its backup poller runs, every 5 s by default: devices got 503s for 5-7 s
+// after the signer was ready again. This sets
+// GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS to kBackupPollIntervalMs
+// unless the environment already sets it. Returns the value in effect.
+std::string PrepareGrpcClientPolling();
+
 }  // namespace scep::gateway
 
 #endif  // SCEP_SERVICES_GATEWAY_SIGNER_CLIENT_H_
