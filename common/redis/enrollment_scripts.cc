@@ -68,9 +68,11 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 'ok'
 )lua";
 
+}  // namespace
+
 // EVALSHA is only an optimisation: if SHA-1 is unavailable (a strict FIPS
 // provider), an empty digest makes every call take the EVAL path.
-LuaScript Make(absl::string_view source) {
+LuaScript MakeLuaScript(absl::string_view source) {
   unsigned char digest[SHA_DIGEST_LENGTH];
   unsigned int length = 0;
   LuaScript script;
@@ -85,12 +87,10 @@ LuaScript Make(absl::string_view source) {
   return script;
 }
 
-}  // namespace
-
-LuaScript ClaimScript() { return Make(kClaim); }
-LuaScript CompleteScript() { return Make(kComplete); }
-LuaScript ReleaseScript() { return Make(kRelease); }
-LuaScript AbandonScript() { return Make(kAbandon); }
-LuaScript RejectScript() { return Make(kReject); }
+LuaScript ClaimScript() { return MakeLuaScript(kClaim); }
+LuaScript CompleteScript() { return MakeLuaScript(kComplete); }
+LuaScript ReleaseScript() { return MakeLuaScript(kRelease); }
+LuaScript AbandonScript() { return MakeLuaScript(kAbandon); }
+LuaScript RejectScript() { return MakeLuaScript(kReject); }
 
 }  // namespace scep::redis

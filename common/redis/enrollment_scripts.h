@@ -18,6 +18,10 @@ struct LuaScript {
   std::string sha1;
 };
 
+// `source` (static storage) with its digest; an empty digest (SHA-1
+// unavailable, e.g. a strict FIPS provider) makes every call use EVAL.
+LuaScript MakeLuaScript(absl::string_view source);
+
 // ARGV: fingerprint, pending TTL[, claim token]. Creates a pending entry
 // when none exists (remembering the token) and replies {"claimed", fp, ""};
 // otherwise replies {state, fp, cert} of the stored entry.

@@ -5,6 +5,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/base/status_macros.h"
+#include "common/redis/lua_eval.h"
 #include "common/redis/redis_index_page.h"
 #include "common/redis/request_keys.h"
 #include "common/redis/store_keys.h"
@@ -99,6 +100,15 @@ absl::StatusOr<int64_t> Integer(RedisConnectionPool& pool, absl::string_view op,
 
 }  // namespace
 
+RedisCertificateIndex::RedisCertificateIndex(std::unique_ptr<RedisConnectionPool> pool,
+                                             std::string issuing_ca)
+    : pool_(std::move(pool)),
+      journal_(pool_.get()),
+      issuing_ca_(std::move(issuing_ca)),
+      crl_cache_key_(issuing_ca_.empty() ? "scep:crl:cache"
+                                         : "scep:crl:cache:" + issuing_ca_),
+      put_(MakeLuaScript(kPutScript)) {}
+
 absl::StatusOr<std::unique_ptr<RedisCertificateIndex>> RedisCertificateIndex::New(
     RedisOptions options, std::string issuing_ca) {
   ASSIGN_OR_RETURN(std::unique_ptr<RedisConnectionPool> pool,
@@ -115,12 +125,13 @@ absl::Status RedisCertificateIndex::Put(absl::string_view serial_hex,
   const std::string now = absl::StrCat(absl::ToUnixMillis(absl::Now()));
   const bool per_profile = ValidateProfile(record.profile).ok();
   const std::string profile_key = ProfileCertsKey(record.profile);
-  std::vector<absl::string_view> argv = {"EVAL", kPutScript, per_profile ? "3" : "2",
-                                         key, kAllCertsKey};
-  if (per_profile) argv.push_back(profile_key);
-  argv.insert(argv.end(),
-              {record.certificate, record.profile, ms, now, serial_hex, record.issuing_ca});
-  ASSIGN_OR_RETURN(RedisReplyPtr reply, journal_.RunOrJournal("PutCertificate", argv));
+  std::vector<absl::string_view> keys = {key, kAllCertsKey};
+  if (per_profile) keys.push_back(profile_key);
+  ASSIGN_OR_RETURN(
+      RedisReplyPtr reply,
+      EvalScriptOrJournal(*pool_, journal_, "PutCertificate", put_, keys,
+                          {record.certificate, record.profile, ms, now, serial_hex,
+                           record.issuing_ca}));
   if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
     return Unexpected("PutCertificate", *reply);
   }

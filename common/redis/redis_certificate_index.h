@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "common/redis/certificate_index.h"
+#include "common/redis/enrollment_scripts.h"
 #include "common/redis/redis_connection_pool.h"
 #include "common/redis/redis_options.h"
 #include "common/redis/redis_write_journal.h"
@@ -47,11 +48,7 @@ class RedisCertificateIndex final : public CertificateIndex {
 
  private:
   RedisCertificateIndex(std::unique_ptr<RedisConnectionPool> pool,
-                        std::string issuing_ca)
-      : pool_(std::move(pool)), journal_(pool_.get()),
-        issuing_ca_(std::move(issuing_ca)),
-        crl_cache_key_(issuing_ca_.empty() ? "scep:crl:cache"
-                                           : "scep:crl:cache:" + issuing_ca_) {}
+                        std::string issuing_ca);
 
   const std::unique_ptr<RedisConnectionPool> pool_;
   // Put() of a certificate already handed out must not be lost when Redis
@@ -60,6 +57,8 @@ class RedisCertificateIndex final : public CertificateIndex {
   RedisWriteJournal journal_;
   const std::string issuing_ca_;
   const std::string crl_cache_key_;
+  // Put's script, run by EVALSHA (one per issued certificate).
+  const LuaScript put_;
 };
 
 }  // namespace scep::redis

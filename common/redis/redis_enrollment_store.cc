@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/redis/lua_eval.h"
 #include "common/redis/redis_connection_pool.h"
 #include "common/redis/store_keys.h"
 
@@ -31,43 +32,22 @@ absl::Status Unexpected(absl::string_view operation, const redisReply& reply) {
       "Redis ", operation, ": unexpected reply of type ", reply.type));
 }
 
-// Runs `script` with one key and `args`: EVALSHA first, EVAL when the
-// server does not have the script cached (fresh or restarted server, SCRIPT
-// FLUSH). EVAL caches it again for the next caller.
+// One-key forms of EvalScript / EvalScriptOrJournal.
 absl::StatusOr<RedisReplyPtr> Eval(RedisConnectionPool& pool,
                                    absl::string_view operation,
                                    const LuaScript& script,
                                    absl::string_view key,
                                    std::vector<absl::string_view> args) {
-  std::vector<absl::string_view> argv = {"EVALSHA", script.sha1, "1", key};
-  argv.insert(argv.end(), args.begin(), args.end());
-  if (!script.sha1.empty()) {
-    ASSIGN_OR_RETURN(RedisReplyPtr reply, pool.Run(operation, argv));
-    if (reply->type != REDIS_REPLY_ERROR ||
-        !absl::StartsWith(Text(*reply), "NOSCRIPT")) {
-      return reply;
-    }
-  }
-  argv[0] = "EVAL";
-  argv[1] = script.source;
-  return pool.Run(operation, argv);
+  return EvalScript(pool, operation, script, {key}, args);
 }
 
-// Like Eval(), but a write that does not reach Redis is journalled, in the
-// EVAL form: a restarted server has no script cached.
 absl::StatusOr<RedisReplyPtr> EvalOrJournal(RedisConnectionPool& pool,
                                             RedisWriteJournal& journal,
                                             absl::string_view operation,
                                             const LuaScript& script,
                                             absl::string_view key,
                                             std::vector<absl::string_view> args) {
-  if (journal.size() == 0) {
-    absl::StatusOr<RedisReplyPtr> reply = Eval(pool, operation, script, key, args);
-    if (reply.ok() || !absl::IsUnavailable(reply.status())) return reply;
-  }
-  std::vector<absl::string_view> argv = {"EVAL", script.source, "1", key};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return journal.RunOrJournal(operation, argv);
+  return EvalScriptOrJournal(pool, journal, operation, script, {key}, args);
 }
 
 // The one-word answer of the Complete and Release scripts.
