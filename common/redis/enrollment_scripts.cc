@@ -9,10 +9,17 @@
 namespace scep::redis {
 namespace {
 
+// A transaction is a hash {state, fp, cert} or, once issued with a
+// certificate the certificate index holds, {state, fp, serial}: the
+// certificate is then read from the index entry scep:cert:{serial} (one
+// copy in Redis instead of two). A key built inside a script is not
+// declared in KEYS, so these scripts need a single Redis (or one Redis
+// Cluster slot), as the listing scripts already do.
+//
 // HMGET answers false for absent fields and for an absent key, so "not
 // v[1]" means "no transaction"; a stray hash without a state is replaced.
 constexpr absl::string_view kClaim = R"lua(
-local v = redis.call('HMGET', KEYS[1], 'state', 'fp', 'cert')
+local v = redis.call('HMGET', KEYS[1], 'state', 'fp', 'cert', 'serial')
 if not v[1] then
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'state', 'pending', 'fp', ARGV[1])
@@ -20,21 +27,43 @@ if not v[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {'claimed', ARGV[1], ''}
 end
-return {v[1], v[2] or '', v[3] or ''}
+local cert = v[3]
+if not cert and v[4] then cert = redis.call('HGET', 'scep:cert:' .. v[4], 'der') end
+return {v[1], v[2] or '', cert or ''}
 )lua";
 
+// ARGV: fingerprint, certificate, TTL, serial ('' when not indexed).
 constexpr absl::string_view kComplete = R"lua(
-local v = redis.call('HMGET', KEYS[1], 'state', 'fp', 'cert')
+local v = redis.call('HMGET', KEYS[1], 'state', 'fp', 'cert', 'serial')
 if v[1] and v[2] ~= ARGV[1] then return 'mismatch' end
 if v[1] == 'issued' then
-  if v[3] == ARGV[2] then return 'ok' end
+  if v[3] then
+    if v[3] == ARGV[2] then return 'ok' end
+    return 'conflict'
+  end
+  if v[4] and v[4] == ARGV[4] then return 'ok' end
+  local indexed = v[4] and redis.call('HGET', 'scep:cert:' .. v[4], 'der')
+  if indexed and indexed == ARGV[2] then return 'ok' end
   return 'conflict'
 end
 if v[1] == 'rejected' then return 'rejected' end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'state', 'issued', 'fp', ARGV[1], 'cert', ARGV[2])
+if ARGV[4] ~= '' and redis.call('HGET', 'scep:cert:' .. ARGV[4], 'der') == ARGV[2] then
+  redis.call('HSET', KEYS[1], 'state', 'issued', 'fp', ARGV[1], 'serial', ARGV[4])
+else
+  redis.call('HSET', KEYS[1], 'state', 'issued', 'fp', ARGV[1], 'cert', ARGV[2])
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 'ok'
+)lua";
+
+// No ARGV. {state, fp, cert} of the transaction, or {} when there is none.
+constexpr absl::string_view kRead = R"lua(
+local v = redis.call('HMGET', KEYS[1], 'state', 'fp', 'cert', 'serial')
+if not v[1] then return {} end
+local cert = v[3]
+if not cert and v[4] then cert = redis.call('HGET', 'scep:cert:' .. v[4], 'der') end
+return {v[1], v[2] or '', cert or ''}
 )lua";
 
 constexpr absl::string_view kRelease = R"lua(
@@ -92,5 +121,6 @@ LuaScript CompleteScript() { return MakeLuaScript(kComplete); }
 LuaScript ReleaseScript() { return MakeLuaScript(kRelease); }
 LuaScript AbandonScript() { return MakeLuaScript(kAbandon); }
 LuaScript RejectScript() { return MakeLuaScript(kReject); }
+LuaScript ReadScript() { return MakeLuaScript(kRead); }
 
 }  // namespace scep::redis

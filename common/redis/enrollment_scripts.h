@@ -2,7 +2,9 @@
 #define SCEP_COMMON_REDIS_ENROLLMENT_SCRIPTS_H_
 
 // Lua scripts that make each transaction step one atomic round trip.
-// A transaction is a hash {state = "pending" | "issued", fp, cert} with a TTL.
+// A transaction is a hash {state = "pending" | "issued" | "rejected", fp,
+// cert} with a TTL; an issued one may hold `serial` instead of `cert`, the
+// certificate then being read from the certificate index (scep:cert:{serial}).
 // Every script takes the transaction key as KEYS[1], TTLs in milliseconds,
 // and answers with a short word the store maps to a Status.
 
@@ -27,10 +29,12 @@ LuaScript MakeLuaScript(absl::string_view source);
 // otherwise replies {state, fp, cert} of the stored entry.
 LuaScript ClaimScript();
 
-// ARGV: fingerprint, certificate, issued TTL. Replies "mismatch" when an
-// entry with another fingerprint exists, "ok" when issued with this
-// certificate already, "conflict" when issued with another one; otherwise
-// stores the issued entry (claimed or expired) and replies "ok".
+// ARGV: fingerprint, certificate, issued TTL, serial ('' = not indexed).
+// Replies "mismatch" when an entry with another fingerprint exists, "ok"
+// when issued with this certificate already, "conflict" when issued with
+// another one; otherwise stores the issued entry (claimed or expired), with
+// only the serial when the index entry of `serial` holds this certificate,
+// and replies "ok".
 LuaScript CompleteScript();
 
 // ARGV: fingerprint. Deletes the entry and replies "released" only when it
@@ -41,6 +45,11 @@ LuaScript ReleaseScript();
 // token (a claim whose reply was lost); replies "abandoned" or "kept".
 LuaScript AbandonScript();
 LuaScript RejectScript();
+
+// No ARGV. Replies {state, fp, cert} (cert read through the index for an
+// entry that holds a serial; '' when that entry is gone), or {} when there
+// is no transaction.
+LuaScript ReadScript();
 
 }  // namespace scep::redis
 

@@ -17,7 +17,8 @@ struct Transaction {
   enum class State {
     kClaimed,  // The caller owns the transaction now and should issue.
     kPending,  // Another request holds the claim and is issuing it.
-    kIssued,   // Issued; `certificate` holds the result.
+    kIssued,   // Issued; `certificate` holds the result (see
+             // CompleteIndexedTransaction for when it can be empty).
     kRejected, // Refused by an operator (manual approval); never issued.
   };
   State state = State::kPending;
@@ -81,6 +82,24 @@ class EnrollmentStore {
                                            absl::string_view fingerprint,
                                            absl::string_view certificate,
                                            absl::Duration ttl) = 0;
+
+  // CompleteTransaction for a certificate already recorded in the
+  // certificate index under `serial_hex` (scep:cert:{serial}). A store that
+  // shares Redis with the index keeps only that reference when the index
+  // holds this very certificate (half the memory of an enrollment), and
+  // reads the certificate from there; otherwise it stores the certificate.
+  // When the index entry is gone before the transaction (a certificate that
+  // expired and left the index first), an issued transaction reads back with
+  // an empty `certificate`. Default: CompleteTransaction.
+  virtual absl::Status CompleteIndexedTransaction(absl::string_view profile,
+                                                  absl::string_view transaction_id,
+                                                  absl::string_view fingerprint,
+                                                  absl::string_view certificate,
+                                                  absl::string_view serial_hex,
+                                                  absl::Duration ttl) {
+    (void)serial_hex;
+    return CompleteTransaction(profile, transaction_id, fingerprint, certificate, ttl);
+  }
 
   // Deletes the transaction only while it is still pending with
   // `fingerprint` (compare-and-delete), so that a failed issuance can be

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/redis/certificate_index.h"
 #include "common/redis/lua_eval.h"
 #include "common/redis/redis_connection_pool.h"
 #include "common/redis/store_keys.h"
@@ -77,7 +78,8 @@ RedisEnrollmentStore::RedisEnrollmentStore(
       complete_(CompleteScript()),
       release_(ReleaseScript()),
       abandon_(AbandonScript()),
-      reject_(RejectScript()) {}
+      reject_(RejectScript()),
+      read_(ReadScript()) {}
 
 RedisEnrollmentStore::~RedisEnrollmentStore() = default;
 
@@ -175,15 +177,25 @@ absl::Status RedisEnrollmentStore::CompleteTransaction(
     absl::string_view profile, absl::string_view transaction_id,
     absl::string_view fingerprint, absl::string_view certificate,
     absl::Duration ttl) {
+  return CompleteIndexedTransaction(profile, transaction_id, fingerprint, certificate,
+                                    /*serial_hex=*/"", ttl);
+}
+
+absl::Status RedisEnrollmentStore::CompleteIndexedTransaction(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::string_view fingerprint, absl::string_view certificate,
+    absl::string_view serial_hex, absl::Duration ttl) {
   constexpr absl::string_view kOp = "CompleteTransaction";  // journalled
   ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
   RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
   RETURN_IF_ERROR(RequireNonEmpty(certificate, "certificate"));
+  // The serial becomes part of a key inside the script: hex only.
+  if (!serial_hex.empty()) RETURN_IF_ERROR(ValidateSerialHex(serial_hex));
   ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "issued TTL"));
   const std::string px = absl::StrCat(ttl_ms);
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
                    EvalOrJournal(*pool_, journal_, kOp, complete_, key,
-                                 {fingerprint, certificate, px}));
+                                 {fingerprint, certificate, px, serial_hex}));
   ASSIGN_OR_RETURN(std::string word, Word(kOp, *reply));
   if (word == "ok") return absl::OkStatus();
   if (word == "mismatch") {
@@ -244,12 +256,12 @@ absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::GetTransaction(
   constexpr absl::string_view kOp = "GetTransaction";
   RETURN_IF_ERROR(Flushed(kOp));
   ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
-  ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   pool_->Run(kOp, {"HMGET", key, "state", "fp", "cert"}));
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, Eval(*pool_, kOp, read_, key, {}));
+  if (reply->type != REDIS_REPLY_ARRAY) return Unexpected(kOp, *reply);
+  if (reply->elements == 0) return std::nullopt;
+  if (reply->elements != 3 || reply->element[0]->type != REDIS_REPLY_STRING) {
     return Unexpected(kOp, *reply);
   }
-  if (reply->element[0]->type != REDIS_REPLY_STRING) return std::nullopt;
   Transaction result;
   const absl::string_view state = Text(*reply->element[0]);
   if (reply->element[1]->type == REDIS_REPLY_STRING) {

@@ -56,6 +56,14 @@ class RedisEnrollmentStore : public EnrollmentStore {
                                    absl::string_view fingerprint,
                                    absl::string_view certificate,
                                    absl::Duration ttl) override;
+  // Keeps only `serial_hex` when scep:cert:{serial} (RedisCertificateIndex,
+  // same Redis) holds `certificate`. InvalidArgument for a malformed serial.
+  absl::Status CompleteIndexedTransaction(absl::string_view profile,
+                                          absl::string_view transaction_id,
+                                          absl::string_view fingerprint,
+                                          absl::string_view certificate,
+                                          absl::string_view serial_hex,
+                                          absl::Duration ttl) override;
   absl::Status ReleaseTransaction(absl::string_view profile,
                                   absl::string_view transaction_id,
                                   absl::string_view fingerprint) override;
@@ -79,6 +87,7 @@ class RedisEnrollmentStore : public EnrollmentStore {
   const LuaScript release_;
   const LuaScript abandon_;
   const LuaScript reject_;
+  const LuaScript read_;
 };
 
 }  // namespace scep::redis

@@ -207,6 +207,63 @@ TEST_F(RedisEnrollmentStoreTest, FlushedScriptCacheFallsBackToEval) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(RedisEnrollmentStoreTest, IndexedCompletionKeepsOnlyTheSerial) {
+  std::unique_ptr<RedisEnrollmentStore> store = NewStore(OptionsFor(*server_));
+  ASSERT_NE(store, nullptr);
+  const std::string der(1000, '\x30');
+  // The certificate index entry (as RedisCertificateIndex::Put writes it).
+  ASSERT_EQ(Run({"HSET", "scep:cert:0a1b", "der", der}), "1");
+  ASSERT_EQ(store->ClaimTransaction("p", "t", "fp", absl::Minutes(1))->state,
+            State::kClaimed);
+  ASSERT_TRUE(store->CompleteIndexedTransaction("p", "t", "fp", der, "0a1b",
+                                                absl::Minutes(1)).ok());
+  const std::string key = "scep:p:txn:74";
+  EXPECT_EQ(Run({"HGET", key, "serial"}), "0a1b");
+  EXPECT_EQ(Run({"HEXISTS", key, "cert"}), "0");
+  // Read back through the index, by every reader.
+  absl::StatusOr<Transaction> claimed =
+      store->ClaimTransaction("p", "t", "fp", absl::Minutes(1));
+  ASSERT_TRUE(claimed.ok());
+  EXPECT_EQ(claimed->state, State::kIssued);
+  EXPECT_EQ(claimed->certificate, der);
+  EXPECT_EQ(store->GetTransaction("p", "t").value()->certificate, der);
+  // Completing again: same certificate OK, another one a conflict.
+  EXPECT_TRUE(store->CompleteIndexedTransaction("p", "t", "fp", der, "0a1b",
+                                                absl::Minutes(1)).ok());
+  EXPECT_TRUE(store->CompleteTransaction("p", "t", "fp", der, absl::Minutes(1)).ok());
+  EXPECT_EQ(store->CompleteTransaction("p", "t", "fp", "other", absl::Minutes(1)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  // The index entry gone first: issued, certificate no longer available.
+  ASSERT_EQ(Run({"DEL", "scep:cert:0a1b"}), "1");
+  claimed = store->ClaimTransaction("p", "t", "fp", absl::Minutes(1));
+  ASSERT_TRUE(claimed.ok());
+  EXPECT_EQ(claimed->state, State::kIssued);
+  EXPECT_EQ(claimed->certificate, "");
+  EXPECT_EQ(store->GetTransaction("p", "t").value()->certificate, "");
+}
+
+TEST_F(RedisEnrollmentStoreTest, IndexedCompletionStoresTheCertificateTheIndexLacks) {
+  std::unique_ptr<RedisEnrollmentStore> store = NewStore(OptionsFor(*server_));
+  ASSERT_NE(store, nullptr);
+  // No index entry (its Put still in a journal), or one with other bytes:
+  // the transaction keeps the certificate itself.
+  ASSERT_EQ(Run({"HSET", "scep:cert:0c", "der", "not this one"}), "1");
+  for (const char* serial : {"0b", "0c"}) {
+    const std::string tid = std::string("t-") + serial;
+    ASSERT_EQ(store->ClaimTransaction("p", tid, "fp", absl::Minutes(1))->state,
+              State::kClaimed);
+    ASSERT_TRUE(store->CompleteIndexedTransaction("p", tid, "fp", "cert-der", serial,
+                                                  absl::Minutes(1)).ok());
+    EXPECT_EQ(store->GetTransaction("p", tid).value()->certificate, "cert-der");
+  }
+  // The serial becomes part of a key: anything but hex is refused.
+  ASSERT_EQ(store->ClaimTransaction("p", "t-bad", "fp", absl::Minutes(1))->state,
+            State::kClaimed);
+  EXPECT_EQ(store->CompleteIndexedTransaction("p", "t-bad", "fp", "cert-der", "0b:*",
+                                              absl::Minutes(1)).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(RedisEnrollmentStoreTest, UnavailableWhileDownThenRecoversByItself) {
   std::unique_ptr<RedisEnrollmentStore> store = NewStore(OptionsFor(*server_));
   ASSERT_NE(store, nullptr);

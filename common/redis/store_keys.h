@@ -5,7 +5,8 @@
 // implementation, so the fake and Redis refuse exactly the same inputs.
 //
 //   scep:{profile}:nonce:{id}   senderNonce seen (string, TTL)
-//   scep:{profile}:txn:{id}     transaction (hash: state, fp, cert; TTL)
+//   scep:{profile}:txn:{id}     transaction (hash: state, fp, cert or serial;
+//                               TTL; serial refers to scep:cert:{serial})
 //
 // {id} is the lowercase hex of a client-chosen value of at most
 // kMaxHexIdentifierBytes bytes, else "sha256-" followed by the hex SHA-256 of

@@ -246,8 +246,11 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, const Request& req,
       extras_.metrics != nullptr) {
     extras_.metrics->CertificateRenewed(profile.name);
   }
-  absl::Status stored = store_->CompleteTransaction(
-      profile.name, tid, fingerprint, issued->certificate, options_.issued_ttl);
+  // The certificate index (same Redis) already holds the certificate: the
+  // transaction keeps only its serial.
+  absl::Status stored = store_->CompleteIndexedTransaction(
+      profile.name, tid, fingerprint, issued->certificate, issued->serial_hex,
+      options_.issued_ttl);
   if (!stored.ok()) {
     // The certificate exists; hand it out rather than lose it. A later
     // retransmission may not find it (logged for the operator).

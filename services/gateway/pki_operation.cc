@@ -128,6 +128,12 @@ PkiOutcome PkiOperation::UnavailableAfterNonce(const Request& req,
 
 PkiOutcome PkiOperation::SuccessWithCertificate(const Request& req,
                                                 const std::string& cert_der) {
+  if (cert_der.empty()) {
+    // An issued transaction whose certificate left the certificate index
+    // (it expired before the transaction record did).
+    return Failure(req, FailInfo::kBadCertId,
+                   "the certificate of this transaction is no longer available");
+  }
   absl::StatusOr<crypto::X509Ptr> cert =
       crypto::FromDer<crypto::X509Ptr>(cert_der, d2i_X509, "issued certificate");
   if (!cert.ok()) return InternalError();

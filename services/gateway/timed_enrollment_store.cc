@@ -51,6 +51,18 @@ class TimedEnrollmentStore final : public redis::EnrollmentStore {
     });
   }
 
+  absl::Status CompleteIndexedTransaction(absl::string_view profile,
+                                          absl::string_view transaction_id,
+                                          absl::string_view fingerprint,
+                                          absl::string_view certificate,
+                                          absl::string_view serial_hex,
+                                          absl::Duration ttl) override {
+    return Timed("CompleteTransaction", [&] {
+      return inner_->CompleteIndexedTransaction(profile, transaction_id, fingerprint,
+                                                certificate, serial_hex, ttl);
+    });
+  }
+
   absl::Status ReleaseTransaction(absl::string_view profile,
                                   absl::string_view transaction_id,
                                   absl::string_view fingerprint) override {

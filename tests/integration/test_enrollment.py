@@ -143,6 +143,44 @@ class EnrollmentTest(unittest.TestCase):
         self.assertEqual(rep["pkiStatus"], 0, rep)
         self.assertEqual(rep["pem"], issued)
 
+    def redis(self, *args):
+        out = subprocess.run(["redis-cli", "-p", str(self.stack.redis_port), *args],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout.strip()
+
+    def test_transaction_keeps_only_the_serial_of_an_indexed_certificate(self):
+        url = self.stack.url + "?operation=PKIOperation"
+        status, _, body = http("POST", url, self.stack.probe_request(
+            "serialref", "tid-serialref", "44" * 16))
+        rep = self.stack.probe_open("serialref", body)
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        serial = openssl("x509", "-noout", "-serial", input=rep["pem"].encode()
+                         ).decode().strip().split("=")[1].lower()
+        keys = self.redis("--scan", "--pattern", "scep:*:txn:" + b"tid-serialref".hex())
+        self.assertEqual(len(keys.split()), 1, keys)
+        # One copy of the certificate in Redis: the index entry; the
+        # transaction refers to it by serial.
+        self.assertEqual(self.redis("HGET", keys, "state"), "issued")
+        self.assertEqual(self.redis("HEXISTS", keys, "cert"), "0")
+        record = {"serial": self.redis("HGET", keys, "serial")}
+        self.assertEqual(record["serial"].lstrip("0"), serial.lstrip("0"), record)
+        self.assertEqual(self.redis("EXISTS", "scep:cert:" + record["serial"]), "1")
+        # A retransmission still gets the very certificate, read via the index.
+        status, _, body = http("POST", url, self.stack.probe_request(
+            "serialref", "tid-serialref", "55" * 16))
+        again = self.stack.probe_open("serialref", body)
+        self.assertEqual(again["pkiStatus"], 0, again)
+        self.assertEqual(again["pem"], rep["pem"])
+        # Index entry gone (expired first): a signed FAILURE badCertId, not
+        # an empty SUCCESS and not a second certificate.
+        self.assertEqual(self.redis("DEL", "scep:cert:" + record["serial"]), "1")
+        status, _, body = http("POST", url, self.stack.probe_request(
+            "serialref", "tid-serialref", "66" * 16))
+        self.assertEqual(status, 200)
+        gone = self.stack.probe_open("serialref", body)
+        self.assertEqual((gone["pkiStatus"], gone["failInfo"]), (2, 4), gone)
+
     def test_malformed_request_is_400(self):
         status, _, _ = http("POST", self.stack.url + "?operation=PKIOperation", b"\x30\x03junk")
         self.assertEqual(status, 400)
