@@ -85,20 +85,33 @@ TEST_P(CertificateIndexTest, PutGetRevokeList) {
   EXPECT_EQ((*revoked)[0].revoked_at, when);
 }
 
+// A real redis-server of its own for each test.
+class RealRedisTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!RedisTestServer::Installed()) {
+      if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
+      GTEST_SKIP() << "redis-server not installed";
+    }
+    auto server = RedisTestServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    options_.port = server_->port();
+  }
+
+  std::unique_ptr<RedisTestServer> server_;
+  RedisOptions options_;
+};
+
+class RedisCertificateIndexScriptTest : public RealRedisTest {};
+class RedisCertificateIndexCaTest : public RealRedisTest {};
+
 // The per-certificate Put is sent by digest (EVALSHA), not with the script
 // body every time, and still works after the server lost its script cache.
-TEST(RedisCertificateIndexScriptTest, PutRunsByDigestAndSurvivesAScriptFlush) {
-  if (!RedisTestServer::Installed()) {
-    if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
-    GTEST_SKIP() << "redis-server not installed";
-  }
-  auto server = RedisTestServer::Start();
-  ASSERT_TRUE(server.ok()) << server.status();
-  RedisOptions options;
-  options.port = (*server)->port();
-  auto index = RedisCertificateIndex::New(options).value();
+TEST_F(RedisCertificateIndexScriptTest, PutRunsByDigestAndSurvivesAScriptFlush) {
+  auto index = RedisCertificateIndex::New(options_).value();
   auto calls = [&](const std::string& command) -> int {
-    std::string stats = (*server)->Command({"INFO", "commandstats"}).value_or("");
+    std::string stats = server_->Command({"INFO", "commandstats"}).value_or("");
     const std::string tag = "cmdstat_" + command + ":calls=";
     size_t at = stats.find(tag);
     return at == std::string::npos ? 0 : std::atoi(stats.c_str() + at + tag.size());
@@ -110,25 +123,17 @@ TEST(RedisCertificateIndexScriptTest, PutRunsByDigestAndSurvivesAScriptFlush) {
   // The first Put loads the script (EVALSHA misses, EVAL); the others hit.
   EXPECT_EQ(calls("eval"), 1);
   EXPECT_EQ(calls("evalsha"), 3);
-  ASSERT_EQ((*server)->Command({"SCRIPT", "FLUSH"}).value_or(""), "OK");
+  ASSERT_EQ(server_->Command({"SCRIPT", "FLUSH"}).value_or(""), "OK");
   ASSERT_TRUE(index->Put("04", record, absl::Hours(1)).ok());
   EXPECT_EQ(calls("eval"), 2);
   EXPECT_EQ(index->Get("04").value()->certificate, "der");
-  EXPECT_EQ((*server)->Command({"ZCARD", "scep:certs"}).value_or(""), "4");
+  EXPECT_EQ(server_->Command({"ZCARD", "scep:certs"}).value_or(""), "4");
 }
 
 // Two issuing CAs share Redis: one serial space, one CRL view each.
-TEST(RedisCertificateIndexCaTest, EachCaSeesItsOwnRevocationsAndCrl) {
-  if (!RedisTestServer::Installed()) {
-    if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
-    GTEST_SKIP() << "redis-server not installed";
-  }
-  auto server = RedisTestServer::Start();
-  ASSERT_TRUE(server.ok()) << server.status();
-  RedisOptions options;
-  options.port = (*server)->port();
-  auto main_ca = RedisCertificateIndex::New(options).value();
-  auto wifi = RedisCertificateIndex::New(options, "wifi").value();
+TEST_F(RedisCertificateIndexCaTest, EachCaSeesItsOwnRevocationsAndCrl) {
+  auto main_ca = RedisCertificateIndex::New(options_).value();
+  auto wifi = RedisCertificateIndex::New(options_, "wifi").value();
   CertificateRecord a{"der-a", "default"};
   CertificateRecord b{"der-b", "wifi-devices", "wifi"};
   ASSERT_TRUE(main_ca->Put("0a", a, absl::Hours(1)).ok());
