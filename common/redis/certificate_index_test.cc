@@ -18,6 +18,19 @@ bool InCi() {
   return ci != nullptr && std::string(ci) == "true";
 }
 
+// Starts a redis-server of its own into `server`; skips the test when none
+// is installed, fails it under CI=true. Callers return when `server` is
+// still null.
+void StartRedis(std::unique_ptr<RedisTestServer>* server) {
+  if (!RedisTestServer::Installed()) {
+    if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
+    GTEST_SKIP() << "redis-server not installed";
+  }
+  auto started = RedisTestServer::Start();
+  ASSERT_TRUE(started.ok()) << started.status();
+  *server = *std::move(started);
+}
+
 // The same contract against the in-process fake and a real redis-server.
 class CertificateIndexTest : public ::testing::TestWithParam<bool> {
  protected:
@@ -26,13 +39,8 @@ class CertificateIndexTest : public ::testing::TestWithParam<bool> {
       index_ = std::make_unique<MemoryCertificateIndex>();
       return;
     }
-    if (!RedisTestServer::Installed()) {
-      if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
-      GTEST_SKIP() << "redis-server not installed";
-    }
-    auto server = RedisTestServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
+    StartRedis(&server_);
+    if (server_ == nullptr) return;
     RedisOptions options;
     options.port = server_->port();
     index_ = RedisCertificateIndex::New(options).value();
@@ -89,14 +97,8 @@ TEST_P(CertificateIndexTest, PutGetRevokeList) {
 class RealRedisTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!RedisTestServer::Installed()) {
-      if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
-      GTEST_SKIP() << "redis-server not installed";
-    }
-    auto server = RedisTestServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    options_.port = server_->port();
+    StartRedis(&server_);
+    if (server_ != nullptr) options_.port = server_->port();
   }
 
   std::unique_ptr<RedisTestServer> server_;
