@@ -87,12 +87,14 @@ absl::StatusOr<RedisReplyPtr> Send(redisContext* context,
 // Sends a connection set-up command; an error reply is Unavailable too.
 // `what` names the command in messages; the arguments never appear there,
 // and `secret` (when non-empty) is masked should the server ever echo it.
+// `refused` is set when the server answered with an error reply.
 absl::Status SetUp(redisContext* context, absl::string_view operation,
                    absl::string_view what,
-                   absl::Span<const absl::string_view> argv,
+                   absl::Span<const absl::string_view> argv, bool* refused,
                    absl::string_view secret = {}) {
   ASSIGN_OR_RETURN(RedisReplyPtr reply, Send(context, operation, argv));
   if (reply->type == REDIS_REPLY_ERROR) {
+    *refused = true;
     std::string text(reply->str, reply->len);
     if (!secret.empty()) text = absl::StrReplaceAll(text, {{secret, "***"}});
     return absl::UnavailableError(
@@ -189,7 +191,7 @@ void RedisConnectionPool::Release(ContextPtr context) {
 }
 
 absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Connect(
-    absl::string_view operation) const {
+    absl::string_view operation, bool* refused) const {
   ContextPtr context(
       redisConnectWithTimeout(options_.host.c_str(), options_.port,
                               absl::ToTimeval(options_.connect_timeout)));
@@ -210,32 +212,69 @@ absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Connect(
   if (!options_.username.empty()) {
     RETURN_IF_ERROR(SetUp(context.get(), operation,
                           absl::StrCat("AUTH as user ", options_.username),
-                          {"AUTH", options_.username, options_.password},
+                          {"AUTH", options_.username, options_.password}, refused,
                           options_.password));
   } else if (!options_.password.empty()) {
     RETURN_IF_ERROR(SetUp(context.get(), operation, "AUTH",
-                          {"AUTH", options_.password}, options_.password));
+                          {"AUTH", options_.password}, refused, options_.password));
   }
   if (options_.db != 0) {
     const std::string db = absl::StrCat(options_.db);
     RETURN_IF_ERROR(SetUp(context.get(), operation, absl::StrCat("SELECT ", db),
-                          {"SELECT", db}));
+                          {"SELECT", db}, refused));
   }
   return context;
 }
 
+absl::Status RedisConnectionPool::Admit(absl::string_view operation) {
+  if (options_.failure_cooldown <= absl::ZeroDuration()) return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  if (!failing_) return absl::OkStatus();
+  if (!probing_ && absl::Now() >= retry_at_) {
+    probing_ = true;  // this command finds out whether Redis is back
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "Redis ", operation, ": not tried, Redis failed within the last ",
+      absl::FormatDuration(options_.failure_cooldown)));
+}
+
+void RedisConnectionPool::Settle(bool transport_ok) {
+  if (options_.failure_cooldown <= absl::ZeroDuration()) return;
+  absl::MutexLock lock(&mu_);
+  probing_ = false;
+  failing_ = !transport_ok;
+  if (!transport_ok) retry_at_ = absl::Now() + options_.failure_cooldown;
+}
+
 absl::StatusOr<RedisReplyPtr> RedisConnectionPool::Run(
     absl::string_view operation, absl::Span<const absl::string_view> argv) {
+  RETURN_IF_ERROR(Admit(operation));
+  bool transport_ok = false;
+  absl::StatusOr<RedisReplyPtr> reply = RunAdmitted(operation, argv, &transport_ok);
+  Settle(transport_ok);
+  return reply;
+}
+
+absl::StatusOr<RedisReplyPtr> RedisConnectionPool::RunAdmitted(
+    absl::string_view operation, absl::Span<const absl::string_view> argv,
+    bool* transport_ok) {
+  *transport_ok = false;
   ASSIGN_OR_RETURN(ContextPtr context, Acquire(operation));
   if (context == nullptr) {
-    absl::StatusOr<ContextPtr> opened = Connect(operation);
+    bool refused = false;
+    absl::StatusOr<ContextPtr> opened = Connect(operation, &refused);
     if (!opened.ok()) {
+      // AUTH or SELECT refused: Redis answered (a deployment fault, not an
+      // outage the breaker should hide).
+      *transport_ok = refused;
       Release(nullptr);
       return opened.status();
     }
     context = std::move(opened).value();
   }
   absl::StatusOr<RedisReplyPtr> reply = Send(context.get(), operation, argv);
+  *transport_ok = reply.ok();
   if (reply.ok() && AccessRefused(**reply)) {
     // A fresh connection authenticates again (e.g. after a password was
     // configured or rotated on the server).

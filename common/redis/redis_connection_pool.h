@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/redis/redis_options.h"
 
@@ -41,8 +42,9 @@ class RedisConnectionPool {
   // (REDIS_REPLY_ERROR): interpreting it is the caller's job. Unavailable
   // when no connection can be had, the transport fails, AUTH on a new
   // connection is refused, or the server refuses access (NOAUTH, NOPERM,
-  // WRONGPASS); the message starts with "Redis `operation`:" and never
-  // holds the password.
+  // WRONGPASS), and at once, without touching the network, while the
+  // circuit breaker is open (RedisOptions::failure_cooldown); the message
+  // starts with "Redis `operation`:" and never holds the password.
   absl::StatusOr<RedisReplyPtr> Run(absl::string_view operation,
                                     absl::Span<const absl::string_view> argv);
 
@@ -54,6 +56,17 @@ class RedisConnectionPool {
 
   explicit RedisConnectionPool(RedisOptions options);
 
+  // Circuit breaker. Admit: OK when the command may go out (the breaker is
+  // closed, or this command is the one probe of a half-open breaker);
+  // Unavailable otherwise. Every admitted command reports whether Redis
+  // answered at the transport level to Settle.
+  absl::Status Admit(absl::string_view operation);
+  void Settle(bool transport_ok);
+  // Run() after admission; `transport_ok` tells Settle what happened.
+  absl::StatusOr<RedisReplyPtr> RunAdmitted(absl::string_view operation,
+                                            absl::Span<const absl::string_view> argv,
+                                            bool* transport_ok);
+
   // A reusable idle connection, or a slot to open a new one (nullptr).
   // Unavailable when every slot stays busy past the wait bound.
   absl::StatusOr<ContextPtr> Acquire(absl::string_view operation);
@@ -61,13 +74,19 @@ class RedisConnectionPool {
   // Returns a slot; `context` is kept for reuse unless null.
   void Release(ContextPtr context);
   // Opens, authenticates (AUTH before anything else) and selects the
-  // database. Unavailable, with the connection closed, when AUTH fails.
-  absl::StatusOr<ContextPtr> Connect(absl::string_view operation) const;
+  // database. Unavailable, with the connection closed, when AUTH fails;
+  // `refused` is then set when the server answered with an error.
+  absl::StatusOr<ContextPtr> Connect(absl::string_view operation, bool* refused) const;
 
   const RedisOptions options_;
   absl::Mutex mu_;
   std::vector<ContextPtr> idle_ ABSL_GUARDED_BY(mu_);
   size_t in_use_ ABSL_GUARDED_BY(mu_) = 0;
+  // The breaker: open while `failing_` and before `retry_at_`; half-open
+  // after it, with `probing_` set while the one probe is out.
+  bool failing_ ABSL_GUARDED_BY(mu_) = false;
+  bool probing_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace scep::redis

@@ -32,8 +32,13 @@ bool InCi() {
 RedisOptions OptionsFor(const RedisTestServer& server) {
   RedisOptions options;
   options.port = server.port();
+  options.failure_cooldown = absl::Milliseconds(100);
   return options;
 }
+
+// After a failure the pool fails fast for failure_cooldown (circuit
+// breaker) before it tries Redis again.
+void AwaitCooldown() { absl::SleepFor(absl::Milliseconds(150)); }
 
 std::unique_ptr<RedisEnrollmentStore> NewStore(RedisOptions options) {
   absl::StatusOr<std::unique_ptr<RedisEnrollmentStore>> store =
@@ -295,6 +300,7 @@ TEST_F(RedisEnrollmentStoreTest, UnavailableWhileDownThenRecoversByItself) {
   EXPECT_LT(absl::Now() - start, bound);
 
   ASSERT_TRUE(server_->Restart().ok());
+  AwaitCooldown();
   EXPECT_TRUE(store->Ping().ok());
   EXPECT_TRUE(store->RecordNonce("p", "n", absl::Minutes(1)).value());
   // The completion that missed Redis was kept and applied once it was back
@@ -330,6 +336,7 @@ TEST_F(RedisEnrollmentStoreTest, WritesThatMissedRedisAreAppliedFirstWhenItIsBac
   // Until they are applied, nothing else runs (no read overtakes them).
   EXPECT_EQ(store->GetTransaction("p", "t1").status().code(), kUnavailable);
   server_->Thaw();
+  AwaitCooldown();
 
   absl::StatusOr<std::optional<Transaction>> got = store->GetTransaction("p", "t1");
   ASSERT_TRUE(got.ok()) << got.status();
@@ -346,6 +353,7 @@ TEST_F(RedisEnrollmentStoreTest, StartsBeforeRedisAndConnectsLater) {
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->Ping().code(), kUnavailable);
   ASSERT_TRUE(server_->Restart().ok());
+  AwaitCooldown();
   EXPECT_TRUE(store->Ping().ok());
 }
 
@@ -361,7 +369,12 @@ TEST_F(RedisEnrollmentStoreTest, FrozenServerTimesOutAndRecovers) {
   EXPECT_EQ(store->RecordNonce("p", "n", absl::Minutes(1)).status().code(),
             kUnavailable);
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  // Meanwhile the pool does not try again: it fails at once, saying so.
+  absl::Status fast = store->Ping();
+  EXPECT_EQ(fast.code(), kUnavailable);
+  EXPECT_TRUE(absl::StrContains(fast.message(), "not tried")) << fast;
   server_->Thaw();
+  AwaitCooldown();
 
   // The timed-out connection was dropped, so no stale reply is misread.
   EXPECT_TRUE(store->Ping().ok());

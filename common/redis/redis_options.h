@@ -25,6 +25,14 @@ struct RedisOptions {
   absl::Duration command_timeout = absl::Seconds(1);
   // Most connections open at once; callers beyond it wait for a free one.
   size_t pool_size = 16;
+  // Circuit breaker: after a connect or command fails at the transport level
+  // (refused, reset, timed out) or no connection frees up in time, further
+  // commands fail at once (Unavailable) for this long, then one command
+  // probes whether Redis is back while the others keep failing fast; the
+  // first success closes it. Without it every caller waits out its own
+  // timeouts while Redis hangs (a request took 14 s to get its 503 with
+  // Redis stopped). Zero disables it.
+  absl::Duration failure_cooldown = absl::Milliseconds(500);
 };
 
 }  // namespace scep::redis

@@ -129,6 +129,8 @@ TEST_F(RedisRequestStoreTest, UnavailableWhileRedisIsDown) {
             kUnavailable);
   EXPECT_EQ(harness_->challenges().Consume("p", "c").status().code(), kUnavailable);
   ASSERT_TRUE(harness_->server().Restart().ok());
+  // The pool fails fast for failure_cooldown after the failures above.
+  absl::SleepFor(absl::Milliseconds(600));
   EXPECT_TRUE(harness_->requests().Create(r, absl::Minutes(1)).ok());
 }
 
