@@ -201,8 +201,9 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::IssueApproved(
                    deps_.transactions->GetTransaction(profile.name,
                                                       request.transaction_id));
   std::string certificate;
-  if (transaction.has_value() &&
-      transaction->state == redis::Transaction::State::kIssued) {
+  const bool issue = !transaction.has_value() ||
+                     transaction->state != redis::Transaction::State::kIssued;
+  if (!issue) {
     certificate = transaction->certificate;
   } else {
     absl::StatusOr<codec::Csr> csr = codec::ParseCsr(request.csr);
@@ -212,13 +213,17 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::IssueApproved(
     }
     ASSIGN_OR_RETURN(AdminCaDeps ca, CaOf(profile));
     ASSIGN_OR_RETURN(certificate, ca.issuer->Issue(profile, *csr));
-    RETURN_IF_ERROR(deps_.transactions->CompleteTransaction(
-        profile.name, request.transaction_id, request.fingerprint, certificate,
-        options_.issued_ttl));
   }
   ASSIGN_OR_RETURN(crypto::X509Ptr cert, crypto::FromDer<crypto::X509Ptr>(
                                              certificate, d2i_X509, "certificate"));
   const std::string serial = codec::SerialHex(X509_get0_serialNumber(cert.get()));
+  if (issue) {
+    // Issue() recorded it in the certificate index: the transaction keeps
+    // the serial only.
+    RETURN_IF_ERROR(deps_.transactions->CompleteIndexedTransaction(
+        profile.name, request.transaction_id, request.fingerprint, certificate, serial,
+        options_.issued_ttl));
+  }
   RETURN_IF_ERROR(Raced(deps_.requests->Transition(profile.name, request.transaction_id,
                                                    Status::kApproved, Status::kIssued,
                                                    actor, serial)));
