@@ -51,6 +51,10 @@ ABSL_FLAG(std::string, redis_username, "",
 ABSL_FLAG(std::string, redis_password_file, "",
           "file holding the Redis password (else env SCEP_REDIS_PASSWORD); "
           "neither: no AUTH");
+ABSL_FLAG(int, redis_timeout_ms, 1000, "bound of each Redis command (send and reply)");
+ABSL_FLAG(int, redis_failure_cooldown_ms, 500,
+          "after a Redis failure, fail fast for this long before trying again "
+          "(circuit breaker); 0 = off");
 ABSL_FLAG(std::string, profile, "default", "profile name, served at /scep/{name}");
 ABSL_FLAG(std::string, profiles_file, "",
           "profiles file (JSON, protos/scep/config/v1/profiles.proto); replaces "
@@ -238,6 +242,15 @@ int main(int argc, char** argv) {
   if (!redis_password.ok()) return Fail(log, redis_password.status());
   redis_options.password = *std::move(redis_password);
   redis_options.pool_size = static_cast<size_t>(absl::GetFlag(FLAGS_workers));
+  if (absl::GetFlag(FLAGS_redis_timeout_ms) < 1 ||
+      absl::GetFlag(FLAGS_redis_failure_cooldown_ms) < 0) {
+    return Fail(log, absl::InvalidArgumentError(
+                         "--redis_timeout_ms must be >= 1 and "
+                         "--redis_failure_cooldown_ms >= 0"));
+  }
+  redis_options.command_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_redis_timeout_ms));
+  redis_options.failure_cooldown =
+      absl::Milliseconds(absl::GetFlag(FLAGS_redis_failure_cooldown_ms));
   auto store = scep::redis::RedisEnrollmentStore::New(redis_options);
   absl::StatusOr<std::unique_ptr<scep::redis::CertificateIndex>> index =
       scep::redis::RedisCertificateIndex::New(redis_options);

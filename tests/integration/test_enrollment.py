@@ -261,6 +261,25 @@ class DependencyOutageTest(unittest.TestCase):
         finally:
             stack.stop()
 
+    def test_without_the_breaker_the_next_request_after_redis_returns_succeeds(self):
+        # --redis_failure_cooldown_ms=0 turns the circuit breaker off: every
+        # request tries Redis, so the first one after the restart goes
+        # through (and each one during the outage waits for its timeout).
+        stack = Stack(gateway_args=["--redis_failure_cooldown_ms=0"]).start()
+        try:
+            url = stack.url + "?operation=PKIOperation"
+            req = stack.probe_request("no-breaker", "tid-no-breaker", "77" * 16)
+            stack.stop_process("redis")
+            status, headers, _ = http("POST", url, req)
+            self.assertEqual(status, 503)
+            self.assertIn("Retry-After", headers)
+            stack.restart_redis()
+            status, _, body = http("POST", url, req)
+            self.assertEqual(status, 200)
+            self.assertEqual(stack.probe_open("no-breaker", body)["pkiStatus"], 0)
+        finally:
+            stack.stop()
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -340,6 +340,17 @@ class MutualTlsTest(unittest.TestCase):
         finally:
             stack.stop()
 
+    def test_gateway_refuses_bad_redis_timeouts(self):
+        from harness import binary
+        for bad in ("--redis_timeout_ms=0", "--redis_failure_cooldown_ms=-1"):
+            out = subprocess.run(
+                [binary("scep-gateway"), "--http_port=0", "--metrics_port=0",
+                 "--insecure_plaintext", bad],
+                env=dict(os.environ, SCEP_CHALLENGE="x"), capture_output=True,
+                text=True, timeout=30)
+            self.assertEqual(out.returncode, 1, bad)
+            self.assertIn("--redis_failure_cooldown_ms >= 0", out.stderr, bad)
+
     def test_services_refuse_to_start_without_tls_or_explicit_plaintext(self):
         from harness import binary
         out = subprocess.run(
