@@ -5,6 +5,7 @@
 
 #include "common/base/status_macros.h"
 #include "common/crypto/der.h"
+#include "common/crypto/public_keys.h"
 #include "common/crypto/ssl_error.h"
 
 namespace scep::codec {
@@ -32,12 +33,11 @@ absl::StatusOr<std::optional<std::string>> ChallengePassword(X509_REQ* req) {
                      ASN1_STRING_length(s));
 }
 
-absl::StatusOr<std::string> Fingerprint(X509_REQ* req, EVP_PKEY* key) {
+absl::StatusOr<std::string> Fingerprint(X509_REQ* req) {
   ASSIGN_OR_RETURN(std::string subject,
                    crypto::ToDer(X509_REQ_get_subject_name(req), i2d_X509_NAME));
   // The request's own encoded SubjectPublicKeyInfo: the same bytes as
   // i2d_PUBKEY(key) without OpenSSL 3 re-encoding the key (measured ~70 us).
-  (void)key;
   ASSIGN_OR_RETURN(std::string spki,
                    crypto::ToDer(X509_REQ_get_X509_PUBKEY(req), i2d_X509_PUBKEY));
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -56,19 +56,22 @@ absl::StatusOr<std::string> Fingerprint(X509_REQ* req, EVP_PKEY* key) {
 
 absl::StatusOr<Csr> ParseCsr(absl::string_view der) {
   Csr csr;
-  ASSIGN_OR_RETURN(csr.request, crypto::FromDer<crypto::X509ReqPtr>(
-                                    der, d2i_X509_REQ, "certificate request"));
-  EVP_PKEY* key = X509_REQ_get0_pubkey(csr.request.get());
-  if (key == nullptr) {
-    return crypto::SslInvalid("certificate request has no usable public key");
+  // Both the gateway and the signer parse every CSR: the key is decoded
+  // once, through the per-thread decoder (crypto/public_keys.h).
+  ASSIGN_OR_RETURN(csr.request, crypto::ParseRequestWithoutKey(der));
+  absl::StatusOr<crypto::EvpPkeyPtr> key =
+      crypto::DecodePublicKey(X509_REQ_get_X509_PUBKEY(csr.request.get()));
+  if (!key.ok()) {
+    return absl::InvalidArgumentError("certificate request has no usable public key");
   }
-  if (X509_REQ_verify(csr.request.get(), key) != 1) {
+  csr.public_key = *std::move(key);
+  if (X509_REQ_verify(csr.request.get(), csr.public_key.get()) != 1) {
     crypto::DrainSslErrors();
     return absl::PermissionDeniedError(
         "certificate request signature does not verify");
   }
   ASSIGN_OR_RETURN(csr.challenge_password, ChallengePassword(csr.request.get()));
-  ASSIGN_OR_RETURN(csr.fingerprint, Fingerprint(csr.request.get(), key));
+  ASSIGN_OR_RETURN(csr.fingerprint, Fingerprint(csr.request.get()));
   return csr;
 }
 

@@ -12,7 +12,11 @@ namespace scep::codec {
 
 // A PKCS#10 request as carried in PKCSReq (RFC 8894 section 3.3.1).
 struct Csr {
+  // Parsed without OpenSSL's own key decode (crypto::ParseRequestWithoutKey):
+  // X509_REQ_get0_pubkey(request) is nullptr; use `public_key`.
   crypto::X509ReqPtr request;
+  // The request's public key.
+  crypto::EvpPkeyPtr public_key;
   // The challengePassword attribute (PKCS#9), when present. Secret: never
   // log it.
   std::optional<std::string> challenge_password;

@@ -96,7 +96,7 @@ absl::StatusOr<crypto::X509NamePtr> BuildSubject(const Profile& profile,
 absl::Status ProfileIssuer::CheckPolicy(const Profile& profile,
                                         const codec::Csr& csr) {
   X509_REQ* req = csr.request.get();
-  EVP_PKEY* key = X509_REQ_get0_pubkey(req);
+  EVP_PKEY* key = csr.public_key.get();
   std::string key_type;
   if (EVP_PKEY_base_id(key) == EVP_PKEY_RSA) {
     key_type = "rsa";

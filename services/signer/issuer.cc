@@ -29,7 +29,7 @@ absl::Status SetRandomSerial(X509* cert) {
 
 // Copies the request's SubjectPublicKeyInfo as encoded, instead of
 // X509_set_pubkey's decode and re-encode of the key (~160 us in OpenSSL 3).
-bool CopyPublicKey(X509_REQ* csr, X509* cert) {
+bool CopyPublicKey(X509_REQ* csr, EVP_PKEY* key, X509* cert) {
   ASN1_OBJECT* alg = nullptr;
   int param_type = 0;
   const void* param = nullptr;
@@ -49,7 +49,7 @@ bool CopyPublicKey(X509_REQ* csr, X509* cert) {
     param_copy = ASN1_STRING_dup(static_cast<const ASN1_STRING*>(param));
   } else if (param_type != V_ASN1_NULL && param_type != V_ASN1_UNDEF) {
     ASN1_OBJECT_free(alg_copy);
-    return X509_set_pubkey(cert, X509_REQ_get0_pubkey(csr)) == 1;  // rare shapes
+    return X509_set_pubkey(cert, key) == 1;  // rare shapes
   }
   unsigned char* bits_copy = static_cast<unsigned char*>(OPENSSL_memdup(bits, bits_len));
   X509_PUBKEY* pub = X509_get_X509_PUBKEY(cert);
@@ -93,13 +93,13 @@ absl::Status CopySubjectAltName(X509_REQ* csr, X509* cert, bool* copied) {
 
 }  // namespace
 
-absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, X509* ca,
+absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, EVP_PKEY* key,
+                                                 X509* ca,
                                                  const IssueParams& params) {
   if (params.validity_days < 1 || params.validity_days > 3650) {
     return absl::InvalidArgumentError("validity must be 1..3650 days");
   }
-  EVP_PKEY* key = X509_REQ_get0_pubkey(csr);
-  if (key == nullptr) return crypto::SslInvalid("request public key");
+  if (key == nullptr) return absl::InvalidArgumentError("request public key");
   crypto::X509Ptr cert(X509_new());
   if (cert == nullptr) return crypto::SslInternal("X509_new");
   X509* x = cert.get();
@@ -109,7 +109,7 @@ absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, X509* ca,
       X509_set_subject_name(x, params.subject != nullptr
                                    ? params.subject
                                    : X509_REQ_get_subject_name(csr)) != 1 ||
-      !CopyPublicKey(csr, x)) {
+      !CopyPublicKey(csr, key, x)) {
     return crypto::SslInternal("certificate fields");
   }
   time_t not_before = absl::ToTimeT(params.now - absl::Minutes(5));

@@ -28,8 +28,11 @@ struct IssueParams {
 // issuer from `ca`, validity [now - 5 min, now + days] capped at the CA's
 // notAfter, basicConstraints CA:FALSE, keyUsage digitalSignature +
 // keyEncipherment (digitalSignature + keyAgreement for EC keys), EKU
-// clientAuth, SKI and AKI. InvalidArgument for an unusable CSR.
-absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, X509* ca,
+// clientAuth, SKI and AKI. `key` is the CSR's public key
+// (codec::Csr::public_key: codec::ParseCsr does not leave it in `csr`).
+// InvalidArgument for an unusable CSR.
+absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, EVP_PKEY* key,
+                                                 X509* ca,
                                                  const IssueParams& params);
 
 // Signs `cert` with the CA `key`; Internal (with the OpenSSL queue) when the

@@ -153,7 +153,8 @@ absl::StatusOr<crypto::X509Ptr> SignerCore::IssueX509(absl::string_view csr_der,
   params.key_usage = policy.key_usage;
   params.extended_key_usage = policy.extended_key_usage;
   ASSIGN_OR_RETURN(crypto::X509Ptr cert,
-                   BuildCertificate(csr.request.get(), ca_cert_.get(), params));
+                   BuildCertificate(csr.request.get(), csr.public_key.get(),
+                                    ca_cert_.get(), params));
   RETURN_IF_ERROR(ca_key_->WithKey([&](EVP_PKEY* key) {
     return SignCertificate(cert.get(), key, md);
   }));

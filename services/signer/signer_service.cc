@@ -7,6 +7,7 @@
 #include "common/codec/envelope.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
+#include "common/crypto/public_keys.h"
 #include "common/rpc/status_convert.h"
 #include "services/signer/timed_key_access.h"
 
@@ -235,9 +236,14 @@ grpc::ServerUnaryReactor* SignerService::IssueCertRep(
       return absl::InvalidArgumentError("IssueCertRep answers SUCCESS only");
     }
     // Checked before the CA key signs anything.
-    absl::StatusOr<crypto::X509Ptr> recipient = crypto::FromDer<crypto::X509Ptr>(
-        request->recipient_certificate(), d2i_X509, "recipient certificate");
-    if (!recipient.ok()) return recipient.status();
+    // Only its issuer, serial and RSA key are used (crypto/public_keys.h:
+    // about 16 us instead of OpenSSL 3.0's 110 us decoder set-up).
+    absl::StatusOr<crypto::X509Ptr> recipient =
+        crypto::ParseCertificateForKeyTransport(request->recipient_certificate());
+    if (!recipient.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "recipient certificate: ", recipient.status().message()));
+    }
     // A retry of this transaction (same transactionID, CSR and policy)
     // after its caller gave up gets the certificate already signed.
     const std::string key = RecentIssuance::Key(
