@@ -2,12 +2,16 @@
 
 #include <openssl/objects.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/codec/scep_oids.h"
+#include "common/crypto/public_keys.h"
 #include "common/crypto/ssl_error.h"
 
 namespace scep::codec {
@@ -115,6 +119,110 @@ absl::Status ReadAttributes(CMS_SignerInfo* si, ScepAttributes& out) {
   return absl::OkStatus();
 }
 
+// One DER TLV header: single-octet tag, definite length.
+struct Tlv {
+  unsigned char tag = 0;
+  size_t header = 0;  // octets before the contents
+  size_t length = 0;  // octets of contents
+  size_t size() const { return header + length; }
+};
+
+// The TLV at the start of `in`; nullopt for anything else (multi-octet tag,
+// indefinite or over-long length, contents past the end of `in`).
+std::optional<Tlv> ReadTlv(absl::string_view in) {
+  if (in.size() < 2 || (static_cast<unsigned char>(in[0]) & 0x1f) == 0x1f) {
+    return std::nullopt;
+  }
+  Tlv tlv;
+  tlv.tag = static_cast<unsigned char>(in[0]);
+  const auto first = static_cast<unsigned char>(in[1]);
+  if (first < 0x80) {
+    tlv.header = 2;
+    tlv.length = first;
+  } else {
+    const size_t octets = first & 0x7f;
+    if (octets == 0 || octets > 4 || in.size() < 2 + octets) return std::nullopt;
+    for (size_t i = 0; i < octets; ++i) {
+      tlv.length = (tlv.length << 8) | static_cast<unsigned char>(in[2 + i]);
+    }
+    tlv.header = 2 + octets;
+  }
+  if (tlv.length > in.size() - tlv.header) return std::nullopt;
+  return tlv;
+}
+
+// DER header for `length` octets of contents under `tag`.
+std::string Header(unsigned char tag, size_t length) {
+  std::string out(1, static_cast<char>(tag));
+  if (length < 0x80) {
+    out.push_back(static_cast<char>(length));
+    return out;
+  }
+  std::string octets;
+  for (size_t n = length; n > 0; n >>= 8) octets.insert(octets.begin(), static_cast<char>(n & 0xff));
+  out.push_back(static_cast<char>(0x80 | octets.size()));
+  return out + octets;
+}
+
+// A SignedData ContentInfo with its certificates taken out.
+struct SplitMessage {
+  std::string without_certificates;
+  std::vector<absl::string_view> certificates;  // DER, into the input
+};
+
+// Takes the certificates out of a DER SignedData ContentInfo (RFC 5652
+// section 5.1; they are not covered by the signature), so that OpenSSL does
+// not decode their keys while parsing the message: ParsePkiMessage parses
+// them with crypto::ParseCertificate instead. nullopt when `der` is not
+// that shape in definite-length DER or has no certificates; the caller
+// then parses it as it is.
+std::optional<SplitMessage> SplitCertificates(absl::string_view der) {
+  static constexpr char kSignedDataOid[] =
+      "\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02";
+  std::optional<Tlv> info = ReadTlv(der);
+  if (!info || info->tag != 0x30 || info->size() != der.size()) return std::nullopt;
+  absl::string_view body = der.substr(info->header);
+  const absl::string_view oid(kSignedDataOid, sizeof(kSignedDataOid) - 1);
+  if (!absl::StartsWith(body, oid)) return std::nullopt;
+  body.remove_prefix(oid.size());
+  std::optional<Tlv> wrapper = ReadTlv(body);
+  if (!wrapper || wrapper->tag != 0xa0 || wrapper->size() != body.size()) return std::nullopt;
+  body.remove_prefix(wrapper->header);
+  std::optional<Tlv> signed_data = ReadTlv(body);
+  if (!signed_data || signed_data->tag != 0x30 || signed_data->size() != body.size()) {
+    return std::nullopt;
+  }
+  absl::string_view fields = body.substr(signed_data->header);
+  // version, digestAlgorithms, encapContentInfo
+  size_t prefix = 0;
+  for (unsigned char tag : {0x02, 0x31, 0x30}) {
+    std::optional<Tlv> field = ReadTlv(fields.substr(prefix));
+    if (!field || field->tag != tag) return std::nullopt;
+    prefix += field->size();
+  }
+  std::optional<Tlv> certs = ReadTlv(fields.substr(prefix));
+  if (!certs || certs->tag != 0xa0) return std::nullopt;
+  SplitMessage split;
+  for (absl::string_view set = fields.substr(prefix + certs->header, certs->length);
+       !set.empty();) {
+    std::optional<Tlv> cert = ReadTlv(set);
+    // Only plain certificates (not the other CertificateChoices).
+    if (!cert || cert->tag != 0x30) return std::nullopt;
+    split.certificates.push_back(set.substr(0, cert->size()));
+    set.remove_prefix(cert->size());
+  }
+  if (split.certificates.empty()) return std::nullopt;
+  const absl::string_view rest = fields.substr(prefix + certs->size());
+  const size_t sd_length = prefix + rest.size();
+  const std::string sd_header = Header(0x30, sd_length);
+  const std::string wrapper_header = Header(0xa0, sd_header.size() + sd_length);
+  const size_t info_length = oid.size() + wrapper_header.size() + sd_header.size() + sd_length;
+  split.without_certificates = absl::StrCat(
+      Header(0x30, info_length), oid, wrapper_header, sd_header,
+      fields.substr(0, prefix), rest);
+  return split;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> DigestName(const ASN1_OBJECT* oid) {
@@ -129,8 +237,30 @@ absl::StatusOr<std::string> DigestName(const ASN1_OBJECT* oid) {
 }
 
 absl::StatusOr<PkiMessage> ParsePkiMessage(absl::string_view der) {
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(der.size())));
+  // OpenSSL 3.0 would build a key decoder for every certificate in the
+  // message (~110 us each, serialised by its locks): the certificates are
+  // parsed on their own (crypto::ParseCertificate) and handed to CMS.
+  std::optional<SplitMessage> split = SplitCertificates(der);
+  crypto::X509StackPtr certs;
+  absl::string_view message = der;
+  if (split.has_value()) {
+    certs.reset(sk_X509_new_null());
+    if (certs == nullptr) return crypto::SslInternal("certificate stack");
+    for (absl::string_view cert_der : split->certificates) {
+      absl::StatusOr<crypto::X509Ptr> cert = crypto::ParseCertificate(cert_der);
+      if (!cert.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("pkiMessage certificate: ", cert.status().message()));
+      }
+      if (sk_X509_push(certs.get(), cert->get()) == 0) {
+        return crypto::SslInternal("certificate stack");
+      }
+      cert->release();
+    }
+    message = split->without_certificates;
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(message.data());
+  CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(message.size())));
   if (cms == nullptr) return crypto::SslInvalid("pkiMessage is not CMS");
   if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) {
     return absl::InvalidArgumentError("pkiMessage is not SignedData");
@@ -140,7 +270,7 @@ absl::StatusOr<PkiMessage> ParsePkiMessage(absl::string_view der) {
     return absl::InvalidArgumentError("pkiMessage needs exactly one signer");
   }
   CMS_SignerInfo* si = sk_CMS_SignerInfo_value(sis, 0);
-  if (CMS_set1_signers_certs(cms.get(), nullptr, 0) < 1) {
+  if (CMS_set1_signers_certs(cms.get(), certs.get(), 0) < 1) {
     return crypto::SslInvalid("pkiMessage lacks its signer certificate");
   }
   PkiMessage msg;
@@ -165,7 +295,7 @@ absl::StatusOr<PkiMessage> ParsePkiMessage(absl::string_view der) {
   }
   BioPtr sink(BIO_new(BIO_s_null()));
   msg.signature_valid =
-      CMS_verify(cms.get(), nullptr, nullptr, nullptr, sink.get(),
+      CMS_verify(cms.get(), certs.get(), nullptr, nullptr, sink.get(),
                  CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) == 1;
   crypto::DrainSslErrors();
   return msg;

@@ -32,6 +32,16 @@ struct ThreadDecoder {
   ThreadDecoder& operator=(const ThreadDecoder&) = delete;
 };
 
+// True when i2d of `cert` gives back exactly `der`.
+bool Reencodes(X509* cert, absl::string_view der) {
+  unsigned char* out = nullptr;
+  int len = i2d_X509(cert, &out);
+  const bool same = len > 0 && static_cast<size_t>(len) == der.size() &&
+                    CRYPTO_memcmp(out, der.data(), der.size()) == 0;
+  OPENSSL_free(out);
+  return same;
+}
+
 }  // namespace
 
 OSSL_LIB_CTX* KeylessContext() {
@@ -71,7 +81,7 @@ absl::StatusOr<X509ReqPtr> ParseRequestWithoutKey(absl::string_view der) {
   return req;
 }
 
-absl::StatusOr<X509Ptr> ParseCertificateForKeyTransport(absl::string_view der) {
+absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view der) {
   OSSL_LIB_CTX* keyless = KeylessContext();
   if (keyless == nullptr) return FromDer<X509Ptr>(der, d2i_X509, "certificate");
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
@@ -101,7 +111,7 @@ absl::StatusOr<X509Ptr> ParseCertificateForKeyTransport(absl::string_view der) {
     const unsigned char* q = bits;
     EvpPkeyPtr key(d2i_PublicKey(EVP_PKEY_RSA, nullptr, &q, bits_len));
     if (key != nullptr && q == bits + bits_len &&
-        X509_set_pubkey(cert.get(), key.get()) == 1) {
+        X509_set_pubkey(cert.get(), key.get()) == 1 && Reencodes(cert.get(), der)) {
       return cert;
     }
     DrainSslErrors();

@@ -33,17 +33,18 @@ OSSL_LIB_CTX* KeylessContext();
 // decoded with DecodePublicKey.
 absl::StatusOr<X509ReqPtr> ParseRequestWithoutKey(absl::string_view der);
 
-// A DER certificate for RSA key transport (the CertRep envelope, RFC 8894
-// section 3.3.2): parsed without OpenSSL's key decode, then given its RSA
-// key through the legacy RSA decoder (d2i_PublicKey: no decoder context),
-// about 16 us instead of about 110. The key is an OpenSSL legacy-type RSA
-// key (EVP_PKEY_get0_provider() is null) that OpenSSL 3 exports to the
-// default provider when it is used; PKCS#1 v1.5 and RSAES-OAEP key
-// transport are tested with it. The certificate is marked modified, so i2d
-// re-encodes it (the same bytes for DER input). A certificate whose key is
-// not plain rsaEncryption takes d2i_X509's way. InvalidArgument when
-// malformed.
-absl::StatusOr<X509Ptr> ParseCertificateForKeyTransport(absl::string_view der);
+// A DER certificate whose RSA key is decoded without a decoder context:
+// parsed without OpenSSL's key decode, then given its key through the
+// legacy RSA decoder (d2i_PublicKey), about 20 us instead of about 110.
+// The key is an OpenSSL legacy-type RSA key (EVP_PKEY_get0_provider() is
+// null) that OpenSSL 3 exports to the default provider when it is used:
+// PKCS#1 v1.5 and RSAES-OAEP key transport and signature checks are tested
+// with it. Setting the key marks the certificate modified, so i2d
+// re-encodes it; the result is kept only when that gives back `der`
+// exactly. Any other certificate (EC, RSA-PSS, BER inside) takes
+// d2i_X509's way. InvalidArgument when malformed or followed by trailing
+// bytes.
+absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view der);
 
 // The key of a DER SubjectPublicKeyInfo, through this thread's decoder
 // context; InvalidArgument when OpenSSL cannot decode it.

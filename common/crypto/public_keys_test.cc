@@ -98,17 +98,20 @@ TEST(PublicKeysTest, RequestRejectsMalformedAndTrailingBytes) {
   EXPECT_NE(std::string(trailing.status().message()).find("trailing"), std::string::npos);
 }
 
-TEST(PublicKeysTest, KeyTransportCertificateCarriesItsRsaKeyAndEncrypts) {
+TEST(PublicKeysTest, CertificateCarriesItsRsaKeyWhichEncryptsAndVerifies) {
   EvpPkeyPtr rsa = NewRsa();
   const std::string der = SelfSigned(rsa.get());
-  absl::StatusOr<X509Ptr> cert = ParseCertificateForKeyTransport(der);
+  absl::StatusOr<X509Ptr> cert = ParseCertificate(der);
   ASSERT_TRUE(cert.ok()) << cert.status();
   ASSERT_NE(X509_get0_pubkey(cert->get()), nullptr);
   EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(cert->get()), rsa.get()), 1);
   // Same certificate: encoding, issuer and serial (the envelope's rid).
   EXPECT_EQ(ToDer(cert->get(), i2d_X509).value(), der);
   EXPECT_EQ(ASN1_INTEGER_get(X509_get0_serialNumber(cert->get())), 4242);
+  EXPECT_EQ(EVP_PKEY_get0_provider(X509_get0_pubkey(cert->get())), nullptr);  // legacy-type
   EXPECT_EQ(RoundTrip(cert->get(), rsa.get(), "issued certificate"), "issued certificate");
+  // Its self-signature verifies with that key (re-encoded TBS, same bytes).
+  EXPECT_EQ(X509_verify(cert->get(), X509_get0_pubkey(cert->get())), 1);
   // RSAES-OAEP works with it too.
   CmsPtr cms(CMS_encrypt(nullptr, nullptr, EVP_aes_128_cbc(), CMS_BINARY | CMS_PARTIAL));
   CMS_RecipientInfo* ri = CMS_add1_recipient_cert(cms.get(), cert->get(), CMS_KEY_PARAM);
@@ -127,22 +130,35 @@ TEST(PublicKeysTest, KeyTransportCertificateCarriesItsRsaKeyAndEncrypts) {
   EXPECT_EQ(std::string(data, static_cast<size_t>(len)), "oaep");
 }
 
-TEST(PublicKeysTest, KeyTransportCertificateWithAnotherKeyTypeTakesTheFullParse) {
+TEST(PublicKeysTest, CertificateWithAnotherKeyTypeTakesTheFullParse) {
   EvpPkeyPtr ec = NewEc();
   const std::string der = SelfSigned(ec.get());
-  absl::StatusOr<X509Ptr> cert = ParseCertificateForKeyTransport(der);
+  absl::StatusOr<X509Ptr> cert = ParseCertificate(der);
   ASSERT_TRUE(cert.ok()) << cert.status();
   ASSERT_NE(X509_get0_pubkey(cert->get()), nullptr);
   EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(cert->get()), ec.get()), 1);
   EXPECT_EQ(EVP_PKEY_get0_provider(X509_get0_pubkey(cert->get())) != nullptr, true);
 }
 
-TEST(PublicKeysTest, KeyTransportCertificateRejectsMalformedAndTrailingBytes) {
-  EXPECT_EQ(ParseCertificateForKeyTransport("\x30\x03\x02\x01").status().code(),
+TEST(PublicKeysTest, CertificateThatDoesNotReencodeTakesTheFullParse) {
+  EvpPkeyPtr rsa = NewRsa();
+  const std::string der = SelfSigned(rsa.get());
+  // The outer length in a non-minimal long form: valid BER, not DER.
+  ASSERT_EQ(static_cast<unsigned char>(der[1]), 0x82);
+  std::string ber = der.substr(0, 1) + std::string("\x83\x00", 2) + der.substr(2);
+  absl::StatusOr<X509Ptr> cert = ParseCertificate(ber);
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  ASSERT_NE(X509_get0_pubkey(cert->get()), nullptr);
+  EXPECT_NE(EVP_PKEY_get0_provider(X509_get0_pubkey(cert->get())), nullptr);  // d2i_X509's
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(cert->get()), rsa.get()), 1);
+}
+
+TEST(PublicKeysTest, CertificateRejectsMalformedAndTrailingBytes) {
+  EXPECT_EQ(ParseCertificate("\x30\x03\x02\x01").status().code(),
             absl::StatusCode::kInvalidArgument);
   EvpPkeyPtr rsa = NewRsa();
   absl::StatusOr<X509Ptr> trailing =
-      ParseCertificateForKeyTransport(SelfSigned(rsa.get()) + "x");
+      ParseCertificate(SelfSigned(rsa.get()) + "x");
   EXPECT_EQ(trailing.status().code(), absl::StatusCode::kInvalidArgument);
 }
 

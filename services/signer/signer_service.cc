@@ -239,7 +239,7 @@ grpc::ServerUnaryReactor* SignerService::IssueCertRep(
     // Only its issuer, serial and RSA key are used (crypto/public_keys.h:
     // about 16 us instead of OpenSSL 3.0's 110 us decoder set-up).
     absl::StatusOr<crypto::X509Ptr> recipient =
-        crypto::ParseCertificateForKeyTransport(request->recipient_certificate());
+        crypto::ParseCertificate(request->recipient_certificate());
     if (!recipient.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "recipient certificate: ", recipient.status().message()));
