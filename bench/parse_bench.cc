@@ -75,7 +75,7 @@ absl::StatusOr<std::vector<ParseCase>> MeasureParses(int threads, double seconds
          EVP_PKEY* k = X509_REQ_get0_pubkey(req->get());
          return k != nullptr && X509_REQ_verify(req->get(), k) == 1;
        }},
-      {"csr_keyless (ParseRequestWithoutKey, DecodePublicKey, verify)",
+      {"csr_ours (ParseRequestWithoutKey, DecodePublicKey, verify)",
        [&] {
          auto req = crypto::ParseRequestWithoutKey(*csr);
          if (!req.ok()) return false;
@@ -85,6 +85,11 @@ absl::StatusOr<std::vector<ParseCase>> MeasureParses(int threads, double seconds
       {"cert_openssl (d2i_X509)",
        [&] {
          auto x = crypto::FromDer<crypto::X509Ptr>(*cert_der, d2i_X509, "cert");
+         return x.ok() && X509_get0_pubkey(x->get()) != nullptr;
+       }},
+      {"cert_ours (ParseCertificate: keyless, legacy RSA decoder)",
+       [&] {
+         auto x = crypto::ParseCertificate(*cert_der);
          return x.ok() && X509_get0_pubkey(x->get()) != nullptr;
        }},
       {"spki_openssl (d2i_PUBKEY)",
@@ -97,7 +102,7 @@ absl::StatusOr<std::vector<ParseCase>> MeasureParses(int threads, double seconds
          OPENSSL_free(der);
          return k != nullptr;
        }},
-      {"spki_thread_decoder (DecodePublicKey)",
+      {"spki_ours (DecodePublicKey: per-thread decoder)",
        [&] {
          return crypto::DecodePublicKey(X509_get_X509_PUBKEY(cert->get())).ok();
        }},
