@@ -80,6 +80,18 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(json.loads(out.stdout)["succeeded"], 20)
 
+    def test_parse_micro_benchmark(self):
+        # Runs every case briefly (each one checks its own result); no
+        # timing is asserted.
+        out = subprocess.run(
+            [BENCH, "parse", "--threads", "1", "--seconds", "0.1", "--json"],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        cases = json.loads(out.stdout)
+        self.assertEqual(len(cases), 6, cases)
+        for case in cases:
+            self.assertGreater(case["calls"], 0, case)
+
     def test_wrong_challenge_is_counted_as_failure(self):
         stack = self.stack
         out = subprocess.run(
