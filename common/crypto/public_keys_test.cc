@@ -130,6 +130,50 @@ TEST(PublicKeysTest, CertificateCarriesItsRsaKeyWhichEncryptsAndVerifies) {
   EXPECT_EQ(std::string(data, static_cast<size_t>(len)), "oaep");
 }
 
+// CMS SignedData over `text` by `key`/`cert_der`, RSASSA-PSS when `pss`.
+std::string SignedData(EVP_PKEY* key, const std::string& cert_der, bool pss,
+                       const std::string& text) {
+  X509Ptr signer = FromDer<X509Ptr>(cert_der, d2i_X509, "cert").value();
+  BioPtr in(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+  const unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_NOCERTS;
+  CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
+  CMS_SignerInfo* si = CMS_add1_signer(cms.get(), signer.get(), key, EVP_sha256(),
+                                       flags | (pss ? CMS_KEY_PARAM : 0));
+  if (si == nullptr) return "";
+  if (pss && EVP_PKEY_CTX_set_rsa_padding(CMS_SignerInfo_get0_pkey_ctx(si),
+                                          RSA_PKCS1_PSS_PADDING) != 1) {
+    return "";
+  }
+  if (CMS_final(cms.get(), in.get(), nullptr, flags) != 1) return "";
+  return ToDer(cms.get(), i2d_CMS_ContentInfo).value();
+}
+
+TEST(PublicKeysTest, CertificateKeyVerifiesPkcs1AndPssSignedData) {
+  EvpPkeyPtr rsa = NewRsa();
+  const std::string der = SelfSigned(rsa.get());
+  for (bool pss : {false, true}) {
+    std::string message = SignedData(rsa.get(), der, pss, "pkiMessage content");
+    ASSERT_FALSE(message.empty()) << pss;
+    absl::StatusOr<X509Ptr> cert = ParseCertificate(der);
+    ASSERT_TRUE(cert.ok()) << cert.status();
+    ASSERT_EQ(EVP_PKEY_get0_provider(X509_get0_pubkey(cert->get())), nullptr);
+    X509StackPtr certs(sk_X509_new_null());
+    X509_up_ref(cert->get());
+    sk_X509_push(certs.get(), cert->get());
+    CmsPtr cms = FromDer<CmsPtr>(message, d2i_CMS_ContentInfo, "cms").value();
+    EXPECT_EQ(CMS_verify(cms.get(), certs.get(), nullptr, nullptr, nullptr,
+                         CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY), 1)
+        << (pss ? "PSS" : "PKCS#1 v1.5");
+    // A flipped signature bit fails with the same key.
+    std::string bad = message;
+    bad[bad.size() - 10] ^= 0x01;  // inside the signature (the last field)
+    CmsPtr tampered = FromDer<CmsPtr>(bad, d2i_CMS_ContentInfo, "cms").value();
+    EXPECT_NE(CMS_verify(tampered.get(), certs.get(), nullptr, nullptr, nullptr,
+                         CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY), 1)
+        << (pss ? "PSS" : "PKCS#1 v1.5");
+  }
+}
+
 TEST(PublicKeysTest, CertificateWithAnotherKeyTypeTakesTheFullParse) {
   EvpPkeyPtr ec = NewEc();
   const std::string der = SelfSigned(ec.get());
