@@ -145,16 +145,27 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
     }
     return IssueOnce(profile, req, *csr);
   }
-  // A retransmission of an accepted request carries a challenge that may
-  // already be consumed (one-time): answer it from the transaction first.
-  absl::StatusOr<std::optional<Transaction>> known =
-      store_->GetTransaction(profile.name, req.msg.attributes.transaction_id);
-  if (!known.ok()) return UnavailableAfterNonce(req, "transaction store");
-  const bool retransmission =
-      known->has_value() && (*known)->fingerprint == csr->fingerprint;
-  if (!retransmission) {
-    std::optional<PkiOutcome> refused = CheckChallenge(profile, req, *csr);
-    if (refused.has_value()) return *std::move(refused);
+  // A request carrying the profile's shared secret passes the challenge
+  // whether or not it is a retransmission, and the transaction claim below
+  // answers a retransmission from its record: no look-up first (one Redis
+  // round trip less per enrollment).
+  const bool shared_secret_matches =
+      profile.challenge_mode == Profile::ChallengeMode::kStatic &&
+      csr->challenge_password.has_value() && !csr->challenge_password->empty() &&
+      SecretEquals(*csr->challenge_password, profile.challenge);
+  if (!shared_secret_matches) {
+    // A retransmission of an accepted request carries a challenge that may
+    // since have been consumed (one-time) or changed (the shared secret
+    // rotated): answer it from the transaction first.
+    absl::StatusOr<std::optional<Transaction>> known =
+        store_->GetTransaction(profile.name, req.msg.attributes.transaction_id);
+    if (!known.ok()) return UnavailableAfterNonce(req, "transaction store");
+    const bool retransmission =
+        known->has_value() && (*known)->fingerprint == csr->fingerprint;
+    if (!retransmission) {
+      std::optional<PkiOutcome> refused = CheckChallenge(profile, req, *csr);
+      if (refused.has_value()) return *std::move(refused);
+    }
   }
   if (profile.approval == Profile::Approval::kManual) {
     return AwaitApproval(profile, req, *csr, *plain);

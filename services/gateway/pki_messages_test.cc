@@ -24,6 +24,59 @@ using codec::FailInfo;
 using codec::MessageType;
 using codec::PkiStatus;
 
+// Forwards to a store and counts GetTransaction calls (Redis round trips
+// the enrollment path makes before claiming the transaction).
+class CountingStore final : public redis::EnrollmentStore {
+ public:
+  explicit CountingStore(redis::EnrollmentStore* inner) : inner_(inner) {}
+  int get_transaction_calls = 0;
+
+  absl::StatusOr<bool> RecordNonce(absl::string_view profile, absl::string_view nonce,
+                                   absl::Duration ttl) override {
+    return inner_->RecordNonce(profile, nonce, ttl);
+  }
+  absl::Status ForgetNonce(absl::string_view profile, absl::string_view nonce) override {
+    return inner_->ForgetNonce(profile, nonce);
+  }
+  absl::StatusOr<redis::Transaction> ClaimTransaction(absl::string_view profile,
+                                                      absl::string_view tid,
+                                                      absl::string_view fingerprint,
+                                                      absl::Duration ttl) override {
+    return inner_->ClaimTransaction(profile, tid, fingerprint, ttl);
+  }
+  absl::Status CompleteTransaction(absl::string_view profile, absl::string_view tid,
+                                   absl::string_view fingerprint,
+                                   absl::string_view certificate,
+                                   absl::Duration ttl) override {
+    return inner_->CompleteTransaction(profile, tid, fingerprint, certificate, ttl);
+  }
+  absl::Status CompleteIndexedTransaction(absl::string_view profile, absl::string_view tid,
+                                          absl::string_view fingerprint,
+                                          absl::string_view certificate,
+                                          absl::string_view serial_hex,
+                                          absl::Duration ttl) override {
+    return inner_->CompleteIndexedTransaction(profile, tid, fingerprint, certificate,
+                                              serial_hex, ttl);
+  }
+  absl::Status ReleaseTransaction(absl::string_view profile, absl::string_view tid,
+                                  absl::string_view fingerprint) override {
+    return inner_->ReleaseTransaction(profile, tid, fingerprint);
+  }
+  absl::Status RejectTransaction(absl::string_view profile, absl::string_view tid,
+                                 absl::Duration ttl) override {
+    return inner_->RejectTransaction(profile, tid, ttl);
+  }
+  absl::StatusOr<std::optional<redis::Transaction>> GetTransaction(
+      absl::string_view profile, absl::string_view tid) override {
+    ++get_transaction_calls;
+    return inner_->GetTransaction(profile, tid);
+  }
+  absl::Status Ping() override { return inner_->Ping(); }
+
+ private:
+  redis::EnrollmentStore* const inner_;
+};
+
 struct Identity {
   crypto::EvpPkeyPtr key;
   crypto::X509Ptr cert;  // the certificate the device signs with
@@ -198,6 +251,46 @@ TEST_F(PkiMessagesTest, RenewalWithCertificateUnknownToIndexIsBadCertId) {
   r.raw_query = "operation=PKIOperation";
   r.body = Message(id, MessageType::kRenewalReq, "tid-u2", Csr(id.key.get(), "unknown", ""));
   EXPECT_EQ(Attributes(other.Handle(r)).fail_info, FailInfo::kBadCertId);
+}
+
+TEST_F(PkiMessagesTest, SharedSecretSkipsTheTransactionLookupAndRotationKeepsRetransmissions) {
+  CountingStore counting(store_.get());
+  service_ = std::make_unique<ScepService>(options_, signer_.get(), &counting, &index_,
+                                           &certs_);
+  Identity id;
+  id.key.reset(EVP_RSA_gen(2048));
+  id.cert = codec::SelfSignedCertificate(id.key.get(), "rotating").value();
+  const std::string csr = Csr(id.key.get(), "rotating", "pw");
+  auto first = Open(Post(Message(id, MessageType::kPkcsReq, "tid-rot", csr)), id);
+  ASSERT_EQ(first.message.attributes.pki_status, PkiStatus::kSuccess);
+  ASSERT_EQ(first.certificates.size(), 1u);
+  // The right shared secret: no look-up before the claim.
+  EXPECT_EQ(counting.get_transaction_calls, 0);
+  // A retransmission (fresh nonce) with the same secret: the same
+  // certificate, still without a look-up.
+  auto again = Open(Post(Message(id, MessageType::kPkcsReq, "tid-rot", csr)), id);
+  ASSERT_EQ(again.message.attributes.pki_status, PkiStatus::kSuccess);
+  EXPECT_EQ(X509_cmp(again.certificates[0].get(), first.certificates[0].get()), 0);
+  EXPECT_EQ(counting.get_transaction_calls, 0);
+  // The administrator rotates the secret: a new request with the old one is
+  // refused (after one look-up)...
+  options_.profile.challenge = "rotated";
+  service_ = std::make_unique<ScepService>(options_, signer_.get(), &counting, &index_,
+                                           &certs_);
+  Identity other;
+  other.key.reset(EVP_RSA_gen(2048));
+  other.cert = codec::SelfSignedCertificate(other.key.get(), "late").value();
+  auto refused = Attributes(Post(Message(other, MessageType::kPkcsReq, "tid-late",
+                                         Csr(other.key.get(), "late", "pw"))));
+  EXPECT_EQ(refused.pki_status, PkiStatus::kFailure);
+  EXPECT_EQ(refused.fail_info, FailInfo::kBadRequest);
+  EXPECT_EQ(counting.get_transaction_calls, 1);
+  // ...but a retransmission of the request accepted before the rotation
+  // still gets its certificate from the transaction.
+  auto after = Open(Post(Message(id, MessageType::kPkcsReq, "tid-rot", csr)), id);
+  ASSERT_EQ(after.message.attributes.pki_status, PkiStatus::kSuccess);
+  EXPECT_EQ(X509_cmp(after.certificates[0].get(), first.certificates[0].get()), 0);
+  EXPECT_EQ(counting.get_transaction_calls, 2);
 }
 
 TEST_F(PkiMessagesTest, CertPollAnswersByTransaction) {
