@@ -50,6 +50,12 @@ def parse_args():
     p.add_argument("--candidate-build-dir",
                    help="also run our stack built here (target 'candidate'), "
                         "alternating with the others: A/B of a change")
+    p.add_argument("--candidate-gateway-args", default="",
+                   help="extra scep-gateway flags for the candidate (e.g. "
+                        "'--workers=8'): A/B of a setting; with no "
+                        "--candidate-build-dir the candidate is --build-dir")
+    p.add_argument("--candidate-signer-args", default="",
+                   help="extra scep-signer flags for the candidate")
     p.add_argument("--json-out", help="write every measurement here")
     return p.parse_args()
 
@@ -70,11 +76,12 @@ class Ours:
     """Our stack from `build_dir` ("candidate": another build of ours, for
     measuring a change A/B in the same run)."""
 
-    def __init__(self, name="ours", build_dir=None):
+    def __init__(self, name="ours", build_dir=None, gateway_args=(), signer_args=()):
         self.name = name
         self.build_dir = os.path.abspath(build_dir or ARGS.build_dir)
         self.stack = harness.Stack(challenge=ARGS.challenge, legacy=False,
-                                   ca_key=ARGS.ca_key)
+                                   ca_key=ARGS.ca_key, gateway_args=gateway_args,
+                                   signer_args=signer_args)
 
     def start(self):
         harness.BUILD_DIR = self.build_dir  # binary() looks it up per call
@@ -202,8 +209,11 @@ def main():
     if not os.path.exists(BENCH):
         sys.exit(f"{BENCH} not built (ninja -C {ARGS.build_dir} scep-bench)")
     targets = [Ours()]
-    if ARGS.candidate_build_dir:
-        targets.append(Ours("candidate", ARGS.candidate_build_dir))
+    if (ARGS.candidate_build_dir or ARGS.candidate_gateway_args
+            or ARGS.candidate_signer_args):
+        targets.append(Ours("candidate", ARGS.candidate_build_dir,
+                            gateway_args=ARGS.candidate_gateway_args.split(),
+                            signer_args=ARGS.candidate_signer_args.split()))
     if not ARGS.skip_micromdm:
         targets.append(Micromdm())
     results = {"args": vars(ARGS), "uptime_before": open("/proc/loadavg").read().strip(),
