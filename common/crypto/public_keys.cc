@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "common/crypto/der.h"
 #include "common/crypto/ssl_error.h"
 
@@ -42,6 +43,27 @@ bool Reencodes(X509* cert, absl::string_view der) {
   return same;
 }
 
+// `der` decoded as `item` in `keyless`, rejecting trailing bytes;
+// InvalidArgument naming `what`.
+template <typename Ptr>
+absl::StatusOr<Ptr> ParseKeyless(absl::string_view der, const ASN1_ITEM* item,
+                                 OSSL_LIB_CTX* keyless, absl::string_view what) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  // The failed opportunistic key decode leaves errors; they are not ours.
+  ERR_set_mark();
+  Ptr obj(reinterpret_cast<typename Ptr::element_type*>(ASN1_item_d2i_ex(
+      nullptr, &p, static_cast<long>(der.size()), item, keyless, nullptr)));
+  if (obj == nullptr) {
+    ERR_clear_last_mark();
+    return SslInvalid(absl::StrCat(what, " is not valid DER"));
+  }
+  ERR_pop_to_mark();
+  if (p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " has trailing bytes"));
+  }
+  return obj;
+}
+
 }  // namespace
 
 OSSL_LIB_CTX* KeylessContext() {
@@ -64,39 +86,17 @@ absl::StatusOr<X509ReqPtr> ParseRequestWithoutKey(absl::string_view der) {
   if (keyless == nullptr) {
     return FromDer<X509ReqPtr>(der, d2i_X509_REQ, "certificate request");
   }
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  // The failed opportunistic decode leaves errors; they are not ours.
-  ERR_set_mark();
-  X509ReqPtr req(reinterpret_cast<X509_REQ*>(
-      ASN1_item_d2i_ex(nullptr, &p, static_cast<long>(der.size()),
-                       ASN1_ITEM_rptr(X509_REQ), keyless, nullptr)));
-  if (req == nullptr) {
-    ERR_clear_last_mark();
-    return SslInvalid("certificate request is not valid DER");
-  }
-  ERR_pop_to_mark();
-  if (p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
-    return absl::InvalidArgumentError("certificate request has trailing bytes");
-  }
-  return req;
+  return ParseKeyless<X509ReqPtr>(der, ASN1_ITEM_rptr(X509_REQ), keyless,
+                                  "certificate request");
 }
 
 absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view der) {
   OSSL_LIB_CTX* keyless = KeylessContext();
   if (keyless == nullptr) return FromDer<X509Ptr>(der, d2i_X509, "certificate");
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  ERR_set_mark();
-  X509Ptr cert(reinterpret_cast<X509*>(
-      ASN1_item_d2i_ex(nullptr, &p, static_cast<long>(der.size()),
-                       ASN1_ITEM_rptr(X509), keyless, nullptr)));
-  if (cert == nullptr) {
-    ERR_clear_last_mark();
-    return SslInvalid("certificate is not valid DER");
-  }
-  ERR_pop_to_mark();
-  if (p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
-    return absl::InvalidArgumentError("certificate has trailing bytes");
-  }
+  absl::StatusOr<X509Ptr> parsed =
+      ParseKeyless<X509Ptr>(der, ASN1_ITEM_rptr(X509), keyless, "certificate");
+  if (!parsed.ok()) return parsed.status();
+  X509Ptr cert = *std::move(parsed);
   ASN1_OBJECT* algorithm = nullptr;
   const unsigned char* bits = nullptr;
   int bits_len = 0;

@@ -126,11 +126,17 @@ class PkiMessagesTest : public ::testing::Test {
     return codec::BuildCsr(key, spec).value();
   }
 
-  // Enrolls `cn` with a PKCSReq; the identity then holds the issued cert.
-  Identity Enroll(const std::string& cn, const std::string& tid) {
+  // A new device: RSA-2048 key and its self-signed certificate.
+  static Identity NewDevice(const std::string& cn) {
     Identity id;
     id.key.reset(EVP_RSA_gen(2048));
     id.cert = codec::SelfSignedCertificate(id.key.get(), cn).value();
+    return id;
+  }
+
+  // Enrolls `cn` with a PKCSReq; the identity then holds the issued cert.
+  Identity Enroll(const std::string& cn, const std::string& tid) {
+    Identity id = NewDevice(cn);
     auto rep = Open(Post(Message(id, MessageType::kPkcsReq, tid,
                                  Csr(id.key.get(), cn, "pw"))), id);
     EXPECT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
@@ -257,9 +263,7 @@ TEST_F(PkiMessagesTest, SharedSecretSkipsTheTransactionLookupAndRotationKeepsRet
   CountingStore counting(store_.get());
   service_ = std::make_unique<ScepService>(options_, signer_.get(), &counting, &index_,
                                            &certs_);
-  Identity id;
-  id.key.reset(EVP_RSA_gen(2048));
-  id.cert = codec::SelfSignedCertificate(id.key.get(), "rotating").value();
+  Identity id = NewDevice("rotating");
   const std::string csr = Csr(id.key.get(), "rotating", "pw");
   auto first = Open(Post(Message(id, MessageType::kPkcsReq, "tid-rot", csr)), id);
   ASSERT_EQ(first.message.attributes.pki_status, PkiStatus::kSuccess);
@@ -277,9 +281,7 @@ TEST_F(PkiMessagesTest, SharedSecretSkipsTheTransactionLookupAndRotationKeepsRet
   options_.profile.challenge = "rotated";
   service_ = std::make_unique<ScepService>(options_, signer_.get(), &counting, &index_,
                                            &certs_);
-  Identity other;
-  other.key.reset(EVP_RSA_gen(2048));
-  other.cert = codec::SelfSignedCertificate(other.key.get(), "late").value();
+  Identity other = NewDevice("late");
   auto refused = Attributes(Post(Message(other, MessageType::kPkcsReq, "tid-late",
                                          Csr(other.key.get(), "late", "pw"))));
   EXPECT_EQ(refused.pki_status, PkiStatus::kFailure);
