@@ -1,5 +1,6 @@
 #include "common/codec/pki_message.h"
 
+#include <openssl/asn1.h>
 #include <openssl/objects.h>
 
 #include <optional>
@@ -127,41 +128,37 @@ struct Tlv {
   size_t size() const { return header + length; }
 };
 
-// The TLV at the start of `in`; nullopt for anything else (multi-octet tag,
-// indefinite or over-long length, contents past the end of `in`).
+// The TLV at the start of `in`, read with ASN1_get_object as envelope.cc
+// does; nullopt for anything else (multi-octet tag, indefinite length,
+// contents past the end of `in`).
 std::optional<Tlv> ReadTlv(absl::string_view in) {
-  if (in.size() < 2 || (static_cast<unsigned char>(in[0]) & 0x1f) == 0x1f) {
+  const auto* start = reinterpret_cast<const unsigned char*>(in.data());
+  const unsigned char* p = start;
+  long length = 0;
+  int tag = 0, cls = 0;
+  const int ret = ASN1_get_object(&p, &length, &tag, &cls, static_cast<long>(in.size()));
+  if ((ret & 0x80) != 0 || ret == 0x21 || tag > 30 || length < 0 ||
+      static_cast<size_t>(length) > in.size() - static_cast<size_t>(p - start)) {
     return std::nullopt;
   }
   Tlv tlv;
-  tlv.tag = static_cast<unsigned char>(in[0]);
-  const auto first = static_cast<unsigned char>(in[1]);
-  if (first < 0x80) {
-    tlv.header = 2;
-    tlv.length = first;
-  } else {
-    const size_t octets = first & 0x7f;
-    if (octets == 0 || octets > 4 || in.size() < 2 + octets) return std::nullopt;
-    for (size_t i = 0; i < octets; ++i) {
-      tlv.length = (tlv.length << 8) | static_cast<unsigned char>(in[2 + i]);
-    }
-    tlv.header = 2 + octets;
-  }
-  if (tlv.length > in.size() - tlv.header) return std::nullopt;
+  tlv.tag = static_cast<unsigned char>(cls | (ret & V_ASN1_CONSTRUCTED) | tag);
+  tlv.header = static_cast<size_t>(p - start);
+  tlv.length = static_cast<size_t>(length);
   return tlv;
 }
 
-// DER header for `length` octets of contents under `tag`.
+// DER header (ASN1_put_object) for `length` octets of contents under the
+// single-octet identifier `tag`.
 std::string Header(unsigned char tag, size_t length) {
-  std::string out(1, static_cast<char>(tag));
-  if (length < 0x80) {
-    out.push_back(static_cast<char>(length));
-    return out;
-  }
-  std::string octets;
-  for (size_t n = length; n > 0; n >>= 8) octets.insert(octets.begin(), static_cast<char>(n & 0xff));
-  out.push_back(static_cast<char>(0x80 | octets.size()));
-  return out + octets;
+  const int constructed = (tag & V_ASN1_CONSTRUCTED) != 0 ? 1 : 0;
+  const int number = tag & 0x1f;
+  const int cls = tag & 0xc0;
+  const auto len = static_cast<int>(length);
+  std::string out(static_cast<size_t>(ASN1_object_size(constructed, len, number) - len), '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  ASN1_put_object(&p, constructed, len, number, cls);
+  return out;
 }
 
 // A SignedData ContentInfo with its certificates taken out.
@@ -179,6 +176,7 @@ struct SplitMessage {
 std::optional<SplitMessage> SplitCertificates(absl::string_view der) {
   static constexpr char kSignedDataOid[] =
       "\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02";
+  if (der.size() > (1u << 30)) return std::nullopt;  // Header() takes int lengths
   std::optional<Tlv> info = ReadTlv(der);
   if (!info || info->tag != 0x30 || info->size() != der.size()) return std::nullopt;
   absl::string_view body = der.substr(info->header);

@@ -236,15 +236,22 @@ class DependencyOutageTest(unittest.TestCase):
         finally:
             stack.stop()
 
+    def _refused_while_redis_is_down(self, stack, name, tid, nonce_hex):
+        """Stops Redis and checks a PKCSReq gets 503 + Retry-After; returns
+        the URL and the request, to send again once Redis is back."""
+        url = stack.url + "?operation=PKIOperation"
+        req = stack.probe_request(name, tid, nonce_hex)
+        stack.stop_process("redis")
+        status, headers, _ = http("POST", url, req)
+        self.assertEqual(status, 503)
+        self.assertIn("Retry-After", headers)
+        return url, req
+
     def test_redis_down_is_503_then_recovers(self):
         stack = Stack().start()
         try:
-            url = stack.url + "?operation=PKIOperation"
-            req = stack.probe_request("redis-outage", "tid-redis", "55" * 16)
-            stack.stop_process("redis")
-            status, headers, _ = http("POST", url, req)
-            self.assertEqual(status, 503)
-            self.assertIn("Retry-After", headers)
+            url, req = self._refused_while_redis_is_down(
+                stack, "redis-outage", "tid-redis", "55" * 16)
             stack.restart_redis()
             # The gateway's Redis pools fail fast for a short cooldown after
             # the failures (circuit breaker), then the identical request
@@ -267,12 +274,8 @@ class DependencyOutageTest(unittest.TestCase):
         # through (and each one during the outage waits for its timeout).
         stack = Stack(gateway_args=["--redis_failure_cooldown_ms=0"]).start()
         try:
-            url = stack.url + "?operation=PKIOperation"
-            req = stack.probe_request("no-breaker", "tid-no-breaker", "77" * 16)
-            stack.stop_process("redis")
-            status, headers, _ = http("POST", url, req)
-            self.assertEqual(status, 503)
-            self.assertIn("Retry-After", headers)
+            url, req = self._refused_while_redis_is_down(
+                stack, "no-breaker", "tid-no-breaker", "77" * 16)
             stack.restart_redis()
             status, _, body = http("POST", url, req)
             self.assertEqual(status, 200)
