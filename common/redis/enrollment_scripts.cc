@@ -18,14 +18,25 @@ namespace {
 //
 // HMGET answers false for absent fields and for an absent key, so "not
 // v[1]" means "no transaction"; a stray hash without a state is replaced.
+// With two KEYS the first is a senderNonce key: the script records it
+// (SET NX with ARGV[1] as its TTL) and claims only when it is fresh,
+// replying {"replay", "", ""} otherwise; the claim's ARGV follow it.
 constexpr absl::string_view kClaim = R"lua(
-local v = redis.call('HMGET', KEYS[1], 'state', 'fp', 'cert', 'serial')
+local a = 0
+if #KEYS == 2 then
+  if not redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then
+    return {'replay', '', ''}
+  end
+  a = 1
+end
+local key = KEYS[#KEYS]
+local v = redis.call('HMGET', key, 'state', 'fp', 'cert', 'serial')
 if not v[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], 'state', 'pending', 'fp', ARGV[1])
-  if ARGV[3] then redis.call('HSET', KEYS[1], 'claim', ARGV[3]) end
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {'claimed', ARGV[1], ''}
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'state', 'pending', 'fp', ARGV[a + 1])
+  if ARGV[a + 3] then redis.call('HSET', key, 'claim', ARGV[a + 3]) end
+  redis.call('PEXPIRE', key, ARGV[a + 2])
+  return {'claimed', ARGV[a + 1], ''}
 end
 local cert = v[3]
 if not cert and v[4] then cert = redis.call('HGET', 'scep:cert:' .. v[4], 'der') end

@@ -26,7 +26,10 @@ LuaScript MakeLuaScript(absl::string_view source);
 
 // ARGV: fingerprint, pending TTL[, claim token]. Creates a pending entry
 // when none exists (remembering the token) and replies {"claimed", fp, ""};
-// otherwise replies {state, fp, cert} of the stored entry.
+// otherwise replies {state, fp, cert} of the stored entry. With KEYS
+// {nonce key, transaction key} and ARGV {nonce TTL, ...}, first records the
+// nonce (SET NX) and replies {"replay", "", ""} without claiming when it was
+// there already.
 LuaScript ClaimScript();
 
 // ARGV: fingerprint, certificate, issued TTL, serial ('' = not indexed).

@@ -71,6 +71,27 @@ class EnrollmentStore {
       absl::string_view profile, absl::string_view transaction_id,
       absl::string_view fingerprint, absl::Duration pending_ttl) = 0;
 
+  // RecordNonce, then ClaimTransaction only when the nonce is fresh, as one
+  // step: nullopt when the nonce is a replay (nothing claimed). On any error
+  // neither the nonce nor the claim stays behind, so the identical retry is
+  // not refused as a replay. Default: the two calls, undoing the nonce when
+  // the claim fails.
+  virtual absl::StatusOr<std::optional<Transaction>> RecordNonceAndClaim(
+      absl::string_view profile, absl::string_view nonce, absl::Duration nonce_ttl,
+      absl::string_view transaction_id, absl::string_view fingerprint,
+      absl::Duration pending_ttl) {
+    absl::StatusOr<bool> fresh = RecordNonce(profile, nonce, nonce_ttl);
+    if (!fresh.ok()) return fresh.status();
+    if (!*fresh) return std::nullopt;
+    absl::StatusOr<Transaction> claimed =
+        ClaimTransaction(profile, transaction_id, fingerprint, pending_ttl);
+    if (!claimed.ok()) {
+      (void)ForgetNonce(profile, nonce);
+      return claimed.status();
+    }
+    return *std::move(claimed);
+  }
+
   // Marks a transaction issued with `certificate` (DER, non-empty) for `ttl`.
   // FailedPrecondition when the stored fingerprint differs from
   // `fingerprint`, or when it is already issued with another certificate

@@ -249,6 +249,50 @@ TEST_P(EnrollmentStoreContractTest, RefusesBadArguments) {
   EXPECT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).state, State::kClaimed);
 }
 
+TEST_P(EnrollmentStoreContractTest, NonceAndClaimInOneStep) {
+  absl::StatusOr<std::optional<Transaction>> first =
+      store().RecordNonceAndClaim(kProfile, kNonce, kLong, kTid, "fp-1", kLong);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ((*first)->state, State::kClaimed);
+  EXPECT_EQ((*first)->fingerprint, "fp-1");
+  // Both were recorded.
+  EXPECT_EQ(Record(store(), kProfile, kNonce, kLong), false);
+  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp-2", kLong).state, State::kPending);
+  // The same nonce again is a replay and claims nothing.
+  const std::string other_tid = kTid + "-2";
+  absl::StatusOr<std::optional<Transaction>> replay =
+      store().RecordNonceAndClaim(kProfile, kNonce, kLong, other_tid, "fp-1", kLong);
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_FALSE(replay->has_value());
+  absl::StatusOr<std::optional<Transaction>> unclaimed =
+      store().GetTransaction(kProfile, other_tid);
+  ASSERT_TRUE(unclaimed.ok());
+  EXPECT_FALSE(unclaimed->has_value());
+  // A fresh nonce on an issued transaction answers its state.
+  ASSERT_TRUE(store().CompleteTransaction(kProfile, kTid, "fp-1", kCert, kLong).ok());
+  std::string fresh = kNonce;
+  fresh.back() ^= 1;
+  absl::StatusOr<std::optional<Transaction>> issued =
+      store().RecordNonceAndClaim(kProfile, fresh, kLong, kTid, "fp-1", kLong);
+  ASSERT_TRUE(issued.ok() && issued->has_value());
+  EXPECT_EQ((*issued)->state, State::kIssued);
+  EXPECT_EQ((*issued)->certificate, kCert);
+  // Refused arguments leave the nonce unrecorded.
+  const std::string third(16, 'z');
+  EXPECT_EQ(store()
+                .RecordNonceAndClaim(kProfile, third, kLong, "", "fp", kLong)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store()
+                .RecordNonceAndClaim(kProfile, "", kLong, kTid, "fp", kLong)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Record(store(), kProfile, third, kLong), true);
+}
+
 TEST_P(EnrollmentStoreContractTest, PingAnswers) {
   EXPECT_TRUE(store().Ping().ok());
 }

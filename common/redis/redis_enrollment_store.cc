@@ -124,25 +124,61 @@ absl::Status RedisEnrollmentStore::ForgetNonce(absl::string_view profile,
 absl::StatusOr<Transaction> RedisEnrollmentStore::ClaimTransaction(
     absl::string_view profile, absl::string_view transaction_id,
     absl::string_view fingerprint, absl::Duration pending_ttl) {
-  constexpr absl::string_view kOp = "ClaimTransaction";
-  RETURN_IF_ERROR(Flushed(kOp));
+  ASSIGN_OR_RETURN(std::optional<Transaction> claimed,
+                   Claim("ClaimTransaction", profile, /*nonce=*/std::nullopt,
+                         absl::ZeroDuration(), transaction_id, fingerprint,
+                         pending_ttl));
+  if (!claimed.has_value()) {
+    return absl::InternalError("ClaimTransaction: replay answer without a nonce");
+  }
+  return *std::move(claimed);
+}
+
+absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::RecordNonceAndClaim(
+    absl::string_view profile, absl::string_view nonce, absl::Duration nonce_ttl,
+    absl::string_view transaction_id, absl::string_view fingerprint,
+    absl::Duration pending_ttl) {
+  return Claim("RecordNonceAndClaim", profile, nonce, nonce_ttl, transaction_id,
+               fingerprint, pending_ttl);
+}
+
+absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::Claim(
+    absl::string_view op, absl::string_view profile,
+    std::optional<absl::string_view> nonce, absl::Duration nonce_ttl,
+    absl::string_view transaction_id, absl::string_view fingerprint,
+    absl::Duration pending_ttl) {
+  RETURN_IF_ERROR(Flushed(op));
   ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
   RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
   ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(pending_ttl, "pending TTL"));
   const std::string px = absl::StrCat(ttl_ms);
+  std::string nonce_key, nonce_px;
+  if (nonce.has_value()) {
+    ASSIGN_OR_RETURN(nonce_key, NonceKey(profile, *nonce));
+    ASSIGN_OR_RETURN(int64_t nonce_ms, TtlMillis(nonce_ttl, "nonce TTL"));
+    nonce_px = absl::StrCat(nonce_ms);
+  }
   // Redis may run the claim and die before answering; the caller then
   // answers 503, and the claim must not hold the transaction pending until
   // its TTL ends. The token undoes exactly this claim, nobody else's.
   unsigned char token_bytes[16];
   if (RAND_bytes(token_bytes, sizeof(token_bytes)) != 1) {
-    return absl::InternalError("ClaimTransaction: no randomness for the claim token");
+    return absl::InternalError(
+        absl::StrCat(op, ": no randomness for the claim token"));
   }
   const std::string token = absl::BytesToHexString(absl::string_view(
       reinterpret_cast<const char*>(token_bytes), sizeof(token_bytes)));
   absl::StatusOr<RedisReplyPtr> sent =
-      Eval(*pool_, kOp, claim_, key, {fingerprint, px, token});
+      nonce.has_value()
+          ? EvalScript(*pool_, op, claim_, {nonce_key, key},
+                       {nonce_px, fingerprint, px, token})
+          : Eval(*pool_, op, claim_, key, {fingerprint, px, token});
   if (!sent.ok()) {
     if (absl::IsUnavailable(sent.status())) {
+      // The nonce too: the identical retry must not meet it.
+      if (nonce.has_value()) {
+        (void)journal_.RunOrJournal("ForgetNonce", {"DEL", nonce_key});
+      }
       (void)journal_.RunOrJournal(
           "AbandonClaim", {"EVAL", abandon_.source, "1", key, token});
     }
@@ -150,14 +186,15 @@ absl::StatusOr<Transaction> RedisEnrollmentStore::ClaimTransaction(
   }
   const RedisReplyPtr& reply = *sent;
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
-    return Unexpected(kOp, *reply);
+    return Unexpected(op, *reply);
   }
   for (size_t i = 0; i < reply->elements; ++i) {
     if (reply->element[i]->type != REDIS_REPLY_STRING) {
-      return Unexpected(kOp, *reply->element[i]);
+      return Unexpected(op, *reply->element[i]);
     }
   }
   const absl::string_view state = Text(*reply->element[0]);
+  if (state == "replay" && nonce.has_value()) return std::nullopt;
   Transaction result;
   result.fingerprint = std::string(Text(*reply->element[1]));
   if (state == "claimed") {

@@ -2,6 +2,7 @@
 #define SCEP_COMMON_REDIS_REDIS_ENROLLMENT_STORE_H_
 
 #include <memory>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -26,10 +27,10 @@ class RedisConnectionPool;
 // and ReleaseTransaction that fail to reach Redis still return Unavailable
 // but are kept and applied before the next command once Redis is back
 // (RedisWriteJournal); every method answers Unavailable until they are.
-// RecordNonce and ClaimTransaction that fail with Unavailable may have run
-// before Redis died; their undo (forget the nonce; delete the claim if it is
-// still this call's) is kept the same way, so the caller's 503 leaves
-// nothing half-written.
+// RecordNonce, ClaimTransaction and RecordNonceAndClaim that fail with
+// Unavailable may have run before Redis died; their undo (forget the nonce;
+// delete the claim if it is still this call's) is kept the same way, so the
+// caller's 503 leaves nothing half-written.
 // Thread-safe.
 class RedisEnrollmentStore : public EnrollmentStore {
  public:
@@ -51,6 +52,11 @@ class RedisEnrollmentStore : public EnrollmentStore {
   absl::StatusOr<Transaction> ClaimTransaction(
       absl::string_view profile, absl::string_view transaction_id,
       absl::string_view fingerprint, absl::Duration pending_ttl) override;
+  // One script, one round trip.
+  absl::StatusOr<std::optional<Transaction>> RecordNonceAndClaim(
+      absl::string_view profile, absl::string_view nonce, absl::Duration nonce_ttl,
+      absl::string_view transaction_id, absl::string_view fingerprint,
+      absl::Duration pending_ttl) override;
   absl::Status CompleteTransaction(absl::string_view profile,
                                    absl::string_view transaction_id,
                                    absl::string_view fingerprint,
@@ -76,6 +82,13 @@ class RedisEnrollmentStore : public EnrollmentStore {
 
  private:
   explicit RedisEnrollmentStore(std::unique_ptr<RedisConnectionPool> pool);
+
+  // ClaimTransaction, recording `nonce` first when given (nullopt: replay).
+  absl::StatusOr<std::optional<Transaction>> Claim(
+      absl::string_view op, absl::string_view profile,
+      std::optional<absl::string_view> nonce, absl::Duration nonce_ttl,
+      absl::string_view transaction_id, absl::string_view fingerprint,
+      absl::Duration pending_ttl);
 
   // Replays journalled writes; Unavailable while Redis cannot take them.
   absl::Status Flushed(absl::string_view operation);

@@ -347,6 +347,34 @@ TEST_F(RedisEnrollmentStoreTest, WritesThatMissedRedisAreAppliedFirstWhenItIsBac
   EXPECT_FALSE(store->RecordNonce("p", "n1", absl::Hours(1)).value());  // still seen
 }
 
+// The nonce-and-claim script may run on a frozen server after the gateway
+// gave up (and answered 503): neither the nonce nor the claim outlives it.
+TEST_F(RedisEnrollmentStoreTest, NonceAndClaimThatMissedTheAnswerAreUndone) {
+  RedisOptions options = OptionsFor(*server_);
+  options.command_timeout = absl::Milliseconds(200);
+  std::unique_ptr<RedisEnrollmentStore> store = NewStore(options);
+  ASSERT_NE(store, nullptr);
+  // Caches the script, so that the frozen server runs the EVALSHA it
+  // reads once thawed.
+  ASSERT_TRUE(store->RecordNonceAndClaim("p", "n0", absl::Hours(1), "t0", "fp",
+                                         absl::Minutes(1))
+                  .ok());
+  server_->Freeze();
+  absl::StatusOr<std::optional<Transaction>> lost = store->RecordNonceAndClaim(
+      "p", "n3", absl::Hours(1), "t3", "fp", absl::Minutes(1));
+  EXPECT_EQ(lost.status().code(), kUnavailable);
+  EXPECT_TRUE(absl::StrContains(lost.status().message(), "RecordNonceAndClaim"))
+      << lost.status();
+  server_->Thaw();
+  AwaitCooldown();
+  EXPECT_TRUE(store->RecordNonce("p", "n3", absl::Hours(1)).value());
+  absl::StatusOr<Transaction> again =
+      store->ClaimTransaction("p", "t3", "fp-retry", absl::Minutes(1));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->state, State::kClaimed);
+  EXPECT_EQ(again->fingerprint, "fp-retry");
+}
+
 TEST_F(RedisEnrollmentStoreTest, StartsBeforeRedisAndConnectsLater) {
   server_->Kill();
   std::unique_ptr<RedisEnrollmentStore> store = NewStore(OptionsFor(*server_));

@@ -108,21 +108,42 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
     std::optional<PkiOutcome> refused = CheckRenewalSigner(profile, req, ca);
     if (refused.has_value()) return *std::move(refused);
   }
+  // Until the nonce is recorded (PKCSReq), a refusal records it first.
   absl::StatusOr<std::string> plain = signer_->Decrypt(req.msg.content);
   if (absl::IsUnavailable(plain.status())) return UnavailableAfterNonce(req, "signer");
   if (!plain.ok()) {
-    return Failure(req, FailInfo::kBadMessageCheck,
-                   "cannot decrypt pkcsPKIEnvelope with the RA key");
+    return Refuse(profile, req, FailInfo::kBadMessageCheck,
+                  "cannot decrypt pkcsPKIEnvelope with the RA key");
   }
   absl::StatusOr<codec::Csr> csr = codec::ParseCsr(*plain);
   if (!csr.ok()) {
-    return Failure(req, FailInfo::kBadMessageCheck,
-                   absl::StrCat("certificate request: ", csr.status().message()));
+    return Refuse(profile, req, FailInfo::kBadMessageCheck,
+                  absl::StrCat("certificate request: ", csr.status().message()));
   }
   if (absl::Status policy = ProfileIssuer::CheckPolicy(profile, *csr); !policy.ok()) {
-    return Failure(req, FailInfo::kBadRequest, policy.message());
+    return Refuse(profile, req, FailInfo::kBadRequest, policy.message());
   }
-  if (profile.per_subject_per_day > 0 && extras_.rate_limiter != nullptr) {
+  // A request carrying the profile's shared secret passes the challenge
+  // whether or not it is a retransmission, and the transaction claim
+  // answers a retransmission from its record: no look-up first (one Redis
+  // round trip less per enrollment).
+  const bool shared_secret_matches =
+      !renewal && profile.challenge_mode == Profile::ChallengeMode::kStatic &&
+      csr->challenge_password.has_value() && !csr->challenge_password->empty() &&
+      SecretEquals(*csr->challenge_password, profile.challenge);
+  const bool subject_limited =
+      profile.per_subject_per_day > 0 && extras_.rate_limiter != nullptr;
+  if (shared_secret_matches && !subject_limited &&
+      profile.approval != Profile::Approval::kManual) {
+    // The common path: the nonce is recorded with the claim.
+    return IssueOnce(profile, req, *csr);
+  }
+  if (req.nonce_profile == nullptr) {
+    if (std::optional<PkiOutcome> refused = RecordNonce(profile, req)) {
+      return *std::move(refused);
+    }
+  }
+  if (subject_limited) {
     // Keyed by a digest: subjects are client-chosen and unbounded.
     const std::string subject_key =
         codec::SubjectDigestHex(X509_REQ_get_subject_name(csr->request.get()));
@@ -145,14 +166,6 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
     }
     return IssueOnce(profile, req, *csr);
   }
-  // A request carrying the profile's shared secret passes the challenge
-  // whether or not it is a retransmission, and the transaction claim below
-  // answers a retransmission from its record: no look-up first (one Redis
-  // round trip less per enrollment).
-  const bool shared_secret_matches =
-      profile.challenge_mode == Profile::ChallengeMode::kStatic &&
-      csr->challenge_password.has_value() && !csr->challenge_password->empty() &&
-      SecretEquals(*csr->challenge_password, profile.challenge);
   if (!shared_secret_matches) {
     // A retransmission of an accepted request carries a challenge that may
     // since have been consumed (one-time) or changed (the shared secret
@@ -211,12 +224,23 @@ PkiOutcome PkiOperation::AwaitApproval(const Profile& profile, const Request& re
   return Pending(req);
 }
 
-PkiOutcome PkiOperation::IssueOnce(const Profile& profile, const Request& req,
+PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
                                    const codec::Csr& csr) {
   const std::string& tid = req.msg.attributes.transaction_id;
   const std::string& fingerprint = csr.fingerprint;
-  absl::StatusOr<Transaction> txn = store_->ClaimTransaction(
-      profile.name, tid, fingerprint, options_.pending_ttl);
+  absl::StatusOr<Transaction> txn;
+  if (req.nonce_profile == nullptr) {
+    absl::StatusOr<std::optional<Transaction>> claimed = store_->RecordNonceAndClaim(
+        profile.name, req.msg.attributes.sender_nonce, options_.nonce_ttl, tid,
+        fingerprint, options_.pending_ttl);
+    // The store left neither the nonce nor the claim behind.
+    if (!claimed.ok()) return Unavailable("transaction store");
+    if (!claimed->has_value()) return Failure(req, FailInfo::kBadRequest, kReplayText);
+    req.nonce_profile = &profile;
+    txn = **std::move(claimed);
+  } else {
+    txn = store_->ClaimTransaction(profile.name, tid, fingerprint, options_.pending_ttl);
+  }
   const absl::Time wait_until = absl::Now() + options_.pending_wait;
   while (txn.ok() && txn->state == Transaction::State::kPending &&
          txn->fingerprint == fingerprint && absl::Now() < wait_until) {

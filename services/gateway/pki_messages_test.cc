@@ -30,10 +30,22 @@ class CountingStore final : public redis::EnrollmentStore {
  public:
   explicit CountingStore(redis::EnrollmentStore* inner) : inner_(inner) {}
   int get_transaction_calls = 0;
+  int record_nonce_calls = 0;
+  int claim_calls = 0;
+  int nonce_and_claim_calls = 0;
 
   absl::StatusOr<bool> RecordNonce(absl::string_view profile, absl::string_view nonce,
                                    absl::Duration ttl) override {
+    ++record_nonce_calls;
     return inner_->RecordNonce(profile, nonce, ttl);
+  }
+  absl::StatusOr<std::optional<redis::Transaction>> RecordNonceAndClaim(
+      absl::string_view profile, absl::string_view nonce, absl::Duration nonce_ttl,
+      absl::string_view tid, absl::string_view fingerprint,
+      absl::Duration pending_ttl) override {
+    ++nonce_and_claim_calls;
+    return inner_->RecordNonceAndClaim(profile, nonce, nonce_ttl, tid, fingerprint,
+                                       pending_ttl);
   }
   absl::Status ForgetNonce(absl::string_view profile, absl::string_view nonce) override {
     return inner_->ForgetNonce(profile, nonce);
@@ -42,6 +54,7 @@ class CountingStore final : public redis::EnrollmentStore {
                                                       absl::string_view tid,
                                                       absl::string_view fingerprint,
                                                       absl::Duration ttl) override {
+    ++claim_calls;
     return inner_->ClaimTransaction(profile, tid, fingerprint, ttl);
   }
   absl::Status CompleteTransaction(absl::string_view profile, absl::string_view tid,
@@ -268,8 +281,12 @@ TEST_F(PkiMessagesTest, SharedSecretSkipsTheTransactionLookupAndRotationKeepsRet
   auto first = Open(Post(Message(id, MessageType::kPkcsReq, "tid-rot", csr)), id);
   ASSERT_EQ(first.message.attributes.pki_status, PkiStatus::kSuccess);
   ASSERT_EQ(first.certificates.size(), 1u);
-  // The right shared secret: no look-up before the claim.
+  // The right shared secret: no look-up before the claim, and the nonce is
+  // recorded with the claim (one Redis round trip for both).
   EXPECT_EQ(counting.get_transaction_calls, 0);
+  EXPECT_EQ(counting.nonce_and_claim_calls, 1);
+  EXPECT_EQ(counting.record_nonce_calls, 0);
+  EXPECT_EQ(counting.claim_calls, 0);
   // A retransmission (fresh nonce) with the same secret: the same
   // certificate, still without a look-up.
   auto again = Open(Post(Message(id, MessageType::kPkcsReq, "tid-rot", csr)), id);
@@ -293,6 +310,34 @@ TEST_F(PkiMessagesTest, SharedSecretSkipsTheTransactionLookupAndRotationKeepsRet
   ASSERT_EQ(after.message.attributes.pki_status, PkiStatus::kSuccess);
   EXPECT_EQ(X509_cmp(after.certificates[0].get(), first.certificates[0].get()), 0);
   EXPECT_EQ(counting.get_transaction_calls, 2);
+}
+
+// A PKCSReq's nonce is recorded after decryption: refused requests record it
+// too, so any message sent twice meets "replay" the second time.
+TEST_F(PkiMessagesTest, EveryPkcsReqNonceIsSingleUse) {
+  CountingStore counting(store_.get());
+  service_ = std::make_unique<ScepService>(options_, signer_.get(), &counting, &index_,
+                                           &certs_);
+  Identity id = NewDevice("twice");
+  const std::string accepted =
+      Message(id, MessageType::kPkcsReq, "tid-twice", Csr(id.key.get(), "twice", "pw"));
+  ASSERT_EQ(Open(Post(accepted), id).message.attributes.pki_status, PkiStatus::kSuccess);
+  codec::ScepAttributes replay = Attributes(Post(accepted));
+  EXPECT_EQ(replay.pki_status, PkiStatus::kFailure);
+  EXPECT_EQ(replay.fail_info, FailInfo::kBadRequest);
+  EXPECT_EQ(replay.fail_info_text, kReplayText);
+  const std::string wrong =
+      Message(id, MessageType::kPkcsReq, "tid-wrong", Csr(id.key.get(), "twice", "nope"));
+  codec::ScepAttributes refused = Attributes(Post(wrong));
+  EXPECT_EQ(refused.pki_status, PkiStatus::kFailure);
+  EXPECT_EQ(refused.fail_info_text, "challenge password wrong");
+  EXPECT_EQ(Attributes(Post(wrong)).fail_info_text, kReplayText);
+  const std::string garbage = Message(id, MessageType::kPkcsReq, "tid-garbage", "not a CSR");
+  EXPECT_EQ(Attributes(Post(garbage)).fail_info, FailInfo::kBadMessageCheck);
+  EXPECT_EQ(Attributes(Post(garbage)).fail_info_text, kReplayText);
+  // Only the accepted request and its replay took the one-step path.
+  EXPECT_EQ(counting.nonce_and_claim_calls, 2);
+  EXPECT_EQ(counting.record_nonce_calls, 4);
 }
 
 TEST_F(PkiMessagesTest, CertPollAnswersByTransaction) {

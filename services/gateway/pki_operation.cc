@@ -90,18 +90,15 @@ PkiOutcome PkiOperation::Handle(const Profile& profile, absl::string_view der) {
                    absl::StrCat("cipher ", *cipher, " is not allowed"));
   }
   req.cipher = *cipher;
-  // Every message's senderNonce is single-use (RFC 8894 section 3.2.1.5).
-  absl::StatusOr<bool> fresh = store_->RecordNonce(
-      profile.name, msg->attributes.sender_nonce, options_.nonce_ttl);
-  if (!fresh.ok()) return Unavailable("replay store");
-  if (!*fresh) {
-    return Failure(req, FailInfo::kBadRequest,
-                   "senderNonce was seen before (replay)");
+  // A PKCSReq records its nonce once decrypted: on the common path together
+  // with the transaction claim, one Redis round trip instead of two. A
+  // replay is refused all the same, after one RA decryption, which any new
+  // self-signed request costs too.
+  if (type == MessageType::kPkcsReq) return HandleEnrollment(profile, req, **ca);
+  if (std::optional<PkiOutcome> refused = RecordNonce(profile, req)) {
+    return *std::move(refused);
   }
-  req.nonce_profile = &profile;
-  if (type == MessageType::kPkcsReq || type == MessageType::kRenewalReq) {
-    return HandleEnrollment(profile, req, **ca);
-  }
+  if (type == MessageType::kRenewalReq) return HandleEnrollment(profile, req, **ca);
   absl::StatusOr<std::string> plain = signer_->Decrypt(msg->content);
   if (absl::IsUnavailable(plain.status())) return UnavailableAfterNonce(req, "signer");
   if (!plain.ok()) {
@@ -115,6 +112,26 @@ PkiOutcome PkiOperation::Handle(const Profile& profile, absl::string_view der) {
     default: break;
   }
   return Failure(req, FailInfo::kBadRequest, "message type not supported");
+}
+
+std::optional<PkiOutcome> PkiOperation::RecordNonce(const Profile& profile,
+                                                    Request& req) {
+  absl::StatusOr<bool> fresh = store_->RecordNonce(
+      profile.name, req.msg.attributes.sender_nonce, options_.nonce_ttl);
+  if (!fresh.ok()) return Unavailable("replay store");
+  if (!*fresh) return Failure(req, FailInfo::kBadRequest, kReplayText);
+  req.nonce_profile = &profile;
+  return std::nullopt;
+}
+
+PkiOutcome PkiOperation::Refuse(const Profile& profile, Request& req,
+                                FailInfo fail_info, absl::string_view text) {
+  if (req.nonce_profile == nullptr) {
+    if (std::optional<PkiOutcome> refused = RecordNonce(profile, req)) {
+      return *std::move(refused);
+    }
+  }
+  return Failure(req, fail_info, text);
 }
 
 PkiOutcome PkiOperation::UnavailableAfterNonce(const Request& req,

@@ -65,6 +65,9 @@ struct PkiExtras {
   GatewayMetrics* metrics = nullptr;  // null: renewals, PENDING not counted
 };
 
+// failInfoText of the FAILURE answering a reused senderNonce.
+inline constexpr absl::string_view kReplayText = "senderNonce was seen before (replay)";
+
 class PkiOperation {
  public:
   PkiOperation(PkiOperationOptions options, SignerClient* signer,
@@ -78,7 +81,9 @@ class PkiOperation {
 
  private:
   // One request in flight. Once its senderNonce is recorded, `nonce_profile`
-  // is set so a 503 forgets the nonce again.
+  // is set so a 503 forgets the nonce again. A PKCSReq's nonce is recorded
+  // after decryption (with the transaction claim on the common path); every
+  // other message's before anything else.
   struct Request {
     const codec::PkiMessage& msg;
     std::string digest;
@@ -96,8 +101,9 @@ class PkiOperation {
   // nullopt when the PKCSReq's challenge is good for `profile`.
   std::optional<PkiOutcome> CheckChallenge(const Profile& profile, const Request& req,
                                            const codec::Csr& csr);
-  PkiOutcome IssueOnce(const Profile& profile, const Request& req,
-                       const codec::Csr& csr);
+  // Claims the transaction (recording the nonce in the same Redis round
+  // trip when it is not yet) and issues once.
+  PkiOutcome IssueOnce(const Profile& profile, Request& req, const codec::Csr& csr);
   PkiOutcome AwaitApproval(const Profile& profile, const Request& req,
                            const codec::Csr& csr, const std::string& csr_der);
   // pki_query.cc: CertPoll, GetCert, GetCRL.
@@ -108,6 +114,14 @@ class PkiOperation {
                            const CaSet& ca);
   PkiOutcome HandleGetCrl(Request& req, const std::string& plain,
                           const CaSet& ca);
+
+  // pki_operation.cc: records the senderNonce (single use, RFC 8894 section
+  // 3.2.1.5); nullopt when fresh, else the reply (replay FAILURE or 503).
+  std::optional<PkiOutcome> RecordNonce(const Profile& profile, Request& req);
+  // Failure, after recording the nonce if that is still to do (a replay is
+  // answered as one).
+  PkiOutcome Refuse(const Profile& profile, Request& req, codec::FailInfo fail_info,
+                    absl::string_view text);
 
   // pki_operation.cc: replies.
   PkiOutcome Failure(const Request& req, codec::FailInfo fail_info,

@@ -40,6 +40,19 @@ class TimedEnrollmentStore final : public redis::EnrollmentStore {
     });
   }
 
+  absl::StatusOr<std::optional<Transaction>> RecordNonceAndClaim(
+      absl::string_view profile, absl::string_view nonce, absl::Duration nonce_ttl,
+      absl::string_view transaction_id, absl::string_view fingerprint,
+      absl::Duration pending_ttl) override {
+    absl::StatusOr<std::optional<Transaction>> claimed =
+        Timed("RecordNonceAndClaim", [&] {
+          return inner_->RecordNonceAndClaim(profile, nonce, nonce_ttl, transaction_id,
+                                             fingerprint, pending_ttl);
+        });
+    if (claimed.ok() && !claimed->has_value()) metrics_->ReplayRefused(profile);
+    return claimed;
+  }
+
   absl::Status CompleteTransaction(absl::string_view profile,
                                    absl::string_view transaction_id,
                                    absl::string_view fingerprint,

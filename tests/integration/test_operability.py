@@ -61,8 +61,13 @@ class MetricsTest(unittest.TestCase):
             self.assertEqual(metric(after, stage, method=method)
                              - metric(before, stage, method=method), calls, method)
         redis = "scep_gateway_redis_op_duration_seconds_count"
-        self.assertEqual(metric(after, redis, op="RecordNonce")
-                         - metric(before, redis, op="RecordNonce"), 3)
+        # Two Redis round trips of the store per enrollment: the senderNonce
+        # with the transaction claim, then the completion.
+        for op, calls in (("RecordNonceAndClaim", 3), ("RecordNonce", 0),
+                          ("ClaimTransaction", 0), ("GetTransaction", 0),
+                          ("CompleteTransaction", 3)):
+            self.assertEqual(metric(after, redis, op=op)
+                             - metric(before, redis, op=op), calls, op)
         # The signer: RPCs by code, PKCS#11 operations by key and operation.
         rpc = "scep_signer_rpc_total"
         self.assertEqual(metric(signer_after, rpc, method="IssueCertRep", code="OK")
