@@ -1,6 +1,8 @@
 #include "bench/parse_bench.h"
 
+#include <openssl/cms.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/x509.h>
 
 #include <atomic>
@@ -10,6 +12,7 @@
 #include <utility>
 
 #include "common/codec/client.h"
+#include "common/codec/envelope.h"
 #include "common/crypto/der.h"
 #include "common/crypto/public_keys.h"
 #include "common/crypto/ssl_ptr.h"
@@ -67,6 +70,10 @@ absl::StatusOr<std::vector<ParseCase>> MeasureParses(int threads, double seconds
   absl::StatusOr<std::string> cert_der = crypto::ToDer(cert->get(), i2d_X509);
   if (!cert_der.ok()) return cert_der.status();
 
+  // The pkcsPKIEnvelope of a PKCSReq, encrypted to `cert`.
+  absl::StatusOr<std::string> envelope = codec::Envelope(*csr, cert->get(), "aes-128-cbc");
+  if (!envelope.ok()) return envelope.status();
+
   std::vector<std::pair<std::string, std::function<bool()>>> cases = {
       {"csr_openssl (d2i_X509_REQ, X509_REQ_verify)",
        [&] {
@@ -105,6 +112,21 @@ absl::StatusOr<std::vector<ParseCase>> MeasureParses(int threads, double seconds
       {"spki_ours (DecodePublicKey: per-thread decoder)",
        [&] {
          return crypto::DecodePublicKey(X509_get_X509_PUBKEY(cert->get())).ok();
+       }},
+      // The signer's key-transport metric label (session 5: a CMS parse).
+      {"ktri_openssl (d2i_CMS_ContentInfo, RecipientInfo algorithm)",
+       [&] {
+         auto cms = crypto::FromDer<crypto::CmsPtr>(*envelope, d2i_CMS_ContentInfo, "cms");
+         if (!cms.ok()) return false;
+         X509_ALGOR* alg = nullptr;
+         CMS_RecipientInfo* ri =
+             sk_CMS_RecipientInfo_value(CMS_get0_RecipientInfos(cms->get()), 0);
+         return CMS_RecipientInfo_ktri_get0_algs(ri, nullptr, nullptr, &alg) == 1 &&
+                OBJ_obj2nid(alg->algorithm) == NID_rsaEncryption;
+       }},
+      {"ktri_ours (KeyTransportAlgorithm: DER walk)",
+       [&] {
+         return codec::KeyTransportAlgorithm(*envelope).value_or(0) == NID_rsaEncryption;
        }},
   };
   std::vector<ParseCase> out;

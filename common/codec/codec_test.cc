@@ -88,6 +88,8 @@ TEST_P(ClientFixtureTest, ParsesVerifiesAndDecrypts) {
   absl::StatusOr<std::string> cipher = EnvelopeCipher(msg->content);
   ASSERT_TRUE(cipher.ok()) << cipher.status();
   EXPECT_EQ(*cipher, c.cipher);
+  // Real clients use PKCS#1 v1.5 key transport.
+  EXPECT_EQ(KeyTransportAlgorithm(msg->content).value_or(0), NID_rsaEncryption);
 
   absl::StatusOr<std::string> plain =
       Decrypt(msg->content, ra_cert_.get(), ra_key_.get());
@@ -138,6 +140,25 @@ TEST_F(CodecTest, SingleDesComesFromTheLegacyContextOnly) {
   EXPECT_EQ(Decrypt(*env, ra_cert_.get(), ra_key_.get()).value_or(""), "old client");
   EXPECT_EQ(Envelope("x", ra_cert_.get(), "no-such-cipher").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CodecTest, KeyTransportAlgorithmReadFromTheDer) {
+  absl::StatusOr<std::string> pkcs1 = Envelope("csr", ra_cert_.get(), "aes-128-cbc");
+  absl::StatusOr<std::string> oaep =
+      Envelope("csr", ra_cert_.get(), "aes-256-cbc", /*rsa_oaep=*/true);
+  ASSERT_TRUE(pkcs1.ok() && oaep.ok());
+  EXPECT_EQ(KeyTransportAlgorithm(*pkcs1).value_or(0), NID_rsaEncryption);
+  EXPECT_EQ(KeyTransportAlgorithm(*oaep).value_or(0), NID_rsaesOaep);
+  // Malformed or cut short anywhere: InvalidArgument, never a read past the end.
+  for (size_t cut = 0; cut < pkcs1->size(); cut += 7) {
+    EXPECT_FALSE(KeyTransportAlgorithm(pkcs1->substr(0, cut)).ok()) << cut;
+  }
+  EXPECT_EQ(KeyTransportAlgorithm("not DER").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A SignedData is not an EnvelopedData with key transport.
+  absl::StatusOr<std::string> degenerate = DegenerateCertificates({ra_cert_.get()});
+  ASSERT_TRUE(degenerate.ok());
+  EXPECT_FALSE(KeyTransportAlgorithm(*degenerate).ok());
 }
 
 TEST_F(CodecTest, CertRepRoundTrip) {

@@ -71,6 +71,36 @@ absl::Status SkipTlv(const unsigned char** p, const unsigned char* end) {
   return absl::OkStatus();
 }
 
+// Moves [*p, *end) from a ContentInfo to the fields of its EnvelopedData,
+// after the version and any originatorInfo (at recipientInfos).
+absl::Status EnterEnvelopedData(const unsigned char** p, const unsigned char** end) {
+  long len = 0;
+  // ContentInfo ::= SEQUENCE { contentType OID, [0] EXPLICIT content }
+  RETURN_IF_ERROR(EnterTlv(p, *end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
+  *end = *p + len;
+  RETURN_IF_ERROR(SkipTlv(p, *end));
+  RETURN_IF_ERROR(EnterTlv(p, *end, 0, V_ASN1_CONTEXT_SPECIFIC, &len));
+  // EnvelopedData ::= SEQUENCE { version, originatorInfo [0] OPTIONAL,
+  //   recipientInfos SET, encryptedContentInfo SEQUENCE, ... }
+  RETURN_IF_ERROR(EnterTlv(p, *end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
+  *end = *p + len;
+  RETURN_IF_ERROR(SkipTlv(p, *end));  // version
+  if (*p < *end && **p == 0xA0) RETURN_IF_ERROR(SkipTlv(p, *end));
+  return absl::OkStatus();
+}
+
+// The OBJECT IDENTIFIER at *p (inside [*p, end)) as a NID.
+absl::StatusOr<int> ReadOid(const unsigned char** p, const unsigned char* end) {
+  const unsigned char* start = *p;
+  long len = 0;
+  RETURN_IF_ERROR(EnterTlv(p, end, V_ASN1_OBJECT, V_ASN1_UNIVERSAL, &len));
+  const unsigned char* q = start;
+  crypto::Asn1ObjectPtr oid(d2i_ASN1_OBJECT(nullptr, &q, (*p - start) + len));
+  if (oid == nullptr) return crypto::SslInvalid("algorithm OID");
+  *p += len;
+  return OBJ_obj2nid(oid.get());
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> Envelope(absl::string_view plaintext,
@@ -137,30 +167,15 @@ absl::StatusOr<std::string> Decrypt(absl::string_view der, X509* certificate,
 absl::StatusOr<std::string> EnvelopeCipher(absl::string_view der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   const unsigned char* end = p + der.size();
+  RETURN_IF_ERROR(EnterEnvelopedData(&p, &end));
   long len = 0;
-  // ContentInfo ::= SEQUENCE { contentType OID, [0] EXPLICIT content }
-  RETURN_IF_ERROR(EnterTlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
-  end = p + len;
-  RETURN_IF_ERROR(SkipTlv(&p, end));
-  RETURN_IF_ERROR(EnterTlv(&p, end, 0, V_ASN1_CONTEXT_SPECIFIC, &len));
-  // EnvelopedData ::= SEQUENCE { version, originatorInfo [0] OPTIONAL,
-  //   recipientInfos SET, encryptedContentInfo SEQUENCE, ... }
-  RETURN_IF_ERROR(EnterTlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
-  end = p + len;
-  RETURN_IF_ERROR(SkipTlv(&p, end));  // version
-  if (p < end && *p == 0xA0) RETURN_IF_ERROR(SkipTlv(&p, end));
   RETURN_IF_ERROR(SkipTlv(&p, end));  // recipientInfos
   RETURN_IF_ERROR(EnterTlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
   end = p + len;
   RETURN_IF_ERROR(SkipTlv(&p, end));  // contentType
   RETURN_IF_ERROR(EnterTlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
-  const unsigned char* oid_start = p;
-  long oid_len = 0;
-  RETURN_IF_ERROR(EnterTlv(&p, p + len, V_ASN1_OBJECT, V_ASN1_UNIVERSAL, &oid_len));
-  const unsigned char* q = oid_start;
-  crypto::Asn1ObjectPtr oid(d2i_ASN1_OBJECT(nullptr, &q, (p - oid_start) + oid_len));
-  if (oid == nullptr) return crypto::SslInvalid("content-encryption OID");
-  switch (OBJ_obj2nid(oid.get())) {
+  ASSIGN_OR_RETURN(int nid, ReadOid(&p, p + len));
+  switch (nid) {
     case NID_aes_128_cbc: return std::string("aes-128-cbc");
     case NID_aes_192_cbc: return std::string("aes-192-cbc");
     case NID_aes_256_cbc: return std::string("aes-256-cbc");
@@ -169,6 +184,24 @@ absl::StatusOr<std::string> EnvelopeCipher(absl::string_view der) {
     default:
       return absl::InvalidArgumentError("unsupported content-encryption algorithm");
   }
+}
+
+absl::StatusOr<int> KeyTransportAlgorithm(absl::string_view der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  const unsigned char* end = p + der.size();
+  RETURN_IF_ERROR(EnterEnvelopedData(&p, &end));
+  long len = 0;
+  RETURN_IF_ERROR(EnterTlv(&p, end, V_ASN1_SET, V_ASN1_UNIVERSAL, &len));
+  end = p + len;
+  // KeyTransRecipientInfo ::= SEQUENCE { version, rid,
+  //   keyEncryptionAlgorithm AlgorithmIdentifier, encryptedKey }; the other
+  // kinds of RecipientInfo are context-tagged.
+  RETURN_IF_ERROR(EnterTlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
+  end = p + len;
+  RETURN_IF_ERROR(SkipTlv(&p, end));  // version
+  RETURN_IF_ERROR(SkipTlv(&p, end));  // rid
+  RETURN_IF_ERROR(EnterTlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
+  return ReadOid(&p, p + len);
 }
 
 absl::StatusOr<std::string> DegenerateCertificates(

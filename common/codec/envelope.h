@@ -33,6 +33,13 @@ absl::StatusOr<std::string> Decrypt(absl::string_view der, X509* certificate,
 // the DER without decrypting. InvalidArgument when malformed or unknown.
 absl::StatusOr<std::string> EnvelopeCipher(absl::string_view der);
 
+// NID of the key-encryption algorithm of the first RecipientInfo of
+// EnvelopedData `der` when it is a KeyTransRecipientInfo
+// (NID_rsaEncryption, NID_rsaesOaep, ...), read from the DER without
+// parsing the whole message. InvalidArgument when malformed or of another
+// kind.
+absl::StatusOr<int> KeyTransportAlgorithm(absl::string_view der);
+
 // A degenerate certificates-only SignedData (RFC 8894 section 3.4), the
 // payload of a CertRep SUCCESS and of GetCACert with CA and RA.
 absl::StatusOr<std::string> DegenerateCertificates(

@@ -1,12 +1,12 @@
 #include "services/signer/timed_key_access.h"
 
-#include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 
 #include <atomic>
 
+#include "common/codec/envelope.h"
 #include "common/crypto/ssl_ptr.h"
 
 namespace scep::signer {
@@ -88,23 +88,11 @@ ScopedKeyMechanism::~ScopedKeyMechanism() { current_mechanism = previous_; }
 const char* ScopedKeyMechanism::Current() { return current_mechanism; }
 
 const char* KeyTransportMechanism(absl::string_view enveloped_data) {
-  const auto* p = reinterpret_cast<const unsigned char*>(enveloped_data.data());
-  crypto::CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p,
-                                         static_cast<long>(enveloped_data.size())));
-  if (cms == nullptr) {
-    ERR_clear_error();  // the decryption that follows reports the problem
-    return nullptr;
-  }
-  STACK_OF(CMS_RecipientInfo)* infos = CMS_get0_RecipientInfos(cms.get());
-  if (infos == nullptr || sk_CMS_RecipientInfo_num(infos) < 1) return nullptr;
-  CMS_RecipientInfo* info = sk_CMS_RecipientInfo_value(infos, 0);
-  if (CMS_RecipientInfo_type(info) != CMS_RECIPINFO_TRANS) return nullptr;
-  X509_ALGOR* algorithm = nullptr;
-  if (CMS_RecipientInfo_ktri_get0_algs(info, nullptr, nullptr, &algorithm) != 1 ||
-      algorithm == nullptr) {
-    return nullptr;
-  }
-  switch (OBJ_obj2nid(algorithm->algorithm)) {
+  // A DER walk, not a second CMS parse: the decryption that follows parses
+  // the message and reports what is wrong with it.
+  absl::StatusOr<int> nid = codec::KeyTransportAlgorithm(enveloped_data);
+  if (!nid.ok()) return nullptr;
+  switch (*nid) {
     case NID_rsaesOaep: return "rsa-oaep";
     case NID_rsaEncryption: return "rsa-pkcs1";
     default: return nullptr;
