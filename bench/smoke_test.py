@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "tests", "integration"))
 import harness  # noqa: E402
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.environ.get("SCEP_BENCH") or os.path.join(
     harness.BUILD_DIR, "bench", "scep-bench")
 
@@ -88,9 +89,29 @@ class BenchSmoke(unittest.TestCase):
             capture_output=True, text=True, timeout=60)
         self.assertEqual(out.returncode, 0, out.stderr)
         cases = json.loads(out.stdout)
-        self.assertEqual(len(cases), 6, cases)
+        self.assertEqual(len(cases), 8, cases)
         for case in cases:
             self.assertGreater(case["calls"], 0, case)
+
+    def test_instruction_counts(self):
+        # bench/instructions.py on its own stack, gateway and signer under
+        # callgrind for 10 enrollments; no figure is asserted beyond sanity.
+        harness.require_tool(self, "valgrind")
+        out_json = os.path.join(self.stack.dir, "instructions.json")
+        out = subprocess.run(
+            [sys.executable, os.path.join(HERE, "instructions.py"),
+             "--build-dir", harness.BUILD_DIR, "--n", "10", "--concurrency", "2",
+             "--process", "gateway", "signer", "--json-out", out_json],
+            capture_output=True, text=True, timeout=600)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        with open(out_json) as f:
+            results = json.load(f)
+        self.assertGreater(results["ours:gateway"]["ir_per_enrollment"], 1e5)
+        signer = results["ours:signer"]
+        # Three RSA-2048 private-key operations in the token per enrollment.
+        self.assertGreater(signer["token_ir_per_enrollment"], 1e6)
+        self.assertGreater(signer["outside_token_ir_per_enrollment"], 1e5)
+        self.assertIn("instructions per enrollment", out.stdout)
 
     def test_wrong_challenge_is_counted_as_failure(self):
         stack = self.stack
