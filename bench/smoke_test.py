@@ -101,6 +101,7 @@ class BenchSmoke(unittest.TestCase):
         out = subprocess.run(
             [sys.executable, os.path.join(HERE, "instructions.py"),
              "--build-dir", harness.BUILD_DIR, "--n", "10", "--concurrency", "2",
+             "--warmup", "20",
              "--process", "gateway", "signer", "--json-out", out_json],
             capture_output=True, text=True, timeout=600)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)

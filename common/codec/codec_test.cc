@@ -395,6 +395,31 @@ TEST_F(CodecTest, CsrWithBadSignatureIsPermissionDenied) {
   EXPECT_EQ(ParseCsr(csr).status().code(), absl::StatusCode::kPermissionDenied);
 }
 
+TEST_F(CodecTest, CsrTakesTheKeyOfACertificateHoldingItsKey) {
+  std::string der = ReadFile("strongswan-pkcsreq-aes-sha256.der");
+  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(der);
+  ASSERT_TRUE(msg.ok());
+  std::string csr_der = Decrypt(msg->content, ra_cert_.get(), ra_key_.get()).value();
+  // strongSwan signs the PKCSReq with a self-signed certificate of the
+  // CSR's key: that key object serves.
+  absl::StatusOr<Csr> csr = ParseCsr(csr_der, msg->signer_certificate.get());
+  ASSERT_TRUE(csr.ok()) << csr.status();
+  EXPECT_EQ(csr->public_key.get(), X509_get0_pubkey(msg->signer_certificate.get()));
+  absl::StatusOr<Csr> plain = ParseCsr(csr_der);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(csr->fingerprint, plain->fingerprint);
+  EXPECT_EQ(EVP_PKEY_eq(csr->public_key.get(), plain->public_key.get()), 1);
+  // Another key's certificate: the CSR's own key is decoded.
+  absl::StatusOr<Csr> other = ParseCsr(csr_der, ra_cert_.get());
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(other->public_key.get(), X509_get0_pubkey(ra_cert_.get()));
+  EXPECT_EQ(EVP_PKEY_eq(other->public_key.get(), plain->public_key.get()), 1);
+  // The signature is still checked with the shared key.
+  csr_der[csr_der.size() - 2] ^= 0x40;
+  EXPECT_EQ(ParseCsr(csr_der, msg->signer_certificate.get()).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
 TEST_F(CodecTest, NonSignedDataIsInvalid) {
   absl::StatusOr<std::string> env =
       Envelope("hello", ra_cert_.get(), "aes-128-cbc");

@@ -54,17 +54,24 @@ absl::StatusOr<std::string> Fingerprint(X509_REQ* req) {
 
 }  // namespace
 
-absl::StatusOr<Csr> ParseCsr(absl::string_view der) {
+absl::StatusOr<Csr> ParseCsr(absl::string_view der, X509* key_from) {
   Csr csr;
   // Both the gateway and the signer parse every CSR: the key is decoded
-  // once, through the per-thread decoder (crypto/public_keys.h).
+  // once, through the per-thread decoder (crypto/public_keys.h), unless
+  // `key_from` already holds it (a PKCSReq is signed with the CSR's key).
   ASSIGN_OR_RETURN(csr.request, crypto::ParseRequestWithoutKey(der));
-  absl::StatusOr<crypto::EvpPkeyPtr> key =
-      crypto::DecodePublicKey(X509_REQ_get_X509_PUBKEY(csr.request.get()));
-  if (!key.ok()) {
-    return absl::InvalidArgumentError("certificate request has no usable public key");
+  const X509_PUBKEY* spki = X509_REQ_get_X509_PUBKEY(csr.request.get());
+  EVP_PKEY* known = key_from != nullptr ? X509_get0_pubkey(key_from) : nullptr;
+  if (known != nullptr && crypto::SamePublicKey(spki, X509_get_X509_PUBKEY(key_from)) &&
+      EVP_PKEY_up_ref(known) == 1) {
+    csr.public_key.reset(known);
+  } else {
+    absl::StatusOr<crypto::EvpPkeyPtr> key = crypto::DecodePublicKey(spki);
+    if (!key.ok()) {
+      return absl::InvalidArgumentError("certificate request has no usable public key");
+    }
+    csr.public_key = *std::move(key);
   }
-  csr.public_key = *std::move(key);
   if (X509_REQ_verify(csr.request.get(), csr.public_key.get()) != 1) {
     crypto::DrainSslErrors();
     return absl::PermissionDeniedError(

@@ -1,9 +1,11 @@
 #include "common/crypto/public_keys.h"
 
+#include <openssl/crypto.h>
 #include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/provider.h>
+#include <openssl/x509.h>
 
 #include <string>
 
@@ -150,6 +152,21 @@ absl::StatusOr<EvpPkeyPtr> DecodePublicKey(const X509_PUBKEY* spki) {
       absl::string_view(reinterpret_cast<const char*>(der), static_cast<size_t>(len)));
   OPENSSL_free(der);
   return key;
+}
+
+bool SamePublicKey(const X509_PUBKEY* a, const X509_PUBKEY* b) {
+  if (a == nullptr || b == nullptr) return false;
+  const unsigned char* a_bits = nullptr;
+  const unsigned char* b_bits = nullptr;
+  int a_len = 0, b_len = 0;
+  X509_ALGOR* a_alg = nullptr;
+  X509_ALGOR* b_alg = nullptr;
+  if (X509_PUBKEY_get0_param(nullptr, &a_bits, &a_len, &a_alg, a) != 1 ||
+      X509_PUBKEY_get0_param(nullptr, &b_bits, &b_len, &b_alg, b) != 1) {
+    return false;
+  }
+  return a_len == b_len && X509_ALGOR_cmp(a_alg, b_alg) == 0 &&
+         CRYPTO_memcmp(a_bits, b_bits, static_cast<size_t>(a_len)) == 0;
 }
 
 }  // namespace scep::crypto

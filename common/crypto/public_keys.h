@@ -53,6 +53,11 @@ absl::StatusOr<EvpPkeyPtr> DecodePublicKey(absl::string_view spki_der);
 // The same for a parsed SubjectPublicKeyInfo.
 absl::StatusOr<EvpPkeyPtr> DecodePublicKey(const X509_PUBKEY* spki);
 
+// True when `a` and `b` hold the same key: equal algorithm identifiers
+// (parameters included) and equal key bits. Compares the encodings only;
+// decodes nothing.
+bool SamePublicKey(const X509_PUBKEY* a, const X509_PUBKEY* b);
+
 }  // namespace scep::crypto
 
 #endif  // SCEP_COMMON_CRYPTO_PUBLIC_KEYS_H_

@@ -63,6 +63,22 @@ std::string RoundTrip(X509* recipient, EVP_PKEY* key, const std::string& text) {
   return std::string(data, static_cast<size_t>(len));
 }
 
+TEST(PublicKeysTest, SamePublicKeyComparesAlgorithmAndKeyBits) {
+  EvpPkeyPtr rsa = NewRsa(), other = NewRsa(), ec = NewEc();
+  absl::StatusOr<X509Ptr> cert = ParseCertificate(SelfSigned(rsa.get()));
+  absl::StatusOr<X509ReqPtr> same = ParseRequestWithoutKey(SignedRequest(rsa.get()));
+  absl::StatusOr<X509ReqPtr> different =
+      ParseRequestWithoutKey(SignedRequest(other.get()));
+  absl::StatusOr<X509ReqPtr> ec_req = ParseRequestWithoutKey(SignedRequest(ec.get()));
+  ASSERT_TRUE(cert.ok() && same.ok() && different.ok() && ec_req.ok());
+  const X509_PUBKEY* cert_key = X509_get_X509_PUBKEY(cert->get());
+  EXPECT_TRUE(SamePublicKey(cert_key, X509_REQ_get_X509_PUBKEY(same->get())));
+  EXPECT_FALSE(SamePublicKey(cert_key, X509_REQ_get_X509_PUBKEY(different->get())));
+  EXPECT_FALSE(SamePublicKey(cert_key, X509_REQ_get_X509_PUBKEY(ec_req->get())));
+  EXPECT_FALSE(SamePublicKey(cert_key, nullptr));
+  EXPECT_FALSE(SamePublicKey(nullptr, nullptr));
+}
+
 TEST(PublicKeysTest, KeylessContextExistsAndIsStable) {
   ASSERT_NE(KeylessContext(), nullptr);
   EXPECT_EQ(KeylessContext(), KeylessContext());

@@ -115,7 +115,8 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
     return Refuse(profile, req, FailInfo::kBadMessageCheck,
                   "cannot decrypt pkcsPKIEnvelope with the RA key");
   }
-  absl::StatusOr<codec::Csr> csr = codec::ParseCsr(*plain);
+  absl::StatusOr<codec::Csr> csr =
+      codec::ParseCsr(*plain, req.msg.signer_certificate.get());
   if (!csr.ok()) {
     return Refuse(profile, req, FailInfo::kBadMessageCheck,
                   absl::StrCat("certificate request: ", csr.status().message()));

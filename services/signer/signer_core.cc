@@ -121,7 +121,8 @@ absl::StatusOr<std::string> SignerCore::Issue(absl::string_view csr_der,
 }
 
 absl::StatusOr<crypto::X509Ptr> SignerCore::IssueX509(absl::string_view csr_der,
-                                                      const Policy& policy) {
+                                                      const Policy& policy,
+                                                      X509* key_from) {
   const int validity_days = policy.validity_days;
   std::string digest_name(policy.digest.empty() ? options_.default_digest
                                                 : policy.digest);
@@ -131,7 +132,7 @@ absl::StatusOr<crypto::X509Ptr> SignerCore::IssueX509(absl::string_view csr_der,
         "certificate signature digest must be sha256, sha384 or sha512");
   }
   const EVP_MD* md = EVP_get_digestbyname(digest_name.c_str());
-  ASSIGN_OR_RETURN(codec::Csr csr, codec::ParseCsr(csr_der));
+  ASSIGN_OR_RETURN(codec::Csr csr, codec::ParseCsr(csr_der, key_from));
   IssueParams params;
   params.validity_days =
       validity_days == 0 ? options_.default_validity_days : validity_days;

@@ -58,8 +58,11 @@ class SignerCore {
   };
   absl::StatusOr<std::string> Issue(absl::string_view csr, const Policy& policy);
   // The same, as a parsed certificate (for a CertRep built right away).
+  // `key_from`: a certificate that may hold the CSR's key (the CertRep
+  // recipient), whose decoded key then serves (codec::ParseCsr).
   absl::StatusOr<crypto::X509Ptr> IssueX509(absl::string_view csr,
-                                            const Policy& policy);
+                                            const Policy& policy,
+                                            X509* key_from = nullptr);
 
   // RA-signed CertRep (messageType forced to CertRep) over `content`.
   absl::StatusOr<std::string> SignCertRep(absl::string_view content,

@@ -252,7 +252,7 @@ grpc::ServerUnaryReactor* SignerService::IssueCertRep(
     if (std::optional<std::string> cached = recent_.Find(key)) {
       cert = crypto::FromDer<crypto::X509Ptr>(*cached, d2i_X509, "certificate");
     } else {
-      cert = core->IssueX509(issue.csr(), PolicyOf(issue));
+      cert = core->IssueX509(issue.csr(), PolicyOf(issue), recipient->get());
       if (cert.ok()) {
         if (metrics_ != nullptr) metrics_->CertificateIssued();
         absl::StatusOr<std::string> der = crypto::ToDer(cert->get(), i2d_X509);
