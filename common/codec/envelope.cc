@@ -6,7 +6,10 @@
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
 
+#include <optional>
+
 #include "common/base/status_macros.h"
+#include "common/codec/der_tlv.h"
 #include "common/crypto/der.h"
 #include "common/crypto/providers.h"
 #include "common/crypto/ssl_error.h"
@@ -24,17 +27,22 @@ absl::StatusOr<std::string> ReadBio(BIO* bio) {
   return std::string(data, static_cast<size_t>(len));
 }
 
+// The TLV at *p inside [*p, end).
+std::optional<DerTlv> ReadAt(const unsigned char* p, const unsigned char* end) {
+  return ReadDerTlv(absl::string_view(reinterpret_cast<const char*>(p),
+                                      static_cast<size_t>(end - p)));
+}
+
 // One DER TLV inside [*p, end): on success *p points at its contents and
 // `len` is their length. Only definite lengths (DER).
 absl::Status EnterTlv(const unsigned char** p, const unsigned char* end,
                       int want_tag, int want_class, long* len) {
-  int tag = 0, cls = 0;
-  const unsigned char* start = *p;
-  int ret = ASN1_get_object(p, len, &tag, &cls, end - start);
-  if ((ret & 0x80) != 0 || ret == 0x21 || tag != want_tag ||
-      cls != want_class || *len > end - *p) {
+  std::optional<DerTlv> tlv = ReadAt(*p, end);
+  if (!tlv || tlv->tag_number != want_tag || tlv->tag_class != want_class) {
     return absl::InvalidArgumentError("malformed EnvelopedData");
   }
+  *p += tlv->header;
+  *len = static_cast<long>(tlv->length);
   return absl::OkStatus();
 }
 
@@ -61,13 +69,9 @@ FetchedCipher FetchCipher(const std::string& name) {
 }
 
 absl::Status SkipTlv(const unsigned char** p, const unsigned char* end) {
-  long len = 0;
-  int tag = 0, cls = 0;
-  int ret = ASN1_get_object(p, &len, &tag, &cls, end - *p);
-  if ((ret & 0x80) != 0 || ret == 0x21 || len > end - *p) {
-    return absl::InvalidArgumentError("malformed EnvelopedData");
-  }
-  *p += len;
+  std::optional<DerTlv> tlv = ReadAt(*p, end);
+  if (!tlv) return absl::InvalidArgumentError("malformed EnvelopedData");
+  *p += tlv->size();
   return absl::OkStatus();
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/codec/der_tlv.h"
 #include "common/codec/scep_oids.h"
 #include "common/crypto/public_keys.h"
 #include "common/crypto/ssl_error.h"
@@ -120,7 +121,7 @@ absl::Status ReadAttributes(CMS_SignerInfo* si, ScepAttributes& out) {
   return absl::OkStatus();
 }
 
-// One DER TLV header: single-octet tag, definite length.
+// One TLV header with a single-octet identifier (`tag`), definite length.
 struct Tlv {
   unsigned char tag = 0;
   size_t header = 0;  // octets before the contents
@@ -128,24 +129,18 @@ struct Tlv {
   size_t size() const { return header + length; }
 };
 
-// The TLV at the start of `in`, read with ASN1_get_object as envelope.cc
-// does; nullopt for anything else (multi-octet tag, indefinite length,
-// contents past the end of `in`).
+// The TLV at the start of `in`; nullopt for anything else (multi-octet tag,
+// indefinite length, contents past the end of `in`).
 std::optional<Tlv> ReadTlv(absl::string_view in) {
-  const auto* start = reinterpret_cast<const unsigned char*>(in.data());
-  const unsigned char* p = start;
-  long length = 0;
-  int tag = 0, cls = 0;
-  const int ret = ASN1_get_object(&p, &length, &tag, &cls, static_cast<long>(in.size()));
-  if ((ret & 0x80) != 0 || ret == 0x21 || tag > 30 || length < 0 ||
-      static_cast<size_t>(length) > in.size() - static_cast<size_t>(p - start)) {
-    return std::nullopt;
-  }
-  Tlv tlv;
-  tlv.tag = static_cast<unsigned char>(cls | (ret & V_ASN1_CONSTRUCTED) | tag);
-  tlv.header = static_cast<size_t>(p - start);
-  tlv.length = static_cast<size_t>(length);
-  return tlv;
+  std::optional<DerTlv> tlv = ReadDerTlv(in);
+  if (!tlv || tlv->tag_number > 30) return std::nullopt;
+  Tlv out;
+  out.tag = static_cast<unsigned char>(tlv->tag_class |
+                                       (tlv->constructed ? V_ASN1_CONSTRUCTED : 0) |
+                                       tlv->tag_number);
+  out.header = tlv->header;
+  out.length = tlv->length;
+  return out;
 }
 
 // DER header (ASN1_put_object) for `length` octets of contents under the

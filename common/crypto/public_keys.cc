@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
 #include "common/crypto/der.h"
 #include "common/crypto/ssl_error.h"
 
@@ -95,10 +96,8 @@ absl::StatusOr<X509ReqPtr> ParseRequestWithoutKey(absl::string_view der) {
 absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view der) {
   OSSL_LIB_CTX* keyless = KeylessContext();
   if (keyless == nullptr) return FromDer<X509Ptr>(der, d2i_X509, "certificate");
-  absl::StatusOr<X509Ptr> parsed =
-      ParseKeyless<X509Ptr>(der, ASN1_ITEM_rptr(X509), keyless, "certificate");
-  if (!parsed.ok()) return parsed.status();
-  X509Ptr cert = *std::move(parsed);
+  ASSIGN_OR_RETURN(X509Ptr cert, ParseKeyless<X509Ptr>(der, ASN1_ITEM_rptr(X509),
+                                                        keyless, "certificate"));
   ASN1_OBJECT* algorithm = nullptr;
   const unsigned char* bits = nullptr;
   int bits_len = 0;

@@ -168,11 +168,13 @@ absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::Claim(
   }
   const std::string token = absl::BytesToHexString(absl::string_view(
       reinterpret_cast<const char*>(token_bytes), sizeof(token_bytes)));
-  absl::StatusOr<RedisReplyPtr> sent =
-      nonce.has_value()
-          ? EvalScript(*pool_, op, claim_, {nonce_key, key},
-                       {nonce_px, fingerprint, px, token})
-          : Eval(*pool_, op, claim_, key, {fingerprint, px, token});
+  std::vector<absl::string_view> keys = {key};
+  std::vector<absl::string_view> args = {fingerprint, px, token};
+  if (nonce.has_value()) {
+    keys.insert(keys.begin(), nonce_key);
+    args.insert(args.begin(), nonce_px);
+  }
+  absl::StatusOr<RedisReplyPtr> sent = EvalScript(*pool_, op, claim_, keys, args);
   if (!sent.ok()) {
     if (absl::IsUnavailable(sent.status())) {
       // The nonce too: the identical retry must not meet it.
