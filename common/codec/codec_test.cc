@@ -415,9 +415,33 @@ TEST_F(CodecTest, CsrTakesTheKeyOfACertificateHoldingItsKey) {
   EXPECT_NE(other->public_key.get(), X509_get0_pubkey(ra_cert_.get()));
   EXPECT_EQ(EVP_PKEY_eq(other->public_key.get(), plain->public_key.get()), 1);
   // The signature is still checked with the shared key.
+  EXPECT_TRUE(csr->signature_checked);
+  EXPECT_EQ(csr->der, csr_der);
   csr_der[csr_der.size() - 2] ^= 0x40;
   EXPECT_EQ(ParseCsr(csr_der, msg->signer_certificate.get()).status().code(),
             absl::StatusCode::kPermissionDenied);
+  // Unless the caller says that key signed the message: then it is left to
+  // VerifyCsrSignature, and only when the keys are the same.
+  absl::StatusOr<Csr> deferred = ParseCsr(csr_der, msg->signer_certificate.get(),
+                                          CsrSignature::kUnlessSignedWithItsKey);
+  ASSERT_TRUE(deferred.ok()) << deferred.status();
+  EXPECT_FALSE(deferred->signature_checked);
+  EXPECT_EQ(VerifyCsrSignature(*deferred).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_FALSE(deferred->signature_checked);
+  EXPECT_EQ(ParseCsr(csr_der, ra_cert_.get(), CsrSignature::kUnlessSignedWithItsKey)
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ParseCsr(csr_der, nullptr, CsrSignature::kUnlessSignedWithItsKey)
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  csr_der[csr_der.size() - 2] ^= 0x40;  // intact again
+  deferred = ParseCsr(csr_der, msg->signer_certificate.get(),
+                      CsrSignature::kUnlessSignedWithItsKey);
+  ASSERT_TRUE(deferred.ok());
+  EXPECT_TRUE(VerifyCsrSignature(*deferred).ok());
+  EXPECT_TRUE(deferred->signature_checked);
 }
 
 TEST_F(CodecTest, NonSignedDataIsInvalid) {

@@ -54,7 +54,8 @@ absl::StatusOr<std::string> Fingerprint(X509_REQ* req) {
 
 }  // namespace
 
-absl::StatusOr<Csr> ParseCsr(absl::string_view der, X509* key_from) {
+absl::StatusOr<Csr> ParseCsr(absl::string_view der, X509* key_from,
+                             CsrSignature signature) {
   Csr csr;
   // Both the gateway and the signer parse every CSR: the key is decoded
   // once, through the per-thread decoder (crypto/public_keys.h), unless
@@ -62,8 +63,10 @@ absl::StatusOr<Csr> ParseCsr(absl::string_view der, X509* key_from) {
   ASSIGN_OR_RETURN(csr.request, crypto::ParseRequestWithoutKey(der));
   const X509_PUBKEY* spki = X509_REQ_get_X509_PUBKEY(csr.request.get());
   EVP_PKEY* known = key_from != nullptr ? X509_get0_pubkey(key_from) : nullptr;
-  if (known != nullptr && crypto::SamePublicKey(spki, X509_get_X509_PUBKEY(key_from)) &&
-      EVP_PKEY_up_ref(known) == 1) {
+  const bool same_key =
+      known != nullptr && crypto::SamePublicKey(spki, X509_get_X509_PUBKEY(key_from)) &&
+      EVP_PKEY_up_ref(known) == 1;
+  if (same_key) {
     csr.public_key.reset(known);
   } else {
     absl::StatusOr<crypto::EvpPkeyPtr> key = crypto::DecodePublicKey(spki);
@@ -72,14 +75,25 @@ absl::StatusOr<Csr> ParseCsr(absl::string_view der, X509* key_from) {
     }
     csr.public_key = *std::move(key);
   }
-  if (X509_REQ_verify(csr.request.get(), csr.public_key.get()) != 1) {
+  if (!same_key || signature != CsrSignature::kUnlessSignedWithItsKey) {
+    RETURN_IF_ERROR(VerifyCsrSignature(csr));
+  }
+  ASSIGN_OR_RETURN(csr.challenge_password, ChallengePassword(csr.request.get()));
+  ASSIGN_OR_RETURN(csr.fingerprint, Fingerprint(csr.request.get()));
+  csr.der = std::string(der);
+  return csr;
+}
+
+absl::Status VerifyCsrSignature(Csr& csr) {
+  if (csr.signature_checked) return absl::OkStatus();
+  if (csr.request == nullptr || csr.public_key == nullptr ||
+      X509_REQ_verify(csr.request.get(), csr.public_key.get()) != 1) {
     crypto::DrainSslErrors();
     return absl::PermissionDeniedError(
         "certificate request signature does not verify");
   }
-  ASSIGN_OR_RETURN(csr.challenge_password, ChallengePassword(csr.request.get()));
-  ASSIGN_OR_RETURN(csr.fingerprint, Fingerprint(csr.request.get()));
-  return csr;
+  csr.signature_checked = true;
+  return absl::OkStatus();
 }
 
 std::string SubjectText(const X509_NAME* name) {

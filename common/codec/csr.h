@@ -23,6 +23,25 @@ struct Csr {
   // SHA-256 over the DER subject and SubjectPublicKeyInfo: equal for a
   // retransmission of the same request, different for another key or name.
   std::string fingerprint;
+  // The DER as received (what the signer is sent; no re-encoding).
+  std::string der;
+  // Whether the self-signature was verified (see CsrSignature).
+  bool signature_checked = false;
+};
+
+// What ParseCsr does with the request's self-signature.
+enum class CsrSignature {
+  // Verify it; PermissionDenied when it does not verify.
+  kVerify,
+  // `key_from` is the certificate whose key verified the signature of the
+  // pkiMessage that carried this CSR. When the CSR holds that very key
+  // (a PKCSReq is signed with the requester's own key, RFC 8894 section
+  // 3.3.1), possession of the key is already shown by that signature and
+  // the self-signature is left unchecked (Csr::signature_checked false):
+  // the caller must call VerifyCsrSignature before acting on the request
+  // other than by sending it to the signer, which verifies every CSR it
+  // issues from. Otherwise (no key_from, another key) as kVerify.
+  kUnlessSignedWithItsKey,
 };
 
 // Decodes and checks the self-signature of a DER CSR. InvalidArgument when
@@ -31,7 +50,12 @@ struct Csr {
 // CertRep recipient) holds the CSR's very key, its decoded key is used
 // instead of decoding the CSR's: one key decode and one RSA Montgomery
 // set-up less per request.
-absl::StatusOr<Csr> ParseCsr(absl::string_view der, X509* key_from = nullptr);
+absl::StatusOr<Csr> ParseCsr(absl::string_view der, X509* key_from = nullptr,
+                             CsrSignature signature = CsrSignature::kVerify);
+
+// Verifies `csr`'s self-signature unless already done and sets
+// signature_checked. PermissionDenied when it does not verify.
+absl::Status VerifyCsrSignature(Csr& csr);
 
 // One-line subject (RFC 2253) for logs and errors.
 std::string SubjectText(const X509_NAME* name);

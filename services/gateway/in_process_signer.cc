@@ -69,7 +69,6 @@ absl::StatusOr<std::string> InProcessSigner::Decrypt(absl::string_view env) {
 
 absl::StatusOr<std::string> InProcessSigner::Issue(const IssueRequest& request) {
   if (down || issue_down) return absl::UnavailableError("down");
-  ++issued;
   signer::SignerCore::Policy policy;
   policy.validity_days = request.validity_days;
   policy.digest = request.digest;
@@ -77,7 +76,9 @@ absl::StatusOr<std::string> InProcessSigner::Issue(const IssueRequest& request) 
   policy.subject_alt_name = request.subject_alt_name;
   policy.key_usage = request.key_usage;
   policy.extended_key_usage = request.extended_key_usage;
-  return core_->Issue(request.csr, policy);
+  absl::StatusOr<std::string> cert = core_->Issue(request.csr, policy);
+  if (cert.ok()) ++issued;
+  return cert;
 }
 
 absl::StatusOr<std::string> InProcessSigner::SignCertRep(

@@ -33,7 +33,7 @@ class InProcessSigner final : public SignerClient {
 
   std::atomic<bool> down{false};        // every call Unavailable
   std::atomic<bool> issue_down{false};  // Issue only
-  std::atomic<int> issued{0};
+  std::atomic<int> issued{0};           // certificates issued
   std::atomic<int> crls_signed{0};
 
  private:

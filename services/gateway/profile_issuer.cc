@@ -157,9 +157,12 @@ absl::Status ProfileIssuer::CheckPolicy(const Profile& profile,
 
 absl::StatusOr<IssueRequest> ProfileIssuer::SignerRequest(const Profile& profile,
                                                           const codec::Csr& csr) const {
-  RETURN_IF_ERROR(CheckPolicy(profile, csr));
   IssueRequest request;
-  ASSIGN_OR_RETURN(request.csr, crypto::ToDer(csr.request.get(), i2d_X509_REQ));
+  if (!csr.der.empty()) {
+    request.csr = csr.der;
+  } else {
+    ASSIGN_OR_RETURN(request.csr, crypto::ToDer(csr.request.get(), i2d_X509_REQ));
+  }
   request.validity_days = profile.validity_days;
   request.digest = profile.digest;
   request.key_usage = profile.key_usage;
@@ -188,6 +191,7 @@ void ProfileIssuer::Record(const Profile& profile, const std::string& cert_der,
 
 absl::StatusOr<std::string> ProfileIssuer::Issue(const Profile& profile,
                                                  const codec::Csr& csr) {
+  RETURN_IF_ERROR(CheckPolicy(profile, csr));
   ASSIGN_OR_RETURN(IssueRequest request, SignerRequest(profile, csr));
   ASSIGN_OR_RETURN(std::string cert_der, signer_->Issue(request));
   absl::StatusOr<crypto::X509Ptr> cert =

@@ -30,7 +30,9 @@ class ProfileIssuer {
   absl::StatusOr<std::string> Issue(const Profile& profile, const codec::Csr& csr);
 
   // Issue plus the SUCCESS CertRep carrying the certificate, in one signer
-  // call (SCEP enrollment); same errors and index record as Issue.
+  // call (SCEP enrollment); same errors and index record as Issue, except
+  // that `csr` must already have passed CheckPolicy(profile, csr) (the
+  // enrollment path checks before it claims the transaction).
   absl::StatusOr<IssuedCertRep> IssueWithReply(const Profile& profile,
                                                const codec::Csr& csr,
                                                const CertRepRequest& reply);
@@ -40,7 +42,7 @@ class ProfileIssuer {
   static absl::Status CheckPolicy(const Profile& profile, const codec::Csr& csr);
 
  private:
-  // Policy check, then what the signer is asked to sign.
+  // What the signer is asked to sign (the caller checked the policy).
   absl::StatusOr<IssueRequest> SignerRequest(const Profile& profile,
                                              const codec::Csr& csr) const;
   // Records an issued certificate in the index (logged, not returned, on

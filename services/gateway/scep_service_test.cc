@@ -281,6 +281,36 @@ TEST_F(ScepServiceTest, BadOuterSignatureIsBadMessageCheck) {
   EXPECT_EQ(signer_.issued.load(), 0);
 }
 
+TEST_F(ScepServiceTest, CsrSelfSignatureIsCheckedOnEveryPath) {
+  // The message is signed properly with the CSR's key; the CSR's own
+  // signature is broken. The common path leaves the check to the signer.
+  Device d = NewDevice("s3cret-Challenge");
+  const std::string good_csr = d.csr;
+  d.csr[d.csr.size() - 2] ^= 0x40;
+  codec::OpenedCertRep rep = Open(Post(Request(d, "tid-csr", kNonceA)), d);
+  EXPECT_EQ(rep.message.attributes.pki_status, codec::PkiStatus::kFailure);
+  EXPECT_EQ(rep.message.attributes.fail_info, codec::FailInfo::kBadMessageCheck);
+  ASSERT_TRUE(rep.message.attributes.fail_info_text.has_value());
+  EXPECT_TRUE(absl::StrContains(*rep.message.attributes.fail_info_text,
+                                "signature does not verify"));
+  EXPECT_EQ(signer_.issued.load(), 0);
+  // Nothing half-written: the transaction was released, so the repaired
+  // request (new nonce) is issued under the same transactionID.
+  d.csr = good_csr;
+  rep = Open(Post(Request(d, "tid-csr", kNonceB)), d);
+  EXPECT_EQ(rep.message.attributes.pki_status, codec::PkiStatus::kSuccess);
+  EXPECT_EQ(signer_.issued.load(), 1);
+  // Manual approval: refused at once, not queued as PENDING.
+  options_.profile.approval = Profile::Approval::kManual;
+  Reconfigure();
+  Device e = NewDevice("s3cret-Challenge", "device-2");
+  e.csr[e.csr.size() - 2] ^= 0x40;
+  rep = Open(Post(Request(e, "tid-csr-2", kNonceA + "2")), e);
+  EXPECT_EQ(rep.message.attributes.pki_status, codec::PkiStatus::kFailure);
+  EXPECT_EQ(rep.message.attributes.fail_info, codec::FailInfo::kBadMessageCheck);
+  EXPECT_EQ(signer_.issued.load(), 1);
+}
+
 TEST_F(ScepServiceTest, MalformedRequestsAreHttpErrors) {
   EXPECT_EQ(Post("garbage").status, 400);
   EXPECT_EQ(Post("").status, 400);

@@ -121,6 +121,26 @@ class EnrollmentTest(unittest.TestCase):
         self.assertEqual(rep["failInfo"], 2)  # badRequest
         self.assertNotIn(self.stack.challenge, self.stack.log("gateway"))
 
+    def test_csr_with_a_broken_self_signature_is_refused_by_the_signer(self):
+        # The message is signed properly with the CSR's key, so the gateway
+        # leaves the CSR's own signature to the signer (over gRPC).
+        url = self.stack.url + "?operation=PKIOperation"
+        bad = self.stack.probe_request("broken-csr", "tid-broken-csr", "c1" * 16,
+                                       **{"break-csr-signature": "1"})
+        status, _, body = http("POST", url, bad)
+        self.assertEqual(status, 200)
+        rep = self.stack.probe_open("broken-csr", body)
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 1), rep)  # badMessageCheck
+        self.assertIn("signature does not verify", rep["failInfoText"])
+        self.assertEqual(rep["certificates"], 0)
+        # Nothing stays claimed: the repaired request (same key, subject and
+        # transactionID, new nonce) is issued.
+        good = self.stack.probe_request("broken-csr", "tid-broken-csr", "c2" * 16)
+        status, _, body = http("POST", url, good)
+        rep = self.stack.probe_open("broken-csr", body)
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        self.assertEqual(rep["certificates"], 1)
+
     def test_replay_and_retransmission(self):
         url = self.stack.url + "?operation=PKIOperation"
         first = self.stack.probe_request("replay", "tid-replay", "22" * 16)

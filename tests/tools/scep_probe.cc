@@ -6,9 +6,12 @@
 //     (creates dev.key / dev.pem when missing, reuses them otherwise)
 //       [--type pkcsreq|renewal|certpoll|getcert|getcrl] [--oaep 1]
 //       [--key-type rsa|ec] [--ca ca.pem] [--target cert.pem]
+//       [--break-csr-signature 1]
 //     renewal signs with --cert/--key (an issued certificate) and requests a
 //     new certificate for the same subject (new key in --new-key when given);
 //     certpoll/getcert/getcrl name --target (issuer from --ca).
+//     --break-csr-signature flips a bit of the CSR's self-signature; the
+//     message itself stays properly signed.
 //   scep-probe open --key dev.key --cert dev.pem --in rep.der
 //       [--certs-out f.pem] [--crl-out f.pem]
 //     prints one JSON object describing the CertRep.
@@ -183,6 +186,8 @@ int Build(std::map<std::string, std::string>& a) {
   if (!ra.ok()) return Die("cannot load RA certificate");
   auto content = Content(a, key.get(), cert.get());
   if (!content.ok()) return Die(std::string(content.status().message()));
+  // The signature BIT STRING ends the CSR.
+  if (!a["break-csr-signature"].empty()) (*content)[content->size() - 2] ^= 0x40;
   scep::codec::PkcsReqSpec spec;
   spec.transaction_id = a["tid"];
   std::string nonce = absl::HexStringToBytes(a["nonce"]);
