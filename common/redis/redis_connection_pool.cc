@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -62,11 +63,20 @@ absl::Status TransportError(absl::string_view operation,
       context->err != 0 ? context->errstr : "no reply from server"));
 }
 
+// Whether SIGPIPE is ignored process-wide (both services' main() set
+// SIG_IGN first thing): then a reset connection cannot raise it and the
+// per-command block (four system calls) is not needed.
+bool SigpipeIgnored() {
+  struct sigaction current;
+  return sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_IGN;
+}
+
 // One command on `context`. Unavailable on transport failure, after which
 // the context is unusable.
 absl::StatusOr<RedisReplyPtr> Send(redisContext* context,
                                    absl::string_view operation,
-                                   absl::Span<const absl::string_view> argv) {
+                                   absl::Span<const absl::string_view> argv,
+                                   bool sigpipe_ignored) {
   std::vector<const char*> args;
   std::vector<size_t> lengths;
   args.reserve(argv.size());
@@ -75,7 +85,8 @@ absl::StatusOr<RedisReplyPtr> Send(redisContext* context,
     args.push_back(arg.data());
     lengths.push_back(arg.size());
   }
-  ScopedSigpipeBlock no_sigpipe;
+  std::optional<ScopedSigpipeBlock> no_sigpipe;
+  if (!sigpipe_ignored) no_sigpipe.emplace();
   RedisReplyPtr reply(static_cast<redisReply*>(redisCommandArgv(
       context, static_cast<int>(args.size()), args.data(), lengths.data())));
   if (reply == nullptr || context->err != 0) {
@@ -90,9 +101,9 @@ absl::StatusOr<RedisReplyPtr> Send(redisContext* context,
 // `refused` is set when the server answered with an error reply.
 absl::Status SetUp(redisContext* context, absl::string_view operation,
                    absl::string_view what,
-                   absl::Span<const absl::string_view> argv, bool* refused,
-                   absl::string_view secret = {}) {
-  ASSIGN_OR_RETURN(RedisReplyPtr reply, Send(context, operation, argv));
+                   absl::Span<const absl::string_view> argv, bool sigpipe_ignored,
+                   bool* refused, absl::string_view secret = {}) {
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, Send(context, operation, argv, sigpipe_ignored));
   if (reply->type == REDIS_REPLY_ERROR) {
     *refused = true;
     std::string text(reply->str, reply->len);
@@ -154,7 +165,7 @@ absl::StatusOr<std::unique_ptr<RedisConnectionPool>> RedisConnectionPool::New(
 }
 
 RedisConnectionPool::RedisConnectionPool(RedisOptions options)
-    : options_(std::move(options)) {}
+    : options_(std::move(options)), sigpipe_ignored_(SigpipeIgnored()) {}
 
 RedisConnectionPool::~RedisConnectionPool() = default;
 
@@ -212,16 +223,17 @@ absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Connect(
   if (!options_.username.empty()) {
     RETURN_IF_ERROR(SetUp(context.get(), operation,
                           absl::StrCat("AUTH as user ", options_.username),
-                          {"AUTH", options_.username, options_.password}, refused,
-                          options_.password));
+                          {"AUTH", options_.username, options_.password},
+                          sigpipe_ignored_, refused, options_.password));
   } else if (!options_.password.empty()) {
     RETURN_IF_ERROR(SetUp(context.get(), operation, "AUTH",
-                          {"AUTH", options_.password}, refused, options_.password));
+                          {"AUTH", options_.password}, sigpipe_ignored_, refused,
+                          options_.password));
   }
   if (options_.db != 0) {
     const std::string db = absl::StrCat(options_.db);
     RETURN_IF_ERROR(SetUp(context.get(), operation, absl::StrCat("SELECT ", db),
-                          {"SELECT", db}, refused));
+                          {"SELECT", db}, sigpipe_ignored_, refused));
   }
   return context;
 }
@@ -273,7 +285,8 @@ absl::StatusOr<RedisReplyPtr> RedisConnectionPool::RunAdmitted(
     }
     context = std::move(opened).value();
   }
-  absl::StatusOr<RedisReplyPtr> reply = Send(context.get(), operation, argv);
+  absl::StatusOr<RedisReplyPtr> reply =
+      Send(context.get(), operation, argv, sigpipe_ignored_);
   *transport_ok = reply.ok();
   if (reply.ok() && AccessRefused(**reply)) {
     // A fresh connection authenticates again (e.g. after a password was

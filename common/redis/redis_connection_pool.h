@@ -26,6 +26,10 @@ using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
 // lazily on demand (so the pool works before Redis is up), checked for a
 // peer close before reuse, and dropped after any transport error or
 // timeout, so the pool heals by itself once Redis is back. Thread-safe.
+//
+// hiredis writes with write(2): unless SIGPIPE is ignored when the pool is
+// created, every command blocks it on its thread for its duration. A
+// process that ignores SIGPIPE must not stop ignoring it afterwards.
 class RedisConnectionPool {
  public:
   // FailedPrecondition for unusable options (among them a username without
@@ -79,6 +83,7 @@ class RedisConnectionPool {
   absl::StatusOr<ContextPtr> Connect(absl::string_view operation, bool* refused) const;
 
   const RedisOptions options_;
+  const bool sigpipe_ignored_;  // SIGPIPE was SIG_IGN when the pool was made
   absl::Mutex mu_;
   std::vector<ContextPtr> idle_ ABSL_GUARDED_BY(mu_);
   size_t in_use_ ABSL_GUARDED_BY(mu_) = 0;

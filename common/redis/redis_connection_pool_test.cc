@@ -1,5 +1,8 @@
 #include "common/redis/redis_connection_pool.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -81,6 +84,31 @@ TEST_F(RedisPoolAuthTest, RightPasswordRunsCommands) {
   absl::StatusOr<RedisReplyPtr> who = pool->Run("WhoAmI", {"ACL", "WHOAMI"});
   ASSERT_TRUE(who.ok()) << who.status();
   EXPECT_EQ(Text(*who), "default");
+}
+
+// Commands run whether or not the process ignores SIGPIPE (with it not
+// ignored, each blocks it on its thread), and leave the thread's signal
+// mask and the process's disposition as they found them.
+TEST_F(RedisPoolAuthTest, CommandsLeaveSignalStateAsTheyFoundIt) {
+  for (bool ignore : {false, true}) {
+    SCOPED_TRACE(ignore ? "SIGPIPE ignored" : "SIGPIPE default");
+    struct sigaction previous;
+    struct sigaction wanted = {};
+    wanted.sa_handler = ignore ? SIG_IGN : SIG_DFL;
+    ASSERT_EQ(sigaction(SIGPIPE, &wanted, &previous), 0);
+    std::unique_ptr<RedisConnectionPool> pool = Pool("", kPassword);
+    ASSERT_NE(pool, nullptr);
+    absl::StatusOr<RedisReplyPtr> set = pool->Run("Set", {"SET", "scep:sig", "v"});
+    ASSERT_TRUE(set.ok()) << set.status();
+    EXPECT_EQ(Text(*set), "OK");
+    sigset_t mask;
+    ASSERT_EQ(pthread_sigmask(SIG_BLOCK, nullptr, &mask), 0);
+    EXPECT_EQ(sigismember(&mask, SIGPIPE), 0);
+    struct sigaction now;
+    ASSERT_EQ(sigaction(SIGPIPE, nullptr, &now), 0);
+    EXPECT_EQ(now.sa_handler, wanted.sa_handler);
+    sigaction(SIGPIPE, &previous, nullptr);
+  }
 }
 
 TEST_F(RedisPoolAuthTest, WrongPasswordIsUnavailableAndNeverEchoed) {
