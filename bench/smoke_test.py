@@ -73,6 +73,30 @@ class BenchSmoke(unittest.TestCase):
         self.assertGreater(report["succeeded"], 0)
         self.assertEqual(report["failed"], 0, report["failures"])
 
+    def test_soak_script_both_modes(self):
+        # bench/soak.py on its own stack: memory samples and the Redis bytes
+        # per enrollment for the on-the-fly and the pre-built generator.
+        for mode in (["--duration", "2"], ["--prebuilt", "60", "--duration", "30"]):
+            out_json = os.path.join(self.stack.dir, "soak.json")
+            out = subprocess.run(
+                [sys.executable, os.path.join(HERE, "soak.py"),
+                 "--build-dir", harness.BUILD_DIR, "--concurrency", "2",
+                 "--interval", "1", "--json-out", out_json] + mode,
+                capture_output=True, text=True, timeout=300)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            with open(out_json) as f:
+                result = json.load(f)
+            report = result["report"]
+            self.assertEqual(report["failed"], 0, report["failures"])
+            self.assertGreater(report["succeeded"], 0)
+            if "--prebuilt" in mode:
+                self.assertEqual(report["succeeded"], 60)
+            # A first and a final sample at least, Redis grown by the run.
+            self.assertGreaterEqual(len(result["samples"]), 2)
+            self.assertGreater(result["samples"][-1]["redis_used"],
+                               result["samples"][0]["redis_used"])
+            self.assertIn("bytes per enrollment", out.stdout)
+
     def test_caps_mix(self):
         out = subprocess.run(
             [BENCH, "--url", self.stack.url, "--n", "20", "--concurrency", "2",
