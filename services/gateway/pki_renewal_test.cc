@@ -1,0 +1,109 @@
+// RenewalReq (RFC 8894 section 3.3.1.2) and device-key checks through the
+// gateway's SCEP service with an in-process signer and stores.
+
+#include "services/gateway/pki_test_fixture.h"
+
+namespace scep::gateway {
+namespace {
+
+using codec::FailInfo;
+using codec::MessageType;
+using codec::PkiStatus;
+using testing::Identity;
+using testing::PkiMessagesTest;
+
+TEST_F(PkiMessagesTest, RenewalWithNewKeyIsEncryptedToTheOldCertificate) {
+  Identity old_id = Enroll("renew-me", "tid-1");
+  crypto::EvpPkeyPtr new_key(EVP_RSA_gen(2048));
+  HttpResponse r = Post(Message(old_id, MessageType::kRenewalReq, "tid-2",
+                                Csr(new_key.get(), "renew-me", "")));
+  codec::OpenedCertRep rep = Open(r, old_id);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess)
+      << rep.message.attributes.fail_info_text.value_or("");
+  ASSERT_EQ(rep.certificates.size(), 1u);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(rep.certificates[0].get()), new_key.get()), 1);
+  EXPECT_EQ(X509_verify(rep.certificates[0].get(), X509_get0_pubkey(ca_.get())), 1);
+  EXPECT_EQ(signer_->issued.load(), 2);
+}
+
+TEST_F(PkiMessagesTest, RenewalRefusals) {
+  Identity id = Enroll("renew-refused", "tid-r1");
+  // Another subject.
+  auto attrs = Attributes(Post(Message(id, MessageType::kRenewalReq, "tid-r2",
+                                       Csr(id.key.get(), "someone-else", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  // Signed by a certificate that is not ours.
+  Identity stranger;
+  stranger.key.reset(EVP_RSA_gen(2048));
+  stranger.cert = codec::SelfSignedCertificate(stranger.key.get(), "renew-refused").value();
+  attrs = Attributes(Post(Message(stranger, MessageType::kRenewalReq, "tid-r3",
+                                  Csr(stranger.key.get(), "renew-refused", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadMessageCheck);
+  // Outside the renewal window (365-day certificate, 30-day window).
+  options_.profile.renewal_window = absl::Hours(24 * 30);
+  Rebuild();
+  attrs = Attributes(Post(Message(id, MessageType::kRenewalReq, "tid-r4",
+                                  Csr(id.key.get(), "renew-refused", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  EXPECT_TRUE(absl::StrContains(*attrs.fail_info_text, "window"));
+  options_.profile.renewal_window = absl::ZeroDuration();
+  Rebuild();
+  // Revoked.
+  const std::string serial = codec::SerialHex(X509_get0_serialNumber(id.cert.get()));
+  ASSERT_TRUE(index_.Revoke(serial, 1, absl::Now()).ok());
+  attrs = Attributes(Post(Message(id, MessageType::kRenewalReq, "tid-r5",
+                                  Csr(id.key.get(), "renew-refused", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  EXPECT_TRUE(absl::StrContains(*attrs.fail_info_text, "revoked"));
+  EXPECT_EQ(signer_->issued.load(), 1);
+}
+
+TEST_F(PkiMessagesTest, ExpiredCertificateCannotRenew) {
+  // A certificate of ours that expired yesterday, known to the index.
+  Identity id;
+  id.key.reset(EVP_RSA_gen(2048));
+  crypto::EvpPkeyPtr ca_key =
+      crypto::LoadPrivateKeyFile(testing::Testdata("ca.key")).value();
+  id.cert.reset(X509_new());
+  X509_set_version(id.cert.get(), X509_VERSION_3);
+  ASN1_INTEGER_set(X509_get_serialNumber(id.cert.get()), 0x4242);
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(id.cert.get()), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("expired"), -1, -1, 0);
+  X509_set_issuer_name(id.cert.get(), X509_get_subject_name(ca_.get()));
+  X509_gmtime_adj(X509_getm_notBefore(id.cert.get()), -86400 * 10);
+  X509_gmtime_adj(X509_getm_notAfter(id.cert.get()), -86400);
+  X509_set_pubkey(id.cert.get(), id.key.get());
+  ASSERT_GT(X509_sign(id.cert.get(), ca_key.get(), EVP_sha256()), 0);
+  redis::CertificateRecord record;
+  record.certificate = crypto::ToDer(id.cert.get(), i2d_X509).value();
+  ASSERT_TRUE(index_.Put("4242", record, absl::Hours(1)).ok());
+  auto attrs = Attributes(Post(Message(id, MessageType::kRenewalReq, "tid-exp",
+                                       Csr(id.key.get(), "expired", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadTime);
+}
+
+TEST_F(PkiMessagesTest, WeakDeviceKeysAreRefused) {
+  Identity id;
+  id.key.reset(EVP_RSA_gen(1024));
+  id.cert = codec::SelfSignedCertificate(id.key.get(), "weak").value();
+  auto attrs = Attributes(Post(Message(id, MessageType::kPkcsReq, "tid-weak",
+                                       Csr(id.key.get(), "weak", "pw"))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  EXPECT_EQ(signer_->issued.load(), 0);
+}
+
+TEST_F(PkiMessagesTest, RenewalWithCertificateUnknownToIndexIsBadCertId) {
+  Identity id = Enroll("unknown", "tid-u1");
+  redis::MemoryCertificateIndex empty;
+  ScepService other(options_, signer_.get(), store_.get(), &empty, &certs_);
+  HttpRequest r;
+  r.method = "POST";
+  r.path = "/scep";
+  r.raw_query = "operation=PKIOperation";
+  r.body = Message(id, MessageType::kRenewalReq, "tid-u2", Csr(id.key.get(), "unknown", ""));
+  EXPECT_EQ(Attributes(other.Handle(r)).fail_info, FailInfo::kBadCertId);
+}
+
+
+}  // namespace
+}  // namespace scep::gateway
