@@ -44,8 +44,9 @@ enum class CsrSignature {
   kUnlessSignedWithItsKey,
 };
 
-// Decodes and checks the self-signature of a DER CSR. InvalidArgument when
-// malformed; PermissionDenied when the signature does not verify.
+// Decodes a DER CSR and checks its self-signature (unless `signature` says
+// otherwise, see CsrSignature). InvalidArgument when malformed;
+// PermissionDenied when the signature does not verify.
 // When `key_from` (e.g. the certificate that signed the pkiMessage, or the
 // CertRep recipient) holds the CSR's very key, its decoded key is used
 // instead of decoding the CSR's: one key decode and one RSA Montgomery

@@ -63,7 +63,7 @@ absl::Status TransportError(absl::string_view operation,
       context->err != 0 ? context->errstr : "no reply from server"));
 }
 
-// Whether SIGPIPE is ignored process-wide (both services' main() set
+// Whether SIGPIPE is ignored process-wide (the gateway's main() sets
 // SIG_IGN first thing): then a reset connection cannot raise it and the
 // per-command block (four system calls) is not needed.
 bool SigpipeIgnored() {
