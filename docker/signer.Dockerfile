@@ -17,7 +17,7 @@ RUN apt-get update \
       cmake ninja-build g++ pkg-config \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
       libabsl-dev libssl-dev libp11-dev libhiredis-dev prometheus-cpp-dev \
-      libboost-dev libp11-kit-dev libgtest-dev libgmock-dev \
+      libboost-dev libp11-kit-dev libgtest-dev libgmock-dev libgoogle-perftools-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # One COPY per top-level CMake subdirectory (tests/deploy checks the list).
@@ -38,7 +38,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libgrpc++1.51 libprotobuf32 libabsl20220623 libssl3 libp11-3 \
-      libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 \
+      libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libtcmalloc-minimal4 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 scep \
  && useradd --system --uid 10001 --gid 10001 --no-create-home \

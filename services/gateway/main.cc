@@ -15,6 +15,7 @@
 
 #include "absl/flags/flag.h"
 #include "common/base/flag_config.h"
+#include "common/base/process.h"
 #include "common/crypto/providers.h"
 #include "common/base/secret.h"
 #include "absl/flags/parse.h"
@@ -150,6 +151,8 @@ struct FurtherCa {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread or gRPC object exists (common/base/process.h).
+  scep::base::DisableMutexDeadlockDetection();
   // Before any gRPC object exists: see PrepareGrpcClientPolling.
   const std::string backup_poll_ms = scep::gateway::PrepareGrpcClientPolling();
   absl::SetProgramUsageMessage("SCEP gateway (RFC 8894) in front of scep-signer");
@@ -202,6 +205,7 @@ int main(int argc, char** argv) {
   {
     LogRecord start(LogLevel::kInfo, "start");
     start.Str("service", "scep-gateway")
+        .Str("malloc", scep::base::MallocName())
         .Str("grpc_backup_poll_ms", backup_poll_ms)
         .Str("challenge_source",
              absl::GetFlag(FLAGS_challenge_file).empty() ? "env" : "file");

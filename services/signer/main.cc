@@ -16,6 +16,7 @@
 
 #include "absl/flags/flag.h"
 #include "common/base/flag_config.h"
+#include "common/base/process.h"
 #include "common/base/secret.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -139,6 +140,8 @@ absl::StatusOr<std::string> ReadPin() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread or gRPC object exists (common/base/process.h).
+  scep::base::DisableMutexDeadlockDetection();
   absl::SetProgramUsageMessage("SCEP signing service (keys in a PKCS#11 token)");
   const scep::base::FlagSources flag_sources = scep::base::ParseFlagsWithConfig(
       argc, argv, {"scep-signer", "SCEP_SIGNER_", "signer/main.cc", nullptr});
@@ -160,6 +163,7 @@ int main(int argc, char** argv) {
   {
     LogRecord start(LogLevel::kInfo, "start");
     start.Str("service", "scep-signer")
+        .Str("malloc", scep::base::MallocName())
         .Str("pin_source", absl::GetFlag(FLAGS_pin_file).empty() ? "env" : "file");
     scep::metrics::AddEffectiveFlags("signer/main.cc", start, &flag_sources);
     log.Log(start);
