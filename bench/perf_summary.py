@@ -4,7 +4,11 @@ bench/profile.py: per process, the share of samples under our nearest
 function (scep::...) and under marker functions that matter for
 enrollment cost (token operations, OpenSSL 3 decoder/encoder set-up, gRPC,
 malloc, kernel). Shares are of that process's samples; a sample counts
-for every marker on its stack (inclusive time).
+for every marker on its stack (inclusive time). A third list sorts each
+sample by the library its leaf frame is in, with the allocator's and
+abseil's lock bookkeeping apart: time spent there hides inside whatever
+called it, and is how session 8 found glibc's malloc (~10 %) and abseil's
+debug lock-order tracking.
 
   perf script -i /tmp/scep-prof/perf.data -F comm,ip,sym,dso | bench/perf_summary.py
 """
@@ -46,6 +50,42 @@ def samples(stream):
         yield comm, frames
 
 
+# Leaf functions of glibc's malloc (the allocator linked in instead shows
+# up by its library name).
+GLIBC_MALLOC = {
+    "malloc", "free", "cfree", "calloc", "realloc", "_int_malloc", "_int_free",
+    "_int_realloc", "malloc_consolidate", "unlink_chunk.constprop.0",
+    "tcache_get", "tcache_put", "__libc_malloc", "__libc_free", "__libc_calloc",
+    "__GI___libc_malloc", "__GI___libc_free", "sysmalloc",
+}
+
+
+def leaf_bucket(frames):
+    """Where the sample's own (leaf) time went, by library."""
+    if not frames:
+        return "?"
+    sym, dso = frames[0]
+    base = sym.split("(")[0]
+    if dso == "[kernel.kallsyms]":
+        return "kernel"
+    if base.startswith(("tcache_", "__GI___libc_malloc", "__GI___libc_free")):
+        return "allocator"
+    if any("softhsm" in d for _, d in frames):
+        return "token (SoftHSMv2 and what it calls)"
+    if dso == "inlined":  # perf names inlined frames so: take their caller's
+        dso = next((d for _, d in frames if d != "inlined"), "?")
+    if base in GLIBC_MALLOC or any(a in dso for a in ("tcmalloc", "jemalloc", "mimalloc")):
+        return "allocator"
+    if "graphcycles" in dso or "GraphCycles" in sym or "DeadlockInfo" in sym:
+        return "abseil lock-order tracking"
+    name = dso.rsplit("/", 1)[-1]
+    for prefix in ("libcrypto", "libssl", "libgrpc", "libgpr", "libprotobuf",
+                   "libabsl", "libc.so", "libstdc++", "libhiredis", "libprometheus"):
+        if name.startswith(prefix):
+            return prefix
+    return name
+
+
 def group(comm):
     for name in ("scep-gateway", "scep-signer", "redis-server"):
         if comm.startswith(name[:15]):
@@ -58,9 +98,11 @@ def main():
     ours = collections.defaultdict(collections.Counter)
     markers = collections.defaultdict(collections.Counter)
     kernel = collections.Counter()
+    leaves = collections.defaultdict(collections.Counter)
     for comm, frames in samples(sys.stdin):
         proc = group(comm)
         per_proc[proc] += 1
+        leaves[proc][leaf_bucket(frames)] += 1
         nearest = next((s for s, _ in frames if s.startswith("scep::")), None)
         if nearest is None:
             nearest = "(grpc/other: " + (frames[-1][0] if frames else "?") + ")"
@@ -91,6 +133,10 @@ def main():
         for m, c in markers[proc].most_common(25):
             if c / n >= 0.01:
                 print(f"    {c / n:6.1%}  {m}")
+        print("  leaf library (self time)")
+        for b, c in leaves[proc].most_common(12):
+            if c / n >= 0.005:
+                print(f"    {c / n:6.1%}  {b}")
 
 
 if __name__ == "__main__":
