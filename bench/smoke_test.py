@@ -96,6 +96,16 @@ class BenchSmoke(unittest.TestCase):
             self.assertGreater(result["samples"][-1]["redis_used"],
                                result["samples"][0]["redis_used"])
             self.assertIn("bytes per enrollment", out.stdout)
+            # CPU of every process in every sample (for CPU per enrollment
+            # per interval), never going backwards.
+            first, last = result["samples"][0], result["samples"][-1]
+            self.assertEqual(set(last["cpu"]), {"redis", "signer", "gateway"})
+            for name in last["cpu"]:
+                self.assertGreaterEqual(last["cpu"][name], first["cpu"][name])
+            self.assertGreater(last["cpu"]["signer"], first["cpu"]["signer"])
+            if "--prebuilt" not in mode:
+                # Counted from scep-bench's "N sent" progress lines.
+                self.assertGreater(last["done"], 0)
 
     def test_caps_mix(self):
         out = subprocess.run(

@@ -46,10 +46,12 @@ os.environ["SCEP_BUILD_DIR"] = os.path.abspath(args.build_dir)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
-from procstats import redis_used_memory, vm_rss_kib  # noqa: E402
+from procstats import cpu_seconds, redis_used_memory, vm_rss_kib  # noqa: E402
 
 BENCH = os.path.join(os.path.abspath(args.build_dir), "bench", "scep-bench")
 PROGRESS = re.compile(r"\[\s*\d+s\] \d+/\d+ done")
+# Enrollments so far: "N/M done" (pre-built) or "N sent" (built on the fly).
+COUNT = re.compile(r"\[\s*\d+s\] (\d+)(?:/\d+ done| sent)")
 
 stack = harness.Stack(challenge="Bench-Soak", legacy=False, ca_key=args.ca_key)
 stack.start()
@@ -63,10 +65,13 @@ try:
     if not args.prebuilt:
         running.set()
     last_progress = [time.monotonic()]
+    done_so_far = [0]  # enrollments done, from scep-bench's progress lines
 
     def take(start):
         row = {k: vm_rss_kib(v) for k, v in pids.items()}
         row["redis_used"] = redis_used_memory(stack.redis_port)
+        row["cpu"] = {k: cpu_seconds(v) for k, v in pids.items()}
+        row["done"] = done_so_far[0]
         row["t"] = time.monotonic() - start
         samples.append(row)
 
@@ -105,6 +110,9 @@ try:
 
     def follow_progress():
         for line in bench.stderr:
+            count = COUNT.match(line)
+            if count:
+                done_so_far[0] = int(count.group(1))
             if PROGRESS.match(line):
                 last_progress[0] = time.monotonic()
                 running.set()
@@ -127,6 +135,16 @@ for row in samples:
     print(f"{row['t']:6.0f} " + " ".join(
         f"{row[k] / 1024:18.1f}" for k in pids)
         + f" {row['redis_used'] / 2**20:15.1f}")
+# Per interval: rate, and CPU per enrollment of each process. A rate that
+# drifts while CPU per enrollment stays put is the machine, not the service.
+print(f"\n{'t (s)':>6} {'enroll/s':>9} " + " ".join(f"{k + ' CPU ms/enr':>18}" for k in pids))
+for prev, row in zip(samples, samples[1:]):
+    n = row["done"] - prev["done"]
+    dt = row["t"] - prev["t"]
+    if n <= 0 or dt <= 0:
+        continue
+    print(f"{row['t']:6.0f} {n / dt:9.1f} " + " ".join(
+        f"{(row['cpu'][k] - prev['cpu'][k]) * 1000 / n:18.3f}" for k in pids))
 if len(samples) >= 3:
     # Warm-up is the first fifth; "flat" compares the rest.
     a, b = samples[len(samples) // 5], samples[-1]
