@@ -40,6 +40,10 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=200,
                    help="enrollments sent to each target before measuring")
     p.add_argument("--hsm-seconds", type=float, default=5)
+    p.add_argument("--pipeline-n", type=int, default=2000,
+                   help="enrollments of each scep-bench pipeline-bound run (the "
+                        "transport-free ceiling, before and after the rounds; "
+                        "0: skip)")
     p.add_argument("--ca-key", default="rsa:2048",
                    help="our CA key (rsa:2048, ec:p256, ...); micromdm stays RSA-2048")
     p.add_argument("--challenge", default="Bench-Compare-Secret")
@@ -93,6 +97,20 @@ class Ours:
 
     def redis_port(self):
         return self.stack.redis_port
+
+    def key_cpu(self):
+        """(CPU seconds inside private-key operations, their count) so far,
+        from the signer's scep_signer_pkcs11_cpu_seconds_total."""
+        samples = self.stack.scrape("signer")
+        seconds = ops = 0.0
+        for (name, labels), value in samples.items():
+            if dict(labels).get("operation") == "public_key":
+                continue
+            if name == "scep_signer_pkcs11_cpu_seconds_total":
+                seconds += value
+            elif name == "scep_signer_pkcs11_operations_total":
+                ops += value
+        return seconds, ops
 
     def stop(self):
         self.stack.stop()
@@ -155,6 +173,7 @@ def run_bench(target, n, c, progress=True):
     port = target.redis_port()
     mem0 = redis_used_memory(port) if port else None
     child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    key0 = target.key_cpu() if hasattr(target, "key_cpu") else None
     t0 = time.monotonic()
     out = subprocess.run(
         [BENCH, "--url", target.url, "--challenge", ARGS.challenge,
@@ -176,6 +195,11 @@ def run_bench(target, n, c, progress=True):
     report["cpu_ms_per_request"] = {
         k: round(v * 1000 / sent, 3) for k, v in cpu.items()}
     report["vm_hwm_kib"] = {k: vm_hwm_kib(p) for k, p in pids.items()}
+    if key0 is not None:
+        key1 = target.key_cpu()
+        if key1[1] > key0[1]:
+            report["key_cpu_us_per_op"] = round(
+                (key1[0] - key0[0]) * 1e6 / (key1[1] - key0[1]), 1)
     if port:
         report["redis_bytes_per_enrollment"] = round(
             (redis_used_memory(port) - mem0) /
@@ -201,6 +225,20 @@ def hsm_bound(stack, ops):
     return json.loads(out.stdout)
 
 
+def pipeline_bound(stack):
+    """All of an enrollment's crypto in one process on 2 threads, against
+    the same token (scep-bench pipeline-bound): the transport-free ceiling."""
+    out = subprocess.run(
+        [BENCH, "pipeline-bound", f"--pkcs11_module={harness.SOFTHSM_MODULE}",
+         "--token_label=scep-it", f"--pin_file={stack.pin_file}",
+         f"--ca_cert={stack.ca_pem}", f"--ra_cert={stack.ra_pem}",
+         f"--challenge={ARGS.challenge}", f"--n={ARGS.pipeline_n}", "--threads=2",
+         f"--keys={ARGS.keys}", "--json"],
+        env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True, check=True, timeout=600)
+    return json.loads(out.stdout)
+
+
 def med(values):
     return statistics.median(values) if values else float("nan")
 
@@ -217,7 +255,7 @@ def main():
     if not ARGS.skip_micromdm:
         targets.append(Micromdm())
     results = {"args": vars(ARGS), "uptime_before": open("/proc/loadavg").read().strip(),
-               "runs": [], "hsm": []}
+               "runs": [], "hsm": [], "pipeline": []}
     try:
         for t in targets:
             t.start()
@@ -228,6 +266,8 @@ def main():
         seq_ops = "decrypt:scep-ra,sign:scep-ca,sign:scep-ra"
         results["hsm"].append({"when": "before", "rsa": hsm_bound(ours.stack, rsa_ops),
                                "enrollment_ops": hsm_bound(ours.stack, seq_ops)})
+        if ARGS.mix == "enroll" and ARGS.pipeline_n > 0:
+            results["pipeline"].append(pipeline_bound(ours.stack))
         for t in targets:
             print(f"== warm-up {t.name}", file=sys.stderr)
             run_bench(t, ARGS.warmup, 4, progress=False)
@@ -243,6 +283,8 @@ def main():
                     results["runs"].append(rep)
         results["hsm"].append({"when": "after", "rsa": hsm_bound(ours.stack, rsa_ops),
                                "enrollment_ops": hsm_bound(ours.stack, seq_ops)})
+        if ARGS.mix == "enroll" and ARGS.pipeline_n > 0:
+            results["pipeline"].append(pipeline_bound(ours.stack))
     finally:
         for t in targets:
             t.stop()
@@ -262,6 +304,14 @@ def summarize(results):
     print(f"\nSoftHSMv2 token, 2 threads: {rsa:.0f} RSA-2048 private-key ops/s "
           f"-> crypto bound {bound:.0f} enrollments/s (3 private-key ops each); "
           f"measured decrypt+CA sign+RA sign sequences: {seq:.0f}/s")
+    pipe = pipe_key = None
+    if results["pipeline"]:
+        pipe = med([p["enrollments_per_s"] for p in results["pipeline"]])
+        pipe_key = med([p["key_cpu_us_per_op"] for p in results["pipeline"]])
+        print(f"pipeline (all of an enrollment's crypto in one process, no HTTP, "
+              f"gRPC or Redis; 2 threads): {pipe:.0f}/s = {pipe / bound:.1%} of the "
+              f"bound; CPU {med([p['cpu_ms_per_enrollment'] for p in results['pipeline']]):.2f}"
+              f" ms/enrollment, {pipe_key:.0f} us per private-key operation")
     print(f"load average before {results['uptime_before']}, after "
           f"{results['uptime_after']}")
     for c in ARGS.concurrency:
@@ -311,6 +361,13 @@ def summarize(results):
         if "ours" in medians:
             print(f"ours / crypto bound ({bound:.0f}/s): {medians['ours'] / bound:.1%} "
                   f"(of the measured op-sequence rate: {medians['ours'] / seq:.1%})")
+            key = [r["key_cpu_us_per_op"] for r in results["runs"]
+                   if r["target"] == "ours" and r["concurrency"] == c
+                   and "key_cpu_us_per_op" in r]
+            if pipe:
+                print(f"ours / pipeline ({pipe:.0f}/s): {medians['ours'] / pipe:.1%}; "
+                      f"private-key operation CPU in the stack {med(key):.0f} us "
+                      f"vs {pipe_key:.0f} alone ({med(key) / pipe_key - 1:+.1%})")
         if "candidate" in medians:
             print(f"candidate / crypto bound: {medians['candidate'] / bound:.1%}; "
                   f"candidate/ours: {medians['candidate'] / medians['ours']:.3f}x")

@@ -13,6 +13,13 @@
 //       [--hsm_ops sign:scep-ra] [--threads 2] [--seconds 5] [--json]
 //     Private-key operations per second of a PKCS#11 token (the ceiling).
 //
+//   scep-bench pipeline-bound --pkcs11_module M --token_label L --pin_file F
+//       --ca_cert C --ra_cert R [--ca_key_label scep-ca] [--ra_key_label
+//       scep-ra] --challenge X [--server_challenge Y] [--n 1000] [--threads 2]
+//       [--json]
+//     Enrollments per second with every step's crypto in one process (no
+//     HTTP, gRPC or Redis): the transport-free ceiling (pipeline_bound.h).
+//
 //   scep-bench parse [--threads 2] [--seconds 5] [--json]
 //     Microseconds per CSR / certificate / public-key parse, OpenSSL 3.0's
 //     way (a decoder context built per parse) against crypto/public_keys.h.
@@ -24,6 +31,9 @@
 
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -36,11 +46,17 @@
 #include "bench/enrollment.h"
 #include "bench/hsm_bound.h"
 #include "bench/parse_bench.h"
+#include "bench/pipeline_bound.h"
 #include "bench/load_driver.h"
 #include "bench/parallel.h"
 #include "bench/report.h"
 #include "bench/retry_driver.h"
 #include "bench/soak.h"
+#include "common/crypto/pem.h"
+#include "prometheus/registry.h"
+#include "services/signer/key_access.h"
+#include "services/signer/signer_metrics.h"
+#include "services/signer/timed_key_access.h"
 
 ABSL_FLAG(std::string, url, "http://127.0.0.1:8080/scep", "SCEP URL of the target");
 ABSL_FLAG(int, n, 1000, "requests to send (enrollments for --mix enroll)");
@@ -74,6 +90,13 @@ ABSL_FLAG(std::string, hsm_ops, "sign:scep-ra",
           "hsm-bound: operation sequence, e.g. decrypt:scep-ra,sign:scep-ca,"
           "sign:scep-ra");
 ABSL_FLAG(double, seconds, 5, "hsm-bound: measuring time");
+ABSL_FLAG(std::string, ca_cert, "", "pipeline-bound: PEM CA certificate");
+ABSL_FLAG(std::string, ra_cert, "", "pipeline-bound: PEM RA certificate");
+ABSL_FLAG(std::string, ca_key_label, "scep-ca", "pipeline-bound: CA key label");
+ABSL_FLAG(std::string, ra_key_label, "scep-ra", "pipeline-bound: RA key label");
+ABSL_FLAG(std::optional<std::string>, server_challenge, std::nullopt,
+          "pipeline-bound: the challenge the server side accepts (default: "
+          "--challenge, which the requests carry)");
 ABSL_FLAG(bool, retry_unavailable, false,
           "enroll mix, for fault injection: resend a request after an I/O "
           "error, HTTP 503 or 429 (identical bytes, after Retry-After capped "
@@ -123,16 +146,24 @@ int Threads() {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
-int HsmBound() {
+// The token named by --pkcs11_module, --token_label and --pin_file.
+absl::StatusOr<std::unique_ptr<pkcs11::Token>> OpenToken() {
   std::ifstream pin_in(absl::GetFlag(FLAGS_pin_file));
   std::string pin;
   std::getline(pin_in, pin);
-  if (pin.empty()) return Fail("--pin_file must name a file holding the PIN");
-  auto ops = ParseKeyOps(absl::GetFlag(FLAGS_hsm_ops));
-  if (!ops.ok()) return Fail(ops.status().message());
+  if (pin.empty()) {
+    return absl::InvalidArgumentError("--pin_file must name a file holding the PIN");
+  }
   auto token = pkcs11::Token::Open({absl::GetFlag(FLAGS_pkcs11_module),
                                     absl::GetFlag(FLAGS_token_label), pin});
   OPENSSL_cleanse(pin.data(), pin.size());
+  return token;
+}
+
+int HsmBound() {
+  auto ops = ParseKeyOps(absl::GetFlag(FLAGS_hsm_ops));
+  if (!ops.ok()) return Fail(ops.status().message());
+  auto token = OpenToken();
   if (!token.ok()) return Fail(token.status().message());
   const int threads = Threads();
   auto result = MeasureHsmBound(**token, *ops, threads, absl::GetFlag(FLAGS_seconds));
@@ -150,6 +181,127 @@ int HsmBound() {
         ops_per_s, result->SequencesPerSecond());
   }
   return 0;
+}
+
+struct KeyCpu {
+  double seconds = 0;     // scep_signer_pkcs11_cpu_seconds_total, all series
+  double operations = 0;  // private-key operations (public-key reads apart)
+};
+
+KeyCpu KeyOperationCpu(const prometheus::Registry& registry) {
+  KeyCpu total;
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    const bool cpu = family.name == "scep_signer_pkcs11_cpu_seconds_total";
+    const bool ops = family.name == "scep_signer_pkcs11_operations_total";
+    if (!cpu && !ops) continue;
+    for (const prometheus::ClientMetric& m : family.metric) {
+      bool public_key = false;
+      for (const prometheus::ClientMetric::Label& l : m.label) {
+        public_key |= l.name == "operation" && l.value == "public_key";
+      }
+      if (public_key) continue;
+      (cpu ? total.seconds : total.operations) += m.counter.value;
+    }
+  }
+  return total;
+}
+
+int PipelineBound() {
+  auto token = OpenToken();
+  if (!token.ok()) return Fail(token.status().message());
+  auto ca = crypto::LoadCertificateFile(absl::GetFlag(FLAGS_ca_cert));
+  if (!ca.ok()) return Fail(absl::StrCat("--ca_cert: ", ca.status().message()));
+  auto ra = crypto::LoadCertificateFile(absl::GetFlag(FLAGS_ra_cert));
+  if (!ra.ok()) return Fail(absl::StrCat("--ra_cert: ", ra.status().message()));
+  ServerCerts server;
+  server.ca.reset(X509_dup(ca->get()));
+  server.ra.reset(X509_dup(ra->get()));
+  if (server.ca == nullptr || server.ra == nullptr) return Fail("X509_dup");
+  // The signer's own key wrappers: CPU per key operation is counted the
+  // same way (scep_signer_pkcs11_cpu_seconds_total) in both.
+  prometheus::Registry registry;
+  signer::SignerMetrics metrics(registry);
+  auto core = signer::SignerCore::New(
+      signer::SignerOptions{},
+      signer::NewTimedKeyAccess(
+          signer::NewTokenKey(token->get(), absl::GetFlag(FLAGS_ca_key_label)), "ca",
+          &metrics),
+      *std::move(ca),
+      signer::NewTimedKeyAccess(
+          signer::NewTokenKey(token->get(), absl::GetFlag(FLAGS_ra_key_label)), "ra",
+          &metrics),
+      *std::move(ra));
+  if (!core.ok()) return Fail(core.status().message());
+  const int threads = Threads();
+  const size_t n = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_n)));
+  const int key_count = std::max(1, absl::GetFlag(FLAGS_keys));
+  auto keys = GenerateDeviceKeys(key_count, threads);
+  if (!keys.ok()) return Fail(keys.status().message());
+  BuildOptions build;
+  build.challenge = absl::GetFlag(FLAGS_challenge);
+  build.cipher = absl::GetFlag(FLAGS_cipher);
+  build.digest = absl::GetFlag(FLAGS_digest);
+  build.run_id = RunId();
+  auto requests = BuildEnrollments(n, *keys, server.ra.get(), build, threads);
+  if (!requests.ok()) return Fail(requests.status().message());
+
+  const KeyCpu cpu_before = KeyOperationCpu(registry);
+  const double process_cpu_before = ProcessCpuSeconds();
+  const std::string accepted =
+      absl::GetFlag(FLAGS_server_challenge).value_or(build.challenge);
+  PipelineResult run = RunPipeline(**core, *requests, accepted, threads);
+  const double process_cpu = ProcessCpuSeconds() - process_cpu_before;
+  const KeyCpu cpu_after = KeyOperationCpu(registry);
+  const double key_ops = cpu_after.operations - cpu_before.operations;
+  const double us_per_key_op =
+      key_ops > 0 ? (cpu_after.seconds - cpu_before.seconds) * 1e6 / key_ops : 0;
+  const double cpu_ms_per_enrollment =
+      run.processed > 0 ? process_cpu * 1e3 / static_cast<double>(run.processed) : 0;
+  // Every reply is checked as a device would, after the clock.
+  std::vector<std::string> kinds(run.replies.size());
+  ParallelFor(run.replies.size(), threads, [&](size_t i) {
+    if (run.replies[i].empty()) {
+      kinds[i] = "refused";
+      return;
+    }
+    const Enrollment& e = (*requests)[i];
+    HttpResponse reply{200, "application/x-pki-message", run.replies[i], -1};
+    std::string detail;
+    kinds[i] = VerifyReply(e, (*keys)[e.key_index], server, reply, &detail);
+  });
+  size_t verified = 0;
+  std::map<std::string, size_t> failures;
+  std::string sample;
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    if (kinds[i].empty()) {
+      ++verified;
+    } else {
+      ++failures[kinds[i]];
+      if (sample.empty()) sample = run.errors[i].empty() ? kinds[i] : run.errors[i];
+    }
+  }
+  std::cerr << absl::StrFormat(
+      "pipeline-bound: %zu enrollments on %d threads in %.2f s: %.1f enrollments/s, "
+      "%zu verified; CPU %.3f ms per enrollment, %.1f us per private-key "
+      "operation (%.0f operations)\n",
+      run.processed, threads, run.seconds, run.PerSecond(), verified,
+      cpu_ms_per_enrollment, us_per_key_op, key_ops);
+  if (!sample.empty()) std::cerr << "pipeline-bound: first failure: " << sample << "\n";
+  if (absl::GetFlag(FLAGS_json)) {
+    std::string kinds_json;
+    for (const auto& [kind, count] : failures) {
+      absl::StrAppend(&kinds_json, kinds_json.empty() ? "" : ", ", JsonString(kind),
+                      ": ", count);
+    }
+    std::cout << absl::StrFormat(
+        "{\"n\": %zu, \"threads\": %d, \"seconds\": %.3f, "
+        "\"enrollments_per_s\": %.2f, \"verified\": %zu, \"failures\": {%s}, "
+        "\"cpu_ms_per_enrollment\": %.4f, \"key_operations\": %.0f, "
+        "\"key_cpu_us_per_op\": %.2f}\n",
+        run.processed, threads, run.seconds, run.PerSecond(), verified, kinds_json,
+        cpu_ms_per_enrollment, key_ops, us_per_key_op);
+  }
+  return verified == run.processed ? 0 : 1;
 }
 
 int Parse() {
@@ -369,6 +521,7 @@ int Load() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "SCEP load generator: scep-bench [--flags] | scep-bench hsm-bound [--flags] | "
+      "scep-bench pipeline-bound [--flags] | "
       "scep-bench parse [--threads T --seconds S]");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   // Measured with the providers the gateway and the signer have in their
@@ -382,6 +535,9 @@ int main(int argc, char** argv) {
   OSSL_PROVIDER_load(nullptr, "default");
   if (positional.size() > 1) {
     if (std::string(positional[1]) == "hsm-bound") return scep::bench::HsmBound();
+    if (std::string(positional[1]) == "pipeline-bound") {
+      return scep::bench::PipelineBound();
+    }
     return scep::bench::Fail(absl::StrCat("unknown command ", positional[1]));
   }
   return scep::bench::Load();

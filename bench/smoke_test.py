@@ -148,6 +148,51 @@ class BenchSmoke(unittest.TestCase):
         self.assertGreater(signer["outside_token_ir_per_enrollment"], 1e5)
         self.assertIn("instructions per enrollment", out.stdout)
 
+    def token_command(self, command, *flags):
+        stack = self.stack
+        return subprocess.run(
+            [BENCH, command, f"--pkcs11_module={harness.SOFTHSM_MODULE}",
+             "--token_label=scep-it", f"--pin_file={stack.pin_file}", "--threads=2",
+             "--json", *flags],
+            env=stack.env(), capture_output=True, text=True, timeout=120)
+
+    def test_hsm_bound(self):
+        out = self.token_command("hsm-bound", "--seconds=0.3",
+                                 "--hsm_ops=decrypt:scep-ra,sign:scep-ca,sign:scep-ra")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        report = json.loads(out.stdout)
+        self.assertGreater(report["sequences_per_s"], 0)
+        self.assertAlmostEqual(report["ops_per_s"], 3 * report["sequences_per_s"],
+                               delta=0.1)
+
+    def test_pipeline_bound_verifies_every_reply(self):
+        stack = self.stack
+        certs = [f"--ca_cert={stack.ca_pem}", f"--ra_cert={stack.ra_pem}"]
+        out = self.token_command("pipeline-bound", *certs, "--n=12", "--keys=3",
+                                 f"--challenge={stack.challenge}")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        report = json.loads(out.stdout)
+        self.assertEqual(report["n"], 12)
+        self.assertEqual(report["verified"], 12, out.stderr)
+        self.assertEqual(report["failures"], {})
+        self.assertGreater(report["enrollments_per_s"], 0)
+        # Decrypt, certificate, CertRep: three private-key operations each,
+        # whose CPU is part of the process's.
+        self.assertEqual(report["key_operations"], 36)
+        self.assertGreater(report["key_cpu_us_per_op"], 0)
+        self.assertGreater(report["cpu_ms_per_enrollment"] * 1000,
+                           3 * report["key_cpu_us_per_op"] * 0.5)
+        # A wrong challenge is refused before anything is issued, and counted.
+        out = self.token_command("pipeline-bound", *certs, "--n=3", "--keys=1",
+                                 "--challenge=wrong",
+                                 f"--server_challenge={stack.challenge}")
+        self.assertEqual(out.returncode, 1, out.stderr)
+        report = json.loads(out.stdout)
+        self.assertEqual(report["verified"], 0)
+        self.assertEqual(report["failures"], {"refused": 3})
+        self.assertEqual(report["key_operations"], 3)  # the decryptions only
+        self.assertIn("challenge password wrong", out.stderr)
+
     def test_wrong_challenge_is_counted_as_failure(self):
         stack = self.stack
         out = subprocess.run(

@@ -178,4 +178,15 @@ absl::StatusOr<std::string> SignerCore::SignCertRep(
   return der;
 }
 
+absl::StatusOr<std::string> SignerCore::CertRepDelivering(
+    X509* certificate, X509* recipient, absl::string_view cipher,
+    codec::ScepAttributes attributes, absl::string_view digest) {
+  if (attributes.pki_status != codec::PkiStatus::kSuccess) {
+    return absl::InvalidArgumentError("a certificate is delivered with SUCCESS only");
+  }
+  ASSIGN_OR_RETURN(std::string degenerate, codec::DegenerateCertificates({certificate}));
+  ASSIGN_OR_RETURN(std::string envelope, codec::Envelope(degenerate, recipient, cipher));
+  return SignCertRep(envelope, std::move(attributes), digest);
+}
+
 }  // namespace scep::signer

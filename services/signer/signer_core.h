@@ -69,6 +69,15 @@ class SignerCore {
                                           codec::ScepAttributes attributes,
                                           absl::string_view digest);
 
+  // The SUCCESS CertRep delivering `certificate` (RFC 8894 section 3.3.2):
+  // the certificate in a degenerate SignedData, encrypted to `recipient`
+  // (the certificate that signed the request) with `cipher`, RA-signed.
+  // `attributes.pki_status` must be SUCCESS.
+  absl::StatusOr<std::string> CertRepDelivering(X509* certificate, X509* recipient,
+                                                absl::string_view cipher,
+                                                codec::ScepAttributes attributes,
+                                                absl::string_view digest);
+
   // DER CRL signed by the CA key. `digest` "" takes the default.
   absl::StatusOr<std::string> SignCrl(const CrlParams& params,
                                       absl::string_view digest);

@@ -41,6 +41,12 @@ SignerMetrics::SignerMetrics(prometheus::Registry& registry)
                         .Name("scep_signer_pkcs11_duration_seconds")
                         .Help("PKCS#11 key operation latency.")
                         .Register(registry)),
+      key_cpu_(prometheus::BuildCounter()
+                   .Name("scep_signer_pkcs11_cpu_seconds_total")
+                   .Help("CPU time of the calling thread inside PKCS#11 key "
+                         "operations (a software token's arithmetic; a "
+                         "network HSM client's share).")
+                   .Register(registry)),
       issued_(prometheus::BuildCounter()
                   .Name("scep_signer_certificates_issued_total")
                   .Help("Certificates signed with the CA key.")
@@ -61,7 +67,7 @@ void SignerMetrics::KeyOperation(absl::string_view key,
                                  absl::string_view operation,
                                  absl::string_view mechanism,
                                  const absl::Status& status,
-                                 absl::Duration latency) {
+                                 absl::Duration latency, absl::Duration cpu) {
   const std::string k(key), op(operation), mech(mechanism);
   key_ops_
       .Add({{"key", k},
@@ -71,6 +77,8 @@ void SignerMetrics::KeyOperation(absl::string_view key,
       .Increment();
   key_duration_.Add({{"key", k}, {"operation", op}, {"mechanism", mech}}, Buckets())
       .Observe(absl::ToDoubleSeconds(latency));
+  key_cpu_.Add({{"key", k}, {"operation", op}, {"mechanism", mech}})
+      .Increment(absl::ToDoubleSeconds(cpu));
 }
 
 }  // namespace scep::signer

@@ -20,6 +20,10 @@ namespace scep::signer {
 //   workers_busy                           gauge: workers (token sessions) in use
 //   pkcs11_operations_total{key,operation,mechanism,result}  result: ok | error
 //   pkcs11_duration_seconds{key,operation,mechanism}         histogram
+//   pkcs11_cpu_seconds_total{key,operation,mechanism}        CPU time of the
+//       calling thread inside key operations: with a software token
+//       (SoftHSMv2) the private-key arithmetic itself, with a network HSM
+//       the client library's share
 //   certificates_issued_total
 // `key` is "ca" or "ra"; `operation` one of "decrypt", "sign_certificate",
 // "sign_certrep", "sign_crl", "public_key", "private_key"; `mechanism` one
@@ -38,7 +42,7 @@ class SignerMetrics {
   void WorkerIdle() { workers_busy_.Decrement(); }
   void KeyOperation(absl::string_view key, absl::string_view operation,
                     absl::string_view mechanism, const absl::Status& status,
-                    absl::Duration latency);
+                    absl::Duration latency, absl::Duration cpu);
   void CertificateIssued() { issued_.Increment(); }
 
  private:
@@ -48,6 +52,7 @@ class SignerMetrics {
   prometheus::Gauge& workers_busy_;
   prometheus::Family<prometheus::Counter>& key_ops_;
   prometheus::Family<prometheus::Histogram>& key_duration_;
+  prometheus::Family<prometheus::Counter>& key_cpu_;
   prometheus::Counter& issued_;
 };
 

@@ -260,16 +260,13 @@ grpc::ServerUnaryReactor* SignerService::IssueCertRep(
       }
     }
     if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> degenerate = codec::DegenerateCertificates({cert->get()});
-    if (!degenerate.ok()) return degenerate.status();
-    absl::StatusOr<std::string> envelope = codec::Envelope(
-        *degenerate, recipient->get(),
-        request->cipher().empty() ? "aes-128-cbc" : request->cipher());
-    if (!envelope.ok()) return envelope.status();
     absl::StatusOr<std::string> der;
     {
       ScopedKeyOperation op("sign_certrep");
-      der = core->SignCertRep(*envelope, *std::move(attrs), request->digest());
+      der = core->CertRepDelivering(
+          cert->get(), recipient->get(),
+          request->cipher().empty() ? "aes-128-cbc" : request->cipher(),
+          *std::move(attrs), request->digest());
     }
     if (!der.ok()) return der.status();
     absl::StatusOr<std::string> cert_der = crypto::ToDer(cert->get(), i2d_X509);

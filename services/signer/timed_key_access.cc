@@ -4,6 +4,8 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 
+#include <time.h>
+
 #include <atomic>
 
 #include "common/codec/envelope.h"
@@ -17,6 +19,13 @@ thread_local const char* current_mechanism = nullptr;
 
 // The mechanism a private-key operation of a `key_type` key uses when no
 // ScopedKeyMechanism says otherwise.
+// CPU time of the calling thread so far.
+absl::Duration ThreadCpu() {
+  timespec ts{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return absl::ZeroDuration();
+  return absl::DurationFromTimespec(ts);
+}
+
 const char* DefaultMechanism(int key_type) {
   switch (key_type) {
     case EVP_PKEY_RSA: return "rsa-pkcs1";
@@ -34,6 +43,7 @@ class TimedKeyAccess final : public KeyAccess {
 
   absl::Status WithKey(absl::FunctionRef<absl::Status(EVP_PKEY*)> fn) override {
     const absl::Time start = absl::Now();
+    const absl::Duration cpu_start = ThreadCpu();
     absl::Status status = inner_->WithKey([&](EVP_PKEY* key) {
       // Remembered so a later failure before the key is reached (token
       // gone) is still labelled with the key's mechanism.
@@ -43,18 +53,19 @@ class TimedKeyAccess final : public KeyAccess {
     const char* mechanism = ScopedKeyMechanism::Current();
     if (mechanism == nullptr) mechanism = DefaultMechanism(key_type_.load());
     metrics_->KeyOperation(key_, ScopedKeyOperation::Current(), mechanism,
-                           status, absl::Now() - start);
+                           status, absl::Now() - start, ThreadCpu() - cpu_start);
     return status;
   }
 
   absl::StatusOr<crypto::EvpPkeyPtr> PublicKey() override {
     const absl::Time start = absl::Now();
+    const absl::Duration cpu_start = ThreadCpu();
     absl::StatusOr<crypto::EvpPkeyPtr> key = inner_->PublicKey();
     if (key.ok() && *key != nullptr) {
       key_type_.store(EVP_PKEY_get_base_id(key->get()));
     }
     metrics_->KeyOperation(key_, "public_key", "none", key.status(),
-                           absl::Now() - start);
+                           absl::Now() - start, ThreadCpu() - cpu_start);
     return key;
   }
 

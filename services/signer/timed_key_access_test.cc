@@ -3,8 +3,10 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "common/codec/envelope.h"
 
@@ -50,6 +52,22 @@ double Observations(const prometheus::Registry& registry, const std::string& key
     }
   }
   return 0;
+}
+
+// scep_signer_pkcs11_cpu_seconds_total of one series.
+double CpuSeconds(const prometheus::Registry& registry, const std::string& key,
+                  const std::string& operation) {
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    if (family.name != "scep_signer_pkcs11_cpu_seconds_total") continue;
+    for (const prometheus::ClientMetric& m : family.metric) {
+      std::map<std::string, std::string> labels;
+      for (const auto& l : m.label) labels[l.name] = l.value;
+      if (labels["key"] == key && labels["operation"] == operation) {
+        return m.counter.value;
+      }
+    }
+  }
+  return -1;
 }
 
 // A self-signed certificate for `key`, as an envelope recipient.
@@ -135,6 +153,46 @@ TEST(TimedKeyAccessTest, LabelsTheMechanismFromKeyTypeAndHint) {
   EXPECT_EQ(Count(registry, "ca", "public_key", "ok", "none"), 1);
   EXPECT_EQ(Observations(registry, "ra", "decrypt", "rsa-oaep"), 1);
   EXPECT_EQ(Observations(registry, "ca", "sign_certificate", "ecdsa"), 1);
+}
+
+TEST(TimedKeyAccessTest, CountsTheCallingThreadsCpuNotItsWaiting) {
+  prometheus::Registry registry;
+  SignerMetrics metrics(registry);
+  crypto::EvpPkeyPtr rsa(EVP_RSA_gen(2048));
+  ASSERT_NE(rsa, nullptr);
+  auto ra = NewTimedKeyAccess(NewSoftwareKey(std::move(rsa)), "ra", &metrics);
+  // Waiting (a network HSM's round trip) costs the thread no CPU.
+  {
+    ScopedKeyOperation op("decrypt");
+    EXPECT_TRUE(ra->WithKey([](EVP_PKEY*) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      return absl::OkStatus();
+    }).ok());
+  }
+  // Arithmetic (a software token) does: 50 RSA-2048 signatures.
+  {
+    ScopedKeyOperation op("sign_certrep");
+    EXPECT_TRUE(ra->WithKey([](EVP_PKEY* key) {
+      for (int i = 0; i < 50; ++i) {
+        crypto::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new(key, nullptr));
+        unsigned char digest[32] = {1};
+        unsigned char sig[256];
+        size_t len = sizeof(sig);
+        if (ctx == nullptr || EVP_PKEY_sign_init(ctx.get()) != 1 ||
+            EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) != 1 ||
+            EVP_PKEY_sign(ctx.get(), sig, &len, digest, sizeof(digest)) != 1) {
+          return absl::InternalError("sign");
+        }
+      }
+      return absl::OkStatus();
+    }).ok());
+  }
+  const double waited = CpuSeconds(registry, "ra", "decrypt");
+  const double worked = CpuSeconds(registry, "ra", "sign_certrep");
+  EXPECT_GE(waited, 0);
+  EXPECT_LT(waited, 0.1);  // of 0.2 s asleep
+  EXPECT_GT(worked, 0);
+  EXPECT_GT(worked, waited);
 }
 
 // A key whose token can be "gone": WithKey then fails without reaching

@@ -98,6 +98,15 @@ class MetricsTest(unittest.TestCase):
                    mechanism="rsa-pkcs1")
             - metric(signer_before, duration, key="ra", operation="decrypt",
                      mechanism="rsa-pkcs1"), 3)
+        # CPU inside the token's operations: SoftHSMv2 does RSA-2048 in the
+        # calling thread, tens of microseconds at the very least each.
+        cpu = "scep_signer_pkcs11_cpu_seconds_total"
+        for key, operation in (("ca", "sign_certificate"), ("ra", "decrypt"),
+                               ("ra", "sign_certrep")):
+            spent = (metric(signer_after, cpu, key=key, operation=operation)
+                     - metric(signer_before, cpu, key=key, operation=operation))
+            self.assertGreater(spent, 3 * 20e-6, (key, operation))
+            self.assertLess(spent, 30, (key, operation))
         self.assertEqual(metric(signer_after, "scep_signer_queue_depth"), 0)
         signer_issued = "scep_signer_certificates_issued_total"
         self.assertEqual(metric(signer_after, signer_issued)
