@@ -249,17 +249,20 @@ grpc::ServerUnaryReactor* SignerService::IssueCertRep(
     const std::string key = RecentIssuance::Key(
         {request->attributes().transaction_id(), issue.SerializeAsString()});
     absl::StatusOr<crypto::X509Ptr> cert;
+    absl::StatusOr<std::string> cert_der;
     if (std::optional<std::string> cached = recent_.Find(key)) {
       cert = crypto::FromDer<crypto::X509Ptr>(*cached, d2i_X509, "certificate");
+      cert_der = *std::move(cached);
     } else {
       cert = core->IssueX509(issue.csr(), PolicyOf(issue), recipient->get());
       if (cert.ok()) {
         if (metrics_ != nullptr) metrics_->CertificateIssued();
-        absl::StatusOr<std::string> der = crypto::ToDer(cert->get(), i2d_X509);
-        if (der.ok()) recent_.Remember(key, *std::move(der));
+        cert_der = crypto::ToDer(cert->get(), i2d_X509);
+        if (cert_der.ok()) recent_.Remember(key, *cert_der);
       }
     }
     if (!cert.ok()) return cert.status();
+    if (!cert_der.ok()) return cert_der.status();
     absl::StatusOr<std::string> der;
     {
       ScopedKeyOperation op("sign_certrep");
@@ -269,8 +272,6 @@ grpc::ServerUnaryReactor* SignerService::IssueCertRep(
           *std::move(attrs), request->digest());
     }
     if (!der.ok()) return der.status();
-    absl::StatusOr<std::string> cert_der = crypto::ToDer(cert->get(), i2d_X509);
-    if (!cert_der.ok()) return cert_der.status();
     response->set_certificate(*std::move(cert_der));
     response->set_pki_message(*std::move(der));
     response->set_serial_hex(codec::SerialHex(X509_get0_serialNumber(cert->get())));
