@@ -6,10 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "common/base/process.h"
 #include "services/provision/provision_command.h"
 #include "services/provision/provision_flags.h"
 
 int main(int argc, char** argv) {
+  // Debian's abseil tracks lock order on every absl::Mutex (gRPC, libp11
+  // callers) and aborts on a suspected cycle: off, as in the services.
+  scep::base::DisableMutexDeadlockDetection();
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<scep::provision::CommandLine> command_line =
       scep::provision::ParseCommandLine(args);

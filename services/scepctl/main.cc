@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "common/base/process.h"
 #include "services/scepctl/cli_args.h"
 #include "services/scepctl/commands.h"
 
@@ -58,6 +59,9 @@ std::shared_ptr<grpc::ChannelCredentials> Credentials(const scep::scepctl::CliAr
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's abseil tracks lock order on every absl::Mutex (gRPC, libp11
+  // callers) and aborts on a suspected cycle: off, as in the services.
+  scep::base::DisableMutexDeadlockDetection();
   absl::StatusOr<scep::scepctl::CliArgs> args =
       scep::scepctl::ParseCliArgs(std::vector<std::string>(argv + 1, argv + argc));
   if (!args.ok()) {
