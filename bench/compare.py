@@ -69,8 +69,8 @@ os.environ["SCEP_BUILD_DIR"] = os.path.abspath(ARGS.build_dir)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
-from procstats import (cpu_seconds, redis_used_memory,  # noqa: E402
-                       system_busy_seconds, vm_hwm_kib)
+from procstats import (cpu_seconds, key_operation_cpu,  # noqa: E402
+                       redis_used_memory, system_busy_seconds, vm_hwm_kib)
 
 BENCH = os.path.join(os.path.abspath(ARGS.build_dir), "bench", "scep-bench")
 
@@ -101,16 +101,7 @@ class Ours:
     def key_cpu(self):
         """(CPU seconds inside private-key operations, their count) so far,
         from the signer's scep_signer_pkcs11_cpu_seconds_total."""
-        samples = self.stack.scrape("signer")
-        seconds = ops = 0.0
-        for (name, labels), value in samples.items():
-            if dict(labels).get("operation") == "public_key":
-                continue
-            if name == "scep_signer_pkcs11_cpu_seconds_total":
-                seconds += value
-            elif name == "scep_signer_pkcs11_operations_total":
-                ops += value
-        return seconds, ops
+        return key_operation_cpu(self.stack.scrape("signer"))
 
     def stop(self):
         self.stack.stop()

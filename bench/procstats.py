@@ -51,3 +51,19 @@ def redis_used_memory(port):
         if line.startswith("used_memory:"):
             return int(line.split(":")[1])
     raise RuntimeError("no used_memory in INFO")
+
+
+def key_operation_cpu(samples):
+    """(CPU seconds inside private-key operations, their count) from the
+    signer's parsed /metrics (harness.Stack.scrape("signer")):
+    scep_signer_pkcs11_cpu_seconds_total and pkcs11_operations_total over
+    every key and operation but public-key reads."""
+    seconds = ops = 0.0
+    for (name, labels), value in samples.items():
+        if dict(labels).get("operation") == "public_key":
+            continue
+        if name == "scep_signer_pkcs11_cpu_seconds_total":
+            seconds += value
+        elif name == "scep_signer_pkcs11_operations_total":
+            ops += value
+    return seconds, ops

@@ -103,6 +103,10 @@ class BenchSmoke(unittest.TestCase):
             for name in last["cpu"]:
                 self.assertGreaterEqual(last["cpu"][name], first["cpu"][name])
             self.assertGreater(last["cpu"]["signer"], first["cpu"]["signer"])
+            # The signer's key operations: counted, and their CPU with them.
+            self.assertGreater(last["key_ops"], first["key_ops"])
+            self.assertGreater(last["key_cpu"], first["key_cpu"])
+            self.assertIn("key op CPU us", out.stdout)
             if "--prebuilt" not in mode:
                 # Counted from scep-bench's "N sent" progress lines.
                 self.assertGreater(last["done"], 0)

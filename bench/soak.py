@@ -46,7 +46,8 @@ os.environ["SCEP_BUILD_DIR"] = os.path.abspath(args.build_dir)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
-from procstats import cpu_seconds, redis_used_memory, vm_rss_kib  # noqa: E402
+from procstats import (cpu_seconds, key_operation_cpu,  # noqa: E402
+                       redis_used_memory, vm_rss_kib)
 
 BENCH = os.path.join(os.path.abspath(args.build_dir), "bench", "scep-bench")
 PROGRESS = re.compile(r"\[\s*\d+s\] \d+/\d+ done")
@@ -71,6 +72,8 @@ try:
         row = {k: vm_rss_kib(v) for k, v in pids.items()}
         row["redis_used"] = redis_used_memory(stack.redis_port)
         row["cpu"] = {k: cpu_seconds(v) for k, v in pids.items()}
+        # The token's own share: whether a drift is in the key operations.
+        row["key_cpu"], row["key_ops"] = key_operation_cpu(stack.scrape("signer"))
         row["done"] = done_so_far[0]
         row["t"] = time.monotonic() - start
         samples.append(row)
@@ -137,14 +140,18 @@ for row in samples:
         + f" {row['redis_used'] / 2**20:15.1f}")
 # Per interval: rate, and CPU per enrollment of each process. A rate that
 # drifts while CPU per enrollment stays put is the machine, not the service.
-print(f"\n{'t (s)':>6} {'enroll/s':>9} " + " ".join(f"{k + ' CPU ms/enr':>18}" for k in pids))
+print(f"\n{'t (s)':>6} {'enroll/s':>9} " + " ".join(f"{k + ' CPU ms/enr':>18}" for k in pids)
+      + f" {'key op CPU us':>14}")
 for prev, row in zip(samples, samples[1:]):
     n = row["done"] - prev["done"]
     dt = row["t"] - prev["t"]
     if n <= 0 or dt <= 0:
         continue
+    ops = row["key_ops"] - prev["key_ops"]
+    key = (row["key_cpu"] - prev["key_cpu"]) * 1e6 / ops if ops > 0 else float("nan")
     print(f"{row['t']:6.0f} {n / dt:9.1f} " + " ".join(
-        f"{(row['cpu'][k] - prev['cpu'][k]) * 1000 / n:18.3f}" for k in pids))
+        f"{(row['cpu'][k] - prev['cpu'][k]) * 1000 / n:18.3f}" for k in pids)
+        + f" {key:14.1f}")
 if len(samples) >= 3:
     # Warm-up is the first fifth; "flat" compares the rest.
     a, b = samples[len(samples) // 5], samples[-1]
