@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/parallel.h"
 #include "common/codec/csr.h"

@@ -17,8 +17,6 @@ namespace {
 thread_local const char* current_operation = nullptr;
 thread_local const char* current_mechanism = nullptr;
 
-// The mechanism a private-key operation of a `key_type` key uses when no
-// ScopedKeyMechanism says otherwise.
 // CPU time of the calling thread so far.
 absl::Duration ThreadCpu() {
   timespec ts{};
@@ -26,6 +24,8 @@ absl::Duration ThreadCpu() {
   return absl::DurationFromTimespec(ts);
 }
 
+// The mechanism a private-key operation of a `key_type` key uses when no
+// ScopedKeyMechanism says otherwise.
 const char* DefaultMechanism(int key_type) {
   switch (key_type) {
     case EVP_PKEY_RSA: return "rsa-pkcs1";
