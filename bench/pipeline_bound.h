@@ -1,11 +1,13 @@
 #ifndef SCEP_BENCH_PIPELINE_BOUND_H_
 #define SCEP_BENCH_PIPELINE_BOUND_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "bench/enrollment.h"
+#include "common/pkcs11/token.h"
 #include "services/signer/signer_core.h"
 
 namespace scep::bench {
@@ -35,6 +37,24 @@ struct PipelineResult {
 PipelineResult RunPipeline(signer::SignerCore& core,
                            const std::vector<Enrollment>& requests,
                            const std::string& challenge, int threads);
+
+// `scep-bench pipeline-bound`: a SignerCore over `token` (the signer's key
+// wrappers, so CPU per key operation is counted as in the signer), N
+// pre-built PKCSReqs, RunPipeline, then every reply verified as a device
+// would. Prints the figures on stderr (and one JSON object on stdout with
+// `json`). 0 when every reply verified, 1 when some did not, 2 on a set-up
+// error.
+struct PipelineCommand {
+  std::string ca_cert, ra_cert;            // PEM files
+  std::string ca_key_label, ra_key_label;  // keys in the token
+  size_t n = 1000;
+  int keys = 32;
+  int threads = 2;
+  BuildOptions build;              // the requests (build.challenge they carry)
+  std::string accepted_challenge;  // what the server side accepts
+  bool json = false;
+};
+int RunPipelineBound(pkcs11::Token& token, const PipelineCommand& command);
 
 }  // namespace scep::bench
 

@@ -1,5 +1,7 @@
 #include "bench/report.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -60,6 +62,15 @@ void PrintHuman(const RunReport& r, std::ostream& out) {
     out << absl::StrFormat("  failure %-26s %6d  e.g. %s\n", kind, count,
                            it == r.failure_sample.end() ? "" : it->second);
   }
+}
+
+double ProcessCpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
 }
 
 std::string JsonString(const std::string& s) {

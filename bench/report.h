@@ -56,6 +56,9 @@ void PrintJson(const RunReport& report, std::ostream& out);
 // JSON string literal for `s` (quotes included).
 std::string JsonString(const std::string& s);
 
+// CPU seconds (user + system) this process has used so far.
+double ProcessCpuSeconds();
+
 }  // namespace scep::bench
 
 #endif  // SCEP_BENCH_REPORT_H_

@@ -27,11 +27,9 @@
 #include <openssl/crypto.h>
 #include <openssl/provider.h>
 #include <openssl/rand.h>
-#include <sys/resource.h>
 
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -52,11 +50,6 @@
 #include "bench/report.h"
 #include "bench/retry_driver.h"
 #include "bench/soak.h"
-#include "common/crypto/pem.h"
-#include "prometheus/registry.h"
-#include "services/signer/key_access.h"
-#include "services/signer/signer_metrics.h"
-#include "services/signer/timed_key_access.h"
 
 ABSL_FLAG(std::string, url, "http://127.0.0.1:8080/scep", "SCEP URL of the target");
 ABSL_FLAG(int, n, 1000, "requests to send (enrollments for --mix enroll)");
@@ -122,15 +115,6 @@ int Fail(absl::string_view what) {
   return 2;
 }
 
-double ProcessCpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto secs = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  return secs(ru.ru_utime) + secs(ru.ru_stime);
-}
-
 // Makes subjects unique across runs against the same CA (micromdm refuses a
 // second certificate for a subject that holds a valid one).
 std::string RunId() {
@@ -183,125 +167,25 @@ int HsmBound() {
   return 0;
 }
 
-struct KeyCpu {
-  double seconds = 0;     // scep_signer_pkcs11_cpu_seconds_total, all series
-  double operations = 0;  // private-key operations (public-key reads apart)
-};
-
-KeyCpu KeyOperationCpu(const prometheus::Registry& registry) {
-  KeyCpu total;
-  for (const prometheus::MetricFamily& family : registry.Collect()) {
-    const bool cpu = family.name == "scep_signer_pkcs11_cpu_seconds_total";
-    const bool ops = family.name == "scep_signer_pkcs11_operations_total";
-    if (!cpu && !ops) continue;
-    for (const prometheus::ClientMetric& m : family.metric) {
-      bool public_key = false;
-      for (const prometheus::ClientMetric::Label& l : m.label) {
-        public_key |= l.name == "operation" && l.value == "public_key";
-      }
-      if (public_key) continue;
-      (cpu ? total.seconds : total.operations) += m.counter.value;
-    }
-  }
-  return total;
-}
-
 int PipelineBound() {
   auto token = OpenToken();
   if (!token.ok()) return Fail(token.status().message());
-  auto ca = crypto::LoadCertificateFile(absl::GetFlag(FLAGS_ca_cert));
-  if (!ca.ok()) return Fail(absl::StrCat("--ca_cert: ", ca.status().message()));
-  auto ra = crypto::LoadCertificateFile(absl::GetFlag(FLAGS_ra_cert));
-  if (!ra.ok()) return Fail(absl::StrCat("--ra_cert: ", ra.status().message()));
-  ServerCerts server;
-  server.ca.reset(X509_dup(ca->get()));
-  server.ra.reset(X509_dup(ra->get()));
-  if (server.ca == nullptr || server.ra == nullptr) return Fail("X509_dup");
-  // The signer's own key wrappers: CPU per key operation is counted the
-  // same way (scep_signer_pkcs11_cpu_seconds_total) in both.
-  prometheus::Registry registry;
-  signer::SignerMetrics metrics(registry);
-  auto core = signer::SignerCore::New(
-      signer::SignerOptions{},
-      signer::NewTimedKeyAccess(
-          signer::NewTokenKey(token->get(), absl::GetFlag(FLAGS_ca_key_label)), "ca",
-          &metrics),
-      *std::move(ca),
-      signer::NewTimedKeyAccess(
-          signer::NewTokenKey(token->get(), absl::GetFlag(FLAGS_ra_key_label)), "ra",
-          &metrics),
-      *std::move(ra));
-  if (!core.ok()) return Fail(core.status().message());
-  const int threads = Threads();
-  const size_t n = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_n)));
-  const int key_count = std::max(1, absl::GetFlag(FLAGS_keys));
-  auto keys = GenerateDeviceKeys(key_count, threads);
-  if (!keys.ok()) return Fail(keys.status().message());
-  BuildOptions build;
-  build.challenge = absl::GetFlag(FLAGS_challenge);
-  build.cipher = absl::GetFlag(FLAGS_cipher);
-  build.digest = absl::GetFlag(FLAGS_digest);
-  build.run_id = RunId();
-  auto requests = BuildEnrollments(n, *keys, server.ra.get(), build, threads);
-  if (!requests.ok()) return Fail(requests.status().message());
-
-  const KeyCpu cpu_before = KeyOperationCpu(registry);
-  const double process_cpu_before = ProcessCpuSeconds();
-  const std::string accepted =
-      absl::GetFlag(FLAGS_server_challenge).value_or(build.challenge);
-  PipelineResult run = RunPipeline(**core, *requests, accepted, threads);
-  const double process_cpu = ProcessCpuSeconds() - process_cpu_before;
-  const KeyCpu cpu_after = KeyOperationCpu(registry);
-  const double key_ops = cpu_after.operations - cpu_before.operations;
-  const double us_per_key_op =
-      key_ops > 0 ? (cpu_after.seconds - cpu_before.seconds) * 1e6 / key_ops : 0;
-  const double cpu_ms_per_enrollment =
-      run.processed > 0 ? process_cpu * 1e3 / static_cast<double>(run.processed) : 0;
-  // Every reply is checked as a device would, after the clock.
-  std::vector<std::string> kinds(run.replies.size());
-  ParallelFor(run.replies.size(), threads, [&](size_t i) {
-    if (run.replies[i].empty()) {
-      kinds[i] = "refused";
-      return;
-    }
-    const Enrollment& e = (*requests)[i];
-    HttpResponse reply{200, "application/x-pki-message", run.replies[i], -1};
-    std::string detail;
-    kinds[i] = VerifyReply(e, (*keys)[e.key_index], server, reply, &detail);
-  });
-  size_t verified = 0;
-  std::map<std::string, size_t> failures;
-  std::string sample;
-  for (size_t i = 0; i < kinds.size(); ++i) {
-    if (kinds[i].empty()) {
-      ++verified;
-    } else {
-      ++failures[kinds[i]];
-      if (sample.empty()) sample = run.errors[i].empty() ? kinds[i] : run.errors[i];
-    }
-  }
-  std::cerr << absl::StrFormat(
-      "pipeline-bound: %zu enrollments on %d threads in %.2f s: %.1f enrollments/s, "
-      "%zu verified; CPU %.3f ms per enrollment, %.1f us per private-key "
-      "operation (%.0f operations)\n",
-      run.processed, threads, run.seconds, run.PerSecond(), verified,
-      cpu_ms_per_enrollment, us_per_key_op, key_ops);
-  if (!sample.empty()) std::cerr << "pipeline-bound: first failure: " << sample << "\n";
-  if (absl::GetFlag(FLAGS_json)) {
-    std::string kinds_json;
-    for (const auto& [kind, count] : failures) {
-      absl::StrAppend(&kinds_json, kinds_json.empty() ? "" : ", ", JsonString(kind),
-                      ": ", count);
-    }
-    std::cout << absl::StrFormat(
-        "{\"n\": %zu, \"threads\": %d, \"seconds\": %.3f, "
-        "\"enrollments_per_s\": %.2f, \"verified\": %zu, \"failures\": {%s}, "
-        "\"cpu_ms_per_enrollment\": %.4f, \"key_operations\": %.0f, "
-        "\"key_cpu_us_per_op\": %.2f}\n",
-        run.processed, threads, run.seconds, run.PerSecond(), verified, kinds_json,
-        cpu_ms_per_enrollment, key_ops, us_per_key_op);
-  }
-  return verified == run.processed ? 0 : 1;
+  PipelineCommand command;
+  command.ca_cert = absl::GetFlag(FLAGS_ca_cert);
+  command.ra_cert = absl::GetFlag(FLAGS_ra_cert);
+  command.ca_key_label = absl::GetFlag(FLAGS_ca_key_label);
+  command.ra_key_label = absl::GetFlag(FLAGS_ra_key_label);
+  command.n = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_n)));
+  command.keys = std::max(1, absl::GetFlag(FLAGS_keys));
+  command.threads = Threads();
+  command.build.challenge = absl::GetFlag(FLAGS_challenge);
+  command.build.cipher = absl::GetFlag(FLAGS_cipher);
+  command.build.digest = absl::GetFlag(FLAGS_digest);
+  command.build.run_id = RunId();
+  command.accepted_challenge =
+      absl::GetFlag(FLAGS_server_challenge).value_or(command.build.challenge);
+  command.json = absl::GetFlag(FLAGS_json);
+  return RunPipelineBound(**token, command);
 }
 
 int Parse() {
