@@ -230,6 +230,16 @@ def pipeline_bound(stack):
     return json.loads(out.stdout)
 
 
+def measure_bounds(stack, results, when):
+    """The token-alone bound (one RSA op, and the op sequence of an
+    enrollment) and the transport-free pipeline, into `results`."""
+    results["hsm"].append({
+        "when": when, "rsa": hsm_bound(stack, "sign:scep-ra"),
+        "enrollment_ops": hsm_bound(stack, "decrypt:scep-ra,sign:scep-ca,sign:scep-ra")})
+    if ARGS.mix == "enroll" and ARGS.pipeline_n > 0:
+        results["pipeline"].append(pipeline_bound(stack))
+
+
 def med(values):
     return statistics.median(values) if values else float("nan")
 
@@ -253,12 +263,7 @@ def main():
         ours = targets[0]
         # The bound with both cores busy on the token alone: before the
         # rounds and after them, so drift shows.
-        rsa_ops = "sign:scep-ra"
-        seq_ops = "decrypt:scep-ra,sign:scep-ca,sign:scep-ra"
-        results["hsm"].append({"when": "before", "rsa": hsm_bound(ours.stack, rsa_ops),
-                               "enrollment_ops": hsm_bound(ours.stack, seq_ops)})
-        if ARGS.mix == "enroll" and ARGS.pipeline_n > 0:
-            results["pipeline"].append(pipeline_bound(ours.stack))
+        measure_bounds(ours.stack, results, "before")
         for t in targets:
             print(f"== warm-up {t.name}", file=sys.stderr)
             run_bench(t, ARGS.warmup, 4, progress=False)
@@ -272,10 +277,7 @@ def main():
                     rep = run_bench(t, ARGS.n, c)
                     rep.update(target=t.name, round=r + 1)
                     results["runs"].append(rep)
-        results["hsm"].append({"when": "after", "rsa": hsm_bound(ours.stack, rsa_ops),
-                               "enrollment_ops": hsm_bound(ours.stack, seq_ops)})
-        if ARGS.mix == "enroll" and ARGS.pipeline_n > 0:
-            results["pipeline"].append(pipeline_bound(ours.stack))
+        measure_bounds(ours.stack, results, "after")
     finally:
         for t in targets:
             t.stop()

@@ -124,6 +124,17 @@ std::string RunId() {
       absl::string_view(reinterpret_cast<char*>(run), sizeof(run)));
 }
 
+// How requests are built, from the flags; a fresh run id each call.
+BuildOptions BuildOptionsFromFlags() {
+  BuildOptions build;
+  build.challenge = absl::GetFlag(FLAGS_challenge);
+  build.cipher = absl::GetFlag(FLAGS_cipher);
+  build.digest = absl::GetFlag(FLAGS_digest);
+  build.renew_with_challenge = absl::GetFlag(FLAGS_renew_with_challenge);
+  build.run_id = RunId();
+  return build;
+}
+
 int Threads() {
   int t = absl::GetFlag(FLAGS_threads);
   if (t > 0) return t;
@@ -178,10 +189,7 @@ int PipelineBound() {
   command.n = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_n)));
   command.keys = std::max(1, absl::GetFlag(FLAGS_keys));
   command.threads = Threads();
-  command.build.challenge = absl::GetFlag(FLAGS_challenge);
-  command.build.cipher = absl::GetFlag(FLAGS_cipher);
-  command.build.digest = absl::GetFlag(FLAGS_digest);
-  command.build.run_id = RunId();
+  command.build = BuildOptionsFromFlags();
   command.accepted_challenge =
       absl::GetFlag(FLAGS_server_challenge).value_or(command.build.challenge);
   command.json = absl::GetFlag(FLAGS_json);
@@ -305,10 +313,7 @@ int Load() {
     soak.concurrency = report.concurrency;
     soak.seconds = absl::GetFlag(FLAGS_duration);
     soak.producers = std::max(1, absl::GetFlag(FLAGS_producers));
-    soak.build.challenge = absl::GetFlag(FLAGS_challenge);
-    soak.build.cipher = report.cipher;
-    soak.build.digest = report.digest;
-    soak.build.run_id = RunId();
+    soak.build = BuildOptionsFromFlags();
     soak.progress = progress;
     const double cpu_before = ProcessCpuSeconds();
     RunSoak(soak, *k, *server, report);
@@ -327,12 +332,7 @@ int Load() {
     auto k = GenerateDeviceKeys(report.keys, threads);
     if (!k.ok()) return Fail(k.status().message());
     keys = *std::move(k);
-    BuildOptions build;
-    build.challenge = absl::GetFlag(FLAGS_challenge);
-    build.cipher = report.cipher;
-    build.digest = report.digest;
-    build.renew_with_challenge = absl::GetFlag(FLAGS_renew_with_challenge);
-    build.run_id = RunId();
+    const BuildOptions build = BuildOptionsFromFlags();
     auto e = BuildEnrollments(report.requested, keys, server->ra.get(), build, threads);
     if (!e.ok()) return Fail(e.status().message());
     requests = *std::move(e);
@@ -378,9 +378,7 @@ int Load() {
     retry.give_up_seconds = absl::GetFlag(FLAGS_retry_give_up);
     retry.confirm = absl::GetFlag(FLAGS_confirm_retransmission);
     retry.progress = progress;
-    retry.build.challenge = absl::GetFlag(FLAGS_challenge);
-    retry.build.cipher = report.cipher;
-    retry.build.digest = report.digest;
+    retry.build = BuildOptionsFromFlags();
     report.mix = "enroll-retry";
     std::vector<TransactionResult> results =
         RunWithRetry(requests, keys, *server, retry, report);
