@@ -86,6 +86,22 @@ redis.call('DEL', KEYS[1])
 return 'released'
 )lua";
 
+// ARGV: fingerprint, certificate, pending TTL, claim token. Turns an entry
+// issued under that fingerprint with that certificate (kept whole, or as
+// the serial of an index entry holding it) into a pending claim under the
+// token: "reopened"; anything else stays as it is: "kept".
+constexpr absl::string_view kReopen = R"lua(
+local v = redis.call('HMGET', KEYS[1], 'state', 'fp', 'cert', 'serial')
+if v[1] ~= 'issued' or v[2] ~= ARGV[1] then return 'kept' end
+local cert = v[3]
+if not cert and v[4] then cert = redis.call('HGET', 'scep:cert:' .. v[4], 'der') end
+if cert ~= ARGV[2] then return 'kept' end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'state', 'pending', 'fp', ARGV[1], 'claim', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 'reopened'
+)lua";
+
 // ARGV: claim token. Undoes one claim whose answer never arrived: deletes
 // the entry only while it is pending under that very claim.
 constexpr absl::string_view kAbandon = R"lua(
@@ -131,6 +147,7 @@ LuaScript ClaimScript() { return MakeLuaScript(kClaim); }
 LuaScript CompleteScript() { return MakeLuaScript(kComplete); }
 LuaScript ReleaseScript() { return MakeLuaScript(kRelease); }
 LuaScript AbandonScript() { return MakeLuaScript(kAbandon); }
+LuaScript ReopenScript() { return MakeLuaScript(kReopen); }
 LuaScript RejectScript() { return MakeLuaScript(kReject); }
 LuaScript ReadScript() { return MakeLuaScript(kRead); }
 

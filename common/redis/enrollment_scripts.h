@@ -47,6 +47,12 @@ LuaScript ReleaseScript();
 // ARGV: claim token. Deletes the entry only while it is pending under that
 // token (a claim whose reply was lost); replies "abandoned" or "kept".
 LuaScript AbandonScript();
+
+// ARGV: fingerprint, certificate, pending TTL, claim token. Turns an entry
+// issued under this fingerprint with this certificate (whole or through
+// the index) into a pending claim under the token and replies "reopened";
+// otherwise changes nothing and replies "kept".
+LuaScript ReopenScript();
 LuaScript RejectScript();
 
 // No ARGV. Replies {state, fp, cert} (cert read through the index for an

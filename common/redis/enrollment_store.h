@@ -130,6 +130,21 @@ class EnrollmentStore {
                                           absl::string_view transaction_id,
                                           absl::string_view fingerprint) = 0;
 
+  // Atomically turns a transaction issued under `fingerprint` with
+  // `certificate` back into a pending claim owned by the caller (as
+  // ClaimTransaction's kClaimed, for `pending_ttl`): true when it did;
+  // false, changing nothing, when the transaction is not in that state
+  // (gone, pending, rejected, issued under another fingerprint or with
+  // another certificate). For a request in an issued transaction signed
+  // with the very certificate that transaction issued: its sender holds the
+  // certificate and asks for a new one (certmonger renewing with the same
+  // key, from which it derives the transactionID), which a retransmission's
+  // answer, the old certificate again, would not give it.
+  virtual absl::StatusOr<bool> ReopenIssuedTransaction(
+      absl::string_view profile, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::string_view certificate,
+      absl::Duration pending_ttl) = 0;
+
   // Marks a pending transaction rejected for `ttl` (manual approval, or an
   // operator stopping it). NotFound when unknown; FailedPrecondition when
   // already issued; rejecting twice is OK.

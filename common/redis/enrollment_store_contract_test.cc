@@ -194,6 +194,50 @@ TEST_P(EnrollmentStoreContractTest, ReleaseOnlyWhenPendingWithFingerprint) {
             State::kIssued);
 }
 
+TEST_P(EnrollmentStoreContractTest, ReopenOnlyTheIssuedCertificate) {
+  auto reopen = [&](absl::string_view fp, absl::string_view cert) {
+    absl::StatusOr<bool> reopened =
+        store().ReopenIssuedTransaction(kProfile, kTid, fp, cert, kLong);
+    EXPECT_TRUE(reopened.ok()) << reopened.status();
+    return reopened.value_or(false);
+  };
+  EXPECT_FALSE(reopen("fp", kCert));  // no transaction: nothing created
+  EXPECT_FALSE(store().GetTransaction(kProfile, kTid)->has_value());
+  ASSERT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).state, State::kClaimed);
+  EXPECT_FALSE(reopen("fp", kCert));  // pending, not issued
+  ASSERT_TRUE(store().CompleteTransaction(kProfile, kTid, "fp", kCert, kLong).ok());
+  EXPECT_FALSE(reopen("fp-other", kCert));
+  EXPECT_FALSE(reopen("fp", "another certificate"));
+  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).certificate, kCert);
+
+  EXPECT_TRUE(reopen("fp", kCert));
+  // Pending under the caller's claim: a twin waits, the old answer is gone.
+  Transaction now = Claim(store(), kProfile, kTid, "fp", kLong);
+  EXPECT_EQ(now.state, State::kPending);
+  EXPECT_EQ(now.fingerprint, "fp");
+  EXPECT_FALSE(reopen("fp", kCert));
+  const std::string renewed = kCert + "-renewed";
+  ASSERT_TRUE(store().CompleteTransaction(kProfile, kTid, "fp", renewed, kLong).ok());
+  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).certificate, renewed);
+  // The old certificate opens nothing any more; the new one does.
+  EXPECT_FALSE(reopen("fp", kCert));
+  EXPECT_TRUE(reopen("fp", renewed));
+  // A failed issuance after reopening releases it like any claim.
+  ASSERT_TRUE(store().ReleaseTransaction(kProfile, kTid, "fp").ok());
+  EXPECT_FALSE(store().GetTransaction(kProfile, kTid)->has_value());
+
+  ASSERT_EQ(Claim(store(), kProfile, "rejected-tid", "fp", kLong).state, State::kClaimed);
+  ASSERT_TRUE(store().RejectTransaction(kProfile, "rejected-tid", kLong).ok());
+  absl::StatusOr<bool> rejected =
+      store().ReopenIssuedTransaction(kProfile, "rejected-tid", "fp", kCert, kLong);
+  ASSERT_TRUE(rejected.ok());
+  EXPECT_FALSE(*rejected);
+  EXPECT_EQ(store().ReopenIssuedTransaction(kProfile, kTid, "", kCert, kLong).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store().ReopenIssuedTransaction(kProfile, kTid, "fp", "", kLong).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_P(EnrollmentStoreContractTest, PendingAndIssuedExpireAfterTtl) {
   ASSERT_EQ(Claim(store(), kProfile, kTid, "fp-1", kShort).state,
             State::kClaimed);

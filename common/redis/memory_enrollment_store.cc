@@ -160,6 +160,28 @@ absl::Status MemoryEnrollmentStore::ReleaseTransaction(
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> MemoryEnrollmentStore::ReopenIssuedTransaction(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::string_view fingerprint, absl::string_view certificate,
+    absl::Duration pending_ttl) {
+  RETURN_IF_ERROR(CheckAvailable("ReopenIssuedTransaction"));
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
+  RETURN_IF_ERROR(RequireNonEmpty(certificate, "certificate"));
+  ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(pending_ttl, "pending TTL"));
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_();
+  Entry* entry = Find(key, now);
+  if (entry == nullptr || !entry->issued || entry->fingerprint != fingerprint ||
+      entry->certificate != certificate) {
+    return false;
+  }
+  entry->issued = false;
+  entry->certificate.clear();
+  entry->expires = now + absl::Milliseconds(ttl_ms);
+  return true;
+}
+
 absl::Status MemoryEnrollmentStore::RejectTransaction(
     absl::string_view profile, absl::string_view transaction_id,
     absl::Duration ttl) {

@@ -53,6 +53,11 @@ class MemoryEnrollmentStore : public EnrollmentStore {
   absl::Status ReleaseTransaction(absl::string_view profile,
                                   absl::string_view transaction_id,
                                   absl::string_view fingerprint) override;
+  absl::StatusOr<bool> ReopenIssuedTransaction(absl::string_view profile,
+                                               absl::string_view transaction_id,
+                                               absl::string_view fingerprint,
+                                               absl::string_view certificate,
+                                               absl::Duration pending_ttl) override;
   absl::Status RejectTransaction(absl::string_view profile,
                                  absl::string_view transaction_id,
                                  absl::Duration ttl) override;

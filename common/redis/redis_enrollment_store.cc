@@ -51,7 +51,17 @@ absl::StatusOr<RedisReplyPtr> EvalOrJournal(RedisConnectionPool& pool,
   return EvalScriptOrJournal(pool, journal, operation, script, {key}, args);
 }
 
-// The one-word answer of the Complete and Release scripts.
+// A random claim token, so that exactly one claim can be undone.
+absl::StatusOr<std::string> ClaimToken(absl::string_view op) {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    return absl::InternalError(absl::StrCat(op, ": no randomness for the claim token"));
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
+
+// The one-word answer of the Complete, Release and Reopen scripts.
 absl::StatusOr<std::string> Word(absl::string_view operation,
                                  const redisReply& reply) {
   if (reply.type != REDIS_REPLY_STRING && reply.type != REDIS_REPLY_STATUS) {
@@ -78,6 +88,7 @@ RedisEnrollmentStore::RedisEnrollmentStore(
       complete_(CompleteScript()),
       release_(ReleaseScript()),
       abandon_(AbandonScript()),
+      reopen_(ReopenScript()),
       reject_(RejectScript()),
       read_(ReadScript()) {}
 
@@ -161,13 +172,7 @@ absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::Claim(
   // Redis may run the claim and die before answering; the caller then
   // answers 503, and the claim must not hold the transaction pending until
   // its TTL ends. The token undoes exactly this claim, nobody else's.
-  unsigned char token_bytes[16];
-  if (RAND_bytes(token_bytes, sizeof(token_bytes)) != 1) {
-    return absl::InternalError(
-        absl::StrCat(op, ": no randomness for the claim token"));
-  }
-  const std::string token = absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(token_bytes), sizeof(token_bytes)));
+  ASSIGN_OR_RETURN(const std::string token, ClaimToken(op));
   std::vector<absl::string_view> keys = {key};
   std::vector<absl::string_view> args = {fingerprint, px, token};
   if (nonce.has_value()) {
@@ -271,6 +276,36 @@ absl::Status RedisEnrollmentStore::ReleaseTransaction(
         "ReleaseTransaction: transaction already issued");
   }
   return Unexpected(kOp, *reply);
+}
+
+absl::StatusOr<bool> RedisEnrollmentStore::ReopenIssuedTransaction(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::string_view fingerprint, absl::string_view certificate,
+    absl::Duration pending_ttl) {
+  constexpr absl::string_view kOp = "ReopenIssuedTransaction";
+  RETURN_IF_ERROR(Flushed(kOp));
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
+  RETURN_IF_ERROR(RequireNonEmpty(certificate, "certificate"));
+  ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(pending_ttl, "pending TTL"));
+  // As for a claim: a reply lost with Redis is undone by its token, so the
+  // transaction is not left pending until the TTL ends (the next request
+  // then claims afresh; the certificate it held stays in the index).
+  ASSIGN_OR_RETURN(const std::string token, ClaimToken(kOp));
+  absl::StatusOr<RedisReplyPtr> sent =
+      EvalScript(*pool_, kOp, reopen_, {key},
+                 {fingerprint, certificate, absl::StrCat(ttl_ms), token});
+  if (!sent.ok()) {
+    if (absl::IsUnavailable(sent.status())) {
+      (void)journal_.RunOrJournal(
+          "AbandonClaim", {"EVAL", abandon_.source, "1", key, token});
+    }
+    return sent.status();
+  }
+  ASSIGN_OR_RETURN(std::string word, Word(kOp, **sent));
+  if (word == "reopened") return true;
+  if (word == "kept") return false;
+  return Unexpected(kOp, **sent);
 }
 
 absl::Status RedisEnrollmentStore::RejectTransaction(

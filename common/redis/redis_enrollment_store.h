@@ -73,6 +73,11 @@ class RedisEnrollmentStore : public EnrollmentStore {
   absl::Status ReleaseTransaction(absl::string_view profile,
                                   absl::string_view transaction_id,
                                   absl::string_view fingerprint) override;
+  absl::StatusOr<bool> ReopenIssuedTransaction(absl::string_view profile,
+                                               absl::string_view transaction_id,
+                                               absl::string_view fingerprint,
+                                               absl::string_view certificate,
+                                               absl::Duration pending_ttl) override;
   absl::Status RejectTransaction(absl::string_view profile,
                                  absl::string_view transaction_id,
                                  absl::Duration ttl) override;
@@ -99,6 +104,7 @@ class RedisEnrollmentStore : public EnrollmentStore {
   const LuaScript complete_;
   const LuaScript release_;
   const LuaScript abandon_;
+  const LuaScript reopen_;
   const LuaScript reject_;
   const LuaScript read_;
 };

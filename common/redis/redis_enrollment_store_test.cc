@@ -195,6 +195,20 @@ TEST_F(RedisEnrollmentStoreTest, IndexedCompletionKeepsOnlyTheSerial) {
   EXPECT_TRUE(store->CompleteTransaction("p", "t", "fp", der, absl::Minutes(1)).ok());
   EXPECT_EQ(store->CompleteTransaction("p", "t", "fp", "other", absl::Minutes(1)).code(),
             absl::StatusCode::kFailedPrecondition);
+  // Reopened by the certificate the index holds for it, pending under a
+  // claim token of its own.
+  absl::StatusOr<bool> reopened =
+      store->ReopenIssuedTransaction("p", "t", "fp", "other", absl::Minutes(1));
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_FALSE(*reopened);
+  reopened = store->ReopenIssuedTransaction("p", "t", "fp", der, absl::Minutes(1));
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_TRUE(*reopened);
+  EXPECT_EQ(Run({"HGET", key, "state"}), "pending");
+  EXPECT_EQ(Run({"HEXISTS", key, "serial"}), "0");
+  EXPECT_EQ(Run({"HEXISTS", key, "claim"}), "1");
+  ASSERT_TRUE(store->CompleteIndexedTransaction("p", "t", "fp", der, "0a1b",
+                                                absl::Minutes(1)).ok());
   // The index entry gone first: issued, certificate no longer available.
   ASSERT_EQ(Run({"DEL", "scep:cert:0a1b"}), "1");
   claimed = store->ClaimTransaction("p", "t", "fp", absl::Minutes(1));

@@ -19,6 +19,12 @@ using redis::Transaction;
 
 }  // namespace
 
+bool PkiOperation::WithinRenewalWindow(const Profile& profile, X509* cert) {
+  if (profile.renewal_window <= absl::ZeroDuration()) return true;
+  time_t window_start = absl::ToTimeT(absl::Now() + profile.renewal_window);
+  return X509_cmp_time(X509_get0_notAfter(cert), &window_start) <= 0;
+}
+
 std::optional<PkiOutcome> PkiOperation::CheckRenewalSigner(
     const Profile& profile, const Request& req, const CaSet& ca) {
   X509* cert = req.msg.signer_certificate.get();
@@ -35,12 +41,9 @@ std::optional<PkiOutcome> PkiOperation::CheckRenewalSigner(
       X509_cmp_time(X509_get0_notAfter(cert), &check) < 0) {
     return Failure(req, FailInfo::kBadTime, "the signing certificate is not valid now");
   }
-  if (profile.renewal_window > absl::ZeroDuration()) {
-    time_t window_start = absl::ToTimeT(absl::FromTimeT(now) + profile.renewal_window);
-    if (X509_cmp_time(X509_get0_notAfter(cert), &window_start) > 0) {
-      return Failure(req, FailInfo::kBadRequest,
-                     "renewal is not allowed yet (outside the renewal window)");
-    }
+  if (!WithinRenewalWindow(profile, cert)) {
+    return Failure(req, FailInfo::kBadRequest,
+                   "renewal is not allowed yet (outside the renewal window)");
   }
   const std::string serial = codec::SerialHex(X509_get0_serialNumber(cert));
   absl::StatusOr<std::optional<redis::CertificateRecord>> record = index_->Get(serial);
@@ -151,7 +154,7 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
   }
   if (common_path) {
     // The nonce is recorded with the claim.
-    return IssueOnce(profile, req, *csr);
+    return IssueOnce(profile, req, *csr, ca);
   }
   if (req.nonce_profile == nullptr) {
     if (std::optional<PkiOutcome> refused = RecordNonce(profile, req)) {
@@ -179,7 +182,7 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
       return Failure(req, FailInfo::kBadRequest,
                      "renewal must keep the subject of the current certificate");
     }
-    return IssueOnce(profile, req, *csr);
+    return IssueOnce(profile, req, *csr, ca);
   }
   if (!shared_secret_matches) {
     // A retransmission of an accepted request carries a challenge that may
@@ -198,7 +201,7 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
   if (profile.approval == Profile::Approval::kManual) {
     return AwaitApproval(profile, req, *csr, *plain);
   }
-  return IssueOnce(profile, req, *csr);
+  return IssueOnce(profile, req, *csr, ca);
 }
 
 PkiOutcome PkiOperation::AwaitApproval(const Profile& profile, const Request& req,
@@ -239,8 +242,15 @@ PkiOutcome PkiOperation::AwaitApproval(const Profile& profile, const Request& re
   return Pending(req);
 }
 
+bool PkiOperation::SignedWithIssued(const Request& req, const std::string& issued_der) {
+  if (issued_der.empty() || req.msg.signer_certificate == nullptr) return false;
+  absl::StatusOr<std::string> signer =
+      crypto::ToDer(req.msg.signer_certificate.get(), i2d_X509);
+  return signer.ok() && *signer == issued_der;
+}
+
 PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
-                                   const codec::Csr& csr) {
+                                   const codec::Csr& csr, const CaSet& ca) {
   const std::string& tid = req.msg.attributes.transaction_id;
   const std::string& fingerprint = csr.fingerprint;
   absl::StatusOr<Transaction> txn;
@@ -273,11 +283,38 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
     return Failure(req, FailInfo::kBadRequest,
                    "transactionID already used for a different request");
   }
+  bool renews = req.msg.attributes.message_type == MessageType::kRenewalReq;
+  if (txn->state == Transaction::State::kIssued &&
+      SignedWithIssued(req, txn->certificate) &&
+      WithinRenewalWindow(profile, req.msg.signer_certificate.get())) {
+    // The sender holds this transaction's certificate and asks again: a
+    // renewal in the same transaction, authenticated like a RenewalReq by
+    // that certificate (ours, valid now, not revoked). Before the profile's
+    // renewal window it gets that certificate again, as before.
+    if (std::optional<PkiOutcome> refused = CheckRenewalSigner(profile, req, ca)) {
+      return *std::move(refused);
+    }
+    absl::StatusOr<bool> reopened = store_->ReopenIssuedTransaction(
+        profile.name, tid, fingerprint, txn->certificate, options_.pending_ttl);
+    if (!reopened.ok()) return UnavailableAfterNonce(req, "transaction store");
+    if (*reopened) {
+      txn->state = Transaction::State::kClaimed;
+      renews = true;
+    } else {
+      // Changed since the claim (a twin reopened it first): as it is now.
+      txn = store_->ClaimTransaction(profile.name, tid, fingerprint, options_.pending_ttl);
+      if (!txn.ok()) return UnavailableAfterNonce(req, "transaction store");
+      if (txn->state == Transaction::State::kClaimed) renews = true;
+    }
+  }
   if (txn->state == Transaction::State::kIssued) {
     // Retransmission (RFC 8894 section 3.3.1): the same certificate again.
     return SuccessWithCertificate(req, txn->certificate);
   }
   if (txn->state == Transaction::State::kPending) return Pending(req);
+  if (txn->state == Transaction::State::kRejected) {
+    return Failure(req, FailInfo::kBadRequest, "the request was rejected");
+  }
 
   // One signer call issues the certificate and signs the CertRep.
   absl::StatusOr<CertRepRequest> reply = SuccessReply(req);
@@ -297,10 +334,7 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
     return Failure(req, FailInfo::kBadRequest,
                    absl::StrCat("cannot issue: ", issued.status().message()));
   }
-  if (req.msg.attributes.message_type == MessageType::kRenewalReq &&
-      extras_.metrics != nullptr) {
-    extras_.metrics->CertificateRenewed(profile.name);
-  }
+  if (renews && extras_.metrics != nullptr) extras_.metrics->CertificateRenewed(profile.name);
   // The certificate index (same Redis) already holds the certificate: the
   // transaction keeps only its serial.
   absl::Status stored = store_->CompleteIndexedTransaction(

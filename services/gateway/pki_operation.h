@@ -94,6 +94,9 @@ class PkiOperation {
   // pki_enroll.cc: PKCSReq and RenewalReq.
   PkiOutcome HandleEnrollment(const Profile& profile, Request& req,
                               const CaSet& ca);
+  // Whether `cert` expires within the profile's renewal window (always,
+  // without one).
+  static bool WithinRenewalWindow(const Profile& profile, X509* cert);
   // nullopt when the RenewalReq's signer certificate may renew.
   std::optional<PkiOutcome> CheckRenewalSigner(const Profile& profile,
                                                const Request& req,
@@ -102,8 +105,17 @@ class PkiOperation {
   std::optional<PkiOutcome> CheckChallenge(const Profile& profile, const Request& req,
                                            const codec::Csr& csr);
   // Claims the transaction (recording the nonce in the same Redis round
-  // trip when it is not yet) and issues once.
-  PkiOutcome IssueOnce(const Profile& profile, Request& req, const codec::Csr& csr);
+  // trip when it is not yet) and issues once. An issued transaction
+  // answers a retransmission with its certificate, and issues anew for a
+  // request signed with that very certificate (see RenewsInTransaction).
+  PkiOutcome IssueOnce(const Profile& profile, Request& req, const codec::Csr& csr,
+                       const CaSet& ca);
+  // Whether `req`, in a transaction issued with `issued_der`, is signed with
+  // that certificate: its sender has the certificate, so this is not a
+  // retransmission of a request whose answer was lost but a client asking
+  // again with the same key and transactionID (certmonger derives the
+  // transactionID from the key, and renews with the same key by default).
+  static bool SignedWithIssued(const Request& req, const std::string& issued_der);
   PkiOutcome AwaitApproval(const Profile& profile, const Request& req,
                            const codec::Csr& csr, const std::string& csr_der);
   // pki_query.cc: CertPoll, GetCert, GetCRL.

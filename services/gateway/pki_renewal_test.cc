@@ -58,6 +58,82 @@ TEST_F(PkiMessagesTest, RenewalRefusals) {
   EXPECT_EQ(signer_->issued.load(), 1);
 }
 
+// The same key signing with `cert` (up-referenced, not copied).
+Identity SignedWith(const Identity& id, X509* cert) {
+  Identity out;
+  EVP_PKEY_up_ref(id.key.get());
+  out.key.reset(id.key.get());
+  X509_up_ref(cert);
+  out.cert.reset(cert);
+  return out;
+}
+
+std::string SerialOf(const codec::OpenedCertRep& rep) {
+  return rep.certificates.empty()
+             ? ""
+             : codec::SerialHex(X509_get0_serialNumber(rep.certificates[0].get()));
+}
+
+// certmonger derives the transactionID from the key and renews with the
+// same key by default: its renewal is a PKCSReq in the transaction that
+// issued the certificate it is signed with.
+TEST_F(PkiMessagesTest, SameKeyRequestSignedWithTheIssuedCertificateRenews) {
+  Identity device = Enroll("same-key", "tid-sk");
+  ASSERT_EQ(signer_->issued.load(), 1);
+  crypto::X509Ptr first(X509_dup(device.cert.get()));
+  const std::string csr = Csr(device.key.get(), "same-key", "pw");
+
+  // Signed with a self-signed certificate, as the first request was: a
+  // retransmission, answered with the certificate already issued.
+  crypto::X509Ptr self_signed =
+      codec::SelfSignedCertificate(device.key.get(), "same-key").value();
+  Identity again = SignedWith(device, self_signed.get());
+  codec::OpenedCertRep rep =
+      Open(Post(Message(again, MessageType::kPkcsReq, "tid-sk", csr)), again);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
+  EXPECT_EQ(SerialOf(rep), codec::SerialHex(X509_get0_serialNumber(first.get())));
+  EXPECT_EQ(signer_->issued.load(), 1);
+
+  // Signed with that certificate: its holder asks again, a new certificate
+  // for the same key in the same transaction.
+  rep = Open(Post(Message(device, MessageType::kPkcsReq, "tid-sk", csr)), device);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess)
+      << rep.message.attributes.fail_info_text.value_or("");
+  ASSERT_EQ(rep.certificates.size(), 1u);
+  const std::string second = SerialOf(rep);
+  EXPECT_NE(second, codec::SerialHex(X509_get0_serialNumber(first.get())));
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(rep.certificates[0].get()), device.key.get()), 1);
+  EXPECT_EQ(signer_->issued.load(), 2);
+  crypto::X509Ptr renewed = std::move(rep.certificates[0]);
+
+  // That renewal retransmitted (still signed with the first certificate):
+  // the renewed certificate again, nothing issued.
+  Identity old_holder = SignedWith(device, first.get());
+  rep = Open(Post(Message(old_holder, MessageType::kPkcsReq, "tid-sk", csr)), old_holder);
+  EXPECT_EQ(SerialOf(rep), second);
+  EXPECT_EQ(signer_->issued.load(), 2);
+
+  // Before the profile's renewal window the holder gets its certificate
+  // back rather than a refusal (365-day certificate, 30-day window).
+  options_.profile.renewal_window = absl::Hours(24 * 30);
+  Rebuild();
+  Identity holder = SignedWith(device, renewed.get());
+  rep = Open(Post(Message(holder, MessageType::kPkcsReq, "tid-sk", csr)), holder);
+  EXPECT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
+  EXPECT_EQ(SerialOf(rep), second);
+  EXPECT_EQ(signer_->issued.load(), 2);
+  options_.profile.renewal_window = absl::ZeroDuration();
+  Rebuild();
+
+  // A revoked certificate renews nothing.
+  ASSERT_TRUE(index_.Revoke(second, 1, absl::Now()).ok());
+  auto attrs = Attributes(Post(Message(holder, MessageType::kPkcsReq, "tid-sk", csr)));
+  EXPECT_EQ(attrs.pki_status, PkiStatus::kFailure);
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  EXPECT_TRUE(absl::StrContains(attrs.fail_info_text.value_or(""), "revoked"));
+  EXPECT_EQ(signer_->issued.load(), 2);
+}
+
 TEST_F(PkiMessagesTest, ExpiredCertificateCannotRenew) {
   // A certificate of ours that expired yesterday, known to the index.
   Identity id;

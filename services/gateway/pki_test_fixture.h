@@ -41,6 +41,7 @@ class CountingStore final : public redis::EnrollmentStore {
   int record_nonce_calls = 0;
   int claim_calls = 0;
   int nonce_and_claim_calls = 0;
+  int reopen_calls = 0;
 
   absl::StatusOr<bool> RecordNonce(absl::string_view profile, absl::string_view nonce,
                                    absl::Duration ttl) override {
@@ -82,6 +83,14 @@ class CountingStore final : public redis::EnrollmentStore {
   absl::Status ReleaseTransaction(absl::string_view profile, absl::string_view tid,
                                   absl::string_view fingerprint) override {
     return inner_->ReleaseTransaction(profile, tid, fingerprint);
+  }
+  absl::StatusOr<bool> ReopenIssuedTransaction(absl::string_view profile,
+                                               absl::string_view tid,
+                                               absl::string_view fingerprint,
+                                               absl::string_view certificate,
+                                               absl::Duration ttl) override {
+    ++reopen_calls;
+    return inner_->ReopenIssuedTransaction(profile, tid, fingerprint, certificate, ttl);
   }
   absl::Status RejectTransaction(absl::string_view profile, absl::string_view tid,
                                  absl::Duration ttl) override {

@@ -84,6 +84,17 @@ class TimedEnrollmentStore final : public redis::EnrollmentStore {
     });
   }
 
+  absl::StatusOr<bool> ReopenIssuedTransaction(absl::string_view profile,
+                                               absl::string_view transaction_id,
+                                               absl::string_view fingerprint,
+                                               absl::string_view certificate,
+                                               absl::Duration pending_ttl) override {
+    return Timed("ReopenIssuedTransaction", [&] {
+      return inner_->ReopenIssuedTransaction(profile, transaction_id, fingerprint,
+                                             certificate, pending_ttl);
+    });
+  }
+
   absl::Status RejectTransaction(absl::string_view profile,
                                  absl::string_view transaction_id,
                                  absl::Duration ttl) override {
