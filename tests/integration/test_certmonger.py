@@ -21,7 +21,7 @@ import subprocess
 import time
 import unittest
 
-from harness import IN_CI, Stack, openssl, require_tool
+from harness import IN_CI, Stack, metric, openssl
 
 TOKEN = "Admin-Token-For-Certmonger-Tests"
 STATIC = {"mode": "static", "secret_env": "SCEP_CHALLENGE"}
@@ -226,6 +226,7 @@ class CertmongerTest(unittest.TestCase):
         # transaction issued: not a retransmission, a new certificate for
         # the same key.
         before = len(self.operations())
+        metrics_before = self.stack.scrape()
         self.cm.getcert("resubmit", "-i", fields["id"], "-w", check=False)
         deadline = time.time() + 90
         while self.serial(cert) == first_serial and time.time() < deadline:
@@ -238,6 +239,11 @@ class CertmongerTest(unittest.TestCase):
         self.assertNotEqual(self.serial(cert), first_serial)
         self.assertEqual(openssl("pkey", "-in", key, "-pubout"), first_key)
         first_serial = self.serial(cert)
+        metrics_after = self.stack.scrape()
+        for name, value in (("scep_gateway_certificates_renewed_total", 1),
+                            ("scep_gateway_certificates_issued_total", 1)):
+            self.assertEqual(metric(metrics_after, name) - metric(metrics_before, name),
+                             value, name)
 
         # Rekey: a new key, a new transaction, a new certificate.
         before = len(self.operations())
