@@ -56,7 +56,8 @@ ABSL_FLAG(std::vector<std::string>, issuing_cas, {},
           "certificates <issuing_cas_dir>/NAME/ca.pem and ra.pem");
 ABSL_FLAG(std::string, issuing_cas_dir, "",
           "directory of the further CAs' certificates; default: that of --ca_cert");
-ABSL_FLAG(int, workers, 4, "threads doing private-key operations");
+ABSL_FLAG(int, workers, 6,
+          "threads doing private-key operations, one PKCS#11 session each");
 ABSL_FLAG(int, max_queue, 4096, "queued operations before RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, validity_days, 365, "default certificate validity");
 ABSL_FLAG(std::string, digest, "sha256", "default certificate signature hash");
