@@ -266,26 +266,21 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
   } else {
     txn = store_->ClaimTransaction(profile.name, tid, fingerprint, options_.pending_ttl);
   }
-  const absl::Time wait_until = absl::Now() + options_.pending_wait;
-  while (txn.ok() && txn->state == Transaction::State::kPending &&
-         txn->fingerprint == fingerprint && absl::Now() < wait_until) {
-    // A twin of this request is being issued right now: wait for its
-    // certificate rather than issuing a second one.
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    txn = store_->ClaimTransaction(profile.name, tid, fingerprint,
-                                   options_.pending_ttl);
-  }
-  if (!txn.ok()) return UnavailableAfterNonce(req, "transaction store");
-  if (txn->state == Transaction::State::kRejected) {
-    return Failure(req, FailInfo::kBadRequest, "the request was rejected");
-  }
-  if (txn->state != Transaction::State::kClaimed && txn->fingerprint != fingerprint) {
-    return Failure(req, FailInfo::kBadRequest,
-                   "transactionID already used for a different request");
-  }
+  // A twin of this request being issued right now (pending under the same
+  // fingerprint): wait for its certificate rather than issuing a second one.
+  auto wait_for_twin = [&] {
+    const absl::Time wait_until = absl::Now() + options_.pending_wait;
+    while (txn.ok() && txn->state == Transaction::State::kPending &&
+           txn->fingerprint == fingerprint && absl::Now() < wait_until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      txn = store_->ClaimTransaction(profile.name, tid, fingerprint,
+                                     options_.pending_ttl);
+    }
+  };
+  wait_for_twin();
   bool renews = req.msg.attributes.message_type == MessageType::kRenewalReq;
-  if (txn->state == Transaction::State::kIssued &&
-      SignedWithIssued(req, txn->certificate) &&
+  if (txn.ok() && txn->state == Transaction::State::kIssued &&
+      txn->fingerprint == fingerprint && SignedWithIssued(req, txn->certificate) &&
       WithinRenewalWindow(profile, req.msg.signer_certificate.get())) {
     // The sender holds this transaction's certificate and asks again: a
     // renewal in the same transaction, authenticated like a RenewalReq by
@@ -299,22 +294,26 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
     if (!reopened.ok()) return UnavailableAfterNonce(req, "transaction store");
     if (*reopened) {
       txn->state = Transaction::State::kClaimed;
-      renews = true;
     } else {
       // Changed since the claim (a twin reopened it first): as it is now.
       txn = store_->ClaimTransaction(profile.name, tid, fingerprint, options_.pending_ttl);
-      if (!txn.ok()) return UnavailableAfterNonce(req, "transaction store");
-      if (txn->state == Transaction::State::kClaimed) renews = true;
+      wait_for_twin();
     }
+    renews = true;
+  }
+  if (!txn.ok()) return UnavailableAfterNonce(req, "transaction store");
+  if (txn->state == Transaction::State::kRejected) {
+    return Failure(req, FailInfo::kBadRequest, "the request was rejected");
+  }
+  if (txn->state != Transaction::State::kClaimed && txn->fingerprint != fingerprint) {
+    return Failure(req, FailInfo::kBadRequest,
+                   "transactionID already used for a different request");
   }
   if (txn->state == Transaction::State::kIssued) {
     // Retransmission (RFC 8894 section 3.3.1): the same certificate again.
     return SuccessWithCertificate(req, txn->certificate);
   }
   if (txn->state == Transaction::State::kPending) return Pending(req);
-  if (txn->state == Transaction::State::kRejected) {
-    return Failure(req, FailInfo::kBadRequest, "the request was rejected");
-  }
 
   // One signer call issues the certificate and signs the CertRep.
   absl::StatusOr<CertRepRequest> reply = SuccessReply(req);
