@@ -199,14 +199,14 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
     }
   }
   if (profile.approval == Profile::Approval::kManual) {
-    return AwaitApproval(profile, req, *csr, *plain);
+    return AwaitApproval(profile, req, *csr, *plain, ca);
   }
   return IssueOnce(profile, req, *csr, ca);
 }
 
-PkiOutcome PkiOperation::AwaitApproval(const Profile& profile, const Request& req,
-                                       const codec::Csr& csr,
-                                       const std::string& csr_der) {
+PkiOutcome PkiOperation::AwaitApproval(const Profile& profile, Request& req,
+                                       const codec::Csr& csr, const std::string& csr_der,
+                                       const CaSet& ca) {
   if (extras_.requests == nullptr) return UnavailableAfterNonce(req, "request store");
   const std::string& tid = req.msg.attributes.transaction_id;
   absl::StatusOr<Transaction> txn = store_->ClaimTransaction(
@@ -217,7 +217,12 @@ PkiOutcome PkiOperation::AwaitApproval(const Profile& profile, const Request& re
                    "transactionID already used for a different request");
   }
   switch (txn->state) {
-    case Transaction::State::kIssued: return SuccessWithCertificate(req, txn->certificate);
+    case Transaction::State::kIssued:
+      if (SignedWithIssued(req, txn->certificate) &&
+          WithinRenewalWindow(profile, req.msg.signer_certificate.get())) {
+        return IssueOnce(profile, req, csr, ca);
+      }
+      return SuccessWithCertificate(req, txn->certificate);
     case Transaction::State::kRejected:
       return Failure(req, FailInfo::kBadRequest, "the request was rejected");
     case Transaction::State::kPending: return Pending(req);

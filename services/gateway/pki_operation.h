@@ -116,8 +116,11 @@ class PkiOperation {
   // again with the same key and transactionID (certmonger derives the
   // transactionID from the key, and renews with the same key by default).
   static bool SignedWithIssued(const Request& req, const std::string& issued_der);
-  PkiOutcome AwaitApproval(const Profile& profile, const Request& req,
-                           const codec::Csr& csr, const std::string& csr_der);
+  // Manual approval: PENDING until an operator decides. A same-key
+  // renewal of the approved certificate (signed with it) is issued without
+  // a new approval, as a RenewalReq is.
+  PkiOutcome AwaitApproval(const Profile& profile, Request& req, const codec::Csr& csr,
+                           const std::string& csr_der, const CaSet& ca);
   // pki_query.cc: CertPoll, GetCert, GetCRL.
   PkiOutcome HandleCertPoll(const Profile& profile, Request& req,
                             const std::string& plain, const CaSet& ca);

@@ -281,6 +281,23 @@ class CertmongerTest(unittest.TestCase):
         self.assertEqual(self.serial(cert).split("=")[1].lower().lstrip("0"),
                          serial.lower().lstrip("0"))
 
+        # Its renewal with the same key (signed with the approved
+        # certificate) is issued without a second approval, as a RenewalReq.
+        approved = self.serial(cert)
+        self.cm.getcert("resubmit", "-i", fields["id"], "-w", check=False)
+        deadline = time.time() + 90
+        while self.serial(cert) == approved and time.time() < deadline:
+            time.sleep(0.3)
+        fields = self.cm.wait(cert)
+        self.assert_issued(key, cert, "cm-approve", fields)
+        self.assertNotEqual(self.serial(cert), approved)
+        self.assertEqual([r["outcome"] for r in self.operations()[before:]],
+                         ["PENDING", "SUCCESS", "SUCCESS"])
+        listed = self.stack.scepctl("requests", "list", "--profile", "approval",
+                                    "--status", "requested")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertNotIn(tid, listed.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()
