@@ -23,16 +23,23 @@ absl::StatusOr<X509Ptr> LoadCertificateFile(const std::string& path) {
   return cert;
 }
 
+namespace {
+
+// A daemon has no terminal to ask: an encrypted key is an error, not a prompt.
+int NoPassphrase(char*, int, int, void*) { return -1; }
+
+}  // namespace
+
 absl::StatusOr<EvpPkeyPtr> LoadPrivateKeyFile(const std::string& path) {
   BioPtr bio(BIO_new_file(path.c_str(), "r"));
   if (bio == nullptr) {
     return SslError(absl::StatusCode::kFailedPrecondition,
                     absl::StrCat("cannot open key file ", path));
   }
-  EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
   if (key == nullptr) {
     return SslError(absl::StatusCode::kFailedPrecondition,
-                    absl::StrCat("no PEM private key in ", path));
+                    absl::StrCat("no unencrypted PEM private key in ", path));
   }
   return key;
 }

@@ -13,7 +13,9 @@ namespace scep::crypto {
 // when it cannot be read or parsed (configuration error).
 absl::StatusOr<X509Ptr> LoadCertificateFile(const std::string& path);
 
-// Private key of PEM file `path` (tests and RA key files only).
+// Private key of PEM file `path` (tests and RA key files only): PKCS#8 or
+// traditional, unencrypted; an encrypted key fails (never a passphrase
+// prompt). FailedPrecondition naming the path, never the file's content.
 absl::StatusOr<EvpPkeyPtr> LoadPrivateKeyFile(const std::string& path);
 
 // Upper-case colon-separated SHA-256 fingerprint of `cert`, as MDM consoles

@@ -1,15 +1,24 @@
 #include "common/pkcs11/provisioner.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <system_error>
 #include <utility>
 
+#include <fcntl.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/sha.h>
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/crypto/pem.h"
+#include "common/crypto/ssl_error.h"
 #include "common/pkcs11/cert_builder.h"
 #include "common/pkcs11/ckr.h"
 #include "common/pkcs11/distinguished_name.h"
@@ -161,16 +170,62 @@ absl::StatusOr<TokenSetup> PrepareToken(const ProvisionOptions& options) {
       session.Login(CKU_USER, options.user_pin, options.token_label));
   ASSIGN_OR_RETURN(setup.ca_key_generated,
                    EnsureKeyPair(session, options.ca_key, options.ca_key_label));
-  ASSIGN_OR_RETURN(setup.ra_key_generated,
-                   EnsureKeyPair(session, options.ra_key, options.ra_key_label));
+  if (options.ra_key_file.empty()) {
+    ASSIGN_OR_RETURN(setup.ra_key_generated,
+                     EnsureKeyPair(session, options.ra_key, options.ra_key_label));
+  }
   return setup;
+}
+
+absl::StatusOr<bool> EnsureRaKeyFile(const ProvisionOptions& options) {
+  const std::string& path = options.ra_key_file;
+  std::error_code error;
+  if (std::filesystem::exists(path, error)) {
+    ASSIGN_OR_RETURN(crypto::EvpPkeyPtr key, crypto::LoadPrivateKeyFile(path));
+    if (EVP_PKEY_base_id(key.get()) != EVP_PKEY_RSA) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "RA key file '", path, "' holds no RSA key: the RA decrypts request envelopes"));
+    }
+    return false;
+  }
+  crypto::EvpPkeyPtr key(EVP_RSA_gen(static_cast<unsigned int>(options.ra_key.rsa_bits)));
+  if (key == nullptr) return crypto::SslInternal("generating the RA key");
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, error);
+  const std::string tmp = path + ".tmp";
+  // O_EXCL: never write a key into a file someone else may already hold open.
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create '", tmp, "' (", std::strerror(errno), ")"));
+  }
+  crypto::BioPtr bio(BIO_new_fd(fd, BIO_CLOSE));
+  const bool written =
+      bio != nullptr &&
+      PEM_write_bio_PKCS8PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0,
+                                    nullptr, nullptr) == 1 &&
+      BIO_flush(bio.get()) == 1 && fsync(fd) == 0;
+  if (bio == nullptr) close(fd);
+  bio.reset();
+  if (!written || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot write the RA key file '", path, "'"));
+  }
+  return true;
 }
 
 absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
     Token& token, const ProvisionOptions& options) {
   ServiceCertificates certs;
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ca_public, token.PublicKey(options.ca_key_label));
-  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ra_public, token.PublicKey(options.ra_key_label));
+  crypto::EvpPkeyPtr ra_public;
+  if (options.ra_key_file.empty()) {
+    ASSIGN_OR_RETURN(ra_public, token.PublicKey(options.ra_key_label));
+  } else {
+    // Only its public half goes into the certificate.
+    ASSIGN_OR_RETURN(ra_public, crypto::LoadPrivateKeyFile(options.ra_key_file));
+  }
   const EVP_MD* digest = options.ca_key.SignatureDigest();
 
   CertificateRequest ca_request{CertificateRole::kCa, options.ca_subject,
@@ -197,6 +252,9 @@ absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options) {
   RETURN_IF_ERROR(ValidateProvisionOptions(options));
   ProvisionResult result;
   ASSIGN_OR_RETURN(result.setup, PrepareToken(options));
+  if (!options.ra_key_file.empty()) {
+    ASSIGN_OR_RETURN(result.setup.ra_key_generated, EnsureRaKeyFile(options));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Token> token,
                    Token::Open({options.module_path, options.token_label,
                                 options.user_pin}));

@@ -39,6 +39,12 @@ struct ProvisionOptions {
   // CA (and its RA) in the same token, for profiles with their own CA.
   std::string ca_key_label = kCaKeyLabel;
   std::string ra_key_label = kRaKeyLabel;
+  // Non-empty: the RA key pair is a software key in this PEM file (PKCS#8,
+  // unencrypted, mode 0600) instead of a pair in the token, for HSMs that
+  // refuse RSA PKCS#1 v1.5 decryption (DESIGN.md, "RA key placement"). An
+  // existing file is kept and its key certified; otherwise one is generated
+  // (`ra_key`). The token then gets no RA key pair.
+  std::string ra_key_file;
 };
 
 // CKA_ID of the key pair labelled `label`: the historical one-byte ids for
@@ -50,7 +56,7 @@ std::string KeyIdForLabel(absl::string_view label);
 struct TokenSetup {
   bool token_created = false;
   bool ca_key_generated = false;
-  bool ra_key_generated = false;
+  bool ra_key_generated = false;  // in the token, or in ra_key_file
 };
 
 struct ServiceCertificates {
@@ -70,15 +76,22 @@ absl::Status ValidateProvisionOptions(const ProvisionOptions& options);
 
 // Step 1, raw PKCS#11: initialises the token in a free slot (SO PIN, label),
 // sets the user PIN, and generates the CA and RA key pairs inside it (see
-// GenerateKeyPair). Errors: AlreadyExists when the token exists and
+// GenerateKeyPair); with `ra_key_file`, the CA key pair only. Errors: AlreadyExists when the token exists and
 // `reuse_existing_token` is false; FailedPrecondition when no free slot is
 // left or an existing key has another type; PermissionDenied for wrong PINs.
 // The module is finalised on return if this call initialised it, so do not
 // run it while a Token on the same module is being opened elsewhere.
 absl::StatusOr<TokenSetup> PrepareToken(const ProvisionOptions& options);
 
+// Step 1b, with `ra_key_file` only: keeps the RSA key in that file, or
+// generates one there (written to a temporary file with mode 0600, then
+// renamed). Returns whether it generated. FailedPrecondition when the file
+// exists but holds no unencrypted RSA private key.
+absl::StatusOr<bool> EnsureRaKeyFile(const ProvisionOptions& options);
+
 // Step 2: issues the CA certificate (self-signed) and the RA certificate
-// (signed by the CA key) for the key pairs in `token`, signing in the token.
+// (signed by the CA key) for the key pairs in `token` (the RA's public key
+// from `ra_key_file` when set), signing in the token.
 absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
     Token& token, const ProvisionOptions& options);
 

@@ -1,12 +1,16 @@
 #include "common/pkcs11/provisioner.h"
 
 #include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+#include <sys/stat.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <memory>
 #include <string>
 
+#include "common/crypto/pem.h"
 #include "common/pkcs11/cert_builder.h"
 #include "common/pkcs11/distinguished_name.h"
 #include "common/pkcs11/softhsm_sandbox.h"
@@ -244,6 +248,50 @@ TEST_F(ProvisionerTest, SeveralTokensInOneStore) {
   EXPECT_TRUE(*TokenExists(options_.module_path, "scep-dev"));
   EXPECT_TRUE(*TokenExists(options_.module_path, "second"));
   EXPECT_EQ(InspectPrivateKey(Config(), kCaKeyLabel)->type, "EC-P384");
+}
+
+TEST_F(ProvisionerTest, RaKeyFileKeepsTheRaKeyOutOfTheToken) {
+  options_.ra_key_file = sandbox_->dir() + "/ra/ra-key.pem";
+  absl::StatusOr<ProvisionResult> first = Provision(options_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->setup.ca_key_generated);
+  EXPECT_TRUE(first->setup.ra_key_generated);
+  struct stat st {};
+  ASSERT_EQ(stat(options_.ra_key_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(stat((options_.ra_key_file + ".tmp").c_str(), &st), 0);
+  absl::StatusOr<crypto::EvpPkeyPtr> file_key =
+      crypto::LoadPrivateKeyFile(options_.ra_key_file);
+  ASSERT_TRUE(file_key.ok()) << file_key.status();
+  EXPECT_EQ(EVP_PKEY_get_bits(file_key->get()), 2048);
+  EXPECT_EQ(EVP_PKEY_eq(file_key->get(), X509_get0_pubkey(first->certificates.ra.get())), 1);
+  EXPECT_EQ(X509_check_issued(first->certificates.ca.get(), first->certificates.ra.get()),
+            X509_V_OK);
+  // The token holds the CA key pair only.
+  EXPECT_TRUE(absl::IsNotFound(InspectPrivateKey(Config(), kRaKeyLabel).status()));
+  EXPECT_TRUE(InspectPrivateKey(Config(), kCaKeyLabel).ok());
+
+  // Provisioning again keeps the file's key and certifies it again.
+  options_.reuse_existing_token = true;
+  absl::StatusOr<ProvisionResult> second = Provision(options_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(second->setup.ra_key_generated);
+  EXPECT_EQ(EVP_PKEY_eq(file_key->get(), X509_get0_pubkey(second->certificates.ra.get())),
+            1);
+}
+
+TEST_F(ProvisionerTest, RaKeyFileMustHoldAnRsaKey) {
+  options_.ra_key_file = sandbox_->dir() + "/ec-key.pem";
+  crypto::EvpPkeyPtr ec(EVP_EC_gen("P-256"));
+  ASSERT_NE(ec, nullptr);
+  crypto::BioPtr bio(BIO_new_file(options_.ra_key_file.c_str(), "w"));
+  ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio.get(), ec.get(), nullptr, nullptr, 0,
+                                          nullptr, nullptr),
+            1);
+  bio.reset();
+  absl::StatusOr<ProvisionResult> result = Provision(options_);
+  EXPECT_TRUE(absl::IsFailedPrecondition(result.status())) << result.status();
+  EXPECT_NE(result.status().message().find("holds no RSA key"), std::string::npos);
 }
 
 TEST_F(ProvisionerTest, WritesPemFiles) {

@@ -31,8 +31,10 @@ void PrintSummary(const pkcs11::ProvisionOptions& options,
       << "CA key:         " << options.ca_key_label << ", "
       << options.ca_key.Name() << " ("
       << note(setup.ca_key_generated, "generated", "existing") << ")\n"
-      << "RA key:         " << options.ra_key_label << ", "
-      << options.ra_key.Name() << " ("
+      << "RA key:         "
+      << (options.ra_key_file.empty() ? options.ra_key_label
+                                      : "file " + options.ra_key_file)
+      << ", " << options.ra_key.Name() << " ("
       << note(setup.ra_key_generated, "generated", "existing") << ")\n"
       << "CA subject:     "
       << pkcs11::FormatDistinguishedName(
@@ -87,7 +89,8 @@ absl::Status RunProvision(CommandLine command_line, std::ostream& out) {
     ASSIGN_OR_RETURN(bool exists, pkcs11::TokenExists(options.module_path,
                                                       options.token_label));
     if (exists && std::filesystem::exists(ca_path) &&
-        std::filesystem::exists(ra_path)) {
+        std::filesystem::exists(ra_path) &&
+        (options.ra_key_file.empty() || std::filesystem::exists(options.ra_key_file))) {
       out << "token '" << options.token_label << "', " << ca_path << " and "
           << ra_path << " already exist; nothing to do\n";
       return absl::OkStatus();

@@ -40,6 +40,10 @@ std::string UsageText() {
       "  --ca-label LABEL     CA key label, default scep-ca; another label\n"
       "                       adds a further issuing CA to the token\n"
       "  --ra-label LABEL     RA key label, default scep-ra\n"
+      "  --ra-key-file FILE   the RA key as a software key in FILE (PEM,\n"
+      "                       mode 0600; kept when it exists) instead of in\n"
+      "                       the token: for HSMs that refuse RSA PKCS#1 v1.5\n"
+      "                       decryption (scep-signer --ra_key_file)\n"
       "  --ca-subject DN      default \"CN=SCEP Dev CA\"\n"
       "  --ra-subject DN      default \"CN=SCEP Dev RA\"\n"
       "  --ca-days N          CA validity, default 3650\n"
@@ -48,7 +52,7 @@ std::string UsageText() {
       "  --pin-file FILE      user PIN from FILE instead of $SCEP_HSM_PIN\n"
       "  --so-pin-file FILE   SO PIN from FILE instead of $SCEP_HSM_SO_PIN\n"
       "  --if-missing         exit 0 without changes when the token and both\n"
-      "                       PEM files exist; reuse an existing token (and\n"
+      "                       PEM files (and --ra-key-file) exist; reuse an existing token (and\n"
       "                       its keys) when only the PEM files are missing\n"
       "  --help               this text\n"
       "\n"
@@ -109,6 +113,8 @@ absl::StatusOr<CommandLine> ParseCommandLine(
       options.ca_key_label = value;
     } else if (flag == "--ra-label") {
       options.ra_key_label = value;
+    } else if (flag == "--ra-key-file") {
+      options.ra_key_file = value;
     } else if (flag == "--ca-subject") {
       options.ca_subject = value;
     } else if (flag == "--ra-subject") {

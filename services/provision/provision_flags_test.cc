@@ -20,8 +20,9 @@ TEST(ParseCommandLineTest, ParsesTheDocumentedExample) {
        "CN=SCEP Dev CA,O=Example", "--ra-subject", "CN=SCEP Dev RA,O=Example",
        "--ca-days", "1000", "--ra-days=100", "--out-dir", "var/pki",
        "--pin-file", "/run/pin", "--if-missing", "--ca-label", "scep-ca-wifi",
-       "--ra-label=scep-ra-wifi"});
+       "--ra-label=scep-ra-wifi", "--ra-key-file", "/etc/scep/ra-key.pem"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->options.ra_key_file, "/etc/scep/ra-key.pem");
   EXPECT_EQ(parsed->options.ca_key_label, "scep-ca-wifi");
   EXPECT_EQ(parsed->options.ra_key_label, "scep-ra-wifi");
   EXPECT_EQ(parsed->options.token_label, "scep-dev");
@@ -48,6 +49,7 @@ TEST(ParseCommandLineTest, DefaultsMatchTheDocumentation) {
   EXPECT_EQ(parsed->options.ra_subject, "CN=SCEP Dev RA");
   EXPECT_EQ(parsed->options.ca_validity_days, 3650);
   EXPECT_EQ(parsed->options.ra_validity_days, 730);
+  EXPECT_EQ(parsed->options.ra_key_file, "") << "RA key in the token";
   EXPECT_FALSE(parsed->if_missing);
 }
 

@@ -41,7 +41,9 @@ absl::StatusOr<std::vector<IssuingCaFiles>> IssuingCaFilesFor(
     out.push_back({name, absl::StrCat(default_ca.ca_key_label, "-", name),
                    (ca_dir / "ca.pem").string(),
                    absl::StrCat(default_ca.ra_key_label, "-", name),
-                   (ca_dir / "ra.pem").string()});
+                   (ca_dir / "ra.pem").string(),
+                   default_ca.ra_key_file.empty() ? std::string()
+                                                  : (ca_dir / "ra-key.pem").string()});
   }
   default_ca.name.clear();
   out.insert(out.begin(), std::move(default_ca));

@@ -16,6 +16,9 @@ struct IssuingCaFiles {
   std::string ca_cert;  // PEM file
   std::string ra_key_label;
   std::string ra_cert;  // PEM file
+  // Non-empty: the RA private key is this PEM file, not a key in the token
+  // (DESIGN.md, "RA key placement"); ra_key_label is then unused.
+  std::string ra_key_file;
 };
 
 // Whether `name` may name a further issuing CA: [a-z0-9_-]{1,64}, the
@@ -27,6 +30,8 @@ bool IsValidIssuingCaName(absl::string_view name);
 // DIR/NAME` writes them: keys labelled `<default ca label>-NAME` and
 // `<default ra label>-NAME`, certificates DIR/NAME/ca.pem and ra.pem, where
 // DIR is `dir` or, when empty, the directory of the default CA certificate.
+// When the default CA's RA key is a file, each further CA's is
+// DIR/NAME/ra-key.pem (`scep-provision --ra-key-file DIR/NAME/ra-key.pem`).
 // InvalidArgument naming the entry for a bad or duplicate name.
 absl::StatusOr<std::vector<IssuingCaFiles>> IssuingCaFilesFor(
     const std::vector<std::string>& names, absl::string_view dir,

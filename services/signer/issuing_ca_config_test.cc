@@ -6,7 +6,7 @@ namespace scep::signer {
 namespace {
 
 IssuingCaFiles Default() {
-  return {"", "scep-ca", "var/pki/ca.pem", "scep-ra", "var/pki/ra.pem"};
+  return {"", "scep-ca", "var/pki/ca.pem", "scep-ra", "var/pki/ra.pem", ""};
 }
 
 TEST(IssuingCaFilesForTest, DefaultComesFirstAndOthersFollowTheProvisionLayout) {
@@ -22,6 +22,17 @@ TEST(IssuingCaFilesForTest, DefaultComesFirstAndOthersFollowTheProvisionLayout) 
   EXPECT_EQ((*files)[1].ca_cert, "var/pki/wifi/ca.pem");
   EXPECT_EQ((*files)[1].ra_cert, "var/pki/wifi/ra.pem");
   EXPECT_EQ((*files)[2].ca_cert, "var/pki/vpn_users/ca.pem");
+  EXPECT_EQ((*files)[1].ra_key_file, "") << "RA keys in the token";
+}
+
+TEST(IssuingCaFilesForTest, RaKeyFilesFollowTheDefaultCasPlacement) {
+  IssuingCaFiles with_file = Default();
+  with_file.ra_key_file = "/etc/scep/ra-key/ra-key.pem";
+  absl::StatusOr<std::vector<IssuingCaFiles>> files =
+      IssuingCaFilesFor({"wifi"}, "/etc/scep/cas", with_file);
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_EQ((*files)[0].ra_key_file, "/etc/scep/ra-key/ra-key.pem");
+  EXPECT_EQ((*files)[1].ra_key_file, "/etc/scep/cas/wifi/ra-key.pem");
 }
 
 TEST(IssuingCaFilesForTest, ExplicitDirectoryWins) {

@@ -1,5 +1,7 @@
 #include "services/signer/key_access.h"
 
+#include "common/base/status_macros.h"
+#include "common/crypto/pem.h"
 #include "common/crypto/ssl_error.h"
 
 namespace scep::signer {
@@ -26,6 +28,11 @@ class SoftwareKey final : public KeyAccess {
 
 std::unique_ptr<KeyAccess> NewSoftwareKey(crypto::EvpPkeyPtr key) {
   return std::make_unique<SoftwareKey>(std::move(key));
+}
+
+absl::StatusOr<std::unique_ptr<KeyAccess>> NewKeyFromFile(const std::string& path) {
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr key, crypto::LoadPrivateKeyFile(path));
+  return NewSoftwareKey(std::move(key));
 }
 
 }  // namespace scep::signer

@@ -31,6 +31,11 @@ class KeyAccess {
 // RSA PKCS#1 v1.5 decryption (DESIGN.md, "RA key placement").
 std::unique_ptr<KeyAccess> NewSoftwareKey(crypto::EvpPkeyPtr key);
 
+// NewSoftwareKey of the unencrypted PEM private key file `path`.
+// FailedPrecondition naming the path (never its content) when it is missing,
+// unreadable, encrypted or holds no private key.
+absl::StatusOr<std::unique_ptr<KeyAccess>> NewKeyFromFile(const std::string& path);
+
 // The key pair labelled `label` in `token` (not owned; must outlive it).
 std::unique_ptr<KeyAccess> NewTokenKey(pkcs11::Token* token, std::string label);
 

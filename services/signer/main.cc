@@ -7,6 +7,8 @@
 #include <grpcpp/security/tls_credentials_options.h>
 #include <openssl/provider.h>
 
+#include <sys/stat.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -32,6 +34,7 @@
 #include "common/pkcs11/token.h"
 #include "prometheus/registry.h"
 #include "services/signer/issuing_ca_config.h"
+#include "services/signer/key_access.h"
 #include "services/signer/signer_metrics.h"
 #include "services/signer/signer_service.h"
 #include "services/signer/timed_key_access.h"
@@ -50,6 +53,10 @@ ABSL_FLAG(std::string, next_ca_cert, "",
           "GetNextCACert; empty = no rollover in progress");
 ABSL_FLAG(std::string, ca_key_label, "scep-ca", "CKA_LABEL of the CA key");
 ABSL_FLAG(std::string, ra_key_label, "scep-ra", "CKA_LABEL of the RA key");
+ABSL_FLAG(std::string, ra_key_file, "",
+          "RA private key as an unencrypted PEM file instead of a key in the "
+          "token, for HSMs that refuse RSA PKCS#1 v1.5 decryption; the CA key "
+          "stays in the token. Further CAs: <issuing_cas_dir>/NAME/ra-key.pem");
 ABSL_FLAG(std::vector<std::string>, issuing_cas, {},
           "further issuing CAs by name (comma-separated, [a-z0-9_-]{1,64}); CA "
           "NAME uses keys <ca_key_label>-NAME and <ra_key_label>-NAME and "
@@ -194,7 +201,8 @@ int main(int argc, char** argv) {
       scep::signer::IssuingCaFilesFor(
           absl::GetFlag(FLAGS_issuing_cas), absl::GetFlag(FLAGS_issuing_cas_dir),
           {"", absl::GetFlag(FLAGS_ca_key_label), absl::GetFlag(FLAGS_ca_cert),
-           absl::GetFlag(FLAGS_ra_key_label), absl::GetFlag(FLAGS_ra_cert)});
+           absl::GetFlag(FLAGS_ra_key_label), absl::GetFlag(FLAGS_ra_cert),
+           absl::GetFlag(FLAGS_ra_key_file)});
   if (!ca_files.ok()) return Fail(log, ca_files.status());
 
   prometheus::Registry registry;
@@ -218,16 +226,28 @@ int main(int argc, char** argv) {
     }
     // Metric key names stay bounded: "ca"/"ra", or "ca-NAME"/"ra-NAME".
     const std::string suffix = files.name.empty() ? "" : "-" + files.name;
+    std::unique_ptr<scep::signer::KeyAccess> ra_key;
+    if (files.ra_key_file.empty()) {
+      ra_key = scep::signer::NewTimedKeyAccess(
+          scep::signer::NewTokenKey(token->get(), files.ra_key_label), "ra" + suffix,
+          &metrics);
+    } else {
+      auto file_key = scep::signer::NewKeyFromFile(files.ra_key_file);
+      if (!file_key.ok()) return Fail(log, file_key.status());
+      ra_key = *std::move(file_key);
+      struct stat st {};
+      if (stat(files.ra_key_file.c_str(), &st) == 0 && (st.st_mode & S_IRWXO) != 0) {
+        log.Log(LogRecord(LogLevel::kWarning, "ra_key_file_permissions")
+                    .Str("path", files.ra_key_file)
+                    .Str("note", "readable or writable by any user; chmod o-rwx"));
+      }
+    }
     auto core = scep::signer::SignerCore::New(
         std::move(options),
         scep::signer::NewTimedKeyAccess(
             scep::signer::NewTokenKey(token->get(), files.ca_key_label),
             "ca" + suffix, &metrics),
-        *std::move(ca_cert),
-        scep::signer::NewTimedKeyAccess(
-            scep::signer::NewTokenKey(token->get(), files.ra_key_label),
-            "ra" + suffix, &metrics),
-        *std::move(ra_cert));
+        *std::move(ca_cert), std::move(ra_key), *std::move(ra_cert));
     if (!core.ok()) {
       return Fail(log, absl::Status(core.status().code(),
                                     absl::StrCat("issuing CA '", files.name, "': ",
@@ -238,7 +258,10 @@ int main(int argc, char** argv) {
     log.Log(LogRecord(LogLevel::kInfo, "issuing_ca")
                 .Str("name", files.name.empty() ? "(default)" : files.name)
                 .Str("ca_key_label", files.ca_key_label)
-                .Str("ca_cert", files.ca_cert));
+                .Str("ca_cert", files.ca_cert)
+                .Str("ra_key", files.ra_key_file.empty()
+                                   ? "token:" + files.ra_key_label
+                                   : "file:" + files.ra_key_file));
   }
 
   scep::base::ThreadPool pool(absl::GetFlag(FLAGS_workers),

@@ -72,11 +72,12 @@ class Stack:
     def __init__(self, challenge="Integration-Secret", legacy=True,
                  ca_key="rsa:2048", signer_tls=None, gateway_tls=None,
                  gateway_args=(), signer_args=(), admin_token=None,
-                 profiles=None, issuing_cas=()):
+                 profiles=None, issuing_cas=(), ra_key_file=False):
         """signer_tls: dict(cert, key[, client_ca]) for the signer's gRPC
         TLS; gateway_tls: dict(ca[, cert, key]) for the gateway's side.
         Without them both run plaintext, which must be asked for
-        explicitly (--insecure_plaintext)."""
+        explicitly (--insecure_plaintext). ra_key_file: the RA keys as PEM
+        files beside their certificates (ra-key.pem), not in the token."""
         self.challenge = challenge
         self.legacy = legacy
         self.ca_key = ca_key
@@ -88,6 +89,7 @@ class Stack:
         # the same token; their certificates in self.cas[name].
         self.issuing_cas = list(issuing_cas)
         self.cas = {}
+        self.ra_key_file = ra_key_file
         self.dir = tempfile.mkdtemp(prefix="scep-it-")
         self.procs = {}
         self.logs = {}
@@ -123,10 +125,12 @@ class Stack:
             f.write(self.PIN + "\n")
         self.pki = os.path.join(self.dir, "pki")
         env = self.env(SCEP_HSM_PIN=self.PIN, SCEP_HSM_SO_PIN=self.SO_PIN)
+        self.ra_key_pem = os.path.join(self.pki, "ra-key.pem") if self.ra_key_file else None
+        ra_key_args = ["--ra-key-file", self.ra_key_pem] if self.ra_key_file else []
         out = subprocess.run(
             [binary("scep-provision"), "--module", SOFTHSM_MODULE,
              "--token-label", "scep-it", "--ca-key", self.ca_key,
-             "--out-dir", self.pki],
+             "--out-dir", self.pki] + ra_key_args,
             env=env, capture_output=True, text=True, timeout=120)
         if out.returncode != 0:
             raise RuntimeError("provisioning failed: " + out.stdout + out.stderr)
@@ -138,7 +142,9 @@ class Stack:
                  "--token-label", "scep-it", "--ca-label", "scep-ca-" + name,
                  "--ra-label", "scep-ra-" + name,
                  "--ca-subject", f"CN=SCEP {name} CA", "--ra-subject", f"CN=SCEP {name} RA",
-                 "--out-dir", ca_dir, "--if-missing"],
+                 "--out-dir", ca_dir, "--if-missing"]
+                + (["--ra-key-file", os.path.join(ca_dir, "ra-key.pem")]
+                   if self.ra_key_file else []),
                 env=env, capture_output=True, text=True, timeout=120)
             if out.returncode != 0:
                 raise RuntimeError(f"provisioning CA {name} failed: " + out.stdout + out.stderr)
@@ -197,6 +203,8 @@ class Stack:
             "--readiness_interval_ms=200"]
         if self.issuing_cas:
             argv.append("--issuing_cas=" + ",".join(self.issuing_cas))
+        if self.ra_key_file:
+            argv.append(f"--ra_key_file={self.ra_key_pem}")
         if self.signer_tls:
             argv += [f"--tls_cert={self.signer_tls['cert']}",
                      f"--tls_key={self.signer_tls['key']}"]
