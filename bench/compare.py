@@ -60,6 +60,10 @@ def parse_args():
                         "--candidate-build-dir the candidate is --build-dir")
     p.add_argument("--candidate-signer-args", default="",
                    help="extra scep-signer flags for the candidate")
+    p.add_argument("--candidate-ra-key-file", action="store_true",
+                   help="the candidate's RA key as a PEM file (scep-signer "
+                        "--ra_key_file), only the CA key in the token: an HSM "
+                        "that refuses RSA PKCS#1 v1.5 decryption")
     p.add_argument("--json-out", help="write every measurement here")
     return p.parse_args()
 
@@ -80,12 +84,13 @@ class Ours:
     """Our stack from `build_dir` ("candidate": another build of ours, for
     measuring a change A/B in the same run)."""
 
-    def __init__(self, name="ours", build_dir=None, gateway_args=(), signer_args=()):
+    def __init__(self, name="ours", build_dir=None, gateway_args=(), signer_args=(),
+                 ra_key_file=False):
         self.name = name
         self.build_dir = os.path.abspath(build_dir or ARGS.build_dir)
         self.stack = harness.Stack(challenge=ARGS.challenge, legacy=False,
                                    ca_key=ARGS.ca_key, gateway_args=gateway_args,
-                                   signer_args=signer_args)
+                                   signer_args=signer_args, ra_key_file=ra_key_file)
 
     def start(self):
         harness.BUILD_DIR = self.build_dir  # binary() looks it up per call
@@ -249,10 +254,11 @@ def main():
         sys.exit(f"{BENCH} not built (ninja -C {ARGS.build_dir} scep-bench)")
     targets = [Ours()]
     if (ARGS.candidate_build_dir or ARGS.candidate_gateway_args
-            or ARGS.candidate_signer_args):
+            or ARGS.candidate_signer_args or ARGS.candidate_ra_key_file):
         targets.append(Ours("candidate", ARGS.candidate_build_dir,
                             gateway_args=ARGS.candidate_gateway_args.split(),
-                            signer_args=ARGS.candidate_signer_args.split()))
+                            signer_args=ARGS.candidate_signer_args.split(),
+                            ra_key_file=ARGS.candidate_ra_key_file))
     if not ARGS.skip_micromdm:
         targets.append(Micromdm())
     results = {"args": vars(ARGS), "uptime_before": open("/proc/loadavg").read().strip(),
