@@ -1,5 +1,7 @@
 #include "services/provision/provision_command.h"
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -34,7 +36,9 @@ void PrintSummary(const pkcs11::ProvisionOptions& options,
       << "RA key:         "
       << (options.ra_key_file.empty() ? options.ra_key_label
                                       : "file " + options.ra_key_file)
-      << ", " << options.ra_key.Name() << " ("
+      // From the certificate: a kept key file may have another size.
+      << ", RSA-" << EVP_PKEY_get_bits(X509_get0_pubkey(result.certificates.ra.get()))
+      << " ("
       << note(setup.ra_key_generated, "generated", "existing") << ")\n"
       << "CA subject:     "
       << pkcs11::FormatDistinguishedName(

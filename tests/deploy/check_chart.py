@@ -357,6 +357,9 @@ class ValuesSchema(unittest.TestCase):
             "adminFrom empty peer": {"networkPolicy": {"adminFrom": [{}]}},
             "Redis password key empty": {"redis": {"auth": {"key": ""}}},
             "Redis username with spaces": {"redis": {"auth": {"username": "a b"}}},
+            "RA key Secret key empty": {"signer": {"raKeyFile": {"existingSecret": "k",
+                                                                 "key": ""}}},
+            "typo in raKeyFile": {"signer": {"raKeyFile": {"secret": "k"}}},
         }
         for name, override in bad.items():
             with self.subTest(mistake=name):
@@ -701,6 +704,21 @@ class StaticRender(unittest.TestCase):
                 self.assertEqual(sorted(args - projected), [],
                                  "arguments naming files no volume item provides")
 
+    def test_ra_key_file_sits_beside_the_certificates(self):
+        # --ra_key_file and --issuing_cas look for DIR/ra-key.pem and
+        # DIR/NAME/ra-key.pem, DIR being that of --ca_cert: the Secret's
+        # items must land in the same projected volume as the certificates.
+        text = read_template("signer.yaml")
+        self.assertIn("- --ra_key_file={{ $pkiDir }}/ra-key.pem", text)
+        self.assertIn("- --ca_cert={{ $pkiDir }}/ca.pem", text)
+        pki = text[text.index("        - name: pki\n          projected:"):]
+        pki = pki[:pki.index("\n        {{- if $s.pkcs11.volume }}")]
+        self.assertIn("- configMap:", pki)
+        self.assertRegex(pki, r"- secret:\n\s+name: \{\{ \$s\.raKeyFile\.existingSecret \}\}")
+        self.assertRegex(pki, r"key: \{\{ \$s\.raKeyFile\.key \}\}\n\s+path: ra-key\.pem\n")
+        self.assertRegex(pki, r"path: \{\{ \.name \}\}/ra-key\.pem\n")
+        self.assertIn("defaultMode: 0440", pki)
+
     def test_selectors_match_workloads(self):
         components = workload_components()
         self.assertEqual(set(components), {"gateway", "signer", "redis"})
@@ -1029,6 +1047,27 @@ class Helm(unittest.TestCase):
                         self.assertEqual(rendered_problems(docs), [])
                         self.check_admin_and_redis(name, docs)
                     kubectl_dry_run(self, rendered)
+            rendered = self.run_helm(
+                "template", "scep", CHART, "--namespace", "scep-check",
+                "--set", "signer.raKeyFile.existingSecret=scep-ra-key",
+                "--set", "signer.issuingCas[0].name=wifi")
+            if yaml is not None:
+                docs = [d for d in yaml.safe_load_all(rendered) if d]
+                self.assertEqual(rendered_problems(docs), [])
+                signer = [d for d in docs if d["metadata"]["name"].endswith("-signer")
+                          and d["kind"] in ("Deployment", "StatefulSet")][0]
+                pod = signer["spec"]["template"]["spec"]
+                args = pod["containers"][0]["args"]
+                self.assertIn("--ra_key_file=/etc/scep/pki/ra-key.pem", args)
+                self.assertFalse([a for a in args if a.startswith("--ra_key_label")])
+                pki = [v for v in pod["volumes"] if v["name"] == "pki"][0]
+                items = [(s["secret"]["name"], i["key"], i["path"])
+                         for s in pki["projected"]["sources"] if "secret" in s
+                         for i in s["secret"]["items"]]
+                self.assertEqual(items, [("scep-ra-key", "ra-key.pem", "ra-key.pem"),
+                                         ("scep-ra-key", "wifi-ra-key.pem",
+                                          "wifi/ra-key.pem")])
+            kubectl_dry_run(self, rendered)
 
     def check_admin_and_redis(self, variant, docs):
         gateway = [d for d in docs if d["kind"] == "Deployment"
@@ -1059,6 +1098,8 @@ class Helm(unittest.TestCase):
                                               "--set", "redis.auth.enabled=true",
                                               "--set", "redis.auth.username=scep"],
             "external Redis AUTH without a password": ["--set", "redis.auth.enabled=true"],
+            "RA key file with softhsm": ["--set", "signer.softhsm.enabled=true",
+                                         "--set", "signer.raKeyFile.existingSecret=ra"],
         }
         for name, args in cases.items():
             with self.subTest(case=name):
