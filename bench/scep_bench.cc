@@ -150,7 +150,7 @@ absl::StatusOr<std::unique_ptr<pkcs11::Token>> OpenToken() {
     return absl::InvalidArgumentError("--pin_file must name a file holding the PIN");
   }
   auto token = pkcs11::Token::Open({absl::GetFlag(FLAGS_pkcs11_module),
-                                    absl::GetFlag(FLAGS_token_label), pin});
+                                    absl::GetFlag(FLAGS_token_label), pin, {}});
   OPENSSL_cleanse(pin.data(), pin.size());
   return token;
 }

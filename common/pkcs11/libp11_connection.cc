@@ -41,8 +41,7 @@ absl::Status Libp11Error(absl::StatusCode fallback, absl::string_view what) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Libp11Connection>> Libp11Connection::Connect(
-    absl::string_view module_path, absl::string_view token_label,
-    absl::string_view pin) {
+    absl::string_view module_path, const std::vector<TokenLogin>& tokens) {
   PKCS11_CTX* ctx = PKCS11_CTX_new();
   if (ctx == nullptr) return crypto::SslInternal("PKCS11_CTX_new");
   std::unique_ptr<Libp11Connection> connection(new Libp11Connection(ctx));
@@ -52,49 +51,56 @@ absl::StatusOr<std::unique_ptr<Libp11Connection>> Libp11Connection::Connect(
         absl::StrCat("cannot load PKCS#11 module '", module_path, "'"));
   }
   connection->loaded_ = true;
-  RETURN_IF_ERROR(connection->Open(token_label, pin));
-  return connection;
-}
-
-absl::Status Libp11Connection::Open(absl::string_view token_label,
-                                    absl::string_view pin) {
-  if (PKCS11_enumerate_slots(ctx_, &slots_, &slot_count_) != 0) {
+  if (PKCS11_enumerate_slots(ctx, &connection->slots_, &connection->slot_count_) != 0) {
     return Libp11Error(absl::StatusCode::kUnavailable,
                        "cannot enumerate PKCS#11 slots");
   }
+  for (const TokenLogin& login : tokens) {
+    RETURN_IF_ERROR(connection->Open(login));
+  }
+  return connection;
+}
+
+absl::Status Libp11Connection::Open(const TokenLogin& login) {
+  const absl::string_view token_label = login.token_label;
+  if (tokens_.find(token_label) != tokens_.end()) return absl::OkStatus();
+  PKCS11_SLOT* slot = nullptr;
   for (unsigned int i = 0; i < slot_count_; ++i) {
     PKCS11_TOKEN* token = slots_[i].token;
     if (token != nullptr && token->initialized && token->label != nullptr &&
         token_label == token->label) {
-      slot_ = &slots_[i];
+      slot = &slots_[i];
       break;
     }
   }
-  if (slot_ == nullptr) {
+  if (slot == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("no initialised token labelled '", token_label, "'"));
   }
-  if (PKCS11_open_session(slot_, /*rw=*/0) != 0) {
+  if (PKCS11_open_session(slot, /*rw=*/0) != 0) {
     return Libp11Error(
         absl::StatusCode::kUnavailable,
         absl::StrCat("cannot open a session on token '", token_label, "'"));
   }
   // libp11 copies the PIN for its own re-login; it needs a C string.
-  std::string pin_copy(pin);
-  int rc = PKCS11_login(slot_, /*so=*/0, pin_copy.c_str());
+  std::string pin_copy(login.pin);
+  int rc = PKCS11_login(slot, /*so=*/0, pin_copy.c_str());
   OPENSSL_cleanse(pin_copy.data(), pin_copy.size());
   if (rc != 0) {
     return Libp11Error(
         absl::StatusCode::kPermissionDenied,
         absl::StrCat("login to token '", token_label, "' failed"));
   }
-  return IndexKeys(token_label);
+  LoggedInToken& entry = tokens_[std::string(token_label)];
+  entry.slot = slot;
+  return IndexKeys(token_label, entry);
 }
 
-absl::Status Libp11Connection::IndexKeys(absl::string_view token_label) {
+absl::Status Libp11Connection::IndexKeys(absl::string_view token_label,
+                                         LoggedInToken& token) {
   PKCS11_KEY* keys = nullptr;
   unsigned int key_count = 0;
-  if (PKCS11_enumerate_keys(slot_->token, &keys, &key_count) != 0) {
+  if (PKCS11_enumerate_keys(token.slot->token, &keys, &key_count) != 0) {
     return Libp11Error(
         absl::StatusCode::kUnavailable,
         absl::StrCat("cannot list the keys of token '", token_label, "'"));
@@ -102,7 +108,7 @@ absl::Status Libp11Connection::IndexKeys(absl::string_view token_label) {
   for (unsigned int i = 0; i < key_count; ++i) {
     PKCS11_KEY* key = &keys[i];
     if (!key->isPrivate || key->label == nullptr) continue;
-    if (keys_.find(key->label) != keys_.end()) continue;  // first one wins
+    if (token.keys.find(key->label) != token.keys.end()) continue;  // first one wins
     // A new reference in libp11 0.4.12; released in the destructor.
     crypto::EvpPkeyPtr private_key(PKCS11_get_private_key(key));
     if (private_key == nullptr) {
@@ -118,28 +124,41 @@ absl::Status Libp11Connection::IndexKeys(absl::string_view token_label) {
       if (der.ok()) entry.public_key_der = *std::move(der);
     }
     ERR_clear_error();  // a missing public half is reported on use
-    keys_.emplace(key->label, std::move(entry));
+    token.keys.emplace(key->label, std::move(entry));
   }
   return absl::OkStatus();
 }
 
 Libp11Connection::~Libp11Connection() {
   // EVP_PKEYs point into libp11's key objects: release them first.
-  keys_.clear();
+  tokens_.clear();
   if (slots_ != nullptr) PKCS11_release_all_slots(ctx_, slots_, slot_count_);
   if (loaded_) PKCS11_CTX_unload(ctx_);
   PKCS11_CTX_free(ctx_);
 }
 
-EVP_PKEY* Libp11Connection::PrivateKey(absl::string_view label) const {
-  auto it = keys_.find(label);
-  return it == keys_.end() ? nullptr : it->second.private_key.get();
+const Libp11Connection::LoggedInToken* Libp11Connection::Find(
+    absl::string_view token_label) const {
+  auto it = tokens_.find(token_label);
+  return it == tokens_.end() ? nullptr : &it->second;
+}
+
+EVP_PKEY* Libp11Connection::PrivateKey(absl::string_view token_label,
+                                       absl::string_view label) const {
+  const LoggedInToken* token = Find(token_label);
+  if (token == nullptr) return nullptr;
+  auto it = token->keys.find(label);
+  return it == token->keys.end() ? nullptr : it->second.private_key.get();
 }
 
 absl::StatusOr<crypto::EvpPkeyPtr> Libp11Connection::PublicKey(
-    absl::string_view label) const {
-  auto it = keys_.find(label);
-  if (it == keys_.end()) {
+    absl::string_view token_label, absl::string_view label) const {
+  const LoggedInToken* token = Find(token_label);
+  if (token == nullptr) {
+    return absl::NotFoundError(absl::StrCat("not logged in to token '", token_label, "'"));
+  }
+  auto it = token->keys.find(label);
+  if (it == token->keys.end()) {
     return absl::NotFoundError(
         absl::StrCat("no private key labelled '", label, "'"));
   }
@@ -151,14 +170,16 @@ absl::StatusOr<crypto::EvpPkeyPtr> Libp11Connection::PublicKey(
                                              d2i_PUBKEY, "public key");
 }
 
-bool Libp11Connection::LoggedIn() const {
+bool Libp11Connection::LoggedIn(absl::string_view token_label) const {
+  const LoggedInToken* token = Find(token_label);
   int logged_in = 0;
-  return PKCS11_is_logged_in(slot_, /*so=*/0, &logged_in) == 0 &&
+  return token != nullptr && PKCS11_is_logged_in(token->slot, /*so=*/0, &logged_in) == 0 &&
          logged_in != 0;
 }
 
-unsigned long Libp11Connection::slot_id() const {
-  return PKCS11_get_slotid_from_slot(slot_);
+unsigned long Libp11Connection::slot_id(absl::string_view token_label) const {
+  const LoggedInToken* token = Find(token_label);
+  return token == nullptr ? ~0ul : PKCS11_get_slotid_from_slot(token->slot);
 }
 
 }  // namespace scep::pkcs11

@@ -141,6 +141,17 @@ absl::Status ValidateProvisionOptions(const ProvisionOptions& options) {
   if (options.ca_validity_days < 1 || options.ra_validity_days < 1) {
     return absl::InvalidArgumentError("validity must be at least one day");
   }
+  if (!options.ra_token_label.empty()) {
+    if (!options.ra_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "the RA key goes in another token or in a file, not both");
+    }
+    if (options.ra_token_label == options.token_label) {
+      return absl::InvalidArgumentError(
+          "the RA token is the CA's token; leave the RA token label out");
+    }
+    RETURN_IF_ERROR(PaddedTokenLabel(options.ra_token_label).status());
+  }
   if (options.ra_validity_days > options.ca_validity_days) {
     return absl::InvalidArgumentError(
         "the RA certificate cannot outlive the CA certificate");
@@ -170,9 +181,24 @@ absl::StatusOr<TokenSetup> PrepareToken(const ProvisionOptions& options) {
       session.Login(CKU_USER, options.user_pin, options.token_label));
   ASSIGN_OR_RETURN(setup.ca_key_generated,
                    EnsureKeyPair(session, options.ca_key, options.ca_key_label));
-  if (options.ra_key_file.empty()) {
+  if (options.ra_key_file.empty() && options.ra_token_label.empty()) {
     ASSIGN_OR_RETURN(setup.ra_key_generated,
                      EnsureKeyPair(session, options.ra_key, options.ra_key_label));
+  }
+  if (!options.ra_token_label.empty()) {
+    ProvisionOptions ra = options;
+    ra.token_label = options.ra_token_label;
+    if (!options.ra_user_pin.empty()) ra.user_pin = options.ra_user_pin;
+    ASSIGN_OR_RETURN(std::optional<CK_SLOT_ID> ra_slot, module->FindToken(ra.token_label));
+    if (!ra_slot.has_value()) {
+      ASSIGN_OR_RETURN(ra_slot, CreateToken(*module, ra));
+      setup.ra_token_created = true;
+    }
+    ASSIGN_OR_RETURN(Session ra_session,
+                     Session::Open(*module, *ra_slot, /*read_write=*/true));
+    RETURN_IF_ERROR(ra_session.Login(CKU_USER, ra.user_pin, ra.token_label));
+    ASSIGN_OR_RETURN(setup.ra_key_generated,
+                     EnsureKeyPair(ra_session, options.ra_key, options.ra_key_label));
   }
   return setup;
 }
@@ -220,7 +246,10 @@ absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
   ServiceCertificates certs;
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ca_public, token.PublicKey(options.ca_key_label));
   crypto::EvpPkeyPtr ra_public;
-  if (options.ra_key_file.empty()) {
+  if (!options.ra_token_label.empty()) {
+    ASSIGN_OR_RETURN(ra_public,
+                     token.PublicKey(options.ra_token_label, options.ra_key_label));
+  } else if (options.ra_key_file.empty()) {
     ASSIGN_OR_RETURN(ra_public, token.PublicKey(options.ra_key_label));
   } else {
     // Only its public half goes into the certificate.
@@ -248,6 +277,16 @@ absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
   return certs;
 }
 
+TokenConfig ProvisionedTokenConfig(const ProvisionOptions& options) {
+  TokenConfig config{options.module_path, options.token_label, options.user_pin, {}};
+  if (!options.ra_token_label.empty()) {
+    config.further_tokens.push_back(
+        {options.ra_token_label,
+         options.ra_user_pin.empty() ? options.user_pin : options.ra_user_pin});
+  }
+  return config;
+}
+
 absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options) {
   RETURN_IF_ERROR(ValidateProvisionOptions(options));
   ProvisionResult result;
@@ -256,8 +295,7 @@ absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options) {
     ASSIGN_OR_RETURN(result.setup.ra_key_generated, EnsureRaKeyFile(options));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Token> token,
-                   Token::Open({options.module_path, options.token_label,
-                                options.user_pin}));
+                   Token::Open(ProvisionedTokenConfig(options)));
   ASSIGN_OR_RETURN(result.certificates,
                    IssueServiceCertificates(*token, options));
   return result;

@@ -45,6 +45,14 @@ struct ProvisionOptions {
   // existing file is kept and its key certified; otherwise one is generated
   // (`ra_key`). The token then gets no RA key pair.
   std::string ra_key_file;
+  // Non-empty: the RA key pair is generated in this other token of the same
+  // module instead of the CA's (DESIGN.md, "RA key placement"): an HSM
+  // partition whose policy allows the RA's decryption while the CA's does
+  // not. An existing token is used as it is (its keys kept, so one RA token
+  // can hold the RA keys of several CAs); a missing one is initialised with
+  // `so_pin`. Its user PIN is `ra_user_pin`, or `user_pin` when empty.
+  std::string ra_token_label;
+  std::string ra_user_pin;  // secret
 };
 
 // CKA_ID of the key pair labelled `label`: the historical one-byte ids for
@@ -57,6 +65,7 @@ struct TokenSetup {
   bool token_created = false;
   bool ca_key_generated = false;
   bool ra_key_generated = false;  // in the token, or in ra_key_file
+  bool ra_token_created = false;   // ra_token_label only
 };
 
 struct ServiceCertificates {
@@ -76,7 +85,8 @@ absl::Status ValidateProvisionOptions(const ProvisionOptions& options);
 
 // Step 1, raw PKCS#11: initialises the token in a free slot (SO PIN, label),
 // sets the user PIN, and generates the CA and RA key pairs inside it (see
-// GenerateKeyPair); with `ra_key_file`, the CA key pair only. Errors: AlreadyExists when the token exists and
+// GenerateKeyPair); with `ra_key_file`, the CA key pair only; with
+// `ra_token_label`, the RA key pair in that token (initialised if missing). Errors: AlreadyExists when the token exists and
 // `reuse_existing_token` is false; FailedPrecondition when no free slot is
 // left or an existing key has another type; PermissionDenied for wrong PINs.
 // The module is finalised on return if this call initialised it, so do not
@@ -91,9 +101,14 @@ absl::StatusOr<bool> EnsureRaKeyFile(const ProvisionOptions& options);
 
 // Step 2: issues the CA certificate (self-signed) and the RA certificate
 // (signed by the CA key) for the key pairs in `token` (the RA's public key
-// from `ra_key_file` when set), signing in the token.
+// from `ra_key_file`, or from `ra_token_label`, which `token` must then
+// serve as a further token), signing in the token.
 absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
     Token& token, const ProvisionOptions& options);
+
+// The Token configuration that serves the keys `options` provisions: the
+// CA's token, plus `ra_token_label` as a further token when set.
+TokenConfig ProvisionedTokenConfig(const ProvisionOptions& options);
 
 // Validate, step 1, then step 2 through a Token opened and closed here.
 absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options);

@@ -52,7 +52,7 @@ class ProvisionerTest : public ::testing::Test {
   }
 
   TokenConfig Config() const {
-    return {options_.module_path, options_.token_label, options_.user_pin};
+    return {options_.module_path, options_.token_label, options_.user_pin, {}};
   }
 
   std::unique_ptr<SoftHsmSandbox> sandbox_;
@@ -278,6 +278,58 @@ TEST_F(ProvisionerTest, RaKeyFileKeepsTheRaKeyOutOfTheToken) {
   EXPECT_FALSE(second->setup.ra_key_generated);
   EXPECT_EQ(EVP_PKEY_eq(file_key->get(), X509_get0_pubkey(second->certificates.ra.get())),
             1);
+}
+
+TEST_F(ProvisionerTest, RaKeyInAnotherTokenOfTheSameModule) {
+  options_.ra_token_label = "scep-dev-ra";
+  options_.ra_user_pin = "97531";
+  absl::StatusOr<ProvisionResult> first = Provision(options_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->setup.token_created);
+  EXPECT_TRUE(first->setup.ra_token_created);
+  EXPECT_TRUE(first->setup.ra_key_generated);
+  // The CA's token holds no RA key; the RA token no CA key.
+  EXPECT_TRUE(absl::IsNotFound(InspectPrivateKey(Config(), kRaKeyLabel).status()));
+  const TokenConfig ra_token{options_.module_path, "scep-dev-ra", "97531", {}};
+  EXPECT_TRUE(absl::IsNotFound(InspectPrivateKey(ra_token, kCaKeyLabel).status()));
+  absl::StatusOr<KeyAttributes> ra = InspectPrivateKey(ra_token, kRaKeyLabel);
+  ASSERT_TRUE(ra.ok()) << ra.status();
+  EXPECT_TRUE(ra->sensitive);
+  EXPECT_FALSE(ra->extractable);
+  // The RA certificate is for the RA token's key and issued by the CA.
+  absl::StatusOr<std::unique_ptr<Token>> token =
+      Token::Open(ProvisionedTokenConfig(options_));
+  ASSERT_TRUE(token.ok()) << token.status();
+  absl::StatusOr<crypto::EvpPkeyPtr> ra_public =
+      (*token)->PublicKey("scep-dev-ra", kRaKeyLabel);
+  ASSERT_TRUE(ra_public.ok()) << ra_public.status();
+  EXPECT_EQ(EVP_PKEY_eq(ra_public->get(), X509_get0_pubkey(first->certificates.ra.get())), 1);
+  EXPECT_EQ(X509_check_issued(first->certificates.ca.get(), first->certificates.ra.get()),
+            X509_V_OK);
+  token->reset();
+
+  // Again, reusing both tokens: the keys are kept.
+  options_.reuse_existing_token = true;
+  absl::StatusOr<ProvisionResult> second = Provision(options_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(second->setup.ra_token_created);
+  EXPECT_FALSE(second->setup.ra_key_generated);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(first->certificates.ra.get()),
+                        X509_get0_pubkey(second->certificates.ra.get())),
+            1);
+}
+
+TEST_F(ProvisionerTest, RaTokenOptionsAreChecked) {
+  ProvisionOptions both = options_;
+  both.ra_token_label = "scep-dev-ra";
+  both.ra_key_file = sandbox_->dir() + "/ra-key.pem";
+  EXPECT_TRUE(absl::IsInvalidArgument(ValidateProvisionOptions(both)));
+  ProvisionOptions same = options_;
+  same.ra_token_label = options_.token_label;
+  EXPECT_TRUE(absl::IsInvalidArgument(ValidateProvisionOptions(same)));
+  ProvisionOptions long_label = options_;
+  long_label.ra_token_label = std::string(33, 'r');
+  EXPECT_FALSE(ValidateProvisionOptions(long_label).ok());
 }
 
 TEST_F(ProvisionerTest, RaKeyFileMustHoldAnRsaKey) {

@@ -42,45 +42,68 @@ Token::~Token() {
     DisconnectLocked();
   }
   OPENSSL_cleanse(config_.pin.data(), config_.pin.size());
+  for (TokenConfig::Further& further : config_.further_tokens) {
+    OPENSSL_cleanse(further.pin.data(), further.pin.size());
+  }
+}
+
+bool Token::Serves(absl::string_view token_label) const {
+  if (token_label == config_.token_label) return true;
+  for (const TokenConfig::Further& further : config_.further_tokens) {
+    if (token_label == further.token_label) return true;
+  }
+  return false;
 }
 
 absl::Status Token::ConnectLocked() {
   DisconnectLocked();
-  ASSIGN_OR_RETURN(std::unique_ptr<Libp11Connection> connection,
-                   Libp11Connection::Connect(config_.module_path,
-                                             config_.token_label, config_.pin));
-  // A session of our own on the same module: login state is shared, and
-  // while it stays open the token cannot silently log us out.
-  ASSIGN_OR_RETURN(Session monitor, Session::Open(*module_,
-                                                  connection->slot_id(),
-                                                  /*read_write=*/false));
-  monitor_ = std::make_unique<Session>(std::move(monitor));
-  connection_ = std::move(connection);
+  std::vector<TokenLogin> logins;
+  logins.push_back({config_.token_label, config_.pin});
+  for (const TokenConfig::Further& further : config_.further_tokens) {
+    logins.push_back({further.token_label, further.pin});
+  }
+  absl::StatusOr<std::unique_ptr<Libp11Connection>> connection =
+      Libp11Connection::Connect(config_.module_path, logins);
+  for (TokenLogin& login : logins) OPENSSL_cleanse(login.pin.data(), login.pin.size());
+  if (!connection.ok()) return connection.status();
+  // A session of our own per token on the same module: login state is
+  // shared, and while it stays open the token cannot silently log us out.
+  std::map<std::string, std::unique_ptr<Session>, std::less<>> monitors;
+  for (const TokenLogin& login : logins) {
+    ASSIGN_OR_RETURN(Session monitor,
+                     Session::Open(*module_, (*connection)->slot_id(login.token_label),
+                                   /*read_write=*/false));
+    monitors[login.token_label] = std::make_unique<Session>(std::move(monitor));
+  }
+  monitors_ = std::move(monitors);
+  connection_ = *std::move(connection);
   ++generation_;
   return absl::OkStatus();
 }
 
 void Token::DisconnectLocked() {
-  // The monitor session goes first: unloading finalises the module.
-  monitor_.reset();
+  // The monitor sessions go first: unloading finalises the module.
+  monitors_.clear();
   connection_.reset();
 }
 
-absl::StatusOr<bool> Token::ProbeLocked(absl::string_view label) {
-  if (connection_ == nullptr || monitor_ == nullptr) {
+absl::StatusOr<bool> Token::ProbeLocked(absl::string_view token_label,
+                                        absl::string_view label) {
+  auto monitor = monitors_.find(token_label);
+  if (connection_ == nullptr || monitor == monitors_.end()) {
     return absl::UnavailableError("not connected");
   }
-  if (!connection_->LoggedIn()) {
+  if (!connection_->LoggedIn(token_label)) {
     return absl::UnavailableError("libp11 reports not logged in");
   }
   std::lock_guard monitor_lock(monitor_mu_);
-  ASSIGN_OR_RETURN(CK_SESSION_INFO info, monitor_->Info());
+  ASSIGN_OR_RETURN(CK_SESSION_INFO info, monitor->second->Info());
   if (info.state != CKS_RO_USER_FUNCTIONS &&
       info.state != CKS_RW_USER_FUNCTIONS) {
     return absl::UnavailableError("user no longer logged in");
   }
   ASSIGN_OR_RETURN(std::optional<CK_OBJECT_HANDLE> key,
-                   monitor_->FindObject(CKO_PRIVATE_KEY, label));
+                   monitor->second->FindObject(CKO_PRIVATE_KEY, label));
   return key.has_value();
 }
 
@@ -94,36 +117,43 @@ absl::Status Token::ReconnectIfStale(uint64_t seen_generation) {
 
 absl::Status Token::WithPrivateKey(
     absl::string_view label, absl::FunctionRef<absl::Status(EVP_PKEY*)> fn) {
+  return WithPrivateKey(config_.token_label, label, fn);
+}
+
+absl::Status Token::WithPrivateKey(absl::string_view token_label, absl::string_view label,
+                                   absl::FunctionRef<absl::Status(EVP_PKEY*)> fn) {
+  if (!Serves(token_label)) {
+    return absl::NotFoundError(absl::StrCat("token '", token_label, "' is not configured"));
+  }
   uint64_t seen_generation = 0;
   {
     std::shared_lock lock(mu_);
     seen_generation = generation_;
     EVP_PKEY* key =
-        connection_ != nullptr ? connection_->PrivateKey(label) : nullptr;
+        connection_ != nullptr ? connection_->PrivateKey(token_label, label) : nullptr;
     if (key != nullptr) {
       absl::Status status = fn(key);
       if (status.ok()) return status;
-      absl::StatusOr<bool> present = ProbeLocked(label);
+      absl::StatusOr<bool> present = ProbeLocked(token_label, label);
       if (present.ok() && *present) return status;  // fn's own failure
     } else if (connection_ != nullptr) {
-      absl::StatusOr<bool> present = ProbeLocked(label);
+      absl::StatusOr<bool> present = ProbeLocked(token_label, label);
       if (present.ok() && !*present) {
         return absl::NotFoundError(absl::StrCat(
-            "token '", config_.token_label, "' has no private key labelled '",
-            label, "'"));
+            "token '", token_label, "' has no private key labelled '", label, "'"));
       }
     }
   }
   RETURN_IF_ERROR(ReconnectIfStale(seen_generation));
   std::shared_lock lock(mu_);
   EVP_PKEY* key =
-      connection_ != nullptr ? connection_->PrivateKey(label) : nullptr;
+      connection_ != nullptr ? connection_->PrivateKey(token_label, label) : nullptr;
   if (connection_ == nullptr) {
     return absl::UnavailableError(
-        absl::StrCat("token '", config_.token_label, "' is disconnected"));
+        absl::StrCat("token '", token_label, "' is disconnected"));
   }
   if (key == nullptr) {
-    return absl::NotFoundError(absl::StrCat("token '", config_.token_label,
+    return absl::NotFoundError(absl::StrCat("token '", token_label,
                                             "' has no private key labelled '",
                                             label, "'"));
   }
@@ -131,23 +161,33 @@ absl::Status Token::WithPrivateKey(
 }
 
 absl::StatusOr<crypto::EvpPkeyPtr> Token::PublicKey(absl::string_view label) {
+  return PublicKey(config_.token_label, label);
+}
+
+absl::StatusOr<crypto::EvpPkeyPtr> Token::PublicKey(absl::string_view token_label,
+                                                    absl::string_view label) {
   std::shared_lock lock(mu_);
   if (connection_ == nullptr) {
     return absl::UnavailableError(
-        absl::StrCat("token '", config_.token_label, "' is disconnected"));
+        absl::StrCat("token '", token_label, "' is disconnected"));
   }
-  return connection_->PublicKey(label);
+  return connection_->PublicKey(token_label, label);
 }
 
-absl::StatusOr<KeyAttributes> Token::PrivateKeyAttributes(
-    absl::string_view label) {
+absl::StatusOr<KeyAttributes> Token::PrivateKeyAttributes(absl::string_view label) {
+  return PrivateKeyAttributes(config_.token_label, label);
+}
+
+absl::StatusOr<KeyAttributes> Token::PrivateKeyAttributes(absl::string_view token_label,
+                                                          absl::string_view label) {
   std::shared_lock lock(mu_);
-  if (monitor_ == nullptr) {
+  auto monitor = monitors_.find(token_label);
+  if (monitor == monitors_.end()) {
     return absl::UnavailableError(
-        absl::StrCat("token '", config_.token_label, "' is disconnected"));
+        absl::StrCat("token '", token_label, "' is disconnected"));
   }
   std::lock_guard monitor_lock(monitor_mu_);
-  return ReadPrivateKeyAttributes(*monitor_, label);
+  return ReadPrivateKeyAttributes(*monitor->second, label);
 }
 
 absl::Status Token::Reconnect() {

@@ -4,10 +4,12 @@
 #include <openssl/evp.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -26,10 +28,20 @@ struct TokenConfig {
   std::string module_path;  // e.g. /usr/lib/softhsm/libsofthsm2.so
   std::string token_label;  // CKA_LABEL of the token to use
   std::string pin;          // user PIN: secret, never logged or in a Status
+  // Further tokens of the same module whose keys this Token serves as well
+  // (e.g. the RA key in another token), each with its own user PIN. One
+  // Token per module: see below.
+  struct Further {
+    std::string token_label;
+    std::string pin;  // secret
+  };
+  std::vector<Further> further_tokens;
 };
 
-// A PKCS#11 token the user is logged in to, accessed through libp11, whose
-// private keys sign and decrypt without leaving it.
+// A PKCS#11 token the user is logged in to (and the further tokens of the
+// same module its config names), accessed through libp11, whose private keys
+// sign and decrypt without leaving it. Calls without a token label are about
+// the main token (`config.token_label`).
 //
 // Thread-safe: key operations run concurrently under a shared lock;
 // reconnecting takes it exclusively. libp11 0.4.12 finalises the module when
@@ -60,16 +72,24 @@ class Token {
   // logged in to; NotFound when the token has no such key.
   absl::Status WithPrivateKey(absl::string_view label,
                               absl::FunctionRef<absl::Status(EVP_PKEY*)> fn);
+  // The same for the key labelled `label` in token `token_label` (the main
+  // token or one of the further ones; NotFound for any other).
+  absl::Status WithPrivateKey(absl::string_view token_label, absl::string_view label,
+                              absl::FunctionRef<absl::Status(EVP_PKEY*)> fn);
 
   // A copy of the public key of the pair labelled `label`, owned by the
   // caller and independent of the token. NotFound when there is no such key
   // pair; Unavailable when disconnected.
   absl::StatusOr<crypto::EvpPkeyPtr> PublicKey(absl::string_view label);
+  absl::StatusOr<crypto::EvpPkeyPtr> PublicKey(absl::string_view token_label,
+                                               absl::string_view label);
 
   // The token's attributes of the private key labelled `label`: type and
   // whether it is sensitive and non-extractable. NotFound when absent;
   // Unavailable when the token does not answer.
   absl::StatusOr<KeyAttributes> PrivateKeyAttributes(absl::string_view label);
+  absl::StatusOr<KeyAttributes> PrivateKeyAttributes(absl::string_view token_label,
+                                                     absl::string_view label);
 
   // Drops the connection (unload module, which finalises it) and connects
   // again (reload, log in, re-index keys). Waits for running key operations.
@@ -86,10 +106,12 @@ class Token {
   absl::Status ConnectLocked();
   void DisconnectLocked();
 
-  // Asks the token directly whether the connection still serves `label`.
-  // Requires mu_ held (shared is enough). An error means broken; otherwise
-  // whether the token holds a private key labelled `label`.
-  absl::StatusOr<bool> ProbeLocked(absl::string_view label);
+  // Asks token `token_label` directly whether the connection still serves
+  // `label`. Requires mu_ held (shared is enough). An error means broken;
+  // otherwise whether the token holds a private key labelled `label`.
+  absl::StatusOr<bool> ProbeLocked(absl::string_view token_label, absl::string_view label);
+  // Whether `token_label` is the main token or a further one.
+  bool Serves(absl::string_view token_label) const;
 
   // Reconnects unless another thread did since `seen_generation`.
   absl::Status ReconnectIfStale(uint64_t seen_generation);
@@ -101,8 +123,10 @@ class Token {
   std::unique_ptr<Libp11Connection> connection_;  // guarded by mu_
   uint64_t generation_ = 0;                       // guarded by mu_; per connect
 
-  std::mutex monitor_mu_;  // serialises use of monitor_ under shared mu_
-  std::unique_ptr<Session> monitor_;  // guarded by mu_ and monitor_mu_
+  std::mutex monitor_mu_;  // serialises use of monitors_ under shared mu_
+  // One session of our own per token (see ConnectLocked); guarded by mu_
+  // and monitor_mu_.
+  std::map<std::string, std::unique_ptr<Session>, std::less<>> monitors_;
 };
 
 }  // namespace scep::pkcs11

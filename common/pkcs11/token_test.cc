@@ -99,7 +99,7 @@ class TokenTest : public ::testing::Test {
   }
 
   TokenConfig Config() const {
-    return {options_.module_path, options_.token_label, options_.user_pin};
+    return {options_.module_path, options_.token_label, options_.user_pin, {}};
   }
 
   std::unique_ptr<SoftHsmSandbox> sandbox_;  // outlives token_
@@ -296,6 +296,56 @@ TEST_F(TokenTest, ReconnectThenKeysWorkAgain) {
     ExpectSignVerifies(*token_, kCaKeyLabel);
     ExpectSignVerifies(*token_, kRaKeyLabel);
   }
+}
+
+// The RA key in another token of the same module: one Token serves both
+// (libp11 finalises a module for every context that unloads it, so two
+// Tokens on one module would break each other's sessions on reconnect).
+TEST_F(TokenTest, FurtherTokenOfTheSameModuleIsServedAcrossReconnects) {
+  options_.ra_token_label = "scep-test-ra";
+  options_.ra_user_pin = "864200";
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Rsa(2048)));
+  token_.reset();
+  absl::StatusOr<std::unique_ptr<Token>> token = Token::Open(ProvisionedTokenConfig(options_));
+  ASSERT_TRUE(token.ok()) << token.status();
+  Token& both = **token;
+  for (int i = 0; i < 2; ++i) {
+    ExpectSignVerifies(both, kCaKeyLabel);
+    absl::StatusOr<crypto::EvpPkeyPtr> ra_public = both.PublicKey("scep-test-ra", kRaKeyLabel);
+    ASSERT_TRUE(ra_public.ok()) << ra_public.status();
+    std::string signature;
+    absl::Status signed_status = both.WithPrivateKey(
+        "scep-test-ra", kRaKeyLabel, [&](EVP_PKEY* key) {
+          absl::Status status;
+          signature = SignSha256(key, "certrep", &status);
+          return status;
+        });
+    ASSERT_TRUE(signed_status.ok()) << signed_status;
+    EXPECT_TRUE(VerifySha256(ra_public->get(), "certrep", signature));
+    EXPECT_TRUE(both.PrivateKeyAttributes("scep-test-ra", kRaKeyLabel).ok());
+    // Each key is in its own token only.
+    EXPECT_TRUE(absl::IsNotFound(
+        both.WithPrivateKey(kRaKeyLabel, [](EVP_PKEY*) { return absl::OkStatus(); })));
+    EXPECT_TRUE(absl::IsNotFound(both.WithPrivateKey(
+        "scep-test-ra", kCaKeyLabel, [](EVP_PKEY*) { return absl::OkStatus(); })));
+    EXPECT_TRUE(absl::IsNotFound(both.WithPrivateKey(
+        "not-configured", kRaKeyLabel, [](EVP_PKEY*) { return absl::OkStatus(); })));
+    ASSERT_TRUE(both.Reconnect().ok());
+  }
+}
+
+TEST_F(TokenTest, WrongPinOfAFurtherTokenIsPermissionDeniedNamingIt) {
+  options_.ra_token_label = "scep-test-ra";
+  options_.ra_user_pin = "864200";
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Rsa(2048)));
+  token_.reset();
+  TokenConfig config = ProvisionedTokenConfig(options_);
+  config.further_tokens[0].pin = "000111";
+  absl::StatusOr<std::unique_ptr<Token>> token = Token::Open(config);
+  ASSERT_TRUE(absl::IsPermissionDenied(token.status())) << token.status();
+  EXPECT_NE(token.status().message().find("scep-test-ra"), std::string::npos);
+  EXPECT_EQ(token.status().message().find("000111"), std::string::npos);
+  EXPECT_EQ(token.status().message().find("864200"), std::string::npos);
 }
 
 // Someone finalises the module under the Token (as a crashed token or a
