@@ -19,6 +19,7 @@ namespace {
 
 constexpr char kPinEnv[] = "SCEP_HSM_PIN";
 constexpr char kSoPinEnv[] = "SCEP_HSM_SO_PIN";
+constexpr char kRaPinEnv[] = "SCEP_RA_HSM_PIN";
 
 void PrintSummary(const pkcs11::ProvisionOptions& options,
                   const pkcs11::ProvisionResult& result,
@@ -29,13 +30,20 @@ void PrintSummary(const pkcs11::ProvisionOptions& options,
   };
   const pkcs11::TokenSetup& setup = result.setup;
   out << "token:          " << options.token_label << " ("
-      << note(setup.token_created, "created", "existing") << ")\n"
+      << note(setup.token_created, "created", "existing") << ")\n";
+  if (!options.ra_token_label.empty()) {
+    out << "RA token:       " << options.ra_token_label << " ("
+        << note(setup.ra_token_created, "created", "existing") << ")\n";
+  }
+  out
       << "CA key:         " << options.ca_key_label << ", "
       << options.ca_key.Name() << " ("
       << note(setup.ca_key_generated, "generated", "existing") << ")\n"
       << "RA key:         "
-      << (options.ra_key_file.empty() ? options.ra_key_label
-                                      : "file " + options.ra_key_file)
+      << (!options.ra_key_file.empty()      ? "file " + options.ra_key_file
+          : !options.ra_token_label.empty() ? options.ra_key_label + " in token " +
+                                                  options.ra_token_label
+                                            : options.ra_key_label)
       // From the certificate: a kept key file may have another size.
       << ", RSA-" << EVP_PKEY_get_bits(X509_get0_pubkey(result.certificates.ra.get()))
       << " ("
@@ -95,15 +103,31 @@ absl::Status RunProvision(CommandLine command_line, std::ostream& out) {
     if (exists && std::filesystem::exists(ca_path) &&
         std::filesystem::exists(ra_path) &&
         (options.ra_key_file.empty() || std::filesystem::exists(options.ra_key_file))) {
-      out << "token '" << options.token_label << "', " << ca_path << " and "
-          << ra_path << " already exist; nothing to do\n";
-      return absl::OkStatus();
+      bool ra_token = true;
+      if (!options.ra_token_label.empty()) {
+        ASSIGN_OR_RETURN(ra_token, pkcs11::TokenExists(options.module_path,
+                                                       options.ra_token_label));
+      }
+      if (ra_token) {
+        out << "token '" << options.token_label << "', " << ca_path << " and "
+            << ra_path << " already exist; nothing to do\n";
+        return absl::OkStatus();
+      }
     }
     options.reuse_existing_token = exists;
   }
 
   ASSIGN_OR_RETURN(options.user_pin,
                    ReadSecret(command_line.pin_file, kPinEnv, "user PIN"));
+  if (!options.ra_token_label.empty()) {
+    absl::StatusOr<std::string> ra_pin =
+        ReadSecret(command_line.ra_pin_file, kRaPinEnv, "RA token user PIN");
+    if (ra_pin.ok()) {
+      options.ra_user_pin = *std::move(ra_pin);
+    } else if (!command_line.ra_pin_file.empty() || !absl::IsNotFound(ra_pin.status())) {
+      return ra_pin.status();  // without a file or variable: the user PIN
+    }
+  }
   absl::StatusOr<std::string> so_pin =
       ReadSecret(command_line.so_pin_file, kSoPinEnv, "SO PIN");
   if (so_pin.ok()) {

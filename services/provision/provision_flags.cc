@@ -44,6 +44,12 @@ std::string UsageText() {
       "                       mode 0600; kept when it exists) instead of in\n"
       "                       the token: for HSMs that refuse RSA PKCS#1 v1.5\n"
       "                       decryption (scep-signer --ra_key_file)\n"
+      "  --ra-token-label L   the RA key pair in token L of the same module\n"
+      "                       (initialised with the SO PIN when missing; an\n"
+      "                       existing one keeps its keys) instead of the CA's\n"
+      "                       token (scep-signer --ra_token_label)\n"
+      "  --ra-pin-file FILE   user PIN of --ra-token-label from FILE, else\n"
+      "                       $SCEP_RA_HSM_PIN, else the CA token's user PIN\n"
       "  --ca-subject DN      default \"CN=SCEP Dev CA\"\n"
       "  --ra-subject DN      default \"CN=SCEP Dev RA\"\n"
       "  --ca-days N          CA validity, default 3650\n"
@@ -89,7 +95,8 @@ absl::StatusOr<CommandLine> ParseCommandLine(
       flag.resize(equals);
       has_value = true;
     }
-    if (flag == "--pin" || flag == "--so-pin" || flag == "--user-pin") {
+    if (flag == "--pin" || flag == "--so-pin" || flag == "--user-pin" ||
+        flag == "--ra-pin") {
       return absl::InvalidArgumentError(absl::StrCat(
           flag, " is not accepted: PINs on the command line leak through ps "
                 "and shell history; use $SCEP_HSM_PIN / $SCEP_HSM_SO_PIN or "
@@ -115,6 +122,10 @@ absl::StatusOr<CommandLine> ParseCommandLine(
       options.ra_key_label = value;
     } else if (flag == "--ra-key-file") {
       options.ra_key_file = value;
+    } else if (flag == "--ra-token-label") {
+      options.ra_token_label = value;
+    } else if (flag == "--ra-pin-file") {
+      command_line.ra_pin_file = value;
     } else if (flag == "--ca-subject") {
       options.ca_subject = value;
     } else if (flag == "--ra-subject") {

@@ -16,6 +16,7 @@ struct CommandLine {
   std::string out_dir;
   std::string pin_file;     // empty: use $SCEP_HSM_PIN
   std::string so_pin_file;  // empty: use $SCEP_HSM_SO_PIN
+  std::string ra_pin_file;  // --ra-token-label: empty = $SCEP_RA_HSM_PIN or the user PIN
   bool if_missing = false;
   bool help = false;
 };

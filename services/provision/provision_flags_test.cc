@@ -38,6 +38,16 @@ TEST(ParseCommandLineTest, ParsesTheDocumentedExample) {
   EXPECT_TRUE(parsed->options.user_pin.empty());
 }
 
+TEST(ParseCommandLineTest, RaKeyInAnotherToken) {
+  absl::StatusOr<CommandLine> parsed =
+      ParseCommandLine({"--token-label", "t", "--out-dir", "d", "--ra-token-label",
+                        "ra-partition", "--ra-pin-file=/run/ra-pin"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->options.ra_token_label, "ra-partition");
+  EXPECT_EQ(parsed->ra_pin_file, "/run/ra-pin");
+  EXPECT_TRUE(parsed->options.ra_user_pin.empty());
+}
+
 TEST(ParseCommandLineTest, DefaultsMatchTheDocumentation) {
   absl::StatusOr<CommandLine> parsed =
       ParseCommandLine({"--token-label", "t", "--out-dir", "d"});
@@ -50,6 +60,8 @@ TEST(ParseCommandLineTest, DefaultsMatchTheDocumentation) {
   EXPECT_EQ(parsed->options.ca_validity_days, 3650);
   EXPECT_EQ(parsed->options.ra_validity_days, 730);
   EXPECT_EQ(parsed->options.ra_key_file, "") << "RA key in the token";
+  EXPECT_EQ(parsed->options.ra_token_label, "") << "the CA's token";
+  EXPECT_EQ(parsed->ra_pin_file, "");
   EXPECT_FALSE(parsed->if_missing);
 }
 
@@ -57,6 +69,7 @@ TEST(ParseCommandLineTest, RefusesPinsOnTheCommandLineWithoutEchoingThem) {
   for (std::vector<std::string> args :
        {std::vector<std::string>{"--pin", "4321"},
         std::vector<std::string>{"--so-pin=4321"},
+        std::vector<std::string>{"--ra-pin", "4321"},
         std::vector<std::string>{"--token-label", "t", "4321"}}) {
     absl::StatusOr<CommandLine> parsed = ParseCommandLine(args);
     ASSERT_TRUE(absl::IsInvalidArgument(parsed.status())) << args[0];

@@ -38,6 +38,10 @@ absl::StatusOr<std::unique_ptr<KeyAccess>> NewKeyFromFile(const std::string& pat
 
 // The key pair labelled `label` in `token` (not owned; must outlive it).
 std::unique_ptr<KeyAccess> NewTokenKey(pkcs11::Token* token, std::string label);
+// The key pair labelled `label` in `token_label`, the main token of `token`
+// or one of its further tokens.
+std::unique_ptr<KeyAccess> NewTokenKey(pkcs11::Token* token, std::string token_label,
+                                       std::string label);
 
 }  // namespace scep::signer
 

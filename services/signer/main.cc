@@ -53,6 +53,16 @@ ABSL_FLAG(std::string, next_ca_cert, "",
           "GetNextCACert; empty = no rollover in progress");
 ABSL_FLAG(std::string, ca_key_label, "scep-ca", "CKA_LABEL of the CA key");
 ABSL_FLAG(std::string, ra_key_label, "scep-ra", "CKA_LABEL of the RA key");
+ABSL_FLAG(std::string, ra_token_label, "",
+          "token holding the RA key(s) when it is not --token_label (an HSM "
+          "partition whose policy allows the RA's decryption); empty = the "
+          "CA's token");
+ABSL_FLAG(std::string, ra_pkcs11_module, "",
+          "PKCS#11 module of --ra_token_label when it is another HSM; empty = "
+          "--pkcs11_module");
+ABSL_FLAG(std::string, ra_pin_file, "",
+          "file holding the user PIN of --ra_token_label; otherwise env "
+          "SCEP_RA_HSM_PIN, otherwise the CA token's PIN");
 ABSL_FLAG(std::string, ra_key_file, "",
           "RA private key as an unencrypted PEM file instead of a key in the "
           "token, for HSMs that refuse RSA PKCS#1 v1.5 decryption; the CA key "
@@ -145,6 +155,15 @@ absl::StatusOr<std::string> ReadPin() {
   return scep::base::ReadSecret("HSM PIN", absl::GetFlag(FLAGS_pin_file), "SCEP_HSM_PIN");
 }
 
+// The RA token's PIN: its own file or variable, else the CA token's.
+absl::StatusOr<std::string> ReadRaPin(const std::string& ca_token_pin) {
+  if (absl::GetFlag(FLAGS_ra_pin_file).empty() && std::getenv("SCEP_RA_HSM_PIN") == nullptr) {
+    return ca_token_pin;
+  }
+  return scep::base::ReadSecret("RA token PIN", absl::GetFlag(FLAGS_ra_pin_file),
+                                "SCEP_RA_HSM_PIN");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -193,9 +212,38 @@ int main(int argc, char** argv) {
   scep::pkcs11::TokenConfig token_config;
   token_config.module_path = absl::GetFlag(FLAGS_pkcs11_module);
   token_config.token_label = absl::GetFlag(FLAGS_token_label);
+  // RA key placement (DESIGN.md): the CA's token, another token of the same
+  // module (served by the same Token: libp11 finalises a module whenever a
+  // context unloads it), another module's token, or a file.
+  const std::string ra_module = absl::GetFlag(FLAGS_ra_pkcs11_module).empty()
+                                    ? token_config.module_path
+                                    : absl::GetFlag(FLAGS_ra_pkcs11_module);
+  const bool ra_other_module = ra_module != token_config.module_path;
+  std::string ra_token_label = absl::GetFlag(FLAGS_ra_token_label);
+  if (ra_token_label.empty()) ra_token_label = token_config.token_label;
+  if (!absl::GetFlag(FLAGS_ra_key_file).empty() &&
+      (ra_token_label != token_config.token_label || ra_other_module)) {
+    return Fail(log, absl::InvalidArgumentError(
+                         "--ra_key_file excludes --ra_token_label and --ra_pkcs11_module"));
+  }
+  std::unique_ptr<scep::pkcs11::Token> ra_module_token;  // another module only
+  if (ra_token_label != token_config.token_label || ra_other_module) {
+    absl::StatusOr<std::string> ra_pin = ReadRaPin(*pin);
+    if (!ra_pin.ok()) return Fail(log, ra_pin.status());
+    if (ra_other_module) {
+      auto opened = scep::pkcs11::Token::Open(
+          {ra_module, ra_token_label, *std::move(ra_pin), {}});
+      if (!opened.ok()) return Fail(log, opened.status());
+      ra_module_token = *std::move(opened);
+    } else {
+      token_config.further_tokens.push_back({ra_token_label, *std::move(ra_pin)});
+    }
+  }
   token_config.pin = *std::move(pin);
   auto token = scep::pkcs11::Token::Open(std::move(token_config));
   if (!token.ok()) return Fail(log, token.status());
+  scep::pkcs11::Token* const ra_token =
+      ra_module_token != nullptr ? ra_module_token.get() : token->get();
 
   absl::StatusOr<std::vector<scep::signer::IssuingCaFiles>> ca_files =
       scep::signer::IssuingCaFilesFor(
@@ -229,8 +277,8 @@ int main(int argc, char** argv) {
     std::unique_ptr<scep::signer::KeyAccess> ra_key;
     if (files.ra_key_file.empty()) {
       ra_key = scep::signer::NewTimedKeyAccess(
-          scep::signer::NewTokenKey(token->get(), files.ra_key_label), "ra" + suffix,
-          &metrics);
+          scep::signer::NewTokenKey(ra_token, ra_token_label, files.ra_key_label),
+          "ra" + suffix, &metrics);
     } else {
       auto file_key = scep::signer::NewKeyFromFile(files.ra_key_file);
       if (!file_key.ok()) return Fail(log, file_key.status());
@@ -259,9 +307,9 @@ int main(int argc, char** argv) {
                 .Str("name", files.name.empty() ? "(default)" : files.name)
                 .Str("ca_key_label", files.ca_key_label)
                 .Str("ca_cert", files.ca_cert)
-                .Str("ra_key", files.ra_key_file.empty()
-                                   ? "token:" + files.ra_key_label
-                                   : "file:" + files.ra_key_file));
+                .Str("ra_key", !files.ra_key_file.empty()
+                                   ? "file:" + files.ra_key_file
+                                   : "token:" + ra_token_label + ":" + files.ra_key_label));
   }
 
   scep::base::ThreadPool pool(absl::GetFlag(FLAGS_workers),
@@ -295,6 +343,19 @@ int main(int argc, char** argv) {
     }
     return absl::OkStatus();
   });
+  if (ra_token_label != absl::GetFlag(FLAGS_token_label) || ra_module_token != nullptr) {
+    std::vector<std::string> ra_labels;
+    for (const scep::signer::IssuingCaFiles& files : *ca_files) {
+      if (files.ra_key_file.empty()) ra_labels.push_back(files.ra_key_label);
+    }
+    readiness.AddCheck("ra_token", [ra_token, ra_token_label, ra_labels] {
+      for (const std::string& label : ra_labels) {
+        absl::Status status = ra_token->PrivateKeyAttributes(ra_token_label, label).status();
+        if (!status.ok()) return status;
+      }
+      return absl::OkStatus();
+    });
+  }
   readiness.OnChange([&log, &readiness, health](bool ready) {
     health->SetServingStatus(ready);
     log.Log(LogRecord(ready ? LogLevel::kInfo : LogLevel::kWarning,

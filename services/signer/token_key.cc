@@ -6,26 +6,32 @@ namespace {
 
 class TokenKey final : public KeyAccess {
  public:
-  TokenKey(pkcs11::Token* token, std::string label)
-      : token_(token), label_(std::move(label)) {}
+  TokenKey(pkcs11::Token* token, std::string token_label, std::string label)
+      : token_(token), token_label_(std::move(token_label)), label_(std::move(label)) {}
 
   absl::Status WithKey(absl::FunctionRef<absl::Status(EVP_PKEY*)> fn) override {
-    return token_->WithPrivateKey(label_, fn);
+    return token_->WithPrivateKey(token_label_, label_, fn);
   }
 
   absl::StatusOr<crypto::EvpPkeyPtr> PublicKey() override {
-    return token_->PublicKey(label_);
+    return token_->PublicKey(token_label_, label_);
   }
 
  private:
   pkcs11::Token* const token_;
+  const std::string token_label_;
   const std::string label_;
 };
 
 }  // namespace
 
 std::unique_ptr<KeyAccess> NewTokenKey(pkcs11::Token* token, std::string label) {
-  return std::make_unique<TokenKey>(token, std::move(label));
+  return NewTokenKey(token, token->label(), std::move(label));
+}
+
+std::unique_ptr<KeyAccess> NewTokenKey(pkcs11::Token* token, std::string token_label,
+                                       std::string label) {
+  return std::make_unique<TokenKey>(token, std::move(token_label), std::move(label));
 }
 
 }  // namespace scep::signer

@@ -67,17 +67,22 @@ def http(method, url, body=None, timeout=30):
 
 class Stack:
     PIN = "4711-test-pin"
+    RA_PIN = "2342-ra-token-pin"
     SO_PIN = "0815-test-so-pin"
 
     def __init__(self, challenge="Integration-Secret", legacy=True,
                  ca_key="rsa:2048", signer_tls=None, gateway_tls=None,
                  gateway_args=(), signer_args=(), admin_token=None,
-                 profiles=None, issuing_cas=(), ra_key_file=False):
+                 profiles=None, issuing_cas=(), ra_key_file=False, ra_token=None,
+                 ra_other_module=False):
         """signer_tls: dict(cert, key[, client_ca]) for the signer's gRPC
         TLS; gateway_tls: dict(ca[, cert, key]) for the gateway's side.
         Without them both run plaintext, which must be asked for
         explicitly (--insecure_plaintext). ra_key_file: the RA keys as PEM
-        files beside their certificates (ra-key.pem), not in the token."""
+        files beside their certificates (ra-key.pem), not in the token.
+        ra_token: the RA keys in this other token (its own PIN, RA_PIN);
+        ra_other_module: reached through a copy of the SoftHSMv2 module, as
+        another HSM's library would be."""
         self.challenge = challenge
         self.legacy = legacy
         self.ca_key = ca_key
@@ -90,6 +95,8 @@ class Stack:
         self.issuing_cas = list(issuing_cas)
         self.cas = {}
         self.ra_key_file = ra_key_file
+        self.ra_token = ra_token
+        self.ra_other_module = ra_other_module
         self.dir = tempfile.mkdtemp(prefix="scep-it-")
         self.procs = {}
         self.logs = {}
@@ -127,6 +134,11 @@ class Stack:
         env = self.env(SCEP_HSM_PIN=self.PIN, SCEP_HSM_SO_PIN=self.SO_PIN)
         self.ra_key_pem = os.path.join(self.pki, "ra-key.pem") if self.ra_key_file else None
         ra_key_args = ["--ra-key-file", self.ra_key_pem] if self.ra_key_file else []
+        if self.ra_token:
+            self.ra_pin_file = os.path.join(self.dir, "ra-pin")
+            with open(self.ra_pin_file, "w") as f:
+                f.write(self.RA_PIN + "\n")
+            ra_key_args = ["--ra-token-label", self.ra_token, "--ra-pin-file", self.ra_pin_file]
         out = subprocess.run(
             [binary("scep-provision"), "--module", SOFTHSM_MODULE,
              "--token-label", "scep-it", "--ca-key", self.ca_key,
@@ -144,7 +156,9 @@ class Stack:
                  "--ca-subject", f"CN=SCEP {name} CA", "--ra-subject", f"CN=SCEP {name} RA",
                  "--out-dir", ca_dir, "--if-missing"]
                 + (["--ra-key-file", os.path.join(ca_dir, "ra-key.pem")]
-                   if self.ra_key_file else []),
+                   if self.ra_key_file else [])
+                + (["--ra-token-label", self.ra_token, "--ra-pin-file", self.ra_pin_file]
+                   if self.ra_token else []),
                 env=env, capture_output=True, text=True, timeout=120)
             if out.returncode != 0:
                 raise RuntimeError(f"provisioning CA {name} failed: " + out.stdout + out.stderr)
@@ -205,6 +219,14 @@ class Stack:
             argv.append("--issuing_cas=" + ",".join(self.issuing_cas))
         if self.ra_key_file:
             argv.append(f"--ra_key_file={self.ra_key_pem}")
+        if self.ra_token:
+            argv += [f"--ra_token_label={self.ra_token}", f"--ra_pin_file={self.ra_pin_file}"]
+            if self.ra_other_module:
+                copy = os.path.join(self.dir, "other-hsm", "libsofthsm2-copy.so")
+                if not os.path.exists(copy):
+                    os.makedirs(os.path.dirname(copy))
+                    shutil.copy(SOFTHSM_MODULE, copy)
+                argv.append(f"--ra_pkcs11_module={copy}")
         if self.signer_tls:
             argv += [f"--tls_cert={self.signer_tls['cert']}",
                      f"--tls_key={self.signer_tls['key']}"]

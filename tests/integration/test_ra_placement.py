@@ -1,7 +1,7 @@
-"""RA key placement (DESIGN.md): the RA key as a PEM file beside an HSM that
-keeps only the CA key, for HSMs that refuse RSA PKCS#1 v1.5 decryption.
-Real scep-provision, SoftHSMv2 token, signer, gateway and Redis; strongSwan
-pki and scep-probe as clients."""
+"""RA key placement (DESIGN.md): the RA key in another token of the same
+module, in a token of another module, or as a PEM file, beside an HSM token
+that keeps the CA key. Real scep-provision, SoftHSMv2 tokens, signer, gateway
+and Redis; strongSwan pki and scep-probe as clients."""
 
 import os
 import stat
@@ -115,7 +115,7 @@ class RaKeyFileTest(unittest.TestCase):
         out_dir = os.path.join(self.stack.dir, "pki-again")
         out = subprocess.run(
             [binary("scep-provision"), "--module", SOFTHSM_MODULE,
-             "--token-label", "scep-it-again", "--ra-key-file", self.stack.ra_key_pem,
+             "--token-label", "again-it", "--ra-key-file", self.stack.ra_key_pem,
              "--out-dir", out_dir],
             env=self.stack.env(SCEP_HSM_PIN=Stack.PIN, SCEP_HSM_SO_PIN=Stack.SO_PIN),
             capture_output=True, text=True, timeout=120)
@@ -130,6 +130,99 @@ class RaKeyFileTest(unittest.TestCase):
             ["openssl", "verify", "-CAfile", os.path.join(out_dir, "ca.pem"),
              os.path.join(out_dir, "ra.pem")], capture_output=True, text=True)
         self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
+
+
+def list_private_keys(testcase, stack, token, pin):
+    # pkcs11-tool picks the first token whose label *starts* with --token-label:
+    # the tokens of these tests have labels that are no prefix of another's.
+    require_tool(testcase, "pkcs11-tool")
+    out = subprocess.run(
+        ["pkcs11-tool", "--module", SOFTHSM_MODULE, "--token-label", token,
+         "--login", "--pin", pin, "--list-objects", "--type", "privkey"],
+        env=stack.env(), capture_output=True, text=True, timeout=60)
+    testcase.assertEqual(out.returncode, 0, out.stderr)
+    return out.stdout
+
+
+class RaOtherTokenTest(unittest.TestCase):
+    """The RA key in another token of the CA's module, with its own PIN."""
+
+    other_module = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack(ra_token="ra-it", ra_other_module=cls.other_module).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def enroll_with_probe(self, name):
+        reply = http("POST", self.stack.url + "?operation=PKIOperation",
+                     self.stack.probe_request(name, "tid-" + name, os.urandom(16).hex()))
+        self.assertEqual(reply[0], 200)
+        rep = self.stack.probe_open(name, reply[2])
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+
+    def test_devices_enroll_with_the_ra_key_in_its_own_token(self):
+        before = self.stack.scrape("signer")
+        client = StrongSwanClient(self, self.stack, "ratoken")
+        out = client.enroll(client.key("dev"), "CN=ra-token-device", "--password",
+                            self.stack.challenge)
+        self.assertEqual(out.returncode, 0, out.stderr.decode() + self.stack.log("gateway"))
+        self.enroll_with_probe("probe-ratoken")
+        after = self.stack.scrape("signer")
+        ops = "scep_signer_pkcs11_operations_total"
+        # Per enrollment: the RA decrypts and signs the CertRep, the CA signs.
+        self.assertGreaterEqual(metric(after, ops, key="ra", result="ok")
+                                - metric(before, ops, key="ra", result="ok"), 4)
+        self.assertGreaterEqual(metric(after, ops, key="ca", result="ok")
+                                - metric(before, ops, key="ca", result="ok"), 2)
+        status, body = self.stack.readyz("signer")
+        self.assertEqual(status, 200, body)
+
+    def test_each_token_holds_its_own_key_and_pins_stay_secret(self):
+        ca_token = list_private_keys(self, self.stack, "scep-it", Stack.PIN)
+        ra_token = list_private_keys(self, self.stack, "ra-it", Stack.RA_PIN)
+        self.assertIn("label:      scep-ca", ca_token)
+        self.assertNotIn("scep-ra", ca_token)
+        self.assertIn("label:      scep-ra", ra_token)
+        self.assertNotIn("scep-ca", ra_token)
+        self.assertRegex(self.stack.provision_output, r"RA token: +ra-it \(created\)")
+        for name in ("signer", "gateway"):
+            log = self.stack.log(name)
+            self.assertNotIn(Stack.RA_PIN, log)
+            self.assertNotIn(Stack.PIN, log)
+        self.assertIn("token:ra-it:scep-ra", self.stack.log("signer"))
+
+    def test_wrong_ra_pin_stops_the_signer_at_start_naming_the_token(self):
+        wrong = os.path.join(self.stack.dir, "wrong-ra-pin")
+        with open(wrong, "w") as f:
+            f.write("999999-wrong\n")
+        argv = [binary("scep-signer"), f"--listen=127.0.0.1:{free_port()}",
+                f"--pkcs11_module={SOFTHSM_MODULE}", "--token_label=scep-it",
+                f"--pin_file={self.stack.pin_file}", f"--ca_cert={self.stack.ca_pem}",
+                f"--ra_cert={self.stack.ra_pem}", "--ra_token_label=ra-it",
+                f"--ra_pin_file={wrong}", f"--metrics_port={free_port()}",
+                "--insecure_plaintext"]
+        if self.other_module:
+            argv.append("--ra_pkcs11_module=" + os.path.join(
+                self.stack.dir, "other-hsm", "libsofthsm2-copy.so"))
+        out = subprocess.run(argv, env=self.stack.env(), stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(out.returncode, 0)
+        text = out.stdout + out.stderr
+        self.assertIn("login to token 'ra-it' failed", text)
+        self.assertNotIn("999999-wrong", text)
+        self.assertNotIn(Stack.PIN, text)
+
+
+class RaOtherModuleTest(RaOtherTokenTest):
+    """The RA key in a token reached through another PKCS#11 module (here a
+    copy of SoftHSMv2's library: another HSM's, as far as the signer can
+    tell), opened as a second Token beside the CA's."""
+
+    other_module = True
 
 
 if __name__ == "__main__":
