@@ -360,6 +360,8 @@ class ValuesSchema(unittest.TestCase):
             "RA key Secret key empty": {"signer": {"raKeyFile": {"existingSecret": "k",
                                                                  "key": ""}}},
             "typo in raKeyFile": {"signer": {"raKeyFile": {"secret": "k"}}},
+            "RA token label over 32 bytes": {"signer": {"pkcs11": {"raTokenLabel": "r" * 33}}},
+            "relative RA module path": {"signer": {"pkcs11": {"raModule": "libra.so"}}},
         }
         for name, override in bad.items():
             with self.subTest(mistake=name):
@@ -1049,6 +1051,26 @@ class Helm(unittest.TestCase):
                     kubectl_dry_run(self, rendered)
             rendered = self.run_helm(
                 "template", "scep", CHART, "--namespace", "scep-check",
+                "--set", "signer.pkcs11.raTokenLabel=ra-partition",
+                "--set", "signer.pin.existingSecret=hsm-pins",
+                "--set", "signer.pin.raPinKey=ra-pin")
+            if yaml is not None:
+                docs = [d for d in yaml.safe_load_all(rendered) if d]
+                self.assertEqual(rendered_problems(docs), [])
+                signer = [d for d in docs if d["metadata"]["name"].endswith("-signer")
+                          and d["kind"] in ("Deployment", "StatefulSet")][0]
+                pod = signer["spec"]["template"]["spec"]
+                args = pod["containers"][0]["args"]
+                self.assertIn("--ra_token_label=ra-partition", args)
+                self.assertIn("--ra_pin_file=/secrets/ra-pin", args)
+                secrets = [v for v in pod["volumes"] if v["name"] == "secrets"][0]
+                self.assertIn(("hsm-pins", "ra-pin", "ra-pin"),
+                              [(s["secret"]["name"], i["key"], i["path"])
+                               for s in secrets["projected"]["sources"] if "secret" in s
+                               for i in s["secret"]["items"]])
+            kubectl_dry_run(self, rendered)
+            rendered = self.run_helm(
+                "template", "scep", CHART, "--namespace", "scep-check",
                 "--set", "signer.raKeyFile.existingSecret=scep-ra-key",
                 "--set", "signer.issuingCas[0].name=wifi")
             if yaml is not None:
@@ -1100,6 +1122,11 @@ class Helm(unittest.TestCase):
             "external Redis AUTH without a password": ["--set", "redis.auth.enabled=true"],
             "RA key file with softhsm": ["--set", "signer.softhsm.enabled=true",
                                          "--set", "signer.raKeyFile.existingSecret=ra"],
+            "RA token with softhsm": ["--set", "signer.softhsm.enabled=true",
+                                      "--set", "signer.pkcs11.raTokenLabel=ra"],
+            "RA key file and RA token": ["--set", "signer.raKeyFile.existingSecret=ra",
+                                         "--set", "signer.pkcs11.raTokenLabel=ra"],
+            "RA PIN key without an existing Secret": ["--set", "signer.pin.raPinKey=ra-pin"],
         }
         for name, args in cases.items():
             with self.subTest(case=name):
