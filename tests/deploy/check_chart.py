@@ -778,6 +778,13 @@ class StaticRender(unittest.TestCase):
 
 # ---- checks of rendered objects (helm template output) --------------------
 
+def secret_items(pod, volume):
+    """[(Secret, key, path)] of the projected volume named `volume`."""
+    sources = [v for v in pod["volumes"] if v["name"] == volume][0]["projected"]["sources"]
+    return [(s["secret"]["name"], i["key"], i["path"])
+            for s in sources if "secret" in s for i in s["secret"]["items"]]
+
+
 def pod_specs(docs):
     """{workload name: (pod labels, pod spec)} of Deployments/StatefulSets."""
     return {d["metadata"]["name"]: (d["spec"]["template"]["metadata"].get("labels", {}),
@@ -1049,47 +1056,39 @@ class Helm(unittest.TestCase):
                         self.assertEqual(rendered_problems(docs), [])
                         self.check_admin_and_redis(name, docs)
                     kubectl_dry_run(self, rendered)
-            rendered = self.run_helm(
-                "template", "scep", CHART, "--namespace", "scep-check",
-                "--set", "signer.pkcs11.raTokenLabel=ra-partition",
-                "--set", "signer.pin.existingSecret=hsm-pins",
-                "--set", "signer.pin.raPinKey=ra-pin")
-            if yaml is not None:
-                docs = [d for d in yaml.safe_load_all(rendered) if d]
-                self.assertEqual(rendered_problems(docs), [])
-                signer = [d for d in docs if d["metadata"]["name"].endswith("-signer")
-                          and d["kind"] in ("Deployment", "StatefulSet")][0]
-                pod = signer["spec"]["template"]["spec"]
+            # RA key placement: another token with its own PIN; a file.
+            pod = self.signer_pod("--set", "signer.pkcs11.raTokenLabel=ra-partition",
+                                  "--set", "signer.pin.existingSecret=hsm-pins",
+                                  "--set", "signer.pin.raPinKey=ra-pin")
+            if pod is not None:
                 args = pod["containers"][0]["args"]
                 self.assertIn("--ra_token_label=ra-partition", args)
                 self.assertIn("--ra_pin_file=/secrets/ra-pin", args)
-                secrets = [v for v in pod["volumes"] if v["name"] == "secrets"][0]
                 self.assertIn(("hsm-pins", "ra-pin", "ra-pin"),
-                              [(s["secret"]["name"], i["key"], i["path"])
-                               for s in secrets["projected"]["sources"] if "secret" in s
-                               for i in s["secret"]["items"]])
-            kubectl_dry_run(self, rendered)
-            rendered = self.run_helm(
-                "template", "scep", CHART, "--namespace", "scep-check",
-                "--set", "signer.raKeyFile.existingSecret=scep-ra-key",
-                "--set", "signer.issuingCas[0].name=wifi")
-            if yaml is not None:
-                docs = [d for d in yaml.safe_load_all(rendered) if d]
-                self.assertEqual(rendered_problems(docs), [])
-                signer = [d for d in docs if d["metadata"]["name"].endswith("-signer")
-                          and d["kind"] in ("Deployment", "StatefulSet")][0]
-                pod = signer["spec"]["template"]["spec"]
+                              secret_items(pod, "secrets"))
+            pod = self.signer_pod("--set", "signer.raKeyFile.existingSecret=scep-ra-key",
+                                  "--set", "signer.issuingCas[0].name=wifi")
+            if pod is not None:
                 args = pod["containers"][0]["args"]
                 self.assertIn("--ra_key_file=/etc/scep/pki/ra-key.pem", args)
                 self.assertFalse([a for a in args if a.startswith("--ra_key_label")])
-                pki = [v for v in pod["volumes"] if v["name"] == "pki"][0]
-                items = [(s["secret"]["name"], i["key"], i["path"])
-                         for s in pki["projected"]["sources"] if "secret" in s
-                         for i in s["secret"]["items"]]
-                self.assertEqual(items, [("scep-ra-key", "ra-key.pem", "ra-key.pem"),
-                                         ("scep-ra-key", "wifi-ra-key.pem",
-                                          "wifi/ra-key.pem")])
-            kubectl_dry_run(self, rendered)
+                self.assertEqual(secret_items(pod, "pki"),
+                                 [("scep-ra-key", "ra-key.pem", "ra-key.pem"),
+                                  ("scep-ra-key", "wifi-ra-key.pem", "wifi/ra-key.pem")])
+
+    def signer_pod(self, *args):
+        """Renders the chart with `args`, checks it, and returns the signer's
+        pod spec (None without python3-yaml)."""
+        rendered = self.run_helm("template", "scep", CHART, "--namespace", "scep-check",
+                                 *args)
+        kubectl_dry_run(self, rendered)
+        if yaml is None:
+            return None
+        docs = [d for d in yaml.safe_load_all(rendered) if d]
+        self.assertEqual(rendered_problems(docs), [])
+        signer = [d for d in docs if d["metadata"]["name"].endswith("-signer")
+                  and d["kind"] in ("Deployment", "StatefulSet")][0]
+        return signer["spec"]["template"]["spec"]
 
     def check_admin_and_redis(self, variant, docs):
         gateway = [d for d in docs if d["kind"] == "Deployment"

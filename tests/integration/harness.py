@@ -415,6 +415,19 @@ def metric(samples, name, **labels):
     return sum(v for (n, ls), v in samples.items() if n == name and want <= ls)
 
 
+def pkcs11_private_keys(testcase, stack, token, pin):
+    """pkcs11-tool's listing of the private keys of `token` (logged in with
+    `pin`). pkcs11-tool picks the first token whose label *starts* with the
+    one given: tests keep their token labels prefix-free."""
+    require_tool(testcase, "pkcs11-tool")
+    out = subprocess.run(
+        ["pkcs11-tool", "--module", SOFTHSM_MODULE, "--token-label", token,
+         "--login", "--pin", pin, "--list-objects", "--type", "privkey"],
+        env=stack.env(), capture_output=True, text=True, timeout=60)
+    testcase.assertEqual(out.returncode, 0, out.stderr)
+    return out.stdout
+
+
 def openssl(*args, input=None):
     return subprocess.run(["openssl", *args], input=input, capture_output=True,
                           check=True, timeout=60).stdout

@@ -7,7 +7,7 @@ import re
 import subprocess
 import unittest
 
-from harness import Stack, http, openssl, require_tool, SOFTHSM_MODULE
+from harness import Stack, http, openssl, pkcs11_private_keys, require_tool
 
 
 def x509_text(pem):
@@ -208,15 +208,10 @@ class EnrollmentTest(unittest.TestCase):
         self.assertEqual(status, 400)
 
     def test_ca_key_is_sensitive_and_not_extractable(self):
-        require_tool(self, "pkcs11-tool")
-        out = subprocess.run(
-            ["pkcs11-tool", "--module", SOFTHSM_MODULE, "--token-label", "scep-it",
-             "--login", "--pin", Stack.PIN, "--list-objects", "--type", "privkey"],
-            env=self.stack.env(), capture_output=True, text=True, timeout=60)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        blocks = out.stdout.split("Private Key Object")
+        listing = pkcs11_private_keys(self, self.stack, "scep-it", Stack.PIN)
+        blocks = listing.split("Private Key Object")
         ca = [b for b in blocks if "label:      scep-ca" in b]
-        self.assertEqual(len(ca), 1, out.stdout)
+        self.assertEqual(len(ca), 1, listing)
         access = re.search(r"Access:\s*(.*)", ca[0])
         self.assertIsNotNone(access, ca[0])
         flags = [f.strip() for f in access.group(1).split(",")]

@@ -9,7 +9,7 @@ import subprocess
 import unittest
 
 from harness import (SOFTHSM_MODULE, Stack, binary, free_port, http, metric,
-                     openssl, require_tool)
+                     openssl, pkcs11_private_keys)
 from test_conformance import StrongSwanClient
 
 
@@ -53,14 +53,9 @@ class RaKeyFileTest(unittest.TestCase):
             - metric(before, "scep_signer_rpc_total", method="DecryptEnvelope", code="OK"), 2)
 
     def test_token_holds_the_ca_key_only_and_the_file_is_private(self):
-        require_tool(self, "pkcs11-tool")
-        out = subprocess.run(
-            ["pkcs11-tool", "--module", SOFTHSM_MODULE, "--token-label", "scep-it",
-             "--login", "--pin", Stack.PIN, "--list-objects", "--type", "privkey"],
-            env=self.stack.env(), capture_output=True, text=True, timeout=60)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("label:      scep-ca", out.stdout)
-        self.assertNotIn("scep-ra", out.stdout)
+        keys = pkcs11_private_keys(self, self.stack, "scep-it", Stack.PIN)
+        self.assertIn("label:      scep-ca", keys)
+        self.assertNotIn("scep-ra", keys)
         mode = stat.S_IMODE(os.stat(self.stack.ra_key_pem).st_mode)
         self.assertEqual(mode, 0o600, oct(mode))
         self.assertIn("file " + self.stack.ra_key_pem, self.stack.provision_output)
@@ -132,18 +127,6 @@ class RaKeyFileTest(unittest.TestCase):
         self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
 
 
-def list_private_keys(testcase, stack, token, pin):
-    # pkcs11-tool picks the first token whose label *starts* with --token-label:
-    # the tokens of these tests have labels that are no prefix of another's.
-    require_tool(testcase, "pkcs11-tool")
-    out = subprocess.run(
-        ["pkcs11-tool", "--module", SOFTHSM_MODULE, "--token-label", token,
-         "--login", "--pin", pin, "--list-objects", "--type", "privkey"],
-        env=stack.env(), capture_output=True, text=True, timeout=60)
-    testcase.assertEqual(out.returncode, 0, out.stderr)
-    return out.stdout
-
-
 class RaOtherTokenTest(unittest.TestCase):
     """The RA key in another token of the CA's module, with its own PIN."""
 
@@ -182,8 +165,8 @@ class RaOtherTokenTest(unittest.TestCase):
         self.assertEqual(status, 200, body)
 
     def test_each_token_holds_its_own_key_and_pins_stay_secret(self):
-        ca_token = list_private_keys(self, self.stack, "scep-it", Stack.PIN)
-        ra_token = list_private_keys(self, self.stack, "ra-it", Stack.RA_PIN)
+        ca_token = pkcs11_private_keys(self, self.stack, "scep-it", Stack.PIN)
+        ra_token = pkcs11_private_keys(self, self.stack, "ra-it", Stack.RA_PIN)
         self.assertIn("label:      scep-ca", ca_token)
         self.assertNotIn("scep-ra", ca_token)
         self.assertIn("label:      scep-ra", ra_token)
