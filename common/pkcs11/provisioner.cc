@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -241,20 +242,25 @@ absl::StatusOr<bool> EnsureRaKeyFile(const ProvisionOptions& options) {
   return true;
 }
 
+namespace {
+
+// The RA key to certify, wherever `options` places it.
+absl::StatusOr<crypto::EvpPkeyPtr> RaPublicKey(Token& token, const ProvisionOptions& options) {
+  if (!options.ra_token_label.empty()) {
+    return token.PublicKey(options.ra_token_label, options.ra_key_label);
+  }
+  if (options.ra_key_file.empty()) return token.PublicKey(options.ra_key_label);
+  // Only its public half goes into the certificate.
+  return crypto::LoadPrivateKeyFile(options.ra_key_file);
+}
+
+}  // namespace
+
 absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
     Token& token, const ProvisionOptions& options) {
   ServiceCertificates certs;
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ca_public, token.PublicKey(options.ca_key_label));
-  crypto::EvpPkeyPtr ra_public;
-  if (!options.ra_token_label.empty()) {
-    ASSIGN_OR_RETURN(ra_public,
-                     token.PublicKey(options.ra_token_label, options.ra_key_label));
-  } else if (options.ra_key_file.empty()) {
-    ASSIGN_OR_RETURN(ra_public, token.PublicKey(options.ra_key_label));
-  } else {
-    // Only its public half goes into the certificate.
-    ASSIGN_OR_RETURN(ra_public, crypto::LoadPrivateKeyFile(options.ra_key_file));
-  }
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ra_public, RaPublicKey(token, options));
   const EVP_MD* digest = options.ca_key.SignatureDigest();
 
   CertificateRequest ca_request{CertificateRole::kCa, options.ca_subject,
@@ -285,6 +291,45 @@ TokenConfig ProvisionedTokenConfig(const ProvisionOptions& options) {
          options.ra_user_pin.empty() ? options.user_pin : options.ra_user_pin});
   }
   return config;
+}
+
+absl::StatusOr<crypto::X509Ptr> RenewRaCertificate(const ProvisionOptions& options,
+                                                   const X509* ca) {
+  ProvisionOptions checked = options;
+  checked.reuse_existing_token = true;  // the tokens exist: no SO PIN needed
+  // Capped below at the CA certificate's real notAfter instead.
+  checked.ca_validity_days = std::max(checked.ca_validity_days, checked.ra_validity_days);
+  RETURN_IF_ERROR(ValidateProvisionOptions(checked));
+  ASSIGN_OR_RETURN(std::unique_ptr<Token> token,
+                   Token::Open(ProvisionedTokenConfig(options)));
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ca_public, token->PublicKey(options.ca_key_label));
+  if (EVP_PKEY_eq(ca_public.get(), X509_get0_pubkey(ca)) != 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the CA certificate is not for the token's CA key '", options.ca_key_label, "'"));
+  }
+  absl::StatusOr<crypto::EvpPkeyPtr> ra_public = RaPublicKey(*token, options);
+  if (!ra_public.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no RA key to renew the certificate of: ", ra_public.status().message()));
+  }
+  int days = 0, seconds = 0;
+  if (ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(ca)) != 1 || days < 1) {
+    return absl::FailedPreconditionError(
+        "the CA certificate has less than a day left: roll the CA over first");
+  }
+  // The CA key's own type decides the digest, whatever `ca_key` says.
+  ASSIGN_OR_RETURN(KeyAttributes ca_attributes,
+                   token->PrivateKeyAttributes(options.ca_key_label));
+  CertificateRequest request{CertificateRole::kRa, options.ra_subject,
+                             std::min(options.ra_validity_days, days), ra_public->get()};
+  crypto::X509Ptr renewed;
+  RETURN_IF_ERROR(token->WithPrivateKey(
+      options.ca_key_label, [&](EVP_PKEY* ca_key) -> absl::Status {
+        ASSIGN_OR_RETURN(renewed, IssueCertificate(request, ca, ca_key,
+                                                   ca_attributes.spec.SignatureDigest()));
+        return absl::OkStatus();
+      }));
+  return renewed;
 }
 
 absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options) {

@@ -110,6 +110,17 @@ absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
 // CA's token, plus `ra_token_label` as a further token when set.
 TokenConfig ProvisionedTokenConfig(const ProvisionOptions& options);
 
+// Renews the RA certificate alone (it runs out first: 730 days by default
+// against the CA's 3650): a new certificate for the RA key pair where
+// `options` places it (the token, `ra_token_label`, or an existing
+// `ra_key_file`), issued by `ca`, the CA certificate in use, with the CA key
+// of the token, for `ra_validity_days` but never past `ca`. The CA
+// certificate, and with it the fingerprint MDM profiles pin, stays as it is.
+// FailedPrecondition when `ca` is not the certificate of the token's CA key,
+// the RA key is missing, or `ca` has less than a day left.
+absl::StatusOr<crypto::X509Ptr> RenewRaCertificate(const ProvisionOptions& options,
+                                                   const X509* ca);
+
 // Validate, step 1, then step 2 through a Token opened and closed here.
 absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options);
 

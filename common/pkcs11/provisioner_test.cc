@@ -332,6 +332,60 @@ TEST_F(ProvisionerTest, RaTokenOptionsAreChecked) {
   EXPECT_FALSE(ValidateProvisionOptions(long_label).ok());
 }
 
+TEST_F(ProvisionerTest, RenewRaKeepsTheCaCertificateAndTheRaKey) {
+  options_.ca_key = KeySpec::Ec(NID_secp384r1);
+  options_.ca_validity_days = 100;
+  options_.ra_validity_days = 30;
+  absl::StatusOr<ProvisionResult> first = Provision(options_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const X509* ca = first->certificates.ca.get();
+
+  ProvisionOptions renew = options_;
+  renew.so_pin.clear();
+  renew.ca_key = KeySpec::Rsa(2048);  // ignored: the token's CA key decides
+  renew.ra_validity_days = 365;       // capped at the CA's 100 days
+  absl::StatusOr<crypto::X509Ptr> renewed = RenewRaCertificate(renew, ca);
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  X509* ra = renewed->get();
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(ra), X509_get0_pubkey(first->certificates.ra.get())),
+            1);
+  EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(ra),
+                             X509_get0_serialNumber(first->certificates.ra.get())),
+            0);
+  EXPECT_EQ(X509_check_issued(const_cast<X509*>(ca), ra), X509_V_OK);
+  EXPECT_EQ(X509_verify(ra, X509_get0_pubkey(ca)), 1);
+  EXPECT_EQ(X509_get_signature_nid(ra), NID_ecdsa_with_SHA384);
+  EXPECT_LE(X509_cmp_time(X509_get0_notAfter(ra), nullptr), 1);
+  int days = 0, seconds = 0;
+  ASSERT_EQ(ASN1_TIME_diff(&days, &seconds, X509_get0_notAfter(ra), X509_get0_notAfter(ca)), 1);
+  EXPECT_GE(days, 0) << "never past the CA";
+  EXPECT_GE(DaysFromNow(X509_get0_notAfter(ra)), 98);
+
+  // A CA certificate of another key is refused.
+  ProvisionOptions other = options_;
+  other.token_label = "other";
+  absl::StatusOr<ProvisionResult> other_ca = Provision(other);
+  ASSERT_TRUE(other_ca.ok()) << other_ca.status();
+  absl::StatusOr<crypto::X509Ptr> refused =
+      RenewRaCertificate(renew, other_ca->certificates.ca.get());
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+}
+
+TEST_F(ProvisionerTest, RenewRaWithAKeyFileNeedsTheFile) {
+  options_.ra_key_file = sandbox_->dir() + "/ra-key.pem";
+  absl::StatusOr<ProvisionResult> first = Provision(options_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<crypto::X509Ptr> renewed =
+      RenewRaCertificate(options_, first->certificates.ca.get());
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(renewed->get()),
+                        X509_get0_pubkey(first->certificates.ra.get())),
+            1);
+  options_.ra_key_file += ".moved";
+  renewed = RenewRaCertificate(options_, first->certificates.ca.get());
+  EXPECT_TRUE(absl::IsFailedPrecondition(renewed.status())) << renewed.status();
+}
+
 TEST_F(ProvisionerTest, RaKeyFileMustHoldAnRsaKey) {
   options_.ra_key_file = sandbox_->dir() + "/ec-key.pem";
   crypto::EvpPkeyPtr ec(EVP_EC_gen("P-256"));

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/crypto/ssl_ptr.h"
 #include "common/pkcs11/cert_builder.h"
 #include "common/pkcs11/distinguished_name.h"
 #include "common/pkcs11/provisioner.h"
@@ -91,7 +92,56 @@ absl::StatusOr<std::string> ReadSecret(const std::string& file,
   return std::string(value);
 }
 
+namespace {
+
+// The RA token's user PIN into `options` when it has its own (file or
+// $SCEP_RA_HSM_PIN); otherwise it shares the user PIN.
+absl::Status ReadRaPin(const CommandLine& command_line, pkcs11::ProvisionOptions& options) {
+  if (options.ra_token_label.empty()) return absl::OkStatus();
+  absl::StatusOr<std::string> ra_pin =
+      ReadSecret(command_line.ra_pin_file, kRaPinEnv, "RA token user PIN");
+  if (ra_pin.ok()) {
+    options.ra_user_pin = *std::move(ra_pin);
+  } else if (!command_line.ra_pin_file.empty() || !absl::IsNotFound(ra_pin.status())) {
+    return ra_pin.status();  // without a file or variable: the user PIN
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunRenewRa(CommandLine command_line, std::ostream& out) {
+  pkcs11::ProvisionOptions& options = command_line.options;
+  const std::filesystem::path dir(command_line.out_dir);
+  const std::string ca_path = (dir / "ca.pem").string();
+  const std::string ra_path = (dir / "ra.pem").string();
+  ASSIGN_OR_RETURN(crypto::X509Ptr ca, pkcs11::ReadCertificatePem(ca_path));
+  absl::StatusOr<crypto::X509Ptr> old = pkcs11::ReadCertificatePem(ra_path);
+  if (old.ok() && !command_line.ra_subject_given) {
+    options.ra_subject = pkcs11::FormatDistinguishedName(X509_get_subject_name(old->get()));
+  }
+  ASSIGN_OR_RETURN(options.user_pin, ReadSecret(command_line.pin_file, kPinEnv, "user PIN"));
+  RETURN_IF_ERROR(ReadRaPin(command_line, options));
+  ASSIGN_OR_RETURN(crypto::X509Ptr renewed, pkcs11::RenewRaCertificate(options, ca.get()));
+  RETURN_IF_ERROR(pkcs11::WriteCertificatePem(renewed.get(), ra_path));
+  ASSIGN_OR_RETURN(std::string fingerprint, pkcs11::Sha256Fingerprint(ca.get()));
+  char not_after[64] = "";
+  crypto::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio != nullptr && ASN1_TIME_print(bio.get(), X509_get0_notAfter(renewed.get())) == 1) {
+    BIO_read(bio.get(), not_after, sizeof(not_after) - 1);
+  }
+  out << "RA certificate: " << ra_path << " renewed\n"
+      << "RA subject:     "
+      << pkcs11::FormatDistinguishedName(X509_get_subject_name(renewed.get())) << "\n"
+      << "RA not after:   " << not_after << "\n"
+      << "CA certificate: " << ca_path << " unchanged\n"
+      << "CA SHA-256:     " << fingerprint << "\n"
+      << "Restart (roll out) the signer to serve the new RA certificate.\n";
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status RunProvision(CommandLine command_line, std::ostream& out) {
+  if (command_line.renew_ra) return RunRenewRa(std::move(command_line), out);
   pkcs11::ProvisionOptions& options = command_line.options;
   const std::filesystem::path dir(command_line.out_dir);
   const std::string ca_path = (dir / "ca.pem").string();
@@ -119,15 +169,7 @@ absl::Status RunProvision(CommandLine command_line, std::ostream& out) {
 
   ASSIGN_OR_RETURN(options.user_pin,
                    ReadSecret(command_line.pin_file, kPinEnv, "user PIN"));
-  if (!options.ra_token_label.empty()) {
-    absl::StatusOr<std::string> ra_pin =
-        ReadSecret(command_line.ra_pin_file, kRaPinEnv, "RA token user PIN");
-    if (ra_pin.ok()) {
-      options.ra_user_pin = *std::move(ra_pin);
-    } else if (!command_line.ra_pin_file.empty() || !absl::IsNotFound(ra_pin.status())) {
-      return ra_pin.status();  // without a file or variable: the user PIN
-    }
-  }
+  RETURN_IF_ERROR(ReadRaPin(command_line, options));
   absl::StatusOr<std::string> so_pin =
       ReadSecret(command_line.so_pin_file, kSoPinEnv, "SO PIN");
   if (so_pin.ok()) {

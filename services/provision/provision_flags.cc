@@ -57,6 +57,12 @@ std::string UsageText() {
       "  --out-dir DIR        where to write ca.pem and ra.pem (required)\n"
       "  --pin-file FILE      user PIN from FILE instead of $SCEP_HSM_PIN\n"
       "  --so-pin-file FILE   SO PIN from FILE instead of $SCEP_HSM_SO_PIN\n"
+      "  --renew-ra           only renew the RA certificate: a new <out-dir>/ra.pem\n"
+      "                       for the same RA key (token, --ra-token-label or\n"
+      "                       --ra-key-file), issued by <out-dir>/ca.pem with the\n"
+      "                       token's CA key, --ra-days but never past the CA;\n"
+      "                       ca.pem (and its fingerprint) stays. Restart the\n"
+      "                       signer to serve it\n"
       "  --if-missing         exit 0 without changes when the token and both\n"
       "                       PEM files (and --ra-key-file) exist; reuse an existing token (and\n"
       "                       its keys) when only the PEM files are missing\n"
@@ -80,6 +86,10 @@ absl::StatusOr<CommandLine> ParseCommandLine(
     }
     if (arg == "--if-missing") {
       command_line.if_missing = true;
+      continue;
+    }
+    if (arg == "--renew-ra") {
+      command_line.renew_ra = true;
       continue;
     }
     if (arg.substr(0, 2) != "--") {
@@ -130,6 +140,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(
       options.ca_subject = value;
     } else if (flag == "--ra-subject") {
       options.ra_subject = value;
+      command_line.ra_subject_given = true;
     } else if (flag == "--ca-days") {
       ASSIGN_OR_RETURN(options.ca_validity_days, ParseDays(flag, value));
     } else if (flag == "--ra-days") {
@@ -155,6 +166,9 @@ absl::StatusOr<CommandLine> ParseCommandLine(
   if (!options.ra_key.is_rsa()) {
     return absl::InvalidArgumentError(
         "--ra-key must be RSA: the RA decrypts request envelopes");
+  }
+  if (command_line.renew_ra && command_line.if_missing) {
+    return absl::InvalidArgumentError("--renew-ra and --if-missing exclude each other");
   }
   return command_line;
 }

@@ -18,6 +18,9 @@ struct CommandLine {
   std::string so_pin_file;  // empty: use $SCEP_HSM_SO_PIN
   std::string ra_pin_file;  // --ra-token-label: empty = $SCEP_RA_HSM_PIN or the user PIN
   bool if_missing = false;
+  // --renew-ra: only a new RA certificate (pkcs11::RenewRaCertificate).
+  bool renew_ra = false;
+  bool ra_subject_given = false;  // else --renew-ra keeps the old subject
   bool help = false;
 };
 

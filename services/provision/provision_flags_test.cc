@@ -48,6 +48,22 @@ TEST(ParseCommandLineTest, RaKeyInAnotherToken) {
   EXPECT_TRUE(parsed->options.ra_user_pin.empty());
 }
 
+TEST(ParseCommandLineTest, RenewRa) {
+  absl::StatusOr<CommandLine> parsed =
+      ParseCommandLine({"--token-label", "t", "--out-dir", "d", "--renew-ra", "--ra-days", "400"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->renew_ra);
+  EXPECT_FALSE(parsed->ra_subject_given);
+  EXPECT_EQ(parsed->options.ra_validity_days, 400);
+  parsed = ParseCommandLine({"--token-label", "t", "--out-dir", "d", "--renew-ra",
+                             "--ra-subject", "CN=RA 2"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->ra_subject_given);
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      ParseCommandLine({"--token-label", "t", "--out-dir", "d", "--renew-ra", "--if-missing"})
+          .status()));
+}
+
 TEST(ParseCommandLineTest, DefaultsMatchTheDocumentation) {
   absl::StatusOr<CommandLine> parsed =
       ParseCommandLine({"--token-label", "t", "--out-dir", "d"});
@@ -63,6 +79,7 @@ TEST(ParseCommandLineTest, DefaultsMatchTheDocumentation) {
   EXPECT_EQ(parsed->options.ra_token_label, "") << "the CA's token";
   EXPECT_EQ(parsed->ra_pin_file, "");
   EXPECT_FALSE(parsed->if_missing);
+  EXPECT_FALSE(parsed->renew_ra);
 }
 
 TEST(ParseCommandLineTest, RefusesPinsOnTheCommandLineWithoutEchoingThem) {

@@ -24,6 +24,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto/der.h"
 #include "common/crypto/pem.h"
 #include "common/crypto/providers.h"
 #include "common/metrics/json_log.h"
@@ -155,6 +156,25 @@ absl::StatusOr<std::string> ReadPin() {
   return scep::base::ReadSecret("HSM PIN", absl::GetFlag(FLAGS_pin_file), "SCEP_HSM_PIN");
 }
 
+// Publishes `cert`'s notAfter and warns in the log when it is near or past:
+// an expired RA certificate stops every enrollment (devices refuse its
+// CertReps), an expired CA certificate every chain.
+void ReportExpiry(scep::metrics::JsonLogger& log, scep::signer::SignerMetrics& metrics,
+                  const std::string& ca, const char* role, X509* cert) {
+  const absl::Time not_after =
+      absl::FromUnixSeconds(scep::crypto::UnixSeconds(X509_get0_notAfter(cert)));
+  metrics.CertificateExpiry(ca, role, not_after);
+  const double days = absl::ToDoubleHours(not_after - absl::Now()) / 24;
+  if (days >= 30) return;
+  log.Log(LogRecord(days < 0 ? LogLevel::kError : LogLevel::kWarning,
+                    days < 0 ? "certificate_expired" : "certificate_expires_soon")
+              .Str("ca", ca)
+              .Str("role", role)
+              .Str("not_after", absl::FormatTime(absl::RFC3339_sec, not_after,
+                                                 absl::UTCTimeZone()))
+              .Num("days_left", days));
+}
+
 // The RA token's PIN: its own file or variable, else the CA token's.
 absl::StatusOr<std::string> ReadRaPin(const std::string& ca_token_pin) {
   if (absl::GetFlag(FLAGS_ra_pin_file).empty() && std::getenv("SCEP_RA_HSM_PIN") == nullptr) {
@@ -271,6 +291,13 @@ int main(int argc, char** argv) {
       auto next = scep::crypto::LoadCertificateFile(absl::GetFlag(FLAGS_next_ca_cert));
       if (!next.ok()) return Fail(log, next.status());
       options.next_ca_certificate = *std::move(next);
+    }
+    const std::string ca_name = files.name.empty() ? "default" : files.name;
+    for (const auto& [role, cert] :
+         {std::pair<const char*, X509*>{"ca", ca_cert->get()},
+          std::pair<const char*, X509*>{"ra", ra_cert->get()},
+          std::pair<const char*, X509*>{"next_ca", options.next_ca_certificate.get()}}) {
+      if (cert != nullptr) ReportExpiry(log, metrics, ca_name, role, cert);
     }
     // Metric key names stay bounded: "ca"/"ra", or "ca-NAME"/"ra-NAME".
     const std::string suffix = files.name.empty() ? "" : "-" + files.name;

@@ -51,7 +51,18 @@ SignerMetrics::SignerMetrics(prometheus::Registry& registry)
                   .Name("scep_signer_certificates_issued_total")
                   .Help("Certificates signed with the CA key.")
                   .Register(registry)
-                  .Add({})) {}
+                  .Add({})),
+      expiry_(prometheus::BuildGauge()
+                  .Name("scep_signer_certificate_expiry_timestamp_seconds")
+                  .Help("notAfter of the CA, RA and next CA certificates the "
+                        "signer serves, as Unix time.")
+                  .Register(registry)) {}
+
+void SignerMetrics::CertificateExpiry(absl::string_view ca, absl::string_view role,
+                                      absl::Time not_after) {
+  expiry_.Add({{"ca", std::string(ca)}, {"role", std::string(role)}})
+      .Set(static_cast<double>(absl::ToUnixSeconds(not_after)));
+}
 
 void SignerMetrics::RpcFinished(absl::string_view method,
                                 const absl::Status& status,

@@ -25,6 +25,10 @@ namespace scep::signer {
 //       (SoftHSMv2) the private-key arithmetic itself, with a network HSM
 //       the client library's share
 //   certificates_issued_total
+//   certificate_expiry_timestamp_seconds{ca,role}  notAfter (Unix seconds) of
+//       the certificates the signer serves: `ca` "default" or the issuing CA's
+//       name, `role` "ca", "ra" or "next_ca". Alert on it minus time()
+//       (an expired RA certificate stops every enrollment).
 // `key` is "ca" or "ra"; `operation` one of "decrypt", "sign_certificate",
 // "sign_certrep", "sign_crl", "public_key", "private_key"; `mechanism` one
 // of "rsa-pkcs1" (CKM_RSA_PKCS), "rsa-oaep" (CKM_RSA_PKCS_OAEP), "ecdsa"
@@ -44,6 +48,8 @@ class SignerMetrics {
                     absl::string_view mechanism, const absl::Status& status,
                     absl::Duration latency, absl::Duration cpu);
   void CertificateIssued() { issued_.Increment(); }
+  void CertificateExpiry(absl::string_view ca, absl::string_view role,
+                         absl::Time not_after);
 
  private:
   prometheus::Family<prometheus::Counter>& rpcs_;
@@ -54,6 +60,7 @@ class SignerMetrics {
   prometheus::Family<prometheus::Histogram>& key_duration_;
   prometheus::Family<prometheus::Counter>& key_cpu_;
   prometheus::Counter& issued_;
+  prometheus::Family<prometheus::Gauge>& expiry_;
 };
 
 }  // namespace scep::signer

@@ -22,7 +22,8 @@ RESOURCES = {
     "policy/v1": [("PodDisruptionBudget", "poddisruptionbudgets", True)],
     "networking.k8s.io/v1": [("Ingress", "ingresses", True),
                              ("NetworkPolicy", "networkpolicies", True)],
-    "monitoring.coreos.com/v1": [("ServiceMonitor", "servicemonitors", True)],
+    "monitoring.coreos.com/v1": [("ServiceMonitor", "servicemonitors", True),
+                                 ("PrometheusRule", "prometheusrules", True)],
     "cert-manager.io/v1": [("Certificate", "certificates", True), ("Issuer", "issuers", True),
                            ("ClusterIssuer", "clusterissuers", False)],
 }

@@ -74,7 +74,7 @@ class Stack:
                  ca_key="rsa:2048", signer_tls=None, gateway_tls=None,
                  gateway_args=(), signer_args=(), admin_token=None,
                  profiles=None, issuing_cas=(), ra_key_file=False, ra_token=None,
-                 ra_other_module=False):
+                 ra_other_module=False, provision_args=()):
         """signer_tls: dict(cert, key[, client_ca]) for the signer's gRPC
         TLS; gateway_tls: dict(ca[, cert, key]) for the gateway's side.
         Without them both run plaintext, which must be asked for
@@ -97,6 +97,7 @@ class Stack:
         self.ra_key_file = ra_key_file
         self.ra_token = ra_token
         self.ra_other_module = ra_other_module
+        self.provision_args = list(provision_args)  # the default CA's
         self.dir = tempfile.mkdtemp(prefix="scep-it-")
         self.procs = {}
         self.logs = {}
@@ -142,7 +143,7 @@ class Stack:
         out = subprocess.run(
             [binary("scep-provision"), "--module", SOFTHSM_MODULE,
              "--token-label", "scep-it", "--ca-key", self.ca_key,
-             "--out-dir", self.pki] + ra_key_args,
+             "--out-dir", self.pki] + ra_key_args + self.provision_args,
             env=env, capture_output=True, text=True, timeout=120)
         if out.returncode != 0:
             raise RuntimeError("provisioning failed: " + out.stdout + out.stderr)

@@ -7,12 +7,13 @@ settings from a config file with environment overrides."""
 import json
 import os
 import signal
+import ssl
 import subprocess
 import threading
 import time
 import unittest
 
-from harness import (Stack, binary, free_port, http, metric, openssl,
+from harness import (SOFTHSM_MODULE, Stack, binary, free_port, http, metric, openssl,
                      require_tool)
 
 REQ = "scep_gateway_requests_total"
@@ -183,6 +184,89 @@ class MetricsTest(unittest.TestCase):
             text = http("GET", self.stack.metrics_url(which) + "/metrics")[2].decode()
             self.assertNotIn(self.stack.challenge, text)
             self.assertNotIn("tid-metrics", text)
+
+
+class CertificateExpiryTest(unittest.TestCase):
+    """The signer publishes its certificates' notAfter and warns when one is
+    near: an expired RA certificate stops every enrollment."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack(provision_args=["--ra-days", "10"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def not_after(self, pem):
+        text = openssl("x509", "-in", pem, "-noout", "-enddate").decode().strip()
+        return ssl.cert_time_to_seconds(text.split("=", 1)[1])
+
+    def test_expiry_is_published_and_a_near_one_is_logged(self):
+        samples = self.stack.scrape("signer")
+        name = "scep_signer_certificate_expiry_timestamp_seconds"
+        self.assertEqual(metric(samples, name, ca="default", role="ca"),
+                         self.not_after(self.stack.ca_pem))
+        ra = metric(samples, name, ca="default", role="ra")
+        self.assertEqual(ra, self.not_after(self.stack.ra_pem))
+        self.assertAlmostEqual((ra - time.time()) / 86400, 10, delta=0.1)
+        self.assertEqual([k for k in samples if k[0] == name and ("role", "next_ca") in k[1]],
+                         [], "no rollover configured")
+        events = [json.loads(l) for l in self.stack.log("signer").splitlines()
+                  if l.startswith("{")]
+        soon = [e for e in events if e.get("event") == "certificate_expires_soon"]
+        self.assertEqual([(e["ca"], e["role"], e["level"]) for e in soon],
+                         [("default", "ra", "warning")], soon)
+        self.assertAlmostEqual(soon[0]["days_left"], 10, delta=0.1)
+
+    def test_renewed_ra_certificate_is_served_after_a_restart(self):
+        with open(self.stack.ca_pem, "rb") as f:
+            ca_before = f.read()
+        old_serial = openssl("x509", "-in", self.stack.ra_pem, "-noout", "-serial")
+        old_key = openssl("x509", "-in", self.stack.ra_pem, "-noout", "-pubkey")
+        out = subprocess.run(
+            [binary("scep-provision"), "--module", SOFTHSM_MODULE, "--token-label", "scep-it",
+             "--out-dir", self.stack.pki, "--renew-ra", "--ra-days", "400",
+             "--pin-file", self.stack.pin_file],
+            env=self.stack.env(), capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("unchanged", out.stdout)
+        self.assertNotIn(Stack.PIN, out.stdout + out.stderr)
+        with open(self.stack.ca_pem, "rb") as f:
+            self.assertEqual(f.read(), ca_before, "the CA certificate stays")
+        self.assertNotEqual(openssl("x509", "-in", self.stack.ra_pem, "-noout", "-serial"),
+                            old_serial)
+        self.assertEqual(openssl("x509", "-in", self.stack.ra_pem, "-noout", "-pubkey"),
+                         old_key)
+        self.assertIn("CN = SCEP Dev RA",
+                      openssl("x509", "-in", self.stack.ra_pem, "-noout", "-subject").decode())
+        verified = subprocess.run(["openssl", "verify", "-CAfile", self.stack.ca_pem,
+                                   self.stack.ra_pem], capture_output=True, text=True)
+        self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
+
+        self.stack.stop_process("signer")
+        self.stack.start_signer()
+        self.assertEqual(self.stack.wait_readyz(200, "signer")[0], 200)
+        ra = metric(self.stack.scrape("signer"),
+                    "scep_signer_certificate_expiry_timestamp_seconds", ca="default", role="ra")
+        self.assertAlmostEqual((ra - time.time()) / 86400, 400, delta=0.1)
+        # Until the gateway's next refresh (5 minutes) GetCACert still has
+        # the old RA certificate: the same key, so devices enroll throughout.
+        reply = pki_post(self.stack, self.stack.probe_request("renewed-ra", "tid-renewed-ra",
+                                                              "dd" * 16))
+        self.assertEqual(reply[0], 200)
+        self.assertEqual(self.stack.probe_open("renewed-ra", reply[2])["pkiStatus"], 0)
+        # A gateway that starts now serves the new one.
+        self.stack.stop_process("gateway")
+        self.stack.start_gateway()
+        self.stack.wait_ready()
+        status, _, body = http("GET", self.stack.url + "?operation=GetCACert")
+        self.assertEqual(status, 200)
+        published = openssl("pkcs7", "-inform", "DER", "-print_certs", "-text",
+                            input=body).decode().replace(":", "").upper()
+        new_serial = openssl("x509", "-in", self.stack.ra_pem, "-noout", "-serial").decode()
+        self.assertIn(new_serial.split("=")[1].strip(), published)
+        self.assertNotIn(old_serial.decode().split("=")[1].strip(), published)
 
 
 class ReadinessTest(unittest.TestCase):
