@@ -1,10 +1,12 @@
 #include "services/gateway/ca_certificates.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
 #include "common/base/status_macros.h"
 #include "common/codec/envelope.h"
+#include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
 #include "common/crypto/pem.h"
 
@@ -43,9 +45,11 @@ void CaCertificates::Set(std::shared_ptr<const CaSet> set) {
 }
 
 CertificateLoader::CertificateLoader(CaCertificates* certs, SignerClient* signer,
-                                     metrics::JsonLogger* log, std::string name)
+                                     metrics::JsonLogger* log, std::string name,
+                                     absl::Duration refresh)
     : log_(log),
       name_(name.empty() ? "(default)" : std::move(name)),
+      refresh_(std::max(refresh, absl::Seconds(1))),
       thread_([this, certs, signer] { Run(certs, signer); }) {}
 
 CertificateLoader::~CertificateLoader() {
@@ -64,12 +68,23 @@ void CertificateLoader::Run(CaCertificates* certs, SignerClient* signer) {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     lock.unlock();
+    absl::StatusOr<std::shared_ptr<const CaSet>> before = certs->Get();
     absl::Status s = certs->Refresh(*signer);
     lock.lock();
     if (s.ok() && !loaded) {
       log_->Log(LogRecord(LogLevel::kInfo, "ca_certificates_loaded")
                     .Str("issuing_ca", name_)
                     .Str("ca_sha256", (*certs->Get())->ca_fingerprint));
+    } else if (s.ok() && before.ok()) {
+      absl::StatusOr<std::shared_ptr<const CaSet>> after = certs->Get();
+      if (after.ok() && (X509_cmp((*before)->ca.get(), (*after)->ca.get()) != 0 ||
+                         X509_cmp((*before)->ra.get(), (*after)->ra.get()) != 0)) {
+        log_->Log(LogRecord(LogLevel::kInfo, "ca_certificates_changed")
+                      .Str("issuing_ca", name_)
+                      .Str("ca_sha256", (*after)->ca_fingerprint)
+                      .Str("ra_serial", codec::SerialHex(X509_get0_serialNumber(
+                                            (*after)->ra.get()))));
+      }
     }
     if (!s.ok() && !absl::IsUnavailable(s) && s.ToString() != last_error_) {
       last_error_ = s.ToString();
@@ -79,7 +94,7 @@ void CertificateLoader::Run(CaCertificates* certs, SignerClient* signer) {
                     .Str("error", s.message()));
     }
     loaded = loaded || s.ok();
-    cv_.wait_for(lock, loaded ? std::chrono::seconds(300) : std::chrono::seconds(1),
+    cv_.wait_for(lock, loaded ? absl::ToChronoSeconds(refresh_) : std::chrono::seconds(1),
                  [this] { return stop_; });
   }
 }

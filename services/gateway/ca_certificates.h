@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/crypto/ssl_ptr.h"
 #include "common/metrics/json_log.h"
 #include "services/gateway/signer_client.h"
@@ -46,13 +47,16 @@ class CaCertificates {
 
 // Keeps `certs` loaded from `signer` on a thread of its own: retries every
 // second until the signer answers (the gateway may start first), then
-// refreshes every five minutes. Logs the first load, and a refusal (e.g. a
-// CA name the signer does not know) once per distinct error. `name` is the
-// issuing CA, "" for the default one. Arguments must outlive the loader.
+// refreshes every `refresh` (gateway --ca_refresh_seconds). Logs the first
+// load, a change of the CA or RA certificate (after a renewal or rollover),
+// and a refusal (e.g. a CA name the signer does not know) once per distinct
+// error. `name` is the issuing CA, "" for the default one. Arguments must
+// outlive the loader.
 class CertificateLoader {
  public:
   CertificateLoader(CaCertificates* certs, SignerClient* signer,
-                    metrics::JsonLogger* log, std::string name = "");
+                    metrics::JsonLogger* log, std::string name = "",
+                    absl::Duration refresh = absl::Minutes(5));
   ~CertificateLoader();
   CertificateLoader(const CertificateLoader&) = delete;
   CertificateLoader& operator=(const CertificateLoader&) = delete;
@@ -62,6 +66,7 @@ class CertificateLoader {
 
   metrics::JsonLogger* const log_;
   const std::string name_;
+  const absl::Duration refresh_;
   std::string last_error_;  // only the loader thread touches it
   std::mutex mu_;
   std::condition_variable cv_;

@@ -95,6 +95,9 @@ ABSL_FLAG(std::string, metrics_address, "127.0.0.1",
           "listen address of /metrics, /healthz and /readyz");
 ABSL_FLAG(int, metrics_port, 9100, "port of /metrics, /healthz and /readyz");
 ABSL_FLAG(int, readiness_interval_ms, 1000, "how often readiness is checked");
+ABSL_FLAG(int, ca_refresh_seconds, 300,
+          "how often the CA and RA certificates are fetched from the signer again "
+          "(after an RA renewal or a CA rollover); at least 1");
 ABSL_FLAG(int, shutdown_grace_seconds, 25,
           "on SIGTERM: longest wait for in-flight requests before exiting");
 ABSL_FLAG(int, drain_delay_seconds, 0,
@@ -246,6 +249,9 @@ int main(int argc, char** argv) {
   if (!redis_password.ok()) return Fail(log, redis_password.status());
   redis_options.password = *std::move(redis_password);
   redis_options.pool_size = static_cast<size_t>(absl::GetFlag(FLAGS_workers));
+  if (absl::GetFlag(FLAGS_ca_refresh_seconds) < 1) {
+    return Fail(log, absl::InvalidArgumentError("--ca_refresh_seconds must be >= 1"));
+  }
   if (absl::GetFlag(FLAGS_redis_timeout_ms) < 1 ||
       absl::GetFlag(FLAGS_redis_failure_cooldown_ms) < 0) {
     return Fail(log, absl::InvalidArgumentError(
@@ -410,10 +416,11 @@ int main(int argc, char** argv) {
         return service.Handle(request);
       });
   if (!server.ok()) return Fail(log, server.status());
-  scep::gateway::CertificateLoader loader(&certificates, signer->get(), &log);
+  const absl::Duration ca_refresh = absl::Seconds(absl::GetFlag(FLAGS_ca_refresh_seconds));
+  scep::gateway::CertificateLoader loader(&certificates, signer->get(), &log, "", ca_refresh);
   for (auto& [name, ca] : further_cas) {
-    ca->loader = std::make_unique<scep::gateway::CertificateLoader>(&ca->certificates,
-                                                     ca->signer.get(), &log, name);
+    ca->loader = std::make_unique<scep::gateway::CertificateLoader>(
+        &ca->certificates, ca->signer.get(), &log, name, ca_refresh);
   }
   (*metrics_server)->Start();
   readiness.Start(absl::Milliseconds(absl::GetFlag(FLAGS_readiness_interval_ms)));

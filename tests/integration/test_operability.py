@@ -192,7 +192,8 @@ class CertificateExpiryTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(provision_args=["--ra-days", "10"]).start()
+        cls.stack = Stack(provision_args=["--ra-days", "10"],
+                          gateway_args=["--ca_refresh_seconds=1"]).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -250,23 +251,29 @@ class CertificateExpiryTest(unittest.TestCase):
         ra = metric(self.stack.scrape("signer"),
                     "scep_signer_certificate_expiry_timestamp_seconds", ca="default", role="ra")
         self.assertAlmostEqual((ra - time.time()) / 86400, 400, delta=0.1)
-        # Until the gateway's next refresh (5 minutes) GetCACert still has
-        # the old RA certificate: the same key, so devices enroll throughout.
+        # Devices that still hold the old RA certificate enroll: same key.
         reply = pki_post(self.stack, self.stack.probe_request("renewed-ra", "tid-renewed-ra",
                                                               "dd" * 16))
         self.assertEqual(reply[0], 200)
         self.assertEqual(self.stack.probe_open("renewed-ra", reply[2])["pkiStatus"], 0)
-        # A gateway that starts now serves the new one.
-        self.stack.stop_process("gateway")
-        self.stack.start_gateway()
-        self.stack.wait_ready()
-        status, _, body = http("GET", self.stack.url + "?operation=GetCACert")
-        self.assertEqual(status, 200)
-        published = openssl("pkcs7", "-inform", "DER", "-print_certs", "-text",
-                            input=body).decode().replace(":", "").upper()
+        # The gateway's next refresh (--ca_refresh_seconds, 1 here) publishes
+        # the new one, and says so.
         new_serial = openssl("x509", "-in", self.stack.ra_pem, "-noout", "-serial").decode()
-        self.assertIn(new_serial.split("=")[1].strip(), published)
+        new_serial = new_serial.split("=")[1].strip()
+        deadline = time.time() + 15
+        published = ""
+        while time.time() < deadline and new_serial not in published:
+            status, _, body = http("GET", self.stack.url + "?operation=GetCACert")
+            self.assertEqual(status, 200)
+            published = openssl("pkcs7", "-inform", "DER", "-print_certs", "-text",
+                                input=body).decode().replace(":", "").upper()
+            time.sleep(0.2)
+        self.assertIn(new_serial, published)
         self.assertNotIn(old_serial.decode().split("=")[1].strip(), published)
+        changed = [json.loads(l) for l in self.stack.log("gateway").splitlines()
+                   if l.startswith("{") and '"ca_certificates_changed"' in l]
+        self.assertEqual(len(changed), 1, changed)
+        self.assertEqual(changed[0]["ra_serial"].upper().lstrip("0"), new_serial.lstrip("0"))
 
 
 class ReadinessTest(unittest.TestCase):
