@@ -30,7 +30,8 @@ struct TokenConfig {
   std::string pin;          // user PIN: secret, never logged or in a Status
   // Further tokens of the same module whose keys this Token serves as well
   // (e.g. the RA key in another token), each with its own user PIN. One
-  // Token per module: see below.
+  // Token per module: see below. They connect and reconnect together: while
+  // one of them cannot be logged in to, none of their keys is served.
   struct Further {
     std::string token_label;
     std::string pin;  // secret
