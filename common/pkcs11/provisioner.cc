@@ -147,11 +147,13 @@ absl::Status ValidateProvisionOptions(const ProvisionOptions& options) {
       return absl::InvalidArgumentError(
           "the RA key goes in another token or in a file, not both");
     }
-    if (options.ra_token_label == options.token_label) {
+    if (options.ra_token_label == options.token_label && !RaTokenInOtherModule(options)) {
       return absl::InvalidArgumentError(
           "the RA token is the CA's token; leave the RA token label out");
     }
     RETURN_IF_ERROR(PaddedTokenLabel(options.ra_token_label).status());
+  } else if (!options.ra_module_path.empty()) {
+    return absl::InvalidArgumentError("an RA module needs the RA token's label");
   }
   if (options.ra_validity_days > options.ca_validity_days) {
     return absl::InvalidArgumentError(
@@ -190,13 +192,20 @@ absl::StatusOr<TokenSetup> PrepareToken(const ProvisionOptions& options) {
     ProvisionOptions ra = options;
     ra.token_label = options.ra_token_label;
     if (!options.ra_user_pin.empty()) ra.user_pin = options.ra_user_pin;
-    ASSIGN_OR_RETURN(std::optional<CK_SLOT_ID> ra_slot, module->FindToken(ra.token_label));
+    std::unique_ptr<Module> other;  // another HSM's module, finalised on return
+    const Module* ra_module = module.get();
+    if (RaTokenInOtherModule(options)) {
+      ASSIGN_OR_RETURN(other, Module::Load(options.ra_module_path));
+      RETURN_IF_ERROR(other->Initialize());
+      ra_module = other.get();
+    }
+    ASSIGN_OR_RETURN(std::optional<CK_SLOT_ID> ra_slot, ra_module->FindToken(ra.token_label));
     if (!ra_slot.has_value()) {
-      ASSIGN_OR_RETURN(ra_slot, CreateToken(*module, ra));
+      ASSIGN_OR_RETURN(ra_slot, CreateToken(*ra_module, ra));
       setup.ra_token_created = true;
     }
     ASSIGN_OR_RETURN(Session ra_session,
-                     Session::Open(*module, *ra_slot, /*read_write=*/true));
+                     Session::Open(*ra_module, *ra_slot, /*read_write=*/true));
     RETURN_IF_ERROR(ra_session.Login(CKU_USER, ra.user_pin, ra.token_label));
     ASSIGN_OR_RETURN(setup.ra_key_generated,
                      EnsureKeyPair(ra_session, options.ra_key, options.ra_key_label));
@@ -245,9 +254,11 @@ absl::StatusOr<bool> EnsureRaKeyFile(const ProvisionOptions& options) {
 namespace {
 
 // The RA key to certify, wherever `options` places it.
-absl::StatusOr<crypto::EvpPkeyPtr> RaPublicKey(Token& token, const ProvisionOptions& options) {
+absl::StatusOr<crypto::EvpPkeyPtr> RaPublicKey(Token& token, const ProvisionOptions& options,
+                                               Token* ra_module_token) {
   if (!options.ra_token_label.empty()) {
-    return token.PublicKey(options.ra_token_label, options.ra_key_label);
+    Token& ra_token = ra_module_token != nullptr ? *ra_module_token : token;
+    return ra_token.PublicKey(options.ra_token_label, options.ra_key_label);
   }
   if (options.ra_key_file.empty()) return token.PublicKey(options.ra_key_label);
   // Only its public half goes into the certificate.
@@ -257,10 +268,11 @@ absl::StatusOr<crypto::EvpPkeyPtr> RaPublicKey(Token& token, const ProvisionOpti
 }  // namespace
 
 absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
-    Token& token, const ProvisionOptions& options) {
+    Token& token, const ProvisionOptions& options, Token* ra_module_token) {
   ServiceCertificates certs;
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ca_public, token.PublicKey(options.ca_key_label));
-  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ra_public, RaPublicKey(token, options));
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ra_public,
+                   RaPublicKey(token, options, ra_module_token));
   const EVP_MD* digest = options.ca_key.SignatureDigest();
 
   CertificateRequest ca_request{CertificateRole::kCa, options.ca_subject,
@@ -283,9 +295,19 @@ absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
   return certs;
 }
 
+bool RaTokenInOtherModule(const ProvisionOptions& options) {
+  return !options.ra_token_label.empty() && !options.ra_module_path.empty() &&
+         options.ra_module_path != options.module_path;
+}
+
+TokenConfig RaModuleTokenConfig(const ProvisionOptions& options) {
+  return {options.ra_module_path, options.ra_token_label,
+          options.ra_user_pin.empty() ? options.user_pin : options.ra_user_pin, {}};
+}
+
 TokenConfig ProvisionedTokenConfig(const ProvisionOptions& options) {
   TokenConfig config{options.module_path, options.token_label, options.user_pin, {}};
-  if (!options.ra_token_label.empty()) {
+  if (!options.ra_token_label.empty() && !RaTokenInOtherModule(options)) {
     config.further_tokens.push_back(
         {options.ra_token_label,
          options.ra_user_pin.empty() ? options.user_pin : options.ra_user_pin});
@@ -307,7 +329,12 @@ absl::StatusOr<crypto::X509Ptr> RenewRaCertificate(const ProvisionOptions& optio
     return absl::FailedPreconditionError(absl::StrCat(
         "the CA certificate is not for the token's CA key '", options.ca_key_label, "'"));
   }
-  absl::StatusOr<crypto::EvpPkeyPtr> ra_public = RaPublicKey(*token, options);
+  std::unique_ptr<Token> ra_module_token;
+  if (RaTokenInOtherModule(options)) {
+    ASSIGN_OR_RETURN(ra_module_token, Token::Open(RaModuleTokenConfig(options)));
+  }
+  absl::StatusOr<crypto::EvpPkeyPtr> ra_public =
+      RaPublicKey(*token, options, ra_module_token.get());
   if (!ra_public.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("no RA key to renew the certificate of: ", ra_public.status().message()));
@@ -341,8 +368,12 @@ absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options) {
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Token> token,
                    Token::Open(ProvisionedTokenConfig(options)));
+  std::unique_ptr<Token> ra_module_token;
+  if (RaTokenInOtherModule(options)) {
+    ASSIGN_OR_RETURN(ra_module_token, Token::Open(RaModuleTokenConfig(options)));
+  }
   ASSIGN_OR_RETURN(result.certificates,
-                   IssueServiceCertificates(*token, options));
+                   IssueServiceCertificates(*token, options, ra_module_token.get()));
   return result;
 }
 

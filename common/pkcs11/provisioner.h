@@ -53,6 +53,9 @@ struct ProvisionOptions {
   // `so_pin`. Its user PIN is `ra_user_pin`, or `user_pin` when empty.
   std::string ra_token_label;
   std::string ra_user_pin;  // secret
+  // With `ra_token_label`: the PKCS#11 module of that token when it is
+  // another HSM's ("" = module_path).
+  std::string ra_module_path;
 };
 
 // CKA_ID of the key pair labelled `label`: the historical one-byte ids for
@@ -102,13 +105,20 @@ absl::StatusOr<bool> EnsureRaKeyFile(const ProvisionOptions& options);
 // Step 2: issues the CA certificate (self-signed) and the RA certificate
 // (signed by the CA key) for the key pairs in `token` (the RA's public key
 // from `ra_key_file`, or from `ra_token_label`, which `token` must then
-// serve as a further token), signing in the token.
+// serve as a further token, or `ra_module_token` when it is of another
+// module), signing in the token.
 absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
-    Token& token, const ProvisionOptions& options);
+    Token& token, const ProvisionOptions& options, Token* ra_module_token = nullptr);
 
 // The Token configuration that serves the keys `options` provisions: the
-// CA's token, plus `ra_token_label` as a further token when set.
+// CA's token, plus `ra_token_label` as a further token when it is of the
+// same module.
 TokenConfig ProvisionedTokenConfig(const ProvisionOptions& options);
+
+// Whether the RA token is of another module than the CA's, and the Token
+// configuration for it then.
+bool RaTokenInOtherModule(const ProvisionOptions& options);
+TokenConfig RaModuleTokenConfig(const ProvisionOptions& options);
 
 // Renews the RA certificate alone (it runs out first: 730 days by default
 // against the CA's 3650): a new certificate for the RA key pair where

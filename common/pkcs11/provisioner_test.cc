@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -317,6 +318,36 @@ TEST_F(ProvisionerTest, RaKeyInAnotherTokenOfTheSameModule) {
   EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(first->certificates.ra.get()),
                         X509_get0_pubkey(second->certificates.ra.get())),
             1);
+}
+
+// Another HSM, as far as the provisioner can tell: a copy of SoftHSMv2's
+// library is loaded as a module of its own.
+TEST_F(ProvisionerTest, RaKeyInATokenOfAnotherModule) {
+  const std::string copy = sandbox_->dir() + "/libsofthsm2-other.so";
+  std::filesystem::copy_file(SCEP_SOFTHSM2_MODULE, copy);
+  options_.ra_token_label = "other-hsm-ra";
+  options_.ra_module_path = copy;
+  absl::StatusOr<ProvisionResult> first = Provision(options_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->setup.ra_key_generated);
+  absl::StatusOr<std::unique_ptr<Token>> ra_token = Token::Open(RaModuleTokenConfig(options_));
+  ASSERT_TRUE(ra_token.ok()) << ra_token.status();
+  absl::StatusOr<crypto::EvpPkeyPtr> ra_public = (*ra_token)->PublicKey(kRaKeyLabel);
+  ASSERT_TRUE(ra_public.ok()) << ra_public.status();
+  EXPECT_EQ(EVP_PKEY_eq(ra_public->get(), X509_get0_pubkey(first->certificates.ra.get())), 1);
+  EXPECT_TRUE(ProvisionedTokenConfig(options_).further_tokens.empty());
+
+  absl::StatusOr<crypto::X509Ptr> renewed =
+      RenewRaCertificate(options_, first->certificates.ca.get());
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  EXPECT_EQ(EVP_PKEY_eq(ra_public->get(), X509_get0_pubkey(renewed->get())), 1);
+
+  ProvisionOptions same_label = options_;  // another HSM may use the same label
+  same_label.ra_token_label = options_.token_label;
+  EXPECT_TRUE(ValidateProvisionOptions(same_label).ok());
+  ProvisionOptions no_label = options_;
+  no_label.ra_token_label.clear();
+  EXPECT_TRUE(absl::IsInvalidArgument(ValidateProvisionOptions(no_label)));
 }
 
 TEST_F(ProvisionerTest, RaTokenOptionsAreChecked) {

@@ -34,7 +34,9 @@ void PrintSummary(const pkcs11::ProvisionOptions& options,
       << note(setup.token_created, "created", "existing") << ")\n";
   if (!options.ra_token_label.empty()) {
     out << "RA token:       " << options.ra_token_label << " ("
-        << note(setup.ra_token_created, "created", "existing") << ")\n";
+        << note(setup.ra_token_created, "created", "existing") << ")";
+    if (pkcs11::RaTokenInOtherModule(options)) out << " of " << options.ra_module_path;
+    out << "\n";
   }
   out
       << "CA key:         " << options.ca_key_label << ", "
@@ -155,8 +157,11 @@ absl::Status RunProvision(CommandLine command_line, std::ostream& out) {
         (options.ra_key_file.empty() || std::filesystem::exists(options.ra_key_file))) {
       bool ra_token = true;
       if (!options.ra_token_label.empty()) {
-        ASSIGN_OR_RETURN(ra_token, pkcs11::TokenExists(options.module_path,
-                                                       options.ra_token_label));
+        ASSIGN_OR_RETURN(ra_token, pkcs11::TokenExists(
+                                       pkcs11::RaTokenInOtherModule(options)
+                                           ? options.ra_module_path
+                                           : options.module_path,
+                                       options.ra_token_label));
       }
       if (ra_token) {
         out << "token '" << options.token_label << "', " << ca_path << " and "

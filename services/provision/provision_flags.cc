@@ -44,10 +44,13 @@ std::string UsageText() {
       "                       mode 0600; kept when it exists) instead of in\n"
       "                       the token: for HSMs that refuse RSA PKCS#1 v1.5\n"
       "                       decryption (scep-signer --ra_key_file)\n"
-      "  --ra-token-label L   the RA key pair in token L of the same module\n"
+      "  --ra-token-label L   the RA key pair in token L (of --module, or of\n"
+      "                       --ra-module)\n"
       "                       (initialised with the SO PIN when missing; an\n"
       "                       existing one keeps its keys) instead of the CA's\n"
       "                       token (scep-signer --ra_token_label)\n"
+      "  --ra-module PATH     PKCS#11 module of --ra-token-label when it is\n"
+      "                       another HSM's (scep-signer --ra_pkcs11_module)\n"
       "  --ra-pin-file FILE   user PIN of --ra-token-label from FILE, else\n"
       "                       $SCEP_RA_HSM_PIN, else the CA token's user PIN\n"
       "  --ca-subject DN      default \"CN=SCEP Dev CA\"\n"
@@ -134,6 +137,8 @@ absl::StatusOr<CommandLine> ParseCommandLine(
       options.ra_key_file = value;
     } else if (flag == "--ra-token-label") {
       options.ra_token_label = value;
+    } else if (flag == "--ra-module") {
+      options.ra_module_path = value;
     } else if (flag == "--ra-pin-file") {
       command_line.ra_pin_file = value;
     } else if (flag == "--ca-subject") {

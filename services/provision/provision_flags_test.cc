@@ -41,8 +41,10 @@ TEST(ParseCommandLineTest, ParsesTheDocumentedExample) {
 TEST(ParseCommandLineTest, RaKeyInAnotherToken) {
   absl::StatusOr<CommandLine> parsed =
       ParseCommandLine({"--token-label", "t", "--out-dir", "d", "--ra-token-label",
-                        "ra-partition", "--ra-pin-file=/run/ra-pin"});
+                        "ra-partition", "--ra-pin-file=/run/ra-pin", "--ra-module",
+                        "/opt/hsm2/lib.so"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->options.ra_module_path, "/opt/hsm2/lib.so");
   EXPECT_EQ(parsed->options.ra_token_label, "ra-partition");
   EXPECT_EQ(parsed->ra_pin_file, "/run/ra-pin");
   EXPECT_TRUE(parsed->options.ra_user_pin.empty());

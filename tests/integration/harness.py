@@ -140,6 +140,11 @@ class Stack:
             with open(self.ra_pin_file, "w") as f:
                 f.write(self.RA_PIN + "\n")
             ra_key_args = ["--ra-token-label", self.ra_token, "--ra-pin-file", self.ra_pin_file]
+            if self.ra_other_module:
+                self.ra_module_copy = os.path.join(self.dir, "other-hsm", "libsofthsm2-copy.so")
+                os.makedirs(os.path.dirname(self.ra_module_copy))
+                shutil.copy(SOFTHSM_MODULE, self.ra_module_copy)
+                ra_key_args += ["--ra-module", self.ra_module_copy]
         out = subprocess.run(
             [binary("scep-provision"), "--module", SOFTHSM_MODULE,
              "--token-label", "scep-it", "--ca-key", self.ca_key,
@@ -159,7 +164,8 @@ class Stack:
                 + (["--ra-key-file", os.path.join(ca_dir, "ra-key.pem")]
                    if self.ra_key_file else [])
                 + (["--ra-token-label", self.ra_token, "--ra-pin-file", self.ra_pin_file]
-                   if self.ra_token else []),
+                   if self.ra_token else [])
+                + (["--ra-module", self.ra_module_copy] if self.ra_other_module else []),
                 env=env, capture_output=True, text=True, timeout=120)
             if out.returncode != 0:
                 raise RuntimeError(f"provisioning CA {name} failed: " + out.stdout + out.stderr)
@@ -223,11 +229,7 @@ class Stack:
         if self.ra_token:
             argv += [f"--ra_token_label={self.ra_token}", f"--ra_pin_file={self.ra_pin_file}"]
             if self.ra_other_module:
-                copy = os.path.join(self.dir, "other-hsm", "libsofthsm2-copy.so")
-                if not os.path.exists(copy):
-                    os.makedirs(os.path.dirname(copy))
-                    shutil.copy(SOFTHSM_MODULE, copy)
-                argv.append(f"--ra_pkcs11_module={copy}")
+                argv.append(f"--ra_pkcs11_module={self.ra_module_copy}")
         if self.signer_tls:
             argv += [f"--tls_cert={self.signer_tls['cert']}",
                      f"--tls_key={self.signer_tls['key']}"]
