@@ -268,24 +268,43 @@ absl::StatusOr<crypto::EvpPkeyPtr> RaPublicKey(Token& token, const ProvisionOpti
 }  // namespace
 
 absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
-    Token& token, const ProvisionOptions& options, Token* ra_module_token) {
+    Token& token, const ProvisionOptions& options, Token* ra_module_token,
+    const X509* existing_ca) {
   ServiceCertificates certs;
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ca_public, token.PublicKey(options.ca_key_label));
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ra_public,
                    RaPublicKey(token, options, ra_module_token));
   const EVP_MD* digest = options.ca_key.SignatureDigest();
 
-  CertificateRequest ca_request{CertificateRole::kCa, options.ca_subject,
-                                options.ca_validity_days, ca_public.get()};
-  RETURN_IF_ERROR(token.WithPrivateKey(
-      options.ca_key_label, [&](EVP_PKEY* ca_key) -> absl::Status {
-        ASSIGN_OR_RETURN(certs.ca, IssueCertificate(ca_request, nullptr,
-                                                    ca_key, digest));
-        return absl::OkStatus();
-      }));
+  int ra_days = options.ra_validity_days;
+  if (existing_ca != nullptr) {
+    if (EVP_PKEY_eq(ca_public.get(), X509_get0_pubkey(existing_ca)) != 1) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the existing CA certificate is not for the token's CA key '",
+          options.ca_key_label, "' (move it away to issue a new one)"));
+    }
+    int days = 0, seconds = 0;
+    if (ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(existing_ca)) != 1 ||
+        days < 1) {
+      return absl::FailedPreconditionError(
+          "the existing CA certificate has less than a day left");
+    }
+    ra_days = std::min(ra_days, days);
+    certs.ca.reset(X509_dup(const_cast<X509*>(existing_ca)));
+    if (certs.ca == nullptr) return crypto::SslInternal("copying the CA certificate");
+  } else {
+    CertificateRequest ca_request{CertificateRole::kCa, options.ca_subject,
+                                  options.ca_validity_days, ca_public.get()};
+    RETURN_IF_ERROR(token.WithPrivateKey(
+        options.ca_key_label, [&](EVP_PKEY* ca_key) -> absl::Status {
+          ASSIGN_OR_RETURN(certs.ca, IssueCertificate(ca_request, nullptr,
+                                                      ca_key, digest));
+          return absl::OkStatus();
+        }));
+  }
 
-  CertificateRequest ra_request{CertificateRole::kRa, options.ra_subject,
-                                options.ra_validity_days, ra_public.get()};
+  CertificateRequest ra_request{CertificateRole::kRa, options.ra_subject, ra_days,
+                                ra_public.get()};
   RETURN_IF_ERROR(token.WithPrivateKey(
       options.ca_key_label, [&](EVP_PKEY* ca_key) -> absl::Status {
         ASSIGN_OR_RETURN(certs.ra, IssueCertificate(ra_request, certs.ca.get(),
@@ -359,7 +378,8 @@ absl::StatusOr<crypto::X509Ptr> RenewRaCertificate(const ProvisionOptions& optio
   return renewed;
 }
 
-absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options) {
+absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options,
+                                          const X509* existing_ca) {
   RETURN_IF_ERROR(ValidateProvisionOptions(options));
   ProvisionResult result;
   ASSIGN_OR_RETURN(result.setup, PrepareToken(options));
@@ -373,7 +393,8 @@ absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options) {
     ASSIGN_OR_RETURN(ra_module_token, Token::Open(RaModuleTokenConfig(options)));
   }
   ASSIGN_OR_RETURN(result.certificates,
-                   IssueServiceCertificates(*token, options, ra_module_token.get()));
+                   IssueServiceCertificates(*token, options, ra_module_token.get(),
+                                            existing_ca));
   return result;
 }
 

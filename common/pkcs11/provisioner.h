@@ -107,8 +107,14 @@ absl::StatusOr<bool> EnsureRaKeyFile(const ProvisionOptions& options);
 // from `ra_key_file`, or from `ra_token_label`, which `token` must then
 // serve as a further token, or `ra_module_token` when it is of another
 // module), signing in the token.
+// With `existing_ca` (the CA certificate already in use, e.g. ca.pem when a
+// token is reused) the CA certificate is kept, not issued again: its
+// fingerprint is pinned in MDM profiles. It must be the certificate of the
+// token's CA key (FailedPrecondition otherwise), and the RA certificate
+// then ends no later than it.
 absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
-    Token& token, const ProvisionOptions& options, Token* ra_module_token = nullptr);
+    Token& token, const ProvisionOptions& options, Token* ra_module_token = nullptr,
+    const X509* existing_ca = nullptr);
 
 // The Token configuration that serves the keys `options` provisions: the
 // CA's token, plus `ra_token_label` as a further token when it is of the
@@ -131,8 +137,10 @@ TokenConfig RaModuleTokenConfig(const ProvisionOptions& options);
 absl::StatusOr<crypto::X509Ptr> RenewRaCertificate(const ProvisionOptions& options,
                                                    const X509* ca);
 
-// Validate, step 1, then step 2 through a Token opened and closed here.
-absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options);
+// Validate, step 1, then step 2 through a Token opened and closed here
+// (keeping `existing_ca`, see IssueServiceCertificates).
+absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options,
+                                          const X509* existing_ca = nullptr);
 
 // Writes `dir`/ca.pem and `dir`/ra.pem, creating `dir` when missing.
 absl::Status WriteServiceCertificates(const ServiceCertificates& certs,

@@ -170,6 +170,29 @@ TEST_F(ProvisionerTest, ReuseKeepsExistingKeys) {
             1);
 }
 
+TEST_F(ProvisionerTest, ReuseKeepsAnExistingCaCertificate) {
+  absl::StatusOr<ProvisionResult> first = Provision(options_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  options_.reuse_existing_token = true;
+  absl::StatusOr<ProvisionResult> second = Provision(options_, first->certificates.ca.get());
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(X509_cmp(first->certificates.ca.get(), second->certificates.ca.get()), 0)
+      << "the fingerprint MDM profiles pin stays";
+  EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(first->certificates.ra.get()),
+                             X509_get0_serialNumber(second->certificates.ra.get())),
+            0);
+  EXPECT_EQ(X509_check_issued(first->certificates.ca.get(), second->certificates.ra.get()),
+            X509_V_OK);
+
+  ProvisionOptions other = options_;
+  other.token_label = "other";
+  other.reuse_existing_token = false;
+  absl::StatusOr<ProvisionResult> other_ca = Provision(other);
+  ASSERT_TRUE(other_ca.ok()) << other_ca.status();
+  absl::StatusOr<ProvisionResult> refused = Provision(options_, other_ca->certificates.ca.get());
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+}
+
 TEST_F(ProvisionerTest, FurtherIssuingCaJoinsTheToken) {
   absl::StatusOr<ProvisionResult> first = Provision(options_);
   ASSERT_TRUE(first.ok()) << first.status();

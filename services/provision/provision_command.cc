@@ -184,8 +184,14 @@ absl::Status RunProvision(CommandLine command_line, std::ostream& out) {
     return so_pin.status();  // only a reused token can do without it
   }
 
+  // A reused token whose ca.pem is still there keeps that CA certificate
+  // (MDM profiles pin its fingerprint): only what is missing is issued.
+  crypto::X509Ptr existing_ca;
+  if (options.reuse_existing_token && std::filesystem::exists(ca_path)) {
+    ASSIGN_OR_RETURN(existing_ca, pkcs11::ReadCertificatePem(ca_path));
+  }
   absl::StatusOr<pkcs11::ProvisionResult> provisioned =
-      pkcs11::Provision(options);
+      pkcs11::Provision(options, existing_ca.get());
   if (absl::IsAlreadyExists(provisioned.status())) {
     return absl::AlreadyExistsError(
         absl::StrCat(provisioned.status().message(),
@@ -198,6 +204,7 @@ absl::Status RunProvision(CommandLine command_line, std::ostream& out) {
   ASSIGN_OR_RETURN(std::string fingerprint,
                    pkcs11::Sha256Fingerprint(result.certificates.ca.get()));
   PrintSummary(options, result, fingerprint, ca_path, ra_path, out);
+  if (existing_ca != nullptr) out << "CA certificate kept (already in use)\n";
   return absl::OkStatus();
 }
 

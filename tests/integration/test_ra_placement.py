@@ -126,6 +126,24 @@ class RaKeyFileTest(unittest.TestCase):
              os.path.join(out_dir, "ra.pem")], capture_output=True, text=True)
         self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
 
+        # ra.pem lost (or removed to get a new one): --if-missing issues it
+        # again and keeps ca.pem, whose fingerprint MDM profiles pin.
+        with open(os.path.join(out_dir, "ca.pem"), "rb") as f:
+            ca_before = f.read()
+        os.remove(os.path.join(out_dir, "ra.pem"))
+        out = subprocess.run(
+            [binary("scep-provision"), "--module", SOFTHSM_MODULE,
+             "--token-label", "again-it", "--ra-key-file", self.stack.ra_key_pem,
+             "--out-dir", out_dir, "--if-missing"],
+            env=self.stack.env(SCEP_HSM_PIN=Stack.PIN), capture_output=True, text=True,
+            timeout=120)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("CA certificate kept", out.stdout)
+        with open(os.path.join(out_dir, "ca.pem"), "rb") as f:
+            self.assertEqual(f.read(), ca_before)
+        self.assertEqual(openssl("x509", "-in", os.path.join(out_dir, "ra.pem"), "-noout",
+                                 "-pubkey"), before)
+
 
 class RaOtherTokenTest(unittest.TestCase):
     """The RA key in another token of the CA's module, with its own PIN."""
