@@ -344,6 +344,7 @@ class ValuesSchema(unittest.TestCase):
             "typo in a nested key": {"gateway": {"replicas": 3}},
             "legacy digest": {"gateway": {"certDigest": "md5"}},
             "port out of range": {"signer": {"grpcPort": 70000}},
+            "CA refresh of zero seconds": {"gateway": {"caRefreshSeconds": 0}},
             "relative module path": {"signer": {"pkcs11": {"module": "libpkcs11.so"}}},
             "unknown signer kind": {"signer": {"kind": "DaemonSet"}},
             "string for a boolean": {"tls": {"enabled": "yes"}},
