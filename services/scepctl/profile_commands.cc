@@ -5,12 +5,19 @@
 #include <vector>
 
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "services/scepctl/mobileconfig.h"
 
 namespace scep::scepctl::internal {
 namespace {
 
 namespace v1 = admin::v1;
+
+// YYYY-MM-DD (UTC) of Unix seconds; "-" when unknown.
+std::string Day(int64_t unix_seconds) {
+  if (unix_seconds <= 0) return "-";
+  return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(unix_seconds), absl::UTCTimeZone());
+}
 
 // profiles list and show print the same, whether one profile or many.
 int PrintProfiles(CommandContext& context, v1::ListProfilesResponse& all) {
@@ -20,13 +27,14 @@ int PrintProfiles(CommandContext& context, v1::ListProfilesResponse& all) {
     }
   }
   return context.Reply(all, [](std::ostream& out, const v1::ListProfilesResponse& list) {
-    out << "NAME\tTEMPLATE\tCHALLENGE\tAPPROVAL\tSUBJECT\n";
+    out << "NAME\tTEMPLATE\tCHALLENGE\tAPPROVAL\tCA EXPIRES\tRA EXPIRES\tSUBJECT\n";
     for (const v1::Profile& p : list.profiles()) {
       std::vector<std::string> rdns;
       for (const v1::SubjectRdn& rdn : p.subject()) rdns.push_back(rdn.type() + "=" + rdn.value());
       out << p.name() << (p.is_default() ? " (default)" : "") << "\t"
           << (p.template_name().empty() ? "-" : p.template_name()) << "\t"
           << p.challenge_mode() << "\t" << p.approval() << "\t"
+          << Day(p.ca_not_after()) << "\t" << Day(p.ra_not_after()) << "\t"
           << (rdns.empty() ? "(as requested)" : absl::StrJoin(rdns, ",")) << "\n";
     }
   });

@@ -4,6 +4,7 @@ deny, timeout) with a small HTTP verifier run by the test."""
 
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json
+import ssl
 import os
 import subprocess
 import tempfile
@@ -77,6 +78,37 @@ class ProfilesTest(unittest.TestCase):
         if status != 200:
             return status, None
         return status, self.stack.probe_open(name, body)
+
+    def test_profiles_show_each_cas_fingerprint_and_expiry(self):
+        def enddate(pem):
+            text = openssl("x509", "-in", pem, "-noout", "-enddate").decode().strip()
+            return int(ssl.cert_time_to_seconds(text.split("=", 1)[1]))
+
+        def fingerprint(pem):
+            text = openssl("x509", "-in", pem, "-noout", "-fingerprint", "-sha256").decode()
+            return text.strip().split("=", 1)[1]
+
+        deadline = time.time() + 15  # the further CA's certificates load after start
+        while True:
+            out = self.stack.scepctl("profiles", "list", "--json")
+            if out.returncode == 0 or time.time() > deadline or "not yet loaded" not in out.stderr:
+                break
+            time.sleep(0.2)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        listed = {p["name"]: p for p in json.loads(out.stdout)["profiles"]}
+        for name, files in (("default", {"ca": self.stack.ca_pem, "ra": self.stack.ra_pem}),
+                            ("corp", self.stack.cas["corp"])):
+            p = listed[name]
+            self.assertEqual(p["caSha256"], fingerprint(files["ca"]), name)
+            self.assertEqual(int(p["caNotAfter"]), enddate(files["ca"]), name)
+            self.assertEqual(int(p["raNotAfter"]), enddate(files["ra"]), name)
+        self.assertNotEqual(listed["default"]["caSha256"], listed["corp"]["caSha256"])
+        table = self.stack.scepctl("profiles", "show", "--profile", "corp")
+        self.assertEqual(table.returncode, 0, table.stderr)
+        header, row = table.stdout.splitlines()[:2]
+        columns = dict(zip(header.split("\t"), row.split("\t")))
+        day = time.strftime("%Y-%m-%d", time.gmtime(enddate(self.stack.cas["corp"]["ra"])))
+        self.assertEqual(columns["RA EXPIRES"], day, table.stdout)
 
     def test_unknown_profile_is_404(self):
         self.assertEqual(http("GET", self.stack.url + "/nope?operation=GetCACaps")[0], 404)
