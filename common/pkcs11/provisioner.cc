@@ -1,9 +1,9 @@
 #include "common/pkcs11/provisioner.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <optional>
