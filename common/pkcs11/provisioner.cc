@@ -334,6 +334,26 @@ TokenConfig ProvisionedTokenConfig(const ProvisionOptions& options) {
   return config;
 }
 
+namespace {
+
+// The Tokens serving the keys `options` provisions: the CA's (with a further
+// RA token of its module), and the RA token's when it is of another module.
+struct ProvisionedTokens {
+  std::unique_ptr<Token> main;
+  std::unique_ptr<Token> ra_module;  // null unless RaTokenInOtherModule
+};
+
+absl::StatusOr<ProvisionedTokens> OpenProvisionedTokens(const ProvisionOptions& options) {
+  ProvisionedTokens tokens;
+  ASSIGN_OR_RETURN(tokens.main, Token::Open(ProvisionedTokenConfig(options)));
+  if (RaTokenInOtherModule(options)) {
+    ASSIGN_OR_RETURN(tokens.ra_module, Token::Open(RaModuleTokenConfig(options)));
+  }
+  return tokens;
+}
+
+}  // namespace
+
 absl::StatusOr<crypto::X509Ptr> RenewRaCertificate(const ProvisionOptions& options,
                                                    const X509* ca) {
   ProvisionOptions checked = options;
@@ -341,41 +361,14 @@ absl::StatusOr<crypto::X509Ptr> RenewRaCertificate(const ProvisionOptions& optio
   // Capped below at the CA certificate's real notAfter instead.
   checked.ca_validity_days = std::max(checked.ca_validity_days, checked.ra_validity_days);
   RETURN_IF_ERROR(ValidateProvisionOptions(checked));
-  ASSIGN_OR_RETURN(std::unique_ptr<Token> token,
-                   Token::Open(ProvisionedTokenConfig(options)));
-  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ca_public, token->PublicKey(options.ca_key_label));
-  if (EVP_PKEY_eq(ca_public.get(), X509_get0_pubkey(ca)) != 1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the CA certificate is not for the token's CA key '", options.ca_key_label, "'"));
-  }
-  std::unique_ptr<Token> ra_module_token;
-  if (RaTokenInOtherModule(options)) {
-    ASSIGN_OR_RETURN(ra_module_token, Token::Open(RaModuleTokenConfig(options)));
-  }
-  absl::StatusOr<crypto::EvpPkeyPtr> ra_public =
-      RaPublicKey(*token, options, ra_module_token.get());
-  if (!ra_public.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no RA key to renew the certificate of: ", ra_public.status().message()));
-  }
-  int days = 0, seconds = 0;
-  if (ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(ca)) != 1 || days < 1) {
-    return absl::FailedPreconditionError(
-        "the CA certificate has less than a day left: roll the CA over first");
-  }
+  ASSIGN_OR_RETURN(ProvisionedTokens tokens, OpenProvisionedTokens(options));
   // The CA key's own type decides the digest, whatever `ca_key` says.
   ASSIGN_OR_RETURN(KeyAttributes ca_attributes,
-                   token->PrivateKeyAttributes(options.ca_key_label));
-  CertificateRequest request{CertificateRole::kRa, options.ra_subject,
-                             std::min(options.ra_validity_days, days), ra_public->get()};
-  crypto::X509Ptr renewed;
-  RETURN_IF_ERROR(token->WithPrivateKey(
-      options.ca_key_label, [&](EVP_PKEY* ca_key) -> absl::Status {
-        ASSIGN_OR_RETURN(renewed, IssueCertificate(request, ca, ca_key,
-                                                   ca_attributes.spec.SignatureDigest()));
-        return absl::OkStatus();
-      }));
-  return renewed;
+                   tokens.main->PrivateKeyAttributes(options.ca_key_label));
+  checked.ca_key = ca_attributes.spec;
+  ASSIGN_OR_RETURN(ServiceCertificates certs,
+                   IssueServiceCertificates(*tokens.main, checked, tokens.ra_module.get(), ca));
+  return std::move(certs.ra);
 }
 
 absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options,
@@ -386,14 +379,9 @@ absl::StatusOr<ProvisionResult> Provision(const ProvisionOptions& options,
   if (!options.ra_key_file.empty()) {
     ASSIGN_OR_RETURN(result.setup.ra_key_generated, EnsureRaKeyFile(options));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<Token> token,
-                   Token::Open(ProvisionedTokenConfig(options)));
-  std::unique_ptr<Token> ra_module_token;
-  if (RaTokenInOtherModule(options)) {
-    ASSIGN_OR_RETURN(ra_module_token, Token::Open(RaModuleTokenConfig(options)));
-  }
+  ASSIGN_OR_RETURN(ProvisionedTokens tokens, OpenProvisionedTokens(options));
   ASSIGN_OR_RETURN(result.certificates,
-                   IssueServiceCertificates(*token, options, ra_module_token.get(),
+                   IssueServiceCertificates(*tokens.main, options, tokens.ra_module.get(),
                                             existing_ca));
   return result;
 }

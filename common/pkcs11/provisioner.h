@@ -133,7 +133,8 @@ TokenConfig RaModuleTokenConfig(const ProvisionOptions& options);
 // of the token, for `ra_validity_days` but never past `ca`. The CA
 // certificate, and with it the fingerprint MDM profiles pin, stays as it is.
 // FailedPrecondition when `ca` is not the certificate of the token's CA key,
-// the RA key is missing, or `ca` has less than a day left.
+// has less than a day left, or the RA key file is missing; NotFound when the
+// token has no RA key. (IssueServiceCertificates with `existing_ca` = `ca`.)
 absl::StatusOr<crypto::X509Ptr> RenewRaCertificate(const ProvisionOptions& options,
                                                    const X509* ca);
 
