@@ -142,6 +142,29 @@ TEST_F(CodecTest, SingleDesComesFromTheLegacyContextOnly) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(CodecTest, RecipientIsNamedByIssuerAndSerial) {
+  // The RA certificate re-issued for the same key (scep-provision --renew-ra):
+  // a device still holding the old one names the old serial, which Decrypt
+  // with the new certificate does not accept; IsRecipient tells them apart.
+  crypto::X509Ptr renewed(X509_dup(ra_cert_.get()));
+  ASSERT_NE(renewed, nullptr);
+  ASSERT_EQ(ASN1_INTEGER_set(X509_get_serialNumber(renewed.get()), 4242), 1);
+  ASSERT_GT(X509_sign(renewed.get(), ca_key_.get(), EVP_sha256()), 0);
+  absl::StatusOr<std::string> to_old = Envelope("csr", ra_cert_.get(), "aes-128-cbc");
+  ASSERT_TRUE(to_old.ok()) << to_old.status();
+  EXPECT_TRUE(IsRecipient(*to_old, ra_cert_.get()).value_or(false));
+  EXPECT_FALSE(IsRecipient(*to_old, renewed.get()).value_or(true));
+  EXPECT_FALSE(IsRecipient(*to_old, ca_cert_.get()).value_or(true));
+  EXPECT_FALSE(Decrypt(*to_old, renewed.get(), ra_key_.get()).ok());
+  EXPECT_EQ(Decrypt(*to_old, ra_cert_.get(), ra_key_.get()).value_or(""), "csr");
+  EXPECT_EQ(IsRecipient("not DER", ra_cert_.get()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<std::string> degenerate = DegenerateCertificates({ra_cert_.get()});
+  ASSERT_TRUE(degenerate.ok());
+  EXPECT_EQ(IsRecipient(*degenerate, ra_cert_.get()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(CodecTest, KeyTransportAlgorithmReadFromTheDer) {
   absl::StatusOr<std::string> pkcs1 = Envelope("csr", ra_cert_.get(), "aes-128-cbc");
   absl::StatusOr<std::string> oaep =

@@ -168,6 +168,25 @@ absl::StatusOr<std::string> Decrypt(absl::string_view der, X509* certificate,
   return ReadBio(out.get());
 }
 
+absl::StatusOr<bool> IsRecipient(absl::string_view der, X509* certificate) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(der.size())));
+  if (cms == nullptr || OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_enveloped) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("pkcsPKIEnvelope is not EnvelopedData");
+  }
+  STACK_OF(CMS_RecipientInfo)* infos = CMS_get0_RecipientInfos(cms.get());
+  for (int i = 0; i < sk_CMS_RecipientInfo_num(infos); ++i) {
+    CMS_RecipientInfo* info = sk_CMS_RecipientInfo_value(infos, i);
+    if (CMS_RecipientInfo_type(info) == CMS_RECIPINFO_TRANS &&
+        CMS_RecipientInfo_ktri_cert_cmp(info, certificate) == 0) {
+      return true;
+    }
+  }
+  ERR_clear_error();
+  return false;
+}
+
 absl::StatusOr<std::string> EnvelopeCipher(absl::string_view der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   const unsigned char* end = p + der.size();

@@ -28,6 +28,13 @@ absl::StatusOr<std::string> Envelope(absl::string_view plaintext,
 absl::StatusOr<std::string> Decrypt(absl::string_view der, X509* certificate,
                                     EVP_PKEY* key);
 
+// Whether a KeyTransRecipientInfo of EnvelopedData `der` names
+// `certificate` (by issuer and serial number, or subject key identifier).
+// Reading which RA certificate a device encrypted to, when the signer keeps
+// a previous one (RA renewal or key rollover). InvalidArgument when `der`
+// is not EnvelopedData.
+absl::StatusOr<bool> IsRecipient(absl::string_view der, X509* certificate);
+
 // OpenSSL name of the content-encryption algorithm of EnvelopedData `der`
 // ("aes-128-cbc", "aes-256-cbc", "des-ede3-cbc", "des-cbc", ...), read from
 // the DER without decrypting. InvalidArgument when malformed or unknown.

@@ -95,11 +95,32 @@ SignerCore::SignerCore(SignerOptions options, std::unique_ptr<KeyAccess> ca_key,
       ca_der_(std::move(ca_der)),
       ra_der_(std::move(ra_der)) {}
 
+absl::Status SignerCore::AcceptPreviousRa(crypto::X509Ptr cert,
+                                          std::unique_ptr<KeyAccess> key) {
+  if (cert == nullptr) return absl::InvalidArgumentError("no previous RA certificate");
+  RETURN_IF_ERROR(CheckPair(cert.get(), key != nullptr ? *key : *ra_key_, "previous RA"));
+  if (EVP_PKEY_base_id(X509_get0_pubkey(cert.get())) != EVP_PKEY_RSA) {
+    return absl::FailedPreconditionError("the previous RA key is not RSA");
+  }
+  previous_ra_cert_ = std::move(cert);
+  previous_ra_key_ = std::move(key);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> SignerCore::Decrypt(
     absl::string_view enveloped_data) {
+  X509* cert = ra_cert_.get();
+  KeyAccess* ra_key = ra_key_.get();
+  // Only while a previous RA certificate is accepted: which one the device
+  // encrypted to (a DER parse, no key operation).
+  if (previous_ra_cert_ != nullptr &&
+      codec::IsRecipient(enveloped_data, previous_ra_cert_.get()).value_or(false)) {
+    cert = previous_ra_cert_.get();
+    if (previous_ra_key_ != nullptr) ra_key = previous_ra_key_.get();
+  }
   absl::StatusOr<std::string> plaintext;
-  RETURN_IF_ERROR(ra_key_->WithKey([&](EVP_PKEY* key) {
-    plaintext = codec::Decrypt(enveloped_data, ra_cert_.get(), key);
+  RETURN_IF_ERROR(ra_key->WithKey([&](EVP_PKEY* key) {
+    plaintext = codec::Decrypt(enveloped_data, cert, key);
     return plaintext.status();
   }));
   return plaintext;

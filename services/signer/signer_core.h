@@ -34,7 +34,17 @@ class SignerCore {
       crypto::X509Ptr ca_cert, std::unique_ptr<KeyAccess> ra_key,
       crypto::X509Ptr ra_cert);
 
-  // Plaintext of a pkcsPKIEnvelope addressed to the RA. InvalidArgument when
+  // Also accepts request envelopes encrypted to `cert`, the RA certificate
+  // in use before the last RA renewal (the same key: `key` null) or RA key
+  // rollover (`key`, the previous RA key): devices that fetched it before
+  // the gateways published the new one still enroll. CertReps stay signed
+  // with the current RA key. Call before the core serves. FailedPrecondition
+  // when `cert` is not of `key` (without `key`: of the current RA key) or
+  // not RSA.
+  absl::Status AcceptPreviousRa(crypto::X509Ptr cert, std::unique_ptr<KeyAccess> key);
+
+  // Plaintext of a pkcsPKIEnvelope addressed to the RA (its current
+  // certificate, or the previous one when accepted). InvalidArgument when
   // it is malformed or not for the RA.
   absl::StatusOr<std::string> Decrypt(absl::string_view enveloped_data);
 
@@ -103,6 +113,8 @@ class SignerCore {
   const crypto::X509Ptr ra_cert_;
   const std::string ca_der_;
   const std::string ra_der_;
+  crypto::X509Ptr previous_ra_cert_;            // null: none accepted
+  std::unique_ptr<KeyAccess> previous_ra_key_;  // null: the current RA key
   std::string next_ca_der_;
   std::string next_ca_message_;
 };

@@ -57,6 +57,66 @@ TEST(SignerCoreTest, RefusesCertificateThatDoesNotMatchKey) {
   EXPECT_EQ(core.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// An RA certificate for `key` like ra.pem (same subject), serial `serial`,
+// issued by the fixture CA.
+crypto::X509Ptr RaCertificateFor(EVP_PKEY* key, long serial) {
+  crypto::X509Ptr cert(X509_dup(Cert("ra.pem").get()));
+  EXPECT_EQ(ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial), 1);
+  EXPECT_EQ(X509_set_pubkey(cert.get(), key), 1);
+  crypto::EvpPkeyPtr ca_key = crypto::LoadPrivateKeyFile(Testdata("ca.key")).value();
+  EXPECT_GT(X509_sign(cert.get(), ca_key.get(), EVP_sha256()), 0);
+  return cert;
+}
+
+TEST(SignerCoreTest, PreviousRaCertificateOfTheSameKeyIsAcceptedAfterRenewal) {
+  crypto::EvpPkeyPtr ra_key = crypto::LoadPrivateKeyFile(Testdata("ra.key")).value();
+  auto renewed_core = [&] {
+    return SignerCore::New(SignerOptions{}, Key("ca.key"), Cert("ca.pem"), Key("ra.key"),
+                           RaCertificateFor(ra_key.get(), 777))
+        .value();
+  };
+  crypto::X509Ptr old_ra = Cert("ra.pem");
+  std::string to_old = codec::Envelope("csr-old", old_ra.get(), "aes-128-cbc").value();
+  // Without it, a device holding the old certificate cannot enroll.
+  EXPECT_EQ(renewed_core()->Decrypt(to_old).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::unique_ptr<SignerCore> core = renewed_core();
+  ASSERT_TRUE(core->AcceptPreviousRa(Cert("ra.pem"), nullptr).ok());
+  EXPECT_EQ(core->Decrypt(to_old).value_or(""), "csr-old");
+  crypto::X509Ptr new_ra = ParseCert(core->ra_certificate_der());
+  EXPECT_EQ(core->Decrypt(codec::Envelope("csr-new", new_ra.get(), "aes-256-cbc").value())
+                .value_or(""),
+            "csr-new");
+  // The published RA certificate is still the new one.
+  EXPECT_EQ(ASN1_INTEGER_get(X509_get0_serialNumber(new_ra.get())), 777);
+}
+
+TEST(SignerCoreTest, PreviousRaKeyDecryptsAfterKeyRollover) {
+  crypto::EvpPkeyPtr new_key(EVP_RSA_gen(2048));
+  ASSERT_NE(new_key, nullptr);
+  EVP_PKEY_up_ref(new_key.get());
+  auto core = SignerCore::New(SignerOptions{}, Key("ca.key"), Cert("ca.pem"),
+                              NewSoftwareKey(crypto::EvpPkeyPtr(new_key.get())),
+                              RaCertificateFor(new_key.get(), 778))
+                  .value();
+  // The previous certificate is not of the new key: its own key is needed.
+  EXPECT_EQ(core->AcceptPreviousRa(Cert("ra.pem"), nullptr).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(core->AcceptPreviousRa(Cert("ra.pem"), Key("ca.key")).code(),
+            absl::StatusCode::kFailedPrecondition);
+  crypto::X509Ptr old_ra = Cert("ra.pem");
+  std::string to_old = codec::Envelope("csr-old", old_ra.get(), "aes-128-cbc").value();
+  EXPECT_FALSE(core->Decrypt(to_old).ok());
+  ASSERT_TRUE(core->AcceptPreviousRa(Cert("ra.pem"), Key("ra.key")).ok());
+  EXPECT_EQ(core->Decrypt(to_old).value_or(""), "csr-old");
+  crypto::X509Ptr new_ra = ParseCert(core->ra_certificate_der());
+  EXPECT_EQ(core->Decrypt(codec::Envelope("csr-new", new_ra.get(), "aes-128-cbc").value())
+                .value_or(""),
+            "csr-new");
+  // Malformed input is still refused, whichever RA it might be for.
+  EXPECT_EQ(core->Decrypt("not DER").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(SignerCoreTest, IssuesProfileConformantCertificate) {
   auto core = NewFixtureCore();
   std::string csr = StrongswanCsr(*core);

@@ -1,0 +1,183 @@
+#include "common/pkcs11/ra_rollover.h"
+
+#include <openssl/x509.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/crypto/pem.h"
+#include "common/pkcs11/cert_builder.h"
+#include "common/pkcs11/softhsm_sandbox.h"
+#include "gtest/gtest.h"
+
+namespace scep::pkcs11 {
+namespace {
+
+TEST(RaRolloverNamesTest, PreviousNamesSitBesideTheCurrentOnes) {
+  EXPECT_EQ(PreviousPath("/etc/scep/pki/ra.pem"), "/etc/scep/pki/ra-previous.pem");
+  EXPECT_EQ(PreviousPath("ra-key.pem"), "ra-key-previous.pem");
+  EXPECT_EQ(PreviousPath("/keys/ra.key"), "/keys/ra.key-previous");
+  EXPECT_EQ(PreviousRaKeyLabel("scep-ra"), "scep-ra.previous");
+  EXPECT_EQ(PreviousRaKeyLabel("scep-ra-wifi"), "scep-ra-wifi.previous");
+}
+
+class RaRolloverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<SoftHsmSandbox>> sandbox = SoftHsmSandbox::New();
+    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
+    sandbox_ = *std::move(sandbox);
+    options_.module_path = SCEP_SOFTHSM2_MODULE;
+    options_.token_label = "scep-dev";
+    options_.user_pin = "246810";
+    options_.so_pin = "13579";
+    dir_ = sandbox_->dir() + "/pki";
+  }
+
+  // Provisions and writes ca.pem and ra.pem; returns the CA certificate.
+  crypto::X509Ptr ProvisionAndWrite() {
+    absl::StatusOr<ProvisionResult> result = Provision(options_);
+    EXPECT_TRUE(result.ok()) << result.status();
+    if (!result.ok()) return nullptr;
+    EXPECT_TRUE(WriteServiceCertificates(result->certificates, dir_).ok());
+    ProvisionOptions later = options_;
+    later.so_pin.clear();
+    options_ = later;
+    return std::move(result->certificates.ca);
+  }
+
+  crypto::X509Ptr Read(const std::string& name) {
+    absl::StatusOr<crypto::X509Ptr> cert = ReadCertificatePem(dir_ + "/" + name);
+    EXPECT_TRUE(cert.ok()) << name << ": " << cert.status();
+    return cert.ok() ? *std::move(cert) : nullptr;
+  }
+
+  TokenConfig Config() const {
+    return {options_.module_path, options_.token_label, options_.user_pin, {}};
+  }
+
+  std::unique_ptr<SoftHsmSandbox> sandbox_;
+  ProvisionOptions options_;
+  std::string dir_;
+};
+
+TEST_F(RaRolloverTest, TokenKeyRollsOverAndThePreviousIsKeptUntilDropped) {
+  crypto::X509Ptr ca = ProvisionAndWrite();
+  ASSERT_NE(ca, nullptr);
+  crypto::X509Ptr old_ra = Read("ra.pem");
+
+  absl::StatusOr<RaRollover> rolled = RollOverRaKey(options_, ca.get(), dir_);
+  ASSERT_TRUE(rolled.ok()) << rolled.status();
+  EXPECT_FALSE(rolled->resumed);
+  crypto::X509Ptr new_ra = Read("ra.pem");
+  EXPECT_EQ(X509_cmp(new_ra.get(), rolled->ra.get()), 0);
+  EXPECT_EQ(X509_cmp(Read("ra-previous.pem").get(), old_ra.get()), 0);
+  EXPECT_NE(EVP_PKEY_eq(X509_get0_pubkey(new_ra.get()), X509_get0_pubkey(old_ra.get())), 1)
+      << "a new key";
+  EXPECT_EQ(X509_check_issued(ca.get(), new_ra.get()), X509_V_OK);
+  EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(new_ra.get()),
+                          X509_get_subject_name(old_ra.get())),
+            0);
+
+  // Both keys in the token, each under its label, still sensitive.
+  {
+    absl::StatusOr<std::unique_ptr<Token>> token = Token::Open(Config());
+    ASSERT_TRUE(token.ok()) << token.status();
+    absl::StatusOr<crypto::EvpPkeyPtr> current = (*token)->PublicKey(kRaKeyLabel);
+    absl::StatusOr<crypto::EvpPkeyPtr> previous =
+        (*token)->PublicKey(PreviousRaKeyLabel(kRaKeyLabel));
+    ASSERT_TRUE(current.ok() && previous.ok());
+    EXPECT_EQ(EVP_PKEY_eq(current->get(), X509_get0_pubkey(new_ra.get())), 1);
+    EXPECT_EQ(EVP_PKEY_eq(previous->get(), X509_get0_pubkey(old_ra.get())), 1);
+  }
+  absl::StatusOr<KeyAttributes> previous_attributes =
+      InspectPrivateKey(Config(), PreviousRaKeyLabel(kRaKeyLabel));
+  ASSERT_TRUE(previous_attributes.ok()) << previous_attributes.status();
+  EXPECT_TRUE(previous_attributes->sensitive);
+  EXPECT_FALSE(previous_attributes->extractable);
+  EXPECT_TRUE(PreviousRaKeyExists(options_).value_or(false));
+
+  // A second rollover while the previous key is kept is refused, unchanged.
+  absl::StatusOr<RaRollover> again = RollOverRaKey(options_, ca.get(), dir_);
+  EXPECT_TRUE(absl::IsFailedPrecondition(again.status())) << again.status();
+  EXPECT_NE(again.status().message().find("--drop-previous-ra"), std::string::npos);
+  EXPECT_EQ(X509_cmp(Read("ra.pem").get(), new_ra.get()), 0);
+
+  absl::StatusOr<DroppedPreviousRa> dropped = DropPreviousRa(options_, dir_);
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  EXPECT_TRUE(dropped->certificate);
+  EXPECT_TRUE(dropped->key);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/ra-previous.pem"));
+  EXPECT_TRUE(absl::IsNotFound(
+      InspectPrivateKey(Config(), PreviousRaKeyLabel(kRaKeyLabel)).status()));
+  EXPECT_TRUE(InspectPrivateKey(Config(), kRaKeyLabel).ok());
+  EXPECT_FALSE(PreviousRaKeyExists(options_).value_or(true));
+  EXPECT_TRUE(absl::IsNotFound(DropPreviousRa(options_, dir_).status()));
+
+  // With the previous key dropped, the next rollover goes ahead.
+  absl::StatusOr<RaRollover> next = RollOverRaKey(options_, ca.get(), dir_);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(X509_cmp(Read("ra-previous.pem").get(), new_ra.get()), 0);
+}
+
+TEST_F(RaRolloverTest, KeyFileRollsOverAndAnInterruptedRolloverCompletes) {
+  options_.ra_key_file = sandbox_->dir() + "/keys/ra-key.pem";
+  crypto::X509Ptr ca = ProvisionAndWrite();
+  ASSERT_NE(ca, nullptr);
+  crypto::X509Ptr old_ra = Read("ra.pem");
+  const std::string previous_file = sandbox_->dir() + "/keys/ra-key-previous.pem";
+
+  absl::StatusOr<RaRollover> rolled = RollOverRaKey(options_, ca.get(), dir_);
+  ASSERT_TRUE(rolled.ok()) << rolled.status();
+  absl::StatusOr<crypto::EvpPkeyPtr> previous_key = crypto::LoadPrivateKeyFile(previous_file);
+  absl::StatusOr<crypto::EvpPkeyPtr> current_key =
+      crypto::LoadPrivateKeyFile(options_.ra_key_file);
+  ASSERT_TRUE(previous_key.ok() && current_key.ok());
+  EXPECT_EQ(EVP_PKEY_eq(previous_key->get(), X509_get0_pubkey(old_ra.get())), 1);
+  EXPECT_EQ(EVP_PKEY_eq(current_key->get(), X509_get0_pubkey(Read("ra.pem").get())), 1);
+  struct stat st {};
+  ASSERT_EQ(stat(previous_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // No RA key went into the token.
+  EXPECT_TRUE(absl::IsNotFound(InspectPrivateKey(Config(), kRaKeyLabel).status()));
+
+  // Interrupted after the new key was generated, before ra.pem was written:
+  // running again certifies the new key.
+  ASSERT_TRUE(WriteCertificatePem(old_ra.get(), dir_ + "/ra.pem").ok());
+  absl::StatusOr<RaRollover> resumed = RollOverRaKey(options_, ca.get(), dir_);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_TRUE(resumed->resumed);
+  EXPECT_EQ(EVP_PKEY_eq(current_key->get(), X509_get0_pubkey(Read("ra.pem").get())), 1);
+
+  // Interrupted after the key moved, before the new one was generated.
+  ASSERT_TRUE(WriteCertificatePem(old_ra.get(), dir_ + "/ra.pem").ok());
+  std::filesystem::remove(options_.ra_key_file);
+  resumed = RollOverRaKey(options_, ca.get(), dir_);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_TRUE(resumed->resumed);
+  absl::StatusOr<crypto::EvpPkeyPtr> generated =
+      crypto::LoadPrivateKeyFile(options_.ra_key_file);
+  ASSERT_TRUE(generated.ok()) << generated.status();
+  EXPECT_EQ(EVP_PKEY_eq(generated->get(), X509_get0_pubkey(Read("ra.pem").get())), 1);
+  EXPECT_EQ(X509_cmp(Read("ra-previous.pem").get(), old_ra.get()), 0);
+
+  absl::StatusOr<DroppedPreviousRa> dropped = DropPreviousRa(options_, dir_);
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  EXPECT_TRUE(dropped->certificate && dropped->key);
+  EXPECT_FALSE(std::filesystem::exists(previous_file));
+  EXPECT_TRUE(std::filesystem::exists(options_.ra_key_file));
+}
+
+TEST_F(RaRolloverTest, NothingToRollOverIsNotFound) {
+  crypto::X509Ptr ca = ProvisionAndWrite();
+  ASSERT_NE(ca, nullptr);
+  options_.ra_key_label = "no-such-ra";
+  absl::StatusOr<RaRollover> rolled = RollOverRaKey(options_, ca.get(), dir_);
+  EXPECT_TRUE(absl::IsNotFound(rolled.status())) << rolled.status();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/ra-previous.pem"));
+}
+
+}  // namespace
+}  // namespace scep::pkcs11
