@@ -14,6 +14,7 @@
 #include "common/pkcs11/cert_builder.h"
 #include "common/pkcs11/distinguished_name.h"
 #include "common/pkcs11/provisioner.h"
+#include "common/pkcs11/ra_rollover.h"
 
 namespace scep::provision {
 namespace {
@@ -110,11 +111,13 @@ absl::Status ReadRaPin(const CommandLine& command_line, pkcs11::ProvisionOptions
   return absl::OkStatus();
 }
 
-absl::Status RunRenewRa(CommandLine command_line, std::ostream& out) {
+// What --renew-ra and --rollover-ra share: the CA certificate in use, the
+// RA subject kept from the current RA certificate (unless --ra-subject), the
+// PINs.
+absl::StatusOr<crypto::X509Ptr> PrepareRaChange(CommandLine& command_line,
+                                                const std::string& ca_path,
+                                                const std::string& ra_path) {
   pkcs11::ProvisionOptions& options = command_line.options;
-  const std::filesystem::path dir(command_line.out_dir);
-  const std::string ca_path = (dir / "ca.pem").string();
-  const std::string ra_path = (dir / "ra.pem").string();
   ASSIGN_OR_RETURN(crypto::X509Ptr ca, pkcs11::ReadCertificatePem(ca_path));
   absl::StatusOr<crypto::X509Ptr> old = pkcs11::ReadCertificatePem(ra_path);
   if (old.ok() && !command_line.ra_subject_given) {
@@ -122,21 +125,90 @@ absl::Status RunRenewRa(CommandLine command_line, std::ostream& out) {
   }
   ASSIGN_OR_RETURN(options.user_pin, ReadSecret(command_line.pin_file, kPinEnv, "user PIN"));
   RETURN_IF_ERROR(ReadRaPin(command_line, options));
-  ASSIGN_OR_RETURN(crypto::X509Ptr renewed, pkcs11::RenewRaCertificate(options, ca.get()));
-  RETURN_IF_ERROR(pkcs11::WriteCertificatePem(renewed.get(), ra_path));
-  ASSIGN_OR_RETURN(std::string fingerprint, pkcs11::Sha256Fingerprint(ca.get()));
+  return ca;
+}
+
+void PrintRaCertificate(const X509* ra, const X509* ca, const std::string& ra_path,
+                        const std::string& ca_path, std::ostream& out) {
   char not_after[64] = "";
   crypto::BioPtr bio(BIO_new(BIO_s_mem()));
-  if (bio != nullptr && ASN1_TIME_print(bio.get(), X509_get0_notAfter(renewed.get())) == 1) {
+  if (bio != nullptr && ASN1_TIME_print(bio.get(), X509_get0_notAfter(ra)) == 1) {
     BIO_read(bio.get(), not_after, sizeof(not_after) - 1);
   }
-  out << "RA certificate: " << ra_path << " renewed\n"
-      << "RA subject:     "
-      << pkcs11::FormatDistinguishedName(X509_get_subject_name(renewed.get())) << "\n"
+  out << "RA certificate: " << ra_path << "\n"
+      << "RA subject:     " << pkcs11::FormatDistinguishedName(X509_get_subject_name(ra))
+      << "\n"
       << "RA not after:   " << not_after << "\n"
       << "CA certificate: " << ca_path << " unchanged\n"
-      << "CA SHA-256:     " << fingerprint << "\n"
-      << "Restart (roll out) the signer to serve the new RA certificate.\n";
+      << "CA SHA-256:     " << pkcs11::Sha256Fingerprint(ca).value_or("?") << "\n";
+}
+
+absl::Status RunRenewRa(CommandLine command_line, std::ostream& out) {
+  pkcs11::ProvisionOptions& options = command_line.options;
+  const std::filesystem::path dir(command_line.out_dir);
+  const std::string ca_path = (dir / "ca.pem").string();
+  const std::string ra_path = (dir / "ra.pem").string();
+  const std::string previous_path = pkcs11::PreviousPath(ra_path);
+  ASSIGN_OR_RETURN(crypto::X509Ptr ca, PrepareRaChange(command_line, ca_path, ra_path));
+  // ra-previous.pem belongs to that rollover's previous key until dropped.
+  ASSIGN_OR_RETURN(bool previous_key, pkcs11::PreviousRaKeyExists(options));
+  if (previous_key) {
+    return absl::FailedPreconditionError(
+        "the previous RA key of an RA key rollover is still kept; once devices no longer "
+        "use it, drop it (--drop-previous-ra) before renewing");
+  }
+  ASSIGN_OR_RETURN(crypto::X509Ptr renewed, pkcs11::RenewRaCertificate(options, ca.get()));
+  // The old certificate first: devices that fetched it keep enrolling.
+  absl::StatusOr<crypto::X509Ptr> old = pkcs11::ReadCertificatePem(ra_path);
+  if (old.ok()) RETURN_IF_ERROR(pkcs11::WriteCertificatePem(old->get(), previous_path));
+  RETURN_IF_ERROR(pkcs11::WriteCertificatePem(renewed.get(), ra_path));
+  out << "RA certificate renewed (same RA key)\n";
+  PrintRaCertificate(renewed.get(), ca.get(), ra_path, ca_path, out);
+  if (old.ok()) {
+    out << "Previous RA:    " << previous_path
+        << " (requests encrypted to it are still accepted)\n";
+  }
+  out << "Restart (roll out) the signer to serve the new RA certificate.\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunRolloverRa(CommandLine command_line, std::ostream& out) {
+  const std::filesystem::path dir(command_line.out_dir);
+  const std::string ca_path = (dir / "ca.pem").string();
+  const std::string ra_path = (dir / "ra.pem").string();
+  ASSIGN_OR_RETURN(crypto::X509Ptr ca, PrepareRaChange(command_line, ca_path, ra_path));
+  const pkcs11::ProvisionOptions& options = command_line.options;
+  ASSIGN_OR_RETURN(pkcs11::RaRollover rolled,
+                   pkcs11::RollOverRaKey(options, ca.get(), command_line.out_dir));
+  out << (rolled.resumed ? "RA key rollover completed (it had been interrupted)\n"
+                         : "RA key rolled over: a new RA key\n");
+  PrintRaCertificate(rolled.ra.get(), ca.get(), ra_path, ca_path, out);
+  out << "Previous RA:    " << pkcs11::PreviousPath(ra_path) << ", key "
+      << (options.ra_key_file.empty()
+              ? "'" + pkcs11::PreviousRaKeyLabel(options.ra_key_label) + "' in the token"
+              : pkcs11::PreviousPath(options.ra_key_file))
+      << " (requests encrypted to it are still accepted)\n"
+      << "Restart (roll out) the signer to serve the new RA certificate. Once\n"
+      << "scep_signer_previous_ra_decryptions_total stays flat, run --drop-previous-ra.\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunDropPreviousRa(CommandLine command_line, std::ostream& out) {
+  pkcs11::ProvisionOptions& options = command_line.options;
+  if (options.ra_key_file.empty()) {
+    ASSIGN_OR_RETURN(options.user_pin,
+                     ReadSecret(command_line.pin_file, kPinEnv, "user PIN"));
+    RETURN_IF_ERROR(ReadRaPin(command_line, options));
+  }
+  ASSIGN_OR_RETURN(pkcs11::DroppedPreviousRa dropped,
+                   pkcs11::DropPreviousRa(options, command_line.out_dir));
+  const std::string previous_path =
+      pkcs11::PreviousPath((std::filesystem::path(command_line.out_dir) / "ra.pem").string());
+  out << "Previous RA certificate " << previous_path
+      << (dropped.certificate ? " removed\n" : " was not there\n")
+      << "Previous RA key " << (dropped.key ? "removed\n" : "was not there (a renewal keeps the key)\n")
+      << "Restart (roll out) the signer: requests encrypted to the previous RA\n"
+      << "certificate are then refused.\n";
   return absl::OkStatus();
 }
 
@@ -144,6 +216,8 @@ absl::Status RunRenewRa(CommandLine command_line, std::ostream& out) {
 
 absl::Status RunProvision(CommandLine command_line, std::ostream& out) {
   if (command_line.renew_ra) return RunRenewRa(std::move(command_line), out);
+  if (command_line.rollover_ra) return RunRolloverRa(std::move(command_line), out);
+  if (command_line.drop_previous_ra) return RunDropPreviousRa(std::move(command_line), out);
   pkcs11::ProvisionOptions& options = command_line.options;
   const std::filesystem::path dir(command_line.out_dir);
   const std::string ca_path = (dir / "ca.pem").string();

@@ -65,7 +65,19 @@ std::string UsageText() {
       "                       --ra-key-file), issued by <out-dir>/ca.pem with the\n"
       "                       token's CA key, --ra-days but never past the CA;\n"
       "                       ca.pem (and its fingerprint) stays. Restart the\n"
-      "                       signer to serve it\n"
+      "                       signer to serve it. The old certificate is kept as\n"
+      "                       <out-dir>/ra-previous.pem: the signer still accepts\n"
+      "                       requests encrypted to it\n"
+      "  --rollover-ra        a new RA key (--ra-key) where the RA key is, its\n"
+      "                       certificate in <out-dir>/ra.pem; the old key and\n"
+      "                       certificate are kept as the previous RA (key label\n"
+      "                       <ra-label>.previous or <ra-key-file>-previous.pem,\n"
+      "                       <out-dir>/ra-previous.pem) so devices holding the old\n"
+      "                       certificate still enroll. Re-run completes an\n"
+      "                       interrupted rollover. Restart the signer\n"
+      "  --drop-previous-ra   remove the previous RA certificate and key once\n"
+      "                       devices no longer use them (scep_signer_key_operations\n"
+      "                       of key ra_previous stays flat)\n"
       "  --if-missing         exit 0 without changes when the token and both\n"
       "                       PEM files (and --ra-key-file) exist; reuse an existing token (and\n"
       "                       its keys) when only the PEM files are missing\n"
@@ -93,6 +105,14 @@ absl::StatusOr<CommandLine> ParseCommandLine(
     }
     if (arg == "--renew-ra") {
       command_line.renew_ra = true;
+      continue;
+    }
+    if (arg == "--rollover-ra") {
+      command_line.rollover_ra = true;
+      continue;
+    }
+    if (arg == "--drop-previous-ra") {
+      command_line.drop_previous_ra = true;
       continue;
     }
     if (arg.substr(0, 2) != "--") {
@@ -172,8 +192,10 @@ absl::StatusOr<CommandLine> ParseCommandLine(
     return absl::InvalidArgumentError(
         "--ra-key must be RSA: the RA decrypts request envelopes");
   }
-  if (command_line.renew_ra && command_line.if_missing) {
-    return absl::InvalidArgumentError("--renew-ra and --if-missing exclude each other");
+  if (command_line.if_missing + command_line.renew_ra + command_line.rollover_ra +
+          command_line.drop_previous_ra > 1) {
+    return absl::InvalidArgumentError(
+        "--if-missing, --renew-ra, --rollover-ra and --drop-previous-ra exclude each other");
   }
   return command_line;
 }

@@ -20,6 +20,11 @@ struct CommandLine {
   bool if_missing = false;
   // --renew-ra: only a new RA certificate (pkcs11::RenewRaCertificate).
   bool renew_ra = false;
+  // --rollover-ra: a new RA key; the current one is kept as the previous
+  // (pkcs11::RollOverRaKey). --drop-previous-ra: remove the previous RA
+  // certificate and key (pkcs11::DropPreviousRa).
+  bool rollover_ra = false;
+  bool drop_previous_ra = false;
   bool ra_subject_given = false;  // else --renew-ra keeps the old subject
   bool help = false;
 };

@@ -66,6 +66,25 @@ TEST(ParseCommandLineTest, RenewRa) {
           .status()));
 }
 
+TEST(ParseCommandLineTest, RolloverAndDropPreviousRa) {
+  absl::StatusOr<CommandLine> parsed = ParseCommandLine(
+      {"--token-label", "t", "--out-dir", "d", "--rollover-ra", "--ra-key", "rsa:3072"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->rollover_ra);
+  EXPECT_FALSE(parsed->drop_previous_ra);
+  EXPECT_EQ(parsed->options.ra_key, pkcs11::KeySpec::Rsa(3072));
+  parsed = ParseCommandLine({"--token-label", "t", "--out-dir", "d", "--drop-previous-ra"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->drop_previous_ra);
+  for (const char* other : {"--renew-ra", "--if-missing", "--drop-previous-ra"}) {
+    absl::StatusOr<CommandLine> both = ParseCommandLine(
+        {"--token-label", "t", "--out-dir", "d", "--rollover-ra", other});
+    EXPECT_TRUE(absl::IsInvalidArgument(both.status())) << other;
+  }
+  EXPECT_NE(UsageText().find("--rollover-ra"), std::string::npos);
+  EXPECT_NE(UsageText().find("--drop-previous-ra"), std::string::npos);
+}
+
 TEST(ParseCommandLineTest, DefaultsMatchTheDocumentation) {
   absl::StatusOr<CommandLine> parsed =
       ParseCommandLine({"--token-label", "t", "--out-dir", "d"});

@@ -36,6 +36,7 @@
 #include "prometheus/registry.h"
 #include "services/signer/issuing_ca_config.h"
 #include "services/signer/key_access.h"
+#include "services/signer/previous_ra.h"
 #include "services/signer/signer_metrics.h"
 #include "services/signer/signer_service.h"
 #include "services/signer/timed_key_access.h"
@@ -327,6 +328,24 @@ int main(int argc, char** argv) {
       return Fail(log, absl::Status(core.status().code(),
                                     absl::StrCat("issuing CA '", files.name, "': ",
                                                  core.status().message())));
+    }
+    // After an RA renewal or key rollover: requests still encrypted to the
+    // previous RA certificate decrypt (README "RA certificate renewal").
+    absl::StatusOr<std::optional<scep::signer::PreviousRa>> previous =
+        scep::signer::AcceptPreviousRaOf(**core, files, ra_token, ra_token_label, &metrics,
+                                         "ra_previous" + suffix);
+    if (!previous.ok()) {
+      log.Log(LogRecord(LogLevel::kWarning, "previous_ra_unusable")
+                  .Str("ca", ca_name)
+                  .Str("error", std::string(previous.status().message())));
+    } else if (previous->has_value()) {
+      log.Log(LogRecord(LogLevel::kInfo, "previous_ra_accepted")
+                  .Str("ca", ca_name)
+                  .Str("certificate", (*previous)->certificate)
+                  .Str("serial", (*previous)->serial_hex)
+                  .Str("not_after", absl::FormatTime(absl::RFC3339_sec, (*previous)->not_after,
+                                                     absl::UTCTimeZone()))
+                  .Str("key", (*previous)->key));
     }
     cas.emplace(files.name, core->get());
     cores.push_back(*std::move(core));

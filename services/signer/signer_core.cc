@@ -108,7 +108,7 @@ absl::Status SignerCore::AcceptPreviousRa(crypto::X509Ptr cert,
 }
 
 absl::StatusOr<std::string> SignerCore::Decrypt(
-    absl::string_view enveloped_data) {
+    absl::string_view enveloped_data, bool* for_previous) {
   X509* cert = ra_cert_.get();
   KeyAccess* ra_key = ra_key_.get();
   // Only while a previous RA certificate is accepted: which one the device
@@ -118,6 +118,7 @@ absl::StatusOr<std::string> SignerCore::Decrypt(
     cert = previous_ra_cert_.get();
     if (previous_ra_key_ != nullptr) ra_key = previous_ra_key_.get();
   }
+  if (for_previous != nullptr) *for_previous = cert != ra_cert_.get();
   absl::StatusOr<std::string> plaintext;
   RETURN_IF_ERROR(ra_key->WithKey([&](EVP_PKEY* key) {
     plaintext = codec::Decrypt(enveloped_data, cert, key);

@@ -45,8 +45,10 @@ class SignerCore {
 
   // Plaintext of a pkcsPKIEnvelope addressed to the RA (its current
   // certificate, or the previous one when accepted). InvalidArgument when
-  // it is malformed or not for the RA.
-  absl::StatusOr<std::string> Decrypt(absl::string_view enveloped_data);
+  // it is malformed or not for the RA. `for_previous`, when given, tells
+  // whether it was addressed to the previous RA certificate.
+  absl::StatusOr<std::string> Decrypt(absl::string_view enveloped_data,
+                                      bool* for_previous = nullptr);
 
   // DER certificate for DER `csr`. The CSR signature is checked again here:
   // the signer trusts no gateway with what the CA key signs.

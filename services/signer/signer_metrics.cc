@@ -56,7 +56,16 @@ SignerMetrics::SignerMetrics(prometheus::Registry& registry)
                   .Name("scep_signer_certificate_expiry_timestamp_seconds")
                   .Help("notAfter of the CA, RA and next CA certificates the "
                         "signer serves, as Unix time.")
-                  .Register(registry)) {}
+                  .Register(registry)),
+      previous_ra_(prometheus::BuildCounter()
+                       .Name("scep_signer_previous_ra_decryptions_total")
+                       .Help("Request envelopes addressed to the previous RA "
+                             "certificate (after an RA renewal or key rollover).")
+                       .Register(registry)) {}
+
+void SignerMetrics::PreviousRaDecryption(absl::string_view ca) {
+  previous_ra_.Add({{"ca", std::string(ca)}}).Increment();
+}
 
 void SignerMetrics::CertificateExpiry(absl::string_view ca, absl::string_view role,
                                       absl::Time not_after) {

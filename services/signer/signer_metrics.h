@@ -29,6 +29,9 @@ namespace scep::signer {
 //       the certificates the signer serves: `ca` "default" or the issuing CA's
 //       name, `role` "ca", "ra" or "next_ca". Alert on it minus time()
 //       (an expired RA certificate stops every enrollment).
+//   previous_ra_decryptions_total{ca}  requests encrypted to the previous RA
+//       certificate (ra-previous.pem) after an RA renewal or key rollover;
+//       flat for long enough: `scep-provision --drop-previous-ra`
 // `key` is "ca" or "ra"; `operation` one of "decrypt", "sign_certificate",
 // "sign_certrep", "sign_crl", "public_key", "private_key"; `mechanism` one
 // of "rsa-pkcs1" (CKM_RSA_PKCS), "rsa-oaep" (CKM_RSA_PKCS_OAEP), "ecdsa"
@@ -48,6 +51,10 @@ class SignerMetrics {
                     absl::string_view mechanism, const absl::Status& status,
                     absl::Duration latency, absl::Duration cpu);
   void CertificateIssued() { issued_.Increment(); }
+  // A request envelope addressed to the previous RA certificate of CA `ca`
+  // (after an RA renewal or key rollover): when this stays flat, the
+  // previous RA can be dropped.
+  void PreviousRaDecryption(absl::string_view ca);
   void CertificateExpiry(absl::string_view ca, absl::string_view role,
                          absl::Time not_after);
 
@@ -61,6 +68,7 @@ class SignerMetrics {
   prometheus::Family<prometheus::Counter>& key_cpu_;
   prometheus::Counter& issued_;
   prometheus::Family<prometheus::Gauge>& expiry_;
+  prometheus::Family<prometheus::Counter>& previous_ra_;
 };
 
 }  // namespace scep::signer

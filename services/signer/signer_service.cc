@@ -146,10 +146,15 @@ grpc::ServerUnaryReactor* SignerService::DecryptEnvelope(
   SignerCore* const core = Find(request->issuing_ca());
   if (core == nullptr) return UnknownCa(context, "DecryptEnvelope", request->issuing_ca());
   return Offload(context, "DecryptEnvelope", "decrypt",
-                 [core, request, response]() -> absl::Status {
+                 [this, core, request, response]() -> absl::Status {
     ScopedKeyMechanism mechanism(KeyTransportMechanism(request->enveloped_data()));
-    absl::StatusOr<std::string> plain = core->Decrypt(request->enveloped_data());
+    bool for_previous = false;
+    absl::StatusOr<std::string> plain = core->Decrypt(request->enveloped_data(), &for_previous);
     if (!plain.ok()) return plain.status();
+    if (for_previous && metrics_ != nullptr) {
+      metrics_->PreviousRaDecryption(request->issuing_ca().empty() ? "default"
+                                                                   : request->issuing_ca());
+    }
     response->set_plaintext(*std::move(plain));
     return absl::OkStatus();
   });

@@ -6,6 +6,7 @@ settings from a config file with environment overrides."""
 
 import json
 import os
+import shutil
 import signal
 import ssl
 import subprocess
@@ -225,6 +226,8 @@ class CertificateExpiryTest(unittest.TestCase):
             ca_before = f.read()
         old_serial = openssl("x509", "-in", self.stack.ra_pem, "-noout", "-serial")
         old_key = openssl("x509", "-in", self.stack.ra_pem, "-noout", "-pubkey")
+        old_ra = os.path.join(self.stack.dir, "ra-before-renewal.pem")
+        shutil.copy(self.stack.ra_pem, old_ra)
         out = subprocess.run(
             [binary("scep-provision"), "--module", SOFTHSM_MODULE, "--token-label", "scep-it",
              "--out-dir", self.stack.pki, "--renew-ra", "--ra-days", "400",
@@ -232,6 +235,10 @@ class CertificateExpiryTest(unittest.TestCase):
             env=self.stack.env(), capture_output=True, text=True, timeout=120)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertIn("unchanged", out.stdout)
+        self.assertIn("ra-previous.pem", out.stdout)
+        with open(old_ra, "rb") as f, \
+                open(os.path.join(self.stack.pki, "ra-previous.pem"), "rb") as g:
+            self.assertEqual(g.read(), f.read(), "the old RA certificate is kept")
         self.assertNotIn(Stack.PIN, out.stdout + out.stderr)
         with open(self.stack.ca_pem, "rb") as f:
             self.assertEqual(f.read(), ca_before, "the CA certificate stays")
@@ -251,11 +258,22 @@ class CertificateExpiryTest(unittest.TestCase):
         ra = metric(self.stack.scrape("signer"),
                     "scep_signer_certificate_expiry_timestamp_seconds", ca="default", role="ra")
         self.assertAlmostEqual((ra - time.time()) / 86400, 400, delta=0.1)
-        # Devices that still hold the old RA certificate enroll: same key.
-        reply = pki_post(self.stack, self.stack.probe_request("renewed-ra", "tid-renewed-ra",
-                                                              "dd" * 16))
-        self.assertEqual(reply[0], 200)
-        self.assertEqual(self.stack.probe_open("renewed-ra", reply[2])["pkiStatus"], 0)
+        accepted = [json.loads(l) for l in self.stack.log("signer").splitlines()
+                    if l.startswith("{") and '"previous_ra_accepted"' in l]
+        self.assertEqual([e["key"] for e in accepted], ["same"], accepted)
+        # Devices that still hold the old RA certificate enroll (their
+        # envelopes name its serial, which the new certificate does not
+        # have), and so do those with the new one.
+        before = metric(self.stack.scrape("signer"), "scep_signer_previous_ra_decryptions_total",
+                        ca="default")
+        for name, ra in (("renewed-ra-old", old_ra), ("renewed-ra-new", self.stack.ra_pem)):
+            reply = pki_post(self.stack, self.stack.probe_request(name, "tid-" + name,
+                                                                  os.urandom(16).hex(), ra=ra))
+            self.assertEqual(reply[0], 200)
+            self.assertEqual(self.stack.probe_open(name, reply[2])["pkiStatus"], 0, name)
+        self.assertEqual(metric(self.stack.scrape("signer"),
+                                "scep_signer_previous_ra_decryptions_total", ca="default") - before,
+                         1)
         # The gateway's next refresh (--ca_refresh_seconds, 1 here) publishes
         # the new one, and says so.
         new_serial = openssl("x509", "-in", self.stack.ra_pem, "-noout", "-serial").decode()
