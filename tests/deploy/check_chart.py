@@ -722,6 +722,25 @@ class StaticRender(unittest.TestCase):
         self.assertRegex(pki, r"path: \{\{ \.name \}\}/ra-key\.pem\n")
         self.assertIn("defaultMode: 0440", pki)
 
+    def test_previous_ra_files_are_optional_and_beside_the_current_ones(self):
+        # The signer looks for ra-previous.pem beside --ra_cert and for
+        # ra-key-previous.pem beside --ra_key_file (scep-provision
+        # --renew-ra / --rollover-ra); both are optional projections, so a
+        # chart without them still starts, and nothing else is optional.
+        text = read_template("signer.yaml")
+        pki = text[text.index("        - name: pki\n          projected:"):]
+        pki = pki[:pki.index("\n        {{- if $s.pkcs11.volume }}")]
+        self.assertRegex(pki, r"optional: true\n\s+items:\n\s+- key: ra-previous\.pem\n"
+                              r"\s+path: ra-previous\.pem\n")
+        self.assertRegex(pki, r"optional: true\n\s+items:\n\s+- key: \{\{ \$s\.raKeyFile"
+                              r"\.previousKey \}\}\n\s+path: ra-key-previous\.pem\n")
+        self.assertRegex(pki, r"path: \{\{ \.name \}\}/ra-previous\.pem\n")
+        self.assertRegex(pki, r"path: \{\{ \.name \}\}/ra-key-previous\.pem\n")
+        self.assertEqual(pki.count("optional: true"), 2)
+        configmap = read_template("pki-configmap.yaml")
+        self.assertIn("ra-previous.pem: |", configmap)
+        self.assertIn("{{ .name }}-ra-previous.pem: |", configmap)
+
     def test_selectors_match_workloads(self):
         components = workload_components()
         self.assertEqual(set(components), {"gateway", "signer", "redis"})
@@ -1075,7 +1094,18 @@ class Helm(unittest.TestCase):
                 self.assertFalse([a for a in args if a.startswith("--ra_key_label")])
                 self.assertEqual(secret_items(pod, "pki"),
                                  [("scep-ra-key", "ra-key.pem", "ra-key.pem"),
-                                  ("scep-ra-key", "wifi-ra-key.pem", "wifi/ra-key.pem")])
+                                  ("scep-ra-key", "wifi-ra-key.pem", "wifi/ra-key.pem"),
+                                  ("scep-ra-key", "ra-key-previous.pem", "ra-key-previous.pem"),
+                                  ("scep-ra-key", "wifi-ra-key-previous.pem",
+                                   "wifi/ra-key-previous.pem")])
+                sources = [v for v in pod["volumes"] if v["name"] == "pki"][0]["projected"]
+                optional = [s for s in sources["sources"]
+                            if (s.get("secret") or s.get("configMap") or {}).get("optional")]
+                self.assertEqual(
+                    sorted(i["path"] for s in optional
+                           for i in (s.get("secret") or s.get("configMap"))["items"]),
+                    ["ra-key-previous.pem", "ra-previous.pem", "wifi/ra-key-previous.pem",
+                     "wifi/ra-previous.pem"], "only the previous RA files are optional")
 
     def signer_pod(self, *args):
         """Renders the chart with `args`, checks it, and returns the signer's
