@@ -418,6 +418,19 @@ def metric(samples, name, **labels):
     return sum(v for (n, ls), v in samples.items() if n == name and want <= ls)
 
 
+def post_until_served(stack, make_request, timeout=20):
+    """POSTs make_request() (a fresh pkiMessage each time: nonces are single
+    use) to PKIOperation until the answer is not 503. Right after a signer
+    restart the gateway's channel may still be reconnecting, and 503 with
+    Retry-After is what a device retries. Returns (status, headers, body)."""
+    deadline = time.time() + timeout
+    while True:
+        reply = http("POST", stack.url + "?operation=PKIOperation", make_request())
+        if reply[0] != 503 or time.time() > deadline:
+            return reply
+        time.sleep(0.2)
+
+
 def pkcs11_private_keys(testcase, stack, token, pin):
     """pkcs11-tool's listing of the private keys of `token` (logged in with
     `pin`). pkcs11-tool picks the first token whose label *starts* with the

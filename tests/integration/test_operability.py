@@ -15,7 +15,7 @@ import time
 import unittest
 
 from harness import (SOFTHSM_MODULE, Stack, binary, free_port, http, metric, openssl,
-                     require_tool)
+                     post_until_served, require_tool)
 
 REQ = "scep_gateway_requests_total"
 
@@ -267,8 +267,8 @@ class CertificateExpiryTest(unittest.TestCase):
         before = metric(self.stack.scrape("signer"), "scep_signer_previous_ra_decryptions_total",
                         ca="default")
         for name, ra in (("renewed-ra-old", old_ra), ("renewed-ra-new", self.stack.ra_pem)):
-            reply = pki_post(self.stack, self.stack.probe_request(name, "tid-" + name,
-                                                                  os.urandom(16).hex(), ra=ra))
+            reply = post_until_served(self.stack, lambda: self.stack.probe_request(
+                name, "tid-" + name, os.urandom(16).hex(), ra=ra))
             self.assertEqual(reply[0], 200)
             self.assertEqual(self.stack.probe_open(name, reply[2])["pkiStatus"], 0, name)
         self.assertEqual(metric(self.stack.scrape("signer"),

@@ -13,7 +13,7 @@ import time
 import unittest
 
 from harness import (SOFTHSM_MODULE, Stack, binary, http, metric, openssl,
-                     pkcs11_private_keys)
+                     pkcs11_private_keys, post_until_served)
 from test_conformance import StrongSwanClient
 
 PREVIOUS = "scep_signer_previous_ra_decryptions_total"
@@ -37,16 +37,8 @@ class RaRolloverMixin:
         self.assertEqual(self.stack.wait_readyz(200, "signer")[0], 200)
 
     def probe(self, name, ra):
-        # Right after a signer restart the gateway's channel may still be
-        # reconnecting: 503 with Retry-After, which a device retries.
-        deadline = time.time() + 20
-        while True:
-            reply = http("POST", self.stack.url + "?operation=PKIOperation",
-                         self.stack.probe_request(name, "tid-" + name, os.urandom(16).hex(),
-                                                  ra=ra))
-            if reply[0] != 503 or time.time() > deadline:
-                break
-            time.sleep(0.2)
+        reply = post_until_served(self.stack, lambda: self.stack.probe_request(
+            name, "tid-" + name, os.urandom(16).hex(), ra=ra))
         self.assertEqual(reply[0], 200, reply[2][:200])
         return self.stack.probe_open(name, reply[2])
 
