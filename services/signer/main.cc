@@ -7,7 +7,6 @@
 #include <grpcpp/security/tls_credentials_options.h>
 #include <openssl/provider.h>
 
-#include <sys/stat.h>
 
 #include <csignal>
 #include <cstdlib>
@@ -24,8 +23,6 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "common/crypto/der.h"
-#include "common/crypto/pem.h"
 #include "common/crypto/providers.h"
 #include "common/metrics/json_log.h"
 #include "common/metrics/lifecycle.h"
@@ -35,11 +32,9 @@
 #include "common/pkcs11/token.h"
 #include "prometheus/registry.h"
 #include "services/signer/issuing_ca_config.h"
-#include "services/signer/key_access.h"
-#include "services/signer/previous_ra.h"
+#include "services/signer/issuing_cas.h"
 #include "services/signer/signer_metrics.h"
 #include "services/signer/signer_service.h"
-#include "services/signer/timed_key_access.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:9090", "gRPC listen address");
 ABSL_FLAG(std::string, pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so",
@@ -157,25 +152,6 @@ absl::StatusOr<std::string> ReadPin() {
   return scep::base::ReadSecret("HSM PIN", absl::GetFlag(FLAGS_pin_file), "SCEP_HSM_PIN");
 }
 
-// Publishes `cert`'s notAfter and warns in the log when it is near or past:
-// an expired RA certificate stops every enrollment (devices refuse its
-// CertReps), an expired CA certificate every chain.
-void ReportExpiry(scep::metrics::JsonLogger& log, scep::signer::SignerMetrics& metrics,
-                  const std::string& ca, const char* role, X509* cert) {
-  const absl::Time not_after =
-      absl::FromUnixSeconds(scep::crypto::UnixSeconds(X509_get0_notAfter(cert)));
-  metrics.CertificateExpiry(ca, role, not_after);
-  const double days = absl::ToDoubleHours(not_after - absl::Now()) / 24;
-  if (days >= 30) return;
-  log.Log(LogRecord(days < 0 ? LogLevel::kError : LogLevel::kWarning,
-                    days < 0 ? "certificate_expired" : "certificate_expires_soon")
-              .Str("ca", ca)
-              .Str("role", role)
-              .Str("not_after", absl::FormatTime(absl::RFC3339_sec, not_after,
-                                                 absl::UTCTimeZone()))
-              .Num("days_left", days));
-}
-
 // The RA token's PIN: its own file or variable, else the CA token's.
 absl::StatusOr<std::string> ReadRaPin(const std::string& ca_token_pin) {
   if (absl::GetFlag(FLAGS_ra_pin_file).empty() && std::getenv("SCEP_RA_HSM_PIN") == nullptr) {
@@ -276,91 +252,16 @@ int main(int argc, char** argv) {
 
   prometheus::Registry registry;
   scep::signer::SignerMetrics metrics(registry);
-  std::string fingerprint;
-  std::vector<std::unique_ptr<scep::signer::SignerCore>> cores;
-  scep::signer::SignerService::IssuingCas cas;
-  for (const scep::signer::IssuingCaFiles& files : *ca_files) {
-    auto ca_cert = scep::crypto::LoadCertificateFile(files.ca_cert);
-    if (!ca_cert.ok()) return Fail(log, ca_cert.status());
-    auto ra_cert = scep::crypto::LoadCertificateFile(files.ra_cert);
-    if (!ra_cert.ok()) return Fail(log, ra_cert.status());
-    if (files.name.empty()) fingerprint = scep::crypto::Sha256Fingerprint(ca_cert->get());
-    scep::signer::SignerOptions options;
-    options.default_validity_days = absl::GetFlag(FLAGS_validity_days);
-    options.default_digest = absl::GetFlag(FLAGS_digest);
-    if (files.name.empty() && !absl::GetFlag(FLAGS_next_ca_cert).empty()) {
-      auto next = scep::crypto::LoadCertificateFile(absl::GetFlag(FLAGS_next_ca_cert));
-      if (!next.ok()) return Fail(log, next.status());
-      options.next_ca_certificate = *std::move(next);
-    }
-    const std::string ca_name = files.name.empty() ? "default" : files.name;
-    for (const auto& [role, cert] :
-         {std::pair<const char*, X509*>{"ca", ca_cert->get()},
-          std::pair<const char*, X509*>{"ra", ra_cert->get()},
-          std::pair<const char*, X509*>{"next_ca", options.next_ca_certificate.get()}}) {
-      if (cert != nullptr) ReportExpiry(log, metrics, ca_name, role, cert);
-    }
-    // Metric key names stay bounded: "ca"/"ra", or "ca-NAME"/"ra-NAME".
-    const std::string suffix = files.name.empty() ? "" : "-" + files.name;
-    std::unique_ptr<scep::signer::KeyAccess> ra_key;
-    if (files.ra_key_file.empty()) {
-      ra_key = scep::signer::NewTimedKeyAccess(
-          scep::signer::NewTokenKey(ra_token, ra_token_label, files.ra_key_label),
-          "ra" + suffix, &metrics);
-    } else {
-      auto file_key = scep::signer::NewKeyFromFile(files.ra_key_file);
-      if (!file_key.ok()) return Fail(log, file_key.status());
-      ra_key = *std::move(file_key);
-      struct stat st {};
-      if (stat(files.ra_key_file.c_str(), &st) == 0 && (st.st_mode & S_IRWXO) != 0) {
-        log.Log(LogRecord(LogLevel::kWarning, "ra_key_file_permissions")
-                    .Str("path", files.ra_key_file)
-                    .Str("note", "readable or writable by any user; chmod o-rwx"));
-      }
-    }
-    auto core = scep::signer::SignerCore::New(
-        std::move(options),
-        scep::signer::NewTimedKeyAccess(
-            scep::signer::NewTokenKey(token->get(), files.ca_key_label),
-            "ca" + suffix, &metrics),
-        *std::move(ca_cert), std::move(ra_key), *std::move(ra_cert));
-    if (!core.ok()) {
-      return Fail(log, absl::Status(core.status().code(),
-                                    absl::StrCat("issuing CA '", files.name, "': ",
-                                                 core.status().message())));
-    }
-    // After an RA renewal or key rollover: requests still encrypted to the
-    // previous RA certificate decrypt (README "RA certificate renewal").
-    absl::StatusOr<std::optional<scep::signer::PreviousRa>> previous =
-        scep::signer::AcceptPreviousRaOf(**core, files, ra_token, ra_token_label, &metrics,
-                                         "ra_previous" + suffix);
-    if (!previous.ok()) {
-      log.Log(LogRecord(LogLevel::kWarning, "previous_ra_unusable")
-                  .Str("ca", ca_name)
-                  .Str("error", std::string(previous.status().message())));
-    } else if (previous->has_value()) {
-      log.Log(LogRecord(LogLevel::kInfo, "previous_ra_accepted")
-                  .Str("ca", ca_name)
-                  .Str("certificate", (*previous)->certificate)
-                  .Str("serial", (*previous)->serial_hex)
-                  .Str("not_after", absl::FormatTime(absl::RFC3339_sec, (*previous)->not_after,
-                                                     absl::UTCTimeZone()))
-                  .Str("key", (*previous)->key));
-    }
-    cas.emplace(files.name, core->get());
-    cores.push_back(*std::move(core));
-    log.Log(LogRecord(LogLevel::kInfo, "issuing_ca")
-                .Str("name", files.name.empty() ? "(default)" : files.name)
-                .Str("ca_key_label", files.ca_key_label)
-                .Str("ca_cert", files.ca_cert)
-                .Str("ra_key", !files.ra_key_file.empty()
-                                   ? "file:" + files.ra_key_file
-                                   : "token:" + ra_token_label + ":" + files.ra_key_label));
-  }
+  absl::StatusOr<scep::signer::IssuingCas> cas = scep::signer::OpenIssuingCas(
+      *ca_files, {token->get(), ra_token, ra_token_label},
+      {absl::GetFlag(FLAGS_validity_days), absl::GetFlag(FLAGS_digest),
+       absl::GetFlag(FLAGS_next_ca_cert)},
+      metrics, log);
+  if (!cas.ok()) return Fail(log, cas.status());
 
   scep::base::ThreadPool pool(absl::GetFlag(FLAGS_workers),
                               static_cast<size_t>(absl::GetFlag(FLAGS_max_queue)));
-  scep::signer::SignerService service(std::move(cas), &pool, &metrics);
+  scep::signer::SignerService service(std::move(cas->by_name), &pool, &metrics);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int bound_port = 0;
@@ -422,7 +323,7 @@ int main(int argc, char** argv) {
               .Bool("mutual_tls", !absl::GetFlag(FLAGS_tls_client_ca).empty())
               .Int("metrics_port", (*metrics_server)->port())
               .Str("token", absl::GetFlag(FLAGS_token_label))
-              .Str("ca_sha256", fingerprint));
+              .Str("ca_sha256", cas->default_ca_sha256));
 
   int sig = 0;
   sigwait(&signals, &sig);
