@@ -76,6 +76,8 @@ absl::StatusOr<std::string> InProcessSigner::Issue(const IssueRequest& request) 
   policy.subject_alt_name = request.subject_alt_name;
   policy.key_usage = request.key_usage;
   policy.extended_key_usage = request.extended_key_usage;
+  policy.crl_distribution_points = request.crl_distribution_points;
+  policy.ca_issuers = request.ca_issuers;
   absl::StatusOr<std::string> cert = core_->Issue(request.csr, policy);
   if (cert.ok()) ++issued;
   return cert;

@@ -79,6 +79,11 @@ class PkiOperation {
 
   PkiOutcome Handle(const Profile& profile, absl::string_view der);
 
+  // This CA's current CRL (DER), the one GetCRL answers with (CurrentCrl):
+  // for relying parties at /crl/{ca}.crl. Unavailable when Redis or the
+  // signer is down.
+  absl::StatusOr<std::string> Crl();
+
  private:
   // One request in flight. Once its senderNonce is recorded, `nonce_profile`
   // is set so a 503 forgets the nonce again. A PKCSReq's nonce is recorded

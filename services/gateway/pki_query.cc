@@ -71,6 +71,10 @@ PkiOutcome PkiOperation::HandleGetCert(const Profile& profile, Request& req,
   return SuccessWithCertificate(req, (*record)->certificate);
 }
 
+absl::StatusOr<std::string> PkiOperation::Crl() {
+  return CurrentCrl(*signer_, *index_, options_.crl_validity);
+}
+
 PkiOutcome PkiOperation::HandleGetCrl(Request& req, const std::string& plain,
                                       const CaSet& ca) {
   absl::StatusOr<codec::IssuerAndSerial> ids = codec::DecodeIssuerAndSerial(plain);

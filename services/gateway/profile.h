@@ -42,6 +42,12 @@ struct Profile {
   // (digitalSignature+keyEncipherment, clientAuth).
   std::vector<std::string> key_usage;
   std::vector<std::string> extended_key_usage;
+  // Where relying parties (RADIUS, VPN, web servers checking client
+  // certificates) find the CA's CRL and certificate: cRLDistributionPoints
+  // and authorityInfoAccess caIssuers URIs of issued certificates, e.g. this
+  // gateway's own /crl/{ca}.crl and /ca/{ca}.crt. Empty: no extension.
+  std::vector<std::string> crl_distribution_points;
+  std::vector<std::string> ca_issuers;
   int min_rsa_bits = 2048;
   int max_sans = 20;  // more subjectAltNames in a request are refused
   std::vector<std::string> key_types = {"rsa", "ec-p256", "ec-p384"};

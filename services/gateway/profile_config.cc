@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto/publication_uri.h"
 #include "google/protobuf/util/json_util.h"
 #include "scep/config/v1/profiles.pb.h"
 
@@ -105,6 +106,19 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
       return check.Error("extended_key_usage", absl::StrCat("unknown '", eku, "'"));
     }
     out.extended_key_usage.push_back(eku);
+  }
+  out.crl_distribution_points.assign(in.crl_distribution_points().begin(),
+                                     in.crl_distribution_points().end());
+  if (absl::Status uris = crypto::CheckPublicationUris(out.crl_distribution_points, "",
+                                                       /*ldap_allowed=*/true);
+      !uris.ok()) {
+    return check.Error("crl_distribution_points", uris.message());
+  }
+  out.ca_issuers.assign(in.ca_issuers().begin(), in.ca_issuers().end());
+  if (absl::Status uris = crypto::CheckPublicationUris(out.ca_issuers, "",
+                                                       /*ldap_allowed=*/false);
+      !uris.ok()) {
+    return check.Error("ca_issuers", uris.message());
   }
   if (in.min_rsa_bits() != 0) {
     if (in.min_rsa_bits() < 2048 || in.min_rsa_bits() > 8192) {

@@ -167,6 +167,8 @@ absl::StatusOr<IssueRequest> ProfileIssuer::SignerRequest(const Profile& profile
   request.digest = profile.digest;
   request.key_usage = profile.key_usage;
   request.extended_key_usage = profile.extended_key_usage;
+  request.crl_distribution_points = profile.crl_distribution_points;
+  request.ca_issuers = profile.ca_issuers;
   if (!profile.subject.empty()) {
     ASSIGN_OR_RETURN(crypto::X509NamePtr subject,
                      BuildSubject(profile, csr.request.get()));

@@ -39,7 +39,9 @@ TEST(ProfileConfigTest, ParsesEveryMode) {
      "validity_days": 90, "digest": "sha384", "key_usage": ["digitalSignature"],
      "extended_key_usage": ["clientAuth", "serverAuth"], "min_rsa_bits": 3072,
      "key_types": ["rsa"], "challenge": {"mode": "static", "secret_env": "WIFI_SECRET"},
-     "renewal_window_days": 30},
+     "renewal_window_days": 30,
+     "crl_distribution_points": ["http://pki.example.com/crl/default.crl"],
+     "ca_issuers": ["https://pki.example.com/ca/default.crt"]},
     {"name": "onetime", "challenge": {"mode": "one-time"}},
     {"name": "mdm", "certificate_type": "user", "approval": "manual",
      "challenge": {"mode": "external", "verifier_url": "http://127.0.0.1:9/verify",
@@ -53,6 +55,10 @@ TEST(ProfileConfigTest, ParsesEveryMode) {
   EXPECT_EQ(wifi.min_rsa_bits, 3072);
   EXPECT_EQ(wifi.renewal_window, absl::Hours(24 * 30));
   EXPECT_EQ(wifi.subject.size(), 2u);
+  EXPECT_EQ(wifi.crl_distribution_points,
+            std::vector<std::string>{"http://pki.example.com/crl/default.crl"});
+  EXPECT_EQ(wifi.ca_issuers, std::vector<std::string>{"https://pki.example.com/ca/default.crt"});
+  EXPECT_TRUE((*profiles)[1].crl_distribution_points.empty());
   EXPECT_EQ((*profiles)[1].challenge_mode, Profile::ChallengeMode::kOneTime);
   const Profile& mdm = (*profiles)[2];
   EXPECT_EQ(mdm.challenge_mode, Profile::ChallengeMode::kExternal);
@@ -82,6 +88,12 @@ TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
        "min_rsa_bits"},
       {R"({"profiles": [{"name": "b", "challenge": {"mode": "external", "verifier_url": "https://x"}}]})",
        "challenge.verifier_url"},
+      {R"({"profiles": [{"name": "b", "crl_distribution_points": ["ftp://x/ca.crl"], "challenge": {"mode": "one-time"}}]})",
+       "profile 'b': crl_distribution_points: 'ftp://x/ca.crl' is not an http://, https:// or ldap:// URI"},
+      {R"({"profiles": [{"name": "b", "ca_issuers": ["ldap://x/ca"], "challenge": {"mode": "one-time"}}]})",
+       "profile 'b': ca_issuers: 'ldap://x/ca' is not an http:// or https:// URI"},
+      {R"({"profiles": [{"name": "b", "ca_issuers": ["http://x/a b"], "challenge": {"mode": "one-time"}}]})",
+       "ca_issuers: 'http://x/a b' has a character"},
       {R"({"profiles": [{"name": "Bad Name", "challenge": {"mode": "one-time"}}]})",
        "profile name 'Bad Name'"},
       {R"({"profiles": [{"name": "a", "challenge": {"mode": "one-time"}}, {"name": "a", "challenge": {"mode": "one-time"}}]})",

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/crypto/der.h"
 
 namespace scep::gateway {
 namespace {
@@ -143,7 +144,65 @@ void ScepService::Report(const HttpRequest& request, const Record& record,
   observers_.log->Log(line);
 }
 
+std::optional<HttpResponse> ScepService::Publication(const HttpRequest& request,
+                                                    Record& record) {
+  absl::string_view name = request.path;
+  absl::string_view suffix;
+  bool crl = false;
+  if (absl::ConsumePrefix(&name, "/crl/")) {
+    crl = true;
+    suffix = ".crl";
+  } else if (absl::ConsumePrefix(&name, "/ca/")) {
+    suffix = ".crt";
+  } else {
+    return std::nullopt;
+  }
+  record.labels.operation = crl ? "CRL" : "CACertificate";
+  record.labels.profile = "";
+  if (!absl::ConsumeSuffix(&name, suffix)) {
+    return Text(404, absl::StrCat("not found: ", crl ? "/crl/{ca}.crl" : "/ca/{ca}.crt"));
+  }
+  auto it = cas_.find(name == "default" ? absl::string_view() : name);
+  if (name.empty() || it == cas_.end()) return Text(404, "no such CA");
+  if (request.method != "GET" && request.method != "HEAD") {
+    HttpResponse r = Text(405, "method not allowed");
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+  }
+  HttpResponse r;
+  r.status = 200;
+  if (crl) {
+    absl::StatusOr<std::string> der = it->second.pki->Crl();
+    if (!der.ok()) {
+      r = Text(absl::IsUnavailable(der.status()) ? 503 : 500, "CRL not available");
+      if (r.status == 503) {
+        r.headers.emplace_back("Retry-After", std::to_string(options_.retry_after_seconds));
+      }
+      return r;
+    }
+    r.content_type = "application/pkix-crl";  // RFC 2585
+    r.body = *std::move(der);
+  } else {
+    absl::StatusOr<std::shared_ptr<const CaSet>> set = it->second.certificates->Get();
+    if (!set.ok()) {
+      r = Text(503, "CA certificates not yet available");
+      r.headers.emplace_back("Retry-After", std::to_string(options_.retry_after_seconds));
+      return r;
+    }
+    absl::StatusOr<std::string> der = crypto::ToDer((*set)->ca.get(), i2d_X509);
+    if (!der.ok()) return Text(500, "CA certificate not available");
+    r.content_type = "application/pkix-cert";  // RFC 2585
+    r.body = *std::move(der);
+  }
+  // A revocation re-signs the CRL at once; caches may keep it 5 minutes.
+  r.headers.emplace_back("Cache-Control", "max-age=300");
+  return r;  // HEAD: the HTTP server sends the headers only
+}
+
 HttpResponse ScepService::Route(const HttpRequest& request, Record& record) {
+  if (std::optional<HttpResponse> published = Publication(request, record)) {
+    return *std::move(published);
+  }
   const Profile* profile = FindProfile(request.path);
   if (profile == nullptr) {
     return Text(404, "not found: SCEP is served at /scep and /scep/{profile}");

@@ -89,6 +89,11 @@ class ScepService {
   // The CA of `profile`, or nullptr when it is not configured.
   const Ca* CaOf(const Profile& profile) const;
   HttpResponse GetCaCert(const Ca& ca);
+  // Relying parties' revocation and issuer lookups (the URIs a profile's
+  // crl_distribution_points / ca_issuers name): GET|HEAD /crl/{ca}.crl (DER
+  // CRL) and /ca/{ca}.crt (DER CA certificate), {ca} "default" or an
+  // issuing CA's name. nullopt when `request` is for neither.
+  std::optional<HttpResponse> Publication(const HttpRequest& request, Record& record);
   HttpResponse GetNextCaCert(const Ca& ca);
   // HTTP 429 (Retry-After) when the client or the profile is over its
   // limit, 503 when the limiter is down; nullopt to go on.

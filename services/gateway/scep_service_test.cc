@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "common/codec/client.h"
@@ -161,6 +162,66 @@ TEST_F(ScepServiceTest, ProfilesRouteToTheirIssuingCa) {
   EXPECT_EQ(ghost_reply.status, 500);
   EXPECT_TRUE(absl::StrContains(ghost_reply.body, "issuing CA"));
   options_.profiles = nullptr;
+}
+
+TEST_F(ScepServiceTest, CrlAndCaCertificateArePublishedForRelyingParties) {
+  options_.profile.crl_distribution_points = {"http://scep.example.com/crl/default.crl"};
+  options_.profile.ca_issuers = {"http://scep.example.com/ca/default.crt"};
+  Reconfigure();
+  Device d = NewDevice("s3cret-Challenge");
+  codec::OpenedCertRep rep = Open(Post(Request(d, "tid-cdp", kNonceA)), d);
+  ASSERT_EQ(rep.certificates.size(), 1u);
+  X509* cert = rep.certificates[0].get();
+  EXPECT_GE(X509_get_ext_by_NID(cert, NID_crl_distribution_points, -1), 0);
+  EXPECT_GE(X509_get_ext_by_NID(cert, NID_info_access, -1), 0);
+
+  HttpResponse crl = Get("", "/crl/default.crl");
+  ASSERT_EQ(crl.status, 200) << crl.body;
+  EXPECT_EQ(crl.content_type, "application/pkix-crl");
+  auto parsed = crypto::FromDer<crypto::X509CrlPtr>(crl.body, d2i_X509_CRL, "CRL");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(X509_CRL_verify(parsed->get(), X509_get0_pubkey(ca_.get())), 1);
+  EXPECT_EQ(X509_NAME_cmp(X509_CRL_get_issuer(parsed->get()), X509_get_subject_name(ca_.get())),
+            0);
+  bool cached = false;
+  for (const auto& [name, value] : crl.headers) cached |= name == "Cache-Control";
+  EXPECT_TRUE(cached);
+
+  HttpResponse ca = Get("", "/ca/default.crt");
+  ASSERT_EQ(ca.status, 200);
+  EXPECT_EQ(ca.content_type, "application/pkix-cert");
+  EXPECT_EQ(ca.body, crypto::ToDer(ca_.get(), i2d_X509).value());
+  HttpRequest head;
+  head.method = "HEAD";
+  head.path = "/ca/default.crt";
+  EXPECT_EQ(service_->Handle(head).status, 200);
+
+  EXPECT_EQ(Get("", "/crl/nosuch.crl").status, 404);
+  EXPECT_EQ(Get("", "/crl/.crl").status, 404);
+  EXPECT_EQ(Get("", "/crl/default.pem").status, 404);
+  EXPECT_EQ(Get("", "/ca/default.crl").status, 404);
+  EXPECT_EQ(Post("x", "/crl/default.crl").status, 405);
+
+  // A revocation shows in the next fetch (the CRL is re-signed at once);
+  // while the signer is down it cannot be: 503 with Retry-After, never the
+  // stale CRL.
+  crypto::BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  char* hex = BN_bn2hex(serial.get());
+  std::string serial_hex = absl::AsciiStrToLower(hex);
+  OPENSSL_free(hex);
+  ASSERT_TRUE(index_.Revoke(serial_hex, 1, absl::Now()).ok());
+  signer_.down = true;
+  HttpResponse down = Get("", "/crl/default.crl");
+  EXPECT_EQ(down.status, 503);
+  bool retry_after = false;
+  for (const auto& [name, value] : down.headers) retry_after |= name == "Retry-After";
+  EXPECT_TRUE(retry_after);
+  signer_.down = false;
+  HttpResponse fresh = Get("", "/crl/default.crl");
+  ASSERT_EQ(fresh.status, 200);
+  auto revoked = crypto::FromDer<crypto::X509CrlPtr>(fresh.body, d2i_X509_CRL, "CRL").value();
+  X509_REVOKED* entry = nullptr;
+  EXPECT_EQ(X509_CRL_get0_by_serial(revoked.get(), &entry, X509_get0_serialNumber(cert)), 1);
 }
 
 TEST_F(ScepServiceTest, GetCaCertIs503UntilSignerAnswered) {

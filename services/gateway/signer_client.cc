@@ -130,6 +130,10 @@ void FillIssue(const IssueRequest& request, const std::string& issuing_ca,
   for (const std::string& eku : request.extended_key_usage) {
     req->add_extended_key_usage(eku);
   }
+  for (const std::string& uri : request.crl_distribution_points) {
+    req->add_crl_distribution_points(uri);
+  }
+  for (const std::string& uri : request.ca_issuers) req->add_ca_issuers(uri);
 }
 
 void FillAttributes(const codec::ScepAttributes& attributes, v1::CertRepAttributes* a) {

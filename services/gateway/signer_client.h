@@ -31,6 +31,8 @@ struct IssueRequest {
   std::string subject_alt_name;  // DER GeneralNames
   std::vector<std::string> key_usage;
   std::vector<std::string> extended_key_usage;
+  std::vector<std::string> crl_distribution_points;  // URIs; empty: none
+  std::vector<std::string> ca_issuers;               // URIs; empty: none
 };
 
 // The SUCCESS CertRep that carries a certificate issued in the same call.

@@ -1,15 +1,97 @@
 #include "services/signer/issuer.h"
 
 #include <openssl/rand.h>
+#include <openssl/x509v3.h>
 
 #include <ctime>
+#include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/ssl_error.h"
 
 namespace scep::signer {
 namespace {
+
+// A GeneralName uniformResourceIdentifier holding `uri`; null on failure.
+GENERAL_NAME* UriName(const std::string& uri) {
+  GENERAL_NAME* name = GENERAL_NAME_new();
+  ASN1_IA5STRING* value = ASN1_IA5STRING_new();
+  if (name == nullptr || value == nullptr ||
+      ASN1_STRING_set(value, uri.data(), static_cast<int>(uri.size())) != 1) {
+    GENERAL_NAME_free(name);
+    ASN1_IA5STRING_free(value);
+    return nullptr;
+  }
+  GENERAL_NAME_set0_value(name, GEN_URI, value);
+  return name;
+}
+
+// cRLDistributionPoints: one DistributionPoint whose fullName lists `uris`
+// (the same CRL at each location), no reasons, no cRLIssuer (RFC 5280
+// 4.2.1.13). Non-critical.
+absl::Status AddCrlDistributionPoints(X509* cert, const std::vector<std::string>& uris) {
+  std::unique_ptr<CRL_DIST_POINTS, decltype(&CRL_DIST_POINTS_free)> points(
+      CRL_DIST_POINTS_new(), CRL_DIST_POINTS_free);
+  DIST_POINT* point = DIST_POINT_new();
+  DIST_POINT_NAME* name = DIST_POINT_NAME_new();
+  GENERAL_NAMES* full = GENERAL_NAMES_new();
+  if (points == nullptr || point == nullptr || name == nullptr || full == nullptr) {
+    DIST_POINT_free(point);
+    DIST_POINT_NAME_free(name);
+    GENERAL_NAMES_free(full);
+    return crypto::SslInternal("cRLDistributionPoints");
+  }
+  name->type = 0;  // fullName
+  name->name.fullname = full;
+  point->distpoint = name;
+  if (sk_DIST_POINT_push(points.get(), point) <= 0) {
+    DIST_POINT_free(point);
+    return crypto::SslInternal("cRLDistributionPoints");
+  }
+  for (const std::string& uri : uris) {
+    GENERAL_NAME* general = UriName(uri);
+    if (general == nullptr || sk_GENERAL_NAME_push(full, general) <= 0) {
+      GENERAL_NAME_free(general);
+      return crypto::SslInternal("cRLDistributionPoints");
+    }
+  }
+  if (X509_add1_ext_i2d(cert, NID_crl_distribution_points, points.get(), 0,
+                        X509V3_ADD_DEFAULT) != 1) {
+    return crypto::SslInternal("cRLDistributionPoints");
+  }
+  return absl::OkStatus();
+}
+
+// authorityInfoAccess with one caIssuers AccessDescription per URI (RFC
+// 5280 4.2.2.1). Non-critical.
+absl::Status AddCaIssuers(X509* cert, const std::vector<std::string>& uris) {
+  std::unique_ptr<AUTHORITY_INFO_ACCESS, decltype(&AUTHORITY_INFO_ACCESS_free)> access(
+      AUTHORITY_INFO_ACCESS_new(), AUTHORITY_INFO_ACCESS_free);
+  if (access == nullptr) return crypto::SslInternal("authorityInfoAccess");
+  for (const std::string& uri : uris) {
+    ACCESS_DESCRIPTION* description = ACCESS_DESCRIPTION_new();
+    GENERAL_NAME* location = UriName(uri);
+    if (description == nullptr || location == nullptr) {
+      ACCESS_DESCRIPTION_free(description);
+      GENERAL_NAME_free(location);
+      return crypto::SslInternal("authorityInfoAccess");
+    }
+    ASN1_OBJECT_free(description->method);
+    description->method = OBJ_nid2obj(NID_ad_ca_issuers);
+    GENERAL_NAME_free(description->location);
+    description->location = location;
+    if (sk_ACCESS_DESCRIPTION_push(access.get(), description) <= 0) {
+      ACCESS_DESCRIPTION_free(description);
+      return crypto::SslInternal("authorityInfoAccess");
+    }
+  }
+  if (X509_add1_ext_i2d(cert, NID_info_access, access.get(), 0, X509V3_ADD_DEFAULT) != 1) {
+    return crypto::SslInternal("authorityInfoAccess");
+  }
+  return absl::OkStatus();
+}
 
 absl::Status SetRandomSerial(X509* cert) {
   // 16 random octets with the top bit cleared (positive) and the next set
@@ -162,6 +244,16 @@ absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, EVP_PKEY* key,
   }
   if (!has_san && X509_NAME_entry_count(X509_get_subject_name(x)) == 0) {
     return absl::InvalidArgumentError("request has neither subject nor SAN");
+  }
+  if (!params.crl_distribution_points.empty()) {
+    RETURN_IF_ERROR(crypto::CheckPublicationUris(
+        params.crl_distribution_points, "crl_distribution_points", /*ldap_allowed=*/true));
+    RETURN_IF_ERROR(AddCrlDistributionPoints(x, params.crl_distribution_points));
+  }
+  if (!params.ca_issuers.empty()) {
+    RETURN_IF_ERROR(crypto::CheckPublicationUris(params.ca_issuers, "ca_issuers",
+                                                 /*ldap_allowed=*/false));
+    RETURN_IF_ERROR(AddCaIssuers(x, params.ca_issuers));
   }
   return cert;
 }

@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/crypto/publication_uri.h"
 #include "common/crypto/ssl_ptr.h"
 
 namespace scep::signer {
@@ -21,7 +23,13 @@ struct IssueParams {
   // +keyAgreement) and clientAuth.
   std::vector<std::string> key_usage;
   std::vector<std::string> extended_key_usage;
+  // cRLDistributionPoints (one DistributionPoint, these URIs its fullName:
+  // the same CRL at each) and authorityInfoAccess caIssuers; empty: none.
+  std::vector<std::string> crl_distribution_points;
+  std::vector<std::string> ca_issuers;
 };
+
+
 
 // Builds an unsigned X.509 v3 end-entity certificate from a verified CSR:
 // positive random 127-bit serial, subject and subjectAltName from the CSR,

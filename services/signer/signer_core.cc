@@ -175,6 +175,8 @@ absl::StatusOr<crypto::X509Ptr> SignerCore::IssueX509(absl::string_view csr_der,
   }
   params.key_usage = policy.key_usage;
   params.extended_key_usage = policy.extended_key_usage;
+  params.crl_distribution_points = policy.crl_distribution_points;
+  params.ca_issuers = policy.ca_issuers;
   ASSIGN_OR_RETURN(crypto::X509Ptr cert,
                    BuildCertificate(csr.request.get(), csr.public_key.get(),
                                     ca_cert_.get(), params));

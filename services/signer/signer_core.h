@@ -67,6 +67,10 @@ class SignerCore {
     std::string subject_alt_name;  // DER GeneralNames
     std::vector<std::string> key_usage;
     std::vector<std::string> extended_key_usage;
+    // cRLDistributionPoints / authorityInfoAccess caIssuers URIs
+    // (CheckPublicationUris); empty: no extension.
+    std::vector<std::string> crl_distribution_points;
+    std::vector<std::string> ca_issuers;
   };
   absl::StatusOr<std::string> Issue(absl::string_view csr, const Policy& policy);
   // The same, as a parsed certificate (for a CertRep built right away).

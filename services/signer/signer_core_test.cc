@@ -2,6 +2,7 @@
 
 #include <openssl/ec.h>
 #include <openssl/provider.h>
+#include <openssl/x509v3.h>
 
 #include <fstream>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include "common/crypto/der.h"
 #include "common/crypto/pem.h"
 #include "gtest/gtest.h"
+#include "services/signer/issuer.h"
 
 namespace scep::signer {
 namespace {
@@ -115,6 +117,84 @@ TEST(SignerCoreTest, PreviousRaKeyDecryptsAfterKeyRollover) {
             "csr-new");
   // Malformed input is still refused, whichever RA it might be for.
   EXPECT_EQ(core->Decrypt("not DER").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+std::string Ia5(const ASN1_IA5STRING* value) {
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                     static_cast<size_t>(ASN1_STRING_length(value)));
+}
+
+TEST(SignerCoreTest, CrlDistributionPointsAndCaIssuersGoIntoTheCertificate) {
+  auto core = NewFixtureCore();
+  std::string csr = StrongswanCsr(*core);
+  SignerCore::Policy policy;
+  policy.crl_distribution_points = {"http://pki.example.com/crl/default.crl",
+                                    "ldap://ldap.example.com/cn=CA?certificateRevocationList"};
+  policy.ca_issuers = {"http://pki.example.com/ca/default.crt"};
+  absl::StatusOr<std::string> der = core->Issue(csr, policy);
+  ASSERT_TRUE(der.ok()) << der.status();
+  crypto::X509Ptr cert = ParseCert(*der);
+  int critical = -1;
+  std::unique_ptr<CRL_DIST_POINTS, decltype(&CRL_DIST_POINTS_free)> points(
+      static_cast<CRL_DIST_POINTS*>(
+          X509_get_ext_d2i(cert.get(), NID_crl_distribution_points, &critical, nullptr)),
+      CRL_DIST_POINTS_free);
+  ASSERT_NE(points, nullptr);
+  EXPECT_EQ(critical, 0);
+  ASSERT_EQ(sk_DIST_POINT_num(points.get()), 1);
+  DIST_POINT* point = sk_DIST_POINT_value(points.get(), 0);
+  ASSERT_NE(point->distpoint, nullptr);
+  ASSERT_EQ(point->distpoint->type, 0);  // fullName
+  EXPECT_EQ(point->reasons, nullptr);
+  EXPECT_EQ(point->CRLissuer, nullptr);
+  GENERAL_NAMES* full = point->distpoint->name.fullname;
+  ASSERT_EQ(sk_GENERAL_NAME_num(full), 2);
+  for (int i = 0; i < 2; ++i) {
+    GENERAL_NAME* name = sk_GENERAL_NAME_value(full, i);
+    ASSERT_EQ(name->type, GEN_URI);
+    EXPECT_EQ(Ia5(name->d.uniformResourceIdentifier), policy.crl_distribution_points[i]);
+  }
+  std::unique_ptr<AUTHORITY_INFO_ACCESS, decltype(&AUTHORITY_INFO_ACCESS_free)> access(
+      static_cast<AUTHORITY_INFO_ACCESS*>(
+          X509_get_ext_d2i(cert.get(), NID_info_access, &critical, nullptr)),
+      AUTHORITY_INFO_ACCESS_free);
+  ASSERT_NE(access, nullptr);
+  EXPECT_EQ(critical, 0);
+  ASSERT_EQ(sk_ACCESS_DESCRIPTION_num(access.get()), 1);
+  ACCESS_DESCRIPTION* description = sk_ACCESS_DESCRIPTION_value(access.get(), 0);
+  EXPECT_EQ(OBJ_obj2nid(description->method), NID_ad_ca_issuers);
+  ASSERT_EQ(description->location->type, GEN_URI);
+  EXPECT_EQ(Ia5(description->location->d.uniformResourceIdentifier), policy.ca_issuers[0]);
+
+  // Without them: neither extension.
+  crypto::X509Ptr plain = ParseCert(core->Issue(csr, SignerCore::Policy{}).value());
+  EXPECT_EQ(X509_get_ext_by_NID(plain.get(), NID_crl_distribution_points, -1), -1);
+  EXPECT_EQ(X509_get_ext_by_NID(plain.get(), NID_info_access, -1), -1);
+}
+
+TEST(SignerCoreTest, PublicationUrisAreChecked) {
+  auto core = NewFixtureCore();
+  std::string csr = StrongswanCsr(*core);
+  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
+           {"ftp://pki.example.com/ca.crl"},
+           {"http://"},
+           {"http:///path"},
+           {"http://pki.example.com/a b.crl"},
+           {"http://pki.example.com/\x01.crl"},
+           {"http://pki.example.com/\"quoted\".crl"},
+           {std::string("http://pki.example.com/") + std::string(1100, 'a')},
+           {"http://a/1", "http://a/2", "http://a/3", "http://a/4", "http://a/5"}}) {
+    SignerCore::Policy policy;
+    policy.crl_distribution_points = bad;
+    absl::StatusOr<std::string> der = core->Issue(csr, policy);
+    EXPECT_EQ(der.status().code(), absl::StatusCode::kInvalidArgument) << bad[0];
+    EXPECT_NE(der.status().message().find("crl_distribution_points"), std::string::npos);
+  }
+  SignerCore::Policy ldap_issuer;
+  ldap_issuer.ca_issuers = {"ldap://ldap.example.com/cn=CA"};
+  EXPECT_EQ(core->Issue(csr, ldap_issuer).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(crypto::CheckPublicationUris({"https://pki.example.com:8443/crl/wifi.crl"}, "x", false)
+                  .ok());
 }
 
 TEST(SignerCoreTest, IssuesProfileConformantCertificate) {

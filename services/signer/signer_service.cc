@@ -52,6 +52,9 @@ SignerCore::Policy PolicyOf(const v1::IssueCertificateRequest& request) {
   policy.key_usage.assign(request.key_usage().begin(), request.key_usage().end());
   policy.extended_key_usage.assign(request.extended_key_usage().begin(),
                                    request.extended_key_usage().end());
+  policy.crl_distribution_points.assign(request.crl_distribution_points().begin(),
+                                        request.crl_distribution_points().end());
+  policy.ca_issuers.assign(request.ca_issuers().begin(), request.ca_issuers().end());
   return policy;
 }
 
