@@ -74,7 +74,7 @@ class Stack:
                  ca_key="rsa:2048", signer_tls=None, gateway_tls=None,
                  gateway_args=(), signer_args=(), admin_token=None,
                  profiles=None, issuing_cas=(), ra_key_file=False, ra_token=None,
-                 ra_other_module=False, provision_args=()):
+                 ra_other_module=False, provision_args=(), http_port=None):
         """signer_tls: dict(cert, key[, client_ca]) for the signer's gRPC
         TLS; gateway_tls: dict(ca[, cert, key]) for the gateway's side.
         Without them both run plaintext, which must be asked for
@@ -98,6 +98,8 @@ class Stack:
         self.ra_token = ra_token
         self.ra_other_module = ra_other_module
         self.provision_args = list(provision_args)  # the default CA's
+        # Known before start when profiles must name the gateway's own URLs.
+        self.http_port = http_port
         self.dir = tempfile.mkdtemp(prefix="scep-it-")
         self.procs = {}
         self.logs = {}
@@ -177,7 +179,7 @@ class Stack:
         self.signer_port = free_port()
         self.signer_metrics_port = free_port()
         self.start_signer()
-        self.http_port = free_port()
+        self.http_port = self.http_port or free_port()
         self.metrics_port = free_port()
         self.start_gateway()
         self.wait_ready()

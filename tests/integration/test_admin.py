@@ -15,7 +15,7 @@ import unittest
 
 import base64
 
-from harness import Stack, http, openssl, require_tool
+from harness import Stack, free_port, http, openssl, require_tool
 
 PKI_OP = "?operation=PKIOperation"
 TOKEN = "Admin-Token-For-Integration-Tests"
@@ -215,6 +215,90 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(client.returncode, 0, err.decode(errors="replace"))
         self.assertIn("CN = ss-approval" , openssl("x509", "-noout", "-subject", input=out).decode())
         self.assertIn("CertPoll", self.stack.log("gateway"))
+
+
+class RelyingPartyTest(unittest.TestCase):
+    """Relying parties (RADIUS, VPN, web servers checking client
+    certificates) find the CRL and the CA certificate through the URIs a
+    profile puts into issued certificates, served by the gateway itself;
+    `openssl verify -crl_download` follows them like one."""
+
+    @classmethod
+    def setUpClass(cls):
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        profiles = {"profiles": [
+            {"name": "default", "challenge": STATIC,
+             "crl_distribution_points": [base + "/crl/default.crl"],
+             "ca_issuers": [base + "/ca/default.crt"]},
+            {"name": "plain", "challenge": STATIC}]}
+        cls.base = base
+        cls.stack = Stack(legacy=False, admin_token=TOKEN, profiles=profiles,
+                          http_port=port).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def enroll(self, profile, name):
+        body = self.stack.probe_request(name, "tid-" + name, os.urandom(16).hex(),
+                                        challenge=self.stack.challenge)
+        status, _, reply = http("POST", f"{self.stack.url}/{profile}{PKI_OP}", body)
+        self.assertEqual(status, 200, reply)
+        rep = self.stack.probe_open(name, reply)
+        self.assertEqual(rep["pkiStatus"], SUCCESS, rep)
+        path = os.path.join(self.stack.dir, name + ".pem")
+        with open(path, "w") as f:
+            f.write(rep["pem"])
+        return path
+
+    def verify(self, cert):
+        return subprocess.run(["openssl", "verify", "-crl_check", "-crl_download",
+                               "-CAfile", self.stack.ca_pem, cert],
+                              capture_output=True, text=True, timeout=60)
+
+    def test_crl_and_ca_certificate_are_found_from_the_certificate(self):
+        cert = self.enroll("default", "relying-party")
+        text = openssl("x509", "-in", cert, "-noout", "-text").decode()
+        self.assertIn("X509v3 CRL Distribution Points", text)
+        self.assertIn(f"URI:{self.base}/crl/default.crl", text)
+        self.assertIn(f"CA Issuers - URI:{self.base}/ca/default.crt", text)
+        plain = openssl("x509", "-in", self.enroll("plain", "no-cdp"), "-noout",
+                        "-text").decode()
+        self.assertNotIn("CRL Distribution Points", plain)
+        self.assertNotIn("Authority Information Access", plain)
+
+        status, headers, body = http("GET", self.base + "/ca/default.crt")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("Content-Type"), "application/pkix-cert")
+        self.assertEqual(openssl("x509", "-inform", "DER", "-noout", "-fingerprint", "-sha256",
+                                 input=body),
+                         openssl("x509", "-in", self.stack.ca_pem, "-noout", "-fingerprint",
+                                 "-sha256"))
+
+        ok = self.verify(cert)
+        self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+        self.assertIn(": OK", ok.stdout)
+
+        serial = openssl("x509", "-noout", "-serial", "-in", cert).decode().strip()
+        serial = serial.split("=")[1].lower().lstrip("0")
+        out = self.stack.scepctl("certs", "revoke", "--serial", serial, "--reason",
+                                 "keyCompromise")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        revoked = self.verify(cert)
+        self.assertNotEqual(revoked.returncode, 0, revoked.stdout)
+        self.assertIn("certificate revoked", revoked.stdout + revoked.stderr)
+
+        status, headers, body = http("GET", self.base + "/crl/default.crl")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("Content-Type"), "application/pkix-crl")
+        checked = subprocess.run(["openssl", "crl", "-inform", "DER", "-CAfile",
+                                  self.stack.ca_pem, "-noout"], input=body,
+                                 capture_output=True)
+        self.assertEqual(checked.returncode, 0, checked.stderr)
+        self.assertEqual(http("GET", f"http://127.0.0.1:{self.stack.http_port}/crl/x.crl")[0],
+                         404)
+        self.assertEqual(http("POST", self.base + "/crl/default.crl", b"x")[0], 405)
 
 
 if __name__ == "__main__":
