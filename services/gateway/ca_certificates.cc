@@ -19,8 +19,16 @@ absl::Status CaCertificates::Refresh(SignerClient& signer) {
                                 der.ca, d2i_X509, "CA certificate"));
   ASSIGN_OR_RETURN(set->ra, crypto::FromDer<crypto::X509Ptr>(
                                 der.ra, d2i_X509, "RA certificate"));
-  ASSIGN_OR_RETURN(set->get_ca_cert_body,
-                   codec::DegenerateCertificates({set->ca.get(), set->ra.get()}));
+  std::vector<X509*> published = {set->ca.get(), set->ra.get()};
+  for (const std::string& cert : der.ca_chain) {
+    ASSIGN_OR_RETURN(crypto::X509Ptr parsed,
+                     crypto::FromDer<crypto::X509Ptr>(cert, d2i_X509, "CA chain certificate"));
+    published.push_back(parsed.get());
+    set->chain.push_back(std::move(parsed));
+  }
+  // RFC 8894 section 4.2.1.2: with an intermediate CA, the chain up to the
+  // root goes with the CA and RA certificates.
+  ASSIGN_OR_RETURN(set->get_ca_cert_body, codec::DegenerateCertificates(published));
   set->ca_fingerprint = crypto::Sha256Fingerprint(set->ca.get());
   if (!der.next_ca.empty()) {
     ASSIGN_OR_RETURN(set->next_ca, crypto::FromDer<crypto::X509Ptr>(

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -19,7 +20,9 @@ namespace scep::gateway {
 struct CaSet {
   crypto::X509Ptr ca;
   crypto::X509Ptr ra;
-  std::string get_ca_cert_body;  // degenerate SignedData with CA and RA
+  std::string get_ca_cert_body;  // degenerate SignedData: CA, RA, chain
+  // A CA under another root: the certificates above it up to the root.
+  std::vector<crypto::X509Ptr> chain;
   std::string ca_fingerprint;    // SHA-256, colon hex
   // CA rollover (RFC 8894 section 4.7); null / empty when not configured.
   crypto::X509Ptr next_ca;

@@ -166,7 +166,8 @@ class GrpcSignerClient final : public SignerClient {
         "GetCertificates");
     if (!s.ok()) return s;
     return CaCertificatesDer{resp.ca_certificate(), resp.ra_certificate(),
-                             resp.next_ca_certificate(), resp.next_ca_message()};
+                             resp.next_ca_certificate(), resp.next_ca_message(),
+                             {resp.ca_chain().begin(), resp.ca_chain().end()}};
   }
 
   absl::StatusOr<std::string> Decrypt(absl::string_view enveloped) override {

@@ -19,6 +19,7 @@ struct CaCertificatesDer {
   std::string ra;  // DER
   std::string next_ca;          // DER; empty without CA rollover
   std::string next_ca_message;  // GetNextCACert answer, RA-signed
+  std::vector<std::string> ca_chain;  // DER, above the CA up to the root
 };
 
 // What the CA key signs for one certificate: the CSR plus the profile's

@@ -1,6 +1,7 @@
 #include "services/provision/provision_command.h"
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 
@@ -10,11 +11,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/crypto/ca_chain.h"
 #include "common/crypto/ssl_ptr.h"
 #include "common/pkcs11/cert_builder.h"
 #include "common/pkcs11/distinguished_name.h"
 #include "common/pkcs11/provisioner.h"
 #include "common/pkcs11/ra_rollover.h"
+#include "common/pkcs11/subordinate_ca.h"
 
 namespace scep::provision {
 namespace {
@@ -212,9 +215,75 @@ absl::Status RunDropPreviousRa(CommandLine command_line, std::ostream& out) {
   return absl::OkStatus();
 }
 
+// The SO PIN when the token must be created (it does not exist yet).
+absl::Status ReadPinsForToken(const CommandLine& command_line,
+                              pkcs11::ProvisionOptions& options) {
+  ASSIGN_OR_RETURN(options.reuse_existing_token,
+                   pkcs11::TokenExists(options.module_path, options.token_label));
+  ASSIGN_OR_RETURN(options.user_pin, ReadSecret(command_line.pin_file, kPinEnv, "user PIN"));
+  RETURN_IF_ERROR(ReadRaPin(command_line, options));
+  absl::StatusOr<std::string> so_pin = ReadSecret(command_line.so_pin_file, kSoPinEnv, "SO PIN");
+  if (so_pin.ok()) {
+    options.so_pin = *std::move(so_pin);
+  } else if (!options.reuse_existing_token || !absl::IsNotFound(so_pin.status())) {
+    return so_pin.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunCaCsr(CommandLine command_line, std::ostream& out) {
+  pkcs11::ProvisionOptions& options = command_line.options;
+  RETURN_IF_ERROR(ReadPinsForToken(command_line, options));
+  ASSIGN_OR_RETURN(std::string request, pkcs11::CaCertificateRequest(options));
+  const auto* p = reinterpret_cast<const unsigned char*>(request.data());
+  crypto::X509ReqPtr parsed(d2i_X509_REQ(nullptr, &p, static_cast<long>(request.size())));
+  crypto::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (parsed == nullptr || bio == nullptr || PEM_write_bio_X509_REQ(bio.get(), parsed.get()) != 1) {
+    return absl::InternalError("PEM encoding the CA certificate request");
+  }
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  {
+    std::ofstream file(command_line.ca_csr, std::ios::binary | std::ios::trunc);
+    file.write(data, size);
+    if (!file) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot write '", command_line.ca_csr, "'"));
+    }
+  }
+  out << "CA key:         '" << options.ca_key_label << "' in token '" << options.token_label
+      << "' (" << (options.reuse_existing_token ? "existing token" : "token created") << ")\n"
+      << "CA request:     " << command_line.ca_csr << " (subject " << options.ca_subject
+      << ")\n"
+      << "Have your root (or policy) CA sign it as a CA certificate with keyCertSign and\n"
+      << "cRLSign, then run --import-ca CERT --ca-chain CHAIN with the same token options.\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunImportCa(CommandLine command_line, std::ostream& out) {
+  pkcs11::ProvisionOptions& options = command_line.options;
+  ASSIGN_OR_RETURN(crypto::X509Ptr ca, pkcs11::ReadCertificatePem(command_line.import_ca));
+  ASSIGN_OR_RETURN(std::vector<crypto::X509Ptr> chain,
+                   crypto::LoadCertificateChainFile(command_line.ca_chain));
+  ASSIGN_OR_RETURN(options.user_pin, ReadSecret(command_line.pin_file, kPinEnv, "user PIN"));
+  RETURN_IF_ERROR(ReadRaPin(command_line, options));
+  ASSIGN_OR_RETURN(crypto::X509Ptr ra, pkcs11::ImportCaCertificate(options, ca.get(), chain,
+                                                                   command_line.out_dir));
+  const std::filesystem::path dir(command_line.out_dir);
+  PrintRaCertificate(ra.get(), ca.get(), (dir / "ra.pem").string(),
+                     (dir / "ca.pem").string(), out);
+  out << "CA chain:       " << (dir / "ca-chain.pem").string() << " (" << chain.size()
+      << " certificates up to the root; GetCACert publishes them)\n"
+      << "Root SHA-256:   " << pkcs11::Sha256Fingerprint(chain.back().get()).value_or("?")
+      << "\n";
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status RunProvision(CommandLine command_line, std::ostream& out) {
+  if (!command_line.ca_csr.empty()) return RunCaCsr(std::move(command_line), out);
+  if (!command_line.import_ca.empty()) return RunImportCa(std::move(command_line), out);
   if (command_line.renew_ra) return RunRenewRa(std::move(command_line), out);
   if (command_line.rollover_ra) return RunRolloverRa(std::move(command_line), out);
   if (command_line.drop_previous_ra) return RunDropPreviousRa(std::move(command_line), out);

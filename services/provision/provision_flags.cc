@@ -78,6 +78,16 @@ std::string UsageText() {
       "  --drop-previous-ra   remove the previous RA certificate and key once\n"
       "                       devices no longer use them (scep_signer_key_operations\n"
       "                       of key ra_previous stays flat)\n"
+      "  --ca-csr FILE        a CA under your own root, step 1: the CA key (and\n"
+      "                       the RA key) in the token as usual, and a PKCS#10\n"
+      "                       request for the CA key in FILE (PEM; CA:TRUE,\n"
+      "                       keyCertSign, cRLSign) for your root or policy CA\n"
+      "                       to sign; no certificate is written yet\n"
+      "  --import-ca FILE     step 2: FILE is the CA certificate issued for that\n"
+      "                       request; with --ca-chain CHAIN (PEM, its issuer\n"
+      "                       first, up to the self-signed root) it is checked,\n"
+      "                       the RA certificate is issued, and ca.pem,\n"
+      "                       ca-chain.pem and ra.pem are written to --out-dir\n"
       "  --if-missing         exit 0 without changes when the token and both\n"
       "                       PEM files (and --ra-key-file) exist; reuse an existing token (and\n"
       "                       its keys) when only the PEM files are missing\n"
@@ -170,6 +180,12 @@ absl::StatusOr<CommandLine> ParseCommandLine(
       ASSIGN_OR_RETURN(options.ca_validity_days, ParseDays(flag, value));
     } else if (flag == "--ra-days") {
       ASSIGN_OR_RETURN(options.ra_validity_days, ParseDays(flag, value));
+    } else if (flag == "--ca-csr") {
+      command_line.ca_csr = value;
+    } else if (flag == "--import-ca") {
+      command_line.import_ca = value;
+    } else if (flag == "--ca-chain") {
+      command_line.ca_chain = value;
     } else if (flag == "--out-dir") {
       command_line.out_dir = value;
     } else if (flag == "--pin-file") {
@@ -193,9 +209,16 @@ absl::StatusOr<CommandLine> ParseCommandLine(
         "--ra-key must be RSA: the RA decrypts request envelopes");
   }
   if (command_line.if_missing + command_line.renew_ra + command_line.rollover_ra +
-          command_line.drop_previous_ra > 1) {
+          command_line.drop_previous_ra + !command_line.ca_csr.empty() +
+          !command_line.import_ca.empty() > 1) {
     return absl::InvalidArgumentError(
-        "--if-missing, --renew-ra, --rollover-ra and --drop-previous-ra exclude each other");
+        "--if-missing, --renew-ra, --rollover-ra, --drop-previous-ra, --ca-csr and "
+        "--import-ca exclude each other");
+  }
+  if (command_line.import_ca.empty() != command_line.ca_chain.empty()) {
+    return absl::InvalidArgumentError(
+        "--import-ca needs --ca-chain (the certificates above the CA up to the root), "
+        "and --ca-chain goes with --import-ca");
   }
   return command_line;
 }

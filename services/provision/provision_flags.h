@@ -25,6 +25,12 @@ struct CommandLine {
   // certificate and key (pkcs11::DropPreviousRa).
   bool rollover_ra = false;
   bool drop_previous_ra = false;
+  // A CA under another root (pkcs11::CaCertificateRequest, then
+  // pkcs11::ImportCaCertificate): --ca-csr writes the CA key's PKCS#10
+  // request; --import-ca with --ca-chain takes the issued certificate.
+  std::string ca_csr;
+  std::string import_ca;
+  std::string ca_chain;
   bool ra_subject_given = false;  // else --renew-ra keeps the old subject
   bool help = false;
 };

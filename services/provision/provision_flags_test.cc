@@ -85,6 +85,26 @@ TEST(ParseCommandLineTest, RolloverAndDropPreviousRa) {
   EXPECT_NE(UsageText().find("--drop-previous-ra"), std::string::npos);
 }
 
+TEST(ParseCommandLineTest, SubordinateCaSteps) {
+  absl::StatusOr<CommandLine> parsed =
+      ParseCommandLine({"--token-label", "t", "--out-dir", "d", "--ca-csr", "ca.csr"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->ca_csr, "ca.csr");
+  parsed = ParseCommandLine({"--token-label", "t", "--out-dir", "d", "--import-ca=ca.pem",
+                             "--ca-chain", "root.pem"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->import_ca, "ca.pem");
+  EXPECT_EQ(parsed->ca_chain, "root.pem");
+  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
+           {"--token-label", "t", "--out-dir", "d", "--import-ca", "ca.pem"},
+           {"--token-label", "t", "--out-dir", "d", "--ca-chain", "root.pem"},
+           {"--token-label", "t", "--out-dir", "d", "--ca-csr", "x", "--renew-ra"},
+           {"--token-label", "t", "--out-dir", "d", "--ca-csr", "x", "--import-ca", "y",
+            "--ca-chain", "z"}}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(ParseCommandLine(bad).status())) << bad[4];
+  }
+}
+
 TEST(ParseCommandLineTest, DefaultsMatchTheDocumentation) {
   absl::StatusOr<CommandLine> parsed =
       ParseCommandLine({"--token-label", "t", "--out-dir", "d"});

@@ -2,11 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <optional>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/crypto/ca_chain.h"
 #include "common/crypto/der.h"
 #include "common/crypto/pem.h"
 #include "services/signer/key_access.h"
@@ -67,6 +70,18 @@ absl::StatusOr<IssuingCas> OpenIssuingCas(const std::vector<IssuingCaFiles>& ca_
       if (!next.ok()) return next.status();
       options.next_ca_certificate = *std::move(next);
     }
+    // A CA under another root: its chain beside it (scep-provision
+    // --import-ca writes ca-chain.pem), checked by SignerCore::New.
+    const std::string chain_path =
+        (std::filesystem::path(files.ca_cert).parent_path() / "ca-chain.pem").string();
+    std::error_code no_chain;
+    if (std::filesystem::exists(chain_path, no_chain)) {
+      absl::StatusOr<std::vector<crypto::X509Ptr>> chain =
+          crypto::LoadCertificateChainFile(chain_path);
+      if (!chain.ok()) return Named(files, chain.status());
+      options.ca_chain = *std::move(chain);
+    }
+    const size_t chain_length = options.ca_chain.size();
     const std::string ca_name = files.name.empty() ? "default" : files.name;
     for (const auto& [role, cert] :
          {std::pair<const char*, X509*>{"ca", ca_cert->get()},
@@ -121,6 +136,7 @@ absl::StatusOr<IssuingCas> OpenIssuingCas(const std::vector<IssuingCaFiles>& ca_
                 .Str("name", files.name.empty() ? "(default)" : files.name)
                 .Str("ca_key_label", files.ca_key_label)
                 .Str("ca_cert", files.ca_cert)
+                .Int("ca_chain", static_cast<int64_t>(chain_length))
                 .Str("ra_key", !files.ra_key_file.empty()
                                    ? "file:" + files.ra_key_file
                                    : "token:" + keys.ra_token_label + ":" + files.ra_key_label));

@@ -44,7 +44,8 @@ struct IssuingCas {
 // loaded and checked against their keys, key operations timed in `metrics`
 // ("ca"/"ra", or "ca-NAME"/"ra-NAME"), certificate expiry published and
 // logged when near, the previous RA certificate accepted when there is one
-// (AcceptPreviousRaOf; an unusable one is logged and left out), and one
+// (AcceptPreviousRaOf; an unusable one is logged and left out), a CA
+// under another root with its ca-chain.pem beside ca.pem (verified), and one
 // `issuing_ca` log line each. An error names the CA and the file or key.
 absl::StatusOr<IssuingCas> OpenIssuingCas(const std::vector<IssuingCaFiles>& files,
                                           const IssuingCaKeys& keys,

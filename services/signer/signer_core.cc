@@ -6,6 +6,7 @@
 #include "common/codec/csr.h"
 #include "common/codec/envelope.h"
 #include "common/codec/pki_message.h"
+#include "common/crypto/ca_chain.h"
 #include "common/crypto/der.h"
 #include "common/crypto/ssl_error.h"
 #include "services/signer/issuer.h"
@@ -45,6 +46,13 @@ absl::StatusOr<std::unique_ptr<SignerCore>> SignerCore::New(
       std::move(ra_der)));
   if (core->options_.next_ca_certificate != nullptr) {
     RETURN_IF_ERROR(core->PrepareNextCa());
+  }
+  if (!core->options_.ca_chain.empty()) {
+    RETURN_IF_ERROR(crypto::VerifyCaChain(core->ca_cert_.get(), core->options_.ca_chain));
+    for (const crypto::X509Ptr& cert : core->options_.ca_chain) {
+      ASSIGN_OR_RETURN(std::string der, crypto::ToDer(cert.get(), i2d_X509));
+      core->ca_chain_der_.push_back(std::move(der));
+    }
   }
   return core;
 }

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -21,6 +22,10 @@ struct SignerOptions {
   std::function<absl::Time()> clock = absl::Now;
   // CA rollover: the next CA certificate, published by GetNextCACert.
   crypto::X509Ptr next_ca_certificate;
+  // A CA under another root (scep-provision --import-ca): the certificates
+  // above the CA certificate, its issuer first, up to the self-signed root.
+  // New() refuses a chain the CA certificate does not verify under.
+  std::vector<crypto::X509Ptr> ca_chain;
 };
 
 // Every private-key operation of the service, independent of gRPC: RA
@@ -102,6 +107,8 @@ class SignerCore {
   const std::string& ra_certificate_der() const { return ra_der_; }
   // Empty when no next CA is configured.
   const std::string& next_ca_certificate_der() const { return next_ca_der_; }
+  // DER of SignerOptions::ca_chain; empty for a root CA.
+  const std::vector<std::string>& ca_chain_der() const { return ca_chain_der_; }
   // The GetNextCACert answer (RFC 8894 section 4.7.1), RA-signed at start-up.
   const std::string& next_ca_message() const { return next_ca_message_; }
 
@@ -123,6 +130,7 @@ class SignerCore {
   std::unique_ptr<KeyAccess> previous_ra_key_;  // null: the current RA key
   std::string next_ca_der_;
   std::string next_ca_message_;
+  std::vector<std::string> ca_chain_der_;
 };
 
 }  // namespace scep::signer

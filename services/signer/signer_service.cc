@@ -133,6 +133,7 @@ grpc::ServerUnaryReactor* SignerService::GetCertificates(
   response->set_ra_certificate(core->ra_certificate_der());
   response->set_next_ca_certificate(core->next_ca_certificate_der());
   response->set_next_ca_message(core->next_ca_message());
+  for (const std::string& der : core->ca_chain_der()) response->add_ca_chain(der);
   if (metrics_ != nullptr) {
     metrics_->RpcFinished("GetCertificates", absl::OkStatus(),
                           absl::ZeroDuration());

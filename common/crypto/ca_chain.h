@@ -1,0 +1,29 @@
+#ifndef SCEP_COMMON_CRYPTO_CA_CHAIN_H_
+#define SCEP_COMMON_CRYPTO_CA_CHAIN_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/crypto/ssl_ptr.h"
+
+namespace scep::crypto {
+
+// A CA under another root (an issuing CA signed by the organisation's own
+// root, directly or through intermediates): `chain` holds the certificates
+// above `ca`, its issuer first, ending with the self-signed root.
+
+// Whether `ca` is usable as this service's CA and verifies under `chain`
+// with the last certificate as the only trust anchor, at the current time:
+// each a CA certificate (basicConstraints CA:TRUE, keyCertSign), `ca` also
+// with cRLSign (it signs CRLs). FailedPrecondition naming what fails
+// (OpenSSL's verification error, the subject concerned).
+absl::Status VerifyCaChain(X509* ca, const std::vector<X509Ptr>& chain);
+
+// All PEM certificates of `path`, in file order. FailedPrecondition naming
+// the path when it cannot be read or holds none.
+absl::StatusOr<std::vector<X509Ptr>> LoadCertificateChainFile(const std::string& path);
+
+}  // namespace scep::crypto
+
+#endif  // SCEP_COMMON_CRYPTO_CA_CHAIN_H_
