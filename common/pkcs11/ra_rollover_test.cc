@@ -9,6 +9,7 @@
 
 #include "common/crypto/pem.h"
 #include "common/pkcs11/cert_builder.h"
+#include "common/pkcs11/sandbox_options.h"
 #include "common/pkcs11/softhsm_sandbox.h"
 #include "gtest/gtest.h"
 
@@ -29,10 +30,7 @@ class RaRolloverTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<SoftHsmSandbox>> sandbox = SoftHsmSandbox::New();
     ASSERT_TRUE(sandbox.ok()) << sandbox.status();
     sandbox_ = *std::move(sandbox);
-    options_.module_path = SCEP_SOFTHSM2_MODULE;
-    options_.token_label = "scep-dev";
-    options_.user_pin = "246810";
-    options_.so_pin = "13579";
+    options_ = SandboxProvisionOptions();
     dir_ = sandbox_->dir() + "/pki";
   }
 

@@ -10,6 +10,7 @@
 #include "common/crypto/ca_chain.h"
 #include "common/crypto/der.h"
 #include "common/pkcs11/cert_builder.h"
+#include "common/pkcs11/sandbox_options.h"
 #include "common/pkcs11/softhsm_sandbox.h"
 #include "gtest/gtest.h"
 
@@ -54,10 +55,7 @@ class SubordinateCaTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<SoftHsmSandbox>> sandbox = SoftHsmSandbox::New();
     ASSERT_TRUE(sandbox.ok()) << sandbox.status();
     sandbox_ = *std::move(sandbox);
-    options_.module_path = SCEP_SOFTHSM2_MODULE;
-    options_.token_label = "scep-dev";
-    options_.user_pin = "246810";
-    options_.so_pin = "13579";
+    options_ = SandboxProvisionOptions();
     options_.ca_subject = "CN=Example Issuing CA 1,O=Example";
     dir_ = sandbox_->dir() + "/pki";
     root_key_.reset(EVP_RSA_gen(2048));
