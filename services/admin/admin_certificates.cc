@@ -214,6 +214,11 @@ absl::StatusOr<v1::Profile> AdminCore::ProfileInfo(const gateway::Profile& profi
   out.set_ca_sha256(ca->ca_fingerprint);
   out.set_ca_not_after(crypto::UnixSeconds(X509_get0_notAfter(ca->ca.get())));
   out.set_ra_not_after(crypto::UnixSeconds(X509_get0_notAfter(ca->ra.get())));
+  for (const std::string& uri : profile.crl_distribution_points) {
+    out.add_crl_distribution_points(uri);
+  }
+  for (const std::string& uri : profile.ca_issuers) out.add_ca_issuers(uri);
+  if (!ca->chain.empty()) out.set_root_sha256(crypto::Sha256Fingerprint(ca->chain.back().get()));
   return out;
 }
 

@@ -267,6 +267,12 @@ class RelyingPartyTest(unittest.TestCase):
                         "-text").decode()
         self.assertNotIn("CRL Distribution Points", plain)
         self.assertNotIn("Authority Information Access", plain)
+        shown = self.stack.scepctl("profiles", "show", "--profile", "default", "--json")
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        profile = json.loads(shown.stdout)["profiles"][0]
+        self.assertEqual(profile["crlDistributionPoints"], [self.base + "/crl/default.crl"])
+        self.assertEqual(profile["caIssuers"], [self.base + "/ca/default.crt"])
+        self.assertNotIn("rootSha256", profile, "a self-signed CA has no other root")
 
         status, headers, body = http("GET", self.base + "/ca/default.crt")
         self.assertEqual(status, 200)

@@ -6,6 +6,7 @@ devices enroll and their certificates verify up to the root only. Real
 scep-provision, SoftHSMv2, signer, gateway and Redis; scep-probe and
 strongSwan pki as clients."""
 
+import json
 import os
 import subprocess
 import time
@@ -33,7 +34,8 @@ authorityKeyIdentifier = keyid:always
 class SubordinateCaTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(gateway_args=["--ca_refresh_seconds=1"]).start()
+        cls.stack = Stack(gateway_args=["--ca_refresh_seconds=1"],
+                          admin_token="Admin-Token-Subordinate").start()
         d = cls.root_dir = os.path.join(cls.stack.dir, "corporate-root")
         os.makedirs(d)
         cls.ext = os.path.join(d, "ext.cnf")
@@ -119,6 +121,13 @@ class SubordinateCaTest(unittest.TestCase):
         self.assertIn(issuing_fp, published)
         self.assertIn(root_fp, published, "GetCACert carries the chain up to the root")
         self.assertEqual(len(published), 3)  # CA, RA, root
+        # The admin API names the root an MDM's trusted-certificate profile
+        # installs.
+        shown = self.stack.scepctl("profiles", "show", "--profile", "default", "--json")
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        profile = json.loads(shown.stdout)["profiles"][0]
+        self.assertEqual(profile["rootSha256"], root_fp.decode().split("=", 1)[1].strip())
+        self.assertEqual(profile["caSha256"], issuing_fp.decode().split("=", 1)[1].strip())
 
         reply = post_until_served(self.stack, lambda: self.stack.probe_request(
             "sub-device", "tid-sub", os.urandom(16).hex()))
