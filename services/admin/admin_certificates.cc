@@ -218,7 +218,12 @@ absl::StatusOr<v1::Profile> AdminCore::ProfileInfo(const gateway::Profile& profi
     out.add_crl_distribution_points(uri);
   }
   for (const std::string& uri : profile.ca_issuers) out.add_ca_issuers(uri);
-  if (!ca->chain.empty()) out.set_root_sha256(crypto::Sha256Fingerprint(ca->chain.back().get()));
+  if (!ca->chain.empty()) {
+    X509* root = ca->chain.back().get();
+    out.set_root_sha256(crypto::Sha256Fingerprint(root));
+    ASSIGN_OR_RETURN(std::string root_der, crypto::ToDer(root, i2d_X509));
+    out.set_root_certificate(std::move(root_der));
+  }
   return out;
 }
 

@@ -111,6 +111,18 @@ absl::StatusOr<std::string> BuildMobileconfig(const admin::v1::Profile& profile,
       Key("PayloadIdentifier"), Str(id + ".scep"), Key("PayloadType"),
       Str("com.apple.security.scep"), Key("PayloadUUID"), Str(NewUuid()),
       Key("PayloadVersion"), Int(1), "</dict>");
+  // A CA under another root: the root as a trust payload too, so the
+  // device trusts the chain the SCEP payload's certificate ends in.
+  if (!profile.root_certificate().empty()) {
+    absl::StrAppend(
+        &payload, "<dict>", Key("PayloadCertificateFileName"), Str("root.cer"),
+        Key("PayloadContent"), "<data>", absl::Base64Escape(profile.root_certificate()),
+        "</data>", Key("PayloadDescription"), Str("The root the SCEP CA chains to"),
+        Key("PayloadDisplayName"), Str(absl::StrCat("Root: ", display)),
+        Key("PayloadIdentifier"), Str(id + ".root"), Key("PayloadType"),
+        Str("com.apple.security.root"), Key("PayloadUUID"), Str(NewUuid()),
+        Key("PayloadVersion"), Int(1), "</dict>");
+  }
   return absl::StrCat(
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "

@@ -24,7 +24,9 @@ struct MobileconfigOptions {
 // sent as the CA identifier), Subject from the profile's subject template,
 // Keysize (at least 2048), Key Type RSA, Key Usage (1 signing, 4
 // encryption) from the profile's key usage, CAFingerprint (SHA-256 of the
-// CA certificate). InvalidArgument without a URL or CA certificate.
+// CA certificate); for a CA under another root, also a
+// com.apple.security.root payload with that root. InvalidArgument without a
+// URL or CA certificate.
 absl::StatusOr<std::string> BuildMobileconfig(const admin::v1::Profile& profile,
                                               const MobileconfigOptions& options);
 

@@ -24,6 +24,7 @@ int PrintProfiles(CommandContext& context, v1::ListProfilesResponse& all) {
   if (context.json()) {
     for (v1::Profile& p : *all.mutable_profiles()) {
       p.clear_ca_certificate();  // scripts get it with mobileconfig or GetCACert
+      p.clear_root_certificate();
     }
   }
   return context.Reply(all, [](std::ostream& out, const v1::ListProfilesResponse& list) {

@@ -75,6 +75,20 @@ TEST(MobileconfigTest, ScepPayloadFromTheProfile) {
   EXPECT_FALSE(BuildMobileconfig(TestProfile(), options).ok());
 }
 
+TEST(MobileconfigTest, RootPayloadOnlyForACaUnderAnotherRoot) {
+  MobileconfigOptions options;
+  options.url = "https://scep.example/scep/onetime";
+  std::string plain = BuildMobileconfig(TestProfile(), options).value();
+  EXPECT_FALSE(absl::StrContains(plain, "com.apple.security.root"));
+  admin::v1::Profile under_root = TestProfile();
+  under_root.set_root_certificate("root-der");
+  std::string plist = BuildMobileconfig(under_root, options).value();
+  EXPECT_TRUE(absl::StrContains(plist, "<string>com.apple.security.root</string>"));
+  // base64("root-der")
+  EXPECT_TRUE(absl::StrContains(plist, "<key>PayloadContent</key><data>cm9vdC1kZXI=</data>"));
+  EXPECT_TRUE(absl::StrContains(plist, "<string>com.example.scep.onetime.root</string>"));
+}
+
 TEST(MobileconfigTest, KeyUsageBits) {
   admin::v1::Profile p;
   EXPECT_EQ(AppleKeyUsage(p), 5);

@@ -8,6 +8,7 @@ strongSwan pki as clients."""
 
 import json
 import os
+import plistlib
 import subprocess
 import time
 import unittest
@@ -128,6 +129,15 @@ class SubordinateCaTest(unittest.TestCase):
         profile = json.loads(shown.stdout)["profiles"][0]
         self.assertEqual(profile["rootSha256"], root_fp.decode().split("=", 1)[1].strip())
         self.assertEqual(profile["caSha256"], issuing_fp.decode().split("=", 1)[1].strip())
+        config = self.stack.scepctl("mobileconfig", "--profile", "default", "--url",
+                                    self.stack.url)
+        self.assertEqual(config.returncode, 0, config.stderr)
+        payloads = plistlib.loads(config.stdout.encode())["PayloadContent"]
+        self.assertEqual([p["PayloadType"] for p in payloads],
+                         ["com.apple.security.scep", "com.apple.security.root"])
+        with open(self.root_pem, "rb") as f:
+            root_der = openssl("x509", "-outform", "DER", input=f.read())
+        self.assertEqual(payloads[1]["PayloadContent"], root_der)
 
         reply = post_until_served(self.stack, lambda: self.stack.probe_request(
             "sub-device", "tid-sub", os.urandom(16).hex()))
