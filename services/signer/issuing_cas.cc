@@ -89,6 +89,17 @@ absl::StatusOr<IssuingCas> OpenIssuingCas(const std::vector<IssuingCaFiles>& ca_
           std::pair<const char*, X509*>{"next_ca", options.next_ca_certificate.get()}}) {
       if (cert != nullptr) ReportExpiry(log, metrics, ca_name, role, cert);
     }
+    // The chain above a CA under another root: its first certificate to
+    // expire (an expired intermediate or root fails every chain too).
+    X509* first_to_expire = nullptr;
+    for (const crypto::X509Ptr& cert : options.ca_chain) {
+      if (first_to_expire == nullptr ||
+          ASN1_TIME_compare(X509_get0_notAfter(cert.get()),
+                            X509_get0_notAfter(first_to_expire)) < 0) {
+        first_to_expire = cert.get();
+      }
+    }
+    if (first_to_expire != nullptr) ReportExpiry(log, metrics, ca_name, "chain", first_to_expire);
     // Metric key names stay bounded: "ca"/"ra", or "ca-NAME"/"ra-NAME".
     const std::string suffix = files.name.empty() ? "" : "-" + files.name;
     std::unique_ptr<KeyAccess> ra_key;

@@ -27,7 +27,8 @@ namespace scep::signer {
 //   certificates_issued_total
 //   certificate_expiry_timestamp_seconds{ca,role}  notAfter (Unix seconds) of
 //       the certificates the signer serves: `ca` "default" or the issuing CA's
-//       name, `role` "ca", "ra" or "next_ca". Alert on it minus time()
+//       name, `role` "ca", "ra", "next_ca" or "chain" (the first to expire of
+//       the certificates above a CA under another root). Alert on it minus time()
 //       (an expired RA certificate stops every enrollment).
 //   previous_ra_decryptions_total{ca}  requests encrypted to the previous RA
 //       certificate (ra-previous.pem) after an RA renewal or key rollover;

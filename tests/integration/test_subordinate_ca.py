@@ -9,11 +9,12 @@ strongSwan pki as clients."""
 import json
 import os
 import plistlib
+import ssl
 import subprocess
 import time
 import unittest
 
-from harness import (SOFTHSM_MODULE, Stack, binary, free_port, http, openssl,
+from harness import (SOFTHSM_MODULE, Stack, binary, free_port, http, metric, openssl,
                      post_until_served)
 from test_conformance import StrongSwanClient
 
@@ -105,6 +106,11 @@ class SubordinateCaTest(unittest.TestCase):
         self.stack.stop_process("signer")
         self.stack.start_signer()
         self.assertEqual(self.stack.wait_readyz(200, "signer")[0], 200)
+        expiry = metric(self.stack.scrape("signer"),
+                        "scep_signer_certificate_expiry_timestamp_seconds", ca="default",
+                        role="chain")
+        root_end = openssl("x509", "-in", self.root_pem, "-noout", "-enddate").decode()
+        self.assertEqual(expiry, ssl.cert_time_to_seconds(root_end.strip().split("=", 1)[1]))
         issuing_fp = openssl("x509", "-in", issuing, "-noout", "-fingerprint", "-sha256")
         root_fp = openssl("x509", "-in", self.root_pem, "-noout", "-fingerprint", "-sha256")
         deadline = time.time() + 20
