@@ -127,9 +127,17 @@ absl::StatusOr<std::string> Sha256Fingerprint(const X509* cert) {
 }
 
 absl::Status WriteCertificatePem(const X509* cert, const std::string& path) {
+  return WriteCertificatesPem({cert}, path);
+}
+
+absl::Status WriteCertificatesPem(const std::vector<const X509*>& certs,
+                                  const std::string& path) {
   crypto::BioPtr bio(BIO_new(BIO_s_mem()));
-  if (bio == nullptr || PEM_write_bio_X509(bio.get(), cert) != 1) {
-    return crypto::SslInternal("PEM encoding certificate");
+  if (bio == nullptr) return crypto::SslInternal("BIO");
+  for (const X509* cert : certs) {
+    if (PEM_write_bio_X509(bio.get(), cert) != 1) {
+      return crypto::SslInternal("PEM encoding certificate");
+    }
   }
   char* data = nullptr;
   long size = BIO_get_mem_data(bio.get(), &data);

@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -51,6 +52,9 @@ absl::StatusOr<std::string> Sha256Fingerprint(const X509* cert);
 // Writes `cert` as PEM to `path` (mode 0644) through a temporary file and a
 // rename, so readers never see half a file. Internal on I/O failure.
 absl::Status WriteCertificatePem(const X509* cert, const std::string& path);
+// The same for several certificates in one file, in order (a CA chain).
+absl::Status WriteCertificatesPem(const std::vector<const X509*>& certs,
+                                  const std::string& path);
 
 // Reads the first PEM certificate in `path`. NotFound when the file does not
 // exist; InvalidArgument when it holds no certificate.

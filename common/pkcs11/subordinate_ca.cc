@@ -4,9 +4,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -88,40 +86,12 @@ absl::StatusOr<crypto::X509Ptr> ImportCaCertificate(const ProvisionOptions& opti
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   const std::filesystem::path base(dir);
-  RETURN_IF_ERROR(WriteCertificateChainPem(chain, (base / "ca-chain.pem").string()));
+  std::vector<const X509*> chain_certs;
+  for (const crypto::X509Ptr& cert : chain) chain_certs.push_back(cert.get());
+  RETURN_IF_ERROR(WriteCertificatesPem(chain_certs, (base / "ca-chain.pem").string()));
   RETURN_IF_ERROR(WriteCertificatePem(ca, (base / "ca.pem").string()));
   RETURN_IF_ERROR(WriteCertificatePem(ra.get(), (base / "ra.pem").string()));
   return ra;
-}
-
-absl::Status WriteCertificateChainPem(const std::vector<crypto::X509Ptr>& certificates,
-                                      const std::string& path) {
-  crypto::BioPtr bio(BIO_new(BIO_s_mem()));
-  if (bio == nullptr) return crypto::SslInternal("BIO");
-  for (const crypto::X509Ptr& cert : certificates) {
-    if (PEM_write_bio_X509(bio.get(), cert.get()) != 1) {
-      return crypto::SslInternal("PEM encoding certificate");
-    }
-  }
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio.get(), &data);
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out.write(data, size);
-    out.close();
-    if (!out) {
-      std::remove(temp.c_str());
-      return absl::InternalError(absl::StrCat("cannot write '", temp, "'"));
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temp, path, error);
-  if (error) {
-    std::remove(temp.c_str());
-    return absl::InternalError(absl::StrCat("cannot write '", path, "': ", error.message()));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace scep::pkcs11

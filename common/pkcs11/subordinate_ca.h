@@ -32,10 +32,6 @@ absl::StatusOr<crypto::X509Ptr> ImportCaCertificate(const ProvisionOptions& opti
                                                     const std::vector<crypto::X509Ptr>& chain,
                                                     const std::string& dir);
 
-// Writes `certificates` as one PEM file (temporary file, then renamed).
-absl::Status WriteCertificateChainPem(const std::vector<crypto::X509Ptr>& certificates,
-                                      const std::string& path);
-
 }  // namespace scep::pkcs11
 
 #endif  // SCEP_COMMON_PKCS11_SUBORDINATE_CA_H_
