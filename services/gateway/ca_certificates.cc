@@ -85,13 +85,13 @@ void CertificateLoader::Run(CaCertificates* certs, SignerClient* signer) {
                     .Str("ca_sha256", (*certs->Get())->ca_fingerprint));
     } else if (s.ok() && before.ok()) {
       absl::StatusOr<std::shared_ptr<const CaSet>> after = certs->Get();
-      if (after.ok() && (X509_cmp((*before)->ca.get(), (*after)->ca.get()) != 0 ||
-                         X509_cmp((*before)->ra.get(), (*after)->ra.get()) != 0)) {
+      if (after.ok() && (*before)->get_ca_cert_body != (*after)->get_ca_cert_body) {
         log_->Log(LogRecord(LogLevel::kInfo, "ca_certificates_changed")
                       .Str("issuing_ca", name_)
                       .Str("ca_sha256", (*after)->ca_fingerprint)
                       .Str("ra_serial", codec::SerialHex(X509_get0_serialNumber(
-                                            (*after)->ra.get()))));
+                                            (*after)->ra.get())))
+                      .Int("ca_chain", static_cast<int64_t>((*after)->chain.size())));
       }
     }
     if (!s.ok() && !absl::IsUnavailable(s) && s.ToString() != last_error_) {

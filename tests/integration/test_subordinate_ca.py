@@ -128,6 +128,10 @@ class SubordinateCaTest(unittest.TestCase):
         self.assertIn(issuing_fp, published)
         self.assertIn(root_fp, published, "GetCACert carries the chain up to the root")
         self.assertEqual(len(published), 3)  # CA, RA, root
+        changed = [json.loads(line) for line in self.stack.log("gateway").splitlines()
+                   if line.startswith("{") and '"ca_certificates_changed"' in line]
+        self.assertTrue(changed)
+        self.assertEqual(changed[-1]["ca_chain"], 1)
         # The admin API names the root an MDM's trusted-certificate profile
         # installs.
         shown = self.stack.scepctl("profiles", "show", "--profile", "default", "--json")
