@@ -168,6 +168,46 @@ TEST_F(RaRolloverTest, KeyFileRollsOverAndAnInterruptedRolloverCompletes) {
   EXPECT_TRUE(std::filesystem::exists(options_.ra_key_file));
 }
 
+TEST_F(RaRolloverTest, RaKeyInAnotherTokenRollsOverThere) {
+  options_.ra_token_label = "scep-dev-ra";
+  options_.ra_user_pin = "97531";
+  crypto::X509Ptr ca = ProvisionAndWrite();
+  ASSERT_NE(ca, nullptr);
+  crypto::X509Ptr old_ra = Read("ra.pem");
+  absl::StatusOr<RaRollover> rolled = RollOverRaKey(options_, ca.get(), dir_);
+  ASSERT_TRUE(rolled.ok()) << rolled.status();
+  crypto::X509Ptr new_ra = Read("ra.pem");
+  const TokenConfig ra_token{options_.module_path, "scep-dev-ra", "97531", {}};
+  // Both RA keys in the RA token, none in the CA's.
+  EXPECT_TRUE(InspectPrivateKey(ra_token, PreviousRaKeyLabel(kRaKeyLabel)).ok());
+  EXPECT_TRUE(InspectPrivateKey(ra_token, kRaKeyLabel).ok());
+  EXPECT_TRUE(absl::IsNotFound(InspectPrivateKey(Config(), kRaKeyLabel).status()));
+  EXPECT_TRUE(absl::IsNotFound(
+      InspectPrivateKey(Config(), PreviousRaKeyLabel(kRaKeyLabel)).status()));
+  {
+    absl::StatusOr<std::unique_ptr<Token>> token = Token::Open(ProvisionedTokenConfig(options_));
+    ASSERT_TRUE(token.ok()) << token.status();
+    absl::StatusOr<crypto::EvpPkeyPtr> previous =
+        (*token)->PublicKey("scep-dev-ra", PreviousRaKeyLabel(kRaKeyLabel));
+    absl::StatusOr<crypto::EvpPkeyPtr> current = (*token)->PublicKey("scep-dev-ra", kRaKeyLabel);
+    ASSERT_TRUE(previous.ok() && current.ok());
+    EXPECT_EQ(EVP_PKEY_eq(previous->get(), X509_get0_pubkey(old_ra.get())), 1);
+    EXPECT_EQ(EVP_PKEY_eq(current->get(), X509_get0_pubkey(new_ra.get())), 1);
+  }
+  absl::StatusOr<DroppedPreviousRa> dropped = DropPreviousRa(options_, dir_);
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  EXPECT_TRUE(dropped->key);
+  EXPECT_TRUE(absl::IsNotFound(
+      InspectPrivateKey(ra_token, PreviousRaKeyLabel(kRaKeyLabel)).status()));
+  // A wrong RA token PIN is refused without touching anything, and without
+  // the PIN in the message.
+  options_.ra_user_pin = "11111";
+  absl::StatusOr<RaRollover> refused = RollOverRaKey(options_, ca.get(), dir_);
+  EXPECT_TRUE(absl::IsPermissionDenied(refused.status())) << refused.status();
+  EXPECT_EQ(refused.status().message().find("11111"), std::string::npos);
+  EXPECT_EQ(X509_cmp(Read("ra.pem").get(), new_ra.get()), 0);
+}
+
 TEST_F(RaRolloverTest, NothingToRollOverIsNotFound) {
   crypto::X509Ptr ca = ProvisionAndWrite();
   ASSERT_NE(ca, nullptr);
