@@ -114,6 +114,23 @@ absl::Status ReadRaPin(const CommandLine& command_line, pkcs11::ProvisionOptions
   return absl::OkStatus();
 }
 
+// The user PIN, and the RA token's when it has its own.
+absl::Status ReadUserPins(const CommandLine& command_line, pkcs11::ProvisionOptions& options) {
+  ASSIGN_OR_RETURN(options.user_pin, ReadSecret(command_line.pin_file, kPinEnv, "user PIN"));
+  return ReadRaPin(command_line, options);
+}
+
+// The SO PIN: required unless the token is reused (it initialises tokens).
+absl::Status ReadSoPin(const CommandLine& command_line, pkcs11::ProvisionOptions& options) {
+  absl::StatusOr<std::string> so_pin = ReadSecret(command_line.so_pin_file, kSoPinEnv, "SO PIN");
+  if (so_pin.ok()) {
+    options.so_pin = *std::move(so_pin);
+  } else if (!options.reuse_existing_token || !absl::IsNotFound(so_pin.status())) {
+    return so_pin.status();  // only a reused token can do without it
+  }
+  return absl::OkStatus();
+}
+
 // What --renew-ra and --rollover-ra share: the CA certificate in use, the
 // RA subject kept from the current RA certificate (unless --ra-subject), the
 // PINs.
@@ -126,8 +143,7 @@ absl::StatusOr<crypto::X509Ptr> PrepareRaChange(CommandLine& command_line,
   if (old.ok() && !command_line.ra_subject_given) {
     options.ra_subject = pkcs11::FormatDistinguishedName(X509_get_subject_name(old->get()));
   }
-  ASSIGN_OR_RETURN(options.user_pin, ReadSecret(command_line.pin_file, kPinEnv, "user PIN"));
-  RETURN_IF_ERROR(ReadRaPin(command_line, options));
+  RETURN_IF_ERROR(ReadUserPins(command_line, options));
   return ca;
 }
 
@@ -198,11 +214,7 @@ absl::Status RunRolloverRa(CommandLine command_line, std::ostream& out) {
 
 absl::Status RunDropPreviousRa(CommandLine command_line, std::ostream& out) {
   pkcs11::ProvisionOptions& options = command_line.options;
-  if (options.ra_key_file.empty()) {
-    ASSIGN_OR_RETURN(options.user_pin,
-                     ReadSecret(command_line.pin_file, kPinEnv, "user PIN"));
-    RETURN_IF_ERROR(ReadRaPin(command_line, options));
-  }
+  if (options.ra_key_file.empty()) RETURN_IF_ERROR(ReadUserPins(command_line, options));
   ASSIGN_OR_RETURN(pkcs11::DroppedPreviousRa dropped,
                    pkcs11::DropPreviousRa(options, command_line.out_dir));
   const std::string previous_path =
@@ -215,25 +227,12 @@ absl::Status RunDropPreviousRa(CommandLine command_line, std::ostream& out) {
   return absl::OkStatus();
 }
 
-// The SO PIN when the token must be created (it does not exist yet).
-absl::Status ReadPinsForToken(const CommandLine& command_line,
-                              pkcs11::ProvisionOptions& options) {
-  ASSIGN_OR_RETURN(options.reuse_existing_token,
-                   pkcs11::TokenExists(options.module_path, options.token_label));
-  ASSIGN_OR_RETURN(options.user_pin, ReadSecret(command_line.pin_file, kPinEnv, "user PIN"));
-  RETURN_IF_ERROR(ReadRaPin(command_line, options));
-  absl::StatusOr<std::string> so_pin = ReadSecret(command_line.so_pin_file, kSoPinEnv, "SO PIN");
-  if (so_pin.ok()) {
-    options.so_pin = *std::move(so_pin);
-  } else if (!options.reuse_existing_token || !absl::IsNotFound(so_pin.status())) {
-    return so_pin.status();
-  }
-  return absl::OkStatus();
-}
-
 absl::Status RunCaCsr(CommandLine command_line, std::ostream& out) {
   pkcs11::ProvisionOptions& options = command_line.options;
-  RETURN_IF_ERROR(ReadPinsForToken(command_line, options));
+  ASSIGN_OR_RETURN(options.reuse_existing_token,
+                   pkcs11::TokenExists(options.module_path, options.token_label));
+  RETURN_IF_ERROR(ReadUserPins(command_line, options));
+  RETURN_IF_ERROR(ReadSoPin(command_line, options));  // when the token is created
   ASSIGN_OR_RETURN(std::string request, pkcs11::CaCertificateRequest(options));
   const auto* p = reinterpret_cast<const unsigned char*>(request.data());
   crypto::X509ReqPtr parsed(d2i_X509_REQ(nullptr, &p, static_cast<long>(request.size())));
@@ -265,8 +264,7 @@ absl::Status RunImportCa(CommandLine command_line, std::ostream& out) {
   ASSIGN_OR_RETURN(crypto::X509Ptr ca, pkcs11::ReadCertificatePem(command_line.import_ca));
   ASSIGN_OR_RETURN(std::vector<crypto::X509Ptr> chain,
                    crypto::LoadCertificateChainFile(command_line.ca_chain));
-  ASSIGN_OR_RETURN(options.user_pin, ReadSecret(command_line.pin_file, kPinEnv, "user PIN"));
-  RETURN_IF_ERROR(ReadRaPin(command_line, options));
+  RETURN_IF_ERROR(ReadUserPins(command_line, options));
   ASSIGN_OR_RETURN(crypto::X509Ptr ra, pkcs11::ImportCaCertificate(options, ca.get(), chain,
                                                                    command_line.out_dir));
   const std::filesystem::path dir(command_line.out_dir);
@@ -315,17 +313,8 @@ absl::Status RunProvision(CommandLine command_line, std::ostream& out) {
     options.reuse_existing_token = exists;
   }
 
-  ASSIGN_OR_RETURN(options.user_pin,
-                   ReadSecret(command_line.pin_file, kPinEnv, "user PIN"));
-  RETURN_IF_ERROR(ReadRaPin(command_line, options));
-  absl::StatusOr<std::string> so_pin =
-      ReadSecret(command_line.so_pin_file, kSoPinEnv, "SO PIN");
-  if (so_pin.ok()) {
-    options.so_pin = *std::move(so_pin);
-  } else if (!options.reuse_existing_token ||
-             !absl::IsNotFound(so_pin.status())) {
-    return so_pin.status();  // only a reused token can do without it
-  }
+  RETURN_IF_ERROR(ReadUserPins(command_line, options));
+  RETURN_IF_ERROR(ReadSoPin(command_line, options));
 
   // A reused token whose ca.pem is still there keeps that CA certificate
   // (MDM profiles pin its fingerprint): only what is missing is issued.
