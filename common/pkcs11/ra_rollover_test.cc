@@ -24,16 +24,8 @@ TEST(RaRolloverNamesTest, PreviousNamesSitBesideTheCurrentOnes) {
   EXPECT_EQ(PreviousRaKeyLabel("scep-ra-wifi"), "scep-ra-wifi.previous");
 }
 
-class RaRolloverTest : public ::testing::Test {
+class RaRolloverTest : public SandboxTokenTest {
  protected:
-  void SetUp() override {
-    absl::StatusOr<std::unique_ptr<SoftHsmSandbox>> sandbox = SoftHsmSandbox::New();
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = *std::move(sandbox);
-    options_ = SandboxProvisionOptions();
-    dir_ = sandbox_->dir() + "/pki";
-  }
-
   // Provisions and writes ca.pem and ra.pem; returns the CA certificate.
   crypto::X509Ptr ProvisionAndWrite() {
     absl::StatusOr<ProvisionResult> result = Provision(options_);
@@ -55,10 +47,6 @@ class RaRolloverTest : public ::testing::Test {
   TokenConfig Config() const {
     return {options_.module_path, options_.token_label, options_.user_pin, {}};
   }
-
-  std::unique_ptr<SoftHsmSandbox> sandbox_;
-  ProvisionOptions options_;
-  std::string dir_;
 };
 
 TEST_F(RaRolloverTest, TokenKeyRollsOverAndThePreviousIsKeptUntilDropped) {

@@ -3,7 +3,12 @@
 
 // Tests only: provisioning options for a SoftHsmSandbox token.
 
+#include <memory>
+#include <string>
+
 #include "common/pkcs11/provisioner.h"
+#include "common/pkcs11/softhsm_sandbox.h"
+#include "gtest/gtest.h"
 
 namespace scep::pkcs11 {
 
@@ -20,6 +25,23 @@ inline ProvisionOptions SandboxProvisionOptions() {
   options.so_pin = kSandboxSoPin;
   return options;
 }
+
+// A fixture with a fresh SoftHSMv2 sandbox, SandboxProvisionOptions() and
+// an output directory <sandbox>/pki for the PEM files.
+class SandboxTokenTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<SoftHsmSandbox>> sandbox = SoftHsmSandbox::New();
+    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
+    sandbox_ = *std::move(sandbox);
+    options_ = SandboxProvisionOptions();
+    dir_ = sandbox_->dir() + "/pki";
+  }
+
+  std::unique_ptr<SoftHsmSandbox> sandbox_;
+  ProvisionOptions options_;
+  std::string dir_;
+};
 
 }  // namespace scep::pkcs11
 

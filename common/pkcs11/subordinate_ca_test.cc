@@ -49,15 +49,12 @@ crypto::X509Ptr MakeCertificate(EVP_PKEY* key, const std::string& subject, X509*
   return cert;
 }
 
-class SubordinateCaTest : public ::testing::Test {
+class SubordinateCaTest : public SandboxTokenTest {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<SoftHsmSandbox>> sandbox = SoftHsmSandbox::New();
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = *std::move(sandbox);
-    options_ = SandboxProvisionOptions();
+    SandboxTokenTest::SetUp();
+    if (HasFatalFailure()) return;
     options_.ca_subject = "CN=Example Issuing CA 1,O=Example";
-    dir_ = sandbox_->dir() + "/pki";
     root_key_.reset(EVP_RSA_gen(2048));
     root_ = MakeCertificate(root_key_.get(), "Example Root", nullptr, root_key_.get(),
                             "critical,CA:TRUE", "critical,keyCertSign,cRLSign", 1);
@@ -86,9 +83,6 @@ class SubordinateCaTest : public ::testing::Test {
     return chain;
   }
 
-  std::unique_ptr<SoftHsmSandbox> sandbox_;
-  ProvisionOptions options_;
-  std::string dir_;
   crypto::EvpPkeyPtr root_key_, policy_key_;
   crypto::X509Ptr root_, policy_;
 };

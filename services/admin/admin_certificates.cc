@@ -209,8 +209,7 @@ absl::StatusOr<v1::Profile> AdminCore::ProfileInfo(const gateway::Profile& profi
   out.set_issuing_ca(profile.issuing_ca);
   ASSIGN_OR_RETURN(AdminCaDeps deps, CaOf(profile));
   ASSIGN_OR_RETURN(std::shared_ptr<const gateway::CaSet> ca, deps.ca->Get());
-  ASSIGN_OR_RETURN(std::string ca_der, crypto::ToDer(ca->ca.get(), i2d_X509));
-  out.set_ca_certificate(std::move(ca_der));
+  out.set_ca_certificate(ca->ca_der);
   out.set_ca_sha256(ca->ca_fingerprint);
   out.set_ca_not_after(crypto::UnixSeconds(X509_get0_notAfter(ca->ca.get())));
   out.set_ra_not_after(crypto::UnixSeconds(X509_get0_notAfter(ca->ra.get())));

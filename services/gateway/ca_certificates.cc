@@ -17,6 +17,7 @@ absl::Status CaCertificates::Refresh(SignerClient& signer) {
   auto set = std::make_shared<CaSet>();
   ASSIGN_OR_RETURN(set->ca, crypto::FromDer<crypto::X509Ptr>(
                                 der.ca, d2i_X509, "CA certificate"));
+  set->ca_der = der.ca;
   ASSIGN_OR_RETURN(set->ra, crypto::FromDer<crypto::X509Ptr>(
                                 der.ra, d2i_X509, "RA certificate"));
   std::vector<X509*> published = {set->ca.get(), set->ra.get()};

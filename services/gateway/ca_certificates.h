@@ -19,6 +19,7 @@ namespace scep::gateway {
 // The CA and RA certificates as published by the signer, parsed once.
 struct CaSet {
   crypto::X509Ptr ca;
+  std::string ca_der;  // as the signer sent it
   crypto::X509Ptr ra;
   std::string get_ca_cert_body;  // degenerate SignedData: CA, RA, chain
   // A CA under another root: the certificates above it up to the root.

@@ -5,7 +5,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "common/crypto/der.h"
 
 namespace scep::gateway {
 namespace {
@@ -189,10 +188,8 @@ std::optional<HttpResponse> ScepService::Publication(const HttpRequest& request,
       r.headers.emplace_back("Retry-After", std::to_string(options_.retry_after_seconds));
       return r;
     }
-    absl::StatusOr<std::string> der = crypto::ToDer((*set)->ca.get(), i2d_X509);
-    if (!der.ok()) return Text(500, "CA certificate not available");
     r.content_type = "application/pkix-cert";  // RFC 2585
-    r.body = *std::move(der);
+    r.body = (*set)->ca_der;
   }
   // A revocation re-signs the CRL at once; caches may keep it 5 minutes.
   r.headers.emplace_back("Cache-Control", "max-age=300");
