@@ -50,6 +50,7 @@ struct Profile {
   std::vector<std::string> ca_issuers;
   int min_rsa_bits = 2048;
   int max_sans = 20;  // more subjectAltNames in a request are refused
+  int max_subject_bytes = 1024;  // larger DER subjects in a request are refused
   std::vector<std::string> key_types = {"rsa", "ec-p256", "ec-p384"};
 
   ChallengeMode challenge_mode = ChallengeMode::kStatic;

@@ -99,6 +99,10 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
   }
   for (const std::string& ku : in.key_usage()) {
     if (!OneOf(ku, kKeyUsages)) return check.Error("key_usage", absl::StrCat("unknown '", ku, "'"));
+    if (ku == "keyCertSign" || ku == "cRLSign") {
+      return check.Error("key_usage", absl::StrCat(ku, " is a CA usage; issued certificates are "
+                                                       "CA:FALSE (RFC 5280 4.2.1.3)"));
+    }
     out.key_usage.push_back(ku);
   }
   for (const std::string& eku : in.extended_key_usage()) {
@@ -180,6 +184,12 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
   out.renewal_window = absl::Hours(24) * static_cast<int64_t>(in.renewal_window_days());
   if (in.max_sans() > 1000) return check.Error("max_sans", "must be at most 1000");
   if (in.max_sans() != 0) out.max_sans = static_cast<int>(in.max_sans());
+  if (in.max_subject_bytes() > 16384) {
+    return check.Error("max_subject_bytes", "must be at most 16384");
+  }
+  if (in.max_subject_bytes() != 0) {
+    out.max_subject_bytes = static_cast<int>(in.max_subject_bytes());
+  }
   // uint32 in the file, int in Profile: past INT_MAX the cast turned a limit
   // negative (found by fuzz/profiles_fuzzer, regression input
   // fuzz/regressions/profiles/rate-limit-over-int-max.json).

@@ -115,6 +115,11 @@ absl::Status ProfileIssuer::CheckPolicy(const Profile& profile,
                      " is not allowed by the profile"));
   }
   const X509_NAME* name = X509_REQ_get_subject_name(req);
+  if (const int size = i2d_X509_NAME(name, nullptr); size > profile.max_subject_bytes) {
+    return absl::PermissionDeniedError(absl::StrCat("subject of ", size,
+                                                    " bytes; the profile allows ",
+                                                    profile.max_subject_bytes));
+  }
   if (!profile.allowed_rdns.empty()) {
     for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
       const char* sn = OBJ_nid2sn(OBJ_obj2nid(

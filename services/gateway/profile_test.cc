@@ -82,6 +82,10 @@ TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
        "profile 'b': digest"},
       {R"({"profiles": [{"name": "b", "key_usage": ["everything"], "challenge": {"mode": "one-time"}}]})",
        "key_usage: unknown 'everything'"},
+      {R"({"profiles": [{"name": "b", "key_usage": ["digitalSignature", "keyCertSign"], "challenge": {"mode": "one-time"}}]})",
+       "profile 'b': key_usage: keyCertSign is a CA usage; issued certificates are CA:FALSE"},
+      {R"({"profiles": [{"name": "b", "max_subject_bytes": 20000, "challenge": {"mode": "one-time"}}]})",
+       "profile 'b': max_subject_bytes: must be at most 16384"},
       {R"({"profiles": [{"name": "b", "san_policy": [{"type": "x400", "patterns": ["*"]}], "challenge": {"mode": "one-time"}}]})",
        "san_policy.type"},
       {R"({"profiles": [{"name": "b", "min_rsa_bits": 1024, "challenge": {"mode": "one-time"}}]})",
@@ -178,6 +182,12 @@ TEST_F(ProfileIssuerTest, KeyAndRdnChecks) {
   auto many = ProfileIssuer::CheckPolicy(p, MakeCsr(rsa_.get(), "a", {"a.x", "b.x", "c.x"}));
   EXPECT_TRUE(absl::StrContains(many.message(), "too many subjectAltNames"));
   EXPECT_TRUE(ProfileIssuer::CheckPolicy(p, MakeCsr(rsa_.get(), "a", {"a.x", "b.x"})).ok());
+  // A subject larger than max_subject_bytes (DER).
+  p.max_subject_bytes = 40;
+  auto big = ProfileIssuer::CheckPolicy(p, MakeCsr(rsa_.get(), std::string(40, 'c'), {}));
+  EXPECT_EQ(big.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(big.message(), "the profile allows 40")) << big.message();
+  EXPECT_TRUE(ProfileIssuer::CheckPolicy(p, MakeCsr(rsa_.get(), std::string(20, 'c'), {})).ok());
   // A template needing an attribute the request lacks.
   Profile t;
   t.subject = {{"CN", "{serialNumber}"}};

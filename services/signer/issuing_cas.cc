@@ -65,6 +65,10 @@ absl::StatusOr<IssuingCas> OpenIssuingCas(const std::vector<IssuingCaFiles>& ca_
     SignerOptions options;
     options.default_validity_days = defaults.validity_days;
     options.default_digest = defaults.digest;
+    if (auto policy = defaults.policies.find(files.name); policy != defaults.policies.end()) {
+      options.issuance_policy = policy->second;
+    }
+    const std::string policy_text = DescribeIssuancePolicy(options.issuance_policy);
     if (files.name.empty() && !defaults.next_ca_cert.empty()) {
       absl::StatusOr<crypto::X509Ptr> next = crypto::LoadCertificateFile(defaults.next_ca_cert);
       if (!next.ok()) return next.status();
@@ -148,6 +152,7 @@ absl::StatusOr<IssuingCas> OpenIssuingCas(const std::vector<IssuingCaFiles>& ca_
                 .Str("ca_key_label", files.ca_key_label)
                 .Str("ca_cert", files.ca_cert)
                 .Int("ca_chain", static_cast<int64_t>(chain_length))
+                .Str("issuance_policy", policy_text)
                 .Str("ra_key", !files.ra_key_file.empty()
                                    ? "file:" + files.ra_key_file
                                    : "token:" + keys.ra_token_label + ":" + files.ra_key_label));

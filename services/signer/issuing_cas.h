@@ -1,12 +1,14 @@
 #ifndef SCEP_SERVICES_SIGNER_ISSUING_CAS_H_
 #define SCEP_SERVICES_SIGNER_ISSUING_CAS_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/metrics/json_log.h"
+#include "services/signer/issuance_policy.h"
 #include "services/signer/issuing_ca_config.h"
 #include "services/signer/signer_core.h"
 #include "services/signer/signer_metrics.h"
@@ -32,6 +34,9 @@ struct IssuingCaDefaults {
   int validity_days = 365;
   std::string digest = "sha256";
   std::string next_ca_cert;  // the default CA's GetNextCACert; "" = none
+  // Issuance policy by CA name ("" = the default CA); a CA left out gets
+  // the built-in rules only.
+  std::map<std::string, IssuancePolicy> policies;
 };
 
 struct IssuingCas {
@@ -45,8 +50,9 @@ struct IssuingCas {
 // ("ca"/"ra", or "ca-NAME"/"ra-NAME"), certificate expiry published and
 // logged when near, the previous RA certificate accepted when there is one
 // (AcceptPreviousRaOf; an unusable one is logged and left out), a CA
-// under another root with its ca-chain.pem beside ca.pem (verified), and one
-// `issuing_ca` log line each. An error names the CA and the file or key.
+// under another root with its ca-chain.pem beside ca.pem (verified), its
+// issuance policy from `defaults.policies`, and one `issuing_ca` log line
+// each. An error names the CA and the file or key.
 absl::StatusOr<IssuingCas> OpenIssuingCas(const std::vector<IssuingCaFiles>& files,
                                           const IssuingCaKeys& keys,
                                           const IssuingCaDefaults& defaults,

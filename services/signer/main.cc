@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -31,6 +32,8 @@
 #include "common/metrics/startup_log.h"
 #include "common/pkcs11/token.h"
 #include "prometheus/registry.h"
+#include "services/signer/issuance_audit.h"
+#include "services/signer/issuance_policy.h"
 #include "services/signer/issuing_ca_config.h"
 #include "services/signer/issuing_cas.h"
 #include "services/signer/signer_metrics.h"
@@ -70,6 +73,13 @@ ABSL_FLAG(std::vector<std::string>, issuing_cas, {},
           "certificates <issuing_cas_dir>/NAME/ca.pem and ra.pem");
 ABSL_FLAG(std::string, issuing_cas_dir, "",
           "directory of the further CAs' certificates; default: that of --ca_cert");
+ABSL_FLAG(std::string, issuance_policy, "",
+          "JSON file of per-CA bounds on what the CA keys sign (validity, key "
+          "usage, EKU, SAN types and domains, ...), enforced whatever a gateway "
+          "asks; empty: the built-in rules only");
+ABSL_FLAG(std::string, audit_log, "",
+          "file the issuance audit trail is appended to (one JSON line per "
+          "certificate signed or refused); empty: standard error");
 ABSL_FLAG(int, workers, 6,
           "threads doing private-key operations, one PKCS#11 session each");
 ABSL_FLAG(int, max_queue, 4096, "queued operations before RESOURCE_EXHAUSTED");
@@ -249,19 +259,38 @@ int main(int argc, char** argv) {
            absl::GetFlag(FLAGS_ra_key_label), absl::GetFlag(FLAGS_ra_cert),
            absl::GetFlag(FLAGS_ra_key_file)});
   if (!ca_files.ok()) return Fail(log, ca_files.status());
+  std::vector<std::string> ca_names;
+  for (const scep::signer::IssuingCaFiles& files : *ca_files) ca_names.push_back(files.name);
+  std::map<std::string, scep::signer::IssuancePolicy> policies;
+  if (!absl::GetFlag(FLAGS_issuance_policy).empty()) {
+    absl::StatusOr<std::map<std::string, scep::signer::IssuancePolicy>> loaded =
+        scep::signer::LoadIssuancePolicies(absl::GetFlag(FLAGS_issuance_policy), ca_names);
+    if (!loaded.ok()) return Fail(log, loaded.status());
+    policies = *std::move(loaded);
+  }
+  std::unique_ptr<scep::signer::IssuanceAudit> audit;
+  if (absl::GetFlag(FLAGS_audit_log).empty()) {
+    audit = std::make_unique<scep::signer::IssuanceAudit>(&std::cerr);
+  } else {
+    absl::StatusOr<std::unique_ptr<scep::signer::IssuanceAudit>> opened =
+        scep::signer::IssuanceAudit::OpenFile(absl::GetFlag(FLAGS_audit_log));
+    if (!opened.ok()) return Fail(log, opened.status());
+    audit = *std::move(opened);
+  }
 
   prometheus::Registry registry;
   scep::signer::SignerMetrics metrics(registry);
   absl::StatusOr<scep::signer::IssuingCas> cas = scep::signer::OpenIssuingCas(
       *ca_files, {token->get(), ra_token, ra_token_label},
       {absl::GetFlag(FLAGS_validity_days), absl::GetFlag(FLAGS_digest),
-       absl::GetFlag(FLAGS_next_ca_cert)},
+       absl::GetFlag(FLAGS_next_ca_cert), std::move(policies)},
       metrics, log);
   if (!cas.ok()) return Fail(log, cas.status());
 
   scep::base::ThreadPool pool(absl::GetFlag(FLAGS_workers),
                               static_cast<size_t>(absl::GetFlag(FLAGS_max_queue)));
-  scep::signer::SignerService service(std::move(cas->by_name), &pool, &metrics);
+  scep::signer::SignerService service(std::move(cas->by_name), &pool, &metrics,
+                                     audit.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int bound_port = 0;

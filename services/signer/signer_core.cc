@@ -188,6 +188,11 @@ absl::StatusOr<crypto::X509Ptr> SignerCore::IssueX509(absl::string_view csr_der,
   ASSIGN_OR_RETURN(crypto::X509Ptr cert,
                    BuildCertificate(csr.request.get(), csr.public_key.get(),
                                     ca_cert_.get(), params));
+  if (std::optional<PolicyRefusal> refusal =
+          CheckIssuance(options_.issuance_policy, cert.get(), csr.public_key.get(),
+                        digest_name, params.now)) {
+    return PolicyRefusalStatus(*refusal);
+  }
   RETURN_IF_ERROR(ca_key_->WithKey([&](EVP_PKEY* key) {
     return SignCertificate(cert.get(), key, md);
   }));

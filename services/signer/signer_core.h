@@ -12,6 +12,7 @@
 #include "common/codec/scep_types.h"
 #include "common/crypto/ssl_ptr.h"
 #include "services/signer/crl_builder.h"
+#include "services/signer/issuance_policy.h"
 #include "services/signer/key_access.h"
 
 namespace scep::signer {
@@ -26,6 +27,9 @@ struct SignerOptions {
   // above the CA certificate, its issuer first, up to the self-signed root.
   // New() refuses a chain the CA certificate does not verify under.
   std::vector<crypto::X509Ptr> ca_chain;
+  // Bounds on what the CA key signs (scep-signer --issuance_policy); the
+  // built-in rules apply even when unconfigured.
+  IssuancePolicy issuance_policy;
 };
 
 // Every private-key operation of the service, independent of gRPC: RA
@@ -56,7 +60,9 @@ class SignerCore {
                                       bool* for_previous = nullptr);
 
   // DER certificate for DER `csr`. The CSR signature is checked again here:
-  // the signer trusts no gateway with what the CA key signs.
+  // the signer trusts no gateway with what the CA key signs. A certificate
+  // outside the issuance policy is never signed: FailedPrecondition with
+  // the rule (PolicyRuleOf).
   // `validity_days` 0 and `digest` "" take the defaults; digests other than
   // SHA-256/384/512 are refused.
   absl::StatusOr<std::string> Issue(absl::string_view csr, int validity_days,
@@ -105,6 +111,7 @@ class SignerCore {
 
   const std::string& ca_certificate_der() const { return ca_der_; }
   const std::string& ra_certificate_der() const { return ra_der_; }
+  const IssuancePolicy& issuance_policy() const { return options_.issuance_policy; }
   // Empty when no next CA is configured.
   const std::string& next_ca_certificate_der() const { return next_ca_der_; }
   // DER of SignerOptions::ca_chain; empty for a root CA.

@@ -61,7 +61,21 @@ SignerMetrics::SignerMetrics(prometheus::Registry& registry)
                        .Name("scep_signer_previous_ra_decryptions_total")
                        .Help("Request envelopes addressed to the previous RA "
                              "certificate (after an RA renewal or key rollover).")
-                       .Register(registry)) {}
+                       .Register(registry)),
+      refused_(prometheus::BuildCounter()
+                   .Name("scep_signer_issuance_refused_total")
+                   .Help("Certificates the CA's issuance policy refused to sign, "
+                         "by CA and rule.")
+                   .Register(registry)),
+      audit_errors_(prometheus::BuildCounter()
+                        .Name("scep_signer_audit_write_errors_total")
+                        .Help("Issuance audit lines that could not be written.")
+                        .Register(registry)
+                        .Add({})) {}
+
+void SignerMetrics::IssuanceRefused(absl::string_view ca, absl::string_view rule) {
+  refused_.Add({{"ca", std::string(ca)}, {"rule", std::string(rule)}}).Increment();
+}
 
 void SignerMetrics::PreviousRaDecryption(absl::string_view ca) {
   previous_ra_.Add({{"ca", std::string(ca)}}).Increment();

@@ -58,6 +58,11 @@ class SignerMetrics {
   void PreviousRaDecryption(absl::string_view ca);
   void CertificateExpiry(absl::string_view ca, absl::string_view role,
                          absl::Time not_after);
+  // The issuance policy of CA `ca` refused a certificate under `rule`
+  // (PolicyRefusal::rule): a gateway asked for more than the CA allows.
+  void IssuanceRefused(absl::string_view ca, absl::string_view rule);
+  // An issuance audit line could not be written.
+  void AuditWriteError() { audit_errors_.Increment(); }
 
  private:
   prometheus::Family<prometheus::Counter>& rpcs_;
@@ -70,6 +75,8 @@ class SignerMetrics {
   prometheus::Counter& issued_;
   prometheus::Family<prometheus::Gauge>& expiry_;
   prometheus::Family<prometheus::Counter>& previous_ra_;
+  prometheus::Family<prometheus::Counter>& refused_;
+  prometheus::Counter& audit_errors_;
 };
 
 }  // namespace scep::signer

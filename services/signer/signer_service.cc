@@ -2,6 +2,9 @@
 
 #include <chrono>
 #include <ctime>
+#include <memory>
+
+#include <grpcpp/security/auth_context.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/codec/envelope.h"
@@ -58,7 +61,41 @@ SignerCore::Policy PolicyOf(const v1::IssueCertificateRequest& request) {
   return policy;
 }
 
+// Who called: the mTLS client certificate's CN (or identity), else the
+// peer address.
+std::string CallerOf(grpc::CallbackServerContext* context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
+  if (auth != nullptr && auth->IsPeerAuthenticated()) {
+    for (const auto& values :
+         {auth->FindPropertyValues("x509_common_name"), auth->GetPeerIdentity()}) {
+      if (!values.empty()) return std::string(values.front().data(), values.front().size());
+    }
+  }
+  return context->peer();
+}
+
 }  // namespace
+
+void SignerService::Record(grpc::CallbackServerContext* context, absl::string_view ca,
+                           absl::string_view transaction_id,
+                           const absl::StatusOr<crypto::X509Ptr>& cert) {
+  const absl::string_view ca_label = ca.empty() ? absl::string_view("default") : ca;
+  const std::string rule = cert.ok() ? std::string() : PolicyRuleOf(cert.status());
+  if (!cert.ok() && rule.empty()) return;
+  if (metrics_ != nullptr) {
+    if (cert.ok()) {
+      metrics_->CertificateIssued();
+    } else {
+      metrics_->IssuanceRefused(ca_label, rule);
+    }
+  }
+  if (audit_ == nullptr) return;
+  const std::string caller = CallerOf(context);
+  const IssuanceContext where{ca_label, caller, transaction_id};
+  const bool written = cert.ok() ? audit_->Issued(where, cert->get())
+                                 : audit_->Refused(where, rule, cert.status().message());
+  if (!written && metrics_ != nullptr) metrics_->AuditWriteError();
+}
 
 SignerCore* SignerService::Find(absl::string_view name) const {
   auto it = cas_.find(name);
@@ -171,14 +208,16 @@ grpc::ServerUnaryReactor* SignerService::IssueCertificate(
   SignerCore* const core = Find(request->issuing_ca());
   if (core == nullptr) return UnknownCa(context, "IssueCertificate", request->issuing_ca());
   return Offload(context, "IssueCertificate", "sign_certificate",
-                 [this, core, request, response]() -> absl::Status {
+                 [this, context, core, request, response]() -> absl::Status {
     if (request->validity_days() > 3650) {
       return absl::InvalidArgumentError("validity_days out of range");
     }
-    absl::StatusOr<std::string> cert = core->Issue(request->csr(), PolicyOf(*request));
+    absl::StatusOr<crypto::X509Ptr> cert = core->IssueX509(request->csr(), PolicyOf(*request));
+    Record(context, request->issuing_ca(), "", cert);
     if (!cert.ok()) return cert.status();
-    if (metrics_ != nullptr) metrics_->CertificateIssued();
-    response->set_certificate(*std::move(cert));
+    absl::StatusOr<std::string> der = crypto::ToDer(cert->get(), i2d_X509);
+    if (!der.ok()) return der.status();
+    response->set_certificate(*std::move(der));
     return absl::OkStatus();
   });
 }
@@ -234,7 +273,7 @@ grpc::ServerUnaryReactor* SignerService::IssueCertRep(
     return UnknownCa(context, "IssueCertRep", request->issue().issuing_ca());
   }
   return Offload(context, "IssueCertRep", "sign_certificate",
-                 [this, core, request, response]() -> absl::Status {
+                 [this, context, core, request, response]() -> absl::Status {
     const v1::IssueCertificateRequest& issue = request->issue();
     if (issue.validity_days() > 3650) {
       return absl::InvalidArgumentError("validity_days out of range");
@@ -264,8 +303,8 @@ grpc::ServerUnaryReactor* SignerService::IssueCertRep(
       cert_der = *std::move(cached);
     } else {
       cert = core->IssueX509(issue.csr(), PolicyOf(issue), recipient->get());
+      Record(context, issue.issuing_ca(), request->attributes().transaction_id(), cert);
       if (cert.ok()) {
-        if (metrics_ != nullptr) metrics_->CertificateIssued();
         cert_der = crypto::ToDer(cert->get(), i2d_X509);
         if (cert_der.ok()) recent_.Remember(key, *cert_der);
       }

@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "common/base/thread_pool.h"
 #include "scep/signer/v1/signer.grpc.pb.h"
+#include "services/signer/issuance_audit.h"
 #include "services/signer/signer_core.h"
 #include "services/signer/recent_issuance.h"
 #include "services/signer/signer_metrics.h"
@@ -25,11 +26,12 @@ class SignerService final : public v1::Signer::CallbackService {
   // in `issuing_ca`; an unknown name is NOT_FOUND.
   using IssuingCas = std::map<std::string, SignerCore*, std::less<>>;
 
-  // The cores, `pool` and `metrics` (optional) are not owned and must
-  // outlive the service.
+  // The cores, `pool`, `metrics` and `audit` (both optional) are not owned
+  // and must outlive the service. Every certificate the CA keys sign, and
+  // every issuance their policy refuses, is written to `audit`.
   SignerService(IssuingCas cas, base::ThreadPool* pool,
-                SignerMetrics* metrics = nullptr)
-      : cas_(std::move(cas)), pool_(pool), metrics_(metrics) {}
+                SignerMetrics* metrics = nullptr, IssuanceAudit* audit = nullptr)
+      : cas_(std::move(cas)), pool_(pool), metrics_(metrics), audit_(audit) {}
   // One CA only: the default.
   SignerService(SignerCore* core, base::ThreadPool* pool,
                 SignerMetrics* metrics = nullptr)
@@ -72,12 +74,19 @@ class SignerService final : public v1::Signer::CallbackService {
   grpc::ServerUnaryReactor* UnknownCa(grpc::CallbackServerContext* context,
                                       const char* method, absl::string_view name);
 
+  // Counts and audits one issuance: the certificate signed, or the policy
+  // refusal `cert` holds (other errors pass unrecorded).
+  void Record(grpc::CallbackServerContext* context, absl::string_view ca,
+              absl::string_view transaction_id,
+              const absl::StatusOr<crypto::X509Ptr>& cert);
+
   const IssuingCas cas_;
   // A retry of a call whose caller gave up after the CA signed gets the
   // same certificate (see RecentIssuance).
   RecentIssuance recent_;
   base::ThreadPool* const pool_;
   SignerMetrics* const metrics_;
+  IssuanceAudit* const audit_;
 };
 
 }  // namespace scep::signer

@@ -1,0 +1,143 @@
+#include "services/signer/issuance_audit.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/codec/identifiers.h"
+#include "common/crypto/der.h"
+#include "common/crypto/ssl_error.h"
+#include "common/crypto/ssl_ptr.h"
+#include "common/metrics/json_log.h"
+
+namespace scep::signer {
+namespace {
+
+using metrics::LogLevel;
+using metrics::LogRecord;
+
+std::string Rfc3339(const ASN1_TIME* time) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                          absl::FromUnixSeconds(crypto::UnixSeconds(time)), absl::UTCTimeZone());
+}
+
+std::string BioText(BIO* bio) {
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio, &data);
+  return len > 0 ? std::string(data, static_cast<size_t>(len)) : std::string();
+}
+
+std::string SubjectText(X509* cert) {
+  crypto::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr ||
+      X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) < 0) {
+    crypto::DrainSslErrors();
+    return "";
+  }
+  return BioText(bio.get());
+}
+
+// The certificate's extension `nid` as OpenSSL prints it ("DNS:a, IP
+// Address:10.0.0.1", "Digital Signature, Key Encipherment"); "" without.
+std::string ExtensionText(X509* cert, int nid) {
+  const int idx = X509_get_ext_by_NID(cert, nid, -1);
+  if (idx < 0) return "";
+  crypto::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || X509V3_EXT_print(bio.get(), X509_get_ext(cert, idx), 0, 0) != 1) {
+    crypto::DrainSslErrors();
+    return "";
+  }
+  return BioText(bio.get());
+}
+
+std::string PublicKeySha256(X509* cert) {
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+  if (len <= 0) {
+    crypto::DrainSslErrors();
+    return "";
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  const bool ok = EVP_Digest(der, static_cast<size_t>(len), md, &md_len, EVP_sha256(), nullptr) == 1;
+  OPENSSL_free(der);
+  if (!ok) return "";
+  std::string hex;
+  hex.reserve(md_len * 2);
+  for (unsigned int i = 0; i < md_len; ++i) {
+    char buf[3];
+    std::snprintf(buf, sizeof(buf), "%02x", md[i]);
+    hex.append(buf, 2);
+  }
+  return hex;
+}
+
+std::string SignatureAlgorithm(X509* cert) {
+  const char* name = OBJ_nid2ln(X509_get_signature_nid(cert));
+  return name != nullptr ? name : "unknown";
+}
+
+LogRecord& WithContext(LogRecord& record, const IssuanceContext& context) {
+  record.Str("ca", context.ca).Str("caller", context.caller);
+  if (!context.transaction_id.empty()) record.Str("transaction_id", context.transaction_id);
+  return record;
+}
+
+}  // namespace
+
+IssuanceAudit::IssuanceAudit(std::ostream* out, std::function<absl::Time()> clock)
+    : out_(out), clock_(std::move(clock)) {}
+
+absl::StatusOr<std::unique_ptr<IssuanceAudit>> IssuanceAudit::OpenFile(const std::string& path) {
+  // Created with owner and group access only, then appended to.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot open audit log ", path));
+  }
+  ::close(fd);
+  auto file = std::make_unique<std::ofstream>(path, std::ios::out | std::ios::app);
+  if (!*file) return absl::FailedPreconditionError(absl::StrCat("cannot open audit log ", path));
+  auto audit = std::make_unique<IssuanceAudit>(file.get());
+  audit->file_ = std::move(file);
+  return audit;
+}
+
+bool IssuanceAudit::Write(std::string line) {
+  line.push_back('\n');
+  std::lock_guard<std::mutex> lock(mu_);
+  out_->write(line.data(), static_cast<std::streamsize>(line.size()));
+  out_->flush();
+  if (out_->good()) return true;
+  out_->clear();
+  write_errors_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+bool IssuanceAudit::Issued(const IssuanceContext& context, X509* cert) {
+  LogRecord record(LogLevel::kInfo, "certificate_issued");
+  WithContext(record, context)
+      .Str("serial", codec::SerialHex(X509_get0_serialNumber(cert)))
+      .Str("subject", SubjectText(cert))
+      .Str("subject_alt_name", ExtensionText(cert, NID_subject_alt_name))
+      .Str("not_before", Rfc3339(X509_get0_notBefore(cert)))
+      .Str("not_after", Rfc3339(X509_get0_notAfter(cert)))
+      .Str("key_usage", ExtensionText(cert, NID_key_usage))
+      .Str("extended_key_usage", ExtensionText(cert, NID_ext_key_usage))
+      .Str("signature_algorithm", SignatureAlgorithm(cert))
+      .Str("public_key_sha256", PublicKeySha256(cert));
+  return Write(record.ToJson(clock_()));
+}
+
+bool IssuanceAudit::Refused(const IssuanceContext& context, absl::string_view rule,
+                            absl::string_view message) {
+  LogRecord record(LogLevel::kWarning, "issuance_refused");
+  WithContext(record, context).Str("rule", rule).Str("reason", message);
+  return Write(record.ToJson(clock_()));
+}
+
+}  // namespace scep::signer

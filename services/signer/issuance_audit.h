@@ -1,0 +1,64 @@
+#ifndef SCEP_SERVICES_SIGNER_ISSUANCE_AUDIT_H_
+#define SCEP_SERVICES_SIGNER_ISSUANCE_AUDIT_H_
+
+#include <openssl/x509.h>
+
+#include <atomic>
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace scep::signer {
+
+// Who asked the CA to sign, for the audit trail.
+struct IssuanceContext {
+  absl::string_view ca;              // "default" or the issuing CA's name
+  absl::string_view caller;          // mTLS client CN, else the peer address
+  absl::string_view transaction_id;  // the SCEP transactionID; "" if none
+};
+
+// The signer's issuance audit trail (README "Issuance audit log"): one JSON
+// line per certificate the CA key signed and per issuance the policy
+// refused, whatever --log_level says. Lines are written whole and flushed
+// before the certificate leaves the signer. Thread-safe.
+class IssuanceAudit {
+ public:
+  // Lines to `out` (not owned, e.g. std::cerr).
+  explicit IssuanceAudit(std::ostream* out, std::function<absl::Time()> clock = absl::Now);
+  // Lines appended to the file at `path` (created 0640 when missing).
+  // FailedPrecondition when it cannot be opened.
+  static absl::StatusOr<std::unique_ptr<IssuanceAudit>> OpenFile(const std::string& path);
+
+  // `certificate_issued`: serial, subject, SANs, validity, key usage, the
+  // SHA-256 of the SubjectPublicKeyInfo, the signature algorithm, and the
+  // context. false when the line could not be written.
+  bool Issued(const IssuanceContext& context, X509* certificate);
+  // `issuance_refused`: the policy rule and its message, and the context.
+  bool Refused(const IssuanceContext& context, absl::string_view rule,
+               absl::string_view message);
+
+  // Lines that could not be written since start.
+  uint64_t write_errors() const { return write_errors_.load(std::memory_order_relaxed); }
+
+ private:
+  bool Write(std::string line);
+
+  std::unique_ptr<std::ofstream> file_;
+  std::ostream* const out_;
+  const std::function<absl::Time()> clock_;
+  std::mutex mu_;
+  std::atomic<uint64_t> write_errors_{0};
+};
+
+}  // namespace scep::signer
+
+#endif  // SCEP_SERVICES_SIGNER_ISSUANCE_AUDIT_H_

@@ -1,0 +1,268 @@
+#include "services/signer/issuance_policy.h"
+
+#include <openssl/ec.h>
+#include <openssl/x509v3.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/codec/csr.h"
+#include "common/codec/identifiers.h"
+#include "common/crypto/der.h"
+#include "common/crypto/pem.h"
+#include "gtest/gtest.h"
+#include "services/signer/issuance_audit.h"
+#include "services/signer/issuer.h"
+#include "services/signer/signer_core.h"
+
+namespace scep::signer {
+namespace {
+
+std::string Testdata(const std::string& name) {
+  return std::string(SCEP_TESTDATA_DIR) + "/" + name;
+}
+
+const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
+
+// A device request: a fresh key (`rsa_bits` 0: EC P-256), subject CN=`cn`,
+// SANs `sans` in OpenSSL's config syntax ("DNS:a,IP:10.0.0.1"; "" none).
+struct Device {
+  crypto::EvpPkeyPtr key;
+  crypto::X509ReqPtr csr;
+};
+
+Device NewDevice(const std::string& cn, const std::string& sans, int rsa_bits = 0) {
+  Device d;
+  d.key.reset(rsa_bits > 0 ? EVP_RSA_gen(rsa_bits) : EVP_EC_gen("P-256"));
+  d.csr.reset(X509_REQ_new());
+  X509_NAME* name = X509_REQ_get_subject_name(d.csr.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(cn.data()),
+                             static_cast<int>(cn.size()), -1, 0);
+  X509_REQ_set_pubkey(d.csr.get(), d.key.get());
+  if (!sans.empty()) {
+    crypto::ExtStackPtr exts(sk_X509_EXTENSION_new_null());
+    X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name,
+                                              sans.c_str());
+    EXPECT_NE(san, nullptr) << sans;
+    sk_X509_EXTENSION_push(exts.get(), san);
+    X509_REQ_add_extensions(d.csr.get(), exts.get());
+  }
+  EXPECT_GT(X509_REQ_sign(d.csr.get(), d.key.get(), EVP_sha256()), 0);
+  return d;
+}
+
+// The certificate the CA would sign for `device` with `params`.
+crypto::X509Ptr Build(const Device& device, IssueParams params) {
+  crypto::X509Ptr ca = crypto::LoadCertificateFile(Testdata("ca.pem")).value();
+  params.now = kNow;
+  return BuildCertificate(device.csr.get(), device.key.get(), ca.get(), params).value();
+}
+
+IssuancePolicy Parse(const std::string& json) {
+  auto parsed = ParseIssuancePolicies(json, "policy.json", {""});
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  return parsed.ok() ? parsed->at("") : IssuancePolicy{};
+}
+
+std::string RuleOf(const IssuancePolicy& policy, const Device& device, IssueParams params,
+                   const std::string& digest = "sha256") {
+  crypto::X509Ptr cert = Build(device, std::move(params));
+  std::optional<PolicyRefusal> refusal =
+      CheckIssuance(policy, cert.get(), device.key.get(), digest, kNow);
+  return refusal.has_value() ? refusal->rule : "ok";
+}
+
+TEST(IssuancePolicyTest, CaKeyUsagesAreRefusedEvenWithoutAPolicy) {
+  Device device = NewDevice("dev", "DNS:dev.corp.example");
+  IssueParams params;
+  EXPECT_EQ(RuleOf(IssuancePolicy{}, device, params), "ok");
+  params.key_usage = {"digitalSignature", "keyCertSign"};
+  EXPECT_EQ(RuleOf(IssuancePolicy{}, device, params), "key_usage");
+  params.key_usage = {"cRLSign"};
+  EXPECT_EQ(RuleOf(IssuancePolicy{}, device, params), "key_usage");
+}
+
+TEST(IssuancePolicyTest, EachBoundRefusesWhatIsOutsideAndPassesWhatIsInside) {
+  IssuancePolicy policy = Parse(R"({"default_ca": {
+      "max_validity_days": 398,
+      "allowed_key_usage": ["digitalSignature", "keyAgreement", "keyEncipherment"],
+      "allowed_extended_key_usage": ["clientAuth", "1.3.6.1.4.1.311.20.2.2"],
+      "allowed_san_types": ["dns", "email", "ip", "upn"],
+      "permitted_dns_domains": ["corp.example", ".wifi.example"],
+      "permitted_email_domains": ["corp.example"],
+      "permitted_ip_ranges": ["10.0.0.0/8", "fd00::/8"],
+      "max_san_entries": 3,
+      "max_subject_bytes": 64,
+      "allowed_digests": ["sha256"],
+      "allowed_key_types": ["ec-p256"]}})");
+  Device good = NewDevice("dev", "DNS:a.corp.example,DNS:corp.example,IP:10.1.2.3");
+  IssueParams params;
+  params.validity_days = 398;
+  params.extended_key_usage = {"clientAuth", "msSmartcardLogin"};
+  EXPECT_EQ(RuleOf(policy, good, params), "ok");
+
+  IssueParams longer = params;
+  longer.validity_days = 399;
+  EXPECT_EQ(RuleOf(policy, good, longer), "validity");
+  IssueParams usage = params;
+  usage.key_usage = {"digitalSignature", "nonRepudiation"};
+  EXPECT_EQ(RuleOf(policy, good, usage), "key_usage");
+  IssueParams eku = params;
+  eku.extended_key_usage = {"clientAuth", "serverAuth"};
+  EXPECT_EQ(RuleOf(policy, good, eku), "extended_key_usage");
+  EXPECT_EQ(RuleOf(policy, good, params, "sha512"), "digest");
+
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "DNS:corp.example.evil.com"), params), "dns_domain");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "DNS:evilcorp.example"), params), "dns_domain");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "DNS:X.WiFi.Example"), params), "ok");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "email:a@corp.example"), params), "ok");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "email:a@corp.example.net"), params), "email_domain");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "otherName:msUPN;UTF8:u@other.example"), params),
+            "email_domain");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "IP:11.0.0.1"), params), "ip_range");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "IP:fd12::1"), params), "ok");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "URI:https://corp.example/x"), params), "san_type");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "DNS:a.corp.example,DNS:b.corp.example,"
+                                          "DNS:c.corp.example,DNS:d.corp.example"),
+                   params),
+            "san_count");
+  Device long_subject = NewDevice("d", "");
+  X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(long_subject.csr.get()), "O",
+                             MBSTRING_ASC, reinterpret_cast<const unsigned char*>(
+                                               std::string(60, 'o').c_str()),
+                             -1, -1, 0);
+  EXPECT_EQ(RuleOf(policy, long_subject, params), "subject_size");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "DNS:a.corp.example", 2048), params), "key");
+
+  // The gateway's subject and SAN replace the request's: those are checked.
+  IssueParams replaced = params;
+  X509_EXTENSION* ext =
+      X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, "DNS:www.bank.example");
+  ASSERT_NE(ext, nullptr);
+  crypto::GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext)));
+  X509_EXTENSION_free(ext);
+  replaced.subject_alt_name = names.get();
+  EXPECT_EQ(RuleOf(policy, good, replaced), "dns_domain");
+}
+
+TEST(IssuancePolicyTest, RsaKeySizeBound) {
+  IssuancePolicy policy = Parse(R"({"default_ca": {"min_rsa_bits": 3072}})");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "", 2048), IssueParams{}), "key");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "", 3072), IssueParams{}), "ok");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", ""), IssueParams{}), "ok");  // EC: no RSA bound
+}
+
+TEST(IssuancePolicyTest, FileErrorsNameTheCaAndField) {
+  auto error = [](const std::string& json) {
+    auto parsed = ParseIssuancePolicies(json, "policy.json", {"", "wifi"});
+    EXPECT_FALSE(parsed.ok()) << json;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kFailedPrecondition);
+    return std::string(parsed.status().message());
+  };
+  EXPECT_EQ(error(R"({"default_ca": {"allowed_key_usage": ["keyCertSign"]}})"),
+            "policy.json: default_ca.allowed_key_usage: keyCertSign is a CA usage; "
+            "certificates issued here are CA:FALSE");
+  EXPECT_EQ(error(R"({"issuing_cas": {"vpn": {}}})"),
+            "policy.json: issuing_cas.vpn: this signer serves no issuing CA of that name");
+  EXPECT_EQ(error(R"({"issuing_cas": {"wifi": {"permitted_ip_ranges": ["10.0.0.0/33"]}}})"),
+            "policy.json: issuing_cas.wifi.permitted_ip_ranges: '10.0.0.0/33' is not an "
+            "address or CIDR range");
+  EXPECT_NE(error(R"({"default_ca": {"max_validity_day": 3}})").find("policy.json: "),
+            std::string::npos);
+  EXPECT_NE(error(R"({"default_ca": {"allowed_extended_key_usage": ["clientAuthX"]}})")
+                .find("unknown purpose 'clientAuthX'"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"default_ca": {"permitted_dns_domains": ["a b"]}})").find("not a domain"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"default_ca": {"max_validity_days": 4000}})").find("at most 3650"),
+            std::string::npos);
+
+  auto parsed = ParseIssuancePolicies(
+      R"({"issuing_cas": {"wifi": {"max_validity_days": 30, "permitted_dns_domains": ["Wifi.Example"]}}})",
+      "policy.json", {"", "wifi"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_FALSE(parsed->at("").configured);  // left out: built-in rules only
+  EXPECT_EQ(DescribeIssuancePolicy(parsed->at("")), "built-in rules only");
+  EXPECT_EQ(DescribeIssuancePolicy(parsed->at("wifi")),
+            "max_validity_days=30 dns_domains=wifi.example");
+}
+
+TEST(IssuancePolicyTest, SignerCoreRefusesBeforeTheCaKeySigns) {
+  SignerOptions options;
+  options.clock = [] { return kNow; };
+  options.issuance_policy = Parse(R"({"default_ca": {"max_validity_days": 30}})");
+  auto core = SignerCore::New(
+                  std::move(options),
+                  NewSoftwareKey(crypto::LoadPrivateKeyFile(Testdata("ca.key")).value()),
+                  crypto::LoadCertificateFile(Testdata("ca.pem")).value(),
+                  NewSoftwareKey(crypto::LoadPrivateKeyFile(Testdata("ra.key")).value()),
+                  crypto::LoadCertificateFile(Testdata("ra.pem")).value())
+                  .value();
+  Device device = NewDevice("dev", "DNS:dev.corp.example");
+  const std::string csr = crypto::ToDer(device.csr.get(), i2d_X509_REQ).value();
+  SignerCore::Policy request;
+  request.validity_days = 31;
+  absl::StatusOr<std::string> refused = core->Issue(csr, request);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(PolicyRuleOf(refused.status()), "validity");
+  EXPECT_EQ(refused.status().message(),
+            "refused by the CA's issuance policy: validity of 31 days (at most 30)");
+  request.validity_days = 30;
+  EXPECT_TRUE(core->Issue(csr, request).ok());
+  EXPECT_EQ(PolicyRuleOf(absl::InvalidArgumentError("other")), "");
+}
+
+TEST(IssuanceAuditTest, OneLinePerIssuanceAndRefusal) {
+  std::ostringstream out;
+  IssuanceAudit audit(&out, [] { return kNow; });
+  Device device = NewDevice("dev-1", "DNS:dev-1.corp.example,IP:10.0.0.7");
+  crypto::X509Ptr cert = Build(device, IssueParams{});
+  crypto::EvpPkeyPtr ca_key = crypto::LoadPrivateKeyFile(Testdata("ca.key")).value();
+  ASSERT_TRUE(SignCertificate(cert.get(), ca_key.get(), nullptr).ok());
+  EXPECT_TRUE(audit.Issued({"default", "gateway-1", "tid-9"}, cert.get()));
+  EXPECT_TRUE(audit.Refused({"wifi", "ipv4:10.0.0.2:4000", ""}, "validity",
+                            "validity of 31 days (at most 30)"));
+  const std::string text = out.str();
+  const size_t first_end = text.find('\n');
+  ASSERT_NE(first_end, std::string::npos);
+  const std::string issued = text.substr(0, first_end);
+  const std::string refused = text.substr(first_end + 1);
+  const std::string serial = codec::SerialHex(X509_get0_serialNumber(cert.get()));
+  for (const std::string& want :
+       {std::string(R"("event":"certificate_issued")"), std::string(R"("ca":"default")"),
+        std::string(R"("caller":"gateway-1")"), std::string(R"("transaction_id":"tid-9")"),
+        R"("serial":")" + serial + "\"", std::string(R"("subject":"CN=dev-1")"),
+        std::string(R"("subject_alt_name":"DNS:dev-1.corp.example, IP Address:10.0.0.7")"),
+        std::string(R"("not_after":"2028-01-15T08:00:00Z")"),
+        std::string(R"("signature_algorithm":"sha256WithRSAEncryption")")}) {
+    EXPECT_NE(issued.find(want), std::string::npos) << want << " in " << issued;
+  }
+  EXPECT_NE(issued.find(R"("public_key_sha256":")"), std::string::npos);
+  EXPECT_EQ(refused,
+            R"({"ts":"2027-01-15T08:00:00.000Z","level":"warning","event":"issuance_refused",)"
+            R"("ca":"wifi","caller":"ipv4:10.0.0.2:4000","rule":"validity",)"
+            R"j("reason":"validity of 31 days (at most 30)"})j"
+            "\n");
+  EXPECT_EQ(audit.write_errors(), 0u);
+}
+
+TEST(IssuanceAuditTest, FileIsAppendedAndUnwritableOneIsAStartError) {
+  const std::string path = ::testing::TempDir() + "/audit-test.log";
+  std::remove(path.c_str());
+  for (const char* tid : {"a", "b"}) {
+    auto audit = IssuanceAudit::OpenFile(path);
+    ASSERT_TRUE(audit.ok()) << audit.status();
+    (*audit)->Refused({"default", "c", tid}, "key", "k");
+  }
+  std::ifstream in(path);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) ++lines;
+  EXPECT_EQ(lines, 2);
+  EXPECT_EQ(IssuanceAudit::OpenFile("/nonexistent-dir/audit.log").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace scep::signer
