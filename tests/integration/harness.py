@@ -217,6 +217,11 @@ class Stack:
         raise RuntimeError("redis-server did not start")
 
     def start_signer(self):
+        self.spawn("signer", self.signer_argv() + self.signer_args)
+
+    def signer_argv(self):
+        """The signer's command line as start_signer runs it (without
+        signer_args)."""
         argv = [
             binary("scep-signer"), f"--listen=127.0.0.1:{self.signer_port}",
             f"--pkcs11_module={SOFTHSM_MODULE}", "--token_label=scep-it",
@@ -239,7 +244,7 @@ class Stack:
                 argv.append(f"--tls_client_ca={self.signer_tls['client_ca']}")
         else:
             argv.append("--insecure_plaintext")
-        self.spawn("signer", argv + self.signer_args)
+        return argv
 
     def gateway_argv(self, http_port, metrics_port, tls, extra=()):
         argv = [binary("scep-gateway"), f"--http_port={http_port}",

@@ -431,6 +431,12 @@ class MutualTlsTest(unittest.TestCase):
             status, _, body = pki_post(stack, req)
             self.assertEqual(status, 200)
             self.assertEqual(stack.probe_open("mtls", body)["pkiStatus"], 0)
+            # The signer's audit trail (stderr by default) names the gateway
+            # by its client certificate.
+            audited = [json.loads(line) for line in stack.log("signer").splitlines()
+                       if '"event":"certificate_issued"' in line]
+            self.assertEqual([(a["caller"], a["transaction_id"]) for a in audited],
+                             [("gateway", "tid-mtls")])
 
             intruders = {
                 "rogue-cert": dict(ca=p["grpc-ca"] + ".pem", cert=p["rogue"] + ".pem",

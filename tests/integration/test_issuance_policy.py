@@ -1,0 +1,141 @@
+"""The signer's issuance policy and audit trail: bounds on what the CA key
+signs that hold whatever a gateway asks (here a gateway whose profiles ask
+for more than the CA allows, as a misconfigured or compromised one would),
+and one audit line per certificate signed or refused. Real SoftHSMv2,
+signer, gateway and Redis; scep-probe as the device."""
+
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+from harness import Stack, free_port, http, metric, openssl
+
+PKI_OP = "?operation=PKIOperation"
+
+REFUSED = "scep_signer_issuance_refused_total"
+ISSUED = "scep_signer_certificates_issued_total"
+
+POLICY = {"default_ca": {
+    "max_validity_days": 90,
+    "allowed_extended_key_usage": ["clientAuth"],
+    "allowed_san_types": ["dns"],
+    "permitted_dns_domains": ["devices.example"],
+    "allowed_digests": ["sha256"]}}
+
+
+def static(name, **fields):
+    return dict(name=name, challenge={"mode": "static", "secret_env": "SCEP_CHALLENGE"},
+                **fields)
+
+
+class IssuancePolicyTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="scep-policy-")
+        cls.policy = os.path.join(cls.tmp, "issuance-policy.json")
+        with open(cls.policy, "w") as f:
+            json.dump(POLICY, f)
+        cls.audit = os.path.join(cls.tmp, "audit.log")
+        cls.stack = Stack(
+            profiles={"profiles": [
+                static("default", validity_days=60),
+                # Each asks for something the CA's policy does not allow.
+                static("server", validity_days=60, extended_key_usage=["clientAuth", "serverAuth"]),
+                static("long", validity_days=365),
+                static("sha512", validity_days=60, digest="sha512")]},
+            signer_args=[f"--issuance_policy={cls.policy}", f"--audit_log={cls.audit}"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def enroll(self, profile, name, san=None):
+        tid = "tid-" + name
+        extra = {"san": san} if san else {}
+        request = self.stack.probe_request(name, tid, os.urandom(16).hex(), **extra)
+        status, _, body = http("POST", f"{self.stack.url}/{profile}{PKI_OP}", request)
+        self.assertEqual(status, 200, body[:200])
+        return request, self.stack.probe_open(name, body)
+
+    def audit_lines(self, event, **fields):
+        with open(self.audit) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+        return [line for line in lines if line["event"] == event
+                and all(line.get(k) == v for k, v in fields.items())]
+
+    def signer_metric(self, name, **labels):
+        return metric(self.stack.scrape("signer"), name, **labels) or 0
+
+    def test_within_the_policy_is_issued_and_audited(self):
+        _, rep = self.enroll("default", "laptop-1")
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        serial = openssl("x509", "-noout", "-serial",
+                         input=rep["pem"].encode()).decode().strip().split("=")[1]
+        [line] = self.audit_lines("certificate_issued", transaction_id="tid-laptop-1")
+        self.assertEqual(int(line["serial"], 16), int(serial, 16))
+        self.assertEqual(line["ca"], "default")
+        self.assertEqual(line["subject"], "CN=laptop-1")
+        self.assertEqual(line["subject_alt_name"], "DNS:laptop-1.devices.example")
+        self.assertTrue(line["caller"].startswith("ipv4:127.0.0.1:"), line)
+        self.assertEqual(line["extended_key_usage"], "TLS Web Client Authentication")
+        self.assertEqual(len(line["public_key_sha256"]), 64)
+
+    def assert_refused(self, profile, name, rule, text, san=None):
+        before = self.signer_metric(REFUSED, ca="default", rule=rule)
+        issued_before = self.signer_metric(ISSUED)
+        request, rep = self.enroll(profile, name, san=san)
+        # A signed FAILURE badRequest naming the bound; nothing signed.
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
+        self.assertIn("refused by the CA's issuance policy: " + text, rep["failInfoText"])
+        self.assertEqual(rep["pem"], "")
+        self.assertEqual(self.signer_metric(REFUSED, ca="default", rule=rule), before + 1)
+        self.assertEqual(self.signer_metric(ISSUED), issued_before)
+        [line] = self.audit_lines("issuance_refused", transaction_id="tid-" + name)
+        self.assertEqual((line["rule"], line["ca"]), (rule, "default"))
+        self.assertIn(text, line["reason"])
+        # A retransmission gets the same answer, not a certificate.
+        status, _, body = http("POST", f"{self.stack.url}/{profile}{PKI_OP}", request)
+        self.assertEqual(status, 200)
+        again = self.stack.probe_open(name, body)
+        self.assertEqual((again["pkiStatus"], again["failInfo"]), (2, 2), again)
+        self.assertEqual(self.signer_metric(ISSUED), issued_before)
+
+    def test_extended_key_usage_outside_the_policy_is_refused(self):
+        self.assert_refused("server", "server-1", "extended_key_usage",
+                            "extended key usage serverAuth is not allowed")
+
+    def test_validity_beyond_the_policy_is_refused(self):
+        self.assert_refused("long", "long-1", "validity", "validity of 365 days (at most 90)")
+
+    def test_digest_outside_the_policy_is_refused(self):
+        self.assert_refused("sha512", "sha512-1", "digest", "signature digest sha512")
+
+    def test_dns_name_outside_the_permitted_domains_is_refused(self):
+        # The profile copies the request's SAN as asked; the CA does not.
+        self.assert_refused("default", "phish-1", "dns_domain",
+                            "DNS name www.bank.example is outside the permitted domains",
+                            san="www.bank.example")
+
+    def test_a_wrong_policy_file_stops_the_signer_at_start(self):
+        bad = os.path.join(self.tmp, "bad-policy.json")
+        for content, expected in [
+                ({"issuing_cas": {"vpn": {}}}, "issuing_cas.vpn: this signer serves no issuing CA"),
+                ({"default_ca": {"allowed_key_usage": ["keyCertSign"]}},
+                 "default_ca.allowed_key_usage: keyCertSign is a CA usage")]:
+            with open(bad, "w") as f:
+                json.dump(content, f)
+            out = subprocess.run(
+                self.stack.signer_argv() + [f"--issuance_policy={bad}",
+                                            f"--listen=127.0.0.1:{free_port()}",
+                                            f"--metrics_port={free_port()}"],
+                env=self.stack.env(), capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 1, out.stderr[-500:])
+            self.assertIn("start_failed", out.stderr)
+            self.assertIn(expected, out.stderr)
+            self.assertNotIn(Stack.PIN, out.stdout + out.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
