@@ -707,6 +707,19 @@ class StaticRender(unittest.TestCase):
                 self.assertEqual(sorted(args - projected), [],
                                  "arguments naming files no volume item provides")
 
+    def test_issuance_policy_is_mounted_where_the_flag_points(self):
+        text = read_template("signer.yaml")
+        self.assertIn("- --issuance_policy=/etc/scep/policy/issuance-policy.json", text)
+        self.assertRegex(text, r"- name: issuance-policy\n\s+mountPath: /etc/scep/policy\n")
+        self.assertRegex(text, r"- name: issuance-policy\n\s+configMap:\n\s+name: "
+                               r"\{\{ include \"scep\.signer\.fullname\" \. \}\}-issuance-policy\n")
+        configmap = read_template("signer-policy-configmap.yaml")
+        self.assertIn('name: {{ include "scep.signer.fullname" . }}-issuance-policy', configmap)
+        self.assertIn("  issuance-policy.json: |", configmap)
+        # The audit trail's file lies in its mounted volume.
+        self.assertIn("- --audit_log={{ $s.auditLog.mountPath }}/{{ $s.auditLog.file }}", text)
+        self.assertRegex(text, r"- name: audit-log\n\s+mountPath: \{\{ \$s\.auditLog\.mountPath \}\}\n")
+
     def test_ra_key_file_sits_beside_the_certificates(self):
         # --ra_key_file and --issuing_cas look for DIR/ra-key.pem and
         # DIR/NAME/ra-key.pem, DIR being that of --ca_cert: the Secret's
