@@ -9,6 +9,7 @@
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
 #include "common/crypto/pem.h"
+#include "services/gateway/profile_bounds.h"
 
 namespace scep::gateway {
 
@@ -31,6 +32,7 @@ absl::Status CaCertificates::Refresh(SignerClient& signer) {
   // root goes with the CA and RA certificates.
   ASSIGN_OR_RETURN(set->get_ca_cert_body, codec::DegenerateCertificates(published));
   set->ca_fingerprint = crypto::Sha256Fingerprint(set->ca.get());
+  set->bounds = std::move(der.bounds);
   if (!der.next_ca.empty()) {
     ASSIGN_OR_RETURN(set->next_ca, crypto::FromDer<crypto::X509Ptr>(
                                        der.next_ca, d2i_X509, "next CA certificate"));
@@ -55,10 +57,11 @@ void CaCertificates::Set(std::shared_ptr<const CaSet> set) {
 
 CertificateLoader::CertificateLoader(CaCertificates* certs, SignerClient* signer,
                                      metrics::JsonLogger* log, std::string name,
-                                     absl::Duration refresh)
+                                     absl::Duration refresh, std::vector<Profile> profiles)
     : log_(log),
       name_(name.empty() ? "(default)" : std::move(name)),
       refresh_(std::max(refresh, absl::Seconds(1))),
+      profiles_(std::move(profiles)),
       thread_([this, certs, signer] { Run(certs, signer); }) {}
 
 CertificateLoader::~CertificateLoader() {
@@ -68,6 +71,18 @@ CertificateLoader::~CertificateLoader() {
   }
   cv_.notify_all();
   thread_.join();
+}
+
+void CertificateLoader::CheckProfiles(const IssuanceBounds& bounds) {
+  for (const Profile& profile : profiles_) {
+    for (const std::string& problem : ProfileOutsideBounds(profile, bounds)) {
+      log_->Log(metrics::LogRecord(metrics::LogLevel::kWarning, "profile_outside_issuance_policy")
+                    .Str("profile", profile.name)
+                    .Str("issuing_ca", name_)
+                    .Str("problem", problem)
+                    .Str("note", "the signer refuses this profile's certificates"));
+    }
+  }
 }
 
 void CertificateLoader::Run(CaCertificates* certs, SignerClient* signer) {
@@ -84,8 +99,12 @@ void CertificateLoader::Run(CaCertificates* certs, SignerClient* signer) {
       log_->Log(LogRecord(LogLevel::kInfo, "ca_certificates_loaded")
                     .Str("issuing_ca", name_)
                     .Str("ca_sha256", (*certs->Get())->ca_fingerprint));
+      CheckProfiles((*certs->Get())->bounds);
     } else if (s.ok() && before.ok()) {
       absl::StatusOr<std::shared_ptr<const CaSet>> after = certs->Get();
+      if (after.ok() && !((*before)->bounds == (*after)->bounds)) {
+        CheckProfiles((*after)->bounds);
+      }
       if (after.ok() && (*before)->get_ca_cert_body != (*after)->get_ca_cert_body) {
         log_->Log(LogRecord(LogLevel::kInfo, "ca_certificates_changed")
                       .Str("issuing_ca", name_)

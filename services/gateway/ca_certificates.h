@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/crypto/ssl_ptr.h"
 #include "common/metrics/json_log.h"
+#include "services/gateway/profile.h"
 #include "services/gateway/signer_client.h"
 
 namespace scep::gateway {
@@ -28,6 +29,8 @@ struct CaSet {
   // CA rollover (RFC 8894 section 4.7); null / empty when not configured.
   crypto::X509Ptr next_ca;
   std::string next_ca_message;   // the signed GetNextCACert answer
+  // What the signer's issuance policy fixes for this CA.
+  IssuanceBounds bounds;
 };
 
 // Holds the current CaSet; empty until the signer has answered once.
@@ -54,23 +57,29 @@ class CaCertificates {
 // refreshes every `refresh` (gateway --ca_refresh_seconds). Logs the first
 // load, a change of the CA or RA certificate (after a renewal or rollover),
 // and a refusal (e.g. a CA name the signer does not know) once per distinct
-// error. `name` is the issuing CA, "" for the default one. Arguments must
-// outlive the loader.
+// error. `name` is the issuing CA, "" for the default one. On the first
+// load and whenever the signer's issuance bounds change, logs each way in
+// which one of `profiles` (those issuing from this CA) exceeds them
+// (`profile_outside_issuance_policy`, a warning: such a profile's requests
+// would all be refused). Arguments must outlive the loader.
 class CertificateLoader {
  public:
   CertificateLoader(CaCertificates* certs, SignerClient* signer,
                     metrics::JsonLogger* log, std::string name = "",
-                    absl::Duration refresh = absl::Minutes(5));
+                    absl::Duration refresh = absl::Minutes(5),
+                    std::vector<Profile> profiles = {});
   ~CertificateLoader();
   CertificateLoader(const CertificateLoader&) = delete;
   CertificateLoader& operator=(const CertificateLoader&) = delete;
 
  private:
   void Run(CaCertificates* certs, SignerClient* signer);
+  void CheckProfiles(const IssuanceBounds& bounds);
 
   metrics::JsonLogger* const log_;
   const std::string name_;
   const absl::Duration refresh_;
+  const std::vector<Profile> profiles_;
   std::string last_error_;  // only the loader thread touches it
   std::mutex mu_;
   std::condition_variable cv_;

@@ -417,10 +417,20 @@ int main(int argc, char** argv) {
       });
   if (!server.ok()) return Fail(log, server.status());
   const absl::Duration ca_refresh = absl::Seconds(absl::GetFlag(FLAGS_ca_refresh_seconds));
-  scep::gateway::CertificateLoader loader(&certificates, signer->get(), &log, "", ca_refresh);
+  // Each loader warns about its CA's profiles that exceed the signer's
+  // issuance policy.
+  auto profiles_of = [&](const std::string& ca) {
+    std::vector<scep::gateway::Profile> of;
+    for (const scep::gateway::Profile& p : (*profiles)->All()) {
+      if (p.issuing_ca == ca) of.push_back(p);
+    }
+    return of;
+  };
+  scep::gateway::CertificateLoader loader(&certificates, signer->get(), &log, "", ca_refresh,
+                                          profiles_of(""));
   for (auto& [name, ca] : further_cas) {
     ca->loader = std::make_unique<scep::gateway::CertificateLoader>(
-        &ca->certificates, ca->signer.get(), &log, name, ca_refresh);
+        &ca->certificates, ca->signer.get(), &log, name, ca_refresh, profiles_of(name));
   }
   (*metrics_server)->Start();
   readiness.Start(absl::Milliseconds(absl::GetFlag(FLAGS_readiness_interval_ms)));

@@ -165,9 +165,17 @@ class GrpcSignerClient final : public SignerClient {
         stub_->GetCertificates(&ctx, req, &resp),
         "GetCertificates");
     if (!s.ok()) return s;
-    return CaCertificatesDer{resp.ca_certificate(), resp.ra_certificate(),
-                             resp.next_ca_certificate(), resp.next_ca_message(),
-                             {resp.ca_chain().begin(), resp.ca_chain().end()}};
+    const v1::IssuanceBounds& bounds = resp.issuance_bounds();
+    return CaCertificatesDer{
+        resp.ca_certificate(),
+        resp.ra_certificate(),
+        resp.next_ca_certificate(),
+        resp.next_ca_message(),
+        {resp.ca_chain().begin(), resp.ca_chain().end()},
+        {static_cast<int>(bounds.max_validity_days()),
+         {bounds.allowed_key_usage().begin(), bounds.allowed_key_usage().end()},
+         {bounds.allowed_extended_key_usage().begin(), bounds.allowed_extended_key_usage().end()},
+         {bounds.allowed_digests().begin(), bounds.allowed_digests().end()}}};
   }
 
   absl::StatusOr<std::string> Decrypt(absl::string_view enveloped) override {

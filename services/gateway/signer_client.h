@@ -14,12 +14,23 @@
 
 namespace scep::gateway {
 
+// The parts of the CA's issuance policy (enforced by the signer) that a
+// profile fixes; empty fields: no bound.
+struct IssuanceBounds {
+  int max_validity_days = 0;
+  std::vector<std::string> allowed_key_usage;           // names
+  std::vector<std::string> allowed_extended_key_usage;  // dotted OIDs
+  std::vector<std::string> allowed_digests;
+  bool operator==(const IssuanceBounds&) const = default;
+};
+
 struct CaCertificatesDer {
   std::string ca;  // DER
   std::string ra;  // DER
   std::string next_ca;          // DER; empty without CA rollover
   std::string next_ca_message;  // GetNextCACert answer, RA-signed
   std::vector<std::string> ca_chain;  // DER, above the CA up to the root
+  IssuanceBounds bounds;
 };
 
 // What the CA key signs for one certificate: the CSR plus the profile's

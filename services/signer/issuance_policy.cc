@@ -46,13 +46,7 @@ constexpr NamedBit kSanTypes[] = {{"dns", IssuancePolicy::kDns},
                                   {"uri", IssuancePolicy::kUri},
                                   {"ip", IssuancePolicy::kIp}};
 
-std::string KeyUsageNames(uint32_t bits) {
-  std::vector<std::string> names;
-  for (const NamedBit& usage : kKeyUsages) {
-    if ((bits & usage.bit) != 0) names.push_back(usage.name);
-  }
-  return absl::StrJoin(names, ",");
-}
+std::string KeyUsageNames(uint32_t bits) { return absl::StrJoin(KeyUsageNamesOf(bits), ","); }
 
 std::string DottedOid(const ASN1_OBJECT* obj) {
   char buf[128];
@@ -284,6 +278,14 @@ std::optional<PolicyRefusal> CheckSans(const IssuancePolicy& policy, X509* cert)
 }
 
 }  // namespace
+
+std::vector<std::string> KeyUsageNamesOf(uint32_t bits) {
+  std::vector<std::string> names;
+  for (const NamedBit& usage : kKeyUsages) {
+    if ((bits & usage.bit) != 0) names.push_back(usage.name);
+  }
+  return names;
+}
 
 absl::StatusOr<std::map<std::string, IssuancePolicy>> ParseIssuancePolicies(
     absl::string_view json, absl::string_view origin, const std::vector<std::string>& ca_names) {

@@ -78,6 +78,9 @@ std::optional<PolicyRefusal> CheckIssuance(const IssuancePolicy& policy, X509* c
                                            EVP_PKEY* key, absl::string_view digest,
                                            absl::Time now);
 
+// OpenSSL KU_* `bits` as profile names, in keyUsage bit order.
+std::vector<std::string> KeyUsageNamesOf(uint32_t bits);
+
 // One line for the start-up log, e.g. "max_validity_days=398
 // extended_key_usage=clientAuth dns_domains=corp.example"; "built-in rules
 // only" when unconfigured.

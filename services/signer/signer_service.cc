@@ -171,6 +171,16 @@ grpc::ServerUnaryReactor* SignerService::GetCertificates(
   response->set_next_ca_certificate(core->next_ca_certificate_der());
   response->set_next_ca_message(core->next_ca_message());
   for (const std::string& der : core->ca_chain_der()) response->add_ca_chain(der);
+  const IssuancePolicy& policy = core->issuance_policy();
+  v1::IssuanceBounds* bounds = response->mutable_issuance_bounds();
+  bounds->set_max_validity_days(static_cast<uint32_t>(policy.max_validity_days));
+  for (std::string& name : KeyUsageNamesOf(policy.allowed_key_usage)) {
+    bounds->add_allowed_key_usage(std::move(name));
+  }
+  for (const std::string& oid : policy.allowed_extended_key_usage) {
+    bounds->add_allowed_extended_key_usage(oid);
+  }
+  for (const std::string& digest : policy.allowed_digests) bounds->add_allowed_digests(digest);
   if (metrics_ != nullptr) {
     metrics_->RpcFinished("GetCertificates", absl::OkStatus(),
                           absl::ZeroDuration());

@@ -118,6 +118,15 @@ class IssuancePolicyTest(unittest.TestCase):
                             "DNS name www.bank.example is outside the permitted domains",
                             san="www.bank.example")
 
+    def test_gateway_warns_at_start_about_profiles_outside_the_policy(self):
+        warnings = [json.loads(line) for line in self.stack.log("gateway").splitlines()
+                    if '"event":"profile_outside_issuance_policy"' in line]
+        self.assertEqual(sorted((w["profile"], w["problem"]) for w in warnings), [
+            ("long", "validity_days 365 exceeds the CA's max_validity_days 90"),
+            ("server", "extended_key_usage serverAuth is not among the CA's "
+                       "allowed_extended_key_usage"),
+            ("sha512", "digest sha512 is not among the CA's sha256")])
+
     def test_a_wrong_policy_file_stops_the_signer_at_start(self):
         bad = os.path.join(self.tmp, "bad-policy.json")
         for content, expected in [
