@@ -5,15 +5,18 @@
 #include <openssl/x509v3.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <cstdint>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
 #include "common/crypto/ssl_error.h"
 #include "common/crypto/ssl_ptr.h"
 #include "common/metrics/json_log.h"
+#include "services/signer/issuance_policy.h"
 
 namespace scep::signer {
 namespace {
@@ -43,7 +46,7 @@ std::string SubjectText(X509* cert) {
 }
 
 // The certificate's extension `nid` as OpenSSL prints it ("DNS:a, IP
-// Address:10.0.0.1", "Digital Signature, Key Encipherment"); "" without.
+// Address:10.0.0.1"); "" without.
 std::string ExtensionText(X509* cert, int nid) {
   const int idx = X509_get_ext_by_NID(cert, nid, -1);
   if (idx < 0) return "";
@@ -53,6 +56,36 @@ std::string ExtensionText(X509* cert, int nid) {
     return "";
   }
   return BioText(bio.get());
+}
+
+// keyUsage as the names profiles and policies use ("digitalSignature,
+// keyEncipherment"); "" without the extension.
+std::string KeyUsageText(X509* cert) {
+  std::unique_ptr<ASN1_BIT_STRING, decltype(&ASN1_BIT_STRING_free)> bits(
+      static_cast<ASN1_BIT_STRING*>(X509_get_ext_d2i(cert, NID_key_usage, nullptr, nullptr)),
+      ASN1_BIT_STRING_free);
+  if (bits == nullptr) return "";
+  uint32_t usage = bits->length > 0 ? bits->data[0] : 0;
+  if (bits->length > 1) usage |= static_cast<uint32_t>(bits->data[1]) << 8;
+  return absl::StrJoin(KeyUsageNamesOf(usage), ",");
+}
+
+// extendedKeyUsage as short names ("clientAuth"), dotted for unknown OIDs.
+std::string ExtendedKeyUsageText(X509* cert) {
+  std::unique_ptr<EXTENDED_KEY_USAGE, decltype(&EXTENDED_KEY_USAGE_free)> ekus(
+      static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr)),
+      EXTENDED_KEY_USAGE_free);
+  std::string out;
+  for (int i = 0; ekus != nullptr && i < sk_ASN1_OBJECT_num(ekus.get()); ++i) {
+    const ASN1_OBJECT* obj = sk_ASN1_OBJECT_value(ekus.get(), i);
+    const int nid = OBJ_obj2nid(obj);
+    const char* name = nid == NID_undef ? nullptr : OBJ_nid2sn(nid);
+    char buf[128];
+    if (name == nullptr && OBJ_obj2txt(buf, sizeof(buf), obj, 1) > 0) name = buf;
+    if (!out.empty()) out.push_back(',');
+    out += name != nullptr ? name : "?";
+  }
+  return out;
 }
 
 std::string PublicKeySha256(X509* cert) {
@@ -67,12 +100,11 @@ std::string PublicKeySha256(X509* cert) {
   const bool ok = EVP_Digest(der, static_cast<size_t>(len), md, &md_len, EVP_sha256(), nullptr) == 1;
   OPENSSL_free(der);
   if (!ok) return "";
-  std::string hex;
-  hex.reserve(md_len * 2);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex(md_len * 2, '0');
   for (unsigned int i = 0; i < md_len; ++i) {
-    char buf[3];
-    std::snprintf(buf, sizeof(buf), "%02x", md[i]);
-    hex.append(buf, 2);
+    hex[2 * i] = kHex[md[i] >> 4];
+    hex[2 * i + 1] = kHex[md[i] & 0xf];
   }
   return hex;
 }
@@ -126,8 +158,8 @@ bool IssuanceAudit::Issued(const IssuanceContext& context, X509* cert) {
       .Str("subject_alt_name", ExtensionText(cert, NID_subject_alt_name))
       .Str("not_before", Rfc3339(X509_get0_notBefore(cert)))
       .Str("not_after", Rfc3339(X509_get0_notAfter(cert)))
-      .Str("key_usage", ExtensionText(cert, NID_key_usage))
-      .Str("extended_key_usage", ExtensionText(cert, NID_ext_key_usage))
+      .Str("key_usage", KeyUsageText(cert))
+      .Str("extended_key_usage", ExtendedKeyUsageText(cert))
       .Str("signature_algorithm", SignatureAlgorithm(cert))
       .Str("public_key_sha256", PublicKeySha256(cert));
   return Write(record.ToJson(clock_()));

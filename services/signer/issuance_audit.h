@@ -38,9 +38,9 @@ class IssuanceAudit {
   // FailedPrecondition when it cannot be opened.
   static absl::StatusOr<std::unique_ptr<IssuanceAudit>> OpenFile(const std::string& path);
 
-  // `certificate_issued`: serial, subject, SANs, validity, key usage, the
-  // SHA-256 of the SubjectPublicKeyInfo, the signature algorithm, and the
-  // context. false when the line could not be written.
+  // `certificate_issued`: serial, subject, SANs, validity, key usage and
+  // EKU (the names profiles use), the SHA-256 of the SubjectPublicKeyInfo,
+  // the signature algorithm, and the context. false when the line could not be written.
   bool Issued(const IssuanceContext& context, X509* certificate);
   // `issuance_refused`: the policy rule and its message, and the context.
   bool Refused(const IssuanceContext& context, absl::string_view rule,

@@ -235,6 +235,8 @@ TEST(IssuanceAuditTest, OneLinePerIssuanceAndRefusal) {
         R"("serial":")" + serial + "\"", std::string(R"("subject":"CN=dev-1")"),
         std::string(R"("subject_alt_name":"DNS:dev-1.corp.example, IP Address:10.0.0.7")"),
         std::string(R"("not_after":"2028-01-15T08:00:00Z")"),
+        std::string(R"("key_usage":"digitalSignature,keyAgreement")"),
+        std::string(R"("extended_key_usage":"clientAuth")"),
         std::string(R"("signature_algorithm":"sha256WithRSAEncryption")")}) {
     EXPECT_NE(issued.find(want), std::string::npos) << want << " in " << issued;
   }

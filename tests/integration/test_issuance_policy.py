@@ -79,7 +79,8 @@ class IssuancePolicyTest(unittest.TestCase):
         self.assertEqual(line["subject"], "CN=laptop-1")
         self.assertEqual(line["subject_alt_name"], "DNS:laptop-1.devices.example")
         self.assertTrue(line["caller"].startswith("ipv4:127.0.0.1:"), line)
-        self.assertEqual(line["extended_key_usage"], "TLS Web Client Authentication")
+        self.assertEqual(line["extended_key_usage"], "clientAuth")
+        self.assertEqual(line["key_usage"], "digitalSignature,keyEncipherment")
         self.assertEqual(len(line["public_key_sha256"]), 64)
 
     def assert_refused(self, profile, name, rule, text, san=None):
