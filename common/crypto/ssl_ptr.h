@@ -52,6 +52,10 @@ using Asn1IntegerPtr = SslPtr<ASN1_INTEGER, ASN1_INTEGER_free>;
 using Asn1ObjectPtr = SslPtr<ASN1_OBJECT, ASN1_OBJECT_free>;
 using Asn1StringPtr = SslPtr<ASN1_STRING, ASN1_STRING_free>;
 using Asn1TimePtr = SslPtr<ASN1_TIME, ASN1_TIME_free>;
+using Asn1BitStringPtr = SslPtr<ASN1_BIT_STRING, ASN1_BIT_STRING_free>;
+using ExtendedKeyUsagePtr = SslPtr<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>;
+using CrlDistPointsPtr = SslPtr<CRL_DIST_POINTS, CRL_DIST_POINTS_free>;
+using AuthorityInfoAccessPtr = SslPtr<AUTHORITY_INFO_ACCESS, AUTHORITY_INFO_ACCESS_free>;
 using OpenSslStringPtr = SslPtr<char, FreeOpenSslString>;
 
 }  // namespace scep::crypto

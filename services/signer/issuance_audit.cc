@@ -16,7 +16,7 @@
 #include "common/crypto/ssl_error.h"
 #include "common/crypto/ssl_ptr.h"
 #include "common/metrics/json_log.h"
-#include "services/signer/issuance_policy.h"
+#include "services/signer/usage_names.h"
 
 namespace scep::signer {
 namespace {
@@ -61,29 +61,20 @@ std::string ExtensionText(X509* cert, int nid) {
 // keyUsage as the names profiles and policies use ("digitalSignature,
 // keyEncipherment"); "" without the extension.
 std::string KeyUsageText(X509* cert) {
-  std::unique_ptr<ASN1_BIT_STRING, decltype(&ASN1_BIT_STRING_free)> bits(
-      static_cast<ASN1_BIT_STRING*>(X509_get_ext_d2i(cert, NID_key_usage, nullptr, nullptr)),
-      ASN1_BIT_STRING_free);
-  if (bits == nullptr) return "";
-  uint32_t usage = bits->length > 0 ? bits->data[0] : 0;
-  if (bits->length > 1) usage |= static_cast<uint32_t>(bits->data[1]) << 8;
-  return absl::StrJoin(KeyUsageNamesOf(usage), ",");
+  return absl::StrJoin(KeyUsageNamesOf(KeyUsageOf(cert)), ",");
 }
 
 // extendedKeyUsage as short names ("clientAuth"), dotted for unknown OIDs.
 std::string ExtendedKeyUsageText(X509* cert) {
-  std::unique_ptr<EXTENDED_KEY_USAGE, decltype(&EXTENDED_KEY_USAGE_free)> ekus(
-      static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr)),
-      EXTENDED_KEY_USAGE_free);
+  crypto::ExtendedKeyUsagePtr ekus(static_cast<EXTENDED_KEY_USAGE*>(
+      X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr)));
   std::string out;
   for (int i = 0; ekus != nullptr && i < sk_ASN1_OBJECT_num(ekus.get()); ++i) {
     const ASN1_OBJECT* obj = sk_ASN1_OBJECT_value(ekus.get(), i);
     const int nid = OBJ_obj2nid(obj);
     const char* name = nid == NID_undef ? nullptr : OBJ_nid2sn(nid);
-    char buf[128];
-    if (name == nullptr && OBJ_obj2txt(buf, sizeof(buf), obj, 1) > 0) name = buf;
     if (!out.empty()) out.push_back(',');
-    out += name != nullptr ? name : "?";
+    out += name != nullptr ? std::string(name) : DottedOid(obj);
   }
   return out;
 }

@@ -5,7 +5,6 @@
 
 #include <array>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,8 +23,6 @@ namespace scep::signer {
 // validity 1..3650 days, CA:FALSE, never keyCertSign or cRLSign, digests
 // sha256/384/512.
 struct IssuancePolicy {
-  // SAN type bits of allowed_san_types.
-  static constexpr uint32_t kDns = 1, kEmail = 2, kUpn = 4, kUri = 8, kIp = 16;
   struct IpRange {
     std::array<unsigned char, 16> prefix{};
     int length = 0;  // address length in octets: 4 or 16
@@ -36,7 +33,7 @@ struct IssuancePolicy {
   int max_validity_days = 0;
   uint32_t allowed_key_usage = 0;  // OpenSSL KU_* bits; 0: any end-entity usage
   std::vector<std::string> allowed_extended_key_usage;  // dotted OIDs
-  uint32_t allowed_san_types = 0;                       // 0: any
+  uint32_t allowed_san_types = 0;  // kSan* bits (usage_names.h); 0: any
   std::vector<std::string> permitted_dns_domains;       // lower case
   std::vector<std::string> permitted_email_domains;     // lower case
   std::vector<IpRange> permitted_ip_ranges;
@@ -57,19 +54,6 @@ struct PolicyRefusal {
   std::string message;
 };
 
-// Parses the policy file (protos/scep/config/v1/issuance_policy.proto) for
-// the issuing CAs `ca_names` ("" = the default CA): one policy per name,
-// unconfigured for a CA the file leaves out. FailedPrecondition naming
-// `origin`, the CA and the field for malformed JSON, unknown names or
-// values, and an entry for a CA this signer does not serve.
-absl::StatusOr<std::map<std::string, IssuancePolicy>> ParseIssuancePolicies(
-    absl::string_view json, absl::string_view origin,
-    const std::vector<std::string>& ca_names);
-
-// The same from a file.
-absl::StatusOr<std::map<std::string, IssuancePolicy>> LoadIssuancePolicies(
-    const std::string& path, const std::vector<std::string>& ca_names);
-
 // Checks `cert` (built, not yet signed; its public key `key`, to be signed
 // with `digest`, e.g. "sha256") against the built-in rules and `policy`.
 // `now` is the issuance time its validity was computed from. nullopt:
@@ -77,14 +61,6 @@ absl::StatusOr<std::map<std::string, IssuancePolicy>> LoadIssuancePolicies(
 std::optional<PolicyRefusal> CheckIssuance(const IssuancePolicy& policy, X509* cert,
                                            EVP_PKEY* key, absl::string_view digest,
                                            absl::Time now);
-
-// OpenSSL KU_* `bits` as profile names, in keyUsage bit order.
-std::vector<std::string> KeyUsageNamesOf(uint32_t bits);
-
-// One line for the start-up log, e.g. "max_validity_days=398
-// extended_key_usage=clientAuth dns_domains=corp.example"; "built-in rules
-// only" when unconfigured.
-std::string DescribeIssuancePolicy(const IssuancePolicy& policy);
 
 // The rule of a refusal SignerCore returned (FailedPrecondition carrying
 // it), or "" for any other status.

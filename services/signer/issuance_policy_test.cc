@@ -1,4 +1,4 @@
-#include "services/signer/issuance_policy.h"
+#include "services/signer/issuance_policy_file.h"
 
 #include <openssl/ec.h>
 #include <openssl/x509v3.h>
@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "services/signer/issuance_audit.h"
 #include "services/signer/issuer.h"
+#include "services/signer/usage_names.h"
 #include "services/signer/signer_core.h"
 
 namespace scep::signer {
@@ -264,6 +265,26 @@ TEST(IssuanceAuditTest, FileIsAppendedAndUnwritableOneIsAStartError) {
   EXPECT_EQ(lines, 2);
   EXPECT_EQ(IssuanceAudit::OpenFile("/nonexistent-dir/audit.log").status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace scep::signer
+
+namespace scep::signer {
+namespace {
+
+TEST(UsageNamesTest, NamesAndBitsRoundTrip) {
+  EXPECT_EQ(KeyUsageBit("keyAgreement"), KU_KEY_AGREEMENT);
+  EXPECT_EQ(KeyUsageBit("KeyAgreement"), std::nullopt);
+  EXPECT_EQ(KeyUsageNamesOf(KU_DIGITAL_SIGNATURE | KU_DECIPHER_ONLY | kCaKeyUsages),
+            (std::vector<std::string>{"digitalSignature", "keyCertSign", "cRLSign",
+                                      "decipherOnly"}));
+  EXPECT_EQ(SanTypeBit("upn"), kSanUpn);
+  EXPECT_EQ(SanTypeBit("x400"), std::nullopt);
+  EXPECT_STREQ(SanTypeName(kSanIp), "ip");
+  EXPECT_STREQ(SanTypeName(0), "other");
+  EXPECT_EQ(OidName("1.3.6.1.5.5.7.3.2"), "clientAuth");
+  EXPECT_EQ(OidName("1.2.3.4.5"), "1.2.3.4.5");
 }
 
 }  // namespace

@@ -32,8 +32,7 @@ GENERAL_NAME* UriName(const std::string& uri) {
 // (the same CRL at each location), no reasons, no cRLIssuer (RFC 5280
 // 4.2.1.13). Non-critical.
 absl::Status AddCrlDistributionPoints(X509* cert, const std::vector<std::string>& uris) {
-  std::unique_ptr<CRL_DIST_POINTS, decltype(&CRL_DIST_POINTS_free)> points(
-      CRL_DIST_POINTS_new(), CRL_DIST_POINTS_free);
+  crypto::CrlDistPointsPtr points(CRL_DIST_POINTS_new());
   DIST_POINT* point = DIST_POINT_new();
   DIST_POINT_NAME* name = DIST_POINT_NAME_new();
   GENERAL_NAMES* full = GENERAL_NAMES_new();
@@ -67,8 +66,7 @@ absl::Status AddCrlDistributionPoints(X509* cert, const std::vector<std::string>
 // authorityInfoAccess with one caIssuers AccessDescription per URI (RFC
 // 5280 4.2.2.1). Non-critical.
 absl::Status AddCaIssuers(X509* cert, const std::vector<std::string>& uris) {
-  std::unique_ptr<AUTHORITY_INFO_ACCESS, decltype(&AUTHORITY_INFO_ACCESS_free)> access(
-      AUTHORITY_INFO_ACCESS_new(), AUTHORITY_INFO_ACCESS_free);
+  crypto::AuthorityInfoAccessPtr access(AUTHORITY_INFO_ACCESS_new());
   if (access == nullptr) return crypto::SslInternal("authorityInfoAccess");
   for (const std::string& uri : uris) {
     ACCESS_DESCRIPTION* description = ACCESS_DESCRIPTION_new();

@@ -12,6 +12,7 @@
 #include "common/crypto/ca_chain.h"
 #include "common/crypto/der.h"
 #include "common/crypto/pem.h"
+#include "services/signer/issuance_policy_file.h"
 #include "services/signer/key_access.h"
 #include "services/signer/previous_ra.h"
 #include "services/signer/timed_key_access.h"

@@ -33,7 +33,7 @@
 #include "common/pkcs11/token.h"
 #include "prometheus/registry.h"
 #include "services/signer/issuance_audit.h"
-#include "services/signer/issuance_policy.h"
+#include "services/signer/issuance_policy_file.h"
 #include "services/signer/issuing_ca_config.h"
 #include "services/signer/issuing_cas.h"
 #include "services/signer/signer_metrics.h"

@@ -135,10 +135,8 @@ TEST(SignerCoreTest, CrlDistributionPointsAndCaIssuersGoIntoTheCertificate) {
   ASSERT_TRUE(der.ok()) << der.status();
   crypto::X509Ptr cert = ParseCert(*der);
   int critical = -1;
-  std::unique_ptr<CRL_DIST_POINTS, decltype(&CRL_DIST_POINTS_free)> points(
-      static_cast<CRL_DIST_POINTS*>(
-          X509_get_ext_d2i(cert.get(), NID_crl_distribution_points, &critical, nullptr)),
-      CRL_DIST_POINTS_free);
+  crypto::CrlDistPointsPtr points(static_cast<CRL_DIST_POINTS*>(
+          X509_get_ext_d2i(cert.get(), NID_crl_distribution_points, &critical, nullptr)));
   ASSERT_NE(points, nullptr);
   EXPECT_EQ(critical, 0);
   ASSERT_EQ(sk_DIST_POINT_num(points.get()), 1);
@@ -154,10 +152,8 @@ TEST(SignerCoreTest, CrlDistributionPointsAndCaIssuersGoIntoTheCertificate) {
     ASSERT_EQ(name->type, GEN_URI);
     EXPECT_EQ(Ia5(name->d.uniformResourceIdentifier), policy.crl_distribution_points[i]);
   }
-  std::unique_ptr<AUTHORITY_INFO_ACCESS, decltype(&AUTHORITY_INFO_ACCESS_free)> access(
-      static_cast<AUTHORITY_INFO_ACCESS*>(
-          X509_get_ext_d2i(cert.get(), NID_info_access, &critical, nullptr)),
-      AUTHORITY_INFO_ACCESS_free);
+  crypto::AuthorityInfoAccessPtr access(static_cast<AUTHORITY_INFO_ACCESS*>(
+          X509_get_ext_d2i(cert.get(), NID_info_access, &critical, nullptr)));
   ASSERT_NE(access, nullptr);
   EXPECT_EQ(critical, 0);
   ASSERT_EQ(sk_ACCESS_DESCRIPTION_num(access.get()), 1);

@@ -13,6 +13,7 @@
 #include "common/crypto/public_keys.h"
 #include "common/rpc/status_convert.h"
 #include "services/signer/timed_key_access.h"
+#include "services/signer/usage_names.h"
 
 namespace scep::signer {
 namespace {
