@@ -163,4 +163,10 @@ bool IssuanceAudit::Refused(const IssuanceContext& context, absl::string_view ru
   return Write(record.ToJson(clock_()));
 }
 
+bool IssuanceAudit::RateLimited(const IssuanceContext& context, absl::string_view reason) {
+  LogRecord record(LogLevel::kWarning, "issuance_rate_limited");
+  WithContext(record, context).Str("reason", reason);
+  return Write(record.ToJson(clock_()));
+}
+
 }  // namespace scep::signer

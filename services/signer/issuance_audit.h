@@ -46,6 +46,10 @@ class IssuanceAudit {
   bool Refused(const IssuanceContext& context, absl::string_view rule,
                absl::string_view message);
 
+  // `issuance_rate_limited`: the caller's first refused request in a
+  // minute, with `reason`.
+  bool RateLimited(const IssuanceContext& context, absl::string_view reason);
+
   // Lines that could not be written since start.
   uint64_t write_errors() const { return write_errors_.load(std::memory_order_relaxed); }
 

@@ -32,6 +32,7 @@
 #include "common/metrics/startup_log.h"
 #include "common/pkcs11/token.h"
 #include "prometheus/registry.h"
+#include "services/signer/caller_rate_limit.h"
 #include "services/signer/issuance_audit.h"
 #include "services/signer/issuance_policy_file.h"
 #include "services/signer/issuing_ca_config.h"
@@ -80,6 +81,10 @@ ABSL_FLAG(std::string, issuance_policy, "",
 ABSL_FLAG(std::string, audit_log, "",
           "file the issuance audit trail is appended to (one JSON line per "
           "certificate signed or refused); empty: standard error");
+ABSL_FLAG(int, max_issuance_per_minute, 0,
+          "certificates one caller (a gateway, by mTLS identity or address) may "
+          "have signed per minute, bursts included; over it RESOURCE_EXHAUSTED "
+          "(the gateway answers 503 + Retry-After); 0: no limit");
 ABSL_FLAG(int, workers, 6,
           "threads doing private-key operations, one PKCS#11 session each");
 ABSL_FLAG(int, max_queue, 4096, "queued operations before RESOURCE_EXHAUSTED");
@@ -289,8 +294,14 @@ int main(int argc, char** argv) {
 
   scep::base::ThreadPool pool(absl::GetFlag(FLAGS_workers),
                               static_cast<size_t>(absl::GetFlag(FLAGS_max_queue)));
-  scep::signer::SignerService service(std::move(cas->by_name), &pool, &metrics,
-                                     audit.get());
+  const int max_issuance = absl::GetFlag(FLAGS_max_issuance_per_minute);
+  if (max_issuance < 0) {
+    return Fail(log, absl::InvalidArgumentError("--max_issuance_per_minute must be >= 0"));
+  }
+  std::unique_ptr<scep::signer::CallerRateLimit> rate_limit;
+  if (max_issuance > 0) rate_limit = std::make_unique<scep::signer::CallerRateLimit>(max_issuance);
+  scep::signer::SignerService service(std::move(cas->by_name), &pool,
+                                      {&metrics, audit.get(), rate_limit.get()});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int bound_port = 0;

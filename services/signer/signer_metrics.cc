@@ -71,6 +71,12 @@ SignerMetrics::SignerMetrics(prometheus::Registry& registry)
                         .Name("scep_signer_audit_write_errors_total")
                         .Help("Issuance audit lines that could not be written.")
                         .Register(registry)
+                        .Add({})),
+      rate_limited_(prometheus::BuildCounter()
+                        .Name("scep_signer_issuance_rate_limited_total")
+                        .Help("Issuance requests refused by the per-caller rate limit "
+                              "(--max_issuance_per_minute).")
+                        .Register(registry)
                         .Add({})) {}
 
 void SignerMetrics::IssuanceRefused(absl::string_view ca, absl::string_view rule) {

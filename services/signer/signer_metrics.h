@@ -61,6 +61,8 @@ class SignerMetrics {
   // The issuance policy of CA `ca` refused a certificate under `rule`
   // (PolicyRefusal::rule): a gateway asked for more than the CA allows.
   void IssuanceRefused(absl::string_view ca, absl::string_view rule);
+  // An issuance refused by the per-caller rate limit.
+  void IssuanceRateLimited() { rate_limited_.Increment(); }
   // An issuance audit line could not be written.
   void AuditWriteError() { audit_errors_.Increment(); }
 
@@ -77,6 +79,7 @@ class SignerMetrics {
   prometheus::Family<prometheus::Counter>& previous_ra_;
   prometheus::Family<prometheus::Counter>& refused_;
   prometheus::Counter& audit_errors_;
+  prometheus::Counter& rate_limited_;
 };
 
 }  // namespace scep::signer

@@ -98,6 +98,23 @@ void SignerService::Record(grpc::CallbackServerContext* context, absl::string_vi
   if (!written && metrics_ != nullptr) metrics_->AuditWriteError();
 }
 
+absl::Status SignerService::CheckRate(grpc::CallbackServerContext* context,
+                                      absl::string_view ca, absl::string_view transaction_id) {
+  if (rate_limit_ == nullptr) return absl::OkStatus();
+  const std::string caller = CallerOf(context);
+  bool log = false;
+  if (rate_limit_->Allow(CallerKey(caller), &log)) return absl::OkStatus();
+  const std::string reason = absl::StrCat("more than ", rate_limit_->per_minute(),
+                                          " certificates a minute for this caller");
+  if (metrics_ != nullptr) metrics_->IssuanceRateLimited();
+  if (log && audit_ != nullptr) {
+    const bool written = audit_->RateLimited(
+        {ca.empty() ? absl::string_view("default") : ca, caller, transaction_id}, reason);
+    if (!written && metrics_ != nullptr) metrics_->AuditWriteError();
+  }
+  return absl::ResourceExhaustedError(absl::StrCat("issuance rate limit: ", reason));
+}
+
 SignerCore* SignerService::Find(absl::string_view name) const {
   auto it = cas_.find(name);
   return it == cas_.end() ? nullptr : it->second;
@@ -223,6 +240,9 @@ grpc::ServerUnaryReactor* SignerService::IssueCertificate(
     if (request->validity_days() > 3650) {
       return absl::InvalidArgumentError("validity_days out of range");
     }
+    if (absl::Status rate = CheckRate(context, request->issuing_ca(), ""); !rate.ok()) {
+      return rate;
+    }
     absl::StatusOr<crypto::X509Ptr> cert = core->IssueX509(request->csr(), PolicyOf(*request));
     Record(context, request->issuing_ca(), "", cert);
     if (!cert.ok()) return cert.status();
@@ -313,6 +333,11 @@ grpc::ServerUnaryReactor* SignerService::IssueCertRep(
       cert = crypto::FromDer<crypto::X509Ptr>(*cached, d2i_X509, "certificate");
       cert_der = *std::move(cached);
     } else {
+      if (absl::Status rate = CheckRate(context, issue.issuing_ca(),
+                                        request->attributes().transaction_id());
+          !rate.ok()) {
+        return rate;
+      }
       cert = core->IssueX509(issue.csr(), PolicyOf(issue), recipient->get());
       Record(context, issue.issuing_ca(), request->attributes().transaction_id(), cert);
       if (cert.ok()) {

@@ -9,12 +9,25 @@
 #include "absl/strings/string_view.h"
 #include "common/base/thread_pool.h"
 #include "scep/signer/v1/signer.grpc.pb.h"
+#include "services/signer/caller_rate_limit.h"
 #include "services/signer/issuance_audit.h"
 #include "services/signer/signer_core.h"
 #include "services/signer/recent_issuance.h"
 #include "services/signer/signer_metrics.h"
 
 namespace scep::signer {
+
+// What the service reports to and is bounded by; each optional, none
+// owned.
+struct SignerServiceOptions {
+  SignerMetrics* metrics = nullptr;
+  // Every certificate the CA keys sign, every issuance their policy
+  // refuses, and the first rate-limited request of a caller per minute.
+  IssuanceAudit* audit = nullptr;
+  // Issuance per caller: over it, RESOURCE_EXHAUSTED (the gateway
+  // answers 503 + Retry-After) and nothing is signed.
+  CallerRateLimit* rate_limit = nullptr;
+};
 
 // The scep.signer.v1.Signer gRPC service (callback API). Each call's
 // private-key work runs on `pool` so PKCS#11 latency never blocks gRPC's
@@ -26,16 +39,19 @@ class SignerService final : public v1::Signer::CallbackService {
   // in `issuing_ca`; an unknown name is NOT_FOUND.
   using IssuingCas = std::map<std::string, SignerCore*, std::less<>>;
 
-  // The cores, `pool`, `metrics` and `audit` (both optional) are not owned
-  // and must outlive the service. Every certificate the CA keys sign, and
-  // every issuance their policy refuses, is written to `audit`.
-  SignerService(IssuingCas cas, base::ThreadPool* pool,
-                SignerMetrics* metrics = nullptr, IssuanceAudit* audit = nullptr)
-      : cas_(std::move(cas)), pool_(pool), metrics_(metrics), audit_(audit) {}
+
+
+  // The cores, `pool` and what `options` points to must outlive the
+  // service.
+  SignerService(IssuingCas cas, base::ThreadPool* pool, SignerServiceOptions options = {})
+      : cas_(std::move(cas)),
+        pool_(pool),
+        metrics_(options.metrics),
+        audit_(options.audit),
+        rate_limit_(options.rate_limit) {}
   // One CA only: the default.
-  SignerService(SignerCore* core, base::ThreadPool* pool,
-                SignerMetrics* metrics = nullptr)
-      : SignerService(IssuingCas{{"", core}}, pool, metrics) {}
+  SignerService(SignerCore* core, base::ThreadPool* pool, SignerServiceOptions options = {})
+      : SignerService(IssuingCas{{"", core}}, pool, options) {}
 
   grpc::ServerUnaryReactor* SignCrl(grpc::CallbackServerContext* context,
                                     const v1::SignCrlRequest* request,
@@ -74,6 +90,9 @@ class SignerService final : public v1::Signer::CallbackService {
   grpc::ServerUnaryReactor* UnknownCa(grpc::CallbackServerContext* context,
                                       const char* method, absl::string_view name);
 
+  // OK, or RESOURCE_EXHAUSTED when the caller's issuance rate is spent.
+  absl::Status CheckRate(grpc::CallbackServerContext* context, absl::string_view ca,
+                         absl::string_view transaction_id);
   // Counts and audits one issuance: the certificate signed, or the policy
   // refusal `cert` holds (other errors pass unrecorded).
   void Record(grpc::CallbackServerContext* context, absl::string_view ca,
@@ -87,6 +106,7 @@ class SignerService final : public v1::Signer::CallbackService {
   base::ThreadPool* const pool_;
   SignerMetrics* const metrics_;
   IssuanceAudit* const audit_;
+  CallerRateLimit* const rate_limit_;
 };
 
 }  // namespace scep::signer

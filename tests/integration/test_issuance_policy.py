@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import Stack, free_port, http, metric, openssl
@@ -149,3 +150,46 @@ class IssuancePolicyTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class IssuanceRateLimitTest(unittest.TestCase):
+    """scep-signer --max_issuance_per_minute: a caller past its rate gets
+    503 + Retry-After from the gateway, nothing is signed or lost, and the
+    identical request succeeds once the bucket refills."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack(signer_args=["--max_issuance_per_minute=3"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def post(self, request):
+        return http("POST", f"{self.stack.url}{PKI_OP}", request)
+
+    def test_over_the_rate_is_503_then_the_same_request_succeeds(self):
+        for i in range(3):
+            request = self.stack.probe_request(f"rate-{i}", f"tid-rate-{i}", os.urandom(16).hex())
+            status, _, body = self.post(request)
+            self.assertEqual(status, 200)
+            self.assertEqual(self.stack.probe_open(f"rate-{i}", body)["pkiStatus"], 0)
+        issued = metric(self.stack.scrape("signer"), "scep_signer_certificates_issued_total")
+        late = self.stack.probe_request("rate-late", "tid-rate-late", os.urandom(16).hex())
+        for _ in range(2):
+            status, headers, _ = self.post(late)
+            self.assertEqual(status, 503)
+            self.assertIn("Retry-After", headers)
+        signer = self.stack.scrape("signer")
+        self.assertEqual(metric(signer, "scep_signer_issuance_rate_limited_total"), 2)
+        self.assertEqual(metric(signer, "scep_signer_certificates_issued_total"), issued)
+        limited = [json.loads(line) for line in self.stack.log("signer").splitlines()
+                   if '"event":"issuance_rate_limited"' in line]
+        self.assertEqual(len(limited), 1, limited)  # the first refusal of the minute
+        self.assertEqual(limited[0]["transaction_id"], "tid-rate-late")
+        self.assertIn("more than 3 certificates a minute", limited[0]["reason"])
+        # One token back every 20 s: the identical request now succeeds.
+        time.sleep(21)
+        status, _, body = self.post(late)
+        self.assertEqual(status, 200)
+        self.assertEqual(self.stack.probe_open("rate-late", body)["pkiStatus"], 0)
