@@ -32,6 +32,7 @@
 #include "services/gateway/profile_config.h"
 #include "common/redis/redis_enrollment_store.h"
 #include "prometheus/registry.h"
+#include "services/gateway/further_cas.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/scep_service.h"
 #include "services/gateway/timed_certificate_index.h"
@@ -140,16 +141,6 @@ absl::StatusOr<std::string> ReadRedisPassword() {
   if (path.empty() && (env == nullptr || *env == '\0')) return std::string();
   return scep::base::ReadSecret("Redis password", path, "SCEP_REDIS_PASSWORD");
 }
-
-// A further issuing CA (Profile::issuing_ca) and what serves it.
-struct FurtherCa {
-  std::unique_ptr<scep::gateway::SignerClient> signer;
-  std::unique_ptr<scep::gateway::SignerClient> timed_signer;
-  std::unique_ptr<scep::redis::RedisCertificateIndex> index;
-  scep::gateway::CaCertificates certificates;
-  std::unique_ptr<scep::gateway::ProfileIssuer> issuer;
-  std::unique_ptr<scep::gateway::CertificateLoader> loader;  // stops before the rest goes
-};
 
 }  // namespace
 
@@ -296,27 +287,13 @@ int main(int argc, char** argv) {
   }
   auto timed_signer = scep::gateway::NewTimedSignerClient(signer->get(), &metrics);
   // Further issuing CAs named by profiles: a signer binding, an index view
-  // (its CRL) and published certificates each, sharing Redis and the
-  // signer connection settings.
-  std::map<std::string, std::unique_ptr<FurtherCa>> further_cas;
-  for (const scep::gateway::Profile& p : (*profiles)->All()) {
-    if (p.issuing_ca.empty() || further_cas.count(p.issuing_ca) != 0) continue;
-    auto ca = std::make_unique<FurtherCa>();
-    scep::gateway::GrpcSignerOptions ca_signer_options = signer_options;
-    ca_signer_options.issuing_ca = p.issuing_ca;
-    auto ca_signer = scep::gateway::NewGrpcSignerClient(ca_signer_options);
-    if (!ca_signer.ok()) return Fail(log, ca_signer.status());
-    ca->signer = *std::move(ca_signer);
-    ca->timed_signer = scep::gateway::NewTimedSignerClient(ca->signer.get(), &metrics);
-    auto ca_index = scep::redis::RedisCertificateIndex::New(redis_options, p.issuing_ca);
-    if (!ca_index.ok()) return Fail(log, ca_index.status());
-    ca->index = *std::move(ca_index);
-    ca->issuer = std::make_unique<scep::gateway::ProfileIssuer>(
-        ca->timed_signer.get(), ca->index.get(), options.pki.index_grace);
-    options.issuing_cas[p.issuing_ca] = {ca->timed_signer.get(), ca->index.get(),
-                                         &ca->certificates};
-    log.Log(LogRecord(LogLevel::kInfo, "issuing_ca").Str("name", p.issuing_ca));
-    further_cas.emplace(p.issuing_ca, std::move(ca));
+  // (its CRL) and published certificates each.
+  auto further = scep::gateway::OpenFurtherCas((*profiles)->All(), signer_options, redis_options,
+                                               options.pki.index_grace, &metrics, log);
+  if (!further.ok()) return Fail(log, further.status());
+  scep::gateway::FurtherCas further_cas = *std::move(further);
+  for (const auto& [name, ca] : further_cas) {
+    options.issuing_cas[name] = {ca->timed_signer.get(), ca->index.get(), &ca->certificates};
   }
   scep::gateway::CaCertificates certificates;
   scep::gateway::ScepService service(options, timed_signer.get(), timed_store.get(),
@@ -419,18 +396,12 @@ int main(int argc, char** argv) {
   const absl::Duration ca_refresh = absl::Seconds(absl::GetFlag(FLAGS_ca_refresh_seconds));
   // Each loader warns about its CA's profiles that exceed the signer's
   // issuance policy.
-  auto profiles_of = [&](const std::string& ca) {
-    std::vector<scep::gateway::Profile> of;
-    for (const scep::gateway::Profile& p : (*profiles)->All()) {
-      if (p.issuing_ca == ca) of.push_back(p);
-    }
-    return of;
-  };
   scep::gateway::CertificateLoader loader(&certificates, signer->get(), &log, "", ca_refresh,
-                                          profiles_of(""));
+                                          scep::gateway::ProfilesOf((*profiles)->All(), ""));
   for (auto& [name, ca] : further_cas) {
     ca->loader = std::make_unique<scep::gateway::CertificateLoader>(
-        &ca->certificates, ca->signer.get(), &log, name, ca_refresh, profiles_of(name));
+        &ca->certificates, ca->signer.get(), &log, name, ca_refresh,
+        scep::gateway::ProfilesOf((*profiles)->All(), name));
   }
   (*metrics_server)->Start();
   readiness.Start(absl::Milliseconds(absl::GetFlag(FLAGS_readiness_interval_ms)));
