@@ -18,6 +18,7 @@
 #include "common/crypto/pem.h"
 #include "services/admin/admin_core.h"
 #include "services/gateway/crl_cache.h"
+#include "services/gateway/profile_bounds.h"
 
 namespace scep::admin {
 namespace {
@@ -217,6 +218,9 @@ absl::StatusOr<v1::Profile> AdminCore::ProfileInfo(const gateway::Profile& profi
     out.add_crl_distribution_points(uri);
   }
   for (const std::string& uri : profile.ca_issuers) out.add_ca_issuers(uri);
+  for (std::string& problem : gateway::ProfileOutsideBounds(profile, ca->bounds)) {
+    out.add_outside_issuance_policy(std::move(problem));
+  }
   if (!ca->chain.empty()) {
     X509* root = ca->chain.back().get();
     out.set_root_sha256(crypto::Sha256Fingerprint(root));

@@ -38,6 +38,12 @@ int PrintProfiles(CommandContext& context, v1::ListProfilesResponse& all) {
           << Day(p.ca_not_after()) << "\t" << Day(p.ra_not_after()) << "\t"
           << (rdns.empty() ? "(as requested)" : absl::StrJoin(rdns, ",")) << "\n";
     }
+    for (const v1::Profile& p : list.profiles()) {
+      for (const std::string& problem : p.outside_issuance_policy()) {
+        out << "warning: profile " << p.name() << ": " << problem
+            << " (the signer refuses its certificates)\n";
+      }
+    }
   });
 }
 

@@ -46,7 +46,8 @@ class IssuancePolicyTest(unittest.TestCase):
                 static("server", validity_days=60, extended_key_usage=["clientAuth", "serverAuth"]),
                 static("long", validity_days=365),
                 static("sha512", validity_days=60, digest="sha512")]},
-            signer_args=[f"--issuance_policy={cls.policy}", f"--audit_log={cls.audit}"]).start()
+            signer_args=[f"--issuance_policy={cls.policy}", f"--audit_log={cls.audit}"],
+            admin_token="policy-admin").start()
 
     @classmethod
     def tearDownClass(cls):
@@ -128,6 +129,19 @@ class IssuancePolicyTest(unittest.TestCase):
             ("server", "extended_key_usage serverAuth is not among the CA's "
                        "allowed_extended_key_usage"),
             ("sha512", "digest sha512 is not among the CA's sha256")])
+
+    def test_scepctl_shows_which_profiles_exceed_the_policy(self):
+        out = self.stack.scepctl("profiles", "show", "--profile", "long", "--json")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        [profile] = json.loads(out.stdout)["profiles"]
+        self.assertEqual(profile["outsideIssuancePolicy"],
+                         ["validity_days 365 exceeds the CA's max_validity_days 90"])
+        out = self.stack.scepctl("profiles", "list")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("warning: profile server: extended_key_usage serverAuth is not among "
+                      "the CA's allowed_extended_key_usage (the signer refuses its "
+                      "certificates)", out.stdout)
+        self.assertNotIn("warning: profile default:", out.stdout)
 
     def test_a_wrong_policy_file_stops_the_signer_at_start(self):
         bad = os.path.join(self.tmp, "bad-policy.json")
