@@ -116,7 +116,10 @@ LogRecord& WithContext(LogRecord& record, const IssuanceContext& context) {
 IssuanceAudit::IssuanceAudit(std::ostream* out, std::function<absl::Time()> clock)
     : out_(out), clock_(std::move(clock)) {}
 
-absl::StatusOr<std::unique_ptr<IssuanceAudit>> IssuanceAudit::OpenFile(const std::string& path) {
+namespace {
+
+// The file at `path` for appending, created 0640 when missing.
+absl::StatusOr<std::unique_ptr<std::ofstream>> OpenAppend(const std::string& path) {
   // Created with owner and group access only, then appended to.
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) {
@@ -125,9 +128,28 @@ absl::StatusOr<std::unique_ptr<IssuanceAudit>> IssuanceAudit::OpenFile(const std
   ::close(fd);
   auto file = std::make_unique<std::ofstream>(path, std::ios::out | std::ios::app);
   if (!*file) return absl::FailedPreconditionError(absl::StrCat("cannot open audit log ", path));
-  auto audit = std::make_unique<IssuanceAudit>(file.get());
-  audit->file_ = std::move(file);
+  return file;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<IssuanceAudit>> IssuanceAudit::OpenFile(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<std::ofstream>> file = OpenAppend(path);
+  if (!file.ok()) return file.status();
+  auto audit = std::make_unique<IssuanceAudit>(file->get());
+  audit->path_ = path;
+  audit->file_ = *std::move(file);
   return audit;
+}
+
+absl::Status IssuanceAudit::Reopen() {
+  if (path_.empty()) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<std::ofstream>> file = OpenAppend(path_);
+  if (!file.ok()) return file.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  out_ = file->get();
+  file_ = *std::move(file);
+  return absl::OkStatus();
 }
 
 bool IssuanceAudit::Write(std::string line) {

@@ -50,14 +50,20 @@ class IssuanceAudit {
   // minute, with `reason`.
   bool RateLimited(const IssuanceContext& context, absl::string_view reason);
 
+  // Opens the file again (after log rotation moved it: scep-signer does
+  // this on SIGHUP); later lines go to the new file. A no-op for a stream.
+  // FailedPrecondition when it cannot be opened; the old file stays in use.
+  absl::Status Reopen();
+
   // Lines that could not be written since start.
   uint64_t write_errors() const { return write_errors_.load(std::memory_order_relaxed); }
 
  private:
   bool Write(std::string line);
 
-  std::unique_ptr<std::ofstream> file_;
-  std::ostream* const out_;
+  std::string path_;                    // "" for a stream
+  std::unique_ptr<std::ofstream> file_;  // guarded by mu_
+  std::ostream* out_;  // guarded by mu_
   const std::function<absl::Time()> clock_;
   std::mutex mu_;
   std::atomic<uint64_t> write_errors_{0};

@@ -197,6 +197,7 @@ int main(int argc, char** argv) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   {
@@ -366,7 +367,13 @@ int main(int argc, char** argv) {
               .Str("ca_sha256", cas->default_ca_sha256));
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  // SIGHUP: the audit trail's file was rotated; later lines go to a new one.
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    absl::Status reopened = audit->Reopen();
+    log.Log(reopened.ok() ? LogRecord(LogLevel::kInfo, "audit_log_reopened")
+                          : LogRecord(LogLevel::kError, "audit_log_reopen_failed")
+                                .Str("error", reopened.message()));
+  }
   const absl::Duration grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
   log.Log(LogRecord(LogLevel::kInfo, "draining")
               .Int("signal", sig)

@@ -6,6 +6,7 @@ signer, gateway and Redis; scep-probe as the device."""
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -142,6 +143,22 @@ class IssuancePolicyTest(unittest.TestCase):
                       "the CA's allowed_extended_key_usage (the signer refuses its "
                       "certificates)", out.stdout)
         self.assertNotIn("warning: profile default:", out.stdout)
+
+    def test_rotated_audit_log_is_reopened_on_sighup(self):
+        rotated = self.audit + ".1"
+        os.rename(self.audit, rotated)
+        self.stack.procs["signer"].send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while '"event":"audit_log_reopened"' not in self.stack.log("signer"):
+            self.assertLess(time.time(), deadline, "no audit_log_reopened")
+            time.sleep(0.1)
+        _, rep = self.enroll("default", "rotated-1")
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        self.assertEqual(len(self.audit_lines("certificate_issued",
+                                              transaction_id="tid-rotated-1")), 1)
+        with open(rotated) as f:
+            self.assertNotIn("tid-rotated-1", f.read())
+        self.assertIsNone(self.stack.procs["signer"].poll())  # still serving
 
     def test_a_wrong_policy_file_stops_the_signer_at_start(self):
         bad = os.path.join(self.tmp, "bad-policy.json")
