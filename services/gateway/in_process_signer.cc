@@ -105,4 +105,22 @@ absl::StatusOr<std::string> InProcessSigner::SignCrl(const CrlRequest& request) 
   return core_->SignCrl(params, "");
 }
 
+absl::StatusOr<std::string> InProcessSigner::SignOcsp(const OcspSignRequest& request) {
+  if (down) return absl::UnavailableError("down");
+  signer::OcspParams params;
+  params.cert_id_digest = request.cert_id_digest;
+  params.this_update = request.this_update;
+  params.next_update = request.next_update;
+  for (const OcspSingle& single : request.statuses) {
+    params.statuses.push_back(
+        {single.serial,
+         single.kind == OcspSingle::Kind::kGood      ? signer::OcspStatus::Kind::kGood
+         : single.kind == OcspSingle::Kind::kRevoked ? signer::OcspStatus::Kind::kRevoked
+                                                     : signer::OcspStatus::Kind::kUnknown,
+         single.revoked_at, single.reason});
+  }
+  ++ocsp_signed;
+  return core_->SignOcsp(params);
+}
+
 }  // namespace scep::gateway::testing

@@ -30,11 +30,13 @@ class InProcessSigner final : public SignerClient {
                                           const codec::ScepAttributes& attrs,
                                           absl::string_view digest) override;
   absl::StatusOr<std::string> SignCrl(const CrlRequest& request) override;
+  absl::StatusOr<std::string> SignOcsp(const OcspSignRequest& request) override;
 
   std::atomic<bool> down{false};        // every call Unavailable
   std::atomic<bool> issue_down{false};  // Issue only
   std::atomic<int> issued{0};           // certificates issued
   std::atomic<int> crls_signed{0};
+  std::atomic<int> ocsp_signed{0};
 
  private:
   std::unique_ptr<signer::SignerCore> core_;

@@ -70,6 +70,10 @@ ABSL_FLAG(int, validity_days, 365, "certificate validity");
 ABSL_FLAG(int, renewal_window_days, 0,
           "RenewalReq accepted only this many days before expiry; 0 = always");
 ABSL_FLAG(int, crl_validity_hours, 168, "CRL nextUpdate - thisUpdate");
+ABSL_FLAG(int, ocsp_validity_seconds, 3600, "OCSP answer nextUpdate - thisUpdate (/ocsp)");
+ABSL_FLAG(int, ocsp_reuse_seconds, 300,
+          "how long a signed OCSP answer is handed out again while nothing was "
+          "revoked (at most half the validity)");
 ABSL_FLAG(std::string, cert_digest, "sha256", "certificate signature hash");
 ABSL_FLAG(int, max_body_bytes, 64 * 1024, "largest accepted request body");
 ABSL_FLAG(std::string, trusted_proxies, "",
@@ -190,6 +194,12 @@ int main(int argc, char** argv) {
   options.profiles = profiles->get();
   options.profile = (*profiles)->Default();
   options.pki.crl_validity = absl::Hours(absl::GetFlag(FLAGS_crl_validity_hours));
+  if (absl::GetFlag(FLAGS_ocsp_validity_seconds) < 60 || absl::GetFlag(FLAGS_ocsp_reuse_seconds) < 0) {
+    return Fail(log, absl::InvalidArgumentError(
+                         "--ocsp_validity_seconds must be >= 60, --ocsp_reuse_seconds >= 0"));
+  }
+  options.ocsp_validity = absl::Seconds(absl::GetFlag(FLAGS_ocsp_validity_seconds));
+  options.ocsp_reuse = absl::Seconds(absl::GetFlag(FLAGS_ocsp_reuse_seconds));
   options.retry_after_seconds = absl::GetFlag(FLAGS_retry_after_seconds);
   {
     auto proxies = scep::gateway::TrustedProxies::Parse(absl::GetFlag(FLAGS_trusted_proxies));

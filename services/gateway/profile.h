@@ -48,6 +48,7 @@ struct Profile {
   // gateway's own /crl/{ca}.crl and /ca/{ca}.crt. Empty: no extension.
   std::vector<std::string> crl_distribution_points;
   std::vector<std::string> ca_issuers;
+  std::vector<std::string> ocsp_urls;  // authorityInfoAccess OCSP, e.g. this gateway's /ocsp
   int min_rsa_bits = 2048;
   int max_sans = 20;  // more subjectAltNames in a request are refused
   int max_subject_bytes = 1024;  // larger DER subjects in a request are refused

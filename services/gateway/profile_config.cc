@@ -124,6 +124,12 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
       !uris.ok()) {
     return check.Error("ca_issuers", uris.message());
   }
+  out.ocsp_urls.assign(in.ocsp_urls().begin(), in.ocsp_urls().end());
+  if (absl::Status uris = crypto::CheckPublicationUris(out.ocsp_urls, "",
+                                                       /*ldap_allowed=*/false);
+      !uris.ok()) {
+    return check.Error("ocsp_urls", uris.message());
+  }
   if (in.min_rsa_bits() != 0) {
     if (in.min_rsa_bits() < 2048 || in.min_rsa_bits() > 8192) {
       return check.Error("min_rsa_bits", "must be 2048..8192");

@@ -1,5 +1,7 @@
 #include "services/gateway/scep_service.h"
 
+#include <openssl/ocsp.h>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -57,13 +59,59 @@ ScepService::ScepService(ScepServiceOptions options, SignerClient* signer,
   cas_[""] = {certificates,
               std::make_unique<PkiOperation>(options_.pki, signer, store, index,
                                              certificates, options_.extras)};
+  std::vector<OcspIssuer> ocsp_issuers = {{"", certificates, signer, index}};
   for (const auto& [name, deps] : options_.issuing_cas) {
     if (name.empty()) continue;
     cas_[name] = {deps.certificates,
                   std::make_unique<PkiOperation>(options_.pki, deps.signer, store,
                                                  deps.index, deps.certificates,
                                                  options_.extras)};
+    ocsp_issuers.push_back({name, deps.certificates, deps.signer, deps.index});
   }
+  ocsp_ = std::make_unique<OcspResponder>(
+      std::move(ocsp_issuers),
+      OcspResponderOptions{options_.ocsp_validity, options_.ocsp_reuse, absl::Now});
+}
+
+HttpResponse ScepService::Ocsp(const HttpRequest& request, absl::string_view encoded) {
+  if (request.method != "POST" && request.method != "GET") {
+    HttpResponse r = Text(405, "method not allowed");
+    r.headers.emplace_back("Allow", "GET, POST");
+    return r;
+  }
+  HttpResponse r;
+  r.content_type = "application/ocsp-response";  // RFC 6960 appendix C.2
+  absl::StatusOr<std::string> der = request.method == "POST"
+                                        ? absl::StatusOr<std::string>(request.body)
+                                        : OcspResponder::DecodeGetRequest(encoded);
+  if (!der.ok()) {
+    r.status = 400;
+    r.body = OcspResponder::Unsigned(OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+    return r;
+  }
+  std::string malformed;
+  absl::StatusOr<OcspResponder::Answer> answer = ocsp_->Respond(*der, &malformed);
+  if (absl::IsInvalidArgument(answer.status())) {
+    r.status = 400;
+    r.body = std::move(malformed);
+  } else if (absl::IsUnavailable(answer.status())) {
+    r.status = 503;
+    r.body = OcspResponder::Unsigned(OCSP_RESPONSE_STATUS_TRYLATER);
+    r.headers.emplace_back("Retry-After", std::to_string(options_.retry_after_seconds));
+  } else if (!answer.ok()) {
+    r.status = 500;
+    r.body = OcspResponder::Unsigned(OCSP_RESPONSE_STATUS_INTERNALERROR);
+  } else {
+    r.status = 200;
+    r.body = std::move(answer->der);
+    if (request.method == "GET" && answer->signed_answer) {
+      // RFC 5019 section 6.2: GET answers may be cached until reused no more.
+      r.headers.emplace_back(
+          "Cache-Control",
+          absl::StrCat("max-age=", absl::ToInt64Seconds(answer->fresh), ", public, no-transform"));
+    }
+  }
+  return r;
 }
 
 const ScepService::Ca* ScepService::CaOf(const Profile& profile) const {
@@ -148,6 +196,11 @@ std::optional<HttpResponse> ScepService::Publication(const HttpRequest& request,
   absl::string_view name = request.path;
   absl::string_view suffix;
   bool crl = false;
+  if (name == "/ocsp" || absl::ConsumePrefix(&name, "/ocsp/")) {
+    record.labels.operation = "OCSP";
+    record.labels.profile = "";
+    return Ocsp(request, name == "/ocsp" ? absl::string_view() : name);
+  }
   if (absl::ConsumePrefix(&name, "/crl/")) {
     crl = true;
     suffix = ".crl";

@@ -8,6 +8,7 @@
 
 #include "common/metrics/json_log.h"
 #include "services/gateway/ca_certificates.h"
+#include "services/gateway/ocsp_responder.h"
 #include "services/gateway/client_address.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/http/http_server.h"
@@ -37,6 +38,10 @@ struct ScepServiceOptions {
   // certificates), by name. A profile naming a CA missing here is answered
   // 500; main refuses to start with one.
   std::map<std::string, IssuingCaDeps, std::less<>> issuing_cas;
+  // OCSP (RFC 6960) at /ocsp: how long an answer is valid (nextUpdate)
+  // and how long a signed answer is reused while nothing was revoked.
+  absl::Duration ocsp_validity = absl::Hours(1);
+  absl::Duration ocsp_reuse = absl::Minutes(5);
   // Whose X-Forwarded-For names the client (per-client rate limits, the
   // `client` of log lines); empty: the peer address is the client.
   TrustedProxies trusted_proxies;
@@ -109,6 +114,9 @@ class ScepService {
   const ScepServiceOptions options_;
   const ScepServiceObservers observers_;
   std::map<std::string, Ca, std::less<>> cas_;  // "" = the default CA
+  std::unique_ptr<OcspResponder> ocsp_;
+  // POST /ocsp and GET /ocsp/{base64} (RFC 6960 appendix A).
+  HttpResponse Ocsp(const HttpRequest& request, absl::string_view encoded);
 };
 
 // The base64 `message` of a GET PKIOperation: standard or URL-safe alphabet,

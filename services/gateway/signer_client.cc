@@ -134,6 +134,7 @@ void FillIssue(const IssueRequest& request, const std::string& issuing_ca,
     req->add_crl_distribution_points(uri);
   }
   for (const std::string& uri : request.ca_issuers) req->add_ca_issuers(uri);
+  for (const std::string& uri : request.ocsp_urls) req->add_ocsp_urls(uri);
 }
 
 void FillAttributes(const codec::ScepAttributes& attributes, v1::CertRepAttributes* a) {
@@ -238,6 +239,29 @@ class GrpcSignerClient final : public SignerClient {
     absl::Status s = Convert(stub_->SignCrl(&ctx, req, &resp), "SignCrl");
     if (!s.ok()) return s;
     return std::move(*resp.mutable_crl());
+  }
+
+  absl::StatusOr<std::string> SignOcsp(const OcspSignRequest& request) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::SignOcspRequest req;
+    req.set_issuing_ca(issuing_ca_);
+    req.set_cert_id_digest(request.cert_id_digest);
+    for (const OcspSingle& single : request.statuses) {
+      v1::OcspSingleStatus* status = req.add_statuses();
+      status->set_serial(single.serial);
+      status->set_status(single.kind == OcspSingle::Kind::kGood      ? v1::OcspSingleStatus::GOOD
+                         : single.kind == OcspSingle::Kind::kRevoked ? v1::OcspSingleStatus::REVOKED
+                                                                     : v1::OcspSingleStatus::UNKNOWN);
+      status->set_revocation_time(absl::ToUnixSeconds(single.revoked_at));
+      status->set_reason(single.reason);
+    }
+    req.set_this_update(absl::ToUnixSeconds(request.this_update));
+    req.set_next_update(absl::ToUnixSeconds(request.next_update));
+    v1::SignOcspResponse resp;
+    absl::Status s = Convert(stub_->SignOcsp(&ctx, req, &resp), "SignOcsp");
+    if (!s.ok()) return s;
+    return std::move(*resp.mutable_ocsp_response());
   }
 
   absl::StatusOr<IssuedCertRep> IssueCertRep(const IssueRequest& issue,

@@ -45,6 +45,7 @@ struct IssueRequest {
   std::vector<std::string> extended_key_usage;
   std::vector<std::string> crl_distribution_points;  // URIs; empty: none
   std::vector<std::string> ca_issuers;               // URIs; empty: none
+  std::vector<std::string> ocsp_urls;                // URIs; empty: none
 };
 
 // The SUCCESS CertRep that carries a certificate issued in the same call.
@@ -70,6 +71,21 @@ struct CrlRequest {
   absl::Time next_update;
 };
 
+// What the CA key signs for an OCSP request (RFC 6960).
+struct OcspSingle {
+  enum class Kind { kGood, kRevoked, kUnknown };
+  std::string serial;  // big-endian magnitude
+  Kind kind = Kind::kUnknown;
+  absl::Time revoked_at;
+  int reason = -1;
+};
+struct OcspSignRequest {
+  std::string cert_id_digest;  // "sha1" or "sha256"
+  std::vector<OcspSingle> statuses;
+  absl::Time this_update;
+  absl::Time next_update;
+};
+
 // The gateway's view of the signer: one call per private-key operation.
 // Every "signer cannot answer now" condition (down, deadline, overloaded)
 // is Unavailable so the caller can answer 503; other codes mean the signer
@@ -85,6 +101,8 @@ class SignerClient {
       absl::string_view digest) = 0;
   // DER CRL signed by the CA key.
   virtual absl::StatusOr<std::string> SignCrl(const CrlRequest& request) = 0;
+  // DER OCSPResponse (successful) signed by the CA key.
+  virtual absl::StatusOr<std::string> SignOcsp(const OcspSignRequest& request) = 0;
   // Issue, then a SUCCESS CertRep with the certificate encrypted to the
   // requester. The gRPC client makes one call of it (IssueCertRep); this
   // default composes Issue and SignCertRep.

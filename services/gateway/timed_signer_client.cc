@@ -42,6 +42,9 @@ class TimedSignerClient final : public SignerClient {
   absl::StatusOr<std::string> SignCrl(const CrlRequest& request) override {
     return Timed("SignCrl", [&] { return inner_->SignCrl(request); });
   }
+  absl::StatusOr<std::string> SignOcsp(const OcspSignRequest& request) override {
+    return Timed("SignOcsp", [&] { return inner_->SignOcsp(request); });
+  }
 
  private:
   template <typename Fn>

@@ -63,26 +63,30 @@ absl::Status AddCrlDistributionPoints(X509* cert, const std::vector<std::string>
   return absl::OkStatus();
 }
 
-// authorityInfoAccess with one caIssuers AccessDescription per URI (RFC
-// 5280 4.2.2.1). Non-critical.
-absl::Status AddCaIssuers(X509* cert, const std::vector<std::string>& uris) {
+// authorityInfoAccess (RFC 5280 4.2.2.1) with one OCSP AccessDescription
+// per `ocsp` URI and one caIssuers per `ca_issuers` URI. Non-critical.
+absl::Status AddAuthorityInfoAccess(X509* cert, const std::vector<std::string>& ocsp,
+                                    const std::vector<std::string>& ca_issuers) {
   crypto::AuthorityInfoAccessPtr access(AUTHORITY_INFO_ACCESS_new());
   if (access == nullptr) return crypto::SslInternal("authorityInfoAccess");
-  for (const std::string& uri : uris) {
-    ACCESS_DESCRIPTION* description = ACCESS_DESCRIPTION_new();
-    GENERAL_NAME* location = UriName(uri);
-    if (description == nullptr || location == nullptr) {
-      ACCESS_DESCRIPTION_free(description);
-      GENERAL_NAME_free(location);
-      return crypto::SslInternal("authorityInfoAccess");
-    }
-    ASN1_OBJECT_free(description->method);
-    description->method = OBJ_nid2obj(NID_ad_ca_issuers);
-    GENERAL_NAME_free(description->location);
-    description->location = location;
-    if (sk_ACCESS_DESCRIPTION_push(access.get(), description) <= 0) {
-      ACCESS_DESCRIPTION_free(description);
-      return crypto::SslInternal("authorityInfoAccess");
+  for (const auto& [nid, uris] : {std::pair{NID_ad_OCSP, &ocsp},
+                                  std::pair{NID_ad_ca_issuers, &ca_issuers}}) {
+    for (const std::string& uri : *uris) {
+      ACCESS_DESCRIPTION* description = ACCESS_DESCRIPTION_new();
+      GENERAL_NAME* location = UriName(uri);
+      if (description == nullptr || location == nullptr) {
+        ACCESS_DESCRIPTION_free(description);
+        GENERAL_NAME_free(location);
+        return crypto::SslInternal("authorityInfoAccess");
+      }
+      ASN1_OBJECT_free(description->method);
+      description->method = OBJ_nid2obj(nid);
+      GENERAL_NAME_free(description->location);
+      description->location = location;
+      if (sk_ACCESS_DESCRIPTION_push(access.get(), description) <= 0) {
+        ACCESS_DESCRIPTION_free(description);
+        return crypto::SslInternal("authorityInfoAccess");
+      }
     }
   }
   if (X509_add1_ext_i2d(cert, NID_info_access, access.get(), 0, X509V3_ADD_DEFAULT) != 1) {
@@ -248,10 +252,12 @@ absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, EVP_PKEY* key,
         params.crl_distribution_points, "crl_distribution_points", /*ldap_allowed=*/true));
     RETURN_IF_ERROR(AddCrlDistributionPoints(x, params.crl_distribution_points));
   }
-  if (!params.ca_issuers.empty()) {
+  if (!params.ca_issuers.empty() || !params.ocsp_urls.empty()) {
     RETURN_IF_ERROR(crypto::CheckPublicationUris(params.ca_issuers, "ca_issuers",
                                                  /*ldap_allowed=*/false));
-    RETURN_IF_ERROR(AddCaIssuers(x, params.ca_issuers));
+    RETURN_IF_ERROR(crypto::CheckPublicationUris(params.ocsp_urls, "ocsp_urls",
+                                                 /*ldap_allowed=*/false));
+    RETURN_IF_ERROR(AddAuthorityInfoAccess(x, params.ocsp_urls, params.ca_issuers));
   }
   return cert;
 }

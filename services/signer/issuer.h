@@ -27,6 +27,8 @@ struct IssueParams {
   // the same CRL at each) and authorityInfoAccess caIssuers; empty: none.
   std::vector<std::string> crl_distribution_points;
   std::vector<std::string> ca_issuers;
+  // authorityInfoAccess OCSP: the responder's URIs; empty: none.
+  std::vector<std::string> ocsp_urls;
 };
 
 

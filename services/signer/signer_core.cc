@@ -90,6 +90,16 @@ absl::StatusOr<std::string> SignerCore::SignCrl(const CrlParams& params,
   return crypto::ToDer(crl.get(), i2d_X509_CRL);
 }
 
+absl::StatusOr<std::string> SignerCore::SignOcsp(const OcspParams& params) {
+  ASSIGN_OR_RETURN(OcspBasicPtr basic, BuildOcspResponse(ca_cert_.get(), params));
+  absl::StatusOr<std::string> der;
+  RETURN_IF_ERROR(ca_key_->WithKey([&](EVP_PKEY* key) {
+    der = SignOcspResponse(basic.get(), ca_cert_.get(), key);
+    return der.status();
+  }));
+  return der;
+}
+
 SignerCore::SignerCore(SignerOptions options, std::unique_ptr<KeyAccess> ca_key,
                        crypto::X509Ptr ca_cert,
                        std::unique_ptr<KeyAccess> ra_key,
@@ -185,6 +195,7 @@ absl::StatusOr<crypto::X509Ptr> SignerCore::IssueX509(absl::string_view csr_der,
   params.extended_key_usage = policy.extended_key_usage;
   params.crl_distribution_points = policy.crl_distribution_points;
   params.ca_issuers = policy.ca_issuers;
+  params.ocsp_urls = policy.ocsp_urls;
   ASSIGN_OR_RETURN(crypto::X509Ptr cert,
                    BuildCertificate(csr.request.get(), csr.public_key.get(),
                                     ca_cert_.get(), params));

@@ -13,6 +13,7 @@
 #include "common/crypto/ssl_ptr.h"
 #include "services/signer/crl_builder.h"
 #include "services/signer/issuance_policy.h"
+#include "services/signer/ocsp_builder.h"
 #include "services/signer/key_access.h"
 
 namespace scep::signer {
@@ -82,6 +83,7 @@ class SignerCore {
     // (CheckPublicationUris); empty: no extension.
     std::vector<std::string> crl_distribution_points;
     std::vector<std::string> ca_issuers;
+    std::vector<std::string> ocsp_urls;  // authorityInfoAccess OCSP
   };
   absl::StatusOr<std::string> Issue(absl::string_view csr, const Policy& policy);
   // The same, as a parsed certificate (for a CertRep built right away).
@@ -104,6 +106,11 @@ class SignerCore {
                                                 absl::string_view cipher,
                                                 codec::ScepAttributes attributes,
                                                 absl::string_view digest);
+
+  // DER OCSPResponse (successful) answering `params`, signed by the CA key
+  // (RFC 6960: the CA as its own responder). InvalidArgument for bad
+  // params (ocsp_builder.h).
+  absl::StatusOr<std::string> SignOcsp(const OcspParams& params);
 
   // DER CRL signed by the CA key. `digest` "" takes the default.
   absl::StatusOr<std::string> SignCrl(const CrlParams& params,

@@ -366,3 +366,34 @@ TEST(SignerCoreTest, NextCaMessageIsRaSignedAndCarriesTheNextCa) {
 
 }  // namespace
 }  // namespace scep::signer
+
+namespace scep::signer {
+namespace {
+
+TEST(SignerCoreOcspTest, RefusesWhatAnOcspResponseCannotSay) {
+  std::unique_ptr<SignerCore> core = NewFixtureCore();
+  OcspParams params;
+  params.this_update = absl::FromUnixSeconds(1'800'000'000);
+  params.next_update = params.this_update + absl::Hours(1);
+  params.statuses = {{"\x40\x01", OcspStatus::Kind::kRevoked, params.this_update, 1}};
+  EXPECT_TRUE(core->SignOcsp(params).ok());
+  auto code = [&](OcspParams p) { return core->SignOcsp(p).status().code(); };
+  OcspParams bad = params;
+  bad.cert_id_digest = "md5";
+  EXPECT_EQ(code(bad), absl::StatusCode::kInvalidArgument);
+  bad = params;
+  bad.statuses.assign(17, params.statuses[0]);
+  EXPECT_EQ(code(bad), absl::StatusCode::kInvalidArgument);
+  bad = params;
+  bad.statuses[0].reason = 7;  // unused in RFC 5280
+  EXPECT_EQ(code(bad), absl::StatusCode::kInvalidArgument);
+  bad = params;
+  bad.statuses[0].serial = "";
+  EXPECT_EQ(code(bad), absl::StatusCode::kInvalidArgument);
+  bad = params;
+  bad.next_update = params.this_update - absl::Seconds(1);
+  EXPECT_EQ(code(bad), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace scep::signer

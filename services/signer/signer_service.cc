@@ -59,6 +59,7 @@ SignerCore::Policy PolicyOf(const v1::IssueCertificateRequest& request) {
   policy.crl_distribution_points.assign(request.crl_distribution_points().begin(),
                                         request.crl_distribution_points().end());
   policy.ca_issuers.assign(request.ca_issuers().begin(), request.ca_issuers().end());
+  policy.ocsp_urls.assign(request.ocsp_urls().begin(), request.ocsp_urls().end());
   return policy;
 }
 
@@ -292,6 +293,33 @@ grpc::ServerUnaryReactor* SignerService::SignCrl(
     absl::StatusOr<std::string> crl = core->SignCrl(params, request->digest());
     if (!crl.ok()) return crl.status();
     response->set_crl(*std::move(crl));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* SignerService::SignOcsp(grpc::CallbackServerContext* context,
+                                                  const v1::SignOcspRequest* request,
+                                                  v1::SignOcspResponse* response) {
+  SignerCore* const core = Find(request->issuing_ca());
+  if (core == nullptr) return UnknownCa(context, "SignOcsp", request->issuing_ca());
+  return Offload(context, "SignOcsp", "sign_ocsp", [core, request, response]() -> absl::Status {
+    OcspParams params;
+    params.cert_id_digest = request->cert_id_digest();
+    params.this_update = absl::FromUnixSeconds(request->this_update());
+    params.next_update = absl::FromUnixSeconds(request->next_update());
+    for (const v1::OcspSingleStatus& in : request->statuses()) {
+      OcspStatus status;
+      status.serial = in.serial();
+      status.kind = in.status() == v1::OcspSingleStatus::GOOD      ? OcspStatus::Kind::kGood
+                    : in.status() == v1::OcspSingleStatus::REVOKED ? OcspStatus::Kind::kRevoked
+                                                                   : OcspStatus::Kind::kUnknown;
+      status.revoked_at = absl::FromUnixSeconds(in.revocation_time());
+      status.reason = in.reason();
+      params.statuses.push_back(std::move(status));
+    }
+    absl::StatusOr<std::string> der = core->SignOcsp(params);
+    if (!der.ok()) return der.status();
+    response->set_ocsp_response(*std::move(der));
     return absl::OkStatus();
   });
 }

@@ -72,6 +72,9 @@ class SignerService final : public v1::Signer::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::SignCertRepRequest* request,
       v1::SignCertRepResponse* response) override;
+  grpc::ServerUnaryReactor* SignOcsp(grpc::CallbackServerContext* context,
+                                     const v1::SignOcspRequest* request,
+                                     v1::SignOcspResponse* response) override;
   grpc::ServerUnaryReactor* IssueCertRep(
       grpc::CallbackServerContext* context,
       const v1::IssueCertRepRequest* request,

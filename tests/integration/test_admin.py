@@ -12,10 +12,11 @@ import plistlib
 import subprocess
 import time
 import unittest
+import urllib.parse
 
 import base64
 
-from harness import Stack, free_port, http, openssl, require_tool
+from harness import Stack, free_port, http, metric, openssl, require_tool
 
 PKI_OP = "?operation=PKIOperation"
 TOKEN = "Admin-Token-For-Integration-Tests"
@@ -230,7 +231,8 @@ class RelyingPartyTest(unittest.TestCase):
         profiles = {"profiles": [
             {"name": "default", "challenge": STATIC,
              "crl_distribution_points": [base + "/crl/default.crl"],
-             "ca_issuers": [base + "/ca/default.crt"]},
+             "ca_issuers": [base + "/ca/default.crt"],
+             "ocsp_urls": [base + "/ocsp"]},
             {"name": "plain", "challenge": STATIC}]}
         cls.base = base
         cls.stack = Stack(legacy=False, admin_token=TOKEN, profiles=profiles,
@@ -305,6 +307,64 @@ class RelyingPartyTest(unittest.TestCase):
         self.assertEqual(http("GET", f"http://127.0.0.1:{self.stack.http_port}/crl/x.crl")[0],
                          404)
         self.assertEqual(http("POST", self.base + "/crl/default.crl", b"x")[0], 405)
+
+    def ocsp(self, cert, *extra):
+        """`openssl ocsp` as a relying party runs it, at the certificate's
+        own OCSP URI (authorityInfoAccess)."""
+        url = openssl("x509", "-in", cert, "-noout", "-ocsp_uri").decode().strip()
+        self.assertEqual(url, self.base + "/ocsp")
+        return subprocess.run(["openssl", "ocsp", "-issuer", self.stack.ca_pem, "-cert", cert,
+                               "-CAfile", self.stack.ca_pem, "-url", url, *extra],
+                              capture_output=True, text=True, timeout=60)
+
+    def test_ocsp_answers_good_then_revoked(self):
+        cert = self.enroll("default", "ocsp-device")
+        good = self.ocsp(cert)
+        self.assertEqual(good.returncode, 0, good.stdout + good.stderr)
+        self.assertIn("Response verify OK", good.stderr)  # signed by the CA key
+        self.assertIn(f"{cert}: good", good.stdout)
+        self.assertIn(f"{cert}: good", self.ocsp(cert, "-no_nonce").stdout)  # reused answer
+
+        serial = openssl("x509", "-noout", "-serial", "-in", cert).decode().strip()
+        serial = serial.split("=")[1].lower().lstrip("0")
+        out = self.stack.scepctl("certs", "revoke", "--serial", serial, "--reason",
+                                 "keyCompromise")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        revoked = self.ocsp(cert)  # at once: a revocation makes reused answers stale
+        self.assertEqual(revoked.returncode, 0, revoked.stdout + revoked.stderr)
+        self.assertIn(f"{cert}: revoked", revoked.stdout)
+        self.assertIn("Reason: keyCompromise", revoked.stdout)
+
+        # The GET form (RFC 6960 A.1), cacheable.
+        request = os.path.join(self.stack.dir, "ocsp-req.der")
+        openssl("ocsp", "-issuer", self.stack.ca_pem, "-cert", cert, "-no_nonce",
+                "-reqout", request)
+        with open(request, "rb") as f:
+            encoded = urllib.parse.quote(base64.b64encode(f.read()).decode(), safe="")
+        status, headers, body = http("GET", f"{self.base}/ocsp/{encoded}")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("Content-Type"), "application/ocsp-response")
+        self.assertRegex(headers.get("Cache-Control", ""), r"^max-age=\d+, public")
+        response = os.path.join(self.stack.dir, "ocsp-resp.der")
+        with open(response, "wb") as f:
+            f.write(body)
+        parsed = subprocess.run(["openssl", "ocsp", "-respin", response, "-issuer",
+                                 self.stack.ca_pem, "-cert", cert, "-CAfile", self.stack.ca_pem],
+                                capture_output=True, text=True, timeout=60)
+        self.assertIn(f"{cert}: revoked", parsed.stdout, parsed.stderr)
+
+        # Another CA's certificate: not ours to answer; garbage: HTTP 400.
+        other = os.path.join(self.stack.dir, "other-ca.pem")
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", other + ".key", "-out", other, "-subj", "/CN=Other CA", "-days", "2")
+        foreign = subprocess.run(["openssl", "ocsp", "-issuer", other, "-serial", "0x1234",
+                                  "-url", self.base + "/ocsp"],
+                                 capture_output=True, text=True, timeout=60)
+        self.assertIn("unauthorized", foreign.stdout + foreign.stderr)
+        status, _, _ = http("POST", self.base + "/ocsp", b"not an OCSP request")
+        self.assertEqual(status, 400)
+        requests = metric(self.stack.scrape(), "scep_gateway_requests_total", operation="OCSP")
+        self.assertGreaterEqual(requests, 6)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,175 @@
+#include "services/gateway/ocsp_responder.h"
+
+#include <openssl/bn.h>
+#include <openssl/ocsp.h>
+
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/codec/identifiers.h"
+#include "common/crypto/der.h"
+#include "common/crypto/ssl_ptr.h"
+
+namespace scep::gateway {
+namespace {
+
+using OcspRequestPtr = crypto::SslPtr<OCSP_REQUEST, OCSP_REQUEST_free>;
+using OcspCertIdPtr = crypto::SslPtr<OCSP_CERTID, OCSP_CERTID_free>;
+using OcspResponsePtr = crypto::SslPtr<OCSP_RESPONSE, OCSP_RESPONSE_free>;
+
+constexpr int kMaxCertIds = 16;
+constexpr size_t kMaxCached = 100000;
+
+// Big-endian magnitude of a positive serial; "" for a negative or
+// oversized one.
+std::string SerialBytes(const ASN1_INTEGER* serial) {
+  crypto::BignumPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
+  if (bn == nullptr || BN_is_negative(bn.get()) || BN_num_bytes(bn.get()) > 20 ||
+      BN_is_zero(bn.get())) {
+    return "";
+  }
+  std::string out(static_cast<size_t>(BN_num_bytes(bn.get())), '\0');
+  BN_bn2bin(bn.get(), reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+}  // namespace
+
+OcspResponder::OcspResponder(std::vector<OcspIssuer> issuers, OcspResponderOptions options)
+    : issuers_(std::move(issuers)), options_(std::move(options)) {}
+
+std::string OcspResponder::Unsigned(int status) {
+  OcspResponsePtr response(OCSP_response_create(status, nullptr));
+  absl::StatusOr<std::string> der =
+      response == nullptr ? absl::InternalError("OCSPResponse")
+                          : crypto::ToDer(response.get(), i2d_OCSP_RESPONSE);
+  return der.ok() ? *std::move(der) : std::string();
+}
+
+absl::StatusOr<std::string> OcspResponder::DecodeGetRequest(absl::string_view encoded) {
+  std::string base64;
+  for (size_t i = 0; i < encoded.size(); ++i) {
+    if (encoded[i] == '%' && i + 2 < encoded.size()) {
+      std::string hex(encoded.substr(i + 1, 2));
+      if (hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+        return absl::InvalidArgumentError("bad %-escape in the OCSP request");
+      }
+      base64.push_back(static_cast<char>(std::stoi(hex, nullptr, 16)));
+      i += 2;
+    } else {
+      base64.push_back(encoded[i]);
+    }
+  }
+  std::string der;
+  if (!absl::Base64Unescape(base64, &der) || der.empty()) {
+    return absl::InvalidArgumentError("the OCSP request is not base64");
+  }
+  return der;
+}
+
+absl::StatusOr<OcspResponder::Answer> OcspResponder::Respond(absl::string_view request,
+                                                             std::string* malformed) {
+  auto refuse = [&](const char* why) {
+    *malformed = Unsigned(OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+    return absl::InvalidArgumentError(why);
+  };
+  OcspRequestPtr parsed;
+  {
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(request.data());
+    parsed.reset(d2i_OCSP_REQUEST(nullptr, &p, static_cast<long>(request.size())));
+    if (parsed == nullptr || p != reinterpret_cast<const unsigned char*>(request.data()) +
+                                      request.size()) {
+      crypto::DrainSslErrors();
+      return refuse("not a DER OCSPRequest");
+    }
+  }
+  const int count = OCSP_request_onereq_count(parsed.get());
+  if (count < 1 || count > kMaxCertIds) return refuse("an OCSP request asks for 1 to 16 certificates");
+
+  // Which of our CAs: every CertID must name the same one.
+  const OcspIssuer* issuer = nullptr;
+  std::string digest;
+  std::vector<const ASN1_INTEGER*> serials;
+  for (int i = 0; i < count; ++i) {
+    OCSP_CERTID* id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(parsed.get(), i));
+    ASN1_OBJECT* md_obj = nullptr;
+    ASN1_INTEGER* serial = nullptr;
+    if (OCSP_id_get0_info(nullptr, &md_obj, nullptr, &serial, id) != 1) {
+      return refuse("unreadable CertID");
+    }
+    const int md_nid = OBJ_obj2nid(md_obj);
+    const EVP_MD* md = md_nid == NID_sha1 ? EVP_sha1() : md_nid == NID_sha256 ? EVP_sha256()
+                                                                              : nullptr;
+    if (md == nullptr) return refuse("CertID hash must be SHA-1 or SHA-256");
+    const std::string this_digest = md_nid == NID_sha1 ? "sha1" : "sha256";
+    if (!digest.empty() && digest != this_digest) return refuse("CertIDs with different hashes");
+    digest = this_digest;
+    const OcspIssuer* match = nullptr;
+    for (const OcspIssuer& candidate : issuers_) {
+      absl::StatusOr<std::shared_ptr<const CaSet>> ca = candidate.certificates->Get();
+      if (!ca.ok()) return ca.status();
+      OcspCertIdPtr ours(OCSP_cert_to_id(md, nullptr, (*ca)->ca.get()));
+      if (ours != nullptr && OCSP_id_issuer_cmp(ours.get(), id) == 0) {
+        match = &candidate;
+        break;
+      }
+    }
+    if (match == nullptr || (issuer != nullptr && match != issuer)) {
+      // Not a CA of ours (or a mix): not authoritative (RFC 6960 2.3).
+      return Answer{Unsigned(OCSP_RESPONSE_STATUS_UNAUTHORIZED), false, absl::ZeroDuration()};
+    }
+    issuer = match;
+    serials.push_back(serial);
+  }
+
+  OcspSignRequest sign;
+  sign.cert_id_digest = digest;
+  std::string key = absl::StrCat(issuer->name, "/", digest);
+  for (const ASN1_INTEGER* serial : serials) {
+    OcspSingle single;
+    single.serial = SerialBytes(serial);
+    if (single.serial.empty()) return refuse("CertID serial out of range");
+    absl::StrAppend(&key, "/", codec::SerialHex(serial));
+    sign.statuses.push_back(std::move(single));
+  }
+  absl::StatusOr<int64_t> generation = issuer->index->RevocationGeneration();
+  if (!generation.ok()) return generation.status();
+  const absl::Time now = options_.clock();
+  const absl::Duration reuse = std::min(options_.reuse, options_.validity / 2);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end() && it->second.generation == *generation &&
+        now - it->second.produced < reuse) {
+      return Answer{it->second.der, true, reuse - (now - it->second.produced)};
+    }
+  }
+  for (size_t i = 0; i < serials.size(); ++i) {
+    absl::StatusOr<std::optional<redis::CertificateRecord>> record =
+        issuer->index->Get(codec::SerialHex(serials[i]));
+    if (!record.ok()) return record.status();
+    OcspSingle& single = sign.statuses[i];
+    if (!record->has_value() || (*record)->issuing_ca != issuer->name) {
+      single.kind = OcspSingle::Kind::kUnknown;
+    } else if ((*record)->revoked) {
+      single.kind = OcspSingle::Kind::kRevoked;
+      single.revoked_at = (*record)->revoked_at;
+      single.reason = (*record)->reason;
+    } else {
+      single.kind = OcspSingle::Kind::kGood;
+    }
+  }
+  sign.this_update = now;
+  sign.next_update = now + options_.validity;
+  absl::StatusOr<std::string> der = issuer->signer->SignOcsp(sign);
+  if (!der.ok()) return der.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cache_.size() >= kMaxCached) cache_.clear();
+    cache_[key] = Cached{*generation, *der, now};
+  }
+  return Answer{*std::move(der), true, reuse};
+}
+
+}  // namespace scep::gateway
