@@ -46,6 +46,7 @@
 #include "bench/parse_bench.h"
 #include "bench/pipeline_bound.h"
 #include "bench/load_driver.h"
+#include "bench/ocsp_load.h"
 #include "bench/parallel.h"
 #include "bench/report.h"
 #include "bench/retry_driver.h"
@@ -60,7 +61,11 @@ ABSL_FLAG(std::string, cipher, "aes-128-cbc", "request envelope cipher");
 ABSL_FLAG(std::string, digest, "sha256", "request signature digest");
 ABSL_FLAG(std::string, mix, "enroll",
           "enroll: PKCSReq only; renew: RenewalReq only (after an untimed "
-          "enrollment of every device); caps: GetCACert/GetCACaps alternating");
+          "enrollment of every device); caps: GetCACert/GetCACaps alternating; "
+          "ocsp: POST /ocsp for random serials of the CA (answers: unknown)");
+ABSL_FLAG(int, ocsp_distinct, 0,
+          "ocsp mix: how many distinct requests (0: every one different, each "
+          "needing a fresh CA signature; small: the responder's answer reuse)");
 ABSL_FLAG(bool, renew_with_challenge, false,
           "renew mix: put the challenge in RenewalReq CSRs too (micromdm "
           "scepserver 2.1 demands it)");
@@ -217,10 +222,13 @@ int Parse() {
 void RunPhase(const std::vector<Enrollment>& requests,
               const std::vector<DeviceKey>& keys, const ServerCerts& server,
               const HttpUrl& url, bool progress, RunReport& report,
-              std::vector<crypto::X509Ptr>* issued) {
+              std::vector<crypto::X509Ptr>* issued,
+              const std::vector<std::string>& ocsp_requests = {}) {
   const bool caps = report.mix == "caps";
+  const bool ocsp = report.mix == "ocsp";
   const std::string pki_target = url.path + "?operation=PKIOperation";
   auto make = [&](size_t i) -> RequestSpec {
+    if (ocsp) return {"POST", "/ocsp", ocsp_requests[i]};
     if (!caps) return {"POST", pki_target, requests[i].request_der};
     return {"GET", url.path + (i % 2 ? "?operation=GetCACaps" : "?operation=GetCACert"), ""};
   };
@@ -230,7 +238,10 @@ void RunPhase(const std::vector<Enrollment>& requests,
   drive.max_seconds = absl::GetFlag(FLAGS_duration);
   drive.progress = progress;
   const double cpu_before = ProcessCpuSeconds();
-  DriveResult run = Drive(caps ? report.requested : requests.size(), make, drive);
+  DriveResult run = Drive(caps   ? report.requested
+                          : ocsp ? ocsp_requests.size()
+                                 : requests.size(),
+                          make, drive);
   report.client_cpu_seconds = ProcessCpuSeconds() - cpu_before;
   report.wall_seconds = run.wall_seconds;
   report.sent = run.sent;
@@ -249,6 +260,8 @@ void RunPhase(const std::vector<Enrollment>& requests,
     if (!ex.transport_error.empty()) {
       kinds[i] = "io_error";
       details[i] = ex.transport_error;
+    } else if (ocsp) {
+      kinds[i] = VerifyOcspReply(server.ca.get(), ex.response, &details[i]);
     } else if (!caps) {
       const Enrollment& e = requests[i];
       kinds[i] = VerifyReply(e, keys[e.key_index], server, ex.response, &details[i],
@@ -287,8 +300,9 @@ int Load() {
   report.requested = static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_n)));
   report.concurrency = std::max(1, absl::GetFlag(FLAGS_concurrency));
   report.keys = std::max(1, absl::GetFlag(FLAGS_keys));
-  if (report.mix != "enroll" && report.mix != "caps" && report.mix != "renew") {
-    return Fail("--mix must be enroll, renew or caps");
+  if (report.mix != "enroll" && report.mix != "caps" && report.mix != "renew" &&
+      report.mix != "ocsp") {
+    return Fail("--mix must be enroll, renew, caps or ocsp");
   }
   auto url = ParseHttpUrl(report.url);
   if (!url.ok()) return Fail(url.status().message());
@@ -326,7 +340,13 @@ int Load() {
   const absl::Time prep_start = absl::Now();
   std::vector<DeviceKey> keys;
   std::vector<Enrollment> requests;
-  if (report.mix != "caps") {
+  std::vector<std::string> ocsp_requests;
+  if (report.mix == "ocsp") {
+    auto built = BuildOcspRequests(server->ca.get(), report.requested,
+                                   static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_ocsp_distinct))));
+    if (!built.ok()) return Fail(built.status().message());
+    ocsp_requests = *std::move(built);
+  } else if (report.mix != "caps") {
     std::cerr << "scep-bench: generating " << report.keys << " device keys and "
               << report.requested << " requests on " << threads << " threads\n";
     auto k = GenerateDeviceKeys(report.keys, threads);
@@ -391,7 +411,7 @@ int Load() {
     if (absl::GetFlag(FLAGS_json)) PrintJson(report, std::cout);
     return report.FailureCount() == 0 && report.sent > 0 ? 0 : 1;
   }
-  RunPhase(requests, keys, *server, *url, progress, report, nullptr);
+  RunPhase(requests, keys, *server, *url, progress, report, nullptr, ocsp_requests);
   PrintHuman(report, std::cerr);
   if (absl::GetFlag(FLAGS_json)) PrintJson(report, std::cout);
   return report.FailureCount() == 0 && report.sent > 0 ? 0 : 1;

@@ -119,6 +119,17 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(json.loads(out.stdout)["succeeded"], 20)
 
+    def test_ocsp_mix(self):
+        # Distinct serials (each answer signed afresh) and 3 repeated ones
+        # (answers reused); every answer is checked against the CA.
+        for distinct in ("0", "3"):
+            out = subprocess.run(
+                [BENCH, "--url", self.stack.url, "--n", "12", "--concurrency", "2",
+                 "--mix", "ocsp", "--ocsp_distinct", distinct, "--json", "--progress=false"],
+                capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(json.loads(out.stdout)["succeeded"], 12, distinct)
+
     def test_parse_micro_benchmark(self):
         # Runs every case briefly (each one checks its own result); no
         # timing is asserted.

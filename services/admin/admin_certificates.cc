@@ -218,6 +218,7 @@ absl::StatusOr<v1::Profile> AdminCore::ProfileInfo(const gateway::Profile& profi
     out.add_crl_distribution_points(uri);
   }
   for (const std::string& uri : profile.ca_issuers) out.add_ca_issuers(uri);
+  for (const std::string& uri : profile.ocsp_urls) out.add_ocsp_urls(uri);
   for (std::string& problem : gateway::ProfileOutsideBounds(profile, ca->bounds)) {
     out.add_outside_issuance_policy(std::move(problem));
   }

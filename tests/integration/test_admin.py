@@ -265,6 +265,7 @@ class RelyingPartyTest(unittest.TestCase):
         self.assertIn("X509v3 CRL Distribution Points", text)
         self.assertIn(f"URI:{self.base}/crl/default.crl", text)
         self.assertIn(f"CA Issuers - URI:{self.base}/ca/default.crt", text)
+        self.assertIn(f"OCSP - URI:{self.base}/ocsp", text)
         plain = openssl("x509", "-in", self.enroll("plain", "no-cdp"), "-noout",
                         "-text").decode()
         self.assertNotIn("CRL Distribution Points", plain)
@@ -274,6 +275,7 @@ class RelyingPartyTest(unittest.TestCase):
         profile = json.loads(shown.stdout)["profiles"][0]
         self.assertEqual(profile["crlDistributionPoints"], [self.base + "/crl/default.crl"])
         self.assertEqual(profile["caIssuers"], [self.base + "/ca/default.crt"])
+        self.assertEqual(profile["ocspUrls"], [self.base + "/ocsp"])
         self.assertNotIn("rootSha256", profile, "a self-signed CA has no other root")
 
         status, headers, body = http("GET", self.base + "/ca/default.crt")
