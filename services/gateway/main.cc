@@ -71,6 +71,9 @@ ABSL_FLAG(int, renewal_window_days, 0,
           "RenewalReq accepted only this many days before expiry; 0 = always");
 ABSL_FLAG(int, crl_validity_hours, 168, "CRL nextUpdate - thisUpdate");
 ABSL_FLAG(int, ocsp_validity_seconds, 3600, "OCSP answer nextUpdate - thisUpdate (/ocsp)");
+ABSL_FLAG(int, ocsp_fresh_per_client_per_minute, 600,
+          "OCSP answers needing a fresh CA signature per client address and minute "
+          "(reused answers are free); over it 429 + Retry-After; 0: no limit");
 ABSL_FLAG(int, ocsp_reuse_seconds, 300,
           "how long a signed OCSP answer is handed out again while nothing was "
           "revoked (at most half the validity)");
@@ -200,6 +203,8 @@ int main(int argc, char** argv) {
   }
   options.ocsp_validity = absl::Seconds(absl::GetFlag(FLAGS_ocsp_validity_seconds));
   options.ocsp_reuse = absl::Seconds(absl::GetFlag(FLAGS_ocsp_reuse_seconds));
+  options.ocsp_fresh_per_client_per_minute =
+      std::max(0, absl::GetFlag(FLAGS_ocsp_fresh_per_client_per_minute));
   options.retry_after_seconds = absl::GetFlag(FLAGS_retry_after_seconds);
   {
     auto proxies = scep::gateway::TrustedProxies::Parse(absl::GetFlag(FLAGS_trusted_proxies));

@@ -68,8 +68,9 @@ absl::StatusOr<std::string> OcspResponder::DecodeGetRequest(absl::string_view en
   return der;
 }
 
-absl::StatusOr<OcspResponder::Answer> OcspResponder::Respond(absl::string_view request,
-                                                             std::string* malformed) {
+absl::StatusOr<OcspResponder::Answer> OcspResponder::Respond(
+    absl::string_view request, std::string* malformed,
+    const std::function<absl::Status()>& before_signing) {
   auto refuse = [&](const char* why) {
     *malformed = Unsigned(OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
     return absl::InvalidArgumentError(why);
@@ -144,6 +145,9 @@ absl::StatusOr<OcspResponder::Answer> OcspResponder::Respond(absl::string_view r
         now - it->second.produced < reuse) {
       return Answer{it->second.der, true, reuse - (now - it->second.produced)};
     }
+  }
+  if (before_signing) {
+    if (absl::Status allowed = before_signing(); !allowed.ok()) return allowed;
   }
   for (size_t i = 0; i < serials.size(); ++i) {
     absl::StatusOr<std::optional<redis::CertificateRecord>> record =

@@ -57,7 +57,12 @@ class OcspResponder {
   // unauthorized for another issuer; malformedRequest otherwise
   // (InvalidArgument, with that answer in `*malformed`). Unavailable when
   // the index or the signer cannot answer now.
-  absl::StatusOr<Answer> Respond(absl::string_view request, std::string* malformed);
+  //
+  // `before_signing`, when set, runs before an answer that needs a fresh
+  // CA signature (not one reused); its error is returned as is, nothing
+  // signed (the per-client limit of fresh signatures).
+  absl::StatusOr<Answer> Respond(absl::string_view request, std::string* malformed,
+                                 const std::function<absl::Status()>& before_signing = {});
 
   // The DER request of GET /ocsp/{url-encoded base64} (RFC 6960
   // appendix A.1); InvalidArgument when it does not decode.

@@ -110,6 +110,26 @@ TEST_F(OcspResponderTest, AnswersAreReusedUntilARevocation) {
   EXPECT_EQ(signer_.ocsp_signed, 3);  // past the reuse time
 }
 
+TEST_F(OcspResponderTest, BeforeSigningGuardsFreshSignaturesOnly) {
+  std::string malformed;
+  int asked = 0;
+  auto refuse = [&] {
+    ++asked;
+    return absl::ResourceExhaustedError("limit");
+  };
+  auto allow = [&] {
+    ++asked;
+    return absl::OkStatus();
+  };
+  EXPECT_EQ(responder_.Respond(Request({0x4001}), &malformed, refuse).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(signer_.ocsp_signed, 0);
+  ASSERT_TRUE(responder_.Respond(Request({0x4001}), &malformed, allow).ok());
+  ASSERT_TRUE(responder_.Respond(Request({0x4001}), &malformed, refuse).ok());  // reused
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(signer_.ocsp_signed, 1);
+}
+
 TEST_F(OcspResponderTest, RefusalsAndOutages) {
   std::string malformed;
   auto garbage = responder_.Respond("not DER", &malformed);

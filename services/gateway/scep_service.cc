@@ -90,8 +90,31 @@ HttpResponse ScepService::Ocsp(const HttpRequest& request, absl::string_view enc
     return r;
   }
   std::string malformed;
-  absl::StatusOr<OcspResponder::Answer> answer = ocsp_->Respond(*der, &malformed);
-  if (absl::IsInvalidArgument(answer.status())) {
+  // Fresh signatures per client (a flood of distinct serials spends the
+  // HSM); reused answers are free.
+  absl::Duration retry_after;
+  std::function<absl::Status()> limit;
+  if (options_.extras.rate_limiter != nullptr && options_.ocsp_fresh_per_client_per_minute > 0) {
+    limit = [&]() -> absl::Status {
+      absl::StatusOr<redis::RateDecision> decision = options_.extras.rate_limiter->Check(
+          {{absl::StrCat("/ocsp:client:", options_.trusted_proxies.ClientOf(request)),
+            options_.ocsp_fresh_per_client_per_minute, absl::Minutes(1)}});
+      if (!decision.ok()) return absl::UnavailableError("rate limiter");
+      if (decision->allowed) return absl::OkStatus();
+      if (observers_.metrics != nullptr) observers_.metrics->RateLimited(decision->exceeded);
+      retry_after = decision->retry_after;
+      return absl::ResourceExhaustedError("too many fresh OCSP answers for this client");
+    };
+  }
+  absl::StatusOr<OcspResponder::Answer> answer = ocsp_->Respond(*der, &malformed, limit);
+  if (absl::IsResourceExhausted(answer.status())) {
+    r.status = 429;
+    r.body = OcspResponder::Unsigned(OCSP_RESPONSE_STATUS_TRYLATER);
+    r.headers.emplace_back(
+        "Retry-After",
+        std::to_string(std::max<int64_t>(
+            1, absl::ToInt64Seconds(absl::Ceil(retry_after, absl::Seconds(1))))));
+  } else if (absl::IsInvalidArgument(answer.status())) {
     r.status = 400;
     r.body = std::move(malformed);
   } else if (absl::IsUnavailable(answer.status())) {

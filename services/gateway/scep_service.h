@@ -42,6 +42,10 @@ struct ScepServiceOptions {
   // and how long a signed answer is reused while nothing was revoked.
   absl::Duration ocsp_validity = absl::Hours(1);
   absl::Duration ocsp_reuse = absl::Minutes(5);
+  // OCSP answers needing a fresh CA signature per client address and
+  // minute (reused answers are not counted); over it 429 + Retry-After.
+  // 0: no limit. Needs extras.rate_limiter.
+  int ocsp_fresh_per_client_per_minute = 600;
   // Whose X-Forwarded-For names the client (per-client rate limits, the
   // `client` of log lines); empty: the peer address is the client.
   TrustedProxies trusted_proxies;
