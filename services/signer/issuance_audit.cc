@@ -9,6 +9,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/codec/identifiers.h"
@@ -91,13 +92,8 @@ std::string PublicKeySha256(X509* cert) {
   const bool ok = EVP_Digest(der, static_cast<size_t>(len), md, &md_len, EVP_sha256(), nullptr) == 1;
   OPENSSL_free(der);
   if (!ok) return "";
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex(md_len * 2, '0');
-  for (unsigned int i = 0; i < md_len; ++i) {
-    hex[2 * i] = kHex[md[i] >> 4];
-    hex[2 * i + 1] = kHex[md[i] & 0xf];
-  }
-  return hex;
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(md), md_len));
 }
 
 std::string SignatureAlgorithm(X509* cert) {
