@@ -1,12 +1,10 @@
 #include "services/gateway/profile_bounds.h"
 
-#include <openssl/objects.h>
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/crypto/ssl_ptr.h"
+#include "common/crypto/oid.h"
 
 namespace scep::gateway {
 namespace {
@@ -18,11 +16,8 @@ bool Contains(const std::vector<std::string>& values, const std::string& value) 
 // Dotted form of an EKU name such as "clientAuth"; the name itself when
 // OpenSSL does not know it (the profile checker refuses such names).
 std::string DottedOid(const std::string& name) {
-  crypto::Asn1ObjectPtr obj(OBJ_txt2obj(name.c_str(), 0));
-  if (obj == nullptr) return name;
-  char buf[128];
-  const int n = OBJ_obj2txt(buf, sizeof(buf), obj.get(), 1);
-  return n > 0 && n < static_cast<int>(sizeof(buf)) ? std::string(buf, n) : name;
+  std::string dotted = crypto::DottedOidOf(name);
+  return dotted.empty() ? name : dotted;
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
 #include "common/crypto/ssl_error.h"
+#include "common/crypto/oid.h"
 #include "common/crypto/ssl_ptr.h"
 #include "common/metrics/json_log.h"
 #include "services/signer/usage_names.h"
@@ -75,7 +76,7 @@ std::string ExtendedKeyUsageText(X509* cert) {
     const int nid = OBJ_obj2nid(obj);
     const char* name = nid == NID_undef ? nullptr : OBJ_nid2sn(nid);
     if (!out.empty()) out.push_back(',');
-    out += name != nullptr ? std::string(name) : DottedOid(obj);
+    out += name != nullptr ? std::string(name) : crypto::DottedOid(obj);
   }
   return out;
 }

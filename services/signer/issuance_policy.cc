@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/crypto/oid.h"
 #include "common/crypto/ssl_ptr.h"
 #include "services/signer/usage_names.h"
 
@@ -160,7 +161,7 @@ std::optional<PolicyRefusal> CheckIssuance(const IssuancePolicy& policy, X509* c
     crypto::ExtendedKeyUsagePtr ekus(static_cast<EXTENDED_KEY_USAGE*>(
         X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr)));
     for (int i = 0; ekus != nullptr && i < sk_ASN1_OBJECT_num(ekus.get()); ++i) {
-      const std::string oid = DottedOid(sk_ASN1_OBJECT_value(ekus.get(), i));
+      const std::string oid = crypto::DottedOid(sk_ASN1_OBJECT_value(ekus.get(), i));
       if (!Contains(policy.allowed_extended_key_usage, oid)) {
         return PolicyRefusal{"extended_key_usage",
                              absl::StrCat("extended key usage ", OidName(oid), " is not allowed")};

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/crypto/oid.h"
 #include "common/crypto/ssl_ptr.h"
 #include "google/protobuf/util/json_util.h"
 #include "scep/config/v1/issuance_policy.pb.h"
@@ -62,12 +63,12 @@ absl::StatusOr<IssuancePolicy> Convert(const pb::IssuancePolicy& in, const std::
     out.allowed_key_usage |= *bit;
   }
   for (const std::string& name : in.allowed_extended_key_usage()) {
-    crypto::Asn1ObjectPtr obj(OBJ_txt2obj(name.c_str(), 0));
-    if (obj == nullptr) {
+    std::string oid = crypto::DottedOidOf(name);
+    if (oid.empty()) {
       return bad("allowed_extended_key_usage",
                  absl::StrCat("unknown purpose '", name, "' (a name such as clientAuth, or an OID)"));
     }
-    out.allowed_extended_key_usage.push_back(DottedOid(obj.get()));
+    out.allowed_extended_key_usage.push_back(std::move(oid));
   }
   for (const std::string& name : in.allowed_san_types()) {
     const std::optional<uint32_t> type = SanTypeBit(name);

@@ -60,12 +60,6 @@ const char* SanTypeName(uint32_t bit) {
   return "other";
 }
 
-std::string DottedOid(const ASN1_OBJECT* obj) {
-  char buf[128];
-  const int n = OBJ_obj2txt(buf, sizeof(buf), obj, 1);
-  return n > 0 && n < static_cast<int>(sizeof(buf)) ? std::string(buf, n) : std::string();
-}
-
 std::string OidName(const std::string& dotted) {
   crypto::Asn1ObjectPtr obj(OBJ_txt2obj(dotted.c_str(), 1));
   const int nid = obj == nullptr ? NID_undef : OBJ_obj2nid(obj.get());

@@ -33,8 +33,6 @@ std::optional<uint32_t> SanTypeBit(absl::string_view name);
 // The name of one kSan* bit; "other" for anything else.
 const char* SanTypeName(uint32_t bit);
 
-// "1.3.6.1.5.5.7.3.2" for `obj`; "" when it cannot be printed.
-std::string DottedOid(const ASN1_OBJECT* obj);
 // The short name of a dotted OID OpenSSL knows ("clientAuth"), else the
 // dotted form itself.
 std::string OidName(const std::string& dotted);
