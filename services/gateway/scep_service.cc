@@ -1,7 +1,5 @@
 #include "services/gateway/scep_service.h"
 
-#include <openssl/ocsp.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -13,15 +11,15 @@ namespace {
 
 constexpr size_t kMaxMessageParam = 128 * 1024;
 
-HttpResponse Text(int status, absl::string_view text) {
+}  // namespace
+
+HttpResponse ScepService::Text(int status, absl::string_view text) {
   HttpResponse r;
   r.status = status;
   r.content_type = "text/plain; charset=utf-8";
   r.body = absl::StrCat(text, "\n");
   return r;
 }
-
-}  // namespace
 
 absl::StatusOr<std::string> DecodeMessageParam(absl::string_view value) {
   if (value.size() > kMaxMessageParam) {
@@ -71,70 +69,6 @@ ScepService::ScepService(ScepServiceOptions options, SignerClient* signer,
   ocsp_ = std::make_unique<OcspResponder>(
       std::move(ocsp_issuers),
       OcspResponderOptions{options_.ocsp_validity, options_.ocsp_reuse, absl::Now});
-}
-
-HttpResponse ScepService::Ocsp(const HttpRequest& request, absl::string_view encoded) {
-  if (request.method != "POST" && request.method != "GET") {
-    HttpResponse r = Text(405, "method not allowed");
-    r.headers.emplace_back("Allow", "GET, POST");
-    return r;
-  }
-  HttpResponse r;
-  r.content_type = "application/ocsp-response";  // RFC 6960 appendix C.2
-  absl::StatusOr<std::string> der = request.method == "POST"
-                                        ? absl::StatusOr<std::string>(request.body)
-                                        : OcspResponder::DecodeGetRequest(encoded);
-  if (!der.ok()) {
-    r.status = 400;
-    r.body = OcspResponder::Unsigned(OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
-    return r;
-  }
-  std::string malformed;
-  // Fresh signatures per client (a flood of distinct serials spends the
-  // HSM); reused answers are free.
-  absl::Duration retry_after;
-  std::function<absl::Status()> limit;
-  if (options_.extras.rate_limiter != nullptr && options_.ocsp_fresh_per_client_per_minute > 0) {
-    limit = [&]() -> absl::Status {
-      absl::StatusOr<redis::RateDecision> decision = options_.extras.rate_limiter->Check(
-          {{absl::StrCat("/ocsp:client:", options_.trusted_proxies.ClientOf(request)),
-            options_.ocsp_fresh_per_client_per_minute, absl::Minutes(1)}});
-      if (!decision.ok()) return absl::UnavailableError("rate limiter");
-      if (decision->allowed) return absl::OkStatus();
-      if (observers_.metrics != nullptr) observers_.metrics->RateLimited(decision->exceeded);
-      retry_after = decision->retry_after;
-      return absl::ResourceExhaustedError("too many fresh OCSP answers for this client");
-    };
-  }
-  absl::StatusOr<OcspResponder::Answer> answer = ocsp_->Respond(*der, &malformed, limit);
-  if (absl::IsResourceExhausted(answer.status())) {
-    r.status = 429;
-    r.body = OcspResponder::Unsigned(OCSP_RESPONSE_STATUS_TRYLATER);
-    r.headers.emplace_back(
-        "Retry-After",
-        std::to_string(std::max<int64_t>(
-            1, absl::ToInt64Seconds(absl::Ceil(retry_after, absl::Seconds(1))))));
-  } else if (absl::IsInvalidArgument(answer.status())) {
-    r.status = 400;
-    r.body = std::move(malformed);
-  } else if (absl::IsUnavailable(answer.status())) {
-    r.status = 503;
-    r.body = OcspResponder::Unsigned(OCSP_RESPONSE_STATUS_TRYLATER);
-    r.headers.emplace_back("Retry-After", std::to_string(options_.retry_after_seconds));
-  } else if (!answer.ok()) {
-    r.status = 500;
-    r.body = OcspResponder::Unsigned(OCSP_RESPONSE_STATUS_INTERNALERROR);
-  } else {
-    r.status = 200;
-    r.body = std::move(answer->der);
-    if (request.method == "GET" && answer->signed_answer) {
-      // RFC 5019 section 6.2: GET answers may be cached until reused no more.
-      r.headers.emplace_back(
-          "Cache-Control",
-          absl::StrCat("max-age=", absl::ToInt64Seconds(answer->fresh), ", public, no-transform"));
-    }
-  }
-  return r;
 }
 
 const ScepService::Ca* ScepService::CaOf(const Profile& profile) const {
@@ -212,64 +146,6 @@ void ScepService::Report(const HttpRequest& request, const Record& record,
   }
   if (!record.detail.empty()) line.Str("detail", record.detail);
   observers_.log->Log(line);
-}
-
-std::optional<HttpResponse> ScepService::Publication(const HttpRequest& request,
-                                                    Record& record) {
-  absl::string_view name = request.path;
-  absl::string_view suffix;
-  bool crl = false;
-  if (name == "/ocsp" || absl::ConsumePrefix(&name, "/ocsp/")) {
-    record.labels.operation = "OCSP";
-    record.labels.profile = "";
-    return Ocsp(request, name == "/ocsp" ? absl::string_view() : name);
-  }
-  if (absl::ConsumePrefix(&name, "/crl/")) {
-    crl = true;
-    suffix = ".crl";
-  } else if (absl::ConsumePrefix(&name, "/ca/")) {
-    suffix = ".crt";
-  } else {
-    return std::nullopt;
-  }
-  record.labels.operation = crl ? "CRL" : "CACertificate";
-  record.labels.profile = "";
-  if (!absl::ConsumeSuffix(&name, suffix)) {
-    return Text(404, absl::StrCat("not found: ", crl ? "/crl/{ca}.crl" : "/ca/{ca}.crt"));
-  }
-  auto it = cas_.find(name == "default" ? absl::string_view() : name);
-  if (name.empty() || it == cas_.end()) return Text(404, "no such CA");
-  if (request.method != "GET" && request.method != "HEAD") {
-    HttpResponse r = Text(405, "method not allowed");
-    r.headers.emplace_back("Allow", "GET, HEAD");
-    return r;
-  }
-  HttpResponse r;
-  r.status = 200;
-  if (crl) {
-    absl::StatusOr<std::string> der = it->second.pki->Crl();
-    if (!der.ok()) {
-      r = Text(absl::IsUnavailable(der.status()) ? 503 : 500, "CRL not available");
-      if (r.status == 503) {
-        r.headers.emplace_back("Retry-After", std::to_string(options_.retry_after_seconds));
-      }
-      return r;
-    }
-    r.content_type = "application/pkix-crl";  // RFC 2585
-    r.body = *std::move(der);
-  } else {
-    absl::StatusOr<std::shared_ptr<const CaSet>> set = it->second.certificates->Get();
-    if (!set.ok()) {
-      r = Text(503, "CA certificates not yet available");
-      r.headers.emplace_back("Retry-After", std::to_string(options_.retry_after_seconds));
-      return r;
-    }
-    r.content_type = "application/pkix-cert";  // RFC 2585
-    r.body = (*set)->ca_der;
-  }
-  // A revocation re-signs the CRL at once; caches may keep it 5 minutes.
-  r.headers.emplace_back("Cache-Control", "max-age=300");
-  return r;  // HEAD: the HTTP server sends the headers only
 }
 
 HttpResponse ScepService::Route(const HttpRequest& request, Record& record) {

@@ -95,6 +95,8 @@ class ScepService {
     CaCertificates* certificates = nullptr;
     std::unique_ptr<PkiOperation> pki;
   };
+  // A text/plain answer.
+  static HttpResponse Text(int status, absl::string_view text);
   // The CA of `profile`, or nullptr when it is not configured.
   const Ca* CaOf(const Profile& profile) const;
   HttpResponse GetCaCert(const Ca& ca);
