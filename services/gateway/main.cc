@@ -40,6 +40,7 @@
 #include "services/gateway/timed_signer_client.h"
 #include "services/admin/admin_server.h"
 #include "services/gateway/profile_issuer.h"
+#include "services/gateway/gateway_timings.h"
 
 ABSL_FLAG(std::string, http_address, "127.0.0.1", "device-facing listen address");
 ABSL_FLAG(int, http_port, 8080, "device-facing port");
@@ -54,6 +55,11 @@ ABSL_FLAG(std::string, redis_password_file, "",
           "file holding the Redis password (else env SCEP_REDIS_PASSWORD); "
           "neither: no AUTH");
 ABSL_FLAG(int, redis_timeout_ms, 1000, "bound of each Redis command (send and reply)");
+ABSL_FLAG(int, pending_ttl_seconds, 60,
+          "lifetime of a transaction claim (the issuing request's lease); a claim "
+          "left by a gateway that died mid-request ends with it");
+ABSL_FLAG(int, http_read_timeout_seconds, 15, "a begun request must arrive within this");
+ABSL_FLAG(int, http_idle_timeout_seconds, 30, "idle keep-alive connections close after this");
 ABSL_FLAG(int, redis_failure_cooldown_ms, 500,
           "after a Redis failure, fail fast for this long before trying again "
           "(circuit breaker); 0 = off");
@@ -265,6 +271,15 @@ int main(int argc, char** argv) {
                          "--redis_failure_cooldown_ms >= 0"));
   }
   redis_options.command_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_redis_timeout_ms));
+  const scep::gateway::GatewayTimings timings{
+      absl::Milliseconds(absl::GetFlag(FLAGS_signer_deadline_ms)), redis_options.command_timeout,
+      absl::Seconds(absl::GetFlag(FLAGS_pending_ttl_seconds)),
+      absl::Seconds(absl::GetFlag(FLAGS_http_read_timeout_seconds)),
+      absl::Seconds(absl::GetFlag(FLAGS_http_idle_timeout_seconds))};
+  if (absl::Status checked = scep::gateway::CheckTimings(timings); !checked.ok()) {
+    return Fail(log, checked);
+  }
+  options.pki.pending_ttl = timings.pending_ttl;
   redis_options.failure_cooldown =
       absl::Milliseconds(absl::GetFlag(FLAGS_redis_failure_cooldown_ms));
   auto store = scep::redis::RedisEnrollmentStore::New(redis_options);
@@ -403,6 +418,8 @@ int main(int argc, char** argv) {
   http.io_threads = absl::GetFlag(FLAGS_io_threads);
   http.worker_threads = absl::GetFlag(FLAGS_workers);
   http.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
+  http.read_timeout = timings.http_read_timeout;
+  http.idle_timeout = timings.http_idle_timeout;
   auto server = scep::gateway::HttpServer::New(
       http, [&service](scep::gateway::HttpRequest request) {
         return service.Handle(request);

@@ -2,7 +2,9 @@
 temporary directory, redis-server on a free loopback port, scep-signer and
 scep-gateway from the build tree. Nothing is faked."""
 
+import atexit
 import os
+import random
 import shutil
 import signal
 import socket
@@ -47,8 +49,93 @@ def require_tool(testcase, tool):
     testcase.skipTest(f"{tool} not installed")
 
 
-def free_port():
+# Ports for the servers a test starts. bind(0) hands out a port from the
+# kernel's ephemeral range, where the outgoing connections of the tests
+# running in parallel take theirs too: between free_port() and the server's
+# own bind another test's connect() could take it ("Unable to configure
+# socket"). So ports come from below that range, and each is reserved
+# machine-wide by a file naming the reserving process until it exits.
+_PORT_DIR = os.path.join(tempfile.gettempdir(), "scep-test-ports")
+_PORT_LOW = 20000
+_reserved = []
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reserve(port):
+    path = os.path.join(_PORT_DIR, str(port))
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                with open(path) as f:
+                    owner = int(f.read().strip() or "0")
+            except (OSError, ValueError):
+                owner = 0
+            # An empty file is a reservation being written right now.
+            if owner == 0 or _alive(owner):
+                return False
+            try:
+                os.unlink(path)  # left by a test that has exited
+            except FileNotFoundError:
+                pass
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        _reserved.append(path)
+        return True
+    return False
+
+
+def _bindable(port):
     with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _release_reserved():
+    for path in _reserved:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+atexit.register(_release_reserved)
+
+
+def free_port():
+    """A loopback port nothing listens on, outside the ephemeral range and
+    reserved for this process (see above)."""
+    high = _ephemeral_low()
+    if high - _PORT_LOW >= 1000:
+        os.makedirs(_PORT_DIR, exist_ok=True)
+        for _ in range(500):
+            port = random.randrange(_PORT_LOW, high)
+            if _reserve(port):
+                if _bindable(port):
+                    return port
+    with socket.socket() as s:  # an unusual port range: the kernel's choice
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
