@@ -12,7 +12,9 @@
 #include "bench/parallel.h"
 #include "common/codec/client.h"
 #include "common/codec/envelope.h"
+#include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
+#include "common/crypto/public_keys.h"
 
 namespace scep::bench {
 namespace {
@@ -145,6 +147,40 @@ absl::Status RebuildWithFreshNonce(Enrollment& e, const DeviceKey& dev, X509* ra
   if (!der.ok()) return der.status();
   e.request_der = *std::move(der);
   return absl::OkStatus();
+}
+
+absl::StatusOr<Enrollment> BuildCertPoll(const Enrollment& e, const DeviceKey& dev,
+                                         const ServerCerts& server,
+                                         const BuildOptions& options) {
+  if (e.signer_cert != nullptr) {
+    return absl::InvalidArgumentError("only PKCSReqs are polled for");
+  }
+  // The subject exactly as the request carries it.
+  codec::CsrSpec csr_spec;
+  csr_spec.common_name = e.common_name;
+  csr_spec.challenge = options.challenge;
+  auto csr = codec::BuildCsr(dev.key.get(), csr_spec);
+  if (!csr.ok()) return csr.status();
+  auto request = crypto::ParseRequestWithoutKey(*csr);
+  if (!request.ok()) return request.status();
+  auto ias = codec::EncodeIssuerAndSubject(X509_get_subject_name(server.ca.get()),
+                                           X509_REQ_get_subject_name(request->get()));
+  if (!ias.ok()) return ias.status();
+  Enrollment poll;
+  poll.key_index = e.key_index;
+  poll.common_name = e.common_name;
+  poll.transaction_id = e.transaction_id;
+  poll.sender_nonce = RandomBytes(16);
+  codec::PkcsReqSpec spec;
+  spec.message_type = codec::MessageType::kCertPoll;
+  spec.transaction_id = poll.transaction_id;
+  spec.sender_nonce = poll.sender_nonce;
+  spec.cipher = options.cipher;
+  spec.digest = options.digest;
+  auto der = codec::BuildPkcsReq(*ias, dev.cert.get(), dev.key.get(), server.ra.get(), spec);
+  if (!der.ok()) return der.status();
+  poll.request_der = *std::move(der);
+  return poll;
 }
 
 absl::StatusOr<std::vector<Enrollment>> BuildRenewals(

@@ -67,6 +67,15 @@ absl::StatusOr<std::vector<Enrollment>> BuildEnrollments(
 absl::Status RebuildWithFreshNonce(Enrollment& e, const DeviceKey& key, X509* ra,
                                    const BuildOptions& options);
 
+// A CertPoll (RFC 8894 section 3.3.3) for the PKCSReq `e`: same
+// transactionID, a fresh senderNonce, IssuerAndSubject naming the CA and
+// the request's subject, signed with the key's self-signed certificate. Its
+// reply is checked like the PKCSReq's (VerifyReply). InvalidArgument for a
+// RenewalReq.
+absl::StatusOr<Enrollment> BuildCertPoll(const Enrollment& e, const DeviceKey& key,
+                                         const ServerCerts& server,
+                                         const BuildOptions& options);
+
 // For each enrolled device with its issued certificate (RFC 8894 section
 // 3.3.1.2): a RenewalReq signed with that certificate and the same key,
 // same subject, fresh transactionID and senderNonce; no challenge unless

@@ -45,6 +45,8 @@ class TransactionRunner {
     const Clock::time_point first = Clock::now();
     if (r.first_sent_seconds < 0) r.first_sent_seconds = Since(start_);
     bool unanswered = false;  // an earlier attempt got no certificate back
+    Enrollment poll;  // with poll_pending, from the first PENDING on
+    const Enrollment* sending = &e;
     double backoff = 0.1;
     std::string outcome, detail, serial;
     for (;;) {
@@ -57,7 +59,7 @@ class TransactionRunner {
       ++counters_.attempts;
       const Clock::time_point t0 = Clock::now();
       absl::StatusOr<HttpResponse> resp =
-          conn_.RoundTrip("POST", target_, e.request_der, "application/x-pki-message");
+          conn_.RoundTrip("POST", target_, sending->request_der, "application/x-pki-message");
       r.max_latency_ms = std::max(
           r.max_latency_ms,
           std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
@@ -83,7 +85,7 @@ class TransactionRunner {
       }
       crypto::X509Ptr cert;
       std::string kind =
-          VerifyReply(e, keys_[e.key_index], server_, *resp, &detail, &cert);
+          VerifyReply(*sending, keys_[e.key_index], server_, *resp, &detail, &cert);
       if (kind.empty()) {
         outcome = "ok";
         serial = codec::SerialHex(X509_get0_serialNumber(cert.get()));
@@ -97,11 +99,23 @@ class TransactionRunner {
         // one (RFC 8894 section 3.2.1.5), same transactionID and CSR.
         ++r.fresh_nonce_resends;
         ++(replay ? r.replay_refusals : r.pending);
-        if (absl::Status s = RebuildWithFreshNonce(e, keys_[e.key_index],
-                                                   server_.ra.get(), options_.build);
-            !s.ok()) {
+        absl::Status rebuilt;
+        if (options_.poll_pending && (kind == "pending" || sending == &poll)) {
+          absl::StatusOr<Enrollment> next =
+              BuildCertPoll(e, keys_[e.key_index], server_, options_.build);
+          if (next.ok()) {
+            poll = *std::move(next);
+            sending = &poll;
+            ++r.polls;
+          }
+          rebuilt = next.status();
+        } else {
+          rebuilt = RebuildWithFreshNonce(e, keys_[e.key_index], server_.ra.get(),
+                                          options_.build);
+        }
+        if (!rebuilt.ok()) {
           outcome = "rebuild_error";
-          detail = std::string(s.message());
+          detail = std::string(rebuilt.message());
           break;
         }
         if (kind == "pending") Pause(options_.max_wait_seconds);
@@ -264,6 +278,7 @@ void WriteResultsJsonl(const std::vector<TransactionResult>& results,
         << r.unavailable_without_retry_after
         << ", \"fresh_nonce_resends\": " << r.fresh_nonce_resends
         << ", \"replay_refusals\": " << r.replay_refusals
+        << ", \"polls\": " << r.polls
         << ", \"pending\": " << r.pending
         << ", \"outcome\": " << JsonString(r.outcome)
         << ", \"detail\": " << JsonString(r.detail)

@@ -23,6 +23,9 @@ struct RetryOptions {
   // After the run, resend every issued transaction once more with a fresh
   // senderNonce and record the certificate the server answers with.
   bool confirm = false;
+  // On PENDING, poll with CertPoll (a fresh senderNonce each time) as
+  // RFC 8894 clients do, instead of resending the request.
+  bool poll_pending = false;
   bool progress = true;
   BuildOptions build;  // for rebuilding a request with a fresh senderNonce
 };
@@ -38,6 +41,7 @@ struct TransactionResult {
   int fresh_nonce_resends = 0;
   int replay_refusals = 0;
   int pending = 0;
+  int polls = 0;  // CertPolls sent (RetryOptions::poll_pending)
   std::string outcome;  // "ok" or the failure kind of the last attempt
   std::string detail;
   std::string serial;  // hex serial of the certificate received
@@ -56,7 +60,8 @@ struct TransactionResult {
 // request bytes after min(Retry-After, max_wait_seconds) (backoff from
 // 100 ms when there is no Retry-After); on PENDING, and on a replay refusal
 // that follows an unanswered attempt, it rebuilds the request with a fresh
-// senderNonce (same transactionID and CSR). Replies are verified as they
+// senderNonce (same transactionID and CSR), or with `poll_pending` polls
+// (CertPoll) from the first PENDING on. Replies are verified as they
 // arrive (VerifyReply). Fills `report` (failures by final outcome) and
 // returns one result per request.
 std::vector<TransactionResult> RunWithRetry(std::vector<Enrollment>& requests,

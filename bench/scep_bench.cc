@@ -108,6 +108,9 @@ ABSL_FLAG(double, retry_give_up, 120,
 ABSL_FLAG(bool, confirm_retransmission, false,
           "--retry_unavailable: afterwards resend every issued transaction "
           "with a fresh senderNonce and check the same certificate comes back");
+ABSL_FLAG(bool, retry_poll_pending, false,
+          "--retry_unavailable: on PENDING poll with CertPoll, as RFC 8894 "
+          "clients do, instead of resending the request");
 ABSL_FLAG(std::string, results_file, "",
           "--retry_unavailable: write one JSON line per transaction here "
           "(transaction_id, attempts, statuses, outcome, serial, ...)");
@@ -397,6 +400,7 @@ int Load() {
     retry.max_wait_seconds = std::max(0.0, absl::GetFlag(FLAGS_retry_max_wait));
     retry.give_up_seconds = absl::GetFlag(FLAGS_retry_give_up);
     retry.confirm = absl::GetFlag(FLAGS_confirm_retransmission);
+    retry.poll_pending = absl::GetFlag(FLAGS_retry_poll_pending);
     retry.progress = progress;
     retry.build = BuildOptionsFromFlags();
     report.mix = "enroll-retry";

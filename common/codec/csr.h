@@ -54,6 +54,12 @@ enum class CsrSignature {
 absl::StatusOr<Csr> ParseCsr(absl::string_view der, X509* key_from = nullptr,
                              CsrSignature signature = CsrSignature::kVerify);
 
+// Csr::fingerprint of a request for `subject` with `key`: SHA-256 over the
+// DER name and SubjectPublicKeyInfo. A CertPoll's subject and signer key
+// give the fingerprint of the request it polls for.
+absl::StatusOr<std::string> RequestFingerprint(const X509_NAME* subject,
+                                               const X509_PUBKEY* key);
+
 // Verifies `csr`'s self-signature unless already done and sets
 // signature_checked. PermissionDenied when it does not verify.
 absl::Status VerifyCsrSignature(Csr& csr);

@@ -30,7 +30,7 @@ if #KEYS == 2 then
   a = 1
 end
 local key = KEYS[#KEYS]
-local v = redis.call('HMGET', key, 'state', 'fp', 'cert', 'serial')
+local v = redis.call('HMGET', key, 'state', 'fp', 'cert', 'serial', 'lease')
 if not v[1] then
   redis.call('DEL', key)
   redis.call('HSET', key, 'state', 'pending', 'fp', ARGV[a + 1])
@@ -38,9 +38,53 @@ if not v[1] then
   redis.call('PEXPIRE', key, ARGV[a + 2])
   return {'claimed', ARGV[a + 1], ''}
 end
+if v[5] and v[1] == 'pending' and v[2] == ARGV[a + 1] then
+  local t = redis.call('TIME')
+  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  if now >= tonumber(v[5]) then
+    redis.call('HSET', key, 'lease', string.format('%.0f', now + ARGV[a + 2]))
+    if ARGV[a + 3] then redis.call('HSET', key, 'claim', ARGV[a + 3]) end
+    return {'claimed', v[2], ''}
+  end
+end
 local cert = v[3]
 if not cert and v[4] then cert = redis.call('HGET', 'scep:cert:' .. v[4], 'der') end
 return {v[1], v[2] or '', cert or ''}
+)lua";
+
+// A parked pending entry also holds `csr` (the request) and `lease` (Redis
+// time in milliseconds when its holder's lease ends); a claim on it with
+// the same fingerprint after that takes it over. The lease of a parked
+// entry is the claim's remaining lifetime when it was parked.
+//
+// ARGV: fingerprint, request, poll TTL.
+constexpr absl::string_view kPark = R"lua(
+local v = redis.call('HMGET', KEYS[1], 'state', 'fp', 'cert', 'serial', 'lease')
+if not v[1] then return {} end
+if v[1] == 'pending' and v[2] == ARGV[1] and not v[5] then
+  local t = redis.call('TIME')
+  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  local left = redis.call('PTTL', KEYS[1])
+  if left < 0 then left = 0 end
+  redis.call('HSET', KEYS[1], 'csr', ARGV[2], 'lease', string.format('%.0f', now + left))
+  if tonumber(ARGV[3]) > left then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+end
+local cert = v[3]
+if not cert and v[4] then cert = redis.call('HGET', 'scep:cert:' .. v[4], 'der') end
+return {v[1], v[2] or '', cert or ''}
+)lua";
+
+// ARGV: fingerprint, lease, claim token. {fp, csr} of an entry parked
+// under that fingerprint whose lease has ended, now held under the token
+// for `lease`; else {}.
+constexpr absl::string_view kTakeOver = R"lua(
+local v = redis.call('HMGET', KEYS[1], 'state', 'fp', 'lease', 'csr')
+if v[1] ~= 'pending' or v[2] ~= ARGV[1] or not v[3] or not v[4] then return {} end
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+if now < tonumber(v[3]) then return {} end
+redis.call('HSET', KEYS[1], 'lease', string.format('%.0f', now + ARGV[2]), 'claim', ARGV[3])
+return {v[2], v[4]}
 )lua";
 
 // ARGV: fingerprint, certificate, TTL, serial ('' when not indexed).
@@ -150,5 +194,7 @@ LuaScript AbandonScript() { return MakeLuaScript(kAbandon); }
 LuaScript ReopenScript() { return MakeLuaScript(kReopen); }
 LuaScript RejectScript() { return MakeLuaScript(kReject); }
 LuaScript ReadScript() { return MakeLuaScript(kRead); }
+LuaScript ParkScript() { return MakeLuaScript(kPark); }
+LuaScript TakeOverScript() { return MakeLuaScript(kTakeOver); }
 
 }  // namespace scep::redis

@@ -26,6 +26,8 @@ LuaScript MakeLuaScript(absl::string_view source);
 
 // ARGV: fingerprint, pending TTL[, claim token]. Creates a pending entry
 // when none exists (remembering the token) and replies {"claimed", fp, ""};
+// takes over a parked entry with this fingerprint whose lease has ended
+// (ParkScript) the same way, its lease then ending after the pending TTL;
 // otherwise replies {state, fp, cert} of the stored entry. With KEYS
 // {nonce key, transaction key} and ARGV {nonce TTL, ...}, first records the
 // nonce (SET NX) and replies {"replay", "", ""} without claiming when it was
@@ -54,6 +56,19 @@ LuaScript AbandonScript();
 // otherwise changes nothing and replies "kept".
 LuaScript ReopenScript();
 LuaScript RejectScript();
+
+// ARGV: fingerprint, request, poll TTL. Parks an entry pending under this
+// fingerprint: keeps the request and the end of its holder's lease (now +
+// the entry's remaining TTL) and extends the TTL to the poll TTL when that
+// is longer. Replies {state, fp, cert} as the read script does, {} when
+// there is no entry. A parked entry is taken over by a claim with its
+// fingerprint (ClaimScript) or by TakeOverScript once the lease has ended.
+LuaScript ParkScript();
+
+// ARGV: fingerprint, lease, claim token. Replies {fp, request} of an entry
+// parked under that fingerprint whose lease has ended, now held under the
+// token until now + lease; {} otherwise.
+LuaScript TakeOverScript();
 
 // No ARGV. Replies {state, fp, cert} (cert read through the index for an
 // entry that holds a serial; '' when that entry is gone), or {} when there

@@ -30,6 +30,13 @@ struct Transaction {
   std::string certificate;
 };
 
+// A request kept with its pending transaction for CertPoll (see
+// EnrollmentStore::ParkPendingClaim).
+struct ParkedClaim {
+  std::string fingerprint;
+  std::string request;  // the PKCSReq's certification request (DER)
+};
+
 // Replay and transaction state of the SCEP gateway. Implementations are
 // thread-safe.
 //
@@ -66,7 +73,9 @@ class EnrollmentStore {
   // kClaimed with that fingerprint. Otherwise returns the stored state:
   // kPending with the claimer's fingerprint, or kIssued with the fingerprint
   // and certificate. Exactly one of any number of concurrent callers gets
-  // kClaimed.
+  // kClaimed. A parked claim (ParkPendingClaim) under `fingerprint` whose
+  // holder's lease has ended is taken over: kClaimed, the caller holding it
+  // for `pending_ttl`.
   virtual absl::StatusOr<Transaction> ClaimTransaction(
       absl::string_view profile, absl::string_view transaction_id,
       absl::string_view fingerprint, absl::Duration pending_ttl) = 0;
@@ -151,6 +160,30 @@ class EnrollmentStore {
   virtual absl::Status RejectTransaction(absl::string_view profile,
                                          absl::string_view transaction_id,
                                          absl::Duration ttl) = 0;
+
+  // A claim whose holder may be gone (its gateway died mid-request) while
+  // the same request, retransmitted, is answered PENDING: keeps `request`
+  // (the certification request, non-empty) with the transaction and keeps
+  // the transaction for `poll_ttl` (when longer than it has left), so the
+  // device's CertPoll can finish it (TakeOverParkedClaim) once the holder's
+  // lease, the claim's own remaining lifetime, has ended. Only a
+  // transaction pending under `fingerprint` is parked (parking it again
+  // changes nothing); the returned state is as ClaimTransaction reports it,
+  // and nullopt when there is no transaction.
+  virtual absl::StatusOr<std::optional<Transaction>> ParkPendingClaim(
+      absl::string_view profile, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::string_view request,
+      absl::Duration poll_ttl) = 0;
+
+  // For a CertPoll: when the transaction is parked under `fingerprint` and
+  // its holder's lease has ended, makes the caller the holder for `lease`
+  // and returns the parked request; nullopt otherwise (not parked, parked
+  // for another request, the lease still running, issued, or gone).
+  // Exactly one of any number of concurrent callers gets it. The holder
+  // then completes the transaction, or releases it.
+  virtual absl::StatusOr<std::optional<ParkedClaim>> TakeOverParkedClaim(
+      absl::string_view profile, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::Duration lease) = 0;
 
   // Reads transaction `transaction_id` without claiming it (CertPoll,
   // RFC 8894 section 3.3.3): nullopt when unknown or expired, otherwise

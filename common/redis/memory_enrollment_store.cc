@@ -1,5 +1,6 @@
 #include "common/redis/memory_enrollment_store.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -91,7 +92,15 @@ absl::StatusOr<Transaction> MemoryEnrollmentStore::ClaimTransaction(
   ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(pending_ttl, "pending TTL"));
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_();
-  if (const Entry* entry = Find(key, now); entry != nullptr) {
+  if (Entry* entry = Find(key, now); entry != nullptr) {
+    if (StateOf(*entry) == Transaction::State::kPending &&
+        entry->fingerprint == fingerprint && entry->lease_end.has_value() &&
+        now >= *entry->lease_end) {
+      entry->lease_end = now + absl::Milliseconds(ttl_ms);  // taken over
+      return Transaction{.state = Transaction::State::kClaimed,
+                         .fingerprint = entry->fingerprint,
+                         .certificate = ""};
+    }
     return Transaction{.state = StateOf(*entry),
                        .fingerprint = entry->fingerprint,
                        .certificate = entry->certificate};
@@ -131,10 +140,12 @@ absl::Status MemoryEnrollmentStore::CompleteTransaction(
           "certificate");
     }
   }
-  entries_[key] = Entry{.issued = true,
-                        .fingerprint = std::string(fingerprint),
-                        .certificate = std::string(certificate),
-                        .expires = now + absl::Milliseconds(ttl_ms)};
+  Entry issued;
+  issued.issued = true;
+  issued.fingerprint = std::string(fingerprint);
+  issued.certificate = std::string(certificate);
+  issued.expires = now + absl::Milliseconds(ttl_ms);
+  entries_[key] = std::move(issued);
   MaybeSweep(now);
   return absl::OkStatus();
 }
@@ -180,6 +191,48 @@ absl::StatusOr<bool> MemoryEnrollmentStore::ReopenIssuedTransaction(
   entry->certificate.clear();
   entry->expires = now + absl::Milliseconds(ttl_ms);
   return true;
+}
+
+absl::StatusOr<std::optional<Transaction>> MemoryEnrollmentStore::ParkPendingClaim(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::string_view fingerprint, absl::string_view request, absl::Duration poll_ttl) {
+  RETURN_IF_ERROR(CheckAvailable("ParkPendingClaim"));
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
+  RETURN_IF_ERROR(RequireNonEmpty(request, "request"));
+  ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(poll_ttl, "poll TTL"));
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_();
+  Entry* entry = Find(key, now);
+  if (entry == nullptr) return std::nullopt;
+  if (StateOf(*entry) == Transaction::State::kPending &&
+      entry->fingerprint == fingerprint && !entry->lease_end.has_value()) {
+    entry->lease_end = entry->expires;
+    entry->parked_request = std::string(request);
+    entry->expires = std::max(entry->expires, now + absl::Milliseconds(ttl_ms));
+  }
+  return Transaction{.state = StateOf(*entry),
+                     .fingerprint = entry->fingerprint,
+                     .certificate = entry->certificate};
+}
+
+absl::StatusOr<std::optional<ParkedClaim>> MemoryEnrollmentStore::TakeOverParkedClaim(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::string_view fingerprint, absl::Duration lease) {
+  RETURN_IF_ERROR(CheckAvailable("TakeOverParkedClaim"));
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
+  ASSIGN_OR_RETURN(int64_t lease_ms, TtlMillis(lease, "lease"));
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_();
+  Entry* entry = Find(key, now);
+  if (entry == nullptr || StateOf(*entry) != Transaction::State::kPending ||
+      entry->fingerprint != fingerprint || !entry->lease_end.has_value() ||
+      now < *entry->lease_end) {
+    return std::nullopt;
+  }
+  entry->lease_end = now + absl::Milliseconds(lease_ms);
+  return ParkedClaim{entry->fingerprint, entry->parked_request};
 }
 
 absl::Status MemoryEnrollmentStore::RejectTransaction(

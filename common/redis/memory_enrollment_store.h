@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -61,6 +62,13 @@ class MemoryEnrollmentStore : public EnrollmentStore {
   absl::Status RejectTransaction(absl::string_view profile,
                                  absl::string_view transaction_id,
                                  absl::Duration ttl) override;
+  absl::StatusOr<std::optional<Transaction>> ParkPendingClaim(
+      absl::string_view profile, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::string_view request,
+      absl::Duration poll_ttl) override;
+  absl::StatusOr<std::optional<ParkedClaim>> TakeOverParkedClaim(
+      absl::string_view profile, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::Duration lease) override;
   absl::StatusOr<std::optional<Transaction>> GetTransaction(
       absl::string_view profile, absl::string_view transaction_id) override;
   absl::Status Ping() override;
@@ -72,6 +80,9 @@ class MemoryEnrollmentStore : public EnrollmentStore {
     std::string fingerprint;
     std::string certificate;
     absl::Time expires;
+    // Parked pending claims only: the request, and when the holder's lease ends.
+    std::string parked_request;
+    std::optional<absl::Time> lease_end;
   };
   using Map = absl::flat_hash_map<std::string, Entry>;
 

@@ -90,7 +90,9 @@ RedisEnrollmentStore::RedisEnrollmentStore(
       abandon_(AbandonScript()),
       reopen_(ReopenScript()),
       reject_(RejectScript()),
-      read_(ReadScript()) {}
+      read_(ReadScript()),
+      park_(ParkScript()),
+      take_over_(TakeOverScript()) {}
 
 RedisEnrollmentStore::~RedisEnrollmentStore() = default;
 
@@ -325,26 +327,25 @@ absl::Status RedisEnrollmentStore::RejectTransaction(
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::GetTransaction(
-    absl::string_view profile, absl::string_view transaction_id) {
-  constexpr absl::string_view kOp = "GetTransaction";
-  RETURN_IF_ERROR(Flushed(kOp));
-  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
-  ASSIGN_OR_RETURN(RedisReplyPtr reply, Eval(*pool_, kOp, read_, key, {}));
-  if (reply->type != REDIS_REPLY_ARRAY) return Unexpected(kOp, *reply);
-  if (reply->elements == 0) return std::nullopt;
-  if (reply->elements != 3 || reply->element[0]->type != REDIS_REPLY_STRING) {
-    return Unexpected(kOp, *reply);
+namespace {
+
+// The {state, fp, cert} (or {}) reply of the read and park scripts.
+absl::StatusOr<std::optional<Transaction>> TransactionOf(absl::string_view op,
+                                                         const redisReply& reply) {
+  if (reply.type != REDIS_REPLY_ARRAY) return Unexpected(op, reply);
+  if (reply.elements == 0) return std::nullopt;
+  if (reply.elements != 3 || reply.element[0]->type != REDIS_REPLY_STRING) {
+    return Unexpected(op, reply);
   }
   Transaction result;
-  const absl::string_view state = Text(*reply->element[0]);
-  if (reply->element[1]->type == REDIS_REPLY_STRING) {
-    result.fingerprint = std::string(Text(*reply->element[1]));
+  const absl::string_view state = Text(*reply.element[0]);
+  if (reply.element[1]->type == REDIS_REPLY_STRING) {
+    result.fingerprint = std::string(Text(*reply.element[1]));
   }
   if (state == "issued") {
     result.state = Transaction::State::kIssued;
-    if (reply->element[2]->type == REDIS_REPLY_STRING) {
-      result.certificate = std::string(Text(*reply->element[2]));
+    if (reply.element[2]->type == REDIS_REPLY_STRING) {
+      result.certificate = std::string(Text(*reply.element[2]));
     }
   } else if (state == "rejected") {
     result.state = Transaction::State::kRejected;
@@ -352,6 +353,52 @@ absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::GetTransaction(
     result.state = Transaction::State::kPending;
   }
   return result;
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::ParkPendingClaim(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::string_view fingerprint, absl::string_view request, absl::Duration poll_ttl) {
+  constexpr absl::string_view kOp = "ParkPendingClaim";
+  RETURN_IF_ERROR(Flushed(kOp));
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
+  RETURN_IF_ERROR(RequireNonEmpty(request, "request"));
+  ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(poll_ttl, "poll TTL"));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, Eval(*pool_, kOp, park_, key,
+                                             {fingerprint, request, absl::StrCat(ttl_ms)}));
+  return TransactionOf(kOp, *reply);
+}
+
+absl::StatusOr<std::optional<ParkedClaim>> RedisEnrollmentStore::TakeOverParkedClaim(
+    absl::string_view profile, absl::string_view transaction_id,
+    absl::string_view fingerprint, absl::Duration lease) {
+  constexpr absl::string_view kOp = "TakeOverParkedClaim";
+  RETURN_IF_ERROR(Flushed(kOp));
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
+  ASSIGN_OR_RETURN(int64_t lease_ms, TtlMillis(lease, "lease"));
+  ASSIGN_OR_RETURN(const std::string token, ClaimToken(kOp));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, Eval(*pool_, kOp, take_over_, key,
+                                             {fingerprint, absl::StrCat(lease_ms), token}));
+  if (reply->type != REDIS_REPLY_ARRAY) return Unexpected(kOp, *reply);
+  if (reply->elements == 0) return std::nullopt;
+  if (reply->elements != 2 || reply->element[0]->type != REDIS_REPLY_STRING ||
+      reply->element[1]->type != REDIS_REPLY_STRING) {
+    return Unexpected(kOp, *reply);
+  }
+  return ParkedClaim{std::string(Text(*reply->element[0])),
+                     std::string(Text(*reply->element[1]))};
+}
+
+absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::GetTransaction(
+    absl::string_view profile, absl::string_view transaction_id) {
+  constexpr absl::string_view kOp = "GetTransaction";
+  RETURN_IF_ERROR(Flushed(kOp));
+  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, Eval(*pool_, kOp, read_, key, {}));
+  return TransactionOf(kOp, *reply);
 }
 
 absl::Status RedisEnrollmentStore::Ping() {

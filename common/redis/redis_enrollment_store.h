@@ -81,11 +81,19 @@ class RedisEnrollmentStore : public EnrollmentStore {
   absl::Status RejectTransaction(absl::string_view profile,
                                  absl::string_view transaction_id,
                                  absl::Duration ttl) override;
+  absl::StatusOr<std::optional<Transaction>> ParkPendingClaim(
+      absl::string_view profile, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::string_view request,
+      absl::Duration poll_ttl) override;
+  absl::StatusOr<std::optional<ParkedClaim>> TakeOverParkedClaim(
+      absl::string_view profile, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::Duration lease) override;
   absl::StatusOr<std::optional<Transaction>> GetTransaction(
       absl::string_view profile, absl::string_view transaction_id) override;
   absl::Status Ping() override;
 
  private:
+
   explicit RedisEnrollmentStore(std::unique_ptr<RedisConnectionPool> pool);
 
   // ClaimTransaction, recording `nonce` first when given (nullopt: replay).
@@ -107,6 +115,8 @@ class RedisEnrollmentStore : public EnrollmentStore {
   const LuaScript reopen_;
   const LuaScript reject_;
   const LuaScript read_;
+  const LuaScript park_;
+  const LuaScript take_over_;
 };
 
 }  // namespace scep::redis

@@ -318,8 +318,28 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
     // Retransmission (RFC 8894 section 3.3.1): the same certificate again.
     return SuccessWithCertificate(req, txn->certificate);
   }
-  if (txn->state == Transaction::State::kPending) return Pending(req);
+  if (txn->state == Transaction::State::kPending) {
+    // Its twin holds the claim still. Should that request's gateway have
+    // died, its claim would end with it and this device, told PENDING,
+    // would poll for nothing: the request is parked with the transaction
+    // so that a CertPoll after the holder's lease can finish it.
+    absl::StatusOr<std::optional<Transaction>> parked = store_->ParkPendingClaim(
+        profile.name, tid, fingerprint, csr.der, options_.parked_ttl);
+    if (!parked.ok()) return UnavailableAfterNonce(req, "transaction store");
+    if (parked->has_value() && (*parked)->state == Transaction::State::kIssued &&
+        (*parked)->fingerprint == fingerprint) {
+      return SuccessWithCertificate(req, (*parked)->certificate);  // just finished
+    }
+    return Pending(req);
+  }
+  return IssueClaimed(profile, req, csr, renews, /*keep_claim_when_unavailable=*/false);
+}
 
+PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
+                                      const codec::Csr& csr, bool renews,
+                                      bool keep_claim_when_unavailable) {
+  const std::string& tid = req.msg.attributes.transaction_id;
+  const std::string& fingerprint = csr.fingerprint;
   // One signer call issues the certificate and signs the CertRep.
   absl::StatusOr<CertRepRequest> reply = SuccessReply(req);
   if (!reply.ok()) {
@@ -328,8 +348,13 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
   }
   absl::StatusOr<IssuedCertRep> issued = issuer_.IssueWithReply(profile, csr, *reply);
   if (!issued.ok()) {
+    if (absl::IsUnavailable(issued.status())) {
+      if (!keep_claim_when_unavailable) {
+        (void)store_->ReleaseTransaction(profile.name, tid, fingerprint);
+      }
+      return UnavailableAfterNonce(req, "signer");
+    }
     (void)store_->ReleaseTransaction(profile.name, tid, fingerprint);
-    if (absl::IsUnavailable(issued.status())) return UnavailableAfterNonce(req, "signer");
     if (absl::IsPermissionDenied(issued.status())) {
       // The signer's own check of the CSR's self-signature.
       return Failure(req, FailInfo::kBadMessageCheck,

@@ -6,6 +6,8 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/codec/csr.h"
+#include "common/codec/identifiers.h"
 #include "common/codec/pki_message.h"
 #include "common/redis/certificate_index.h"
 #include "common/redis/enrollment_store.h"
@@ -26,6 +28,9 @@ struct PkiOperationOptions {
   absl::Duration issued_ttl = absl::Hours(24 * 30);
   // How long a retransmission waits for a concurrent twin to finish.
   absl::Duration pending_wait = absl::Seconds(3);
+  // How long a request parked for CertPoll is kept (a twin still pending
+  // after pending_wait; see EnrollmentStore::ParkPendingClaim).
+  absl::Duration parked_ttl = absl::Hours(24);
   // Index entries outlive their certificate by this much.
   absl::Duration index_grace = absl::Hours(24 * 365);
   // CRL nextUpdate - thisUpdate; a cached CRL is re-signed when it has
@@ -115,6 +120,19 @@ class PkiOperation {
   // request signed with that very certificate (see RenewsInTransaction).
   PkiOutcome IssueOnce(const Profile& profile, Request& req, const codec::Csr& csr,
                        const CaSet& ca);
+  // Issues `csr` in the transaction `req` names, which the caller has
+  // claimed, and completes it: the signed CertRep, or a FAILURE (the claim
+  // released). A 503 releases the claim too, unless
+  // `keep_claim_when_unavailable` (a parked request, which a later poll
+  // takes over again once this lease has ended).
+  PkiOutcome IssueClaimed(const Profile& profile, Request& req, const codec::Csr& csr,
+                          bool renews, bool keep_claim_when_unavailable);
+  // CertPoll of a pending transaction: when its request is parked and the
+  // holder's lease has ended (its gateway died mid-request), issues it to
+  // the polling device; nullopt to answer PENDING.
+  std::optional<PkiOutcome> FinishParked(const Profile& profile, Request& req,
+                                         const codec::IssuerAndSubject& ids,
+                                         const CaSet& ca);
   // Whether `req`, in a transaction issued with `issued_der`, is signed with
   // that certificate: its sender has the certificate, so this is not a
   // retransmission of a request whose answer was lost but a client asking

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/codec/envelope.h"
 #include "common/codec/identifiers.h"
+#include "common/codec/csr.h"
 #include "common/crypto/der.h"
 #include "services/gateway/crl_cache.h"
 #include "services/gateway/pki_operation.h"
@@ -29,7 +30,12 @@ PkiOutcome PkiOperation::HandleCertPoll(const Profile& profile, Request& req,
   if (!txn->has_value()) {
     return Failure(req, FailInfo::kBadCertId, "no such transaction");
   }
-  if ((*txn)->state == Transaction::State::kPending) return Pending(req);
+  if ((*txn)->state == Transaction::State::kPending) {
+    if (std::optional<PkiOutcome> finished = FinishParked(profile, req, *ids, ca)) {
+      return *std::move(finished);
+    }
+    return Pending(req);
+  }
   if ((*txn)->state == Transaction::State::kRejected) {
     return Failure(req, FailInfo::kBadRequest, "the request was rejected");
   }
@@ -47,6 +53,39 @@ PkiOutcome PkiOperation::HandleCertPoll(const Profile& profile, Request& req,
                    "issuer and subject do not match the transaction");
   }
   return SuccessWithCertificate(req, (*txn)->certificate);
+}
+
+std::optional<PkiOutcome> PkiOperation::FinishParked(const Profile& profile, Request& req,
+                                                     const codec::IssuerAndSubject& ids,
+                                                     const CaSet& ca) {
+  // Only the requester finishes its request: the poll names this CA (or
+  // its RA) and, with the subject it names and the key it is signed with,
+  // the request's fingerprint. Anyone else is answered PENDING.
+  if (X509_NAME_cmp(ids.issuer.get(), X509_get_subject_name(ca.ca.get())) != 0 &&
+      X509_NAME_cmp(ids.issuer.get(), X509_get_subject_name(ca.ra.get())) != 0) {
+    return std::nullopt;
+  }
+  absl::StatusOr<std::string> fingerprint = codec::RequestFingerprint(
+      ids.subject.get(), X509_get_X509_PUBKEY(req.msg.signer_certificate.get()));
+  if (!fingerprint.ok()) return std::nullopt;
+  const std::string& tid = req.msg.attributes.transaction_id;
+  absl::StatusOr<std::optional<redis::ParkedClaim>> parked = store_->TakeOverParkedClaim(
+      profile.name, tid, *fingerprint, options_.pending_ttl);
+  if (!parked.ok()) return UnavailableAfterNonce(req, "transaction store");
+  if (!parked->has_value()) return std::nullopt;  // not parked, or its holder is at work
+  absl::StatusOr<codec::Csr> csr =
+      codec::ParseCsr((*parked)->request, req.msg.signer_certificate.get(),
+                      codec::CsrSignature::kUnlessSignedWithItsKey);
+  if (!csr.ok() || csr->fingerprint != *fingerprint) {
+    (void)store_->ReleaseTransaction(profile.name, tid, *fingerprint);
+    return Failure(req, FailInfo::kBadRequest, "the request kept for polling is unusable");
+  }
+  if (absl::Status policy = ProfileIssuer::CheckPolicy(profile, *csr); !policy.ok()) {
+    (void)store_->ReleaseTransaction(profile.name, tid, *fingerprint);
+    return Failure(req, FailInfo::kBadRequest, policy.message());
+  }
+  return IssueClaimed(profile, req, *csr, /*renews=*/false,
+                      /*keep_claim_when_unavailable=*/true);
 }
 
 PkiOutcome PkiOperation::HandleGetCert(const Profile& profile, Request& req,

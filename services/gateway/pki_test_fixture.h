@@ -42,6 +42,7 @@ class CountingStore final : public redis::EnrollmentStore {
   int claim_calls = 0;
   int nonce_and_claim_calls = 0;
   int reopen_calls = 0;
+  int park_calls = 0;
 
   absl::StatusOr<bool> RecordNonce(absl::string_view profile, absl::string_view nonce,
                                    absl::Duration ttl) override {
@@ -95,6 +96,17 @@ class CountingStore final : public redis::EnrollmentStore {
   absl::Status RejectTransaction(absl::string_view profile, absl::string_view tid,
                                  absl::Duration ttl) override {
     return inner_->RejectTransaction(profile, tid, ttl);
+  }
+  absl::StatusOr<std::optional<redis::Transaction>> ParkPendingClaim(
+      absl::string_view profile, absl::string_view tid, absl::string_view fingerprint,
+      absl::string_view request, absl::Duration poll_ttl) override {
+    ++park_calls;
+    return inner_->ParkPendingClaim(profile, tid, fingerprint, request, poll_ttl);
+  }
+  absl::StatusOr<std::optional<redis::ParkedClaim>> TakeOverParkedClaim(
+      absl::string_view profile, absl::string_view tid, absl::string_view fingerprint,
+      absl::Duration lease) override {
+    return inner_->TakeOverParkedClaim(profile, tid, fingerprint, lease);
   }
   absl::StatusOr<std::optional<redis::Transaction>> GetTransaction(
       absl::string_view profile, absl::string_view tid) override {

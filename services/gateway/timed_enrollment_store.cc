@@ -103,6 +103,24 @@ class TimedEnrollmentStore final : public redis::EnrollmentStore {
     });
   }
 
+  absl::StatusOr<std::optional<Transaction>> ParkPendingClaim(
+      absl::string_view profile, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::string_view request,
+      absl::Duration poll_ttl) override {
+    return Timed("ParkPendingClaim", [&] {
+      return inner_->ParkPendingClaim(profile, transaction_id, fingerprint, request,
+                                      poll_ttl);
+    });
+  }
+
+  absl::StatusOr<std::optional<redis::ParkedClaim>> TakeOverParkedClaim(
+      absl::string_view profile, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::Duration lease) override {
+    return Timed("TakeOverParkedClaim", [&] {
+      return inner_->TakeOverParkedClaim(profile, transaction_id, fingerprint, lease);
+    });
+  }
+
   absl::StatusOr<std::optional<Transaction>> GetTransaction(
       absl::string_view profile, absl::string_view transaction_id) override {
     return Timed("GetTransaction", [&] {

@@ -144,13 +144,14 @@ class FaultTest(unittest.TestCase):
         return harness.metric(self.stack.scrape("signer"),
                               "scep_signer_certificates_issued_total")
 
-    def start_bench(self, n=N, concurrency=CONCURRENCY):
+    def start_bench(self, n=N, concurrency=CONCURRENCY, extra=()):
         self.results_path = os.path.join(self.stack.dir, "bench-results.jsonl")
         argv = [BENCH, "--url", self.stack.url, "--challenge", self.stack.challenge,
                 "--n", str(n), "--concurrency", str(concurrency), "--keys", "8",
                 "--retry_unavailable", "--retry_max_wait", "0.5",
                 "--retry_give_up", "90", "--confirm_retransmission",
                 "--results_file", self.results_path, "--json", "--progress=false"]
+        argv += list(extra)
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
 

@@ -1,0 +1,119 @@
+// A device told PENDING while its own earlier request held the transaction
+// claim, when that request's gateway died mid-request: the retransmission
+// parks the request, and the device's CertPoll finishes it once the dead
+// holder's lease has ended (EnrollmentStore::ParkPendingClaim).
+
+#include "absl/strings/match.h"
+#include "common/codec/csr.h"
+#include "common/codec/identifiers.h"
+#include "services/gateway/pki_test_fixture.h"
+
+namespace scep::gateway::testing {
+namespace {
+
+class PkiParkedTest : public PkiMessagesTest {
+ protected:
+  void SetUp() override {
+    PkiMessagesTest::SetUp();
+    store_ = redis::MemoryEnrollmentStore::New([this] { return now_; });
+    options_.pki.pending_wait = absl::ZeroDuration();
+    Rebuild();
+    device_ = NewDevice("orphan");
+    csr_ = Csr(device_.key.get(), "orphan", "pw");
+    parsed_ = codec::ParseCsr(csr_).value();
+    // A gateway claimed the transaction for this request and died.
+    ASSERT_EQ(store_->ClaimTransaction("default", kTid, parsed_.fingerprint,
+                                       options_.pki.pending_ttl)->state,
+              redis::Transaction::State::kClaimed);
+  }
+
+  // CertPoll naming this CA and the request's subject, signed by `id`.
+  HttpResponse Poll(const Identity& id) {
+    const std::string ias =
+        codec::EncodeIssuerAndSubject(X509_get_subject_name(ca_.get()),
+                                      X509_REQ_get_subject_name(parsed_.request.get()))
+            .value();
+    return Post(Message(id, MessageType::kCertPoll, kTid, ias));
+  }
+
+  static constexpr char kTid[] = "tid-orphan";
+  absl::Time now_ = absl::Now();
+  Identity device_;
+  std::string csr_;
+  codec::Csr parsed_;
+};
+
+TEST_F(PkiParkedTest, DevicesPollFinishesItsRequestOnceTheDeadHoldersLeaseEnds) {
+  // The retransmission finds its twin's claim: PENDING, the request parked.
+  EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
+            PkiStatus::kPending);
+  // While the holder's lease runs, polls are PENDING and nothing is issued.
+  EXPECT_EQ(Attributes(Poll(device_)).pki_status, PkiStatus::kPending);
+  EXPECT_EQ(signer_->issued.load(), 0);
+  now_ += options_.pki.pending_ttl + absl::Seconds(1);
+  // Past it (the claim alone would have expired), a stranger's poll, with
+  // another key, neither gets nor starts anything.
+  Identity stranger = NewDevice("orphan");
+  EXPECT_EQ(Attributes(Poll(stranger)).pki_status, PkiStatus::kPending);
+  EXPECT_EQ(signer_->issued.load(), 0);
+  // The device's own poll is answered with its certificate.
+  codec::OpenedCertRep rep = Open(Poll(device_), device_);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
+  ASSERT_EQ(rep.certificates.size(), 1u);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(rep.certificates[0].get()), device_.key.get()), 1);
+  EXPECT_EQ(signer_->issued.load(), 1);
+  // From then on the transaction answers with that certificate: polls and
+  // retransmissions alike, and nothing is issued twice.
+  codec::OpenedCertRep again = Open(Poll(device_), device_);
+  ASSERT_EQ(again.certificates.size(), 1u);
+  EXPECT_EQ(X509_cmp(again.certificates[0].get(), rep.certificates[0].get()), 0);
+  codec::OpenedCertRep resent =
+      Open(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_)), device_);
+  ASSERT_EQ(resent.certificates.size(), 1u);
+  EXPECT_EQ(X509_cmp(resent.certificates[0].get(), rep.certificates[0].get()), 0);
+  EXPECT_EQ(signer_->issued.load(), 1);
+}
+
+TEST_F(PkiParkedTest, ARetransmissionAfterTheLeaseIssuesToo) {
+  EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
+            PkiStatus::kPending);
+  // Parked, the transaction outlives the claim's TTL; the device sending
+  // its request again rather than polling takes it over.
+  now_ += options_.pki.pending_ttl + absl::Seconds(1);
+  codec::OpenedCertRep rep =
+      Open(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_)), device_);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
+  EXPECT_EQ(signer_->issued.load(), 1);
+  codec::OpenedCertRep polled = Open(Poll(device_), device_);
+  ASSERT_EQ(polled.certificates.size(), 1u);
+  EXPECT_EQ(X509_cmp(polled.certificates[0].get(), rep.certificates[0].get()), 0);
+}
+
+TEST_F(PkiParkedTest, SignerOutageDuringThePollKeepsTheRequestParked) {
+  EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
+            PkiStatus::kPending);
+  now_ += options_.pki.pending_ttl + absl::Seconds(1);
+  signer_->issue_down = true;
+  HttpResponse down = Poll(device_);
+  EXPECT_EQ(down.status, 503);
+  signer_->issue_down = false;
+  // The poll that hit the outage holds the lease now: PENDING until it ends.
+  EXPECT_EQ(Attributes(Poll(device_)).pki_status, PkiStatus::kPending);
+  now_ += options_.pki.pending_ttl + absl::Seconds(1);
+  codec::OpenedCertRep rep = Open(Poll(device_), device_);
+  EXPECT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
+  EXPECT_EQ(signer_->issued.load(), 1);
+}
+
+TEST_F(PkiParkedTest, AClaimNobodyParkedStillEndsWithItsTtl) {
+  // No retransmission came: nothing parked; the poll finds the claim until
+  // it expires, then no transaction (the device's next PKCSReq starts over).
+  EXPECT_EQ(Attributes(Poll(device_)).pki_status, PkiStatus::kPending);
+  now_ += options_.pki.pending_ttl + absl::Seconds(1);
+  EXPECT_EQ(Attributes(Poll(device_)).fail_info, codec::FailInfo::kBadCertId);
+  EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
+            PkiStatus::kSuccess);
+}
+
+}  // namespace
+}  // namespace scep::gateway::testing
