@@ -81,6 +81,9 @@ ABSL_FLAG(std::string, issuance_policy, "",
 ABSL_FLAG(std::string, audit_log, "",
           "file the issuance audit trail is appended to (one JSON line per "
           "certificate signed or refused); empty: standard error");
+ABSL_FLAG(bool, audit_required, false,
+          "withhold a signed certificate whose audit line cannot be written "
+          "(UNAVAILABLE: the gateway answers 503 + Retry-After)");
 ABSL_FLAG(int, max_issuance_per_minute, 0,
           "certificates one caller (a gateway, by mTLS identity or address) may "
           "have signed per minute, bursts included; over it RESOURCE_EXHAUSTED "
@@ -302,7 +305,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<scep::signer::CallerRateLimit> rate_limit;
   if (max_issuance > 0) rate_limit = std::make_unique<scep::signer::CallerRateLimit>(max_issuance);
   scep::signer::SignerService service(std::move(cas->by_name), &pool,
-                                      {&metrics, audit.get(), rate_limit.get()});
+                                      {&metrics, audit.get(), rate_limit.get(),
+                                       absl::GetFlag(FLAGS_audit_required)});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int bound_port = 0;

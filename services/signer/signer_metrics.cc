@@ -77,7 +77,13 @@ SignerMetrics::SignerMetrics(prometheus::Registry& registry)
                         .Help("Issuance requests refused by the per-caller rate limit "
                               "(--max_issuance_per_minute).")
                         .Register(registry)
-                        .Add({})) {}
+                        .Add({})),
+      withheld_(prometheus::BuildCounter()
+                    .Name("scep_signer_certificates_withheld_total")
+                    .Help("Certificates signed but withheld because their audit line "
+                          "could not be written (--audit_required).")
+                    .Register(registry)
+                    .Add({})) {}
 
 void SignerMetrics::IssuanceRefused(absl::string_view ca, absl::string_view rule) {
   refused_.Add({{"ca", std::string(ca)}, {"rule", std::string(rule)}}).Increment();

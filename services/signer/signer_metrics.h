@@ -65,6 +65,9 @@ class SignerMetrics {
   void IssuanceRateLimited() { rate_limited_.Increment(); }
   // An issuance audit line could not be written.
   void AuditWriteError() { audit_errors_.Increment(); }
+  // A signed certificate withheld because its audit line was not written
+  // (--audit_required).
+  void CertificateWithheld() { withheld_.Increment(); }
 
  private:
   prometheus::Family<prometheus::Counter>& rpcs_;
@@ -80,6 +83,7 @@ class SignerMetrics {
   prometheus::Family<prometheus::Counter>& refused_;
   prometheus::Counter& audit_errors_;
   prometheus::Counter& rate_limited_;
+  prometheus::Counter& withheld_;
 };
 
 }  // namespace scep::signer

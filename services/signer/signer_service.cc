@@ -7,6 +7,7 @@
 #include <grpcpp/security/auth_context.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
 #include "common/codec/envelope.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
@@ -78,12 +79,12 @@ std::string CallerOf(grpc::CallbackServerContext* context) {
 
 }  // namespace
 
-void SignerService::Record(grpc::CallbackServerContext* context, absl::string_view ca,
-                           absl::string_view transaction_id,
-                           const absl::StatusOr<crypto::X509Ptr>& cert) {
+absl::Status SignerService::Record(grpc::CallbackServerContext* context, absl::string_view ca,
+                                   absl::string_view transaction_id,
+                                   const absl::StatusOr<crypto::X509Ptr>& cert) {
   const absl::string_view ca_label = ca.empty() ? absl::string_view("default") : ca;
   const std::string rule = cert.ok() ? std::string() : PolicyRuleOf(cert.status());
-  if (!cert.ok() && rule.empty()) return;
+  if (!cert.ok() && rule.empty()) return absl::OkStatus();
   if (metrics_ != nullptr) {
     if (cert.ok()) {
       metrics_->CertificateIssued();
@@ -91,12 +92,17 @@ void SignerService::Record(grpc::CallbackServerContext* context, absl::string_vi
       metrics_->IssuanceRefused(ca_label, rule);
     }
   }
-  if (audit_ == nullptr) return;
+  if (audit_ == nullptr) return absl::OkStatus();
   const std::string caller = CallerOf(context);
   const IssuanceContext where{ca_label, caller, transaction_id};
   const bool written = cert.ok() ? audit_->Issued(where, cert->get())
                                  : audit_->Refused(where, rule, cert.status().message());
-  if (!written && metrics_ != nullptr) metrics_->AuditWriteError();
+  if (written) return absl::OkStatus();
+  if (metrics_ != nullptr) metrics_->AuditWriteError();
+  if (!cert.ok() || !audit_required_) return absl::OkStatus();
+  if (metrics_ != nullptr) metrics_->CertificateWithheld();
+  return absl::UnavailableError(
+      "the issuance audit trail cannot be written: certificate withheld");
 }
 
 absl::Status SignerService::CheckRate(grpc::CallbackServerContext* context,
@@ -245,7 +251,7 @@ grpc::ServerUnaryReactor* SignerService::IssueCertificate(
       return rate;
     }
     absl::StatusOr<crypto::X509Ptr> cert = core->IssueX509(request->csr(), PolicyOf(*request));
-    Record(context, request->issuing_ca(), "", cert);
+    RETURN_IF_ERROR(Record(context, request->issuing_ca(), "", cert));
     if (!cert.ok()) return cert.status();
     absl::StatusOr<std::string> der = crypto::ToDer(cert->get(), i2d_X509);
     if (!der.ok()) return der.status();
@@ -367,7 +373,9 @@ grpc::ServerUnaryReactor* SignerService::IssueCertRep(
         return rate;
       }
       cert = core->IssueX509(issue.csr(), PolicyOf(issue), recipient->get());
-      Record(context, issue.issuing_ca(), request->attributes().transaction_id(), cert);
+      // Withheld (not remembered either): the retry is signed and audited anew.
+      RETURN_IF_ERROR(
+          Record(context, issue.issuing_ca(), request->attributes().transaction_id(), cert));
       if (cert.ok()) {
         cert_der = crypto::ToDer(cert->get(), i2d_X509);
         if (cert_der.ok()) recent_.Remember(key, *cert_der);

@@ -27,6 +27,11 @@ struct SignerServiceOptions {
   // Issuance per caller: over it, RESOURCE_EXHAUSTED (the gateway
   // answers 503 + Retry-After) and nothing is signed.
   CallerRateLimit* rate_limit = nullptr;
+  // A certificate whose audit line cannot be written is withheld: the call
+  // fails UNAVAILABLE (the gateway answers 503 + Retry-After), nothing of
+  // it is remembered for a retry, so no certificate leaves the signer
+  // unaudited. Off: the failure is counted and the certificate delivered.
+  bool audit_required = false;
 };
 
 // The scep.signer.v1.Signer gRPC service (callback API). Each call's
@@ -48,7 +53,8 @@ class SignerService final : public v1::Signer::CallbackService {
         pool_(pool),
         metrics_(options.metrics),
         audit_(options.audit),
-        rate_limit_(options.rate_limit) {}
+        rate_limit_(options.rate_limit),
+        audit_required_(options.audit_required && options.audit != nullptr) {}
   // One CA only: the default.
   SignerService(SignerCore* core, base::ThreadPool* pool, SignerServiceOptions options = {})
       : SignerService(IssuingCas{{"", core}}, pool, options) {}
@@ -97,10 +103,11 @@ class SignerService final : public v1::Signer::CallbackService {
   absl::Status CheckRate(grpc::CallbackServerContext* context, absl::string_view ca,
                          absl::string_view transaction_id);
   // Counts and audits one issuance: the certificate signed, or the policy
-  // refusal `cert` holds (other errors pass unrecorded).
-  void Record(grpc::CallbackServerContext* context, absl::string_view ca,
-              absl::string_view transaction_id,
-              const absl::StatusOr<crypto::X509Ptr>& cert);
+  // refusal `cert` holds (other errors pass unrecorded). UNAVAILABLE when a
+  // signed certificate must be withheld (audit_required, line not written).
+  absl::Status Record(grpc::CallbackServerContext* context, absl::string_view ca,
+                      absl::string_view transaction_id,
+                      const absl::StatusOr<crypto::X509Ptr>& cert);
 
   const IssuingCas cas_;
   // A retry of a call whose caller gave up after the CA signed gets the
@@ -110,6 +117,7 @@ class SignerService final : public v1::Signer::CallbackService {
   SignerMetrics* const metrics_;
   IssuanceAudit* const audit_;
   CallerRateLimit* const rate_limit_;
+  const bool audit_required_;
 };
 
 }  // namespace scep::signer

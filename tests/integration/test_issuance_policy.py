@@ -179,10 +179,6 @@ class IssuancePolicyTest(unittest.TestCase):
             self.assertNotIn(Stack.PIN, out.stdout + out.stderr)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class IssuanceRateLimitTest(unittest.TestCase):
     """scep-signer --max_issuance_per_minute: a caller past its rate gets
     503 + Retry-After from the gateway, nothing is signed or lost, and the
@@ -224,3 +220,64 @@ class IssuanceRateLimitTest(unittest.TestCase):
         status, _, body = self.post(late)
         self.assertEqual(status, 200)
         self.assertEqual(self.stack.probe_open("rate-late", body)["pkiStatus"], 0)
+
+
+class AuditRequiredTest(unittest.TestCase):
+    """scep-signer --audit_required: while the audit trail cannot be written
+    (here: the file is /dev/full, every write fails with ENOSPC) no
+    certificate leaves the signer; the device gets 503 + Retry-After and,
+    once the trail is writable again, the identical request gets a
+    certificate whose audit line is there."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="scep-audit-")
+        cls.audit = os.path.join(cls.tmp, "audit.log")
+        os.symlink("/dev/full", cls.audit)
+        cls.stack = Stack(signer_args=[f"--audit_log={cls.audit}",
+                                       "--audit_required"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def test_no_certificate_leaves_the_signer_unaudited(self):
+        request = self.stack.probe_request("audited", "tid-audited", os.urandom(16).hex())
+        status, headers, body = http("POST", f"{self.stack.url}{PKI_OP}", request)
+        self.assertEqual(status, 503, body[:200])
+        self.assertIn("Retry-After", headers)
+        signer = self.stack.scrape("signer")
+        withheld = metric(signer, "scep_signer_certificates_withheld_total")
+        self.assertGreaterEqual(withheld, 1)
+        self.assertGreaterEqual(metric(signer, "scep_signer_audit_write_errors_total"), withheld)
+        # The gateway received no certificate.
+        self.assertEqual(metric(self.stack.scrape(), "scep_gateway_certificates_issued_total")
+                         or 0, 0)
+        # The trail becomes writable (the operator freed space / fixed the
+        # mount) and the signer reopens it on SIGHUP.
+        os.unlink(self.audit)
+        self.stack.procs["signer"].send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while '"event":"audit_log_reopened"' not in self.stack.log("signer"):
+            self.assertLess(time.time(), deadline, "no audit_log_reopened")
+            time.sleep(0.1)
+        status, _, body = http("POST", f"{self.stack.url}{PKI_OP}", request)
+        self.assertEqual(status, 200, body[:200])
+        rep = self.stack.probe_open("audited", body)
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        with open(self.audit) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+        issued = [line for line in lines if line["event"] == "certificate_issued"
+                  and line.get("transaction_id") == "tid-audited"]
+        self.assertEqual(len(issued), 1, lines)
+        # The certificate the device got is the one the line records.
+        serial = openssl("x509", "-noout", "-serial",
+                         input=rep["pem"].encode()).decode().split("=")[1].strip()
+        self.assertEqual(issued[0]["serial"].upper().lstrip("0"), serial.upper().lstrip("0"))
+        self.assertEqual(metric(self.stack.scrape(), "scep_gateway_certificates_issued_total"), 1)
+        self.assertEqual(metric(self.stack.scrape("signer"),
+                                "scep_signer_certificates_withheld_total"), withheld)
+
+
+if __name__ == "__main__":
+    unittest.main()
