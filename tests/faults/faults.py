@@ -144,9 +144,9 @@ class FaultTest(unittest.TestCase):
         return harness.metric(self.stack.scrape("signer"),
                               "scep_signer_certificates_issued_total")
 
-    def start_bench(self, n=N, concurrency=CONCURRENCY, extra=()):
+    def start_bench(self, n=N, concurrency=CONCURRENCY, extra=(), url=None):
         self.results_path = os.path.join(self.stack.dir, "bench-results.jsonl")
-        argv = [BENCH, "--url", self.stack.url, "--challenge", self.stack.challenge,
+        argv = [BENCH, "--url", url or self.stack.url, "--challenge", self.stack.challenge,
                 "--n", str(n), "--concurrency", str(concurrency), "--keys", "8",
                 "--retry_unavailable", "--retry_max_wait", "0.5",
                 "--retry_give_up", "90", "--confirm_retransmission",

@@ -1,0 +1,128 @@
+"""What every scenario in which a gateway process dies mid-request must
+hold (test_gateway_restart, test_gateway_failover): the requests it had in
+flight lose their connection, and the devices' retries (the identical
+bytes, then a fresh senderNonce for the same transactionID and request, and
+CertPoll when told PENDING) must all end with a certificate, nothing may
+stay half-written in Redis, and no transaction may hand out two
+certificates."""
+
+import json
+import sys
+import time
+
+import faults
+
+# > signer deadline (1 s) + 2 x Redis timeout (1 s): the gateway refuses less.
+PENDING_TTL_SECONDS = 6
+
+
+class GatewayDeathTest(faults.FaultTest):
+    stack_kwargs = {"gateway_args": [f"--pending_ttl_seconds={PENDING_TTL_SECONDS}"]}
+
+    def start_bench(self, n=faults.N, concurrency=faults.CONCURRENCY, extra=(), url=None):
+        # Devices told PENDING poll (CertPoll), as RFC 8894 clients do: the
+        # request a dead gateway held must be finished by the poll.
+        return super().start_bench(n, concurrency,
+                                   extra=["--retry_poll_pending", *extra], url=url)
+
+    def transaction_states(self):
+        """{state: count} over every transaction key in Redis."""
+        states, cursor = {}, b"0"
+        while True:
+            cursor, keys = self.stack.redis("SCAN", cursor, "MATCH", "scep:*:txn:*",
+                                            "COUNT", "1000")
+            for key in keys:
+                state = (self.stack.redis("HGET", key, "state") or b"?").decode()
+                states[state] = states.get(state, 0) + 1
+            if cursor in (b"0", 0, "0"):
+                return states
+
+    def wait_for_signatures(self, bench, signed_before, at_least=40, timeout=60):
+        """Returns once the CA has signed `at_least` certificates for the
+        bench (the fault must hit a running load, not the preparation)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if bench.poll() is not None:
+                self.fail("scep-bench ended before the fault: " + bench.stderr.read())
+            if self.signer_issued() - signed_before >= at_least:
+                return
+            time.sleep(0.05)
+        self.fail("load did not start")
+
+    def check_outcome(self, name, bench, signer_before, certs_before, t_kill):
+        """Waits for the bench and checks what a gateway death must leave;
+        returns the figures (also printed as FAULT-FIGURES)."""
+        stack = self.stack
+        n, c = faults.N, faults.CONCURRENCY
+        try:
+            out, err = bench.communicate(timeout=150)
+            t_done = time.monotonic()
+        finally:
+            if bench.poll() is None:
+                bench.kill()
+                bench.wait()
+        report = json.loads(out) if out.strip() else {}
+        with open(self.results_path) as f:
+            results = [json.loads(line) for line in f]
+
+        # Every transaction ended with its certificate: none lost, none gave up.
+        self.assertEqual(len(results), n)
+        bad = [r for r in results if r["outcome"] != "ok"]
+        self.assertEqual(bad, [], f"{name}: transactions without a certificate\n{err}")
+        statuses = {}
+        for r in results:
+            for s, k in r["statuses"].items():
+                statuses[s] = statuses.get(s, 0) + k
+        self.assertEqual(set(statuses) - {"200", "503", "io"}, set(), statuses)
+        # The kill cut requests off (otherwise this test proves nothing).
+        self.assertGreater(statuses.get("io", 0), 0, statuses)
+
+        # One certificate per transaction: a retransmission with a fresh
+        # senderNonce gets the very certificate first received.
+        mismatch = [r for r in results if r["confirm_outcome"] != "ok"
+                    or r["confirm_serial"] != r["serial"]]
+        self.assertEqual(mismatch, [], f"{name}: a retransmission got another answer")
+        serials = [r["serial"] for r in results]
+        self.assertEqual(len(set(serials)), n, f"{name}: a serial handed out twice")
+        self.assertEqual(len({r["transaction_id"] for r in results}), n)
+        # Each handed-out certificate is in the certificate index (GetCert,
+        # the CRL and revocation find it).
+        missing = [s for s in serials
+                   if not stack.redis("HEXISTS", f"scep:cert:{s}", "der")]
+        self.assertEqual(missing, [], f"{name}: issued but not indexed")
+
+        # What the dead process had signed but never answered: at most one
+        # signature per request it had in flight, never more.
+        signed = self.signer_issued() - signer_before
+        indexed = stack.redis("ZCARD", "scep:certs") - certs_before
+        self.assertGreaterEqual(indexed, n)
+        self.assertGreaterEqual(signed, indexed)
+        self.assertLessEqual(signed, n + c, f"{name}: more signatures than requests in flight")
+
+        # Nothing half-written: no transaction is left pending (the dead
+        # request's claim ended and its device completed the transaction).
+        states = self.transaction_states()
+        self.assertEqual(set(states) - {"issued"}, set(), states)
+        self.assertGreaterEqual(states.get("issued", 0), n)
+
+        # Some killed request had claimed its transaction: its resend was
+        # told PENDING and the device's polls finished it (with the claim
+        # alone they would have met "no such transaction" once it expired).
+        self.assertGreater(sum(r["pending"] for r in results), 0, statuses)
+        self.assertGreater(sum(r["polls"] for r in results), 0)
+
+        self.assert_no_secret_in_logs()
+        figures = {
+            "scenario": name, "n": n, "concurrency": c,
+            "io_errors": statuses.get("io", 0),
+            "retried_transactions": sum(1 for r in results if r["attempts"] > 1),
+            "fresh_nonce_resends": sum(r["fresh_nonce_resends"] for r in results),
+            "replay_refusals": sum(r["replay_refusals"] for r in results),
+            "pending_answers": sum(r["pending"] for r in results),
+            "polls": sum(r["polls"] for r in results),
+            "signed_not_handed_out": signed - n,
+            "last_done_after_kill_seconds": round(t_done - t_kill, 2),
+            "bench_wall_seconds": report.get("wall_seconds"),
+        }
+        print("FAULT-FIGURES " + json.dumps(figures), file=sys.stderr)
+        return figures
