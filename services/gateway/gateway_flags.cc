@@ -1,0 +1,94 @@
+// scep-gateway's flags: every setting of the gateway process.
+
+#include "services/gateway/gateway_flags.h"
+
+#include <string>
+
+#include "absl/flags/flag.h"
+
+ABSL_FLAG(std::string, http_address, "127.0.0.1", "device-facing listen address");
+ABSL_FLAG(int, http_port, 8080, "device-facing port");
+ABSL_FLAG(std::string, signer, "dns:///127.0.0.1:9090",
+          "gRPC target of the signer (dns:/// spreads over all addresses)");
+ABSL_FLAG(int, signer_deadline_ms, 5000, "deadline of each signer call");
+ABSL_FLAG(std::string, redis_host, "127.0.0.1", "Redis host");
+ABSL_FLAG(int, redis_port, 6379, "Redis port");
+ABSL_FLAG(std::string, redis_username, "",
+          "Redis 6+ ACL user for AUTH (needs a password); empty: the default user");
+ABSL_FLAG(std::string, redis_password_file, "",
+          "file holding the Redis password (else env SCEP_REDIS_PASSWORD); "
+          "neither: no AUTH");
+ABSL_FLAG(int, redis_timeout_ms, 1000, "bound of each Redis command (send and reply)");
+ABSL_FLAG(int, pending_ttl_seconds, 60,
+          "lifetime of a transaction claim (the issuing request's lease); a claim "
+          "left by a gateway that died mid-request ends with it");
+ABSL_FLAG(int, http_read_timeout_seconds, 15, "a begun request must arrive within this");
+ABSL_FLAG(int, http_idle_timeout_seconds, 30, "idle keep-alive connections close after this");
+ABSL_FLAG(int, redis_failure_cooldown_ms, 500,
+          "after a Redis failure, fail fast for this long before trying again "
+          "(circuit breaker); 0 = off");
+ABSL_FLAG(std::string, profile, "default", "profile name, served at /scep/{name}");
+ABSL_FLAG(std::string, profiles_file, "",
+          "profiles file (JSON, protos/scep/config/v1/profiles.proto); replaces "
+          "--profile, --challenge_file, --allow_legacy, --validity_days, "
+          "--cert_digest and --renewal_window_days");
+ABSL_FLAG(std::string, challenge_file, "",
+          "file holding the static challenge; otherwise env SCEP_CHALLENGE");
+ABSL_FLAG(bool, allow_legacy, false,
+          "accept DES, 3DES and SHA-1 (legacy clients such as micromdm scepclient)");
+ABSL_FLAG(int, validity_days, 365, "certificate validity");
+ABSL_FLAG(int, renewal_window_days, 0,
+          "RenewalReq accepted only this many days before expiry; 0 = always");
+ABSL_FLAG(int, crl_validity_hours, 168, "CRL nextUpdate - thisUpdate");
+ABSL_FLAG(int, ocsp_validity_seconds, 3600, "OCSP answer nextUpdate - thisUpdate (/ocsp)");
+ABSL_FLAG(int, ocsp_fresh_per_client_per_minute, 600,
+          "OCSP answers needing a fresh CA signature per client address and minute "
+          "(reused answers are free); over it 429 + Retry-After; 0: no limit");
+ABSL_FLAG(int, ocsp_reuse_seconds, 300,
+          "how long a signed OCSP answer is handed out again while nothing was "
+          "revoked (at most half the validity)");
+ABSL_FLAG(std::string, cert_digest, "sha256", "certificate signature hash");
+ABSL_FLAG(int, max_body_bytes, 64 * 1024, "largest accepted request body");
+ABSL_FLAG(std::string, trusted_proxies, "",
+          "comma-separated addresses/CIDRs of proxies whose X-Forwarded-For names "
+          "the client (per-client rate limits, logs); empty: the peer is the client");
+ABSL_FLAG(int, io_threads, 1, "HTTP I/O threads");
+ABSL_FLAG(int, workers, 32, "threads handling SCEP requests");
+ABSL_FLAG(int, retry_after_seconds, 5, "Retry-After of 503 answers");
+ABSL_FLAG(int, signer_max_attempts, 4,
+          "attempts per signer call while it answers UNAVAILABLE (backoff "
+          "100 ms to 1 s, within --signer_deadline_ms)");
+ABSL_FLAG(std::string, signer_tls_ca, "",
+          "PEM CA certificates that sign the signer's certificate (TLS)");
+ABSL_FLAG(std::string, signer_tls_cert, "",
+          "PEM client certificate presented to the signer (mTLS)");
+ABSL_FLAG(std::string, signer_tls_key, "", "PEM key of --signer_tls_cert");
+ABSL_FLAG(int, signer_tls_refresh_seconds, 60,
+          "how often the --signer_tls_* files are checked for changes (rotation)");
+ABSL_FLAG(std::string, signer_tls_server_name, "",
+          "name to verify in the signer's certificate (default: target host)");
+ABSL_FLAG(bool, insecure_plaintext, false,
+          "talk to the signer without TLS; local development only");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1",
+          "listen address of /metrics, /healthz and /readyz");
+ABSL_FLAG(int, metrics_port, 9100, "port of /metrics, /healthz and /readyz");
+ABSL_FLAG(int, readiness_interval_ms, 1000, "how often readiness is checked");
+ABSL_FLAG(int, ca_refresh_seconds, 300,
+          "how often the CA and RA certificates are fetched from the signer again "
+          "(after an RA renewal or a CA rollover); at least 1");
+ABSL_FLAG(int, shutdown_grace_seconds, 25,
+          "on SIGTERM: longest wait for in-flight requests before exiting");
+ABSL_FLAG(int, drain_delay_seconds, 0,
+          "on SIGTERM: seconds to keep serving while /readyz says not ready, "
+          "so load balancers stop sending first");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+// Admin API (issue 4).
+ABSL_FLAG(std::string, admin_address, "127.0.0.1", "admin gRPC API listen address");
+ABSL_FLAG(int, admin_port, 9443,
+          "admin gRPC API port; 0 disables it (so does giving no admin credential)");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "file holding the admin API bearer token");
+ABSL_FLAG(std::string, admin_tls_cert, "", "PEM server certificate of the admin API");
+ABSL_FLAG(std::string, admin_tls_key, "", "PEM key of --admin_tls_cert");
+ABSL_FLAG(std::string, admin_tls_client_ca, "",
+          "PEM CA whose client certificates may call the admin API (mutual TLS)");
