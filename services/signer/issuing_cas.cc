@@ -75,6 +75,12 @@ absl::StatusOr<IssuingCas> OpenIssuingCas(const std::vector<IssuingCaFiles>& ca_
       if (!next.ok()) return next.status();
       options.next_ca_certificate = *std::move(next);
     }
+    if (files.name.empty() && !defaults.next_ra_cert.empty()) {
+      absl::StatusOr<crypto::X509Ptr> next_ra =
+          crypto::LoadCertificateFile(defaults.next_ra_cert);
+      if (!next_ra.ok()) return next_ra.status();
+      options.next_ra_certificate = *std::move(next_ra);
+    }
     // A CA under another root: its chain beside it (scep-provision
     // --import-ca writes ca-chain.pem), checked by SignerCore::New.
     const std::string chain_path =
@@ -91,7 +97,8 @@ absl::StatusOr<IssuingCas> OpenIssuingCas(const std::vector<IssuingCaFiles>& ca_
     for (const auto& [role, cert] :
          {std::pair<const char*, X509*>{"ca", ca_cert->get()},
           std::pair<const char*, X509*>{"ra", ra_cert->get()},
-          std::pair<const char*, X509*>{"next_ca", options.next_ca_certificate.get()}}) {
+          std::pair<const char*, X509*>{"next_ca", options.next_ca_certificate.get()},
+          std::pair<const char*, X509*>{"next_ra", options.next_ra_certificate.get()}}) {
       if (cert != nullptr) ReportExpiry(log, metrics, ca_name, role, cert);
     }
     // The chain above a CA under another root: its first certificate to

@@ -34,6 +34,7 @@ struct IssuingCaDefaults {
   int validity_days = 365;
   std::string digest = "sha256";
   std::string next_ca_cert;  // the default CA's GetNextCACert; "" = none
+  std::string next_ra_cert;  // the RA certificate the next CA issued; "" = none
   // Issuance policy by CA name ("" = the default CA); a CA left out gets
   // the built-in rules only.
   std::map<std::string, IssuancePolicy> policies;

@@ -223,7 +223,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<scep::signer::IssuingCas> cas = scep::signer::OpenIssuingCas(
       *ca_files, {token->get(), ra_token, ra_token_label},
       {absl::GetFlag(FLAGS_validity_days), absl::GetFlag(FLAGS_digest),
-       absl::GetFlag(FLAGS_next_ca_cert), std::move(policies)},
+       absl::GetFlag(FLAGS_next_ca_cert), absl::GetFlag(FLAGS_next_ra_cert),
+       std::move(policies)},
       metrics, log);
   if (!cas.ok()) return Fail(log, cas.status());
 

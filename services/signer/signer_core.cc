@@ -1,5 +1,7 @@
 #include "services/signer/signer_core.h"
 
+#include <openssl/err.h>
+
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
@@ -44,6 +46,10 @@ absl::StatusOr<std::unique_ptr<SignerCore>> SignerCore::New(
       std::move(options), std::move(ca_key), std::move(ca_cert),
       std::move(ra_key), std::move(ra_cert), std::move(ca_der),
       std::move(ra_der)));
+  if (core->options_.next_ra_certificate != nullptr &&
+      core->options_.next_ca_certificate == nullptr) {
+    return absl::InvalidArgumentError("a next RA certificate needs the next CA certificate");
+  }
   if (core->options_.next_ca_certificate != nullptr) {
     RETURN_IF_ERROR(core->PrepareNextCa());
   }
@@ -59,8 +65,20 @@ absl::StatusOr<std::unique_ptr<SignerCore>> SignerCore::New(
 
 absl::Status SignerCore::PrepareNextCa() {
   X509* next = options_.next_ca_certificate.get();
+  X509* next_ra = options_.next_ra_certificate.get();
   ASSIGN_OR_RETURN(next_ca_der_, crypto::ToDer(next, i2d_X509));
-  ASSIGN_OR_RETURN(std::string degenerate, codec::DegenerateCertificates({next}));
+  std::vector<X509*> published = {next};
+  if (next_ra != nullptr) {
+    EVP_PKEY* next_key = X509_get0_pubkey(next);
+    if (X509_check_issued(next, next_ra) != X509_V_OK || next_key == nullptr ||
+        X509_verify(next_ra, next_key) != 1) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError(
+          "the next RA certificate is not issued by the next CA certificate");
+    }
+    published.push_back(next_ra);
+  }
+  ASSIGN_OR_RETURN(std::string degenerate, codec::DegenerateCertificates(published));
   return ra_key_->WithKey([&](EVP_PKEY* key) -> absl::Status {
     crypto::BioPtr in(BIO_new_mem_buf(degenerate.data(),
                                       static_cast<int>(degenerate.size())));

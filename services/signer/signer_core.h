@@ -22,8 +22,12 @@ struct SignerOptions {
   int default_validity_days = 365;
   std::string default_digest = "sha256";
   std::function<absl::Time()> clock = absl::Now;
-  // CA rollover: the next CA certificate, published by GetNextCACert.
+  // CA rollover: the next CA certificate, published by GetNextCACert, and
+  // the RA certificate the next CA issued (RFC 8894 section 3.5.2: "the new
+  // CA certificate and any new RA certificates"); null: none. New() refuses
+  // a next RA certificate the next CA did not sign.
   crypto::X509Ptr next_ca_certificate;
+  crypto::X509Ptr next_ra_certificate;
   // A CA under another root (scep-provision --import-ca): the certificates
   // above the CA certificate, its issuer first, up to the self-signed root.
   // New() refuses a chain the CA certificate does not verify under.

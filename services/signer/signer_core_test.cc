@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "common/codec/csr.h"
 #include "common/codec/envelope.h"
 #include "common/codec/pki_message.h"
@@ -362,6 +363,47 @@ TEST(SignerCoreTest, NextCaMessageIsRaSignedAndCarriesTheNextCa) {
   ASSERT_EQ(certs.size(), 1u);
   EXPECT_EQ(X509_cmp(certs[0].get(), Cert("strongswan-issued.pem").get()), 0);
   EXPECT_TRUE(NewFixtureCore()->next_ca_message().empty());
+}
+
+TEST(SignerCoreTest, NextCaMessageCarriesTheNextRaWhenTheNextCaIssuedIt) {
+  // The fixture CA issued the fixture RA: as a next CA and next RA pair.
+  SignerOptions options;
+  options.next_ca_certificate = Cert("ca.pem");
+  options.next_ra_certificate = Cert("ra.pem");
+  auto core = SignerCore::New(std::move(options), Key("ca.key"), Cert("ca.pem"),
+                              Key("ra.key"), Cert("ra.pem")).value();
+  auto cms = crypto::FromDer<crypto::CmsPtr>(core->next_ca_message(),
+                                             d2i_CMS_ContentInfo, "msg").value();
+  crypto::BioPtr out(BIO_new(BIO_s_mem()));
+  ASSERT_EQ(CMS_verify(cms.get(), nullptr, nullptr, nullptr, out.get(),
+                       CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY), 1);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(out.get(), &data);
+  auto certs = codec::ParseDegenerateCertificates(std::string(data, len)).value();
+  ASSERT_EQ(certs.size(), 2u);  // a SET: in DER order, not in ours
+  for (const char* name : {"ca.pem", "ra.pem"}) {
+    crypto::X509Ptr want = Cert(name);
+    EXPECT_TRUE(X509_cmp(certs[0].get(), want.get()) == 0 ||
+                X509_cmp(certs[1].get(), want.get()) == 0)
+        << name;
+  }
+
+  // An RA certificate another CA issued, or one without a next CA: refused.
+  SignerOptions foreign;
+  foreign.next_ca_certificate = Cert("strongswan-issued.pem");
+  foreign.next_ra_certificate = Cert("ra.pem");
+  absl::StatusOr<std::unique_ptr<SignerCore>> refused = SignerCore::New(
+      std::move(foreign), Key("ca.key"), Cert("ca.pem"), Key("ra.key"), Cert("ra.pem"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "not issued by the next CA"))
+      << refused.status();
+  SignerOptions alone;
+  alone.next_ra_certificate = Cert("ra.pem");
+  EXPECT_EQ(SignerCore::New(std::move(alone), Key("ca.key"), Cert("ca.pem"), Key("ra.key"),
+                            Cert("ra.pem"))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -19,6 +19,9 @@ ABSL_FLAG(std::string, ra_cert, "var/pki/ra.pem", "RA certificate (PEM)");
 ABSL_FLAG(std::string, next_ca_cert, "",
           "CA rollover: the next CA certificate (PEM), published by "
           "GetNextCACert; empty = no rollover in progress");
+ABSL_FLAG(std::string, next_ra_cert, "",
+          "CA rollover: the RA certificate the next CA issued (PEM), published "
+          "by GetNextCACert with it; needs --next_ca_cert");
 ABSL_FLAG(std::string, ca_key_label, "scep-ca", "CKA_LABEL of the CA key");
 ABSL_FLAG(std::string, ra_key_label, "scep-ra", "CKA_LABEL of the RA key");
 ABSL_FLAG(std::string, ra_token_label, "",

@@ -25,6 +25,7 @@ ABSL_DECLARE_FLAG(std::string, pin_file);
 ABSL_DECLARE_FLAG(std::string, ca_cert);
 ABSL_DECLARE_FLAG(std::string, ra_cert);
 ABSL_DECLARE_FLAG(std::string, next_ca_cert);
+ABSL_DECLARE_FLAG(std::string, next_ra_cert);
 ABSL_DECLARE_FLAG(std::string, ca_key_label);
 ABSL_DECLARE_FLAG(std::string, ra_key_label);
 ABSL_DECLARE_FLAG(std::string, ra_token_label);

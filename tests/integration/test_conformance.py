@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import Stack, http, openssl, require_tool
+from harness import Stack, free_port, http, openssl, require_tool
 
 PKI_OP = "?operation=PKIOperation"
 
@@ -241,19 +241,46 @@ class RolloverTest(unittest.TestCase):
             subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
                             "-keyout", key, "-out", cert, "-subj", "/CN=Next CA",
                             "-days", "30"], check=True, capture_output=True)
-            stack = Stack(signer_args=[f"--next_ca_cert={cert}"]).start()
+            # The RA certificate the next CA issued (RFC 8894 section 3.5.2:
+            # "the new CA certificate and any new RA certificates").
+            ra_key = os.path.join(tmp, "next-ra.key")
+            ra_csr = os.path.join(tmp, "next-ra.csr")
+            ra_cert = os.path.join(tmp, "next-ra.pem")
+            subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes",
+                            "-keyout", ra_key, "-out", ra_csr, "-subj", "/CN=Next RA"],
+                           check=True, capture_output=True)
+            subprocess.run(["openssl", "x509", "-req", "-in", ra_csr, "-CA", cert,
+                            "-CAkey", key, "-CAcreateserial", "-out", ra_cert, "-days", "30"],
+                           check=True, capture_output=True)
+            stack = Stack(signer_args=[f"--next_ca_cert={cert}",
+                                       f"--next_ra_cert={ra_cert}"]).start()
             try:
                 caps = http("GET", stack.url + "?operation=GetCACaps")[2].decode().split()
                 self.assertIn("GetNextCACert", caps)
                 status, headers, body = http("GET", stack.url + "?operation=GetNextCACert")
                 self.assertEqual(status, 200)
                 self.assertEqual(headers["Content-Type"], "application/x-x509-next-ca-cert")
+                signer = os.path.join(tmp, "signer.pem")
                 inner = subprocess.run(
-                    ["openssl", "cms", "-verify", "-noverify", "-inform", "DER"],
-                    input=body, capture_output=True)
+                    ["openssl", "cms", "-verify", "-noverify", "-inform", "DER",
+                     "-signer", signer], input=body, capture_output=True)
                 self.assertEqual(inner.returncode, 0, inner.stderr)
+                # Signed by the current RA.
+                fingerprint = ["x509", "-noout", "-fingerprint", "-sha256", "-in"]
+                self.assertEqual(openssl(*fingerprint, signer), openssl(*fingerprint, stack.ra_pem))
                 certs = openssl("pkcs7", "-inform", "DER", "-print_certs", input=inner.stdout)
-                self.assertIn(b"CN = Next CA", certs)
+                self.assertIn(b"subject=CN = Next CA", certs)
+                self.assertIn(b"subject=CN = Next RA", certs)
+                # A next RA certificate the next CA did not issue stops the
+                # signer at start, naming the problem.
+                out = subprocess.run(
+                    stack.signer_argv() + [f"--next_ca_cert={cert}",
+                                           f"--next_ra_cert={stack.ra_pem}",
+                                           f"--listen=127.0.0.1:{free_port()}",
+                                           f"--metrics_port={free_port()}"],
+                    env=stack.env(), capture_output=True, text=True, timeout=60)
+                self.assertEqual(out.returncode, 1, out.stderr[-500:])
+                self.assertIn("the next RA certificate is not issued by the next CA", out.stderr)
             finally:
                 stack.stop()
         finally:
