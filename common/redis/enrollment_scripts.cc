@@ -44,7 +44,7 @@ if v[5] and v[1] == 'pending' and v[2] == ARGV[a + 1] then
   if now >= tonumber(v[5]) then
     redis.call('HSET', key, 'lease', string.format('%.0f', now + ARGV[a + 2]))
     if ARGV[a + 3] then redis.call('HSET', key, 'claim', ARGV[a + 3]) end
-    return {'claimed', v[2], ''}
+    return {'taken', v[2], ''}
   end
 end
 local cert = v[3]

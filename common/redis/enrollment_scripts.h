@@ -27,7 +27,8 @@ LuaScript MakeLuaScript(absl::string_view source);
 // ARGV: fingerprint, pending TTL[, claim token]. Creates a pending entry
 // when none exists (remembering the token) and replies {"claimed", fp, ""};
 // takes over a parked entry with this fingerprint whose lease has ended
-// (ParkScript) the same way, its lease then ending after the pending TTL;
+// (ParkScript), its lease then ending after the pending TTL, and replies
+// {"taken", fp, ""};
 // otherwise replies {state, fp, cert} of the stored entry. With KEYS
 // {nonce key, transaction key} and ARGV {nonce TTL, ...}, first records the
 // nonce (SET NX) and replies {"replay", "", ""} without claiming when it was

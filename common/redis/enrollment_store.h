@@ -28,6 +28,9 @@ struct Transaction {
   std::string fingerprint;
   // DER certificate; non-empty only when `state` is kIssued.
   std::string certificate;
+  // kClaimed by taking over a parked claim whose holder's lease had ended
+  // (see ParkPendingClaim), not by creating the transaction.
+  bool taken_over = false;
 };
 
 // A request kept with its pending transaction for CertPoll (see

@@ -396,7 +396,9 @@ TEST_P(EnrollmentStoreContractTest, ParkedClaimTakenOverByItsOwnRequestOnly) {
   EXPECT_EQ(other.state, State::kPending);
   EXPECT_EQ(other.fingerprint, "fp");
   // The same request again, once the lease has ended: claimed for kShort.
-  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp", kShort).state, State::kClaimed);
+  Transaction taken = Claim(store(), kProfile, kTid, "fp", kShort);
+  EXPECT_EQ(taken.state, State::kClaimed);
+  EXPECT_TRUE(taken.taken_over);
   EXPECT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).state, State::kPending);
   EXPECT_FALSE(TakeOver(store(), kLong).has_value());
   Advance(kPastShort);
@@ -418,7 +420,9 @@ TEST_P(EnrollmentStoreContractTest, OnlyAPendingClaimOfThatRequestIsParked) {
   EXPECT_EQ(other->fingerprint, "fp-holder");
   Advance(kPastShort);
   EXPECT_FALSE(TakeOver(store(), kLong).has_value());
-  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).state, State::kClaimed);
+  Transaction fresh = Claim(store(), kProfile, kTid, "fp", kLong);
+  EXPECT_EQ(fresh.state, State::kClaimed);
+  EXPECT_FALSE(fresh.taken_over);
   // A claim never parked is never taken over; an issued one is reported.
   EXPECT_FALSE(TakeOver(store(), kShort).has_value());
   ASSERT_TRUE(store().CompleteTransaction(kProfile, kTid, "fp", kCert, kLong).ok());

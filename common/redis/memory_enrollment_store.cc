@@ -96,10 +96,11 @@ absl::StatusOr<Transaction> MemoryEnrollmentStore::ClaimTransaction(
     if (StateOf(*entry) == Transaction::State::kPending &&
         entry->fingerprint == fingerprint && entry->lease_end.has_value() &&
         now >= *entry->lease_end) {
-      entry->lease_end = now + absl::Milliseconds(ttl_ms);  // taken over
+      entry->lease_end = now + absl::Milliseconds(ttl_ms);
       return Transaction{.state = Transaction::State::kClaimed,
                          .fingerprint = entry->fingerprint,
-                         .certificate = ""};
+                         .certificate = "",
+                         .taken_over = true};
     }
     return Transaction{.state = StateOf(*entry),
                        .fingerprint = entry->fingerprint,

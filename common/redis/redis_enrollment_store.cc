@@ -206,8 +206,9 @@ absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::Claim(
   if (state == "replay" && nonce.has_value()) return std::nullopt;
   Transaction result;
   result.fingerprint = std::string(Text(*reply->element[1]));
-  if (state == "claimed") {
+  if (state == "claimed" || state == "taken") {
     result.state = Transaction::State::kClaimed;
+    result.taken_over = state == "taken";
   } else if (state == "issued") {
     result.state = Transaction::State::kIssued;
     result.certificate = std::string(Text(*reply->element[2]));

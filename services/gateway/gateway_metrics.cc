@@ -95,7 +95,17 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
                         .Name("scep_gateway_rate_limited_total")
                         .Help("Requests refused by a rate limit, by profile "
                               "and scope (client, profile, subject).")
-                        .Register(registry)) {}
+                        .Register(registry)),
+      parked_(prometheus::BuildCounter()
+                  .Name("scep_gateway_claims_parked_total")
+                  .Help("Retransmissions answered PENDING while their twin held the "
+                        "transaction claim; the request is parked for CertPoll.")
+                  .Register(registry)),
+      taken_over_(prometheus::BuildCounter()
+                      .Name("scep_gateway_claims_taken_over_total")
+                      .Help("Parked claims finished after their holder's lease ended "
+                            "(its gateway died mid-request), by poll or request.")
+                      .Register(registry)) {}
 
 void GatewayMetrics::RequestStarted() { in_flight_.Increment(); }
 
@@ -166,6 +176,14 @@ void GatewayMetrics::CertificateRevoked(int reason) {
 
 void GatewayMetrics::RequestPending(absl::string_view profile) {
   pending_.Add({{"profile", std::string(profile)}}).Increment();
+}
+
+void GatewayMetrics::ClaimParked(absl::string_view profile) {
+  parked_.Add({{"profile", std::string(profile)}}).Increment();
+}
+
+void GatewayMetrics::ClaimTakenOver(absl::string_view profile, absl::string_view by) {
+  taken_over_.Add({{"profile", std::string(profile)}, {"by", std::string(by)}}).Increment();
 }
 
 void GatewayMetrics::RateLimited(absl::string_view exceeded_key) {

@@ -45,6 +45,11 @@ struct RequestLabels {
 //                                        approval)
 //   rate_limited_total{profile,scope}    requests over a rate limit; scope:
 //                                        client|profile|subject
+//   claims_parked_total{profile}         retransmissions answered PENDING
+//                                        while their twin held the claim
+//                                        (request parked for CertPoll)
+//   claims_taken_over_total{profile,by}  parked claims finished after their
+//                                        holder's lease ended; by: poll|request
 // Redis latency and errors of the certificate index are under
 // redis_op_duration_seconds / redis_errors_total with op "Index...".
 class GatewayMetrics {
@@ -76,6 +81,12 @@ class GatewayMetrics {
   // redis::RateDecision::exceeded ("{profile}:{scope}[:...]", built by the
   // gateway from configuration, so the labels stay bounded).
   void RateLimited(absl::string_view exceeded_key);
+  // A retransmission answered PENDING with its request parked (its twin
+  // holds the claim; see EnrollmentStore::ParkPendingClaim).
+  void ClaimParked(absl::string_view profile);
+  // A parked claim taken over once its holder's lease ended; `by` is
+  // "poll" (CertPoll) or "request" (the request sent again).
+  void ClaimTakenOver(absl::string_view profile, absl::string_view by);
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;
@@ -91,6 +102,8 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& revoked_;
   prometheus::Family<prometheus::Counter>& pending_;
   prometheus::Family<prometheus::Counter>& rate_limited_;
+  prometheus::Family<prometheus::Counter>& parked_;
+  prometheus::Family<prometheus::Counter>& taken_over_;
 };
 
 // Seconds buckets for request and stage latencies: 1 ms to 10 s.

@@ -330,7 +330,11 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
         (*parked)->fingerprint == fingerprint) {
       return SuccessWithCertificate(req, (*parked)->certificate);  // just finished
     }
+    if (extras_.metrics != nullptr) extras_.metrics->ClaimParked(profile.name);
     return Pending(req);
+  }
+  if (txn->taken_over && extras_.metrics != nullptr) {
+    extras_.metrics->ClaimTakenOver(profile.name, "request");
   }
   return IssueClaimed(profile, req, csr, renews, /*keep_claim_when_unavailable=*/false);
 }

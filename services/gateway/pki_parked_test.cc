@@ -17,6 +17,7 @@ class PkiParkedTest : public PkiMessagesTest {
     PkiMessagesTest::SetUp();
     store_ = redis::MemoryEnrollmentStore::New([this] { return now_; });
     options_.pki.pending_wait = absl::ZeroDuration();
+    options_.extras.metrics = &metrics_;
     Rebuild();
     device_ = NewDevice("orphan");
     csr_ = Csr(device_.key.get(), "orphan", "pw");
@@ -36,7 +37,26 @@ class PkiParkedTest : public PkiMessagesTest {
     return Post(Message(id, MessageType::kCertPoll, kTid, ias));
   }
 
+  // scep_gateway_claims_{parked,taken_over}_total as exposed.
+  double Counter(const std::string& name, const std::string& by = "") {
+    for (const prometheus::MetricFamily& family : registry_.Collect()) {
+      if (family.name != name) continue;
+      double total = 0;
+      for (const prometheus::ClientMetric& m : family.metric) {
+        bool match = by.empty();
+        for (const prometheus::ClientMetric::Label& l : m.label) {
+          if (l.name == "by" && l.value == by) match = true;
+        }
+        if (match) total += m.counter.value;
+      }
+      return total;
+    }
+    return 0;
+  }
+
   static constexpr char kTid[] = "tid-orphan";
+  prometheus::Registry registry_;
+  GatewayMetrics metrics_{registry_};
   absl::Time now_ = absl::Now();
   Identity device_;
   std::string csr_;
@@ -72,6 +92,9 @@ TEST_F(PkiParkedTest, DevicesPollFinishesItsRequestOnceTheDeadHoldersLeaseEnds) 
   ASSERT_EQ(resent.certificates.size(), 1u);
   EXPECT_EQ(X509_cmp(resent.certificates[0].get(), rep.certificates[0].get()), 0);
   EXPECT_EQ(signer_->issued.load(), 1);
+  EXPECT_EQ(Counter("scep_gateway_claims_parked_total"), 1);
+  EXPECT_EQ(Counter("scep_gateway_claims_taken_over_total", "poll"), 1);
+  EXPECT_EQ(Counter("scep_gateway_claims_taken_over_total", "request"), 0);
 }
 
 TEST_F(PkiParkedTest, ARetransmissionAfterTheLeaseIssuesToo) {
@@ -87,6 +110,8 @@ TEST_F(PkiParkedTest, ARetransmissionAfterTheLeaseIssuesToo) {
   codec::OpenedCertRep polled = Open(Poll(device_), device_);
   ASSERT_EQ(polled.certificates.size(), 1u);
   EXPECT_EQ(X509_cmp(polled.certificates[0].get(), rep.certificates[0].get()), 0);
+  EXPECT_EQ(Counter("scep_gateway_claims_taken_over_total", "request"), 1);
+  EXPECT_EQ(Counter("scep_gateway_claims_taken_over_total", "poll"), 0);
 }
 
 TEST_F(PkiParkedTest, SignerOutageDuringThePollKeepsTheRequestParked) {

@@ -73,6 +73,7 @@ std::optional<PkiOutcome> PkiOperation::FinishParked(const Profile& profile, Req
       profile.name, tid, *fingerprint, options_.pending_ttl);
   if (!parked.ok()) return UnavailableAfterNonce(req, "transaction store");
   if (!parked->has_value()) return std::nullopt;  // not parked, or its holder is at work
+  if (extras_.metrics != nullptr) extras_.metrics->ClaimTakenOver(profile.name, "poll");
   absl::StatusOr<codec::Csr> csr =
       codec::ParseCsr((*parked)->request, req.msg.signer_certificate.get(),
                       codec::CsrSignature::kUnlessSignedWithItsKey);

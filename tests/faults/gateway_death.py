@@ -49,8 +49,10 @@ class GatewayDeathTest(faults.FaultTest):
             time.sleep(0.05)
         self.fail("load did not start")
 
-    def check_outcome(self, name, bench, signer_before, certs_before, t_kill):
-        """Waits for the bench and checks what a gateway death must leave;
+    def check_outcome(self, name, bench, signer_before, certs_before, t_kill,
+                      survivor_metrics_port):
+        """Waits for the bench and checks what a gateway death must leave
+        (`survivor_metrics_port`: the gateway that finished the work);
         returns the figures (also printed as FAULT-FIGURES)."""
         stack = self.stack
         n, c = faults.N, faults.CONCURRENCY
@@ -110,6 +112,15 @@ class GatewayDeathTest(faults.FaultTest):
         # alone they would have met "no such transaction" once it expired).
         self.assertGreater(sum(r["pending"] for r in results), 0, statuses)
         self.assertGreater(sum(r["polls"] for r in results), 0)
+        # ... as the surviving gateway's metrics tell an operator.
+        survivor = faults.harness.parse_exposition(faults.harness.http(
+            "GET", f"http://127.0.0.1:{survivor_metrics_port}/metrics")[2].decode())
+        parked = faults.harness.metric(survivor, "scep_gateway_claims_parked_total",
+                                       profile="default")
+        by_poll = faults.harness.metric(survivor, "scep_gateway_claims_taken_over_total",
+                                        profile="default", by="poll")
+        self.assertGreater(parked or 0, 0)
+        self.assertGreater(by_poll or 0, 0)
 
         self.assert_no_secret_in_logs()
         figures = {
@@ -120,6 +131,7 @@ class GatewayDeathTest(faults.FaultTest):
             "replay_refusals": sum(r["replay_refusals"] for r in results),
             "pending_answers": sum(r["pending"] for r in results),
             "polls": sum(r["polls"] for r in results),
+            "claims_parked": parked, "claims_taken_over_by_poll": by_poll,
             "signed_not_handed_out": signed - n,
             "last_done_after_kill_seconds": round(t_done - t_kill, 2),
             "bench_wall_seconds": report.get("wall_seconds"),

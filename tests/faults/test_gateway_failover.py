@@ -44,7 +44,7 @@ class GatewayPodLostBehindABalancer(gateway_death.GatewayDeathTest):
             finally:
                 signer.send_signal(signal.SIGCONT)
             figures = self.check_outcome("gateway_failover", bench, signer_before,
-                                         certs_before, t_kill)
+                                         certs_before, t_kill, metrics_b)
         finally:
             balancer.stop()
         # The surviving pod, never restarted, finished the work.

@@ -24,7 +24,8 @@ class GatewayKilledAndRestarted(gateway_death.GatewayDeathTest):
         stack.start_gateway()
         stack.wait_ready()
         self.assertNotEqual(stack.procs["gateway"].pid, old_pid)
-        self.check_outcome("gateway_restart", bench, signer_before, certs_before, t_kill)
+        self.check_outcome("gateway_restart", bench, signer_before, certs_before, t_kill,
+                           stack.metrics_port)
 
 
 if __name__ == "__main__":
