@@ -238,7 +238,8 @@ int main(int argc, char** argv) {
   if (max_issuance > 0) rate_limit = std::make_unique<scep::signer::CallerRateLimit>(max_issuance);
   scep::signer::SignerService service(std::move(cas->by_name), &pool,
                                       {&metrics, audit.get(), rate_limit.get(),
-                                       absl::GetFlag(FLAGS_audit_required)});
+                                       absl::GetFlag(FLAGS_audit_required),
+                                       std::max(0, absl::GetFlag(FLAGS_ocsp_max_in_flight))});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int bound_port = 0;

@@ -40,6 +40,7 @@ ABSL_DECLARE_FLAG(bool, audit_required);
 ABSL_DECLARE_FLAG(int, max_issuance_per_minute);
 ABSL_DECLARE_FLAG(int, workers);
 ABSL_DECLARE_FLAG(int, max_queue);
+ABSL_DECLARE_FLAG(int, ocsp_max_in_flight);
 ABSL_DECLARE_FLAG(int, validity_days);
 ABSL_DECLARE_FLAG(std::string, digest);
 ABSL_DECLARE_FLAG(std::string, tls_cert);

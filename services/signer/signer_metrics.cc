@@ -83,7 +83,13 @@ SignerMetrics::SignerMetrics(prometheus::Registry& registry)
                     .Help("Certificates signed but withheld because their audit line "
                           "could not be written (--audit_required).")
                     .Register(registry)
-                    .Add({})) {}
+                    .Add({})),
+      ocsp_shed_(prometheus::BuildCounter()
+                     .Name("scep_signer_ocsp_shed_total")
+                     .Help("SignOcsp calls refused at once because --ocsp_max_in_flight "
+                           "were queued or running (the gateway answers 503 tryLater).")
+                     .Register(registry)
+                     .Add({})) {}
 
 void SignerMetrics::IssuanceRefused(absl::string_view ca, absl::string_view rule) {
   refused_.Add({{"ca", std::string(ca)}, {"rule", std::string(rule)}}).Increment();

@@ -68,6 +68,8 @@ class SignerMetrics {
   // A signed certificate withheld because its audit line was not written
   // (--audit_required).
   void CertificateWithheld() { withheld_.Increment(); }
+  // A SignOcsp call refused because --ocsp_max_in_flight were under way.
+  void OcspShed() { ocsp_shed_.Increment(); }
 
  private:
   prometheus::Family<prometheus::Counter>& rpcs_;
@@ -84,6 +86,7 @@ class SignerMetrics {
   prometheus::Counter& audit_errors_;
   prometheus::Counter& rate_limited_;
   prometheus::Counter& withheld_;
+  prometheus::Counter& ocsp_shed_;
 };
 
 }  // namespace scep::signer

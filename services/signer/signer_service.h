@@ -1,6 +1,7 @@
 #ifndef SCEP_SERVICES_SIGNER_SIGNER_SERVICE_H_
 #define SCEP_SERVICES_SIGNER_SIGNER_SERVICE_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <string>
@@ -32,6 +33,11 @@ struct SignerServiceOptions {
   // it is remembered for a retry, so no certificate leaves the signer
   // unaudited. Off: the failure is counted and the certificate delivered.
   bool audit_required = false;
+  // SignOcsp calls queued or running at once; more are answered
+  // RESOURCE_EXHAUSTED at once (the gateway answers 503 tryLater), so a
+  // flood of OCSP requests for distinct certificates never takes more than
+  // this many of the workers from enrollment. 0: no limit.
+  int ocsp_max_in_flight = 0;
 };
 
 // The scep.signer.v1.Signer gRPC service (callback API). Each call's
@@ -54,7 +60,8 @@ class SignerService final : public v1::Signer::CallbackService {
         metrics_(options.metrics),
         audit_(options.audit),
         rate_limit_(options.rate_limit),
-        audit_required_(options.audit_required && options.audit != nullptr) {}
+        audit_required_(options.audit_required && options.audit != nullptr),
+        ocsp_max_in_flight_(options.ocsp_max_in_flight) {}
   // One CA only: the default.
   SignerService(SignerCore* core, base::ThreadPool* pool, SignerServiceOptions options = {})
       : SignerService(IssuingCas{{"", core}}, pool, options) {}
@@ -118,6 +125,8 @@ class SignerService final : public v1::Signer::CallbackService {
   IssuanceAudit* const audit_;
   CallerRateLimit* const rate_limit_;
   const bool audit_required_;
+  const int ocsp_max_in_flight_;
+  std::atomic<int> ocsp_in_flight_{0};
 };
 
 }  // namespace scep::signer
