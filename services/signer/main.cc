@@ -236,10 +236,16 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<scep::signer::CallerRateLimit> rate_limit;
   if (max_issuance > 0) rate_limit = std::make_unique<scep::signer::CallerRateLimit>(max_issuance);
+  // OCSP signs on workers of its own: a flood of it cannot take enrollment's.
+  std::unique_ptr<scep::base::ThreadPool> ocsp_pool;
+  if (absl::GetFlag(FLAGS_ocsp_workers) > 0) {
+    ocsp_pool = std::make_unique<scep::base::ThreadPool>(
+        absl::GetFlag(FLAGS_ocsp_workers),
+        static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_ocsp_max_queue))));
+  }
   scep::signer::SignerService service(std::move(cas->by_name), &pool,
                                       {&metrics, audit.get(), rate_limit.get(),
-                                       absl::GetFlag(FLAGS_audit_required),
-                                       std::max(0, absl::GetFlag(FLAGS_ocsp_max_in_flight))});
+                                       absl::GetFlag(FLAGS_audit_required), ocsp_pool.get()});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int bound_port = 0;
@@ -321,9 +327,10 @@ int main(int argc, char** argv) {
   // Shutdown cancels RPCs still running at the deadline; the pool then
   // finishes what it holds. The extra second bounds a token call that hangs.
   if (!scep::metrics::RunWithin(
-          [grpc_server, &pool, grace] {
+          [grpc_server, &pool, &ocsp_pool, grace] {
             grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
             pool.Shutdown();
+            if (ocsp_pool != nullptr) ocsp_pool->Shutdown();
           },
           grace + absl::Seconds(1))) {
     log.Log(LogRecord(LogLevel::kError, "shutdown_grace_exceeded")

@@ -61,10 +61,12 @@ ABSL_FLAG(int, max_issuance_per_minute, 0,
 ABSL_FLAG(int, workers, 6,
           "threads doing private-key operations, one PKCS#11 session each");
 ABSL_FLAG(int, max_queue, 4096, "queued operations before RESOURCE_EXHAUSTED");
-ABSL_FLAG(int, ocsp_max_in_flight, 3,
-          "OCSP signatures queued or running at once; more are refused at once "
-          "(the gateway answers 503 tryLater), so OCSP floods leave the other "
-          "workers to enrollment; keep it below --workers; 0: no limit");
+ABSL_FLAG(int, ocsp_workers, 2,
+          "threads of their own signing OCSP answers, so an OCSP flood never "
+          "takes the --workers from enrollment; 0: OCSP shares --workers");
+ABSL_FLAG(int, ocsp_max_queue, 256,
+          "OCSP signatures waiting for --ocsp_workers; more are refused at once "
+          "(the gateway answers 503 tryLater)");
 ABSL_FLAG(int, validity_days, 365, "default certificate validity");
 ABSL_FLAG(std::string, digest, "sha256", "default certificate signature hash");
 ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate (chain) for gRPC TLS");

@@ -86,8 +86,9 @@ SignerMetrics::SignerMetrics(prometheus::Registry& registry)
                     .Add({})),
       ocsp_shed_(prometheus::BuildCounter()
                      .Name("scep_signer_ocsp_shed_total")
-                     .Help("SignOcsp calls refused at once because --ocsp_max_in_flight "
-                           "were queued or running (the gateway answers 503 tryLater).")
+                     .Help("SignOcsp calls refused at once because the OCSP workers' "
+                           "queue (--ocsp_max_queue) was full (the gateway answers 503 "
+                           "tryLater).")
                      .Register(registry)
                      .Add({})) {}
 

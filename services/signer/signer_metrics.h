@@ -68,7 +68,7 @@ class SignerMetrics {
   // A signed certificate withheld because its audit line was not written
   // (--audit_required).
   void CertificateWithheld() { withheld_.Increment(); }
-  // A SignOcsp call refused because --ocsp_max_in_flight were under way.
+  // A SignOcsp call refused because the OCSP workers' queue was full.
   void OcspShed() { ocsp_shed_.Increment(); }
 
  private:

@@ -140,13 +140,15 @@ grpc::ServerUnaryReactor* SignerService::UnknownCa(
 
 grpc::ServerUnaryReactor* SignerService::Offload(
     grpc::CallbackServerContext* context, const char* method,
-    const char* key_operation, std::function<absl::Status()> work) {
+    const char* key_operation, std::function<absl::Status()> work,
+    base::ThreadPool* pool) {
+  if (pool == nullptr) pool = pool_;
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
   SignerMetrics* const metrics = metrics_;
   // Counted before posting: the task may start before TryPost returns.
   if (metrics != nullptr) metrics->Queued();
-  bool queued = pool_->TryPost(
+  bool queued = pool->TryPost(
       [context, reactor, work = std::move(work), metrics, method, key_operation,
        start] {
         if (metrics != nullptr) {
@@ -173,6 +175,7 @@ grpc::ServerUnaryReactor* SignerService::Offload(
       });
   if (!queued) {
     if (metrics != nullptr) {
+      if (pool == ocsp_pool_ && pool != pool_) metrics->OcspShed();
       metrics->Dequeued();
       metrics->RpcFinished(method, absl::ResourceExhaustedError("overloaded"),
                            absl::Now() - start);
@@ -308,36 +311,8 @@ grpc::ServerUnaryReactor* SignerService::SignOcsp(grpc::CallbackServerContext* c
                                                   v1::SignOcspResponse* response) {
   SignerCore* const core = Find(request->issuing_ca());
   if (core == nullptr) return UnknownCa(context, "SignOcsp", request->issuing_ca());
-  // One slot of ocsp_max_in_flight_ from here until the work is done or
-  // dropped (the slot goes with the task).
-  class Slot {
-   public:
-    explicit Slot(std::atomic<int>* in_flight) : in_flight_(in_flight) {}
-    Slot(const Slot&) = delete;
-    Slot& operator=(const Slot&) = delete;
-    ~Slot() { in_flight_->fetch_sub(1); }
-
-   private:
-    std::atomic<int>* const in_flight_;
-  };
-  std::shared_ptr<Slot> slot;
-  if (ocsp_max_in_flight_ > 0) {
-    if (ocsp_in_flight_.fetch_add(1) >= ocsp_max_in_flight_) {
-      ocsp_in_flight_.fetch_sub(1);
-      const absl::Status shed = absl::ResourceExhaustedError(
-          "OCSP signing is at its share of the signer (--ocsp_max_in_flight)");
-      if (metrics_ != nullptr) {
-        metrics_->OcspShed();
-        metrics_->RpcFinished("SignOcsp", shed, absl::ZeroDuration());
-      }
-      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      reactor->Finish(rpc::ToGrpcStatus(shed));
-      return reactor;
-    }
-    slot = std::make_shared<Slot>(&ocsp_in_flight_);
-  }
   return Offload(context, "SignOcsp", "sign_ocsp",
-                 [core, request, response, slot]() -> absl::Status {
+                 [core, request, response]() -> absl::Status {
     OcspParams params;
     params.cert_id_digest = request->cert_id_digest();
     params.this_update = absl::FromUnixSeconds(request->this_update());
@@ -356,7 +331,7 @@ grpc::ServerUnaryReactor* SignerService::SignOcsp(grpc::CallbackServerContext* c
     if (!der.ok()) return der.status();
     response->set_ocsp_response(*std::move(der));
     return absl::OkStatus();
-  });
+  }, ocsp_pool_);
 }
 
 grpc::ServerUnaryReactor* SignerService::IssueCertRep(

@@ -1,7 +1,6 @@
 #ifndef SCEP_SERVICES_SIGNER_SIGNER_SERVICE_H_
 #define SCEP_SERVICES_SIGNER_SIGNER_SERVICE_H_
 
-#include <atomic>
 #include <functional>
 #include <map>
 #include <string>
@@ -33,11 +32,12 @@ struct SignerServiceOptions {
   // it is remembered for a retry, so no certificate leaves the signer
   // unaudited. Off: the failure is counted and the certificate delivered.
   bool audit_required = false;
-  // SignOcsp calls queued or running at once; more are answered
-  // RESOURCE_EXHAUSTED at once (the gateway answers 503 tryLater), so a
-  // flood of OCSP requests for distinct certificates never takes more than
-  // this many of the workers from enrollment. 0: no limit.
-  int ocsp_max_in_flight = 0;
+  // Workers of their own for SignOcsp (not owned; null: the service's
+  // pool): a flood of OCSP requests for distinct certificates then queues
+  // there, and past that pool's queue is answered RESOURCE_EXHAUSTED at
+  // once (the gateway answers 503 tryLater), while enrollment keeps every
+  // worker of the main pool.
+  base::ThreadPool* ocsp_pool = nullptr;
 };
 
 // The scep.signer.v1.Signer gRPC service (callback API). Each call's
@@ -61,7 +61,7 @@ class SignerService final : public v1::Signer::CallbackService {
         audit_(options.audit),
         rate_limit_(options.rate_limit),
         audit_required_(options.audit_required && options.audit != nullptr),
-        ocsp_max_in_flight_(options.ocsp_max_in_flight) {}
+        ocsp_pool_(options.ocsp_pool != nullptr ? options.ocsp_pool : pool) {}
   // One CA only: the default.
   SignerService(SignerCore* core, base::ThreadPool* pool, SignerServiceOptions options = {})
       : SignerService(IssuingCas{{"", core}}, pool, options) {}
@@ -94,12 +94,14 @@ class SignerService final : public v1::Signer::CallbackService {
       v1::IssueCertRepResponse* response) override;
 
  private:
-  // Runs `work` on the pool and finishes the call with its status, recorded
-  // under `method`. `key_operation` (a literal) labels the PKCS#11 metrics.
+  // Runs `work` on `pool` (null: the service's pool) and finishes the call
+  // with its status, recorded under `method`. `key_operation` (a literal)
+  // labels the PKCS#11 metrics.
   grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* context,
                                     const char* method,
                                     const char* key_operation,
-                                    std::function<absl::Status()> work);
+                                    std::function<absl::Status()> work,
+                                    base::ThreadPool* pool = nullptr);
   // The CA `name` names, or nullptr.
   SignerCore* Find(absl::string_view name) const;
   // Finishes a call naming an unknown CA with NOT_FOUND.
@@ -125,8 +127,7 @@ class SignerService final : public v1::Signer::CallbackService {
   IssuanceAudit* const audit_;
   CallerRateLimit* const rate_limit_;
   const bool audit_required_;
-  const int ocsp_max_in_flight_;
-  std::atomic<int> ocsp_in_flight_{0};
+  base::ThreadPool* const ocsp_pool_;
 };
 
 }  // namespace scep::signer

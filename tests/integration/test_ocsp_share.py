@@ -1,8 +1,9 @@
-"""OCSP must not starve enrollment: scep-signer --ocsp_max_in_flight bounds
-the SignOcsp calls queued or running at once; a flood of OCSP requests for
-distinct certificates (each needs a fresh CA signature) beyond it is
-answered 503 + Retry-After with OCSP `tryLater` while enrollment keeps its
-workers. Real SoftHSMv2, redis-server, signer and gateway."""
+"""OCSP must not starve enrollment: scep-signer signs OCSP answers on
+workers of its own (--ocsp_workers) with a bounded queue
+(--ocsp_max_queue); a flood of OCSP requests for distinct certificates
+(each needs a fresh CA signature) beyond that is answered 503 +
+Retry-After with OCSP `tryLater`, while enrollment keeps its workers. Real
+SoftHSMv2, redis-server, signer and gateway."""
 
 import os
 import signal
@@ -20,7 +21,7 @@ class OcspShareOfTheSignerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.stack = Stack(
-            signer_args=["--ocsp_max_in_flight=1"],
+            signer_args=["--ocsp_workers=1", "--ocsp_max_queue=1"],
             # No per-client cap: one address floods here.
             gateway_args=["--ocsp_fresh_per_client_per_minute=0"]).start()
         cls.base = f"http://127.0.0.1:{cls.stack.http_port}"
