@@ -122,10 +122,14 @@ return {v[1], v[2] or '', cert or ''}
 )lua";
 
 constexpr absl::string_view kRelease = R"lua(
-local v = redis.call('HMGET', KEYS[1], 'state', 'fp')
+local v = redis.call('HMGET', KEYS[1], 'state', 'fp', 'csr')
 if not v[1] then return 'missing' end
 if v[2] ~= ARGV[1] then return 'mismatch' end
 if v[1] ~= 'pending' then return 'issued' end
+if v[3] then
+  redis.call('HSET', KEYS[1], 'lease', '0')
+  return 'released'
+end
 redis.call('DEL', KEYS[1])
 return 'released'
 )lua";

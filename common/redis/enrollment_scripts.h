@@ -43,8 +43,9 @@ LuaScript ClaimScript();
 // and replies "ok".
 LuaScript CompleteScript();
 
-// ARGV: fingerprint. Deletes the entry and replies "released" only when it
-// is pending with this fingerprint; else "missing", "mismatch" or "issued".
+// ARGV: fingerprint. Deletes the entry (a parked one: ends its lease and
+// keeps it) and replies "released" only when it is pending with this
+// fingerprint; else "missing", "mismatch" or "issued".
 LuaScript ReleaseScript();
 
 // ARGV: claim token. Deletes the entry only while it is pending under that

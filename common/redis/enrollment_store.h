@@ -136,8 +136,11 @@ class EnrollmentStore {
 
   // Deletes the transaction only while it is still pending with
   // `fingerprint` (compare-and-delete), so that a failed issuance can be
-  // retried. OK when deleted or already gone; FailedPrecondition when it is
-  // pending under another fingerprint or already issued (nothing deleted).
+  // retried. A parked claim (ParkPendingClaim) is not deleted: its holder's
+  // lease ends at once and the parked request stays, so the device's next
+  // CertPoll or resend takes it over. OK when deleted, ended or already
+  // gone; FailedPrecondition when it is pending under another fingerprint
+  // or already issued (nothing changed).
   virtual absl::Status ReleaseTransaction(absl::string_view profile,
                                           absl::string_view transaction_id,
                                           absl::string_view fingerprint) = 0;

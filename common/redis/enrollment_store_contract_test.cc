@@ -406,6 +406,28 @@ TEST_P(EnrollmentStoreContractTest, ParkedClaimTakenOverByItsOwnRequestOnly) {
   EXPECT_TRUE(TakeOver(store(), kLong).has_value());
 }
 
+TEST_P(EnrollmentStoreContractTest, ReleasingAParkedClaimEndsItsLeaseAndKeepsIt) {
+  // The holder's issuance failed (the signer was down): the device that
+  // was told PENDING must not meet "no such transaction" on its poll.
+  ASSERT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).state, State::kClaimed);
+  ASSERT_TRUE(Park(store(), "fp", kLong).has_value());
+  EXPECT_FALSE(TakeOver(store(), kLong).has_value());  // the lease runs
+  ASSERT_TRUE(store().ReleaseTransaction(kProfile, kTid, "fp").ok());
+  absl::StatusOr<std::optional<Transaction>> read = store().GetTransaction(kProfile, kTid);
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_EQ((*read)->state, State::kPending);
+  std::optional<ParkedClaim> taken = TakeOver(store(), kLong);  // at once
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_EQ(taken->request, kRequest);
+  // A claim never parked is deleted by a release, as before.
+  const std::string other = kTid + "-other";
+  ASSERT_TRUE(store().ClaimTransaction(kProfile, other, "fp", kLong).ok());
+  ASSERT_TRUE(store().ReleaseTransaction(kProfile, other, "fp").ok());
+  absl::StatusOr<std::optional<Transaction>> gone = store().GetTransaction(kProfile, other);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+}
+
 TEST_P(EnrollmentStoreContractTest, OnlyAPendingClaimOfThatRequestIsParked) {
   // No transaction: nothing parked, nothing created.
   EXPECT_FALSE(Park(store(), "fp", kLong).has_value());

@@ -158,7 +158,7 @@ absl::Status MemoryEnrollmentStore::ReleaseTransaction(
   ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
   RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
   absl::MutexLock lock(&mu_);
-  const Entry* entry = Find(key, clock_());
+  Entry* entry = Find(key, clock_());
   if (entry == nullptr) return absl::OkStatus();
   if (entry->fingerprint != fingerprint) {
     return absl::FailedPreconditionError(
@@ -167,6 +167,10 @@ absl::Status MemoryEnrollmentStore::ReleaseTransaction(
   if (entry->issued || entry->rejected) {
     return absl::FailedPreconditionError(
         "ReleaseTransaction: transaction already issued or rejected");
+  }
+  if (entry->lease_end.has_value()) {
+    entry->lease_end = absl::InfinitePast();  // parked: its next poll takes over
+    return absl::OkStatus();
   }
   entries_.erase(key);
   return absl::OkStatus();

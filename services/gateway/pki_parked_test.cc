@@ -130,6 +130,17 @@ TEST_F(PkiParkedTest, SignerOutageDuringThePollKeepsTheRequestParked) {
   EXPECT_EQ(signer_->issued.load(), 1);
 }
 
+TEST_F(PkiParkedTest, AHolderThatGaveUpLeavesTheParkedRequestToThePoll) {
+  EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
+            PkiStatus::kPending);
+  // The holder is alive but its issuance failed (signer down): it releases
+  // its claim. The parked request stays, and the poll finishes it at once.
+  ASSERT_TRUE(store_->ReleaseTransaction("default", kTid, parsed_.fingerprint).ok());
+  codec::OpenedCertRep rep = Open(Poll(device_), device_);
+  EXPECT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
+  EXPECT_EQ(signer_->issued.load(), 1);
+}
+
 TEST_F(PkiParkedTest, AClaimNobodyParkedStillEndsWithItsTtl) {
   // No retransmission came: nothing parked; the poll finds the claim until
   // it expires, then no transaction (the device's next PKCSReq starts over).

@@ -155,14 +155,17 @@ class FaultTest(unittest.TestCase):
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
 
-    def wait_for_load(self, bench, issued_before, at_least=40, timeout=60):
-        """Returns once the bench has had `at_least` certificates issued
-        (the fault must hit a running load, not the preparation)."""
+    def wait_for_load(self, bench, issued_before, at_least=40, timeout=60,
+                      counter=None):
+        """Returns once the bench has had `at_least` certificates issued, as
+        `counter` counts them (default: the gateway's issued_total): the
+        fault must hit a running load, not the preparation."""
+        counter = counter or self.issued_total
         deadline = time.time() + timeout
         while time.time() < deadline:
             if bench.poll() is not None:
                 self.fail("scep-bench ended before the fault: " + bench.stderr.read())
-            if self.issued_total() - issued_before >= at_least:
+            if counter() - issued_before >= at_least:
                 return
             time.sleep(0.05)
         self.fail("load did not start")
