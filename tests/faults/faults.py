@@ -64,6 +64,15 @@ def _read_reply(f):
     raise RuntimeError("bad RESP reply: %r" % line)
 
 
+def status_totals(results):
+    """{HTTP status or "io": count} over every attempt of every transaction."""
+    totals = {}
+    for r in results:
+        for status, count in r["statuses"].items():
+            totals[status] = totals.get(status, 0) + count
+    return totals
+
+
 class FaultStack(harness.Stack):
     def __init__(self, **kwargs):
         gateway_args = [f"--signer_deadline_ms={SIGNER_DEADLINE_MS}",
@@ -154,6 +163,11 @@ class FaultTest(unittest.TestCase):
         argv += list(extra)
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
+
+    def bench_results(self):
+        """The bench's per-transaction results (--results_file)."""
+        with open(self.results_path) as f:
+            return [json.loads(line) for line in f]
 
     def wait_for_load(self, bench, issued_before, at_least=40, timeout=60,
                       counter=None):
@@ -251,8 +265,7 @@ class FaultTest(unittest.TestCase):
                 bench.kill()
                 bench.wait()
         report = json.loads(out) if out.strip() else {}
-        with open(self.results_path) as f:
-            results = [json.loads(line) for line in f]
+        results = self.bench_results()
 
         # Recovery without restarting the gateway: same process, still up,
         # and the identical bytes of the held request now get a certificate.
@@ -264,10 +277,7 @@ class FaultTest(unittest.TestCase):
         bad = [r for r in results if r["outcome"] != "ok"]
         self.assertEqual(bad, [], f"{name}: transactions without a certificate\n{err}")
         # Answers were 200 or 503 only: no 500, no other status.
-        statuses = {}
-        for r in results:
-            for s, c in r["statuses"].items():
-                statuses[s] = statuses.get(s, 0) + c
+        statuses = status_totals(results)
         self.assertEqual(set(statuses) - {"200", "503", "io"}, set(), statuses)
         # The gateway was never restarted, so it never reset a connection.
         self.assertNotIn("io", statuses, f"{name}: I/O errors {statuses}")

@@ -56,17 +56,13 @@ class GatewayDeathTest(faults.FaultTest):
                 bench.kill()
                 bench.wait()
         report = json.loads(out) if out.strip() else {}
-        with open(self.results_path) as f:
-            results = [json.loads(line) for line in f]
+        results = self.bench_results()
 
         # Every transaction ended with its certificate: none lost, none gave up.
         self.assertEqual(len(results), n)
         bad = [r for r in results if r["outcome"] != "ok"]
         self.assertEqual(bad, [], f"{name}: transactions without a certificate\n{err}")
-        statuses = {}
-        for r in results:
-            for s, k in r["statuses"].items():
-                statuses[s] = statuses.get(s, 0) + k
+        statuses = faults.status_totals(results)
         self.assertEqual(set(statuses) - {"200", "503", "io"}, set(), statuses)
         # The kill cut requests off (otherwise this test proves nothing).
         self.assertGreater(statuses.get("io", 0), 0, statuses)
