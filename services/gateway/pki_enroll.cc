@@ -336,12 +336,11 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
   if (txn->taken_over && extras_.metrics != nullptr) {
     extras_.metrics->ClaimTakenOver(profile.name, "request");
   }
-  return IssueClaimed(profile, req, csr, renews, /*keep_claim_when_unavailable=*/false);
+  return IssueClaimed(profile, req, csr, renews);
 }
 
 PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
-                                      const codec::Csr& csr, bool renews,
-                                      bool keep_claim_when_unavailable) {
+                                      const codec::Csr& csr, bool renews) {
   const std::string& tid = req.msg.attributes.transaction_id;
   const std::string& fingerprint = csr.fingerprint;
   // One signer call issues the certificate and signs the CertRep.
@@ -352,13 +351,9 @@ PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
   }
   absl::StatusOr<IssuedCertRep> issued = issuer_.IssueWithReply(profile, csr, *reply);
   if (!issued.ok()) {
-    if (absl::IsUnavailable(issued.status())) {
-      if (!keep_claim_when_unavailable) {
-        (void)store_->ReleaseTransaction(profile.name, tid, fingerprint);
-      }
-      return UnavailableAfterNonce(req, "signer");
-    }
+    // A parked request stays parked (ReleaseTransaction), for the next try.
     (void)store_->ReleaseTransaction(profile.name, tid, fingerprint);
+    if (absl::IsUnavailable(issued.status())) return UnavailableAfterNonce(req, "signer");
     if (absl::IsPermissionDenied(issued.status())) {
       // The signer's own check of the CSR's self-signature.
       return Failure(req, FailInfo::kBadMessageCheck,

@@ -121,12 +121,10 @@ class PkiOperation {
   PkiOutcome IssueOnce(const Profile& profile, Request& req, const codec::Csr& csr,
                        const CaSet& ca);
   // Issues `csr` in the transaction `req` names, which the caller has
-  // claimed, and completes it: the signed CertRep, or a FAILURE (the claim
-  // released). A 503 releases the claim too, unless
-  // `keep_claim_when_unavailable` (a parked request, which a later poll
-  // takes over again once this lease has ended).
+  // claimed, and completes it: the signed CertRep, or a FAILURE or 503 with
+  // the claim released (a parked request stays parked for the next poll).
   PkiOutcome IssueClaimed(const Profile& profile, Request& req, const codec::Csr& csr,
-                          bool renews, bool keep_claim_when_unavailable);
+                          bool renews);
   // CertPoll of a pending transaction: when its request is parked and the
   // holder's lease has ended (its gateway died mid-request), issues it to
   // the polling device; nullopt to answer PENDING.

@@ -85,8 +85,7 @@ std::optional<PkiOutcome> PkiOperation::FinishParked(const Profile& profile, Req
     (void)store_->ReleaseTransaction(profile.name, tid, *fingerprint);
     return Failure(req, FailInfo::kBadRequest, policy.message());
   }
-  return IssueClaimed(profile, req, *csr, /*renews=*/false,
-                      /*keep_claim_when_unavailable=*/true);
+  return IssueClaimed(profile, req, *csr, /*renews=*/false);
 }
 
 PkiOutcome PkiOperation::HandleGetCert(const Profile& profile, Request& req,
