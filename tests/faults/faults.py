@@ -164,6 +164,17 @@ class FaultTest(unittest.TestCase):
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
 
+    def finish_bench(self, bench):
+        """Waits for the bench (killing it if it does not end): its JSON
+        report ({} when it printed none) and its standard error."""
+        try:
+            out, err = bench.communicate(timeout=150)
+        finally:
+            if bench.poll() is None:
+                bench.kill()
+                bench.wait()
+        return (json.loads(out) if out.strip() else {}), err
+
     def bench_results(self):
         """The bench's per-transaction results (--results_file)."""
         with open(self.results_path) as f:
@@ -259,12 +270,11 @@ class FaultTest(unittest.TestCase):
                 self.assertEqual(status, 503, f"{name}: after restore: {body[:200]!r}")
                 time.sleep(0.1)
             self.assertIsNotNone(recovery, f"{name}: no recovery within 60 s")
-            out, err = bench.communicate(timeout=150)
-        finally:
-            if bench.poll() is None:
-                bench.kill()
-                bench.wait()
-        report = json.loads(out) if out.strip() else {}
+        except BaseException:
+            bench.kill()  # a failed check ends the run at once
+            bench.wait()
+            raise
+        report, err = self.finish_bench(bench)
         results = self.bench_results()
 
         # Recovery without restarting the gateway: same process, still up,

@@ -48,14 +48,8 @@ class GatewayDeathTest(faults.FaultTest):
         returns the figures (also printed as FAULT-FIGURES)."""
         stack = self.stack
         n, c = faults.N, faults.CONCURRENCY
-        try:
-            out, err = bench.communicate(timeout=150)
-            t_done = time.monotonic()
-        finally:
-            if bench.poll() is None:
-                bench.kill()
-                bench.wait()
-        report = json.loads(out) if out.strip() else {}
+        report, err = self.finish_bench(bench)
+        t_done = time.monotonic()
         results = self.bench_results()
 
         # Every transaction ended with its certificate: none lost, none gave up.
