@@ -18,16 +18,21 @@ namespace {
 //
 // HMGET answers false for absent fields and for an absent key, so "not
 // v[1]" means "no transaction"; a stray hash without a state is replaced.
-// With two KEYS the first is a senderNonce key: the script records it
-// (SET NX with ARGV[1] as its TTL) and claims only when it is fresh,
-// replying {"replay", "", ""} otherwise; the claim's ARGV follow it.
+// With two KEYS the first is a senderNonce key, ARGV[1] its TTL and
+// ARGV[2] the message that carries it: the script records the nonce with
+// the message as its value (SET NX) and replies {"replay", "", "", ""}
+// without claiming when it holds another message. The same message again
+// (a retransmission) claims as a fresh nonce does, and every reply then
+// ends in "again" instead of "". The claim's ARGV follow.
 constexpr absl::string_view kClaim = R"lua(
 local a = 0
+local again = ''
 if #KEYS == 2 then
-  if not redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then
-    return {'replay', '', ''}
+  if not redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1], 'NX') then
+    if redis.call('GET', KEYS[1]) ~= ARGV[2] then return {'replay', '', '', ''} end
+    again = 'again'
   end
-  a = 1
+  a = 2
 end
 local key = KEYS[#KEYS]
 local v = redis.call('HMGET', key, 'state', 'fp', 'cert', 'serial', 'lease')
@@ -36,7 +41,7 @@ if not v[1] then
   redis.call('HSET', key, 'state', 'pending', 'fp', ARGV[a + 1])
   if ARGV[a + 3] then redis.call('HSET', key, 'claim', ARGV[a + 3]) end
   redis.call('PEXPIRE', key, ARGV[a + 2])
-  return {'claimed', ARGV[a + 1], ''}
+  return {'claimed', ARGV[a + 1], '', again}
 end
 if v[5] and v[1] == 'pending' and v[2] == ARGV[a + 1] then
   local t = redis.call('TIME')
@@ -44,12 +49,21 @@ if v[5] and v[1] == 'pending' and v[2] == ARGV[a + 1] then
   if now >= tonumber(v[5]) then
     redis.call('HSET', key, 'lease', string.format('%.0f', now + ARGV[a + 2]))
     if ARGV[a + 3] then redis.call('HSET', key, 'claim', ARGV[a + 3]) end
-    return {'taken', v[2], ''}
+    return {'taken', v[2], '', again}
   end
 end
 local cert = v[3]
 if not cert and v[4] then cert = redis.call('HGET', 'scep:cert:' .. v[4], 'der') end
-return {v[1], v[2] or '', cert or ''}
+return {v[1], v[2] or '', cert or '', again}
+)lua";
+
+// KEYS: the senderNonce key. ARGV: the message carrying it, TTL. Records
+// the nonce with the message as its value: "fresh"; "again" when it holds
+// this message already, "replay" when another.
+constexpr absl::string_view kNonce = R"lua(
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 'fresh' end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 'again' end
+return 'replay'
 )lua";
 
 // A parked pending entry also holds `csr` (the request) and `lease` (Redis
@@ -192,6 +206,7 @@ LuaScript MakeLuaScript(absl::string_view source) {
 }
 
 LuaScript ClaimScript() { return MakeLuaScript(kClaim); }
+LuaScript NonceScript() { return MakeLuaScript(kNonce); }
 LuaScript CompleteScript() { return MakeLuaScript(kComplete); }
 LuaScript ReleaseScript() { return MakeLuaScript(kRelease); }
 LuaScript AbandonScript() { return MakeLuaScript(kAbandon); }

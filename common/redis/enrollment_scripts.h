@@ -25,15 +25,20 @@ struct LuaScript {
 LuaScript MakeLuaScript(absl::string_view source);
 
 // ARGV: fingerprint, pending TTL[, claim token]. Creates a pending entry
-// when none exists (remembering the token) and replies {"claimed", fp, ""};
-// takes over a parked entry with this fingerprint whose lease has ended
-// (ParkScript), its lease then ending after the pending TTL, and replies
-// {"taken", fp, ""};
-// otherwise replies {state, fp, cert} of the stored entry. With KEYS
-// {nonce key, transaction key} and ARGV {nonce TTL, ...}, first records the
-// nonce (SET NX) and replies {"replay", "", ""} without claiming when it was
-// there already.
+// when none exists (remembering the token) and replies {"claimed", fp, "",
+// again}; takes over a parked entry with this fingerprint whose lease has
+// ended (ParkScript), its lease then ending after the pending TTL, and
+// replies {"taken", fp, "", again}; otherwise replies {state, fp, cert,
+// again} of the stored entry. With KEYS {nonce key, transaction key} and
+// ARGV {nonce TTL, message, ...}, first records the nonce as NonceScript
+// does: {"replay", "", "", ""} without claiming when it holds another
+// message; `again` is "again" when it held this message, else "".
 LuaScript ClaimScript();
+
+// KEYS: senderNonce key. ARGV: message, TTL. Records the nonce (SET NX)
+// with the message as its value: "fresh"; "again" when it holds this
+// message already; "replay" when it holds another.
+LuaScript NonceScript();
 
 // ARGV: fingerprint, certificate, issued TTL, serial ('' = not indexed).
 // Replies "mismatch" when an entry with another fingerprint exists, "ok"

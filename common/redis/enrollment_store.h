@@ -31,6 +31,16 @@ struct Transaction {
   // kClaimed by taking over a parked claim whose holder's lease had ended
   // (see ParkPendingClaim), not by creating the transaction.
   bool taken_over = false;
+  // From RecordNonceAndClaim: the senderNonce was seen before in this very
+  // message (NonceUse::kRetransmission).
+  bool retransmission = false;
+};
+
+// What RecordNonce found for a senderNonce.
+enum class NonceUse {
+  kFresh,           // not seen within its TTL: recorded now
+  kRetransmission,  // seen before in this very message (same `message`)
+  kReplay,          // seen before in another message
 };
 
 // A request kept with its pending transaction for CertPoll (see
@@ -59,11 +69,16 @@ class EnrollmentStore {
  public:
   virtual ~EnrollmentStore() = default;
 
-  // Records a senderNonce (RFC 8894 section 3.2.1.5) for `ttl`. true when it
-  // was not seen before within its TTL; false when it is a replay.
-  virtual absl::StatusOr<bool> RecordNonce(absl::string_view profile,
-                                           absl::string_view nonce,
-                                           absl::Duration ttl) = 0;
+  // Records a senderNonce (RFC 8894 section 3.2.1.5) for `ttl`, with
+  // `message` (non-empty, binary-safe: a digest identifying the message that
+  // carried it). kFresh when not seen within its TTL; kRetransmission when
+  // seen before with the same `message` (the identical message again: an
+  // HTTP client or proxy retrying, a device resending; nothing is recorded
+  // anew); kReplay when seen with another message.
+  virtual absl::StatusOr<NonceUse> RecordNonce(absl::string_view profile,
+                                               absl::string_view nonce,
+                                               absl::string_view message,
+                                               absl::Duration ttl) = 0;
 
   // Forgets a nonce this request recorded, for a request that then failed
   // with Unavailable, so that an identical retry is not refused as a replay.
@@ -83,24 +98,26 @@ class EnrollmentStore {
       absl::string_view profile, absl::string_view transaction_id,
       absl::string_view fingerprint, absl::Duration pending_ttl) = 0;
 
-  // RecordNonce, then ClaimTransaction only when the nonce is fresh, as one
-  // step: nullopt when the nonce is a replay (nothing claimed). On any error
-  // neither the nonce nor the claim stays behind, so the identical retry is
-  // not refused as a replay. Default: the two calls, undoing the nonce when
-  // the claim fails.
+  // RecordNonce, then ClaimTransaction unless the nonce is a replay, as one
+  // step: nullopt for a replay (nothing claimed); a retransmission claims
+  // as a fresh nonce does, with Transaction::retransmission set. On any
+  // error neither the nonce nor the claim stays behind, so the identical
+  // retry is not refused as a replay. Default: the two calls, undoing the
+  // nonce when the claim fails.
   virtual absl::StatusOr<std::optional<Transaction>> RecordNonceAndClaim(
-      absl::string_view profile, absl::string_view nonce, absl::Duration nonce_ttl,
-      absl::string_view transaction_id, absl::string_view fingerprint,
-      absl::Duration pending_ttl) {
-    absl::StatusOr<bool> fresh = RecordNonce(profile, nonce, nonce_ttl);
-    if (!fresh.ok()) return fresh.status();
-    if (!*fresh) return std::nullopt;
+      absl::string_view profile, absl::string_view nonce, absl::string_view message,
+      absl::Duration nonce_ttl, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::Duration pending_ttl) {
+    absl::StatusOr<NonceUse> use = RecordNonce(profile, nonce, message, nonce_ttl);
+    if (!use.ok()) return use.status();
+    if (*use == NonceUse::kReplay) return std::nullopt;
     absl::StatusOr<Transaction> claimed =
         ClaimTransaction(profile, transaction_id, fingerprint, pending_ttl);
     if (!claimed.ok()) {
       (void)ForgetNonce(profile, nonce);
       return claimed.status();
     }
+    claimed->retransmission = *use == NonceUse::kRetransmission;
     return *std::move(claimed);
   }
 

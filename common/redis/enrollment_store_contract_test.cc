@@ -15,28 +15,14 @@ void EnrollmentStoreContractTest::SetUp() {
   GTEST_SKIP() << "store not available here";
 }
 
-namespace {
+namespace contract {
 
-using State = Transaction::State;
-
-constexpr absl::string_view kProfile = "devices";
-constexpr absl::Duration kLong = absl::Minutes(5);
-// Long enough that a call made right after a write still sees it on a real
-// server, short enough to wait out in real time.
-constexpr absl::Duration kShort = absl::Milliseconds(300);
-constexpr absl::Duration kPastShort = absl::Milliseconds(450);
-
-const std::string kNonce("\x01\x00\x02\xff nonce-16-bytes", 16);
-const std::string kTid =
-    "4F3C2B1A0E9D8C7B6A5F4E3D2C1B0A99887766554433221100FFEEDDCCBBAA";
-const std::string kCert("\x30\x82\x01\0\0\0cert\0der", 14);
-
-// The call's value; a failed call is recorded as a test failure.
-bool Record(EnrollmentStore& store, absl::string_view profile,
-            absl::string_view nonce, absl::Duration ttl) {
-  absl::StatusOr<bool> first_seen = store.RecordNonce(profile, nonce, ttl);
-  EXPECT_TRUE(first_seen.ok()) << first_seen.status();
-  return first_seen.value_or(false);
+NonceUse Record(EnrollmentStore& store, absl::string_view profile,
+                absl::string_view nonce, absl::Duration ttl,
+                absl::string_view message) {
+  absl::StatusOr<NonceUse> use = store.RecordNonce(profile, nonce, message, ttl);
+  EXPECT_TRUE(use.ok()) << use.status();
+  return use.value_or(NonceUse::kReplay);
 }
 
 Transaction Claim(EnrollmentStore& store, absl::string_view profile,
@@ -48,33 +34,9 @@ Transaction Claim(EnrollmentStore& store, absl::string_view profile,
   return transaction.value_or(Transaction{});
 }
 
-TEST_P(EnrollmentStoreContractTest, NonceFirstSeenThenReplay) {
-  EXPECT_EQ(Record(store(), kProfile, kNonce, kLong), true);
-  EXPECT_EQ(Record(store(), kProfile, kNonce, kLong), false);
-  // Scoped per profile; a nonce differing only after a NUL is distinct.
-  EXPECT_EQ(Record(store(), "servers", kNonce, kLong), true);
-  std::string other = kNonce;
-  other.back() ^= 1;
-  EXPECT_EQ(Record(store(), kProfile, other, kLong), true);
-  // Longer than the hex limit: hashed, still exact.
-  const std::string long_nonce(100, 'n');
-  EXPECT_EQ(Record(store(), kProfile, long_nonce, kLong), true);
-  EXPECT_EQ(Record(store(), kProfile, long_nonce, kLong), false);
-}
+namespace {
 
-TEST_P(EnrollmentStoreContractTest, ForgottenNonceIsFirstSeenAgain) {
-  ASSERT_EQ(Record(store(), kProfile, kNonce, kLong), true);
-  ASSERT_TRUE(store().ForgetNonce(kProfile, kNonce).ok());
-  EXPECT_EQ(Record(store(), kProfile, kNonce, kLong), true);
-  EXPECT_TRUE(store().ForgetNonce(kProfile, "never recorded").ok());
-}
-
-TEST_P(EnrollmentStoreContractTest, NonceExpiresAfterTtl) {
-  ASSERT_EQ(Record(store(), kProfile, kNonce, kShort), true);
-  EXPECT_EQ(Record(store(), kProfile, kNonce, kShort), false);
-  Advance(kPastShort);
-  EXPECT_EQ(Record(store(), kProfile, kNonce, kShort), true);
-}
+using State = Transaction::State;
 
 TEST_P(EnrollmentStoreContractTest, ClaimPendingCompleteIssued) {
   Transaction first = Claim(store(), kProfile, kTid, "fp-1", kLong);
@@ -266,12 +228,13 @@ TEST_P(EnrollmentStoreContractTest, CompleteAfterClaimExpiredStillRecords) {
 
 TEST_P(EnrollmentStoreContractTest, RefusesBadArguments) {
   constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
-  EXPECT_EQ(store().RecordNonce(kProfile, "", kLong).status().code(), kInvalid);
-  EXPECT_EQ(store().RecordNonce("a:b", kNonce, kLong).status().code(),
+  EXPECT_EQ(store().RecordNonce(kProfile, "", kMessage, kLong).status().code(), kInvalid);
+  EXPECT_EQ(store().RecordNonce("a:b", kNonce, kMessage, kLong).status().code(),
             kInvalid);
-  EXPECT_EQ(store().RecordNonce("", kNonce, kLong).status().code(), kInvalid);
+  EXPECT_EQ(store().RecordNonce("", kNonce, kMessage, kLong).status().code(), kInvalid);
+  EXPECT_EQ(store().RecordNonce(kProfile, kNonce, "", kLong).status().code(), kInvalid);
   EXPECT_EQ(store()
-                .RecordNonce(kProfile, kNonce, absl::ZeroDuration())
+                .RecordNonce(kProfile, kNonce, kMessage, absl::ZeroDuration())
                 .status()
                 .code(),
             kInvalid);
@@ -289,178 +252,8 @@ TEST_P(EnrollmentStoreContractTest, RefusesBadArguments) {
             kInvalid);
   EXPECT_EQ(store().ReleaseTransaction(kProfile, kTid, "").code(), kInvalid);
   // Nothing was written by the refused calls.
-  EXPECT_EQ(Record(store(), kProfile, kNonce, kLong), true);
+  EXPECT_EQ(Record(store(), kProfile, kNonce, kLong), NonceUse::kFresh);
   EXPECT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).state, State::kClaimed);
-}
-
-TEST_P(EnrollmentStoreContractTest, NonceAndClaimInOneStep) {
-  absl::StatusOr<std::optional<Transaction>> first =
-      store().RecordNonceAndClaim(kProfile, kNonce, kLong, kTid, "fp-1", kLong);
-  ASSERT_TRUE(first.ok()) << first.status();
-  ASSERT_TRUE(first->has_value());
-  EXPECT_EQ((*first)->state, State::kClaimed);
-  EXPECT_EQ((*first)->fingerprint, "fp-1");
-  // Both were recorded.
-  EXPECT_EQ(Record(store(), kProfile, kNonce, kLong), false);
-  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp-2", kLong).state, State::kPending);
-  // The same nonce again is a replay and claims nothing.
-  const std::string other_tid = kTid + "-2";
-  absl::StatusOr<std::optional<Transaction>> replay =
-      store().RecordNonceAndClaim(kProfile, kNonce, kLong, other_tid, "fp-1", kLong);
-  ASSERT_TRUE(replay.ok()) << replay.status();
-  EXPECT_FALSE(replay->has_value());
-  absl::StatusOr<std::optional<Transaction>> unclaimed =
-      store().GetTransaction(kProfile, other_tid);
-  ASSERT_TRUE(unclaimed.ok());
-  EXPECT_FALSE(unclaimed->has_value());
-  // A fresh nonce on an issued transaction answers its state.
-  ASSERT_TRUE(store().CompleteTransaction(kProfile, kTid, "fp-1", kCert, kLong).ok());
-  std::string fresh = kNonce;
-  fresh.back() ^= 1;
-  absl::StatusOr<std::optional<Transaction>> issued =
-      store().RecordNonceAndClaim(kProfile, fresh, kLong, kTid, "fp-1", kLong);
-  ASSERT_TRUE(issued.ok() && issued->has_value());
-  EXPECT_EQ((*issued)->state, State::kIssued);
-  EXPECT_EQ((*issued)->certificate, kCert);
-  // Refused arguments leave the nonce unrecorded.
-  const std::string third(16, 'z');
-  EXPECT_EQ(store()
-                .RecordNonceAndClaim(kProfile, third, kLong, "", "fp", kLong)
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store()
-                .RecordNonceAndClaim(kProfile, "", kLong, kTid, "fp", kLong)
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Record(store(), kProfile, third, kLong), true);
-}
-
-// A certification request as parked (binary-safe).
-const std::string kRequest("\x30\x82\x02\0csr\0der", 11);
-
-std::optional<Transaction> Park(EnrollmentStore& store, absl::string_view fingerprint,
-                                absl::Duration poll_ttl) {
-  absl::StatusOr<std::optional<Transaction>> parked =
-      store.ParkPendingClaim(kProfile, kTid, fingerprint, kRequest, poll_ttl);
-  EXPECT_TRUE(parked.ok()) << parked.status();
-  return parked.value_or(std::nullopt);
-}
-
-std::optional<ParkedClaim> TakeOver(EnrollmentStore& store, absl::Duration lease,
-                                    absl::string_view fingerprint = "fp") {
-  absl::StatusOr<std::optional<ParkedClaim>> taken =
-      store.TakeOverParkedClaim(kProfile, kTid, fingerprint, lease);
-  EXPECT_TRUE(taken.ok()) << taken.status();
-  return taken.value_or(std::nullopt);
-}
-
-TEST_P(EnrollmentStoreContractTest, ParkedClaimOutlivesItsLeaseForPolls) {
-  ASSERT_EQ(Claim(store(), kProfile, kTid, "fp", kShort).state, State::kClaimed);
-  std::optional<Transaction> parked = Park(store(), "fp", kLong);
-  ASSERT_TRUE(parked.has_value());
-  EXPECT_EQ(parked->state, State::kPending);
-  EXPECT_EQ(parked->fingerprint, "fp");
-  // The holder's lease is still running: nobody takes it over.
-  EXPECT_FALSE(TakeOver(store(), kLong).has_value());
-  Advance(kPastShort);
-  // Past the claim's own TTL the transaction is still there, pending.
-  absl::StatusOr<std::optional<Transaction>> read = store().GetTransaction(kProfile, kTid);
-  ASSERT_TRUE(read.ok() && read->has_value()) << read.status();
-  EXPECT_EQ((*read)->state, State::kPending);
-  // The lease has ended: not for a poll for another request; exactly one
-  // poll for this one takes it over, with the request.
-  EXPECT_FALSE(TakeOver(store(), kLong, "fp-other").has_value());
-  std::optional<ParkedClaim> taken = TakeOver(store(), kLong);
-  ASSERT_TRUE(taken.has_value());
-  EXPECT_EQ(taken->fingerprint, "fp");
-  EXPECT_EQ(taken->request, kRequest);
-  EXPECT_FALSE(TakeOver(store(), kLong).has_value());
-  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).state, State::kPending);
-  // The new holder completes it; an issued transaction is never taken over.
-  ASSERT_TRUE(store().CompleteTransaction(kProfile, kTid, "fp", kCert, kLong).ok());
-  EXPECT_FALSE(TakeOver(store(), kShort).has_value());
-  Transaction issued = Claim(store(), kProfile, kTid, "fp", kLong);
-  EXPECT_EQ(issued.state, State::kIssued);
-  EXPECT_EQ(issued.certificate, kCert);
-}
-
-TEST_P(EnrollmentStoreContractTest, ParkedClaimTakenOverByItsOwnRequestOnly) {
-  ASSERT_EQ(Claim(store(), kProfile, kTid, "fp", kShort).state, State::kClaimed);
-  ASSERT_TRUE(Park(store(), "fp", kLong).has_value());
-  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).state, State::kPending);
-  Advance(kPastShort);
-  // Another request under that transactionID: still someone else's.
-  Transaction other = Claim(store(), kProfile, kTid, "fp-other", kLong);
-  EXPECT_EQ(other.state, State::kPending);
-  EXPECT_EQ(other.fingerprint, "fp");
-  // The same request again, once the lease has ended: claimed for kShort.
-  Transaction taken = Claim(store(), kProfile, kTid, "fp", kShort);
-  EXPECT_EQ(taken.state, State::kClaimed);
-  EXPECT_TRUE(taken.taken_over);
-  EXPECT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).state, State::kPending);
-  EXPECT_FALSE(TakeOver(store(), kLong).has_value());
-  Advance(kPastShort);
-  // That holder's lease ended too (the transaction itself lives on).
-  EXPECT_TRUE(TakeOver(store(), kLong).has_value());
-}
-
-TEST_P(EnrollmentStoreContractTest, ReleasingAParkedClaimEndsItsLeaseAndKeepsIt) {
-  // The holder's issuance failed (the signer was down): the device that
-  // was told PENDING must not meet "no such transaction" on its poll.
-  ASSERT_EQ(Claim(store(), kProfile, kTid, "fp", kLong).state, State::kClaimed);
-  ASSERT_TRUE(Park(store(), "fp", kLong).has_value());
-  EXPECT_FALSE(TakeOver(store(), kLong).has_value());  // the lease runs
-  ASSERT_TRUE(store().ReleaseTransaction(kProfile, kTid, "fp").ok());
-  absl::StatusOr<std::optional<Transaction>> read = store().GetTransaction(kProfile, kTid);
-  ASSERT_TRUE(read.ok() && read->has_value());
-  EXPECT_EQ((*read)->state, State::kPending);
-  std::optional<ParkedClaim> taken = TakeOver(store(), kLong);  // at once
-  ASSERT_TRUE(taken.has_value());
-  EXPECT_EQ(taken->request, kRequest);
-  // A claim never parked is deleted by a release, as before.
-  const std::string other = kTid + "-other";
-  ASSERT_TRUE(store().ClaimTransaction(kProfile, other, "fp", kLong).ok());
-  ASSERT_TRUE(store().ReleaseTransaction(kProfile, other, "fp").ok());
-  absl::StatusOr<std::optional<Transaction>> gone = store().GetTransaction(kProfile, other);
-  ASSERT_TRUE(gone.ok());
-  EXPECT_FALSE(gone->has_value());
-}
-
-TEST_P(EnrollmentStoreContractTest, OnlyAPendingClaimOfThatRequestIsParked) {
-  // No transaction: nothing parked, nothing created.
-  EXPECT_FALSE(Park(store(), "fp", kLong).has_value());
-  absl::StatusOr<std::optional<Transaction>> none = store().GetTransaction(kProfile, kTid);
-  ASSERT_TRUE(none.ok());
-  EXPECT_FALSE(none->has_value());
-  // Pending under another fingerprint: reported, not parked.
-  ASSERT_EQ(Claim(store(), kProfile, kTid, "fp-holder", kShort).state, State::kClaimed);
-  std::optional<Transaction> other = Park(store(), "fp", kLong);
-  ASSERT_TRUE(other.has_value());
-  EXPECT_EQ(other->state, State::kPending);
-  EXPECT_EQ(other->fingerprint, "fp-holder");
-  Advance(kPastShort);
-  EXPECT_FALSE(TakeOver(store(), kLong).has_value());
-  Transaction fresh = Claim(store(), kProfile, kTid, "fp", kLong);
-  EXPECT_EQ(fresh.state, State::kClaimed);
-  EXPECT_FALSE(fresh.taken_over);
-  // A claim never parked is never taken over; an issued one is reported.
-  EXPECT_FALSE(TakeOver(store(), kShort).has_value());
-  ASSERT_TRUE(store().CompleteTransaction(kProfile, kTid, "fp", kCert, kLong).ok());
-  std::optional<Transaction> issued = Park(store(), "fp", kLong);
-  ASSERT_TRUE(issued.has_value());
-  EXPECT_EQ(issued->state, State::kIssued);
-  EXPECT_EQ(issued->certificate, kCert);
-  // Refused arguments.
-  EXPECT_EQ(store().ParkPendingClaim(kProfile, kTid, "fp", "", kLong).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store().ParkPendingClaim(kProfile, kTid, "", kRequest, kLong).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store().TakeOverParkedClaim(kProfile, "", "fp", kLong).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store().TakeOverParkedClaim(kProfile, kTid, "", kLong).status().code(),
-            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(EnrollmentStoreContractTest, PingAnswers) {
@@ -468,4 +261,5 @@ TEST_P(EnrollmentStoreContractTest, PingAnswers) {
 }
 
 }  // namespace
+}  // namespace contract
 }  // namespace scep::redis

@@ -61,17 +61,23 @@ size_t MemoryEnrollmentStore::entry_count() {
   return entries_.size();
 }
 
-absl::StatusOr<bool> MemoryEnrollmentStore::RecordNonce(
-    absl::string_view profile, absl::string_view nonce, absl::Duration ttl) {
+absl::StatusOr<NonceUse> MemoryEnrollmentStore::RecordNonce(
+    absl::string_view profile, absl::string_view nonce, absl::string_view message,
+    absl::Duration ttl) {
   RETURN_IF_ERROR(CheckAvailable("RecordNonce"));
   ASSIGN_OR_RETURN(std::string key, NonceKey(profile, nonce));
+  RETURN_IF_ERROR(RequireNonEmpty(message, "message"));
   ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "nonce TTL"));
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_();
-  if (Find(key, now) != nullptr) return false;
-  entries_[key].expires = now + absl::Milliseconds(ttl_ms);
+  if (const Entry* seen = Find(key, now); seen != nullptr) {
+    return seen->fingerprint == message ? NonceUse::kRetransmission : NonceUse::kReplay;
+  }
+  Entry& entry = entries_[key];
+  entry.fingerprint = std::string(message);
+  entry.expires = now + absl::Milliseconds(ttl_ms);
   MaybeSweep(now);
-  return true;
+  return NonceUse::kFresh;
 }
 
 absl::Status MemoryEnrollmentStore::ForgetNonce(absl::string_view profile,

@@ -38,9 +38,10 @@ class MemoryEnrollmentStore : public EnrollmentStore {
   // bounded by the live set plus one sweep period.
   size_t entry_count() ABSL_LOCKS_EXCLUDED(mu_);
 
-  absl::StatusOr<bool> RecordNonce(absl::string_view profile,
-                                   absl::string_view nonce,
-                                   absl::Duration ttl) override;
+  absl::StatusOr<NonceUse> RecordNonce(absl::string_view profile,
+                                       absl::string_view nonce,
+                                       absl::string_view message,
+                                       absl::Duration ttl) override;
   absl::Status ForgetNonce(absl::string_view profile,
                            absl::string_view nonce) override;
   absl::StatusOr<Transaction> ClaimTransaction(
@@ -77,7 +78,7 @@ class MemoryEnrollmentStore : public EnrollmentStore {
   struct Entry {
     bool issued = false;  // Transactions only: pending until issued.
     bool rejected = false;
-    std::string fingerprint;
+    std::string fingerprint;  // of a transaction; a nonce's message
     std::string certificate;
     absl::Time expires;
     // Parked pending claims only: the request, and when the holder's lease ends.

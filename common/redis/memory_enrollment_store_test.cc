@@ -53,19 +53,20 @@ class MemoryEnrollmentStoreTest : public testing::Test {
 };
 
 TEST_F(MemoryEnrollmentStoreTest, TtlEndsExactlyAtDeadline) {
-  ASSERT_TRUE(store_->RecordNonce("p", "n", absl::Seconds(10)).value());
+  ASSERT_EQ(store_->RecordNonce("p", "n", "msg", absl::Seconds(10)).value(), NonceUse::kFresh);
   clock_.Advance(absl::Seconds(10) - absl::Milliseconds(1));
-  EXPECT_FALSE(store_->RecordNonce("p", "n", absl::Seconds(10)).value());
+  EXPECT_EQ(store_->RecordNonce("p", "n", "other msg", absl::Seconds(10)).value(),
+            NonceUse::kReplay);
   clock_.Advance(absl::Milliseconds(1));
-  EXPECT_TRUE(store_->RecordNonce("p", "n", absl::Seconds(10)).value());
+  EXPECT_EQ(store_->RecordNonce("p", "n", "msg", absl::Seconds(10)).value(), NonceUse::kFresh);
 }
 
 TEST_F(MemoryEnrollmentStoreTest, UnavailableHookFailsEveryCallAndKeepsState) {
-  ASSERT_TRUE(store_->RecordNonce("p", "n", absl::Minutes(1)).value());
+  ASSERT_EQ(store_->RecordNonce("p", "n", "msg", absl::Minutes(1)).value(), NonceUse::kFresh);
   store_->SetUnavailable(true);
   constexpr auto kUnavailable = absl::StatusCode::kUnavailable;
   EXPECT_EQ(store_->Ping().code(), kUnavailable);
-  EXPECT_EQ(store_->RecordNonce("p", "m", absl::Minutes(1)).status().code(),
+  EXPECT_EQ(store_->RecordNonce("p", "m", "msg", absl::Minutes(1)).status().code(),
             kUnavailable);
   EXPECT_EQ(store_->ForgetNonce("p", "n").code(), kUnavailable);
   EXPECT_EQ(store_->ClaimTransaction("p", "t", "fp", absl::Minutes(1))
@@ -80,8 +81,9 @@ TEST_F(MemoryEnrollmentStoreTest, UnavailableHookFailsEveryCallAndKeepsState) {
 
   store_->SetUnavailable(false);
   EXPECT_TRUE(store_->Ping().ok());
-  EXPECT_FALSE(store_->RecordNonce("p", "n", absl::Minutes(1)).value());
-  EXPECT_TRUE(store_->RecordNonce("p", "m", absl::Minutes(1)).value());
+  EXPECT_EQ(store_->RecordNonce("p", "n", "other msg", absl::Minutes(1)).value(),
+            NonceUse::kReplay);
+  EXPECT_EQ(store_->RecordNonce("p", "m", "msg", absl::Minutes(1)).value(), NonceUse::kFresh);
   EXPECT_EQ(store_->ClaimTransaction("p", "t", "fp", absl::Minutes(1))->state,
             Transaction::State::kClaimed);
 }
@@ -89,23 +91,23 @@ TEST_F(MemoryEnrollmentStoreTest, UnavailableHookFailsEveryCallAndKeepsState) {
 TEST_F(MemoryEnrollmentStoreTest, ExpiredEntriesAreSweptWithoutLookups) {
   // Distinct nonces, each seen once: without the sweep all would stay.
   for (int i = 0; i < 5000; ++i) {
-    ASSERT_TRUE(
-        store_
-            ->RecordNonce("p", absl::StrCat("nonce-", i), absl::Milliseconds(5))
-            .value());
+    ASSERT_EQ(store_->RecordNonce("p", absl::StrCat("nonce-", i), "msg", absl::Milliseconds(5))
+                  .value(),
+              NonceUse::kFresh);
     clock_.Advance(absl::Milliseconds(1));
   }
   EXPECT_LE(store_->entry_count(), 1024u + 5u);
-  EXPECT_FALSE(
-      store_->RecordNonce("p", "nonce-4999", absl::Milliseconds(5)).value());
-  EXPECT_TRUE(
-      store_->RecordNonce("p", "nonce-0", absl::Milliseconds(5)).value());
+  EXPECT_EQ(store_->RecordNonce("p", "nonce-4999", "other msg", absl::Milliseconds(5)).value(),
+            NonceUse::kReplay);
+  EXPECT_EQ(store_->RecordNonce("p", "nonce-0", "msg", absl::Milliseconds(5)).value(),
+            NonceUse::kFresh);
 }
 
 TEST(MemoryEnrollmentStoreDefaultClockTest, UsesWallClockWhenNoneGiven) {
   std::unique_ptr<MemoryEnrollmentStore> store = MemoryEnrollmentStore::New();
-  EXPECT_TRUE(store->RecordNonce("p", "n", absl::Minutes(1)).value());
-  EXPECT_FALSE(store->RecordNonce("p", "n", absl::Minutes(1)).value());
+  EXPECT_EQ(store->RecordNonce("p", "n", "msg", absl::Minutes(1)).value(), NonceUse::kFresh);
+  EXPECT_EQ(store->RecordNonce("p", "n", "other msg", absl::Minutes(1)).value(),
+            NonceUse::kReplay);
 }
 
 }  // namespace

@@ -207,10 +207,10 @@ TEST_F(RedisPoolAuthTest, RecommendedAclUserRunsTheGatewayStores) {
   auto store = RedisEnrollmentStore::New(options);
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_TRUE((*store)->Ping().ok());
-  absl::StatusOr<bool> fresh =
-      (*store)->RecordNonce("dev", "0123abcd", absl::Minutes(1));
+  absl::StatusOr<NonceUse> fresh =
+      (*store)->RecordNonce("dev", "0123abcd", "msg", absl::Minutes(1));
   ASSERT_TRUE(fresh.ok()) << fresh.status();
-  EXPECT_TRUE(*fresh);
+  EXPECT_EQ(*fresh, NonceUse::kFresh);
   absl::StatusOr<Transaction> claimed =
       (*store)->ClaimTransaction("dev", "tid-1", "fp", absl::Minutes(1));
   ASSERT_TRUE(claimed.ok()) << claimed.status();

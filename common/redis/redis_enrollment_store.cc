@@ -85,6 +85,7 @@ RedisEnrollmentStore::RedisEnrollmentStore(
     : pool_(std::move(pool)),
       journal_(pool_.get()),
       claim_(ClaimScript()),
+      nonce_(NonceScript()),
       complete_(CompleteScript()),
       release_(ReleaseScript()),
       abandon_(AbandonScript()),
@@ -103,14 +104,16 @@ absl::Status RedisEnrollmentStore::Flushed(absl::string_view operation) {
       "Redis ", operation, ": earlier writes not yet applied: ", flushed.message()));
 }
 
-absl::StatusOr<bool> RedisEnrollmentStore::RecordNonce(
-    absl::string_view profile, absl::string_view nonce, absl::Duration ttl) {
+absl::StatusOr<NonceUse> RedisEnrollmentStore::RecordNonce(
+    absl::string_view profile, absl::string_view nonce, absl::string_view message,
+    absl::Duration ttl) {
   constexpr absl::string_view kOp = "RecordNonce";
   RETURN_IF_ERROR(Flushed(kOp));
   ASSIGN_OR_RETURN(std::string key, NonceKey(profile, nonce));
+  RETURN_IF_ERROR(RequireNonEmpty(message, "message"));
   ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "nonce TTL"));
   const std::string px = absl::StrCat(ttl_ms);
-  absl::StatusOr<RedisReplyPtr> sent = pool_->Run(kOp, {"SET", key, "1", "PX", px, "NX"});
+  absl::StatusOr<RedisReplyPtr> sent = Eval(*pool_, kOp, nonce_, key, {message, px});
   if (!sent.ok()) {
     // Redis may have recorded the nonce and died before answering; the
     // caller answers 503, so the identical retry must not meet it.
@@ -119,10 +122,11 @@ absl::StatusOr<bool> RedisEnrollmentStore::RecordNonce(
     }
     return sent.status();
   }
-  const RedisReplyPtr& reply = *sent;
-  if (reply->type == REDIS_REPLY_NIL) return false;
-  if (reply->type == REDIS_REPLY_STATUS && Text(*reply) == "OK") return true;
-  return Unexpected(kOp, *reply);
+  ASSIGN_OR_RETURN(std::string word, Word(kOp, **sent));
+  if (word == "fresh") return NonceUse::kFresh;
+  if (word == "again") return NonceUse::kRetransmission;
+  if (word == "replay") return NonceUse::kReplay;
+  return absl::UnavailableError(absl::StrCat("Redis ", kOp, ": unexpected answer"));
 }
 
 absl::Status RedisEnrollmentStore::ForgetNonce(absl::string_view profile,
@@ -139,7 +143,7 @@ absl::StatusOr<Transaction> RedisEnrollmentStore::ClaimTransaction(
     absl::string_view fingerprint, absl::Duration pending_ttl) {
   ASSIGN_OR_RETURN(std::optional<Transaction> claimed,
                    Claim("ClaimTransaction", profile, /*nonce=*/std::nullopt,
-                         absl::ZeroDuration(), transaction_id, fingerprint,
+                         /*message=*/"", absl::ZeroDuration(), transaction_id, fingerprint,
                          pending_ttl));
   if (!claimed.has_value()) {
     return absl::InternalError("ClaimTransaction: replay answer without a nonce");
@@ -148,18 +152,18 @@ absl::StatusOr<Transaction> RedisEnrollmentStore::ClaimTransaction(
 }
 
 absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::RecordNonceAndClaim(
-    absl::string_view profile, absl::string_view nonce, absl::Duration nonce_ttl,
-    absl::string_view transaction_id, absl::string_view fingerprint,
-    absl::Duration pending_ttl) {
-  return Claim("RecordNonceAndClaim", profile, nonce, nonce_ttl, transaction_id,
+    absl::string_view profile, absl::string_view nonce, absl::string_view message,
+    absl::Duration nonce_ttl, absl::string_view transaction_id,
+    absl::string_view fingerprint, absl::Duration pending_ttl) {
+  return Claim("RecordNonceAndClaim", profile, nonce, message, nonce_ttl, transaction_id,
                fingerprint, pending_ttl);
 }
 
 absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::Claim(
     absl::string_view op, absl::string_view profile,
-    std::optional<absl::string_view> nonce, absl::Duration nonce_ttl,
-    absl::string_view transaction_id, absl::string_view fingerprint,
-    absl::Duration pending_ttl) {
+    std::optional<absl::string_view> nonce, absl::string_view message,
+    absl::Duration nonce_ttl, absl::string_view transaction_id,
+    absl::string_view fingerprint, absl::Duration pending_ttl) {
   RETURN_IF_ERROR(Flushed(op));
   ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
   RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
@@ -168,6 +172,7 @@ absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::Claim(
   std::string nonce_key, nonce_px;
   if (nonce.has_value()) {
     ASSIGN_OR_RETURN(nonce_key, NonceKey(profile, *nonce));
+    RETURN_IF_ERROR(RequireNonEmpty(message, "message"));
     ASSIGN_OR_RETURN(int64_t nonce_ms, TtlMillis(nonce_ttl, "nonce TTL"));
     nonce_px = absl::StrCat(nonce_ms);
   }
@@ -179,7 +184,7 @@ absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::Claim(
   std::vector<absl::string_view> args = {fingerprint, px, token};
   if (nonce.has_value()) {
     keys.insert(keys.begin(), nonce_key);
-    args.insert(args.begin(), nonce_px);
+    args.insert(args.begin(), {nonce_px, message});
   }
   absl::StatusOr<RedisReplyPtr> sent = EvalScript(*pool_, op, claim_, keys, args);
   if (!sent.ok()) {
@@ -194,7 +199,7 @@ absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::Claim(
     return sent.status();
   }
   const RedisReplyPtr& reply = *sent;
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
     return Unexpected(op, *reply);
   }
   for (size_t i = 0; i < reply->elements; ++i) {
@@ -206,6 +211,7 @@ absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::Claim(
   if (state == "replay" && nonce.has_value()) return std::nullopt;
   Transaction result;
   result.fingerprint = std::string(Text(*reply->element[1]));
+  result.retransmission = Text(*reply->element[3]) == "again";
   if (state == "claimed" || state == "taken") {
     result.state = Transaction::State::kClaimed;
     result.taken_over = state == "taken";

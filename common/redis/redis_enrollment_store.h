@@ -44,9 +44,10 @@ class RedisEnrollmentStore : public EnrollmentStore {
   RedisEnrollmentStore(const RedisEnrollmentStore&) = delete;
   RedisEnrollmentStore& operator=(const RedisEnrollmentStore&) = delete;
 
-  absl::StatusOr<bool> RecordNonce(absl::string_view profile,
-                                   absl::string_view nonce,
-                                   absl::Duration ttl) override;
+  absl::StatusOr<NonceUse> RecordNonce(absl::string_view profile,
+                                       absl::string_view nonce,
+                                       absl::string_view message,
+                                       absl::Duration ttl) override;
   absl::Status ForgetNonce(absl::string_view profile,
                            absl::string_view nonce) override;
   absl::StatusOr<Transaction> ClaimTransaction(
@@ -54,9 +55,9 @@ class RedisEnrollmentStore : public EnrollmentStore {
       absl::string_view fingerprint, absl::Duration pending_ttl) override;
   // One script, one round trip.
   absl::StatusOr<std::optional<Transaction>> RecordNonceAndClaim(
-      absl::string_view profile, absl::string_view nonce, absl::Duration nonce_ttl,
-      absl::string_view transaction_id, absl::string_view fingerprint,
-      absl::Duration pending_ttl) override;
+      absl::string_view profile, absl::string_view nonce, absl::string_view message,
+      absl::Duration nonce_ttl, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::Duration pending_ttl) override;
   absl::Status CompleteTransaction(absl::string_view profile,
                                    absl::string_view transaction_id,
                                    absl::string_view fingerprint,
@@ -96,10 +97,12 @@ class RedisEnrollmentStore : public EnrollmentStore {
 
   explicit RedisEnrollmentStore(std::unique_ptr<RedisConnectionPool> pool);
 
-  // ClaimTransaction, recording `nonce` first when given (nullopt: replay).
+  // ClaimTransaction, recording `nonce` with `message` first when given
+  // (nullopt: replay).
   absl::StatusOr<std::optional<Transaction>> Claim(
       absl::string_view op, absl::string_view profile,
-      std::optional<absl::string_view> nonce, absl::Duration nonce_ttl,
+      std::optional<absl::string_view> nonce, absl::string_view message,
+      absl::Duration nonce_ttl,
       absl::string_view transaction_id, absl::string_view fingerprint,
       absl::Duration pending_ttl);
 
@@ -109,6 +112,7 @@ class RedisEnrollmentStore : public EnrollmentStore {
   const std::unique_ptr<RedisConnectionPool> pool_;
   RedisWriteJournal journal_;
   const LuaScript claim_;
+  const LuaScript nonce_;
   const LuaScript complete_;
   const LuaScript release_;
   const LuaScript abandon_;

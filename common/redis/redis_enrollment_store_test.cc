@@ -130,7 +130,8 @@ TEST_F(RedisEnrollmentStoreTest, KeysAreNamespacedBoundedAndCarryTtls) {
       "\x00\x11\x22\x33\x44\x55\x66\x77"
       "\x88\x99\xaa\xbb\xcc\xdd\xee\xff",
       16);
-  ASSERT_TRUE(store->RecordNonce("dev", nonce, absl::Seconds(30)).value());
+  ASSERT_EQ(store->RecordNonce("dev", nonce, "msg", absl::Seconds(30)).value(),
+            NonceUse::kFresh);
   const std::string nonce_key =
       "scep:dev:nonce:00112233445566778899aabbccddeeff";
   EXPECT_EQ(Run({"EXISTS", nonce_key}), "1");
@@ -246,7 +247,7 @@ TEST_F(RedisEnrollmentStoreTest, SelectsConfiguredDatabase) {
   options.db = 3;
   std::unique_ptr<RedisEnrollmentStore> store = NewStore(options);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->RecordNonce("p", "n", absl::Minutes(1)).value());
+  ASSERT_EQ(store->RecordNonce("p", "n", "msg", absl::Minutes(1)).value(), NonceUse::kFresh);
   EXPECT_EQ(Run({"DBSIZE"}), "0");
   EXPECT_TRUE(absl::StrContains(Run({"INFO", "keyspace"}), "db3:keys=1"));
 }

@@ -44,7 +44,7 @@ TEST_F(RedisEnrollmentStoreTest, UnavailableWhileDownThenRecoversByItself) {
   absl::Status ping = store->Ping();
   EXPECT_EQ(ping.code(), kUnavailable);
   EXPECT_TRUE(absl::StrContains(ping.message(), "Redis Ping")) << ping;
-  absl::StatusOr<bool> nonce = store->RecordNonce("p", "n", absl::Minutes(1));
+  absl::StatusOr<NonceUse> nonce = store->RecordNonce("p", "n", "msg", absl::Minutes(1));
   EXPECT_EQ(nonce.status().code(), kUnavailable);
   EXPECT_TRUE(absl::StrContains(nonce.status().message(), "RecordNonce"));
   EXPECT_EQ(store->ForgetNonce("p", "n").code(), kUnavailable);
@@ -60,7 +60,7 @@ TEST_F(RedisEnrollmentStoreTest, UnavailableWhileDownThenRecoversByItself) {
   ASSERT_TRUE(server_->Restart().ok());
   AwaitCooldown();
   EXPECT_TRUE(store->Ping().ok());
-  EXPECT_TRUE(store->RecordNonce("p", "n", absl::Minutes(1)).value());
+  EXPECT_EQ(store->RecordNonce("p", "n", "msg", absl::Minutes(1)).value(), NonceUse::kFresh);
   // The completion that missed Redis was kept and applied once it was back
   // (RedisWriteJournal): a retransmission gets that certificate, not a
   // fresh claim and a second certificate.
@@ -81,10 +81,10 @@ TEST_F(RedisEnrollmentStoreTest, WritesThatMissedRedisAreAppliedFirstWhenItIsBac
   options.command_timeout = absl::Milliseconds(200);
   std::unique_ptr<RedisEnrollmentStore> store = NewStore(options);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->RecordNonce("p", "n1", absl::Hours(1)).value());
+  ASSERT_EQ(store->RecordNonce("p", "n1", "msg", absl::Hours(1)).value(), NonceUse::kFresh);
   ASSERT_EQ(store->ClaimTransaction("p", "t1", "fp", absl::Minutes(1))->state,
             State::kClaimed);
-  ASSERT_TRUE(store->RecordNonce("p", "n2", absl::Hours(1)).value());
+  ASSERT_EQ(store->RecordNonce("p", "n2", "msg", absl::Hours(1)).value(), NonceUse::kFresh);
   // Stopped rather than killed: Redis keeps its state (as a restart with
   // AOF would), while the store's next writes fail.
   server_->Freeze();
@@ -101,8 +101,10 @@ TEST_F(RedisEnrollmentStoreTest, WritesThatMissedRedisAreAppliedFirstWhenItIsBac
   ASSERT_TRUE(got->has_value());
   EXPECT_EQ((*got)->state, State::kIssued);
   EXPECT_EQ((*got)->certificate, "cert-1");
-  EXPECT_TRUE(store->RecordNonce("p", "n2", absl::Hours(1)).value());  // forgotten
-  EXPECT_FALSE(store->RecordNonce("p", "n1", absl::Hours(1)).value());  // still seen
+  EXPECT_EQ(store->RecordNonce("p", "n2", "msg", absl::Hours(1)).value(),
+            NonceUse::kFresh);  // forgotten
+  EXPECT_EQ(store->RecordNonce("p", "n1", "other msg", absl::Hours(1)).value(),
+            NonceUse::kReplay);  // still seen
 }
 
 // The nonce-and-claim script may run on a frozen server after the gateway
@@ -114,18 +116,18 @@ TEST_F(RedisEnrollmentStoreTest, NonceAndClaimThatMissedTheAnswerAreUndone) {
   ASSERT_NE(store, nullptr);
   // Caches the script, so that the frozen server runs the EVALSHA it
   // reads once thawed.
-  ASSERT_TRUE(store->RecordNonceAndClaim("p", "n0", absl::Hours(1), "t0", "fp",
+  ASSERT_TRUE(store->RecordNonceAndClaim("p", "n0", "msg", absl::Hours(1), "t0", "fp",
                                          absl::Minutes(1))
                   .ok());
   server_->Freeze();
   absl::StatusOr<std::optional<Transaction>> lost = store->RecordNonceAndClaim(
-      "p", "n3", absl::Hours(1), "t3", "fp", absl::Minutes(1));
+      "p", "n3", "msg", absl::Hours(1), "t3", "fp", absl::Minutes(1));
   EXPECT_EQ(lost.status().code(), kUnavailable);
   EXPECT_TRUE(absl::StrContains(lost.status().message(), "RecordNonceAndClaim"))
       << lost.status();
   server_->Thaw();
   AwaitCooldown();
-  EXPECT_TRUE(store->RecordNonce("p", "n3", absl::Hours(1)).value());
+  EXPECT_EQ(store->RecordNonce("p", "n3", "msg", absl::Hours(1)).value(), NonceUse::kFresh);
   absl::StatusOr<Transaction> again =
       store->ClaimTransaction("p", "t3", "fp-retry", absl::Minutes(1));
   ASSERT_TRUE(again.ok()) << again.status();
@@ -152,7 +154,7 @@ TEST_F(RedisEnrollmentStoreTest, FrozenServerTimesOutAndRecovers) {
 
   server_->Freeze();
   const absl::Time start = absl::Now();
-  EXPECT_EQ(store->RecordNonce("p", "n", absl::Minutes(1)).status().code(),
+  EXPECT_EQ(store->RecordNonce("p", "n", "msg", absl::Minutes(1)).status().code(),
             kUnavailable);
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
   // Meanwhile the pool does not try again: it fails at once, saying so.
@@ -164,9 +166,9 @@ TEST_F(RedisEnrollmentStoreTest, FrozenServerTimesOutAndRecovers) {
 
   // The timed-out connection was dropped, so no stale reply is misread.
   EXPECT_TRUE(store->Ping().ok());
-  absl::StatusOr<bool> again = store->RecordNonce("p", "n2", absl::Minutes(1));
+  absl::StatusOr<NonceUse> again = store->RecordNonce("p", "n2", "msg", absl::Minutes(1));
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_TRUE(*again);
+  EXPECT_EQ(*again, NonceUse::kFresh);
 }
 
 TEST_F(RedisEnrollmentStoreTest, PoolOfOneServesManyThreads) {
@@ -179,10 +181,10 @@ TEST_F(RedisEnrollmentStoreTest, PoolOfOneServesManyThreads) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
-        absl::StatusOr<bool> seen =
-            store->RecordNonce("p", absl::StrCat(t, "-", i), absl::Minutes(1));
+        absl::StatusOr<NonceUse> seen =
+            store->RecordNonce("p", absl::StrCat(t, "-", i), "msg", absl::Minutes(1));
         EXPECT_TRUE(seen.ok()) << seen.status();
-        if (seen.ok() && *seen) first_seen.fetch_add(1);
+        if (seen.ok() && *seen == NonceUse::kFresh) first_seen.fetch_add(1);
       }
     });
   }

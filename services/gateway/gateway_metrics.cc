@@ -69,8 +69,15 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
       replays_(prometheus::BuildCounter()
                    .Name("scep_gateway_replays_refused_total")
                    .Help("Requests refused because their senderNonce was "
-                         "already seen (RFC 8894 section 3.2.1.5).")
+                         "already seen in another message (RFC 8894 section "
+                         "3.2.1.5).")
                    .Register(registry)),
+      retransmissions_(prometheus::BuildCounter()
+                           .Name("scep_gateway_retransmissions_total")
+                           .Help("Identical messages received again (same "
+                                 "senderNonce, same bytes), answered as the "
+                                 "first one was.")
+                           .Register(registry)),
       issued_(prometheus::BuildCounter()
                   .Name("scep_gateway_certificates_issued_total")
                   .Help("Certificates newly issued by the signer.")
@@ -157,6 +164,10 @@ void GatewayMetrics::RedisCall(absl::string_view op, const absl::Status& status,
 
 void GatewayMetrics::ReplayRefused(absl::string_view profile) {
   replays_.Add({{"profile", std::string(profile)}}).Increment();
+}
+
+void GatewayMetrics::Retransmission(absl::string_view profile) {
+  retransmissions_.Add({{"profile", std::string(profile)}}).Increment();
 }
 
 void GatewayMetrics::CertificateRenewed(absl::string_view profile) {

@@ -36,7 +36,10 @@ struct RequestLabels {
 //   signer_rpc_errors_total{method,code}
 //   redis_op_duration_seconds{op}                         histogram
 //   redis_errors_total{op,kind}          kind: unavailable|timeout|error
-//   replays_refused_total{profile}       senderNonce already seen
+//   replays_refused_total{profile}       senderNonce already seen in
+//                                        another message
+//   retransmissions_total{profile}       the identical message again
+//                                        (answered as the first was)
 //   certificates_issued_total            new certificates from the signer
 //   certificates_renewed_total{profile}  new certificates for a RenewalReq
 //   certificates_revoked_total{reason}   revocations recorded in the index
@@ -69,6 +72,9 @@ class GatewayMetrics {
   void RedisCall(absl::string_view op, const absl::Status& status,
                  absl::Duration latency);
   void ReplayRefused(absl::string_view profile);
+  // The identical message again (EnrollmentStore::RecordNonce's
+  // kRetransmission): an HTTP client or proxy retrying, a device resending.
+  void Retransmission(absl::string_view profile);
 
   // A RenewalReq answered with a newly issued certificate.
   void CertificateRenewed(absl::string_view profile);
@@ -97,6 +103,7 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Histogram>& redis_duration_;
   prometheus::Family<prometheus::Counter>& redis_errors_;
   prometheus::Family<prometheus::Counter>& replays_;
+  prometheus::Family<prometheus::Counter>& retransmissions_;
   prometheus::Counter& issued_;
   prometheus::Family<prometheus::Counter>& renewed_;
   prometheus::Family<prometheus::Counter>& revoked_;

@@ -42,14 +42,20 @@ TEST(TimedEnrollmentStoreTest, CountsReplaysLatencyAndErrors) {
   GatewayMetrics metrics(registry);
   auto memory = redis::MemoryEnrollmentStore::New();
   auto store = NewTimedEnrollmentStore(memory.get(), &metrics);
-  EXPECT_TRUE(store->RecordNonce("default", "n1", absl::Minutes(1)).value());
-  EXPECT_FALSE(store->RecordNonce("default", "n1", absl::Minutes(1)).value());
+  EXPECT_EQ(store->RecordNonce("default", "n1", "msg", absl::Minutes(1)).value(),
+            redis::NonceUse::kFresh);
+  EXPECT_EQ(store->RecordNonce("default", "n1", "other msg", absl::Minutes(1)).value(),
+            redis::NonceUse::kReplay);
+  EXPECT_EQ(store->RecordNonce("default", "n1", "msg", absl::Minutes(1)).value(),
+            redis::NonceUse::kRetransmission);
   EXPECT_EQ(Value(registry, "scep_gateway_replays_refused_total",
                   {{"profile", "default"}}), 1);
+  EXPECT_EQ(Value(registry, "scep_gateway_retransmissions_total",
+                  {{"profile", "default"}}), 1);
   EXPECT_EQ(Value(registry, "scep_gateway_redis_op_duration_seconds",
-                  {{"op", "RecordNonce"}}), 2);
+                  {{"op", "RecordNonce"}}), 3);
   memory->SetUnavailable(true);
-  EXPECT_FALSE(store->RecordNonce("default", "n2", absl::Minutes(1)).ok());
+  EXPECT_FALSE(store->RecordNonce("default", "n2", "msg", absl::Minutes(1)).ok());
   EXPECT_FALSE(store->Ping().ok());
   EXPECT_EQ(Value(registry, "scep_gateway_redis_errors_total",
                   {{"op", "RecordNonce"}, {"kind", "unavailable"}}), 1);

@@ -261,8 +261,8 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
   absl::StatusOr<Transaction> txn;
   if (req.nonce_profile == nullptr) {
     absl::StatusOr<std::optional<Transaction>> claimed = store_->RecordNonceAndClaim(
-        profile.name, req.msg.attributes.sender_nonce, options_.nonce_ttl, tid,
-        fingerprint, options_.pending_ttl);
+        profile.name, req.msg.attributes.sender_nonce, req.message_id,
+        options_.nonce_ttl, tid, fingerprint, options_.pending_ttl);
     // The store left neither the nonce nor the claim behind.
     if (!claimed.ok()) return Unavailable("transaction store");
     if (!claimed->has_value()) return Failure(req, FailInfo::kBadRequest, kReplayText);

@@ -54,31 +54,49 @@ TEST_F(PkiMessagesTest, SharedSecretSkipsTheTransactionLookupAndRotationKeepsRet
   EXPECT_EQ(counting.get_transaction_calls, 2);
 }
 
-// A PKCSReq's nonce is recorded after decryption: refused requests record it
-// too, so any message sent twice meets "replay" the second time.
+// A PKCSReq's nonce is recorded after decryption, a refused request's too:
+// the nonce in any other message is a replay, while the identical message
+// again (a client or proxy retrying) is answered as the first one was.
 TEST_F(PkiMessagesTest, EveryPkcsReqNonceIsSingleUse) {
   CountingStore counting(store_.get());
   service_ = std::make_unique<ScepService>(options_, signer_.get(), &counting, &index_,
                                            &certs_);
+  auto nonce_of = [](const std::string& der) {
+    return codec::ParsePkiMessage(der).value().attributes.sender_nonce;
+  };
   Identity id = NewDevice("twice");
-  const std::string accepted =
-      Message(id, MessageType::kPkcsReq, "tid-twice", Csr(id.key.get(), "twice", "pw"));
-  ASSERT_EQ(Open(Post(accepted), id).message.attributes.pki_status, PkiStatus::kSuccess);
-  codec::ScepAttributes replay = Attributes(Post(accepted));
+  const std::string csr = Csr(id.key.get(), "twice", "pw");
+  const std::string accepted = Message(id, MessageType::kPkcsReq, "tid-twice", csr);
+  codec::OpenedCertRep first = Open(Post(accepted), id);
+  ASSERT_EQ(first.message.attributes.pki_status, PkiStatus::kSuccess);
+  codec::OpenedCertRep again = Open(Post(accepted), id);
+  ASSERT_EQ(again.message.attributes.pki_status, PkiStatus::kSuccess);
+  EXPECT_EQ(X509_cmp(again.certificates[0].get(), first.certificates[0].get()), 0);
+  // The same request in a new message reusing the nonce: a replay.
+  codec::ScepAttributes replay = Attributes(
+      Post(Message(id, MessageType::kPkcsReq, "tid-twice", csr, nonce_of(accepted))));
   EXPECT_EQ(replay.pki_status, PkiStatus::kFailure);
   EXPECT_EQ(replay.fail_info, FailInfo::kBadRequest);
   EXPECT_EQ(replay.fail_info_text, kReplayText);
   const std::string wrong =
       Message(id, MessageType::kPkcsReq, "tid-wrong", Csr(id.key.get(), "twice", "nope"));
-  codec::ScepAttributes refused = Attributes(Post(wrong));
-  EXPECT_EQ(refused.pki_status, PkiStatus::kFailure);
-  EXPECT_EQ(refused.fail_info_text, "challenge password wrong");
-  EXPECT_EQ(Attributes(Post(wrong)).fail_info_text, kReplayText);
+  EXPECT_EQ(Attributes(Post(wrong)).fail_info_text, "challenge password wrong");
+  EXPECT_EQ(Attributes(Post(wrong)).fail_info_text, "challenge password wrong");
+  // A refused request's nonce is spent as well.
+  EXPECT_EQ(Attributes(Post(Message(id, MessageType::kPkcsReq, "tid-wrong", csr,
+                                    nonce_of(wrong))))
+                .fail_info_text,
+            kReplayText);
   const std::string garbage = Message(id, MessageType::kPkcsReq, "tid-garbage", "not a CSR");
   EXPECT_EQ(Attributes(Post(garbage)).fail_info, FailInfo::kBadMessageCheck);
-  EXPECT_EQ(Attributes(Post(garbage)).fail_info_text, kReplayText);
-  // Only the accepted request and its replay took the one-step path.
-  EXPECT_EQ(counting.nonce_and_claim_calls, 2);
+  codec::ScepAttributes garbage_again = Attributes(Post(garbage));
+  EXPECT_EQ(garbage_again.fail_info, FailInfo::kBadMessageCheck);
+  EXPECT_NE(garbage_again.fail_info_text, kReplayText);
+  EXPECT_EQ(signer_->issued.load(), 1);
+  // The accepted request, its retransmission and the two nonces reused with
+  // a good request took the one-step path; the refused ones recorded theirs
+  // alone.
+  EXPECT_EQ(counting.nonce_and_claim_calls, 4);
   EXPECT_EQ(counting.record_nonce_calls, 4);
 }
 

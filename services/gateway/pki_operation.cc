@@ -32,6 +32,12 @@ PkiOutcome HttpOutcome(int status, std::string body, std::string summary) {
 
 }  // namespace
 
+std::string MessageId(absl::string_view der) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(der.data()), der.size(), digest);
+  return std::string(reinterpret_cast<const char*>(digest), 16);
+}
+
 bool SecretEquals(absl::string_view presented, absl::string_view expected) {
   // Hashing first makes the comparison independent of both lengths.
   unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
@@ -65,7 +71,7 @@ PkiOutcome PkiOperation::Handle(const Profile& profile, absl::string_view der) {
       msg->digest == "sha256" || msg->digest == "sha384" ||
       msg->digest == "sha512" ||
       (profile.allow_legacy && codec::IsLegacyDigest(msg->digest));
-  Request req{*msg, digest_ok ? msg->digest : "sha256", ""};
+  Request req{*msg, digest_ok ? msg->digest : "sha256", "", MessageId(der)};
   if (!msg->signature_valid) {
     return Failure(req, FailInfo::kBadMessageCheck,
                    "pkiMessage signature does not verify");
@@ -116,10 +122,13 @@ PkiOutcome PkiOperation::Handle(const Profile& profile, absl::string_view der) {
 
 std::optional<PkiOutcome> PkiOperation::RecordNonce(const Profile& profile,
                                                     Request& req) {
-  absl::StatusOr<bool> fresh = store_->RecordNonce(
-      profile.name, req.msg.attributes.sender_nonce, options_.nonce_ttl);
-  if (!fresh.ok()) return Unavailable("replay store");
-  if (!*fresh) return Failure(req, FailInfo::kBadRequest, kReplayText);
+  absl::StatusOr<redis::NonceUse> use =
+      store_->RecordNonce(profile.name, req.msg.attributes.sender_nonce,
+                          req.message_id, options_.nonce_ttl);
+  if (!use.ok()) return Unavailable("replay store");
+  if (*use == redis::NonceUse::kReplay) {
+    return Failure(req, FailInfo::kBadRequest, kReplayText);
+  }
   req.nonce_profile = &profile;
   return std::nullopt;
 }

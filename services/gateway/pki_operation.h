@@ -70,7 +70,10 @@ struct PkiExtras {
   GatewayMetrics* metrics = nullptr;  // null: renewals, PENDING not counted
 };
 
-// failInfoText of the FAILURE answering a reused senderNonce.
+// failInfoText of the FAILURE answering a senderNonce seen before in
+// another message. The identical message again is no replay: it is answered
+// as the first one was (an HTTP client or proxy retrying a request whose
+// answer it did not get).
 inline constexpr absl::string_view kReplayText = "senderNonce was seen before (replay)";
 
 class PkiOperation {
@@ -93,11 +96,14 @@ class PkiOperation {
   // One request in flight. Once its senderNonce is recorded, `nonce_profile`
   // is set so a 503 forgets the nonce again. A PKCSReq's nonce is recorded
   // after decryption (with the transaction claim on the common path); every
-  // other message's before anything else.
+  // other message's before anything else. The nonce is recorded with
+  // `message_id` (a digest of the whole pkiMessage), so the identical
+  // message again is told from a replay (EnrollmentStore::RecordNonce).
   struct Request {
     const codec::PkiMessage& msg;
     std::string digest;
     std::string cipher;
+    std::string message_id;
     const Profile* nonce_profile = nullptr;
   };
 
@@ -152,7 +158,8 @@ class PkiOperation {
                           const CaSet& ca);
 
   // pki_operation.cc: records the senderNonce (single use, RFC 8894 section
-  // 3.2.1.5); nullopt when fresh, else the reply (replay FAILURE or 503).
+  // 3.2.1.5); nullopt when fresh or the identical message again, else the
+  // reply (replay FAILURE or 503).
   std::optional<PkiOutcome> RecordNonce(const Profile& profile, Request& req);
   // Failure, after recording the nonce if that is still to do (a replay is
   // answered as one).
@@ -188,6 +195,12 @@ class PkiOperation {
 PkiOutcome Unavailable(absl::string_view what);
 PkiOutcome BadRequest(absl::string_view what);
 PkiOutcome InternalError();
+
+// What a pkiMessage's senderNonce is recorded with
+// (EnrollmentStore::RecordNonce): the first 128 bits of SHA-256 over the
+// whole message (DER), so the identical message again is told from another
+// one carrying the same nonce.
+std::string MessageId(absl::string_view der);
 
 // Constant-time comparison of a presented and a configured secret.
 bool SecretEquals(absl::string_view presented, absl::string_view expected);

@@ -114,6 +114,30 @@ TEST_F(PkiParkedTest, ARetransmissionAfterTheLeaseIssuesToo) {
   EXPECT_EQ(Counter("scep_gateway_claims_taken_over_total", "poll"), 0);
 }
 
+TEST_F(PkiParkedTest, TheDeadRequestsOwnBytesAgainAreParkedNotRefusedAsAReplay) {
+  // The dead request had recorded its senderNonce with its message; an
+  // HTTP stack or a proxy then resends those very bytes.
+  const std::string sent = Message(device_, MessageType::kPkcsReq, kTid, csr_);
+  const std::string nonce = codec::ParsePkiMessage(sent).value().attributes.sender_nonce;
+  ASSERT_EQ(store_->RecordNonce("default", nonce, MessageId(sent), options_.pki.nonce_ttl)
+                .value(),
+            redis::NonceUse::kFresh);
+  EXPECT_EQ(Attributes(Post(sent)).pki_status, PkiStatus::kPending);
+  EXPECT_EQ(Counter("scep_gateway_claims_parked_total"), 1);
+  // Once the lease has ended, the same bytes once more take it over.
+  now_ += options_.pki.pending_ttl + absl::Seconds(1);
+  codec::OpenedCertRep rep = Open(Post(sent), device_);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
+  EXPECT_EQ(rep.message.attributes.recipient_nonce.value_or(""), nonce);
+  EXPECT_EQ(signer_->issued.load(), 1);
+  EXPECT_EQ(Counter("scep_gateway_claims_taken_over_total", "request"), 1);
+  // And again: the certificate, not a second one.
+  codec::OpenedCertRep again = Open(Post(sent), device_);
+  ASSERT_EQ(again.certificates.size(), 1u);
+  EXPECT_EQ(X509_cmp(again.certificates[0].get(), rep.certificates[0].get()), 0);
+  EXPECT_EQ(signer_->issued.load(), 1);
+}
+
 TEST_F(PkiParkedTest, SignerOutageDuringThePollKeepsTheRequestParked) {
   EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
             PkiStatus::kPending);

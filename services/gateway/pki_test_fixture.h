@@ -44,18 +44,20 @@ class CountingStore final : public redis::EnrollmentStore {
   int reopen_calls = 0;
   int park_calls = 0;
 
-  absl::StatusOr<bool> RecordNonce(absl::string_view profile, absl::string_view nonce,
-                                   absl::Duration ttl) override {
+  absl::StatusOr<redis::NonceUse> RecordNonce(absl::string_view profile,
+                                              absl::string_view nonce,
+                                              absl::string_view message,
+                                              absl::Duration ttl) override {
     ++record_nonce_calls;
-    return inner_->RecordNonce(profile, nonce, ttl);
+    return inner_->RecordNonce(profile, nonce, message, ttl);
   }
   absl::StatusOr<std::optional<redis::Transaction>> RecordNonceAndClaim(
-      absl::string_view profile, absl::string_view nonce, absl::Duration nonce_ttl,
-      absl::string_view tid, absl::string_view fingerprint,
+      absl::string_view profile, absl::string_view nonce, absl::string_view message,
+      absl::Duration nonce_ttl, absl::string_view tid, absl::string_view fingerprint,
       absl::Duration pending_ttl) override {
     ++nonce_and_claim_calls;
-    return inner_->RecordNonceAndClaim(profile, nonce, nonce_ttl, tid, fingerprint,
-                                       pending_ttl);
+    return inner_->RecordNonceAndClaim(profile, nonce, message, nonce_ttl, tid,
+                                       fingerprint, pending_ttl);
   }
   absl::Status ForgetNonce(absl::string_view profile, absl::string_view nonce) override {
     return inner_->ForgetNonce(profile, nonce);
@@ -151,12 +153,16 @@ class PkiMessagesTest : public ::testing::Test {
     return service_->Handle(r);
   }
 
+  // A new message (its envelope freshly encrypted) with a new senderNonce,
+  // or with `nonce` when given.
   std::string Message(const Identity& id, MessageType type, const std::string& tid,
-                      const std::string& content) {
+                      const std::string& content, const std::string& nonce = "") {
     codec::PkcsReqSpec spec;
     spec.message_type = type;
     spec.transaction_id = tid;
-    spec.sender_nonce = absl::StrCat(tid, "-", ++nonce_counter_, "-nonce-pad").substr(0, 16);
+    spec.sender_nonce =
+        !nonce.empty() ? nonce
+                       : absl::StrCat(tid, "-", ++nonce_counter_, "-nonce-pad").substr(0, 16);
     return codec::BuildPkcsReq(content, id.cert.get(), id.key.get(), ra_.get(), spec)
         .value();
   }

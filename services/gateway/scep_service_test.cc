@@ -290,8 +290,12 @@ TEST_F(ScepServiceTest, ReplayAndRetransmission) {
   std::string first = Request(d, "tid-r", kNonceA);
   codec::OpenedCertRep a = Open(Post(first), d);
   ASSERT_EQ(a.message.attributes.pki_status, codec::PkiStatus::kSuccess);
-  // The same message again: replayed senderNonce.
-  codec::OpenedCertRep replay = Open(Post(first), d);
+  // The same message again (a retransmission): the same certificate.
+  codec::OpenedCertRep resent = Open(Post(first), d);
+  ASSERT_EQ(resent.message.attributes.pki_status, codec::PkiStatus::kSuccess);
+  EXPECT_EQ(X509_cmp(resent.certificates[0].get(), a.certificates[0].get()), 0);
+  // Another message with that senderNonce: a replay.
+  codec::OpenedCertRep replay = Open(Post(Request(d, "tid-r", kNonceA)), d);
   EXPECT_EQ(replay.message.attributes.pki_status, codec::PkiStatus::kFailure);
   EXPECT_EQ(replay.message.attributes.fail_info, codec::FailInfo::kBadRequest);
   // Same transaction and CSR, new nonce: the same certificate.

@@ -16,13 +16,18 @@ class TimedEnrollmentStore final : public redis::EnrollmentStore {
   TimedEnrollmentStore(redis::EnrollmentStore* inner, GatewayMetrics* metrics)
       : inner_(inner), metrics_(metrics) {}
 
-  absl::StatusOr<bool> RecordNonce(absl::string_view profile,
-                                   absl::string_view nonce,
-                                   absl::Duration ttl) override {
-    absl::StatusOr<bool> fresh = Timed(
-        "RecordNonce", [&] { return inner_->RecordNonce(profile, nonce, ttl); });
-    if (fresh.ok() && !*fresh) metrics_->ReplayRefused(profile);
-    return fresh;
+  absl::StatusOr<redis::NonceUse> RecordNonce(absl::string_view profile,
+                                              absl::string_view nonce,
+                                              absl::string_view message,
+                                              absl::Duration ttl) override {
+    absl::StatusOr<redis::NonceUse> use = Timed("RecordNonce", [&] {
+      return inner_->RecordNonce(profile, nonce, message, ttl);
+    });
+    if (use.ok() && *use == redis::NonceUse::kReplay) metrics_->ReplayRefused(profile);
+    if (use.ok() && *use == redis::NonceUse::kRetransmission) {
+      metrics_->Retransmission(profile);
+    }
+    return use;
   }
 
   absl::Status ForgetNonce(absl::string_view profile,
@@ -41,15 +46,18 @@ class TimedEnrollmentStore final : public redis::EnrollmentStore {
   }
 
   absl::StatusOr<std::optional<Transaction>> RecordNonceAndClaim(
-      absl::string_view profile, absl::string_view nonce, absl::Duration nonce_ttl,
-      absl::string_view transaction_id, absl::string_view fingerprint,
-      absl::Duration pending_ttl) override {
+      absl::string_view profile, absl::string_view nonce, absl::string_view message,
+      absl::Duration nonce_ttl, absl::string_view transaction_id,
+      absl::string_view fingerprint, absl::Duration pending_ttl) override {
     absl::StatusOr<std::optional<Transaction>> claimed =
         Timed("RecordNonceAndClaim", [&] {
-          return inner_->RecordNonceAndClaim(profile, nonce, nonce_ttl, transaction_id,
-                                             fingerprint, pending_ttl);
+          return inner_->RecordNonceAndClaim(profile, nonce, message, nonce_ttl,
+                                             transaction_id, fingerprint, pending_ttl);
         });
     if (claimed.ok() && !claimed->has_value()) metrics_->ReplayRefused(profile);
+    if (claimed.ok() && claimed->has_value() && (*claimed)->retransmission) {
+      metrics_->Retransmission(profile);
+    }
     return claimed;
   }
 

@@ -9,8 +9,9 @@
 namespace scep::gateway {
 
 // An EnrollmentStore decorator recording each operation's latency and
-// failures (unavailable / timeout / error) in `metrics`, and each replayed
-// senderNonce (RecordNonce answering false) as a refused replay. Results
+// failures (unavailable / timeout / error) in `metrics`, each replayed
+// senderNonce (NonceUse::kReplay) as a refused replay and each identical
+// message again (kRetransmission) as a retransmission. Results
 // pass through unchanged; Ping (readiness probes) is not timed. `inner` and
 // `metrics` are not owned and must outlive the decorator. Thread-safe when
 // `inner` is.

@@ -103,6 +103,14 @@ class GatewayDeathTest(faults.FaultTest):
                                         profile="default", by="poll")
         self.assertGreater(parked or 0, 0)
         self.assertGreater(by_poll or 0, 0)
+        # A request cut off resends its identical bytes first (as HTTP
+        # stacks and proxies retry): never refused as a replay, although the
+        # dead request had recorded its senderNonce; the survivor counted
+        # these as retransmissions.
+        self.assertEqual(sum(r["replay_refusals"] for r in results), 0)
+        resent = faults.harness.metric(survivor, "scep_gateway_retransmissions_total",
+                                       profile="default")
+        self.assertGreater(resent or 0, 0)
 
         self.assert_no_secret_in_logs()
         figures = {
@@ -114,6 +122,7 @@ class GatewayDeathTest(faults.FaultTest):
             "pending_answers": sum(r["pending"] for r in results),
             "polls": sum(r["polls"] for r in results),
             "claims_parked": parked, "claims_taken_over_by_poll": by_poll,
+            "retransmissions": resent,
             "signed_not_handed_out": signed - n,
             "last_done_after_kill_seconds": round(t_done - t_kill, 2),
             "bench_wall_seconds": report.get("wall_seconds"),

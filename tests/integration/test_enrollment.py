@@ -2,10 +2,12 @@
 micromdm scepclient and strongSwan pki, plus replay, retransmission and
 signer outage checks (issue: enrollment end to end)."""
 
+import base64
 import os
 import re
 import subprocess
 import unittest
+import urllib.parse
 
 from harness import Stack, http, openssl, pkcs11_private_keys, require_tool
 
@@ -151,8 +153,25 @@ class EnrollmentTest(unittest.TestCase):
         self.assertEqual(rep["recipientNonce"], "22" * 16)
         self.assertEqual(rep["transactionID"], "tid-replay")
         issued = rep["pem"]
-        # Identical message again: a replayed senderNonce gets no certificate.
+        # The identical message again (an HTTP client or a proxy retrying a
+        # request whose answer it lost), by POST and by GET: answered as the
+        # first one was, the same certificate.
         status, _, body = http("POST", url, first)
+        rep = self.stack.probe_open("replay", body)
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        self.assertEqual(rep["pem"], issued)
+        self.assertEqual(rep["recipientNonce"], "22" * 16)
+        query = urllib.parse.urlencode({"operation": "PKIOperation",
+                                        "message": base64.b64encode(first).decode()})
+        status, _, body = http("GET", self.stack.url + "?" + query)
+        self.assertEqual(status, 200)
+        rep = self.stack.probe_open("replay", body)
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        self.assertEqual(rep["pem"], issued)
+        # Another message carrying that senderNonce: a replay, no certificate.
+        other = self.stack.probe_request("replay", "tid-replay", "22" * 16)
+        self.assertNotEqual(other, first)
+        status, _, body = http("POST", url, other)
         rep = self.stack.probe_open("replay", body)
         self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
         self.assertEqual(rep["certificates"], 0)

@@ -126,17 +126,26 @@ class MetricsTest(unittest.TestCase):
         after = self.stack.scrape()
         self.assertEqual(metric(after, REQ, **labels) - metric(before, REQ, **labels), 1)
 
-    def test_replay_refused_is_counted(self):
+    def test_replays_and_retransmissions_are_counted(self):
         replays = "scep_gateway_replays_refused_total"
+        resends = "scep_gateway_retransmissions_total"
         req = self.stack.probe_request("metrics-replay", "tid-metrics-replay", "bb" * 16)
         self.assertEqual(pki_post(self.stack, req)[0], 200)
         before = self.stack.scrape()
+        # The identical message again: answered, counted as a retransmission.
         status, _, body = pki_post(self.stack, req)
+        self.assertEqual(status, 200)
+        self.assertEqual(self.stack.probe_open("metrics-replay", body)["pkiStatus"], 0)
+        # Another message with that senderNonce: refused, counted as a replay.
+        other = self.stack.probe_request("metrics-replay", "tid-metrics-replay", "bb" * 16)
+        status, _, body = pki_post(self.stack, other)
         self.assertEqual(status, 200)
         self.assertEqual(self.stack.probe_open("metrics-replay", body)["pkiStatus"], 2)
         after = self.stack.scrape()
         self.assertEqual(metric(after, replays, profile="default")
                          - metric(before, replays, profile="default"), 1)
+        self.assertEqual((metric(after, resends, profile="default") or 0)
+                         - (metric(before, resends, profile="default") or 0), 1)
 
     def test_http_errors_are_counted_with_bounded_labels(self):
         before = self.stack.scrape()
