@@ -227,6 +227,25 @@ TEST_F(CodecTest, CertRepRoundTrip) {
   }
 }
 
+TEST_F(CodecTest, SignatureValueIdentifiesTheSignedMessage) {
+  ScepAttributes attrs;
+  attrs.message_type = MessageType::kPkcsReq;
+  attrs.transaction_id = "tid-sig";
+  attrs.sender_nonce = std::string(16, '\x05');
+  const std::string first =
+      SignPkiMessage("content", attrs, ra_cert_.get(), ra_key_.get(), "sha256").value();
+  attrs.sender_nonce = std::string(16, '\x06');
+  const std::string other =
+      SignPkiMessage("content", attrs, ra_cert_.get(), ra_key_.get(), "sha256").value();
+  absl::StatusOr<PkiMessage> a = ParsePkiMessage(first);
+  absl::StatusOr<PkiMessage> again = ParsePkiMessage(first);
+  absl::StatusOr<PkiMessage> b = ParsePkiMessage(other);
+  ASSERT_TRUE(a.ok() && again.ok() && b.ok());
+  EXPECT_EQ(a->signature.size(), static_cast<size_t>(EVP_PKEY_get_size(ra_key_.get())));
+  EXPECT_EQ(a->signature, again->signature);
+  EXPECT_NE(a->signature, b->signature);
+}
+
 TEST_F(CodecTest, CertRepSignerInfoUsesRsaEncryption) {
   // strongSwan refuses sha256WithRSAEncryption in a CertRep SignerInfo.
   ScepAttributes attrs;

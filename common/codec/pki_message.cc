@@ -279,6 +279,10 @@ absl::StatusOr<PkiMessage> ParsePkiMessage(absl::string_view der) {
   X509_ALGOR_get0(&digest_oid, nullptr, nullptr, digest_alg);
   ASSIGN_OR_RETURN(msg.digest, DigestName(digest_oid));
   RETURN_IF_ERROR(ReadAttributes(si, msg.attributes));
+  if (const ASN1_OCTET_STRING* sig = CMS_SignerInfo_get0_signature(si); sig != nullptr) {
+    msg.signature.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(sig)),
+                         ASN1_STRING_length(sig));
+  }
 
   ASN1_OCTET_STRING** content = CMS_get0_content(cms.get());
   if (content != nullptr && *content != nullptr) {

@@ -22,6 +22,10 @@ struct PkiMessage {
   // True when the SignerInfo signature and messageDigest verify against the
   // signer certificate's key. The certificate itself is not path-validated.
   bool signature_valid = false;
+  // The SignerInfo's signature value. Over the signed attributes, which hold
+  // the content's digest and every SCEP field: with `signature_valid` it
+  // identifies the signed message (the identical message again has it).
+  std::string signature;
   // The encapsulated content: DER EnvelopedData, or empty.
   std::string content;
 };

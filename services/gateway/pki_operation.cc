@@ -32,9 +32,10 @@ PkiOutcome HttpOutcome(int status, std::string body, std::string summary) {
 
 }  // namespace
 
-std::string MessageId(absl::string_view der) {
+std::string MessageId(const codec::PkiMessage& msg) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(der.data()), der.size(), digest);
+  SHA256(reinterpret_cast<const unsigned char*>(msg.signature.data()), msg.signature.size(),
+         digest);
   return std::string(reinterpret_cast<const char*>(digest), 16);
 }
 
@@ -71,7 +72,7 @@ PkiOutcome PkiOperation::Handle(const Profile& profile, absl::string_view der) {
       msg->digest == "sha256" || msg->digest == "sha384" ||
       msg->digest == "sha512" ||
       (profile.allow_legacy && codec::IsLegacyDigest(msg->digest));
-  Request req{*msg, digest_ok ? msg->digest : "sha256", "", MessageId(der)};
+  Request req{*msg, digest_ok ? msg->digest : "sha256", "", MessageId(*msg)};
   if (!msg->signature_valid) {
     return Failure(req, FailInfo::kBadMessageCheck,
                    "pkiMessage signature does not verify");

@@ -97,8 +97,8 @@ class PkiOperation {
   // is set so a 503 forgets the nonce again. A PKCSReq's nonce is recorded
   // after decryption (with the transaction claim on the common path); every
   // other message's before anything else. The nonce is recorded with
-  // `message_id` (a digest of the whole pkiMessage), so the identical
-  // message again is told from a replay (EnrollmentStore::RecordNonce).
+  // `message_id` (MessageId), so the identical message again is told from
+  // a replay (EnrollmentStore::RecordNonce).
   struct Request {
     const codec::PkiMessage& msg;
     std::string digest;
@@ -197,10 +197,11 @@ PkiOutcome BadRequest(absl::string_view what);
 PkiOutcome InternalError();
 
 // What a pkiMessage's senderNonce is recorded with
-// (EnrollmentStore::RecordNonce): the first 128 bits of SHA-256 over the
-// whole message (DER), so the identical message again is told from another
-// one carrying the same nonce.
-std::string MessageId(absl::string_view der);
+// (EnrollmentStore::RecordNonce): the first 128 bits of SHA-256 over its
+// signature value, which covers the content's digest and every SCEP
+// attribute. The identical message again has it; another message carrying
+// the same nonce does not. `msg` must have a valid signature.
+std::string MessageId(const codec::PkiMessage& msg);
 
 // Constant-time comparison of a presented and a configured secret.
 bool SecretEquals(absl::string_view presented, absl::string_view expected);

@@ -118,8 +118,9 @@ TEST_F(PkiParkedTest, TheDeadRequestsOwnBytesAgainAreParkedNotRefusedAsAReplay) 
   // The dead request had recorded its senderNonce with its message; an
   // HTTP stack or a proxy then resends those very bytes.
   const std::string sent = Message(device_, MessageType::kPkcsReq, kTid, csr_);
-  const std::string nonce = codec::ParsePkiMessage(sent).value().attributes.sender_nonce;
-  ASSERT_EQ(store_->RecordNonce("default", nonce, MessageId(sent), options_.pki.nonce_ttl)
+  const codec::PkiMessage parsed = codec::ParsePkiMessage(sent).value();
+  const std::string& nonce = parsed.attributes.sender_nonce;
+  ASSERT_EQ(store_->RecordNonce("default", nonce, MessageId(parsed), options_.pki.nonce_ttl)
                 .value(),
             redis::NonceUse::kFresh);
   EXPECT_EQ(Attributes(Post(sent)).pki_status, PkiStatus::kPending);
