@@ -1,5 +1,5 @@
-// AdminCore: certificate inventory, revocation, CRL, enrollment without
-// SCEP, and profile descriptions (for scepctl mobileconfig).
+// AdminCore: certificate inventory, revocation, CRL and profile
+// descriptions (for scepctl mobileconfig).
 
 #include <openssl/x509.h>
 
@@ -158,32 +158,6 @@ absl::StatusOr<v1::GetCRLResponse> AdminCore::GetCrl(const v1::GetCRLRequest& re
                    gateway::CurrentCrl(*ca.signer, *ca.index, options_.crl_validity));
   v1::GetCRLResponse response;
   response.set_crl(std::move(der));
-  return response;
-}
-
-absl::StatusOr<v1::EnrollResponse> AdminCore::Enroll(const v1::EnrollRequest& request,
-                                                     const std::string& actor) {
-  if (request.profile().empty()) return absl::InvalidArgumentError("profile is required");
-  ASSIGN_OR_RETURN(const gateway::Profile* profile,
-                   FindProfile(request.profile(), absl::StatusCode::kNotFound));
-  absl::StatusOr<codec::Csr> csr = codec::ParseCsr(request.csr());
-  if (!csr.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("csr: ", csr.status().message()));
-  }
-  ASSIGN_OR_RETURN(AdminCaDeps ca, CaOf(*profile));
-  ASSIGN_OR_RETURN(std::string certificate, ca.issuer->Issue(*profile, *csr));
-  ASSIGN_OR_RETURN(crypto::X509Ptr cert, crypto::FromDer<crypto::X509Ptr>(
-                                             certificate, d2i_X509, "certificate"));
-  v1::EnrollResponse response;
-  response.set_serial_hex(codec::SerialHex(X509_get0_serialNumber(cert.get())));
-  Audit(LogRecord(LogLevel::kInfo, "audit")
-            .Str("action", "enroll")
-            .Str("actor", actor)
-            .Str("profile", profile->name)
-            .Str("subject", codec::SubjectText(X509_get_subject_name(cert.get())))
-            .Str("serial", response.serial_hex()));
-  response.set_certificate(std::move(certificate));
   return response;
 }
 

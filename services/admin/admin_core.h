@@ -52,6 +52,9 @@ struct AdminOptions {
   absl::Duration crl_validity = absl::Hours(24 * 7);
   absl::Duration default_challenge_ttl = absl::Hours(1);
   absl::Duration max_challenge_ttl = absl::Hours(24 * 30);
+  // How long an Enroll call with a request_id holds it while issuing (the
+  // gateway's --pending_ttl_seconds); repeats meanwhile are UNAVAILABLE.
+  absl::Duration enroll_claim_ttl = absl::Seconds(60);
 };
 
 // The admin API's operations, transport-free: each takes the request and
@@ -82,14 +85,25 @@ class AdminCore {
       const v1::ListCertificatesRequest& request, const std::string& actor);
   absl::StatusOr<v1::GetCRLResponse> GetCrl(const v1::GetCRLRequest& request,
                                             const std::string& actor);
-  absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& request,
-                                            const std::string& actor);
   absl::StatusOr<v1::Profile> GetProfile(const v1::GetProfileRequest& request,
                                          const std::string& actor);
   absl::StatusOr<v1::ListProfilesResponse> ListProfiles(
       const v1::ListProfilesRequest& request, const std::string& actor);
 
+  // admin_enroll.cc: enrollment without SCEP; with a request_id, a repeat
+  // gets the first call's certificate (transactions of the enrollment
+  // store under the scope "admin.{profile}").
+  absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& request,
+                                            const std::string& actor);
+
  private:
+  // The response (and audit line) for `certificate` (DER) issued under
+  // `profile`; `repeated` when an earlier call with `request_id` issued it.
+  absl::StatusOr<v1::EnrollResponse> Enrolled(const gateway::Profile& profile,
+                                              std::string certificate,
+                                              const std::string& request_id,
+                                              const std::string& actor,
+                                              bool repeated) const;
   // Logs one audit line: what happened, by whom, to which transaction.
   void Audit(metrics::LogRecord record) const;
   absl::StatusOr<const gateway::Profile*> FindProfile(absl::string_view name,

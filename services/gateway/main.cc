@@ -271,6 +271,7 @@ int main(int argc, char** argv) {
     scep::admin::AdminOptions admin_options;
     admin_options.issued_ttl = options.pki.issued_ttl;
     admin_options.crl_validity = options.pki.crl_validity;
+    admin_options.enroll_claim_ttl = options.pki.pending_ttl;
     scep::admin::AdminDeps admin_deps;
     admin_deps.requests = request_store->get();
     admin_deps.challenges = challenge_store->get();

@@ -61,9 +61,11 @@ certificateHold(6) privilegeWithdrawn(9) aACompromise(10). Default 0.
 Writes the current CRL (DER, or PEM with --pem) to FILE or stdout: that of
 profile P's issuing CA (default: the default profile's).
 )"},
-      {"enroll", R"(usage: scepctl enroll --profile P --csr FILE [--out FILE]
+      {"enroll", R"(usage: scepctl enroll --profile P --csr FILE [--request_id ID] [--out FILE]
 Issues a certificate for the PKCS#10 request in FILE (PEM or DER) under
-profile P's policy; prints (or writes) it as PEM.
+profile P's policy; prints (or writes) it as PEM. With --request_id (an
+idempotency key, e.g. a UUID), running the same command again prints the
+certificate the first run issued instead of issuing another.
 )"},
       {"profiles list", "usage: scepctl profiles list\n"},
       {"profiles show", "usage: scepctl profiles show --profile P\n"},

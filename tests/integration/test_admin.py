@@ -159,6 +159,40 @@ class AdminTest(unittest.TestCase):
                                 capture_output=True, text=True)
         self.assertEqual(verify.returncode, 0, verify.stderr)
 
+    def test_enroll_with_a_request_id_issues_once(self):
+        d = os.path.join(self.stack.dir, "admin-enroll")
+        os.makedirs(d, exist_ok=True)
+        csrs = []
+        for name in ("ci-runner-1", "ci-runner-2"):
+            path = os.path.join(d, name + ".csr")
+            openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", os.path.join(d, name + ".key"),
+                    "-subj", "/CN=" + name, "-out", path)
+            csrs.append(path)
+        rid = "7b0e4c1e-5d2a-4f57-8a0b-3c1d9e2f6a40"
+        first = json.loads(self.ctl("enroll", "--profile", "default", "--csr", csrs[0],
+                                    "--request_id", rid, "--json").stdout)
+        self.assertNotIn("repeatedRequest", first)
+        # The caller lost the answer and runs it again: the same certificate.
+        again = json.loads(self.ctl("enroll", "--profile", "default", "--csr", csrs[0],
+                                    "--request_id", rid, "--json").stdout)
+        self.assertTrue(again.get("repeatedRequest"), again)
+        self.assertEqual(again["serialHex"], first["serialHex"])
+        self.assertEqual(again["certificate"], first["certificate"])
+        listed = self.ctl("certs", "list", "--all").stdout
+        self.assertEqual(listed.count(first["serialHex"]), 1)
+        # The same request_id with another CSR is refused.
+        other = self.ctl("enroll", "--profile", "default", "--csr", csrs[1],
+                         "--request_id", rid, ok=False)
+        self.assertNotEqual(other.returncode, 0)
+        self.assertIn("request_id was used for another CSR", other.stderr)
+        # Without one, each run issues.
+        a = json.loads(self.ctl("enroll", "--profile", "default", "--csr", csrs[1],
+                                "--json").stdout)
+        b = json.loads(self.ctl("enroll", "--profile", "default", "--csr", csrs[1],
+                                "--json").stdout)
+        self.assertNotEqual(a["serialHex"], b["serialHex"])
+
     def test_mobileconfig_is_a_plist_with_a_scep_payload(self):
         url = f"{self.stack.url}/onetime"
         out = self.ctl("mobileconfig", "--profile", "onetime", "--url", url)
