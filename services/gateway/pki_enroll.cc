@@ -267,6 +267,7 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
     if (!claimed.ok()) return Unavailable("transaction store");
     if (!claimed->has_value()) return Failure(req, FailInfo::kBadRequest, kReplayText);
     req.nonce_profile = &profile;
+    req.retransmission = (*claimed)->retransmission;
     txn = **std::move(claimed);
   } else {
     txn = store_->ClaimTransaction(profile.name, tid, fingerprint, options_.pending_ttl);

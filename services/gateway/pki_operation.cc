@@ -130,6 +130,7 @@ std::optional<PkiOutcome> PkiOperation::RecordNonce(const Profile& profile,
   if (*use == redis::NonceUse::kReplay) {
     return Failure(req, FailInfo::kBadRequest, kReplayText);
   }
+  req.retransmission = *use == redis::NonceUse::kRetransmission;
   req.nonce_profile = &profile;
   return std::nullopt;
 }
@@ -228,6 +229,7 @@ PkiOutcome PkiOperation::Signed(const Request& req, std::string der,
     outcome.fail_info = std::string(codec::FailInfoName(*attrs.fail_info));
   }
   outcome.transaction_id = req.msg.attributes.transaction_id;
+  outcome.retransmission = req.retransmission;
   return outcome;
 }
 

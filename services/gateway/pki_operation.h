@@ -50,6 +50,9 @@ struct PkiOutcome {
   std::string pki_status;      // "SUCCESS", "FAILURE", "PENDING"
   std::string fail_info;       // "badRequest", ... with FAILURE
   std::string transaction_id;  // for logs only, never a label
+  // The identical message again (its senderNonce recorded with this very
+  // message before): for logs only.
+  bool retransmission = false;
 };
 
 // The PKIOperation flows of RFC 8894 section 3.3: PKCSReq and RenewalReq
@@ -105,6 +108,7 @@ class PkiOperation {
     std::string cipher;
     std::string message_id;
     const Profile* nonce_profile = nullptr;
+    bool retransmission = false;  // the store found the nonce with this message
   };
 
   // pki_enroll.cc: PKCSReq and RenewalReq.

@@ -145,6 +145,7 @@ void ScepService::Report(const HttpRequest& request, const Record& record,
     line.Str("peer", request.remote_address);
   }
   if (!record.detail.empty()) line.Str("detail", record.detail);
+  if (record.retransmission) line.Bool("retransmission", true);
   observers_.log->Log(line);
 }
 
@@ -277,6 +278,7 @@ HttpResponse ScepService::PkiOperationRequest(const HttpRequest& request,
   record.labels.fail_info = outcome.fail_info;
   record.transaction_id = outcome.transaction_id;
   record.detail = outcome.summary;
+  record.retransmission = outcome.retransmission;
   if (outcome.http_status != 200) {
     HttpResponse r = Text(outcome.http_status, "");
     r.body = outcome.body;

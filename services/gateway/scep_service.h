@@ -85,6 +85,7 @@ class ScepService {
     RequestLabels labels;
     std::string transaction_id;  // log only, never a label
     std::string detail;          // PkiOutcome::summary, log only
+    bool retransmission = false;  // PkiOutcome::retransmission, log only
   };
 
   HttpResponse Route(const HttpRequest& request, Record& record);

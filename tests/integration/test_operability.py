@@ -146,6 +146,11 @@ class MetricsTest(unittest.TestCase):
                          - metric(before, replays, profile="default"), 1)
         self.assertEqual((metric(after, resends, profile="default") or 0)
                          - (metric(before, resends, profile="default") or 0), 1)
+        # The request log marks the retransmission, and only it.
+        lines = [json.loads(l) for l in self.stack.log("gateway").splitlines()
+                 if '"transaction_id":"tid-metrics-replay"' in l]
+        self.assertEqual([l.get("retransmission", False) for l in lines],
+                         [False, True, False], lines)
 
     def test_http_errors_are_counted_with_bounded_labels(self):
         before = self.stack.scrape()
