@@ -7,6 +7,7 @@
 #include "common/base/status_macros.h"
 #include "common/redis/lua_eval.h"
 #include "common/redis/redis_index_page.h"
+#include "common/redis/redis_reply.h"
 #include "common/redis/request_keys.h"
 #include "common/redis/store_keys.h"
 
@@ -65,13 +66,6 @@ if gen > tonumber(ARGV[1]) then return 'older' end
 redis.call('HSET', KEYS[1], 'gen', ARGV[1], 'der', ARGV[2], 'next_update', ARGV[3])
 return 'ok')lua";
 
-absl::string_view Text(const redisReply& r) { return absl::string_view(r.str, r.len); }
-
-absl::Status Unexpected(absl::string_view op, const redisReply& r) {
-  return absl::UnavailableError(absl::StrCat(
-      "Redis ", op, ": ", r.type == REDIS_REPLY_ERROR ? Text(r) : "unexpected reply"));
-}
-
 absl::StatusOr<std::string> CertKey(absl::string_view serial_hex) {
   if (absl::Status s = ValidateSerialHex(serial_hex); !s.ok()) return s;
   return absl::StrCat("scep:cert:", serial_hex);
@@ -80,10 +74,7 @@ absl::StatusOr<std::string> CertKey(absl::string_view serial_hex) {
 absl::StatusOr<std::string> Word(RedisConnectionPool& pool, absl::string_view op,
                                  std::vector<absl::string_view> argv) {
   ASSIGN_OR_RETURN(RedisReplyPtr reply, pool.Run(op, argv));
-  if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
-    return Unexpected(op, *reply);
-  }
-  return std::string(Text(*reply));
+  return ReplyWord(op, *reply);
 }
 
 absl::StatusOr<int64_t> Integer(RedisConnectionPool& pool, absl::string_view op,
@@ -92,10 +83,10 @@ absl::StatusOr<int64_t> Integer(RedisConnectionPool& pool, absl::string_view op,
   int64_t value = 0;
   if (reply->type == REDIS_REPLY_INTEGER) return reply->integer;
   if (reply->type == REDIS_REPLY_NIL) return 0;
-  if (reply->type == REDIS_REPLY_STRING && absl::SimpleAtoi(Text(*reply), &value)) {
+  if (reply->type == REDIS_REPLY_STRING && absl::SimpleAtoi(ReplyText(*reply), &value)) {
     return value;
   }
-  return Unexpected(op, *reply);
+  return UnexpectedReply(op, *reply);
 }
 
 }  // namespace
@@ -133,7 +124,7 @@ absl::Status RedisCertificateIndex::Put(absl::string_view serial_hex,
                           {record.certificate, record.profile, ms, now, serial_hex,
                            record.issuing_ca}));
   if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
-    return Unexpected("PutCertificate", *reply);
+    return UnexpectedReply("PutCertificate", *reply);
   }
   return absl::OkStatus();
 }
@@ -147,11 +138,11 @@ absl::StatusOr<std::optional<CertificateRecord>> RedisCertificateIndex::Get(
                    pool_->Run(kOp, {"HMGET", key, "der", "profile", "revoked",
                                     "reason", "revoked_at", "ca"}));
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 6) {
-    return Unexpected(kOp, *reply);
+    return UnexpectedReply(kOp, *reply);
   }
   auto field = [&](size_t i) -> std::string {
     const redisReply* e = reply->element[i];
-    return e->type == REDIS_REPLY_STRING ? std::string(Text(*e)) : std::string();
+    return e->type == REDIS_REPLY_STRING ? std::string(ReplyText(*e)) : std::string();
   };
   if (reply->element[0]->type != REDIS_REPLY_STRING) return std::nullopt;
   CertificateRecord record;
@@ -185,16 +176,16 @@ absl::StatusOr<std::vector<RevokedSerial>> RedisCertificateIndex::ListRevoked() 
   constexpr absl::string_view kOp = "ListRevoked";
   ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run(kOp, {"HGETALL", kRevokedKey}));
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
-    return Unexpected(kOp, *reply);
+    return UnexpectedReply(kOp, *reply);
   }
   std::vector<RevokedSerial> out;
   for (size_t i = 0; i + 1 < reply->elements; i += 2) {
     // "unix_seconds:reason" (default CA) or "unix_seconds:reason:ca".
     std::vector<absl::string_view> parts =
-        absl::StrSplit(Text(*reply->element[i + 1]), absl::MaxSplits(':', 2));
+        absl::StrSplit(ReplyText(*reply->element[i + 1]), absl::MaxSplits(':', 2));
     int64_t at = 0;
     RevokedSerial entry;
-    entry.serial_hex = std::string(Text(*reply->element[i]));
+    entry.serial_hex = std::string(ReplyText(*reply->element[i]));
     if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &at) ||
         !absl::SimpleAtoi(parts[1], &entry.reason)) {
       return absl::DataLossError("malformed revocation entry in Redis");
@@ -256,18 +247,18 @@ absl::StatusOr<std::optional<CachedCrl>> RedisCertificateIndex::GetCachedCrl() {
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
                    pool_->Run(kOp, {"HMGET", crl_cache_key_, "gen", "der", "next_update"}));
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
-    return Unexpected(kOp, *reply);
+    return UnexpectedReply(kOp, *reply);
   }
   for (size_t i = 0; i < 3; ++i) {
     if (reply->element[i]->type != REDIS_REPLY_STRING) return std::nullopt;
   }
   CachedCrl crl;
   int64_t next = 0;
-  if (!absl::SimpleAtoi(Text(*reply->element[0]), &crl.generation) ||
-      !absl::SimpleAtoi(Text(*reply->element[2]), &next)) {
+  if (!absl::SimpleAtoi(ReplyText(*reply->element[0]), &crl.generation) ||
+      !absl::SimpleAtoi(ReplyText(*reply->element[2]), &next)) {
     return std::nullopt;  // unreadable cache: sign a new CRL
   }
-  crl.der = std::string(Text(*reply->element[1]));
+  crl.der = std::string(ReplyText(*reply->element[1]));
   crl.next_update = absl::FromUnixSeconds(next);
   return crl;
 }

@@ -13,25 +13,11 @@
 #include "common/redis/certificate_index.h"
 #include "common/redis/lua_eval.h"
 #include "common/redis/redis_connection_pool.h"
+#include "common/redis/redis_reply.h"
 #include "common/redis/store_keys.h"
 
 namespace scep::redis {
 namespace {
-
-absl::string_view Text(const redisReply& reply) {
-  return absl::string_view(reply.str, reply.len);
-}
-
-absl::Status ErrorReply(absl::string_view operation, const redisReply& reply) {
-  return absl::UnavailableError(
-      absl::StrCat("Redis ", operation, ": ", Text(reply)));
-}
-
-absl::Status Unexpected(absl::string_view operation, const redisReply& reply) {
-  if (reply.type == REDIS_REPLY_ERROR) return ErrorReply(operation, reply);
-  return absl::UnavailableError(absl::StrCat(
-      "Redis ", operation, ": unexpected reply of type ", reply.type));
-}
 
 // One-key forms of EvalScript / EvalScriptOrJournal.
 absl::StatusOr<RedisReplyPtr> Eval(RedisConnectionPool& pool,
@@ -59,15 +45,6 @@ absl::StatusOr<std::string> ClaimToken(absl::string_view op) {
   }
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
-}
-
-// The one-word answer of the Complete, Release and Reopen scripts.
-absl::StatusOr<std::string> Word(absl::string_view operation,
-                                 const redisReply& reply) {
-  if (reply.type != REDIS_REPLY_STRING && reply.type != REDIS_REPLY_STATUS) {
-    return Unexpected(operation, reply);
-  }
-  return std::string(Text(reply));
 }
 
 }  // namespace
@@ -122,7 +99,7 @@ absl::StatusOr<NonceUse> RedisEnrollmentStore::RecordNonce(
     }
     return sent.status();
   }
-  ASSIGN_OR_RETURN(std::string word, Word(kOp, **sent));
+  ASSIGN_OR_RETURN(std::string word, ReplyWord(kOp, **sent));
   if (word == "fresh") return NonceUse::kFresh;
   if (word == "again") return NonceUse::kRetransmission;
   if (word == "replay") return NonceUse::kReplay;
@@ -134,7 +111,7 @@ absl::Status RedisEnrollmentStore::ForgetNonce(absl::string_view profile,
   constexpr absl::string_view kOp = "ForgetNonce";  // journalled
   ASSIGN_OR_RETURN(std::string key, NonceKey(profile, nonce));
   ASSIGN_OR_RETURN(RedisReplyPtr reply, journal_.RunOrJournal(kOp, {"DEL", key}));
-  if (reply->type != REDIS_REPLY_INTEGER) return Unexpected(kOp, *reply);
+  if (reply->type != REDIS_REPLY_INTEGER) return UnexpectedReply(kOp, *reply);
   return absl::OkStatus();
 }
 
@@ -200,24 +177,24 @@ absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::Claim(
   }
   const RedisReplyPtr& reply = *sent;
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
-    return Unexpected(op, *reply);
+    return UnexpectedReply(op, *reply);
   }
   for (size_t i = 0; i < reply->elements; ++i) {
     if (reply->element[i]->type != REDIS_REPLY_STRING) {
-      return Unexpected(op, *reply->element[i]);
+      return UnexpectedReply(op, *reply->element[i]);
     }
   }
-  const absl::string_view state = Text(*reply->element[0]);
+  const absl::string_view state = ReplyText(*reply->element[0]);
   if (state == "replay" && nonce.has_value()) return std::nullopt;
   Transaction result;
-  result.fingerprint = std::string(Text(*reply->element[1]));
-  result.retransmission = Text(*reply->element[3]) == "again";
+  result.fingerprint = std::string(ReplyText(*reply->element[1]));
+  result.retransmission = ReplyText(*reply->element[3]) == "again";
   if (state == "claimed" || state == "taken") {
     result.state = Transaction::State::kClaimed;
     result.taken_over = state == "taken";
   } else if (state == "issued") {
     result.state = Transaction::State::kIssued;
-    result.certificate = std::string(Text(*reply->element[2]));
+    result.certificate = std::string(ReplyText(*reply->element[2]));
   } else if (state == "rejected") {
     result.state = Transaction::State::kRejected;
   } else {
@@ -249,7 +226,7 @@ absl::Status RedisEnrollmentStore::CompleteIndexedTransaction(
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
                    EvalOrJournal(*pool_, journal_, kOp, complete_, key,
                                  {fingerprint, certificate, px, serial_hex}));
-  ASSIGN_OR_RETURN(std::string word, Word(kOp, *reply));
+  ASSIGN_OR_RETURN(std::string word, ReplyWord(kOp, *reply));
   if (word == "ok") return absl::OkStatus();
   if (word == "mismatch") {
     return absl::FailedPreconditionError(
@@ -263,7 +240,7 @@ absl::Status RedisEnrollmentStore::CompleteIndexedTransaction(
   if (word == "rejected") {
     return absl::FailedPreconditionError("CompleteTransaction: transaction rejected");
   }
-  return Unexpected(kOp, *reply);
+  return UnexpectedReply(kOp, *reply);
 }
 
 absl::Status RedisEnrollmentStore::ReleaseTransaction(
@@ -274,7 +251,7 @@ absl::Status RedisEnrollmentStore::ReleaseTransaction(
   RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
                    EvalOrJournal(*pool_, journal_, kOp, release_, key, {fingerprint}));
-  ASSIGN_OR_RETURN(std::string word, Word(kOp, *reply));
+  ASSIGN_OR_RETURN(std::string word, ReplyWord(kOp, *reply));
   if (word == "released" || word == "missing") return absl::OkStatus();
   if (word == "mismatch") {
     return absl::FailedPreconditionError(
@@ -284,7 +261,7 @@ absl::Status RedisEnrollmentStore::ReleaseTransaction(
     return absl::FailedPreconditionError(
         "ReleaseTransaction: transaction already issued");
   }
-  return Unexpected(kOp, *reply);
+  return UnexpectedReply(kOp, *reply);
 }
 
 absl::StatusOr<bool> RedisEnrollmentStore::ReopenIssuedTransaction(
@@ -311,10 +288,10 @@ absl::StatusOr<bool> RedisEnrollmentStore::ReopenIssuedTransaction(
     }
     return sent.status();
   }
-  ASSIGN_OR_RETURN(std::string word, Word(kOp, **sent));
+  ASSIGN_OR_RETURN(std::string word, ReplyWord(kOp, **sent));
   if (word == "reopened") return true;
   if (word == "kept") return false;
-  return Unexpected(kOp, **sent);
+  return UnexpectedReply(kOp, **sent);
 }
 
 absl::Status RedisEnrollmentStore::RejectTransaction(
@@ -326,7 +303,7 @@ absl::Status RedisEnrollmentStore::RejectTransaction(
   ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "rejected TTL"));
   const std::string px = absl::StrCat(ttl_ms);
   ASSIGN_OR_RETURN(RedisReplyPtr reply, Eval(*pool_, kOp, reject_, key, {px}));
-  ASSIGN_OR_RETURN(std::string word, Word(kOp, *reply));
+  ASSIGN_OR_RETURN(std::string word, ReplyWord(kOp, *reply));
   if (word == "missing") return absl::NotFoundError("RejectTransaction: no such transaction");
   if (word == "issued") {
     return absl::FailedPreconditionError("RejectTransaction: already issued");
@@ -339,20 +316,20 @@ namespace {
 // The {state, fp, cert} (or {}) reply of the read and park scripts.
 absl::StatusOr<std::optional<Transaction>> TransactionOf(absl::string_view op,
                                                          const redisReply& reply) {
-  if (reply.type != REDIS_REPLY_ARRAY) return Unexpected(op, reply);
+  if (reply.type != REDIS_REPLY_ARRAY) return UnexpectedReply(op, reply);
   if (reply.elements == 0) return std::nullopt;
   if (reply.elements != 3 || reply.element[0]->type != REDIS_REPLY_STRING) {
-    return Unexpected(op, reply);
+    return UnexpectedReply(op, reply);
   }
   Transaction result;
-  const absl::string_view state = Text(*reply.element[0]);
+  const absl::string_view state = ReplyText(*reply.element[0]);
   if (reply.element[1]->type == REDIS_REPLY_STRING) {
-    result.fingerprint = std::string(Text(*reply.element[1]));
+    result.fingerprint = std::string(ReplyText(*reply.element[1]));
   }
   if (state == "issued") {
     result.state = Transaction::State::kIssued;
     if (reply.element[2]->type == REDIS_REPLY_STRING) {
-      result.certificate = std::string(Text(*reply.element[2]));
+      result.certificate = std::string(ReplyText(*reply.element[2]));
     }
   } else if (state == "rejected") {
     result.state = Transaction::State::kRejected;
@@ -389,14 +366,14 @@ absl::StatusOr<std::optional<ParkedClaim>> RedisEnrollmentStore::TakeOverParkedC
   ASSIGN_OR_RETURN(const std::string token, ClaimToken(kOp));
   ASSIGN_OR_RETURN(RedisReplyPtr reply, Eval(*pool_, kOp, take_over_, key,
                                              {fingerprint, absl::StrCat(lease_ms), token}));
-  if (reply->type != REDIS_REPLY_ARRAY) return Unexpected(kOp, *reply);
+  if (reply->type != REDIS_REPLY_ARRAY) return UnexpectedReply(kOp, *reply);
   if (reply->elements == 0) return std::nullopt;
   if (reply->elements != 2 || reply->element[0]->type != REDIS_REPLY_STRING ||
       reply->element[1]->type != REDIS_REPLY_STRING) {
-    return Unexpected(kOp, *reply);
+    return UnexpectedReply(kOp, *reply);
   }
-  return ParkedClaim{std::string(Text(*reply->element[0])),
-                     std::string(Text(*reply->element[1]))};
+  return ParkedClaim{std::string(ReplyText(*reply->element[0])),
+                     std::string(ReplyText(*reply->element[1]))};
 }
 
 absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::GetTransaction(
@@ -412,10 +389,10 @@ absl::Status RedisEnrollmentStore::Ping() {
   constexpr absl::string_view kOp = "Ping";
   RETURN_IF_ERROR(Flushed(kOp));  // readiness drains the journal too
   ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run(kOp, {"PING"}));
-  if (reply->type == REDIS_REPLY_STATUS && Text(*reply) == "PONG") {
+  if (reply->type == REDIS_REPLY_STATUS && ReplyText(*reply) == "PONG") {
     return absl::OkStatus();
   }
-  return Unexpected(kOp, *reply);
+  return UnexpectedReply(kOp, *reply);
 }
 
 }  // namespace scep::redis

@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/redis/redis_reply.h"
 #include "common/redis/request_keys.h"
 
 namespace scep::redis {
@@ -51,17 +52,9 @@ for _, m in ipairs(gone) do redis.call('ZREM', KEYS[1], m) end
 return {more and '1' or '0', last_score, last_member, out}
 )lua";
 
-absl::string_view Text(const redisReply& r) { return absl::string_view(r.str, r.len); }
-
 bool IsString(const redisReply* r) { return r->type == REDIS_REPLY_STRING; }
 
 }  // namespace
-
-absl::Status UnexpectedReply(absl::string_view operation, const redisReply& reply) {
-  return absl::UnavailableError(absl::StrCat(
-      "Redis ", operation, ": ",
-      reply.type == REDIS_REPLY_ERROR ? Text(reply) : "unexpected reply"));
-}
 
 absl::string_view FieldOf(const std::vector<std::pair<std::string, std::string>>& fields,
                           absl::string_view field) {
@@ -97,22 +90,22 @@ absl::StatusOr<IndexPage> ReadIndexPage(RedisConnectionPool& pool,
       return UnexpectedReply(operation, item);
     }
     IndexPageEntry entry;
-    entry.member = std::string(Text(*item.element[0]));
+    entry.member = std::string(ReplyText(*item.element[0]));
     const redisReply& hash = *item.element[1];
     for (size_t j = 0; j + 1 < hash.elements; j += 2) {
       if (!IsString(hash.element[j]) || !IsString(hash.element[j + 1])) {
         return UnexpectedReply(operation, hash);
       }
-      entry.fields.emplace_back(Text(*hash.element[j]), Text(*hash.element[j + 1]));
+      entry.fields.emplace_back(ReplyText(*hash.element[j]), ReplyText(*hash.element[j + 1]));
     }
     page.entries.push_back(std::move(entry));
   }
-  if (Text(*reply->element[0]) == "1") {
+  if (ReplyText(*reply->element[0]) == "1") {
     int64_t last = 0;
-    if (!absl::SimpleAtoi(Text(*reply->element[1]), &last)) {
+    if (!absl::SimpleAtoi(ReplyText(*reply->element[1]), &last)) {
       return UnexpectedReply(operation, *reply->element[1]);
     }
-    page.next_page_token = PageToken(last, Text(*reply->element[2]));
+    page.next_page_token = PageToken(last, ReplyText(*reply->element[2]));
   }
   return page;
 }

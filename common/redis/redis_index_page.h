@@ -51,9 +51,6 @@ absl::StatusOr<IndexPage> ReadIndexPage(RedisConnectionPool& pool,
 absl::string_view FieldOf(const std::vector<std::pair<std::string, std::string>>& fields,
                           absl::string_view field);
 
-// Error for a reply of the wrong shape (error replies carry their text).
-absl::Status UnexpectedReply(absl::string_view operation, const redisReply& reply);
-
 }  // namespace scep::redis
 
 #endif  // SCEP_COMMON_REDIS_REDIS_INDEX_PAGE_H_

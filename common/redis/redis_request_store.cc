@@ -10,6 +10,7 @@
 #include "common/base/status_macros.h"
 #include "common/redis/redis_connection_pool.h"
 #include "common/redis/redis_index_page.h"
+#include "common/redis/redis_reply.h"
 #include "common/redis/request_keys.h"
 #include "common/redis/store_keys.h"
 
@@ -45,8 +46,6 @@ if s ~= ARGV[1] then return s end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'actor', ARGV[3], 'updated', ARGV[5])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'serial', ARGV[4]) end
 return 'ok')lua";
-
-absl::string_view Text(const redisReply& r) { return absl::string_view(r.str, r.len); }
 
 absl::Time FromMillisText(absl::string_view text) {
   int64_t ms = 0;
@@ -103,10 +102,10 @@ absl::Status RedisRequestStore::Create(const ApprovalRequest& request,
   if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
     return UnexpectedReply(kOp, *reply);
   }
-  if (Text(*reply) == "exists") {
+  if (ReplyText(*reply) == "exists") {
     return absl::AlreadyExistsError("request already recorded for this transaction");
   }
-  if (Text(*reply) != "ok") return UnexpectedReply(kOp, *reply);
+  if (ReplyText(*reply) != "ok") return UnexpectedReply(kOp, *reply);
   return absl::OkStatus();
 }
 
@@ -119,7 +118,7 @@ absl::StatusOr<std::optional<ApprovalRequest>> RedisRequestStore::Get(
   if (reply->elements == 0) return std::nullopt;
   std::vector<std::pair<std::string, std::string>> fields;
   for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-    fields.emplace_back(Text(*reply->element[i]), Text(*reply->element[i + 1]));
+    fields.emplace_back(ReplyText(*reply->element[i]), ReplyText(*reply->element[i + 1]));
   }
   ASSIGN_OR_RETURN(ApprovalRequest request, FromFields(fields));
   return request;
@@ -141,7 +140,7 @@ absl::Status RedisRequestStore::Transition(absl::string_view profile,
   if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
     return UnexpectedReply(kOp, *reply);
   }
-  const absl::string_view word = Text(*reply);
+  const absl::string_view word = ReplyText(*reply);
   if (word == "ok") return absl::OkStatus();
   if (word == "missing") return absl::NotFoundError("no such request");
   return absl::FailedPreconditionError(
@@ -191,7 +190,7 @@ absl::Status RedisChallengeStore::Create(absl::string_view profile,
   const std::string px = absl::StrCat(ttl_ms);
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
                    pool_->Run(kOp, {"SET", key, subject, "PX", px}));
-  if (reply->type != REDIS_REPLY_STATUS || Text(*reply) != "OK") {
+  if (reply->type != REDIS_REPLY_STATUS || ReplyText(*reply) != "OK") {
     return UnexpectedReply(kOp, *reply);
   }
   return absl::OkStatus();
@@ -204,7 +203,7 @@ absl::StatusOr<std::optional<std::string>> RedisChallengeStore::Consume(
   ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run(kOp, {"GETDEL", key}));
   if (reply->type == REDIS_REPLY_NIL) return std::nullopt;
   if (reply->type != REDIS_REPLY_STRING) return UnexpectedReply(kOp, *reply);
-  return std::string(Text(*reply));
+  return std::string(ReplyText(*reply));
 }
 
 }  // namespace scep::redis
