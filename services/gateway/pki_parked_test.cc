@@ -166,6 +166,27 @@ TEST_F(PkiParkedTest, AHolderThatGaveUpLeavesTheParkedRequestToThePoll) {
   EXPECT_EQ(signer_->issued.load(), 1);
 }
 
+TEST_F(PkiParkedTest, AParkedRequestThePolicyNowRefusesIsRejectedOnce) {
+  EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
+            PkiStatus::kPending);
+  // The profile changed while the request was parked: RSA-2048 is too
+  // small now.
+  options_.profile.min_rsa_bits = 3072;
+  Rebuild();
+  now_ += options_.pki.pending_ttl + absl::Seconds(1);
+  codec::ScepAttributes refused = Attributes(Poll(device_));
+  EXPECT_EQ(refused.pki_status, PkiStatus::kFailure);
+  EXPECT_EQ(refused.fail_info, codec::FailInfo::kBadRequest);
+  EXPECT_EQ(Counter("scep_gateway_claims_taken_over_total", "poll"), 1);
+  // Further polls and resends are answered from the transaction: nothing
+  // is taken over or asked again, nothing issued.
+  EXPECT_EQ(Attributes(Poll(device_)).fail_info_text, "the request was rejected");
+  EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
+            PkiStatus::kFailure);
+  EXPECT_EQ(Counter("scep_gateway_claims_taken_over_total"), 1);
+  EXPECT_EQ(signer_->issued.load(), 0);
+}
+
 TEST_F(PkiParkedTest, AClaimNobodyParkedStillEndsWithItsTtl) {
   // No retransmission came: nothing parked; the poll finds the claim until
   // it expires, then no transaction (the device's next PKCSReq starts over).

@@ -77,12 +77,15 @@ std::optional<PkiOutcome> PkiOperation::FinishParked(const Profile& profile, Req
   absl::StatusOr<codec::Csr> csr =
       codec::ParseCsr((*parked)->request, req.msg.signer_certificate.get(),
                       codec::CsrSignature::kUnlessSignedWithItsKey);
+  // A request that can never be issued as it is (unusable, or outside the
+  // profile's policy since it was parked) is rejected: further polls and
+  // resends are answered from the transaction instead of asking again.
   if (!csr.ok() || csr->fingerprint != *fingerprint) {
-    (void)store_->ReleaseTransaction(profile.name, tid, *fingerprint);
+    (void)store_->RejectTransaction(profile.name, tid, options_.parked_ttl);
     return Failure(req, FailInfo::kBadRequest, "the request kept for polling is unusable");
   }
   if (absl::Status policy = ProfileIssuer::CheckPolicy(profile, *csr); !policy.ok()) {
-    (void)store_->ReleaseTransaction(profile.name, tid, *fingerprint);
+    (void)store_->RejectTransaction(profile.name, tid, options_.parked_ttl);
     return Failure(req, FailInfo::kBadRequest, policy.message());
   }
   return IssueClaimed(profile, req, *csr, /*renews=*/false);
