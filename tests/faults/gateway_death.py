@@ -7,6 +7,7 @@ stay half-written in Redis, and no transaction may hand out two
 certificates."""
 
 import json
+import signal
 import sys
 import time
 
@@ -37,6 +38,28 @@ class GatewayDeathTest(faults.FaultTest):
                 states[state] = states.get(state, 0) + 1
             if cursor in (b"0", 0, "0"):
                 return states
+
+    def start_second_gateway(self):
+        """Starts pod "gateway-b" beside the stack's gateway, on the same
+        signer and Redis; returns (its HTTP port, its metrics port)."""
+        port_b, metrics_b = faults.harness.free_port(), faults.harness.free_port()
+        self.stack.start_gateway(name="gateway-b", http_port=port_b, metrics_port=metrics_b)
+        self.assertEqual(self.stack.wait_readyz(200, port=metrics_b)[0], 200)
+        return port_b, metrics_b
+
+    def kill_gateway_while_held(self, held):
+        """kill -9 of the stack's gateway while process `held` ("signer" or
+        "redis") is stopped for 0.3 s, below the gateway's 1 s deadlines, so
+        the requests in flight are caught waiting on it; returns the
+        monotonic time of the kill."""
+        proc = self.stack.procs[held]
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(0.3)
+            self.stack.kill9("gateway")
+            return time.monotonic()
+        finally:
+            proc.send_signal(signal.SIGCONT)
 
     def wait_for_signatures(self, bench, signed_before):
         """wait_for_load counted by the signer: it outlives the gateways."""

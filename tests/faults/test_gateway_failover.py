@@ -8,8 +8,6 @@ devices' polls take them over. The kill is timed while the signer is held
 for 0.3 s, so the dead pod's requests are inside signer calls, some after
 claiming their transaction. See gateway_death.py for what must hold."""
 
-import signal
-import time
 import unittest
 
 import gateway_death
@@ -20,9 +18,7 @@ from tcp_balancer import Balancer
 class GatewayPodLostBehindABalancer(gateway_death.GatewayDeathTest):
     def test_one_of_two_gateways_killed_under_load(self):
         stack = self.stack
-        port_b, metrics_b = harness.free_port(), harness.free_port()
-        stack.start_gateway(name="gateway-b", http_port=port_b, metrics_port=metrics_b)
-        self.assertEqual(stack.wait_readyz(200, port=metrics_b)[0], 200)
+        port_b, metrics_b = self.start_second_gateway()
         balancer = Balancer([stack.http_port, port_b])
         try:
             signer_before = self.signer_issued()
@@ -32,17 +28,10 @@ class GatewayPodLostBehindABalancer(gateway_death.GatewayDeathTest):
             # Both pods were serving the load.
             self.assertGreater(balancer.connections[stack.http_port], 0)
             self.assertGreater(balancer.connections[port_b], 0)
-            # Kill it while its requests wait on the signer (held for
-            # 0.3 s, below the 1 s deadline), so some die holding a claim
-            # their transaction's retry must then get past on the other pod.
-            signer = stack.procs["signer"]
-            signer.send_signal(signal.SIGSTOP)
-            try:
-                time.sleep(0.3)
-                stack.kill9("gateway")
-                t_kill = time.monotonic()
-            finally:
-                signer.send_signal(signal.SIGCONT)
+            # Kill it while its requests wait on the signer, so some die
+            # holding a claim their transaction's retry must then get past
+            # on the other pod.
+            t_kill = self.kill_gateway_while_held("signer")
             figures = self.check_outcome("gateway_failover", bench, signer_before,
                                          certs_before, t_kill, metrics_b)
         finally:

@@ -11,12 +11,10 @@ pod's claim lasts, and the devices' polls finish them. With the gateway of
 before session 15 the devices got FAILURE "replay" ("transactions without
 a certificate"). See gateway_death.py for what must hold besides."""
 
-import signal
 import time
 import unittest
 
 import gateway_death
-from faults import harness
 from retrying_proxy import RetryingProxy
 
 
@@ -24,11 +22,10 @@ class GatewayPodLostBehindARetryingProxy(gateway_death.GatewayDeathTest):
     # Twice the other scenarios': the proxy (Python) holds fewer requests
     # inside each pod, and the kill must find some past their claim.
     concurrency = 2 * gateway_death.faults.CONCURRENCY
+
     def test_proxy_resends_what_the_dead_pod_had_in_flight(self):
         stack = self.stack
-        port_b, metrics_b = harness.free_port(), harness.free_port()
-        stack.start_gateway(name="gateway-b", http_port=port_b, metrics_port=metrics_b)
-        self.assertEqual(stack.wait_readyz(200, port=metrics_b)[0], 200)
+        port_b, metrics_b = self.start_second_gateway()
         proxy = RetryingProxy([stack.http_port, port_b])
         try:
             signer_before = self.signer_issued()
@@ -41,19 +38,12 @@ class GatewayPodLostBehindARetryingProxy(gateway_death.GatewayDeathTest):
                 time.sleep(0.02)
             self.assertGreater(proxy.requests[stack.http_port], 0)
             self.assertGreater(proxy.requests[port_b], 0)
-            # Killed while Redis is held (0.3 s, below the 1 s Redis
-            # timeout): the requests it has past decryption sit in their
-            # nonce-and-claim script, which Redis runs once it resumes, for
-            # a process that is gone. Their transactions stay claimed, and
-            # the identical copies the proxy resends must get past that.
-            redis = stack.procs["redis"]
-            redis.send_signal(signal.SIGSTOP)
-            try:
-                time.sleep(0.3)
-                stack.kill9("gateway")
-                t_kill = time.monotonic()
-            finally:
-                redis.send_signal(signal.SIGCONT)
+            # Killed while Redis is held: the requests it has past
+            # decryption sit in their nonce-and-claim script, which Redis
+            # runs once it resumes, for a process that is gone. Their
+            # transactions stay claimed, and the identical copies the proxy
+            # resends must get past that.
+            t_kill = self.kill_gateway_while_held("redis")
             figures = self.check_outcome("gateway_proxy_retry", bench, signer_before,
                                          certs_before, t_kill, metrics_b,
                                          devices_see_resets=False)
