@@ -81,8 +81,10 @@ class EnrollmentStore {
                                                absl::Duration ttl) = 0;
 
   // Forgets a nonce this request recorded, for a request that then failed
-  // with Unavailable, so that an identical retry is not refused as a replay.
-  // OK when the nonce is not recorded.
+  // with Unavailable: nothing of it stays behind, and a retry is not refused
+  // as a replay even when the client rebuilt its message around the same
+  // nonce (the identical message would be a retransmission anyway). OK when
+  // the nonce is not recorded.
   virtual absl::Status ForgetNonce(absl::string_view profile,
                                    absl::string_view nonce) = 0;
 
