@@ -69,6 +69,7 @@ absl::StatusOr<std::string> InProcessSigner::Decrypt(absl::string_view env) {
 }
 
 absl::StatusOr<std::string> InProcessSigner::Issue(const IssueRequest& request) {
+  if (before_issue) before_issue();
   if (down || issue_down) return absl::UnavailableError("down");
   signer::SignerCore::Policy policy;
   policy.validity_days = request.validity_days;

@@ -5,6 +5,7 @@
 // keys, with switches that make it unavailable. Unit tests only.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,8 @@ class InProcessSigner final : public SignerClient {
   std::atomic<int> issued{0};           // certificates issued
   std::atomic<int> crls_signed{0};
   std::atomic<int> ocsp_signed{0};
+  // Test hook: run at the start of every Issue (set before the calls).
+  std::function<void()> before_issue;
 
  private:
   std::unique_ptr<signer::SignerCore> core_;

@@ -369,6 +369,24 @@ PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
   absl::Status stored = store_->CompleteIndexedTransaction(
       profile.name, tid, fingerprint, issued->certificate, issued->serial_hex,
       options_.issued_ttl);
+  if (absl::IsFailedPrecondition(stored)) {
+    // This request lost its claim while issuing (it stalled past its lease
+    // and another request issued the transaction, or an operator rejected
+    // it): one certificate per transaction, so the device gets what the
+    // transaction records and this one is never handed out.
+    absl::StatusOr<std::optional<Transaction>> now = store_->GetTransaction(profile.name, tid);
+    if (now.ok() && now->has_value() && (*now)->fingerprint == fingerprint) {
+      std::cerr << "scep-gateway: warning: certificate " << issued->serial_hex
+                << " signed after its transaction's claim was lost; not handed out"
+                << std::endl;
+      if ((*now)->state == Transaction::State::kIssued) {
+        return SuccessWithCertificate(req, (*now)->certificate);
+      }
+      if ((*now)->state == Transaction::State::kRejected) {
+        return Failure(req, FailInfo::kBadRequest, "the request was rejected");
+      }
+    }
+  }
   if (!stored.ok()) {
     // The certificate exists; hand it out rather than lose it. A later
     // retransmission may not find it (logged for the operator).

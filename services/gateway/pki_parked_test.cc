@@ -3,9 +3,12 @@
 // parks the request, and the device's CertPoll finishes it once the dead
 // holder's lease has ended (EnrollmentStore::ParkPendingClaim).
 
+#include <utility>
+
 #include "absl/strings/match.h"
 #include "common/codec/csr.h"
 #include "common/codec/identifiers.h"
+#include "common/crypto/der.h"
 #include "services/gateway/pki_test_fixture.h"
 
 namespace scep::gateway::testing {
@@ -185,6 +188,36 @@ TEST_F(PkiParkedTest, AParkedRequestThePolicyNowRefusesIsRejectedOnce) {
             PkiStatus::kFailure);
   EXPECT_EQ(Counter("scep_gateway_claims_taken_over_total"), 1);
   EXPECT_EQ(signer_->issued.load(), 0);
+}
+
+TEST_F(PkiParkedTest, ARequestThatLostItsClaimWhileIssuingHandsOutTheRecordedCertificate) {
+  const std::string tid = "tid-stalled";
+  Identity device = NewDevice("stalled");
+  const std::string csr = Csr(device.key.get(), "stalled", "pw");
+  const std::string fp = codec::ParseCsr(csr).value().fingerprint;
+  // A stand-in for the certificate another gateway issued.
+  const std::string theirs = crypto::ToDer(device.cert.get(), i2d_X509).value();
+  // While this request is in the signer it stalls past its lease; another
+  // gateway claims the transaction anew and issues it.
+  bool stalled = false;
+  signer_->before_issue = [&] {
+    if (std::exchange(stalled, true)) return;
+    now_ += options_.pki.pending_ttl + absl::Seconds(1);
+    ASSERT_EQ(store_->ClaimTransaction("default", tid, fp, options_.pki.pending_ttl)->state,
+              redis::Transaction::State::kClaimed);
+    ASSERT_TRUE(store_->CompleteTransaction("default", tid, fp, theirs,
+                                            options_.pki.issued_ttl).ok());
+  };
+  codec::OpenedCertRep rep =
+      Open(Post(Message(device, MessageType::kPkcsReq, tid, csr)), device);
+  signer_->before_issue = nullptr;
+  ASSERT_TRUE(stalled);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
+  ASSERT_EQ(rep.certificates.size(), 1u);
+  // One certificate per transaction: the recorded one, not the one this
+  // request had signed.
+  EXPECT_EQ(X509_cmp(rep.certificates[0].get(), device.cert.get()), 0);
+  EXPECT_EQ(signer_->issued.load(), 1);
 }
 
 TEST_F(PkiParkedTest, AClaimNobodyParkedStillEndsWithItsTtl) {
