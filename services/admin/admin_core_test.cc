@@ -6,6 +6,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "common/codec/client.h"
@@ -362,6 +363,34 @@ TEST_F(AdminCoreTest, EnrollRepeatedWhileTheFirstIsIssuingIsUnavailable) {
   const int before = signer_.issued.load();
   EXPECT_EQ(core_->Enroll(enroll, "ci").status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(signer_.issued.load(), before);
+}
+
+TEST_F(AdminCoreTest, EnrollThatLostItsClaimWhileIssuingReturnsTheRecordedCertificate) {
+  v1::EnrollRequest enroll;
+  enroll.set_profile("default");
+  enroll.set_csr(Csr("build-agent-4"));
+  enroll.set_request_id("stalled");
+  const std::string fp = codec::ParseCsr(enroll.csr()).value().fingerprint;
+  // Issued first by a repeat on another pod, while this call was issuing.
+  v1::EnrollRequest first = enroll;
+  first.clear_request_id();
+  const std::string theirs = core_->Enroll(first, "ci").value().certificate();
+  bool stalled = false;
+  signer_.before_issue = [&] {
+    if (std::exchange(stalled, true)) return;
+    ASSERT_TRUE(transactions_->ReleaseTransaction("admin.default", "stalled", fp).ok());
+    ASSERT_EQ(transactions_->ClaimTransaction("admin.default", "stalled", fp,
+                                              absl::Minutes(1))->state,
+              Transaction::State::kClaimed);
+    ASSERT_TRUE(transactions_->CompleteTransaction("admin.default", "stalled", fp, theirs,
+                                                   absl::Hours(1)).ok());
+  };
+  auto enrolled = core_->Enroll(enroll, "ci");
+  signer_.before_issue = nullptr;
+  ASSERT_TRUE(stalled);
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status();
+  EXPECT_EQ(enrolled->certificate(), theirs);
+  EXPECT_TRUE(enrolled->repeated_request());
 }
 
 TEST_F(AdminCoreTest, ProfilesCarryTemplateAndCaCertificate) {

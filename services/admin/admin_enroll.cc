@@ -3,6 +3,7 @@
 
 #include <openssl/x509.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -91,10 +92,21 @@ absl::StatusOr<v1::EnrollResponse> AdminCore::Enroll(const v1::EnrollRequest& re
                                              *certificate, d2i_X509, "certificate"));
   // Issue() recorded it in the certificate index: the transaction keeps the
   // serial only. The store journals the write when Redis is unreachable; a
-  // certificate signed is handed out either way.
-  (void)deps_.transactions->CompleteIndexedTransaction(
+  // certificate signed is handed out then.
+  absl::Status stored = deps_.transactions->CompleteIndexedTransaction(
       scope, id, csr->fingerprint, *certificate,
       codec::SerialHex(X509_get0_serialNumber(cert.get())), options_.issued_ttl);
+  if (absl::IsFailedPrecondition(stored)) {
+    // This call stalled past its claim and a repeat issued meanwhile: one
+    // certificate per request_id, the recorded one.
+    ASSIGN_OR_RETURN(std::optional<Transaction> now,
+                     deps_.transactions->GetTransaction(scope, id));
+    if (now.has_value() && now->state == Transaction::State::kIssued &&
+        !now->certificate.empty()) {
+      return Enrolled(*profile, std::move(now->certificate), id, actor, /*repeated=*/true);
+    }
+    return absl::AbortedError("request_id was completed by another call; retry");
+  }
   return Enrolled(*profile, *std::move(certificate), id, actor, /*repeated=*/false);
 }
 
