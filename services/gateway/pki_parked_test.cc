@@ -31,6 +31,11 @@ class PkiParkedTest : public PkiMessagesTest {
               redis::Transaction::State::kClaimed);
   }
 
+  // The device sends its request again, in a new message.
+  HttpResponse Resend() {
+    return Post(Message(device_, MessageType::kPkcsReq, kTid, csr_));
+  }
+
   // CertPoll naming this CA and the request's subject, signed by `id`.
   HttpResponse Poll(const Identity& id) {
     const std::string ias =
@@ -68,8 +73,7 @@ class PkiParkedTest : public PkiMessagesTest {
 
 TEST_F(PkiParkedTest, DevicesPollFinishesItsRequestOnceTheDeadHoldersLeaseEnds) {
   // The retransmission finds its twin's claim: PENDING, the request parked.
-  EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
-            PkiStatus::kPending);
+  EXPECT_EQ(Attributes(Resend()).pki_status, PkiStatus::kPending);
   // While the holder's lease runs, polls are PENDING and nothing is issued.
   EXPECT_EQ(Attributes(Poll(device_)).pki_status, PkiStatus::kPending);
   EXPECT_EQ(signer_->issued.load(), 0);
@@ -90,8 +94,7 @@ TEST_F(PkiParkedTest, DevicesPollFinishesItsRequestOnceTheDeadHoldersLeaseEnds) 
   codec::OpenedCertRep again = Open(Poll(device_), device_);
   ASSERT_EQ(again.certificates.size(), 1u);
   EXPECT_EQ(X509_cmp(again.certificates[0].get(), rep.certificates[0].get()), 0);
-  codec::OpenedCertRep resent =
-      Open(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_)), device_);
+  codec::OpenedCertRep resent = Open(Resend(), device_);
   ASSERT_EQ(resent.certificates.size(), 1u);
   EXPECT_EQ(X509_cmp(resent.certificates[0].get(), rep.certificates[0].get()), 0);
   EXPECT_EQ(signer_->issued.load(), 1);
@@ -101,13 +104,11 @@ TEST_F(PkiParkedTest, DevicesPollFinishesItsRequestOnceTheDeadHoldersLeaseEnds) 
 }
 
 TEST_F(PkiParkedTest, ARetransmissionAfterTheLeaseIssuesToo) {
-  EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
-            PkiStatus::kPending);
+  EXPECT_EQ(Attributes(Resend()).pki_status, PkiStatus::kPending);
   // Parked, the transaction outlives the claim's TTL; the device sending
   // its request again rather than polling takes it over.
   now_ += options_.pki.pending_ttl + absl::Seconds(1);
-  codec::OpenedCertRep rep =
-      Open(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_)), device_);
+  codec::OpenedCertRep rep = Open(Resend(), device_);
   ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
   EXPECT_EQ(signer_->issued.load(), 1);
   codec::OpenedCertRep polled = Open(Poll(device_), device_);
@@ -143,8 +144,7 @@ TEST_F(PkiParkedTest, TheDeadRequestsOwnBytesAgainAreParkedNotRefusedAsAReplay) 
 }
 
 TEST_F(PkiParkedTest, SignerOutageDuringThePollKeepsTheRequestParked) {
-  EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
-            PkiStatus::kPending);
+  EXPECT_EQ(Attributes(Resend()).pki_status, PkiStatus::kPending);
   now_ += options_.pki.pending_ttl + absl::Seconds(1);
   signer_->issue_down = true;
   HttpResponse down = Poll(device_);
@@ -159,8 +159,7 @@ TEST_F(PkiParkedTest, SignerOutageDuringThePollKeepsTheRequestParked) {
 }
 
 TEST_F(PkiParkedTest, AHolderThatGaveUpLeavesTheParkedRequestToThePoll) {
-  EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
-            PkiStatus::kPending);
+  EXPECT_EQ(Attributes(Resend()).pki_status, PkiStatus::kPending);
   // The holder is alive but its issuance failed (signer down): it releases
   // its claim. The parked request stays, and the poll finishes it at once.
   ASSERT_TRUE(store_->ReleaseTransaction("default", kTid, parsed_.fingerprint).ok());
@@ -170,8 +169,7 @@ TEST_F(PkiParkedTest, AHolderThatGaveUpLeavesTheParkedRequestToThePoll) {
 }
 
 TEST_F(PkiParkedTest, AParkedRequestThePolicyNowRefusesIsRejectedOnce) {
-  EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
-            PkiStatus::kPending);
+  EXPECT_EQ(Attributes(Resend()).pki_status, PkiStatus::kPending);
   // The profile changed while the request was parked: RSA-2048 is too
   // small now.
   options_.profile.min_rsa_bits = 3072;
@@ -184,8 +182,7 @@ TEST_F(PkiParkedTest, AParkedRequestThePolicyNowRefusesIsRejectedOnce) {
   // Further polls and resends are answered from the transaction: nothing
   // is taken over or asked again, nothing issued.
   EXPECT_EQ(Attributes(Poll(device_)).fail_info_text, "the request was rejected");
-  EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
-            PkiStatus::kFailure);
+  EXPECT_EQ(Attributes(Resend()).pki_status, PkiStatus::kFailure);
   EXPECT_EQ(Counter("scep_gateway_claims_taken_over_total"), 1);
   EXPECT_EQ(signer_->issued.load(), 0);
 }
@@ -226,8 +223,7 @@ TEST_F(PkiParkedTest, AClaimNobodyParkedStillEndsWithItsTtl) {
   EXPECT_EQ(Attributes(Poll(device_)).pki_status, PkiStatus::kPending);
   now_ += options_.pki.pending_ttl + absl::Seconds(1);
   EXPECT_EQ(Attributes(Poll(device_)).fail_info, codec::FailInfo::kBadCertId);
-  EXPECT_EQ(Attributes(Post(Message(device_, MessageType::kPkcsReq, kTid, csr_))).pki_status,
-            PkiStatus::kSuccess);
+  EXPECT_EQ(Attributes(Resend()).pki_status, PkiStatus::kSuccess);
 }
 
 }  // namespace
