@@ -1,111 +1,18 @@
 #include "services/admin/admin_core.h"
 
-#include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include <memory>
-#include <sstream>
 #include <string>
 #include <utility>
 
 #include "absl/strings/match.h"
-#include "common/codec/client.h"
 #include "common/codec/csr.h"
 #include "common/crypto/der.h"
-#include "common/redis/memory_certificate_index.h"
-#include "common/redis/memory_enrollment_store.h"
-#include "common/redis/memory_request_store.h"
 #include "gtest/gtest.h"
-#include "services/gateway/in_process_signer.h"
+#include "services/admin/admin_core_test_fixture.h"
 
-namespace scep::admin {
+namespace scep::admin::testing {
 namespace {
-
-using gateway::Profile;
-using redis::ApprovalRequest;
-using redis::Transaction;
-
-constexpr absl::StatusCode kFailedPrecondition = absl::StatusCode::kFailedPrecondition;
-
-std::vector<Profile> TestProfiles() {
-  Profile by_secret;
-  by_secret.name = "default";
-  by_secret.challenge = "static-secret";
-  Profile onetime;
-  onetime.name = "onetime";
-  onetime.challenge_mode = Profile::ChallengeMode::kOneTime;
-  onetime.subject = {{"O", "Example Fleet"}, {"CN", "{CN}"}};
-  onetime.key_usage = {"digitalSignature"};
-  Profile approval;
-  approval.name = "approval";
-  approval.approval = Profile::Approval::kManual;
-  approval.approval_ttl = absl::Hours(1);
-  return {by_secret, onetime, approval};
-}
-
-class AdminCoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(ca_.Refresh(signer_).ok());
-    profiles_ = gateway::ProfileSet::New(TestProfiles()).value();
-    AdminDeps deps;
-    deps.requests = &requests_;
-    deps.challenges = &challenges_;
-    deps.transactions = transactions_.get();
-    deps.index = &index_;
-    deps.signer = &signer_;
-    deps.profiles = profiles_.get();
-    deps.issuer = &issuer_;
-    deps.ca = &ca_;
-    deps.audit = &audit_;
-    core_ = std::make_unique<AdminCore>(AdminOptions(), deps);
-  }
-
-  static std::string Csr(const std::string& cn) {
-    crypto::EvpPkeyPtr key(EVP_EC_gen("P-256"));
-    codec::CsrSpec spec;
-    spec.common_name = cn;
-    return codec::BuildCsr(key.get(), spec).value();
-  }
-
-  // What the gateway does for a PKCSReq under manual approval.
-  void Queue(const std::string& tid, const std::string& cn) {
-    ApprovalRequest r;
-    r.profile = "approval";
-    r.transaction_id = tid;
-    r.csr = Csr(cn);
-    r.fingerprint = codec::ParseCsr(r.csr).value().fingerprint;
-    r.subject = "CN=" + cn;
-    ASSERT_EQ(transactions_->ClaimTransaction("approval", tid, r.fingerprint,
-                                              absl::Hours(1))->state,
-              Transaction::State::kClaimed);
-    ASSERT_TRUE(requests_.Create(r, absl::Hours(1)).ok());
-  }
-
-  v1::ApproveRequestRequest Approve(const std::string& tid) {
-    v1::ApproveRequestRequest a;
-    a.set_profile("approval");
-    a.set_transaction_id(tid);
-    return a;
-  }
-
-  ApprovalRequest::Status StatusOf(const std::string& tid) {
-    return requests_.Get("approval", tid).value()->status;
-  }
-
-  gateway::testing::InProcessSigner signer_;
-  gateway::CaCertificates ca_;
-  std::unique_ptr<gateway::ProfileSet> profiles_;
-  redis::MemoryRequestStore requests_;
-  redis::MemoryChallengeStore challenges_;
-  std::unique_ptr<redis::MemoryEnrollmentStore> transactions_ =
-      redis::MemoryEnrollmentStore::New();
-  redis::MemoryCertificateIndex index_;
-  gateway::ProfileIssuer issuer_{&signer_, &index_};
-  std::ostringstream audit_text_;
-  metrics::JsonLogger audit_{&audit_text_};
-  std::unique_ptr<AdminCore> core_;
-};
 
 TEST_F(AdminCoreTest, ChallengesOnlyForOneTimeProfilesAndNeverLogged) {
   v1::CreateChallengeRequest request;
@@ -294,105 +201,6 @@ TEST_F(AdminCoreTest, EnrollRevokeListAndCrl) {
   EXPECT_EQ(core_->Enroll(enroll, "token").status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(AdminCoreTest, EnrollWithARequestIdIssuesOnceWhateverTheRetries) {
-  v1::EnrollRequest enroll;
-  enroll.set_profile("default");
-  enroll.set_csr(Csr("build-agent-1"));
-  enroll.set_request_id("3f1c9a52-7d7e-4c43-9a55-1b7f0e6d2c11");
-  // The signer is down: nothing issued, and the request_id stays free.
-  signer_.down = true;
-  EXPECT_EQ(core_->Enroll(enroll, "ci").status().code(), absl::StatusCode::kUnavailable);
-  signer_.down = false;
-  const int before = signer_.issued.load();
-  auto first = core_->Enroll(enroll, "ci");
-  ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_FALSE(first->repeated_request());
-  // The caller lost the answer and retries: the same certificate.
-  auto again = core_->Enroll(enroll, "ci");
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_TRUE(again->repeated_request());
-  EXPECT_EQ(again->certificate(), first->certificate());
-  EXPECT_EQ(again->serial_hex(), first->serial_hex());
-  EXPECT_EQ(signer_.issued.load(), before + 1);
-  EXPECT_TRUE(absl::StrContains(audit_text_.str(), R"("action":"enroll_repeated")"));
-  EXPECT_TRUE(absl::StrContains(audit_text_.str(),
-                                R"("request_id":"3f1c9a52-7d7e-4c43-9a55-1b7f0e6d2c11")"));
-  // The same request_id with another CSR: refused, nothing issued.
-  v1::EnrollRequest other = enroll;
-  other.set_csr(Csr("build-agent-2"));
-  EXPECT_EQ(core_->Enroll(other, "ci").status().code(), absl::StatusCode::kAlreadyExists);
-  // Scoped per profile; another request_id issues anew.
-  other.set_profile("onetime");
-  ASSERT_TRUE(core_->Enroll(other, "ci").ok());
-  other.set_profile("default");
-  other.set_request_id("another-id");
-  auto fresh = core_->Enroll(other, "ci");
-  ASSERT_TRUE(fresh.ok());
-  EXPECT_FALSE(fresh->repeated_request());
-  EXPECT_EQ(signer_.issued.load(), before + 3);
-  // Without a request_id every call issues.
-  other.clear_request_id();
-  ASSERT_TRUE(core_->Enroll(other, "ci").ok());
-  ASSERT_TRUE(core_->Enroll(other, "ci").ok());
-  EXPECT_EQ(signer_.issued.load(), before + 5);
-  // A request_id a device's SCEP transaction uses is not the same thing.
-  ASSERT_EQ(transactions_->ClaimTransaction("default", "shared-id", "device-fp",
-                                            absl::Hours(1))->state,
-            Transaction::State::kClaimed);
-  other.set_request_id("shared-id");
-  EXPECT_TRUE(core_->Enroll(other, "ci").ok());
-  // Bad request_ids.
-  other.set_request_id("has space");
-  EXPECT_EQ(core_->Enroll(other, "ci").status().code(), absl::StatusCode::kInvalidArgument);
-  other.set_request_id(std::string(129, 'x'));
-  EXPECT_EQ(core_->Enroll(other, "ci").status().code(), absl::StatusCode::kInvalidArgument);
-}
-
-TEST_F(AdminCoreTest, EnrollRepeatedWhileTheFirstIsIssuingIsUnavailable) {
-  v1::EnrollRequest enroll;
-  enroll.set_profile("default");
-  enroll.set_csr(Csr("build-agent-3"));
-  enroll.set_request_id("in-flight");
-  // Another gateway pod holds the request_id, issuing right now.
-  ASSERT_EQ(transactions_
-                ->ClaimTransaction("admin.default", "in-flight",
-                                   codec::ParseCsr(enroll.csr()).value().fingerprint,
-                                   absl::Hours(1))
-                ->state,
-            Transaction::State::kClaimed);
-  const int before = signer_.issued.load();
-  EXPECT_EQ(core_->Enroll(enroll, "ci").status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(signer_.issued.load(), before);
-}
-
-TEST_F(AdminCoreTest, EnrollThatLostItsClaimWhileIssuingReturnsTheRecordedCertificate) {
-  v1::EnrollRequest enroll;
-  enroll.set_profile("default");
-  enroll.set_csr(Csr("build-agent-4"));
-  enroll.set_request_id("stalled");
-  const std::string fp = codec::ParseCsr(enroll.csr()).value().fingerprint;
-  // Issued first by a repeat on another pod, while this call was issuing.
-  v1::EnrollRequest first = enroll;
-  first.clear_request_id();
-  const std::string theirs = core_->Enroll(first, "ci").value().certificate();
-  bool stalled = false;
-  signer_.before_issue = [&] {
-    if (std::exchange(stalled, true)) return;
-    ASSERT_TRUE(transactions_->ReleaseTransaction("admin.default", "stalled", fp).ok());
-    ASSERT_EQ(transactions_->ClaimTransaction("admin.default", "stalled", fp,
-                                              absl::Minutes(1))->state,
-              Transaction::State::kClaimed);
-    ASSERT_TRUE(transactions_->CompleteTransaction("admin.default", "stalled", fp, theirs,
-                                                   absl::Hours(1)).ok());
-  };
-  auto enrolled = core_->Enroll(enroll, "ci");
-  signer_.before_issue = nullptr;
-  ASSERT_TRUE(stalled);
-  ASSERT_TRUE(enrolled.ok()) << enrolled.status();
-  EXPECT_EQ(enrolled->certificate(), theirs);
-  EXPECT_TRUE(enrolled->repeated_request());
-}
-
 TEST_F(AdminCoreTest, ProfilesCarryTemplateAndCaCertificate) {
   auto all = core_->ListProfiles(v1::ListProfilesRequest(), "token");
   ASSERT_TRUE(all.ok()) << all.status();
@@ -413,4 +221,4 @@ TEST_F(AdminCoreTest, ProfilesCarryTemplateAndCaCertificate) {
 }
 
 }  // namespace
-}  // namespace scep::admin
+}  // namespace scep::admin::testing
