@@ -124,6 +124,15 @@ bool AccessRefused(const redisReply& reply) {
          absl::StartsWith(text, "WRONGPASS");
 }
 
+// Error replies of a server that is a replica (READONLY: it refuses
+// writes; MASTERDOWN: it lost its primary and serves nothing): the
+// connection reaches the wrong server for this pool, whatever the command.
+bool ReachedReplica(const redisReply& reply) {
+  if (reply.type != REDIS_REPLY_ERROR) return false;
+  const absl::string_view text(reply.str, reply.len);
+  return absl::StartsWith(text, "READONLY") || absl::StartsWith(text, "MASTERDOWN");
+}
+
 // False when the server closed the connection while it sat idle (or it
 // holds unexpected bytes): reusing it would fail the caller's command.
 bool StillOpen(const redisContext* context) {
@@ -273,32 +282,64 @@ absl::StatusOr<RedisReplyPtr> RedisConnectionPool::RunAdmitted(
     bool* transport_ok) {
   *transport_ok = false;
   ASSIGN_OR_RETURN(ContextPtr context, Acquire(operation));
-  if (context == nullptr) {
-    bool refused = false;
-    absl::StatusOr<ContextPtr> opened = Connect(operation, &refused);
-    if (!opened.ok()) {
-      // AUTH or SELECT refused: Redis answered (a deployment fault, not an
-      // outage the breaker should hide).
-      *transport_ok = refused;
-      Release(nullptr);
-      return opened.status();
+  for (int attempt = 0;; ++attempt) {
+    if (context == nullptr) {
+      bool refused = false;
+      absl::StatusOr<ContextPtr> opened = Connect(operation, &refused);
+      if (!opened.ok()) {
+        // AUTH or SELECT refused: Redis answered (a deployment fault, not an
+        // outage the breaker should hide).
+        *transport_ok = refused;
+        Release(nullptr);
+        return opened.status();
+      }
+      context = std::move(opened).value();
     }
-    context = std::move(opened).value();
+    absl::StatusOr<RedisReplyPtr> reply =
+        Send(context.get(), operation, argv, sigpipe_ignored_);
+    *transport_ok = reply.ok();
+    if (!reply.ok()) {
+      // After a transport error or timeout the context is out of sync.
+      Release(nullptr);
+      return reply;
+    }
+    if (AccessRefused(**reply)) {
+      // A fresh connection authenticates again (e.g. after a password was
+      // configured or rotated on the server).
+      Release(nullptr);
+      return absl::UnavailableError(
+          absl::StrCat("Redis ", operation, ": ",
+                       absl::string_view((*reply)->str, (*reply)->len)));
+    }
+    if (!ReachedReplica(**reply)) {
+      Release(std::move(context));
+      return reply;
+    }
+    // The server behind this connection is a replica now: the primary
+    // failed over and the endpoint (a Service, a proxy, a DNS name) leads
+    // to the new one, but connections opened before still reach the old
+    // server. Close this one and every idle one, and send the command once
+    // more on a new connection. A replica ran none of its writes (it
+    // refuses the first), so sending it again applies it at most once.
+    context.reset();
+    DropIdle();
+    if (attempt > 0) {
+      Release(nullptr);
+      return absl::UnavailableError(absl::StrCat(
+          "Redis ", operation, ": ",
+          absl::string_view((*reply)->str, (*reply)->len),
+          " (the Redis endpoint leads to a replica, not the primary)"));
+    }
   }
-  absl::StatusOr<RedisReplyPtr> reply =
-      Send(context.get(), operation, argv, sigpipe_ignored_);
-  *transport_ok = reply.ok();
-  if (reply.ok() && AccessRefused(**reply)) {
-    // A fresh connection authenticates again (e.g. after a password was
-    // configured or rotated on the server).
-    Release(nullptr);
-    return absl::UnavailableError(
-        absl::StrCat("Redis ", operation, ": ",
-                     absl::string_view((*reply)->str, (*reply)->len)));
+}
+
+void RedisConnectionPool::DropIdle() {
+  std::vector<ContextPtr> stale;
+  {
+    absl::MutexLock lock(&mu_);
+    stale.swap(idle_);
   }
-  // After a transport error or timeout the context is out of sync: drop it.
-  Release(reply.ok() ? std::move(context) : nullptr);
-  return reply;
+  // Closed here, outside the lock.
 }
 
 }  // namespace scep::redis

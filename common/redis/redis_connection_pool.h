@@ -25,7 +25,11 @@ using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
 // A bounded pool of synchronous hiredis connections. Connections are opened
 // lazily on demand (so the pool works before Redis is up), checked for a
 // peer close before reuse, and dropped after any transport error or
-// timeout, so the pool heals by itself once Redis is back. Thread-safe.
+// timeout, so the pool heals by itself once Redis is back. A connection
+// that finds a replica behind it (READONLY, MASTERDOWN: the primary failed
+// over, the endpoint moved on, the connection did not) is closed with every
+// idle one and the command is sent once more on a new connection.
+// Thread-safe.
 //
 // hiredis writes with write(2): unless SIGPIPE is ignored when the pool is
 // created, every command blocks it on its thread for its duration. A
@@ -46,7 +50,8 @@ class RedisConnectionPool {
   // (REDIS_REPLY_ERROR): interpreting it is the caller's job. Unavailable
   // when no connection can be had, the transport fails, AUTH on a new
   // connection is refused, or the server refuses access (NOAUTH, NOPERM,
-  // WRONGPASS), and at once, without touching the network, while the
+  // WRONGPASS), when the endpoint leads to a replica twice in a row
+  // (READONLY, MASTERDOWN), and at once, without touching the network, while the
   // circuit breaker is open (RedisOptions::failure_cooldown); the message
   // starts with "Redis `operation`:" and never holds the password.
   absl::StatusOr<RedisReplyPtr> Run(absl::string_view operation,
@@ -77,6 +82,9 @@ class RedisConnectionPool {
   bool SlotFree() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns a slot; `context` is kept for reuse unless null.
   void Release(ContextPtr context);
+  // Closes every idle connection (they lead to a server that turned
+  // replica); connections in use are closed when they meet it themselves.
+  void DropIdle();
   // Opens, authenticates (AUTH before anything else) and selects the
   // database. Unavailable, with the connection closed, when AUTH fails;
   // `refused` is then set when the server answered with an error.

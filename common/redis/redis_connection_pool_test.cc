@@ -6,9 +6,13 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/redis/redis_certificate_index.h"
 #include "common/redis/redis_enrollment_store.h"
@@ -241,6 +245,117 @@ TEST_F(RedisPoolAuthTest, RecommendedAclUserRunsTheGatewayStores) {
   ASSERT_TRUE(revoked.ok()) << revoked.status();
   EXPECT_EQ(revoked->size(), 1u);
   EXPECT_TRUE((*index)->NextCrlNumber().ok());
+}
+
+// The pool's endpoint reaches `server_`, which a failover turns into a
+// replica of `primary_` (REPLICAOF, as Sentinel or FAILOVER would): every
+// connection opened before stays with it and meets READONLY.
+class RedisPoolFailoverTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (!RedisTestServer::Installed()) {
+      if (InCi()) FAIL() << "redis-server missing and CI=true";
+      GTEST_SKIP() << "redis-server not installed";
+    }
+    for (std::unique_ptr<RedisTestServer>* server : {&server_, &primary_}) {
+      absl::StatusOr<std::unique_ptr<RedisTestServer>> started =
+          RedisTestServer::Start();
+      ASSERT_TRUE(started.ok()) << started.status();
+      *server = *std::move(started);
+    }
+    RedisOptions options;
+    options.port = server_->port();
+    options.pool_size = 4;
+    absl::StatusOr<std::unique_ptr<RedisConnectionPool>> pool =
+        RedisConnectionPool::New(options);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = *std::move(pool);
+  }
+
+  void TurnReplica() {
+    ASSERT_TRUE(server_
+                    ->Command({"REPLICAOF", "127.0.0.1",
+                               std::to_string(primary_->port())})
+                    .ok());
+  }
+
+  // A field of INFO on `server_` (each call is one connection more).
+  int64_t Info(const std::string& section, const std::string& field) {
+    absl::StatusOr<std::string> info = server_->Command({"INFO", section});
+    EXPECT_TRUE(info.ok()) << info.status();
+    for (absl::string_view line : absl::StrSplit(info.value_or(""), "\r\n")) {
+      if (absl::ConsumePrefix(&line, field + ":")) {
+        int64_t value = -1;
+        if (absl::SimpleAtoi(line, &value)) return value;
+      }
+    }
+    ADD_FAILURE() << "no " << field << " in INFO " << section;
+    return -1;
+  }
+
+  // Client connections `server_` holds apart from the one asking, once
+  // closes the pool made have reached it.
+  int64_t OtherClients(int64_t want) {
+    int64_t others = -1;
+    for (int i = 0; i < 100; ++i) {
+      others = Info("clients", "connected_clients") - 1;
+      if (others == want) break;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return others;
+  }
+
+  std::unique_ptr<RedisTestServer> server_;
+  std::unique_ptr<RedisTestServer> primary_;
+  std::unique_ptr<RedisConnectionPool> pool_;
+};
+
+TEST_F(RedisPoolFailoverTest, WriteThatMeetsAReplicaIsSentOnceMoreOnANewConnection) {
+  absl::StatusOr<RedisReplyPtr> before = pool_->Run("ClientId", {"CLIENT", "ID"});
+  ASSERT_TRUE(before.ok()) << before.status();
+  TurnReplica();
+
+  const int64_t opened = Info("stats", "total_connections_received");
+  absl::StatusOr<RedisReplyPtr> set = pool_->Run("Set", {"SET", "scep:k", "v"});
+  // Sent twice: on the old connection, then on a new one (which met the
+  // same replica, as the endpoint has not moved on here).
+  EXPECT_EQ(Info("stats", "total_connections_received") - opened, 2);
+  ASSERT_FALSE(set.ok());
+  EXPECT_EQ(set.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(set.status().message(), "READONLY")) << set.status();
+  EXPECT_TRUE(absl::StrContains(set.status().message(), "replica")) << set.status();
+
+  // The connection that met the replica is not used again.
+  absl::StatusOr<RedisReplyPtr> after = pool_->Run("ClientId", {"CLIENT", "ID"});
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_NE((*after)->integer, (*before)->integer);
+
+  // Promoted again (or the endpoint moved to the new primary): writes go through.
+  ASSERT_TRUE(server_->Command({"REPLICAOF", "NO", "ONE"}).ok());
+  absl::StatusOr<RedisReplyPtr> again = pool_->Run("Set", {"SET", "scep:k", "v"});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(Text(*again), "OK");
+}
+
+TEST_F(RedisPoolFailoverTest, IdleConnectionsToTheReplicaAreClosedWithIt) {
+  // Three connections at once (each waits 0.3 s on an empty list), then idle.
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([this] {
+      EXPECT_TRUE(pool_->Run("Wait", {"BLPOP", "scep:none", "0.3"}).ok());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_EQ(OtherClients(3), 3);
+
+  TurnReplica();
+  EXPECT_FALSE(pool_->Run("Set", {"SET", "scep:k", "v"}).ok());
+  EXPECT_EQ(OtherClients(0), 0);  // none of the pool's connections is left
+
+  // Reads still work on a new connection (a replica serves them).
+  absl::StatusOr<RedisReplyPtr> get = pool_->Run("Get", {"GET", "scep:k"});
+  ASSERT_TRUE(get.ok()) << get.status();
+  EXPECT_EQ((*get)->type, REDIS_REPLY_NIL);
 }
 
 TEST(RedisPoolOptionsTest, UsernameWithoutPasswordIsRefused) {

@@ -115,6 +115,7 @@ class FaultTest(unittest.TestCase):
     run_with_fault(inject, restore)."""
 
     stack_kwargs = {}
+    stack_class = FaultStack
 
     @classmethod
     def setUpClass(cls):
@@ -127,7 +128,7 @@ class FaultTest(unittest.TestCase):
             if harness.IN_CI:
                 raise AssertionError(f"scep-bench not built: {BENCH}")
             raise unittest.SkipTest(f"scep-bench not built: {BENCH}")
-        cls.stack = FaultStack(**cls.stack_kwargs)
+        cls.stack = cls.stack_class(**cls.stack_kwargs)
         try:
             cls.stack.start()
         except Exception:
