@@ -664,6 +664,32 @@ def network_policies(text):
     return policies
 
 
+def object_templates(kind):
+    """{name expression: template file} for the objects of `kind` the
+    chart's templates create (the expression as written after `name:`)."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(TEMPLATES, "*.yaml"))):
+        name = os.path.basename(path)
+        for doc in documents(read_template(name)):
+            if re.search(r'(?m)^kind:\s*' + kind + r'\s*$', doc):
+                m = re.search(r'(?m)^  name:\s*(.+?)\s*$', doc)
+                if m:
+                    found[m.group(1)] = name
+    return found
+
+
+def unrolled_configmaps(text, configmaps):
+    """The chart's own ConfigMaps a workload template mounts without a
+    checksum annotation over the template that makes them: a values change
+    would update the mounted file but not restart the pods, which read it
+    at start."""
+    rolled = set(re.findall(r'checksum/[\w.-]+:\s*\{\{\s*include \(print '
+                            r'\$\.Template\.BasePath "/([\w.-]+)"\)', text))
+    mounted = re.findall(r'(?m)^\s*(?:- )?configMap:\s*\n\s+name:\s*(.+?)\s*$', text)
+    return sorted({f"{m} ({configmaps[m]})" for m in mounted
+                   if m in configmaps and configmaps[m] not in rolled})
+
+
 class StaticRender(unittest.TestCase):
     """What a renderer would show, read off the template text."""
 
@@ -682,6 +708,25 @@ class StaticRender(unittest.TestCase):
         # challenge, PIN (and SO PIN), gateway and signer TLS, PKI, profiles,
         # Redis password (volume and bundled env), admin token
         self.assertGreaterEqual(checked, 12)
+
+    def test_config_changes_roll_the_pods(self):
+        configmaps = object_templates("ConfigMap")
+        self.assertGreaterEqual(len(configmaps), 3)  # profiles, PKI, issuance policy
+        templates = sorted(set(workload_components().values()))
+        self.assertIn("gateway-deployment.yaml", templates)
+        for name in templates:
+            with self.subTest(template=name):
+                self.assertEqual(unrolled_configmaps(read_template(name), configmaps), [])
+
+    def test_roll_checker_catches_mistakes(self):
+        configmaps = {'{{ include "x.fullname" . }}-profiles': "profiles-configmap.yaml"}
+        pod = ('      volumes:\n        - name: profiles\n          configMap:\n'
+               '            name: {{ include "x.fullname" . }}-profiles\n')
+        annotation = ('        checksum/profiles: {{ include (print $.Template.BasePath '
+                      '"/profiles-configmap.yaml") . | sha256sum }}\n')
+        self.assertEqual(unrolled_configmaps(pod, configmaps),
+                         ['{{ include "x.fullname" . }}-profiles (profiles-configmap.yaml)'])
+        self.assertEqual(unrolled_configmaps(annotation + pod, configmaps), [])
 
     def test_mounted_key_checker_catches_mistakes(self):
         text = ('{{- $a := .Values.admin -}}\n'
