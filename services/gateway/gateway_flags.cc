@@ -58,6 +58,12 @@ ABSL_FLAG(int, retry_after_seconds, 5, "Retry-After of 503 answers");
 ABSL_FLAG(int, signer_max_attempts, 4,
           "attempts per signer call while it answers UNAVAILABLE (backoff "
           "100 ms to 1 s, within --signer_deadline_ms)");
+ABSL_FLAG(int, signer_keepalive_ms, 10000,
+          "HTTP/2 PING to each signer connection this often (0 = off, else "
+          ">= 1000); a connection without an answer within "
+          "--signer_keepalive_timeout_ms is closed and avoided");
+ABSL_FLAG(int, signer_keepalive_timeout_ms, 5000,
+          "how long a signer connection's PING may go unanswered");
 ABSL_FLAG(std::string, signer_tls_ca, "",
           "PEM CA certificates that sign the signer's certificate (TLS)");
 ABSL_FLAG(std::string, signer_tls_cert, "",

@@ -217,6 +217,9 @@ int main(int argc, char** argv) {
   signer_options.target = absl::GetFlag(FLAGS_signer);
   signer_options.deadline = absl::Milliseconds(absl::GetFlag(FLAGS_signer_deadline_ms));
   signer_options.max_attempts = absl::GetFlag(FLAGS_signer_max_attempts);
+  signer_options.keepalive = absl::Milliseconds(absl::GetFlag(FLAGS_signer_keepalive_ms));
+  signer_options.keepalive_timeout =
+      absl::Milliseconds(absl::GetFlag(FLAGS_signer_keepalive_timeout_ms));
   signer_options.tls_ca = absl::GetFlag(FLAGS_signer_tls_ca);
   signer_options.tls_cert = absl::GetFlag(FLAGS_signer_tls_cert);
   signer_options.tls_key = absl::GetFlag(FLAGS_signer_tls_key);

@@ -342,8 +342,29 @@ absl::StatusOr<std::unique_ptr<SignerClient>> NewGrpcSignerClient(
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       SignerCredentials(options);
   if (!credentials.ok()) return credentials.status();
+  if (options.keepalive != absl::ZeroDuration() &&
+      (options.keepalive < kMinSignerKeepalive ||
+       options.keepalive_timeout < absl::Milliseconds(100))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "signer keepalive must be 0 (off) or at least ",
+        absl::FormatDuration(kMinSignerKeepalive),
+        ", with a timeout of at least 100ms"));
+  }
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
+  if (options.keepalive != absl::ZeroDuration()) {
+    // A PING per interval whether calls are out or not, so a connection to
+    // a signer that went silent is found dead (and avoided) within
+    // keepalive + timeout, busy or idle.
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options.keepalive)));
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_timeout)));
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+    args.SetInt(GRPC_ARG_HTTP2_MIN_SENT_PING_INTERVAL_WITHOUT_DATA_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options.keepalive)));
+  }
   // Reconnect quickly after a signer restart instead of backing off for
   // minutes while devices get 503s (see also PrepareGrpcClientPolling).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);

@@ -110,6 +110,8 @@ class SignerClient {
                                                      const CertRepRequest& reply);
 };
 
+inline constexpr absl::Duration kMinSignerKeepalive = absl::Seconds(1);
+
 struct GrpcSignerOptions {
   // gRPC target; "dns:///signer:9090" spreads calls over every address
   // (round_robin), as behind a headless Kubernetes service.
@@ -120,6 +122,15 @@ struct GrpcSignerOptions {
   // UNAVAILABLE, with exponential backoff from 100 ms to 1 s; gRPC retry
   // throttling stops retrying when most calls fail. 1 = no retries.
   int max_attempts = 4;
+  // An HTTP/2 PING on each connection to a signer this often (zero: off);
+  // a connection whose PING gets no answer within `keepalive_timeout` is
+  // closed, and calls go to the other signers while it reconnects. Without
+  // it a signer that goes silent (its node lost power or network: no reset
+  // ever comes) keeps its share of calls, each waiting out the deadline,
+  // until TCP gives up (about 15 minutes). At least kMinSignerKeepalive:
+  // the signer accepts a PING every 0.5 s at most.
+  absl::Duration keepalive = absl::Seconds(10);
+  absl::Duration keepalive_timeout = absl::Seconds(5);
 
   // TLS to the signer. `tls_ca` (PEM roots for the signer's certificate) is
   // required for TLS; `tls_cert` and `tls_key` (PEM) go together and make it

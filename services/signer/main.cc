@@ -248,6 +248,12 @@ int main(int argc, char** argv) {
                                        absl::GetFlag(FLAGS_audit_required), ocsp_pool.get()});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
+  // Gateways PING every connection (--signer_keepalive_ms, >= 1 s), busy
+  // or idle, to find a silent signer fast; gRPC's default would answer
+  // pings more often than every 5 minutes without data with GOAWAY
+  // ("too_many_pings") and drop the connection.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   int bound_port = 0;
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen), *credentials, &bound_port);
   builder.RegisterService(&service);
