@@ -132,6 +132,30 @@ TEST_F(RedisCertificateIndexScriptTest, PutRunsByDigestAndSurvivesAScriptFlush) 
   EXPECT_EQ(server_->Command({"ZCARD", "scep:certs"}).value_or(""), "4");
 }
 
+// Redis full (maxmemory under noeviction) refuses the Put of a
+// certificate already signed with OOM: it is kept, and applied before
+// anything else once there is room (it was lost before session 16: the
+// certificate never reached the index).
+TEST_F(RedisCertificateIndexScriptTest, PutRefusedWhileRedisIsFullIsKeptAndApplied) {
+  auto index = RedisCertificateIndex::New(options_).value();
+  CertificateRecord record{"der", "default"};
+  ASSERT_TRUE(index->Put("01", record, absl::Hours(1)).ok());
+  ASSERT_TRUE(server_->Command({"CONFIG", "SET", "maxmemory", "1"}).ok());
+  const absl::Status refused = index->Put("02", record, absl::Hours(1));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(refused.message().find("OOM"), absl::string_view::npos) << refused;
+  EXPECT_NE(refused.message().find("kept"), absl::string_view::npos) << refused;
+  // Nothing overtakes the kept write.
+  EXPECT_EQ(index->Get("01").status().code(), absl::StatusCode::kUnavailable);
+
+  ASSERT_TRUE(server_->Command({"CONFIG", "SET", "maxmemory", "0"}).ok());
+  absl::StatusOr<std::optional<CertificateRecord>> got = index->Get("02");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->certificate, "der");
+  EXPECT_EQ(server_->Command({"ZCARD", "scep:certs"}).value_or(""), "2");
+}
+
 // Two issuing CAs share Redis: one serial space, one CRL view each.
 TEST_F(RedisCertificateIndexCaTest, EachCaSeesItsOwnRevocationsAndCrl) {
   auto main_ca = RedisCertificateIndex::New(options_).value();

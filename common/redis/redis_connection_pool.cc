@@ -133,6 +133,20 @@ bool ReachedReplica(const redisReply& reply) {
   return absl::StartsWith(text, "READONLY") || absl::StartsWith(text, "MASTERDOWN");
 }
 
+// Error replies of a server that did not run the command and may later:
+// still loading its AOF after a restart, busy with a script, full
+// (maxmemory reached under noeviction), short of the replicas
+// min-replicas-to-write asks for, a cluster not serving.
+bool NotNow(const redisReply& reply) {
+  if (reply.type != REDIS_REPLY_ERROR) return false;
+  const absl::string_view text(reply.str, reply.len);
+  for (absl::string_view prefix :
+       {"LOADING", "BUSY", "OOM", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN"}) {
+    if (absl::StartsWith(text, prefix)) return true;
+  }
+  return false;
+}
+
 // False when the server closed the connection while it sat idle (or it
 // holds unexpected bytes): reusing it would fail the caller's command.
 bool StillOpen(const redisContext* context) {
@@ -307,6 +321,12 @@ absl::StatusOr<RedisReplyPtr> RedisConnectionPool::RunAdmitted(
       // A fresh connection authenticates again (e.g. after a password was
       // configured or rotated on the server).
       Release(nullptr);
+      return absl::UnavailableError(
+          absl::StrCat("Redis ", operation, ": ",
+                       absl::string_view((*reply)->str, (*reply)->len)));
+    }
+    if (NotNow(**reply)) {
+      Release(std::move(context));
       return absl::UnavailableError(
           absl::StrCat("Redis ", operation, ": ",
                        absl::string_view((*reply)->str, (*reply)->len)));

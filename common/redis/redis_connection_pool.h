@@ -49,8 +49,10 @@ class RedisConnectionPool {
   // returns its reply, which may be a Redis error reply
   // (REDIS_REPLY_ERROR): interpreting it is the caller's job. Unavailable
   // when no connection can be had, the transport fails, AUTH on a new
-  // connection is refused, or the server refuses access (NOAUTH, NOPERM,
-  // WRONGPASS), when the endpoint leads to a replica twice in a row
+  // connection is refused, the server refuses access (NOAUTH, NOPERM,
+  // WRONGPASS), the server did not run the command and may later (LOADING,
+  // BUSY, OOM, NOREPLICAS, TRYAGAIN, CLUSTERDOWN: a retry, or a journalled
+  // write, can succeed), when the endpoint leads to a replica twice in a row
   // (READONLY, MASTERDOWN), and at once, without touching the network, while the
   // circuit breaker is open (RedisOptions::failure_cooldown); the message
   // starts with "Redis `operation`:" and never holds the password.

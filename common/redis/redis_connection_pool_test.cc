@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "common/redis/redis_certificate_index.h"
 #include "common/redis/redis_enrollment_store.h"
+#include "common/redis/redis_memory.h"
 #include "common/redis/redis_request_store.h"
 #include "common/redis/redis_test_server.h"
 #include "gtest/gtest.h"
@@ -201,7 +202,7 @@ TEST_F(RedisPoolAuthTest, RecommendedAclUserRunsTheGatewayStores) {
   ASSERT_TRUE(server_
                   ->Command({"ACL", "SETUSER", "scep-least", "on",
                              std::string(">") + kAclPassword, "~scep:*",
-                             "+@all", "-@admin", "-@dangerous"})
+                             "+@all", "-@admin", "-@dangerous", "+info"})
                   .ok());
   RedisOptions options;
   options.port = server_->port();
@@ -245,6 +246,14 @@ TEST_F(RedisPoolAuthTest, RecommendedAclUserRunsTheGatewayStores) {
   ASSERT_TRUE(revoked.ok()) << revoked.status();
   EXPECT_EQ(revoked->size(), 1u);
   EXPECT_TRUE((*index)->NextCrlNumber().ok());
+
+  // The memory check (INFO, allowed by +info alone of @dangerous).
+  options.pool_size = 1;
+  std::unique_ptr<RedisConnectionPool> pool = RedisConnectionPool::New(options).value();
+  absl::StatusOr<RedisMemory> memory = ReadRedisMemory(*pool);
+  ASSERT_TRUE(memory.ok()) << memory.status();
+  EXPECT_EQ(memory->policy, "noeviction");
+  EXPECT_FALSE(pool->Run("Config", {"CONFIG", "GET", "maxmemory"}).ok());  // still refused
 }
 
 // The pool's endpoint reaches `server_`, which a failover turns into a

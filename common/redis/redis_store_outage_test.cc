@@ -107,6 +107,30 @@ TEST_F(RedisEnrollmentStoreTest, WritesThatMissedRedisAreAppliedFirstWhenItIsBac
             NonceUse::kReplay);  // still seen
 }
 
+// Redis full (maxmemory under noeviction): a write is refused with OOM,
+// which is Unavailable (a 503 for the device), while reads go on. A script
+// that has written already may finish (Redis keeps scripts atomic), so the
+// completion, whose first write is a DEL, still lands.
+TEST_F(RedisEnrollmentStoreTest, RedisFullRefusesNewStateAsUnavailable) {
+  std::unique_ptr<RedisEnrollmentStore> store = NewStore(OptionsFor(*server_));
+  ASSERT_NE(store, nullptr);
+  ASSERT_EQ(store->ClaimTransaction("p", "t1", "fp", absl::Minutes(1))->state,
+            State::kClaimed);
+  ASSERT_TRUE(server_->Command({"CONFIG", "SET", "maxmemory", "1"}).ok());
+  absl::StatusOr<NonceUse> refused = store->RecordNonce("p", "n1", "msg", absl::Hours(1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), kUnavailable);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "OOM")) << refused.status();
+  EXPECT_TRUE(store->CompleteTransaction("p", "t1", "fp", "cert-1", absl::Hours(1)).ok());
+  absl::StatusOr<std::optional<Transaction>> got = store->GetTransaction("p", "t1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->state, State::kIssued);
+
+  ASSERT_TRUE(server_->Command({"CONFIG", "SET", "maxmemory", "0"}).ok());
+  EXPECT_EQ(store->RecordNonce("p", "n1", "msg", absl::Hours(1)).value(), NonceUse::kFresh);
+}
+
 // The nonce-and-claim script may run on a frozen server after the gateway
 // gave up (and answered 503): neither the nonce nor the claim outlives it.
 TEST_F(RedisEnrollmentStoreTest, NonceAndClaimThatMissedTheAnswerAreUndone) {

@@ -2,38 +2,9 @@
 
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace scep::redis {
-namespace {
-
-// Error replies of a server that did not run the command and will later:
-// still loading its AOF after a restart, busy with a script, a replica
-// that cannot take writes yet.
-bool Transient(const redisReply& reply) {
-  if (reply.type != REDIS_REPLY_ERROR) return false;
-  const absl::string_view text(reply.str, reply.len);
-  for (absl::string_view prefix : {"LOADING", "BUSY", "MASTERDOWN", "READONLY",
-                                   "TRYAGAIN", "CLUSTERDOWN"}) {
-    if (absl::StartsWith(text, prefix)) return true;
-  }
-  return false;
-}
-
-// Run() with a transient error reply reported as Unavailable.
-absl::StatusOr<RedisReplyPtr> Deliver(RedisConnectionPool& pool,
-                                      absl::string_view operation,
-                                      absl::Span<const absl::string_view> argv) {
-  absl::StatusOr<RedisReplyPtr> reply = pool.Run(operation, argv);
-  if (reply.ok() && Transient(**reply)) {
-    return absl::UnavailableError(absl::StrCat(
-        "Redis ", operation, ": ", absl::string_view((*reply)->str, (*reply)->len)));
-  }
-  return reply;
-}
-
-}  // namespace
 
 absl::StatusOr<RedisReplyPtr> RedisWriteJournal::RunOrJournal(
     absl::string_view operation, absl::Span<const absl::string_view> argv) {
@@ -41,7 +12,7 @@ absl::StatusOr<RedisReplyPtr> RedisWriteJournal::RunOrJournal(
   // its claim's undo, say), and must not overtake them.
   absl::Status failed = Flush();
   if (failed.ok()) {
-    absl::StatusOr<RedisReplyPtr> reply = Deliver(*pool_, operation, argv);
+    absl::StatusOr<RedisReplyPtr> reply = pool_->Run(operation, argv);
     if (reply.ok() || !absl::IsUnavailable(reply.status())) return reply;
     failed = reply.status();
   } else {
@@ -82,7 +53,7 @@ absl::Status RedisWriteJournal::Flush() {
       entry = entries_.front();
     }
     std::vector<absl::string_view> argv(entry.argv.begin(), entry.argv.end());
-    absl::StatusOr<RedisReplyPtr> reply = Deliver(*pool_, entry.operation, argv);
+    absl::StatusOr<RedisReplyPtr> reply = pool_->Run(entry.operation, argv);
     if (!reply.ok()) return reply.status();
     absl::MutexLock lock(&mu_);
     // Unless a full journal dropped it meanwhile.

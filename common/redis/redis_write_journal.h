@@ -55,11 +55,10 @@ class RedisWriteJournal {
 
   // Replays kept writes in order, oldest first. OK when none is left;
   // Unavailable when Redis is still unreachable or answers that it cannot
-  // run commands yet (LOADING its AOF after a restart, BUSY, MASTERDOWN,
-  // READONLY, ...), with the remaining writes kept. Other replies, error
+  // run commands now (the pool reports LOADING, BUSY, OOM, READONLY, ... as
+  // Unavailable), with the remaining writes kept. Other replies, error
   // replies included, are not interpreted: the write was decided when it
-  // was first sent. (Both methods treat those transient error replies as
-  // Unavailable.)
+  // was first sent.
   absl::Status Flush();
 
   // Writes kept now; dropped because the journal was full, since start.

@@ -24,6 +24,9 @@ ABSL_FLAG(int, pending_ttl_seconds, 60,
           "left by a gateway that died mid-request ends with it");
 ABSL_FLAG(int, http_read_timeout_seconds, 15, "a begun request must arrive within this");
 ABSL_FLAG(int, http_idle_timeout_seconds, 30, "idle keep-alive connections close after this");
+ABSL_FLAG(int, redis_memory_check_seconds, 60,
+          "how often to read Redis's memory limit, eviction policy and evicted "
+          "keys (metrics scep_gateway_redis_*, warnings); 0 = never");
 ABSL_FLAG(int, redis_failure_cooldown_ms, 500,
           "after a Redis failure, fail fast for this long before trying again "
           "(circuit breaker); 0 = off");

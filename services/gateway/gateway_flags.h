@@ -48,6 +48,7 @@ ABSL_DECLARE_FLAG(int, workers);
 ABSL_DECLARE_FLAG(int, retry_after_seconds);
 ABSL_DECLARE_FLAG(int, signer_max_attempts);
 ABSL_DECLARE_FLAG(int, signer_keepalive_ms);
+ABSL_DECLARE_FLAG(int, redis_memory_check_seconds);
 ABSL_DECLARE_FLAG(int, signer_keepalive_timeout_ms);
 ABSL_DECLARE_FLAG(std::string, signer_tls_ca);
 ABSL_DECLARE_FLAG(std::string, signer_tls_cert);

@@ -709,6 +709,21 @@ class StaticRender(unittest.TestCase):
         # Redis password (volume and bundled env), admin token
         self.assertGreaterEqual(checked, 12)
 
+    def test_alerts_name_metrics_the_services_export(self):
+        rules = read_template("prometheusrule.yaml")
+        named = set(re.findall(r"\bscep_(?:gateway|signer)_[a-z0-9_]+", rules))
+        self.assertIn("scep_gateway_redis_can_evict", named)
+        sources = []
+        for root in ("common", "services"):
+            for path in glob.glob(os.path.join(REPO, root, "**", "*.cc"), recursive=True):
+                with open(path, errors="replace") as f:
+                    sources.append(f.read())
+        text = "\n".join(sources)
+        # Histograms and counters are exported under derived names.
+        missing = sorted(m for m in named
+                         if re.sub(r"_(bucket|count|sum)$", "", m) not in text)
+        self.assertEqual(missing, [], "alerts on metrics no service exports")
+
     def test_config_changes_roll_the_pods(self):
         configmaps = object_templates("ConfigMap")
         self.assertGreaterEqual(len(configmaps), 3)  # profiles, PKI, issuance policy
