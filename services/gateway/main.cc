@@ -355,16 +355,10 @@ int main(int argc, char** argv) {
         scep::gateway::ProfilesOf((*profiles)->All(), name));
   }
   // Redis's memory limit and eviction policy, on a connection of its own.
-  std::unique_ptr<scep::redis::RedisConnectionPool> memory_pool;
   std::unique_ptr<scep::gateway::RedisMemoryMonitor> memory_monitor;
   if (const int every = absl::GetFlag(FLAGS_redis_memory_check_seconds); every > 0) {
-    scep::redis::RedisOptions one = redis_options;
-    one.pool_size = 1;
-    auto pool = scep::redis::RedisConnectionPool::New(one);
-    if (!pool.ok()) return Fail(log, pool.status());
-    memory_pool = *std::move(pool);
-    memory_monitor = std::make_unique<scep::gateway::RedisMemoryMonitor>(
-        memory_pool.get(), registry, &log);
+    memory_monitor =
+        std::make_unique<scep::gateway::RedisMemoryMonitor>(redis_options, registry, &log);
     memory_monitor->Start(absl::Seconds(every));
   }
   (*metrics_server)->Start();

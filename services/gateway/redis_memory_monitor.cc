@@ -1,5 +1,6 @@
 #include "services/gateway/redis_memory_monitor.h"
 
+#include <memory>
 #include <utility>
 
 #include "absl/status/statusor.h"
@@ -14,10 +15,14 @@ prometheus::Gauge& Gauge(prometheus::Registry& registry, const std::string& name
 
 }  // namespace
 
-RedisMemoryMonitor::RedisMemoryMonitor(redis::RedisConnectionPool* pool,
+RedisMemoryMonitor::RedisMemoryMonitor(redis::RedisOptions redis,
                                        prometheus::Registry& registry,
                                        metrics::JsonLogger* log)
-    : pool_(pool),
+    : redis_([&redis] {
+        redis.pool_size = 1;
+        redis.failure_cooldown = absl::ZeroDuration();
+        return std::move(redis);
+      }()),
       log_(log),
       can_evict_(Gauge(registry, "scep_gateway_redis_can_evict",
                        "1 when Redis has a memory limit and a policy that may evict keys "
@@ -55,7 +60,10 @@ void RedisMemoryMonitor::Start(absl::Duration interval) {
 void RedisMemoryMonitor::Check() {
   using metrics::LogLevel;
   using metrics::LogRecord;
-  absl::StatusOr<redis::RedisMemory> memory = redis::ReadRedisMemory(*pool_);
+  absl::StatusOr<std::unique_ptr<redis::RedisConnectionPool>> pool =
+      redis::RedisConnectionPool::New(redis_);
+  absl::StatusOr<redis::RedisMemory> memory =
+      pool.ok() ? redis::ReadRedisMemory(**pool) : pool.status();
   if (!memory.ok()) {
     if (!unknown_logged_) {
       unknown_logged_ = true;

@@ -12,6 +12,7 @@
 #include "common/metrics/json_log.h"
 #include "common/redis/redis_connection_pool.h"
 #include "common/redis/redis_memory.h"
+#include "common/redis/redis_options.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 
@@ -30,12 +31,15 @@ namespace scep::gateway {
 // possible, `redis_eviction_policy_ok` when it no longer is,
 // `redis_keys_evicted` (error) whenever the count grew, and
 // `redis_memory_unknown` once when Redis will not say (e.g. an ACL without
-// INFO) — then the gauges keep their last values.
+// INFO) — then the gauges keep their last values. Each check opens a
+// connection of its own and closes it, so it follows the endpoint to a new
+// primary (INFO, a read, would go on working against the old one, now a
+// replica, and report that server).
 class RedisMemoryMonitor {
  public:
-  // `pool`, `registry` and `log` are not owned and must outlive this.
-  // Starts no thread; Check() reads once.
-  RedisMemoryMonitor(redis::RedisConnectionPool* pool, prometheus::Registry& registry,
+  // `registry` and `log` are not owned and must outlive this. Starts no
+  // thread; Check() reads once.
+  RedisMemoryMonitor(redis::RedisOptions redis, prometheus::Registry& registry,
                      metrics::JsonLogger* log);
   ~RedisMemoryMonitor();
   RedisMemoryMonitor(const RedisMemoryMonitor&) = delete;
@@ -49,7 +53,7 @@ class RedisMemoryMonitor {
  private:
   void Report(const redis::RedisMemory& memory);
 
-  redis::RedisConnectionPool* const pool_;
+  const redis::RedisOptions redis_;
   metrics::JsonLogger* const log_;
   prometheus::Gauge& can_evict_;
   prometheus::Gauge& evicted_keys_;
