@@ -10,6 +10,8 @@ import select
 import socket
 import threading
 
+from tcp_balancer import end_both
+
 
 class BlackholeProxy:
     def __init__(self, backend_port, host="127.0.0.1"):
@@ -61,12 +63,7 @@ class BlackholeProxy:
                 dst.sendall(data)
         except OSError:
             pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        src.close()
+        end_both(src, dst)
 
     def stop(self):
         self._stopped = True

@@ -10,6 +10,19 @@ import socket
 import threading
 
 
+def end_both(src, dst):
+    """One side of a forwarded connection is gone: end the other at once
+    (shutdown also wakes the thread still reading it; a close alone would
+    not), so the client sees its connection end as it would with a dead
+    pod, and close the side this thread read from."""
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    src.close()
+
+
 class Balancer:
     def __init__(self, backends, host="127.0.0.1", port=0):
         self.backends = list(backends)
@@ -58,15 +71,7 @@ class Balancer:
                 dst.sendall(data)
         except OSError:
             pass
-        # One side gone: end the other at once (shutdown also wakes the
-        # thread still reading it; a close alone would not), so the device
-        # sees its connection end as it would with a dead pod.
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        src.close()
+        end_both(src, dst)
 
     def stop(self):
         self._stopped = True
