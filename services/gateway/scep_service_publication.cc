@@ -47,6 +47,7 @@ std::optional<HttpResponse> ScepService::Publication(const HttpRequest& request,
     absl::StatusOr<std::string> der = it->second.pki->Crl();
     if (!der.ok()) {
       r = Text(absl::IsUnavailable(der.status()) ? 503 : 500, "CRL not available");
+      record.detail = der.status().ToString();  // the log line says why
       if (r.status == 503) {
         r.headers.emplace_back("Retry-After", std::to_string(options_.retry_after_seconds));
       }

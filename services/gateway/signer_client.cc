@@ -15,6 +15,7 @@
 #include "common/codec/envelope.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
+#include "common/rpc/message_limits.h"
 #include "common/rpc/status_convert.h"
 
 namespace scep::gateway {
@@ -352,6 +353,7 @@ absl::StatusOr<std::unique_ptr<SignerClient>> NewGrpcSignerClient(
   }
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
+  args.SetMaxReceiveMessageSize(rpc::kMaxSignerMessageBytes);  // large CRLs
   if (options.keepalive != absl::ZeroDuration()) {
     // A PING per interval whether calls are out or not, so a connection to
     // a signer that went silent is found dead (and avoided) within

@@ -31,6 +31,7 @@
 #include "common/metrics/readiness.h"
 #include "common/metrics/startup_log.h"
 #include "common/pkcs11/token.h"
+#include "common/rpc/message_limits.h"
 #include "prometheus/registry.h"
 #include "services/signer/caller_rate_limit.h"
 #include "services/signer/issuance_audit.h"
@@ -254,6 +255,8 @@ int main(int argc, char** argv) {
   // ("too_many_pings") and drop the connection.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // A SignCrl request lists every revoked certificate.
+  builder.SetMaxReceiveMessageSize(scep::rpc::kMaxSignerMessageBytes);
   int bound_port = 0;
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen), *credentials, &bound_port);
   builder.RegisterService(&service);
