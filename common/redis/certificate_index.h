@@ -27,6 +27,10 @@ struct RevokedSerial {
   std::string serial_hex;
   absl::Time revoked_at;
   int reason = -1;
+  // The certificate's notAfter, recorded at revocation; InfiniteFuture
+  // when unknown (revoked before session 16, or a record whose DER does
+  // not parse): such an entry stays on every CRL.
+  absl::Time not_after = absl::InfiniteFuture();
 };
 
 // An index serves one issuing CA's view (its CRL), while certificates of
@@ -39,7 +43,11 @@ struct CachedCrl {
   int64_t generation = 0;
   std::string der;
   absl::Time next_update;
+  absl::Time this_update = absl::InfinitePast();  // InfinitePast: unknown
 };
+
+// notAfter of a DER certificate. InvalidArgument when it does not parse.
+absl::StatusOr<absl::Time> CertificateNotAfter(absl::string_view der);
 
 // One entry of CertificateIndex::List.
 struct CertificateListing {
@@ -80,6 +88,10 @@ class CertificateIndex {
                               absl::Time when) = 0;
 
   virtual absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() = 0;
+  // Takes these serials off ListRevoked for good (certificates expired
+  // long enough that no CRL needs them, RFC 5280 section 3.3); their
+  // records stay revoked until they expire. Unknown serials are ignored.
+  virtual absl::Status ForgetRevoked(const std::vector<std::string>& serials) = 0;
 
   // Increases with every revocation; a cached CRL of an older generation
   // is stale.

@@ -1,10 +1,16 @@
+#include <openssl/x509.h>
+
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
+#include "common/crypto/der.h"
+#include "common/crypto/pem.h"
 #include "common/redis/memory_certificate_index.h"
 #include "common/redis/redis_certificate_index.h"
 #include "common/redis/redis_test_server.h"
@@ -91,6 +97,39 @@ TEST_P(CertificateIndexTest, PutGetRevokeList) {
   EXPECT_EQ((*revoked)[0].serial_hex, "0a1b");
   EXPECT_EQ((*revoked)[0].reason, 1);
   EXPECT_EQ((*revoked)[0].revoked_at, when);
+  // Not a certificate: its expiry is unknown, so it stays on every CRL.
+  EXPECT_EQ((*revoked)[0].not_after, absl::InfiniteFuture());
+}
+
+// A real certificate (tests/testdata, notAfter 2027-11-25 12:21:17 UTC):
+// its revocation carries its notAfter, and a forgotten one leaves
+// ListRevoked while its record stays revoked.
+TEST_P(CertificateIndexTest, RevocationsCarryNotAfterAndCanBeForgotten) {
+  absl::StatusOr<crypto::X509Ptr> cert =
+      crypto::LoadCertificateFile(SCEP_TESTDATA_DIR "/strongswan-issued.pem");
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  const std::string der = crypto::ToDer(cert->get(), i2d_X509).value();
+  const absl::Time not_after = absl::FromCivil(absl::CivilSecond(2027, 11, 25, 12, 21, 17),
+                                               absl::UTCTimeZone());
+  EXPECT_EQ(CertificateNotAfter(der).value(), not_after);
+  EXPECT_EQ(CertificateNotAfter("junk").status().code(), absl::StatusCode::kInvalidArgument);
+
+  ASSERT_TRUE(index_->Put("0c", Record(der), absl::Hours(1)).ok());
+  ASSERT_TRUE(index_->Put("0d", Record(der), absl::Hours(1)).ok());
+  ASSERT_TRUE(index_->Revoke("0c", 1, absl::Now()).ok());
+  ASSERT_TRUE(index_->Revoke("0d", 4, absl::Now()).ok());
+  auto revoked = index_->ListRevoked();
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  ASSERT_EQ(revoked->size(), 2u);
+  for (const RevokedSerial& entry : *revoked) EXPECT_EQ(entry.not_after, not_after);
+
+  ASSERT_TRUE(index_->ForgetRevoked({"0c", "ffff"}).ok());  // unknown: ignored
+  revoked = index_->ListRevoked();
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  ASSERT_EQ(revoked->size(), 1u);
+  EXPECT_EQ((*revoked)[0].serial_hex, "0d");
+  EXPECT_TRUE(index_->Get("0c").value()->revoked);
+  EXPECT_EQ(index_->ForgetRevoked({"NOT-HEX"}).code(), absl::StatusCode::kInvalidArgument);
 }
 
 // A real redis-server of its own for each test.
@@ -154,6 +193,31 @@ TEST_F(RedisCertificateIndexScriptTest, PutRefusedWhileRedisIsFullIsKeptAndAppli
   ASSERT_TRUE(got->has_value());
   EXPECT_EQ((*got)->certificate, "der");
   EXPECT_EQ(server_->Command({"ZCARD", "scep:certs"}).value_or(""), "2");
+}
+
+// Revocations recorded by every format so far read back: "time:reason"
+// (default CA), "time:reason:ca", and since session 16 with the notAfter.
+TEST_F(RedisCertificateIndexScriptTest, RevocationEntriesOfEveryFormatAreRead) {
+  for (const auto& [serial, entry] : std::vector<std::pair<std::string, std::string>>{
+           {"01", "1800000000:1"}, {"02", "1800000000:4:wifi"},
+           {"03", "1800000000:0::1900000000"}, {"04", "1800000000:5:wifi:1900000000"}}) {
+    ASSERT_TRUE(server_->Command({"HSET", "scep:revoked", serial, entry}).ok());
+  }
+  auto main_ca = RedisCertificateIndex::New(options_).value();
+  auto revoked = main_ca->ListRevoked();
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  ASSERT_EQ(revoked->size(), 2u);
+  std::map<std::string, RevokedSerial> by_serial;
+  for (const RevokedSerial& r : *revoked) by_serial[r.serial_hex] = r;
+  EXPECT_EQ(by_serial["01"].not_after, absl::InfiniteFuture());
+  EXPECT_EQ(by_serial["03"].not_after, absl::FromUnixSeconds(1'900'000'000));
+  EXPECT_EQ(by_serial["03"].reason, 0);
+  auto wifi = RedisCertificateIndex::New(options_, "wifi").value();
+  revoked = wifi->ListRevoked();
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  ASSERT_EQ(revoked->size(), 2u);
+  ASSERT_TRUE(server_->Command({"HSET", "scep:revoked", "05", "1:2:x:y:z"}).ok());
+  EXPECT_EQ(main_ca->ListRevoked().status().code(), absl::StatusCode::kDataLoss);
 }
 
 // Two issuing CAs share Redis: one serial space, one CRL view each.

@@ -61,11 +61,23 @@ absl::StatusOr<std::vector<RevokedSerial>> MemoryCertificateIndex::ListRevoked()
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<RevokedSerial> out;
   for (const auto& [serial, record] : records_) {
-    if (record.revoked && record.issuing_ca == issuing_ca_) {
-      out.push_back({serial, record.revoked_at, record.reason});
+    if (record.revoked && record.issuing_ca == issuing_ca_ && !forgotten_.contains(serial)) {
+      RevokedSerial entry{serial, record.revoked_at, record.reason};
+      entry.not_after = CertificateNotAfter(record.certificate).value_or(absl::InfiniteFuture());
+      out.push_back(std::move(entry));
     }
   }
   return out;
+}
+
+absl::Status MemoryCertificateIndex::ForgetRevoked(const std::vector<std::string>& serials) {
+  if (absl::Status s = Check(); !s.ok()) return s;
+  for (const std::string& serial : serials) {
+    if (absl::Status s = ValidateSerialHex(serial); !s.ok()) return s;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  forgotten_.insert(serials.begin(), serials.end());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> MemoryCertificateIndex::RevocationGeneration() {

@@ -29,6 +29,7 @@ class MemoryCertificateIndex final : public CertificateIndex {
   absl::Status Revoke(absl::string_view serial_hex, int reason,
                       absl::Time when) override;
   absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() override;
+  absl::Status ForgetRevoked(const std::vector<std::string>& serials) override;
   absl::StatusOr<int64_t> RevocationGeneration() override;
   absl::StatusOr<uint64_t> NextCrlNumber() override;
   absl::StatusOr<CertificatePage> List(absl::string_view profile,
@@ -51,6 +52,7 @@ class MemoryCertificateIndex final : public CertificateIndex {
   int64_t generation_ = 0;
   uint64_t crl_number_ = 0;
   std::optional<CachedCrl> crl_;
+  std::set<std::string, std::less<>> forgotten_;  // ForgetRevoked
 };
 
 }  // namespace scep::redis

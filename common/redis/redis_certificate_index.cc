@@ -47,14 +47,17 @@ std::string ProfileCertsKey(absl::string_view profile) {
   return absl::StrCat(kAllCertsKey, ":", profile);
 }
 
-// KEYS: cert, revoked set, generation. ARGV: serial, reason, unix time.
+// KEYS: cert, revoked set, generation. ARGV: serial, reason, unix time,
+// the certificate's notAfter (unix seconds; "" unknown). A revoked-set
+// entry is "time:reason[:ca[:not_after]]" (ca "" for the default CA).
 constexpr char kRevokeScript[] = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 if redis.call('HGET', KEYS[1], 'revoked') == '1' then return 'already' end
 redis.call('HSET', KEYS[1], 'revoked', '1', 'reason', ARGV[2], 'revoked_at', ARGV[3])
-local ca = redis.call('HGET', KEYS[1], 'ca')
+local ca = redis.call('HGET', KEYS[1], 'ca') or ''
 local entry = ARGV[3] .. ':' .. ARGV[2]
-if ca and ca ~= '' then entry = entry .. ':' .. ca end
+if ca ~= '' or ARGV[4] ~= '' then entry = entry .. ':' .. ca end
+if ARGV[4] ~= '' then entry = entry .. ':' .. ARGV[4] end
 redis.call('HSET', KEYS[2], ARGV[1], entry)
 redis.call('INCR', KEYS[3])
 return 'ok')lua";
@@ -63,7 +66,8 @@ return 'ok')lua";
 constexpr char kPutCrlScript[] = R"lua(
 local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '-1')
 if gen > tonumber(ARGV[1]) then return 'older' end
-redis.call('HSET', KEYS[1], 'gen', ARGV[1], 'der', ARGV[2], 'next_update', ARGV[3])
+redis.call('HSET', KEYS[1], 'gen', ARGV[1], 'der', ARGV[2], 'next_update', ARGV[3],
+           'this_update', ARGV[4])
 return 'ok')lua";
 
 absl::StatusOr<std::string> CertKey(absl::string_view serial_hex) {
@@ -164,10 +168,18 @@ absl::Status RedisCertificateIndex::Revoke(absl::string_view serial_hex,
   ASSIGN_OR_RETURN(std::string key, CertKey(serial_hex));
   const std::string reason_text = absl::StrCat(reason);
   const std::string at = absl::StrCat(absl::ToUnixSeconds(when));
+  // The CRL drops the entry once the certificate has expired (ListRevoked
+  // callers decide when), so its notAfter goes with it.
+  ASSIGN_OR_RETURN(RedisReplyPtr der, pool_->Run("Revoke", {"HGET", key, "der"}));
+  std::string not_after;
+  if (der->type == REDIS_REPLY_STRING) {
+    absl::StatusOr<absl::Time> parsed = CertificateNotAfter(ReplyText(*der));
+    if (parsed.ok()) not_after = absl::StrCat(absl::ToUnixSeconds(*parsed));
+  }
   ASSIGN_OR_RETURN(std::string word,
                    Word(*pool_, "Revoke",
                         {"EVAL", kRevokeScript, "3", key, kRevokedKey,
-                         kGenerationKey, serial_hex, reason_text, at}));
+                         kGenerationKey, serial_hex, reason_text, at, not_after}));
   if (word == "missing") return absl::NotFoundError("unknown serial");
   return absl::OkStatus();
 }
@@ -180,22 +192,39 @@ absl::StatusOr<std::vector<RevokedSerial>> RedisCertificateIndex::ListRevoked() 
   }
   std::vector<RevokedSerial> out;
   for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-    // "unix_seconds:reason" (default CA) or "unix_seconds:reason:ca".
+    // "unix_seconds:reason[:ca[:not_after]]" (see kRevokeScript).
     std::vector<absl::string_view> parts =
-        absl::StrSplit(ReplyText(*reply->element[i + 1]), absl::MaxSplits(':', 2));
+        absl::StrSplit(ReplyText(*reply->element[i + 1]), ':');
     int64_t at = 0;
+    int64_t not_after = 0;
     RevokedSerial entry;
     entry.serial_hex = std::string(ReplyText(*reply->element[i]));
-    if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &at) ||
-        !absl::SimpleAtoi(parts[1], &entry.reason)) {
+    if (parts.size() < 2 || parts.size() > 4 || !absl::SimpleAtoi(parts[0], &at) ||
+        !absl::SimpleAtoi(parts[1], &entry.reason) ||
+        (parts.size() == 4 && !absl::SimpleAtoi(parts[3], &not_after))) {
       return absl::DataLossError("malformed revocation entry in Redis");
     }
-    const absl::string_view ca = parts.size() == 3 ? parts[2] : absl::string_view();
+    const absl::string_view ca = parts.size() >= 3 ? parts[2] : absl::string_view();
     if (ca != issuing_ca_) continue;
     entry.revoked_at = absl::FromUnixSeconds(at);
+    if (parts.size() == 4) entry.not_after = absl::FromUnixSeconds(not_after);
     out.push_back(std::move(entry));
   }
   return out;
+}
+
+absl::Status RedisCertificateIndex::ForgetRevoked(const std::vector<std::string>& serials) {
+  constexpr size_t kBatch = 1000;  // bounds each command (and Redis's time in it)
+  for (size_t i = 0; i < serials.size(); i += kBatch) {
+    std::vector<absl::string_view> argv = {"HDEL", kRevokedKey};
+    for (size_t j = i; j < std::min(serials.size(), i + kBatch); ++j) {
+      RETURN_IF_ERROR(ValidateSerialHex(serials[j]));
+      argv.push_back(serials[j]);
+    }
+    ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run("ForgetRevoked", argv));
+    if (reply->type != REDIS_REPLY_INTEGER) return UnexpectedReply("ForgetRevoked", *reply);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> RedisCertificateIndex::RevocationGeneration() {
@@ -245,8 +274,9 @@ absl::StatusOr<CertificatePage> RedisCertificateIndex::List(
 absl::StatusOr<std::optional<CachedCrl>> RedisCertificateIndex::GetCachedCrl() {
   constexpr absl::string_view kOp = "GetCachedCrl";
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   pool_->Run(kOp, {"HMGET", crl_cache_key_, "gen", "der", "next_update"}));
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+                   pool_->Run(kOp, {"HMGET", crl_cache_key_, "gen", "der", "next_update",
+                                    "this_update"}));
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
     return UnexpectedReply(kOp, *reply);
   }
   for (size_t i = 0; i < 3; ++i) {
@@ -260,15 +290,22 @@ absl::StatusOr<std::optional<CachedCrl>> RedisCertificateIndex::GetCachedCrl() {
   }
   crl.der = std::string(ReplyText(*reply->element[1]));
   crl.next_update = absl::FromUnixSeconds(next);
+  int64_t this_update = 0;
+  if (reply->element[3]->type == REDIS_REPLY_STRING &&
+      absl::SimpleAtoi(ReplyText(*reply->element[3]), &this_update)) {
+    crl.this_update = absl::FromUnixSeconds(this_update);  // absent before session 16
+  }
   return crl;
 }
 
 absl::Status RedisCertificateIndex::PutCachedCrl(const CachedCrl& crl) {
   const std::string gen = absl::StrCat(crl.generation);
   const std::string next = absl::StrCat(absl::ToUnixSeconds(crl.next_update));
+  const std::string this_update = absl::StrCat(absl::ToUnixSeconds(crl.this_update));
   ASSIGN_OR_RETURN(std::string word,
                    Word(*pool_, "PutCachedCrl",
-                        {"EVAL", kPutCrlScript, "1", crl_cache_key_, gen, crl.der, next}));
+                        {"EVAL", kPutCrlScript, "1", crl_cache_key_, gen, crl.der, next,
+                         this_update}));
   return absl::OkStatus();
 }
 

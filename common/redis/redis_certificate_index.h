@@ -37,6 +37,7 @@ class RedisCertificateIndex final : public CertificateIndex {
   absl::Status Revoke(absl::string_view serial_hex, int reason,
                       absl::Time when) override;
   absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() override;
+  absl::Status ForgetRevoked(const std::vector<std::string>& serials) override;
   absl::StatusOr<int64_t> RevocationGeneration() override;
   absl::StatusOr<uint64_t> NextCrlNumber() override;
   absl::StatusOr<CertificatePage> List(absl::string_view profile,

@@ -16,8 +16,12 @@ namespace scep::gateway {
 // latest revocation and has more than half of `validity` left; otherwise
 // a new one (next cRLNumber, nextUpdate = now + validity) is signed by the
 // CA key and cached, so all gateways serve the same CRL between
-// revocations. Unavailable when the index or the signer is down; other
-// codes from the signer otherwise. Thread-safe if its arguments are.
+// revocations. A revoked certificate leaves the CRL (and the index's
+// revocation list) once a CRL issued after its notAfter has listed it
+// (RFC 5280 section 3.3), so the CRL's size follows the revoked
+// certificates still valid. Unavailable when the index or the signer is
+// down; other codes from the signer otherwise. Thread-safe if its
+// arguments are.
 absl::StatusOr<std::string> CurrentCrl(SignerClient& signer,
                                        redis::CertificateIndex& index,
                                        absl::Duration validity,

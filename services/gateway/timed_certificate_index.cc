@@ -44,6 +44,10 @@ class TimedCertificateIndex final : public redis::CertificateIndex {
     return Timed("IndexListRevoked", [&] { return inner_->ListRevoked(); });
   }
 
+  absl::Status ForgetRevoked(const std::vector<std::string>& serials) override {
+    return Timed("IndexForgetRevoked", [&] { return inner_->ForgetRevoked(serials); });
+  }
+
   absl::StatusOr<int64_t> RevocationGeneration() override {
     return Timed("IndexRevocationGeneration",
                  [&] { return inner_->RevocationGeneration(); });
