@@ -154,10 +154,10 @@ absl::StatusOr<v1::GetCRLResponse> AdminCore::GetCrl(const v1::GetCRLRequest& re
   ASSIGN_OR_RETURN(const gateway::Profile* profile,
                    FindProfile(request.profile(), absl::StatusCode::kNotFound));
   ASSIGN_OR_RETURN(AdminCaDeps ca, CaOf(*profile));
-  ASSIGN_OR_RETURN(std::string der,
+  ASSIGN_OR_RETURN(gateway::SignedCrl crl,
                    gateway::CurrentCrl(*ca.signer, *ca.index, options_.crl_validity));
   v1::GetCRLResponse response;
-  response.set_crl(std::move(der));
+  response.set_crl(*crl.der);
   return response;
 }
 

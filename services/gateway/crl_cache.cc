@@ -1,5 +1,6 @@
 #include "services/gateway/crl_cache.h"
 
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -8,14 +9,23 @@
 
 namespace scep::gateway {
 
-absl::StatusOr<std::string> CurrentCrl(SignerClient& signer,
-                                       redis::CertificateIndex& index,
-                                       absl::Duration validity, absl::Time now) {
+namespace {
+
+bool Fresh(int64_t generation, absl::Time next_update, int64_t wanted,
+           absl::Duration validity, absl::Time now) {
+  return generation >= wanted && next_update - now > validity / 2;
+}
+
+}  // namespace
+
+absl::StatusOr<SignedCrl> CurrentCrl(SignerClient& signer, redis::CertificateIndex& index,
+                                     absl::Duration validity, absl::Time now) {
   ASSIGN_OR_RETURN(int64_t generation, index.RevocationGeneration());
   ASSIGN_OR_RETURN(std::optional<redis::CachedCrl> cached, index.GetCachedCrl());
-  if (cached.has_value() && cached->generation == generation &&
-      cached->next_update - now > validity / 2) {
-    return std::move(cached->der);
+  if (cached.has_value() &&
+      Fresh(cached->generation, cached->next_update, generation, validity, now)) {
+    return SignedCrl{std::make_shared<const std::string>(std::move(cached->der)),
+                     cached->generation, cached->next_update};
   }
   CrlRequest request;
   ASSIGN_OR_RETURN(std::vector<redis::RevokedSerial> revoked, index.ListRevoked());
@@ -44,7 +54,20 @@ absl::StatusOr<std::string> CurrentCrl(SignerClient& signer,
   (void)index.PutCachedCrl({generation, der, request.next_update, request.this_update});
   // They are off this CRL; failing to forget them only keeps them listed.
   if (!expired.empty()) (void)index.ForgetRevoked(expired);
-  return der;
+  return SignedCrl{std::make_shared<const std::string>(std::move(der)), generation,
+                   request.next_update};
+}
+
+absl::StatusOr<std::shared_ptr<const std::string>> CrlCache::Get(absl::Time now) {
+  ASSIGN_OR_RETURN(int64_t generation, index_->RevocationGeneration());
+  absl::MutexLock lock(&mu_);
+  if (kept_.has_value() && Fresh(kept_->generation, kept_->next_update, generation,
+                                 validity_, now)) {
+    return kept_->der;
+  }
+  ASSIGN_OR_RETURN(SignedCrl crl, CurrentCrl(*signer_, *index_, validity_, now));
+  kept_ = crl;
+  return crl.der;
 }
 
 }  // namespace scep::gateway

@@ -1,15 +1,27 @@
 #ifndef SCEP_SERVICES_GATEWAY_CRL_CACHE_H_
 #define SCEP_SERVICES_GATEWAY_CRL_CACHE_H_
 
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/redis/certificate_index.h"
 #include "services/gateway/signer_client.h"
 
 namespace scep::gateway {
+
+// A CRL and what it covers.
+struct SignedCrl {
+  std::shared_ptr<const std::string> der;
+  int64_t generation = 0;  // the revocation generation it lists
+  absl::Time next_update;
+};
 
 // The CA's current CRL (DER), shared by SCEP GetCRL and the admin API.
 // The CRL cached in the certificate index is served while it covers the
@@ -22,10 +34,31 @@ namespace scep::gateway {
 // certificates still valid. Unavailable when the index or the signer is
 // down; other codes from the signer otherwise. Thread-safe if its
 // arguments are.
-absl::StatusOr<std::string> CurrentCrl(SignerClient& signer,
-                                       redis::CertificateIndex& index,
-                                       absl::Duration validity,
-                                       absl::Time now = absl::Now());
+absl::StatusOr<SignedCrl> CurrentCrl(SignerClient& signer, redis::CertificateIndex& index,
+                                     absl::Duration validity, absl::Time now = absl::Now());
+
+// CurrentCrl with the CRL kept in this process: a request reads only the
+// revocation generation from Redis and is answered from memory while the
+// CRL kept covers it and is fresh (rather than fetching megabytes from
+// Redis every time: 150,000 revocations make a 5.4 MB CRL), and when a new
+// one is due one request builds it while the others wait for it instead
+// of each listing the revocations and asking the CA key to sign. Thread-safe.
+class CrlCache {
+ public:
+  // `signer` and `index` are not owned and must outlive this.
+  CrlCache(SignerClient* signer, redis::CertificateIndex* index, absl::Duration validity)
+      : signer_(signer), index_(index), validity_(validity) {}
+
+  absl::StatusOr<std::shared_ptr<const std::string>> Get(absl::Time now = absl::Now());
+
+ private:
+  SignerClient* const signer_;
+  redis::CertificateIndex* const index_;
+  const absl::Duration validity_;
+  // Held while a CRL is fetched or built: one at a time per process.
+  absl::Mutex mu_;
+  std::optional<SignedCrl> kept_ ABSL_GUARDED_BY(mu_);
+};
 
 }  // namespace scep::gateway
 

@@ -2,11 +2,15 @@
 
 #include <openssl/x509.h>
 
+#include <atomic>
+#include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
 #include "common/crypto/pem.h"
@@ -62,9 +66,9 @@ class CurrentCrlTest : public ::testing::Test {
   }
 
   std::set<std::string> CrlAt(absl::Time now) {
-    absl::StatusOr<std::string> der = CurrentCrl(signer_, index_, kValidity, now);
-    EXPECT_TRUE(der.ok()) << der.status();
-    return der.ok() ? Listed(*der) : std::set<std::string>();
+    absl::StatusOr<SignedCrl> crl = CurrentCrl(signer_, index_, kValidity, now);
+    EXPECT_TRUE(crl.ok()) << crl.status();
+    return crl.ok() ? Listed(*crl->der) : std::set<std::string>();
   }
 
   static constexpr absl::Duration kValidity = absl::Hours(168);
@@ -94,6 +98,77 @@ TEST_F(CurrentCrlTest, WithoutAnEarlierCrlNothingIsDropped) {
   // Long expired, but no CRL known to have listed it after its expiry.
   EXPECT_EQ(CrlAt(not_after_ + absl::Hours(24 * 365)),
             (std::set<std::string>{"0e01", "0e02"}));
+}
+
+// SignCrl taking `delay`, counted; everything else as `inner`.
+class SlowCrlSigner final : public SignerClient {
+ public:
+  explicit SlowCrlSigner(SignerClient* inner) : inner_(inner) {}
+  absl::StatusOr<CaCertificatesDer> GetCertificates() override {
+    return inner_->GetCertificates();
+  }
+  absl::StatusOr<std::string> Decrypt(absl::string_view enveloped) override {
+    return inner_->Decrypt(enveloped);
+  }
+  absl::StatusOr<std::string> Issue(const IssueRequest& request) override {
+    return inner_->Issue(request);
+  }
+  absl::StatusOr<std::string> SignCertRep(absl::string_view content,
+                                          const codec::ScepAttributes& attributes,
+                                          absl::string_view digest) override {
+    return inner_->SignCertRep(content, attributes, digest);
+  }
+  absl::StatusOr<std::string> SignCrl(const CrlRequest& request) override {
+    signed_.fetch_add(1);
+    absl::SleepFor(absl::Milliseconds(100));
+    return inner_->SignCrl(request);
+  }
+  absl::StatusOr<std::string> SignOcsp(const OcspSignRequest& request) override {
+    return inner_->SignOcsp(request);
+  }
+  int signed_count() const { return signed_.load(); }
+
+ private:
+  SignerClient* const inner_;
+  std::atomic<int> signed_{0};
+};
+
+// The CRL kept in the process answers while it is current, without reading
+// it from the index; a new one is signed once however many ask at once.
+TEST_F(CurrentCrlTest, CrlCacheSignsOnceAndServesFromMemory) {
+  SlowCrlSigner signer(&signer_);
+  CrlCache cache(&signer, &index_, kValidity);
+  const absl::Time now = not_after_ - absl::Hours(48);
+  absl::StatusOr<std::shared_ptr<const std::string>> first = cache.Get(now);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(signer.signed_count(), 1);
+  // Another CRL of the same generation in the index (as another gateway
+  // might write): the kept one is served, the index is not read for it.
+  redis::CachedCrl other = index_.GetCachedCrl().value().value();
+  other.der = "not read";
+  ASSERT_TRUE(index_.PutCachedCrl(other).ok());
+  absl::StatusOr<std::shared_ptr<const std::string>> again = cache.Get(now + absl::Hours(1));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->get(), first->get());  // the same bytes, not a copy
+  EXPECT_EQ(signer.signed_count(), 1);
+
+  // A revocation: eight requests at once, one signature.
+  RevokeAnother("0f09");
+  std::vector<std::thread> threads;
+  std::atomic<int> listing{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      absl::StatusOr<std::shared_ptr<const std::string>> crl = cache.Get(now + absl::Hours(2));
+      if (crl.ok() && Listed(**crl).contains("0f09")) listing.fetch_add(1);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(listing.load(), 8);
+  EXPECT_EQ(signer.signed_count(), 2);
+
+  // Half its validity gone: signed again.
+  ASSERT_TRUE(cache.Get(now + absl::Hours(3) + kValidity / 2).ok());
+  EXPECT_EQ(signer.signed_count(), 3);
 }
 
 }  // namespace

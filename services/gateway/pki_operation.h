@@ -15,6 +15,7 @@
 #include "common/redis/request_store.h"
 #include "services/gateway/ca_certificates.h"
 #include "services/gateway/challenge_verifier.h"
+#include "services/gateway/crl_cache.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/profile_issuer.h"
 #include "services/gateway/profile.h"
@@ -86,14 +87,15 @@ class PkiOperation {
                CaCertificates* certificates, PkiExtras extras = {})
       : options_(options), signer_(signer), store_(store), index_(index),
         certificates_(certificates), extras_(extras),
-        issuer_(signer, index, options.index_grace) {}
+        issuer_(signer, index, options.index_grace),
+        crl_cache_(signer, index, options.crl_validity) {}
 
   PkiOutcome Handle(const Profile& profile, absl::string_view der);
 
-  // This CA's current CRL (DER), the one GetCRL answers with (CurrentCrl):
+  // This CA's current CRL (DER), the one GetCRL answers with (CrlCache):
   // for relying parties at /crl/{ca}.crl. Unavailable when Redis or the
   // signer is down.
-  absl::StatusOr<std::string> Crl();
+  absl::StatusOr<std::shared_ptr<const std::string>> Crl();
 
  private:
   // One request in flight. Once its senderNonce is recorded, `nonce_profile`
@@ -192,6 +194,7 @@ class PkiOperation {
   CaCertificates* const certificates_;
   const PkiExtras extras_;
   ProfileIssuer issuer_;
+  CrlCache crl_cache_;
 };
 
 // Plain HTTP outcomes: 503 for an unavailable dependency, 400 for a request

@@ -113,8 +113,8 @@ PkiOutcome PkiOperation::HandleGetCert(const Profile& profile, Request& req,
   return SuccessWithCertificate(req, (*record)->certificate);
 }
 
-absl::StatusOr<std::string> PkiOperation::Crl() {
-  return CurrentCrl(*signer_, *index_, options_.crl_validity);
+absl::StatusOr<std::shared_ptr<const std::string>> PkiOperation::Crl() {
+  return crl_cache_.Get();
 }
 
 PkiOutcome PkiOperation::HandleGetCrl(Request& req, const std::string& plain,
@@ -127,14 +127,13 @@ PkiOutcome PkiOperation::HandleGetCrl(Request& req, const std::string& plain,
   if (X509_NAME_cmp(ids->issuer.get(), X509_get_subject_name(ca.ca.get())) != 0) {
     return Failure(req, FailInfo::kBadCertId, "issuer is not this CA");
   }
-  absl::StatusOr<std::string> crl =
-      CurrentCrl(*signer_, *index_, options_.crl_validity);
+  absl::StatusOr<std::shared_ptr<const std::string>> crl = crl_cache_.Get();
   if (absl::IsUnavailable(crl.status())) {
     return UnavailableAfterNonce(req, "CRL");
   }
   if (!crl.ok()) return InternalError();
   absl::StatusOr<crypto::X509CrlPtr> parsed =
-      crypto::FromDer<crypto::X509CrlPtr>(*crl, d2i_X509_CRL, "CRL");
+      crypto::FromDer<crypto::X509CrlPtr>(**crl, d2i_X509_CRL, "CRL");
   if (!parsed.ok()) return InternalError();
   absl::StatusOr<std::string> payload = codec::DegenerateCrl(parsed->get());
   if (!payload.ok()) return InternalError();

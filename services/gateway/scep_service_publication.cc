@@ -44,7 +44,7 @@ std::optional<HttpResponse> ScepService::Publication(const HttpRequest& request,
   HttpResponse r;
   r.status = 200;
   if (crl) {
-    absl::StatusOr<std::string> der = it->second.pki->Crl();
+    absl::StatusOr<std::shared_ptr<const std::string>> der = it->second.pki->Crl();
     if (!der.ok()) {
       r = Text(absl::IsUnavailable(der.status()) ? 503 : 500, "CRL not available");
       record.detail = der.status().ToString();  // the log line says why
@@ -54,7 +54,7 @@ std::optional<HttpResponse> ScepService::Publication(const HttpRequest& request,
       return r;
     }
     r.content_type = "application/pkix-crl";  // RFC 2585
-    r.body = *std::move(der);
+    r.body = **der;  // a copy: the kept CRL is shared by every request
   } else {
     absl::StatusOr<std::shared_ptr<const CaSet>> set = it->second.certificates->Get();
     if (!set.ok()) {
