@@ -60,14 +60,38 @@ absl::StatusOr<SignedCrl> CurrentCrl(SignerClient& signer, redis::CertificateInd
 
 absl::StatusOr<std::shared_ptr<const std::string>> CrlCache::Get(absl::Time now) {
   ASSIGN_OR_RETURN(int64_t generation, index_->RevocationGeneration());
-  absl::MutexLock lock(&mu_);
-  if (kept_.has_value() && Fresh(kept_->generation, kept_->next_update, generation,
-                                 validity_, now)) {
-    return kept_->der;
+  std::shared_ptr<Build> build;
+  bool mine = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (kept_.has_value() && Fresh(kept_->generation, kept_->next_update, generation,
+                                   validity_, now)) {
+      return kept_->der;
+    }
+    if (building_ != nullptr && building_->generation >= generation) {
+      build = building_;
+    } else {
+      build = building_ = std::make_shared<Build>();
+      build->generation = generation;
+      mine = true;
+    }
   }
-  ASSIGN_OR_RETURN(SignedCrl crl, CurrentCrl(*signer_, *index_, validity_, now));
-  kept_ = crl;
-  return crl.der;
+  if (mine) {
+    build->result = CurrentCrl(*signer_, *index_, validity_, now);
+    {
+      absl::MutexLock lock(&mu_);
+      if (build->result.ok() &&
+          (!kept_.has_value() || kept_->generation <= build->result->generation)) {
+        kept_ = *build->result;
+      }
+      if (building_ == build) building_.reset();
+    }
+    build->done.Notify();
+  } else {
+    build->done.WaitForNotification();
+  }
+  if (!build->result.ok()) return build->result.status();
+  return build->result->der;
 }
 
 }  // namespace scep::gateway

@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/redis/certificate_index.h"
@@ -41,8 +42,10 @@ absl::StatusOr<SignedCrl> CurrentCrl(SignerClient& signer, redis::CertificateInd
 // revocation generation from Redis and is answered from memory while the
 // CRL kept covers it and is fresh (rather than fetching megabytes from
 // Redis every time: 150,000 revocations make a 5.4 MB CRL), and when a new
-// one is due one request builds it while the others wait for it instead
-// of each listing the revocations and asking the CA key to sign. Thread-safe.
+// one is due one request builds it while the others wait for that build
+// and share its outcome instead of each listing the revocations and asking
+// the CA key to sign (and, while the signer is down, instead of each
+// waiting out its own deadline in turn). Thread-safe.
 class CrlCache {
  public:
   // `signer` and `index` are not owned and must outlive this.
@@ -55,9 +58,15 @@ class CrlCache {
   SignerClient* const signer_;
   redis::CertificateIndex* const index_;
   const absl::Duration validity_;
-  // Held while a CRL is fetched or built: one at a time per process.
+  // A build in flight; requests that need no newer generation join it.
+  struct Build {
+    int64_t generation = 0;
+    absl::Notification done;
+    absl::StatusOr<SignedCrl> result;  // written by the builder before done
+  };
   absl::Mutex mu_;
   std::optional<SignedCrl> kept_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Build> building_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace scep::gateway

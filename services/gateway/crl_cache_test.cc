@@ -120,13 +120,16 @@ class SlowCrlSigner final : public SignerClient {
   }
   absl::StatusOr<std::string> SignCrl(const CrlRequest& request) override {
     signed_.fetch_add(1);
-    absl::SleepFor(absl::Milliseconds(100));
+    absl::SleepFor(delay);
+    if (down.load()) return absl::UnavailableError("signer down (test)");
     return inner_->SignCrl(request);
   }
   absl::StatusOr<std::string> SignOcsp(const OcspSignRequest& request) override {
     return inner_->SignOcsp(request);
   }
   int signed_count() const { return signed_.load(); }
+  std::atomic<bool> down{false};  // SignCrl answers Unavailable after its delay
+  absl::Duration delay = absl::Milliseconds(100);  // set before the calls
 
  private:
   SignerClient* const inner_;
@@ -169,6 +172,30 @@ TEST_F(CurrentCrlTest, CrlCacheSignsOnceAndServesFromMemory) {
   // Half its validity gone: signed again.
   ASSERT_TRUE(cache.Get(now + absl::Hours(3) + kValidity / 2).ok());
   EXPECT_EQ(signer.signed_count(), 3);
+}
+
+// The signer down while a CRL is due: requests at once share one attempt
+// and its failure, rather than each making its own call in turn (behind
+// one lock, eight requests took eight signer deadlines end to end).
+TEST_F(CurrentCrlTest, CrlCacheSharesAFailedBuild) {
+  SlowCrlSigner signer(&signer_);
+  signer.down = true;
+  signer.delay = absl::Milliseconds(300);  // every thread starts well within it
+  CrlCache cache(&signer, &index_, kValidity);
+  std::vector<std::thread> threads;
+  std::atomic<int> unavailable{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      absl::StatusOr<std::shared_ptr<const std::string>> crl = cache.Get();
+      if (absl::IsUnavailable(crl.status())) unavailable.fetch_add(1);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(unavailable.load(), 8);
+  EXPECT_LE(signer.signed_count(), 2);  // one build (a late thread may start a second)
+  // Once the signer is back, the next request builds afresh.
+  signer.down = false;
+  EXPECT_TRUE(cache.Get().ok());
 }
 
 }  // namespace
