@@ -47,19 +47,21 @@ class GatewayDeathTest(faults.FaultTest):
         self.assertEqual(self.stack.wait_readyz(200, port=metrics_b)[0], 200)
         return port_b, metrics_b
 
-    def kill_gateway_while_held(self, held):
-        """kill -9 of the stack's gateway while process `held` ("signer" or
-        "redis") is stopped for 0.3 s, below the gateway's 1 s deadlines, so
-        the requests in flight are caught waiting on it; returns the
-        monotonic time of the kill."""
-        proc = self.stack.procs[held]
-        proc.send_signal(signal.SIGSTOP)
+    def kill_gateway_while_held(self, *held):
+        """kill -9 of the stack's gateway while the processes `held`
+        ("signer", "redis") are stopped for 0.3 s, below the gateway's 1 s
+        deadlines, so the requests in flight are caught waiting on them;
+        returns the monotonic time of the kill."""
+        procs = [self.stack.procs[name] for name in held]
+        for proc in procs:
+            proc.send_signal(signal.SIGSTOP)
         try:
             time.sleep(0.3)
             self.stack.kill9("gateway")
             return time.monotonic()
         finally:
-            proc.send_signal(signal.SIGCONT)
+            for proc in procs:
+                proc.send_signal(signal.SIGCONT)
 
     def wait_for_signatures(self, bench, signed_before):
         """wait_for_load counted by the signer: it outlives the gateways."""
