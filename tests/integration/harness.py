@@ -423,6 +423,15 @@ class Stack:
             time.sleep(0.1)
         return last
 
+    def redis_cli(self, *args, timeout=60):
+        """redis-cli against the stack's Redis; its output, stripped.
+        Raises AssertionError when redis-cli fails."""
+        out = subprocess.run(["redis-cli", "-p", str(self.redis_port), *args],
+                             capture_output=True, text=True, timeout=timeout)
+        if out.returncode != 0:
+            raise AssertionError(f"redis-cli {args[:1]} failed: {out.stderr}")
+        return out.stdout.strip()
+
     def stop(self):
         for name in list(self.procs):
             if name not in ("signer", "redis"):

@@ -25,10 +25,7 @@ class LargeCrlTest(unittest.TestCase):
         cls.stack.stop()
 
     def redis(self, *args):
-        out = subprocess.run(["redis-cli", "-p", str(self.stack.redis_port), *args],
-                             capture_output=True, text=True, timeout=60)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        return out.stdout.strip()
+        return self.stack.redis_cli(*args)
 
     def test_crl_with_150000_revocations_is_served(self):
         require_tool(self, "redis-cli")

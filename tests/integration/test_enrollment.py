@@ -183,10 +183,7 @@ class EnrollmentTest(unittest.TestCase):
         self.assertEqual(rep["pem"], issued)
 
     def redis(self, *args):
-        out = subprocess.run(["redis-cli", "-p", str(self.stack.redis_port), *args],
-                             capture_output=True, text=True, timeout=30)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        return out.stdout.strip()
+        return self.stack.redis_cli(*args)
 
     def test_transaction_keeps_only_the_serial_of_an_indexed_certificate(self):
         url = self.stack.url + "?operation=PKIOperation"

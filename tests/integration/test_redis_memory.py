@@ -6,7 +6,6 @@ and reports them as metrics and log lines an operator can alert on. Real
 redis-server, signer and gateway; the test changes Redis's settings live."""
 
 import json
-import subprocess
 import time
 import unittest
 
@@ -26,10 +25,7 @@ class RedisMemoryReportTest(unittest.TestCase):
         require_tool(self, "redis-cli")
 
     def redis(self, *args):
-        out = subprocess.run(["redis-cli", "-p", str(self.stack.redis_port), *args],
-                             capture_output=True, text=True, timeout=30)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        return out.stdout.strip()
+        return self.stack.redis_cli(*args)
 
     def wait_for_metric(self, name, want, timeout=15):
         deadline = time.time() + timeout
