@@ -44,6 +44,15 @@ struct CachedCrl {
   std::string der;
   absl::Time next_update;
   absl::Time this_update = absl::InfinitePast();  // InfinitePast: unknown
+  uint64_t number = 0;  // its cRLNumber; 0: unknown (cached before session 17)
+};
+
+// What a gateway keeping a CRL in memory checks per request: the
+// revocation generation and the cached CRL's cRLNumber (0: none cached or
+// unknown).
+struct CrlState {
+  int64_t generation = 0;
+  uint64_t cached_number = 0;
 };
 
 // notAfter of a DER certificate. InvalidArgument when it does not parse.
@@ -97,7 +106,22 @@ class CertificateIndex {
   // is stale.
   virtual absl::StatusOr<int64_t> RevocationGeneration() = 0;
 
-  // Next cRLNumber (monotonic, RFC 5280 section 5.2.3).
+  // Disaster recovery (Redis lost the revocation list: no AOF, a restore
+  // from an older backup, a failover that lost writes): records each of
+  // `entries` (read from a CRL this CA signed) that the revocation list
+  // lacks, with its date and reason, marks its certificate revoked where
+  // the index still has it, and moves the cRLNumber counter to at least
+  // `crl_number`. A revocation the list has is left as it is. Returns how
+  // many entries were missing; the generation moves on when any was or the
+  // counter moved (a cached CRL is then signed anew).
+  virtual absl::StatusOr<int64_t> RestoreRevoked(const std::vector<RevokedSerial>& entries,
+                                                 uint64_t crl_number) = 0;
+
+  // RevocationGeneration and the cached CRL's number, in one round trip.
+  virtual absl::StatusOr<CrlState> GetCrlState() = 0;
+
+  // Next cRLNumber (monotonic, RFC 5280 section 5.2.3), always above the
+  // cached CRL's number (even if the counter was lost).
   virtual absl::StatusOr<uint64_t> NextCrlNumber() = 0;
 
   // Certificates recorded for `profile` ("" = every profile) in the order
@@ -112,7 +136,11 @@ class CertificateIndex {
                                                int page_size) = 0;
 
   virtual absl::StatusOr<std::optional<CachedCrl>> GetCachedCrl() = 0;
-  virtual absl::Status PutCachedCrl(const CachedCrl& crl) = 0;
+  // Caches `crl` unless the cached one has the same or a higher cRLNumber
+  // (another gateway signed a later CRL meanwhile): true when cached. So
+  // the cached CRL's number never goes back, and every gateway serving the
+  // cached CRL serves numbers in order (RFC 5280 section 5.2.3).
+  virtual absl::StatusOr<bool> PutCachedCrl(const CachedCrl& crl) = 0;
 };
 
 }  // namespace scep::redis

@@ -220,6 +220,25 @@ TEST_F(RedisCertificateIndexScriptTest, RevocationEntriesOfEveryFormatAreRead) {
   EXPECT_EQ(main_ca->ListRevoked().status().code(), absl::StatusCode::kDataLoss);
 }
 
+// A CRL cached by a gateway from before session 17 (no cRLNumber field)
+// reads as number 0 and is replaced by the next one signed.
+TEST_F(RedisCertificateIndexScriptTest, CrlCachedWithoutANumberIsReplaced) {
+  ASSERT_TRUE(server_->Command({"HSET", "scep:crl:cache", "gen", "4", "der", "old-crl",
+                                "next_update", "1900000000", "this_update", "1800000000"})
+                  .ok());
+  auto index = RedisCertificateIndex::New(options_).value();
+  auto cached = index->GetCachedCrl().value();
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_EQ(cached->der, "old-crl");
+  EXPECT_EQ(cached->number, 0u);
+  EXPECT_EQ(cached->this_update, absl::FromUnixSeconds(1'800'000'000));
+  EXPECT_TRUE(index->PutCachedCrl({4, "new-crl", absl::FromUnixSeconds(1'900'000'001),
+                                   absl::FromUnixSeconds(1'800'000'001), 3})
+                  .value());
+  EXPECT_EQ(index->GetCachedCrl().value()->der, "new-crl");
+  EXPECT_EQ(server_->Command({"HGET", "scep:crl:cache", "number"}).value_or(""), "3");
+}
+
 // Two issuing CAs share Redis: one serial space, one CRL view each.
 TEST_F(RedisCertificateIndexCaTest, EachCaSeesItsOwnRevocationsAndCrl) {
   auto main_ca = RedisCertificateIndex::New(options_).value();
@@ -256,14 +275,67 @@ TEST_P(CertificateIndexTest, CrlNumbersAndCache) {
   EXPECT_EQ(index_->NextCrlNumber().value(), 1u);
   EXPECT_EQ(index_->NextCrlNumber().value(), 2u);
   EXPECT_FALSE(index_->GetCachedCrl().value().has_value());
-  CachedCrl crl{3, std::string("crl\0der", 7), absl::FromUnixSeconds(1'900'000'000)};
-  ASSERT_TRUE(index_->PutCachedCrl(crl).ok());
-  ASSERT_TRUE(index_->PutCachedCrl({2, "older", absl::FromUnixSeconds(1)}).ok());
+  CachedCrl crl{3, std::string("crl\0der", 7), absl::FromUnixSeconds(1'900'000'000),
+                absl::FromUnixSeconds(1'800'000'000), 7};
+  EXPECT_TRUE(index_->PutCachedCrl(crl).value());
+  // A CRL numbered below the cached one, or the same number, is not cached,
+  // whatever generation it covers: another gateway signed a later CRL.
+  EXPECT_FALSE(index_->PutCachedCrl({2, "older", absl::FromUnixSeconds(1), {}, 6}).value());
+  EXPECT_FALSE(index_->PutCachedCrl({4, "same number", absl::FromUnixSeconds(1), {}, 7}).value());
   auto cached = index_->GetCachedCrl().value();
   ASSERT_TRUE(cached.has_value());
   EXPECT_EQ(cached->generation, 3);
   EXPECT_EQ(cached->der, crl.der);
   EXPECT_EQ(cached->next_update, crl.next_update);
+  EXPECT_EQ(cached->this_update, crl.this_update);
+  EXPECT_EQ(cached->number, 7u);
+  // A higher number replaces it, even of the same generation (re-signed
+  // for freshness).
+  EXPECT_TRUE(index_->PutCachedCrl({3, "later", absl::FromUnixSeconds(2), {}, 8}).value());
+  EXPECT_EQ(index_->GetCachedCrl().value()->der, "later");
+  EXPECT_EQ(index_->GetCachedCrl().value()->number, 8u);
+  // The counter (at 2) never numbers a CRL below the cached one's.
+  EXPECT_EQ(index_->NextCrlNumber().value(), 9u);
+  EXPECT_EQ(index_->NextCrlNumber().value(), 10u);
+}
+
+// Disaster recovery: revocations read back from a CRL. Those the list
+// lacks are recorded (a certificate still indexed becomes revoked), the
+// others are left as they are, and the cRLNumber counter moves past the
+// CRL's number.
+TEST_P(CertificateIndexTest, RestoreRevokedRecordsWhatIsMissing) {
+  const absl::Time t1 = absl::FromUnixSeconds(1'800'000'001);
+  const absl::Time t2 = absl::FromUnixSeconds(1'800'000'002);
+  const absl::Time t3 = absl::FromUnixSeconds(1'800'000'003);
+  ASSERT_TRUE(index_->Put("0a", Record("der-a"), absl::Hours(1)).ok());
+  ASSERT_TRUE(index_->Put("0b", Record("der-b"), absl::Hours(1)).ok());
+  ASSERT_TRUE(index_->Revoke("0b", 4, t2).ok());
+  const int64_t generation = index_->RevocationGeneration().value();
+  const std::vector<RevokedSerial> entries = {
+      {"0a", t1, 1}, {"0b", t3, 9}, {"0c", t3, 5}};
+  EXPECT_EQ(index_->RestoreRevoked(entries, 41).value(), 2);
+  EXPECT_GT(index_->RevocationGeneration().value(), generation);
+  auto a = index_->Get("0a").value();
+  ASSERT_TRUE(a.has_value());
+  EXPECT_TRUE(a->revoked);
+  EXPECT_EQ(a->reason, 1);
+  EXPECT_EQ(a->revoked_at, t1);
+  std::map<std::string, RevokedSerial> listed;
+  const std::vector<RevokedSerial> revoked = index_->ListRevoked().value();
+  for (const RevokedSerial& r : revoked) listed[r.serial_hex] = r;
+  ASSERT_EQ(listed.size(), 3u);
+  EXPECT_EQ(listed["0b"].reason, 4);  // as it was revoked, not as restored
+  EXPECT_EQ(listed["0b"].revoked_at, t2);
+  EXPECT_EQ(listed["0c"].reason, 5);
+  EXPECT_EQ(listed["0c"].revoked_at, t3);
+  EXPECT_EQ(listed["0c"].not_after, absl::InfiniteFuture());  // a CRL does not say
+  EXPECT_EQ(index_->NextCrlNumber().value(), 42u);
+  // Again: nothing missing, the generation stays.
+  const int64_t after = index_->RevocationGeneration().value();
+  EXPECT_EQ(index_->RestoreRevoked(entries, 41).value(), 0);
+  EXPECT_EQ(index_->RevocationGeneration().value(), after);
+  EXPECT_EQ(index_->RestoreRevoked({{"NOT-HEX", t1, 0}}, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(CertificateIndexTest, RejectsMalformedSerials) {

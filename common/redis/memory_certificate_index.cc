@@ -1,5 +1,6 @@
 #include "common/redis/memory_certificate_index.h"
 
+#include <algorithm>
 #include <iterator>
 
 #include "common/redis/request_keys.h"
@@ -10,6 +11,17 @@ namespace scep::redis {
 absl::Status MemoryCertificateIndex::Check() const {
   if (unavailable_) return absl::UnavailableError("memory index: unavailable (test hook)");
   return absl::OkStatus();
+}
+
+void MemoryCertificateIndex::LoseEverything() {
+  std::lock_guard<std::mutex> lock(mu_);
+  records_.clear();
+  listing_.clear();
+  generation_ = 0;
+  crl_number_ = 0;
+  crl_.reset();
+  forgotten_.clear();
+  restored_.clear();
 }
 
 absl::Status MemoryCertificateIndex::Put(absl::string_view serial_hex,
@@ -67,6 +79,9 @@ absl::StatusOr<std::vector<RevokedSerial>> MemoryCertificateIndex::ListRevoked()
       out.push_back(std::move(entry));
     }
   }
+  for (const auto& [serial, entry] : restored_) {
+    if (!forgotten_.contains(serial)) out.push_back(entry);
+  }
   return out;
 }
 
@@ -86,10 +101,49 @@ absl::StatusOr<int64_t> MemoryCertificateIndex::RevocationGeneration() {
   return generation_;
 }
 
+absl::StatusOr<int64_t> MemoryCertificateIndex::RestoreRevoked(
+    const std::vector<RevokedSerial>& entries, uint64_t crl_number) {
+  if (absl::Status s = Check(); !s.ok()) return s;
+  for (const RevokedSerial& entry : entries) {
+    if (absl::Status s = ValidateSerialHex(entry.serial_hex); !s.ok()) return s;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t restored = 0;
+  for (const RevokedSerial& entry : entries) {
+    auto it = records_.find(entry.serial_hex);
+    const bool listed = it != records_.end()
+                            ? it->second.revoked && !forgotten_.contains(entry.serial_hex)
+                            : restored_.contains(entry.serial_hex);
+    if (listed) continue;
+    ++restored;
+    forgotten_.erase(entry.serial_hex);
+    if (it != records_.end()) {
+      it->second.revoked = true;
+      it->second.reason = entry.reason;
+      it->second.revoked_at = entry.revoked_at;
+    } else {
+      RevokedSerial kept = entry;
+      kept.not_after = absl::InfiniteFuture();
+      restored_[entry.serial_hex] = std::move(kept);
+    }
+  }
+  if (restored > 0 || crl_number_ < crl_number) ++generation_;
+  crl_number_ = std::max(crl_number_, crl_number);
+  return restored;
+}
+
+absl::StatusOr<CrlState> MemoryCertificateIndex::GetCrlState() {
+  if (absl::Status s = Check(); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  return CrlState{generation_, crl_.has_value() ? crl_->number : 0};
+}
+
 absl::StatusOr<uint64_t> MemoryCertificateIndex::NextCrlNumber() {
   if (absl::Status s = Check(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
-  return ++crl_number_;
+  ++crl_number_;
+  if (crl_.has_value() && crl_number_ <= crl_->number) crl_number_ = crl_->number + 1;
+  return crl_number_;
 }
 
 absl::StatusOr<CertificatePage> MemoryCertificateIndex::List(
@@ -127,11 +181,12 @@ absl::StatusOr<std::optional<CachedCrl>> MemoryCertificateIndex::GetCachedCrl() 
   return crl_;
 }
 
-absl::Status MemoryCertificateIndex::PutCachedCrl(const CachedCrl& crl) {
+absl::StatusOr<bool> MemoryCertificateIndex::PutCachedCrl(const CachedCrl& crl) {
   if (absl::Status s = Check(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
-  if (!crl_.has_value() || crl_->generation <= crl.generation) crl_ = crl;
-  return absl::OkStatus();
+  if (crl_.has_value() && crl_->number >= crl.number) return false;
+  crl_ = crl;
+  return true;
 }
 
 }  // namespace scep::redis

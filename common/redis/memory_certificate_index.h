@@ -21,6 +21,9 @@ class MemoryCertificateIndex final : public CertificateIndex {
       : issuing_ca_(std::move(issuing_ca)) {}
 
   void SetUnavailable(bool unavailable) { unavailable_ = unavailable; }
+  // Forgets everything, as a Redis without persistence does on a restart
+  // (test hook).
+  void LoseEverything();
 
   absl::Status Put(absl::string_view serial_hex, const CertificateRecord& record,
                    absl::Duration ttl) override;
@@ -31,13 +34,16 @@ class MemoryCertificateIndex final : public CertificateIndex {
   absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() override;
   absl::Status ForgetRevoked(const std::vector<std::string>& serials) override;
   absl::StatusOr<int64_t> RevocationGeneration() override;
+  absl::StatusOr<CrlState> GetCrlState() override;
+  absl::StatusOr<int64_t> RestoreRevoked(const std::vector<RevokedSerial>& entries,
+                                         uint64_t crl_number) override;
   absl::StatusOr<uint64_t> NextCrlNumber() override;
   absl::StatusOr<CertificatePage> List(absl::string_view profile,
                                        std::optional<bool> revoked,
                                        absl::string_view page_token,
                                        int page_size) override;
   absl::StatusOr<std::optional<CachedCrl>> GetCachedCrl() override;
-  absl::Status PutCachedCrl(const CachedCrl& crl) override;
+  absl::StatusOr<bool> PutCachedCrl(const CachedCrl& crl) override;
 
  private:
   absl::Status Check() const;
@@ -53,6 +59,8 @@ class MemoryCertificateIndex final : public CertificateIndex {
   uint64_t crl_number_ = 0;
   std::optional<CachedCrl> crl_;
   std::set<std::string, std::less<>> forgotten_;  // ForgetRevoked
+  // RestoreRevoked entries without a record.
+  std::map<std::string, RevokedSerial, std::less<>> restored_;
 };
 
 }  // namespace scep::redis

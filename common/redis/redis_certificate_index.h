@@ -39,13 +39,16 @@ class RedisCertificateIndex final : public CertificateIndex {
   absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() override;
   absl::Status ForgetRevoked(const std::vector<std::string>& serials) override;
   absl::StatusOr<int64_t> RevocationGeneration() override;
+  absl::StatusOr<CrlState> GetCrlState() override;
+  absl::StatusOr<int64_t> RestoreRevoked(const std::vector<RevokedSerial>& entries,
+                                         uint64_t crl_number) override;
   absl::StatusOr<uint64_t> NextCrlNumber() override;
   absl::StatusOr<CertificatePage> List(absl::string_view profile,
                                        std::optional<bool> revoked,
                                        absl::string_view page_token,
                                        int page_size) override;
   absl::StatusOr<std::optional<CachedCrl>> GetCachedCrl() override;
-  absl::Status PutCachedCrl(const CachedCrl& crl) override;
+  absl::StatusOr<bool> PutCachedCrl(const CachedCrl& crl) override;
 
  private:
   RedisCertificateIndex(std::unique_ptr<RedisConnectionPool> pool,
@@ -60,6 +63,8 @@ class RedisCertificateIndex final : public CertificateIndex {
   const std::string crl_cache_key_;
   // Put's script, run by EVALSHA (one per issued certificate).
   const LuaScript put_;
+  // GetCrlState's, by EVALSHA (one per CRL request).
+  const LuaScript crl_state_;
 };
 
 }  // namespace scep::redis

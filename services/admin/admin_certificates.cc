@@ -18,6 +18,7 @@
 #include "common/crypto/pem.h"
 #include "services/admin/admin_core.h"
 #include "services/gateway/crl_cache.h"
+#include "services/gateway/crl_contents.h"
 #include "services/gateway/profile_bounds.h"
 
 namespace scep::admin {
@@ -158,6 +159,29 @@ absl::StatusOr<v1::GetCRLResponse> AdminCore::GetCrl(const v1::GetCRLRequest& re
                    gateway::CurrentCrl(*ca.signer, *ca.index, options_.crl_validity));
   v1::GetCRLResponse response;
   response.set_crl(*crl.der);
+  return response;
+}
+
+absl::StatusOr<v1::RestoreRevocationsResponse> AdminCore::RestoreRevocations(
+    const v1::RestoreRevocationsRequest& request, const std::string& actor) {
+  ASSIGN_OR_RETURN(const gateway::Profile* profile,
+                   FindProfile(request.profile(), absl::StatusCode::kNotFound));
+  ASSIGN_OR_RETURN(AdminCaDeps ca, CaOf(*profile));
+  ASSIGN_OR_RETURN(std::shared_ptr<const gateway::CaSet> certificates, ca.ca->Get());
+  ASSIGN_OR_RETURN(gateway::CrlContents crl,
+                   gateway::ReadCrl(request.crl(), certificates->ca.get()));
+  ASSIGN_OR_RETURN(int64_t restored, ca.index->RestoreRevoked(crl.revoked, crl.number));
+  Audit(LogRecord(LogLevel::kInfo, "audit")
+            .Str("action", "restore_revocations")
+            .Str("actor", actor)
+            .Str("profile", profile->name)
+            .Int("crl_number", static_cast<int64_t>(crl.number))
+            .Int("listed", static_cast<int64_t>(crl.revoked.size()))
+            .Int("restored", restored));
+  v1::RestoreRevocationsResponse response;
+  response.set_listed(static_cast<int64_t>(crl.revoked.size()));
+  response.set_restored(restored);
+  response.set_crl_number(crl.number);
   return response;
 }
 

@@ -85,6 +85,8 @@ class AdminCore {
       const v1::ListCertificatesRequest& request, const std::string& actor);
   absl::StatusOr<v1::GetCRLResponse> GetCrl(const v1::GetCRLRequest& request,
                                             const std::string& actor);
+  absl::StatusOr<v1::RestoreRevocationsResponse> RestoreRevocations(
+      const v1::RestoreRevocationsRequest& request, const std::string& actor);
   absl::StatusOr<v1::Profile> GetProfile(const v1::GetProfileRequest& request,
                                          const std::string& actor);
   absl::StatusOr<v1::ListProfilesResponse> ListProfiles(

@@ -85,6 +85,12 @@ grpc::ServerUnaryReactor* AdminService::GetCRL(grpc::CallbackServerContext* cont
   return Run(context, request, response, &AdminCore::GetCrl);
 }
 
+grpc::ServerUnaryReactor* AdminService::RestoreRevocations(
+    grpc::CallbackServerContext* context, const v1::RestoreRevocationsRequest* request,
+    v1::RestoreRevocationsResponse* response) {
+  return Run(context, request, response, &AdminCore::RestoreRevocations);
+}
+
 grpc::ServerUnaryReactor* AdminService::Enroll(grpc::CallbackServerContext* context,
                                                const v1::EnrollRequest* request,
                                                v1::EnrollResponse* response) {

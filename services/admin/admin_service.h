@@ -49,6 +49,9 @@ class AdminService final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* GetCRL(grpc::CallbackServerContext* context,
                                    const v1::GetCRLRequest* request,
                                    v1::GetCRLResponse* response) override;
+  grpc::ServerUnaryReactor* RestoreRevocations(
+      grpc::CallbackServerContext* context, const v1::RestoreRevocationsRequest* request,
+      v1::RestoreRevocationsResponse* response) override;
   grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* context,
                                    const v1::EnrollRequest* request,
                                    v1::EnrollResponse* response) override;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/base/status_macros.h"
+#include "services/gateway/crl_contents.h"
 
 namespace scep::gateway {
 
@@ -16,16 +17,20 @@ bool Fresh(int64_t generation, absl::Time next_update, int64_t wanted,
   return generation >= wanted && next_update - now > validity / 2;
 }
 
-}  // namespace
-
-absl::StatusOr<SignedCrl> CurrentCrl(SignerClient& signer, redis::CertificateIndex& index,
-                                     absl::Duration validity, absl::Time now) {
+// One attempt of CurrentCrl: the cached CRL if it is current, else a new
+// one. `*superseded` when another gateway cached a CRL with a higher
+// cRLNumber while this one was being signed: the caller looks again rather
+// than serve a CRL numbered below the one others serve.
+absl::StatusOr<SignedCrl> CurrentCrlOnce(SignerClient& signer, redis::CertificateIndex& index,
+                                         absl::Duration validity, absl::Time now,
+                                         bool* superseded) {
+  *superseded = false;
   ASSIGN_OR_RETURN(int64_t generation, index.RevocationGeneration());
   ASSIGN_OR_RETURN(std::optional<redis::CachedCrl> cached, index.GetCachedCrl());
   if (cached.has_value() &&
       Fresh(cached->generation, cached->next_update, generation, validity, now)) {
     return SignedCrl{std::make_shared<const std::string>(std::move(cached->der)),
-                     cached->generation, cached->next_update};
+                     cached->generation, cached->next_update, cached->number};
   }
   CrlRequest request;
   ASSIGN_OR_RETURN(std::vector<redis::RevokedSerial> revoked, index.ListRevoked());
@@ -50,22 +55,81 @@ absl::StatusOr<SignedCrl> CurrentCrl(SignerClient& signer, redis::CertificateInd
   request.this_update = now;
   request.next_update = now + validity;
   ASSIGN_OR_RETURN(std::string der, signer.SignCrl(request));
-  // Losing the cache write only costs a re-sign later.
-  (void)index.PutCachedCrl({generation, der, request.next_update, request.this_update});
-  // They are off this CRL; failing to forget them only keeps them listed.
-  if (!expired.empty()) (void)index.ForgetRevoked(expired);
+  absl::StatusOr<bool> cached_now = index.PutCachedCrl(
+      {generation, der, request.next_update, request.this_update, request.number});
+  // Failing to cache it only costs a re-sign later.
+  if (cached_now.ok() && !*cached_now) {
+    *superseded = true;
+  } else if (!expired.empty()) {
+    // They are off this CRL; failing to forget them only keeps them listed.
+    (void)index.ForgetRevoked(expired);
+  }
   return SignedCrl{std::make_shared<const std::string>(std::move(der)), generation,
-                   request.next_update};
+                   request.next_update, request.number, cached_now.ok() && *cached_now};
+}
+
+}  // namespace
+
+absl::StatusOr<SignedCrl> CurrentCrl(SignerClient& signer, redis::CertificateIndex& index,
+                                     absl::Duration validity, absl::Time now) {
+  // Two gateways signing at once (a revocation, then a CRL request at each)
+  // take cRLNumbers n and n+1; the one that cached n+1 first wins, and the
+  // other serves the winner's CRL when it covers the revocations it was
+  // asked for, or signs again (n+2) when it does not. Bounded: after
+  // kAttempts lost races the last CRL signed is served.
+  constexpr int kAttempts = 3;
+  absl::StatusOr<SignedCrl> crl;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    bool superseded = false;
+    crl = CurrentCrlOnce(signer, index, validity, now, &superseded);
+    if (!crl.ok() || !superseded) return crl;
+  }
+  return crl;
+}
+
+bool CrlCache::RestoreFrom(const SignedCrl& kept, const redis::CrlState& found) {
+  Restore restore{kept.generation, kept.number, found, 0};
+  absl::StatusOr<CrlContents> contents = ReadCrl(*kept.der);
+  if (!contents.ok()) {
+    restore.restored = contents.status();
+  } else {
+    restore.restored = index_->RestoreRevoked(contents->revoked, kept.number);
+  }
+  if (on_restore_ != nullptr) on_restore_(restore);
+  return restore.restored.ok();
 }
 
 absl::StatusOr<std::shared_ptr<const std::string>> CrlCache::Get(absl::Time now) {
-  ASSIGN_OR_RETURN(int64_t generation, index_->RevocationGeneration());
+  ASSIGN_OR_RETURN(redis::CrlState state, index_->GetCrlState());
+  std::optional<SignedCrl> lost;
+  {
+    absl::MutexLock lock(&mu_);
+    // (A kept CRL the index did not take is numbered above the cached one.)
+    if (kept_.has_value() && (state.generation < kept_->generation ||
+                              (kept_->cached && state.cached_number < kept_->number))) {
+      lost = kept_;
+    }
+  }
+  if (lost.has_value()) {
+    if (!RestoreFrom(*lost, state)) {
+      if (lost->next_update > now) return lost->der;
+      return absl::UnavailableError("CRL: revocations lost in Redis could not be restored");
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      // Its generation means nothing against Redis's from now on: the next
+      // CRL is signed from the repaired list.
+      if (kept_.has_value() && kept_->number == lost->number) kept_.reset();
+    }
+    ASSIGN_OR_RETURN(state, index_->GetCrlState());
+  }
+  const int64_t generation = state.generation;
   std::shared_ptr<Build> build;
   bool mine = false;
   {
     absl::MutexLock lock(&mu_);
-    if (kept_.has_value() && Fresh(kept_->generation, kept_->next_update, generation,
-                                   validity_, now)) {
+    if (kept_.has_value() && kept_->number >= state.cached_number &&
+        Fresh(kept_->generation, kept_->next_update, generation, validity_, now)) {
       return kept_->der;
     }
     if (building_ != nullptr && building_->generation >= generation) {
@@ -80,8 +144,10 @@ absl::StatusOr<std::shared_ptr<const std::string>> CrlCache::Get(absl::Time now)
     build->result = CurrentCrl(*signer_, *index_, validity_, now);
     {
       absl::MutexLock lock(&mu_);
+      // Of two builds in flight (a newer generation arrived meanwhile), the
+      // later CRL is kept.
       if (build->result.ok() &&
-          (!kept_.has_value() || kept_->generation <= build->result->generation)) {
+          (!kept_.has_value() || kept_->number <= build->result->number)) {
         kept_ = *build->result;
       }
       if (building_ == build) building_.reset();

@@ -2,9 +2,11 @@
 #define SCEP_SERVICES_GATEWAY_CRL_CACHE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -22,6 +24,8 @@ struct SignedCrl {
   std::shared_ptr<const std::string> der;
   int64_t generation = 0;  // the revocation generation it lists
   absl::Time next_update;
+  uint64_t number = 0;  // its cRLNumber (0: unknown, cached before session 17)
+  bool cached = true;   // false: signed, but the index did not take it
 };
 
 // The CA's current CRL (DER), shared by SCEP GetCRL and the admin API.
@@ -29,7 +33,9 @@ struct SignedCrl {
 // latest revocation and has more than half of `validity` left; otherwise
 // a new one (next cRLNumber, nextUpdate = now + validity) is signed by the
 // CA key and cached, so all gateways serve the same CRL between
-// revocations. A revoked certificate leaves the CRL (and the index's
+// revocations. When two gateways sign at once, the CRL with the higher
+// cRLNumber is cached and served by both (the other one is dropped), so a
+// relying party never sees the number go back. A revoked certificate leaves the CRL (and the index's
 // revocation list) once a CRL issued after its notAfter has listed it
 // (RFC 5280 section 3.3), so the CRL's size follows the revoked
 // certificates still valid. Unavailable when the index or the signer is
@@ -39,18 +45,43 @@ absl::StatusOr<SignedCrl> CurrentCrl(SignerClient& signer, redis::CertificateInd
                                      absl::Duration validity, absl::Time now = absl::Now());
 
 // CurrentCrl with the CRL kept in this process: a request reads only the
-// revocation generation from Redis and is answered from memory while the
-// CRL kept covers it and is fresh (rather than fetching megabytes from
+// revocation generation and the cached CRL's number from Redis and is
+// answered from memory while the CRL kept covers that generation, is
+// fresh and is not below the cached number (another gateway cached a later
+// CRL: it is served from then on, so gateways that signed at the same
+// moment converge on one) (rather than fetching megabytes from
 // Redis every time: 150,000 revocations make a 5.4 MB CRL), and when a new
 // one is due one request builds it while the others wait for that build
 // and share its outcome instead of each listing the revocations and asking
 // the CA key to sign (and, while the signer is down, instead of each
 // waiting out its own deadline in turn). Thread-safe.
+//
+// The CRL kept also guards against Redis losing revocations (no AOF, a
+// restore from an older backup, a failover that lost writes): Redis's
+// revocation generation below the kept CRL's, or its cached CRL numbered
+// below it, means Redis lost what the kept CRL lists. Rather than sign a
+// CRL without those revocations (revoked devices valid again) under a
+// cRLNumber going back, the kept CRL's entries missing from Redis are
+// recorded again (CertificateIndex::RestoreRevoked), the counter is moved
+// past its number, and a new CRL is signed from the repaired list. If
+// Redis cannot take them, the kept CRL is served while it is valid.
 class CrlCache {
  public:
-  // `signer` and `index` are not owned and must outlive this.
-  CrlCache(SignerClient* signer, redis::CertificateIndex* index, absl::Duration validity)
-      : signer_(signer), index_(index), validity_(validity) {}
+  // What a restore found and did, for logs and metrics.
+  struct Restore {
+    int64_t kept_generation = 0;
+    uint64_t kept_number = 0;
+    redis::CrlState found;            // Redis's state that gave the loss away
+    absl::StatusOr<int64_t> restored;  // entries recorded again, or why not
+  };
+  using RestoreObserver = std::function<void(const Restore&)>;
+
+  // `signer` and `index` are not owned and must outlive this. `on_restore`
+  // (optional) hears of every restore attempt.
+  CrlCache(SignerClient* signer, redis::CertificateIndex* index, absl::Duration validity,
+           RestoreObserver on_restore = nullptr)
+      : signer_(signer), index_(index), validity_(validity),
+        on_restore_(std::move(on_restore)) {}
 
   absl::StatusOr<std::shared_ptr<const std::string>> Get(absl::Time now = absl::Now());
 
@@ -58,6 +89,9 @@ class CrlCache {
   SignerClient* const signer_;
   redis::CertificateIndex* const index_;
   const absl::Duration validity_;
+  const RestoreObserver on_restore_;
+  // Records the entries of `kept` again; true when the index has them.
+  bool RestoreFrom(const SignedCrl& kept, const redis::CrlState& found);
   // A build in flight; requests that need no newer generation join it.
   struct Build {
     int64_t generation = 0;

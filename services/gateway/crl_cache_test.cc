@@ -1,12 +1,15 @@
 #include "services/gateway/crl_cache.h"
 
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/time/civil_time.h"
@@ -16,10 +19,25 @@
 #include "common/crypto/pem.h"
 #include "common/redis/memory_certificate_index.h"
 #include "gtest/gtest.h"
+#include "services/gateway/crl_contents.h"
 #include "services/gateway/in_process_signer.h"
 
 namespace scep::gateway {
 namespace {
+
+// cRLNumber of a DER CRL; 0 when it has none or does not parse.
+uint64_t CrlNumber(const std::string& der) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size()));
+  if (crl == nullptr) return 0;
+  auto* number = static_cast<ASN1_INTEGER*>(
+      X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr));
+  uint64_t value = 0;
+  if (number != nullptr && ASN1_INTEGER_get_uint64(&value, number) != 1) value = 0;
+  ASN1_INTEGER_free(number);
+  X509_CRL_free(crl);
+  return value;
+}
 
 // Serials listed by a DER CRL.
 std::set<std::string> Listed(const std::string& der) {
@@ -145,14 +163,19 @@ TEST_F(CurrentCrlTest, CrlCacheSignsOnceAndServesFromMemory) {
   absl::StatusOr<std::shared_ptr<const std::string>> first = cache.Get(now);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(signer.signed_count(), 1);
-  // Another CRL of the same generation in the index (as another gateway
-  // might write): the kept one is served, the index is not read for it.
-  redis::CachedCrl other = index_.GetCachedCrl().value().value();
-  other.der = "not read";
-  ASSERT_TRUE(index_.PutCachedCrl(other).ok());
   absl::StatusOr<std::shared_ptr<const std::string>> again = cache.Get(now + absl::Hours(1));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->get(), first->get());  // the same bytes, not a copy
+  EXPECT_EQ(signer.signed_count(), 1);
+  // Another gateway cached a later CRL (a higher cRLNumber) of the same
+  // generation: served from then on, without signing.
+  redis::CachedCrl other = index_.GetCachedCrl().value().value();
+  other.der = "another gateway's";
+  other.number += 1;
+  ASSERT_TRUE(index_.PutCachedCrl(other).value());
+  again = cache.Get(now + absl::Hours(1));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(**again, "another gateway's");
   EXPECT_EQ(signer.signed_count(), 1);
 
   // A revocation: eight requests at once, one signature.
@@ -196,6 +219,160 @@ TEST_F(CurrentCrlTest, CrlCacheSharesAFailedBuild) {
   // Once the signer is back, the next request builds afresh.
   signer.down = false;
   EXPECT_TRUE(cache.Get().ok());
+}
+
+// SignCrl as `inner`, but the first call first runs `race` (another
+// gateway signing a CRL in the meantime).
+class RacedCrlSigner final : public SignerClient {
+ public:
+  RacedCrlSigner(SignerClient* inner, std::function<void()> race)
+      : inner_(inner), race_(std::move(race)) {}
+  absl::StatusOr<CaCertificatesDer> GetCertificates() override {
+    return inner_->GetCertificates();
+  }
+  absl::StatusOr<std::string> Decrypt(absl::string_view enveloped) override {
+    return inner_->Decrypt(enveloped);
+  }
+  absl::StatusOr<std::string> Issue(const IssueRequest& request) override {
+    return inner_->Issue(request);
+  }
+  absl::StatusOr<std::string> SignCertRep(absl::string_view content,
+                                          const codec::ScepAttributes& attributes,
+                                          absl::string_view digest) override {
+    return inner_->SignCertRep(content, attributes, digest);
+  }
+  absl::StatusOr<std::string> SignCrl(const CrlRequest& request) override {
+    ++signed_;
+    if (race_ != nullptr) std::exchange(race_, nullptr)();
+    return inner_->SignCrl(request);
+  }
+  absl::StatusOr<std::string> SignOcsp(const OcspSignRequest& request) override {
+    return inner_->SignOcsp(request);
+  }
+  int signed_count() const { return signed_; }
+
+ private:
+  SignerClient* const inner_;
+  std::function<void()> race_;
+  int signed_ = 0;
+};
+
+// Two gateways sign a CRL at once (one request each after a revocation):
+// the one numbered lower is not cached, and the gateway that signed it
+// serves the other's, so both serve one CRL and a relying party never sees
+// the cRLNumber go back (before session 17 each served its own, and the
+// cache kept whichever was written last).
+TEST_F(CurrentCrlTest, RacingGatewaysServeTheHigherNumberedCrl) {
+  const absl::Time now = not_after_ - absl::Hours(48);
+  absl::StatusOr<SignedCrl> other;
+  RacedCrlSigner signer(&signer_, [&] { other = CurrentCrl(signer_, index_, kValidity, now); });
+  absl::StatusOr<SignedCrl> mine = CurrentCrl(signer, index_, kValidity, now);
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(CrlNumber(*other->der), 2u);  // this one took 1, then the other 2
+  EXPECT_EQ(*mine->der, *other->der);
+  EXPECT_EQ(index_.GetCachedCrl().value()->number, 2u);
+  EXPECT_EQ(signer.signed_count(), 1);  // the winner was served, not signed again
+}
+
+// The CRL that won was listed before a revocation this request knows of:
+// not served, a new one is signed (numbered above both).
+TEST_F(CurrentCrlTest, ARacingCrlThatMissesARevocationIsSignedAgain) {
+  const absl::Time now = not_after_ - absl::Hours(48);
+  ASSERT_TRUE(CurrentCrl(signer_, index_, kValidity, now).ok());  // number 1
+  const int64_t before = index_.RevocationGeneration().value();
+  RevokeAnother("0f10");
+  RacedCrlSigner signer(&signer_, [&] {
+    // Another gateway's CRL of the generation before the revocation,
+    // numbered after this one (it took its number later).
+    const uint64_t number = index_.NextCrlNumber().value();
+    ASSERT_TRUE(index_
+                    .PutCachedCrl({before, "misses 0f10", now + kValidity, now, number})
+                    .value());
+  });
+  absl::StatusOr<SignedCrl> crl = CurrentCrl(signer, index_, kValidity, now);
+  ASSERT_TRUE(crl.ok()) << crl.status();
+  EXPECT_EQ(CrlNumber(*crl->der), 4u);  // 2 not cached, 3 taken by the other
+  EXPECT_TRUE(Listed(*crl->der).contains("0f10"));
+  EXPECT_EQ(index_.GetCachedCrl().value()->number, 4u);
+  EXPECT_EQ(signer.signed_count(), 2);
+}
+
+// Redis lost everything (restarted without persistence) while a gateway
+// kept the CRL, and a device was revoked since: the kept CRL's
+// revocations are recorded again, and the next CRL lists them and the new
+// one, numbered above the kept CRL (before session 17 the kept CRL was
+// served, without the new revocation, until half its validity had passed,
+// and then one without the lost revocations under cRLNumber 1).
+TEST_F(CurrentCrlTest, RevocationsRedisLostAreRestoredFromTheKeptCrl) {
+  std::vector<CrlCache::Restore> restores;
+  CrlCache cache(&signer_, &index_, kValidity,
+                 [&](const CrlCache::Restore& r) { restores.push_back(r); });
+  const absl::Time now = not_after_ - absl::Hours(48);
+  ASSERT_TRUE(cache.Get(now).ok());
+  RevokeAnother("0f30");
+  absl::StatusOr<std::shared_ptr<const std::string>> before = cache.Get(now);
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(CrlNumber(**before), 2u);
+  EXPECT_TRUE(restores.empty());
+
+  index_.LoseEverything();
+  RevokeAnother("0f31");
+  absl::StatusOr<std::shared_ptr<const std::string>> after = cache.Get(now + absl::Hours(1));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(Listed(**after), (std::set<std::string>{"0e01", "0e02", "0f30", "0f31"}));
+  EXPECT_GT(CrlNumber(**after), 2u);
+  ASSERT_EQ(restores.size(), 1u);
+  ASSERT_TRUE(restores[0].restored.ok()) << restores[0].restored.status();
+  EXPECT_EQ(*restores[0].restored, 3);
+  EXPECT_EQ(restores[0].kept_number, 2u);
+  // Repaired: no further restore.
+  ASSERT_TRUE(cache.Get(now + absl::Hours(2)).ok());
+  EXPECT_EQ(restores.size(), 1u);
+}
+
+// ReadCrl: what a CRL lists, and only from the CA that signed it.
+TEST_F(CurrentCrlTest, ReadCrlChecksTheIssuer) {
+  const absl::Time now = not_after_ - absl::Hours(48);
+  absl::StatusOr<SignedCrl> crl = CurrentCrl(signer_, index_, kValidity, now);
+  ASSERT_TRUE(crl.ok()) << crl.status();
+  absl::StatusOr<CaCertificatesDer> certs = signer_.GetCertificates();
+  ASSERT_TRUE(certs.ok()) << certs.status();
+  crypto::X509Ptr ca =
+      crypto::FromDer<crypto::X509Ptr>(certs->ca, d2i_X509, "CA").value();
+  absl::StatusOr<CrlContents> read = ReadCrl(*crl->der, ca.get());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->number, 1u);
+  EXPECT_EQ(read->this_update, absl::FromUnixSeconds(absl::ToUnixSeconds(now)));
+  ASSERT_EQ(read->revoked.size(), 2u);
+  std::set<std::string> serials;
+  for (const redis::RevokedSerial& r : read->revoked) {
+    serials.insert(r.serial_hex);
+    EXPECT_EQ(r.reason, 1);
+    EXPECT_EQ(r.revoked_at, not_after_ - absl::Hours(24 * 30));
+  }
+  EXPECT_EQ(serials, (std::set<std::string>{"0e01", "0e02"}));
+  // PEM too.
+  crypto::X509CrlPtr parsed =
+      crypto::FromDer<crypto::X509CrlPtr>(*crl->der, d2i_X509_CRL, "CRL").value();
+  crypto::BioPtr bio(BIO_new(BIO_s_mem()));
+  ASSERT_EQ(PEM_write_bio_X509_CRL(bio.get(), parsed.get()), 1);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  absl::StatusOr<CrlContents> from_pem =
+      ReadCrl(std::string(data, static_cast<size_t>(size)), ca.get());
+  ASSERT_TRUE(from_pem.ok()) << from_pem.status();
+  EXPECT_EQ(from_pem->revoked.size(), 2u);
+  // Another CA: refused.
+  crypto::X509Ptr other = crypto::LoadCertificateFile(SCEP_TESTDATA_DIR "/strongswan-issued.pem")
+                              .value();
+  EXPECT_EQ(ReadCrl(*crl->der, other.get()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A flipped signature byte: refused.
+  std::string tampered = *crl->der;
+  tampered[tampered.size() - 5] ^= 1;
+  EXPECT_EQ(ReadCrl(tampered, ca.get()).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadCrl("not a CRL").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -83,6 +83,12 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
                   .Help("Certificates newly issued by the signer.")
                   .Register(registry)
                   .Add({})),
+      crl_restored_(prometheus::BuildCounter()
+                        .Name("scep_gateway_crl_revocations_restored_total")
+                        .Help("Revocations Redis had lost, recorded again from the CRL a "
+                              "gateway kept in memory.")
+                        .Register(registry)
+                        .Add({})),
       renewed_(prometheus::BuildCounter()
                    .Name("scep_gateway_certificates_renewed_total")
                    .Help("Certificates newly issued for a RenewalReq "
@@ -172,6 +178,10 @@ void GatewayMetrics::Retransmission(absl::string_view profile) {
 
 void GatewayMetrics::CertificateRenewed(absl::string_view profile) {
   renewed_.Add({{"profile", std::string(profile)}}).Increment();
+}
+
+void GatewayMetrics::CrlRevocationsRestored(int64_t count) {
+  crl_restored_.Increment(static_cast<double>(count));
 }
 
 void GatewayMetrics::CertificateRevoked(int reason) {

@@ -93,6 +93,8 @@ class GatewayMetrics {
   // A parked claim taken over once its holder's lease ended; `by` is
   // "poll" (CertPoll) or "request" (the request sent again).
   void ClaimTakenOver(absl::string_view profile, absl::string_view by);
+  // Revocations Redis had lost, recorded again from a gateway's CRL.
+  void CrlRevocationsRestored(int64_t count);
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;
@@ -105,6 +107,7 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& replays_;
   prometheus::Family<prometheus::Counter>& retransmissions_;
   prometheus::Counter& issued_;
+  prometheus::Counter& crl_restored_;
   prometheus::Family<prometheus::Counter>& renewed_;
   prometheus::Family<prometheus::Counter>& revoked_;
   prometheus::Family<prometheus::Counter>& pending_;

@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
   auto rate_limiter = scep::redis::NewRedisRateLimiter(redis_options);
   if (!rate_limiter.ok()) return Fail(log, rate_limiter.status());
   options.extras = {challenge_store->get(), request_store->get(), verifier.get(),
-                    rate_limiter->get(), &metrics};
+                    rate_limiter->get(), &metrics, &log};
   if (!store.ok()) return Fail(log, store.status());
   auto timed_store = scep::gateway::NewTimedEnrollmentStore(store->get(), &metrics);
 

@@ -9,6 +9,7 @@
 #include "common/codec/csr.h"
 #include "common/codec/identifiers.h"
 #include "common/codec/pki_message.h"
+#include "common/metrics/json_log.h"
 #include "common/redis/certificate_index.h"
 #include "common/redis/enrollment_store.h"
 #include "common/redis/rate_limiter.h"
@@ -72,6 +73,7 @@ struct PkiExtras {
   ChallengeVerifier* verifier = nullptr;
   redis::RateLimiter* rate_limiter = nullptr;  // null: limits not enforced
   GatewayMetrics* metrics = nullptr;  // null: renewals, PENDING not counted
+  metrics::JsonLogger* log = nullptr;  // null: CRL restores not logged
 };
 
 // failInfoText of the FAILURE answering a senderNonce seen before in
@@ -88,7 +90,8 @@ class PkiOperation {
       : options_(options), signer_(signer), store_(store), index_(index),
         certificates_(certificates), extras_(extras),
         issuer_(signer, index, options.index_grace),
-        crl_cache_(signer, index, options.crl_validity) {}
+        crl_cache_(signer, index, options.crl_validity,
+                   [this](const CrlCache::Restore& restore) { CrlRestored(restore); }) {}
 
   PkiOutcome Handle(const Profile& profile, absl::string_view der);
 
@@ -186,6 +189,8 @@ class PkiOperation {
   PkiOutcome Signed(const Request& req, std::string der,
                     const codec::ScepAttributes& attrs, std::string summary) const;
   PkiOutcome UnavailableAfterNonce(const Request& req, absl::string_view what);
+  // Logs and counts revocations the CRL cache restored (CrlCache).
+  void CrlRestored(const CrlCache::Restore& restore) const;
 
   const PkiOperationOptions options_;
   SignerClient* const signer_;

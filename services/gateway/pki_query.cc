@@ -117,6 +117,26 @@ absl::StatusOr<std::shared_ptr<const std::string>> PkiOperation::Crl() {
   return crl_cache_.Get();
 }
 
+void PkiOperation::CrlRestored(const CrlCache::Restore& restore) const {
+  if (restore.restored.ok() && extras_.metrics != nullptr) {
+    extras_.metrics->CrlRevocationsRestored(*restore.restored);
+  }
+  if (extras_.log == nullptr) return;
+  // An error either way: Redis lost data it should have kept (see
+  // README, "Redis persistence").
+  metrics::LogRecord record(metrics::LogLevel::kError, "crl_revocations_lost");
+  record.Int("kept_crl_generation", restore.kept_generation)
+      .Int("kept_crl_number", static_cast<int64_t>(restore.kept_number))
+      .Int("redis_generation", restore.found.generation)
+      .Int("redis_crl_number", static_cast<int64_t>(restore.found.cached_number));
+  if (restore.restored.ok()) {
+    record.Int("restored", *restore.restored);
+  } else {
+    record.Str("error", restore.restored.status().ToString());
+  }
+  extras_.log->Log(record);
+}
+
 PkiOutcome PkiOperation::HandleGetCrl(Request& req, const std::string& plain,
                                       const CaSet& ca) {
   absl::StatusOr<codec::IssuerAndSerial> ids = codec::DecodeIssuerAndSerial(plain);

@@ -48,6 +48,16 @@ class TimedCertificateIndex final : public redis::CertificateIndex {
     return Timed("IndexForgetRevoked", [&] { return inner_->ForgetRevoked(serials); });
   }
 
+  absl::StatusOr<int64_t> RestoreRevoked(const std::vector<RevokedSerial>& entries,
+                                         uint64_t crl_number) override {
+    return Timed("IndexRestoreRevoked",
+                 [&] { return inner_->RestoreRevoked(entries, crl_number); });
+  }
+
+  absl::StatusOr<redis::CrlState> GetCrlState() override {
+    return Timed("IndexGetCrlState", [&] { return inner_->GetCrlState(); });
+  }
+
   absl::StatusOr<int64_t> RevocationGeneration() override {
     return Timed("IndexRevocationGeneration",
                  [&] { return inner_->RevocationGeneration(); });
@@ -70,7 +80,7 @@ class TimedCertificateIndex final : public redis::CertificateIndex {
     return Timed("IndexGetCachedCrl", [&] { return inner_->GetCachedCrl(); });
   }
 
-  absl::Status PutCachedCrl(const CachedCrl& crl) override {
+  absl::StatusOr<bool> PutCachedCrl(const CachedCrl& crl) override {
     return Timed("IndexPutCachedCrl", [&] { return inner_->PutCachedCrl(crl); });
   }
 

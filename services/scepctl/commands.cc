@@ -14,11 +14,14 @@ namespace {
 
 using internal::CommandContext;
 
-// "crl", "enroll" and "mobileconfig" stand alone; every other verb has a
-// sub-verb ("certs show").
+// "crl", "enroll" and "mobileconfig" stand alone (but "crl restore");
+// every other verb has a sub-verb ("certs show").
 std::string VerbOf(const CliArgs& args) {
   if (args.words.empty()) return "";
   const std::string& first = args.words[0];
+  if (first == "crl" && args.words.size() >= 2 && args.words[1] == "restore") {
+    return "crl restore";
+  }
   if (first == "crl" || first == "enroll" || first == "mobileconfig") return first;
   if (args.words.size() < 2) return first;
   return first + " " + args.words[1];
@@ -35,6 +38,7 @@ const std::map<std::string, int (*)(CommandContext&)>& Verbs() {
       {"certs show", &internal::CertsShow},
       {"certs revoke", &internal::CertsRevoke},
       {"crl", &internal::Crl},
+      {"crl restore", &internal::CrlRestore},
       {"enroll", &internal::Enroll},
       {"profiles list", &internal::ProfilesList},
       {"profiles show", &internal::ProfilesShow},

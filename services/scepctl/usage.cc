@@ -18,6 +18,7 @@ Commands (each takes --help):
   certs show         one certificate (PEM with --pem or --out)
   certs revoke       revoke a certificate (it appears on the next CRL)
   crl                the current CRL (DER; PEM with --pem)
+  crl restore        record again the revocations of a CRL Redis lost
   enroll             issue a certificate for a CSR under a profile
   profiles list|show the configured profiles
   mobileconfig       an Apple .mobileconfig with a SCEP payload for a profile
@@ -60,6 +61,15 @@ certificateHold(6) privilegeWithdrawn(9) aACompromise(10). Default 0.
       {"crl", R"(usage: scepctl crl [--profile P] [--out FILE] [--pem]
 Writes the current CRL (DER, or PEM with --pem) to FILE or stdout: that of
 profile P's issuing CA (default: the default profile's).
+)"},
+      {"crl restore", R"(usage: scepctl crl restore --in FILE [--profile P]
+Disaster recovery, when Redis lost revocations (no AOF persistence, a
+restore from an older backup): FILE is a CRL the CA of profile P (default:
+the default profile's) signed, DER or PEM, best the last one published
+(relying parties, proxies and CDNs keep copies). Every entry the
+revocation list lacks is recorded again and the cRLNumber moves past the
+file's, so the next CRL lists them all. Revocations already recorded are
+left as they are; running it twice is harmless.
 )"},
       {"enroll", R"(usage: scepctl enroll --profile P --csr FILE [--request_id ID] [--out FILE]
 Issues a certificate for the PKCS#10 request in FILE (PEM or DER) under
