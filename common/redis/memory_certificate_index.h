@@ -15,7 +15,7 @@ namespace scep::redis {
 // In-process CertificateIndex for unit tests (TTLs are not enforced) with
 // an unavailability hook. One instance holds every CA's certificates and
 // lists the revoked serials of `issuing_ca` ("" = the default CA).
-class MemoryCertificateIndex final : public CertificateIndex {
+class MemoryCertificateIndex : public CertificateIndex {
  public:
   explicit MemoryCertificateIndex(std::string issuing_ca = "")
       : issuing_ca_(std::move(issuing_ca)) {}

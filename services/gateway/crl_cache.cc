@@ -100,13 +100,21 @@ bool CrlCache::RestoreFrom(const SignedCrl& kept, const redis::CrlState& found) 
 }
 
 absl::StatusOr<std::shared_ptr<const std::string>> CrlCache::Get(absl::Time now) {
+  uint64_t kept_version = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    kept_version = kept_version_;
+  }
   ASSIGN_OR_RETURN(redis::CrlState state, index_->GetCrlState());
   std::optional<SignedCrl> lost;
   {
     absl::MutexLock lock(&mu_);
-    // (A kept CRL the index did not take is numbered above the cached one.)
-    if (kept_.has_value() && (state.generation < kept_->generation ||
-                              (kept_->cached && state.cached_number < kept_->number))) {
+    // Only a CRL kept before `state` was read can tell a loss: one kept
+    // since may cover a revocation made after that read. (A kept CRL the
+    // index did not take is numbered above the cached one.)
+    if (kept_.has_value() && kept_version_ == kept_version &&
+        (state.generation < kept_->generation ||
+         (kept_->cached && state.cached_number < kept_->number))) {
       lost = kept_;
     }
   }
@@ -119,7 +127,10 @@ absl::StatusOr<std::shared_ptr<const std::string>> CrlCache::Get(absl::Time now)
       absl::MutexLock lock(&mu_);
       // Its generation means nothing against Redis's from now on: the next
       // CRL is signed from the repaired list.
-      if (kept_.has_value() && kept_->number == lost->number) kept_.reset();
+      if (kept_.has_value() && kept_->number == lost->number) {
+        kept_.reset();
+        ++kept_version_;
+      }
     }
     ASSIGN_OR_RETURN(state, index_->GetCrlState());
   }
@@ -149,6 +160,7 @@ absl::StatusOr<std::shared_ptr<const std::string>> CrlCache::Get(absl::Time now)
       if (build->result.ok() &&
           (!kept_.has_value() || kept_->number <= build->result->number)) {
         kept_ = *build->result;
+        ++kept_version_;
       }
       if (building_ == build) building_.reset();
     }

@@ -100,6 +100,7 @@ class CrlCache {
   };
   absl::Mutex mu_;
   std::optional<SignedCrl> kept_ ABSL_GUARDED_BY(mu_);
+  uint64_t kept_version_ ABSL_GUARDED_BY(mu_) = 0;  // counts changes of kept_
   std::shared_ptr<Build> building_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -117,6 +117,10 @@ class CrlAcrossGatewaysTest(unittest.TestCase):
             numbers.append(max(burst))
             if numbers[:-1]:
                 self.assertGreater(min(burst), numbers[-2], "cRLNumber went back")
+        # Racing requests are no loss of revocations (test order: before
+        # test_revocations_redis_lost_come_back, which loses them).
+        for name in ("gateway", "gateway-b"):
+            self.assertNotIn("crl_revocations_lost", self.stack.log(name))
 
     def test_revocations_redis_lost_come_back(self):
         """Redis restarted without persistence (FLUSHALL here) under
