@@ -30,25 +30,27 @@ absl::StatusOr<RedisReplyPtr> EvalScript(RedisConnectionPool& pool,
                                          absl::string_view operation,
                                          const LuaScript& script,
                                          const std::vector<absl::string_view>& keys,
-                                         const std::vector<absl::string_view>& args) {
+                                         const std::vector<absl::string_view>& args,
+                                         RedisConnectionPool::Ack ack) {
   const std::string key_count = absl::StrCat(keys.size());
   if (!script.sha1.empty()) {
     ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                     pool.Run(operation, Command("EVALSHA", script.sha1, key_count, keys, args)));
+                     pool.Run(operation, Command("EVALSHA", script.sha1, key_count, keys, args),
+                              ack));
     if (reply->type != REDIS_REPLY_ERROR ||
         !absl::StartsWith(absl::string_view(reply->str, reply->len), "NOSCRIPT")) {
       return reply;
     }
   }
-  return pool.Run(operation, Command("EVAL", script.source, key_count, keys, args));
+  return pool.Run(operation, Command("EVAL", script.source, key_count, keys, args), ack);
 }
 
 absl::StatusOr<RedisReplyPtr> EvalScriptOrJournal(
     RedisConnectionPool& pool, RedisWriteJournal& journal, absl::string_view operation,
     const LuaScript& script, const std::vector<absl::string_view>& keys,
-    const std::vector<absl::string_view>& args) {
+    const std::vector<absl::string_view>& args, RedisConnectionPool::Ack ack) {
   if (journal.size() == 0) {
-    absl::StatusOr<RedisReplyPtr> reply = EvalScript(pool, operation, script, keys, args);
+    absl::StatusOr<RedisReplyPtr> reply = EvalScript(pool, operation, script, keys, args, ack);
     if (reply.ok() || !absl::IsUnavailable(reply.status())) return reply;
   }
   const std::string key_count = absl::StrCat(keys.size());

@@ -19,16 +19,20 @@ absl::StatusOr<RedisReplyPtr> EvalScript(RedisConnectionPool& pool,
                                          absl::string_view operation,
                                          const LuaScript& script,
                                          const std::vector<absl::string_view>& keys,
-                                         const std::vector<absl::string_view>& args);
+                                         const std::vector<absl::string_view>& args,
+                                         RedisConnectionPool::Ack ack =
+                                             RedisConnectionPool::Ack::kPrimary);
 
 // Like EvalScript(), for a write that must not be lost: when Redis cannot be
 // reached it is journalled (RedisWriteJournal), in the EVAL form since a
 // restarted server has no script cached. While the journal holds writes,
-// new ones queue behind them so that Redis sees them in order.
+// new ones queue behind them so that Redis sees them in order (and are sent
+// without WAIT, whatever `ack`).
 absl::StatusOr<RedisReplyPtr> EvalScriptOrJournal(
     RedisConnectionPool& pool, RedisWriteJournal& journal, absl::string_view operation,
     const LuaScript& script, const std::vector<absl::string_view>& keys,
-    const std::vector<absl::string_view>& args);
+    const std::vector<absl::string_view>& args,
+    RedisConnectionPool::Ack ack = RedisConnectionPool::Ack::kPrimary);
 
 }  // namespace scep::redis
 

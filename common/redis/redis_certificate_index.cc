@@ -133,6 +133,15 @@ absl::StatusOr<std::string> Word(RedisConnectionPool& pool, absl::string_view op
   return ReplyWord(op, *reply);
 }
 
+// Word() of a write whose loss an admin would notice (a revocation): with
+// RedisOptions::wait_replicas, answered once replicas have it.
+absl::StatusOr<std::string> ReplicatedWord(RedisConnectionPool& pool, absl::string_view op,
+                                           std::vector<absl::string_view> argv) {
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   pool.Run(op, argv, RedisConnectionPool::Ack::kReplicas));
+  return ReplyWord(op, *reply);
+}
+
 absl::StatusOr<int64_t> Integer(RedisConnectionPool& pool, absl::string_view op,
                                 std::vector<absl::string_view> argv) {
   ASSIGN_OR_RETURN(RedisReplyPtr reply, pool.Run(op, argv));
@@ -230,9 +239,9 @@ absl::Status RedisCertificateIndex::Revoke(absl::string_view serial_hex,
     if (parsed.ok()) not_after = absl::StrCat(absl::ToUnixSeconds(*parsed));
   }
   ASSIGN_OR_RETURN(std::string word,
-                   Word(*pool_, "Revoke",
-                        {"EVAL", kRevokeScript, "3", key, kRevokedKey,
-                         kGenerationKey, serial_hex, reason_text, at, not_after}));
+                   ReplicatedWord(*pool_, "Revoke",
+                                  {"EVAL", kRevokeScript, "3", key, kRevokedKey,
+                                   kGenerationKey, serial_hex, reason_text, at, not_after}));
   if (word == "missing") return absl::NotFoundError("unknown serial");
   return absl::OkStatus();
 }
@@ -322,7 +331,8 @@ absl::StatusOr<int64_t> RedisCertificateIndex::RestoreRevoked(
       argv.push_back(owned[3 * j + 1]);
       argv.push_back(owned[3 * j + 2]);
     }
-    ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run(kOp, argv));
+    ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                     pool_->Run(kOp, argv, RedisConnectionPool::Ack::kReplicas));
     if (reply->type != REDIS_REPLY_INTEGER) return UnexpectedReply(kOp, *reply);
     restored += reply->integer;
     i = end;

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -283,16 +284,33 @@ void RedisConnectionPool::Settle(bool transport_ok) {
 }
 
 absl::StatusOr<RedisReplyPtr> RedisConnectionPool::Run(
-    absl::string_view operation, absl::Span<const absl::string_view> argv) {
+    absl::string_view operation, absl::Span<const absl::string_view> argv, Ack ack) {
   RETURN_IF_ERROR(Admit(operation));
   bool transport_ok = false;
-  absl::StatusOr<RedisReplyPtr> reply = RunAdmitted(operation, argv, &transport_ok);
+  absl::StatusOr<RedisReplyPtr> reply = RunAdmitted(operation, argv, ack, &transport_ok);
   Settle(transport_ok);
   return reply;
 }
 
+bool RedisConnectionPool::WaitForReplicas(redisContext* context,
+                                          absl::string_view operation) {
+  const std::string replicas = absl::StrCat(options_.wait_replicas);
+  const std::string ms =
+      absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.wait_timeout)));
+  absl::StatusOr<RedisReplyPtr> waited =
+      Send(context, operation, {"WAIT", replicas, ms}, sigpipe_ignored_);
+  int64_t acknowledged = -1;
+  if (waited.ok() && (*waited)->type == REDIS_REPLY_INTEGER) {
+    acknowledged = (*waited)->integer;
+  }
+  if (acknowledged < options_.wait_replicas && options_.on_unreplicated != nullptr) {
+    options_.on_unreplicated(operation, acknowledged);
+  }
+  return waited.ok();
+}
+
 absl::StatusOr<RedisReplyPtr> RedisConnectionPool::RunAdmitted(
-    absl::string_view operation, absl::Span<const absl::string_view> argv,
+    absl::string_view operation, absl::Span<const absl::string_view> argv, Ack ack,
     bool* transport_ok) {
   *transport_ok = false;
   ASSIGN_OR_RETURN(ContextPtr context, Acquire(operation));
@@ -332,6 +350,11 @@ absl::StatusOr<RedisReplyPtr> RedisConnectionPool::RunAdmitted(
                        absl::string_view((*reply)->str, (*reply)->len)));
     }
     if (!ReachedReplica(**reply)) {
+      if (ack == Ack::kReplicas && options_.wait_replicas > 0 &&
+          (*reply)->type != REDIS_REPLY_ERROR &&
+          !WaitForReplicas(context.get(), operation)) {
+        context.reset();  // out of sync after a failed WAIT
+      }
       Release(std::move(context));
       return reply;
     }

@@ -56,8 +56,14 @@ class RedisConnectionPool {
   // (READONLY, MASTERDOWN), and at once, without touching the network, while the
   // circuit breaker is open (RedisOptions::failure_cooldown); the message
   // starts with "Redis `operation`:" and never holds the password.
+  //
+  // With Ack::kReplicas and RedisOptions::wait_replicas > 0, a command
+  // Redis ran (no error reply) is followed by WAIT on the same connection
+  // (RedisOptions::wait_timeout); the reply is the command's either way.
+  enum class Ack { kPrimary, kReplicas };
   absl::StatusOr<RedisReplyPtr> Run(absl::string_view operation,
-                                    absl::Span<const absl::string_view> argv);
+                                    absl::Span<const absl::string_view> argv,
+                                    Ack ack = Ack::kPrimary);
 
  private:
   struct ContextDeleter {
@@ -76,7 +82,10 @@ class RedisConnectionPool {
   // Run() after admission; `transport_ok` tells Settle what happened.
   absl::StatusOr<RedisReplyPtr> RunAdmitted(absl::string_view operation,
                                             absl::Span<const absl::string_view> argv,
-                                            bool* transport_ok);
+                                            Ack ack, bool* transport_ok);
+  // WAIT after a write on `context`; false when the connection is no
+  // longer usable. Reports a shortfall to options_.on_unreplicated.
+  bool WaitForReplicas(redisContext* context, absl::string_view operation);
 
   // A reusable idle connection, or a slot to open a new one (nullptr).
   // Unavailable when every slot stays busy past the wait bound.

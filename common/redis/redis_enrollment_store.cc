@@ -223,9 +223,13 @@ absl::Status RedisEnrollmentStore::CompleteIndexedTransaction(
   if (!serial_hex.empty()) RETURN_IF_ERROR(ValidateSerialHex(serial_hex));
   ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "issued TTL"));
   const std::string px = absl::StrCat(ttl_ms);
+  // The last write before the device gets its certificate: with
+  // RedisOptions::wait_replicas, WAIT covers it and the index entry
+  // written before it.
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   EvalOrJournal(*pool_, journal_, kOp, complete_, key,
-                                 {fingerprint, certificate, px, serial_hex}));
+                   EvalScriptOrJournal(*pool_, journal_, kOp, complete_, {key},
+                                       {fingerprint, certificate, px, serial_hex},
+                                       RedisConnectionPool::Ack::kReplicas));
   ASSIGN_OR_RETURN(std::string word, ReplyWord(kOp, *reply));
   if (word == "ok") return absl::OkStatus();
   if (word == "mismatch") {

@@ -2,8 +2,11 @@
 #define SCEP_COMMON_REDIS_REDIS_OPTIONS_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace scep::redis {
@@ -33,6 +36,16 @@ struct RedisOptions {
   // timeouts while Redis hangs (a request took 14 s to get its 503 with
   // Redis stopped). Zero disables it.
   absl::Duration failure_cooldown = absl::Milliseconds(500);
+  // Replication acknowledgement: after a write run with Ack::kReplicas (a
+  // transaction's completion, a revocation) the same connection sends
+  // WAIT `wait_replicas` `wait_timeout`, so the answer waits until that
+  // many replicas have everything written so far. 0: no WAIT. The write
+  // stands either way; fewer replicas within `wait_timeout` (a replica
+  // down or lagging) are reported to `on_unreplicated` (operation, replicas
+  // that acknowledged; -1 when WAIT itself failed).
+  int wait_replicas = 0;
+  absl::Duration wait_timeout = absl::Milliseconds(100);
+  std::function<void(absl::string_view operation, int64_t acknowledged)> on_unreplicated;
 };
 
 }  // namespace scep::redis

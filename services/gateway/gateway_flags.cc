@@ -27,6 +27,13 @@ ABSL_FLAG(int, http_idle_timeout_seconds, 30, "idle keep-alive connections close
 ABSL_FLAG(int, redis_memory_check_seconds, 60,
           "how often to read Redis's memory limit, eviction policy and evicted "
           "keys (metrics scep_gateway_redis_*, warnings); 0 = never");
+ABSL_FLAG(int, redis_wait_replicas, 0,
+          "replicas that must acknowledge a transaction's completion or a "
+          "revocation (Redis WAIT) before the answer goes out; fewer within "
+          "--redis_wait_timeout_ms are counted (scep_gateway_redis_unreplicated_"
+          "writes_total) and the answer goes out anyway; 0 = no WAIT");
+ABSL_FLAG(int, redis_wait_timeout_ms, 100,
+          "how long a write waits for --redis_wait_replicas (below --redis_timeout_ms)");
 ABSL_FLAG(int, redis_failure_cooldown_ms, 500,
           "after a Redis failure, fail fast for this long before trying again "
           "(circuit breaker); 0 = off");

@@ -30,6 +30,8 @@ ABSL_DECLARE_FLAG(int, pending_ttl_seconds);
 ABSL_DECLARE_FLAG(int, http_read_timeout_seconds);
 ABSL_DECLARE_FLAG(int, http_idle_timeout_seconds);
 ABSL_DECLARE_FLAG(int, redis_failure_cooldown_ms);
+ABSL_DECLARE_FLAG(int, redis_wait_replicas);
+ABSL_DECLARE_FLAG(int, redis_wait_timeout_ms);
 ABSL_DECLARE_FLAG(std::string, profile);
 ABSL_DECLARE_FLAG(std::string, profiles_file);
 ABSL_DECLARE_FLAG(std::string, challenge_file);

@@ -89,6 +89,11 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
                               "gateway kept in memory.")
                         .Register(registry)
                         .Add({})),
+      unreplicated_(prometheus::BuildCounter()
+                        .Name("scep_gateway_redis_unreplicated_writes_total")
+                        .Help("Writes (transaction completions, revocations) Redis answered "
+                              "before --redis_wait_replicas replicas acknowledged them.")
+                        .Register(registry)),
       renewed_(prometheus::BuildCounter()
                    .Name("scep_gateway_certificates_renewed_total")
                    .Help("Certificates newly issued for a RenewalReq "
@@ -178,6 +183,10 @@ void GatewayMetrics::Retransmission(absl::string_view profile) {
 
 void GatewayMetrics::CertificateRenewed(absl::string_view profile) {
   renewed_.Add({{"profile", std::string(profile)}}).Increment();
+}
+
+void GatewayMetrics::RedisUnreplicated(absl::string_view operation) {
+  unreplicated_.Add({{"operation", std::string(operation)}}).Increment();
 }
 
 void GatewayMetrics::CrlRevocationsRestored(int64_t count) {

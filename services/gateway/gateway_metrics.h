@@ -93,6 +93,8 @@ class GatewayMetrics {
   // A parked claim taken over once its holder's lease ended; `by` is
   // "poll" (CertPoll) or "request" (the request sent again).
   void ClaimTakenOver(absl::string_view profile, absl::string_view by);
+  // A write Redis answered before enough replicas acknowledged it.
+  void RedisUnreplicated(absl::string_view operation);
   // Revocations Redis had lost, recorded again from a gateway's CRL.
   void CrlRevocationsRestored(int64_t count);
 
@@ -108,6 +110,7 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& retransmissions_;
   prometheus::Counter& issued_;
   prometheus::Counter& crl_restored_;
+  prometheus::Family<prometheus::Counter>& unreplicated_;
   prometheus::Family<prometheus::Counter>& renewed_;
   prometheus::Family<prometheus::Counter>& revoked_;
   prometheus::Family<prometheus::Counter>& pending_;

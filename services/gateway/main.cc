@@ -42,6 +42,7 @@
 #include "services/gateway/profile_issuer.h"
 #include "services/gateway/gateway_timings.h"
 #include "services/gateway/redis_memory_monitor.h"
+#include "services/gateway/redis_setup.h"
 #include "services/gateway/gateway_flags.h"
 
 namespace {
@@ -63,13 +64,6 @@ absl::StatusOr<std::string> ReadChallenge() {
 
 // Optional, unlike the challenge: no file and no SCEP_REDIS_PASSWORD means
 // Redis without AUTH.
-absl::StatusOr<std::string> ReadRedisPassword() {
-  const std::string path = absl::GetFlag(FLAGS_redis_password_file);
-  const char* env = std::getenv("SCEP_REDIS_PASSWORD");
-  if (path.empty() && (env == nullptr || *env == '\0')) return std::string();
-  return scep::base::ReadSecret("Redis password", path, "SCEP_REDIS_PASSWORD");
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -168,24 +162,15 @@ int main(int argc, char** argv) {
   prometheus::Registry registry;
   scep::gateway::GatewayMetrics metrics(registry);
 
-  scep::redis::RedisOptions redis_options;
-  redis_options.host = absl::GetFlag(FLAGS_redis_host);
-  redis_options.port = absl::GetFlag(FLAGS_redis_port);
-  redis_options.username = absl::GetFlag(FLAGS_redis_username);
-  absl::StatusOr<std::string> redis_password = ReadRedisPassword();
-  if (!redis_password.ok()) return Fail(log, redis_password.status());
-  redis_options.password = *std::move(redis_password);
-  redis_options.pool_size = static_cast<size_t>(absl::GetFlag(FLAGS_workers));
+  scep::gateway::UnreplicatedWrites unreplicated(&metrics, &log,
+                                                 absl::GetFlag(FLAGS_redis_wait_replicas));
+  absl::StatusOr<scep::redis::RedisOptions> redis_flags =
+      scep::gateway::RedisOptionsFromFlags(&unreplicated);
+  if (!redis_flags.ok()) return Fail(log, redis_flags.status());
+  const scep::redis::RedisOptions& redis_options = *redis_flags;
   if (absl::GetFlag(FLAGS_ca_refresh_seconds) < 1) {
     return Fail(log, absl::InvalidArgumentError("--ca_refresh_seconds must be >= 1"));
   }
-  if (absl::GetFlag(FLAGS_redis_timeout_ms) < 1 ||
-      absl::GetFlag(FLAGS_redis_failure_cooldown_ms) < 0) {
-    return Fail(log, absl::InvalidArgumentError(
-                         "--redis_timeout_ms must be >= 1 and "
-                         "--redis_failure_cooldown_ms >= 0"));
-  }
-  redis_options.command_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_redis_timeout_ms));
   const scep::gateway::GatewayTimings timings{
       absl::Milliseconds(absl::GetFlag(FLAGS_signer_deadline_ms)), redis_options.command_timeout,
       absl::Seconds(absl::GetFlag(FLAGS_pending_ttl_seconds)),
@@ -195,8 +180,6 @@ int main(int argc, char** argv) {
     return Fail(log, checked);
   }
   options.pki.pending_ttl = timings.pending_ttl;
-  redis_options.failure_cooldown =
-      absl::Milliseconds(absl::GetFlag(FLAGS_redis_failure_cooldown_ms));
   auto store = scep::redis::RedisEnrollmentStore::New(redis_options);
   absl::StatusOr<std::unique_ptr<scep::redis::CertificateIndex>> index =
       scep::redis::RedisCertificateIndex::New(redis_options);

@@ -1,0 +1,75 @@
+#include "services/gateway/redis_setup.h"
+
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#include "absl/flags/flag.h"
+#include "absl/time/clock.h"
+#include "common/base/secret.h"
+#include "services/gateway/gateway_flags.h"
+
+namespace scep::gateway {
+
+void UnreplicatedWrites::Report(absl::string_view operation, int64_t acknowledged) {
+  if (metrics_ != nullptr) metrics_->RedisUnreplicated(operation);
+  const int64_t count = since_log_.fetch_add(1) + 1;
+  if (log_ == nullptr) return;
+  const int64_t now = absl::GetCurrentTimeNanos();
+  int64_t due = next_log_ns_.load();
+  if (now < due || !next_log_ns_.compare_exchange_strong(
+                       due, now + absl::ToInt64Nanoseconds(log_every_))) {
+    return;
+  }
+  since_log_.fetch_sub(count);
+  log_->Log(metrics::LogRecord(metrics::LogLevel::kWarning, "redis_write_unreplicated")
+                .Str("operation", operation)
+                .Int("replicas_acknowledged", acknowledged)
+                .Int("replicas_wanted", wanted_)
+                .Int("writes_since_last_line", count)
+                .Str("note", "answered before replicas had it: a failover now could lose it"));
+}
+
+absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* unreplicated) {
+  redis::RedisOptions options;
+  options.host = absl::GetFlag(FLAGS_redis_host);
+  options.port = absl::GetFlag(FLAGS_redis_port);
+  options.username = absl::GetFlag(FLAGS_redis_username);
+  const std::string path = absl::GetFlag(FLAGS_redis_password_file);
+  const char* env = std::getenv("SCEP_REDIS_PASSWORD");
+  if (!path.empty() || (env != nullptr && *env != '\0')) {
+    absl::StatusOr<std::string> password =
+        base::ReadSecret("Redis password", path, "SCEP_REDIS_PASSWORD");
+    if (!password.ok()) return password.status();
+    options.password = *std::move(password);
+  }
+  options.pool_size = static_cast<size_t>(absl::GetFlag(FLAGS_workers));
+  const int timeout_ms = absl::GetFlag(FLAGS_redis_timeout_ms);
+  if (timeout_ms < 1 || absl::GetFlag(FLAGS_redis_failure_cooldown_ms) < 0) {
+    return absl::InvalidArgumentError(
+        "--redis_timeout_ms must be >= 1 and --redis_failure_cooldown_ms >= 0");
+  }
+  options.command_timeout = absl::Milliseconds(timeout_ms);
+  options.failure_cooldown = absl::Milliseconds(absl::GetFlag(FLAGS_redis_failure_cooldown_ms));
+  const int replicas = absl::GetFlag(FLAGS_redis_wait_replicas);
+  const int wait_ms = absl::GetFlag(FLAGS_redis_wait_timeout_ms);
+  if (replicas < 0 || replicas > 16) {
+    return absl::InvalidArgumentError("--redis_wait_replicas must be 0 to 16");
+  }
+  // WAIT holds the connection: its reply must come before the command
+  // timeout gives the connection up.
+  if (wait_ms < 1 || wait_ms >= timeout_ms) {
+    return absl::InvalidArgumentError(
+        "--redis_wait_timeout_ms must be >= 1 and below --redis_timeout_ms");
+  }
+  options.wait_replicas = replicas;
+  options.wait_timeout = absl::Milliseconds(wait_ms);
+  if (replicas > 0 && unreplicated != nullptr) {
+    options.on_unreplicated = [unreplicated](absl::string_view op, int64_t acknowledged) {
+      unreplicated->Report(op, acknowledged);
+    };
+  }
+  return options;
+}
+
+}  // namespace scep::gateway

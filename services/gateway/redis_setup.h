@@ -1,0 +1,47 @@
+#ifndef SCEP_SERVICES_GATEWAY_REDIS_SETUP_H_
+#define SCEP_SERVICES_GATEWAY_REDIS_SETUP_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/metrics/json_log.h"
+#include "common/redis/redis_options.h"
+#include "services/gateway/gateway_metrics.h"
+
+namespace scep::gateway {
+
+// Writes Redis answered before enough replicas acknowledged them
+// (RedisOptions::on_unreplicated): each is counted; a warning line
+// (redis_write_unreplicated) at most every `log_every`, with how many
+// since the last one, so a replica that is down does not flood the log.
+// Thread-safe; `metrics` and `log` may be null.
+class UnreplicatedWrites {
+ public:
+  UnreplicatedWrites(GatewayMetrics* metrics, metrics::JsonLogger* log, int wanted,
+                     absl::Duration log_every = absl::Seconds(10))
+      : metrics_(metrics), log_(log), wanted_(wanted), log_every_(log_every) {}
+
+  void Report(absl::string_view operation, int64_t acknowledged);
+
+ private:
+  GatewayMetrics* const metrics_;
+  metrics::JsonLogger* const log_;
+  const int wanted_;
+  const absl::Duration log_every_;
+  std::atomic<int64_t> since_log_{0};
+  std::atomic<int64_t> next_log_ns_{0};
+};
+
+// RedisOptions from the --redis_* flags (password from
+// --redis_password_file or SCEP_REDIS_PASSWORD, pool sized to --workers).
+// `unreplicated` (optional, must outlive the options) hears of writes
+// replicas did not acknowledge in time (--redis_wait_replicas).
+// InvalidArgument naming the flag when one is out of range.
+absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* unreplicated);
+
+}  // namespace scep::gateway
+
+#endif  // SCEP_SERVICES_GATEWAY_REDIS_SETUP_H_
