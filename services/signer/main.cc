@@ -247,8 +247,18 @@ int main(int argc, char** argv) {
   scep::signer::SignerService service(std::move(cas->by_name), &pool,
                                       {&metrics, audit.get(), rate_limit.get(),
                                        absl::GetFlag(FLAGS_audit_required), ocsp_pool.get()});
+  if (absl::GetFlag(FLAGS_keepalive_ms) < 1000 ||
+      absl::GetFlag(FLAGS_keepalive_timeout_ms) < 1000) {
+    return Fail(log, absl::InvalidArgumentError(
+                         "--keepalive_ms and --keepalive_timeout_ms must be >= 1000"));
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
+  // Connections whose gateway vanished without a FIN (its node lost power
+  // or network) are found and closed, not kept until TCP gives up.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, absl::GetFlag(FLAGS_keepalive_ms));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             absl::GetFlag(FLAGS_keepalive_timeout_ms));
   // Gateways PING every connection (--signer_keepalive_ms, >= 1 s), busy
   // or idle, to find a silent signer fast; gRPC's default would answer
   // pings more often than every 5 minutes without data with GOAWAY

@@ -67,6 +67,12 @@ ABSL_FLAG(int, ocsp_workers, 2,
 ABSL_FLAG(int, ocsp_max_queue, 256,
           "OCSP signatures waiting for --ocsp_workers; more are refused at once "
           "(the gateway answers 503 tryLater)");
+ABSL_FLAG(int, keepalive_ms, 60000,
+          "HTTP/2 PING to each gateway connection this often; one unanswered "
+          "within --keepalive_timeout_ms closes it (a gateway on a node that "
+          "lost power or network leaves no FIN behind); >= 1000");
+ABSL_FLAG(int, keepalive_timeout_ms, 20000,
+          "how long a PING of --keepalive_ms may go unanswered; >= 1000");
 ABSL_FLAG(int, validity_days, 365, "default certificate validity");
 ABSL_FLAG(std::string, digest, "sha256", "default certificate signature hash");
 ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate (chain) for gRPC TLS");

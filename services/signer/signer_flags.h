@@ -40,6 +40,8 @@ ABSL_DECLARE_FLAG(bool, audit_required);
 ABSL_DECLARE_FLAG(int, max_issuance_per_minute);
 ABSL_DECLARE_FLAG(int, workers);
 ABSL_DECLARE_FLAG(int, max_queue);
+ABSL_DECLARE_FLAG(int, keepalive_ms);
+ABSL_DECLARE_FLAG(int, keepalive_timeout_ms);
 ABSL_DECLARE_FLAG(int, ocsp_workers);
 ABSL_DECLARE_FLAG(int, ocsp_max_queue);
 ABSL_DECLARE_FLAG(int, validity_days);

@@ -23,6 +23,7 @@ class BlackholeProxy:
         self._listener.listen(256)
         self.port = self._listener.getsockname()[1]
         self.connections = 0
+        self.upstream_ports = []  # local ports of the connections to the backend
         self._held = []  # sockets kept open, unserved, while partitioned
         self._stopped = False
         threading.Thread(target=self._accept, daemon=True).start()
@@ -45,6 +46,7 @@ class BlackholeProxy:
                 client.close()
                 continue
             self.connections += 1
+            self.upstream_ports.append(upstream.getsockname()[1])
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
 
@@ -64,6 +66,21 @@ class BlackholeProxy:
         except OSError:
             pass
         end_both(src, dst)
+
+    def backend_still_connected(self):
+        """Connections to the backend the backend still holds ESTABLISHED
+        (from /proc/net/tcp: it has not closed its end)."""
+        backend, mine = self.backend_port, set(self.upstream_ports)
+        held = 0
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):  # gRPC listens dual-stack
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    fields = line.split()
+                    local, remote, state = fields[1], fields[2], fields[3]
+                    if (state == "01" and int(local.rsplit(":", 1)[1], 16) == backend
+                            and int(remote.rsplit(":", 1)[1], 16) in mine):
+                        held += 1
+        return held
 
     def stop(self):
         self._stopped = True

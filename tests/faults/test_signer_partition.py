@@ -19,6 +19,9 @@ from blackhole_proxy import BlackholeProxy
 
 KEEPALIVE_MS = 1000
 KEEPALIVE_TIMEOUT_MS = 1000
+# The signer's own PINGs (its side of a gateway that went silent).
+SIGNER_KEEPALIVE_MS = 1000
+SIGNER_KEEPALIVE_TIMEOUT_MS = 1000
 
 
 class PartitionStack(faults.FaultStack):
@@ -43,7 +46,9 @@ class SignerPathPartitioned(faults.FaultTest):
     stack_class = PartitionStack
     # No readiness calls: while idle, only the keepalive PINGs cross the
     # signer connections.
-    stack_kwargs = {"gateway_args": ["--readiness_interval_ms=60000"]}
+    stack_kwargs = {"gateway_args": ["--readiness_interval_ms=60000"],
+                    "signer_args": [f"--keepalive_ms={SIGNER_KEEPALIVE_MS}",
+                                    f"--keepalive_timeout_ms={SIGNER_KEEPALIVE_TIMEOUT_MS}"]}
 
     def test_signer_path_goes_silent_under_load(self):
         stack = self.stack
@@ -99,6 +104,10 @@ class SignerPathPartitioned(faults.FaultTest):
             probes.append((status, round(took, 2)))
         self.assertEqual([s for s, _ in probes if s != 200], [], probes)
         self.assertEqual(self.signer_issued() - signer_before, faults.N + 20)
+        # The signer closed its end of the silent connection itself (its
+        # PING went unanswered); without that it held it until TCP gave up.
+        self.assertEqual(dead.backend_still_connected(), 0)
+        self.assertGreater(live.backend_still_connected(), 0)
         self.assert_no_secret_in_logs()
         print("FAULT-FIGURES " + faults.json.dumps({
             "scenario": "signer-partition", "n": faults.N,
