@@ -115,11 +115,24 @@ absl::StatusOr<std::shared_ptr<const std::string>> CrlCache::Get(absl::Time now)
     if (kept_.has_value() && kept_version_ == kept_version &&
         (state.generation < kept_->generation ||
          (kept_->cached && state.cached_number < kept_->number))) {
+      // One restore at a time, and after a failed one none for a while
+      // (each reads the whole CRL): meanwhile the kept CRL is served.
+      if (restoring_ || absl::Now() < restore_retry_at_) {
+        if (kept_->next_update > now) return kept_->der;
+        return absl::UnavailableError("CRL: restoring revocations Redis lost");
+      }
+      restoring_ = true;
       lost = kept_;
     }
   }
   if (lost.has_value()) {
-    if (!RestoreFrom(*lost, state)) {
+    const bool restored = RestoreFrom(*lost, state);
+    {
+      absl::MutexLock lock(&mu_);
+      restoring_ = false;
+      if (!restored) restore_retry_at_ = absl::Now() + kRestoreBackoff;
+    }
+    if (!restored) {
       if (lost->next_update > now) return lost->der;
       return absl::UnavailableError("CRL: revocations lost in Redis could not be restored");
     }

@@ -101,6 +101,10 @@ class CrlCache {
   absl::Mutex mu_;
   std::optional<SignedCrl> kept_ ABSL_GUARDED_BY(mu_);
   uint64_t kept_version_ ABSL_GUARDED_BY(mu_) = 0;  // counts changes of kept_
+  // A restore in flight; no new attempt before restore_retry_at_.
+  static constexpr absl::Duration kRestoreBackoff = absl::Seconds(10);
+  bool restoring_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time restore_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::shared_ptr<Build> building_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -371,6 +371,42 @@ TEST_F(CurrentCrlTest, AKeptCrlNewerThanTheReadIsNoLoss) {
   EXPECT_EQ(signer.signed_count(), 2);
 }
 
+// A memory index whose RestoreRevoked fails (Redis refusing writes).
+class NoRestoreIndex final : public redis::MemoryCertificateIndex {
+ public:
+  absl::StatusOr<int64_t> RestoreRevoked(const std::vector<redis::RevokedSerial>&,
+                                         uint64_t) override {
+    ++attempts;
+    return absl::UnavailableError("Redis RestoreRevoked: OOM (test)");
+  }
+  int attempts = 0;
+};
+
+// Redis lost the revocations and refuses them back: the kept CRL (still
+// valid) is served, and the restore is not tried again on every request.
+TEST_F(CurrentCrlTest, WhileRevocationsCannotBeRestoredTheKeptCrlIsServed) {
+  NoRestoreIndex index;
+  redis::CertificateRecord record;
+  record.certificate = "x";
+  ASSERT_TRUE(index.Put("0e01", record, absl::Hours(1)).ok());
+  ASSERT_TRUE(index.Revoke("0e01", 1, absl::Now()).ok());
+  std::vector<CrlCache::Restore> restores;
+  CrlCache cache(&signer_, &index, kValidity,
+                 [&](const CrlCache::Restore& r) { restores.push_back(r); });
+  absl::StatusOr<std::shared_ptr<const std::string>> kept = cache.Get();
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  index.LoseEverything();
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<std::shared_ptr<const std::string>> crl = cache.Get();
+    ASSERT_TRUE(crl.ok()) << crl.status();
+    EXPECT_EQ(crl->get(), kept->get());
+    EXPECT_EQ(Listed(**crl), (std::set<std::string>{"0e01"}));
+  }
+  EXPECT_EQ(index.attempts, 1);  // then a pause before the next try
+  ASSERT_EQ(restores.size(), 1u);
+  EXPECT_TRUE(absl::IsUnavailable(restores[0].restored.status()));
+}
+
 // ReadCrl: what a CRL lists, and only from the CA that signed it.
 TEST_F(CurrentCrlTest, ReadCrlChecksTheIssuer) {
   const absl::Time now = not_after_ - absl::Hours(48);
