@@ -11,6 +11,10 @@ namespace scep::rpc {
 // authenticated peers (mutual TLS in production).
 inline constexpr int kMaxSignerMessageBytes = 64 << 20;
 
+// The same for the admin API (GetCRL answers, RestoreRevocations
+// requests carry a CRL) and scepctl.
+inline constexpr int kMaxAdminMessageBytes = kMaxSignerMessageBytes;
+
 }  // namespace scep::rpc
 
 #endif  // SCEP_COMMON_RPC_MESSAGE_LIMITS_H_

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/base/status_macros.h"
+#include "common/rpc/message_limits.h"
 
 namespace scep::admin {
 namespace {
@@ -80,6 +81,8 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
   server->tls_ = !options.tls_cert.empty();
   server->mutual_tls_ = auth_options.client_certificates;
   grpc::ServerBuilder builder;
+  // RestoreRevocations takes a whole CRL (5.4 MB at 150,000 revocations).
+  builder.SetMaxReceiveMessageSize(rpc::kMaxAdminMessageBytes);
   builder.AddListeningPort(absl::StrCat(options.address, ":", options.port), credentials,
                            &server->port_);
   builder.RegisterService(&server->service_);

@@ -118,10 +118,10 @@ TEST_F(CurrentCrlTest, WithoutAnEarlierCrlNothingIsDropped) {
             (std::set<std::string>{"0e01", "0e02"}));
 }
 
-// SignCrl taking `delay`, counted; everything else as `inner`.
-class SlowCrlSigner final : public SignerClient {
+// Everything as `inner`; subclasses change SignCrl.
+class CrlSignerWrapper : public SignerClient {
  public:
-  explicit SlowCrlSigner(SignerClient* inner) : inner_(inner) {}
+  explicit CrlSignerWrapper(SignerClient* inner) : inner_(inner) {}
   absl::StatusOr<CaCertificatesDer> GetCertificates() override {
     return inner_->GetCertificates();
   }
@@ -137,20 +137,31 @@ class SlowCrlSigner final : public SignerClient {
     return inner_->SignCertRep(content, attributes, digest);
   }
   absl::StatusOr<std::string> SignCrl(const CrlRequest& request) override {
-    signed_.fetch_add(1);
-    absl::SleepFor(delay);
-    if (down.load()) return absl::UnavailableError("signer down (test)");
     return inner_->SignCrl(request);
   }
   absl::StatusOr<std::string> SignOcsp(const OcspSignRequest& request) override {
     return inner_->SignOcsp(request);
+  }
+
+ protected:
+  SignerClient* const inner_;
+};
+
+// SignCrl taking `delay`, counted; everything else as `inner`.
+class SlowCrlSigner final : public CrlSignerWrapper {
+ public:
+  explicit SlowCrlSigner(SignerClient* inner) : CrlSignerWrapper(inner) {}
+  absl::StatusOr<std::string> SignCrl(const CrlRequest& request) override {
+    signed_.fetch_add(1);
+    absl::SleepFor(delay);
+    if (down.load()) return absl::UnavailableError("signer down (test)");
+    return inner_->SignCrl(request);
   }
   int signed_count() const { return signed_.load(); }
   std::atomic<bool> down{false};  // SignCrl answers Unavailable after its delay
   absl::Duration delay = absl::Milliseconds(100);  // set before the calls
 
  private:
-  SignerClient* const inner_;
   std::atomic<int> signed_{0};
 };
 
@@ -223,36 +234,18 @@ TEST_F(CurrentCrlTest, CrlCacheSharesAFailedBuild) {
 
 // SignCrl as `inner`, but the first call first runs `race` (another
 // gateway signing a CRL in the meantime).
-class RacedCrlSigner final : public SignerClient {
+class RacedCrlSigner final : public CrlSignerWrapper {
  public:
   RacedCrlSigner(SignerClient* inner, std::function<void()> race)
-      : inner_(inner), race_(std::move(race)) {}
-  absl::StatusOr<CaCertificatesDer> GetCertificates() override {
-    return inner_->GetCertificates();
-  }
-  absl::StatusOr<std::string> Decrypt(absl::string_view enveloped) override {
-    return inner_->Decrypt(enveloped);
-  }
-  absl::StatusOr<std::string> Issue(const IssueRequest& request) override {
-    return inner_->Issue(request);
-  }
-  absl::StatusOr<std::string> SignCertRep(absl::string_view content,
-                                          const codec::ScepAttributes& attributes,
-                                          absl::string_view digest) override {
-    return inner_->SignCertRep(content, attributes, digest);
-  }
+      : CrlSignerWrapper(inner), race_(std::move(race)) {}
   absl::StatusOr<std::string> SignCrl(const CrlRequest& request) override {
     ++signed_;
     if (race_ != nullptr) std::exchange(race_, nullptr)();
     return inner_->SignCrl(request);
   }
-  absl::StatusOr<std::string> SignOcsp(const OcspSignRequest& request) override {
-    return inner_->SignOcsp(request);
-  }
   int signed_count() const { return signed_; }
 
  private:
-  SignerClient* const inner_;
   std::function<void()> race_;
   int signed_ = 0;
 };

@@ -13,6 +13,7 @@
 
 #include "absl/strings/ascii.h"
 #include "common/base/process.h"
+#include "common/rpc/message_limits.h"
 #include "services/scepctl/cli_args.h"
 #include "services/scepctl/commands.h"
 
@@ -101,6 +102,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   grpc::ChannelArguments channel_args;
+  // `scepctl crl` gets the whole CRL (5.4 MB at 150,000 revocations).
+  channel_args.SetMaxReceiveMessageSize(scep::rpc::kMaxAdminMessageBytes);
   if (args->Has("tls-server-name")) {
     channel_args.SetSslTargetNameOverride(args->GetOr("tls-server-name", ""));
   }

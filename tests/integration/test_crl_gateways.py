@@ -32,25 +32,25 @@ class CrlAcrossGatewaysTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.stack.stop()
 
-    def crl_number(self, der):
-        path = os.path.join(self.stack.dir, "gateways.crl")
+    def openssl_crl(self, der, *flags):
+        """`openssl crl -inform DER -noout FLAGS` of `der`: its output."""
+        path = os.path.join(self.stack.dir, "read.crl")
         with open(path, "wb") as f:
             f.write(der)
         out = subprocess.run(["openssl", "crl", "-inform", "DER", "-in", path, "-noout",
-                              "-crlnumber"], capture_output=True, text=True, timeout=30)
+                              *flags], capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 0, out.stderr)
-        return int(out.stdout.strip().split("=", 1)[1], 16)  # crlNumber=0x05
+        return out.stdout
+
+    def crl_number(self, der):
+        text = self.openssl_crl(der, "-crlnumber")
+        return int(text.strip().split("=", 1)[1], 16)  # crlNumber=0x05
 
     def listed(self, der):
         """Serials (lower-case hex) a DER CRL lists."""
-        path = os.path.join(self.stack.dir, "listed.crl")
-        with open(path, "wb") as f:
-            f.write(der)
-        out = subprocess.run(["openssl", "crl", "-inform", "DER", "-in", path, "-noout",
-                              "-text"], capture_output=True, text=True, timeout=30)
-        self.assertEqual(out.returncode, 0, out.stderr)
         return {line.split(":", 1)[1].strip().lower()
-                for line in out.stdout.splitlines() if "Serial Number:" in line}
+                for line in self.openssl_crl(der, "-text").splitlines()
+                if "Serial Number:" in line}
 
     @staticmethod
     def serial(n):
