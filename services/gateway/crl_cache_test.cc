@@ -324,6 +324,14 @@ TEST_F(CurrentCrlTest, RevocationsRedisLostAreRestoredFromTheKeptCrl) {
   EXPECT_EQ(restores.size(), 1u);
 }
 
+// A certificate recorded and revoked in `index`.
+absl::Status PutRevoked(redis::CertificateIndex& index, const std::string& serial) {
+  redis::CertificateRecord record;
+  record.certificate = "x";
+  if (absl::Status put = index.Put(serial, record, absl::Hours(1)); !put.ok()) return put;
+  return index.Revoke(serial, 1, absl::Now());
+}
+
 // A memory index that runs `hook` once right after a GetCrlState read.
 class HookedIndex final : public redis::MemoryCertificateIndex {
  public:
@@ -341,10 +349,7 @@ class HookedIndex final : public redis::MemoryCertificateIndex {
 // extra signature in about one burst of requests after a revocation).
 TEST_F(CurrentCrlTest, AKeptCrlNewerThanTheReadIsNoLoss) {
   HookedIndex index;
-  redis::CertificateRecord record;
-  record.certificate = "x";
-  ASSERT_TRUE(index.Put("0e01", record, absl::Hours(1)).ok());
-  ASSERT_TRUE(index.Revoke("0e01", 1, absl::Now()).ok());
+  ASSERT_TRUE(PutRevoked(index, "0e01").ok());
   std::vector<CrlCache::Restore> restores;
   RacedCrlSigner signer(&signer_, nullptr);
   CrlCache cache(&signer, &index, kValidity,
@@ -352,8 +357,7 @@ TEST_F(CurrentCrlTest, AKeptCrlNewerThanTheReadIsNoLoss) {
   ASSERT_TRUE(cache.Get().ok());
   absl::StatusOr<std::shared_ptr<const std::string>> overtaking;
   index.hook = [&] {
-    ASSERT_TRUE(index.Put("0e02", record, absl::Hours(1)).ok());
-    ASSERT_TRUE(index.Revoke("0e02", 1, absl::Now()).ok());
+    ASSERT_TRUE(PutRevoked(index, "0e02").ok());
     overtaking = cache.Get();
   };
   absl::StatusOr<std::shared_ptr<const std::string>> crl = cache.Get();
@@ -379,10 +383,7 @@ class NoRestoreIndex final : public redis::MemoryCertificateIndex {
 // valid) is served, and the restore is not tried again on every request.
 TEST_F(CurrentCrlTest, WhileRevocationsCannotBeRestoredTheKeptCrlIsServed) {
   NoRestoreIndex index;
-  redis::CertificateRecord record;
-  record.certificate = "x";
-  ASSERT_TRUE(index.Put("0e01", record, absl::Hours(1)).ok());
-  ASSERT_TRUE(index.Revoke("0e01", 1, absl::Now()).ok());
+  ASSERT_TRUE(PutRevoked(index, "0e01").ok());
   std::vector<CrlCache::Restore> restores;
   CrlCache cache(&signer_, &index, kValidity,
                  [&](const CrlCache::Restore& r) { restores.push_back(r); });
