@@ -127,18 +127,13 @@ absl::StatusOr<std::string> CertKey(absl::string_view serial_hex) {
   return absl::StrCat("scep:cert:", serial_hex);
 }
 
-absl::StatusOr<std::string> Word(RedisConnectionPool& pool, absl::string_view op,
-                                 std::vector<absl::string_view> argv) {
-  ASSIGN_OR_RETURN(RedisReplyPtr reply, pool.Run(op, argv));
-  return ReplyWord(op, *reply);
-}
-
-// Word() of a write whose loss an admin would notice (a revocation): with
-// RedisOptions::wait_replicas, answered once replicas have it.
-absl::StatusOr<std::string> ReplicatedWord(RedisConnectionPool& pool, absl::string_view op,
-                                           std::vector<absl::string_view> argv) {
-  ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   pool.Run(op, argv, RedisConnectionPool::Ack::kReplicas));
+// The reply word of one command. With Ack::kReplicas (a write whose loss an
+// admin would notice, a revocation) and RedisOptions::wait_replicas, it
+// comes once replicas have the write.
+absl::StatusOr<std::string> Word(
+    RedisConnectionPool& pool, absl::string_view op, std::vector<absl::string_view> argv,
+    RedisConnectionPool::Ack ack = RedisConnectionPool::Ack::kPrimary) {
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, pool.Run(op, argv, ack));
   return ReplyWord(op, *reply);
 }
 
@@ -239,9 +234,10 @@ absl::Status RedisCertificateIndex::Revoke(absl::string_view serial_hex,
     if (parsed.ok()) not_after = absl::StrCat(absl::ToUnixSeconds(*parsed));
   }
   ASSIGN_OR_RETURN(std::string word,
-                   ReplicatedWord(*pool_, "Revoke",
-                                  {"EVAL", kRevokeScript, "3", key, kRevokedKey,
-                                   kGenerationKey, serial_hex, reason_text, at, not_after}));
+                   Word(*pool_, "Revoke",
+                        {"EVAL", kRevokeScript, "3", key, kRevokedKey, kGenerationKey,
+                         serial_hex, reason_text, at, not_after},
+                        RedisConnectionPool::Ack::kReplicas));
   if (word == "missing") return absl::NotFoundError("unknown serial");
   return absl::OkStatus();
 }
