@@ -37,7 +37,8 @@ struct RedisOptions {
   // Redis stopped). Zero disables it.
   absl::Duration failure_cooldown = absl::Milliseconds(500);
   // Replication acknowledgement: after a write run with Ack::kReplicas (a
-  // transaction's completion, a revocation) the same connection sends
+  // transaction's completion, a revocation, the admin API's one-time
+  // challenges, approval requests and their transitions) the same connection sends
   // WAIT `wait_replicas` `wait_timeout`, so the answer waits until that
   // many replicas have everything written so far. 0: no WAIT. The write
   // stands either way; fewer replicas within `wait_timeout` (a replica

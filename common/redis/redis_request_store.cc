@@ -94,11 +94,12 @@ absl::Status RedisRequestStore::Create(const ApprovalRequest& request,
   const std::string status(StatusName(ApprovalRequest::Status::kRequested));
   ASSIGN_OR_RETURN(
       RedisReplyPtr reply,
-      pool_->Run(kOp, {"EVAL", kCreateScript, "3", key, index, kAllRequestsIndexKey,
-                       px, now, "profile", request.profile, "tid",
-                       request.transaction_id, "subject", request.subject, "csr",
-                       request.csr, "fp", request.fingerprint, "status", status,
-                       "created", now, "updated", now}));
+      pool_->Run(kOp,
+                 {"EVAL", kCreateScript, "3", key, index, kAllRequestsIndexKey, px, now,
+                  "profile", request.profile, "tid", request.transaction_id, "subject",
+                  request.subject, "csr", request.csr, "fp", request.fingerprint, "status",
+                  status, "created", now, "updated", now},
+                 RedisConnectionPool::Ack::kReplicas));
   if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
     return UnexpectedReply(kOp, *reply);
   }
@@ -134,9 +135,10 @@ absl::Status RedisRequestStore::Transition(absl::string_view profile,
   ASSIGN_OR_RETURN(std::string key, RequestKey(profile, transaction_id));
   const std::string now = absl::StrCat(absl::ToUnixMillis(absl::Now()));
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   pool_->Run(kOp, {"EVAL", kTransitionScript, "1", key,
-                                    StatusName(from), StatusName(to), actor,
-                                    serial_hex, now}));
+                   pool_->Run(kOp,
+                              {"EVAL", kTransitionScript, "1", key, StatusName(from),
+                               StatusName(to), actor, serial_hex, now},
+                              RedisConnectionPool::Ack::kReplicas));
   if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
     return UnexpectedReply(kOp, *reply);
   }
@@ -189,7 +191,8 @@ absl::Status RedisChallengeStore::Create(absl::string_view profile,
   ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "challenge TTL"));
   const std::string px = absl::StrCat(ttl_ms);
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   pool_->Run(kOp, {"SET", key, subject, "PX", px}));
+                   pool_->Run(kOp, {"SET", key, subject, "PX", px},
+                              RedisConnectionPool::Ack::kReplicas));
   if (reply->type != REDIS_REPLY_STATUS || ReplyText(*reply) != "OK") {
     return UnexpectedReply(kOp, *reply);
   }

@@ -16,7 +16,9 @@
 #include "common/redis/redis_certificate_index.h"
 #include "common/redis/redis_connection_pool.h"
 #include "common/redis/redis_enrollment_store.h"
+#include "common/redis/redis_request_store.h"
 #include "common/redis/redis_test_server.h"
+#include "common/redis/request_keys.h"
 #include "gtest/gtest.h"
 
 namespace scep::redis {
@@ -143,7 +145,7 @@ TEST_F(RedisWaitTest, AcknowledgedWritesWaitForTheReplica) {
 TEST_F(RedisWaitTest, CompletionAndRevocationWaitForReplicas) {
   auto store = RedisEnrollmentStore::New(options_).value();
   auto index = RedisCertificateIndex::New(options_).value();
-  ASSERT_TRUE(index->Put("0a", {"der", "default"}, absl::Hours(1)).ok());
+  ASSERT_TRUE(index->Put("0a", {"der", "default", ""}, absl::Hours(1)).ok());
   EXPECT_EQ(WaitCalls(), 0);
   ASSERT_TRUE(store->ClaimTransaction("default", "tid-1", "fp", absl::Seconds(60)).ok());
   ASSERT_TRUE(
@@ -156,9 +158,57 @@ TEST_F(RedisWaitTest, CompletionAndRevocationWaitForReplicas) {
   // Without wait_replicas, none.
   options_.wait_replicas = 0;
   auto plain = RedisCertificateIndex::New(options_).value();
-  ASSERT_TRUE(plain->Put("0b", {"der", "default"}, absl::Hours(1)).ok());
+  ASSERT_TRUE(plain->Put("0b", {"der", "default", ""}, absl::Hours(1)).ok());
   ASSERT_TRUE(plain->Revoke("0b", 1, absl::Now()).ok());
   EXPECT_EQ(WaitCalls(), 2);
+}
+
+// And what the admin API writes for devices that have not asked yet: a
+// one-time challenge handed to the MDM, a request parked for approval and
+// every approval, rejection and issuance of it. Lost in a failover, each
+// left a device refused ("no such transaction", a challenge unknown) or
+// waiting for an approval the administrator had given. Reads and the
+// challenge's consumption (covered by the completion's WAIT that follows
+// it) send none.
+TEST_F(RedisWaitTest, AdminWritesWaitForReplicas) {
+  auto challenges = RedisChallengeStore::New(options_).value();
+  auto requests = RedisRequestStore::New(options_).value();
+  ASSERT_TRUE(challenges->Create("default", "Q3vB9xw2", "", absl::Hours(1)).ok());
+  EXPECT_EQ(WaitCalls(), 1);
+  ApprovalRequest request;
+  request.profile = "default";
+  request.transaction_id = "tid-7";
+  request.subject = "CN=dev-7";
+  request.csr = "csr";
+  request.fingerprint = "fp";
+  ASSERT_TRUE(requests->Create(request, absl::Hours(1)).ok());
+  EXPECT_EQ(WaitCalls(), 2);
+  ASSERT_TRUE(requests
+                  ->Transition("default", "tid-7", ApprovalRequest::Status::kRequested,
+                               ApprovalRequest::Status::kApproved, "admin", "")
+                  .ok());
+  EXPECT_EQ(WaitCalls(), 3);
+  // On the replica once answered.
+  const std::string key = RequestKey("default", "tid-7").value();
+  EXPECT_EQ(replica_->Command({"HGET", key, "status"}).value_or(""), "APPROVED");
+  ASSERT_TRUE(requests->Get("default", "tid-7").ok());
+  ASSERT_TRUE(requests->List("", std::nullopt, "", 10).ok());
+  ASSERT_TRUE(challenges->Consume("default", "Q3vB9xw2").ok());
+  EXPECT_EQ(WaitCalls(), 3);
+  EXPECT_TRUE(Shortfalls().empty());
+
+  // A frozen replica: the approval stands, answered after the timeout, reported.
+  options_.wait_timeout = absl::Milliseconds(200);
+  auto impatient = RedisRequestStore::New(options_).value();
+  replica_->Freeze();
+  const absl::Status issued =
+      impatient->Transition("default", "tid-7", ApprovalRequest::Status::kApproved,
+                            ApprovalRequest::Status::kIssued, "gateway", "0a");
+  replica_->Thaw();
+  ASSERT_TRUE(issued.ok()) << issued;
+  EXPECT_EQ(primary_->Command({"HGET", key, "status"}).value_or(""), "ISSUED");
+  ASSERT_EQ(Shortfalls().size(), 1u);
+  EXPECT_EQ(Shortfalls()[0].first, "TransitionRequest");
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 #include "services/signer/issuance_audit.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -116,48 +118,75 @@ IssuanceAudit::IssuanceAudit(std::ostream* out, std::function<absl::Time()> cloc
 namespace {
 
 // The file at `path` for appending, created 0640 when missing.
-absl::StatusOr<std::unique_ptr<std::ofstream>> OpenAppend(const std::string& path) {
-  // Created with owner and group access only, then appended to.
+absl::StatusOr<int> OpenAppend(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) {
     return absl::FailedPreconditionError(absl::StrCat("cannot open audit log ", path));
   }
-  ::close(fd);
-  auto file = std::make_unique<std::ofstream>(path, std::ios::out | std::ios::app);
-  if (!*file) return absl::FailedPreconditionError(absl::StrCat("cannot open audit log ", path));
-  return file;
+  return fd;
+}
+
+// Appends `line` to `fd` whole, or not at all: a write refused part-way
+// (disk full, quota, file-size limit) is cut off again, so the file never
+// holds a partial line for a later one to run into. Only this process
+// appends (under the caller's lock), so the size before is where it ends.
+bool AppendWhole(int fd, absl::string_view line) {
+  struct stat before;
+  if (::fstat(fd, &before) != 0) return false;
+  size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = ::write(fd, line.data() + done, line.size() - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      if (done > 0) (void)::ftruncate(fd, before.st_size);
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
 
+IssuanceAudit::~IssuanceAudit() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 absl::StatusOr<std::unique_ptr<IssuanceAudit>> IssuanceAudit::OpenFile(const std::string& path) {
-  absl::StatusOr<std::unique_ptr<std::ofstream>> file = OpenAppend(path);
-  if (!file.ok()) return file.status();
-  auto audit = std::make_unique<IssuanceAudit>(file->get());
+  absl::StatusOr<int> fd = OpenAppend(path);
+  if (!fd.ok()) return fd.status();
+  auto audit = std::make_unique<IssuanceAudit>(nullptr);
   audit->path_ = path;
-  audit->file_ = *std::move(file);
+  audit->fd_ = *fd;
   return audit;
 }
 
 absl::Status IssuanceAudit::Reopen() {
   if (path_.empty()) return absl::OkStatus();
-  absl::StatusOr<std::unique_ptr<std::ofstream>> file = OpenAppend(path_);
-  if (!file.ok()) return file.status();
+  absl::StatusOr<int> fd = OpenAppend(path_);
+  if (!fd.ok()) return fd.status();
   std::lock_guard<std::mutex> lock(mu_);
-  out_ = file->get();
-  file_ = *std::move(file);
+  ::close(fd_);
+  fd_ = *fd;
   return absl::OkStatus();
 }
 
 bool IssuanceAudit::Write(std::string line) {
   line.push_back('\n');
   std::lock_guard<std::mutex> lock(mu_);
-  out_->write(line.data(), static_cast<std::streamsize>(line.size()));
-  out_->flush();
-  if (out_->good()) return true;
-  out_->clear();
-  write_errors_.fetch_add(1, std::memory_order_relaxed);
-  return false;
+  bool written;
+  if (fd_ >= 0) {
+    written = AppendWhole(fd_, line);
+  } else {
+    out_->write(line.data(), static_cast<std::streamsize>(line.size()));
+    out_->flush();
+    written = out_->good();
+    out_->clear();
+  }
+  if (!written) write_errors_.fetch_add(1, std::memory_order_relaxed);
+  return written;
 }
 
 bool IssuanceAudit::Issued(const IssuanceContext& context, X509* cert) {

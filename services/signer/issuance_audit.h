@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -28,12 +27,17 @@ struct IssuanceContext {
 
 // The signer's issuance audit trail (README "Issuance audit log"): one JSON
 // line per certificate the CA key signed and per issuance the policy
-// refused, whatever --log_level says. Lines are written whole and flushed
-// before the certificate leaves the signer. Thread-safe.
+// refused, whatever --log_level says. Lines are written whole and handed
+// to the kernel before the certificate leaves the signer; in a file, a line
+// the file refuses part-way (disk full) is cut off again, so the file holds
+// whole lines only. Thread-safe.
 class IssuanceAudit {
  public:
   // Lines to `out` (not owned, e.g. std::cerr).
   explicit IssuanceAudit(std::ostream* out, std::function<absl::Time()> clock = absl::Now);
+  ~IssuanceAudit();
+  IssuanceAudit(const IssuanceAudit&) = delete;
+  IssuanceAudit& operator=(const IssuanceAudit&) = delete;
   // Lines appended to the file at `path` (created 0640 when missing).
   // FailedPrecondition when it cannot be opened.
   static absl::StatusOr<std::unique_ptr<IssuanceAudit>> OpenFile(const std::string& path);
@@ -61,9 +65,9 @@ class IssuanceAudit {
  private:
   bool Write(std::string line);
 
-  std::string path_;                    // "" for a stream
-  std::unique_ptr<std::ofstream> file_;  // guarded by mu_
-  std::ostream* out_;  // guarded by mu_
+  std::string path_;  // "" for a stream
+  int fd_ = -1;        // the file, appended to (O_APPEND); guarded by mu_
+  std::ostream* out_;  // without a file; guarded by mu_
   const std::function<absl::Time()> clock_;
   std::mutex mu_;
   std::atomic<uint64_t> write_errors_{0};

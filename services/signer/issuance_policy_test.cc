@@ -3,7 +3,6 @@
 #include <openssl/ec.h>
 #include <openssl/x509v3.h>
 
-#include <fstream>
 #include <sstream>
 
 #include "common/codec/csr.h"
@@ -249,50 +248,6 @@ TEST(IssuanceAuditTest, OneLinePerIssuanceAndRefusal) {
             "\n");
   EXPECT_EQ(audit.write_errors(), 0u);
 }
-
-TEST(IssuanceAuditTest, FileIsAppendedAndUnwritableOneIsAStartError) {
-  const std::string path = ::testing::TempDir() + "/audit-test.log";
-  std::remove(path.c_str());
-  for (const char* tid : {"a", "b"}) {
-    auto audit = IssuanceAudit::OpenFile(path);
-    ASSERT_TRUE(audit.ok()) << audit.status();
-    (*audit)->Refused({"default", "c", tid}, "key", "k");
-  }
-  std::ifstream in(path);
-  std::string line;
-  int lines = 0;
-  while (std::getline(in, line)) ++lines;
-  EXPECT_EQ(lines, 2);
-  EXPECT_EQ(IssuanceAudit::OpenFile("/nonexistent-dir/audit.log").status().code(),
-            absl::StatusCode::kFailedPrecondition);
-}
-
-TEST(IssuanceAuditTest, ReopenFollowsLogRotation) {
-  const std::string path = ::testing::TempDir() + "/audit-rotate.log";
-  const std::string rotated = path + ".1";
-  std::remove(path.c_str());
-  std::remove(rotated.c_str());
-  auto audit = IssuanceAudit::OpenFile(path);
-  ASSERT_TRUE(audit.ok()) << audit.status();
-  (*audit)->Refused({"default", "c", "before"}, "key", "k");
-  ASSERT_EQ(std::rename(path.c_str(), rotated.c_str()), 0);
-  (*audit)->Refused({"default", "c", "still-old"}, "key", "k");  // the moved file
-  ASSERT_TRUE((*audit)->Reopen().ok());
-  (*audit)->Refused({"default", "c", "after"}, "key", "k");
-  auto read = [](const std::string& file) {
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  };
-  EXPECT_NE(read(rotated).find("\"still-old\""), std::string::npos);
-  EXPECT_EQ(read(rotated).find("\"after\""), std::string::npos);
-  EXPECT_NE(read(path).find("\"after\""), std::string::npos);
-  EXPECT_EQ(read(path).find("\"before\""), std::string::npos);
-  std::ostringstream stream;
-  EXPECT_TRUE(IssuanceAudit(&stream).Reopen().ok());  // a stream: nothing to do
-}
-
 }  // namespace
 }  // namespace scep::signer
 
