@@ -157,7 +157,7 @@ TEST_F(RedisCertificateIndexScriptTest, PutRunsByDigestAndSurvivesAScriptFlush) 
     size_t at = stats.find(tag);
     return at == std::string::npos ? 0 : std::atoi(stats.c_str() + at + tag.size());
   };
-  CertificateRecord record{"der", "default"};
+  CertificateRecord record{"der", "default", ""};
   for (const char* serial : {"01", "02", "03"}) {
     ASSERT_TRUE(index->Put(serial, record, absl::Hours(1)).ok());
   }
@@ -177,7 +177,7 @@ TEST_F(RedisCertificateIndexScriptTest, PutRunsByDigestAndSurvivesAScriptFlush) 
 // certificate never reached the index).
 TEST_F(RedisCertificateIndexScriptTest, PutRefusedWhileRedisIsFullIsKeptAndApplied) {
   auto index = RedisCertificateIndex::New(options_).value();
-  CertificateRecord record{"der", "default"};
+  CertificateRecord record{"der", "default", ""};
   ASSERT_TRUE(index->Put("01", record, absl::Hours(1)).ok());
   ASSERT_TRUE(server_->Command({"CONFIG", "SET", "maxmemory", "1"}).ok());
   const absl::Status refused = index->Put("02", record, absl::Hours(1));
@@ -243,7 +243,7 @@ TEST_F(RedisCertificateIndexScriptTest, CrlCachedWithoutANumberIsReplaced) {
 TEST_F(RedisCertificateIndexCaTest, EachCaSeesItsOwnRevocationsAndCrl) {
   auto main_ca = RedisCertificateIndex::New(options_).value();
   auto wifi = RedisCertificateIndex::New(options_, "wifi").value();
-  CertificateRecord a{"der-a", "default"};
+  CertificateRecord a{"der-a", "default", ""};
   CertificateRecord b{"der-b", "wifi-devices", "wifi"};
   ASSERT_TRUE(main_ca->Put("0a", a, absl::Hours(1)).ok());
   ASSERT_TRUE(wifi->Put("0b", b, absl::Hours(1)).ok());

@@ -14,11 +14,13 @@ namespace scep::redis {
 // CertificateIndex in Redis (run with AOF persistence: this is the one
 // piece of Redis state that cannot be rebuilt). Keys:
 //   scep:cert:{serial}   hash der, profile, ca, revoked, reason, revoked_at
-//   scep:revoked         hash serial -> "unix_seconds:reason[:ca]"
+//   scep:revoked         hash serial -> "unix_seconds:reason[:ca[:not_after]]"
 //   scep:crl:gen         revocation generation (INCR on every revocation)
 //   scep:crl:number      last cRLNumber
-//   scep:crl:cache[:ca]  hash gen, der, next_update of the last CRL signed
-//                        (the default CA's, or the named CA's)
+//   scep:crl:cache[:ca]  hash gen, der, next_update, this_update, number of
+//                        the CRL cached last (the default CA's, or the
+//                        named CA's); the CRL parts live in
+//                        redis_certificate_index_crl.cc
 //   scep:certs, scep:certs:{profile}
 //                        listing indexes: sorted sets of serials scored by
 //                        the time first recorded (ms)
