@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/redis/unconfirmed_write.h"
 
 namespace scep::redis {
 namespace {
@@ -51,11 +52,14 @@ absl::StatusOr<RedisReplyPtr> EvalScriptOrJournal(
     const std::vector<absl::string_view>& args, RedisConnectionPool::Ack ack) {
   if (journal.size() == 0) {
     absl::StatusOr<RedisReplyPtr> reply = EvalScript(pool, operation, script, keys, args, ack);
-    if (reply.ok() || !absl::IsUnavailable(reply.status())) return reply;
+    if (reply.ok() || !absl::IsUnavailable(reply.status()) ||
+        IsUnconfirmedWrite(reply.status())) {
+      return reply;
+    }
   }
   const std::string key_count = absl::StrCat(keys.size());
-  return journal.RunOrJournal(operation,
-                              Command("EVAL", script.source, key_count, keys, args));
+  return journal.RunOrJournal(operation, Command("EVAL", script.source, key_count, keys, args),
+                              ack);
 }
 
 }  // namespace scep::redis

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/base/status_macros.h"
+#include "common/redis/unconfirmed_write.h"
 
 namespace scep::redis {
 namespace {
@@ -292,8 +293,8 @@ absl::StatusOr<RedisReplyPtr> RedisConnectionPool::Run(
   return reply;
 }
 
-bool RedisConnectionPool::WaitForReplicas(redisContext* context,
-                                          absl::string_view operation) {
+absl::Status RedisConnectionPool::WaitForReplicas(redisContext* context,
+                                                  absl::string_view operation) {
   const std::string replicas = absl::StrCat(options_.wait_replicas);
   const std::string ms =
       absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.wait_timeout)));
@@ -306,7 +307,7 @@ bool RedisConnectionPool::WaitForReplicas(redisContext* context,
   if (acknowledged < options_.wait_replicas && options_.on_unreplicated != nullptr) {
     options_.on_unreplicated(operation, acknowledged);
   }
-  return waited.ok();
+  return waited.status();
 }
 
 absl::StatusOr<RedisReplyPtr> RedisConnectionPool::RunAdmitted(
@@ -351,9 +352,18 @@ absl::StatusOr<RedisReplyPtr> RedisConnectionPool::RunAdmitted(
     }
     if (!ReachedReplica(**reply)) {
       if (ack == Ack::kReplicas && options_.wait_replicas > 0 &&
-          (*reply)->type != REDIS_REPLY_ERROR &&
-          !WaitForReplicas(context.get(), operation)) {
-        context.reset();  // out of sync after a failed WAIT
+          (*reply)->type != REDIS_REPLY_ERROR) {
+        absl::Status waited = WaitForReplicas(context.get(), operation);
+        if (!waited.ok()) {
+          // The write ran; the server that ran it went away before a
+          // replica confirmed it (an unplanned failover loses exactly
+          // these). The context is out of sync after a failed WAIT.
+          *transport_ok = false;
+          Release(nullptr);
+          return UnconfirmedWriteError(absl::StrCat(
+              "Redis ", operation, ": written, but the connection failed before replicas "
+              "confirmed it (", waited.message(), ")"));
+        }
       }
       Release(std::move(context));
       return reply;

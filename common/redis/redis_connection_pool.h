@@ -59,7 +59,11 @@ class RedisConnectionPool {
   //
   // With Ack::kReplicas and RedisOptions::wait_replicas > 0, a command
   // Redis ran (no error reply) is followed by WAIT on the same connection
-  // (RedisOptions::wait_timeout); the reply is the command's either way.
+  // (RedisOptions::wait_timeout); the reply is the command's whether or not
+  // the replicas acknowledged in time. When the connection fails during
+  // WAIT (the primary went away, most likely with the write not yet
+  // replicated) the result is UnconfirmedWriteError (unconfirmed_write.h):
+  // Redis ran the write, and whether it survives is unknown.
   enum class Ack { kPrimary, kReplicas };
   absl::StatusOr<RedisReplyPtr> Run(absl::string_view operation,
                                     absl::Span<const absl::string_view> argv,
@@ -85,7 +89,7 @@ class RedisConnectionPool {
                                             Ack ack, bool* transport_ok);
   // WAIT after a write on `context`; false when the connection is no
   // longer usable. Reports a shortfall to options_.on_unreplicated.
-  bool WaitForReplicas(redisContext* context, absl::string_view operation);
+  absl::Status WaitForReplicas(redisContext* context, absl::string_view operation);
 
   // A reusable idle connection, or a slot to open a new one (nullptr).
   // Unavailable when every slot stays busy past the wait bound.

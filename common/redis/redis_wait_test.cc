@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "common/redis/redis_request_store.h"
 #include "common/redis/redis_test_server.h"
 #include "common/redis/request_keys.h"
+#include "common/redis/unconfirmed_write.h"
 #include "gtest/gtest.h"
 
 namespace scep::redis {
@@ -209,6 +211,42 @@ TEST_F(RedisWaitTest, AdminWritesWaitForReplicas) {
   EXPECT_EQ(primary_->Command({"HGET", key, "status"}).value_or(""), "ISSUED");
   ASSERT_EQ(Shortfalls().size(), 1u);
   EXPECT_EQ(Shortfalls()[0].first, "TransitionRequest");
+}
+
+// The primary dies while a completion waits for the replica (frozen here,
+// so the write cannot have reached it): the write ran, nothing confirms it
+// survives. Until session 18 the completion was reported done and the
+// certificate handed out; a failover then lost its records. Now it is
+// unconfirmed, and not journalled either: a replay would record the
+// certificate on whatever server comes next, without its index entry.
+TEST_F(RedisWaitTest, APrimaryLostDuringWaitLeavesTheWriteUnconfirmed) {
+  options_.wait_timeout = absl::Seconds(3);
+  auto store = RedisEnrollmentStore::New(options_).value();
+  ASSERT_TRUE(store->ClaimTransaction("default", "tid-1", "fp", absl::Seconds(60)).ok());
+  replica_->Freeze();
+  std::thread killer([this] {
+    absl::SleepFor(absl::Milliseconds(300));
+    primary_->Kill();
+  });
+  const absl::Status completed =
+      store->CompleteIndexedTransaction("default", "tid-1", "fp", "cert", "", absl::Hours(1));
+  killer.join();
+  replica_->Thaw();
+  EXPECT_TRUE(IsUnconfirmedWrite(completed)) << completed;
+  ASSERT_EQ(Shortfalls().size(), 1u);
+  EXPECT_EQ(Shortfalls()[0].first, "CompleteTransaction");
+  EXPECT_EQ(Shortfalls()[0].second, -1);
+
+  // The server back, empty (no persistence here): nothing is replayed onto it.
+  ASSERT_TRUE(primary_->Restart().ok());
+  absl::StatusOr<std::optional<Transaction>> txn;
+  for (int i = 0; i < 50; ++i) {  // past the circuit breaker's cooldown
+    txn = store->GetTransaction("default", "tid-1");
+    if (txn.ok()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(txn.ok()) << txn.status();
+  EXPECT_FALSE(txn->has_value());
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "common/codec/csr.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
+#include "common/redis/unconfirmed_write.h"
 #include "services/gateway/pki_operation.h"
 
 namespace scep::gateway {
@@ -369,6 +370,18 @@ PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
   absl::Status stored = store_->CompleteIndexedTransaction(
       profile.name, tid, fingerprint, issued->certificate, issued->serial_hex,
       options_.issued_ttl);
+  if (redis::IsUnconfirmedWrite(stored)) {
+    // --redis_wait_replicas: Redis ran the completion (and the index entry
+    // before it) but went away before a replica confirmed them; a failover
+    // may lose both, and a certificate missing from the index cannot be
+    // found or revoked by serial. Withheld: the device's retry gets this
+    // certificate if its records survived, a new one if they did not (this
+    // one is then in the signer's audit trail only, never delivered).
+    std::cerr << "scep-gateway: warning: certificate " << issued->serial_hex
+              << " withheld: Redis went away before replicas confirmed its records"
+              << std::endl;
+    return UnavailableAfterNonce(req, "transaction store");
+  }
   if (absl::IsFailedPrecondition(stored)) {
     // This request lost its claim while issuing (it stalled past its lease
     // and another request issued the transaction, or an operator rejected

@@ -2,6 +2,7 @@
 // fast path and single-use nonces through the gateway's SCEP service with an
 // in-process signer and stores (renewal: pki_renewal_test.cc).
 
+#include "common/redis/unconfirmed_write.h"
 #include "services/gateway/pki_test_fixture.h"
 
 namespace scep::gateway {
@@ -52,6 +53,40 @@ TEST_F(PkiMessagesTest, SharedSecretSkipsTheTransactionLookupAndRotationKeepsRet
   ASSERT_EQ(after.message.attributes.pki_status, PkiStatus::kSuccess);
   EXPECT_EQ(X509_cmp(after.certificates[0].get(), first.certificates[0].get()), 0);
   EXPECT_EQ(counting.get_transaction_calls, 2);
+}
+
+// With --redis_wait_replicas, a completion Redis ran but whose replication
+// could not be confirmed (the primary went away during WAIT) withholds the
+// certificate: 503, no journal, no second certificate. The device's retry
+// then gets the recorded one (its records survived here), and a completion
+// that merely failed (Redis unreachable: journalled) still hands it out.
+TEST_F(PkiMessagesTest, AnUnconfirmedCompletionWithholdsTheCertificate) {
+  CountingStore counting(store_.get());
+  service_ = std::make_unique<ScepService>(options_, signer_.get(), &counting, &index_,
+                                           &certs_);
+  counting.complete_result = redis::UnconfirmedWriteError("Redis CompleteTransaction: lost");
+  Identity id = NewDevice("unconfirmed");
+  const std::string csr = Csr(id.key.get(), "unconfirmed", "pw");
+  const std::string request = Message(id, MessageType::kPkcsReq, "tid-unconfirmed", csr);
+  HttpResponse withheld = Post(request);
+  EXPECT_EQ(withheld.status, 503) << withheld.body;
+  EXPECT_EQ(signer_->issued.load(), 1);
+  counting.complete_result = absl::OkStatus();
+  codec::OpenedCertRep retried = Open(Post(request), id);
+  ASSERT_EQ(retried.message.attributes.pki_status, PkiStatus::kSuccess);
+  ASSERT_EQ(retried.certificates.size(), 1u);
+  EXPECT_EQ(signer_->issued.load(), 1);  // the recorded certificate
+  const std::string serial =
+      codec::SerialHex(X509_get0_serialNumber(retried.certificates[0].get()));
+  EXPECT_TRUE(index_.Get(serial).value().has_value());
+
+  counting.complete_result = absl::UnavailableError("Redis CompleteTransaction: refused");
+  Identity other = NewDevice("unreachable");
+  codec::OpenedCertRep handed = Open(
+      Post(Message(other, MessageType::kPkcsReq, "tid-unreachable",
+                   Csr(other.key.get(), "unreachable", "pw"))),
+      other);
+  EXPECT_EQ(handed.message.attributes.pki_status, PkiStatus::kSuccess);
 }
 
 // A PKCSReq's nonce is recorded after decryption, a refused request's too:

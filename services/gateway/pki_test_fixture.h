@@ -43,6 +43,9 @@ class CountingStore final : public redis::EnrollmentStore {
   int nonce_and_claim_calls = 0;
   int reopen_calls = 0;
   int park_calls = 0;
+  // When not OK: what CompleteIndexedTransaction returns after the inner
+  // store completed the transaction (Redis ran the write, then failed).
+  absl::Status complete_result;
 
   absl::StatusOr<redis::NonceUse> RecordNonce(absl::string_view profile,
                                               absl::string_view nonce,
@@ -80,8 +83,9 @@ class CountingStore final : public redis::EnrollmentStore {
                                           absl::string_view certificate,
                                           absl::string_view serial_hex,
                                           absl::Duration ttl) override {
-    return inner_->CompleteIndexedTransaction(profile, tid, fingerprint, certificate,
-                                              serial_hex, ttl);
+    absl::Status done = inner_->CompleteIndexedTransaction(profile, tid, fingerprint,
+                                                           certificate, serial_hex, ttl);
+    return done.ok() && !complete_result.ok() ? complete_result : done;
   }
   absl::Status ReleaseTransaction(absl::string_view profile, absl::string_view tid,
                                   absl::string_view fingerprint) override {
