@@ -142,7 +142,10 @@ class EnrollmentStore {
   // reads the certificate from there; otherwise it stores the certificate.
   // When the index entry is gone before the transaction (a certificate that
   // expired and left the index first), an issued transaction reads back with
-  // an empty `certificate`. Default: CompleteTransaction.
+  // an empty `certificate`. Default: CompleteTransaction. A store that waits
+  // for replicas (RedisOptions::wait_replicas) returns UnconfirmedWriteError
+  // (unconfirmed_write.h) when Redis could not confirm the write: the
+  // certificate must then not be handed out.
   virtual absl::Status CompleteIndexedTransaction(absl::string_view profile,
                                                   absl::string_view transaction_id,
                                                   absl::string_view fingerprint,

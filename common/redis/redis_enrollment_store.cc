@@ -15,6 +15,7 @@
 #include "common/redis/redis_connection_pool.h"
 #include "common/redis/redis_reply.h"
 #include "common/redis/store_keys.h"
+#include "common/redis/unconfirmed_write.h"
 
 namespace scep::redis {
 namespace {
@@ -51,15 +52,17 @@ absl::StatusOr<std::string> ClaimToken(absl::string_view op) {
 
 absl::StatusOr<std::unique_ptr<RedisEnrollmentStore>> RedisEnrollmentStore::New(
     RedisOptions options) {
+  const bool confirmed_completions = options.wait_replicas > 0;
   ASSIGN_OR_RETURN(std::unique_ptr<RedisConnectionPool> pool,
                    RedisConnectionPool::New(std::move(options)));
   return std::unique_ptr<RedisEnrollmentStore>(
-      new RedisEnrollmentStore(std::move(pool)));
+      new RedisEnrollmentStore(std::move(pool), confirmed_completions));
 }
 
 RedisEnrollmentStore::RedisEnrollmentStore(
-    std::unique_ptr<RedisConnectionPool> pool)
+    std::unique_ptr<RedisConnectionPool> pool, bool confirmed_completions)
     : pool_(std::move(pool)),
+      confirmed_completions_(confirmed_completions),
       journal_(pool_.get()),
       claim_(ClaimScript()),
       nonce_(NonceScript()),
@@ -225,11 +228,25 @@ absl::Status RedisEnrollmentStore::CompleteIndexedTransaction(
   const std::string px = absl::StrCat(ttl_ms);
   // The last write before the device gets its certificate: with
   // RedisOptions::wait_replicas, WAIT covers it and the index entry
-  // written before it.
-  ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   EvalScriptOrJournal(*pool_, journal_, kOp, complete_, {key},
-                                       {fingerprint, certificate, px, serial_hex},
-                                       RedisConnectionPool::Ack::kReplicas));
+  // written before it, and it is never journalled: one Redis did not
+  // confirm is UnconfirmedWriteError (the gateway withholds the
+  // certificate), since a replay after a failover could record the
+  // certificate where its index entry is gone.
+  absl::StatusOr<RedisReplyPtr> completed;
+  if (confirmed_completions_) {
+    absl::Status flushed = Flushed(kOp);
+    completed = flushed.ok() ? EvalScript(*pool_, kOp, complete_, {key},
+                                          {fingerprint, certificate, px, serial_hex},
+                                          RedisConnectionPool::Ack::kReplicas)
+                             : flushed;
+    if (absl::IsUnavailable(completed.status()) && !IsUnconfirmedWrite(completed.status())) {
+      return UnconfirmedWriteError(completed.status().message());
+    }
+  } else {
+    completed = EvalScriptOrJournal(*pool_, journal_, kOp, complete_, {key},
+                                    {fingerprint, certificate, px, serial_hex});
+  }
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, std::move(completed));
   ASSIGN_OR_RETURN(std::string word, ReplyWord(kOp, *reply));
   if (word == "ok") return absl::OkStatus();
   if (word == "mismatch") {

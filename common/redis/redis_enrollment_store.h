@@ -95,7 +95,8 @@ class RedisEnrollmentStore : public EnrollmentStore {
 
  private:
 
-  explicit RedisEnrollmentStore(std::unique_ptr<RedisConnectionPool> pool);
+  RedisEnrollmentStore(std::unique_ptr<RedisConnectionPool> pool,
+                       bool confirmed_completions);
 
   // ClaimTransaction, recording `nonce` with `message` first when given
   // (nullopt: replay).
@@ -110,6 +111,9 @@ class RedisEnrollmentStore : public EnrollmentStore {
   absl::Status Flushed(absl::string_view operation);
 
   const std::unique_ptr<RedisConnectionPool> pool_;
+  // RedisOptions::wait_replicas > 0: completions are confirmed, never
+  // journalled (CompleteIndexedTransaction).
+  const bool confirmed_completions_;
   RedisWriteJournal journal_;
   const LuaScript claim_;
   const LuaScript nonce_;

@@ -35,11 +35,16 @@ class FailoverStack(faults.FaultStack):
             "redis-server", "--port", str(self.replica_port), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "yes", "--appendfsync", "always",
             "--dir", replica_dir,
-            "--replicaof", "127.0.0.1", str(self.primary_port)])
+            "--replicaof", "127.0.0.1", str(self.replication_port())])
         self.wait_for(lambda: b"master_link_status:up" in faults.resp_command(
             self.replica_port, "INFO", "replication"), "the replica to sync")
         self.balancer = Balancer([self.primary_port])
         self.redis_port = self.balancer.port
+
+    def replication_port(self):
+        """Where the replica reaches its primary (a subclass may put a
+        proxy in between)."""
+        return self.primary_port
 
     @staticmethod
     def wait_for(condition, what, timeout=20):
