@@ -333,7 +333,11 @@ absl::StatusOr<RedisReplyPtr> RedisConnectionPool::RunAdmitted(
     *transport_ok = reply.ok();
     if (!reply.ok()) {
       // After a transport error or timeout the context is out of sync.
+      // The idle ones went the same way: after a network partition each
+      // would have to time out in turn, one per breaker probe (with 32 of
+      // them, ~50 s of 503s after the network was back), so they go too.
       Release(nullptr);
+      DropIdle();
       return reply;
     }
     if (AccessRefused(**reply)) {
@@ -360,6 +364,7 @@ absl::StatusOr<RedisReplyPtr> RedisConnectionPool::RunAdmitted(
           // these). The context is out of sync after a failed WAIT.
           *transport_ok = false;
           Release(nullptr);
+          DropIdle();
           return UnconfirmedWriteError(absl::StrCat(
               "Redis ", operation, ": written, but the connection failed before replicas "
               "confirmed it (", waited.message(), ")"));

@@ -374,9 +374,9 @@ PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
     // --redis_wait_replicas: Redis ran the completion (and the index entry
     // before it) but went away before a replica confirmed them; a failover
     // may lose both, and a certificate missing from the index cannot be
-    // found or revoked by serial. Withheld: the device's retry gets this
-    // certificate if its records survived, a new one if they did not (this
-    // one is then in the signer's audit trail only, never delivered).
+    // found or revoked by serial. Withheld: the device's retry records it
+    // anew and gets it (the signer answers a transaction's repeated request
+    // from its recent issuances), or, past that, a new one.
     std::cerr << "scep-gateway: warning: certificate " << issued->serial_hex
               << " withheld: Redis went away before replicas confirmed its records"
               << std::endl;

@@ -31,6 +31,13 @@ class BlackholeProxy:
     def partition(self):
         self.partitioned.set()
 
+    def heal(self):
+        """The network is back for new connections; those the partition cut
+        off stay silent (as after a real one: their peers' timeouts or
+        keepalives end them), and what was sent into them is never
+        delivered."""
+        self.partitioned.clear()
+
     def _accept(self):
         while not self._stopped:
             try:
