@@ -164,4 +164,7 @@ Included by the gateway Deployment (always rendered).
 {{- if and $r.auth.enabled (not $r.bundled.enabled) (not $r.auth.existingSecret) (not $r.auth.value) -}}
 {{- fail "redis.auth.enabled with an external Redis needs its password: redis.auth.existingSecret (or redis.auth.value)" -}}
 {{- end -}}
+{{- if and $r.bundled.enabled (gt (int $r.waitReplicas) 0) -}}
+{{- fail "redis.waitReplicas is for a replicated external Redis; the bundled Redis has no replica (every write would wait redis.waitTimeoutMs for none)" -}}
+{{- end -}}
 {{- end -}}
