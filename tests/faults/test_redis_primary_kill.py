@@ -23,7 +23,7 @@ import faults
 from blackhole_proxy import BlackholeProxy
 from test_redis_failover import FailoverStack
 
-WAIT_MS = 1500   # the replica's stop (0.3 s) stays well inside it, even under CI load
+WAIT_MS = 1500  # the link's partition (0.3 s) stays well inside it, even under CI load
 PENDING_TTL_SECONDS = 6  # > signer deadline + 2 x Redis timeout (5 s): the gateway refuses less
 
 
