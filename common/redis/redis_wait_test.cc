@@ -225,7 +225,10 @@ TEST_F(RedisWaitTest, APrimaryLostDuringWaitLeavesTheWriteUnconfirmed) {
   ASSERT_TRUE(store->ClaimTransaction("default", "tid-1", "fp", absl::Seconds(60)).ok());
   replica_->Freeze();
   std::thread killer([this] {
-    absl::SleepFor(absl::Milliseconds(300));
+    // Once the completion is blocked in WAIT (whatever the machine's load).
+    for (int i = 0; i < 250 && Info(*primary_, "clients", "blocked_clients") < 1; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
     primary_->Kill();
   });
   const absl::Status completed =
