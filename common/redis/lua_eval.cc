@@ -6,7 +6,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
-#include "common/redis/unconfirmed_write.h"
 
 namespace scep::redis {
 namespace {
@@ -49,17 +48,14 @@ absl::StatusOr<RedisReplyPtr> EvalScript(RedisConnectionPool& pool,
 absl::StatusOr<RedisReplyPtr> EvalScriptOrJournal(
     RedisConnectionPool& pool, RedisWriteJournal& journal, absl::string_view operation,
     const LuaScript& script, const std::vector<absl::string_view>& keys,
-    const std::vector<absl::string_view>& args, RedisConnectionPool::Ack ack) {
+    const std::vector<absl::string_view>& args) {
   if (journal.size() == 0) {
-    absl::StatusOr<RedisReplyPtr> reply = EvalScript(pool, operation, script, keys, args, ack);
-    if (reply.ok() || !absl::IsUnavailable(reply.status()) ||
-        IsUnconfirmedWrite(reply.status())) {
-      return reply;
-    }
+    absl::StatusOr<RedisReplyPtr> reply = EvalScript(pool, operation, script, keys, args);
+    if (reply.ok() || !absl::IsUnavailable(reply.status())) return reply;
   }
   const std::string key_count = absl::StrCat(keys.size());
-  return journal.RunOrJournal(operation, Command("EVAL", script.source, key_count, keys, args),
-                              ack);
+  return journal.RunOrJournal(operation,
+                              Command("EVAL", script.source, key_count, keys, args));
 }
 
 }  // namespace scep::redis

@@ -26,14 +26,13 @@ absl::StatusOr<RedisReplyPtr> EvalScript(RedisConnectionPool& pool,
 // Like EvalScript(), for a write that must not be lost: when Redis cannot be
 // reached it is journalled (RedisWriteJournal), in the EVAL form since a
 // restarted server has no script cached. While the journal holds writes,
-// new ones queue behind them so that Redis sees them in order. A write
-// whose replication WAIT failed (IsUnconfirmedWrite) is returned as such,
-// neither sent again nor journalled.
+// new ones queue behind them so that Redis sees them in order. (No WAIT: a
+// write that asks for replicas is not journalled, see
+// RedisEnrollmentStore::CompleteIndexedTransaction.)
 absl::StatusOr<RedisReplyPtr> EvalScriptOrJournal(
     RedisConnectionPool& pool, RedisWriteJournal& journal, absl::string_view operation,
     const LuaScript& script, const std::vector<absl::string_view>& keys,
-    const std::vector<absl::string_view>& args,
-    RedisConnectionPool::Ack ack = RedisConnectionPool::Ack::kPrimary);
+    const std::vector<absl::string_view>& args);
 
 }  // namespace scep::redis
 

@@ -243,8 +243,8 @@ absl::Status RedisEnrollmentStore::CompleteIndexedTransaction(
       return UnconfirmedWriteError(completed.status().message());
     }
   } else {
-    completed = EvalScriptOrJournal(*pool_, journal_, kOp, complete_, {key},
-                                    {fingerprint, certificate, px, serial_hex});
+    completed = EvalOrJournal(*pool_, journal_, kOp, complete_, key,
+                              {fingerprint, certificate, px, serial_hex});
   }
   ASSIGN_OR_RETURN(RedisReplyPtr reply, std::move(completed));
   ASSIGN_OR_RETURN(std::string word, ReplyWord(kOp, *reply));

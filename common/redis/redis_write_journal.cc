@@ -3,22 +3,17 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/redis/unconfirmed_write.h"
 
 namespace scep::redis {
 
 absl::StatusOr<RedisReplyPtr> RedisWriteJournal::RunOrJournal(
-    absl::string_view operation, absl::Span<const absl::string_view> argv,
-    RedisConnectionPool::Ack ack) {
+    absl::string_view operation, absl::Span<const absl::string_view> argv) {
   // Kept writes go first: this one may depend on them (a completion after
   // its claim's undo, say), and must not overtake them.
   absl::Status failed = Flush();
   if (failed.ok()) {
-    absl::StatusOr<RedisReplyPtr> reply = pool_->Run(operation, argv, ack);
-    if (reply.ok() || !absl::IsUnavailable(reply.status()) ||
-        IsUnconfirmedWrite(reply.status())) {
-      return reply;
-    }
+    absl::StatusOr<RedisReplyPtr> reply = pool_->Run(operation, argv);
+    if (reply.ok() || !absl::IsUnavailable(reply.status())) return reply;
     failed = reply.status();
   } else {
     failed = absl::UnavailableError(absl::StrCat("Redis ", operation,

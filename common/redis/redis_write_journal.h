@@ -47,14 +47,11 @@ class RedisWriteJournal {
                     absl::Duration max_age = absl::Minutes(5))
       : pool_(pool), max_entries_(max_entries), max_age_(max_age) {}
 
-  // Flushes, then sends argv (with `ack`, see RedisConnectionPool::Run).
-  // When either reports Redis unreachable (Unavailable: connection
-  // refused, reset, timeout), keeps argv for a later Flush and returns that
-  // Unavailable; otherwise the pool's result. A write Redis ran but whose
-  // replication could not be confirmed (IsUnconfirmedWrite) is not kept.
-  absl::StatusOr<RedisReplyPtr> RunOrJournal(
-      absl::string_view operation, absl::Span<const absl::string_view> argv,
-      RedisConnectionPool::Ack ack = RedisConnectionPool::Ack::kPrimary);
+  // Flushes, then sends argv. When either reports Redis unreachable
+  // (Unavailable: connection refused, reset, timeout), keeps argv for a
+  // later Flush and returns that Unavailable; otherwise the pool's result.
+  absl::StatusOr<RedisReplyPtr> RunOrJournal(absl::string_view operation,
+                                            absl::Span<const absl::string_view> argv);
 
   // Replays kept writes in order, oldest first. OK when none is left;
   // Unavailable when Redis is still unreachable or answers that it cannot
