@@ -162,8 +162,37 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
       return *std::move(refused);
     }
   }
-  if (subject_limited) {
-    // Keyed by a digest: subjects are client-chosen and unbounded.
+  if (renewal) {
+    // A renewal keeps the identity; the key may change.
+    if (X509_NAME_cmp(X509_REQ_get_subject_name(csr->request.get()),
+                      X509_get_subject_name(req.msg.signer_certificate.get())) != 0) {
+      return Failure(req, FailInfo::kBadRequest,
+                     "renewal must keep the subject of the current certificate");
+    }
+  }
+  // The same request again (a retransmission, or a device re-sending its
+  // PKCSReq while it awaits approval) is answered from its transaction: it
+  // passes the challenge it passed before (which may since have been used
+  // up or rotated) and is not counted again against the subject's limit.
+  // A same-key renewal in the transaction (authenticated by its
+  // certificate) is a new certificate and counted.
+  bool repeats = false;
+  bool renews_in_transaction = false;
+  if ((!renewal && !shared_secret_matches) || subject_limited) {
+    absl::StatusOr<std::optional<Transaction>> known =
+        store_->GetTransaction(profile.name, req.msg.attributes.transaction_id);
+    if (!known.ok()) return UnavailableAfterNonce(req, "transaction store");
+    repeats = known->has_value() && (*known)->fingerprint == csr->fingerprint;
+    renews_in_transaction = repeats && RenewsInTransaction(profile, req, **known);
+  }
+  if (!renewal && !shared_secret_matches && !repeats) {
+    std::optional<PkiOutcome> refused = CheckChallenge(profile, req, *csr);
+    if (refused.has_value()) return *std::move(refused);
+  }
+  if (subject_limited && (!repeats || renews_in_transaction)) {
+    // Counted once the request is authenticated (challenge or current
+    // certificate): a stranger who knows a subject cannot use up its
+    // quota. Keyed by a digest: subjects are client-chosen and unbounded.
     const std::string subject_key =
         codec::SubjectDigestHex(X509_REQ_get_subject_name(csr->request.get()));
     absl::StatusOr<redis::RateDecision> decision = extras_.rate_limiter->Check(
@@ -176,29 +205,7 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
                      "too many requests for this subject; try again later");
     }
   }
-  if (renewal) {
-    // A renewal keeps the identity; the key may change.
-    if (X509_NAME_cmp(X509_REQ_get_subject_name(csr->request.get()),
-                      X509_get_subject_name(req.msg.signer_certificate.get())) != 0) {
-      return Failure(req, FailInfo::kBadRequest,
-                     "renewal must keep the subject of the current certificate");
-    }
-    return IssueOnce(profile, req, *csr, ca);
-  }
-  if (!shared_secret_matches) {
-    // A retransmission of an accepted request carries a challenge that may
-    // since have been consumed (one-time) or changed (the shared secret
-    // rotated): answer it from the transaction first.
-    absl::StatusOr<std::optional<Transaction>> known =
-        store_->GetTransaction(profile.name, req.msg.attributes.transaction_id);
-    if (!known.ok()) return UnavailableAfterNonce(req, "transaction store");
-    const bool retransmission =
-        known->has_value() && (*known)->fingerprint == csr->fingerprint;
-    if (!retransmission) {
-      std::optional<PkiOutcome> refused = CheckChallenge(profile, req, *csr);
-      if (refused.has_value()) return *std::move(refused);
-    }
-  }
+  if (renewal) return IssueOnce(profile, req, *csr, ca);
   if (profile.approval == Profile::Approval::kManual) {
     return AwaitApproval(profile, req, *csr, *plain, ca);
   }
@@ -219,10 +226,7 @@ PkiOutcome PkiOperation::AwaitApproval(const Profile& profile, Request& req,
   }
   switch (txn->state) {
     case Transaction::State::kIssued:
-      if (SignedWithIssued(req, txn->certificate) &&
-          WithinRenewalWindow(profile, req.msg.signer_certificate.get())) {
-        return IssueOnce(profile, req, csr, ca);
-      }
+      if (RenewsInTransaction(profile, req, *txn)) return IssueOnce(profile, req, csr, ca);
       return SuccessWithCertificate(req, txn->certificate);
     case Transaction::State::kRejected:
       return Failure(req, FailInfo::kBadRequest, "the request was rejected");
@@ -253,6 +257,12 @@ bool PkiOperation::SignedWithIssued(const Request& req, const std::string& issue
   absl::StatusOr<std::string> signer =
       crypto::ToDer(req.msg.signer_certificate.get(), i2d_X509);
   return signer.ok() && *signer == issued_der;
+}
+
+bool PkiOperation::RenewsInTransaction(const Profile& profile, const Request& req,
+                                       const Transaction& txn) {
+  return txn.state == Transaction::State::kIssued && SignedWithIssued(req, txn.certificate) &&
+         WithinRenewalWindow(profile, req.msg.signer_certificate.get());
 }
 
 PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
@@ -286,9 +296,8 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
   };
   wait_for_twin();
   bool renews = req.msg.attributes.message_type == MessageType::kRenewalReq;
-  if (txn.ok() && txn->state == Transaction::State::kIssued &&
-      txn->fingerprint == fingerprint && SignedWithIssued(req, txn->certificate) &&
-      WithinRenewalWindow(profile, req.msg.signer_certificate.get())) {
+  if (txn.ok() && txn->fingerprint == fingerprint &&
+      RenewsInTransaction(profile, req, *txn)) {
     // The sender holds this transaction's certificate and asks again: a
     // renewal in the same transaction, authenticated like a RenewalReq by
     // that certificate (ours, valid now, not revoked). Before the profile's

@@ -1,4 +1,4 @@
-// CertPoll, GetCert, GetCRL, GetNextCACert, rate limits, the shared-secret
+// CertPoll, GetCert, GetCRL, GetNextCACert, the shared-secret
 // fast path and single-use nonces through the gateway's SCEP service with an
 // in-process signer and stores (renewal: pki_renewal_test.cc).
 
@@ -214,54 +214,6 @@ TEST_F(PkiMessagesTest, GetCrlIsSignedCachedAndRefreshedOnRevocation) {
       X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, nullptr, nullptr)));
   ASSERT_NE(reason, nullptr);
   EXPECT_EQ(ASN1_ENUMERATED_get(reason.get()), 4);
-}
-
-TEST_F(PkiMessagesTest, RateLimitsPerClientAndPerSubject) {
-  auto limiter = redis::NewMemoryRateLimiter(absl::Now);
-  options_.extras.rate_limiter = limiter.get();
-  options_.profile.per_client_per_minute = 3;
-  options_.profile.per_subject_per_day = 1;
-  Rebuild();
-  Identity id = Enroll("limited", "tid-l1");  // 1st request of the client
-  // Same subject again (new transaction): over the per-subject limit.
-  auto attrs = Attributes(Post(Message(id, MessageType::kPkcsReq, "tid-l2",
-                                       Csr(id.key.get(), "limited", "pw"))));
-  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
-  EXPECT_TRUE(absl::StrContains(*attrs.fail_info_text, "too many requests"));
-  EXPECT_EQ(signer_->issued.load(), 1);
-  // Third request of this client still passes the client limit ...
-  HttpResponse third = Post(Message(id, MessageType::kGetCert, "tid-l3", "x"));
-  EXPECT_EQ(third.status, 200);
-  // ... the fourth is over it: 429 with Retry-After, nothing processed.
-  HttpResponse fourth = Post(Message(id, MessageType::kGetCert, "tid-l4", "x"));
-  EXPECT_EQ(fourth.status, 429);
-  ASSERT_FALSE(fourth.headers.empty());
-  EXPECT_EQ(fourth.headers[0].first, "Retry-After");
-  int seconds = std::stoi(fourth.headers[0].second);
-  EXPECT_GE(seconds, 1);
-  EXPECT_LE(seconds, 60);
-}
-
-TEST_F(PkiMessagesTest, PerClientLimitBehindATrustedProxyUsesForwardedFor) {
-  auto limiter = redis::NewMemoryRateLimiter(absl::Now);
-  options_.extras.rate_limiter = limiter.get();
-  options_.profile.per_client_per_minute = 1;
-  // The test peer 192.0.2.7 is the ingress.
-  options_.trusted_proxies = TrustedProxies::Parse("192.0.2.0/24").value();
-  Rebuild();
-  Identity id = Enroll("proxied", "tid-p0");  // no header: the proxy itself
-  // Two devices behind the same ingress each get their own budget ...
-  EXPECT_EQ(Post(Message(id, MessageType::kGetCert, "tid-p1", "x"), "198.51.100.1").status, 200);
-  EXPECT_EQ(Post(Message(id, MessageType::kGetCert, "tid-p2", "x"), "198.51.100.2").status, 200);
-  // ... and the first one is now over it, whatever it claims further left.
-  EXPECT_EQ(Post(Message(id, MessageType::kGetCert, "tid-p3", "x"),
-                 "203.0.113.50, 198.51.100.1").status,
-            429);
-  // Without trust the header is ignored: everything is the proxy's address,
-  // which used its one request above.
-  options_.trusted_proxies = TrustedProxies();
-  Rebuild();
-  EXPECT_EQ(Post(Message(id, MessageType::kGetCert, "tid-p4", "x"), "198.51.100.3").status, 429);
 }
 
 TEST_F(PkiMessagesTest, EcDeviceKeysAndOaepKeyTransport) {

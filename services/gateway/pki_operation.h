@@ -152,6 +152,11 @@ class PkiOperation {
   // again with the same key and transactionID (certmonger derives the
   // transactionID from the key, and renews with the same key by default).
   static bool SignedWithIssued(const Request& req, const std::string& issued_der);
+  // Whether `req` renews in the issued transaction `txn`: signed with its
+  // certificate and within the profile's renewal window (before it, the
+  // sender gets that certificate again).
+  static bool RenewsInTransaction(const Profile& profile, const Request& req,
+                                  const redis::Transaction& txn);
   // Manual approval: PENDING until an operator decides. A same-key
   // renewal of the approved certificate (signed with it) is issued without
   // a new approval, as a RenewalReq is.

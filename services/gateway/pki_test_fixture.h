@@ -27,11 +27,6 @@ using codec::FailInfo;
 using codec::MessageType;
 using codec::PkiStatus;
 
-
-using codec::FailInfo;
-using codec::MessageType;
-using codec::PkiStatus;
-
 // Forwards to a store and counts GetTransaction calls (Redis round trips
 // the enrollment path makes before claiming the transaction).
 class CountingStore final : public redis::EnrollmentStore {

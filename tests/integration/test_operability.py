@@ -615,7 +615,14 @@ class LifecycleMetricsTest(unittest.TestCase):
             f"limited-{i}", f"tid-limited-{i}", os.urandom(16).hex()))[0]
             for i in range(2)]
         self.assertEqual(statuses, [200, 429])
-        self.assertEqual(self.enroll("onceaday", "daily", "tid-daily-1")["pkiStatus"], 0)
+        # Counted once the request is authenticated, and once per request:
+        # a wrong challenge for the subject and a retransmission are not.
+        rep = self.enroll("onceaday", "daily", "tid-daily-0", challenge="wrong")
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
+        first = self.enroll("onceaday", "daily", "tid-daily-1")
+        again = self.enroll("onceaday", "daily", "tid-daily-1")
+        self.assertEqual((first["pkiStatus"], again["pkiStatus"]), (0, 0), again)
+        self.assertEqual(again["pem"], first["pem"])
         rep = self.enroll("onceaday", "daily", "tid-daily-2")
         self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
         after = self.stack.scrape()
