@@ -97,6 +97,11 @@ class CertificateIndex {
                               absl::Time when) = 0;
 
   virtual absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() = 0;
+  // The revocation list's entry for this serial, whichever CA's and whether
+  // or not the index still has the certificate (an entry RestoreRevoked
+  // recorded from a CRL has none); nullopt when it is not listed.
+  virtual absl::StatusOr<std::optional<RevokedSerial>> GetRevoked(
+      absl::string_view serial_hex) = 0;
   // Takes these serials off ListRevoked for good (certificates expired
   // long enough that no CRL needs them, RFC 5280 section 3.3); their
   // records stay revoked until they expire. Unknown serials are ignored.

@@ -129,6 +129,8 @@ TEST_P(CertificateIndexTest, RevocationsCarryNotAfterAndCanBeForgotten) {
   ASSERT_EQ(revoked->size(), 1u);
   EXPECT_EQ((*revoked)[0].serial_hex, "0d");
   EXPECT_TRUE(index_->Get("0c").value()->revoked);
+  EXPECT_FALSE(index_->GetRevoked("0c").value().has_value());
+  EXPECT_EQ(index_->GetRevoked("0d").value()->not_after, not_after);
   EXPECT_EQ(index_->ForgetRevoked({"NOT-HEX"}).code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -216,8 +218,11 @@ TEST_F(RedisCertificateIndexScriptTest, RevocationEntriesOfEveryFormatAreRead) {
   revoked = wifi->ListRevoked();
   ASSERT_TRUE(revoked.ok()) << revoked.status();
   ASSERT_EQ(revoked->size(), 2u);
+  // Any CA's entry, by serial.
+  EXPECT_EQ(main_ca->GetRevoked("04").value()->not_after, absl::FromUnixSeconds(1'900'000'000));
   ASSERT_TRUE(server_->Command({"HSET", "scep:revoked", "05", "1:2:x:y:z"}).ok());
   EXPECT_EQ(main_ca->ListRevoked().status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(main_ca->GetRevoked("05").status().code(), absl::StatusCode::kDataLoss);
 }
 
 // A CRL cached by a gateway from before session 17 (no cRLNumber field)
@@ -330,6 +335,16 @@ TEST_P(CertificateIndexTest, RestoreRevokedRecordsWhatIsMissing) {
   EXPECT_EQ(listed["0c"].revoked_at, t3);
   EXPECT_EQ(listed["0c"].not_after, absl::InfiniteFuture());  // a CRL does not say
   EXPECT_EQ(index_->NextCrlNumber().value(), 42u);
+  // Each serial's entry, with or without its certificate.
+  std::optional<RevokedSerial> c = index_->GetRevoked("0c").value();
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->reason, 5);
+  EXPECT_EQ(c->revoked_at, t3);
+  std::optional<RevokedSerial> b = index_->GetRevoked("0b").value();
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->reason, 4);
+  EXPECT_FALSE(index_->GetRevoked("0d").value().has_value());
+  EXPECT_EQ(index_->GetRevoked("NOT-HEX").status().code(), absl::StatusCode::kInvalidArgument);
   // Again: nothing missing, the generation stays.
   const int64_t after = index_->RevocationGeneration().value();
   EXPECT_EQ(index_->RestoreRevoked(entries, 41).value(), 0);
@@ -354,6 +369,7 @@ TEST_P(CertificateIndexTest, UnavailableWhenRedisIsDown) {
   EXPECT_EQ(index_->Get("0a").status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(index_->Revoke("0a", 0, absl::Now()).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(index_->ListRevoked().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(index_->GetRevoked("0a").status().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST_P(CertificateIndexTest, ListsByProfileAndStatusInPages) {

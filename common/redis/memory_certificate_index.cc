@@ -85,6 +85,22 @@ absl::StatusOr<std::vector<RevokedSerial>> MemoryCertificateIndex::ListRevoked()
   return out;
 }
 
+absl::StatusOr<std::optional<RevokedSerial>> MemoryCertificateIndex::GetRevoked(
+    absl::string_view serial_hex) {
+  if (absl::Status s = Check(); !s.ok()) return s;
+  if (absl::Status s = ValidateSerialHex(serial_hex); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (forgotten_.contains(serial_hex)) return std::nullopt;
+  if (auto it = records_.find(serial_hex); it != records_.end() && it->second.revoked) {
+    RevokedSerial entry{std::string(serial_hex), it->second.revoked_at, it->second.reason};
+    entry.not_after =
+        CertificateNotAfter(it->second.certificate).value_or(absl::InfiniteFuture());
+    return entry;
+  }
+  if (auto it = restored_.find(serial_hex); it != restored_.end()) return it->second;
+  return std::nullopt;
+}
+
 absl::Status MemoryCertificateIndex::ForgetRevoked(const std::vector<std::string>& serials) {
   if (absl::Status s = Check(); !s.ok()) return s;
   for (const std::string& serial : serials) {

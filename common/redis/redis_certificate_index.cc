@@ -96,6 +96,27 @@ redis.call('HSET', KEYS[2], ARGV[1], entry)
 redis.call('INCR', KEYS[3])
 return 'ok')lua";
 
+// A revoked-set entry, "unix_seconds:reason[:ca[:not_after]]" (see
+// kRevokeScript), for `serial_hex`; `ca` is set to its CA's name.
+absl::StatusOr<RevokedSerial> ParseRevokedEntry(absl::string_view serial_hex,
+                                                absl::string_view text,
+                                                absl::string_view& ca) {
+  std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
+  int64_t at = 0;
+  int64_t not_after = 0;
+  RevokedSerial entry;
+  if (parts.size() < 2 || parts.size() > 4 || !absl::SimpleAtoi(parts[0], &at) ||
+      !absl::SimpleAtoi(parts[1], &entry.reason) ||
+      (parts.size() == 4 && !absl::SimpleAtoi(parts[3], &not_after))) {
+    return absl::DataLossError("malformed revocation entry in Redis");
+  }
+  ca = parts.size() >= 3 ? parts[2] : absl::string_view();
+  entry.serial_hex = std::string(serial_hex);
+  entry.revoked_at = absl::FromUnixSeconds(at);
+  if (parts.size() == 4) entry.not_after = absl::FromUnixSeconds(not_after);
+  return entry;
+}
+
 }  // namespace
 
 RedisCertificateIndex::RedisCertificateIndex(std::unique_ptr<RedisConnectionPool> pool,
@@ -209,27 +230,27 @@ absl::StatusOr<std::vector<RevokedSerial>> RedisCertificateIndex::ListRevoked() 
     cursor = std::string(ReplyText(*reply->element[0]));
     const redisReply& page = *reply->element[1];
     for (size_t i = 0; i + 1 < page.elements; i += 2) {
-      // "unix_seconds:reason[:ca[:not_after]]" (see kRevokeScript).
-      std::vector<absl::string_view> parts =
-          absl::StrSplit(ReplyText(*page.element[i + 1]), ':');
-      int64_t at = 0;
-      int64_t not_after = 0;
-      RevokedSerial entry;
-      if (parts.size() < 2 || parts.size() > 4 || !absl::SimpleAtoi(parts[0], &at) ||
-          !absl::SimpleAtoi(parts[1], &entry.reason) ||
-          (parts.size() == 4 && !absl::SimpleAtoi(parts[3], &not_after))) {
-        return absl::DataLossError("malformed revocation entry in Redis");
-      }
-      const absl::string_view ca = parts.size() >= 3 ? parts[2] : absl::string_view();
+      absl::string_view ca;
+      ASSIGN_OR_RETURN(RevokedSerial entry,
+                       ParseRevokedEntry(ReplyText(*page.element[i]),
+                                         ReplyText(*page.element[i + 1]), ca));
       if (ca != issuing_ca_) continue;
-      entry.serial_hex = std::string(ReplyText(*page.element[i]));
       if (!seen.insert(entry.serial_hex).second) continue;
-      entry.revoked_at = absl::FromUnixSeconds(at);
-      if (parts.size() == 4) entry.not_after = absl::FromUnixSeconds(not_after);
       out.push_back(std::move(entry));
     }
   } while (cursor != "0");
   return out;
+}
+
+absl::StatusOr<std::optional<RevokedSerial>> RedisCertificateIndex::GetRevoked(
+    absl::string_view serial_hex) {
+  constexpr absl::string_view kOp = "GetRevoked";
+  RETURN_IF_ERROR(ValidateSerialHex(serial_hex));  // (revocations are never journalled)
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run(kOp, {"HGET", kRevokedKey, serial_hex}));
+  if (reply->type == REDIS_REPLY_NIL) return std::nullopt;
+  if (reply->type != REDIS_REPLY_STRING) return UnexpectedReply(kOp, *reply);
+  absl::string_view ca;
+  return ParseRevokedEntry(serial_hex, ReplyText(*reply), ca);
 }
 
 absl::Status RedisCertificateIndex::ForgetRevoked(const std::vector<std::string>& serials) {

@@ -39,6 +39,8 @@ class RedisCertificateIndex final : public CertificateIndex {
   absl::Status Revoke(absl::string_view serial_hex, int reason,
                       absl::Time when) override;
   absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() override;
+  absl::StatusOr<std::optional<RevokedSerial>> GetRevoked(
+      absl::string_view serial_hex) override;
   absl::Status ForgetRevoked(const std::vector<std::string>& serials) override;
   absl::StatusOr<int64_t> RevocationGeneration() override;
   absl::StatusOr<CrlState> GetCrlState() override;

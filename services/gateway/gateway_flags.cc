@@ -49,6 +49,11 @@ ABSL_FLAG(bool, allow_legacy, false,
 ABSL_FLAG(int, validity_days, 365, "certificate validity");
 ABSL_FLAG(int, renewal_window_days, 0,
           "RenewalReq accepted only this many days before expiry; 0 = always");
+ABSL_FLAG(bool, renewal_reindex, false,
+          "disaster recovery after Redis lost the certificate index: a renewal signed "
+          "with a certificate this CA issued that the index lacks records it again and "
+          "renews, unless the revocation list has its serial (restore revocations "
+          "first); otherwise such renewals are refused with badCertId");
 ABSL_FLAG(int, crl_validity_hours, 168, "CRL nextUpdate - thisUpdate");
 ABSL_FLAG(int, ocsp_validity_seconds, 3600, "OCSP answer nextUpdate - thisUpdate (/ocsp)");
 ABSL_FLAG(int, ocsp_fresh_per_client_per_minute, 600,

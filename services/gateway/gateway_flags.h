@@ -36,6 +36,7 @@ ABSL_DECLARE_FLAG(std::string, profile);
 ABSL_DECLARE_FLAG(std::string, profiles_file);
 ABSL_DECLARE_FLAG(std::string, challenge_file);
 ABSL_DECLARE_FLAG(bool, allow_legacy);
+ABSL_DECLARE_FLAG(bool, renewal_reindex);
 ABSL_DECLARE_FLAG(int, validity_days);
 ABSL_DECLARE_FLAG(int, renewal_window_days);
 ABSL_DECLARE_FLAG(int, crl_validity_hours);

@@ -123,7 +123,12 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
                       .Name("scep_gateway_claims_taken_over_total")
                       .Help("Parked claims finished after their holder's lease ended "
                             "(its gateway died mid-request), by poll or request.")
-                      .Register(registry)) {}
+                      .Register(registry)),
+      reindexed_(prometheus::BuildCounter()
+                     .Name("scep_gateway_certificates_reindexed_total")
+                     .Help("Certificates the index had lost (Redis lost data), recorded "
+                           "again from a renewal they signed (--renewal_reindex).")
+                     .Register(registry)) {}
 
 void GatewayMetrics::RequestStarted() { in_flight_.Increment(); }
 
@@ -206,6 +211,10 @@ void GatewayMetrics::CertificateRevoked(int reason) {
 
 void GatewayMetrics::RequestPending(absl::string_view profile) {
   pending_.Add({{"profile", std::string(profile)}}).Increment();
+}
+
+void GatewayMetrics::CertificateReindexed(absl::string_view profile) {
+  reindexed_.Add({{"profile", std::string(profile)}}).Increment();
 }
 
 void GatewayMetrics::ClaimParked(absl::string_view profile) {

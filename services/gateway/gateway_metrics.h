@@ -53,6 +53,8 @@ struct RequestLabels {
 //                                        (request parked for CertPoll)
 //   claims_taken_over_total{profile,by}  parked claims finished after their
 //                                        holder's lease ended; by: poll|request
+//   certificates_reindexed_total{profile} certificates the index had lost,
+//                                        recorded again from a renewal
 // Redis latency and errors of the certificate index are under
 // redis_op_duration_seconds / redis_errors_total with op "Index...".
 class GatewayMetrics {
@@ -97,6 +99,9 @@ class GatewayMetrics {
   void RedisUnreplicated(absl::string_view operation);
   // Revocations Redis had lost, recorded again from a gateway's CRL.
   void CrlRevocationsRestored(int64_t count);
+  // A certificate the index had lost, recorded again from the renewal it
+  // signed (--renewal_reindex).
+  void CertificateReindexed(absl::string_view profile);
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;
@@ -117,6 +122,7 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& rate_limited_;
   prometheus::Family<prometheus::Counter>& parked_;
   prometheus::Family<prometheus::Counter>& taken_over_;
+  prometheus::Family<prometheus::Counter>& reindexed_;
 };
 
 // Seconds buckets for request and stage latencies: 1 ms to 10 s.

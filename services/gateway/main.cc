@@ -180,6 +180,7 @@ int main(int argc, char** argv) {
     return Fail(log, checked);
   }
   options.pki.pending_ttl = timings.pending_ttl;
+  options.pki.renewal_reindex = absl::GetFlag(FLAGS_renewal_reindex);
   auto store = scep::redis::RedisEnrollmentStore::New(redis_options);
   absl::StatusOr<std::unique_ptr<scep::redis::CertificateIndex>> index =
       scep::redis::RedisCertificateIndex::New(redis_options);

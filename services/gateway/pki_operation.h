@@ -35,6 +35,11 @@ struct PkiOperationOptions {
   absl::Duration parked_ttl = absl::Hours(24);
   // Index entries outlive their certificate by this much.
   absl::Duration index_grace = absl::Hours(24 * 365);
+  // A renewal signed with a certificate of this CA that the index lacks
+  // (Redis lost it): false refuses it (badCertId); true records it again
+  // and renews unless the revocation list has its serial
+  // (--renewal_reindex, for disaster recovery).
+  bool renewal_reindex = false;
   // CRL nextUpdate - thisUpdate; a cached CRL is re-signed when it has
   // less than half of this left or a revocation happened.
   absl::Duration crl_validity = absl::Hours(24 * 7);
@@ -116,7 +121,7 @@ class PkiOperation {
     bool retransmission = false;  // the store found the nonce with this message
   };
 
-  // pki_enroll.cc: PKCSReq and RenewalReq.
+  // pki_enroll.cc and pki_authorize.cc: PKCSReq and RenewalReq.
   PkiOutcome HandleEnrollment(const Profile& profile, Request& req,
                               const CaSet& ca);
   // Whether `cert` expires within the profile's renewal window (always,
@@ -126,6 +131,12 @@ class PkiOperation {
   std::optional<PkiOutcome> CheckRenewalSigner(const Profile& profile,
                                                const Request& req,
                                                const CaSet& ca);
+  // CheckRenewalSigner's answer for a certificate of ours the index lacks:
+  // with renewal_reindex, records it again (nullopt) unless its serial is
+  // on the revocation list.
+  std::optional<PkiOutcome> UnindexedRenewalSigner(const Profile& profile,
+                                                   const Request& req,
+                                                   const std::string& serial_hex);
   // nullopt when the PKCSReq's challenge is good for `profile`.
   std::optional<PkiOutcome> CheckChallenge(const Profile& profile, const Request& req,
                                            const codec::Csr& csr);

@@ -180,6 +180,51 @@ TEST_F(PkiMessagesTest, RenewalWithCertificateUnknownToIndexIsBadCertId) {
   EXPECT_EQ(Attributes(other.Handle(r)).fail_info, FailInfo::kBadCertId);
 }
 
+TEST_F(PkiMessagesTest, RenewalReindexRecordsACertificateRedisLost) {
+  options_.pki.renewal_reindex = true;
+  Rebuild();
+  Identity kept = Enroll("kept", "tid-k1");
+  Identity revoked = Enroll("revoked", "tid-k2");
+  const std::string kept_serial = codec::SerialHex(X509_get0_serialNumber(kept.cert.get()));
+  const std::string revoked_serial =
+      codec::SerialHex(X509_get0_serialNumber(revoked.cert.get()));
+  const absl::Time revoked_at = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
+  ASSERT_TRUE(index_.Revoke(revoked_serial, 1, revoked_at).ok());
+  // Redis lost everything; the revocation came back from the last CRL
+  // (scepctl crl restore), the certificates did not.
+  index_.LoseEverything();
+  ASSERT_EQ(*index_.RestoreRevoked({{revoked_serial, revoked_at, 1}}, 1), 1);
+  ASSERT_FALSE(index_.Get(kept_serial)->has_value());
+
+  codec::OpenedCertRep rep = Open(Post(Message(kept, MessageType::kRenewalReq, "tid-k3",
+                                               Csr(kept.key.get(), "kept", ""))), kept);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess)
+      << rep.message.attributes.fail_info_text.value_or("");
+  // Recorded again, as the certificate the device signed with.
+  std::optional<redis::CertificateRecord> record = *index_.Get(kept_serial);
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->certificate, crypto::ToDer(kept.cert.get(), i2d_X509).value());
+  EXPECT_EQ(record->profile, "default");
+  EXPECT_FALSE(record->revoked);
+
+  auto attrs = Attributes(Post(Message(revoked, MessageType::kRenewalReq, "tid-k4",
+                                       Csr(revoked.key.get(), "revoked", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  EXPECT_TRUE(absl::StrContains(attrs.fail_info_text.value_or(""), "revoked"));
+  EXPECT_FALSE(index_.Get(revoked_serial)->has_value());
+  EXPECT_EQ(signer_->issued.load(), 3);
+
+  // Off (the default): the same loss refuses the renewal with badCertId.
+  options_.pki.renewal_reindex = false;
+  Rebuild();
+  index_.LoseEverything();
+  attrs = Attributes(Post(Message(kept, MessageType::kRenewalReq, "tid-k5",
+                                  Csr(kept.key.get(), "kept", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadCertId);
+  EXPECT_FALSE(index_.Get(kept_serial)->has_value());
+  EXPECT_EQ(signer_->issued.load(), 3);
+}
+
 
 }  // namespace
 }  // namespace scep::gateway

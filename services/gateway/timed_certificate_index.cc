@@ -43,6 +43,10 @@ class TimedCertificateIndex final : public redis::CertificateIndex {
   absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() override {
     return Timed("IndexListRevoked", [&] { return inner_->ListRevoked(); });
   }
+  absl::StatusOr<std::optional<RevokedSerial>> GetRevoked(
+      absl::string_view serial_hex) override {
+    return Timed("IndexGetRevoked", [&] { return inner_->GetRevoked(serial_hex); });
+  }
 
   absl::Status ForgetRevoked(const std::vector<std::string>& serials) override {
     return Timed("IndexForgetRevoked", [&] { return inner_->ForgetRevoked(serials); });

@@ -348,6 +348,7 @@ class ValuesSchema(unittest.TestCase):
             "relative module path": {"signer": {"pkcs11": {"module": "libpkcs11.so"}}},
             "unknown signer kind": {"signer": {"kind": "DaemonSet"}},
             "string for a boolean": {"tls": {"enabled": "yes"}},
+            "string for renewalReindex": {"gateway": {"renewalReindex": "true"}},
             "token label over 32 bytes": {"signer": {"pkcs11": {"tokenLabel": "x" * 33}}},
             "admin without a credential": {"admin": {"enabled": True,
                                                      "token": {"enabled": False}}},

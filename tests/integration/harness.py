@@ -473,7 +473,9 @@ class Stack:
         return subprocess.run(argv + list(args), capture_output=True, text=True,
                               timeout=timeout, env=env)
 
-    def probe_open(self, name, reply):
+    def probe_open(self, name, reply, cert=None):
+        """Opens a CertRep for device `name`; cert: the certificate the
+        request was signed with (a renewal's), default its self-signed one."""
         import json
         d = os.path.join(self.dir, "dev-" + name)
         rep = os.path.join(d, "reply.der")
@@ -482,7 +484,7 @@ class Stack:
             f.write(reply)
         out = subprocess.run(
             [binary("scep-probe"), "open", "--key", os.path.join(d, "key.pem"),
-             "--cert", os.path.join(d, "cert.pem"), "--in", rep,
+             "--cert", cert or os.path.join(d, "cert.pem"), "--in", rep,
              "--certs-out", certs],
             check=True, capture_output=True, text=True, timeout=60)
         result = json.loads(out.stdout)

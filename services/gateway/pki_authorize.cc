@@ -1,0 +1,154 @@
+// Who may enroll: the challenge of a PKCSReq and the certificate that
+// authenticates a renewal (RFC 8894 sections 3.3.1 and 3.3.1.2).
+
+#include <algorithm>
+
+#include "absl/time/clock.h"
+#include "common/codec/identifiers.h"
+#include "common/crypto/der.h"
+#include "services/gateway/pki_operation.h"
+
+namespace scep::gateway {
+namespace {
+
+using codec::FailInfo;
+using redis::Transaction;
+
+}  // namespace
+
+bool PkiOperation::WithinRenewalWindow(const Profile& profile, X509* cert) {
+  if (profile.renewal_window <= absl::ZeroDuration()) return true;
+  time_t window_start = absl::ToTimeT(absl::Now() + profile.renewal_window);
+  return X509_cmp_time(X509_get0_notAfter(cert), &window_start) <= 0;
+}
+
+std::optional<PkiOutcome> PkiOperation::CheckRenewalSigner(
+    const Profile& profile, const Request& req, const CaSet& ca) {
+  X509* cert = req.msg.signer_certificate.get();
+  // Renewal is authenticated by the current certificate: it must be ours
+  // (signed by our CA), within its validity, known and not revoked.
+  if (X509_check_issued(ca.ca.get(), cert) != X509_V_OK ||
+      X509_verify(cert, X509_get0_pubkey(ca.ca.get())) != 1) {
+    return Failure(req, FailInfo::kBadMessageCheck,
+                   "renewal must be signed with a certificate issued by this CA");
+  }
+  const time_t now = absl::ToTimeT(absl::Now());
+  time_t check = now;
+  if (X509_cmp_time(X509_get0_notBefore(cert), &check) > 0 ||
+      X509_cmp_time(X509_get0_notAfter(cert), &check) < 0) {
+    return Failure(req, FailInfo::kBadTime, "the signing certificate is not valid now");
+  }
+  if (!WithinRenewalWindow(profile, cert)) {
+    return Failure(req, FailInfo::kBadRequest,
+                   "renewal is not allowed yet (outside the renewal window)");
+  }
+  const std::string serial = codec::SerialHex(X509_get0_serialNumber(cert));
+  absl::StatusOr<std::optional<redis::CertificateRecord>> record = index_->Get(serial);
+  if (!record.ok()) return UnavailableAfterNonce(req, "certificate index");
+  if (!record->has_value()) return UnindexedRenewalSigner(profile, req, serial);
+  if ((*record)->revoked) {
+    return Failure(req, FailInfo::kBadRequest, "the signing certificate is revoked");
+  }
+  return std::nullopt;
+}
+
+std::optional<PkiOutcome> PkiOperation::UnindexedRenewalSigner(
+    const Profile& profile, const Request& req, const std::string& serial_hex) {
+  if (!options_.renewal_reindex) {
+    return Failure(req, FailInfo::kBadCertId,
+                   "the signing certificate is unknown to this server");
+  }
+  // Signed by our CA key, which signs nothing but what this service issued:
+  // a certificate Redis lost. Revoked if the revocation list (restored from
+  // a CRL or a gateway's memory) has its serial.
+  absl::StatusOr<std::optional<redis::RevokedSerial>> revoked = index_->GetRevoked(serial_hex);
+  if (!revoked.ok()) return UnavailableAfterNonce(req, "certificate index");
+  if (revoked->has_value()) {
+    return Failure(req, FailInfo::kBadRequest, "the signing certificate is revoked");
+  }
+  X509* cert = req.msg.signer_certificate.get();
+  absl::StatusOr<std::string> der = crypto::ToDer(cert, i2d_X509);
+  if (!der.ok()) return InternalError();
+  redis::CertificateRecord record;
+  record.certificate = *std::move(der);
+  record.profile = profile.name;
+  record.issuing_ca = profile.issuing_ca;
+  absl::StatusOr<absl::Time> not_after = redis::CertificateNotAfter(record.certificate);
+  const absl::Duration lifetime =
+      not_after.ok() ? std::max(absl::ZeroDuration(), *not_after - absl::Now())
+                     : absl::ZeroDuration();
+  if (absl::Status put = index_->Put(serial_hex, record, lifetime + options_.index_grace);
+      !put.ok()) {
+    return UnavailableAfterNonce(req, "certificate index");
+  }
+  if (extras_.metrics != nullptr) extras_.metrics->CertificateReindexed(profile.name);
+  if (extras_.log != nullptr) {
+    metrics::LogRecord line(metrics::LogLevel::kWarning, "certificate_reindexed");
+    line.Str("profile", profile.name)
+        .Str("serial", serial_hex)
+        .Str("transaction_id", req.msg.attributes.transaction_id);
+    extras_.log->Log(line);
+  }
+  return std::nullopt;
+}
+
+std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
+                                                       const Request& req,
+                                                       const codec::Csr& csr) {
+  if (!csr.challenge_password.has_value() || csr.challenge_password->empty()) {
+    return Failure(req, FailInfo::kBadRequest, "challenge password missing");
+  }
+  const std::string& presented = *csr.challenge_password;
+  const std::string subject =
+      codec::SubjectText(X509_REQ_get_subject_name(csr.request.get()));
+  switch (profile.challenge_mode) {
+    case Profile::ChallengeMode::kStatic:
+      if (!SecretEquals(presented, profile.challenge)) {
+        return Failure(req, FailInfo::kBadRequest, "challenge password wrong");
+      }
+      return std::nullopt;
+    case Profile::ChallengeMode::kOneTime: {
+      if (extras_.challenges == nullptr) return UnavailableAfterNonce(req, "challenge store");
+      absl::StatusOr<std::optional<std::string>> bound =
+          extras_.challenges->Consume(profile.name, presented);
+      if (!bound.ok()) return UnavailableAfterNonce(req, "challenge store");
+      if (!bound->has_value()) {
+        return Failure(req, FailInfo::kBadRequest,
+                       "challenge unknown, expired or already used");
+      }
+      if (!(*bound)->empty() && **bound != subject) {
+        return Failure(req, FailInfo::kBadRequest,
+                       "challenge is bound to another subject");
+      }
+      return std::nullopt;
+    }
+    case Profile::ChallengeMode::kExternal: {
+      if (extras_.verifier == nullptr) return UnavailableAfterNonce(req, "verifier");
+      absl::StatusOr<std::string> der = crypto::ToDer(csr.request.get(), i2d_X509_REQ);
+      if (!der.ok()) return InternalError();
+      absl::StatusOr<bool> allowed = extras_.verifier->Verify(
+          profile, {req.msg.attributes.transaction_id, presented, *der, subject});
+      if (!allowed.ok()) return UnavailableAfterNonce(req, "challenge verifier");
+      if (!*allowed) {
+        return Failure(req, FailInfo::kBadRequest, "challenge refused by the verifier");
+      }
+      return std::nullopt;
+    }
+  }
+  return InternalError();
+}
+
+bool PkiOperation::SignedWithIssued(const Request& req, const std::string& issued_der) {
+  if (issued_der.empty() || req.msg.signer_certificate == nullptr) return false;
+  absl::StatusOr<std::string> signer =
+      crypto::ToDer(req.msg.signer_certificate.get(), i2d_X509);
+  return signer.ok() && *signer == issued_der;
+}
+
+bool PkiOperation::RenewsInTransaction(const Profile& profile, const Request& req,
+                                       const Transaction& txn) {
+  return txn.state == Transaction::State::kIssued && SignedWithIssued(req, txn.certificate) &&
+         WithinRenewalWindow(profile, req.msg.signer_certificate.get());
+}
+
+}  // namespace scep::gateway
