@@ -1,9 +1,12 @@
 // AdminCore: certificate inventory, revocation, CRL and profile
 // descriptions (for scepctl mobileconfig).
 
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -31,6 +34,18 @@ constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 // Index pages read per ListCertificates call when filters drop entries.
 constexpr int kMaxIndexReads = 8;
+
+// A certificate given as DER or PEM.
+absl::StatusOr<crypto::X509Ptr> ParseCertificate(const std::string& data) {
+  if (!absl::StrContains(data, "-----BEGIN")) {
+    return crypto::FromDer<crypto::X509Ptr>(data, d2i_X509, "certificate");
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), BIO_free);
+  crypto::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr) return absl::InvalidArgumentError("certificate: not a PEM certificate");
+  return cert;
+}
 
 // Fills `out` from an index record; InvalidArgument when the stored DER
 // does not parse.
@@ -72,27 +87,78 @@ absl::string_view ModeName(gateway::Profile::ChallengeMode mode) {
 
 absl::StatusOr<v1::RevokeCertificateResponse> AdminCore::RevokeCertificate(
     const v1::RevokeCertificateRequest& request, const std::string& actor) {
-  RETURN_IF_ERROR(redis::ValidateSerialHex(request.serial_hex()));
   // RFC 5280 section 5.3.1: 7 is unused; removeFromCRL (8) only in delta CRLs.
   if (request.reason() < 0 || request.reason() > 10 || request.reason() == 7 ||
       request.reason() == 8) {
     return absl::InvalidArgumentError("reason must be an RFC 5280 CRLReason (0-6, 9, 10)");
   }
-  ASSIGN_OR_RETURN(std::optional<redis::CertificateRecord> record,
-                   deps_.index->Get(request.serial_hex()));
-  if (!record.has_value()) return absl::NotFoundError("no certificate with that serial");
-  RETURN_IF_ERROR(deps_.index->Revoke(request.serial_hex(), request.reason(), absl::Now()));
+  std::string serial = request.serial_hex();
+  crypto::X509Ptr given;
+  if (!request.certificate().empty()) {
+    ASSIGN_OR_RETURN(given, ParseCertificate(request.certificate()));
+    const std::string its_serial = codec::SerialHex(X509_get0_serialNumber(given.get()));
+    if (serial.empty()) serial = its_serial;
+    if (serial != its_serial) {
+      return absl::InvalidArgumentError("serial_hex is not the certificate's serial");
+    }
+  }
+  RETURN_IF_ERROR(redis::ValidateSerialHex(serial));
+  ASSIGN_OR_RETURN(std::optional<redis::CertificateRecord> record, deps_.index->Get(serial));
+  v1::RevokeCertificateResponse response;
+  response.set_serial_hex(serial);
+  bool recorded_again = false;
+  if (!record.has_value()) {
+    if (given == nullptr) {
+      return absl::NotFoundError(
+          "no certificate with that serial (for one Redis lost, give the certificate "
+          "itself: scepctl certs revoke --cert)");
+    }
+    ASSIGN_OR_RETURN(recorded_again,
+                     RecordLostCertificate(serial, given.get(), request.profile()));
+    if (!recorded_again) return response;  // on the revocation list already
+    ASSIGN_OR_RETURN(record, deps_.index->Get(serial));
+    if (!record.has_value()) return absl::UnavailableError("certificate index lost the record");
+  }
+  RETURN_IF_ERROR(deps_.index->Revoke(serial, request.reason(), absl::Now()));
   if (!record->revoked) {
     Audit(LogRecord(LogLevel::kInfo, "audit")
               .Str("action", "revoke")
               .Str("actor", actor)
               .Str("profile", record->profile)
-              .Str("serial", request.serial_hex())
+              .Str("serial", serial)
               .Int("reason", request.reason())
               .Str("from", "VALID")
-              .Str("to", "REVOKED"));
+              .Str("to", "REVOKED")
+              .Bool("recorded_again", recorded_again));
   }
-  return v1::RevokeCertificateResponse();
+  return response;
+}
+
+absl::StatusOr<bool> AdminCore::RecordLostCertificate(const std::string& serial_hex,
+                                                      X509* cert,
+                                                      const std::string& profile_name) {
+  ASSIGN_OR_RETURN(const gateway::Profile* profile,
+                   FindProfile(profile_name, absl::StatusCode::kNotFound));
+  ASSIGN_OR_RETURN(AdminCaDeps ca, CaOf(*profile));
+  ASSIGN_OR_RETURN(std::shared_ptr<const gateway::CaSet> certificates, ca.ca->Get());
+  X509* issuer = certificates->ca.get();
+  if (X509_check_issued(issuer, cert) != X509_V_OK ||
+      X509_verify(cert, X509_get0_pubkey(issuer)) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the certificate was not issued by the CA of profile ", profile->name));
+  }
+  ASSIGN_OR_RETURN(std::optional<redis::RevokedSerial> listed,
+                   deps_.index->GetRevoked(serial_hex));
+  if (listed.has_value()) return false;
+  redis::CertificateRecord record;
+  ASSIGN_OR_RETURN(record.certificate, crypto::ToDer(cert, i2d_X509));
+  record.profile = profile->name;
+  record.issuing_ca = profile->issuing_ca;
+  const absl::Duration lifetime = std::max(
+      absl::ZeroDuration(),
+      absl::FromUnixSeconds(crypto::UnixSeconds(X509_get0_notAfter(cert))) - absl::Now());
+  RETURN_IF_ERROR(deps_.index->Put(serial_hex, record, lifetime + options_.index_grace));
+  return true;
 }
 
 absl::StatusOr<v1::Certificate> AdminCore::GetCertificate(

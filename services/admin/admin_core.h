@@ -55,6 +55,9 @@ struct AdminOptions {
   // How long an Enroll call with a request_id holds it while issuing (the
   // gateway's --pending_ttl_seconds); repeats meanwhile are UNAVAILABLE.
   absl::Duration enroll_claim_ttl = absl::Seconds(60);
+  // Index entries outlive their certificate by this much (the gateway's
+  // PkiOperationOptions::index_grace).
+  absl::Duration index_grace = absl::Hours(24 * 365);
 };
 
 // The admin API's operations, transport-free: each takes the request and
@@ -99,6 +102,12 @@ class AdminCore {
                                             const std::string& actor);
 
  private:
+  // RevokeCertificate of `cert`, which the index lacks: records it again
+  // under `profile_name`'s profile once its CA's signature checks out.
+  // False when the revocation list already has its serial (nothing to
+  // record: it is revoked).
+  absl::StatusOr<bool> RecordLostCertificate(const std::string& serial_hex, X509* cert,
+                                             const std::string& profile_name);
   // The response (and audit line) for `certificate` (DER) issued under
   // `profile`; `repeated` when an earlier call with `request_id` issued it.
   absl::StatusOr<v1::EnrollResponse> Enrolled(const gateway::Profile& profile,

@@ -1,11 +1,13 @@
 #include "services/admin/admin_core.h"
 
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <string>
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "common/codec/client.h"
 #include "common/codec/csr.h"
 #include "common/crypto/der.h"
 #include "gtest/gtest.h"
@@ -218,6 +220,74 @@ TEST_F(AdminCoreTest, ProfilesCarryTemplateAndCaCertificate) {
             crypto::ToDer((*ca_.Get())->ca.get(), i2d_X509).value());
   get.set_name("missing");
   EXPECT_EQ(core_->GetProfile(get, "token").status().code(), absl::StatusCode::kNotFound);
+}
+
+// Disaster recovery: Redis lost the certificate index, so revoking by
+// serial finds nothing; the certificate itself (from the device, the MDM,
+// a backup) is checked against the profile's CA, recorded again and revoked.
+TEST_F(AdminCoreTest, RevokesACertificateTheIndexLostGivenTheCertificate) {
+  v1::EnrollRequest enroll;
+  enroll.set_profile("default");
+  enroll.set_csr(Csr("stolen-laptop"));
+  auto issued = core_->Enroll(enroll, "token");
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  crypto::X509Ptr cert =
+      crypto::FromDer<crypto::X509Ptr>(issued->certificate(), d2i_X509, "issued").value();
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+  ASSERT_EQ(PEM_write_bio_X509(bio.get(), cert.get()), 1);
+  char* pem_data = nullptr;
+  const std::string pem(pem_data, BIO_get_mem_data(bio.get(), &pem_data));
+  index_.LoseEverything();
+
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_serial_hex(issued->serial_hex());
+  revoke.set_reason(1);
+  EXPECT_EQ(core_->RevokeCertificate(revoke, "token").status().code(),
+            absl::StatusCode::kNotFound);
+  // Not this CA's certificate, or another serial than the one named: refused.
+  v1::RevokeCertificateRequest wrong = revoke;
+  crypto::EvpPkeyPtr key(EVP_RSA_gen(2048));
+  wrong.set_certificate(crypto::ToDer(codec::SelfSignedCertificate(key.get(), "stolen-laptop")
+                                          .value()
+                                          .get(),
+                                      i2d_X509)
+                            .value());
+  wrong.clear_serial_hex();
+  EXPECT_EQ(core_->RevokeCertificate(wrong, "token").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  wrong.set_certificate(pem);
+  wrong.set_serial_hex("0a");
+  EXPECT_EQ(core_->RevokeCertificate(wrong, "token").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(index_.Get(issued->serial_hex())->has_value());
+
+  revoke.clear_serial_hex();
+  revoke.set_certificate(pem);
+  auto revoked = core_->RevokeCertificate(revoke, "token");
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_EQ(revoked->serial_hex(), issued->serial_hex());
+  v1::GetCertificateRequest get;
+  get.set_serial_hex(issued->serial_hex());
+  auto got = core_->GetCertificate(get, "token");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->status(), v1::CERTIFICATE_STATUS_REVOKED);
+  EXPECT_EQ(got->revocation_reason(), 1);
+  EXPECT_EQ(got->profile(), "default");
+  std::optional<redis::RevokedSerial> listed = index_.GetRevoked(issued->serial_hex()).value();
+  ASSERT_TRUE(listed.has_value());
+  EXPECT_EQ(absl::ToUnixSeconds(listed->not_after), got->not_after_unix());
+  EXPECT_TRUE(absl::StrContains(audit_text_.str(), R"("recorded_again":true)"))
+      << audit_text_.str();
+
+  // Lost again, its revocation restored from a CRL meanwhile: revoked
+  // already, nothing recorded over it.
+  const absl::Time first = listed->revoked_at;
+  index_.LoseEverything();
+  ASSERT_EQ(*index_.RestoreRevoked({{issued->serial_hex(), first, 1}}, 1), 1);
+  revoke.set_reason(4);
+  ASSERT_TRUE(core_->RevokeCertificate(revoke, "token").ok());
+  EXPECT_FALSE(index_.Get(issued->serial_hex())->has_value());
+  EXPECT_EQ(index_.GetRevoked(issued->serial_hex()).value()->reason, 1);
 }
 
 }  // namespace

@@ -260,6 +260,7 @@ int main(int argc, char** argv) {
     admin_options.issued_ttl = options.pki.issued_ttl;
     admin_options.crl_validity = options.pki.crl_validity;
     admin_options.enroll_claim_ttl = options.pki.pending_ttl;
+    admin_options.index_grace = options.pki.index_grace;
     scep::admin::AdminDeps admin_deps;
     admin_deps.requests = request_store->get();
     admin_deps.challenges = challenge_store->get();

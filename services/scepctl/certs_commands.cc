@@ -87,20 +87,34 @@ int CertsShow(CommandContext& context) {
 }
 
 int CertsRevoke(CommandContext& context) {
-  std::optional<std::string> serial = context.Required("serial");
-  if (context.missing()) return kExitUsage;
-  std::optional<int> reason = ParseReason(context.args().GetOr("reason", "0"));
+  const CliArgs& args = context.args();
+  v1::RevokeCertificateRequest request;
+  // --cert FILE: a certificate the index lost (Redis did), sent as it is
+  // (DER or PEM) for the server to check against the profile's CA.
+  if (args.Has("cert")) {
+    const std::string path = args.GetOr("cert", "");
+    if (!ReadFile(path, request.mutable_certificate())) {
+      context.err() << "scepctl: cannot read " << path << "\n";
+      return kExitUsage;
+    }
+    request.set_profile(args.GetOr("profile", ""));
+    request.set_serial_hex(absl::AsciiStrToLower(args.GetOr("serial", "")));
+  } else {
+    std::optional<std::string> serial = context.Required("serial");
+    if (context.missing()) return kExitUsage;
+    request.set_serial_hex(absl::AsciiStrToLower(*serial));
+  }
+  std::optional<int> reason = ParseReason(args.GetOr("reason", "0"));
   if (!reason.has_value()) {
     context.err() << "scepctl: unknown --reason (see scepctl certs revoke --help)\n";
     return kExitUsage;
   }
-  v1::RevokeCertificateRequest request;
-  request.set_serial_hex(absl::AsciiStrToLower(*serial));
   request.set_reason(*reason);
-  return context.CallAndReply(&AdminStub::RevokeCertificate, request,
-                              [&](std::ostream& out, const v1::RevokeCertificateResponse&) {
-                                out << "revoked " << request.serial_hex() << "\n";
-                              });
+  return context.CallAndReply(
+      &AdminStub::RevokeCertificate, request,
+      [&](std::ostream& out, const v1::RevokeCertificateResponse& response) {
+        out << "revoked " << response.serial_hex() << "\n";
+      });
 }
 
 // The CRL and the enrolled certificate are files first: --json applies

@@ -54,9 +54,13 @@ Approves and issues. Run it again after an UNAVAILABLE answer to retry issuance.
 --out writes the certificate (PEM) to FILE; --pem prints it.
 )"},
       {"certs revoke", R"(usage: scepctl certs revoke --serial HEX [--reason N|NAME]
+       scepctl certs revoke --cert FILE [--profile P] [--reason N|NAME]
 Reasons (RFC 5280): unspecified(0) keyCompromise(1) cACompromise(2)
 affiliationChanged(3) superseded(4) cessationOfOperation(5)
 certificateHold(6) privilegeWithdrawn(9) aACompromise(10). Default 0.
+--cert gives the certificate itself (PEM or DER), for one the index no
+longer has (Redis lost it): it must be signed by the CA of profile P
+(default: the default profile's); it is recorded again and revoked.
 )"},
       {"crl", R"(usage: scepctl crl [--profile P] [--out FILE] [--pem]
 Writes the current CRL (DER, or PEM with --pem) to FILE or stdout: that of

@@ -3,8 +3,9 @@ FLUSHALL here). Devices that renew with RenewalReq sign with certificates the
 index no longer has; by default they are refused (badCertId) until enrolled
 anew. With `scep-gateway --renewal_reindex` a renewal signed with a
 certificate this CA issued records it again and renews, unless the
-revocation list, restored from the last CRL, has its serial. Real
-redis-server, signer, gateway and scepctl."""
+revocation list, restored from the last CRL, has its serial; and `scepctl
+certs revoke --cert` revokes a certificate whose serial the index forgot.
+Real redis-server, signer, gateway and scepctl."""
 
 import os
 import unittest
@@ -55,6 +56,8 @@ class IndexLossTest(unittest.TestCase):
         with open(saved, "wb") as f:
             f.write(crl)
 
+        stolen, stolen_serial = self.enroll("stolen")
+
         self.assertEqual(self.stack.redis_cli("FLUSHALL"), "OK")
         out = self.stack.scepctl("crl", "restore", "--in", saved)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
@@ -86,6 +89,29 @@ class IndexLossTest(unittest.TestCase):
         self.assertEqual(self.stack.redis_cli("EXISTS", f"scep:cert:{revokee_serial}"), "0")
         self.assertEqual(metric(self.stack.scrape(), reindexed, profile="default")
                          - metric(before, reindexed, profile="default"), 1)
+
+        # A device lost meanwhile: its serial alone is unknown now; the
+        # certificate itself (from the device, the MDM) revokes it.
+        out = self.stack.scepctl("certs", "revoke", "--serial", stolen_serial,
+                                 "--reason", "keyCompromise")
+        self.assertNotEqual(out.returncode, 0, out.stdout)
+        self.assertIn("--cert", out.stderr)
+        out = self.stack.scepctl("certs", "revoke", "--cert", stolen,
+                                 "--reason", "keyCompromise")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn(f"revoked {stolen_serial}", out.stdout)
+        self.assertIn('"recorded_again":true', self.stack.log("gateway"))
+        status, _, crl = http("GET", f"http://127.0.0.1:{self.stack.http_port}/crl/default.crl")
+        self.assertEqual(status, 200, crl[:200])
+        with open(saved, "wb") as f:
+            f.write(crl)
+        text = openssl("crl", "-inform", "DER", "-in", saved, "-noout", "-text").decode()
+        listed = text.replace(":", "").upper()
+        self.assertIn(stolen_serial.upper(), listed)
+        self.assertIn(revokee_serial.upper(), listed)
+        rep = self.request("stolen", "tid-stolen-renewal", type="renewal", cert=stolen)
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
+        self.assertIn("revoked", rep["failInfoText"])
 
 
 if __name__ == "__main__":
