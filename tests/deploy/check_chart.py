@@ -726,6 +726,13 @@ class StaticRender(unittest.TestCase):
         missing = sorted(m for m in named
                          if re.sub(r"_(bucket|count|sum)$", "", m) not in text)
         self.assertEqual(missing, [], "alerts on metrics no service exports")
+        # Label values the gateway writes (RFC 8894 names, spelled as
+        # common/codec/scep_types.cc spells them: badCertID, not badCertId).
+        with open(os.path.join(REPO, "common", "codec", "scep_types.cc")) as f:
+            spelled = set(re.findall(r'return "([A-Za-z]+)";', f.read()))
+        for label in ("message_type", "fail_info", "pki_status"):
+            for value in re.findall(label + r'="([^"]+)"', rules):
+                self.assertIn(value, spelled, f"alert matches {label}={value!r}")
 
     def test_config_changes_roll_the_pods(self):
         configmaps = object_templates("ConfigMap")
