@@ -312,12 +312,18 @@ PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
       }
     }
   }
-  if (!stored.ok()) {
-    // The certificate exists; hand it out rather than lose it. A later
-    // retransmission may not find it (logged for the operator).
-    std::cerr << "scep-gateway: warning: issued certificate not recorded for "
-                 "its transaction: "
-              << stored.message() << std::endl;
+  if (!stored.ok() || !issued->indexed.ok()) {
+    // Redis has not taken the certificate's records (it is down: they wait
+    // in this process's write journal, lost should it die before Redis is
+    // back, and a device holding the certificate sends nothing more). Until
+    // session 19 it was handed out all the same. Withheld: the device's
+    // retry gets it once its records are in Redis (the journal applied, or
+    // the request issued again: the signer answers a transaction's
+    // repeated request from its recent issuances, no second signature).
+    std::cerr << "scep-gateway: warning: certificate " << issued->serial_hex
+              << " withheld: Redis did not record it: "
+              << (stored.ok() ? issued->indexed : stored).message() << std::endl;
+    return UnavailableAfterNonce(req, "transaction store");
   }
   return Signed(req, std::move(issued->pki_message), reply->attributes, "SUCCESS");
 }

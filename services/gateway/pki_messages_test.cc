@@ -58,8 +58,8 @@ TEST_F(PkiMessagesTest, SharedSecretSkipsTheTransactionLookupAndRotationKeepsRet
 // With --redis_wait_replicas, a completion Redis ran but whose replication
 // could not be confirmed (the primary went away during WAIT) withholds the
 // certificate: 503, no journal, no second certificate. The device's retry
-// then gets the recorded one (its records survived here), and a completion
-// that merely failed (Redis unreachable: journalled) still hands it out.
+// then gets the recorded one (its records survived here). A completion or
+// index entry Redis did not take (unreachable: journalled) withholds it too.
 TEST_F(PkiMessagesTest, AnUnconfirmedCompletionWithholdsTheCertificate) {
   CountingStore counting(store_.get());
   service_ = std::make_unique<ScepService>(options_, signer_.get(), &counting, &index_,
@@ -80,13 +80,25 @@ TEST_F(PkiMessagesTest, AnUnconfirmedCompletionWithholdsTheCertificate) {
       codec::SerialHex(X509_get0_serialNumber(retried.certificates[0].get()));
   EXPECT_TRUE(index_.Get(serial).value().has_value());
 
-  counting.complete_result = absl::UnavailableError("Redis CompleteTransaction: refused");
+  counting.complete_result = absl::UnavailableError(
+      "Redis CompleteTransaction: not tried (kept, applied when Redis is back)");
   Identity other = NewDevice("unreachable");
-  codec::OpenedCertRep handed = Open(
-      Post(Message(other, MessageType::kPkcsReq, "tid-unreachable",
-                   Csr(other.key.get(), "unreachable", "pw"))),
-      other);
+  const std::string unreachable = Message(other, MessageType::kPkcsReq, "tid-unreachable",
+                                          Csr(other.key.get(), "unreachable", "pw"));
+  EXPECT_EQ(Post(unreachable).status, 503);
+  EXPECT_EQ(signer_->issued.load(), 2);
+  counting.complete_result = absl::OkStatus();
+  codec::OpenedCertRep handed = Open(Post(unreachable), other);
   EXPECT_EQ(handed.message.attributes.pki_status, PkiStatus::kSuccess);
+  EXPECT_EQ(signer_->issued.load(), 2);  // the journal's write landed: the same one
+
+  // The index entry waits in the journal: withheld as well.
+  index_.SetUnavailable(true);
+  Identity third = NewDevice("unindexed");
+  const std::string unindexed = Message(third, MessageType::kPkcsReq, "tid-unindexed",
+                                        Csr(third.key.get(), "unindexed", "pw"));
+  EXPECT_EQ(Post(unindexed).status, 503);
+  index_.SetUnavailable(false);
 }
 
 // A PKCSReq's nonce is recorded after decryption, a refused request's too:

@@ -183,8 +183,8 @@ absl::StatusOr<IssueRequest> ProfileIssuer::SignerRequest(const Profile& profile
   return request;
 }
 
-void ProfileIssuer::Record(const Profile& profile, const std::string& cert_der,
-                           const std::string& serial_hex, absl::Time not_after) {
+absl::Status ProfileIssuer::Record(const Profile& profile, const std::string& cert_der,
+                                   const std::string& serial_hex, absl::Time not_after) {
   redis::CertificateRecord record;
   record.certificate = cert_der;
   record.profile = profile.name;
@@ -195,6 +195,7 @@ void ProfileIssuer::Record(const Profile& profile, const std::string& cert_der,
     std::cerr << "scep-gateway: warning: certificate not recorded in the index: "
               << indexed.message() << std::endl;
   }
+  return indexed;
 }
 
 absl::StatusOr<std::string> ProfileIssuer::Issue(const Profile& profile,
@@ -211,8 +212,9 @@ absl::StatusOr<std::string> ProfileIssuer::Issue(const Profile& profile,
   }
   int days = 0, secs = 0;
   ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(cert->get()));
-  Record(profile, cert_der, codec::SerialHex(X509_get0_serialNumber(cert->get())),
-         absl::Now() + absl::Hours(24) * days + absl::Seconds(secs));
+  // Logged; the admin API's callers get the certificate either way.
+  (void)Record(profile, cert_der, codec::SerialHex(X509_get0_serialNumber(cert->get())),
+               absl::Now() + absl::Hours(24) * days + absl::Seconds(secs));
   return cert_der;
 }
 
@@ -221,7 +223,7 @@ absl::StatusOr<IssuedCertRep> ProfileIssuer::IssueWithReply(const Profile& profi
                                                             const CertRepRequest& reply) {
   ASSIGN_OR_RETURN(IssueRequest request, SignerRequest(profile, csr));
   ASSIGN_OR_RETURN(IssuedCertRep issued, signer_->IssueCertRep(request, reply));
-  Record(profile, issued.certificate, issued.serial_hex, issued.not_after);
+  issued.indexed = Record(profile, issued.certificate, issued.serial_hex, issued.not_after);
   return issued;
 }
 

@@ -45,10 +45,10 @@ class ProfileIssuer {
   // What the signer is asked to sign (the caller checked the policy).
   absl::StatusOr<IssueRequest> SignerRequest(const Profile& profile,
                                              const codec::Csr& csr) const;
-  // Records an issued certificate in the index (logged, not returned, on
-  // failure).
-  void Record(const Profile& profile, const std::string& cert_der,
-              const std::string& serial_hex, absl::Time not_after);
+  // Records an issued certificate in the index; a failure is logged and
+  // returned.
+  absl::Status Record(const Profile& profile, const std::string& cert_der,
+                      const std::string& serial_hex, absl::Time not_after);
 
   SignerClient* const signer_;
   redis::CertificateIndex* const index_;

@@ -61,6 +61,9 @@ struct IssuedCertRep {
   std::string pki_message;  // DER CertRep
   std::string serial_hex;   // codec::SerialHex
   absl::Time not_after;
+  // Set by ProfileIssuer: whether the certificate index recorded it (not
+  // OK: Redis refused it or it waits in the write journal).
+  absl::Status indexed;
 };
 
 // What the CA key signs for GetCRL (RFC 5280 v2 CRL).
