@@ -361,10 +361,15 @@ grpc::ServerUnaryReactor* SignerService::IssueCertRep(
       return absl::InvalidArgumentError(absl::StrCat(
           "recipient certificate: ", recipient.status().message()));
     }
-    // A retry of this transaction (same transactionID, CSR and policy)
-    // after its caller gave up gets the certificate already signed.
-    const std::string key = RecentIssuance::Key(
-        {request->attributes().transaction_id(), issue.SerializeAsString()});
+    // A retry of this transaction (same transactionID, CSR and policy, from
+    // the same sender) after its caller gave up gets the certificate
+    // already signed. The sender's certificate is part of the key: a
+    // same-key renewal in the transaction (certmonger) sends the very same
+    // CSR, but signed with the certificate issued to it, and wants a new
+    // one (until session 19 a renewal within 10 minutes got the old one).
+    const std::string key = RecentIssuance::Key({request->attributes().transaction_id(),
+                                                 issue.SerializeAsString(),
+                                                 request->recipient_certificate()});
     absl::StatusOr<crypto::X509Ptr> cert;
     absl::StatusOr<std::string> cert_der;
     if (std::optional<std::string> cached = recent_.Find(key)) {

@@ -180,6 +180,23 @@ class ConformanceTest(unittest.TestCase):
     def test_oaep_key_transport_and_ec_device_key(self):
         self.probe_enroll("oaep-ec", "tid-oaep-ec", oaep="1", **{"key-type": "ec"})
 
+    def test_same_key_renewal_in_the_transaction_gets_a_new_certificate(self):
+        """certmonger renews with the same key in the same transaction: the
+        byte-identical CSR, signed with the certificate issued to it. Right
+        after the first issuance the signer's recent-issuance cache (for
+        retries of a transaction) answered it with that certificate again
+        (test_certmonger flaked on it under load)."""
+        first = self.probe_enroll("samekey", "tid-samekey")
+        with open(first) as f:
+            first_pem = f.read()
+        rep = self.stack.probe_open("samekey", self.post(self.stack.probe_request(
+            "samekey", "tid-samekey", os.urandom(16).hex(), cert=first)), cert=first)
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        self.assertTrue(rep["pem"])
+        self.assertNotEqual(rep["pem"], first_pem)
+        self.assertNotEqual(openssl("x509", "-noout", "-serial", input=rep["pem"].encode()),
+                            openssl("x509", "-in", first, "-noout", "-serial"))
+
     def test_renewal_signed_by_a_stranger_is_refused(self):
         # A self-signed certificate is not ours: badMessageCheck (1).
         rep = self.stack.probe_open("stranger", self.post(self.stack.probe_request(
