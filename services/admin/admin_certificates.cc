@@ -113,11 +113,9 @@ absl::StatusOr<v1::RevokeCertificateResponse> AdminCore::RevokeCertificate(
           "no certificate with that serial (for one Redis lost, give the certificate "
           "itself: scepctl certs revoke --cert)");
     }
-    ASSIGN_OR_RETURN(recorded_again,
-                     RecordLostCertificate(serial, given.get(), request.profile()));
-    if (!recorded_again) return response;  // on the revocation list already
-    ASSIGN_OR_RETURN(record, deps_.index->Get(serial));
-    if (!record.has_value()) return absl::UnavailableError("certificate index lost the record");
+    ASSIGN_OR_RETURN(record, RecordLostCertificate(given.get(), request.profile()));
+    if (!record.has_value()) return response;  // on the revocation list already
+    recorded_again = true;
   }
   RETURN_IF_ERROR(deps_.index->Revoke(serial, request.reason(), absl::Now()));
   if (!record->revoked) {
@@ -134,9 +132,8 @@ absl::StatusOr<v1::RevokeCertificateResponse> AdminCore::RevokeCertificate(
   return response;
 }
 
-absl::StatusOr<bool> AdminCore::RecordLostCertificate(const std::string& serial_hex,
-                                                      X509* cert,
-                                                      const std::string& profile_name) {
+absl::StatusOr<std::optional<redis::CertificateRecord>> AdminCore::RecordLostCertificate(
+    X509* cert, const std::string& profile_name) {
   ASSIGN_OR_RETURN(const gateway::Profile* profile,
                    FindProfile(profile_name, absl::StatusCode::kNotFound));
   ASSIGN_OR_RETURN(AdminCaDeps ca, CaOf(*profile));
@@ -147,18 +144,7 @@ absl::StatusOr<bool> AdminCore::RecordLostCertificate(const std::string& serial_
     return absl::InvalidArgumentError(
         absl::StrCat("the certificate was not issued by the CA of profile ", profile->name));
   }
-  ASSIGN_OR_RETURN(std::optional<redis::RevokedSerial> listed,
-                   deps_.index->GetRevoked(serial_hex));
-  if (listed.has_value()) return false;
-  redis::CertificateRecord record;
-  ASSIGN_OR_RETURN(record.certificate, crypto::ToDer(cert, i2d_X509));
-  record.profile = profile->name;
-  record.issuing_ca = profile->issuing_ca;
-  const absl::Duration lifetime = std::max(
-      absl::ZeroDuration(),
-      absl::FromUnixSeconds(crypto::UnixSeconds(X509_get0_notAfter(cert))) - absl::Now());
-  RETURN_IF_ERROR(deps_.index->Put(serial_hex, record, lifetime + options_.index_grace));
-  return true;
+  return ca.issuer->RecordAgain(*profile, cert);
 }
 
 absl::StatusOr<v1::Certificate> AdminCore::GetCertificate(

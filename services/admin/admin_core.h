@@ -104,10 +104,10 @@ class AdminCore {
  private:
   // RevokeCertificate of `cert`, which the index lacks: records it again
   // under `profile_name`'s profile once its CA's signature checks out.
-  // False when the revocation list already has its serial (nothing to
-  // record: it is revoked).
-  absl::StatusOr<bool> RecordLostCertificate(const std::string& serial_hex, X509* cert,
-                                             const std::string& profile_name);
+  // Empty when the revocation list already has its serial (nothing to
+  // record: it is revoked); the record written otherwise.
+  absl::StatusOr<std::optional<redis::CertificateRecord>> RecordLostCertificate(
+      X509* cert, const std::string& profile_name);
   // The response (and audit line) for `certificate` (DER) issued under
   // `profile`; `repeated` when an earlier call with `request_id` issued it.
   absl::StatusOr<v1::EnrollResponse> Enrolled(const gateway::Profile& profile,

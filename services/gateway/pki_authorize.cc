@@ -61,25 +61,11 @@ std::optional<PkiOutcome> PkiOperation::UnindexedRenewalSigner(
   // Signed by our CA key, which signs nothing but what this service issued:
   // a certificate Redis lost. Revoked if the revocation list (restored from
   // a CRL or a gateway's memory) has its serial.
-  absl::StatusOr<std::optional<redis::RevokedSerial>> revoked = index_->GetRevoked(serial_hex);
-  if (!revoked.ok()) return UnavailableAfterNonce(req, "certificate index");
-  if (revoked->has_value()) {
+  absl::StatusOr<std::optional<redis::CertificateRecord>> recorded =
+      issuer_.RecordAgain(profile, req.msg.signer_certificate.get());
+  if (!recorded.ok()) return UnavailableAfterNonce(req, "certificate index");
+  if (!recorded->has_value()) {
     return Failure(req, FailInfo::kBadRequest, "the signing certificate is revoked");
-  }
-  X509* cert = req.msg.signer_certificate.get();
-  absl::StatusOr<std::string> der = crypto::ToDer(cert, i2d_X509);
-  if (!der.ok()) return InternalError();
-  redis::CertificateRecord record;
-  record.certificate = *std::move(der);
-  record.profile = profile.name;
-  record.issuing_ca = profile.issuing_ca;
-  absl::StatusOr<absl::Time> not_after = redis::CertificateNotAfter(record.certificate);
-  const absl::Duration lifetime =
-      not_after.ok() ? std::max(absl::ZeroDuration(), *not_after - absl::Now())
-                     : absl::ZeroDuration();
-  if (absl::Status put = index_->Put(serial_hex, record, lifetime + options_.index_grace);
-      !put.ok()) {
-    return UnavailableAfterNonce(req, "certificate index");
   }
   if (extras_.metrics != nullptr) extras_.metrics->CertificateReindexed(profile.name);
   if (extras_.log != nullptr) {

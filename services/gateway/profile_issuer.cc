@@ -198,6 +198,22 @@ absl::Status ProfileIssuer::Record(const Profile& profile, const std::string& ce
   return indexed;
 }
 
+absl::StatusOr<std::optional<redis::CertificateRecord>> ProfileIssuer::RecordAgain(
+    const Profile& profile, X509* cert) {
+  const std::string serial_hex = codec::SerialHex(X509_get0_serialNumber(cert));
+  ASSIGN_OR_RETURN(std::optional<redis::RevokedSerial> listed, index_->GetRevoked(serial_hex));
+  if (listed.has_value()) return std::nullopt;
+  redis::CertificateRecord record;
+  ASSIGN_OR_RETURN(record.certificate, crypto::ToDer(cert, i2d_X509));
+  record.profile = profile.name;
+  record.issuing_ca = profile.issuing_ca;
+  const absl::Duration lifetime = std::max(
+      absl::ZeroDuration(),
+      absl::FromUnixSeconds(crypto::UnixSeconds(X509_get0_notAfter(cert))) - absl::Now());
+  RETURN_IF_ERROR(index_->Put(serial_hex, record, lifetime + index_grace_));
+  return record;
+}
+
 absl::StatusOr<std::string> ProfileIssuer::Issue(const Profile& profile,
                                                  const codec::Csr& csr) {
   RETURN_IF_ERROR(CheckPolicy(profile, csr));

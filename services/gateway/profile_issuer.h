@@ -1,6 +1,7 @@
 #ifndef SCEP_SERVICES_GATEWAY_PROFILE_ISSUER_H_
 #define SCEP_SERVICES_GATEWAY_PROFILE_ISSUER_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -36,6 +37,14 @@ class ProfileIssuer {
   absl::StatusOr<IssuedCertRep> IssueWithReply(const Profile& profile,
                                                const codec::Csr& csr,
                                                const CertRepRequest& reply);
+
+  // Records again a certificate the profile's CA issued that the index
+  // lost (Redis without AOF, an older backup), unless the revocation list
+  // (restored from a CRL or a gateway's memory) has its serial: then
+  // nothing is recorded and the result is empty. The caller has checked
+  // that `cert` was issued by the profile's CA. Unavailable when Redis is.
+  absl::StatusOr<std::optional<redis::CertificateRecord>> RecordAgain(const Profile& profile,
+                                                                      X509* cert);
 
   // Only the policy check (for refusing before a request is queued for
   // approval).
