@@ -4,7 +4,9 @@
 
 #include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto/der.h"
 #include "common/crypto/ssl_error.h"
 
 namespace scep::crypto {
@@ -42,6 +44,35 @@ absl::StatusOr<EvpPkeyPtr> LoadPrivateKeyFile(const std::string& path) {
                     absl::StrCat("no unencrypted PEM private key in ", path));
   }
   return key;
+}
+
+namespace {
+
+template <typename Ptr, typename T>
+absl::StatusOr<Ptr> FromDerOrPem(absl::string_view data,
+                                 T* (*d2i)(T**, const unsigned char**, long),
+                                 T* (*pem_read)(BIO*, T**, pem_password_cb*, void*),
+                                 absl::string_view what) {
+  if (!absl::StrContains(data, "-----BEGIN ")) return FromDer<Ptr>(data, d2i, what);
+  BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+  Ptr parsed(bio == nullptr ? nullptr : pem_read(bio.get(), nullptr, NoPassphrase, nullptr));
+  if (parsed == nullptr) return SslInvalid(absl::StrCat(what, ": not a valid PEM ", what));
+  return parsed;
+}
+
+}  // namespace
+
+absl::StatusOr<X509Ptr> CertificateFromDerOrPem(absl::string_view data) {
+  return FromDerOrPem<X509Ptr>(data, d2i_X509, PEM_read_bio_X509, "certificate");
+}
+
+absl::StatusOr<X509CrlPtr> CrlFromDerOrPem(absl::string_view data) {
+  return FromDerOrPem<X509CrlPtr>(data, d2i_X509_CRL, PEM_read_bio_X509_CRL, "CRL");
+}
+
+absl::StatusOr<X509ReqPtr> CsrFromDerOrPem(absl::string_view data) {
+  return FromDerOrPem<X509ReqPtr>(data, d2i_X509_REQ, PEM_read_bio_X509_REQ,
+                                  "certificate request");
 }
 
 std::string Sha256Fingerprint(X509* cert) {

@@ -18,6 +18,13 @@ absl::StatusOr<X509Ptr> LoadCertificateFile(const std::string& path);
 // prompt). FailedPrecondition naming the path, never the file's content.
 absl::StatusOr<EvpPkeyPtr> LoadPrivateKeyFile(const std::string& path);
 
+// A certificate, CRL or certificate request an administrator or API
+// caller hands over as DER or PEM (the first object of its kind when the
+// text has PEM armour). InvalidArgument naming the kind otherwise.
+absl::StatusOr<X509Ptr> CertificateFromDerOrPem(absl::string_view data);
+absl::StatusOr<X509CrlPtr> CrlFromDerOrPem(absl::string_view data);
+absl::StatusOr<X509ReqPtr> CsrFromDerOrPem(absl::string_view data);
+
 // Upper-case colon-separated SHA-256 fingerprint of `cert`, as MDM consoles
 // show it.
 std::string Sha256Fingerprint(X509* cert);

@@ -1,7 +1,6 @@
 // AdminCore: certificate inventory, revocation, CRL and profile
 // descriptions (for scepctl mobileconfig).
 
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -34,18 +33,6 @@ constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 // Index pages read per ListCertificates call when filters drop entries.
 constexpr int kMaxIndexReads = 8;
-
-// A certificate given as DER or PEM.
-absl::StatusOr<crypto::X509Ptr> ParseCertificate(const std::string& data) {
-  if (!absl::StrContains(data, "-----BEGIN")) {
-    return crypto::FromDer<crypto::X509Ptr>(data, d2i_X509, "certificate");
-  }
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), BIO_free);
-  crypto::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (cert == nullptr) return absl::InvalidArgumentError("certificate: not a PEM certificate");
-  return cert;
-}
 
 // Fills `out` from an index record; InvalidArgument when the stored DER
 // does not parse.
@@ -95,7 +82,7 @@ absl::StatusOr<v1::RevokeCertificateResponse> AdminCore::RevokeCertificate(
   std::string serial = request.serial_hex();
   crypto::X509Ptr given;
   if (!request.certificate().empty()) {
-    ASSIGN_OR_RETURN(given, ParseCertificate(request.certificate()));
+    ASSIGN_OR_RETURN(given, crypto::CertificateFromDerOrPem(request.certificate()));
     const std::string its_serial = codec::SerialHex(X509_get0_serialNumber(given.get()));
     if (serial.empty()) serial = its_serial;
     if (serial != its_serial) {

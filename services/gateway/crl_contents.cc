@@ -1,6 +1,5 @@
 #include "services/gateway/crl_contents.h"
 
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include <string>
@@ -10,28 +9,14 @@
 #include "absl/strings/str_cat.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
+#include "common/crypto/pem.h"
 #include "common/crypto/ssl_ptr.h"
 
 namespace scep::gateway {
 
-namespace {
-
-absl::StatusOr<crypto::X509CrlPtr> Parse(absl::string_view crl) {
-  if (absl::StrContains(crl, "-----BEGIN X509 CRL-----")) {
-    crypto::BioPtr bio(BIO_new_mem_buf(crl.data(), static_cast<int>(crl.size())));
-    crypto::X509CrlPtr parsed(
-        bio == nullptr ? nullptr : PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
-    if (parsed == nullptr) return absl::InvalidArgumentError("CRL: not a valid PEM CRL");
-    return parsed;
-  }
-  return crypto::FromDer<crypto::X509CrlPtr>(crl, d2i_X509_CRL, "CRL");
-}
-
-}  // namespace
-
 absl::StatusOr<CrlContents> ReadCrl(absl::string_view crl, const X509* issuer) {
   if (crl.empty()) return absl::InvalidArgumentError("CRL: empty");
-  absl::StatusOr<crypto::X509CrlPtr> parsed = Parse(crl);
+  absl::StatusOr<crypto::X509CrlPtr> parsed = crypto::CrlFromDerOrPem(crl);
   if (!parsed.ok()) return parsed.status();
   X509_CRL* x = parsed->get();
   if (issuer != nullptr) {

@@ -161,9 +161,9 @@ int Enroll(CommandContext& context) {
     context.err() << "scepctl: cannot read " << *csr_path << "\n";
     return kExitUsage;
   }
-  std::optional<std::string> der = CsrDer(data);
-  if (!der.has_value()) {
-    context.err() << "scepctl: " << *csr_path << " is not a PEM certificate request\n";
+  absl::StatusOr<std::string> der = CsrDer(data);
+  if (!der.ok()) {
+    context.err() << "scepctl: " << *csr_path << ": " << der.status().message() << "\n";
     return kExitUsage;
   }
   v1::EnrollRequest request;

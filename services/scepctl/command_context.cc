@@ -17,6 +17,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/crypto/der.h"
+#include "common/crypto/pem.h"
 
 namespace scep::scepctl::internal {
 namespace {
@@ -120,20 +122,10 @@ bool ReadFile(const std::string& path, std::string* data) {
   return true;
 }
 
-std::optional<std::string> CsrDer(const std::string& data) {
-  // Anything without PEM armour goes to the server as DER, which checks it.
-  if (!absl::StrContains(data, "-----BEGIN")) return data;
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), BIO_free);
-  std::unique_ptr<X509_REQ, decltype(&X509_REQ_free)> req(
-      PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr), X509_REQ_free);
-  if (req == nullptr) return std::nullopt;
-  unsigned char* der = nullptr;
-  const int len = i2d_X509_REQ(req.get(), &der);
-  if (len <= 0) return std::nullopt;
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
-  return out;
+absl::StatusOr<std::string> CsrDer(const std::string& data) {
+  absl::StatusOr<crypto::X509ReqPtr> req = crypto::CsrFromDerOrPem(data);
+  if (!req.ok()) return req.status();
+  return crypto::ToDer(req->get(), i2d_X509_REQ);
 }
 
 std::optional<int> ParseReason(const std::string& text) {

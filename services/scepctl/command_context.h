@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "scep/admin/v1/admin.grpc.pb.h"
 #include "services/scepctl/cli_args.h"
@@ -123,9 +124,9 @@ std::string Pem(absl::string_view der, absl::string_view label);
 // The whole of the file at `path`; false when it cannot be read.
 bool ReadFile(const std::string& path, std::string* data);
 
-// DER of a certificate request given as PEM or DER; nullopt for PEM that
-// does not hold one.
-std::optional<std::string> CsrDer(const std::string& data);
+// DER of a certificate request given as PEM or DER; InvalidArgument
+// (naming what is wrong) for anything else.
+absl::StatusOr<std::string> CsrDer(const std::string& data);
 
 // An RFC 5280 CRLReason by number or case-insensitive name
 // ("keyCompromise"); nullopt when unknown.

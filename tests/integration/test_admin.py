@@ -193,6 +193,23 @@ class AdminTest(unittest.TestCase):
                                 "--json").stdout)
         self.assertNotEqual(a["serialHex"], b["serialHex"])
 
+    def test_enroll_takes_a_der_request_and_names_a_file_that_is_none(self):
+        d = os.path.join(self.stack.dir, "admin-enroll-der")
+        os.makedirs(d, exist_ok=True)
+        pem, der = os.path.join(d, "kiosk.csr"), os.path.join(d, "kiosk.der")
+        openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", os.path.join(d, "kiosk.key"), "-subj", "/CN=kiosk",
+                "-out", pem)
+        openssl("req", "-in", pem, "-outform", "DER", "-out", der)
+        issued = json.loads(self.ctl("enroll", "--profile", "default", "--csr", der,
+                                     "--json").stdout)
+        self.assertTrue(issued["serialHex"])
+        # A certificate handed over as the request: refused before any call.
+        wrong = self.ctl("enroll", "--profile", "default", "--csr", self.stack.ca_pem,
+                         ok=False)
+        self.assertNotEqual(wrong.returncode, 0)
+        self.assertIn("not a valid PEM certificate request", wrong.stderr)
+
     def test_mobileconfig_is_a_plist_with_a_scep_payload(self):
         url = f"{self.stack.url}/onetime"
         out = self.ctl("mobileconfig", "--profile", "onetime", "--url", url)
