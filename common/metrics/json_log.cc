@@ -126,6 +126,14 @@ LogRecord& LogRecord::Str(absl::string_view key, absl::string_view value) {
   return *this;
 }
 
+LogRecord& LogRecord::WholeStr(absl::string_view key, absl::string_view value) {
+  Key(key);
+  fields_.push_back('"');
+  AppendJsonEscaped(value, &fields_);
+  fields_.push_back('"');
+  return *this;
+}
+
 LogRecord& LogRecord::Int(absl::string_view key, int64_t value) {
   Key(key);
   absl::StrAppend(&fields_, value);

@@ -43,6 +43,9 @@ class LogRecord {
   LogRecord(LogLevel level, absl::string_view event);
 
   LogRecord& Str(absl::string_view key, absl::string_view value);
+  // A value of our own making whose length is bounded elsewhere (a
+  // certificate in base64 for the audit trail): never cut.
+  LogRecord& WholeStr(absl::string_view key, absl::string_view value);
   LogRecord& Int(absl::string_view key, int64_t value);
   LogRecord& Num(absl::string_view key, double value);
   LogRecord& Bool(absl::string_view key, bool value);

@@ -53,6 +53,9 @@ TEST(LogRecordTest, CutsLongValues) {
   EXPECT_NE(json.find(std::string(LogRecord::kMaxValueBytes, 'x') + "...\""),
             std::string::npos);
   EXPECT_LT(json.size(), 400u);
+  r.WholeStr("w", std::string(1000, 'y'));
+  EXPECT_NE(r.ToJson(absl::UnixEpoch()).find("\"w\":\"" + std::string(1000, 'y') + "\"}"),
+            std::string::npos);
 }
 
 TEST(JsonLoggerTest, WritesLinesAtOrAboveMinimumLevel) {

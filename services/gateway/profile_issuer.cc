@@ -175,6 +175,7 @@ absl::StatusOr<IssueRequest> ProfileIssuer::SignerRequest(const Profile& profile
   request.crl_distribution_points = profile.crl_distribution_points;
   request.ca_issuers = profile.ca_issuers;
   request.ocsp_urls = profile.ocsp_urls;
+  request.profile = profile.name;
   if (!profile.subject.empty()) {
     ASSIGN_OR_RETURN(crypto::X509NamePtr subject,
                      BuildSubject(profile, csr.request.get()));

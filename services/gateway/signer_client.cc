@@ -136,6 +136,7 @@ void FillIssue(const IssueRequest& request, const std::string& issuing_ca,
   }
   for (const std::string& uri : request.ca_issuers) req->add_ca_issuers(uri);
   for (const std::string& uri : request.ocsp_urls) req->add_ocsp_urls(uri);
+  req->set_profile(request.profile);
 }
 
 void FillAttributes(const codec::ScepAttributes& attributes, v1::CertRepAttributes* a) {

@@ -46,6 +46,7 @@ struct IssueRequest {
   std::vector<std::string> crl_distribution_points;  // URIs; empty: none
   std::vector<std::string> ca_issuers;               // URIs; empty: none
   std::vector<std::string> ocsp_urls;                // URIs; empty: none
+  std::string profile;  // the profile's name, for the signer's audit trail
 };
 
 // The SUCCESS CertRep that carries a certificate issued in the same call.

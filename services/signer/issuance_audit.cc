@@ -107,6 +107,7 @@ std::string SignatureAlgorithm(X509* cert) {
 LogRecord& WithContext(LogRecord& record, const IssuanceContext& context) {
   record.Str("ca", context.ca).Str("caller", context.caller);
   if (!context.transaction_id.empty()) record.Str("transaction_id", context.transaction_id);
+  if (!context.profile.empty()) record.Str("profile", context.profile);
   return record;
 }
 
@@ -201,6 +202,12 @@ bool IssuanceAudit::Issued(const IssuanceContext& context, X509* cert) {
       .Str("extended_key_usage", ExtendedKeyUsageText(cert))
       .Str("signature_algorithm", SignatureAlgorithm(cert))
       .Str("public_key_sha256", PublicKeySha256(cert));
+  if (include_certificates_) {
+    // (One that does not encode is not delivered either: the caller
+    // encodes it next and fails.)
+    absl::StatusOr<std::string> der = crypto::ToDer(cert, i2d_X509);
+    if (der.ok()) record.WholeStr("certificate", absl::Base64Escape(*der));
+  }
   return Write(record.ToJson(clock_()));
 }
 

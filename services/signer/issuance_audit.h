@@ -23,6 +23,7 @@ struct IssuanceContext {
   absl::string_view ca;              // "default" or the issuing CA's name
   absl::string_view caller;          // mTLS client CN, else the peer address
   absl::string_view transaction_id;  // the SCEP transactionID; "" if none
+  absl::string_view profile;         // the gateway profile asking; "" if not said
 };
 
 // The signer's issuance audit trail (README "Issuance audit log"): one JSON
@@ -44,8 +45,14 @@ class IssuanceAudit {
 
   // `certificate_issued`: serial, subject, SANs, validity, key usage and
   // EKU (the names profiles use), the SHA-256 of the SubjectPublicKeyInfo,
-  // the signature algorithm, and the context. false when the line could not be written.
+  // the signature algorithm, and the context; with
+  // include_certificates(), the certificate itself (base64 DER, so
+  // `scepctl certs restore` can rebuild a lost certificate index from the
+  // trail). false when the line could not be written.
   bool Issued(const IssuanceContext& context, X509* certificate);
+  // Whether certificate_issued lines carry the certificate (scep-signer
+  // --audit_certificates). Set before the first line is written.
+  void set_include_certificates(bool include) { include_certificates_ = include; }
   // `issuance_refused`: the policy rule and its message, and the context.
   bool Refused(const IssuanceContext& context, absl::string_view rule,
                absl::string_view message);
@@ -71,6 +78,7 @@ class IssuanceAudit {
   const std::function<absl::Time()> clock_;
   std::mutex mu_;
   std::atomic<uint64_t> write_errors_{0};
+  bool include_certificates_ = false;
 };
 
 }  // namespace scep::signer

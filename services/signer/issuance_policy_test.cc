@@ -5,6 +5,7 @@
 
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "common/codec/csr.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
@@ -247,6 +248,30 @@ TEST(IssuanceAuditTest, OneLinePerIssuanceAndRefusal) {
             R"j("reason":"validity of 31 days (at most 30)"})j"
             "\n");
   EXPECT_EQ(audit.write_errors(), 0u);
+  EXPECT_EQ(issued.find(R"("certificate":)"), std::string::npos) << "only when asked";
+  EXPECT_EQ(issued.find(R"("profile":)"), std::string::npos) << "none said";
+}
+
+// --audit_certificates: the line carries the certificate as base64 DER and
+// the profile the gateway named, what `scepctl certs restore` needs.
+TEST(IssuanceAuditTest, CarriesTheCertificateAndProfileWhenAsked) {
+  std::ostringstream out;
+  IssuanceAudit audit(&out, [] { return kNow; });
+  audit.set_include_certificates(true);
+  Device device = NewDevice("dev-2", "");
+  crypto::X509Ptr cert = Build(device, IssueParams{});
+  crypto::EvpPkeyPtr ca_key = crypto::LoadPrivateKeyFile(Testdata("ca.key")).value();
+  ASSERT_TRUE(SignCertificate(cert.get(), ca_key.get(), nullptr).ok());
+  EXPECT_TRUE(audit.Issued({"default", "gateway-1", "tid-10", "wifi"}, cert.get()));
+  const std::string line = out.str();
+  EXPECT_NE(line.find(R"("profile":"wifi")"), std::string::npos) << line;
+  const std::string key = R"("certificate":")";
+  const size_t at = line.find(key);
+  ASSERT_NE(at, std::string::npos) << line;
+  const size_t end = line.find('"', at + key.size());
+  std::string der;
+  ASSERT_TRUE(absl::Base64Unescape(line.substr(at + key.size(), end - at - key.size()), &der));
+  EXPECT_EQ(der, crypto::ToDer(cert.get(), i2d_X509).value());
 }
 }  // namespace
 }  // namespace scep::signer

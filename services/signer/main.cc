@@ -218,6 +218,7 @@ int main(int argc, char** argv) {
     if (!opened.ok()) return Fail(log, opened.status());
     audit = *std::move(opened);
   }
+  audit->set_include_certificates(absl::GetFlag(FLAGS_audit_certificates));
 
   prometheus::Registry registry;
   scep::signer::SignerMetrics metrics(registry);

@@ -54,6 +54,10 @@ ABSL_FLAG(std::string, audit_log, "",
 ABSL_FLAG(bool, audit_required, false,
           "withhold a signed certificate whose audit line cannot be written "
           "(UNAVAILABLE: the gateway answers 503 + Retry-After)");
+ABSL_FLAG(bool, audit_certificates, false,
+          "certificate_issued audit lines carry the certificate (base64 DER, "
+          "about 1.5 KB more a line), so `scepctl certs restore --audit` can "
+          "rebuild a certificate index Redis lost");
 ABSL_FLAG(int, max_issuance_per_minute, 0,
           "certificates one caller (a gateway, by mTLS identity or address) may "
           "have signed per minute, bursts included; over it RESOURCE_EXHAUSTED "

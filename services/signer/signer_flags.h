@@ -37,6 +37,7 @@ ABSL_DECLARE_FLAG(std::string, issuing_cas_dir);
 ABSL_DECLARE_FLAG(std::string, issuance_policy);
 ABSL_DECLARE_FLAG(std::string, audit_log);
 ABSL_DECLARE_FLAG(bool, audit_required);
+ABSL_DECLARE_FLAG(bool, audit_certificates);
 ABSL_DECLARE_FLAG(int, max_issuance_per_minute);
 ABSL_DECLARE_FLAG(int, workers);
 ABSL_DECLARE_FLAG(int, max_queue);

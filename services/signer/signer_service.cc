@@ -79,10 +79,12 @@ std::string CallerOf(grpc::CallbackServerContext* context) {
 
 }  // namespace
 
-absl::Status SignerService::Record(grpc::CallbackServerContext* context, absl::string_view ca,
+absl::Status SignerService::Record(grpc::CallbackServerContext* context,
+                                   const v1::IssueCertificateRequest& issue,
                                    absl::string_view transaction_id,
                                    const absl::StatusOr<crypto::X509Ptr>& cert) {
-  const absl::string_view ca_label = ca.empty() ? absl::string_view("default") : ca;
+  const absl::string_view ca_label =
+      issue.issuing_ca().empty() ? absl::string_view("default") : issue.issuing_ca();
   const std::string rule = cert.ok() ? std::string() : PolicyRuleOf(cert.status());
   if (!cert.ok() && rule.empty()) return absl::OkStatus();
   if (metrics_ != nullptr) {
@@ -94,7 +96,7 @@ absl::Status SignerService::Record(grpc::CallbackServerContext* context, absl::s
   }
   if (audit_ == nullptr) return absl::OkStatus();
   const std::string caller = CallerOf(context);
-  const IssuanceContext where{ca_label, caller, transaction_id};
+  const IssuanceContext where{ca_label, caller, transaction_id, issue.profile()};
   const bool written = cert.ok() ? audit_->Issued(where, cert->get())
                                  : audit_->Refused(where, rule, cert.status().message());
   if (written) return absl::OkStatus();
@@ -254,7 +256,7 @@ grpc::ServerUnaryReactor* SignerService::IssueCertificate(
       return rate;
     }
     absl::StatusOr<crypto::X509Ptr> cert = core->IssueX509(request->csr(), PolicyOf(*request));
-    RETURN_IF_ERROR(Record(context, request->issuing_ca(), "", cert));
+    RETURN_IF_ERROR(Record(context, *request, "", cert));
     if (!cert.ok()) return cert.status();
     absl::StatusOr<std::string> der = crypto::ToDer(cert->get(), i2d_X509);
     if (!der.ok()) return der.status();
@@ -384,7 +386,7 @@ grpc::ServerUnaryReactor* SignerService::IssueCertRep(
       cert = core->IssueX509(issue.csr(), PolicyOf(issue), recipient->get());
       // Withheld (not remembered either): the retry is signed and audited anew.
       RETURN_IF_ERROR(
-          Record(context, issue.issuing_ca(), request->attributes().transaction_id(), cert));
+          Record(context, issue, request->attributes().transaction_id(), cert));
       if (cert.ok()) {
         cert_der = crypto::ToDer(cert->get(), i2d_X509);
         if (cert_der.ok()) recent_.Remember(key, *cert_der);

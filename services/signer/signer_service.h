@@ -114,7 +114,8 @@ class SignerService final : public v1::Signer::CallbackService {
   // Counts and audits one issuance: the certificate signed, or the policy
   // refusal `cert` holds (other errors pass unrecorded). UNAVAILABLE when a
   // signed certificate must be withheld (audit_required, line not written).
-  absl::Status Record(grpc::CallbackServerContext* context, absl::string_view ca,
+  absl::Status Record(grpc::CallbackServerContext* context,
+                      const v1::IssueCertificateRequest& issue,
                       absl::string_view transaction_id,
                       const absl::StatusOr<crypto::X509Ptr>& cert);
 
