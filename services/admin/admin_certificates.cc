@@ -119,21 +119,6 @@ absl::StatusOr<v1::RevokeCertificateResponse> AdminCore::RevokeCertificate(
   return response;
 }
 
-absl::StatusOr<std::optional<redis::CertificateRecord>> AdminCore::RecordLostCertificate(
-    X509* cert, const std::string& profile_name) {
-  ASSIGN_OR_RETURN(const gateway::Profile* profile,
-                   FindProfile(profile_name, absl::StatusCode::kNotFound));
-  ASSIGN_OR_RETURN(AdminCaDeps ca, CaOf(*profile));
-  ASSIGN_OR_RETURN(std::shared_ptr<const gateway::CaSet> certificates, ca.ca->Get());
-  X509* issuer = certificates->ca.get();
-  if (X509_check_issued(issuer, cert) != X509_V_OK ||
-      X509_verify(cert, X509_get0_pubkey(issuer)) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the certificate was not issued by the CA of profile ", profile->name));
-  }
-  return ca.issuer->RecordAgain(*profile, cert);
-}
-
 absl::StatusOr<v1::Certificate> AdminCore::GetCertificate(
     const v1::GetCertificateRequest& request, const std::string& actor) {
   RETURN_IF_ERROR(redis::ValidateSerialHex(request.serial_hex()));

@@ -90,6 +90,9 @@ class AdminCore {
                                             const std::string& actor);
   absl::StatusOr<v1::RestoreRevocationsResponse> RestoreRevocations(
       const v1::RestoreRevocationsRequest& request, const std::string& actor);
+  // admin_restore.cc: certificates Redis lost, recorded again.
+  absl::StatusOr<v1::RestoreCertificatesResponse> RestoreCertificates(
+      const v1::RestoreCertificatesRequest& request, const std::string& actor);
   absl::StatusOr<v1::Profile> GetProfile(const v1::GetProfileRequest& request,
                                          const std::string& actor);
   absl::StatusOr<v1::ListProfilesResponse> ListProfiles(
@@ -108,6 +111,11 @@ class AdminCore {
   // record: it is revoked); the record written otherwise.
   absl::StatusOr<std::optional<redis::CertificateRecord>> RecordLostCertificate(
       X509* cert, const std::string& profile_name);
+  // The profile `profile_name` names, once `cert` checks out as signed by
+  // its CA: NotFound (no such profile), FailedPrecondition (its CA is not
+  // configured) or InvalidArgument (another CA signed it) otherwise.
+  absl::StatusOr<const gateway::Profile*> IssuedUnder(X509* cert,
+                                                      const std::string& profile_name) const;
   // The response (and audit line) for `certificate` (DER) issued under
   // `profile`; `repeated` when an earlier call with `request_id` issued it.
   absl::StatusOr<v1::EnrollResponse> Enrolled(const gateway::Profile& profile,

@@ -91,6 +91,12 @@ grpc::ServerUnaryReactor* AdminService::RestoreRevocations(
   return Run(context, request, response, &AdminCore::RestoreRevocations);
 }
 
+grpc::ServerUnaryReactor* AdminService::RestoreCertificates(
+    grpc::CallbackServerContext* context, const v1::RestoreCertificatesRequest* request,
+    v1::RestoreCertificatesResponse* response) {
+  return Run(context, request, response, &AdminCore::RestoreCertificates);
+}
+
 grpc::ServerUnaryReactor* AdminService::Enroll(grpc::CallbackServerContext* context,
                                                const v1::EnrollRequest* request,
                                                v1::EnrollResponse* response) {

@@ -52,6 +52,9 @@ class AdminService final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* RestoreRevocations(
       grpc::CallbackServerContext* context, const v1::RestoreRevocationsRequest* request,
       v1::RestoreRevocationsResponse* response) override;
+  grpc::ServerUnaryReactor* RestoreCertificates(
+      grpc::CallbackServerContext* context, const v1::RestoreCertificatesRequest* request,
+      v1::RestoreCertificatesResponse* response) override;
   grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* context,
                                    const v1::EnrollRequest* request,
                                    v1::EnrollResponse* response) override;

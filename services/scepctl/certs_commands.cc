@@ -134,24 +134,6 @@ int Crl(CommandContext& context) {
                         args.Has("pem") ? Pem(response.crl(), "X509 CRL") : response.crl());
 }
 
-int CrlRestore(CommandContext& context) {
-  std::optional<std::string> path = context.Required("in");
-  if (context.missing()) return kExitUsage;
-  v1::RestoreRevocationsRequest request;
-  request.set_profile(context.args().GetOr("profile", ""));
-  if (!ReadFile(*path, request.mutable_crl())) {
-    context.err() << "scepctl: cannot read " << *path << "\n";
-    return kExitUsage;
-  }
-  return context.CallAndReply(
-      &AdminStub::RestoreRevocations, request,
-      [](std::ostream& out, const v1::RestoreRevocationsResponse& response) {
-        out << "restored " << response.restored() << " of " << response.listed()
-            << " revocations (cRLNumber " << response.crl_number()
-            << "); the next CRL lists them all\n";
-      });
-}
-
 int Enroll(CommandContext& context) {
   std::optional<std::string> profile = context.Required("profile");
   std::optional<std::string> csr_path = context.Required("csr");

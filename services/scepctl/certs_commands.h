@@ -22,10 +22,6 @@ int CertsRevoke(CommandContext& context);
 // crl: the current CRL of a profile's issuing CA (DER, or PEM with --pem).
 int Crl(CommandContext& context);
 
-// crl restore: records again the revocations of a CRL file (DER or PEM)
-// that Redis lost.
-int CrlRestore(CommandContext& context);
-
 // enroll: issues a certificate for a CSR file (PEM or DER) outside SCEP;
 // writes the certificate as PEM.
 int Enroll(CommandContext& context);

@@ -7,6 +7,7 @@
 #include "services/scepctl/command_context.h"
 #include "services/scepctl/profile_commands.h"
 #include "services/scepctl/requests_commands.h"
+#include "services/scepctl/restore_commands.h"
 #include "services/scepctl/usage.h"
 
 namespace scep::scepctl {
@@ -37,6 +38,7 @@ const std::map<std::string, int (*)(CommandContext&)>& Verbs() {
       {"certs list", &internal::CertsList},
       {"certs show", &internal::CertsShow},
       {"certs revoke", &internal::CertsRevoke},
+      {"certs restore", &internal::CertsRestore},
       {"crl", &internal::Crl},
       {"crl restore", &internal::CrlRestore},
       {"enroll", &internal::Enroll},

@@ -17,6 +17,7 @@ Commands (each takes --help):
   certs list         issued certificates
   certs show         one certificate (PEM with --pem or --out)
   certs revoke       revoke a certificate (it appears on the next CRL)
+  certs restore      record again certificates Redis lost, from the audit trail
   crl                the current CRL (DER; PEM with --pem)
   crl restore        record again the revocations of a CRL Redis lost
   enroll             issue a certificate for a CSR under a profile
@@ -61,6 +62,18 @@ certificateHold(6) privilegeWithdrawn(9) aACompromise(10). Default 0.
 --cert gives the certificate itself (PEM or DER), for one the index no
 longer has (Redis lost it): it must be signed by the CA of profile P
 (default: the default profile's); it is recorded again and revoked.
+)"},
+      {"certs restore", R"(usage: scepctl certs restore --audit FILE [--profile P]
+Disaster recovery, when Redis lost the certificate index: FILE is the
+signer's issuance audit trail (--audit_log, or its standard error) written
+with --audit_certificates. Each certificate_issued line's certificate is
+recorded again under the profile the line names (P for lines naming none;
+default: the default profile) once the signature of that profile's CA
+checks out, so GetCert, certs list/show, revocation by serial and
+RenewalReq know it again. Certificates the index has, revoked ones (restore
+revocations first: crl restore) and long-expired ones are left out; running
+it twice is harmless. A refused certificate is reported by its line in FILE
+and makes the exit status 1.
 )"},
       {"crl", R"(usage: scepctl crl [--profile P] [--out FILE] [--pem]
 Writes the current CRL (DER, or PEM with --pem) to FILE or stdout: that of

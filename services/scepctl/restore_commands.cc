@@ -1,0 +1,146 @@
+#include "services/scepctl/restore_commands.h"
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <cstdint>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace scep::scepctl::internal {
+namespace {
+
+namespace v1 = admin::v1;
+
+constexpr int kBatch = 500;  // ~0.8 MB a call; the API takes up to 1000
+
+// The string field `name` of a JSON object, if it has one.
+std::optional<std::string> StringField(const google::protobuf::Struct& object,
+                                       const std::string& name) {
+  auto it = object.fields().find(name);
+  if (it == object.fields().end() || !it->second.has_string_value()) return std::nullopt;
+  return it->second.string_value();
+}
+
+// Sends the certificates gathered from the audit trail and adds the answer
+// to `total`; a refusal ("certificate N...: why") is renamed after the
+// file line certificate N came from. false when the call failed.
+bool SendBatch(CommandContext& context, const std::string& path,
+               v1::RestoreCertificatesRequest& batch, std::vector<int64_t>& lines,
+               v1::RestoreCertificatesResponse& total) {
+  if (batch.certificates_size() == 0) return true;
+  v1::RestoreCertificatesResponse response;
+  if (!context.Call(&AdminStub::RestoreCertificates, batch, &response)) return false;
+  total.set_restored(total.restored() + response.restored());
+  total.set_indexed(total.indexed() + response.indexed());
+  total.set_revoked(total.revoked() + response.revoked());
+  total.set_expired(total.expired() + response.expired());
+  for (const std::string& refused : response.refused()) {
+    absl::string_view rest = refused;
+    size_t index = 0;
+    const size_t digits = absl::StartsWith(rest, "certificate ")
+                              ? rest.find_first_not_of("0123456789", 12)
+                              : absl::string_view::npos;
+    if (digits != absl::string_view::npos &&
+        absl::SimpleAtoi(rest.substr(12, digits - 12), &index) && index < lines.size()) {
+      total.add_refused(absl::StrCat(path, ":", lines[index], rest.substr(digits)));
+    } else {
+      total.add_refused(refused);
+    }
+  }
+  batch.clear_certificates();
+  lines.clear();
+  return true;
+}
+
+}  // namespace
+
+int CrlRestore(CommandContext& context) {
+  std::optional<std::string> path = context.Required("in");
+  if (context.missing()) return kExitUsage;
+  v1::RestoreRevocationsRequest request;
+  request.set_profile(context.args().GetOr("profile", ""));
+  if (!ReadFile(*path, request.mutable_crl())) {
+    context.err() << "scepctl: cannot read " << *path << "\n";
+    return kExitUsage;
+  }
+  return context.CallAndReply(
+      &AdminStub::RestoreRevocations, request,
+      [](std::ostream& out, const v1::RestoreRevocationsResponse& response) {
+        out << "restored " << response.restored() << " of " << response.listed()
+            << " revocations (cRLNumber " << response.crl_number()
+            << "); the next CRL lists them all\n";
+      });
+}
+
+int CertsRestore(CommandContext& context) {
+  std::optional<std::string> path = context.Required("audit");
+  if (context.missing()) return kExitUsage;
+  std::ifstream in(*path, std::ios::binary);
+  if (!in) {
+    context.err() << "scepctl: cannot read " << *path << "\n";
+    return kExitUsage;
+  }
+  // For lines that name no profile (a trail written before signers logged
+  // it); "" is the default profile.
+  const std::string fallback_profile = context.args().GetOr("profile", "");
+  v1::RestoreCertificatesRequest batch;
+  std::vector<int64_t> lines;
+  v1::RestoreCertificatesResponse total;
+  int64_t issued_lines = 0, without_certificate = 0, unreadable = 0;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    // Other events share the stream when the trail goes to standard error.
+    if (!absl::StrContains(line, R"("certificate_issued")")) continue;
+    google::protobuf::Struct object;
+    if (!google::protobuf::util::JsonStringToMessage(line, &object).ok() ||
+        StringField(object, "event") != "certificate_issued") {
+      ++unreadable;
+      continue;
+    }
+    ++issued_lines;
+    std::optional<std::string> encoded = StringField(object, "certificate");
+    if (!encoded.has_value()) {
+      ++without_certificate;
+      continue;
+    }
+    v1::RestoreCertificatesRequest::Entry* entry = batch.add_certificates();
+    if (!absl::Base64Unescape(*encoded, entry->mutable_certificate())) {
+      entry->set_certificate(*encoded);  // the server names what is wrong with it
+    }
+    entry->set_profile(StringField(object, "profile").value_or(fallback_profile));
+    lines.push_back(number);
+    if (batch.certificates_size() == kBatch &&
+        !SendBatch(context, *path, batch, lines, total)) {
+      return kExitFailed;
+    }
+  }
+  if (!SendBatch(context, *path, batch, lines, total)) return kExitFailed;
+  for (const std::string& refused : total.refused()) context.err() << refused << "\n";
+  if (unreadable > 0) {
+    context.err() << "scepctl: " << unreadable
+                  << " certificate_issued lines are not JSON (cut off?); skipped\n";
+  }
+  if (without_certificate > 0) {
+    context.err() << "scepctl: " << without_certificate << " of " << issued_lines
+                  << " certificate_issued lines carry no certificate (the signer ran "
+                     "without --audit_certificates); those stay unknown\n";
+  }
+  const int status = total.refused_size() > 0 ? kExitFailed : kExitOk;
+  context.Reply(total, [](std::ostream& out, const v1::RestoreCertificatesResponse& r) {
+    out << "restored " << r.restored() << ", already known " << r.indexed()
+        << ", revoked (left out) " << r.revoked() << ", long expired (left out) "
+        << r.expired() << ", refused " << r.refused_size() << "\n";
+  });
+  return status;
+}
+
+}  // namespace scep::scepctl::internal
