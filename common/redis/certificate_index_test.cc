@@ -196,6 +196,40 @@ TEST_P(CertificateIndexTest, RestoreRevokedRecordsWhatIsMissing) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// A certificate recorded again after Redis lost it, whose revocation a CRL
+// restored meanwhile: written revoked with the list's date and reason (a
+// renewal check must not find it valid), and the list entry, which a CRL
+// left without notAfter, gains the certificate's.
+TEST_P(CertificateIndexTest, PutOfASerialOnTheRevocationListRecordsItRevoked) {
+  absl::StatusOr<crypto::X509Ptr> cert =
+      crypto::LoadCertificateFile(SCEP_TESTDATA_DIR "/strongswan-issued.pem");
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  const std::string der = crypto::ToDer(cert->get(), i2d_X509).value();
+  const absl::Time t1 = absl::FromUnixSeconds(1'800'000'001);
+  ASSERT_EQ(index_->RestoreRevoked({{"1a", t1, 1}, {"1b", t1, 4}}, 3).value(), 2);
+  ASSERT_TRUE(index_->Put("1a", Record(der), absl::Hours(1)).ok());
+  ASSERT_TRUE(index_->Put("1c", Record(der), absl::Hours(1)).ok());  // not listed
+  std::optional<CertificateRecord> a = index_->Get("1a").value();
+  ASSERT_TRUE(a.has_value());
+  EXPECT_TRUE(a->revoked);
+  EXPECT_EQ(a->reason, 1);
+  EXPECT_EQ(a->revoked_at, t1);
+  EXPECT_FALSE(index_->Get("1c").value()->revoked);
+  const absl::Time not_after = CertificateNotAfter(der).value();
+  EXPECT_EQ(index_->GetRevoked("1a").value()->not_after, not_after);
+  EXPECT_EQ(index_->GetRevoked("1a").value()->revoked_at, t1);
+  EXPECT_EQ(index_->GetRevoked("1b").value()->not_after, absl::InfiniteFuture());
+  std::map<std::string, RevokedSerial> listed;
+  const std::vector<RevokedSerial> revoked = index_->ListRevoked().value();
+  for (const RevokedSerial& r : revoked) listed[r.serial_hex] = r;
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed["1a"].not_after, not_after);
+  EXPECT_EQ(listed["1a"].reason, 1);
+  // Written again (a retransmission's late Put): still revoked.
+  ASSERT_TRUE(index_->Put("1a", Record(der), absl::Hours(1)).ok());
+  EXPECT_TRUE(index_->Get("1a").value()->revoked);
+}
+
 TEST_P(CertificateIndexTest, RejectsMalformedSerials) {
   EXPECT_EQ(index_->Get("XYZ").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(index_->Get("").status().code(), absl::StatusCode::kInvalidArgument);

@@ -39,7 +39,18 @@ absl::Status MemoryCertificateIndex::Put(absl::string_view serial_hex,
       listing_[record.profile].emplace(sequence_, std::string(serial_hex));
     }
   }
-  records_[std::string(serial_hex)] = record;
+  CertificateRecord& kept = records_[std::string(serial_hex)];
+  kept = record;
+  kept.revoked = false;
+  // On the revocation list (restored from a CRL): recorded revoked, as
+  // the Redis script does; the record carries its notAfter from now on.
+  if (auto listed = restored_.find(serial_hex);
+      listed != restored_.end() && !forgotten_.contains(serial_hex)) {
+    kept.revoked = true;
+    kept.reason = listed->second.reason;
+    kept.revoked_at = listed->second.revoked_at;
+    restored_.erase(listed);
+  }
   return absl::OkStatus();
 }
 

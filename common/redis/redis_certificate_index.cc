@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -53,16 +54,31 @@ using certificate_index_internal::kRevokedKey;
 using certificate_index_internal::Word;
 
 // Never overwrites a revoked record (a late retransmission must not
-// un-revoke a certificate). KEYS[2..]: listing indexes (scep:certs and
-// scep:certs:{profile}), scored by first-recorded time (ARGV[4], ms);
-// members at their head whose certificate expired are dropped, and each
-// index lives as long as its longest-lived certificate.
+// un-revoke a certificate), and writes a certificate whose serial the
+// revocation list (KEYS[2]) has as revoked, with the list's date and
+// reason: a certificate recorded again after Redis lost it (renewal
+// re-index, restore) while its revocation was restored meanwhile must not
+// read as valid. Such an entry without the certificate's notAfter (one
+// restored from a CRL) is answered 'listed:<entry>' so the caller can add
+// it. KEYS[3..]: listing indexes (scep:certs and scep:certs:{profile}),
+// scored by first-recorded time (ARGV[4], ms); members at their head whose
+// certificate expired are dropped, and each index lives as long as its
+// longest-lived certificate.
 constexpr char kPutScript[] = R"lua(
 if redis.call('HGET', KEYS[1], 'revoked') == '1' then return 'revoked' end
-redis.call('HSET', KEYS[1], 'der', ARGV[1], 'profile', ARGV[2], 'revoked', '0',
-           'ca', ARGV[6])
+local listed = redis.call('HGET', KEYS[2], ARGV[5])
+local answer = 'ok'
+if listed then
+  local at, reason, rest = string.match(listed, '^(%d+):(%-?%d+)(.*)$')
+  redis.call('HSET', KEYS[1], 'der', ARGV[1], 'profile', ARGV[2], 'revoked', '1',
+             'reason', reason, 'revoked_at', at, 'ca', ARGV[6])
+  if not string.match(rest, '^:[^:]*:%d+$') then answer = 'listed:' .. listed end
+else
+  redis.call('HSET', KEYS[1], 'der', ARGV[1], 'profile', ARGV[2], 'revoked', '0',
+             'ca', ARGV[6])
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   for _, m in ipairs(redis.call('ZRANGE', KEYS[i], 0, 15)) do
     if redis.call('EXISTS', 'scep:cert:' .. m) == 1 then break end
     redis.call('ZREM', KEYS[i], m)
@@ -72,7 +88,14 @@ for i = 2, #KEYS do
     redis.call('PEXPIRE', KEYS[i], ARGV[3])
   end
 end
-return 'ok')lua";
+return answer)lua";
+
+// KEYS: revoked set. ARGV: serial, the entry as Put found it, the entry
+// with the certificate's notAfter. Replaces it unless it changed since.
+constexpr char kAddNotAfterScript[] = R"lua(
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1)lua";
 
 constexpr char kCertPrefix[] = "scep:cert:";
 constexpr char kAllCertsKey[] = "scep:certs";
@@ -145,7 +168,7 @@ absl::Status RedisCertificateIndex::Put(absl::string_view serial_hex,
   const std::string now = absl::StrCat(absl::ToUnixMillis(absl::Now()));
   const bool per_profile = ValidateProfile(record.profile).ok();
   const std::string profile_key = ProfileCertsKey(record.profile);
-  std::vector<absl::string_view> keys = {key, kAllCertsKey};
+  std::vector<absl::string_view> keys = {key, kRevokedKey, kAllCertsKey};
   if (per_profile) keys.push_back(profile_key);
   ASSIGN_OR_RETURN(
       RedisReplyPtr reply,
@@ -155,6 +178,28 @@ absl::Status RedisCertificateIndex::Put(absl::string_view serial_hex,
   if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
     return UnexpectedReply("PutCertificate", *reply);
   }
+  const absl::string_view answer = ReplyText(*reply);
+  if (absl::StartsWith(answer, "listed:")) {
+    return AddNotAfter(serial_hex, answer.substr(7), record.certificate);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RedisCertificateIndex::AddNotAfter(absl::string_view serial_hex,
+                                                absl::string_view entry,
+                                                absl::string_view certificate) {
+  constexpr absl::string_view kOp = "AddNotAfter";
+  absl::StatusOr<absl::Time> not_after = CertificateNotAfter(certificate);
+  if (!not_after.ok()) return absl::OkStatus();  // stays on every CRL, as before
+  absl::string_view ca;
+  ASSIGN_OR_RETURN(RevokedSerial parsed, ParseRevokedEntry(serial_hex, entry, ca));
+  const std::string with = absl::StrCat(absl::ToUnixSeconds(parsed.revoked_at), ":",
+                                        parsed.reason, ":", ca, ":",
+                                        absl::ToUnixSeconds(*not_after));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   pool_->Run(kOp, {"EVAL", kAddNotAfterScript, "1", kRevokedKey, serial_hex,
+                                    entry, with}));
+  if (reply->type != REDIS_REPLY_INTEGER) return UnexpectedReply(kOp, *reply);
   return absl::OkStatus();
 }
 

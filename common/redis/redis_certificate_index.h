@@ -65,6 +65,12 @@ class RedisCertificateIndex final : public CertificateIndex {
   RedisWriteJournal journal_;
   const std::string issuing_ca_;
   const std::string crl_cache_key_;
+  // After Put wrote a certificate revoked because the revocation list had
+  // its serial in `entry` without a notAfter: adds the certificate's, so
+  // the CRL can drop the entry once it expired.
+  absl::Status AddNotAfter(absl::string_view serial_hex, absl::string_view entry,
+                           absl::string_view certificate);
+
   // Put's script, run by EVALSHA (one per issued certificate).
   const LuaScript put_;
   // GetCrlState's, by EVALSHA (one per CRL request).

@@ -101,7 +101,6 @@ absl::StatusOr<v1::RevokeCertificateResponse> AdminCore::RevokeCertificate(
           "itself: scepctl certs revoke --cert)");
     }
     ASSIGN_OR_RETURN(record, RecordLostCertificate(given.get(), request.profile()));
-    if (!record.has_value()) return response;  // on the revocation list already
     recorded_again = true;
   }
   RETURN_IF_ERROR(deps_.index->Revoke(serial, request.reason(), absl::Now()));

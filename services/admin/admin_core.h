@@ -107,9 +107,8 @@ class AdminCore {
  private:
   // RevokeCertificate of `cert`, which the index lacks: records it again
   // under `profile_name`'s profile once its CA's signature checks out.
-  // Empty when the revocation list already has its serial (nothing to
-  // record: it is revoked); the record written otherwise.
-  absl::StatusOr<std::optional<redis::CertificateRecord>> RecordLostCertificate(
+  // The record written (revoked when the revocation list has its serial).
+  absl::StatusOr<redis::CertificateRecord> RecordLostCertificate(
       X509* cert, const std::string& profile_name);
   // The profile `profile_name` names, once `cert` checks out as signed by
   // its CA: NotFound (no such profile), FailedPrecondition (its CA is not

@@ -279,14 +279,17 @@ TEST_F(AdminCoreTest, RevokesACertificateTheIndexLostGivenTheCertificate) {
   EXPECT_TRUE(absl::StrContains(audit_text_.str(), R"("recorded_again":true)"))
       << audit_text_.str();
 
-  // Lost again, its revocation restored from a CRL meanwhile: revoked
-  // already, nothing recorded over it.
+  // Lost again, its revocation restored from a CRL meanwhile: recorded as
+  // revoked with the restored date and reason, not revoked over again.
   const absl::Time first = listed->revoked_at;
   index_.LoseEverything();
   ASSERT_EQ(*index_.RestoreRevoked({{issued->serial_hex(), first, 1}}, 1), 1);
   revoke.set_reason(4);
   ASSERT_TRUE(core_->RevokeCertificate(revoke, "token").ok());
-  EXPECT_FALSE(index_.Get(issued->serial_hex())->has_value());
+  std::optional<redis::CertificateRecord> again = index_.Get(issued->serial_hex()).value();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(again->revoked);
+  EXPECT_EQ(again->revoked_at, first);
   EXPECT_EQ(index_.GetRevoked(issued->serial_hex()).value()->reason, 1);
 }
 

@@ -49,7 +49,7 @@ absl::StatusOr<const gateway::Profile*> AdminCore::IssuedUnder(
   return profile;
 }
 
-absl::StatusOr<std::optional<redis::CertificateRecord>> AdminCore::RecordLostCertificate(
+absl::StatusOr<redis::CertificateRecord> AdminCore::RecordLostCertificate(
     X509* cert, const std::string& profile_name) {
   ASSIGN_OR_RETURN(const gateway::Profile* profile, IssuedUnder(cert, profile_name));
   ASSIGN_OR_RETURN(AdminCaDeps ca, CaOf(*profile));
@@ -95,12 +95,12 @@ absl::StatusOr<v1::RestoreCertificatesResponse> AdminCore::RestoreCertificates(
       continue;
     }
     ASSIGN_OR_RETURN(AdminCaDeps ca, CaOf(**profile));
-    ASSIGN_OR_RETURN(std::optional<redis::CertificateRecord> recorded,
+    ASSIGN_OR_RETURN(redis::CertificateRecord recorded,
                      ca.issuer->RecordAgain(**profile, cert->get()));
-    if (recorded.has_value()) {
-      response.set_restored(response.restored() + 1);
-    } else {
+    if (recorded.revoked) {
       response.set_revoked(response.revoked() + 1);
+    } else {
+      response.set_restored(response.restored() + 1);
     }
   }
   Audit(LogRecord(LogLevel::kInfo, "audit")

@@ -94,7 +94,16 @@ TEST_F(AdminRestoreTest, RecordsAgainWhatTheIndexLostUnlessRevoked) {
 
   EXPECT_EQ(ProfileOf(laptop.serial_hex()), "default");
   EXPECT_EQ(ProfileOf(kiosk.serial_hex()), "onetime");
-  EXPECT_FALSE(index_.Get(stolen.serial_hex())->has_value()) << "revoked: not recorded again";
+  // The revoked one is recorded as revoked (the inventory lists it so), and
+  // its restored list entry, which had none, gains the notAfter.
+  std::optional<redis::CertificateRecord> revoked = index_.Get(stolen.serial_hex()).value();
+  ASSERT_TRUE(revoked.has_value());
+  EXPECT_TRUE(revoked->revoked);
+  EXPECT_EQ(revoked->revoked_at, revoked_at);
+  v1::GetCertificateRequest get;
+  get.set_serial_hex(stolen.serial_hex());
+  EXPECT_EQ(core_->GetCertificate(get, "token")->status(), v1::CERTIFICATE_STATUS_REVOKED);
+  EXPECT_NE(index_.GetRevoked(stolen.serial_hex()).value()->not_after, absl::InfiniteFuture());
   EXPECT_TRUE(absl::StrContains(audit_text_.str(), R"("action":"restore_certificates")"));
   EXPECT_TRUE(absl::StrContains(audit_text_.str(), R"("restored":2)")) << audit_text_.str();
 
@@ -102,8 +111,8 @@ TEST_F(AdminRestoreTest, RecordsAgainWhatTheIndexLostUnlessRevoked) {
   restored = core_->RestoreCertificates(request, "token");
   ASSERT_TRUE(restored.ok()) << restored.status();
   EXPECT_EQ(restored->restored(), 0);
-  EXPECT_EQ(restored->indexed(), 3);
-  EXPECT_EQ(restored->revoked(), 1);
+  EXPECT_EQ(restored->indexed(), 4);
+  EXPECT_EQ(restored->revoked(), 0);
 }
 
 TEST_F(AdminRestoreTest, SkipsWhatTheIndexWouldNoLongerKeepAndBoundsTheCall) {

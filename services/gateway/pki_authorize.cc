@@ -59,12 +59,12 @@ std::optional<PkiOutcome> PkiOperation::UnindexedRenewalSigner(
                    "the signing certificate is unknown to this server");
   }
   // Signed by our CA key, which signs nothing but what this service issued:
-  // a certificate Redis lost. Revoked if the revocation list (restored from
-  // a CRL or a gateway's memory) has its serial.
-  absl::StatusOr<std::optional<redis::CertificateRecord>> recorded =
+  // a certificate Redis lost, recorded again. Revoked if the revocation
+  // list (restored from a CRL or a gateway's memory) has its serial.
+  absl::StatusOr<redis::CertificateRecord> recorded =
       issuer_.RecordAgain(profile, req.msg.signer_certificate.get());
   if (!recorded.ok()) return UnavailableAfterNonce(req, "certificate index");
-  if (!recorded->has_value()) {
+  if (recorded->revoked) {
     return Failure(req, FailInfo::kBadRequest, "the signing certificate is revoked");
   }
   if (extras_.metrics != nullptr) extras_.metrics->CertificateReindexed(profile.name);

@@ -211,7 +211,15 @@ TEST_F(PkiMessagesTest, RenewalReindexRecordsACertificateRedisLost) {
                                        Csr(revoked.key.get(), "revoked", ""))));
   EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
   EXPECT_TRUE(absl::StrContains(attrs.fail_info_text.value_or(""), "revoked"));
-  EXPECT_FALSE(index_.Get(revoked_serial)->has_value());
+  // Recorded again as what it is: revoked, with the restored date and
+  // reason, and its list entry now knows when the certificate expires.
+  std::optional<redis::CertificateRecord> refused = index_.Get(revoked_serial).value();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_TRUE(refused->revoked);
+  EXPECT_EQ(refused->reason, 1);
+  EXPECT_EQ(refused->revoked_at, revoked_at);
+  EXPECT_EQ(index_.GetRevoked(revoked_serial).value()->not_after,
+            absl::FromUnixSeconds(crypto::UnixSeconds(X509_get0_notAfter(revoked.cert.get()))));
   EXPECT_EQ(signer_->issued.load(), 3);
 
   // Off (the default): the same loss refuses the renewal with badCertId.

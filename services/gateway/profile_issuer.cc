@@ -199,11 +199,9 @@ absl::Status ProfileIssuer::Record(const Profile& profile, const std::string& ce
   return indexed;
 }
 
-absl::StatusOr<std::optional<redis::CertificateRecord>> ProfileIssuer::RecordAgain(
-    const Profile& profile, X509* cert) {
+absl::StatusOr<redis::CertificateRecord> ProfileIssuer::RecordAgain(const Profile& profile,
+                                                                   X509* cert) {
   const std::string serial_hex = codec::SerialHex(X509_get0_serialNumber(cert));
-  ASSIGN_OR_RETURN(std::optional<redis::RevokedSerial> listed, index_->GetRevoked(serial_hex));
-  if (listed.has_value()) return std::nullopt;
   redis::CertificateRecord record;
   ASSIGN_OR_RETURN(record.certificate, crypto::ToDer(cert, i2d_X509));
   record.profile = profile.name;
@@ -211,7 +209,15 @@ absl::StatusOr<std::optional<redis::CertificateRecord>> ProfileIssuer::RecordAga
   const absl::Duration lifetime = std::max(
       absl::ZeroDuration(),
       absl::FromUnixSeconds(crypto::UnixSeconds(X509_get0_notAfter(cert))) - absl::Now());
+  // The index writes it revoked if the list has it; asked after the write,
+  // the list's answer covers a revocation restored meanwhile too.
   RETURN_IF_ERROR(index_->Put(serial_hex, record, lifetime + index_grace_));
+  ASSIGN_OR_RETURN(std::optional<redis::RevokedSerial> listed, index_->GetRevoked(serial_hex));
+  if (listed.has_value()) {
+    record.revoked = true;
+    record.reason = listed->reason;
+    record.revoked_at = listed->revoked_at;
+  }
   return record;
 }
 

@@ -1,7 +1,6 @@
 #ifndef SCEP_SERVICES_GATEWAY_PROFILE_ISSUER_H_
 #define SCEP_SERVICES_GATEWAY_PROFILE_ISSUER_H_
 
-#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -39,12 +38,13 @@ class ProfileIssuer {
                                                const CertRepRequest& reply);
 
   // Records again a certificate the profile's CA issued that the index
-  // lost (Redis without AOF, an older backup), unless the revocation list
-  // (restored from a CRL or a gateway's memory) has its serial: then
-  // nothing is recorded and the result is empty. The caller has checked
-  // that `cert` was issued by the profile's CA. Unavailable when Redis is.
-  absl::StatusOr<std::optional<redis::CertificateRecord>> RecordAgain(const Profile& profile,
-                                                                      X509* cert);
+  // lost (Redis without AOF, an older backup). One whose serial the
+  // revocation list has (restored from a CRL or a gateway's memory) is
+  // recorded revoked, with the list's date and reason, and its list entry
+  // gains the certificate's notAfter; the record returned says which. The
+  // caller has checked that `cert` was issued by the profile's CA.
+  // Unavailable when Redis is.
+  absl::StatusOr<redis::CertificateRecord> RecordAgain(const Profile& profile, X509* cert);
 
   // Only the policy check (for refusing before a request is queued for
   // approval).

@@ -70,9 +70,9 @@ with --audit_certificates. Each certificate_issued line's certificate is
 recorded again under the profile the line names (P for lines naming none;
 default: the default profile) once the signature of that profile's CA
 checks out, so GetCert, certs list/show, revocation by serial and
-RenewalReq know it again. Certificates the index has, revoked ones (restore
-revocations first: crl restore) and long-expired ones are left out; running
-it twice is harmless. A refused certificate is reported by its line in FILE
+RenewalReq know it again; one the revocation list has (restore revocations
+first: crl restore) is recorded revoked. Certificates the index has and
+long-expired ones are left out; running it twice is harmless. A refused certificate is reported by its line in FILE
 and makes the exit status 1.
 )"},
       {"crl", R"(usage: scepctl crl [--profile P] [--out FILE] [--pem]

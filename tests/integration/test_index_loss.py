@@ -95,7 +95,12 @@ class IndexLossTest(unittest.TestCase):
                                                   "--json").stdout)
             self.assertEqual((shown["profile"], shown["status"]),
                              ("default", "CERTIFICATE_STATUS_VALID"), shown)
-        self.assertEqual(self.stack.redis_cli("EXISTS", f"scep:cert:{revoked}"), "0")
+        # The revoked one is recorded as revoked, its CRL entry with its notAfter.
+        shown = json.loads(self.stack.scepctl("certs", "show", "--serial", revoked,
+                                              "--json").stdout)
+        self.assertEqual(shown["status"], "CERTIFICATE_STATUS_REVOKED", shown)
+        entry = self.stack.redis_cli("HGET", "scep:revoked", revoked)
+        self.assertEqual(entry.split(":")[-1], str(int(shown["notAfterUnix"])), entry)
         listed = self.stack.scepctl("certs", "list", "--all").stdout
         for serial in serials:
             self.assertIn(serial, listed)
@@ -103,7 +108,8 @@ class IndexLossTest(unittest.TestCase):
         # Twice is harmless: nothing new.
         again, _ = self.restore(self.audit)
         self.assertEqual(again["restored"], 0, again)
-        self.assertEqual(again["indexed"], counts["restored"] + counts["indexed"], again)
+        self.assertEqual(again["indexed"],
+                         counts["restored"] + counts["indexed"] + counts["revoked"], again)
 
         # A line whose certificate another CA signed is refused by its line.
         tampered = os.path.join(self.stack.dir, "tampered.log")
@@ -166,7 +172,8 @@ class IndexLossTest(unittest.TestCase):
         rep = self.request("revokee", "tid-revokee-renewal", type="renewal", cert=revokee)
         self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
         self.assertIn("revoked", rep["failInfoText"])
-        self.assertEqual(self.stack.redis_cli("EXISTS", f"scep:cert:{revokee_serial}"), "0")
+        self.assertEqual(self.stack.redis_cli("HGET", f"scep:cert:{revokee_serial}",
+                                              "revoked"), "1")
         self.assertEqual(metric(self.stack.scrape(), reindexed, profile="default")
                          - metric(before, reindexed, profile="default"), 1)
 
