@@ -1,54 +1,24 @@
 #include "common/redis/redis_enrollment_store.h"
 
-#include <openssl/rand.h>
-
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/redis/certificate_index.h"
 #include "common/redis/lua_eval.h"
 #include "common/redis/redis_connection_pool.h"
+#include "common/redis/redis_enrollment_store_internal.h"
 #include "common/redis/redis_reply.h"
 #include "common/redis/store_keys.h"
 #include "common/redis/unconfirmed_write.h"
 
 namespace scep::redis {
-namespace {
-
-// One-key forms of EvalScript / EvalScriptOrJournal.
-absl::StatusOr<RedisReplyPtr> Eval(RedisConnectionPool& pool,
-                                   absl::string_view operation,
-                                   const LuaScript& script,
-                                   absl::string_view key,
-                                   std::vector<absl::string_view> args) {
-  return EvalScript(pool, operation, script, {key}, args);
-}
-
-absl::StatusOr<RedisReplyPtr> EvalOrJournal(RedisConnectionPool& pool,
-                                            RedisWriteJournal& journal,
-                                            absl::string_view operation,
-                                            const LuaScript& script,
-                                            absl::string_view key,
-                                            std::vector<absl::string_view> args) {
-  return EvalScriptOrJournal(pool, journal, operation, script, {key}, args);
-}
-
-// A random claim token, so that exactly one claim can be undone.
-absl::StatusOr<std::string> ClaimToken(absl::string_view op) {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
-    return absl::InternalError(absl::StrCat(op, ": no randomness for the claim token"));
-  }
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
-}
-
-}  // namespace
+using enrollment_store_internal::ClaimToken;
+using enrollment_store_internal::Eval;
+using enrollment_store_internal::EvalOrJournal;
 
 absl::StatusOr<std::unique_ptr<RedisEnrollmentStore>> RedisEnrollmentStore::New(
     RedisOptions options) {
@@ -330,80 +300,6 @@ absl::Status RedisEnrollmentStore::RejectTransaction(
     return absl::FailedPreconditionError("RejectTransaction: already issued");
   }
   return absl::OkStatus();
-}
-
-namespace {
-
-// The {state, fp, cert} (or {}) reply of the read and park scripts.
-absl::StatusOr<std::optional<Transaction>> TransactionOf(absl::string_view op,
-                                                         const redisReply& reply) {
-  if (reply.type != REDIS_REPLY_ARRAY) return UnexpectedReply(op, reply);
-  if (reply.elements == 0) return std::nullopt;
-  if (reply.elements != 3 || reply.element[0]->type != REDIS_REPLY_STRING) {
-    return UnexpectedReply(op, reply);
-  }
-  Transaction result;
-  const absl::string_view state = ReplyText(*reply.element[0]);
-  if (reply.element[1]->type == REDIS_REPLY_STRING) {
-    result.fingerprint = std::string(ReplyText(*reply.element[1]));
-  }
-  if (state == "issued") {
-    result.state = Transaction::State::kIssued;
-    if (reply.element[2]->type == REDIS_REPLY_STRING) {
-      result.certificate = std::string(ReplyText(*reply.element[2]));
-    }
-  } else if (state == "rejected") {
-    result.state = Transaction::State::kRejected;
-  } else {
-    result.state = Transaction::State::kPending;
-  }
-  return result;
-}
-
-}  // namespace
-
-absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::ParkPendingClaim(
-    absl::string_view profile, absl::string_view transaction_id,
-    absl::string_view fingerprint, absl::string_view request, absl::Duration poll_ttl) {
-  constexpr absl::string_view kOp = "ParkPendingClaim";
-  RETURN_IF_ERROR(Flushed(kOp));
-  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
-  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
-  RETURN_IF_ERROR(RequireNonEmpty(request, "request"));
-  ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(poll_ttl, "poll TTL"));
-  ASSIGN_OR_RETURN(RedisReplyPtr reply, Eval(*pool_, kOp, park_, key,
-                                             {fingerprint, request, absl::StrCat(ttl_ms)}));
-  return TransactionOf(kOp, *reply);
-}
-
-absl::StatusOr<std::optional<ParkedClaim>> RedisEnrollmentStore::TakeOverParkedClaim(
-    absl::string_view profile, absl::string_view transaction_id,
-    absl::string_view fingerprint, absl::Duration lease) {
-  constexpr absl::string_view kOp = "TakeOverParkedClaim";
-  RETURN_IF_ERROR(Flushed(kOp));
-  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
-  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
-  ASSIGN_OR_RETURN(int64_t lease_ms, TtlMillis(lease, "lease"));
-  ASSIGN_OR_RETURN(const std::string token, ClaimToken(kOp));
-  ASSIGN_OR_RETURN(RedisReplyPtr reply, Eval(*pool_, kOp, take_over_, key,
-                                             {fingerprint, absl::StrCat(lease_ms), token}));
-  if (reply->type != REDIS_REPLY_ARRAY) return UnexpectedReply(kOp, *reply);
-  if (reply->elements == 0) return std::nullopt;
-  if (reply->elements != 2 || reply->element[0]->type != REDIS_REPLY_STRING ||
-      reply->element[1]->type != REDIS_REPLY_STRING) {
-    return UnexpectedReply(kOp, *reply);
-  }
-  return ParkedClaim{std::string(ReplyText(*reply->element[0])),
-                     std::string(ReplyText(*reply->element[1]))};
-}
-
-absl::StatusOr<std::optional<Transaction>> RedisEnrollmentStore::GetTransaction(
-    absl::string_view profile, absl::string_view transaction_id) {
-  constexpr absl::string_view kOp = "GetTransaction";
-  RETURN_IF_ERROR(Flushed(kOp));
-  ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
-  ASSIGN_OR_RETURN(RedisReplyPtr reply, Eval(*pool_, kOp, read_, key, {}));
-  return TransactionOf(kOp, *reply);
 }
 
 absl::Status RedisEnrollmentStore::Ping() {
