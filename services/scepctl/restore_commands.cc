@@ -100,8 +100,12 @@ int CertsRestore(CommandContext& context) {
   for (int64_t number = 1; std::getline(in, line); ++number) {
     // Other events share the stream when the trail goes to standard error.
     if (!absl::StrContains(line, R"("certificate_issued")")) continue;
+    // Container runtimes and log shippers put a timestamp and stream name
+    // before the JSON ("2026-11-28T05:00:00Z stderr F {...}").
+    const size_t brace = line.find('{');
     google::protobuf::Struct object;
-    if (!google::protobuf::util::JsonStringToMessage(line, &object).ok() ||
+    if (brace == std::string::npos ||
+        !google::protobuf::util::JsonStringToMessage(line.substr(brace), &object).ok() ||
         StringField(object, "event") != "certificate_issued") {
       ++unreadable;
       continue;

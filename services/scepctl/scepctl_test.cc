@@ -1,3 +1,4 @@
+#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -144,7 +145,8 @@ TEST_F(CommandTest, ServerErrorsExitOneWithTheCode) {
 
 constexpr const char* kVerbs[] = {"challenge create", "requests list", "requests approve",
                                   "requests reject", "certs list", "certs show",
-                                  "certs revoke", "crl", "enroll", "profiles list",
+                                  "certs revoke", "certs restore", "crl", "crl restore",
+                                  "enroll", "profiles list",
                                   "profiles show", "mobileconfig"};
 
 std::vector<std::string> Words(const std::string& verb) {
@@ -179,6 +181,41 @@ TEST(CommandTableTest, EveryDocumentedVerbRuns) {
     const int status = RunCommand(Args(Words(verb)), stub, CallOptions{}, out, err);
     EXPECT_TRUE(status == 0 || status == 2) << verb << ": " << status;
   }
+}
+
+// certs restore: what the trail holds goes to the server, whatever wraps
+// the JSON; what the server refuses is named by its line in the file.
+TEST_F(CommandTest, CertsRestoreSendsTheTrailAndNamesRefusedLines) {
+  const std::string path = ::testing::TempDir() + "/issuance-audit.log";
+  {
+    std::ofstream trail(path);
+    trail << R"({"event":"listening","port":9090})" "\n"
+          << R"(2026-11-28T05:00:00.1Z stderr F {"event":"certificate_issued","serial":"0a",)"
+             R"("profile":"wifi","certificate":"QQ=="})" "\n"
+          << R"({"event":"certificate_issued","serial":"0c"})" "\n"
+          << R"({"event":"certificate_issued","seri)" "\n"
+          << R"({"event":"certificate_issued","serial":"0b","certificate":"Qg=="})" "\n";
+  }
+  admin::v1::RestoreCertificatesRequest sent;
+  admin::v1::RestoreCertificatesResponse answer;
+  answer.set_restored(1);
+  answer.add_refused("certificate 1 (serial 0b): not issued by the CA of profile kiosk");
+  EXPECT_CALL(stub_, RestoreCertificates(_, _, _))
+      .WillOnce(DoAll(::testing::SaveArg<1>(&sent), SetArgPointee<2>(answer),
+                      Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"certs", "restore", "--audit", path, "--profile", "kiosk"}), 1);
+  ASSERT_EQ(sent.certificates_size(), 2);
+  EXPECT_EQ(sent.certificates(0).certificate(), "A");
+  EXPECT_EQ(sent.certificates(0).profile(), "wifi");
+  EXPECT_EQ(sent.certificates(1).certificate(), "B");
+  EXPECT_EQ(sent.certificates(1).profile(), "kiosk");  // the line names none
+  EXPECT_TRUE(absl::StrContains(
+      err_.str(), path + ":5 (serial 0b): not issued by the CA of profile kiosk"))
+      << err_.str();
+  EXPECT_TRUE(absl::StrContains(err_.str(), "1 certificate_issued lines are not JSON"));
+  EXPECT_TRUE(absl::StrContains(err_.str(), "1 of 3 certificate_issued lines carry no"));
+  EXPECT_TRUE(absl::StrContains(out_.str(), "restored 1,")) << out_.str();
+  EXPECT_EQ(Run({"certs", "restore", "--audit", path + ".missing"}), 2);
 }
 
 TEST_F(CommandTest, JsonOutputParsesAsOneObject) {
