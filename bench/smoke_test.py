@@ -142,6 +142,19 @@ class BenchSmoke(unittest.TestCase):
         for case in cases:
             self.assertGreater(case["calls"], 0, case)
 
+    def test_restore_index_script(self):
+        # bench/restore_index.py on its own stack: 30 certificates restored
+        # from the audit trail after FLUSHALL, then found indexed.
+        out = subprocess.run(
+            [sys.executable, os.path.join(HERE, "restore_index.py"),
+             "--build-dir", harness.BUILD_DIR, "--n", "30", "--concurrency", "2",
+             "--rounds", "1"],
+            capture_output=True, text=True, timeout=300)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("30 certificates in a", out.stdout)
+        self.assertIn("round 1: restored 30 in", out.stdout)
+        self.assertIn("nothing lost: 30 already indexed", out.stdout)
+
     def test_instruction_counts(self):
         # bench/instructions.py on its own stack, gateway and signer under
         # callgrind for 10 enrollments; no figure is asserted beyond sanity.
