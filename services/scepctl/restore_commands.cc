@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -81,21 +82,21 @@ int CrlRestore(CommandContext& context) {
       });
 }
 
-int CertsRestore(CommandContext& context) {
-  std::optional<std::string> path = context.Required("audit");
-  if (context.missing()) return kExitUsage;
-  std::ifstream in(*path, std::ios::binary);
-  if (!in) {
-    context.err() << "scepctl: cannot read " << *path << "\n";
-    return kExitUsage;
-  }
-  // For lines that name no profile (a trail written before signers logged
-  // it); "" is the default profile.
-  const std::string fallback_profile = context.args().GetOr("profile", "");
-  v1::RestoreCertificatesRequest batch;
-  std::vector<int64_t> lines;
+namespace {
+
+// What certs restore has read and sent so far, over every trail.
+struct Restore {
+  std::string fallback_profile;  // for lines naming none; "" = default
   v1::RestoreCertificatesResponse total;
   int64_t issued_lines = 0, without_certificate = 0, unreadable = 0;
+};
+
+// Reads one trail (`name` in messages), sending its certificates in
+// batches; false when a call failed.
+bool RestoreFrom(CommandContext& context, const std::string& name, std::istream& in,
+                 Restore& restore) {
+  v1::RestoreCertificatesRequest batch;
+  std::vector<int64_t> lines;
   std::string line;
   for (int64_t number = 1; std::getline(in, line); ++number) {
     // Other events share the stream when the trail goes to standard error.
@@ -107,42 +108,67 @@ int CertsRestore(CommandContext& context) {
     if (brace == std::string::npos ||
         !google::protobuf::util::JsonStringToMessage(line.substr(brace), &object).ok() ||
         StringField(object, "event") != "certificate_issued") {
-      ++unreadable;
+      ++restore.unreadable;
       continue;
     }
-    ++issued_lines;
+    ++restore.issued_lines;
     std::optional<std::string> encoded = StringField(object, "certificate");
     if (!encoded.has_value()) {
-      ++without_certificate;
+      ++restore.without_certificate;
       continue;
     }
     v1::RestoreCertificatesRequest::Entry* entry = batch.add_certificates();
     if (!absl::Base64Unescape(*encoded, entry->mutable_certificate())) {
       entry->set_certificate(*encoded);  // the server names what is wrong with it
     }
-    entry->set_profile(StringField(object, "profile").value_or(fallback_profile));
+    entry->set_profile(StringField(object, "profile").value_or(restore.fallback_profile));
     lines.push_back(number);
     if (batch.certificates_size() == kBatch &&
-        !SendBatch(context, *path, batch, lines, total)) {
-      return kExitFailed;
+        !SendBatch(context, name, batch, lines, restore.total)) {
+      return false;
     }
   }
-  if (!SendBatch(context, *path, batch, lines, total)) return kExitFailed;
-  for (const std::string& refused : total.refused()) context.err() << refused << "\n";
-  if (unreadable > 0) {
-    context.err() << "scepctl: " << unreadable
+  return SendBatch(context, name, batch, lines, restore.total);
+}
+
+}  // namespace
+
+int CertsRestore(CommandContext& context) {
+  context.Required("audit");
+  if (context.missing()) return kExitUsage;
+  const std::vector<std::string> paths = context.args().GetAll("audit");
+  Restore restore;
+  restore.fallback_profile = context.args().GetOr("profile", "");
+  for (const std::string& path : paths) {
+    bool sent;
+    if (path == "-") {  // e.g. kubectl logs scep-signer-0 | scepctl certs restore --audit -
+      sent = RestoreFrom(context, "stdin", std::cin, restore);
+    } else {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) {
+        context.err() << "scepctl: cannot read " << path << "\n";
+        return kExitUsage;
+      }
+      sent = RestoreFrom(context, path, in, restore);
+    }
+    if (!sent) return kExitFailed;  // what went before is recorded; running again is harmless
+  }
+  for (const std::string& refused : restore.total.refused()) context.err() << refused << "\n";
+  if (restore.unreadable > 0) {
+    context.err() << "scepctl: " << restore.unreadable
                   << " certificate_issued lines are not JSON (cut off?); skipped\n";
   }
-  if (without_certificate > 0) {
-    context.err() << "scepctl: " << without_certificate << " of " << issued_lines
+  if (restore.without_certificate > 0) {
+    context.err() << "scepctl: " << restore.without_certificate << " of "
+                  << restore.issued_lines
                   << " certificate_issued lines carry no certificate (the signer ran "
                      "without --audit_certificates); those stay unknown\n";
   }
-  const int status = total.refused_size() > 0 ? kExitFailed : kExitOk;
-  context.Reply(total, [](std::ostream& out, const v1::RestoreCertificatesResponse& r) {
-    out << "restored " << r.restored() << ", already known " << r.indexed()
-        << ", revoked (left out) " << r.revoked() << ", long expired (left out) "
-        << r.expired() << ", refused " << r.refused_size() << "\n";
+  const int status = restore.total.refused_size() > 0 ? kExitFailed : kExitOk;
+  context.Reply(restore.total, [](std::ostream& out, const v1::RestoreCertificatesResponse& r) {
+    out << "restored " << r.restored() << ", recorded revoked " << r.revoked()
+        << ", already known " << r.indexed() << ", long expired (left out) " << r.expired()
+        << ", refused " << r.refused_size() << "\n";
   });
   return status;
 }

@@ -13,10 +13,11 @@ namespace scep::scepctl::internal {
 int CrlRestore(CommandContext& context);
 
 // certs restore: records again the certificates of the signer's audit
-// trail (certificate_issued lines written with --audit_certificates) that
-// the certificate index lost, in calls of up to 500. Prints what became of
-// them; a certificate the server refused is named by its line in the file
-// and makes the exit status 1 (the others are restored all the same).
+// trails (certificate_issued lines written with --audit_certificates; one
+// --audit FILE per trail, "-" for standard input) that the certificate
+// index lost, in calls of up to 500. Prints what became of them; a
+// certificate the server refused is named by its line in its file and
+// makes the exit status 1 (the others are restored all the same).
 int CertsRestore(CommandContext& context);
 
 }  // namespace scep::scepctl::internal

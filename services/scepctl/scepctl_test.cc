@@ -216,6 +216,29 @@ TEST_F(CommandTest, CertsRestoreSendsTheTrailAndNamesRefusedLines) {
   EXPECT_TRUE(absl::StrContains(err_.str(), "1 of 3 certificate_issued lines carry no"));
   EXPECT_TRUE(absl::StrContains(out_.str(), "restored 1,")) << out_.str();
   EXPECT_EQ(Run({"certs", "restore", "--audit", path + ".missing"}), 2);
+
+  // One --audit per trail (each signer pod's, each rotated file): each
+  // file's certificates go in their own calls.
+  const std::string rotated = path + ".1";
+  {
+    std::ofstream trail(rotated);
+    trail << R"({"event":"certificate_issued","serial":"0d","certificate":"RA=="})" "\n";
+  }
+  std::vector<admin::v1::RestoreCertificatesRequest> calls;
+  EXPECT_CALL(stub_, RestoreCertificates(_, _, _))
+      .Times(2)
+      .WillRepeatedly([&](grpc::ClientContext*, const admin::v1::RestoreCertificatesRequest& r,
+                          admin::v1::RestoreCertificatesResponse* out) {
+        calls.push_back(r);
+        out->set_restored(r.certificates_size());
+        return grpc::Status::OK;
+      });
+  EXPECT_EQ(Run({"certs", "restore", "--audit", path, "--audit", rotated}), 0) << err_.str();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].certificates_size(), 2);
+  ASSERT_EQ(calls[1].certificates_size(), 1);
+  EXPECT_EQ(calls[1].certificates(0).certificate(), "D");
+  EXPECT_TRUE(absl::StrContains(out_.str(), "restored 3,")) << out_.str();
 }
 
 TEST_F(CommandTest, JsonOutputParsesAsOneObject) {

@@ -63,10 +63,12 @@ certificateHold(6) privilegeWithdrawn(9) aACompromise(10). Default 0.
 longer has (Redis lost it): it must be signed by the CA of profile P
 (default: the default profile's); it is recorded again and revoked.
 )"},
-      {"certs restore", R"(usage: scepctl certs restore --audit FILE [--profile P]
-Disaster recovery, when Redis lost the certificate index: FILE is the
+      {"certs restore", R"(usage: scepctl certs restore --audit FILE [--audit FILE ...] [--profile P]
+Disaster recovery, when Redis lost the certificate index: FILE is a
 signer's issuance audit trail (--audit_log, or its standard error) written
-with --audit_certificates. Each certificate_issued line's certificate is
+with --audit_certificates; one --audit per signer pod's trail or rotated
+file, "-" reads standard input (kubectl logs scep-signer-0 | scepctl certs
+restore --audit -). Each certificate_issued line's certificate is
 recorded again under the profile the line names (P for lines naming none;
 default: the default profile) once the signature of that profile's CA
 checks out, so GetCert, certs list/show, revocation by serial and

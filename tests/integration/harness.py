@@ -459,9 +459,10 @@ class Stack:
         with open(out, "rb") as f:
             return f.read()
 
-    def scepctl(self, *args, token="default", timeout=60):
+    def scepctl(self, *args, token="default", timeout=60, input=None):
         """Runs scepctl against this stack's admin API; token=None sends
-        none. Returns the CompletedProcess (text)."""
+        none; input: its standard input (text). Returns the
+        CompletedProcess (text)."""
         path = os.path.join(BUILD_DIR, "services", "scepctl", "scepctl")
         argv = [os.path.abspath(path), "--server", f"127.0.0.1:{self.admin_port}"]
         env = dict(os.environ)
@@ -471,7 +472,7 @@ class Stack:
         elif token is not None:
             env["SCEP_ADMIN_TOKEN"] = token
         return subprocess.run(argv + list(args), capture_output=True, text=True,
-                              timeout=timeout, env=env)
+                              timeout=timeout, env=env, input=input)
 
     def probe_open(self, name, reply, cert=None):
         """Opens a CertRep for device `name`; cert: the certificate the
