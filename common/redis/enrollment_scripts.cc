@@ -123,6 +123,13 @@ else
   redis.call('HSET', KEYS[1], 'state', 'issued', 'fp', ARGV[1], 'cert', ARGV[2])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if ARGV[5] and ARGV[5] ~= '' then
+  if redis.call('XLEN', 'scep:notify') < tonumber(ARGV[5]) then
+    redis.call('XADD', 'scep:notify', '*', unpack(ARGV, 6))
+  else
+    redis.call('INCR', 'scep:notify:dropped')
+  end
+end
 return 'ok'
 )lua";
 

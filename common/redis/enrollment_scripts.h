@@ -45,7 +45,10 @@ LuaScript NonceScript();
 // when issued with this certificate already, "conflict" when issued with
 // another one; otherwise stores the issued entry (claimed or expired), with
 // only the serial when the index entry of `serial` holds this certificate,
-// and replies "ok".
+// and replies "ok". With ARGV[5] (a bound, '' = none) and ARGV[6...] (a
+// notice's fields, notice_outbox.h), the change to issued also queues the
+// notice on kNoticeStreamKey (or counts it dropped past the bound): queued
+// exactly when the transaction is completed, never for a repeat.
 LuaScript CompleteScript();
 
 // ARGV: fingerprint. Deletes the entry (a parked one: ends its lease and

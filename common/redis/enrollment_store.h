@@ -8,8 +8,16 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/redis/notice_outbox.h"
 
 namespace scep::redis {
+
+// A notice to queue with a transaction's completion, and the queue's bound
+// (EnrollmentStore::CompleteIndexedTransaction).
+struct NoticeToQueue {
+  const Notice* notice = nullptr;
+  size_t max_queued = 0;
+};
 
 // State of an enrollment transaction (RFC 8894 section 3.2.1.1,
 // transactionID), scoped per profile.
@@ -146,15 +154,25 @@ class EnrollmentStore {
   // for replicas (RedisOptions::wait_replicas) returns UnconfirmedWriteError
   // (unconfirmed_write.h) when Redis could not confirm the write: the
   // certificate must then not be handed out.
+  //
+  // With `notice` (QueuesNotices() stores only), the step that marks the
+  // transaction issued also queues the notice (RedisNoticeOutbox's queue,
+  // bounded by `notice.max_queued`): it is queued exactly when the
+  // completion is recorded, journalled with it, and not for a repeat.
   virtual absl::Status CompleteIndexedTransaction(absl::string_view profile,
                                                   absl::string_view transaction_id,
                                                   absl::string_view fingerprint,
                                                   absl::string_view certificate,
                                                   absl::string_view serial_hex,
-                                                  absl::Duration ttl) {
+                                                  absl::Duration ttl,
+                                                  NoticeToQueue notice = {}) {
     (void)serial_hex;
+    (void)notice;
     return CompleteTransaction(profile, transaction_id, fingerprint, certificate, ttl);
   }
+  // Whether CompleteIndexedTransaction queues its notice; when not, the
+  // caller queues it after the completion.
+  virtual bool QueuesNotices() const { return false; }
 
   // Deletes the transaction only while it is still pending with
   // `fingerprint` (compare-and-delete), so that a failed issuance can be

@@ -1,5 +1,6 @@
 #include "common/redis/redis_enrollment_store.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -187,7 +188,7 @@ absl::Status RedisEnrollmentStore::CompleteTransaction(
 absl::Status RedisEnrollmentStore::CompleteIndexedTransaction(
     absl::string_view profile, absl::string_view transaction_id,
     absl::string_view fingerprint, absl::string_view certificate,
-    absl::string_view serial_hex, absl::Duration ttl) {
+    absl::string_view serial_hex, absl::Duration ttl, NoticeToQueue notice) {
   constexpr absl::string_view kOp = "CompleteTransaction";  // journalled
   ASSIGN_OR_RETURN(std::string key, TransactionKey(profile, transaction_id));
   RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "fingerprint"));
@@ -196,6 +197,15 @@ absl::Status RedisEnrollmentStore::CompleteIndexedTransaction(
   if (!serial_hex.empty()) RETURN_IF_ERROR(ValidateSerialHex(serial_hex));
   ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "issued TTL"));
   const std::string px = absl::StrCat(ttl_ms);
+  std::vector<absl::string_view> args = {fingerprint, certificate, px, serial_hex};
+  std::vector<std::string> notice_fields;
+  std::string notice_bound;
+  if (notice.notice != nullptr) {
+    notice_fields = NoticeFields(*notice.notice);
+    notice_bound = absl::StrCat(std::max<size_t>(1, notice.max_queued));
+    args.push_back(notice_bound);
+    args.insert(args.end(), notice_fields.begin(), notice_fields.end());
+  }
   // The last write before the device gets its certificate: with
   // RedisOptions::wait_replicas, WAIT covers it and the index entry
   // written before it, and it is never journalled: one Redis did not
@@ -205,16 +215,14 @@ absl::Status RedisEnrollmentStore::CompleteIndexedTransaction(
   absl::StatusOr<RedisReplyPtr> completed;
   if (confirmed_completions_) {
     absl::Status flushed = Flushed(kOp);
-    completed = flushed.ok() ? EvalScript(*pool_, kOp, complete_, {key},
-                                          {fingerprint, certificate, px, serial_hex},
+    completed = flushed.ok() ? EvalScript(*pool_, kOp, complete_, {key}, args,
                                           RedisConnectionPool::Ack::kReplicas)
                              : flushed;
     if (absl::IsUnavailable(completed.status()) && !IsUnconfirmedWrite(completed.status())) {
       return UnconfirmedWriteError(completed.status().message());
     }
   } else {
-    completed = EvalOrJournal(*pool_, journal_, kOp, complete_, key,
-                              {fingerprint, certificate, px, serial_hex});
+    completed = EvalOrJournal(*pool_, journal_, kOp, complete_, key, args);
   }
   ASSIGN_OR_RETURN(RedisReplyPtr reply, std::move(completed));
   ASSIGN_OR_RETURN(std::string word, ReplyWord(kOp, *reply));

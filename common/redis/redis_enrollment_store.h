@@ -70,7 +70,9 @@ class RedisEnrollmentStore : public EnrollmentStore {
                                           absl::string_view fingerprint,
                                           absl::string_view certificate,
                                           absl::string_view serial_hex,
-                                          absl::Duration ttl) override;
+                                          absl::Duration ttl,
+                                          NoticeToQueue notice = {}) override;
+  bool QueuesNotices() const override { return true; }
   absl::Status ReleaseTransaction(absl::string_view profile,
                                   absl::string_view transaction_id,
                                   absl::string_view fingerprint) override;

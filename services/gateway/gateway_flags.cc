@@ -49,6 +49,16 @@ ABSL_FLAG(bool, allow_legacy, false,
 ABSL_FLAG(int, validity_days, 365, "certificate validity");
 ABSL_FLAG(int, renewal_window_days, 0,
           "RenewalReq accepted only this many days before expiry; 0 = always");
+ABSL_FLAG(int, notice_retry_seconds, 30,
+          "issuance notices (profiles' notify.url): a delivery that failed (receiver "
+          "down, 5xx, 408, 429), or one a gateway took and never finished (it died), is "
+          "tried again after this long, by any gateway");
+ABSL_FLAG(int, notice_max_age_hours, 72,
+          "an issuance notice not delivered within this long is given up (logged "
+          "notice_given_up, counted result=expired)");
+ABSL_FLAG(int, notice_queue_max, 100000,
+          "issuance notices kept in Redis at most (all gateways together); past it new "
+          "ones are dropped and counted (scep_notice_queue{state=\"dropped\"})");
 ABSL_FLAG(bool, renewal_reindex, false,
           "disaster recovery after Redis lost the certificate index: a renewal signed "
           "with a certificate this CA issued that the index lacks records it again and "

@@ -128,7 +128,19 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
                      .Name("scep_gateway_certificates_reindexed_total")
                      .Help("Certificates the index had lost (Redis lost data), recorded "
                            "again from a renewal they signed (--renewal_reindex).")
-                     .Register(registry)) {}
+                     .Register(registry)),
+      notices_(prometheus::BuildCounter()
+                   .Name("scep_gateway_notices_total")
+                   .Help("Issuance notices this gateway handled, by profile, event "
+                         "(issued, failed) and result (delivered, retry, refused, "
+                         "expired, unknown_profile, malformed).")
+                   .Register(registry)),
+      notice_queue_(prometheus::BuildGauge()
+                        .Name("scep_notice_queue")
+                        .Help("Issuance notices in the queue shared by all gateways (Redis): "
+                              "state queued (not yet delivered), pending (taken, not done), "
+                              "dropped (refused because the queue was full, ever).")
+                        .Register(registry)) {}
 
 void GatewayMetrics::RequestStarted() { in_flight_.Increment(); }
 
@@ -215,6 +227,21 @@ void GatewayMetrics::RequestPending(absl::string_view profile) {
 
 void GatewayMetrics::CertificateReindexed(absl::string_view profile) {
   reindexed_.Add({{"profile", std::string(profile)}}).Increment();
+}
+
+void GatewayMetrics::NoticeHandled(absl::string_view profile, absl::string_view event,
+                                   absl::string_view result) {
+  notices_
+      .Add({{"profile", std::string(profile)},
+            {"event", std::string(event)},
+            {"result", std::string(result)}})
+      .Increment();
+}
+
+void GatewayMetrics::NoticeQueue(const redis::OutboxStats& stats) {
+  notice_queue_.Add({{"state", "queued"}}).Set(static_cast<double>(stats.queued));
+  notice_queue_.Add({{"state", "pending"}}).Set(static_cast<double>(stats.pending));
+  notice_queue_.Add({{"state", "dropped"}}).Set(static_cast<double>(stats.dropped));
 }
 
 void GatewayMetrics::ClaimParked(absl::string_view profile) {

@@ -11,6 +11,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "common/redis/notice_outbox.h"
 
 namespace scep::gateway {
 
@@ -102,6 +103,12 @@ class GatewayMetrics {
   // A certificate the index had lost, recorded again from the renewal it
   // signed (--renewal_reindex).
   void CertificateReindexed(absl::string_view profile);
+  // An issuance notice handled by the notifier: `result` is delivered,
+  // retry, refused, expired, unknown_profile or malformed.
+  void NoticeHandled(absl::string_view profile, absl::string_view event,
+                     absl::string_view result);
+  // The notice queue over all gateways (read from Redis).
+  void NoticeQueue(const redis::OutboxStats& stats);
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;
@@ -123,6 +130,8 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& parked_;
   prometheus::Family<prometheus::Counter>& taken_over_;
   prometheus::Family<prometheus::Counter>& reindexed_;
+  prometheus::Family<prometheus::Counter>& notices_;
+  prometheus::Family<prometheus::Gauge>& notice_queue_;
 };
 
 // Seconds buckets for request and stage latencies: 1 ms to 10 s.

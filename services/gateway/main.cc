@@ -43,6 +43,7 @@
 #include "services/gateway/gateway_timings.h"
 #include "services/gateway/redis_memory_monitor.h"
 #include "services/gateway/redis_setup.h"
+#include "services/gateway/notifier.h"
 #include "services/gateway/gateway_flags.h"
 
 namespace {
@@ -195,6 +196,13 @@ int main(int argc, char** argv) {
   if (!rate_limiter.ok()) return Fail(log, rate_limiter.status());
   options.extras = {challenge_store->get(), request_store->get(), verifier.get(),
                     rate_limiter->get(), &metrics, &log};
+  // Issuance notices: queued in Redis (the completion script queues the
+  // issued ones), delivered by a notifier in every gateway.
+  auto notices = scep::gateway::NoticesFromFlags(**profiles, redis_options, &metrics, &log);
+  if (!notices.ok()) return Fail(log, notices.status());
+  options.extras.notices = notices->outbox.get();
+  options.pki.notice_queue_max = notices->queue_max;
+  scep::gateway::Notifier* notifier = notices->notifier.get();
   if (!store.ok()) return Fail(log, store.status());
   auto timed_store = scep::gateway::NewTimedEnrollmentStore(store->get(), &metrics);
 
@@ -347,6 +355,7 @@ int main(int argc, char** argv) {
     memory_monitor->Start(absl::Seconds(every));
   }
   (*metrics_server)->Start();
+  if (notifier != nullptr) notifier->Start();
   readiness.Start(absl::Milliseconds(absl::GetFlag(FLAGS_readiness_interval_ms)));
   (*server)->Start();
   log.Log(LogRecord(LogLevel::kInfo, "listening")
@@ -377,6 +386,8 @@ int main(int argc, char** argv) {
     std::_Exit(2);
   }
   readiness.Stop();
+  // Notices not delivered yet stay queued in Redis for the other gateways.
+  if (notifier != nullptr) notifier->Stop();
   (*metrics_server)->Shutdown();
   log.Log(LogRecord(LogLevel::kInfo, "stopped")
               .Num("drain_ms", absl::ToDoubleMilliseconds(absl::Now() - drain_start)));

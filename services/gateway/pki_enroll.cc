@@ -35,6 +35,7 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
     return Refuse(profile, req, FailInfo::kBadMessageCheck,
                   "cannot decrypt pkcsPKIEnvelope with the RA key");
   }
+  if (profile.notice_failed) req.csr_der = *plain;
   // The pkiMessage's signature verified with its signer certificate's key;
   // when that is the CSR's key, possession is shown and the CSR's
   // self-signature is checked below, or by the signer before it issues.
@@ -137,8 +138,7 @@ PkiOutcome PkiOperation::AwaitApproval(const Profile& profile, Request& req,
       profile.name, tid, csr.fingerprint, profile.approval_ttl);
   if (!txn.ok()) return UnavailableAfterNonce(req, "transaction store");
   if (txn->state != Transaction::State::kClaimed && txn->fingerprint != csr.fingerprint) {
-    return Failure(req, FailInfo::kBadRequest,
-                   "transactionID already used for a different request");
+    return Failure(req, FailInfo::kBadRequest, kTransactionReusedText);
   }
   switch (txn->state) {
     case Transaction::State::kIssued:
@@ -225,8 +225,7 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
     return Failure(req, FailInfo::kBadRequest, "the request was rejected");
   }
   if (txn->state != Transaction::State::kClaimed && txn->fingerprint != fingerprint) {
-    return Failure(req, FailInfo::kBadRequest,
-                   "transactionID already used for a different request");
+    return Failure(req, FailInfo::kBadRequest, kTransactionReusedText);
   }
   if (txn->state == Transaction::State::kIssued) {
     // Retransmission (RFC 8894 section 3.3.1): the same certificate again.
@@ -278,10 +277,18 @@ PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
   }
   if (renews && extras_.metrics != nullptr) extras_.metrics->CertificateRenewed(profile.name);
   // The certificate index (same Redis) already holds the certificate: the
-  // transaction keeps only its serial.
+  // transaction keeps only its serial. The issued notice goes with the
+  // completion, in the same Redis step, when the store can take it.
+  const bool notify = profile.notice_issued && extras_.notices != nullptr;
+  redis::Notice notice;
+  redis::NoticeToQueue to_queue;
+  if (notify) {
+    notice = IssuedNotice(profile, req, csr, issued->certificate);
+    if (store_->QueuesNotices()) to_queue = {&notice, options_.notice_queue_max};
+  }
   absl::Status stored = store_->CompleteIndexedTransaction(
       profile.name, tid, fingerprint, issued->certificate, issued->serial_hex,
-      options_.issued_ttl);
+      options_.issued_ttl, to_queue);
   if (redis::IsUnconfirmedWrite(stored)) {
     // --redis_wait_replicas: Redis ran the completion (and the index entry
     // before it) but went away before a replica confirmed them; a failover
@@ -324,6 +331,13 @@ PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
               << " withheld: Redis did not record it: "
               << (stored.ok() ? issued->indexed : stored).message() << std::endl;
     return UnavailableAfterNonce(req, "transaction store");
+  }
+  if (notify && to_queue.notice == nullptr) {
+    // A store without its own queue (memory): queued after the completion.
+    if (absl::Status queued = extras_.notices->Add(notice); !queued.ok()) {
+      std::cerr << "scep-gateway: warning: issued notice of certificate " << issued->serial_hex
+                << " not queued: " << queued.message() << std::endl;
+    }
   }
   return Signed(req, std::move(issued->pki_message), reply->attributes, "SUCCESS");
 }

@@ -101,11 +101,15 @@ PkiOutcome PkiOperation::Handle(const Profile& profile, absl::string_view der) {
   // with the transaction claim, one Redis round trip instead of two. A
   // replay is refused all the same, after one RA decryption, which any new
   // self-signed request costs too.
-  if (type == MessageType::kPkcsReq) return HandleEnrollment(profile, req, **ca);
+  if (type == MessageType::kPkcsReq) {
+    return WithFailureNotice(profile, req, HandleEnrollment(profile, req, **ca));
+  }
   if (std::optional<PkiOutcome> refused = RecordNonce(profile, req)) {
     return *std::move(refused);
   }
-  if (type == MessageType::kRenewalReq) return HandleEnrollment(profile, req, **ca);
+  if (type == MessageType::kRenewalReq) {
+    return WithFailureNotice(profile, req, HandleEnrollment(profile, req, **ca));
+  }
   absl::StatusOr<std::string> plain = signer_->Decrypt(msg->content);
   if (absl::IsUnavailable(plain.status())) return UnavailableAfterNonce(req, "signer");
   if (!plain.ok()) {
@@ -228,6 +232,7 @@ PkiOutcome PkiOperation::Signed(const Request& req, std::string der,
   if (attrs.fail_info) {
     outcome.fail_info = std::string(codec::FailInfoName(*attrs.fail_info));
   }
+  if (attrs.fail_info_text) outcome.fail_info_text = *attrs.fail_info_text;
   outcome.transaction_id = req.msg.attributes.transaction_id;
   outcome.retransmission = req.retransmission;
   return outcome;

@@ -43,6 +43,8 @@ struct PkiOperationOptions {
   // CRL nextUpdate - thisUpdate; a cached CRL is re-signed when it has
   // less than half of this left or a revocation happened.
   absl::Duration crl_validity = absl::Hours(24 * 7);
+  // Bound of the issuance notice queue (--notice_queue_max).
+  size_t notice_queue_max = 100000;
 };
 
 // What PKIOperation answers: a CertRep (HTTP 200), or an HTTP error when
@@ -56,6 +58,7 @@ struct PkiOutcome {
   std::string message_type;    // "PKCSReq", "RenewalReq", ...
   std::string pki_status;      // "SUCCESS", "FAILURE", "PENDING"
   std::string fail_info;       // "badRequest", ... with FAILURE
+  std::string fail_info_text;  // with FAILURE
   std::string transaction_id;  // for logs only, never a label
   // The identical message again (its senderNonce recorded with this very
   // message before): for logs only.
@@ -79,6 +82,8 @@ struct PkiExtras {
   redis::RateLimiter* rate_limiter = nullptr;  // null: limits not enforced
   GatewayMetrics* metrics = nullptr;  // null: renewals, PENDING not counted
   metrics::JsonLogger* log = nullptr;  // null: CRL restores not logged
+  // Issuance notices of profiles with notify.url (null: none queued).
+  redis::NoticeOutbox* notices = nullptr;
 };
 
 // failInfoText of the FAILURE answering a senderNonce seen before in
@@ -86,6 +91,10 @@ struct PkiExtras {
 // as the first one was (an HTTP client or proxy retrying a request whose
 // answer it did not get).
 inline constexpr absl::string_view kReplayText = "senderNonce was seen before (replay)";
+// failInfoText of the FAILURE answering a transactionID reused for another
+// request: no failure notice (the transaction is the other request's).
+inline constexpr absl::string_view kTransactionReusedText =
+    "transactionID already used for a different request";
 
 class PkiOperation {
  public:
@@ -119,7 +128,20 @@ class PkiOperation {
     std::string message_id;
     const Profile* nonce_profile = nullptr;
     bool retransmission = false;  // the store found the nonce with this message
+    // The decrypted PKCSReq/RenewalReq, kept for a failure notice (profiles
+    // with notify.url and the failed event only).
+    std::string csr_der;
   };
+
+  // pki_notice.cc: a failure notice for a refused PKCSReq/RenewalReq whose
+  // request was decrypted (not for a replay or a transactionID reused by
+  // another request: their transaction is someone else's). A 503 instead
+  // of `outcome` when the notice cannot be queued.
+  PkiOutcome WithFailureNotice(const Profile& profile, const Request& req,
+                               PkiOutcome outcome);
+  // The issued notice of `req`'s new certificate (IssueClaimed).
+  redis::Notice IssuedNotice(const Profile& profile, const Request& req,
+                             const codec::Csr& csr, const std::string& certificate) const;
 
   // pki_enroll.cc and pki_authorize.cc: PKCSReq and RenewalReq.
   PkiOutcome HandleEnrollment(const Profile& profile, Request& req,

@@ -77,9 +77,10 @@ class CountingStore final : public redis::EnrollmentStore {
                                           absl::string_view fingerprint,
                                           absl::string_view certificate,
                                           absl::string_view serial_hex,
-                                          absl::Duration ttl) override {
+                                          absl::Duration ttl,
+                                          redis::NoticeToQueue notice = {}) override {
     absl::Status done = inner_->CompleteIndexedTransaction(profile, tid, fingerprint,
-                                                           certificate, serial_hex, ttl);
+                                                           certificate, serial_hex, ttl, notice);
     return done.ok() && !complete_result.ok() ? complete_result : done;
   }
   absl::Status ReleaseTransaction(absl::string_view profile, absl::string_view tid,
@@ -115,6 +116,7 @@ class CountingStore final : public redis::EnrollmentStore {
     return inner_->GetTransaction(profile, tid);
   }
   absl::Status Ping() override { return inner_->Ping(); }
+  bool QueuesNotices() const override { return inner_->QueuesNotices(); }
 
  private:
   redis::EnrollmentStore* const inner_;

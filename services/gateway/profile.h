@@ -59,6 +59,11 @@ struct Profile {
   std::string challenge;
   std::string verifier_url;  // external mode: POST target
   absl::Duration verifier_timeout = absl::Seconds(5);
+  // Issuance notices (notifier.h): POSTed to notice_url, "" = none.
+  std::string notice_url;
+  absl::Duration notice_timeout = absl::Seconds(5);
+  bool notice_issued = false;  // a certificate issued to a device
+  bool notice_failed = false;  // a PKCSReq/RenewalReq refused with FAILURE
 
   Approval approval = Approval::kAutomatic;
   absl::Duration approval_ttl = absl::Hours(24 * 7);  // how long a request waits

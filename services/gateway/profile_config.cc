@@ -180,6 +180,28 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
   } else {
     return check.Error("challenge.mode", "must be static, one-time or external");
   }
+  if (in.has_notify() && !in.notify().url().empty()) {
+    const scep::config::v1::Notify& notify = in.notify();
+    if (notify.url().rfind("http://", 0) != 0 || notify.url().size() <= 7) {
+      return check.Error("notify.url", "must be http://host[:port]/path");
+    }
+    out.notice_url = notify.url();
+    if (notify.timeout_ms() > 60000) return check.Error("notify.timeout_ms", "must be at most 60000");
+    if (notify.timeout_ms() != 0) out.notice_timeout = absl::Milliseconds(notify.timeout_ms());
+    for (const std::string& event : notify.events()) {
+      if (event == "issued") {
+        out.notice_issued = true;
+      } else if (event == "failed") {
+        out.notice_failed = true;
+      } else {
+        return check.Error("notify.events", absl::StrCat("unknown event ", event,
+                                                         " (issued, failed)"));
+      }
+    }
+    if (notify.events().empty()) out.notice_issued = out.notice_failed = true;
+  } else if (in.has_notify() && !in.notify().events().empty()) {
+    return check.Error("notify.url", "is required with notify.events");
+  }
   if (in.approval() == "manual") {
     out.approval = Profile::Approval::kManual;
   } else if (!in.approval().empty() && in.approval() != "automatic") {

@@ -1,11 +1,17 @@
 #include "services/gateway/redis_setup.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <utility>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/base/status_macros.h"
 #include "common/base/secret.h"
 #include "services/gateway/gateway_flags.h"
 
@@ -70,6 +76,33 @@ absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* un
     };
   }
   return options;
+}
+
+absl::StatusOr<Notices> NoticesFromFlags(const ProfileSet& profiles,
+                                         const redis::RedisOptions& redis_options,
+                                         GatewayMetrics* metrics, metrics::JsonLogger* log) {
+  const int retry = absl::GetFlag(FLAGS_notice_retry_seconds);
+  const int max_age = absl::GetFlag(FLAGS_notice_max_age_hours);
+  const int queue_max = absl::GetFlag(FLAGS_notice_queue_max);
+  if (retry < 1) return absl::InvalidArgumentError("--notice_retry_seconds must be >= 1");
+  if (max_age < 1) return absl::InvalidArgumentError("--notice_max_age_hours must be >= 1");
+  if (queue_max < 1) return absl::InvalidArgumentError("--notice_queue_max must be >= 1");
+  Notices notices;
+  notices.queue_max = static_cast<size_t>(queue_max);
+  if (std::none_of(profiles.All().begin(), profiles.All().end(),
+                   [](const Profile& p) { return !p.notice_url.empty(); })) {
+    return notices;
+  }
+  ASSIGN_OR_RETURN(notices.outbox, redis::RedisNoticeOutbox::New(redis_options, notices.queue_max));
+  NotifierOptions options;
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  options.worker = absl::StrCat(host, "-", getpid());
+  options.retry_after = absl::Seconds(retry);
+  options.max_age = absl::Hours(max_age);
+  notices.notifier = std::make_unique<Notifier>(options, notices.outbox.get(), &profiles,
+                                                HttpNoticePoster(), metrics, log);
+  return notices;
 }
 
 }  // namespace scep::gateway

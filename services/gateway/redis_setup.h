@@ -10,6 +10,8 @@
 #include "common/metrics/json_log.h"
 #include "common/redis/redis_options.h"
 #include "services/gateway/gateway_metrics.h"
+#include "services/gateway/notifier.h"
+#include "services/gateway/profile.h"
 
 namespace scep::gateway {
 
@@ -41,6 +43,18 @@ class UnreplicatedWrites {
 // replicas did not acknowledge in time (--redis_wait_replicas).
 // InvalidArgument naming the flag when one is out of range.
 absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* unreplicated);
+
+// Issuance notices (--notice_* flags): when a profile has notify.url, the
+// Redis queue and a notifier to start (named host-pid in the queue); both
+// null otherwise. InvalidArgument naming the flag when one is out of range.
+struct Notices {
+  std::unique_ptr<redis::RedisNoticeOutbox> outbox;
+  std::unique_ptr<Notifier> notifier;
+  size_t queue_max = 0;
+};
+absl::StatusOr<Notices> NoticesFromFlags(const ProfileSet& profiles,
+                                         const redis::RedisOptions& redis_options,
+                                         GatewayMetrics* metrics, metrics::JsonLogger* log);
 
 }  // namespace scep::gateway
 

@@ -77,12 +77,14 @@ class TimedEnrollmentStore final : public redis::EnrollmentStore {
                                           absl::string_view fingerprint,
                                           absl::string_view certificate,
                                           absl::string_view serial_hex,
-                                          absl::Duration ttl) override {
+                                          absl::Duration ttl,
+                                          redis::NoticeToQueue notice = {}) override {
     return Timed("CompleteTransaction", [&] {
       return inner_->CompleteIndexedTransaction(profile, transaction_id, fingerprint,
-                                                certificate, serial_hex, ttl);
+                                                certificate, serial_hex, ttl, notice);
     });
   }
+  bool QueuesNotices() const override { return inner_->QueuesNotices(); }
 
   absl::Status ReleaseTransaction(absl::string_view profile,
                                   absl::string_view transaction_id,

@@ -1,0 +1,139 @@
+// The notice queue on a real redis-server: delivery to one worker at a
+// time, hand-over of a dead worker's notices after retry_after, the bound,
+// recovery after FLUSHALL, and the completion script queuing the issued
+// notice exactly once.
+
+#include "common/redis/notice_outbox.h"
+
+#include "absl/time/clock.h"
+#include "common/redis/redis_enrollment_store.h"
+#include "common/redis/redis_store_test_fixture.h"
+
+namespace scep::redis::store_test {
+namespace {
+
+Notice Failed(const std::string& tid) {
+  Notice n;
+  n.event = Notice::Event::kFailed;
+  n.profile = "wifi";
+  n.transaction_id = tid;
+  n.message_type = "PKCSReq";
+  n.csr = std::string("\x30\x82\x00binary", 9);
+  n.fail_info = "badRequest";
+  n.fail_info_text = "challenge password wrong";
+  n.time = absl::FromUnixMillis(1700000000123);
+  return n;
+}
+
+class RedisNoticeOutboxTest : public RedisEnrollmentStoreTest {
+ protected:
+  std::unique_ptr<RedisNoticeOutbox> NewOutbox(size_t max_queued = 100) {
+    auto outbox = RedisNoticeOutbox::New(OptionsFor(*server_), max_queued);
+    EXPECT_TRUE(outbox.ok()) << outbox.status();
+    return outbox.ok() ? *std::move(outbox) : nullptr;
+  }
+};
+
+TEST_F(RedisNoticeOutboxTest, ANoticeGoesToOneWorkerAndLeavesWhenDone) {
+  auto outbox = NewOutbox();
+  ASSERT_TRUE(outbox->Add(Failed("t1")).ok());
+  auto a = outbox->Take("a", 10, absl::Hours(1));
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->size(), 1u);
+  const Notice& n = (*a)[0].notice;
+  EXPECT_EQ(n.transaction_id, "t1");
+  EXPECT_EQ(n.csr, std::string("\x30\x82\x00binary", 9));  // binary-safe
+  EXPECT_EQ(n.fail_info_text, "challenge password wrong");
+  EXPECT_EQ(n.time, absl::FromUnixMillis(1700000000123));
+  EXPECT_LE(absl::AbsDuration(absl::Now() - (*a)[0].queued), absl::Seconds(5));
+  // Taken by a, not yet done: b gets nothing before retry_after.
+  EXPECT_TRUE(outbox->Take("b", 10, absl::Hours(1))->empty());
+  OutboxStats stats = outbox->Stats().value();
+  EXPECT_EQ(stats.queued, 1);
+  EXPECT_EQ(stats.pending, 1);
+  ASSERT_TRUE(outbox->Done((*a)[0].id).ok());
+  stats = outbox->Stats().value();
+  EXPECT_EQ(stats.queued, 0);
+  EXPECT_EQ(stats.pending, 0);
+}
+
+TEST_F(RedisNoticeOutboxTest, ADeadWorkersNoticeIsTakenOverAfterRetryAfter) {
+  auto outbox = NewOutbox();
+  ASSERT_TRUE(outbox->Add(Failed("t1")).ok());
+  ASSERT_EQ(outbox->Take("dead", 10, absl::Milliseconds(100))->size(), 1u);
+  absl::SleepFor(absl::Milliseconds(150));
+  auto other = NewOutbox();  // another gateway
+  auto taken = other->Take("alive", 10, absl::Milliseconds(100));
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ((*taken)[0].notice.transaction_id, "t1");
+  ASSERT_TRUE(other->Done((*taken)[0].id).ok());
+  absl::SleepFor(absl::Milliseconds(150));
+  EXPECT_TRUE(outbox->Take("dead", 10, absl::Milliseconds(100))->empty());
+}
+
+TEST_F(RedisNoticeOutboxTest, PastTheBoundNewNoticesAreDroppedAndCounted) {
+  auto outbox = NewOutbox(2);
+  for (const char* tid : {"t1", "t2", "t3"}) ASSERT_TRUE(outbox->Add(Failed(tid)).ok());
+  OutboxStats stats = outbox->Stats().value();
+  EXPECT_EQ(stats.queued, 2);
+  EXPECT_EQ(stats.dropped, 1);
+  auto taken = outbox->Take("a", 10, absl::Hours(1)).value();
+  ASSERT_EQ(taken.size(), 2u);
+  EXPECT_EQ(taken[0].notice.transaction_id, "t1");  // the oldest kept
+}
+
+TEST_F(RedisNoticeOutboxTest, TheQueueComesBackAfterRedisLostIt) {
+  auto outbox = NewOutbox();
+  ASSERT_TRUE(outbox->Add(Failed("t1")).ok());
+  ASSERT_EQ(outbox->Take("a", 10, absl::Hours(1))->size(), 1u);
+  Run({"FLUSHALL"});
+  ASSERT_TRUE(outbox->Add(Failed("t2")).ok());
+  auto taken = outbox->Take("a", 10, absl::Hours(1));
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ((*taken)[0].notice.transaction_id, "t2");
+}
+
+TEST_F(RedisNoticeOutboxTest, TheCompletionQueuesTheIssuedNoticeExactlyOnce) {
+  auto store = NewStore(OptionsFor(*server_));
+  auto outbox = NewOutbox();
+  ASSERT_TRUE(store->ClaimTransaction("wifi", "tid", "fp", absl::Minutes(1)).ok());
+  Notice issued;
+  issued.event = Notice::Event::kIssued;
+  issued.profile = "wifi";
+  issued.transaction_id = "tid";
+  issued.message_type = "PKCSReq";
+  issued.csr = "csr";
+  issued.certificate = "cert-der";
+  issued.time = absl::Now();
+  ASSERT_TRUE(store->QueuesNotices());
+  ASSERT_TRUE(store->CompleteIndexedTransaction("wifi", "tid", "fp", "cert-der", "",
+                                                absl::Hours(1), {&issued, 100})
+                  .ok());
+  // The same completion again (a retry whose answer was lost): nothing new.
+  ASSERT_TRUE(store->CompleteIndexedTransaction("wifi", "tid", "fp", "cert-der", "",
+                                                absl::Hours(1), {&issued, 100})
+                  .ok());
+  // Another certificate for the transaction is refused, and not noticed.
+  EXPECT_FALSE(store->CompleteIndexedTransaction("wifi", "tid", "fp", "other-der", "",
+                                                 absl::Hours(1), {&issued, 100})
+                   .ok());
+  auto taken = outbox->Take("a", 10, absl::Hours(1));
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ((*taken)[0].notice.event, Notice::Event::kIssued);
+  EXPECT_EQ((*taken)[0].notice.certificate, "cert-der");
+
+  // Past the bound the completion is still recorded; the notice is counted.
+  ASSERT_TRUE(store->ClaimTransaction("wifi", "tid2", "fp2", absl::Minutes(1)).ok());
+  ASSERT_TRUE(store->CompleteIndexedTransaction("wifi", "tid2", "fp2", "cert2", "",
+                                                absl::Hours(1), {&issued, 1})
+                  .ok());
+  EXPECT_EQ(store->GetTransaction("wifi", "tid2").value()->state,
+            Transaction::State::kIssued);
+  EXPECT_EQ(outbox->Stats().value().dropped, 1);
+}
+
+}  // namespace
+}  // namespace scep::redis::store_test

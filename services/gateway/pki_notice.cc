@@ -1,0 +1,47 @@
+// Issuance notices (notifier.h): what the request path queues.
+
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "services/gateway/pki_operation.h"
+
+namespace scep::gateway {
+
+redis::Notice PkiOperation::IssuedNotice(const Profile& profile, const Request& req,
+                                         const codec::Csr& csr,
+                                         const std::string& certificate) const {
+  redis::Notice notice;
+  notice.event = redis::Notice::Event::kIssued;
+  notice.profile = profile.name;
+  notice.transaction_id = req.msg.attributes.transaction_id;
+  notice.message_type = std::string(codec::MessageTypeName(req.msg.attributes.message_type));
+  notice.csr = csr.der;
+  notice.certificate = certificate;
+  notice.time = absl::Now();
+  return notice;
+}
+
+PkiOutcome PkiOperation::WithFailureNotice(const Profile& profile, const Request& req,
+                                           PkiOutcome outcome) {
+  if (!profile.notice_failed || extras_.notices == nullptr || req.csr_der.empty() ||
+      outcome.pki_status != "FAILURE" || outcome.fail_info_text == kReplayText ||
+      outcome.fail_info_text == kTransactionReusedText) {
+    return outcome;
+  }
+  redis::Notice notice;
+  notice.event = redis::Notice::Event::kFailed;
+  notice.profile = profile.name;
+  notice.transaction_id = req.msg.attributes.transaction_id;
+  notice.message_type = outcome.message_type;
+  notice.csr = req.csr_der;
+  notice.fail_info = outcome.fail_info;
+  notice.fail_info_text = outcome.fail_info_text;
+  notice.time = absl::Now();
+  if (!extras_.notices->Add(notice).ok()) {
+    // Nothing lost: the device retries after the 503 and is refused (and
+    // noticed) again.
+    return UnavailableAfterNonce(req, "notice queue");
+  }
+  return outcome;
+}
+
+}  // namespace scep::gateway
