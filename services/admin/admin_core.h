@@ -42,6 +42,10 @@ struct AdminDeps {
   metrics::JsonLogger* audit = nullptr;
   // Further issuing CAs by name (gateway::Profile::issuing_ca).
   std::map<std::string, AdminCaDeps, std::less<>> issuing_cas;
+  // Issuance notices of profiles with notify.url: a rejection's failed
+  // notice (an approval's issued one goes with the transaction's
+  // completion when `transactions` QueuesNotices(), here otherwise).
+  redis::NoticeOutbox* notices = nullptr;
 };
 
 struct AdminOptions {
@@ -58,6 +62,8 @@ struct AdminOptions {
   // Index entries outlive their certificate by this much (the gateway's
   // PkiOperationOptions::index_grace).
   absl::Duration index_grace = absl::Hours(24 * 365);
+  // Bound of the issuance notice queue (the gateway's --notice_queue_max).
+  size_t notice_queue_max = 100000;
 };
 
 // The admin API's operations, transport-free: each takes the request and

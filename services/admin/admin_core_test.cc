@@ -117,6 +117,48 @@ TEST_F(AdminCoreTest, RejectFailsTheTransactionAndBlocksApproval) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// Issuance notices (profile notify.url): an operator's decision is the
+// outcome, so approving queues the issued notice and rejecting the failed
+// one, each once; a profile without notify queues none.
+TEST_F(AdminCoreTest, ApprovalDecisionsQueueOneNoticeEach) {
+  Queue("tid-quiet", "dev-quiet");
+  ASSERT_TRUE(core_->ApproveRequest(Approve("tid-quiet"), "alice").ok());
+  EXPECT_TRUE(notices_.Take("w", 10, absl::Seconds(30))->empty());
+
+  std::vector<Profile> profiles = TestProfiles();
+  profiles[2].notice_url = "http://mdm.example/notices";
+  profiles[2].notice_issued = profiles[2].notice_failed = true;
+  MakeCore(profiles);
+  Queue("tid-n1", "dev-n1");
+  Queue("tid-n2", "dev-n2");
+  auto approved = core_->ApproveRequest(Approve("tid-n1"), "alice");
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  ASSERT_TRUE(core_->ApproveRequest(Approve("tid-n1"), "bob").ok());  // the same again
+  v1::RejectRequestRequest reject;
+  reject.set_profile("approval");
+  reject.set_transaction_id("tid-n2");
+  reject.set_reason("unknown device");
+  ASSERT_TRUE(core_->RejectRequest(reject, "carol").ok());
+  ASSERT_TRUE(core_->RejectRequest(reject, "carol").ok());
+
+  auto taken = notices_.Take("w", 10, absl::Seconds(30));
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ASSERT_EQ(taken->size(), 2u);
+  const redis::Notice& issued = (*taken)[0].notice;
+  EXPECT_EQ(issued.event, redis::Notice::Event::kIssued);
+  EXPECT_EQ(issued.profile, "approval");
+  EXPECT_EQ(issued.transaction_id, "tid-n1");
+  EXPECT_EQ(issued.certificate, approved->certificate());
+  EXPECT_EQ(issued.csr, requests_.Get("approval", "tid-n1").value()->csr);
+  const redis::Notice& failed = (*taken)[1].notice;
+  EXPECT_EQ(failed.event, redis::Notice::Event::kFailed);
+  EXPECT_EQ(failed.transaction_id, "tid-n2");
+  EXPECT_EQ(failed.fail_info, "badRequest");
+  EXPECT_TRUE(failed.certificate.empty());
+  // The operator's reason is for the audit trail, not the receiver.
+  EXPECT_FALSE(absl::StrContains(failed.fail_info_text, "unknown device"));
+}
+
 TEST_F(AdminCoreTest, ListRequestsFiltersByStatus) {
   Queue("a", "dev-a");
   Queue("b", "dev-b");

@@ -9,6 +9,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/codec/client.h"
@@ -16,6 +17,7 @@
 #include "common/redis/memory_certificate_index.h"
 #include "common/redis/memory_enrollment_store.h"
 #include "common/redis/memory_request_store.h"
+#include "common/redis/notice_outbox.h"
 #include "gtest/gtest.h"
 #include "services/admin/admin_core.h"
 #include "services/gateway/in_process_signer.h"
@@ -48,7 +50,13 @@ class AdminCoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(ca_.Refresh(signer_).ok());
-    profiles_ = gateway::ProfileSet::New(TestProfiles()).value();
+    MakeCore(TestProfiles());
+  }
+
+  // (Again) the core under test, serving `profiles`.
+  void MakeCore(std::vector<Profile> profiles) {
+    core_.reset();
+    profiles_ = gateway::ProfileSet::New(std::move(profiles)).value();
     AdminDeps deps;
     deps.requests = &requests_;
     deps.challenges = &challenges_;
@@ -59,6 +67,7 @@ class AdminCoreTest : public ::testing::Test {
     deps.issuer = &issuer_;
     deps.ca = &ca_;
     deps.audit = &audit_;
+    deps.notices = &notices_;
     core_ = std::make_unique<AdminCore>(AdminOptions(), deps);
   }
 
@@ -103,6 +112,7 @@ class AdminCoreTest : public ::testing::Test {
       redis::MemoryEnrollmentStore::New();
   redis::MemoryCertificateIndex index_;
   gateway::ProfileIssuer issuer_{&signer_, &index_};
+  redis::MemoryNoticeOutbox notices_;
   std::ostringstream audit_text_;
   metrics::JsonLogger audit_{&audit_text_};
   std::unique_ptr<AdminCore> core_;

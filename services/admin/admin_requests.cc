@@ -192,6 +192,23 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::ApproveRequest(
   return IssueApproved(*profile, *stored, actor);
 }
 
+namespace {
+
+// A notice about a request parked for approval, decided by an operator.
+redis::Notice ApprovalNotice(const gateway::Profile& profile, const redis::ApprovalRequest& request,
+                             redis::Notice::Event event) {
+  redis::Notice notice;
+  notice.event = event;
+  notice.profile = request.profile;
+  notice.transaction_id = request.transaction_id;
+  notice.message_type = "PKCSReq";
+  if (profile.notice_csr) notice.csr = request.csr;
+  notice.time = absl::Now();
+  return notice;
+}
+
+}  // namespace
+
 absl::StatusOr<v1::ApproveRequestResponse> AdminCore::IssueApproved(
     const gateway::Profile& profile, const ApprovalRequest& request,
     const std::string& actor) {
@@ -219,10 +236,20 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::IssueApproved(
   const std::string serial = codec::SerialHex(X509_get0_serialNumber(cert.get()));
   if (issue) {
     // Issue() recorded it in the certificate index: the transaction keeps
-    // the serial only.
+    // the serial only. The issued notice goes with the completion.
+    redis::Notice notice = ApprovalNotice(profile, request, redis::Notice::Event::kIssued);
+    notice.certificate = certificate;
+    const bool notify = profile.notice_issued;
+    redis::NoticeToQueue to_queue;
+    if (notify && deps_.transactions->QueuesNotices()) {
+      to_queue = {&notice, options_.notice_queue_max};
+    }
     RETURN_IF_ERROR(deps_.transactions->CompleteIndexedTransaction(
         profile.name, request.transaction_id, request.fingerprint, certificate, serial,
-        options_.issued_ttl));
+        options_.issued_ttl, to_queue));
+    if (notify && to_queue.notice == nullptr && deps_.notices != nullptr) {
+      RETURN_IF_ERROR(deps_.notices->Add(notice));
+    }
   }
   RETURN_IF_ERROR(Raced(deps_.requests->Transition(profile.name, request.transaction_id,
                                                    Status::kApproved, Status::kIssued,
@@ -246,6 +273,15 @@ absl::StatusOr<v1::RejectRequestResponse> AdminCore::RejectRequest(
         "the request was issued already; revoke its certificate instead");
   }
   if (stored->status != Status::kRejected) {
+    // Queued first: should the transition then fail, a retry queues it
+    // again (at least once), never not at all.
+    const gateway::Profile* notifying = deps_.profiles->Find(stored->profile);
+    if (notifying != nullptr && notifying->notice_failed && deps_.notices != nullptr) {
+      redis::Notice notice = ApprovalNotice(*notifying, *stored, redis::Notice::Event::kFailed);
+      notice.fail_info = "badRequest";
+      notice.fail_info_text = "the request was rejected";
+      RETURN_IF_ERROR(deps_.notices->Add(notice));
+    }
     RETURN_IF_ERROR(Raced(deps_.requests->Transition(
         stored->profile, stored->transaction_id, stored->status, Status::kRejected,
         actor, "")));

@@ -58,7 +58,7 @@ ABSL_FLAG(int, notice_max_age_hours, 72,
           "notice_given_up, counted result=expired)");
 ABSL_FLAG(int, notice_queue_max, 100000,
           "issuance notices kept in Redis at most (all gateways together); past it new "
-          "ones are dropped and counted (scep_notice_queue{state=\"dropped\"})");
+          "ones are dropped and counted (scep_gateway_notice_queue{state=\"dropped\"})");
 ABSL_FLAG(bool, renewal_reindex, false,
           "disaster recovery after Redis lost the certificate index: a renewal signed "
           "with a certificate this CA issued that the index lacks records it again and "

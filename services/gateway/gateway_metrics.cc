@@ -133,10 +133,10 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
                    .Name("scep_gateway_notices_total")
                    .Help("Issuance notices this gateway handled, by profile, event "
                          "(issued, failed) and result (delivered, retry, refused, "
-                         "expired, unknown_profile, malformed).")
+                         "not_served, expired, malformed).")
                    .Register(registry)),
       notice_queue_(prometheus::BuildGauge()
-                        .Name("scep_notice_queue")
+                        .Name("scep_gateway_notice_queue")
                         .Help("Issuance notices in the queue shared by all gateways (Redis): "
                               "state queued (not yet delivered), pending (taken, not done), "
                               "dropped (refused because the queue was full, ever).")

@@ -104,7 +104,7 @@ class GatewayMetrics {
   // signed (--renewal_reindex).
   void CertificateReindexed(absl::string_view profile);
   // An issuance notice handled by the notifier: `result` is delivered,
-  // retry, refused, expired, unknown_profile or malformed.
+  // retry, refused, not_served, expired or malformed.
   void NoticeHandled(absl::string_view profile, absl::string_view event,
                      absl::string_view result);
   // The notice queue over all gateways (read from Redis).

@@ -269,6 +269,7 @@ int main(int argc, char** argv) {
     admin_options.crl_validity = options.pki.crl_validity;
     admin_options.enroll_claim_ttl = options.pki.pending_ttl;
     admin_options.index_grace = options.pki.index_grace;
+    admin_options.notice_queue_max = notices->queue_max;
     scep::admin::AdminDeps admin_deps;
     admin_deps.requests = request_store->get();
     admin_deps.challenges = challenge_store->get();
@@ -279,6 +280,7 @@ int main(int argc, char** argv) {
     admin_deps.issuer = &admin_issuer;
     admin_deps.ca = &certificates;
     admin_deps.audit = &log;
+    admin_deps.notices = notices->outbox.get();
     for (const auto& [name, ca] : further_cas) {
       admin_deps.issuing_cas[name] = {ca->timed_signer.get(), ca->index.get(),
                                       ca->issuer.get(), &ca->certificates};

@@ -42,8 +42,8 @@ absl::StatusOr<std::string> NoticeJson(const redis::QueuedNotice& queued) {
       "{\"event\":", JsonQuoted(redis::EventName(n.event)),
       ",\"notice_id\":", JsonQuoted(queued.id), ",\"profile\":", JsonQuoted(n.profile),
       ",\"transaction_id\":", JsonQuoted(n.transaction_id),
-      ",\"message_type\":", JsonQuoted(n.message_type), ",\"time\":", JsonQuoted(Rfc3339(n.time)),
-      ",\"csr\":", JsonQuoted(absl::Base64Escape(n.csr)));
+      ",\"message_type\":", JsonQuoted(n.message_type), ",\"time\":", JsonQuoted(Rfc3339(n.time)));
+  if (!n.csr.empty()) absl::StrAppend(&json, ",\"csr\":", JsonQuoted(absl::Base64Escape(n.csr)));
   if (n.event == redis::Notice::Event::kFailed) {
     absl::StrAppend(&json, ",\"fail_info\":", JsonQuoted(n.fail_info),
                     ",\"fail_info_text\":", JsonQuoted(n.fail_info_text), "}");
@@ -150,15 +150,17 @@ bool Notifier::Deliver(const redis::QueuedNotice& queued) {
     }
     return true;
   };
-  const Profile* profile = notice.profile.empty() ? nullptr : profiles_->Find(notice.profile);
-  if (profile == nullptr || profile->notice_url.empty()) {
-    return give_up("unknown_profile", notice.profile.empty()
-                                          ? "malformed notice in the queue"
-                                          : "profile not served here or without notify.url");
-  }
+  if (notice.profile.empty()) return give_up("malformed", "malformed notice in the queue");
   const absl::Time now = absl::Now();
   if (now - queued.queued > options_.max_age) {
     return give_up("expired", "not delivered within --notice_max_age_hours");
+  }
+  const Profile* profile = profiles_->Find(notice.profile);
+  if (profile == nullptr || profile->notice_url.empty()) {
+    // Not served here (yet, or any more): during a rolling update another
+    // gateway may serve it. Left for one that does, given up at max_age.
+    Count(notice, "not_served");
+    return false;
   }
   if (auto it = resting_.find(profile->notice_url); it != resting_.end()) {
     if (now < it->second) return false;  // taken again after retry_after

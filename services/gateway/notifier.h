@@ -10,8 +10,10 @@
 // gateway's notifier takes it again (as it does with those of a gateway
 // that died before delivering). A URL that failed is not tried again by
 // this notifier for `retry_after`, so a receiver that is down costs one
-// timeout per round, not one per notice. A notice older than `max_age`,
-// or whose profile this gateway does not serve, is given up and logged.
+// timeout per round, not one per notice. A notice whose profile this
+// gateway does not serve (a rolling update adding a profile) is left for
+// a gateway that does. A notice older than `max_age` is given up and
+// logged.
 
 #include <functional>
 #include <memory>

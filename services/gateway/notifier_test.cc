@@ -161,13 +161,12 @@ TEST_F(NotifierTest, UnreachableReceiverIsRetriedToo) {
   EXPECT_EQ(sent_.size(), 4u);
 }
 
-TEST_F(NotifierTest, ARefusedNoticeAnUnknownProfileAndAnOldNoticeAreGivenUp) {
+TEST_F(NotifierTest, ARefusedNoticeAndAnOldNoticeAreGivenUp) {
   ASSERT_TRUE(outbox_.Add(Failed("wifi", "refused")).ok());
-  ASSERT_TRUE(outbox_.Add(Failed("gone", "unknown-profile")).ok());
   answers_ = {400};
   auto notifier = Make();
-  EXPECT_EQ(notifier->RunOnce().value(), 2u);
-  EXPECT_EQ(sent_.size(), 1u);  // the unknown profile's is never sent
+  EXPECT_EQ(notifier->RunOnce().value(), 1u);
+  EXPECT_EQ(sent_.size(), 1u);
   EXPECT_EQ(Queued(), 0);
 
   options_.max_age = absl::Milliseconds(1);
@@ -177,6 +176,27 @@ TEST_F(NotifierTest, ARefusedNoticeAnUnknownProfileAndAnOldNoticeAreGivenUp) {
   EXPECT_EQ(strict->RunOnce().value(), 1u);
   EXPECT_EQ(sent_.size(), 1u);
   EXPECT_EQ(Queued(), 0);
+}
+
+// A rolling update: a gateway that does not (yet) serve a notice's profile
+// leaves it for one that does; only max_age gives it up.
+TEST_F(NotifierTest, ANoticeOfAProfileNotServedHereIsLeftForAnotherGateway) {
+  ASSERT_TRUE(outbox_.Add(Failed("gone", "elsewhere")).ok());
+  options_.retry_after = absl::Milliseconds(1);
+  auto notifier = Make();
+  EXPECT_EQ(notifier->RunOnce().value(), 1u);
+  EXPECT_TRUE(sent_.empty());
+  EXPECT_EQ(Queued(), 1);
+  absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(notifier->RunOnce().value(), 1u);  // taken again, left again
+  EXPECT_EQ(Queued(), 1);
+
+  options_.max_age = absl::Milliseconds(1);
+  auto strict = Make();
+  absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(strict->RunOnce().value(), 1u);
+  EXPECT_EQ(Queued(), 0);
+  EXPECT_TRUE(sent_.empty());
 }
 
 TEST_F(NotifierTest, TheQueueDropsAndCountsPastItsBound) {

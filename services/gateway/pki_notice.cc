@@ -14,7 +14,7 @@ redis::Notice PkiOperation::IssuedNotice(const Profile& profile, const Request& 
   notice.profile = profile.name;
   notice.transaction_id = req.msg.attributes.transaction_id;
   notice.message_type = std::string(codec::MessageTypeName(req.msg.attributes.message_type));
-  notice.csr = csr.der;
+  if (profile.notice_csr) notice.csr = csr.der;
   notice.certificate = certificate;
   notice.time = absl::Now();
   return notice;
@@ -32,7 +32,7 @@ PkiOutcome PkiOperation::WithFailureNotice(const Profile& profile, const Request
   notice.profile = profile.name;
   notice.transaction_id = req.msg.attributes.transaction_id;
   notice.message_type = outcome.message_type;
-  notice.csr = req.csr_der;
+  if (profile.notice_csr) notice.csr = req.csr_der;
   notice.fail_info = outcome.fail_info;
   notice.fail_info_text = outcome.fail_info_text;
   notice.time = absl::Now();

@@ -64,6 +64,7 @@ struct Profile {
   absl::Duration notice_timeout = absl::Seconds(5);
   bool notice_issued = false;  // a certificate issued to a device
   bool notice_failed = false;  // a PKCSReq/RenewalReq refused with FAILURE
+  bool notice_csr = true;      // the notice carries the device's CSR
 
   Approval approval = Approval::kAutomatic;
   absl::Duration approval_ttl = absl::Hours(24 * 7);  // how long a request waits

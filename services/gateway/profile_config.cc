@@ -199,6 +199,13 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
       }
     }
     if (notify.events().empty()) out.notice_issued = out.notice_failed = true;
+    if (notify.csr().empty() || notify.csr() == "auto") {
+      out.notice_csr = out.challenge_mode != Profile::ChallengeMode::kStatic;
+    } else if (notify.csr() == "include" || notify.csr() == "omit") {
+      out.notice_csr = notify.csr() == "include";
+    } else {
+      return check.Error("notify.csr", "must be auto, include or omit");
+    }
   } else if (in.has_notify() && !in.notify().events().empty()) {
     return check.Error("notify.url", "is required with notify.events");
   }

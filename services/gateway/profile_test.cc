@@ -67,6 +67,42 @@ TEST(ProfileConfigTest, ParsesEveryMode) {
   EXPECT_EQ(mdm.verifier_timeout, absl::Milliseconds(1500));
 }
 
+// Issuance notices: both events by default; the CSR (its challengePassword
+// included) only where the challenge is not the profile's shared secret,
+// unless asked for.
+TEST(ProfileConfigTest, NotifyDefaultsAndTheCsrByChallengeMode) {
+  auto profiles = Parse(R"({"profiles": [
+    {"name": "plain", "challenge": {"mode": "static", "secret_env": "WIFI_SECRET"}},
+    {"name": "static", "challenge": {"mode": "static", "secret_env": "WIFI_SECRET"},
+     "notify": {"url": "http://mdm.pki.svc:8080/notices"}},
+    {"name": "static-csr", "challenge": {"mode": "static", "secret_env": "WIFI_SECRET"},
+     "notify": {"url": "http://mdm/n", "csr": "include", "events": ["failed"],
+                "timeout_ms": 750}},
+    {"name": "intune", "challenge": {"mode": "external", "verifier_url": "http://v/verify"},
+     "notify": {"url": "http://mdm/n", "events": ["issued"]}},
+    {"name": "quiet", "challenge": {"mode": "one-time"},
+     "notify": {"url": "http://mdm/n", "csr": "omit"}}]})");
+  ASSERT_TRUE(profiles.ok()) << profiles.status();
+  const Profile& plain = (*profiles)[0];
+  EXPECT_TRUE(plain.notice_url.empty());
+  EXPECT_FALSE(plain.notice_issued || plain.notice_failed);
+  const Profile& shared = (*profiles)[1];
+  EXPECT_EQ(shared.notice_url, "http://mdm.pki.svc:8080/notices");
+  EXPECT_TRUE(shared.notice_issued && shared.notice_failed);
+  EXPECT_EQ(shared.notice_timeout, absl::Seconds(5));
+  EXPECT_FALSE(shared.notice_csr);
+  const Profile& asked = (*profiles)[2];
+  EXPECT_TRUE(asked.notice_csr);
+  EXPECT_FALSE(asked.notice_issued);
+  EXPECT_TRUE(asked.notice_failed);
+  EXPECT_EQ(asked.notice_timeout, absl::Milliseconds(750));
+  const Profile& intune = (*profiles)[3];
+  EXPECT_TRUE(intune.notice_csr);
+  EXPECT_TRUE(intune.notice_issued);
+  EXPECT_FALSE(intune.notice_failed);
+  EXPECT_FALSE((*profiles)[4].notice_csr);
+}
+
 TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
   struct Case {
     const char* json;
@@ -100,6 +136,16 @@ TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
        "ca_issuers: 'http://x/a b' has a character"},
       {R"({"profiles": [{"name": "Bad Name", "challenge": {"mode": "one-time"}}]})",
        "profile name 'Bad Name'"},
+      {R"({"profiles": [{"name": "b", "notify": {"url": "https://mdm/x"}, "challenge": {"mode": "one-time"}}]})",
+       "profile 'b': notify.url: must be http://"},
+      {R"({"profiles": [{"name": "b", "notify": {"url": "http://mdm/x", "timeout_ms": 60001}, "challenge": {"mode": "one-time"}}]})",
+       "notify.timeout_ms: must be at most 60000"},
+      {R"({"profiles": [{"name": "b", "notify": {"url": "http://mdm/x", "events": ["revoked"]}, "challenge": {"mode": "one-time"}}]})",
+       "notify.events: unknown event revoked"},
+      {R"({"profiles": [{"name": "b", "notify": {"events": ["issued"]}, "challenge": {"mode": "one-time"}}]})",
+       "notify.url: is required"},
+      {R"({"profiles": [{"name": "b", "notify": {"url": "http://mdm/x", "csr": "yes"}, "challenge": {"mode": "one-time"}}]})",
+       "notify.csr: must be auto, include or omit"},
       {R"({"profiles": [{"name": "a", "challenge": {"mode": "one-time"}}, {"name": "a", "challenge": {"mode": "one-time"}}]})",
        "defined twice"},
       {R"({"profiles": [{"name": "a", "colour": "blue"}]})", "profiles.json: "},
