@@ -155,6 +155,41 @@ class BenchSmoke(unittest.TestCase):
         self.assertIn("round 1: restored 30 in", out.stdout)
         self.assertIn("nothing lost: 30 already indexed", out.stdout)
 
+    def test_notice_receiver_counts_a_notifying_stack(self):
+        # bench/notice_receiver.py behind a profile's notify.url: scep-bench's
+        # 20 enrollments arrive as 20 issued notices, each once.
+        import time
+        port = harness.free_port()
+        out_path = os.path.join(self.stack.dir, "notices.json")
+        receiver = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "notice_receiver.py"), "--port", str(port),
+             "--out", out_path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stack = harness.Stack(challenge="Bench-Smoke-Secret", legacy=False, profiles={
+            "profiles": [{"name": "default",
+                          "challenge": {"mode": "static", "secret_env": "SCEP_CHALLENGE"},
+                          "notify": {"url": f"http://127.0.0.1:{port}/notices"}}]})
+        try:
+            stack.start()
+            run = subprocess.run(
+                [BENCH, "--url", stack.url, "--challenge", stack.challenge,
+                 "--n", "20", "--concurrency", "4", "--keys", "4", "--json",
+                 "--progress=false"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            self.assertEqual(json.loads(run.stdout)["succeeded"], 20)
+            deadline = time.time() + 20
+            while time.time() < deadline and stack.redis_cli("XLEN", "scep:notify") != "0":
+                time.sleep(0.1)
+        finally:
+            receiver.terminate()
+            stdout, stderr = receiver.communicate(timeout=10)
+            stack.stop()
+        counts = json.loads(stdout)
+        self.assertEqual(counts["issued"], 20, (counts, stderr))
+        self.assertEqual(counts["unique"], 20)
+        self.assertEqual(counts["failed"], 0)
+        with open(out_path) as f:
+            self.assertEqual(json.load(f), counts)
+
     def test_instruction_counts(self):
         # bench/instructions.py on its own stack, gateway and signer under
         # callgrind for 10 enrollments; no figure is asserted beyond sanity.
