@@ -26,6 +26,8 @@ p.add_argument("--n", type=int, default=3000)
 p.add_argument("--concurrency", type=int, default=16)
 p.add_argument("--out", default="/tmp/scep-prof")
 p.add_argument("--ca-key", default="rsa:2048")
+p.add_argument("--gateway-args", default="",
+               help="extra scep-gateway flags, e.g. --profiles_file=F (a notifying profile)")
 args = p.parse_args()
 os.environ["SCEP_BUILD_DIR"] = os.path.abspath(args.build_dir)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
@@ -35,7 +37,8 @@ BENCH = os.path.join(os.path.abspath(args.build_dir), "bench", "scep-bench")
 os.makedirs(args.out, exist_ok=True)
 data = os.path.join(args.out, "perf.data")
 
-stack = harness.Stack(challenge="Bench-Profile", legacy=False, ca_key=args.ca_key)
+stack = harness.Stack(challenge="Bench-Profile", legacy=False, ca_key=args.ca_key,
+                      gateway_args=args.gateway_args.split())
 stack.start()
 try:
     bench = [BENCH, "--url", stack.url, "--challenge", stack.challenge,

@@ -46,7 +46,8 @@ struct NotifierOptions {
 using NoticePoster =
     std::function<absl::StatusOr<int>(const Profile& profile, const std::string& json)>;
 
-// The POST over plain HTTP (http_post.h), within the profile's timeout.
+// The POST over plain HTTP (http_post.h), within the profile's timeout,
+// on a kept-alive connection per receiver; for one thread (the notifier's).
 NoticePoster HttpNoticePoster();
 
 // The JSON a notice is delivered as. Issued: {"event":"issued",
