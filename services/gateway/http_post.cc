@@ -174,11 +174,12 @@ absl::StatusOr<HttpAnswer> ReadAnswer(int fd, absl::Time deadline, absl::string_
   return answer;
 }
 
-std::string PostRequest(const HttpUrl& url, absl::string_view json, bool keep_alive) {
+std::string PostRequest(const HttpUrl& url, absl::string_view json, bool keep_alive,
+                        absl::string_view extra_headers) {
   return absl::StrCat("POST ", url.path, " HTTP/1.1\r\nHost: ", url.host,
                       "\r\nContent-Type: application/json\r\nConnection: ",
-                      keep_alive ? "keep-alive" : "close", "\r\nContent-Length: ", json.size(),
-                      "\r\n\r\n", json);
+                      keep_alive ? "keep-alive" : "close", "\r\n", extra_headers,
+                      "Content-Length: ", json.size(), "\r\n\r\n", json);
 }
 
 }  // namespace
@@ -203,7 +204,7 @@ absl::StatusOr<HttpAnswer> PostJson(const HttpUrl& url, absl::string_view json,
                                     absl::Time deadline, absl::string_view peer) {
   Socket sock;
   RETURN_IF_ERROR(Connect(url, deadline, peer, &sock));
-  RETURN_IF_ERROR(SendAll(sock.fd(), PostRequest(url, json, false), deadline, peer));
+  RETURN_IF_ERROR(SendAll(sock.fd(), PostRequest(url, json, false, ""), deadline, peer));
   Framing framing;
   return ReadAnswer(sock.fd(), deadline, peer, false, &framing);
 }
@@ -216,9 +217,9 @@ KeptAliveHttpClient::KeptAliveHttpClient() = default;
 KeptAliveHttpClient::~KeptAliveHttpClient() = default;
 
 absl::StatusOr<HttpAnswer> KeptAliveHttpClient::Post(const HttpUrl& url, absl::string_view json,
-                                                     absl::Time deadline,
-                                                     absl::string_view peer) {
-  const std::string request = PostRequest(url, json, true);
+                                                     absl::Time deadline, absl::string_view peer,
+                                                     absl::string_view extra_headers) {
+  const std::string request = PostRequest(url, json, true, extra_headers);
   std::unique_ptr<Connection>& kept = connections_[absl::StrCat(url.host, ":", url.port)];
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool reused = kept != nullptr;

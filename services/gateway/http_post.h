@@ -48,9 +48,11 @@ class KeptAliveHttpClient {
   KeptAliveHttpClient(const KeptAliveHttpClient&) = delete;
   KeptAliveHttpClient& operator=(const KeptAliveHttpClient&) = delete;
 
-  // As PostJson.
+  // As PostJson; `extra_headers`: further header lines, each ending in
+  // CRLF ("X-Name: value\r\n").
   absl::StatusOr<HttpAnswer> Post(const HttpUrl& url, absl::string_view json,
-                                  absl::Time deadline, absl::string_view peer);
+                                  absl::Time deadline, absl::string_view peer,
+                                  absl::string_view extra_headers = "");
 
   // Connections opened so far.
   size_t opened() const { return opened_; }

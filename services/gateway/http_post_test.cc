@@ -54,6 +54,10 @@ class TestServer {
     absl::MutexLock lock(&mu_);
     return bodies_;
   }
+  std::vector<std::string> heads() {
+    absl::MutexLock lock(&mu_);
+    return heads_;
+  }
 
  private:
   void Serve() {
@@ -92,6 +96,7 @@ class TestServer {
       {
         absl::MutexLock lock(&mu_);
         bodies_.push_back(in.substr(end + 4, length));
+        heads_.push_back(in.substr(0, end + 2));
         n = static_cast<int>(bodies_.size());
       }
       in.erase(0, end + 4 + length);
@@ -109,6 +114,7 @@ class TestServer {
   std::thread thread_;
   absl::Mutex mu_;
   std::vector<std::string> bodies_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> heads_ ABSL_GUARDED_BY(mu_);
 };
 
 std::string Ok(int) { return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"; }
@@ -181,6 +187,19 @@ TEST(KeptAliveHttpClientTest, NothingListeningOrNoAnswerIsUnavailable) {
   EXPECT_TRUE(absl::StrContains(answer.status().message(), "receiver timed out"))
       << answer.status();
   EXPECT_EQ(silent.bodies().size(), 1u);  // not sent twice: the deadline had passed
+}
+
+TEST(KeptAliveHttpClientTest, ExtraHeadersGoWithTheRequest) {
+  TestServer server(Ok, Never);
+  KeptAliveHttpClient client;
+  ASSERT_TRUE(client.Post(server.Url(), "{}", Soon(), "receiver", "X-Scep-Signature-256: sha256=ab\r\n")
+                  .ok());
+  ASSERT_EQ(server.heads().size(), 1u);
+  const std::string head = server.heads()[0];
+  EXPECT_TRUE(absl::StartsWith(head, "POST /notices HTTP/1.1\r\n")) << head;
+  EXPECT_TRUE(absl::StrContains(head, "\r\nX-Scep-Signature-256: sha256=ab\r\n")) << head;
+  EXPECT_TRUE(absl::StrContains(head, "\r\nContent-Length: 2\r\n")) << head;
+  EXPECT_TRUE(absl::StrContains(head, "\r\nConnection: keep-alive\r\n")) << head;
 }
 
 TEST(PostJsonTest, OneConnectionPerPost) {

@@ -1,6 +1,7 @@
 #include "services/gateway/notifier.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/x509.h>
 
 #include <memory>
@@ -71,13 +72,30 @@ absl::StatusOr<std::string> NoticeJson(const redis::QueuedNotice& queued) {
   return json;
 }
 
+std::string NoticeSignature(absl::string_view key, absl::string_view body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac,
+           &length) == nullptr) {
+    return "";
+  }
+  return absl::StrCat("sha256=", absl::BytesToHexString(absl::string_view(
+                                     reinterpret_cast<const char*>(mac), length)));
+}
+
 NoticePoster HttpNoticePoster() {
   auto client = std::make_shared<KeptAliveHttpClient>();
   return [client](const Profile& profile, const std::string& json) -> absl::StatusOr<int> {
     absl::StatusOr<HttpUrl> url = ParseHttpUrl(profile.notice_url, "notify.url");
     if (!url.ok()) return url.status();
-    absl::StatusOr<HttpAnswer> answer =
-        client->Post(*url, json, absl::Now() + profile.notice_timeout, "notice receiver");
+    const std::string signature =
+        profile.notice_secret.empty()
+            ? std::string()
+            : absl::StrCat("X-Scep-Signature-256: ", NoticeSignature(profile.notice_secret, json),
+                           "\r\n");
+    absl::StatusOr<HttpAnswer> answer = client->Post(
+        *url, json, absl::Now() + profile.notice_timeout, "notice receiver", signature);
     if (!answer.ok()) return answer.status();
     return answer->status;
   };

@@ -48,7 +48,13 @@ using NoticePoster =
 
 // The POST over plain HTTP (http_post.h), within the profile's timeout,
 // on a kept-alive connection per receiver; for one thread (the notifier's).
+// With the profile's notice_secret the body is signed: header
+// X-Scep-Signature-256: NoticeSignature(secret, body).
 NoticePoster HttpNoticePoster();
+
+// "sha256=" and the lower-case hex HMAC-SHA256 of `body` under `key` (the
+// form GitHub's webhooks use, so receivers' existing checks apply).
+std::string NoticeSignature(absl::string_view key, absl::string_view body);
 
 // The JSON a notice is delivered as. Issued: {"event":"issued",
 // "notice_id","profile","transaction_id","message_type","time","csr"

@@ -219,5 +219,13 @@ TEST_F(NotifierTest, StartAndStopDeliverInTheBackground) {
   EXPECT_EQ(sent_.size(), 1u);
 }
 
+// RFC 4231 test case 2, in the header's form.
+TEST(NoticeSignatureTest, IsHmacSha256InHex) {
+  EXPECT_EQ(NoticeSignature("Jefe", "what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_NE(NoticeSignature("Jefe", "what do ya want for nothing!"),
+            NoticeSignature("Jefe", "what do ya want for nothing?"));
+}
+
 }  // namespace
 }  // namespace scep::gateway

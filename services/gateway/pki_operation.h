@@ -130,7 +130,7 @@ class PkiOperation {
     bool retransmission = false;  // the store found the nonce with this message
     // The decrypted PKCSReq/RenewalReq, kept for a failure notice (profiles
     // with notify.url and the failed event only).
-    std::string csr_der;
+    std::string csr_der = {};
   };
 
   // pki_notice.cc: a failure notice for a refused PKCSReq/RenewalReq whose

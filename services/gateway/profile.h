@@ -65,6 +65,7 @@ struct Profile {
   bool notice_issued = false;  // a certificate issued to a device
   bool notice_failed = false;  // a PKCSReq/RenewalReq refused with FAILURE
   bool notice_csr = true;      // the notice carries the device's CSR
+  std::string notice_secret;   // HMAC key of X-Scep-Signature-256; "" = unsigned
 
   Approval approval = Approval::kAutomatic;
   absl::Duration approval_ttl = absl::Hours(24 * 7);  // how long a request waits

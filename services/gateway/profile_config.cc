@@ -206,6 +206,26 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
     } else {
       return check.Error("notify.csr", "must be auto, include or omit");
     }
+    if (!notify.secret_env().empty() && !notify.secret_file().empty()) {
+      return check.Error("notify", "secret_env and secret_file are exclusive");
+    }
+    if (!notify.secret_env().empty()) {
+      std::optional<std::string> v = secrets.env(notify.secret_env());
+      if (!v.has_value() || v->empty()) {
+        return check.Error("notify.secret_env", absl::StrCat("environment variable ",
+                                                             notify.secret_env(), " is not set"));
+      }
+      out.notice_secret = *v;
+    } else if (!notify.secret_file().empty()) {
+      absl::StatusOr<std::string> v = secrets.file(notify.secret_file());
+      if (!v.ok() || absl::StripTrailingAsciiWhitespace(*v).empty()) {
+        return check.Error("notify.secret_file", absl::StrCat("cannot read ", notify.secret_file()));
+      }
+      out.notice_secret = std::string(absl::StripTrailingAsciiWhitespace(*v));
+    }
+    if (!out.notice_secret.empty() && out.notice_secret.size() < 16) {
+      return check.Error("notify", "the signing key must be at least 16 bytes");
+    }
   } else if (in.has_notify() && !in.notify().events().empty()) {
     return check.Error("notify.url", "is required with notify.events");
   }

@@ -19,6 +19,7 @@ SecretSources FakeSecrets() {
   SecretSources s;
   s.env = [](const std::string& name) -> std::optional<std::string> {
     if (name == "WIFI_SECRET") return std::string("Wifi-Secret");
+    if (name == "NOTICE_KEY") return std::string("a-notice-signing-key-of-32-bytes");
     return std::nullopt;
   };
   s.file = [](const std::string&) -> absl::StatusOr<std::string> {
@@ -81,7 +82,7 @@ TEST(ProfileConfigTest, NotifyDefaultsAndTheCsrByChallengeMode) {
     {"name": "intune", "challenge": {"mode": "external", "verifier_url": "http://v/verify"},
      "notify": {"url": "http://mdm/n", "events": ["issued"]}},
     {"name": "quiet", "challenge": {"mode": "one-time"},
-     "notify": {"url": "http://mdm/n", "csr": "omit"}}]})");
+     "notify": {"url": "http://mdm/n", "csr": "omit", "secret_env": "NOTICE_KEY"}}]})");
   ASSERT_TRUE(profiles.ok()) << profiles.status();
   const Profile& plain = (*profiles)[0];
   EXPECT_TRUE(plain.notice_url.empty());
@@ -101,6 +102,8 @@ TEST(ProfileConfigTest, NotifyDefaultsAndTheCsrByChallengeMode) {
   EXPECT_TRUE(intune.notice_issued);
   EXPECT_FALSE(intune.notice_failed);
   EXPECT_FALSE((*profiles)[4].notice_csr);
+  EXPECT_EQ((*profiles)[4].notice_secret, "a-notice-signing-key-of-32-bytes");
+  EXPECT_TRUE(shared.notice_secret.empty());
 }
 
 TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
@@ -146,6 +149,12 @@ TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
        "notify.url: is required"},
       {R"({"profiles": [{"name": "b", "notify": {"url": "http://mdm/x", "csr": "yes"}, "challenge": {"mode": "one-time"}}]})",
        "notify.csr: must be auto, include or omit"},
+      {R"({"profiles": [{"name": "b", "notify": {"url": "http://mdm/x", "secret_env": "UNSET_VARIABLE"}, "challenge": {"mode": "one-time"}}]})",
+       "notify.secret_env: environment variable UNSET_VARIABLE is not set"},
+      {R"({"profiles": [{"name": "b", "notify": {"url": "http://mdm/x", "secret_env": "WIFI_SECRET"}, "challenge": {"mode": "one-time"}}]})",
+       "notify: the signing key must be at least 16 bytes"},
+      {R"({"profiles": [{"name": "b", "notify": {"url": "http://mdm/x", "secret_env": "A", "secret_file": "/k"}, "challenge": {"mode": "one-time"}}]})",
+       "notify: secret_env and secret_file are exclusive"},
       {R"({"profiles": [{"name": "a", "challenge": {"mode": "one-time"}}, {"name": "a", "challenge": {"mode": "one-time"}}]})",
        "defined twice"},
       {R"({"profiles": [{"name": "a", "colour": "blue"}]})", "profiles.json: "},
@@ -158,6 +167,7 @@ TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
     EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_TRUE(absl::StrContains(result.status().message(), c.expected))
         << result.status().message() << " / expected " << c.expected;
+    EXPECT_FALSE(absl::StrContains(result.status().message(), "Wifi-Secret"));
   }
   // The secret never appears in an error.
   auto bad = Parse(R"({"profiles": [{"name": "a", "digest": "md5",

@@ -7,8 +7,10 @@ needs (200, 503 until released, 400)."""
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import base64
 import hashlib
+import hmac
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -18,6 +20,7 @@ import unittest
 from harness import Stack, free_port, http, metric, openssl
 
 PKI_OP = "?operation=PKIOperation"
+NOTICE_KEY = "notices-signing-key-0123456789abcdef"
 SUCCESS, FAILURE, PENDING = 0, 2, 3
 BAD_REQUEST = 2
 
@@ -27,10 +30,14 @@ class Receiver(BaseHTTPRequestHandler):
     Every POST is kept as (path, status answered, body)."""
     lock = threading.Lock()
     posts = []
+    signatures = {}  # notice_id -> (raw body, X-Scep-Signature-256)
     held = True
 
     def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.loads(raw)
+        Receiver.signatures[body.get("notice_id")] = (
+            raw, self.headers.get("X-Scep-Signature-256"))
         if self.path == "/ok":
             status = 200
         elif self.path == "/held":
@@ -65,11 +72,16 @@ class NoticesTest(unittest.TestCase):
         threading.Thread(target=cls.server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{cls.port}"
         static = {"mode": "static", "secret_env": "SCEP_CHALLENGE"}
+        cls.key_dir = tempfile.mkdtemp(prefix="scep-notice-key-")
+        key_file = os.path.join(cls.key_dir, "notice-key")
+        with open(key_file, "w") as f:
+            f.write(NOTICE_KEY + "\n")
         cls.stack = Stack(admin_token="notices-admin", gateway_args=["--notice_retry_seconds=1"],
                           profiles={"profiles": [
                               {"name": "default", "challenge": static},
                               {"name": "notified", "challenge": static,
-                               "notify": {"url": base + "/ok", "timeout_ms": 2000}},
+                               "notify": {"url": base + "/ok", "timeout_ms": 2000,
+                                          "secret_file": key_file}},
                               {"name": "withcsr", "challenge": static,
                                "notify": {"url": base + "/ok", "csr": "include"}},
                               {"name": "issuedonly", "challenge": static,
@@ -86,6 +98,7 @@ class NoticesTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.stack.stop()
         cls.server.shutdown()
+        shutil.rmtree(cls.key_dir, ignore_errors=True)
 
     def enroll(self, profile, name, tid, challenge=None, **extra):
         body = self.stack.probe_request(name, tid, os.urandom(16).hex(),
@@ -132,6 +145,11 @@ class NoticesTest(unittest.TestCase):
         self.assertIn("CN=", notice["issuer"])
         self.assertRegex(notice["not_after"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         self.assertTrue(notice["notice_id"])
+        # Signed with the profile's key: HMAC-SHA256 of the exact body.
+        raw, signature = Receiver.signatures[notice["notice_id"]]
+        self.assertEqual(signature, "sha256=" + hmac.new(
+            NOTICE_KEY.encode(), raw, hashlib.sha256).hexdigest())
+        self.assertNotIn(NOTICE_KEY, self.stack.log("gateway"))
         # A static challenge's profile: no CSR (its challengePassword is the
         # shared secret), and nothing of the challenge anywhere.
         self.assertNotIn("csr", notice)
@@ -153,6 +171,8 @@ class NoticesTest(unittest.TestCase):
                          openssl("x509", "-inform", "DER", "-noout", "-pubkey", input=der))
         self.assertIn("nt-csr", openssl("req", "-inform", "DER", "-noout", "-subject",
                                         input=csr).decode())
+        # A profile without a signing key: unsigned.
+        self.assertIsNone(Receiver.signatures[notice["notice_id"]][1])
 
     def test_failed_notice_names_the_fail_info(self):
         rep = self.enroll("notified", "nt-wrong", "tid-nt-wrong", challenge="Not-The-Secret")
