@@ -29,8 +29,9 @@ class ChallengeVerifier {
 };
 
 // HTTP verifier: POSTs JSON {"profile", "transaction_id", "challenge",
-// "csr" (base64), "subject"} to profile.verifier_url (http://host:port/path)
-// with profile.verifier_timeout for the whole exchange. A 200 answer whose
+// "csr" (base64), "subject"} to profile.verifier_url (http[s]://host:port/path,
+// over profile.verifier_tls for https) with profile.verifier_timeout for
+// the whole exchange, on kept-alive connections shared by the callers. A 200 answer whose
 // JSON has "allow": true allows; 200 with "allow": false, 401 or 403 denies;
 // anything else is Unavailable.
 std::unique_ptr<ChallengeVerifier> NewHttpChallengeVerifier();

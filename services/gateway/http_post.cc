@@ -1,6 +1,10 @@
 #include "services/gateway/http_post.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +24,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/base/status_macros.h"
+#include "common/crypto/ssl_error.h"
 
 namespace scep::gateway {
 namespace {
@@ -27,66 +32,197 @@ namespace {
 constexpr size_t kMaxResponse = 64 * 1024;
 constexpr size_t kNoLength = SIZE_MAX;
 
-class Socket {
+// Waits for `events` on `fd` until `deadline`.
+bool Wait(int fd, short events, absl::Time deadline) {
+  for (;;) {
+    int ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+    if (ms <= 0) return false;
+    pollfd p{fd, events, 0};
+    int rc = poll(&p, 1, ms);
+    if (rc < 0 && errno == EINTR) continue;
+    return rc == 1;
+  }
+}
+
+bool IsIpAddress(const std::string& host) {
+  unsigned char addr[sizeof(in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), addr) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), addr) == 1;
+}
+
+// Why a TLS call failed, in words an administrator can act on: the
+// certificate check's verdict when that is what failed, else OpenSSL's
+// error queue.
+std::string TlsFailure(SSL* ssl) {
+  const long verify = SSL_get_verify_result(ssl);
+  if (verify != X509_V_OK) {
+    ERR_clear_error();
+    return absl::StrCat("certificate verify failed: ", X509_verify_cert_error_string(verify));
+  }
+  std::string queue = crypto::DrainSslErrors();
+  return queue.empty() ? std::string("connection closed") : queue;
+}
+
+}  // namespace
+
+// One connection to a hook: TCP, with TLS over it for https://. Every
+// call is bounded by the caller's deadline.
+class KeptAliveHttpClient::Connection {
  public:
-  explicit Socket(int fd = -1) : fd_(fd) {}
-  ~Socket() { Reset(); }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  int fd() const { return fd_; }
-  void Reset(int fd = -1) {
+  Connection() = default;
+  ~Connection() {
+    if (ssl_ != nullptr) {
+      if (handshaken_) SSL_shutdown(ssl_);  // close_notify, best effort (non-blocking)
+      SSL_free(ssl_);
+      ERR_clear_error();
+    }
     if (fd_ >= 0) close(fd_);
-    fd_ = fd;
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  absl::Status Open(const HttpUrl& url, TlsClientContext* tls, absl::Time deadline,
+                    absl::string_view peer) {
+    if (url.tls && tls == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(peer, ": https without TLS settings"));
+    }
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    if (getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &res) != 0 || res == nullptr) {
+      return absl::UnavailableError(absl::StrCat(peer, " host does not resolve"));
+    }
+    fd_ = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int rc = fd_ < 0 ? -1 : connect(fd_, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (rc != 0 && errno != EINPROGRESS) {
+      return absl::UnavailableError(absl::StrCat(peer, " unreachable"));
+    }
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (!Wait(fd_, POLLOUT, deadline) ||
+        getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+      return absl::UnavailableError(absl::StrCat(peer, " unreachable or timed out"));
+    }
+    if (!url.tls) return absl::OkStatus();
+    return Handshake(url.host, tls, deadline, peer);
+  }
+
+  absl::Status Send(absl::string_view data, absl::Time deadline, absl::string_view peer) {
+    size_t sent = 0;
+    while (sent < data.size()) {
+      if (ssl_ != nullptr) {
+        ERR_clear_error();
+        size_t n = 0;
+        if (SSL_write_ex(ssl_, data.data() + sent, data.size() - sent, &n) == 1) {
+          sent += n;
+          continue;
+        }
+        RETURN_IF_ERROR(WaitFor(SSL_get_error(ssl_, 0), deadline, peer, "closed the connection"));
+        continue;
+      }
+      ssize_t n = send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        if (!Wait(fd_, POLLOUT, deadline)) {
+          return absl::UnavailableError(absl::StrCat(peer, " timed out"));
+        }
+      } else {
+        return absl::UnavailableError(absl::StrCat(peer, " closed the connection"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Bytes read into `buf`; 0 when the peer closed the connection.
+  absl::StatusOr<size_t> Read(char* buf, size_t size, absl::Time deadline,
+                              absl::string_view peer) {
+    for (;;) {
+      if (ssl_ != nullptr) {
+        ERR_clear_error();
+        size_t n = 0;
+        if (SSL_read_ex(ssl_, buf, size, &n) == 1) return n;
+        const int error = SSL_get_error(ssl_, 0);
+        if (error == SSL_ERROR_ZERO_RETURN) return 0;  // close_notify
+        RETURN_IF_ERROR(WaitFor(error, deadline, peer, "closed the connection"));
+        continue;
+      }
+      ssize_t n = recv(fd_, buf, size, 0);
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        return absl::UnavailableError(absl::StrCat(peer, " read failed"));
+      }
+      if (!Wait(fd_, POLLIN, deadline)) {
+        return absl::UnavailableError(absl::StrCat(peer, " timed out"));
+      }
+    }
+  }
+
+  // An idle kept connection the peer closed (or sent anything unasked on)
+  // shows readable: it cannot carry another request.
+  bool ShowsClosed() const {
+    pollfd p{fd_, POLLIN, 0};
+    return poll(&p, 1, 0) != 0;
   }
 
  private:
-  int fd_;
-};
-
-// Waits for `events` on `fd` until `deadline`.
-bool Wait(int fd, short events, absl::Time deadline) {
-  int ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
-  if (ms <= 0) return false;
-  pollfd p{fd, events, 0};
-  return poll(&p, 1, ms) == 1;
-}
-
-absl::Status Connect(const HttpUrl& url, absl::Time deadline, absl::string_view peer,
-                     Socket* sock) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &res) != 0 || res == nullptr) {
-    return absl::UnavailableError(absl::StrCat(peer, " host does not resolve"));
+  absl::Status Handshake(const std::string& host, TlsClientContext* tls, absl::Time deadline,
+                         absl::string_view peer) {
+    ERR_clear_error();
+    std::shared_ptr<SSL_CTX> ctx = tls->Get();
+    ssl_ = SSL_new(ctx.get());  // holds its own reference to ctx
+    if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) {
+      return crypto::SslError(absl::StatusCode::kUnavailable, absl::StrCat(peer, " TLS set-up"));
+    }
+    SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (IsIpAddress(host)) {
+      if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str()) != 1) {
+        return crypto::SslError(absl::StatusCode::kUnavailable, absl::StrCat(peer, " TLS set-up"));
+      }
+    } else if (SSL_set_tlsext_host_name(ssl_, host.c_str()) != 1 ||
+               SSL_set1_host(ssl_, host.c_str()) != 1) {
+      return crypto::SslError(absl::StatusCode::kUnavailable, absl::StrCat(peer, " TLS set-up"));
+    }
+    SSL_set_connect_state(ssl_);
+    for (;;) {
+      ERR_clear_error();
+      if (SSL_do_handshake(ssl_) == 1) break;
+      RETURN_IF_ERROR(WaitFor(SSL_get_error(ssl_, 0), deadline, peer, "TLS handshake failed"));
+    }
+    handshaken_ = true;
+    return absl::OkStatus();
   }
-  sock->Reset(socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  int rc = sock->fd() < 0 ? -1 : connect(sock->fd(), res->ai_addr, res->ai_addrlen);
-  freeaddrinfo(res);
-  if (rc != 0 && errno != EINPROGRESS) {
-    return absl::UnavailableError(absl::StrCat(peer, " unreachable"));
-  }
-  int err = 0;
-  socklen_t len = sizeof(err);
-  if (!Wait(sock->fd(), POLLOUT, deadline) ||
-      getsockopt(sock->fd(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-    return absl::UnavailableError(absl::StrCat(peer, " unreachable or timed out"));
-  }
-  return absl::OkStatus();
-}
 
-absl::Status SendAll(int fd, absl::string_view data, absl::Time deadline,
-                     absl::string_view peer) {
-  size_t sent = 0;
-  while (sent < data.size()) {
-    if (!Wait(fd, POLLOUT, deadline)) {
+  // After a TLS call returned `error`: waits for what it wants, or says
+  // why it failed ("<peer> <what>: <reason>").
+  absl::Status WaitFor(int error, absl::Time deadline, absl::string_view peer,
+                       absl::string_view what) {
+    short events = 0;
+    if (error == SSL_ERROR_WANT_READ) events = POLLIN;
+    if (error == SSL_ERROR_WANT_WRITE) events = POLLOUT;
+    if (events == 0) {
+      // After the handshake: the receiver's alert, if it sent one (TLS 1.3
+      // refuses a missing client certificate only then).
+      std::string why = handshaken_ ? crypto::DrainSslErrors() : TlsFailure(ssl_);
+      return absl::UnavailableError(
+          absl::StrCat(peer, " ", what, why.empty() ? "" : ": ", why));
+    }
+    if (!Wait(fd_, events, deadline)) {
+      ERR_clear_error();
       return absl::UnavailableError(absl::StrCat(peer, " timed out"));
     }
-    ssize_t n = send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return absl::UnavailableError(absl::StrCat(peer, " closed the connection"));
-    sent += static_cast<size_t>(n);
+    return absl::OkStatus();
   }
-  return absl::OkStatus();
-}
+
+  int fd_ = -1;
+  SSL* ssl_ = nullptr;
+  bool handshaken_ = false;
+};
+
+namespace {
+
+using Connection = KeptAliveHttpClient::Connection;
 
 // What ReadAnswer learnt besides the answer.
 struct Framing {
@@ -98,8 +234,9 @@ struct Framing {
 // `keep_alive` an answer of unknown length (chunked) ends with its header
 // (its status is all a keep-alive caller reads) and the connection is not
 // reused.
-absl::StatusOr<HttpAnswer> ReadAnswer(int fd, absl::Time deadline, absl::string_view peer,
-                                      bool keep_alive, Framing* framing) {
+absl::StatusOr<HttpAnswer> ReadAnswer(Connection& conn, absl::Time deadline,
+                                      absl::string_view peer, bool keep_alive,
+                                      Framing* framing) {
   std::string response;
   char buf[4096];
   size_t header_end = std::string::npos;
@@ -115,18 +252,15 @@ absl::StatusOr<HttpAnswer> ReadAnswer(int fd, absl::Time deadline, absl::string_
         break;
       }
     }
-    if (!Wait(fd, POLLIN, deadline)) {
-      return absl::UnavailableError(absl::StrCat(peer, " timed out"));
-    }
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n < 0) return absl::UnavailableError(absl::StrCat(peer, " read failed"));
-    if (n == 0) {
+    absl::StatusOr<size_t> n = conn.Read(buf, sizeof(buf), deadline, peer);
+    if (!n.ok()) return n.status();
+    if (*n == 0) {
       close_after = true;
       if (header_end != std::string::npos && length == kNoLength) break;  // ended by close
       return absl::UnavailableError(absl::StrCat(peer, " closed the connection"));
     }
     framing->got_bytes = true;
-    response.append(buf, static_cast<size_t>(n));
+    response.append(buf, *n);
     if (response.size() > kMaxResponse) {
       return absl::UnavailableError(absl::StrCat(peer, " answer too large"));
     }
@@ -174,9 +308,17 @@ absl::StatusOr<HttpAnswer> ReadAnswer(int fd, absl::Time deadline, absl::string_
   return answer;
 }
 
+// The Host header: the URL's authority (RFC 9110 7.2), the port only when
+// it is not the scheme's default.
+std::string HostHeader(const HttpUrl& url) {
+  std::string host = absl::StrContains(url.host, ':') ? absl::StrCat("[", url.host, "]") : url.host;
+  if (url.port != (url.tls ? "443" : "80")) absl::StrAppend(&host, ":", url.port);
+  return host;
+}
+
 std::string PostRequest(const HttpUrl& url, absl::string_view json, bool keep_alive,
                         absl::string_view extra_headers) {
-  return absl::StrCat("POST ", url.path, " HTTP/1.1\r\nHost: ", url.host,
+  return absl::StrCat("POST ", url.path, " HTTP/1.1\r\nHost: ", HostHeader(url),
                       "\r\nContent-Type: application/json\r\nConnection: ",
                       keep_alive ? "keep-alive" : "close", "\r\n", extra_headers,
                       "Content-Length: ", json.size(), "\r\n\r\n", json);
@@ -185,59 +327,129 @@ std::string PostRequest(const HttpUrl& url, absl::string_view json, bool keep_al
 }  // namespace
 
 absl::StatusOr<HttpUrl> ParseHttpUrl(absl::string_view url, absl::string_view setting) {
-  if (!absl::ConsumePrefix(&url, "http://")) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(setting, " must be http://host[:port]/path"));
-  }
   HttpUrl out;
+  if (absl::ConsumePrefix(&url, "https://")) {
+    out.tls = true;
+  } else if (!absl::ConsumePrefix(&url, "http://")) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(setting, " must be http[s]://host[:port]/path"));
+  }
   size_t slash = url.find('/');
   absl::string_view authority = url.substr(0, slash);
   out.path = slash == absl::string_view::npos ? "/" : std::string(url.substr(slash));
-  std::pair<std::string, std::string> hp = absl::StrSplit(authority, absl::MaxSplits(':', 1));
-  out.host = hp.first;
-  out.port = hp.second.empty() ? "80" : hp.second;
+  absl::string_view port;
+  if (absl::ConsumePrefix(&authority, "[")) {  // [2001:db8::1]:8443
+    size_t close = authority.find(']');
+    if (close == absl::string_view::npos) {
+      return absl::FailedPreconditionError(absl::StrCat(setting, " has an unclosed [ in its host"));
+    }
+    out.host = std::string(authority.substr(0, close));
+    absl::string_view rest = authority.substr(close + 1);
+    if (!rest.empty() && !absl::ConsumePrefix(&rest, ":")) {
+      return absl::FailedPreconditionError(absl::StrCat(setting, " has junk after its host"));
+    }
+    port = rest;
+  } else {
+    std::pair<absl::string_view, absl::string_view> hp =
+        absl::StrSplit(authority, absl::MaxSplits(':', 1));
+    out.host = std::string(hp.first);
+    port = hp.second;
+  }
   if (out.host.empty()) return absl::FailedPreconditionError(absl::StrCat(setting, " has no host"));
+  int port_number = 0;
+  if (!port.empty() &&
+      (!absl::SimpleAtoi(port, &port_number) || port_number < 1 || port_number > 65535)) {
+    return absl::FailedPreconditionError(absl::StrCat(setting, " has a bad port"));
+  }
+  out.port = port.empty() ? (out.tls ? "443" : "80") : std::string(port);
   return out;
 }
 
 absl::StatusOr<HttpAnswer> PostJson(const HttpUrl& url, absl::string_view json,
-                                    absl::Time deadline, absl::string_view peer) {
-  Socket sock;
-  RETURN_IF_ERROR(Connect(url, deadline, peer, &sock));
-  RETURN_IF_ERROR(SendAll(sock.fd(), PostRequest(url, json, false, ""), deadline, peer));
+                                    absl::Time deadline, absl::string_view peer,
+                                    TlsClientContext* tls) {
+  Connection conn;
+  RETURN_IF_ERROR(conn.Open(url, tls, deadline, peer));
+  RETURN_IF_ERROR(conn.Send(PostRequest(url, json, false, ""), deadline, peer));
   Framing framing;
-  return ReadAnswer(sock.fd(), deadline, peer, false, &framing);
+  return ReadAnswer(conn, deadline, peer, false, &framing);
 }
 
-struct KeptAliveHttpClient::Connection {
-  Socket sock;
-};
-
-KeptAliveHttpClient::KeptAliveHttpClient() = default;
+KeptAliveHttpClient::KeptAliveHttpClient(size_t max_idle) : max_idle_(max_idle) {}
 KeptAliveHttpClient::~KeptAliveHttpClient() = default;
+
+size_t KeptAliveHttpClient::opened() const {
+  absl::MutexLock lock(&mu_);
+  return opened_;
+}
+
+std::unique_ptr<Connection> KeptAliveHttpClient::TakeIdle(const std::string& key) {
+  std::vector<std::unique_ptr<Connection>> closed;  // closed outside the lock
+  absl::MutexLock lock(&mu_);
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return nullptr;
+  std::unique_ptr<Connection> out;
+  // The most recently used first: the likeliest to be open still.
+  while (out == nullptr && !it->second.empty()) {
+    std::unique_ptr<Connection> c = std::move(it->second.back());
+    it->second.pop_back();
+    if (c->ShowsClosed()) {
+      closed.push_back(std::move(c));
+    } else {
+      out = std::move(c);
+    }
+  }
+  return out;
+}
+
+void KeptAliveHttpClient::KeepIdle(const std::string& key,
+                                   std::unique_ptr<Connection> connection) {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::unique_ptr<Connection>>& idle = idle_[key];
+  if (idle.size() < max_idle_) idle.push_back(std::move(connection));
+}
+
+void KeptAliveHttpClient::DropIdle(const std::string& key) {
+  std::vector<std::unique_ptr<Connection>> dropped;
+  absl::MutexLock lock(&mu_);
+  if (auto it = idle_.find(key); it != idle_.end()) dropped.swap(it->second);
+}
 
 absl::StatusOr<HttpAnswer> KeptAliveHttpClient::Post(const HttpUrl& url, absl::string_view json,
                                                      absl::Time deadline, absl::string_view peer,
-                                                     absl::string_view extra_headers) {
+                                                     absl::string_view extra_headers,
+                                                     TlsClientContext* tls) {
   const std::string request = PostRequest(url, json, true, extra_headers);
-  std::unique_ptr<Connection>& kept = connections_[absl::StrCat(url.host, ":", url.port)];
+  // Connections with other TLS settings (another client certificate) to
+  // the same receiver are not interchangeable.
+  const std::string key =
+      url.tls ? absl::StrCat("https://", url.host, ":", url.port, "#",
+                             reinterpret_cast<uintptr_t>(tls))
+              : absl::StrCat("http://", url.host, ":", url.port);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const bool reused = kept != nullptr;
+    std::unique_ptr<Connection> conn = attempt == 0 ? TakeIdle(key) : nullptr;
+    const bool reused = conn != nullptr;
     if (!reused) {
-      auto fresh = std::make_unique<Connection>();
-      RETURN_IF_ERROR(Connect(url, deadline, peer, &fresh->sock));
-      kept = std::move(fresh);
-      ++opened_;
+      conn = std::make_unique<Connection>();
+      {
+        absl::MutexLock lock(&mu_);
+        ++opened_;
+      }
+      RETURN_IF_ERROR(conn->Open(url, tls, deadline, peer));
     }
     Framing framing;
-    absl::Status sent = SendAll(kept->sock.fd(), request, deadline, peer);
+    absl::Status sent = conn->Send(request, deadline, peer);
     absl::StatusOr<HttpAnswer> answer =
-        sent.ok() ? ReadAnswer(kept->sock.fd(), deadline, peer, true, &framing)
+        sent.ok() ? ReadAnswer(*conn, deadline, peer, true, &framing)
                   : absl::StatusOr<HttpAnswer>(sent);
-    if (!answer.ok() || !framing.reusable) kept.reset();
+    if (answer.ok() && framing.reusable) KeepIdle(key, std::move(conn));
     // A kept connection the peer had closed meanwhile (its idle timeout)
     // fails before any answer: once more on a new one, while time is left.
-    if (!answer.ok() && reused && !framing.got_bytes && absl::Now() < deadline) continue;
+    // The others kept for this peer idled as long: let them go too.
+    if (!answer.ok() && reused && !framing.got_bytes && absl::Now() < deadline) {
+      DropIdle(key);
+      continue;
+    }
     return answer;
   }
   return absl::UnavailableError(absl::StrCat(peer, " closed the connection"));

@@ -1,16 +1,11 @@
 // The hooks' HTTP client against a small server run by the test: kept-alive
-// connections reused, replaced when the server closed them, and not kept
-// when the answer says so.
+// connections reused, replaced when the server closed them, not kept when
+// the answer says so, and shared by concurrent callers. (TLS:
+// https_post_test.cc.)
 
 #include "services/gateway/http_post.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,101 +16,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "services/gateway/http_test_server.h"
 
 namespace scep::gateway {
 namespace {
-
-// Answers each request with answer(n) (n counts requests over all
-// connections); closes the connection after it when close_after(n).
-class TestServer {
- public:
-  TestServer(std::function<std::string(int)> answer, std::function<bool(int)> close_after)
-      : answer_(std::move(answer)), close_after_(std::move(close_after)) {
-    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    socklen_t len = sizeof(addr);
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    EXPECT_EQ(listen(listener_, 8), 0);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~TestServer() {
-    shutdown(listener_, SHUT_RDWR);
-    close(listener_);
-    thread_.join();
-  }
-
-  HttpUrl Url() const { return {"127.0.0.1", absl::StrCat(port_), "/notices"}; }
-  int accepted() const { return accepted_.load(); }
-  std::vector<std::string> bodies() {
-    absl::MutexLock lock(&mu_);
-    return bodies_;
-  }
-  std::vector<std::string> heads() {
-    absl::MutexLock lock(&mu_);
-    return heads_;
-  }
-
- private:
-  void Serve() {
-    for (;;) {
-      int fd = accept(listener_, nullptr, nullptr);
-      if (fd < 0) return;
-      ++accepted_;
-      ServeConnection(fd);
-      close(fd);
-    }
-  }
-
-  void ServeConnection(int fd) {
-    std::string in;
-    char buf[4096];
-    for (;;) {
-      size_t end;
-      while ((end = in.find("\r\n\r\n")) == std::string::npos) {
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n <= 0) return;
-        in.append(buf, static_cast<size_t>(n));
-      }
-      size_t length = 0;
-      const size_t at = in.find("Content-Length: ");
-      if (at == std::string::npos ||
-          !absl::SimpleAtoi(in.substr(at + 16, in.find("\r\n", at) - at - 16), &length)) {
-        return;
-      }
-      while (in.size() < end + 4 + length) {
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n <= 0) return;
-        in.append(buf, static_cast<size_t>(n));
-      }
-      const bool client_closes = absl::StrContains(in.substr(0, end), "Connection: close");
-      int n;
-      {
-        absl::MutexLock lock(&mu_);
-        bodies_.push_back(in.substr(end + 4, length));
-        heads_.push_back(in.substr(0, end + 2));
-        n = static_cast<int>(bodies_.size());
-      }
-      in.erase(0, end + 4 + length);
-      const std::string out = answer_(n);
-      send(fd, out.data(), out.size(), MSG_NOSIGNAL);
-      if (client_closes || close_after_(n)) return;
-    }
-  }
-
-  std::function<std::string(int)> answer_;
-  std::function<bool(int)> close_after_;
-  int listener_ = -1;
-  int port_ = 0;
-  std::atomic<int> accepted_{0};
-  std::thread thread_;
-  absl::Mutex mu_;
-  std::vector<std::string> bodies_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> heads_ ABSL_GUARDED_BY(mu_);
-};
 
 std::string Ok(int) { return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"; }
 bool Never(int) { return false; }
@@ -200,6 +104,86 @@ TEST(KeptAliveHttpClientTest, ExtraHeadersGoWithTheRequest) {
   EXPECT_TRUE(absl::StrContains(head, "\r\nX-Scep-Signature-256: sha256=ab\r\n")) << head;
   EXPECT_TRUE(absl::StrContains(head, "\r\nContent-Length: 2\r\n")) << head;
   EXPECT_TRUE(absl::StrContains(head, "\r\nConnection: keep-alive\r\n")) << head;
+  EXPECT_TRUE(absl::StrContains(head, absl::StrCat("\r\nHost: 127.0.0.1:", server.Url().port, "\r\n")))
+      << head;
+}
+
+// The verifier's client serves every request thread: each POST on a
+// connection of its own, at most one per concurrent caller, all kept.
+TEST(KeptAliveHttpClientTest, ConcurrentCallersShareThePool) {
+  TestServer server(Ok, Never);
+  KeptAliveHttpClient client;
+  std::vector<std::thread> callers;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        auto answer = client.Post(server.Url(), absl::StrCat("{\"t\":", t, ",\"i\":", i, "}"),
+                                  Soon(), "verifier");
+        if (answer.ok() && answer->status == 200) ++ok;
+      }
+    });
+  }
+  for (std::thread& c : callers) c.join();
+  EXPECT_EQ(ok.load(), 100);
+  EXPECT_EQ(server.bodies().size(), 100u);
+  EXPECT_GE(client.opened(), 1u);
+  EXPECT_LE(client.opened(), 4u);  // never more than the callers at once
+  EXPECT_EQ(server.accepted(), static_cast<int>(client.opened()));
+}
+
+// Idle connections the server closed are noticed before use: no POST
+// fails on them, and none is sent twice.
+TEST(KeptAliveHttpClientTest, IdleConnectionsTheServerClosedCostNoPost) {
+  TestServer server(Ok, [](int n) { return n <= 2; });  // closes after 1 and 2
+  KeptAliveHttpClient client;
+  std::vector<std::thread> callers;
+  absl::Mutex mu;
+  absl::CondVar both;
+  int arrived = 0;
+  // Two POSTs at once leave two kept connections, both closed by the server.
+  for (int t = 0; t < 2; ++t) {
+    callers.emplace_back([&] {
+      {
+        absl::MutexLock lock(&mu);
+        ++arrived;
+        while (arrived < 2) both.Wait(&mu);
+        both.SignalAll();
+      }
+      EXPECT_TRUE(client.Post(server.Url(), "{}", Soon(), "verifier").ok());
+    });
+  }
+  for (std::thread& c : callers) c.join();
+  absl::SleepFor(absl::Milliseconds(100));  // the closes arrive
+  auto answer = client.Post(server.Url(), "{}", Soon(), "verifier");
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(server.bodies().size(), 3u);
+  EXPECT_EQ(client.opened(), server.accepted());
+}
+
+TEST(ParseHttpUrlTest, SchemesPortsAndHosts) {
+  auto plain = ParseHttpUrl("http://mdm.pki.svc/n", "url");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->host, "mdm.pki.svc");
+  EXPECT_EQ(plain->port, "80");
+  EXPECT_EQ(plain->path, "/n");
+  EXPECT_FALSE(plain->tls);
+  auto tls = ParseHttpUrl("https://connector.example:8443", "url");
+  ASSERT_TRUE(tls.ok());
+  EXPECT_EQ(tls->port, "8443");
+  EXPECT_EQ(tls->path, "/");
+  EXPECT_TRUE(tls->tls);
+  EXPECT_EQ(ParseHttpUrl("https://h/x", "url")->port, "443");
+  auto v6 = ParseHttpUrl("https://[2001:db8::1]:9443/hook", "url");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "2001:db8::1");
+  EXPECT_EQ(v6->port, "9443");
+  for (const char* bad : {"ftp://h/x", "http://", "http://:80/x", "https://h:0/x",
+                          "https://h:65536/x", "http://h:x/y", "https://[::1/x", "https://[::1]x/"}) {
+    auto parsed = ParseHttpUrl(bad, "notify.url");
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kFailedPrecondition) << bad;
+    EXPECT_TRUE(absl::StartsWith(parsed.status().message(), "notify.url ")) << bad;
+  }
 }
 
 TEST(PostJsonTest, OneConnectionPerPost) {

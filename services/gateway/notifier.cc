@@ -94,8 +94,9 @@ NoticePoster HttpNoticePoster() {
             ? std::string()
             : absl::StrCat("X-Scep-Signature-256: ", NoticeSignature(profile.notice_secret, json),
                            "\r\n");
-    absl::StatusOr<HttpAnswer> answer = client->Post(
-        *url, json, absl::Now() + profile.notice_timeout, "notice receiver", signature);
+    absl::StatusOr<HttpAnswer> answer =
+        client->Post(*url, json, absl::Now() + profile.notice_timeout, "notice receiver",
+                     signature, profile.notice_tls.get());
     if (!answer.ok()) return answer.status();
     return answer->status;
   };
@@ -185,7 +186,10 @@ bool Notifier::Deliver(const redis::QueuedNotice& queued) {
     Count(notice, "not_served");
     return false;
   }
-  if (auto it = resting_.find(profile->notice_url); it != resting_.end()) {
+  // A receiver as this profile reaches it: another profile's TLS settings
+  // or URL may work while this one's fail.
+  const std::string receiver = absl::StrCat(profile->name, " ", profile->notice_url);
+  if (auto it = resting_.find(receiver); it != resting_.end()) {
     if (now < it->second) return false;  // taken again after retry_after
     resting_.erase(it);
   }
@@ -200,7 +204,7 @@ bool Notifier::Deliver(const redis::QueuedNotice& queued) {
     return give_up("refused", absl::StrCat("receiver answered HTTP ", *status));
   }
   Count(notice, "retry");
-  resting_[profile->notice_url] = now + options_.retry_after;
+  resting_[receiver] = now + options_.retry_after;
   if (log_ != nullptr) {
     log_->Log(metrics::LogRecord(metrics::LogLevel::kWarning, "notice_delivery_failed")
                   .Str("notice_id", queued.id)

@@ -8,9 +8,10 @@
 // other than 408/429 (the receiver refuses it; retrying would not help),
 // and retried otherwise: it stays taken, and after `retry_after` any
 // gateway's notifier takes it again (as it does with those of a gateway
-// that died before delivering). A URL that failed is not tried again by
-// this notifier for `retry_after`, so a receiver that is down costs one
-// timeout per round, not one per notice. A notice whose profile this
+// that died before delivering). A profile's receiver that failed is not
+// tried again by this notifier for `retry_after`, so a receiver that is
+// down costs one timeout per round, not one per notice (per profile:
+// another profile's TLS settings may reach the same URL). A notice whose profile this
 // gateway does not serve (a rolling update adding a profile) is left for
 // a gateway that does. A notice older than `max_age` is given up and
 // logged.
@@ -46,8 +47,8 @@ struct NotifierOptions {
 using NoticePoster =
     std::function<absl::StatusOr<int>(const Profile& profile, const std::string& json)>;
 
-// The POST over plain HTTP (http_post.h), within the profile's timeout,
-// on a kept-alive connection per receiver; for one thread (the notifier's).
+// The POST over HTTP or HTTPS (http_post.h; the profile's notice_tls),
+// within the profile's timeout, on a kept-alive connection per receiver.
 // With the profile's notice_secret the body is signed: header
 // X-Scep-Signature-256: NoticeSignature(secret, body).
 NoticePoster HttpNoticePoster();
@@ -96,7 +97,8 @@ class Notifier {
   const NoticePoster poster_;
   GatewayMetrics* const metrics_;
   metrics::JsonLogger* const log_;
-  // URLs that failed, and until when they are left alone.
+  // Receivers ("<profile> <url>") that failed, and until when they are
+  // left alone.
   absl::flat_hash_map<std::string, absl::Time> resting_;  // used by the loop only
   absl::Time next_stats_ = absl::InfinitePast();
   absl::Mutex mu_;

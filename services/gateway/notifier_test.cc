@@ -146,6 +146,25 @@ TEST_F(NotifierTest, AFailedDeliveryIsRetriedAfterRetryAfterAndItsUrlRests) {
   EXPECT_EQ(Queued(), 0);
 }
 
+// Two profiles POST to one URL with their own TLS settings (or keys): one
+// failing does not hold the other's notices back.
+TEST_F(NotifierTest, AUrlRestsOnlyForTheProfileThatFailedThere) {
+  Profile wifi = profiles_->All()[0];
+  Profile vpn = profiles_->All()[1];
+  vpn.notice_url = wifi.notice_url;
+  profiles_ = ProfileSet::New({wifi, vpn}).value();
+  ASSERT_TRUE(outbox_.Add(Failed("wifi", "a")).ok());
+  ASSERT_TRUE(outbox_.Add(Failed("vpn", "b")).ok());
+  ASSERT_TRUE(outbox_.Add(Failed("wifi", "c")).ok());
+  answers_ = {absl::UnavailableError("notice receiver TLS handshake failed")};
+  auto notifier = Make();
+  EXPECT_EQ(notifier->RunOnce().value(), 3u);
+  // "a" failed; "b" (the same URL, another profile) delivered; "c" rests.
+  ASSERT_EQ(sent_.size(), 2u);
+  EXPECT_EQ(sent_[1].first, "vpn");
+  EXPECT_EQ(Queued(), 2);
+}
+
 TEST_F(NotifierTest, UnreachableReceiverIsRetriedToo) {
   options_.retry_after = absl::Milliseconds(1);
   ASSERT_TRUE(outbox_.Add(Failed("wifi", "a")).ok());

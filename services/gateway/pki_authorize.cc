@@ -114,7 +114,17 @@ std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
       if (!der.ok()) return InternalError();
       absl::StatusOr<bool> allowed = extras_.verifier->Verify(
           profile, {req.msg.attributes.transaction_id, presented, *der, subject});
-      if (!allowed.ok()) return UnavailableAfterNonce(req, "challenge verifier");
+      if (!allowed.ok()) {
+        // Why, for the administrator (an unreachable verifier, a TLS
+        // certificate it does not trust...); the device gets 503.
+        if (extras_.log != nullptr) {
+          extras_.log->Log(metrics::LogRecord(metrics::LogLevel::kWarning, "verifier_unavailable")
+                               .Str("profile", profile.name)
+                               .Str("transaction_id", req.msg.attributes.transaction_id)
+                               .Str("reason", allowed.status().message()));
+        }
+        return UnavailableAfterNonce(req, "challenge verifier");
+      }
       if (!*allowed) {
         return Failure(req, FailInfo::kBadRequest, "challenge refused by the verifier");
       }

@@ -12,6 +12,8 @@
 
 namespace scep::gateway {
 
+class TlsClientContext;  // tls_client.h
+
 // A certificate configuration profile as an MDM administrator knows it,
 // served at /scep/{name}. Loaded from the profiles file (ProfileSet) or,
 // for the single-profile flags, built in main.
@@ -59,6 +61,7 @@ struct Profile {
   std::string challenge;
   std::string verifier_url;  // external mode: POST target
   absl::Duration verifier_timeout = absl::Seconds(5);
+  std::shared_ptr<TlsClientContext> verifier_tls;  // set for an https:// verifier_url
   // Issuance notices (notifier.h): POSTed to notice_url, "" = none.
   std::string notice_url;
   absl::Duration notice_timeout = absl::Seconds(5);
@@ -66,6 +69,7 @@ struct Profile {
   bool notice_failed = false;  // a PKCSReq/RenewalReq refused with FAILURE
   bool notice_csr = true;      // the notice carries the device's CSR
   std::string notice_secret;   // HMAC key of X-Scep-Signature-256; "" = unsigned
+  std::shared_ptr<TlsClientContext> notice_tls;  // set for an https:// notice_url
 
   Approval approval = Approval::kAutomatic;
   absl::Duration approval_ttl = absl::Hours(24 * 7);  // how long a request waits

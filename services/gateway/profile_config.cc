@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto/publication_uri.h"
+#include "services/gateway/http_post.h"
 #include "google/protobuf/util/json_util.h"
 #include "scep/config/v1/profiles.pb.h"
 
@@ -44,10 +45,64 @@ class Checker {
   absl::Status Error(absl::string_view field, absl::string_view why) const {
     return absl::FailedPreconditionError(absl::StrCat(prefix_, field, ": ", why));
   }
+  // A message that names its field itself.
+  absl::Status Error(absl::string_view message) const {
+    return absl::FailedPreconditionError(absl::StrCat(prefix_, message));
+  }
 
  private:
   std::string prefix_;
 };
+
+// The secret named by `env` (an environment variable) or `file` (its
+// trailing whitespace dropped) of `field` ("challenge", "notify"); "" when
+// neither is given. Errors name the variable or file, never the value.
+absl::StatusOr<std::string> ProfileSecret(const Checker& check, const SecretSources& secrets,
+                                          absl::string_view field, const std::string& env,
+                                          const std::string& file) {
+  if (!env.empty() && !file.empty()) {
+    return check.Error(field, "secret_env and secret_file are exclusive");
+  }
+  if (!env.empty()) {
+    std::optional<std::string> v = secrets.env(env);
+    if (!v.has_value() || v->empty()) {
+      return check.Error(absl::StrCat(field, ".secret_env"),
+                         absl::StrCat("environment variable ", env, " is not set"));
+    }
+    return *std::move(v);
+  }
+  if (!file.empty()) {
+    absl::StatusOr<std::string> v = secrets.file(file);
+    absl::string_view secret = v.ok() ? absl::StripTrailingAsciiWhitespace(*v) : "";
+    if (secret.empty()) {
+      return check.Error(absl::StrCat(field, ".secret_file"), absl::StrCat("cannot read ", file));
+    }
+    return std::string(secret);
+  }
+  return std::string();
+}
+
+// Checks a hook's URL (`url_field`) and, for https://, builds its TLS
+// context from `tls` (`tls_field`): null for http://.
+absl::StatusOr<std::shared_ptr<TlsClientContext>> HookTls(
+    const Checker& check, const SecretSources& secrets, absl::string_view url_field,
+    const std::string& url, absl::string_view tls_field, const pb::HookTls* tls) {
+  absl::StatusOr<HttpUrl> parsed = ParseHttpUrl(url, url_field);
+  if (!parsed.ok()) {
+    return check.Error(url_field, absl::StrCat("must be http[s]://host[:port]/path (",
+                                               parsed.status().message(), ")"));
+  }
+  if (!parsed->tls) {
+    if (tls != nullptr) return check.Error(tls_field, "is for an https:// URL only");
+    return nullptr;
+  }
+  if (!secrets.tls) return nullptr;
+  TlsClientFiles files;
+  if (tls != nullptr) files = {tls->ca_file(), tls->cert_file(), tls->key_file()};
+  absl::StatusOr<std::shared_ptr<TlsClientContext>> context = secrets.tls(files, tls_field);
+  if (!context.ok()) return check.Error(context.status().message());
+  return context;
+}
 
 absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
                                 const SecretSources& secrets) {
@@ -146,31 +201,21 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
   const pb::Challenge& ch = in.challenge();
   if (ch.mode().empty() || ch.mode() == "static") {
     out.challenge_mode = Profile::ChallengeMode::kStatic;
-    if (!ch.secret_env().empty()) {
-      std::optional<std::string> v = secrets.env(ch.secret_env());
-      if (!v.has_value() || v->empty()) {
-        return check.Error("challenge.secret_env",
-                           absl::StrCat("environment variable ", ch.secret_env(), " is not set"));
-      }
-      out.challenge = *v;
-    } else if (!ch.secret_file().empty()) {
-      absl::StatusOr<std::string> v = secrets.file(ch.secret_file());
-      if (!v.ok() || v->empty()) {
-        return check.Error("challenge.secret_file",
-                           absl::StrCat("cannot read ", ch.secret_file()));
-      }
-      out.challenge = std::string(absl::StripTrailingAsciiWhitespace(*v));
-    } else {
-      return check.Error("challenge", "static mode needs secret_env or secret_file");
-    }
+    absl::StatusOr<std::string> secret =
+        ProfileSecret(check, secrets, "challenge", ch.secret_env(), ch.secret_file());
+    if (!secret.ok()) return secret.status();
+    if (secret->empty()) return check.Error("challenge", "static mode needs secret_env or secret_file");
+    out.challenge = *std::move(secret);
   } else if (ch.mode() == "one-time") {
     out.challenge_mode = Profile::ChallengeMode::kOneTime;
   } else if (ch.mode() == "external") {
     out.challenge_mode = Profile::ChallengeMode::kExternal;
-    if (ch.verifier_url().rfind("http://", 0) != 0) {
-      return check.Error("challenge.verifier_url", "must be http://host[:port]/path");
-    }
+    absl::StatusOr<std::shared_ptr<TlsClientContext>> tls = HookTls(
+        check, secrets, "challenge.verifier_url", ch.verifier_url(), "challenge.verifier_tls",
+        ch.has_verifier_tls() ? &ch.verifier_tls() : nullptr);
+    if (!tls.ok()) return tls.status();
     out.verifier_url = ch.verifier_url();
+    out.verifier_tls = *std::move(tls);
     if (ch.verifier_timeout_ms() > 60000) {
       return check.Error("challenge.verifier_timeout_ms", "must be at most 60000");
     }
@@ -182,10 +227,12 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
   }
   if (in.has_notify() && !in.notify().url().empty()) {
     const scep::config::v1::Notify& notify = in.notify();
-    if (notify.url().rfind("http://", 0) != 0 || notify.url().size() <= 7) {
-      return check.Error("notify.url", "must be http://host[:port]/path");
-    }
+    absl::StatusOr<std::shared_ptr<TlsClientContext>> tls =
+        HookTls(check, secrets, "notify.url", notify.url(), "notify.tls",
+                notify.has_tls() ? &notify.tls() : nullptr);
+    if (!tls.ok()) return tls.status();
     out.notice_url = notify.url();
+    out.notice_tls = *std::move(tls);
     if (notify.timeout_ms() > 60000) return check.Error("notify.timeout_ms", "must be at most 60000");
     if (notify.timeout_ms() != 0) out.notice_timeout = absl::Milliseconds(notify.timeout_ms());
     for (const std::string& event : notify.events()) {
@@ -206,23 +253,10 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
     } else {
       return check.Error("notify.csr", "must be auto, include or omit");
     }
-    if (!notify.secret_env().empty() && !notify.secret_file().empty()) {
-      return check.Error("notify", "secret_env and secret_file are exclusive");
-    }
-    if (!notify.secret_env().empty()) {
-      std::optional<std::string> v = secrets.env(notify.secret_env());
-      if (!v.has_value() || v->empty()) {
-        return check.Error("notify.secret_env", absl::StrCat("environment variable ",
-                                                             notify.secret_env(), " is not set"));
-      }
-      out.notice_secret = *v;
-    } else if (!notify.secret_file().empty()) {
-      absl::StatusOr<std::string> v = secrets.file(notify.secret_file());
-      if (!v.ok() || absl::StripTrailingAsciiWhitespace(*v).empty()) {
-        return check.Error("notify.secret_file", absl::StrCat("cannot read ", notify.secret_file()));
-      }
-      out.notice_secret = std::string(absl::StripTrailingAsciiWhitespace(*v));
-    }
+    absl::StatusOr<std::string> key =
+        ProfileSecret(check, secrets, "notify", notify.secret_env(), notify.secret_file());
+    if (!key.ok()) return key.status();
+    out.notice_secret = *std::move(key);
     if (!out.notice_secret.empty() && out.notice_secret.size() < 16) {
       return check.Error("notify", "the signing key must be at least 16 bytes");
     }
@@ -278,6 +312,9 @@ SecretSources RealSecretSources() {
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
+  };
+  s.tls = [](const TlsClientFiles& files, absl::string_view setting) {
+    return TlsClientContext::New(files, setting);
   };
   return s;
 }

@@ -2,6 +2,7 @@
 #define SCEP_SERVICES_GATEWAY_PROFILE_CONFIG_H_
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "services/gateway/profile.h"
+#include "services/gateway/tls_client.h"
 
 namespace scep::gateway {
 
@@ -17,6 +19,11 @@ namespace scep::gateway {
 struct SecretSources {
   std::function<std::optional<std::string>(const std::string& name)> env;
   std::function<absl::StatusOr<std::string>(const std::string& path)> file;
+  // The TLS settings of an https:// hook (TlsClientContext::New, which
+  // reads the files); unset: not checked, no context.
+  std::function<absl::StatusOr<std::shared_ptr<TlsClientContext>>(const TlsClientFiles& files,
+                                                                  absl::string_view setting)>
+      tls;
 };
 SecretSources RealSecretSources();
 

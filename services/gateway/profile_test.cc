@@ -22,8 +22,13 @@ SecretSources FakeSecrets() {
     if (name == "NOTICE_KEY") return std::string("a-notice-signing-key-of-32-bytes");
     return std::nullopt;
   };
-  s.file = [](const std::string&) -> absl::StatusOr<std::string> {
+  s.file = [](const std::string& path) -> absl::StatusOr<std::string> {
+    if (path == "/blank") return std::string(" \n");  // whitespace only: no secret
     return absl::NotFoundError("no files in this test");
+  };
+  // The real TLS loader (the system trust store for an empty ca_file).
+  s.tls = [](const TlsClientFiles& files, absl::string_view setting) {
+    return TlsClientContext::New(files, setting);
   };
   return s;
 }
@@ -104,6 +109,24 @@ TEST(ProfileConfigTest, NotifyDefaultsAndTheCsrByChallengeMode) {
   EXPECT_FALSE((*profiles)[4].notice_csr);
   EXPECT_EQ((*profiles)[4].notice_secret, "a-notice-signing-key-of-32-bytes");
   EXPECT_TRUE(shared.notice_secret.empty());
+  EXPECT_EQ(shared.notice_tls, nullptr);  // http://: no TLS
+  EXPECT_EQ(intune.verifier_tls, nullptr);
+}
+
+// https:// hooks get a TLS context at load, each of its own; http:// none.
+TEST(ProfileConfigTest, HttpsHooksGetTheirTlsAtLoad) {
+  auto profiles = Parse(R"({"profiles": [
+    {"name": "intune", "challenge": {"mode": "external", "verifier_url": "https://connector.example/verify"},
+     "notify": {"url": "https://connector.example:8443/notices", "tls": {"ca_file": ""}}},
+    {"name": "plain", "challenge": {"mode": "external", "verifier_url": "http://v/verify"}}]})");
+  ASSERT_TRUE(profiles.ok()) << profiles.status();
+  const Profile& intune = (*profiles)[0];
+  EXPECT_EQ(intune.verifier_url, "https://connector.example/verify");
+  ASSERT_NE(intune.verifier_tls, nullptr);
+  ASSERT_NE(intune.notice_tls, nullptr);
+  EXPECT_NE(intune.verifier_tls, intune.notice_tls);
+  EXPECT_NE(intune.notice_tls->Get(), nullptr);
+  EXPECT_EQ((*profiles)[1].verifier_tls, nullptr);
 }
 
 TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
@@ -129,8 +152,22 @@ TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
        "san_policy.type"},
       {R"({"profiles": [{"name": "b", "min_rsa_bits": 1024, "challenge": {"mode": "one-time"}}]})",
        "min_rsa_bits"},
-      {R"({"profiles": [{"name": "b", "challenge": {"mode": "external", "verifier_url": "https://x"}}]})",
-       "challenge.verifier_url"},
+      {R"({"profiles": [{"name": "b", "challenge": {"mode": "external", "verifier_url": "ftp://x"}}]})",
+       "challenge.verifier_url: must be http[s]://host[:port]/path"},
+      {R"({"profiles": [{"name": "b", "challenge": {"mode": "external", "verifier_url": "https://x:99999/v"}}]})",
+       "challenge.verifier_url: must be http[s]://host[:port]/path (challenge.verifier_url has a bad port)"},
+      {R"({"profiles": [{"name": "b", "challenge": {"mode": "external", "verifier_url": "http://x/v", "verifier_tls": {"ca_file": "/ca.pem"}}}]})",
+       "profile 'b': challenge.verifier_tls: is for an https:// URL only"},
+      {R"({"profiles": [{"name": "b", "challenge": {"mode": "external", "verifier_url": "https://x/v", "verifier_tls": {"ca_file": "/missing.pem"}}}]})",
+       "profiles.json: profile 'b': challenge.verifier_tls.ca_file: no CA certificate loads from /missing.pem"},
+      {R"({"profiles": [{"name": "b", "notify": {"url": "https://mdm/x", "tls": {"cert_file": "/c.pem"}}, "challenge": {"mode": "one-time"}}]})",
+       "profile 'b': notify.tls: cert_file and key_file go together"},
+      {R"({"profiles": [{"name": "b", "notify": {"url": "http://mdm/x", "tls": {}}, "challenge": {"mode": "one-time"}}]})",
+       "profile 'b': notify.tls: is for an https:// URL only"},
+      {R"({"profiles": [{"name": "a", "challenge": {"mode": "static", "secret_file": "/blank"}}]})",
+       "profile 'a': challenge.secret_file: cannot read /blank"},
+      {R"({"profiles": [{"name": "a", "challenge": {"mode": "static", "secret_env": "WIFI_SECRET", "secret_file": "/c"}}]})",
+       "profile 'a': challenge: secret_env and secret_file are exclusive"},
       {R"({"profiles": [{"name": "b", "crl_distribution_points": ["ftp://x/ca.crl"], "challenge": {"mode": "one-time"}}]})",
        "profile 'b': crl_distribution_points: 'ftp://x/ca.crl' is not an http://, https:// or ldap:// URI"},
       {R"({"profiles": [{"name": "b", "ca_issuers": ["ldap://x/ca"], "challenge": {"mode": "one-time"}}]})",
@@ -139,8 +176,8 @@ TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
        "ca_issuers: 'http://x/a b' has a character"},
       {R"({"profiles": [{"name": "Bad Name", "challenge": {"mode": "one-time"}}]})",
        "profile name 'Bad Name'"},
-      {R"({"profiles": [{"name": "b", "notify": {"url": "https://mdm/x"}, "challenge": {"mode": "one-time"}}]})",
-       "profile 'b': notify.url: must be http://"},
+      {R"({"profiles": [{"name": "b", "notify": {"url": "mdm/x"}, "challenge": {"mode": "one-time"}}]})",
+       "profile 'b': notify.url: must be http[s]://host[:port]/path"},
       {R"({"profiles": [{"name": "b", "notify": {"url": "http://mdm/x", "timeout_ms": 60001}, "challenge": {"mode": "one-time"}}]})",
        "notify.timeout_ms: must be at most 60000"},
       {R"({"profiles": [{"name": "b", "notify": {"url": "http://mdm/x", "events": ["revoked"]}, "challenge": {"mode": "one-time"}}]})",

@@ -553,3 +553,22 @@ def pkcs11_private_keys(testcase, stack, token, pin):
 def openssl(*args, input=None):
     return subprocess.run(["openssl", *args], input=input, capture_output=True,
                           check=True, timeout=60).stdout
+
+
+def tls_ca(d, name):
+    """A P-256 test CA: {d}/{name}.pem and .key."""
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", f"{d}/{name}.key", "-out", f"{d}/{name}.pem",
+            "-days", "2", "-subj", f"/CN={name}")
+
+
+def tls_leaf(d, name, issuer, ext):
+    """A P-256 certificate for CN={name} issued by the test CA `issuer`,
+    with `ext` (openssl x509 -extfile lines): {d}/{name}.pem and .key."""
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", f"{d}/{name}.key", "-out", f"{d}/{name}.csr", "-subj", f"/CN={name}")
+    with open(f"{d}/{name}.ext", "w") as f:
+        f.write(ext)
+    openssl("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/{issuer}.pem",
+            "-CAkey", f"{d}/{issuer}.key", "-CAcreateserial", "-days", "2",
+            "-extfile", f"{d}/{name}.ext", "-out", f"{d}/{name}.pem")

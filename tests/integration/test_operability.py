@@ -15,7 +15,7 @@ import time
 import unittest
 
 from harness import (SOFTHSM_MODULE, Stack, binary, free_port, http, metric, openssl,
-                     post_until_served, require_tool)
+                     post_until_served, require_tool, tls_ca, tls_leaf)
 
 REQ = "scep_gateway_requests_total"
 
@@ -398,30 +398,12 @@ class ShutdownTest(unittest.TestCase):
 def make_pki(d):
     """A test CA with a signer server certificate and a gateway client
     certificate, plus a rogue CA with its own client certificate."""
-    def run(*args):
-        openssl(*args)
-
-    def ca(name):
-        run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-            "-nodes", "-keyout", f"{d}/{name}.key", "-out", f"{d}/{name}.pem",
-            "-days", "2", "-subj", f"/CN={name}")
-
-    def leaf(name, issuer, ext):
-        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", f"{d}/{name}.key", "-out", f"{d}/{name}.csr",
-            "-subj", f"/CN={name}")
-        with open(f"{d}/{name}.ext", "w") as f:
-            f.write(ext)
-        run("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/{issuer}.pem",
-            "-CAkey", f"{d}/{issuer}.key", "-CAcreateserial", "-days", "2",
-            "-extfile", f"{d}/{name}.ext", "-out", f"{d}/{name}.pem")
-
-    ca("grpc-ca")
-    ca("rogue-ca")
-    leaf("signer", "grpc-ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-         "extendedKeyUsage=serverAuth\n")
-    leaf("gateway", "grpc-ca", "extendedKeyUsage=clientAuth\n")
-    leaf("rogue", "rogue-ca", "extendedKeyUsage=clientAuth\n")
+    tls_ca(d, "grpc-ca")
+    tls_ca(d, "rogue-ca")
+    tls_leaf(d, "signer", "grpc-ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+             "extendedKeyUsage=serverAuth\n")
+    tls_leaf(d, "gateway", "grpc-ca", "extendedKeyUsage=clientAuth\n")
+    tls_leaf(d, "rogue", "rogue-ca", "extendedKeyUsage=clientAuth\n")
     return {n: f"{d}/{n}" for n in ("grpc-ca", "rogue-ca", "signer", "gateway", "rogue")}
 
 
