@@ -54,6 +54,9 @@ def parse_args():
     p.add_argument("--candidate-build-dir",
                    help="also run our stack built here (target 'candidate'), "
                         "alternating with the others: A/B of a change")
+    p.add_argument("--gateway-args", default="",
+                   help="extra scep-gateway flags for ours and the candidate alike "
+                        "(e.g. '--profiles_file=/tmp/external.json')")
     p.add_argument("--candidate-gateway-args", default="",
                    help="extra scep-gateway flags for the candidate (e.g. "
                         "'--workers=8'): A/B of a setting; with no "
@@ -89,7 +92,8 @@ class Ours:
         self.name = name
         self.build_dir = os.path.abspath(build_dir or ARGS.build_dir)
         self.stack = harness.Stack(challenge=ARGS.challenge, legacy=False,
-                                   ca_key=ARGS.ca_key, gateway_args=gateway_args,
+                                   ca_key=ARGS.ca_key,
+                                   gateway_args=ARGS.gateway_args.split() + list(gateway_args),
                                    signer_args=signer_args, ra_key_file=ra_key_file)
 
     def start(self):

@@ -5,8 +5,10 @@ and checks that every reply verified and the JSON report parses."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -189,6 +191,48 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(counts["failed"], 0)
         with open(out_path) as f:
             self.assertEqual(json.load(f), counts)
+
+    def test_receiver_as_https_verifier_and_notice_receiver(self):
+        # The same receiver over HTTPS as a profile's external verifier and
+        # notice receiver (what session 22 measured): every enrollment
+        # verified once and noticed once, on kept connections (at most one
+        # per concurrent request, and the notifier's).
+        import time
+        d = tempfile.mkdtemp(prefix="scep-bench-hooks-")
+        self.addCleanup(shutil.rmtree, d, True)
+        harness.tls_ca(d, "hooks-ca")
+        harness.tls_leaf(d, "receiver", "hooks-ca",
+                         "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        port = harness.free_port()
+        receiver = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "notice_receiver.py"), "--port", str(port),
+             "--tls-cert", f"{d}/receiver.pem", "--tls-key", f"{d}/receiver.key"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        tls = {"ca_file": f"{d}/hooks-ca.pem"}
+        stack = harness.Stack(challenge="Bench-Smoke-Secret", legacy=False, profiles={
+            "profiles": [{"name": "default",
+                          "challenge": {"mode": "external", "verifier_tls": tls,
+                                        "verifier_url": f"https://127.0.0.1:{port}/verify"},
+                          "notify": {"url": f"https://127.0.0.1:{port}/notices", "tls": tls}}]})
+        try:
+            stack.start()
+            run = subprocess.run(
+                [BENCH, "--url", stack.url, "--challenge", stack.challenge,
+                 "--n", "20", "--concurrency", "4", "--keys", "4", "--json",
+                 "--progress=false"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            self.assertEqual(json.loads(run.stdout)["succeeded"], 20)
+            deadline = time.time() + 20
+            while time.time() < deadline and stack.redis_cli("XLEN", "scep:notify") != "0":
+                time.sleep(0.1)
+        finally:
+            receiver.terminate()
+            stdout, stderr = receiver.communicate(timeout=10)
+            stack.stop()
+        counts = json.loads(stdout)
+        self.assertEqual(counts["verifies"], 20, (counts, stderr))
+        self.assertEqual(counts["issued"], 20, counts)
+        self.assertLessEqual(counts["connections"], 5, counts)
 
     def test_instruction_counts(self):
         # bench/instructions.py on its own stack, gateway and signer under
