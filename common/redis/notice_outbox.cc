@@ -27,6 +27,14 @@ std::vector<std::string> NoticeFields(const Notice& notice) {
   return fields;
 }
 
+std::vector<std::string> GivenUpFields(const QueuedNotice& queued, absl::string_view result,
+                                       absl::string_view reason) {
+  std::vector<std::string> fields = NoticeFields(queued.notice);
+  fields.insert(fields.end(), {"gr", std::string(result), "gw", std::string(reason), "gq",
+                               absl::StrCat(absl::ToUnixMillis(queued.queued))});
+  return fields;
+}
+
 absl::StatusOr<Notice> NoticeFromFields(
     const std::vector<std::pair<std::string, std::string>>& fields) {
   Notice notice;
@@ -121,12 +129,64 @@ absl::Status MemoryNoticeOutbox::Done(absl::string_view id) {
   return absl::OkStatus();
 }
 
+absl::Status MemoryNoticeOutbox::GiveUp(const QueuedNotice& queued, absl::string_view result,
+                                        absl::string_view reason) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (it->queued.id == queued.id) {
+      entries_.erase(it);
+      break;
+    }
+  }
+  GivenUpNotice given_up;
+  given_up.id = absl::StrCat(next_id_++);
+  given_up.given_up = absl::Now();
+  given_up.result = std::string(result);
+  given_up.reason = std::string(reason);
+  given_up.queued = queued.queued;
+  given_up.notice = queued.notice;
+  given_up_.push_back(std::move(given_up));
+  if (given_up_.size() > kGivenUpMax) given_up_.pop_front();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<GivenUpNotice>> MemoryNoticeOutbox::GivenUp(absl::string_view profile,
+                                                                       size_t max) {
+  absl::MutexLock lock(&mu_);
+  std::vector<GivenUpNotice> out;
+  for (auto it = given_up_.rbegin(); it != given_up_.rend() && out.size() < max; ++it) {
+    if (profile.empty() || it->notice.profile == profile) out.push_back(*it);
+  }
+  return out;
+}
+
+absl::StatusOr<size_t> MemoryNoticeOutbox::Requeue(const std::vector<std::string>& ids) {
+  absl::MutexLock lock(&mu_);
+  size_t requeued = 0;
+  for (const std::string& id : ids) {
+    if (entries_.size() >= max_queued_) break;
+    for (auto it = given_up_.begin(); it != given_up_.end(); ++it) {
+      if (it->id != id) continue;
+      Entry entry;
+      entry.queued.id = absl::StrCat(next_id_++);
+      entry.queued.queued = absl::Now();
+      entry.queued.notice = std::move(it->notice);
+      entries_.push_back(std::move(entry));
+      given_up_.erase(it);
+      ++requeued;
+      break;
+    }
+  }
+  return requeued;
+}
+
 absl::StatusOr<OutboxStats> MemoryNoticeOutbox::Stats() {
   absl::MutexLock lock(&mu_);
   OutboxStats stats;
   stats.queued = static_cast<int64_t>(entries_.size());
   for (const Entry& entry : entries_) stats.pending += entry.taken ? 1 : 0;
   stats.dropped = dropped_;
+  stats.given_up = static_cast<int64_t>(given_up_.size());
   return stats;
 }
 

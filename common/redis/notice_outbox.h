@@ -50,11 +50,24 @@ struct QueuedNotice {
   Notice notice;
 };
 
+// A notice the notifier gave up on (its receiver refused it with 4xx, or
+// it was not delivered in time), kept for an operator to look at and queue
+// again once the receiver is fixed.
+struct GivenUpNotice {
+  std::string id;        // in the given-up list (not the queue's id)
+  absl::Time given_up;
+  std::string result;    // "refused", "expired"
+  std::string reason;    // "receiver answered HTTP 400", ...
+  absl::Time queued;     // when it was first queued
+  Notice notice;
+};
+
 // What the queue holds, over all gateways.
 struct OutboxStats {
-  int64_t queued = 0;   // not yet delivered (pending included)
-  int64_t pending = 0;  // taken by a worker, not yet done
-  int64_t dropped = 0;  // refused because the queue was full, ever
+  int64_t queued = 0;    // not yet delivered (pending included)
+  int64_t pending = 0;   // taken by a worker, not yet done
+  int64_t dropped = 0;   // refused because the queue was full, ever
+  int64_t given_up = 0;  // in the given-up list
 };
 
 // The queue's Redis keys: a stream, its consumer group, and the count of
@@ -62,12 +75,20 @@ struct OutboxStats {
 inline constexpr char kNoticeStreamKey[] = "scep:notify";
 inline constexpr char kNoticeGroup[] = "gateways";
 inline constexpr char kNoticeDroppedKey[] = "scep:notify:dropped";
+// Given-up notices (a stream), the newest kGivenUpMax or so kept.
+inline constexpr char kNoticeGivenUpKey[] = "scep:notify:given_up";
+inline constexpr size_t kGivenUpMax = 10000;
 
 // The notice as stream fields (field, value, field, value, ...), binary
 // values as they are; what the Redis outbox and the enrollment store's
 // completion script (which queues the issued notice in the same script as
 // the completion) add.
 std::vector<std::string> NoticeFields(const Notice& notice);
+// A given-up notice's fields: NoticeFields and "gr" (result), "gw" (why),
+// "gq" (first queued, Unix ms). No notice field starts with "g".
+std::vector<std::string> GivenUpFields(const QueuedNotice& queued, absl::string_view result,
+                                       absl::string_view reason);
+
 // Back from the fields; DataLoss for a malformed entry.
 absl::StatusOr<Notice> NoticeFromFields(
     const std::vector<std::pair<std::string, std::string>>& fields);
@@ -89,9 +110,20 @@ class NoticeOutbox {
                                                          size_t max,
                                                          absl::Duration retry_after) = 0;
 
-  // Removes a delivered (or given up) notice.
+  // Removes a delivered (or malformed) notice.
   virtual absl::Status Done(absl::string_view id) = 0;
-
+  // Moves a taken notice from the queue to the given-up list, at once.
+  virtual absl::Status GiveUp(const QueuedNotice& queued, absl::string_view result,
+                              absl::string_view reason) = 0;
+  // The given-up notices of `profile` ("" = every profile), newest first,
+  // at most `max`.
+  virtual absl::StatusOr<std::vector<GivenUpNotice>> GivenUp(absl::string_view profile,
+                                                             size_t max) = 0;
+  // Queues the given-up notices `ids` again (delivered as new notices, their
+  // age counted from now) and takes them off the list: how many. Ids not on
+  // the list are skipped; it stops when the queue is full (the rest stay
+  // listed). InvalidArgument for an id that is not a list id.
+  virtual absl::StatusOr<size_t> Requeue(const std::vector<std::string>& ids) = 0;
   virtual absl::StatusOr<OutboxStats> Stats() = 0;
 };
 
@@ -105,6 +137,11 @@ class MemoryNoticeOutbox final : public NoticeOutbox {
   absl::StatusOr<std::vector<QueuedNotice>> Take(absl::string_view worker, size_t max,
                                                  absl::Duration retry_after) override;
   absl::Status Done(absl::string_view id) override;
+  absl::Status GiveUp(const QueuedNotice& queued, absl::string_view result,
+                      absl::string_view reason) override;
+  absl::StatusOr<std::vector<GivenUpNotice>> GivenUp(absl::string_view profile,
+                                                     size_t max) override;
+  absl::StatusOr<size_t> Requeue(const std::vector<std::string>& ids) override;
   absl::StatusOr<OutboxStats> Stats() override;
 
  private:
@@ -116,6 +153,7 @@ class MemoryNoticeOutbox final : public NoticeOutbox {
   const size_t max_queued_;
   absl::Mutex mu_;
   std::deque<Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::deque<GivenUpNotice> given_up_ ABSL_GUARDED_BY(mu_);  // oldest first
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -138,6 +176,11 @@ class RedisNoticeOutbox final : public NoticeOutbox {
   absl::StatusOr<std::vector<QueuedNotice>> Take(absl::string_view worker, size_t max,
                                                  absl::Duration retry_after) override;
   absl::Status Done(absl::string_view id) override;
+  absl::Status GiveUp(const QueuedNotice& queued, absl::string_view result,
+                      absl::string_view reason) override;
+  absl::StatusOr<std::vector<GivenUpNotice>> GivenUp(absl::string_view profile,
+                                                     size_t max) override;
+  absl::StatusOr<size_t> Requeue(const std::vector<std::string>& ids) override;
   absl::StatusOr<OutboxStats> Stats() override;
 
  private:

@@ -2,6 +2,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -19,14 +22,48 @@ redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return redis.call('XDEL', KEYS[1], ARGV[2])
 )lua";
 
-// {length, pending, dropped}; pending 0 while the group does not exist.
+// From the queue (KEYS[1], group ARGV[1], id ARGV[2]) to the given-up
+// list (KEYS[2], about ARGV[3] kept) with the fields ARGV[4...].
+constexpr char kGiveUpScript[] = R"lua(
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])
+)lua";
+
+// Given-up entries ARGV[2...] of KEYS[2] back into the queue KEYS[1]
+// without their "g" fields, while it holds fewer than ARGV[1]: how many.
+constexpr char kRequeueScript[] = R"lua(
+local n = 0
+for i = 2, #ARGV do
+  if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then break end
+  local found = redis.call('XRANGE', KEYS[2], ARGV[i], ARGV[i])
+  if #found == 1 then
+    local fields, keep = found[1][2], {}
+    for j = 1, #fields, 2 do
+      if string.sub(fields[j], 1, 1) ~= 'g' then
+        keep[#keep + 1] = fields[j]
+        keep[#keep + 1] = fields[j + 1]
+      end
+    end
+    redis.call('XADD', KEYS[1], '*', unpack(keep))
+    redis.call('XDEL', KEYS[2], ARGV[i])
+    n = n + 1
+  end
+end
+return n
+)lua";
+
+// {length, pending, dropped, given up}; pending 0 while the group does
+// not exist.
 constexpr char kStatsScript[] = R"lua(
 local len = redis.call('XLEN', KEYS[1])
 local pending = 0
 local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1])
 if ok and p then pending = p[1] end
-return {len, pending, tonumber(redis.call('GET', KEYS[2]) or '0')}
+return {len, pending, tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('XLEN', KEYS[3])}
 )lua";
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
 
 // The millisecond part of a stream id ("1700000000000-0").
 absl::Time IdTime(absl::string_view id) {
@@ -39,9 +76,10 @@ bool IsNoGroup(const redisReply& reply) {
   return reply.type == REDIS_REPLY_ERROR && absl::StartsWith(ReplyText(reply), "NOGROUP");
 }
 
-// Reads stream entries ([id, [field, value, ...]], ...) into `out`.
-void AppendEntries(const redisReply& entries, std::vector<QueuedNotice>* out) {
-  if (entries.type != REDIS_REPLY_ARRAY) return;
+// Stream entries ([id, [field, value, ...]], ...) as (id, fields).
+std::vector<std::pair<std::string, Fields>> ReadEntries(const redisReply& entries) {
+  std::vector<std::pair<std::string, Fields>> out;
+  if (entries.type != REDIS_REPLY_ARRAY) return out;
   for (size_t i = 0; i < entries.elements; ++i) {
     const redisReply& entry = *entries.element[i];
     // A deleted entry shows up as nil or without fields (Redis 6.2).
@@ -49,12 +87,19 @@ void AppendEntries(const redisReply& entries, std::vector<QueuedNotice>* out) {
         entry.element[1]->type != REDIS_REPLY_ARRAY) {
       continue;
     }
-    const std::string id(ReplyText(*entry.element[0]));
     const redisReply& values = *entry.element[1];
-    std::vector<std::pair<std::string, std::string>> fields;
+    Fields fields;
     for (size_t j = 0; j + 1 < values.elements; j += 2) {
       fields.emplace_back(ReplyText(*values.element[j]), ReplyText(*values.element[j + 1]));
     }
+    out.emplace_back(std::string(ReplyText(*entry.element[0])), std::move(fields));
+  }
+  return out;
+}
+
+// Reads stream entries into `out`.
+void AppendEntries(const redisReply& entries, std::vector<QueuedNotice>* out) {
+  for (auto& [id, fields] : ReadEntries(entries)) {
     QueuedNotice queued;
     queued.id = id;
     queued.queued = IdTime(id);
@@ -68,6 +113,31 @@ void AppendEntries(const redisReply& entries, std::vector<QueuedNotice>* out) {
     }
     out->push_back(std::move(queued));
   }
+}
+
+// A given-up list entry; false when its notice does not parse.
+bool ParseGivenUp(const std::string& id, const Fields& fields, GivenUpNotice* out) {
+  absl::StatusOr<Notice> notice = NoticeFromFields(fields);
+  if (!notice.ok()) return false;
+  out->id = id;
+  out->given_up = IdTime(id);
+  out->notice = *std::move(notice);
+  for (const auto& [field, value] : fields) {
+    if (field == "gr") out->result = value;
+    if (field == "gw") out->reason = value;
+    if (field == "gq") out->queued = IdTime(value);
+  }
+  return true;
+}
+
+// "1700000000000-0": what XADD makes, and all an XRANGE bound may be here.
+bool IsStreamId(absl::string_view id) {
+  const size_t dash = id.find('-');
+  if (dash == absl::string_view::npos || dash == 0 || dash + 1 == id.size()) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    if (i != dash && !absl::ascii_isdigit(static_cast<unsigned char>(id[i]))) return false;
+  }
+  return id.size() <= 41;
 }
 
 }  // namespace
@@ -171,21 +241,90 @@ absl::Status RedisNoticeOutbox::Done(absl::string_view id) {
   return absl::OkStatus();
 }
 
+absl::Status RedisNoticeOutbox::GiveUp(const QueuedNotice& queued, absl::string_view result,
+                                       absl::string_view reason) {
+  constexpr absl::string_view kOp = "NoticeGiveUp";
+  const std::vector<std::string> fields = GivenUpFields(queued, result, reason);
+  const std::string bound = absl::StrCat(kGivenUpMax);
+  std::vector<absl::string_view> argv = {"EVAL", kGiveUpScript, "2", kNoticeStreamKey,
+                                         kNoticeGivenUpKey, kNoticeGroup, queued.id, bound};
+  argv.insert(argv.end(), fields.begin(), fields.end());
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   pool_->Run(kOp, argv, RedisConnectionPool::Ack::kReplicas));
+  if (reply->type == REDIS_REPLY_ERROR) return UnexpectedReply(kOp, *reply);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<GivenUpNotice>> RedisNoticeOutbox::GivenUp(absl::string_view profile,
+                                                                      size_t max) {
+  constexpr absl::string_view kOp = "ListGivenUpNotices";
+  constexpr size_t kPage = 500;
+  std::vector<GivenUpNotice> out;
+  std::string from = "+";
+  while (out.size() < max) {
+    const std::string count = absl::StrCat(kPage);
+    ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run(kOp, {"XREVRANGE", kNoticeGivenUpKey, from,
+                                                            "-", "COUNT", count}));
+    if (reply->type != REDIS_REPLY_ARRAY) return UnexpectedReply(kOp, *reply);
+    std::vector<std::pair<std::string, Fields>> entries = ReadEntries(*reply);
+    for (const auto& [id, fields] : entries) {
+      GivenUpNotice given_up;
+      if (ParseGivenUp(id, fields, &given_up) &&
+          (profile.empty() || given_up.notice.profile == profile) && out.size() < max) {
+        out.push_back(std::move(given_up));
+      }
+    }
+    if (reply->elements < kPage || entries.empty()) break;
+    from = absl::StrCat("(", entries.back().first);  // exclusive: Redis 6.2
+  }
+  return out;
+}
+
+absl::StatusOr<size_t> RedisNoticeOutbox::Requeue(const std::vector<std::string>& ids) {
+  constexpr absl::string_view kOp = "RequeueNotices";
+  for (const std::string& id : ids) {
+    if (!IsStreamId(id)) {
+      return absl::InvalidArgumentError(absl::StrCat("not a notice id: ", id.substr(0, 64)));
+    }
+  }
+  constexpr size_t kBatch = 100;  // each batch one script, bounded in time
+  size_t requeued = 0;
+  const std::string bound = absl::StrCat(max_queued_);
+  for (size_t at = 0; at < ids.size(); at += kBatch) {
+    std::vector<absl::string_view> argv = {"EVAL", kRequeueScript, "2", kNoticeStreamKey,
+                                           kNoticeGivenUpKey, bound};
+    for (size_t i = at; i < std::min(ids.size(), at + kBatch); ++i) argv.push_back(ids[i]);
+    ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                     pool_->Run(kOp, argv, RedisConnectionPool::Ack::kReplicas));
+    if (reply->type != REDIS_REPLY_INTEGER) return UnexpectedReply(kOp, *reply);
+    requeued += static_cast<size_t>(reply->integer);
+    if (static_cast<size_t>(reply->integer) < std::min(ids.size(), at + kBatch) - at) {
+      // The queue is full, or some were not listed: check which.
+      ASSIGN_OR_RETURN(RedisReplyPtr len, pool_->Run(kOp, {"XLEN", kNoticeStreamKey}));
+      if (len->type == REDIS_REPLY_INTEGER && static_cast<size_t>(len->integer) >= max_queued_) {
+        break;
+      }
+    }
+  }
+  return requeued;
+}
+
 absl::StatusOr<OutboxStats> RedisNoticeOutbox::Stats() {
   constexpr absl::string_view kOp = "NoticeStats";
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   pool_->Run(kOp, {"EVAL", kStatsScript, "2", kNoticeStreamKey,
-                                    kNoticeDroppedKey, kNoticeGroup}));
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+                   pool_->Run(kOp, {"EVAL", kStatsScript, "3", kNoticeStreamKey,
+                                    kNoticeDroppedKey, kNoticeGivenUpKey, kNoticeGroup}));
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
     return UnexpectedReply(kOp, *reply);
   }
-  for (size_t i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < 4; ++i) {
     if (reply->element[i]->type != REDIS_REPLY_INTEGER) return UnexpectedReply(kOp, *reply);
   }
   OutboxStats stats;
   stats.queued = reply->element[0]->integer;
   stats.pending = reply->element[1]->integer;
   stats.dropped = reply->element[2]->integer;
+  stats.given_up = reply->element[3]->integer;
   return stats;
 }
 

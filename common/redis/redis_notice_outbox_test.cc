@@ -137,3 +137,80 @@ TEST_F(RedisNoticeOutboxTest, TheCompletionQueuesTheIssuedNoticeExactlyOnce) {
 
 }  // namespace
 }  // namespace scep::redis::store_test
+
+namespace scep::redis::store_test {
+namespace {
+
+// Given up, listed, queued again: the same rules for both outboxes.
+void GiveUpListAndRequeue(NoticeOutbox& outbox, bool redis) {
+  Notice vpn = Failed("t2");
+  vpn.profile = "vpn";
+  ASSERT_TRUE(outbox.Add(Failed("t1")).ok());
+  ASSERT_TRUE(outbox.Add(vpn).ok());
+  ASSERT_TRUE(outbox.Add(Failed("t3")).ok());
+  auto taken = outbox.Take("a", 10, absl::Hours(1));
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ASSERT_EQ(taken->size(), 3u);
+  ASSERT_TRUE(outbox.GiveUp((*taken)[0], "refused", "receiver answered HTTP 400").ok());
+  absl::SleepFor(absl::Milliseconds(2));  // distinct list ids in time order
+  ASSERT_TRUE(outbox.GiveUp((*taken)[1], "expired", "not delivered in time").ok());
+  ASSERT_TRUE(outbox.Done((*taken)[2].id).ok());
+  OutboxStats stats = outbox.Stats().value();
+  EXPECT_EQ(stats.queued, 0);  // given up leaves the queue at once
+  EXPECT_EQ(stats.pending, 0);
+  EXPECT_EQ(stats.given_up, 2);
+
+  auto listed = outbox.GivenUp("", 10);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 2u);
+  const GivenUpNotice& newest = (*listed)[0];
+  EXPECT_EQ(newest.notice.transaction_id, "t2");
+  EXPECT_EQ(newest.notice.profile, "vpn");
+  EXPECT_EQ(newest.result, "expired");
+  const GivenUpNotice& t1 = (*listed)[1];
+  EXPECT_EQ(t1.result, "refused");
+  EXPECT_EQ(t1.reason, "receiver answered HTTP 400");
+  EXPECT_EQ(t1.notice.csr, std::string("\x30\x82\x00binary", 9));  // binary-safe
+  EXPECT_EQ(t1.notice.time, absl::FromUnixMillis(1700000000123));
+  EXPECT_LE(absl::AbsDuration(t1.queued - (*taken)[0].queued), absl::Milliseconds(1));
+  EXPECT_LE(absl::AbsDuration(absl::Now() - t1.given_up), absl::Seconds(5));
+  auto wifi = outbox.GivenUp("wifi", 10);
+  ASSERT_EQ(wifi->size(), 1u);
+  EXPECT_EQ((*wifi)[0].notice.transaction_id, "t1");
+  EXPECT_EQ(outbox.GivenUp("", 1)->size(), 1u);
+
+  // Queued again: taken as a new notice, off the list. An id not listed
+  // is skipped.
+  const std::string unknown = redis ? "1-0" : "no-such-id";
+  auto requeued = outbox.Requeue({t1.id, unknown});
+  ASSERT_TRUE(requeued.ok()) << requeued.status();
+  EXPECT_EQ(*requeued, 1u);
+  EXPECT_EQ(outbox.Requeue({t1.id}).value(), 0u);  // once
+  auto again = outbox.Take("b", 10, absl::Hours(1));
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].notice.transaction_id, "t1");
+  EXPECT_NE((*again)[0].id, (*taken)[0].id);
+  EXPECT_EQ((*again)[0].notice.csr, std::string("\x30\x82\x00binary", 9));
+  EXPECT_EQ(outbox.GivenUp("", 10)->size(), 1u);
+  EXPECT_EQ(outbox.Stats()->given_up, 1);
+  // A full queue (bound 3) takes none: the notice stays listed.
+  ASSERT_TRUE(outbox.Add(Failed("t4")).ok());
+  ASSERT_TRUE(outbox.Add(Failed("t5")).ok());
+  EXPECT_EQ(outbox.Requeue({newest.id}).value(), 0u);
+  EXPECT_EQ(outbox.GivenUp("vpn", 10)->size(), 1u);
+}
+
+TEST_F(RedisNoticeOutboxTest, GivenUpNoticesAreListedAndQueuedAgain) {
+  auto outbox = NewOutbox(3);
+  GiveUpListAndRequeue(*outbox, true);
+  EXPECT_EQ(outbox->Requeue({"1-0", "KEYS *"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(MemoryNoticeOutboxTest, GivenUpNoticesAreListedAndQueuedAgain) {
+  MemoryNoticeOutbox outbox(3);
+  GiveUpListAndRequeue(outbox, false);
+}
+
+}  // namespace
+}  // namespace scep::redis::store_test

@@ -139,7 +139,9 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
                         .Name("scep_gateway_notice_queue")
                         .Help("Issuance notices in the queue shared by all gateways (Redis): "
                               "state queued (not yet delivered), pending (taken, not done), "
-                              "dropped (refused because the queue was full, ever).")
+                              "dropped (refused because the queue was full, ever), given_up (kept for "
+                              "scepctl notices requeue after the receiver refused them or they "
+                              "expired).")
                         .Register(registry)) {}
 
 void GatewayMetrics::RequestStarted() { in_flight_.Increment(); }
@@ -242,6 +244,7 @@ void GatewayMetrics::NoticeQueue(const redis::OutboxStats& stats) {
   notice_queue_.Add({{"state", "queued"}}).Set(static_cast<double>(stats.queued));
   notice_queue_.Add({{"state", "pending"}}).Set(static_cast<double>(stats.pending));
   notice_queue_.Add({{"state", "dropped"}}).Set(static_cast<double>(stats.dropped));
+  notice_queue_.Add({{"state", "given_up"}}).Set(static_cast<double>(stats.given_up));
 }
 
 void GatewayMetrics::ClaimParked(absl::string_view profile) {

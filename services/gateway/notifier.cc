@@ -172,7 +172,13 @@ bool Notifier::Deliver(const redis::QueuedNotice& queued) {
                     .Str("transaction_id", notice.transaction_id)
                     .Str("reason", why));
     }
-    return true;
+    // Refused or expired: kept on the given-up list for an operator to
+    // queue again (scepctl notices requeue); malformed: nothing to keep.
+    // A list Redis cannot take now leaves the notice taken: it comes
+    // back after retry_after and is given up again.
+    if (result == "malformed") return true;
+    (void)outbox_->GiveUp(queued, result, why);
+    return false;
   };
   if (notice.profile.empty()) return give_up("malformed", "malformed notice in the queue");
   const absl::Time now = absl::Now();

@@ -5,7 +5,8 @@
 // their profile (`notify.url`): each as one JSON POST, at least once.
 //
 // A notice is done when its URL answers 2xx, given up when it answers 4xx
-// other than 408/429 (the receiver refuses it; retrying would not help),
+// other than 408/429 (the receiver refuses it; retrying would not help:
+// moved to the outbox's given-up list, which an operator can queue again),
 // and retried otherwise: it stays taken, and after `retry_after` any
 // gateway's notifier takes it again (as it does with those of a gateway
 // that died before delivering). A profile's receiver that failed is not
@@ -13,8 +14,8 @@
 // down costs one timeout per round, not one per notice (per profile:
 // another profile's TLS settings may reach the same URL). A notice whose profile this
 // gateway does not serve (a rolling update adding a profile) is left for
-// a gateway that does. A notice older than `max_age` is given up and
-// logged.
+// a gateway that does. A notice older than `max_age` is given up (to the
+// given-up list too) and logged.
 
 #include <functional>
 #include <memory>
@@ -86,7 +87,8 @@ class Notifier {
 
  private:
   void Loop();
-  // Delivers `queued`; true when it is done with (delivered or given up).
+  // Delivers `queued`; true when the caller is to mark it done (delivered,
+  // or malformed); one given up is moved to the given-up list here.
   bool Deliver(const redis::QueuedNotice& queued);
   void Count(const redis::Notice& notice, absl::string_view result);
   void RefreshStats();

@@ -195,6 +195,24 @@ TEST_F(NotifierTest, ARefusedNoticeAndAnOldNoticeAreGivenUp) {
   EXPECT_EQ(strict->RunOnce().value(), 1u);
   EXPECT_EQ(sent_.size(), 1u);
   EXPECT_EQ(Queued(), 0);
+
+  // Both kept on the given-up list, newest first, with why.
+  auto given_up = outbox_.GivenUp("", 10);
+  ASSERT_TRUE(given_up.ok());
+  ASSERT_EQ(given_up->size(), 2u);
+  EXPECT_EQ((*given_up)[0].notice.transaction_id, "old");
+  EXPECT_EQ((*given_up)[0].result, "expired");
+  EXPECT_EQ((*given_up)[1].notice.transaction_id, "refused");
+  EXPECT_EQ((*given_up)[1].result, "refused");
+  EXPECT_EQ((*given_up)[1].reason, "receiver answered HTTP 400");
+  // Queued again (the receiver fixed), the refused one is delivered.
+  options_.max_age = absl::Hours(1);
+  ASSERT_EQ(outbox_.Requeue({(*given_up)[1].id}).value(), 1u);
+  auto fixed = Make();
+  EXPECT_EQ(fixed->RunOnce().value(), 1u);
+  EXPECT_EQ(sent_.size(), 2u);
+  EXPECT_EQ(Queued(), 0);
+  EXPECT_EQ(outbox_.GivenUp("", 10)->size(), 1u);
 }
 
 // A rolling update: a gateway that does not (yet) serve a notice's profile
