@@ -110,6 +110,12 @@ class AdminCore {
   absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& request,
                                             const std::string& actor);
 
+  // admin_notices.cc: issuance notices given up, listed and queued again.
+  absl::StatusOr<v1::ListGivenUpNoticesResponse> ListGivenUpNotices(
+      const v1::ListGivenUpNoticesRequest& request, const std::string& actor);
+  absl::StatusOr<v1::RequeueNoticesResponse> RequeueNotices(
+      const v1::RequeueNoticesRequest& request, const std::string& actor);
+
  private:
   // RevokeCertificate of `cert`, which the index lacks: records it again
   // under `profile_name`'s profile once its CA's signature checks out.

@@ -115,4 +115,16 @@ grpc::ServerUnaryReactor* AdminService::ListProfiles(
   return Run(context, request, response, &AdminCore::ListProfiles);
 }
 
+grpc::ServerUnaryReactor* AdminService::ListGivenUpNotices(
+    grpc::CallbackServerContext* context, const v1::ListGivenUpNoticesRequest* request,
+    v1::ListGivenUpNoticesResponse* response) {
+  return Run(context, request, response, &AdminCore::ListGivenUpNotices);
+}
+
+grpc::ServerUnaryReactor* AdminService::RequeueNotices(
+    grpc::CallbackServerContext* context, const v1::RequeueNoticesRequest* request,
+    v1::RequeueNoticesResponse* response) {
+  return Run(context, request, response, &AdminCore::RequeueNotices);
+}
+
 }  // namespace scep::admin

@@ -64,6 +64,12 @@ class AdminService final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* ListProfiles(grpc::CallbackServerContext* context,
                                          const v1::ListProfilesRequest* request,
                                          v1::ListProfilesResponse* response) override;
+  grpc::ServerUnaryReactor* ListGivenUpNotices(
+      grpc::CallbackServerContext* context, const v1::ListGivenUpNoticesRequest* request,
+      v1::ListGivenUpNoticesResponse* response) override;
+  grpc::ServerUnaryReactor* RequeueNotices(grpc::CallbackServerContext* context,
+                                           const v1::RequeueNoticesRequest* request,
+                                           v1::RequeueNoticesResponse* response) override;
 
  private:
   template <typename Request, typename Response>

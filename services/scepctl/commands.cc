@@ -5,6 +5,7 @@
 
 #include "services/scepctl/certs_commands.h"
 #include "services/scepctl/command_context.h"
+#include "services/scepctl/notices_commands.h"
 #include "services/scepctl/profile_commands.h"
 #include "services/scepctl/requests_commands.h"
 #include "services/scepctl/restore_commands.h"
@@ -35,6 +36,8 @@ const std::map<std::string, int (*)(CommandContext&)>& Verbs() {
       {"requests list", &internal::RequestsList},
       {"requests approve", &internal::RequestsApprove},
       {"requests reject", &internal::RequestsReject},
+      {"notices list", &internal::NoticesList},
+      {"notices requeue", &internal::NoticesRequeue},
       {"certs list", &internal::CertsList},
       {"certs show", &internal::CertsShow},
       {"certs revoke", &internal::CertsRevoke},

@@ -14,6 +14,8 @@ Commands (each takes --help):
   requests list      requests held for manual approval
   requests approve   approve one: the device's next CertPoll gets its certificate
   requests reject    reject one: the device's next CertPoll gets FAILURE
+  notices list       issuance notices given up (receiver refused them, too old)
+  notices requeue    send given-up notices again, once the receiver is fixed
   certs list         issued certificates
   certs show         one certificate (PEM with --pem or --out)
   certs revoke       revoke a certificate (it appears on the next CRL)
@@ -47,6 +49,20 @@ Lists requests held for manual approval, oldest first. --all follows every page.
 Approves and issues. Run it again after an UNAVAILABLE answer to retry issuance.
 )"},
       {"requests reject", R"(usage: scepctl requests reject --profile P --tid TRANSACTION_ID [--reason TEXT]
+)"},
+      {"notices list", R"(usage: scepctl notices list [--profile P] [--limit N]
+Issuance notices the gateways gave up on, newest first (default 100, at
+most 10000): their receiver refused them (HTTP 4xx other than 408/429) or
+they were not delivered within --notice_max_age_hours. RESULT is refused or
+expired, REASON what the gateway saw. The newest 10000 or so are kept.
+)"},
+      {"notices requeue", R"(usage: scepctl notices requeue --profile P
+       scepctl notices requeue --id ID [--id ID ...]
+Queues given-up notices again once their receiver is fixed: every one of
+profile P (oldest first), or those named by ID (from notices list). They
+are delivered as new notices (a new notice_id; receivers deduplicate by
+transaction too if they must), within the queue's bound; exit status 0
+also when some stay listed (said on standard error).
 )"},
       {"certs list", R"(usage: scepctl certs list [--profile P] [--subject TEXT] [--status valid|revoked|expired]
                   [--page-size N] [--page-token T] [--all]

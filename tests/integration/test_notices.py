@@ -32,6 +32,7 @@ class Receiver(BaseHTTPRequestHandler):
     posts = []
     signatures = {}  # notice_id -> (raw body, X-Scep-Signature-256)
     held = True
+    refuse = True  # /refuse answers 400 while set
 
     def do_POST(self):
         raw = self.rfile.read(int(self.headers["Content-Length"]))
@@ -43,7 +44,7 @@ class Receiver(BaseHTTPRequestHandler):
         elif self.path == "/held":
             status = 503 if Receiver.held else 200
         else:
-            status = 400
+            status = 400 if Receiver.refuse else 200
         with Receiver.lock:
             Receiver.posts.append((self.path, status, body, self.headers.get("Content-Type")))
         self.send_response(status)
@@ -206,6 +207,30 @@ class NoticesTest(unittest.TestCase):
         time.sleep(2.5)  # past two retry periods
         self.assertEqual(len(self.posts_for("tid-nt-refused")), 1)
         self.assertIn("notice_given_up", self.stack.log("gateway"))
+        # Kept on the given-up list, with why; the operator fixes the
+        # receiver and queues it again: delivered, once.
+        listed = json.loads(self.ctl("notices", "list", "--profile", "refused",
+                                     "--json").stdout)["notices"]
+        mine = [n for n in listed
+                if base64.b64decode(n["transactionId"]) == b"tid-nt-refused"]
+        self.assertEqual(len(mine), 1, listed)
+        self.assertEqual((mine[0]["event"], mine[0]["result"], mine[0]["reason"]),
+                         ("issued", "refused", "receiver answered HTTP 400"))
+        table = self.ctl("notices", "list").stdout
+        self.assertIn(mine[0]["id"], table)
+        Receiver.refuse = False
+        try:
+            out = self.ctl("notices", "requeue", "--id", mine[0]["id"])
+            self.assertIn("requeued 1", out.stdout)
+            notice = self.delivered("tid-nt-refused")
+            self.assertEqual(notice["event"], "issued")
+            self.assertEqual(len(self.posts_for("tid-nt-refused", 200)), 1)
+            self.assertNotIn(mine[0]["id"], self.ctl("notices", "list").stdout)
+            # Nothing left of that profile to queue again.
+            out = self.ctl("notices", "requeue", "--profile", "refused")
+            self.assertIn("requeued 0", out.stdout)
+        finally:
+            Receiver.refuse = True
 
     def test_manual_approval_notices(self):
         for name in ("nt-appr-ok", "nt-appr-no"):
