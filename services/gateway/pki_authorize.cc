@@ -110,8 +110,15 @@ std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
     }
     case Profile::ChallengeMode::kExternal: {
       if (extras_.verifier == nullptr) return UnavailableAfterNonce(req, "verifier");
-      absl::StatusOr<std::string> der = crypto::ToDer(csr.request.get(), i2d_X509_REQ);
-      if (!der.ok()) return InternalError();
+      // The CSR as the device sent it (kept for external profiles).
+      std::string encoded;
+      const std::string* der = &req.csr_der;
+      if (der->empty()) {
+        absl::StatusOr<std::string> again = crypto::ToDer(csr.request.get(), i2d_X509_REQ);
+        if (!again.ok()) return InternalError();
+        encoded = *std::move(again);
+        der = &encoded;
+      }
       absl::StatusOr<bool> allowed = extras_.verifier->Verify(
           profile, {req.msg.attributes.transaction_id, presented, *der, subject});
       if (!allowed.ok()) {

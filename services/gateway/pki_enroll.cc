@@ -35,7 +35,11 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
     return Refuse(profile, req, FailInfo::kBadMessageCheck,
                   "cannot decrypt pkcsPKIEnvelope with the RA key");
   }
-  if (profile.notice_failed) req.csr_der = *plain;
+  // Kept for a failed notice, and for the external verifier (the CSR as
+  // the device sent it, not encoded again).
+  if (profile.notice_failed || profile.challenge_mode == Profile::ChallengeMode::kExternal) {
+    req.csr_der = *plain;
+  }
   // The pkiMessage's signature verified with its signer certificate's key;
   // when that is the CSR's key, possession is shown and the CSR's
   // self-signature is checked below, or by the signer before it issues.

@@ -129,7 +129,7 @@ class PkiOperation {
     const Profile* nonce_profile = nullptr;
     bool retransmission = false;  // the store found the nonce with this message
     // The decrypted PKCSReq/RenewalReq, kept for a failure notice (profiles
-    // with notify.url and the failed event only).
+    // with notify.url and the failed event) and the external verifier.
     std::string csr_der = {};
   };
 

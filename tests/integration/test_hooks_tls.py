@@ -6,6 +6,7 @@ name, shows its own certificate, keeps its connections alive, and refuses
 receivers it cannot trust: nothing goes to them, and the log says why."""
 
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import base64
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import threading
 import time
 import unittest
 
-from harness import (Stack, binary, free_port, http, metric, require_tool,
+from harness import (Stack, binary, free_port, http, metric, openssl, require_tool,
                      tls_ca, tls_leaf)
 
 PKI_OP = "?operation=PKIOperation"
@@ -147,6 +148,10 @@ class HooksTlsTest(unittest.TestCase):
         # Every request came with the gateway's client certificate, and the
         # five verifications (one after the other) on one kept connection.
         self.assertEqual({v[0][2] for v in verifies}, {"scep-gateway"})
+        # The device's CSR as it sent it: a PKCS#10 request for its subject.
+        csr = base64.b64decode(verifies[0][0][1]["csr"])
+        self.assertIn("CN = tls-dev-0", openssl("req", "-inform", "DER", "-noout", "-subject",
+                                                input=csr).decode())
         self.assertEqual(len({v[0][3] for v in verifies}), 1, verifies)
         # The notices, by name (localhost) over TLS too: four issued, one failed.
         for n in names:
