@@ -120,15 +120,20 @@ TEST_F(AdminCoreTest, RejectFailsTheTransactionAndBlocksApproval) {
 // Issuance notices (profile notify.url): an operator's decision is the
 // outcome, so approving queues the issued notice and rejecting the failed
 // one, each once; a profile without notify queues none.
+// The test profiles with "approval" sending every notice.
+std::vector<Profile> ApprovalNotifies() {
+  std::vector<Profile> profiles = TestProfiles();
+  profiles[2].notice_url = "http://mdm.example/notices";
+  profiles[2].notice_issued = profiles[2].notice_failed = true;
+  return profiles;
+}
+
 TEST_F(AdminCoreTest, ApprovalDecisionsQueueOneNoticeEach) {
   Queue("tid-quiet", "dev-quiet");
   ASSERT_TRUE(core_->ApproveRequest(Approve("tid-quiet"), "alice").ok());
   EXPECT_TRUE(notices_.Take("w", 10, absl::Seconds(30))->empty());
 
-  std::vector<Profile> profiles = TestProfiles();
-  profiles[2].notice_url = "http://mdm.example/notices";
-  profiles[2].notice_issued = profiles[2].notice_failed = true;
-  MakeCore(profiles);
+  MakeCore(ApprovalNotifies());
   Queue("tid-n1", "dev-n1");
   Queue("tid-n2", "dev-n2");
   auto approved = core_->ApproveRequest(Approve("tid-n1"), "alice");
@@ -162,10 +167,7 @@ TEST_F(AdminCoreTest, ApprovalDecisionsQueueOneNoticeEach) {
 // A receiver refused an approval's notice; the operator lists it and,
 // the receiver fixed, queues it again.
 TEST_F(AdminCoreTest, GivenUpNoticesAreListedAndQueuedAgain) {
-  std::vector<Profile> profiles = TestProfiles();
-  profiles[2].notice_url = "http://mdm.example/notices";
-  profiles[2].notice_issued = profiles[2].notice_failed = true;
-  MakeCore(profiles);
+  MakeCore(ApprovalNotifies());
   Queue("tid-g1", "dev-g1");
   Queue("tid-g2", "dev-g2");
   auto approved = core_->ApproveRequest(Approve("tid-g1"), "alice");

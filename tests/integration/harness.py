@@ -550,6 +550,18 @@ def pkcs11_private_keys(testcase, stack, token, pin):
     return out.stdout
 
 
+def wait_for(predicate, timeout=20, what="condition"):
+    """predicate()'s first true value, polled every 0.1 s; AssertionError
+    naming `what` after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def openssl(*args, input=None):
     return subprocess.run(["openssl", *args], input=input, capture_output=True,
                           check=True, timeout=60).stdout

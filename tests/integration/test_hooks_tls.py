@@ -18,7 +18,7 @@ import time
 import unittest
 
 from harness import (Stack, binary, free_port, http, metric, openssl, require_tool,
-                     tls_ca, tls_leaf)
+                     tls_ca, tls_leaf, wait_for)
 
 PKI_OP = "?operation=PKIOperation"
 SUCCESS, FAILURE = 0, 2
@@ -51,16 +51,6 @@ class Hook(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-def wait_for(predicate, timeout=20, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class HooksTlsTest(unittest.TestCase):

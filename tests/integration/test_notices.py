@@ -17,7 +17,7 @@ import threading
 import time
 import unittest
 
-from harness import Stack, free_port, http, metric, openssl
+from harness import Stack, free_port, http, metric, openssl, wait_for
 
 PKI_OP = "?operation=PKIOperation"
 NOTICE_KEY = "notices-signing-key-0123456789abcdef"
@@ -53,16 +53,6 @@ class Receiver(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-def wait_for(predicate, timeout=20, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class NoticesTest(unittest.TestCase):
