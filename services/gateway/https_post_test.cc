@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -205,7 +206,12 @@ TEST_F(HttpsTest, TrustFilesAreReadAgainWhenTheyChange) {
   // The bundle starts with the wrong CA; the administrator fixes it.
   ASSERT_EQ(std::system(absl::StrCat("cp ", Path("other-ca.pem"), " ", Path("bundle.pem")).c_str()),
             0);
-  auto tls = Client({Path("bundle.pem"), "", ""}, absl::ZeroDuration());
+  std::ostringstream logged;
+  metrics::JsonLogger log(&logged);
+  auto made = TlsClientContext::New({Path("bundle.pem"), "", ""}, "notify.tls",
+                                    absl::ZeroDuration(), TlsReloadLog{&log, "intune"});
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::shared_ptr<TlsClientContext> tls = *made;
   EXPECT_FALSE(PostJson(server.Url(), "{}", Soon(), "verifier", tls.get()).ok());
   ASSERT_EQ(std::system(absl::StrCat("cat ", Path("other-ca.pem"), " ", Path("ca.pem"), " > ",
                                      Path("bundle.new"), " && mv ", Path("bundle.new"), " ",
@@ -215,10 +221,19 @@ TEST_F(HttpsTest, TrustFilesAreReadAgainWhenTheyChange) {
   auto answer = PostJson(server.Url(), "{}", Soon(), "verifier", tls.get());
   ASSERT_TRUE(answer.ok()) << answer.status();
   EXPECT_EQ(tls->reloads(), 1);
+  EXPECT_TRUE(absl::StrContains(
+      logged.str(), R"("event":"hook_tls_reloaded","profile":"intune","setting":"notify.tls")"))
+      << logged.str();
   // A change that does not load (a truncated file) keeps what worked.
   ASSERT_EQ(std::system(absl::StrCat("echo broken > ", Path("bundle.pem")).c_str()), 0);
   EXPECT_TRUE(PostJson(server.Url(), "{}", Soon(), "verifier", tls.get()).ok());
   EXPECT_EQ(tls->reloads(), 1);
+  // ... and says so.
+  EXPECT_TRUE(absl::StrContains(logged.str(), R"("event":"hook_tls_reload_failed")"))
+      << logged.str();
+  EXPECT_TRUE(absl::StrContains(logged.str(), "no CA certificate loads from " + Path("bundle.pem")))
+      << logged.str();
+  EXPECT_FALSE(absl::StrContains(logged.str(), "broken")) << logged.str();  // not the contents
 }
 
 // A key for another certificate, or one under a passphrase (which must

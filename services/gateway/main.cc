@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   // Profiles: the profiles file, or one profile from the flags.
   std::vector<scep::gateway::Profile> profile_list;
   if (!absl::GetFlag(FLAGS_profiles_file).empty()) {
-    auto loaded = scep::gateway::LoadProfilesFile(absl::GetFlag(FLAGS_profiles_file));
+    auto loaded = scep::gateway::LoadProfilesFile(absl::GetFlag(FLAGS_profiles_file), &log);
     if (!loaded.ok()) return Fail(log, loaded.status());
     profile_list = *std::move(loaded);
   } else {

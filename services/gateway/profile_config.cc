@@ -41,7 +41,8 @@ bool OneOf(const std::string& v, const char* const (&options)[N]) {
 class Checker {
  public:
   Checker(absl::string_view origin, const pb::Profile& p)
-      : prefix_(absl::StrCat(origin, ": profile '", p.name(), "': ")) {}
+      : prefix_(absl::StrCat(origin, ": profile '", p.name(), "': ")), profile_(p.name()) {}
+  const std::string& profile() const { return profile_; }
   absl::Status Error(absl::string_view field, absl::string_view why) const {
     return absl::FailedPreconditionError(absl::StrCat(prefix_, field, ": ", why));
   }
@@ -52,6 +53,7 @@ class Checker {
 
  private:
   std::string prefix_;
+  std::string profile_;
 };
 
 // The secret named by `env` (an environment variable) or `file` (its
@@ -99,7 +101,8 @@ absl::StatusOr<std::shared_ptr<TlsClientContext>> HookTls(
   if (!secrets.tls) return nullptr;
   TlsClientFiles files;
   if (tls != nullptr) files = {tls->ca_file(), tls->cert_file(), tls->key_file()};
-  absl::StatusOr<std::shared_ptr<TlsClientContext>> context = secrets.tls(files, tls_field);
+  absl::StatusOr<std::shared_ptr<TlsClientContext>> context =
+      secrets.tls(files, tls_field, check.profile());
   if (!context.ok()) return check.Error(context.status().message());
   return context;
 }
@@ -299,7 +302,7 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
 
 }  // namespace
 
-SecretSources RealSecretSources() {
+SecretSources RealSecretSources(metrics::JsonLogger* log) {
   SecretSources s;
   s.env = [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());
@@ -313,8 +316,9 @@ SecretSources RealSecretSources() {
     ss << in.rdbuf();
     return ss.str();
   };
-  s.tls = [](const TlsClientFiles& files, absl::string_view setting) {
-    return TlsClientContext::New(files, setting);
+  s.tls = [log](const TlsClientFiles& files, absl::string_view setting,
+                const std::string& profile) {
+    return TlsClientContext::New(files, setting, absl::Seconds(10), TlsReloadLog{log, profile});
   };
   return s;
 }
@@ -348,8 +352,9 @@ absl::StatusOr<std::vector<Profile>> ParseProfiles(absl::string_view json,
   return out;
 }
 
-absl::StatusOr<std::vector<Profile>> LoadProfilesFile(const std::string& path) {
-  SecretSources secrets = RealSecretSources();
+absl::StatusOr<std::vector<Profile>> LoadProfilesFile(const std::string& path,
+                                                      metrics::JsonLogger* log) {
+  SecretSources secrets = RealSecretSources(log);
   absl::StatusOr<std::string> text = secrets.file(path);
   if (!text.ok()) {
     return absl::FailedPreconditionError(absl::StrCat("cannot read profiles file ", path));

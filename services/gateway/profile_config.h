@@ -19,13 +19,14 @@ namespace scep::gateway {
 struct SecretSources {
   std::function<std::optional<std::string>(const std::string& name)> env;
   std::function<absl::StatusOr<std::string>(const std::string& path)> file;
-  // The TLS settings of an https:// hook (TlsClientContext::New, which
-  // reads the files); unset: not checked, no context.
-  std::function<absl::StatusOr<std::shared_ptr<TlsClientContext>>(const TlsClientFiles& files,
-                                                                  absl::string_view setting)>
+  // The TLS settings of an https:// hook of `profile` (TlsClientContext::New,
+  // which reads the files); unset: not checked, no context.
+  std::function<absl::StatusOr<std::shared_ptr<TlsClientContext>>(
+      const TlsClientFiles& files, absl::string_view setting, const std::string& profile)>
       tls;
 };
-SecretSources RealSecretSources();
+// `log` (may be null) hears of the hooks' TLS files reloaded.
+SecretSources RealSecretSources(metrics::JsonLogger* log = nullptr);
 
 // Parses profiles from JSON text (schema protos/scep/config/v1/profiles.proto)
 // and checks every field. FailedPrecondition naming `origin` (the file),
@@ -37,8 +38,9 @@ absl::StatusOr<std::vector<Profile>> ParseProfiles(absl::string_view json,
                                                    absl::string_view origin,
                                                    const SecretSources& secrets);
 
-// ParseProfiles on the contents of `path`.
-absl::StatusOr<std::vector<Profile>> LoadProfilesFile(const std::string& path);
+// ParseProfiles on the contents of `path`; `log` as for RealSecretSources.
+absl::StatusOr<std::vector<Profile>> LoadProfilesFile(const std::string& path,
+                                                      metrics::JsonLogger* log = nullptr);
 
 }  // namespace scep::gateway
 

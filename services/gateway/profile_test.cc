@@ -27,7 +27,7 @@ SecretSources FakeSecrets() {
     return absl::NotFoundError("no files in this test");
   };
   // The real TLS loader (the system trust store for an empty ca_file).
-  s.tls = [](const TlsClientFiles& files, absl::string_view setting) {
+  s.tls = [](const TlsClientFiles& files, absl::string_view setting, const std::string&) {
     return TlsClientContext::New(files, setting);
   };
   return s;

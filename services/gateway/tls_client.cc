@@ -21,13 +21,14 @@ int NoPassphrase(char*, int, int, void*) { return 0; }
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<TlsClientContext>> TlsClientContext::New(
-    TlsClientFiles files, absl::string_view setting, absl::Duration recheck) {
+    TlsClientFiles files, absl::string_view setting, absl::Duration recheck,
+    TlsReloadLog reload_log) {
   if (files.cert_file.empty() != files.key_file.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat(setting, ": cert_file and key_file go together"));
   }
   std::shared_ptr<TlsClientContext> context(
-      new TlsClientContext(std::move(files), std::string(setting), recheck));
+      new TlsClientContext(std::move(files), std::string(setting), recheck, std::move(reload_log)));
   absl::StatusOr<std::shared_ptr<SSL_CTX>> ctx = context->Load();
   if (!ctx.ok()) return ctx.status();
   absl::MutexLock lock(&context->mu_);
@@ -110,6 +111,18 @@ std::shared_ptr<SSL_CTX> TlsClientContext::Get() {
     ++reloads_;
   }
   ERR_clear_error();
+  if (reload_log_.log != nullptr) {
+    using metrics::LogLevel;
+    using metrics::LogRecord;
+    LogRecord line(loaded.ok() ? LogLevel::kInfo : LogLevel::kError,
+                   loaded.ok() ? "hook_tls_reloaded" : "hook_tls_reload_failed");
+    line.Str("profile", reload_log_.profile).Str("setting", setting_);
+    if (!loaded.ok()) {
+      line.Str("reason", loaded.status().message())
+          .Str("note", "the files loaded before stay in use");
+    }
+    reload_log_.log->Log(line);
+  }
   return ctx_;
 }
 

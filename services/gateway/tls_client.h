@@ -8,7 +8,8 @@
 // at start-up instead of failing each delivery. The files are read again
 // when they change (cert-manager renewing the client certificate, a CA
 // bundle rotated in its ConfigMap), checked at most every `recheck`; a
-// change that does not load keeps the files that did.
+// change that does not load keeps the files that did, and says so in the
+// log (`hook_tls_reload_failed`) when given one.
 
 #include <openssl/ssl.h>
 #include <sys/types.h>
@@ -23,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/metrics/json_log.h"
 
 namespace scep::gateway {
 
@@ -37,6 +39,13 @@ struct TlsClientFiles {
   std::string key_file;
 };
 
+// Where reloads are told: the log (not owned; null = nowhere) and the
+// profile the files belong to.
+struct TlsReloadLog {
+  metrics::JsonLogger* log = nullptr;
+  std::string profile;
+};
+
 class TlsClientContext {
  public:
   // FailedPrecondition naming `setting` and the file (never its contents)
@@ -44,7 +53,7 @@ class TlsClientContext {
   // match the certificate.
   static absl::StatusOr<std::shared_ptr<TlsClientContext>> New(
       TlsClientFiles files, absl::string_view setting,
-      absl::Duration recheck = absl::Seconds(10));
+      absl::Duration recheck = absl::Seconds(10), TlsReloadLog reload_log = {});
 
   // The context for a new connection: TLS 1.2 or later, the receiver's
   // chain and name verified. Thread-safe.
@@ -67,14 +76,17 @@ class TlsClientContext {
     }
     bool operator!=(const Stamp& o) const { return !(*this == o); }
   };
-  TlsClientContext(TlsClientFiles files, std::string setting, absl::Duration recheck)
-      : files_(std::move(files)), setting_(std::move(setting)), recheck_(recheck) {}
+  TlsClientContext(TlsClientFiles files, std::string setting, absl::Duration recheck,
+                   TlsReloadLog reload_log)
+      : files_(std::move(files)), setting_(std::move(setting)), recheck_(recheck),
+        reload_log_(std::move(reload_log)) {}
   absl::StatusOr<std::shared_ptr<SSL_CTX>> Load() const;
   std::vector<Stamp> Stamps() const;
 
   const TlsClientFiles files_;
   const std::string setting_;
   const absl::Duration recheck_;
+  const TlsReloadLog reload_log_;
   mutable absl::Mutex mu_;
   std::shared_ptr<SSL_CTX> ctx_ ABSL_GUARDED_BY(mu_);
   std::vector<Stamp> stamps_ ABSL_GUARDED_BY(mu_);
