@@ -24,12 +24,15 @@ std::vector<std::string> NoticeFields(const Notice& notice) {
   } else {
     fields.insert(fields.end(), {"f", notice.fail_info, "x", notice.fail_info_text});
   }
+  if (!notice.first_id.empty()) fields.insert(fields.end(), {"i", notice.first_id});
   return fields;
 }
 
 std::vector<std::string> GivenUpFields(const QueuedNotice& queued, absl::string_view result,
                                        absl::string_view reason) {
-  std::vector<std::string> fields = NoticeFields(queued.notice);
+  Notice notice = queued.notice;
+  notice.first_id = NoticeId(queued.id, queued.notice);
+  std::vector<std::string> fields = NoticeFields(notice);
   fields.insert(fields.end(), {"gr", std::string(result), "gw", std::string(reason), "gq",
                                absl::StrCat(absl::ToUnixMillis(queued.queued))});
   return fields;
@@ -58,6 +61,8 @@ absl::StatusOr<Notice> NoticeFromFields(
       notice.fail_info = value;
     } else if (field == "x") {
       notice.fail_info_text = value;
+    } else if (field == "i") {
+      notice.first_id = value;
     } else if (field == "ts") {
       if (!absl::SimpleAtoi(value, &ms)) return absl::DataLossError("notice time malformed");
     }
@@ -145,6 +150,7 @@ absl::Status MemoryNoticeOutbox::GiveUp(const QueuedNotice& queued, absl::string
   given_up.reason = std::string(reason);
   given_up.queued = queued.queued;
   given_up.notice = queued.notice;
+  given_up.notice.first_id = NoticeId(queued.id, queued.notice);
   given_up_.push_back(std::move(given_up));
   if (given_up_.size() > kGivenUpMax) given_up_.pop_front();
   return absl::OkStatus();

@@ -38,7 +38,16 @@ struct Notice {
   std::string fail_info;     // "badRequest", ..., kFailed
   std::string fail_info_text;
   absl::Time time;           // of the outcome
+  // The queue id it was first queued under, for a notice queued again after
+  // it was given up ("" = this is its first time): receivers keep
+  // deduplicating by it (the notice's notice_id).
+  std::string first_id;
 };
+
+// The notice_id receivers see: the id it was first queued under.
+inline const std::string& NoticeId(const std::string& queue_id, const Notice& notice) {
+  return notice.first_id.empty() ? queue_id : notice.first_id;
+}
 
 absl::string_view EventName(Notice::Event event);
 
@@ -84,8 +93,9 @@ inline constexpr size_t kGivenUpMax = 10000;
 // completion script (which queues the issued notice in the same script as
 // the completion) add.
 std::vector<std::string> NoticeFields(const Notice& notice);
-// A given-up notice's fields: NoticeFields and "gr" (result), "gw" (why),
-// "gq" (first queued, Unix ms). No notice field starts with "g".
+// A given-up notice's fields: NoticeFields (with "i", its first queue id)
+// and "gr" (result), "gw" (why), "gq" (first queued, Unix ms). No notice
+// field starts with "g".
 std::vector<std::string> GivenUpFields(const QueuedNotice& queued, absl::string_view result,
                                        absl::string_view reason);
 
@@ -119,8 +129,8 @@ class NoticeOutbox {
   // at most `max`.
   virtual absl::StatusOr<std::vector<GivenUpNotice>> GivenUp(absl::string_view profile,
                                                              size_t max) = 0;
-  // Queues the given-up notices `ids` again (delivered as new notices, their
-  // age counted from now) and takes them off the list: how many. Ids not on
+  // Queues the given-up notices `ids` again (new queue entries keeping
+  // their first_id, their age counted from now) and takes them off the list: how many. Ids not on
   // the list are skipped; it stops when the queue is full (the rest stay
   // listed). InvalidArgument for an id that is not a list id.
   virtual absl::StatusOr<size_t> Requeue(const std::vector<std::string>& ids) = 0;

@@ -191,6 +191,17 @@ void GiveUpListAndRequeue(NoticeOutbox& outbox, bool redis) {
   EXPECT_EQ((*again)[0].notice.transaction_id, "t1");
   EXPECT_NE((*again)[0].id, (*taken)[0].id);
   EXPECT_EQ((*again)[0].notice.csr, std::string("\x30\x82\x00binary", 9));
+  // Receivers see the notice_id it was first queued under, also after it
+  // is given up and queued once more.
+  EXPECT_EQ(NoticeId((*again)[0].id, (*again)[0].notice), (*taken)[0].id);
+  ASSERT_TRUE(outbox.GiveUp((*again)[0], "refused", "receiver answered HTTP 400").ok());
+  auto relisted = outbox.GivenUp("wifi", 1);
+  ASSERT_EQ(relisted->size(), 1u);
+  EXPECT_EQ((*relisted)[0].notice.first_id, (*taken)[0].id);
+  ASSERT_EQ(outbox.Requeue({(*relisted)[0].id}).value(), 1u);
+  auto third = outbox.Take("b", 10, absl::Hours(1));
+  ASSERT_EQ(third->size(), 1u);
+  EXPECT_EQ(NoticeId((*third)[0].id, (*third)[0].notice), (*taken)[0].id);
   EXPECT_EQ(outbox.GivenUp("", 10)->size(), 1u);
   EXPECT_EQ(outbox.Stats()->given_up, 1);
   // A full queue (bound 3) takes none: the notice stays listed.

@@ -43,7 +43,8 @@ absl::StatusOr<std::string> NoticeJson(const redis::QueuedNotice& queued) {
   const redis::Notice& n = queued.notice;
   std::string json = absl::StrCat(
       "{\"event\":", JsonQuoted(redis::EventName(n.event)),
-      ",\"notice_id\":", JsonQuoted(queued.id), ",\"profile\":", JsonQuoted(n.profile),
+      ",\"notice_id\":", JsonQuoted(redis::NoticeId(queued.id, n)),
+      ",\"profile\":", JsonQuoted(n.profile),
       ",\"transaction_id\":", JsonQuoted(n.transaction_id),
       ",\"message_type\":", JsonQuoted(n.message_type), ",\"time\":", JsonQuoted(Rfc3339(n.time)));
   if (!n.csr.empty()) absl::StrAppend(&json, ",\"csr\":", JsonQuoted(absl::Base64Escape(n.csr)));
@@ -166,7 +167,7 @@ bool Notifier::Deliver(const redis::QueuedNotice& queued) {
     Count(notice, result);
     if (log_ != nullptr) {
       log_->Log(metrics::LogRecord(metrics::LogLevel::kError, "notice_given_up")
-                    .Str("notice_id", queued.id)
+                    .Str("notice_id", redis::NoticeId(queued.id, notice))
                     .Str("profile", notice.profile)
                     .Str("event", redis::EventName(notice.event))
                     .Str("transaction_id", notice.transaction_id)
@@ -213,7 +214,7 @@ bool Notifier::Deliver(const redis::QueuedNotice& queued) {
   resting_[receiver] = now + options_.retry_after;
   if (log_ != nullptr) {
     log_->Log(metrics::LogRecord(metrics::LogLevel::kWarning, "notice_delivery_failed")
-                  .Str("notice_id", queued.id)
+                  .Str("notice_id", redis::NoticeId(queued.id, notice))
                   .Str("profile", notice.profile)
                   .Str("transaction_id", notice.transaction_id)
                   .Str("reason", status.ok() ? absl::StrCat("receiver answered HTTP ", *status)

@@ -210,7 +210,14 @@ TEST_F(NotifierTest, ARefusedNoticeAndAnOldNoticeAreGivenUp) {
   ASSERT_EQ(outbox_.Requeue({(*given_up)[1].id}).value(), 1u);
   auto fixed = Make();
   EXPECT_EQ(fixed->RunOnce().value(), 1u);
-  EXPECT_EQ(sent_.size(), 2u);
+  ASSERT_EQ(sent_.size(), 2u);
+  // The same notice_id as when it was refused: receivers deduplicate by it.
+  auto notice_id = [](const std::string& json) {
+    const size_t at = json.find("\"notice_id\":\"");
+    return at == std::string::npos ? std::string() : json.substr(at, json.find(',', at) - at);
+  };
+  EXPECT_FALSE(notice_id(sent_[0].second).empty());
+  EXPECT_EQ(notice_id(sent_[1].second), notice_id(sent_[0].second));
   EXPECT_EQ(Queued(), 0);
   EXPECT_EQ(outbox_.GivenUp("", 10)->size(), 1u);
 }

@@ -60,9 +60,9 @@ expired, REASON what the gateway saw. The newest 10000 or so are kept.
        scepctl notices requeue --id ID [--id ID ...]
 Queues given-up notices again once their receiver is fixed: every one of
 profile P (oldest first), or those named by ID (from notices list). They
-are delivered as new notices (a new notice_id; receivers deduplicate by
-transaction too if they must), within the queue's bound; exit status 0
-also when some stay listed (said on standard error).
+are delivered again with their notice_id (receivers deduplicate by it),
+within the queue's bound; exit status 0 also when some stay listed (said
+on standard error).
 )"},
       {"certs list", R"(usage: scepctl certs list [--profile P] [--subject TEXT] [--status valid|revoked|expired]
                   [--page-size N] [--page-token T] [--all]

@@ -214,6 +214,9 @@ class NoticesTest(unittest.TestCase):
             self.assertIn("requeued 1", out.stdout)
             notice = self.delivered("tid-nt-refused")
             self.assertEqual(notice["event"], "issued")
+            # The notice_id it was refused with: receivers deduplicate by it.
+            self.assertEqual(notice["notice_id"],
+                             self.posts_for("tid-nt-refused", 400)[0][2]["notice_id"])
             self.assertEqual(len(self.posts_for("tid-nt-refused", 200)), 1)
             self.assertNotIn(mine[0]["id"], self.ctl("notices", "list").stdout)
             # Nothing left of that profile to queue again.
