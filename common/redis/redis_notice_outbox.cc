@@ -297,14 +297,8 @@ absl::StatusOr<size_t> RedisNoticeOutbox::Requeue(const std::vector<std::string>
     ASSIGN_OR_RETURN(RedisReplyPtr reply,
                      pool_->Run(kOp, argv, RedisConnectionPool::Ack::kReplicas));
     if (reply->type != REDIS_REPLY_INTEGER) return UnexpectedReply(kOp, *reply);
+    // A full queue makes each later batch stop at its first XLEN.
     requeued += static_cast<size_t>(reply->integer);
-    if (static_cast<size_t>(reply->integer) < std::min(ids.size(), at + kBatch) - at) {
-      // The queue is full, or some were not listed: check which.
-      ASSIGN_OR_RETURN(RedisReplyPtr len, pool_->Run(kOp, {"XLEN", kNoticeStreamKey}));
-      if (len->type == REDIS_REPLY_INTEGER && static_cast<size_t>(len->integer) >= max_queued_) {
-        break;
-      }
-    }
   }
   return requeued;
 }

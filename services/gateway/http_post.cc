@@ -1,17 +1,5 @@
 #include "services/gateway/http_post.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -26,219 +14,13 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/base/status_macros.h"
-#include "common/crypto/ssl_error.h"
+#include "services/gateway/hook_connection.h"
 
 namespace scep::gateway {
 namespace {
 
 constexpr size_t kMaxResponse = 64 * 1024;
 constexpr size_t kNoLength = SIZE_MAX;
-
-// Waits for `events` on `fd` until `deadline`.
-bool Wait(int fd, short events, absl::Time deadline) {
-  for (;;) {
-    int ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
-    if (ms <= 0) return false;
-    pollfd p{fd, events, 0};
-    int rc = poll(&p, 1, ms);
-    if (rc < 0 && errno == EINTR) continue;
-    return rc == 1;
-  }
-}
-
-bool IsIpAddress(const std::string& host) {
-  unsigned char addr[sizeof(in6_addr)];
-  return inet_pton(AF_INET, host.c_str(), addr) == 1 ||
-         inet_pton(AF_INET6, host.c_str(), addr) == 1;
-}
-
-// Why a TLS call failed, in words an administrator can act on: the
-// certificate check's verdict when that is what failed, else OpenSSL's
-// error queue.
-std::string TlsFailure(SSL* ssl) {
-  const long verify = SSL_get_verify_result(ssl);
-  if (verify != X509_V_OK) {
-    ERR_clear_error();
-    return absl::StrCat("certificate verify failed: ", X509_verify_cert_error_string(verify));
-  }
-  std::string queue = crypto::DrainSslErrors();
-  return queue.empty() ? std::string("connection closed") : queue;
-}
-
-}  // namespace
-
-// One connection to a hook: TCP, with TLS over it for https://. Every
-// call is bounded by the caller's deadline.
-class KeptAliveHttpClient::Connection {
- public:
-  Connection() = default;
-  ~Connection() {
-    if (ssl_ != nullptr) {
-      if (handshaken_) SSL_shutdown(ssl_);  // close_notify, best effort (non-blocking)
-      SSL_free(ssl_);
-      ERR_clear_error();
-    }
-    if (fd_ >= 0) close(fd_);
-  }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  absl::Status Open(const HttpUrl& url, TlsClientContext* tls, absl::Time deadline,
-                    absl::string_view peer) {
-    if (url.tls && tls == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(peer, ": https without TLS settings"));
-    }
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    if (getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &res) != 0 || res == nullptr) {
-      return absl::UnavailableError(absl::StrCat(peer, " host does not resolve"));
-    }
-    fd_ = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int rc = fd_ < 0 ? -1 : connect(fd_, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    if (rc != 0 && errno != EINPROGRESS) {
-      return absl::UnavailableError(absl::StrCat(peer, " unreachable"));
-    }
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (!Wait(fd_, POLLOUT, deadline) ||
-        getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-      return absl::UnavailableError(absl::StrCat(peer, " unreachable or timed out"));
-    }
-    // The request goes out in one write; answers may come in several
-    // (headers, then the body: Python's http.server, among others) on a
-    // server that leaves Nagle on, where each later part waits for the ACK
-    // of the first that delayed ACK holds back for up to 40 ms.
-    // NODELAY for our side, QUICKACK (again before each read: the kernel
-    // drops it) so that our ACKs go at once.
-    const int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (!url.tls) return absl::OkStatus();
-    return Handshake(url.host, tls, deadline, peer);
-  }
-
-  absl::Status Send(absl::string_view data, absl::Time deadline, absl::string_view peer) {
-    size_t sent = 0;
-    while (sent < data.size()) {
-      if (ssl_ != nullptr) {
-        ERR_clear_error();
-        size_t n = 0;
-        if (SSL_write_ex(ssl_, data.data() + sent, data.size() - sent, &n) == 1) {
-          sent += n;
-          continue;
-        }
-        RETURN_IF_ERROR(WaitFor(SSL_get_error(ssl_, 0), deadline, peer, "closed the connection"));
-        continue;
-      }
-      ssize_t n = send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-      if (n > 0) {
-        sent += static_cast<size_t>(n);
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-        if (!Wait(fd_, POLLOUT, deadline)) {
-          return absl::UnavailableError(absl::StrCat(peer, " timed out"));
-        }
-      } else {
-        return absl::UnavailableError(absl::StrCat(peer, " closed the connection"));
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  // Bytes read into `buf`; 0 when the peer closed the connection.
-  absl::StatusOr<size_t> Read(char* buf, size_t size, absl::Time deadline,
-                              absl::string_view peer) {
-    for (;;) {
-      QuickAck();
-      if (ssl_ != nullptr) {
-        ERR_clear_error();
-        size_t n = 0;
-        if (SSL_read_ex(ssl_, buf, size, &n) == 1) return n;
-        const int error = SSL_get_error(ssl_, 0);
-        if (error == SSL_ERROR_ZERO_RETURN) return 0;  // close_notify
-        RETURN_IF_ERROR(WaitFor(error, deadline, peer, "closed the connection"));
-        continue;
-      }
-      ssize_t n = recv(fd_, buf, size, 0);
-      if (n >= 0) return static_cast<size_t>(n);
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        return absl::UnavailableError(absl::StrCat(peer, " read failed"));
-      }
-      if (!Wait(fd_, POLLIN, deadline)) {
-        return absl::UnavailableError(absl::StrCat(peer, " timed out"));
-      }
-    }
-  }
-
-  void QuickAck() const {
-    const int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-  }
-
-  // An idle kept connection the peer closed (or sent anything unasked on)
-  // shows readable: it cannot carry another request.
-  bool ShowsClosed() const {
-    pollfd p{fd_, POLLIN, 0};
-    return poll(&p, 1, 0) != 0;
-  }
-
- private:
-  absl::Status Handshake(const std::string& host, TlsClientContext* tls, absl::Time deadline,
-                         absl::string_view peer) {
-    ERR_clear_error();
-    std::shared_ptr<SSL_CTX> ctx = tls->Get();
-    ssl_ = SSL_new(ctx.get());  // holds its own reference to ctx
-    if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) {
-      return crypto::SslError(absl::StatusCode::kUnavailable, absl::StrCat(peer, " TLS set-up"));
-    }
-    SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    if (IsIpAddress(host)) {
-      if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str()) != 1) {
-        return crypto::SslError(absl::StatusCode::kUnavailable, absl::StrCat(peer, " TLS set-up"));
-      }
-    } else if (SSL_set_tlsext_host_name(ssl_, host.c_str()) != 1 ||
-               SSL_set1_host(ssl_, host.c_str()) != 1) {
-      return crypto::SslError(absl::StatusCode::kUnavailable, absl::StrCat(peer, " TLS set-up"));
-    }
-    SSL_set_connect_state(ssl_);
-    for (;;) {
-      ERR_clear_error();
-      if (SSL_do_handshake(ssl_) == 1) break;
-      RETURN_IF_ERROR(WaitFor(SSL_get_error(ssl_, 0), deadline, peer, "TLS handshake failed"));
-    }
-    handshaken_ = true;
-    return absl::OkStatus();
-  }
-
-  // After a TLS call returned `error`: waits for what it wants, or says
-  // why it failed ("<peer> <what>: <reason>").
-  absl::Status WaitFor(int error, absl::Time deadline, absl::string_view peer,
-                       absl::string_view what) {
-    short events = 0;
-    if (error == SSL_ERROR_WANT_READ) events = POLLIN;
-    if (error == SSL_ERROR_WANT_WRITE) events = POLLOUT;
-    if (events == 0) {
-      // After the handshake: the receiver's alert, if it sent one (TLS 1.3
-      // refuses a missing client certificate only then).
-      std::string why = handshaken_ ? crypto::DrainSslErrors() : TlsFailure(ssl_);
-      return absl::UnavailableError(
-          absl::StrCat(peer, " ", what, why.empty() ? "" : ": ", why));
-    }
-    if (!Wait(fd_, events, deadline)) {
-      ERR_clear_error();
-      return absl::UnavailableError(absl::StrCat(peer, " timed out"));
-    }
-    return absl::OkStatus();
-  }
-
-  int fd_ = -1;
-  SSL* ssl_ = nullptr;
-  bool handshaken_ = false;
-};
-
-namespace {
-
-using Connection = KeptAliveHttpClient::Connection;
 
 // What ReadAnswer learnt besides the answer.
 struct Framing {
@@ -250,7 +32,7 @@ struct Framing {
 // `keep_alive` an answer of unknown length (chunked) ends with its header
 // (its status is all a keep-alive caller reads) and the connection is not
 // reused.
-absl::StatusOr<HttpAnswer> ReadAnswer(Connection& conn, absl::Time deadline,
+absl::StatusOr<HttpAnswer> ReadAnswer(HookConnection& conn, absl::Time deadline,
                                       absl::string_view peer, bool keep_alive,
                                       Framing* framing) {
   std::string response;
@@ -384,7 +166,7 @@ absl::StatusOr<HttpUrl> ParseHttpUrl(absl::string_view url, absl::string_view se
 absl::StatusOr<HttpAnswer> PostJson(const HttpUrl& url, absl::string_view json,
                                     absl::Time deadline, absl::string_view peer,
                                     TlsClientContext* tls) {
-  Connection conn;
+  HookConnection conn;
   RETURN_IF_ERROR(conn.Open(url, tls, deadline, peer));
   RETURN_IF_ERROR(conn.Send(PostRequest(url, json, false, ""), deadline, peer));
   Framing framing;
@@ -399,15 +181,15 @@ size_t KeptAliveHttpClient::opened() const {
   return opened_;
 }
 
-std::unique_ptr<Connection> KeptAliveHttpClient::TakeIdle(const std::string& key) {
-  std::vector<std::unique_ptr<Connection>> closed;  // closed outside the lock
+std::unique_ptr<HookConnection> KeptAliveHttpClient::TakeIdle(const std::string& key) {
+  std::vector<std::unique_ptr<HookConnection>> closed;  // closed outside the lock
   absl::MutexLock lock(&mu_);
   auto it = idle_.find(key);
   if (it == idle_.end()) return nullptr;
-  std::unique_ptr<Connection> out;
+  std::unique_ptr<HookConnection> out;
   // The most recently used first: the likeliest to be open still.
   while (out == nullptr && !it->second.empty()) {
-    std::unique_ptr<Connection> c = std::move(it->second.back());
+    std::unique_ptr<HookConnection> c = std::move(it->second.back());
     it->second.pop_back();
     if (c->ShowsClosed()) {
       closed.push_back(std::move(c));
@@ -419,14 +201,14 @@ std::unique_ptr<Connection> KeptAliveHttpClient::TakeIdle(const std::string& key
 }
 
 void KeptAliveHttpClient::KeepIdle(const std::string& key,
-                                   std::unique_ptr<Connection> connection) {
+                                   std::unique_ptr<HookConnection> connection) {
   absl::MutexLock lock(&mu_);
-  std::vector<std::unique_ptr<Connection>>& idle = idle_[key];
+  std::vector<std::unique_ptr<HookConnection>>& idle = idle_[key];
   if (idle.size() < max_idle_) idle.push_back(std::move(connection));
 }
 
 void KeptAliveHttpClient::DropIdle(const std::string& key) {
-  std::vector<std::unique_ptr<Connection>> dropped;
+  std::vector<std::unique_ptr<HookConnection>> dropped;
   absl::MutexLock lock(&mu_);
   if (auto it = idle_.find(key); it != idle_.end()) dropped.swap(it->second);
 }
@@ -443,10 +225,10 @@ absl::StatusOr<HttpAnswer> KeptAliveHttpClient::Post(const HttpUrl& url, absl::s
                              reinterpret_cast<uintptr_t>(tls))
               : absl::StrCat("http://", url.host, ":", url.port);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    std::unique_ptr<Connection> conn = attempt == 0 ? TakeIdle(key) : nullptr;
+    std::unique_ptr<HookConnection> conn = attempt == 0 ? TakeIdle(key) : nullptr;
     const bool reused = conn != nullptr;
     if (!reused) {
-      conn = std::make_unique<Connection>();
+      conn = std::make_unique<HookConnection>();
       {
         absl::MutexLock lock(&mu_);
         ++opened_;

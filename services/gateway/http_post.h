@@ -22,6 +22,8 @@
 
 namespace scep::gateway {
 
+class HookConnection;  // hook_connection.h
+
 struct HttpUrl {
   std::string host, port, path;
   bool tls = false;  // https://
@@ -71,16 +73,14 @@ class KeptAliveHttpClient {
   // Connections opened so far.
   size_t opened() const;
 
-  class Connection;
-
  private:
-  std::unique_ptr<Connection> TakeIdle(const std::string& key);
-  void KeepIdle(const std::string& key, std::unique_ptr<Connection> connection);
+  std::unique_ptr<HookConnection> TakeIdle(const std::string& key);
+  void KeepIdle(const std::string& key, std::unique_ptr<HookConnection> connection);
   void DropIdle(const std::string& key);
 
   const size_t max_idle_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_
+  absl::flat_hash_map<std::string, std::vector<std::unique_ptr<HookConnection>>> idle_
       ABSL_GUARDED_BY(mu_);
   size_t opened_ ABSL_GUARDED_BY(mu_) = 0;
 };
