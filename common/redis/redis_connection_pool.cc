@@ -13,8 +13,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "common/base/status_macros.h"
 #include "common/redis/unconfirmed_write.h"
 
@@ -185,6 +188,17 @@ absl::StatusOr<std::unique_ptr<RedisConnectionPool>> RedisConnectionPool::New(
     return absl::FailedPreconditionError(
         "Redis username needs a password (ACL AUTH takes both)");
   }
+  if (!options.sentinels.empty() && options.sentinel_master.empty()) {
+    return absl::FailedPreconditionError(
+        "Redis Sentinel needs the name of the primary it monitors");
+  }
+  for (const RedisEndpoint& sentinel : options.sentinels) {
+    if (sentinel.host.empty() || sentinel.port < 1 || sentinel.port > 65535) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "Redis Sentinel address '", sentinel.host, ":", sentinel.port,
+          "' needs a host and a port of 1 to 65535"));
+    }
+  }
   return std::unique_ptr<RedisConnectionPool>(
       new RedisConnectionPool(std::move(options)));
 }
@@ -211,9 +225,39 @@ absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Acquire(
   while (!idle_.empty()) {
     ContextPtr context = std::move(idle_.back());
     idle_.pop_back();
-    if (StillOpen(context.get())) return context;
+    if (StillOpen(context.get()) && AtPrimary(*context)) return context;
   }
   return ContextPtr();
+}
+
+bool RedisConnectionPool::AtPrimary(const redisContext& context) const {
+  if (options_.sentinels.empty()) return true;
+  return context.tcp.port == primary_.port && context.tcp.host != nullptr &&
+         primary_.host == context.tcp.host;
+}
+
+void RedisConnectionPool::Adopt(const RedisEndpoint& primary) {
+  std::vector<ContextPtr> stale;
+  absl::MutexLock lock(&mu_);
+  if (primary.host == primary_.host && primary.port == primary_.port) return;
+  primary_ = primary;
+  for (ContextPtr& context : idle_) {
+    if (!AtPrimary(*context)) stale.push_back(std::move(context));
+  }
+  std::erase(idle_, nullptr);
+}
+
+void RedisConnectionPool::Recheck(absl::string_view operation) {
+  if (options_.sentinels.empty()) return;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = absl::Now();
+    if (now < recheck_at_) return;
+    recheck_at_ = now + options_.sentinel_recheck;
+  }
+  absl::StatusOr<RedisEndpoint> primary = FindPrimary(operation);
+  // No answer: the connections stay where they are (the command will tell).
+  if (primary.ok()) Adopt(*primary);
 }
 
 bool RedisConnectionPool::SlotFree() const {
@@ -221,15 +265,21 @@ bool RedisConnectionPool::SlotFree() const {
 }
 
 void RedisConnectionPool::Release(ContextPtr context) {
+  ContextPtr stale;  // closed after the lock is released
   absl::MutexLock lock(&mu_);
   --in_use_;
-  if (context != nullptr) idle_.push_back(std::move(context));
+  if (context == nullptr) return;
+  if (AtPrimary(*context)) {
+    idle_.push_back(std::move(context));
+  } else {
+    stale = std::move(context);  // the sentinels named another primary meanwhile
+  }
 }
 
-absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Connect(
-    absl::string_view operation, bool* refused) const {
+absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Open(
+    const RedisEndpoint& endpoint, absl::string_view operation) const {
   ContextPtr context(
-      redisConnectWithTimeout(options_.host.c_str(), options_.port,
+      redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port,
                               absl::ToTimeval(options_.connect_timeout)));
   if (context == nullptr) {
     return absl::UnavailableError(
@@ -237,14 +287,103 @@ absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Connect(
   }
   if (context->err != 0) {
     return absl::UnavailableError(
-        absl::StrCat("Redis ", operation, ": connect to ", options_.host, ":",
-                     options_.port, ": ", context->errstr));
+        absl::StrCat("Redis ", operation, ": connect to ", endpoint.host, ":",
+                     endpoint.port, ": ", context->errstr));
   }
   if (redisSetTimeout(context.get(),
                       absl::ToTimeval(options_.command_timeout)) != REDIS_OK ||
       redisEnableKeepAlive(context.get()) != REDIS_OK) {
     return TransportError(operation, context.get());
   }
+  return context;
+}
+
+absl::StatusOr<RedisEndpoint> RedisConnectionPool::AskSentinel(
+    const RedisEndpoint& sentinel, absl::string_view operation) const {
+  ASSIGN_OR_RETURN(ContextPtr context, Open(sentinel, operation));
+  bool refused = false;
+  if (!options_.sentinel_password.empty()) {
+    RETURN_IF_ERROR(SetUp(context.get(), operation, "AUTH to Sentinel",
+                          {"AUTH", options_.sentinel_password}, sigpipe_ignored_,
+                          &refused, options_.sentinel_password));
+  }
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   Send(context.get(), operation,
+                        {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", options_.sentinel_master},
+                        sigpipe_ignored_));
+  if (reply->type == REDIS_REPLY_NIL) {
+    return absl::UnavailableError(
+        absl::StrCat("does not monitor '", options_.sentinel_master, "'"));
+  }
+  if (reply->type == REDIS_REPLY_ERROR) {
+    return absl::UnavailableError(absl::string_view(reply->str, reply->len));
+  }
+  RedisEndpoint primary;
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+      reply->element[0]->type != REDIS_REPLY_STRING ||
+      reply->element[1]->type != REDIS_REPLY_STRING ||
+      !absl::SimpleAtoi(absl::string_view(reply->element[1]->str, reply->element[1]->len),
+                        &primary.port) ||
+      primary.port < 1 || primary.port > 65535 || reply->element[0]->len == 0) {
+    return absl::UnavailableError("answered with no host and port");
+  }
+  primary.host.assign(reply->element[0]->str, reply->element[0]->len);
+  return primary;
+}
+
+absl::StatusOr<RedisEndpoint> RedisConnectionPool::FindPrimary(
+    absl::string_view operation) const {
+  const size_t count = options_.sentinels.size();
+  const size_t first = sentinel_first_.load(std::memory_order_relaxed) % count;
+  std::vector<std::string> why;
+  for (size_t i = 0; i < count; ++i) {
+    const size_t at = (first + i) % count;
+    const RedisEndpoint& sentinel = options_.sentinels[at];
+    absl::StatusOr<RedisEndpoint> primary = AskSentinel(sentinel, operation);
+    if (primary.ok()) {
+      sentinel_first_.store(at, std::memory_order_relaxed);
+      return primary;
+    }
+    // AskSentinel's transport errors start with "Redis <operation>: ".
+    absl::string_view message = primary.status().message();
+    absl::ConsumePrefix(&message, absl::StrCat("Redis ", operation, ": "));
+    why.push_back(absl::StrCat(sentinel.host, ":", sentinel.port, " ", message));
+  }
+  return absl::UnavailableError(
+      absl::StrCat("Redis ", operation, ": no Sentinel named the primary '",
+                   options_.sentinel_master, "' (", absl::StrJoin(why, "; "), ")"));
+}
+
+absl::Status RedisConnectionPool::CheckPrimary(redisContext* context,
+                                               const RedisEndpoint& primary,
+                                               absl::string_view operation,
+                                               bool* refused) const {
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, Send(context, operation, {"ROLE"}, sigpipe_ignored_));
+  if (reply->type == REDIS_REPLY_ERROR) {
+    *refused = true;
+    return absl::UnavailableError(absl::StrCat(
+        "Redis ", operation, ": ROLE refused (the Redis user needs +role): ",
+        absl::string_view(reply->str, reply->len)));
+  }
+  absl::string_view role;
+  if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+      reply->element[0]->type == REDIS_REPLY_STRING) {
+    role = absl::string_view(reply->element[0]->str, reply->element[0]->len);
+  }
+  if (role == "master") return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "Redis ", operation, ": ", primary.host, ":", primary.port,
+      ", which Sentinel named the primary '", options_.sentinel_master, "', is ",
+      role == "slave" ? "a replica" : "not a primary", " (a failover under way?)"));
+}
+
+absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Connect(
+    absl::string_view operation, bool* refused) {
+  RedisEndpoint endpoint{options_.host, options_.port};
+  if (!options_.sentinels.empty()) {
+    ASSIGN_OR_RETURN(endpoint, FindPrimary(operation));
+  }
+  ASSIGN_OR_RETURN(ContextPtr context, Open(endpoint, operation));
   if (!options_.username.empty()) {
     RETURN_IF_ERROR(SetUp(context.get(), operation,
                           absl::StrCat("AUTH as user ", options_.username),
@@ -260,6 +399,10 @@ absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Connect(
     RETURN_IF_ERROR(SetUp(context.get(), operation, absl::StrCat("SELECT ", db),
                           {"SELECT", db}, sigpipe_ignored_, refused));
   }
+  if (!options_.sentinels.empty()) {
+    RETURN_IF_ERROR(CheckPrimary(context.get(), endpoint, operation, refused));
+    Adopt(endpoint);
+  }
   return context;
 }
 
@@ -273,23 +416,27 @@ absl::Status RedisConnectionPool::Admit(absl::string_view operation) {
   }
   return absl::UnavailableError(absl::StrCat(
       "Redis ", operation, ": not tried, Redis failed within the last ",
-      absl::FormatDuration(options_.failure_cooldown)));
+      absl::FormatDuration(options_.failure_cooldown), " (", last_failure_, ")"));
 }
 
-void RedisConnectionPool::Settle(bool transport_ok) {
+void RedisConnectionPool::Settle(bool transport_ok, const absl::Status& failure) {
   if (options_.failure_cooldown <= absl::ZeroDuration()) return;
   absl::MutexLock lock(&mu_);
   probing_ = false;
   failing_ = !transport_ok;
-  if (!transport_ok) retry_at_ = absl::Now() + options_.failure_cooldown;
+  if (!transport_ok) {
+    retry_at_ = absl::Now() + options_.failure_cooldown;
+    last_failure_ = failure.ok() ? "no answer" : std::string(failure.message());
+  }
 }
 
 absl::StatusOr<RedisReplyPtr> RedisConnectionPool::Run(
     absl::string_view operation, absl::Span<const absl::string_view> argv, Ack ack) {
   RETURN_IF_ERROR(Admit(operation));
+  Recheck(operation);
   bool transport_ok = false;
   absl::StatusOr<RedisReplyPtr> reply = RunAdmitted(operation, argv, ack, &transport_ok);
-  Settle(transport_ok);
+  Settle(transport_ok, reply.status());
   return reply;
 }
 

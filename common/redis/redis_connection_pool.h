@@ -3,8 +3,10 @@
 
 #include <hiredis/hiredis.h>
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -82,7 +84,9 @@ class RedisConnectionPool {
   // Unavailable otherwise. Every admitted command reports whether Redis
   // answered at the transport level to Settle.
   absl::Status Admit(absl::string_view operation);
-  void Settle(bool transport_ok);
+  // `failure`: what went wrong when !transport_ok (repeated by the
+  // commands the open breaker turns away).
+  void Settle(bool transport_ok, const absl::Status& failure);
   // Run() after admission; `transport_ok` tells Settle what happened.
   absl::StatusOr<RedisReplyPtr> RunAdmitted(absl::string_view operation,
                                             absl::Span<const absl::string_view> argv,
@@ -101,12 +105,35 @@ class RedisConnectionPool {
   // replica); connections in use are closed when they meet it themselves.
   void DropIdle();
   // Opens, authenticates (AUTH before anything else) and selects the
-  // database. Unavailable, with the connection closed, when AUTH fails;
-  // `refused` is then set when the server answered with an error.
-  absl::StatusOr<ContextPtr> Connect(absl::string_view operation, bool* refused) const;
+  // database; with sentinels, at the primary they name, checked with ROLE.
+  // Unavailable, with the connection closed, when AUTH fails; `refused` is
+  // then set when the server answered with an error.
+  absl::StatusOr<ContextPtr> Connect(absl::string_view operation, bool* refused);
+  // A TCP connection to `endpoint` with the pool's timeouts and keep-alive.
+  absl::StatusOr<ContextPtr> Open(const RedisEndpoint& endpoint,
+                                  absl::string_view operation) const;
+  // Where the sentinels say the primary is: each asked in turn, starting
+  // with the one that answered last. Unavailable, naming every sentinel and
+  // why, when none names it.
+  absl::StatusOr<RedisEndpoint> FindPrimary(absl::string_view operation) const;
+  absl::StatusOr<RedisEndpoint> AskSentinel(const RedisEndpoint& sentinel,
+                                            absl::string_view operation) const;
+  // With sentinels: asks them again when `sentinel_recheck` has passed
+  // since the last time (one caller asks, the others go on).
+  void Recheck(absl::string_view operation);
+  // Makes `primary` the one new connections go to and idle ones must lead
+  // to; closes the idle connections to another.
+  void Adopt(const RedisEndpoint& primary);
+  // With sentinels: whether `context` leads to the primary adopted last.
+  bool AtPrimary(const redisContext& context) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Unavailable unless the server behind `context` says ROLE master.
+  absl::Status CheckPrimary(redisContext* context, const RedisEndpoint& primary,
+                            absl::string_view operation, bool* refused) const;
 
   const RedisOptions options_;
   const bool sigpipe_ignored_;  // SIGPIPE was SIG_IGN when the pool was made
+  // Index into options_.sentinels of the one that answered last.
+  mutable std::atomic<size_t> sentinel_first_{0};
   absl::Mutex mu_;
   std::vector<ContextPtr> idle_ ABSL_GUARDED_BY(mu_);
   size_t in_use_ ABSL_GUARDED_BY(mu_) = 0;
@@ -115,6 +142,10 @@ class RedisConnectionPool {
   bool failing_ ABSL_GUARDED_BY(mu_) = false;
   bool probing_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::string last_failure_ ABSL_GUARDED_BY(mu_);  // why the breaker opened
+  // With sentinels: the primary they named last, and when to ask again.
+  RedisEndpoint primary_ ABSL_GUARDED_BY(mu_);
+  absl::Time recheck_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace scep::redis

@@ -5,16 +5,42 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace scep::redis {
 
-// Where and how to reach Redis. Checked by RedisEnrollmentStore::New.
+// A server's TCP address.
+struct RedisEndpoint {
+  std::string host;  // Name or address.
+  int port = 0;
+};
+
+// Where and how to reach Redis. Checked by RedisConnectionPool::New.
 struct RedisOptions {
   std::string host = "127.0.0.1";  // Name or address; TCP only.
   int port = 6379;
+  // Redis Sentinel. When `sentinels` is non-empty, `host` and `port` are
+  // not used: each new connection asks the sentinels (in turn, starting with
+  // the one that answered last) where the primary named `sentinel_master`
+  // is (SENTINEL get-master-addr-by-name), connects there and checks with
+  // ROLE that the server is a primary. A failover reaches connections
+  // already open as a closed connection (Sentinel kills the clients of a
+  // server it reconfigures), as READONLY, or as a changed answer to the
+  // periodic question below: connections to the old primary are then
+  // closed and the next connection goes to the new one.
+  std::vector<RedisEndpoint> sentinels;
+  std::string sentinel_master;
+  // How often a request asks the sentinels again (at most once per interval,
+  // per pool): a primary replaced while it stays up (a manual failover, a
+  // partition) is left before Sentinel gets to reconfigure it.
+  absl::Duration sentinel_recheck = absl::Seconds(1);
+  // Secret. AUTH to the sentinels (their own `requirepass`) when non-empty;
+  // never logged nor put in a Status message.
+  std::string sentinel_password;
   // Secret. Sent with AUTH on every new connection, before any other
   // command, when non-empty; never logged nor put in a Status message.
   std::string password;
@@ -48,6 +74,11 @@ struct RedisOptions {
   absl::Duration wait_timeout = absl::Milliseconds(100);
   std::function<void(absl::string_view operation, int64_t acknowledged)> on_unreplicated;
 };
+
+// "host:port,host,[v6]:port" (a port left out is `default_port`);
+// InvalidArgument naming the item that is not one.
+absl::StatusOr<std::vector<RedisEndpoint>> ParseRedisEndpoints(absl::string_view list,
+                                                               int default_port);
 
 }  // namespace scep::redis
 

@@ -181,10 +181,12 @@ TEST_F(RedisEnrollmentStoreTest, FrozenServerTimesOutAndRecovers) {
   EXPECT_EQ(store->RecordNonce("p", "n", "msg", absl::Minutes(1)).status().code(),
             kUnavailable);
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
-  // Meanwhile the pool does not try again: it fails at once, saying so.
+  // Meanwhile the pool does not try again: it fails at once, saying so
+  // and why it stopped trying.
   absl::Status fast = store->Ping();
   EXPECT_EQ(fast.code(), kUnavailable);
   EXPECT_TRUE(absl::StrContains(fast.message(), "not tried")) << fast;
+  EXPECT_TRUE(absl::StrContains(fast.message(), "Resource temporarily unavailable")) << fast;
   server_->Thaw();
   AwaitCooldown();
 

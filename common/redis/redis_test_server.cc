@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
@@ -92,6 +93,28 @@ bool RedisTestServer::Installed() {
 
 absl::StatusOr<std::unique_ptr<RedisTestServer>> RedisTestServer::Start(
     std::string password) {
+  return StartOn(std::move(password), {}, "");
+}
+
+absl::StatusOr<std::unique_ptr<RedisTestServer>> RedisTestServer::Start(
+    std::string password, std::vector<std::string> extra_args) {
+  return StartOn(std::move(password), std::move(extra_args), "");
+}
+
+absl::StatusOr<std::unique_ptr<RedisTestServer>> RedisTestServer::StartSentinel(
+    const std::string& master_name, int primary_port, std::string password) {
+  std::string config = absl::StrCat(
+      "port PORT\nbind 127.0.0.1\n",
+      "sentinel monitor ", master_name, " 127.0.0.1 ", primary_port, " 1\n",
+      "sentinel down-after-milliseconds ", master_name, " 1000\n",
+      "sentinel failover-timeout ", master_name, " 10000\n");
+  if (!password.empty()) absl::StrAppend(&config, "requirepass ", password, "\n");
+  return StartOn(std::move(password), {}, config);
+}
+
+absl::StatusOr<std::unique_ptr<RedisTestServer>> RedisTestServer::StartOn(
+    std::string password, std::vector<std::string> extra_args,
+    const std::string& sentinel_config) {
   if (!Installed()) return absl::NotFoundError("redis-server not on PATH");
   const char* tmp = getenv("TMPDIR");
   const std::string pattern = absl::StrCat(
@@ -105,8 +128,9 @@ absl::StatusOr<std::unique_ptr<RedisTestServer>> RedisTestServer::Start(
       return absl::InternalError("mkdtemp failed");
     }
     // On failure the destructor kills the process and removes `dir`.
-    std::unique_ptr<RedisTestServer> server(
-        new RedisTestServer(std::move(dir), port, password));
+    std::unique_ptr<RedisTestServer> server(new RedisTestServer(
+        std::move(dir), port, password, extra_args,
+        absl::StrReplaceAll(sentinel_config, {{"PORT", absl::StrCat(port)}})));
     last = server->Restart();
     if (last.ok()) return server;
   }
@@ -146,10 +170,20 @@ absl::Status RedisTestServer::Spawn() {
       "redis-server", "--port",    absl::StrCat(port_), "--bind", "127.0.0.1",
       "--save",       "",          "--appendonly",      "no",     "--dir",
       dir_,           "--logfile", dir_ + "/redis.log"};
-  if (!password_.empty()) {
+  if (!sentinel_config_.empty()) {
+    // A Sentinel rewrites its configuration file (what it learnt of the
+    // primary and replicas): written once, kept across Restart().
+    const std::string path = dir_ + "/sentinel.conf";
+    if (!std::filesystem::exists(path)) {
+      std::ofstream(path) << sentinel_config_ << "dir " << dir_ << "\nlogfile "
+                          << dir_ << "/redis.log\n";
+    }
+    args = {"redis-server", path, "--sentinel"};
+  } else if (!password_.empty()) {
     args.push_back("--requirepass");
     args.push_back(password_);
   }
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);

@@ -25,6 +25,15 @@ class RedisTestServer {
   // it does not come up.
   static absl::StatusOr<std::unique_ptr<RedisTestServer>> Start(
       std::string password = "");
+  // The same with more redis-server arguments (e.g. --replicaof 127.0.0.1 P).
+  static absl::StatusOr<std::unique_ptr<RedisTestServer>> Start(
+      std::string password, std::vector<std::string> extra_args);
+  // A Sentinel (redis-server --sentinel) monitoring the primary
+  // 127.0.0.1:`primary_port` as `master_name`, quorum 1, which calls it down
+  // after 1 s without an answer; it requires `password` from its clients
+  // when non-empty.
+  static absl::StatusOr<std::unique_ptr<RedisTestServer>> StartSentinel(
+      const std::string& master_name, int primary_port, std::string password = "");
 
   // Kills the server and removes its directory.
   ~RedisTestServer();
@@ -48,8 +57,19 @@ class RedisTestServer {
   absl::StatusOr<std::string> Command(const std::vector<std::string>& argv);
 
  private:
-  RedisTestServer(std::string dir, int port, std::string password)
-      : dir_(std::move(dir)), port_(port), password_(std::move(password)) {}
+  RedisTestServer(std::string dir, int port, std::string password,
+                  std::vector<std::string> extra_args, std::string sentinel_config)
+      : dir_(std::move(dir)),
+        port_(port),
+        password_(std::move(password)),
+        extra_args_(std::move(extra_args)),
+        sentinel_config_(std::move(sentinel_config)) {}
+
+  // Start() and StartSentinel(): `sentinel_config` (with PORT for the port)
+  // non-empty starts a Sentinel with that configuration.
+  static absl::StatusOr<std::unique_ptr<RedisTestServer>> StartOn(
+      std::string password, std::vector<std::string> extra_args,
+      const std::string& sentinel_config);
 
   absl::Status Spawn();
   absl::Status AwaitPing();
@@ -57,6 +77,8 @@ class RedisTestServer {
   const std::string dir_;
   const int port_;
   const std::string password_;
+  const std::vector<std::string> extra_args_;
+  const std::string sentinel_config_;
   pid_t pid_ = -1;
 };
 

@@ -13,6 +13,15 @@ ABSL_FLAG(std::string, signer, "dns:///127.0.0.1:9090",
 ABSL_FLAG(int, signer_deadline_ms, 5000, "deadline of each signer call");
 ABSL_FLAG(std::string, redis_host, "127.0.0.1", "Redis host");
 ABSL_FLAG(int, redis_port, 6379, "Redis port");
+ABSL_FLAG(std::string, redis_sentinels, "",
+          "comma-separated host:port of Redis Sentinels (port 26379 when left "
+          "out; [address]:port for IPv6); set, the primary is the one they name "
+          "as --redis_sentinel_master and --redis_host/--redis_port are not used");
+ABSL_FLAG(std::string, redis_sentinel_master, "mymaster",
+          "name under which the Sentinels monitor the primary");
+ABSL_FLAG(std::string, redis_sentinel_password_file, "",
+          "file holding the Sentinels' own password (their requirepass; else env "
+          "SCEP_REDIS_SENTINEL_PASSWORD); neither: no AUTH to the Sentinels");
 ABSL_FLAG(std::string, redis_username, "",
           "Redis 6+ ACL user for AUTH (needs a password); empty: the default user");
 ABSL_FLAG(std::string, redis_password_file, "",

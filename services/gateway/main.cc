@@ -366,7 +366,7 @@ int main(int argc, char** argv) {
               .Str("profile", options.profile.name)
               .Int("metrics_port", (*metrics_server)->port())
               .Str("signer", signer_options.target)
-              .Str("redis", absl::StrCat(redis_options.host, ":", redis_options.port))
+              .Str("redis", scep::gateway::RedisTarget(redis_options))
               .Bool("redis_auth", !redis_options.password.empty()));
 
   int sig = 0;

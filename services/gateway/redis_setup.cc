@@ -10,6 +10,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/base/status_macros.h"
 #include "common/base/secret.h"
@@ -36,6 +37,15 @@ void UnreplicatedWrites::Report(absl::string_view operation, int64_t acknowledge
                 .Str("note", "answered before replicas had it: a failover now could lose it"));
 }
 
+std::string RedisTarget(const redis::RedisOptions& options) {
+  if (options.sentinels.empty()) return absl::StrCat(options.host, ":", options.port);
+  return absl::StrCat("sentinel:", options.sentinel_master, "@",
+                      absl::StrJoin(options.sentinels, ",",
+                                    [](std::string* out, const redis::RedisEndpoint& s) {
+                                      absl::StrAppend(out, s.host, ":", s.port);
+                                    }));
+}
+
 absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* unreplicated) {
   redis::RedisOptions options;
   options.host = absl::GetFlag(FLAGS_redis_host);
@@ -48,6 +58,30 @@ absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* un
         base::ReadSecret("Redis password", path, "SCEP_REDIS_PASSWORD");
     if (!password.ok()) return password.status();
     options.password = *std::move(password);
+  }
+  absl::StatusOr<std::vector<redis::RedisEndpoint>> sentinels =
+      redis::ParseRedisEndpoints(absl::GetFlag(FLAGS_redis_sentinels), 26379);
+  if (!sentinels.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--redis_sentinels: ", sentinels.status().message()));
+  }
+  options.sentinels = *std::move(sentinels);
+  options.sentinel_master = absl::GetFlag(FLAGS_redis_sentinel_master);
+  if (!options.sentinels.empty() && options.sentinel_master.empty()) {
+    return absl::InvalidArgumentError("--redis_sentinel_master must name the primary");
+  }
+  const std::string sentinel_path = absl::GetFlag(FLAGS_redis_sentinel_password_file);
+  const char* sentinel_env = std::getenv("SCEP_REDIS_SENTINEL_PASSWORD");
+  if (!sentinel_path.empty() || (sentinel_env != nullptr && *sentinel_env != '\0')) {
+    if (options.sentinels.empty()) {
+      return absl::InvalidArgumentError(
+          "a Sentinel password (--redis_sentinel_password_file or "
+          "SCEP_REDIS_SENTINEL_PASSWORD) needs --redis_sentinels");
+    }
+    absl::StatusOr<std::string> password = base::ReadSecret(
+        "Redis Sentinel password", sentinel_path, "SCEP_REDIS_SENTINEL_PASSWORD");
+    if (!password.ok()) return password.status();
+    options.sentinel_password = *std::move(password);
   }
   options.pool_size = static_cast<size_t>(absl::GetFlag(FLAGS_workers));
   const int timeout_ms = absl::GetFlag(FLAGS_redis_timeout_ms);

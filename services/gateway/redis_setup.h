@@ -44,6 +44,10 @@ class UnreplicatedWrites {
 // InvalidArgument naming the flag when one is out of range.
 absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* unreplicated);
 
+// Where Redis is, for the start-up line: "host:port", or
+// "sentinel:<master>@s1:26379,s2:26379".
+std::string RedisTarget(const redis::RedisOptions& options);
+
 // Issuance notices (--notice_* flags): when a profile has notify.url, the
 // Redis queue and a notifier to start (named host-pid in the queue); both
 // null otherwise. InvalidArgument naming the flag when one is out of range.

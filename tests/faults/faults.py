@@ -31,16 +31,20 @@ CONCURRENCY = int(os.environ.get("SCEP_FAULTS_CONCURRENCY", "12"))
 SIGNER_DEADLINE_MS = 1000
 
 
-def resp_command(port, *args, timeout=5):
-    """One Redis command over RESP; returns the decoded reply."""
+def resp_command(port, *args, timeout=5, password=None):
+    """One Redis command over RESP; returns the decoded reply. password:
+    AUTH first, on the same connection."""
+    commands = ([("AUTH", password)] if password else []) + [args]
     with socket.create_connection(("127.0.0.1", port), timeout) as s:
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        out = b""
+        for command in commands:
+            out += b"*%d\r\n" % len(command)
+            for a in command:
+                a = a if isinstance(a, bytes) else str(a).encode()
+                out += b"$%d\r\n%s\r\n" % (len(a), a)
         s.sendall(out)
         f = s.makefile("rb")
-        return _read_reply(f)
+        return [_read_reply(f) for _ in commands][-1]
 
 
 def _read_reply(f):
