@@ -347,7 +347,7 @@ absl::StatusOr<RedisEndpoint> RedisConnectionPool::FindPrimary(
     // AskSentinel's transport errors start with "Redis <operation>: ".
     absl::string_view message = primary.status().message();
     absl::ConsumePrefix(&message, absl::StrCat("Redis ", operation, ": "));
-    why.push_back(absl::StrCat(sentinel.host, ":", sentinel.port, " ", message));
+    why.push_back(absl::StrCat(sentinel.host, ":", sentinel.port, ": ", message));
   }
   return absl::UnavailableError(
       absl::StrCat("Redis ", operation, ": no Sentinel named the primary '",

@@ -361,6 +361,10 @@ class ValuesSchema(unittest.TestCase):
             "Redis username with spaces": {"redis": {"auth": {"username": "a b"}}},
             "WAIT timeout of the Redis timeout": {"redis": {"waitTimeoutMs": 1000}},
             "more WAIT replicas than the gateway takes": {"redis": {"waitReplicas": 17}},
+            "two Sentinels in one item": {"redis": {"sentinel": {"hosts": ["s1:26379,s2"]}}},
+            "IPv6 Sentinel without brackets": {"redis": {"sentinel": {"hosts": ["fd00::7"]}}},
+            "Sentinel master name empty": {"redis": {"sentinel": {"masterName": ""}}},
+            "typo in sentinel": {"redis": {"sentinel": {"host": ["s1"]}}},
             "RA key Secret key empty": {"signer": {"raKeyFile": {"existingSecret": "k",
                                                                  "key": ""}}},
             "typo in raKeyFile": {"signer": {"raKeyFile": {"secret": "k"}}},
@@ -1125,6 +1129,24 @@ networkPolicy:
     enabled: true
 """
 
+SENTINEL_REDIS = """
+redis:
+  sentinel:
+    enabled: true
+    hosts: ["redis-node-0.redis-headless:26380", "redis-node-1.redis-headless",
+            "[fd00::7]:26380"]
+    masterName: scep-primary
+    auth:
+      enabled: true
+  auth:
+    enabled: true
+    existingSecret: redis
+    key: redis-password
+networkPolicy:
+  egress:
+    enabled: true
+"""
+
 
 class Helm(unittest.TestCase):
     """Runs only where a helm binary is on PATH (none can be installed here)."""
@@ -1152,6 +1174,11 @@ class Helm(unittest.TestCase):
             extra.write(EXTERNAL_REDIS_ACL)
             extra.flush()
             variants["external Redis ACL + admin TLS"] = ["-f", extra.name]
+            sentinel = tempfile.NamedTemporaryFile("w", suffix=".yaml")
+            sentinel.write(SENTINEL_REDIS)
+            sentinel.flush()
+            variants["Redis Sentinel"] = ["-f", sentinel.name, "--set",
+                                          "redis.sentinel.auth.key=redis-password"]
             for name, args in variants.items():
                 with self.subTest(values=name):
                     rendered = self.run_helm("template", "scep", CHART, "--namespace",
@@ -1212,6 +1239,23 @@ class Helm(unittest.TestCase):
         gateway = [d for d in docs if d["kind"] == "Deployment"
                    and d["metadata"]["name"].endswith("-gateway")][0]
         args = gateway["spec"]["template"]["spec"]["containers"][0]["args"]
+        if variant == "Redis Sentinel":
+            self.assertIn("--redis_sentinels=redis-node-0.redis-headless:26380,"
+                          "redis-node-1.redis-headless,[fd00::7]:26380", args)
+            self.assertIn("--redis_sentinel_master=scep-primary", args)
+            self.assertIn("--redis_sentinel_password_file=/secrets/redis-sentinel/password", args)
+            self.assertFalse([a for a in args if a.startswith("--redis_host")])
+            self.assertIn(("redis", "redis-password", "redis-sentinel/password"),
+                          secret_items(gateway["spec"]["template"]["spec"], "secrets"))
+            policy = [d for d in docs if d["kind"] == "NetworkPolicy"
+                      and d["metadata"]["name"].endswith("-gateway")][0]
+            ports = sorted(p["port"] for rule in policy["spec"]["egress"]
+                           for p in rule.get("ports", []))
+            self.assertIn(26379, ports)  # the Sentinel given without a port
+            self.assertEqual(ports.count(26380), 1)
+            self.assertIn(6379, ports)  # the primary, at the port the Sentinels announce
+        else:
+            self.assertFalse([a for a in args if a.startswith("--redis_sentinel")])
         services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
         if variant == "defaults":
             self.assertIn("--admin_port=0", args)
@@ -1237,6 +1281,10 @@ class Helm(unittest.TestCase):
                                               "--set", "redis.auth.enabled=true",
                                               "--set", "redis.auth.username=scep"],
             "external Redis AUTH without a password": ["--set", "redis.auth.enabled=true"],
+            "Sentinel with the bundled Redis": ["--set", "redis.bundled.enabled=true",
+                                                "--set", "redis.sentinel.enabled=true",
+                                                "--set", "redis.sentinel.hosts[0]=s:26379"],
+            "Sentinel without its addresses": ["--set", "redis.sentinel.enabled=true"],
             "WAIT with the bundled Redis": ["--set", "redis.bundled.enabled=true",
                                             "--set", "redis.waitReplicas=1"],
             "RA key file with softhsm": ["--set", "signer.softhsm.enabled=true",

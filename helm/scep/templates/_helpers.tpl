@@ -141,6 +141,10 @@ spec:
 {{- default (include "scep.admin.tlsSecret" .) .Values.admin.tls.clientCA.secretName -}}
 {{- end -}}
 
+{{- define "scep.redis.sentinelSecretName" -}}
+{{- default (include "scep.redis.authSecretName" .) .Values.redis.sentinel.auth.existingSecret -}}
+{{- end -}}
+
 {{- define "scep.redis.authSecretName" -}}
 {{- default (printf "%s-redis-auth" (include "scep.fullname" .)) .Values.redis.auth.existingSecret -}}
 {{- end -}}
@@ -163,6 +167,12 @@ Included by the gateway Deployment (always rendered).
 {{- end -}}
 {{- if and $r.auth.enabled (not $r.bundled.enabled) (not $r.auth.existingSecret) (not $r.auth.value) -}}
 {{- fail "redis.auth.enabled with an external Redis needs its password: redis.auth.existingSecret (or redis.auth.value)" -}}
+{{- end -}}
+{{- if and $r.sentinel.enabled $r.bundled.enabled -}}
+{{- fail "redis.sentinel is for an external Redis run with Sentinels; the bundled Redis has none (disable one of them)" -}}
+{{- end -}}
+{{- if and $r.sentinel.enabled (not $r.sentinel.hosts) -}}
+{{- fail "redis.sentinel.enabled needs redis.sentinel.hosts (the Sentinels' host:port)" -}}
 {{- end -}}
 {{- if and $r.bundled.enabled (gt (int $r.waitReplicas) 0) -}}
 {{- fail "redis.waitReplicas is for a replicated external Redis; the bundled Redis has no replica (every write would wait redis.waitTimeoutMs for none)" -}}
