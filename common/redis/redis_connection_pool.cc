@@ -237,14 +237,17 @@ bool RedisConnectionPool::AtPrimary(const redisContext& context) const {
 }
 
 void RedisConnectionPool::Adopt(const RedisEndpoint& primary) {
-  std::vector<ContextPtr> stale;
-  absl::MutexLock lock(&mu_);
-  if (primary.host == primary_.host && primary.port == primary_.port) return;
-  primary_ = primary;
-  for (ContextPtr& context : idle_) {
-    if (!AtPrimary(*context)) stale.push_back(std::move(context));
+  std::vector<ContextPtr> stale;  // closed after the lock is released
+  {
+    absl::MutexLock lock(&mu_);
+    if (primary.host == primary_.host && primary.port == primary_.port) return;
+    primary_ = primary;
+    for (ContextPtr& context : idle_) {
+      if (!AtPrimary(*context)) stale.push_back(std::move(context));
+    }
+    std::erase(idle_, nullptr);
   }
-  std::erase(idle_, nullptr);
+  if (options_.on_primary != nullptr) options_.on_primary(primary);
 }
 
 void RedisConnectionPool::Recheck(absl::string_view operation) {

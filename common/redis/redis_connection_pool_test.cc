@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/redis/redis_certificate_index.h"
 #include "common/redis/redis_enrollment_store.h"
@@ -448,7 +449,14 @@ TEST_F(RedisPoolSentinelTest, CommandsGoToThePrimaryTheSentinelNames) {
 }
 
 TEST_F(RedisPoolSentinelTest, AfterAFailoverCommandsGoToTheNewPrimary) {
-  std::unique_ptr<RedisConnectionPool> pool = Pool(Options());
+  RedisOptions options = Options();
+  absl::Mutex mu;
+  std::vector<int> primaries;  // ports on_primary was told of
+  options.on_primary = [&](const RedisEndpoint& primary) {
+    absl::MutexLock lock(&mu);
+    primaries.push_back(primary.port);
+  };
+  std::unique_ptr<RedisConnectionPool> pool = Pool(options);
   ASSERT_NE(pool, nullptr);
   ASSERT_TRUE(pool->Run("Set", {"SET", "scep:before", "1"}).ok());
   ASSERT_TRUE(Within(absl::Seconds(30), [&] {
@@ -480,6 +488,8 @@ TEST_F(RedisPoolSentinelTest, AfterAFailoverCommandsGoToTheNewPrimary) {
   got = replica_->Command({"GET", "scep:before"});  // replicated before the failover
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(*got, "1");
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(primaries, (std::vector<int>{primary_->port(), replica_->port()}));
 }
 
 TEST_F(RedisPoolSentinelTest, AnUnknownPrimaryNameIsUnavailableAndNamed) {

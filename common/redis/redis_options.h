@@ -38,6 +38,10 @@ struct RedisOptions {
   // per pool): a primary replaced while it stays up (a manual failover, a
   // partition) is left before Sentinel gets to reconfigure it.
   absl::Duration sentinel_recheck = absl::Seconds(1);
+  // Told of each primary a pool starts using (its first, and each one the
+  // Sentinels name after a failover), outside the pool's locks. Every pool
+  // made from these options calls it: the callee deduplicates.
+  std::function<void(const RedisEndpoint& primary)> on_primary;
   // Secret. AUTH to the sentinels (their own `requirepass`) when non-empty;
   // never logged nor put in a Status message.
   std::string sentinel_password;

@@ -94,6 +94,12 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
                         .Help("Writes (transaction completions, revocations) Redis answered "
                               "before --redis_wait_replicas replicas acknowledged them.")
                         .Register(registry)),
+      primary_changes_(prometheus::BuildCounter()
+                           .Name("scep_gateway_redis_primary_changes_total")
+                           .Help("Times the Redis Sentinels named another primary than the "
+                                 "one the gateway used (failovers; --redis_sentinels).")
+                           .Register(registry)
+                           .Add({})),
       renewed_(prometheus::BuildCounter()
                    .Name("scep_gateway_certificates_renewed_total")
                    .Help("Certificates newly issued for a RenewalReq "
@@ -207,6 +213,8 @@ void GatewayMetrics::CertificateRenewed(absl::string_view profile) {
 void GatewayMetrics::RedisUnreplicated(absl::string_view operation) {
   unreplicated_.Add({{"operation", std::string(operation)}}).Increment();
 }
+
+void GatewayMetrics::RedisPrimaryChanged() { primary_changes_.Increment(); }
 
 void GatewayMetrics::CrlRevocationsRestored(int64_t count) {
   crl_restored_.Increment(static_cast<double>(count));

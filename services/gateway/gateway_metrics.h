@@ -98,6 +98,8 @@ class GatewayMetrics {
   void ClaimTakenOver(absl::string_view profile, absl::string_view by);
   // A write Redis answered before enough replicas acknowledged it.
   void RedisUnreplicated(absl::string_view operation);
+  // The Sentinels named another Redis primary (a failover).
+  void RedisPrimaryChanged();
   // Revocations Redis had lost, recorded again from a gateway's CRL.
   void CrlRevocationsRestored(int64_t count);
   // A certificate the index had lost, recorded again from the renewal it
@@ -123,6 +125,7 @@ class GatewayMetrics {
   prometheus::Counter& issued_;
   prometheus::Counter& crl_restored_;
   prometheus::Family<prometheus::Counter>& unreplicated_;
+  prometheus::Counter& primary_changes_;
   prometheus::Family<prometheus::Counter>& renewed_;
   prometheus::Family<prometheus::Counter>& revoked_;
   prometheus::Family<prometheus::Counter>& pending_;

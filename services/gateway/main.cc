@@ -165,8 +165,9 @@ int main(int argc, char** argv) {
 
   scep::gateway::UnreplicatedWrites unreplicated(&metrics, &log,
                                                  absl::GetFlag(FLAGS_redis_wait_replicas));
+  scep::gateway::SentinelPrimary sentinel_primary(&metrics, &log);
   absl::StatusOr<scep::redis::RedisOptions> redis_flags =
-      scep::gateway::RedisOptionsFromFlags(&unreplicated);
+      scep::gateway::RedisOptionsFromFlags(&unreplicated, &sentinel_primary);
   if (!redis_flags.ok()) return Fail(log, redis_flags.status());
   const scep::redis::RedisOptions& redis_options = *redis_flags;
   if (absl::GetFlag(FLAGS_ca_refresh_seconds) < 1) {

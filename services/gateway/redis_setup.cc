@@ -46,7 +46,31 @@ std::string RedisTarget(const redis::RedisOptions& options) {
                                     }));
 }
 
-absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* unreplicated) {
+void SentinelPrimary::Seen(const redis::RedisEndpoint& primary) {
+  const std::string now = absl::StrCat(primary.host, ":", primary.port);
+  std::string before;
+  {
+    absl::MutexLock lock(&mu_);
+    if (now == current_) return;
+    before = std::exchange(current_, now);
+  }
+  if (before.empty()) {
+    if (log_ != nullptr) {
+      log_->Log(metrics::LogRecord(metrics::LogLevel::kInfo, "redis_primary").Str("primary", now));
+    }
+    return;
+  }
+  if (metrics_ != nullptr) metrics_->RedisPrimaryChanged();
+  if (log_ != nullptr) {
+    log_->Log(metrics::LogRecord(metrics::LogLevel::kWarning, "redis_primary_changed")
+                  .Str("from", before)
+                  .Str("to", now)
+                  .Str("note", "the Sentinels named another primary (a failover)"));
+  }
+}
+
+absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* unreplicated,
+                                                          SentinelPrimary* primary) {
   redis::RedisOptions options;
   options.host = absl::GetFlag(FLAGS_redis_host);
   options.port = absl::GetFlag(FLAGS_redis_port);
@@ -82,6 +106,9 @@ absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* un
         "Redis Sentinel password", sentinel_path, "SCEP_REDIS_SENTINEL_PASSWORD");
     if (!password.ok()) return password.status();
     options.sentinel_password = *std::move(password);
+  }
+  if (!options.sentinels.empty() && primary != nullptr) {
+    options.on_primary = [primary](const redis::RedisEndpoint& p) { primary->Seen(p); };
   }
   options.pool_size = static_cast<size_t>(absl::GetFlag(FLAGS_workers));
   const int timeout_ms = absl::GetFlag(FLAGS_redis_timeout_ms);

@@ -3,8 +3,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/metrics/json_log.h"
@@ -37,12 +40,33 @@ class UnreplicatedWrites {
   std::atomic<int64_t> next_log_ns_{0};
 };
 
+// The primary the gateway's Redis pools use under Sentinel
+// (RedisOptions::on_primary): logs `redis_primary` (info) at the first,
+// `redis_primary_changed` (warning, from and to) and counts
+// scep_gateway_redis_primary_changes_total at each failover, once for all
+// pools. Thread-safe; `metrics` and `log` may be null.
+class SentinelPrimary {
+ public:
+  SentinelPrimary(GatewayMetrics* metrics, metrics::JsonLogger* log)
+      : metrics_(metrics), log_(log) {}
+
+  void Seen(const redis::RedisEndpoint& primary);
+
+ private:
+  GatewayMetrics* const metrics_;
+  metrics::JsonLogger* const log_;
+  absl::Mutex mu_;
+  std::string current_ ABSL_GUARDED_BY(mu_);  // host:port
+};
+
 // RedisOptions from the --redis_* flags (password from
 // --redis_password_file or SCEP_REDIS_PASSWORD, pool sized to --workers).
 // `unreplicated` (optional, must outlive the options) hears of writes
-// replicas did not acknowledge in time (--redis_wait_replicas).
+// replicas did not acknowledge in time (--redis_wait_replicas), `primary`
+// (optional, the same) of the primaries the Sentinels name.
 // InvalidArgument naming the flag when one is out of range.
-absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* unreplicated);
+absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* unreplicated,
+                                                          SentinelPrimary* primary = nullptr);
 
 // Where Redis is, for the start-up line: "host:port", or
 // "sentinel:<master>@s1:26379,s2:26379".

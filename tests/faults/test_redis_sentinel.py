@@ -109,6 +109,15 @@ class RedisSentinelFailover(faults.FaultTest):
                      if '"event":"not_ready"' in line and '"reason":"redis: Redis' in line]
         self.assertTrue(not_ready, [line for line in lines if "ready" in line][:5])
         self.assertRegex(not_ready[0], r"(Connection|connection|closed)")
+        # The failover, logged once for all the gateway's Redis pools, and counted.
+        self.assertIn(f'"event":"redis_primary","primary":"127.0.0.1:{stack.primary_port}"',
+                      stack.log("gateway")[:log_before])
+        changed = [line for line in lines if '"event":"redis_primary_changed"' in line]
+        self.assertEqual(len(changed), 1, changed)
+        self.assertIn(f'"from":"127.0.0.1:{stack.primary_port}",'
+                      f'"to":"127.0.0.1:{stack.replica_port}"', changed[0])
+        self.assertEqual(harness.metric(stack.scrape(), "scep_gateway_redis_primary_changes_total"),
+                         1)
         self.assertIn('"event":"ready"', "\n".join(lines[lines.index(not_ready[-1]):]))
         for text in stack.all_logs().values():
             self.assertNotIn(SENTINEL_PASSWORD, text)
