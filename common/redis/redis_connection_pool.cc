@@ -301,14 +301,24 @@ absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Open(
   return context;
 }
 
-absl::StatusOr<RedisEndpoint> RedisConnectionPool::AskSentinel(
-    const RedisEndpoint& sentinel, absl::string_view operation) const {
-  ASSIGN_OR_RETURN(ContextPtr context, Open(sentinel, operation));
-  bool refused = false;
-  if (!options_.sentinel_password.empty()) {
-    RETURN_IF_ERROR(SetUp(context.get(), operation, "AUTH to Sentinel",
-                          {"AUTH", options_.sentinel_password}, sigpipe_ignored_,
-                          &refused, options_.sentinel_password));
+absl::StatusOr<RedisEndpoint> RedisConnectionPool::AskSentinel(size_t index,
+                                                               absl::string_view operation) {
+  ContextPtr context;
+  {
+    absl::MutexLock lock(&mu_);
+    if (sentinel_context_ != nullptr && sentinel_context_index_ == index) {
+      context = std::move(sentinel_context_);
+    }
+  }
+  if (context != nullptr && !StillOpen(context.get())) context.reset();
+  if (context == nullptr) {
+    ASSIGN_OR_RETURN(context, Open(options_.sentinels[index], operation));
+    bool refused = false;
+    if (!options_.sentinel_password.empty()) {
+      RETURN_IF_ERROR(SetUp(context.get(), operation, "AUTH to Sentinel",
+                            {"AUTH", options_.sentinel_password}, sigpipe_ignored_,
+                            &refused, options_.sentinel_password));
+    }
   }
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
                    Send(context.get(), operation,
@@ -331,18 +341,24 @@ absl::StatusOr<RedisEndpoint> RedisConnectionPool::AskSentinel(
     return absl::UnavailableError("answered with no host and port");
   }
   primary.host.assign(reply->element[0]->str, reply->element[0]->len);
+  ContextPtr replaced;  // closed after the lock is released
+  {
+    absl::MutexLock lock(&mu_);
+    replaced = std::exchange(sentinel_context_, std::move(context));
+    sentinel_context_index_ = index;
+  }
   return primary;
 }
 
 absl::StatusOr<RedisEndpoint> RedisConnectionPool::FindPrimary(
-    absl::string_view operation) const {
+    absl::string_view operation) {
   const size_t count = options_.sentinels.size();
   const size_t first = sentinel_first_.load(std::memory_order_relaxed) % count;
   std::vector<std::string> why;
   for (size_t i = 0; i < count; ++i) {
     const size_t at = (first + i) % count;
     const RedisEndpoint& sentinel = options_.sentinels[at];
-    absl::StatusOr<RedisEndpoint> primary = AskSentinel(sentinel, operation);
+    absl::StatusOr<RedisEndpoint> primary = AskSentinel(at, operation);
     if (primary.ok()) {
       sentinel_first_.store(at, std::memory_order_relaxed);
       return primary;

@@ -115,9 +115,10 @@ class RedisConnectionPool {
   // Where the sentinels say the primary is: each asked in turn, starting
   // with the one that answered last. Unavailable, naming every sentinel and
   // why, when none names it.
-  absl::StatusOr<RedisEndpoint> FindPrimary(absl::string_view operation) const;
-  absl::StatusOr<RedisEndpoint> AskSentinel(const RedisEndpoint& sentinel,
-                                            absl::string_view operation) const;
+  absl::StatusOr<RedisEndpoint> FindPrimary(absl::string_view operation);
+  // Asks options_.sentinels[index], on the kept connection to it when
+  // there is one; keeps the connection after an answer.
+  absl::StatusOr<RedisEndpoint> AskSentinel(size_t index, absl::string_view operation);
   // With sentinels: asks them again when `sentinel_recheck` has passed
   // since the last time (one caller asks, the others go on).
   void Recheck(absl::string_view operation);
@@ -133,7 +134,7 @@ class RedisConnectionPool {
   const RedisOptions options_;
   const bool sigpipe_ignored_;  // SIGPIPE was SIG_IGN when the pool was made
   // Index into options_.sentinels of the one that answered last.
-  mutable std::atomic<size_t> sentinel_first_{0};
+  std::atomic<size_t> sentinel_first_{0};
   absl::Mutex mu_;
   std::vector<ContextPtr> idle_ ABSL_GUARDED_BY(mu_);
   size_t in_use_ ABSL_GUARDED_BY(mu_) = 0;
@@ -146,6 +147,10 @@ class RedisConnectionPool {
   // With sentinels: the primary they named last, and when to ask again.
   RedisEndpoint primary_ ABSL_GUARDED_BY(mu_);
   absl::Time recheck_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // One connection to the Sentinel that answered last, kept for the next
+  // question (each pool asks every `sentinel_recheck`).
+  ContextPtr sentinel_context_ ABSL_GUARDED_BY(mu_);
+  size_t sentinel_context_index_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace scep::redis

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/redis/redis_certificate_index.h"
@@ -490,6 +491,34 @@ TEST_F(RedisPoolSentinelTest, AfterAFailoverCommandsGoToTheNewPrimary) {
   EXPECT_EQ(*got, "1");
   absl::MutexLock lock(&mu);
   EXPECT_EQ(primaries, (std::vector<int>{primary_->port(), replica_->port()}));
+}
+
+TEST_F(RedisPoolSentinelTest, ThePoolAsksAgainOnOneKeptSentinelConnection) {
+  RedisOptions options = Options();
+  options.sentinel_recheck = absl::Milliseconds(5);
+  std::unique_ptr<RedisConnectionPool> pool = Pool(options);
+  ASSERT_NE(pool, nullptr);
+  auto sentinel_connections = [&] {
+    absl::StatusOr<std::string> info = sentinel_->Command({"INFO", "stats"});
+    EXPECT_TRUE(info.ok()) << info.status();
+    for (absl::string_view line : absl::StrSplit(info.value_or(""), "\r\n")) {
+      int64_t value = -1;
+      if (absl::ConsumePrefix(&line, "total_connections_received:") &&
+          absl::SimpleAtoi(line, &value)) {
+        return value;
+      }
+    }
+    ADD_FAILURE() << "no total_connections_received";
+    return int64_t{-1};
+  };
+  ASSERT_TRUE(pool->Run("Set", {"SET", "scep:k", "v"}).ok());
+  const int64_t before = sentinel_connections();
+  for (int i = 0; i < 20; ++i) {  // each command asks the Sentinel again
+    absl::SleepFor(absl::Milliseconds(10));
+    ASSERT_TRUE(pool->Run("Get", {"GET", "scep:k"}).ok());
+  }
+  // Only the INFO connections of this test (one per call) are new.
+  EXPECT_EQ(sentinel_connections() - before, 1);
 }
 
 TEST_F(RedisPoolSentinelTest, AnUnknownPrimaryNameIsUnavailableAndNamed) {
