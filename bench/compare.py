@@ -63,6 +63,9 @@ def parse_args():
                         "--candidate-build-dir the candidate is --build-dir")
     p.add_argument("--candidate-signer-args", default="",
                    help="extra scep-signer flags for the candidate")
+    p.add_argument("--candidate-redis-sentinel", action="store_true",
+                   help="the candidate's gateway finds Redis through a Redis Sentinel "
+                        "(--redis_sentinels) instead of its address")
     p.add_argument("--candidate-ra-key-file", action="store_true",
                    help="the candidate's RA key as a PEM file (scep-signer "
                         "--ra_key_file), only the CA key in the token: an HSM "
@@ -88,13 +91,14 @@ class Ours:
     measuring a change A/B in the same run)."""
 
     def __init__(self, name="ours", build_dir=None, gateway_args=(), signer_args=(),
-                 ra_key_file=False):
+                 ra_key_file=False, redis_sentinel=False):
         self.name = name
         self.build_dir = os.path.abspath(build_dir or ARGS.build_dir)
         self.stack = harness.Stack(challenge=ARGS.challenge, legacy=False,
                                    ca_key=ARGS.ca_key,
                                    gateway_args=ARGS.gateway_args.split() + list(gateway_args),
-                                   signer_args=signer_args, ra_key_file=ra_key_file)
+                                   signer_args=signer_args, ra_key_file=ra_key_file,
+                                   redis_sentinel=redis_sentinel)
 
     def start(self):
         harness.BUILD_DIR = self.build_dir  # binary() looks it up per call
@@ -258,11 +262,13 @@ def main():
         sys.exit(f"{BENCH} not built (ninja -C {ARGS.build_dir} scep-bench)")
     targets = [Ours()]
     if (ARGS.candidate_build_dir or ARGS.candidate_gateway_args
-            or ARGS.candidate_signer_args or ARGS.candidate_ra_key_file):
+            or ARGS.candidate_signer_args or ARGS.candidate_ra_key_file
+            or ARGS.candidate_redis_sentinel):
         targets.append(Ours("candidate", ARGS.candidate_build_dir,
                             gateway_args=ARGS.candidate_gateway_args.split(),
                             signer_args=ARGS.candidate_signer_args.split(),
-                            ra_key_file=ARGS.candidate_ra_key_file))
+                            ra_key_file=ARGS.candidate_ra_key_file,
+                            redis_sentinel=ARGS.candidate_redis_sentinel))
     if not ARGS.skip_micromdm:
         targets.append(Micromdm())
     results = {"args": vars(ARGS), "uptime_before": open("/proc/loadavg").read().strip(),

@@ -161,7 +161,8 @@ class Stack:
                  ca_key="rsa:2048", signer_tls=None, gateway_tls=None,
                  gateway_args=(), signer_args=(), admin_token=None,
                  profiles=None, issuing_cas=(), ra_key_file=False, ra_token=None,
-                 ra_other_module=False, provision_args=(), http_port=None):
+                 ra_other_module=False, provision_args=(), http_port=None,
+                 redis_sentinel=False):
         """signer_tls: dict(cert, key[, client_ca]) for the signer's gRPC
         TLS; gateway_tls: dict(ca[, cert, key]) for the gateway's side.
         Without them both run plaintext, which must be asked for
@@ -169,7 +170,10 @@ class Stack:
         files beside their certificates (ra-key.pem), not in the token.
         ra_token: the RA keys in this other token (its own PIN, RA_PIN);
         ra_other_module: reached through a copy of the SoftHSMv2 module, as
-        another HSM's library would be."""
+        another HSM's library would be. redis_sentinel: a Redis Sentinel
+        ("sentinel") monitors the stack's Redis as "scep", and the gateway
+        finds Redis through it (--redis_sentinels) instead of its port."""
+        self.redis_sentinel = redis_sentinel
         self.challenge = challenge
         self.legacy = legacy
         self.ca_key = ca_key
@@ -263,6 +267,8 @@ class Stack:
         self.ca_pem = os.path.join(self.pki, "ca.pem")
         self.ra_pem = os.path.join(self.pki, "ra.pem")
         self.start_redis()
+        if self.redis_sentinel:
+            self.start_sentinel()
         self.signer_port = free_port()
         self.signer_metrics_port = free_port()
         self.start_signer()
@@ -302,6 +308,21 @@ class Stack:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("redis-server did not start")
+
+    def start_sentinel(self):
+        self.sentinel_port = free_port()
+        conf = os.path.join(self.dir, "sentinel.conf")
+        with open(conf, "w") as f:
+            f.write(f"port {self.sentinel_port}\nbind 127.0.0.1\ndir {self.dir}\n"
+                    f"sentinel monitor scep 127.0.0.1 {self.redis_port} 1\n")
+        self.spawn("sentinel", ["redis-server", conf, "--sentinel"])
+        wait_for(lambda: subprocess.run(
+            ["redis-cli", "-p", str(self.sentinel_port), "SENTINEL",
+             "GET-MASTER-ADDR-BY-NAME", "scep"], capture_output=True, text=True,
+            timeout=5).stdout.split() == ["127.0.0.1", str(self.redis_port)],
+            timeout=10, what="the Sentinel")
+        self.gateway_args += [f"--redis_sentinels=127.0.0.1:{self.sentinel_port}",
+                              "--redis_sentinel_master=scep"]
 
     def start_signer(self):
         self.spawn("signer", self.signer_argv() + self.signer_args)
