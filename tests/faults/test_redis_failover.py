@@ -27,6 +27,13 @@ class FailoverStack(faults.FaultStack):
         super().start_redis(port)
         if self.balancer is not None:
             return
+        self.start_replica()
+        self.balancer = Balancer([self.primary_port])
+        self.redis_port = self.balancer.port
+
+    def start_replica(self):
+        """The stack's Redis becomes primary_port; a replica of it (AOF,
+        fsync always) replica_port, in sync when this returns."""
         self.primary_port = self.redis_port
         self.replica_port = harness.free_port()
         replica_dir = os.path.join(self.dir, "replica")
@@ -38,8 +45,6 @@ class FailoverStack(faults.FaultStack):
             "--replicaof", "127.0.0.1", str(self.replication_port())])
         self.wait_for(lambda: b"master_link_status:up" in faults.resp_command(
             self.replica_port, "INFO", "replication"), "the replica to sync")
-        self.balancer = Balancer([self.primary_port])
-        self.redis_port = self.balancer.port
 
     def replication_port(self):
         """Where the replica reaches its primary (a subclass may put a

@@ -17,26 +17,18 @@ MASTER = "scep-primary"
 SENTINEL_PASSWORD = "Sentinel-Secret-4c1e"
 
 
-class SentinelStack(faults.FaultStack):
+class SentinelStack(FailoverStack):
     """The primary ("redis"), its replica ("redis-replica") and a Sentinel
-    watching them ("sentinel"); the gateway is given only the Sentinel."""
+    watching them ("sentinel"); the gateway is given only the Sentinel (no
+    balancer)."""
 
     sentinel_port = None
 
     def start_redis(self, port=None):
-        super().start_redis(port)
+        faults.FaultStack.start_redis(self, port)
         if self.sentinel_port is not None:
             return
-        self.primary_port = self.redis_port
-        self.replica_port = harness.free_port()
-        replica_dir = os.path.join(self.dir, "replica")
-        os.makedirs(replica_dir)
-        self.spawn("redis-replica", [
-            "redis-server", "--port", str(self.replica_port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-            "--dir", replica_dir, "--replicaof", "127.0.0.1", str(self.primary_port)])
-        FailoverStack.wait_for(lambda: b"master_link_status:up" in faults.resp_command(
-            self.replica_port, "INFO", "replication"), "the replica to sync")
+        self.start_replica()
 
         self.sentinel_port = harness.free_port()
         sentinel_dir = os.path.join(self.dir, "sentinel")
@@ -51,7 +43,7 @@ class SentinelStack(faults.FaultStack):
         self.spawn("sentinel", ["redis-server", conf, "--sentinel"])
         # It learns of the replica from the primary's INFO; without that it
         # has no one to promote.
-        FailoverStack.wait_for(
+        self.wait_for(
             lambda: str(self.replica_port).encode() in b" ".join(
                 field for replica in self.sentinel("SENTINEL", "REPLICAS", MASTER)
                 for field in replica),
@@ -65,10 +57,6 @@ class SentinelStack(faults.FaultStack):
 
     def sentinel(self, *args):
         return faults.resp_command(self.sentinel_port, *args, password=SENTINEL_PASSWORD)
-
-    @staticmethod
-    def role(port):
-        return faults.resp_command(port, "ROLE")[0].decode()
 
     def named_primary(self):
         _, port = self.sentinel("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER)
@@ -89,10 +77,10 @@ class RedisSentinelFailover(faults.FaultTest):
         signer_before = self.signer_issued()
 
         def promoted():
-            FailoverStack.wait_for(lambda: stack.named_primary() == stack.replica_port,
-                                   "the Sentinel to promote the replica", timeout=30)
-            FailoverStack.wait_for(lambda: stack.role(stack.replica_port) == "master",
-                                   "the replica to be primary")
+            stack.wait_for(lambda: stack.named_primary() == stack.replica_port,
+                           "the Sentinel to promote the replica", timeout=30)
+            stack.wait_for(lambda: stack.role(stack.replica_port) == "master",
+                           "the replica to be primary")
             stack.redis_port = stack.replica_port  # where the checks count now
 
         figures, _ = self.run_with_fault(
