@@ -13,12 +13,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/strip.h"
 #include "common/base/status_macros.h"
+#include "common/redis/redis_connection_internal.h"
 #include "common/redis/unconfirmed_write.h"
 
 namespace scep::redis {
@@ -76,8 +74,10 @@ bool SigpipeIgnored() {
   return sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_IGN;
 }
 
-// One command on `context`. Unavailable on transport failure, after which
-// the context is unusable.
+}  // namespace
+
+namespace internal {
+
 absl::StatusOr<RedisReplyPtr> Send(redisContext* context,
                                    absl::string_view operation,
                                    absl::Span<const absl::string_view> argv,
@@ -100,14 +100,10 @@ absl::StatusOr<RedisReplyPtr> Send(redisContext* context,
   return reply;
 }
 
-// Sends a connection set-up command; an error reply is Unavailable too.
-// `what` names the command in messages; the arguments never appear there,
-// and `secret` (when non-empty) is masked should the server ever echo it.
-// `refused` is set when the server answered with an error reply.
 absl::Status SetUp(redisContext* context, absl::string_view operation,
                    absl::string_view what,
                    absl::Span<const absl::string_view> argv, bool sigpipe_ignored,
-                   bool* refused, absl::string_view secret = {}) {
+                   bool* refused, absl::string_view secret) {
   ASSIGN_OR_RETURN(RedisReplyPtr reply, Send(context, operation, argv, sigpipe_ignored));
   if (reply->type == REDIS_REPLY_ERROR) {
     *refused = true;
@@ -118,6 +114,17 @@ absl::Status SetUp(redisContext* context, absl::string_view operation,
   }
   return absl::OkStatus();
 }
+
+bool StillOpen(const redisContext* context) {
+  if (context->err != 0) return false;
+  char byte;
+  const ssize_t n = recv(context->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace internal
+
+namespace {
 
 // Error replies that mean the connection's identity cannot run commands at
 // all (no AUTH, wrong credentials, ACL refusal): a deployment fault, not a
@@ -152,16 +159,11 @@ bool NotNow(const redisReply& reply) {
   return false;
 }
 
-// False when the server closed the connection while it sat idle (or it
-// holds unexpected bytes): reusing it would fail the caller's command.
-bool StillOpen(const redisContext* context) {
-  if (context->err != 0) return false;
-  char byte;
-  const ssize_t n = recv(context->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
 }  // namespace
+
+using internal::Send;
+using internal::SetUp;
+using internal::StillOpen;
 
 absl::StatusOr<std::unique_ptr<RedisConnectionPool>> RedisConnectionPool::New(
     RedisOptions options) {
@@ -230,39 +232,6 @@ absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Acquire(
   return ContextPtr();
 }
 
-bool RedisConnectionPool::AtPrimary(const redisContext& context) const {
-  if (options_.sentinels.empty()) return true;
-  return context.tcp.port == primary_.port && context.tcp.host != nullptr &&
-         primary_.host == context.tcp.host;
-}
-
-void RedisConnectionPool::Adopt(const RedisEndpoint& primary) {
-  std::vector<ContextPtr> stale;  // closed after the lock is released
-  {
-    absl::MutexLock lock(&mu_);
-    if (primary.host == primary_.host && primary.port == primary_.port) return;
-    primary_ = primary;
-    for (ContextPtr& context : idle_) {
-      if (!AtPrimary(*context)) stale.push_back(std::move(context));
-    }
-    std::erase(idle_, nullptr);
-  }
-  if (options_.on_primary != nullptr) options_.on_primary(primary);
-}
-
-void RedisConnectionPool::Recheck(absl::string_view operation) {
-  if (options_.sentinels.empty()) return;
-  {
-    absl::MutexLock lock(&mu_);
-    const absl::Time now = absl::Now();
-    if (now < recheck_at_) return;
-    recheck_at_ = now + options_.sentinel_recheck;
-  }
-  absl::StatusOr<RedisEndpoint> primary = FindPrimary(operation);
-  // No answer: the connections stay where they are (the command will tell).
-  if (primary.ok()) Adopt(*primary);
-}
-
 bool RedisConnectionPool::SlotFree() const {
   return in_use_ < options_.pool_size;
 }
@@ -299,101 +268,6 @@ absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Open(
     return TransportError(operation, context.get());
   }
   return context;
-}
-
-absl::StatusOr<RedisEndpoint> RedisConnectionPool::AskSentinel(size_t index,
-                                                               absl::string_view operation) {
-  ContextPtr context;
-  {
-    absl::MutexLock lock(&mu_);
-    if (sentinel_context_ != nullptr && sentinel_context_index_ == index) {
-      context = std::move(sentinel_context_);
-    }
-  }
-  if (context != nullptr && !StillOpen(context.get())) context.reset();
-  if (context == nullptr) {
-    ASSIGN_OR_RETURN(context, Open(options_.sentinels[index], operation));
-    bool refused = false;
-    if (!options_.sentinel_password.empty()) {
-      RETURN_IF_ERROR(SetUp(context.get(), operation, "AUTH to Sentinel",
-                            {"AUTH", options_.sentinel_password}, sigpipe_ignored_,
-                            &refused, options_.sentinel_password));
-    }
-  }
-  ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   Send(context.get(), operation,
-                        {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", options_.sentinel_master},
-                        sigpipe_ignored_));
-  if (reply->type == REDIS_REPLY_NIL) {
-    return absl::UnavailableError(
-        absl::StrCat("does not monitor '", options_.sentinel_master, "'"));
-  }
-  if (reply->type == REDIS_REPLY_ERROR) {
-    return absl::UnavailableError(absl::string_view(reply->str, reply->len));
-  }
-  RedisEndpoint primary;
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-      reply->element[0]->type != REDIS_REPLY_STRING ||
-      reply->element[1]->type != REDIS_REPLY_STRING ||
-      !absl::SimpleAtoi(absl::string_view(reply->element[1]->str, reply->element[1]->len),
-                        &primary.port) ||
-      primary.port < 1 || primary.port > 65535 || reply->element[0]->len == 0) {
-    return absl::UnavailableError("answered with no host and port");
-  }
-  primary.host.assign(reply->element[0]->str, reply->element[0]->len);
-  ContextPtr replaced;  // closed after the lock is released
-  {
-    absl::MutexLock lock(&mu_);
-    replaced = std::exchange(sentinel_context_, std::move(context));
-    sentinel_context_index_ = index;
-  }
-  return primary;
-}
-
-absl::StatusOr<RedisEndpoint> RedisConnectionPool::FindPrimary(
-    absl::string_view operation) {
-  const size_t count = options_.sentinels.size();
-  const size_t first = sentinel_first_.load(std::memory_order_relaxed) % count;
-  std::vector<std::string> why;
-  for (size_t i = 0; i < count; ++i) {
-    const size_t at = (first + i) % count;
-    const RedisEndpoint& sentinel = options_.sentinels[at];
-    absl::StatusOr<RedisEndpoint> primary = AskSentinel(at, operation);
-    if (primary.ok()) {
-      sentinel_first_.store(at, std::memory_order_relaxed);
-      return primary;
-    }
-    // AskSentinel's transport errors start with "Redis <operation>: ".
-    absl::string_view message = primary.status().message();
-    absl::ConsumePrefix(&message, absl::StrCat("Redis ", operation, ": "));
-    why.push_back(absl::StrCat(sentinel.host, ":", sentinel.port, ": ", message));
-  }
-  return absl::UnavailableError(
-      absl::StrCat("Redis ", operation, ": no Sentinel named the primary '",
-                   options_.sentinel_master, "' (", absl::StrJoin(why, "; "), ")"));
-}
-
-absl::Status RedisConnectionPool::CheckPrimary(redisContext* context,
-                                               const RedisEndpoint& primary,
-                                               absl::string_view operation,
-                                               bool* refused) const {
-  ASSIGN_OR_RETURN(RedisReplyPtr reply, Send(context, operation, {"ROLE"}, sigpipe_ignored_));
-  if (reply->type == REDIS_REPLY_ERROR) {
-    *refused = true;
-    return absl::UnavailableError(absl::StrCat(
-        "Redis ", operation, ": ROLE refused (the Redis user needs +role): ",
-        absl::string_view(reply->str, reply->len)));
-  }
-  absl::string_view role;
-  if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
-      reply->element[0]->type == REDIS_REPLY_STRING) {
-    role = absl::string_view(reply->element[0]->str, reply->element[0]->len);
-  }
-  if (role == "master") return absl::OkStatus();
-  return absl::UnavailableError(absl::StrCat(
-      "Redis ", operation, ": ", primary.host, ":", primary.port,
-      ", which Sentinel named the primary '", options_.sentinel_master, "', is ",
-      role == "slave" ? "a replica" : "not a primary", " (a failover under way?)"));
 }
 
 absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Connect(

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -17,6 +18,20 @@
 #include "services/gateway/gateway_flags.h"
 
 namespace scep::gateway {
+namespace {
+
+// An optional secret: read (base::ReadSecret) when its file or its
+// variable is given, nullopt when neither is.
+absl::StatusOr<std::optional<std::string>> OptionalSecret(const std::string& what,
+                                                          const std::string& path,
+                                                          const char* env) {
+  const char* value = std::getenv(env);
+  if (path.empty() && (value == nullptr || *value == '\0')) return std::nullopt;
+  ASSIGN_OR_RETURN(std::string secret, base::ReadSecret(what, path, env));
+  return secret;
+}
+
+}  // namespace
 
 void UnreplicatedWrites::Report(absl::string_view operation, int64_t acknowledged) {
   if (metrics_ != nullptr) metrics_->RedisUnreplicated(operation);
@@ -75,14 +90,10 @@ absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* un
   options.host = absl::GetFlag(FLAGS_redis_host);
   options.port = absl::GetFlag(FLAGS_redis_port);
   options.username = absl::GetFlag(FLAGS_redis_username);
-  const std::string path = absl::GetFlag(FLAGS_redis_password_file);
-  const char* env = std::getenv("SCEP_REDIS_PASSWORD");
-  if (!path.empty() || (env != nullptr && *env != '\0')) {
-    absl::StatusOr<std::string> password =
-        base::ReadSecret("Redis password", path, "SCEP_REDIS_PASSWORD");
-    if (!password.ok()) return password.status();
-    options.password = *std::move(password);
-  }
+  ASSIGN_OR_RETURN(std::optional<std::string> password,
+                   OptionalSecret("Redis password", absl::GetFlag(FLAGS_redis_password_file),
+                                  "SCEP_REDIS_PASSWORD"));
+  options.password = password.value_or("");
   absl::StatusOr<std::vector<redis::RedisEndpoint>> sentinels =
       redis::ParseRedisEndpoints(absl::GetFlag(FLAGS_redis_sentinels), 26379);
   if (!sentinels.ok()) {
@@ -94,19 +105,16 @@ absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* un
   if (!options.sentinels.empty() && options.sentinel_master.empty()) {
     return absl::InvalidArgumentError("--redis_sentinel_master must name the primary");
   }
-  const std::string sentinel_path = absl::GetFlag(FLAGS_redis_sentinel_password_file);
-  const char* sentinel_env = std::getenv("SCEP_REDIS_SENTINEL_PASSWORD");
-  if (!sentinel_path.empty() || (sentinel_env != nullptr && *sentinel_env != '\0')) {
-    if (options.sentinels.empty()) {
-      return absl::InvalidArgumentError(
-          "a Sentinel password (--redis_sentinel_password_file or "
-          "SCEP_REDIS_SENTINEL_PASSWORD) needs --redis_sentinels");
-    }
-    absl::StatusOr<std::string> password = base::ReadSecret(
-        "Redis Sentinel password", sentinel_path, "SCEP_REDIS_SENTINEL_PASSWORD");
-    if (!password.ok()) return password.status();
-    options.sentinel_password = *std::move(password);
+  ASSIGN_OR_RETURN(std::optional<std::string> sentinel_password,
+                   OptionalSecret("Redis Sentinel password",
+                                  absl::GetFlag(FLAGS_redis_sentinel_password_file),
+                                  "SCEP_REDIS_SENTINEL_PASSWORD"));
+  if (sentinel_password.has_value() && options.sentinels.empty()) {
+    return absl::InvalidArgumentError(
+        "a Sentinel password (--redis_sentinel_password_file or "
+        "SCEP_REDIS_SENTINEL_PASSWORD) needs --redis_sentinels");
   }
+  options.sentinel_password = sentinel_password.value_or("");
   if (!options.sentinels.empty() && primary != nullptr) {
     options.on_primary = [primary](const redis::RedisEndpoint& p) { primary->Seen(p); };
   }
