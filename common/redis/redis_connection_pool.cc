@@ -1,13 +1,8 @@
 #include "common/redis/redis_connection_pool.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <time.h>
 
 #include <algorithm>
-#include <optional>
 #include <string>
 #include <utility>
 
@@ -22,50 +17,6 @@
 namespace scep::redis {
 namespace {
 
-// hiredis writes with write(2): a peer that reset the connection would
-// raise SIGPIPE and kill the process. Block it on this thread for the
-// duration of a command and swallow any SIGPIPE the command caused, without
-// touching process-wide signal handling that belongs to main().
-class ScopedSigpipeBlock {
- public:
-  ScopedSigpipeBlock() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    sigset_t pending;
-    sigemptyset(&pending);
-    sigpending(&pending);
-    already_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    blocked_ = pthread_sigmask(SIG_BLOCK, &pipe_, &old_) == 0;
-  }
-  ~ScopedSigpipeBlock() {
-    if (!blocked_) return;
-    sigset_t pending;
-    sigemptyset(&pending);
-    if (!already_pending_ && sigpending(&pending) == 0 &&
-        sigismember(&pending, SIGPIPE) == 1) {
-      const timespec zero = {0, 0};
-      while (sigtimedwait(&pipe_, nullptr, &zero) == -1 && errno == EINTR) {
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
-  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
-
- private:
-  sigset_t pipe_;
-  sigset_t old_;
-  bool already_pending_ = false;
-  bool blocked_ = false;
-};
-
-absl::Status TransportError(absl::string_view operation,
-                            const redisContext* context) {
-  return absl::UnavailableError(absl::StrCat(
-      "Redis ", operation, ": ",
-      context->err != 0 ? context->errstr : "no reply from server"));
-}
-
 // Whether SIGPIPE is ignored process-wide (the gateway's main() sets
 // SIG_IGN first thing): then a reset connection cannot raise it and the
 // per-command block (four system calls) is not needed.
@@ -78,33 +29,10 @@ bool SigpipeIgnored() {
 
 namespace internal {
 
-absl::StatusOr<RedisReplyPtr> Send(redisContext* context,
-                                   absl::string_view operation,
-                                   absl::Span<const absl::string_view> argv,
-                                   bool sigpipe_ignored) {
-  std::vector<const char*> args;
-  std::vector<size_t> lengths;
-  args.reserve(argv.size());
-  lengths.reserve(argv.size());
-  for (absl::string_view arg : argv) {
-    args.push_back(arg.data());
-    lengths.push_back(arg.size());
-  }
-  std::optional<ScopedSigpipeBlock> no_sigpipe;
-  if (!sigpipe_ignored) no_sigpipe.emplace();
-  RedisReplyPtr reply(static_cast<redisReply*>(redisCommandArgv(
-      context, static_cast<int>(args.size()), args.data(), lengths.data())));
-  if (reply == nullptr || context->err != 0) {
-    return TransportError(operation, context);
-  }
-  return reply;
-}
-
-absl::Status SetUp(redisContext* context, absl::string_view operation,
-                   absl::string_view what,
-                   absl::Span<const absl::string_view> argv, bool sigpipe_ignored,
+absl::Status SetUp(RedisConnection* context, absl::string_view operation,
+                   absl::string_view what, absl::Span<const absl::string_view> argv,
                    bool* refused, absl::string_view secret) {
-  ASSIGN_OR_RETURN(RedisReplyPtr reply, Send(context, operation, argv, sigpipe_ignored));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, Send(context, operation, argv));
   if (reply->type == REDIS_REPLY_ERROR) {
     *refused = true;
     std::string text(reply->str, reply->len);
@@ -113,13 +41,6 @@ absl::Status SetUp(redisContext* context, absl::string_view operation,
         absl::StrCat("Redis ", operation, ": ", what, " refused: ", text));
   }
   return absl::OkStatus();
-}
-
-bool StillOpen(const redisContext* context) {
-  if (context->err != 0) return false;
-  char byte;
-  const ssize_t n = recv(context->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 }  // namespace internal
@@ -190,6 +111,10 @@ absl::StatusOr<std::unique_ptr<RedisConnectionPool>> RedisConnectionPool::New(
     return absl::FailedPreconditionError(
         "Redis username needs a password (ACL AUTH takes both)");
   }
+  if (!options.tls_server_name.empty() && options.tls == nullptr) {
+    return absl::FailedPreconditionError(
+        "a Redis TLS server name needs TLS to Redis (no TLS context given)");
+  }
   if (!options.sentinels.empty() && options.sentinel_master.empty()) {
     return absl::FailedPreconditionError(
         "Redis Sentinel needs the name of the primary it monitors");
@@ -250,24 +175,19 @@ void RedisConnectionPool::Release(ContextPtr context) {
 
 absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Open(
     const RedisEndpoint& endpoint, absl::string_view operation) const {
-  ContextPtr context(
-      redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port,
-                              absl::ToTimeval(options_.connect_timeout)));
-  if (context == nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat("Redis ", operation, ": out of memory for a connection"));
+  internal::ConnectionSettings settings;
+  settings.connect_timeout = options_.connect_timeout;
+  settings.command_timeout = options_.command_timeout;
+  settings.sigpipe_ignored = sigpipe_ignored_;
+  if (options_.tls != nullptr) {
+    settings.tls = options_.tls();
+    if (settings.tls == nullptr) {
+      return absl::UnavailableError(
+          absl::StrCat("Redis ", operation, ": no TLS context for a connection"));
+    }
+    settings.tls_server_name = options_.tls_server_name;
   }
-  if (context->err != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("Redis ", operation, ": connect to ", endpoint.host, ":",
-                     endpoint.port, ": ", context->errstr));
-  }
-  if (redisSetTimeout(context.get(),
-                      absl::ToTimeval(options_.command_timeout)) != REDIS_OK ||
-      redisEnableKeepAlive(context.get()) != REDIS_OK) {
-    return TransportError(operation, context.get());
-  }
-  return context;
+  return internal::RedisConnection::Open(endpoint, settings, operation);
 }
 
 absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Connect(
@@ -281,16 +201,16 @@ absl::StatusOr<RedisConnectionPool::ContextPtr> RedisConnectionPool::Connect(
     RETURN_IF_ERROR(SetUp(context.get(), operation,
                           absl::StrCat("AUTH as user ", options_.username),
                           {"AUTH", options_.username, options_.password},
-                          sigpipe_ignored_, refused, options_.password));
+                          refused, options_.password));
   } else if (!options_.password.empty()) {
     RETURN_IF_ERROR(SetUp(context.get(), operation, "AUTH",
-                          {"AUTH", options_.password}, sigpipe_ignored_, refused,
+                          {"AUTH", options_.password}, refused,
                           options_.password));
   }
   if (options_.db != 0) {
     const std::string db = absl::StrCat(options_.db);
     RETURN_IF_ERROR(SetUp(context.get(), operation, absl::StrCat("SELECT ", db),
-                          {"SELECT", db}, sigpipe_ignored_, refused));
+                          {"SELECT", db}, refused));
   }
   if (!options_.sentinels.empty()) {
     RETURN_IF_ERROR(CheckPrimary(context.get(), endpoint, operation, refused));
@@ -333,13 +253,13 @@ absl::StatusOr<RedisReplyPtr> RedisConnectionPool::Run(
   return reply;
 }
 
-absl::Status RedisConnectionPool::WaitForReplicas(redisContext* context,
+absl::Status RedisConnectionPool::WaitForReplicas(internal::RedisConnection* context,
                                                   absl::string_view operation) {
   const std::string replicas = absl::StrCat(options_.wait_replicas);
   const std::string ms =
       absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.wait_timeout)));
   absl::StatusOr<RedisReplyPtr> waited =
-      Send(context, operation, {"WAIT", replicas, ms}, sigpipe_ignored_);
+      Send(context, operation, {"WAIT", replicas, ms});
   int64_t acknowledged = -1;
   if (waited.ok() && (*waited)->type == REDIS_REPLY_INTEGER) {
     acknowledged = (*waited)->integer;
@@ -369,7 +289,7 @@ absl::StatusOr<RedisReplyPtr> RedisConnectionPool::RunAdmitted(
       context = std::move(opened).value();
     }
     absl::StatusOr<RedisReplyPtr> reply =
-        Send(context.get(), operation, argv, sigpipe_ignored_);
+        Send(context.get(), operation, argv);
     *transport_ok = reply.ok();
     if (!reply.ok()) {
       // After a transport error or timeout the context is out of sync.

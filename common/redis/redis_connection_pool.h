@@ -24,6 +24,10 @@ struct RedisReplyDeleter {
 };
 using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
 
+namespace internal {
+class RedisConnection;  // redis_connection.h
+}  // namespace internal
+
 // A bounded pool of synchronous hiredis connections. Connections are opened
 // lazily on demand (so the pool works before Redis is up), checked for a
 // peer close before reuse, and dropped after any transport error or
@@ -72,10 +76,7 @@ class RedisConnectionPool {
                                     Ack ack = Ack::kPrimary);
 
  private:
-  struct ContextDeleter {
-    void operator()(redisContext* c) const { redisFree(c); }
-  };
-  using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+  using ContextPtr = std::unique_ptr<internal::RedisConnection>;
 
   explicit RedisConnectionPool(RedisOptions options);
 
@@ -93,7 +94,8 @@ class RedisConnectionPool {
                                             Ack ack, bool* transport_ok);
   // WAIT after a write on `context`; false when the connection is no
   // longer usable. Reports a shortfall to options_.on_unreplicated.
-  absl::Status WaitForReplicas(redisContext* context, absl::string_view operation);
+  absl::Status WaitForReplicas(internal::RedisConnection* context,
+                               absl::string_view operation);
 
   // A reusable idle connection, or a slot to open a new one (nullptr).
   // Unavailable when every slot stays busy past the wait bound.
@@ -109,7 +111,8 @@ class RedisConnectionPool {
   // Unavailable, with the connection closed, when AUTH fails; `refused` is
   // then set when the server answered with an error.
   absl::StatusOr<ContextPtr> Connect(absl::string_view operation, bool* refused);
-  // A TCP connection to `endpoint` with the pool's timeouts and keep-alive.
+  // A TCP connection to `endpoint` with the pool's timeouts and keep-alive,
+  // TLS on it with RedisOptions::tls.
   absl::StatusOr<ContextPtr> Open(const RedisEndpoint& endpoint,
                                   absl::string_view operation) const;
   // Where the sentinels say the primary is: each asked in turn, starting
@@ -126,9 +129,10 @@ class RedisConnectionPool {
   // to; closes the idle connections to another.
   void Adopt(const RedisEndpoint& primary);
   // With sentinels: whether `context` leads to the primary adopted last.
-  bool AtPrimary(const redisContext& context) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool AtPrimary(const internal::RedisConnection& context) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Unavailable unless the server behind `context` says ROLE master.
-  absl::Status CheckPrimary(redisContext* context, const RedisEndpoint& primary,
+  absl::Status CheckPrimary(internal::RedisConnection* context, const RedisEndpoint& primary,
                             absl::string_view operation, bool* refused) const;
 
   const RedisOptions options_;

@@ -23,10 +23,9 @@ using internal::Send;
 using internal::SetUp;
 using internal::StillOpen;
 
-bool RedisConnectionPool::AtPrimary(const redisContext& context) const {
+bool RedisConnectionPool::AtPrimary(const internal::RedisConnection& context) const {
   if (options_.sentinels.empty()) return true;
-  return context.tcp.port == primary_.port && context.tcp.host != nullptr &&
-         primary_.host == context.tcp.host;
+  return context.endpoint().port == primary_.port && context.endpoint().host == primary_.host;
 }
 
 void RedisConnectionPool::Adopt(const RedisEndpoint& primary) {
@@ -71,14 +70,13 @@ absl::StatusOr<RedisEndpoint> RedisConnectionPool::AskSentinel(size_t index,
     bool refused = false;
     if (!options_.sentinel_password.empty()) {
       RETURN_IF_ERROR(SetUp(context.get(), operation, "AUTH to Sentinel",
-                            {"AUTH", options_.sentinel_password}, sigpipe_ignored_,
+                            {"AUTH", options_.sentinel_password},
                             &refused, options_.sentinel_password));
     }
   }
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
                    Send(context.get(), operation,
-                        {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", options_.sentinel_master},
-                        sigpipe_ignored_));
+                        {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", options_.sentinel_master}));
   if (reply->type == REDIS_REPLY_NIL) {
     return absl::UnavailableError(
         absl::StrCat("does not monitor '", options_.sentinel_master, "'"));
@@ -128,11 +126,11 @@ absl::StatusOr<RedisEndpoint> RedisConnectionPool::FindPrimary(
                    options_.sentinel_master, "' (", absl::StrJoin(why, "; "), ")"));
 }
 
-absl::Status RedisConnectionPool::CheckPrimary(redisContext* context,
+absl::Status RedisConnectionPool::CheckPrimary(internal::RedisConnection* context,
                                                const RedisEndpoint& primary,
                                                absl::string_view operation,
                                                bool* refused) const {
-  ASSIGN_OR_RETURN(RedisReplyPtr reply, Send(context, operation, {"ROLE"}, sigpipe_ignored_));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply, Send(context, operation, {"ROLE"}));
   if (reply->type == REDIS_REPLY_ERROR) {
     *refused = true;
     return absl::UnavailableError(absl::StrCat(

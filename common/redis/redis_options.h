@@ -1,9 +1,12 @@
 #ifndef SCEP_COMMON_REDIS_REDIS_OPTIONS_H_
 #define SCEP_COMMON_REDIS_REDIS_OPTIONS_H_
 
+#include <openssl/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,6 +45,16 @@ struct RedisOptions {
   // Sentinels name after a failover), outside the pool's locks. Every pool
   // made from these options calls it: the callee deduplicates.
   std::function<void(const RedisEndpoint& primary)> on_primary;
+  // TLS to Redis, and to the sentinels: the client context for each new
+  // connection (the trust anchors for the server's chain, a client
+  // certificate when the server asks for one); null: plain TCP. Called for
+  // every connection opened, so a context reloaded after its files changed
+  // reaches the next one. The server's certificate must be for
+  // `tls_server_name`, or when that is empty for the host connected to
+  // (a DNS name, or an IP subjectAltName for an address: Sentinel names
+  // the primary by address unless its replicas announce hostnames).
+  std::function<std::shared_ptr<SSL_CTX>()> tls;
+  std::string tls_server_name;
   // Secret. AUTH to the sentinels (their own `requirepass`) when non-empty;
   // never logged nor put in a Status message.
   std::string sentinel_password;

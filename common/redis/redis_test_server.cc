@@ -101,14 +101,44 @@ absl::StatusOr<std::unique_ptr<RedisTestServer>> RedisTestServer::Start(
   return StartOn(std::move(password), std::move(extra_args), "");
 }
 
+absl::StatusOr<std::unique_ptr<RedisTestServer>> RedisTestServer::StartTls(
+    const TlsFiles& files, std::string password, std::vector<std::string> extra_args) {
+  absl::Status last = absl::InternalError("no free loopback port");
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const int tls_port = PickFreePort();
+    if (tls_port <= 0) continue;
+    std::vector<std::string> args = {"--tls-port",      absl::StrCat(tls_port),
+                                     "--tls-cert-file", files.cert_file,
+                                     "--tls-key-file",  files.key_file};
+    if (files.client_ca_file.empty()) {
+      args.insert(args.end(), {"--tls-auth-clients", "no"});
+    } else {
+      args.insert(args.end(),
+                  {"--tls-auth-clients", "yes", "--tls-ca-cert-file", files.client_ca_file});
+    }
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    absl::StatusOr<std::unique_ptr<RedisTestServer>> server = Start(password, std::move(args));
+    if (server.ok()) {
+      (*server)->tls_port_ = tls_port;
+      return server;
+    }
+    last = server.status();
+  }
+  return last;
+}
+
+int RedisTestServer::FreePort() { return PickFreePort(); }
+
 absl::StatusOr<std::unique_ptr<RedisTestServer>> RedisTestServer::StartSentinel(
-    const std::string& master_name, int primary_port, std::string password) {
+    const std::string& master_name, int primary_port, std::string password,
+    const std::string& extra_config) {
   std::string config = absl::StrCat(
       "port PORT\nbind 127.0.0.1\n",
       "sentinel monitor ", master_name, " 127.0.0.1 ", primary_port, " 1\n",
       "sentinel down-after-milliseconds ", master_name, " 1000\n",
       "sentinel failover-timeout ", master_name, " 10000\n");
   if (!password.empty()) absl::StrAppend(&config, "requirepass ", password, "\n");
+  absl::StrAppend(&config, extra_config);
   return StartOn(std::move(password), {}, config);
 }
 

@@ -28,12 +28,30 @@ class RedisTestServer {
   // The same with more redis-server arguments (e.g. --replicaof 127.0.0.1 P).
   static absl::StatusOr<std::unique_ptr<RedisTestServer>> Start(
       std::string password, std::vector<std::string> extra_args);
+  // The files of a TLS listener.
+  struct TlsFiles {
+    std::string cert_file;  // the server's certificate (PEM)
+    std::string key_file;   // and its key
+    // Non-empty: clients must show a certificate issued by this CA
+    // (tls-auth-clients yes); empty: no client certificate asked for.
+    std::string client_ca_file;
+  };
+  // A server that also listens for TLS on tls_port() (the plain port()
+  // stays, for Command() and the start-up check).
+  static absl::StatusOr<std::unique_ptr<RedisTestServer>> StartTls(
+      const TlsFiles& files, std::string password = "",
+      std::vector<std::string> extra_args = {});
+  // A loopback port that was free a moment ago (racy: for extra_args).
+  static int FreePort();
+
   // A Sentinel (redis-server --sentinel) monitoring the primary
   // 127.0.0.1:`primary_port` as `master_name`, quorum 1, which calls it down
   // after 1 s without an answer; it requires `password` from its clients
   // when non-empty.
+  // `extra_config`: more sentinel.conf lines (TLS, say).
   static absl::StatusOr<std::unique_ptr<RedisTestServer>> StartSentinel(
-      const std::string& master_name, int primary_port, std::string password = "");
+      const std::string& master_name, int primary_port, std::string password = "",
+      const std::string& extra_config = "");
 
   // Kills the server and removes its directory.
   ~RedisTestServer();
@@ -41,6 +59,7 @@ class RedisTestServer {
   RedisTestServer& operator=(const RedisTestServer&) = delete;
 
   int port() const { return port_; }
+  int tls_port() const { return tls_port_; }  // 0 unless StartTls
   bool running() const { return pid_ > 0; }
 
   // SIGKILLs the server (no goodbye to clients) and reaps it.
@@ -80,6 +99,7 @@ class RedisTestServer {
   const std::vector<std::string> extra_args_;
   const std::string sentinel_config_;
   pid_t pid_ = -1;
+  int tls_port_ = 0;
 };
 
 }  // namespace scep::redis

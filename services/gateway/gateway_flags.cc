@@ -22,6 +22,20 @@ ABSL_FLAG(std::string, redis_sentinel_master, "mymaster",
 ABSL_FLAG(std::string, redis_sentinel_password_file, "",
           "file holding the Sentinels' own password (their requirepass; else env "
           "SCEP_REDIS_SENTINEL_PASSWORD); neither: no AUTH to the Sentinels");
+ABSL_FLAG(bool, redis_tls, false,
+          "TLS to Redis and to the Sentinels (their TLS ports: redis-server "
+          "--tls-port); the server's chain and name are verified");
+ABSL_FLAG(std::string, redis_tls_ca_file, "",
+          "PEM CA certificates trusted for Redis's certificate chain; empty: the "
+          "system trust store (managed Redis services); needs --redis_tls");
+ABSL_FLAG(std::string, redis_tls_cert_file, "",
+          "client certificate (PEM, leaf first) for a Redis that asks for one "
+          "(tls-auth-clients); with --redis_tls_key_file; read again when it changes");
+ABSL_FLAG(std::string, redis_tls_key_file, "",
+          "unencrypted PEM key of --redis_tls_cert_file");
+ABSL_FLAG(std::string, redis_tls_server_name, "",
+          "the name Redis's certificate must carry (also sent as SNI); empty: the "
+          "host connected to (--redis_host, or the address a Sentinel names)");
 ABSL_FLAG(std::string, redis_username, "",
           "Redis 6+ ACL user for AUTH (needs a password); empty: the default user");
 ABSL_FLAG(std::string, redis_password_file, "",

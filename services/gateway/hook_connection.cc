@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/ssl_error.h"
+#include "common/crypto/tls_peer.h"
 
 namespace scep::gateway {
 namespace {
@@ -33,25 +34,6 @@ bool Wait(int fd, short events, absl::Time deadline) {
     if (rc < 0 && errno == EINTR) continue;
     return rc == 1;
   }
-}
-
-bool IsIpAddress(const std::string& host) {
-  unsigned char addr[sizeof(in6_addr)];
-  return inet_pton(AF_INET, host.c_str(), addr) == 1 ||
-         inet_pton(AF_INET6, host.c_str(), addr) == 1;
-}
-
-// Why a TLS call failed, in words an administrator can act on: the
-// certificate check's verdict when that is what failed, else OpenSSL's
-// error queue.
-std::string TlsFailure(SSL* ssl) {
-  const long verify = SSL_get_verify_result(ssl);
-  if (verify != X509_V_OK) {
-    ERR_clear_error();
-    return absl::StrCat("certificate verify failed: ", X509_verify_cert_error_string(verify));
-  }
-  std::string queue = crypto::DrainSslErrors();
-  return queue.empty() ? std::string("connection closed") : queue;
 }
 
 }  // namespace
@@ -173,14 +155,8 @@ absl::Status HookConnection::Handshake(const std::string& host, TlsClientContext
   if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) {
     return crypto::SslError(absl::StatusCode::kUnavailable, absl::StrCat(peer, " TLS set-up"));
   }
-  SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  if (IsIpAddress(host)) {
-    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str()) != 1) {
-      return crypto::SslError(absl::StatusCode::kUnavailable, absl::StrCat(peer, " TLS set-up"));
-    }
-  } else if (SSL_set_tlsext_host_name(ssl_, host.c_str()) != 1 ||
-             SSL_set1_host(ssl_, host.c_str()) != 1) {
-    return crypto::SslError(absl::StatusCode::kUnavailable, absl::StrCat(peer, " TLS set-up"));
+  if (absl::Status named = crypto::ExpectPeerName(ssl_, host); !named.ok()) {
+    return absl::UnavailableError(absl::StrCat(peer, " TLS set-up: ", named.message()));
   }
   SSL_set_connect_state(ssl_);
   for (;;) {
@@ -202,7 +178,7 @@ absl::Status HookConnection::WaitFor(int error, absl::Time deadline, absl::strin
   if (events == 0) {
     // After the handshake: the receiver's alert, if it sent one (TLS 1.3
     // refuses a missing client certificate only then).
-    std::string why = handshaken_ ? crypto::DrainSslErrors() : TlsFailure(ssl_);
+    std::string why = handshaken_ ? crypto::DrainSslErrors() : crypto::TlsFailure(ssl_);
     return absl::UnavailableError(absl::StrCat(peer, " ", what, why.empty() ? "" : ": ", why));
   }
   if (!Wait(fd_, events, deadline)) {

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/crypto/ssl_ptr.h"
+#include "common/crypto/test_pki.h"
 #include "gtest/gtest.h"
 #include "services/gateway/http_post.h"
 #include "services/gateway/http_test_server.h"
@@ -26,40 +27,8 @@
 namespace scep::gateway {
 namespace {
 
-struct Identity {
-  crypto::EvpPkeyPtr key;
-  crypto::X509Ptr cert;
-};
-
-// A P-256 certificate for `cn`, signed by `issuer` (self-signed when
-// null); `extensions` as OpenSSL's config strings, by NID.
-Identity Issue(const std::string& cn, const Identity* issuer,
-               std::vector<std::pair<int, std::string>> extensions) {
-  Identity id;
-  id.key.reset(EVP_EC_gen("P-256"));
-  id.cert.reset(X509_new());
-  X509* x = id.cert.get();
-  X509_set_version(x, 2);
-  static long serial = 1;
-  ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
-  X509_gmtime_adj(X509_getm_notBefore(x), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-  X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_set_pubkey(x, id.key.get());
-  X509* issuer_cert = issuer != nullptr ? issuer->cert.get() : x;
-  X509_set_issuer_name(x, X509_get_subject_name(issuer_cert));
-  X509V3_CTX ctx;
-  X509V3_set_ctx(&ctx, issuer_cert, x, nullptr, nullptr, 0);
-  for (const auto& [nid, value] : extensions) {
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
-    EXPECT_NE(ext, nullptr) << value;
-    X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-  }
-  EXPECT_GT(X509_sign(x, issuer != nullptr ? issuer->key.get() : id.key.get(), EVP_sha256()), 0);
-  return id;
-}
+using crypto::testing::Identity;
+using crypto::testing::Issue;
 
 class HttpsTest : public ::testing::Test {
  protected:
@@ -67,8 +36,7 @@ class HttpsTest : public ::testing::Test {
     char dir[] = "/tmp/scep-https-test-XXXXXX";
     ASSERT_NE(mkdtemp(dir), nullptr);
     dir_ = dir;
-    const std::vector<std::pair<int, std::string>> ca_ext = {
-        {NID_basic_constraints, "critical,CA:TRUE"}, {NID_key_usage, "critical,keyCertSign"}};
+    const std::vector<std::pair<int, std::string>> ca_ext = crypto::testing::CaExtensions();
     ca_ = Issue("Hooks Test CA", nullptr, ca_ext);
     other_ca_ = Issue("Some Other CA", nullptr, ca_ext);
     receiver_ = Issue("receiver", &ca_,
@@ -84,16 +52,10 @@ class HttpsTest : public ::testing::Test {
 
   std::string Path(const std::string& name) const { return absl::StrCat(dir_, "/", name); }
   void WritePem(X509* cert, const std::string& name) {
-    FILE* f = fopen(Path(name).c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    PEM_write_X509(f, cert);
-    fclose(f);
+    crypto::testing::WritePemFile(Path(name), cert);
   }
   void WriteKey(EVP_PKEY* key, const std::string& name) {
-    FILE* f = fopen(Path(name).c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
-    fclose(f);
+    crypto::testing::WriteKeyFile(Path(name), key);
   }
 
   // The receiver's TLS; with `client_ca` it requires a client certificate

@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
                                                  absl::GetFlag(FLAGS_redis_wait_replicas));
   scep::gateway::SentinelPrimary sentinel_primary(&metrics, &log);
   absl::StatusOr<scep::redis::RedisOptions> redis_flags =
-      scep::gateway::RedisOptionsFromFlags(&unreplicated, &sentinel_primary);
+      scep::gateway::RedisOptionsFromFlags(&unreplicated, &sentinel_primary, &log);
   if (!redis_flags.ok()) return Fail(log, redis_flags.status());
   const scep::redis::RedisOptions& redis_options = *redis_flags;
   if (absl::GetFlag(FLAGS_ca_refresh_seconds) < 1) {

@@ -16,6 +16,7 @@
 #include "common/base/status_macros.h"
 #include "common/base/secret.h"
 #include "services/gateway/gateway_flags.h"
+#include "services/gateway/tls_client.h"
 
 namespace scep::gateway {
 namespace {
@@ -52,9 +53,40 @@ void UnreplicatedWrites::Report(absl::string_view operation, int64_t acknowledge
                 .Str("note", "answered before replicas had it: a failover now could lose it"));
 }
 
+namespace {
+
+// TLS to Redis from the --redis_tls* flags (RedisOptions::tls).
+absl::Status TlsFromFlags(redis::RedisOptions& options, metrics::JsonLogger* log) {
+  TlsClientFiles files{absl::GetFlag(FLAGS_redis_tls_ca_file),
+                       absl::GetFlag(FLAGS_redis_tls_cert_file),
+                       absl::GetFlag(FLAGS_redis_tls_key_file)};
+  const std::string server_name = absl::GetFlag(FLAGS_redis_tls_server_name);
+  if (!absl::GetFlag(FLAGS_redis_tls)) {
+    if (!files.ca_file.empty() || !files.cert_file.empty() || !files.key_file.empty() ||
+        !server_name.empty()) {
+      return absl::InvalidArgumentError(
+          "--redis_tls_ca_file, --redis_tls_cert_file, --redis_tls_key_file and "
+          "--redis_tls_server_name need --redis_tls");
+    }
+    return absl::OkStatus();
+  }
+  if (files.cert_file.empty() != files.key_file.empty()) {
+    return absl::InvalidArgumentError("--redis_tls_cert_file and --redis_tls_key_file go together");
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<TlsClientContext> context,
+                   TlsClientContext::New(std::move(files), "--redis_tls_", absl::Seconds(10),
+                                         TlsReloadLog{log, "", "redis_tls"}));
+  options.tls = [context] { return context->Get(); };
+  options.tls_server_name = server_name;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 std::string RedisTarget(const redis::RedisOptions& options) {
-  if (options.sentinels.empty()) return absl::StrCat(options.host, ":", options.port);
-  return absl::StrCat("sentinel:", options.sentinel_master, "@",
+  const char* tls = options.tls != nullptr ? "tls:" : "";
+  if (options.sentinels.empty()) return absl::StrCat(tls, options.host, ":", options.port);
+  return absl::StrCat(tls, "sentinel:", options.sentinel_master, "@",
                       absl::StrJoin(options.sentinels, ",",
                                     [](std::string* out, const redis::RedisEndpoint& s) {
                                       absl::StrAppend(out, s.host, ":", s.port);
@@ -85,7 +117,8 @@ void SentinelPrimary::Seen(const redis::RedisEndpoint& primary) {
 }
 
 absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* unreplicated,
-                                                          SentinelPrimary* primary) {
+                                                          SentinelPrimary* primary,
+                                                          metrics::JsonLogger* log) {
   redis::RedisOptions options;
   options.host = absl::GetFlag(FLAGS_redis_host);
   options.port = absl::GetFlag(FLAGS_redis_port);
@@ -115,6 +148,7 @@ absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* un
         "SCEP_REDIS_SENTINEL_PASSWORD) needs --redis_sentinels");
   }
   options.sentinel_password = sentinel_password.value_or("");
+  RETURN_IF_ERROR(TlsFromFlags(options, log));
   if (!options.sentinels.empty() && primary != nullptr) {
     options.on_primary = [primary](const redis::RedisEndpoint& p) { primary->Seen(p); };
   }

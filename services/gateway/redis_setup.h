@@ -64,12 +64,18 @@ class SentinelPrimary {
 // `unreplicated` (optional, must outlive the options) hears of writes
 // replicas did not acknowledge in time (--redis_wait_replicas), `primary`
 // (optional, the same) of the primaries the Sentinels name.
-// InvalidArgument naming the flag when one is out of range.
+// With --redis_tls, the TLS files are loaded here (a file that does not
+// load stops start-up) and read again when they change, told to `log`
+// (optional: redis_tls_reloaded / redis_tls_reload_failed).
+// InvalidArgument naming the flag when one is out of range or a TLS flag
+// is given without --redis_tls; FailedPrecondition naming the file that
+// does not load.
 absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* unreplicated,
-                                                          SentinelPrimary* primary = nullptr);
+                                                          SentinelPrimary* primary = nullptr,
+                                                          metrics::JsonLogger* log = nullptr);
 
 // Where Redis is, for the start-up line: "host:port", or
-// "sentinel:<master>@s1:26379,s2:26379".
+// "sentinel:<master>@s1:26379,s2:26379"; "tls:" before either with TLS.
 std::string RedisTarget(const redis::RedisOptions& options);
 
 // Issuance notices (--notice_* flags): when a profile has notify.url, the

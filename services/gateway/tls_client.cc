@@ -6,6 +6,7 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/crypto/ssl_error.h"
@@ -52,8 +53,10 @@ absl::StatusOr<std::shared_ptr<SSL_CTX>> TlsClientContext::Load() const {
   // then reads as it does over plain TCP (its framing is HTTP's, as there).
   SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
   auto failed = [&](absl::string_view field, const std::string& file, absl::string_view what) {
-    return crypto::SslError(absl::StatusCode::kFailedPrecondition,
-                            absl::StrCat(setting_, ".", field, ": ", what, " ", file));
+    return crypto::SslError(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat(setting_, absl::EndsWith(setting_, "_") ? "" : ".", field, ": ", what, " ",
+                     file));
   };
   if (files_.ca_file.empty()) {
     if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
@@ -115,8 +118,10 @@ std::shared_ptr<SSL_CTX> TlsClientContext::Get() {
     using metrics::LogLevel;
     using metrics::LogRecord;
     LogRecord line(loaded.ok() ? LogLevel::kInfo : LogLevel::kError,
-                   loaded.ok() ? "hook_tls_reloaded" : "hook_tls_reload_failed");
-    line.Str("profile", reload_log_.profile).Str("setting", setting_);
+                   absl::StrCat(reload_log_.event,
+                                loaded.ok() ? "_reloaded" : "_reload_failed"));
+    if (!reload_log_.profile.empty()) line.Str("profile", reload_log_.profile);
+    line.Str("setting", setting_);
     if (!loaded.ok()) {
       line.Str("reason", loaded.status().message())
           .Str("note", "the files loaded before stay in use");

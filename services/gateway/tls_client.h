@@ -39,18 +39,22 @@ struct TlsClientFiles {
   std::string key_file;
 };
 
-// Where reloads are told: the log (not owned; null = nowhere) and the
-// profile the files belong to.
+// Where reloads are told: the log (not owned; null = nowhere), the
+// profile the files belong to ("" = none), and the event's name
+// (`event`_reloaded, `event`_reload_failed).
 struct TlsReloadLog {
   metrics::JsonLogger* log = nullptr;
   std::string profile;
+  std::string event = "hook_tls";
 };
 
 class TlsClientContext {
  public:
   // FailedPrecondition naming `setting` and the file (never its contents)
   // when a file is missing, holds no certificate, or the key does not
-  // match the certificate.
+  // match the certificate. Messages name a file's field as
+  // `setting`.ca_file, or `setting`ca_file when `setting` ends with '_' (a
+  // flag prefix: "--redis_tls_").
   static absl::StatusOr<std::shared_ptr<TlsClientContext>> New(
       TlsClientFiles files, absl::string_view setting,
       absl::Duration recheck = absl::Seconds(10), TlsReloadLog reload_log = {});

@@ -162,7 +162,7 @@ class Stack:
                  gateway_args=(), signer_args=(), admin_token=None,
                  profiles=None, issuing_cas=(), ra_key_file=False, ra_token=None,
                  ra_other_module=False, provision_args=(), http_port=None,
-                 redis_sentinel=False):
+                 redis_sentinel=False, redis_tls=False):
         """signer_tls: dict(cert, key[, client_ca]) for the signer's gRPC
         TLS; gateway_tls: dict(ca[, cert, key]) for the gateway's side.
         Without them both run plaintext, which must be asked for
@@ -172,8 +172,14 @@ class Stack:
         ra_other_module: reached through a copy of the SoftHSMv2 module, as
         another HSM's library would be. redis_sentinel: a Redis Sentinel
         ("sentinel") monitors the stack's Redis as "scep", and the gateway
-        finds Redis through it (--redis_sentinels) instead of its port."""
+        finds Redis through it (--redis_sentinels) instead of its port.
+        redis_tls: Redis listens for TLS only (no plain port) and asks for
+        a client certificate (tls-auth-clients yes); a CA made here
+        ({dir}/redis-tls/redis-ca.pem) issued its certificate and the
+        gateway's (gateway.pem, .key), which the gateway is given with
+        --redis_tls*; redis_cli() goes over TLS too."""
         self.redis_sentinel = redis_sentinel
+        self.redis_tls = redis_tls
         self.challenge = challenge
         self.legacy = legacy
         self.ca_key = ca_key
@@ -266,6 +272,8 @@ class Stack:
                               "ra": os.path.join(ca_dir, "ra.pem")}
         self.ca_pem = os.path.join(self.pki, "ca.pem")
         self.ra_pem = os.path.join(self.pki, "ra.pem")
+        if self.redis_tls:
+            self.make_redis_tls()
         self.start_redis()
         if self.redis_sentinel:
             self.start_sentinel()
@@ -295,9 +303,34 @@ class Stack:
         """Starts Redis again on the port it had (state is gone)."""
         self.start_redis(self.redis_port)
 
+    def make_redis_tls(self):
+        d = self.redis_tls_dir = os.path.join(self.dir, "redis-tls")
+        os.makedirs(d)
+        tls_ca(d, "redis-ca")
+        tls_leaf(d, "redis", "redis-ca", "subjectAltName=IP:127.0.0.1,DNS:redis.test\n"
+                 "extendedKeyUsage=serverAuth,clientAuth\n")
+        tls_leaf(d, "gateway", "redis-ca", "extendedKeyUsage=clientAuth\n")
+        self.gateway_args += ["--redis_tls", f"--redis_tls_ca_file={d}/redis-ca.pem",
+                              f"--redis_tls_cert_file={d}/gateway.pem",
+                              f"--redis_tls_key_file={d}/gateway.key"]
+
+    def redis_tls_args(self):
+        """redis-cli's options for the stack's TLS Redis ([] without)."""
+        if not self.redis_tls:
+            return []
+        d = self.redis_tls_dir
+        return ["--tls", "--cacert", f"{d}/redis-ca.pem", "--cert", f"{d}/gateway.pem",
+                "--key", f"{d}/gateway.key"]
+
     def start_redis(self, port=None):
         self.redis_port = port or free_port()
-        self.spawn("redis", ["redis-server", "--port", str(self.redis_port),
+        listen = ["--port", str(self.redis_port)]
+        if self.redis_tls:
+            d = self.redis_tls_dir
+            listen = ["--port", "0", "--tls-port", str(self.redis_port),
+                      "--tls-cert-file", f"{d}/redis.pem", "--tls-key-file", f"{d}/redis.key",
+                      "--tls-ca-cert-file", f"{d}/redis-ca.pem", "--tls-auth-clients", "yes"]
+        self.spawn("redis", ["redis-server", *listen,
                              "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", self.dir])
         deadline = time.time() + 10
@@ -447,7 +480,8 @@ class Stack:
     def redis_cli(self, *args, timeout=60):
         """redis-cli against the stack's Redis; its output, stripped.
         Raises AssertionError when redis-cli fails."""
-        out = subprocess.run(["redis-cli", "-p", str(self.redis_port), *args],
+        out = subprocess.run(["redis-cli", "-p", str(self.redis_port), *self.redis_tls_args(),
+                              *args],
                              capture_output=True, text=True, timeout=timeout)
         if out.returncode != 0:
             raise AssertionError(f"redis-cli {args[:1]} failed: {out.stderr}")

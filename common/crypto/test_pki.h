@@ -1,0 +1,78 @@
+#ifndef SCEP_COMMON_CRYPTO_TEST_PKI_H_
+#define SCEP_COMMON_CRYPTO_TEST_PKI_H_
+
+// Test-only: a small PKI made in the test (a CA, server and client
+// certificates) for TLS tests, and PEM files of it.
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/crypto/ssl_ptr.h"
+#include "gtest/gtest.h"
+
+namespace scep::crypto::testing {
+
+struct Identity {
+  EvpPkeyPtr key;
+  X509Ptr cert;
+};
+
+// A P-256 certificate for `cn` valid for an hour, signed by `issuer`
+// (self-signed when null); `extensions` as OpenSSL's config strings, by
+// NID (e.g. {NID_subject_alt_name, "DNS:redis.test,IP:127.0.0.1"}).
+inline Identity Issue(const std::string& cn, const Identity* issuer,
+                      std::vector<std::pair<int, std::string>> extensions) {
+  Identity id;
+  id.key.reset(EVP_EC_gen("P-256"));
+  id.cert.reset(X509_new());
+  X509* x = id.cert.get();
+  X509_set_version(x, 2);
+  static long serial = 1;
+  ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+  X509_gmtime_adj(X509_getm_notBefore(x), -60);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_set_pubkey(x, id.key.get());
+  X509* issuer_cert = issuer != nullptr ? issuer->cert.get() : x;
+  X509_set_issuer_name(x, X509_get_subject_name(issuer_cert));
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, issuer_cert, x, nullptr, nullptr, 0);
+  for (const auto& [nid, value] : extensions) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+    EXPECT_NE(ext, nullptr) << value;
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  EXPECT_GT(X509_sign(x, issuer != nullptr ? issuer->key.get() : id.key.get(), EVP_sha256()), 0);
+  return id;
+}
+
+// The extensions of a CA certificate.
+inline std::vector<std::pair<int, std::string>> CaExtensions() {
+  return {{NID_basic_constraints, "critical,CA:TRUE"}, {NID_key_usage, "critical,keyCertSign"}};
+}
+
+inline void WritePemFile(const std::string& path, X509* cert) {
+  FILE* f = fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr) << path;
+  PEM_write_X509(f, cert);
+  fclose(f);
+}
+
+// Unencrypted.
+inline void WriteKeyFile(const std::string& path, EVP_PKEY* key) {
+  FILE* f = fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr) << path;
+  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  fclose(f);
+}
+
+}  // namespace scep::crypto::testing
+
+#endif  // SCEP_COMMON_CRYPTO_TEST_PKI_H_
