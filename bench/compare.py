@@ -66,6 +66,9 @@ def parse_args():
     p.add_argument("--candidate-redis-sentinel", action="store_true",
                    help="the candidate's gateway finds Redis through a Redis Sentinel "
                         "(--redis_sentinels) instead of its address")
+    p.add_argument("--candidate-redis-tls", action="store_true",
+                   help="the candidate's Redis over TLS (TLS-only redis-server with "
+                        "client certificates; the gateway's --redis_tls*)")
     p.add_argument("--candidate-ra-key-file", action="store_true",
                    help="the candidate's RA key as a PEM file (scep-signer "
                         "--ra_key_file), only the CA key in the token: an HSM "
@@ -91,14 +94,14 @@ class Ours:
     measuring a change A/B in the same run)."""
 
     def __init__(self, name="ours", build_dir=None, gateway_args=(), signer_args=(),
-                 ra_key_file=False, redis_sentinel=False):
+                 ra_key_file=False, redis_sentinel=False, redis_tls=False):
         self.name = name
         self.build_dir = os.path.abspath(build_dir or ARGS.build_dir)
         self.stack = harness.Stack(challenge=ARGS.challenge, legacy=False,
                                    ca_key=ARGS.ca_key,
                                    gateway_args=ARGS.gateway_args.split() + list(gateway_args),
                                    signer_args=signer_args, ra_key_file=ra_key_file,
-                                   redis_sentinel=redis_sentinel)
+                                   redis_sentinel=redis_sentinel, redis_tls=redis_tls)
 
     def start(self):
         harness.BUILD_DIR = self.build_dir  # binary() looks it up per call
@@ -109,7 +112,8 @@ class Ours:
         return {n: p.pid for n, p in self.stack.procs.items()}
 
     def redis_port(self):
-        return self.stack.redis_port
+        # INFO memory is read in plain text: not from a TLS-only Redis.
+        return None if self.stack.redis_tls else self.stack.redis_port
 
     def key_cpu(self):
         """(CPU seconds inside private-key operations, their count) so far,
@@ -263,12 +267,13 @@ def main():
     targets = [Ours()]
     if (ARGS.candidate_build_dir or ARGS.candidate_gateway_args
             or ARGS.candidate_signer_args or ARGS.candidate_ra_key_file
-            or ARGS.candidate_redis_sentinel):
+            or ARGS.candidate_redis_sentinel or ARGS.candidate_redis_tls):
         targets.append(Ours("candidate", ARGS.candidate_build_dir,
                             gateway_args=ARGS.candidate_gateway_args.split(),
                             signer_args=ARGS.candidate_signer_args.split(),
                             ra_key_file=ARGS.candidate_ra_key_file,
-                            redis_sentinel=ARGS.candidate_redis_sentinel))
+                            redis_sentinel=ARGS.candidate_redis_sentinel,
+                            redis_tls=ARGS.candidate_redis_tls))
     if not ARGS.skip_micromdm:
         targets.append(Micromdm())
     results = {"args": vars(ARGS), "uptime_before": open("/proc/loadavg").read().strip(),

@@ -31,20 +31,26 @@ CONCURRENCY = int(os.environ.get("SCEP_FAULTS_CONCURRENCY", "12"))
 SIGNER_DEADLINE_MS = 1000
 
 
-def resp_command(port, *args, timeout=5, password=None):
+def resp_command(port, *args, timeout=5, password=None, tls=None):
     """One Redis command over RESP; returns the decoded reply. password:
-    AUTH first, on the same connection."""
+    AUTH first, on the same connection. tls: an ssl.SSLContext to speak
+    TLS with (a TLS-only Redis)."""
     commands = ([("AUTH", password)] if password else []) + [args]
-    with socket.create_connection(("127.0.0.1", port), timeout) as s:
-        out = b""
-        for command in commands:
-            out += b"*%d\r\n" % len(command)
-            for a in command:
-                a = a if isinstance(a, bytes) else str(a).encode()
-                out += b"$%d\r\n%s\r\n" % (len(a), a)
+    out = b""
+    for command in commands:
+        out += b"*%d\r\n" % len(command)
+        for a in command:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+    s = socket.create_connection(("127.0.0.1", port), timeout)
+    try:
+        if tls:
+            s = tls.wrap_socket(s, server_hostname="127.0.0.1")
         s.sendall(out)
-        f = s.makefile("rb")
-        return [_read_reply(f) for _ in commands][-1]
+        with s.makefile("rb") as f:
+            return [_read_reply(f) for _ in commands][-1]
+    finally:
+        s.close()
 
 
 def _read_reply(f):
@@ -88,16 +94,17 @@ class FaultStack(harness.Stack):
         # AOF, fsync on every write: kill -9 must not lose the certificate
         # index or transaction state (DESIGN.md: run Redis with AOF).
         self.redis_port = port or harness.free_port()
-        self.spawn("redis", ["redis-server", "--port", str(self.redis_port),
+        self.spawn("redis", ["redis-server", *self.redis_listen_args(),
                              "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "yes", "--appendfsync", "always",
                              "--dir", self.dir])
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
-                if resp_command(self.redis_port, "PING", timeout=0.5) == "PONG":
+                if resp_command(self.redis_port, "PING", timeout=0.5,
+                                tls=self.redis_ssl_context()) == "PONG":
                     return
-            except (OSError, RuntimeError):
+            except (OSError, RuntimeError, ValueError):
                 pass
             time.sleep(0.05)
         raise RuntimeError("redis-server did not start")
@@ -108,7 +115,7 @@ class FaultStack(harness.Stack):
         p.wait(10)
 
     def redis(self, *args):
-        return resp_command(self.redis_port, *args)
+        return resp_command(self.redis_port, *args, tls=self.redis_ssl_context())
 
     def all_logs(self):
         return {name: self.log(name) for name in self.logs}

@@ -20,5 +20,12 @@ class RedisKilledAndRestarted(faults.FaultTest):
                          figures["n"] + 1 + self.probes_issued)
 
 
+class RedisOverTlsKilledAndRestarted(RedisKilledAndRestarted):
+    """The same with the gateway's Redis over TLS (a TLS-only Redis that
+    requires client certificates): every pooled TLS connection breaks at
+    once, and new handshakes must follow the restart."""
+    stack_kwargs = {"redis_tls": True}
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -322,15 +322,29 @@ class Stack:
         return ["--tls", "--cacert", f"{d}/redis-ca.pem", "--cert", f"{d}/gateway.pem",
                 "--key", f"{d}/gateway.key"]
 
+    def redis_listen_args(self):
+        """redis-server's options for listening on self.redis_port: plain
+        text, or with redis_tls TLS only, client certificates required."""
+        if not self.redis_tls:
+            return ["--port", str(self.redis_port)]
+        d = self.redis_tls_dir
+        return ["--port", "0", "--tls-port", str(self.redis_port),
+                "--tls-cert-file", f"{d}/redis.pem", "--tls-key-file", f"{d}/redis.key",
+                "--tls-ca-cert-file", f"{d}/redis-ca.pem", "--tls-auth-clients", "yes"]
+
+    def redis_ssl_context(self):
+        """A Python ssl context for the stack's TLS Redis (None without)."""
+        if not self.redis_tls:
+            return None
+        import ssl
+        d = self.redis_tls_dir
+        ctx = ssl.create_default_context(cafile=f"{d}/redis-ca.pem")
+        ctx.load_cert_chain(f"{d}/gateway.pem", f"{d}/gateway.key")
+        return ctx
+
     def start_redis(self, port=None):
         self.redis_port = port or free_port()
-        listen = ["--port", str(self.redis_port)]
-        if self.redis_tls:
-            d = self.redis_tls_dir
-            listen = ["--port", "0", "--tls-port", str(self.redis_port),
-                      "--tls-cert-file", f"{d}/redis.pem", "--tls-key-file", f"{d}/redis.key",
-                      "--tls-ca-cert-file", f"{d}/redis-ca.pem", "--tls-auth-clients", "yes"]
-        self.spawn("redis", ["redis-server", *listen,
+        self.spawn("redis", ["redis-server", *self.redis_listen_args(),
                              "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", self.dir])
         deadline = time.time() + 10

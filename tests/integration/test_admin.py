@@ -433,7 +433,8 @@ class AdminMutualTlsTest(unittest.TestCase):
         import tempfile
         from harness import free_port
         from test_operability import make_pki
-        cls.pki = make_pki(tempfile.mkdtemp(prefix="admin-mtls-"))
+        cls.pki_dir = tempfile.mkdtemp(prefix="admin-mtls-")
+        cls.pki = make_pki(cls.pki_dir)
         port = free_port()
         p = cls.pki
         cls.stack = Stack(legacy=False, profiles=PROFILES, gateway_args=[
@@ -446,6 +447,8 @@ class AdminMutualTlsTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.stack.stop()
+        import shutil
+        shutil.rmtree(cls.pki_dir, ignore_errors=True)
 
     def ctl(self, client, *args):
         tls = ["--tls-ca", self.pki["grpc-ca"] + ".pem"]

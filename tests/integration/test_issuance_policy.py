@@ -6,6 +6,7 @@ signer, gateway and Redis; scep-probe as the device."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -53,6 +54,7 @@ class IssuancePolicyTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.stack.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def enroll(self, profile, name, san=None):
         tid = "tid-" + name
@@ -240,6 +242,7 @@ class AuditRequiredTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.stack.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_no_certificate_leaves_the_signer_unaudited(self):
         request = self.stack.probe_request("audited", "tid-audited", os.urandom(16).hex())

@@ -414,6 +414,7 @@ class MutualTlsTest(unittest.TestCase):
     def test_mtls_enrolls_and_refuses_clients_without_valid_certificate(self):
         import tempfile
         d = tempfile.mkdtemp(prefix="scep-mtls-")
+        self.addCleanup(shutil.rmtree, d, True)
         p = make_pki(d)
         stack = Stack(
             signer_tls=dict(cert=p["signer"] + ".pem", key=p["signer"] + ".key",
@@ -761,9 +762,9 @@ class MutualTlsReloadTest(unittest.TestCase):
         require_tool(self, "openssl")
 
     def test_signer_certificate_replaced_on_disk_is_served_without_restart(self):
-        import shutil
         import tempfile
         d = tempfile.mkdtemp(prefix="scep-mtls-reload-")
+        self.addCleanup(shutil.rmtree, d, True)
         p = make_pki(d)
         # The files the signer watches, apart from make_pki's originals.
         live = {"cert": os.path.join(d, "live-signer.pem"),

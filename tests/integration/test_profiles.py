@@ -6,6 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json
 import ssl
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -68,6 +69,7 @@ class ProfilesTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.stack.stop()
         cls.server.shutdown()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def enroll(self, profile, name, challenge=None, san=None, ra=None):
         extra = {"san": san} if san else {}
