@@ -119,6 +119,13 @@ absl::Status RedisConnection::Handshake(const ConnectionSettings& settings,
     return absl::UnavailableError(absl::StrCat("Redis ", operation, ": TLS to ",
                                                Where(endpoint_), ": ", named.message()));
   }
+  SSL_set_cert_cb(
+      ssl_,
+      [](SSL*, void* self) {
+        static_cast<RedisConnection*>(self)->certificate_requested_ = true;
+        return 1;
+      },
+      this);
   std::optional<ScopedSigpipeBlock> no_sigpipe;
   if (!sigpipe_ignored_) no_sigpipe.emplace();
   const int result = SSL_connect(ssl_);
@@ -137,7 +144,13 @@ absl::Status RedisConnection::Handshake(const ConnectionSettings& settings,
     why = crypto::TlsFailure(ssl_, "the server closed the connection");
   }
   return absl::UnavailableError(absl::StrCat("Redis ", operation, ": TLS handshake with ",
-                                             Where(endpoint_), " failed: ", why));
+                                             Where(endpoint_), " failed: ", why,
+                                             MissingCertificate()));
+}
+
+std::string RedisConnection::MissingCertificate() const {
+  if (!certificate_requested_ || SSL_get_certificate(ssl_) != nullptr) return "";
+  return " (the server asked for a client certificate and none is configured)";
 }
 
 RedisConnection::~RedisConnection() {
@@ -246,7 +259,8 @@ absl::Status RedisConnection::TlsError(absl::string_view operation, int result) 
       break;
   }
   ERR_clear_error();
-  return absl::UnavailableError(absl::StrCat("Redis ", operation, ": TLS: ", why));
+  return absl::UnavailableError(
+      absl::StrCat("Redis ", operation, ": TLS: ", why, MissingCertificate()));
 }
 
 bool RedisConnection::StillOpen() const {

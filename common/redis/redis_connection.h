@@ -62,6 +62,11 @@ class RedisConnection {
                                            absl::Span<const absl::string_view> argv);
   // Why the last TLS call, which returned `result`, failed.
   absl::Status TlsError(absl::string_view operation, int result);
+  // " (the server asked for a client certificate ...)" when it did and
+  // this connection has none to show; "" otherwise. A server that requires
+  // one refuses after the handshake, and its alert may be lost to the
+  // reset that follows: this says why either way.
+  std::string MissingCertificate() const;
 
   redisContext* const context_;
   const RedisEndpoint endpoint_;
@@ -69,6 +74,7 @@ class RedisConnection {
   SSL* ssl_ = nullptr;              // with TLS
   redisReader* reader_ = nullptr;   // with TLS
   bool broken_ = false;             // a TLS call failed: unusable
+  bool certificate_requested_ = false;  // the server asked for a client certificate
 };
 
 }  // namespace scep::redis::internal

@@ -179,8 +179,12 @@ TEST_F(RedisPoolTlsTest, AClientCertificateWhenTheServerAsksForOne) {
       Pool(Options(*server, ClientContext(ca_)))->Run("ping", {"PING"});
   ASSERT_TRUE(absl::IsUnavailable(reply.status())) << reply.status();
   // TLS 1.3 refuses a missing client certificate after the handshake, at
-  // the first read: the alert is what the message shows.
-  EXPECT_TRUE(absl::StrContains(reply.status().message(), "certificate required")) << reply.status();
+  // the first read (its alert, or a reset when the server closed before
+  // the command arrived): the message says what is missing either way.
+  EXPECT_TRUE(absl::StrContains(reply.status().message(),
+                                "the server asked for a client certificate and none is "
+                                "configured"))
+      << reply.status();
 
   reply = Pool(Options(*server, ClientContext(ca_, &gateway_)))->Run("ping", {"PING"});
   ASSERT_TRUE(reply.ok()) << reply.status();
