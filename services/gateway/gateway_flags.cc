@@ -33,6 +33,9 @@ ABSL_FLAG(std::string, redis_tls_cert_file, "",
           "(tls-auth-clients); with --redis_tls_key_file; read again when it changes");
 ABSL_FLAG(std::string, redis_tls_key_file, "",
           "unencrypted PEM key of --redis_tls_cert_file");
+ABSL_FLAG(int, redis_tls_refresh_seconds, 10,
+          "how often the --redis_tls_* files are checked for a change (rotation); "
+          "a changed file is read again for the next connections");
 ABSL_FLAG(std::string, redis_tls_server_name, "",
           "the name Redis's certificate must carry (also sent as SNI); empty: the "
           "host connected to (--redis_host, or the address a Sentinel names)");

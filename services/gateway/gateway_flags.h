@@ -31,6 +31,7 @@ ABSL_DECLARE_FLAG(std::string, redis_tls_ca_file);
 ABSL_DECLARE_FLAG(std::string, redis_tls_cert_file);
 ABSL_DECLARE_FLAG(std::string, redis_tls_key_file);
 ABSL_DECLARE_FLAG(std::string, redis_tls_server_name);
+ABSL_DECLARE_FLAG(int, redis_tls_refresh_seconds);
 ABSL_DECLARE_FLAG(std::string, redis_username);
 ABSL_DECLARE_FLAG(std::string, redis_password_file);
 ABSL_DECLARE_FLAG(int, redis_timeout_ms);

@@ -73,8 +73,10 @@ absl::Status TlsFromFlags(redis::RedisOptions& options, metrics::JsonLogger* log
   if (files.cert_file.empty() != files.key_file.empty()) {
     return absl::InvalidArgumentError("--redis_tls_cert_file and --redis_tls_key_file go together");
   }
+  const int refresh = absl::GetFlag(FLAGS_redis_tls_refresh_seconds);
+  if (refresh < 1) return absl::InvalidArgumentError("--redis_tls_refresh_seconds must be >= 1");
   ASSIGN_OR_RETURN(std::shared_ptr<TlsClientContext> context,
-                   TlsClientContext::New(std::move(files), "--redis_tls_", absl::Seconds(10),
+                   TlsClientContext::New(std::move(files), "--redis_tls", absl::Seconds(refresh),
                                          TlsReloadLog{log, "", "redis_tls"}));
   options.tls = [context] { return context->Get(); };
   options.tls_server_name = server_name;

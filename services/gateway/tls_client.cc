@@ -55,8 +55,8 @@ absl::StatusOr<std::shared_ptr<SSL_CTX>> TlsClientContext::Load() const {
   auto failed = [&](absl::string_view field, const std::string& file, absl::string_view what) {
     return crypto::SslError(
         absl::StatusCode::kFailedPrecondition,
-        absl::StrCat(setting_, absl::EndsWith(setting_, "_") ? "" : ".", field, ": ", what, " ",
-                     file));
+        absl::StrCat(setting_, absl::StartsWith(setting_, "--") ? "_" : ".", field, ": ", what,
+                     " ", file));
   };
   if (files_.ca_file.empty()) {
     if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {

@@ -53,8 +53,8 @@ class TlsClientContext {
   // FailedPrecondition naming `setting` and the file (never its contents)
   // when a file is missing, holds no certificate, or the key does not
   // match the certificate. Messages name a file's field as
-  // `setting`.ca_file, or `setting`ca_file when `setting` ends with '_' (a
-  // flag prefix: "--redis_tls_").
+  // `setting`.ca_file, or for a flag (`setting` starting with "--") as the
+  // flag `setting`_ca_file ("--redis_tls" -> --redis_tls_ca_file).
   static absl::StatusOr<std::shared_ptr<TlsClientContext>> New(
       TlsClientFiles files, absl::string_view setting,
       absl::Duration recheck = absl::Seconds(10), TlsReloadLog reload_log = {});

@@ -13,20 +13,24 @@
   ignoring conditions): every key a template mounts from a Secret or
   ConfigMap that the chart itself creates (or cert-manager writes) is
   defined there; every /secrets/... path a container's arguments name is
-  projected into its secrets volume; every NetworkPolicy, Service and
-  workload selects pods by the component labels a workload's pod template
-  sets, the signer admits only gateways and the bundled Redis only
-  gateways; the admin API has its own ClusterIP Service, stays off the
-  device-facing Service and the Ingress, and its NetworkPolicy rule exists
-  only with a non-empty `adminFrom`;
+  projected into its secrets volume, which is mounted whole (no subPath:
+  rotated Secrets, e.g. the Redis TLS files, reach the pods); every
+  NetworkPolicy, Service and workload selects pods by the component labels
+  a workload's pod template sets, the signer admits only gateways and the
+  bundled Redis only gateways; the admin API has its own ClusterIP Service,
+  stays off the device-facing Service and the Ingress, and its
+  NetworkPolicy rule exists only with a non-empty `adminFrom`;
 - plain manifests (examples/prerequisites.yaml) pass `kubectl apply
   --dry-run=client` against a loopback fake API server (when kubectl is
   on PATH);
 - with `helm` on PATH: helm lint, helm template with the defaults, with
   every optional feature on (examples/all-features.yaml), with each example
-  and with an external Redis ACL user, then kubectl dry-run and the same
-  selector / mounted-key / admin-exposure checks on the rendered objects;
-  helm template refuses the combinations the schema cannot express.
+  and with an external Redis ACL user, Redis Sentinel and Redis over TLS
+  (private CA, client certificate, server name; and the system trust
+  store), then kubectl dry-run and the same selector / mounted-key /
+  admin-exposure checks on the rendered objects and the gateway's Redis
+  flags and files; helm template refuses the combinations the schema
+  cannot express.
 
 PyYAML and jsonschema are Debian packages (python3-yaml,
 python3-jsonschema; scripts/install-deps installs them): missing, they skip
@@ -365,6 +369,21 @@ class ValuesSchema(unittest.TestCase):
             "IPv6 Sentinel without brackets": {"redis": {"sentinel": {"hosts": ["fd00::7"]}}},
             "Sentinel master name empty": {"redis": {"sentinel": {"masterName": ""}}},
             "typo in sentinel": {"redis": {"sentinel": {"host": ["s1"]}}},
+            "string for redis.tls.enabled": {"redis": {"tls": {"enabled": "true"}}},
+            "Redis TLS CA without TLS": {"redis": {"tls": {"ca": {"existingSecret": "redis-ca"}}}},
+            "Redis client certificate without TLS": {"redis": {"tls": {"clientCertificate": {
+                "existingSecret": "scep-redis-client"}}}},
+            "Redis TLS server name without TLS": {"redis": {"tls": {"serverName": "redis.test"}}},
+            "Redis TLS server name with spaces": {"redis": {"tls": {"enabled": True,
+                                                                    "serverName": "a b"}}},
+            "Redis TLS CA key empty": {"redis": {"tls": {"enabled": True, "ca": {"key": ""}}}},
+            "Redis TLS CA Secret name invalid": {"redis": {"tls": {"enabled": True, "ca": {
+                "existingSecret": "Redis_CA"}}}},
+            "key of the client certificate": {"redis": {"tls": {"enabled": True,
+                                                                "clientCertificate": {
+                                                                    "existingSecret": "c",
+                                                                    "key": "cert.pem"}}}},
+            "typo in redis.tls": {"redis": {"tls": {"enabled": True, "caSecret": "redis-ca"}}},
             "RA key Secret key empty": {"signer": {"raKeyFile": {"existingSecret": "k",
                                                                  "key": ""}}},
             "typo in raKeyFile": {"signer": {"raKeyFile": {"secret": "k"}}},
@@ -374,6 +393,19 @@ class ValuesSchema(unittest.TestCase):
         for name, override in bad.items():
             with self.subTest(mistake=name):
                 self.assertNotEqual(self.errors(deep_merge(self.values, override)), [])
+
+    def test_schema_accepts_redis_tls(self):
+        good = {
+            "system trust store": {"enabled": True},
+            "every setting": {"enabled": True, "serverName": "redis.pki-redis.svc",
+                              "ca": {"existingSecret": "redis-ca", "key": "ca.pem"},
+                              "clientCertificate": {"existingSecret": "scep-redis-client"}},
+            "server name an address": {"enabled": True, "serverName": "fd00::7"},
+        }
+        for name, tls in good.items():
+            with self.subTest(values=name):
+                self.assertEqual(self.errors(deep_merge(self.values, {"redis": {"tls": tls}})),
+                                 [])
 
 
 class Templates(unittest.TestCase):
@@ -781,6 +813,51 @@ class StaticRender(unittest.TestCase):
                 self.assertEqual(sorted(args - projected), [],
                                  "arguments naming files no volume item provides")
 
+    def test_redis_tls_files(self):
+        """--redis_tls* name files projected from the Secrets the values
+        name, under /secrets/redis-tls/, in the volume mounted whole at
+        /secrets: a subPath mount never sees a Secret's update, and the
+        gateway reloads these files when cert-manager renews them."""
+        text = read_template("gateway-deployment.yaml")
+        flags = text[text.index("{{- if $redisTls.enabled }}\n            - --redis_tls\n"):]
+        flags = flags[:flags.index("- --profile=")]
+        for arg in ("- --redis_tls_ca_file=/secrets/redis-tls/ca.crt",
+                    "- --redis_tls_cert_file=/secrets/redis-tls/tls.crt",
+                    "- --redis_tls_key_file=/secrets/redis-tls/tls.key",
+                    "- --redis_tls_server_name={{ . }}"):
+            self.assertIn(arg, flags)
+        self.assertIn("{{- if $redisTls.ca.existingSecret }}\n"
+                      "            - --redis_tls_ca_file=", flags)
+        self.assertIn("{{- if $redisTls.clientCertificate.existingSecret }}\n"
+                      "            - --redis_tls_cert_file=", flags)
+        self.assertIn("{{- with $redisTls.serverName }}", flags)
+        self.assertIn("{{- $redisTls := .Values.redis.tls -}}", text)
+        self.assertRegex(text, r"\{\{- if and \$redisTls\.enabled "
+                               r"\$redisTls\.ca\.existingSecret \}\}"
+                               r"\n\s+- secret:\n\s+name: \{\{ \$redisTls\.ca\.existingSecret \}\}"
+                               r"\n\s+items:\n\s+- key: \{\{ \$redisTls\.ca\.key \}\}"
+                               r"\n\s+path: redis-tls/ca\.crt\n")
+        self.assertRegex(text, r"\{\{- if and \$redisTls\.enabled "
+                               r"\$redisTls\.clientCertificate\.existingSecret \}\}"
+                               r"\n\s+- secret:\n\s+name: "
+                               r"\{\{ \$redisTls\.clientCertificate\.existingSecret \}\}"
+                               r"\n\s+items:\n\s+- key: tls\.crt\n\s+path: redis-tls/tls\.crt"
+                               r"\n\s+- key: tls\.key\n\s+path: redis-tls/tls\.key\n")
+        # Those sources belong to the `secrets` volume, mounted whole.
+        volume = text[text.index("        - name: secrets\n          projected:"):]
+        volume = volume[:volume.index("        - name: tmp\n")]
+        self.assertIn("path: redis-tls/ca.crt", volume)
+        self.assertIn("path: redis-tls/tls.key", volume)
+        self.assertRegex(text, r"- name: secrets\n\s+mountPath: /secrets\n\s+readOnly: true\n")
+        self.assertIsNone(re.search(r"(?m)^\s*subPath:", text), "a subPath mount never updates")
+        helpers = read_template("_helpers.tpl")
+        validate = helpers[helpers.index('{{- define "scep.validate" -}}'):]
+        self.assertIn("{{- if and $r.tls.enabled $r.bundled.enabled -}}", validate)
+        self.assertRegex(validate, r"\{\{- if and \(not \$r\.tls\.enabled\) \(or "
+                                   r"\$r\.tls\.ca\.existingSecret "
+                                   r"\$r\.tls\.clientCertificate\.existingSecret "
+                                   r"\$r\.tls\.serverName\) -\}\}\n\{\{- fail ")
+
     def test_issuance_policy_is_mounted_where_the_flag_points(self):
         text = read_template("signer.yaml")
         self.assertIn("- --issuance_policy=/etc/scep/policy/issuance-policy.json", text)
@@ -966,8 +1043,8 @@ def rendered_problems(docs):
                         continue
                     ref_name = ref.get("name") or ref.get("secretName")
                     obj = objects.get((kind, ref_name))
-                    if obj is None:
-                        continue  # the operator's (existing) object
+                    if obj is None or ref.get("optional"):
+                        continue  # the operator's (existing) object; keys that may be absent
                     keys = set(obj.get("data") or {}) | set(obj.get("stringData") or {})
                     for item in ref.get("items", []):
                         if item["key"] not in keys:
@@ -1147,6 +1224,36 @@ networkPolicy:
     enabled: true
 """
 
+# Over SENTINEL_REDIS: TLS to Redis and the Sentinels with a private CA (its
+# own key name), a client certificate (cert-manager's Secret) and a server
+# name (the Sentinels announce addresses).
+TLS_REDIS = """
+redis:
+  tls:
+    enabled: true
+    serverName: redis-headless.pki-redis.svc.cluster.local
+    ca:
+      existingSecret: redis-ca
+      key: ca.pem
+    clientCertificate:
+      existingSecret: scep-redis-client
+"""
+
+# Azure Cache for Redis: TLS port 6380, public CA (the system trust store).
+TLS_REDIS_SYSTEM_CA = """
+redis:
+  host: scep-cache.redis.cache.windows.net
+  port: 6380
+  tls:
+    enabled: true
+  auth:
+    enabled: true
+    existingSecret: scep-redis
+networkPolicy:
+  egress:
+    enabled: true
+"""
+
 
 class Helm(unittest.TestCase):
     """Runs only where a helm binary is on PATH (none can be installed here)."""
@@ -1179,6 +1286,15 @@ class Helm(unittest.TestCase):
             sentinel.flush()
             variants["Redis Sentinel"] = ["-f", sentinel.name, "--set",
                                           "redis.sentinel.auth.key=redis-password"]
+            tls = tempfile.NamedTemporaryFile("w", suffix=".yaml")
+            tls.write(TLS_REDIS)
+            tls.flush()
+            variants["Redis TLS + Sentinel"] = ["-f", sentinel.name, "-f", tls.name, "--set",
+                                                "redis.sentinel.auth.key=redis-password"]
+            system_ca = tempfile.NamedTemporaryFile("w", suffix=".yaml")
+            system_ca.write(TLS_REDIS_SYSTEM_CA)
+            system_ca.flush()
+            variants["Redis TLS, system trust store"] = ["-f", system_ca.name]
             for name, args in variants.items():
                 with self.subTest(values=name):
                     rendered = self.run_helm("template", "scep", CHART, "--namespace",
@@ -1239,7 +1355,7 @@ class Helm(unittest.TestCase):
         gateway = [d for d in docs if d["kind"] == "Deployment"
                    and d["metadata"]["name"].endswith("-gateway")][0]
         args = gateway["spec"]["template"]["spec"]["containers"][0]["args"]
-        if variant == "Redis Sentinel":
+        if variant in ("Redis Sentinel", "Redis TLS + Sentinel"):
             self.assertIn("--redis_sentinels=redis-node-0.redis-headless:26380,"
                           "redis-node-1.redis-headless,[fd00::7]:26380", args)
             self.assertIn("--redis_sentinel_master=scep-primary", args)
@@ -1256,6 +1372,7 @@ class Helm(unittest.TestCase):
             self.assertIn(6379, ports)  # the primary, at the port the Sentinels announce
         else:
             self.assertFalse([a for a in args if a.startswith("--redis_sentinel")])
+        self.check_redis_tls(variant, docs, gateway, args)
         services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
         if variant == "defaults":
             self.assertIn("--admin_port=0", args)
@@ -1271,6 +1388,38 @@ class Helm(unittest.TestCase):
                 self.assertNotRegex(arg, r"example-admin-token|password=[^/]",
                                     "no secret value on the command line")
 
+    def check_redis_tls(self, variant, docs, gateway, args):
+        pod = gateway["spec"]["template"]["spec"]
+        tls_args = [a for a in args if a.startswith("--redis_tls")]
+        tls_items = [i for i in secret_items(pod, "secrets") if i[2].startswith("redis-tls/")]
+        if variant == "Redis TLS + Sentinel":
+            self.assertEqual(tls_args, ["--redis_tls",
+                                        "--redis_tls_ca_file=/secrets/redis-tls/ca.crt",
+                                        "--redis_tls_cert_file=/secrets/redis-tls/tls.crt",
+                                        "--redis_tls_key_file=/secrets/redis-tls/tls.key",
+                                        "--redis_tls_server_name="
+                                        "redis-headless.pki-redis.svc.cluster.local"])
+            self.assertEqual(tls_items, [("redis-ca", "ca.pem", "redis-tls/ca.crt"),
+                                         ("scep-redis-client", "tls.crt", "redis-tls/tls.crt"),
+                                         ("scep-redis-client", "tls.key", "redis-tls/tls.key")])
+        elif variant == "Redis TLS, system trust store":
+            self.assertEqual(tls_args, ["--redis_tls"])
+            self.assertEqual(tls_items, [])
+            self.assertIn("--redis_host=scep-cache.redis.cache.windows.net", args)
+            self.assertIn("--redis_port=6380", args)
+            self.assertIn("--redis_password_file=/secrets/redis/password", args)
+            policy = [d for d in docs if d["kind"] == "NetworkPolicy"
+                      and d["metadata"]["name"].endswith("-gateway")][0]
+            self.assertIn(6380, [p["port"] for rule in policy["spec"]["egress"]
+                                 for p in rule.get("ports", [])])
+        else:
+            self.assertEqual(tls_args, [])
+            self.assertEqual(tls_items, [])
+        # Secret updates reach the files only through a whole-volume mount.
+        mounts = pod["containers"][0]["volumeMounts"]
+        self.assertIn({"name": "secrets", "mountPath": "/secrets", "readOnly": True}, mounts)
+        self.assertFalse([m for m in mounts if m["name"] == "secrets" and "subPath" in m])
+
     def test_refused_combinations(self):
         cases = {
             "admin without a credential": ["--set", "admin.enabled=true",
@@ -1285,6 +1434,12 @@ class Helm(unittest.TestCase):
                                                 "--set", "redis.sentinel.enabled=true",
                                                 "--set", "redis.sentinel.hosts[0]=s:26379"],
             "Sentinel without its addresses": ["--set", "redis.sentinel.enabled=true"],
+            "Redis TLS with the bundled Redis": ["--set", "redis.bundled.enabled=true",
+                                                 "--set", "redis.tls.enabled=true"],
+            "Redis TLS CA without TLS": ["--set", "redis.tls.ca.existingSecret=redis-ca"],
+            "Redis client certificate without TLS": [
+                "--set", "redis.tls.clientCertificate.existingSecret=scep-redis-client"],
+            "Redis TLS server name without TLS": ["--set", "redis.tls.serverName=redis.test"],
             "WAIT with the bundled Redis": ["--set", "redis.bundled.enabled=true",
                                             "--set", "redis.waitReplicas=1"],
             "RA key file with softhsm": ["--set", "signer.softhsm.enabled=true",
@@ -1300,6 +1455,10 @@ class Helm(unittest.TestCase):
                 result = subprocess.run([self.helm, "template", "scep", CHART, *args],
                                         capture_output=True, text=True, timeout=120)
                 self.assertNotEqual(result.returncode, 0, result.stdout[-2000:])
+                if name.startswith("Redis "):  # the redis.tls cases
+                    # The template's message, or the schema's (which names
+                    # the path as redis.tls... or /redis/tls/...).
+                    self.assertRegex(result.stderr, r"redis[./]tls")
 
     def test_softhsm_refuses_replicas(self):
         result = subprocess.run(

@@ -114,6 +114,42 @@ class RedisTlsTest(unittest.TestCase):
         self.expect_unavailable("tls-nocert", http_port, metrics_port,
                                 "the server asked for a client certificate and none is configured")
 
+    def test_a_ca_bundle_fixed_on_disk_is_picked_up_without_a_restart(self):
+        """The CA file a gateway started with does not vouch for Redis (a
+        bundle rotated too early, say); once the file holds the right CA
+        the next connection verifies, and the gateway becomes ready on its
+        own."""
+        d = tempfile.mkdtemp(prefix="scep-redis-tls-rotate-")
+        self.addCleanup(shutil.rmtree, d, True)
+        tls_ca(d, "rogue-ca")
+        t = self.stack.redis_tls_dir
+        bundle = os.path.join(d, "bundle.pem")
+        shutil.copy(f"{d}/rogue-ca.pem", bundle)
+        http_port, metrics_port = self.second_gateway("gw-rotate", [
+            "--redis_tls", f"--redis_tls_ca_file={bundle}", "--redis_tls_refresh_seconds=1",
+            f"--redis_tls_cert_file={t}/gateway.pem", f"--redis_tls_key_file={t}/gateway.key"])
+        status, body = self.stack.wait_readyz(503, port=metrics_port)
+        self.assertIn("certificate verify failed", body)
+        # Replaced as a ConfigMap update does: a new file renamed over the old.
+        with open(f"{d}/rogue-ca.pem") as rogue, open(f"{t}/redis-ca.pem") as right, \
+                open(bundle + ".new", "w") as f:
+            f.write(rogue.read() + right.read())
+        os.rename(bundle + ".new", bundle)
+        status, body = self.stack.wait_readyz(200, port=metrics_port, timeout=20)
+        self.assertEqual(status, 200, body)
+        reloaded = self.log_events("gw-rotate", "redis_tls_reloaded")
+        self.assertEqual(len(reloaded), 1, reloaded)
+        self.assertEqual(reloaded[0]["setting"], "--redis_tls")
+        status, _, rep = self.enroll_at(http_port, "tls-rotated")
+        self.assertEqual(status, 200, rep)
+        self.assertEqual(rep["pkiStatus"], SUCCESS, rep)
+
+    def enroll_at(self, http_port, name):
+        body = self.stack.probe_request(name, "tid-" + name, os.urandom(16).hex())
+        status, headers, reply = http(
+            "POST", f"http://127.0.0.1:{http_port}/scep{PKI_OP}", body)
+        return status, headers, (self.stack.probe_open(name, reply) if status == 200 else reply)
+
     def test_the_name_checked_is_the_server_name_given(self):
         t = self.stack.redis_tls_dir
         http_port, metrics_port = self.second_gateway("gw-name", [
