@@ -174,6 +174,12 @@ Included by the gateway Deployment (always rendered).
 {{- if and $r.sentinel.enabled (not $r.sentinel.hosts) -}}
 {{- fail "redis.sentinel.enabled needs redis.sentinel.hosts (the Sentinels' host:port)" -}}
 {{- end -}}
+{{- if and $r.tls.enabled $r.bundled.enabled -}}
+{{- fail "redis.tls is for an external Redis served over TLS; the bundled Redis has none (disable one of them)" -}}
+{{- end -}}
+{{- if and (not $r.tls.enabled) (or $r.tls.ca.existingSecret $r.tls.clientCertificate.existingSecret $r.tls.serverName) -}}
+{{- fail "redis.tls.ca.existingSecret, redis.tls.clientCertificate.existingSecret and redis.tls.serverName need redis.tls.enabled (the gateway refuses its --redis_tls_* files and name without --redis_tls)" -}}
+{{- end -}}
 {{- if and $r.bundled.enabled (gt (int $r.waitReplicas) 0) -}}
 {{- fail "redis.waitReplicas is for a replicated external Redis; the bundled Redis has no replica (every write would wait redis.waitTimeoutMs for none)" -}}
 {{- end -}}
