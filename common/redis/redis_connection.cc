@@ -66,6 +66,21 @@ absl::Status TransportError(absl::string_view operation, const redisContext* con
       "Redis ", operation, ": ", context->err != 0 ? context->errstr : "no reply from server"));
 }
 
+// A command's arguments as hiredis takes them (binary-safe).
+struct Args {
+  explicit Args(absl::Span<const absl::string_view> argv) {
+    pointers.reserve(argv.size());
+    lengths.reserve(argv.size());
+    for (absl::string_view arg : argv) {
+      pointers.push_back(arg.data());
+      lengths.push_back(arg.size());
+    }
+  }
+  int argc() const { return static_cast<int>(pointers.size()); }
+  std::vector<const char*> pointers;
+  std::vector<size_t> lengths;
+};
+
 std::string Where(const RedisEndpoint& endpoint) {
   return absl::StrCat(endpoint.host, ":", endpoint.port);
 }
@@ -129,6 +144,7 @@ absl::Status RedisConnection::Handshake(const ConnectionSettings& settings,
   std::optional<ScopedSigpipeBlock> no_sigpipe;
   if (!sigpipe_ignored_) no_sigpipe.emplace();
   const int result = SSL_connect(ssl_);
+  const int saved_errno = errno;
   if (result == 1) return absl::OkStatus();
   broken_ = true;
   const int error = SSL_get_error(ssl_, result);
@@ -137,8 +153,8 @@ absl::Status RedisConnection::Handshake(const ConnectionSettings& settings,
     ERR_clear_error();
     why = absl::StrCat("timed out after ", absl::FormatDuration(settings.connect_timeout),
                        " (does the server speak TLS on this port?)");
-  } else if (error == SSL_ERROR_SYSCALL && errno != 0) {
-    why = strerror(errno);
+  } else if (error == SSL_ERROR_SYSCALL && saved_errno != 0) {
+    why = strerror(saved_errno);
     ERR_clear_error();
   } else {
     why = crypto::TlsFailure(ssl_, "the server closed the connection");
@@ -174,16 +190,9 @@ absl::StatusOr<RedisReplyPtr> RedisConnection::Command(
   std::optional<ScopedSigpipeBlock> no_sigpipe;
   if (!sigpipe_ignored_) no_sigpipe.emplace();
   if (ssl_ != nullptr) return TlsCommand(operation, argv);
-  std::vector<const char*> args;
-  std::vector<size_t> lengths;
-  args.reserve(argv.size());
-  lengths.reserve(argv.size());
-  for (absl::string_view arg : argv) {
-    args.push_back(arg.data());
-    lengths.push_back(arg.size());
-  }
-  RedisReplyPtr reply(static_cast<redisReply*>(redisCommandArgv(
-      context_, static_cast<int>(args.size()), args.data(), lengths.data())));
+  Args args(argv);
+  RedisReplyPtr reply(static_cast<redisReply*>(
+      redisCommandArgv(context_, args.argc(), args.pointers.data(), args.lengths.data())));
   if (reply == nullptr || context_->err != 0) return TransportError(operation, context_);
   return reply;
 }
@@ -194,17 +203,10 @@ absl::StatusOr<RedisReplyPtr> RedisConnection::TlsCommand(
     return absl::UnavailableError(
         absl::StrCat("Redis ", operation, ": the TLS connection failed before"));
   }
-  std::vector<const char*> args;
-  std::vector<size_t> lengths;
-  args.reserve(argv.size());
-  lengths.reserve(argv.size());
-  for (absl::string_view arg : argv) {
-    args.push_back(arg.data());
-    lengths.push_back(arg.size());
-  }
+  Args args(argv);
   char* command = nullptr;
-  const int length = redisFormatCommandArgv(&command, static_cast<int>(args.size()),
-                                            args.data(), lengths.data());
+  const int length =
+      redisFormatCommandArgv(&command, args.argc(), args.pointers.data(), args.lengths.data());
   if (length < 0 || command == nullptr) {
     broken_ = true;
     return absl::UnavailableError(
@@ -213,8 +215,12 @@ absl::StatusOr<RedisReplyPtr> RedisConnection::TlsCommand(
   ERR_clear_error();
   size_t written = 0;
   const int wrote = SSL_write_ex(ssl_, command, static_cast<size_t>(length), &written);
+  const int write_errno = errno;
   redisFreeCommand(command);
-  if (wrote != 1) return TlsError(operation, wrote);
+  if (wrote != 1) {
+    errno = write_errno;  // TlsError reads it
+    return TlsError(operation, wrote);
+  }
   for (;;) {
     void* reply = nullptr;
     if (redisReaderGetReply(reader_, &reply) != REDIS_OK) {
