@@ -237,7 +237,8 @@ class EnrollmentStore {
   virtual absl::StatusOr<std::optional<Transaction>> GetTransaction(
       absl::string_view profile, absl::string_view transaction_id) = 0;
 
-  // OK when the store answers; Unavailable otherwise. For readiness probes.
+  // OK when the store answers; Unavailable otherwise (for Redis also when
+  // the server is a Redis Cluster node). For readiness probes.
   virtual absl::Status Ping() = 0;
 };
 

@@ -80,6 +80,17 @@ bool NotNow(const redisReply& reply) {
   return false;
 }
 
+// Error replies only a Redis Cluster node gives (a key another node
+// serves, keys of one command in several hash slots): the gateway's scripts
+// keep a transaction's keys together on one server, so it needs a single
+// primary (cluster mode disabled), whatever this one command was.
+bool ClusterNode(const redisReply& reply) {
+  if (reply.type != REDIS_REPLY_ERROR) return false;
+  const absl::string_view text(reply.str, reply.len);
+  return absl::StartsWith(text, "MOVED ") || absl::StartsWith(text, "ASK ") ||
+         absl::StartsWith(text, "CROSSSLOT");
+}
+
 }  // namespace
 
 using internal::Send;
@@ -313,6 +324,12 @@ absl::StatusOr<RedisReplyPtr> RedisConnectionPool::RunAdmitted(
       return absl::UnavailableError(
           absl::StrCat("Redis ", operation, ": ",
                        absl::string_view((*reply)->str, (*reply)->len)));
+    }
+    if (ClusterNode(**reply)) {
+      Release(std::move(context));
+      return absl::UnavailableError(absl::StrCat(
+          "Redis ", operation, ": ", absl::string_view((*reply)->str, (*reply)->len),
+          " (a Redis Cluster node: the gateway needs one primary, cluster mode disabled)"));
     }
     if (!ReachedReplica(**reply)) {
       if (ack == Ack::kReplicas && options_.wait_replicas > 0 &&

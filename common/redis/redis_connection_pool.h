@@ -58,7 +58,8 @@ class RedisConnectionPool {
   // connection is refused, the server refuses access (NOAUTH, NOPERM,
   // WRONGPASS), the server did not run the command and may later (LOADING,
   // BUSY, OOM, NOREPLICAS, TRYAGAIN, CLUSTERDOWN: a retry, or a journalled
-  // write, can succeed), when the endpoint leads to a replica twice in a row
+  // write, can succeed), when the server is a Redis Cluster node (MOVED,
+  // ASK, CROSSSLOT: not supported), when the endpoint leads to a replica twice in a row
   // (READONLY, MASTERDOWN), and at once, without touching the network, while the
   // circuit breaker is open (RedisOptions::failure_cooldown); the message
   // starts with "Redis `operation`:" and never holds the password.

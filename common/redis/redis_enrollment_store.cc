@@ -313,10 +313,13 @@ absl::Status RedisEnrollmentStore::RejectTransaction(
 absl::Status RedisEnrollmentStore::Ping() {
   constexpr absl::string_view kOp = "Ping";
   RETURN_IF_ERROR(Flushed(kOp));  // readiness drains the journal too
-  ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run(kOp, {"PING"}));
-  if (reply->type == REDIS_REPLY_STATUS && ReplyText(*reply) == "PONG") {
-    return absl::OkStatus();
-  }
+  // Two keys in two hash slots: a single server answers how many exist, a
+  // Redis Cluster node refuses them (CROSSSLOT), so a gateway pointed at a
+  // cluster-mode endpoint is not ready, with the reason, instead of
+  // failing the scripts that need their keys together one by one.
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   pool_->Run(kOp, {"EXISTS", "scep:ready:{0}", "scep:ready:{1}"}));
+  if (reply->type == REDIS_REPLY_INTEGER) return absl::OkStatus();
   return UnexpectedReply(kOp, *reply);
 }
 
