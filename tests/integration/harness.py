@@ -360,11 +360,20 @@ class Stack:
         self.sentinel_port = free_port()
         conf = os.path.join(self.dir, "sentinel.conf")
         with open(conf, "w") as f:
-            f.write(f"port {self.sentinel_port}\nbind 127.0.0.1\ndir {self.dir}\n"
+            listen = f"port {self.sentinel_port}\n"
+            if self.redis_tls:
+                # TLS only, to its clients and to the primary it watches
+                # (tls-replication), with Redis's certificate as its own.
+                d = self.redis_tls_dir
+                listen = (f"port 0\ntls-port {self.sentinel_port}\n"
+                          f"tls-cert-file {d}/redis.pem\ntls-key-file {d}/redis.key\n"
+                          f"tls-ca-cert-file {d}/redis-ca.pem\ntls-auth-clients yes\n"
+                          "tls-replication yes\n")
+            f.write(f"{listen}bind 127.0.0.1\ndir {self.dir}\n"
                     f"sentinel monitor scep 127.0.0.1 {self.redis_port} 1\n")
         self.spawn("sentinel", ["redis-server", conf, "--sentinel"])
         wait_for(lambda: subprocess.run(
-            ["redis-cli", "-p", str(self.sentinel_port), "SENTINEL",
+            ["redis-cli", "-p", str(self.sentinel_port), *self.redis_tls_args(), "SENTINEL",
              "GET-MASTER-ADDR-BY-NAME", "scep"], capture_output=True, text=True,
             timeout=5).stdout.split() == ["127.0.0.1", str(self.redis_port)],
             timeout=10, what="the Sentinel")

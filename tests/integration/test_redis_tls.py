@@ -159,5 +159,35 @@ class RedisTlsTest(unittest.TestCase):
         self.expect_unavailable("tls-name", http_port, metrics_port, "hostname mismatch")
 
 
+class RedisTlsSentinelTest(unittest.TestCase):
+    """Redis and a Sentinel both TLS-only with client certificates: the
+    gateway asks the Sentinel over TLS and reaches the primary it names
+    over TLS, with the same files."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack(redis_tls=True, redis_sentinel=True).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def test_enrollment_through_a_tls_sentinel(self):
+        stack = self.stack
+        body = stack.probe_request("tls-sentinel", "tid-tls-sentinel", os.urandom(16).hex())
+        status, _, reply = http("POST", stack.url + PKI_OP, body)
+        self.assertEqual(status, 200, reply[:200])
+        self.assertEqual(stack.probe_open("tls-sentinel", reply)["pkiStatus"], SUCCESS)
+        tid = "tid-tls-sentinel".encode().hex()
+        self.assertEqual(stack.redis_cli("HGET", f"scep:default:txn:{tid}", "state"), "issued")
+        records = [json.loads(line) for line in stack.log("gateway").splitlines()
+                   if line.startswith("{")]
+        listening = [r for r in records if r.get("event") == "listening"]
+        self.assertEqual(listening[-1]["redis"],
+                         f"tls:sentinel:scep@127.0.0.1:{stack.sentinel_port}")
+        primary = [r for r in records if r.get("event") == "redis_primary"]
+        self.assertEqual(primary[0]["primary"], f"127.0.0.1:{stack.redis_port}")
+
+
 if __name__ == "__main__":
     unittest.main()
