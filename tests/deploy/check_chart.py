@@ -1455,6 +1455,15 @@ class Helm(unittest.TestCase):
             self.assertEqual(tls_items, [("redis-ca", "ca.pem", "redis-tls/ca.crt"),
                                          ("scep-redis-client", "tls.crt", "redis-tls/tls.crt"),
                                          ("scep-redis-client", "tls.key", "redis-tls/tls.key")])
+        elif variant == "production.yaml":
+            # One cert-manager Secret for both: its ca.crt and its key pair.
+            self.assertEqual(tls_args, ["--redis_tls",
+                                        "--redis_tls_ca_file=/secrets/redis-tls/ca.crt",
+                                        "--redis_tls_cert_file=/secrets/redis-tls/tls.crt",
+                                        "--redis_tls_key_file=/secrets/redis-tls/tls.key"])
+            self.assertEqual(tls_items, [("scep-redis-client", "ca.crt", "redis-tls/ca.crt"),
+                                         ("scep-redis-client", "tls.crt", "redis-tls/tls.crt"),
+                                         ("scep-redis-client", "tls.key", "redis-tls/tls.key")])
         elif variant == "Redis TLS, system trust store":
             self.assertEqual(tls_args, ["--redis_tls"])
             self.assertEqual(tls_items, [])
