@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/crypto/ssl_error.h"
 #include "common/crypto/tls_peer.h"
 
 namespace scep::redis::internal {
@@ -125,7 +126,9 @@ absl::Status RedisConnection::Handshake(const ConnectionSettings& settings,
     broken_ = true;
     return absl::UnavailableError(absl::StrCat("Redis ", operation, ": TLS to ",
                                                Where(endpoint_), ": set-up failed: ",
-                                               crypto::TlsFailure(ssl_, "out of memory")));
+                                               ssl_ != nullptr
+                                                   ? crypto::TlsFailure(ssl_, "out of memory")
+                                                   : crypto::DrainSslErrors()));
   }
   const std::string& name =
       settings.tls_server_name.empty() ? endpoint_.host : settings.tls_server_name;
