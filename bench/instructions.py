@@ -37,6 +37,10 @@ p.add_argument("--warmup", type=int, default=300)
 p.add_argument("--process", nargs="+", default=["gateway", "signer"],
                choices=["gateway", "signer"])
 p.add_argument("--ca-key", default="rsa:2048")
+p.add_argument("--candidate-redis-tls", action="store_true",
+               help="the candidate's gateway reaches Redis over TLS (a TLS-only "
+                    "redis-server with client certificates); with no "
+                    "--candidate-build-dir the candidate is --build-dir")
 p.add_argument("--json-out")
 args = p.parse_args()
 os.environ["SCEP_BUILD_DIR"] = os.path.abspath(args.build_dir)
@@ -84,10 +88,11 @@ def total_ir(out_file):
     raise RuntimeError(f"no totals in {out_file}")
 
 
-def measure(label, build_dir, process, work):
+def measure(label, build_dir, process, work, redis_tls=False):
     harness.BUILD_DIR = os.path.abspath(build_dir)
     out_file = os.path.join(work, f"callgrind.{label}.{process}")
-    stack = harness.Stack(challenge=CHALLENGE, legacy=False, ca_key=args.ca_key)
+    stack = harness.Stack(challenge=CHALLENGE, legacy=False, ca_key=args.ca_key,
+                          redis_tls=redis_tls)
     spawn, wait_ready = stack.spawn, stack.wait_ready
 
     def spawn_under_valgrind(name, argv, env=None):
@@ -135,14 +140,16 @@ def main():
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         sys.exit("valgrind (callgrind) is not installed")
     builds = [("ours", args.build_dir)]
-    if args.candidate_build_dir:
-        builds.append(("candidate", args.candidate_build_dir))
+    if args.candidate_build_dir or args.candidate_redis_tls:
+        builds.append(("candidate", args.candidate_build_dir or args.build_dir))
     work = tempfile.mkdtemp(prefix="scep-instr-")
     results = {}
     for process in args.process:
         for label, build_dir in builds:
             print(f"== {label} {process}", file=sys.stderr)
-            results[(label, process)] = measure(label, build_dir, process, work)
+            results[(label, process)] = measure(
+                label, build_dir, process, work,
+                redis_tls=label == "candidate" and args.candidate_redis_tls)
     print(f"instructions per enrollment (valgrind callgrind, user space), "
           f"N={args.n} C={args.concurrency}, CA key {args.ca_key}")
     for process in args.process:

@@ -35,6 +35,9 @@ p.add_argument("--n", type=int, default=2000)
 p.add_argument("--concurrency", type=int, default=16)
 p.add_argument("--warmup", type=int, default=300)
 p.add_argument("--top", type=int, default=8, help="system calls listed per process")
+p.add_argument("--candidate-redis-tls", action="store_true",
+               help="the candidate's gateway reaches Redis over TLS; with no "
+                    "--candidate-build-dir the candidate is --build-dir")
 args = p.parse_args()
 os.environ["SCEP_BUILD_DIR"] = os.path.abspath(args.build_dir)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
@@ -65,9 +68,9 @@ def run_bench(build_dir, url, n, concurrency):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=3600, check=True)
 
 
-def measure(build_dir, work, label):
+def measure(build_dir, work, label, redis_tls=False):
     harness.BUILD_DIR = os.path.abspath(build_dir)
-    stack = harness.Stack(challenge=CHALLENGE, legacy=False)
+    stack = harness.Stack(challenge=CHALLENGE, legacy=False, redis_tls=redis_tls)
     stack.start()
     data = os.path.join(work, f"perf.{label}.data")
     try:
@@ -107,14 +110,15 @@ def main():
         sys.exit("perf is not installed (Debian package linux-perf)")
     names = syscall_names()
     builds = [("ours", args.build_dir)]
-    if args.candidate_build_dir:
-        builds.append(("candidate", args.candidate_build_dir))
+    if args.candidate_build_dir or args.candidate_redis_tls:
+        builds.append(("candidate", args.candidate_build_dir or args.build_dir))
     work = tempfile.mkdtemp(prefix="scep-syscalls-")
     results = {}
     try:
         for label, build_dir in builds:
             print(f"== {label}", file=sys.stderr)
-            results[label] = measure(build_dir, work, label)
+            results[label] = measure(build_dir, work, label,
+                                     redis_tls=label == "candidate" and args.candidate_redis_tls)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     n = args.n

@@ -137,6 +137,9 @@ absl::Status RedisConnection::Handshake(const ConnectionSettings& settings,
     return absl::UnavailableError(absl::StrCat("Redis ", operation, ": TLS to ",
                                                Where(endpoint_), ": ", named.message()));
   }
+  // A reply's record in one read(2) instead of its header and then its
+  // body; what else arrives stays buffered (StillOpen sees it).
+  SSL_set_read_ahead(ssl_, 1);
   SSL_set_cert_cb(
       ssl_,
       [](SSL*, void* self) {
@@ -215,7 +218,10 @@ absl::StatusOr<RedisReplyPtr> RedisConnection::TlsCommand(
     return absl::UnavailableError(
         absl::StrCat("Redis ", operation, ": out of memory for a command"));
   }
-  ERR_clear_error();
+  // SSL_get_error reads this thread's error queue: it must hold nothing
+  // from before. Cleared only when it does (ERR_clear_error walks every
+  // slot: ~1.7 k instructions, three times an enrollment).
+  if (ERR_peek_error() != 0) ERR_clear_error();
   size_t written = 0;
   const int wrote = SSL_write_ex(ssl_, command, static_cast<size_t>(length), &written);
   const int write_errno = errno;
@@ -274,9 +280,10 @@ absl::Status RedisConnection::TlsError(absl::string_view operation, int result) 
 
 bool RedisConnection::StillOpen() const {
   if (context_->err != 0 || broken_) return false;
-  // Bytes waiting in OpenSSL, or anything at all on the socket (a close,
-  // a reset, a close_notify, a record nobody asked for): not reusable.
-  if (ssl_ != nullptr && SSL_pending(ssl_) > 0) return false;
+  // Bytes waiting in OpenSSL (decrypted, or read ahead and not yet
+  // processed), or anything at all on the socket (a close, a reset, a
+  // close_notify, a record nobody asked for): not reusable.
+  if (ssl_ != nullptr && SSL_has_pending(ssl_) == 1) return false;
   char byte;
   const ssize_t n = recv(context_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
