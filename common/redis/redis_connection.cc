@@ -219,9 +219,8 @@ absl::StatusOr<RedisReplyPtr> RedisConnection::TlsCommand(
         absl::StrCat("Redis ", operation, ": out of memory for a command"));
   }
   // SSL_get_error reads this thread's error queue: it must hold nothing
-  // from before. Cleared only when it does (ERR_clear_error walks every
-  // slot: ~1.7 k instructions, three times an enrollment).
-  if (ERR_peek_error() != 0) ERR_clear_error();
+  // from before.
+  crypto::ClearStaleSslErrors();
   size_t written = 0;
   const int wrote = SSL_write_ex(ssl_, command, static_cast<size_t>(length), &written);
   const int write_errno = errno;

@@ -87,7 +87,7 @@ absl::Status HookConnection::Send(absl::string_view data, absl::Time deadline,
   size_t sent = 0;
   while (sent < data.size()) {
     if (ssl_ != nullptr) {
-      ERR_clear_error();
+      crypto::ClearStaleSslErrors();
       size_t n = 0;
       if (SSL_write_ex(ssl_, data.data() + sent, data.size() - sent, &n) == 1) {
         sent += n;
@@ -116,7 +116,7 @@ absl::StatusOr<size_t> HookConnection::Read(char* buf, size_t size, absl::Time d
   for (;;) {
     QuickAck();
     if (ssl_ != nullptr) {
-      ERR_clear_error();
+      crypto::ClearStaleSslErrors();
       size_t n = 0;
       if (SSL_read_ex(ssl_, buf, size, &n) == 1) return n;
       const int error = SSL_get_error(ssl_, 0);
