@@ -30,9 +30,12 @@ class RedisTlsTest(unittest.TestCase):
     def setUp(self):
         require_tool(self, "openssl")
 
-    def enroll(self, name):
+    def enroll(self, name, http_port=None):
+        """PKCSReq for device `name` to the stack's gateway (or the one on
+        `http_port`): (status, headers, opened CertRep or the body)."""
         body = self.stack.probe_request(name, "tid-" + name, os.urandom(16).hex())
-        status, headers, reply = http("POST", self.stack.url + PKI_OP, body)
+        port = http_port or self.stack.http_port
+        status, headers, reply = http("POST", f"http://127.0.0.1:{port}/scep{PKI_OP}", body)
         return status, headers, (self.stack.probe_open(name, reply) if status == 200 else reply)
 
     def log_events(self, name, event):
@@ -140,15 +143,9 @@ class RedisTlsTest(unittest.TestCase):
         reloaded = self.log_events("gw-rotate", "redis_tls_reloaded")
         self.assertEqual(len(reloaded), 1, reloaded)
         self.assertEqual(reloaded[0]["setting"], "--redis_tls")
-        status, _, rep = self.enroll_at(http_port, "tls-rotated")
+        status, _, rep = self.enroll("tls-rotated", http_port)
         self.assertEqual(status, 200, rep)
         self.assertEqual(rep["pkiStatus"], SUCCESS, rep)
-
-    def enroll_at(self, http_port, name):
-        body = self.stack.probe_request(name, "tid-" + name, os.urandom(16).hex())
-        status, headers, reply = http(
-            "POST", f"http://127.0.0.1:{http_port}/scep{PKI_OP}", body)
-        return status, headers, (self.stack.probe_open(name, reply) if status == 200 else reply)
 
     def test_the_name_checked_is_the_server_name_given(self):
         t = self.stack.redis_tls_dir
