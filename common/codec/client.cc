@@ -10,23 +10,50 @@
 
 namespace scep::codec {
 
+namespace {
+
+// `utf8` as the content octets of ASN.1 string type `type` (0: as it is,
+// with MBSTRING_UTF8 for OpenSSL to choose the type).
+struct Encoded {
+  int type = MBSTRING_UTF8;
+  std::string bytes;
+};
+
+absl::StatusOr<Encoded> EncodeText(const std::string& utf8, int type) {
+  if (type == 0) return Encoded{MBSTRING_UTF8, utf8};
+  ASN1_STRING* out = nullptr;
+  if (ASN1_mbstring_copy(&out, reinterpret_cast<const unsigned char*>(utf8.data()),
+                         static_cast<int>(utf8.size()), MBSTRING_UTF8,
+                         ASN1_tag2bit(type)) < 0) {
+    return crypto::SslInvalid("text not representable in the requested string type");
+  }
+  Encoded e{type, std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(out)),
+                              static_cast<size_t>(ASN1_STRING_length(out)))};
+  ASN1_STRING_free(out);
+  return e;
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> BuildCsr(EVP_PKEY* key, const CsrSpec& spec) {
   crypto::X509ReqPtr req(X509_REQ_new());
   if (req == nullptr) return crypto::SslInternal("X509_REQ_new");
   X509_NAME* name = X509_REQ_get_subject_name(req.get());
+  ASSIGN_OR_RETURN(Encoded cn, EncodeText(spec.common_name, spec.common_name_type));
   if (X509_NAME_add_entry_by_txt(
-          name, "CN", MBSTRING_UTF8,
-          reinterpret_cast<const unsigned char*>(spec.common_name.c_str()), -1,
-          -1, 0) != 1 ||
+          name, "CN", cn.type, reinterpret_cast<const unsigned char*>(cn.bytes.data()),
+          static_cast<int>(cn.bytes.size()), -1, 0) != 1 ||
       X509_REQ_set_pubkey(req.get(), key) != 1) {
     return crypto::SslInternal("CSR subject");
   }
-  if (!spec.challenge.empty() &&
-      X509_REQ_add1_attr_by_NID(
-          req.get(), NID_pkcs9_challengePassword, MBSTRING_UTF8,
-          reinterpret_cast<const unsigned char*>(spec.challenge.data()),
-          static_cast<int>(spec.challenge.size())) != 1) {
-    return crypto::SslInternal("challengePassword");
+  if (!spec.challenge.empty()) {
+    ASSIGN_OR_RETURN(Encoded challenge, EncodeText(spec.challenge, spec.challenge_type));
+    if (X509_REQ_add1_attr_by_NID(
+            req.get(), NID_pkcs9_challengePassword, challenge.type,
+            reinterpret_cast<const unsigned char*>(challenge.bytes.data()),
+            static_cast<int>(challenge.bytes.size())) != 1) {
+      return crypto::SslInternal("challengePassword");
+    }
   }
   if (!spec.dns_sans.empty()) {
     std::vector<std::string> parts;

@@ -17,6 +17,12 @@ namespace scep::codec {
 struct CsrSpec {
   std::string common_name;
   std::string challenge;            // empty: no challengePassword
+  // ASN.1 string types for the CN and the challengePassword (both given as
+  // UTF-8 above): 0 lets OpenSSL choose (PrintableString, else UTF8String);
+  // V_ASN1_BMPSTRING, V_ASN1_UNIVERSALSTRING or V_ASN1_T61STRING encode the
+  // text as that type, as Windows' CryptoAPI writes BMPString.
+  int common_name_type = 0;
+  int challenge_type = 0;
   std::vector<std::string> dns_sans;
   const EVP_MD* digest = nullptr;   // nullptr: SHA-256
 };

@@ -4,6 +4,7 @@
 #include <openssl/objects.h>
 
 #include "common/base/status_macros.h"
+#include "common/crypto/asn1_text.h"
 #include "common/crypto/der.h"
 #include "common/crypto/public_keys.h"
 #include "common/crypto/ssl_error.h"
@@ -19,18 +20,20 @@ absl::StatusOr<std::optional<std::string>> ChallengePassword(X509_REQ* req) {
   if (value == nullptr) {
     return absl::InvalidArgumentError("empty challengePassword attribute");
   }
+  // A DirectoryString (RFC 2985 5.4.1): compared as UTF-8 whatever its
+  // encoding, so a BMPString from Windows matches the same secret.
   switch (ASN1_TYPE_get(value)) {
-    case V_ASN1_PRINTABLESTRING:
-    case V_ASN1_UTF8STRING:
-    case V_ASN1_IA5STRING:
-    case V_ASN1_T61STRING:
-      break;
-    default:
+    case V_ASN1_BOOLEAN:
+    case V_ASN1_NULL:
+    case V_ASN1_OBJECT:
+    case V_ASN1_SEQUENCE:
+    case V_ASN1_SET:
+    case V_ASN1_OTHER:
       return absl::InvalidArgumentError("challengePassword has the wrong type");
+    default:
+      break;
   }
-  const ASN1_STRING* s = value->value.asn1_string;
-  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                     ASN1_STRING_length(s));
+  return crypto::Utf8Text(value->value.asn1_string, "challengePassword");
 }
 
 }  // namespace

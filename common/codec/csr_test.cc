@@ -5,10 +5,13 @@
 #include <iterator>
 #include <string>
 
+#include "common/codec/client.h"
 #include "common/codec/csr.h"
 #include "common/codec/envelope.h"
 #include "common/codec/pki_message.h"
 #include "common/crypto/pem.h"
+#include "common/crypto/ssl_ptr.h"
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace scep::codec {
@@ -91,6 +94,87 @@ TEST_F(CsrTest, CsrTakesTheKeyOfACertificateHoldingItsKey) {
   ASSERT_TRUE(deferred.ok());
   EXPECT_TRUE(VerifyCsrSignature(*deferred).ok());
   EXPECT_TRUE(deferred->signature_checked);
+}
+
+
+// A CSR whose challengePassword is `bytes` with ASN.1 type `type`, as a
+// client could send it.
+std::string CsrWithRawChallenge(EVP_PKEY* key, int type, const std::string& bytes) {
+  crypto::X509ReqPtr req(X509_REQ_new());
+  X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req.get()), "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>("d"), -1, -1, 0);
+  X509_REQ_set_pubkey(req.get(), key);
+  // (An odd-length BMPString, or a UniversalString not a multiple of 4
+  // bytes, is refused by OpenSSL's DER decoder before this code sees it.)
+  ASN1_STRING* value = ASN1_STRING_type_new(type);
+  ASN1_STRING_set(value, bytes.data(), static_cast<int>(bytes.size()));
+  X509_ATTRIBUTE* attr = X509_ATTRIBUTE_create(NID_pkcs9_challengePassword, type, value);
+  EXPECT_NE(attr, nullptr);
+  EXPECT_EQ(X509_REQ_add1_attr(req.get(), attr), 1);
+  X509_ATTRIBUTE_free(attr);
+  EXPECT_GT(X509_REQ_sign(req.get(), key, EVP_sha256()), 0);
+  unsigned char* out = nullptr;
+  int len = i2d_X509_REQ(req.get(), &out);
+  std::string der(reinterpret_cast<char*>(out), static_cast<size_t>(len));
+  OPENSSL_free(out);
+  return der;
+}
+
+// challengePassword is a DirectoryString (RFC 2985 5.4.1): whatever the
+// encoding, the text compared with the secret is its UTF-8.
+TEST(CsrChallengeTest, EveryDirectoryStringEncodingGivesTheSameUtf8) {
+  crypto::EvpPkeyPtr key(EVP_EC_gen("P-256"));
+  const std::string secret = "P\xc3\xa4ssw\xc3\xb6rd-\xe2\x98\x83";  // "Pässwörd-☃"
+  for (int type : {0, V_ASN1_BMPSTRING, V_ASN1_UNIVERSALSTRING}) {
+    CsrSpec spec;
+    spec.common_name = "d";
+    spec.challenge = secret;
+    spec.challenge_type = type;
+    absl::StatusOr<Csr> csr = ParseCsr(BuildCsr(key.get(), spec).value());
+    ASSERT_TRUE(csr.ok()) << type << ": " << csr.status();
+    ASSERT_TRUE(csr->challenge_password.has_value());
+    EXPECT_EQ(*csr->challenge_password, secret) << type;
+  }
+  // BMPString as Windows writes it: UTF-16BE, here "Ab\u00e9".
+  absl::StatusOr<Csr> bmp = ParseCsr(
+      CsrWithRawChallenge(key.get(), V_ASN1_BMPSTRING, std::string("\0A\0b\0\xe9", 6)));
+  ASSERT_TRUE(bmp.ok()) << bmp.status();
+  EXPECT_EQ(*bmp->challenge_password, "Ab\xc3\xa9");
+  // TeletexString is read as Latin-1, as OpenSSL reads it.
+  absl::StatusOr<Csr> t61 =
+      ParseCsr(CsrWithRawChallenge(key.get(), V_ASN1_T61STRING, "caf\xe9"));
+  ASSERT_TRUE(t61.ok()) << t61.status();
+  EXPECT_EQ(*t61->challenge_password, "caf\xc3\xa9");
+  // PrintableString and IA5String as they are.
+  EXPECT_EQ(*ParseCsr(CsrWithRawChallenge(key.get(), V_ASN1_IA5STRING, "s3cret"))
+                 .value()
+                 .challenge_password,
+            "s3cret");
+}
+
+TEST(CsrChallengeTest, BrokenOrNonTextChallengeIsRefusedWithItsType) {
+  crypto::EvpPkeyPtr key(EVP_EC_gen("P-256"));
+  struct Case {
+    int type;
+    std::string bytes;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {V_ASN1_BMPSTRING, std::string("\xd8\x00\0A", 4), "not a valid BMPString"},  // a surrogate
+      {V_ASN1_UNIVERSALSTRING, std::string("\0\x11\0\0", 4),  // past U+10FFFF
+       "not a valid UniversalString"},
+      {V_ASN1_UTF8STRING, "ab\xc3", "not a valid UTF8String"},
+      {V_ASN1_OCTET_STRING, "s3cret", "wrong type"},
+      {V_ASN1_INTEGER, "\x01", "wrong type"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<Csr> csr = ParseCsr(CsrWithRawChallenge(key.get(), c.type, c.bytes));
+    ASSERT_FALSE(csr.ok()) << c.expected;
+    EXPECT_EQ(csr.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StrContains(csr.status().message(), c.expected))
+        << csr.status().message();
+    EXPECT_TRUE(absl::StrContains(csr.status().message(), "challengePassword"));
+  }
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/codec/identifiers.h"
+#include "common/crypto/asn1_text.h"
 #include "common/crypto/der.h"
 
 namespace scep::gateway {
@@ -80,7 +81,13 @@ absl::StatusOr<crypto::X509NamePtr> BuildSubject(const Profile& profile,
         return absl::PermissionDeniedError(
             absl::StrCat("request has no ", attr, " for the subject template"));
       }
-      text = AsText(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(requested, idx)));
+      // As UTF-8: a BMPString (Windows) or TeletexString copied as bytes
+      // would put NULs or mojibake in the certificate.
+      absl::StatusOr<std::string> utf8 = crypto::Utf8Text(
+          X509_NAME_ENTRY_get_data(X509_NAME_get_entry(requested, idx)),
+          absl::StrCat("the request's ", attr));
+      if (!utf8.ok()) return absl::PermissionDeniedError(utf8.status().message());
+      text = *std::move(utf8);
     }
     if (X509_NAME_add_entry_by_txt(subject.get(), type.c_str(), MBSTRING_UTF8,
                                    reinterpret_cast<const unsigned char*>(text.data()),

@@ -253,6 +253,36 @@ TEST_F(ProfileIssuerTest, SubjectTemplateSanPolicyAndUsages) {
   EXPECT_EQ(signer_.issued.load(), 1);
 }
 
+// Windows' CryptoAPI writes a subject that is not printable as BMPString:
+// a template copying {CN} puts its text in the certificate as UTF-8, never
+// its UTF-16 bytes.
+TEST_F(ProfileIssuerTest, SubjectTemplateCopiesAnyStringTypeAsUtf8) {
+  Profile p;
+  p.subject = {{"CN", "{CN}"}, {"O", "Example Corp"}};
+  const std::string name = "J\xc3\xbcrgen's laptop";  // "Jürgen's laptop"
+  for (int type : {0, V_ASN1_BMPSTRING, V_ASN1_UNIVERSALSTRING, V_ASN1_T61STRING}) {
+    codec::CsrSpec spec;
+    spec.common_name = name;
+    spec.common_name_type = type;
+    auto csr = codec::ParseCsr(codec::BuildCsr(rsa_.get(), spec).value()).value();
+    auto der = issuer_.Issue(p, csr);
+    ASSERT_TRUE(der.ok()) << type << ": " << der.status();
+    auto cert = crypto::FromDer<crypto::X509Ptr>(*der, d2i_X509, "c").value();
+    const X509_NAME* subject = X509_get_subject_name(cert.get());
+    const ASN1_STRING* cn = X509_NAME_ENTRY_get_data(
+        X509_NAME_get_entry(subject, X509_NAME_get_index_by_NID(subject, NID_commonName, -1)));
+    EXPECT_EQ(ASN1_STRING_type(cn), V_ASN1_UTF8STRING) << type;
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(cn)),
+                          ASN1_STRING_length(cn)),
+              name)
+        << type;
+  }
+  // A broken BMPString or UniversalString in a subject never gets here:
+  // OpenSSL's parser refuses the request (its names are checked as UTF-8
+  // when decoded), which is a FAILURE badMessageCheck.
+  EXPECT_EQ(signer_.issued.load(), 4);
+}
+
 TEST_F(ProfileIssuerTest, KeyAndRdnChecks) {
   Profile p;
   p.min_rsa_bits = 3072;

@@ -49,13 +49,15 @@ class ScepServiceTest : public ::testing::Test {
     service_ = std::make_unique<ScepService>(options_, &signer_, store_.get(), &index_, &certs_);
   }
 
-  Device NewDevice(const std::string& challenge, const std::string& cn = "device-1") {
+  Device NewDevice(const std::string& challenge, const std::string& cn = "device-1",
+                   int challenge_type = 0) {
     Device d;
     d.key.reset(EVP_RSA_gen(2048));
     d.cert = codec::SelfSignedCertificate(d.key.get(), cn).value();
     codec::CsrSpec spec;
     spec.common_name = cn;
     spec.challenge = challenge;
+    spec.challenge_type = challenge_type;
     spec.dns_sans = {cn + ".devices.example"};
     d.csr = codec::BuildCsr(d.key.get(), spec).value();
     return d;
@@ -283,6 +285,26 @@ TEST_F(ScepServiceTest, WrongChallengeIsSignedFailureBadRequest) {
     EXPECT_FALSE(absl::StrContains(*rep.message.attributes.fail_info_text, "s3cret"));
   }
   EXPECT_EQ(signer_.issued.load(), 0);
+}
+
+// Windows writes challengePassword as BMPString: the same secret, encoded
+// as UTF-16, passes; another secret in BMPString does not.
+TEST_F(ScepServiceTest, BmpStringChallengeMatchesTheSecret) {
+  for (int type : {V_ASN1_BMPSTRING, V_ASN1_UNIVERSALSTRING}) {
+    for (const char* challenge : {"s3cret-Challenge", "s3cret-challenge"}) {
+      Device d = NewDevice(challenge, "bmp-device", type);
+      const std::string tid = absl::StrCat("bmp-", type, "-", challenge);
+      codec::OpenedCertRep rep = Open(Post(Request(d, tid, tid.substr(0, 16))), d);
+      const bool right = std::string(challenge) == "s3cret-Challenge";
+      EXPECT_EQ(rep.message.attributes.pki_status,
+                right ? codec::PkiStatus::kSuccess : codec::PkiStatus::kFailure)
+          << tid << " " << rep.message.attributes.fail_info_text.value_or("");
+      if (!right) {
+        EXPECT_EQ(rep.message.attributes.fail_info, codec::FailInfo::kBadRequest);
+      }
+    }
+  }
+  EXPECT_EQ(signer_.issued.load(), 2);
 }
 
 TEST_F(ScepServiceTest, ReplayAndRetransmission) {
