@@ -84,9 +84,14 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
     }
   }
   if (renewal) {
-    // A renewal keeps the identity; the key may change.
-    if (X509_NAME_cmp(X509_REQ_get_subject_name(csr->request.get()),
-                      X509_get_subject_name(req.msg.signer_certificate.get())) != 0) {
+    // A renewal keeps the identity; the key may change. Under a subject
+    // template the identity is what the template makes of the request
+    // (a device renews with the subject it was configured with, not the
+    // certificate's, which the template extended).
+    absl::StatusOr<bool> same = ProfileIssuer::IssuesSubject(
+        profile, csr->request.get(), X509_get_subject_name(req.msg.signer_certificate.get()));
+    if (!same.ok()) return Failure(req, FailInfo::kBadRequest, same.status().message());
+    if (!*same) {
       return Failure(req, FailInfo::kBadRequest,
                      "renewal must keep the subject of the current certificate");
     }

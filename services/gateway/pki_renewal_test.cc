@@ -26,6 +26,38 @@ TEST_F(PkiMessagesTest, RenewalWithNewKeyIsEncryptedToTheOldCertificate) {
   EXPECT_EQ(signer_->issued.load(), 2);
 }
 
+// Under a subject template the certificate's subject is the template's
+// (CN from the request, O added); a device renews with the subject it was
+// configured with, and gets the same subject again.
+TEST_F(PkiMessagesTest, RenewalUnderASubjectTemplateKeepsTheTemplatedSubject) {
+  options_.profile.subject = {{"CN", "{CN}"}, {"O", "Example Fleet"}};
+  Rebuild();
+  Identity id = Enroll("templated", "tid-t1");
+  ASSERT_EQ(codec::SubjectText(X509_get_subject_name(id.cert.get())),
+            "O=Example Fleet,CN=templated");
+  for (const char* tid : {"tid-t2", "tid-t3"}) {
+    crypto::EvpPkeyPtr new_key(EVP_RSA_gen(2048));
+    codec::OpenedCertRep rep = Open(
+        Post(Message(id, MessageType::kRenewalReq, tid, Csr(new_key.get(), "templated", ""))),
+        id);
+    ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess)
+        << tid << ": " << rep.message.attributes.fail_info_text.value_or("");
+    ASSERT_EQ(rep.certificates.size(), 1u);
+    EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(rep.certificates[0].get()),
+                            X509_get_subject_name(id.cert.get())),
+              0);
+    // The renewed certificate renews in turn.
+    id.cert = std::move(rep.certificates[0]);
+    id.key = std::move(new_key);
+  }
+  // Another CN is another identity.
+  auto attrs = Attributes(Post(Message(id, MessageType::kRenewalReq, "tid-t4",
+                                       Csr(id.key.get(), "someone-else", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  EXPECT_TRUE(absl::StrContains(attrs.fail_info_text.value_or(""), "keep the subject"));
+  EXPECT_EQ(signer_->issued.load(), 3);
+}
+
 TEST_F(PkiMessagesTest, RenewalRefusals) {
   Identity id = Enroll("renew-refused", "tid-r1");
   // Another subject.

@@ -100,6 +100,15 @@ absl::StatusOr<crypto::X509NamePtr> BuildSubject(const Profile& profile,
 
 }  // namespace
 
+absl::StatusOr<bool> ProfileIssuer::IssuesSubject(const Profile& profile, X509_REQ* req,
+                                                  const X509_NAME* subject) {
+  if (profile.subject.empty()) {
+    return X509_NAME_cmp(X509_REQ_get_subject_name(req), subject) == 0;
+  }
+  ASSIGN_OR_RETURN(crypto::X509NamePtr issued, BuildSubject(profile, req));
+  return X509_NAME_cmp(issued.get(), subject) == 0;
+}
+
 absl::Status ProfileIssuer::CheckPolicy(const Profile& profile,
                                         const codec::Csr& csr) {
   X509_REQ* req = csr.request.get();

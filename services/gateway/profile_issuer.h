@@ -50,6 +50,13 @@ class ProfileIssuer {
   // approval).
   static absl::Status CheckPolicy(const Profile& profile, const codec::Csr& csr);
 
+  // True when a certificate issued from `req` under `profile` would carry
+  // `subject`: the request's subject itself, or what the profile's subject
+  // template makes of it (a renewal keeps its identity either way).
+  // PermissionDenied when the template cannot be filled from `req`.
+  static absl::StatusOr<bool> IssuesSubject(const Profile& profile, X509_REQ* req,
+                                            const X509_NAME* subject);
+
  private:
   // What the signer is asked to sign (the caller checked the policy).
   absl::StatusOr<IssueRequest> SignerRequest(const Profile& profile,

@@ -21,9 +21,10 @@ def pki(*args, timeout=120):
 class StrongSwanClient:
     """pki --scep against a stack, keys and certificates in one directory."""
 
-    def __init__(self, testcase, stack, name):
+    def __init__(self, testcase, stack, name, profile=None):
         require_tool(testcase, "pki")
         self.stack = stack
+        self.url = stack.url + ("/" + profile if profile else "")
         self.dir = os.path.join(stack.dir, "ss-" + name)
         os.makedirs(self.dir)
         self.ca = os.path.join(self.dir, "ca.der")
@@ -38,7 +39,7 @@ class StrongSwanClient:
         return path
 
     def enroll(self, key, dn, *extra):
-        return pki("--scep", "--url", self.stack.url, "--in", key, "--dn", dn,
+        return pki("--scep", "--url", self.url, "--in", key, "--dn", dn,
                    "--cacert-enc", self.ra, "--cacert-sig", self.ra,
                    "--cacert", self.ca, "--outform", "pem", *extra)
 

@@ -14,6 +14,7 @@ import time
 import unittest
 
 from harness import Stack, http, openssl, free_port
+from test_conformance import StrongSwanClient
 
 PKI_OP = "?operation=PKIOperation"
 
@@ -125,6 +126,33 @@ class ProfilesTest(unittest.TestCase):
         self.assertIn("Subject: O=Example Fleet,CN=tablet-1", text)
         self.assertIn("TLS Web Server Authentication", text)
         self.assertIn("DNS:tablet-1.devices.example", text)
+
+    def test_strongswan_renews_under_the_subject_template(self):
+        # The certificate's subject is the template's (O added); strongSwan
+        # renews with the DN it was given, as certmonger and routers do.
+        # Before session 25 the gateway compared that DN with the
+        # certificate's and refused every such renewal.
+        client = StrongSwanClient(self, self.stack, "tmpl", profile="wifi")
+        old_key = client.key("old")
+        san = ("--san", "sw-tmpl.devices.example")
+        out = client.enroll(old_key, "CN=sw-tmpl", "--password", self.stack.challenge, *san)
+        self.assertEqual(out.returncode, 0, out.stderr.decode(errors="replace"))
+        old_cert = os.path.join(client.dir, "old.pem")
+        with open(old_cert, "wb") as f:
+            f.write(out.stdout)
+        subject = openssl("x509", "-in", old_cert, "-noout", "-subject", "-nameopt", "RFC2253")
+        self.assertEqual(subject.decode().strip(), "subject=O=Example Fleet,CN=sw-tmpl")
+        out = client.enroll(client.key("new"), "CN=sw-tmpl", "--cert", old_cert,
+                            "--key", old_key, *san)
+        self.assertEqual(out.returncode, 0, out.stderr.decode(errors="replace")
+                         + self.stack.log("gateway")[-2000:])
+        self.assertEqual(openssl("x509", "-noout", "-subject", "-nameopt", "RFC2253",
+                                 input=out.stdout), subject)
+        self.assertIn("RenewalReq", self.stack.log("gateway"))
+        # Another CN is another identity: refused.
+        out = client.enroll(client.key("other"), "CN=someone-else", "--cert", old_cert,
+                            "--key", old_key)
+        self.assertNotEqual(out.returncode, 0)
 
     def test_san_outside_policy_is_refused_not_rewritten(self):
         status, rep = self.enroll("wifi", "outside", san="evil.example")
