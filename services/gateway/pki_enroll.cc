@@ -89,7 +89,8 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
     // (a device renews with the subject it was configured with, not the
     // certificate's, which the template extended).
     absl::StatusOr<bool> same = ProfileIssuer::IssuesSubject(
-        profile, csr->request.get(), X509_get_subject_name(req.msg.signer_certificate.get()));
+        profile, X509_REQ_get_subject_name(csr->request.get()),
+        X509_get_subject_name(req.msg.signer_certificate.get()));
     if (!same.ok()) return Failure(req, FailInfo::kBadRequest, same.status().message());
     if (!*same) {
       return Failure(req, FailInfo::kBadRequest,

@@ -174,6 +174,37 @@ TEST_F(PkiMessagesTest, CertPollAnswersByTransaction) {
             FailInfo::kBadCertId);
 }
 
+// A CertPoll names the subject of the request (RFC 8894 3.3.3); under a
+// subject template the certificate's differs, and the poll still finds it.
+TEST_F(PkiMessagesTest, CertPollUnderASubjectTemplateNamesTheRequestedSubject) {
+  options_.profile.subject = {{"CN", "{CN}"}, {"O", "Example Fleet"}};
+  Rebuild();
+  Identity id = Enroll("tmpl-poller", "tid-tp");
+  ASSERT_EQ(codec::SubjectText(X509_get_subject_name(id.cert.get())),
+            "O=Example Fleet,CN=tmpl-poller");
+  auto poll = [&](const char* cn) {
+    crypto::X509NamePtr requested(X509_NAME_new());
+    X509_NAME_add_entry_by_txt(requested.get(), "CN", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(cn), -1, -1, 0);
+    std::string ias =
+        codec::EncodeIssuerAndSubject(X509_get_subject_name(ca_.get()), requested.get())
+            .value();
+    return Post(Message(id, MessageType::kCertPoll, "tid-tp", ias));
+  };
+  codec::OpenedCertRep rep = Open(poll("tmpl-poller"), id);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess)
+      << rep.message.attributes.fail_info_text.value_or("");
+  EXPECT_EQ(X509_cmp(rep.certificates[0].get(), id.cert.get()), 0);
+  // The certificate's own subject is accepted too.
+  std::string by_cert = codec::EncodeIssuerAndSubject(X509_get_subject_name(ca_.get()),
+                                                      X509_get_subject_name(id.cert.get()))
+                            .value();
+  EXPECT_EQ(Attributes(Post(Message(id, MessageType::kCertPoll, "tid-tp", by_cert))).pki_status,
+            PkiStatus::kSuccess);
+  // Another subject is not this transaction's.
+  EXPECT_EQ(Attributes(poll("someone-else")).fail_info, FailInfo::kBadCertId);
+}
+
 TEST_F(PkiMessagesTest, GetCertBySerial) {
   Identity id = Enroll("getcert", "tid-g1");
   std::string ias = codec::EncodeIssuerAndSerial(X509_get_subject_name(ca_.get()),

@@ -44,9 +44,16 @@ PkiOutcome PkiOperation::HandleCertPoll(const Profile& profile, Request& req,
   if (!cert.ok()) return InternalError();
   // The poll names what it waits for; it must be this transaction's. The
   // issuer is the CA's name (RFC 8894 section 3.3.3); strongSwan sends the
-  // name of the certificate it encrypts to (the RA), accepted as well.
+  // name of the certificate it encrypts to (the RA), accepted as well. The
+  // subject is the request's, which under a subject template is not the
+  // certificate's: either is accepted.
   const X509_NAME* issuer = ids->issuer.get();
-  if (X509_NAME_cmp(ids->subject.get(), X509_get_subject_name(cert->get())) != 0 ||
+  const X509_NAME* issued_subject = X509_get_subject_name(cert->get());
+  absl::StatusOr<bool> requested =
+      ProfileIssuer::IssuesSubject(profile, ids->subject.get(), issued_subject);
+  const bool subject_matches = X509_NAME_cmp(ids->subject.get(), issued_subject) == 0 ||
+                               (requested.ok() && *requested);
+  if (!subject_matches ||
       (X509_NAME_cmp(issuer, X509_get_subject_name(ca.ca.get())) != 0 &&
        X509_NAME_cmp(issuer, X509_get_subject_name(ca.ra.get())) != 0)) {
     return Failure(req, FailInfo::kBadCertId,

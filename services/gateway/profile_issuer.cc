@@ -68,8 +68,7 @@ crypto::GeneralNamesPtr RequestedSans(X509_REQ* req) {
 }
 
 absl::StatusOr<crypto::X509NamePtr> BuildSubject(const Profile& profile,
-                                                 X509_REQ* req) {
-  const X509_NAME* requested = X509_REQ_get_subject_name(req);
+                                                 const X509_NAME* requested) {
   crypto::X509NamePtr subject(X509_NAME_new());
   for (const auto& [type, value] : profile.subject) {
     std::string text = value;
@@ -100,12 +99,11 @@ absl::StatusOr<crypto::X509NamePtr> BuildSubject(const Profile& profile,
 
 }  // namespace
 
-absl::StatusOr<bool> ProfileIssuer::IssuesSubject(const Profile& profile, X509_REQ* req,
+absl::StatusOr<bool> ProfileIssuer::IssuesSubject(const Profile& profile,
+                                                  const X509_NAME* requested,
                                                   const X509_NAME* subject) {
-  if (profile.subject.empty()) {
-    return X509_NAME_cmp(X509_REQ_get_subject_name(req), subject) == 0;
-  }
-  ASSIGN_OR_RETURN(crypto::X509NamePtr issued, BuildSubject(profile, req));
+  if (profile.subject.empty()) return X509_NAME_cmp(requested, subject) == 0;
+  ASSIGN_OR_RETURN(crypto::X509NamePtr issued, BuildSubject(profile, requested));
   return X509_NAME_cmp(issued.get(), subject) == 0;
 }
 
@@ -194,7 +192,7 @@ absl::StatusOr<IssueRequest> ProfileIssuer::SignerRequest(const Profile& profile
   request.profile = profile.name;
   if (!profile.subject.empty()) {
     ASSIGN_OR_RETURN(crypto::X509NamePtr subject,
-                     BuildSubject(profile, csr.request.get()));
+                     BuildSubject(profile, X509_REQ_get_subject_name(csr.request.get())));
     ASSIGN_OR_RETURN(request.subject, crypto::ToDer(subject.get(), i2d_X509_NAME));
   }
   return request;

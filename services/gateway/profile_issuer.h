@@ -50,11 +50,13 @@ class ProfileIssuer {
   // approval).
   static absl::Status CheckPolicy(const Profile& profile, const codec::Csr& csr);
 
-  // True when a certificate issued from `req` under `profile` would carry
-  // `subject`: the request's subject itself, or what the profile's subject
-  // template makes of it (a renewal keeps its identity either way).
-  // PermissionDenied when the template cannot be filled from `req`.
-  static absl::StatusOr<bool> IssuesSubject(const Profile& profile, X509_REQ* req,
+  // True when a certificate issued from a request with subject `requested`
+  // under `profile` would carry `subject`: the requested subject itself, or
+  // what the profile's subject template makes of it (a renewal keeps its
+  // identity; a CertPoll names the request's subject, RFC 8894 3.3.3).
+  // PermissionDenied when the template cannot be filled from `requested`.
+  static absl::StatusOr<bool> IssuesSubject(const Profile& profile,
+                                            const X509_NAME* requested,
                                             const X509_NAME* subject);
 
  private:

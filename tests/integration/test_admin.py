@@ -28,6 +28,10 @@ PROFILES = {"profiles": [
      "key_usage": ["digitalSignature", "keyEncipherment"],
      "challenge": {"mode": "one-time"}},
     {"name": "approval", "challenge": STATIC, "approval": "manual"},
+    # Manual approval under a subject template: the device polls with the
+    # subject it asked for, not the certificate's.
+    {"name": "approval-o", "challenge": STATIC, "approval": "manual",
+     "subject": [{"type": "CN", "value": "{CN}"}, {"type": "O", "value": "Example Fleet"}]},
 ]}
 
 SUCCESS, FAILURE, PENDING = 0, 2, 3
@@ -230,7 +234,9 @@ class AdminTest(unittest.TestCase):
 
     def test_strongswan_polls_until_approved(self):
         """pki --scep gets PENDING, keeps polling (CertPoll) and receives the
-        certificate once an operator approves."""
+        certificate once an operator approves; under a subject template, so
+        its polls name CN=ss-approval and the certificate is O=...,CN=...
+        (before session 25 such polls were refused badCertId)."""
         import subprocess, time
         require_tool(self, "pki")
         d = os.path.join(self.stack.dir, "ss-approval")
@@ -243,7 +249,7 @@ class AdminTest(unittest.TestCase):
         openssl("x509", "-in", self.stack.ca_pem, "-outform", "DER", "-out", ca)
         openssl("x509", "-in", self.stack.ra_pem, "-outform", "DER", "-out", ra)
         client = subprocess.Popen(
-            ["pki", "--scep", "--url", f"{self.stack.url}/approval", "--in", key,
+            ["pki", "--scep", "--url", f"{self.stack.url}/approval-o", "--in", key,
              "--dn", "CN=ss-approval", "--password", self.stack.challenge,
              "--cacert-enc", ra, "--cacert-sig", ra, "--cacert", ca, "--outform", "pem",
              "--interval", "1", "--maxpolltime", "60"],
@@ -252,20 +258,22 @@ class AdminTest(unittest.TestCase):
             tid = None
             for _ in range(100):
                 listed = json.loads(self.ctl("--json", "requests", "list", "--profile",
-                                             "approval", "--status", "REQUESTED").stdout)
+                                             "approval-o", "--status", "REQUESTED").stdout)
                 names = [r for r in listed.get("requests", []) if r["subject"] == "CN=ss-approval"]
                 if names:
                     tid = base64.b64decode(names[0]["transactionId"]).decode()
                     break
                 time.sleep(0.1)
             self.assertIsNotNone(tid, "request never listed")
-            self.ctl("requests", "approve", "--profile", "approval", "--tid", tid)
+            self.ctl("requests", "approve", "--profile", "approval-o", "--tid", tid)
             out, err = client.communicate(timeout=60)
         finally:
             if client.poll() is None:
                 client.kill()
         self.assertEqual(client.returncode, 0, err.decode(errors="replace"))
-        self.assertIn("CN = ss-approval" , openssl("x509", "-noout", "-subject", input=out).decode())
+        self.assertEqual(openssl("x509", "-noout", "-subject", "-nameopt", "RFC2253",
+                                 input=out).decode().strip(),
+                         "subject=O=Example Fleet,CN=ss-approval")
         self.assertIn("CertPoll", self.stack.log("gateway"))
 
 
