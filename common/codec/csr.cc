@@ -2,7 +2,12 @@
 
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/x509.h>
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/asn1_text.h"
 #include "common/crypto/der.h"
@@ -111,14 +116,56 @@ std::string SubjectText(const X509_NAME* name) {
   return std::string(data, static_cast<size_t>(len));
 }
 
+namespace {
+
+// OpenSSL's canonical form of a value (x509_name_canon): UTF-8, ASCII
+// lower case, leading and trailing spaces dropped, inner runs of spaces one.
+std::string CanonicalValue(const ASN1_STRING* value) {
+  absl::StatusOr<std::string> text = crypto::Utf8Text(value, "value");
+  if (!text.ok()) {
+    // Not text (or broken): its type and bytes, which no text equals.
+    return absl::StrCat("\x01", ASN1_STRING_type(value), ":",
+                        absl::string_view(reinterpret_cast<const char*>(
+                                              ASN1_STRING_get0_data(value)),
+                                          static_cast<size_t>(ASN1_STRING_length(value))));
+  }
+  std::string out;
+  out.reserve(text->size());
+  bool space = false;
+  for (char c : *text) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(c))) {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out.push_back(' ');
+    space = false;
+    out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string SubjectDigestHex(const X509_NAME* name) {
-  absl::StatusOr<std::string> der = crypto::ToDer(name, i2d_X509_NAME);
-  if (!der.ok()) return "";
+  crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return "";
+  bool ok = true;
+  for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+    const X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
+    const ASN1_OBJECT* object = X509_NAME_ENTRY_get_object(entry);
+    const int oid_len = std::max(0, OBJ_obj2txt(nullptr, 0, object, /*no_name=*/1));
+    std::string oid(static_cast<size_t>(oid_len) + 1, '\0');
+    OBJ_obj2txt(oid.data(), oid_len + 1, object, /*no_name=*/1);
+    oid.resize(static_cast<size_t>(oid_len));
+    // Length-prefixed parts: no two different names share an encoding.
+    const std::string value = CanonicalValue(X509_NAME_ENTRY_get_data(entry));
+    const std::string part = absl::StrCat(X509_NAME_ENTRY_set(entry), ";", oid.size(), ":",
+                                          oid, ";", value.size(), ":", value);
+    ok = ok && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) == 1;
+  }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(der->data(), der->size(), md, &len, EVP_sha256(), nullptr) != 1) {
-    return "";
-  }
+  if (!ok || EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) return "";
   return Hex(absl::string_view(reinterpret_cast<char*>(md), len));
 }
 

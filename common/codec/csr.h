@@ -67,8 +67,11 @@ absl::Status VerifyCsrSignature(Csr& csr);
 // One-line subject (RFC 2253) for logs and errors.
 std::string SubjectText(const X509_NAME* name);
 
-// Lower-case hex SHA-256 of the DER subject: a bounded key for per-subject
-// state ("" if it cannot be encoded).
+// Lower-case hex SHA-256 of the subject in a canonical form: a bounded key
+// for per-subject state. Names X509_NAME_cmp holds equal get the same key:
+// each value as UTF-8 whatever its string type, ASCII case folded, spaces
+// trimmed and runs of them collapsed (so "CN=Dev" as a PrintableString and
+// "cn= dev" as a BMPString are one subject).
 std::string SubjectDigestHex(const X509_NAME* name);
 
 // Lower-case hex of `bytes`.

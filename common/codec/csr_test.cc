@@ -5,13 +5,13 @@
 #include <iterator>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "common/codec/client.h"
 #include "common/codec/csr.h"
 #include "common/codec/envelope.h"
 #include "common/codec/pki_message.h"
 #include "common/crypto/pem.h"
 #include "common/crypto/ssl_ptr.h"
-#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace scep::codec {
@@ -174,6 +174,49 @@ TEST(CsrChallengeTest, BrokenOrNonTextChallengeIsRefusedWithItsType) {
     EXPECT_TRUE(absl::StrContains(csr.status().message(), c.expected))
         << csr.status().message();
     EXPECT_TRUE(absl::StrContains(csr.status().message(), "challengePassword"));
+  }
+}
+
+
+crypto::X509NamePtr Name(std::initializer_list<std::pair<const char*, std::pair<int, std::string>>> entries) {
+  crypto::X509NamePtr name(X509_NAME_new());
+  for (const auto& [type, value] : entries) {
+    // value: (ASN.1 type, UTF-8 text), encoded as that type.
+    ASN1_STRING* encoded = nullptr;
+    EXPECT_GE(ASN1_mbstring_copy(&encoded, reinterpret_cast<const unsigned char*>(value.second.data()),
+                                 static_cast<int>(value.second.size()), MBSTRING_UTF8,
+                                 ASN1_tag2bit(value.first)),
+              0);
+    EXPECT_EQ(X509_NAME_add_entry_by_txt(name.get(), type, value.first,
+                                         ASN1_STRING_get0_data(encoded),
+                                         ASN1_STRING_length(encoded), -1, 0),
+              1);
+    ASN1_STRING_free(encoded);
+  }
+  return name;
+}
+
+// The per-subject key: one subject whatever the string type, ASCII case
+// and spacing (as X509_NAME_cmp sees it); another attribute, value or
+// order is another subject.
+TEST(SubjectDigestTest, CanonicalLikeX509NameCmp) {
+  const int kP = V_ASN1_PRINTABLESTRING, kU = V_ASN1_UTF8STRING, kB = V_ASN1_BMPSTRING;
+  auto reference = Name({{"CN", {kP, "Dev 7"}}, {"O", {kU, "Fleet"}}});
+  const std::string key = SubjectDigestHex(reference.get());
+  ASSERT_EQ(key.size(), 64u);
+  for (const auto& same : {Name({{"CN", {kU, "Dev 7"}}, {"O", {kU, "Fleet"}}}),
+                           Name({{"CN", {kB, "dev 7"}}, {"O", {kB, "FLEET"}}}),
+                           Name({{"CN", {kU, "  dev   7 "}}, {"O", {kP, "fleet"}}})}) {
+    EXPECT_EQ(X509_NAME_cmp(same.get(), reference.get()), 0);
+    EXPECT_EQ(SubjectDigestHex(same.get()), key);
+  }
+  for (const auto& other : {Name({{"CN", {kU, "Dev 8"}}, {"O", {kU, "Fleet"}}}),
+                            Name({{"CN", {kU, "Dev7"}}, {"O", {kU, "Fleet"}}}),
+                            Name({{"O", {kU, "Fleet"}}, {"CN", {kU, "Dev 7"}}}),
+                            Name({{"CN", {kU, "Dev 7"}}, {"OU", {kU, "Fleet"}}}),
+                            Name({{"CN", {kU, "Dev 7Fleet"}}}),
+                            Name({{"CN", {kU, "D\xc3\xa9v 7"}}, {"O", {kU, "Fleet"}}})}) {
+    EXPECT_NE(SubjectDigestHex(other.get()), key);
   }
 }
 

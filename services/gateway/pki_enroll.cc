@@ -120,8 +120,13 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
     // Counted once the request is authenticated (challenge or current
     // certificate): a stranger who knows a subject cannot use up its
     // quota. Keyed by a digest: subjects are client-chosen and unbounded.
+    // The subject is the one to be issued (under a template, "CN=a,OU=x"
+    // and "CN=a" may both give "CN=a,O=Fleet"), in canonical form (string
+    // type, case and spacing do not make another subject).
+    const X509_NAME* requested = X509_REQ_get_subject_name(csr->request.get());
+    absl::StatusOr<crypto::X509NamePtr> issued = ProfileIssuer::IssuedSubject(profile, requested);
     const std::string subject_key =
-        codec::SubjectDigestHex(X509_REQ_get_subject_name(csr->request.get()));
+        codec::SubjectDigestHex(issued.ok() ? issued->get() : requested);
     absl::StatusOr<redis::RateDecision> decision = extras_.rate_limiter->Check(
         {{absl::StrCat(profile.name, ":subject:", subject_key),
           profile.per_subject_per_day, absl::Hours(24)}});

@@ -116,6 +116,31 @@ TEST_F(PkiRateLimitTest, PerSubjectLimitCountsAuthenticatedNewRequestsOnly) {
   EXPECT_EQ(signer_->issued.load(), 1);
 }
 
+// The per-subject limit counts the subject to be issued: another string
+// type or case of the same name, or under a template another request that
+// gives the same certificate subject, is the same subject.
+TEST_F(PkiRateLimitTest, PerSubjectLimitCountsTheIssuedSubjectWhateverItsEncoding) {
+  options_.profile.per_subject_per_day = 1;
+  options_.profile.subject = {{"CN", "{CN}"}, {"O", "Example Fleet"}};
+  Rebuild();
+  Enroll("kiosk-1", "tid-k1");
+  EXPECT_EQ(signer_->issued.load(), 1);
+  for (int type : {V_ASN1_UTF8STRING, V_ASN1_BMPSTRING}) {
+    Identity other = NewDevice("KIOSK-1");
+    codec::CsrSpec spec;
+    spec.common_name = "KIOSK-1";
+    spec.common_name_type = type;
+    spec.challenge = "pw";
+    const std::string csr = codec::BuildCsr(other.key.get(), spec).value();
+    EXPECT_TRUE(OverSubjectLimit(
+        Post(Message(other, MessageType::kPkcsReq, absl::StrCat("tid-k-", type), csr))))
+        << type;
+  }
+  // Another CN is another subject.
+  Enroll("kiosk-2", "tid-k2");
+  EXPECT_EQ(signer_->issued.load(), 2);
+}
+
 TEST_F(PkiRateLimitTest, PerSubjectLimitLetsAPendingRequestBeSentAgain) {
   redis::MemoryRequestStore requests;
   options_.extras.requests = &requests;

@@ -107,6 +107,14 @@ absl::StatusOr<bool> ProfileIssuer::IssuesSubject(const Profile& profile,
   return X509_NAME_cmp(issued.get(), subject) == 0;
 }
 
+absl::StatusOr<crypto::X509NamePtr> ProfileIssuer::IssuedSubject(const Profile& profile,
+                                                                 const X509_NAME* requested) {
+  if (!profile.subject.empty()) return BuildSubject(profile, requested);
+  crypto::X509NamePtr copy(X509_NAME_dup(requested));
+  if (copy == nullptr) return absl::InternalError("copying the subject");
+  return copy;
+}
+
 absl::Status ProfileIssuer::CheckPolicy(const Profile& profile,
                                         const codec::Csr& csr) {
   X509_REQ* req = csr.request.get();

@@ -59,6 +59,11 @@ class ProfileIssuer {
                                             const X509_NAME* requested,
                                             const X509_NAME* subject);
 
+  // The subject a certificate issued from a request with subject
+  // `requested` would carry (a copy of it, or the template's).
+  static absl::StatusOr<crypto::X509NamePtr> IssuedSubject(const Profile& profile,
+                                                           const X509_NAME* requested);
+
  private:
   // What the signer is asked to sign (the caller checked the policy).
   absl::StatusOr<IssueRequest> SignerRequest(const Profile& profile,
