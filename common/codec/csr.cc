@@ -5,6 +5,8 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -144,7 +146,33 @@ std::string CanonicalValue(const ASN1_STRING* value) {
   return out;
 }
 
+std::string ObjectText(const ASN1_OBJECT* object) {
+  const int len = std::max(0, OBJ_obj2txt(nullptr, 0, object, /*no_name=*/1));
+  std::string oid(static_cast<size_t>(len) + 1, '\0');
+  OBJ_obj2txt(oid.data(), len + 1, object, /*no_name=*/1);
+  oid.resize(static_cast<size_t>(len));
+  return oid;
+}
+
+std::vector<std::pair<std::string, std::string>> CanonicalAttributes(const X509_NAME* name) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+    const X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
+    out.emplace_back(ObjectText(X509_NAME_ENTRY_get_object(entry)),
+                     CanonicalValue(X509_NAME_ENTRY_get_data(entry)));
+  }
+  return out;
+}
+
 }  // namespace
+
+bool SameAttributes(const X509_NAME* a, const X509_NAME* b) {
+  auto left = CanonicalAttributes(a);
+  auto right = CanonicalAttributes(b);
+  std::sort(left.begin(), left.end());
+  std::sort(right.begin(), right.end());
+  return left == right;
+}
 
 std::string SubjectDigestHex(const X509_NAME* name) {
   crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
@@ -152,11 +180,7 @@ std::string SubjectDigestHex(const X509_NAME* name) {
   bool ok = true;
   for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
     const X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
-    const ASN1_OBJECT* object = X509_NAME_ENTRY_get_object(entry);
-    const int oid_len = std::max(0, OBJ_obj2txt(nullptr, 0, object, /*no_name=*/1));
-    std::string oid(static_cast<size_t>(oid_len) + 1, '\0');
-    OBJ_obj2txt(oid.data(), oid_len + 1, object, /*no_name=*/1);
-    oid.resize(static_cast<size_t>(oid_len));
+    const std::string oid = ObjectText(X509_NAME_ENTRY_get_object(entry));
     // Length-prefixed parts: no two different names share an encoding.
     const std::string value = CanonicalValue(X509_NAME_ENTRY_get_data(entry));
     const std::string part = absl::StrCat(X509_NAME_ENTRY_set(entry), ";", oid.size(), ":",

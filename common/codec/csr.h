@@ -74,6 +74,11 @@ std::string SubjectText(const X509_NAME* name);
 // "cn= dev" as a BMPString are one subject).
 std::string SubjectDigestHex(const X509_NAME* name);
 
+// True when `a` and `b` hold the same attributes, each compared in the
+// canonical form above, in any order: "CN=laptop-7, O=Fleet" written by an
+// administrator names the device whose subject is O=Fleet then CN=laptop-7.
+bool SameAttributes(const X509_NAME* a, const X509_NAME* b);
+
 // Lower-case hex of `bytes`.
 std::string Hex(absl::string_view bytes);
 

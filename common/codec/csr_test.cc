@@ -220,5 +220,20 @@ TEST(SubjectDigestTest, CanonicalLikeX509NameCmp) {
   }
 }
 
+
+TEST(SubjectDigestTest, SameAttributesInAnyOrder) {
+  const int kP = V_ASN1_PRINTABLESTRING, kU = V_ASN1_UTF8STRING, kB = V_ASN1_BMPSTRING;
+  auto device = Name({{"O", {kP, "Example Fleet"}}, {"CN", {kP, "laptop-7"}}});
+  EXPECT_TRUE(SameAttributes(Name({{"CN", {kU, "Laptop-7"}}, {"O", {kB, "example  fleet"}}}).get(),
+                             device.get()));
+  EXPECT_TRUE(SameAttributes(device.get(), device.get()));
+  EXPECT_FALSE(SameAttributes(Name({{"CN", {kU, "laptop-7"}}}).get(), device.get()));
+  EXPECT_FALSE(SameAttributes(
+      Name({{"CN", {kU, "laptop-7"}}, {"O", {kU, "Example Fleet"}}, {"OU", {kU, "x"}}}).get(),
+      device.get()));
+  EXPECT_FALSE(SameAttributes(Name({{"CN", {kU, "Example Fleet"}}, {"O", {kU, "laptop-7"}}}).get(),
+                              device.get()));
+}
+
 }  // namespace
 }  // namespace scep::codec

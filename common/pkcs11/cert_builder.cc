@@ -15,7 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/ssl_error.h"
-#include "common/pkcs11/distinguished_name.h"
+#include "common/crypto/distinguished_name.h"
 
 namespace scep::pkcs11 {
 namespace {
@@ -80,7 +80,7 @@ absl::StatusOr<crypto::X509Ptr> IssueCertificate(
                      request.validity_days));
   }
   ASSIGN_OR_RETURN(crypto::X509NamePtr subject,
-                   ParseDistinguishedName(request.subject));
+                   crypto::ParseDistinguishedName(request.subject));
   ASSIGN_OR_RETURN(crypto::Asn1IntegerPtr serial, RandomSerial());
 
   crypto::X509Ptr cert(X509_new());

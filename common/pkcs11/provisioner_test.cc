@@ -13,7 +13,7 @@
 
 #include "common/crypto/pem.h"
 #include "common/pkcs11/cert_builder.h"
-#include "common/pkcs11/distinguished_name.h"
+#include "common/crypto/distinguished_name.h"
 #include "common/pkcs11/softhsm_sandbox.h"
 #include "gtest/gtest.h"
 
@@ -80,7 +80,7 @@ TEST_P(ProvisionKeyTypeTest, IssuesValidCaAndRaCertificates) {
   EXPECT_EQ(X509_get_version(ca), X509_VERSION_3);
   EXPECT_EQ(X509_verify(ca, X509_get0_pubkey(ca)), 1);
   EXPECT_EQ(X509_check_issued(ca, ca), X509_V_OK);
-  EXPECT_EQ(FormatDistinguishedName(X509_get_subject_name(ca)),
+  EXPECT_EQ(crypto::FormatDistinguishedName(X509_get_subject_name(ca)),
             "CN=SCEP Dev CA, O=Example");
   EXPECT_EQ(X509_check_ca(ca), 1);
   EXPECT_TRUE(IsCritical(ca, NID_basic_constraints));
@@ -486,15 +486,23 @@ TEST(KeySpecTest, ParsesSupportedTypes) {
 
 TEST(DistinguishedNameTest, ParsesCommaAndSlashForms) {
   absl::StatusOr<crypto::X509NamePtr> name =
-      ParseDistinguishedName(" CN = Dev CA\\, Inc , O=Example,C=DE ");
+      crypto::ParseDistinguishedName(" CN = Dev CA\\, Inc , O=Example,C=DE ");
   ASSERT_TRUE(name.ok()) << name.status();
-  EXPECT_EQ(FormatDistinguishedName(name->get()),
+  EXPECT_EQ(crypto::FormatDistinguishedName(name->get()),
             "CN=Dev CA, Inc, O=Example, C=DE");
-  name = ParseDistinguishedName("/CN=x/O=y");
+  name = crypto::ParseDistinguishedName("/CN=x/O=y");
   ASSERT_TRUE(name.ok()) << name.status();
-  EXPECT_EQ(FormatDistinguishedName(name->get()), "CN=x, O=y");
+  EXPECT_EQ(crypto::FormatDistinguishedName(name->get()), "CN=x, O=y");
+  // Attribute types in any case.
+  name = crypto::ParseDistinguishedName("cn=x, organizationname=y, EMAILADDRESS=a@b");
+  ASSERT_TRUE(name.ok()) << name.status();
+  EXPECT_EQ(crypto::FormatDistinguishedName(name->get()), "CN=x, O=y, emailAddress=a@b");
+  // RFC 4514 hex escapes, as OpenSSL's RFC 2253 output writes UTF-8.
+  name = crypto::ParseDistinguishedName("CN=J\\C3\\BCrgen\\2C Inc");
+  ASSERT_TRUE(name.ok()) << name.status();
+  EXPECT_EQ(crypto::FormatDistinguishedName(name->get()), "CN=J\xc3\xbcrgen, Inc");
   for (const char* bad : {"", "CN", "FOO=bar", "C=Germany", "CN=x\\"}) {
-    EXPECT_TRUE(absl::IsInvalidArgument(ParseDistinguishedName(bad).status()))
+    EXPECT_TRUE(absl::IsInvalidArgument(crypto::ParseDistinguishedName(bad).status()))
         << bad;
   }
 }

@@ -22,7 +22,7 @@
 #include "common/crypto/pem.h"
 #include "common/crypto/ssl_error.h"
 #include "common/pkcs11/ckr.h"
-#include "common/pkcs11/distinguished_name.h"
+#include "common/crypto/distinguished_name.h"
 #include "common/pkcs11/key_generator.h"
 #include "common/pkcs11/module.h"
 #include "common/pkcs11/session.h"
@@ -133,7 +133,7 @@ absl::Status ValidateProvisionOptions(const ProvisionOptions& options) {
   for (const auto& [what, subject] :
        {std::pair{"CA subject", &options.ca_subject},
         std::pair{"RA subject", &options.ra_subject}}) {
-    absl::StatusOr<crypto::X509NamePtr> name = ParseDistinguishedName(*subject);
+    absl::StatusOr<crypto::X509NamePtr> name = crypto::ParseDistinguishedName(*subject);
     if (!name.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": ", name.status().message()));

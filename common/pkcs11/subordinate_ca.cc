@@ -13,7 +13,7 @@
 #include "common/crypto/der.h"
 #include "common/crypto/ssl_error.h"
 #include "common/pkcs11/cert_builder.h"
-#include "common/pkcs11/distinguished_name.h"
+#include "common/crypto/distinguished_name.h"
 #include "common/pkcs11/token.h"
 
 namespace scep::pkcs11 {
@@ -53,7 +53,7 @@ absl::StatusOr<std::string> CaCertificateRequest(const ProvisionOptions& options
   // The CA key's own type decides the digest, whatever `ca_key` says.
   ASSIGN_OR_RETURN(KeyAttributes attributes, token->PrivateKeyAttributes(options.ca_key_label));
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr public_key, token->PublicKey(options.ca_key_label));
-  ASSIGN_OR_RETURN(crypto::X509NamePtr subject, ParseDistinguishedName(options.ca_subject));
+  ASSIGN_OR_RETURN(crypto::X509NamePtr subject, crypto::ParseDistinguishedName(options.ca_subject));
   std::unique_ptr<X509_REQ, decltype(&X509_REQ_free)> request(X509_REQ_new(), X509_REQ_free);
   if (request == nullptr || X509_REQ_set_version(request.get(), 0) != 1 ||
       X509_REQ_set_subject_name(request.get(), subject.get()) != 1 ||

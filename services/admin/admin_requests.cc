@@ -13,6 +13,7 @@
 #include "common/codec/csr.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
+#include "common/crypto/distinguished_name.h"
 #include "common/crypto/ssl_error.h"
 #include "services/admin/admin_core.h"
 
@@ -103,6 +104,16 @@ absl::StatusOr<v1::CreateChallengeResponse> AdminCore::CreateChallenge(
   if (profile->challenge_mode != gateway::Profile::ChallengeMode::kOneTime) {
     return absl::FailedPreconditionError(absl::StrCat(
         "profile '", profile->name, "' does not use one-time challenges"));
+  }
+  // A subject the gateway could never match would only be found out when
+  // the device's request used the challenge up: refused here.
+  if (!request.subject().empty()) {
+    absl::StatusOr<crypto::X509NamePtr> named = crypto::ParseDistinguishedName(request.subject());
+    if (!named.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "subject: ", named.status().message(),
+          " (write it as CN=laptop-7 or CN=laptop-7, O=Example Fleet)"));
+    }
   }
   absl::Duration ttl = absl::Seconds(request.ttl_seconds());
   if (request.ttl_seconds() == 0) ttl = options_.default_challenge_ttl;

@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
+#include "common/crypto/distinguished_name.h"
 #include "services/gateway/pki_operation.h"
 
 namespace scep::gateway {
@@ -78,6 +79,26 @@ std::optional<PkiOutcome> PkiOperation::UnindexedRenewalSigner(
   return std::nullopt;
 }
 
+namespace {
+
+// A one-time challenge minted for `bound` (the administrator's text: RFC
+// 2253 as `scepctl requests list` prints it, "CN=laptop-7, O=Fleet" in
+// either order, or "/CN=laptop-7/O=Fleet") admits a request whose subject,
+// or the subject the profile's template makes of it, has the same
+// attributes, whatever their order, string type, case or spacing.
+bool BoundSubjectMatches(const Profile& profile, const std::string& bound,
+                         const std::string& requested_text, const X509_NAME* requested) {
+  if (bound == requested_text) return true;
+  absl::StatusOr<crypto::X509NamePtr> named = crypto::ParseDistinguishedName(bound);
+  if (!named.ok()) return false;
+  if (codec::SameAttributes(named->get(), requested)) return true;
+  if (profile.subject.empty()) return false;
+  absl::StatusOr<crypto::X509NamePtr> issued = ProfileIssuer::IssuedSubject(profile, requested);
+  return issued.ok() && codec::SameAttributes(named->get(), issued->get());
+}
+
+}  // namespace
+
 std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
                                                        const Request& req,
                                                        const codec::Csr& csr) {
@@ -102,7 +123,9 @@ std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
         return Failure(req, FailInfo::kBadRequest,
                        "challenge unknown, expired or already used");
       }
-      if (!(*bound)->empty() && **bound != subject) {
+      if (!(*bound)->empty() &&
+          !BoundSubjectMatches(profile, **bound, subject,
+                               X509_REQ_get_subject_name(csr.request.get()))) {
         return Failure(req, FailInfo::kBadRequest,
                        "challenge is bound to another subject");
       }

@@ -14,7 +14,7 @@
 #include "common/crypto/ca_chain.h"
 #include "common/crypto/ssl_ptr.h"
 #include "common/pkcs11/cert_builder.h"
-#include "common/pkcs11/distinguished_name.h"
+#include "common/crypto/distinguished_name.h"
 #include "common/pkcs11/provisioner.h"
 #include "common/pkcs11/ra_rollover.h"
 #include "common/pkcs11/subordinate_ca.h"
@@ -56,7 +56,7 @@ void PrintSummary(const pkcs11::ProvisionOptions& options,
       << " ("
       << note(setup.ra_key_generated, "generated", "existing") << ")\n"
       << "CA subject:     "
-      << pkcs11::FormatDistinguishedName(
+      << crypto::FormatDistinguishedName(
              X509_get_subject_name(result.certificates.ca.get()))
       << "\n"
       << "CA SHA-256:     " << fingerprint << "\n"
@@ -141,7 +141,7 @@ absl::StatusOr<crypto::X509Ptr> PrepareRaChange(CommandLine& command_line,
   ASSIGN_OR_RETURN(crypto::X509Ptr ca, pkcs11::ReadCertificatePem(ca_path));
   absl::StatusOr<crypto::X509Ptr> old = pkcs11::ReadCertificatePem(ra_path);
   if (old.ok() && !command_line.ra_subject_given) {
-    options.ra_subject = pkcs11::FormatDistinguishedName(X509_get_subject_name(old->get()));
+    options.ra_subject = crypto::FormatDistinguishedName(X509_get_subject_name(old->get()));
   }
   RETURN_IF_ERROR(ReadUserPins(command_line, options));
   return ca;
@@ -155,7 +155,7 @@ void PrintRaCertificate(const X509* ra, const X509* ca, const std::string& ra_pa
     BIO_read(bio.get(), not_after, sizeof(not_after) - 1);
   }
   out << "RA certificate: " << ra_path << "\n"
-      << "RA subject:     " << pkcs11::FormatDistinguishedName(X509_get_subject_name(ra))
+      << "RA subject:     " << crypto::FormatDistinguishedName(X509_get_subject_name(ra))
       << "\n"
       << "RA not after:   " << not_after << "\n"
       << "CA certificate: " << ca_path << " unchanged\n"

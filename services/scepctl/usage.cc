@@ -37,7 +37,9 @@ Global flags:
 )"},
       {"challenge create", R"(usage: scepctl challenge create --profile P [--subject S] [--ttl 1h]
 Mints a one-time challenge for profile P (which must use one-time
-challenges), optionally bound to subject S (e.g. "CN=device-1"), valid for
+challenges), optionally bound to subject S (e.g. "CN=device-1", or
+"CN=device-1, O=Example Fleet": attributes in any order, case and spacing
+do not matter; the request's subject or the certificate's), valid for
 --ttl (default 1h, at most 30d). Prints the challenge alone on stdout
 (with --json: {"challenge": ..., "expiresUnix": ...}).
 )"},

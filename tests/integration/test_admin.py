@@ -97,6 +97,31 @@ class AdminTest(unittest.TestCase):
         out = self.ctl("challenge", "create", "--profile", "default", ok=False)
         self.assertIn("FAILED_PRECONDITION", out.stderr)
 
+    def test_one_time_challenge_bound_to_a_subject(self):
+        # The administrator writes the subject as it comes to mind: the
+        # request's (CN=...), or the certificate's under the template, in
+        # either order, any case or spacing, or as `requests list` prints it.
+        for name, bound in (("ot-bound-1", "CN=ot-bound-1"),
+                            ("ot-bound-2", "cn = OT-Bound-2 , O=example fleet"),
+                            ("ot-bound-3", "O=Example Fleet,CN=ot-bound-3"),
+                            ("ot-bound-4", "/CN=ot-bound-4")):
+            challenge = self.ctl("challenge", "create", "--profile", "onetime",
+                                 "--subject", bound).stdout.strip()
+            rep = self.enroll("onetime", name, "tid-" + name, challenge=challenge)
+            self.assertEqual(rep["pkiStatus"], SUCCESS, (bound, rep))
+        # Another device: refused, and the challenge is used up.
+        challenge = self.ctl("challenge", "create", "--profile", "onetime",
+                             "--subject", "CN=someone-else").stdout.strip()
+        rep = self.enroll("onetime", "ot-bound-5", "tid-ot-bound-5", challenge=challenge)
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (FAILURE, BAD_REQUEST), rep)
+        self.assertIn("bound to another subject", rep["failInfoText"])
+        # A subject no request could match is refused when minted, not when
+        # a device has used the challenge up.
+        out = self.ctl("challenge", "create", "--profile", "onetime",
+                       "--subject", "laptop-7", ok=False)
+        self.assertIn("INVALID_ARGUMENT", out.stderr)
+        self.assertIn("subject:", out.stderr)
+
     def test_one_time_challenge_expires(self):
         challenge = self.ctl("challenge", "create", "--profile", "onetime",
                              "--ttl", "1s").stdout.strip()

@@ -1,4 +1,4 @@
-#include "common/pkcs11/distinguished_name.h"
+#include "common/crypto/distinguished_name.h"
 
 #include <openssl/objects.h>
 #include <openssl/x509.h>
@@ -6,14 +6,24 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/crypto/ssl_error.h"
 
-namespace scep::pkcs11 {
+namespace scep::crypto {
 namespace {
 
-// Splits on unescaped `separator`, removing the escaping backslashes.
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Splits on unescaped `separator`, removing the escaping backslashes; a
+// backslash and two hex digits is that byte (RFC 4514 section 2.4, as
+// OpenSSL prints UTF-8: "CN=J\C3\BCrgen").
 absl::StatusOr<std::vector<std::string>> SplitUnescaped(absl::string_view text,
                                                         char separator) {
   std::vector<std::string> parts(1);
@@ -22,6 +32,11 @@ absl::StatusOr<std::vector<std::string>> SplitUnescaped(absl::string_view text,
     if (c == '\\') {
       if (i + 1 == text.size()) {
         return absl::InvalidArgumentError("distinguished name ends in '\\'");
+      }
+      if (i + 2 < text.size() && HexValue(text[i + 1]) >= 0 && HexValue(text[i + 2]) >= 0) {
+        parts.back().push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
+        i += 2;
+        continue;
       }
       parts.back().push_back(text[++i]);
     } else if (c == separator) {
@@ -33,9 +48,30 @@ absl::StatusOr<std::vector<std::string>> SplitUnescaped(absl::string_view text,
   return parts;
 }
 
+// Attribute types are case-insensitive (RFC 4514 section 3): "cn", "CN",
+// "commonName", "COMMONNAME" or "2.5.4.3".
+int AttributeNid(const std::string& type) {
+  int nid = OBJ_txt2nid(type.c_str());
+  if (nid != NID_undef) return nid;
+  nid = OBJ_txt2nid(absl::AsciiStrToUpper(type).c_str());
+  if (nid != NID_undef) return nid;
+  static constexpr int kNamed[] = {
+      NID_commonName, NID_countryName, NID_localityName, NID_stateOrProvinceName,
+      NID_organizationName, NID_organizationalUnitName, NID_pkcs9_emailAddress,
+      NID_serialNumber, NID_domainComponent, NID_userId, NID_title, NID_givenName,
+      NID_surname, NID_streetAddress, NID_postalCode};
+  for (int candidate : kNamed) {
+    if (absl::EqualsIgnoreCase(type, OBJ_nid2ln(candidate)) ||
+        absl::EqualsIgnoreCase(type, OBJ_nid2sn(candidate))) {
+      return candidate;
+    }
+  }
+  return NID_undef;
+}
+
 }  // namespace
 
-absl::StatusOr<crypto::X509NamePtr> ParseDistinguishedName(
+absl::StatusOr<X509NamePtr> ParseDistinguishedName(
     absl::string_view text) {
   text = absl::StripAsciiWhitespace(text);
   char separator = ',';
@@ -44,8 +80,8 @@ absl::StatusOr<crypto::X509NamePtr> ParseDistinguishedName(
       SplitUnescaped(text, separator);
   if (!parts.ok()) return parts.status();
 
-  crypto::X509NamePtr name(X509_NAME_new());
-  if (name == nullptr) return crypto::SslInternal("X509_NAME_new");
+  X509NamePtr name(X509_NAME_new());
+  if (name == nullptr) return SslInternal("X509_NAME_new");
   for (const std::string& part : *parts) {
     absl::string_view rdn = absl::StripAsciiWhitespace(part);
     if (rdn.empty()) continue;
@@ -56,17 +92,18 @@ absl::StatusOr<crypto::X509NamePtr> ParseDistinguishedName(
     }
     std::string type(absl::StripAsciiWhitespace(rdn.substr(0, equals)));
     std::string value(absl::StripAsciiWhitespace(rdn.substr(equals + 1)));
-    if (OBJ_txt2nid(type.c_str()) == NID_undef) {
+    const int nid = AttributeNid(type);
+    if (nid == NID_undef) {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown attribute type '", type,
                        "' in distinguished name"));
     }
     if (value.empty() ||
-        X509_NAME_add_entry_by_txt(
-            name.get(), type.c_str(), MBSTRING_UTF8,
+        X509_NAME_add_entry_by_NID(
+            name.get(), nid, MBSTRING_UTF8,
             reinterpret_cast<const unsigned char*>(value.data()),
             static_cast<int>(value.size()), -1, 0) != 1) {
-      return crypto::SslInvalid(
+      return SslInvalid(
           absl::StrCat("invalid value for '", type, "' in distinguished name"));
     }
   }
@@ -85,7 +122,7 @@ std::string FormatDistinguishedName(const X509_NAME* name) {
     unsigned char* utf8 = nullptr;
     int length =
         ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry));
-    crypto::OpenSslStringPtr owned(reinterpret_cast<char*>(utf8));
+    OpenSslStringPtr owned(reinterpret_cast<char*>(utf8));
     absl::StrAppend(&out, out.empty() ? "" : ", ", type, "=",
                     length >= 0 ? absl::string_view(owned.get(), length)
                                 : absl::string_view("?"));
@@ -93,4 +130,4 @@ std::string FormatDistinguishedName(const X509_NAME* name) {
   return out;
 }
 
-}  // namespace scep::pkcs11
+}  // namespace scep::crypto

@@ -1,5 +1,5 @@
-#ifndef SCEP_COMMON_PKCS11_DISTINGUISHED_NAME_H_
-#define SCEP_COMMON_PKCS11_DISTINGUISHED_NAME_H_
+#ifndef SCEP_COMMON_CRYPTO_DISTINGUISHED_NAME_H_
+#define SCEP_COMMON_CRYPTO_DISTINGUISHED_NAME_H_
 
 #include <string>
 
@@ -7,20 +7,22 @@
 #include "absl/strings/string_view.h"
 #include "common/crypto/ssl_ptr.h"
 
-namespace scep::pkcs11 {
+namespace scep::crypto {
 
 // Parses a distinguished name written as "CN=SCEP Dev CA,O=Example" (a
-// backslash escapes the next character, so "\," is a literal comma) or in
+// backslash escapes the next character, so "\," is a literal comma, and
+// with two hex digits is that byte, "\C3\BC" for "ü") or in
 // OpenSSL's "/CN=SCEP Dev CA/O=Example" form. RDNs keep the written order;
-// values are UTF-8. InvalidArgument for an empty name, an unknown attribute
+// values are UTF-8; attribute types in any case ("cn", "commonName").
+// InvalidArgument for an empty name, an unknown attribute
 // type or a value OpenSSL rejects (e.g. a C= that is not two letters).
-absl::StatusOr<crypto::X509NamePtr> ParseDistinguishedName(
+absl::StatusOr<X509NamePtr> ParseDistinguishedName(
     absl::string_view text);
 
 // One-line RFC 2253-style rendering ("CN=SCEP Dev CA, O=Example") in the
 // order the RDNs are stored, for summaries and messages.
 std::string FormatDistinguishedName(const X509_NAME* name);
 
-}  // namespace scep::pkcs11
+}  // namespace scep::crypto
 
-#endif  // SCEP_COMMON_PKCS11_DISTINGUISHED_NAME_H_
+#endif  // SCEP_COMMON_CRYPTO_DISTINGUISHED_NAME_H_
