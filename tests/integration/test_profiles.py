@@ -72,8 +72,10 @@ class ProfilesTest(unittest.TestCase):
         cls.server.shutdown()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def enroll(self, profile, name, challenge=None, san=None, ra=None):
+    def enroll(self, profile, name, challenge=None, san=None, ra=None, string_type=None):
         extra = {"san": san} if san else {}
+        if string_type:
+            extra["string-type"] = string_type
         url = f"{self.stack.url}/{profile}{PKI_OP}"
         req = self.stack.probe_request(name, "tid-" + name, os.urandom(16).hex(),
                                        challenge=challenge, ra=ra, **extra)
@@ -126,6 +128,21 @@ class ProfilesTest(unittest.TestCase):
         self.assertIn("Subject: O=Example Fleet,CN=tablet-1", text)
         self.assertIn("TLS Web Server Authentication", text)
         self.assertIn("DNS:tablet-1.devices.example", text)
+
+    def test_bmpstring_request_as_windows_writes_it(self):
+        # CN and challengePassword as BMPString (UTF-16): the challenge
+        # matches the secret, and the template puts the CN in the certificate
+        # as UTF8String text (before session 25: FAILURE badMessageCheck
+        # "challengePassword has the wrong type").
+        status, rep = self.enroll("wifi", "bmp-device", string_type="bmp")
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        der = openssl("x509", "-outform", "DER", input=rep["pem"].encode())
+        dump = openssl("asn1parse", "-inform", "DER", input=der).decode()
+        self.assertIn("UTF8STRING        :bmp-device", dump)
+        self.assertNotIn("BMPSTRING", dump)
+        status, rep = self.enroll("wifi", "bmp-wrong", challenge="not-the-secret",
+                                  string_type="bmp")
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
 
     def test_strongswan_renews_under_the_subject_template(self):
         # The certificate's subject is the template's (O added); strongSwan

@@ -97,6 +97,14 @@ absl::StatusOr<std::string> Content(std::map<std::string, std::string>& a,
     csr_spec.common_name = a["cn"];
     csr_spec.challenge = a["challenge"];
     if (!a["san"].empty()) csr_spec.dns_sans = {a["san"]};
+    // --string-type bmp: CN and challengePassword as BMPString, as
+    // Windows' CryptoAPI writes text.
+    if (a["string-type"] == "bmp") {
+      csr_spec.common_name_type = V_ASN1_BMPSTRING;
+      csr_spec.challenge_type = V_ASN1_BMPSTRING;
+    } else if (!a["string-type"].empty()) {
+      return absl::InvalidArgumentError("--string-type: only bmp");
+    }
     if (type == MessageType::kPkcsReq) return scep::codec::BuildCsr(key, csr_spec);
     // Renewal: same subject as the current certificate, maybe a new key.
     scep::crypto::EvpPkeyPtr new_key;
