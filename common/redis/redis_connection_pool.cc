@@ -122,6 +122,10 @@ absl::StatusOr<std::unique_ptr<RedisConnectionPool>> RedisConnectionPool::New(
     return absl::FailedPreconditionError(
         "Redis username needs a password (ACL AUTH takes both)");
   }
+  if (!options.sentinel_username.empty() && options.sentinel_password.empty()) {
+    return absl::FailedPreconditionError(
+        "Sentinel username needs a Sentinel password (ACL AUTH takes both)");
+  }
   if (!options.tls_server_name.empty() && options.tls == nullptr) {
     return absl::FailedPreconditionError(
         "a Redis TLS server name needs TLS to Redis (no TLS context given)");

@@ -68,7 +68,12 @@ absl::StatusOr<RedisEndpoint> RedisConnectionPool::AskSentinel(size_t index,
   if (context == nullptr) {
     ASSIGN_OR_RETURN(context, Open(options_.sentinels[index], operation));
     bool refused = false;
-    if (!options_.sentinel_password.empty()) {
+    if (!options_.sentinel_username.empty()) {
+      RETURN_IF_ERROR(SetUp(context.get(), operation,
+                            absl::StrCat("AUTH to Sentinel as user ", options_.sentinel_username),
+                            {"AUTH", options_.sentinel_username, options_.sentinel_password},
+                            &refused, options_.sentinel_password));
+    } else if (!options_.sentinel_password.empty()) {
       RETURN_IF_ERROR(SetUp(context.get(), operation, "AUTH to Sentinel",
                             {"AUTH", options_.sentinel_password},
                             &refused, options_.sentinel_password));

@@ -58,6 +58,10 @@ struct RedisOptions {
   // Secret. AUTH to the sentinels (their own `requirepass`) when non-empty;
   // never logged nor put in a Status message.
   std::string sentinel_password;
+  // ACL user on the sentinels (Redis 6.2+ Sentinel, a `user` line in
+  // sentinel.conf): AUTH `sentinel_username` `sentinel_password`. Empty: the
+  // default user. Needs a sentinel password.
+  std::string sentinel_username;
   // Secret. Sent with AUTH on every new connection, before any other
   // command, when non-empty; never logged nor put in a Status message.
   std::string password;

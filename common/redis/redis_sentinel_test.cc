@@ -23,6 +23,8 @@ namespace {
 using pool_test::ExpectNoSecret;
 using pool_test::InCi;
 using pool_test::InfoField;
+using pool_test::kAclPassword;
+using pool_test::kAclUser;
 using pool_test::kSentinelPassword;
 using pool_test::kWrongPassword;
 using pool_test::Text;
@@ -195,6 +197,43 @@ TEST_F(RedisPoolSentinelTest, AWrongSentinelPasswordIsRefusedWithoutShowingIt) {
   EXPECT_TRUE(absl::StrContains(set.status().message(), "AUTH to Sentinel refused"))
       << set.status();
   ExpectNoSecret(set.status());
+}
+
+// Sentinels with ACL users (Redis 6.2+: `user` lines in sentinel.conf):
+// AUTH with the user's name and password; a wrong pair is refused, named
+// by the user, never showing a password.
+TEST_F(RedisPoolSentinelTest, AnAclUserOnTheSentinels) {
+  absl::StatusOr<std::unique_ptr<RedisTestServer>> acl = RedisTestServer::StartSentinel(
+      kMaster, primary_->port(), kSentinelPassword,
+      absl::StrCat("user ", kAclUser, " on >", kAclPassword, " +@all\n"));
+  ASSERT_TRUE(acl.ok()) << acl.status();
+  RedisOptions options = Options();
+  options.sentinels = {{"127.0.0.1", (*acl)->port()}};
+  options.sentinel_username = kAclUser;
+  options.sentinel_password = kAclPassword;
+  std::unique_ptr<RedisConnectionPool> pool = Pool(options);
+  ASSERT_NE(pool, nullptr);
+  absl::StatusOr<RedisReplyPtr> set = pool->Run("Set", {"SET", "scep:acl", "v"});
+  ASSERT_TRUE(set.ok()) << set.status();
+
+  options.sentinel_password = kSentinelPassword;  // the default user's, not the ACL user's
+  pool = Pool(options);
+  ASSERT_NE(pool, nullptr);
+  set = pool->Run("Set", {"SET", "scep:acl", "v"});
+  ASSERT_FALSE(set.ok());
+  EXPECT_EQ(set.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(set.status().message(),
+                                absl::StrCat("AUTH to Sentinel as user ", kAclUser, " refused")))
+      << set.status();
+  ExpectNoSecret(set.status());
+
+  // A username needs a password.
+  options.sentinel_password.clear();
+  absl::StatusOr<std::unique_ptr<RedisConnectionPool>> refused =
+      RedisConnectionPool::New(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "Sentinel username needs"));
 }
 
 TEST_F(RedisPoolSentinelTest, AServerTheSentinelNamesThatIsAReplicaIsNotUsed) {

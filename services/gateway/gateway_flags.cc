@@ -22,6 +22,9 @@ ABSL_FLAG(std::string, redis_sentinel_master, "mymaster",
 ABSL_FLAG(std::string, redis_sentinel_password_file, "",
           "file holding the Sentinels' own password (their requirepass; else env "
           "SCEP_REDIS_SENTINEL_PASSWORD); neither: no AUTH to the Sentinels");
+ABSL_FLAG(std::string, redis_sentinel_username, "",
+          "ACL user on the Sentinels (a `user` line in sentinel.conf, Redis 6.2+) "
+          "for AUTH with the Sentinel password; empty: their default user");
 ABSL_FLAG(bool, redis_tls, false,
           "TLS to Redis and to the Sentinels (their TLS ports: redis-server "
           "--tls-port); the server's chain and name are verified");

@@ -26,6 +26,7 @@ ABSL_DECLARE_FLAG(int, redis_port);
 ABSL_DECLARE_FLAG(std::string, redis_sentinels);
 ABSL_DECLARE_FLAG(std::string, redis_sentinel_master);
 ABSL_DECLARE_FLAG(std::string, redis_sentinel_password_file);
+ABSL_DECLARE_FLAG(std::string, redis_sentinel_username);
 ABSL_DECLARE_FLAG(bool, redis_tls);
 ABSL_DECLARE_FLAG(std::string, redis_tls_ca_file);
 ABSL_DECLARE_FLAG(std::string, redis_tls_cert_file);

@@ -150,6 +150,12 @@ absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* un
         "SCEP_REDIS_SENTINEL_PASSWORD) needs --redis_sentinels");
   }
   options.sentinel_password = sentinel_password.value_or("");
+  options.sentinel_username = absl::GetFlag(FLAGS_redis_sentinel_username);
+  if (!options.sentinel_username.empty() && !sentinel_password.has_value()) {
+    return absl::InvalidArgumentError(
+        "--redis_sentinel_username needs the Sentinel password "
+        "(--redis_sentinel_password_file or SCEP_REDIS_SENTINEL_PASSWORD)");
+  }
   RETURN_IF_ERROR(TlsFromFlags(options, log));
   if (!options.sentinels.empty() && primary != nullptr) {
     options.on_primary = [primary](const redis::RedisEndpoint& p) { primary->Seen(p); };

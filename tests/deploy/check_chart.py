@@ -1219,6 +1219,7 @@ redis:
     masterName: scep-primary
     auth:
       enabled: true
+      username: scep-gateway
   auth:
     enabled: true
     existingSecret: redis
@@ -1235,6 +1236,7 @@ TLS_REDIS = """
 redis:
   tls:
     enabled: true
+    refreshSeconds: 30
     serverName: redis-headless.pki-redis.svc.cluster.local
     ca:
       existingSecret: redis-ca
@@ -1413,6 +1415,7 @@ class Helm(unittest.TestCase):
                           "redis-node-1.redis-headless,[fd00::7]:26380", args)
             self.assertIn("--redis_sentinel_master=scep-primary", args)
             self.assertIn("--redis_sentinel_password_file=/secrets/redis-sentinel/password", args)
+            self.assertIn("--redis_sentinel_username=scep-gateway", args)
             self.assertFalse([a for a in args if a.startswith("--redis_host")])
             self.assertIn(("redis", "redis-password", "redis-sentinel/password"),
                           secret_items(gateway["spec"]["template"]["spec"], "secrets"))
@@ -1451,7 +1454,8 @@ class Helm(unittest.TestCase):
                                         "--redis_tls_cert_file=/secrets/redis-tls/tls.crt",
                                         "--redis_tls_key_file=/secrets/redis-tls/tls.key",
                                         "--redis_tls_server_name="
-                                        "redis-headless.pki-redis.svc.cluster.local"])
+                                        "redis-headless.pki-redis.svc.cluster.local",
+                                        "--redis_tls_refresh_seconds=30"])
             self.assertEqual(tls_items, [("redis-ca", "ca.pem", "redis-tls/ca.crt"),
                                          ("scep-redis-client", "tls.crt", "redis-tls/tls.crt"),
                                          ("scep-redis-client", "tls.key", "redis-tls/tls.key")])
@@ -1460,12 +1464,13 @@ class Helm(unittest.TestCase):
             self.assertEqual(tls_args, ["--redis_tls",
                                         "--redis_tls_ca_file=/secrets/redis-tls/ca.crt",
                                         "--redis_tls_cert_file=/secrets/redis-tls/tls.crt",
-                                        "--redis_tls_key_file=/secrets/redis-tls/tls.key"])
+                                        "--redis_tls_key_file=/secrets/redis-tls/tls.key",
+                                        "--redis_tls_refresh_seconds=10"])
             self.assertEqual(tls_items, [("scep-redis-client", "ca.crt", "redis-tls/ca.crt"),
                                          ("scep-redis-client", "tls.crt", "redis-tls/tls.crt"),
                                          ("scep-redis-client", "tls.key", "redis-tls/tls.key")])
         elif variant == "Redis TLS, system trust store":
-            self.assertEqual(tls_args, ["--redis_tls"])
+            self.assertEqual(tls_args, ["--redis_tls", "--redis_tls_refresh_seconds=10"])
             self.assertEqual(tls_items, [])
             self.assertIn("--redis_host=scep-cache.redis.cache.windows.net", args)
             self.assertIn("--redis_port=6380", args)
@@ -1496,6 +1501,9 @@ class Helm(unittest.TestCase):
                                                 "--set", "redis.sentinel.enabled=true",
                                                 "--set", "redis.sentinel.hosts[0]=s:26379"],
             "Sentinel without its addresses": ["--set", "redis.sentinel.enabled=true"],
+            "Sentinel ACL user without its password": [
+                "--set", "redis.sentinel.enabled=true", "--set", "redis.sentinel.hosts[0]=s:26379",
+                "--set", "redis.sentinel.auth.username=scep"],
             "Redis TLS with the bundled Redis": ["--set", "redis.bundled.enabled=true",
                                                  "--set", "redis.tls.enabled=true"],
             "Redis TLS CA without TLS": ["--set", "redis.tls.ca.existingSecret=redis-ca"],

@@ -171,6 +171,9 @@ Included by the gateway Deployment (always rendered).
 {{- if and $r.sentinel.enabled $r.bundled.enabled -}}
 {{- fail "redis.sentinel is for an external Redis run with Sentinels; the bundled Redis has none (disable one of them)" -}}
 {{- end -}}
+{{- if and $r.sentinel.auth.username (not $r.sentinel.auth.enabled) -}}
+{{- fail "redis.sentinel.auth.username needs redis.sentinel.auth.enabled (ACL AUTH takes the user's password too)" -}}
+{{- end -}}
 {{- if and $r.sentinel.enabled (not $r.sentinel.hosts) -}}
 {{- fail "redis.sentinel.enabled needs redis.sentinel.hosts (the Sentinels' host:port)" -}}
 {{- end -}}
