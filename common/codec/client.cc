@@ -55,9 +55,10 @@ absl::StatusOr<std::string> BuildCsr(EVP_PKEY* key, const CsrSpec& spec) {
       return crypto::SslInternal("challengePassword");
     }
   }
-  if (!spec.dns_sans.empty()) {
+  if (!spec.dns_sans.empty() || !spec.other_sans.empty()) {
     std::vector<std::string> parts;
     for (const std::string& d : spec.dns_sans) parts.push_back("DNS:" + d);
+    parts.insert(parts.end(), spec.other_sans.begin(), spec.other_sans.end());
     std::string value = absl::StrJoin(parts, ",");
     crypto::X509ExtPtr ext(X509V3_EXT_conf_nid(nullptr, nullptr,
                                                NID_subject_alt_name, value.c_str()));

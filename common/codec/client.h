@@ -24,6 +24,9 @@ struct CsrSpec {
   int common_name_type = 0;
   int challenge_type = 0;
   std::vector<std::string> dns_sans;
+  // More subjectAltNames in OpenSSL's config syntax ("IP:2001:db8::7",
+  // "email:a@example.com").
+  std::vector<std::string> other_sans;
   const EVP_MD* digest = nullptr;   // nullptr: SHA-256
 };
 

@@ -48,9 +48,12 @@ absl::StatusOr<std::vector<std::string>> SplitUnescaped(absl::string_view text,
   return parts;
 }
 
+}  // namespace
+
 // Attribute types are case-insensitive (RFC 4514 section 3): "cn", "CN",
 // "commonName", "COMMONNAME" or "2.5.4.3".
-int AttributeNid(const std::string& type) {
+int AttributeTypeNid(absl::string_view type_text) {
+  const std::string type(type_text);
   int nid = OBJ_txt2nid(type.c_str());
   if (nid != NID_undef) return nid;
   nid = OBJ_txt2nid(absl::AsciiStrToUpper(type).c_str());
@@ -68,8 +71,6 @@ int AttributeNid(const std::string& type) {
   }
   return NID_undef;
 }
-
-}  // namespace
 
 absl::StatusOr<X509NamePtr> ParseDistinguishedName(
     absl::string_view text) {
@@ -92,7 +93,7 @@ absl::StatusOr<X509NamePtr> ParseDistinguishedName(
     }
     std::string type(absl::StripAsciiWhitespace(rdn.substr(0, equals)));
     std::string value(absl::StripAsciiWhitespace(rdn.substr(equals + 1)));
-    const int nid = AttributeNid(type);
+    const int nid = AttributeTypeNid(type);
     if (nid == NID_undef) {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown attribute type '", type,

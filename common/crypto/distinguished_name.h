@@ -19,6 +19,10 @@ namespace scep::crypto {
 absl::StatusOr<X509NamePtr> ParseDistinguishedName(
     absl::string_view text);
 
+// The NID of an attribute type written in any case ("cn", "CN",
+// "commonName", "2.5.4.3"); NID_undef when OpenSSL knows no such type.
+int AttributeTypeNid(absl::string_view type);
+
 // One-line RFC 2253-style rendering ("CN=SCEP Dev CA, O=Example") in the
 // order the RDNs are stored, for summaries and messages.
 std::string FormatDistinguishedName(const X509_NAME* name);

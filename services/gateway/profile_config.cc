@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto/distinguished_name.h"
 #include "common/crypto/publication_uri.h"
 #include "services/gateway/http_post.h"
 #include "google/protobuf/util/json_util.h"
@@ -118,18 +119,33 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
   } else if (!in.certificate_type().empty() && in.certificate_type() != "device") {
     return check.Error("certificate_type", "must be device or user");
   }
+  // Attribute types in any case ("cn", "commonName"), kept as OpenSSL's
+  // short names, which is what requests are compared with.
   for (const pb::Rdn& rdn : in.subject()) {
-    if (OBJ_txt2nid(rdn.type().c_str()) == NID_undef) {
+    const int nid = crypto::AttributeTypeNid(rdn.type());
+    if (nid == NID_undef) {
       return check.Error("subject", absl::StrCat("unknown RDN type '", rdn.type(), "'"));
     }
     if (rdn.value().empty()) return check.Error("subject", "empty RDN value");
-    out.subject.emplace_back(rdn.type(), rdn.value());
+    std::string value = rdn.value();
+    if (value.size() > 2 && value.front() == '{' && value.back() == '}') {
+      // A copy of the request's attribute: one OpenSSL knows, or every
+      // request would be refused for lacking it.
+      const std::string copied = value.substr(1, value.size() - 2);
+      const int copied_nid = crypto::AttributeTypeNid(copied);
+      if (copied_nid == NID_undef) {
+        return check.Error("subject", absl::StrCat("'", value, "' names no attribute type"));
+      }
+      value = absl::StrCat("{", OBJ_nid2sn(copied_nid), "}");
+    }
+    out.subject.emplace_back(OBJ_nid2sn(nid), std::move(value));
   }
   for (const std::string& rdn : in.allowed_rdns()) {
-    if (OBJ_txt2nid(rdn.c_str()) == NID_undef) {
+    const int nid = crypto::AttributeTypeNid(rdn);
+    if (nid == NID_undef) {
       return check.Error("allowed_rdns", absl::StrCat("unknown RDN type '", rdn, "'"));
     }
-    out.allowed_rdns.push_back(rdn);
+    out.allowed_rdns.push_back(OBJ_nid2sn(nid));
   }
   for (const pb::SanRule& rule : in.san_policy()) {
     if (!OneOf(rule.type(), kSanTypes)) {

@@ -1,5 +1,6 @@
 #include "services/gateway/profile_issuer.h"
 
+#include <arpa/inet.h>
 #include <openssl/objects.h>
 
 #include <algorithm>
@@ -42,12 +43,17 @@ std::pair<std::string, std::string> Describe(const GENERAL_NAME* name) {
     case GEN_EMAIL: return {"email", AsText(name->d.rfc822Name)};
     case GEN_URI: return {"uri", AsText(name->d.uniformResourceIdentifier)};
     case GEN_IPADD: {
+      // Dotted quad, or RFC 5952 text for IPv6 ("2001:db8::7"), so a
+      // policy pattern such as "2001:db8:*" can name a range.
       const ASN1_OCTET_STRING* ip = name->d.iPAddress;
-      const unsigned char* b = ASN1_STRING_get0_data(ip);
-      if (ASN1_STRING_length(ip) == 4) {
-        return {"ip", absl::StrCat(b[0], ".", b[1], ".", b[2], ".", b[3])};
+      const int length = ASN1_STRING_length(ip);
+      char text[INET6_ADDRSTRLEN] = "";
+      if ((length != 4 && length != 16) ||
+          inet_ntop(length == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip), text,
+                    sizeof(text)) == nullptr) {
+        return {"ip", "<malformed>"};
       }
-      return {"ip", "<ipv6>"};
+      return {"ip", text};
     }
     case GEN_OTHERNAME:
       if (OBJ_obj2nid(name->d.otherName->type_id) == NID_ms_upn &&

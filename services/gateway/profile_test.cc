@@ -212,6 +212,29 @@ TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
   EXPECT_FALSE(absl::StrContains(bad.status().message(), "Wifi-Secret"));
 }
 
+// Attribute types as administrators write them: any case, long names. They
+// are kept as the short names requests are compared with; before, a long
+// name in allowed_rdns refused every request, and "{cn}" in the subject
+// template refused each one for lacking "cn".
+TEST(ProfileConfigTest, AttributeTypesInAnyCaseOrLongForm) {
+  auto profiles = Parse(R"({"profiles": [{"name": "p",
+     "subject": [{"type": "cn", "value": "{commonName}"},
+                 {"type": "organizationName", "value": "Example"}],
+     "allowed_rdns": ["commonName", "o", "EMAILADDRESS"],
+     "challenge": {"mode": "one-time"}}]})");
+  ASSERT_TRUE(profiles.ok()) << profiles.status();
+  const Profile& p = (*profiles)[0];
+  EXPECT_EQ(p.subject, (std::vector<std::pair<std::string, std::string>>{
+                           {"CN", "{CN}"}, {"O", "Example"}}));
+  EXPECT_EQ(p.allowed_rdns, (std::vector<std::string>{"CN", "O", "emailAddress"}));
+  auto unknown = Parse(R"({"profiles": [{"name": "p",
+     "subject": [{"type": "CN", "value": "{deviceName}"}], "challenge": {"mode": "one-time"}}]})");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_TRUE(absl::StrContains(unknown.status().message(),
+                                "'{deviceName}' names no attribute type"))
+      << unknown.status();
+}
+
 class ProfileIssuerTest : public ::testing::Test {
  protected:
   codec::Csr MakeCsr(EVP_PKEY* key, const std::string& cn,
@@ -281,6 +304,26 @@ TEST_F(ProfileIssuerTest, SubjectTemplateCopiesAnyStringTypeAsUtf8) {
   // OpenSSL's parser refuses the request (its names are checked as UTF-8
   // when decoded), which is a FAILURE badMessageCheck.
   EXPECT_EQ(signer_.issued.load(), 4);
+}
+
+// IP subjectAltNames are matched as text: dotted quads, and IPv6 in RFC
+// 5952 form (before, every IPv6 address read "<ipv6>" and no pattern but
+// "*" could allow one).
+TEST_F(ProfileIssuerTest, IpSanPolicyCoversIpv6) {
+  Profile p;
+  p.san_policy = {{"ip", {"10.1.*", "2001:db8:*"}}};
+  auto csr = [&](std::vector<std::string> sans) {
+    codec::CsrSpec spec;
+    spec.common_name = "router-1";
+    spec.other_sans = std::move(sans);
+    return codec::ParseCsr(codec::BuildCsr(rsa_.get(), spec).value()).value();
+  };
+  EXPECT_TRUE(ProfileIssuer::CheckPolicy(p, csr({"IP:10.1.2.3", "IP:2001:DB8:0:0::7"})).ok());
+  auto v6 = ProfileIssuer::CheckPolicy(p, csr({"IP:2001:db9::1"}));
+  EXPECT_EQ(v6.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(v6.message(), "ip:2001:db9::1")) << v6.message();
+  auto v4 = ProfileIssuer::CheckPolicy(p, csr({"IP:10.2.0.1"}));
+  EXPECT_TRUE(absl::StrContains(v4.message(), "ip:10.2.0.1")) << v4.message();
 }
 
 TEST_F(ProfileIssuerTest, KeyAndRdnChecks) {
