@@ -1,12 +1,16 @@
 #include "common/codec/client.h"
 
+#include <openssl/cms.h>
 #include <openssl/rand.h>
+
+#include <memory>
 
 #include "absl/strings/str_join.h"
 #include "common/base/status_macros.h"
 #include "common/codec/envelope.h"
 #include "common/crypto/der.h"
 #include "common/crypto/ssl_error.h"
+#include "common/crypto/ssl_ptr.h"
 
 namespace scep::codec {
 
@@ -31,6 +35,31 @@ absl::StatusOr<Encoded> EncodeText(const std::string& utf8, int type) {
                               static_cast<size_t>(ASN1_STRING_length(out)))};
   ASN1_STRING_free(out);
   return e;
+}
+
+// EnvelopedData streamed as BER: indefinite lengths, the encrypted content
+// in chunks (what `openssl cms -encrypt -stream` and BouncyCastle write).
+absl::StatusOr<std::string> BerEnvelope(absl::string_view plaintext, X509* recipient,
+                                        const std::string& cipher_name) {
+  const EVP_CIPHER* cipher = EVP_get_cipherbyname(cipher_name.c_str());
+  crypto::X509StackPtr recipients(sk_X509_new_null());
+  if (cipher == nullptr || recipients == nullptr ||
+      !sk_X509_push(recipients.get(), recipient)) {
+    return absl::InvalidArgumentError("BER envelope: unknown cipher");
+  }
+  X509_up_ref(recipient);
+  crypto::BioPtr in(BIO_new_mem_buf(plaintext.data(), static_cast<int>(plaintext.size())));
+  crypto::BioPtr out(BIO_new(BIO_s_mem()));
+  std::unique_ptr<CMS_ContentInfo, decltype(&CMS_ContentInfo_free)> cms(
+      CMS_encrypt(recipients.get(), in.get(), cipher, CMS_BINARY | CMS_STREAM),
+      CMS_ContentInfo_free);
+  if (cms == nullptr || out == nullptr ||
+      i2d_CMS_bio_stream(out.get(), cms.get(), in.get(), CMS_BINARY | CMS_STREAM) != 1) {
+    return crypto::SslInternal("BER envelope");
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(out.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
 }
 
 }  // namespace
@@ -108,8 +137,12 @@ absl::StatusOr<crypto::X509Ptr> SelfSignedCertificate(EVP_PKEY* key,
 absl::StatusOr<std::string> BuildPkcsReq(absl::string_view csr_der,
                                          X509* signer, EVP_PKEY* key, X509* ra,
                                          const PkcsReqSpec& spec) {
-  ASSIGN_OR_RETURN(std::string envelope,
-                   Envelope(csr_der, ra, spec.cipher, spec.rsa_oaep));
+  std::string envelope;
+  if (spec.ber_envelope) {
+    ASSIGN_OR_RETURN(envelope, BerEnvelope(csr_der, ra, spec.cipher));
+  } else {
+    ASSIGN_OR_RETURN(envelope, Envelope(csr_der, ra, spec.cipher, spec.rsa_oaep));
+  }
   ScepAttributes attrs;
   attrs.message_type = spec.message_type;
   attrs.transaction_id = spec.transaction_id;

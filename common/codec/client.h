@@ -45,6 +45,9 @@ struct PkcsReqSpec {
   std::string digest = "sha256";
   MessageType message_type = MessageType::kPkcsReq;
   bool rsa_oaep = false;  // RSAES-OAEP key transport instead of PKCS#1 v1.5
+  // The envelope in BER with indefinite lengths, as BouncyCastle (jscep)
+  // and Apple's client write it (AES only).
+  bool ber_envelope = false;
 };
 
 // pkiMessage carrying `csr_der` encrypted to `ra` and signed by `key` with

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/codec/client.h"
 #include "common/codec/csr.h"
 #include "common/codec/envelope.h"
 #include "common/codec/identifiers.h"
@@ -352,6 +353,33 @@ TEST_F(CodecTest, TamperedContentFailsSignature) {
   absl::StatusOr<PkiMessage> tampered = ParsePkiMessage(der);
   ASSERT_TRUE(tampered.ok()) << tampered.status();
   EXPECT_FALSE(tampered->signature_valid);
+}
+
+// jscep (BouncyCastle) and Apple send the pkcsPKIEnvelope in BER with
+// indefinite lengths: the DER walks cannot read it, its DER re-encoding can,
+// and it decrypts to the same content.
+TEST_F(CodecTest, BerEnvelopeIsReadOnceReencodedAsDer) {
+  crypto::EvpPkeyPtr key(EVP_RSA_gen(2048));
+  crypto::X509Ptr self = SelfSignedCertificate(key.get(), "ber").value();
+  PkcsReqSpec spec;
+  spec.transaction_id = "tid-ber";
+  spec.sender_nonce = std::string(16, 'b');
+  spec.cipher = "aes-256-cbc";
+  spec.ber_envelope = true;
+  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(
+      BuildPkcsReq("csr bytes", self.get(), key.get(), ra_cert_.get(), spec).value());
+  ASSERT_TRUE(msg.ok()) << msg.status();
+  ASSERT_GE(msg->content.size(), 2u);
+  EXPECT_EQ(static_cast<unsigned char>(msg->content[1]), 0x80);  // indefinite length
+  EXPECT_FALSE(EnvelopeCipher(msg->content).ok());
+  absl::StatusOr<std::string> der = EnvelopeAsDer(msg->content);
+  ASSERT_TRUE(der.ok()) << der.status();
+  EXPECT_EQ(EnvelopeCipher(*der).value_or(""), "aes-256-cbc");
+  EXPECT_EQ(KeyTransportAlgorithm(*der).value_or(0), NID_rsaEncryption);
+  EXPECT_EQ(Decrypt(*der, ra_cert_.get(), ra_key_.get()).value_or(""), "csr bytes");
+  // Not an envelope: refused.
+  EXPECT_FALSE(EnvelopeAsDer(DegenerateCertificates({ra_cert_.get()}).value()).ok());
+  EXPECT_FALSE(EnvelopeAsDer("garbage").ok());
 }
 
 TEST_F(CodecTest, OaepAndEcdhEnvelopesDecrypt) {

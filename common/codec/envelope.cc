@@ -187,6 +187,15 @@ absl::StatusOr<bool> IsRecipient(absl::string_view der, X509* certificate) {
   return false;
 }
 
+absl::StatusOr<std::string> EnvelopeAsDer(absl::string_view ber) {
+  ASSIGN_OR_RETURN(CmsPtr cms,
+                   crypto::FromDer<CmsPtr>(ber, d2i_CMS_ContentInfo, "pkcsPKIEnvelope"));
+  if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_enveloped) {
+    return absl::InvalidArgumentError("pkcsPKIEnvelope is not EnvelopedData");
+  }
+  return crypto::ToDer(cms.get(), i2d_CMS_ContentInfo);
+}
+
 absl::StatusOr<std::string> EnvelopeCipher(absl::string_view der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   const unsigned char* end = p + der.size();

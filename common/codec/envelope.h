@@ -35,6 +35,12 @@ absl::StatusOr<std::string> Decrypt(absl::string_view der, X509* certificate,
 // is not EnvelopedData.
 absl::StatusOr<bool> IsRecipient(absl::string_view der, X509* certificate);
 
+// EnvelopedData `ber` (a ContentInfo) re-encoded as DER. Clients built on
+// BouncyCastle (jscep, many Android agents) and Apple's send indefinite
+// lengths, which the DER walks here (EnvelopeCipher, KeyTransportAlgorithm)
+// do not read. InvalidArgument when it is not EnvelopedData.
+absl::StatusOr<std::string> EnvelopeAsDer(absl::string_view ber);
+
 // OpenSSL name of the content-encryption algorithm of EnvelopedData `der`
 // ("aes-128-cbc", "aes-256-cbc", "des-ede3-cbc", "des-cbc", ...), read from
 // the DER without decrypting. InvalidArgument when malformed or unknown.

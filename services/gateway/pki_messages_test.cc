@@ -279,6 +279,37 @@ TEST_F(PkiMessagesTest, EcDeviceKeysAndOaepKeyTransport) {
   }
 }
 
+// The envelope in BER (indefinite lengths), as jscep/BouncyCastle and
+// Apple's client send it: issued, and a CertPoll in BER answered (before,
+// FAILURE badMessageCheck "not a supported EnvelopedData").
+TEST_F(PkiMessagesTest, BerEnvelopesAreAnswered) {
+  Identity id = NewDevice("ber-device");
+  codec::PkcsReqSpec spec;
+  spec.transaction_id = "tid-ber";
+  spec.sender_nonce = std::string(16, 'e');
+  spec.cipher = "aes-256-cbc";
+  spec.ber_envelope = true;
+  std::string der = codec::BuildPkcsReq(Csr(id.key.get(), "ber-device", "pw"), id.cert.get(),
+                                        id.key.get(), ra_.get(), spec).value();
+  codec::OpenedCertRep rep = Open(Post(der), id);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess)
+      << rep.message.attributes.fail_info_text.value_or("");
+  EXPECT_EQ(codec::EnvelopeCipher(rep.message.content).value_or(""), "aes-256-cbc");
+  ASSERT_EQ(rep.certificates.size(), 1u);
+  crypto::X509Ptr issued = std::move(rep.certificates[0]);
+  std::string ias = codec::EncodeIssuerAndSubject(X509_get_subject_name(ca_.get()),
+                                                  X509_get_subject_name(issued.get()))
+                        .value();
+  spec.message_type = MessageType::kCertPoll;
+  spec.sender_nonce = std::string(16, 'f');
+  codec::OpenedCertRep polled = Open(
+      Post(codec::BuildPkcsReq(ias, id.cert.get(), id.key.get(), ra_.get(), spec).value()), id);
+  ASSERT_EQ(polled.message.attributes.pki_status, PkiStatus::kSuccess)
+      << polled.message.attributes.fail_info_text.value_or("");
+  EXPECT_EQ(X509_cmp(polled.certificates[0].get(), issued.get()), 0);
+  EXPECT_EQ(signer_->issued.load(), 1);
+}
+
 TEST_F(PkiMessagesTest, GetNextCaCertOnlyWhenConfigured) {
   HttpRequest r;
   r.method = "GET";

@@ -89,6 +89,14 @@ PkiOutcome PkiOperation::Handle(const Profile& profile, absl::string_view der) {
   if (!ca.ok()) return Unavailable("CA certificates not loaded");
   absl::StatusOr<std::string> cipher = codec::EnvelopeCipher(msg->content);
   if (!cipher.ok()) {
+    // BER with indefinite lengths (BouncyCastle's jscep, Apple's client):
+    // re-encoded as DER once, for the walks here and for the signer.
+    if (absl::StatusOr<std::string> der = codec::EnvelopeAsDer(msg->content); der.ok()) {
+      cipher = codec::EnvelopeCipher(*der);
+      if (cipher.ok()) msg->content = *std::move(der);  // req.msg is *msg
+    }
+  }
+  if (!cipher.ok()) {
     return Failure(req, FailInfo::kBadMessageCheck,
                    "pkcsPKIEnvelope is not a supported EnvelopedData");
   }

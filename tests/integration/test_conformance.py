@@ -118,6 +118,18 @@ class ConformanceTest(unittest.TestCase):
         self.assertEqual(rep["cipher"], "des-cbc", rep)
         self.assertEqual(rep["certificates"], 1, rep)
 
+    def test_ber_envelope_as_jscep_and_apple_send_it(self):
+        # The pkcsPKIEnvelope in BER with indefinite lengths (BouncyCastle,
+        # Apple): the gateway reads it re-encoded as DER and the signer
+        # decrypts it; before session 25, FAILURE badMessageCheck.
+        reply = self.post(self.stack.probe_request(
+            "ber", "tid-ber", os.urandom(16).hex(), cipher="aes-256-cbc",
+            **{"ber-envelope": "1"}))
+        rep = self.stack.probe_open("ber", reply)
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        self.assertEqual(rep["cipher"], "aes-256-cbc", rep)
+        self.assertEqual(rep["certificates"], 1, rep)
+
     def test_certpoll_getcert_and_crl_after_revocation(self):
         cert = self.probe_enroll("lifecycle", "tid-lifecycle")
         # CertPoll for the finished transaction: the same certificate.

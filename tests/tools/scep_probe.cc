@@ -203,6 +203,7 @@ int Build(std::map<std::string, std::string>& a) {
   if (!a["cipher"].empty()) spec.cipher = a["cipher"];
   if (!a["digest"].empty()) spec.digest = a["digest"];
   spec.rsa_oaep = !a["oaep"].empty();
+  spec.ber_envelope = !a["ber-envelope"].empty();  // as jscep / Apple write it
   spec.message_type = TypeOf(a["type"]);
   auto der = scep::codec::BuildPkcsReq(*content, cert.get(), key.get(), ra->get(), spec);
   if (!der.ok()) return Die(std::string(der.status().message()));
