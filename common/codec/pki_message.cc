@@ -1,12 +1,14 @@
 #include "common/codec/pki_message.h"
 
 #include <openssl/asn1.h>
+#include <openssl/evp.h>
 #include <openssl/objects.h>
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -225,8 +227,17 @@ absl::StatusOr<std::string> DigestName(const ASN1_OBJECT* oid) {
     case NID_sha256: return std::string("sha256");
     case NID_sha384: return std::string("sha384");
     case NID_sha512: return std::string("sha512");
-    default: return absl::InvalidArgumentError("unsupported digest algorithm");
+    default:
+      break;
   }
+  // Any other digest OpenSSL knows (MD5 from sscep and old Cisco IOS,
+  // SHA-3) by its name: the gateway answers it FAILURE badAlg (RFC 8894
+  // 3.2.1.4) instead of refusing the message as malformed.
+  const int nid = OBJ_obj2nid(oid);
+  if (nid != NID_undef && EVP_get_digestbynid(nid) != nullptr) {
+    return absl::AsciiStrToLower(OBJ_nid2sn(nid));
+  }
+  return absl::InvalidArgumentError("unsupported digest algorithm");
 }
 
 absl::StatusOr<PkiMessage> ParsePkiMessage(absl::string_view der) {

@@ -46,7 +46,8 @@ absl::StatusOr<std::string> SignPkiMessage(absl::string_view content,
                                            X509* certificate, EVP_PKEY* key,
                                            absl::string_view digest);
 
-// OpenSSL digest name for an AlgorithmIdentifier OID, or InvalidArgument.
+// OpenSSL digest name for an AlgorithmIdentifier OID ("sha256", "md5"),
+// or InvalidArgument for one OpenSSL does not know as a digest.
 absl::StatusOr<std::string> DigestName(const ASN1_OBJECT* oid);
 
 }  // namespace scep::codec

@@ -7,7 +7,9 @@ bool IsLegacyCipher(absl::string_view cipher) {
 }
 
 bool IsLegacyDigest(absl::string_view digest) {
-  return digest == "sha1" || digest == "md5";
+  // Not MD5: a request signed with it is FAILURE badAlg even where legacy
+  // clients are allowed (the reply would have to be signed with it too).
+  return digest == "sha1";
 }
 
 absl::string_view FailInfoName(FailInfo fail_info) {

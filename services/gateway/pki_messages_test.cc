@@ -223,6 +223,15 @@ TEST_F(PkiMessagesTest, GetCertBySerial) {
       codec::EncodeIssuerAndSerial(X509_get_subject_name(id.cert.get()), other.get()).value();
   EXPECT_EQ(Attributes(Post(Message(id, MessageType::kGetCert, "tid-g4", foreign))).fail_info,
             FailInfo::kBadCertId);
+  // sscep names the RA (its -c certificate) as the issuer: accepted.
+  std::string by_ra = codec::EncodeIssuerAndSerial(X509_get_subject_name(ra_.get()),
+                                                   X509_get0_serialNumber(id.cert.get()))
+                          .value();
+  codec::OpenedCertRep via_ra =
+      Open(Post(Message(id, MessageType::kGetCert, "tid-g6", by_ra)), id);
+  ASSERT_EQ(via_ra.message.attributes.pki_status, PkiStatus::kSuccess)
+      << via_ra.message.attributes.fail_info_text.value_or("");
+  EXPECT_EQ(X509_cmp(via_ra.certificates[0].get(), id.cert.get()), 0);
   index_.SetUnavailable(true);
   EXPECT_EQ(Post(Message(id, MessageType::kGetCert, "tid-g5", ias)).status, 503);
 }
@@ -257,6 +266,12 @@ TEST_F(PkiMessagesTest, GetCrlIsSignedCachedAndRefreshedOnRevocation) {
       X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, nullptr, nullptr)));
   ASSERT_NE(reason, nullptr);
   EXPECT_EQ(ASN1_ENUMERATED_get(reason.get()), 4);
+  // The RA's name as issuer (sscep): the CA's CRL all the same.
+  ias = codec::EncodeIssuerAndSerial(X509_get_subject_name(ra_.get()),
+                                     X509_get0_serialNumber(id.cert.get()))
+            .value();
+  crypto::X509CrlPtr via_ra = fetch("tid-c5");
+  EXPECT_EQ(X509_CRL_verify(via_ra.get(), X509_get0_pubkey(ca_.get())), 1);
 }
 
 TEST_F(PkiMessagesTest, EcDeviceKeysAndOaepKeyTransport) {

@@ -14,6 +14,14 @@ namespace {
 using codec::FailInfo;
 using redis::Transaction;
 
+// The issuer a CertPoll, GetCert or GetCRL names: the CA's name (RFC 8894
+// 3.3.3, 3.3.4), or the RA's, which strongSwan and sscep (whose -c is often
+// the RA certificate it encrypts to) send instead.
+bool NamesThisCa(const X509_NAME* issuer, const CaSet& ca) {
+  return X509_NAME_cmp(issuer, X509_get_subject_name(ca.ca.get())) == 0 ||
+         X509_NAME_cmp(issuer, X509_get_subject_name(ca.ra.get())) == 0;
+}
+
 }  // namespace
 
 PkiOutcome PkiOperation::HandleCertPoll(const Profile& profile, Request& req,
@@ -42,20 +50,15 @@ PkiOutcome PkiOperation::HandleCertPoll(const Profile& profile, Request& req,
   absl::StatusOr<crypto::X509Ptr> cert = crypto::FromDer<crypto::X509Ptr>(
       (*txn)->certificate, d2i_X509, "issued certificate");
   if (!cert.ok()) return InternalError();
-  // The poll names what it waits for; it must be this transaction's. The
-  // issuer is the CA's name (RFC 8894 section 3.3.3); strongSwan sends the
-  // name of the certificate it encrypts to (the RA), accepted as well. The
-  // subject is the request's, which under a subject template is not the
-  // certificate's: either is accepted.
-  const X509_NAME* issuer = ids->issuer.get();
+  // The poll names what it waits for; it must be this transaction's: this
+  // CA (or its RA), and the request's subject, which under a subject
+  // template is not the certificate's: either is accepted.
   const X509_NAME* issued_subject = X509_get_subject_name(cert->get());
   absl::StatusOr<bool> requested =
       ProfileIssuer::IssuesSubject(profile, ids->subject.get(), issued_subject);
   const bool subject_matches = X509_NAME_cmp(ids->subject.get(), issued_subject) == 0 ||
                                (requested.ok() && *requested);
-  if (!subject_matches ||
-      (X509_NAME_cmp(issuer, X509_get_subject_name(ca.ca.get())) != 0 &&
-       X509_NAME_cmp(issuer, X509_get_subject_name(ca.ra.get())) != 0)) {
+  if (!subject_matches || !NamesThisCa(ids->issuer.get(), ca)) {
     return Failure(req, FailInfo::kBadCertId,
                    "issuer and subject do not match the transaction");
   }
@@ -68,10 +71,7 @@ std::optional<PkiOutcome> PkiOperation::FinishParked(const Profile& profile, Req
   // Only the requester finishes its request: the poll names this CA (or
   // its RA) and, with the subject it names and the key it is signed with,
   // the request's fingerprint. Anyone else is answered PENDING.
-  if (X509_NAME_cmp(ids.issuer.get(), X509_get_subject_name(ca.ca.get())) != 0 &&
-      X509_NAME_cmp(ids.issuer.get(), X509_get_subject_name(ca.ra.get())) != 0) {
-    return std::nullopt;
-  }
+  if (!NamesThisCa(ids.issuer.get(), ca)) return std::nullopt;
   absl::StatusOr<std::string> fingerprint = codec::RequestFingerprint(
       ids.subject.get(), X509_get_X509_PUBKEY(req.msg.signer_certificate.get()));
   if (!fingerprint.ok()) return std::nullopt;
@@ -106,7 +106,7 @@ PkiOutcome PkiOperation::HandleGetCert(const Profile& profile, Request& req,
     return Failure(req, FailInfo::kBadMessageCheck,
                    "GetCert content is not an IssuerAndSerialNumber");
   }
-  if (X509_NAME_cmp(ids->issuer.get(), X509_get_subject_name(ca.ca.get())) != 0) {
+  if (!NamesThisCa(ids->issuer.get(), ca)) {
     return Failure(req, FailInfo::kBadCertId, "issuer is not this CA");
   }
   absl::StatusOr<std::optional<redis::CertificateRecord>> record =
@@ -151,7 +151,7 @@ PkiOutcome PkiOperation::HandleGetCrl(Request& req, const std::string& plain,
     return Failure(req, FailInfo::kBadMessageCheck,
                    "GetCRL content is not an IssuerAndSerialNumber");
   }
-  if (X509_NAME_cmp(ids->issuer.get(), X509_get_subject_name(ca.ca.get())) != 0) {
+  if (!NamesThisCa(ids->issuer.get(), ca)) {
     return Failure(req, FailInfo::kBadCertId, "issuer is not this CA");
   }
   absl::StatusOr<std::shared_ptr<const std::string>> crl = crl_cache_.Get();

@@ -77,7 +77,14 @@ const ScepService::Ca* ScepService::CaOf(const Profile& profile) const {
 }
 
 const Profile* ScepService::FindProfile(absl::string_view path) const {
-  const bool root = path == "/scep" || path == "/scep/";
+  // As clients build the URL: a trailing slash (URLs pasted into an MDM
+  // console), and "pkiclient.exe" appended to the configured path (Cisco
+  // IOS, sscep: the NDES convention); "/cgi-bin/pkiclient.exe" is what IOS
+  // asks for when the URL has no path at all.
+  if (path == "/cgi-bin/pkiclient.exe") path = "/scep";
+  absl::ConsumeSuffix(&path, "/pkiclient.exe");
+  if (path.size() > 1) absl::ConsumeSuffix(&path, "/");
+  const bool root = path == "/scep";
   if (options_.profiles == nullptr) {
     return root || path == absl::StrCat("/scep/", options_.profile.name)
                ? &options_.profile

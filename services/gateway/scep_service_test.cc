@@ -163,6 +163,24 @@ TEST_F(ScepServiceTest, ProfilesRouteToTheirIssuingCa) {
   HttpResponse ghost_reply = Get("operation=GetCACert", "/scep/ghost");
   EXPECT_EQ(ghost_reply.status, 500);
   EXPECT_TRUE(absl::StrContains(ghost_reply.body, "issuing CA"));
+  // URLs as clients build them: a trailing slash (pasted into an MDM
+  // console), "/pkiclient.exe" appended (Cisco IOS, sscep), and IOS's
+  // "/cgi-bin/pkiclient.exe" for a URL without a path.
+  for (const char* path : {"/scep/other/", "/scep/other/pkiclient.exe"}) {
+    HttpResponse r = Get("operation=GetCACert", path);
+    EXPECT_EQ(r.status, 200) << path;
+    EXPECT_EQ(r.body, Get("operation=GetCACert", "/scep/other").body) << path;
+  }
+  for (const char* path : {"/scep/", "/scep/pkiclient.exe", "/cgi-bin/pkiclient.exe",
+                           "/scep/default/", "/scep/default/pkiclient.exe"}) {
+    HttpResponse r = Get("operation=GetCACert", path);
+    EXPECT_EQ(r.status, 200) << path;
+    EXPECT_EQ(r.body, Get("operation=GetCACert", "/scep").body) << path;
+  }
+  for (const char* path : {"/scep/other//", "/scep/other/x", "/scep//", "/pkiclient.exe",
+                           "/scep/nope/pkiclient.exe"}) {
+    EXPECT_EQ(Get("operation=GetCACert", path).status, 404) << path;
+  }
   options_.profiles = nullptr;
 }
 
@@ -330,6 +348,26 @@ TEST_F(ScepServiceTest, ReplayAndRetransmission) {
   codec::OpenedCertRep hijack = Open(Post(Request(other, "tid-r", std::string(16, 'c'))), other);
   EXPECT_EQ(hijack.message.attributes.fail_info, codec::FailInfo::kBadRequest);
   EXPECT_EQ(signer_.issued.load(), 1);
+}
+
+// sscep signs with MD5 unless told otherwise, as old Cisco IOS does: a
+// signed FAILURE badAlg (RFC 8894 3.2.1.4) the client can read, even with
+// --allow_legacy (before: HTTP 400, which sscep reports as a MIME error).
+TEST_F(ScepServiceTest, Md5SignedRequestIsFailureBadAlg) {
+  for (bool legacy : {false, true}) {
+    options_.profile.allow_legacy = legacy;
+    Reconfigure();
+    Device d = NewDevice("s3cret-Challenge");
+    HttpResponse r = Post(Request(d, legacy ? "tid-md5-l" : "tid-md5", kNonceA + (legacy ? "l" : ""),
+                                  "aes-128-cbc", "md5"));
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto rep = codec::ParsePkiMessage(r.body).value();
+    EXPECT_EQ(rep.attributes.pki_status, codec::PkiStatus::kFailure);
+    EXPECT_EQ(rep.attributes.fail_info, codec::FailInfo::kBadAlg);
+    EXPECT_TRUE(absl::StrContains(rep.attributes.fail_info_text.value_or(""), "md5"));
+    EXPECT_EQ(rep.digest, "sha256");
+  }
+  EXPECT_EQ(signer_.issued.load(), 0);
 }
 
 TEST_F(ScepServiceTest, LegacyAlgorithmsOnlyWhenAllowed) {
