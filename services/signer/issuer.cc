@@ -244,8 +244,17 @@ absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, EVP_PKEY* key,
   } else {
     RETURN_IF_ERROR(CopySubjectAltName(csr, x, &has_san));
   }
-  if (!has_san && X509_NAME_entry_count(X509_get_subject_name(x)) == 0) {
+  const bool empty_subject = X509_NAME_entry_count(X509_get_subject_name(x)) == 0;
+  if (!has_san && empty_subject) {
     return absl::InvalidArgumentError("request has neither subject nor SAN");
+  }
+  if (has_san) {
+    // RFC 5280 4.2.1.6: critical when the subject is empty (the identity is
+    // in the SAN alone), not critical otherwise, whatever the request said.
+    X509_EXTENSION* san = X509_get_ext(x, X509_get_ext_by_NID(x, NID_subject_alt_name, -1));
+    if (san == nullptr || X509_EXTENSION_set_critical(san, empty_subject ? 1 : 0) != 1) {
+      return crypto::SslInternal("SAN criticality");
+    }
   }
   if (!params.crl_distribution_points.empty()) {
     RETURN_IF_ERROR(crypto::CheckPublicationUris(

@@ -143,6 +143,47 @@ TEST(SignerCoreTest, IssuesProfileConformantCertificate) {
   EXPECT_EQ(days, 365);
 }
 
+// An identity in the SAN alone (an empty subject, as some MDM payloads
+// send): the SAN is critical (RFC 5280 4.2.1.6), so a strict verifier
+// accepts the certificate; with a subject it is not, whatever was asked.
+TEST(SignerCoreTest, SanIsCriticalExactlyWhenTheSubjectIsEmpty) {
+  auto core = NewFixtureCore();
+  crypto::X509Ptr ca = Cert("ca.pem");
+  for (bool empty : {true, false}) {
+    for (const char* asked : {"DNS:san-only.devices.example",
+                              "critical,DNS:san-only.devices.example"}) {
+      crypto::EvpPkeyPtr key(EVP_EC_gen("P-256"));
+      crypto::X509ReqPtr req(X509_REQ_new());
+      if (!empty) {
+        X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req.get()), "CN", MBSTRING_UTF8,
+                                   reinterpret_cast<const unsigned char*>("named"), -1, -1, 0);
+      }
+      X509_REQ_set_pubkey(req.get(), key.get());
+      crypto::ExtStackPtr exts(sk_X509_EXTENSION_new_null());
+      sk_X509_EXTENSION_push(exts.get(),
+                             X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, asked));
+      ASSERT_EQ(X509_REQ_add_extensions(req.get(), exts.get()), 1);
+      ASSERT_GT(X509_REQ_sign(req.get(), key.get(), EVP_sha256()), 0);
+      std::string csr = crypto::ToDer(req.get(), i2d_X509_REQ).value();
+      absl::StatusOr<std::string> der = core->Issue(csr, 0, "");
+      ASSERT_TRUE(der.ok()) << der.status();
+      crypto::X509Ptr cert = ParseCert(*der);
+      X509_EXTENSION* san =
+          X509_get_ext(cert.get(), X509_get_ext_by_NID(cert.get(), NID_subject_alt_name, -1));
+      ASSERT_NE(san, nullptr);
+      EXPECT_EQ(X509_EXTENSION_get_critical(san), empty ? 1 : 0) << asked;
+      // A strict chain check (x509_strict) accepts it.
+      crypto::SslPtr<X509_STORE, X509_STORE_free> store(X509_STORE_new());
+      X509_STORE_add_cert(store.get(), ca.get());
+      crypto::SslPtr<X509_STORE_CTX, X509_STORE_CTX_free> ctx(X509_STORE_CTX_new());
+      ASSERT_EQ(X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr), 1);
+      X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_X509_STRICT);
+      EXPECT_EQ(X509_verify_cert(ctx.get()), 1)
+          << asked << ": " << X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+    }
+  }
+}
+
 TEST(SignerCoreTest, SerialsDifferAndDigestIsHonoured) {
   auto core = NewFixtureCore();
   std::string csr = StrongswanCsr(*core);
