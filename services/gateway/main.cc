@@ -333,6 +333,11 @@ int main(int argc, char** argv) {
   http.io_threads = absl::GetFlag(FLAGS_io_threads);
   http.worker_threads = absl::GetFlag(FLAGS_workers);
   http.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
+  // GET PKIOperation carries the message in the request line (base64,
+  // percent-encoded: about 1.4 times its size), which GET-only clients
+  // (Cisco IOS; Apple without POSTPKIOperation) send: room for a message as
+  // large as a POST body may be.
+  http.max_header_bytes = 8 * 1024 + http.max_body_bytes * 3 / 2;
   http.read_timeout = timings.http_read_timeout;
   http.idle_timeout = timings.http_idle_timeout;
   auto server = scep::gateway::HttpServer::New(

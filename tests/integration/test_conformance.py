@@ -118,6 +118,20 @@ class ConformanceTest(unittest.TestCase):
         self.assertEqual(rep["cipher"], "des-cbc", rep)
         self.assertEqual(rep["certificates"], 1, rep)
 
+    def test_get_pkioperation_larger_than_8k_reaches_scep(self):
+        # GET-only clients put the whole message in the request line; 8 KiB
+        # of headers (the HTTP server's old limit) is less than a PKCSReq
+        # with 4096-bit keys and a CA-issued signer certificate. A 12 KB
+        # message is read (and, being junk, is HTTP 400 as a malformed
+        # pkiMessage, not 431); past the limit is still 431.
+        status, _, body = http("GET", self.stack.url + "?operation=PKIOperation&message="
+                               + "A" * 12000)
+        self.assertEqual(status, 400, body)
+        self.assertIn(b"malformed pkiMessage", body)
+        status, _, _ = http("GET", self.stack.url + "?operation=PKIOperation&message="
+                            + "A" * 200000)
+        self.assertEqual(status, 431)
+
     def test_ber_envelope_as_jscep_and_apple_send_it(self):
         # The pkcsPKIEnvelope in BER with indefinite lengths (BouncyCastle,
         # Apple): the gateway reads it re-encoded as DER and the signer
