@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "absl/time/clock.h"
+#include "common/base/status_macros.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
 #include "common/crypto/distinguished_name.h"
@@ -169,6 +170,19 @@ bool PkiOperation::SignedWithIssued(const Request& req, const std::string& issue
   absl::StatusOr<std::string> signer =
       crypto::ToDer(req.msg.signer_certificate.get(), i2d_X509);
   return signer.ok() && *signer == issued_der;
+}
+
+absl::StatusOr<bool> PkiOperation::PromotedRenewal(const Profile& profile, const Request& req,
+                                                   const codec::Csr& csr, const CaSet& ca) {
+  if (req.msg.attributes.message_type != codec::MessageType::kPkcsReq ||
+      (csr.challenge_password.has_value() && !csr.challenge_password->empty()) ||
+      X509_check_issued(ca.ca.get(), req.msg.signer_certificate.get()) != X509_V_OK) {
+    return false;
+  }
+  ASSIGN_OR_RETURN(std::optional<Transaction> txn,
+                   store_->GetTransaction(profile.name, req.msg.attributes.transaction_id));
+  return !(txn.has_value() && txn->state == Transaction::State::kIssued &&
+           SignedWithIssued(req, txn->certificate));
 }
 
 bool PkiOperation::RenewsInTransaction(const Profile& profile, const Request& req,

@@ -23,7 +23,8 @@ using redis::Transaction;
 
 PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
                                           const CaSet& ca) {
-  const bool renewal = req.msg.attributes.message_type == MessageType::kRenewalReq;
+  bool renewal = req.msg.attributes.message_type == MessageType::kRenewalReq;
+  req.renewal = renewal;
   if (renewal) {
     std::optional<PkiOutcome> refused = CheckRenewalSigner(profile, req, ca);
     if (refused.has_value()) return *std::move(refused);
@@ -49,6 +50,21 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
   if (!csr.ok()) {
     return Refuse(profile, req, FailInfo::kBadMessageCheck,
                   absl::StrCat("certificate request: ", csr.status().message()));
+  }
+  if (!renewal) {
+    absl::StatusOr<bool> promoted = PromotedRenewal(profile, req, *csr, ca);
+    if (!promoted.ok()) return Unavailable("transaction store");
+    if (*promoted) {
+      // Authenticated as a RenewalReq is, by the certificate it is signed
+      // with; its nonce is recorded first, as for any refused PKCSReq.
+      if (std::optional<PkiOutcome> refused = RecordNonce(profile, req)) {
+        return *std::move(refused);
+      }
+      if (std::optional<PkiOutcome> refused = CheckRenewalSigner(profile, req, ca)) {
+        return *std::move(refused);
+      }
+      renewal = req.renewal = true;
+    }
   }
   // A request carrying the profile's shared secret passes the challenge
   // whether or not it is a retransmission, and the transaction claim
@@ -213,7 +229,7 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
     }
   };
   wait_for_twin();
-  bool renews = req.msg.attributes.message_type == MessageType::kRenewalReq;
+  bool renews = req.renewal;
   if (txn.ok() && txn->fingerprint == fingerprint &&
       RenewsInTransaction(profile, req, *txn)) {
     // The sender holds this transaction's certificate and asks again: a

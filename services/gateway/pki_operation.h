@@ -128,6 +128,9 @@ class PkiOperation {
     std::string message_id;
     const Profile* nonce_profile = nullptr;
     bool retransmission = false;  // the store found the nonce with this message
+    // Authenticated by the certificate it is signed with: a RenewalReq, or
+    // a PKCSReq renewing the pre-RenewalReq way (see PromotedRenewal).
+    bool renewal = false;
     // The decrypted PKCSReq/RenewalReq, kept for a failure notice (profiles
     // with notify.url and the failed event) and the external verifier.
     std::string csr_der = {};
@@ -185,6 +188,15 @@ class PkiOperation {
   // again with the same key and transactionID (certmonger derives the
   // transactionID from the key, and renews with the same key by default).
   static bool SignedWithIssued(const Request& req, const std::string& issued_der);
+  // sscep (-O/-K), Windows' SCEP client and Cisco IOS renew with a PKCSReq
+  // signed by the current certificate and carrying no challenge (renewal as
+  // the SCEP drafts had it before RenewalReq). True when `req` is one: no
+  // challenge, signed by a certificate naming this CA as its issuer, and not
+  // the certificate of its own transaction (that is a renewal in the
+  // transaction, handled by IssueOnce). Unavailable when Redis is.
+  absl::StatusOr<bool> PromotedRenewal(const Profile& profile, const Request& req,
+                                       const codec::Csr& csr, const CaSet& ca);
+
   // Whether `req` renews in the issued transaction `txn`: signed with its
   // certificate and within the profile's renewal window (before it, the
   // sender gets that certificate again).

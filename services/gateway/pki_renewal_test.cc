@@ -58,6 +58,40 @@ TEST_F(PkiMessagesTest, RenewalUnderASubjectTemplateKeepsTheTemplatedSubject) {
   EXPECT_EQ(signer_->issued.load(), 3);
 }
 
+// sscep -O/-K, Windows' SCEP client and Cisco IOS renew with a PKCSReq
+// signed by the current certificate and no challenge: authenticated as a
+// RenewalReq (before: FAILURE "challenge password missing").
+TEST_F(PkiMessagesTest, PkcsReqSignedByTheCurrentCertificateRenews) {
+  Identity old_id = Enroll("pre-draft-renewal", "tid-pd1");
+  crypto::EvpPkeyPtr new_key(EVP_RSA_gen(2048));
+  codec::OpenedCertRep rep = Open(Post(Message(old_id, MessageType::kPkcsReq, "tid-pd2",
+                                               Csr(new_key.get(), "pre-draft-renewal", ""))),
+                                  old_id);  // encrypted to the old certificate
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess)
+      << rep.message.attributes.fail_info_text.value_or("");
+  ASSERT_EQ(rep.certificates.size(), 1u);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(rep.certificates[0].get()), new_key.get()), 1);
+  EXPECT_EQ(signer_->issued.load(), 2);
+  // As a renewal: another subject is refused ...
+  auto attrs = Attributes(Post(Message(old_id, MessageType::kPkcsReq, "tid-pd3",
+                                       Csr(new_key.get(), "someone-else", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  EXPECT_TRUE(absl::StrContains(attrs.fail_info_text.value_or(""), "keep the subject"));
+  // ... a request with a challenge is an enrollment, decided by it ...
+  attrs = Attributes(Post(Message(old_id, MessageType::kPkcsReq, "tid-pd4",
+                                  Csr(new_key.get(), "pre-draft-renewal", "wrong"))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  EXPECT_TRUE(absl::StrContains(attrs.fail_info_text.value_or(""), "challenge password wrong"));
+  // ... and a revoked certificate renews nothing.
+  ASSERT_TRUE(index_.Revoke(codec::SerialHex(X509_get0_serialNumber(old_id.cert.get())), 1,
+                            absl::Now()).ok());
+  attrs = Attributes(Post(Message(old_id, MessageType::kPkcsReq, "tid-pd5",
+                                  Csr(new_key.get(), "pre-draft-renewal", ""))));
+  EXPECT_EQ(attrs.fail_info, FailInfo::kBadRequest);
+  EXPECT_TRUE(absl::StrContains(attrs.fail_info_text.value_or(""), "revoked"));
+  EXPECT_EQ(signer_->issued.load(), 2);
+}
+
 TEST_F(PkiMessagesTest, RenewalRefusals) {
   Identity id = Enroll("renew-refused", "tid-r1");
   // Another subject.
