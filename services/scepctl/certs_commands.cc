@@ -151,7 +151,7 @@ int Enroll(CommandContext& context) {
   v1::EnrollRequest request;
   request.set_profile(*profile);
   request.set_csr(*der);
-  request.set_request_id(context.args().GetOr("request_id", ""));
+  request.set_request_id(context.args().GetOr("request-id", ""));
   v1::EnrollResponse response;
   if (!context.Call(&AdminStub::Enroll, request, &response)) return kExitFailed;
   if (context.json() && !context.args().Has("out")) {

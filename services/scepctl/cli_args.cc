@@ -1,6 +1,8 @@
 #include "services/scepctl/cli_args.h"
 
+#include <map>
 #include <set>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -13,6 +15,20 @@ const std::set<std::string, std::less<>>& Switches() {
   static const auto* switches =
       new std::set<std::string, std::less<>>{"help", "json", "all", "pem", "h"};
   return *switches;
+}
+
+// Flags renamed since, under the spelling scripts may still use. Multi-
+// word flags are hyphenated (--page-size); enroll's idempotency key was
+// --request_id, the one exception.
+const std::map<std::string, std::string, std::less<>>& Renamed() {
+  static const auto* renamed =
+      new std::map<std::string, std::string, std::less<>>{{"request_id", "request-id"}};
+  return *renamed;
+}
+
+std::string CurrentName(std::string name) {
+  auto it = Renamed().find(name);
+  return it != Renamed().end() ? it->second : name;
 }
 
 }  // namespace
@@ -53,8 +69,11 @@ absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& argv) {
     std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
     const size_t eq = name.find('=');
     if (eq != std::string::npos) {
-      args.flags.emplace(name.substr(0, eq), name.substr(eq + 1));
-    } else if (Switches().count(name) > 0) {
+      args.flags.emplace(CurrentName(name.substr(0, eq)), name.substr(eq + 1));
+      continue;
+    }
+    name = CurrentName(std::move(name));
+    if (Switches().count(name) > 0) {
       args.flags.emplace(name == "h" ? "help" : name, "true");
     } else if (i + 1 < argv.size()) {
       args.flags.emplace(name, argv[++i]);

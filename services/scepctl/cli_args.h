@@ -14,6 +14,8 @@ namespace scep::scepctl {
 // A parsed command line: positional words (verb, sub-verb) and --flags,
 // which may come anywhere ("--name value" or "--name=value"; the switches
 // listed in kSwitches take no value). Repeated flags keep every value.
+// A renamed flag given under its old spelling (--request_id) is stored
+// under its current one (--request-id).
 struct CliArgs {
   std::vector<std::string> words;
   std::multimap<std::string, std::string> flags;

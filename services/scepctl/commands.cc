@@ -1,8 +1,12 @@
 #include "services/scepctl/commands.h"
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_join.h"
 #include "services/scepctl/certs_commands.h"
 #include "services/scepctl/command_context.h"
 #include "services/scepctl/notices_commands.h"
@@ -29,27 +33,72 @@ std::string VerbOf(const CliArgs& args) {
   return first + " " + args.words[1];
 }
 
-// Every verb usage.cc documents, and what runs it.
-const std::map<std::string, int (*)(CommandContext&)>& Verbs() {
-  static const auto* const kVerbs = new std::map<std::string, int (*)(CommandContext&)>{
-      {"challenge create", &internal::ChallengeCreate},
-      {"requests list", &internal::RequestsList},
-      {"requests approve", &internal::RequestsApprove},
-      {"requests reject", &internal::RequestsReject},
-      {"notices list", &internal::NoticesList},
-      {"notices requeue", &internal::NoticesRequeue},
-      {"certs list", &internal::CertsList},
-      {"certs show", &internal::CertsShow},
-      {"certs revoke", &internal::CertsRevoke},
-      {"certs restore", &internal::CertsRestore},
-      {"crl", &internal::Crl},
-      {"crl restore", &internal::CrlRestore},
-      {"enroll", &internal::Enroll},
-      {"profiles list", &internal::ProfilesList},
-      {"profiles show", &internal::ProfilesShow},
-      {"mobileconfig", &internal::Mobileconfig},
+// A verb: what runs it and the flags it takes besides GlobalFlags().
+struct Verb {
+  int (*run)(CommandContext&);
+  std::vector<std::string> flags;
+};
+
+// Read by main.cc before any verb runs (usage.cc, "Global flags").
+const std::vector<std::string>& GlobalFlags() {
+  static const auto* const kFlags = new std::vector<std::string>{
+      "server", "token-file", "tls-ca", "tls-cert", "tls-key", "tls-server-name",
+      "timeout", "json", "help"};
+  return *kFlags;
+}
+
+// Every verb usage.cc documents, what runs it and its flags (usage.cc
+// names each; scepctl_test checks they agree).
+const std::map<std::string, Verb>& Verbs() {
+  static const auto* const kVerbs = new std::map<std::string, Verb>{
+      {"challenge create", {&internal::ChallengeCreate, {"profile", "subject", "ttl"}}},
+      {"requests list",
+       {&internal::RequestsList, {"profile", "status", "page-size", "page-token", "all"}}},
+      {"requests approve", {&internal::RequestsApprove, {"profile", "tid"}}},
+      {"requests reject", {&internal::RequestsReject, {"profile", "tid", "reason"}}},
+      {"notices list", {&internal::NoticesList, {"profile", "limit"}}},
+      {"notices requeue", {&internal::NoticesRequeue, {"profile", "id"}}},
+      {"certs list",
+       {&internal::CertsList,
+        {"profile", "subject", "status", "page-size", "page-token", "all"}}},
+      {"certs show", {&internal::CertsShow, {"serial", "pem", "out"}}},
+      {"certs revoke", {&internal::CertsRevoke, {"serial", "cert", "profile", "reason"}}},
+      {"certs restore", {&internal::CertsRestore, {"audit", "profile"}}},
+      {"crl", {&internal::Crl, {"profile", "out", "pem"}}},
+      {"crl restore", {&internal::CrlRestore, {"in", "profile"}}},
+      {"enroll", {&internal::Enroll, {"profile", "csr", "request-id", "out"}}},
+      {"profiles list", {&internal::ProfilesList, {}}},
+      {"profiles show", {&internal::ProfilesShow, {"profile"}}},
+      {"mobileconfig",
+       {&internal::Mobileconfig, {"profile", "url", "challenge", "var", "identifier", "out"}}},
   };
   return *kVerbs;
+}
+
+bool Contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// A flag the verb does not take is a usage error, not something to
+// ignore: a misspelt --subject would mint an unbound challenge. Names
+// only the flag, never its value (it may be a secret).
+std::optional<int> RefuseUnknownFlags(const std::string& verb, const CliArgs& args,
+                                      std::ostream& err) {
+  const std::vector<std::string>& flags = Verbs().at(verb).flags;
+  std::set<std::string> unknown;
+  for (const auto& [name, value] : args.flags) {
+    if (!Contains(flags, name) && !Contains(GlobalFlags(), name)) unknown.insert(name);
+  }
+  if (unknown.empty()) return std::nullopt;
+  for (const std::string& name : unknown) {
+    err << "scepctl: " << verb << ": unknown flag --" << name << "\n";
+  }
+  err << "scepctl: " << verb << " takes "
+      << (flags.empty() ? std::string("no flags of its own")
+                        : "--" + absl::StrJoin(flags, ", --"))
+      << " and the global flags (scepctl --help)\n"
+      << Usage(verb);
+  return internal::kExitUsage;
 }
 
 }  // namespace
@@ -74,7 +123,13 @@ std::optional<int> HandleUsage(const CliArgs& args, std::ostream& out, std::ostr
     out << Usage(verb);
     return 0;
   }
-  return std::nullopt;
+  return RefuseUnknownFlags(verb, args, err);
+}
+
+std::vector<std::string> VerbFlags(const std::string& verb) {
+  if (verb.empty()) return GlobalFlags();
+  auto it = Verbs().find(verb);
+  return it != Verbs().end() ? it->second.flags : std::vector<std::string>();
 }
 
 int RunCommand(const CliArgs& args, admin::v1::Admin::StubInterface& stub,
@@ -83,7 +138,7 @@ int RunCommand(const CliArgs& args, admin::v1::Admin::StubInterface& stub,
   CommandContext context(args, stub, call, out, err);
   // HandleUsage lets through only verbs usage.cc knows and the table holds
   // all of those, so a miss is a bug: at() ends the process.
-  return Verbs().at(VerbOf(args))(context);
+  return Verbs().at(VerbOf(args)).run(context);
 }
 
 }  // namespace scep::scepctl

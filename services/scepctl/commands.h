@@ -4,6 +4,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "scep/admin/v1/admin.grpc.pb.h"
 #include "services/scepctl/cli_args.h"
@@ -20,10 +21,15 @@ struct CallOptions {
 // True when `args` names a known verb (and sub-verb).
 bool IsKnownCommand(const CliArgs& args);
 
-// For --help, or a command line naming no known command: prints the
-// usage and returns the exit status (0 for --help, 2 otherwise); nullopt
-// when there is a command to run.
+// For --help, a command line naming no known command, or one giving a
+// flag its command does not take (named on `err`, with the flags it
+// does take): prints the usage and returns the exit status (0 for
+// --help, 2 otherwise); nullopt when there is a command to run.
 std::optional<int> HandleUsage(const CliArgs& args, std::ostream& out, std::ostream& err);
+
+// The flags (without "--") `verb` takes besides the global ones; for ""
+// the global ones (--server, --json, ...). Empty for an unknown verb.
+std::vector<std::string> VerbFlags(const std::string& verb);
 
 // Runs the command in `args` over `stub`, writing results to `out`
 // (JSON with --json) and errors to `err`. Exit status: 0 done, 1 the

@@ -1,14 +1,23 @@
+#include <openssl/evp.h>
+
 #include <fstream>
+#include <iterator>
+#include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "common/codec/client.h"
+#include "common/crypto/ssl_ptr.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "scep/admin/v1/admin_mock.grpc.pb.h"
 #include "services/scepctl/cli_args.h"
 #include "services/scepctl/commands.h"
 #include "services/scepctl/mobileconfig.h"
+#include "services/scepctl/usage.h"
 
 namespace scep::scepctl {
 namespace {
@@ -168,6 +177,105 @@ TEST_F(CommandTest, HelpOnEveryVerbAndUsageErrors) {
   EXPECT_EQ(Run({"bogus"}), 2);
   EXPECT_EQ(Run({"--help"}), 0);
   EXPECT_EQ(Run({"certs", "revoke", "--serial", "0a", "--reason", "nonsense"}), 2);
+}
+
+// A misspelt or misplaced flag stops the command before any call: ignored,
+// --subjet minted an unbound challenge and --reasons revoked with reason 0.
+TEST_F(CommandTest, FlagsTheVerbDoesNotTakeAreUsageErrors) {
+  EXPECT_CALL(stub_, CreateChallenge(_, _, _)).Times(0);
+  EXPECT_CALL(stub_, RevokeCertificate(_, _, _)).Times(0);
+  EXPECT_CALL(stub_, GetCertificate(_, _, _)).Times(0);
+  EXPECT_EQ(Run({"challenge", "create", "--profile", "onetime", "--subjet", "CN=x"}), 2);
+  EXPECT_TRUE(absl::StrContains(err_.str(), "challenge create: unknown flag --subjet\n"))
+      << err_.str();
+  EXPECT_TRUE(absl::StrContains(err_.str(), "takes --profile, --subject, --ttl and the global"))
+      << err_.str();
+  EXPECT_TRUE(absl::StrContains(err_.str(), "usage: scepctl challenge create")) << err_.str();
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_EQ(Run({"certs", "revoke", "--serial", "0a", "--reasons", "keyCompromise"}), 2);
+  EXPECT_TRUE(absl::StrContains(err_.str(), "unknown flag --reasons")) << err_.str();
+  // Valid elsewhere is not enough: certs show takes no --reason.
+  EXPECT_EQ(Run({"certs", "show", "--serial", "0a", "--reason", "1"}), 2);
+  EXPECT_EQ(Run({"profiles", "list", "--profile", "p"}), 2);
+  EXPECT_TRUE(absl::StrContains(err_.str(), "takes no flags of its own")) << err_.str();
+  // The name only: a value may be a secret.
+  EXPECT_EQ(Run({"mobileconfig", "--profile", "p", "--url", "u", "--challange=s3cret-Value"}),
+            2);
+  EXPECT_TRUE(absl::StrContains(err_.str(), "unknown flag --challange")) << err_.str();
+  EXPECT_FALSE(absl::StrContains(err_.str(), "s3cret-Value")) << err_.str();
+  // --help still prints the usage.
+  EXPECT_EQ(Run({"challenge", "create", "--subjet", "x", "--help"}), 0);
+}
+
+TEST_F(CommandTest, GlobalFlagsGoWithEveryVerb) {
+  EXPECT_CALL(stub_, ListProfiles(_, _, _)).WillOnce(Return(grpc::Status::OK));
+  EXPECT_EQ(Run({"--server", "h:1", "--token-file", "/t", "--tls-ca", "c", "--tls-cert", "c",
+                 "--tls-key", "k", "--tls-server-name", "n", "--timeout", "5s", "profiles",
+                 "list", "--json"}),
+            0)
+      << err_.str();
+}
+
+// Multi-word flags are hyphenated; enroll's --request_id, as usage.cc
+// spelt it, still works.
+TEST(CliArgsTest, RequestIdUnderBothSpellings) {
+  EXPECT_EQ(Args({"enroll", "--request-id", "a"}).GetOr("request-id", ""), "a");
+  EXPECT_EQ(Args({"enroll", "--request_id", "b"}).GetOr("request-id", ""), "b");
+  EXPECT_EQ(Args({"enroll", "--request_id=c"}).GetOr("request-id", ""), "c");
+}
+
+TEST_F(CommandTest, EnrollSendsTheRequestId) {
+  crypto::EvpPkeyPtr key(EVP_EC_gen("P-256"));
+  ASSERT_NE(key, nullptr);
+  codec::CsrSpec spec;
+  spec.common_name = "device-1";
+  const std::string csr = ::testing::TempDir() + "/enroll.csr";
+  std::ofstream(csr, std::ios::binary) << codec::BuildCsr(key.get(), spec).value();
+  for (const char* flag : {"--request-id", "--request_id"}) {
+    admin::v1::EnrollRequest sent;
+    EXPECT_CALL(stub_, Enroll(_, _, _))
+        .WillOnce(DoAll(::testing::SaveArg<1>(&sent), Return(grpc::Status::OK)));
+    EXPECT_EQ(Run({"enroll", "--profile", "p", "--csr", csr, flag, "rid-1"}), 0) << err_.str();
+    EXPECT_EQ(sent.request_id(), "rid-1") << flag;
+  }
+}
+
+// usage.cc names every flag of the verb table (commands.cc), and names no
+// flag scepctl would refuse.
+TEST(CommandTableTest, UsageNamesEveryFlagAndNoOther) {
+  // Flags of the services a usage text refers to, and a former spelling.
+  const std::set<std::string> kNotScepctlFlags = {"notice_max_age_hours", "audit_log",
+                                                  "audit_certificates", "request_id"};
+  const std::vector<std::string> global = VerbFlags("");
+  std::vector<std::string> verbs(std::begin(kVerbs), std::end(kVerbs));
+  verbs.insert(verbs.end(), {"notices list", "notices requeue", ""});
+  for (const std::string& verb : verbs) {
+    const std::string usage = Usage(verb);
+    std::set<std::string> named;
+    for (size_t at = usage.find("--"); at != std::string::npos; at = usage.find("--", at + 2)) {
+      size_t end = at + 2;
+      while (end < usage.size() && (absl::ascii_isalnum(usage[end]) || usage[end] == '-' ||
+                                    usage[end] == '_')) {
+        ++end;
+      }
+      const std::string name = usage.substr(at + 2, end - at - 2);
+      if (!name.empty() && kNotScepctlFlags.count(name) == 0) named.insert(name);
+    }
+    std::set<std::string> taken = {"help"};
+    for (const std::string& flag : VerbFlags(verb)) {
+      EXPECT_EQ(named.count(flag), 1u) << "'" << verb << "' does not document --" << flag;
+      taken.insert(flag);
+    }
+    taken.insert(global.begin(), global.end());
+    if (verb.empty()) {  // the overview mentions flags of the commands
+      for (const char* each : kVerbs) {
+        for (const std::string& flag : VerbFlags(each)) taken.insert(flag);
+      }
+    }
+    for (const std::string& name : named) {
+      EXPECT_EQ(taken.count(name), 1u) << "'" << verb << "' documents --" << name;
+    }
+  }
 }
 
 // The verb table (commands.cc) is kept apart from the usage texts: every

@@ -34,6 +34,9 @@ Global flags:
   --tls-server-name N   name to verify instead of the server's host
   --timeout 30s         per call
   --json                machine-readable output
+
+Flag names are hyphenated (page-size, not page_size). A flag the command
+does not take is refused (exit status 2), never ignored.
 )"},
       {"challenge create", R"(usage: scepctl challenge create --profile P [--subject S] [--ttl 1h]
 Mints a one-time challenge for profile P (which must use one-time
@@ -108,11 +111,12 @@ revocation list lacks is recorded again and the cRLNumber moves past the
 file's, so the next CRL lists them all. Revocations already recorded are
 left as they are; running it twice is harmless.
 )"},
-      {"enroll", R"(usage: scepctl enroll --profile P --csr FILE [--request_id ID] [--out FILE]
+      {"enroll", R"(usage: scepctl enroll --profile P --csr FILE [--request-id ID] [--out FILE]
 Issues a certificate for the PKCS#10 request in FILE (PEM or DER) under
-profile P's policy; prints (or writes) it as PEM. With --request_id (an
+profile P's policy; prints (or writes) it as PEM. With --request-id (an
 idempotency key, e.g. a UUID), running the same command again prints the
-certificate the first run issued instead of issuing another.
+certificate the first run issued instead of issuing another. (--request_id,
+its former spelling, is read too.)
 )"},
       {"profiles list", "usage: scepctl profiles list\n"},
       {"profiles show", "usage: scepctl profiles show --profile P\n"},

@@ -115,6 +115,12 @@ class AdminTest(unittest.TestCase):
         rep = self.enroll("onetime", "ot-bound-5", "tid-ot-bound-5", challenge=challenge)
         self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (FAILURE, BAD_REQUEST), rep)
         self.assertIn("bound to another subject", rep["failInfoText"])
+        # A misspelt --subject mints nothing (it minted an unbound one).
+        out = self.ctl("challenge", "create", "--profile", "onetime",
+                       "--subjet", "CN=ot-bound-6", ok=False)
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertEqual(out.stdout, "")
+        self.assertIn("unknown flag --subjet", out.stderr)
         # A subject no request could match is refused when minted, not when
         # a device has used the challenge up.
         out = self.ctl("challenge", "create", "--profile", "onetime",
@@ -200,9 +206,10 @@ class AdminTest(unittest.TestCase):
             csrs.append(path)
         rid = "7b0e4c1e-5d2a-4f57-8a0b-3c1d9e2f6a40"
         first = json.loads(self.ctl("enroll", "--profile", "default", "--csr", csrs[0],
-                                    "--request_id", rid, "--json").stdout)
+                                    "--request-id", rid, "--json").stdout)
         self.assertNotIn("repeatedRequest", first)
-        # The caller lost the answer and runs it again: the same certificate.
+        # The caller lost the answer and runs it again: the same certificate
+        # (--request_id, the former spelling, names the same key).
         again = json.loads(self.ctl("enroll", "--profile", "default", "--csr", csrs[0],
                                     "--request_id", rid, "--json").stdout)
         self.assertTrue(again.get("repeatedRequest"), again)
@@ -212,7 +219,7 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(listed.count(first["serialHex"]), 1)
         # The same request_id with another CSR is refused.
         other = self.ctl("enroll", "--profile", "default", "--csr", csrs[1],
-                         "--request_id", rid, ok=False)
+                         "--request-id", rid, ok=False)
         self.assertNotEqual(other.returncode, 0)
         self.assertIn("request_id was used for another CSR", other.stderr)
         # Without one, each run issues.
