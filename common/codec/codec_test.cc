@@ -406,6 +406,21 @@ TEST_F(CodecTest, OaepAndEcdhEnvelopesDecrypt) {
   EXPECT_EQ(Decrypt(*kari, cert.get(), ec.get()).value_or(""), "ec payload");
 }
 
+TEST(SerialHexFromTextTest, AsPeopleCopyIt) {
+  EXPECT_EQ(SerialHexFromText("4a:bc:01"), "4abc01");
+  EXPECT_EQ(SerialHexFromText("4A BC 01"), "4abc01");
+  EXPECT_EQ(SerialHexFromText(" 4A:BC:01\n"), "4abc01");
+  EXPECT_EQ(SerialHexFromText("00:C4:0A"), "c40a");  // DER's sign octet
+  EXPECT_EQ(SerialHexFromText("0A1B"), "0a1b");      // a leading digit is no octet
+  EXPECT_EQ(SerialHexFromText("00"), "00");
+  EXPECT_EQ(SerialHexFromText("00a"), "00a");
+  EXPECT_EQ(SerialHexFromText("4g"), "4g");  // left for ValidateSerialHex
+  EXPECT_EQ(SerialHexFromText(""), "");
+  crypto::Asn1IntegerPtr serial(ASN1_INTEGER_new());
+  ASSERT_EQ(ASN1_INTEGER_set_uint64(serial.get(), 0x4abc01), 1);
+  EXPECT_EQ(SerialHexFromText("4A:BC:01"), SerialHex(serial.get()));
+}
+
 TEST_F(CodecTest, IdentifiersRoundTripAndRejectGarbage) {
   X509_NAME* issuer = X509_get_subject_name(ca_cert_.get());
   std::string ias = EncodeIssuerAndSerial(issuer, X509_get0_serialNumber(ra_cert_.get())).value();

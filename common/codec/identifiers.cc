@@ -3,6 +3,7 @@
 #include <openssl/objects.h>
 #include <openssl/pkcs7.h>
 
+#include "absl/strings/ascii.h"
 #include "common/base/status_macros.h"
 #include "common/codec/csr.h"
 #include "common/crypto/der.h"
@@ -91,6 +92,21 @@ std::string SerialHex(const ASN1_INTEGER* serial) {
   std::string bytes(BN_num_bytes(bn.get()), '\0');
   BN_bn2bin(bn.get(), reinterpret_cast<unsigned char*>(bytes.data()));
   return Hex(bytes);
+}
+
+std::string SerialHexFromText(absl::string_view text) {
+  std::string hex;
+  hex.reserve(text.size());
+  for (char c : text) {
+    if (c == ':' || absl::ascii_isspace(static_cast<unsigned char>(c))) continue;
+    hex.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  }
+  // Whole octets only: an odd number of digits is no octet string.
+  size_t zeros = 0;
+  while (hex.size() % 2 == 0 && hex.size() - zeros > 2 && hex.compare(zeros, 2, "00") == 0) {
+    zeros += 2;
+  }
+  return hex.substr(zeros);
 }
 
 absl::StatusOr<std::string> DegenerateCrl(X509_CRL* crl) {

@@ -35,6 +35,13 @@ absl::StatusOr<IssuerAndSubject> DecodeIssuerAndSubject(absl::string_view der);
 // octets: the certificate index key. "" for a negative or absent serial.
 std::string SerialHex(const ASN1_INTEGER* serial);
 
+// A serial as people copy it ("4A:BC:01" from `openssl x509 -text`,
+// "4a bc 01" or "00 4A BC 01" from certificate viewers) in the form of
+// SerialHex: ':' and whitespace dropped, lower case, leading zero octets
+// dropped. Whether the result is hex at all is not checked here
+// (redis::ValidateSerialHex).
+std::string SerialHexFromText(absl::string_view text);
+
 // A degenerate SignedData carrying `crl` in its crls field (the GetCRL
 // SUCCESS payload, RFC 8894 section 3.3.4).
 absl::StatusOr<std::string> DegenerateCrl(X509_CRL* crl);

@@ -79,7 +79,7 @@ absl::StatusOr<v1::RevokeCertificateResponse> AdminCore::RevokeCertificate(
       request.reason() == 8) {
     return absl::InvalidArgumentError("reason must be an RFC 5280 CRLReason (0-6, 9, 10)");
   }
-  std::string serial = request.serial_hex();
+  std::string serial = codec::SerialHexFromText(request.serial_hex());
   crypto::X509Ptr given;
   if (!request.certificate().empty()) {
     ASSIGN_OR_RETURN(given, crypto::CertificateFromDerOrPem(request.certificate()));
@@ -120,12 +120,12 @@ absl::StatusOr<v1::RevokeCertificateResponse> AdminCore::RevokeCertificate(
 
 absl::StatusOr<v1::Certificate> AdminCore::GetCertificate(
     const v1::GetCertificateRequest& request, const std::string& actor) {
-  RETURN_IF_ERROR(redis::ValidateSerialHex(request.serial_hex()));
-  ASSIGN_OR_RETURN(std::optional<redis::CertificateRecord> record,
-                   deps_.index->Get(request.serial_hex()));
+  const std::string serial = codec::SerialHexFromText(request.serial_hex());
+  RETURN_IF_ERROR(redis::ValidateSerialHex(serial));
+  ASSIGN_OR_RETURN(std::optional<redis::CertificateRecord> record, deps_.index->Get(serial));
   if (!record.has_value()) return absl::NotFoundError("no certificate with that serial");
   v1::Certificate out;
-  RETURN_IF_ERROR(Describe(request.serial_hex(), *record, absl::Now(), &out));
+  RETURN_IF_ERROR(Describe(serial, *record, absl::Now(), &out));
   out.set_der(record->certificate);
   return out;
 }

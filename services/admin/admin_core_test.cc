@@ -6,7 +6,9 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/codec/client.h"
 #include "common/codec/csr.h"
 #include "common/crypto/der.h"
@@ -201,6 +203,36 @@ TEST_F(AdminCoreTest, EnrollRevokeListAndCrl) {
             absl::StatusCode::kInvalidArgument);
   enroll.set_profile("nope");
   EXPECT_EQ(core_->Enroll(enroll, "token").status().code(), absl::StatusCode::kNotFound);
+}
+
+// Serials as `openssl x509 -text` and certificate viewers show them.
+TEST_F(AdminCoreTest, SerialsWithColonsSpacesOrUpperCase) {
+  v1::EnrollRequest enroll;
+  enroll.set_profile("default");
+  enroll.set_csr(Csr("printer-2"));
+  auto issued = core_->Enroll(enroll, "token");
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  std::string colons, spaces;
+  for (size_t i = 0; i < issued->serial_hex().size(); i += 2) {
+    const std::string octet = absl::AsciiStrToUpper(issued->serial_hex().substr(i, 2));
+    absl::StrAppend(&colons, i == 0 ? "" : ":", octet);
+    absl::StrAppend(&spaces, " ", octet);
+  }
+  v1::GetCertificateRequest get;
+  get.set_serial_hex(colons);
+  auto cert = core_->GetCertificate(get, "token");
+  ASSERT_TRUE(cert.ok()) << colons << ": " << cert.status();
+  EXPECT_EQ(cert->serial_hex(), issued->serial_hex());
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_serial_hex("00" + spaces + "\n");
+  revoke.set_reason(4);
+  auto revoked = core_->RevokeCertificate(revoke, "token");
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_EQ(revoked->serial_hex(), issued->serial_hex());
+  EXPECT_EQ(core_->GetCertificate(get, "token")->status(), v1::CERTIFICATE_STATUS_REVOKED);
+  get.set_serial_hex("4g:01");
+  EXPECT_EQ(core_->GetCertificate(get, "token").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(AdminCoreTest, ProfilesCarryTemplateAndCaCertificate) {

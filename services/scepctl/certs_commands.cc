@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
+#include "common/codec/identifiers.h"
 
 namespace scep::scepctl::internal {
 namespace {
@@ -62,7 +63,7 @@ int CertsShow(CommandContext& context) {
   std::optional<std::string> serial = context.Required("serial");
   if (context.missing()) return kExitUsage;
   v1::GetCertificateRequest request;
-  request.set_serial_hex(absl::AsciiStrToLower(*serial));
+  request.set_serial_hex(codec::SerialHexFromText(*serial));
   v1::Certificate cert;
   if (!context.Call(&AdminStub::GetCertificate, request, &cert)) return kExitFailed;
   // --out and --pem ask for the certificate itself and win over --json.
@@ -98,11 +99,11 @@ int CertsRevoke(CommandContext& context) {
       return kExitUsage;
     }
     request.set_profile(args.GetOr("profile", ""));
-    request.set_serial_hex(absl::AsciiStrToLower(args.GetOr("serial", "")));
+    request.set_serial_hex(codec::SerialHexFromText(args.GetOr("serial", "")));
   } else {
     std::optional<std::string> serial = context.Required("serial");
     if (context.missing()) return kExitUsage;
-    request.set_serial_hex(absl::AsciiStrToLower(*serial));
+    request.set_serial_hex(codec::SerialHexFromText(*serial));
   }
   std::optional<int> reason = ParseReason(args.GetOr("reason", "0"));
   if (!reason.has_value()) {

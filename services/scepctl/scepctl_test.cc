@@ -240,6 +240,22 @@ TEST_F(CommandTest, EnrollSendsTheRequestId) {
   }
 }
 
+// Serials as `openssl x509 -text` (colons) or a viewer (spaces) shows them.
+TEST_F(CommandTest, SerialsWithColonsOrSpaces) {
+  admin::v1::GetCertificateRequest shown;
+  EXPECT_CALL(stub_, GetCertificate(_, _, _))
+      .WillOnce(DoAll(::testing::SaveArg<1>(&shown), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"certs", "show", "--serial", "4A:BC:0D"}), 0) << err_.str();
+  EXPECT_EQ(shown.serial_hex(), "4abc0d");
+  admin::v1::RevokeCertificateRequest revoked;
+  EXPECT_CALL(stub_, RevokeCertificate(_, _, _))
+      .WillOnce(DoAll(::testing::SaveArg<1>(&revoked), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"certs", "revoke", "--serial", "4a bc 0d", "--reason", "superseded"}), 0)
+      << err_.str();
+  EXPECT_EQ(revoked.serial_hex(), "4abc0d");
+  EXPECT_EQ(revoked.reason(), 4);
+}
+
 // usage.cc names every flag of the verb table (commands.cc), and names no
 // flag scepctl would refuse.
 TEST(CommandTableTest, UsageNamesEveryFlagAndNoOther) {

@@ -73,13 +73,16 @@ on standard error).
                   [--page-size N] [--page-token T] [--all]
 )"},
       {"certs show", R"(usage: scepctl certs show --serial HEX [--pem] [--out FILE]
---out writes the certificate (PEM) to FILE; --pem prints it.
+--out writes the certificate (PEM) to FILE; --pem prints it. HEX as certs
+list prints it, or as openssl or a certificate viewer shows it
+("4A:BC:01", "4a bc 01").
 )"},
       {"certs revoke", R"(usage: scepctl certs revoke --serial HEX [--reason N|NAME]
        scepctl certs revoke --cert FILE [--profile P] [--reason N|NAME]
 Reasons (RFC 5280): unspecified(0) keyCompromise(1) cACompromise(2)
 affiliationChanged(3) superseded(4) cessationOfOperation(5)
 certificateHold(6) privilegeWithdrawn(9) aACompromise(10). Default 0.
+HEX as for certs show ("4A:BC:01" too).
 --cert gives the certificate itself (PEM or DER), for one the index no
 longer has (Redis lost it): it must be signed by the CA of profile P
 (default: the default profile's); it is recorded again and revoked.

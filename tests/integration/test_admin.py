@@ -176,12 +176,16 @@ class AdminTest(unittest.TestCase):
     def test_revocation_reaches_the_crl(self):
         rep = self.enroll("default", "to-revoke", "tid-revoke", challenge=self.stack.challenge)
         self.assertEqual(rep["pkiStatus"], SUCCESS, rep)
-        serial = openssl("x509", "-noout", "-serial",
-                         input=rep["pem"].encode()).decode().strip().split("=")[1]
-        serial = serial.lower().lstrip("0")
-        shown = json.loads(self.ctl("certs", "show", "--serial", serial, "--json").stdout)
+        # As `openssl x509 -serial` prints it (upper case), and with colons
+        # as `openssl x509 -text` does.
+        printed = openssl("x509", "-noout", "-serial",
+                          input=rep["pem"].encode()).decode().strip().split("=")[1]
+        colons = ":".join(printed[i:i + 2] for i in range(0, len(printed), 2))
+        shown = json.loads(self.ctl("certs", "show", "--serial", printed, "--json").stdout)
         self.assertEqual(shown["status"], "CERTIFICATE_STATUS_VALID")
-        self.ctl("certs", "revoke", "--serial", serial, "--reason", "keyCompromise")
+        serial = shown["serialHex"]
+        self.assertEqual(serial, printed.lower())
+        self.ctl("certs", "revoke", "--serial", colons, "--reason", "keyCompromise")
         listed = self.ctl("certs", "list", "--status", "revoked", "--all").stdout
         self.assertIn(serial, listed)
         crl_path = os.path.join(self.stack.dir, "admin.crl")
