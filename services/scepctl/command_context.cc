@@ -93,6 +93,9 @@ int CommandContext::Output(const std::string& path, const std::string& data) {
 std::string Hex(absl::string_view bytes) { return absl::BytesToHexString(bytes); }
 
 std::string Printable(absl::string_view bytes) {
+  if (absl::StartsWith(bytes, "hex:") || absl::StartsWith(bytes, "b64:")) {
+    return "hex:" + Hex(bytes);
+  }
   for (char c : bytes) {
     if (!absl::ascii_isprint(static_cast<unsigned char>(c))) return "hex:" + Hex(bytes);
   }

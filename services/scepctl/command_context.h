@@ -111,7 +111,8 @@ class CommandContext {
 std::string Hex(absl::string_view bytes);
 
 // `bytes` as is when every byte is printable, else "hex:" and the hex
-// (transaction IDs are usually hex or base64 but may be any bytes);
+// (transaction IDs are usually hex or base64 but may be any bytes; one
+// that itself begins "hex:" or "b64:" is given as hex too);
 // `requests approve|reject --tid` accept the same form back.
 std::string Printable(absl::string_view bytes);
 

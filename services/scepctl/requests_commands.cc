@@ -1,5 +1,6 @@
 #include "services/scepctl/requests_commands.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -17,19 +18,46 @@ namespace v1 = admin::v1;
 // The request that `requests approve|reject` decides on.
 struct Target {
   std::string profile;
-  std::string transaction_id;  // decoded from the "hex:" form Printable gives
+  std::string transaction_id;  // decoded from the hex: or b64: form
 };
+
+// --tid as `requests list` prints it (the ID itself, or "hex:" and hex
+// for one with unprintable bytes), or "b64:" and the base64 that
+// `requests list --json` prints (proto3 JSON writes bytes so). nullopt
+// for a hex: or b64: that does not decode.
+std::optional<std::string> TransactionId(const std::string& tid) {
+  std::string bytes;
+  if (absl::StartsWith(tid, "hex:")) {
+    const absl::string_view hex = absl::string_view(tid).substr(4);
+    if (hex.size() % 2 != 0 || !std::all_of(hex.begin(), hex.end(), [](char c) {
+          return absl::ascii_isxdigit(static_cast<unsigned char>(c));
+        })) {
+      return std::nullopt;
+    }
+    return absl::HexStringToBytes(hex);
+  }
+  if (absl::StartsWith(tid, "b64:")) {
+    const absl::string_view b64 = absl::string_view(tid).substr(4);
+    if (b64.empty() ||
+        (!absl::Base64Unescape(b64, &bytes) && !absl::WebSafeBase64Unescape(b64, &bytes))) {
+      return std::nullopt;
+    }
+    return bytes;
+  }
+  return tid;
+}
 
 // --profile and --tid; nullopt after printing the usage errors.
 std::optional<Target> ParseTarget(CommandContext& context) {
   std::optional<std::string> profile = context.Required("profile");
   std::optional<std::string> tid = context.Required("tid");
   if (context.missing()) return std::nullopt;
-  std::string transaction_id = *tid;
-  if (absl::StartsWith(transaction_id, "hex:")) {
-    transaction_id = absl::HexStringToBytes(transaction_id.substr(4));
+  std::optional<std::string> transaction_id = TransactionId(*tid);
+  if (!transaction_id.has_value()) {
+    context.err() << "scepctl: --tid: after hex: come hex digits, after b64: base64\n";
+    return std::nullopt;
   }
-  return Target{*profile, std::move(transaction_id)};
+  return Target{*profile, *std::move(transaction_id)};
 }
 
 }  // namespace

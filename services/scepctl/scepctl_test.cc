@@ -256,6 +256,41 @@ TEST_F(CommandTest, SerialsWithColonsOrSpaces) {
   EXPECT_EQ(revoked.reason(), 4);
 }
 
+// --tid as `requests list` prints it, or as `requests list --json` does
+// (proto3 JSON: bytes in base64).
+TEST_F(CommandTest, TransactionIdAsListedOrInBase64) {
+  const std::pair<std::string, std::string> kForms[] = {
+      {"tid-1", "tid-1"},
+      {"hex:00ff41", std::string("\x00\xff" "A", 3)},
+      {"b64:dGlkLTE=", "tid-1"},
+      {"b64:AP9B", std::string("\x00\xff" "A", 3)},
+      {"b64:_-8", "\xff\xef"}};  // URL-safe, unpadded
+  for (const auto& [given, bytes] : kForms) {
+    admin::v1::ApproveRequestRequest sent;
+    EXPECT_CALL(stub_, ApproveRequest(_, _, _))
+        .WillOnce(DoAll(::testing::SaveArg<1>(&sent), Return(grpc::Status::OK)));
+    EXPECT_EQ(Run({"requests", "approve", "--profile", "approval", "--tid", given}), 0)
+        << given << ": " << err_.str();
+    EXPECT_EQ(sent.transaction_id(), bytes) << given;
+  }
+  admin::v1::RejectRequestRequest rejected;
+  EXPECT_CALL(stub_, RejectRequest(_, _, _))
+      .WillOnce(DoAll(::testing::SaveArg<1>(&rejected), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"requests", "reject", "--profile", "approval", "--tid", "b64:dGlkLTE="}), 0);
+  EXPECT_EQ(rejected.transaction_id(), "tid-1");
+  for (const char* bad : {"b64:", "b64:@@", "hex:zz", "hex:abc"}) {
+    EXPECT_EQ(Run({"requests", "approve", "--profile", "p", "--tid", bad}), 2) << bad;
+  }
+  // An ID that itself begins like one of the forms is listed as hex, so
+  // what is listed is what --tid takes back.
+  admin::v1::ListRequestsResponse listed;
+  listed.add_requests()->set_transaction_id("b64:x");
+  EXPECT_CALL(stub_, ListRequests(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(listed), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"requests", "list"}), 0);
+  EXPECT_TRUE(absl::StrContains(out_.str(), "\thex:6236343a78\t")) << out_.str();
+}
+
 // usage.cc names every flag of the verb table (commands.cc), and names no
 // flag scepctl would refuse.
 TEST(CommandTableTest, UsageNamesEveryFlagAndNoOther) {

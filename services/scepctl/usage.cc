@@ -49,11 +49,17 @@ do not matter; the request's subject or the certificate's), valid for
       {"requests list", R"(usage: scepctl requests list [--profile P] [--status REQUESTED|APPROVED|REJECTED|ISSUED]
                      [--page-size N] [--page-token T] [--all]
 Lists requests held for manual approval, oldest first. --all follows every page.
+TRANSACTION_ID is printed as the device sent it, or as hex:HEX when it has
+unprintable bytes; with --json, transactionId is base64 (requests approve
+and reject take it back as b64:BASE64).
 )"},
       {"requests approve", R"(usage: scepctl requests approve --profile P --tid TRANSACTION_ID
 Approves and issues. Run it again after an UNAVAILABLE answer to retry issuance.
+TRANSACTION_ID as requests list prints it (the ID, or hex:HEX), or
+b64:BASE64 with the transactionId of requests list --json.
 )"},
       {"requests reject", R"(usage: scepctl requests reject --profile P --tid TRANSACTION_ID [--reason TEXT]
+TRANSACTION_ID as for requests approve (the ID, hex:HEX or b64:BASE64).
 )"},
       {"notices list", R"(usage: scepctl notices list [--profile P] [--limit N]
 Issuance notices the gateways gave up on, newest first (default 100, at

@@ -165,7 +165,10 @@ class AdminTest(unittest.TestCase):
 
     def test_manual_approval_rejected(self):
         self.pending_request("appr-no", "tid-appr-no")
-        self.ctl("requests", "reject", "--profile", "approval", "--tid", "tid-appr-no",
+        # The ID as `requests list --json` shows it (base64).
+        import base64
+        self.ctl("requests", "reject", "--profile", "approval", "--tid",
+                 "b64:" + base64.b64encode(b"tid-appr-no").decode(),
                  "--reason", "unknown device")
         rep = self.poll("approval", "appr-no", "tid-appr-no")
         self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (FAILURE, BAD_REQUEST), rep)
