@@ -107,15 +107,25 @@ absl::Status VerifyCsrSignature(Csr& csr) {
   return absl::OkStatus();
 }
 
-std::string SubjectText(const X509_NAME* name) {
+namespace {
+
+std::string PrintName(const X509_NAME* name, unsigned long flags) {
   crypto::BioPtr bio(BIO_new(BIO_s_mem()));
-  if (bio == nullptr ||
-      X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) {
+  if (bio == nullptr || X509_NAME_print_ex(bio.get(), name, 0, flags) < 0) {
+    crypto::DrainSslErrors();
     return "<unprintable>";
   }
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(len));
+}
+
+}  // namespace
+
+std::string SubjectText(const X509_NAME* name) { return PrintName(name, XN_FLAG_RFC2253); }
+
+std::string SubjectUtf8Text(const X509_NAME* name) {
+  return PrintName(name, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
 }
 
 namespace {

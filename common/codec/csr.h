@@ -67,6 +67,10 @@ absl::Status VerifyCsrSignature(Csr& csr);
 // One-line subject (RFC 2253) for logs and errors.
 std::string SubjectText(const X509_NAME* name);
 
+// SubjectText with characters beyond ASCII as UTF-8 ("CN=Jürgen") rather
+// than escaped octets ("CN=J\C3\BCrgen"): what people type to search.
+std::string SubjectUtf8Text(const X509_NAME* name);
+
 // Lower-case hex SHA-256 of the subject in a canonical form: a bounded key
 // for per-subject state. Names X509_NAME_cmp holds equal get the same key:
 // each value as UTF-8 whatever its string type, ASCII case folded, spaces

@@ -34,13 +34,18 @@ constexpr int kMaxPageSize = 1000;
 // Index pages read per ListCertificates call when filters drop entries.
 constexpr int kMaxIndexReads = 8;
 
-// Fills `out` from an index record; InvalidArgument when the stored DER
-// does not parse.
+// Fills `out` from an index record, and `subject_utf8` (optional) with
+// codec::SubjectUtf8Text of the subject; InvalidArgument when the stored
+// DER does not parse.
 absl::Status Describe(absl::string_view serial, const redis::CertificateRecord& record,
-                      absl::Time now, v1::Certificate* out) {
+                      absl::Time now, v1::Certificate* out,
+                      std::string* subject_utf8 = nullptr) {
   ASSIGN_OR_RETURN(crypto::X509Ptr cert,
                    crypto::FromDer<crypto::X509Ptr>(record.certificate, d2i_X509,
                                                     "stored certificate"));
+  if (subject_utf8 != nullptr) {
+    *subject_utf8 = codec::SubjectUtf8Text(X509_get_subject_name(cert.get()));
+  }
   out->set_serial_hex(std::string(serial));
   out->set_profile(record.profile);
   out->set_issuing_ca(record.issuing_ca);
@@ -59,6 +64,18 @@ absl::Status Describe(absl::string_view serial, const redis::CertificateRecord& 
     out->set_status(v1::CERTIFICATE_STATUS_VALID);
   }
   return absl::OkStatus();
+}
+
+// What ListCertificates compares subject_contains with: ASCII lower case,
+// no space after ',' (RFC 2253 text has none; people type "CN=x, O=y").
+std::string SubjectSearchForm(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == ' ' && !out.empty() && out.back() == ',') continue;
+    out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
 }
 
 absl::string_view ModeName(gateway::Profile::ChallengeMode mode) {
@@ -142,7 +159,7 @@ absl::StatusOr<v1::ListCertificatesResponse> AdminCore::ListCertificates(
       request.status() == v1::CERTIFICATE_STATUS_EXPIRED) {
     revoked = false;
   }
-  const std::string needle = absl::AsciiStrToLower(request.subject_contains());
+  const std::string needle = SubjectSearchForm(request.subject_contains());
   const absl::Time now = absl::Now();
   v1::ListCertificatesResponse response;
   std::string token = request.page_token();
@@ -155,13 +172,20 @@ absl::StatusOr<v1::ListCertificatesResponse> AdminCore::ListCertificates(
                      deps_.index->List(request.profile(), revoked, token, room));
     for (const redis::CertificateListing& listing : page.certificates) {
       v1::Certificate cert;
-      if (!Describe(listing.serial_hex, listing.record, now, &cert).ok()) continue;
+      std::string subject_utf8;
+      if (!Describe(listing.serial_hex, listing.record, now, &cert,
+                    needle.empty() ? nullptr : &subject_utf8)
+               .ok()) {
+        continue;
+      }
       if (request.status() != v1::CERTIFICATE_STATUS_UNSPECIFIED &&
           cert.status() != request.status()) {
         continue;
       }
+      // Either form: typed ("Jürgen") or copied from Certificate.subject.
       if (!needle.empty() &&
-          !absl::StrContains(absl::AsciiStrToLower(cert.subject()), needle)) {
+          !absl::StrContains(SubjectSearchForm(subject_utf8), needle) &&
+          !absl::StrContains(SubjectSearchForm(cert.subject()), needle)) {
         continue;
       }
       *response.add_certificates() = std::move(cert);

@@ -235,6 +235,34 @@ TEST_F(AdminCoreTest, SerialsWithColonsSpacesOrUpperCase) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// certs list --subject: the subject as people type it, beyond ASCII and
+// with ", " between attributes, or as certs list prints it.
+TEST_F(AdminCoreTest, ListCertificatesMatchesSubjectsAsTyped) {
+  v1::EnrollRequest enroll;
+  enroll.set_profile("default");
+  enroll.set_csr(Csr("J\xC3\xBCrgen M\xC3\xBCller"));
+  ASSERT_TRUE(core_->Enroll(enroll, "token").ok());
+  enroll.set_profile("onetime");
+  enroll.set_csr(Csr("laptop-9"));
+  ASSERT_TRUE(core_->Enroll(enroll, "token").ok());
+  auto matching = [&](const std::string& needle) {
+    v1::ListCertificatesRequest list;
+    list.set_subject_contains(needle);
+    absl::StatusOr<v1::ListCertificatesResponse> found = core_->ListCertificates(list, "token");
+    EXPECT_TRUE(found.ok()) << found.status();
+    return found.ok() ? found->certificates_size() : -1;
+  };
+  EXPECT_EQ(matching("J\xC3\xBCrgen"), 1);
+  EXPECT_EQ(matching("cn=J\xC3\xBCrgen m\xC3\xBCller"), 1);
+  EXPECT_EQ(matching("J\\C3\\BCrgen"), 1);  // as Certificate.subject has it
+  EXPECT_EQ(matching("CN=laptop-9, O=Example Fleet"), 1);
+  EXPECT_EQ(matching("cn=LAPTOP-9,o=example fleet"), 1);
+  EXPECT_EQ(matching("CN=laptop-9,  O=Example"), 1);
+  EXPECT_EQ(matching("Jurgen"), 0);
+  EXPECT_EQ(matching("CN=laptop-9, O=Other"), 0);
+  EXPECT_EQ(matching(""), 2);
+}
+
 TEST_F(AdminCoreTest, ProfilesCarryTemplateAndCaCertificate) {
   auto all = core_->ListProfiles(v1::ListProfilesRequest(), "token");
   ASSERT_TRUE(all.ok()) << all.status();

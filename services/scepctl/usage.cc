@@ -77,6 +77,9 @@ on standard error).
 )"},
       {"certs list", R"(usage: scepctl certs list [--profile P] [--subject TEXT] [--status valid|revoked|expired]
                   [--page-size N] [--page-token T] [--all]
+--subject keeps certificates whose subject contains TEXT, ASCII letters in
+any case: as typed ("Jürgen", "CN=laptop-7, O=Example Fleet") or as the
+table prints it ("CN=J\C3\BCrgen"). --all follows every page.
 )"},
       {"certs show", R"(usage: scepctl certs show --serial HEX [--pem] [--out FILE]
 --out writes the certificate (PEM) to FILE; --pem prints it. HEX as certs
