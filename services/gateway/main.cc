@@ -15,6 +15,7 @@
 
 #include "absl/flags/flag.h"
 #include "common/base/flag_config.h"
+#include "common/base/port_flag.h"
 #include "common/base/process.h"
 #include "common/crypto/providers.h"
 #include "common/base/secret.h"
@@ -88,6 +89,24 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // Every port flag, before anything narrows one (65536 would listen on a
+  // random port). The admin port's 0 turns the API off; Redis needs a
+  // real one.
+  const absl::StatusOr<uint16_t> http_port =
+      scep::base::PortFromFlag("--http_port", absl::GetFlag(FLAGS_http_port));
+  if (!http_port.ok()) return Fail(log, http_port.status());
+  const absl::StatusOr<uint16_t> metrics_port =
+      scep::base::PortFromFlag("--metrics_port", absl::GetFlag(FLAGS_metrics_port));
+  if (!metrics_port.ok()) return Fail(log, metrics_port.status());
+  const absl::StatusOr<uint16_t> admin_port =
+      scep::base::PortFromFlag("--admin_port", absl::GetFlag(FLAGS_admin_port));
+  if (!admin_port.ok()) return Fail(log, admin_port.status());
+  if (absl::Status redis_port =
+          scep::base::PortFromFlag("--redis_port", absl::GetFlag(FLAGS_redis_port), 1).status();
+      !redis_port.ok()) {
+    return Fail(log, redis_port);
+  }
 
   scep::gateway::ScepServiceOptions options;
   // Profiles: the profiles file, or one profile from the flags.
@@ -252,15 +271,15 @@ int main(int argc, char** argv) {
       !absl::GetFlag(FLAGS_admin_tls_cert).empty() ||
       !absl::GetFlag(FLAGS_admin_tls_key).empty() ||
       !absl::GetFlag(FLAGS_admin_tls_client_ca).empty();
-  if (!admin_configured || absl::GetFlag(FLAGS_admin_port) == 0) {
+  if (!admin_configured || *admin_port == 0) {
     log.Log(LogRecord(LogLevel::kWarning, "admin_disabled")
-                .Str("reason", absl::GetFlag(FLAGS_admin_port) == 0
+                .Str("reason", *admin_port == 0
                                    ? "--admin_port=0"
                                    : "no --admin_token_file or --admin_tls_* flags"));
   } else {
     scep::admin::AdminServerOptions admin_listen;
     admin_listen.address = absl::GetFlag(FLAGS_admin_address);
-    admin_listen.port = absl::GetFlag(FLAGS_admin_port);
+    admin_listen.port = *admin_port;
     admin_listen.token_file = absl::GetFlag(FLAGS_admin_token_file);
     admin_listen.tls_cert = absl::GetFlag(FLAGS_admin_tls_cert);
     admin_listen.tls_key = absl::GetFlag(FLAGS_admin_tls_key);
@@ -322,14 +341,14 @@ int main(int argc, char** argv) {
   });
   scep::metrics::MetricsServerOptions metrics_options;
   metrics_options.address = absl::GetFlag(FLAGS_metrics_address);
-  metrics_options.port = static_cast<uint16_t>(absl::GetFlag(FLAGS_metrics_port));
+  metrics_options.port = *metrics_port;
   auto metrics_server =
       scep::metrics::MetricsServer::New(metrics_options, &registry, &readiness);
   if (!metrics_server.ok()) return Fail(log, metrics_server.status());
 
   scep::gateway::HttpServerOptions http;
   http.address = absl::GetFlag(FLAGS_http_address);
-  http.port = static_cast<uint16_t>(absl::GetFlag(FLAGS_http_port));
+  http.port = *http_port;
   http.io_threads = absl::GetFlag(FLAGS_io_threads);
   http.worker_threads = absl::GetFlag(FLAGS_workers);
   http.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));

@@ -18,6 +18,7 @@
 
 #include "absl/flags/flag.h"
 #include "common/base/flag_config.h"
+#include "common/base/port_flag.h"
 #include "common/base/process.h"
 #include "common/base/secret.h"
 #include "absl/flags/parse.h"
@@ -142,6 +143,15 @@ int main(int argc, char** argv) {
         .Str("pin_source", absl::GetFlag(FLAGS_pin_file).empty() ? "env" : "file");
     scep::metrics::AddEffectiveFlags(scep::signer::kFlagsFile, start, &flag_sources);
     log.Log(start);
+  }
+  // Before anything narrows them: 65536 would listen on a random port,
+  // and the resolver takes --listen's port modulo 65536.
+  const absl::StatusOr<uint16_t> metrics_port =
+      scep::base::PortFromFlag("--metrics_port", absl::GetFlag(FLAGS_metrics_port));
+  if (!metrics_port.ok()) return Fail(log, metrics_port.status());
+  if (absl::Status listen = scep::base::CheckHostPortFlag("--listen", absl::GetFlag(FLAGS_listen));
+      !listen.ok()) {
+    return Fail(log, listen);
   }
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
@@ -315,7 +325,7 @@ int main(int argc, char** argv) {
   });
   scep::metrics::MetricsServerOptions metrics_options;
   metrics_options.address = absl::GetFlag(FLAGS_metrics_address);
-  metrics_options.port = static_cast<uint16_t>(absl::GetFlag(FLAGS_metrics_port));
+  metrics_options.port = *metrics_port;
   auto metrics_server =
       scep::metrics::MetricsServer::New(metrics_options, &registry, &readiness);
   if (!metrics_server.ok()) return Fail(log, metrics_server.status());

@@ -495,6 +495,40 @@ class MutualTlsTest(unittest.TestCase):
         self.assertNotIn("1234", out.stderr)
 
 
+class StartupFlagsTest(unittest.TestCase):
+    """Flags refused, or not, before the services touch Redis, the signer
+    or the token."""
+
+    def gateway(self, *flags):
+        return subprocess.run(
+            [binary("scep-gateway"), "--http_port=0", "--metrics_port=0",
+             "--insecure_plaintext", *flags],
+            env=dict(os.environ, SCEP_CHALLENGE="x"), capture_output=True,
+            text=True, timeout=30)
+
+    def test_port_flags_out_of_range_stop_start_up(self):
+        # Narrowed to 16 bits, --http_port=65536 listened on a random port.
+        for flag, message in (("--http_port=65536", "--http_port must be 0 to 65535"),
+                              ("--metrics_port=70000", "--metrics_port must be 0 to 65535"),
+                              ("--admin_port=-1", "--admin_port must be 0 to 65535"),
+                              ("--redis_port=65536", "--redis_port must be 1 to 65535")):
+            out = self.gateway(flag)
+            self.assertEqual(out.returncode, 1, (flag, out.stderr[-2000:]))
+            self.assertIn("start_failed", out.stderr)
+            self.assertIn(message, out.stderr)
+        for flags, message in ((["--listen=127.0.0.1:0", "--metrics_port=65536"],
+                                "--metrics_port must be 0 to 65535"),
+                               (["--listen=127.0.0.1:70000", "--metrics_port=0"],
+                                "--listen: port 70000 is not 0 to 65535")):
+            out = subprocess.run(
+                [binary("scep-signer"), "--insecure_plaintext", *flags],
+                env=dict(os.environ, SCEP_HSM_PIN="1234"), capture_output=True,
+                text=True, timeout=30)
+            self.assertEqual(out.returncode, 1, out.stderr[-2000:])
+            self.assertIn(message, out.stderr)
+            self.assertNotIn("1234", out.stderr)
+
+
 ADMIN_TOKEN = "Operability-Admin-Token"
 STATIC = {"mode": "static", "secret_env": "SCEP_CHALLENGE"}
 LIFECYCLE_PROFILES = {"profiles": [
