@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/base/status_macros.h"
@@ -64,6 +65,15 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
   return grpc::experimental::TlsServerCredentials(options);
 }
 
+// host:port as gRPC reads it: an IPv6 literal in brackets ("[::1]:9443";
+// "::1:9443" is no address).
+std::string ListenAddress(const std::string& address, int port) {
+  if (address.find(':') != std::string::npos && !absl::StartsWith(address, "[")) {
+    return absl::StrCat("[", address, "]:", port);
+  }
+  return absl::StrCat(address, ":", port);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
@@ -83,14 +93,14 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
   grpc::ServerBuilder builder;
   // RestoreRevocations takes a whole CRL (5.4 MB at 150,000 revocations).
   builder.SetMaxReceiveMessageSize(rpc::kMaxAdminMessageBytes);
-  builder.AddListeningPort(absl::StrCat(options.address, ":", options.port), credentials,
-                           &server->port_);
+  const std::string listen = ListenAddress(options.address, options.port);
+  builder.AddListeningPort(listen, credentials, &server->port_);
   builder.RegisterService(&server->service_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     server->stopped_ = true;
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot listen for the admin API on ", options.address, ":", options.port));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot listen for the admin API on ", listen));
   }
   return server;
 }

@@ -15,7 +15,7 @@
 namespace scep::admin {
 
 struct AdminServerOptions {
-  std::string address = "127.0.0.1";
+  std::string address = "127.0.0.1";  // IPv6 with or without brackets
   int port = 9443;  // 0: any free port (tests)
   // File holding the bearer token (whitespace around it is ignored).
   std::string token_file;

@@ -1,5 +1,6 @@
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -55,6 +56,27 @@ TEST(AdminServerStartTest, RefusesNoCredentialsAndHalfTls) {
   options.tls_cert = gateway::testing::Testdata("ca.pem");
   EXPECT_EQ(AdminServer::Start(options, {}, {}).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// --admin_address=::1: the literal needs brackets before the port.
+TEST(AdminServerStartTest, ListensOnAnIpv6Address) {
+  for (const char* address : {"::1", "[::1]"}) {
+    AdminServerOptions options;
+    options.address = address;
+    options.port = 0;
+    options.token_file = WriteFile("token", kToken);
+    absl::StatusOr<std::unique_ptr<AdminServer>> server = AdminServer::Start(options, {}, {});
+    ASSERT_TRUE(server.ok()) << address << ": " << server.status();
+    auto stub = v1::Admin::NewStub(grpc::CreateChannel(
+        "[::1]:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::ListProfilesResponse response;
+    // Reached (and refused for want of the token), not UNAVAILABLE.
+    EXPECT_EQ(stub->ListProfiles(&context, v1::ListProfilesRequest(), &response).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED)
+        << address;
+  }
 }
 
 class AdminServerTest : public ::testing::Test {

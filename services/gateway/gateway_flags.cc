@@ -143,7 +143,8 @@ ABSL_FLAG(int, drain_delay_seconds, 0,
           "so load balancers stop sending first");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
 // Admin API (issue 4).
-ABSL_FLAG(std::string, admin_address, "127.0.0.1", "admin gRPC API listen address");
+ABSL_FLAG(std::string, admin_address, "127.0.0.1",
+          "admin gRPC API listen address (IPv6 with or without brackets: ::1)");
 ABSL_FLAG(int, admin_port, 9443,
           "admin gRPC API port; 0 disables it (so does giving no admin credential)");
 ABSL_FLAG(std::string, admin_token_file, "",
