@@ -62,7 +62,8 @@ ABSL_FLAG(int, redis_wait_replicas, 0,
           "--redis_wait_timeout_ms are counted (scep_gateway_redis_unreplicated_"
           "writes_total) and the answer goes out anyway; 0 = no WAIT");
 ABSL_FLAG(int, redis_wait_timeout_ms, 100,
-          "how long a write waits for --redis_wait_replicas (below --redis_timeout_ms)");
+          "how long a write waits for --redis_wait_replicas (below --redis_timeout_ms; "
+          "not used, nor checked, without replicas)");
 ABSL_FLAG(int, redis_failure_cooldown_ms, 500,
           "after a Redis failure, fail fast for this long before trying again "
           "(circuit breaker); 0 = off");

@@ -174,8 +174,9 @@ absl::StatusOr<redis::RedisOptions> RedisOptionsFromFlags(UnreplicatedWrites* un
     return absl::InvalidArgumentError("--redis_wait_replicas must be 0 to 16");
   }
   // WAIT holds the connection: its reply must come before the command
-  // timeout gives the connection up.
-  if (wait_ms < 1 || wait_ms >= timeout_ms) {
+  // timeout gives the connection up. Without replicas no WAIT is sent, so
+  // a short --redis_timeout_ms alone is fine.
+  if (replicas > 0 && (wait_ms < 1 || wait_ms >= timeout_ms)) {
     return absl::InvalidArgumentError(
         "--redis_wait_timeout_ms must be >= 1 and below --redis_timeout_ms");
   }

@@ -528,6 +528,19 @@ class StartupFlagsTest(unittest.TestCase):
             self.assertIn(message, out.stderr)
             self.assertNotIn("1234", out.stderr)
 
+    def test_wait_timeout_checked_only_with_replicas(self):
+        # No WAIT without replicas, so --redis_timeout_ms=100 alone is fine:
+        # start-up goes on to the next check (failed on purpose, so the
+        # gateway stops there).
+        out = self.gateway("--redis_timeout_ms=100", "--ca_refresh_seconds=0")
+        self.assertEqual(out.returncode, 1, out.stderr[-2000:])
+        self.assertIn("--ca_refresh_seconds must be >= 1", out.stderr)
+        self.assertNotIn("--redis_wait_timeout_ms", out.stderr)
+        out = self.gateway("--redis_timeout_ms=100", "--redis_wait_replicas=1")
+        self.assertEqual(out.returncode, 1, out.stderr[-2000:])
+        self.assertIn("--redis_wait_timeout_ms must be >= 1 and below --redis_timeout_ms",
+                      out.stderr)
+
 
 ADMIN_TOKEN = "Operability-Admin-Token"
 STATIC = {"mode": "static", "secret_env": "SCEP_CHALLENGE"}
