@@ -61,10 +61,13 @@ absl::StatusOr<std::string> AdminAuthenticator::Authenticate(
 absl::StatusOr<std::string> AdminAuthenticator::Authenticate(
     std::optional<absl::string_view> authorization,
     const grpc::AuthContext* auth_context) const {
-  if (authorization.has_value()) {
+  // Without a token configured a header proves nothing, so it decides
+  // nothing: in a mutual-TLS-only setup a SCEP_ADMIN_TOKEN left in the
+  // caller's environment must not shut out a valid client certificate.
+  if (authorization.has_value() && token_enabled_) {
     absl::string_view value = absl::StripAsciiWhitespace(*authorization);
     constexpr absl::string_view kBearer = "bearer ";
-    if (token_enabled_ && value.size() > kBearer.size() &&
+    if (value.size() > kBearer.size() &&
         absl::StartsWithIgnoreCase(value, kBearer) &&
         TokenMatches(absl::StripLeadingAsciiWhitespace(value.substr(kBearer.size())))) {
       return std::string("token");

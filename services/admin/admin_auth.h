@@ -32,7 +32,9 @@ class AdminAuthenticator {
 
   // The actor: "token" for a valid bearer token, the client certificate's
   // subject CN (or TLS peer identity) for a verified client certificate.
-  // Unauthenticated otherwise; the message never echoes what was sent.
+  // With a token configured, a call carrying an authorization header is
+  // judged by it alone; without one, the header is ignored. Unauthenticated
+  // otherwise; the message never echoes what was sent.
   absl::StatusOr<std::string> Authenticate(const grpc::ServerContextBase& context) const;
 
   // The same over the call's parts: the `authorization` metadata value (if

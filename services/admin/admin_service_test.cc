@@ -4,6 +4,8 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "scep/admin/v1/admin.grpc.pb.h"
@@ -42,6 +44,47 @@ TEST(AdminAuthenticatorTest, BearerTokenIsCheckedExactly) {
   }
   EXPECT_EQ(auth.Authenticate(std::nullopt, nullptr).status().code(),
             absl::StatusCode::kUnauthenticated);
+}
+
+// A TLS peer whose client certificate the transport verified.
+class VerifiedPeer : public grpc::AuthContext {
+ public:
+  explicit VerifiedPeer(std::string cn) : cn_(std::move(cn)) {}
+  bool IsPeerAuthenticated() const override { return true; }
+  std::vector<grpc::string_ref> GetPeerIdentity() const override { return {cn_}; }
+  std::string GetPeerIdentityPropertyName() const override { return "x509_common_name"; }
+  std::vector<grpc::string_ref> FindPropertyValues(const std::string& name) const override {
+    if (name == "x509_common_name") return {cn_};
+    return {};
+  }
+  grpc::AuthPropertyIterator begin() const override { return NoProperties(); }
+  grpc::AuthPropertyIterator end() const override { return NoProperties(); }
+  void AddProperty(const std::string&, const grpc::string_ref&) override {}
+  bool SetPeerIdentityPropertyName(const std::string&) override { return false; }
+
+ private:
+  struct NoProperties : grpc::AuthPropertyIterator {};
+  std::string cn_;
+};
+
+// Mutual TLS only: an authorization header (a stale SCEP_ADMIN_TOKEN in
+// scepctl's environment) does not shut out a valid client certificate.
+TEST(AdminAuthenticatorTest, WithoutATokenTheHeaderIsIgnored) {
+  AdminAuthOptions options;
+  options.client_certificates = true;
+  auto auth = AdminAuthenticator::New(options).value();
+  VerifiedPeer peer("ops-alice");
+  EXPECT_EQ(auth.Authenticate(std::string("Bearer stale"), &peer).value(), "ops-alice");
+  EXPECT_EQ(auth.Authenticate(std::nullopt, &peer).value(), "ops-alice");
+  EXPECT_EQ(auth.Authenticate(std::string("Bearer stale"), nullptr).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  // With a token configured, a header is judged by it alone.
+  options.token = kToken;
+  auto both = AdminAuthenticator::New(options).value();
+  EXPECT_EQ(both.Authenticate(std::string("Bearer stale"), &peer).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(both.Authenticate(std::string("Bearer ") + kToken, &peer).value(), "token");
+  EXPECT_EQ(both.Authenticate(std::nullopt, &peer).value(), "ops-alice");
 }
 
 TEST(AdminServerStartTest, RefusesNoCredentialsAndHalfTls) {

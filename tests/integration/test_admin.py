@@ -497,12 +497,22 @@ class AdminMutualTlsTest(unittest.TestCase):
         import shutil
         shutil.rmtree(cls.pki_dir, ignore_errors=True)
 
-    def ctl(self, client, *args):
+    def ctl(self, client, *args, token=None):
         tls = ["--tls-ca", self.pki["grpc-ca"] + ".pem"]
         if client:
             tls += ["--tls-cert", self.pki[client] + ".pem",
                     "--tls-key", self.pki[client] + ".key"]
-        return self.stack.scepctl(*tls, *args, token=None)
+        return self.stack.scepctl(*tls, *args, token=token)
+
+    def test_a_stale_token_in_the_environment_does_not_shut_out_a_certificate(self):
+        # No token is configured: SCEP_ADMIN_TOKEN left over from another
+        # cluster is sent, and ignored.
+        out = self.ctl("gateway", "profiles", "list", token="stale-token")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("onetime", out.stdout)
+        out = self.ctl("rogue", "profiles", "list", token="stale-token")
+        self.assertNotEqual(out.returncode, 0)
+        self.assertEqual(out.stdout, "")
 
     def test_client_certificate_from_the_configured_ca_gets_in(self):
         out = self.ctl("gateway", "profiles", "list", "--json")
