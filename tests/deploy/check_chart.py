@@ -372,6 +372,10 @@ class ValuesSchema(unittest.TestCase):
             "two Sentinels in one item": {"redis": {"sentinel": {"hosts": ["s1:26379,s2"]}}},
             "IPv6 Sentinel without brackets": {"redis": {"sentinel": {"hosts": ["fd00::7"]}}},
             "Sentinel master name empty": {"redis": {"sentinel": {"masterName": ""}}},
+            "gateway.profile in upper case": {"gateway": {"profile": "Wifi"}},
+            "gateway.profile with a dot": {"gateway": {"profile": "wifi.corp"}},
+            "gateway.profile over 64": {"gateway": {"profile": "p" * 65}},
+            "gateway.profile empty": {"gateway": {"profile": ""}},
             "typo in sentinel": {"redis": {"sentinel": {"host": ["s1"]}}},
             "string for redis.tls.enabled": {"redis": {"tls": {"enabled": "true"}}},
             "Redis TLS CA without TLS": {"redis": {"tls": {"ca": {"existingSecret": "redis-ca"}}}},
@@ -397,6 +401,13 @@ class ValuesSchema(unittest.TestCase):
         for name, override in bad.items():
             with self.subTest(mistake=name):
                 self.assertNotEqual(self.errors(deep_merge(self.values, override)), [])
+
+    def test_schema_takes_the_profile_names_the_gateway_takes(self):
+        # services/gateway/profile.cc: 1..64 of [a-z0-9-_] (a URL path).
+        for name in ("default", "wi-fi_2", "p" * 64):
+            with self.subTest(profile=name):
+                self.assertEqual(self.errors(deep_merge(self.values,
+                                                        {"gateway": {"profile": name}})), [])
 
     def test_schema_accepts_redis_tls(self):
         good = {
@@ -1339,8 +1350,9 @@ class Helm(unittest.TestCase):
             sentinel = tempfile.NamedTemporaryFile("w", suffix=".yaml")
             sentinel.write(SENTINEL_REDIS)
             sentinel.flush()
-            variants["Redis Sentinel"] = ["-f", sentinel.name, "--set",
-                                          "redis.sentinel.auth.key=redis-password"]
+            # The Sentinel password comes from redis.auth's Secret under
+            # redis.auth's key (Bitnami's redis-password), not set twice.
+            variants["Redis Sentinel"] = ["-f", sentinel.name]
             tls = tempfile.NamedTemporaryFile("w", suffix=".yaml")
             tls.write(TLS_REDIS)
             tls.flush()
@@ -1501,6 +1513,9 @@ class Helm(unittest.TestCase):
                                                 "--set", "redis.sentinel.enabled=true",
                                                 "--set", "redis.sentinel.hosts[0]=s:26379"],
             "Sentinel without its addresses": ["--set", "redis.sentinel.enabled=true"],
+            "Sentinel AUTH from a redis.auth Secret the chart leaves out": [
+                "--set", "redis.sentinel.enabled=true", "--set", "redis.sentinel.hosts[0]=s:26379",
+                "--set", "redis.sentinel.auth.enabled=true"],
             "Sentinel ACL user without its password": [
                 "--set", "redis.sentinel.enabled=true", "--set", "redis.sentinel.hosts[0]=s:26379",
                 "--set", "redis.sentinel.auth.username=scep"],
@@ -1529,6 +1544,36 @@ class Helm(unittest.TestCase):
                     # The template's message, or the schema's (which names
                     # the path as redis.tls... or /redis/tls/...).
                     self.assertRegex(result.stderr, r"redis[./]tls")
+                if name.startswith("Sentinel AUTH"):
+                    self.assertIn("set redis.sentinel.auth.existingSecret", result.stderr)
+
+    def test_sentinel_password_secret_and_key(self):
+        """Its own Secret (key `password` unless given) without redis.auth;
+        with redis.auth, that Secret under redis.auth.key."""
+        sentinel = ["--set", "redis.sentinel.enabled=true",
+                    "--set", "redis.sentinel.hosts[0]=s:26379",
+                    "--set", "redis.sentinel.auth.enabled=true"]
+        cases = [
+            (["--set", "redis.sentinel.auth.existingSecret=sentinel-pw"],
+             ("sentinel-pw", "password")),
+            (["--set", "redis.sentinel.auth.existingSecret=sentinel-pw",
+              "--set", "redis.sentinel.auth.key=pw"], ("sentinel-pw", "pw")),
+            (["--set", "redis.auth.enabled=true", "--set", "redis.auth.existingSecret=redis",
+              "--set", "redis.auth.key=redis-password"], ("redis", "redis-password")),
+            (["--set", "redis.auth.enabled=true", "--set", "redis.auth.value=x"],
+             ("scep-redis-auth", "password")),
+        ]
+        for args, (secret, key) in cases:
+            with self.subTest(args=args):
+                rendered = self.run_helm("template", "scep", CHART, *sentinel, *args)
+                if yaml is None:
+                    continue
+                docs = [d for d in yaml.safe_load_all(rendered) if d]
+                gateway = [d for d in docs if d["kind"] == "Deployment"
+                           and d["metadata"]["name"].endswith("-gateway")][0]
+                items = secret_items(gateway["spec"]["template"]["spec"], "secrets")
+                self.assertIn((secret, key, "redis-sentinel/password"), items)
+                self.assertEqual(rendered_problems(docs), [])
 
     def test_softhsm_refuses_replicas(self):
         result = subprocess.run(

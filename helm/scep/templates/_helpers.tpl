@@ -145,6 +145,18 @@ spec:
 {{- default (include "scep.redis.authSecretName" .) .Values.redis.sentinel.auth.existingSecret -}}
 {{- end -}}
 
+{{/* The Sentinel password's key: redis.auth's with redis.auth's Secret. */}}
+{{- define "scep.redis.sentinelSecretKey" -}}
+{{- $s := .Values.redis.sentinel.auth -}}
+{{- if $s.key -}}
+{{- $s.key -}}
+{{- else if $s.existingSecret -}}
+password
+{{- else -}}
+{{- .Values.redis.auth.key -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "scep.redis.authSecretName" -}}
 {{- default (printf "%s-redis-auth" (include "scep.fullname" .)) .Values.redis.auth.existingSecret -}}
 {{- end -}}
@@ -173,6 +185,9 @@ Included by the gateway Deployment (always rendered).
 {{- end -}}
 {{- if and $r.sentinel.auth.username (not $r.sentinel.auth.enabled) -}}
 {{- fail "redis.sentinel.auth.username needs redis.sentinel.auth.enabled (ACL AUTH takes the user's password too)" -}}
+{{- end -}}
+{{- if and $r.sentinel.enabled $r.sentinel.auth.enabled (not $r.auth.enabled) (not $r.sentinel.auth.existingSecret) -}}
+{{- fail "redis.sentinel.auth.enabled takes the Sentinel password from redis.auth's Secret, which redis.auth.enabled=false leaves out: set redis.sentinel.auth.existingSecret (and .key), or enable redis.auth" -}}
 {{- end -}}
 {{- if and $r.sentinel.enabled (not $r.sentinel.hosts) -}}
 {{- fail "redis.sentinel.enabled needs redis.sentinel.hosts (the Sentinels' host:port)" -}}
