@@ -13,7 +13,9 @@
   it sends configure: `cmake` runs on a copy of exactly that context;
 - the build stage installs only packages from scripts/install-deps;
 - the runtime stage's packages provide every shared library the built
-  binaries load (ldd on the binaries in SCEP_BUILD_DIR, dpkg for owners).
+  binaries load (ldd on the binaries in SCEP_BUILD_DIR, dpkg for owners);
+- docker/README.md runs the signer only in ways it starts: with TLS files
+  or --insecure_plaintext.
 hadolint is not packaged for Debian 12, so it is not used.
 """
 
@@ -383,6 +385,23 @@ class Dockerfiles(unittest.TestCase):
                         elif package not in closure and package not in BASE_PACKAGES:
                             missing.append(f"{library} ({package})")
                     self.assertEqual(missing, [], f"{name}: libraries the runtime stage lacks")
+
+
+
+class Readme(unittest.TestCase):
+    def test_signer_examples_start(self):
+        """scep-signer refuses to start without --tls_cert and --tls_key or
+        --insecure_plaintext: every `docker run` of its image in
+        docker/README.md gives one (scep-provision runs from that image
+        too, by --entrypoint, and needs neither)."""
+        with open(os.path.join(REPO, "docker", "README.md")) as f:
+            text = f.read()
+        runs = re.findall(r"docker run (?:[^\n]*\\\n)*[^\n]*", text)
+        signer = [r for r in runs if re.search(r"\bscep-signer:", r) and "--entrypoint" not in r]
+        self.assertTrue(signer, "no docker run of the signer found")
+        for run in signer:
+            self.assertTrue("--insecure_plaintext" in run or
+                            ("--tls_cert=" in run and "--tls_key=" in run), run)
 
 
 if __name__ == "__main__":
