@@ -65,8 +65,11 @@ RUN apt-get update \
 COPY docker/softhsm2.conf /etc/scep/softhsm2.conf
 ENV SOFTHSM2_CONF=/etc/scep/softhsm2.conf
 USER 10001:10001
+# Plain gRPC (evaluation: the gateway beside it runs --insecure_plaintext); the
+# signer refuses to start without TLS files or --insecure_plaintext.
 CMD ["--listen=0.0.0.0:9090", "--metrics_address=0.0.0.0", "--pkcs11_module=/usr/lib/softhsm/libsofthsm2.so", \
-     "--ca_cert=/var/lib/scep/pki/ca.pem", "--ra_cert=/var/lib/scep/pki/ra.pem"]
+     "--ca_cert=/var/lib/scep/pki/ca.pem", "--ra_cert=/var/lib/scep/pki/ra.pem", \
+     "--insecure_plaintext"]
 
 # ---- production (default target): runtime, no PKCS#11 module inside --------
 FROM runtime AS production

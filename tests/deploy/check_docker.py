@@ -20,6 +20,7 @@ hadolint is not packaged for Debian 12, so it is not used.
 """
 
 import fnmatch
+import json
 import glob
 import os
 import re
@@ -386,6 +387,21 @@ class Dockerfiles(unittest.TestCase):
                             missing.append(f"{library} ({package})")
                     self.assertEqual(missing, [], f"{name}: libraries the runtime stage lacks")
 
+
+
+class DevDefaults(unittest.TestCase):
+    def test_dev_signer_starts_with_its_default_command(self):
+        """The dev image run with no arguments: its CMD must give
+        --insecure_plaintext (or TLS files), which scep-signer requires."""
+        with open(os.path.join(REPO, "docker", "signer.Dockerfile")) as f:
+            text = f.read()
+        dev = text.split("AS dev", 1)[1].split("\nFROM ", 1)[0]
+        cmd = re.search(r"^CMD (\[.*?\])", dev, re.S | re.M)
+        self.assertIsNotNone(cmd, "the dev stage has no CMD")
+        args = json.loads(cmd.group(1).replace("\\\n", ""))
+        self.assertTrue("--insecure_plaintext" in args or
+                        (any(a.startswith("--tls_cert=") for a in args) and
+                         any(a.startswith("--tls_key=") for a in args)), args)
 
 
 class Readme(unittest.TestCase):
