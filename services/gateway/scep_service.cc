@@ -169,9 +169,11 @@ HttpResponse ScepService::Route(const HttpRequest& request, Record& record) {
   if (ca == nullptr) {
     return Text(500, "the profile's issuing CA is not configured");
   }
-  if (request.method != "GET" && request.method != "POST") {
+  // HEAD for what GET reads (monitoring probes; the HTTP server sends the
+  // headers only), never for a PKIOperation, which acts.
+  if (request.method != "GET" && request.method != "POST" && request.method != "HEAD") {
     HttpResponse r = Text(405, "method not allowed");
-    r.headers.emplace_back("Allow", "GET, POST");
+    r.headers.emplace_back("Allow", "GET, HEAD, POST");
     return r;
   }
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> query =
@@ -195,6 +197,11 @@ HttpResponse ScepService::Route(const HttpRequest& request, Record& record) {
   } else if (operation == "GetNextCACert") {
     response = GetNextCaCert(*ca);
   } else if (operation == "PKIOperation") {
+    if (request.method == "HEAD") {
+      HttpResponse r = Text(405, "PKIOperation is GET or POST");
+      r.headers.emplace_back("Allow", "GET, POST");
+      return r;
+    }
     response = PkiOperationRequest(request, *profile, message, *ca, record);
   } else if (operation.empty()) {
     return Text(400, "missing operation parameter");

@@ -449,6 +449,16 @@ TEST_F(ScepServiceTest, MalformedRequestsAreHttpErrors) {
   put.method = "PUT";
   put.path = "/scep";
   EXPECT_EQ(service_->Handle(put).status, 405);
+  // HEAD reads what GET reads (monitoring probes), but never acts.
+  HttpRequest head;
+  head.method = "HEAD";
+  head.path = "/scep";
+  head.raw_query = "operation=GetCACaps";
+  HttpResponse caps = service_->Handle(head);
+  EXPECT_EQ(caps.status, 200);
+  EXPECT_EQ(caps.body, Get("operation=GetCACaps").body);  // the server drops it
+  head.raw_query = "operation=PKIOperation&message=AAAA";
+  EXPECT_EQ(service_->Handle(head).status, 405);
   std::string der = ReadFile("strongswan-pkcsreq-aes-sha256.der");
   EXPECT_EQ(Post(der.substr(0, der.size() / 2)).status, 400);
 }
