@@ -188,13 +188,14 @@ std::string SubjectDigestHex(const X509_NAME* name) {
   crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return "";
   bool ok = true;
-  for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
-    const X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
-    const std::string oid = ObjectText(X509_NAME_ENTRY_get_object(entry));
-    // Length-prefixed parts: no two different names share an encoding.
-    const std::string value = CanonicalValue(X509_NAME_ENTRY_get_data(entry));
-    const std::string part = absl::StrCat(X509_NAME_ENTRY_set(entry), ";", oid.size(), ":",
-                                          oid, ";", value.size(), ":", value);
+  const auto attributes = CanonicalAttributes(name);  // in the name's order
+  for (size_t i = 0; i < attributes.size(); ++i) {
+    const auto& [oid, value] = attributes[i];
+    // Length-prefixed parts, with the RDN each belongs to: no two different
+    // names share an encoding.
+    const int set = X509_NAME_ENTRY_set(X509_NAME_get_entry(name, static_cast<int>(i)));
+    const std::string part =
+        absl::StrCat(set, ";", oid.size(), ":", oid, ";", value.size(), ":", value);
     ok = ok && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) == 1;
   }
   unsigned char md[EVP_MAX_MD_SIZE];

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -13,13 +14,6 @@
 
 namespace scep::crypto {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Splits on unescaped `separator`, removing the escaping backslashes; a
 // backslash and two hex digits is that byte (RFC 4514 section 2.4, as
@@ -33,8 +27,9 @@ absl::StatusOr<std::vector<std::string>> SplitUnescaped(absl::string_view text,
       if (i + 1 == text.size()) {
         return absl::InvalidArgumentError("distinguished name ends in '\\'");
       }
-      if (i + 2 < text.size() && HexValue(text[i + 1]) >= 0 && HexValue(text[i + 2]) >= 0) {
-        parts.back().push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
+      if (i + 2 < text.size() && absl::ascii_isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+          absl::ascii_isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+        parts.back().append(absl::HexStringToBytes(text.substr(i + 1, 2)));
         i += 2;
         continue;
       }
