@@ -1,5 +1,8 @@
 #include "services/gateway/ca_certificates.h"
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -38,8 +41,25 @@ absl::Status CaCertificates::Refresh(SignerClient& signer) {
                                        der.next_ca, d2i_X509, "next CA certificate"));
     set->next_ca_message = std::move(der.next_ca_message);
   }
+  for (const std::string& cert : der.previous_cas) {
+    ASSIGN_OR_RETURN(crypto::X509Ptr parsed, crypto::FromDer<crypto::X509Ptr>(
+                                                 cert, d2i_X509, "previous CA certificate"));
+    set->previous_cas.push_back(std::move(parsed));
+  }
   Set(std::move(set));
   return absl::OkStatus();
+}
+
+bool IssuedByThisCa(const CaSet& ca, X509* cert) {
+  auto issued_by = [cert](X509* issuer) {
+    const bool issued = X509_check_issued(issuer, cert) == X509_V_OK &&
+                        X509_verify(cert, X509_get0_pubkey(issuer)) == 1;
+    ERR_clear_error();
+    return issued;
+  };
+  if (issued_by(ca.ca.get())) return true;
+  return std::any_of(ca.previous_cas.begin(), ca.previous_cas.end(),
+                     [&](const crypto::X509Ptr& previous) { return issued_by(previous.get()); });
 }
 
 absl::StatusOr<std::shared_ptr<const CaSet>> CaCertificates::Get() const {
@@ -98,20 +118,24 @@ void CertificateLoader::Run(CaCertificates* certs, SignerClient* signer) {
     if (s.ok() && !loaded) {
       log_->Log(LogRecord(LogLevel::kInfo, "ca_certificates_loaded")
                     .Str("issuing_ca", name_)
-                    .Str("ca_sha256", (*certs->Get())->ca_fingerprint));
+                    .Str("ca_sha256", (*certs->Get())->ca_fingerprint)
+                    .Int("previous_cas",
+                         static_cast<int64_t>((*certs->Get())->previous_cas.size())));
       CheckProfiles((*certs->Get())->bounds);
     } else if (s.ok() && before.ok()) {
       absl::StatusOr<std::shared_ptr<const CaSet>> after = certs->Get();
       if (after.ok() && !((*before)->bounds == (*after)->bounds)) {
         CheckProfiles((*after)->bounds);
       }
-      if (after.ok() && (*before)->get_ca_cert_body != (*after)->get_ca_cert_body) {
+      if (after.ok() && ((*before)->get_ca_cert_body != (*after)->get_ca_cert_body ||
+                         (*before)->previous_cas.size() != (*after)->previous_cas.size())) {
         log_->Log(LogRecord(LogLevel::kInfo, "ca_certificates_changed")
                       .Str("issuing_ca", name_)
                       .Str("ca_sha256", (*after)->ca_fingerprint)
                       .Str("ra_serial", codec::SerialHex(X509_get0_serialNumber(
                                             (*after)->ra.get())))
-                      .Int("ca_chain", static_cast<int64_t>((*after)->chain.size())));
+                      .Int("ca_chain", static_cast<int64_t>((*after)->chain.size()))
+                      .Int("previous_cas", static_cast<int64_t>((*after)->previous_cas.size())));
       }
     }
     if (!s.ok() && !absl::IsUnavailable(s) && s.ToString() != last_error_) {

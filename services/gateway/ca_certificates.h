@@ -31,7 +31,13 @@ struct CaSet {
   std::string next_ca_message;   // the signed GetNextCACert answer
   // What the signer's issuance policy fixes for this CA.
   IssuanceBounds bounds;
+  // After a CA rollover: the CA certificates this CA replaced.
+  std::vector<crypto::X509Ptr> previous_cas;
 };
+
+// Whether `cert` was issued by the set's CA or, after a CA rollover, by a
+// CA it replaced: its issuer named and its signature verified by that key.
+bool IssuedByThisCa(const CaSet& ca, X509* cert);
 
 // Holds the current CaSet; empty until the signer has answered once.
 // Thread-safe.

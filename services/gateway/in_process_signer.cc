@@ -60,7 +60,7 @@ absl::StatusOr<CaCertificatesDer> InProcessSigner::GetCertificates() {
   if (down) return absl::UnavailableError("down");
   return CaCertificatesDer{core_->ca_certificate_der(), core_->ra_certificate_der(),
                            core_->next_ca_certificate_der(), core_->next_ca_message(),
-                           core_->ca_chain_der(), {}};
+                           core_->ca_chain_der(), {}, core_->previous_ca_der()};
 }
 
 absl::StatusOr<std::string> InProcessSigner::Decrypt(absl::string_view env) {

@@ -28,9 +28,9 @@ std::optional<PkiOutcome> PkiOperation::CheckRenewalSigner(
     const Profile& profile, const Request& req, const CaSet& ca) {
   X509* cert = req.msg.signer_certificate.get();
   // Renewal is authenticated by the current certificate: it must be ours
-  // (signed by our CA), within its validity, known and not revoked.
-  if (X509_check_issued(ca.ca.get(), cert) != X509_V_OK ||
-      X509_verify(cert, X509_get0_pubkey(ca.ca.get())) != 1) {
+  // (signed by our CA, or by one it replaced in a rollover), within its
+  // validity, known and not revoked.
+  if (!IssuedByThisCa(ca, cert)) {
     return Failure(req, FailInfo::kBadMessageCheck,
                    "renewal must be signed with a certificate issued by this CA");
   }
@@ -176,7 +176,7 @@ absl::StatusOr<bool> PkiOperation::PromotedRenewal(const Profile& profile, const
                                                    const codec::Csr& csr, const CaSet& ca) {
   if (req.msg.attributes.message_type != codec::MessageType::kPkcsReq ||
       (csr.challenge_password.has_value() && !csr.challenge_password->empty()) ||
-      X509_check_issued(ca.ca.get(), req.msg.signer_certificate.get()) != X509_V_OK) {
+      !IssuedByThisCa(ca, req.msg.signer_certificate.get())) {
     return false;
   }
   ASSIGN_OR_RETURN(std::optional<Transaction> txn,

@@ -1,5 +1,7 @@
 // CertPoll, GetCert and GetCRL (RFC 8894 sections 3.3.3 and 3.3.4).
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/codec/envelope.h"
 #include "common/codec/identifiers.h"
@@ -20,6 +22,16 @@ using redis::Transaction;
 bool NamesThisCa(const X509_NAME* issuer, const CaSet& ca) {
   return X509_NAME_cmp(issuer, X509_get_subject_name(ca.ca.get())) == 0 ||
          X509_NAME_cmp(issuer, X509_get_subject_name(ca.ra.get())) == 0;
+}
+
+// GetCert may also ask for a certificate of a CA this one replaced in a
+// rollover, by that CA's name (its certificates are still in the index).
+bool NamesThisOrPreviousCa(const X509_NAME* issuer, const CaSet& ca) {
+  return NamesThisCa(issuer, ca) ||
+         std::any_of(ca.previous_cas.begin(), ca.previous_cas.end(),
+                     [issuer](const crypto::X509Ptr& previous) {
+                       return X509_NAME_cmp(issuer, X509_get_subject_name(previous.get())) == 0;
+                     });
 }
 
 }  // namespace
@@ -106,7 +118,7 @@ PkiOutcome PkiOperation::HandleGetCert(const Profile& profile, Request& req,
     return Failure(req, FailInfo::kBadMessageCheck,
                    "GetCert content is not an IssuerAndSerialNumber");
   }
-  if (!NamesThisCa(ids->issuer.get(), ca)) {
+  if (!NamesThisOrPreviousCa(ids->issuer.get(), ca)) {
     return Failure(req, FailInfo::kBadCertId, "issuer is not this CA");
   }
   absl::StatusOr<std::optional<redis::CertificateRecord>> record =

@@ -300,5 +300,55 @@ TEST_F(PkiMessagesTest, RenewalReindexRecordsACertificateRedisLost) {
 }
 
 
+// After a CA rollover the gateway's CA is another one; the certificates
+// the CA it replaced issued still authenticate a renewal (and GetCert) once
+// the signer publishes that CA as previous (ca-previous.pem), and only then.
+TEST_F(PkiMessagesTest, CertificateOfThePreviousCaRenewsAfterARollover) {
+  Identity old_id = Enroll("rolled-over", "tid-ro1");
+  crypto::EvpPkeyPtr next_key(EVP_RSA_gen(2048));
+  auto rolled_over = [&](bool previous_published) {
+    std::shared_ptr<const CaSet> current = certs_.Get().value();
+    auto set = std::make_shared<CaSet>();
+    set->ca = codec::SelfSignedCertificate(next_key.get(), "Next CA").value();
+    set->ra.reset(X509_dup(current->ra.get()));
+    if (previous_published) set->previous_cas.emplace_back(X509_dup(ca_.get()));
+    certs_.Set(std::move(set));
+  };
+  const std::string by_old_ca =
+      codec::EncodeIssuerAndSerial(X509_get_subject_name(ca_.get()),
+                                   X509_get0_serialNumber(old_id.cert.get()))
+          .value();
+  rolled_over(false);
+  crypto::EvpPkeyPtr new_key(EVP_RSA_gen(2048));
+  codec::ScepAttributes refused = Attributes(Post(Message(
+      old_id, MessageType::kRenewalReq, "tid-ro2", Csr(new_key.get(), "rolled-over", ""))));
+  EXPECT_EQ(refused.fail_info, FailInfo::kBadMessageCheck);
+  EXPECT_EQ(Attributes(Post(Message(old_id, MessageType::kGetCert, "tid-ro3", by_old_ca)))
+                .fail_info,
+            FailInfo::kBadCertId);
+  rolled_over(true);
+  for (MessageType type : {MessageType::kRenewalReq, MessageType::kPkcsReq}) {
+    const std::string tid = type == MessageType::kPkcsReq ? "tid-ro5" : "tid-ro4";
+    codec::OpenedCertRep rep = Open(
+        Post(Message(old_id, type, tid, Csr(new_key.get(), "rolled-over", ""))), old_id);
+    ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess)
+        << tid << ": " << rep.message.attributes.fail_info_text.value_or("");
+    ASSERT_EQ(rep.certificates.size(), 1u);
+    EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(rep.certificates[0].get()), new_key.get()), 1);
+  }
+  codec::OpenedCertRep got =
+      Open(Post(Message(old_id, MessageType::kGetCert, "tid-ro6", by_old_ca)), old_id);
+  ASSERT_EQ(got.message.attributes.pki_status, PkiStatus::kSuccess)
+      << got.message.attributes.fail_info_text.value_or("");
+  ASSERT_EQ(got.certificates.size(), 1u);
+  EXPECT_EQ(X509_cmp(got.certificates[0].get(), old_id.cert.get()), 0);
+  // A certificate of neither CA still does not renew.
+  Identity stranger = NewDevice("rolled-over");
+  EXPECT_EQ(Attributes(Post(Message(stranger, MessageType::kRenewalReq, "tid-ro7",
+                                    Csr(new_key.get(), "rolled-over", ""))))
+                .fail_info,
+            FailInfo::kBadMessageCheck);
+}
+
 }  // namespace
 }  // namespace scep::gateway

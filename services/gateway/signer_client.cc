@@ -178,7 +178,8 @@ class GrpcSignerClient final : public SignerClient {
         {static_cast<int>(bounds.max_validity_days()),
          {bounds.allowed_key_usage().begin(), bounds.allowed_key_usage().end()},
          {bounds.allowed_extended_key_usage().begin(), bounds.allowed_extended_key_usage().end()},
-         {bounds.allowed_digests().begin(), bounds.allowed_digests().end()}}};
+         {bounds.allowed_digests().begin(), bounds.allowed_digests().end()}},
+        {resp.previous_ca_certificates().begin(), resp.previous_ca_certificates().end()}};
   }
 
   absl::StatusOr<std::string> Decrypt(absl::string_view enveloped) override {

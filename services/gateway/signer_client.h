@@ -31,6 +31,8 @@ struct CaCertificatesDer {
   std::string next_ca_message;  // GetNextCACert answer, RA-signed
   std::vector<std::string> ca_chain;  // DER, above the CA up to the root
   IssuanceBounds bounds;
+  // DER each: the CA certificates this CA replaced in a rollover.
+  std::vector<std::string> previous_cas;
 };
 
 // What the CA key signs for one certificate: the CSR plus the profile's

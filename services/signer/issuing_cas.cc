@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/codec/csr.h"
 #include "common/crypto/ca_chain.h"
 #include "common/crypto/der.h"
 #include "common/crypto/pem.h"
@@ -92,6 +93,29 @@ absl::StatusOr<IssuingCas> OpenIssuingCas(const std::vector<IssuingCaFiles>& ca_
       if (!chain.ok()) return Named(files, chain.status());
       options.ca_chain = *std::move(chain);
     }
+    // After a CA rollover: the CA certificates this one replaced
+    // (ca-previous.pem beside it, one or more), whose certificates still
+    // authenticate renewals (README "CA rollover").
+    const std::string previous_path =
+        (std::filesystem::path(files.ca_cert).parent_path() / "ca-previous.pem").string();
+    std::error_code no_previous;
+    if (std::filesystem::exists(previous_path, no_previous)) {
+      absl::StatusOr<std::vector<crypto::X509Ptr>> previous =
+          crypto::LoadCertificateChainFile(previous_path);
+      if (!previous.ok()) return Named(files, previous.status());
+      options.previous_ca_certificates = *std::move(previous);
+    }
+    std::vector<LogRecord> previous_cas;  // logged once the core accepted them
+    for (const crypto::X509Ptr& cert : options.previous_ca_certificates) {
+      previous_cas.push_back(
+          LogRecord(LogLevel::kInfo, "previous_ca_accepted")
+              .Str("ca", files.name.empty() ? "default" : files.name)
+              .Str("certificate", previous_path)
+              .Str("subject", codec::SubjectUtf8Text(X509_get_subject_name(cert.get())))
+              .Str("sha256", crypto::Sha256Fingerprint(cert.get()))
+              .Str("not_after", Rfc3339(absl::FromUnixSeconds(
+                                    crypto::UnixSeconds(X509_get0_notAfter(cert.get()))))));
+    }
     const size_t chain_length = options.ca_chain.size();
     const std::string ca_name = files.name.empty() ? "default" : files.name;
     for (const auto& [role, cert] :
@@ -153,6 +177,7 @@ absl::StatusOr<IssuingCas> OpenIssuingCas(const std::vector<IssuingCaFiles>& ca_
                   .Str("not_after", Rfc3339((*previous)->not_after))
                   .Str("key", (*previous)->key));
     }
+    for (const LogRecord& line : previous_cas) log.Log(line);
     out.by_name.emplace(files.name, core->get());
     out.cores.push_back(*std::move(core));
     log.Log(LogRecord(LogLevel::kInfo, "issuing_ca")

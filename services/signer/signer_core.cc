@@ -1,6 +1,7 @@
 #include "services/signer/signer_core.h"
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
@@ -59,6 +60,17 @@ absl::StatusOr<std::unique_ptr<SignerCore>> SignerCore::New(
       ASSIGN_OR_RETURN(std::string der, crypto::ToDer(cert.get(), i2d_X509));
       core->ca_chain_der_.push_back(std::move(der));
     }
+  }
+  for (const crypto::X509Ptr& cert : core->options_.previous_ca_certificates) {
+    if (X509_check_ca(cert.get()) == 0) {
+      return absl::InvalidArgumentError("a previous CA certificate is not a CA certificate");
+    }
+    ASSIGN_OR_RETURN(std::string der, crypto::ToDer(cert.get(), i2d_X509));
+    if (der == core->ca_der_) {
+      return absl::InvalidArgumentError(
+          "a previous CA certificate is the current CA certificate");
+    }
+    core->previous_ca_der_.push_back(std::move(der));
   }
   return core;
 }

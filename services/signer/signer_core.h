@@ -32,6 +32,11 @@ struct SignerOptions {
   // above the CA certificate, its issuer first, up to the self-signed root.
   // New() refuses a chain the CA certificate does not verify under.
   std::vector<crypto::X509Ptr> ca_chain;
+  // After a CA rollover: the CA certificates this one replaced, published
+  // to gateways so that the certificates they issued still authenticate a
+  // renewal. New() refuses one that is not a CA certificate or is the
+  // current CA certificate.
+  std::vector<crypto::X509Ptr> previous_ca_certificates;
   // Bounds on what the CA key signs (scep-signer --issuance_policy); the
   // built-in rules apply even when unconfigured.
   IssuancePolicy issuance_policy;
@@ -127,6 +132,8 @@ class SignerCore {
   const std::string& next_ca_certificate_der() const { return next_ca_der_; }
   // DER of SignerOptions::ca_chain; empty for a root CA.
   const std::vector<std::string>& ca_chain_der() const { return ca_chain_der_; }
+  // DER of SignerOptions::previous_ca_certificates; empty: none.
+  const std::vector<std::string>& previous_ca_der() const { return previous_ca_der_; }
   // The GetNextCACert answer (RFC 8894 section 4.7.1), RA-signed at start-up.
   const std::string& next_ca_message() const { return next_ca_message_; }
 
@@ -149,6 +156,7 @@ class SignerCore {
   std::string next_ca_der_;
   std::string next_ca_message_;
   std::vector<std::string> ca_chain_der_;
+  std::vector<std::string> previous_ca_der_;
 };
 
 }  // namespace scep::signer

@@ -139,5 +139,42 @@ TEST(SignerCoreTest, NextCaMessageCarriesTheNextRaWhenTheNextCaIssuedIt) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// After a CA rollover the CA certificates the CA replaced are published
+// (GetCertificates), so that their certificates still renew; an RA
+// certificate or the current CA certificate is refused at start.
+TEST(SignerCoreTest, PreviousCaCertificatesArePublishedAndChecked) {
+  auto core_with = [](crypto::X509Ptr previous) {
+    SignerOptions options;
+    options.previous_ca_certificates.push_back(std::move(previous));
+    return SignerCore::New(std::move(options), Key("ca.key"), Cert("ca.pem"), Key("ra.key"),
+                           Cert("ra.pem"));
+  };
+  crypto::EvpPkeyPtr old_key(EVP_RSA_gen(2048));
+  crypto::X509Ptr old_ca(X509_dup(Cert("ca.pem").get()));
+  X509_NAME* name = X509_get_subject_name(old_ca.get());
+  ASSERT_EQ(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
+                                       reinterpret_cast<const unsigned char*>("Before"), -1,
+                                       -1, 0),
+            1);
+  ASSERT_EQ(X509_set_issuer_name(old_ca.get(), name), 1);
+  ASSERT_EQ(X509_set_pubkey(old_ca.get(), old_key.get()), 1);
+  ASSERT_GT(X509_sign(old_ca.get(), old_key.get(), EVP_sha256()), 0);
+  absl::StatusOr<std::unique_ptr<SignerCore>> core = core_with(crypto::X509Ptr(X509_dup(old_ca.get())));
+  ASSERT_TRUE(core.ok()) << core.status();
+  ASSERT_EQ((*core)->previous_ca_der().size(), 1u);
+  EXPECT_EQ(X509_cmp(ParseCert((*core)->previous_ca_der()[0]).get(), old_ca.get()), 0);
+  EXPECT_TRUE(SignerCore::New(SignerOptions{}, Key("ca.key"), Cert("ca.pem"), Key("ra.key"),
+                              Cert("ra.pem"))
+                  .value()
+                  ->previous_ca_der()
+                  .empty());
+  absl::StatusOr<std::unique_ptr<SignerCore>> not_a_ca = core_with(Cert("ra.pem"));
+  EXPECT_EQ(not_a_ca.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(not_a_ca.status().message(), "not a CA certificate"));
+  absl::StatusOr<std::unique_ptr<SignerCore>> current = core_with(Cert("ca.pem"));
+  EXPECT_EQ(current.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(current.status().message(), "is the current CA"));
+}
+
 }  // namespace
 }  // namespace scep::signer::testing

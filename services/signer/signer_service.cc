@@ -88,6 +88,9 @@ grpc::ServerUnaryReactor* SignerService::GetCertificates(
   response->set_next_ca_certificate(core->next_ca_certificate_der());
   response->set_next_ca_message(core->next_ca_message());
   for (const std::string& der : core->ca_chain_der()) response->add_ca_chain(der);
+  for (const std::string& der : core->previous_ca_der()) {
+    response->add_previous_ca_certificates(der);
+  }
   const IssuancePolicy& policy = core->issuance_policy();
   v1::IssuanceBounds* bounds = response->mutable_issuance_bounds();
   bounds->set_max_validity_days(static_cast<uint32_t>(policy.max_validity_days));

@@ -916,12 +916,16 @@ class StaticRender(unittest.TestCase):
         self.assertRegex(pki, r"path: \{\{ \.name \}\}/ra-previous\.pem\n")
         self.assertRegex(pki, r"- key: ca-chain\.pem\n\s+path: ca-chain\.pem\n")
         self.assertRegex(pki, r"path: \{\{ \.name \}\}/ca-chain\.pem\n")
+        self.assertRegex(pki, r"- key: ca-previous\.pem\n\s+path: ca-previous\.pem\n")
+        self.assertRegex(pki, r"path: \{\{ \.name \}\}/ca-previous\.pem\n")
         self.assertRegex(pki, r"path: \{\{ \.name \}\}/ra-key-previous\.pem\n")
         self.assertEqual(pki.count("optional: true"), 2)
         configmap = read_template("pki-configmap.yaml")
         self.assertIn("ra-previous.pem: |", configmap)
         self.assertIn("{{ .name }}-ra-previous.pem: |", configmap)
         self.assertIn("ca-chain.pem: |", configmap)
+        self.assertIn("ca-previous.pem: |", configmap)
+        self.assertIn("{{ .name }}-ca-previous.pem: |", configmap)
 
     def test_selectors_match_workloads(self):
         components = workload_components()
@@ -1400,9 +1404,10 @@ class Helm(unittest.TestCase):
                 self.assertEqual(
                     sorted(i["path"] for s in optional
                            for i in (s.get("secret") or s.get("configMap"))["items"]),
-                    ["ca-chain.pem", "ra-key-previous.pem", "ra-previous.pem",
-                     "wifi/ca-chain.pem", "wifi/ra-key-previous.pem", "wifi/ra-previous.pem"],
-                    "only the previous RA files and CA chains are optional")
+                    ["ca-chain.pem", "ca-previous.pem", "ra-key-previous.pem",
+                     "ra-previous.pem", "wifi/ca-chain.pem", "wifi/ca-previous.pem",
+                     "wifi/ra-key-previous.pem", "wifi/ra-previous.pem"],
+                    "only the previous RA and CA files and CA chains are optional")
 
     def signer_pod(self, *args):
         """Renders the chart with `args`, checks it, and returns the signer's
