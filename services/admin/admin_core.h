@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/codec/csr.h"
 #include "common/metrics/json_log.h"
 #include "common/redis/certificate_index.h"
 #include "common/redis/enrollment_store.h"
@@ -47,6 +48,12 @@ struct AdminDeps {
   // completion when `transactions` QueuesNotices(), here otherwise).
   redis::NoticeOutbox* notices = nullptr;
 };
+
+// What Enroll keys a request_id by: SHA-256 (hex) of what the CSR's
+// signature covers (subject, key, attributes and requested extensions), so
+// the same request signed again (an ECDSA signature differs every time)
+// is a retry and one with other SANs is not.
+absl::StatusOr<std::string> RequestIdFingerprint(const codec::Csr& csr);
 
 struct AdminOptions {
   // How long CertPoll and retransmissions get an approved certificate
@@ -138,6 +145,17 @@ class AdminCore {
   void Audit(metrics::LogRecord record) const;
   absl::StatusOr<const gateway::Profile*> FindProfile(absl::string_view name,
                                                       absl::StatusCode missing) const;
+  // Approving and rejecting one request exclude each other, and a second
+  // approval, while one of them acts: a claim of their own on the request
+  // in the enrollment store, held for AdminOptions::enroll_claim_ttl at
+  // most. Unavailable while another holds it.
+  absl::Status LockDecision(absl::string_view profile, absl::string_view transaction_id);
+  void UnlockDecision(absl::string_view profile, absl::string_view transaction_id);
+  // Marks ISSUED an APPROVED request whose transaction an approval already
+  // completed (it failed before marking the request): the serial from the
+  // transaction's certificate.
+  absl::Status FinishIssued(const gateway::Profile& profile,
+                            const redis::ApprovalRequest& request, const std::string& actor);
   // Issues an APPROVED request and marks it ISSUED.
   absl::StatusOr<v1::ApproveRequestResponse> IssueApproved(
       const gateway::Profile& profile, const redis::ApprovalRequest& request,

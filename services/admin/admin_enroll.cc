@@ -1,6 +1,7 @@
 // AdminCore::Enroll: a certificate for a CSR under a profile's policy,
 // without SCEP, safe to retry with an idempotency key (request_id).
 
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include <optional>
@@ -8,11 +9,13 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/codec/csr.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
+#include "common/crypto/ssl_error.h"
 #include "services/admin/admin_core.h"
 
 namespace scep::admin {
@@ -41,6 +44,20 @@ std::string EnrollScope(const gateway::Profile& profile) {
 
 }  // namespace
 
+absl::StatusOr<std::string> RequestIdFingerprint(const codec::Csr& csr) {
+  unsigned char* info = nullptr;
+  const int info_len = i2d_re_X509_REQ_tbs(csr.request.get(), &info);
+  if (info_len <= 0) return crypto::SslInternal("encoding the CSR");
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  const int hashed = EVP_Digest(info, static_cast<size_t>(info_len), md, &md_len,
+                                EVP_sha256(), nullptr);
+  OPENSSL_free(info);
+  if (hashed != 1) return crypto::SslInternal("hashing the CSR");
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(md), md_len));
+}
+
 absl::StatusOr<v1::EnrollResponse> AdminCore::Enroll(const v1::EnrollRequest& request,
                                                      const std::string& actor) {
   if (request.profile().empty()) return absl::InvalidArgumentError("profile is required");
@@ -53,18 +70,29 @@ absl::StatusOr<v1::EnrollResponse> AdminCore::Enroll(const v1::EnrollRequest& re
         absl::StrCat("csr: ", csr.status().message()));
   }
   ASSIGN_OR_RETURN(AdminCaDeps ca, CaOf(*profile));
+  // The profile's policy refusing the CSR is bad input, not a denied caller.
+  auto issue = [&]() -> absl::StatusOr<std::string> {
+    absl::StatusOr<std::string> issued = ca.issuer->Issue(*profile, *csr);
+    if (absl::IsPermissionDenied(issued.status())) {
+      return absl::InvalidArgumentError(issued.status().message());
+    }
+    return issued;
+  };
   if (request.request_id().empty()) {
-    ASSIGN_OR_RETURN(std::string certificate, ca.issuer->Issue(*profile, *csr));
+    ASSIGN_OR_RETURN(std::string certificate, issue());
     return Enrolled(*profile, std::move(certificate), request.request_id(), actor,
                     /*repeated=*/false);
   }
 
   const std::string scope = EnrollScope(*profile);
   const std::string& id = request.request_id();
+  // The whole CSR, not only its subject and key (Csr::fingerprint): the
+  // same request_id with other SANs or extensions is another request.
+  ASSIGN_OR_RETURN(const std::string fingerprint, RequestIdFingerprint(*csr));
   ASSIGN_OR_RETURN(Transaction txn,
-                   deps_.transactions->ClaimTransaction(scope, id, csr->fingerprint,
+                   deps_.transactions->ClaimTransaction(scope, id, fingerprint,
                                                         options_.enroll_claim_ttl));
-  if (txn.fingerprint != csr->fingerprint) {
+  if (txn.fingerprint != fingerprint) {
     return absl::AlreadyExistsError("request_id was used for another CSR");
   }
   switch (txn.state) {
@@ -82,10 +110,10 @@ absl::StatusOr<v1::EnrollResponse> AdminCore::Enroll(const v1::EnrollRequest& re
     case Transaction::State::kClaimed:
       break;
   }
-  absl::StatusOr<std::string> certificate = ca.issuer->Issue(*profile, *csr);
+  absl::StatusOr<std::string> certificate = issue();
   if (!certificate.ok()) {
     // Nothing issued: a retry with this request_id may issue.
-    (void)deps_.transactions->ReleaseTransaction(scope, id, csr->fingerprint);
+    (void)deps_.transactions->ReleaseTransaction(scope, id, fingerprint);
     return certificate.status();
   }
   ASSIGN_OR_RETURN(crypto::X509Ptr cert, crypto::FromDer<crypto::X509Ptr>(
@@ -94,7 +122,7 @@ absl::StatusOr<v1::EnrollResponse> AdminCore::Enroll(const v1::EnrollRequest& re
   // serial only. The store journals the write when Redis is unreachable; a
   // certificate signed is handed out then.
   absl::Status stored = deps_.transactions->CompleteIndexedTransaction(
-      scope, id, csr->fingerprint, *certificate,
+      scope, id, fingerprint, *certificate,
       codec::SerialHex(X509_get0_serialNumber(cert.get())), options_.issued_ttl);
   if (absl::IsFailedPrecondition(stored)) {
     // This call stalled past its claim and a repeat issued meanwhile: one

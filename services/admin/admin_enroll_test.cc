@@ -12,6 +12,10 @@
 namespace scep::admin::testing {
 namespace {
 
+std::string RequestIdFingerprintOf(const std::string& csr_der) {
+  return RequestIdFingerprint(codec::ParseCsr(csr_der).value()).value();
+}
+
 TEST_F(AdminCoreTest, EnrollWithARequestIdIssuesOnceWhateverTheRetries) {
   v1::EnrollRequest enroll;
   enroll.set_profile("default");
@@ -74,8 +78,7 @@ TEST_F(AdminCoreTest, EnrollRepeatedWhileTheFirstIsIssuingIsUnavailable) {
   // Another gateway pod holds the request_id, issuing right now.
   ASSERT_EQ(transactions_
                 ->ClaimTransaction("admin.default", "in-flight",
-                                   codec::ParseCsr(enroll.csr()).value().fingerprint,
-                                   absl::Hours(1))
+                                   RequestIdFingerprintOf(enroll.csr()), absl::Hours(1))
                 ->state,
             Transaction::State::kClaimed);
   const int before = signer_.issued.load();
@@ -88,7 +91,7 @@ TEST_F(AdminCoreTest, EnrollThatLostItsClaimWhileIssuingReturnsTheRecordedCertif
   enroll.set_profile("default");
   enroll.set_csr(Csr("build-agent-4"));
   enroll.set_request_id("stalled");
-  const std::string fp = codec::ParseCsr(enroll.csr()).value().fingerprint;
+  const std::string fp = RequestIdFingerprintOf(enroll.csr());
   // Issued first by a repeat on another pod, while this call was issuing.
   v1::EnrollRequest first = enroll;
   first.clear_request_id();

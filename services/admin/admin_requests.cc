@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -163,7 +164,10 @@ absl::StatusOr<v1::ListRequestsResponse> AdminCore::ListRequests(
     out->set_actor(r.actor);
     out->set_created_unix(absl::ToUnixSeconds(r.created));
     out->set_updated_unix(absl::ToUnixSeconds(r.updated));
-    out->set_csr(r.csr);
+    // A static shared challenge is inside the CSR: it leaves the gateway
+    // only where the profile's notices carry CSRs too (notify.csr).
+    const gateway::Profile* of = deps_.profiles->Find(r.profile);
+    if (of != nullptr && of->notice_csr) out->set_csr(r.csr);
   }
   response.set_next_page_token(page.next_page_token);
   return response;
@@ -174,6 +178,8 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::ApproveRequest(
   RETURN_IF_ERROR(RequireTransaction(request.profile(), request.transaction_id()));
   ASSIGN_OR_RETURN(const gateway::Profile* profile,
                    FindProfile(request.profile(), absl::StatusCode::kNotFound));
+  RETURN_IF_ERROR(LockDecision(profile->name, request.transaction_id()));
+  absl::Cleanup unlock = [&] { UnlockDecision(profile->name, request.transaction_id()); };
   ASSIGN_OR_RETURN(std::optional<ApprovalRequest> stored,
                    deps_.requests->Get(profile->name, request.transaction_id()));
   if (!stored.has_value()) return absl::NotFoundError("no such request (or it expired)");
@@ -200,7 +206,61 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::ApproveRequest(
     case Status::kApproved:
       break;  // an earlier issuance failed: retry it
   }
-  return IssueApproved(*profile, *stored, actor);
+  absl::StatusOr<v1::ApproveRequestResponse> issued = IssueApproved(*profile, *stored, actor);
+  // The profile's policy refused the stored request (changed since it was
+  // parked): the request's state, not the caller's right.
+  if (absl::IsPermissionDenied(issued.status())) {
+    return absl::FailedPreconditionError(issued.status().message());
+  }
+  return issued;
+}
+
+namespace {
+
+// The scope of the decision claims (LockDecision): profile names are
+// [a-z0-9-_], so it never meets a device's transaction or Enroll's.
+std::string DecisionScope(absl::string_view profile) {
+  return absl::StrCat("decide.", profile);
+}
+
+constexpr absl::string_view kDecisionHolder = "decision";
+
+}  // namespace
+
+absl::Status AdminCore::LockDecision(absl::string_view profile,
+                                     absl::string_view transaction_id) {
+  ASSIGN_OR_RETURN(redis::Transaction claim,
+                   deps_.transactions->ClaimTransaction(DecisionScope(profile), transaction_id,
+                                                        kDecisionHolder,
+                                                        options_.enroll_claim_ttl));
+  if (claim.state == redis::Transaction::State::kClaimed) return absl::OkStatus();
+  return absl::UnavailableError(
+      "another approval or rejection of this request is in progress; retry later");
+}
+
+void AdminCore::UnlockDecision(absl::string_view profile, absl::string_view transaction_id) {
+  // Should this fail (Redis down), the claim ends with its lease.
+  (void)deps_.transactions->ReleaseTransaction(DecisionScope(profile), transaction_id,
+                                               kDecisionHolder);
+}
+
+absl::Status AdminCore::FinishIssued(const gateway::Profile& profile,
+                                     const ApprovalRequest& request, const std::string& actor) {
+  ASSIGN_OR_RETURN(std::optional<redis::Transaction> transaction,
+                   deps_.transactions->GetTransaction(profile.name, request.transaction_id));
+  if (!transaction.has_value() || transaction->state != redis::Transaction::State::kIssued ||
+      transaction->certificate.empty()) {
+    return absl::OkStatus();  // nothing to finish
+  }
+  ASSIGN_OR_RETURN(crypto::X509Ptr cert, crypto::FromDer<crypto::X509Ptr>(
+                                             transaction->certificate, d2i_X509, "certificate"));
+  const std::string serial = codec::SerialHex(X509_get0_serialNumber(cert.get()));
+  RETURN_IF_ERROR(Raced(deps_.requests->Transition(profile.name, request.transaction_id,
+                                                   Status::kApproved, Status::kIssued,
+                                                   actor, serial)));
+  Audit(Transition("issue", request, actor, Status::kApproved, Status::kIssued)
+            .Str("serial", serial));
+  return absl::OkStatus();
 }
 
 namespace {
@@ -255,9 +315,29 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::IssueApproved(
     if (notify && deps_.transactions->QueuesNotices()) {
       to_queue = {&notice, options_.notice_queue_max};
     }
-    RETURN_IF_ERROR(deps_.transactions->CompleteIndexedTransaction(
+    absl::Status completed = deps_.transactions->CompleteIndexedTransaction(
         profile.name, request.transaction_id, request.fingerprint, certificate, serial,
-        options_.issued_ttl, to_queue));
+        options_.issued_ttl, to_queue);
+    if (absl::IsFailedPrecondition(completed)) {
+      // Rejected (or issued by another approval) while this call signed,
+      // which only happens when it outlived its decision claim: nobody gets
+      // this certificate, so it must not stay valid.
+      constexpr int kCessationOfOperation = 5;
+      absl::Status revoked = deps_.index->Revoke(serial, kCessationOfOperation, absl::Now());
+      Audit(LogRecord(LogLevel::kWarning, "audit")
+                .Str("action", "revoke_unused")
+                .Str("actor", actor)
+                .Str("profile", profile.name)
+                .Str("transaction_id", request.transaction_id)
+                .Str("serial", serial)
+                .Int("reason", kCessationOfOperation)
+                .Str("error", revoked.ok() ? "" : std::string(revoked.message())));
+      return absl::AbortedError(absl::StrCat(
+          "the request changed while its certificate was issued (", completed.message(),
+          "); that certificate was ", revoked.ok() ? "revoked" : "NOT revoked: revoke ",
+          revoked.ok() ? "" : serial));
+    }
+    RETURN_IF_ERROR(completed);
     if (notify && to_queue.notice == nullptr && deps_.notices != nullptr) {
       RETURN_IF_ERROR(deps_.notices->Add(notice));
     }
@@ -276,19 +356,36 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::IssueApproved(
 absl::StatusOr<v1::RejectRequestResponse> AdminCore::RejectRequest(
     const v1::RejectRequestRequest& request, const std::string& actor) {
   RETURN_IF_ERROR(RequireTransaction(request.profile(), request.transaction_id()));
+  RETURN_IF_ERROR(LockDecision(request.profile(), request.transaction_id()));
+  absl::Cleanup unlock = [&] { UnlockDecision(request.profile(), request.transaction_id()); };
   ASSIGN_OR_RETURN(std::optional<ApprovalRequest> stored,
                    deps_.requests->Get(request.profile(), request.transaction_id()));
   if (!stored.has_value()) return absl::NotFoundError("no such request (or it expired)");
-  if (stored->status == Status::kIssued) {
-    return absl::FailedPreconditionError(
-        "the request was issued already; revoke its certificate instead");
+  constexpr absl::string_view kIssuedAlready =
+      "the request was issued already; revoke its certificate instead";
+  if (stored->status == Status::kIssued) return absl::FailedPreconditionError(kIssuedAlready);
+  const gateway::Profile* profile = deps_.profiles->Find(stored->profile);
+  const absl::Duration ttl =
+      profile != nullptr ? profile->approval_ttl : gateway::Profile().approval_ttl;
+  // The transaction first: it decides (atomically) whether the device gets
+  // a certificate. Also repeated on a second call, so a rejection whose
+  // request update failed (Redis down) is completed by calling again.
+  absl::Status rejected =
+      deps_.transactions->RejectTransaction(stored->profile, stored->transaction_id, ttl);
+  if (absl::IsFailedPrecondition(rejected)) {
+    // An approval completed the transaction and failed before marking the
+    // request: the device gets that certificate; the request says so.
+    if (profile != nullptr && stored->status == Status::kApproved) {
+      RETURN_IF_ERROR(FinishIssued(*profile, *stored, actor));
+    }
+    return absl::FailedPreconditionError(kIssuedAlready);
   }
+  if (!rejected.ok() && !absl::IsNotFound(rejected)) return rejected;
   if (stored->status != Status::kRejected) {
-    // Queued first: should the transition then fail, a retry queues it
+    // Queued before the transition: should that fail, a retry queues it
     // again (at least once), never not at all.
-    const gateway::Profile* notifying = deps_.profiles->Find(stored->profile);
-    if (notifying != nullptr && notifying->notice_failed && deps_.notices != nullptr) {
-      redis::Notice notice = ApprovalNotice(*notifying, *stored, redis::Notice::Event::kFailed);
+    if (profile != nullptr && profile->notice_failed && deps_.notices != nullptr) {
+      redis::Notice notice = ApprovalNotice(*profile, *stored, redis::Notice::Event::kFailed);
       notice.fail_info = "badRequest";
       notice.fail_info_text = "the request was rejected";
       RETURN_IF_ERROR(deps_.notices->Add(notice));
@@ -299,14 +396,6 @@ absl::StatusOr<v1::RejectRequestResponse> AdminCore::RejectRequest(
     Audit(Transition("reject", *stored, actor, stored->status, Status::kRejected)
               .Str("reason", request.reason()));
   }
-  // Repeated on a second call, so a rejection whose transaction update
-  // failed (Redis down) can be completed by calling again.
-  const gateway::Profile* profile = deps_.profiles->Find(stored->profile);
-  const absl::Duration ttl =
-      profile != nullptr ? profile->approval_ttl : gateway::Profile().approval_ttl;
-  absl::Status rejected =
-      deps_.transactions->RejectTransaction(stored->profile, stored->transaction_id, ttl);
-  if (!rejected.ok() && !absl::IsNotFound(rejected)) return rejected;
   return v1::RejectRequestResponse();
 }
 

@@ -1,7 +1,11 @@
 #include "services/admin/admin_service.h"
 
+#include <chrono>
 #include <utility>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/rpc/call_deadline.h"
 #include "common/rpc/status_convert.h"
 
 namespace scep::admin {
@@ -24,8 +28,21 @@ grpc::ServerUnaryReactor* AdminService::Run(
     reactor->Finish(rpc::ToGrpcStatus(actor.status()));
     return reactor;
   }
+  // The caller's deadline: a call still queued when it passes is not
+  // served at all (nothing done behind the back of a caller that gave up),
+  // and the signer calls made for it end no later (rpc::ScopedCallDeadline).
+  const absl::Time deadline = context->deadline() == std::chrono::system_clock::time_point::max()
+                                  ? absl::InfiniteFuture()
+                                  : absl::FromChrono(context->deadline());
   const bool queued = pool_.TryPost(
-      [this, reactor, request, response, operation, actor = *std::move(actor)] {
+      [this, reactor, request, response, operation, deadline, actor = *std::move(actor)] {
+        if (absl::Now() >= deadline) {
+          reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                       "the call's deadline passed before it was served; "
+                                       "nothing was done"));
+          return;
+        }
+        rpc::ScopedCallDeadline within(deadline);
         absl::StatusOr<Response> result = (core_->*operation)(*request, actor);
         if (result.ok()) *response = *std::move(result);
         reactor->Finish(rpc::ToGrpcStatus(result.status()));

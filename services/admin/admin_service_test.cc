@@ -1,12 +1,21 @@
 #include <grpcpp/grpcpp.h>
 
+#include <openssl/evp.h>
+
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "common/codec/client.h"
+#include "common/redis/memory_certificate_index.h"
+#include "common/redis/memory_enrollment_store.h"
+#include "common/rpc/call_deadline.h"
 #include "gtest/gtest.h"
 #include "scep/admin/v1/admin.grpc.pb.h"
 #include "services/admin/admin_auth.h"
@@ -171,6 +180,85 @@ TEST_F(AdminServerTest, CallsWithoutTheTokenAreUnauthenticated) {
   ASSERT_EQ(response.profiles_size(), 1);
   EXPECT_EQ(response.profiles(0).name(), "default");
   EXPECT_FALSE(response.profiles(0).ca_certificate().empty());
+}
+
+// A caller that gave up is not served behind its back: a call still queued
+// when its deadline passes does nothing (before, it issued a certificate
+// nobody received, and the caller's retry issued another).
+TEST(AdminServerDeadlineTest, ACallQueuedPastItsDeadlineIsNotServed) {
+  gateway::testing::InProcessSigner signer;
+  gateway::CaCertificates ca;
+  ASSERT_TRUE(ca.Refresh(signer).ok());
+  gateway::Profile profile;
+  profile.challenge = "unused";
+  std::unique_ptr<gateway::ProfileSet> profiles = gateway::ProfileSet::New({profile}).value();
+  redis::MemoryCertificateIndex index;
+  std::unique_ptr<redis::MemoryEnrollmentStore> transactions =
+      redis::MemoryEnrollmentStore::New();
+  gateway::ProfileIssuer issuer(&signer, &index);
+  AdminDeps deps;
+  deps.profiles = profiles.get();
+  deps.ca = &ca;
+  deps.index = &index;
+  deps.transactions = transactions.get();
+  deps.signer = &signer;
+  deps.issuer = &issuer;
+  AdminServerOptions options;
+  options.port = 0;
+  options.workers = 1;
+  options.token_file = WriteFile("token", kToken);
+  std::unique_ptr<AdminServer> server = AdminServer::Start(options, {}, deps).value();
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials());
+  auto enroll = [&](const std::string& cn, std::chrono::milliseconds deadline) {
+    crypto::EvpPkeyPtr key(EVP_EC_gen("P-256"));
+    codec::CsrSpec spec;
+    spec.common_name = cn;
+    v1::EnrollRequest request;
+    request.set_profile("default");
+    request.set_csr(codec::BuildCsr(key.get(), spec).value());
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", std::string("Bearer ") + kToken);
+    context.set_deadline(std::chrono::system_clock::now() + deadline);
+    v1::EnrollResponse response;
+    return v1::Admin::NewStub(channel)->Enroll(&context, request, &response);
+  };
+  // The first call holds the only worker for a while (a slow HSM).
+  std::atomic<bool> slow{true};
+  std::atomic<bool> issuing{false};
+  signer.before_issue = [&] {
+    if (!slow.exchange(false)) return;
+    issuing = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  };
+  std::thread first([&] { EXPECT_TRUE(enroll("first", std::chrono::seconds(30)).ok()); });
+  for (int i = 0; i < 1000 && !issuing; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(issuing);
+  EXPECT_EQ(enroll("gave-up", std::chrono::milliseconds(300)).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  first.join();
+  // Served after the queued one: by then the worker has skipped it.
+  EXPECT_TRUE(enroll("later", std::chrono::seconds(30)).ok());
+  EXPECT_EQ(signer.issued.load(), 2);
+}
+
+TEST(ScopedCallDeadlineTest, DownstreamCallsEndWithinTheCallersDeadline) {
+  const absl::Time now = absl::Now();
+  EXPECT_EQ(rpc::CallDeadline(), absl::InfiniteFuture());
+  EXPECT_EQ(rpc::WithinCallDeadline(now + absl::Seconds(5)), now + absl::Seconds(5));
+  {
+    rpc::ScopedCallDeadline caller(now + absl::Seconds(2));
+    EXPECT_EQ(rpc::WithinCallDeadline(now + absl::Seconds(5)), now + absl::Seconds(2));
+    EXPECT_EQ(rpc::WithinCallDeadline(now + absl::Seconds(1)), now + absl::Seconds(1));
+    {
+      rpc::ScopedCallDeadline later(now + absl::Seconds(9));  // never extends
+      EXPECT_EQ(rpc::CallDeadline(), now + absl::Seconds(2));
+    }
+    EXPECT_EQ(rpc::CallDeadline(), now + absl::Seconds(2));
+  }
+  EXPECT_EQ(rpc::CallDeadline(), absl::InfiniteFuture());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "common/codec/envelope.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
+#include "common/rpc/call_deadline.h"
 #include "common/rpc/message_limits.h"
 #include "common/rpc/status_convert.h"
 
@@ -290,7 +291,8 @@ class GrpcSignerClient final : public SignerClient {
 
  private:
   void SetDeadline(grpc::ClientContext& ctx) const {
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+    // Within the deadline of the admin API call this one serves, if any.
+    ctx.set_deadline(absl::ToChronoTime(rpc::WithinCallDeadline(absl::Now() + deadline_)));
   }
 
   const std::unique_ptr<v1::Signer::StubInterface> stub_;

@@ -1,0 +1,174 @@
+// Approving and rejecting a request held for manual approval when calls
+// overlap or fail half-way, and what ListRequests, Enroll and Approve tell
+// a calling service about a request the profile refuses.
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "common/codec/csr.h"
+#include "gtest/gtest.h"
+#include "services/admin/admin_core_test_fixture.h"
+
+namespace scep::admin::testing {
+namespace {
+
+v1::RejectRequestRequest Reject(const std::string& tid) {
+  v1::RejectRequestRequest reject;
+  reject.set_profile("approval");
+  reject.set_transaction_id(tid);
+  return reject;
+}
+
+size_t Queued(redis::MemoryNoticeOutbox& notices) {
+  return static_cast<size_t>(notices.Stats().value().queued);
+}
+
+// An operator double-clicking, or a service retrying after its own
+// timeout, while the first approval is still being signed: one certificate.
+TEST_F(AdminCoreTest, ASecondApprovalWhileTheFirstIssuesIsUnavailable) {
+  Queue("tid-d1", "dev-d1");
+  std::optional<absl::Status> overlapping;
+  signer_.before_issue = [&] {
+    if (!overlapping.has_value()) {
+      overlapping = core_->ApproveRequest(Approve("tid-d1"), "bob").status();
+    }
+  };
+  const int before = signer_.issued.load();
+  auto first = core_->ApproveRequest(Approve("tid-d1"), "alice");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(overlapping.has_value());
+  EXPECT_EQ(overlapping->code(), absl::StatusCode::kUnavailable) << *overlapping;
+  EXPECT_EQ(signer_.issued.load(), before + 1);
+  EXPECT_EQ(StatusOf("tid-d1"), ApprovalRequest::Status::kIssued);
+  // Once it is done, approving again answers with that certificate.
+  auto again = core_->ApproveRequest(Approve("tid-d1"), "bob");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->serial_hex(), first->serial_hex());
+  EXPECT_EQ(signer_.issued.load(), before + 1);
+}
+
+// A rejection while an approval is being signed waits for it: the
+// certificate is not left valid for a request the device is told failed.
+TEST_F(AdminCoreTest, ARejectionWhileAnApprovalIssuesIsUnavailable) {
+  Queue("tid-d2", "dev-d2");
+  std::optional<absl::Status> overlapping;
+  signer_.before_issue = [&] {
+    if (!overlapping.has_value()) {
+      overlapping = core_->RejectRequest(Reject("tid-d2"), "carol").status();
+    }
+  };
+  auto approved = core_->ApproveRequest(Approve("tid-d2"), "alice");
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  ASSERT_TRUE(overlapping.has_value());
+  EXPECT_EQ(overlapping->code(), absl::StatusCode::kUnavailable) << *overlapping;
+  EXPECT_EQ(StatusOf("tid-d2"), ApprovalRequest::Status::kIssued);
+  EXPECT_FALSE(index_.Get(approved->serial_hex()).value()->revoked);
+  // Afterwards: it was issued; revoke instead.
+  absl::Status late = core_->RejectRequest(Reject("tid-d2"), "carol").status();
+  EXPECT_EQ(late.code(), kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(late.message(), "revoke its certificate")) << late;
+}
+
+// An approval that completed the transaction (the device's next poll gets
+// the certificate) but failed before marking the request ISSUED (Redis
+// went away): a rejection then must not say REJECTED nor notify "failed".
+TEST_F(AdminCoreTest, RejectingAnApprovalThatCompletedItsTransactionFinishesIt) {
+  std::vector<Profile> profiles = TestProfiles();
+  profiles[2].notice_failed = true;
+  MakeCore(std::move(profiles));
+  Queue("tid-d3", "dev-d3");
+  auto approved = core_->ApproveRequest(Approve("tid-d3"), "alice");
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  // The state that failure leaves behind.
+  ASSERT_TRUE(requests_
+                  .Transition("approval", "tid-d3", ApprovalRequest::Status::kIssued,
+                              ApprovalRequest::Status::kApproved, "alice", "")
+                  .ok());
+  const size_t notices_before = Queued(notices_);
+  absl::Status rejected = core_->RejectRequest(Reject("tid-d3"), "carol").status();
+  EXPECT_EQ(rejected.code(), kFailedPrecondition) << rejected;
+  EXPECT_EQ(StatusOf("tid-d3"), ApprovalRequest::Status::kIssued);
+  EXPECT_EQ(requests_.Get("approval", "tid-d3").value()->serial_hex, approved->serial_hex());
+  EXPECT_EQ(Queued(notices_), notices_before);
+  EXPECT_EQ(transactions_->GetTransaction("approval", "tid-d3").value()->state,
+            Transaction::State::kIssued);
+  // A plain rejection still notifies once.
+  Queue("tid-d4", "dev-d4");
+  ASSERT_TRUE(core_->RejectRequest(Reject("tid-d4"), "carol").ok());
+  EXPECT_EQ(Queued(notices_), notices_before + 1);
+  ASSERT_TRUE(core_->RejectRequest(Reject("tid-d4"), "carol").ok());
+  EXPECT_EQ(Queued(notices_), notices_before + 1);
+}
+
+// Under a static shared challenge the CSR carries the fleet's secret: a
+// calling service listing requests does not get it (as notices do not).
+TEST_F(AdminCoreTest, ListRequestsLeavesOutCsrsCarryingASharedChallenge) {
+  std::vector<Profile> shared = TestProfiles();
+  shared[2].notice_csr = false;  // what loading a static-challenge profile sets
+  MakeCore(std::move(shared));
+  Queue("tid-d5", "dev-d5");
+  v1::ListRequestsRequest list;
+  list.set_profile("approval");
+  auto page = core_->ListRequests(list, "op");
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->requests_size(), 1);
+  EXPECT_TRUE(page->requests(0).csr().empty());
+  EXPECT_EQ(page->requests(0).subject(), "CN=dev-d5");
+  std::vector<Profile> profiles = TestProfiles();
+  profiles[2].challenge_mode = Profile::ChallengeMode::kOneTime;
+  profiles[2].notice_csr = true;
+  MakeCore(std::move(profiles));
+  page = core_->ListRequests(list, "op");
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->requests_size(), 1);
+  EXPECT_EQ(page->requests(0).csr(), requests_.Get("approval", "tid-d5").value()->csr);
+}
+
+// Same key and subject, other SANs: another request, not a retry.
+TEST_F(AdminCoreTest, EnrollRequestIdBindsTheWholeCsr) {
+  crypto::EvpPkeyPtr key(EVP_EC_gen("P-256"));
+  auto csr_with = [&](const std::string& san) {
+    codec::CsrSpec spec;
+    spec.common_name = "agent";
+    spec.dns_sans = {san};
+    return codec::BuildCsr(key.get(), spec).value();
+  };
+  v1::EnrollRequest enroll;
+  enroll.set_profile("default");
+  enroll.set_request_id("req-whole-csr");
+  enroll.set_csr(csr_with("a.example"));
+  ASSERT_TRUE(core_->Enroll(enroll, "ci").ok());
+  enroll.set_csr(csr_with("b.example"));
+  EXPECT_EQ(core_->Enroll(enroll, "ci").status().code(), absl::StatusCode::kAlreadyExists);
+  // The same request again (an ECDSA signature differs each time): its
+  // certificate.
+  enroll.set_csr(csr_with("a.example"));
+  auto again = core_->Enroll(enroll, "ci");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->repeated_request());
+}
+
+// The profile refusing a CSR is the request's fault, not a denied caller:
+// INVALID_ARGUMENT from Enroll, FAILED_PRECONDITION from Approve (the
+// stored request no longer fits the profile).
+TEST_F(AdminCoreTest, ACsrOutsideTheProfileIsNotPermissionDenied) {
+  std::vector<Profile> profiles = TestProfiles();
+  profiles[0].key_types = {"rsa"};
+  profiles[2].key_types = {"rsa"};
+  MakeCore(std::move(profiles));
+  v1::EnrollRequest enroll;
+  enroll.set_profile("default");
+  enroll.set_csr(Csr("ec-agent"));  // an EC key
+  absl::Status refused = core_->Enroll(enroll, "ci").status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  enroll.set_request_id("req-outside");
+  EXPECT_EQ(core_->Enroll(enroll, "ci").status().code(), absl::StatusCode::kInvalidArgument);
+  Queue("tid-d6", "dev-d6");
+  absl::Status approve = core_->ApproveRequest(Approve("tid-d6"), "alice").status();
+  EXPECT_EQ(approve.code(), kFailedPrecondition) << approve;
+}
+
+}  // namespace
+}  // namespace scep::admin::testing
