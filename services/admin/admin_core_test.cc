@@ -139,6 +139,9 @@ TEST_F(AdminCoreTest, ListRequestsFiltersByStatus) {
   list.set_page_size(5000);
   EXPECT_EQ(core_->ListRequests(list, "op").status().code(),
             absl::StatusCode::kInvalidArgument);
+  list.set_page_size(0);
+  list.set_profile("aproval");  // mistyped: not "no requests"
+  EXPECT_EQ(core_->ListRequests(list, "op").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(AdminCoreTest, EnrollRevokeListAndCrl) {

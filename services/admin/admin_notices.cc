@@ -48,6 +48,9 @@ absl::StatusOr<v1::ListGivenUpNoticesResponse> AdminCore::ListGivenUpNotices(
   if (request.limit() < 0 || static_cast<size_t>(request.limit()) > redis::kGivenUpMax) {
     return absl::InvalidArgumentError(absl::StrCat("limit must be 0 to ", redis::kGivenUpMax));
   }
+  if (!request.profile().empty()) {  // a mistyped name is not "none given up"
+    RETURN_IF_ERROR(FindProfile(request.profile(), absl::StatusCode::kNotFound).status());
+  }
   v1::ListGivenUpNoticesResponse response;
   if (deps_.notices == nullptr) return response;  // no profile sends notices
   const size_t limit = request.limit() == 0 ? kDefaultLimit : static_cast<size_t>(request.limit());

@@ -95,6 +95,10 @@ TEST_F(AdminCoreTest, GivenUpNoticesAreListedAndQueuedAgain) {
   EXPECT_GT(issued.given_up_unix(), 0);
   list.set_profile("onetime");
   EXPECT_EQ(core_->ListGivenUpNotices(list, "op")->notices_size(), 0);
+  list.set_profile("onetme");  // mistyped: not "none given up"
+  EXPECT_EQ(core_->ListGivenUpNotices(list, "op").status().code(),
+            absl::StatusCode::kNotFound);
+  list.set_profile("onetime");
   list.set_limit(100000);
   EXPECT_EQ(core_->ListGivenUpNotices(list, "op").status().code(),
             absl::StatusCode::kInvalidArgument);

@@ -144,6 +144,11 @@ absl::StatusOr<v1::CreateChallengeResponse> AdminCore::CreateChallenge(
 
 absl::StatusOr<v1::ListRequestsResponse> AdminCore::ListRequests(
     const v1::ListRequestsRequest& request, const std::string& actor) {
+  // A mistyped name is not "no requests" (requests of a profile since
+  // removed: list every profile's with an empty name).
+  if (!request.profile().empty()) {
+    RETURN_IF_ERROR(FindProfile(request.profile(), absl::StatusCode::kNotFound).status());
+  }
   std::optional<Status> status;
   if (request.status() != v1::REQUEST_STATUS_UNSPECIFIED) {
     status = FromProto(request.status());
