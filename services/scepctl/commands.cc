@@ -89,7 +89,16 @@ std::optional<int> RefuseUnknownFlags(const std::string& verb, const CliArgs& ar
   for (const auto& [name, value] : args.flags) {
     if (!Contains(flags, name) && !Contains(GlobalFlags(), name)) unknown.insert(name);
   }
-  if (unknown.empty()) return std::nullopt;
+  // Words past the verb: an unquoted value ("--subject CN=a, O=b" mints a
+  // challenge for "CN=a,"), or a flag's name left out ("approve ... T").
+  const size_t verb_words = static_cast<size_t>(std::count(verb.begin(), verb.end(), ' ')) + 1;
+  if (unknown.empty() && args.words.size() <= verb_words) return std::nullopt;
+  // Not echoed: it may be part of a secret (an unquoted --challenge).
+  if (args.words.size() > verb_words) {
+    err << "scepctl: " << verb << ": " << args.words.size() - verb_words
+        << " unexpected argument(s) after the command (quote a value with spaces; "
+           "every value follows its --flag)\n";
+  }
   for (const std::string& name : unknown) {
     err << "scepctl: " << verb << ": unknown flag --" << name << "\n";
   }

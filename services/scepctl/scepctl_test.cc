@@ -207,6 +207,26 @@ TEST_F(CommandTest, FlagsTheVerbDoesNotTakeAreUsageErrors) {
   EXPECT_EQ(Run({"challenge", "create", "--subjet", "x", "--help"}), 0);
 }
 
+// Words after the command were ignored: an unquoted subject minted a
+// challenge bound to its first word only.
+TEST_F(CommandTest, StrayWordsAfterTheCommandAreUsageErrors) {
+  EXPECT_CALL(stub_, CreateChallenge(_, _, _)).Times(0);
+  EXPECT_CALL(stub_, ApproveRequest(_, _, _)).Times(0);
+  EXPECT_EQ(Run({"challenge", "create", "--profile", "onetime", "--subject", "CN=laptop-7,",
+                 "O=Fleet"}),
+            2);
+  EXPECT_TRUE(absl::StrContains(err_.str(), "challenge create: 1 unexpected argument(s)"))
+      << err_.str();
+  EXPECT_EQ(Run({"requests", "approve", "--profile", "approval", "tid-7"}), 2);
+  EXPECT_EQ(Run({"crl", "restore", "--in", "x.crl", "extra"}), 2);
+  // Never echoed: it may be a piece of a secret.
+  EXPECT_EQ(Run({"mobileconfig", "--profile", "p", "--url", "u", "--challenge", "pass",
+                 "w0rd-Tail"}),
+            2);
+  EXPECT_FALSE(absl::StrContains(err_.str(), "w0rd-Tail")) << err_.str();
+  EXPECT_EQ(out_.str(), "");
+}
+
 TEST_F(CommandTest, GlobalFlagsGoWithEveryVerb) {
   EXPECT_CALL(stub_, ListProfiles(_, _, _)).WillOnce(Return(grpc::Status::OK));
   EXPECT_EQ(Run({"--server", "h:1", "--token-file", "/t", "--tls-ca", "c", "--tls-cert", "c",

@@ -36,7 +36,8 @@ Global flags:
   --json                machine-readable output
 
 Flag names are hyphenated (page-size, not page_size). A flag the command
-does not take is refused (exit status 2), never ignored.
+does not take, or a word after it that no flag takes (quote values with
+spaces), is refused (exit status 2), never ignored.
 )"},
       {"challenge create", R"(usage: scepctl challenge create --profile P [--subject S] [--ttl 1h]
 Mints a one-time challenge for profile P (which must use one-time
