@@ -135,6 +135,15 @@ class NoticeOutbox {
   // listed). InvalidArgument for an id that is not a list id.
   virtual absl::StatusOr<size_t> Requeue(const std::vector<std::string>& ids) = 0;
   virtual absl::StatusOr<OutboxStats> Stats() = 0;
+  // Forgets the workers other than `self` that hold no notice and have not
+  // asked for one for `idle`: gateways that are gone (each pod start is a
+  // new worker name, else kept by Redis for ever). How many. Default: a
+  // queue without per-worker state forgets none.
+  virtual absl::StatusOr<size_t> ForgetIdleWorkers(absl::string_view self, absl::Duration idle) {
+    (void)self;
+    (void)idle;
+    return 0;
+  }
 };
 
 // In-process queue for unit tests and single-process use; nothing survives
@@ -192,6 +201,10 @@ class RedisNoticeOutbox final : public NoticeOutbox {
                                                      size_t max) override;
   absl::StatusOr<size_t> Requeue(const std::vector<std::string>& ids) override;
   absl::StatusOr<OutboxStats> Stats() override;
+  // Consumers of the group with nothing pending (XGROUP DELCONSUMER drops
+  // a consumer's pending entries: those are never touched).
+  absl::StatusOr<size_t> ForgetIdleWorkers(absl::string_view self,
+                                           absl::Duration idle) override;
 
  private:
   RedisNoticeOutbox(std::unique_ptr<RedisConnectionPool> pool, size_t max_queued);

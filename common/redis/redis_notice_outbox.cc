@@ -30,6 +30,24 @@ redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return redis.call('XDEL', KEYS[1], ARGV[2])
 )lua";
 
+// Consumers of group ARGV[1] on KEYS[1] other than ARGV[3] with nothing
+// pending, idle for ARGV[2] ms or more, deleted: how many. No group (or
+// stream) yet: none.
+constexpr char kForgetWorkersScript[] = R"lua(
+local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+if not ok then return 0 end
+local n = 0
+for _, consumer in ipairs(consumers) do
+  local f = {}
+  for i = 1, #consumer, 2 do f[consumer[i]] = consumer[i + 1] end
+  if f['pending'] == 0 and f['idle'] >= tonumber(ARGV[2]) and f['name'] ~= ARGV[3] then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    n = n + 1
+  end
+end
+return n
+)lua";
+
 // Given-up entries ARGV[2...] of KEYS[2] back into the queue KEYS[1]
 // without their "g" fields, while it holds fewer than ARGV[1]: how many.
 constexpr char kRequeueScript[] = R"lua(
@@ -320,6 +338,19 @@ absl::StatusOr<OutboxStats> RedisNoticeOutbox::Stats() {
   stats.dropped = reply->element[2]->integer;
   stats.given_up = reply->element[3]->integer;
   return stats;
+}
+
+absl::StatusOr<size_t> RedisNoticeOutbox::ForgetIdleWorkers(absl::string_view self,
+                                                             absl::Duration idle) {
+  constexpr absl::string_view kOp = "ForgetNoticeWorkers";
+  const std::string idle_ms = absl::StrCat(std::max<int64_t>(0, absl::ToInt64Milliseconds(idle)));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   pool_->Run(kOp, {"EVAL", kForgetWorkersScript, "1", kNoticeStreamKey,
+                                    kNoticeGroup, idle_ms, self}));
+  if (reply->type != REDIS_REPLY_INTEGER || reply->integer < 0) {
+    return UnexpectedReply(kOp, *reply);
+  }
+  return static_cast<size_t>(reply->integer);
 }
 
 }  // namespace scep::redis

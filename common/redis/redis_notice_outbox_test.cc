@@ -72,6 +72,32 @@ TEST_F(RedisNoticeOutboxTest, ADeadWorkersNoticeIsTakenOverAfterRetryAfter) {
   EXPECT_TRUE(outbox->Take("dead", 10, absl::Milliseconds(100))->empty());
 }
 
+// Every gateway pod start is a new worker name; without this Redis kept
+// each one for ever. One still holding a notice is kept (forgetting it
+// would drop the notice from the group's pending list).
+TEST_F(RedisNoticeOutboxTest, IdleWorkersHoldingNothingAreForgotten) {
+  auto outbox = NewOutbox();
+  EXPECT_EQ(outbox->ForgetIdleWorkers("self", absl::Milliseconds(1)).value(), 0u);  // no group
+  ASSERT_TRUE(outbox->Add(Failed("t1")).ok());
+  ASSERT_TRUE(outbox->Add(Failed("t2")).ok());
+  ASSERT_TRUE(outbox->Add(Failed("t3")).ok());
+  for (const char* idle_worker : {"pod-gone", "self"}) {
+    auto taken = outbox->Take(idle_worker, 1, absl::Hours(1));
+    ASSERT_EQ(taken->size(), 1u);
+    ASSERT_TRUE(outbox->Done((*taken)[0].id).ok());
+  }
+  ASSERT_EQ(outbox->Take("pod-holding", 1, absl::Hours(1))->size(), 1u);
+  auto consumers = [&] { return Run({"XINFO", "CONSUMERS", kNoticeStreamKey, kNoticeGroup}); };
+  EXPECT_EQ(outbox->ForgetIdleWorkers("self", absl::Hours(1)).value(), 0u);  // not idle yet
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(outbox->ForgetIdleWorkers("self", absl::Milliseconds(20)).value(), 1u);
+  const std::string left = consumers();
+  EXPECT_EQ(left.find("pod-gone"), std::string::npos) << left;
+  EXPECT_NE(left.find("pod-holding"), std::string::npos) << left;
+  EXPECT_NE(left.find("self"), std::string::npos) << left;
+  EXPECT_EQ(outbox->Stats().value().pending, 1);
+}
+
 TEST_F(RedisNoticeOutboxTest, PastTheBoundNewNoticesAreDroppedAndCounted) {
   auto outbox = NewOutbox(2);
   for (const char* tid : {"t1", "t2", "t3"}) ASSERT_TRUE(outbox->Add(Failed(tid)).ok());

@@ -148,6 +148,14 @@ void Notifier::RefreshStats() {
   next_stats_ = now + options_.stats_interval;
   absl::StatusOr<redis::OutboxStats> stats = outbox_->Stats();
   if (stats.ok() && metrics_ != nullptr) metrics_->NoticeQueue(*stats);
+  if (now < next_forget_) return;
+  next_forget_ = now + options_.forget_workers_after / 4;
+  absl::StatusOr<size_t> forgotten =
+      outbox_->ForgetIdleWorkers(options_.worker, options_.forget_workers_after);
+  if (forgotten.ok() && *forgotten > 0 && log_ != nullptr) {
+    log_->Log(metrics::LogRecord(metrics::LogLevel::kInfo, "notice_workers_forgotten")
+                  .Int("workers", static_cast<int64_t>(*forgotten)));
+  }
 }
 
 absl::StatusOr<size_t> Notifier::RunOnce() {

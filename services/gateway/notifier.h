@@ -40,6 +40,9 @@ struct NotifierOptions {
   absl::Duration max_age = absl::Hours(72);
   absl::Duration idle_poll = absl::Milliseconds(250);  // between rounds with nothing to do
   absl::Duration stats_interval = absl::Seconds(10);   // queue gauges
+  // How long a worker (a gateway's name in the queue) that holds no notice
+  // stays known once it stops asking: then it is forgotten (a pod gone).
+  absl::Duration forget_workers_after = absl::Hours(1);
   size_t batch = 32;
 };
 
@@ -103,6 +106,7 @@ class Notifier {
   // left alone.
   absl::flat_hash_map<std::string, absl::Time> resting_;  // used by the loop only
   absl::Time next_stats_ = absl::InfinitePast();
+  absl::Time next_forget_ = absl::InfinitePast();
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
