@@ -33,7 +33,10 @@ gateway::HttpResponse HandleOpsRequest(const gateway::HttpRequest& request,
   if (request.path == "/healthz") return Text(200, "ok\n");
   if (request.path == "/readyz") {
     Readiness::State state = readiness.Get();
-    return Text(state.ready ? 200 : 503, std::move(state.text));
+    // ?local: shared dependencies failing do not count (Readiness::
+    // AddDependencyCheck); the body still names them.
+    const bool ready = request.raw_query == "local" ? state.ready_locally : state.ready;
+    return Text(ready ? 200 : 503, std::move(state.text));
   }
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, registry.Collect());

@@ -84,6 +84,24 @@ TEST_F(MetricsServerTest, ReadyzFollowsChecksAndDraining) {
   EXPECT_EQ(r.body, "draining: shutting down\n");
 }
 
+// /readyz?local: shared dependencies failing keep it 200 (the body names
+// them); its own checks and draining do not.
+TEST_F(MetricsServerTest, ReadyzLocalIgnoresSharedDependencies) {
+  readiness_.AddDependencyCheck("signer", [] { return absl::UnavailableError("down"); });
+  readiness_.RunChecks();
+  EXPECT_EQ(Get("/readyz").status, 503);
+  RawResponse r = Get("/readyz?local");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "signer: down\n");
+  redis_up_ = false;  // this fixture's own check
+  readiness_.RunChecks();
+  EXPECT_EQ(Get("/readyz?local").status, 503);
+  redis_up_ = true;
+  readiness_.RunChecks();
+  readiness_.SetDraining();
+  EXPECT_EQ(Get("/readyz?local").status, 503);
+}
+
 TEST_F(MetricsServerTest, UnknownPathsAndMethods) {
   EXPECT_EQ(Get("/").status, 404);
   EXPECT_EQ(Get("/scep").status, 404);

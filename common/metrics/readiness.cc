@@ -8,7 +8,12 @@ Readiness::~Readiness() { Stop(); }
 
 void Readiness::AddCheck(std::string name, std::function<absl::Status()> check) {
   std::lock_guard<std::mutex> lock(mu_);
-  checks_.push_back(Check{std::move(name), std::move(check)});
+  checks_.push_back(Check{std::move(name), std::move(check), false});
+}
+
+void Readiness::AddDependencyCheck(std::string name, std::function<absl::Status()> check) {
+  std::lock_guard<std::mutex> lock(mu_);
+  checks_.push_back(Check{std::move(name), std::move(check), true});
 }
 
 void Readiness::OnChange(std::function<void(bool)> listener) {
@@ -23,11 +28,12 @@ void Readiness::RunChecks() {
     std::lock_guard<std::mutex> lock(mu_);
     checks = checks_;
   }
-  State next{true, ""};
+  State next{true, "", true};
   for (const Check& check : checks) {
     absl::Status status = check.fn();
     if (!status.ok()) {
       next.ready = false;
+      if (!check.dependency) next.ready_locally = false;
       absl::StrAppend(&next.text, check.name, ": ", status.message(), "\n");
     }
   }
@@ -43,6 +49,7 @@ void Readiness::Publish(State state) {
     std::lock_guard<std::mutex> lock(mu_);
     if (draining_) {
       state.ready = false;
+      state.ready_locally = false;
       state.text = "draining: shutting down\n";
     }
     changed = !have_published_ || state.ready != state_.ready;

@@ -30,6 +30,9 @@ class Readiness {
     bool ready = false;
     // "ready", or one "name: reason" line per failing check.
     std::string text;
+    // Ready but for dependency checks (AddDependencyCheck): what
+    // `/readyz?local` answers. Its failing dependencies stay in `text`.
+    bool ready_locally = false;
   };
 
   Readiness() = default;
@@ -39,6 +42,12 @@ class Readiness {
 
   // Registers a check; call before Start().
   void AddCheck(std::string name, std::function<absl::Status()> check);
+  // A check of a dependency every replica shares (Redis, the signer): it
+  // makes the process not `ready`, but still `ready_locally`, so that a
+  // load balancer probing `/readyz?local` keeps every replica in rotation
+  // through a shared outage (they answer 503 + Retry-After themselves and
+  // serve what needs no dependency) instead of dropping them all at once.
+  void AddDependencyCheck(std::string name, std::function<absl::Status()> check);
 
   // Called with the new readiness whenever it changes (also once after the
   // first run), on the checking thread or the one calling SetDraining().
@@ -62,6 +71,7 @@ class Readiness {
   struct Check {
     std::string name;
     std::function<absl::Status()> fn;
+    bool dependency = false;
   };
   void Publish(State state);
 
@@ -69,7 +79,7 @@ class Readiness {
   std::condition_variable cv_;
   std::vector<Check> checks_;
   std::function<void(bool)> listener_;
-  State state_{false, "starting: checks have not run yet"};
+  State state_{false, "starting: checks have not run yet", false};
   bool have_published_ = false;
   bool draining_ = false;
   bool stop_ = false;

@@ -34,6 +34,29 @@ TEST(ReadinessTest, NamesEveryFailingCheck) {
   EXPECT_EQ(readiness.Get().text, "signer: down\n");
 }
 
+// A dependency every replica shares (Redis, the signer) failing leaves the
+// process ready locally: a probe of /readyz?local keeps it in rotation.
+TEST(ReadinessTest, DependencyChecksLeaveItReadyLocally) {
+  Readiness readiness;
+  std::atomic<bool> loaded{true};
+  readiness.AddCheck("ca_certificates", [&] {
+    return loaded ? absl::OkStatus() : absl::UnavailableError("not loaded");
+  });
+  readiness.AddDependencyCheck("redis", [] { return absl::UnavailableError("ping failed"); });
+  readiness.RunChecks();
+  Readiness::State state = readiness.Get();
+  EXPECT_FALSE(state.ready);
+  EXPECT_TRUE(state.ready_locally);
+  EXPECT_EQ(state.text, "redis: ping failed\n");
+  loaded = false;
+  readiness.RunChecks();
+  EXPECT_FALSE(readiness.Get().ready_locally);
+  loaded = true;
+  readiness.RunChecks();
+  readiness.SetDraining();
+  EXPECT_FALSE(readiness.Get().ready_locally);
+}
+
 TEST(ReadinessTest, DrainingWinsAndListenerSeesChanges) {
   Readiness readiness;
   std::vector<bool> seen;

@@ -330,8 +330,10 @@ int main(int argc, char** argv) {
     scep::gateway::CaCertificates* certs = &ca->certificates;
     readiness.AddCheck("ca_certificates_" + name, [certs] { return certs->Get().status(); });
   }
-  readiness.AddCheck("redis", [&store] { return (*store)->Ping(); });
-  readiness.AddCheck("signer", [&signer] {
+  // Shared by every gateway: /readyz?local (the chart's probe) keeps this
+  // replica in rotation while they fail, answering 503 + Retry-After.
+  readiness.AddDependencyCheck("redis", [&store] { return (*store)->Ping(); });
+  readiness.AddDependencyCheck("signer", [&signer] {
     return (*signer)->GetCertificates().status();
   });
   readiness.OnChange([&log, &readiness](bool ready) {

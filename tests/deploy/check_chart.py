@@ -901,6 +901,16 @@ class StaticRender(unittest.TestCase):
         self.assertRegex(pki, r"path: \{\{ \.name \}\}/ra-key\.pem\n")
         self.assertIn("defaultMode: 0440", pki)
 
+    def test_gateway_readiness_ignores_shared_dependencies(self):
+        # /readyz?local: a Redis or signer outage must not take every
+        # gateway out of the Service at once (devices would get the
+        # ingress's bare 503 without Retry-After, and GetCACert and CRLs
+        # would go dark); the signer's probe keeps its token check.
+        text = read_template("gateway-deployment.yaml")
+        probe = text[text.index("readinessProbe:"):]
+        self.assertRegex(probe, r"^readinessProbe:\n\s+httpGet:\n\s+path: /readyz\?local\n")
+        self.assertNotIn("?local", read_template("signer.yaml"))
+
     def test_previous_ra_files_are_optional_and_beside_the_current_ones(self):
         # The signer looks for ra-previous.pem beside --ra_cert and for
         # ra-key-previous.pem beside --ra_key_file (scep-provision

@@ -320,6 +320,13 @@ class ReadinessTest(unittest.TestCase):
             self.assertEqual(status, 503)
             self.assertIn("redis:", body)
             self.assertEqual(http("GET", stack.metrics_url() + "/healthz")[0], 200)
+            # The chart's probe: a shared outage keeps every gateway in
+            # rotation, answering 503 + Retry-After itself (not the
+            # ingress's bare 503) and GetCACert from memory.
+            status, _, local = http("GET", stack.metrics_url() + "/readyz?local")
+            self.assertEqual((status, local.decode()), (200, body))
+            status, _, _ = http("GET", stack.url + "?operation=GetCACert")
+            self.assertEqual(status, 200)
             stack.restart_redis()
             self.assertEqual(stack.wait_readyz(200), (200, "ready\n"))
 
@@ -328,6 +335,7 @@ class ReadinessTest(unittest.TestCase):
             self.assertEqual(status, 503)
             self.assertIn("signer:", body)
             self.assertNotIn("redis:", body)
+            self.assertEqual(http("GET", stack.metrics_url() + "/readyz?local")[0], 200)
             stack.start_signer()
             self.assertEqual(stack.wait_readyz(200, timeout=30), (200, "ready\n"))
             self.assertEqual(stack.wait_readyz(200, "signer")[0], 200)
