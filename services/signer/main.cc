@@ -263,6 +263,11 @@ int main(int argc, char** argv) {
     return Fail(log, absl::InvalidArgumentError(
                          "--keepalive_ms and --keepalive_timeout_ms must be >= 1000"));
   }
+  if (absl::GetFlag(FLAGS_max_connection_age_seconds) < 0 ||
+      absl::GetFlag(FLAGS_max_connection_age_seconds) > 30 * 86400) {
+    return Fail(log, absl::InvalidArgumentError(
+                         "--max_connection_age_seconds must be 0 (never) to 2592000"));
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   // Connections whose gateway vanished without a FIN (its node lost power
@@ -276,6 +281,15 @@ int main(int argc, char** argv) {
   // ("too_many_pings") and drop the connection.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // gRPC's DNS resolver looks again only when a connection breaks: without
+  // an end to each connection, gateways never meet a signer added (scale
+  // up) or rescheduled (node drain) after they first resolved, and every
+  // drain narrows them onto fewer signers. GOAWAY after the age (gRPC adds
+  // jitter); calls in flight finish within the grace.
+  if (const int age = absl::GetFlag(FLAGS_max_connection_age_seconds); age > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, age * 1000);
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 60 * 1000);
+  }
   // A SignCrl request lists every revoked certificate.
   builder.SetMaxReceiveMessageSize(scep::rpc::kMaxSignerMessageBytes);
   int bound_port = 0;

@@ -77,6 +77,11 @@ ABSL_FLAG(int, keepalive_ms, 60000,
           "lost power or network leaves no FIN behind); >= 1000");
 ABSL_FLAG(int, keepalive_timeout_ms, 20000,
           "how long a PING of --keepalive_ms may go unanswered; >= 1000");
+ABSL_FLAG(int, max_connection_age_seconds, 300,
+          "close each gateway connection gracefully after about this long "
+          "(GOAWAY; calls in flight get 60 s more), so gateways resolve the "
+          "signer Service again and spread over signers added or replaced "
+          "since; 0 = never");
 ABSL_FLAG(int, validity_days, 365, "default certificate validity");
 ABSL_FLAG(std::string, digest, "sha256", "default certificate signature hash");
 ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate (chain) for gRPC TLS");

@@ -911,6 +911,14 @@ class StaticRender(unittest.TestCase):
         self.assertRegex(probe, r"^readinessProbe:\n\s+httpGet:\n\s+path: /readyz\?local\n")
         self.assertNotIn("?local", read_template("signer.yaml"))
 
+    def test_signer_ends_gateway_connections_so_gateways_resolve_again(self):
+        # Without a connection age gateways never re-resolve the headless
+        # signer Service: a scale-up is never used, drains narrow them.
+        self.assertIn("- --max_connection_age_seconds={{ $s.maxConnectionAgeSeconds }}",
+                      read_template("signer.yaml"))
+        values = load_yaml_file(os.path.join(CHART, "values.yaml"))[0]
+        self.assertGreater(values["signer"]["maxConnectionAgeSeconds"], 0)
+
     def test_previous_ra_files_are_optional_and_beside_the_current_ones(self):
         # The signer looks for ra-previous.pem beside --ra_cert and for
         # ra-key-previous.pem beside --ra_key_file (scep-provision

@@ -347,6 +347,52 @@ class ReadinessTest(unittest.TestCase):
             stack.stop()
 
 
+def established_ports(remote_port):
+    """Local ports of the established TCP connections to `remote_port`
+    on this host (from /proc/net/tcp and tcp6: no tool needed)."""
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            local, remote, state = fields[1], fields[2], fields[3]
+            if state == "01" and int(remote.rsplit(":", 1)[1], 16) == remote_port:
+                ports.add(int(local.rsplit(":", 1)[1], 16))
+    return ports
+
+
+class SignerConnectionAgeTest(unittest.TestCase):
+    def test_gateway_connections_are_recycled_without_a_failure(self):
+        # --max_connection_age_seconds: the signer ends each gateway
+        # connection gracefully so that gateways resolve it again (signers
+        # added or moved since); enrollments meanwhile all succeed.
+        stack = Stack(signer_args=["--max_connection_age_seconds=1"]).start()
+        try:
+            self.assertEqual(stack.wait_readyz(200)[0], 200)
+            first = established_ports(stack.signer_port)
+            self.assertTrue(first, "the gateway holds no connection to the signer")
+            outcomes = []
+            deadline = time.time() + 5
+            i = 0
+            while time.time() < deadline:
+                i += 1
+                reply = stack.probe_request("aged", f"tid-aged-{i}", f"{i:032x}")
+                status, _, body = http("POST", stack.url + "?operation=PKIOperation", reply)
+                self.assertEqual(status, 200, body[:200])
+                outcomes.append(stack.probe_open("aged", body)["pkiStatus"])
+            self.assertGreater(len(outcomes), 3)
+            self.assertEqual(set(outcomes), {0}, outcomes)
+            later = established_ports(stack.signer_port)
+            self.assertTrue(later)
+            self.assertFalse(first & later, "the first connections were never closed")
+        finally:
+            stack.stop()
+
+
 class ShutdownTest(unittest.TestCase):
     def test_sigterm_completes_every_accepted_request(self):
         stack = Stack(gateway_args=["--drain_delay_seconds=1",
