@@ -423,6 +423,23 @@ class ValuesSchema(unittest.TestCase):
                                  [])
 
 
+class ValuesDefaults(unittest.TestCase):
+    """Defaults that must agree with what runs around the chart."""
+
+    def setUp(self):
+        need(self, yaml, "python3-yaml")
+        self.values = load_yaml_file(os.path.join(CHART, "values.yaml"))[0]
+
+    def test_gateway_idle_timeout_outlasts_the_load_balancers(self):
+        # The proxy in front must close an idle pooled connection before
+        # the gateway does, or a POST sent on it as the gateway closes it
+        # is a 502: ingress-nginx's upstream keepalive and AWS ALB's idle
+        # timeout are 60 s (GCLB's 600 s is documented as 620).
+        self.assertGreater(self.values["gateway"]["httpIdleTimeoutSeconds"], 60)
+        with open(os.path.join(CHART, "values.yaml")) as f:
+            self.assertRegex(f.read(), r"Google Cloud\s+#?\s*Load Balancing[^:]*set 620")
+
+
 class Templates(unittest.TestCase):
     def template_files(self):
         files = sorted(glob.glob(os.path.join(TEMPLATES, "*")))
@@ -1597,6 +1614,26 @@ class Helm(unittest.TestCase):
                 items = secret_items(gateway["spec"]["template"]["spec"], "secrets")
                 self.assertIn((secret, key, "redis-sentinel/password"), items)
                 self.assertEqual(rendered_problems(docs), [])
+
+    def render_docs(self, *args):
+        """The objects `helm template` renders with `args` (None without
+        python3-yaml)."""
+        rendered = self.run_helm("template", "scep", CHART, "--namespace", "scep-check", *args)
+        if yaml is None:
+            return None
+        return [d for d in yaml.safe_load_all(rendered) if d]
+
+    def test_gateway_idle_timeout_reaches_the_gateway(self):
+        docs = self.render_docs()
+        if docs is None:
+            return
+        gateway = [d for d in docs if d["kind"] == "Deployment"
+                   and d["metadata"]["name"].endswith("-gateway")][0]
+        args = gateway["spec"]["template"]["spec"]["containers"][0]["args"]
+        idle = [int(a.split("=", 1)[1]) for a in args
+                if a.startswith("--http_idle_timeout_seconds=")]
+        self.assertEqual(len(idle), 1)
+        self.assertGreater(idle[0], 60, "above ingress-nginx's and ALB's 60 s")
 
     def test_softhsm_refuses_replicas(self):
         result = subprocess.run(
