@@ -1635,6 +1635,34 @@ class Helm(unittest.TestCase):
         self.assertEqual(len(idle), 1)
         self.assertGreater(idle[0], 60, "above ingress-nginx's and ALB's 60 s")
 
+    def test_ingress_routes_every_path_the_gateway_serves(self):
+        """/scep (and so /scep/<profile>/pkiclient.exe), and IOS's
+        /cgi-bin/pkiclient.exe for a path-less enrollment URL (the gateway
+        serves it as /scep): with the default hosts and each example that
+        enables the Ingress."""
+        variants = {"defaults": ["--set", "gateway.ingress.enabled=true"]}
+        for path in sorted(glob.glob(os.path.join(EXAMPLES, "*.yaml"))):
+            if os.path.basename(path) != "prerequisites.yaml":
+                variants[os.path.basename(path)] = ["-f", path]
+        checked = 0
+        for name, args in variants.items():
+            with self.subTest(values=name):
+                docs = self.render_docs(*args)
+                if docs is None:
+                    return
+                for ingress in [d for d in docs if d["kind"] == "Ingress"]:
+                    for rule in ingress["spec"]["rules"]:
+                        paths = {p["path"]: p for p in rule["http"]["paths"]}
+                        self.assertEqual(paths.get("/scep", {}).get("pathType"), "Prefix")
+                        ios = paths.get("/cgi-bin/pkiclient.exe")
+                        self.assertIsNotNone(ios, f"{rule['host']}: /cgi-bin/pkiclient.exe "
+                                                  "not routed (Cisco IOS gets a 404)")
+                        self.assertIn(ios["pathType"], ("Exact", "Prefix"))
+                        self.assertEqual(ios["backend"]["service"],
+                                         paths["/scep"]["backend"]["service"])
+                        checked += 1
+        self.assertGreaterEqual(checked, 3)  # defaults, all-features, production
+
     def test_softhsm_refuses_replicas(self):
         result = subprocess.run(
             [*self.helm, "template", "scep", CHART, "--set", "signer.softhsm.enabled=true",
