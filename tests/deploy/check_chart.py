@@ -397,6 +397,8 @@ class ValuesSchema(unittest.TestCase):
             "typo in raKeyFile": {"signer": {"raKeyFile": {"secret": "k"}}},
             "RA token label over 32 bytes": {"signer": {"pkcs11": {"raTokenLabel": "r" * 33}}},
             "relative RA module path": {"signer": {"pkcs11": {"raModule": "libra.so"}}},
+            "no Redis maxmemory (0)": {"redis": {"bundled": {"maxMemory": "0"}}},
+            "Redis maxmemory in Kubernetes units": {"redis": {"bundled": {"maxMemory": "192Mi"}}},
         }
         for name, override in bad.items():
             with self.subTest(mistake=name):
@@ -1662,6 +1664,53 @@ class Helm(unittest.TestCase):
                                          paths["/scep"]["backend"]["service"])
                         checked += 1
         self.assertGreaterEqual(checked, 3)  # defaults, all-features, production
+
+    def test_bundled_redis_refuses_writes_before_its_oom_kill(self):
+        """The bundled Redis runs with --maxmemory below its container's
+        memory limit and noeviction: full, it refuses writes (503) instead
+        of growing until the kernel kills it, and ScepRedisMemoryHigh
+        (scep_gateway_redis_memory_max_bytes > 0) has a limit to watch."""
+        units = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000 ** 2, "mb": 1024 ** 2,
+                 "g": 1000 ** 3, "gb": 1024 ** 3}
+        quantities = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "k": 1000, "M": 1000 ** 2,
+                      "G": 1000 ** 3, "": 1}
+        for name, args in {"evaluation.yaml": ["-f", os.path.join(EXAMPLES, "evaluation.yaml")],
+                           "all-features.yaml": ["-f", os.path.join(EXAMPLES,
+                                                                    "all-features.yaml")]}.items():
+            with self.subTest(values=name):
+                docs = self.render_docs(*args)
+                if docs is None:
+                    return
+                redis = [d for d in docs if d["kind"] == "StatefulSet"
+                         and d["metadata"]["name"].endswith("-redis")][0]
+                container = redis["spec"]["template"]["spec"]["containers"][0]
+                args_ = container["args"]
+                self.assertIn("--maxmemory", args_, "no maxmemory: noeviction never applies")
+                number, unit = re.fullmatch(r"(\d+)([A-Za-z]*)",
+                                            args_[args_.index("--maxmemory") + 1]).groups()
+                max_bytes = int(number) * units[unit.lower()]
+                self.assertGreater(max_bytes, 0)
+                self.assertEqual(args_[args_.index("--maxmemory-policy") + 1], "noeviction")
+                limit = container["resources"]["limits"]["memory"]
+                number, unit = re.fullmatch(r"(\d+)([A-Za-z]*)", limit).groups()
+                self.assertLessEqual(max_bytes, 0.8 * int(number) * quantities[unit],
+                                     f"maxmemory {max_bytes} leaves Redis no room under {limit}")
+        for maxmemory, limit in (("256mb", "256Mi"), ("300m", "300M"), ("1gb", "512Mi")):
+            with self.subTest(maxMemory=maxmemory, limit=limit):
+                result = subprocess.run(
+                    [*self.helm, "template", "scep", CHART, "--set", "redis.bundled.enabled=true",
+                     "--set", f"redis.bundled.maxMemory={maxmemory}",
+                     "--set", f"redis.bundled.resources.limits.memory={limit}"],
+                    capture_output=True, text=True, timeout=120)
+                self.assertNotEqual(result.returncode, 0, result.stdout[-2000:])
+                self.assertIn("redis.bundled.maxMemory", result.stderr)
+        docs = self.render_docs("--set", "redis.bundled.enabled=true",
+                                "--set", "redis.bundled.maxMemory=1gb",
+                                "--set", "redis.bundled.resources.limits.memory=2Gi")
+        if docs is not None:
+            redis = [d for d in docs if d["kind"] == "StatefulSet"][-1]
+            args_ = redis["spec"]["template"]["spec"]["containers"][0]["args"]
+            self.assertEqual(args_[args_.index("--maxmemory") + 1], "1gb")
 
     def test_softhsm_refuses_replicas(self):
         result = subprocess.run(

@@ -108,6 +108,25 @@ Secret when there is one, else a fresh one. (dict "root" $ "secret" NAME "key" K
 {{- end -}}
 {{- end -}}
 
+{{/*
+Bytes in an amount of memory, "" when it cannot be read: (dict "value" V
+"units" "redis") for Redis's units (1k = 1000, 1kb = 1024, mb, gb, any
+case), "kubernetes" for a resource quantity (Ki, Mi, Gi, Ti; k, M, G, T).
+*/}}
+{{- define "scep.bytes" -}}
+{{- $v := toString .value -}}
+{{- $number := regexFind "^[0-9]+([.][0-9]+)?" $v -}}
+{{- $unit := trimPrefix $number $v -}}
+{{- $units := dict "" 1.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "k" 1000.0 "M" 1e6 "G" 1e9 "T" 1e12 -}}
+{{- if eq .units "redis" -}}
+{{- $unit = lower $unit -}}
+{{- $units = dict "" 1.0 "b" 1.0 "k" 1000.0 "kb" 1024.0 "m" 1e6 "mb" 1048576.0 "g" 1e9 "gb" 1073741824.0 -}}
+{{- end -}}
+{{- if and $number (hasKey $units $unit) -}}
+{{- mulf $number (get $units $unit) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* PodDisruptionBudget of one component: (dict "root" $ "component" NAME "pdb" VALUES). */}}
 {{- define "scep.pdb" -}}
 {{- if .pdb.enabled }}
