@@ -51,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -1116,6 +1117,55 @@ def rendered_problems(docs):
     return problems
 
 
+def hook_urls(values):
+    """[(profile, url)] of the profiles' notice receivers (notify.url) and
+    external challenge verifiers (challenge.verifier_url)."""
+    urls = []
+    for profile in values.get("gateway", {}).get("profiles") or []:
+        if (profile.get("notify") or {}).get("url"):
+            urls.append((profile["name"], profile["notify"]["url"]))
+        if (profile.get("challenge") or {}).get("verifier_url"):
+            urls.append((profile["name"], profile["challenge"]["verifier_url"]))
+    return urls
+
+
+def egress_admits(rules, url, namespace):
+    """Whether some NetworkPolicy egress rule of pods in `namespace` lets
+    them open a TCP connection to `url`'s port on its host: a rule without
+    `to`, an ipBlock (addresses are not checked), or for a cluster name
+    <service>.<ns>.svc[...] a peer in that namespace (podSelector alone:
+    the policy's own namespace). Named ports cannot be told apart and
+    count as a match."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or {"https": 443, "http": 80}[parts.scheme]
+    labels = (parts.hostname or "").split(".")
+    host_ns = labels[1] if len(labels) >= 3 and labels[2] == "svc" else None
+    for rule in rules:
+        ports = rule.get("ports")
+        if ports and not any(
+                p.get("protocol", "TCP") == "TCP" and
+                (isinstance(p.get("port"), str) or p.get("port") is None or
+                 p["port"] <= port <= p.get("endPort", p["port"]))
+                for p in ports):
+            continue
+        peers = rule.get("to")
+        if not peers:
+            return True
+        for peer in peers:
+            if "ipBlock" in peer:
+                return True
+            if host_ns is None:
+                continue  # a name outside the cluster: only an ipBlock reaches it
+            selector = peer.get("namespaceSelector")
+            if selector is None:
+                if host_ns == namespace:
+                    return True
+            elif not selector or (selector.get("matchLabels") or {}).get(
+                    "kubernetes.io/metadata.name") == host_ns:
+                return True
+    return False
+
+
 FIXTURE = """
 apiVersion: apps/v1
 kind: Deployment
@@ -1199,6 +1249,39 @@ class PlainManifests(unittest.TestCase):
         with self.assertRaises(AssertionError):
             kubectl_dry_run(self, "apiVersion: example.com/v1\nkind: Unknown\n"
                                   "metadata:\n  name: x\n")
+
+
+class HookEgress(unittest.TestCase):
+    """egress_admits, the check the examples' hook URLs go through."""
+
+    RULES = [{"ports": [{"port": 53, "protocol": "UDP"}]},
+             {"to": [{"namespaceSelector": {"matchLabels": {
+                 "kubernetes.io/metadata.name": "mdm"}},
+                 "podSelector": {"matchLabels": {"app": "connector"}}}],
+              "ports": [{"port": 8443, "protocol": "TCP"}]}]
+
+    def test_admitted(self):
+        self.assertTrue(egress_admits(self.RULES, "https://connector.mdm.svc:8443/n", "pki"))
+        self.assertTrue(egress_admits(
+            self.RULES, "https://connector.mdm.svc.cluster.local:8443/n", "pki"))
+        self.assertTrue(egress_admits([{"ports": [{"port": 443}]}], "https://hooks.example.com/x",
+                                      "pki"))
+        self.assertTrue(egress_admits([{"to": [{"podSelector": {}}], "ports": [{"port": 80}]}],
+                                      "http://connector.pki.svc/n", "pki"))
+
+    def test_refused(self):
+        cases = {
+            "other port": "https://connector.mdm.svc:8080/n",
+            "default port": "https://connector.mdm.svc/n",
+            "other namespace": "https://connector.pki.svc:8443/n",
+            "outside the cluster": "https://connector.example.com:8443/n",
+        }
+        for name, url in cases.items():
+            with self.subTest(case=name):
+                self.assertFalse(egress_admits(self.RULES, url, "pki"))
+        self.assertFalse(egress_admits([{"to": [{"podSelector": {}}], "ports": [{"port": 80}]}],
+                                       "http://connector.mdm.svc/n", "pki"),
+                         "a podSelector alone is the policy's own namespace")
 
 
 class RenderedChecks(unittest.TestCase):
@@ -1711,6 +1794,32 @@ class Helm(unittest.TestCase):
             redis = [d for d in docs if d["kind"] == "StatefulSet"][-1]
             args_ = redis["spec"]["template"]["spec"]["containers"][0]["args"]
             self.assertEqual(args_[args_.index("--maxmemory") + 1], "1gb")
+
+    def test_examples_open_egress_to_their_hooks(self):
+        """With networkPolicy.egress on, the gateway's NetworkPolicy lets it
+        reach each profile's notify.url and verifier_url (port, and the
+        namespace a cluster name names): otherwise notices back up and
+        external challenges fail closed (503) for every device."""
+        checked = 0
+        values = load_yaml_file(os.path.join(CHART, "values.yaml"))[0] if yaml else None
+        for path in sorted(glob.glob(os.path.join(EXAMPLES, "*.yaml"))):
+            if os.path.basename(path) == "prerequisites.yaml" or yaml is None:
+                continue
+            merged = deep_merge(values, load_yaml_file(path)[0])
+            urls = hook_urls(merged)
+            if not (merged["networkPolicy"]["enabled"] and
+                    merged["networkPolicy"]["egress"]["enabled"] and urls):
+                continue
+            docs = self.render_docs("-f", path)
+            policy = [d for d in docs if d["kind"] == "NetworkPolicy"
+                      and d["metadata"]["name"].endswith("-gateway")][0]
+            for profile, url in urls:
+                with self.subTest(example=os.path.basename(path), profile=profile, url=url):
+                    self.assertTrue(egress_admits(policy["spec"]["egress"], url, "scep-check"),
+                                    "networkPolicy.egress.gatewayTo does not admit it")
+                    checked += 1
+        if yaml is not None:
+            self.assertGreaterEqual(checked, 1)  # all-features.yaml's notice receiver
 
     def test_softhsm_refuses_replicas(self):
         result = subprocess.run(
