@@ -443,6 +443,33 @@ class ValuesDefaults(unittest.TestCase):
             self.assertRegex(f.read(), r"Google Cloud\s+#?\s*Load Balancing[^:]*set 620")
 
 
+class IssuanceRateDocs(unittest.TestCase):
+    """signer.maxIssuancePerMinute is a bucket per client certificate CN at
+    each signer pod (services/signer/caller_rate_limit.cc), and the
+    chart's gateway pods share one certificate: its documentation must say
+    it limits the whole gateway fleet, not one gateway pod."""
+
+    def test_documented_as_fleet_wide(self):
+        certificates = read_template("certificates.yaml")
+        gateway = [d for d in documents(certificates)
+                   if 'name: {{ include "scep.gateway.tlsSecret" . }}' in d]
+        self.assertEqual(len(gateway), 1)
+        self.assertIn('commonName: {{ include "scep.gateway.fullname" . }}', gateway[0],
+                      "gateway pods no longer share one CN: revise the docs checked here")
+        with open(os.path.join(CHART, "values.yaml")) as f:
+            values = f.read()
+        comment = values[:values.index("  maxIssuancePerMinute:")]
+        comment = comment[comment.rindex("  # -- "):]
+        self.assertRegex(comment, r"WHOLE gateway fleet")
+        self.assertRegex(comment, r"signer\.replicaCount - 1")
+        with open(os.path.join(CHART, "README.md")) as f:
+            readme = f.read()
+        self.assertNotIn("per gateway and signer pod", readme)
+        self.assertRegex(readme, r"maxIssuancePerMinute: \d+ +# per signer pod, all gateway "
+                                 r"pods together")
+        self.assertRegex(readme, r"limits the whole gateway fleet at each signer pod")
+
+
 class Templates(unittest.TestCase):
     def template_files(self):
         files = sorted(glob.glob(os.path.join(TEMPLATES, "*")))
