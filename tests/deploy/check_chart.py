@@ -1848,6 +1848,37 @@ class Helm(unittest.TestCase):
         if yaml is not None:
             self.assertGreaterEqual(checked, 1)  # all-features.yaml's notice receiver
 
+    def test_pki_revision_rolls_the_signer(self):
+        """With pki.existingConfigMap (the production path) the chart sees
+        none of the certificates: checksum/pki hashes nothing, so only
+        signer.pki.revision, bumped by the operator, changes the signer's
+        pod template and rolls it."""
+        existing = ["--set", "signer.pki.existingConfigMap=scep-pki",
+                    "--set", "signer.pin.existingSecret=scep-hsm-pin"]
+        templates = {}
+        for revision in ("", "2", "2024-06-renew-ra"):
+            args = existing + (["--set", f"signer.pki.revision={revision}"] if revision else [])
+            docs = self.render_docs(*args)
+            if docs is None:
+                return
+            signer = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")
+                      and d["metadata"]["name"].endswith("-signer")][0]
+            templates[revision] = signer["spec"]["template"]
+        annotations = {r: t["metadata"]["annotations"] for r, t in templates.items()}
+        self.assertNotIn("scep/pki-revision", annotations[""])
+        self.assertEqual(annotations["2"]["scep/pki-revision"], "2")
+        self.assertEqual(annotations["2024-06-renew-ra"]["scep/pki-revision"],
+                         "2024-06-renew-ra")
+        self.assertNotEqual(templates["2"], templates["2024-06-renew-ra"],
+                            "a new revision must change the pod template")
+        self.assertEqual(templates[""]["spec"], templates["2"]["spec"])
+        # The chart's own ConfigMap (certificates inline) still rolls by checksum.
+        docs = self.render_docs("-f", os.path.join(EXAMPLES, "all-features.yaml"))
+        if docs is not None:
+            signer = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")
+                      and d["metadata"]["name"].endswith("-signer")][0]
+            self.assertIn("checksum/pki", signer["spec"]["template"]["metadata"]["annotations"])
+
     def test_softhsm_refuses_replicas(self):
         result = subprocess.run(
             [*self.helm, "template", "scep", CHART, "--set", "signer.softhsm.enabled=true",
