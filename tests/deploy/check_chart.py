@@ -929,9 +929,9 @@ class StaticRender(unittest.TestCase):
         configmap = read_template("signer-policy-configmap.yaml")
         self.assertIn('name: {{ include "scep.signer.fullname" . }}-issuance-policy', configmap)
         self.assertIn("  issuance-policy.json: |", configmap)
-        # The audit trail's file lies in its mounted volume.
-        self.assertIn("- --audit_log={{ $s.auditLog.mountPath }}/{{ $s.auditLog.file }}", text)
-        self.assertRegex(text, r"- name: audit-log\n\s+mountPath: \{\{ \$s\.auditLog\.mountPath \}\}\n")
+        # The audit trail's file lies in its mounted volume, one per pod.
+        self.assertIn("- --audit_log={{ $audit.mountPath }}/$(POD_NAME)-{{ $audit.file }}", text)
+        self.assertRegex(text, r"- name: audit-log\n\s+mountPath: \{\{ \$audit\.mountPath \}\}\n")
 
     def test_ra_key_file_sits_beside_the_certificates(self):
         # --ra_key_file and --issuing_cas look for DIR/ra-key.pem and
@@ -1134,6 +1134,14 @@ def rendered_problems(docs):
                         if item["key"] not in keys:
                             problems.append(f"{workload}: {kind} {ref_name} has no key {item['key']}")
         for container in spec.get("containers", []) + spec.get("initContainers", []):
+            # Kubernetes expands $(VAR) in command and args only for a VAR
+            # of the container's env; anything else stays literal.
+            defined = {e["name"] for e in container.get("env", []) or []}
+            for arg in (container.get("command") or []) + (container.get("args") or []):
+                for var in re.findall(r"(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)", str(arg)):
+                    if var not in defined:
+                        problems.append(f"{workload}: {container['name']} argument {arg!r} "
+                                        f"names $({var}), which its env lacks")
             for env in container.get("env", []) or []:
                 ref = (env.get("valueFrom") or {}).get("secretKeyRef")
                 if ref and ("Secret", ref["name"]) in objects:
@@ -1341,6 +1349,9 @@ class RenderedChecks(unittest.TestCase):
                 "metadata"].update(name="r-scep-gateway"),
             "empty from": lambda o: o[("NetworkPolicy", "r-scep-signer")]["spec"][
                 "ingress"][0].update({"from": []}),
+            "argument names an undefined variable": lambda o: o[("Deployment", "r-scep-signer")][
+                "spec"]["template"]["spec"]["containers"][0].update(
+                    args=["--audit_log=/var/log/scep/$(POD_NAME)-audit.log"]),
         }
         for name, change in cases.items():
             with self.subTest(mistake=name):
@@ -1878,6 +1889,84 @@ class Helm(unittest.TestCase):
             signer = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")
                       and d["metadata"]["name"].endswith("-signer")][0]
             self.assertIn("checksum/pki", signer["spec"]["template"]["metadata"]["annotations"])
+
+    def test_audit_log_is_one_file_per_pod(self):
+        """Every signer pod appends to its own file: <pod name>-<file>,
+        $(POD_NAME) from the downward API; on a claim per pod
+        (StatefulSet, volumeClaimTemplates) or on one shared volume."""
+        def signer_of(docs):
+            return [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")
+                    and d["metadata"]["name"].endswith("-signer")][0]
+
+        def check_pod(signer):
+            pod = signer["spec"]["template"]["spec"]
+            container = pod["containers"][0]
+            audit = [a for a in container["args"] if a.startswith("--audit_log=")]
+            self.assertEqual(audit, ["--audit_log=/var/log/scep/$(POD_NAME)-issuance-audit.log"])
+            self.assertIn({"name": "POD_NAME",
+                           "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                          container["env"])
+            self.assertIn({"name": "audit-log", "mountPath": "/var/log/scep"},
+                          container["volumeMounts"])
+            return pod
+
+        docs = self.render_docs("-f", os.path.join(EXAMPLES, "all-features.yaml"))
+        if docs is None:
+            return
+        signer = signer_of(docs)
+        self.assertEqual(signer["kind"], "StatefulSet")
+        pod = check_pod(signer)
+        self.assertFalse([v for v in pod["volumes"] if v["name"] == "audit-log"],
+                         "a claim per pod, not one volume for all")
+        claims = {c["metadata"]["name"]: c["spec"] for c in signer["spec"]["volumeClaimTemplates"]}
+        self.assertEqual(claims["audit-log"]["accessModes"], ["ReadWriteOnce"])
+        self.assertEqual(claims["audit-log"]["resources"]["requests"]["storage"], "5Gi")
+
+        shared = ["--set", "signer.auditLog.volume.persistentVolumeClaim.claimName=audit"]
+        signer = signer_of(self.render_docs(*shared))
+        self.assertEqual(signer["kind"], "Deployment")
+        pod = check_pod(signer)
+        self.assertIn({"name": "audit-log", "persistentVolumeClaim": {"claimName": "audit"}},
+                      pod["volumes"])
+
+        refused = {
+            "claim per pod with a Deployment": ["--set", "signer.auditLog.persistence.enabled=true"],
+            "claim per pod and a shared volume": [
+                "--set", "signer.kind=StatefulSet", "--set",
+                "signer.auditLog.persistence.enabled=true", *shared],
+        }
+        for name, args in refused.items():
+            with self.subTest(refused=name):
+                result = subprocess.run([*self.helm, "template", "scep", CHART, *args],
+                                        capture_output=True, text=True, timeout=120)
+                self.assertNotEqual(result.returncode, 0, result.stdout[-2000:])
+                self.assertIn("signer.auditLog", result.stderr)
+
+        if os.path.basename(self.helm[-1]) != "helm_standin.py":
+            return  # only the stand-in can be handed the cluster's claims
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as cluster:
+            for modes, replicas, ok in ((["ReadWriteOnce"], 2, False),
+                                        (["ReadWriteOncePod"], 3, False),
+                                        (["ReadWriteMany"], 2, True),
+                                        (["ReadWriteOnce"], 1, True)):
+                with self.subTest(claim=modes, replicas=replicas):
+                    cluster.seek(0)
+                    cluster.truncate()
+                    yaml.safe_dump({"items": [{
+                        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                        "metadata": {"name": "audit", "namespace": "scep-check"},
+                        "spec": {"accessModes": modes}}]}, cluster)
+                    cluster.flush()
+                    result = subprocess.run(
+                        [*self.helm, "template", "scep", CHART, "--namespace", "scep-check",
+                         "--lookup", cluster.name, *shared,
+                         "--set", f"signer.replicaCount={replicas}"],
+                        capture_output=True, text=True, timeout=120)
+                    if ok:
+                        self.assertEqual(result.returncode, 0, result.stderr)
+                    else:
+                        self.assertNotEqual(result.returncode, 0, result.stdout[-2000:])
+                        self.assertIn("Multi-Attach", result.stderr)
 
     def test_softhsm_refuses_replicas(self):
         result = subprocess.run(

@@ -3,6 +3,7 @@
 where no helm binary exists (Debian 12 packages none):
 
   helm_standin.py template NAME CHART [--namespace NS] [-f FILE]... [--set A=V]...
+                  [--lookup OBJECTS.yaml]
   helm_standin.py lint [--strict] CHART [-f FILE]...
 
 Like helm, it merges the values (chart-render --values-json), validates
@@ -11,8 +12,9 @@ does) and renders the templates (chart-render: Go's text/template with
 sprig, the engine and functions helm uses). `lint` renders with
 missingkey=error under --strict, as helm lint --strict does, and checks
 that every document parses and names its apiVersion, kind and
-metadata.name. It is not helm: where helm is on PATH, check_chart.py runs
-helm itself.
+metadata.name. --lookup (not a helm option) hands chart-render a file of
+objects that `lookup` finds, as a cluster would under `helm install`. It
+is not helm: where helm is on PATH, check_chart.py runs helm itself.
 
 The renderer is $SCEP_CHART_RENDER, else
 $SCEP_BUILD_DIR/tests/deploy/chart_render/chart-render.
@@ -49,7 +51,7 @@ def parse(argv):
     chart, args, i = None, ["--release", release], 0
     while i < len(rest):
         a = rest[i]
-        if a in ("--namespace", "-n", "-f", "--values", "--set"):
+        if a in ("--namespace", "-n", "-f", "--values", "--set", "--lookup"):
             if i + 1 >= len(rest):
                 fail(f"{a} needs a value")
             args += [a, rest[i + 1]]

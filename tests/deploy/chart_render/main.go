@@ -5,12 +5,14 @@
 // expandenv) and the same values decoding (sigs.k8s.io/yaml: numbers as
 // float64, --set integers as int64), and adds Helm's own functions
 // (include, tpl, required, lookup, toYaml, fromYaml, toJson, fromJson).
-// `lookup` finds nothing, as under `helm template`. Schema validation is
-// left to the caller (tests/deploy/helm_standin.py), which reads the merged
-// values with --values-json.
+// `lookup` finds nothing, as under `helm template`, unless --lookup names a
+// YAML file `items: [object, ...]` standing in for a cluster's objects
+// (what `helm install` would find). Schema validation is left to the
+// caller (tests/deploy/helm_standin.py), which reads the merged values
+// with --values-json.
 //
 //	chart-render [--strict] [--values-json] [--release NAME] [--namespace NS]
-//	             [-f values.yaml]... [--set a.b[0].c=v,...]... CHART
+//	             [--lookup objects.yaml] [-f values.yaml]... [--set a.b[0].c=v,...]... CHART
 //
 // Output: every rendered template but NOTES.txt (rendered and checked too),
 // each as "---\n# Source: <chart>/templates/<file>\n...", empty ones left
@@ -198,6 +200,35 @@ func fromJson(s string) values {
 	return v
 }
 
+// lookupIn: Helm's lookup over a fixed list of objects: one object by
+// name ({} when absent), or every object of the kind (a <Kind>List) when
+// name is empty; namespace "" for cluster-scoped objects.
+func lookupIn(objects []interface{}) func(string, string, string, string) (values, error) {
+	return func(apiVersion, kind, namespace, name string) (values, error) {
+		list := values{"apiVersion": apiVersion, "kind": kind + "List", "items": []interface{}{}}
+		for _, o := range objects {
+			obj, ok := o.(values)
+			if !ok || obj["apiVersion"] != apiVersion || obj["kind"] != kind {
+				continue
+			}
+			meta, _ := obj["metadata"].(values)
+			ns, _ := meta["namespace"].(string)
+			if ns != namespace {
+				continue
+			}
+			if name == "" {
+				list["items"] = append(list["items"].([]interface{}), obj)
+			} else if meta["name"] == name {
+				return obj, nil
+			}
+		}
+		if name == "" {
+			return list, nil
+		}
+		return values{}, nil
+	}
+}
+
 func main() {
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
@@ -208,7 +239,7 @@ func main() {
 func run(args []string) error {
 	release, namespace := "release-name", "default"
 	strict, valuesOnly := false, false
-	var chart string
+	var chart, lookupFile string
 	var layers []func(values) error
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
@@ -224,7 +255,7 @@ func run(args []string) error {
 			strict = true
 		case "--values-json":
 			valuesOnly = true
-		case "--release", "--namespace", "-n", "-f", "--values", "--set":
+		case "--release", "--namespace", "-n", "-f", "--values", "--set", "--lookup":
 			v, err := next()
 			if err != nil {
 				return err
@@ -234,6 +265,8 @@ func run(args []string) error {
 				release = v
 			case "--namespace", "-n":
 				namespace = v
+			case "--lookup":
+				lookupFile = v
 			case "-f", "--values":
 				layers = append(layers, func(vals values) error {
 					file, err := readValues(v)
@@ -287,11 +320,19 @@ func run(args []string) error {
 	if name == "" {
 		return errors.New("Chart.yaml has no name")
 	}
-	return render(chart, name, meta, release, namespace, vals, strict)
+	var objects []interface{}
+	if lookupFile != "" {
+		cluster, err := readValues(lookupFile)
+		if err != nil {
+			return err
+		}
+		objects, _ = cluster["items"].([]interface{})
+	}
+	return render(chart, name, meta, release, namespace, vals, strict, objects)
 }
 
 func render(chart, name string, meta values, release, namespace string, vals values,
-	strict bool) error {
+	strict bool, objects []interface{}) error {
 	root := template.New("chart")
 	funcs := sprig.TxtFuncMap()
 	delete(funcs, "env")
@@ -308,6 +349,9 @@ func render(chart, name string, meta values, release, namespace string, vals val
 	}
 	funcs["lookup"] = func(apiVersion, kind, namespace, name string) (values, error) {
 		return values{}, nil // no cluster: found nothing
+	}
+	if objects != nil {
+		funcs["lookup"] = lookupIn(objects)
 	}
 	includes := 0
 	funcs["include"] = func(name string, data interface{}) (string, error) {
