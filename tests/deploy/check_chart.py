@@ -1968,6 +1968,60 @@ class Helm(unittest.TestCase):
                         self.assertNotEqual(result.returncode, 0, result.stdout[-2000:])
                         self.assertIn("Multi-Attach", result.stderr)
 
+    def test_generated_secrets_agree_within_one_render(self):
+        """A secret the chart generates (no existingSecret, no value) is
+        drawn once per render: the gateway's and the signer's
+        checksum/secrets include secrets.yaml again, and drew their own
+        random values before, so the two annotations differed from each
+        other and from the Secret. (Helm hands every template of a chart
+        the same .Values map, as chart-render does, where the value is
+        kept.)"""
+        variants = {
+            "challenge": [],
+            "challenge, SoftHSM PINs, bundled Redis": [
+                "-f", os.path.join(EXAMPLES, "evaluation.yaml"), "--set", "redis.auth.enabled=true",
+                "--set", "admin.enabled=true"],
+        }
+        for name, args in variants.items():
+            with self.subTest(generated=name):
+                docs = self.render_docs(*args)
+                if docs is None:
+                    return
+                sums = {d["metadata"]["name"]:
+                        d["spec"]["template"]["metadata"]["annotations"]["checksum/secrets"]
+                        for d in docs if d["kind"] in ("Deployment", "StatefulSet")
+                        and "checksum/secrets" in d["spec"]["template"]["metadata"].get(
+                            "annotations", {})}
+                self.assertEqual(sorted(sums), ["scep-gateway", "scep-signer"])
+                self.assertEqual(len(set(sums.values())), 1, sums)
+        if os.path.basename(self.helm[-1]) != "helm_standin.py":
+            return  # only the stand-in can be handed the cluster's Secret
+        # What the cluster holds is kept, render after render.
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as cluster:
+            yaml.safe_dump({"items": [{
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "scep-challenge", "namespace": "scep-check"},
+                "data": {"challenge": "a2VwdC1jaGFsbGVuZ2U="}}]}, cluster)
+            cluster.flush()
+            seen = set()
+            for _ in range(2):
+                docs = self.render_docs("--lookup", cluster.name)
+                secret = [d for d in docs if d["kind"] == "Secret"
+                          and d["metadata"]["name"] == "scep-challenge"][0]
+                self.assertEqual(secret["data"]["challenge"], "a2VwdC1jaGFsbGVuZ2U=")
+                seen |= {d["spec"]["template"]["metadata"]["annotations"]["checksum/secrets"]
+                         for d in docs if d["kind"] in ("Deployment", "StatefulSet")}
+            self.assertEqual(len(seen), 1, "the same Secret, the same checksum, no roll")
+
+    def test_generated_secrets_documented_for_gitops(self):
+        with open(os.path.join(CHART, "README.md")) as f:
+            readme = f.read()
+        self.assertIn("### GitOps and `helm template`: give every secret", readme)
+        with open(os.path.join(CHART, "values.yaml")) as f:
+            values = f.read()
+        challenge = values[values.index("challenge:\n"):values.index("  existingSecret:")]
+        self.assertIn("CHANGES ON EVERY RENDER", challenge)
+
     def test_softhsm_refuses_replicas(self):
         result = subprocess.run(
             [*self.helm, "template", "scep", CHART, "--set", "signer.softhsm.enabled=true",

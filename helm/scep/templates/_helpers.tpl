@@ -98,14 +98,28 @@ app.kubernetes.io/component: {{ .component }}
 {{/*
 A random secret that survives upgrades: the value already in the cluster's
 Secret when there is one, else a fresh one. (dict "root" $ "secret" NAME "key" KEY)
+Chosen once per render and kept in .Values (one map for every template of
+the chart, in Helm as in chart-render) under a key the schema refuses from
+users: secrets.yaml and the checksum/secrets annotations that include it
+see the same value. Without a cluster (`helm template`, Argo CD) lookup
+finds nothing and each render draws a new one: set existingSecret or value
+there (chart README, "GitOps and helm template").
 */}}
 {{- define "scep.stableRandom" -}}
-{{- $existing := lookup "v1" "Secret" .root.Release.Namespace .secret -}}
-{{- if and $existing (hasKey $existing.data .key) -}}
-{{- index $existing.data .key | b64dec -}}
-{{- else -}}
-{{- randAlphaNum 32 -}}
+{{- if not (hasKey .root.Values "__scepGeneratedSecrets") -}}
+{{- $_ := set .root.Values "__scepGeneratedSecrets" (dict) -}}
 {{- end -}}
+{{- $generated := get .root.Values "__scepGeneratedSecrets" -}}
+{{- $id := printf "%s/%s" .secret .key -}}
+{{- if not (hasKey $generated $id) -}}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace .secret -}}
+{{- if and $existing (hasKey (get $existing "data" | default dict) .key) -}}
+{{- $_ := set $generated $id (index $existing.data .key | b64dec) -}}
+{{- else -}}
+{{- $_ := set $generated $id (randAlphaNum 32) -}}
+{{- end -}}
+{{- end -}}
+{{- get $generated $id -}}
 {{- end -}}
 
 {{/*
