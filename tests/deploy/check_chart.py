@@ -34,7 +34,15 @@
   store), then kubectl dry-run and the same selector / mounted-key /
   admin-exposure checks on the rendered objects and the gateway's Redis
   flags and files; helm template refuses the combinations the schema
-  cannot express.
+  cannot express;
+- rendered behaviour an install depends on: the gateway's idle timeout
+  above the proxies' (60 s), the Ingress routing /cgi-bin/pkiclient.exe,
+  the bundled Redis's --maxmemory below its memory limit, each example's
+  hook URLs admitted by its egress rules, signer.pki.revision rolling the
+  signer, one audit file per signer pod ($(POD_NAME) defined in env),
+  generated secrets drawn once per render; with the stand-in, `lookup`
+  fed a cluster's objects (--lookup): a Secret in the cluster kept, a
+  ReadWriteOnce audit claim shared by several signers refused.
 
 PyYAML and jsonschema are Debian packages (python3-yaml,
 python3-jsonschema; scripts/install-deps installs them): missing, they skip
