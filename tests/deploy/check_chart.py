@@ -1575,6 +1575,26 @@ class Helm(unittest.TestCase):
                      "wifi/ra-key-previous.pem", "wifi/ra-previous.pem"],
                     "only the previous RA and CA files and CA chains are optional")
 
+    def test_ipv6_listen_address(self):
+        # IPv6-only clusters: listenAddress "::" reaches every listener;
+        # gRPC's --listen needs the literal in brackets.
+        pod = self.signer_pod("--set", "listenAddress=::")
+        if pod is None:
+            return
+        args = pod["containers"][0]["args"]
+        self.assertIn("--listen=[::]:9090", args)
+        self.assertIn("--metrics_address=::", args)
+        rendered = self.run_helm("template", "scep", CHART, "--namespace", "scep-check",
+                                 "--set", "listenAddress=::", "--set", "admin.enabled=true")
+        docs = [d for d in yaml.safe_load_all(rendered) if d]
+        gateway = [d for d in docs if d["kind"] == "Deployment"
+                   and d["metadata"]["name"].endswith("-gateway")][0]
+        args = gateway["spec"]["template"]["spec"]["containers"][0]["args"]
+        for flag in ("--http_address=::", "--metrics_address=::", "--admin_address=::"):
+            self.assertIn(flag, args)
+        self.assertIn("--listen=0.0.0.0:9090",
+                      self.signer_pod()["containers"][0]["args"])  # the default
+
     def signer_pod(self, *args):
         """Renders the chart with `args`, checks it, and returns the signer's
         pod spec (None without python3-yaml)."""

@@ -235,3 +235,10 @@ Included by the gateway Deployment (always rendered).
 {{- fail "redis.waitReplicas is for a replicated external Redis; the bundled Redis has no replica (every write would wait redis.waitTimeoutMs for none)" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The pods' listen address with a port (gRPC --listen): an IPv6 literal
+in brackets. */}}
+{{- define "scep.listenHostPort" -}}
+{{- $host := .root.Values.listenAddress -}}
+{{- if contains ":" $host -}}[{{ $host }}]:{{ .port }}{{- else -}}{{ $host }}:{{ .port }}{{- end -}}
+{{- end -}}
