@@ -62,6 +62,18 @@ absl::StatusOr<std::string> BerEnvelope(absl::string_view plaintext, X509* recip
   return std::string(data, static_cast<size_t>(len));
 }
 
+// The subjectAltName extension of `spec`'s names.
+absl::StatusOr<crypto::X509ExtPtr> SubjectAltName(const CsrSpec& spec) {
+  std::vector<std::string> parts;
+  for (const std::string& d : spec.dns_sans) parts.push_back("DNS:" + d);
+  parts.insert(parts.end(), spec.other_sans.begin(), spec.other_sans.end());
+  const std::string value = absl::StrJoin(parts, ",");
+  crypto::X509ExtPtr ext(
+      X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, value.c_str()));
+  if (ext == nullptr) return crypto::SslInternal("SAN extension");
+  return ext;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> BuildCsr(EVP_PKEY* key, const CsrSpec& spec) {
@@ -84,22 +96,31 @@ absl::StatusOr<std::string> BuildCsr(EVP_PKEY* key, const CsrSpec& spec) {
       return crypto::SslInternal("challengePassword");
     }
   }
+  crypto::ExtStackPtr exts(sk_X509_EXTENSION_new_null());
+  if (exts == nullptr) return crypto::SslInternal("extensionRequest");
   if (!spec.dns_sans.empty() || !spec.other_sans.empty()) {
-    std::vector<std::string> parts;
-    for (const std::string& d : spec.dns_sans) parts.push_back("DNS:" + d);
-    parts.insert(parts.end(), spec.other_sans.begin(), spec.other_sans.end());
-    std::string value = absl::StrJoin(parts, ",");
-    crypto::X509ExtPtr ext(X509V3_EXT_conf_nid(nullptr, nullptr,
-                                               NID_subject_alt_name, value.c_str()));
-    crypto::ExtStackPtr exts(sk_X509_EXTENSION_new_null());
-    if (ext == nullptr || exts == nullptr ||
-        !sk_X509_EXTENSION_push(exts.get(), ext.get())) {
+    ASSIGN_OR_RETURN(crypto::X509ExtPtr ext, SubjectAltName(spec));
+    if (!sk_X509_EXTENSION_push(exts.get(), ext.get())) {
       return crypto::SslInternal("SAN extension");
     }
     ext.release();
-    if (X509_REQ_add_extensions(req.get(), exts.get()) != 1) {
-      return crypto::SslInternal("extensionRequest");
+  }
+  for (const auto& [nid, value] : spec.extra_extensions) {
+    crypto::Asn1StringPtr data(ASN1_OCTET_STRING_new());
+    if (data == nullptr ||
+        ASN1_OCTET_STRING_set(data.get(), reinterpret_cast<const unsigned char*>(value.data()),
+                              static_cast<int>(value.size())) != 1) {
+      return crypto::SslInternal("extension");
     }
+    crypto::X509ExtPtr ext(X509_EXTENSION_create_by_NID(nullptr, nid, 0, data.get()));
+    if (ext == nullptr || !sk_X509_EXTENSION_push(exts.get(), ext.get())) {
+      return crypto::SslInternal("extension");
+    }
+    ext.release();
+  }
+  if (sk_X509_EXTENSION_num(exts.get()) > 0 &&
+      X509_REQ_add_extensions(req.get(), exts.get()) != 1) {
+    return crypto::SslInternal("extensionRequest");
   }
   if (X509_REQ_sign(req.get(), key,
                     spec.digest != nullptr ? spec.digest : EVP_sha256()) <= 0) {

@@ -2,6 +2,7 @@
 #define SCEP_COMMON_CODEC_CLIENT_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -27,6 +28,10 @@ struct CsrSpec {
   // More subjectAltNames in OpenSSL's config syntax ("IP:2001:db8::7",
   // "email:a@example.com").
   std::vector<std::string> other_sans;
+  // Extensions requested after the subjectAltName of the names above, as
+  // given: {NID, DER extnValue} (a second subjectAltName, one that does not
+  // decode).
+  std::vector<std::pair<int, std::string>> extra_extensions;
   const EVP_MD* digest = nullptr;   // nullptr: SHA-256
 };
 

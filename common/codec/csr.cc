@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <utility>
@@ -105,6 +106,43 @@ absl::Status VerifyCsrSignature(Csr& csr) {
   }
   csr.signature_checked = true;
   return absl::OkStatus();
+}
+
+absl::StatusOr<crypto::GeneralNamesPtr> RequestedSubjectAltName(X509_REQ* request) {
+  int attributes = 0;
+  for (int nid : {NID_ext_req, NID_ms_ext_req}) {
+    for (int i = X509_REQ_get_attr_by_NID(request, nid, -1); i >= 0;
+         i = X509_REQ_get_attr_by_NID(request, nid, i)) {
+      if (++attributes > 1 || X509_ATTRIBUTE_count(X509_REQ_get_attr(request, i)) != 1) {
+        return absl::InvalidArgumentError(
+            "the request carries more than one extensionRequest");
+      }
+    }
+  }
+  // No extensionRequest: an empty stack; one that does not decode: null.
+  crypto::ExtStackPtr extensions(X509_REQ_get_extensions(request));
+  if (extensions == nullptr) {
+    crypto::DrainSslErrors();
+    return absl::InvalidArgumentError("the request's extensionRequest does not decode");
+  }
+  crypto::GeneralNamesPtr names;
+  for (int i = 0; i < sk_X509_EXTENSION_num(extensions.get()); ++i) {
+    X509_EXTENSION* extension = sk_X509_EXTENSION_value(extensions.get(), i);
+    if (OBJ_obj2nid(X509_EXTENSION_get_object(extension)) != NID_subject_alt_name) continue;
+    if (names != nullptr) {
+      return absl::InvalidArgumentError(
+          "the request carries more than one subjectAltName extension");
+    }
+    names.reset(static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(extension)));
+    if (names == nullptr) {
+      crypto::DrainSslErrors();
+      return absl::InvalidArgumentError("the request's subjectAltName does not decode");
+    }
+    if (sk_GENERAL_NAME_num(names.get()) == 0) {
+      return absl::InvalidArgumentError("the request's subjectAltName holds no name");
+    }
+  }
+  return names;
 }
 
 namespace {

@@ -64,6 +64,16 @@ absl::StatusOr<std::string> RequestFingerprint(const X509_NAME* subject,
 // signature_checked. PermissionDenied when it does not verify.
 absl::Status VerifyCsrSignature(Csr& csr);
 
+// The subjectAltName `request` asks for (PKCS#9 extensionRequest); null
+// when it asks for none. InvalidArgument when that is ambiguous or broken:
+// more than one extensionRequest attribute or value, an extensionRequest
+// that does not decode, more than one subjectAltName extension (OpenSSL's
+// X509V3_get_d2i finds none among two, so a policy reading it checked no
+// name while the certificate got the first), or a subjectAltName that does
+// not decode or holds no name. The gateway's policy and the signer both
+// read a request's names through this alone.
+absl::StatusOr<crypto::GeneralNamesPtr> RequestedSubjectAltName(X509_REQ* request);
+
 // One-line subject (RFC 2253) for logs and errors.
 std::string SubjectText(const X509_NAME* name);
 

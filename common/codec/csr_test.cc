@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "common/codec/client.h"
 #include "common/codec/csr.h"
 #include "common/codec/envelope.h"
@@ -233,6 +234,66 @@ TEST(SubjectDigestTest, SameAttributesInAnyOrder) {
       device.get()));
   EXPECT_FALSE(SameAttributes(Name({{"CN", {kU, "Example Fleet"}}, {"O", {kU, "laptop-7"}}}).get(),
                               device.get()));
+}
+
+// One subjectAltName, read the same way by the gateway's policy and the
+// signer: a second extension, a second extensionRequest, or names that do
+// not decode make the request ambiguous, never "no names".
+TEST(RequestedSubjectAltNameTest, OneOrNoneElseRefused) {
+  crypto::EvpPkeyPtr key(EVP_EC_gen("P-256"));
+  auto names = [](const char* conf) {
+    crypto::ExtStackPtr exts(sk_X509_EXTENSION_new_null());
+    for (absl::string_view one : absl::StrSplit(conf, ';', absl::SkipEmpty())) {
+      sk_X509_EXTENSION_push(exts.get(),
+                             X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name,
+                                                 std::string(one).c_str()));
+    }
+    return exts;
+  };
+  auto der = [&](const char* conf) {
+    unsigned char* out = nullptr;
+    const int length = ASN1_item_i2d(reinterpret_cast<ASN1_VALUE*>(names(conf).get()), &out,
+                                     ASN1_ITEM_rptr(X509_EXTENSIONS));
+    std::string bytes(reinterpret_cast<char*>(out), static_cast<size_t>(std::max(length, 0)));
+    OPENSSL_free(out);
+    return bytes;
+  };
+  // extensionRequest attributes {NID, values}. OpenSSL refuses to add a
+  // second attribute of one type; a device can still send two values, or
+  // both the PKCS#9 and the Microsoft type, both of which OpenSSL reads.
+  auto request = [&](std::vector<std::pair<int, std::vector<const char*>>> attributes) {
+    crypto::X509ReqPtr req(X509_REQ_new());
+    X509_REQ_set_pubkey(req.get(), key.get());
+    for (const auto& [nid, values] : attributes) {
+      X509_ATTRIBUTE* attr = X509_ATTRIBUTE_new();
+      EXPECT_EQ(X509_ATTRIBUTE_set1_object(attr, OBJ_nid2obj(nid)), 1);
+      for (const char* conf : values) {
+        const std::string value = der(conf);
+        EXPECT_EQ(X509_ATTRIBUTE_set1_data(attr, V_ASN1_SEQUENCE, value.data(),
+                                           static_cast<int>(value.size())),
+                  1);
+      }
+      EXPECT_EQ(X509_REQ_add1_attr(req.get(), attr), 1);
+      X509_ATTRIBUTE_free(attr);
+    }
+    return req;
+  };
+  auto none = RequestedSubjectAltName(request({}).get());
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(*none, nullptr);
+  auto one = RequestedSubjectAltName(request({{NID_ext_req, {"DNS:a.example,DNS:b.example"}}}).get());
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(sk_GENERAL_NAME_num(one->get()), 2);
+  for (const auto& ambiguous :
+       std::vector<std::vector<std::pair<int, std::vector<const char*>>>>{
+           {{NID_ext_req, {"DNS:a.example;DNS:b.example"}}},
+           {{NID_ext_req, {"DNS:a.example", "DNS:b.example"}}},
+           {{NID_ext_req, {"DNS:a.example"}}, {NID_ms_ext_req, {"DNS:b.example"}}}}) {
+    auto refused = RequestedSubjectAltName(request(ambiguous).get());
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StrContains(refused.status().message(), "more than one"))
+        << refused.status();
+  }
 }
 
 }  // namespace

@@ -66,13 +66,6 @@ std::pair<std::string, std::string> Describe(const GENERAL_NAME* name) {
   }
 }
 
-crypto::GeneralNamesPtr RequestedSans(X509_REQ* req) {
-  crypto::ExtStackPtr exts(X509_REQ_get_extensions(req));
-  if (exts == nullptr) return nullptr;
-  return crypto::GeneralNamesPtr(static_cast<GENERAL_NAMES*>(
-      X509V3_get_d2i(exts.get(), NID_subject_alt_name, nullptr, nullptr)));
-}
-
 absl::StatusOr<crypto::X509NamePtr> BuildSubject(const Profile& profile,
                                                  const X509_NAME* requested) {
   crypto::X509NamePtr subject(X509_NAME_new());
@@ -160,7 +153,12 @@ absl::Status ProfileIssuer::CheckPolicy(const Profile& profile,
       }
     }
   }
-  crypto::GeneralNamesPtr requested_sans = RequestedSans(req);
+  // The names the signer copies are the ones checked here: a request
+  // with two subjectAltName extensions, or one that does not decode, is
+  // refused rather than read as asking for none.
+  absl::StatusOr<crypto::GeneralNamesPtr> requested = codec::RequestedSubjectAltName(req);
+  if (!requested.ok()) return absl::PermissionDeniedError(requested.status().message());
+  crypto::GeneralNamesPtr requested_sans = *std::move(requested);
   if (requested_sans != nullptr &&
       sk_GENERAL_NAME_num(requested_sans.get()) > profile.max_sans) {
     return absl::PermissionDeniedError(

@@ -326,6 +326,55 @@ TEST_F(ProfileIssuerTest, IpSanPolicyCoversIpv6) {
   EXPECT_TRUE(absl::StrContains(v4.message(), "ip:10.2.0.1")) << v4.message();
 }
 
+// The DER extnValue of a subjectAltName in OpenSSL's config syntax.
+std::string SanValue(const char* names) {
+  crypto::X509ExtPtr ext(X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, names));
+  const ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(ext.get());
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(data)),
+                     static_cast<size_t>(ASN1_STRING_length(data)));
+}
+
+// A request with two subjectAltName extensions: OpenSSL's X509V3_get_d2i
+// finds none among two, so neither san_policy nor max_sans saw a name, and
+// the signer copied the first (www.bank.example was issued under a
+// *.devices.example policy). Refused, as is a SAN that does not decode
+// (read as none before) or holds no name.
+TEST_F(ProfileIssuerTest, AmbiguousOrBrokenSubjectAltNamesAreRefused) {
+  Profile p;
+  p.san_policy = {{"dns", {"*.devices.example"}}};
+  auto csr = [&](std::vector<std::pair<int, std::string>> extra) {
+    codec::CsrSpec spec;
+    spec.common_name = "dup";
+    spec.dns_sans = {"www.bank.example"};
+    spec.extra_extensions = std::move(extra);
+    return codec::ParseCsr(codec::BuildCsr(rsa_.get(), spec).value()).value();
+  };
+  const codec::Csr two = csr({{NID_subject_alt_name, SanValue("DNS:ok.devices.example")}});
+  auto refused = issuer_.Issue(p, two);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(),
+                                "more than one subjectAltName extension"))
+      << refused.status();
+  Profile open;  // no san_policy: max_sans saw nothing either
+  open.max_sans = 1;
+  EXPECT_EQ(ProfileIssuer::CheckPolicy(open, two).code(), absl::StatusCode::kPermissionDenied);
+
+  auto alone = [&](std::string value) {
+    codec::CsrSpec spec;
+    spec.common_name = "broken";
+    spec.extra_extensions = {{NID_subject_alt_name, std::move(value)}};
+    return codec::ParseCsr(codec::BuildCsr(rsa_.get(), spec).value()).value();
+  };
+  auto broken = ProfileIssuer::CheckPolicy(p, alone(std::string("\x30\x05\x82\x07www", 7)));
+  EXPECT_EQ(broken.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(broken.message(), "does not decode")) << broken;
+  auto empty = ProfileIssuer::CheckPolicy(p, alone(std::string("\x30\x00", 2)));
+  EXPECT_EQ(empty.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(signer_.issued.load(), 0);
+  // One extension inside the policy still passes.
+  EXPECT_TRUE(ProfileIssuer::CheckPolicy(p, alone(SanValue("DNS:ok.devices.example"))).ok());
+}
+
 TEST_F(ProfileIssuerTest, KeyAndRdnChecks) {
   Profile p;
   p.min_rsa_bits = 3072;

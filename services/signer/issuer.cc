@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/base/status_macros.h"
+#include "common/codec/csr.h"
 #include "common/crypto/ssl_error.h"
 
 namespace scep::signer {
@@ -156,21 +157,18 @@ absl::Status AddExtension(X509* cert, X509V3_CTX* ctx, int nid,
   return absl::OkStatus();
 }
 
-// Copies the subjectAltName requested in the CSR (PKCS#9 extensionRequest).
+// Copies the subjectAltName requested in the CSR (PKCS#9 extensionRequest),
+// as decoded: what the issuance policy then checks is what is signed. A
+// request with two (which the gateway's policy once read as none, and the
+// first was copied) or a broken one is refused here too.
 absl::Status CopySubjectAltName(X509_REQ* csr, X509* cert, bool* copied) {
   *copied = false;
-  crypto::ExtStackPtr exts(X509_REQ_get_extensions(csr));
-  if (exts == nullptr) return absl::OkStatus();
-  int idx = X509v3_get_ext_by_NID(exts.get(), NID_subject_alt_name, -1);
-  if (idx < 0) return absl::OkStatus();
-  X509_EXTENSION* san = sk_X509_EXTENSION_value(exts.get(), idx);
-  crypto::GeneralNamesPtr names(
-      static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(san)));
-  if (names == nullptr || sk_GENERAL_NAME_num(names.get()) == 0) {
-    crypto::DrainSslErrors();
-    return absl::InvalidArgumentError("malformed subjectAltName in request");
+  absl::StatusOr<crypto::GeneralNamesPtr> names = codec::RequestedSubjectAltName(csr);
+  if (!names.ok()) return names.status();
+  if (*names == nullptr) return absl::OkStatus();
+  if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names->get(), 0, X509V3_ADD_DEFAULT) != 1) {
+    return crypto::SslInternal("SAN");
   }
-  if (X509_add_ext(cert, san, -1) != 1) return crypto::SslInternal("SAN");
   *copied = true;
   return absl::OkStatus();
 }

@@ -5,6 +5,7 @@
 #include <openssl/x509v3.h>
 
 #include "absl/strings/match.h"
+#include "common/codec/client.h"
 #include "common/codec/csr.h"
 #include "common/codec/envelope.h"
 #include "common/codec/pki_message.h"
@@ -182,6 +183,41 @@ TEST(SignerCoreTest, SanIsCriticalExactlyWhenTheSubjectIsEmpty) {
           << asked << ": " << X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
     }
   }
+}
+
+// Two subjectAltName extensions in a request: the signer copied the first
+// while a policy reading the request through X509V3_get_d2i saw none.
+// Refused here as well as at the gateway; so is a SAN that does not decode.
+TEST(SignerCoreTest, RefusesAmbiguousOrBrokenSubjectAltName) {
+  auto core = NewFixtureCore();
+  crypto::EvpPkeyPtr key(EVP_EC_gen("P-256"));
+  auto csr = [&](std::vector<std::pair<int, std::string>> extra) {
+    codec::CsrSpec spec;
+    spec.common_name = "dup";
+    spec.dns_sans = {"www.bank.example"};
+    spec.extra_extensions = std::move(extra);
+    return codec::BuildCsr(key.get(), spec).value();
+  };
+  crypto::X509ExtPtr second(
+      X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, "DNS:ok.devices.example"));
+  const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(second.get());
+  absl::StatusOr<std::string> two = core->Issue(
+      csr({{NID_subject_alt_name,
+            std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                        static_cast<size_t>(ASN1_STRING_length(value)))}}),
+      0, "");
+  EXPECT_EQ(two.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(two.status().message(), "more than one subjectAltName"))
+      << two.status();
+  absl::StatusOr<std::string> broken =
+      core->Issue(csr({{NID_subject_alt_name, std::string("\x30\x05\x82\x07www", 7)}}), 0, "");
+  EXPECT_EQ(broken.status().code(), absl::StatusCode::kInvalidArgument);
+  // One is copied as requested.
+  crypto::X509Ptr cert = ParseCert(core->Issue(csr({}), 0, "").value());
+  crypto::GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
+  ASSERT_NE(names, nullptr);
+  ASSERT_EQ(sk_GENERAL_NAME_num(names.get()), 1);
 }
 
 TEST(SignerCoreTest, SerialsDifferAndDigestIsHonoured) {
