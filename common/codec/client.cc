@@ -62,14 +62,57 @@ absl::StatusOr<std::string> BerEnvelope(absl::string_view plaintext, X509* recip
   return std::string(data, static_cast<size_t>(len));
 }
 
+// One raw GeneralName of CsrSpec::raw_sans; null on failure.
+GENERAL_NAME* RawName(int type, const std::string& bytes) {
+  GENERAL_NAME* name = GENERAL_NAME_new();
+  ASN1_STRING* value = ASN1_STRING_type_new(type == GEN_IPADD       ? V_ASN1_OCTET_STRING
+                                            : type == GEN_OTHERNAME ? V_ASN1_UTF8STRING
+                                                                    : V_ASN1_IA5STRING);
+  ASN1_TYPE* upn = type == GEN_OTHERNAME ? ASN1_TYPE_new() : nullptr;
+  if (name == nullptr || value == nullptr || (type == GEN_OTHERNAME && upn == nullptr) ||
+      ASN1_STRING_set(value, bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    GENERAL_NAME_free(name);
+    ASN1_STRING_free(value);
+    ASN1_TYPE_free(upn);
+    return nullptr;
+  }
+  if (type != GEN_OTHERNAME) {
+    GENERAL_NAME_set0_value(name, type, value);
+    return name;
+  }
+  ASN1_TYPE_set(upn, V_ASN1_UTF8STRING, value);
+  if (GENERAL_NAME_set0_othername(name, OBJ_nid2obj(NID_ms_upn), upn) != 1) {
+    GENERAL_NAME_free(name);
+    ASN1_TYPE_free(upn);
+    return nullptr;
+  }
+  return name;
+}
+
 // The subjectAltName extension of `spec`'s names.
 absl::StatusOr<crypto::X509ExtPtr> SubjectAltName(const CsrSpec& spec) {
   std::vector<std::string> parts;
   for (const std::string& d : spec.dns_sans) parts.push_back("DNS:" + d);
   parts.insert(parts.end(), spec.other_sans.begin(), spec.other_sans.end());
-  const std::string value = absl::StrJoin(parts, ",");
-  crypto::X509ExtPtr ext(
-      X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, value.c_str()));
+  crypto::X509ExtPtr ext;
+  if (!parts.empty()) {
+    const std::string value = absl::StrJoin(parts, ",");
+    ext.reset(X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, value.c_str()));
+    if (ext == nullptr) return crypto::SslInternal("SAN extension");
+    if (spec.raw_sans.empty()) return ext;
+  }
+  crypto::GeneralNamesPtr names(ext != nullptr
+                                    ? static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext.get()))
+                                    : GENERAL_NAMES_new());
+  if (names == nullptr) return crypto::SslInternal("SAN extension");
+  for (const auto& [type, bytes] : spec.raw_sans) {
+    GENERAL_NAME* name = RawName(type, bytes);
+    if (name == nullptr || sk_GENERAL_NAME_push(names.get(), name) <= 0) {
+      GENERAL_NAME_free(name);
+      return crypto::SslInternal("SAN extension");
+    }
+  }
+  ext.reset(X509V3_EXT_i2d(NID_subject_alt_name, 0, names.get()));
   if (ext == nullptr) return crypto::SslInternal("SAN extension");
   return ext;
 }
@@ -98,7 +141,7 @@ absl::StatusOr<std::string> BuildCsr(EVP_PKEY* key, const CsrSpec& spec) {
   }
   crypto::ExtStackPtr exts(sk_X509_EXTENSION_new_null());
   if (exts == nullptr) return crypto::SslInternal("extensionRequest");
-  if (!spec.dns_sans.empty() || !spec.other_sans.empty()) {
+  if (!spec.dns_sans.empty() || !spec.other_sans.empty() || !spec.raw_sans.empty()) {
     ASSIGN_OR_RETURN(crypto::X509ExtPtr ext, SubjectAltName(spec));
     if (!sk_X509_EXTENSION_push(exts.get(), ext.get())) {
       return crypto::SslInternal("SAN extension");

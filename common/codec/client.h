@@ -28,6 +28,11 @@ struct CsrSpec {
   // More subjectAltNames in OpenSSL's config syntax ("IP:2001:db8::7",
   // "email:a@example.com").
   std::vector<std::string> other_sans;
+  // More names as raw bytes, unchecked, as a broken or hostile device may
+  // send them: {GEN_DNS, GEN_EMAIL, GEN_URI or GEN_IPADD, content octets},
+  // or {GEN_OTHERNAME, UTF-8 octets} for a Microsoft UPN. In the same
+  // subjectAltName extension as the names above.
+  std::vector<std::pair<int, std::string>> raw_sans;
   // Extensions requested after the subjectAltName of the names above, as
   // given: {NID, DER extnValue} (a second subjectAltName, one that does not
   // decode).

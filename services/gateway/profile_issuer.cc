@@ -13,11 +13,13 @@
 #include "common/codec/identifiers.h"
 #include "common/crypto/asn1_text.h"
 #include "common/crypto/der.h"
+#include "common/crypto/san_syntax.h"
 
 namespace scep::gateway {
 namespace {
 
 // '*' matches any run of characters (DNS labels included); case-insensitive.
+// `text` has passed CheckSubjectAltNameSyntax.
 bool GlobMatch(absl::string_view pattern, absl::string_view text) {
   if (pattern.empty()) return text.empty();
   if (pattern[0] == '*') {
@@ -164,6 +166,14 @@ absl::Status ProfileIssuer::CheckPolicy(const Profile& profile,
     return absl::PermissionDeniedError(
         absl::StrCat("too many subjectAltNames (", sk_GENERAL_NAME_num(requested_sans.get()),
                      "; the profile allows ", profile.max_sans, ")"));
+  }
+  // Before any pattern: GlobMatch compares bytes, and its '*' matched a NUL
+  // ("www.bank.com\0.devices.example.com" under "*.devices.example.com").
+  for (int i = 0; requested_sans != nullptr && i < sk_GENERAL_NAME_num(requested_sans.get());
+       ++i) {
+    absl::Status syntax =
+        crypto::CheckSubjectAltNameSyntax(sk_GENERAL_NAME_value(requested_sans.get(), i));
+    if (!syntax.ok()) return absl::PermissionDeniedError(syntax.message());
   }
   if (!profile.san_policy.empty()) {
     crypto::GeneralNamesPtr sans = std::move(requested_sans);

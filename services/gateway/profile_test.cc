@@ -375,6 +375,51 @@ TEST_F(ProfileIssuerTest, AmbiguousOrBrokenSubjectAltNamesAreRefused) {
   EXPECT_TRUE(ProfileIssuer::CheckPolicy(p, alone(SanValue("DNS:ok.devices.example"))).ok());
 }
 
+// SAN text was never checked: GlobMatch's '*' matched a NUL, so
+// "www.bank.com\0.devices.example.com" passed "*.devices.example.com" and
+// "ceo@evil.com\0@example.com" passed "*@example.com", and the signer
+// issued both. Every name must be well-formed for its type, whatever the
+// profile.
+TEST_F(ProfileIssuerTest, MalformedSubjectAltNamesAreRefused) {
+  Profile p;
+  p.san_policy = {{"dns", {"*.devices.example.com"}},
+                  {"email", {"*@example.com"}},
+                  {"upn", {"*@corp.example.com"}},
+                  {"uri", {"*"}}};
+  auto csr = [&](int type, std::string bytes) {
+    codec::CsrSpec spec;
+    spec.common_name = "device";
+    spec.raw_sans = {{type, std::move(bytes)}};
+    return codec::ParseCsr(codec::BuildCsr(rsa_.get(), spec).value()).value();
+  };
+  for (const auto& [type, bytes] : std::vector<std::pair<int, std::string>>{
+           {GEN_DNS, std::string("www.bank.com\0.devices.example.com", 33)},
+           {GEN_DNS, "bad name\xe9.devices.example.com"},
+           {GEN_DNS, "*.devices.example.com"},
+           {GEN_EMAIL, std::string("ceo@evil.com\0@example.com", 25)},
+           {GEN_EMAIL, "ceo@evil.com@example.com"},
+           {GEN_OTHERNAME, std::string("administrator@corp.example.com\0x", 32)},
+           {GEN_URI, "IntuneDeviceId://x\ty"}}) {
+    auto refused = issuer_.Issue(p, csr(type, bytes));
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << bytes;
+    EXPECT_TRUE(absl::StartsWith(refused.status().message(), "subjectAltName "))
+        << refused.status();
+    // Without a SAN policy too.
+    EXPECT_EQ(ProfileIssuer::CheckPolicy(Profile{}, csr(type, bytes)).code(),
+              absl::StatusCode::kPermissionDenied)
+        << bytes;
+  }
+  EXPECT_EQ(signer_.issued.load(), 0);
+  for (const auto& [type, bytes] : std::vector<std::pair<int, std::string>>{
+           {GEN_DNS, "laptop-7.devices.example.com"},
+           {GEN_EMAIL, "alice@example.com"},
+           {GEN_OTHERNAME, "alice@corp.example.com"},
+           {GEN_URI, "IntuneDeviceId://3f1c2a7e-0000-4000-8000-000000000001"}}) {
+    auto issued = issuer_.Issue(p, csr(type, bytes));
+    EXPECT_TRUE(issued.ok()) << bytes << ": " << issued.status();
+  }
+}
+
 TEST_F(ProfileIssuerTest, KeyAndRdnChecks) {
   Profile p;
   p.min_rsa_bits = 3072;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/crypto/oid.h"
+#include "common/crypto/san_syntax.h"
 #include "common/crypto/ssl_ptr.h"
 #include "services/signer/usage_names.h"
 
@@ -88,17 +89,34 @@ std::string IpText(const std::string& octets) {
   return buf;
 }
 
-std::optional<PolicyRefusal> CheckSans(const IssuancePolicy& policy, X509* cert) {
-  crypto::GeneralNamesPtr sans(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
-  const int count = sans == nullptr ? 0 : sk_GENERAL_NAME_num(sans.get());
+// Built-in: one subjectAltName extension that decodes, each name
+// well-formed for its type (crypto::CheckSubjectAltNameSyntax).
+std::optional<PolicyRefusal> CheckSanSyntax(X509* cert, crypto::GeneralNamesPtr* sans) {
+  int critical = -1;  // -1: absent; -2: more than one
+  sans->reset(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, &critical, nullptr)));
+  if (*sans == nullptr && critical != -1) {
+    return PolicyRefusal{"san_syntax", critical == -2
+                                           ? "more than one subjectAltName extension"
+                                           : "the subjectAltName does not decode"};
+  }
+  for (int i = 0; *sans != nullptr && i < sk_GENERAL_NAME_num(sans->get()); ++i) {
+    absl::Status syntax =
+        crypto::CheckSubjectAltNameSyntax(sk_GENERAL_NAME_value(sans->get(), i));
+    if (!syntax.ok()) return PolicyRefusal{"san_syntax", std::string(syntax.message())};
+  }
+  return std::nullopt;
+}
+
+std::optional<PolicyRefusal> CheckSans(const IssuancePolicy& policy, GENERAL_NAMES* sans) {
+  const int count = sans == nullptr ? 0 : sk_GENERAL_NAME_num(sans);
   if (policy.max_san_entries > 0 && count > policy.max_san_entries) {
     return PolicyRefusal{"san_count", absl::StrCat(count, " subjectAltNames (at most ",
                                                    policy.max_san_entries, ")")};
   }
   for (int i = 0; i < count; ++i) {
     uint32_t type = 0;
-    const std::string value = SanText(sk_GENERAL_NAME_value(sans.get(), i), &type);
+    const std::string value = SanText(sk_GENERAL_NAME_value(sans, i), &type);
     if (policy.allowed_san_types != 0 && (policy.allowed_san_types & type) == 0) {
       return PolicyRefusal{"san_type", absl::StrCat("subjectAltName of type ",
                                                     SanTypeName(type), " is not allowed")};
@@ -141,6 +159,8 @@ std::optional<PolicyRefusal> CheckIssuance(const IssuancePolicy& policy, X509* c
     return PolicyRefusal{"key_usage", absl::StrCat("key usage ", KeyUsageList(usage & kCaKeyUsages),
                                                    " is for CA certificates only")};
   }
+  crypto::GeneralNamesPtr sans;
+  if (std::optional<PolicyRefusal> refusal = CheckSanSyntax(cert, &sans)) return refusal;
   if (!policy.configured) return std::nullopt;
   if (policy.allowed_key_usage != 0 && (usage & ~policy.allowed_key_usage) != 0) {
     return PolicyRefusal{"key_usage", absl::StrCat("key usage ",
@@ -168,7 +188,7 @@ std::optional<PolicyRefusal> CheckIssuance(const IssuancePolicy& policy, X509* c
       }
     }
   }
-  if (std::optional<PolicyRefusal> refusal = CheckSans(policy, cert)) return refusal;
+  if (std::optional<PolicyRefusal> refusal = CheckSans(policy, sans.get())) return refusal;
   if (policy.max_subject_bytes > 0) {
     const int size = i2d_X509_NAME(X509_get_subject_name(cert), nullptr);
     if (size > policy.max_subject_bytes) {

@@ -21,7 +21,8 @@ namespace scep::signer {
 // certificate against them after building it and before the CA key signs.
 // Empty lists and zero bounds add nothing beyond the built-in rules:
 // validity 1..3650 days, CA:FALSE, never keyCertSign or cRLSign, digests
-// sha256/384/512.
+// sha256/384/512, subjectAltNames well-formed for their type
+// (crypto::CheckSubjectAltNameSyntax).
 struct IssuancePolicy {
   struct IpRange {
     std::array<unsigned char, 16> prefix{};
@@ -45,8 +46,9 @@ struct IssuancePolicy {
 };
 
 // Why a certificate is outside its CA's policy: `rule` a bounded label for
-// metrics (validity, key_usage, extended_key_usage, san_type, dns_domain,
-// email_domain, ip_range, san_count, subject_size, digest, key), `message`
+// metrics (validity, key_usage, extended_key_usage, san_syntax, san_type,
+// dns_domain, email_domain, ip_range, san_count, subject_size, digest,
+// key), `message`
 // for the device and the audit log (no secrets: it names the offending
 // value and the bound).
 struct PolicyRefusal {

@@ -147,6 +147,50 @@ TEST(IssuancePolicyTest, EachBoundRefusesWhatIsOutsideAndPassesWhatIsInside) {
   EXPECT_EQ(RuleOf(policy, good, replaced), "dns_domain");
 }
 
+// GeneralNames of one name of `type` holding `bytes` as they are (what a
+// hostile request, or a gateway, may hand the signer).
+crypto::GeneralNamesPtr RawNames(int type, const std::string& bytes) {
+  crypto::GeneralNamesPtr names(GENERAL_NAMES_new());
+  GENERAL_NAME* name = GENERAL_NAME_new();
+  ASN1_IA5STRING* value = ASN1_IA5STRING_new();
+  EXPECT_EQ(ASN1_STRING_set(value, bytes.data(), static_cast<int>(bytes.size())), 1);
+  GENERAL_NAME_set0_value(name, type, value);
+  sk_GENERAL_NAME_push(names.get(), name);
+  return names;
+}
+
+// SAN text was never checked: "www.bank.com\0.devices.example.com" lay
+// within devices.example.com, "ceo@evil.com\0@example.com" within
+// example.com. Now a built-in rule, policy or not.
+TEST(IssuancePolicyTest, MalformedSubjectAltNamesAreRefusedEvenWithoutAPolicy) {
+  IssuancePolicy policy = Parse(R"({"default_ca": {
+      "permitted_dns_domains": ["devices.example.com"],
+      "permitted_email_domains": ["example.com"]}})");
+  Device device = NewDevice("dev", "DNS:dev.devices.example.com");
+  for (const auto& [type, bytes] : std::vector<std::pair<int, std::string>>{
+           {GEN_DNS, std::string("www.bank.com\0.devices.example.com", 33)},
+           {GEN_DNS, "*.devices.example.com"},
+           {GEN_EMAIL, std::string("ceo@evil.com\0@example.com", 25)},
+           {GEN_EMAIL, "ceo@evil.com@example.com"}}) {
+    crypto::GeneralNamesPtr names = RawNames(type, bytes);
+    IssueParams params;
+    params.subject_alt_name = names.get();
+    EXPECT_EQ(RuleOf(policy, device, params), "san_syntax") << bytes;
+    EXPECT_EQ(RuleOf(IssuancePolicy{}, device, params), "san_syntax") << bytes;
+  }
+  crypto::X509Ptr cert = Build(device, IssueParams{});
+  EXPECT_FALSE(CheckIssuance(IssuancePolicy{}, cert.get(), device.key.get(), "sha256", kNow));
+  // A certificate carrying two subjectAltName extensions is refused too.
+  X509_EXTENSION* second =
+      X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, "DNS:www.bank.example");
+  ASSERT_EQ(X509_add_ext(cert.get(), second, -1), 1);
+  X509_EXTENSION_free(second);
+  std::optional<PolicyRefusal> two =
+      CheckIssuance(policy, cert.get(), device.key.get(), "sha256", kNow);
+  ASSERT_TRUE(two.has_value());
+  EXPECT_EQ(two->rule, "san_syntax");
+}
+
 TEST(IssuancePolicyTest, RsaKeySizeBound) {
   IssuancePolicy policy = Parse(R"({"default_ca": {"min_rsa_bits": 3072}})");
   EXPECT_EQ(RuleOf(policy, NewDevice("d", "", 2048), IssueParams{}), "key");
