@@ -173,6 +173,44 @@ absl::Status CopySubjectAltName(X509_REQ* csr, X509* cert, bool* copied) {
   return absl::OkStatus();
 }
 
+// keyUsage bit numbers (RFC 5280 4.2.1.3) that do not apply to `key`'s
+// algorithm: keyEncipherment and dataEncipherment for EC keys (RFC 5480
+// section 3: MUST NOT), keyAgreement, encipherOnly and decipherOnly for RSA
+// keys (RFC 3279 section 2.3.1 allows only the others).
+std::vector<int> InapplicableKeyUsages(EVP_PKEY* key) {
+  switch (EVP_PKEY_base_id(key)) {
+    case EVP_PKEY_EC: return {2, 3};
+    case EVP_PKEY_RSA: return {4, 7, 8};
+    default: return {};
+  }
+}
+
+// The critical keyUsage extension of `names` (OpenSSL names, comma-
+// separated) less what does not apply to `key`: a profile's
+// [digitalSignature, keyEncipherment] gives an EC key digitalSignature.
+// InvalidArgument when nothing is left.
+absl::Status AddKeyUsage(X509* cert, X509V3_CTX* ctx, const std::string& names, EVP_PKEY* key) {
+  crypto::X509ExtPtr asked(X509V3_EXT_conf_nid(nullptr, ctx, NID_key_usage, names.c_str()));
+  crypto::Asn1BitStringPtr bits(
+      asked == nullptr ? nullptr : static_cast<ASN1_BIT_STRING*>(X509V3_EXT_d2i(asked.get())));
+  if (bits == nullptr) return crypto::SslInternal("certificate extension");
+  for (int bit : InapplicableKeyUsages(key)) {
+    if (ASN1_BIT_STRING_set_bit(bits.get(), bit, 0) != 1) return crypto::SslInternal("keyUsage");
+  }
+  bool any = false;
+  for (int bit = 0; bit <= 8; ++bit) any = any || ASN1_BIT_STRING_get_bit(bits.get(), bit) == 1;
+  if (!any) {
+    // Only EC and RSA keys lose usages here.
+    return absl::InvalidArgumentError(
+        absl::StrCat("none of the key usages ", names, " applies to an ",
+                     EVP_PKEY_base_id(key) == EVP_PKEY_EC ? "EC" : "RSA", " key"));
+  }
+  if (X509_add1_ext_i2d(cert, NID_key_usage, bits.get(), 1, X509V3_ADD_DEFAULT) != 1) {
+    return crypto::SslInternal("keyUsage");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, EVP_PKEY* key,
@@ -218,8 +256,7 @@ absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, EVP_PKEY* key,
           ? std::string(is_ec ? "digitalSignature,keyAgreement"
                               : "digitalSignature,keyEncipherment")
           : absl::StrJoin(params.key_usage, ",");
-  RETURN_IF_ERROR(AddExtension(x, &ctx, NID_key_usage,
-                               ("critical," + key_usage).c_str()));
+  RETURN_IF_ERROR(AddKeyUsage(x, &ctx, key_usage, key));
   const std::string eku = params.extended_key_usage.empty()
                               ? std::string("clientAuth")
                               : absl::StrJoin(params.extended_key_usage, ",");

@@ -20,7 +20,10 @@ struct IssueParams {
   X509_NAME* subject = nullptr;
   GENERAL_NAMES* subject_alt_name = nullptr;
   // OpenSSL names; empty: digitalSignature+keyEncipherment (EC:
-  // +keyAgreement) and clientAuth.
+  // +keyAgreement) and clientAuth. Key usages that do not apply to the
+  // request's key algorithm are left out (keyEncipherment and
+  // dataEncipherment for EC keys, RFC 5480 section 3; keyAgreement,
+  // encipherOnly and decipherOnly for RSA keys, RFC 3279 section 2.3.1).
   std::vector<std::string> key_usage;
   std::vector<std::string> extended_key_usage;
   // cRLDistributionPoints (one DistributionPoint, these URIs its fullName:
@@ -40,7 +43,8 @@ struct IssueParams {
 // keyEncipherment (digitalSignature + keyAgreement for EC keys), EKU
 // clientAuth, SKI and AKI. `key` is the CSR's public key
 // (codec::Csr::public_key: codec::ParseCsr does not leave it in `csr`).
-// InvalidArgument for an unusable CSR.
+// InvalidArgument for an unusable CSR, or key usages none of which applies
+// to its key.
 absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, EVP_PKEY* key,
                                                  X509* ca,
                                                  const IssueParams& params);

@@ -220,6 +220,49 @@ TEST(SignerCoreTest, RefusesAmbiguousOrBrokenSubjectAltName) {
   ASSERT_EQ(sk_GENERAL_NAME_num(names.get()), 1);
 }
 
+// A profile's key usages apply to the key they can apply to: the example
+// profile's [digitalSignature, keyEncipherment] gave EC keys
+// keyEncipherment, which RFC 5480 section 3 forbids for them.
+TEST(SignerCoreTest, KeyUsagesThatDoNotApplyToTheKeyAreLeftOut) {
+  auto core = NewFixtureCore();
+  auto issue = [&](EVP_PKEY* key, std::vector<std::string> usages) {
+    codec::CsrSpec spec;
+    spec.common_name = "usage";
+    SignerCore::Policy policy;
+    policy.key_usage = std::move(usages);
+    return core->Issue(codec::BuildCsr(key, spec).value(), policy);
+  };
+  crypto::EvpPkeyPtr ec(EVP_EC_gen("P-256"));
+  crypto::EvpPkeyPtr rsa(EVP_RSA_gen(2048));
+  crypto::X509Ptr ec_cert =
+      ParseCert(issue(ec.get(), {"digitalSignature", "keyEncipherment", "dataEncipherment"})
+                    .value());
+  EXPECT_EQ(X509_get_key_usage(ec_cert.get()), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE));
+  crypto::X509Ptr ec_agreement =
+      ParseCert(issue(ec.get(), {"keyEncipherment", "keyAgreement"}).value());
+  EXPECT_EQ(X509_get_key_usage(ec_agreement.get()), static_cast<uint32_t>(KU_KEY_AGREEMENT));
+  crypto::X509Ptr rsa_cert = ParseCert(
+      issue(rsa.get(), {"digitalSignature", "keyEncipherment", "keyAgreement", "encipherOnly",
+                        "decipherOnly"})
+          .value());
+  EXPECT_EQ(X509_get_key_usage(rsa_cert.get()),
+            static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
+  // Still critical, and still what a strict verifier accepts.
+  X509_EXTENSION* usage = X509_get_ext(ec_cert.get(),
+                                       X509_get_ext_by_NID(ec_cert.get(), NID_key_usage, -1));
+  ASSERT_NE(usage, nullptr);
+  EXPECT_EQ(X509_EXTENSION_get_critical(usage), 1);
+  // Nothing left: refused, not issued without a keyUsage.
+  absl::StatusOr<std::string> none = issue(ec.get(), {"keyEncipherment"});
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(none.status().message(), "EC key")) << none.status();
+  // The defaults are unchanged.
+  EXPECT_EQ(X509_get_key_usage(ParseCert(issue(ec.get(), {}).value()).get()),
+            static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT));
+  EXPECT_EQ(X509_get_key_usage(ParseCert(issue(rsa.get(), {}).value()).get()),
+            static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
+}
+
 TEST(SignerCoreTest, SerialsDifferAndDigestIsHonoured) {
   auto core = NewFixtureCore();
   std::string csr = StrongswanCsr(*core);
