@@ -4,6 +4,7 @@
 // Test-only: a small PKI made in the test (a CA, server and client
 // certificates) for TLS tests, and PEM files of it.
 
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -51,6 +52,26 @@ inline Identity Issue(const std::string& cn, const Identity* issuer,
   }
   EXPECT_GT(X509_sign(x, issuer != nullptr ? issuer->key.get() : id.key.get(), EVP_sha256()), 0);
   return id;
+}
+
+// A fresh EC key on `group` ("P-256", "secp256k1", ...), with its curve
+// as explicit parameters instead of the curve's name when asked (what
+// `openssl ecparam -param_enc explicit` makes).
+inline EvpPkeyPtr EcKey(const char* group, bool explicit_parameters = false) {
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  EXPECT_EQ(EVP_PKEY_keygen_init(ctx.get()), 1);
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(group), 0),
+      OSSL_PARAM_construct_utf8_string(
+          OSSL_PKEY_PARAM_EC_ENCODING,
+          const_cast<char*>(explicit_parameters ? OSSL_PKEY_EC_ENCODING_EXPLICIT
+                                                : OSSL_PKEY_EC_ENCODING_GROUP),
+          0),
+      OSSL_PARAM_construct_end()};
+  EXPECT_EQ(EVP_PKEY_CTX_set_params(ctx.get(), params), 1) << group;
+  EVP_PKEY* key = nullptr;
+  EXPECT_EQ(EVP_PKEY_generate(ctx.get(), &key), 1) << group;
+  return EvpPkeyPtr(key);
 }
 
 // The extensions of a CA certificate.

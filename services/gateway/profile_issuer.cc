@@ -13,6 +13,7 @@
 #include "common/codec/identifiers.h"
 #include "common/crypto/asn1_text.h"
 #include "common/crypto/der.h"
+#include "common/crypto/device_key_type.h"
 #include "common/crypto/san_syntax.h"
 
 namespace scep::gateway {
@@ -120,22 +121,18 @@ absl::Status ProfileIssuer::CheckPolicy(const Profile& profile,
                                         const codec::Csr& csr) {
   X509_REQ* req = csr.request.get();
   EVP_PKEY* key = csr.public_key.get();
-  std::string key_type;
-  if (EVP_PKEY_base_id(key) == EVP_PKEY_RSA) {
-    key_type = "rsa";
-    if (EVP_PKEY_get_bits(key) < profile.min_rsa_bits) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "RSA key of ", EVP_PKEY_get_bits(key), " bits; the profile requires ",
-          profile.min_rsa_bits));
-    }
-  } else if (EVP_PKEY_base_id(key) == EVP_PKEY_EC) {
-    key_type = absl::StrCat("ec-p", EVP_PKEY_get_bits(key));
+  // By curve name, not size: secp256k1 and brainpoolP256r1 were ec-p256.
+  absl::StatusOr<std::string> key_type = crypto::DeviceKeyType(key);
+  if (!key_type.ok()) return absl::PermissionDeniedError(key_type.status().message());
+  if (*key_type == "rsa" && EVP_PKEY_get_bits(key) < profile.min_rsa_bits) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "RSA key of ", EVP_PKEY_get_bits(key), " bits; the profile requires ",
+        profile.min_rsa_bits));
   }
-  if (std::find(profile.key_types.begin(), profile.key_types.end(), key_type) ==
+  if (std::find(profile.key_types.begin(), profile.key_types.end(), *key_type) ==
       profile.key_types.end()) {
     return absl::PermissionDeniedError(
-        absl::StrCat("key type ", key_type.empty() ? "unknown" : key_type,
-                     " is not allowed by the profile"));
+        absl::StrCat("key type ", *key_type, " is not allowed by the profile"));
   }
   const X509_NAME* name = X509_REQ_get_subject_name(req);
   if (const int size = i2d_X509_NAME(name, nullptr); size > profile.max_subject_bytes) {

@@ -6,6 +6,7 @@
 #include "common/codec/csr.h"
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
+#include "common/crypto/test_pki.h"
 #include "common/redis/memory_certificate_index.h"
 #include "gtest/gtest.h"
 #include "services/gateway/in_process_signer.h"
@@ -432,6 +433,18 @@ TEST_F(ProfileIssuerTest, KeyAndRdnChecks) {
   EXPECT_TRUE(ProfileIssuer::CheckPolicy(p, MakeCsr(ec.get(), "a", {})).ok());
   crypto::EvpPkeyPtr ec384(EVP_EC_gen("P-384"));
   EXPECT_FALSE(ProfileIssuer::CheckPolicy(p, MakeCsr(ec384.get(), "a", {})).ok());
+  // ec-p256 is the curve P-256, not any 256-bit curve (the type was "ec-p"
+  // and the key's size), nor P-256 as explicit parameters.
+  for (const char* curve : {"secp256k1", "brainpoolP256r1"}) {
+    auto other = ProfileIssuer::CheckPolicy(p, MakeCsr(crypto::testing::EcKey(curve).get(), "a", {}));
+    EXPECT_EQ(other.code(), absl::StatusCode::kPermissionDenied) << curve;
+    EXPECT_TRUE(absl::StrContains(other.message(), std::string("ec-") + curve)) << other;
+  }
+  auto explicit_p256 = ProfileIssuer::CheckPolicy(
+      p, MakeCsr(crypto::testing::EcKey("P-256", /*explicit_parameters=*/true).get(), "a", {}));
+  EXPECT_EQ(explicit_p256.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(explicit_p256.message(), "explicit curve parameters"))
+      << explicit_p256;
   p.key_types = {"rsa"};
   p.allowed_rdns = {"O"};
   auto refused = ProfileIssuer::CheckPolicy(p, MakeCsr(rsa_.get(), "a", {}));

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/crypto/device_key_type.h"
 #include "common/crypto/oid.h"
 #include "common/crypto/san_syntax.h"
 #include "common/crypto/ssl_ptr.h"
@@ -161,6 +162,10 @@ std::optional<PolicyRefusal> CheckIssuance(const IssuancePolicy& policy, X509* c
   }
   crypto::GeneralNamesPtr sans;
   if (std::optional<PolicyRefusal> refusal = CheckSanSyntax(cert, &sans)) return refusal;
+  // Built-in: no key that no configuration may allow (explicit curve
+  // parameters).
+  absl::StatusOr<std::string> key_type = crypto::DeviceKeyType(key);
+  if (!key_type.ok()) return PolicyRefusal{"key", std::string(key_type.status().message())};
   if (!policy.configured) return std::nullopt;
   if (policy.allowed_key_usage != 0 && (usage & ~policy.allowed_key_usage) != 0) {
     return PolicyRefusal{"key_usage", absl::StrCat("key usage ",
@@ -199,20 +204,13 @@ std::optional<PolicyRefusal> CheckIssuance(const IssuancePolicy& policy, X509* c
   if (!policy.allowed_digests.empty() && !Contains(policy.allowed_digests, std::string(digest))) {
     return PolicyRefusal{"digest", absl::StrCat("signature digest ", digest, " is not allowed")};
   }
-  if (policy.min_rsa_bits > 0 || !policy.allowed_key_types.empty()) {
-    std::string type = "other";
-    if (EVP_PKEY_base_id(key) == EVP_PKEY_RSA) {
-      type = "rsa";
-      if (EVP_PKEY_get_bits(key) < policy.min_rsa_bits) {
-        return PolicyRefusal{"key", absl::StrCat("RSA key of ", EVP_PKEY_get_bits(key),
-                                                 " bits (at least ", policy.min_rsa_bits, ")")};
-      }
-    } else if (EVP_PKEY_base_id(key) == EVP_PKEY_EC) {
-      type = absl::StrCat("ec-p", EVP_PKEY_get_bits(key));
-    }
-    if (!policy.allowed_key_types.empty() && !Contains(policy.allowed_key_types, type)) {
-      return PolicyRefusal{"key", absl::StrCat("key type ", type, " is not allowed")};
-    }
+  if (*key_type == "rsa" && EVP_PKEY_get_bits(key) < policy.min_rsa_bits) {
+    return PolicyRefusal{"key", absl::StrCat("RSA key of ", EVP_PKEY_get_bits(key),
+                                             " bits (at least ", policy.min_rsa_bits, ")")};
+  }
+  // By curve name, not size: secp256k1 and brainpoolP256r1 were ec-p256.
+  if (!policy.allowed_key_types.empty() && !Contains(policy.allowed_key_types, *key_type)) {
+    return PolicyRefusal{"key", absl::StrCat("key type ", *key_type, " is not allowed")};
   }
   return std::nullopt;
 }

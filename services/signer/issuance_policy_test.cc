@@ -10,6 +10,7 @@
 #include "common/codec/identifiers.h"
 #include "common/crypto/der.h"
 #include "common/crypto/pem.h"
+#include "common/crypto/test_pki.h"
 #include "gtest/gtest.h"
 #include "services/signer/issuance_audit.h"
 #include "services/signer/issuer.h"
@@ -32,9 +33,9 @@ struct Device {
   crypto::X509ReqPtr csr;
 };
 
-Device NewDevice(const std::string& cn, const std::string& sans, int rsa_bits = 0) {
+Device NewDevice(const std::string& cn, const std::string& sans, crypto::EvpPkeyPtr key) {
   Device d;
-  d.key.reset(rsa_bits > 0 ? EVP_RSA_gen(rsa_bits) : EVP_EC_gen("P-256"));
+  d.key = std::move(key);
   d.csr.reset(X509_REQ_new());
   X509_NAME* name = X509_REQ_get_subject_name(d.csr.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
@@ -51,6 +52,11 @@ Device NewDevice(const std::string& cn, const std::string& sans, int rsa_bits = 
   }
   EXPECT_GT(X509_REQ_sign(d.csr.get(), d.key.get(), EVP_sha256()), 0);
   return d;
+}
+
+Device NewDevice(const std::string& cn, const std::string& sans, int rsa_bits = 0) {
+  return NewDevice(cn, sans,
+                   crypto::EvpPkeyPtr(rsa_bits > 0 ? EVP_RSA_gen(rsa_bits) : EVP_EC_gen("P-256")));
 }
 
 // The certificate the CA would sign for `device` with `params`.
@@ -196,6 +202,25 @@ TEST(IssuancePolicyTest, RsaKeySizeBound) {
   EXPECT_EQ(RuleOf(policy, NewDevice("d", "", 2048), IssueParams{}), "key");
   EXPECT_EQ(RuleOf(policy, NewDevice("d", "", 3072), IssueParams{}), "ok");
   EXPECT_EQ(RuleOf(policy, NewDevice("d", ""), IssueParams{}), "ok");  // EC: no RSA bound
+}
+
+// ec-p256 and ec-p384 name the NIST curves: the type was "ec-p" and the
+// key's size, so secp256k1 and brainpoolP256r1 keys were ec-p256, and so was
+// P-256 given as explicit parameters (refused even without a policy).
+TEST(IssuancePolicyTest, KeyTypesAreNamedCurvesNotSizes) {
+  IssuancePolicy policy = Parse(R"({"default_ca": {"allowed_key_types": ["ec-p256", "ec-p384"]}})");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "", crypto::testing::EcKey("P-256")), IssueParams{}),
+            "ok");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "", crypto::testing::EcKey("P-384")), IssueParams{}),
+            "ok");
+  for (const char* curve : {"secp256k1", "brainpoolP256r1", "brainpoolP384r1"}) {
+    EXPECT_EQ(RuleOf(policy, NewDevice("d", "", crypto::testing::EcKey(curve)), IssueParams{}),
+              "key")
+        << curve;
+  }
+  Device explicit_p256 = NewDevice("d", "", crypto::testing::EcKey("P-256", true));
+  EXPECT_EQ(RuleOf(policy, explicit_p256, IssueParams{}), "key");
+  EXPECT_EQ(RuleOf(IssuancePolicy{}, explicit_p256, IssueParams{}), "key");
 }
 
 TEST(IssuancePolicyTest, FileErrorsNameTheCaAndField) {

@@ -1,0 +1,29 @@
+#ifndef SCEP_COMMON_CRYPTO_DEVICE_KEY_TYPE_H_
+#define SCEP_COMMON_CRYPTO_DEVICE_KEY_TYPE_H_
+
+#include <openssl/evp.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace scep::crypto {
+
+// The type of a device's public key by the names profiles (`key_types`) and
+// issuance policies (`allowed_key_types`) use: "rsa"; "ec-p256" and
+// "ec-p384" for the named curves P-256 (prime256v1) and P-384 (secp384r1)
+// only, not any curve of that size; "ec-" and the curve's OpenSSL name for
+// another named curve ("ec-secp256k1", "ec-brainpoolP256r1"), which no
+// configuration can allow; the algorithm's OpenSSL name in lower case for
+// anything else ("ed25519").
+//
+// InvalidArgument, saying why, for a key no configuration may allow: an
+// EC key given with explicit curve parameters (RFC 5480 section 2.1.1:
+// specifiedCurve MUST NOT be used; OpenSSL reports the group name of the
+// named curve the parameters match, so the size or the name alone would
+// pass). Thread-safe.
+absl::StatusOr<std::string> DeviceKeyType(EVP_PKEY* key);
+
+}  // namespace scep::crypto
+
+#endif  // SCEP_COMMON_CRYPTO_DEVICE_KEY_TYPE_H_
