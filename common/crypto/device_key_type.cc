@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto/ssl_error.h"
+#include "common/crypto/ssl_ptr.h"
 
 namespace scep::crypto {
 namespace {
@@ -31,13 +32,28 @@ absl::StatusOr<std::string> EcKeyType(EVP_PKEY* key) {
   return absl::StrCat("ec-", curve.empty() ? "unknown-curve" : curve);
 }
 
+absl::StatusOr<std::string> RsaKeyType(EVP_PKEY* key) {
+  BIGNUM* exponent = nullptr;
+  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &exponent) != 1) {
+    return SslInvalid("RSA key without a readable public exponent");
+  }
+  BignumPtr e(exponent);
+  if (!BN_is_odd(e.get()) || BN_num_bits(e.get()) < 17) {  // 65537 = 2^16 + 1
+    OpenSslStringPtr text(BN_bn2dec(e.get()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("RSA key with public exponent ", text != nullptr ? text.get() : "?",
+                     " (an odd exponent of at least 65537 only)"));
+  }
+  return std::string("rsa");
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> DeviceKeyType(EVP_PKEY* key) {
   if (key == nullptr) return absl::InvalidArgumentError("no public key");
   switch (EVP_PKEY_base_id(key)) {
     case EVP_PKEY_RSA:
-      return std::string("rsa");
+      return RsaKeyType(key);
     case EVP_PKEY_EC:
       return EcKeyType(key);
     default: {

@@ -18,10 +18,12 @@ namespace scep::crypto {
 // anything else ("ed25519").
 //
 // InvalidArgument, saying why, for a key no configuration may allow: an
-// EC key given with explicit curve parameters (RFC 5480 section 2.1.1:
-// specifiedCurve MUST NOT be used; OpenSSL reports the group name of the
-// named curve the parameters match, so the size or the name alone would
-// pass). Thread-safe.
+// RSA key whose public exponent is even or below 65537 (e = 3 leaves
+// PKCS#1 v1.5 signatures open to forgery where verifiers are lax, and no
+// current device generates it), or an EC key given with explicit curve
+// parameters (RFC 5480 section 2.1.1: specifiedCurve MUST NOT be used;
+// OpenSSL reports the group name of the named curve the parameters match,
+// so the size or the name alone would pass). Thread-safe.
 absl::StatusOr<std::string> DeviceKeyType(EVP_PKEY* key);
 
 }  // namespace scep::crypto

@@ -50,5 +50,26 @@ TEST(DeviceKeyTypeTest, OtherCurvesOfTheSameSizeAreNotP256OrP384) {
   }
 }
 
+// RSA public exponent 3 (or any even or small one) was accepted.
+TEST(DeviceKeyTypeTest, RsaExponentMustBeOddAndAtLeast65537) {
+  EXPECT_EQ(TypeOf(testing::RsaKey(2048, 65537).get()), "rsa");
+  EXPECT_EQ(TypeOf(testing::RsaKey(2048, 65539).get()), "rsa");
+  for (unsigned long e : {3ul, 17ul, 257ul}) {
+    const std::string type = TypeOf(testing::RsaKey(2048, e).get());
+    EXPECT_EQ(type, "error: RSA key with public exponent " + std::to_string(e) +
+                        " (an odd exponent of at least 65537 only)");
+  }
+  // A certificate's key, decoded the legacy way (crypto::ParseCertificate),
+  // is judged the same.
+  EvpPkeyPtr e3 = testing::RsaKey(2048, 3);
+  unsigned char* der = nullptr;
+  const int length = i2d_PublicKey(e3.get(), &der);
+  const unsigned char* p = der;
+  EvpPkeyPtr legacy(d2i_PublicKey(EVP_PKEY_RSA, nullptr, &p, length));
+  OPENSSL_free(der);
+  ASSERT_NE(legacy, nullptr);
+  EXPECT_EQ(DeviceKeyType(legacy.get()).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace scep::crypto

@@ -6,6 +6,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 
@@ -71,6 +72,19 @@ inline EvpPkeyPtr EcKey(const char* group, bool explicit_parameters = false) {
   EXPECT_EQ(EVP_PKEY_CTX_set_params(ctx.get(), params), 1) << group;
   EVP_PKEY* key = nullptr;
   EXPECT_EQ(EVP_PKEY_generate(ctx.get(), &key), 1) << group;
+  return EvpPkeyPtr(key);
+}
+
+// A fresh RSA key of `bits` with public exponent `exponent`.
+inline EvpPkeyPtr RsaKey(int bits, unsigned long exponent) {
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  BignumPtr e(BN_new());
+  EXPECT_EQ(BN_set_word(e.get(), exponent), 1);
+  EXPECT_EQ(EVP_PKEY_keygen_init(ctx.get()), 1);
+  EXPECT_EQ(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), bits), 1);
+  EXPECT_EQ(EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx.get(), e.get()), 1);
+  EVP_PKEY* key = nullptr;
+  EXPECT_EQ(EVP_PKEY_generate(ctx.get(), &key), 1) << exponent;
   return EvpPkeyPtr(key);
 }
 

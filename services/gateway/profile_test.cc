@@ -445,6 +445,11 @@ TEST_F(ProfileIssuerTest, KeyAndRdnChecks) {
   EXPECT_EQ(explicit_p256.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(absl::StrContains(explicit_p256.message(), "explicit curve parameters"))
       << explicit_p256;
+  // RSA public exponent 3 was accepted.
+  p.key_types = {"rsa", "ec-p256"};
+  auto e3 = ProfileIssuer::CheckPolicy(p, MakeCsr(crypto::testing::RsaKey(2048, 3).get(), "a", {}));
+  EXPECT_EQ(e3.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(e3.message(), "public exponent 3")) << e3;
   p.key_types = {"rsa"};
   p.allowed_rdns = {"O"};
   auto refused = ProfileIssuer::CheckPolicy(p, MakeCsr(rsa_.get(), "a", {}));

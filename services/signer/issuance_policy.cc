@@ -163,7 +163,7 @@ std::optional<PolicyRefusal> CheckIssuance(const IssuancePolicy& policy, X509* c
   crypto::GeneralNamesPtr sans;
   if (std::optional<PolicyRefusal> refusal = CheckSanSyntax(cert, &sans)) return refusal;
   // Built-in: no key that no configuration may allow (explicit curve
-  // parameters).
+  // parameters, an even or small RSA exponent).
   absl::StatusOr<std::string> key_type = crypto::DeviceKeyType(key);
   if (!key_type.ok()) return PolicyRefusal{"key", std::string(key_type.status().message())};
   if (!policy.configured) return std::nullopt;

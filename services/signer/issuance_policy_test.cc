@@ -223,6 +223,18 @@ TEST(IssuancePolicyTest, KeyTypesAreNamedCurvesNotSizes) {
   EXPECT_EQ(RuleOf(IssuancePolicy{}, explicit_p256, IssueParams{}), "key");
 }
 
+// RSA public exponent 3 was signed whatever the policy; now a built-in
+// rule.
+TEST(IssuancePolicyTest, RsaExponentMustBeOddAndAtLeast65537) {
+  IssuancePolicy policy = Parse(R"({"default_ca": {"allowed_key_types": ["rsa"]}})");
+  Device e3 = NewDevice("d", "", crypto::testing::RsaKey(2048, 3));
+  EXPECT_EQ(RuleOf(policy, e3, IssueParams{}), "key");
+  EXPECT_EQ(RuleOf(IssuancePolicy{}, e3, IssueParams{}), "key");
+  EXPECT_EQ(RuleOf(policy, NewDevice("d", "", crypto::testing::RsaKey(2048, 65537)),
+                   IssueParams{}),
+            "ok");
+}
+
 TEST(IssuancePolicyTest, FileErrorsNameTheCaAndField) {
   auto error = [](const std::string& json) {
     auto parsed = ParseIssuancePolicies(json, "policy.json", {"", "wifi"});
