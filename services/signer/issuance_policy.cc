@@ -216,9 +216,13 @@ std::optional<PolicyRefusal> CheckIssuance(const IssuancePolicy& policy, X509* c
 }
 
 absl::Status PolicyRefusalStatus(const PolicyRefusal& refusal) {
-  absl::Status status = absl::FailedPreconditionError(
-      absl::StrCat("refused by the CA's issuance policy: ", refusal.message));
-  status.SetPayload(kRulePayload, absl::Cord(refusal.rule));
+  return WithIssuanceRule(absl::FailedPreconditionError(absl::StrCat(
+                              "refused by the CA's issuance policy: ", refusal.message)),
+                          refusal.rule);
+}
+
+absl::Status WithIssuanceRule(absl::Status status, absl::string_view rule) {
+  status.SetPayload(kRulePayload, absl::Cord(rule));
   return status;
 }
 

@@ -48,7 +48,7 @@ struct IssuancePolicy {
 // Why a certificate is outside its CA's policy: `rule` a bounded label for
 // metrics (validity, key_usage, extended_key_usage, san_syntax, san_type,
 // dns_domain, email_domain, ip_range, san_count, subject_size, digest,
-// key), `message`
+// key; ca_expired, see WithIssuanceRule), `message`
 // for the device and the audit log (no secrets: it names the offending
 // value and the bound).
 struct PolicyRefusal {
@@ -68,6 +68,11 @@ std::optional<PolicyRefusal> CheckIssuance(const IssuancePolicy& policy, X509* c
 // it), or "" for any other status.
 std::string PolicyRuleOf(const absl::Status& status);
 absl::Status PolicyRefusalStatus(const PolicyRefusal& refusal);
+
+// `status` carrying `rule` for PolicyRuleOf: a refusal that is no bound of
+// the policy but is counted and audited like one (rule "ca_expired": the
+// CA certificate has expired).
+absl::Status WithIssuanceRule(absl::Status status, absl::string_view rule);
 
 }  // namespace scep::signer
 

@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <ctime>
 #include <memory>
 
@@ -10,7 +11,9 @@
 #include "absl/strings/str_join.h"
 #include "common/base/status_macros.h"
 #include "common/codec/csr.h"
+#include "common/crypto/der.h"
 #include "common/crypto/ssl_error.h"
+#include "services/signer/issuance_policy.h"
 
 namespace scep::signer {
 namespace {
@@ -211,6 +214,49 @@ absl::Status AddKeyUsage(X509* cert, X509V3_CTX* ctx, const std::string& names, 
   return absl::OkStatus();
 }
 
+std::string TimeText(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+// [now - 5 min, now + days], within the CA's own validity: a certificate
+// that outlives or predates its issuer fails path validation (RFC 5280
+// 6.1.3). An expired CA issues nothing: capped at its notAfter, its
+// certificates ended before they began. FailedPrecondition (an operator
+// problem: the CA must be renewed or rolled over), carrying rule
+// "ca_expired" so the refusal is counted and audited.
+absl::Status SetValidity(X509* cert, X509* ca, const IssueParams& params) {
+  const absl::Time ca_not_before =
+      absl::FromUnixSeconds(crypto::UnixSeconds(X509_get0_notBefore(ca)));
+  const absl::Time ca_not_after =
+      absl::FromUnixSeconds(crypto::UnixSeconds(X509_get0_notAfter(ca)));
+  if (params.now >= ca_not_after) {
+    return WithIssuanceRule(absl::FailedPreconditionError(absl::StrCat(
+                                "the CA certificate has expired (notAfter ",
+                                TimeText(ca_not_after), ")")),
+                            "ca_expired");
+  }
+  const absl::Time asked_before = params.now - absl::Minutes(5);
+  const absl::Time asked_after = params.now + absl::Hours(24) * params.validity_days;
+  if (std::min(asked_after, ca_not_after) <= std::max(asked_before, ca_not_before)) {
+    return WithIssuanceRule(
+        absl::FailedPreconditionError(absl::StrCat(
+            "the CA certificate's validity (", TimeText(ca_not_before), " to ",
+            TimeText(ca_not_after), ") leaves no time for a certificate")),
+        "ca_expired");
+  }
+  // Where the CA's times bound the certificate's, they are copied as they are.
+  const bool before_set =
+      asked_before < ca_not_before
+          ? X509_set1_notBefore(cert, X509_get0_notBefore(ca)) == 1
+          : ASN1_TIME_set(X509_getm_notBefore(cert), absl::ToTimeT(asked_before)) != nullptr;
+  const bool after_set =
+      asked_after > ca_not_after
+          ? X509_set1_notAfter(cert, X509_get0_notAfter(ca)) == 1
+          : ASN1_TIME_set(X509_getm_notAfter(cert), absl::ToTimeT(asked_after)) != nullptr;
+  if (!before_set || !after_set) return crypto::SslInternal("certificate validity");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, EVP_PKEY* key,
@@ -232,20 +278,7 @@ absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, EVP_PKEY* key,
       !CopyPublicKey(csr, key, x)) {
     return crypto::SslInternal("certificate fields");
   }
-  time_t not_before = absl::ToTimeT(params.now - absl::Minutes(5));
-  time_t not_after =
-      absl::ToTimeT(params.now + absl::Hours(24) * params.validity_days);
-  if (ASN1_TIME_set(X509_getm_notBefore(x), not_before) == nullptr) {
-    return crypto::SslInternal("notBefore");
-  }
-  if (X509_cmp_time(X509_get0_notAfter(ca), &not_after) < 0) {
-    // Never outlive the issuer (RFC 5280 path validation would fail).
-    if (X509_set1_notAfter(x, X509_get0_notAfter(ca)) != 1) {
-      return crypto::SslInternal("notAfter");
-    }
-  } else if (ASN1_TIME_set(X509_getm_notAfter(x), not_after) == nullptr) {
-    return crypto::SslInternal("notAfter");
-  }
+  RETURN_IF_ERROR(SetValidity(x, ca, params));
 
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, ca, x, nullptr, nullptr, 0);

@@ -38,13 +38,15 @@ struct IssueParams {
 
 // Builds an unsigned X.509 v3 end-entity certificate from a verified CSR:
 // positive random 127-bit serial, subject and subjectAltName from the CSR,
-// issuer from `ca`, validity [now - 5 min, now + days] capped at the CA's
-// notAfter, basicConstraints CA:FALSE, keyUsage digitalSignature +
+// issuer from `ca`, validity [now - 5 min, now + days] within the CA's
+// (notBefore no earlier, notAfter no later), basicConstraints CA:FALSE, keyUsage digitalSignature +
 // keyEncipherment (digitalSignature + keyAgreement for EC keys), EKU
 // clientAuth, SKI and AKI. `key` is the CSR's public key
 // (codec::Csr::public_key: codec::ParseCsr does not leave it in `csr`).
 // InvalidArgument for an unusable CSR, or key usages none of which applies
-// to its key.
+// to its key. FailedPrecondition with rule "ca_expired" (PolicyRuleOf)
+// when the CA certificate has expired at `params.now`, or its validity
+// leaves the certificate none.
 absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, EVP_PKEY* key,
                                                  X509* ca,
                                                  const IssueParams& params);

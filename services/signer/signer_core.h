@@ -72,7 +72,8 @@ class SignerCore {
   // DER certificate for DER `csr`. The CSR signature is checked again here:
   // the signer trusts no gateway with what the CA key signs. A certificate
   // outside the issuance policy is never signed: FailedPrecondition with
-  // the rule (PolicyRuleOf).
+  // the rule (PolicyRuleOf); nor is one once the CA certificate has
+  // expired (rule "ca_expired").
   // `validity_days` 0 and `digest` "" take the defaults; digests other than
   // SHA-256/384/512 are refused.
   absl::StatusOr<std::string> Issue(absl::string_view csr, int validity_days,

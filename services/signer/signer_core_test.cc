@@ -263,6 +263,43 @@ TEST(SignerCoreTest, KeyUsagesThatDoNotApplyToTheKeyAreLeftOut) {
             static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
 }
 
+// An expired CA kept issuing: notAfter was capped at the CA's, before the
+// certificate's notBefore. Nothing is signed now, and the refusal carries
+// a rule, so the signer audits and counts it.
+TEST(SignerCoreTest, AnExpiredCaIssuesNothingAndValidityStaysWithinTheCas) {
+  crypto::X509Ptr ca = Cert("ca.pem");
+  const absl::Time ca_not_before =
+      absl::FromUnixSeconds(crypto::UnixSeconds(X509_get0_notBefore(ca.get())));
+  const absl::Time ca_not_after =
+      absl::FromUnixSeconds(crypto::UnixSeconds(X509_get0_notAfter(ca.get())));
+  auto now = std::make_shared<absl::Time>(absl::Now());
+  SignerOptions options;
+  options.clock = [now] { return *now; };
+  auto core = SignerCore::New(std::move(options), Key("ca.key"), Cert("ca.pem"), Key("ra.key"),
+                              Cert("ra.pem"))
+                  .value();
+  const std::string csr = StrongswanCsr(*core);
+  for (absl::Time expired : {ca_not_after, ca_not_after + absl::Hours(1)}) {
+    *now = expired;
+    absl::StatusOr<std::string> refused = core->Issue(csr, 0, "");
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_TRUE(absl::StartsWith(refused.status().message(), "the CA certificate has expired"))
+        << refused.status();
+    EXPECT_EQ(PolicyRuleOf(refused.status()), "ca_expired");
+  }
+  // A day before it expires: capped at the CA's notAfter, still valid.
+  *now = ca_not_after - absl::Hours(24);
+  crypto::X509Ptr last = ParseCert(core->Issue(csr, 365, "").value());
+  EXPECT_EQ(ASN1_TIME_compare(X509_get0_notAfter(last.get()), X509_get0_notAfter(ca.get())), 0);
+  EXPECT_LT(ASN1_TIME_compare(X509_get0_notBefore(last.get()), X509_get0_notAfter(last.get())),
+            0);
+  // A clock (or CA) a minute off: never valid before the CA is.
+  *now = ca_not_before + absl::Minutes(1);
+  crypto::X509Ptr first = ParseCert(core->Issue(csr, 365, "").value());
+  EXPECT_EQ(ASN1_TIME_compare(X509_get0_notBefore(first.get()), X509_get0_notBefore(ca.get())),
+            0);
+}
+
 TEST(SignerCoreTest, SerialsDifferAndDigestIsHonoured) {
   auto core = NewFixtureCore();
   std::string csr = StrongswanCsr(*core);
