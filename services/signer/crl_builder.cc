@@ -25,7 +25,8 @@ absl::Status AddRevoked(X509_CRL* crl, const RevokedEntry& entry) {
       X509_REVOKED_set_revocationDate(rev.get(), when.get()) != 1) {
     return crypto::SslInternal("revoked entry");
   }
-  if (entry.reason >= 0) {
+  // RFC 5280 5.3.1: reasonCode unspecified (0) SHOULD be absent.
+  if (entry.reason > 0) {
     crypto::SslPtr<ASN1_ENUMERATED, ASN1_ENUMERATED_free> reason(ASN1_ENUMERATED_new());
     if (reason == nullptr || ASN1_ENUMERATED_set(reason.get(), entry.reason) != 1 ||
         X509_REVOKED_add1_ext_i2d(rev.get(), NID_crl_reason, reason.get(), 0, 0) != 1) {

@@ -13,7 +13,9 @@ namespace scep::signer {
 struct RevokedEntry {
   std::string serial;  // big-endian magnitude
   absl::Time revocation_time;
-  int reason = -1;     // RFC 5280 CRLReason; -1: no reasonCode
+  // RFC 5280 CRLReason; -1 and unspecified (0): no reasonCode (section
+  // 5.3.1: absent rather than unspecified).
+  int reason = -1;
 };
 
 struct CrlParams {
@@ -24,7 +26,8 @@ struct CrlParams {
 };
 
 // An unsigned X.509 v2 CRL of `ca` (RFC 5280 section 5): issuer, thisUpdate,
-// nextUpdate, revoked certificates sorted by serial with reasonCode, and the
+// nextUpdate, revoked certificates sorted by serial with reasonCode (unless
+// unspecified), and the
 // cRLNumber and authorityKeyIdentifier extensions. InvalidArgument for
 // empty serials, unknown reasons or nextUpdate before thisUpdate.
 absl::StatusOr<crypto::X509CrlPtr> BuildCrl(X509* ca, const CrlParams& params);

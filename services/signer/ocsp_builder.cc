@@ -58,8 +58,11 @@ absl::StatusOr<OcspBasicPtr> BuildOcspResponse(X509* ca, const OcspParams& param
       revoked_at.reset(ASN1_TIME_set(nullptr, absl::ToTimeT(status.revoked_at)));
       if (revoked_at == nullptr) return crypto::SslInternal("OCSP revocationTime");
     }
-    // OCSP_basic_add1_status copies the CertID and the times.
-    if (OCSP_basic_add1_status(basic.get(), id.get(), kind, status.reason, revoked_at.get(),
+    // OCSP_basic_add1_status copies the CertID and the times. No
+    // revocationReason for unspecified (0), as the CRL has no reasonCode
+    // for it (RFC 5280 5.3.1); OCSP_REVOKED_STATUS_NOSTATUS (-1) leaves it out.
+    const int reason = status.reason > 0 ? status.reason : OCSP_REVOKED_STATUS_NOSTATUS;
+    if (OCSP_basic_add1_status(basic.get(), id.get(), kind, reason, revoked_at.get(),
                                this_update.get(), next_update.get()) == nullptr) {
       return crypto::SslInternal("OCSP SingleResponse");
     }

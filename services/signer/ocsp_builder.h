@@ -18,7 +18,7 @@ struct OcspStatus {
   std::string serial;  // big-endian magnitude, positive
   Kind kind = Kind::kUnknown;
   absl::Time revoked_at;  // kRevoked only
-  int reason = -1;        // CRLReason, -1 none; kRevoked only
+  int reason = -1;        // CRLReason, -1 none (0 is left out too); kRevoked only
 };
 
 struct OcspParams {

@@ -1,8 +1,12 @@
 #include "services/signer/signer_core.h"
 
 #include <openssl/ec.h>
+#include <openssl/ocsp.h>
 #include <openssl/provider.h>
 #include <openssl/x509v3.h>
+
+#include <map>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "common/codec/client.h"
@@ -399,6 +403,22 @@ TEST(SignerCoreTest, SignsCrlWithReasonsNumberAndAki) {
   ASSERT_NE(number, nullptr);
   EXPECT_EQ(ASN1_INTEGER_get(number.get()), 42);
   EXPECT_GE(X509_CRL_get_ext_by_NID(crl.get(), NID_authority_key_identifier, -1), 0);
+  // reasonCode unspecified (0) is left out (RFC 5280 5.3.1: SHOULD be
+  // absent); it was written. Others are written.
+  params.revoked.push_back({std::string("\x05", 1), params.this_update, 0});
+  auto reasons = core->SignCrl(params, "");
+  ASSERT_TRUE(reasons.ok()) << reasons.status();
+  auto with_reasons = crypto::FromDer<crypto::X509CrlPtr>(*reasons, d2i_X509_CRL, "crl").value();
+  std::map<long, int> reason_of;  // serial -> reasonCode, -1 when absent
+  for (int i = 0; i < sk_X509_REVOKED_num(X509_CRL_get_REVOKED(with_reasons.get())); ++i) {
+    X509_REVOKED* entry = sk_X509_REVOKED_value(X509_CRL_get_REVOKED(with_reasons.get()), i);
+    crypto::SslPtr<ASN1_ENUMERATED, ASN1_ENUMERATED_free> code(static_cast<ASN1_ENUMERATED*>(
+        X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr)));
+    reason_of[ASN1_INTEGER_get(X509_REVOKED_get0_serialNumber(entry))] =
+        code == nullptr ? -1 : static_cast<int>(ASN1_ENUMERATED_get(code.get()));
+  }
+  EXPECT_EQ(reason_of, (std::map<long, int>{{0x010203, 1}, {0x7f, -1}, {0x05, -1}}));
+  params.revoked.pop_back();
   params.revoked[0].reason = 7;  // unused value in RFC 5280
   EXPECT_EQ(core->SignCrl(params, "").status().code(), absl::StatusCode::kInvalidArgument);
   params.revoked[0].reason = 1;
@@ -411,6 +431,35 @@ TEST(SignerCoreTest, SignsCrlWithReasonsNumberAndAki) {
 
 namespace scep::signer::testing {
 namespace {
+
+// As in the CRL: no revocationReason for unspecified (0); it was written.
+TEST(SignerCoreOcspTest, UnspecifiedReasonIsLeftOut) {
+  std::unique_ptr<SignerCore> core = NewFixtureCore();
+  OcspParams params;
+  params.this_update = absl::FromUnixSeconds(1'800'000'000);
+  params.next_update = params.this_update + absl::Hours(1);
+  params.statuses = {{"\x40\x01", OcspStatus::Kind::kRevoked, params.this_update, 0},
+                     {"\x40\x02", OcspStatus::Kind::kRevoked, params.this_update, 1},
+                     {"\x40\x03", OcspStatus::Kind::kRevoked, params.this_update, -1}};
+  absl::StatusOr<std::string> der = core->SignOcsp(params);
+  ASSERT_TRUE(der.ok()) << der.status();
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der->data());
+  crypto::SslPtr<OCSP_RESPONSE, OCSP_RESPONSE_free> response(
+      d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der->size())));
+  ASSERT_NE(response, nullptr);
+  OcspBasicPtr basic(OCSP_response_get1_basic(response.get()));
+  ASSERT_NE(basic, nullptr);
+  ASSERT_EQ(OCSP_resp_count(basic.get()), 3);
+  std::vector<int> reasons;
+  for (int i = 0; i < 3; ++i) {
+    int reason = -2;
+    EXPECT_EQ(OCSP_single_get0_status(OCSP_resp_get0(basic.get(), i), &reason, nullptr, nullptr,
+                                      nullptr),
+              V_OCSP_CERTSTATUS_REVOKED);
+    reasons.push_back(reason);
+  }
+  EXPECT_EQ(reasons, (std::vector<int>{-1, 1, -1}));
+}
 
 TEST(SignerCoreOcspTest, RefusesWhatAnOcspResponseCannotSay) {
   std::unique_ptr<SignerCore> core = NewFixtureCore();
