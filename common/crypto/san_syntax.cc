@@ -39,7 +39,7 @@ bool LdhLabel(absl::string_view label) {
   return !label.empty() && label.size() <= 63 && label.front() != '-' && label.back() != '-' &&
          std::all_of(label.begin(), label.end(),
                      [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                                         c == '-'; });
+                                         c == '-' || c == '_'; });
 }
 
 bool HostName(absl::string_view name) {
@@ -91,7 +91,8 @@ absl::Status CheckSubjectAltNameSyntax(const GENERAL_NAME* name) {
     case GEN_DNS:
       if (!HostName(Bytes(name->d.dNSName))) {
         return Refused("dns", Bytes(name->d.dNSName),
-                       "a DNS host name (dot-separated labels of letters, digits and hyphens; "
+                       "a DNS host name (dot-separated labels of letters, digits, hyphens and "
+                       "underscores; "
                        "no wildcard)");
       }
       return absl::OkStatus();

@@ -17,8 +17,10 @@ namespace scep::crypto {
 //   section 2.1): dot-separated labels of ASCII letters, digits and
 //   hyphens, 1..63 octets each, neither starting nor ending with a hyphen,
 //   253 octets at most, no trailing dot; internationalized names as
-//   A-labels ("xn--..."). No wildcard label ("*.example.com"): a device
-//   is given the names it is, not every name in a domain.
+//   A-labels ("xn--..."). Underscores are allowed too: Windows computer
+//   names (NetBIOS) hold them and private device PKI issues them (public
+//   TLS CAs may not). No wildcard label ("*.example.com"): a device is
+//   given the names it is, not every name in a domain.
 // - rfc822Name: printable ASCII (0x21..0x7E), exactly one "@" after a
 //   non-empty local part, and a dNSName as above for the domain.
 // - uniformResourceIdentifier: printable ASCII with a scheme (RFC 3986
