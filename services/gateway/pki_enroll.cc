@@ -176,7 +176,7 @@ PkiOutcome PkiOperation::AwaitApproval(const Profile& profile, Request& req,
       if (RenewsInTransaction(profile, req, *txn)) return IssueOnce(profile, req, csr, ca);
       return SuccessWithCertificate(req, txn->certificate);
     case Transaction::State::kRejected:
-      return Failure(req, FailInfo::kBadRequest, "the request was rejected");
+      return Failure(req, FailInfo::kBadRequest, kRejectedText);
     case Transaction::State::kPending: return Pending(req);
     case Transaction::State::kClaimed: break;
   }
@@ -253,7 +253,7 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
   }
   if (!txn.ok()) return UnavailableAfterNonce(req, "transaction store");
   if (txn->state == Transaction::State::kRejected) {
-    return Failure(req, FailInfo::kBadRequest, "the request was rejected");
+    return Failure(req, FailInfo::kBadRequest, kRejectedText);
   }
   if (txn->state != Transaction::State::kClaimed && txn->fingerprint != fingerprint) {
     return Failure(req, FailInfo::kBadRequest, kTransactionReusedText);
@@ -346,7 +346,7 @@ PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
         return SuccessWithCertificate(req, (*now)->certificate);
       }
       if ((*now)->state == Transaction::State::kRejected) {
-        return Failure(req, FailInfo::kBadRequest, "the request was rejected");
+        return Failure(req, FailInfo::kBadRequest, kRejectedText);
       }
     }
   }

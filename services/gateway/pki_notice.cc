@@ -22,9 +22,16 @@ redis::Notice PkiOperation::IssuedNotice(const Profile& profile, const Request& 
 
 PkiOutcome PkiOperation::WithFailureNotice(const Profile& profile, const Request& req,
                                            PkiOutcome outcome) {
+  // Each queued notice gets a notice_id of its own, which receivers
+  // deduplicate by: a refusal is noticed once. Not again for the identical
+  // message (its first arrival was noticed, or answered 503 with the nonce
+  // forgotten, so that it is no retransmission), nor for a transaction an
+  // operator rejected (RejectRequest queued that notice).
   if (!profile.notice_failed || extras_.notices == nullptr || req.csr_der.empty() ||
-      outcome.pki_status != "FAILURE" || outcome.fail_info_text == kReplayText ||
-      outcome.fail_info_text == kTransactionReusedText) {
+      req.retransmission || outcome.pki_status != "FAILURE" ||
+      outcome.fail_info_text == kReplayText ||
+      outcome.fail_info_text == kTransactionReusedText ||
+      outcome.fail_info_text == kRejectedText) {
     return outcome;
   }
   redis::Notice notice;

@@ -1,7 +1,9 @@
 // Issuance notices queued by the PKIOperation path (pki_notice.cc): one
 // issued notice per certificate, a failed notice per refusal of a decrypted
-// request, none for a replay or a retransmission.
+// request, none for a replay or a retransmission, nor for a FAILURE
+// answered from a rejected transaction (the rejection was noticed).
 
+#include "common/redis/memory_request_store.h"
 #include "common/redis/notice_outbox.h"
 #include "services/gateway/pki_test_fixture.h"
 
@@ -64,6 +66,55 @@ TEST_F(PkiNoticeTest, ARefusedRequestIsNoticedWithItsFailInfo) {
   EXPECT_EQ(n.fail_info, "badRequest");
   EXPECT_EQ(n.fail_info_text, "challenge password wrong");
   EXPECT_TRUE(n.certificate.empty());
+}
+
+// Webhook receivers deduplicate by notice_id, which each queued notice gets
+// anew: a device (or a proxy) sending the identical refused message again
+// must not look like another refusal.
+TEST_F(PkiNoticeTest, TheIdenticalRefusedMessageAgainIsNoticedOnce) {
+  Identity id = NewDevice("wrong-twice");
+  const std::string message =
+      Message(id, MessageType::kPkcsReq, "tid-notice-6",
+              Csr(id.key.get(), "wrong-twice", "not-the-secret"));
+  for (int i = 0; i < 3; ++i) {
+    auto rep = Open(Post(message), id);
+    ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kFailure) << i;
+    EXPECT_EQ(rep.message.attributes.fail_info_text.value_or(""), "challenge password wrong");
+  }
+  std::vector<redis::QueuedNotice> queued = Queued();
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].notice.event, redis::Notice::Event::kFailed);
+  EXPECT_EQ(queued[0].notice.transaction_id, "tid-notice-6");
+}
+
+// The operator's rejection queues the failed notice (admin RejectRequest);
+// the device asking again afterwards (a new PKCSReq, the identical one, or
+// a CertPoll) is told FAILURE from the transaction and queues nothing.
+TEST_F(PkiNoticeTest, AskingAgainAfterARejectionIsNotNoticedAgain) {
+  redis::MemoryRequestStore requests;
+  options_.extras.requests = &requests;
+  options_.profile.approval = Profile::Approval::kManual;
+  Rebuild();
+  Identity id = NewDevice("rejected");
+  const std::string csr = Csr(id.key.get(), "rejected", "pw");
+  auto pending = Open(Post(Message(id, MessageType::kPkcsReq, "tid-notice-7", csr)), id);
+  ASSERT_EQ(pending.message.attributes.pki_status, PkiStatus::kPending);
+  ASSERT_TRUE(store_->RejectTransaction("default", "tid-notice-7", absl::Hours(1)).ok());
+
+  const std::string resent = Message(id, MessageType::kPkcsReq, "tid-notice-7", csr);
+  for (int i = 0; i < 2; ++i) {  // a new message, then that one again
+    auto rep = Open(Post(resent), id);
+    ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kFailure) << i;
+    EXPECT_EQ(rep.message.attributes.fail_info_text.value_or(""), kRejectedText);
+  }
+  const std::string ias =
+      codec::EncodeIssuerAndSubject(X509_get_subject_name(ca_.get()),
+                                    X509_REQ_get_subject_name(
+                                        codec::ParseCsr(csr).value().request.get()))
+          .value();
+  auto polled = Open(Post(Message(id, MessageType::kCertPoll, "tid-notice-7", ias)), id);
+  ASSERT_EQ(polled.message.attributes.pki_status, PkiStatus::kFailure);
+  EXPECT_TRUE(Queued().empty());
 }
 
 TEST_F(PkiNoticeTest, AReplayOrAReusedTransactionIsNotNoticedAsAFailure) {

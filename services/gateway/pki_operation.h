@@ -95,6 +95,10 @@ inline constexpr absl::string_view kReplayText = "senderNonce was seen before (r
 // request: no failure notice (the transaction is the other request's).
 inline constexpr absl::string_view kTransactionReusedText =
     "transactionID already used for a different request";
+// failInfoText of the FAILURE answering a request or CertPoll of a
+// transaction an operator rejected: no failure notice (the rejection queued
+// one; admin RejectRequest).
+inline constexpr absl::string_view kRejectedText = "the request was rejected";
 
 class PkiOperation {
  public:
@@ -138,8 +142,9 @@ class PkiOperation {
 
   // pki_notice.cc: a failure notice for a refused PKCSReq/RenewalReq whose
   // request was decrypted (not for a replay or a transactionID reused by
-  // another request: their transaction is someone else's). A 503 instead
-  // of `outcome` when the notice cannot be queued.
+  // another request: their transaction is someone else's; not for a
+  // retransmission or a rejected transaction: noticed already). A 503
+  // instead of `outcome` when the notice cannot be queued.
   PkiOutcome WithFailureNotice(const Profile& profile, const Request& req,
                                PkiOutcome outcome);
   // The issued notice of `req`'s new certificate (IssueClaimed).

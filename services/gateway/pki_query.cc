@@ -57,7 +57,7 @@ PkiOutcome PkiOperation::HandleCertPoll(const Profile& profile, Request& req,
     return Pending(req);
   }
   if ((*txn)->state == Transaction::State::kRejected) {
-    return Failure(req, FailInfo::kBadRequest, "the request was rejected");
+    return Failure(req, FailInfo::kBadRequest, kRejectedText);
   }
   absl::StatusOr<crypto::X509Ptr> cert = crypto::FromDer<crypto::X509Ptr>(
       (*txn)->certificate, d2i_X509, "issued certificate");

@@ -190,6 +190,20 @@ class NoticesTest(unittest.TestCase):
         time.sleep(1.5)  # a second notice would have been delivered by now
         self.assertEqual(len(self.posts_for("tid-nt-replay")), 1)
 
+    def test_refused_request_sent_again_queues_no_second_notice(self):
+        # The identical refused message again (a client or proxy retrying):
+        # one failed notice, not one per arrival with a new notice_id.
+        body = self.stack.probe_request("nt-wrong-again", "tid-nt-wrong-again",
+                                        os.urandom(16).hex(), challenge="Not-The-Secret")
+        for _ in range(3):
+            status, _, reply = http("POST", f"{self.stack.url}/notified{PKI_OP}", body)
+            self.assertEqual(status, 200)
+            rep = self.stack.probe_open("nt-wrong-again", reply)
+            self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (FAILURE, BAD_REQUEST), rep)
+        self.assertEqual(self.delivered("tid-nt-wrong-again")["event"], "failed")
+        time.sleep(1.5)  # a second notice would have been delivered by now
+        self.assertEqual(len(self.posts_for("tid-nt-wrong-again")), 1)
+
     def test_refused_notice_is_given_up_not_retried(self):
         rep = self.enroll("refused", "nt-refused", "tid-nt-refused")
         self.assertEqual(rep["pkiStatus"], SUCCESS, rep)
@@ -243,6 +257,12 @@ class NoticesTest(unittest.TestCase):
         notice = self.delivered("tid-nt-appr-no")
         self.assertEqual((notice["event"], notice["fail_info"]), ("failed", "badRequest"))
         self.assertNotIn("unknown device", json.dumps(notice))  # operator's words stay in audit
+        # The device asks again and is told it was rejected: the rejection
+        # was noticed once, by the operator's reject.
+        rep = self.enroll("approval", "nt-appr-no", "tid-nt-appr-no")
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (FAILURE, BAD_REQUEST), rep)
+        time.sleep(1.5)
+        self.assertEqual(len(self.posts_for("tid-nt-appr-no")), 1)
 
     def test_undelivered_notice_survives_the_gateway_dying(self):
         """The receiver answers 503; the gateway that took the notice is
