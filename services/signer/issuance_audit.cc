@@ -192,14 +192,20 @@ bool IssuanceAudit::Write(std::string line) {
 
 bool IssuanceAudit::Issued(const IssuanceContext& context, X509* cert) {
   LogRecord record(LogLevel::kInfo, "certificate_issued");
+  // What the certificate names goes in whole (WholeStr): the trail is the
+  // record of what the CA signed, and a search for a name must find it.
+  // Bounded by the certificate itself (which --audit_certificates logs
+  // whole too): by the gateway profile's max_sans and max_subject_bytes
+  // and request size limit, and by the CA's issuance policy
+  // (max_san_entries, max_subject_bytes) where one is set.
   WithContext(record, context)
       .Str("serial", codec::SerialHex(X509_get0_serialNumber(cert)))
-      .Str("subject", SubjectText(cert))
-      .Str("subject_alt_name", ExtensionText(cert, NID_subject_alt_name))
+      .WholeStr("subject", SubjectText(cert))
+      .WholeStr("subject_alt_name", ExtensionText(cert, NID_subject_alt_name))
       .Str("not_before", Rfc3339(X509_get0_notBefore(cert)))
       .Str("not_after", Rfc3339(X509_get0_notAfter(cert)))
       .Str("key_usage", KeyUsageText(cert))
-      .Str("extended_key_usage", ExtendedKeyUsageText(cert))
+      .WholeStr("extended_key_usage", ExtendedKeyUsageText(cert))
       .Str("signature_algorithm", SignatureAlgorithm(cert))
       .Str("public_key_sha256", PublicKeySha256(cert));
   if (include_certificates_) {
