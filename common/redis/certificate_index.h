@@ -33,6 +33,22 @@ struct RevokedSerial {
   absl::Time not_after = absl::InfiniteFuture();
 };
 
+// What CertificateIndex::Revoke found and did.
+struct RevokeResult {
+  // False when the certificate was revoked before the call: its revocation
+  // stands as it was (RFC 5280 section 5.1.2.6: the date it was revoked),
+  // its reason too unless `reason_changed`.
+  bool newly_revoked = false;
+  // The call raised an earlier revocation's reason to keyCompromise.
+  bool reason_changed = false;
+  int reason = -1;  // the certificate's CRLReason after the call
+  absl::Time revoked_at = absl::InfinitePast();  // when it was revoked
+};
+
+// The CRLReason (RFC 5280 section 5.3.1) that replaces another one on a
+// certificate revoked already (CertificateIndex::Revoke).
+inline constexpr int kKeyCompromiseReason = 1;
+
 // An index serves one issuing CA's view (its CRL), while certificates of
 // every CA share one serial space: serials are 127 random bits, so Get,
 // Revoke and List see all CAs. ListRevoked returns only serials of the
@@ -90,11 +106,16 @@ class CertificateIndex {
   virtual absl::StatusOr<std::optional<CertificateRecord>> Get(
       absl::string_view serial_hex) = 0;
 
-  // Marks a certificate revoked and bumps the revocation generation.
-  // NotFound for an unknown serial; revoking twice keeps the first time
-  // and reason and is OK.
-  virtual absl::Status Revoke(absl::string_view serial_hex, int reason,
-                              absl::Time when) = 0;
+  // Marks a certificate revoked at `when` with `reason` (a CRLReason) and
+  // bumps the revocation generation. NotFound for an unknown serial.
+  // Revoking a revoked certificate is OK and keeps its revocation time and
+  // reason (newly_revoked false), with one exception: keyCompromise
+  // replaces another reason (reason_changed; the generation bumps so the
+  // next CRL and OCSP answers carry it). A compromise found after a
+  // revocation for another reason must reach relying parties that judge
+  // signatures by the reason; no other change of reason is made.
+  virtual absl::StatusOr<RevokeResult> Revoke(absl::string_view serial_hex, int reason,
+                                              absl::Time when) = 0;
 
   virtual absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() = 0;
   // The revocation list's entry for this serial, whichever CA's and whether

@@ -60,21 +60,32 @@ TEST_P(CertificateIndexTest, PutGetRevokeList) {
   EXPECT_EQ(index_->RevocationGeneration().value(), 0);
 
   const absl::Time when = absl::FromUnixSeconds(1'800'000'000);
-  ASSERT_TRUE(index_->Revoke("0a1b", 1, when).ok());
+  absl::StatusOr<RevokeResult> first = index_->Revoke("0a1b", 1, when);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->newly_revoked);
+  EXPECT_FALSE(first->reason_changed);
+  EXPECT_EQ(first->reason, 1);
+  EXPECT_EQ(first->revoked_at, when);
   EXPECT_EQ(index_->RevocationGeneration().value(), 1);
   got = index_->Get("0a1b");
   EXPECT_TRUE((*got)->revoked);
   EXPECT_EQ((*got)->reason, 1);
   EXPECT_EQ((*got)->revoked_at, when);
-  // Idempotent, first reason kept; a late Put does not un-revoke.
-  ASSERT_TRUE(index_->Revoke("0a1b", 4, when + absl::Hours(1)).ok());
+  // Idempotent, and says so with the revocation that stands (first time
+  // and reason); a late Put does not un-revoke.
+  absl::StatusOr<RevokeResult> again = index_->Revoke("0a1b", 4, when + absl::Hours(1));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->newly_revoked);
+  EXPECT_FALSE(again->reason_changed);
+  EXPECT_EQ(again->reason, 1);
+  EXPECT_EQ(again->revoked_at, when);
   ASSERT_TRUE(index_->Put("0a1b", Record("other"), absl::Hours(1)).ok());
   got = index_->Get("0a1b");
   EXPECT_TRUE((*got)->revoked);
   EXPECT_EQ((*got)->reason, 1);
   EXPECT_EQ((*got)->certificate, der);
   EXPECT_EQ(index_->RevocationGeneration().value(), 1);
-  EXPECT_EQ(index_->Revoke("beef", 0, when).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(index_->Revoke("beef", 0, when).status().code(), absl::StatusCode::kNotFound);
 
   auto revoked = index_->ListRevoked();
   ASSERT_TRUE(revoked.ok());
@@ -84,6 +95,52 @@ TEST_P(CertificateIndexTest, PutGetRevokeList) {
   EXPECT_EQ((*revoked)[0].revoked_at, when);
   // Not a certificate: its expiry is unknown, so it stays on every CRL.
   EXPECT_EQ((*revoked)[0].not_after, absl::InfiniteFuture());
+}
+
+// A revoked certificate keeps its revocation time; its reason changes only
+// to keyCompromise (found after revoking for another reason), in its record
+// and on the next CRL (a new generation), never away from it.
+TEST_P(CertificateIndexTest, OnlyKeyCompromiseReplacesTheReasonOfARevocation) {
+  absl::StatusOr<crypto::X509Ptr> cert =
+      crypto::LoadCertificateFile(SCEP_TESTDATA_DIR "/strongswan-issued.pem");
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  const std::string der = crypto::ToDer(cert->get(), i2d_X509).value();
+  ASSERT_TRUE(index_->Put("0e", Record(der), absl::Hours(1)).ok());
+  const absl::Time when = absl::FromUnixSeconds(1'800'000'000);
+  ASSERT_TRUE(index_->Revoke("0e", 4, when).value().newly_revoked);  // superseded
+  const int64_t generation = index_->RevocationGeneration().value();
+
+  for (int other : {0, 3, 6, 4}) {  // no other reason replaces it
+    RevokeResult kept = index_->Revoke("0e", other, when + absl::Hours(1)).value();
+    EXPECT_FALSE(kept.newly_revoked || kept.reason_changed) << other;
+    EXPECT_EQ(kept.reason, 4) << other;
+  }
+  EXPECT_EQ(index_->RevocationGeneration().value(), generation);
+
+  RevokeResult raised = index_->Revoke("0e", 1, when + absl::Hours(2)).value();
+  EXPECT_FALSE(raised.newly_revoked);
+  EXPECT_TRUE(raised.reason_changed);
+  EXPECT_EQ(raised.reason, 1);
+  EXPECT_EQ(raised.revoked_at, when);
+  EXPECT_EQ(index_->RevocationGeneration().value(), generation + 1);
+  CertificateRecord record = index_->Get("0e").value().value();
+  EXPECT_EQ(record.reason, 1);
+  EXPECT_EQ(record.revoked_at, when);
+  RevokedSerial listed = index_->GetRevoked("0e").value().value();
+  EXPECT_EQ(listed.reason, 1);
+  EXPECT_EQ(listed.revoked_at, when);
+  EXPECT_EQ(listed.not_after, CertificateNotAfter(der).value());
+  std::vector<RevokedSerial> all = index_->ListRevoked().value();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].reason, 1);
+
+  // keyCompromise it stays.
+  RevokeResult again = index_->Revoke("0e", 1, when + absl::Hours(3)).value();
+  EXPECT_FALSE(again.newly_revoked || again.reason_changed);
+  RevokeResult back = index_->Revoke("0e", 4, when + absl::Hours(3)).value();
+  EXPECT_FALSE(back.newly_revoked || back.reason_changed);
+  EXPECT_EQ(back.reason, 1);
+  EXPECT_EQ(index_->RevocationGeneration().value(), generation + 1);
 }
 
 // A real certificate (tests/testdata, notAfter 2027-11-25 12:21:17 UTC):
@@ -244,7 +301,8 @@ TEST_P(CertificateIndexTest, UnavailableWhenRedisIsDown) {
     server_->Kill();
   }
   EXPECT_EQ(index_->Get("0a").status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(index_->Revoke("0a", 0, absl::Now()).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(index_->Revoke("0a", 0, absl::Now()).status().code(),
+            absl::StatusCode::kUnavailable);
   EXPECT_EQ(index_->ListRevoked().status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(index_->GetRevoked("0a").status().code(), absl::StatusCode::kUnavailable);
 }

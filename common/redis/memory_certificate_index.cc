@@ -64,19 +64,29 @@ absl::StatusOr<std::optional<CertificateRecord>> MemoryCertificateIndex::Get(
   return it->second;
 }
 
-absl::Status MemoryCertificateIndex::Revoke(absl::string_view serial_hex,
-                                            int reason, absl::Time when) {
+absl::StatusOr<RevokeResult> MemoryCertificateIndex::Revoke(absl::string_view serial_hex,
+                                                            int reason, absl::Time when) {
   if (absl::Status s = Check(); !s.ok()) return s;
   if (absl::Status s = ValidateSerialHex(serial_hex); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = records_.find(serial_hex);
   if (it == records_.end()) return absl::NotFoundError("unknown serial");
-  if (it->second.revoked) return absl::OkStatus();
-  it->second.revoked = true;
-  it->second.reason = reason;
-  it->second.revoked_at = when;
-  ++generation_;
-  return absl::OkStatus();
+  CertificateRecord& record = it->second;
+  RevokeResult result;
+  if (!record.revoked) {
+    record.revoked = true;
+    record.reason = reason;
+    record.revoked_at = when;
+    result.newly_revoked = true;
+    ++generation_;
+  } else if (reason == kKeyCompromiseReason && record.reason != kKeyCompromiseReason) {
+    record.reason = reason;
+    result.reason_changed = true;
+    ++generation_;
+  }
+  result.reason = record.reason;
+  result.revoked_at = record.revoked_at;
+  return result;
 }
 
 absl::StatusOr<std::vector<RevokedSerial>> MemoryCertificateIndex::ListRevoked() {

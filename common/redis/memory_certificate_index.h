@@ -29,8 +29,8 @@ class MemoryCertificateIndex : public CertificateIndex {
                    absl::Duration ttl) override;
   absl::StatusOr<std::optional<CertificateRecord>> Get(
       absl::string_view serial_hex) override;
-  absl::Status Revoke(absl::string_view serial_hex, int reason,
-                      absl::Time when) override;
+  absl::StatusOr<RevokeResult> Revoke(absl::string_view serial_hex, int reason,
+                                      absl::Time when) override;
   absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() override;
   absl::StatusOr<std::optional<RevokedSerial>> GetRevoked(
       absl::string_view serial_hex) override;

@@ -105,11 +105,29 @@ std::string ProfileCertsKey(absl::string_view profile) {
 }
 
 // KEYS: cert, revoked set, generation. ARGV: serial, reason, unix time,
-// the certificate's notAfter (unix seconds; "" unknown). A revoked-set
-// entry is "time:reason[:ca[:not_after]]" (ca "" for the default CA).
+// the certificate's notAfter (unix seconds; "" unknown), the keyCompromise
+// reason. A revoked-set entry is "time:reason[:ca[:not_after]]" (ca "" for
+// the default CA). Answers "missing", "ok", or for a certificate revoked
+// before "already:reason:time", or "changed:reason:time" when keyCompromise
+// replaced its reason (in its record and in its revoked-set entry, if the
+// list still has it).
 constexpr char kRevokeScript[] = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
-if redis.call('HGET', KEYS[1], 'revoked') == '1' then return 'already' end
+if redis.call('HGET', KEYS[1], 'revoked') == '1' then
+  local reason = redis.call('HGET', KEYS[1], 'reason') or ''
+  local at = redis.call('HGET', KEYS[1], 'revoked_at') or ''
+  if ARGV[2] ~= ARGV[5] or reason == ARGV[5] then
+    return 'already:' .. reason .. ':' .. at
+  end
+  redis.call('HSET', KEYS[1], 'reason', ARGV[2])
+  local listed = redis.call('HGET', KEYS[2], ARGV[1])
+  if listed then
+    local time, rest = string.match(listed, '^([^:]*):[^:]*(.*)$')
+    if time then redis.call('HSET', KEYS[2], ARGV[1], time .. ':' .. ARGV[2] .. rest) end
+  end
+  redis.call('INCR', KEYS[3])
+  return 'changed:' .. ARGV[2] .. ':' .. at
+end
 redis.call('HSET', KEYS[1], 'revoked', '1', 'reason', ARGV[2], 'revoked_at', ARGV[3])
 local ca = redis.call('HGET', KEYS[1], 'ca') or ''
 local entry = ARGV[3] .. ':' .. ARGV[2]
@@ -233,10 +251,11 @@ absl::StatusOr<std::optional<CertificateRecord>> RedisCertificateIndex::Get(
   return record;
 }
 
-absl::Status RedisCertificateIndex::Revoke(absl::string_view serial_hex,
-                                           int reason, absl::Time when) {
+absl::StatusOr<RevokeResult> RedisCertificateIndex::Revoke(absl::string_view serial_hex,
+                                                           int reason, absl::Time when) {
   ASSIGN_OR_RETURN(std::string key, CertKey(serial_hex));
   const std::string reason_text = absl::StrCat(reason);
+  const std::string key_compromise = absl::StrCat(kKeyCompromiseReason);
   const std::string at = absl::StrCat(absl::ToUnixSeconds(when));
   // The CRL drops the entry once the certificate has expired (ListRevoked
   // callers decide when), so its notAfter goes with it.
@@ -249,10 +268,27 @@ absl::Status RedisCertificateIndex::Revoke(absl::string_view serial_hex,
   ASSIGN_OR_RETURN(std::string word,
                    Word(*pool_, "Revoke",
                         {"EVAL", kRevokeScript, "3", key, kRevokedKey, kGenerationKey,
-                         serial_hex, reason_text, at, not_after},
+                         serial_hex, reason_text, at, not_after, key_compromise},
                         RedisConnectionPool::Ack::kReplicas));
   if (word == "missing") return absl::NotFoundError("unknown serial");
-  return absl::OkStatus();
+  RevokeResult result;
+  if (word == "ok") {
+    result.newly_revoked = true;
+    result.reason = reason;
+    result.revoked_at = absl::FromUnixSeconds(absl::ToUnixSeconds(when));
+    return result;
+  }
+  // "already:reason:time" or "changed:reason:time".
+  std::vector<absl::string_view> parts = absl::StrSplit(word, ':');
+  int64_t revoked_at = 0;
+  if (parts.size() != 3 || (parts[0] != "already" && parts[0] != "changed") ||
+      !absl::SimpleAtoi(parts[1], &result.reason) ||
+      !absl::SimpleAtoi(parts[2], &revoked_at)) {
+    return absl::DataLossError("malformed revocation record in Redis");
+  }
+  result.reason_changed = parts[0] == "changed";
+  result.revoked_at = absl::FromUnixSeconds(revoked_at);
+  return result;
 }
 
 absl::StatusOr<std::vector<RevokedSerial>> RedisCertificateIndex::ListRevoked() {

@@ -120,17 +120,27 @@ absl::StatusOr<v1::RevokeCertificateResponse> AdminCore::RevokeCertificate(
     ASSIGN_OR_RETURN(record, RecordLostCertificate(given.get(), request.profile()));
     recorded_again = true;
   }
-  RETURN_IF_ERROR(deps_.index->Revoke(serial, request.reason(), absl::Now()));
-  if (!record->revoked) {
-    Audit(LogRecord(LogLevel::kInfo, "audit")
-              .Str("action", "revoke")
-              .Str("actor", actor)
-              .Str("profile", record->profile)
-              .Str("serial", serial)
-              .Int("reason", request.reason())
-              .Str("from", "VALID")
-              .Str("to", "REVOKED")
-              .Bool("recorded_again", recorded_again));
+  ASSIGN_OR_RETURN(redis::RevokeResult revoked,
+                   deps_.index->Revoke(serial, request.reason(), absl::Now()));
+  response.set_already_revoked(!revoked.newly_revoked);
+  response.set_reason_changed(revoked.reason_changed);
+  response.set_revocation_reason(revoked.reason);
+  response.set_revoked_unix(absl::ToUnixSeconds(revoked.revoked_at));
+  if (revoked.newly_revoked || revoked.reason_changed) {
+    LogRecord line(LogLevel::kInfo, "audit");
+    line.Str("action", "revoke")
+        .Str("actor", actor)
+        .Str("profile", record->profile)
+        .Str("serial", serial)
+        .Int("reason", request.reason())
+        .Str("from", revoked.newly_revoked ? "VALID" : "REVOKED")
+        .Str("to", "REVOKED")
+        .Bool("recorded_again", recorded_again);
+    // The reason it had (as read before; the date stays the first one's).
+    if (revoked.reason_changed && record->revoked) {
+      line.Int("previous_reason", record->reason);
+    }
+    Audit(std::move(line));
   }
   return response;
 }

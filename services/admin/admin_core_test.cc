@@ -208,6 +208,75 @@ TEST_F(AdminCoreTest, EnrollRevokeListAndCrl) {
   EXPECT_EQ(core_->Enroll(enroll, "token").status().code(), absl::StatusCode::kNotFound);
 }
 
+// Revoking again is OK (a caller retrying after a timeout) and answers the
+// revocation as it stands: first time and reason kept, and said so; only
+// keyCompromise replaces an earlier reason, once, with one audit line.
+TEST_F(AdminCoreTest, RevokingARevokedCertificateAnswersItsRevocation) {
+  v1::EnrollRequest enroll;
+  enroll.set_profile("default");
+  enroll.set_csr(Csr("retired-tablet"));
+  auto issued = core_->Enroll(enroll, "token");
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_serial_hex(issued->serial_hex());
+  revoke.set_reason(4);  // superseded
+  auto first = core_->RevokeCertificate(revoke, "token");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->already_revoked());
+  EXPECT_FALSE(first->reason_changed());
+  EXPECT_EQ(first->revocation_reason(), 4);
+  EXPECT_GT(first->revoked_unix(), 0);
+  const std::string audit_after_first = audit_text_.str();
+  // The reasonCode of the CRL's one entry; -1 when there is none.
+  auto crl_reason = [&]() -> long {
+    auto crl = core_->GetCrl(v1::GetCRLRequest(), "token");
+    EXPECT_TRUE(crl.ok()) << crl.status();
+    if (!crl.ok()) return -1;
+    auto parsed = crypto::FromDer<crypto::X509CrlPtr>(crl->crl(), d2i_X509_CRL, "CRL").value();
+    if (sk_X509_REVOKED_num(X509_CRL_get_REVOKED(parsed.get())) != 1) return -1;
+    X509_REVOKED* entry = sk_X509_REVOKED_value(X509_CRL_get_REVOKED(parsed.get()), 0);
+    crypto::SslPtr<ASN1_ENUMERATED, ASN1_ENUMERATED_free> code(static_cast<ASN1_ENUMERATED*>(
+        X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr)));
+    return code == nullptr ? -1 : ASN1_ENUMERATED_get(code.get());
+  };
+  EXPECT_EQ(crl_reason(), 4);
+
+  for (int reason : {4, 0, 5}) {
+    revoke.set_reason(reason);
+    auto again = core_->RevokeCertificate(revoke, "token");
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(again->serial_hex(), issued->serial_hex());
+    EXPECT_TRUE(again->already_revoked()) << reason;
+    EXPECT_FALSE(again->reason_changed()) << reason;
+    EXPECT_EQ(again->revocation_reason(), 4) << reason;
+    EXPECT_EQ(again->revoked_unix(), first->revoked_unix()) << reason;
+  }
+  EXPECT_EQ(audit_text_.str(), audit_after_first) << "nothing revoked, nothing audited";
+
+  revoke.set_reason(1);  // keyCompromise, found out afterwards
+  auto raised = core_->RevokeCertificate(revoke, "token");
+  ASSERT_TRUE(raised.ok()) << raised.status();
+  EXPECT_TRUE(raised->already_revoked());
+  EXPECT_TRUE(raised->reason_changed());
+  EXPECT_EQ(raised->revocation_reason(), 1);
+  EXPECT_EQ(raised->revoked_unix(), first->revoked_unix());
+  const std::string audit = audit_text_.str().substr(audit_after_first.size());
+  EXPECT_TRUE(absl::StrContains(audit, R"("from":"REVOKED","to":"REVOKED")")) << audit;
+  EXPECT_TRUE(absl::StrContains(audit, R"("previous_reason":4)")) << audit;
+  v1::GetCertificateRequest get;
+  get.set_serial_hex(issued->serial_hex());
+  auto shown = core_->GetCertificate(get, "token");
+  ASSERT_TRUE(shown.ok()) << shown.status();
+  EXPECT_EQ(shown->revocation_reason(), 1);
+  EXPECT_EQ(shown->revoked_unix(), first->revoked_unix());
+  EXPECT_EQ(crl_reason(), 1) << "a CRL signed anew with the reason it has now";
+
+  auto kept = core_->RevokeCertificate(revoke, "token");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_TRUE(kept->already_revoked());
+  EXPECT_FALSE(kept->reason_changed());
+}
+
 // Serials as `openssl x509 -text` and certificate viewers show them.
 TEST_F(AdminCoreTest, SerialsWithColonsSpacesOrUpperCase) {
   v1::EnrollRequest enroll;

@@ -329,7 +329,7 @@ absl::Status PutRevoked(redis::CertificateIndex& index, const std::string& seria
   redis::CertificateRecord record;
   record.certificate = "x";
   if (absl::Status put = index.Put(serial, record, absl::Hours(1)); !put.ok()) return put;
-  return index.Revoke(serial, 1, absl::Now());
+  return index.Revoke(serial, 1, absl::Now()).status();
 }
 
 // A memory index that runs `hook` once right after a GetCrlState read.

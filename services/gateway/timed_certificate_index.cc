@@ -32,12 +32,12 @@ class TimedCertificateIndex final : public redis::CertificateIndex {
     return Timed("IndexGet", [&] { return inner_->Get(serial_hex); });
   }
 
-  absl::Status Revoke(absl::string_view serial_hex, int reason,
-                      absl::Time when) override {
-    absl::Status status = Timed(
+  absl::StatusOr<redis::RevokeResult> Revoke(absl::string_view serial_hex, int reason,
+                                              absl::Time when) override {
+    absl::StatusOr<redis::RevokeResult> result = Timed(
         "IndexRevoke", [&] { return inner_->Revoke(serial_hex, reason, when); });
-    if (status.ok()) metrics_->CertificateRevoked(reason);
-    return status;
+    if (result.ok() && result->newly_revoked) metrics_->CertificateRevoked(reason);
+    return result;
   }
 
   absl::StatusOr<std::vector<RevokedSerial>> ListRevoked() override {

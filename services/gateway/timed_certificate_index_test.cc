@@ -46,15 +46,17 @@ TEST(TimedCertificateIndexTest, TimesOperationsCountsRevocationsAndErrors) {
   ASSERT_TRUE(got->has_value());
   EXPECT_EQ((*got)->certificate, "der");  // results pass through
   EXPECT_TRUE(index->Revoke("0a", 1, absl::Now()).ok());
+  // Revoked already: answered, but no second revocation to count.
+  EXPECT_TRUE(index->Revoke("0a", 4, absl::Now()).ok());
   // Unknown serial: an answer about the data, not a Redis failure.
-  EXPECT_TRUE(absl::IsNotFound(index->Revoke("0b", 1, absl::Now())));
+  EXPECT_TRUE(absl::IsNotFound(index->Revoke("0b", 1, absl::Now()).status()));
   ASSERT_TRUE(index->ListRevoked().ok());
   EXPECT_EQ(index->ListRevoked()->size(), 1u);
 
   const std::string duration = "scep_gateway_redis_op_duration_seconds";
   EXPECT_EQ(Value(registry, duration, {{"op", "IndexPut"}}), 1);
   EXPECT_EQ(Value(registry, duration, {{"op", "IndexGet"}}), 1);
-  EXPECT_EQ(Value(registry, duration, {{"op", "IndexRevoke"}}), 2);
+  EXPECT_EQ(Value(registry, duration, {{"op", "IndexRevoke"}}), 3);
   EXPECT_EQ(Value(registry, duration, {{"op", "IndexListRevoked"}}), 2);
   EXPECT_EQ(Value(registry, "scep_gateway_certificates_revoked_total",
                   {{"reason", "keyCompromise"}}), 1);

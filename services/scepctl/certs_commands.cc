@@ -113,8 +113,20 @@ int CertsRevoke(CommandContext& context) {
   request.set_reason(*reason);
   return context.CallAndReply(
       &AdminStub::RevokeCertificate, request,
-      [&](std::ostream& out, const v1::RevokeCertificateResponse& response) {
-        out << "revoked " << response.serial_hex() << "\n";
+      [&](std::ostream& out, const v1::RevokeCertificateResponse& r) {
+        if (!r.already_revoked()) {
+          out << "revoked " << r.serial_hex() << "\n";
+          return;
+        }
+        out << "already revoked " << r.serial_hex() << " at " << Date(r.revoked_unix());
+        if (r.reason_changed()) {
+          out << "; reason now " << r.revocation_reason() << " (keyCompromise)\n";
+        } else if (r.revocation_reason() != *reason) {
+          out << " (reason " << r.revocation_reason()
+              << "), kept: only keyCompromise replaces a reason\n";
+        } else {
+          out << " (reason " << r.revocation_reason() << ")\n";
+        }
       });
 }
 

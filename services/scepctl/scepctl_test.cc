@@ -276,6 +276,30 @@ TEST_F(CommandTest, SerialsWithColonsOrSpaces) {
   EXPECT_EQ(revoked.reason(), 4);
 }
 
+// A certificate revoked before: exit 0, and the revocation as it stands.
+TEST_F(CommandTest, RevokingARevokedCertificateSaysHowItStands) {
+  admin::v1::RevokeCertificateResponse response;
+  response.set_serial_hex("0a");
+  response.set_already_revoked(true);
+  response.set_revocation_reason(4);
+  response.set_revoked_unix(1'800'000'000);  // 2027-01-15T08:00:00Z
+  EXPECT_CALL(stub_, RevokeCertificate(_, _, _))
+      .WillRepeatedly(DoAll(SetArgPointee<2>(response), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"certs", "revoke", "--serial", "0a", "--reason", "superseded"}), 0);
+  EXPECT_EQ(out_.str(), "already revoked 0a at 2027-01-15T08:00:00Z (reason 4)\n");
+  EXPECT_EQ(Run({"certs", "revoke", "--serial", "0a"}), 0);
+  EXPECT_EQ(out_.str(),
+            "already revoked 0a at 2027-01-15T08:00:00Z (reason 4), kept: only keyCompromise "
+            "replaces a reason\n");
+  response.set_reason_changed(true);
+  response.set_revocation_reason(1);
+  EXPECT_CALL(stub_, RevokeCertificate(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(response), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"certs", "revoke", "--serial", "0a", "--reason", "keyCompromise"}), 0);
+  EXPECT_EQ(out_.str(),
+            "already revoked 0a at 2027-01-15T08:00:00Z; reason now 1 (keyCompromise)\n");
+}
+
 // --tid as `requests list` prints it, or as `requests list --json` does
 // (proto3 JSON: bytes in base64).
 TEST_F(CommandTest, TransactionIdAsListedOrInBase64) {

@@ -96,6 +96,11 @@ HEX as for certs show ("4A:BC:01" too).
 --cert gives the certificate itself (PEM or DER), for one the index no
 longer has (Redis lost it): it must be signed by the CA of profile P
 (default: the default profile's); it is recorded again and revoked.
+A certificate revoked before is left as it was and said so, with exit
+status 0: already revoked SERIAL at DATE (reason N). Its revocation time
+and reason are kept, except that keyCompromise replaces another reason (a
+compromise found out after revoking, e.g. as superseded; the next CRL and
+OCSP answers carry it).
 )"},
       {"certs restore", R"(usage: scepctl certs restore --audit FILE [--audit FILE ...] [--profile P]
 Disaster recovery, when Redis lost the certificate index: FILE is a

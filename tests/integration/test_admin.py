@@ -188,7 +188,27 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(shown["status"], "CERTIFICATE_STATUS_VALID")
         serial = shown["serialHex"]
         self.assertEqual(serial, printed.lower())
-        self.ctl("certs", "revoke", "--serial", colons, "--reason", "keyCompromise")
+        revoked = "scep_gateway_certificates_revoked_total"
+        before = self.stack.scrape()
+        out = self.ctl("certs", "revoke", "--serial", colons, "--reason", "superseded")
+        self.assertEqual(out.stdout, f"revoked {serial}\n")
+        # Again (a retry): OK, the revocation as it stands, nothing counted.
+        out = self.ctl("certs", "revoke", "--serial", colons, "--reason", "superseded")
+        self.assertTrue(out.stdout.startswith(f"already revoked {serial} at "), out.stdout)
+        self.assertIn("(reason 4)", out.stdout)
+        first = json.loads(self.ctl("certs", "show", "--serial", serial, "--json").stdout)
+        # A compromise found out afterwards: the reason becomes keyCompromise,
+        # the revocation date stays.
+        out = self.ctl("certs", "revoke", "--serial", colons, "--reason", "keyCompromise",
+                       "--json")
+        answer = json.loads(out.stdout)
+        self.assertEqual((answer["alreadyRevoked"], answer["reasonChanged"],
+                          answer["revocationReason"]), (True, True, 1), answer)
+        self.assertEqual(answer["revokedUnix"], first["revokedUnix"])
+        after = self.stack.scrape()
+        self.assertEqual(metric(after, revoked) - metric(before, revoked), 1)
+        self.assertEqual(metric(after, revoked, reason="superseded")
+                         - metric(before, revoked, reason="superseded"), 1)
         listed = self.ctl("certs", "list", "--status", "revoked", "--all").stdout
         self.assertIn(serial, listed)
         crl_path = os.path.join(self.stack.dir, "admin.crl")

@@ -144,8 +144,10 @@ int Revoke(std::map<std::string, std::string>& a) {
   auto target = scep::crypto::LoadCertificateFile(a["target"]);
   if (!index.ok() || !target.ok()) return Die("need --redis-port and --target");
   int reason = a["reason"].empty() ? 0 : std::atoi(a["reason"].c_str());
-  absl::Status s = (*index)->Revoke(
-      scep::codec::SerialHex(X509_get0_serialNumber(target->get())), reason, absl::Now());
+  absl::Status s = (*index)
+                       ->Revoke(scep::codec::SerialHex(X509_get0_serialNumber(target->get())),
+                                reason, absl::Now())
+                       .status();
   if (!s.ok()) return Die(std::string(s.message()));
   return 0;
 }
