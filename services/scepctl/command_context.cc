@@ -52,6 +52,10 @@ void CommandContext::PrintJson(const google::protobuf::Message& message) {
   std::string text;
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = false;
+  // A stable shape for scripts: every field whatever its value (reason 0,
+  // false, "", an empty list), not only those set. 64-bit integers stay
+  // JSON strings, proto3's mapping (usage.cc documents it).
+  options.always_print_primitive_fields = true;
   // Ignored on purpose: admin.proto has no Any fields, whose type lookup is
   // what makes printing fail.
   (void)google::protobuf::util::MessageToJsonString(message, &text, options);

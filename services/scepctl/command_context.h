@@ -78,7 +78,8 @@ class CommandContext {
     return Reply(response, std::move(text));
   }
 
-  // Writes `message` to out as compact JSON and a newline.
+  // Writes `message` to out as compact JSON and a newline: proto3's JSON
+  // mapping with every field present (zero values included).
   void PrintJson(const google::protobuf::Message& message);
 
   // The value of --name. When it is missing or empty, prints "--name is

@@ -1,3 +1,5 @@
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <openssl/evp.h>
 
 #include <fstream>
@@ -455,6 +457,44 @@ TEST_F(CommandTest, JsonOutputParsesAsOneObject) {
   EXPECT_EQ(Run({"requests", "list", "--json", "--status", "requested"}), 0);
   EXPECT_TRUE(absl::StrContains(out_.str(), R"("status":"REQUEST_STATUS_REQUESTED")"))
       << out_.str();
+}
+
+// --json is for scripts: every field is there whatever its value (a
+// revocation reason 0, unspecified, an empty list), so a script reads
+// `obj["requests"]` without guessing; 64-bit integers are JSON strings, as
+// proto3's JSON mapping writes them (usage.cc says so).
+TEST_F(CommandTest, JsonOutputHasEveryFieldAndInt64AsStrings) {
+  EXPECT_CALL(stub_, ListRequests(_, _, _)).WillOnce(Return(grpc::Status::OK));
+  EXPECT_EQ(Run({"requests", "list", "--json"}), 0) << err_.str();
+  EXPECT_EQ(out_.str(), "{\"requests\":[],\"nextPageToken\":\"\"}\n");
+
+  admin::v1::Certificate cert;
+  cert.set_serial_hex("0a");
+  cert.set_status(admin::v1::CERTIFICATE_STATUS_REVOKED);
+  cert.set_revocation_reason(0);  // unspecified
+  cert.set_revoked_unix(1'800'000'000);
+  cert.set_not_after_unix(1'800'000'001);
+  EXPECT_CALL(stub_, GetCertificate(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(cert), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"certs", "show", "--serial", "0a", "--json"}), 0) << err_.str();
+  google::protobuf::Struct shown;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &shown).ok())
+      << out_.str();
+  const auto& fields = shown.fields();
+  ASSERT_TRUE(fields.contains("revocationReason")) << out_.str();
+  EXPECT_EQ(fields.at("revocationReason").number_value(), 0);
+  EXPECT_EQ(fields.at("status").string_value(), "CERTIFICATE_STATUS_REVOKED");
+  EXPECT_EQ(fields.at("revokedUnix").string_value(), "1800000000");
+  EXPECT_EQ(fields.at("notBeforeUnix").string_value(), "0");
+  EXPECT_EQ(fields.at("issuingCa").string_value(), "");
+
+  admin::v1::CreateChallengeResponse challenge;
+  challenge.set_challenge("abc");
+  challenge.set_expires_unix(1'800'000'000);
+  EXPECT_CALL(stub_, CreateChallenge(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(challenge), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"challenge", "create", "--profile", "onetime", "--json"}), 0) << err_.str();
+  EXPECT_EQ(out_.str(), "{\"challenge\":\"abc\",\"expiresUnix\":\"1800000000\"}\n");
 }
 
 }  // namespace

@@ -33,7 +33,12 @@ Global flags:
   --tls-cert FILE --tls-key FILE   client certificate (mutual TLS)
   --tls-server-name N   name to verify instead of the server's host
   --timeout 30s         per call
-  --json                machine-readable output
+  --json                machine-readable output: one JSON object, the admin
+                        API's answer in proto3's JSON mapping (field names
+                        lowerCamelCase; every field present, 0, false, "" and
+                        [] included; 64-bit integers such as the *Unix times
+                        as strings, e.g. "expiresUnix":"1767225600"; enums
+                        by name; bytes in base64)
 
 Flag names are hyphenated (page-size, not page_size). A flag the command
 does not take, or a word after it that no flag takes (quote values with
@@ -45,7 +50,8 @@ challenges), optionally bound to subject S (e.g. "CN=device-1", or
 "CN=device-1, O=Example Fleet": attributes in any order, case and spacing
 do not matter; the request's subject or the certificate's), valid for
 --ttl (default 1h, at most 30d). Prints the challenge alone on stdout
-(with --json: {"challenge": ..., "expiresUnix": ...}).
+(with --json: {"challenge":"...","expiresUnix":"1767225600"}, the expiry
+a string of Unix seconds).
 )"},
       {"requests list", R"(usage: scepctl requests list [--profile P] [--status REQUESTED|APPROVED|REJECTED|ISSUED]
                      [--page-size N] [--page-token T] [--all]
@@ -136,8 +142,13 @@ idempotency key, e.g. a UUID), running the same command again prints the
 certificate the first run issued instead of issuing another. (--request_id,
 its former spelling, is read too.)
 )"},
-      {"profiles list", "usage: scepctl profiles list\n"},
-      {"profiles show", "usage: scepctl profiles show --profile P\n"},
+      {"profiles list", R"(usage: scepctl profiles list
+With --json, caCertificate and rootCertificate are left empty (mobileconfig
+or GetCACert hand out the certificates).
+)"},
+      {"profiles show", R"(usage: scepctl profiles show --profile P
+With --json, as profiles list.
+)"},
       {"mobileconfig", R"(usage: scepctl mobileconfig --profile P --url URL [--challenge C]
                     [--var ATTR=VALUE ...] [--identifier com.example.scep] [--out FILE]
 Prints an Apple configuration profile (.mobileconfig, XML plist) whose
