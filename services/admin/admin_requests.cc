@@ -17,6 +17,7 @@
 #include "common/crypto/distinguished_name.h"
 #include "common/crypto/ssl_error.h"
 #include "services/admin/admin_core.h"
+#include "services/gateway/pki_operation.h"
 
 namespace scep::admin {
 namespace {
@@ -190,7 +191,7 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::ApproveRequest(
   if (!stored.has_value()) return absl::NotFoundError("no such request (or it expired)");
   switch (stored->status) {
     case Status::kRejected:
-      return absl::FailedPreconditionError("the request was rejected");
+      return absl::FailedPreconditionError(gateway::kRejectedText);
     case Status::kIssued: {
       v1::ApproveRequestResponse response;
       response.set_serial_hex(stored->serial_hex);
@@ -328,7 +329,8 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::IssueApproved(
       // which only happens when it outlived its decision claim: nobody gets
       // this certificate, so it must not stay valid.
       constexpr int kCessationOfOperation = 5;
-      absl::Status revoked = deps_.index->Revoke(serial, kCessationOfOperation, absl::Now());
+      absl::Status revoked =
+          deps_.index->Revoke(serial, kCessationOfOperation, absl::Now()).status();
       Audit(LogRecord(LogLevel::kWarning, "audit")
                 .Str("action", "revoke_unused")
                 .Str("actor", actor)
@@ -392,7 +394,7 @@ absl::StatusOr<v1::RejectRequestResponse> AdminCore::RejectRequest(
     if (profile != nullptr && profile->notice_failed && deps_.notices != nullptr) {
       redis::Notice notice = ApprovalNotice(*profile, *stored, redis::Notice::Event::kFailed);
       notice.fail_info = "badRequest";
-      notice.fail_info_text = "the request was rejected";
+      notice.fail_info_text = std::string(gateway::kRejectedText);
       RETURN_IF_ERROR(deps_.notices->Add(notice));
     }
     RETURN_IF_ERROR(Raced(deps_.requests->Transition(
