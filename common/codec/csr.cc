@@ -24,6 +24,12 @@ absl::StatusOr<std::optional<std::string>> ChallengePassword(X509_REQ* req) {
   int idx = X509_REQ_get_attr_by_NID(req, NID_pkcs9_challengePassword, -1);
   if (idx < 0) return std::nullopt;
   X509_ATTRIBUTE* attr = X509_REQ_get_attr(req, idx);
+  // One password (RFC 2985 5.4.1: single-valued): with two, which one a
+  // check reads is a matter of which code reads it.
+  if (X509_REQ_get_attr_by_NID(req, NID_pkcs9_challengePassword, idx) >= 0 ||
+      X509_ATTRIBUTE_count(attr) > 1) {
+    return absl::InvalidArgumentError("more than one challengePassword");
+  }
   ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(attr, 0);
   if (value == nullptr) {
     return absl::InvalidArgumentError("empty challengePassword attribute");

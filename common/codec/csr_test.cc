@@ -11,6 +11,7 @@
 #include "common/codec/csr.h"
 #include "common/codec/envelope.h"
 #include "common/codec/pki_message.h"
+#include "common/crypto/der.h"
 #include "common/crypto/pem.h"
 #include "common/crypto/ssl_ptr.h"
 #include "gtest/gtest.h"
@@ -151,6 +152,51 @@ TEST(CsrChallengeTest, EveryDirectoryStringEncodingGivesTheSameUtf8) {
                  .value()
                  .challenge_password,
             "s3cret");
+}
+
+// Two passwords (two attributes, or one attribute with two values): which
+// one a check reads would be up to the code reading it. Refused.
+TEST(CsrChallengeTest, MoreThanOneChallengePasswordIsRefused) {
+  crypto::EvpPkeyPtr key(EVP_EC_gen("P-256"));
+  for (bool two_attributes : {true, false}) {
+    crypto::X509ReqPtr req(X509_REQ_new());
+    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req.get()), "CN", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>("d"), -1, -1, 0);
+    X509_REQ_set_pubkey(req.get(), key.get());
+    X509_ATTRIBUTE* attr = X509_ATTRIBUTE_create_by_NID(
+        nullptr, NID_pkcs9_challengePassword, V_ASN1_UTF8STRING,
+        reinterpret_cast<const unsigned char*>("wrong"), 5);
+    ASSERT_NE(attr, nullptr);
+    if (!two_attributes) {
+      ASSERT_EQ(X509_ATTRIBUTE_set1_data(attr, V_ASN1_UTF8STRING,
+                                         reinterpret_cast<const unsigned char*>("right"), 5),
+                1);
+    }
+    ASSERT_EQ(X509_REQ_add1_attr(req.get(), attr), 1);
+    X509_ATTRIBUTE_free(attr);
+    if (two_attributes) {
+      // OpenSSL 3 will not add a second one; a client's encoder may. An
+      // unstructuredName (1.2.840.113549.1.9.2) renamed challengePassword
+      // (.9.7) in the DER, decoded and signed again, is that request.
+      ASSERT_EQ(X509_REQ_add1_attr_by_NID(req.get(), NID_pkcs9_unstructuredName,
+                                          V_ASN1_UTF8STRING,
+                                          reinterpret_cast<const unsigned char*>("right"), 5),
+                1);
+      ASSERT_GT(X509_REQ_sign(req.get(), key.get(), EVP_sha256()), 0);
+      std::string der = crypto::ToDer(req.get(), i2d_X509_REQ).value();
+      const std::string unstructured("\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x09\x02", 11);
+      const size_t at = der.find(unstructured);
+      ASSERT_NE(at, std::string::npos);
+      der[at + 10] = '\x07';
+      const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+      req.reset(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
+      ASSERT_NE(req, nullptr);
+    }
+    ASSERT_GT(X509_REQ_sign(req.get(), key.get(), EVP_sha256()), 0);
+    absl::StatusOr<Csr> csr = ParseCsr(crypto::ToDer(req.get(), i2d_X509_REQ).value());
+    EXPECT_EQ(csr.status().code(), absl::StatusCode::kInvalidArgument) << two_attributes;
+    EXPECT_EQ(csr.status().message(), "more than one challengePassword");
+  }
 }
 
 TEST(CsrChallengeTest, BrokenOrNonTextChallengeIsRefusedWithItsType) {

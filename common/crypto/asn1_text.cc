@@ -56,4 +56,16 @@ absl::StatusOr<std::string> Utf8Text(const ASN1_STRING* s, absl::string_view wha
   return text;
 }
 
+bool HasControlCharacter(absl::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) return true;
+    // C1 is U+0080..U+009F: 0xC2 0x80..0x9F in UTF-8.
+    if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace scep::crypto

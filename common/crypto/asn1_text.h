@@ -21,6 +21,11 @@ namespace scep::crypto {
 // not checked for high bytes.
 absl::StatusOr<std::string> Utf8Text(const ASN1_STRING* s, absl::string_view what);
 
+// Whether UTF-8 `text` holds a control character: C0 (NUL included), DEL
+// or C1 (U+0080..U+009F), which a reader of a name or a message would not
+// see as written.
+bool HasControlCharacter(absl::string_view text);
+
 // The ASN.1 type name ("BMPString") for error messages.
 const char* StringTypeName(int type);
 

@@ -3,6 +3,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -10,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/crypto/asn1_text.h"
 #include "common/crypto/ssl_error.h"
 
 namespace scep::crypto {
@@ -107,6 +109,57 @@ absl::StatusOr<X509NamePtr> ParseDistinguishedName(
     return absl::InvalidArgumentError("distinguished name is empty");
   }
   return name;
+}
+
+absl::Status CheckSubjectText(const X509_NAME* name) {
+  for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+    const X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
+    const ASN1_STRING* value = X509_NAME_ENTRY_get_data(entry);
+    const int type = ASN1_STRING_type(value);
+    if (std::string_view(StringTypeName(type)) == "not a character string") continue;
+    const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry));
+    const std::string attribute = nid != NID_undef ? OBJ_nid2sn(nid) : "attribute";
+    absl::StatusOr<std::string> text = Utf8Text(value, "subject " + attribute);
+    if (!text.ok()) return absl::InvalidArgumentError(text.status().message());
+    if (HasControlCharacter(*text)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("subject ", attribute, " holds a control character"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<X509NamePtr> WithUtf8Strings(const X509_NAME* name) {
+  X509NamePtr out(X509_NAME_new());
+  if (out == nullptr) return SslInternal("X509_NAME_new");
+  int previous_set = -1;
+  for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+    const X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
+    const ASN1_STRING* value = X509_NAME_ENTRY_get_data(entry);
+    const int type = ASN1_STRING_type(value);
+    // A multi-valued RDN stays one: "set" numbers the RDN an entry is in.
+    const int set = X509_NAME_ENTRY_set(entry);
+    const int loc_set = set == previous_set ? -1 : 0;
+    previous_set = set;
+    std::string utf8;
+    const unsigned char* bytes = ASN1_STRING_get0_data(value);
+    int length = ASN1_STRING_length(value);
+    int new_type = type;
+    if (type == V_ASN1_BMPSTRING || type == V_ASN1_UNIVERSALSTRING ||
+        type == V_ASN1_T61STRING) {
+      absl::StatusOr<std::string> text = Utf8Text(value, "subject attribute");
+      if (!text.ok()) return absl::InvalidArgumentError(text.status().message());
+      utf8 = *std::move(text);
+      bytes = reinterpret_cast<const unsigned char*>(utf8.data());
+      length = static_cast<int>(utf8.size());
+      new_type = V_ASN1_UTF8STRING;
+    }
+    if (X509_NAME_add_entry_by_OBJ(out.get(), X509_NAME_ENTRY_get_object(entry), new_type,
+                                   bytes, length, -1, loc_set) != 1) {
+      return SslInternal("copying a name attribute");
+    }
+  }
+  return out;
 }
 
 std::string FormatDistinguishedName(const X509_NAME* name) {

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/crypto/ssl_ptr.h"
@@ -22,6 +23,21 @@ absl::StatusOr<X509NamePtr> ParseDistinguishedName(
 // The NID of an attribute type written in any case ("cn", "CN",
 // "commonName", "2.5.4.3"); NID_undef when OpenSSL knows no such type.
 int AttributeTypeNid(absl::string_view type);
+
+// Whether every attribute value of `name` that is a character string is
+// text a relying party reads as written: valid for its string type and
+// free of control characters (HasControlCharacter), which a CN used as a
+// host name or shown to an administrator would hide ("admin\0.evil").
+// InvalidArgument naming the attribute otherwise.
+absl::Status CheckSubjectText(const X509_NAME* name);
+
+// `name` with every BMPString, UniversalString and TeletexString value
+// re-encoded as UTF8String (RFC 5280 4.1.2.6: new certificates use
+// PrintableString or UTF8String; Windows' CryptoAPI writes BMPString for
+// text that is not printable); other values as they are, RDNs in order.
+// X509_NAME_cmp, and so renewal and CertPoll matching, sees the same name.
+// InvalidArgument when a value is not valid for its type.
+absl::StatusOr<X509NamePtr> WithUtf8Strings(const X509_NAME* name);
 
 // One-line RFC 2253-style rendering ("CN=SCEP Dev CA, O=Example") in the
 // order the RDNs are stored, for summaries and messages.

@@ -71,14 +71,7 @@ bool AbsoluteUri(absl::string_view uri) {
 bool PrincipalName(const ASN1_STRING* value) {
   if (!Utf8Text(value, "UPN").ok()) return false;  // broken UTF-8
   const absl::string_view text = Bytes(value);
-  for (size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    // C0 and DEL, and C1 (U+0080..U+009F: 0xC2 0x80..0x9F in UTF-8).
-    if (c < 0x20 || c == 0x7f) return false;
-    if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
-      return false;
-    }
-  }
+  if (HasControlCharacter(text)) return false;
   const size_t at = text.find('@');
   return at != absl::string_view::npos && at > 0 && at + 1 < text.size() &&
          text.find('@', at + 1) == absl::string_view::npos;

@@ -484,28 +484,5 @@ TEST(KeySpecTest, ParsesSupportedTypes) {
   }
 }
 
-TEST(DistinguishedNameTest, ParsesCommaAndSlashForms) {
-  absl::StatusOr<crypto::X509NamePtr> name =
-      crypto::ParseDistinguishedName(" CN = Dev CA\\, Inc , O=Example,C=DE ");
-  ASSERT_TRUE(name.ok()) << name.status();
-  EXPECT_EQ(crypto::FormatDistinguishedName(name->get()),
-            "CN=Dev CA, Inc, O=Example, C=DE");
-  name = crypto::ParseDistinguishedName("/CN=x/O=y");
-  ASSERT_TRUE(name.ok()) << name.status();
-  EXPECT_EQ(crypto::FormatDistinguishedName(name->get()), "CN=x, O=y");
-  // Attribute types in any case.
-  name = crypto::ParseDistinguishedName("cn=x, organizationname=y, EMAILADDRESS=a@b");
-  ASSERT_TRUE(name.ok()) << name.status();
-  EXPECT_EQ(crypto::FormatDistinguishedName(name->get()), "CN=x, O=y, emailAddress=a@b");
-  // RFC 4514 hex escapes, as OpenSSL's RFC 2253 output writes UTF-8.
-  name = crypto::ParseDistinguishedName("CN=J\\C3\\BCrgen\\2C Inc");
-  ASSERT_TRUE(name.ok()) << name.status();
-  EXPECT_EQ(crypto::FormatDistinguishedName(name->get()), "CN=J\xc3\xbcrgen, Inc");
-  for (const char* bad : {"", "CN", "FOO=bar", "C=Germany", "CN=x\\"}) {
-    EXPECT_TRUE(absl::IsInvalidArgument(crypto::ParseDistinguishedName(bad).status()))
-        << bad;
-  }
-}
-
 }  // namespace
 }  // namespace scep::pkcs11

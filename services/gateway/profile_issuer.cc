@@ -14,6 +14,7 @@
 #include "common/crypto/asn1_text.h"
 #include "common/crypto/der.h"
 #include "common/crypto/device_key_type.h"
+#include "common/crypto/distinguished_name.h"
 #include "common/crypto/san_syntax.h"
 
 namespace scep::gateway {
@@ -135,6 +136,11 @@ absl::Status ProfileIssuer::CheckPolicy(const Profile& profile,
         absl::StrCat("key type ", *key_type, " is not allowed by the profile"));
   }
   const X509_NAME* name = X509_REQ_get_subject_name(req);
+  // A CN with a NUL or another control character reads differently to a
+  // relying party that uses it as a host name or shows it.
+  if (absl::Status text = crypto::CheckSubjectText(name); !text.ok()) {
+    return absl::PermissionDeniedError(text.message());
+  }
   if (const int size = i2d_X509_NAME(name, nullptr); size > profile.max_subject_bytes) {
     return absl::PermissionDeniedError(absl::StrCat("subject of ", size,
                                                     " bytes; the profile allows ",

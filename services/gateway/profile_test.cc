@@ -381,6 +381,21 @@ TEST_F(ProfileIssuerTest, AmbiguousOrBrokenSubjectAltNamesAreRefused) {
 // "ceo@evil.com\0@example.com" passed "*@example.com", and the signer
 // issued both. Every name must be well-formed for its type, whatever the
 // profile.
+// A CN with a NUL or a control character reads one way here and another
+// to a relying party using it as a host name: refused, whatever the profile.
+TEST_F(ProfileIssuerTest, SubjectWithAControlCharacterIsRefused) {
+  for (const std::string& cn : {std::string("admin\0.evil.example", 19),
+                                std::string("tab\there"), std::string("c1\xc2\x85")}) {
+    codec::CsrSpec spec;
+    spec.common_name = cn;
+    codec::Csr csr = codec::ParseCsr(codec::BuildCsr(rsa_.get(), spec).value()).value();
+    absl::Status refused = ProfileIssuer::CheckPolicy(Profile{}, csr);
+    EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied) << cn;
+    EXPECT_EQ(refused.message(), "subject CN holds a control character");
+  }
+  EXPECT_EQ(signer_.issued.load(), 0);
+}
+
 TEST_F(ProfileIssuerTest, MalformedSubjectAltNamesAreRefused) {
   Profile p;
   p.san_policy = {{"dns", {"*.devices.example.com"}},

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/crypto/device_key_type.h"
+#include "common/crypto/distinguished_name.h"
 #include "common/crypto/oid.h"
 #include "common/crypto/san_syntax.h"
 #include "common/crypto/ssl_ptr.h"
@@ -162,6 +163,10 @@ std::optional<PolicyRefusal> CheckIssuance(const IssuancePolicy& policy, X509* c
   }
   crypto::GeneralNamesPtr sans;
   if (std::optional<PolicyRefusal> refusal = CheckSanSyntax(cert, &sans)) return refusal;
+  // Built-in: subject text as written (no NUL or other control character).
+  if (absl::Status text = crypto::CheckSubjectText(X509_get_subject_name(cert)); !text.ok()) {
+    return PolicyRefusal{"subject_syntax", std::string(text.message())};
+  }
   // Built-in: no key that no configuration may allow (explicit curve
   // parameters, an even or small RSA exponent).
   absl::StatusOr<std::string> key_type = crypto::DeviceKeyType(key);

@@ -197,6 +197,34 @@ TEST(IssuancePolicyTest, MalformedSubjectAltNamesAreRefusedEvenWithoutAPolicy) {
   EXPECT_EQ(two->rule, "san_syntax");
 }
 
+// Built-in too: a subject whose text hides something from a relying party
+// that uses the CN as a host name or shows it (a NUL, a control character).
+TEST(IssuancePolicyTest, SubjectWithAControlCharacterIsRefused) {
+  Device device = NewDevice("dev", "DNS:dev.devices.example.com");
+  for (const std::string& cn :
+       {std::string("admin\0.evil.example", 19), std::string("line\nbreak"),
+        std::string("c1\xc2\x85")}) {
+    crypto::X509NamePtr subject(X509_NAME_new());
+    ASSERT_EQ(X509_NAME_add_entry_by_txt(subject.get(), "CN", MBSTRING_UTF8,
+                                         reinterpret_cast<const unsigned char*>(cn.data()),
+                                         static_cast<int>(cn.size()), -1, 0),
+              1);
+    IssueParams params;
+    params.subject = subject.get();
+    EXPECT_EQ(RuleOf(IssuancePolicy{}, device, params), "subject_syntax") << cn;
+  }
+  crypto::X509NamePtr fine(X509_NAME_new());
+  const std::string accented = "J\xc3\xbcrgen's laptop";
+  ASSERT_EQ(X509_NAME_add_entry_by_txt(fine.get(), "CN", MBSTRING_UTF8,
+                                       reinterpret_cast<const unsigned char*>(accented.data()),
+                                       -1, -1, 0),
+            1);
+  IssueParams params;
+  params.subject = fine.get();
+  crypto::X509Ptr cert = Build(device, std::move(params));
+  EXPECT_FALSE(CheckIssuance(IssuancePolicy{}, cert.get(), device.key.get(), "sha256", kNow));
+}
+
 TEST(IssuancePolicyTest, RsaKeySizeBound) {
   IssuancePolicy policy = Parse(R"({"default_ca": {"min_rsa_bits": 3072}})");
   EXPECT_EQ(RuleOf(policy, NewDevice("d", "", 2048), IssueParams{}), "key");

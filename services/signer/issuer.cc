@@ -12,6 +12,7 @@
 #include "common/base/status_macros.h"
 #include "common/codec/csr.h"
 #include "common/crypto/der.h"
+#include "common/crypto/distinguished_name.h"
 #include "common/crypto/ssl_error.h"
 #include "services/signer/issuance_policy.h"
 
@@ -270,11 +271,15 @@ absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, EVP_PKEY* key,
   if (cert == nullptr) return crypto::SslInternal("X509_new");
   X509* x = cert.get();
   RETURN_IF_ERROR(SetRandomSerial(x));
+  // As RFC 5280 4.1.2.6 wants for new certificates: a BMPString subject
+  // (Windows) is issued as UTF8String.
+  ASSIGN_OR_RETURN(crypto::X509NamePtr subject,
+                   crypto::WithUtf8Strings(params.subject != nullptr
+                                               ? params.subject
+                                               : X509_REQ_get_subject_name(csr)));
   if (X509_set_version(x, X509_VERSION_3) != 1 ||
       X509_set_issuer_name(x, X509_get_subject_name(ca)) != 1 ||
-      X509_set_subject_name(x, params.subject != nullptr
-                                   ? params.subject
-                                   : X509_REQ_get_subject_name(csr)) != 1 ||
+      X509_set_subject_name(x, subject.get()) != 1 ||
       !CopyPublicKey(csr, key, x)) {
     return crypto::SslInternal("certificate fields");
   }

@@ -143,6 +143,14 @@ class ProfilesTest(unittest.TestCase):
         status, rep = self.enroll("wifi", "bmp-wrong", challenge="not-the-secret",
                                   string_type="bmp")
         self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
+        # Without a template the subject is the request's, and still issued
+        # as UTF8String (RFC 5280 4.1.2.6); before, BMPString as requested.
+        status, rep = self.enroll("default", "bmp-plain", string_type="bmp")
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        der = openssl("x509", "-outform", "DER", input=rep["pem"].encode())
+        dump = openssl("asn1parse", "-inform", "DER", input=der).decode()
+        self.assertIn("UTF8STRING        :bmp-plain", dump)
+        self.assertNotIn("BMPSTRING", dump)
 
     def test_strongswan_renews_under_the_subject_template(self):
         # The certificate's subject is the template's (O added); strongSwan
