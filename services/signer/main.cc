@@ -5,9 +5,11 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
+#include <openssl/crypto.h>
 #include <openssl/provider.h>
 
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -25,6 +27,8 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/crypto/providers.h"
 #include "common/metrics/json_log.h"
 #include "common/metrics/lifecycle.h"
@@ -112,6 +116,42 @@ absl::StatusOr<std::string> ReadRaPin(const std::string& ca_token_pin) {
                                 "SCEP_RA_HSM_PIN");
 }
 
+// Opens the token, waiting up to `wait` for one that cannot be reached
+// yet (a network HSM down or restarting, a token being restored): the
+// process stays up (/healthz 200, /readyz 503 "starting") and tries again
+// every 1 s, doubling to 30 s, instead of exiting into a restart back-off
+// that outlasts the HSM's return. Never retried: a wrong or locked PIN
+// (PermissionDenied: retrying could lock the token) and a bad flag
+// (InvalidArgument). Cancelled when SIGTERM or SIGINT arrives meanwhile.
+absl::StatusOr<std::unique_ptr<scep::pkcs11::Token>> OpenTokenWaiting(
+    const scep::pkcs11::TokenConfig& config, const sigset_t& signals,
+    scep::metrics::JsonLogger& log, absl::Duration wait) {
+  const absl::Time give_up = absl::Now() + wait;
+  absl::Duration backoff = absl::Seconds(1);
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<std::unique_ptr<scep::pkcs11::Token>> token =
+        scep::pkcs11::Token::Open(config);
+    if (token.ok() || absl::IsPermissionDenied(token.status()) ||
+        absl::IsInvalidArgument(token.status()) || absl::Now() + backoff > give_up) {
+      return token;
+    }
+    log.Log(LogRecord(LogLevel::kWarning, "token_unavailable")
+                .Str("token", config.token_label)
+                .Str("error", token.status().message())
+                .Int("attempt", attempt)
+                .Num("retry_in_seconds", absl::ToDoubleSeconds(backoff)));
+    const timespec timeout = absl::ToTimespec(backoff);
+    int sig = 0;
+    do {
+      sig = sigtimedwait(&signals, nullptr, &timeout);
+    } while (sig == SIGHUP);
+    if (sig == SIGTERM || sig == SIGINT) {
+      return absl::CancelledError("stopped while waiting for the token");
+    }
+    backoff = std::min(backoff * 2, absl::Seconds(30));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,6 +205,23 @@ int main(int argc, char** argv) {
                 .Str("note", "TLS without --tls_client_ca: any client may call"));
   }
 
+  // Up before the token: /healthz answers (a liveness probe does not
+  // restart a signer waiting for its HSM) and /readyz says not ready until
+  // the checks added below have run.
+  prometheus::Registry registry;
+  scep::metrics::Readiness readiness;
+  scep::metrics::MetricsServerOptions metrics_options;
+  metrics_options.address = absl::GetFlag(FLAGS_metrics_address);
+  metrics_options.port = *metrics_port;
+  auto metrics_server =
+      scep::metrics::MetricsServer::New(metrics_options, &registry, &readiness);
+  if (!metrics_server.ok()) return Fail(log, metrics_server.status());
+  (*metrics_server)->Start();
+  if (absl::GetFlag(FLAGS_token_wait_seconds) < 0) {
+    return Fail(log, absl::InvalidArgumentError("--token_wait_seconds must be >= 0"));
+  }
+  const absl::Duration token_wait = absl::Seconds(absl::GetFlag(FLAGS_token_wait_seconds));
+
   absl::StatusOr<std::string> pin = ReadPin();
   if (!pin.ok()) return Fail(log, pin.status());
   scep::pkcs11::TokenConfig token_config;
@@ -189,8 +246,9 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::string> ra_pin = ReadRaPin(*pin);
     if (!ra_pin.ok()) return Fail(log, ra_pin.status());
     if (ra_other_module) {
-      auto opened = scep::pkcs11::Token::Open(
-          {ra_module, ra_token_label, *std::move(ra_pin), {}});
+      auto opened = OpenTokenWaiting({ra_module, ra_token_label, *std::move(ra_pin), {}},
+                                     signals, log, token_wait);
+      if (absl::IsCancelled(opened.status())) return 0;
       if (!opened.ok()) return Fail(log, opened.status());
       ra_module_token = *std::move(opened);
     } else {
@@ -198,7 +256,12 @@ int main(int argc, char** argv) {
     }
   }
   token_config.pin = *std::move(pin);
-  auto token = scep::pkcs11::Token::Open(std::move(token_config));
+  auto token = OpenTokenWaiting(token_config, signals, log, token_wait);
+  OPENSSL_cleanse(token_config.pin.data(), token_config.pin.size());
+  for (scep::pkcs11::TokenConfig::Further& further : token_config.further_tokens) {
+    OPENSSL_cleanse(further.pin.data(), further.pin.size());
+  }
+  if (absl::IsCancelled(token.status())) return 0;
   if (!token.ok()) return Fail(log, token.status());
   scep::pkcs11::Token* const ra_token =
       ra_module_token != nullptr ? ra_module_token.get() : token->get();
@@ -230,7 +293,6 @@ int main(int argc, char** argv) {
   }
   audit->set_include_certificates(absl::GetFlag(FLAGS_audit_certificates));
 
-  prometheus::Registry registry;
   scep::signer::SignerMetrics metrics(registry);
   absl::StatusOr<scep::signer::IssuingCas> cas = scep::signer::OpenIssuingCas(
       *ca_files, {token->get(), ra_token, ra_token_label},
@@ -304,7 +366,6 @@ int main(int argc, char** argv) {
   // NOT_SERVING until the first readiness run says otherwise.
   health->SetServingStatus(false);
 
-  scep::metrics::Readiness readiness;
   // Asks the token itself (not a cache) whether the session and login hold.
   scep::pkcs11::Token* const token_ptr = token->get();
   std::vector<std::string> ca_labels;
@@ -337,13 +398,6 @@ int main(int argc, char** argv) {
                       ready ? "ready" : "not_ready")
                 .Str("reason", readiness.Get().text));
   });
-  scep::metrics::MetricsServerOptions metrics_options;
-  metrics_options.address = absl::GetFlag(FLAGS_metrics_address);
-  metrics_options.port = *metrics_port;
-  auto metrics_server =
-      scep::metrics::MetricsServer::New(metrics_options, &registry, &readiness);
-  if (!metrics_server.ok()) return Fail(log, metrics_server.status());
-  (*metrics_server)->Start();
   readiness.Start(absl::Milliseconds(absl::GetFlag(FLAGS_readiness_interval_ms)));
   log.Log(LogRecord(LogLevel::kInfo, "listening")
               .Str("grpc", absl::GetFlag(FLAGS_listen))

@@ -97,6 +97,10 @@ ABSL_FLAG(std::string, metrics_address, "127.0.0.1",
           "listen address of /metrics, /healthz and /readyz");
 ABSL_FLAG(int, metrics_port, 9101, "port of /metrics, /healthz and /readyz");
 ABSL_FLAG(int, readiness_interval_ms, 1000, "how often readiness is checked");
+ABSL_FLAG(int, token_wait_seconds, 600,
+          "at start, how long to keep trying a token that cannot be reached "
+          "(a network HSM down or restarting) before exiting, with /healthz up "
+          "meanwhile; a wrong PIN is never retried; 0: exit at once");
 ABSL_FLAG(int, shutdown_grace_seconds, 20,
           "on SIGTERM: longest wait for in-flight RPCs before they are cancelled");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");

@@ -44,6 +44,7 @@ ABSL_DECLARE_FLAG(int, max_queue);
 ABSL_DECLARE_FLAG(int, keepalive_ms);
 ABSL_DECLARE_FLAG(int, keepalive_timeout_ms);
 ABSL_DECLARE_FLAG(int, max_connection_age_seconds);
+ABSL_DECLARE_FLAG(int, token_wait_seconds);
 ABSL_DECLARE_FLAG(int, ocsp_workers);
 ABSL_DECLARE_FLAG(int, ocsp_max_queue);
 ABSL_DECLARE_FLAG(int, validity_days);

@@ -1725,6 +1725,11 @@ class Helm(unittest.TestCase):
             "RA key file and RA token": ["--set", "signer.raKeyFile.existingSecret=ra",
                                          "--set", "signer.pkcs11.raTokenLabel=ra"],
             "RA PIN key without an existing Secret": ["--set", "signer.pin.raPinKey=ra-pin"],
+            # SIGKILL before the drain ends: requests in flight lost.
+            "gateway grace period below drain + shutdown grace": [
+                "--set", "gateway.drainDelaySeconds=30"],
+            "signer grace period below its shutdown grace": [
+                "--set", "signer.shutdownGraceSeconds=30"],
         }
         for name, args in cases.items():
             with self.subTest(case=name):

@@ -8,6 +8,7 @@ import os
 import unittest
 
 import faults
+from harness import Stack, http, post_until_served, wait_for
 
 
 class TokenRemovedAndRestored(faults.FaultTest):
@@ -36,6 +37,39 @@ class TokenRemovedAndRestored(faults.FaultTest):
         self.assertEqual(stack.procs["signer"].pid, signer_pid)  # no restart
         self.assertEqual(self.signer_issued() - signer_before,
                          figures["n"] + 1 + self.probes_issued)
+
+
+class TokenAbsentAtStart(unittest.TestCase):
+    def test_signer_waits_for_its_token_and_serves_when_it_appears(self):
+        # A network HSM down when the signer (re)starts: it stays up,
+        # healthy but not ready, and serves once the token is there, with
+        # no restart (before: exit 1, then Kubernetes' restart back-off).
+        stack = Stack().start()
+        try:
+            tokens = os.path.join(stack.dir, "tokens")
+            (token_dir,) = os.listdir(tokens)
+            away = os.path.join(stack.dir, "token-away")
+            stack.stop_process("signer")
+            os.rename(os.path.join(tokens, token_dir), away)
+            stack.start_signer()
+            pid = stack.procs["signer"].pid
+            wait_for(lambda: '"token_unavailable"' in stack.log("signer"), timeout=20,
+                     what="token_unavailable in the signer's log")
+            self.assertEqual(http("GET", stack.metrics_url("signer") + "/healthz")[0], 200)
+            self.assertEqual(stack.readyz("signer")[0], 503)
+            self.assertIsNone(stack.procs["signer"].poll())
+            self.assertNotIn(Stack.PIN, stack.log("signer"))
+            os.rename(away, os.path.join(tokens, token_dir))
+            status, body = stack.wait_readyz(200, which="signer", timeout=45)
+            self.assertEqual(status, 200, body + stack.log("signer")[-2000:])
+            self.assertEqual(stack.procs["signer"].pid, pid)
+            self.assertEqual(stack.wait_readyz(200, timeout=30)[0], 200)
+            reply = post_until_served(stack, lambda: stack.probe_request(
+                "after-wait", "tid-after-wait", os.urandom(16).hex()))
+            self.assertEqual(reply[0], 200)
+            self.assertEqual(stack.probe_open("after-wait", reply[2])["pkiStatus"], 0)
+        finally:
+            stack.stop()
 
 
 if __name__ == "__main__":

@@ -199,6 +199,14 @@ Combinations values.schema.json cannot express, refused at render time.
 Included by the gateway Deployment (always rendered).
 */}}
 {{- define "scep.validate" -}}
+{{- $gw := .Values.gateway -}}
+{{- if le (int $gw.terminationGracePeriodSeconds) (add (int $gw.drainDelaySeconds) (int $gw.shutdownGraceSeconds)) -}}
+{{- fail (printf "gateway.terminationGracePeriodSeconds (%d) must exceed drainDelaySeconds + shutdownGraceSeconds (%d): Kubernetes would kill gateways with requests in flight" (int $gw.terminationGracePeriodSeconds) (add (int $gw.drainDelaySeconds) (int $gw.shutdownGraceSeconds))) -}}
+{{- end -}}
+{{- $sg := .Values.signer -}}
+{{- if le (int $sg.terminationGracePeriodSeconds) (int $sg.shutdownGraceSeconds) -}}
+{{- fail (printf "signer.terminationGracePeriodSeconds (%d) must exceed signer.shutdownGraceSeconds (%d): Kubernetes would kill signers with calls in flight" (int $sg.terminationGracePeriodSeconds) (int $sg.shutdownGraceSeconds)) -}}
+{{- end -}}
 {{- $a := .Values.admin -}}
 {{- if and $a.enabled (not $a.token.enabled) (not (and $a.tls.enabled $a.tls.clientCA.enabled)) -}}
 {{- fail "admin.enabled needs a credential: admin.token.enabled, or admin.tls.enabled with admin.tls.clientCA.enabled (mutual TLS)" -}}
