@@ -134,22 +134,22 @@ class ProfilesTest(unittest.TestCase):
         # matches the secret, and the template puts the CN in the certificate
         # as UTF8String text (before session 25: FAILURE badMessageCheck
         # "challengePassword has the wrong type").
-        status, rep = self.enroll("wifi", "bmp-device", string_type="bmp")
-        self.assertEqual(rep["pkiStatus"], 0, rep)
-        der = openssl("x509", "-outform", "DER", input=rep["pem"].encode())
-        dump = openssl("asn1parse", "-inform", "DER", input=der).decode()
-        self.assertIn("UTF8STRING        :bmp-device", dump)
-        self.assertNotIn("BMPSTRING", dump)
+        self.assert_issued_as_utf8("wifi", "bmp-device")
         status, rep = self.enroll("wifi", "bmp-wrong", challenge="not-the-secret",
                                   string_type="bmp")
         self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
         # Without a template the subject is the request's, and still issued
         # as UTF8String (RFC 5280 4.1.2.6); before, BMPString as requested.
-        status, rep = self.enroll("default", "bmp-plain", string_type="bmp")
+        self.assert_issued_as_utf8("default", "bmp-plain")
+
+    def assert_issued_as_utf8(self, profile, cn):
+        """Enrolls `cn` with a BMPString subject and challenge under
+        `profile`; the certificate's CN is a UTF8String."""
+        status, rep = self.enroll(profile, cn, string_type="bmp")
         self.assertEqual(rep["pkiStatus"], 0, rep)
         der = openssl("x509", "-outform", "DER", input=rep["pem"].encode())
         dump = openssl("asn1parse", "-inform", "DER", input=der).decode()
-        self.assertIn("UTF8STRING        :bmp-plain", dump)
+        self.assertIn("UTF8STRING        :" + cn, dump)
         self.assertNotIn("BMPSTRING", dump)
 
     def test_strongswan_renews_under_the_subject_template(self):
