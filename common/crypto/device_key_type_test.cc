@@ -22,9 +22,24 @@ EvpPkeyPtr AsReceived(EVP_PKEY* key) {
   return decoded.ok() ? *std::move(decoded) : nullptr;
 }
 
-std::string TypeOf(EVP_PKEY* key) {
-  absl::StatusOr<std::string> type = DeviceKeyType(AsReceived(key).get());
+std::string Text(const absl::StatusOr<std::string>& type) {
   return type.ok() ? *type : "error: " + std::string(type.status().message());
+}
+
+// The type, read from the decoded key and from its SubjectPublicKeyInfo's
+// DER (the fast path requests and certificates take): the same answer.
+std::string TypeOf(EVP_PKEY* key) {
+  const std::string from_key = Text(DeviceKeyType(AsReceived(key).get()));
+  unsigned char* der = nullptr;
+  const int length = i2d_PUBKEY(key, &der);
+  const unsigned char* p = der;
+  X509_PUBKEY* spki = d2i_X509_PUBKEY(nullptr, &p, length);
+  OPENSSL_free(der);
+  EXPECT_NE(spki, nullptr);
+  const std::string from_spki = Text(DeviceKeyType(X509_PUBKEY_get0(spki), spki));
+  X509_PUBKEY_free(spki);
+  EXPECT_EQ(from_spki, from_key);
+  return from_key;
 }
 
 TEST(DeviceKeyTypeTest, NamesTheTypesProfilesAllow) {

@@ -123,7 +123,8 @@ absl::Status ProfileIssuer::CheckPolicy(const Profile& profile,
   X509_REQ* req = csr.request.get();
   EVP_PKEY* key = csr.public_key.get();
   // By curve name, not size: secp256k1 and brainpoolP256r1 were ec-p256.
-  absl::StatusOr<std::string> key_type = crypto::DeviceKeyType(key);
+  absl::StatusOr<std::string> key_type =
+      crypto::DeviceKeyType(key, X509_REQ_get_X509_PUBKEY(req));
   if (!key_type.ok()) return absl::PermissionDeniedError(key_type.status().message());
   if (*key_type == "rsa" && EVP_PKEY_get_bits(key) < profile.min_rsa_bits) {
     return absl::PermissionDeniedError(absl::StrCat(

@@ -169,7 +169,8 @@ std::optional<PolicyRefusal> CheckIssuance(const IssuancePolicy& policy, X509* c
   }
   // Built-in: no key that no configuration may allow (explicit curve
   // parameters, an even or small RSA exponent).
-  absl::StatusOr<std::string> key_type = crypto::DeviceKeyType(key);
+  absl::StatusOr<std::string> key_type =
+      crypto::DeviceKeyType(key, X509_get_X509_PUBKEY(cert));
   if (!key_type.ok()) return PolicyRefusal{"key", std::string(key_type.status().message())};
   if (!policy.configured) return std::nullopt;
   if (policy.allowed_key_usage != 0 && (usage & ~policy.allowed_key_usage) != 0) {
