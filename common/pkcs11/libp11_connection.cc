@@ -170,6 +170,15 @@ absl::StatusOr<crypto::EvpPkeyPtr> Libp11Connection::PublicKey(
                                              d2i_PUBKEY, "public key");
 }
 
+std::vector<std::string> Libp11Connection::PrivateKeyLabels(
+    absl::string_view token_label) const {
+  std::vector<std::string> labels;
+  if (const LoggedInToken* token = Find(token_label); token != nullptr) {
+    for (const auto& [label, key] : token->keys) labels.push_back(label);
+  }
+  return labels;
+}
+
 bool Libp11Connection::LoggedIn(absl::string_view token_label) const {
   const LoggedInToken* token = Find(token_label);
   int logged_in = 0;

@@ -57,6 +57,9 @@ class Libp11Connection {
   absl::StatusOr<crypto::EvpPkeyPtr> PublicKey(absl::string_view token_label,
                                                absl::string_view label) const;
 
+  // The CKA_LABELs of the private keys of `token_label`, sorted.
+  std::vector<std::string> PrivateKeyLabels(absl::string_view token_label) const;
+
   // libp11's cached login state; it does not ask the token.
   bool LoggedIn(absl::string_view token_label) const;
 

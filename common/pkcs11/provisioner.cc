@@ -12,6 +12,7 @@
 #include "common/crypto/ssl_error.h"
 #include "common/pkcs11/cert_builder.h"
 #include "common/pkcs11/module.h"
+#include "common/pkcs11/provisioned_keys.h"
 #include "common/pkcs11/session.h"
 
 namespace scep::pkcs11 {
@@ -97,26 +98,6 @@ TokenConfig ProvisionedTokenConfig(const ProvisionOptions& options) {
   }
   return config;
 }
-
-namespace {
-
-// The Tokens serving the keys `options` provisions: the CA's (with a further
-// RA token of its module), and the RA token's when it is of another module.
-struct ProvisionedTokens {
-  std::unique_ptr<Token> main;
-  std::unique_ptr<Token> ra_module;  // null unless RaTokenInOtherModule
-};
-
-absl::StatusOr<ProvisionedTokens> OpenProvisionedTokens(const ProvisionOptions& options) {
-  ProvisionedTokens tokens;
-  ASSIGN_OR_RETURN(tokens.main, Token::Open(ProvisionedTokenConfig(options)));
-  if (RaTokenInOtherModule(options)) {
-    ASSIGN_OR_RETURN(tokens.ra_module, Token::Open(RaModuleTokenConfig(options)));
-  }
-  return tokens;
-}
-
-}  // namespace
 
 absl::StatusOr<crypto::X509Ptr> RenewRaCertificate(const ProvisionOptions& options,
                                                    const X509* ca) {

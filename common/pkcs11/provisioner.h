@@ -96,6 +96,14 @@ absl::Status ValidateProvisionOptions(const ProvisionOptions& options);
 // run it while a Token on the same module is being opened elsewhere.
 absl::StatusOr<TokenSetup> PrepareToken(const ProvisionOptions& options);
 
+// Step 1 for the RA key alone, in tokens that exist (an RA key rollover):
+// generates the RA key pair where `options` places it (the token,
+// `ra_token_label`, or `ra_key_file` as EnsureRaKeyFile does) unless it is
+// there. The CA key is not looked at, so `ca_key` does not matter. Returns
+// whether it generated. FailedPrecondition when a token is missing (none is
+// created) or an existing RA key has another type.
+absl::StatusOr<bool> EnsureRaKey(const ProvisionOptions& options);
+
 // Step 1b, with `ra_key_file` only: keeps the RSA key in that file, or
 // generates one there (written to a temporary file with mode 0600, then
 // renamed). Returns whether it generated. FailedPrecondition when the file

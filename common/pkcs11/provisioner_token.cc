@@ -162,6 +162,42 @@ absl::Status ValidateProvisionOptions(const ProvisionOptions& options) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// The RA key pair in token `ra_token_label` (of `module`, or of
+// `ra_module_path`): that token initialised when missing and `may_create`,
+// the key pair generated when missing.
+absl::Status EnsureKeyInRaToken(const Module& module, const ProvisionOptions& options,
+                                bool may_create, TokenSetup& setup) {
+  ProvisionOptions ra = options;
+  ra.token_label = options.ra_token_label;
+  if (!options.ra_user_pin.empty()) ra.user_pin = options.ra_user_pin;
+  std::unique_ptr<Module> other;  // another HSM's module, finalised on return
+  const Module* ra_module = &module;
+  if (RaTokenInOtherModule(options)) {
+    ASSIGN_OR_RETURN(other, Module::Load(options.ra_module_path));
+    RETURN_IF_ERROR(other->Initialize());
+    ra_module = other.get();
+  }
+  ASSIGN_OR_RETURN(std::optional<CK_SLOT_ID> ra_slot, ra_module->FindToken(ra.token_label));
+  if (!ra_slot.has_value()) {
+    if (!may_create) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("no initialised RA token labelled '", ra.token_label, "'"));
+    }
+    ASSIGN_OR_RETURN(ra_slot, CreateToken(*ra_module, ra));
+    setup.ra_token_created = true;
+  }
+  ASSIGN_OR_RETURN(Session ra_session,
+                   Session::Open(*ra_module, *ra_slot, /*read_write=*/true));
+  RETURN_IF_ERROR(ra_session.Login(CKU_USER, ra.user_pin, ra.token_label));
+  ASSIGN_OR_RETURN(setup.ra_key_generated,
+                   EnsureKeyPair(ra_session, options.ra_key, options.ra_key_label));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<TokenSetup> PrepareToken(const ProvisionOptions& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<Module> module,
                    Module::Load(options.module_path));
@@ -189,28 +225,28 @@ absl::StatusOr<TokenSetup> PrepareToken(const ProvisionOptions& options) {
                      EnsureKeyPair(session, options.ra_key, options.ra_key_label));
   }
   if (!options.ra_token_label.empty()) {
-    ProvisionOptions ra = options;
-    ra.token_label = options.ra_token_label;
-    if (!options.ra_user_pin.empty()) ra.user_pin = options.ra_user_pin;
-    std::unique_ptr<Module> other;  // another HSM's module, finalised on return
-    const Module* ra_module = module.get();
-    if (RaTokenInOtherModule(options)) {
-      ASSIGN_OR_RETURN(other, Module::Load(options.ra_module_path));
-      RETURN_IF_ERROR(other->Initialize());
-      ra_module = other.get();
-    }
-    ASSIGN_OR_RETURN(std::optional<CK_SLOT_ID> ra_slot, ra_module->FindToken(ra.token_label));
-    if (!ra_slot.has_value()) {
-      ASSIGN_OR_RETURN(ra_slot, CreateToken(*ra_module, ra));
-      setup.ra_token_created = true;
-    }
-    ASSIGN_OR_RETURN(Session ra_session,
-                     Session::Open(*ra_module, *ra_slot, /*read_write=*/true));
-    RETURN_IF_ERROR(ra_session.Login(CKU_USER, ra.user_pin, ra.token_label));
-    ASSIGN_OR_RETURN(setup.ra_key_generated,
-                     EnsureKeyPair(ra_session, options.ra_key, options.ra_key_label));
+    RETURN_IF_ERROR(EnsureKeyInRaToken(*module, options, /*may_create=*/true, setup));
   }
   return setup;
+}
+
+absl::StatusOr<bool> EnsureRaKey(const ProvisionOptions& options) {
+  if (!options.ra_key_file.empty()) return EnsureRaKeyFile(options);
+  ASSIGN_OR_RETURN(std::unique_ptr<Module> module, Module::Load(options.module_path));
+  RETURN_IF_ERROR(module->Initialize());
+  TokenSetup setup;
+  if (!options.ra_token_label.empty()) {
+    RETURN_IF_ERROR(EnsureKeyInRaToken(*module, options, /*may_create=*/false, setup));
+    return setup.ra_key_generated;
+  }
+  ASSIGN_OR_RETURN(std::optional<CK_SLOT_ID> slot, module->FindToken(options.token_label));
+  if (!slot.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no initialised token labelled '", options.token_label, "'"));
+  }
+  ASSIGN_OR_RETURN(Session session, Session::Open(*module, *slot, /*read_write=*/true));
+  RETURN_IF_ERROR(session.Login(CKU_USER, options.user_pin, options.token_label));
+  return EnsureKeyPair(session, options.ra_key, options.ra_key_label);
 }
 
 absl::StatusOr<bool> EnsureRaKeyFile(const ProvisionOptions& options) {

@@ -1,5 +1,6 @@
 #include "common/pkcs11/ra_rollover.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -12,6 +13,7 @@
 #include "common/pkcs11/cert_builder.h"
 #include "common/pkcs11/ckr.h"
 #include "common/pkcs11/module.h"
+#include "common/pkcs11/provisioned_keys.h"
 #include "common/pkcs11/session.h"
 
 namespace scep::pkcs11 {
@@ -139,10 +141,51 @@ absl::StatusOr<bool> PreviousRaKeyExists(const ProvisionOptions& options) {
   return HasPrivateKey(*token.session, PreviousRaKeyLabel(options.ra_key_label));
 }
 
+namespace {
+
+// What RollOverRaKey checks before its first change, so that a rollover
+// that cannot finish leaves the current RA key and certificate as they
+// are: `ca` certifies the token's CA key; the RA certificate certifies the
+// RA key it is about to move (ra.pem the current key, or ra-previous.pem the
+// previous one when resuming); a key file can be written.
+absl::Status CheckBeforeRollover(const ProvisionOptions& options, const X509* ca,
+                                 const std::string& dir, bool previous_key, bool current_key) {
+  const std::filesystem::path base(dir);
+  const std::string ra_path = (base / "ra.pem").string();
+  const std::string certified_path = previous_key ? PreviousPath(ra_path) : ra_path;
+  ASSIGN_OR_RETURN(crypto::X509Ptr certified, ReadCertificatePem(certified_path));
+  {
+    ASSIGN_OR_RETURN(ProvisionedTokens tokens, OpenProvisionedTokens(options));
+    RETURN_IF_ERROR(
+        CheckCaCertificate(*tokens.main, options, ca, (base / "ca.pem").string()).status());
+    RETURN_IF_ERROR(
+        CheckRaCertificate(tokens, options, previous_key, certified.get(), certified_path));
+  }
+  const bool generates = !previous_key || !current_key;
+  if (generates && !options.ra_key_file.empty()) {
+    // EnsureRaKeyFile creates it exclusively: one left by a crash would stop
+    // the rollover after the current key had moved.
+    const std::string tmp = options.ra_key_file + ".tmp";
+    if (FileExists(tmp)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "'", tmp, "' exists (left by an interrupted run?); remove it unless another "
+          "scep-provision is writing the RA key file"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<RaRollover> RollOverRaKey(const ProvisionOptions& options, const X509* ca,
                                          const std::string& dir) {
   const std::string ra_path = (std::filesystem::path(dir) / "ra.pem").string();
   const std::string previous_path = PreviousPath(ra_path);
+  ProvisionOptions checked = options;
+  checked.reuse_existing_token = true;  // the tokens exist: no SO PIN needed
+  // Capped at the CA certificate's real notAfter instead.
+  checked.ca_validity_days = std::max(checked.ca_validity_days, checked.ra_validity_days);
+  RETURN_IF_ERROR(ValidateProvisionOptions(checked));
   ASSIGN_OR_RETURN(bool previous_key, PreviousRaKeyExists(options));
   ASSIGN_OR_RETURN(bool current_key, CurrentRaKeyExists(options));
   RaRollover result;
@@ -150,11 +193,6 @@ absl::StatusOr<RaRollover> RollOverRaKey(const ProvisionOptions& options, const 
     if (!current_key) {
       return absl::NotFoundError("there is no RA key to roll over; provision one first");
     }
-    // The certificate first: a previous key is never without its certificate.
-    ASSIGN_OR_RETURN(crypto::X509Ptr current, ReadCertificatePem(ra_path));
-    RETURN_IF_ERROR(WriteCertificatePem(current.get(), previous_path));
-    RETURN_IF_ERROR(MoveCurrentRaKeyToPrevious(options));
-    current_key = false;
   } else {
     if (!FileExists(previous_path)) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -169,16 +207,18 @@ absl::StatusOr<RaRollover> RollOverRaKey(const ProvisionOptions& options, const 
     }
     result.resumed = true;
   }
-  if (!current_key) {
-    ProvisionOptions generate = options;
-    generate.reuse_existing_token = true;
-    if (options.ra_key_file.empty()) {
-      RETURN_IF_ERROR(PrepareToken(generate).status());
-    } else {
-      RETURN_IF_ERROR(EnsureRaKeyFile(generate).status());
-    }
+  RETURN_IF_ERROR(CheckBeforeRollover(checked, ca, dir, previous_key, current_key));
+
+  if (!previous_key) {
+    // The certificate first: a previous key is never without its certificate.
+    ASSIGN_OR_RETURN(crypto::X509Ptr current, ReadCertificatePem(ra_path));
+    RETURN_IF_ERROR(WriteCertificatePem(current.get(), previous_path));
+    RETURN_IF_ERROR(MoveCurrentRaKeyToPrevious(options));
+    current_key = false;
   }
-  ASSIGN_OR_RETURN(result.ra, RenewRaCertificate(options, ca));
+  // The RA key alone: the CA key stays as it is, whatever --ca-key says.
+  if (!current_key) RETURN_IF_ERROR(EnsureRaKey(checked).status());
+  ASSIGN_OR_RETURN(result.ra, RenewRaCertificate(checked, ca));
   RETURN_IF_ERROR(WriteCertificatePem(result.ra.get(), ra_path));
   return result;
 }

@@ -1,9 +1,11 @@
 #include "common/pkcs11/ra_rollover.h"
 
+#include <openssl/obj_mac.h>
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -194,6 +196,126 @@ TEST_F(RaRolloverTest, RaKeyInAnotherTokenRollsOverThere) {
   EXPECT_TRUE(absl::IsPermissionDenied(refused.status())) << refused.status();
   EXPECT_EQ(refused.status().message().find("11111"), std::string::npos);
   EXPECT_EQ(X509_cmp(Read("ra.pem").get(), new_ra.get()), 0);
+}
+
+// The CA key's own type counts, not --ca-key: a token provisioned with an
+// EC CA rolls over with the default options (RSA-2048).
+TEST_F(RaRolloverTest, CaKeyOfAnotherTypeThanCaKeyOptionRollsOver) {
+  options_.ca_key = KeySpec::Ec(NID_X9_62_prime256v1);
+  crypto::X509Ptr ca = ProvisionAndWrite();
+  ASSERT_NE(ca, nullptr);
+  crypto::X509Ptr old_ra = Read("ra.pem");
+  options_.ca_key = KeySpec::Rsa(2048);  // the documented command names no --ca-key
+  absl::StatusOr<RaRollover> rolled = RollOverRaKey(options_, ca.get(), dir_);
+  ASSERT_TRUE(rolled.ok()) << rolled.status();
+  EXPECT_EQ(X509_get_signature_nid(rolled->ra.get()), NID_ecdsa_with_SHA256);
+  EXPECT_EQ(X509_cmp(Read("ra-previous.pem").get(), old_ra.get()), 0);
+  EXPECT_TRUE(InspectPrivateKey(Config(), kRaKeyLabel).ok());
+  EXPECT_TRUE(InspectPrivateKey(Config(), PreviousRaKeyLabel(kRaKeyLabel)).ok());
+  EXPECT_EQ(InspectPrivateKey(Config(), kCaKeyLabel)->type, "EC-P256");
+}
+
+// Two CAs in one token, and the rollover pointed at the second CA's
+// directory without its labels: refused before anything moves, naming the
+// labels to pass.
+TEST_F(RaRolloverTest, AnotherCasDirectoryWithoutItsLabelsIsRefusedUnchanged) {
+  crypto::X509Ptr ca = ProvisionAndWrite();
+  ASSERT_NE(ca, nullptr);
+  ProvisionOptions wifi = options_;
+  wifi.reuse_existing_token = true;
+  wifi.ca_key_label = "scep-ca-wifi";
+  wifi.ra_key_label = "scep-ra-wifi";
+  wifi.ca_subject = "CN=Wi-Fi CA";
+  absl::StatusOr<ProvisionResult> second = Provision(wifi);
+  ASSERT_TRUE(second.ok()) << second.status();
+  const std::string wifi_dir = dir_ + "/wifi";
+  ASSERT_TRUE(WriteServiceCertificates(second->certificates, wifi_dir).ok());
+
+  // Default labels, the Wi-Fi CA's files.
+  absl::StatusOr<RaRollover> rolled =
+      RollOverRaKey(options_, second->certificates.ca.get(), wifi_dir);
+  ASSERT_TRUE(absl::IsFailedPrecondition(rolled.status())) << rolled.status();
+  EXPECT_NE(rolled.status().message().find("'scep-ca'"), std::string::npos) << rolled.status();
+  EXPECT_NE(rolled.status().message().find("--ca-label scep-ca-wifi"), std::string::npos)
+      << rolled.status();
+  // The right CA, the wrong RA label: ra.pem is scep-ra-wifi's.
+  ProvisionOptions ca_only = options_;
+  ca_only.ca_key_label = "scep-ca-wifi";
+  rolled = RollOverRaKey(ca_only, second->certificates.ca.get(), wifi_dir);
+  ASSERT_TRUE(absl::IsFailedPrecondition(rolled.status())) << rolled.status();
+  EXPECT_NE(rolled.status().message().find("'scep-ra'"), std::string::npos) << rolled.status();
+  EXPECT_NE(rolled.status().message().find("--ra-label scep-ra-wifi"), std::string::npos)
+      << rolled.status();
+
+  // Nothing moved: both RA keys under their labels, no previous RA.
+  for (const char* label : {kRaKeyLabel, "scep-ra-wifi"}) {
+    EXPECT_TRUE(InspectPrivateKey(Config(), label).ok()) << label;
+    EXPECT_TRUE(absl::IsNotFound(
+        InspectPrivateKey(Config(), PreviousRaKeyLabel(label)).status()))
+        << label;
+  }
+  EXPECT_FALSE(std::filesystem::exists(wifi_dir + "/ra-previous.pem"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/ra-previous.pem"));
+  EXPECT_EQ(X509_cmp(Read("wifi/ra.pem").get(), second->certificates.ra.get()), 0);
+
+  // With both labels it goes ahead, and the default CA's RA key stays.
+  absl::StatusOr<RaRollover> right =
+      RollOverRaKey(wifi, second->certificates.ca.get(), wifi_dir);
+  ASSERT_TRUE(right.ok()) << right.status();
+  EXPECT_TRUE(InspectPrivateKey(Config(), PreviousRaKeyLabel("scep-ra-wifi")).ok());
+  EXPECT_TRUE(absl::IsNotFound(
+      InspectPrivateKey(Config(), PreviousRaKeyLabel(kRaKeyLabel)).status()));
+}
+
+TEST_F(RaRolloverTest, ChecksThatCannotPassLaterAreMadeBeforeAnythingChanges) {
+  options_.ra_key_file = sandbox_->dir() + "/keys/ra-key.pem";
+  crypto::X509Ptr ca = ProvisionAndWrite();
+  ASSERT_NE(ca, nullptr);
+  crypto::X509Ptr old_ra = Read("ra.pem");
+  auto unchanged = [&](absl::string_view what) {
+    EXPECT_TRUE(std::filesystem::exists(options_.ra_key_file)) << what;
+    EXPECT_FALSE(std::filesystem::exists(sandbox_->dir() + "/keys/ra-key-previous.pem"))
+        << what;
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/ra-previous.pem")) << what;
+    EXPECT_EQ(X509_cmp(Read("ra.pem").get(), old_ra.get()), 0) << what;
+  };
+
+  // A temporary key file left behind by a crash.
+  const std::string tmp = options_.ra_key_file + ".tmp";
+  { std::ofstream(tmp) << "stale"; }
+  absl::StatusOr<RaRollover> rolled = RollOverRaKey(options_, ca.get(), dir_);
+  EXPECT_TRUE(absl::IsFailedPrecondition(rolled.status())) << rolled.status();
+  EXPECT_NE(rolled.status().message().find(tmp), std::string::npos) << rolled.status();
+  unchanged("stale tmp");
+  std::filesystem::remove(tmp);
+
+  // An RA subject that does not parse.
+  ProvisionOptions bad_subject = options_;
+  bad_subject.ra_subject = "CN=a,b";
+  EXPECT_TRUE(absl::IsInvalidArgument(RollOverRaKey(bad_subject, ca.get(), dir_).status()));
+  unchanged("bad subject");
+
+  // A CA certificate of another key.
+  ProvisionOptions other = options_;
+  other.token_label = "other";
+  other.ra_key_file = sandbox_->dir() + "/keys/other-ra-key.pem";
+  other.so_pin = kSandboxSoPin;
+  absl::StatusOr<ProvisionResult> other_ca = Provision(other);
+  ASSERT_TRUE(other_ca.ok()) << other_ca.status();
+  rolled = RollOverRaKey(options_, other_ca->certificates.ca.get(), dir_);
+  EXPECT_TRUE(absl::IsFailedPrecondition(rolled.status())) << rolled.status();
+  unchanged("other CA");
+
+  // ra.pem of another key than the key file's.
+  ASSERT_TRUE(WriteCertificatePem(other_ca->certificates.ra.get(), dir_ + "/ra.pem").ok());
+  rolled = RollOverRaKey(options_, ca.get(), dir_);
+  EXPECT_TRUE(absl::IsFailedPrecondition(rolled.status())) << rolled.status();
+  EXPECT_NE(rolled.status().message().find(options_.ra_key_file), std::string::npos)
+      << rolled.status();
+  ASSERT_TRUE(WriteCertificatePem(old_ra.get(), dir_ + "/ra.pem").ok());
+  unchanged("ra.pem of another key");
+
+  ASSERT_TRUE(RollOverRaKey(options_, ca.get(), dir_).ok());
 }
 
 TEST_F(RaRolloverTest, NothingToRollOverIsNotFound) {

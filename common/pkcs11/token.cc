@@ -190,6 +190,16 @@ absl::StatusOr<KeyAttributes> Token::PrivateKeyAttributes(absl::string_view toke
   return ReadPrivateKeyAttributes(*monitor->second, label);
 }
 
+absl::StatusOr<std::vector<std::string>> Token::PrivateKeyLabels(
+    absl::string_view token_label) {
+  std::shared_lock lock(mu_);
+  if (connection_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("token '", token_label, "' is disconnected"));
+  }
+  return connection_->PrivateKeyLabels(token_label);
+}
+
 absl::Status Token::Reconnect() {
   std::unique_lock lock(mu_);
   return ConnectLocked();

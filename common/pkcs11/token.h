@@ -92,6 +92,11 @@ class Token {
   absl::StatusOr<KeyAttributes> PrivateKeyAttributes(absl::string_view token_label,
                                                      absl::string_view label);
 
+  // The CKA_LABELs of the private keys of token `token_label`, sorted (what
+  // the connection indexed; diagnostics: which label holds a given key).
+  // Unavailable when disconnected.
+  absl::StatusOr<std::vector<std::string>> PrivateKeyLabels(absl::string_view token_label);
+
   // Drops the connection (unload module, which finalises it) and connects
   // again (reload, log in, re-index keys). Waits for running key operations.
   // Errors as Open(); on failure the Token stays disconnected and later
