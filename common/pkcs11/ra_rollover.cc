@@ -127,6 +127,33 @@ absl::Status MoveCurrentRaKeyToPrevious(const ProvisionOptions& options) {
   return Relabel(*token.session, CKO_PRIVATE_KEY, options.ra_key_label, previous);
 }
 
+// MoveCurrentRaKeyToPrevious interrupted between its two steps leaves the
+// public half renamed and the private half not. libp11 0.4.12 crashes on a
+// private key whose public half has another CKA_ID, so no Token opens on
+// such a token (the checks below need one, and so does the signer): give
+// the public half its label back, the state before that rollover, which
+// then starts over. Nothing else is changed.
+absl::Status UndoHalfMovedRaKey(const ProvisionOptions& options) {
+  if (!options.ra_key_file.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(RaTokenSession token, OpenRaTokenSession(options));
+  const Session& session = *token.session;
+  const std::string& current = options.ra_key_label;
+  const std::string previous = PreviousRaKeyLabel(current);
+  ASSIGN_OR_RETURN(std::optional<CK_OBJECT_HANDLE> private_current,
+                   session.FindObject(CKO_PRIVATE_KEY, current));
+  ASSIGN_OR_RETURN(std::optional<CK_OBJECT_HANDLE> private_previous,
+                   session.FindObject(CKO_PRIVATE_KEY, previous));
+  ASSIGN_OR_RETURN(std::optional<CK_OBJECT_HANDLE> public_current,
+                   session.FindObject(CKO_PUBLIC_KEY, current));
+  ASSIGN_OR_RETURN(std::optional<CK_OBJECT_HANDLE> public_previous,
+                   session.FindObject(CKO_PUBLIC_KEY, previous));
+  if (private_current.has_value() && !private_previous.has_value() &&
+      !public_current.has_value() && public_previous.has_value()) {
+    return Relabel(session, CKO_PUBLIC_KEY, previous, current);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> SameCertificateFiles(const std::string& a, const std::string& b) {
   ASSIGN_OR_RETURN(crypto::X509Ptr first, ReadCertificatePem(a));
   ASSIGN_OR_RETURN(crypto::X509Ptr second, ReadCertificatePem(b));
@@ -186,6 +213,7 @@ absl::StatusOr<RaRollover> RollOverRaKey(const ProvisionOptions& options, const 
   // Capped at the CA certificate's real notAfter instead.
   checked.ca_validity_days = std::max(checked.ca_validity_days, checked.ra_validity_days);
   RETURN_IF_ERROR(ValidateProvisionOptions(checked));
+  RETURN_IF_ERROR(UndoHalfMovedRaKey(options));
   ASSIGN_OR_RETURN(bool previous_key, PreviousRaKeyExists(options));
   ASSIGN_OR_RETURN(bool current_key, CurrentRaKeyExists(options));
   RaRollover result;

@@ -7,10 +7,13 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/crypto/pem.h"
 #include "common/pkcs11/cert_builder.h"
+#include "common/pkcs11/module.h"
+#include "common/pkcs11/session.h"
 #include "common/pkcs11/sandbox_options.h"
 #include "common/pkcs11/softhsm_sandbox.h"
 #include "gtest/gtest.h"
@@ -316,6 +319,44 @@ TEST_F(RaRolloverTest, ChecksThatCannotPassLaterAreMadeBeforeAnythingChanges) {
   unchanged("ra.pem of another key");
 
   ASSERT_TRUE(RollOverRaKey(options_, ca.get(), dir_).ok());
+}
+
+// Interrupted between renaming the public and the private half of the RA
+// key: running again gives the public half its label back and rolls over.
+TEST_F(RaRolloverTest, RolloverInterruptedBetweenTheTwoHalvesCompletes) {
+  crypto::X509Ptr ca = ProvisionAndWrite();
+  ASSERT_NE(ca, nullptr);
+  crypto::X509Ptr old_ra = Read("ra.pem");
+  {
+    absl::StatusOr<std::unique_ptr<Module>> module = Module::Load(options_.module_path);
+    ASSERT_TRUE(module.ok() && (*module)->Initialize().ok());
+    absl::StatusOr<std::optional<CK_SLOT_ID>> slot = (*module)->FindToken(options_.token_label);
+    ASSERT_TRUE(slot.ok() && slot->has_value());
+    absl::StatusOr<Session> session = Session::Open(**module, **slot, /*read_write=*/true);
+    ASSERT_TRUE(session.ok());
+    ASSERT_TRUE(session->Login(CKU_USER, options_.user_pin, options_.token_label).ok());
+    absl::StatusOr<std::optional<CK_OBJECT_HANDLE>> pub =
+        session->FindObject(CKO_PUBLIC_KEY, kRaKeyLabel);
+    ASSERT_TRUE(pub.ok() && pub->has_value());
+    std::string label = PreviousRaKeyLabel(kRaKeyLabel);
+    std::string id = KeyIdForLabel(label);
+    CK_ATTRIBUTE renamed[] = {{CKA_LABEL, label.data(), label.size()},
+                              {CKA_ID, id.data(), id.size()}};
+    ASSERT_EQ(session->functions()->C_SetAttributeValue(session->handle(), **pub, renamed, 2),
+              static_cast<CK_RV>(CKR_OK));
+  }
+  ASSERT_TRUE(WriteCertificatePem(old_ra.get(), dir_ + "/ra-previous.pem").ok());
+
+  absl::StatusOr<RaRollover> rolled = RollOverRaKey(options_, ca.get(), dir_);
+  ASSERT_TRUE(rolled.ok()) << rolled.status();
+  absl::StatusOr<std::unique_ptr<Token>> token = Token::Open(Config());
+  ASSERT_TRUE(token.ok()) << token.status();
+  absl::StatusOr<crypto::EvpPkeyPtr> previous =
+      (*token)->PublicKey(PreviousRaKeyLabel(kRaKeyLabel));
+  ASSERT_TRUE(previous.ok()) << previous.status();
+  EXPECT_EQ(EVP_PKEY_eq(previous->get(), X509_get0_pubkey(old_ra.get())), 1);
+  EXPECT_NE(EVP_PKEY_eq(X509_get0_pubkey(Read("ra.pem").get()), X509_get0_pubkey(old_ra.get())),
+            1);
 }
 
 TEST_F(RaRolloverTest, NothingToRollOverIsNotFound) {
