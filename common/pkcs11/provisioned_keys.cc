@@ -107,4 +107,13 @@ absl::Status CheckRaCertificate(ProvisionedTokens& tokens, const ProvisionOption
   return absl::FailedPreconditionError(message);
 }
 
+absl::Status CheckBeforeRaRenewal(const ProvisionOptions& options, const X509* ca,
+                                  absl::string_view ca_path, const X509* current_ra,
+                                  absl::string_view ra_path) {
+  ASSIGN_OR_RETURN(ProvisionedTokens tokens, OpenProvisionedTokens(options));
+  RETURN_IF_ERROR(CheckCaCertificate(*tokens.main, options, ca, ca_path).status());
+  if (current_ra == nullptr) return absl::OkStatus();
+  return CheckRaCertificate(tokens, options, /*previous=*/false, current_ra, ra_path);
+}
+
 }  // namespace scep::pkcs11

@@ -53,6 +53,16 @@ absl::StatusOr<KeyAttributes> CheckCaCertificate(Token& token, const ProvisionOp
 absl::Status CheckRaCertificate(ProvisionedTokens& tokens, const ProvisionOptions& options,
                                 bool previous, const X509* cert, absl::string_view cert_path);
 
+// What an RA renewal (RenewRaCertificate under `ca`, read from `ca_path`)
+// checks before it writes anything: the tokens open, `ca` certifies the
+// token's CA key (CheckCaCertificate), and `current_ra`, the RA certificate
+// in use read from `ra_path` (null when there is none), certifies the RA key
+// where `options` places it (CheckRaCertificate): a renewal keeps the key,
+// and certifying another one would hand devices an RA of another CA.
+absl::Status CheckBeforeRaRenewal(const ProvisionOptions& options, const X509* ca,
+                                  absl::string_view ca_path, const X509* current_ra,
+                                  absl::string_view ra_path);
+
 }  // namespace scep::pkcs11
 
 #endif  // SCEP_COMMON_PKCS11_PROVISIONED_KEYS_H_

@@ -15,6 +15,7 @@
 #include "common/crypto/ssl_ptr.h"
 #include "common/pkcs11/cert_builder.h"
 #include "common/crypto/distinguished_name.h"
+#include "common/pkcs11/provisioned_keys.h"
 #include "common/pkcs11/provisioner.h"
 #include "common/pkcs11/ra_rollover.h"
 #include "common/pkcs11/subordinate_ca.h"
@@ -176,14 +177,24 @@ absl::Status RunRenewRa(CommandLine command_line, std::ostream& out) {
         "the previous RA key of an RA key rollover is still kept; once devices no longer "
         "use it, drop it (--drop-previous-ra) before renewing");
   }
-  ASSIGN_OR_RETURN(crypto::X509Ptr renewed, pkcs11::RenewRaCertificate(options, ca.get()));
-  // The old certificate first: devices that fetched it keep enrolling.
   absl::StatusOr<crypto::X509Ptr> old = pkcs11::ReadCertificatePem(ra_path);
-  if (old.ok()) RETURN_IF_ERROR(pkcs11::WriteCertificatePem(old->get(), previous_path));
+  if (!old.ok() && !absl::IsNotFound(old.status())) return old.status();
+  const X509* old_ra = old.ok() ? old->get() : nullptr;
+  RETURN_IF_ERROR(
+      pkcs11::CheckBeforeRaRenewal(options, ca.get(), ca_path, old_ra, ra_path));
+  ASSIGN_OR_RETURN(crypto::X509Ptr renewed, pkcs11::RenewRaCertificate(options, ca.get()));
+  if (old_ra != nullptr &&
+      EVP_PKEY_eq(X509_get0_pubkey(renewed.get()), X509_get0_pubkey(old_ra)) != 1) {
+    return absl::InternalError(
+        absl::StrCat("the renewed RA certificate is not for the key of '", ra_path,
+                     "'; nothing written"));
+  }
+  // The old certificate first: devices that fetched it keep enrolling.
+  if (old_ra != nullptr) RETURN_IF_ERROR(pkcs11::WriteCertificatePem(old_ra, previous_path));
   RETURN_IF_ERROR(pkcs11::WriteCertificatePem(renewed.get(), ra_path));
   out << "RA certificate renewed (same RA key)\n";
   PrintRaCertificate(renewed.get(), ca.get(), ra_path, ca_path, out);
-  if (old.ok()) {
+  if (old_ra != nullptr) {
     out << "Previous RA:    " << previous_path
         << " (requests encrypted to it are still accepted)\n";
   }
