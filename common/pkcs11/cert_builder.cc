@@ -79,8 +79,13 @@ absl::StatusOr<crypto::X509Ptr> IssueCertificate(
         absl::StrCat("validity must be 1 to ", kMaxValidityDays, " days, got ",
                      request.validity_days));
   }
-  ASSIGN_OR_RETURN(crypto::X509NamePtr subject,
-                   crypto::ParseDistinguishedName(request.subject));
+  crypto::X509NamePtr subject;
+  if (request.subject_name != nullptr) {
+    subject.reset(X509_NAME_dup(request.subject_name));
+    if (subject == nullptr) return crypto::SslInternal("X509_NAME_dup");
+  } else {
+    ASSIGN_OR_RETURN(subject, crypto::ParseDistinguishedName(request.subject));
+  }
   ASSIGN_OR_RETURN(crypto::Asn1IntegerPtr serial, RandomSerial());
 
   crypto::X509Ptr cert(X509_new());

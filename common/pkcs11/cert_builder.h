@@ -30,6 +30,9 @@ struct CertificateRequest {
   std::string subject;        // see ParseDistinguishedName
   int validity_days = 365;    // from now (notBefore is 5 minutes back)
   EVP_PKEY* subject_key = nullptr;  // public key to certify; not owned
+  // When set, the subject as it is instead of `subject` (not owned): a
+  // name kept from an earlier certificate, which text may not carry.
+  const X509_NAME* subject_name = nullptr;
 };
 
 // Builds an X.509 v3 certificate for `request` with a random positive

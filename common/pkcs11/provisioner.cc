@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/crypto/der.h"
 #include "common/crypto/pem.h"
 #include "common/crypto/ssl_error.h"
 #include "common/pkcs11/cert_builder.h"
@@ -68,8 +69,9 @@ absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
         }));
   }
 
+  ASSIGN_OR_RETURN(crypto::X509NamePtr kept_subject, DecodeRaSubject(options));
   CertificateRequest ra_request{CertificateRole::kRa, options.ra_subject, ra_days,
-                                ra_public.get()};
+                                ra_public.get(), kept_subject.get()};
   RETURN_IF_ERROR(token.WithPrivateKey(
       options.ca_key_label, [&](EVP_PKEY* ca_key) -> absl::Status {
         ASSIGN_OR_RETURN(certs.ra, IssueCertificate(ra_request, certs.ca.get(),
@@ -77,6 +79,17 @@ absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
         return absl::OkStatus();
       }));
   return certs;
+}
+
+absl::StatusOr<crypto::X509NamePtr> DecodeRaSubject(const ProvisionOptions& options) {
+  if (options.ra_subject_der.empty()) return crypto::X509NamePtr();
+  ASSIGN_OR_RETURN(crypto::X509NamePtr name,
+                   (crypto::FromDer<crypto::X509NamePtr>(options.ra_subject_der, d2i_X509_NAME,
+                                                         "RA subject")));
+  if (X509_NAME_entry_count(name.get()) == 0) {
+    return absl::InvalidArgumentError("RA subject: distinguished name is empty");
+  }
+  return name;
 }
 
 bool RaTokenInOtherModule(const ProvisionOptions& options) {

@@ -33,6 +33,11 @@ struct ProvisionOptions {
   KeySpec ra_key = KeySpec::Rsa(2048);  // must be RSA: the RA decrypts
   std::string ca_subject = "CN=SCEP Dev CA";
   std::string ra_subject = "CN=SCEP Dev RA";
+  // Non-empty: the RA subject as DER, used as it is instead of `ra_subject`
+  // (RA renewal and rollover keep the subject of the RA certificate they
+  // replace, which text cannot always carry: escaped characters,
+  // multi-valued RDNs, attribute types without a name).
+  std::string ra_subject_der;
   int ca_validity_days = 3650;
   int ra_validity_days = 730;
   // Key labels; other labels than the defaults provision a further issuing
@@ -82,8 +87,9 @@ struct ProvisionResult {
 };
 
 // Checks `options` without touching a token: user PIN present (and the SO
-// PIN unless reusing a token), RA key RSA, subjects parse, validities in
-// range. InvalidArgument naming the problem.
+// PIN unless reusing a token), RA key RSA, subjects parse (`ra_subject_der`
+// decodes, when set), validities in range. InvalidArgument naming the
+// problem.
 absl::Status ValidateProvisionOptions(const ProvisionOptions& options);
 
 // Step 1, raw PKCS#11: initialises the token in a free slot (SO PIN, label),
@@ -123,6 +129,10 @@ absl::StatusOr<bool> EnsureRaKeyFile(const ProvisionOptions& options);
 absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
     Token& token, const ProvisionOptions& options, Token* ra_module_token = nullptr,
     const X509* existing_ca = nullptr);
+
+// `options.ra_subject_der` decoded; null when it is empty. InvalidArgument
+// when it is not a DER Name or an empty one.
+absl::StatusOr<crypto::X509NamePtr> DecodeRaSubject(const ProvisionOptions& options);
 
 // The Token configuration that serves the keys `options` provisions: the
 // CA's token, plus `ra_token_label` as a further token when it is of the

@@ -133,6 +133,11 @@ absl::Status ValidateProvisionOptions(const ProvisionOptions& options) {
   for (const auto& [what, subject] :
        {std::pair{"CA subject", &options.ca_subject},
         std::pair{"RA subject", &options.ra_subject}}) {
+    if (subject == &options.ra_subject && !options.ra_subject_der.empty()) {
+      absl::Status kept = DecodeRaSubject(options).status();
+      if (!kept.ok()) return absl::InvalidArgumentError(kept.message());
+      continue;
+    }
     absl::StatusOr<crypto::X509NamePtr> name = crypto::ParseDistinguishedName(*subject);
     if (!name.ok()) {
       return absl::InvalidArgumentError(

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/ca_chain.h"
+#include "common/crypto/der.h"
 #include "common/crypto/ssl_ptr.h"
 #include "common/pkcs11/cert_builder.h"
 #include "common/crypto/distinguished_name.h"
@@ -134,7 +135,8 @@ absl::Status ReadSoPin(const CommandLine& command_line, pkcs11::ProvisionOptions
 
 // What --renew-ra and --rollover-ra share: the CA certificate in use, the
 // RA subject kept from the current RA certificate (unless --ra-subject), the
-// PINs.
+// PINs. The subject is carried as DER: its text form would lose escaped
+// characters, multi-valued RDNs and attribute types without a name.
 absl::StatusOr<crypto::X509Ptr> PrepareRaChange(CommandLine& command_line,
                                                 const std::string& ca_path,
                                                 const std::string& ra_path) {
@@ -142,7 +144,8 @@ absl::StatusOr<crypto::X509Ptr> PrepareRaChange(CommandLine& command_line,
   ASSIGN_OR_RETURN(crypto::X509Ptr ca, pkcs11::ReadCertificatePem(ca_path));
   absl::StatusOr<crypto::X509Ptr> old = pkcs11::ReadCertificatePem(ra_path);
   if (old.ok() && !command_line.ra_subject_given) {
-    options.ra_subject = crypto::FormatDistinguishedName(X509_get_subject_name(old->get()));
+    ASSIGN_OR_RETURN(options.ra_subject_der,
+                     crypto::ToDer(X509_get_subject_name(old->get()), i2d_X509_NAME));
   }
   RETURN_IF_ERROR(ReadUserPins(command_line, options));
   return ca;

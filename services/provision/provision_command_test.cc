@@ -104,5 +104,76 @@ TEST_F(ProvisionCommandTest, RenewRaRefusesToCertifyAnotherKeyThanRaPems) {
   EXPECT_EQ(X509_cmp(Read(Dir("pki/wifi/ra-previous.pem")).get(), wifi_ra.get()), 0);
 }
 
+// A subject as the RA certificate holds it: a multi-valued RDN (CN+UID), a
+// CN with characters RFC 4514 escapes, an attribute type without a name.
+crypto::X509NamePtr UnusualSubject() {
+  crypto::X509NamePtr name(X509_NAME_new());
+  const auto add = [&](const char* type, const char* value, int set) {
+    EXPECT_EQ(X509_NAME_add_entry_by_txt(name.get(), type, MBSTRING_UTF8,
+                                         reinterpret_cast<const unsigned char*>(value), -1,
+                                         -1, set),
+              1)
+        << type;
+  };
+  add("O", "Example, Inc.", 0);
+  add("CN", "RA \"one\" + \\two", 0);
+  add("UID", "ra-1", -1);  // the CN's RDN
+  add("1.3.6.1.4.1.55555.1", "opaque", 0);
+  return name;
+}
+
+// `ra` again with `subject`, for the same key (signed by a throwaway key:
+// scep-provision only reads its subject and key).
+crypto::X509Ptr WithSubject(const X509* ra, const X509_NAME* subject) {
+  crypto::X509Ptr cert(X509_new());
+  crypto::EvpPkeyPtr signer(EVP_RSA_gen(2048));
+  EXPECT_NE(signer, nullptr);
+  X509_set_version(cert.get(), X509_VERSION_3);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 7);
+  X509_set_subject_name(cert.get(), subject);
+  X509_set_issuer_name(cert.get(), subject);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400);
+  X509_set_pubkey(cert.get(), X509_get0_pubkey(ra));
+  EXPECT_GT(X509_sign(cert.get(), signer.get(), EVP_sha256()), 0);
+  return cert;
+}
+
+TEST_F(ProvisionCommandTest, RenewalAndRolloverKeepTheRaSubjectAsItIs) {
+  ASSERT_TRUE(Run({"--out-dir", Dir("pki"), "--so-pin-file", so_pin_file_, "--ra-subject",
+                   "CN=Devices RA\\, Example,O=Plus+Sign \"Q\" Back\\\\slash"})
+                  .ok())
+      << output_;
+  crypto::X509Ptr first = Read(Dir("pki/ra.pem"));
+  ASSERT_NE(first, nullptr);
+  ASSERT_EQ(X509_NAME_entry_count(X509_get_subject_name(first.get())), 2);
+
+  absl::Status renewed = Run({"--renew-ra", "--out-dir", Dir("pki")});
+  ASSERT_TRUE(renewed.ok()) << renewed;
+  crypto::X509Ptr second = Read(Dir("pki/ra.pem"));
+  ASSERT_NE(second, nullptr);
+  EXPECT_NE(X509_cmp(second.get(), first.get()), 0);
+  EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(second.get()),
+                          X509_get_subject_name(first.get())),
+            0);
+
+  crypto::X509NamePtr unusual = UnusualSubject();
+  ASSERT_TRUE(pkcs11::WriteCertificatePem(WithSubject(second.get(), unusual.get()).get(),
+                                          Dir("pki/ra.pem"))
+                  .ok());
+  for (const char* step : {"--renew-ra", "--rollover-ra"}) {
+    absl::Status status = Run({step, "--out-dir", Dir("pki")});
+    ASSERT_TRUE(status.ok()) << step << ": " << status;
+    crypto::X509Ptr ra = Read(Dir("pki/ra.pem"));
+    ASSERT_NE(ra, nullptr);
+    const X509_NAME* subject = X509_get_subject_name(ra.get());
+    EXPECT_EQ(X509_NAME_cmp(subject, unusual.get()), 0) << step;
+    EXPECT_EQ(X509_NAME_entry_count(subject), 4) << step;
+    EXPECT_EQ(X509_NAME_ENTRY_set(X509_NAME_get_entry(subject, 2)),
+              X509_NAME_ENTRY_set(X509_NAME_get_entry(subject, 1)))
+        << step << ": CN and UID stay one RDN";
+  }
+}
+
 }  // namespace
 }  // namespace scep::provision
