@@ -14,11 +14,22 @@ namespace scep::crypto {
 // above `ca`, its issuer first, ending with the self-signed root.
 
 // Whether `ca` is usable as this service's CA and verifies under `chain`
-// with the last certificate as the only trust anchor, at the current time:
-// each a CA certificate (basicConstraints CA:TRUE, keyCertSign), `ca` also
-// with cRLSign (it signs CRLs). FailedPrecondition naming what fails
-// (OpenSSL's verification error, the subject concerned).
+// with the last certificate as the only trust anchor, at the current time,
+// as strict verifiers read RFC 5280 (X509_V_FLAG_X509_STRICT: CA
+// certificates with a critical basicConstraints CA:TRUE, a keyUsage and a
+// subject key identifier, name constraints obeyed, ...): `ca` with
+// basicConstraints CA:TRUE (X509_check_ca 1, not a mere keyUsage) and a
+// keyUsage with keyCertSign and cRLSign (it signs CRLs). FailedPrecondition
+// naming what fails (OpenSSL's verification error, the subject concerned).
+// The signer checks its chain with it at start, scep-provision --import-ca
+// before it writes anything.
 absl::Status VerifyCaChain(X509* ca, const std::vector<X509Ptr>& chain);
+
+// Whether `cert`, issued by `ca`, verifies under `ca` and `chain` as
+// VerifyCaChain verifies `ca` (strictly, the root the only trust anchor,
+// name constraints included), for any purpose. FailedPrecondition naming
+// the verification error and the certificate concerned.
+absl::Status VerifyIssuedUnderCaChain(X509* cert, X509* ca, const std::vector<X509Ptr>& chain);
 
 // All PEM certificates of `path`, in file order. FailedPrecondition naming
 // the path when it cannot be read or holds none.

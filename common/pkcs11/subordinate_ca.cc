@@ -83,6 +83,14 @@ absl::StatusOr<crypto::X509Ptr> ImportCaCertificate(const ProvisionOptions& opti
   if (!reuse.ra_key_file.empty()) RETURN_IF_ERROR(EnsureRaKeyFile(reuse).status());
   // Checks that `ca` is the token CA key's certificate, then certifies the RA.
   ASSIGN_OR_RETURN(crypto::X509Ptr ra, RenewRaCertificate(reuse, ca));
+  // Before anything is written: devices verify CertReps with the RA
+  // certificate up to the root, whose constraints (names, ...) it must obey.
+  absl::Status ra_verifies = crypto::VerifyIssuedUnderCaChain(ra.get(), ca, chain);
+  if (!ra_verifies.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the RA certificate the CA would issue: ", ra_verifies.message(),
+        "; nothing written (another --ra-subject?)"));
+  }
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   const std::filesystem::path base(dir);

@@ -24,8 +24,10 @@ absl::StatusOr<std::string> CaCertificateRequest(const ProvisionOptions& options
 // Step 2: `ca`, the certificate the root's side issued for that request,
 // and `chain`, the certificates above it up to and including the self-signed
 // root: checks `ca` is for the token's CA key and verifies under `chain`
-// (crypto::VerifyCaChain), issues the RA certificate with the CA key (never
-// past `ca`), and writes <dir>/ca-chain.pem, ca.pem and ra.pem. Running it
+// (crypto::VerifyCaChain, strict), issues the RA certificate with the CA key
+// (never past `ca`), checks that it verifies under `ca` and `chain`
+// (crypto::VerifyIssuedUnderCaChain: e.g. name constraints of the chain),
+// and only then writes <dir>/ca-chain.pem, ca.pem and ra.pem. Running it
 // again issues a new RA certificate. FailedPrecondition naming what does not
 // fit.
 absl::StatusOr<crypto::X509Ptr> ImportCaCertificate(const ProvisionOptions& options, X509* ca,

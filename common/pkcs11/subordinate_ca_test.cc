@@ -1,11 +1,14 @@
 #include "common/pkcs11/subordinate_ca.h"
 
+#include <openssl/conf.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/crypto/ca_chain.h"
 #include "common/crypto/der.h"
@@ -19,9 +22,13 @@ namespace {
 
 // A certificate for `key` named `subject`, issued by `issuer` (null:
 // self-signed) with `issuer_key`, carrying the extensions in `extensions`.
+// `extra` are further extensions in `openssl x509 -extfile` syntax, with
+// their sections (dirName:sect) from `conf`.
 crypto::X509Ptr MakeCertificate(EVP_PKEY* key, const std::string& subject, X509* issuer,
                                 EVP_PKEY* issuer_key, const std::string& basic_constraints,
-                                const std::string& key_usage, long serial) {
+                                const std::string& key_usage, long serial,
+                                const std::vector<std::pair<int, std::string>>& extra = {},
+                                CONF* conf = nullptr) {
   crypto::X509Ptr cert(X509_new());
   X509_set_version(cert.get(), X509_VERSION_3);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial);
@@ -41,6 +48,13 @@ crypto::X509Ptr MakeCertificate(EVP_PKEY* key, const std::string& subject, X509*
         std::pair<int, std::string>{NID_authority_key_identifier, "keyid:always"}}) {
     if (value.empty()) continue;
     X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+    EXPECT_NE(ext, nullptr) << value;
+    X509_add_ext(cert.get(), ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  X509V3_set_nconf(&ctx, conf);
+  for (const auto& [nid, value] : extra) {
+    X509_EXTENSION* ext = X509V3_EXT_nconf_nid(conf, &ctx, nid, value.c_str());
     EXPECT_NE(ext, nullptr) << value;
     X509_add_ext(cert.get(), ext, -1);
     X509_EXTENSION_free(ext);
@@ -181,6 +195,58 @@ TEST_F(SubordinateCaTest, ImportRefusesWhatDoesNotFit) {
   // Nothing was written by any refused import.
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/ca.pem"));
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/ca-chain.pem"));
+}
+
+// What strict verifiers (and RFC 5280) refuse is refused before anything is
+// written: lax OpenSSL defaults accepted all of these.
+TEST_F(SubordinateCaTest, ImportRefusesWhatStrictVerifiersRefuse) {
+  absl::StatusOr<std::string> request_der = CaCertificateRequest(options_);
+  ASSERT_TRUE(request_der.ok()) << request_der.status();
+  ProvisionOptions import = options_;
+  import.so_pin.clear();
+  auto request =
+      crypto::FromDer<crypto::X509ReqPtr>(*request_der, d2i_X509_REQ, "request").value();
+  EVP_PKEY* ca_key = X509_REQ_get0_pubkey(request.get());
+  auto issue = [&](const std::string& basic_constraints,
+                   const std::vector<std::pair<int, std::string>>& extra = {},
+                   CONF* conf = nullptr) {
+    return MakeCertificate(ca_key, "Example Issuing CA 1", policy_.get(), policy_key_.get(),
+                           basic_constraints, "critical,keyCertSign,cRLSign", 5, extra, conf);
+  };
+  std::unique_ptr<CONF, decltype(&NCONF_free)> conf(NCONF_new(nullptr), NCONF_free);
+  const std::string sections = "[other_org]\nO = Other Org\n";
+  crypto::BioPtr bio(BIO_new_mem_buf(sections.data(), static_cast<int>(sections.size())));
+  long error_line = 0;
+  ASSERT_EQ(NCONF_load_bio(conf.get(), bio.get(), &error_line), 1);
+
+  const struct {
+    const char* what;
+    crypto::X509Ptr ca;
+    const char* message;
+  } cases[] = {
+      {"keyCertSign without basicConstraints", issue(""), "basicConstraints"},
+      {"basicConstraints not critical", issue("CA:TRUE,pathlen:0"), "does not verify"},
+      {"name constraints the RA certificate breaks",
+       issue("critical,CA:TRUE,pathlen:0",
+             {{NID_name_constraints, "critical,permitted;dirName:other_org"}}, conf.get()),
+       "RA certificate"},
+  };
+  for (const auto& c : cases) {
+    absl::StatusOr<crypto::X509Ptr> refused =
+        ImportCaCertificate(import, c.ca.get(), Chain(), dir_);
+    EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << c.what << ": "
+                                                               << refused.status();
+    EXPECT_NE(refused.status().message().find(c.message), std::string::npos)
+        << c.what << ": " << refused.status();
+    for (const char* file : {"/ca.pem", "/ca-chain.pem", "/ra.pem"}) {
+      EXPECT_FALSE(std::filesystem::exists(dir_ + file)) << c.what << ": " << file;
+    }
+  }
+  // The same CA without those flaws is imported.
+  crypto::X509Ptr good = issue("critical,CA:TRUE,pathlen:0");
+  absl::StatusOr<crypto::X509Ptr> ra = ImportCaCertificate(import, good.get(), Chain(), dir_);
+  ASSERT_TRUE(ra.ok()) << ra.status();
+  EXPECT_EQ(X509_check_issued(good.get(), ra->get()), X509_V_OK);
 }
 
 }  // namespace
