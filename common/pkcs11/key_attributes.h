@@ -18,6 +18,8 @@ struct KeyAttributes {
   bool extractable = true;         // CKA_EXTRACTABLE
   bool always_sensitive = false;   // CKA_ALWAYS_SENSITIVE
   bool never_extractable = false;  // CKA_NEVER_EXTRACTABLE
+  // False when the token does not report the two above.
+  bool history_reported = true;
 
   // True when the key cannot leave the token in any form.
   bool protected_in_token() const { return sensitive && !extractable; }
@@ -25,10 +27,21 @@ struct KeyAttributes {
 
 // Reads the attributes of the private key labelled `label` through
 // `session` (the user must be logged in: private keys are CKA_PRIVATE).
-// NotFound when there is no such key; FailedPrecondition for key types other
-// than RSA and EC.
+// NotFound when there is no such key; FailedPrecondition when several
+// private keys carry the label (which one a signer uses would be the
+// token's choice; the message names the label and the count) or for key
+// types other than RSA and EC.
 absl::StatusOr<KeyAttributes> ReadPrivateKeyAttributes(
     const Session& session, absl::string_view label);
+
+// OK when the private key `label` of token `token_label` described by
+// `attributes` never left the token: CKA_SENSITIVE and not
+// CKA_EXTRACTABLE, and (when the token reports them) CKA_ALWAYS_SENSITIVE
+// and CKA_NEVER_EXTRACTABLE. FailedPrecondition naming the key and what is
+// wrong otherwise: a key put into the token from outside, or one that could
+// be read out, is not one to sign certificates with.
+absl::Status CheckKeyProtected(const KeyAttributes& attributes, absl::string_view token_label,
+                               absl::string_view label);
 
 }  // namespace scep::pkcs11
 

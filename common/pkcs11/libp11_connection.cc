@@ -108,7 +108,10 @@ absl::Status Libp11Connection::IndexKeys(absl::string_view token_label,
   for (unsigned int i = 0; i < key_count; ++i) {
     PKCS11_KEY* key = &keys[i];
     if (!key->isPrivate || key->label == nullptr) continue;
-    if (token.keys.find(key->label) != token.keys.end()) continue;  // first one wins
+    if (auto seen = token.keys.find(key->label); seen != token.keys.end()) {
+      ++seen->second.count;  // refused on use: see PrivateKeyCount
+      continue;
+    }
     // A new reference in libp11 0.4.12; released in the destructor.
     crypto::EvpPkeyPtr private_key(PKCS11_get_private_key(key));
     if (private_key == nullptr) {
@@ -148,7 +151,16 @@ EVP_PKEY* Libp11Connection::PrivateKey(absl::string_view token_label,
   const LoggedInToken* token = Find(token_label);
   if (token == nullptr) return nullptr;
   auto it = token->keys.find(label);
-  return it == token->keys.end() ? nullptr : it->second.private_key.get();
+  return it == token->keys.end() || it->second.count > 1 ? nullptr
+                                                         : it->second.private_key.get();
+}
+
+size_t Libp11Connection::PrivateKeyCount(absl::string_view token_label,
+                                         absl::string_view label) const {
+  const LoggedInToken* token = Find(token_label);
+  if (token == nullptr) return 0;
+  auto it = token->keys.find(label);
+  return it == token->keys.end() ? 0 : it->second.count;
 }
 
 absl::StatusOr<crypto::EvpPkeyPtr> Libp11Connection::PublicKey(
@@ -161,6 +173,11 @@ absl::StatusOr<crypto::EvpPkeyPtr> Libp11Connection::PublicKey(
   if (it == token->keys.end()) {
     return absl::NotFoundError(
         absl::StrCat("no private key labelled '", label, "'"));
+  }
+  if (it->second.count > 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        it->second.count, " private keys are labelled '", label, "' in token '", token_label,
+        "'; which one would be used is up to the token: remove or relabel all but one"));
   }
   if (it->second.public_key_der.empty()) {
     return absl::NotFoundError(

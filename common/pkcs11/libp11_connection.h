@@ -49,11 +49,17 @@ class Libp11Connection {
   // Below, `token_label` is one of the tokens passed to Connect.
 
   // The private key labelled `label` in `token_label`, owned by this
-  // connection and valid until it is destroyed; nullptr when there is none.
+  // connection and valid until it is destroyed; nullptr when there is none
+  // or when several private keys carry the label.
   EVP_PKEY* PrivateKey(absl::string_view token_label, absl::string_view label) const;
 
+  // How many private keys of `token_label` carry `label`. Two or more make
+  // the label unusable: which key would sign is not ours to guess.
+  size_t PrivateKeyCount(absl::string_view token_label, absl::string_view label) const;
+
   // A token-independent copy of the public half of the key pair labelled
-  // `label`. NotFound when there is no such private key.
+  // `label`. NotFound when there is no such private key; FailedPrecondition
+  // when there are several.
   absl::StatusOr<crypto::EvpPkeyPtr> PublicKey(absl::string_view token_label,
                                                absl::string_view label) const;
 
@@ -70,6 +76,7 @@ class Libp11Connection {
   struct Key {
     crypto::EvpPkeyPtr private_key;
     std::string public_key_der;  // SubjectPublicKeyInfo; empty if unknown.
+    size_t count = 1;            // private keys with this label
   };
   struct LoggedInToken {
     PKCS11_slot_st* slot = nullptr;

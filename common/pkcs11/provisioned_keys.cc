@@ -45,6 +45,7 @@ absl::StatusOr<KeyAttributes> CheckCaCertificate(Token& token, const ProvisionOp
                                             "' has no CA key labelled '", label, "'"));
   }
   if (!attributes.ok()) return attributes.status();
+  RETURN_IF_ERROR(CheckKeyProtected(*attributes, options.token_label, label));
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr ca_public, token.PublicKey(label));
   if (EVP_PKEY_eq(ca_public.get(), X509_get0_pubkey(ca)) != 1) {
     ASSIGN_OR_RETURN(std::string other,
@@ -93,6 +94,8 @@ absl::Status CheckRaCertificate(ProvisionedTokens& tokens, const ProvisionOption
                                             "' has no RA key labelled '", label, "'"));
   }
   if (!key.ok()) return key.status();
+  ASSIGN_OR_RETURN(KeyAttributes attributes, token.PrivateKeyAttributes(token_label, label));
+  RETURN_IF_ERROR(CheckKeyProtected(attributes, token_label, label));
   if (EVP_PKEY_eq(key->get(), certified) == 1) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::string other, LabelOfKey(token, token_label, certified));
   std::string message = absl::StrCat("'", cert_path, "' does not certify RA key '", label,

@@ -33,7 +33,9 @@ struct ProvisionedTokens {
 absl::StatusOr<ProvisionedTokens> OpenProvisionedTokens(const ProvisionOptions& options);
 
 // Checks that `ca`, read from `ca_path`, certifies the CA key labelled
-// `options.ca_key_label` in the token and has at least a day left. Returns that key's attributes: its own type decides
+// `options.ca_key_label` in the token and has at least a day left, and that
+// the key is the only one with its label and never left the token
+// (CheckKeyProtected). Returns that key's attributes: its own type decides
 // the digest, whatever `options.ca_key` says. NotFound when the token has
 // no such key; FailedPrecondition when `ca` certifies another key, naming
 // the file, the label and the label of the token's key it certifies, if
@@ -47,7 +49,9 @@ absl::StatusOr<KeyAttributes> CheckCaCertificate(Token& token, const ProvisionOp
 // `options` places it: labelled `options.ra_key_label` (or its previous
 // label, when `previous`) in the CA's token or `ra_token_label`, or in
 // `options.ra_key_file` (or its previous file). NotFound when that key does
-// not exist; FailedPrecondition when `cert` certifies another key, naming
+// not exist; FailedPrecondition when several private keys carry the label
+// or the key may exist outside the token (CheckKeyProtected), or when
+// `cert` certifies another key, naming
 // the file, the label (or key file) and the label of the token's key it
 // certifies, if any, with the --ra-label to pass.
 absl::Status CheckRaCertificate(ProvisionedTokens& tokens, const ProvisionOptions& options,

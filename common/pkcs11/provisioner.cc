@@ -123,6 +123,7 @@ absl::StatusOr<crypto::X509Ptr> RenewRaCertificate(const ProvisionOptions& optio
   // The CA key's own type decides the digest, whatever `ca_key` says.
   ASSIGN_OR_RETURN(KeyAttributes ca_attributes,
                    tokens.main->PrivateKeyAttributes(options.ca_key_label));
+  RETURN_IF_ERROR(CheckKeyProtected(ca_attributes, options.token_label, options.ca_key_label));
   checked.ca_key = ca_attributes.spec;
   ASSIGN_OR_RETURN(ServiceCertificates certs,
                    IssueServiceCertificates(*tokens.main, checked, tokens.ra_module.get(), ca));

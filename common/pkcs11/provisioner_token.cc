@@ -83,8 +83,10 @@ absl::StatusOr<CK_SLOT_ID> CreateToken(const Module& module,
 }
 
 // Generates the key pair unless the token already has it. True if generated.
-absl::StatusOr<bool> EnsureKeyPair(const Session& session, const KeySpec& spec,
-                                   absl::string_view label) {
+// An existing key is used only when it is the only private key with its
+// label and never left the token (CheckKeyProtected).
+absl::StatusOr<bool> EnsureKeyPair(const Session& session, absl::string_view token_label,
+                                   const KeySpec& spec, absl::string_view label) {
   absl::StatusOr<KeyAttributes> existing =
       ReadPrivateKeyAttributes(session, label);
   if (existing.ok()) {
@@ -93,7 +95,12 @@ absl::StatusOr<bool> EnsureKeyPair(const Session& session, const KeySpec& spec,
           absl::StrCat("key '", label, "' on the token is ", existing->type,
                        ", not the requested ", spec.Name()));
     }
+    RETURN_IF_ERROR(CheckKeyProtected(*existing, token_label, label));
     return false;
+  }
+  if (absl::IsFailedPrecondition(existing.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "token '", token_label, "': ", existing.status().message()));
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
   RETURN_IF_ERROR(GenerateKeyPair(session, spec, label, KeyIdForLabel(label)));
@@ -197,7 +204,7 @@ absl::Status EnsureKeyInRaToken(const Module& module, const ProvisionOptions& op
                    Session::Open(*ra_module, *ra_slot, /*read_write=*/true));
   RETURN_IF_ERROR(ra_session.Login(CKU_USER, ra.user_pin, ra.token_label));
   ASSIGN_OR_RETURN(setup.ra_key_generated,
-                   EnsureKeyPair(ra_session, options.ra_key, options.ra_key_label));
+                   EnsureKeyPair(ra_session, ra.token_label, options.ra_key, options.ra_key_label));
   return absl::OkStatus();
 }
 
@@ -224,10 +231,10 @@ absl::StatusOr<TokenSetup> PrepareToken(const ProvisionOptions& options) {
   RETURN_IF_ERROR(
       session.Login(CKU_USER, options.user_pin, options.token_label));
   ASSIGN_OR_RETURN(setup.ca_key_generated,
-                   EnsureKeyPair(session, options.ca_key, options.ca_key_label));
+                   EnsureKeyPair(session, options.token_label, options.ca_key, options.ca_key_label));
   if (options.ra_key_file.empty() && options.ra_token_label.empty()) {
     ASSIGN_OR_RETURN(setup.ra_key_generated,
-                     EnsureKeyPair(session, options.ra_key, options.ra_key_label));
+                     EnsureKeyPair(session, options.token_label, options.ra_key, options.ra_key_label));
   }
   if (!options.ra_token_label.empty()) {
     RETURN_IF_ERROR(EnsureKeyInRaToken(*module, options, /*may_create=*/true, setup));
@@ -251,7 +258,7 @@ absl::StatusOr<bool> EnsureRaKey(const ProvisionOptions& options) {
   }
   ASSIGN_OR_RETURN(Session session, Session::Open(*module, *slot, /*read_write=*/true));
   RETURN_IF_ERROR(session.Login(CKU_USER, options.user_pin, options.token_label));
-  return EnsureKeyPair(session, options.ra_key, options.ra_key_label);
+  return EnsureKeyPair(session, options.token_label, options.ra_key, options.ra_key_label);
 }
 
 absl::StatusOr<bool> EnsureRaKeyFile(const ProvisionOptions& options) {

@@ -72,20 +72,28 @@ absl::Status Session::Logout() {
 
 absl::StatusOr<std::optional<CK_OBJECT_HANDLE>> Session::FindObject(
     CK_OBJECT_CLASS object_class, absl::string_view label) const {
+  absl::StatusOr<std::vector<CK_OBJECT_HANDLE>> objects = FindObjects(object_class, label, 1);
+  if (!objects.ok()) return objects.status();
+  if (objects->empty()) return std::nullopt;
+  return objects->front();
+}
+
+absl::StatusOr<std::vector<CK_OBJECT_HANDLE>> Session::FindObjects(
+    CK_OBJECT_CLASS object_class, absl::string_view label, size_t max) const {
   CK_ATTRIBUTE query[] = {
       {CKA_CLASS, &object_class, sizeof(object_class)},
       {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
   };
   CK_RV rv = functions_->C_FindObjectsInit(handle_, query, 2);
   if (rv != CKR_OK) return CkrError("C_FindObjectsInit", rv);
-  CK_OBJECT_HANDLE object = CK_INVALID_HANDLE;
+  std::vector<CK_OBJECT_HANDLE> objects(max, CK_INVALID_HANDLE);
   CK_ULONG count = 0;
-  rv = functions_->C_FindObjects(handle_, &object, 1, &count);
+  rv = functions_->C_FindObjects(handle_, objects.data(), objects.size(), &count);
   CK_RV final_rv = functions_->C_FindObjectsFinal(handle_);
   if (rv != CKR_OK) return CkrError("C_FindObjects", rv);
   if (final_rv != CKR_OK) return CkrError("C_FindObjectsFinal", final_rv);
-  if (count == 0) return std::nullopt;
-  return object;
+  objects.resize(count);
+  return objects;
 }
 
 absl::StatusOr<std::string> Session::GetAttribute(

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -42,6 +43,9 @@ class Session {
   // The first object of class `object_class` whose CKA_LABEL is `label`.
   absl::StatusOr<std::optional<CK_OBJECT_HANDLE>> FindObject(
       CK_OBJECT_CLASS object_class, absl::string_view label) const;
+  // Up to `max` such objects (to tell one from several).
+  absl::StatusOr<std::vector<CK_OBJECT_HANDLE>> FindObjects(
+      CK_OBJECT_CLASS object_class, absl::string_view label, size_t max) const;
 
   // Raw value of attribute `type` of `object`. NotFound when the object has
   // no such attribute, PermissionDenied when it is sensitive.

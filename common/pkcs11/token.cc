@@ -129,6 +129,13 @@ absl::Status Token::WithPrivateKey(absl::string_view token_label, absl::string_v
   {
     std::shared_lock lock(mu_);
     seen_generation = generation_;
+    if (const size_t count =
+            connection_ != nullptr ? connection_->PrivateKeyCount(token_label, label) : 0;
+        count > 1) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          count, " private keys are labelled '", label, "' in token '", token_label,
+          "'; which one would be used is up to the token: remove or relabel all but one"));
+    }
     EVP_PKEY* key =
         connection_ != nullptr ? connection_->PrivateKey(token_label, label) : nullptr;
     if (key != nullptr) {

@@ -70,7 +70,8 @@ class Token {
   // When `fn` fails and the token is then found broken (session gone, user
   // not logged in, key no longer found), reconnects once and runs `fn` again.
   // Returns fn's status; Unavailable when the token cannot be reached or
-  // logged in to; NotFound when the token has no such key.
+  // logged in to; NotFound when the token has no such key;
+  // FailedPrecondition when several private keys carry the label.
   absl::Status WithPrivateKey(absl::string_view label,
                               absl::FunctionRef<absl::Status(EVP_PKEY*)> fn);
   // The same for the key labelled `label` in token `token_label` (the main
@@ -80,7 +81,8 @@ class Token {
 
   // A copy of the public key of the pair labelled `label`, owned by the
   // caller and independent of the token. NotFound when there is no such key
-  // pair; Unavailable when disconnected.
+  // pair; FailedPrecondition when several private keys carry the label;
+  // Unavailable when disconnected.
   absl::StatusOr<crypto::EvpPkeyPtr> PublicKey(absl::string_view label);
   absl::StatusOr<crypto::EvpPkeyPtr> PublicKey(absl::string_view token_label,
                                                absl::string_view label);
