@@ -1,6 +1,8 @@
 #include "common/pkcs11/provisioned_keys.h"
 
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -11,6 +13,11 @@
 
 namespace scep::pkcs11 {
 namespace {
+
+bool FileExists(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::exists(path, error);
+}
 
 // The label of a private key of `token_label` whose public half is `key`;
 // empty when there is none.
@@ -36,7 +43,7 @@ absl::StatusOr<ProvisionedTokens> OpenProvisionedTokens(const ProvisionOptions& 
 }
 
 absl::StatusOr<KeyAttributes> CheckCaCertificate(Token& token, const ProvisionOptions& options,
-                                                 const X509* ca, absl::string_view ca_path,
+                                                 const X509* ca, absl::string_view ca_name,
                                                  absl::string_view hint) {
   const std::string& label = options.ca_key_label;
   absl::StatusOr<KeyAttributes> attributes = token.PrivateKeyAttributes(label);
@@ -50,8 +57,8 @@ absl::StatusOr<KeyAttributes> CheckCaCertificate(Token& token, const ProvisionOp
   if (EVP_PKEY_eq(ca_public.get(), X509_get0_pubkey(ca)) != 1) {
     ASSIGN_OR_RETURN(std::string other,
                      LabelOfKey(token, options.token_label, X509_get0_pubkey(ca)));
-    std::string message = absl::StrCat("'", ca_path, "' is not the certificate of CA key '",
-                                       label, "' in token '", options.token_label, "'");
+    std::string message = absl::StrCat(ca_name, " is not for the token's CA key '", label,
+                                       "' (token '", options.token_label, "')");
     if (!other.empty()) {
       absl::StrAppend(&message, "; it certifies the key labelled '", other,
                       "': pass --ca-label ", other, " (and the --ra-label of its RA)");
@@ -62,9 +69,33 @@ absl::StatusOr<KeyAttributes> CheckCaCertificate(Token& token, const ProvisionOp
   int days = 0, seconds = 0;
   if (ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(ca)) != 1 || days < 1) {
     return absl::FailedPreconditionError(
-        absl::StrCat("the CA certificate '", ca_path, "' has less than a day left"));
+        absl::StrCat("the CA certificate ", ca_name, " has less than a day left"));
   }
   return attributes;
+}
+
+absl::StatusOr<crypto::EvpPkeyPtr> CheckRaKey(ProvisionedTokens& tokens,
+                                              const ProvisionOptions& options, bool previous) {
+  if (!options.ra_key_file.empty()) {
+    const std::string file = previous ? PreviousPath(options.ra_key_file) : options.ra_key_file;
+    if (!FileExists(file)) {
+      return absl::NotFoundError(absl::StrCat("there is no RA key file '", file, "'"));
+    }
+    return crypto::LoadPrivateKeyFile(file);
+  }
+  const std::string label =
+      previous ? PreviousRaKeyLabel(options.ra_key_label) : options.ra_key_label;
+  const std::string& token_label =
+      options.ra_token_label.empty() ? options.token_label : options.ra_token_label;
+  Token& token = tokens.ra_module != nullptr ? *tokens.ra_module : *tokens.main;
+  absl::StatusOr<KeyAttributes> attributes = token.PrivateKeyAttributes(token_label, label);
+  if (absl::IsNotFound(attributes.status())) {
+    return absl::NotFoundError(absl::StrCat("token '", token_label,
+                                            "' has no RA key labelled '", label, "'"));
+  }
+  if (!attributes.ok()) return attributes.status();
+  RETURN_IF_ERROR(CheckKeyProtected(*attributes, token_label, label));
+  return token.PublicKey(token_label, label);
 }
 
 absl::Status CheckRaCertificate(ProvisionedTokens& tokens, const ProvisionOptions& options,
@@ -73,9 +104,9 @@ absl::Status CheckRaCertificate(ProvisionedTokens& tokens, const ProvisionOption
   if (certified == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("'", cert_path, "' holds no public key"));
   }
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr key, CheckRaKey(tokens, options, previous));
   if (!options.ra_key_file.empty()) {
     const std::string file = previous ? PreviousPath(options.ra_key_file) : options.ra_key_file;
-    ASSIGN_OR_RETURN(crypto::EvpPkeyPtr key, crypto::LoadPrivateKeyFile(file));
     if (EVP_PKEY_eq(key.get(), certified) != 1) {
       return absl::FailedPreconditionError(absl::StrCat(
           "'", cert_path, "' does not certify the key in RA key file '", file,
@@ -85,18 +116,10 @@ absl::Status CheckRaCertificate(ProvisionedTokens& tokens, const ProvisionOption
   }
   const std::string label =
       previous ? PreviousRaKeyLabel(options.ra_key_label) : options.ra_key_label;
-  const bool ra_token = !options.ra_token_label.empty();
-  const std::string& token_label = ra_token ? options.ra_token_label : options.token_label;
+  const std::string& token_label =
+      options.ra_token_label.empty() ? options.token_label : options.ra_token_label;
   Token& token = tokens.ra_module != nullptr ? *tokens.ra_module : *tokens.main;
-  absl::StatusOr<crypto::EvpPkeyPtr> key = token.PublicKey(token_label, label);
-  if (absl::IsNotFound(key.status())) {
-    return absl::NotFoundError(absl::StrCat("token '", token_label,
-                                            "' has no RA key labelled '", label, "'"));
-  }
-  if (!key.ok()) return key.status();
-  ASSIGN_OR_RETURN(KeyAttributes attributes, token.PrivateKeyAttributes(token_label, label));
-  RETURN_IF_ERROR(CheckKeyProtected(attributes, token_label, label));
-  if (EVP_PKEY_eq(key->get(), certified) == 1) return absl::OkStatus();
+  if (EVP_PKEY_eq(key.get(), certified) == 1) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::string other, LabelOfKey(token, token_label, certified));
   std::string message = absl::StrCat("'", cert_path, "' does not certify RA key '", label,
                                      "' in token '", token_label, "'");
@@ -114,7 +137,8 @@ absl::Status CheckBeforeRaRenewal(const ProvisionOptions& options, const X509* c
                                   absl::string_view ca_path, const X509* current_ra,
                                   absl::string_view ra_path) {
   ASSIGN_OR_RETURN(ProvisionedTokens tokens, OpenProvisionedTokens(options));
-  RETURN_IF_ERROR(CheckCaCertificate(*tokens.main, options, ca, ca_path).status());
+  RETURN_IF_ERROR(
+      CheckCaCertificate(*tokens.main, options, ca, absl::StrCat("'", ca_path, "'")).status());
   if (current_ra == nullptr) return absl::OkStatus();
   return CheckRaCertificate(tokens, options, /*previous=*/false, current_ra, ra_path);
 }

@@ -32,8 +32,8 @@ struct ProvisionedTokens {
 // PrepareToken about the module being finalised.
 absl::StatusOr<ProvisionedTokens> OpenProvisionedTokens(const ProvisionOptions& options);
 
-// Checks that `ca`, read from `ca_path`, certifies the CA key labelled
-// `options.ca_key_label` in the token and has at least a day left, and that
+// Checks that `ca` (`ca_name` in messages: "'pki/ca.pem'") certifies the
+// CA key labelled `options.ca_key_label` in the token and has at least a day left, and that
 // the key is the only one with its label and never left the token
 // (CheckKeyProtected). Returns that key's attributes: its own type decides
 // the digest, whatever `options.ca_key` says. NotFound when the token has
@@ -42,8 +42,16 @@ absl::StatusOr<ProvisionedTokens> OpenProvisionedTokens(const ProvisionOptions& 
 // any (`hint` is appended: what to do on this path), or when it has less
 // than a day left.
 absl::StatusOr<KeyAttributes> CheckCaCertificate(Token& token, const ProvisionOptions& options,
-                                                 const X509* ca, absl::string_view ca_path,
+                                                 const X509* ca, absl::string_view ca_name,
                                                  absl::string_view hint = "");
+
+// The public half of the RA key where `options` places it (its previous
+// key, when `previous`): in the CA's token or `ra_token_label`, checked to
+// be the only private key with its label and protected
+// (CheckKeyProtected), or the key of `ra_key_file`. NotFound when there is
+// none (naming the label or the file); nothing is created.
+absl::StatusOr<crypto::EvpPkeyPtr> CheckRaKey(ProvisionedTokens& tokens,
+                                              const ProvisionOptions& options, bool previous);
 
 // Checks that `cert`, read from `cert_path`, certifies the RA key where
 // `options` places it: labelled `options.ra_key_label` (or its previous

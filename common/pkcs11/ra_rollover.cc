@@ -184,7 +184,9 @@ absl::Status CheckBeforeRollover(const ProvisionOptions& options, const X509* ca
   {
     ASSIGN_OR_RETURN(ProvisionedTokens tokens, OpenProvisionedTokens(options));
     RETURN_IF_ERROR(
-        CheckCaCertificate(*tokens.main, options, ca, (base / "ca.pem").string()).status());
+        CheckCaCertificate(*tokens.main, options, ca,
+                           absl::StrCat("'", (base / "ca.pem").string(), "'"))
+            .status());
     RETURN_IF_ERROR(
         CheckRaCertificate(tokens, options, previous_key, certified.get(), certified_path));
   }

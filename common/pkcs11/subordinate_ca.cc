@@ -14,6 +14,7 @@
 #include "common/crypto/ssl_error.h"
 #include "common/pkcs11/cert_builder.h"
 #include "common/crypto/distinguished_name.h"
+#include "common/pkcs11/provisioned_keys.h"
 #include "common/pkcs11/token.h"
 
 namespace scep::pkcs11 {
@@ -72,16 +73,38 @@ absl::StatusOr<std::string> CaCertificateRequest(const ProvisionOptions& options
 
 absl::StatusOr<crypto::X509Ptr> ImportCaCertificate(const ProvisionOptions& options, X509* ca,
                                                     const std::vector<crypto::X509Ptr>& chain,
-                                                    const std::string& dir) {
+                                                    const std::string& dir,
+                                                    absl::string_view ca_name) {
   RETURN_IF_ERROR(crypto::VerifyCaChain(ca, chain));
   ProvisionOptions reuse = options;
   reuse.reuse_existing_token = true;
   // The RA is capped at the imported CA's notAfter instead.
   reuse.ca_validity_days = std::max(reuse.ca_validity_days, reuse.ra_validity_days);
   RETURN_IF_ERROR(ValidateProvisionOptions(reuse));
-  RETURN_IF_ERROR(PrepareToken(reuse).status());
-  if (!reuse.ra_key_file.empty()) RETURN_IF_ERROR(EnsureRaKeyFile(reuse).status());
-  // Checks that `ca` is the token CA key's certificate, then certifies the RA.
+  // The keys --ca-csr left in the token, looked up before anything else:
+  // nothing is generated here, so a mistyped label creates no key pair in
+  // a production token.
+  {
+    ASSIGN_OR_RETURN(ProvisionedTokens tokens, OpenProvisionedTokens(reuse));
+    absl::Status ca_key =
+        CheckCaCertificate(*tokens.main, reuse, ca, ca_name,
+                           "; import the certificate issued for this token's request "
+                           "(--ca-csr), with the same --ca-label")
+            .status();
+    if (absl::IsNotFound(ca_key)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          ca_key.message(), "; --import-ca uses the CA key --ca-csr generated: pass its "
+          "--ca-label (nothing was created)"));
+    }
+    RETURN_IF_ERROR(ca_key);
+    absl::Status ra_key = CheckRaKey(tokens, reuse, /*previous=*/false).status();
+    if (absl::IsNotFound(ra_key)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          ra_key.message(), "; --import-ca certifies the RA key --ca-csr generated: pass the "
+          "same --ra-label, --ra-token-label or --ra-key-file (nothing was created)"));
+    }
+    RETURN_IF_ERROR(ra_key);
+  }
   ASSIGN_OR_RETURN(crypto::X509Ptr ra, RenewRaCertificate(reuse, ca));
   // Before anything is written: devices verify CertReps with the RA
   // certificate up to the root, whose constraints (names, ...) it must obey.

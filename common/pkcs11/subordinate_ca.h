@@ -23,16 +23,20 @@ absl::StatusOr<std::string> CaCertificateRequest(const ProvisionOptions& options
 
 // Step 2: `ca`, the certificate the root's side issued for that request,
 // and `chain`, the certificates above it up to and including the self-signed
-// root: checks `ca` is for the token's CA key and verifies under `chain`
+// root: checks, creating nothing, that the CA key
+// and the RA key --ca-csr generated are there (FailedPrecondition naming
+// the label otherwise: a mistyped label must not add a key pair to a
+// production token) and that `ca` (`ca_name` in messages) is for that CA
+// key; verifies `ca` under `chain`
 // (crypto::VerifyCaChain, strict), issues the RA certificate with the CA key
 // (never past `ca`), checks that it verifies under `ca` and `chain`
 // (crypto::VerifyIssuedUnderCaChain: e.g. name constraints of the chain),
 // and only then writes <dir>/ca-chain.pem, ca.pem and ra.pem. Running it
 // again issues a new RA certificate. FailedPrecondition naming what does not
 // fit.
-absl::StatusOr<crypto::X509Ptr> ImportCaCertificate(const ProvisionOptions& options, X509* ca,
-                                                    const std::vector<crypto::X509Ptr>& chain,
-                                                    const std::string& dir);
+absl::StatusOr<crypto::X509Ptr> ImportCaCertificate(
+    const ProvisionOptions& options, X509* ca, const std::vector<crypto::X509Ptr>& chain,
+    const std::string& dir, absl::string_view ca_name = "the CA certificate to import");
 
 }  // namespace scep::pkcs11
 

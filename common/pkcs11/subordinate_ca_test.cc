@@ -249,5 +249,32 @@ TEST_F(SubordinateCaTest, ImportRefusesWhatStrictVerifiersRefuse) {
   EXPECT_EQ(X509_check_issued(good.get(), ra->get()), X509_V_OK);
 }
 
+// A mistyped label adds no key pair to a production token: the import
+// looks the keys --ca-csr generated up before anything else.
+TEST_F(SubordinateCaTest, ImportWithAMistypedLabelCreatesNothing) {
+  absl::StatusOr<std::string> request_der = CaCertificateRequest(options_);
+  ASSERT_TRUE(request_der.ok()) << request_der.status();
+  crypto::X509Ptr ca = SignRequest(*request_der);
+  const TokenConfig config{options_.module_path, options_.token_label, options_.user_pin, {}};
+  for (const auto& [ca_label, ra_label] :
+       {std::pair{"scep-ca-typo", kRaKeyLabel}, std::pair{kCaKeyLabel, "scep-ra-typo"}}) {
+    ProvisionOptions import = options_;
+    import.so_pin.clear();
+    import.ca_key_label = ca_label;
+    import.ra_key_label = ra_label;
+    absl::StatusOr<crypto::X509Ptr> refused =
+        ImportCaCertificate(import, ca.get(), Chain(), dir_);
+    EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+    const std::string typo = ca_label == std::string(kCaKeyLabel) ? ra_label : ca_label;
+    EXPECT_NE(refused.status().message().find("'" + typo + "'"), std::string::npos)
+        << refused.status();
+    EXPECT_TRUE(absl::IsNotFound(InspectPrivateKey(config, typo).status())) << typo;
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/ca.pem"));
+  }
+  ProvisionOptions import = options_;
+  import.so_pin.clear();
+  EXPECT_TRUE(ImportCaCertificate(import, ca.get(), Chain(), dir_).ok());
+}
+
 }  // namespace
 }  // namespace scep::pkcs11

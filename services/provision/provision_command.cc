@@ -279,8 +279,9 @@ absl::Status RunImportCa(CommandLine command_line, std::ostream& out) {
   ASSIGN_OR_RETURN(std::vector<crypto::X509Ptr> chain,
                    crypto::LoadCertificateChainFile(command_line.ca_chain));
   RETURN_IF_ERROR(ReadUserPins(command_line, options));
-  ASSIGN_OR_RETURN(crypto::X509Ptr ra, pkcs11::ImportCaCertificate(options, ca.get(), chain,
-                                                                   command_line.out_dir));
+  ASSIGN_OR_RETURN(crypto::X509Ptr ra,
+                   pkcs11::ImportCaCertificate(options, ca.get(), chain, command_line.out_dir,
+                                               absl::StrCat("'", command_line.import_ca, "'")));
   const std::filesystem::path dir(command_line.out_dir);
   PrintRaCertificate(ra.get(), ca.get(), (dir / "ra.pem").string(),
                      (dir / "ca.pem").string(), out);
