@@ -49,7 +49,8 @@ absl::StatusOr<KeyAttributes> CheckCaCertificate(Token& token, const ProvisionOp
   absl::StatusOr<KeyAttributes> attributes = token.PrivateKeyAttributes(label);
   if (absl::IsNotFound(attributes.status())) {
     return absl::NotFoundError(absl::StrCat("token '", options.token_label,
-                                            "' has no CA key labelled '", label, "'"));
+                                            "' has no CA key labelled '", label, "' for ",
+                                            ca_name, hint));
   }
   if (!attributes.ok()) return attributes.status();
   RETURN_IF_ERROR(CheckKeyProtected(*attributes, options.token_label, label));
@@ -131,6 +132,13 @@ absl::Status CheckRaCertificate(ProvisionedTokens& tokens, const ProvisionOption
     }
   }
   return absl::FailedPreconditionError(message);
+}
+
+absl::Status CheckExistingCaCertificate(const ProvisionOptions& options, const X509* ca,
+                                        absl::string_view ca_name, absl::string_view hint) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Token> token,
+                   Token::Open({options.module_path, options.token_label, options.user_pin, {}}));
+  return CheckCaCertificate(*token, options, ca, ca_name, hint).status();
 }
 
 absl::Status CheckBeforeRaRenewal(const ProvisionOptions& options, const X509* ca,

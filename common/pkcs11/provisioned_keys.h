@@ -39,8 +39,8 @@ absl::StatusOr<ProvisionedTokens> OpenProvisionedTokens(const ProvisionOptions& 
 // the digest, whatever `options.ca_key` says. NotFound when the token has
 // no such key; FailedPrecondition when `ca` certifies another key, naming
 // the file, the label and the label of the token's key it certifies, if
-// any (`hint` is appended: what to do on this path), or when it has less
-// than a day left.
+// any, or when it has less than a day left. `hint` (what to do on the
+// caller's path) is appended to the NotFound and the mismatch messages.
 absl::StatusOr<KeyAttributes> CheckCaCertificate(Token& token, const ProvisionOptions& options,
                                                  const X509* ca, absl::string_view ca_name,
                                                  absl::string_view hint = "");
@@ -64,6 +64,11 @@ absl::StatusOr<crypto::EvpPkeyPtr> CheckRaKey(ProvisionedTokens& tokens,
 // certifies, if any, with the --ra-label to pass.
 absl::Status CheckRaCertificate(ProvisionedTokens& tokens, const ProvisionOptions& options,
                                 bool previous, const X509* cert, absl::string_view cert_path);
+
+// CheckCaCertificate on the CA's token alone (opened and closed here), for
+// a reused token whose CA certificate is kept (Provision's `existing_ca`).
+absl::Status CheckExistingCaCertificate(const ProvisionOptions& options, const X509* ca,
+                                        absl::string_view ca_name, absl::string_view hint);
 
 // What an RA renewal (RenewRaCertificate under `ca`, read from `ca_path`)
 // checks before it writes anything: the tokens open, `ca` certifies the

@@ -44,16 +44,12 @@ absl::StatusOr<ServiceCertificates> IssueServiceCertificates(
 
   int ra_days = options.ra_validity_days;
   if (existing_ca != nullptr) {
-    if (EVP_PKEY_eq(ca_public.get(), X509_get0_pubkey(existing_ca)) != 1) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the existing CA certificate is not for the token's CA key '",
-          options.ca_key_label, "' (move it away to issue a new one)"));
-    }
+    // Callers check first, naming the file and what to do on their path.
+    RETURN_IF_ERROR(
+        CheckCaCertificate(token, options, existing_ca, "the CA certificate in use").status());
     int days = 0, seconds = 0;
-    if (ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(existing_ca)) != 1 ||
-        days < 1) {
-      return absl::FailedPreconditionError(
-          "the existing CA certificate has less than a day left");
+    if (ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(existing_ca)) != 1) {
+      return crypto::SslInternal("reading the CA certificate's notAfter");
     }
     ra_days = std::min(ra_days, days);
     certs.ca.reset(X509_dup(const_cast<X509*>(existing_ca)));

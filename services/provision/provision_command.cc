@@ -336,6 +336,13 @@ absl::Status RunProvision(CommandLine command_line, std::ostream& out) {
   crypto::X509Ptr existing_ca;
   if (options.reuse_existing_token && std::filesystem::exists(ca_path)) {
     ASSIGN_OR_RETURN(existing_ca, pkcs11::ReadCertificatePem(ca_path));
+    // Before the token changes (a missing CA key would be generated).
+    RETURN_IF_ERROR(pkcs11::CheckExistingCaCertificate(
+        options, existing_ca.get(), absl::StrCat("'", ca_path, "'"),
+        absl::StrCat(". Only if that CA is gone for good: move '", ca_path,
+                     "' away and run again to issue a NEW self-signed CA; its SHA-256 "
+                     "fingerprint changes, and every MDM profile and relying party that "
+                     "pins or trusts the old CA must be given the new one")));
   }
   absl::StatusOr<pkcs11::ProvisionResult> provisioned =
       pkcs11::Provision(options, existing_ca.get());

@@ -175,5 +175,43 @@ TEST_F(ProvisionCommandTest, RenewalAndRolloverKeepTheRaSubjectAsItIs) {
   }
 }
 
+// What a CA certificate of another key gets told depends on the path: only
+// a fresh provision may mint a new CA, and it says what that costs.
+TEST_F(ProvisionCommandTest, ACaCertificateOfAnotherKeyIsRefusedWithAdviceForThePath) {
+  ASSERT_TRUE(Run({"--out-dir", Dir("pki"), "--so-pin-file", so_pin_file_}).ok()) << output_;
+  // Another CA's certificate in pki/ca.pem: a copy from the wrong directory.
+  crypto::EvpPkeyPtr other_key(EVP_RSA_gen(2048));
+  crypto::X509Ptr ca = Read(Dir("pki/ca.pem"));
+  ASSERT_NE(ca, nullptr);
+  crypto::X509Ptr other(X509_dup(ca.get()));
+  X509_set_pubkey(other.get(), other_key.get());
+  ASSERT_GT(X509_sign(other.get(), other_key.get(), EVP_sha256()), 0);
+  ASSERT_TRUE(pkcs11::WriteCertificatePem(other.get(), Dir("pki/ca.pem")).ok());
+  const std::string ca_path = Dir("pki/ca.pem");
+
+  for (const char* step : {"--renew-ra", "--rollover-ra"}) {
+    absl::Status refused = Run({step, "--out-dir", Dir("pki")});
+    EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << step << ": " << refused;
+    EXPECT_NE(refused.message().find("'" + ca_path + "'"), std::string::npos) << refused;
+    EXPECT_NE(refused.message().find("'scep-ca'"), std::string::npos) << refused;
+    EXPECT_EQ(refused.message().find("move"), std::string::npos) << step << ": " << refused;
+  }
+
+  // --if-missing with ra.pem gone reuses the token and keeps ca.pem.
+  std::filesystem::remove(Dir("pki/ra.pem"));
+  absl::Status refused = Run({"--out-dir", Dir("pki"), "--if-missing"});
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  EXPECT_NE(refused.message().find("'" + ca_path + "'"), std::string::npos) << refused;
+  EXPECT_NE(refused.message().find("fingerprint changes"), std::string::npos) << refused;
+  EXPECT_FALSE(std::filesystem::exists(Dir("pki/ra.pem")));
+  // A CA label without a key: refused, and no key generated for it.
+  refused = Run({"--out-dir", Dir("pki"), "--if-missing", "--ca-label", "scep-ca-typo"});
+  EXPECT_TRUE(absl::IsNotFound(refused)) << refused;
+  EXPECT_NE(refused.message().find("'scep-ca-typo'"), std::string::npos) << refused;
+  EXPECT_TRUE(absl::IsNotFound(
+      pkcs11::InspectPrivateKey({SCEP_SOFTHSM2_MODULE, "scep-dev", kPin, {}}, "scep-ca-typo")
+          .status()));
+}
+
 }  // namespace
 }  // namespace scep::provision
