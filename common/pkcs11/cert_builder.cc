@@ -22,7 +22,6 @@ namespace {
 
 // Tolerates clients whose clocks run a little behind.
 constexpr long kBackdateSeconds = 5 * 60;
-constexpr int kMaxValidityDays = 100 * 366;
 
 absl::StatusOr<crypto::Asn1IntegerPtr> RandomSerial() {
   unsigned char bytes[16];

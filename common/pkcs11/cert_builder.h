@@ -14,6 +14,9 @@
 
 namespace scep::pkcs11 {
 
+// The longest validity IssueCertificate accepts (about a century).
+inline constexpr int kMaxValidityDays = 100 * 366;
+
 // The certificates the provisioner issues for a SCEP service.
 enum class CertificateRole {
   // Self-signed root: basicConstraints critical CA:TRUE, keyUsage critical

@@ -88,8 +88,10 @@ struct ProvisionResult {
 
 // Checks `options` without touching a token: user PIN present (and the SO
 // PIN unless reusing a token), RA key RSA, subjects parse (`ra_subject_der`
-// decodes, when set), validities in range. InvalidArgument naming the
-// problem.
+// decodes, when set), validities 1 to kMaxValidityDays with the RA's not
+// longer than the CA's, labels and token labels well-formed.
+// InvalidArgument naming the problem. Every provisioning step runs it
+// before it touches a token.
 absl::Status ValidateProvisionOptions(const ProvisionOptions& options);
 
 // Step 1, raw PKCS#11: initialises the token in a free slot (SO PIN, label),

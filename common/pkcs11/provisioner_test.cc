@@ -259,6 +259,13 @@ TEST_F(ProvisionerTest, InvalidOptionsLeaveNoToken) {
   options_.ca_subject = "XYZ=nope";
   EXPECT_TRUE(absl::IsInvalidArgument(Provision(options_).status()));
   options_.ca_subject = "CN=ok";
+  // What IssueCertificate would refuse only after the token and its keys
+  // were created.
+  options_.ca_validity_days = 99999;
+  absl::Status too_long = Provision(options_).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(too_long)) << too_long;
+  EXPECT_NE(too_long.message().find("CA validity"), std::string::npos) << too_long;
+  options_.ca_validity_days = 3650;
   options_.so_pin.clear();
   EXPECT_TRUE(absl::IsInvalidArgument(Provision(options_).status()));
   absl::StatusOr<bool> exists =

@@ -23,6 +23,7 @@
 #include "common/crypto/ssl_error.h"
 #include "common/pkcs11/ckr.h"
 #include "common/crypto/distinguished_name.h"
+#include "common/pkcs11/cert_builder.h"
 #include "common/pkcs11/key_generator.h"
 #include "common/pkcs11/module.h"
 #include "common/pkcs11/session.h"
@@ -151,8 +152,12 @@ absl::Status ValidateProvisionOptions(const ProvisionOptions& options) {
           absl::StrCat(what, ": ", name.status().message()));
     }
   }
-  if (options.ca_validity_days < 1 || options.ra_validity_days < 1) {
-    return absl::InvalidArgumentError("validity must be at least one day");
+  for (const auto& [what, days] : {std::pair{"CA validity", options.ca_validity_days},
+                                    std::pair{"RA validity", options.ra_validity_days}}) {
+    if (days < 1 || days > kMaxValidityDays) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, " must be 1 to ", kMaxValidityDays, " days, got ", days));
+    }
   }
   if (!options.ra_token_label.empty()) {
     if (!options.ra_key_file.empty()) {

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/base/status_macros.h"
+#include "common/pkcs11/cert_builder.h"
 
 namespace scep::provision {
 namespace {
@@ -12,10 +13,10 @@ constexpr char kDefaultModule[] = "/usr/lib/softhsm/libsofthsm2.so";
 
 absl::StatusOr<int> ParseDays(absl::string_view flag, absl::string_view value) {
   int days = 0;
-  if (!absl::SimpleAtoi(value, &days) || days < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " needs a positive number of days, got '", value,
-                     "'"));
+  if (!absl::SimpleAtoi(value, &days) || days < 1 || days > pkcs11::kMaxValidityDays) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, " needs a number of days from 1 to ",
+                                                   pkcs11::kMaxValidityDays, ", got '", value,
+                                                   "'"));
   }
   return days;
 }
@@ -55,8 +56,8 @@ std::string UsageText() {
       "                       $SCEP_RA_HSM_PIN, else the CA token's user PIN\n"
       "  --ca-subject DN      default \"CN=SCEP Dev CA\"\n"
       "  --ra-subject DN      default \"CN=SCEP Dev RA\"\n"
-      "  --ca-days N          CA validity, default 3650\n"
-      "  --ra-days N          RA validity, default 730\n"
+      "  --ca-days N          CA validity, default 3650 (at most 36600)\n"
+      "  --ra-days N          RA validity, default 730 (at most --ca-days)\n"
       "  --out-dir DIR        where to write ca.pem and ra.pem (required)\n"
       "  --pin-file FILE      user PIN from FILE instead of $SCEP_HSM_PIN\n"
       "  --so-pin-file FILE   SO PIN from FILE instead of $SCEP_HSM_SO_PIN\n"

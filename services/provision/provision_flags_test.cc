@@ -146,6 +146,10 @@ TEST(ParseCommandLineTest, RejectsBadInput) {
                                     "--ra-key", "ec:p256"},
            std::vector<std::string>{"--token-label", "t", "--out-dir", "d",
                                     "--ca-days", "0"},
+           std::vector<std::string>{"--token-label", "t", "--out-dir", "d",
+                                    "--ca-days", "99999"},
+           std::vector<std::string>{"--token-label", "t", "--out-dir", "d",
+                                    "--ra-days=36601"},
            std::vector<std::string>{"--token-label", "t", "--bogus", "x"},
            std::vector<std::string>{"--token-label"},
        }) {
