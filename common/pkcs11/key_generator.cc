@@ -55,7 +55,7 @@ absl::StatusOr<std::string> CurveParams(int curve_nid) {
 
 }  // namespace
 
-absl::Status GenerateKeyPair(const Session& session, const KeySpec& spec,
+absl::Status GenerateKeyPair(const Session& session, const KeySpec& spec, KeyUse use,
                              absl::string_view label, absl::string_view id) {
   Template pub;
   Template priv;
@@ -80,13 +80,14 @@ absl::Status GenerateKeyPair(const Session& session, const KeySpec& spec,
   CK_MECHANISM mechanism = {CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
   if (spec.is_rsa()) {
     static constexpr char kExponent65537[] = {0x01, 0x00, 0x01};
+    const bool decrypts = use == KeyUse::kSignAndDecrypt;
     pub.AddUlong(CKA_KEY_TYPE, CKK_RSA);
-    pub.AddBool(CKA_ENCRYPT, true);
+    pub.AddBool(CKA_ENCRYPT, decrypts);
     pub.AddUlong(CKA_MODULUS_BITS, static_cast<CK_ULONG>(spec.rsa_bits));
     pub.Add(CKA_PUBLIC_EXPONENT,
             std::string(kExponent65537, sizeof(kExponent65537)));
     priv.AddUlong(CKA_KEY_TYPE, CKK_RSA);
-    priv.AddBool(CKA_DECRYPT, true);
+    priv.AddBool(CKA_DECRYPT, decrypts);
   } else {
     mechanism.mechanism = CKM_EC_KEY_PAIR_GEN;
     ASSIGN_OR_RETURN(std::string params, CurveParams(spec.curve_nid));

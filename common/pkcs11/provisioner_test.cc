@@ -60,6 +60,26 @@ class ProvisionerTest : public ::testing::Test {
     return {options_.module_path, options_.token_label, options_.user_pin, {}};
   }
 
+  // CKA_DECRYPT of the private key `label`, or of its public half's
+  // CKA_ENCRYPT when `public_half`, read with raw Cryptoki.
+  bool Allows(const std::string& label, bool public_half) {
+    absl::StatusOr<std::unique_ptr<Module>> module = Module::Load(options_.module_path);
+    EXPECT_TRUE(module.ok() && (*module)->Initialize().ok());
+    if (!module.ok()) return true;
+    absl::StatusOr<std::optional<CK_SLOT_ID>> slot = (*module)->FindToken(options_.token_label);
+    EXPECT_TRUE(slot.ok() && slot->has_value());
+    absl::StatusOr<Session> session = Session::Open(**module, **slot, /*read_write=*/false);
+    EXPECT_TRUE(session.ok() &&
+                session->Login(CKU_USER, options_.user_pin, options_.token_label).ok());
+    absl::StatusOr<std::optional<CK_OBJECT_HANDLE>> key =
+        session->FindObject(public_half ? CKO_PUBLIC_KEY : CKO_PRIVATE_KEY, label);
+    EXPECT_TRUE(key.ok() && key->has_value()) << label;
+    absl::StatusOr<bool> allowed =
+        session->GetBool(**key, public_half ? CKA_ENCRYPT : CKA_DECRYPT);
+    EXPECT_TRUE(allowed.ok()) << allowed.status();
+    return allowed.value_or(true);
+  }
+
   std::unique_ptr<SoftHsmSandbox> sandbox_;
   ProvisionOptions options_;
 };
@@ -148,6 +168,11 @@ TEST_P(ProvisionKeyTypeTest, IssuesValidCaAndRaCertificates) {
   }
   EXPECT_EQ(InspectPrivateKey(Config(), kCaKeyLabel)->spec, *spec);
   EXPECT_EQ(InspectPrivateKey(Config(), kRaKeyLabel)->type, "RSA-2048");
+  // The CA key only signs; the RA key opens request envelopes too.
+  EXPECT_FALSE(Allows(kCaKeyLabel, /*public_half=*/false)) << GetParam();
+  EXPECT_FALSE(Allows(kCaKeyLabel, /*public_half=*/true)) << GetParam();
+  EXPECT_TRUE(Allows(kRaKeyLabel, /*public_half=*/false));
+  EXPECT_TRUE(Allows(kRaKeyLabel, /*public_half=*/true));
 }
 
 INSTANTIATE_TEST_SUITE_P(CaKeys, ProvisionKeyTypeTest,

@@ -87,7 +87,7 @@ absl::StatusOr<CK_SLOT_ID> CreateToken(const Module& module,
 // An existing key is used only when it is the only private key with its
 // label and never left the token (CheckKeyProtected).
 absl::StatusOr<bool> EnsureKeyPair(const Session& session, absl::string_view token_label,
-                                   const KeySpec& spec, absl::string_view label) {
+                                   const KeySpec& spec, KeyUse use, absl::string_view label) {
   absl::StatusOr<KeyAttributes> existing =
       ReadPrivateKeyAttributes(session, label);
   if (existing.ok()) {
@@ -104,7 +104,7 @@ absl::StatusOr<bool> EnsureKeyPair(const Session& session, absl::string_view tok
         "token '", token_label, "': ", existing.status().message()));
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
-  RETURN_IF_ERROR(GenerateKeyPair(session, spec, label, KeyIdForLabel(label)));
+  RETURN_IF_ERROR(GenerateKeyPair(session, spec, use, label, KeyIdForLabel(label)));
   return true;
 }
 
@@ -209,7 +209,8 @@ absl::Status EnsureKeyInRaToken(const Module& module, const ProvisionOptions& op
                    Session::Open(*ra_module, *ra_slot, /*read_write=*/true));
   RETURN_IF_ERROR(ra_session.Login(CKU_USER, ra.user_pin, ra.token_label));
   ASSIGN_OR_RETURN(setup.ra_key_generated,
-                   EnsureKeyPair(ra_session, ra.token_label, options.ra_key, options.ra_key_label));
+                   EnsureKeyPair(ra_session, ra.token_label, options.ra_key,
+                                 KeyUse::kSignAndDecrypt, options.ra_key_label));
   return absl::OkStatus();
 }
 
@@ -236,10 +237,12 @@ absl::StatusOr<TokenSetup> PrepareToken(const ProvisionOptions& options) {
   RETURN_IF_ERROR(
       session.Login(CKU_USER, options.user_pin, options.token_label));
   ASSIGN_OR_RETURN(setup.ca_key_generated,
-                   EnsureKeyPair(session, options.token_label, options.ca_key, options.ca_key_label));
+                   EnsureKeyPair(session, options.token_label, options.ca_key, KeyUse::kSign,
+                                 options.ca_key_label));
   if (options.ra_key_file.empty() && options.ra_token_label.empty()) {
     ASSIGN_OR_RETURN(setup.ra_key_generated,
-                     EnsureKeyPair(session, options.token_label, options.ra_key, options.ra_key_label));
+                     EnsureKeyPair(session, options.token_label, options.ra_key,
+                                   KeyUse::kSignAndDecrypt, options.ra_key_label));
   }
   if (!options.ra_token_label.empty()) {
     RETURN_IF_ERROR(EnsureKeyInRaToken(*module, options, /*may_create=*/true, setup));
@@ -263,7 +266,8 @@ absl::StatusOr<bool> EnsureRaKey(const ProvisionOptions& options) {
   }
   ASSIGN_OR_RETURN(Session session, Session::Open(*module, *slot, /*read_write=*/true));
   RETURN_IF_ERROR(session.Login(CKU_USER, options.user_pin, options.token_label));
-  return EnsureKeyPair(session, options.token_label, options.ra_key, options.ra_key_label);
+  return EnsureKeyPair(session, options.token_label, options.ra_key, KeyUse::kSignAndDecrypt,
+                       options.ra_key_label);
 }
 
 absl::StatusOr<bool> EnsureRaKeyFile(const ProvisionOptions& options) {
