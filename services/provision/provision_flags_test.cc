@@ -161,6 +161,14 @@ TEST(ParseCommandLineTest, RejectsBadInput) {
   EXPECT_TRUE(help->help);
 }
 
+// --help names the signer metric that tells when the previous RA is no
+// longer used, as the signer registers it (README "Metrics").
+TEST(UsageTextTest, NamesTheMetricTheSignerHas) {
+  const std::string usage = UsageText();
+  EXPECT_NE(usage.find("scep_signer_previous_ra_decryptions_total"), std::string::npos);
+  EXPECT_EQ(usage.find("scep_signer_key_operations"), std::string::npos);
+}
+
 TEST(ReadSecretTest, PrefersFileAndStripsNewline) {
   const std::string path =
       ::testing::TempDir() + "/provision_flags_test_pin";
