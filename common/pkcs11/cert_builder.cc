@@ -102,6 +102,22 @@ absl::StatusOr<crypto::X509Ptr> IssueCertificate(
       X509_set_pubkey(cert.get(), request.subject_key) != 1) {
     return crypto::SslInternal("filling in certificate fields");
   }
+  if (issuer != nullptr) {
+    // Never outside the issuer's validity: the CA's and the RA's "now"
+    // differ by the seconds in between, and an imported CA may have been
+    // signed minutes ago. Verifiers that nest validity refuse otherwise.
+    const ASN1_TIME* issuer_not_before = X509_get0_notBefore(issuer);
+    const ASN1_TIME* issuer_not_after = X509_get0_notAfter(issuer);
+    if ((ASN1_TIME_compare(X509_get0_notBefore(cert.get()), issuer_not_before) < 0 &&
+         X509_set1_notBefore(cert.get(), issuer_not_before) != 1) ||
+        (ASN1_TIME_compare(X509_get0_notAfter(cert.get()), issuer_not_after) > 0 &&
+         X509_set1_notAfter(cert.get(), issuer_not_after) != 1)) {
+      return crypto::SslInternal("capping the validity at the issuer's");
+    }
+    if (ASN1_TIME_compare(X509_get0_notBefore(cert.get()), X509_get0_notAfter(cert.get())) >= 0) {
+      return absl::InvalidArgumentError("the issuer's validity has no room for the certificate");
+    }
+  }
   RETURN_IF_ERROR(AddExtensions(cert.get(), issuer, request.role));
 
   if (X509_sign(cert.get(), issuer_key, digest) <= 0) {

@@ -42,7 +42,9 @@ struct CertificateRequest {
 // 127-bit serial, SubjectKeyIdentifier and AuthorityKeyIdentifier, signed by
 // `issuer_key` with `digest`. `issuer` null means self-signed: issuer name
 // and key identifier are the subject's, and `issuer_key` must be the private
-// half of `request.subject_key`. The signature is verified before returning.
+// half of `request.subject_key`. With an issuer the validity never leaves
+// the issuer's: notAfter at most the issuer's notAfter, notBefore at least
+// its notBefore. The signature is verified before returning.
 //
 // `issuer_key` may be a token key (Token::WithPrivateKey). Errors:
 // InvalidArgument for a bad subject or validity; Internal when OpenSSL or

@@ -617,6 +617,38 @@ TEST_F(ProvisionerTest, TwoPrivateKeysUnderOneLabelAreRefused) {
   }).ok());
 }
 
+// The RA certificate never outlives its CA, nor starts before it, whatever
+// the seconds between the two computations or when an imported CA was
+// signed.
+TEST(IssueCertificateTest, StaysWithinTheIssuersValidity) {
+  crypto::EvpPkeyPtr ca_key(EVP_RSA_gen(2048));
+  crypto::EvpPkeyPtr ra_key(EVP_RSA_gen(2048));
+  ASSERT_NE(ca_key, nullptr);
+  ASSERT_NE(ra_key, nullptr);
+  absl::StatusOr<crypto::X509Ptr> ca = IssueCertificate(
+      {CertificateRole::kCa, "CN=Short CA", 2, ca_key.get()}, nullptr, ca_key.get(),
+      EVP_sha256());
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  // Valid from now only, as a CA an openssl root signed a moment ago.
+  ASSERT_NE(X509_gmtime_adj(X509_getm_notBefore(ca->get()), 0), nullptr);
+  ASSERT_GT(X509_sign(ca->get(), ca_key.get(), EVP_sha256()), 0);
+
+  absl::StatusOr<crypto::X509Ptr> ra = IssueCertificate(
+      {CertificateRole::kRa, "CN=RA", 30, ra_key.get()}, ca->get(), ca_key.get(), EVP_sha256());
+  ASSERT_TRUE(ra.ok()) << ra.status();
+  EXPECT_EQ(ASN1_TIME_compare(X509_get0_notAfter(ra->get()), X509_get0_notAfter(ca->get())), 0);
+  EXPECT_EQ(ASN1_TIME_compare(X509_get0_notBefore(ra->get()), X509_get0_notBefore(ca->get())),
+            0);
+  EXPECT_EQ(X509_verify(ra->get(), ca_key.get()), 1);
+
+  // Within the CA's validity both stay as asked.
+  absl::StatusOr<crypto::X509Ptr> inner = IssueCertificate(
+      {CertificateRole::kRa, "CN=RA", 1, ra_key.get()}, ca->get(), ca_key.get(), EVP_sha256());
+  ASSERT_TRUE(inner.ok()) << inner.status();
+  EXPECT_LT(ASN1_TIME_compare(X509_get0_notAfter(inner->get()), X509_get0_notAfter(ca->get())),
+            0);
+}
+
 TEST(KeySpecTest, ParsesSupportedTypes) {
   EXPECT_EQ(KeySpec::Parse("rsa:2048")->Name(), "RSA-2048");
   EXPECT_EQ(KeySpec::Parse("RSA:4096")->Name(), "RSA-4096");
