@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -105,6 +106,25 @@ absl::Status Libp11Connection::IndexKeys(absl::string_view token_label,
         absl::StatusCode::kUnavailable,
         absl::StrCat("cannot list the keys of token '", token_label, "'"));
   }
+  // libp11 0.4.12 crashes in PKCS11_get_public_key on a private key whose
+  // public half is missing (or has another CKA_ID): ask only for those
+  // that have one.
+  PKCS11_KEY* public_keys = nullptr;
+  unsigned int public_count = 0;
+  if (PKCS11_enumerate_public_keys(token.slot->token, &public_keys, &public_count) != 0) {
+    public_count = 0;  // then no public half is read: reported on use
+    ERR_clear_error();
+  }
+  auto has_public_half = [&](const PKCS11_KEY& private_key) {
+    for (unsigned int j = 0; j < public_count; ++j) {
+      const PKCS11_KEY& other = public_keys[j];
+      if (other.id_len == private_key.id_len &&
+          (other.id_len == 0 || std::memcmp(other.id, private_key.id, other.id_len) == 0)) {
+        return true;
+      }
+    }
+    return false;
+  };
   for (unsigned int i = 0; i < key_count; ++i) {
     PKCS11_KEY* key = &keys[i];
     if (!key->isPrivate || key->label == nullptr) continue;
@@ -120,7 +140,8 @@ absl::Status Libp11Connection::IndexKeys(absl::string_view token_label,
                                       "' of token '", token_label, "'"));
     }
     Key entry{std::move(private_key), ""};
-    crypto::EvpPkeyPtr public_key(PKCS11_get_public_key(key));
+    crypto::EvpPkeyPtr public_key(has_public_half(*key) ? PKCS11_get_public_key(key)
+                                                        : nullptr);
     if (public_key != nullptr) {
       absl::StatusOr<std::string> der =
           crypto::ToDer<EVP_PKEY>(public_key.get(), i2d_PUBKEY);

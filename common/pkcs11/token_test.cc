@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 
 #include <atomic>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/pkcs11/module.h"
 #include "common/pkcs11/provisioner.h"
+#include "common/pkcs11/session.h"
 #include "common/pkcs11/softhsm_sandbox.h"
 #include "gtest/gtest.h"
 
@@ -227,6 +229,35 @@ TEST_F(TokenTest, PrivateKeysAreSensitiveAndNeverExtractable) {
   EXPECT_EQ(token_->PrivateKeyAttributes(kCaKeyLabel)->type, "EC-P256");
   EXPECT_EQ(token_->PrivateKeyAttributes(kRaKeyLabel)->type, "RSA-2048");
   EXPECT_TRUE(absl::IsNotFound(token_->PrivateKeyAttributes("absent").status()));
+}
+
+// A private key whose public half is gone (deleted by a vendor tool, an
+// interrupted relabel): libp11 0.4.12 crashed the process in
+// PKCS11_get_public_key when the keys were indexed. Now the token opens,
+// the key still signs, and only its public key is missing.
+TEST_F(TokenTest, PrivateKeyWithoutItsPublicHalfDoesNotCrashTheOpen) {
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Rsa(2048)));
+  token_.reset();
+  {
+    absl::StatusOr<std::unique_ptr<Module>> module = Module::Load(options_.module_path);
+    ASSERT_TRUE(module.ok() && (*module)->Initialize().ok());
+    absl::StatusOr<std::optional<CK_SLOT_ID>> slot = (*module)->FindToken(options_.token_label);
+    ASSERT_TRUE(slot.ok() && slot->has_value());
+    absl::StatusOr<Session> session = Session::Open(**module, **slot, /*read_write=*/true);
+    ASSERT_TRUE(session.ok());
+    ASSERT_TRUE(session->Login(CKU_USER, options_.user_pin, options_.token_label).ok());
+    absl::StatusOr<std::optional<CK_OBJECT_HANDLE>> pub =
+        session->FindObject(CKO_PUBLIC_KEY, kCaKeyLabel);
+    ASSERT_TRUE(pub.ok() && pub->has_value());
+    ASSERT_EQ(session->functions()->C_DestroyObject(session->handle(), **pub),
+              static_cast<CK_RV>(CKR_OK));
+  }
+  absl::StatusOr<std::unique_ptr<Token>> token = Token::Open(Config());
+  ASSERT_TRUE(token.ok()) << token.status();
+  token_ = *std::move(token);
+  ExpectSignVerifies(*token_, kRaKeyLabel);
+  EXPECT_TRUE(token_->PrivateKeyAttributes(kCaKeyLabel).ok());
+  EXPECT_FALSE(token_->PublicKey(kCaKeyLabel).ok());
 }
 
 TEST_F(TokenTest, WrongPinIsPermissionDeniedAndNeverEchoed) {
