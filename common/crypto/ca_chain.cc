@@ -20,18 +20,18 @@ std::string Subject(const X509* cert) {
   return buf;
 }
 
-bool HasKeyUsage(X509* cert, uint32_t bits) {
+bool HasKeyUsage(X509* cert, uint32_t bits, bool strict) {
   // A CA certificate must carry keyUsage (RFC 5280 4.2.1.3): without it,
   // "every use" is what lax verifiers read, not strict ones.
-  return (X509_get_extension_flags(cert) & EXFLAG_KUSAGE) != 0 &&
-         (X509_get_key_usage(cert) & bits) == bits;
+  if ((X509_get_extension_flags(cert) & EXFLAG_KUSAGE) == 0) return !strict;
+  return (X509_get_key_usage(cert) & bits) == bits;
 }
 
 // Verifies `leaf` with `intermediates` untrusted and `root` the only trust
 // anchor, strictly. On success the length of the path built; otherwise
 // FailedPrecondition "<what> does not verify under its chain: ...".
 absl::StatusOr<int> VerifyPath(X509* leaf, const std::vector<X509*>& intermediates, X509* root,
-                               absl::string_view what, int purpose) {
+                               absl::string_view what, int purpose, bool strict = true) {
   X509StorePtr store(X509_STORE_new());
   struct FreeStack {
     void operator()(STACK_OF(X509)* stack) const { sk_X509_free(stack); }  // not the certs
@@ -49,7 +49,7 @@ absl::StatusOr<int> VerifyPath(X509* leaf, const std::vector<X509*>& intermediat
       (purpose != 0 && X509_STORE_CTX_set_purpose(ctx.get(), purpose) != 1)) {
     return SslInternal("X509_STORE_CTX");
   }
-  X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_X509_STRICT);
+  if (strict) X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_X509_STRICT);
   if (X509_verify_cert(ctx.get()) != 1) {
     const int error = X509_STORE_CTX_get_error(ctx.get());
     X509* at = X509_STORE_CTX_get_current_cert(ctx.get());
@@ -73,15 +73,15 @@ absl::Status CheckRoot(const std::vector<X509Ptr>& chain) {
 
 }  // namespace
 
-absl::Status VerifyCaChain(X509* ca, const std::vector<X509Ptr>& chain) {
+absl::Status VerifyCaChain(X509* ca, const std::vector<X509Ptr>& chain, bool strict) {
   RETURN_IF_ERROR(CheckRoot(chain));
   // 1 only for basicConstraints CA:TRUE; 4 (keyCertSign without
   // basicConstraints) and the like are CAs to lax verifiers only.
-  if (X509_check_ca(ca) != 1) {
+  if (strict ? X509_check_ca(ca) != 1 : X509_check_ca(ca) < 1) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the CA certificate (", Subject(ca), ") has no basicConstraints CA:TRUE"));
   }
-  if (!HasKeyUsage(ca, KU_KEY_CERT_SIGN | KU_CRL_SIGN)) {
+  if (!HasKeyUsage(ca, KU_KEY_CERT_SIGN | KU_CRL_SIGN, strict)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the CA certificate (", Subject(ca),
         ") is not a CA certificate with keyCertSign and cRLSign in its keyUsage"));
@@ -89,7 +89,7 @@ absl::Status VerifyCaChain(X509* ca, const std::vector<X509Ptr>& chain) {
   std::vector<X509*> intermediates;
   for (size_t i = 0; i + 1 < chain.size(); ++i) intermediates.push_back(chain[i].get());
   ASSIGN_OR_RETURN(int length, VerifyPath(ca, intermediates, chain.back().get(),
-                                          "the CA certificate", 0));
+                                          "the CA certificate", 0, strict));
   // Every certificate of the chain must be used: a stray one is a mistake.
   if (length != static_cast<int>(chain.size()) + 1) {
     return absl::FailedPreconditionError(

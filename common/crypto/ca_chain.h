@@ -21,9 +21,12 @@ namespace scep::crypto {
 // basicConstraints CA:TRUE (X509_check_ca 1, not a mere keyUsage) and a
 // keyUsage with keyCertSign and cRLSign (it signs CRLs). FailedPrecondition
 // naming what fails (OpenSSL's verification error, the subject concerned).
-// The signer checks its chain with it at start, scep-provision --import-ca
-// before it writes anything.
-absl::Status VerifyCaChain(X509* ca, const std::vector<X509Ptr>& chain);
+// scep-provision --import-ca checks with it before it writes anything.
+// `strict` false: as the signer checks the chain it was given at start
+// (since before these checks were strict, so that an upgrade does not stop
+// a signer over a chain it served with): basicConstraints or keyCertSign,
+// keyUsage absent allowed, verification without X509_V_FLAG_X509_STRICT.
+absl::Status VerifyCaChain(X509* ca, const std::vector<X509Ptr>& chain, bool strict = true);
 
 // Whether `cert`, issued by `ca`, verifies under `ca` and `chain` as
 // VerifyCaChain verifies `ca` (strictly, the root the only trust anchor,

@@ -242,6 +242,12 @@ TEST_F(SubordinateCaTest, ImportRefusesWhatStrictVerifiersRefuse) {
       EXPECT_FALSE(std::filesystem::exists(dir_ + file)) << c.what << ": " << file;
     }
   }
+  // The signer, checking at start the chain it served with before these
+  // checks, still accepts a CA strict verifiers refuse (an upgrade must
+  // not stop it); scep-provision refuses it above.
+  crypto::X509Ptr lax = issue("CA:TRUE,pathlen:0");
+  EXPECT_TRUE(crypto::VerifyCaChain(lax.get(), Chain(), /*strict=*/false).ok());
+  EXPECT_FALSE(crypto::VerifyCaChain(lax.get(), Chain()).ok());
   // The same CA without those flaws is imported.
   crypto::X509Ptr good = issue("critical,CA:TRUE,pathlen:0");
   absl::StatusOr<crypto::X509Ptr> ra = ImportCaCertificate(import, good.get(), Chain(), dir_);

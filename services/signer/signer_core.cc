@@ -55,7 +55,10 @@ absl::StatusOr<std::unique_ptr<SignerCore>> SignerCore::New(
     RETURN_IF_ERROR(core->PrepareNextCa());
   }
   if (!core->options_.ca_chain.empty()) {
-    RETURN_IF_ERROR(crypto::VerifyCaChain(core->ca_cert_.get(), core->options_.ca_chain));
+    // Not strict: a chain this signer served with before stays served
+    // (scep-provision --import-ca checks new ones strictly).
+    RETURN_IF_ERROR(crypto::VerifyCaChain(core->ca_cert_.get(), core->options_.ca_chain,
+                                          /*strict=*/false));
     for (const crypto::X509Ptr& cert : core->options_.ca_chain) {
       ASSIGN_OR_RETURN(std::string der, crypto::ToDer(cert.get(), i2d_X509));
       core->ca_chain_der_.push_back(std::move(der));
