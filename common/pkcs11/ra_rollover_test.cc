@@ -328,13 +328,10 @@ TEST_F(RaRolloverTest, RolloverInterruptedBetweenTheTwoHalvesCompletes) {
   ASSERT_NE(ca, nullptr);
   crypto::X509Ptr old_ra = Read("ra.pem");
   {
-    absl::StatusOr<std::unique_ptr<Module>> module = Module::Load(options_.module_path);
-    ASSERT_TRUE(module.ok() && (*module)->Initialize().ok());
-    absl::StatusOr<std::optional<CK_SLOT_ID>> slot = (*module)->FindToken(options_.token_label);
-    ASSERT_TRUE(slot.ok() && slot->has_value());
-    absl::StatusOr<Session> session = Session::Open(**module, **slot, /*read_write=*/true);
-    ASSERT_TRUE(session.ok());
-    ASSERT_TRUE(session->Login(CKU_USER, options_.user_pin, options_.token_label).ok());
+    absl::StatusOr<UserSession> user =
+        OpenUserSession(options_.module_path, options_.token_label, options_.user_pin);
+    ASSERT_TRUE(user.ok()) << user.status();
+    Session* session = &*user->session;
     absl::StatusOr<std::optional<CK_OBJECT_HANDLE>> pub =
         session->FindObject(CKO_PUBLIC_KEY, kRaKeyLabel);
     ASSERT_TRUE(pub.ok() && pub->has_value());

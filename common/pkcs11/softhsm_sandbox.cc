@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
 
 namespace scep::pkcs11 {
 
@@ -48,6 +49,20 @@ SoftHsmSandbox::~SoftHsmSandbox() {
   }
   std::error_code error;
   std::filesystem::remove_all(dir_, error);
+}
+
+absl::StatusOr<UserSession> OpenUserSession(const std::string& module_path,
+                                            const std::string& token_label,
+                                            const std::string& pin) {
+  UserSession out;
+  ASSIGN_OR_RETURN(out.module, Module::Load(module_path));
+  RETURN_IF_ERROR(out.module->Initialize());
+  ASSIGN_OR_RETURN(std::optional<CK_SLOT_ID> slot, out.module->FindToken(token_label));
+  if (!slot.has_value()) return absl::NotFoundError("no token " + token_label);
+  ASSIGN_OR_RETURN(Session session, Session::Open(*out.module, *slot, /*read_write=*/true));
+  RETURN_IF_ERROR(session.Login(CKU_USER, pin, token_label));
+  out.session.emplace(std::move(session));
+  return out;
 }
 
 }  // namespace scep::pkcs11

@@ -4,9 +4,12 @@
 // Test support: a private SoftHSMv2 token directory.
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/pkcs11/module.h"
+#include "common/pkcs11/session.h"
 
 namespace scep::pkcs11 {
 
@@ -35,6 +38,18 @@ class SoftHsmSandbox {
   const std::string previous_conf_;
   const bool had_conf_;
 };
+
+// A read-write user session on `token_label` of `module_path`, for tests
+// that change a token's objects underneath the code under test (an
+// interrupted relabel, a deleted public key). The module stays loaded as
+// long as the session.
+struct UserSession {
+  std::unique_ptr<Module> module;
+  std::optional<Session> session;
+};
+absl::StatusOr<UserSession> OpenUserSession(const std::string& module_path,
+                                            const std::string& token_label,
+                                            const std::string& pin);
 
 }  // namespace scep::pkcs11
 

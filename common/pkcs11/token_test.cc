@@ -239,17 +239,14 @@ TEST_F(TokenTest, PrivateKeyWithoutItsPublicHalfDoesNotCrashTheOpen) {
   ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Rsa(2048)));
   token_.reset();
   {
-    absl::StatusOr<std::unique_ptr<Module>> module = Module::Load(options_.module_path);
-    ASSERT_TRUE(module.ok() && (*module)->Initialize().ok());
-    absl::StatusOr<std::optional<CK_SLOT_ID>> slot = (*module)->FindToken(options_.token_label);
-    ASSERT_TRUE(slot.ok() && slot->has_value());
-    absl::StatusOr<Session> session = Session::Open(**module, **slot, /*read_write=*/true);
-    ASSERT_TRUE(session.ok());
-    ASSERT_TRUE(session->Login(CKU_USER, options_.user_pin, options_.token_label).ok());
+    absl::StatusOr<UserSession> user =
+        OpenUserSession(options_.module_path, options_.token_label, options_.user_pin);
+    ASSERT_TRUE(user.ok()) << user.status();
+    Session& session = *user->session;
     absl::StatusOr<std::optional<CK_OBJECT_HANDLE>> pub =
-        session->FindObject(CKO_PUBLIC_KEY, kCaKeyLabel);
+        session.FindObject(CKO_PUBLIC_KEY, kCaKeyLabel);
     ASSERT_TRUE(pub.ok() && pub->has_value());
-    ASSERT_EQ(session->functions()->C_DestroyObject(session->handle(), **pub),
+    ASSERT_EQ(session.functions()->C_DestroyObject(session.handle(), **pub),
               static_cast<CK_RV>(CKR_OK));
   }
   absl::StatusOr<std::unique_ptr<Token>> token = Token::Open(Config());
