@@ -16,6 +16,14 @@ import faults
 # > signer deadline (1 s) + 2 x Redis timeout (1 s): the gateway refuses less.
 PENDING_TTL_SECONDS = 6
 
+PENDING_KEYS = """
+local pending = {}
+for _, key in ipairs(redis.call('KEYS', 'scep:*:txn:*')) do
+  if redis.call('HGET', key, 'state') == 'pending' then table.insert(pending, key) end
+end
+return pending
+"""
+
 
 class GatewayDeathTest(faults.FaultTest):
     stack_kwargs = {"gateway_args": [f"--pending_ttl_seconds={PENDING_TTL_SECONDS}"]}
@@ -27,17 +35,27 @@ class GatewayDeathTest(faults.FaultTest):
         return super().start_bench(n, concurrency or self.concurrency,
                                    extra=["--retry_poll_pending", *extra], url=url)
 
-    def transaction_states(self):
-        """{state: count} over every transaction key in Redis."""
-        states, cursor = {}, b"0"
+    def transactions(self):
+        """(key, state) of every transaction key in Redis."""
+        cursor = b"0"
         while True:
             cursor, keys = self.stack.redis("SCAN", cursor, "MATCH", "scep:*:txn:*",
                                             "COUNT", "1000")
             for key in keys:
-                state = (self.stack.redis("HGET", key, "state") or b"?").decode()
-                states[state] = states.get(state, 0) + 1
+                yield key, (self.stack.redis("HGET", key, "state") or b"?").decode()
             if cursor in (b"0", 0, "0"):
-                return states
+                return
+
+    def pending_transactions(self):
+        """The keys of the transactions pending now, read in one step."""
+        return set(self.stack.redis("EVAL", PENDING_KEYS, "0"))
+
+    def transaction_states(self):
+        """{state: count} over every transaction key in Redis."""
+        states = {}
+        for _, state in self.transactions():
+            states[state] = states.get(state, 0) + 1
+        return states
 
     def start_second_gateway(self):
         """Starts pod "gateway-b" beside the stack's gateway, on the same
@@ -47,21 +65,35 @@ class GatewayDeathTest(faults.FaultTest):
         self.assertEqual(self.stack.wait_readyz(200, port=metrics_b)[0], 200)
         return port_b, metrics_b
 
-    def kill_gateway_while_held(self, *held):
-        """kill -9 of the stack's gateway while the processes `held`
-        ("signer", "redis") are stopped for 0.3 s, below the gateway's 1 s
-        deadlines, so the requests in flight are caught waiting on them;
-        returns the monotonic time of the kill."""
-        procs = [self.stack.procs[name] for name in held]
-        for proc in procs:
-            proc.send_signal(signal.SIGSTOP)
-        try:
+    def kill_gateway_holding_a_claim(self, attempts=10):
+        """kill -9 of the stack's gateway at a moment it holds a claim, so
+        that some device's retry must get past that claim on the surviving
+        or restarted gateway; returns the monotonic time of the kill.
+
+        Redis is held for 0.3 s (below the gateway's 1 s timeout), so the
+        requests that get past decryption meanwhile queue their claims in
+        Redis's input. Then the gateway is stopped (SIGSTOP) and Redis
+        resumes and applies them. The gateway is killed only when a
+        transaction stays pending while it is stopped (another gateway's
+        claims end within milliseconds, the stopped one's stay); otherwise
+        it is resumed and caught again. (Killing at a moment chosen by time
+        alone caught no claimed request in about one run in ten.)"""
+        gateway, redis = self.stack.procs["gateway"], self.stack.procs["redis"]
+        for _ in range(attempts):
+            redis.send_signal(signal.SIGSTOP)
             time.sleep(0.3)
-            self.stack.kill9("gateway")
-            return time.monotonic()
-        finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGCONT)
+            gateway.send_signal(signal.SIGSTOP)
+            redis.send_signal(signal.SIGCONT)
+            time.sleep(0.1)
+            first = self.pending_transactions()
+            time.sleep(0.3)
+            held = first & self.pending_transactions()
+            if held:
+                self.stack.kill9("gateway")
+                return time.monotonic()
+            gateway.send_signal(signal.SIGCONT)
+            time.sleep(0.05)
+        self.fail(f"the gateway held no claim in {attempts} tries")
 
     def wait_for_signatures(self, bench, signed_before):
         """wait_for_load counted by the signer: it outlives the gateways."""

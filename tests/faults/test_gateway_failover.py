@@ -4,10 +4,9 @@ as a Kubernetes Service), sharing the signer and Redis; one is killed
 are reset, their retries reach the other pod, which must finish the dead
 pod's transactions from what is in Redis alone (the gateways keep no state
 of their own): claims it held end after --pending_ttl_seconds and the
-devices' polls take them over. The kill is timed while the signer and Redis
-are held for 0.3 s, so the dead pod's requests are inside signer or Redis
-calls, some after claiming their transaction (or with the claim in Redis's
-input, applied once it continues). See gateway_death.py for what must hold."""
+devices' polls take them over. The kill comes at a moment the pod holds
+claims (gateway_death.kill_gateway_holding_a_claim). See gateway_death.py
+for what must hold."""
 
 import unittest
 
@@ -29,12 +28,9 @@ class GatewayPodLostBehindABalancer(gateway_death.GatewayDeathTest):
             # Both pods were serving the load.
             self.assertGreater(balancer.connections[stack.http_port], 0)
             self.assertGreater(balancer.connections[port_b], 0)
-            # Kill it while its requests wait on the signer and on Redis, so
-            # some die holding a claim their transaction's retry must then
-            # get past on the other pod. (Holding the signer alone caught
-            # every request before its claim in about one run in five: all
-            # in DecryptEnvelope.)
-            t_kill = self.kill_gateway_while_held("signer", "redis")
+            # Kill it holding claims their transactions' retries must then
+            # get past on the other pod.
+            t_kill = self.kill_gateway_holding_a_claim()
             figures = self.check_outcome("gateway_failover", bench, signer_before,
                                          certs_before, t_kill, metrics_b)
         finally:

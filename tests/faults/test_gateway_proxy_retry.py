@@ -1,9 +1,9 @@
 """Fault: two gateway pods behind a retrying HTTP proxy
 (retrying_proxy.RetryingProxy, as ingress-nginx with `proxy-next-upstream:
 error timeout non_idempotent`, the chart's production example); one pod is
-killed (kill -9) mid-request under load and stays dead, while Redis is
-held for 0.3 s, so that its requests die right after their senderNonce and
-transaction claim were recorded. The proxy sends each request cut off with
+killed (kill -9) mid-request under load and stays dead, at a moment some
+of its requests have recorded their senderNonce and claimed their
+transaction. The proxy sends each request cut off with
 it, byte for byte, to the other pod. No device may see an error: the
 survivor answers those identical messages as the first copy would have
 been answered (a retransmission, never "replay"), PENDING while the dead
@@ -38,12 +38,10 @@ class GatewayPodLostBehindARetryingProxy(gateway_death.GatewayDeathTest):
                 time.sleep(0.02)
             self.assertGreater(proxy.requests[stack.http_port], 0)
             self.assertGreater(proxy.requests[port_b], 0)
-            # Killed while Redis is held: the requests it has past
-            # decryption sit in their nonce-and-claim script, which Redis
-            # runs once it resumes, for a process that is gone. Their
-            # transactions stay claimed, and the identical copies the proxy
+            # Killed holding claims: their transactions stay claimed by a
+            # process that is gone, and the identical copies the proxy
             # resends must get past that.
-            t_kill = self.kill_gateway_while_held("redis")
+            t_kill = self.kill_gateway_holding_a_claim()
             figures = self.check_outcome("gateway_proxy_retry", bench, signer_before,
                                          certs_before, t_kill, metrics_b,
                                          devices_see_resets=False)

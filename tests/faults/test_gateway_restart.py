@@ -18,10 +18,9 @@ class GatewayKilledAndRestarted(gateway_death.GatewayDeathTest):
         bench = self.start_bench()
         self.wait_for_signatures(bench, signer_before)
         old_pid = stack.procs["gateway"].pid
-        # Caught with the signer and Redis held for 0.3 s, so some request in
-        # flight has surely claimed its transaction (a bare kill missed every
-        # claim in about one CI run of ten: the PENDING check then failed).
-        t_kill = self.kill_gateway_while_held("signer", "redis")
+        # Caught holding claims (a bare kill missed every claim in about one
+        # CI run of ten: the PENDING check then failed).
+        t_kill = self.kill_gateway_holding_a_claim()
         time.sleep(1.0)  # devices meet a closed port meanwhile
         stack.start_gateway()
         stack.wait_ready()
