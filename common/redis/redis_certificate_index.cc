@@ -60,10 +60,17 @@ using certificate_index_internal::Word;
 // re-index, restore) while its revocation was restored meanwhile must not
 // read as valid. Such an entry without the certificate's notAfter (one
 // restored from a CRL) is answered 'listed:<entry>' so the caller can add
-// it. KEYS[3..]: listing indexes (scep:certs and scep:certs:{profile}),
-// scored by first-recorded time (ARGV[4], ms); members at their head whose
-// certificate expired are dropped, and each index lives as long as its
-// longest-lived certificate.
+// it. KEYS[3..]: pairs of a listing index (scep:certs,
+// scep:certs:{profile}), scored by first-recorded time (ARGV[4], ms), and
+// its expiry index (scep:certs-expiry[:{profile}]), scored by when the
+// certificate's record expires (Redis's clock). Members whose record
+// expired (a second ago: a key lives through the millisecond it expires
+// in) are dropped from the listing, up to 64 per Put by the expiry
+// index (the listing's head alone was not enough: one long-lived
+// certificate there kept every shorter-lived one after it, from every
+// profile, for years) and at the listing's head (members recorded before
+// the expiry index existed). Each index lives as long as its longest-lived
+// certificate.
 constexpr char kPutScript[] = R"lua(
 if redis.call('HGET', KEYS[1], 'revoked') == '1' then return 'revoked' end
 local listed = redis.call('HGET', KEYS[2], ARGV[5])
@@ -78,14 +85,22 @@ else
              'ca', ARGV[6])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-for i = 3, #KEYS do
-  for _, m in ipairs(redis.call('ZRANGE', KEYS[i], 0, 15)) do
-    if redis.call('EXISTS', 'scep:cert:' .. m) == 1 then break end
-    redis.call('ZREM', KEYS[i], m)
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+for i = 3, #KEYS, 2 do
+  local listing, expiry = KEYS[i], KEYS[i + 1]
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', expiry, '-inf', now - 1000, 'LIMIT', 0, 64)) do
+    if redis.call('EXISTS', 'scep:cert:' .. m) == 0 then redis.call('ZREM', listing, m) end
+    redis.call('ZREM', expiry, m)
   end
-  redis.call('ZADD', KEYS[i], 'NX', ARGV[4], ARGV[5])
-  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[3]) then
-    redis.call('PEXPIRE', KEYS[i], ARGV[3])
+  for _, m in ipairs(redis.call('ZRANGE', listing, 0, 15)) do
+    if redis.call('EXISTS', 'scep:cert:' .. m) == 1 then break end
+    redis.call('ZREM', listing, m)
+  end
+  redis.call('ZADD', listing, 'NX', ARGV[4], ARGV[5])
+  redis.call('ZADD', expiry, string.format('%.0f', now + ARGV[3]), ARGV[5])
+  for _, key in ipairs({listing, expiry}) do
+    if redis.call('PTTL', key) < tonumber(ARGV[3]) then redis.call('PEXPIRE', key, ARGV[3]) end
   end
 end
 return answer)lua";
@@ -99,9 +114,14 @@ return 1)lua";
 
 constexpr char kCertPrefix[] = "scep:cert:";
 constexpr char kAllCertsKey[] = "scep:certs";
+constexpr char kAllExpiryKey[] = "scep:certs-expiry";
 
 std::string ProfileCertsKey(absl::string_view profile) {
   return absl::StrCat(kAllCertsKey, ":", profile);
+}
+
+std::string ProfileExpiryKey(absl::string_view profile) {
+  return absl::StrCat(kAllExpiryKey, ":", profile);
 }
 
 // KEYS: cert, revoked set, generation. ARGV: serial, reason, unix time,
@@ -186,8 +206,9 @@ absl::Status RedisCertificateIndex::Put(absl::string_view serial_hex,
   const std::string now = absl::StrCat(absl::ToUnixMillis(absl::Now()));
   const bool per_profile = ValidateProfile(record.profile).ok();
   const std::string profile_key = ProfileCertsKey(record.profile);
-  std::vector<absl::string_view> keys = {key, kRevokedKey, kAllCertsKey};
-  if (per_profile) keys.push_back(profile_key);
+  const std::string profile_expiry_key = ProfileExpiryKey(record.profile);
+  std::vector<absl::string_view> keys = {key, kRevokedKey, kAllCertsKey, kAllExpiryKey};
+  if (per_profile) keys.insert(keys.end(), {profile_key, profile_expiry_key});
   ASSIGN_OR_RETURN(
       RedisReplyPtr reply,
       EvalScriptOrJournal(*pool_, journal_, "PutCertificate", put_, keys,

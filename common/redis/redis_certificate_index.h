@@ -24,6 +24,9 @@ namespace scep::redis {
 //   scep:certs, scep:certs:{profile}
 //                        listing indexes: sorted sets of serials scored by
 //                        the time first recorded (ms)
+//   scep:certs-expiry, scep:certs-expiry:{profile}
+//                        the same serials scored by when their record
+//                        expires (ms), to drop them from the listings
 // Like the enrollment store, New() connects lazily and succeeds while Redis
 // is down.
 class RedisCertificateIndex final : public CertificateIndex {

@@ -11,41 +11,60 @@ namespace {
 
 // KEYS[1]: index. ARGV: cursor score ('' = start), cursor member, key
 // prefix, filter field ('' = none), filter value, page size, scan limit.
-// Starts after the cursor member by rank; when that member is gone, after
-// every member scored up to the cursor score. Replies {more, last score,
-// last member, {{member, {field, value, ...}}, ...}}.
+// Starts after the cursor member by rank; when that member is gone (its
+// record expired and a Put or a page dropped it), after where it stood:
+// past every member scored below the cursor score, and past those scored
+// equal that sort before it (byte order, as the sorted set orders them).
+// Replies {more, last score, last member, {{member, {field, value, ...}},
+// ...}}.
 constexpr char kPageScript[] = R"lua(
-local start = 0
+local function byte_le(a, b)
+  for k = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, k), string.byte(b, k)
+    if x ~= y then return x < y end
+  end
+  return #a <= #b
+end
+local start, skip_score = 0, nil
 if ARGV[1] ~= '' then
   local rank = redis.call('ZRANK', KEYS[1], ARGV[2])
   if rank then start = rank + 1
-  else start = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[1]) end
+  else
+    start = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[1])
+    skip_score = tonumber(ARGV[1])
+  end
 end
 local size, limit = tonumber(ARGV[6]), tonumber(ARGV[7])
 local out, gone = {}, {}
 local scanned, more = 0, false
 local last_score, last_member = '', ''
+local function visit(member, score)
+  scanned = scanned + 1
+  last_score, last_member = score, member
+  local h = redis.call('HGETALL', ARGV[3] .. member)
+  if #h == 0 then
+    gone[#gone + 1] = member
+    return
+  end
+  local keep = ARGV[4] == ''
+  if not keep then
+    for j = 1, #h, 2 do
+      if h[j] == ARGV[4] then keep = h[j + 1] == ARGV[5] end
+    end
+  end
+  if keep then out[#out + 1] = {member, h} end
+end
 while not more do
   local batch = redis.call('ZRANGE', KEYS[1], start, start + 127, 'WITHSCORES')
   if #batch == 0 then break end
   start = start + #batch / 2
   for i = 1, #batch, 2 do
     if #out >= size or scanned >= limit then more = true; break end
-    local member = batch[i]
-    scanned = scanned + 1
-    last_score, last_member = batch[i + 1], member
-    local h = redis.call('HGETALL', ARGV[3] .. member)
-    if #h == 0 then
-      gone[#gone + 1] = member
-    else
-      local keep = ARGV[4] == ''
-      if not keep then
-        for j = 1, #h, 2 do
-          if h[j] == ARGV[4] then keep = h[j + 1] == ARGV[5] end
-        end
-      end
-      if keep then out[#out + 1] = {member, h} end
+    if skip_score and not (tonumber(batch[i + 1]) == skip_score and
+                           byte_le(batch[i], ARGV[2])) then
+      skip_score = nil
     end
+    if not skip_score then visit(batch[i], batch[i + 1]) end
   end
 end
 for _, m in ipairs(gone) do redis.call('ZREM', KEYS[1], m) end
