@@ -129,6 +129,24 @@ absl::Status CheckSubjectText(const X509_NAME* name) {
   return absl::OkStatus();
 }
 
+namespace {
+
+bool IsReencoded(int type) {
+  return type == V_ASN1_BMPSTRING || type == V_ASN1_UNIVERSALSTRING ||
+         type == V_ASN1_T61STRING;
+}
+
+}  // namespace
+
+bool HasValuesToReencode(const X509_NAME* name) {
+  for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+    if (IsReencoded(ASN1_STRING_type(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i))))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 absl::StatusOr<X509NamePtr> WithUtf8Strings(const X509_NAME* name) {
   X509NamePtr out(X509_NAME_new());
   if (out == nullptr) return SslInternal("X509_NAME_new");
@@ -145,8 +163,7 @@ absl::StatusOr<X509NamePtr> WithUtf8Strings(const X509_NAME* name) {
     const unsigned char* bytes = ASN1_STRING_get0_data(value);
     int length = ASN1_STRING_length(value);
     int new_type = type;
-    if (type == V_ASN1_BMPSTRING || type == V_ASN1_UNIVERSALSTRING ||
-        type == V_ASN1_T61STRING) {
+    if (IsReencoded(type)) {
       absl::StatusOr<std::string> text = Utf8Text(value, "subject attribute");
       if (!text.ok()) return absl::InvalidArgumentError(text.status().message());
       utf8 = *std::move(text);

@@ -39,6 +39,10 @@ absl::Status CheckSubjectText(const X509_NAME* name);
 // InvalidArgument when a value is not valid for its type.
 absl::StatusOr<X509NamePtr> WithUtf8Strings(const X509_NAME* name);
 
+// Whether `name` holds a value WithUtf8Strings re-encodes; when not, the
+// name can be used as it is (and the copy saved: the signer's common case).
+bool HasValuesToReencode(const X509_NAME* name);
+
 // One-line RFC 2253-style rendering ("CN=SCEP Dev CA, O=Example") in the
 // order the RDNs are stored, for summaries and messages.
 std::string FormatDistinguishedName(const X509_NAME* name);

@@ -81,8 +81,10 @@ TEST(DistinguishedNameTest, LegacyStringTypesBecomeUtf8String) {
                                        reinterpret_cast<const unsigned char*>("42"), -1, -1,
                                        -1),
             1);
+  EXPECT_TRUE(HasValuesToReencode(name.get()));
   absl::StatusOr<X509NamePtr> utf8 = WithUtf8Strings(name.get());
   ASSERT_TRUE(utf8.ok()) << utf8.status();
+  EXPECT_FALSE(HasValuesToReencode(utf8->get()));
   ASSERT_EQ(X509_NAME_entry_count(utf8->get()), 3);
   const ASN1_STRING* o = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(utf8->get(), 0));
   const ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(utf8->get(), 1));

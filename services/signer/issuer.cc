@@ -273,13 +273,16 @@ absl::StatusOr<crypto::X509Ptr> BuildCertificate(X509_REQ* csr, EVP_PKEY* key,
   RETURN_IF_ERROR(SetRandomSerial(x));
   // As RFC 5280 4.1.2.6 wants for new certificates: a BMPString subject
   // (Windows) is issued as UTF8String.
-  ASSIGN_OR_RETURN(crypto::X509NamePtr subject,
-                   crypto::WithUtf8Strings(params.subject != nullptr
-                                               ? params.subject
-                                               : X509_REQ_get_subject_name(csr)));
+  const X509_NAME* subject =
+      params.subject != nullptr ? params.subject : X509_REQ_get_subject_name(csr);
+  crypto::X509NamePtr reencoded;
+  if (crypto::HasValuesToReencode(subject)) {
+    ASSIGN_OR_RETURN(reencoded, crypto::WithUtf8Strings(subject));
+    subject = reencoded.get();
+  }
   if (X509_set_version(x, X509_VERSION_3) != 1 ||
       X509_set_issuer_name(x, X509_get_subject_name(ca)) != 1 ||
-      X509_set_subject_name(x, subject.get()) != 1 ||
+      X509_set_subject_name(x, subject) != 1 ||
       !CopyPublicKey(csr, key, x)) {
     return crypto::SslInternal("certificate fields");
   }
