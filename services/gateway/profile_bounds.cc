@@ -20,6 +20,23 @@ std::string DottedOid(const std::string& name) {
   return dotted.empty() ? name : dotted;
 }
 
+bool HasEcKeys(const Profile& profile) {
+  return Contains(profile.key_types, "ec-p256") || Contains(profile.key_types, "ec-p384");
+}
+
+// Whether the signer keeps `usage` in the certificate of some key type the
+// profile accepts: it leaves out what does not apply to the device's key
+// (keyEncipherment and dataEncipherment for EC keys; keyAgreement,
+// encipherOnly and decipherOnly for RSA keys, RFC 5480 / RFC 4055).
+bool IssuedForSomeKey(const Profile& profile, const std::string& usage) {
+  const bool rsa = Contains(profile.key_types, "rsa") &&
+                   usage != "keyAgreement" && usage != "encipherOnly" &&
+                   usage != "decipherOnly";
+  const bool ec = HasEcKeys(profile) && usage != "keyEncipherment" &&
+                  usage != "dataEncipherment";
+  return rsa || ec;
+}
+
 }  // namespace
 
 std::vector<std::string> ProfileOutsideBounds(const Profile& profile,
@@ -36,16 +53,12 @@ std::vector<std::string> ProfileOutsideBounds(const Profile& profile,
   }
   if (!bounds.allowed_key_usage.empty()) {
     std::vector<std::string> usages = profile.key_usage;
-    if (usages.empty()) {
-      usages.push_back("digitalSignature");
-      if (Contains(profile.key_types, "rsa")) usages.push_back("keyEncipherment");
-      if (Contains(profile.key_types, "ec-p256") || Contains(profile.key_types, "ec-p384")) {
-        usages.push_back("keyAgreement");
-      }
-    }
+    if (usages.empty()) usages = {"digitalSignature", "keyEncipherment", "keyAgreement"};
     std::vector<std::string> refused;
     for (const std::string& usage : usages) {
-      if (!Contains(bounds.allowed_key_usage, usage)) refused.push_back(usage);
+      if (IssuedForSomeKey(profile, usage) && !Contains(bounds.allowed_key_usage, usage)) {
+        refused.push_back(usage);
+      }
     }
     if (!refused.empty()) {
       problems.push_back(absl::StrCat(profile.key_usage.empty() ? "default key usage " : "key_usage ",

@@ -39,6 +39,18 @@ TEST(ProfileBoundsTest, EachExcessIsNamed) {
   profile.key_usage = {"digitalSignature", "nonRepudiation"};
   EXPECT_EQ(ProfileOutsideBounds(profile, bounds),
             Problems({"key_usage nonRepudiation is not among the CA's allowed_key_usage"}));
+  // Usages the signer leaves out for every key type the profile accepts
+  // are never issued: keyEncipherment with EC keys only.
+  profile.key_types = {"ec-p256"};
+  profile.key_usage = {"digitalSignature", "keyEncipherment"};
+  bounds.allowed_key_usage = {"digitalSignature"};
+  EXPECT_TRUE(ProfileOutsideBounds(profile, bounds).empty());
+  profile.key_types = {"ec-p256", "rsa"};
+  EXPECT_EQ(ProfileOutsideBounds(profile, bounds),
+            Problems({"key_usage keyEncipherment is not among the CA's allowed_key_usage"}));
+  profile.key_types = {"rsa"};
+  profile.key_usage = {"digitalSignature", "nonRepudiation"};
+  bounds.allowed_key_usage = {"digitalSignature", "keyEncipherment"};
   bounds.allowed_extended_key_usage = {"1.3.6.1.5.5.7.3.1"};  // serverAuth only
   EXPECT_EQ(ProfileOutsideBounds(profile, bounds).back(),
             "default extended key usage clientAuth is not among the CA's "
