@@ -1,88 +1,32 @@
+// The provisioner: the CA and RA it issues per key type, a reused token,
+// several tokens in one store, the PEM files, and the RA certificate's
+// validity. Where the RA key goes: provisioner_ra_test.cc; keys another
+// tool put in a reused token: provisioner_reuse_test.cc.
+
 #include "common/pkcs11/provisioner.h"
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
-#include <openssl/pem.h>
-#include <sys/stat.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <filesystem>
-#include <iterator>
 #include <memory>
-#include <optional>
 #include <string>
 
+#include "common/crypto/distinguished_name.h"
 #include "common/crypto/pem.h"
 #include "common/pkcs11/cert_builder.h"
-#include "common/pkcs11/module.h"
-#include "common/pkcs11/session.h"
-#include "common/crypto/distinguished_name.h"
-#include "common/pkcs11/softhsm_sandbox.h"
+#include "common/pkcs11/provisioner_test_fixture.h"
 #include "gtest/gtest.h"
 
 namespace scep::pkcs11 {
 namespace {
 
-constexpr char kPin[] = "246810";
-constexpr char kSoPin[] = "13579";
-
-bool IsCritical(const X509* cert, int nid) {
-  int index = X509_get_ext_by_NID(cert, nid, -1);
-  return index >= 0 &&
-         X509_EXTENSION_get_critical(X509_get_ext(cert, index)) == 1;
-}
-
-// Whole days from now until `time` (negative when in the past).
-int DaysFromNow(const ASN1_TIME* time) {
-  int days = 0;
-  int seconds = 0;
-  ASN1_TIME_diff(&days, &seconds, nullptr, time);
-  return days;
-}
-
-class ProvisionerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    absl::StatusOr<std::unique_ptr<SoftHsmSandbox>> sandbox =
-        SoftHsmSandbox::New();
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = *std::move(sandbox);
-    options_.module_path = SCEP_SOFTHSM2_MODULE;
-    options_.token_label = "scep-dev";
-    options_.user_pin = kPin;
-    options_.so_pin = kSoPin;
-    options_.ca_subject = "CN=SCEP Dev CA,O=Example";
-    options_.ra_subject = "CN=SCEP Dev RA,O=Example";
-  }
-
-  TokenConfig Config() const {
-    return {options_.module_path, options_.token_label, options_.user_pin, {}};
-  }
-
-  // CKA_DECRYPT of the private key `label`, or of its public half's
-  // CKA_ENCRYPT when `public_half`, read with raw Cryptoki.
-  bool Allows(const std::string& label, bool public_half) {
-    absl::StatusOr<std::unique_ptr<Module>> module = Module::Load(options_.module_path);
-    EXPECT_TRUE(module.ok() && (*module)->Initialize().ok());
-    if (!module.ok()) return true;
-    absl::StatusOr<std::optional<CK_SLOT_ID>> slot = (*module)->FindToken(options_.token_label);
-    EXPECT_TRUE(slot.ok() && slot->has_value());
-    absl::StatusOr<Session> session = Session::Open(**module, **slot, /*read_write=*/false);
-    EXPECT_TRUE(session.ok() &&
-                session->Login(CKU_USER, options_.user_pin, options_.token_label).ok());
-    absl::StatusOr<std::optional<CK_OBJECT_HANDLE>> key =
-        session->FindObject(public_half ? CKO_PUBLIC_KEY : CKO_PRIVATE_KEY, label);
-    EXPECT_TRUE(key.ok() && key->has_value()) << label;
-    absl::StatusOr<bool> allowed =
-        session->GetBool(**key, public_half ? CKA_ENCRYPT : CKA_DECRYPT);
-    EXPECT_TRUE(allowed.ok()) << allowed.status();
-    return allowed.value_or(true);
-  }
-
-  std::unique_ptr<SoftHsmSandbox> sandbox_;
-  ProvisionOptions options_;
-};
+using testing::DaysFromNow;
+using testing::IsCritical;
+using testing::kPin;
+using testing::ProvisionerTest;
 
 class ProvisionKeyTypeTest : public ProvisionerTest,
                              public ::testing::WithParamInterface<const char*> {
@@ -310,186 +254,6 @@ TEST_F(ProvisionerTest, SeveralTokensInOneStore) {
   EXPECT_EQ(InspectPrivateKey(Config(), kCaKeyLabel)->type, "EC-P384");
 }
 
-TEST_F(ProvisionerTest, RaKeyFileKeepsTheRaKeyOutOfTheToken) {
-  options_.ra_key_file = sandbox_->dir() + "/ra/ra-key.pem";
-  absl::StatusOr<ProvisionResult> first = Provision(options_);
-  ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_TRUE(first->setup.ca_key_generated);
-  EXPECT_TRUE(first->setup.ra_key_generated);
-  struct stat st {};
-  ASSERT_EQ(stat(options_.ra_key_file.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_NE(stat((options_.ra_key_file + ".tmp").c_str(), &st), 0);
-  absl::StatusOr<crypto::EvpPkeyPtr> file_key =
-      crypto::LoadPrivateKeyFile(options_.ra_key_file);
-  ASSERT_TRUE(file_key.ok()) << file_key.status();
-  EXPECT_EQ(EVP_PKEY_get_bits(file_key->get()), 2048);
-  EXPECT_EQ(EVP_PKEY_eq(file_key->get(), X509_get0_pubkey(first->certificates.ra.get())), 1);
-  EXPECT_EQ(X509_check_issued(first->certificates.ca.get(), first->certificates.ra.get()),
-            X509_V_OK);
-  // The token holds the CA key pair only.
-  EXPECT_TRUE(absl::IsNotFound(InspectPrivateKey(Config(), kRaKeyLabel).status()));
-  EXPECT_TRUE(InspectPrivateKey(Config(), kCaKeyLabel).ok());
-
-  // Provisioning again keeps the file's key and certifies it again.
-  options_.reuse_existing_token = true;
-  absl::StatusOr<ProvisionResult> second = Provision(options_);
-  ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_FALSE(second->setup.ra_key_generated);
-  EXPECT_EQ(EVP_PKEY_eq(file_key->get(), X509_get0_pubkey(second->certificates.ra.get())),
-            1);
-}
-
-TEST_F(ProvisionerTest, RaKeyInAnotherTokenOfTheSameModule) {
-  options_.ra_token_label = "scep-dev-ra";
-  options_.ra_user_pin = "97531";
-  absl::StatusOr<ProvisionResult> first = Provision(options_);
-  ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_TRUE(first->setup.token_created);
-  EXPECT_TRUE(first->setup.ra_token_created);
-  EXPECT_TRUE(first->setup.ra_key_generated);
-  // The CA's token holds no RA key; the RA token no CA key.
-  EXPECT_TRUE(absl::IsNotFound(InspectPrivateKey(Config(), kRaKeyLabel).status()));
-  const TokenConfig ra_token{options_.module_path, "scep-dev-ra", "97531", {}};
-  EXPECT_TRUE(absl::IsNotFound(InspectPrivateKey(ra_token, kCaKeyLabel).status()));
-  absl::StatusOr<KeyAttributes> ra = InspectPrivateKey(ra_token, kRaKeyLabel);
-  ASSERT_TRUE(ra.ok()) << ra.status();
-  EXPECT_TRUE(ra->sensitive);
-  EXPECT_FALSE(ra->extractable);
-  // The RA certificate is for the RA token's key and issued by the CA.
-  absl::StatusOr<std::unique_ptr<Token>> token =
-      Token::Open(ProvisionedTokenConfig(options_));
-  ASSERT_TRUE(token.ok()) << token.status();
-  absl::StatusOr<crypto::EvpPkeyPtr> ra_public =
-      (*token)->PublicKey("scep-dev-ra", kRaKeyLabel);
-  ASSERT_TRUE(ra_public.ok()) << ra_public.status();
-  EXPECT_EQ(EVP_PKEY_eq(ra_public->get(), X509_get0_pubkey(first->certificates.ra.get())), 1);
-  EXPECT_EQ(X509_check_issued(first->certificates.ca.get(), first->certificates.ra.get()),
-            X509_V_OK);
-  token->reset();
-
-  // Again, reusing both tokens: the keys are kept.
-  options_.reuse_existing_token = true;
-  absl::StatusOr<ProvisionResult> second = Provision(options_);
-  ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_FALSE(second->setup.ra_token_created);
-  EXPECT_FALSE(second->setup.ra_key_generated);
-  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(first->certificates.ra.get()),
-                        X509_get0_pubkey(second->certificates.ra.get())),
-            1);
-}
-
-// Another HSM, as far as the provisioner can tell: a copy of SoftHSMv2's
-// library is loaded as a module of its own.
-TEST_F(ProvisionerTest, RaKeyInATokenOfAnotherModule) {
-  const std::string copy = sandbox_->dir() + "/libsofthsm2-other.so";
-  std::filesystem::copy_file(SCEP_SOFTHSM2_MODULE, copy);
-  options_.ra_token_label = "other-hsm-ra";
-  options_.ra_module_path = copy;
-  absl::StatusOr<ProvisionResult> first = Provision(options_);
-  ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_TRUE(first->setup.ra_key_generated);
-  absl::StatusOr<std::unique_ptr<Token>> ra_token = Token::Open(RaModuleTokenConfig(options_));
-  ASSERT_TRUE(ra_token.ok()) << ra_token.status();
-  absl::StatusOr<crypto::EvpPkeyPtr> ra_public = (*ra_token)->PublicKey(kRaKeyLabel);
-  ASSERT_TRUE(ra_public.ok()) << ra_public.status();
-  EXPECT_EQ(EVP_PKEY_eq(ra_public->get(), X509_get0_pubkey(first->certificates.ra.get())), 1);
-  EXPECT_TRUE(ProvisionedTokenConfig(options_).further_tokens.empty());
-
-  absl::StatusOr<crypto::X509Ptr> renewed =
-      RenewRaCertificate(options_, first->certificates.ca.get());
-  ASSERT_TRUE(renewed.ok()) << renewed.status();
-  EXPECT_EQ(EVP_PKEY_eq(ra_public->get(), X509_get0_pubkey(renewed->get())), 1);
-
-  ProvisionOptions same_label = options_;  // another HSM may use the same label
-  same_label.ra_token_label = options_.token_label;
-  EXPECT_TRUE(ValidateProvisionOptions(same_label).ok());
-  ProvisionOptions no_label = options_;
-  no_label.ra_token_label.clear();
-  EXPECT_TRUE(absl::IsInvalidArgument(ValidateProvisionOptions(no_label)));
-}
-
-TEST_F(ProvisionerTest, RaTokenOptionsAreChecked) {
-  ProvisionOptions both = options_;
-  both.ra_token_label = "scep-dev-ra";
-  both.ra_key_file = sandbox_->dir() + "/ra-key.pem";
-  EXPECT_TRUE(absl::IsInvalidArgument(ValidateProvisionOptions(both)));
-  ProvisionOptions same = options_;
-  same.ra_token_label = options_.token_label;
-  EXPECT_TRUE(absl::IsInvalidArgument(ValidateProvisionOptions(same)));
-  ProvisionOptions long_label = options_;
-  long_label.ra_token_label = std::string(33, 'r');
-  EXPECT_FALSE(ValidateProvisionOptions(long_label).ok());
-}
-
-TEST_F(ProvisionerTest, RenewRaKeepsTheCaCertificateAndTheRaKey) {
-  options_.ca_key = KeySpec::Ec(NID_secp384r1);
-  options_.ca_validity_days = 100;
-  options_.ra_validity_days = 30;
-  absl::StatusOr<ProvisionResult> first = Provision(options_);
-  ASSERT_TRUE(first.ok()) << first.status();
-  const X509* ca = first->certificates.ca.get();
-
-  ProvisionOptions renew = options_;
-  renew.so_pin.clear();
-  renew.ca_key = KeySpec::Rsa(2048);  // ignored: the token's CA key decides
-  renew.ra_validity_days = 365;       // capped at the CA's 100 days
-  absl::StatusOr<crypto::X509Ptr> renewed = RenewRaCertificate(renew, ca);
-  ASSERT_TRUE(renewed.ok()) << renewed.status();
-  X509* ra = renewed->get();
-  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(ra), X509_get0_pubkey(first->certificates.ra.get())),
-            1);
-  EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(ra),
-                             X509_get0_serialNumber(first->certificates.ra.get())),
-            0);
-  EXPECT_EQ(X509_check_issued(const_cast<X509*>(ca), ra), X509_V_OK);
-  EXPECT_EQ(X509_verify(ra, X509_get0_pubkey(ca)), 1);
-  EXPECT_EQ(X509_get_signature_nid(ra), NID_ecdsa_with_SHA384);
-  EXPECT_LE(X509_cmp_time(X509_get0_notAfter(ra), nullptr), 1);
-  int days = 0, seconds = 0;
-  ASSERT_EQ(ASN1_TIME_diff(&days, &seconds, X509_get0_notAfter(ra), X509_get0_notAfter(ca)), 1);
-  EXPECT_GE(days, 0) << "never past the CA";
-  EXPECT_GE(DaysFromNow(X509_get0_notAfter(ra)), 98);
-
-  // A CA certificate of another key is refused.
-  ProvisionOptions other = options_;
-  other.token_label = "other";
-  absl::StatusOr<ProvisionResult> other_ca = Provision(other);
-  ASSERT_TRUE(other_ca.ok()) << other_ca.status();
-  absl::StatusOr<crypto::X509Ptr> refused =
-      RenewRaCertificate(renew, other_ca->certificates.ca.get());
-  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
-}
-
-TEST_F(ProvisionerTest, RenewRaWithAKeyFileNeedsTheFile) {
-  options_.ra_key_file = sandbox_->dir() + "/ra-key.pem";
-  absl::StatusOr<ProvisionResult> first = Provision(options_);
-  ASSERT_TRUE(first.ok()) << first.status();
-  absl::StatusOr<crypto::X509Ptr> renewed =
-      RenewRaCertificate(options_, first->certificates.ca.get());
-  ASSERT_TRUE(renewed.ok()) << renewed.status();
-  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(renewed->get()),
-                        X509_get0_pubkey(first->certificates.ra.get())),
-            1);
-  options_.ra_key_file += ".moved";
-  renewed = RenewRaCertificate(options_, first->certificates.ca.get());
-  EXPECT_TRUE(absl::IsFailedPrecondition(renewed.status())) << renewed.status();
-}
-
-TEST_F(ProvisionerTest, RaKeyFileMustHoldAnRsaKey) {
-  options_.ra_key_file = sandbox_->dir() + "/ec-key.pem";
-  crypto::EvpPkeyPtr ec(EVP_EC_gen("P-256"));
-  ASSERT_NE(ec, nullptr);
-  crypto::BioPtr bio(BIO_new_file(options_.ra_key_file.c_str(), "w"));
-  ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio.get(), ec.get(), nullptr, nullptr, 0,
-                                          nullptr, nullptr),
-            1);
-  bio.reset();
-  absl::StatusOr<ProvisionResult> result = Provision(options_);
-  EXPECT_TRUE(absl::IsFailedPrecondition(result.status())) << result.status();
-  EXPECT_NE(result.status().message().find("holds no RSA key"), std::string::npos);
-}
-
 TEST_F(ProvisionerTest, WritesPemFiles) {
   absl::StatusOr<ProvisionResult> result = Provision(options_);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -506,115 +270,6 @@ TEST_F(ProvisionerTest, WritesPemFiles) {
   EXPECT_EQ(fingerprint->find_first_not_of("0123456789ABCDEF:"),
             std::string::npos);
   EXPECT_TRUE(absl::IsNotFound(ReadCertificatePem(dir + "/none.pem").status()));
-}
-
-// Adds an RSA-2048 key pair labelled `label` (CKA_ID `id`) to token
-// `token_label` with raw Cryptoki, as another tool would: `sensitive` and
-// `extractable` as given.
-void AddKeyPair(const std::string& token_label, const std::string& label, const std::string& id,
-                bool sensitive, bool extractable) {
-  absl::StatusOr<std::unique_ptr<Module>> module = Module::Load(SCEP_SOFTHSM2_MODULE);
-  ASSERT_TRUE(module.ok()) << module.status();
-  ASSERT_TRUE((*module)->Initialize().ok());
-  absl::StatusOr<std::optional<CK_SLOT_ID>> slot = (*module)->FindToken(token_label);
-  ASSERT_TRUE(slot.ok() && slot->has_value());
-  absl::StatusOr<Session> session = Session::Open(**module, **slot, /*read_write=*/true);
-  ASSERT_TRUE(session.ok()) << session.status();
-  ASSERT_TRUE(session->Login(CKU_USER, kPin, token_label).ok());
-  CK_BBOOL yes = CK_TRUE;
-  CK_BBOOL sens = sensitive ? CK_TRUE : CK_FALSE;
-  CK_BBOOL extr = extractable ? CK_TRUE : CK_FALSE;
-  CK_ULONG bits = 2048;
-  CK_BYTE exponent[] = {1, 0, 1};
-  std::string label_copy = label;
-  std::string id_copy = id;
-  CK_ATTRIBUTE pub[] = {
-      {CKA_TOKEN, &yes, 1},
-      {CKA_LABEL, label_copy.data(), label_copy.size()},
-      {CKA_ID, id_copy.data(), id_copy.size()},
-      {CKA_MODULUS_BITS, &bits, sizeof(bits)},
-      {CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)},
-      {CKA_VERIFY, &yes, 1},
-      {CKA_ENCRYPT, &yes, 1},
-  };
-  CK_ATTRIBUTE priv[] = {
-      {CKA_TOKEN, &yes, 1},
-      {CKA_LABEL, label_copy.data(), label_copy.size()},
-      {CKA_ID, id_copy.data(), id_copy.size()},
-      {CKA_PRIVATE, &yes, 1},
-      {CKA_SENSITIVE, &sens, 1},
-      {CKA_EXTRACTABLE, &extr, 1},
-      {CKA_SIGN, &yes, 1},
-      {CKA_DECRYPT, &yes, 1},
-  };
-  CK_MECHANISM mechanism = {CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
-  CK_OBJECT_HANDLE pub_handle = CK_INVALID_HANDLE, priv_handle = CK_INVALID_HANDLE;
-  ASSERT_EQ(session->functions()->C_GenerateKeyPair(
-                session->handle(), &mechanism, pub, std::size(pub), priv, std::size(priv),
-                &pub_handle, &priv_handle),
-            static_cast<CK_RV>(CKR_OK));
-  if (!sensitive) {
-    // Made sensitive and non-extractable afterwards: its value was readable
-    // before, which CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE tell.
-    CK_BBOOL no = CK_FALSE;
-    CK_ATTRIBUTE later[] = {{CKA_SENSITIVE, &yes, 1}, {CKA_EXTRACTABLE, &no, 1}};
-    ASSERT_EQ(session->functions()->C_SetAttributeValue(session->handle(), priv_handle, later,
-                                                        std::size(later)),
-              static_cast<CK_RV>(CKR_OK));
-  }
-}
-
-TEST_F(ProvisionerTest, ReuseRefusesKeysThatMayExistOutsideTheToken) {
-  ASSERT_TRUE(Provision(options_).ok());
-  options_.reuse_existing_token = true;
-  AddKeyPair(options_.token_label, "scep-ca-exposed", "exposed", /*sensitive=*/false,
-             /*extractable=*/true);
-  options_.ca_key_label = "scep-ca-exposed";
-  options_.ra_key_label = "scep-ra-exposed";
-  absl::StatusOr<ProvisionResult> result = Provision(options_);
-  ASSERT_TRUE(absl::IsFailedPrecondition(result.status())) << result.status();
-  EXPECT_NE(result.status().message().find("'scep-ca-exposed'"), std::string::npos)
-      << result.status();
-  EXPECT_NE(result.status().message().find("CKA_ALWAYS_SENSITIVE"), std::string::npos)
-      << result.status();
-  // Refused before the RA key of that CA was generated.
-  EXPECT_TRUE(absl::IsNotFound(InspectPrivateKey(Config(), "scep-ra-exposed").status()));
-
-  AddKeyPair(options_.token_label, "scep-ca-plain", "plain", /*sensitive=*/true,
-             /*extractable=*/true);
-  options_.ca_key_label = "scep-ca-plain";
-  result = Provision(options_);
-  ASSERT_TRUE(absl::IsFailedPrecondition(result.status())) << result.status();
-  EXPECT_NE(result.status().message().find("CKA_EXTRACTABLE is true"), std::string::npos)
-      << result.status();
-}
-
-TEST_F(ProvisionerTest, TwoPrivateKeysUnderOneLabelAreRefused) {
-  absl::StatusOr<ProvisionResult> first = Provision(options_);
-  ASSERT_TRUE(first.ok()) << first.status();
-  AddKeyPair(options_.token_label, kRaKeyLabel, "second-ra", /*sensitive=*/true,
-             /*extractable=*/false);
-  options_.reuse_existing_token = true;
-  absl::StatusOr<ProvisionResult> again = Provision(options_);
-  ASSERT_TRUE(absl::IsFailedPrecondition(again.status())) << again.status();
-  EXPECT_NE(again.status().message().find("2 private keys are labelled 'scep-ra'"),
-            std::string::npos)
-      << again.status();
-  absl::StatusOr<crypto::X509Ptr> renewed =
-      RenewRaCertificate(options_, first->certificates.ca.get());
-  EXPECT_TRUE(absl::IsFailedPrecondition(renewed.status())) << renewed.status();
-
-  // The signer's view: the label is not served, whichever key comes first.
-  absl::StatusOr<std::unique_ptr<Token>> token = Token::Open(Config());
-  ASSERT_TRUE(token.ok()) << token.status();
-  absl::StatusOr<crypto::EvpPkeyPtr> public_key = (*token)->PublicKey(kRaKeyLabel);
-  EXPECT_TRUE(absl::IsFailedPrecondition(public_key.status())) << public_key.status();
-  absl::Status used = (*token)->WithPrivateKey(
-      kRaKeyLabel, [](EVP_PKEY*) { return absl::OkStatus(); });
-  EXPECT_TRUE(absl::IsFailedPrecondition(used)) << used;
-  EXPECT_TRUE((*token)->WithPrivateKey(kCaKeyLabel, [](EVP_PKEY*) {
-    return absl::OkStatus();
-  }).ok());
 }
 
 // The RA certificate never outlives its CA, nor starts before it, whatever
