@@ -1,3 +1,7 @@
+// The codec against requests real clients sent (tests/testdata), CertRep
+// round trips and identifiers. Parsing and signer checks:
+// codec_message_test.cc; envelopes: codec_envelope_test.cc.
+
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -10,6 +14,7 @@
 #include <string>
 
 #include "common/codec/client.h"
+#include "common/codec/codec_test_fixture.h"
 #include "common/codec/csr.h"
 #include "common/codec/envelope.h"
 #include "common/codec/identifiers.h"
@@ -21,49 +26,10 @@
 namespace scep::codec {
 namespace {
 
-std::string ReadFile(const std::string& name) {
-  std::ifstream in(std::string(SCEP_TESTDATA_DIR) + "/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-crypto::X509Ptr LoadCert(const std::string& name) {
-  std::string pem = ReadFile(name);
-  crypto::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  return crypto::X509Ptr(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-}
-
-crypto::EvpPkeyPtr LoadKey(const std::string& name) {
-  std::string pem = ReadFile(name);
-  crypto::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  return crypto::EvpPkeyPtr(
-      PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-}
-
-class CodecTest : public ::testing::Test {
- protected:
-  // micromdm scepclient sends single DES, which OpenSSL 3 keeps in the
-  // legacy provider: loaded into a library context of its own, as the
-  // services do, so these tests prove the codec finds it there.
-  static inline crypto::LegacyProviders* legacy_ = nullptr;
-
-  static void SetUpTestSuite() { legacy_ = new crypto::LegacyProviders(); }
-  static void TearDownTestSuite() {
-    delete legacy_;
-    legacy_ = nullptr;
-  }
-  void SetUp() override {
-    ra_cert_ = LoadCert("ra.pem");
-    ra_key_ = LoadKey("ra.key");
-    ca_cert_ = LoadCert("ca.pem");
-    ca_key_ = LoadKey("ca.key");
-    ASSERT_NE(ra_cert_, nullptr);
-    ASSERT_NE(ra_key_, nullptr);
-  }
-  crypto::X509Ptr ra_cert_, ca_cert_;
-  crypto::EvpPkeyPtr ra_key_, ca_key_;
-};
+using testing::CodecTest;
+using testing::LoadCert;
+using testing::LoadKey;
+using testing::ReadFile;
 
 struct FixtureCase {
   const char* file;
@@ -125,64 +91,6 @@ TEST_F(CodecTest, RenewalFixtureIsSignedByIssuedCertificate) {
   EXPECT_TRUE(msg->signature_valid);
   crypto::X509Ptr issued = LoadCert("strongswan-issued.pem");
   EXPECT_EQ(X509_cmp(msg->signer_certificate.get(), issued.get()), 0);
-}
-
-TEST_F(CodecTest, SingleDesComesFromTheLegacyContextOnly) {
-  ASSERT_TRUE(legacy_->legacy_loaded());
-  // The default context stays free of the legacy provider...
-  EVP_CIPHER* from_default = EVP_CIPHER_fetch(nullptr, "des-cbc", nullptr);
-  EXPECT_EQ(from_default, nullptr);
-  EVP_CIPHER_free(from_default);
-  ERR_clear_error();
-  // ...and single DES still works both ways through its own context.
-  absl::StatusOr<std::string> env = Envelope("old client", ra_cert_.get(), "des-cbc");
-  ASSERT_TRUE(env.ok()) << env.status();
-  EXPECT_EQ(EnvelopeCipher(*env).value_or(""), "des-cbc");
-  EXPECT_EQ(Decrypt(*env, ra_cert_.get(), ra_key_.get()).value_or(""), "old client");
-  EXPECT_EQ(Envelope("x", ra_cert_.get(), "no-such-cipher").status().code(),
-            absl::StatusCode::kInvalidArgument);
-}
-
-TEST_F(CodecTest, RecipientIsNamedByIssuerAndSerial) {
-  // The RA certificate re-issued for the same key (scep-provision --renew-ra):
-  // a device still holding the old one names the old serial, which Decrypt
-  // with the new certificate does not accept; IsRecipient tells them apart.
-  crypto::X509Ptr renewed(X509_dup(ra_cert_.get()));
-  ASSERT_NE(renewed, nullptr);
-  ASSERT_EQ(ASN1_INTEGER_set(X509_get_serialNumber(renewed.get()), 4242), 1);
-  ASSERT_GT(X509_sign(renewed.get(), ca_key_.get(), EVP_sha256()), 0);
-  absl::StatusOr<std::string> to_old = Envelope("csr", ra_cert_.get(), "aes-128-cbc");
-  ASSERT_TRUE(to_old.ok()) << to_old.status();
-  EXPECT_TRUE(IsRecipient(*to_old, ra_cert_.get()).value_or(false));
-  EXPECT_FALSE(IsRecipient(*to_old, renewed.get()).value_or(true));
-  EXPECT_FALSE(IsRecipient(*to_old, ca_cert_.get()).value_or(true));
-  EXPECT_FALSE(Decrypt(*to_old, renewed.get(), ra_key_.get()).ok());
-  EXPECT_EQ(Decrypt(*to_old, ra_cert_.get(), ra_key_.get()).value_or(""), "csr");
-  EXPECT_EQ(IsRecipient("not DER", ra_cert_.get()).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  absl::StatusOr<std::string> degenerate = DegenerateCertificates({ra_cert_.get()});
-  ASSERT_TRUE(degenerate.ok());
-  EXPECT_EQ(IsRecipient(*degenerate, ra_cert_.get()).status().code(),
-            absl::StatusCode::kInvalidArgument);
-}
-
-TEST_F(CodecTest, KeyTransportAlgorithmReadFromTheDer) {
-  absl::StatusOr<std::string> pkcs1 = Envelope("csr", ra_cert_.get(), "aes-128-cbc");
-  absl::StatusOr<std::string> oaep =
-      Envelope("csr", ra_cert_.get(), "aes-256-cbc", /*rsa_oaep=*/true);
-  ASSERT_TRUE(pkcs1.ok() && oaep.ok());
-  EXPECT_EQ(KeyTransportAlgorithm(*pkcs1).value_or(0), NID_rsaEncryption);
-  EXPECT_EQ(KeyTransportAlgorithm(*oaep).value_or(0), NID_rsaesOaep);
-  // Malformed or cut short anywhere: InvalidArgument, never a read past the end.
-  for (size_t cut = 0; cut < pkcs1->size(); cut += 7) {
-    EXPECT_FALSE(KeyTransportAlgorithm(pkcs1->substr(0, cut)).ok()) << cut;
-  }
-  EXPECT_EQ(KeyTransportAlgorithm("not DER").status().code(),
-            absl::StatusCode::kInvalidArgument);
-  // A SignedData is not an EnvelopedData with key transport.
-  absl::StatusOr<std::string> degenerate = DegenerateCertificates({ra_cert_.get()});
-  ASSERT_TRUE(degenerate.ok());
-  EXPECT_FALSE(KeyTransportAlgorithm(*degenerate).ok());
 }
 
 TEST_F(CodecTest, CertRepRoundTrip) {
@@ -274,138 +182,6 @@ TEST_F(CodecTest, CertRepSignerInfoUsesRsaEncryption) {
   EXPECT_TRUE(parsed->content.empty());
 }
 
-// The DER certificate the SignerInfo of `der` names, as OpenSSL finds it.
-std::string SignerCertificateDer(const std::string& der) {
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  crypto::CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(der.size())));
-  if (cms == nullptr || CMS_set1_signers_certs(cms.get(), nullptr, 0) < 1) return "";
-  X509* signer = nullptr;
-  CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms.get()), 0),
-                           nullptr, &signer, nullptr, nullptr);
-  return signer == nullptr ? "" : crypto::ToDer(signer, i2d_X509).value();
-}
-
-TEST_F(CodecTest, CertificatesParsedApartGiveTheSameSignerAndVerdict) {
-  for (const char* file : {"scepclient-pkcsreq-post.der", "strongswan-pkcsreq-aes-sha256.der",
-                           "strongswan-renewalreq-aes-sha256.der"}) {
-    std::string der = ReadFile(file);
-    absl::StatusOr<PkiMessage> msg = ParsePkiMessage(der);
-    ASSERT_TRUE(msg.ok()) << file << ": " << msg.status();
-    EXPECT_TRUE(msg->signature_valid) << file;
-    ASSERT_NE(msg->signer_certificate, nullptr);
-    EXPECT_EQ(crypto::ToDer(msg->signer_certificate.get(), i2d_X509).value(),
-              SignerCertificateDer(der))
-        << file;
-    // Parsed apart: its RSA key came from the legacy decoder, not OpenSSL's
-    // provider decoder (crypto::ParseCertificate).
-    EVP_PKEY* key = X509_get0_pubkey(msg->signer_certificate.get());
-    ASSERT_NE(key, nullptr) << file;
-    EXPECT_EQ(EVP_PKEY_get0_provider(key), nullptr) << file;
-  }
-}
-
-TEST_F(CodecTest, ExtraCertificatesInTheMessageStillFindTheSigner) {
-  std::string der = ReadFile("strongswan-pkcsreq-aes-sha256.der");
-  const std::string signer = SignerCertificateDer(der);
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  crypto::CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(der.size())));
-  ASSERT_NE(cms, nullptr);
-  ASSERT_EQ(CMS_add1_cert(cms.get(), ca_cert_.get()), 1);  // before and after don't matter
-  const std::string two = crypto::ToDer(cms.get(), i2d_CMS_ContentInfo).value();
-  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(two);
-  ASSERT_TRUE(msg.ok()) << msg.status();
-  EXPECT_TRUE(msg->signature_valid);
-  EXPECT_EQ(crypto::ToDer(msg->signer_certificate.get(), i2d_X509).value(), signer);
-}
-
-TEST_F(CodecTest, BerMessageTakesOpenSslsOwnParse) {
-  // The outer SEQUENCE with an indefinite length: valid BER, which the
-  // certificate split leaves to OpenSSL.
-  std::string der = ReadFile("strongswan-pkcsreq-aes-sha256.der");
-  ASSERT_EQ(static_cast<unsigned char>(der[1]), 0x82);
-  std::string ber = std::string("\x30\x80", 2) + der.substr(4) + std::string(2, '\0');
-  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(ber);
-  ASSERT_TRUE(msg.ok()) << msg.status();
-  EXPECT_TRUE(msg->signature_valid);
-  EXPECT_NE(EVP_PKEY_get0_provider(X509_get0_pubkey(msg->signer_certificate.get())), nullptr);
-  EXPECT_EQ(crypto::ToDer(msg->signer_certificate.get(), i2d_X509).value(),
-            SignerCertificateDer(der));
-}
-
-TEST_F(CodecTest, MalformedCertificateInTheMessageIsInvalid) {
-  std::string der = ReadFile("strongswan-pkcsreq-aes-sha256.der");
-  const std::string signer = SignerCertificateDer(der);
-  size_t at = der.find(signer);
-  ASSERT_NE(at, std::string::npos);
-  // Breaks the certificate's own first field (its TBSCertificate tag).
-  der[at + 4] = '\x05';
-  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(der);
-  EXPECT_EQ(msg.status().code(), absl::StatusCode::kInvalidArgument);
-}
-
-TEST_F(CodecTest, TamperedContentFailsSignature) {
-  std::string der = ReadFile("strongswan-pkcsreq-aes-sha256.der");
-  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(der);
-  ASSERT_TRUE(msg.ok());
-  size_t at = der.find(msg->content);
-  ASSERT_NE(at, std::string::npos);
-  der[at + msg->content.size() - 5] ^= 0x01;  // inside the ciphertext
-  absl::StatusOr<PkiMessage> tampered = ParsePkiMessage(der);
-  ASSERT_TRUE(tampered.ok()) << tampered.status();
-  EXPECT_FALSE(tampered->signature_valid);
-}
-
-// jscep (BouncyCastle) and Apple send the pkcsPKIEnvelope in BER with
-// indefinite lengths: the DER walks cannot read it, its DER re-encoding can,
-// and it decrypts to the same content.
-TEST_F(CodecTest, BerEnvelopeIsReadOnceReencodedAsDer) {
-  crypto::EvpPkeyPtr key(EVP_RSA_gen(2048));
-  crypto::X509Ptr self = SelfSignedCertificate(key.get(), "ber").value();
-  PkcsReqSpec spec;
-  spec.transaction_id = "tid-ber";
-  spec.sender_nonce = std::string(16, 'b');
-  spec.cipher = "aes-256-cbc";
-  spec.ber_envelope = true;
-  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(
-      BuildPkcsReq("csr bytes", self.get(), key.get(), ra_cert_.get(), spec).value());
-  ASSERT_TRUE(msg.ok()) << msg.status();
-  ASSERT_GE(msg->content.size(), 2u);
-  EXPECT_EQ(static_cast<unsigned char>(msg->content[1]), 0x80);  // indefinite length
-  EXPECT_FALSE(EnvelopeCipher(msg->content).ok());
-  absl::StatusOr<std::string> der = EnvelopeAsDer(msg->content);
-  ASSERT_TRUE(der.ok()) << der.status();
-  EXPECT_EQ(EnvelopeCipher(*der).value_or(""), "aes-256-cbc");
-  EXPECT_EQ(KeyTransportAlgorithm(*der).value_or(0), NID_rsaEncryption);
-  EXPECT_EQ(Decrypt(*der, ra_cert_.get(), ra_key_.get()).value_or(""), "csr bytes");
-  // Not an envelope: refused.
-  EXPECT_FALSE(EnvelopeAsDer(DegenerateCertificates({ra_cert_.get()}).value()).ok());
-  EXPECT_FALSE(EnvelopeAsDer("garbage").ok());
-}
-
-TEST_F(CodecTest, OaepAndEcdhEnvelopesDecrypt) {
-  absl::StatusOr<std::string> oaep =
-      Envelope("oaep payload", ra_cert_.get(), "aes-256-cbc", /*rsa_oaep=*/true);
-  ASSERT_TRUE(oaep.ok()) << oaep.status();
-  EXPECT_NE(oaep->find(std::string("\x2a\x86\x48\x86\xf7\x0d\x01\x01\x07", 9)),
-            std::string::npos);  // id-RSAES-OAEP
-  EXPECT_EQ(Decrypt(*oaep, ra_cert_.get(), ra_key_.get()).value_or(""), "oaep payload");
-  // An EC device certificate gets ECDH key agreement (kari).
-  crypto::EvpPkeyPtr ec(EVP_EC_gen("P-256"));
-  crypto::X509Ptr cert(X509_new());
-  X509_set_version(cert.get(), X509_VERSION_3);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
-  X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("ec"), -1, -1, 0);
-  X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
-  X509_set_pubkey(cert.get(), ec.get());
-  ASSERT_GT(X509_sign(cert.get(), ec.get(), EVP_sha256()), 0);
-  absl::StatusOr<std::string> kari = Envelope("ec payload", cert.get(), "aes-128-cbc");
-  ASSERT_TRUE(kari.ok()) << kari.status();
-  EXPECT_EQ(Decrypt(*kari, cert.get(), ec.get()).value_or(""), "ec payload");
-}
-
 TEST(SerialHexFromTextTest, AsPeopleCopyIt) {
   EXPECT_EQ(SerialHexFromText("4a:bc:01"), "4abc01");
   EXPECT_EQ(SerialHexFromText("4A BC 01"), "4abc01");
@@ -444,38 +220,6 @@ TEST_F(CodecTest, IdentifiersRoundTripAndRejectGarbage) {
   crypto::Asn1IntegerPtr negative(ASN1_INTEGER_new());
   ASN1_INTEGER_set(negative.get(), -5);
   EXPECT_FALSE(DecodeIssuerAndSerial(EncodeIssuerAndSerial(issuer, negative.get()).value()).ok());
-}
-
-TEST_F(CodecTest, UnknownRecipientIsRefused) {
-  std::string der = ReadFile("strongswan-pkcsreq-aes-sha256.der");
-  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(der);
-  ASSERT_TRUE(msg.ok());
-  // Encrypted to the RA only; the CA certificate is not a recipient.
-  absl::StatusOr<std::string> plain =
-      Decrypt(msg->content, ca_cert_.get(), ca_key_.get());
-  EXPECT_EQ(plain.status().code(), absl::StatusCode::kInvalidArgument);
-}
-
-TEST_F(CodecTest, EveryTruncationIsAnErrorNotACrash) {
-  std::string der = ReadFile("strongswan-pkcsreq-aes-sha256.der");
-  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(der);
-  ASSERT_TRUE(msg.ok());
-  for (size_t n = 0; n < der.size(); n += 7) {
-    EXPECT_FALSE(ParsePkiMessage(der.substr(0, n)).ok()) << n;
-  }
-  for (size_t n = 0; n < msg->content.size(); n += 3) {
-    EXPECT_FALSE(EnvelopeCipher(msg->content.substr(0, n)).ok()) << n;
-  }
-  EXPECT_FALSE(ParseCsr("\x30\x03\x02\x01").ok());
-  EXPECT_FALSE(ParseDegenerateCertificates("garbage").ok());
-}
-
-TEST_F(CodecTest, NonSignedDataIsInvalid) {
-  absl::StatusOr<std::string> env =
-      Envelope("hello", ra_cert_.get(), "aes-128-cbc");
-  ASSERT_TRUE(env.ok());
-  EXPECT_EQ(ParsePkiMessage(*env).status().code(),
-            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
