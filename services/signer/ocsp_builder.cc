@@ -71,8 +71,11 @@ absl::StatusOr<OcspBasicPtr> BuildOcspResponse(X509* ca, const OcspParams& param
 }
 
 absl::StatusOr<std::string> SignOcspResponse(OCSP_BASICRESP* basic, X509* ca, EVP_PKEY* key) {
-  if (OCSP_basic_sign(basic, ca, key, EVP_sha256(), nullptr,
-                      OCSP_NOCERTS | OCSP_RESPID_KEY) != 1) {
+  // The CA certificate goes into certs: OpenSSL relying parties
+  // (FreeRADIUS, OCSP_basic_verify with no untrusted certificates) find the
+  // signer only there, even when their store trusts the CA (RFC 6960
+  // section 4.2.1 lets a response carry it).
+  if (OCSP_basic_sign(basic, ca, key, EVP_sha256(), nullptr, OCSP_RESPID_KEY) != 1) {
     return crypto::SslInternal("signing OCSP response with the CA key");
   }
   OcspResponsePtr response(OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic));

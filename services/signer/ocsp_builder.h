@@ -39,7 +39,8 @@ using OcspBasicPtr = crypto::SslPtr<OCSP_BASICRESP, OCSP_BASICRESP_free>;
 absl::StatusOr<OcspBasicPtr> BuildOcspResponse(X509* ca, const OcspParams& params);
 
 // Signs `basic` with the CA (`ca`, `key`: SHA-256, responderID by key
-// hash, no certificates) and wraps it in a successful OCSPResponse (DER).
+// hash, `ca` in certs so that relying parties find the signer) and wraps it
+// in a successful OCSPResponse (DER).
 absl::StatusOr<std::string> SignOcspResponse(OCSP_BASICRESP* basic, X509* ca, EVP_PKEY* key);
 
 }  // namespace scep::signer

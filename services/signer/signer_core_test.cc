@@ -461,6 +461,35 @@ TEST(SignerCoreOcspTest, UnspecifiedReasonIsLeftOut) {
   EXPECT_EQ(reasons, (std::vector<int>{-1, 1, -1}));
 }
 
+// A relying party as FreeRADIUS is one: a store holding only the CA and no
+// untrusted certificates; OpenSSL looks for the signer among the answer's
+// certificates (without the CA in them: "signer certificate not found").
+TEST(SignerCoreOcspTest, VerifiesWithOnlyTheCaInTheStore) {
+  std::unique_ptr<SignerCore> core = NewFixtureCore();
+  OcspParams params;
+  params.this_update = absl::FromUnixSeconds(1'800'000'000);
+  params.next_update = params.this_update + absl::Hours(1);
+  params.statuses = {{"\x40\x01", OcspStatus::Kind::kGood, absl::InfinitePast(), -1}};
+  absl::StatusOr<std::string> der = core->SignOcsp(params);
+  ASSERT_TRUE(der.ok()) << der.status();
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der->data());
+  crypto::SslPtr<OCSP_RESPONSE, OCSP_RESPONSE_free> response(
+      d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der->size())));
+  ASSERT_NE(response, nullptr);
+  OcspBasicPtr basic(OCSP_response_get1_basic(response.get()));
+  ASSERT_NE(basic, nullptr);
+  crypto::X509Ptr ca = Cert("ca.pem");
+  crypto::X509StorePtr store(X509_STORE_new());
+  ASSERT_EQ(X509_STORE_add_cert(store.get(), ca.get()), 1);
+  X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store.get()),
+                             absl::ToTimeT(params.this_update));
+  EXPECT_EQ(OCSP_basic_verify(basic.get(), nullptr, store.get(), 0), 1);
+  // The CA certificate, and nothing else.
+  const STACK_OF(X509)* certs = OCSP_resp_get0_certs(basic.get());
+  ASSERT_EQ(sk_X509_num(certs), 1);
+  EXPECT_EQ(X509_cmp(sk_X509_value(certs, 0), ca.get()), 0);
+}
+
 TEST(SignerCoreOcspTest, RefusesWhatAnOcspResponseCannotSay) {
   std::unique_ptr<SignerCore> core = NewFixtureCore();
   OcspParams params;
