@@ -112,6 +112,7 @@ absl::StatusOr<std::string> InProcessSigner::SignOcsp(const OcspSignRequest& req
   params.cert_id_digest = request.cert_id_digest;
   params.this_update = request.this_update;
   params.next_update = request.next_update;
+  params.nonce = request.nonce;
   for (const OcspSingle& single : request.statuses) {
     params.statuses.push_back(
         {single.serial,

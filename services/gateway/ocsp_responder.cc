@@ -3,6 +3,7 @@
 #include <openssl/bn.h>
 #include <openssl/ocsp.h>
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -20,6 +21,38 @@ using OcspResponsePtr = crypto::SslPtr<OCSP_RESPONSE, OCSP_RESPONSE_free>;
 
 constexpr int kMaxCertIds = 16;
 constexpr size_t kMaxCached = 100000;
+// RFC 8954 section 2.1: Nonce ::= OCTET STRING (SIZE(1..32)); its DER is
+// at most 34 octets (what the signer takes).
+constexpr int kMaxNonceOctets = 32;
+constexpr int kMaxNonceValue = 34;
+
+// The extnValue of `request`'s nonce extension, as sent; "" without one.
+// InvalidArgument for two nonces or one outside 1..32 octets (RFC 8954
+// section 2.1 asks for malformedRequest). The nonce is taken as the
+// OCTET STRING RFC 8954 defines or, from clients that send the octets
+// bare, as they are.
+absl::StatusOr<std::string> RequestNonce(OCSP_REQUEST* request) {
+  const int at = OCSP_REQUEST_get_ext_by_NID(request, NID_id_pkix_OCSP_Nonce, -1);
+  if (at < 0) return std::string();
+  if (OCSP_REQUEST_get_ext_by_NID(request, NID_id_pkix_OCSP_Nonce, at) >= 0) {
+    return absl::InvalidArgumentError("two OCSP nonces");
+  }
+  const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(OCSP_REQUEST_get_ext(request, at));
+  const unsigned char* data = ASN1_STRING_get0_data(value);
+  const int length = ASN1_STRING_length(value);
+  int octets = length;
+  const unsigned char* p = data;
+  crypto::Asn1StringPtr inner(d2i_ASN1_OCTET_STRING(nullptr, &p, length));
+  if (inner != nullptr && p == data + length) {
+    octets = ASN1_STRING_length(inner.get());
+  } else {
+    crypto::DrainSslErrors();
+  }
+  if (octets < 1 || octets > kMaxNonceOctets || length > kMaxNonceValue) {
+    return absl::InvalidArgumentError("an OCSP nonce has 1 to 32 octets (RFC 8954)");
+  }
+  return std::string(reinterpret_cast<const char*>(data), static_cast<size_t>(length));
+}
 
 // Big-endian magnitude of a positive serial; "" for a negative or
 // oversized one.
@@ -70,8 +103,8 @@ absl::StatusOr<std::string> OcspResponder::DecodeGetRequest(absl::string_view en
 
 absl::StatusOr<OcspResponder::Answer> OcspResponder::Respond(
     absl::string_view request, std::string* malformed,
-    const std::function<absl::Status()>& before_signing) {
-  auto refuse = [&](const char* why) {
+    const std::function<absl::Status()>& before_signing, Nonce nonce_mode) {
+  auto refuse = [&](absl::string_view why) {
     *malformed = Unsigned(OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
     return absl::InvalidArgumentError(why);
   };
@@ -87,6 +120,12 @@ absl::StatusOr<OcspResponder::Answer> OcspResponder::Respond(
   }
   const int count = OCSP_request_onereq_count(parsed.get());
   if (count < 1 || count > kMaxCertIds) return refuse("an OCSP request asks for 1 to 16 certificates");
+  std::string nonce;
+  if (nonce_mode == Nonce::kEcho) {
+    absl::StatusOr<std::string> found = RequestNonce(parsed.get());
+    if (!found.ok()) return refuse(found.status().message());
+    nonce = *std::move(found);
+  }
 
   // Which of our CAs: every CertID must name the same one.
   const OcspIssuer* issuer = nullptr;
@@ -138,16 +177,30 @@ absl::StatusOr<OcspResponder::Answer> OcspResponder::Respond(
   if (!generation.ok()) return generation.status();
   const absl::Time now = options_.clock();
   const absl::Duration reuse = std::min(options_.reuse, options_.validity / 2);
-  {
+  auto reused = [&]() -> std::optional<Answer> {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cache_.find(key);
     if (it != cache_.end() && it->second.generation == *generation &&
         now - it->second.produced < reuse) {
       return Answer{it->second.der, true, reuse - (now - it->second.produced)};
     }
+    return std::nullopt;
+  };
+  // An answer echoing a nonce is for that request alone: signed afresh,
+  // never reused. When it cannot be (the client's limit of fresh
+  // signatures, the signer busy or down), the reused answer without the
+  // nonce is the next best: RFC 8954 section 2.1 lets a responder leave
+  // the nonce out, and most relying parties accept that.
+  if (nonce.empty()) {
+    if (std::optional<Answer> answer = reused()) return *std::move(answer);
   }
   if (before_signing) {
-    if (absl::Status allowed = before_signing(); !allowed.ok()) return allowed;
+    if (absl::Status allowed = before_signing(); !allowed.ok()) {
+      if (!nonce.empty() && absl::IsResourceExhausted(allowed)) {
+        if (std::optional<Answer> answer = reused()) return *std::move(answer);
+      }
+      return allowed;
+    }
   }
   for (size_t i = 0; i < serials.size(); ++i) {
     absl::StatusOr<std::optional<redis::CertificateRecord>> record =
@@ -166,8 +219,15 @@ absl::StatusOr<OcspResponder::Answer> OcspResponder::Respond(
   }
   sign.this_update = now;
   sign.next_update = now + options_.validity;
+  sign.nonce = nonce;
   absl::StatusOr<std::string> der = issuer->signer->SignOcsp(sign);
-  if (!der.ok()) return der.status();
+  if (!der.ok()) {
+    if (!nonce.empty() && absl::IsUnavailable(der.status())) {
+      if (std::optional<Answer> answer = reused()) return *std::move(answer);
+    }
+    return der.status();
+  }
+  if (!nonce.empty()) return Answer{*std::move(der), true, absl::ZeroDuration(), true};
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (cache_.size() >= kMaxCached) cache_.clear();

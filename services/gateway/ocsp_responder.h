@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,8 +41,9 @@ struct OcspResponderOptions {
 // for itself with its own key through the signer (RFC 6960 section
 // 4.2.2.2: no delegated responder certificate). Statuses come from the
 // certificate index: a serial of that CA is good or revoked, anything else
-// unknown. Request nonces are ignored (RFC 5019 section 2.2: answers are
-// reused). Thread-safe.
+// unknown. A signed answer is reused (RFC 5019 section 2.2) for requests
+// without a nonce; a request's nonce (RFC 8954) is echoed in an answer
+// signed for it alone. Thread-safe.
 class OcspResponder {
  public:
   OcspResponder(std::vector<OcspIssuer> issuers, OcspResponderOptions options);
@@ -50,6 +52,13 @@ class OcspResponder {
     std::string der;      // DER OCSPResponse
     bool signed_answer;   // successful (else malformedRequest/unauthorized)
     absl::Duration fresh;  // how long it may be cached (GET)
+    bool nonce = false;    // echoes the request's nonce (never cached)
+  };
+
+  // What Respond does with a request's nonce extension.
+  enum class Nonce {
+    kEcho,    // POST: echoed (RFC 8954), 1..32 octets or malformedRequest
+    kIgnore,  // GET: left out, so that HTTP caches may keep the answer
   };
 
   // The answer to DER OCSPRequest `request`: successful when every
@@ -61,8 +70,17 @@ class OcspResponder {
   // `before_signing`, when set, runs before an answer that needs a fresh
   // CA signature (not one reused); its error is returned as is, nothing
   // signed (the per-client limit of fresh signatures).
+  //
+  // With Nonce::kEcho, a request carrying a nonce is answered with a fresh
+  // signature echoing it (through `before_signing`, never from or into the
+  // reuse cache). When `before_signing` refuses it with ResourceExhausted
+  // or the signer is Unavailable, the answer without the nonce is reused
+  // if one is at hand (RFC 8954 section 2.1 allows leaving it out), else
+  // that error is returned. A nonce that is not 1..32 octets, or two of
+  // them: malformedRequest.
   absl::StatusOr<Answer> Respond(absl::string_view request, std::string* malformed,
-                                 const std::function<absl::Status()>& before_signing = {});
+                                 const std::function<absl::Status()>& before_signing = {},
+                                 Nonce nonce = Nonce::kEcho);
 
   // The DER request of GET /ocsp/{url-encoded base64} (RFC 6960
   // appendix A.1); InvalidArgument when it does not decode.

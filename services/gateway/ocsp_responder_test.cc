@@ -31,9 +31,9 @@ class OcspResponderTest : public ::testing::Test {
     ASSERT_TRUE(index_.Put("4003", other_ca, absl::Hours(1)).ok());
   }
 
-  // A DER OCSPRequest for `serials` of `issuer` (SHA-1 CertIDs unless `md`).
-  std::string Request(std::vector<long> serials, X509* issuer = nullptr,
-                      const EVP_MD* md = EVP_sha1()) {
+  // An OCSPRequest for `serials` of `issuer` (SHA-1 CertIDs unless `md`).
+  OcspRequestPtr NewRequest(std::vector<long> serials, X509* issuer = nullptr,
+                            const EVP_MD* md = EVP_sha1()) {
     OcspRequestPtr request(OCSP_REQUEST_new());
     for (long serial : serials) {
       crypto::Asn1IntegerPtr n(ASN1_INTEGER_new());
@@ -43,7 +43,29 @@ class OcspResponderTest : public ::testing::Test {
           OCSP_cert_id_new(md, X509_get_subject_name(ca), X509_get0_pubkey_bitstr(ca), n.get());
       EXPECT_NE(OCSP_request_add0_id(request.get(), id), nullptr);
     }
-    return crypto::ToDer(request.get(), i2d_OCSP_REQUEST).value();
+    return request;
+  }
+
+  // NewRequest in DER.
+  std::string Request(std::vector<long> serials, X509* issuer = nullptr,
+                      const EVP_MD* md = EVP_sha1()) {
+    return crypto::ToDer(NewRequest(std::move(serials), issuer, md).get(), i2d_OCSP_REQUEST)
+        .value();
+  }
+
+  // A DER OCSPRequest for `serial` with a random nonce of `octets`, kept
+  // in `*request` for OCSP_check_nonce.
+  std::string NonceRequest(long serial, OcspRequestPtr* request, int octets = 16) {
+    *request = NewRequest({serial});
+    EXPECT_EQ(OCSP_request_add1_nonce(request->get(), nullptr, octets), 1);
+    return crypto::ToDer(request->get(), i2d_OCSP_REQUEST).value();
+  }
+
+  // The BasicOCSPResponse of a successful answer.
+  static OcspBasicPtr Basic(const std::string& der) {
+    OcspResponsePtr response =
+        crypto::FromDer<OcspResponsePtr>(der, d2i_OCSP_RESPONSE, "OCSP").value();
+    return OcspBasicPtr(OCSP_response_get1_basic(response.get()));
   }
 
   // The statuses (V_OCSP_CERTSTATUS_*) of a successful, CA-signed answer.
@@ -157,6 +179,83 @@ TEST_F(OcspResponderTest, RefusalsAndOutages) {
   // Signer down: Unavailable (503 + tryLater), nothing cached.
   signer_.down = true;
   EXPECT_EQ(responder_.Respond(Request({0x4002}), &malformed).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+// RFC 8954: a request's nonce comes back (FreeRADIUS, use_nonce = yes,
+// refuses an answer without it); such answers are signed for the request
+// alone and are neither reused nor cached. Requests without a nonce keep
+// reusing the answer signed for them.
+TEST_F(OcspResponderTest, NoncesAreEchoedInAnswersOfTheirOwn) {
+  std::string malformed;
+  ASSERT_TRUE(responder_.Respond(Request({0x4001}), &malformed).ok());
+  EXPECT_EQ(signer_.ocsp_signed, 1);
+  for (int i = 0; i < 2; ++i) {
+    OcspRequestPtr request;
+    auto answer = responder_.Respond(NonceRequest(0x4001, &request), &malformed);
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    EXPECT_TRUE(answer->nonce);
+    EXPECT_EQ(answer->fresh, absl::ZeroDuration());
+    EXPECT_EQ(Statuses(answer->der), std::vector<int>{V_OCSP_CERTSTATUS_GOOD});
+    EXPECT_EQ(OCSP_check_nonce(request.get(), Basic(answer->der).get()), 1);
+    EXPECT_EQ(signer_.ocsp_signed, 2 + i);
+  }
+  // The nonce answers went into no cache: the first answer is reused.
+  auto plain = responder_.Respond(Request({0x4001}), &malformed);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_FALSE(plain->nonce);
+  EXPECT_EQ(OCSP_check_nonce(NewRequest({0x4001}).get(), Basic(plain->der).get()), 2);
+  EXPECT_EQ(signer_.ocsp_signed, 3);
+  // RFC 8954's bounds: 1..32 octets, else malformedRequest.
+  OcspRequestPtr request;
+  EXPECT_TRUE(responder_.Respond(NonceRequest(0x4001, &request, 32), &malformed).ok());
+  malformed.clear();
+  EXPECT_EQ(responder_.Respond(NonceRequest(0x4001, &request, 33), &malformed).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  OcspResponsePtr refused =
+      crypto::FromDer<OcspResponsePtr>(malformed, d2i_OCSP_RESPONSE, "OCSP").value();
+  EXPECT_EQ(OCSP_response_status(refused.get()), OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+  // Ignored (GET): the reused answer, without a nonce.
+  const int signed_before = signer_.ocsp_signed;
+  auto ignored = responder_.Respond(NonceRequest(0x4001, &request, 64), &malformed, {},
+                                    OcspResponder::Nonce::kIgnore);
+  ASSERT_TRUE(ignored.ok()) << ignored.status();
+  EXPECT_FALSE(ignored->nonce);
+  EXPECT_EQ(OCSP_check_nonce(request.get(), Basic(ignored->der).get()), -1);
+  EXPECT_EQ(signer_.ocsp_signed, signed_before);
+}
+
+// A nonce answer needs a fresh signature, so it counts against the
+// client's limit; over it, or with the signer down, the reused answer
+// without the nonce is served when there is one (RFC 8954 section 2.1),
+// else the refusal stands.
+TEST_F(OcspResponderTest, OverTheLimitANonceGetsTheReusedAnswer) {
+  std::string malformed;
+  int asked = 0;
+  auto refuse = [&] {
+    ++asked;
+    return absl::ResourceExhaustedError("limit");
+  };
+  OcspRequestPtr request;
+  EXPECT_EQ(responder_.Respond(NonceRequest(0x4001, &request), &malformed, refuse)
+                .status()
+                .code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(asked, 1);
+  ASSERT_TRUE(responder_.Respond(Request({0x4001}), &malformed).ok());
+  EXPECT_EQ(signer_.ocsp_signed, 1);
+  auto limited = responder_.Respond(NonceRequest(0x4001, &request), &malformed, refuse);
+  ASSERT_TRUE(limited.ok()) << limited.status();
+  EXPECT_EQ(asked, 2);
+  EXPECT_FALSE(limited->nonce);
+  EXPECT_EQ(Statuses(limited->der), std::vector<int>{V_OCSP_CERTSTATUS_GOOD});
+  EXPECT_EQ(OCSP_check_nonce(request.get(), Basic(limited->der).get()), -1);
+  EXPECT_EQ(signer_.ocsp_signed, 1);
+  signer_.down = true;
+  auto down = responder_.Respond(NonceRequest(0x4001, &request), &malformed);
+  ASSERT_TRUE(down.ok()) << down.status();
+  EXPECT_FALSE(down->nonce);
+  EXPECT_EQ(responder_.Respond(NonceRequest(0x4002, &request), &malformed).status().code(),
             absl::StatusCode::kUnavailable);
 }
 

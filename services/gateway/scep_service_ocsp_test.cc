@@ -31,14 +31,30 @@ class ScepServiceOcspTest : public ::testing::Test {
     service_ = std::make_unique<ScepService>(options_, &signer_, store_.get(), &index_, &certs_);
   }
 
-  std::string Request(long serial) {
+  // A DER OCSPRequest for `serial`; with `nonce`, one carrying a nonce,
+  // kept there.
+  std::string Request(long serial, OcspRequestPtr* nonce = nullptr) {
     OcspRequestPtr request(OCSP_REQUEST_new());
     crypto::Asn1IntegerPtr n(ASN1_INTEGER_new());
     ASN1_INTEGER_set(n.get(), serial);
     OCSP_request_add0_id(request.get(),
                          OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(ca_.get()),
                                           X509_get0_pubkey_bitstr(ca_.get()), n.get()));
-    return crypto::ToDer(request.get(), i2d_OCSP_REQUEST).value();
+    if (nonce != nullptr) {
+      EXPECT_EQ(OCSP_request_add1_nonce(request.get(), nullptr, -1), 1);
+    }
+    std::string der = crypto::ToDer(request.get(), i2d_OCSP_REQUEST).value();
+    if (nonce != nullptr) *nonce = std::move(request);
+    return der;
+  }
+
+  // OCSP_check_nonce of `request` and the answer `r`: 1 echoed, -1 left out.
+  static int CheckNonce(OCSP_REQUEST* request, const HttpResponse& r) {
+    auto parsed = crypto::FromDer<OcspResponsePtr>(r.body, d2i_OCSP_RESPONSE, "OCSP");
+    if (!parsed.ok()) return -100;
+    crypto::SslPtr<OCSP_BASICRESP, OCSP_BASICRESP_free> basic(
+        OCSP_response_get1_basic(parsed->get()));
+    return basic == nullptr ? -100 : OCSP_check_nonce(request, basic.get());
   }
 
   HttpResponse Send(const std::string& method, const std::string& path, const std::string& body,
@@ -107,6 +123,36 @@ TEST_F(ScepServiceOcspTest, FreshSignaturesArePerClientLimitedReusedAnswersAreNo
   EXPECT_EQ(Send("POST", "/ocsp", Request(0x4003), "192.0.2.8:4000").status, 200);
   now_ += absl::Minutes(1);
   EXPECT_EQ(Send("POST", "/ocsp", Request(0x4003)).status, 200);
+}
+
+// POST echoes a nonce (RFC 8954) in an answer signed for it, which counts
+// against the client's fresh answers; over the limit the reused answer
+// comes without the nonce instead of a 429. GET leaves the nonce out and
+// stays cacheable (RFC 5019).
+TEST_F(ScepServiceOcspTest, NoncesAreEchoedWithinTheClientsFreshAnswers) {
+  EXPECT_EQ(Send("POST", "/ocsp", Request(0x4001)).status, 200);  // fresh: 1 of 2
+  OcspRequestPtr request;
+  HttpResponse echoed = Send("POST", "/ocsp", Request(0x4001, &request));  // fresh: 2 of 2
+  EXPECT_EQ(echoed.status, 200);
+  EXPECT_EQ(CheckNonce(request.get(), echoed), 1);
+  EXPECT_EQ(signer_.ocsp_signed, 2);
+  HttpResponse limited = Send("POST", "/ocsp", Request(0x4001, &request));
+  EXPECT_EQ(limited.status, 200);
+  EXPECT_EQ(OcspStatus(limited), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+  EXPECT_EQ(CheckNonce(request.get(), limited), -1);  // reused, without the nonce
+  EXPECT_EQ(signer_.ocsp_signed, 2);
+  // Nothing to reuse for this one: the limit answers.
+  EXPECT_EQ(Send("POST", "/ocsp", Request(0x4002, &request)).status, 429);
+  const std::string get_path = "/ocsp/" + absl::Base64Escape(Request(0x4001, &request));
+  HttpResponse get = Send("GET", get_path, "");
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(CheckNonce(request.get(), get), -1);
+  bool cache_control = false;
+  for (const auto& [name, value] : get.headers) {
+    cache_control = cache_control || (name == "Cache-Control" && value.find("max-age=") == 0);
+  }
+  EXPECT_TRUE(cache_control);
+  EXPECT_EQ(signer_.ocsp_signed, 2);
 }
 
 }  // namespace

@@ -103,7 +103,11 @@ HttpResponse ScepService::Ocsp(const HttpRequest& request, absl::string_view enc
       return absl::ResourceExhaustedError("too many fresh OCSP answers for this client");
     };
   }
-  absl::StatusOr<OcspResponder::Answer> answer = ocsp_->Respond(*der, &malformed, limit);
+  // RFC 5019 section 2.2: GET answers are for HTTP caches, so the nonce of
+  // a GET request is left out; POST echoes it (RFC 8954).
+  absl::StatusOr<OcspResponder::Answer> answer = ocsp_->Respond(
+      *der, &malformed, limit,
+      request.method == "POST" ? OcspResponder::Nonce::kEcho : OcspResponder::Nonce::kIgnore);
   if (absl::IsResourceExhausted(answer.status())) {
     r.status = 429;
     r.body = OcspResponder::Unsigned(OCSP_RESPONSE_STATUS_TRYLATER);

@@ -262,6 +262,7 @@ class GrpcSignerClient final : public SignerClient {
     }
     req.set_this_update(absl::ToUnixSeconds(request.this_update));
     req.set_next_update(absl::ToUnixSeconds(request.next_update));
+    req.set_nonce(request.nonce);
     v1::SignOcspResponse resp;
     absl::Status s = Convert(stub_->SignOcsp(&ctx, req, &resp), "SignOcsp");
     if (!s.ok()) return s;

@@ -90,6 +90,7 @@ struct OcspSignRequest {
   std::vector<OcspSingle> statuses;
   absl::Time this_update;
   absl::Time next_update;
+  std::string nonce;  // the request's nonce extnValue, echoed; "" none
 };
 
 // The gateway's view of the signer: one call per private-key operation.

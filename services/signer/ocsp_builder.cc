@@ -28,6 +28,9 @@ absl::StatusOr<OcspBasicPtr> BuildOcspResponse(X509* ca, const OcspParams& param
   if (params.next_update < params.this_update) {
     return absl::InvalidArgumentError("nextUpdate before thisUpdate");
   }
+  if (params.nonce.size() > kMaxOcspNonceValue) {
+    return absl::InvalidArgumentError("OCSP nonce longer than 32 octets (RFC 8954)");
+  }
   OcspBasicPtr basic(OCSP_BASICRESP_new());
   crypto::Asn1TimePtr this_update(ASN1_TIME_set(nullptr, absl::ToTimeT(params.this_update)));
   crypto::Asn1TimePtr next_update(ASN1_TIME_set(nullptr, absl::ToTimeT(params.next_update)));
@@ -65,6 +68,22 @@ absl::StatusOr<OcspBasicPtr> BuildOcspResponse(X509* ca, const OcspParams& param
     if (OCSP_basic_add1_status(basic.get(), id.get(), kind, reason, revoked_at.get(),
                                this_update.get(), next_update.get()) == nullptr) {
       return crypto::SslInternal("OCSP SingleResponse");
+    }
+  }
+  if (!params.nonce.empty()) {
+    // The request's extnValue as it came, so that OCSP_check_nonce (a
+    // byte comparison) matches whatever encoding the client chose.
+    crypto::Asn1StringPtr value(ASN1_OCTET_STRING_new());
+    if (value == nullptr ||
+        ASN1_OCTET_STRING_set(value.get(),
+                              reinterpret_cast<const unsigned char*>(params.nonce.data()),
+                              static_cast<int>(params.nonce.size())) != 1) {
+      return crypto::SslInternal("OCSP nonce");
+    }
+    crypto::X509ExtPtr extension(
+        X509_EXTENSION_create_by_NID(nullptr, NID_id_pkix_OCSP_Nonce, 0, value.get()));
+    if (extension == nullptr || OCSP_BASICRESP_add_ext(basic.get(), extension.get(), -1) != 1) {
+      return crypto::SslInternal("OCSP nonce extension");
     }
   }
   return basic;

@@ -26,16 +26,24 @@ struct OcspParams {
   std::vector<OcspStatus> statuses;     // 1..16
   absl::Time this_update;
   absl::Time next_update;
+  // extnValue of the request's nonce extension (RFC 8954: the DER of an
+  // OCTET STRING of 1..32 octets), echoed byte for byte; "" for none.
+  std::string nonce;
 };
+
+// The longest nonce extnValue taken: an OCTET STRING of 32 octets in DER
+// (RFC 8954 section 2.1).
+inline constexpr size_t kMaxOcspNonceValue = 34;
 
 using OcspBasicPtr = crypto::SslPtr<OCSP_BASICRESP, OCSP_BASICRESP_free>;
 
 // An unsigned BasicOCSPResponse of `ca` for `params`: one SingleResponse
 // per status, its CertID built from `ca` with the requested digest, with
-// thisUpdate/nextUpdate and, when revoked, revocationTime and reason.
+// thisUpdate/nextUpdate and, when revoked, revocationTime and reason, and
+// the request's nonce extension when `params.nonce` is set.
 // InvalidArgument for a digest other than sha1/sha256, no or more than 16
-// statuses, an empty serial, an unknown reason or nextUpdate before
-// thisUpdate.
+// statuses, an empty serial, an unknown reason, nextUpdate before
+// thisUpdate or a nonce longer than kMaxOcspNonceValue.
 absl::StatusOr<OcspBasicPtr> BuildOcspResponse(X509* ca, const OcspParams& params);
 
 // Signs `basic` with the CA (`ca`, `key`: SHA-256, responderID by key

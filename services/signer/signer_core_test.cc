@@ -490,6 +490,33 @@ TEST(SignerCoreOcspTest, VerifiesWithOnlyTheCaInTheStore) {
   EXPECT_EQ(X509_cmp(sk_X509_value(certs, 0), ca.get()), 0);
 }
 
+// RFC 8954: the request's nonce extnValue comes back byte for byte.
+TEST(SignerCoreOcspTest, EchoesTheNonce) {
+  std::unique_ptr<SignerCore> core = NewFixtureCore();
+  crypto::SslPtr<OCSP_REQUEST, OCSP_REQUEST_free> request(OCSP_REQUEST_new());
+  ASSERT_EQ(OCSP_request_add1_nonce(request.get(), nullptr, 32), 1);
+  const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(OCSP_REQUEST_get_ext(
+      request.get(), OCSP_REQUEST_get_ext_by_NID(request.get(), NID_id_pkix_OCSP_Nonce, -1)));
+  OcspParams params;
+  params.this_update = absl::FromUnixSeconds(1'800'000'000);
+  params.next_update = params.this_update + absl::Hours(1);
+  params.statuses = {{"\x40\x01", OcspStatus::Kind::kGood, absl::InfinitePast(), -1}};
+  params.nonce.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                      static_cast<size_t>(ASN1_STRING_length(value)));
+  ASSERT_EQ(params.nonce.size(), kMaxOcspNonceValue);
+  absl::StatusOr<std::string> der = core->SignOcsp(params);
+  ASSERT_TRUE(der.ok()) << der.status();
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der->data());
+  crypto::SslPtr<OCSP_RESPONSE, OCSP_RESPONSE_free> response(
+      d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der->size())));
+  ASSERT_NE(response, nullptr);
+  OcspBasicPtr basic(OCSP_response_get1_basic(response.get()));
+  ASSERT_NE(basic, nullptr);
+  EXPECT_EQ(OCSP_check_nonce(request.get(), basic.get()), 1);
+  params.nonce.push_back('\0');
+  EXPECT_EQ(core->SignOcsp(params).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(SignerCoreOcspTest, RefusesWhatAnOcspResponseCannotSay) {
   std::unique_ptr<SignerCore> core = NewFixtureCore();
   OcspParams params;

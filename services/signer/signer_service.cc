@@ -168,6 +168,7 @@ grpc::ServerUnaryReactor* SignerService::SignOcsp(grpc::CallbackServerContext* c
     params.cert_id_digest = request->cert_id_digest();
     params.this_update = absl::FromUnixSeconds(request->this_update());
     params.next_update = absl::FromUnixSeconds(request->next_update());
+    params.nonce = request->nonce();
     for (const v1::OcspSingleStatus& in : request->statuses()) {
       OcspStatus status;
       status.serial = in.serial();
