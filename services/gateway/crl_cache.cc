@@ -54,9 +54,18 @@ absl::StatusOr<SignedCrl> CurrentCrlOnce(SignerClient& signer, redis::Certificat
   ASSIGN_OR_RETURN(request.number, index.NextCrlNumber());
   request.this_update = now;
   request.next_update = now + validity;
-  ASSIGN_OR_RETURN(std::string der, signer.SignCrl(request));
+  absl::StatusOr<std::string> der = signer.SignCrl(request);
+  if (absl::IsUnavailable(der.status()) && cached.has_value() &&
+      cached->generation >= generation && cached->next_update > now) {
+    // Only half its validity is gone: still the current CRL while no
+    // new one can be signed (503 is for a revocation not yet on a CRL).
+    return SignedCrl{std::make_shared<const std::string>(std::move(cached->der)),
+                     cached->generation, cached->next_update, cached->number, true,
+                     der.status()};
+  }
+  if (!der.ok()) return der.status();
   absl::StatusOr<bool> cached_now = index.PutCachedCrl(
-      {generation, der, request.next_update, request.this_update, request.number});
+      {generation, *der, request.next_update, request.this_update, request.number});
   // Failing to cache it only costs a re-sign later.
   if (cached_now.ok() && !*cached_now) {
     *superseded = true;
@@ -64,7 +73,7 @@ absl::StatusOr<SignedCrl> CurrentCrlOnce(SignerClient& signer, redis::Certificat
     // They are off this CRL; failing to forget them only keeps them listed.
     (void)index.ForgetRevoked(expired);
   }
-  return SignedCrl{std::make_shared<const std::string>(std::move(der)), generation,
+  return SignedCrl{std::make_shared<const std::string>(*std::move(der)), generation,
                    request.next_update, request.number, cached_now.ok() && *cached_now};
 }
 
@@ -105,7 +114,20 @@ absl::StatusOr<std::shared_ptr<const std::string>> CrlCache::Get(absl::Time now)
     absl::MutexLock lock(&mu_);
     kept_version = kept_version_;
   }
-  ASSIGN_OR_RETURN(redis::CrlState state, index_->GetCrlState());
+  absl::StatusOr<redis::CrlState> read = index_->GetCrlState();
+  if (!read.ok()) {
+    // Redis down: whether a revocation is missing from the kept CRL cannot
+    // be told (none can be made meanwhile, one made just before would
+    // be); a valid CRL beats a 503 that sends relying parties to their
+    // fail-open or fail-closed defaults.
+    absl::MutexLock lock(&mu_);
+    if (!absl::IsUnavailable(read.status()) || !kept_.has_value() || kept_->next_update <= now) {
+      return read.status();
+    }
+    NoteKeptServed(read.status());
+    return kept_->der;
+  }
+  redis::CrlState state = *std::move(read);
   std::optional<SignedCrl> lost;
   {
     absl::MutexLock lock(&mu_);
@@ -156,6 +178,12 @@ absl::StatusOr<std::shared_ptr<const std::string>> CrlCache::Get(absl::Time now)
         Fresh(kept_->generation, kept_->next_update, generation, validity_, now)) {
       return kept_->der;
     }
+    // A refresh failed a moment ago: no new attempt (each would wait out
+    // the signer's deadline) while the kept CRL is current and valid.
+    if (kept_.has_value() && kept_->generation >= generation && kept_->next_update > now &&
+        kept_->number >= state.cached_number && absl::Now() < refresh_retry_at_) {
+      return kept_->der;
+    }
     if (building_ != nullptr && building_->generation >= generation) {
       build = building_;
     } else {
@@ -181,8 +209,27 @@ absl::StatusOr<std::shared_ptr<const std::string>> CrlCache::Get(absl::Time now)
   } else {
     build->done.WaitForNotification();
   }
-  if (!build->result.ok()) return build->result.status();
-  return build->result->der;
+  const absl::StatusOr<SignedCrl>& result = build->result;
+  if (result.ok() && result->refresh_error.ok()) return result->der;
+  if (!result.ok() && !absl::IsUnavailable(result.status())) return result.status();
+  // The signer down when only half the validity is gone: the kept CRL (or
+  // the one cached in Redis, which CurrentCrl served) still lists every
+  // revocation. 503 only for a revocation it lacks, or once it expired.
+  const absl::Status why = result.ok() ? result->refresh_error : result.status();
+  absl::MutexLock lock(&mu_);
+  if (kept_.has_value() && kept_->generation >= generation && kept_->next_update > now) {
+    refresh_retry_at_ = absl::Now() + kRestoreBackoff;
+    NoteKeptServed(why);
+    return kept_->der;
+  }
+  if (result.ok()) return result->der;
+  return result.status();
+}
+
+void CrlCache::NoteKeptServed(const absl::Status& why) {
+  if (on_kept_served_ == nullptr || absl::Now() < kept_noted_at_ + kRestoreBackoff) return;
+  kept_noted_at_ = absl::Now();
+  on_kept_served_(*kept_, why);
 }
 
 }  // namespace scep::gateway

@@ -26,6 +26,9 @@ struct SignedCrl {
   absl::Time next_update;
   uint64_t number = 0;  // its cRLNumber (0: unknown, cached before session 17)
   bool cached = true;   // false: signed, but the index did not take it
+  // Why a CRL past half its validity was served instead of a new one (the
+  // signer could not sign); OK otherwise.
+  absl::Status refresh_error;
 };
 
 // The CA's current CRL (DER), shared by SCEP GetCRL and the admin API.
@@ -38,8 +41,10 @@ struct SignedCrl {
 // relying party never sees the number go back. A revoked certificate leaves the CRL (and the index's
 // revocation list) once a CRL issued after its notAfter has listed it
 // (RFC 5280 section 3.3), so the CRL's size follows the revoked
-// certificates still valid. Unavailable when the index or the signer is
-// down; other codes from the signer otherwise. Thread-safe if its
+// certificates still valid.
+// Unavailable when the index is down, or the signer while no CRL covering
+// the latest revocation is cached unexpired (one past half its validity is
+// served then); other codes from the signer otherwise. Thread-safe if its
 // arguments are.
 absl::StatusOr<SignedCrl> CurrentCrl(SignerClient& signer, redis::CertificateIndex& index,
                                      absl::Duration validity, absl::Time now = absl::Now());
@@ -65,6 +70,12 @@ absl::StatusOr<SignedCrl> CurrentCrl(SignerClient& signer, redis::CertificateInd
 // recorded again (CertificateIndex::RestoreRevoked), the counter is moved
 // past its number, and a new CRL is signed from the repaired list. If
 // Redis cannot take them, the kept CRL is served while it is valid.
+//
+// Outages: while Redis cannot be read, the kept CRL is served until its
+// nextUpdate (the generation cannot be checked); while the signer cannot
+// sign, it is served when it covers the latest revocation and has not
+// expired. Unavailable otherwise: no CRL kept, it expired, or a revocation
+// is not on it.
 class CrlCache {
  public:
   // What a restore found and did, for logs and metrics.
@@ -75,13 +86,16 @@ class CrlCache {
     absl::StatusOr<int64_t> restored;  // entries recorded again, or why not
   };
   using RestoreObserver = std::function<void(const Restore&)>;
+  // The kept CRL served because Redis or the signer failed with `why`.
+  using KeptObserver = std::function<void(const SignedCrl& kept, const absl::Status& why)>;
 
   // `signer` and `index` are not owned and must outlive this. `on_restore`
-  // (optional) hears of every restore attempt.
+  // (optional) hears of every restore attempt; `on_kept_served` (optional)
+  // of the kept CRL served through an outage, at most once in 10 seconds.
   CrlCache(SignerClient* signer, redis::CertificateIndex* index, absl::Duration validity,
-           RestoreObserver on_restore = nullptr)
+           RestoreObserver on_restore = nullptr, KeptObserver on_kept_served = nullptr)
       : signer_(signer), index_(index), validity_(validity),
-        on_restore_(std::move(on_restore)) {}
+        on_restore_(std::move(on_restore)), on_kept_served_(std::move(on_kept_served)) {}
 
   absl::StatusOr<std::shared_ptr<const std::string>> Get(absl::Time now = absl::Now());
 
@@ -90,6 +104,8 @@ class CrlCache {
   redis::CertificateIndex* const index_;
   const absl::Duration validity_;
   const RestoreObserver on_restore_;
+  const KeptObserver on_kept_served_;
+  void NoteKeptServed(const absl::Status& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records the entries of `kept` again; true when the index has them.
   bool RestoreFrom(const SignedCrl& kept, const redis::CrlState& found);
   // A build in flight; requests that need no newer generation join it.
@@ -106,6 +122,9 @@ class CrlCache {
   bool restoring_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time restore_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::shared_ptr<Build> building_ ABSL_GUARDED_BY(mu_);
+  // After a refresh the signer failed, none before this (kept CRL served).
+  absl::Time refresh_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time kept_noted_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace scep::gateway

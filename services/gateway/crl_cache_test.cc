@@ -445,5 +445,79 @@ TEST_F(CurrentCrlTest, ReadCrlChecksTheIssuer) {
   EXPECT_EQ(ReadCrl("not a CRL").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A memory index whose revocation state cannot be read while `down`.
+class RedisDownIndex final : public redis::MemoryCertificateIndex {
+ public:
+  absl::StatusOr<redis::CrlState> GetCrlState() override {
+    if (down) return absl::UnavailableError("Redis down (test)");
+    return MemoryCertificateIndex::GetCrlState();
+  }
+  absl::StatusOr<int64_t> RevocationGeneration() override {
+    if (down) return absl::UnavailableError("Redis down (test)");
+    return MemoryCertificateIndex::RevocationGeneration();
+  }
+  bool down = false;
+};
+
+// Redis down: the kept CRL is served until its nextUpdate (whether a
+// revocation is missing cannot be told; it is noted), not a 503.
+TEST_F(CurrentCrlTest, WhileRedisIsDownTheKeptCrlIsServedUntilItExpires) {
+  RedisDownIndex index;
+  ASSERT_TRUE(PutRevoked(index, "0e01").ok());
+  std::vector<absl::Status> noted;
+  CrlCache cache(&signer_, &index, kValidity, nullptr,
+                 [&](const SignedCrl&, const absl::Status& why) { noted.push_back(why); });
+  const absl::Time now = absl::Now();
+  index.down = true;
+  EXPECT_TRUE(absl::IsUnavailable(cache.Get(now).status()));  // nothing kept
+  index.down = false;
+  absl::StatusOr<std::shared_ptr<const std::string>> kept = cache.Get(now);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  index.down = true;
+  absl::StatusOr<std::shared_ptr<const std::string>> served =
+      cache.Get(now + kValidity / 2 + absl::Hours(1));
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(served->get(), kept->get());
+  ASSERT_EQ(noted.size(), 1u);
+  EXPECT_TRUE(absl::IsUnavailable(noted[0]));
+  EXPECT_TRUE(absl::IsUnavailable(cache.Get(now + kValidity + absl::Seconds(1)).status()));
+}
+
+// The signer down once half the validity is gone: the kept CRL still lists
+// every revocation and is served (and no new attempt made for a while);
+// 503 once it has expired or a revocation is not on it (README: only
+// "while a CRL due after a revocation cannot be signed").
+TEST_F(CurrentCrlTest, WhileTheSignerIsDownACurrentKeptCrlIsServed) {
+  SlowCrlSigner signer(&signer_);
+  signer.delay = absl::ZeroDuration();
+  std::vector<absl::Status> noted;
+  CrlCache cache(&signer, &index_, kValidity, nullptr,
+                 [&](const SignedCrl&, const absl::Status& why) { noted.push_back(why); });
+  const absl::Time now = not_after_ - absl::Hours(48);
+  absl::StatusOr<std::shared_ptr<const std::string>> kept = cache.Get(now);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  signer.down = true;
+  const absl::Time later = now + kValidity / 2 + absl::Hours(1);
+  absl::StatusOr<std::shared_ptr<const std::string>> served = cache.Get(later);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(**served, **kept);
+  EXPECT_EQ(signer.signed_count(), 2);
+  served = cache.Get(later);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(signer.signed_count(), 2);  // not again at once
+  ASSERT_EQ(noted.size(), 1u);
+  EXPECT_TRUE(absl::IsUnavailable(noted[0]));
+  // Without the CRL kept (a gateway started since): the one cached in Redis.
+  absl::StatusOr<SignedCrl> direct = CurrentCrl(signer, index_, kValidity, later);
+  ASSERT_TRUE(direct.ok()) << direct.status();
+  EXPECT_EQ(*direct->der, **kept);
+  EXPECT_TRUE(absl::IsUnavailable(direct->refresh_error));
+  // Expired: 503.
+  EXPECT_TRUE(absl::IsUnavailable(cache.Get(now + kValidity + absl::Seconds(1)).status()));
+  // A revocation the kept CRL lacks: 503.
+  RevokeAnother("0f40");
+  EXPECT_TRUE(absl::IsUnavailable(cache.Get(later).status()));
+}
+
 }  // namespace
 }  // namespace scep::gateway

@@ -174,13 +174,16 @@ absl::StatusOr<OcspResponder::Answer> OcspResponder::Respond(
     sign.statuses.push_back(std::move(single));
   }
   absl::StatusOr<int64_t> generation = issuer->index->RevocationGeneration();
-  if (!generation.ok()) return generation.status();
   const absl::Time now = options_.clock();
   const absl::Duration reuse = std::min(options_.reuse, options_.validity / 2);
   auto reused = [&]() -> std::optional<Answer> {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cache_.find(key);
-    if (it != cache_.end() && it->second.generation == *generation &&
+    // Redis down: the generation cannot be read, so an answer inside its
+    // reuse time is served unchecked (no revocation can be made meanwhile;
+    // one made just before can be missed until the reuse time ends, as
+    // with the kept CRL).
+    if (it != cache_.end() && (!generation.ok() || it->second.generation == *generation) &&
         now - it->second.produced < reuse) {
       return Answer{it->second.der, true, reuse - (now - it->second.produced)};
     }
@@ -191,9 +194,10 @@ absl::StatusOr<OcspResponder::Answer> OcspResponder::Respond(
   // signatures, the signer busy or down), the reused answer without the
   // nonce is the next best: RFC 8954 section 2.1 lets a responder leave
   // the nonce out, and most relying parties accept that.
-  if (nonce.empty()) {
+  if (nonce.empty() || absl::IsUnavailable(generation.status())) {
     if (std::optional<Answer> answer = reused()) return *std::move(answer);
   }
+  if (!generation.ok()) return generation.status();
   if (before_signing) {
     if (absl::Status allowed = before_signing(); !allowed.ok()) {
       if (!nonce.empty() && absl::IsResourceExhausted(allowed)) {

@@ -65,7 +65,8 @@ class OcspResponder {
   // CertID (1..16, SHA-1 or SHA-256) names the same one of our CAs;
   // unauthorized for another issuer; malformedRequest otherwise
   // (InvalidArgument, with that answer in `*malformed`). Unavailable when
-  // the index or the signer cannot answer now.
+  // the index or the signer cannot answer now, except that while the index
+  // is down an answer inside its reuse time is still reused.
   //
   // `before_signing`, when set, runs before an answer that needs a fresh
   // CA signature (not one reused); its error is returned as is, nothing

@@ -259,6 +259,47 @@ TEST_F(OcspResponderTest, OverTheLimitANonceGetsTheReusedAnswer) {
             absl::StatusCode::kUnavailable);
 }
 
+// A memory index whose revocation generation cannot be read while `down`.
+class RedisDownIndex final : public redis::MemoryCertificateIndex {
+ public:
+  absl::StatusOr<int64_t> RevocationGeneration() override {
+    if (down) return absl::UnavailableError("Redis down (test)");
+    return MemoryCertificateIndex::RevocationGeneration();
+  }
+  bool down = false;
+};
+
+// Redis down: an answer inside its reuse time is still handed out (the
+// readiness probe keeps gateways in rotation to serve "cached OCSP");
+// one that needs the index is not (503 tryLater).
+TEST_F(OcspResponderTest, ReusedAnswersAreServedWhileRedisIsDown) {
+  RedisDownIndex index;
+  redis::CertificateRecord good;
+  good.certificate = "x";
+  ASSERT_TRUE(index.Put("4001", good, absl::Hours(1)).ok());
+  OcspResponder responder({{"", &certificates_, &signer_, &index}},
+                          {absl::Hours(1), absl::Minutes(5), [this] { return now_; }});
+  std::string malformed;
+  auto first = responder.Respond(Request({0x4001}), &malformed);
+  ASSERT_TRUE(first.ok()) << first.status();
+  index.down = true;
+  now_ += absl::Minutes(4);
+  auto reused = responder.Respond(Request({0x4001}), &malformed);
+  ASSERT_TRUE(reused.ok()) << reused.status();
+  EXPECT_EQ(reused->der, first->der);
+  EXPECT_EQ(reused->fresh, absl::Minutes(1));
+  OcspRequestPtr request;
+  auto nonce = responder.Respond(NonceRequest(0x4001, &request), &malformed);
+  ASSERT_TRUE(nonce.ok()) << nonce.status();
+  EXPECT_FALSE(nonce->nonce);
+  EXPECT_EQ(responder.Respond(Request({0x4002}), &malformed).status().code(),
+            absl::StatusCode::kUnavailable);
+  now_ += absl::Minutes(2);  // past the reuse time
+  EXPECT_EQ(responder.Respond(Request({0x4001}), &malformed).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(signer_.ocsp_signed, 1);
+}
+
 TEST(OcspGetTest, DecodesUrlEncodedBase64) {
   EXPECT_EQ(OcspResponder::DecodeGetRequest("MAMCAQE%3D").value(), std::string("0\x03\x02\x01\x01", 5));
   EXPECT_EQ(OcspResponder::DecodeGetRequest("MAMCAQE=").value(), std::string("0\x03\x02\x01\x01", 5));

@@ -109,13 +109,16 @@ class PkiOperation {
         certificates_(certificates), extras_(extras),
         issuer_(signer, index, options.index_grace),
         crl_cache_(signer, index, options.crl_validity,
-                   [this](const CrlCache::Restore& restore) { CrlRestored(restore); }) {}
+                   [this](const CrlCache::Restore& restore) { CrlRestored(restore); },
+                   [this](const SignedCrl& kept, const absl::Status& why) {
+                     CrlKeptServed(kept, why);
+                   }) {}
 
   PkiOutcome Handle(const Profile& profile, absl::string_view der);
 
   // This CA's current CRL (DER), the one GetCRL answers with (CrlCache):
   // for relying parties at /crl/{ca}.crl. Unavailable when Redis or the
-  // signer is down.
+  // signer is down and no valid CRL is kept that they leave current.
   absl::StatusOr<std::shared_ptr<const std::string>> Crl();
 
  private:
@@ -246,6 +249,8 @@ class PkiOperation {
   PkiOutcome UnavailableAfterNonce(const Request& req, absl::string_view what);
   // Logs and counts revocations the CRL cache restored (CrlCache).
   void CrlRestored(const CrlCache::Restore& restore) const;
+  // Logs the kept CRL served through a Redis or signer outage (CrlCache).
+  void CrlKeptServed(const SignedCrl& kept, const absl::Status& why) const;
 
   const PkiOperationOptions options_;
   SignerClient* const signer_;

@@ -136,6 +136,15 @@ absl::StatusOr<std::shared_ptr<const std::string>> PkiOperation::Crl() {
   return crl_cache_.Get();
 }
 
+void PkiOperation::CrlKeptServed(const SignedCrl& kept, const absl::Status& why) const {
+  if (extras_.log == nullptr) return;
+  metrics::LogRecord record(metrics::LogLevel::kWarning, "crl_kept_served");
+  record.Int("kept_crl_number", static_cast<int64_t>(kept.number))
+      .Int("kept_crl_next_update", absl::ToUnixSeconds(kept.next_update))
+      .Str("error", why.ToString());
+  extras_.log->Log(record);
+}
+
 void PkiOperation::CrlRestored(const CrlCache::Restore& restore) const {
   if (restore.restored.ok() && extras_.metrics != nullptr) {
     extras_.metrics->CrlRevocationsRestored(*restore.restored);
