@@ -52,7 +52,7 @@ absl::StatusOr<SignedCrl> CurrentCrlOnce(SignerClient& signer, redis::Certificat
     }
   }
   ASSIGN_OR_RETURN(request.number, index.NextCrlNumber());
-  request.this_update = now;
+  request.this_update = now - kCrlBackdate;
   request.next_update = now + validity;
   absl::StatusOr<std::string> der = signer.SignCrl(request);
   if (absl::IsUnavailable(der.status()) && cached.has_value() &&

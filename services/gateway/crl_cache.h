@@ -19,6 +19,12 @@
 
 namespace scep::gateway {
 
+// How far a CRL's thisUpdate lies before its signing, as for issued
+// certificates: relying parties whose clock is behind would otherwise
+// refuse it (X509_V_ERR_CRL_NOT_YET_VALID). nextUpdate and freshness count
+// from the real time.
+inline constexpr absl::Duration kCrlBackdate = absl::Minutes(5);
+
 // A CRL and what it covers.
 struct SignedCrl {
   std::shared_ptr<const std::string> der;
@@ -41,7 +47,7 @@ struct SignedCrl {
 // relying party never sees the number go back. A revoked certificate leaves the CRL (and the index's
 // revocation list) once a CRL issued after its notAfter has listed it
 // (RFC 5280 section 3.3), so the CRL's size follows the revoked
-// certificates still valid.
+// certificates still valid. thisUpdate is backdated by kCrlBackdate.
 // Unavailable when the index is down, or the signer while no CRL covering
 // the latest revocation is cached unexpired (one past half its validity is
 // served then); other codes from the signer otherwise. Thread-safe if its

@@ -413,7 +413,7 @@ TEST_F(CurrentCrlTest, ReadCrlChecksTheIssuer) {
   absl::StatusOr<CrlContents> read = ReadCrl(*crl->der, ca.get());
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->number, 1u);
-  EXPECT_EQ(read->this_update, absl::FromUnixSeconds(absl::ToUnixSeconds(now)));
+  EXPECT_EQ(read->this_update, absl::FromUnixSeconds(absl::ToUnixSeconds(now - kCrlBackdate)));
   ASSERT_EQ(read->revoked.size(), 2u);
   std::set<std::string> serials;
   for (const redis::RevokedSerial& r : read->revoked) {
@@ -443,6 +443,44 @@ TEST_F(CurrentCrlTest, ReadCrlChecksTheIssuer) {
   tampered[tampered.size() - 5] ^= 1;
   EXPECT_EQ(ReadCrl(tampered, ca.get()).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ReadCrl("not a CRL").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// thisUpdate lies 5 minutes back, so a relying party whose clock is a little
+// behind takes the CRL (X509_V_ERR_CRL_NOT_YET_VALID before); nextUpdate
+// and the half-validity refresh count from the real time.
+TEST_F(CurrentCrlTest, ThisUpdateIsBackdatedNextUpdateIsNot) {
+  const absl::Time now = absl::FromUnixSeconds(absl::ToUnixSeconds(not_after_ - absl::Hours(48)));
+  absl::StatusOr<SignedCrl> crl = CurrentCrl(signer_, index_, kValidity, now);
+  ASSERT_TRUE(crl.ok()) << crl.status();
+  crypto::X509CrlPtr parsed =
+      crypto::FromDer<crypto::X509CrlPtr>(*crl->der, d2i_X509_CRL, "CRL").value();
+  int days = 0;
+  int seconds = 0;
+  crypto::Asn1TimePtr at(ASN1_TIME_set(nullptr, absl::ToTimeT(now)));
+  ASSERT_EQ(ASN1_TIME_diff(&days, &seconds, X509_CRL_get0_lastUpdate(parsed.get()), at.get()), 1);
+  EXPECT_EQ(days * 86400 + seconds, 300);
+  ASSERT_EQ(ASN1_TIME_diff(&days, &seconds, at.get(), X509_CRL_get0_nextUpdate(parsed.get())), 1);
+  EXPECT_EQ(absl::Hours(24) * days + absl::Seconds(seconds), kValidity);
+  EXPECT_EQ(crl->next_update, now + kValidity);
+  // A relying party 2 minutes behind takes it.
+  absl::StatusOr<CaCertificatesDer> certs = signer_.GetCertificates();
+  ASSERT_TRUE(certs.ok()) << certs.status();
+  crypto::X509Ptr ca = crypto::FromDer<crypto::X509Ptr>(certs->ca, d2i_X509, "CA").value();
+  crypto::X509StorePtr store(X509_STORE_new());
+  ASSERT_EQ(X509_STORE_add_cert(store.get(), ca.get()), 1);
+  ASSERT_EQ(X509_STORE_add_crl(store.get(), parsed.get()), 1);
+  X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK);
+  X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store.get()),
+                             absl::ToTimeT(now - absl::Minutes(2)));
+  crypto::SslPtr<X509_STORE_CTX, X509_STORE_CTX_free> ctx(X509_STORE_CTX_new());
+  ASSERT_EQ(X509_STORE_CTX_init(ctx.get(), store.get(), ca.get(), nullptr), 1);
+  EXPECT_EQ(X509_verify_cert(ctx.get()), 1)
+      << X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+  // Fresh until half the validity from the real time is gone.
+  EXPECT_EQ(CrlNumber(*CurrentCrl(signer_, index_, kValidity, now + kValidity / 2 - absl::Seconds(1))
+                           .value()
+                           .der),
+            1u);
 }
 
 // A memory index whose revocation state cannot be read while `down`.
