@@ -33,6 +33,12 @@ absl::StatusOr<SignedCrl> CurrentCrlOnce(SignerClient& signer, redis::Certificat
                      cached->generation, cached->next_update, cached->number};
   }
   CrlRequest request;
+  // The number before the list: a CRL listed after a revocation is then
+  // numbered after every CRL listed before it (the other way round, a CRL
+  // listed before a revocation could take a higher number than another
+  // gateway's CRL that has it: a relying party keeping the highest
+  // cRLNumber would miss the revocation).
+  ASSIGN_OR_RETURN(request.number, index.NextCrlNumber());
   ASSIGN_OR_RETURN(std::vector<redis::RevokedSerial> revoked, index.ListRevoked());
   // RFC 5280 section 3.3: an entry may leave the CRL once it has appeared on
   // one CRL issued after the certificate expired. Every CRL lists every
@@ -51,7 +57,6 @@ absl::StatusOr<SignedCrl> CurrentCrlOnce(SignerClient& signer, redis::Certificat
       request.revoked.push_back(std::move(entry));
     }
   }
-  ASSIGN_OR_RETURN(request.number, index.NextCrlNumber());
   request.this_update = now - kCrlBackdate;
   request.next_update = now + validity;
   absl::StatusOr<std::string> der = signer.SignCrl(request);

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -481,6 +482,62 @@ TEST_F(CurrentCrlTest, ThisUpdateIsBackdatedNextUpdateIsNot) {
                            .value()
                            .der),
             1u);
+}
+
+// SignCrl as `inner`, recording the serials each cRLNumber listed.
+class RecordingCrlSigner final : public CrlSignerWrapper {
+ public:
+  explicit RecordingCrlSigner(SignerClient* inner) : CrlSignerWrapper(inner) {}
+  absl::StatusOr<std::string> SignCrl(const CrlRequest& request) override {
+    std::set<std::string>& serials = listed[request.number];
+    for (const redis::RevokedSerial& r : request.revoked) serials.insert(r.serial_hex);
+    return inner_->SignCrl(request);
+  }
+  std::map<uint64_t, std::set<std::string>> listed;
+};
+
+// A memory index that runs `hook` once, right after the first
+// NextCrlNumber or ListRevoked call: between the two of one CRL.
+class BetweenNumberAndListIndex final : public redis::MemoryCertificateIndex {
+ public:
+  absl::StatusOr<uint64_t> NextCrlNumber() override {
+    absl::StatusOr<uint64_t> number = MemoryCertificateIndex::NextCrlNumber();
+    Fire();
+    return number;
+  }
+  absl::StatusOr<std::vector<redis::RevokedSerial>> ListRevoked() override {
+    absl::StatusOr<std::vector<redis::RevokedSerial>> revoked =
+        MemoryCertificateIndex::ListRevoked();
+    Fire();
+    return revoked;
+  }
+  std::function<void()> hook;
+
+ private:
+  void Fire() {
+    if (hook != nullptr) std::exchange(hook, nullptr)();
+  }
+};
+
+// A revocation and another gateway's CRL between this CRL's cRLNumber and
+// its list: the CRL with the highest number lists the revocation (when
+// the list came first, this CRL took the higher number without it, was
+// cached, and relying parties keeping the highest number missed it).
+TEST_F(CurrentCrlTest, TheHighestNumberedCrlListsEveryRevocation) {
+  BetweenNumberAndListIndex index;
+  ASSERT_TRUE(PutRevoked(index, "0e01").ok());
+  RecordingCrlSigner signer(&signer_);
+  const absl::Time now = absl::Now();
+  index.hook = [&] {
+    ASSERT_TRUE(PutRevoked(index, "0e02").ok());
+    ASSERT_TRUE(CurrentCrl(signer, index, kValidity, now).ok());
+  };
+  absl::StatusOr<SignedCrl> crl = CurrentCrl(signer, index, kValidity, now);
+  ASSERT_TRUE(crl.ok()) << crl.status();
+  ASSERT_GE(signer.listed.size(), 2u);
+  EXPECT_EQ(signer.listed.rbegin()->second, (std::set<std::string>{"0e01", "0e02"}));
+  EXPECT_EQ(Listed(*crl->der), (std::set<std::string>{"0e01", "0e02"}));
+  EXPECT_EQ(Listed(index.GetCachedCrl().value()->der), (std::set<std::string>{"0e01", "0e02"}));
 }
 
 // A memory index whose revocation state cannot be read while `down`.
