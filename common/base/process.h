@@ -1,6 +1,8 @@
 #ifndef SCEP_COMMON_BASE_PROCESS_H_
 #define SCEP_COMMON_BASE_PROCESS_H_
 
+#include "absl/status/status.h"
+
 namespace scep::base {
 
 // Turns off abseil's lock-order (potential deadlock) detection for the whole
@@ -11,6 +13,17 @@ namespace scep::base {
 // a service answering thousands of requests a second should pay for. Call
 // first thing in main, before any thread starts. Idempotent.
 void DisableMutexDeadlockDetection();
+
+// Keeps this process's memory out of core dumps and away from other
+// processes of the same user: sets RLIMIT_CORE to 0 (soft and hard, so it
+// cannot be raised again) and marks the process not dumpable
+// (PR_SET_DUMPABLE 0), which also makes /proc/self/{environ,mem,maps} and
+// ptrace root-only. The services hold the HSM PIN (libp11 keeps its own
+// copy for re-login), an RA key file, Redis passwords and challenges for
+// their whole life, and a core written to the node's core_pattern would
+// carry them outside the pod. Call first thing in main, before any secret
+// is read. Internal naming the failed call when either is refused.
+absl::Status DisableCoreDumps();
 
 // The malloc this process runs on: "tcmalloc", "jemalloc", "mimalloc" or
 // "glibc" (the build's SCEP_MALLOC; logged at start by the services).

@@ -1,5 +1,11 @@
 #include "common/base/process.h"
 
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+
 #include <gtest/gtest.h>
 
 #include "absl/synchronization/mutex.h"
@@ -36,6 +42,27 @@ TEST(MutexDeadlockDetection, DisabledLockOrderInversionIsNotTracked) {
   InvertLockOrder();
   // Still here: nothing recorded the order, so nothing aborted.
   SUCCEED();
+}
+
+// Runs in the death test's child: reports what a core dump would see.
+[[noreturn]] void DisableCoreDumpsAndReport() {
+  const absl::Status status = DisableCoreDumps();
+  struct rlimit core = {1, 1};
+  getrlimit(RLIMIT_CORE, &core);
+  std::fprintf(stderr, "status=%s dumpable=%d core=%llu/%llu\n",
+               status.ok() ? "ok" : "failed", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0),
+               static_cast<unsigned long long>(core.rlim_cur),
+               static_cast<unsigned long long>(core.rlim_max));
+  _exit(0);
+}
+
+// In a child, so this test process keeps its own limits. The hard limit is
+// 0 too: a later setrlimit (a library, a shell's ulimit) cannot raise it.
+TEST(DisableCoreDumpsDeathTest, NoCoreAndNotDumpable) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(DisableCoreDumpsAndReport(), ::testing::ExitedWithCode(0),
+              "status=ok dumpable=0 core=0/0");
+  EXPECT_EQ(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
 }
 
 // Linked like the services (scep::malloc): the configured allocator is the

@@ -71,6 +71,11 @@ absl::StatusOr<std::string> ReadChallenge() {
 int main(int argc, char** argv) {
   // Before any thread or gRPC object exists (common/base/process.h).
   scep::base::DisableMutexDeadlockDetection();
+  // Before any secret is read: a core would carry them (common/base/process.h).
+  if (absl::Status no_core = scep::base::DisableCoreDumps(); !no_core.ok()) {
+    std::cerr << "scep-gateway: cannot disable core dumps: " << no_core.message() << "\n";
+    return 1;
+  }
   // Before any gRPC object exists: see PrepareGrpcClientPolling.
   const std::string backup_poll_ms = scep::gateway::PrepareGrpcClientPolling();
   absl::SetProgramUsageMessage("SCEP gateway (RFC 8894) in front of scep-signer");

@@ -14,6 +14,11 @@ int main(int argc, char** argv) {
   // Debian's abseil tracks lock order on every absl::Mutex (gRPC, libp11
   // callers) and aborts on a suspected cycle: off, as in the services.
   scep::base::DisableMutexDeadlockDetection();
+  // Before any secret is read: a core would carry them (common/base/process.h).
+  if (absl::Status no_core = scep::base::DisableCoreDumps(); !no_core.ok()) {
+    std::cerr << "scep-provision: cannot disable core dumps: " << no_core.message() << "\n";
+    return 1;
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<scep::provision::CommandLine> command_line =
       scep::provision::ParseCommandLine(args);

@@ -157,6 +157,11 @@ absl::StatusOr<std::unique_ptr<scep::pkcs11::Token>> OpenTokenWaiting(
 int main(int argc, char** argv) {
   // Before any thread or gRPC object exists (common/base/process.h).
   scep::base::DisableMutexDeadlockDetection();
+  // Before any secret is read: a core would carry them (common/base/process.h).
+  if (absl::Status no_core = scep::base::DisableCoreDumps(); !no_core.ok()) {
+    std::cerr << "scep-signer: cannot disable core dumps: " << no_core.message() << "\n";
+    return 1;
+  }
   absl::SetProgramUsageMessage("SCEP signing service (keys in a PKCS#11 token)");
   const scep::base::FlagSources flag_sources = scep::base::ParseFlagsWithConfig(
       argc, argv, {"scep-signer", "SCEP_SIGNER_", scep::signer::kFlagsFile, nullptr});

@@ -308,6 +308,27 @@ class CertificateExpiryTest(unittest.TestCase):
         self.assertEqual(changed[0]["ra_serial"].upper().lstrip("0"), new_serial.lstrip("0"))
 
 
+def core_limit(pid):
+    """(soft, hard) of the process's "Max core file size"."""
+    with open(f"/proc/{pid}/limits") as f:
+        line = next(line for line in f if line.startswith("Max core file size"))
+    return tuple(line.split()[4:6])
+
+
+class SecretsInProcessTest(unittest.TestCase):
+    """The signer and the gateway hold the PIN, challenge and passwords for
+    their whole life: no core dump may carry them out of the pod."""
+
+    def test_no_core_dumps(self):
+        stack = Stack().start()
+        try:
+            # Soft and hard: the process cannot raise it again.
+            for name in ("signer", "gateway"):
+                self.assertEqual(core_limit(stack.procs[name].pid), ("0", "0"), name)
+        finally:
+            stack.stop()
+
+
 class ReadinessTest(unittest.TestCase):
     def test_readyz_follows_redis_and_signer(self):
         stack = Stack().start()
