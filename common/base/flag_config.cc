@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 #include <set>
+#include <vector>
 #include <sstream>
 
 #include "absl/flags/commandlineflag.h"
@@ -85,13 +86,20 @@ void FlagSources::Set(absl::string_view flag, FlagSource source) {
 
 bool IsSecretFlagName(absl::string_view name) {
   const std::string lower = absl::AsciiStrToLower(name);
-  if (absl::EndsWith(lower, "_file") || absl::EndsWith(lower, "_label") ||
-      absl::EndsWith(lower, "_path")) {
-    return false;
+  const std::vector<absl::string_view> words = absl::StrSplit(lower, '_');
+  // The last word names what the value is: where a secret lives, which
+  // object, how long to wait for it (token_wait_seconds) — not the secret.
+  static constexpr absl::string_view kAboutASecret[] = {
+      "file", "path", "dir", "label", "seconds", "ms", "minutes", "hours", "days"};
+  for (absl::string_view about : kAboutASecret) {
+    if (words.back() == about) return false;
   }
-  for (absl::string_view word :
-       {"password", "passphrase", "secret", "pin", "challenge", "token"}) {
-    if (absl::StrContains(lower, word)) return true;
+  for (absl::string_view secret : {"password", "passphrase", "secret", "challenge", "token"}) {
+    if (absl::StrContains(lower, secret)) return true;
+  }
+  // A whole word only: no PIN in "ping", "mapping" or "spinning".
+  for (absl::string_view word : words) {
+    if (word == "pin") return true;
   }
   return false;
 }

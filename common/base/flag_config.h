@@ -52,10 +52,12 @@ class FlagSources {
 };
 
 // True when a flag called `name` would carry a secret value (password,
-// passphrase, secret, pin, challenge, token in its name), except *_file,
-// *_path and *_label flags, which say where a secret is. Such flags are
-// never settable from a settings file or the environment, and their values
-// are redacted in logs.
+// passphrase, secret, challenge or token in its name, or pin as a word of
+// it), except flags whose last word says what else the value is: *_file,
+// *_path, *_dir, *_label (where the secret is, which object) and durations
+// (*_seconds, *_ms, *_minutes, *_hours, *_days: token_wait_seconds). Such
+// flags are never settable from a settings file or the environment, and
+// their values are redacted in logs.
 bool IsSecretFlagName(absl::string_view name);
 
 // Applies a settings file's text to the flags: one `name = value` per

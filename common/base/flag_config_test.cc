@@ -14,6 +14,7 @@ ABSL_FLAG(std::string, fc_host, "127.0.0.1", "test setting");
 ABSL_FLAG(bool, fc_legacy, false, "test setting");
 ABSL_FLAG(std::string, fc_secret_file, "", "test setting naming a secret's file");
 ABSL_FLAG(std::string, fc_password, "", "a secret value: never a setting");
+ABSL_FLAG(int, fc_token_wait_seconds, 60, "a duration, though named after a token");
 
 namespace scep::base {
 namespace {
@@ -94,6 +95,38 @@ TEST_F(FlagConfigTest, SecretValuedFlagsAreNeverSettings) {
   EXPECT_FALSE(IsSecretFlagName("admin_token_file"));
   EXPECT_FALSE(IsSecretFlagName("token_label"));
   EXPECT_FALSE(IsSecretFlagName("http_port"));
+}
+
+// Every flag name the code base defines (grep ABSL_FLAG), classified: a
+// duration or a label named after a token is a setting
+// (SCEP_SIGNER_TOKEN_WAIT_SECONDS was refused as "carries a secret").
+TEST_F(FlagConfigTest, SecretRuleAgainstEveryFlagOfTheCodeBase) {
+  for (const char* secret : {"challenge", "server_challenge", "renew_with_challenge",
+                             "fc_password", "admin_token", "pin", "so_pin", "ra_pin",
+                             "redis_password", "hsm_passphrase", "notify_secret"}) {
+    EXPECT_TRUE(IsSecretFlagName(secret)) << secret;
+  }
+  for (const char* setting :
+       {"token_wait_seconds", "token_label", "ra_token_label", "admin_token_file",
+        "challenge_file", "pin_file", "ra_pin_file", "redis_password_file",
+        "redis_sentinel_password_file", "fc_secret_file", "keepalive_ms",
+        "signer_keepalive_ms", "ca_key_label", "ra_key_file", "redis_tls_key_file",
+        "tls_key", "signer_tls_key", "admin_tls_key", "redis_username",
+        "redis_sentinel_username", "issuing_cas_dir", "http_port", "pending_ttl_seconds"}) {
+    EXPECT_FALSE(IsSecretFlagName(setting)) << setting;
+  }
+  // "pin" only as a word.
+  EXPECT_FALSE(IsSecretFlagName("keepalive_ping_ms"));
+  EXPECT_FALSE(IsSecretFlagName("shipping_mode"));
+}
+
+TEST_F(FlagConfigTest, TokenWaitSecondsIsASetting) {
+  env_["SCEP_FC_FC_TOKEN_WAIT_SECONDS"] = "5";
+  ASSERT_TRUE(ApplyFlagEnvironment(options_, sources_).ok());
+  EXPECT_EQ(absl::GetFlag(FLAGS_fc_token_wait_seconds), 5);
+  EXPECT_EQ(sources_.Get("fc_token_wait_seconds"), FlagSource::kEnv);
+  ASSERT_TRUE(ApplyFlagSettings("f", "fc_token_wait_seconds = 7\n", options_, sources_).ok());
+  EXPECT_EQ(absl::GetFlag(FLAGS_fc_token_wait_seconds), 7);
 }
 
 TEST_F(FlagConfigTest, EnvironmentOverridesTheFile) {
