@@ -1,6 +1,7 @@
 #include "common/base/secret.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -8,6 +9,17 @@
 #include "absl/strings/str_cat.h"
 
 namespace scep::base {
+
+std::optional<std::string> TakeSecretFromEnv(const char* name) {
+  char* value = std::getenv(name);
+  if (value == nullptr) return std::nullopt;
+  std::string secret(value);
+  // explicit_bzero: a store the compiler may not drop, although nothing
+  // reads the bytes again in this process.
+  explicit_bzero(value, std::strlen(value));
+  unsetenv(name);
+  return secret;
+}
 
 absl::StatusOr<std::string> ReadSecret(const std::string& what,
                                        const std::string& path,
@@ -26,14 +38,12 @@ absl::StatusOr<std::string> ReadSecret(const std::string& what,
     }
     return secret;
   }
-  const char* value = std::getenv(env);
-  if (value == nullptr || *value == '\0') {
+  std::optional<std::string> secret = TakeSecretFromEnv(env);
+  if (!secret.has_value() || secret->empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("no ", what, ": give its file or set ", env));
   }
-  std::string secret(value);
-  unsetenv(env);
-  return secret;
+  return *std::move(secret);
 }
 
 }  // namespace scep::base

@@ -1,16 +1,25 @@
 #ifndef SCEP_COMMON_BASE_SECRET_H_
 #define SCEP_COMMON_BASE_SECRET_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 
 namespace scep::base {
 
+// The value of the environment variable `name`, taken out of the process:
+// its bytes are overwritten in place (the environment block the kernel
+// shows in /proc/PID/environ still holds them after unsetenv, which only
+// drops the pointer) and the variable is removed, so no child inherits it.
+// nullopt when it is not set. Not thread-safe (getenv/unsetenv): call at
+// start-up, before other threads read the environment.
+std::optional<std::string> TakeSecretFromEnv(const char* name);
+
 // Reads a secret (PIN, challenge, token) the way every binary here does:
 // from `path` when non-empty (trailing whitespace removed), otherwise from
-// the environment variable `env`, which is then removed from the
-// environment so no child process inherits it. Never from the command line.
+// the environment variable `env`, taken out of the environment as by
+// TakeSecretFromEnv. Never from the command line.
 // FailedPrecondition naming `what`, the path or the variable (never the
 // value) when neither yields a non-empty secret.
 absl::StatusOr<std::string> ReadSecret(const std::string& what,

@@ -2,6 +2,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -25,6 +28,30 @@ TEST(SecretTest, EnvIsReadOnceAndRemoved) {
   auto missing = ReadSecret("PIN", "", "SCEP_TEST_SECRET");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(missing.status().message(), "SCEP_TEST_SECRET"));
+}
+
+// unsetenv only drops the pointer: the bytes it pointed at (for a variable
+// the process was started with, the block /proc/PID/environ shows) must
+// not hold the secret any more. setenv's copies are never freed by glibc,
+// so reading them after unsetenv is defined.
+TEST(SecretTest, EnvValueIsOverwrittenInPlace) {
+  setenv("SCEP_TEST_SECRET", "wipe-me-please", 1);
+  const char* original = std::getenv("SCEP_TEST_SECRET");
+  ASSERT_NE(original, nullptr);
+  const size_t length = std::strlen(original);
+  EXPECT_EQ(ReadSecret("PIN", "", "SCEP_TEST_SECRET").value(), "wipe-me-please");
+  EXPECT_EQ(std::getenv("SCEP_TEST_SECRET"), nullptr);
+  EXPECT_EQ(std::string(original, length), std::string(length, '\0'));
+}
+
+TEST(SecretTest, TakeSecretFromEnvWipesAndRemoves) {
+  EXPECT_EQ(TakeSecretFromEnv("SCEP_TEST_UNSET_SECRET"), std::nullopt);
+  setenv("SCEP_TEST_SECRET", "notify-key", 1);
+  const char* original = std::getenv("SCEP_TEST_SECRET");
+  EXPECT_EQ(TakeSecretFromEnv("SCEP_TEST_SECRET"), "notify-key");
+  EXPECT_EQ(std::getenv("SCEP_TEST_SECRET"), nullptr);
+  EXPECT_EQ(std::string(original, 10), std::string(10, '\0'));
+  EXPECT_EQ(TakeSecretFromEnv("SCEP_TEST_SECRET"), std::nullopt);
 }
 
 TEST(SecretTest, UnreadableOrEmptyFileNamesThePathNotTheValue) {

@@ -5,10 +5,13 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/secret.h"
 #include "common/crypto/distinguished_name.h"
 #include "common/crypto/publication_uri.h"
 #include "services/gateway/http_post.h"
@@ -320,10 +323,14 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
 
 SecretSources RealSecretSources(metrics::JsonLogger* log) {
   SecretSources s;
-  s.env = [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    if (v == nullptr) return std::nullopt;
-    return std::string(v);
+  // Taken out of the environment at the first read (base::TakeSecretFromEnv);
+  // profiles naming the same variable get the value kept here.
+  auto taken = std::make_shared<std::map<std::string, std::string>>();
+  s.env = [taken](const std::string& name) -> std::optional<std::string> {
+    if (auto it = taken->find(name); it != taken->end()) return it->second;
+    std::optional<std::string> v = base::TakeSecretFromEnv(name.c_str());
+    if (v.has_value()) taken->emplace(name, *v);
+    return v;
   };
   s.file = [](const std::string& path) -> absl::StatusOr<std::string> {
     std::ifstream in(path);

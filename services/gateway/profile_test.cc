@@ -1,6 +1,9 @@
 // Profiles file validation and profile policy (subject template, SAN
 // patterns, key checks, key usage) through ProfileIssuer.
 
+#include <cstdlib>
+#include <string>
+
 #include "absl/strings/match.h"
 #include "common/codec/client.h"
 #include "common/codec/csr.h"
@@ -112,6 +115,30 @@ TEST(ProfileConfigTest, NotifyDefaultsAndTheCsrByChallengeMode) {
   EXPECT_TRUE(shared.notice_secret.empty());
   EXPECT_EQ(shared.notice_tls, nullptr);  // http://: no TLS
   EXPECT_EQ(intune.verifier_tls, nullptr);
+}
+
+// The real sources take secret_env values out of the environment: the
+// bytes overwritten where they were (/proc/PID/environ shows that block),
+// the variable removed; profiles sharing a variable all get its value.
+TEST(ProfileConfigTest, RealSecretEnvIsTakenOutOfTheEnvironment) {
+  setenv("SCEP_TEST_WIFI_SECRET", "Shared-Wifi-Secret", 1);
+  setenv("SCEP_TEST_NOTICE_KEY", "a-notice-signing-key-of-32-bytes", 1);
+  const char* challenge_bytes = std::getenv("SCEP_TEST_WIFI_SECRET");
+  const char* notice_bytes = std::getenv("SCEP_TEST_NOTICE_KEY");
+  auto profiles = ParseProfiles(R"({"profiles": [
+    {"name": "a", "challenge": {"mode": "static", "secret_env": "SCEP_TEST_WIFI_SECRET"}},
+    {"name": "b", "challenge": {"mode": "static", "secret_env": "SCEP_TEST_WIFI_SECRET"},
+     "notify": {"url": "http://mdm/n", "secret_env": "SCEP_TEST_NOTICE_KEY"}}]})",
+                                "profiles.json", RealSecretSources());
+  ASSERT_TRUE(profiles.ok()) << profiles.status();
+  EXPECT_EQ((*profiles)[0].challenge, "Shared-Wifi-Secret");
+  EXPECT_EQ((*profiles)[1].challenge, "Shared-Wifi-Secret");
+  EXPECT_EQ((*profiles)[1].notice_secret, "a-notice-signing-key-of-32-bytes");
+  EXPECT_EQ(std::getenv("SCEP_TEST_WIFI_SECRET"), nullptr);
+  EXPECT_EQ(std::getenv("SCEP_TEST_NOTICE_KEY"), nullptr);
+  // glibc never frees setenv's copies: still readable, no longer the secret.
+  EXPECT_EQ(std::string(challenge_bytes, 18), std::string(18, '\0'));
+  EXPECT_EQ(std::string(notice_bytes, 32), std::string(32, '\0'));
 }
 
 // https:// hooks get a TLS context at load, each of its own; http:// none.

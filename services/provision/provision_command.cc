@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/secret.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/ca_chain.h"
 #include "common/crypto/der.h"
@@ -89,15 +91,15 @@ absl::StatusOr<std::string> ReadSecret(const std::string& file,
     }
     return secret;
   }
-  const char* value = getenv(env_var);
-  if (value == nullptr) {
+  std::optional<std::string> value = base::TakeSecretFromEnv(env_var);
+  if (!value.has_value()) {
     return absl::NotFoundError(absl::StrCat("no ", what, ": set $", env_var,
                                             " or pass a file"));
   }
-  if (*value == '\0') {
+  if (value->empty()) {
     return absl::InvalidArgumentError(absl::StrCat("$", env_var, " is empty"));
   }
-  return std::string(value);
+  return *std::move(value);
 }
 
 namespace {

@@ -12,7 +12,8 @@
 namespace scep::provision {
 
 // A secret from `file` when given (trailing newlines stripped), otherwise
-// from the environment variable `env_var`. NotFound when neither is set;
+// from the environment variable `env_var`, which is then taken out of the
+// environment (base::TakeSecretFromEnv). NotFound when neither is set;
 // InvalidArgument when empty. Messages name the source, never the secret.
 absl::StatusOr<std::string> ReadSecret(const std::string& file,
                                        const char* env_var,

@@ -189,5 +189,17 @@ TEST(ReadSecretTest, PrefersFileAndStripsNewline) {
   EXPECT_TRUE(absl::IsInvalidArgument(empty.status()));
 }
 
+// The PIN from the environment is taken out of it: the variable removed and
+// its bytes overwritten (glibc never frees setenv's copy, so they stay
+// readable), as /proc/PID/environ would otherwise show them.
+TEST(ReadSecretTest, EnvPinIsWipedAndRemoved) {
+  setenv("SCEP_TEST_PIN", "from-env", 1);
+  const char* original = getenv("SCEP_TEST_PIN");
+  ASSERT_NE(original, nullptr);
+  EXPECT_EQ(*ReadSecret("", "SCEP_TEST_PIN", "PIN"), "from-env");
+  EXPECT_EQ(getenv("SCEP_TEST_PIN"), nullptr);
+  EXPECT_EQ(std::string(original, 8), std::string(8, '\0'));
+}
+
 }  // namespace
 }  // namespace scep::provision

@@ -315,9 +315,17 @@ def core_limit(pid):
     return tuple(line.split()[4:6])
 
 
+def environ(pid):
+    """The process's environment block as the kernel shows it (root only
+    once the process is not dumpable; the tests run as root)."""
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        return f.read()
+
+
 class SecretsInProcessTest(unittest.TestCase):
     """The signer and the gateway hold the PIN, challenge and passwords for
-    their whole life: no core dump may carry them out of the pod."""
+    their whole life: no core dump may carry them out of the pod, and a
+    secret given in the environment is gone from /proc/PID/environ."""
 
     def test_no_core_dumps(self):
         stack = Stack().start()
@@ -325,6 +333,26 @@ class SecretsInProcessTest(unittest.TestCase):
             # Soft and hard: the process cannot raise it again.
             for name in ("signer", "gateway"):
                 self.assertEqual(core_limit(stack.procs[name].pid), ("0", "0"), name)
+        finally:
+            stack.stop()
+
+    def test_no_secret_left_in_the_environment(self):
+        stack = Stack().start()
+        try:
+            # The harness gives the gateway its challenge as SCEP_CHALLENGE.
+            block = environ(stack.procs["gateway"].pid)
+            self.assertIn(b"SOFTHSM2_CONF=", block)  # the block that was read
+            self.assertIn(b"SCEP_CHALLENGE=", block)  # unset, but the bytes stay
+            self.assertNotIn(stack.challenge.encode(), block)
+
+            stack.stop_process("signer")
+            argv = [a for a in stack.signer_argv() + stack.signer_args
+                    if not a.startswith("--pin_file=")]
+            stack.spawn("signer", argv, stack.env(SCEP_HSM_PIN=stack.PIN))
+            self.assertEqual(stack.wait_readyz(200, "signer")[0], 200, stack.log("signer"))
+            block = environ(stack.procs["signer"].pid)
+            self.assertIn(b"SCEP_HSM_PIN=", block)
+            self.assertNotIn(stack.PIN.encode(), block)
         finally:
             stack.stop()
 
