@@ -4,7 +4,13 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -89,6 +95,28 @@ int CommandContext::Output(const std::string& path, const std::string& data) {
   file << data;
   if (!file) {
     err_ << "scepctl: cannot write " << path << "\n";
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+int CommandContext::OutputPrivate(const std::string& path, const std::string& data) {
+  if (path.empty() || path == "-") return Output(path, data);
+  // O_CREAT's mode covers a new file only; fchmod narrows an existing one
+  // before the secret is in it.
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int error = fd < 0 || fchmod(fd, 0600) != 0 ? errno : 0;
+  for (size_t done = 0; error == 0 && done < data.size();) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+    } else if (n == 0 || errno != EINTR) {
+      error = n == 0 ? EIO : errno;
+    }
+  }
+  if (fd >= 0 && close(fd) != 0 && error == 0) error = errno;
+  if (error != 0) {
+    err_ << "scepctl: cannot write " << path << ": " << std::strerror(error) << "\n";
     return kExitFailed;
   }
   return kExitOk;

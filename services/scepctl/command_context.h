@@ -96,6 +96,11 @@ class CommandContext {
   // on err, when the file cannot be written.
   int Output(const std::string& path, const std::string& data);
 
+  // Output for data that may carry a secret (a .mobileconfig's challenge):
+  // the file is readable by its owner only (0600, an existing file's mode
+  // changed before anything is written), whatever the umask.
+  int OutputPrivate(const std::string& path, const std::string& data);
+
  private:
   bool CallWithContext(const std::function<grpc::Status(grpc::ClientContext*)>& rpc);
 

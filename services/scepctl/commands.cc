@@ -70,7 +70,7 @@ const std::map<std::string, Verb>& Verbs() {
       {"profiles list", {&internal::ProfilesList, {}}},
       {"profiles show", {&internal::ProfilesShow, {"profile"}}},
       {"mobileconfig",
-       {&internal::Mobileconfig, {"profile", "url", "challenge", "var", "identifier", "out"}}},
+       {&internal::Mobileconfig, {"profile", "url", "challenge-file", "challenge", "var", "identifier", "out"}}},
   };
   return *kVerbs;
 }

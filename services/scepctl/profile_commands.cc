@@ -1,9 +1,13 @@
 #include "services/scepctl/profile_commands.h"
 
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "services/scepctl/mobileconfig.h"
@@ -47,6 +51,37 @@ int PrintProfiles(CommandContext& context, v1::ListProfilesResponse& all) {
   });
 }
 
+// The challenge to put in the payload: from --challenge-file ("-": stdin;
+// trailing whitespace dropped), else --challenge (with a warning: other
+// users see it in ps, the shell keeps it in its history), else
+// $SCEP_CHALLENGE, else none. nullopt after a usage error on err.
+std::optional<std::string> MobileconfigChallenge(CommandContext& context) {
+  const CliArgs& args = context.args();
+  if (args.Has("challenge-file")) {
+    if (args.Has("challenge")) {
+      context.err() << "scepctl: give --challenge-file or --challenge, not both\n";
+      return std::nullopt;
+    }
+    const std::string path = args.GetOr("challenge-file", "");
+    std::string text;
+    if (path == "-") {
+      text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    } else if (path.empty() || !ReadFile(path, &text)) {
+      context.err() << "scepctl: cannot read --challenge-file " << path << "\n";
+      return std::nullopt;
+    }
+    return std::string(absl::StripTrailingAsciiWhitespace(text));
+  }
+  if (args.Has("challenge")) {
+    context.err() << "scepctl: warning: --challenge is visible to other users (ps) and in "
+                     "shell history; use --challenge-file FILE (- for stdin) or "
+                     "SCEP_CHALLENGE\n";
+    return args.GetOr("challenge", "");
+  }
+  const char* env = std::getenv("SCEP_CHALLENGE");
+  return std::string(env != nullptr ? env : "");
+}
+
 }  // namespace
 
 int ProfilesList(CommandContext& context) {
@@ -74,7 +109,9 @@ int Mobileconfig(CommandContext& context) {
   const CliArgs& args = context.args();
   MobileconfigOptions options;
   options.url = *url;
-  options.challenge = args.GetOr("challenge", "");
+  std::optional<std::string> challenge = MobileconfigChallenge(context);
+  if (!challenge.has_value()) return kExitUsage;
+  options.challenge = *std::move(challenge);
   options.identifier_prefix = args.GetOr("identifier", options.identifier_prefix);
   for (const std::string& var : args.GetAll("var")) {
     const size_t eq = var.find('=');
@@ -94,7 +131,8 @@ int Mobileconfig(CommandContext& context) {
     return kExitFailed;
   }
   // Output, not Reply: the plist is the result, with or without --json.
-  return context.Output(args.GetOr("out", ""), *plist);
+  // Owner-only: it may carry the challenge.
+  return context.OutputPrivate(args.GetOr("out", ""), *plist);
 }
 
 }  // namespace scep::scepctl::internal

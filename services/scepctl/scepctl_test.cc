@@ -2,7 +2,12 @@
 #include <google/protobuf/util/json_util.h>
 #include <openssl/evp.h>
 
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <set>
 #include <sstream>
@@ -145,6 +150,85 @@ TEST_F(CommandTest, ChallengeCreatePrintsTheChallengeAlone) {
                  "--ttl", "1s"}),
             0);
   EXPECT_EQ(out_.str(), "abc_DEF-123\n");
+}
+
+// mobileconfig takes its challenge from a file, stdin or SCEP_CHALLENGE,
+// out of ps and shell history; --challenge keeps working, with a warning.
+class MobileconfigCommandTest : public CommandTest {
+ protected:
+  MobileconfigCommandTest() {
+    unsetenv("SCEP_CHALLENGE");
+    ON_CALL(stub_, GetProfile(_, _, _))
+        .WillByDefault(DoAll(SetArgPointee<2>(TestProfile()), Return(grpc::Status::OK)));
+    EXPECT_CALL(stub_, GetProfile(_, _, _)).Times(::testing::AnyNumber());
+  }
+  ~MobileconfigCommandTest() override { unsetenv("SCEP_CHALLENGE"); }
+
+  int RunMobileconfig(std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"mobileconfig", "--profile", "onetime", "--url",
+                                     "http://scep.example/scep/onetime"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return Run(argv);
+  }
+  static constexpr char kChallengeXml[] = "<key>Challenge</key><string>Fleet-Secret</string>";
+};
+
+TEST_F(MobileconfigCommandTest, ChallengeFromAFileStdinOrTheEnvironment) {
+  const std::string path = ::testing::TempDir() + "/scepctl_test_challenge";
+  std::ofstream(path) << "Fleet-Secret\n";
+  EXPECT_EQ(RunMobileconfig({"--challenge-file", path}), 0) << err_.str();
+  EXPECT_TRUE(absl::StrContains(out_.str(), kChallengeXml)) << out_.str();
+  EXPECT_EQ(err_.str(), "");
+
+  std::istringstream stdin_text("Fleet-Secret\n");
+  std::streambuf* saved = std::cin.rdbuf(stdin_text.rdbuf());
+  const int from_stdin = RunMobileconfig({"--challenge-file", "-"});
+  std::cin.rdbuf(saved);
+  EXPECT_EQ(from_stdin, 0) << err_.str();
+  EXPECT_TRUE(absl::StrContains(out_.str(), kChallengeXml));
+
+  setenv("SCEP_CHALLENGE", "Fleet-Secret", 1);
+  EXPECT_EQ(RunMobileconfig({}), 0) << err_.str();
+  EXPECT_TRUE(absl::StrContains(out_.str(), kChallengeXml));
+  EXPECT_EQ(err_.str(), "");
+
+  EXPECT_EQ(RunMobileconfig({"--challenge-file", "/nonexistent/challenge"}), 2);
+  EXPECT_TRUE(absl::StrContains(err_.str(), "/nonexistent/challenge"));
+  EXPECT_EQ(RunMobileconfig({"--challenge-file", path, "--challenge", "x"}), 2);
+  std::remove(path.c_str());
+}
+
+TEST_F(MobileconfigCommandTest, ChallengeOnTheCommandLineWorksButWarns) {
+  EXPECT_EQ(RunMobileconfig({"--challenge", "Fleet-Secret"}), 0);
+  EXPECT_TRUE(absl::StrContains(out_.str(), kChallengeXml));
+  EXPECT_TRUE(absl::StrContains(err_.str(), "warning: --challenge is visible to other users"))
+      << err_.str();
+  EXPECT_FALSE(absl::StrContains(err_.str(), "Fleet-Secret"));
+}
+
+// The file may carry the challenge: owner-only whatever the umask, also
+// when it existed with a wider mode.
+TEST_F(MobileconfigCommandTest, OutFileIsOwnerOnly) {
+  const std::string out = ::testing::TempDir() + "/scepctl_test.mobileconfig";
+  std::ofstream(out) << "old";
+  ASSERT_EQ(chmod(out.c_str(), 0644), 0);
+  setenv("SCEP_CHALLENGE", "Fleet-Secret", 1);
+  EXPECT_EQ(RunMobileconfig({"--out", out}), 0) << err_.str();
+  struct stat st = {};
+  ASSERT_EQ(stat(out.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  std::ifstream in(out);
+  const std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(absl::StrContains(written, kChallengeXml));
+  EXPECT_FALSE(absl::StartsWith(written, "old"));
+  std::remove(out.c_str());
+
+  const mode_t umask_before = umask(0);  // a fresh file too, under a permissive umask
+  EXPECT_EQ(RunMobileconfig({"--out", out}), 0) << err_.str();
+  umask(umask_before);
+  ASSERT_EQ(stat(out.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  std::remove(out.c_str());
 }
 
 TEST_F(CommandTest, ServerErrorsExitOneWithTheCode) {

@@ -149,13 +149,16 @@ or GetCACert hand out the certificates).
       {"profiles show", R"(usage: scepctl profiles show --profile P
 With --json, as profiles list.
 )"},
-      {"mobileconfig", R"(usage: scepctl mobileconfig --profile P --url URL [--challenge C]
+      {"mobileconfig", R"(usage: scepctl mobileconfig --profile P --url URL [--challenge-file F]
                     [--var ATTR=VALUE ...] [--identifier com.example.scep] [--out FILE]
 Prints an Apple configuration profile (.mobileconfig, XML plist) whose
 com.apple.security.scep payload enrolls against URL under profile P:
 subject from the profile's template ("{CN}" references take --var CN=...,
 else the placeholder $CN), key size, key usage, and the CA's SHA-256
-fingerprint.
+fingerprint. The challenge it carries comes from --challenge-file F
+(- reads stdin), else $SCEP_CHALLENGE; --challenge C still works but
+warns: other users see it in ps, and the shell keeps it in its history.
+--out FILE is created readable by its owner only (0600).
 )"},
   };
   return *texts;
