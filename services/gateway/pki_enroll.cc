@@ -283,6 +283,24 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
   return IssueClaimed(profile, req, csr, renews);
 }
 
+namespace {
+
+// A warning about a signed certificate that is not handed out, or whose
+// records or notice are missing: one JSON line (extras.log) naming the
+// profile, the transaction and the serial. Callers add the reason; never
+// a secret.
+metrics::LogRecord IssuedCertificateWarning(absl::string_view event, const Profile& profile,
+                                            absl::string_view transaction_id,
+                                            absl::string_view serial_hex) {
+  metrics::LogRecord line(metrics::LogLevel::kWarning, event);
+  line.Str("profile", profile.name)
+      .Str("transaction_id", transaction_id)
+      .Str("serial", serial_hex);
+  return line;
+}
+
+}  // namespace
+
 PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
                                       const codec::Csr& csr, bool renews) {
   const std::string& tid = req.msg.attributes.transaction_id;
@@ -327,9 +345,11 @@ PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
     // found or revoked by serial. Withheld: the device's retry records it
     // anew and gets it (the signer answers a transaction's repeated request
     // from its recent issuances), or, past that, a new one.
-    std::cerr << "scep-gateway: warning: certificate " << issued->serial_hex
-              << " withheld: Redis went away before replicas confirmed its records"
-              << std::endl;
+    if (extras_.log != nullptr) {
+      extras_.log->Log(
+          IssuedCertificateWarning("certificate_withheld", profile, tid, issued->serial_hex)
+              .Str("reason", "Redis went away before replicas confirmed its records"));
+    }
     return UnavailableAfterNonce(req, "transaction store");
   }
   if (absl::IsFailedPrecondition(stored)) {
@@ -339,9 +359,12 @@ PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
     // transaction records and this one is never handed out.
     absl::StatusOr<std::optional<Transaction>> now = store_->GetTransaction(profile.name, tid);
     if (now.ok() && now->has_value() && (*now)->fingerprint == fingerprint) {
-      std::cerr << "scep-gateway: warning: certificate " << issued->serial_hex
-                << " signed after its transaction's claim was lost; not handed out"
-                << std::endl;
+      if (extras_.log != nullptr) {
+        extras_.log->Log(
+            IssuedCertificateWarning("certificate_not_handed_out", profile, tid,
+                                     issued->serial_hex)
+                .Str("reason", "signed after its transaction's claim was lost"));
+      }
       if ((*now)->state == Transaction::State::kIssued) {
         return SuccessWithCertificate(req, (*now)->certificate);
       }
@@ -358,16 +381,22 @@ PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
     // retry gets it once its records are in Redis (the journal applied, or
     // the request issued again: the signer answers a transaction's
     // repeated request from its recent issuances, no second signature).
-    std::cerr << "scep-gateway: warning: certificate " << issued->serial_hex
-              << " withheld: Redis did not record it: "
-              << (stored.ok() ? issued->indexed : stored).message() << std::endl;
+    if (extras_.log != nullptr) {
+      extras_.log->Log(
+          IssuedCertificateWarning("certificate_withheld", profile, tid, issued->serial_hex)
+              .Str("reason", "Redis did not record it")
+              .Str("error", (stored.ok() ? issued->indexed : stored).message()));
+    }
     return UnavailableAfterNonce(req, "transaction store");
   }
   if (notify && to_queue.notice == nullptr) {
     // A store without its own queue (memory): queued after the completion.
     if (absl::Status queued = extras_.notices->Add(notice); !queued.ok()) {
-      std::cerr << "scep-gateway: warning: issued notice of certificate " << issued->serial_hex
-                << " not queued: " << queued.message() << std::endl;
+      if (extras_.log != nullptr) {
+        extras_.log->Log(
+            IssuedCertificateWarning("issued_notice_not_queued", profile, tid, issued->serial_hex)
+                .Str("error", queued.message()));
+      }
     }
   }
   return Signed(req, std::move(issued->pki_message), reply->attributes, "SUCCESS");

@@ -2,6 +2,16 @@
 // fast path and single-use nonces through the gateway's SCEP service with an
 // in-process signer and stores (renewal: pki_renewal_test.cc).
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "common/metrics/json_log.h"
 #include "common/redis/unconfirmed_write.h"
 #include "services/gateway/pki_test_fixture.h"
 
@@ -99,6 +109,67 @@ TEST_F(PkiMessagesTest, AnUnconfirmedCompletionWithholdsTheCertificate) {
                                         Csr(third.key.get(), "unindexed", "pw"));
   EXPECT_EQ(Post(unindexed).status, 503);
   index_.SetUnavailable(false);
+}
+
+// The log lines with `event`, each parsed as JSON (a line that is not JSON
+// fails the test).
+std::vector<google::protobuf::Struct> LogLines(const std::string& text,
+                                               const std::string& event) {
+  std::vector<google::protobuf::Struct> lines;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    google::protobuf::Struct parsed;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line), &parsed).ok())
+        << line;
+    auto it = parsed.fields().find("event");
+    if (it != parsed.fields().end() && it->second.string_value() == event) {
+      lines.push_back(parsed);
+    }
+  }
+  return lines;
+}
+
+std::string Field(const google::protobuf::Struct& line, const std::string& key) {
+  auto it = line.fields().find(key);
+  return it == line.fields().end() ? "" : it->second.string_value();
+}
+
+// A withheld certificate is one JSON log line (the gateway's logger, not a
+// bare stderr text that could interleave with it) naming the profile, the
+// transaction and the serial.
+TEST_F(PkiMessagesTest, AWithheldCertificateIsOneJsonLogLine) {
+  std::ostringstream text;
+  metrics::JsonLogger log(&text);
+  options_.extras.log = &log;
+  CountingStore counting(store_.get());
+  service_ = std::make_unique<ScepService>(options_, signer_.get(), &counting, &index_,
+                                           &certs_);
+  counting.complete_result = redis::UnconfirmedWriteError("Redis CompleteTransaction: lost");
+  Identity id = NewDevice("logged");
+  EXPECT_EQ(Post(Message(id, MessageType::kPkcsReq, "tid-logged",
+                         Csr(id.key.get(), "logged", "pw")))
+                .status,
+            503);
+  std::vector<google::protobuf::Struct> withheld = LogLines(text.str(), "certificate_withheld");
+  ASSERT_EQ(withheld.size(), 1u) << text.str();
+  EXPECT_EQ(Field(withheld[0], "level"), "warning");
+  EXPECT_EQ(Field(withheld[0], "transaction_id"), "tid-logged");
+  EXPECT_EQ(Field(withheld[0], "profile"), options_.profile.name);
+  EXPECT_FALSE(Field(withheld[0], "serial").empty());
+
+  // Its index entry not written: the same, with Redis's error.
+  counting.complete_result = absl::OkStatus();
+  index_.SetUnavailable(true);
+  text.str("");
+  Identity other = NewDevice("unindexed-logged");
+  EXPECT_EQ(Post(Message(other, MessageType::kPkcsReq, "tid-unindexed-logged",
+                         Csr(other.key.get(), "unindexed-logged", "pw")))
+                .status,
+            503);
+  index_.SetUnavailable(false);
+  withheld = LogLines(text.str(), "certificate_withheld");
+  ASSERT_EQ(withheld.size(), 1u) << text.str();
+  EXPECT_EQ(Field(withheld[0], "transaction_id"), "tid-unindexed-logged");
+  EXPECT_FALSE(Field(withheld[0], "error").empty());
 }
 
 // A PKCSReq's nonce is recorded after decryption, a refused request's too:
