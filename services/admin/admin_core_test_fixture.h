@@ -53,14 +53,15 @@ class AdminCoreTest : public ::testing::Test {
     MakeCore(TestProfiles());
   }
 
-  // (Again) the core under test, serving `profiles`.
-  void MakeCore(std::vector<Profile> profiles) {
+  // (Again) the core under test, serving `profiles`, its transactions in
+  // `transactions` (null: transactions_).
+  void MakeCore(std::vector<Profile> profiles, redis::EnrollmentStore* transactions = nullptr) {
     core_.reset();
     profiles_ = gateway::ProfileSet::New(std::move(profiles)).value();
     AdminDeps deps;
     deps.requests = &requests_;
     deps.challenges = &challenges_;
-    deps.transactions = transactions_.get();
+    deps.transactions = transactions != nullptr ? transactions : transactions_.get();
     deps.index = &index_;
     deps.signer = &signer_;
     deps.profiles = profiles_.get();

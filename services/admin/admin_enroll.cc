@@ -112,18 +112,18 @@ absl::StatusOr<v1::EnrollResponse> AdminCore::Enroll(const v1::EnrollRequest& re
   }
   absl::StatusOr<std::string> certificate = issue();
   if (!certificate.ok()) {
-    // Nothing issued: a retry with this request_id may issue.
+    // Nothing issued, or a certificate the index did not record (withheld,
+    // never handed out): a retry with this request_id may issue.
     (void)deps_.transactions->ReleaseTransaction(scope, id, fingerprint);
     return certificate.status();
   }
   ASSIGN_OR_RETURN(crypto::X509Ptr cert, crypto::FromDer<crypto::X509Ptr>(
                                              *certificate, d2i_X509, "certificate"));
   // Issue() recorded it in the certificate index: the transaction keeps the
-  // serial only. The store journals the write when Redis is unreachable; a
-  // certificate signed is handed out then.
+  // serial only.
+  const std::string serial = codec::SerialHex(X509_get0_serialNumber(cert.get()));
   absl::Status stored = deps_.transactions->CompleteIndexedTransaction(
-      scope, id, fingerprint, *certificate,
-      codec::SerialHex(X509_get0_serialNumber(cert.get())), options_.issued_ttl);
+      scope, id, fingerprint, *certificate, serial, options_.issued_ttl);
   if (absl::IsFailedPrecondition(stored)) {
     // This call stalled past its claim and a repeat issued meanwhile: one
     // certificate per request_id, the recorded one.
@@ -134,6 +134,24 @@ absl::StatusOr<v1::EnrollResponse> AdminCore::Enroll(const v1::EnrollRequest& re
       return Enrolled(*profile, std::move(now->certificate), id, actor, /*repeated=*/true);
     }
     return absl::AbortedError("request_id was completed by another call; retry");
+  }
+  if (!stored.ok()) {
+    // Redis did not take the completion (down: it waits in this process's
+    // journal; or --redis_wait_replicas unconfirmed: a failover may lose
+    // it). Handed out now, a retry with this request_id that found no
+    // record would get a second certificate. Withheld, as the SCEP path
+    // does: the retry gets this one once the completion is in Redis (the
+    // claim is kept until then), or past the claim a new one.
+    Audit(LogRecord(LogLevel::kWarning, "audit")
+              .Str("action", "enroll_withheld")
+              .Str("actor", actor)
+              .Str("profile", profile->name)
+              .Str("request_id", id)
+              .Str("serial", serial)
+              .Str("error", stored.message()));
+    return absl::UnavailableError(absl::StrCat(
+        "certificate ", serial, " withheld: its request_id was not recorded (",
+        stored.message(), "); retry with the same request_id"));
   }
   return Enrolled(*profile, *std::move(certificate), id, actor, /*repeated=*/false);
 }

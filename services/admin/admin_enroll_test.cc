@@ -6,8 +6,10 @@
 
 #include "absl/strings/match.h"
 #include "common/codec/csr.h"
+#include "common/redis/unconfirmed_write.h"
 #include "gtest/gtest.h"
 #include "services/admin/admin_core_test_fixture.h"
+#include "services/gateway/pki_test_fixture.h"
 
 namespace scep::admin::testing {
 namespace {
@@ -112,6 +114,60 @@ TEST_F(AdminCoreTest, EnrollThatLostItsClaimWhileIssuingReturnsTheRecordedCertif
   ASSERT_TRUE(enrolled.ok()) << enrolled.status();
   EXPECT_EQ(enrolled->certificate(), theirs);
   EXPECT_TRUE(enrolled->repeated_request());
+}
+
+// A certificate whose request_id Redis did not record (completion
+// unconfirmed by replicas, or left in the journal) is withheld, as the
+// SCEP path does: handed out, a retry finding no record would get a
+// second certificate. The retry gets this one once it is recorded.
+TEST_F(AdminCoreTest, EnrollWhoseCompletionIsNotRecordedIsUnavailable) {
+  gateway::testing::CountingStore store(transactions_.get());
+  MakeCore(TestProfiles(), &store);
+  v1::EnrollRequest enroll;
+  enroll.set_profile("default");
+  enroll.set_csr(Csr("build-agent-5"));
+  enroll.set_request_id("unconfirmed");
+  const int before = signer_.issued.load();
+  store.complete_result = redis::UnconfirmedWriteError("Redis CompleteTransaction: lost");
+  auto withheld = core_->Enroll(enroll, "ci");
+  EXPECT_EQ(withheld.status().code(), absl::StatusCode::kUnavailable) << withheld.status();
+  EXPECT_EQ(signer_.issued.load(), before + 1);
+  EXPECT_FALSE(absl::StrContains(audit_text_.str(), R"("action":"enroll")"));
+  EXPECT_TRUE(absl::StrContains(audit_text_.str(), R"("action":"enroll_withheld")"));
+  EXPECT_TRUE(absl::StrContains(audit_text_.str(), R"("request_id":"unconfirmed")"));
+  store.complete_result = absl::OkStatus();
+  auto retried = core_->Enroll(enroll, "ci");
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_TRUE(retried->repeated_request());
+  EXPECT_EQ(signer_.issued.load(), before + 1);  // the recorded certificate
+  EXPECT_TRUE(index_.Get(retried->serial_hex()).value().has_value());
+
+  enroll.set_request_id("journalled");
+  enroll.set_csr(Csr("build-agent-6"));
+  store.complete_result =
+      absl::UnavailableError("Redis CompleteTransaction: not tried (kept, applied later)");
+  EXPECT_EQ(core_->Enroll(enroll, "ci").status().code(), absl::StatusCode::kUnavailable);
+}
+
+// A certificate the index did not record is missing from inventory and
+// cannot be revoked by serial: withheld, with or without a request_id, and
+// the request_id stays free for the retry.
+TEST_F(AdminCoreTest, EnrollWhoseCertificateIsNotIndexedIsUnavailable) {
+  v1::EnrollRequest enroll;
+  enroll.set_profile("default");
+  enroll.set_csr(Csr("build-agent-7"));
+  index_.SetUnavailable(true);
+  EXPECT_EQ(core_->Enroll(enroll, "ci").status().code(), absl::StatusCode::kUnavailable);
+  enroll.set_request_id("unindexed");
+  auto withheld = core_->Enroll(enroll, "ci");
+  EXPECT_EQ(withheld.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(withheld.status().message(), "withheld"))
+      << withheld.status();
+  index_.SetUnavailable(false);
+  auto retried = core_->Enroll(enroll, "ci");
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_FALSE(retried->repeated_request());
+  EXPECT_TRUE(index_.Get(retried->serial_hex()).value().has_value());
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 #include <openssl/objects.h>
 
 #include <algorithm>
-#include <iostream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -231,12 +230,7 @@ absl::Status ProfileIssuer::Record(const Profile& profile, const std::string& ce
   record.profile = profile.name;
   record.issuing_ca = profile.issuing_ca;
   const absl::Duration lifetime = std::max(absl::ZeroDuration(), not_after - absl::Now());
-  absl::Status indexed = index_->Put(serial_hex, record, lifetime + index_grace_);
-  if (!indexed.ok()) {
-    std::cerr << "scep-gateway: warning: certificate not recorded in the index: "
-              << indexed.message() << std::endl;
-  }
-  return indexed;
+  return index_->Put(serial_hex, record, lifetime + index_grace_);
 }
 
 absl::StatusOr<redis::CertificateRecord> ProfileIssuer::RecordAgain(const Profile& profile,
@@ -266,18 +260,20 @@ absl::StatusOr<std::string> ProfileIssuer::Issue(const Profile& profile,
   RETURN_IF_ERROR(CheckPolicy(profile, csr));
   ASSIGN_OR_RETURN(IssueRequest request, SignerRequest(profile, csr));
   ASSIGN_OR_RETURN(std::string cert_der, signer_->Issue(request));
-  absl::StatusOr<crypto::X509Ptr> cert =
-      crypto::FromDer<crypto::X509Ptr>(cert_der, d2i_X509, "issued certificate");
-  if (!cert.ok()) {
-    std::cerr << "scep-gateway: warning: certificate not recorded in the index: "
-              << cert.status().message() << std::endl;
-    return cert_der;
-  }
+  // The signer's certificate, unreadable here, could not be indexed either:
+  // "cannot happen", and not something to hand out.
+  ASSIGN_OR_RETURN(crypto::X509Ptr cert,
+                   crypto::FromDer<crypto::X509Ptr>(cert_der, d2i_X509, "issued certificate"));
   int days = 0, secs = 0;
-  ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(cert->get()));
-  // Logged; the admin API's callers get the certificate either way.
-  (void)Record(profile, cert_der, codec::SerialHex(X509_get0_serialNumber(cert->get())),
-               absl::Now() + absl::Hours(24) * days + absl::Seconds(secs));
+  ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(cert.get()));
+  const std::string serial_hex = codec::SerialHex(X509_get0_serialNumber(cert.get()));
+  if (absl::Status indexed = Record(profile, cert_der, serial_hex,
+                                    absl::Now() + absl::Hours(24) * days + absl::Seconds(secs));
+      !indexed.ok()) {
+    return absl::UnavailableError(absl::StrCat("certificate ", serial_hex,
+                                               " withheld: the certificate index did not "
+                                               "record it: ", indexed.message()));
+  }
   return cert_der;
 }
 

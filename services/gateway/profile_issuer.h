@@ -25,8 +25,10 @@ class ProfileIssuer {
 
   // PermissionDenied when the CSR is outside the profile's policy (the
   // message says which rule, for failInfoText); Unavailable when the
-  // signer is down; the DER certificate otherwise. A failure to record in
-  // the index is logged, not returned: the certificate exists.
+  // signer is down, or when the certificate was signed but the index did
+  // not record it (withheld, as the SCEP path does: a certificate missing
+  // from the index is missing from inventory and cannot be revoked by
+  // serial; the signer's audit trail has it); the DER certificate otherwise.
   absl::StatusOr<std::string> Issue(const Profile& profile, const codec::Csr& csr);
 
   // Issue plus the SUCCESS CertRep carrying the certificate, in one signer
@@ -68,8 +70,8 @@ class ProfileIssuer {
   // What the signer is asked to sign (the caller checked the policy).
   absl::StatusOr<IssueRequest> SignerRequest(const Profile& profile,
                                              const codec::Csr& csr) const;
-  // Records an issued certificate in the index; a failure is logged and
-  // returned.
+  // Records an issued certificate in the index; a failure is returned
+  // (the callers withhold the certificate and report it).
   absl::Status Record(const Profile& profile, const std::string& cert_der,
                       const std::string& serial_hex, absl::Time not_after);
 
