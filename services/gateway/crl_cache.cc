@@ -30,7 +30,8 @@ absl::StatusOr<SignedCrl> CurrentCrlOnce(SignerClient& signer, redis::Certificat
   if (cached.has_value() &&
       Fresh(cached->generation, cached->next_update, generation, validity, now)) {
     return SignedCrl{std::make_shared<const std::string>(std::move(cached->der)),
-                     cached->generation, cached->next_update, cached->number};
+                     cached->generation, cached->next_update, cached->number, true,
+                     absl::OkStatus()};
   }
   CrlRequest request;
   // The number before the list: a CRL listed after a revocation is then
@@ -79,7 +80,8 @@ absl::StatusOr<SignedCrl> CurrentCrlOnce(SignerClient& signer, redis::Certificat
     (void)index.ForgetRevoked(expired);
   }
   return SignedCrl{std::make_shared<const std::string>(*std::move(der)), generation,
-                   request.next_update, request.number, cached_now.ok() && *cached_now};
+                   request.next_update, request.number, cached_now.ok() && *cached_now,
+                   absl::OkStatus()};
 }
 
 }  // namespace
