@@ -41,6 +41,11 @@ constexpr char kServerName[] = "scep-gateway";
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 // Bytes asked for per read while waiting for a request to begin.
 constexpr std::size_t kIdleReadBytes = 4096;
+// The read buffer holds the header being parsed plus this much. Beast's
+// header_limit covers only the header and body_limit only chunk payloads, so
+// without a cap a chunk-size line (chunk extensions) or a trailer that never
+// ends would grow the buffer until read_timeout.
+constexpr std::size_t kReadBufferSlack = 4096;
 // When we close with client bytes still unread (a rejected body, pipelined
 // requests), closing at once would make the kernel answer them with a RST
 // that can destroy our response before the client reads it; so such bytes
@@ -148,7 +153,9 @@ class ConnectionImpl final
       public std::enable_shared_from_this<ConnectionImpl> {
  public:
   ConnectionImpl(tcp::socket socket, const ConnectionContext& context)
-      : context_(context), stream_(std::move(socket)) {
+      : context_(context),
+        stream_(std::move(socket)),
+        buffer_(context.options.max_header_bytes + kReadBufferSlack) {
     beast::error_code ec;
     const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_address_ = FormatEndpoint(peer);
@@ -250,6 +257,12 @@ class ConnectionImpl final
     }
     if (ec == http::error::body_limit) {
       return Reject(413, "Content Too Large");
+    }
+    if (ec == http::error::buffer_overflow) {
+      // An endless line: in the header, or in the chunked framing after it.
+      return parser_ && parser_->is_header_done()
+                 ? Reject(413, "Content Too Large")
+                 : Reject(431, "Request Header Fields Too Large");
     }
     const bool parse_error =
         ec.category() == beast::error_code(http::error::bad_method).category();
@@ -357,7 +370,7 @@ class ConnectionImpl final
   const ConnectionContext& context_;
   beast::tcp_stream stream_;
   std::string remote_address_;
-  beast::flat_buffer buffer_;
+  beast::flat_buffer buffer_;  // bounded: see kReadBufferSlack
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<Response> response_;  // alive while being written
   State state_ = State::kIdle;

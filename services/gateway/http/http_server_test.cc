@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -162,6 +163,69 @@ TEST_F(HttpServerTest, OversizedChunkedBodyIs413) {
   std::optional<RawResponse> response = client->ReadResponse();
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 413);
+}
+
+// Peak resident memory of this process since ResetPeakRss(), in bytes.
+void ResetPeakRss() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+long PeakRssBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (absl::StartsWith(line, "VmHWM:")) return std::stol(line.substr(6)) * 1024;
+  }
+  return -1;
+}
+
+TEST_F(HttpServerTest, ChunkedBodyWithinLimitIsServed) {
+  StartServer();  // a body as large as the limit, past the read buffer
+  auto client = Connect();
+  const std::string big(40 * 1024, 'p');
+  ASSERT_TRUE(client->Send(absl::StrCat(
+      "POST /scep?operation=PKIOperation HTTP/1.1\r\nHost: x\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n3;ext=1\r\nabc\r\n",
+      absl::Hex(big.size()), "\r\n", big, "\r\n0\r\nX-Trailer: t\r\n\r\n")));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body,
+            absl::StrCat("POST /scep operation=PKIOperation helloabc", big));
+  ASSERT_TRUE(client->Send(Get("/after")));  // still in step
+  response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "GET /after  ");
+}
+
+// A chunk-size line (or trailer) is not covered by the header or body limit:
+// it must not grow the read buffer without bound.
+TEST_F(HttpServerTest, EndlessChunkLineIsRefusedWithBoundedMemory) {
+  for (const char* start : {"1;a=", "0\r\nX-Trailer: "}) {
+    StartServer();
+    const std::string endless = absl::StrCat(start, std::string(16 << 20, 'a'));
+    auto client = Connect();
+    ASSERT_TRUE(client->Send(
+        "POST /scep?operation=PKIOperation HTTP/1.1\r\nHost: x\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"));
+    ResetPeakRss();
+    const long rss_before = PeakRssBytes();
+    const absl::Time begin = absl::Now();
+    std::thread sender([&] { client->Send(endless); });
+    std::optional<RawResponse> response = client->ReadResponse();
+    const absl::Duration answered_after = absl::Now() - begin;
+    const bool closed = client->WaitForClose(absl::Seconds(2));
+    const long rss_growth = PeakRssBytes() - rss_before;
+    server_->Shutdown();  // unblocks the sender whatever happened
+    sender.join();
+    ASSERT_TRUE(response) << start;
+    EXPECT_TRUE(response->status == 413 || response->status == 431)
+        << response->status;
+    EXPECT_EQ(response->Header("Connection"), "close");
+    EXPECT_LT(answered_after, absl::Seconds(1));
+    EXPECT_TRUE(closed);
+    EXPECT_LT(rss_growth, 8 << 20) << start;
+  }
 }
 
 TEST_F(HttpServerTest, OversizedHeaderIs431) {
