@@ -218,8 +218,15 @@ class ConnectionImpl final
   void OnHeader(beast::error_code ec) {
     if (state_ == State::kClosing) return;
     if (ec) return FailRead(ec);
-    if (parser_->is_done()) return OnRequest(ec);
     const Request& request = parser_->get();
+    // RFC 9112 section 6.3: a request whose final transfer coding is not
+    // chunked has no length we could know. Beast takes it for no body, so
+    // its body would be read as the next request (smuggling).
+    if (request.count(http::field::transfer_encoding) > 0 &&
+        !parser_->chunked()) {
+      return Reject(400, "Bad Request");
+    }
+    if (parser_->is_done()) return OnRequest(ec);
     if (request.version() >= 11 &&
         beast::iequals(request[http::field::expect], "100-continue")) {
       asio::async_write(

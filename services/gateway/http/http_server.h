@@ -74,7 +74,9 @@ struct HttpServerOptions {
 // Keep-alive (HTTP/1.1 default, HTTP/1.0 on request) and pipelining are
 // supported; a connection's requests are answered in order, one at a time.
 // The server itself answers only requests it cannot hand over: 400 for
-// unparseable HTTP (a malformed %-escape in the path included), 413 for a body over the limit, 431 for an oversized
+// unparseable HTTP (a malformed %-escape in the path, or a Transfer-Encoding
+// whose last coding is not chunked, included), 413 for a body over the limit
+// (or chunked framing longer than the read buffer), 431 for an oversized
 // header, each followed by closing the connection; 500 when the handler
 // throws. Every response carries Content-Length and a version-free Server
 // header. "Expect: 100-continue" is honoured.

@@ -228,6 +228,22 @@ TEST_F(HttpServerTest, EndlessChunkLineIsRefusedWithBoundedMemory) {
   }
 }
 
+TEST_F(HttpServerTest, TransferEncodingNotEndingInChunkedIs400) {
+  StartServer();
+  for (const char* coding : {"gzip", "chunked, identity", "xchunked"}) {
+    auto client = Connect();
+    ASSERT_TRUE(client->Send(absl::StrCat(
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ", coding,
+        "\r\n\r\n", Get("/smuggled"))));
+    std::optional<RawResponse> response = client->ReadResponse();
+    ASSERT_TRUE(response) << coding;
+    EXPECT_EQ(response->status, 400) << coding;
+    EXPECT_EQ(response->Header("Connection"), "close") << coding;
+    // The bytes after the header are never taken for a second request.
+    EXPECT_TRUE(client->WaitForClose(absl::Seconds(3))) << coding;
+  }
+}
+
 TEST_F(HttpServerTest, OversizedHeaderIs431) {
   HttpServerOptions options;
   options.max_header_bytes = 1024;
