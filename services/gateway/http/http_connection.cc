@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -12,12 +13,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -207,12 +208,62 @@ class ConnectionImpl final
     parser_->header_limit(static_cast<std::uint32_t>(
         context_.options.max_header_bytes));
     parser_->body_limit(context_.options.max_body_bytes);
+    parser_->eager(false);  // stop after the header: OnHeader looks at it
     stream_.expires_after(absl::ToChronoNanoseconds(context_.options.read_timeout));
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) {
-          self->OnHeader(ec);
+    Parse();
+  }
+
+  // Feeds buffer_ to parser_, reading more as needed, until the header
+  // (eager off) or the whole request (eager on) is parsed, then continues
+  // with OnHeader or OnRequest. Beast's own read loop is not used because
+  // the parser throws std::length_error for a field over 65,535 bytes (its
+  // fields store lengths in 16 bits) and that would escape the io handler,
+  // dropping the client without an answer.
+  void Parse() {
+    while (!ParsePhaseDone() && buffer_.size() > 0) {
+      beast::error_code ec;
+      std::size_t used = 0;
+      try {
+        used = parser_->put(buffer_.data(), ec);
+      } catch (const std::length_error&) {
+        return Reject(431, "Request Header Fields Too Large");
+      }
+      buffer_.consume(used);
+      if (ec == http::error::need_more || (!ec && used == 0)) break;
+      if (ec) return FailRead(ec);
+    }
+    if (ParsePhaseDone()) {
+      return parser_->eager() ? OnRequest({}) : OnHeader({});
+    }
+    // Fills the buffer's room; none left means a line longer than it.
+    const std::size_t room = beast::read_size(buffer_, 65536);
+    if (room == 0) return FailRead(http::error::buffer_overflow);
+    stream_.async_read_some(
+        buffer_.prepare(room),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+          if (self->state_ == State::kClosing) return;
+          self->buffer_.commit(n);
+          if (ec == asio::error::eof) {
+            // A request without a length ends where the stream does (never
+            // one we accept, but the parser decides); else it was cut short.
+            if (!self->parser_->got_some()) {
+              return self->FailRead(http::error::end_of_stream);
+            }
+            beast::error_code eof_ec;
+            self->parser_->put_eof(eof_ec);
+            if (eof_ec) return self->FailRead(eof_ec);
+            if (!self->ParsePhaseDone()) {
+              return self->FailRead(http::error::partial_message);
+            }
+          } else if (ec) {
+            return self->FailRead(ec);
+          }
+          self->Parse();
         });
+  }
+
+  bool ParsePhaseDone() const {
+    return parser_->eager() ? parser_->is_done() : parser_->is_header_done();
   }
 
   void OnHeader(beast::error_code ec) {
@@ -242,11 +293,8 @@ class ConnectionImpl final
   }
 
   void ReadBody() {
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) {
-          self->OnRequest(ec);
-        });
+    parser_->eager(true);
+    Parse();
   }
 
   void OnRequest(beast::error_code ec) {

@@ -244,6 +244,28 @@ TEST_F(HttpServerTest, TransferEncodingNotEndingInChunkedIs400) {
   }
 }
 
+// Beast stores a field's length in 16 bits and throws past 65,535 bytes.
+TEST_F(HttpServerTest, HeaderFieldOver64KiBIs431) {
+  HttpServerOptions options;
+  options.max_header_bytes = 256 * 1024;
+  StartServer(options);
+  auto fits = Connect();
+  ASSERT_TRUE(fits->Send(
+      Get("/", absl::StrCat("X-Big: ", std::string(60000, 'a'), "\r\n"))));
+  std::optional<RawResponse> response = fits->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(
+      Get("/", absl::StrCat("X-Big: ", std::string(70000, 'a'), "\r\n"))));
+  response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 431);
+  EXPECT_EQ(response->Header("Connection"), "close");
+  EXPECT_TRUE(client->WaitForClose(absl::Seconds(3)));
+}
+
 TEST_F(HttpServerTest, OversizedHeaderIs431) {
   HttpServerOptions options;
   options.max_header_bytes = 1024;
