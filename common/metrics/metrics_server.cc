@@ -54,7 +54,12 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::New(
   http.io_threads = 1;
   http.worker_threads = 2;
   http.max_body_bytes = 1024;
-  http.max_connections = 64;
+  // Probes and scrapes open a connection per request or reuse one within
+  // seconds: a short idle timeout and a roomy cap, so that sockets left open
+  // cannot keep /healthz from the kubelet (the server also evicts the one
+  // idle the longest at the cap).
+  http.max_connections = 256;
+  http.idle_timeout = absl::Seconds(5);
   http.read_timeout = absl::Seconds(5);
   auto server = gateway::HttpServer::New(
       http, [registry, readiness](gateway::HttpRequest request) {

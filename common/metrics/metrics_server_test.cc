@@ -1,5 +1,8 @@
 #include "common/metrics/metrics_server.h"
 
+#include <memory>
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "prometheus/counter.h"
 #include "services/gateway/http/test_http_client.h"
@@ -54,6 +57,18 @@ TEST_F(MetricsServerTest, ServesTextExposition) {
   EXPECT_NE(r.body.find("scep_test_requests_total{outcome=\"SUCCESS\"} 3"),
             std::string::npos)
       << r.body;
+}
+
+TEST_F(MetricsServerTest, IdleSocketsDoNotLockOutHealthz) {
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (int i = 0; i < 300; ++i) {  // more than the connection cap
+    idle.push_back(RawClient::Connect(server_->port()));
+    ASSERT_NE(idle.back(), nullptr);
+  }
+  for (int i = 0; i < 3; ++i) {
+    RawResponse r = Get("/healthz");
+    EXPECT_EQ(r.status, 200) << i;
+  }
 }
 
 TEST_F(MetricsServerTest, HealthzIsAlwaysOk) {

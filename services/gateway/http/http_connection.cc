@@ -1,5 +1,6 @@
 #include "services/gateway/http/http_connection.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -169,6 +170,17 @@ class ConnectionImpl final
                    [self = shared_from_this()] { self->WaitForRequest(); });
   }
 
+  std::shared_ptr<IdleMark> idle_mark() const override { return idle_mark_; }
+
+  void Evict() override {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->state_ == State::kIdle &&
+          self->idle_mark_->since.load() == IdleMark::kEvicted) {
+        self->Close();
+      }
+    });
+  }
+
   void BeginShutdown() override {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->shutting_down_ = true;
@@ -192,10 +204,19 @@ class ConnectionImpl final
     // Keep-alive idle time runs until the first byte of the next request;
     // read_timeout starts from there.
     stream_.expires_after(absl::ToChronoNanoseconds(context_.options.idle_timeout));
+    idle_mark_->since.store(std::max<int64_t>(
+        1, std::chrono::steady_clock::now().time_since_epoch().count()));
     stream_.async_read_some(
         buffer_.prepare(kIdleReadBytes),
         [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-          if (ec || self->state_ == State::kClosing) return self->Close();
+          // The server may have claimed this connection just before the
+          // client's bytes arrived; the claim wins (the client sees a
+          // keep-alive connection closed, as after an idle timeout).
+          const bool evicted = self->idle_mark_->since.exchange(
+                                   IdleMark::kBusy) == IdleMark::kEvicted;
+          if (ec || evicted || self->state_ == State::kClosing) {
+            return self->Close();
+          }
           self->buffer_.commit(n);
           self->ReadHeader();
         });
@@ -425,6 +446,7 @@ class ConnectionImpl final
   const ConnectionContext& context_;
   beast::tcp_stream stream_;
   std::string remote_address_;
+  const std::shared_ptr<IdleMark> idle_mark_ = std::make_shared<IdleMark>();
   beast::flat_buffer buffer_;  // bounded: see kReadBufferSlack
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<Response> response_;  // alive while being written

@@ -4,6 +4,8 @@
 // Internal to gateway_http. Asio types only: Beast stays in
 // http_connection.cc so that only one translation unit pays for it.
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -27,6 +29,19 @@ struct ConnectionContext {
   std::function<void(const Connection*)> on_destroyed;
 };
 
+// Whether a connection is idle, shared by the connection and its server's
+// registry so the server can choose a connection to evict without touching
+// one that is being destroyed.
+struct IdleMark {
+  static constexpr int64_t kBusy = 0;
+  static constexpr int64_t kEvicted = -1;
+  // While the connection waits for a request with nothing buffered or in
+  // progress: std::chrono::steady_clock ticks since when (> 0). kBusy
+  // otherwise. kEvicted once the server has claimed it (compare-exchange
+  // from a time): from then on the connection only closes.
+  std::atomic<int64_t> since{kBusy};
+};
+
 // One accepted client connection, serving its requests one at a time until
 // either side closes. It owns itself through the shared_ptrs held by its
 // pending operations and is destroyed once none is pending.
@@ -41,6 +56,14 @@ class Connection {
   // request is dropped; a request already handed to the handler is answered
   // (with "Connection: close") first. Thread-safe.
   virtual void BeginShutdown() = 0;
+
+  // The connection's IdleMark, the same for its whole life.
+  virtual std::shared_ptr<IdleMark> idle_mark() const = 0;
+
+  // Closes the connection if its IdleMark is kEvicted; if a request began
+  // meanwhile, the connection closes when it sees the mark instead.
+  // Thread-safe.
+  virtual void Evict() = 0;
 };
 
 // `socket` must be bound to a strand of `*context.io`; `context` must

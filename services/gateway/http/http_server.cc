@@ -131,8 +131,10 @@ class HttpServer::Impl {
         acceptor_.close(ignored);  // no io thread runs: safe to touch here
         return;
       }
-      for (const auto& [ptr, weak] : connections_) {
-        if (std::shared_ptr<Connection> c = weak.lock()) live.push_back(c);
+      for (const auto& [ptr, registered] : connections_) {
+        if (std::shared_ptr<Connection> c = registered.connection.lock()) {
+          live.push_back(c);
+        }
       }
     }
     asio::post(acceptor_.get_executor(), [this] {
@@ -178,19 +180,56 @@ class HttpServer::Impl {
           }
           std::shared_ptr<Connection> connection =
               internal::NewConnection(std::move(socket), context_);
-          // Over the limit the connection is dropped here, closing the socket.
-          if (Register(connection)) connection->Start();
+          std::shared_ptr<Connection> evicted;
+          // Refused, the connection is dropped here, closing the socket.
+          if (Register(connection, evicted)) {
+            if (evicted != nullptr) evicted->Evict();
+            connection->Start();
+          }
           Accept();
         });
   }
 
-  bool Register(const std::shared_ptr<Connection>& connection) {
+  // At the limit, makes room by claiming the connection idle the longest
+  // (returned in `evicted`, null if it is already going away): otherwise
+  // sockets opened and left idle would lock every client out until
+  // idle_timeout. Refuses only when no connection is idle.
+  bool Register(const std::shared_ptr<Connection>& connection,
+                std::shared_ptr<Connection>& evicted) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || connections_.size() >= context_.options.max_connections) {
+    if (stopping_) return false;
+    if (connections_.size() >= context_.options.max_connections &&
+        !ClaimOldestIdle(evicted)) {
       return false;
     }
-    connections_.emplace(connection.get(), connection);
+    connections_.emplace(connection.get(),
+                         Registered{connection, connection->idle_mark()});
     return true;
+  }
+
+  // O(connections), only at the limit. The claimed connection is returned
+  // rather than released here: its destructor takes mu_.
+  bool ClaimOldestIdle(std::shared_ptr<Connection>& evicted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      const Registered* oldest = nullptr;
+      int64_t oldest_since = 0;
+      for (const auto& [ptr, registered] : connections_) {
+        const int64_t since = registered.idle->since.load();
+        if (since > 0 && (oldest == nullptr || since < oldest_since)) {
+          oldest = &registered;
+          oldest_since = since;
+        }
+      }
+      if (oldest == nullptr) return false;
+      // Fails when that connection just began a request: look again.
+      if (oldest->idle->since.compare_exchange_strong(
+              oldest_since, internal::IdleMark::kEvicted)) {
+        evicted = oldest->connection.lock();
+        return true;
+      }
+    }
+    return false;
   }
 
   void Unregister(const Connection* connection) {
@@ -200,10 +239,15 @@ class HttpServer::Impl {
 
   // Declared before io_ so pending handlers destroyed with io_ (which own
   // connections) can still reach them.
+  struct Registered {
+    std::weak_ptr<Connection> connection;
+    std::shared_ptr<internal::IdleMark> idle;
+  };
+
   internal::ConnectionContext context_;
   std::mutex mu_;
-  std::unordered_map<const Connection*, std::weak_ptr<Connection>>
-      connections_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<const Connection*, Registered> connections_
+      ABSL_GUARDED_BY(mu_);
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::mutex shutdown_mu_;  // a second Shutdown waits for the first

@@ -65,7 +65,9 @@ struct HttpServerOptions {
   // Also bounds writing a response to a client that does not read.
   absl::Duration read_timeout = absl::Seconds(15);
   absl::Duration idle_timeout = absl::Seconds(30);  // keep-alive idle
-  // Connections beyond this are accepted and closed at once.
+  // At this many connections, a new one makes the one idle the longest
+  // (waiting for a request, nothing in progress) close; when none is idle
+  // the new one is accepted and closed at once.
   size_t max_connections = 10000;
 };
 

@@ -444,12 +444,67 @@ TEST_F(HttpServerTest, IdleAndSlowClientsAreCutOff) {
 TEST_F(HttpServerTest, ConnectionsOverLimitAreClosed) {
   HttpServerOptions options;
   options.max_connections = 1;
-  StartServer(options);
+  std::atomic<bool> entered{false};
+  std::atomic<bool> release{false};
+  StartServer(options, [&](HttpRequest request) {
+    entered = true;
+    while (!release) absl::SleepFor(absl::Milliseconds(1));
+    return Echo(std::move(request));
+  });
   auto first = Connect();
   ASSERT_TRUE(first->Send(Get("/")));
-  ASSERT_TRUE(first->ReadResponse());  // now surely registered
+  // Busy in the handler, so not idle: nothing can make room.
+  while (!entered) absl::SleepFor(absl::Milliseconds(1));
   auto second = Connect();
   EXPECT_TRUE(second->WaitForClose(absl::Seconds(3)));
+  release = true;
+  std::optional<RawResponse> response = first->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(HttpServerTest, AtConnectionLimitTheOldestIdleMakesRoom) {
+  HttpServerOptions options;
+  options.max_connections = 3;
+  StartServer(options);
+  // Half a request: reading, not idle, never evicted.
+  auto reading = Connect();
+  ASSERT_TRUE(reading->Send("GET / HTTP/1.1\r\nHo"));
+  auto oldest = Connect();
+  ASSERT_TRUE(oldest->Send(Get("/")));
+  ASSERT_TRUE(oldest->ReadResponse());  // registered, now idle
+  absl::SleepFor(absl::Milliseconds(5));
+  auto newer = Connect();
+  ASSERT_TRUE(newer->Send(Get("/")));
+  ASSERT_TRUE(newer->ReadResponse());
+
+  auto newcomer = Connect();
+  ASSERT_TRUE(newcomer->Send(Get("/new")));
+  std::optional<RawResponse> response = newcomer->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_TRUE(oldest->WaitForClose(absl::Seconds(3)));
+  ASSERT_TRUE(reading->Send("st: x\r\n\r\n"));
+  response = reading->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  ASSERT_TRUE(newer->Send(Get("/still")));
+  response = newer->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "GET /still  ");
+}
+
+TEST_F(HttpServerTest, IdleConnectionsNeverLockOutNewClients) {
+  HttpServerOptions options;
+  options.max_connections = 8;
+  StartServer(options);
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (int i = 0; i < 20; ++i) idle.push_back(Connect());
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(Get("/healthz")));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
 }
 
 TEST(HttpServerNewTest, PortInUseIsUnavailable) {
