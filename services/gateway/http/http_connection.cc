@@ -80,6 +80,15 @@ HttpResponse PlainResponse(int status, absl::string_view text) {
   return response;
 }
 
+HttpResponse Overloaded(const HttpServerOptions& options) {
+  HttpResponse response = PlainResponse(503, "Service Unavailable");
+  response.headers.emplace_back(
+      "Retry-After",
+      std::to_string(std::max<int64_t>(
+          1, absl::ToInt64Seconds(options.queue_retry_after))));
+  return response;
+}
+
 HttpResponse RunHandler(const HttpHandler& handler, HttpRequest request) {
   try {
     return handler(std::move(request));
@@ -379,13 +388,23 @@ class ConnectionImpl final
 
     state_ = State::kHandling;
     stream_.expires_never();  // the handler's time is not the client's
-    asio::post(*context_.workers,
+    asio::thread_pool& pool =
+        context_.quick_workers != nullptr && context_.options.is_quick(in)
+            ? *context_.quick_workers
+            : *context_.workers;
+    asio::post(pool,
                [self = shared_from_this(), in = std::move(in), close_after,
                 version, head, strand = stream_.get_executor(),
+                queued = std::chrono::steady_clock::now(),
                 // Keeps the io threads alive until the response is posted.
                 busy = asio::make_work_guard(*context_.io)]() mutable {
+                 const HttpServerOptions& options = self->context_.options;
+                 const bool stale =
+                     std::chrono::steady_clock::now() - queued >
+                     absl::ToChronoNanoseconds(options.max_queue_wait);
                  Response out = ToWire(
-                     RunHandler(self->context_.handler, std::move(in)),
+                     stale ? Overloaded(options)
+                           : RunHandler(self->context_.handler, std::move(in)),
                      version, head);
                  asio::post(strand, [self, out = std::move(out),
                                      close_after]() mutable {

@@ -25,6 +25,8 @@ struct ConnectionContext {
   HttpHandler handler;
   boost::asio::io_context* io = nullptr;        // kept busy while handling
   boost::asio::thread_pool* workers = nullptr;  // runs the handler
+  // Runs the handler for requests options.is_quick picks; null without it.
+  boost::asio::thread_pool* quick_workers = nullptr;
   // Called from the connection's destructor, on any thread.
   std::function<void(const Connection*)> on_destroyed;
 };

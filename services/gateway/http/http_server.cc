@@ -54,6 +54,15 @@ absl::Status ValidateOptions(const HttpServerOptions& options,
       options.idle_timeout <= absl::ZeroDuration()) {
     return absl::FailedPreconditionError("HTTP timeouts must be positive");
   }
+  if (options.max_queue_wait <= absl::ZeroDuration() ||
+      options.queue_retry_after < absl::ZeroDuration()) {
+    return absl::FailedPreconditionError(
+        "HTTP max_queue_wait must be positive, queue_retry_after not negative");
+  }
+  if (options.is_quick && options.quick_worker_threads < 1) {
+    return absl::FailedPreconditionError(
+        "HTTP is_quick needs at least one quick worker thread");
+  }
   if (options.max_connections == 0) {
     return absl::FailedPreconditionError("HTTP max_connections must be >= 1");
   }
@@ -111,6 +120,10 @@ class HttpServer::Impl {
     started_ = true;
     workers_.emplace(context_.options.worker_threads);
     context_.workers = &*workers_;
+    if (context_.options.is_quick) {
+      quick_workers_.emplace(context_.options.quick_worker_threads);
+      context_.quick_workers = &*quick_workers_;
+    }
     // Held until Shutdown so idle io threads do not return from run().
     work_.emplace(io_.get_executor());
     asio::post(acceptor_.get_executor(), [this] { Accept(); });
@@ -150,6 +163,7 @@ class HttpServer::Impl {
     for (std::thread& t : io_threads_) t.join();
     io_threads_.clear();
     workers_->join();
+    if (quick_workers_) quick_workers_->join();
   }
 
  private:
@@ -259,6 +273,7 @@ class HttpServer::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
       work_;
   std::optional<asio::thread_pool> workers_;
+  std::optional<asio::thread_pool> quick_workers_;
   std::vector<std::thread> io_threads_;
 };
 

@@ -65,6 +65,18 @@ struct HttpServerOptions {
   // Also bounds writing a response to a client that does not read.
   absl::Duration read_timeout = absl::Seconds(15);
   absl::Duration idle_timeout = absl::Seconds(30);  // keep-alive idle
+  // A request that waited longer than this for a worker thread is answered
+  // 503 with Retry-After: queue_retry_after, without running the handler:
+  // under overload its client has likely given up already, and running it
+  // anyway would only keep newer requests waiting.
+  absl::Duration max_queue_wait = absl::Seconds(5);
+  absl::Duration queue_retry_after = absl::Seconds(5);
+  // Requests for which this returns true run on `quick_worker_threads`
+  // threads of their own, never queued behind slow requests (e.g. ones
+  // waiting for a stalled backend). Called on an io thread: it must be
+  // cheap, must not block and must not throw. Empty: one pool for all.
+  std::function<bool(const HttpRequest&)> is_quick;
+  int quick_worker_threads = 2;
   // At this many connections, a new one makes the one idle the longest
   // (waiting for a request, nothing in progress) close; when none is idle
   // the new one is accepted and closed at once.

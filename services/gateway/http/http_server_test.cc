@@ -507,6 +507,87 @@ TEST_F(HttpServerTest, IdleConnectionsNeverLockOutNewClients) {
   EXPECT_EQ(response->status, 200);
 }
 
+// A handler whose "/block" requests wait until Release(), like requests
+// waiting on a stalled signer.
+class BlockingHandler {
+ public:
+  HttpResponse operator()(HttpRequest request) {
+    if (request.path == "/block") {
+      ++blocked_;
+      while (!released_) absl::SleepFor(absl::Milliseconds(1));
+    }
+    return Echo(std::move(request));
+  }
+  void WaitForBlocked(int n) {
+    while (blocked_ < n) absl::SleepFor(absl::Milliseconds(1));
+  }
+  void Release() { released_ = true; }
+  int blocked() const { return blocked_; }
+
+ private:
+  std::atomic<int> blocked_{0};
+  std::atomic<bool> released_{false};
+};
+
+TEST_F(HttpServerTest, QuickRequestsDoNotWaitBehindBlockedWorkers) {
+  auto handler = std::make_shared<BlockingHandler>();
+  HttpServerOptions options;
+  options.worker_threads = 2;
+  options.is_quick = [](const HttpRequest& r) { return r.path == "/quick"; };
+  options.quick_worker_threads = 1;
+  StartServer(options, [handler](HttpRequest r) { return (*handler)(std::move(r)); });
+  std::vector<std::unique_ptr<RawClient>> slow;
+  for (int i = 0; i < 4; ++i) {  // both workers busy, two more queued
+    slow.push_back(Connect());
+    ASSERT_TRUE(slow.back()->Send(Get("/block")));
+  }
+  handler->WaitForBlocked(2);
+  auto quick = RawClient::Connect(server_->port(), absl::Seconds(1));
+  ASSERT_NE(quick, nullptr);
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(quick->Send(Get("/quick")));
+  std::optional<RawResponse> response = quick->ReadResponse();
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
+  handler->Release();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "GET /quick  ");
+  for (auto& client : slow) {
+    response = client->ReadResponse();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+  }
+}
+
+TEST_F(HttpServerTest, RequestQueuedTooLongIs503WithoutRunningHandler) {
+  auto handler = std::make_shared<BlockingHandler>();
+  HttpServerOptions options;
+  options.worker_threads = 1;
+  options.max_queue_wait = absl::Milliseconds(100);
+  options.queue_retry_after = absl::Seconds(3);
+  StartServer(options, [handler](HttpRequest r) { return (*handler)(std::move(r)); });
+  auto first = Connect();
+  ASSERT_TRUE(first->Send(Get("/block")));
+  handler->WaitForBlocked(1);
+  auto second = Connect();
+  ASSERT_TRUE(second->Send(Get("/block")));  // queued behind the first
+  absl::SleepFor(absl::Milliseconds(300));
+  handler->Release();
+  std::optional<RawResponse> response = first->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);  // it did not wait in the queue
+  response = second->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 503);
+  EXPECT_EQ(response->Header("Retry-After"), "3");
+  EXPECT_EQ(handler->blocked(), 1);  // the handler never saw the second
+  // Once the queue is short again, requests are served.
+  ASSERT_TRUE(second->Send(Get("/after")));
+  response = second->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+}
+
 TEST(HttpServerNewTest, PortInUseIsUnavailable) {
   HttpServerOptions options;
   options.port = 0;
