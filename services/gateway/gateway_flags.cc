@@ -110,6 +110,12 @@ ABSL_FLAG(std::string, trusted_proxies, "",
 ABSL_FLAG(int, io_threads, 1, "HTTP I/O threads");
 ABSL_FLAG(int, workers, 32, "threads handling SCEP requests");
 ABSL_FLAG(int, retry_after_seconds, 5, "Retry-After of 503 answers");
+ABSL_FLAG(int, max_queue_wait_ms, 5000,
+          "a request that waited this long for a --workers thread is answered "
+          "503 + Retry-After without being handled (>= 1)");
+ABSL_FLAG(int, quick_workers, 2,
+          "threads of their own for GetCACaps, GetCACert and GetNextCACert, so "
+          "they never wait behind PKIOperations (>= 1)");
 ABSL_FLAG(int, signer_max_attempts, 4,
           "attempts per signer call while it answers UNAVAILABLE (backoff "
           "100 ms to 1 s, within --signer_deadline_ms)");

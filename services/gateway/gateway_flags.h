@@ -62,6 +62,8 @@ ABSL_DECLARE_FLAG(std::string, trusted_proxies);
 ABSL_DECLARE_FLAG(int, io_threads);
 ABSL_DECLARE_FLAG(int, workers);
 ABSL_DECLARE_FLAG(int, retry_after_seconds);
+ABSL_DECLARE_FLAG(int, max_queue_wait_ms);
+ABSL_DECLARE_FLAG(int, quick_workers);
 ABSL_DECLARE_FLAG(int, signer_max_attempts);
 ABSL_DECLARE_FLAG(int, signer_keepalive_ms);
 ABSL_DECLARE_FLAG(int, redis_memory_check_seconds);

@@ -366,6 +366,13 @@ int main(int argc, char** argv) {
   http.max_header_bytes = 8 * 1024 + http.max_body_bytes * 3 / 2;
   http.read_timeout = timings.http_read_timeout;
   http.idle_timeout = timings.http_idle_timeout;
+  // Under overload (a stalled signer holding every worker) a request that
+  // waited this long has likely been given up by its client: refuse it
+  // rather than make newer ones wait longer still.
+  http.max_queue_wait = absl::Milliseconds(absl::GetFlag(FLAGS_max_queue_wait_ms));
+  http.queue_retry_after = absl::Seconds(absl::GetFlag(FLAGS_retry_after_seconds));
+  http.is_quick = scep::gateway::NeverBlocks;
+  http.quick_worker_threads = absl::GetFlag(FLAGS_quick_workers);
   auto server = scep::gateway::HttpServer::New(
       http, [&service](scep::gateway::HttpRequest request) {
         return service.Handle(request);

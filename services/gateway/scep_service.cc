@@ -115,6 +115,18 @@ std::string ScepService::Capabilities(const Profile& profile) const {
   return caps;
 }
 
+bool NeverBlocks(const HttpRequest& request) {
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> query =
+      ParseQuery(request.raw_query);
+  if (!query.ok()) return false;
+  std::string operation;
+  for (auto& [key, value] : *query) {
+    if (key == "operation") operation = std::move(value);  // as Route does
+  }
+  return operation == "GetCACaps" || operation == "GetCACert" ||
+         operation == "GetNextCACert";
+}
+
 HttpResponse ScepService::Handle(const HttpRequest& request) {
   const absl::Time start = absl::Now();
   if (observers_.metrics != nullptr) observers_.metrics->RequestStarted();

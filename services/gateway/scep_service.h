@@ -60,6 +60,12 @@ struct ScepServiceObservers {
   metrics::JsonLogger* log = nullptr;
 };
 
+// True for requests ScepService answers from memory, never waiting on the
+// signer or Redis: GetCACaps, GetCACert and GetNextCACert (RFC 8894
+// sections 3.5.1, 4.2, 4.7), so the HTTP server can run them apart from
+// PKIOperations (HttpServerOptions::is_quick). Cheap and thread-safe.
+bool NeverBlocks(const HttpRequest& request);
+
 // The device-facing SCEP HTTP binding (RFC 8894 section 4): routes
 // `GET|POST /scep[/{profile}]?operation=...` to GetCACaps, GetCACert and
 // PKIOperation. Malformed requests get 400, unknown paths 404, other

@@ -128,6 +128,25 @@ TEST_F(ScepServiceTest, CapabilitiesListOnlyWhatIsSupported) {
   EXPECT_TRUE(absl::StrContains(Get("operation=GetCACaps").body, "DES3\n"));
 }
 
+TEST(NeverBlocksTest, OnlyOperationsAnsweredFromMemory) {
+  auto request = [](std::string method, std::string query) {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.path = "/scep";
+    r.raw_query = std::move(query);
+    return r;
+  };
+  EXPECT_TRUE(NeverBlocks(request("GET", "operation=GetCACaps")));
+  EXPECT_TRUE(NeverBlocks(request("GET", "operation=GetCACert&message=x")));
+  EXPECT_TRUE(NeverBlocks(request("HEAD", "operation=GetNextCACert")));
+  EXPECT_FALSE(NeverBlocks(request("GET", "operation=PKIOperation&message=x")));
+  EXPECT_FALSE(NeverBlocks(request("POST", "operation=PKIOperation")));
+  // Route acts on the last operation: so must the classification.
+  EXPECT_FALSE(NeverBlocks(request("GET", "operation=GetCACaps&operation=PKIOperation")));
+  EXPECT_FALSE(NeverBlocks(request("GET", "")));
+  EXPECT_FALSE(NeverBlocks(request("GET", "operation=GetCACaps%zz")));
+}
+
 TEST_F(ScepServiceTest, GetCaCertReturnsCaAndRa) {
   HttpResponse r = Get("operation=GetCACert&message=anything", "/scep/default");
   ASSERT_EQ(r.status, 200);
