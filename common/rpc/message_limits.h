@@ -15,6 +15,20 @@ inline constexpr int kMaxSignerMessageBytes = 64 << 20;
 // requests carry a CRL) and scepctl.
 inline constexpr int kMaxAdminMessageBytes = kMaxSignerMessageBytes;
 
+// A server reads a whole message before its service can authenticate the
+// call, so with the sizes above a peer could hold gigabytes in unfinished
+// streams. These bound it: concurrent streams per connection (more wait at
+// the client, HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS) and the memory gRPC
+// may use for reading (grpc::ResourceQuota; beyond it gRPC stops reading
+// and refuses new calls with RESOURCE_EXHAUSTED).
+// The admin API: scepctl and MDM integrations, few calls at a time.
+inline constexpr int kMaxAdminStreamsPerConnection = 16;
+inline constexpr int kAdminMemoryQuotaBytes = 256 << 20;  // 4 largest messages
+// The signer: each gateway keeps one connection per signer pod and makes up
+// to --workers (32) + --ocsp_workers calls on it at once.
+inline constexpr int kMaxSignerStreamsPerConnection = 128;
+inline constexpr int kSignerMemoryQuotaBytes = 512 << 20;
+
 }  // namespace scep::rpc
 
 #endif  // SCEP_COMMON_RPC_MESSAGE_LIMITS_H_

@@ -1,5 +1,6 @@
 #include "services/admin/admin_server.h"
 
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
@@ -93,6 +94,11 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
   grpc::ServerBuilder builder;
   // RestoreRevocations takes a whole CRL (5.4 MB at 150,000 revocations).
   builder.SetMaxReceiveMessageSize(rpc::kMaxAdminMessageBytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             rpc::kMaxAdminStreamsPerConnection);
+  grpc::ResourceQuota quota("scep-admin");
+  quota.Resize(rpc::kAdminMemoryQuotaBytes);
+  builder.SetResourceQuota(quota);
   const std::string listen = ListenAddress(options.address, options.port);
   builder.AddListeningPort(listen, credentials, &server->port_);
   builder.RegisterService(&server->service_);

@@ -359,6 +359,11 @@ int main(int argc, char** argv) {
   }
   // A SignCrl request lists every revoked certificate.
   builder.SetMaxReceiveMessageSize(scep::rpc::kMaxSignerMessageBytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             scep::rpc::kMaxSignerStreamsPerConnection);
+  grpc::ResourceQuota quota("scep-signer");
+  quota.Resize(scep::rpc::kSignerMemoryQuotaBytes);
+  builder.SetResourceQuota(quota);
   int bound_port = 0;
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen), *credentials, &bound_port);
   builder.RegisterService(&service);
