@@ -113,7 +113,9 @@ class RedisPrimaryKilled(faults.FaultTest):
         self.assertGreater(statuses.get("503", 0), 0, statuses)  # the fault was felt
         # The requests caught in WAIT were withheld, not answered.
         log = stack.log("gateway")
-        withheld = log.count("withheld: Redis went away before replicas confirmed")
+        withheld = sum(1 for line in log.splitlines()
+                       if '"certificate_withheld"' in line
+                       and "Redis went away before replicas confirmed" in line)
         self.assertGreater(withheld, 0, "no request was waiting for the replica at the kill")
         # And their retries got those very certificates, now recorded on the
         # new primary: the signer answers a transaction's repeated request
