@@ -140,37 +140,59 @@ absl::StatusOr<RequestPage> MemoryRequestStore::List(
 
 MemoryChallengeStore::MemoryChallengeStore(Clock clock) : clock_(OrNow(std::move(clock))) {}
 
+absl::Status MemoryChallengeStore::CheckAvailable() const {
+  if (unavailable_.load()) {
+    return absl::UnavailableError("memory challenge store: unavailable (test hook)");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status MemoryChallengeStore::Create(absl::string_view profile,
                                           absl::string_view challenge,
                                           absl::string_view subject,
                                           absl::Duration ttl) {
-  if (unavailable_.load()) {
-    return absl::UnavailableError("memory challenge store: unavailable (test hook)");
-  }
+  RETURN_IF_ERROR(CheckAvailable());
   ASSIGN_OR_RETURN(std::string key, ChallengeKey(profile, challenge));
   ASSIGN_OR_RETURN(int64_t ttl_ms, TtlMillis(ttl, "challenge TTL"));
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_();
   for (auto it = entries_.begin(); it != entries_.end();) {
-    it = it->second.second <= now ? entries_.erase(it) : std::next(it);
+    it = it->second.expires <= now ? entries_.erase(it) : std::next(it);
   }
-  entries_[key] = {std::string(subject), now + absl::Milliseconds(ttl_ms)};
+  // As Redis's SET: a new challenge, unclaimed.
+  entries_[key] = {std::string(subject), now + absl::Milliseconds(ttl_ms), ""};
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<std::string>> MemoryChallengeStore::Consume(
-    absl::string_view profile, absl::string_view challenge) {
-  if (unavailable_.load()) {
-    return absl::UnavailableError("memory challenge store: unavailable (test hook)");
-  }
+absl::StatusOr<std::optional<std::string>> MemoryChallengeStore::Claim(
+    absl::string_view profile, absl::string_view challenge,
+    absl::string_view transaction_id, absl::string_view fingerprint) {
+  RETURN_IF_ERROR(CheckAvailable());
   ASSIGN_OR_RETURN(std::string key, ChallengeKey(profile, challenge));
+  ASSIGN_OR_RETURN(std::string holder, ChallengeHolder(transaction_id, fingerprint));
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;
-  std::optional<std::string> subject;
-  if (it->second.second > clock_()) subject = std::move(it->second.first);
-  entries_.erase(it);
-  return subject;
+  if (it->second.expires <= clock_()) {
+    entries_.erase(it);
+    return std::nullopt;
+  }
+  if (it->second.holder.empty()) it->second.holder = holder;
+  if (it->second.holder != holder) return std::nullopt;
+  return it->second.subject;
+}
+
+absl::Status MemoryChallengeStore::Spend(absl::string_view profile,
+                                         absl::string_view challenge,
+                                         absl::string_view transaction_id,
+                                         absl::string_view fingerprint) {
+  RETURN_IF_ERROR(CheckAvailable());
+  ASSIGN_OR_RETURN(std::string key, ChallengeKey(profile, challenge));
+  ASSIGN_OR_RETURN(std::string holder, ChallengeHolder(transaction_id, fingerprint));
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(key);
+  if (it != entries_.end() && it->second.holder == holder) entries_.erase(it);
+  return absl::OkStatus();
 }
 
 }  // namespace scep::redis

@@ -73,16 +73,27 @@ class MemoryChallengeStore final : public ChallengeStore {
 
   absl::Status Create(absl::string_view profile, absl::string_view challenge,
                       absl::string_view subject, absl::Duration ttl) override;
-  absl::StatusOr<std::optional<std::string>> Consume(
-      absl::string_view profile, absl::string_view challenge) override;
+  absl::StatusOr<std::optional<std::string>> Claim(
+      absl::string_view profile, absl::string_view challenge,
+      absl::string_view transaction_id, absl::string_view fingerprint) override;
+  absl::Status Spend(absl::string_view profile, absl::string_view challenge,
+                     absl::string_view transaction_id,
+                     absl::string_view fingerprint) override;
 
  private:
+  struct Entry {
+    std::string subject;
+    absl::Time expires;
+    std::string holder;  // ChallengeHolder of its claim; "" while unclaimed
+  };
+
+  absl::Status CheckAvailable() const;
+
   const Clock clock_;
   std::atomic<bool> unavailable_{false};
   absl::Mutex mu_;
-  // Key (hash of the challenge) → (subject, expiry).
-  std::map<std::string, std::pair<std::string, absl::Time>> entries_
-      ABSL_GUARDED_BY(mu_);
+  // Key (hash of the challenge) → its entry.
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace scep::redis

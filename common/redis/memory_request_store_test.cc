@@ -60,12 +60,13 @@ TEST(MemoryRequestStoreTest, UnavailableHookFailsEveryCallAndKeepsState) {
                 .code(),
             kUnavailable);
   EXPECT_EQ(requests.List("", std::nullopt, "", 10).status().code(), kUnavailable);
-  EXPECT_EQ(challenges.Consume("p", "c").status().code(), kUnavailable);
+  EXPECT_EQ(challenges.Claim("p", "c", "t", "f").status().code(), kUnavailable);
+  EXPECT_EQ(challenges.Spend("p", "c", "t", "f").code(), kUnavailable);
   EXPECT_EQ(challenges.Create("p", "d", "", absl::Minutes(1)).code(), kUnavailable);
   requests.SetUnavailable(false);
   challenges.SetUnavailable(false);
   EXPECT_TRUE(requests.Get("p", "t")->has_value());
-  EXPECT_TRUE(challenges.Consume("p", "c")->has_value());
+  EXPECT_TRUE(challenges.Claim("p", "c", "t", "f")->has_value());
 }
 
 }  // namespace

@@ -221,10 +221,11 @@ TEST_F(RedisPoolAuthTest, RecommendedAclUserRunsTheGatewayStores) {
   ASSERT_TRUE((*challenges)
                   ->Create("onetime", "challenge-1", "CN=d", absl::Minutes(5))
                   .ok());
-  absl::StatusOr<std::optional<std::string>> consumed =
-      (*challenges)->Consume("onetime", "challenge-1");
-  ASSERT_TRUE(consumed.ok()) << consumed.status();
-  EXPECT_EQ(consumed->value_or("(none)"), "CN=d");
+  absl::StatusOr<std::optional<std::string>> claimed_challenge =
+      (*challenges)->Claim("onetime", "challenge-1", "tid-1", "fp");
+  ASSERT_TRUE(claimed_challenge.ok()) << claimed_challenge.status();
+  EXPECT_EQ(claimed_challenge->value_or("(none)"), "CN=d");
+  EXPECT_TRUE((*challenges)->Spend("onetime", "challenge-1", "tid-1", "fp").ok());
 
   auto index = RedisCertificateIndex::New(options);
   ASSERT_TRUE(index.ok()) << index.status();

@@ -47,6 +47,33 @@ redis.call('HSET', KEYS[1], 'status', ARGV[2], 'actor', ARGV[3], 'updated', ARGV
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'serial', ARGV[4]) end
 return 'ok')lua";
 
+// KEYS: challenge, its claim. ARGV: holder (ChallengeHolder). Replies the
+// bound subject, or nil when the challenge is gone or another's. The claim
+// outlives the challenge by a second, so it never lapses while the
+// challenge is still there to be claimed again by someone else.
+constexpr char kClaimChallengeScript[] = R"lua(
+local subject = redis.call('GET', KEYS[1])
+if not subject then return false end
+local holder = redis.call('GET', KEYS[2])
+if holder then
+  if holder == ARGV[1] then return subject end
+  return false
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl + 1000)
+else
+  redis.call('SET', KEYS[2], ARGV[1])
+end
+return subject)lua";
+
+// KEYS: challenge, its claim. ARGV: holder. Deletes both when the holder
+// holds the claim: 1, else 0.
+constexpr char kSpendChallengeScript[] = R"lua(
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1)lua";
+
 absl::Time FromMillisText(absl::string_view text) {
   int64_t ms = 0;
   return absl::SimpleAtoi(text, &ms) ? absl::FromUnixMillis(ms) : absl::InfinitePast();
@@ -199,14 +226,32 @@ absl::Status RedisChallengeStore::Create(absl::string_view profile,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<std::string>> RedisChallengeStore::Consume(
-    absl::string_view profile, absl::string_view challenge) {
-  constexpr absl::string_view kOp = "ConsumeChallenge";
+absl::StatusOr<std::optional<std::string>> RedisChallengeStore::Claim(
+    absl::string_view profile, absl::string_view challenge,
+    absl::string_view transaction_id, absl::string_view fingerprint) {
+  constexpr absl::string_view kOp = "ClaimChallenge";
   ASSIGN_OR_RETURN(std::string key, ChallengeKey(profile, challenge));
-  ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run(kOp, {"GETDEL", key}));
+  ASSIGN_OR_RETURN(std::string holder, ChallengeHolder(transaction_id, fingerprint));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   pool_->Run(kOp, {"EVAL", kClaimChallengeScript, "2", key,
+                                    ChallengeClaimKey(key), holder}));
   if (reply->type == REDIS_REPLY_NIL) return std::nullopt;
   if (reply->type != REDIS_REPLY_STRING) return UnexpectedReply(kOp, *reply);
   return std::string(ReplyText(*reply));
+}
+
+absl::Status RedisChallengeStore::Spend(absl::string_view profile,
+                                        absl::string_view challenge,
+                                        absl::string_view transaction_id,
+                                        absl::string_view fingerprint) {
+  constexpr absl::string_view kOp = "SpendChallenge";
+  ASSIGN_OR_RETURN(std::string key, ChallengeKey(profile, challenge));
+  ASSIGN_OR_RETURN(std::string holder, ChallengeHolder(transaction_id, fingerprint));
+  ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                   pool_->Run(kOp, {"EVAL", kSpendChallengeScript, "2", key,
+                                    ChallengeClaimKey(key), holder}));
+  if (reply->type != REDIS_REPLY_INTEGER) return UnexpectedReply(kOp, *reply);
+  return absl::OkStatus();
 }
 
 }  // namespace scep::redis

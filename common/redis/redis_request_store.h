@@ -39,8 +39,9 @@ class RedisRequestStore final : public RequestStore {
   const std::unique_ptr<RedisConnectionPool> pool_;
 };
 
-// ChallengeStore on Redis: SET PX under the challenge's hash, consumed with
-// GETDEL (Redis 6.2 or later), so exactly one consumer ever gets it.
+// ChallengeStore on Redis: SET PX under the challenge's hash; a claim is a
+// second key beside it, written by a Lua script only while the challenge
+// is unclaimed, so one transaction ever holds it across gateway pods.
 class RedisChallengeStore final : public ChallengeStore {
  public:
   static absl::StatusOr<std::unique_ptr<RedisChallengeStore>> New(RedisOptions options);
@@ -48,8 +49,12 @@ class RedisChallengeStore final : public ChallengeStore {
 
   absl::Status Create(absl::string_view profile, absl::string_view challenge,
                       absl::string_view subject, absl::Duration ttl) override;
-  absl::StatusOr<std::optional<std::string>> Consume(
-      absl::string_view profile, absl::string_view challenge) override;
+  absl::StatusOr<std::optional<std::string>> Claim(
+      absl::string_view profile, absl::string_view challenge,
+      absl::string_view transaction_id, absl::string_view fingerprint) override;
+  absl::Status Spend(absl::string_view profile, absl::string_view challenge,
+                     absl::string_view transaction_id,
+                     absl::string_view fingerprint) override;
 
  private:
   explicit RedisChallengeStore(std::unique_ptr<RedisConnectionPool> pool);

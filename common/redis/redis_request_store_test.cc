@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "common/redis/redis_test_server.h"
+#include "common/redis/request_keys.h"
 #include "common/redis/request_store_contract_test.h"
 #include "gtest/gtest.h"
 
@@ -101,6 +102,37 @@ TEST_F(RedisRequestStoreTest, KeysAreNamespacedAndCarryTtls) {
   EXPECT_EQ(keys.size(), std::string("scep:onetime:challenge:").size() + 64);
   EXPECT_FALSE(absl::StrContains(keys, challenge));
   EXPECT_GT(std::stoll(Run({"PTTL", keys})), 55000);
+
+  // A claim: a key beside the challenge's, as long-lived, holding neither
+  // the transactionID nor the fingerprint as such.
+  ASSERT_TRUE(harness_->challenges().Claim("onetime", challenge, "tid-claim", "fp-claim")
+                  ->has_value());
+  const std::string claim = keys + ":claim";
+  const std::string holder = Run({"GET", claim});
+  EXPECT_EQ(holder.size(), 64u);
+  EXPECT_FALSE(absl::StrContains(holder, "tid-claim"));
+  EXPECT_GT(std::stoll(Run({"PTTL", claim})), std::stoll(Run({"PTTL", keys})));
+  EXPECT_LE(std::stoll(Run({"PTTL", claim})), 61000);
+  EXPECT_EQ(Run({"GET", keys}), "CN=x");
+  ASSERT_TRUE(harness_->challenges().Spend("onetime", challenge, "tid-claim", "fp-claim").ok());
+  EXPECT_EQ(Run({"EXISTS", keys, claim}), "0");
+}
+
+// Upgrades: a challenge minted before claims existed (the same key and
+// value) is claimed as any other; a gateway of the old version, which
+// consumes with GETDEL, still reads a claimed challenge during a rolling
+// upgrade, and once it has consumed it nobody claims it again.
+TEST_F(RedisRequestStoreTest, ChallengesWorkAcrossAnUpgrade) {
+  const std::string key = ChallengeKey("onetime", "minted-before").value();
+  Run({"SET", key, "CN=old", "PX", "60000"});
+  auto claimed = harness_->challenges().Claim("onetime", "minted-before", "tid-1", "fp-1");
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  EXPECT_EQ(claimed->value_or("(none)"), "CN=old");
+  EXPECT_EQ(Run({"GETDEL", key}), "CN=old");
+  EXPECT_FALSE(harness_->challenges().Claim("onetime", "minted-before", "tid-1", "fp-1")
+                   ->has_value());
+  EXPECT_TRUE(harness_->challenges().Spend("onetime", "minted-before", "tid-1", "fp-1").ok());
+  EXPECT_EQ(Run({"EXISTS", key + ":claim"}), "0");
 }
 
 TEST_F(RedisRequestStoreTest, ListDropsExpiredMembersFromTheIndex) {
@@ -127,7 +159,8 @@ TEST_F(RedisRequestStoreTest, UnavailableWhileRedisIsDown) {
   EXPECT_EQ(harness_->requests().Get("p", "t").status().code(), kUnavailable);
   EXPECT_EQ(harness_->requests().List("", std::nullopt, "", 5).status().code(),
             kUnavailable);
-  EXPECT_EQ(harness_->challenges().Consume("p", "c").status().code(), kUnavailable);
+  EXPECT_EQ(harness_->challenges().Claim("p", "c", "t", "f").status().code(), kUnavailable);
+  EXPECT_EQ(harness_->challenges().Spend("p", "c", "t", "f").code(), kUnavailable);
   ASSERT_TRUE(harness_->server().Restart().ok());
   // The pool fails fast for failure_cooldown after the failures above.
   absl::SleepFor(absl::Milliseconds(600));

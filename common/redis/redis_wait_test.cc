@@ -170,8 +170,9 @@ TEST_F(RedisWaitTest, CompletionAndRevocationWaitForReplicas) {
 // every approval, rejection and issuance of it. Lost in a failover, each
 // left a device refused ("no such transaction", a challenge unknown) or
 // waiting for an approval the administrator had given. Reads and the
-// challenge's consumption (covered by the completion's WAIT that follows
-// it) send none.
+// challenge's claim and spending (covered by the completion's WAIT that
+// follows them; a lost claim is made again by the device's retry) send
+// none.
 TEST_F(RedisWaitTest, AdminWritesWaitForReplicas) {
   auto challenges = RedisChallengeStore::New(options_).value();
   auto requests = RedisRequestStore::New(options_).value();
@@ -195,7 +196,8 @@ TEST_F(RedisWaitTest, AdminWritesWaitForReplicas) {
   EXPECT_EQ(replica_->Command({"HGET", key, "status"}).value_or(""), "APPROVED");
   ASSERT_TRUE(requests->Get("default", "tid-7").ok());
   ASSERT_TRUE(requests->List("", std::nullopt, "", 10).ok());
-  ASSERT_TRUE(challenges->Consume("default", "Q3vB9xw2").ok());
+  ASSERT_TRUE(challenges->Claim("default", "Q3vB9xw2", "tid-7", "fp").ok());
+  ASSERT_TRUE(challenges->Spend("default", "Q3vB9xw2", "tid-7", "fp").ok());
   EXPECT_EQ(WaitCalls(), 3);
   EXPECT_TRUE(Shortfalls().empty());
 

@@ -52,6 +52,19 @@ absl::StatusOr<std::string> ChallengeKey(absl::string_view profile,
   return absl::StrCat("scep:", profile, ":challenge:", digest);
 }
 
+std::string ChallengeClaimKey(absl::string_view challenge_key) {
+  return absl::StrCat(challenge_key, ":claim");
+}
+
+absl::StatusOr<std::string> ChallengeHolder(absl::string_view transaction_id,
+                                            absl::string_view fingerprint) {
+  RETURN_IF_ERROR(RequireNonEmpty(transaction_id, "transactionID"));
+  RETURN_IF_ERROR(RequireNonEmpty(fingerprint, "request fingerprint"));
+  // Length-prefixed: no other pair of values gives the same text.
+  return Sha256Hex(absl::StrCat(transaction_id.size(), ":", transaction_id, fingerprint),
+                   "challenge holder");
+}
+
 absl::StatusOr<IndexCursor> ParsePageToken(absl::string_view token) {
   IndexCursor cursor;
   if (token.empty()) return cursor;

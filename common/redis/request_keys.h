@@ -11,6 +11,10 @@
 //                                    (score: creation time in ms)
 //   scep:{profile}:challenge:{hash}  one-time challenge (string: the bound
 //                                    subject; TTL)
+//   scep:{profile}:challenge:{hash}:claim
+//                                    the transaction that claimed it (string:
+//                                    ChallengeHolder; TTL: the challenge's
+//                                    remaining TTL and a second)
 //
 // {id} is formed from the transactionID as in store_keys.h (hex, or
 // "sha256-" + hex digest when long). {hash} is always the hex SHA-256 of the
@@ -39,6 +43,18 @@ absl::StatusOr<std::string> RequestIndexKey(absl::string_view profile);
 // InvalidArgument for a bad profile or an empty challenge.
 absl::StatusOr<std::string> ChallengeKey(absl::string_view profile,
                                          absl::string_view challenge);
+
+// The key of the claim on the challenge under `challenge_key`. Apart from
+// the challenge's own key, which keeps the form gateways before the claim
+// read, so challenges minted before an upgrade, and gateways of the old
+// version during a rolling one, keep working.
+std::string ChallengeClaimKey(absl::string_view challenge_key);
+
+// What a claim records of the transaction that holds it: hex SHA-256 over
+// the transactionID and the request fingerprint, neither kept as is.
+// InvalidArgument when either is empty.
+absl::StatusOr<std::string> ChallengeHolder(absl::string_view transaction_id,
+                                            absl::string_view fingerprint);
 
 // A position in a time-ordered index: after (score, member). Page tokens
 // are "score:member"; "" is the start.

@@ -70,7 +70,15 @@ class RequestStore {
 };
 
 // One-time challenges (issue 4): minted by the admin API, bound to a profile
-// and optionally to a subject, consumed atomically on first use.
+// and optionally to a subject, good for one transaction.
+//
+// The first request to present a challenge claims it for its transaction
+// (Claim: the transactionID and request fingerprint, EnrollmentStore's).
+// The same transaction passes it again as often as it asks (the device's
+// retry after a 503 or a crash, a twin a proxy sent, a refusal it can wait
+// out) until it is done and spends it (Spend), or the challenge expires;
+// any other request is refused from the first claim on. A refusal never
+// depends on which gateway pod is asked: claims are atomic in the store.
 class ChallengeStore {
  public:
   virtual ~ChallengeStore() = default;
@@ -81,11 +89,22 @@ class ChallengeStore {
                               absl::string_view challenge,
                               absl::string_view subject, absl::Duration ttl) = 0;
 
-  // Consumes `challenge` for `profile` (GETDEL semantics: exactly one caller
-  // ever gets it). nullopt when unknown, expired or already used; otherwise
-  // the bound subject ("" when unbound).
-  virtual absl::StatusOr<std::optional<std::string>> Consume(
-      absl::string_view profile, absl::string_view challenge) = 0;
+  // Claims `challenge` of `profile` for the transaction `transaction_id`
+  // whose request has `fingerprint`, for the rest of the challenge's TTL:
+  // the bound subject ("" when unbound) when the challenge is live and
+  // unclaimed or claimed by this very transaction and fingerprint; nullopt
+  // when unknown, expired, spent or claimed by another. InvalidArgument for
+  // an empty challenge, transactionID or fingerprint, or a bad profile.
+  virtual absl::StatusOr<std::optional<std::string>> Claim(
+      absl::string_view profile, absl::string_view challenge,
+      absl::string_view transaction_id, absl::string_view fingerprint) = 0;
+
+  // Ends `challenge` when the transaction and fingerprint hold its claim
+  // (compare-and-delete): nothing can claim it again. Changes nothing, and
+  // is OK, when the challenge is unclaimed, another's or gone.
+  virtual absl::Status Spend(absl::string_view profile, absl::string_view challenge,
+                             absl::string_view transaction_id,
+                             absl::string_view fingerprint) = 0;
 };
 
 }  // namespace scep::redis

@@ -185,39 +185,75 @@ TEST_P(RequestStoreContractTest, RefusesBadArguments) {
   EXPECT_EQ(requests().List("p", std::nullopt, "x:y", 10).status().code(), kInvalid);
   EXPECT_EQ(challenges().Create("p", "", "", kLong).code(), kInvalid);
   EXPECT_EQ(challenges().Create("", "c", "", kLong).code(), kInvalid);
-  EXPECT_EQ(challenges().Consume("p", "").status().code(), kInvalid);
+  EXPECT_EQ(challenges().Claim("p", "", "t", "f").status().code(), kInvalid);
+  EXPECT_EQ(challenges().Claim("p", "c", "", "f").status().code(), kInvalid);
+  EXPECT_EQ(challenges().Claim("p", "c", "t", "").status().code(), kInvalid);
+  EXPECT_EQ(challenges().Claim("", "c", "t", "f").status().code(), kInvalid);
+  EXPECT_EQ(challenges().Spend("p", "", "t", "f").code(), kInvalid);
+  EXPECT_EQ(challenges().Spend("p", "c", "", "f").code(), kInvalid);
+  EXPECT_EQ(challenges().Spend("p", "c", "t", "").code(), kInvalid);
 }
 
-TEST_P(RequestStoreContractTest, ChallengeIsConsumedExactlyOnce) {
+// Before session 27 a challenge was consumed (GETDEL) by the first request
+// presenting it, even one answered 503 a moment later; now it is claimed by
+// that request's transaction, and only that transaction passes it again.
+TEST_P(RequestStoreContractTest, ChallengeIsClaimedByOneTransactionOnly) {
   ASSERT_TRUE(challenges().Create("onetime", "chal-1", "CN=device-1", kLong).ok());
   ASSERT_TRUE(challenges().Create("onetime", "chal-2", "", kLong).ok());
-  EXPECT_FALSE(challenges().Consume("other", "chal-1")->has_value());
-  EXPECT_FALSE(challenges().Consume("onetime", "chal-x")->has_value());
-  auto first = challenges().Consume("onetime", "chal-1");
+  EXPECT_FALSE(challenges().Claim("other", "chal-1", "tid-1", "fp-1")->has_value());
+  EXPECT_FALSE(challenges().Claim("onetime", "chal-x", "tid-1", "fp-1")->has_value());
+  auto first = challenges().Claim("onetime", "chal-1", "tid-1", "fp-1");
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE(first->has_value());
   EXPECT_EQ(**first, "CN=device-1");
-  EXPECT_FALSE(challenges().Consume("onetime", "chal-1")->has_value());
-  auto unbound = challenges().Consume("onetime", "chal-2");
+  // Another transaction, or another request in the same one, is refused.
+  EXPECT_FALSE(challenges().Claim("onetime", "chal-1", "tid-2", "fp-2")->has_value());
+  EXPECT_FALSE(challenges().Claim("onetime", "chal-1", "tid-1", "fp-2")->has_value());
+  EXPECT_FALSE(challenges().Claim("onetime", "chal-1", "tid-2", "fp-1")->has_value());
+  // The same transaction and request again (the device's retry) passes.
+  auto again = challenges().Claim("onetime", "chal-1", "tid-1", "fp-1");
+  ASSERT_TRUE(again.ok() && again->has_value());
+  EXPECT_EQ(**again, "CN=device-1");
+  auto unbound = challenges().Claim("onetime", "chal-2", "tid-2", "fp-2");
   ASSERT_TRUE(unbound->has_value());
   EXPECT_EQ(**unbound, "");
 }
 
-TEST_P(RequestStoreContractTest, ChallengeExpires) {
-  ASSERT_TRUE(challenges().Create("p", "soon", "", kShort).ok());
-  Advance(kPastShort);
-  EXPECT_FALSE(challenges().Consume("p", "soon")->has_value());
+TEST_P(RequestStoreContractTest, OnlyTheHolderSpendsAChallengeAndThenNobodyHasIt) {
+  ASSERT_TRUE(challenges().Create("p", "chal-s", "", kLong).ok());
+  // Unclaimed: spending changes nothing.
+  EXPECT_TRUE(challenges().Spend("p", "chal-s", "tid-1", "fp-1").ok());
+  ASSERT_TRUE(challenges().Claim("p", "chal-s", "tid-1", "fp-1")->has_value());
+  // Another transaction cannot end the holder's claim.
+  EXPECT_TRUE(challenges().Spend("p", "chal-s", "tid-2", "fp-2").ok());
+  EXPECT_TRUE(challenges().Claim("p", "chal-s", "tid-1", "fp-1")->has_value());
+  EXPECT_TRUE(challenges().Spend("p", "chal-s", "tid-1", "fp-1").ok());
+  EXPECT_FALSE(challenges().Claim("p", "chal-s", "tid-1", "fp-1")->has_value());
+  EXPECT_FALSE(challenges().Claim("p", "chal-s", "tid-2", "fp-2")->has_value());
+  // Spending what is gone is OK.
+  EXPECT_TRUE(challenges().Spend("p", "chal-s", "tid-1", "fp-1").ok());
+  EXPECT_TRUE(challenges().Spend("p", "never-minted", "tid-1", "fp-1").ok());
 }
 
-TEST_P(RequestStoreContractTest, ConcurrentConsumersHaveOneWinner) {
+TEST_P(RequestStoreContractTest, ChallengeExpires) {
+  ASSERT_TRUE(challenges().Create("p", "soon", "", kShort).ok());
+  ASSERT_TRUE(challenges().Create("p", "claimed-soon", "", kShort).ok());
+  ASSERT_TRUE(challenges().Claim("p", "claimed-soon", "tid-1", "fp-1")->has_value());
+  Advance(kPastShort);
+  EXPECT_FALSE(challenges().Claim("p", "soon", "tid-1", "fp-1")->has_value());
+  // A claim ends with its challenge, for its holder too.
+  EXPECT_FALSE(challenges().Claim("p", "claimed-soon", "tid-1", "fp-1")->has_value());
+}
+
+TEST_P(RequestStoreContractTest, ConcurrentClaimsHaveOneWinner) {
   for (int round = 0; round < 5; ++round) {
     const std::string challenge = absl::StrCat("race-", round);
     ASSERT_TRUE(challenges().Create("p", challenge, "s", kLong).ok());
     std::atomic<int> won{0};
     std::vector<std::thread> threads;
     for (int i = 0; i < 8; ++i) {
-      threads.emplace_back([&] {
-        auto got = challenges().Consume("p", challenge);
+      threads.emplace_back([&, i] {
+        auto got = challenges().Claim("p", challenge, absl::StrCat("tid-", i), "fp");
         EXPECT_TRUE(got.ok()) << got.status();
         if (got.ok() && got->has_value()) won.fetch_add(1);
       });
@@ -225,6 +261,23 @@ TEST_P(RequestStoreContractTest, ConcurrentConsumersHaveOneWinner) {
     for (std::thread& t : threads) t.join();
     EXPECT_EQ(won.load(), 1) << "round " << round;
   }
+}
+
+// Identical copies of one request (a proxy's retry racing the original)
+// all pass: they are one transaction.
+TEST_P(RequestStoreContractTest, ConcurrentClaimsOfOneTransactionAllPass) {
+  ASSERT_TRUE(challenges().Create("p", "twins", "s", kLong).ok());
+  std::atomic<int> passed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      auto got = challenges().Claim("p", "twins", "tid-twin", "fp-twin");
+      EXPECT_TRUE(got.ok()) << got.status();
+      if (got.ok() && got->has_value()) passed.fetch_add(1);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(passed.load(), 8);
 }
 
 }  // namespace

@@ -39,10 +39,10 @@ TEST_F(AdminCoreTest, ChallengesOnlyForOneTimeProfilesAndNeverLogged) {
   auto other = core_->CreateChallenge(request, "op");
   EXPECT_NE(other->challenge(), created->challenge());
 
-  auto bound = challenges_.Consume("onetime", created->challenge());
+  auto bound = challenges_.Claim("onetime", created->challenge(), "tid-7", "fp-7");
   ASSERT_TRUE(bound.ok() && bound->has_value());
   EXPECT_EQ(**bound, "CN=device-7");
-  EXPECT_FALSE(challenges_.Consume("onetime", created->challenge())->has_value());
+  EXPECT_FALSE(challenges_.Claim("onetime", created->challenge(), "tid-8", "fp-8")->has_value());
   EXPECT_TRUE(absl::StrContains(audit_text_.str(), "create_challenge"));
   EXPECT_FALSE(absl::StrContains(audit_text_.str(), created->challenge()));
   EXPECT_FALSE(absl::StrContains(audit_text_.str(), other->challenge()));

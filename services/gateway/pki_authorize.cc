@@ -101,7 +101,7 @@ bool BoundSubjectMatches(const Profile& profile, const std::string& bound,
 }  // namespace
 
 std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
-                                                       const Request& req,
+                                                       Request& req,
                                                        const codec::Csr& csr) {
   if (!csr.challenge_password.has_value() || csr.challenge_password->empty()) {
     return Failure(req, FailInfo::kBadRequest, "challenge password missing");
@@ -117,16 +117,32 @@ std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
       return std::nullopt;
     case Profile::ChallengeMode::kOneTime: {
       if (extras_.challenges == nullptr) return UnavailableAfterNonce(req, "challenge store");
-      absl::StatusOr<std::optional<std::string>> bound =
-          extras_.challenges->Consume(profile.name, presented);
+      // Claimed for this transaction, not used up yet: before session 27
+      // it was (GETDEL), so a 503 after this point, or this gateway dying,
+      // left the device's retry refused and the MDM minting a new one.
+      absl::StatusOr<std::optional<std::string>> bound = extras_.challenges->Claim(
+          profile.name, presented, req.msg.attributes.transaction_id, csr.fingerprint);
       if (!bound.ok()) return UnavailableAfterNonce(req, "challenge store");
       if (!bound->has_value()) {
+        // An identical twin of this request (a proxy's second copy) may
+        // have completed the transaction, and spent the challenge, since
+        // this request looked the transaction up: a repeat, then, answered
+        // from the transaction.
+        absl::StatusOr<std::optional<Transaction>> now =
+            store_->GetTransaction(profile.name, req.msg.attributes.transaction_id);
+        if (!now.ok()) return UnavailableAfterNonce(req, "transaction store");
+        req.repeats = now->has_value() && (*now)->fingerprint == csr.fingerprint;
+        if (req.repeats) return std::nullopt;
         return Failure(req, FailInfo::kBadRequest,
                        "challenge unknown, expired or already used");
       }
       if (!(*bound)->empty() &&
           !BoundSubjectMatches(profile, **bound, subject,
                                X509_REQ_get_subject_name(csr.request.get()))) {
+        // Refused for good: the request asks for a subject the challenge
+        // was not minted for. Used up, as a request that asks wrongly is
+        // no device's retry to wait for.
+        SpendChallenge(profile, req, csr);
         return Failure(req, FailInfo::kBadRequest,
                        "challenge is bound to another subject");
       }
@@ -163,6 +179,23 @@ std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
     }
   }
   return InternalError();
+}
+
+void PkiOperation::SpendChallenge(const Profile& profile, const Request& req,
+                                  const codec::Csr& csr) {
+  if (profile.challenge_mode != Profile::ChallengeMode::kOneTime || req.renewal ||
+      extras_.challenges == nullptr || !csr.challenge_password.has_value() ||
+      csr.challenge_password->empty()) {
+    return;
+  }
+  (void)extras_.challenges->Spend(profile.name, *csr.challenge_password,
+                                  req.msg.attributes.transaction_id, csr.fingerprint);
+}
+
+PkiOutcome PkiOperation::SpentAfter(const Profile& profile, const Request& req,
+                                    const codec::Csr& csr, PkiOutcome outcome) {
+  if (outcome.http_status == 200) SpendChallenge(profile, req, csr);
+  return outcome;
 }
 
 bool PkiOperation::SignedWithIssued(const Request& req, const std::string& issued_der) {

@@ -119,20 +119,19 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
   // up or rotated) and is not counted again against the subject's limit.
   // A same-key renewal in the transaction (authenticated by its
   // certificate) is a new certificate and counted.
-  bool repeats = false;
   bool renews_in_transaction = false;
   if ((!renewal && !shared_secret_matches) || subject_limited) {
     absl::StatusOr<std::optional<Transaction>> known =
         store_->GetTransaction(profile.name, req.msg.attributes.transaction_id);
     if (!known.ok()) return UnavailableAfterNonce(req, "transaction store");
-    repeats = known->has_value() && (*known)->fingerprint == csr->fingerprint;
-    renews_in_transaction = repeats && RenewsInTransaction(profile, req, **known);
+    req.repeats = known->has_value() && (*known)->fingerprint == csr->fingerprint;
+    renews_in_transaction = req.repeats && RenewsInTransaction(profile, req, **known);
   }
-  if (!renewal && !shared_secret_matches && !repeats) {
+  if (!renewal && !shared_secret_matches && !req.repeats) {
     std::optional<PkiOutcome> refused = CheckChallenge(profile, req, *csr);
     if (refused.has_value()) return *std::move(refused);
   }
-  if (subject_limited && (!repeats || renews_in_transaction)) {
+  if (subject_limited && (!req.repeats || renews_in_transaction)) {
     // Counted once the request is authenticated (challenge or current
     // certificate): a stranger who knows a subject cannot use up its
     // quota. Keyed by a digest: subjects are client-chosen and unbounded.
@@ -196,6 +195,8 @@ PkiOutcome PkiOperation::AwaitApproval(const Profile& profile, Request& req,
   if (created.ok() && extras_.metrics != nullptr) {
     extras_.metrics->RequestPending(profile.name);
   }
+  // Parked for approval, the transaction is done with its challenge.
+  SpendChallenge(profile, req, csr);
   return Pending(req);
 }
 
@@ -280,7 +281,7 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
   if (txn->taken_over && extras_.metrics != nullptr) {
     extras_.metrics->ClaimTakenOver(profile.name, "request");
   }
-  return IssueClaimed(profile, req, csr, renews);
+  return SpentAfter(profile, req, csr, IssueClaimed(profile, req, csr, renews));
 }
 
 namespace {

@@ -138,6 +138,10 @@ class PkiOperation {
     // Authenticated by the certificate it is signed with: a RenewalReq, or
     // a PKCSReq renewing the pre-RenewalReq way (see PromotedRenewal).
     bool renewal = false;
+    // Its transaction already holds this very request (same fingerprint): a
+    // retransmission, a resend while PENDING, or an identical twin that got
+    // there first. It passed its challenge then.
+    bool repeats = false;
     // The decrypted PKCSReq/RenewalReq, kept for a failure notice (profiles
     // with notify.url and the failed event) and the external verifier.
     std::string csr_der = {};
@@ -170,9 +174,22 @@ class PkiOperation {
   std::optional<PkiOutcome> UnindexedRenewalSigner(const Profile& profile,
                                                    const Request& req,
                                                    const std::string& serial_hex);
-  // nullopt when the PKCSReq's challenge is good for `profile`.
-  std::optional<PkiOutcome> CheckChallenge(const Profile& profile, const Request& req,
+  // nullopt when the PKCSReq's challenge is good for `profile`. A one-time
+  // challenge is claimed for the request's transaction and fingerprint
+  // (ChallengeStore::Claim): the transaction's retries pass it again until
+  // SpendChallenge. Sets req.repeats when the challenge is gone because an
+  // identical twin of the request completed the transaction meanwhile.
+  std::optional<PkiOutcome> CheckChallenge(const Profile& profile, Request& req,
                                            const codec::Csr& csr);
+  // Ends the one-time challenge `csr` carries when `req`'s transaction
+  // holds it: once the transaction is done with it (issued, parked for
+  // approval, refused for good). Best effort: a challenge left claimed
+  // admits that transaction only, and expires.
+  void SpendChallenge(const Profile& profile, const Request& req, const codec::Csr& csr);
+  // SpendChallenge after `outcome` of a claimed transaction's issuance,
+  // unless it is a 503 or 500 (the device retries with the challenge).
+  PkiOutcome SpentAfter(const Profile& profile, const Request& req, const codec::Csr& csr,
+                        PkiOutcome outcome);
   // Claims the transaction (recording the nonce in the same Redis round
   // trip when it is not yet) and issues once. An issued transaction
   // answers a retransmission with its certificate, and issues anew for a

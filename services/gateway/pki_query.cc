@@ -105,9 +105,10 @@ std::optional<PkiOutcome> PkiOperation::FinishParked(const Profile& profile, Req
   }
   if (absl::Status policy = ProfileIssuer::CheckPolicy(profile, *csr); !policy.ok()) {
     (void)store_->RejectTransaction(profile.name, tid, options_.parked_ttl);
+    SpendChallenge(profile, req, *csr);
     return Failure(req, FailInfo::kBadRequest, policy.message());
   }
-  return IssueClaimed(profile, req, *csr, /*renews=*/false);
+  return SpentAfter(profile, req, *csr, IssueClaimed(profile, req, *csr, /*renews=*/false));
 }
 
 PkiOutcome PkiOperation::HandleGetCert(const Profile& profile, Request& req,

@@ -7,7 +7,10 @@
 
 #include <openssl/provider.h>
 
+#include <functional>
+
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "common/codec/client.h"
 #include "common/codec/csr.h"
 #include "common/codec/envelope.h"
@@ -41,6 +44,9 @@ class CountingStore final : public redis::EnrollmentStore {
   // When not OK: what CompleteIndexedTransaction returns after the inner
   // store completed the transaction (Redis ran the write, then failed).
   absl::Status complete_result;
+  // Test hook: run after every GetTransaction (set before the calls; it may
+  // block, e.g. to hold concurrent requests between look-up and claim).
+  std::function<void()> after_get_transaction;
 
   absl::StatusOr<redis::NonceUse> RecordNonce(absl::string_view profile,
                                               absl::string_view nonce,
@@ -112,14 +118,21 @@ class CountingStore final : public redis::EnrollmentStore {
   }
   absl::StatusOr<std::optional<redis::Transaction>> GetTransaction(
       absl::string_view profile, absl::string_view tid) override {
-    ++get_transaction_calls;
-    return inner_->GetTransaction(profile, tid);
+    {
+      absl::MutexLock lock(&mu_);
+      ++get_transaction_calls;
+    }
+    absl::StatusOr<std::optional<redis::Transaction>> known =
+        inner_->GetTransaction(profile, tid);
+    if (after_get_transaction) after_get_transaction();
+    return known;
   }
   absl::Status Ping() override { return inner_->Ping(); }
   bool QueuesNotices() const override { return inner_->QueuesNotices(); }
 
  private:
   redis::EnrollmentStore* const inner_;
+  absl::Mutex mu_;  // get_transaction_calls, for requests on several threads
 };
 
 struct Identity {
