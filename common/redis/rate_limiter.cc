@@ -27,6 +27,12 @@ for i, key in ipairs(KEYS) do
 end
 return {exceeded, wait})lua";
 
+// KEYS: one counter. Decrements it while positive; keeps its TTL.
+constexpr char kRefundScript[] = R"lua(
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count and count > 0 then redis.call('DECR', KEYS[1]) end
+return 0)lua";
+
 class RedisRateLimiter final : public RateLimiter {
  public:
   explicit RedisRateLimiter(std::unique_ptr<RedisConnectionPool> pool)
@@ -60,6 +66,16 @@ class RedisRateLimiter final : public RateLimiter {
     return decision;
   }
 
+  absl::Status Refund(const RateLimit& limit) override {
+    const std::string key = absl::StrCat("scep:rl:", limit.key);
+    ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                     pool_->Run("RateRefund", {"EVAL", kRefundScript, "1", key}));
+    if (reply->type != REDIS_REPLY_INTEGER) {
+      return absl::UnavailableError("Redis RateRefund: unexpected reply");
+    }
+    return absl::OkStatus();
+  }
+
  private:
   std::unique_ptr<RedisConnectionPool> pool_;
 };
@@ -83,6 +99,15 @@ class MemoryRateLimiter final : public RateLimiter {
       }
     }
     return decision;
+  }
+
+  absl::Status Refund(const RateLimit& limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = counters_.find(limit.key);
+    if (it != counters_.end() && it->second.expires > clock_() && it->second.count > 0) {
+      --it->second.count;
+    }
+    return absl::OkStatus();
   }
 
  private:

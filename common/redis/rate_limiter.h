@@ -31,6 +31,11 @@ class RateLimiter {
  public:
   virtual ~RateLimiter() = default;
   virtual absl::StatusOr<RateDecision> Check(const std::vector<RateLimit>& limits) = 0;
+  // Takes back one event Check counted under `limit.key`, for a request
+  // that got nothing after all (answered 503): never below zero, nothing
+  // once the window has ended. Unavailable when the store cannot be
+  // reached (the event then stays counted).
+  virtual absl::Status Refund(const RateLimit& limit) = 0;
 };
 
 // Redis: one Lua script; keys scep:rl:{key} with the window as TTL.

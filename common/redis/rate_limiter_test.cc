@@ -67,6 +67,37 @@ TEST_P(RateLimiterTest, WindowEnds) {
   EXPECT_TRUE(limiter_->Check(limits).value().allowed);
 }
 
+// A refund gives back what one request counted: that request never went
+// through (answered 503). It never takes a counter below zero, nor touches
+// a window that has ended.
+TEST_P(RateLimiterTest, RefundTakesBackOneCountedEvent) {
+  const RateLimit limit = {"r:subject:ab", 1, absl::Milliseconds(300)};
+  EXPECT_TRUE(limiter_->Check({limit}).value().allowed);
+  EXPECT_TRUE(limiter_->Refund(limit).ok());
+  EXPECT_TRUE(limiter_->Check({limit}).value().allowed);
+  EXPECT_FALSE(limiter_->Check({limit}).value().allowed);
+  // Two events counted (one refused): one refund leaves the limit reached.
+  EXPECT_TRUE(limiter_->Refund(limit).ok());
+  EXPECT_FALSE(limiter_->Check({limit}).value().allowed);
+  // Refunds beyond what was counted do not make room.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(limiter_->Refund(limit).ok());
+  EXPECT_TRUE(limiter_->Check({limit}).value().allowed);
+  EXPECT_FALSE(limiter_->Check({limit}).value().allowed);
+  // Nothing counted yet, or the window over: nothing to take back.
+  const RateLimit fresh = {"r:subject:cd", 1, absl::Minutes(1)};
+  EXPECT_TRUE(limiter_->Refund(fresh).ok());
+  EXPECT_TRUE(limiter_->Check({fresh}).value().allowed);
+  EXPECT_FALSE(limiter_->Check({fresh}).value().allowed);
+  if (GetParam()) {
+    absl::SleepFor(absl::Milliseconds(400));
+  } else {
+    now_ += absl::Milliseconds(400);
+  }
+  EXPECT_TRUE(limiter_->Refund(limit).ok());
+  EXPECT_TRUE(limiter_->Check({limit}).value().allowed);
+  EXPECT_FALSE(limiter_->Check({limit}).value().allowed);
+}
+
 TEST(RedisRateLimiterTest, RedisDownIsUnavailable) {
   if (!RedisTestServer::Installed()) {
     if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
@@ -78,6 +109,8 @@ TEST(RedisRateLimiterTest, RedisDownIsUnavailable) {
   auto limiter = NewRedisRateLimiter(options).value();
   server->Kill();
   EXPECT_EQ(limiter->Check({{"k", 1, absl::Minutes(1)}}).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(limiter->Refund({"k", 1, absl::Minutes(1)}).code(),
             absl::StatusCode::kUnavailable);
 }
 

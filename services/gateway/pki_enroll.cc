@@ -131,6 +131,7 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
     std::optional<PkiOutcome> refused = CheckChallenge(profile, req, *csr);
     if (refused.has_value()) return *std::move(refused);
   }
+  std::optional<redis::RateLimit> counted;
   if (subject_limited && (!req.repeats || renews_in_transaction)) {
     // Counted once the request is authenticated (challenge or current
     // certificate): a stranger who knows a subject cannot use up its
@@ -142,21 +143,28 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
     absl::StatusOr<crypto::X509NamePtr> issued = ProfileIssuer::IssuedSubject(profile, requested);
     const std::string subject_key =
         codec::SubjectDigestHex(issued.ok() ? issued->get() : requested);
-    absl::StatusOr<redis::RateDecision> decision = extras_.rate_limiter->Check(
-        {{absl::StrCat(profile.name, ":subject:", subject_key),
-          profile.per_subject_per_day, absl::Hours(24)}});
+    redis::RateLimit limit{absl::StrCat(profile.name, ":subject:", subject_key),
+                           profile.per_subject_per_day, absl::Hours(24)};
+    absl::StatusOr<redis::RateDecision> decision = extras_.rate_limiter->Check({limit});
     if (!decision.ok()) return UnavailableAfterNonce(req, "rate limiter");
     if (!decision->allowed) {
       if (extras_.metrics != nullptr) extras_.metrics->RateLimited(decision->exceeded);
       return Failure(req, FailInfo::kBadRequest,
                      "too many requests for this subject; try again later");
     }
+    counted = std::move(limit);
   }
-  if (renewal) return IssueOnce(profile, req, *csr, ca);
-  if (profile.approval == Profile::Approval::kManual) {
-    return AwaitApproval(profile, req, *csr, *plain, ca);
+  PkiOutcome outcome = !renewal && profile.approval == Profile::Approval::kManual
+                           ? AwaitApproval(profile, req, *csr, *plain, ca)
+                           : IssueOnce(profile, req, *csr, ca);
+  // Counted for a new certificate: given back when this request got none
+  // (503 or 500: before session 27 a few outages used up a subject's day;
+  // the device's retry counts instead) or was answered from its
+  // transaction (an identical twin got there first and counted).
+  if (counted.has_value() && (outcome.http_status != 200 || !req.claimed)) {
+    (void)extras_.rate_limiter->Refund(*counted);
   }
-  return IssueOnce(profile, req, *csr, ca);
+  return outcome;
 }
 
 PkiOutcome PkiOperation::AwaitApproval(const Profile& profile, Request& req,
@@ -179,6 +187,7 @@ PkiOutcome PkiOperation::AwaitApproval(const Profile& profile, Request& req,
     case Transaction::State::kPending: return Pending(req);
     case Transaction::State::kClaimed: break;
   }
+  req.claimed = true;
   redis::ApprovalRequest record;
   record.profile = profile.name;
   record.transaction_id = tid;
@@ -281,6 +290,7 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
   if (txn->taken_over && extras_.metrics != nullptr) {
     extras_.metrics->ClaimTakenOver(profile.name, "request");
   }
+  req.claimed = true;
   return SpentAfter(profile, req, csr, IssueClaimed(profile, req, csr, renews));
 }
 

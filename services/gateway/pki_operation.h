@@ -142,6 +142,9 @@ class PkiOperation {
     // retransmission, a resend while PENDING, or an identical twin that got
     // there first. It passed its challenge then.
     bool repeats = false;
+    // It holds its transaction's claim (to issue, or to park for approval):
+    // a new request, not one answered from its transaction.
+    bool claimed = false;
     // The decrypted PKCSReq/RenewalReq, kept for a failure notice (profiles
     // with notify.url and the failed event) and the external verifier.
     std::string csr_der = {};

@@ -5,8 +5,10 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "common/crypto/der.h"
 #include "common/redis/memory_request_store.h"
 #include "services/gateway/pki_test_fixture.h"
@@ -114,6 +116,66 @@ TEST_F(PkiRateLimitTest, PerSubjectLimitCountsAuthenticatedNewRequestsOnly) {
   holder.cert = crypto::X509Ptr(X509_dup(first.certificates[0].get()));
   EXPECT_TRUE(OverSubjectLimit(Post(Message(holder, MessageType::kPkcsReq, "tid-d1", csr))));
   EXPECT_EQ(signer_->issued.load(), 1);
+}
+
+// A request answered 503 (signer or Redis down) got nothing: it does not
+// count against its subject, or a few outages in an onboarding wave would
+// lock devices out for a day. The retry is the request that counts.
+TEST_F(PkiRateLimitTest, PerSubjectLimitIsNotUsedUpByUnavailableAnswers) {
+  options_.profile.per_subject_per_day = 1;
+  Rebuild();
+  Identity id = NewDevice("outage");
+  const std::string csr = Csr(id.key.get(), "outage", "pw");
+  signer_->issue_down = true;
+  for (int i = 0; i < 2; ++i) {
+    HttpResponse unavailable = Post(Message(id, MessageType::kPkcsReq, "tid-o1", csr));
+    EXPECT_EQ(unavailable.status, 503) << i << ": " << unavailable.body;
+  }
+  signer_->issue_down = false;
+  codec::OpenedCertRep issued = Open(Post(Message(id, MessageType::kPkcsReq, "tid-o1", csr)), id);
+  ASSERT_EQ(issued.message.attributes.pki_status, PkiStatus::kSuccess)
+      << issued.message.attributes.fail_info_text.value_or("");
+  EXPECT_EQ(signer_->issued.load(), 1);
+  // The limit itself still holds: a second certificate for the subject.
+  EXPECT_TRUE(OverSubjectLimit(Post(Message(id, MessageType::kPkcsReq, "tid-o2", csr))));
+  EXPECT_EQ(signer_->issued.load(), 1);
+}
+
+// Identical copies of one request (a proxy's retry racing the original)
+// both pass the look-up before either claims the transaction, and both
+// are counted then; the copy answered from the transaction gives its count
+// back: one certificate, counted once.
+TEST_F(PkiRateLimitTest, PerSubjectLimitCountsIdenticalTwinsOnce) {
+  options_.profile.per_subject_per_day = 2;
+  Rebuild();
+  CountingStore counting(store_.get());
+  service_ = std::make_unique<ScepService>(options_, signer_.get(), &counting, &index_,
+                                           &certs_);
+  absl::Mutex mu;
+  int looked_up = 0;
+  counting.after_get_transaction = [&] {
+    absl::MutexLock lock(&mu);
+    ++looked_up;
+    auto both = [](int* n) { return *n >= 2; };
+    mu.AwaitWithTimeout(absl::Condition(+both, &looked_up), absl::Seconds(5));
+  };
+  Identity id = NewDevice("twins");
+  const std::string csr = Csr(id.key.get(), "twins", "pw");
+  const std::string request = Message(id, MessageType::kPkcsReq, "tid-t1", csr);
+  HttpResponse replies[2];
+  std::thread twin([&] { replies[1] = Post(request); });
+  replies[0] = Post(request);
+  twin.join();
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(Attributes(replies[i]).pki_status, PkiStatus::kSuccess) << i;
+  }
+  EXPECT_EQ(signer_->issued.load(), 1);
+  // One certificate counted: a second one the same day is within the limit.
+  codec::OpenedCertRep second =
+      Open(Post(Message(id, MessageType::kPkcsReq, "tid-t2", csr)), id);
+  EXPECT_EQ(second.message.attributes.pki_status, PkiStatus::kSuccess)
+      << second.message.attributes.fail_info_text.value_or("");
+  EXPECT_TRUE(OverSubjectLimit(Post(Message(id, MessageType::kPkcsReq, "tid-t3", csr))));
 }
 
 // The per-subject limit counts the subject to be issued: another string
