@@ -123,6 +123,9 @@ std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
       absl::StatusOr<std::optional<std::string>> bound = extras_.challenges->Claim(
           profile.name, presented, req.msg.attributes.transaction_id, csr.fingerprint);
       if (!bound.ok()) return UnavailableAfterNonce(req, "challenge store");
+      // Claimed for this transaction, or gone, or another's: in no case
+      // good for a request made from this CSR's challenge.
+      req.challenge_open = false;
       if (!bound->has_value()) {
         // An identical twin of this request (a proxy's second copy) may
         // have completed the transaction, and spent the challenge, since
@@ -172,6 +175,9 @@ std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
         }
         return UnavailableAfterNonce(req, "challenge verifier");
       }
+      // The verifier has seen it for this transaction: whether it is single
+      // use is the verifier's to decide.
+      req.challenge_open = false;
       if (!*allowed) {
         return Failure(req, FailInfo::kBadRequest, "challenge refused by the verifier");
       }

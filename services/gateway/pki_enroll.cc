@@ -41,6 +41,7 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
   if (profile.notice_failed || profile.challenge_mode == Profile::ChallengeMode::kExternal) {
     req.csr_der = *plain;
   }
+  req.challenge_open = profile.challenge_mode != Profile::ChallengeMode::kStatic;
   // The pkiMessage's signature verified with its signer certificate's key;
   // when that is the CSR's key, possession is shown and the CSR's
   // self-signature is checked below, or by the signer before it issues.
@@ -50,6 +51,9 @@ PkiOutcome PkiOperation::HandleEnrollment(const Profile& profile, Request& req,
   if (!csr.ok()) {
     return Refuse(profile, req, FailInfo::kBadMessageCheck,
                   absl::StrCat("certificate request: ", csr.status().message()));
+  }
+  if (!csr->challenge_password.has_value() || csr->challenge_password->empty()) {
+    req.challenge_open = false;
   }
   if (!renewal) {
     absl::StatusOr<bool> promoted = PromotedRenewal(profile, req, *csr, ca);

@@ -39,7 +39,7 @@ PkiOutcome PkiOperation::WithFailureNotice(const Profile& profile, const Request
   notice.profile = profile.name;
   notice.transaction_id = req.msg.attributes.transaction_id;
   notice.message_type = outcome.message_type;
-  if (profile.notice_csr) notice.csr = req.csr_der;
+  if (profile.notice_csr && !req.challenge_open) notice.csr = req.csr_der;
   notice.fail_info = outcome.fail_info;
   notice.fail_info_text = outcome.fail_info_text;
   notice.time = absl::Now();

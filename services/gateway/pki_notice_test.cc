@@ -3,6 +3,7 @@
 // request, none for a replay or a retransmission, nor for a FAILURE
 // answered from a rejected transaction (the rejection was noticed).
 
+#include "absl/strings/match.h"
 #include "common/redis/memory_request_store.h"
 #include "common/redis/notice_outbox.h"
 #include "services/gateway/pki_test_fixture.h"
@@ -23,6 +24,13 @@ class PkiNoticeTest : public PkiMessagesTest {
 
   std::vector<redis::QueuedNotice> Queued() {
     return outbox_.Take("test", 100, absl::ZeroDuration()).value();
+  }
+
+  // The notices queued since the last call (those before are delivered).
+  std::vector<redis::QueuedNotice> Delivered() {
+    std::vector<redis::QueuedNotice> queued = Queued();
+    for (const redis::QueuedNotice& q : queued) EXPECT_TRUE(outbox_.Done(q.id).ok());
+    return queued;
   }
 
   redis::MemoryNoticeOutbox outbox_;
@@ -150,6 +158,95 @@ TEST_F(PkiNoticeTest, OnlyTheEventsTheProfileAsksFor) {
                   id);
   ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kFailure);
   EXPECT_TRUE(Queued().empty());
+}
+
+// A CSR carries its challengePassword. A one-time challenge in a request
+// refused before the challenge was looked at (policy, the CSR's signature)
+// is still good: the failed notice leaves that CSR out, or its receiver (and
+// whoever reads the notice queue in Redis) could enroll with the challenge.
+// The challenge is left as it was, for the device's corrected request.
+TEST_F(PkiNoticeTest, AFailedNoticeNeverCarriesALiveOneTimeChallenge) {
+  redis::MemoryChallengeStore challenges;
+  options_.extras.challenges = &challenges;
+  options_.profile.challenge_mode = Profile::ChallengeMode::kOneTime;
+  options_.profile.challenge.clear();
+  options_.profile.key_types = {"ec-p256"};
+  Rebuild();
+  ASSERT_TRUE(challenges.Create("default", "minted-for-one-device", "", absl::Hours(1)).ok());
+  Identity rsa = NewDevice("ot-rsa");
+  auto refused = Open(Post(Message(rsa, MessageType::kPkcsReq, "tid-not-1",
+                                   Csr(rsa.key.get(), "ot-rsa", "minted-for-one-device"))),
+                      rsa);
+  ASSERT_EQ(refused.message.attributes.pki_status, PkiStatus::kFailure);
+  std::vector<redis::QueuedNotice> queued = Delivered();
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].notice.event, redis::Notice::Event::kFailed);
+  EXPECT_EQ(queued[0].notice.transaction_id, "tid-not-1");
+  EXPECT_EQ(queued[0].notice.fail_info, "badRequest");
+  EXPECT_TRUE(queued[0].notice.csr.empty());
+  EXPECT_FALSE(absl::StrContains(queued[0].notice.fail_info_text, "minted-for-one-device"));
+
+  // The device, given an EC key, enrolls with its challenge.
+  Identity ec;
+  ec.key.reset(EVP_EC_gen("P-256"));
+  ec.cert = codec::SelfSignedCertificate(ec.key.get(), "ot-ec").value();
+  const std::string csr = Csr(ec.key.get(), "ot-ec", "minted-for-one-device");
+  auto issued = Open(Post(Message(ec, MessageType::kPkcsReq, "tid-not-2", csr)), ec);
+  ASSERT_EQ(issued.message.attributes.pki_status, PkiStatus::kSuccess)
+      << issued.message.attributes.fail_info_text.value_or("");
+  // Used up by then: its issued notice may carry the CSR, and so may the
+  // failed notice of a request the challenge was checked for.
+  queued = Delivered();
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].notice.event, redis::Notice::Event::kIssued);
+  EXPECT_EQ(queued[0].notice.csr, csr);
+  Identity late;
+  late.key.reset(EVP_EC_gen("P-256"));
+  late.cert = codec::SelfSignedCertificate(late.key.get(), "ot-late").value();
+  const std::string late_csr = Csr(late.key.get(), "ot-late", "minted-for-one-device");
+  auto used = Open(Post(Message(late, MessageType::kPkcsReq, "tid-not-3", late_csr)), late);
+  ASSERT_EQ(used.message.attributes.pki_status, PkiStatus::kFailure);
+  queued = Delivered();
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].notice.fail_info_text, "challenge unknown, expired or already used");
+  EXPECT_EQ(queued[0].notice.csr, late_csr);
+}
+
+// The same for an external verifier's challenge: a request refused before
+// the verifier was asked leaves its CSR out of the failed notice; once the
+// verifier has decided on it, the notice carries it (Intune's failure
+// notification wants it back).
+TEST_F(PkiNoticeTest, AFailedNoticeCarriesAnExternalChallengeOnlyOnceVerified) {
+  class Verifier final : public ChallengeVerifier {
+   public:
+    absl::StatusOr<bool> Verify(const Profile&, const VerifyRequest& request) override {
+      return request.challenge == "intune-says-yes";
+    }
+  } verifier;
+  options_.extras.verifier = &verifier;
+  options_.profile.challenge_mode = Profile::ChallengeMode::kExternal;
+  options_.profile.challenge.clear();
+  options_.profile.key_types = {"ec-p256"};
+  Rebuild();
+  Identity rsa = NewDevice("ext-rsa");
+  auto refused = Open(Post(Message(rsa, MessageType::kPkcsReq, "tid-nex-1",
+                                   Csr(rsa.key.get(), "ext-rsa", "intune-says-yes"))),
+                      rsa);
+  ASSERT_EQ(refused.message.attributes.pki_status, PkiStatus::kFailure);
+  std::vector<redis::QueuedNotice> queued = Delivered();
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_TRUE(queued[0].notice.csr.empty());
+
+  Identity ec;
+  ec.key.reset(EVP_EC_gen("P-256"));
+  ec.cert = codec::SelfSignedCertificate(ec.key.get(), "ext-ec").value();
+  const std::string csr = Csr(ec.key.get(), "ext-ec", "intune-says-no");
+  auto denied = Open(Post(Message(ec, MessageType::kPkcsReq, "tid-nex-2", csr)), ec);
+  ASSERT_EQ(denied.message.attributes.pki_status, PkiStatus::kFailure);
+  queued = Delivered();
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].notice.fail_info_text, "challenge refused by the verifier");
+  EXPECT_EQ(queued[0].notice.csr, csr);
 }
 
 }  // namespace

@@ -148,13 +148,21 @@ class PkiOperation {
     // The decrypted PKCSReq/RenewalReq, kept for a failure notice (profiles
     // with notify.url and the failed event) and the external verifier.
     std::string csr_der = {};
+    // Its CSR may carry a one-time or external challenge that this request
+    // has not settled (claimed for its transaction, or put to the
+    // verifier): one refused before its challenge was looked at. A failure
+    // notice leaves that CSR out, else its receiver, or whoever reads the
+    // notice queue in Redis, could enroll with the challenge.
+    bool challenge_open = false;
   };
 
   // pki_notice.cc: a failure notice for a refused PKCSReq/RenewalReq whose
   // request was decrypted (not for a replay or a transactionID reused by
   // another request: their transaction is someone else's; not for a
-  // retransmission or a rejected transaction: noticed already). A 503
-  // instead of `outcome` when the notice cannot be queued.
+  // retransmission or a rejected transaction: noticed already). The CSR
+  // goes with it (profile.notice_csr) unless its challenge is still open
+  // (Request::challenge_open). A 503 instead of `outcome` when the notice
+  // cannot be queued.
   PkiOutcome WithFailureNotice(const Profile& profile, const Request& req,
                                PkiOutcome outcome);
   // The issued notice of `req`'s new certificate (IssueClaimed).
