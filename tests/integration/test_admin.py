@@ -10,6 +10,7 @@ import json
 import os
 import plistlib
 import subprocess
+import threading
 import time
 import unittest
 import urllib.parse
@@ -127,6 +128,40 @@ class AdminTest(unittest.TestCase):
                        "--subject", "laptop-7", ok=False)
         self.assertIn("INVALID_ARGUMENT", out.stderr)
         self.assertIn("subject:", out.stderr)
+
+    def test_one_time_challenge_identical_twins_both_succeed(self):
+        # A proxy retrying on another connection while the first copy is
+        # answered: the identical bytes twice at once. Both pass the
+        # challenge (claimed by their one transaction) and get its one
+        # certificate; before session 27 the second copy was told
+        # "challenge unknown, expired or already used" although the
+        # transaction got a certificate.
+        for n in range(5):
+            challenge = self.ctl("challenge", "create", "--profile", "onetime").stdout.strip()
+            name = f"ot-twin-{n}"
+            body = self.stack.probe_request(name, "tid-" + name, os.urandom(16).hex(),
+                                            challenge=challenge)
+            replies = [None, None]
+
+            def post(i):
+                replies[i] = http("POST", f"{self.stack.url}/onetime{PKI_OP}", body)
+
+            threads = [threading.Thread(target=post, args=(i,)) for i in (0, 1)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            pems = []
+            for status, _, reply in replies:
+                self.assertEqual(status, 200, reply)
+                rep = self.stack.probe_open(name, reply)
+                self.assertEqual(rep["pkiStatus"], SUCCESS, (n, rep))
+                pems.append(rep["pem"])
+            self.assertEqual(pems[0], pems[1])
+            # Spent with the certificate: another device is refused.
+            rep = self.enroll("onetime", name + "-other", "tid-" + name + "-other",
+                              challenge=challenge)
+            self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (FAILURE, BAD_REQUEST), rep)
 
     def test_one_time_challenge_expires(self):
         challenge = self.ctl("challenge", "create", "--profile", "onetime",
