@@ -83,6 +83,9 @@ class NoticesTest(unittest.TestCase):
                                "notify": {"url": base + "/refuse"}},
                               {"name": "approval", "challenge": static, "approval": "manual",
                                "notify": {"url": base + "/ok"}},
+                              {"name": "onetime-ec", "challenge": {"mode": "one-time"},
+                               "key_types": ["ec-p256"],
+                               "notify": {"url": base + "/ok", "events": ["failed"]}},
                           ]}).start()
 
     @classmethod
@@ -180,6 +183,31 @@ class NoticesTest(unittest.TestCase):
         self.assertEqual(rep["pkiStatus"], SUCCESS, rep)
         self.delivered("tid-nt-only2")
         self.assertEqual(self.posts_for("tid-nt-only"), [])
+
+    def test_failed_notice_never_carries_a_live_one_time_challenge(self):
+        # Refused for the profile's policy (an RSA key where EC is asked for)
+        # before its challenge was looked at: the challenge is still good,
+        # so the failed notice leaves the CSR, which carries it, out. Before
+        # session 27 it was there, and the receiver could enroll with it.
+        challenge = self.ctl("challenge", "create", "--profile", "onetime-ec").stdout.strip()
+        rep = self.enroll("onetime-ec", "nt-ot-rsa", "tid-nt-ot-rsa", challenge=challenge)
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (FAILURE, BAD_REQUEST), rep)
+        notice = self.delivered("tid-nt-ot-rsa")
+        self.assertEqual(notice["event"], "failed")
+        self.assertNotIn("csr", notice)
+        self.assertNotIn(challenge, json.dumps(notice))
+        # The device, given an EC key, enrolls with its challenge; a
+        # refusal after the challenge was claimed carries the CSR, whose
+        # challenge then admits nobody else.
+        rep = self.enroll("onetime-ec", "nt-ot-ec", "tid-nt-ot-ec", challenge=challenge,
+                          **{"key-type": "ec"})
+        self.assertEqual(rep["pkiStatus"], SUCCESS, rep)
+        rep = self.enroll("onetime-ec", "nt-ot-ec2", "tid-nt-ot-ec2", challenge=challenge,
+                          **{"key-type": "ec"})
+        self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (FAILURE, BAD_REQUEST), rep)
+        notice = self.delivered("tid-nt-ot-ec2")
+        self.assertIn("csr", notice)
+        self.assertEqual(notice["fail_info_text"], "challenge unknown, expired or already used")
 
     def test_replayed_request_queues_no_second_notice(self):
         body = self.stack.probe_request("nt-replay", "tid-nt-replay", os.urandom(16).hex())
