@@ -160,14 +160,7 @@ TEST_F(PkiChallengeTest, IdenticalTwinsBothGetTheCertificate) {
   CountingStore counting(store_.get());
   service_ = std::make_unique<ScepService>(options_, signer_.get(), &counting, &index_,
                                            &certs_);
-  absl::Mutex mu;
-  int looked_up = 0;
-  counting.after_get_transaction = [&] {
-    absl::MutexLock lock(&mu);
-    ++looked_up;
-    auto both = [](int* n) { return *n >= 2; };
-    mu.AwaitWithTimeout(absl::Condition(+both, &looked_up), absl::Seconds(5));
-  };
+  counting.HoldLookupsUntilTwins();
   Identity id = NewDevice("ot-twin");
   const std::string request =
       Message(id, MessageType::kPkcsReq, "tid-otwin", Csr(id.key.get(), "ot-twin", Mint()));
@@ -175,7 +168,7 @@ TEST_F(PkiChallengeTest, IdenticalTwinsBothGetTheCertificate) {
   std::thread twin([&] { replies[1] = Post(request); });
   replies[0] = Post(request);
   twin.join();
-  EXPECT_GE(looked_up, 2);
+  EXPECT_GE(counting.lookups_held(), 2);
   std::string issued[2];
   for (int i = 0; i < 2; ++i) {
     codec::OpenedCertRep rep = Open(replies[i], id);

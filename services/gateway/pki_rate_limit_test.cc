@@ -151,14 +151,7 @@ TEST_F(PkiRateLimitTest, PerSubjectLimitCountsIdenticalTwinsOnce) {
   CountingStore counting(store_.get());
   service_ = std::make_unique<ScepService>(options_, signer_.get(), &counting, &index_,
                                            &certs_);
-  absl::Mutex mu;
-  int looked_up = 0;
-  counting.after_get_transaction = [&] {
-    absl::MutexLock lock(&mu);
-    ++looked_up;
-    auto both = [](int* n) { return *n >= 2; };
-    mu.AwaitWithTimeout(absl::Condition(+both, &looked_up), absl::Seconds(5));
-  };
+  counting.HoldLookupsUntilTwins();
   Identity id = NewDevice("twins");
   const std::string csr = Csr(id.key.get(), "twins", "pw");
   const std::string request = Message(id, MessageType::kPkcsReq, "tid-t1", csr);

@@ -48,6 +48,21 @@ class CountingStore final : public redis::EnrollmentStore {
   // block, e.g. to hold concurrent requests between look-up and claim).
   std::function<void()> after_get_transaction;
 
+  // Holds each GetTransaction until two requests have made one, so that
+  // identical twins both look their transaction up before either claims.
+  void HoldLookupsUntilTwins() {
+    after_get_transaction = [this] {
+      absl::MutexLock lock(&twins_mu_);
+      ++looked_up_;
+      auto both = [](int* n) { return *n >= 2; };
+      twins_mu_.AwaitWithTimeout(absl::Condition(+both, &looked_up_), absl::Seconds(5));
+    };
+  }
+  int lookups_held() {
+    absl::MutexLock lock(&twins_mu_);
+    return looked_up_;
+  }
+
   absl::StatusOr<redis::NonceUse> RecordNonce(absl::string_view profile,
                                               absl::string_view nonce,
                                               absl::string_view message,
@@ -133,6 +148,8 @@ class CountingStore final : public redis::EnrollmentStore {
  private:
   redis::EnrollmentStore* const inner_;
   absl::Mutex mu_;  // get_transaction_calls, for requests on several threads
+  absl::Mutex twins_mu_;
+  int looked_up_ ABSL_GUARDED_BY(twins_mu_) = 0;
 };
 
 struct Identity {
