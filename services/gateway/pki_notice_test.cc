@@ -187,9 +187,7 @@ TEST_F(PkiNoticeTest, AFailedNoticeNeverCarriesALiveOneTimeChallenge) {
   EXPECT_FALSE(absl::StrContains(queued[0].notice.fail_info_text, "minted-for-one-device"));
 
   // The device, given an EC key, enrolls with its challenge.
-  Identity ec;
-  ec.key.reset(EVP_EC_gen("P-256"));
-  ec.cert = codec::SelfSignedCertificate(ec.key.get(), "ot-ec").value();
+  Identity ec = NewEcDevice("ot-ec");
   const std::string csr = Csr(ec.key.get(), "ot-ec", "minted-for-one-device");
   auto issued = Open(Post(Message(ec, MessageType::kPkcsReq, "tid-not-2", csr)), ec);
   ASSERT_EQ(issued.message.attributes.pki_status, PkiStatus::kSuccess)
@@ -200,9 +198,7 @@ TEST_F(PkiNoticeTest, AFailedNoticeNeverCarriesALiveOneTimeChallenge) {
   ASSERT_EQ(queued.size(), 1u);
   EXPECT_EQ(queued[0].notice.event, redis::Notice::Event::kIssued);
   EXPECT_EQ(queued[0].notice.csr, csr);
-  Identity late;
-  late.key.reset(EVP_EC_gen("P-256"));
-  late.cert = codec::SelfSignedCertificate(late.key.get(), "ot-late").value();
+  Identity late = NewEcDevice("ot-late");
   const std::string late_csr = Csr(late.key.get(), "ot-late", "minted-for-one-device");
   auto used = Open(Post(Message(late, MessageType::kPkcsReq, "tid-not-3", late_csr)), late);
   ASSERT_EQ(used.message.attributes.pki_status, PkiStatus::kFailure);
@@ -237,9 +233,7 @@ TEST_F(PkiNoticeTest, AFailedNoticeCarriesAnExternalChallengeOnlyOnceVerified) {
   ASSERT_EQ(queued.size(), 1u);
   EXPECT_TRUE(queued[0].notice.csr.empty());
 
-  Identity ec;
-  ec.key.reset(EVP_EC_gen("P-256"));
-  ec.cert = codec::SelfSignedCertificate(ec.key.get(), "ext-ec").value();
+  Identity ec = NewEcDevice("ext-ec");
   const std::string csr = Csr(ec.key.get(), "ext-ec", "intune-says-no");
   auto denied = Open(Post(Message(ec, MessageType::kPkcsReq, "tid-nex-2", csr)), ec);
   ASSERT_EQ(denied.message.attributes.pki_status, PkiStatus::kFailure);

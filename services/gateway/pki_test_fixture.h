@@ -212,6 +212,13 @@ class PkiMessagesTest : public ::testing::Test {
     id.cert = codec::SelfSignedCertificate(id.key.get(), cn).value();
     return id;
   }
+  // A device with an EC P-256 key.
+  static Identity NewEcDevice(const std::string& cn) {
+    Identity id;
+    id.key.reset(EVP_EC_gen("P-256"));
+    id.cert = codec::SelfSignedCertificate(id.key.get(), cn).value();
+    return id;
+  }
 
   // Enrolls `cn` with a PKCSReq; the identity then holds the issued cert.
   Identity Enroll(const std::string& cn, const std::string& tid) {
