@@ -432,6 +432,15 @@ TEST(SignerCoreTest, SignsCrlWithReasonsNumberAndAki) {
 namespace scep::signer::testing {
 namespace {
 
+// The BasicOCSPResponse of an OCSP response `der`; null when it has none.
+OcspBasicPtr BasicResponse(const std::string& der) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  crypto::SslPtr<OCSP_RESPONSE, OCSP_RESPONSE_free> response(
+      d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
+  if (response == nullptr) return nullptr;
+  return OcspBasicPtr(OCSP_response_get1_basic(response.get()));
+}
+
 // As in the CRL: no revocationReason for unspecified (0); it was written.
 TEST(SignerCoreOcspTest, UnspecifiedReasonIsLeftOut) {
   std::unique_ptr<SignerCore> core = NewFixtureCore();
@@ -443,11 +452,7 @@ TEST(SignerCoreOcspTest, UnspecifiedReasonIsLeftOut) {
                      {"\x40\x03", OcspStatus::Kind::kRevoked, params.this_update, -1}};
   absl::StatusOr<std::string> der = core->SignOcsp(params);
   ASSERT_TRUE(der.ok()) << der.status();
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(der->data());
-  crypto::SslPtr<OCSP_RESPONSE, OCSP_RESPONSE_free> response(
-      d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der->size())));
-  ASSERT_NE(response, nullptr);
-  OcspBasicPtr basic(OCSP_response_get1_basic(response.get()));
+  OcspBasicPtr basic = BasicResponse(*der);
   ASSERT_NE(basic, nullptr);
   ASSERT_EQ(OCSP_resp_count(basic.get()), 3);
   std::vector<int> reasons;
@@ -472,11 +477,7 @@ TEST(SignerCoreOcspTest, VerifiesWithOnlyTheCaInTheStore) {
   params.statuses = {{"\x40\x01", OcspStatus::Kind::kGood, absl::InfinitePast(), -1}};
   absl::StatusOr<std::string> der = core->SignOcsp(params);
   ASSERT_TRUE(der.ok()) << der.status();
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(der->data());
-  crypto::SslPtr<OCSP_RESPONSE, OCSP_RESPONSE_free> response(
-      d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der->size())));
-  ASSERT_NE(response, nullptr);
-  OcspBasicPtr basic(OCSP_response_get1_basic(response.get()));
+  OcspBasicPtr basic = BasicResponse(*der);
   ASSERT_NE(basic, nullptr);
   crypto::X509Ptr ca = Cert("ca.pem");
   crypto::X509StorePtr store(X509_STORE_new());
@@ -506,11 +507,7 @@ TEST(SignerCoreOcspTest, EchoesTheNonce) {
   ASSERT_EQ(params.nonce.size(), kMaxOcspNonceValue);
   absl::StatusOr<std::string> der = core->SignOcsp(params);
   ASSERT_TRUE(der.ok()) << der.status();
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(der->data());
-  crypto::SslPtr<OCSP_RESPONSE, OCSP_RESPONSE_free> response(
-      d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der->size())));
-  ASSERT_NE(response, nullptr);
-  OcspBasicPtr basic(OCSP_response_get1_basic(response.get()));
+  OcspBasicPtr basic = BasicResponse(*der);
   ASSERT_NE(basic, nullptr);
   EXPECT_EQ(OCSP_check_nonce(request.get(), basic.get()), 1);
   params.nonce.push_back('\0');
