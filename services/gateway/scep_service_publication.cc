@@ -54,7 +54,7 @@ std::optional<HttpResponse> ScepService::Publication(const HttpRequest& request,
       return r;
     }
     r.content_type = "application/pkix-crl";  // RFC 2585
-    r.body = **der;  // a copy: the kept CRL is shared by every request
+    r.shared_body = *std::move(der);  // the kept CRL, not a copy per request
   } else {
     absl::StatusOr<std::shared_ptr<const CaSet>> set = it->second.certificates->Get();
     if (!set.ok()) {

@@ -217,7 +217,10 @@ TEST_F(ScepServiceTest, CrlAndCaCertificateArePublishedForRelyingParties) {
   HttpResponse crl = Get("", "/crl/default.crl");
   ASSERT_EQ(crl.status, 200) << crl.body;
   EXPECT_EQ(crl.content_type, "application/pkix-crl");
-  auto parsed = crypto::FromDer<crypto::X509CrlPtr>(crl.body, d2i_X509_CRL, "CRL");
+  // The kept CRL itself, shared by every response, not a copy for each.
+  ASSERT_NE(crl.shared_body, nullptr);
+  EXPECT_EQ(Get("", "/crl/default.crl").shared_body, crl.shared_body);
+  auto parsed = crypto::FromDer<crypto::X509CrlPtr>(*crl.shared_body, d2i_X509_CRL, "CRL");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(X509_CRL_verify(parsed->get(), X509_get0_pubkey(ca_.get())), 1);
   EXPECT_EQ(X509_NAME_cmp(X509_CRL_get_issuer(parsed->get()), X509_get_subject_name(ca_.get())),
@@ -258,7 +261,8 @@ TEST_F(ScepServiceTest, CrlAndCaCertificateArePublishedForRelyingParties) {
   signer_.down = false;
   HttpResponse fresh = Get("", "/crl/default.crl");
   ASSERT_EQ(fresh.status, 200);
-  auto revoked = crypto::FromDer<crypto::X509CrlPtr>(fresh.body, d2i_X509_CRL, "CRL").value();
+  auto revoked =
+      crypto::FromDer<crypto::X509CrlPtr>(*fresh.shared_body, d2i_X509_CRL, "CRL").value();
   X509_REVOKED* entry = nullptr;
   EXPECT_EQ(X509_CRL_get0_by_serial(revoked.get(), &entry, X509_get0_serialNumber(cert)), 1);
 }

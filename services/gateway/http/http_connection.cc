@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -20,6 +21,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -36,7 +38,16 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
+// The body is a view of a string the connection keeps alive (Wire::body):
+// a body shared by many responses (the CA's CRL) is written without a copy.
+using Body = http::span_body<char const>;
+using Response = http::response<Body>;
+
+// A response in wire form and the bytes its body points into.
+struct Wire {
+  Response response;
+  std::shared_ptr<const std::string> body;
+};
 
 // Deliberately version-free: no help to someone probing for known bugs.
 constexpr char kServerName[] = "scep-gateway";
@@ -54,6 +65,9 @@ constexpr std::size_t kReadBufferSlack = 4096;
 // are drained for this long (or this much) first.
 constexpr std::chrono::seconds kLingerTimeout(1);
 constexpr std::size_t kLingerBytes = 256 * 1024;
+// A response may take read_timeout plus its body at this rate (512 kbit/s)
+// to be written.
+constexpr double kMinSendBytesPerSecond = 64 * 1024;
 
 std::string FormatEndpoint(const tcp::endpoint& endpoint) {
   std::string host = endpoint.address().to_string();
@@ -100,11 +114,12 @@ HttpResponse RunHandler(const HttpHandler& handler, HttpRequest request) {
 }
 
 // Converts the handler's answer to the wire form. Never throws.
-Response ToWire(HttpResponse in, unsigned version, bool head_request) {
+Wire ToWire(HttpResponse in, unsigned version, bool head_request) {
   if (in.status < 200 || in.status > 599) {
     in = PlainResponse(500, "Internal Server Error");
   }
-  Response out;
+  Wire wire;
+  Response& out = wire.response;
   out.version(version);
   out.result(static_cast<unsigned>(in.status));
   out.set(http::field::server, kServerName);
@@ -120,21 +135,27 @@ Response ToWire(HttpResponse in, unsigned version, bool head_request) {
       out.insert(name, value);
     }
     // These statuses cannot carry a body (RFC 9110 sections 15.3.5, 15.4.5).
-    if (in.status == 204 || in.status == 304) in.body.clear();
-    out.body() = std::move(in.body);
+    if (in.status == 204 || in.status == 304) {
+      in.body.clear();
+      in.shared_body.reset();
+    }
+    wire.body = in.shared_body != nullptr
+                    ? std::move(in.shared_body)
+                    : std::make_shared<const std::string>(std::move(in.body));
+    out.body() = Body::value_type(wire.body->data(), wire.body->size());
     out.prepare_payload();
   } catch (const std::exception&) {
-    // Only a header name Beast refuses can get here.
-    Response fallback;
-    fallback.version(version);
-    fallback.result(http::status::internal_server_error);
-    fallback.set(http::field::server, kServerName);
-    fallback.prepare_payload();
+    // Only a header name Beast refuses (or no memory) can get here.
+    Wire fallback;
+    fallback.response.version(version);
+    fallback.response.result(http::status::internal_server_error);
+    fallback.response.set(http::field::server, kServerName);
+    fallback.response.prepare_payload();
     return fallback;
   }
   // A HEAD response announces the length of the body it does not send.
-  if (head_request) out.body().clear();
-  return out;
+  if (head_request) out.body() = Body::value_type();
+  return wire;
 }
 
 // Splits a request-target into the decoded path and the raw query. Accepts
@@ -402,7 +423,7 @@ class ConnectionImpl final
                  const bool stale =
                      std::chrono::steady_clock::now() - queued >
                      absl::ToChronoNanoseconds(options.max_queue_wait);
-                 Response out = ToWire(
+                 Wire out = ToWire(
                      stale ? Overloaded(options)
                            : RunHandler(self->context_.handler, std::move(in)),
                      version, head);
@@ -413,18 +434,26 @@ class ConnectionImpl final
                });
   }
 
-  void Write(Response response, bool close_after) {
+  void Write(Wire wire, bool close_after) {
     if (state_ == State::kClosing) return;
     state_ = State::kWriting;
     close_after_write_ = close_after || shutting_down_;
-    response.keep_alive(!close_after_write_);
-    response_ = std::move(response);
-    // Bounds a client that stops reading.
-    stream_.expires_after(absl::ToChronoNanoseconds(context_.options.read_timeout));
+    wire.response.keep_alive(!close_after_write_);
+    response_ = std::move(wire.response);
+    response_body_ = std::move(wire.body);
+    // Bounds a client that stops reading, and lets one that reads slowly
+    // (a large CRL over a thin link) have the whole response: read_timeout
+    // plus the body at kMinSendBytesPerSecond. A fixed read_timeout cut
+    // off every copy of a 7 MB CRL read at under 4 Mbit/s.
+    const size_t body_bytes = response_body_ != nullptr ? response_body_->size() : 0;
+    stream_.expires_after(absl::ToChronoNanoseconds(
+        context_.options.read_timeout +
+        absl::Seconds(static_cast<double>(body_bytes) / kMinSendBytesPerSecond)));
     http::async_write(
         stream_, *response_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) {
           self->response_.reset();
+          self->response_body_.reset();
           if (ec) return self->Close();
           if (self->close_after_write_) {
             beast::error_code ignored;
@@ -469,6 +498,7 @@ class ConnectionImpl final
   beast::flat_buffer buffer_;  // bounded: see kReadBufferSlack
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<Response> response_;  // alive while being written
+  std::shared_ptr<const std::string> response_body_;  // what its body views
   State state_ = State::kIdle;
   bool close_after_write_ = false;
   bool linger_ = false;  // drain the client before closing

@@ -43,6 +43,9 @@ struct HttpResponse {
   int status = 200;
   std::string content_type;  // omitted when empty
   std::string body;
+  // When set, the body instead of `body`: bytes shared with other
+  // responses (the CA's kept CRL), written without a copy per request.
+  std::shared_ptr<const std::string> shared_body;
   // Extra headers, e.g. Retry-After. Headers the server owns (Content-Length,
   // Transfer-Encoding, Connection, Server) and any name or value containing
   // CR, LF or NUL are dropped.
@@ -62,7 +65,8 @@ struct HttpServerOptions {
   size_t max_body_bytes = 64 * 1024;
   size_t max_header_bytes = 8 * 1024;
   // From the first byte of a request to its last; slow clients are cut off.
-  // Also bounds writing a response to a client that does not read.
+  // Also bounds writing a response to a client that does not read: a
+  // response may take read_timeout plus its body at 64 KiB/s.
   absl::Duration read_timeout = absl::Seconds(15);
   absl::Duration idle_timeout = absl::Seconds(30);  // keep-alive idle
   // A request that waited longer than this for a worker thread is answered

@@ -1,5 +1,10 @@
 #include "services/gateway/http/http_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -200,6 +205,55 @@ TEST_F(HttpServerTest, ChunkedBodyWithinLimitIsServed) {
 
 // A chunk-size line (or trailer) is not covered by the header or body limit:
 // it must not grow the read buffer without bound.
+// A large body (a CRL with many revocations) reaches a client that reads
+// it slowly, over more than read_timeout in all: the whole write had to
+// end within read_timeout, and a relying party on a thin link got a
+// cut-off CRL on every try. The body is shared, not copied per response.
+TEST_F(HttpServerTest, SlowReaderGetsAWholeLargeSharedBody) {
+  auto large = std::make_shared<const std::string>(4 << 20, 'c');
+  HttpServerOptions options;
+  options.read_timeout = absl::Milliseconds(400);
+  StartServer(options, [large](HttpRequest) {
+    HttpResponse r;
+    r.shared_body = large;
+    return r;
+  });
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  const int small = 16 << 10;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(server_->port());
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0);
+  const std::string get = Get("/crl");
+  ASSERT_EQ(send(fd, get.data(), get.size(), 0), static_cast<ssize_t>(get.size()));
+  const timeval wait{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+  std::string received;
+  const absl::Time start = absl::Now();
+  char chunk[64 << 10];
+  for (;;) {
+    const ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+    if (n <= 0) break;
+    received.append(chunk, static_cast<size_t>(n));
+    const size_t header_end = received.find("\r\n\r\n");
+    if (header_end != std::string::npos && received.size() - header_end - 4 >= large->size()) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(15));  // about 4 MB/s
+  }
+  const absl::Duration took = absl::Now() - start;
+  close(fd);
+  const size_t header_end = received.find("\r\n\r\n");
+  ASSERT_NE(header_end, std::string::npos);
+  EXPECT_TRUE(absl::StartsWith(received, "HTTP/1.1 200")) << received.substr(0, header_end);
+  EXPECT_EQ(received.size() - header_end - 4, large->size());
+  // It did outlast the read timeout (else this proves nothing).
+  EXPECT_GT(took, options.read_timeout);
+}
+
 TEST_F(HttpServerTest, EndlessChunkLineIsRefusedWithBoundedMemory) {
   for (const char* start : {"1;a=", "0\r\nX-Trailer: "}) {
     // Answered at once, not when the read timeout ends the connection: the
