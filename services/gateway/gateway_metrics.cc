@@ -72,6 +72,14 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
                          "already seen in another message (RFC 8894 section "
                          "3.2.1.5).")
                    .Register(registry)),
+      challenge_refused_(prometheus::BuildCounter()
+                             .Name("scep_gateway_challenge_refused_total")
+                             .Help("Requests refused for their challenge password, by "
+                                   "reason: missing, wrong (static), unknown (one-time: "
+                                   "unknown, expired or used), other_subject (one-time, "
+                                   "bound to another subject), verifier (external "
+                                   "verifier said no).")
+                             .Register(registry)),
       retransmissions_(prometheus::BuildCounter()
                            .Name("scep_gateway_retransmissions_total")
                            .Help("Identical messages received again (same "
@@ -200,6 +208,11 @@ void GatewayMetrics::RedisCall(absl::string_view op, const absl::Status& status,
 
 void GatewayMetrics::ReplayRefused(absl::string_view profile) {
   replays_.Add({{"profile", std::string(profile)}}).Increment();
+}
+
+void GatewayMetrics::ChallengeRefused(absl::string_view profile, absl::string_view reason) {
+  challenge_refused_.Add({{"profile", std::string(profile)}, {"reason", std::string(reason)}})
+      .Increment();
 }
 
 void GatewayMetrics::Retransmission(absl::string_view profile) {

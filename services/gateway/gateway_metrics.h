@@ -39,6 +39,9 @@ struct RequestLabels {
 //   redis_errors_total{op,kind}          kind: unavailable|timeout|error
 //   replays_refused_total{profile}       senderNonce already seen in
 //                                        another message
+//   challenge_refused_total{profile,reason} requests refused for their
+//                                        challenge; reason: missing|wrong|
+//                                        unknown|other_subject|verifier
 //   retransmissions_total{profile}       the identical message again
 //                                        (answered as the first was)
 //   certificates_issued_total            new certificates from the signer
@@ -75,6 +78,10 @@ class GatewayMetrics {
   void RedisCall(absl::string_view op, const absl::Status& status,
                  absl::Duration latency);
   void ReplayRefused(absl::string_view profile);
+  // A request refused for its challenge password: `reason` missing, wrong
+  // (static), unknown (one-time: unknown, expired or used), other_subject
+  // (one-time, bound to another subject) or verifier (external said no).
+  void ChallengeRefused(absl::string_view profile, absl::string_view reason);
   // The identical message again (EnrollmentStore::RecordNonce's
   // kRetransmission): an HTTP client or proxy retrying, a device resending.
   void Retransmission(absl::string_view profile);
@@ -121,6 +128,7 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Histogram>& redis_duration_;
   prometheus::Family<prometheus::Counter>& redis_errors_;
   prometheus::Family<prometheus::Counter>& replays_;
+  prometheus::Family<prometheus::Counter>& challenge_refused_;
   prometheus::Family<prometheus::Counter>& retransmissions_;
   prometheus::Counter& issued_;
   prometheus::Counter& crl_restored_;

@@ -103,8 +103,14 @@ bool BoundSubjectMatches(const Profile& profile, const std::string& bound,
 std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
                                                        Request& req,
                                                        const codec::Csr& csr) {
+  // Counted by reason: a fleet refused for its challenge is a profile
+  // pushed with a stale secret, or someone guessing it.
+  auto refused = [&](absl::string_view reason, absl::string_view text) {
+    if (extras_.metrics != nullptr) extras_.metrics->ChallengeRefused(profile.name, reason);
+    return Failure(req, FailInfo::kBadRequest, text);
+  };
   if (!csr.challenge_password.has_value() || csr.challenge_password->empty()) {
-    return Failure(req, FailInfo::kBadRequest, "challenge password missing");
+    return refused("missing", "challenge password missing");
   }
   const std::string& presented = *csr.challenge_password;
   const std::string subject =
@@ -112,7 +118,7 @@ std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
   switch (profile.challenge_mode) {
     case Profile::ChallengeMode::kStatic:
       if (!SecretEquals(presented, profile.challenge)) {
-        return Failure(req, FailInfo::kBadRequest, "challenge password wrong");
+        return refused("wrong", "challenge password wrong");
       }
       return std::nullopt;
     case Profile::ChallengeMode::kOneTime: {
@@ -136,8 +142,7 @@ std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
         if (!now.ok()) return UnavailableAfterNonce(req, "transaction store");
         req.repeats = now->has_value() && (*now)->fingerprint == csr.fingerprint;
         if (req.repeats) return std::nullopt;
-        return Failure(req, FailInfo::kBadRequest,
-                       "challenge unknown, expired or already used");
+        return refused("unknown", "challenge unknown, expired or already used");
       }
       if (!(*bound)->empty() &&
           !BoundSubjectMatches(profile, **bound, subject,
@@ -146,8 +151,7 @@ std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
         // was not minted for. Used up, as a request that asks wrongly is
         // no device's retry to wait for.
         SpendChallenge(profile, req, csr);
-        return Failure(req, FailInfo::kBadRequest,
-                       "challenge is bound to another subject");
+        return refused("other_subject", "challenge is bound to another subject");
       }
       return std::nullopt;
     }
@@ -179,7 +183,7 @@ std::optional<PkiOutcome> PkiOperation::CheckChallenge(const Profile& profile,
       // use is the verifier's to decide.
       req.challenge_open = false;
       if (!*allowed) {
-        return Failure(req, FailInfo::kBadRequest, "challenge refused by the verifier");
+        return refused("verifier", "challenge refused by the verifier");
       }
       return std::nullopt;
     }

@@ -257,5 +257,32 @@ TEST_F(PkiChallengeTest, ARequestParkedForApprovalSpendsTheChallenge) {
   ExpectUsedUp(challenge, "tid-oap2");
 }
 
+// Each refusal of a challenge is counted by why, for an alert that tells a
+// fleet pushed with a stale secret (or someone guessing) from other
+// refusals: scep_gateway_challenge_refused_total{profile,reason}.
+TEST_F(PkiChallengeTest, RefusalsAreCountedByReason) {
+  prometheus::Registry registry;
+  GatewayMetrics metrics(registry);
+  options_.extras.metrics = &metrics;
+  Rebuild();
+  auto refused = [&](const std::string& reason) {
+    return CounterTotal(registry, "scep_gateway_challenge_refused_total", "reason", reason);
+  };
+  Identity id = NewDevice("counted");
+  EXPECT_EQ(Attributes(Request(id, "tid-cnt-1", Csr(id.key.get(), "counted", "never-minted")))
+                .pki_status,
+            PkiStatus::kFailure);
+  EXPECT_EQ(refused("unknown"), 1);
+  const std::string bound = Mint("CN=someone-else");
+  EXPECT_EQ(Attributes(Request(id, "tid-cnt-2", Csr(id.key.get(), "counted", bound))).pki_status,
+            PkiStatus::kFailure);
+  EXPECT_EQ(refused("other_subject"), 1);
+  EXPECT_EQ(refused("unknown"), 1);
+  // A good one is not counted.
+  EXPECT_EQ(Attributes(Request(id, "tid-cnt-3", Csr(id.key.get(), "counted", Mint()))).pki_status,
+            PkiStatus::kSuccess);
+  EXPECT_EQ(CounterTotal(registry, "scep_gateway_challenge_refused_total"), 2);
+}
+
 }  // namespace
 }  // namespace scep::gateway::testing

@@ -47,19 +47,7 @@ class PkiParkedTest : public PkiMessagesTest {
 
   // scep_gateway_claims_{parked,taken_over}_total as exposed.
   double Counter(const std::string& name, const std::string& by = "") {
-    for (const prometheus::MetricFamily& family : registry_.Collect()) {
-      if (family.name != name) continue;
-      double total = 0;
-      for (const prometheus::ClientMetric& m : family.metric) {
-        bool match = by.empty();
-        for (const prometheus::ClientMetric::Label& l : m.label) {
-          if (l.name == "by" && l.value == by) match = true;
-        }
-        if (match) total += m.counter.value;
-      }
-      return total;
-    }
-    return 0;
+    return CounterTotal(registry_, name, by.empty() ? "" : "by", by);
   }
 
   static constexpr char kTid[] = "tid-orphan";

@@ -21,6 +21,7 @@
 #include "common/redis/memory_enrollment_store.h"
 #include "common/redis/rate_limiter.h"
 #include "gtest/gtest.h"
+#include "prometheus/registry.h"
 #include "services/gateway/in_process_signer.h"
 #include "services/gateway/scep_service.h"
 
@@ -29,6 +30,24 @@ namespace scep::gateway::testing {
 using codec::FailInfo;
 using codec::MessageType;
 using codec::PkiStatus;
+
+// The sum of counter `name` in `registry` over its series whose label
+// `label` is `value` (all of them when `label` is empty).
+inline double CounterTotal(prometheus::Registry& registry, const std::string& name,
+                           const std::string& label = "", const std::string& value = "") {
+  double total = 0;
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    if (family.name != name) continue;
+    for (const prometheus::ClientMetric& m : family.metric) {
+      bool match = label.empty();
+      for (const prometheus::ClientMetric::Label& l : m.label) {
+        if (l.name == label && l.value == value) match = true;
+      }
+      if (match) total += m.counter.value;
+    }
+  }
+  return total;
+}
 
 // Forwards to a store and counts GetTransaction calls (Redis round trips
 // the enrollment path makes before claiming the transaction).
