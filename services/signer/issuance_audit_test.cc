@@ -39,7 +39,7 @@ TEST(IssuanceAuditTest, FileIsAppendedAndUnwritableOneIsAStartError) {
   for (const char* tid : {"a", "b"}) {
     auto audit = IssuanceAudit::OpenFile(path);
     ASSERT_TRUE(audit.ok()) << audit.status();
-    (*audit)->Refused({"default", "c", tid}, "key", "k");
+    (*audit)->Refused({"default", "c", tid, ""}, "key", "k");
   }
   std::ifstream in(path);
   std::string line;
@@ -57,11 +57,11 @@ TEST(IssuanceAuditTest, ReopenFollowsLogRotation) {
   std::remove(rotated.c_str());
   auto audit = IssuanceAudit::OpenFile(path);
   ASSERT_TRUE(audit.ok()) << audit.status();
-  (*audit)->Refused({"default", "c", "before"}, "key", "k");
+  (*audit)->Refused({"default", "c", "before", ""}, "key", "k");
   ASSERT_EQ(std::rename(path.c_str(), rotated.c_str()), 0);
-  (*audit)->Refused({"default", "c", "still-old"}, "key", "k");  // the moved file
+  (*audit)->Refused({"default", "c", "still-old", ""}, "key", "k");  // the moved file
   ASSERT_TRUE((*audit)->Reopen().ok());
-  (*audit)->Refused({"default", "c", "after"}, "key", "k");
+  (*audit)->Refused({"default", "c", "after", ""}, "key", "k");
   const auto read = Read;
   EXPECT_NE(read(rotated).find("\"still-old\""), std::string::npos);
   EXPECT_EQ(read(rotated).find("\"after\""), std::string::npos);
@@ -79,7 +79,7 @@ TEST(IssuanceAuditTest, AFailedWriteLeavesNoPartialLine) {
   std::remove(path.c_str());
   auto audit = IssuanceAudit::OpenFile(path);
   ASSERT_TRUE(audit.ok()) << audit.status();
-  ASSERT_TRUE((*audit)->Refused({"default", "c", "first"}, "key", "k"));
+  ASSERT_TRUE((*audit)->Refused({"default", "c", "first", ""}, "key", "k"));
   const std::string first = Read(path);
   ASSERT_FALSE(first.empty());
 
@@ -91,14 +91,14 @@ TEST(IssuanceAuditTest, AFailedWriteLeavesNoPartialLine) {
   struct rlimit small = saved;
   small.rlim_cur = first.size() + 40;
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
-  const bool written = (*audit)->Refused({"default", "c", "refused-by-the-disk"}, "key", "k");
+  const bool written = (*audit)->Refused({"default", "c", "refused-by-the-disk", ""}, "key", "k");
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
   std::signal(SIGXFSZ, previous);
   EXPECT_FALSE(written);
   EXPECT_EQ((*audit)->write_errors(), 1u);
   EXPECT_EQ(Read(path), first);
 
-  ASSERT_TRUE((*audit)->Refused({"default", "c", "after"}, "key", "k"));
+  ASSERT_TRUE((*audit)->Refused({"default", "c", "after", ""}, "key", "k"));
   const std::string text = Read(path);
   EXPECT_EQ(text.find("refused-by-the-disk"), std::string::npos) << text;
   std::vector<std::string> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
@@ -149,7 +149,7 @@ TEST(IssuanceAuditTest, CertificateIssuedNamesEverySanAndTheWholeSubject) {
 
   std::ostringstream out;
   IssuanceAudit audit(&out);
-  ASSERT_TRUE(audit.Issued({"default", "gateway-1", "tid-many"}, cert.get()));
+  ASSERT_TRUE(audit.Issued({"default", "gateway-1", "tid-many", ""}, cert.get()));
   google::protobuf::Struct line;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out.str(), &line).ok()) << out.str();
   const auto& fields = line.fields();

@@ -330,8 +330,8 @@ TEST(IssuanceAuditTest, OneLinePerIssuanceAndRefusal) {
   crypto::X509Ptr cert = Build(device, IssueParams{});
   crypto::EvpPkeyPtr ca_key = crypto::LoadPrivateKeyFile(Testdata("ca.key")).value();
   ASSERT_TRUE(SignCertificate(cert.get(), ca_key.get(), nullptr).ok());
-  EXPECT_TRUE(audit.Issued({"default", "gateway-1", "tid-9"}, cert.get()));
-  EXPECT_TRUE(audit.Refused({"wifi", "ipv4:10.0.0.2:4000", ""}, "validity",
+  EXPECT_TRUE(audit.Issued({"default", "gateway-1", "tid-9", ""}, cert.get()));
+  EXPECT_TRUE(audit.Refused({"wifi", "ipv4:10.0.0.2:4000", "", ""}, "validity",
                             "validity of 31 days (at most 30)"));
   const std::string text = out.str();
   const size_t first_end = text.find('\n');

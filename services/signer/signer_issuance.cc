@@ -110,7 +110,8 @@ absl::Status SignerService::Record(grpc::CallbackServerContext* context,
 }
 
 absl::Status SignerService::CheckRate(grpc::CallbackServerContext* context,
-                                      absl::string_view ca, absl::string_view transaction_id) {
+                                      absl::string_view ca, absl::string_view transaction_id,
+                                      absl::string_view profile) {
   if (rate_limit_ == nullptr) return absl::OkStatus();
   const std::string caller = CallerOf(context);
   bool log = false;
@@ -120,7 +121,8 @@ absl::Status SignerService::CheckRate(grpc::CallbackServerContext* context,
   if (metrics_ != nullptr) metrics_->IssuanceRateLimited();
   if (log && audit_ != nullptr) {
     const bool written = audit_->RateLimited(
-        {ca.empty() ? absl::string_view("default") : ca, caller, transaction_id}, reason);
+        {ca.empty() ? absl::string_view("default") : ca, caller, transaction_id, profile},
+        reason);
     if (!written && metrics_ != nullptr) metrics_->AuditWriteError();
   }
   return absl::ResourceExhaustedError(absl::StrCat("issuance rate limit: ", reason));
@@ -137,7 +139,8 @@ grpc::ServerUnaryReactor* SignerService::IssueCertificate(
     if (request->validity_days() > 3650) {
       return absl::InvalidArgumentError("validity_days out of range");
     }
-    if (absl::Status rate = CheckRate(context, request->issuing_ca(), ""); !rate.ok()) {
+    if (absl::Status rate = CheckRate(context, request->issuing_ca(), "", request->profile());
+        !rate.ok()) {
       return rate;
     }
     absl::StatusOr<crypto::X509Ptr> cert = core->IssueX509(request->csr(), PolicyOf(*request));
@@ -210,7 +213,7 @@ grpc::ServerUnaryReactor* SignerService::IssueCertRep(
       cert_der = *std::move(cached);
     } else {
       if (absl::Status rate = CheckRate(context, issue.issuing_ca(),
-                                        request->attributes().transaction_id());
+                                        request->attributes().transaction_id(), issue.profile());
           !rate.ok()) {
         return rate;
       }

@@ -110,7 +110,7 @@ class SignerService final : public v1::Signer::CallbackService {
 
   // OK, or RESOURCE_EXHAUSTED when the caller's issuance rate is spent.
   absl::Status CheckRate(grpc::CallbackServerContext* context, absl::string_view ca,
-                         absl::string_view transaction_id);
+                         absl::string_view transaction_id, absl::string_view profile);
   // Counts and audits one issuance: the certificate signed, or the policy
   // refusal `cert` holds (other errors pass unrecorded). UNAVAILABLE when a
   // signed certificate must be withheld (audit_required, line not written).

@@ -216,6 +216,7 @@ class IssuanceRateLimitTest(unittest.TestCase):
                    if '"event":"issuance_rate_limited"' in line]
         self.assertEqual(len(limited), 1, limited)  # the first refusal of the minute
         self.assertEqual(limited[0]["transaction_id"], "tid-rate-late")
+        self.assertEqual(limited[0]["profile"], "default")
         self.assertIn("more than 3 certificates a minute", limited[0]["reason"])
         # One token back every 20 s: the identical request now succeeds.
         time.sleep(21)
