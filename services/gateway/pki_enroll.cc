@@ -258,6 +258,7 @@ PkiOutcome PkiOperation::IssueOnce(const Profile& profile, Request& req,
     if (!reopened.ok()) return UnavailableAfterNonce(req, "transaction store");
     if (*reopened) {
       txn->state = Transaction::State::kClaimed;
+      req.reopened_certificate = txn->certificate;
     } else {
       // Changed since the claim (a twin reopened it first): as it is now.
       txn = store_->ClaimTransaction(profile.name, tid, fingerprint, options_.pending_ttl);
@@ -320,16 +321,27 @@ PkiOutcome PkiOperation::IssueClaimed(const Profile& profile, Request& req,
                                       const codec::Csr& csr, bool renews) {
   const std::string& tid = req.msg.attributes.transaction_id;
   const std::string& fingerprint = csr.fingerprint;
+  // Undoes the claim when nothing is issued. A parked request stays parked
+  // (ReleaseTransaction), for the next try; a transaction this renewal
+  // reopened is issued again with the certificate it had, so a later
+  // retransmission of its first request gets that one, not a second.
+  auto release = [&] {
+    if (req.reopened_certificate.empty()) {
+      (void)store_->ReleaseTransaction(profile.name, tid, fingerprint);
+    } else {
+      (void)store_->CompleteTransaction(profile.name, tid, fingerprint,
+                                        req.reopened_certificate, options_.issued_ttl);
+    }
+  };
   // One signer call issues the certificate and signs the CertRep.
   absl::StatusOr<CertRepRequest> reply = SuccessReply(req);
   if (!reply.ok()) {
-    (void)store_->ReleaseTransaction(profile.name, tid, fingerprint);
+    release();
     return InternalError();
   }
   absl::StatusOr<IssuedCertRep> issued = issuer_.IssueWithReply(profile, csr, *reply);
   if (!issued.ok()) {
-    // A parked request stays parked (ReleaseTransaction), for the next try.
-    (void)store_->ReleaseTransaction(profile.name, tid, fingerprint);
+    release();
     if (absl::IsUnavailable(issued.status())) return UnavailableAfterNonce(req, "signer");
     if (absl::IsPermissionDenied(issued.status())) {
       // The signer's own check of the CSR's self-signature.

@@ -154,6 +154,10 @@ class PkiOperation {
     // notice leaves that CSR out, else its receiver, or whoever reads the
     // notice queue in Redis, could enroll with the challenge.
     bool challenge_open = false;
+    // The certificate its transaction had issued when this request, a
+    // renewal in the same transaction, reopened it (empty otherwise): put
+    // back if no new one is issued, or the transaction would be forgotten.
+    std::string reopened_certificate = {};
   };
 
   // pki_notice.cc: a failure notice for a refused PKCSReq/RenewalReq whose

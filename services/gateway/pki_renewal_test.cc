@@ -200,6 +200,39 @@ TEST_F(PkiMessagesTest, SameKeyRequestSignedWithTheIssuedCertificateRenews) {
   EXPECT_EQ(signer_->issued.load(), 2);
 }
 
+// A renewal in the same transaction that the signer cannot serve leaves
+// the transaction as it was, issued with its certificate: it was deleted
+// (the reopened claim released), and a later retransmission of the first
+// request got a second certificate.
+TEST_F(PkiMessagesTest, SameKeyRenewalTheSignerCannotServeKeepsTheTransaction) {
+  Identity device = Enroll("same-key-down", "tid-skd");
+  const std::string first = codec::SerialHex(X509_get0_serialNumber(device.cert.get()));
+  const std::string csr = Csr(device.key.get(), "same-key-down", "pw");
+  signer_->issue_down = true;
+  HttpResponse down = Post(Message(device, MessageType::kPkcsReq, "tid-skd", csr));
+  EXPECT_EQ(down.status, 503);
+  signer_->issue_down = false;
+  absl::StatusOr<std::optional<redis::Transaction>> txn =
+      store_->GetTransaction(options_.profile.name, "tid-skd");
+  ASSERT_TRUE(txn.ok() && txn->has_value());
+  EXPECT_EQ((*txn)->state, redis::Transaction::State::kIssued);
+  // The first request again (signed with its self-signed certificate): the
+  // first certificate, nothing issued.
+  crypto::X509Ptr self_signed =
+      codec::SelfSignedCertificate(device.key.get(), "same-key-down").value();
+  Identity again = SignedWith(device, self_signed.get());
+  codec::OpenedCertRep rep =
+      Open(Post(Message(again, MessageType::kPkcsReq, "tid-skd", csr)), again);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
+  EXPECT_EQ(SerialOf(rep), first);
+  EXPECT_EQ(signer_->issued.load(), 1);
+  // And the renewal, tried again, renews.
+  rep = Open(Post(Message(device, MessageType::kPkcsReq, "tid-skd", csr)), device);
+  ASSERT_EQ(rep.message.attributes.pki_status, PkiStatus::kSuccess);
+  EXPECT_NE(SerialOf(rep), first);
+  EXPECT_EQ(signer_->issued.load(), 2);
+}
+
 TEST_F(PkiMessagesTest, ExpiredCertificateCannotRenew) {
   // A certificate of ours that expired yesterday, known to the index.
   Identity id;
