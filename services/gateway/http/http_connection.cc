@@ -328,6 +328,9 @@ class ConnectionImpl final
         !parser_->chunked()) {
       return Reject(400, "Bad Request");
     }
+    // Nor does HTTP/1.0 know chunked (RFC 9112 section 6.1: such framing
+    // is faulty, and a proxy in front may read it otherwise).
+    if (request.version() < 11 && parser_->chunked()) return Reject(400, "Bad Request");
     if (parser_->is_done()) return OnRequest(ec);
     if (request.version() >= 11 &&
         beast::iequals(request[http::field::expect], "100-continue")) {

@@ -298,6 +298,14 @@ TEST_F(HttpServerTest, TransferEncodingNotEndingInChunkedIs400) {
     // The bytes after the header are never taken for a second request.
     EXPECT_TRUE(client->WaitForClose(absl::Seconds(3))) << coding;
   }
+  // HTTP/1.0 has no chunked coding at all.
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(
+      "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 400);
+  EXPECT_TRUE(client->WaitForClose(absl::Seconds(3)));
 }
 
 // Beast stores a field's length in 16 bits and throws past 65,535 bytes.
