@@ -331,6 +331,12 @@ class ConnectionImpl final
     // Nor does HTTP/1.0 know chunked (RFC 9112 section 6.1: such framing
     // is faulty, and a proxy in front may read it otherwise).
     if (request.version() < 11 && parser_->chunked()) return Reject(400, "Bad Request");
+    // RFC 9112 section 3.2: an HTTP/1.1 request names exactly one Host, and
+    // no request names two (a proxy and we could route them differently).
+    const std::size_t hosts = request.count(http::field::host);
+    if (hosts > 1 || (hosts == 0 && request.version() >= 11)) {
+      return Reject(400, "Bad Request");
+    }
     if (parser_->is_done()) return OnRequest(ec);
     if (request.version() >= 11 &&
         beast::iequals(request[http::field::expect], "100-continue")) {

@@ -367,6 +367,27 @@ TEST_F(HttpServerTest, MalformedFramingIs400) {
   }
 }
 
+// RFC 9112 section 3.2: HTTP/1.1 needs one Host; no request may name two.
+TEST_F(HttpServerTest, MissingOrRepeatedHostIs400) {
+  StartServer();
+  for (const char* request :
+       {"GET / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"}) {
+    auto client = Connect();
+    ASSERT_TRUE(client->Send(request));
+    std::optional<RawResponse> response = client->ReadResponse();
+    ASSERT_TRUE(response) << request;
+    EXPECT_EQ(response->status, 400) << request;
+    EXPECT_TRUE(client->WaitForClose(absl::Seconds(3))) << request;
+  }
+  // HTTP/1.0 has no Host requirement (old routers' SCEP clients send none).
+  auto client = Connect();
+  ASSERT_TRUE(client->Send("GET /old HTTP/1.0\r\n\r\n"));
+  std::optional<RawResponse> response = client->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+}
+
 TEST_F(HttpServerTest, BadEscapeInPathIs400) {
   StartServer();
   auto client = Connect();
