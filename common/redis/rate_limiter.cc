@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/redis/lua_eval.h"
 #include "common/redis/redis_connection_pool.h"
 
 namespace scep::redis {
@@ -33,10 +34,13 @@ local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 if count and count > 0 then redis.call('DECR', KEYS[1]) end
 return 0)lua";
 
+// Sent by digest (EVALSHA): Check runs on every enrollment.
 class RedisRateLimiter final : public RateLimiter {
  public:
   explicit RedisRateLimiter(std::unique_ptr<RedisConnectionPool> pool)
-      : pool_(std::move(pool)) {}
+      : pool_(std::move(pool)),
+        check_(MakeLuaScript(kScript)),
+        refund_(MakeLuaScript(kRefundScript)) {}
 
   absl::StatusOr<RateDecision> Check(const std::vector<RateLimit>& limits) override {
     RateDecision decision;
@@ -47,11 +51,10 @@ class RedisRateLimiter final : public RateLimiter {
       args.push_back(absl::StrCat(l.limit));
       args.push_back(absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(l.window))));
     }
-    const std::string nkeys = absl::StrCat(keys.size());
-    std::vector<absl::string_view> argv = {"EVAL", kScript, nkeys};
-    argv.insert(argv.end(), keys.begin(), keys.end());
-    argv.insert(argv.end(), args.begin(), args.end());
-    ASSIGN_OR_RETURN(RedisReplyPtr reply, pool_->Run("RateLimit", argv));
+    ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                     EvalScript(*pool_, "RateLimit", check_,
+                                std::vector<absl::string_view>(keys.begin(), keys.end()),
+                                std::vector<absl::string_view>(args.begin(), args.end())));
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
         reply->element[0]->type != REDIS_REPLY_INTEGER ||
         reply->element[1]->type != REDIS_REPLY_INTEGER) {
@@ -68,8 +71,7 @@ class RedisRateLimiter final : public RateLimiter {
 
   absl::Status Refund(const RateLimit& limit) override {
     const std::string key = absl::StrCat("scep:rl:", limit.key);
-    ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                     pool_->Run("RateRefund", {"EVAL", kRefundScript, "1", key}));
+    ASSIGN_OR_RETURN(RedisReplyPtr reply, EvalScript(*pool_, "RateRefund", refund_, {key}, {}));
     if (reply->type != REDIS_REPLY_INTEGER) {
       return absl::UnavailableError("Redis RateRefund: unexpected reply");
     }
@@ -78,6 +80,8 @@ class RedisRateLimiter final : public RateLimiter {
 
  private:
   std::unique_ptr<RedisConnectionPool> pool_;
+  const LuaScript check_;
+  const LuaScript refund_;
 };
 
 class MemoryRateLimiter final : public RateLimiter {

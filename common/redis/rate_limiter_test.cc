@@ -114,6 +114,35 @@ TEST(RedisRateLimiterTest, RedisDownIsUnavailable) {
             absl::StatusCode::kUnavailable);
 }
 
+// Check runs on every enrollment: sent by digest (EVALSHA), not with the
+// script body each time, and still right after Redis lost its scripts.
+TEST(RedisRateLimiterTest, RunsByDigestAndSurvivesAScriptFlush) {
+  if (!RedisTestServer::Installed()) {
+    if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
+    GTEST_SKIP() << "redis-server not installed";
+  }
+  auto server = RedisTestServer::Start().value();
+  RedisOptions options;
+  options.port = server->port();
+  auto limiter = NewRedisRateLimiter(options).value();
+  auto calls = [&](const std::string& command) {
+    std::string stats = server->Command({"INFO", "commandstats"}).value_or("");
+    const std::string tag = "cmdstat_" + command + ":calls=";
+    size_t at = stats.find(tag);
+    return at == std::string::npos ? 0 : std::atoi(stats.c_str() + at + tag.size());
+  };
+  const RateLimit limit{"p:client:9", 3, absl::Minutes(1)};
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(limiter->Check({limit}).value().allowed) << i;
+  EXPECT_EQ(calls("eval"), 1);  // the first loads the script
+  EXPECT_EQ(calls("evalsha"), 3);
+  ASSERT_EQ(server->Command({"SCRIPT", "FLUSH"}).value_or(""), "OK");
+  EXPECT_FALSE(limiter->Check({limit}).value().allowed);  // the fourth
+  ASSERT_TRUE(limiter->Refund(limit).ok());
+  EXPECT_EQ(calls("eval"), 3);  // each script loaded again once
+  EXPECT_EQ(calls("evalsha"), 5);
+  EXPECT_EQ(server->Command({"GET", "scep:rl:p:client:9"}).value_or(""), "3");
+}
+
 INSTANTIATE_TEST_SUITE_P(Limiters, RateLimiterTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "Redis" : "Memory"; });
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/base/status_macros.h"
+#include "common/redis/lua_eval.h"
 #include "common/redis/redis_connection_pool.h"
 #include "common/redis/redis_index_page.h"
 #include "common/redis/redis_reply.h"
@@ -206,7 +207,9 @@ absl::StatusOr<std::unique_ptr<RedisChallengeStore>> RedisChallengeStore::New(
 }
 
 RedisChallengeStore::RedisChallengeStore(std::unique_ptr<RedisConnectionPool> pool)
-    : pool_(std::move(pool)) {}
+    : pool_(std::move(pool)),
+      claim_(MakeLuaScript(kClaimChallengeScript)),
+      spend_(MakeLuaScript(kSpendChallengeScript)) {}
 RedisChallengeStore::~RedisChallengeStore() = default;
 
 absl::Status RedisChallengeStore::Create(absl::string_view profile,
@@ -233,8 +236,7 @@ absl::StatusOr<std::optional<std::string>> RedisChallengeStore::Claim(
   ASSIGN_OR_RETURN(std::string key, ChallengeKey(profile, challenge));
   ASSIGN_OR_RETURN(std::string holder, ChallengeHolder(transaction_id, fingerprint));
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   pool_->Run(kOp, {"EVAL", kClaimChallengeScript, "2", key,
-                                    ChallengeClaimKey(key), holder}));
+                   EvalScript(*pool_, kOp, claim_, {key, ChallengeClaimKey(key)}, {holder}));
   if (reply->type == REDIS_REPLY_NIL) return std::nullopt;
   if (reply->type != REDIS_REPLY_STRING) return UnexpectedReply(kOp, *reply);
   return std::string(ReplyText(*reply));
@@ -248,8 +250,7 @@ absl::Status RedisChallengeStore::Spend(absl::string_view profile,
   ASSIGN_OR_RETURN(std::string key, ChallengeKey(profile, challenge));
   ASSIGN_OR_RETURN(std::string holder, ChallengeHolder(transaction_id, fingerprint));
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                   pool_->Run(kOp, {"EVAL", kSpendChallengeScript, "2", key,
-                                    ChallengeClaimKey(key), holder}));
+                   EvalScript(*pool_, kOp, spend_, {key, ChallengeClaimKey(key)}, {holder}));
   if (reply->type != REDIS_REPLY_INTEGER) return UnexpectedReply(kOp, *reply);
   return absl::OkStatus();
 }

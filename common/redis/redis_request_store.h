@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "common/redis/enrollment_scripts.h"
 #include "common/redis/redis_options.h"
 #include "common/redis/request_store.h"
 
@@ -59,6 +60,8 @@ class RedisChallengeStore final : public ChallengeStore {
  private:
   explicit RedisChallengeStore(std::unique_ptr<RedisConnectionPool> pool);
   const std::unique_ptr<RedisConnectionPool> pool_;
+  const LuaScript claim_;  // sent by digest (EVALSHA)
+  const LuaScript spend_;
 };
 
 }  // namespace scep::redis
