@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -28,6 +29,33 @@ absl::Status DisableCoreDumps() {
         absl::StrCat("prctl(PR_SET_DUMPABLE, 0): ", std::strerror(errno)));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> RaiseOpenFileLimit() {
+  struct rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) {
+    return absl::InternalError(
+        absl::StrCat("getrlimit(RLIMIT_NOFILE): ", std::strerror(errno)));
+  }
+  rlim_t target = files.rlim_max;
+  if (target == RLIM_INFINITY) {
+    // The kernel refuses a soft limit above fs.nr_open (1048576 unless set).
+    target = 1048576;
+    if (std::FILE* f = std::fopen("/proc/sys/fs/nr_open", "r")) {
+      unsigned long long nr_open = 0;
+      if (std::fscanf(f, "%llu", &nr_open) == 1 && nr_open > 0) target = nr_open;
+      std::fclose(f);
+    }
+  }
+  if (files.rlim_cur == RLIM_INFINITY || files.rlim_cur >= target) {
+    return static_cast<uint64_t>(files.rlim_cur == RLIM_INFINITY ? target : files.rlim_cur);
+  }
+  files.rlim_cur = target;
+  if (setrlimit(RLIMIT_NOFILE, &files) != 0) {
+    return absl::InternalError(
+        absl::StrCat("setrlimit(RLIMIT_NOFILE, ", target, "): ", std::strerror(errno)));
+  }
+  return static_cast<uint64_t>(target);
 }
 
 const char* MallocName() {

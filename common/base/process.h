@@ -1,7 +1,10 @@
 #ifndef SCEP_COMMON_BASE_PROCESS_H_
 #define SCEP_COMMON_BASE_PROCESS_H_
 
+#include <cstdint>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace scep::base {
 
@@ -24,6 +27,15 @@ void DisableMutexDeadlockDetection();
 // carry them outside the pod. Call first thing in main, before any secret
 // is read. Internal naming the failed call when either is refused.
 absl::Status DisableCoreDumps();
+
+// Raises this process's soft RLIMIT_NOFILE to its hard limit (capped at
+// /proc/sys/fs/nr_open when the hard limit is unlimited) and returns the soft
+// limit now in force. Container runtimes (containerd 2, systemd units) start
+// processes at a soft limit of 1024 whatever the hard limit allows, which a
+// server holding thousands of keep-alive connections runs into: accept()
+// fails with EMFILE and so does every new Redis or gRPC socket. Call early
+// in main, before threads start. Internal naming the failed call.
+absl::StatusOr<uint64_t> RaiseOpenFileLimit();
 
 // The malloc this process runs on: "tcmalloc", "jemalloc", "mimalloc" or
 // "glibc" (the build's SCEP_MALLOC; logged at start by the services).

@@ -65,6 +65,29 @@ TEST(DisableCoreDumpsDeathTest, NoCoreAndNotDumpable) {
   EXPECT_EQ(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
 }
 
+// Runs in the death test's child: lowers the soft limit as a container
+// runtime would, raises it, and reports both limits.
+[[noreturn]] void RaiseOpenFileLimitAndReport() {
+  struct rlimit files = {0, 0};
+  getrlimit(RLIMIT_NOFILE, &files);
+  const rlim_t hard = files.rlim_max;
+  files.rlim_cur = 64;
+  if (setrlimit(RLIMIT_NOFILE, &files) != 0) _exit(2);
+  const absl::StatusOr<uint64_t> raised = RaiseOpenFileLimit();
+  getrlimit(RLIMIT_NOFILE, &files);
+  const bool at_hard =
+      hard == RLIM_INFINITY ? files.rlim_cur > 64 : files.rlim_cur == hard;
+  std::fprintf(stderr, "status=%s at_hard=%d reported=%d\n", raised.ok() ? "ok" : "failed",
+               at_hard ? 1 : 0, raised.ok() && *raised == files.rlim_cur ? 1 : 0);
+  _exit(0);
+}
+
+TEST(RaiseOpenFileLimitDeathTest, SoftLimitGoesToTheHardLimit) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(RaiseOpenFileLimitAndReport(), ::testing::ExitedWithCode(0),
+              "status=ok at_hard=1 reported=1");
+}
+
 // Linked like the services (scep::malloc): the configured allocator is the
 // one malloc resolves to, so the link did not drop it.
 TEST(MallocName, IsTheConfiguredAllocator) {

@@ -116,6 +116,9 @@ ABSL_FLAG(int, max_queue_wait_ms, 5000,
 ABSL_FLAG(int, quick_workers, 2,
           "threads of their own for GetCACaps, GetCACert and GetNextCACert, so "
           "they never wait behind PKIOperations (>= 1)");
+ABSL_FLAG(int, max_connections, 10000,
+          "device connections held at once; at the limit a new one closes the one "
+          "idle the longest. Capped at the open-file limit less 512 (>= 1)");
 ABSL_FLAG(int, signer_max_attempts, 4,
           "attempts per signer call while it answers UNAVAILABLE (backoff "
           "100 ms to 1 s, within --signer_deadline_ms)");

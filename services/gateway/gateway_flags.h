@@ -64,6 +64,7 @@ ABSL_DECLARE_FLAG(int, workers);
 ABSL_DECLARE_FLAG(int, retry_after_seconds);
 ABSL_DECLARE_FLAG(int, max_queue_wait_ms);
 ABSL_DECLARE_FLAG(int, quick_workers);
+ABSL_DECLARE_FLAG(int, max_connections);
 ABSL_DECLARE_FLAG(int, signer_max_attempts);
 ABSL_DECLARE_FLAG(int, signer_keepalive_ms);
 ABSL_DECLARE_FLAG(int, redis_memory_check_seconds);

@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
     std::cerr << "scep-gateway: cannot disable core dumps: " << no_core.message() << "\n";
     return 1;
   }
+  // Before threads start: device connections need more than 1024 files.
+  const absl::StatusOr<uint64_t> open_files = scep::base::RaiseOpenFileLimit();
   // Before any gRPC object exists: see PrepareGrpcClientPolling.
   const std::string backup_poll_ms = scep::gateway::PrepareGrpcClientPolling();
   absl::SetProgramUsageMessage("SCEP gateway (RFC 8894) in front of scep-signer");
@@ -373,6 +375,22 @@ int main(int argc, char** argv) {
   http.queue_retry_after = absl::Seconds(absl::GetFlag(FLAGS_retry_after_seconds));
   http.is_quick = scep::gateway::NeverBlocks;
   http.quick_worker_threads = absl::GetFlag(FLAGS_quick_workers);
+  if (absl::GetFlag(FLAGS_max_connections) < 1) {
+    return Fail(log, absl::InvalidArgumentError("--max_connections must be >= 1"));
+  }
+  http.max_connections = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections));
+  if (!open_files.ok()) {
+    log.Log(LogRecord(LogLevel::kWarning, "open_file_limit_unknown")
+                .Str("error", open_files.status().message()));
+  } else if (const size_t fit = scep::gateway::ConnectionsWithinFileLimit(
+                 http.max_connections, *open_files);
+             fit < http.max_connections) {
+    log.Log(LogRecord(LogLevel::kWarning, "max_connections_capped")
+                .Int("max_connections", static_cast<int64_t>(http.max_connections))
+                .Int("open_file_limit", static_cast<int64_t>(*open_files))
+                .Int("capped_to", static_cast<int64_t>(fit)));
+    http.max_connections = fit;
+  }
   auto server = scep::gateway::HttpServer::New(
       http, [&service](scep::gateway::HttpRequest request) {
         return service.Handle(request);

@@ -1,5 +1,6 @@
 #include "services/gateway/http/http_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -296,5 +297,11 @@ uint16_t HttpServer::port() const { return impl_->port(); }
 void HttpServer::Start() { impl_->Start(); }
 
 void HttpServer::Shutdown() { impl_->Shutdown(); }
+
+size_t ConnectionsWithinFileLimit(size_t wanted, uint64_t open_files) {
+  const uint64_t room =
+      open_files > kReservedFileDescriptors ? open_files - kReservedFileDescriptors : 1;
+  return static_cast<size_t>(std::max<uint64_t>(1, std::min<uint64_t>(wanted, room)));
+}
 
 }  // namespace scep::gateway

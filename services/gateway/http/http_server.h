@@ -87,6 +87,17 @@ struct HttpServerOptions {
   size_t max_connections = 10000;
 };
 
+// Descriptors kept free of device connections for Redis, the signer, hooks
+// and logs.
+inline constexpr uint64_t kReservedFileDescriptors = 512;
+
+// `wanted` connections, or fewer when the open-file limit (after
+// RaiseOpenFileLimit) cannot hold them beside kReservedFileDescriptors: a
+// server past its file limit fails accept() with EMFILE and stops taking
+// connections instead of closing idle ones, and its Redis and gRPC sockets
+// fail too. At least 1.
+size_t ConnectionsWithinFileLimit(size_t wanted, uint64_t open_files);
+
 // An HTTP/1.1 server handing each well-formed request to an HttpHandler.
 //
 // Keep-alive (HTTP/1.1 default, HTTP/1.0 on request) and pipelining are

@@ -367,6 +367,14 @@ TEST_F(HttpServerTest, MalformedFramingIs400) {
   }
 }
 
+// The connection limit leaves kReservedFileDescriptors for the backends.
+TEST(ConnectionsWithinFileLimitTest, KeepsRoomForBackends) {
+  EXPECT_EQ(ConnectionsWithinFileLimit(10000, 1048576), 10000u);
+  EXPECT_EQ(ConnectionsWithinFileLimit(10000, 1024), 1024u - kReservedFileDescriptors);
+  EXPECT_EQ(ConnectionsWithinFileLimit(10000, 100), 1u);
+  EXPECT_EQ(ConnectionsWithinFileLimit(300, 1024), 300u);
+}
+
 // RFC 9112 section 3.2: HTTP/1.1 needs one Host; no request may name two.
 TEST_F(HttpServerTest, MissingOrRepeatedHostIs400) {
   StartServer();
