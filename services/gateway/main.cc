@@ -94,6 +94,9 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  // SIGHUP reopens the signer's audit log; a script sending it to every
+  // scep process must not stop a gateway undrained.
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -427,17 +430,29 @@ int main(int argc, char** argv) {
               .Bool("redis_auth", !redis_options.password.empty()));
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    log.Log(LogRecord(LogLevel::kInfo, "signal_ignored").Int("signal", sig));
+  }
   const absl::Duration grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
   log.Log(LogRecord(LogLevel::kInfo, "draining")
               .Int("signal", sig)
               .Num("grace_seconds", absl::ToDoubleSeconds(grace)));
   readiness.SetDraining();
+  // Responses from now on close their connections: a load balancer keeps
+  // sending an open connection's requests here until it closes.
+  (*server)->BeginDrain();
+  // Other gateways deliver what this one has not begun.
+  if (notifier != nullptr) notifier->RequestStop();
   absl::SleepFor(absl::Seconds(absl::GetFlag(FLAGS_drain_delay_seconds)));
   const absl::Time drain_start = absl::Now();
   scep::gateway::HttpServer* device_server = server->get();
-  if (!scep::metrics::RunWithin([device_server] { device_server->Shutdown(); },
-                                grace)) {
+  if (!scep::metrics::RunWithin(
+          [device_server, notifier] {
+            device_server->Shutdown();
+            // The notice being delivered, up to its receiver's timeout.
+            if (notifier != nullptr) notifier->Stop();
+          },
+          grace)) {
     // Requests still running after the grace period are cut off; the
     // store's pending claims expire and their retries start afresh.
     log.Log(LogRecord(LogLevel::kError, "shutdown_grace_exceeded")
@@ -445,8 +460,6 @@ int main(int argc, char** argv) {
     std::_Exit(2);
   }
   readiness.Stop();
-  // Notices not delivered yet stay queued in Redis for the other gateways.
-  if (notifier != nullptr) notifier->Stop();
   (*metrics_server)->Shutdown();
   log.Log(LogRecord(LogLevel::kInfo, "stopped")
               .Num("drain_ms", absl::ToDoubleMilliseconds(absl::Now() - drain_start)));

@@ -115,12 +115,19 @@ void Notifier::Start() {
   thread_ = std::thread([this] { Loop(); });
 }
 
+void Notifier::RequestStop() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+}
+
 void Notifier::Stop() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
+  RequestStop();
   if (thread_.joinable()) thread_.join();
+}
+
+bool Notifier::Stopping() {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
 }
 
 void Notifier::Loop() {
@@ -164,6 +171,7 @@ absl::StatusOr<size_t> Notifier::RunOnce() {
       outbox_->Take(options_.worker, options_.batch, options_.retry_after);
   if (!taken.ok()) return taken.status();
   for (const redis::QueuedNotice& queued : *taken) {
+    if (Stopping()) break;  // the rest stay taken (RequestStop)
     if (Deliver(queued)) (void)outbox_->Done(queued.id);
   }
   return taken->size();

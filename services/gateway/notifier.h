@@ -79,8 +79,13 @@ class Notifier {
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
-  // Runs rounds on a thread of its own until Stop().
+  // Runs rounds on a thread of its own until stopped. RequestStop() returns
+  // at once; the notice being delivered (if any) is finished, the rest of
+  // its round stay taken, for other gateways after retry_after (a round of
+  // slow receivers would hold a terminating pod past its grace period).
+  // Stop() requests it and waits for the thread.
   void Start();
+  void RequestStop();
   void Stop();
 
   // One round: takes up to `batch` notices and delivers, gives up or
@@ -90,6 +95,7 @@ class Notifier {
 
  private:
   void Loop();
+  bool Stopping();
   // Delivers `queued`; true when the caller is to mark it done (delivered,
   // or malformed); one given up is moved to the given-up list here.
   bool Deliver(const redis::QueuedNotice& queued);

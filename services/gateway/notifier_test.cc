@@ -103,6 +103,27 @@ TEST_F(NotifierTest, IssuedNoticeCarriesWhatAnMdmReportsTheCertificateBy) {
   EXPECT_FALSE(NoticeJson(q).ok());
 }
 
+// A terminating gateway finishes the notice being delivered, not the rest
+// of its round (each up to its receiver's timeout): those stay taken, for
+// other gateways once retry_after has passed.
+TEST_F(NotifierTest, StopLeavesTheRestOfTheRoundTaken) {
+  for (const char* tid : {"a", "b", "c"}) ASSERT_TRUE(outbox_.Add(Failed("wifi", tid)).ok());
+  int posted = 0;
+  Notifier* self = nullptr;
+  auto notifier = std::make_unique<Notifier>(
+      options_, &outbox_, profiles_.get(),
+      [&](const Profile&, const std::string&) -> absl::StatusOr<int> {
+        ++posted;
+        self->RequestStop();  // SIGTERM while the first is being delivered
+        return 200;
+      },
+      nullptr, nullptr);
+  self = notifier.get();
+  EXPECT_EQ(notifier->RunOnce().value(), 3u);  // took three
+  EXPECT_EQ(posted, 1);
+  EXPECT_EQ(Queued(), 2);  // the delivered one left the queue
+}
+
 TEST_F(NotifierTest, FailedNoticeIsValidJsonWithItsFailInfo) {
   redis::QueuedNotice q;
   q.id = "7";

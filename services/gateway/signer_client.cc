@@ -376,6 +376,10 @@ absl::StatusOr<std::unique_ptr<SignerClient>> NewGrpcSignerClient(
   // minutes while devices get 503s (see also PrepareGrpcClientPolling).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // A signer pod replaced (rollout, node drain) is a new address: look the
+  // name up again within a second of losing a connection, not gRPC's
+  // default 30 s, during which every call would fail against the old one.
+  args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 1000);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
   args.SetServiceConfigJSON(RetryServiceConfig(options.max_attempts));
   if (!options.tls_server_name.empty()) {

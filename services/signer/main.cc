@@ -181,6 +181,9 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A log or audit line to a stderr whose reader went away (a logging
+  // sidecar, `| tee`) is an error the audit trail handles, not a kill.
+  signal(SIGPIPE, SIG_IGN);
   {
     LogRecord start(LogLevel::kInfo, "start");
     start.Str("service", "scep-signer")
@@ -430,6 +433,10 @@ int main(int argc, char** argv) {
               .Int("signal", sig)
               .Num("grace_seconds", absl::ToDoubleSeconds(grace)));
   readiness.SetDraining();
+  // Still serving while NOT_SERVING: gateways' calls on their open
+  // connections go on until the pod has left the headless Service's DNS,
+  // so that the GOAWAY below makes them resolve to the other signers only.
+  absl::SleepFor(absl::Seconds(absl::GetFlag(FLAGS_drain_delay_seconds)));
   const absl::Time drain_start = absl::Now();
   grpc::Server* grpc_server = server.get();
   // Shutdown cancels RPCs still running at the deadline; the pool then

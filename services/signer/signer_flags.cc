@@ -103,4 +103,8 @@ ABSL_FLAG(int, token_wait_seconds, 600,
           "meanwhile; a wrong PIN is never retried; 0: exit at once");
 ABSL_FLAG(int, shutdown_grace_seconds, 20,
           "on SIGTERM: longest wait for in-flight RPCs before they are cancelled");
+ABSL_FLAG(int, drain_delay_seconds, 0,
+          "on SIGTERM: seconds to keep serving while the health service says "
+          "NOT_SERVING, so the pod leaves the signer Service's DNS before "
+          "gateways are told to reconnect");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");

@@ -58,6 +58,7 @@ ABSL_DECLARE_FLAG(std::string, metrics_address);
 ABSL_DECLARE_FLAG(int, metrics_port);
 ABSL_DECLARE_FLAG(int, readiness_interval_ms);
 ABSL_DECLARE_FLAG(int, shutdown_grace_seconds);
+ABSL_DECLARE_FLAG(int, drain_delay_seconds);
 ABSL_DECLARE_FLAG(std::string, log_level);
 
 #endif  // SCEP_SERVICES_SIGNER_SIGNER_FLAGS_H_

@@ -1730,6 +1730,8 @@ class Helm(unittest.TestCase):
                 "--set", "gateway.drainDelaySeconds=30"],
             "signer grace period below its shutdown grace": [
                 "--set", "signer.shutdownGraceSeconds=30"],
+            "signer grace period below drain + shutdown grace": [
+                "--set", "signer.drainDelaySeconds=12"],
         }
         for name, args in cases.items():
             with self.subTest(case=name):

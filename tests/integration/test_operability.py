@@ -15,7 +15,7 @@ import time
 import unittest
 
 from harness import (SOFTHSM_MODULE, Stack, binary, free_port, http, metric, openssl,
-                     post_until_served, require_tool, tls_ca, tls_leaf)
+                     post_until_served, require_tool, tls_ca, tls_leaf, wait_for)
 
 REQ = "scep_gateway_requests_total"
 
@@ -477,6 +477,13 @@ class ShutdownTest(unittest.TestCase):
                                             frozenset())]
             self.assertGreater(in_flight, 0, "no request was ever in flight")
             gateway = stack.procs["gateway"]
+            # SIGHUP (the signer's audit-log reopen, sent to every scep
+            # process by a logrotate script) neither stops nor drains it.
+            gateway.send_signal(signal.SIGHUP)
+            wait_for(lambda: '"signal_ignored"' in stack.log("gateway"),
+                     what="signal_ignored logged")
+            self.assertIsNone(gateway.poll())
+            self.assertEqual(stack.readyz()[0], 200)
             gateway.send_signal(signal.SIGTERM)
             # Draining: not ready at once, while the listener still serves.
             status, body = stack.wait_readyz(503, timeout=1)
@@ -494,6 +501,32 @@ class ShutdownTest(unittest.TestCase):
                       if l.startswith("{")]
             self.assertIn("draining", events)
             self.assertEqual(events[-1], "stopped")
+        finally:
+            stack.stop()
+
+
+class SignerStderrGoneTest(unittest.TestCase):
+    def test_signer_whose_log_reader_went_away_still_drains_and_exits_0(self):
+        """A log line to a stderr nobody reads any more (a logging sidecar
+        or `| tee` gone) is not a kill by SIGPIPE: the drain still runs."""
+        stack = Stack().start()
+        try:
+            argv = [a for a in stack.signer_argv()
+                    if not a.startswith(("--listen=", "--metrics_port="))]
+            metrics_port = free_port()
+            argv += [f"--listen=127.0.0.1:{free_port()}", f"--metrics_port={metrics_port}"]
+            signer = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, env=stack.env())
+            try:
+                status, body = stack.wait_readyz(200, port=metrics_port, timeout=60)
+                self.assertEqual(status, 200, body)
+                signer.stderr.close()  # the reader goes away
+                signer.send_signal(signal.SIGTERM)  # "draining" goes to stderr
+                self.assertEqual(signer.wait(30), 0)
+            finally:
+                if signer.poll() is None:
+                    signer.kill()
+                    signer.wait()
         finally:
             stack.stop()
 

@@ -446,7 +446,8 @@ class ConnectionImpl final
   void Write(Wire wire, bool close_after) {
     if (state_ == State::kClosing) return;
     state_ = State::kWriting;
-    close_after_write_ = close_after || shutting_down_;
+    close_after_write_ =
+        close_after || shutting_down_ || context_.draining.load(std::memory_order_relaxed);
     wire.response.keep_alive(!close_after_write_);
     response_ = std::move(wire.response);
     response_body_ = std::move(wire.body);

@@ -29,6 +29,8 @@ struct ConnectionContext {
   boost::asio::thread_pool* quick_workers = nullptr;
   // Called from the connection's destructor, on any thread.
   std::function<void(const Connection*)> on_destroyed;
+  // HttpServer::BeginDrain was called: every response closes its connection.
+  std::atomic<bool> draining{false};
 };
 
 // Whether a connection is idle, shared by the connection and its server's

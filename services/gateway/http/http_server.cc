@@ -133,6 +133,8 @@ class HttpServer::Impl {
     }
   }
 
+  void BeginDrain() { context_.draining.store(true, std::memory_order_relaxed); }
+
   void Shutdown() {
     std::lock_guard<std::mutex> serialize(shutdown_mu_);
     std::vector<std::shared_ptr<Connection>> live;
@@ -297,6 +299,8 @@ uint16_t HttpServer::port() const { return impl_->port(); }
 void HttpServer::Start() { impl_->Start(); }
 
 void HttpServer::Shutdown() { impl_->Shutdown(); }
+
+void HttpServer::BeginDrain() { impl_->BeginDrain(); }
 
 size_t ConnectionsWithinFileLimit(size_t wanted, uint64_t open_files) {
   const uint64_t room =

@@ -131,6 +131,14 @@ class HttpServer {
   // Calls after the first, or after Shutdown(), do nothing.
   void Start();
 
+  // The pod is leaving its Service: from now on every response says
+  // "Connection: close" and closes its connection, so that clients whose
+  // balancer keeps an open connection pinned here (L4 balancers, kube-proxy
+  // for established connections) open a new one elsewhere before Shutdown
+  // closes idle ones. Connections are still accepted and served. Any
+  // thread; idempotent.
+  void BeginDrain();
+
   // Stops accepting and closes idle connections; requests already handed
   // to the handler run to completion and their responses are written (with
   // "Connection: close"); then joins every thread. Blocks until then: as

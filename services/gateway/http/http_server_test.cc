@@ -405,6 +405,31 @@ TEST_F(HttpServerTest, BadEscapeInPathIs400) {
   EXPECT_EQ(response->status, 400);
 }
 
+// Draining: a kept-alive connection's next response closes it, so a
+// balancer pinning that connection here sends its client elsewhere; new
+// connections are still served, each closed after its response.
+TEST_F(HttpServerTest, DrainingClosesKeptAliveConnectionsAfterTheirNextResponse) {
+  StartServer();
+  auto kept = Connect();
+  ASSERT_TRUE(kept->Send(Get("/")));
+  std::optional<RawResponse> response = kept->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->Header("Connection"), std::nullopt);  // HTTP/1.1: kept alive
+  server_->BeginDrain();
+  ASSERT_TRUE(kept->Send(Get("/")));
+  response = kept->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->Header("Connection"), "close");
+  EXPECT_TRUE(kept->WaitForClose(absl::Seconds(3)));
+  auto fresh = Connect();
+  ASSERT_TRUE(fresh->Send(Get("/")));
+  response = fresh->ReadResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->Header("Connection"), "close");
+}
+
 TEST_F(HttpServerTest, ConnectionCloseIsHonoured) {
   StartServer();
   auto client = Connect();
