@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -35,6 +36,8 @@ absl::StatusOr<AdminAuthenticator> AdminAuthenticator::New(AdminAuthOptions opti
 
 AdminAuthenticator::AdminAuthenticator(AdminAuthOptions options)
     : client_certificates_(options.client_certificates),
+      allowed_clients_(std::move(options.allowed_clients)),
+      issued_to_device_(std::move(options.issued_to_device)),
       token_enabled_(!options.token.empty()),
       token_digest_(token_enabled_ ? Sha256(options.token) : std::string()) {}
 
@@ -76,19 +79,47 @@ absl::StatusOr<std::string> AdminAuthenticator::Authenticate(
   }
   if (client_certificates_ && auth_context != nullptr &&
       auth_context->IsPeerAuthenticated()) {
-    // The subject CN names the operator or service; the TLS peer identity
-    // (a SAN) when the certificate has no CN.
-    for (const std::vector<grpc::string_ref>& values :
-         {auth_context->FindPropertyValues("x509_common_name"),
-          auth_context->GetPeerIdentity()}) {
-      if (!values.empty() && !values.front().empty()) {
-        return std::string(values.front().data(), values.front().size());
-      }
-    }
-    return std::string("client-certificate");
+    return CertificateActor(*auth_context);
   }
   return absl::UnauthenticatedError(
       "admin API: send `authorization: Bearer <token>` or a client certificate");
+}
+
+absl::StatusOr<std::string> AdminAuthenticator::CertificateActor(
+    const grpc::AuthContext& auth_context) const {
+  if (issued_to_device_ != nullptr) {
+    for (const grpc::string_ref& pem : auth_context.FindPropertyValues("x509_pem_cert")) {
+      if (issued_to_device_(absl::string_view(pem.data(), pem.size()))) {
+        return absl::PermissionDeniedError(
+            "admin API: a certificate this service issued to a device is not an "
+            "admin credential (use a client CA of its own)");
+      }
+    }
+  }
+  if (!allowed_clients_.empty()) {
+    bool allowed = false;
+    for (const char* property : {"x509_common_name", "x509_subject_alternative_name"}) {
+      for (const grpc::string_ref& name : auth_context.FindPropertyValues(property)) {
+        const absl::string_view value(name.data(), name.size());
+        allowed = allowed || std::find(allowed_clients_.begin(), allowed_clients_.end(),
+                                       value) != allowed_clients_.end();
+      }
+    }
+    if (!allowed) {
+      return absl::PermissionDeniedError(
+          "admin API: client certificate not on --admin_tls_allowed_clients");
+    }
+  }
+  // The subject CN names the operator or service; the TLS peer identity
+  // (a SAN) when the certificate has no CN.
+  for (const std::vector<grpc::string_ref>& values :
+       {auth_context.FindPropertyValues("x509_common_name"),
+        auth_context.GetPeerIdentity()}) {
+    if (!values.empty() && !values.front().empty()) {
+      return std::string(values.front().data(), values.front().size());
+    }
+  }
+  return std::string("client-certificate");
 }
 
 }  // namespace scep::admin

@@ -4,8 +4,10 @@
 #include <grpcpp/security/auth_context.h>
 #include <grpcpp/server_context.h>
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -20,6 +22,13 @@ struct AdminAuthOptions {
   // Accept callers whose client certificate the TLS layer verified
   // (mutual TLS with a client CA).
   bool client_certificates = false;
+  // Names (subject CN, or a DNS, URI or email subjectAltName) of the client
+  // certificates let in; empty: any the client CA verified.
+  std::vector<std::string> allowed_clients;
+  // True for a peer certificate (PEM) one of this service's issuing CAs
+  // issued (a device's): never an admin credential, whatever the client CA
+  // (the issuing CA itself, or a root above it). Null: no such check.
+  std::function<bool(absl::string_view pem)> issued_to_device;
 };
 
 // Authenticates each admin call and names its actor for the audit log.
@@ -34,7 +43,8 @@ class AdminAuthenticator {
   // subject CN (or TLS peer identity) for a verified client certificate.
   // With a token configured, a call carrying an authorization header is
   // judged by it alone; without one, the header is ignored. Unauthenticated
-  // otherwise; the message never echoes what was sent.
+  // otherwise; the message never echoes what was sent. PermissionDenied for
+  // a verified certificate not on allowed_clients or issued_to_device.
   absl::StatusOr<std::string> Authenticate(const grpc::ServerContextBase& context) const;
 
   // The same over the call's parts: the `authorization` metadata value (if
@@ -48,7 +58,11 @@ class AdminAuthenticator {
 
   bool TokenMatches(absl::string_view presented) const;
 
+  absl::StatusOr<std::string> CertificateActor(const grpc::AuthContext& auth_context) const;
+
   bool client_certificates_;
+  std::vector<std::string> allowed_clients_;
+  std::function<bool(absl::string_view pem)> issued_to_device_;
   bool token_enabled_;
   std::string token_digest_;  // SHA-256 of the token
 };

@@ -31,9 +31,11 @@ absl::StatusOr<std::string> ReadToken(const std::string& path) {
   return token;
 }
 
-// TLS from watched files (rotation without restart), requiring and
-// verifying client certificates when a client CA is given; plaintext
-// without TLS files (then only a bearer token authenticates).
+// TLS from watched files (rotation without restart), verifying client
+// certificates when a client CA is given: required when they are the only
+// credential, asked for when a bearer token may stand in for one (either
+// credential then gets in); plaintext without TLS files (then only a
+// bearer token authenticates).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const AdminServerOptions& o) {
   const bool tls = !o.tls_cert.empty() || !o.tls_key.empty() || !o.tls_client_ca.empty();
@@ -61,7 +63,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   } else {
     options.watch_root_certs();
-    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    options.set_cert_request_type(
+        o.token_file.empty() ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                             : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   }
   return grpc::experimental::TlsServerCredentials(options);
 }
@@ -84,6 +88,8 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
     ASSIGN_OR_RETURN(auth_options.token, ReadToken(options.token_file));
   }
   auth_options.client_certificates = !options.tls_client_ca.empty();
+  auth_options.allowed_clients = options.allowed_clients;
+  auth_options.issued_to_device = options.issued_to_device;
   ASSIGN_OR_RETURN(AdminAuthenticator auth, AdminAuthenticator::New(auth_options));
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                    Credentials(options));

@@ -19,12 +19,16 @@ struct AdminServerOptions {
   int port = 9443;  // 0: any free port (tests)
   // File holding the bearer token (whitespace around it is ignored).
   std::string token_file;
-  // TLS server certificate and key (PEM); with `tls_client_ca`, clients
-  // must present a certificate it issued (mutual TLS), which also
-  // authenticates them. Files are watched and reloaded on change.
+  // TLS server certificate and key (PEM); with `tls_client_ca`, a client
+  // certificate it issued authenticates a caller (mutual TLS): required
+  // without a token file, else either credential gets in. Files are
+  // watched and reloaded on change.
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
+  // AdminAuthOptions::allowed_clients and ::issued_to_device.
+  std::vector<std::string> allowed_clients;
+  std::function<bool(absl::string_view pem)> issued_to_device;
   absl::Duration tls_refresh = absl::Seconds(60);
   int workers = 4;
 };

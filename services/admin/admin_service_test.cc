@@ -58,12 +58,16 @@ TEST(AdminAuthenticatorTest, BearerTokenIsCheckedExactly) {
 // A TLS peer whose client certificate the transport verified.
 class VerifiedPeer : public grpc::AuthContext {
  public:
-  explicit VerifiedPeer(std::string cn) : cn_(std::move(cn)) {}
+  explicit VerifiedPeer(std::string cn, std::vector<std::string> sans = {},
+                        std::string pem = "")
+      : cn_(std::move(cn)), sans_(std::move(sans)), pem_(std::move(pem)) {}
   bool IsPeerAuthenticated() const override { return true; }
   std::vector<grpc::string_ref> GetPeerIdentity() const override { return {cn_}; }
   std::string GetPeerIdentityPropertyName() const override { return "x509_common_name"; }
   std::vector<grpc::string_ref> FindPropertyValues(const std::string& name) const override {
     if (name == "x509_common_name") return {cn_};
+    if (name == "x509_subject_alternative_name") return {sans_.begin(), sans_.end()};
+    if (name == "x509_pem_cert" && !pem_.empty()) return {pem_};
     return {};
   }
   grpc::AuthPropertyIterator begin() const override { return NoProperties(); }
@@ -74,7 +78,50 @@ class VerifiedPeer : public grpc::AuthContext {
  private:
   struct NoProperties : grpc::AuthPropertyIterator {};
   std::string cn_;
+  std::vector<std::string> sans_;
+  std::string pem_;
 };
+
+// --admin_tls_allowed_clients: only the named certificates get in, by CN
+// or by subjectAltName; another certificate of the same client CA is
+// refused (before, any certificate the client CA issued was an admin).
+TEST(AdminAuthenticatorTest, OnlyAllowedClientCertificatesGetIn) {
+  AdminAuthOptions options;
+  options.client_certificates = true;
+  options.allowed_clients = {"ops-alice", "spiffe://corp/mdm-connector"};
+  auto auth = AdminAuthenticator::New(options).value();
+  VerifiedPeer alice("ops-alice");
+  EXPECT_EQ(auth.Authenticate(std::nullopt, &alice).value(), "ops-alice");
+  VerifiedPeer connector("", {"spiffe://corp/mdm-connector"});
+  EXPECT_TRUE(auth.Authenticate(std::nullopt, &connector).ok());
+  VerifiedPeer laptop("laptop-7", {"laptop-7.devices.example"});
+  absl::StatusOr<std::string> refused = auth.Authenticate(std::nullopt, &laptop);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(refused.status().message().find("allowed_clients"), std::string::npos);
+  VerifiedPeer prefix("ops-alice-old");  // names match whole
+  EXPECT_EQ(auth.Authenticate(std::nullopt, &prefix).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+// A certificate one of the service's CAs issued to a device is never an
+// admin credential, whatever the client CA (the issuing CA itself, or a
+// root above it, made every enrolled device an administrator).
+TEST(AdminAuthenticatorTest, DeviceCertificatesAreRefused) {
+  AdminAuthOptions options;
+  options.client_certificates = true;
+  std::vector<std::string> checked;
+  options.issued_to_device = [&](absl::string_view pem) {
+    checked.emplace_back(pem);
+    return pem == "device-pem";
+  };
+  auto auth = AdminAuthenticator::New(options).value();
+  VerifiedPeer device("dev-2", {}, "device-pem");
+  EXPECT_EQ(auth.Authenticate(std::nullopt, &device).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  VerifiedPeer operator_cert("ops-bob", {}, "operator-pem");
+  EXPECT_EQ(auth.Authenticate(std::nullopt, &operator_cert).value(), "ops-bob");
+  EXPECT_EQ(checked, (std::vector<std::string>{"device-pem", "operator-pem"}));
+}
 
 // Mutual TLS only: an authorization header (a stale SCEP_ADMIN_TOKEN in
 // scepctl's environment) does not shut out a valid client certificate.

@@ -163,3 +163,7 @@ ABSL_FLAG(std::string, admin_tls_cert, "", "PEM server certificate of the admin 
 ABSL_FLAG(std::string, admin_tls_key, "", "PEM key of --admin_tls_cert");
 ABSL_FLAG(std::string, admin_tls_client_ca, "",
           "PEM CA whose client certificates may call the admin API (mutual TLS)");
+ABSL_FLAG(std::string, admin_tls_allowed_clients, "",
+          "comma-separated names (subject CN, or DNS, URI or email SAN) of the "
+          "client certificates let into the admin API; empty: any the client "
+          "CA issued");

@@ -88,5 +88,6 @@ ABSL_DECLARE_FLAG(std::string, admin_token_file);
 ABSL_DECLARE_FLAG(std::string, admin_tls_cert);
 ABSL_DECLARE_FLAG(std::string, admin_tls_key);
 ABSL_DECLARE_FLAG(std::string, admin_tls_client_ca);
+ABSL_DECLARE_FLAG(std::string, admin_tls_allowed_clients);
 
 #endif  // SCEP_SERVICES_GATEWAY_GATEWAY_FLAGS_H_

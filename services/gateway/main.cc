@@ -17,12 +17,14 @@
 #include "common/base/flag_config.h"
 #include "common/base/port_flag.h"
 #include "common/base/process.h"
+#include "common/crypto/pem.h"
 #include "common/crypto/providers.h"
 #include "common/base/secret.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/metrics/json_log.h"
 #include "common/metrics/lifecycle.h"
 #include "common/metrics/metrics_server.h"
@@ -294,6 +296,31 @@ int main(int argc, char** argv) {
     admin_listen.tls_cert = absl::GetFlag(FLAGS_admin_tls_cert);
     admin_listen.tls_key = absl::GetFlag(FLAGS_admin_tls_key);
     admin_listen.tls_client_ca = absl::GetFlag(FLAGS_admin_tls_client_ca);
+    admin_listen.allowed_clients =
+        absl::StrSplit(absl::GetFlag(FLAGS_admin_tls_allowed_clients), ',', absl::SkipWhitespace());
+    for (std::string& name : admin_listen.allowed_clients) {
+      name = std::string(absl::StripAsciiWhitespace(name));
+    }
+    if (!admin_listen.allowed_clients.empty() && admin_listen.tls_client_ca.empty()) {
+      return Fail(log, absl::InvalidArgumentError(
+                           "--admin_tls_allowed_clients needs --admin_tls_client_ca"));
+    }
+    // Whatever the client CA, a device's certificate from one of our CAs
+    // never calls the admin API (a client CA set to the issuing CA, or to a
+    // root above it, would make every enrolled device an administrator).
+    admin_listen.issued_to_device = [&certificates, &further_cas](absl::string_view pem) {
+      absl::StatusOr<scep::crypto::X509Ptr> peer = scep::crypto::CertificateFromDerOrPem(pem);
+      if (!peer.ok()) return true;  // not one we can clear
+      auto issued_by = [&](const scep::gateway::CaCertificates& cas) {
+        absl::StatusOr<std::shared_ptr<const scep::gateway::CaSet>> set = cas.Get();
+        return set.ok() && scep::gateway::IssuedByThisCa(**set, peer->get());
+      };
+      if (issued_by(certificates)) return true;
+      for (const auto& [name, ca] : further_cas) {
+        if (issued_by(ca->certificates)) return true;
+      }
+      return false;
+    };
     scep::admin::AdminOptions admin_options;
     admin_options.issued_ttl = options.pki.issued_ttl;
     admin_options.crl_validity = options.pki.crl_validity;

@@ -1641,6 +1641,9 @@ class Helm(unittest.TestCase):
                        "external Redis ACL + admin TLS"):
             self.assertIn("--admin_address=0.0.0.0", args)
             self.assertIn("--admin_tls_cert=/secrets/admin/tls.crt", args)
+            if variant == "all-features.yaml":
+                self.assertIn("--admin_tls_allowed_clients="
+                              "scepctl-ops,spiffe://example.com/mdm-connector", args)
             self.assertIn("--redis_password_file=/secrets/redis/password", args)
             self.assertIn("scep-gateway-admin", services)
             for arg in args:

@@ -586,3 +586,54 @@ class AdminMutualTlsTest(unittest.TestCase):
         # Plaintext to the TLS port gets nowhere either.
         plain = self.stack.scepctl("profiles", "list", token=None)
         self.assertNotEqual(plain.returncode, 0)
+
+
+class AdminClientCaAboveDevicesTest(unittest.TestCase):
+    """The admin client CA set to the SCEP CA itself (as a root above the
+    issuing CA would be): a device's certificate still gets nowhere, an
+    operator with the token gets in without a certificate of their own."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        from test_operability import make_pki
+        cls.pki_dir = tempfile.mkdtemp(prefix="admin-devca-")
+        cls.pki = make_pki(cls.pki_dir)
+        p = cls.pki
+        cls.stack = Stack(legacy=False, admin_token="admin-devca-token")
+        cls.stack.gateway_args += [
+            f"--admin_tls_cert={p['signer']}.pem", f"--admin_tls_key={p['signer']}.key",
+            f"--admin_tls_client_ca={os.path.join(cls.stack.dir, 'pki', 'ca.pem')}"]
+        cls.stack.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+        import shutil
+        shutil.rmtree(cls.pki_dir, ignore_errors=True)
+
+    def test_device_certificate_is_refused_and_the_token_alone_gets_in(self):
+        from test_operability import pki_post
+        stack = self.stack
+        status, _, body = pki_post(stack, stack.probe_request("dev-admin", "tid-devadm", "ab" * 16))
+        self.assertEqual(status, 200)
+        issued = stack.probe_open("dev-admin", body)
+        self.assertEqual(issued["pkiStatus"], 0)
+        d = os.path.join(stack.dir, "dev-dev-admin")
+        cert = os.path.join(d, "issued-admin.pem")
+        with open(cert, "w") as f:
+            f.write(issued["pem"])
+        tls = ["--tls-ca", self.pki["grpc-ca"] + ".pem"]
+        device = stack.scepctl(*tls, "--tls-cert", cert, "--tls-key", os.path.join(d, "key.pem"),
+                               "profiles", "list", token=None)
+        self.assertNotEqual(device.returncode, 0, device.stdout)
+        self.assertEqual(device.stdout, "")
+        self.assertIn("PERMISSION_DENIED", device.stderr)
+        # Either credential: the token over TLS, without a client certificate.
+        token_only = stack.scepctl(*tls, "profiles", "list")
+        self.assertEqual(token_only.returncode, 0, token_only.stderr)
+        self.assertIn("default", token_only.stdout)
+        # Neither: refused, nothing printed.
+        neither = stack.scepctl(*tls, "profiles", "list", token=None)
+        self.assertNotEqual(neither.returncode, 0)
+        self.assertEqual(neither.stdout, "")
