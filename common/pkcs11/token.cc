@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,9 +14,12 @@
 namespace scep::pkcs11 {
 namespace {
 
+// A refused login (PermissionDenied) stays what it is: it is final.
 absl::Status AsUnavailable(absl::string_view token_label,
                            const absl::Status& status) {
-  if (status.ok() || absl::IsUnavailable(status)) return status;
+  if (status.ok() || absl::IsUnavailable(status) || absl::IsPermissionDenied(status)) {
+    return status;
+  }
   return absl::UnavailableError(absl::StrCat(
       "token '", token_label, "' unavailable: ", status.message()));
 }
@@ -56,6 +60,30 @@ bool Token::Serves(absl::string_view token_label) const {
 }
 
 absl::Status Token::ConnectLocked() {
+  if (login_refused_set_.load(std::memory_order_acquire)) {
+    DisconnectLocked();
+    return login_refused_;
+  }
+  absl::Status status = ConnectOnceLocked();
+  if (status.ok()) {
+    backoff_ = kFirstBackoff;
+    next_attempt_ = absl::InfinitePast();
+    last_error_.clear();
+    return status;
+  }
+  last_error_ = std::string(status.message());
+  next_attempt_ = absl::Now() + backoff_;
+  backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+  if (!absl::IsPermissionDenied(status)) return status;
+  login_refused_ = absl::PermissionDeniedError(absl::StrCat(
+      status.message(),
+      "; not logging in again until restarted (each wrong PIN tried spends a try)"));
+  login_refused_set_.store(true, std::memory_order_release);
+  if (on_login_refused_) on_login_refused_(login_refused_);
+  return login_refused_;
+}
+
+absl::Status Token::ConnectOnceLocked() {
   DisconnectLocked();
   std::vector<TokenLogin> logins;
   logins.push_back({config_.token_label, config_.pin});
@@ -113,6 +141,33 @@ absl::Status Token::ReconnectIfStale(uint64_t seen_generation) {
     return absl::OkStatus();  // another thread already reconnected
   }
   return AsUnavailable(config_.token_label, ConnectLocked());
+}
+
+absl::Status Token::ReconnectIfDue(uint64_t seen_generation) {
+  std::unique_lock lock(mu_);
+  if (connection_ != nullptr && generation_ != seen_generation) {
+    return absl::OkStatus();  // another thread already reconnected
+  }
+  if (login_refused_set_.load(std::memory_order_acquire)) return login_refused_;
+  if (absl::Now() < next_attempt_) {
+    return absl::UnavailableError(absl::StrCat("token '", config_.token_label,
+                                               "' unavailable: ", last_error_,
+                                               " (reconnecting with backoff)"));
+  }
+  return AsUnavailable(config_.token_label, ConnectLocked());
+}
+
+absl::Status Token::LoginRefused() const {
+  if (!login_refused_set_.load(std::memory_order_acquire)) return absl::OkStatus();
+  return login_refused_;
+}
+
+void Token::OnLoginRefused(std::function<void(const absl::Status&)> listener) {
+  std::unique_lock lock(mu_);
+  on_login_refused_ = std::move(listener);
+  if (login_refused_set_.load(std::memory_order_acquire) && on_login_refused_) {
+    on_login_refused_(login_refused_);
+  }
 }
 
 absl::Status Token::WithPrivateKey(
@@ -187,14 +242,37 @@ absl::StatusOr<KeyAttributes> Token::PrivateKeyAttributes(absl::string_view labe
 
 absl::StatusOr<KeyAttributes> Token::PrivateKeyAttributes(absl::string_view token_label,
                                                           absl::string_view label) {
-  std::shared_lock lock(mu_);
-  auto monitor = monitors_.find(token_label);
-  if (monitor == monitors_.end()) {
-    return absl::UnavailableError(
-        absl::StrCat("token '", token_label, "' is disconnected"));
+  if (!Serves(token_label)) {
+    return absl::NotFoundError(absl::StrCat("token '", token_label, "' is not configured"));
   }
-  std::lock_guard monitor_lock(monitor_mu_);
-  return ReadPrivateKeyAttributes(*monitor->second, label);
+  auto read = [&]() -> absl::StatusOr<KeyAttributes> {
+    auto monitor = monitors_.find(token_label);
+    if (monitor == monitors_.end()) {
+      return absl::UnavailableError(
+          absl::StrCat("token '", token_label, "' is disconnected"));
+    }
+    std::lock_guard monitor_lock(monitor_mu_);
+    return ReadPrivateKeyAttributes(*monitor->second, label);
+  };
+  uint64_t seen_generation = 0;
+  {
+    std::shared_lock lock(mu_);
+    RETURN_IF_ERROR(LoginRefused());
+    seen_generation = generation_;
+    absl::StatusOr<bool> present = ProbeLocked(token_label, label);
+    if (present.ok() && *present) return read();
+    // A key the connection indexed that the token no longer shows means
+    // the token was swapped or restored underneath: broken, like an error.
+    if (present.ok() && connection_->PrivateKeyCount(token_label, label) == 0) {
+      return absl::NotFoundError(absl::StrCat("token '", token_label,
+                                              "' has no private key labelled '", label, "'"));
+    }
+  }
+  // Readiness probes call this while no key operation may come in (a
+  // signer that is not ready gets no traffic): they must reconnect.
+  RETURN_IF_ERROR(ReconnectIfDue(seen_generation));
+  std::shared_lock lock(mu_);
+  return read();
 }
 
 absl::StatusOr<std::vector<std::string>> Token::PrivateKeyLabels(

@@ -3,7 +3,9 @@
 
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/crypto/ssl_ptr.h"
 #include "common/pkcs11/key_attributes.h"
 
@@ -44,6 +47,14 @@ struct TokenConfig {
 // sign and decrypt without leaving it. Calls without a token label are about
 // the main token (`config.token_label`).
 //
+// Recovery: a call that finds the token broken reconnects (see
+// WithPrivateKey and PrivateKeyAttributes). A login the token refuses for
+// its PIN (CKR_PIN_INCORRECT, CKR_PIN_LOCKED, CKR_PIN_EXPIRED, ...: every
+// PermissionDenied) is final: the Token never calls C_Login again, since
+// each retry with a wrong PIN spends one of the PIN's tries until the HSM
+// locks it. Every later call returns that PermissionDenied until the
+// process restarts (with the right PIN).
+//
 // Thread-safe: key operations run concurrently under a shared lock;
 // reconnecting takes it exclusively. libp11 0.4.12 finalises the module when
 // a Token closes or reconnects, ending every other Cryptoki session on that
@@ -69,8 +80,9 @@ class Token {
   //
   // When `fn` fails and the token is then found broken (session gone, user
   // not logged in, key no longer found), reconnects once and runs `fn` again.
-  // Returns fn's status; Unavailable when the token cannot be reached or
-  // logged in to; NotFound when the token has no such key;
+  // Returns fn's status; Unavailable when the token cannot be reached;
+  // PermissionDenied once it refused the PIN (see above; message names the
+  // token and the CKR, never the PIN); NotFound when the token has no such key;
   // FailedPrecondition when several private keys carry the label.
   absl::Status WithPrivateKey(absl::string_view label,
                               absl::FunctionRef<absl::Status(EVP_PKEY*)> fn);
@@ -88,8 +100,13 @@ class Token {
                                                absl::string_view label);
 
   // The token's attributes of the private key labelled `label`: type and
-  // whether it is sensitive and non-extractable. NotFound when absent;
-  // Unavailable when the token does not answer.
+  // whether it is sensitive and non-extractable, read from the token itself
+  // (what a readiness probe calls). NotFound when absent; Unavailable when
+  // the token does not answer; PermissionDenied once it refused the PIN.
+  // When the token is found broken (session gone, user logged out, a key
+  // it served no longer found) it reconnects, but not more often than
+  // every 1 s, doubling while attempts fail up to 30 s: key operations
+  // need not come in for the token to recover.
   absl::StatusOr<KeyAttributes> PrivateKeyAttributes(absl::string_view label);
   absl::StatusOr<KeyAttributes> PrivateKeyAttributes(absl::string_view token_label,
                                                      absl::string_view label);
@@ -104,6 +121,15 @@ class Token {
   // Errors as Open(); on failure the Token stays disconnected and later
   // calls try to reconnect.
   absl::Status Reconnect();
+
+  // OK, or the PermissionDenied of the login the token refused (final; see
+  // above). Its message names the token and the CKR, never the PIN.
+  absl::Status LoginRefused() const;
+
+  // `listener` is called once, with LoginRefused(), when a login is
+  // refused (at once if one already was). It runs with the Token locked:
+  // it must not call the Token. Call once, before the Token is shared.
+  void OnLoginRefused(std::function<void(const absl::Status&)> listener);
 
   const std::string& label() const { return config_.token_label; }
 
@@ -121,8 +147,13 @@ class Token {
   // Whether `token_label` is the main token or a further one.
   bool Serves(absl::string_view token_label) const;
 
+  // ConnectLocked's work, without the refusal and backoff bookkeeping.
+  absl::Status ConnectOnceLocked();
   // Reconnects unless another thread did since `seen_generation`.
   absl::Status ReconnectIfStale(uint64_t seen_generation);
+  // The same, and only when the backoff after the last failed attempt
+  // has passed (Unavailable with the last error otherwise).
+  absl::Status ReconnectIfDue(uint64_t seen_generation);
 
   TokenConfig config_;
   std::unique_ptr<Module> module_;  // direct Cryptoki calls; same instance
@@ -130,6 +161,18 @@ class Token {
   std::shared_mutex mu_;
   std::unique_ptr<Libp11Connection> connection_;  // guarded by mu_
   uint64_t generation_ = 0;                       // guarded by mu_; per connect
+  // After a failed connect: no attempt by ReconnectIfDue before
+  // next_attempt_; the wait doubles per failure. Guarded by mu_.
+  absl::Duration backoff_ = kFirstBackoff;
+  absl::Time next_attempt_ = absl::InfinitePast();
+  std::string last_error_;
+  static constexpr absl::Duration kFirstBackoff = absl::Seconds(1);
+  static constexpr absl::Duration kMaxBackoff = absl::Seconds(30);
+
+  // Written once (under mu_ exclusively) before login_refused_set_.
+  absl::Status login_refused_;
+  std::atomic<bool> login_refused_set_{false};
+  std::function<void(const absl::Status&)> on_login_refused_;  // guarded by mu_
 
   std::mutex monitor_mu_;  // serialises use of monitors_ under shared mu_
   // One session of our own per token (see ConnectLocked); guarded by mu_

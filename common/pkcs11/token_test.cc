@@ -1,10 +1,12 @@
 #include "common/pkcs11/token.h"
 
+#include <dlfcn.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include <atomic>
+#include <filesystem>
 #include <optional>
 #include <memory>
 #include <string>
@@ -12,6 +14,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/pkcs11/module.h"
 #include "common/pkcs11/provisioner.h"
 #include "common/pkcs11/session.h"
@@ -397,6 +401,99 @@ TEST_F(TokenTest, ReconnectsWhenSessionBreaksUnderneath) {
   EXPECT_TRUE(status.ok()) << status;
   EXPECT_EQ(calls, 2);
   ExpectSignVerifies(*token_, kCaKeyLabel);
+}
+
+// Finalises the module under every Cryptoki user in the process, as a
+// crashed token or a libp11 unload elsewhere would.
+void FinalizeModule(const std::string& module_path) {
+  absl::StatusOr<std::unique_ptr<Module>> module = Module::Load(module_path);
+  ASSERT_TRUE(module.ok()) << module.status();
+  ASSERT_EQ((*module)->functions()->C_Finalize(nullptr), CKR_OK);
+}
+
+// The readiness probe's call. An HSM outage breaks the session while no
+// key operation comes in (quiet hours; gateways stop calling a signer that
+// is not ready): the probe itself must bring the token back, else the
+// signer stays not ready for good.
+TEST_F(TokenTest, PrivateKeyAttributesReconnectsOnceTheTokenIsBack) {
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Ec(NID_X9_62_prime256v1)));
+  const std::string tokens = sandbox_->dir() + "/tokens";
+  const std::string away = sandbox_->dir() + "/tokens-away";
+  std::filesystem::rename(tokens, away);
+  ASSERT_NO_FATAL_FAILURE(FinalizeModule(options_.module_path));
+  EXPECT_FALSE(token_->PrivateKeyAttributes(kCaKeyLabel).ok());
+  EXPECT_FALSE(token_->PrivateKeyAttributes(kCaKeyLabel).ok());
+  std::filesystem::rename(away, tokens);
+
+  // Never WithPrivateKey: only the probe's own calls may reconnect. The
+  // deadline is generous (backoff is at most 30 s); only recovery counts.
+  absl::StatusOr<KeyAttributes> attributes;
+  for (const absl::Time give_up = absl::Now() + absl::Seconds(120); absl::Now() < give_up;
+       absl::SleepFor(absl::Milliseconds(100))) {
+    attributes = token_->PrivateKeyAttributes(kCaKeyLabel);
+    if (attributes.ok()) break;
+  }
+  ASSERT_TRUE(attributes.ok()) << attributes.status();
+  EXPECT_TRUE(attributes->protected_in_token());
+  EXPECT_TRUE(token_->PrivateKeyAttributes(kRaKeyLabel).ok());
+  ExpectSignVerifies(*token_, kCaKeyLabel);
+}
+
+// The PIN was changed behind the signer's back (or the token was restored
+// with another one) and the session breaks: each C_Login with the old PIN
+// spends one of the PIN's tries until the HSM locks it. One refused login
+// is the last: no request, probe or reconnect logs in again.
+TEST_F(TokenTest, RefusedPinIsNeverTriedAgain) {
+  void* counting = dlopen(SCEP_LOGIN_COUNTING_MODULE, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(counting, nullptr) << dlerror();
+  auto login_calls =
+      reinterpret_cast<long (*)()>(dlsym(counting, "scep_test_login_calls"));
+  ASSERT_NE(login_calls, nullptr);
+  options_.module_path = SCEP_LOGIN_COUNTING_MODULE;
+  ASSERT_NO_FATAL_FAILURE(PrepareAndOpen(KeySpec::Ec(NID_X9_62_prime256v1)));
+  constexpr char kNewPin[] = "24681357";
+  {
+    absl::StatusOr<UserSession> user =
+        OpenUserSession(options_.module_path, options_.token_label, options_.user_pin);
+    ASSERT_TRUE(user.ok()) << user.status();
+    Session& session = *user->session;
+    std::string old_pin = kPin;
+    std::string new_pin = kNewPin;
+    ASSERT_EQ(session.functions()->C_SetPIN(
+                  session.handle(), reinterpret_cast<CK_UTF8CHAR_PTR>(old_pin.data()),
+                  old_pin.size(), reinterpret_cast<CK_UTF8CHAR_PTR>(new_pin.data()),
+                  new_pin.size()),
+              static_cast<CK_RV>(CKR_OK));
+  }
+  int refusals_reported = 0;
+  token_->OnLoginRefused([&](const absl::Status& refused) {
+    ++refusals_reported;
+    EXPECT_TRUE(absl::IsPermissionDenied(refused)) << refused;
+  });
+  ASSERT_NO_FATAL_FAILURE(FinalizeModule(options_.module_path));
+
+  const long logins_before = login_calls();
+  absl::Status status;
+  for (int i = 0; i < 5; ++i) {
+    status = token_->WithPrivateKey(kCaKeyLabel, [](EVP_PKEY* key) {
+      absl::Status sign_status;
+      SignSha256(key, "payload", &sign_status);
+      return sign_status;
+    });
+    EXPECT_FALSE(status.ok());
+  }
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(absl::IsPermissionDenied(token_->PrivateKeyAttributes(kCaKeyLabel).status()));
+  }
+  EXPECT_TRUE(absl::IsPermissionDenied(token_->Reconnect()));
+  EXPECT_LE(login_calls() - logins_before, 1);
+  EXPECT_TRUE(absl::IsPermissionDenied(status)) << status;
+  EXPECT_NE(status.message().find("CKR_PIN_INCORRECT"), absl::string_view::npos) << status;
+  EXPECT_NE(status.message().find(kTokenLabel), absl::string_view::npos) << status;
+  EXPECT_EQ(status.message().find(kPin), absl::string_view::npos);
+  EXPECT_EQ(status.message().find(kNewPin), absl::string_view::npos);
+  EXPECT_EQ(refusals_reported, 1);
+  EXPECT_EQ(token_->LoginRefused(), status);
 }
 
 // Inspecting keys from a second Cryptoki user in the process shares the
