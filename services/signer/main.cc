@@ -302,6 +302,19 @@ int main(int argc, char** argv) {
   audit->set_include_certificates(absl::GetFlag(FLAGS_audit_certificates));
 
   scep::signer::SignerMetrics metrics(registry);
+  // A refused PIN is final (Token): said once, kept in a gauge to alert on.
+  for (scep::pkcs11::Token* watched : {token->get(), ra_module_token.get()}) {
+    if (watched == nullptr) continue;
+    metrics.TokenLoginRefused(watched->label(), false);
+    watched->OnLoginRefused([&log, &metrics, label = watched->label()](
+                                const absl::Status& refused) {
+      metrics.TokenLoginRefused(label, true);
+      log.Log(LogRecord(LogLevel::kError, "token_login_refused")
+                  .Str("token", label)
+                  .Str("error", refused.message())
+                  .Str("note", "no further login until restarted with the right PIN"));
+    });
+  }
   absl::StatusOr<scep::signer::IssuingCas> cas = scep::signer::OpenIssuingCas(
       *ca_files, {token->get(), ra_token, ra_token_label},
       {absl::GetFlag(FLAGS_validity_days), absl::GetFlag(FLAGS_digest),

@@ -90,7 +90,16 @@ SignerMetrics::SignerMetrics(prometheus::Registry& registry)
                            "queue (--ocsp_max_queue) was full (the gateway answers 503 "
                            "tryLater).")
                      .Register(registry)
-                     .Add({})) {}
+                     .Add({})),
+      login_refused_(prometheus::BuildGauge()
+                         .Name("scep_signer_token_login_refused")
+                         .Help("1 once the token refused the signer's PIN (CKR_PIN_INCORRECT, "
+                               "_LOCKED, _EXPIRED): no further login until restarted.")
+                         .Register(registry)) {}
+
+void SignerMetrics::TokenLoginRefused(absl::string_view token, bool refused) {
+  login_refused_.Add({{"token", std::string(token)}}).Set(refused ? 1 : 0);
+}
 
 void SignerMetrics::IssuanceRefused(absl::string_view ca, absl::string_view rule) {
   refused_.Add({{"ca", std::string(ca)}, {"rule", std::string(rule)}}).Increment();

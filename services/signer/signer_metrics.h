@@ -30,6 +30,8 @@ namespace scep::signer {
 //       name, `role` "ca", "ra", "next_ca" or "chain" (the first to expire of
 //       the certificates above a CA under another root). Alert on it minus time()
 //       (an expired RA certificate stops every enrollment).
+//   token_login_refused{token}  gauge: 1 once the token refused the PIN
+//       (the signer never logs in to it again until restarted), else 0
 //   previous_ra_decryptions_total{ca}  requests encrypted to the previous RA
 //       certificate (ra-previous.pem) after an RA renewal or key rollover;
 //       flat for long enough: `scep-provision --drop-previous-ra`
@@ -68,6 +70,8 @@ class SignerMetrics {
   // A signed certificate withheld because its audit line was not written
   // (--audit_required).
   void CertificateWithheld() { withheld_.Increment(); }
+  // Whether token `token` refused the signer's PIN (final until restart).
+  void TokenLoginRefused(absl::string_view token, bool refused);
   // A SignOcsp call refused because the OCSP workers' queue was full.
   void OcspShed() { ocsp_shed_.Increment(); }
 
@@ -87,6 +91,7 @@ class SignerMetrics {
   prometheus::Counter& rate_limited_;
   prometheus::Counter& withheld_;
   prometheus::Counter& ocsp_shed_;
+  prometheus::Family<prometheus::Gauge>& login_refused_;
 };
 
 }  // namespace scep::signer

@@ -9,8 +9,16 @@ class TokenKey final : public KeyAccess {
   TokenKey(pkcs11::Token* token, std::string token_label, std::string label)
       : token_(token), token_label_(std::move(token_label)), label_(std::move(label)) {}
 
+  // A PIN the token refused is UNAVAILABLE to the gateway (503 +
+  // Retry-After; devices retry later, which costs no PIN try: the token
+  // never logs in again). PERMISSION_DENIED would be the device's fault to
+  // the gateway: a FAILURE CertRep that devices do not retry.
   absl::Status WithKey(absl::FunctionRef<absl::Status(EVP_PKEY*)> fn) override {
-    return token_->WithPrivateKey(token_label_, label_, fn);
+    absl::Status status = token_->WithPrivateKey(token_label_, label_, fn);
+    if (absl::IsPermissionDenied(status) && !token_->LoginRefused().ok()) {
+      return absl::UnavailableError(status.message());
+    }
+    return status;
   }
 
   absl::StatusOr<crypto::EvpPkeyPtr> PublicKey() override {

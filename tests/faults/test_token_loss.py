@@ -39,6 +39,31 @@ class TokenRemovedAndRestored(faults.FaultTest):
                          figures["n"] + 1 + self.probes_issued)
 
 
+class TokenLostWhileIdle(unittest.TestCase):
+    def test_signer_recovers_its_token_without_any_request(self):
+        # An HSM outage in quiet hours: no enrollment comes in (and none
+        # would: gateways drop a signer that is not ready). The readiness
+        # check itself must reconnect (before: only a signing call did, so
+        # the signer stayed not ready for good).
+        stack = Stack().start()
+        try:
+            self.assertEqual(stack.wait_readyz(200, which="signer", timeout=30)[0], 200)
+            tokens = os.path.join(stack.dir, "tokens")
+            (token_dir,) = os.listdir(tokens)
+            away = os.path.join(stack.dir, "token-away")
+            pid = stack.procs["signer"].pid
+            os.rename(os.path.join(tokens, token_dir), away)
+            status, body = stack.wait_readyz(503, which="signer", timeout=30)
+            self.assertEqual(status, 503, body)
+            os.rename(away, os.path.join(tokens, token_dir))
+            status, body = stack.wait_readyz(200, which="signer", timeout=90)
+            self.assertEqual(status, 200, body + stack.log("signer")[-2000:])
+            self.assertEqual(stack.procs["signer"].pid, pid)
+            self.assertNotIn(Stack.PIN, stack.log("signer"))
+        finally:
+            stack.stop()
+
+
 class TokenAbsentAtStart(unittest.TestCase):
     def test_signer_waits_for_its_token_and_serves_when_it_appears(self):
         # A network HSM down when the signer (re)starts: it stays up,
