@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -44,6 +45,30 @@ absl::StatusOr<std::string> ReadSecret(const std::string& what,
         absl::StrCat("no ", what, ": give its file or set ", env));
   }
   return *std::move(secret);
+}
+
+absl::StatusOr<std::string> ReadPinFile(const std::string& what, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read the ", what, " file ", path));
+  }
+  std::string pin((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!pin.empty() && pin.back() == '\n') {
+    pin.pop_back();
+    if (!pin.empty() && pin.back() == '\r') pin.pop_back();
+  }
+  if (pin.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("the ", what, " file ", path, " is empty"));
+  }
+  return pin;
+}
+
+absl::StatusOr<std::string> ReadPin(const std::string& what, const std::string& path,
+                                    const char* env) {
+  if (path.empty()) return ReadSecret(what, path, env);
+  absl::StatusOr<std::string> pin = ReadPinFile(what, path);
+  if (!pin.ok()) return absl::FailedPreconditionError(pin.status().message());
+  return pin;
 }
 
 }  // namespace scep::base

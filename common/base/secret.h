@@ -16,8 +16,8 @@ namespace scep::base {
 // start-up, before other threads read the environment.
 std::optional<std::string> TakeSecretFromEnv(const char* name);
 
-// Reads a secret (PIN, challenge, token) the way every binary here does:
-// from `path` when non-empty (trailing whitespace removed), otherwise from
+// Reads a secret (challenge, password; PINs: ReadPin) the way every binary
+// here does: from `path` when non-empty (trailing whitespace removed), otherwise from
 // the environment variable `env`, taken out of the environment as by
 // TakeSecretFromEnv. Never from the command line.
 // FailedPrecondition naming `what`, the path or the variable (never the
@@ -25,6 +25,21 @@ std::optional<std::string> TakeSecretFromEnv(const char* name);
 absl::StatusOr<std::string> ReadSecret(const std::string& what,
                                        const std::string& path,
                                        const char* env);
+
+// The content of the PIN file at `path` less one trailing line ending
+// ("\n" or "\r\n", what editors and `echo` add). Every other byte belongs
+// to the PIN, trailing blanks included: the token compares PINs byte for
+// byte, so every binary (scep-provision, scep-signer) reads PIN files
+// through here and reads the same PIN. NotFound naming `what` and the path
+// when the file cannot be read, InvalidArgument when the PIN is empty;
+// never the value.
+absl::StatusOr<std::string> ReadPinFile(const std::string& what, const std::string& path);
+
+// ReadSecret for a PIN: from `path` when non-empty (ReadPinFile), otherwise
+// from the environment variable `env`, taken out of the environment.
+// FailedPrecondition as ReadSecret.
+absl::StatusOr<std::string> ReadPin(const std::string& what, const std::string& path,
+                                    const char* env);
 
 }  // namespace scep::base
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -19,6 +20,35 @@ TEST(SecretTest, FileWinsAndIsTrimmed) {
   setenv("SCEP_TEST_SECRET", "from-env", 1);
   EXPECT_EQ(ReadSecret("PIN", path, "SCEP_TEST_SECRET").value(), "s3cret");
   std::remove(path.c_str());
+}
+
+// A PIN is what the file holds less one line ending: scep-provision and
+// scep-signer must agree on it byte for byte (the token does).
+TEST(SecretTest, PinFileLosesExactlyOneLineEnding) {
+  const std::string path = ::testing::TempDir() + "/secret_test_pin_file";
+  const std::pair<const char*, const char*> cases[] = {
+      {"1234", "1234"},           {"1234\n", "1234"},         {"1234\r\n", "1234"},
+      {"pin-with-space \n", "pin-with-space "}, {" 1234\t\n", " 1234\t"},
+      {"1234\n\n", "1234\n"},     {"1234\r", "1234\r"},       {"12\n34\n", "12\n34"},
+  };
+  for (const auto& [content, pin] : cases) {
+    SCOPED_TRACE(content);
+    std::ofstream(path, std::ios::binary) << content;
+    EXPECT_EQ(ReadPinFile("PIN", path).value(), pin);
+    EXPECT_EQ(ReadPin("PIN", path, "SCEP_TEST_SECRET").value(), pin);
+  }
+  for (const char* empty : {"", "\n", "\r\n"}) {
+    std::ofstream(path, std::ios::binary) << empty;
+    EXPECT_TRUE(absl::IsInvalidArgument(ReadPinFile("PIN", path).status()));
+    EXPECT_TRUE(absl::IsFailedPrecondition(ReadPin("PIN", path, "SCEP_TEST_SECRET").status()));
+  }
+  std::remove(path.c_str());
+  absl::StatusOr<std::string> missing = ReadPinFile("PIN", path);
+  EXPECT_TRUE(absl::IsNotFound(missing.status()));
+  EXPECT_TRUE(absl::StrContains(missing.status().message(), path));
+  setenv("SCEP_TEST_SECRET", "from-env ", 1);
+  EXPECT_EQ(ReadPin("PIN", "", "SCEP_TEST_SECRET").value(), "from-env ");
+  EXPECT_EQ(std::getenv("SCEP_TEST_SECRET"), nullptr);
 }
 
 TEST(SecretTest, EnvIsReadOnceAndRemoved) {

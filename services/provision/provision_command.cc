@@ -73,24 +73,8 @@ void PrintSummary(const pkcs11::ProvisionOptions& options,
 absl::StatusOr<std::string> ReadSecret(const std::string& file,
                                        const char* env_var,
                                        absl::string_view what) {
-  std::string secret;
-  if (!file.empty()) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      return absl::NotFoundError(
-          absl::StrCat("cannot read the ", what, " file '", file, "'"));
-    }
-    secret.assign(std::istreambuf_iterator<char>(in),
-                  std::istreambuf_iterator<char>());
-    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) {
-      secret.pop_back();
-    }
-    if (secret.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the ", what, " file '", file, "' is empty"));
-    }
-    return secret;
-  }
+  // The signer reads its PIN files the same way: the token compares bytes.
+  if (!file.empty()) return base::ReadPinFile(std::string(what), file);
   std::optional<std::string> value = base::TakeSecretFromEnv(env_var);
   if (!value.has_value()) {
     return absl::NotFoundError(absl::StrCat("no ", what, ": set $", env_var,

@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "common/base/secret.h"
 #include "common/pkcs11/cert_builder.h"
 #include "common/pkcs11/provisioner.h"
 #include "common/pkcs11/softhsm_sandbox.h"
+#include "common/pkcs11/token.h"
 #include "gtest/gtest.h"
 #include "services/provision/provision_flags.h"
 
@@ -76,6 +78,21 @@ class ProvisionCommandTest : public ::testing::Test {
   std::string so_pin_file_;
   std::string output_;
 };
+
+// A PIN ending in a blank: scep-provision set it with the blank and the
+// signer stripped it, so every start failed with CKR_PIN_INCORRECT (and
+// each restart spent one of the PIN's tries).
+TEST_F(ProvisionCommandTest, PinFileEndingInABlankOpensTheTokenItProvisioned) {
+  std::ofstream(pin_file_, std::ios::binary | std::ios::trunc) << "pin-with-space \n";
+  ASSERT_TRUE(Run({"--out-dir", Dir("pki"), "--so-pin-file", so_pin_file_}).ok()) << output_;
+  // What scep-signer does with --pin_file.
+  absl::StatusOr<std::string> pin = base::ReadPin("HSM PIN", pin_file_, "SCEP_TEST_UNSET_PIN");
+  ASSERT_TRUE(pin.ok()) << pin.status();
+  absl::StatusOr<std::unique_ptr<pkcs11::Token>> token =
+      pkcs11::Token::Open({SCEP_SOFTHSM2_MODULE, "scep-dev", *pin, {}});
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_TRUE((*token)->PrivateKeyAttributes(pkcs11::kCaKeyLabel).ok());
+}
 
 TEST_F(ProvisionCommandTest, RenewRaRefusesToCertifyAnotherKeyThanRaPems) {
   ProvisionTwoCas();

@@ -104,7 +104,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials() {
 }
 
 absl::StatusOr<std::string> ReadPin() {
-  return scep::base::ReadSecret("HSM PIN", absl::GetFlag(FLAGS_pin_file), "SCEP_HSM_PIN");
+  return scep::base::ReadPin("HSM PIN", absl::GetFlag(FLAGS_pin_file), "SCEP_HSM_PIN");
 }
 
 // The RA token's PIN: its own file or variable, else the CA token's.
@@ -112,7 +112,7 @@ absl::StatusOr<std::string> ReadRaPin(const std::string& ca_token_pin) {
   if (absl::GetFlag(FLAGS_ra_pin_file).empty() && std::getenv("SCEP_RA_HSM_PIN") == nullptr) {
     return ca_token_pin;
   }
-  return scep::base::ReadSecret("RA token PIN", absl::GetFlag(FLAGS_ra_pin_file),
+  return scep::base::ReadPin("RA token PIN", absl::GetFlag(FLAGS_ra_pin_file),
                                 "SCEP_RA_HSM_PIN");
 }
 
