@@ -1,6 +1,7 @@
 #include "common/pkcs11/module.h"
 
 #include <dlfcn.h>
+#include <sys/stat.h>
 
 #include <cstring>
 
@@ -23,6 +24,14 @@ absl::string_view TrimmedLabel(const CK_TOKEN_INFO& info) {
 }
 
 }  // namespace
+
+bool SameModuleFile(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  struct stat sa {};
+  struct stat sb {};
+  if (stat(a.c_str(), &sa) != 0 || stat(b.c_str(), &sb) != 0) return false;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
 
 absl::StatusOr<std::unique_ptr<Module>> Module::Load(absl::string_view path) {
   std::string owned_path(path);

@@ -65,6 +65,13 @@ class Module {
   bool owns_initialization_ = false;
 };
 
+// Whether `a` and `b` load the same library file: the same device and
+// inode once symlinks are followed (/usr/lib/softhsm/libsofthsm2.so and
+// /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so are one module, as
+// dlopen would return one instance for both). Paths that cannot be
+// stat'ed (a bare name for the loader's search path) compare as strings.
+bool SameModuleFile(const std::string& a, const std::string& b);
+
 // `label` blank-padded to the 32 bytes of CK_TOKEN_INFO.label, as
 // C_InitToken wants it. InvalidArgument when empty or longer than 32 bytes.
 absl::StatusOr<std::string> PaddedTokenLabel(absl::string_view label);

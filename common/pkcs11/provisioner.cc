@@ -90,7 +90,7 @@ absl::StatusOr<crypto::X509NamePtr> DecodeRaSubject(const ProvisionOptions& opti
 
 bool RaTokenInOtherModule(const ProvisionOptions& options) {
   return !options.ra_token_label.empty() && !options.ra_module_path.empty() &&
-         options.ra_module_path != options.module_path;
+         !SameModuleFile(options.ra_module_path, options.module_path);
 }
 
 TokenConfig RaModuleTokenConfig(const ProvisionOptions& options) {

@@ -141,7 +141,7 @@ absl::StatusOr<crypto::X509NamePtr> DecodeRaSubject(const ProvisionOptions& opti
 // same module.
 TokenConfig ProvisionedTokenConfig(const ProvisionOptions& options);
 
-// Whether the RA token is of another module than the CA's, and the Token
+// Whether the RA token is of another module (SameModuleFile) than the CA's, and the Token
 // configuration for it then.
 bool RaTokenInOtherModule(const ProvisionOptions& options);
 TokenConfig RaModuleTokenConfig(const ProvisionOptions& options);

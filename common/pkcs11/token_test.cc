@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <memory>
 #include <string>
@@ -543,6 +544,33 @@ TEST_F(TokenTest, ConcurrentUseFromEightThreadsAcrossReconnect) {
   EXPECT_TRUE(reconnect.ok()) << reconnect;
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(good.load(), kThreads * kSignaturesPerThread);
+}
+
+// Two paths to one library are one module (libp11 would finalise it under
+// the other "module"'s Token on every reconnect).
+TEST(SameModuleFileTest, ASymlinkIsTheSameModule) {
+  const std::string dir = ::testing::TempDir() + "/same_module_file_test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string link = dir + "/libvendor-pkcs11.so";
+  std::filesystem::create_symlink(SCEP_SOFTHSM2_MODULE, link);
+  std::ofstream(dir + "/other.so") << "not a module";
+  EXPECT_TRUE(SameModuleFile(SCEP_SOFTHSM2_MODULE, SCEP_SOFTHSM2_MODULE));
+  EXPECT_TRUE(SameModuleFile(link, SCEP_SOFTHSM2_MODULE));
+  EXPECT_TRUE(SameModuleFile(dir + "/../same_module_file_test/libvendor-pkcs11.so", link));
+  EXPECT_FALSE(SameModuleFile(dir + "/other.so", SCEP_SOFTHSM2_MODULE));
+  EXPECT_FALSE(SameModuleFile("libsofthsm2.so", SCEP_SOFTHSM2_MODULE));
+  EXPECT_FALSE(SameModuleFile(dir + "/missing.so", SCEP_SOFTHSM2_MODULE));
+
+  ProvisionOptions options;
+  options.module_path = SCEP_SOFTHSM2_MODULE;
+  options.ra_token_label = "scep-ra";
+  options.ra_module_path = link;
+  EXPECT_FALSE(RaTokenInOtherModule(options));
+  EXPECT_EQ(ProvisionedTokenConfig(options).further_tokens.size(), 1u);
+  options.ra_module_path = dir + "/other.so";
+  EXPECT_TRUE(RaTokenInOtherModule(options));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -35,6 +35,7 @@
 #include "common/metrics/metrics_server.h"
 #include "common/metrics/readiness.h"
 #include "common/metrics/startup_log.h"
+#include "common/pkcs11/module.h"
 #include "common/pkcs11/token.h"
 #include "common/rpc/message_limits.h"
 #include "prometheus/registry.h"
@@ -241,7 +242,9 @@ int main(int argc, char** argv) {
   const std::string ra_module = absl::GetFlag(FLAGS_ra_pkcs11_module).empty()
                                     ? token_config.module_path
                                     : absl::GetFlag(FLAGS_ra_pkcs11_module);
-  const bool ra_other_module = ra_module != token_config.module_path;
+  // Compared as files: two paths to one library are one module.
+  const bool ra_other_module =
+      !scep::pkcs11::SameModuleFile(ra_module, token_config.module_path);
   std::string ra_token_label = absl::GetFlag(FLAGS_ra_token_label);
   if (ra_token_label.empty()) ra_token_label = token_config.token_label;
   if (!absl::GetFlag(FLAGS_ra_key_file).empty() &&
