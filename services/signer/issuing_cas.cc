@@ -11,10 +11,12 @@
 #include "absl/time/clock.h"
 #include "common/codec/csr.h"
 #include "common/crypto/ca_chain.h"
+#include "common/crypto/ca_key_id.h"
 #include "common/crypto/der.h"
 #include "common/crypto/pem.h"
 #include "services/signer/issuance_policy_file.h"
 #include "services/signer/key_access.h"
+#include "services/signer/previous_ca_key.h"
 #include "services/signer/previous_ra.h"
 #include "services/signer/timed_key_access.h"
 
@@ -105,14 +107,35 @@ absl::StatusOr<IssuingCas> OpenIssuingCas(const std::vector<IssuingCaFiles>& ca_
       if (!previous.ok()) return Named(files, previous.status());
       options.previous_ca_certificates = *std::move(previous);
     }
+    // Each previous CA certificate's key, found in the token by its public
+    // key, signs the CRLs and OCSP answers of the certificates it issued.
     std::vector<LogRecord> previous_cas;  // logged once the core accepted them
+    std::vector<std::pair<std::string, std::string>> previous_keys;  // sha256, label
     for (const crypto::X509Ptr& cert : options.previous_ca_certificates) {
+      const std::string subject = codec::SubjectUtf8Text(X509_get_subject_name(cert.get()));
+      const std::string fingerprint = crypto::Sha256Fingerprint(cert.get());
+      absl::StatusOr<std::string> label = FindKeyLabelOf(*keys.ca_token, cert.get());
+      if (label.ok()) {
+        previous_keys.emplace_back(crypto::CertificateSha256(cert.get()), *label);
+      } else {
+        previous_cas.push_back(
+            LogRecord(LogLevel::kWarning, "previous_ca_key_missing")
+                .Str("ca", files.name.empty() ? "default" : files.name)
+                .Str("subject", subject)
+                .Str("sha256", fingerprint)
+                .Str("key_id", crypto::CaKeyId(cert.get()))
+                .Str("error", std::string(label.status().message()))
+                .Str("note", "its certificates still renew; no CRL or OCSP answer is "
+                             "signed for them"));
+      }
       previous_cas.push_back(
           LogRecord(LogLevel::kInfo, "previous_ca_accepted")
               .Str("ca", files.name.empty() ? "default" : files.name)
               .Str("certificate", previous_path)
-              .Str("subject", codec::SubjectUtf8Text(X509_get_subject_name(cert.get())))
-              .Str("sha256", crypto::Sha256Fingerprint(cert.get()))
+              .Str("subject", subject)
+              .Str("sha256", fingerprint)
+              .Str("key_id", crypto::CaKeyId(cert.get()))
+              .Str("key", label.ok() ? "token:" + *label : "")
               .Str("not_after", Rfc3339(absl::FromUnixSeconds(
                                     crypto::UnixSeconds(X509_get0_notAfter(cert.get()))))));
     }
@@ -160,6 +183,12 @@ absl::StatusOr<IssuingCas> OpenIssuingCas(const std::vector<IssuingCaFiles>& ca_
                           &metrics),
         *std::move(ca_cert), std::move(ra_key), *std::move(ra_cert));
     if (!core.ok()) return Named(files, core.status());
+    for (const auto& [sha256, label] : previous_keys) {
+      absl::Status accepted = (*core)->AcceptPreviousCaKey(
+          sha256, NewTimedKeyAccess(NewTokenKey(keys.ca_token, label), "ca_previous" + suffix,
+                                    &metrics));
+      if (!accepted.ok()) return Named(files, accepted);
+    }
     // After an RA renewal or key rollover, requests still encrypted to the
     // previous RA certificate decrypt (README "Certificate expiry, RA
     // certificate renewal and RA key rollover").

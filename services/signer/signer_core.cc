@@ -10,6 +10,7 @@
 #include "common/codec/envelope.h"
 #include "common/codec/pki_message.h"
 #include "common/crypto/ca_chain.h"
+#include "common/crypto/ca_key_id.h"
 #include "common/crypto/der.h"
 #include "common/crypto/ssl_error.h"
 #include "services/signer/issuer.h"
@@ -75,6 +76,7 @@ absl::StatusOr<std::unique_ptr<SignerCore>> SignerCore::New(
     }
     core->previous_ca_der_.push_back(std::move(der));
   }
+  core->ca_sha256_ = crypto::CertificateSha256(core->ca_cert_.get());
   return core;
 }
 
@@ -105,16 +107,45 @@ absl::Status SignerCore::PrepareNextCa() {
   });
 }
 
+absl::StatusOr<SignerCore::CaKey> SignerCore::CaKeyFor(absl::string_view ca_sha256) {
+  if (ca_sha256.empty() || ca_sha256 == ca_sha256_) return CaKey{ca_cert_.get(), ca_key_.get()};
+  for (const crypto::X509Ptr& cert : options_.previous_ca_certificates) {
+    if (crypto::CertificateSha256(cert.get()) != ca_sha256) continue;
+    auto key = previous_ca_keys_.find(ca_sha256);
+    if (key == previous_ca_keys_.end()) {
+      return absl::FailedPreconditionError(
+          "no key of this previous CA certificate was found in the token "
+          "(log previous_ca_key_missing)");
+    }
+    return CaKey{cert.get(), key->second.get()};
+  }
+  return absl::NotFoundError("not a CA certificate of this issuing CA");
+}
+
+absl::Status SignerCore::AcceptPreviousCaKey(absl::string_view certificate_sha256,
+                                             std::unique_ptr<KeyAccess> key) {
+  if (key == nullptr) return absl::InvalidArgumentError("no previous CA key");
+  for (const crypto::X509Ptr& cert : options_.previous_ca_certificates) {
+    if (crypto::CertificateSha256(cert.get()) != certificate_sha256) continue;
+    RETURN_IF_ERROR(CheckPair(cert.get(), *key, "previous CA"));
+    previous_ca_keys_[std::string(certificate_sha256)] = std::move(key);
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError("not a previous CA certificate of this issuing CA");
+}
+
 absl::StatusOr<std::string> SignerCore::SignCrl(const CrlParams& params,
-                                                absl::string_view digest) {
+                                                absl::string_view digest,
+                                                absl::string_view ca_sha256) {
   std::string digest_name(digest.empty() ? options_.default_digest : digest);
   if (digest_name != "sha256" && digest_name != "sha384" &&
       digest_name != "sha512") {
     return absl::InvalidArgumentError("CRL digest must be sha256, sha384 or sha512");
   }
-  ASSIGN_OR_RETURN(crypto::X509CrlPtr crl, BuildCrl(ca_cert_.get(), params));
+  ASSIGN_OR_RETURN(CaKey ca, CaKeyFor(ca_sha256));
+  ASSIGN_OR_RETURN(crypto::X509CrlPtr crl, BuildCrl(ca.cert, params));
   const EVP_MD* md = EVP_get_digestbyname(digest_name.c_str());
-  RETURN_IF_ERROR(ca_key_->WithKey([&](EVP_PKEY* key) -> absl::Status {
+  RETURN_IF_ERROR(ca.key->WithKey([&](EVP_PKEY* key) -> absl::Status {
     if (X509_CRL_sign(crl.get(), key, md) <= 0) {
       return crypto::SslInternal("signing CRL with the CA key");
     }
@@ -123,11 +154,13 @@ absl::StatusOr<std::string> SignerCore::SignCrl(const CrlParams& params,
   return crypto::ToDer(crl.get(), i2d_X509_CRL);
 }
 
-absl::StatusOr<std::string> SignerCore::SignOcsp(const OcspParams& params) {
-  ASSIGN_OR_RETURN(OcspBasicPtr basic, BuildOcspResponse(ca_cert_.get(), params));
+absl::StatusOr<std::string> SignerCore::SignOcsp(const OcspParams& params,
+                                                 absl::string_view ca_sha256) {
+  ASSIGN_OR_RETURN(CaKey ca, CaKeyFor(ca_sha256));
+  ASSIGN_OR_RETURN(OcspBasicPtr basic, BuildOcspResponse(ca.cert, params));
   absl::StatusOr<std::string> der;
-  RETURN_IF_ERROR(ca_key_->WithKey([&](EVP_PKEY* key) {
-    der = SignOcspResponse(basic.get(), ca_cert_.get(), key);
+  RETURN_IF_ERROR(ca.key->WithKey([&](EVP_PKEY* key) {
+    der = SignOcspResponse(basic.get(), ca.cert, key);
     return der.status();
   }));
   return der;
@@ -226,8 +259,15 @@ absl::StatusOr<crypto::X509Ptr> SignerCore::IssueX509(absl::string_view csr_der,
   }
   params.key_usage = policy.key_usage;
   params.extended_key_usage = policy.extended_key_usage;
-  params.crl_distribution_points = policy.crl_distribution_points;
-  params.ca_issuers = policy.ca_issuers;
+  // A profile's "{key}" names the issuing CA key, so that certificates
+  // point at their own CA's CRL and certificate across CA rollovers.
+  const std::string key_id = crypto::CaKeyId(ca_cert_.get());
+  for (const std::string& uri : policy.crl_distribution_points) {
+    params.crl_distribution_points.push_back(crypto::ExpandKeyPlaceholder(uri, key_id));
+  }
+  for (const std::string& uri : policy.ca_issuers) {
+    params.ca_issuers.push_back(crypto::ExpandKeyPlaceholder(uri, key_id));
+  }
   params.ocsp_urls = policy.ocsp_urls;
   ASSIGN_OR_RETURN(crypto::X509Ptr cert,
                    BuildCertificate(csr.request.get(), csr.public_key.get(),

@@ -2,6 +2,7 @@
 #define SCEP_SERVICES_SIGNER_SIGNER_CORE_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,6 +63,15 @@ class SignerCore {
   // not RSA.
   absl::Status AcceptPreviousRa(crypto::X509Ptr cert, std::unique_ptr<KeyAccess> key);
 
+  // After a CA rollover: `key` is the key of the previous CA certificate
+  // whose SHA-256 is `certificate_sha256` (crypto::CertificateSha256, one
+  // of SignerOptions::previous_ca_certificates), so that CRLs and OCSP
+  // answers can be signed for the certificates it issued (SignCrl,
+  // SignOcsp). Call before the core serves. NotFound for another
+  // certificate; FailedPrecondition when `key` is not its key.
+  absl::Status AcceptPreviousCaKey(absl::string_view certificate_sha256,
+                                   std::unique_ptr<KeyAccess> key);
+
   // Plaintext of a pkcsPKIEnvelope addressed to the RA (its current
   // certificate, or the previous one when accepted). InvalidArgument when
   // it is malformed or not for the RA. `for_previous`, when given, tells
@@ -119,12 +129,19 @@ class SignerCore {
 
   // DER OCSPResponse (successful) answering `params`, signed by the CA key
   // (RFC 6960: the CA as its own responder). InvalidArgument for bad
-  // params (ocsp_builder.h).
-  absl::StatusOr<std::string> SignOcsp(const OcspParams& params);
+  // params (ocsp_builder.h). `ca_sha256` (see SignCrl) picks the CA.
+  absl::StatusOr<std::string> SignOcsp(const OcspParams& params,
+                                       absl::string_view ca_sha256 = {});
 
   // DER CRL signed by the CA key. `digest` "" takes the default.
+  // `ca_sha256`, the SHA-256 of a previous CA certificate whose key was
+  // accepted (AcceptPreviousCaKey), makes it that CA's CRL (its name as
+  // issuer, its AKI, its key); "" or the current CA certificate's: the
+  // current CA. NotFound for another certificate; FailedPrecondition for
+  // a previous CA whose key was not found.
   absl::StatusOr<std::string> SignCrl(const CrlParams& params,
-                                      absl::string_view digest);
+                                      absl::string_view digest,
+                                      absl::string_view ca_sha256 = {});
 
   const std::string& ca_certificate_der() const { return ca_der_; }
   const std::string& ra_certificate_der() const { return ra_der_; }
@@ -145,6 +162,13 @@ class SignerCore {
 
   absl::Status PrepareNextCa();
 
+  // The CA certificate and key `ca_sha256` names (SignCrl).
+  struct CaKey {
+    X509* cert;
+    KeyAccess* key;
+  };
+  absl::StatusOr<CaKey> CaKeyFor(absl::string_view ca_sha256);
+
   SignerOptions options_;
   const std::unique_ptr<KeyAccess> ca_key_;
   const crypto::X509Ptr ca_cert_;
@@ -158,6 +182,9 @@ class SignerCore {
   std::string next_ca_message_;
   std::vector<std::string> ca_chain_der_;
   std::vector<std::string> previous_ca_der_;
+  // By certificate SHA-256: previous CA keys found (AcceptPreviousCaKey).
+  std::map<std::string, std::unique_ptr<KeyAccess>, std::less<>> previous_ca_keys_;
+  std::string ca_sha256_;  // of the current CA certificate
 };
 
 }  // namespace scep::signer

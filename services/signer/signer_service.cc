@@ -150,7 +150,8 @@ grpc::ServerUnaryReactor* SignerService::SignCrl(
       params.revoked.push_back(
           {r.serial(), absl::FromUnixSeconds(r.revocation_time()), r.reason()});
     }
-    absl::StatusOr<std::string> crl = core->SignCrl(params, request->digest());
+    absl::StatusOr<std::string> crl =
+        core->SignCrl(params, request->digest(), request->ca_certificate_sha256());
     if (!crl.ok()) return crl.status();
     response->set_crl(*std::move(crl));
     return absl::OkStatus();
@@ -179,7 +180,7 @@ grpc::ServerUnaryReactor* SignerService::SignOcsp(grpc::CallbackServerContext* c
       status.reason = in.reason();
       params.statuses.push_back(std::move(status));
     }
-    absl::StatusOr<std::string> der = core->SignOcsp(params);
+    absl::StatusOr<std::string> der = core->SignOcsp(params, request->ca_certificate_sha256());
     if (!der.ok()) return der.status();
     response->set_ocsp_response(*std::move(der));
     return absl::OkStatus();
