@@ -181,21 +181,22 @@ absl::StatusOr<RevokedSerial> ParseRevokedEntry(absl::string_view serial_hex,
 }  // namespace
 
 RedisCertificateIndex::RedisCertificateIndex(std::unique_ptr<RedisConnectionPool> pool,
-                                             std::string issuing_ca)
+                                             std::string issuing_ca,
+                                             const std::string& crl_key_id)
     : pool_(std::move(pool)),
       journal_(pool_.get()),
       issuing_ca_(std::move(issuing_ca)),
-      crl_cache_key_(issuing_ca_.empty() ? "scep:crl:cache"
-                                         : "scep:crl:cache:" + issuing_ca_),
+      crl_cache_key_((issuing_ca_.empty() ? "scep:crl:cache" : "scep:crl:cache:" + issuing_ca_) +
+                     (crl_key_id.empty() ? "" : ":key:" + crl_key_id)),
       put_(MakeLuaScript(kPutScript)),
       crl_state_(certificate_index_internal::CrlStateScript()) {}
 
 absl::StatusOr<std::unique_ptr<RedisCertificateIndex>> RedisCertificateIndex::New(
-    RedisOptions options, std::string issuing_ca) {
+    RedisOptions options, std::string issuing_ca, const std::string& crl_key_id) {
   ASSIGN_OR_RETURN(std::unique_ptr<RedisConnectionPool> pool,
                    RedisConnectionPool::New(std::move(options)));
   return std::unique_ptr<RedisCertificateIndex>(
-      new RedisCertificateIndex(std::move(pool), std::move(issuing_ca)));
+      new RedisCertificateIndex(std::move(pool), std::move(issuing_ca), crl_key_id));
 }
 
 absl::Status RedisCertificateIndex::Put(absl::string_view serial_hex,

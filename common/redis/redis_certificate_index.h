@@ -2,6 +2,7 @@
 #define SCEP_COMMON_REDIS_REDIS_CERTIFICATE_INDEX_H_
 
 #include <memory>
+#include <string>
 
 #include "common/redis/certificate_index.h"
 #include "common/redis/enrollment_scripts.h"
@@ -21,6 +22,9 @@ namespace scep::redis {
 //                        the CRL cached last (the default CA's, or the
 //                        named CA's); the CRL parts live in
 //                        redis_certificate_index_crl.cc
+//   scep:crl:cache[:ca]:key:{keyid}
+//                        the same for a previous CA key after a CA
+//                        rollover (New's `crl_key_id`)
 //   scep:certs, scep:certs:{profile}
 //                        listing indexes: sorted sets of serials scored by
 //                        the time first recorded (ms)
@@ -31,9 +35,12 @@ namespace scep::redis {
 // is down.
 class RedisCertificateIndex final : public CertificateIndex {
  public:
-  // The view of issuing CA `issuing_ca` ("" = the default CA).
+  // The view of issuing CA `issuing_ca` ("" = the default CA). With
+  // `crl_key_id` (crypto::CaKeyId of a previous CA certificate of that CA,
+  // after a CA rollover) its cached CRL is that key's, kept apart from the
+  // current key's; everything else is the same view.
   static absl::StatusOr<std::unique_ptr<RedisCertificateIndex>> New(
-      RedisOptions options, std::string issuing_ca = "");
+      RedisOptions options, std::string issuing_ca = "", const std::string& crl_key_id = "");
 
   absl::Status Put(absl::string_view serial_hex, const CertificateRecord& record,
                    absl::Duration ttl) override;
@@ -59,7 +66,7 @@ class RedisCertificateIndex final : public CertificateIndex {
 
  private:
   RedisCertificateIndex(std::unique_ptr<RedisConnectionPool> pool,
-                        std::string issuing_ca);
+                        std::string issuing_ca, const std::string& crl_key_id);
 
   const std::unique_ptr<RedisConnectionPool> pool_;
   // Put() of a certificate already handed out must not be lost when Redis

@@ -102,6 +102,11 @@ ABSL_FLAG(int, ocsp_fresh_per_client_per_minute, 600,
 ABSL_FLAG(int, ocsp_reuse_seconds, 300,
           "how long a signed OCSP answer is handed out again while nothing was "
           "revoked (at most half the validity)");
+ABSL_FLAG(std::string, crl_legacy_path_keys, "",
+          "CA rollover: comma-separated key identifiers (lower-case hex "
+          "subjectKeyIdentifier) of previous CA keys whose CRL /crl/{ca}.crl serves "
+          "once the signer has switched away from them, for certificates issued with "
+          "that URL; every key's CRL is also at /crl/{ca}/{keyid}.crl");
 ABSL_FLAG(std::string, cert_digest, "sha256", "certificate signature hash");
 ABSL_FLAG(int, max_body_bytes, 64 * 1024, "largest accepted request body");
 ABSL_FLAG(std::string, trusted_proxies, "",

@@ -56,6 +56,7 @@ ABSL_DECLARE_FLAG(int, crl_validity_hours);
 ABSL_DECLARE_FLAG(int, ocsp_validity_seconds);
 ABSL_DECLARE_FLAG(int, ocsp_fresh_per_client_per_minute);
 ABSL_DECLARE_FLAG(int, ocsp_reuse_seconds);
+ABSL_DECLARE_FLAG(std::string, crl_legacy_path_keys);
 ABSL_DECLARE_FLAG(std::string, cert_digest);
 ABSL_DECLARE_FLAG(int, max_body_bytes);
 ABSL_DECLARE_FLAG(std::string, trusted_proxies);

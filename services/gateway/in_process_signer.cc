@@ -7,6 +7,7 @@
 
 #include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
+#include "common/crypto/ca_key_id.h"
 #include "common/crypto/pem.h"
 #include "common/crypto/providers.h"
 
@@ -56,6 +57,25 @@ InProcessSigner::InProcessSigner(const std::string& next_ca) {
               .value();
 }
 
+InProcessSigner::InProcessSigner(X509* previous_ca, EVP_PKEY* previous_key) {
+  signer::SignerOptions options;
+  options.previous_ca_certificates.emplace_back(X509_dup(previous_ca));
+  core_ = signer::SignerCore::New(
+              std::move(options),
+              signer::NewSoftwareKey(crypto::LoadPrivateKeyFile(Testdata("ca.key")).value()),
+              crypto::LoadCertificateFile(Testdata("ca.pem")).value(),
+              signer::NewSoftwareKey(crypto::LoadPrivateKeyFile(Testdata("ra.key")).value()),
+              crypto::LoadCertificateFile(Testdata("ra.pem")).value())
+              .value();
+  if (previous_key != nullptr) {
+    EVP_PKEY_up_ref(previous_key);
+    EXPECT_TRUE(core_
+                    ->AcceptPreviousCaKey(crypto::CertificateSha256(previous_ca),
+                                          signer::NewSoftwareKey(crypto::EvpPkeyPtr(previous_key)))
+                    .ok());
+  }
+}
+
 absl::StatusOr<CaCertificatesDer> InProcessSigner::GetCertificates() {
   if (down) return absl::UnavailableError("down");
   return CaCertificatesDer{core_->ca_certificate_der(), core_->ra_certificate_der(),
@@ -103,7 +123,8 @@ absl::StatusOr<std::string> InProcessSigner::SignCrl(const CrlRequest& request) 
   params.number = request.number;
   params.this_update = request.this_update;
   params.next_update = request.next_update;
-  return core_->SignCrl(params, "");
+  return core_->SignCrl(params, "",
+                        ignores_ca_selector ? "" : request.ca_certificate_sha256);
 }
 
 absl::StatusOr<std::string> InProcessSigner::SignOcsp(const OcspSignRequest& request) {
@@ -122,7 +143,7 @@ absl::StatusOr<std::string> InProcessSigner::SignOcsp(const OcspSignRequest& req
          single.revoked_at, single.reason});
   }
   ++ocsp_signed;
-  return core_->SignOcsp(params);
+  return core_->SignOcsp(params, ignores_ca_selector ? "" : request.ca_certificate_sha256);
 }
 
 }  // namespace scep::gateway::testing

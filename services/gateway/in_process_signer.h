@@ -23,6 +23,10 @@ class InProcessSigner final : public SignerClient {
   // The fixture CA and RA of tests/testdata; `next_ca` (a testdata PEM
   // file) enables GetNextCACert.
   explicit InProcessSigner(const std::string& next_ca = "");
+  // After a CA rollover: the fixture CA replaced `previous_ca`, whose key
+  // `previous_key` signs its CRLs and OCSP answers (null: its key was not
+  // found).
+  InProcessSigner(X509* previous_ca, EVP_PKEY* previous_key);
 
   absl::StatusOr<CaCertificatesDer> GetCertificates() override;
   absl::StatusOr<std::string> Decrypt(absl::string_view env) override;
@@ -38,6 +42,9 @@ class InProcessSigner final : public SignerClient {
   std::atomic<int> issued{0};           // certificates issued
   std::atomic<int> crls_signed{0};
   std::atomic<int> ocsp_signed{0};
+  // Signs with the current CA whichever CA is asked for, as a signer
+  // before SignCrlRequest.ca_certificate_sha256 does.
+  std::atomic<bool> ignores_ca_selector{false};
   // Test hook: run at the start of every Issue (set before the calls).
   std::function<void()> before_issue;
 

@@ -24,7 +24,10 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/crypto/ca_key_id.h"
 #include "common/metrics/json_log.h"
 #include "common/metrics/lifecycle.h"
 #include "common/metrics/metrics_server.h"
@@ -153,6 +156,17 @@ int main(int argc, char** argv) {
   options.ocsp_fresh_per_client_per_minute =
       std::max(0, absl::GetFlag(FLAGS_ocsp_fresh_per_client_per_minute));
   options.retry_after_seconds = absl::GetFlag(FLAGS_retry_after_seconds);
+  for (absl::string_view key_id :
+       absl::StrSplit(absl::GetFlag(FLAGS_crl_legacy_path_keys), ',', absl::SkipWhitespace())) {
+    const std::string id = absl::AsciiStrToLower(absl::StripAsciiWhitespace(key_id));
+    if (!scep::crypto::IsCaKeyId(id)) {
+      return Fail(log, absl::InvalidArgumentError(absl::StrCat(
+                           "--crl_legacy_path_keys: '", id,
+                           "' is not a key identifier (hex subjectKeyIdentifier, e.g. from "
+                           "openssl x509 -noout -ext subjectKeyIdentifier)")));
+    }
+    options.crl_legacy_path_keys.push_back(id);
+  }
   {
     auto proxies = scep::gateway::TrustedProxies::Parse(absl::GetFlag(FLAGS_trusted_proxies));
     if (!proxies.ok()) return Fail(log, proxies.status());
@@ -267,6 +281,17 @@ int main(int argc, char** argv) {
   for (const auto& [name, ca] : further_cas) {
     options.issuing_cas[name] = {ca->timed_signer.get(), ca->index.get(), &ca->certificates};
   }
+  // After a CA rollover each previous CA key's CRL is cached in Redis
+  // under a key of its own, shared by every gateway like the current one.
+  options.previous_ca_crl_index =
+      [&redis_options, &metrics](const std::string& name, const std::string& key_id,
+                                 scep::redis::CertificateIndex*)
+      -> absl::StatusOr<std::unique_ptr<scep::redis::CertificateIndex>> {
+    absl::StatusOr<std::unique_ptr<scep::redis::CertificateIndex>> view =
+        scep::redis::RedisCertificateIndex::New(redis_options, name, key_id);
+    if (!view.ok()) return view.status();
+    return scep::gateway::NewTimedCertificateIndex(*std::move(view), &metrics);
+  };
   scep::gateway::CaCertificates certificates;
   scep::gateway::ScepService service(options, timed_signer.get(), timed_store.get(),
                                      index->get(), &certificates, {&metrics, &log});

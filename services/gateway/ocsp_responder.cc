@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/codec/identifiers.h"
+#include "common/crypto/ca_key_id.h"
 #include "common/crypto/der.h"
 #include "common/crypto/ssl_ptr.h"
 
@@ -65,6 +66,20 @@ std::string SerialBytes(const ASN1_INTEGER* serial) {
   std::string out(static_cast<size_t>(BN_num_bytes(bn.get())), '\0');
   BN_bn2bin(bn.get(), reinterpret_cast<unsigned char*>(out.data()));
   return out;
+}
+
+// Whether DER certificate `der` names `ca` as its issuer (name and key
+// identifier): after a CA rollover the index holds the certificates of the
+// current and the previous CAs under one CA name. A record whose DER does
+// not parse is taken as the CA's (its name already matched).
+bool IssuedBy(X509* ca, const std::string& der) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  crypto::X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (cert == nullptr) {
+    crypto::DrainSslErrors();
+    return true;
+  }
+  return X509_check_issued(ca, cert.get()) == X509_V_OK;
 }
 
 }  // namespace
@@ -127,8 +142,11 @@ absl::StatusOr<OcspResponder::Answer> OcspResponder::Respond(
     nonce = *std::move(found);
   }
 
-  // Which of our CAs: every CertID must name the same one.
+  // Which of our CAs: every CertID must name the same one (and after a CA
+  // rollover the same CA certificate, current or previous).
   const OcspIssuer* issuer = nullptr;
+  std::shared_ptr<const CaSet> issuer_set;  // keeps `answering` alive
+  X509* answering = nullptr;  // the CA certificate answering
   std::string digest;
   std::vector<const ASN1_INTEGER*> serials;
   for (int i = 0; i < count; ++i) {
@@ -146,26 +164,53 @@ absl::StatusOr<OcspResponder::Answer> OcspResponder::Respond(
     if (!digest.empty() && digest != this_digest) return refuse("CertIDs with different hashes");
     digest = this_digest;
     const OcspIssuer* match = nullptr;
+    X509* match_cert = nullptr;
+    std::shared_ptr<const CaSet> match_set;
+    auto names = [&](X509* cert) {
+      OcspCertIdPtr ours(OCSP_cert_to_id(md, nullptr, cert));
+      return ours != nullptr && OCSP_id_issuer_cmp(ours.get(), id) == 0;
+    };
     for (const OcspIssuer& candidate : issuers_) {
       absl::StatusOr<std::shared_ptr<const CaSet>> ca = candidate.certificates->Get();
       if (!ca.ok()) return ca.status();
-      OcspCertIdPtr ours(OCSP_cert_to_id(md, nullptr, (*ca)->ca.get()));
-      if (ours != nullptr && OCSP_id_issuer_cmp(ours.get(), id) == 0) {
+      if (names((*ca)->ca.get())) {
+        match_cert = (*ca)->ca.get();
+      } else if (options_.previous_cas != nullptr) {
+        for (const crypto::X509Ptr& previous : (*ca)->previous_cas) {
+          if (names(previous.get())) {
+            match_cert = previous.get();
+            break;
+          }
+        }
+      }
+      if (match_cert != nullptr) {
         match = &candidate;
+        match_set = *std::move(ca);
         break;
       }
     }
-    if (match == nullptr || (issuer != nullptr && match != issuer)) {
+    if (match == nullptr || (issuer != nullptr && match != issuer) ||
+        (answering != nullptr && X509_cmp(match_cert, answering) != 0)) {
       // Not a CA of ours (or a mix): not authoritative (RFC 6960 2.3).
       return Answer{Unsigned(OCSP_RESPONSE_STATUS_UNAUTHORIZED), false, absl::ZeroDuration()};
     }
     issuer = match;
+    if (answering == nullptr) {
+      answering = match_cert;
+      issuer_set = std::move(match_set);
+    }
     serials.push_back(serial);
   }
 
+  const bool previous = answering != issuer_set->ca.get();
+  SignerClient* signer = previous ? options_.previous_cas->SignerFor(issuer->name,
+                                                                     issuer->signer, answering)
+                                  : issuer->signer;
   OcspSignRequest sign;
   sign.cert_id_digest = digest;
-  std::string key = absl::StrCat(issuer->name, "/", digest);
+  // Reused answers are per CA certificate: a previous CA's are its own.
+  std::string key = absl::StrCat(issuer->name, "/",
+                                 previous ? crypto::CaKeyId(answering) : "", "/", digest);
   for (const ASN1_INTEGER* serial : serials) {
     OcspSingle single;
     single.serial = SerialBytes(serial);
@@ -211,7 +256,8 @@ absl::StatusOr<OcspResponder::Answer> OcspResponder::Respond(
         issuer->index->Get(codec::SerialHex(serials[i]));
     if (!record.ok()) return record.status();
     OcspSingle& single = sign.statuses[i];
-    if (!record->has_value() || (*record)->issuing_ca != issuer->name) {
+    if (!record->has_value() || (*record)->issuing_ca != issuer->name ||
+        !IssuedBy(answering, (*record)->certificate)) {
       single.kind = OcspSingle::Kind::kUnknown;
     } else if ((*record)->revoked) {
       single.kind = OcspSingle::Kind::kRevoked;
@@ -224,7 +270,7 @@ absl::StatusOr<OcspResponder::Answer> OcspResponder::Respond(
   sign.this_update = now;
   sign.next_update = now + options_.validity;
   sign.nonce = nonce;
-  absl::StatusOr<std::string> der = issuer->signer->SignOcsp(sign);
+  absl::StatusOr<std::string> der = signer->SignOcsp(sign);
   if (!der.ok()) {
     if (!nonce.empty() && absl::IsUnavailable(der.status())) {
       if (std::optional<Answer> answer = reused()) return *std::move(answer);

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "common/redis/certificate_index.h"
 #include "services/gateway/ca_certificates.h"
+#include "services/gateway/previous_ca_revocation.h"
 #include "services/gateway/signer_client.h"
 
 namespace scep::gateway {
@@ -35,13 +36,18 @@ struct OcspResponderOptions {
   // revoked (a revocation anywhere makes every cached answer stale at once).
   absl::Duration reuse = absl::Minutes(5);
   std::function<absl::Time()> clock = absl::Now;
+  // After a CA rollover: who signs for the CA certificates an issuing CA
+  // replaced (CaSet::previous_cas), so that a CertID of a previous CA is
+  // answered by it. Null: such CertIDs are `unauthorized`. Not owned.
+  PreviousCaRevocation* previous_cas = nullptr;
 };
 
 // The OCSP responder (RFC 6960) of the gateway's CAs, each CA answering
 // for itself with its own key through the signer (RFC 6960 section
-// 4.2.2.2: no delegated responder certificate). Statuses come from the
-// certificate index: a serial of that CA is good or revoked, anything else
-// unknown. A signed answer is reused (RFC 5019 section 2.2) for requests
+// 4.2.2.2: no delegated responder certificate); after a CA rollover each
+// previous CA certificate answers for itself too, with its own key.
+// Statuses come from the certificate index: a serial that CA certificate
+// issued is good or revoked, anything else unknown. A signed answer is reused (RFC 5019 section 2.2) for requests
 // without a nonce; a request's nonce (RFC 8954) is echoed in an answer
 // signed for it alone. Thread-safe.
 class OcspResponder {

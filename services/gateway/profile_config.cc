@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/base/secret.h"
 #include "common/crypto/distinguished_name.h"
 #include "common/crypto/publication_uri.h"
@@ -20,6 +22,20 @@
 
 namespace scep::gateway {
 namespace {
+
+// "{key}" is the one placeholder of publication URIs: the signer puts the
+// issuing CA's key identifier there (README "CA rollover"). Any other
+// brace is most likely a typo that would reach every certificate.
+absl::Status OnlyKeyPlaceholder(const std::vector<std::string>& uris) {
+  for (const std::string& uri : uris) {
+    if (absl::StrContains(absl::StrReplaceAll(uri, {{"{key}", ""}}), '{') ||
+        absl::StrContains(absl::StrReplaceAll(uri, {{"{key}", ""}}), '}')) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", uri.substr(0, 100), "' has a placeholder other than {key}"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 namespace pb = ::scep::config::v1;
 
@@ -195,11 +211,17 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
       !uris.ok()) {
     return check.Error("crl_distribution_points", uris.message());
   }
+  if (absl::Status key = OnlyKeyPlaceholder(out.crl_distribution_points); !key.ok()) {
+    return check.Error("crl_distribution_points", key.message());
+  }
   out.ca_issuers.assign(in.ca_issuers().begin(), in.ca_issuers().end());
   if (absl::Status uris = crypto::CheckPublicationUris(out.ca_issuers, "",
                                                        /*ldap_allowed=*/false);
       !uris.ok()) {
     return check.Error("ca_issuers", uris.message());
+  }
+  if (absl::Status key = OnlyKeyPlaceholder(out.ca_issuers); !key.ok()) {
+    return check.Error("ca_issuers", key.message());
   }
   out.ocsp_urls.assign(in.ocsp_urls().begin(), in.ocsp_urls().end());
   if (absl::Status uris = crypto::CheckPublicationUris(out.ocsp_urls, "",

@@ -8,7 +8,9 @@
 #include "common/codec/client.h"
 #include "common/codec/csr.h"
 #include "common/codec/identifiers.h"
+#include "common/crypto/ca_key_id.h"
 #include "common/crypto/der.h"
+#include "common/crypto/pem.h"
 #include "common/crypto/test_pki.h"
 #include "common/redis/memory_certificate_index.h"
 #include "gtest/gtest.h"
@@ -198,6 +200,10 @@ TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
        "profile 'a': challenge: secret_env and secret_file are exclusive"},
       {R"({"profiles": [{"name": "b", "crl_distribution_points": ["ftp://x/ca.crl"], "challenge": {"mode": "one-time"}}]})",
        "profile 'b': crl_distribution_points: 'ftp://x/ca.crl' is not an http://, https:// or ldap:// URI"},
+      {R"({"profiles": [{"name": "b", "crl_distribution_points": ["http://x/crl/default/{kye}.crl"], "challenge": {"mode": "one-time"}}]})",
+       "profile 'b': crl_distribution_points: 'http://x/crl/default/{kye}.crl' has a placeholder other than {key}"},
+      {R"({"profiles": [{"name": "b", "ca_issuers": ["http://x/ca/{ca}.crt"], "challenge": {"mode": "one-time"}}]})",
+       "ca_issuers: 'http://x/ca/{ca}.crt' has a placeholder other than {key}"},
       {R"({"profiles": [{"name": "b", "ca_issuers": ["ldap://x/ca"], "challenge": {"mode": "one-time"}}]})",
        "profile 'b': ca_issuers: 'ldap://x/ca' is not an http:// or https:// URI"},
       {R"({"profiles": [{"name": "b", "ca_issuers": ["http://x/a b"], "challenge": {"mode": "one-time"}}]})",
@@ -238,6 +244,47 @@ TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
   auto bad = Parse(R"({"profiles": [{"name": "a", "digest": "md5",
                        "challenge": {"secret_env": "WIFI_SECRET"}}]})");
   EXPECT_FALSE(absl::StrContains(bad.status().message(), "Wifi-Secret"));
+}
+
+// "{key}" in crl_distribution_points and ca_issuers becomes the issuing CA
+// key's identifier (the certificate's AKI), so that certificates issued
+// before and after a CA rollover each point at their own CA's CRL
+// (/crl/{ca}/{keyid}.crl) and certificate.
+TEST(ProfileConfigTest, KeyPlaceholderBecomesTheIssuingCaKeyId) {
+  auto profiles = Parse(R"({"profiles": [{"name": "p",
+     "crl_distribution_points": ["http://pki.example.com/crl/default/{key}.crl"],
+     "ca_issuers": ["http://pki.example.com/ca/default/{key}.crt"],
+     "challenge": {"mode": "one-time"}}]})");
+  ASSERT_TRUE(profiles.ok()) << profiles.status();
+  testing::InProcessSigner signer;
+  redis::MemoryCertificateIndex index;
+  ProfileIssuer issuer(&signer, &index);
+  crypto::testing::Identity device = crypto::testing::Issue("key-device", nullptr, {});
+  codec::CsrSpec spec;
+  spec.common_name = "key-device";
+  codec::Csr csr = codec::ParseCsr(codec::BuildCsr(device.key.get(), spec).value()).value();
+  absl::StatusOr<std::string> der = issuer.Issue((*profiles)[0], csr);
+  ASSERT_TRUE(der.ok()) << der.status();
+  crypto::X509Ptr cert = crypto::FromDer<crypto::X509Ptr>(*der, d2i_X509, "cert").value();
+  crypto::X509Ptr ca = crypto::LoadCertificateFile(testing::Testdata("ca.pem")).value();
+  const std::string key_id = crypto::CaKeyId(ca.get());
+  crypto::CrlDistPointsPtr points(static_cast<CRL_DIST_POINTS*>(
+      X509_get_ext_d2i(cert.get(), NID_crl_distribution_points, nullptr, nullptr)));
+  ASSERT_NE(points, nullptr);
+  ASN1_IA5STRING* uri =
+      sk_GENERAL_NAME_value(sk_DIST_POINT_value(points.get(), 0)->distpoint->name.fullname, 0)
+          ->d.uniformResourceIdentifier;
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                        ASN1_STRING_length(uri)),
+            "http://pki.example.com/crl/default/" + key_id + ".crl");
+  crypto::AuthorityInfoAccessPtr access(static_cast<AUTHORITY_INFO_ACCESS*>(
+      X509_get_ext_d2i(cert.get(), NID_info_access, nullptr, nullptr)));
+  ASSERT_NE(access, nullptr);
+  ASN1_IA5STRING* ca_uri =
+      sk_ACCESS_DESCRIPTION_value(access.get(), 0)->location->d.uniformResourceIdentifier;
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(ca_uri)),
+                        ASN1_STRING_length(ca_uri)),
+            "http://pki.example.com/ca/default/" + key_id + ".crt");
 }
 
 // Attribute types as administrators write them: any case, long names. They

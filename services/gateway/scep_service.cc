@@ -54,21 +54,25 @@ ScepService::ScepService(ScepServiceOptions options, SignerClient* signer,
                          CaCertificates* certificates,
                          ScepServiceObservers observers)
     : options_(std::move(options)), observers_(observers) {
+  previous_cas_ = std::make_unique<PreviousCaRevocation>(options_.previous_ca_crl_index,
+                                                         options_.pki.crl_validity);
   cas_[""] = {certificates,
               std::make_unique<PkiOperation>(options_.pki, signer, store, index,
-                                             certificates, options_.extras)};
+                                             certificates, options_.extras),
+              signer, index};
   std::vector<OcspIssuer> ocsp_issuers = {{"", certificates, signer, index}};
   for (const auto& [name, deps] : options_.issuing_cas) {
     if (name.empty()) continue;
     cas_[name] = {deps.certificates,
                   std::make_unique<PkiOperation>(options_.pki, deps.signer, store,
                                                  deps.index, deps.certificates,
-                                                 options_.extras)};
+                                                 options_.extras),
+                  deps.signer, deps.index};
     ocsp_issuers.push_back({name, deps.certificates, deps.signer, deps.index});
   }
-  ocsp_ = std::make_unique<OcspResponder>(
-      std::move(ocsp_issuers),
-      OcspResponderOptions{options_.ocsp_validity, options_.ocsp_reuse, absl::Now});
+  OcspResponderOptions ocsp_options{options_.ocsp_validity, options_.ocsp_reuse, absl::Now};
+  ocsp_options.previous_cas = previous_cas_.get();
+  ocsp_ = std::make_unique<OcspResponder>(std::move(ocsp_issuers), std::move(ocsp_options));
 }
 
 const ScepService::Ca* ScepService::CaOf(const Profile& profile) const {

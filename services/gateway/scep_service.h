@@ -5,10 +5,12 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/metrics/json_log.h"
 #include "services/gateway/ca_certificates.h"
 #include "services/gateway/ocsp_responder.h"
+#include "services/gateway/previous_ca_revocation.h"
 #include "services/gateway/client_address.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/http/http_server.h"
@@ -46,6 +48,16 @@ struct ScepServiceOptions {
   // minute (reused answers are not counted); over it 429 + Retry-After.
   // 0: no limit. Needs extras.rate_limiter.
   int ocsp_fresh_per_client_per_minute = 600;
+  // After a CA rollover, the certificate index view holding the cached CRL
+  // of a previous CA key (RedisCertificateIndex::New's crl_key_id); null:
+  // kept in each gateway's memory (NewSeparateCrlIndex).
+  PreviousCaRevocation::IndexFactory previous_ca_crl_index;
+  // CA key identifiers (crypto::CaKeyId, lower-case hex) whose CRL
+  // /crl/{ca}.crl serves once they are a previous CA of {ca}: certificates
+  // issued before a CA rollover carry that URL (gateway
+  // --crl_legacy_path_keys). Until then, and for other CAs, the current
+  // CA's CRL.
+  std::vector<std::string> crl_legacy_path_keys;
   // Whose X-Forwarded-For names the client (per-client rate limits, the
   // `client` of log lines); empty: the peer address is the client.
   TrustedProxies trusted_proxies;
@@ -101,6 +113,8 @@ class ScepService {
   struct Ca {
     CaCertificates* certificates = nullptr;
     std::unique_ptr<PkiOperation> pki;
+    SignerClient* signer = nullptr;
+    redis::CertificateIndex* index = nullptr;
   };
   // A text/plain answer.
   static HttpResponse Text(int status, absl::string_view text);
@@ -110,8 +124,16 @@ class ScepService {
   // Relying parties' revocation and issuer lookups (the URIs a profile's
   // crl_distribution_points / ca_issuers name): GET|HEAD /crl/{ca}.crl (DER
   // CRL) and /ca/{ca}.crt (DER CA certificate), {ca} "default" or an
-  // issuing CA's name. nullopt when `request` is for neither.
+  // issuing CA's name, and per CA key, current or previous (after a CA
+  // rollover), /crl/{ca}/{keyid}.crl and /ca/{ca}/{keyid}.crt, {keyid} the
+  // key's crypto::CaKeyId. nullopt when `request` is for neither.
   std::optional<HttpResponse> Publication(const HttpRequest& request, Record& record);
+  // The CRL of `ca`'s key `key_id` ("" = the current key, or the one
+  // crl_legacy_path_keys names), or of a previous CA key: NotFound for a
+  // key `ca` does not have.
+  absl::StatusOr<std::shared_ptr<const std::string>> CrlOf(const std::string& name,
+                                                           const Ca& ca,
+                                                           absl::string_view key_id);
   HttpResponse GetNextCaCert(const Ca& ca);
   // HTTP 429 (Retry-After) when the client or the profile is over its
   // limit, 503 when the limiter is down; nullopt to go on.
@@ -127,6 +149,7 @@ class ScepService {
   const ScepServiceOptions options_;
   const ScepServiceObservers observers_;
   std::map<std::string, Ca, std::less<>> cas_;  // "" = the default CA
+  std::unique_ptr<PreviousCaRevocation> previous_cas_;  // before ocsp_, which uses it
   std::unique_ptr<OcspResponder> ocsp_;
   // POST /ocsp and GET /ocsp/{base64} (RFC 6960 appendix A).
   HttpResponse Ocsp(const HttpRequest& request, absl::string_view encoded);

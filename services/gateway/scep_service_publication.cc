@@ -7,9 +7,30 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/crypto/ca_key_id.h"
+#include "common/crypto/der.h"
 #include "services/gateway/scep_service.h"
 
 namespace scep::gateway {
+
+absl::StatusOr<std::shared_ptr<const std::string>> ScepService::CrlOf(
+    const std::string& name, const Ca& ca, absl::string_view key_id) {
+  absl::StatusOr<std::shared_ptr<const CaSet>> set = ca.certificates->Get();
+  if (!set.ok()) return set.status();
+  if (!key_id.empty() && key_id == crypto::CaKeyId((*set)->ca.get())) return ca.pki->Crl();
+  for (const crypto::X509Ptr& previous : (*set)->previous_cas) {
+    const std::string previous_id = crypto::CaKeyId(previous.get());
+    const bool legacy = key_id.empty() &&
+                        std::find(options_.crl_legacy_path_keys.begin(),
+                                  options_.crl_legacy_path_keys.end(),
+                                  previous_id) != options_.crl_legacy_path_keys.end();
+    if (legacy || (!key_id.empty() && key_id == previous_id)) {
+      return previous_cas_->Crl(name, ca.signer, ca.index, previous.get());
+    }
+  }
+  if (key_id.empty()) return ca.pki->Crl();
+  return absl::NotFoundError("no such CA key");
+}
 
 std::optional<HttpResponse> ScepService::Publication(const HttpRequest& request,
                                                     Record& record) {
@@ -34,6 +55,14 @@ std::optional<HttpResponse> ScepService::Publication(const HttpRequest& request,
   if (!absl::ConsumeSuffix(&name, suffix)) {
     return Text(404, absl::StrCat("not found: ", crl ? "/crl/{ca}.crl" : "/ca/{ca}.crt"));
   }
+  // /crl/{ca}/{keyid}.crl and /ca/{ca}/{keyid}.crt: one CA key's, current
+  // or previous (CA rollover), as a "{key}" URI in a profile names it.
+  absl::string_view key_id;
+  if (const size_t slash = name.find('/'); slash != absl::string_view::npos) {
+    key_id = name.substr(slash + 1);
+    name = name.substr(0, slash);
+    if (!crypto::IsCaKeyId(key_id)) return Text(404, "no such CA key");
+  }
   auto it = cas_.find(name == "default" ? absl::string_view() : name);
   if (name.empty() || it == cas_.end()) return Text(404, "no such CA");
   if (request.method != "GET" && request.method != "HEAD") {
@@ -44,7 +73,9 @@ std::optional<HttpResponse> ScepService::Publication(const HttpRequest& request,
   HttpResponse r;
   r.status = 200;
   if (crl) {
-    absl::StatusOr<std::shared_ptr<const std::string>> der = it->second.pki->Crl();
+    absl::StatusOr<std::shared_ptr<const std::string>> der =
+        CrlOf(it->first, it->second, key_id);
+    if (absl::IsNotFound(der.status())) return Text(404, "no such CA key");
     if (!der.ok()) {
       r = Text(absl::IsUnavailable(der.status()) ? 503 : 500, "CRL not available");
       record.detail = der.status().ToString();  // the log line says why
@@ -63,7 +94,17 @@ std::optional<HttpResponse> ScepService::Publication(const HttpRequest& request,
       return r;
     }
     r.content_type = "application/pkix-cert";  // RFC 2585
-    r.body = (*set)->ca_der;
+    if (key_id.empty() || key_id == crypto::CaKeyId((*set)->ca.get())) {
+      r.body = (*set)->ca_der;
+    } else {
+      for (const crypto::X509Ptr& previous : (*set)->previous_cas) {
+        if (key_id != crypto::CaKeyId(previous.get())) continue;
+        absl::StatusOr<std::string> der = crypto::ToDer(previous.get(), i2d_X509);
+        if (der.ok()) r.body = *std::move(der);
+        break;
+      }
+      if (r.body.empty()) return Text(404, "no such CA key");
+    }
   }
   // A revocation re-signs the CRL at once; caches may keep it 5 minutes.
   r.headers.emplace_back("Cache-Control", "max-age=300");

@@ -239,6 +239,7 @@ class GrpcSignerClient final : public SignerClient {
     req.set_crl_number(request.number);
     req.set_this_update(absl::ToUnixSeconds(request.this_update));
     req.set_next_update(absl::ToUnixSeconds(request.next_update));
+    req.set_ca_certificate_sha256(request.ca_certificate_sha256);
     v1::SignCrlResponse resp;
     absl::Status s = Convert(stub_->SignCrl(&ctx, req, &resp), "SignCrl");
     if (!s.ok()) return s;
@@ -263,6 +264,7 @@ class GrpcSignerClient final : public SignerClient {
     req.set_this_update(absl::ToUnixSeconds(request.this_update));
     req.set_next_update(absl::ToUnixSeconds(request.next_update));
     req.set_nonce(request.nonce);
+    req.set_ca_certificate_sha256(request.ca_certificate_sha256);
     v1::SignOcspResponse resp;
     absl::Status s = Convert(stub_->SignOcsp(&ctx, req, &resp), "SignOcsp");
     if (!s.ok()) return s;

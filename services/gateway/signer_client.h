@@ -75,6 +75,9 @@ struct CrlRequest {
   uint64_t number = 0;
   absl::Time this_update;
   absl::Time next_update;
+  // After a CA rollover: the SHA-256 of the previous CA certificate whose
+  // key signs (crypto::CertificateSha256); "" = the current CA.
+  std::string ca_certificate_sha256;
 };
 
 // What the CA key signs for an OCSP request (RFC 6960).
@@ -91,6 +94,8 @@ struct OcspSignRequest {
   absl::Time this_update;
   absl::Time next_update;
   std::string nonce;  // the request's nonce extnValue, echoed; "" none
+  // Which CA answers, as CrlRequest::ca_certificate_sha256.
+  std::string ca_certificate_sha256;
 };
 
 // The gateway's view of the signer: one call per private-key operation.
