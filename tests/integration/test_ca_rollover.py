@@ -13,13 +13,19 @@ import subprocess
 import time
 import unittest
 
-from harness import SOFTHSM_MODULE, Stack, binary, http, openssl
+from harness import SOFTHSM_MODULE, Stack, binary, free_port, http, openssl
 from test_conformance import StrongSwanClient
 
+TOKEN = "Admin-Token-For-Integration-Tests"
+STATIC = {"mode": "static", "secret_env": "SCEP_CHALLENGE"}
+PKI_OP = "?operation=PKIOperation"
 
-class CaRolloverTest(unittest.TestCase):
+
+class RolloverSteps:
+    """The steps of README "CA rollover" on the stack make_stack() starts."""
+
     def setUp(self):
-        self.stack = Stack(gateway_args=["--ca_refresh_seconds=1"]).start()
+        self.stack = self.make_stack()
         self.addCleanup(self.stack.stop)
         self.next_dir = os.path.join(self.stack.dir, "pki-next")
 
@@ -61,6 +67,11 @@ class CaRolloverTest(unittest.TestCase):
             time.sleep(0.2)
         self.fail("the gateway did not publish the next CA: "
                   + self.stack.log("gateway")[-2000:])
+
+
+class CaRolloverTest(RolloverSteps, unittest.TestCase):
+    def make_stack(self):
+        return Stack(gateway_args=["--ca_refresh_seconds=1"]).start()
 
     def verifies(self, ca, cert):
         return subprocess.run(["openssl", "verify", "-CAfile", ca, cert],
@@ -132,6 +143,129 @@ class CaRolloverTest(unittest.TestCase):
         out = client.enroll(client.key("stranger"), "CN=ca-rollover", "--cert", stranger,
                             "--key", stranger_der)
         self.assertNotEqual(out.returncode, 0)
+
+
+def key_id(pem):
+    """The CA key identifier as the gateway's URLs name it (lower-case hex
+    subjectKeyIdentifier)."""
+    text = openssl("x509", "-in", pem, "-noout", "-ext", "subjectKeyIdentifier").decode()
+    return text.splitlines()[1].strip().replace(":", "").lower()
+
+
+class PreviousCaRevocationTest(RolloverSteps, unittest.TestCase):
+    """After the switch, relying parties still check the revocation of the
+    old CA's certificates: `openssl ocsp` against the old CA certificate
+    alone, and `openssl verify -crl_check -crl_download` following the old
+    certificate's own CRL URL (a `{key}` URL, and with
+    --crl_legacy_path_keys the plain /crl/default.crl), before and after a
+    revocation with scepctl. Before, OCSP answered `unauthorized` and the
+    CRL at either URL was the new CA's."""
+
+    def make_stack(self):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        profiles = {"profiles": [
+            {"name": "default", "challenge": STATIC,
+             "crl_distribution_points": [self.base + "/crl/default/{key}.crl"],
+             "ca_issuers": [self.base + "/ca/default/{key}.crt"],
+             "ocsp_urls": [self.base + "/ocsp"]},
+            {"name": "legacy", "challenge": STATIC,
+             "crl_distribution_points": [self.base + "/crl/default.crl"],
+             "ocsp_urls": [self.base + "/ocsp"]}]}
+        return Stack(legacy=False, admin_token=TOKEN, profiles=profiles, http_port=self.port,
+                     gateway_args=["--ca_refresh_seconds=1"]).start()
+
+    def enroll(self, profile, name, ra=None):
+        body = self.stack.probe_request(name, "tid-" + name, os.urandom(16).hex(), ra=ra)
+        status, _, reply = http("POST", f"{self.stack.url}/{profile}{PKI_OP}", body)
+        self.assertEqual(status, 200, reply)
+        rep = self.stack.probe_open(name, reply)
+        self.assertEqual(rep["pkiStatus"], 0, rep)
+        path = os.path.join(self.stack.dir, name + ".pem")
+        with open(path, "w") as f:
+            f.write(rep["pem"])
+        return path
+
+    def ocsp(self, ca, cert):
+        url = openssl("x509", "-in", cert, "-noout", "-ocsp_uri").decode().strip()
+        return subprocess.run(["openssl", "ocsp", "-issuer", ca, "-cert", cert, "-CAfile", ca,
+                               "-url", url], capture_output=True, text=True, timeout=60)
+
+    def verify_crl(self, ca, cert):
+        return subprocess.run(["openssl", "verify", "-crl_check", "-crl_download", "-CAfile", ca,
+                               cert], capture_output=True, text=True, timeout=60)
+
+    def revoke(self, cert):
+        serial = openssl("x509", "-noout", "-serial", "-in", cert).decode().strip()
+        serial = serial.split("=")[1].lower().lstrip("0")
+        out = self.stack.scepctl("certs", "revoke", "--serial", serial, "--reason",
+                                 "keyCompromise")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
+    def test_revocation_of_old_ca_certificates_after_the_switch(self):
+        old_ca = os.path.join(self.stack.dir, "old-ca.pem")
+        shutil.copy(self.stack.ca_pem, old_ca)
+        old_id = key_id(old_ca)
+        old_cert = self.enroll("default", "old-keyed")
+        legacy_cert = self.enroll("legacy", "old-legacy")
+        text = openssl("x509", "-in", old_cert, "-noout", "-text").decode()
+        self.assertIn(f"URI:{self.base}/crl/default/{old_id}.crl", text)
+        self.assertIn(f"CA Issuers - URI:{self.base}/ca/default/{old_id}.crt", text)
+
+        self.provision_next_ca()
+        shutil.copy(old_ca, os.path.join(self.next_dir, "ca-previous.pem"))
+        self.switch_signer()
+        accepted = [json.loads(line) for line in self.stack.log("signer").splitlines()
+                    if '"previous_ca_accepted"' in line]
+        self.assertEqual(len(accepted), 1, self.stack.log("signer")[-2000:])
+        self.assertEqual(accepted[0]["key_id"], old_id)
+        self.assertTrue(accepted[0]["key"].startswith("token:"), accepted[0])
+        self.assertNotIn("previous_ca_key_missing", self.stack.log("signer"))
+        self.wait_published(previous_cas=1)
+        next_ca = os.path.join(self.next_dir, "ca.pem")
+
+        # Not revoked: good, and the CRL at the old certificate's URL is the
+        # old CA's (signed by its key, which the token kept).
+        good = self.ocsp(old_ca, old_cert)
+        self.assertEqual(good.returncode, 0, good.stdout + good.stderr)
+        self.assertIn("Response verify OK", good.stderr)
+        self.assertIn(f"{old_cert}: good", good.stdout)
+        ok = self.verify_crl(old_ca, old_cert)
+        self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+        status, _, body = http("GET", f"{self.base}/ca/default/{old_id}.crt")
+        self.assertEqual(status, 200)
+        self.assertEqual(openssl("x509", "-inform", "DER", "-noout", "-fingerprint", input=body),
+                         openssl("x509", "-in", old_ca, "-noout", "-fingerprint"))
+        # /crl/default.crl is the new CA's: useless to the legacy certificate.
+        self.assertNotEqual(self.verify_crl(old_ca, legacy_cert).returncode, 0)
+
+        self.revoke(old_cert)
+        self.revoke(legacy_cert)
+        revoked = self.ocsp(old_ca, old_cert)
+        self.assertEqual(revoked.returncode, 0, revoked.stdout + revoked.stderr)
+        self.assertIn("Response verify OK", revoked.stderr)
+        self.assertIn(f"{old_cert}: revoked", revoked.stdout)
+        self.assertIn("Reason: keyCompromise", revoked.stdout)
+        self.assertIn(f"{legacy_cert}: revoked", self.ocsp(old_ca, legacy_cert).stdout)
+        refused = self.verify_crl(old_ca, old_cert)
+        self.assertNotEqual(refused.returncode, 0, refused.stdout)
+        self.assertIn("certificate revoked", refused.stdout + refused.stderr)
+
+        # The current CA's CRL at its own key URL, signed by the new key.
+        status, _, body = http("GET", f"{self.base}/crl/default/{key_id(next_ca)}.crl")
+        self.assertEqual(status, 200)
+        checked = subprocess.run(["openssl", "crl", "-inform", "DER", "-CAfile", next_ca,
+                                  "-noout"], input=body, capture_output=True)
+        self.assertEqual(checked.returncode, 0, checked.stderr)
+
+        # The legacy URL serves the old CA's CRL once the gateway is told.
+        self.stack.stop_process("gateway")
+        self.stack.start_gateway(
+            extra=list(self.stack.gateway_args) + [f"--crl_legacy_path_keys={old_id}"])
+        self.assertEqual(self.stack.wait_readyz(200, "gateway")[0], 200)
+        legacy = self.verify_crl(old_ca, legacy_cert)
+        self.assertNotEqual(legacy.returncode, 0, legacy.stdout)
+        self.assertIn("certificate revoked", legacy.stdout + legacy.stderr)
 
 
 if __name__ == "__main__":
