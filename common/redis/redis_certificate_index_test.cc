@@ -217,5 +217,32 @@ TEST_F(RedisCertificateIndexCaTest, EachCaSeesItsOwnRevocationsAndCrl) {
   EXPECT_EQ(listed.certificates[1].record.issuing_ca, "wifi");
 }
 
+// After a CA rollover a previous CA key's CRL is cached apart from the
+// current key's, over the same revocations, numbered from the same counter
+// (so each key's numbers only go up).
+TEST_F(RedisCertificateIndexCaTest, APreviousCaKeyHasItsOwnCachedCrl) {
+  auto current = RedisCertificateIndex::New(options_).value();
+  auto previous = RedisCertificateIndex::New(options_, "", "0a1b2c").value();
+  CertificateRecord a{"der-a", "default", ""};
+  ASSERT_TRUE(current->Put("0a", a, absl::Hours(1)).ok());
+  ASSERT_TRUE(current->Revoke("0a", 1, absl::FromUnixSeconds(1'800'000'000)).ok());
+  ASSERT_EQ(previous->ListRevoked().value().size(), 1u);
+  EXPECT_EQ(previous->GetCrlState().value().generation,
+            current->GetCrlState().value().generation);
+  const uint64_t first = current->NextCrlNumber().value();
+  ASSERT_TRUE(current->PutCachedCrl({1, "new-key-crl", absl::FromUnixSeconds(1), {}, first})
+                  .value());
+  const uint64_t second = previous->NextCrlNumber().value();
+  EXPECT_GT(second, first);
+  EXPECT_FALSE(previous->GetCachedCrl().value().has_value());
+  ASSERT_TRUE(previous->PutCachedCrl({1, "old-key-crl", absl::FromUnixSeconds(1), {}, second})
+                  .value());
+  EXPECT_EQ(current->GetCachedCrl().value()->der, "new-key-crl");
+  EXPECT_EQ(previous->GetCachedCrl().value()->der, "old-key-crl");
+  EXPECT_EQ(previous->GetCrlState().value().cached_number, second);
+  EXPECT_EQ(server_->Command({"HGET", "scep:crl:cache:key:0a1b2c", "der"}).value_or(""),
+            "old-key-crl");
+}
+
 }  // namespace
 }  // namespace scep::redis
