@@ -51,7 +51,21 @@ std::optional<PkiOutcome> PkiOperation::CheckRenewalSigner(
   if ((*record)->revoked) {
     return Failure(req, FailInfo::kBadRequest, "the signing certificate is revoked");
   }
+  // A renewal skips the challenge and approval of the profile it asks: a
+  // certificate of a low-assurance profile must not renew into another
+  // profile's usages and validity unless that profile says so.
+  if (!RenewsUnder(profile, (*record)->profile)) {
+    return Failure(req, FailInfo::kBadRequest,
+                   "the certificate was issued under another profile");
+  }
   return std::nullopt;
+}
+
+bool PkiOperation::RenewsUnder(const Profile& profile, absl::string_view issued_under) const {
+  const absl::string_view from = issued_under.empty() ? options_.default_profile : issued_under;
+  return from == profile.name ||
+         std::find(profile.renewal_from_profiles.begin(), profile.renewal_from_profiles.end(),
+                   from) != profile.renewal_from_profiles.end();
 }
 
 std::optional<PkiOutcome> PkiOperation::UnindexedRenewalSigner(
@@ -61,8 +75,27 @@ std::optional<PkiOutcome> PkiOperation::UnindexedRenewalSigner(
                    "the signing certificate is unknown to this server");
   }
   // Signed by our CA key, which signs nothing but what this service issued:
-  // a certificate Redis lost, recorded again. Revoked if the revocation
-  // list (restored from a CRL or a gateway's memory) has its serial.
+  // a certificate Redis lost, recorded again. But under which profile is
+  // lost with it: recorded under the one asked only when the certificate
+  // would renew there whichever profile of this CA issued it.
+  const bool any_issuer_renews =
+      !options_.ca_profiles.empty() &&
+      std::all_of(options_.ca_profiles.begin(), options_.ca_profiles.end(),
+                  [&](const std::string& issuer) { return RenewsUnder(profile, issuer); });
+  if (!any_issuer_renews) {
+    if (extras_.log != nullptr) {
+      metrics::LogRecord line(metrics::LogLevel::kWarning, "certificate_not_reindexed");
+      line.Str("profile", profile.name)
+          .Str("serial", serial_hex)
+          .Str("transaction_id", req.msg.attributes.transaction_id)
+          .Str("reason", "another profile of this CA may have issued it");
+      extras_.log->Log(line);
+    }
+    return Failure(req, FailInfo::kBadCertId,
+                   "the signing certificate is unknown to this server");
+  }
+  // Revoked if the revocation list (restored from a CRL or a gateway's
+  // memory) has its serial.
   absl::StatusOr<redis::CertificateRecord> recorded =
       issuer_.RecordAgain(profile, req.msg.signer_certificate.get());
   if (!recorded.ok()) return UnavailableAfterNonce(req, "certificate index");

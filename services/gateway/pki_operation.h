@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -40,6 +41,16 @@ struct PkiOperationOptions {
   // and renews unless the revocation list has its serial
   // (--renewal_reindex, for disaster recovery).
   bool renewal_reindex = false;
+  // The profile served at /scep (ProfileSet::Default). A certificate whose
+  // index record names no profile (recorded before records named one, when
+  // the gateway served a single profile) renews under this one.
+  std::string default_profile = "default";
+  // The profiles this CA issues for (ScepService sets it per CA). Which of
+  // them issued a certificate the index lost cannot be told, so
+  // renewal_reindex records one again only under a profile that each of
+  // them renews under (itself, and those in its renewal_from_profiles).
+  // Empty: never.
+  std::vector<std::string> ca_profiles;
   // CRL nextUpdate - thisUpdate; a cached CRL is re-signed when it has
   // less than half of this left or a revocation happened.
   absl::Duration crl_validity = absl::Hours(24 * 7);
@@ -183,9 +194,15 @@ class PkiOperation {
   std::optional<PkiOutcome> CheckRenewalSigner(const Profile& profile,
                                                const Request& req,
                                                const CaSet& ca);
+  // Whether a certificate the index records under `issued_under` ("" for
+  // records made before they named a profile: the default profile) may
+  // renew under `profile`: its own, or one listing it in
+  // renewal_from_profiles.
+  bool RenewsUnder(const Profile& profile, absl::string_view issued_under) const;
   // CheckRenewalSigner's answer for a certificate of ours the index lacks:
-  // with renewal_reindex, records it again (nullopt) unless its serial is
-  // on the revocation list.
+  // with renewal_reindex, records it again under `profile` (nullopt)
+  // unless its serial is on the revocation list, provided every profile of
+  // this CA renews under `profile` (else badCertId, as without the flag).
   std::optional<PkiOutcome> UnindexedRenewalSigner(const Profile& profile,
                                                    const Request& req,
                                                    const std::string& serial_hex);

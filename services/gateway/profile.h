@@ -79,6 +79,12 @@ struct Profile {
   // RenewalReq is accepted only this long before the current certificate
   // expires; zero: always.
   absl::Duration renewal_window = absl::ZeroDuration();
+  // Other profiles whose certificates may renew under this one. A renewal
+  // is authenticated by the current certificate and skips this profile's
+  // challenge and approval: by default a certificate renews only under the
+  // profile that issued it (its certificate index record's). ProfileSet
+  // checks that each names another profile of the same issuing CA.
+  std::vector<std::string> renewal_from_profiles;
   // Global rate limits (Redis); 0: none. Over the client or profile limit a
   // PKIOperation gets HTTP 429 with Retry-After; over the subject limit a
   // PKCSReq/RenewalReq gets FAILURE badRequest.
@@ -96,7 +102,9 @@ struct Profile {
 // thread-safe.
 class ProfileSet {
  public:
-  // FailedPrecondition for duplicate or invalid names, or no profiles.
+  // FailedPrecondition for duplicate or invalid names, no profiles, or a
+  // renewal_from_profiles name that is not another profile of the same
+  // issuing CA.
   // The first profile is also served at /scep.
   static absl::StatusOr<std::unique_ptr<ProfileSet>> New(std::vector<Profile> profiles);
 

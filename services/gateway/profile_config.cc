@@ -315,6 +315,9 @@ absl::StatusOr<Profile> Convert(const pb::Profile& in, absl::string_view origin,
   if (in.approval_ttl_hours() != 0) out.approval_ttl = absl::Hours(in.approval_ttl_hours());
   out.allow_legacy = in.allow_legacy();
   out.renewal_window = absl::Hours(24) * static_cast<int64_t>(in.renewal_window_days());
+  // Checked against the other profiles by ProfileSet.
+  out.renewal_from_profiles.assign(in.renewal_from_profiles().begin(),
+                                   in.renewal_from_profiles().end());
   if (in.max_sans() > 1000) return check.Error("max_sans", "must be at most 1000");
   if (in.max_sans() != 0) out.max_sans = static_cast<int>(in.max_sans());
   if (in.max_subject_bytes() > 16384) {

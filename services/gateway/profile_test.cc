@@ -56,6 +56,7 @@ TEST(ProfileConfigTest, ParsesEveryMode) {
      "ca_issuers": ["https://pki.example.com/ca/default.crt"]},
     {"name": "onetime", "challenge": {"mode": "one-time"}},
     {"name": "mdm", "certificate_type": "user", "approval": "manual",
+     "renewal_from_profiles": ["onetime"],
      "challenge": {"mode": "external", "verifier_url": "http://127.0.0.1:9/verify",
                    "verifier_timeout_ms": 1500}}]})");
   ASSERT_TRUE(profiles.ok()) << profiles.status();
@@ -77,6 +78,8 @@ TEST(ProfileConfigTest, ParsesEveryMode) {
   EXPECT_EQ(mdm.approval, Profile::Approval::kManual);
   EXPECT_EQ(mdm.type, Profile::CertificateType::kUser);
   EXPECT_EQ(mdm.verifier_timeout, absl::Milliseconds(1500));
+  EXPECT_EQ(mdm.renewal_from_profiles, std::vector<std::string>{"onetime"});
+  EXPECT_TRUE(wifi.renewal_from_profiles.empty());
 }
 
 // Issuance notices: both events by default; the CSR (its challengePassword
@@ -228,6 +231,13 @@ TEST(ProfileConfigTest, ErrorsNameFileProfileAndField) {
        "notify: secret_env and secret_file are exclusive"},
       {R"({"profiles": [{"name": "a", "challenge": {"mode": "one-time"}}, {"name": "a", "challenge": {"mode": "one-time"}}]})",
        "defined twice"},
+      {R"({"profiles": [{"name": "a", "challenge": {"mode": "one-time"}, "renewal_from_profiles": ["byod"]}]})",
+       "profiles.json: profile 'a': renewal_from_profiles: no profile is named 'byod'"},
+      {R"({"profiles": [{"name": "a", "challenge": {"mode": "one-time"}, "renewal_from_profiles": ["a"]}]})",
+       "profile 'a': renewal_from_profiles: names the profile itself"},
+      {R"({"profiles": [{"name": "a", "challenge": {"mode": "one-time"}, "renewal_from_profiles": ["b"]},
+                        {"name": "b", "challenge": {"mode": "one-time"}, "issuing_ca": "wifi"}]})",
+       "profile 'a': renewal_from_profiles: profile 'b' issues from another CA"},
       {R"({"profiles": [{"name": "a", "colour": "blue"}]})", "profiles.json: "},
       {R"({"profiles": []})", "no profiles"},
       {R"(not json)", "profiles.json: "},

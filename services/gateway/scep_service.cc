@@ -54,17 +54,34 @@ ScepService::ScepService(ScepServiceOptions options, SignerClient* signer,
                          CaCertificates* certificates,
                          ScepServiceObservers observers)
     : options_(std::move(options)), observers_(observers) {
+  // Each CA's enrollment knows the default profile and its own profiles
+  // (renewal across profiles, re-indexing a lost certificate).
+  const Profile& default_profile =
+      options_.profiles != nullptr ? options_.profiles->Default() : options_.profile;
+  auto pki_options = [&](absl::string_view ca) {
+    PkiOperationOptions pki = options_.pki;
+    pki.default_profile = default_profile.name;
+    pki.ca_profiles.clear();
+    if (options_.profiles == nullptr) {
+      if (options_.profile.issuing_ca == ca) pki.ca_profiles.push_back(options_.profile.name);
+      return pki;
+    }
+    for (const Profile& p : options_.profiles->All()) {
+      if (p.issuing_ca == ca) pki.ca_profiles.push_back(p.name);
+    }
+    return pki;
+  };
   previous_cas_ = std::make_unique<PreviousCaRevocation>(options_.previous_ca_crl_index,
                                                          options_.pki.crl_validity);
   cas_[""] = {certificates,
-              std::make_unique<PkiOperation>(options_.pki, signer, store, index,
+              std::make_unique<PkiOperation>(pki_options(""), signer, store, index,
                                              certificates, options_.extras),
               signer, index};
   std::vector<OcspIssuer> ocsp_issuers = {{"", certificates, signer, index}};
   for (const auto& [name, deps] : options_.issuing_cas) {
     if (name.empty()) continue;
     cas_[name] = {deps.certificates,
-                  std::make_unique<PkiOperation>(options_.pki, deps.signer, store,
+                  std::make_unique<PkiOperation>(pki_options(name), deps.signer, store,
                                                  deps.index, deps.certificates,
                                                  options_.extras),
                   deps.signer, deps.index};
