@@ -12,6 +12,8 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/codec/client.h"
 #include "common/codec/codec_test_fixture.h"
 #include "common/codec/csr.h"
@@ -104,7 +106,7 @@ TEST_F(CodecTest, BerEnvelopeIsReadOnceReencodedAsDer) {
   ASSERT_TRUE(msg.ok()) << msg.status();
   ASSERT_GE(msg->content.size(), 2u);
   EXPECT_EQ(static_cast<unsigned char>(msg->content[1]), 0x80);  // indefinite length
-  EXPECT_FALSE(EnvelopeCipher(msg->content).ok());
+  EXPECT_EQ(EnvelopeCipher(msg->content).status().code(), absl::StatusCode::kInvalidArgument);
   absl::StatusOr<std::string> der = EnvelopeAsDer(msg->content);
   ASSERT_TRUE(der.ok()) << der.status();
   EXPECT_EQ(EnvelopeCipher(*der).value_or(""), "aes-256-cbc");
@@ -113,6 +115,34 @@ TEST_F(CodecTest, BerEnvelopeIsReadOnceReencodedAsDer) {
   // Not an envelope: refused.
   EXPECT_FALSE(EnvelopeAsDer(DegenerateCertificates({ra_cert_.get()}).value()).ok());
   EXPECT_FALSE(EnvelopeAsDer("garbage").ok());
+}
+
+// A well-formed envelope of a cipher the gateway does not decrypt is
+// Unimplemented (answered badAlg), naming the algorithm; a malformed one
+// stays InvalidArgument (badMessageCheck). Before, both were the latter.
+TEST_F(CodecTest, UnsupportedCipherIsUnimplementedAndMalformedIsInvalid) {
+  for (const char* cipher : {"rc2-cbc", "camellia-128-cbc"}) {
+    absl::StatusOr<std::string> env = Envelope("csr", ra_cert_.get(), cipher);
+    ASSERT_TRUE(env.ok()) << cipher << ": " << env.status();
+    absl::StatusOr<std::string> named = EnvelopeCipher(*env);
+    EXPECT_EQ(named.status().code(), absl::StatusCode::kUnimplemented) << cipher;
+    EXPECT_EQ(named.status().message(),
+              absl::StrCat("content-encryption algorithm ", cipher, " is not supported"));
+    // Cut short: malformed, whatever its cipher.
+    EXPECT_EQ(EnvelopeCipher(env->substr(0, env->size() - 1)).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << cipher;
+  }
+  // AES-GCM makes an AuthEnvelopedData (RFC 5083).
+  absl::StatusOr<std::string> gcm = Envelope("csr", ra_cert_.get(), "aes-128-gcm");
+  ASSERT_TRUE(gcm.ok()) << gcm.status();
+  absl::StatusOr<std::string> named = EnvelopeCipher(*gcm);
+  EXPECT_EQ(named.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_TRUE(absl::StrContains(named.status().message(), "AuthEnvelopedData"));
+  EXPECT_TRUE(EnvelopeAsDer(*gcm).ok());
+  // Not an envelope at all.
+  EXPECT_EQ(EnvelopeCipher(DegenerateCertificates({ra_cert_.get()}).value()).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(CodecTest, OaepAndEcdhEnvelopesDecrypt) {

@@ -8,6 +8,7 @@
 
 #include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/codec/der_tlv.h"
 #include "common/crypto/der.h"
@@ -75,14 +76,51 @@ absl::Status SkipTlv(const unsigned char** p, const unsigned char* end) {
   return absl::OkStatus();
 }
 
+// The OBJECT IDENTIFIER at *p (inside [*p, end)).
+absl::StatusOr<crypto::Asn1ObjectPtr> ReadOidObject(const unsigned char** p,
+                                                    const unsigned char* end) {
+  const unsigned char* start = *p;
+  long len = 0;
+  RETURN_IF_ERROR(EnterTlv(p, end, V_ASN1_OBJECT, V_ASN1_UNIVERSAL, &len));
+  const unsigned char* q = start;
+  crypto::Asn1ObjectPtr oid(d2i_ASN1_OBJECT(nullptr, &q, (*p - start) + len));
+  if (oid == nullptr) return crypto::SslInvalid("algorithm OID");
+  *p += len;
+  return oid;
+}
+
+// The OBJECT IDENTIFIER at *p (inside [*p, end)) as a NID.
+absl::StatusOr<int> ReadOid(const unsigned char** p, const unsigned char* end) {
+  ASSIGN_OR_RETURN(crypto::Asn1ObjectPtr oid, ReadOidObject(p, end));
+  return OBJ_obj2nid(oid.get());
+}
+
+// Whether `der` is one whole CMS ContentInfo as OpenSSL reads it: what
+// makes an envelope well-formed, whatever its algorithms.
+bool IsWholeContentInfo(absl::string_view der) {
+  const auto* start = reinterpret_cast<const unsigned char*>(der.data());
+  const unsigned char* p = start;
+  CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(der.size())));
+  ERR_clear_error();
+  return cms != nullptr && p == start + der.size();
+}
+
 // Moves [*p, *end) from a ContentInfo to the fields of its EnvelopedData,
 // after the version and any originatorInfo (at recipientInfos).
-absl::Status EnterEnvelopedData(const unsigned char** p, const unsigned char** end) {
+// AuthEnvelopedData (RFC 5083) has the same fields up to its
+// authEncryptedContentInfo. `content_type` (may be null) receives the
+// ContentInfo's contentType as a NID.
+absl::Status EnterEnvelopedData(const unsigned char** p, const unsigned char** end,
+                                int* content_type = nullptr) {
   long len = 0;
   // ContentInfo ::= SEQUENCE { contentType OID, [0] EXPLICIT content }
   RETURN_IF_ERROR(EnterTlv(p, *end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
   *end = *p + len;
-  RETURN_IF_ERROR(SkipTlv(p, *end));
+  if (content_type != nullptr) {
+    ASSIGN_OR_RETURN(*content_type, ReadOid(p, *end));
+  } else {
+    RETURN_IF_ERROR(SkipTlv(p, *end));
+  }
   RETURN_IF_ERROR(EnterTlv(p, *end, 0, V_ASN1_CONTEXT_SPECIFIC, &len));
   // EnvelopedData ::= SEQUENCE { version, originatorInfo [0] OPTIONAL,
   //   recipientInfos SET, encryptedContentInfo SEQUENCE, ... }
@@ -91,18 +129,6 @@ absl::Status EnterEnvelopedData(const unsigned char** p, const unsigned char** e
   RETURN_IF_ERROR(SkipTlv(p, *end));  // version
   if (*p < *end && **p == 0xA0) RETURN_IF_ERROR(SkipTlv(p, *end));
   return absl::OkStatus();
-}
-
-// The OBJECT IDENTIFIER at *p (inside [*p, end)) as a NID.
-absl::StatusOr<int> ReadOid(const unsigned char** p, const unsigned char* end) {
-  const unsigned char* start = *p;
-  long len = 0;
-  RETURN_IF_ERROR(EnterTlv(p, end, V_ASN1_OBJECT, V_ASN1_UNIVERSAL, &len));
-  const unsigned char* q = start;
-  crypto::Asn1ObjectPtr oid(d2i_ASN1_OBJECT(nullptr, &q, (*p - start) + len));
-  if (oid == nullptr) return crypto::SslInvalid("algorithm OID");
-  *p += len;
-  return OBJ_obj2nid(oid.get());
 }
 
 }  // namespace
@@ -190,7 +216,8 @@ absl::StatusOr<bool> IsRecipient(absl::string_view der, X509* certificate) {
 absl::StatusOr<std::string> EnvelopeAsDer(absl::string_view ber) {
   ASSIGN_OR_RETURN(CmsPtr cms,
                    crypto::FromDer<CmsPtr>(ber, d2i_CMS_ContentInfo, "pkcsPKIEnvelope"));
-  if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_enveloped) {
+  const int type = OBJ_obj2nid(CMS_get0_type(cms.get()));
+  if (type != NID_pkcs7_enveloped && type != NID_id_smime_ct_authEnvelopedData) {
     return absl::InvalidArgumentError("pkcsPKIEnvelope is not EnvelopedData");
   }
   return crypto::ToDer(cms.get(), i2d_CMS_ContentInfo);
@@ -199,23 +226,43 @@ absl::StatusOr<std::string> EnvelopeAsDer(absl::string_view ber) {
 absl::StatusOr<std::string> EnvelopeCipher(absl::string_view der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   const unsigned char* end = p + der.size();
-  RETURN_IF_ERROR(EnterEnvelopedData(&p, &end));
+  int content_type = NID_undef;
+  RETURN_IF_ERROR(EnterEnvelopedData(&p, &end, &content_type));
+  if (content_type != NID_pkcs7_enveloped &&
+      content_type != NID_id_smime_ct_authEnvelopedData) {
+    return absl::InvalidArgumentError("pkcsPKIEnvelope is not EnvelopedData");
+  }
   long len = 0;
   RETURN_IF_ERROR(SkipTlv(&p, end));  // recipientInfos
   RETURN_IF_ERROR(EnterTlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
   end = p + len;
   RETURN_IF_ERROR(SkipTlv(&p, end));  // contentType
   RETURN_IF_ERROR(EnterTlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &len));
-  ASSIGN_OR_RETURN(int nid, ReadOid(&p, p + len));
-  switch (nid) {
-    case NID_aes_128_cbc: return std::string("aes-128-cbc");
-    case NID_aes_192_cbc: return std::string("aes-192-cbc");
-    case NID_aes_256_cbc: return std::string("aes-256-cbc");
-    case NID_des_ede3_cbc: return std::string("des-ede3-cbc");
-    case NID_des_cbc: return std::string("des-cbc");
-    default:
-      return absl::InvalidArgumentError("unsupported content-encryption algorithm");
+  ASSIGN_OR_RETURN(crypto::Asn1ObjectPtr oid, ReadOidObject(&p, p + len));
+  if (content_type == NID_pkcs7_enveloped) {
+    switch (OBJ_obj2nid(oid.get())) {
+      case NID_aes_128_cbc: return std::string("aes-128-cbc");
+      case NID_aes_192_cbc: return std::string("aes-192-cbc");
+      case NID_aes_256_cbc: return std::string("aes-256-cbc");
+      case NID_des_ede3_cbc: return std::string("des-ede3-cbc");
+      case NID_des_cbc: return std::string("des-cbc");
+      default: break;
+    }
   }
+  // Well-formed but not ours to decrypt: the algorithm is refused, not
+  // the message (RFC 8894 section 3.2.1.4: badAlg). Anything OpenSSL does
+  // not read whole stays malformed.
+  if (!IsWholeContentInfo(der)) {
+    return absl::InvalidArgumentError("malformed EnvelopedData");
+  }
+  if (content_type == NID_id_smime_ct_authEnvelopedData) {
+    return absl::UnimplementedError(
+        "AuthEnvelopedData (AES-GCM) is not supported; use EnvelopedData with AES-CBC");
+  }
+  char name[64];
+  OBJ_obj2txt(name, sizeof(name), oid.get(), 0);
+  return absl::UnimplementedError(
+      absl::StrCat("content-encryption algorithm ", name, " is not supported"));
 }
 
 absl::StatusOr<int> KeyTransportAlgorithm(absl::string_view der) {

@@ -38,12 +38,17 @@ absl::StatusOr<bool> IsRecipient(absl::string_view der, X509* certificate);
 // EnvelopedData `ber` (a ContentInfo) re-encoded as DER. Clients built on
 // BouncyCastle (jscep, many Android agents) and Apple's send indefinite
 // lengths, which the DER walks here (EnvelopeCipher, KeyTransportAlgorithm)
-// do not read. InvalidArgument when it is not EnvelopedData.
+// do not read. InvalidArgument when it is not EnvelopedData (or
+// AuthEnvelopedData, re-encoded so that EnvelopeCipher can name it).
 absl::StatusOr<std::string> EnvelopeAsDer(absl::string_view ber);
 
 // OpenSSL name of the content-encryption algorithm of EnvelopedData `der`
-// ("aes-128-cbc", "aes-256-cbc", "des-ede3-cbc", "des-cbc", ...), read from
-// the DER without decrypting. InvalidArgument when malformed or unknown.
+// ("aes-128-cbc", "aes-192-cbc", "aes-256-cbc", "des-ede3-cbc", "des-cbc"),
+// read from the DER without decrypting. InvalidArgument when `der` is
+// malformed or not EnvelopedData; Unimplemented, naming the algorithm, for
+// a well-formed envelope of another cipher (RC2, Camellia, ...) or an
+// AuthEnvelopedData (RFC 5083, AES-GCM): the algorithm, not the message,
+// is refused (failInfo badAlg).
 absl::StatusOr<std::string> EnvelopeCipher(absl::string_view der);
 
 // NID of the key-encryption algorithm of the first RecipientInfo of

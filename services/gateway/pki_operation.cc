@@ -88,13 +88,18 @@ PkiOutcome PkiOperation::Handle(const Profile& profile, absl::string_view der) {
   absl::StatusOr<std::shared_ptr<const CaSet>> ca = certificates_->Get();
   if (!ca.ok()) return Unavailable("CA certificates not loaded");
   absl::StatusOr<std::string> cipher = codec::EnvelopeCipher(msg->content);
-  if (!cipher.ok()) {
+  if (absl::IsInvalidArgument(cipher.status())) {
     // BER with indefinite lengths (BouncyCastle's jscep, Apple's client):
     // re-encoded as DER once, for the walks here and for the signer.
     if (absl::StatusOr<std::string> der = codec::EnvelopeAsDer(msg->content); der.ok()) {
       cipher = codec::EnvelopeCipher(*der);
       if (cipher.ok()) msg->content = *std::move(der);  // req.msg is *msg
     }
+  }
+  if (absl::IsUnimplemented(cipher.status())) {
+    // A well-formed envelope of a cipher we do not decrypt (RC2, Camellia,
+    // AES-GCM's AuthEnvelopedData): RFC 8894 section 3.2.1.4, badAlg.
+    return Failure(req, FailInfo::kBadAlg, cipher.status().message());
   }
   if (!cipher.ok()) {
     return Failure(req, FailInfo::kBadMessageCheck,
