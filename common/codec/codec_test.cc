@@ -155,6 +155,22 @@ TEST_F(CodecTest, SignatureValueIdentifiesTheSignedMessage) {
   EXPECT_NE(a->signature, b->signature);
 }
 
+// A messageType no known type (a later draft's, or garbage) still parses:
+// the gateway answers it with a signed FAILURE badRequest, not HTTP 400.
+TEST_F(CodecTest, UnknownMessageTypeIsKeptAsSent) {
+  ScepAttributes attrs;
+  attrs.message_type = static_cast<MessageType>(23);
+  attrs.transaction_id = "tid-type";
+  attrs.sender_nonce = std::string(16, '\x07');
+  absl::StatusOr<PkiMessage> msg = ParsePkiMessage(
+      SignPkiMessage("content", attrs, ra_cert_.get(), ra_key_.get(), "sha256").value());
+  ASSERT_TRUE(msg.ok()) << msg.status();
+  EXPECT_EQ(static_cast<int>(msg->attributes.message_type), 23);
+  EXPECT_FALSE(IsKnownMessageType(msg->attributes.message_type));
+  EXPECT_EQ(MessageTypeName(msg->attributes.message_type), "unknown");
+  EXPECT_TRUE(IsKnownMessageType(MessageType::kRenewalReq));
+}
+
 TEST_F(CodecTest, CertRepSignerInfoUsesRsaEncryption) {
   // strongSwan refuses sha256WithRSAEncryption in a CertRep SignerInfo.
   ScepAttributes attrs;

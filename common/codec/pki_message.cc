@@ -71,28 +71,14 @@ absl::Status AddAttribute(CMS_SignerInfo* si, const ASN1_OBJECT* oid, int type,
   return absl::OkStatus();
 }
 
-bool IsKnownMessageType(int v) {
-  switch (static_cast<MessageType>(v)) {
-    case MessageType::kCertRep:
-    case MessageType::kRenewalReq:
-    case MessageType::kPkcsReq:
-    case MessageType::kCertPoll:
-    case MessageType::kGetCert:
-    case MessageType::kGetCrl:
-      return true;
-  }
-  return false;
-}
-
 absl::Status ReadAttributes(CMS_SignerInfo* si, ScepAttributes& out) {
   const ScepOids& oids = Oids();
   ASSIGN_OR_RETURN(std::optional<int> type,
                    GetNumberAttribute(si, oids.message_type, "messageType"));
   if (!type.has_value()) return absl::InvalidArgumentError("no messageType");
-  if (!IsKnownMessageType(*type)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown messageType ", *type));
-  }
+  // Kept as sent, known or not (0..999): a type this codec does not know
+  // is the receiver's to refuse, in a signed reply (RFC 8894 section
+  // 3.2.1.4, badRequest), not a message that cannot be read.
   out.message_type = static_cast<MessageType>(*type);
   ASSIGN_OR_RETURN(std::optional<std::string> tid,
                    GetAttribute(si, oids.transaction_id, V_ASN1_PRINTABLESTRING,

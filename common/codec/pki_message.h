@@ -34,7 +34,9 @@ struct PkiMessage {
 // signer, a signer certificate and the mandatory SCEP attributes
 // (messageType, transactionID, senderNonce). A bad signature is reported in
 // `signature_valid`, not as an error, so the caller can answer with a signed
-// FAILURE badMessageCheck (RFC 8894 section 3.3.2).
+// FAILURE badMessageCheck (RFC 8894 section 3.3.2); a messageType that is
+// a number but no known type is kept as sent (IsKnownMessageType), so the
+// caller can answer FAILURE badRequest.
 absl::StatusOr<PkiMessage> ParsePkiMessage(absl::string_view der);
 
 // Builds a pkiMessage: SignedData over `content` (empty allowed), signed by

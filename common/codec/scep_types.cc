@@ -12,6 +12,19 @@ bool IsLegacyDigest(absl::string_view digest) {
   return digest == "sha1";
 }
 
+bool IsKnownMessageType(MessageType type) {
+  switch (type) {
+    case MessageType::kCertRep:
+    case MessageType::kRenewalReq:
+    case MessageType::kPkcsReq:
+    case MessageType::kCertPoll:
+    case MessageType::kGetCert:
+    case MessageType::kGetCrl:
+      return true;
+  }
+  return false;
+}
+
 absl::string_view FailInfoName(FailInfo fail_info) {
   switch (fail_info) {
     case FailInfo::kBadAlg: return "badAlg";

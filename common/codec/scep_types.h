@@ -8,7 +8,9 @@
 
 namespace scep::codec {
 
-// messageType values, RFC 8894 section 3.2.1.2.
+// messageType values, RFC 8894 section 3.2.1.2. A parsed message may hold
+// another value (ParsePkiMessage keeps the number it was sent): see
+// IsKnownMessageType.
 enum class MessageType {
   kCertRep = 3,
   kRenewalReq = 17,
@@ -48,7 +50,12 @@ struct ScepAttributes {
 bool IsLegacyCipher(absl::string_view cipher);
 bool IsLegacyDigest(absl::string_view digest);
 
-// Names for failInfoText, logs and metric labels (RFC 8894 spelling).
+// Whether `type` is one of the enumerators above (a message of another
+// type parses, and is refused by its receiver).
+bool IsKnownMessageType(MessageType type);
+
+// Names for failInfoText, logs and metric labels (RFC 8894 spelling);
+// "unknown" for a value that is not an enumerator.
 absl::string_view FailInfoName(FailInfo fail_info);
 absl::string_view MessageTypeName(MessageType type);
 absl::string_view PkiStatusName(PkiStatus status);

@@ -85,6 +85,12 @@ PkiOutcome PkiOperation::Handle(const Profile& profile, absl::string_view der) {
   if (type == MessageType::kCertRep) {
     return Failure(req, FailInfo::kBadRequest, "a CertRep is not a request");
   }
+  if (!codec::IsKnownMessageType(type)) {
+    // RFC 8894 section 3.2.1.4: badRequest, a transaction not supported;
+    // answered before anything is decrypted.
+    return Failure(req, FailInfo::kBadRequest,
+                   absl::StrCat("messageType ", static_cast<int>(type), " not supported"));
+  }
   absl::StatusOr<std::shared_ptr<const CaSet>> ca = certificates_->Get();
   if (!ca.ok()) return Unavailable("CA certificates not loaded");
   absl::StatusOr<std::string> cipher = codec::EnvelopeCipher(msg->content);

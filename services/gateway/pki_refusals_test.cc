@@ -1,6 +1,7 @@
 // Requests that parse but ask for what the gateway does not do: a content
-// cipher it does not decrypt is a signed FAILURE badAlg (RFC 8894 section
-// 3.2.1.4), not badMessageCheck.
+// cipher it does not decrypt (badAlg) and a messageType it does not know
+// (badRequest), each a signed FAILURE (RFC 8894 section 3.2.1.4), not
+// badMessageCheck or HTTP 400.
 
 #include "services/gateway/pki_test_fixture.h"
 
@@ -51,6 +52,27 @@ TEST_F(PkiMessagesTest, UnsupportedContentCipherIsBadAlg) {
                                                 id.cert.get(), id.key.get(), "sha256")
                               .value();
   EXPECT_EQ(Open(Post(msg), id).message.attributes.fail_info, FailInfo::kBadMessageCheck);
+  EXPECT_EQ(signer_->issued.load(), 0);
+}
+
+// RFC 8894 section 3.2.1.4: badRequest is a transaction not permitted or
+// supported. Before, a messageType no known type was HTTP 400, as if the
+// message could not be read.
+TEST_F(PkiMessagesTest, UnknownMessageTypeIsSignedBadRequest) {
+  Identity id = NewDevice("type-23");
+  const std::string msg = Message(id, static_cast<MessageType>(23), "tid-23",
+                                  Csr(id.key.get(), "type-23", "pw"));
+  HttpResponse r = Post(msg);
+  ASSERT_EQ(r.status, 200) << r.body;
+  codec::OpenedCertRep rep = Open(r, id);
+  EXPECT_EQ(rep.message.attributes.pki_status, PkiStatus::kFailure);
+  EXPECT_EQ(rep.message.attributes.fail_info, FailInfo::kBadRequest);
+  EXPECT_EQ(rep.message.attributes.fail_info_text.value_or(""), "messageType 23 not supported");
+  EXPECT_EQ(rep.message.attributes.transaction_id, "tid-23");
+  // Its signature is checked first, as for any message.
+  std::string forged = msg;
+  forged[forged.size() - 3] ^= 0x01;  // inside the signature value
+  EXPECT_EQ(Attributes(Post(forged)).fail_info, FailInfo::kBadMessageCheck);
   EXPECT_EQ(signer_->issued.load(), 0);
 }
 
