@@ -179,6 +179,29 @@ class ProfilesTest(unittest.TestCase):
                             "--key", old_key)
         self.assertNotEqual(out.returncode, 0)
 
+    def test_certificate_renews_only_under_its_own_profile(self):
+        # Before, a certificate of the default profile renewed under "mdm"
+        # without that profile's external verifier ever hearing of it (a
+        # renewal skips the challenge, and any manual approval).
+        own = StrongSwanClient(self, self.stack, "cross-own")  # /scep: default
+        other = StrongSwanClient(self, self.stack, "cross-other", profile="mdm")
+        old_key = own.key("old")
+        out = own.enroll(old_key, "CN=cross-profile", "--password", self.stack.challenge)
+        self.assertEqual(out.returncode, 0, out.stderr.decode(errors="replace"))
+        old_cert = os.path.join(own.dir, "old.pem")
+        with open(old_cert, "wb") as f:
+            f.write(out.stdout)
+        out = other.enroll(other.key("new"), "CN=cross-profile", "--cert", old_cert,
+                           "--key", old_key)
+        self.assertNotEqual(out.returncode, 0, out.stdout)
+        self.assertIn("the certificate was issued under another profile",
+                      self.stack.log("gateway"))
+        # Its own profile renews it.
+        out = own.enroll(own.key("new"), "CN=cross-profile", "--cert", old_cert,
+                         "--key", old_key)
+        self.assertEqual(out.returncode, 0, out.stderr.decode(errors="replace")
+                         + self.stack.log("gateway")[-2000:])
+
     def test_san_outside_policy_is_refused_not_rewritten(self):
         status, rep = self.enroll("wifi", "outside", san="evil.example")
         self.assertEqual((rep["pkiStatus"], rep["failInfo"]), (2, 2), rep)
