@@ -1,6 +1,7 @@
 #ifndef SCEP_SERVICES_ADMIN_ADMIN_CORE_H_
 #define SCEP_SERVICES_ADMIN_ADMIN_CORE_H_
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -14,6 +15,7 @@
 #include "common/redis/request_store.h"
 #include "scep/admin/v1/admin.pb.h"
 #include "services/gateway/ca_certificates.h"
+#include "services/gateway/gateway_metrics.h"
 #include "services/gateway/profile.h"
 #include "services/gateway/profile_issuer.h"
 #include "services/gateway/signer_client.h"
@@ -40,7 +42,10 @@ struct AdminDeps {
   gateway::ProfileIssuer* issuer = nullptr;
   gateway::CaCertificates* ca = nullptr;
   // Audit lines (event "audit") for every state change; never a secret.
+  // The admin server writes its admin_call and admin_refused lines here too.
   metrics::JsonLogger* audit = nullptr;
+  // scep_gateway_admin_calls_total (the admin server); null: not counted.
+  gateway::GatewayMetrics* metrics = nullptr;
   // Further issuing CAs by name (gateway::Profile::issuing_ca).
   std::map<std::string, AdminCaDeps, std::less<>> issuing_cas;
   // Issuance notices of profiles with notify.url: a rejection's failed
@@ -122,6 +127,11 @@ class AdminCore {
       const v1::ListGivenUpNoticesRequest& request, const std::string& actor);
   absl::StatusOr<v1::RequeueNoticesResponse> RequeueNotices(
       const v1::RequeueNoticesRequest& request, const std::string& actor);
+
+  // How many audit lines AdminCores have written on the calling thread, so
+  // far: an operation that leaves it unchanged wrote none (AdminService
+  // logs such a call itself). Operations run on their caller's thread.
+  static uint64_t AuditLinesOnThisThread();
 
  private:
   // RevokeCertificate of `cert`, which the index lacks: records it again

@@ -84,7 +84,16 @@ absl::Status RequireTransaction(absl::string_view profile, absl::string_view tid
 AdminCore::AdminCore(AdminOptions options, AdminDeps deps)
     : options_(options), deps_(deps) {}
 
+namespace {
+
+thread_local uint64_t audit_lines_on_this_thread = 0;
+
+}  // namespace
+
+uint64_t AdminCore::AuditLinesOnThisThread() { return audit_lines_on_this_thread; }
+
 void AdminCore::Audit(LogRecord record) const {
+  ++audit_lines_on_this_thread;
   if (deps_.audit != nullptr) deps_.audit->Log(record);
 }
 

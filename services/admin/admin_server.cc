@@ -121,7 +121,8 @@ AdminServer::AdminServer(AdminOptions admin_options, AdminDeps deps,
                          AdminAuthenticator auth, int workers)
     : core_(admin_options, deps),
       auth_(std::move(auth)),
-      service_(&core_, &auth_, workers) {}
+      calls_(deps.audit, deps.metrics),
+      service_(&core_, &auth_, &calls_, workers) {}
 
 AdminServer::~AdminServer() { Shutdown(); }
 

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/admin/admin_auth.h"
+#include "services/admin/admin_call_log.h"
 #include "services/admin/admin_core.h"
 #include "services/admin/admin_service.h"
 
@@ -61,6 +62,7 @@ class AdminServer {
 
   AdminCore core_;
   AdminAuthenticator auth_;
+  AdminCallLog calls_;
   AdminService service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -15,16 +15,19 @@ constexpr size_t kMaxQueuedCalls = 256;
 
 }  // namespace
 
-AdminService::AdminService(AdminCore* core, const AdminAuthenticator* auth, int workers)
-    : core_(core), auth_(auth), pool_(workers, kMaxQueuedCalls) {}
+AdminService::AdminService(AdminCore* core, const AdminAuthenticator* auth,
+                           AdminCallLog* calls, int workers)
+    : core_(core), auth_(auth), calls_(calls), pool_(workers, kMaxQueuedCalls) {}
 
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* AdminService::Run(
-    grpc::CallbackServerContext* context, const Request* request, Response* response,
+    grpc::CallbackServerContext* context, absl::string_view method, const Request* request,
+    Response* response,
     absl::StatusOr<Response> (AdminCore::*operation)(const Request&, const std::string&)) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<std::string> actor = auth_->Authenticate(*context);
   if (!actor.ok()) {
+    calls_->Refused(method, context->peer(), actor.status());
     reactor->Finish(rpc::ToGrpcStatus(actor.status()));
     return reactor;
   }
@@ -34,22 +37,29 @@ grpc::ServerUnaryReactor* AdminService::Run(
   const absl::Time deadline = context->deadline() == std::chrono::system_clock::time_point::max()
                                   ? absl::InfiniteFuture()
                                   : absl::FromChrono(context->deadline());
+  // Reported before Finish, so the line is written when the caller has
+  // its answer.
   const bool queued = pool_.TryPost(
-      [this, reactor, request, response, operation, deadline, actor = *std::move(actor)] {
+      [this, reactor, method, request, response, operation, deadline, actor = *actor] {
         if (absl::Now() >= deadline) {
-          reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                       "the call's deadline passed before it was served; "
-                                       "nothing was done"));
+          const absl::Status late = absl::DeadlineExceededError(
+              "the call's deadline passed before it was served; nothing was done");
+          calls_->Finished(method, actor, late, /*audited=*/false);
+          reactor->Finish(rpc::ToGrpcStatus(late));
           return;
         }
         rpc::ScopedCallDeadline within(deadline);
+        const uint64_t audit_lines = AdminCore::AuditLinesOnThisThread();
         absl::StatusOr<Response> result = (core_->*operation)(*request, actor);
+        calls_->Finished(method, actor, result.status(),
+                         AdminCore::AuditLinesOnThisThread() != audit_lines);
         if (result.ok()) *response = *std::move(result);
         reactor->Finish(rpc::ToGrpcStatus(result.status()));
       });
   if (!queued) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                 "admin API busy; retry later"));
+    const absl::Status busy = absl::ResourceExhaustedError("admin API busy; retry later");
+    calls_->Finished(method, *actor, busy, /*audited=*/false);
+    reactor->Finish(rpc::ToGrpcStatus(busy));
   }
   return reactor;
 }
@@ -57,91 +67,91 @@ grpc::ServerUnaryReactor* AdminService::Run(
 grpc::ServerUnaryReactor* AdminService::CreateChallenge(
     grpc::CallbackServerContext* context, const v1::CreateChallengeRequest* request,
     v1::CreateChallengeResponse* response) {
-  return Run(context, request, response, &AdminCore::CreateChallenge);
+  return Run(context, "CreateChallenge", request, response, &AdminCore::CreateChallenge);
 }
 
 grpc::ServerUnaryReactor* AdminService::ListRequests(
     grpc::CallbackServerContext* context, const v1::ListRequestsRequest* request,
     v1::ListRequestsResponse* response) {
-  return Run(context, request, response, &AdminCore::ListRequests);
+  return Run(context, "ListRequests", request, response, &AdminCore::ListRequests);
 }
 
 grpc::ServerUnaryReactor* AdminService::ApproveRequest(
     grpc::CallbackServerContext* context, const v1::ApproveRequestRequest* request,
     v1::ApproveRequestResponse* response) {
-  return Run(context, request, response, &AdminCore::ApproveRequest);
+  return Run(context, "ApproveRequest", request, response, &AdminCore::ApproveRequest);
 }
 
 grpc::ServerUnaryReactor* AdminService::RejectRequest(
     grpc::CallbackServerContext* context, const v1::RejectRequestRequest* request,
     v1::RejectRequestResponse* response) {
-  return Run(context, request, response, &AdminCore::RejectRequest);
+  return Run(context, "RejectRequest", request, response, &AdminCore::RejectRequest);
 }
 
 grpc::ServerUnaryReactor* AdminService::RevokeCertificate(
     grpc::CallbackServerContext* context, const v1::RevokeCertificateRequest* request,
     v1::RevokeCertificateResponse* response) {
-  return Run(context, request, response, &AdminCore::RevokeCertificate);
+  return Run(context, "RevokeCertificate", request, response, &AdminCore::RevokeCertificate);
 }
 
 grpc::ServerUnaryReactor* AdminService::GetCertificate(
     grpc::CallbackServerContext* context, const v1::GetCertificateRequest* request,
     v1::Certificate* response) {
-  return Run(context, request, response, &AdminCore::GetCertificate);
+  return Run(context, "GetCertificate", request, response, &AdminCore::GetCertificate);
 }
 
 grpc::ServerUnaryReactor* AdminService::ListCertificates(
     grpc::CallbackServerContext* context, const v1::ListCertificatesRequest* request,
     v1::ListCertificatesResponse* response) {
-  return Run(context, request, response, &AdminCore::ListCertificates);
+  return Run(context, "ListCertificates", request, response, &AdminCore::ListCertificates);
 }
 
 grpc::ServerUnaryReactor* AdminService::GetCRL(grpc::CallbackServerContext* context,
                                                const v1::GetCRLRequest* request,
                                                v1::GetCRLResponse* response) {
-  return Run(context, request, response, &AdminCore::GetCrl);
+  return Run(context, "GetCRL", request, response, &AdminCore::GetCrl);
 }
 
 grpc::ServerUnaryReactor* AdminService::RestoreRevocations(
     grpc::CallbackServerContext* context, const v1::RestoreRevocationsRequest* request,
     v1::RestoreRevocationsResponse* response) {
-  return Run(context, request, response, &AdminCore::RestoreRevocations);
+  return Run(context, "RestoreRevocations", request, response, &AdminCore::RestoreRevocations);
 }
 
 grpc::ServerUnaryReactor* AdminService::RestoreCertificates(
     grpc::CallbackServerContext* context, const v1::RestoreCertificatesRequest* request,
     v1::RestoreCertificatesResponse* response) {
-  return Run(context, request, response, &AdminCore::RestoreCertificates);
+  return Run(context, "RestoreCertificates", request, response, &AdminCore::RestoreCertificates);
 }
 
 grpc::ServerUnaryReactor* AdminService::Enroll(grpc::CallbackServerContext* context,
                                                const v1::EnrollRequest* request,
                                                v1::EnrollResponse* response) {
-  return Run(context, request, response, &AdminCore::Enroll);
+  return Run(context, "Enroll", request, response, &AdminCore::Enroll);
 }
 
 grpc::ServerUnaryReactor* AdminService::GetProfile(grpc::CallbackServerContext* context,
                                                    const v1::GetProfileRequest* request,
                                                    v1::Profile* response) {
-  return Run(context, request, response, &AdminCore::GetProfile);
+  return Run(context, "GetProfile", request, response, &AdminCore::GetProfile);
 }
 
 grpc::ServerUnaryReactor* AdminService::ListProfiles(
     grpc::CallbackServerContext* context, const v1::ListProfilesRequest* request,
     v1::ListProfilesResponse* response) {
-  return Run(context, request, response, &AdminCore::ListProfiles);
+  return Run(context, "ListProfiles", request, response, &AdminCore::ListProfiles);
 }
 
 grpc::ServerUnaryReactor* AdminService::ListGivenUpNotices(
     grpc::CallbackServerContext* context, const v1::ListGivenUpNoticesRequest* request,
     v1::ListGivenUpNoticesResponse* response) {
-  return Run(context, request, response, &AdminCore::ListGivenUpNotices);
+  return Run(context, "ListGivenUpNotices", request, response, &AdminCore::ListGivenUpNotices);
 }
 
 grpc::ServerUnaryReactor* AdminService::RequeueNotices(
     grpc::CallbackServerContext* context, const v1::RequeueNoticesRequest* request,
     v1::RequeueNoticesResponse* response) {
-  return Run(context, request, response, &AdminCore::RequeueNotices);
+  return Run(context, "RequeueNotices", request, response, &AdminCore::RequeueNotices);
 }
 
 }  // namespace scep::admin

@@ -9,6 +9,7 @@
 #include "common/base/thread_pool.h"
 #include "scep/admin/v1/admin.grpc.pb.h"
 #include "services/admin/admin_auth.h"
+#include "services/admin/admin_call_log.h"
 #include "services/admin/admin_core.h"
 
 namespace scep::admin {
@@ -16,11 +17,13 @@ namespace scep::admin {
 // The gRPC binding of AdminCore (callback API). Each call is authenticated
 // first (UNAUTHENTICATED otherwise), then run on a small worker pool so
 // gRPC's callback threads never block on Redis or the signer;
-// RESOURCE_EXHAUSTED when the pool's queue is full. `core` and `auth` are
-// not owned. Destroy only after the server has shut down.
+// RESOURCE_EXHAUSTED when the pool's queue is full. Every call, refused or
+// served, is reported to `calls` (log line, counter). `core`, `auth` and
+// `calls` are not owned. Destroy only after the server has shut down.
 class AdminService final : public v1::Admin::CallbackService {
  public:
-  AdminService(AdminCore* core, const AdminAuthenticator* auth, int workers = 4);
+  AdminService(AdminCore* core, const AdminAuthenticator* auth, AdminCallLog* calls,
+               int workers = 4);
   // Runs the calls already queued while the object is still whole (its
   // workers touch `this`), then joins them.
   ~AdminService() override { pool_.Shutdown(); }
@@ -74,12 +77,14 @@ class AdminService final : public v1::Admin::CallbackService {
  private:
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* Run(
-      grpc::CallbackServerContext* context, const Request* request, Response* response,
+      grpc::CallbackServerContext* context, absl::string_view method, const Request* request,
+      Response* response,
       absl::StatusOr<Response> (AdminCore::*operation)(const Request&,
                                                        const std::string&));
 
   AdminCore* const core_;
   const AdminAuthenticator* const auth_;
+  AdminCallLog* const calls_;
   base::ThreadPool pool_;
 };
 

@@ -156,7 +156,12 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
                               "dropped (refused because the queue was full, ever), given_up (kept for "
                               "scepctl notices requeue after the receiver refused them or they "
                               "expired).")
-                        .Register(registry)) {}
+                        .Register(registry)),
+      admin_calls_(prometheus::BuildCounter()
+                       .Name("scep_gateway_admin_calls_total")
+                       .Help("Admin API calls by gRPC method and status code (refused "
+                             "credentials: UNAUTHENTICATED, PERMISSION_DENIED).")
+                       .Register(registry)) {}
 
 void GatewayMetrics::RequestStarted() { in_flight_.Increment(); }
 
@@ -286,6 +291,12 @@ void GatewayMetrics::RateLimited(absl::string_view exceeded_key) {
   rate_limited_
       .Add({{"profile", std::string(parts.empty() ? "" : parts[0])},
             {"scope", std::string(scope)}})
+      .Increment();
+}
+
+void GatewayMetrics::AdminCall(absl::string_view method, absl::StatusCode code) {
+  admin_calls_
+      .Add({{"method", std::string(method)}, {"code", absl::StatusCodeToString(code)}})
       .Increment();
 }
 

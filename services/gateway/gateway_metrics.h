@@ -59,6 +59,8 @@ struct RequestLabels {
 //                                        holder's lease ended; by: poll|request
 //   certificates_reindexed_total{profile} certificates the index had lost,
 //                                        recorded again from a renewal
+//   admin_calls_total{method,code}       admin API calls by gRPC method and
+//                                        status code, refused ones included
 // Redis latency and errors of the certificate index are under
 // redis_op_duration_seconds / redis_errors_total with op "Index...".
 class GatewayMetrics {
@@ -118,6 +120,9 @@ class GatewayMetrics {
                      absl::string_view result);
   // The notice queue over all gateways (read from Redis).
   void NoticeQueue(const redis::OutboxStats& stats);
+  // One admin API call: `method` is the gRPC method name (one the service
+  // defines), `code` how it ended (refused credentials included).
+  void AdminCall(absl::string_view method, absl::StatusCode code);
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;
@@ -143,6 +148,7 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& reindexed_;
   prometheus::Family<prometheus::Counter>& notices_;
   prometheus::Family<prometheus::Gauge>& notice_queue_;
+  prometheus::Family<prometheus::Counter>& admin_calls_;
 };
 
 // Seconds buckets for request and stage latencies: 1 ms to 10 s.

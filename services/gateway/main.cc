@@ -362,6 +362,7 @@ int main(int argc, char** argv) {
     admin_deps.issuer = &admin_issuer;
     admin_deps.ca = &certificates;
     admin_deps.audit = &log;
+    admin_deps.metrics = &metrics;
     admin_deps.notices = notices->outbox.get();
     for (const auto& [name, ca] : further_cas) {
       admin_deps.issuing_cas[name] = {ca->timed_signer.get(), ca->index.get(),
