@@ -163,6 +163,14 @@ absl::StatusOr<v1::ListCertificatesResponse> AdminCore::ListCertificates(
   if (page_size < 1 || page_size > kMaxPageSize) {
     return absl::InvalidArgumentError("page_size must be 0 to 1000");
   }
+  // As ListRequests: a mistyped profile or a status this API does not
+  // define is not "no certificates".
+  if (!request.profile().empty()) {
+    RETURN_IF_ERROR(FindProfile(request.profile(), absl::StatusCode::kNotFound).status());
+  }
+  if (!v1::CertificateStatus_IsValid(request.status())) {
+    return absl::InvalidArgumentError("unknown status");
+  }
   std::optional<bool> revoked;
   if (request.status() == v1::CERTIFICATE_STATUS_REVOKED) revoked = true;
   if (request.status() == v1::CERTIFICATE_STATUS_VALID ||
