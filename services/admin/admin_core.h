@@ -161,6 +161,11 @@ class AdminCore {
   // most. Unavailable while another holds it.
   absl::Status LockDecision(absl::string_view profile, absl::string_view transaction_id);
   void UnlockDecision(absl::string_view profile, absl::string_view transaction_id);
+  // ApproveRequest of a request ISSUED before: its serial and certificate,
+  // from the index or else the transaction; the index's error (Unavailable)
+  // or FailedPrecondition naming the serial when neither has it.
+  absl::StatusOr<v1::ApproveRequestResponse> AlreadyIssued(
+      const gateway::Profile& profile, const redis::ApprovalRequest& request) const;
   // Marks ISSUED an APPROVED request whose transaction an approval already
   // completed (it failed before marking the request): the serial from the
   // transaction's certificate.

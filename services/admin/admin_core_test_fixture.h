@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -45,6 +46,19 @@ inline std::vector<Profile> TestProfiles() {
   approval.approval_ttl = absl::Hours(1);
   return {by_secret, onetime, approval};
 }
+
+// The in-memory index, whose Get fails with `get_error` when that is not
+// OK (Redis down).
+class FailableIndex : public redis::MemoryCertificateIndex {
+ public:
+  absl::StatusOr<std::optional<redis::CertificateRecord>> Get(
+      absl::string_view serial_hex) override {
+    if (!get_error.ok()) return get_error;
+    return MemoryCertificateIndex::Get(serial_hex);
+  }
+
+  absl::Status get_error;
+};
 
 class AdminCoreTest : public ::testing::Test {
  protected:
@@ -111,7 +125,7 @@ class AdminCoreTest : public ::testing::Test {
   redis::MemoryChallengeStore challenges_;
   std::unique_ptr<redis::MemoryEnrollmentStore> transactions_ =
       redis::MemoryEnrollmentStore::New();
-  redis::MemoryCertificateIndex index_;
+  FailableIndex index_;
   gateway::ProfileIssuer issuer_{&signer_, &index_};
   redis::MemoryNoticeOutbox notices_;
   std::ostringstream audit_text_;

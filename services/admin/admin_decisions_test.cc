@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "common/codec/csr.h"
+#include "common/redis/memory_enrollment_store.h"
 #include "gtest/gtest.h"
 #include "services/admin/admin_core_test_fixture.h"
 
@@ -168,6 +169,35 @@ TEST_F(AdminCoreTest, ACsrOutsideTheProfileIsNotPermissionDenied) {
   Queue("tid-d6", "dev-d6");
   absl::Status approve = core_->ApproveRequest(Approve("tid-d6"), "alice").status();
   EXPECT_EQ(approve.code(), kFailedPrecondition) << approve;
+}
+
+// Approving a request issued before answers with its certificate or an
+// error, never OK without one: the index's error is the caller's to see
+// (before, Redis down gave OK with the serial only).
+TEST_F(AdminCoreTest, ApprovingAnIssuedRequestNeverAnswersWithoutItsCertificate) {
+  Queue("tid-i1", "dev-i1");
+  auto first = core_->ApproveRequest(Approve("tid-i1"), "alice");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_FALSE(first->certificate().empty());
+
+  index_.get_error = absl::UnavailableError("redis down");
+  EXPECT_EQ(core_->ApproveRequest(Approve("tid-i1"), "bob").status().code(),
+            absl::StatusCode::kUnavailable);
+  index_.get_error = absl::OkStatus();
+
+  // The index lost it: the device's transaction still has it.
+  index_.LoseEverything();
+  auto from_transaction = core_->ApproveRequest(Approve("tid-i1"), "bob");
+  ASSERT_TRUE(from_transaction.ok()) << from_transaction.status();
+  EXPECT_EQ(from_transaction->serial_hex(), first->serial_hex());
+  EXPECT_EQ(from_transaction->certificate(), first->certificate());
+
+  // Neither has it: said so, with the serial to look for.
+  std::unique_ptr<redis::MemoryEnrollmentStore> empty = redis::MemoryEnrollmentStore::New();
+  MakeCore(TestProfiles(), empty.get());
+  absl::Status lost = core_->ApproveRequest(Approve("tid-i1"), "bob").status();
+  EXPECT_EQ(lost.code(), kFailedPrecondition) << lost;
+  EXPECT_TRUE(absl::StrContains(lost.message(), first->serial_hex())) << lost;
 }
 
 }  // namespace

@@ -201,16 +201,8 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::ApproveRequest(
   switch (stored->status) {
     case Status::kRejected:
       return absl::FailedPreconditionError(gateway::kRejectedText);
-    case Status::kIssued: {
-      v1::ApproveRequestResponse response;
-      response.set_serial_hex(stored->serial_hex);
-      absl::StatusOr<std::optional<redis::CertificateRecord>> record =
-          deps_.index->Get(stored->serial_hex);
-      if (record.ok() && record->has_value()) {
-        response.set_certificate((*record)->certificate);
-      }
-      return response;
-    }
+    case Status::kIssued:
+      return AlreadyIssued(*profile, *stored);
     case Status::kRequested:
       RETURN_IF_ERROR(Raced(deps_.requests->Transition(
           profile->name, stored->transaction_id, Status::kRequested,
@@ -257,6 +249,30 @@ void AdminCore::UnlockDecision(absl::string_view profile, absl::string_view tran
   // Should this fail (Redis down), the claim ends with its lease.
   (void)deps_.transactions->ReleaseTransaction(DecisionScope(profile), transaction_id,
                                                kDecisionHolder);
+}
+
+absl::StatusOr<v1::ApproveRequestResponse> AdminCore::AlreadyIssued(
+    const gateway::Profile& profile, const ApprovalRequest& request) const {
+  v1::ApproveRequestResponse response;
+  response.set_serial_hex(request.serial_hex);
+  ASSIGN_OR_RETURN(std::optional<redis::CertificateRecord> record,
+                   deps_.index->Get(request.serial_hex));
+  if (record.has_value()) {
+    response.set_certificate(std::move(record->certificate));
+    return response;
+  }
+  // The index lost it (Redis restored from an older backup): the device's
+  // transaction may still hold it.
+  ASSIGN_OR_RETURN(std::optional<redis::Transaction> transaction,
+                   deps_.transactions->GetTransaction(profile.name, request.transaction_id));
+  if (transaction.has_value() && transaction->state == redis::Transaction::State::kIssued &&
+      !transaction->certificate.empty()) {
+    response.set_certificate(transaction->certificate);
+    return response;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the request was issued as serial ", request.serial_hex,
+      " but neither the certificate index nor its transaction has that certificate"));
 }
 
 absl::Status AdminCore::FinishIssued(const gateway::Profile& profile,
