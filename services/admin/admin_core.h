@@ -158,9 +158,13 @@ class AdminCore {
   // Approving and rejecting one request exclude each other, and a second
   // approval, while one of them acts: a claim of their own on the request
   // in the enrollment store, held for AdminOptions::enroll_claim_ttl at
-  // most. Unavailable while another holds it.
-  absl::Status LockDecision(absl::string_view profile, absl::string_view transaction_id);
-  void UnlockDecision(absl::string_view profile, absl::string_view transaction_id);
+  // most, under a holder of the call's own (returned, for UnlockDecision,
+  // which releases only that holder's claim). Unavailable while another
+  // holds it.
+  absl::StatusOr<std::string> LockDecision(absl::string_view profile,
+                                           absl::string_view transaction_id);
+  void UnlockDecision(absl::string_view profile, absl::string_view transaction_id,
+                      absl::string_view holder);
   // ApproveRequest of a request ISSUED before: its serial and certificate,
   // from the index or else the transaction; the index's error (Unavailable)
   // or FailedPrecondition naming the serial when neither has it.

@@ -2,8 +2,11 @@
 // overlap or fail half-way, and what ListRequests, Enroll and Approve tell
 // a calling service about a request the profile refuses.
 
+#include <atomic>
+#include <future>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -198,6 +201,59 @@ TEST_F(AdminCoreTest, ApprovingAnIssuedRequestNeverAnswersWithoutItsCertificate)
   absl::Status lost = core_->ApproveRequest(Approve("tid-i1"), "bob").status();
   EXPECT_EQ(lost.code(), kFailedPrecondition) << lost;
   EXPECT_TRUE(absl::StrContains(lost.message(), first->serial_hex())) << lost;
+}
+
+// A call that ran past its decision claim (enroll_claim_ttl) must not
+// release the claim a later call took since: a third call still waits for
+// the second (before, every call held the claim as "decision", so the
+// first call's release freed the second's).
+TEST_F(AdminCoreTest, ACallPastItsClaimDoesNotReleaseTheNextCallsClaim) {
+  std::atomic<int64_t> seconds{0};
+  std::unique_ptr<redis::MemoryEnrollmentStore> clocked = redis::MemoryEnrollmentStore::New(
+      [&] { return absl::FromUnixSeconds(1700000000 + seconds.load()); });
+  MakeCore(TestProfiles(), clocked.get());
+  ApprovalRequest r;
+  r.profile = "approval";
+  r.transaction_id = "tid-l1";
+  r.csr = Csr("dev-l1");
+  r.fingerprint = codec::ParseCsr(r.csr).value().fingerprint;
+  r.subject = "CN=dev-l1";
+  ASSERT_EQ(clocked->ClaimTransaction("approval", "tid-l1", r.fingerprint, absl::Hours(1))
+                ->state,
+            Transaction::State::kClaimed);
+  ASSERT_TRUE(requests_.Create(r, absl::Hours(1)).ok());
+
+  // A and B each stop in the signer until let go; no timing involved.
+  std::promise<void> a_signing, b_signing, release_a, release_b;
+  std::shared_future<void> a_go = release_a.get_future().share();
+  std::shared_future<void> b_go = release_b.get_future().share();
+  std::atomic<int> calls{0};
+  signer_.before_issue = [&] {
+    if (calls.fetch_add(1) == 0) {
+      a_signing.set_value();
+      a_go.wait();
+    } else {
+      b_signing.set_value();
+      b_go.wait();
+    }
+  };
+  absl::Status a_status, b_status;
+  std::thread a([&] { a_status = core_->ApproveRequest(Approve("tid-l1"), "alice").status(); });
+  a_signing.get_future().wait();
+  seconds += absl::ToInt64Seconds(AdminOptions().enroll_claim_ttl) + 1;  // A's claim ends
+  std::thread b([&] { b_status = core_->ApproveRequest(Approve("tid-l1"), "bob").status(); });
+  b_signing.get_future().wait();
+  release_a.set_value();
+  a.join();  // A done, its claim released (it thought)
+  EXPECT_TRUE(a_status.ok()) << a_status;
+  // C: B still holds the claim.
+  absl::Status c = core_->RejectRequest(Reject("tid-l1"), "carol").status();
+  EXPECT_EQ(c.code(), absl::StatusCode::kUnavailable) << c;
+  release_b.set_value();
+  b.join();
+  // B signed a second certificate nobody gets: refused and revoked.
+  EXPECT_EQ(b_status.code(), absl::StatusCode::kAborted) << b_status;
+  EXPECT_EQ(StatusOf("tid-l1"), ApprovalRequest::Status::kIssued);
 }
 
 }  // namespace

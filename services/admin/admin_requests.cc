@@ -193,8 +193,11 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::ApproveRequest(
   RETURN_IF_ERROR(RequireTransaction(request.profile(), request.transaction_id()));
   ASSIGN_OR_RETURN(const gateway::Profile* profile,
                    FindProfile(request.profile(), absl::StatusCode::kNotFound));
-  RETURN_IF_ERROR(LockDecision(profile->name, request.transaction_id()));
-  absl::Cleanup unlock = [&] { UnlockDecision(profile->name, request.transaction_id()); };
+  ASSIGN_OR_RETURN(const std::string holder,
+                   LockDecision(profile->name, request.transaction_id()));
+  absl::Cleanup unlock = [&] {
+    UnlockDecision(profile->name, request.transaction_id(), holder);
+  };
   ASSIGN_OR_RETURN(std::optional<ApprovalRequest> stored,
                    deps_.requests->Get(profile->name, request.transaction_id()));
   if (!stored.has_value()) return absl::NotFoundError("no such request (or it expired)");
@@ -230,25 +233,35 @@ std::string DecisionScope(absl::string_view profile) {
   return absl::StrCat("decide.", profile);
 }
 
-constexpr absl::string_view kDecisionHolder = "decision";
+constexpr int kDecisionHolderBytes = 16;
 
 }  // namespace
 
-absl::Status AdminCore::LockDecision(absl::string_view profile,
-                                     absl::string_view transaction_id) {
+absl::StatusOr<std::string> AdminCore::LockDecision(absl::string_view profile,
+                                                    absl::string_view transaction_id) {
+  // A holder of this call's own: a call that outlived its claim must not
+  // release the claim a later call took since.
+  unsigned char random[kDecisionHolderBytes];
+  if (RAND_bytes(random, sizeof(random)) != 1) {
+    return crypto::SslInternal("random decision holder");
+  }
+  std::string holder = absl::StrCat(
+      "decision.",
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(random),
+                                               sizeof(random))));
   ASSIGN_OR_RETURN(redis::Transaction claim,
                    deps_.transactions->ClaimTransaction(DecisionScope(profile), transaction_id,
-                                                        kDecisionHolder,
-                                                        options_.enroll_claim_ttl));
-  if (claim.state == redis::Transaction::State::kClaimed) return absl::OkStatus();
+                                                        holder, options_.enroll_claim_ttl));
+  if (claim.state == redis::Transaction::State::kClaimed) return holder;
   return absl::UnavailableError(
       "another approval or rejection of this request is in progress; retry later");
 }
 
-void AdminCore::UnlockDecision(absl::string_view profile, absl::string_view transaction_id) {
-  // Should this fail (Redis down), the claim ends with its lease.
-  (void)deps_.transactions->ReleaseTransaction(DecisionScope(profile), transaction_id,
-                                               kDecisionHolder);
+void AdminCore::UnlockDecision(absl::string_view profile, absl::string_view transaction_id,
+                               absl::string_view holder) {
+  // Should this fail (Redis down), the claim ends with its lease; a claim
+  // another call took since (FailedPrecondition) is left to it.
+  (void)deps_.transactions->ReleaseTransaction(DecisionScope(profile), transaction_id, holder);
 }
 
 absl::StatusOr<v1::ApproveRequestResponse> AdminCore::AlreadyIssued(
@@ -388,8 +401,11 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::IssueApproved(
 absl::StatusOr<v1::RejectRequestResponse> AdminCore::RejectRequest(
     const v1::RejectRequestRequest& request, const std::string& actor) {
   RETURN_IF_ERROR(RequireTransaction(request.profile(), request.transaction_id()));
-  RETURN_IF_ERROR(LockDecision(request.profile(), request.transaction_id()));
-  absl::Cleanup unlock = [&] { UnlockDecision(request.profile(), request.transaction_id()); };
+  ASSIGN_OR_RETURN(const std::string holder,
+                   LockDecision(request.profile(), request.transaction_id()));
+  absl::Cleanup unlock = [&] {
+    UnlockDecision(request.profile(), request.transaction_id(), holder);
+  };
   ASSIGN_OR_RETURN(std::optional<ApprovalRequest> stored,
                    deps_.requests->Get(request.profile(), request.transaction_id()));
   if (!stored.has_value()) return absl::NotFoundError("no such request (or it expired)");
