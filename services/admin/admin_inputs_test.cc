@@ -1,5 +1,5 @@
-// What the admin API refuses as input: filters naming nothing that
-// exists.
+// What the admin API refuses as input: filters naming nothing that exists
+// and free text too long to log.
 
 #include <string>
 
@@ -39,6 +39,37 @@ TEST_F(AdminCoreTest, ListCertificatesRefusesWhatListRequestsRefuses) {
     certificates.set_status(status);
     EXPECT_TRUE(core_->ListCertificates(certificates, "op").ok()) << status;
   }
+}
+
+// Free text bound for an audit line (and a challenge's subject for Redis)
+// is bounded: above 1 KiB it is INVALID_ARGUMENT and nothing is logged
+// or stored; within it, it is logged whole.
+TEST_F(AdminCoreTest, ReasonsAndSubjectsAreBounded) {
+  Queue("tid-b1", "dev-b1");
+  v1::RejectRequestRequest reject;
+  reject.set_profile("approval");
+  reject.set_transaction_id("tid-b1");
+  reject.set_reason(std::string(1025, 'r'));
+  absl::Status refused = core_->RejectRequest(reject, "op").status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "reason")) << refused;
+  EXPECT_EQ(StatusOf("tid-b1"), ApprovalRequest::Status::kRequested);
+  const std::string reason = "duplicate of " + std::string(1024 - 13, 'x');
+  reject.set_reason(reason);
+  ASSERT_TRUE(core_->RejectRequest(reject, "op").ok());
+  EXPECT_TRUE(absl::StrContains(audit_text_.str(), reason)) << "reason cut in the audit line";
+
+  v1::CreateChallengeRequest challenge;
+  challenge.set_profile("onetime");
+  std::string subject = "CN=laptop-7";
+  while (subject.size() <= 1024) subject += ", OU=fleet";
+  challenge.set_subject(subject);
+  absl::Status too_long = core_->CreateChallenge(challenge, "op").status();
+  EXPECT_EQ(too_long.code(), absl::StatusCode::kInvalidArgument) << too_long;
+  EXPECT_TRUE(absl::StrContains(too_long.message(), "subject")) << too_long;
+  EXPECT_FALSE(absl::StrContains(audit_text_.str(), "create_challenge"));
+  challenge.set_subject("O=Example Fleet, CN=laptop-7");
+  EXPECT_TRUE(core_->CreateChallenge(challenge, "op").ok());
 }
 
 }  // namespace

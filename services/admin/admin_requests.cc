@@ -29,6 +29,12 @@ using Status = redis::ApprovalRequest::Status;
 
 constexpr int kChallengeBytes = 24;
 constexpr int kDefaultPageSize = 100;
+// Free text that reaches audit lines (and, for a challenge's subject,
+// Redis) is bounded, whatever a message may hold (64 MiB): a subject of
+// several RDNs of at most 64 characters each (RFC 5280 appendix A upper
+// bounds) fits well within it, and so does any reason worth reading.
+constexpr size_t kMaxSubjectBytes = 1024;
+constexpr size_t kMaxReasonBytes = 1024;
 
 std::optional<Status> FromProto(v1::RequestStatus status) {
   switch (status) {
@@ -118,6 +124,10 @@ absl::StatusOr<v1::CreateChallengeResponse> AdminCore::CreateChallenge(
   }
   // A subject the gateway could never match would only be found out when
   // the device's request used the challenge up: refused here.
+  if (request.subject().size() > kMaxSubjectBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("subject: at most ", kMaxSubjectBytes, " bytes"));
+  }
   if (!request.subject().empty()) {
     absl::StatusOr<crypto::X509NamePtr> named = crypto::ParseDistinguishedName(request.subject());
     if (!named.ok()) {
@@ -147,7 +157,7 @@ absl::StatusOr<v1::CreateChallengeResponse> AdminCore::CreateChallenge(
             .Str("action", "create_challenge")
             .Str("actor", actor)
             .Str("profile", profile->name)
-            .Str("subject", request.subject())
+            .WholeStr("subject", request.subject())  // kMaxSubjectBytes
             .Int("ttl_seconds", absl::ToInt64Seconds(ttl)));
   return response;
 }
@@ -401,6 +411,10 @@ absl::StatusOr<v1::ApproveRequestResponse> AdminCore::IssueApproved(
 absl::StatusOr<v1::RejectRequestResponse> AdminCore::RejectRequest(
     const v1::RejectRequestRequest& request, const std::string& actor) {
   RETURN_IF_ERROR(RequireTransaction(request.profile(), request.transaction_id()));
+  if (request.reason().size() > kMaxReasonBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reason: at most ", kMaxReasonBytes, " bytes"));
+  }
   ASSIGN_OR_RETURN(const std::string holder,
                    LockDecision(request.profile(), request.transaction_id()));
   absl::Cleanup unlock = [&] {
@@ -442,7 +456,7 @@ absl::StatusOr<v1::RejectRequestResponse> AdminCore::RejectRequest(
         stored->profile, stored->transaction_id, stored->status, Status::kRejected,
         actor, "")));
     Audit(Transition("reject", *stored, actor, stored->status, Status::kRejected)
-              .Str("reason", request.reason()));
+              .WholeStr("reason", request.reason()));  // kMaxReasonBytes
   }
   return v1::RejectRequestResponse();
 }
