@@ -13,7 +13,8 @@ namespace {
 
 const std::set<std::string, std::less<>>& Switches() {
   static const auto* switches =
-      new std::set<std::string, std::less<>>{"help", "json", "all", "pem", "h"};
+      new std::set<std::string, std::less<>>{"help", "json", "all", "pem", "h",
+                                             "insecure"};
   return *switches;
 }
 

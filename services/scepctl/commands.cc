@@ -43,7 +43,7 @@ struct Verb {
 const std::vector<std::string>& GlobalFlags() {
   static const auto* const kFlags = new std::vector<std::string>{
       "server", "token-file", "tls-ca", "tls-cert", "tls-key", "tls-server-name",
-      "timeout", "json", "help"};
+      "insecure", "timeout", "json", "help"};
   return *kFlags;
 }
 

@@ -16,6 +16,7 @@
 #include "common/rpc/message_limits.h"
 #include "services/scepctl/cli_args.h"
 #include "services/scepctl/commands.h"
+#include "services/scepctl/token_transport.h"
 
 namespace {
 
@@ -29,7 +30,8 @@ bool ReadFile(const std::string& path, std::string* data) {
 }
 
 // TLS when --tls-ca is given (mutual with --tls-cert/--tls-key), else
-// plaintext (loopback or a TLS-terminating proxy in front).
+// plaintext (loopback, or a TLS-terminating proxy in front with
+// --insecure: CheckTokenTransport).
 std::shared_ptr<grpc::ChannelCredentials> Credentials(const scep::scepctl::CliArgs& args,
                                                       std::string* error) {
   if (!args.Has("tls-ca")) {
@@ -95,6 +97,12 @@ int main(int argc, char** argv) {
   const char* env_server = std::getenv("SCEP_ADMIN_SERVER");
   const std::string server =
       args->GetOr("server", env_server != nullptr ? env_server : "127.0.0.1:9443");
+  if (absl::Status in_clear = scep::scepctl::CheckTokenTransport(*args, server,
+                                                                 !call.token.empty());
+      !in_clear.ok()) {
+    std::cerr << "scepctl: " << in_clear.message() << "\n";
+    return 2;
+  }
   std::string error;
   std::shared_ptr<grpc::ChannelCredentials> credentials = Credentials(*args, &error);
   if (credentials == nullptr) {

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +25,7 @@
 #include "services/scepctl/cli_args.h"
 #include "services/scepctl/commands.h"
 #include "services/scepctl/mobileconfig.h"
+#include "services/scepctl/token_transport.h"
 #include "services/scepctl/usage.h"
 
 namespace scep::scepctl {
@@ -580,6 +582,65 @@ TEST_F(CommandTest, JsonOutputHasEveryFieldAndInt64AsStrings) {
   EXPECT_EQ(Run({"challenge", "create", "--profile", "onetime", "--json"}), 0) << err_.str();
   EXPECT_EQ(out_.str(), "{\"challenge\":\"abc\",\"expiresUnix\":\"1800000000\"}\n");
 }
+
+TEST(TokenTransportTest, LoopbackTargets) {
+  for (const char* local :
+       {"127.0.0.1:9443", "127.8.9.10:1", "localhost:9443", "LOCALHOST", "[::1]:9443", "::1",
+        "[::ffff:127.0.0.1]:9443", "dns:///127.0.0.1:9443", "dns:///localhost:9443",
+        "dns://8.8.8.8/localhost:9443", "ipv4:127.0.0.1:9443,127.0.0.2:9443",
+        "ipv6:[::1]:9443", "unix:/run/scep/admin.sock"}) {
+    EXPECT_TRUE(IsLoopbackTarget(local)) << local;
+  }
+  for (const char* remote :
+       {"10.0.0.5:9443", "scep-gateway-admin:9443", "admin.example.com:9443", "[::2]:9443",
+        "128.0.0.1:9443", "localhost.example.com:9443", "127.0.0.1.nip.io:9443",
+        "dns:///scep-gateway-admin:9443", "dns://127.0.0.1/remote:9443",
+        "ipv4:127.0.0.1:9443,10.0.0.5:9443", "", "[::1"}) {
+    EXPECT_FALSE(IsLoopbackTarget(remote)) << remote;
+  }
+}
+
+// A bearer token goes in clear only to this machine or when asked for
+// (--insecure): otherwise the command stops before connecting (before,
+// any --server without --tls-ca got the token in plaintext).
+TEST(TokenTransportTest, ATokenInClearOnlyToLoopbackOrWithInsecure) {
+  const std::string remote = "scep-gateway-admin.pki:9443";
+  absl::Status refused = CheckTokenTransport(Args({"profiles", "list"}), remote, true);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(refused.message(), remote)) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "--tls-ca")) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "--insecure")) << refused;
+  EXPECT_TRUE(CheckTokenTransport(Args({"--tls-ca", "ca.pem"}), remote, true).ok());
+  EXPECT_TRUE(CheckTokenTransport(Args({"--insecure", "profiles", "list"}), remote, true).ok());
+  EXPECT_TRUE(CheckTokenTransport(Args({}), "127.0.0.1:9443", true).ok());
+  EXPECT_TRUE(CheckTokenTransport(Args({}), remote, false).ok());  // mutual TLS or none
+  // A global switch: no verb refuses it, and it takes no value.
+  CliArgs args = Args({"--insecure", "certs", "list"});
+  EXPECT_EQ(args.words, (std::vector<std::string>{"certs", "list"}));
+  std::ostringstream out, err;
+  EXPECT_EQ(HandleUsage(args, out, err), std::nullopt) << err.str();
+}
+
+#ifdef SCEPCTL_BINARY
+// The binary itself: exit status 2 and the reason, never the token,
+// before any connection is tried (192.0.2.1 is TEST-NET-1: nothing
+// answers there).
+TEST(TokenTransportTest, ScepctlRefusesBeforeConnecting) {
+  const std::string err_path = ::testing::TempDir() + "/scepctl-insecure.err";
+  const std::string command = std::string("SCEP_ADMIN_TOKEN=Do-Not-Leak-This-Token ") +
+                              SCEPCTL_BINARY +
+                              " --server 192.0.2.1:9443 --timeout 1s profiles list 2>" +
+                              err_path;
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  std::ifstream in(err_path);
+  const std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(absl::StrContains(err, "refusing to send the bearer token in clear to "
+                                     "192.0.2.1:9443")) << err;
+  EXPECT_FALSE(absl::StrContains(err, "Do-Not-Leak")) << err;
+}
+#endif  // SCEPCTL_BINARY
 
 }  // namespace
 }  // namespace scep::scepctl

@@ -32,6 +32,10 @@ Global flags:
   --tls-ca FILE         use TLS, trusting this CA for the server certificate
   --tls-cert FILE --tls-key FILE   client certificate (mutual TLS)
   --tls-server-name N   name to verify instead of the server's host
+  --insecure            send the token in clear to a server that is not
+                        127.0.0.1, ::1 or localhost (without --tls-ca such
+                        a call is refused, exit status 2: use it only with a
+                        TLS-terminating proxy or a tunnel on the path)
   --timeout 30s         per call
   --json                machine-readable output: one JSON object, the admin
                         API's answer in proto3's JSON mapping (field names
