@@ -108,6 +108,32 @@ inline void WriteKeyFile(const std::string& path, EVP_PKEY* key) {
   fclose(f);
 }
 
+// The first URI of `cert`'s cRLDistributionPoints (first DistributionPoint,
+// fullName) and of its authorityInfoAccess; "" when there is none.
+inline std::string FirstCrlDistributionPoint(X509* cert) {
+  CrlDistPointsPtr points(static_cast<CRL_DIST_POINTS*>(
+      X509_get_ext_d2i(cert, NID_crl_distribution_points, nullptr, nullptr)));
+  if (points == nullptr || sk_DIST_POINT_num(points.get()) == 0) return "";
+  DIST_POINT* point = sk_DIST_POINT_value(points.get(), 0);
+  if (point->distpoint == nullptr || point->distpoint->type != 0) return "";
+  GENERAL_NAME* name = sk_GENERAL_NAME_value(point->distpoint->name.fullname, 0);
+  if (name == nullptr || name->type != GEN_URI) return "";
+  ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                     ASN1_STRING_length(uri));
+}
+
+inline std::string FirstAuthorityInfoAccess(X509* cert) {
+  AuthorityInfoAccessPtr access(static_cast<AUTHORITY_INFO_ACCESS*>(
+      X509_get_ext_d2i(cert, NID_info_access, nullptr, nullptr)));
+  if (access == nullptr || sk_ACCESS_DESCRIPTION_num(access.get()) == 0) return "";
+  GENERAL_NAME* location = sk_ACCESS_DESCRIPTION_value(access.get(), 0)->location;
+  if (location->type != GEN_URI) return "";
+  ASN1_IA5STRING* uri = location->d.uniformResourceIdentifier;
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                     ASN1_STRING_length(uri));
+}
+
 }  // namespace scep::crypto::testing
 
 #endif  // SCEP_COMMON_CRYPTO_TEST_PKI_H_

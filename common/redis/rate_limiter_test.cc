@@ -98,15 +98,25 @@ TEST_P(RateLimiterTest, RefundTakesBackOneCountedEvent) {
   EXPECT_FALSE(limiter_->Check({limit}).value().allowed);
 }
 
-TEST(RedisRateLimiterTest, RedisDownIsUnavailable) {
-  if (!RedisTestServer::Installed()) {
-    if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
-    GTEST_SKIP() << "redis-server not installed";
+// redis-server only.
+class RedisRateLimiterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!RedisTestServer::Installed()) {
+      if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
+      GTEST_SKIP() << "redis-server not installed";
+    }
+    server = RedisTestServer::Start().value();
+    RedisOptions options;
+    options.port = server->port();
+    limiter = NewRedisRateLimiter(options).value();
   }
-  auto server = RedisTestServer::Start().value();
-  RedisOptions options;
-  options.port = server->port();
-  auto limiter = NewRedisRateLimiter(options).value();
+
+  std::unique_ptr<RedisTestServer> server;
+  std::unique_ptr<RateLimiter> limiter;
+};
+
+TEST_F(RedisRateLimiterTest, RedisDownIsUnavailable) {
   server->Kill();
   EXPECT_EQ(limiter->Check({{"k", 1, absl::Minutes(1)}}).status().code(),
             absl::StatusCode::kUnavailable);
@@ -116,15 +126,7 @@ TEST(RedisRateLimiterTest, RedisDownIsUnavailable) {
 
 // Check runs on every enrollment: sent by digest (EVALSHA), not with the
 // script body each time, and still right after Redis lost its scripts.
-TEST(RedisRateLimiterTest, RunsByDigestAndSurvivesAScriptFlush) {
-  if (!RedisTestServer::Installed()) {
-    if (InCi()) GTEST_FAIL() << "redis-server missing and CI=true";
-    GTEST_SKIP() << "redis-server not installed";
-  }
-  auto server = RedisTestServer::Start().value();
-  RedisOptions options;
-  options.port = server->port();
-  auto limiter = NewRedisRateLimiter(options).value();
+TEST_F(RedisRateLimiterTest, RunsByDigestAndSurvivesAScriptFlush) {
   auto calls = [&](const std::string& command) {
     std::string stats = server->Command({"INFO", "commandstats"}).value_or("");
     const std::string tag = "cmdstat_" + command + ":calls=";

@@ -278,22 +278,9 @@ TEST(ProfileConfigTest, KeyPlaceholderBecomesTheIssuingCaKeyId) {
   crypto::X509Ptr cert = crypto::FromDer<crypto::X509Ptr>(*der, d2i_X509, "cert").value();
   crypto::X509Ptr ca = crypto::LoadCertificateFile(testing::Testdata("ca.pem")).value();
   const std::string key_id = crypto::CaKeyId(ca.get());
-  crypto::CrlDistPointsPtr points(static_cast<CRL_DIST_POINTS*>(
-      X509_get_ext_d2i(cert.get(), NID_crl_distribution_points, nullptr, nullptr)));
-  ASSERT_NE(points, nullptr);
-  ASN1_IA5STRING* uri =
-      sk_GENERAL_NAME_value(sk_DIST_POINT_value(points.get(), 0)->distpoint->name.fullname, 0)
-          ->d.uniformResourceIdentifier;
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
-                        ASN1_STRING_length(uri)),
+  EXPECT_EQ(crypto::testing::FirstCrlDistributionPoint(cert.get()),
             "http://pki.example.com/crl/default/" + key_id + ".crl");
-  crypto::AuthorityInfoAccessPtr access(static_cast<AUTHORITY_INFO_ACCESS*>(
-      X509_get_ext_d2i(cert.get(), NID_info_access, nullptr, nullptr)));
-  ASSERT_NE(access, nullptr);
-  ASN1_IA5STRING* ca_uri =
-      sk_ACCESS_DESCRIPTION_value(access.get(), 0)->location->d.uniformResourceIdentifier;
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(ca_uri)),
-                        ASN1_STRING_length(ca_uri)),
+  EXPECT_EQ(crypto::testing::FirstAuthorityInfoAccess(cert.get()),
             "http://pki.example.com/ca/default/" + key_id + ".crt");
 }
 

@@ -175,22 +175,9 @@ TEST(SignerPreviousCaTest, KeyPlaceholderNamesTheIssuingCaKey) {
                         reinterpret_cast<const char*>(
                             ASN1_STRING_get0_data(X509_get0_authority_key_id(cert.get()))),
                         ASN1_STRING_length(X509_get0_authority_key_id(cert.get())))));
-  crypto::CrlDistPointsPtr points(static_cast<CRL_DIST_POINTS*>(
-      X509_get_ext_d2i(cert.get(), NID_crl_distribution_points, nullptr, nullptr)));
-  ASSERT_NE(points, nullptr);
-  GENERAL_NAME* name =
-      sk_GENERAL_NAME_value(sk_DIST_POINT_value(points.get(), 0)->distpoint->name.fullname, 0);
-  ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
-                        ASN1_STRING_length(uri)),
+  EXPECT_EQ(crypto::testing::FirstCrlDistributionPoint(cert.get()),
             "http://pki.example.com/crl/default/" + key_id + ".crl");
-  crypto::AuthorityInfoAccessPtr access(static_cast<AUTHORITY_INFO_ACCESS*>(
-      X509_get_ext_d2i(cert.get(), NID_info_access, nullptr, nullptr)));
-  ASSERT_NE(access, nullptr);
-  ASN1_IA5STRING* issuer =
-      sk_ACCESS_DESCRIPTION_value(access.get(), 0)->location->d.uniformResourceIdentifier;
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(issuer)),
-                        ASN1_STRING_length(issuer)),
+  EXPECT_EQ(crypto::testing::FirstAuthorityInfoAccess(cert.get()),
             "http://pki.example.com/ca/default/" + key_id + ".crt");
 }
 
