@@ -53,10 +53,10 @@ absl::StatusOr<std::string> ReadPinFile(const std::string& what, const std::stri
     return absl::NotFoundError(absl::StrCat("cannot read the ", what, " file ", path));
   }
   std::string pin((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!pin.empty() && pin.back() == '\n') {
-    pin.pop_back();
-    if (!pin.empty() && pin.back() == '\r') pin.pop_back();
-  }
+  // Every trailing line ending goes (both binaries always dropped them:
+  // a Secret written as `echo "$PIN"` of a value ending in a newline keeps
+  // working); trailing blanks and tabs are part of the PIN.
+  while (!pin.empty() && (pin.back() == '\n' || pin.back() == '\r')) pin.pop_back();
   if (pin.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("the ", what, " file ", path, " is empty"));
   }

@@ -26,9 +26,9 @@ absl::StatusOr<std::string> ReadSecret(const std::string& what,
                                        const std::string& path,
                                        const char* env);
 
-// The content of the PIN file at `path` less one trailing line ending
-// ("\n" or "\r\n", what editors and `echo` add). Every other byte belongs
-// to the PIN, trailing blanks included: the token compares PINs byte for
+// The content of the PIN file at `path` less its trailing line endings
+// ("\n", "\r": what editors and `echo` add). Every other byte belongs to
+// the PIN, trailing blanks included: the token compares PINs byte for
 // byte, so every binary (scep-provision, scep-signer) reads PIN files
 // through here and reads the same PIN. NotFound naming `what` and the path
 // when the file cannot be read, InvalidArgument when the PIN is empty;

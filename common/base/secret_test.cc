@@ -24,12 +24,12 @@ TEST(SecretTest, FileWinsAndIsTrimmed) {
 
 // A PIN is what the file holds less one line ending: scep-provision and
 // scep-signer must agree on it byte for byte (the token does).
-TEST(SecretTest, PinFileLosesExactlyOneLineEnding) {
+TEST(SecretTest, PinFileLosesItsLineEndingsOnly) {
   const std::string path = ::testing::TempDir() + "/secret_test_pin_file";
   const std::pair<const char*, const char*> cases[] = {
       {"1234", "1234"},           {"1234\n", "1234"},         {"1234\r\n", "1234"},
       {"pin-with-space \n", "pin-with-space "}, {" 1234\t\n", " 1234\t"},
-      {"1234\n\n", "1234\n"},     {"1234\r", "1234\r"},       {"12\n34\n", "12\n34"},
+      {"1234\n\n", "1234"},       {"1234\r\n\r\n", "1234"},   {"12\n34\n", "12\n34"},
   };
   for (const auto& [content, pin] : cases) {
     SCOPED_TRACE(content);
@@ -37,7 +37,7 @@ TEST(SecretTest, PinFileLosesExactlyOneLineEnding) {
     EXPECT_EQ(ReadPinFile("PIN", path).value(), pin);
     EXPECT_EQ(ReadPin("PIN", path, "SCEP_TEST_SECRET").value(), pin);
   }
-  for (const char* empty : {"", "\n", "\r\n"}) {
+  for (const char* empty : {"", "\n", "\r\n", "\n\n"}) {
     std::ofstream(path, std::ios::binary) << empty;
     EXPECT_TRUE(absl::IsInvalidArgument(ReadPinFile("PIN", path).status()));
     EXPECT_TRUE(absl::IsFailedPrecondition(ReadPin("PIN", path, "SCEP_TEST_SECRET").status()));

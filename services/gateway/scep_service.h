@@ -12,6 +12,7 @@
 #include "services/gateway/ocsp_responder.h"
 #include "services/gateway/previous_ca_revocation.h"
 #include "services/gateway/client_address.h"
+#include "services/gateway/crl_http_cache.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/http/http_server.h"
 #include "services/gateway/pki_operation.h"
@@ -150,6 +151,7 @@ class ScepService {
   const ScepServiceObservers observers_;
   std::map<std::string, Ca, std::less<>> cas_;  // "" = the default CA
   std::unique_ptr<PreviousCaRevocation> previous_cas_;  // before ocsp_, which uses it
+  CrlValidatorCache crl_validators_;  // ETag etc. of each CRL served
   std::unique_ptr<OcspResponder> ocsp_;
   // POST /ocsp and GET /ocsp/{base64} (RFC 6960 appendix A).
   HttpResponse Ocsp(const HttpRequest& request, absl::string_view encoded);

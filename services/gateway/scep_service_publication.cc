@@ -9,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "common/crypto/ca_key_id.h"
 #include "common/crypto/der.h"
+#include "services/gateway/crl_http_cache.h"
 #include "services/gateway/scep_service.h"
 
 namespace scep::gateway {
@@ -86,6 +87,11 @@ std::optional<HttpResponse> ScepService::Publication(const HttpRequest& request,
     }
     r.content_type = "application/pkix-crl";  // RFC 2585
     r.shared_body = *std::move(der);  // the kept CRL, not a copy per request
+    // A revocation re-signs the CRL at once; caches may keep it 5 minutes,
+    // never past its nextUpdate; a poller's If-None-Match gets 304.
+    ApplyCrlCaching(crl_validators_.Of(r.shared_body), request, absl::Now(),
+                    absl::Seconds(300), r);
+    return r;  // HEAD: the HTTP server sends the headers only
   } else {
     absl::StatusOr<std::shared_ptr<const CaSet>> set = it->second.certificates->Get();
     if (!set.ok()) {
@@ -106,7 +112,7 @@ std::optional<HttpResponse> ScepService::Publication(const HttpRequest& request,
       if (r.body.empty()) return Text(404, "no such CA key");
     }
   }
-  // A revocation re-signs the CRL at once; caches may keep it 5 minutes.
+  // A rollover changes the CA certificate at this URL only with its key.
   r.headers.emplace_back("Cache-Control", "max-age=300");
   return r;  // HEAD: the HTTP server sends the headers only
 }

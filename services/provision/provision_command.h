@@ -11,8 +11,8 @@
 
 namespace scep::provision {
 
-// A secret from `file` when given (base::ReadPinFile: one trailing "\n" or
-// "\r\n" stripped, as the signer reads it), otherwise
+// A secret from `file` when given (base::ReadPinFile: trailing "\n" and
+// "\r" stripped, as the signer reads it), otherwise
 // from the environment variable `env_var`, which is then taken out of the
 // environment (base::TakeSecretFromEnv). NotFound when neither is set;
 // InvalidArgument when empty. Messages name the source, never the secret.

@@ -1733,8 +1733,6 @@ class Helm(unittest.TestCase):
                 "--set", "gateway.drainDelaySeconds=30"],
             "signer grace period below its shutdown grace": [
                 "--set", "signer.shutdownGraceSeconds=30"],
-            "signer grace period below drain + shutdown grace": [
-                "--set", "signer.drainDelaySeconds=12"],
         }
         for name, args in cases.items():
             with self.subTest(case=name):
@@ -1775,6 +1773,18 @@ class Helm(unittest.TestCase):
                 items = secret_items(gateway["spec"]["template"]["spec"], "secrets")
                 self.assertIn((secret, key, "redis-sentinel/password"), items)
                 self.assertEqual(rendered_problems(docs), [])
+
+    def test_signer_drain_delay_fits_the_grace_period(self):
+        """5 s by default; a release that set the grace period before the
+        drain delay existed still renders, the delay shortened to fit."""
+        for args, want in (((), 5),
+                           (("--set", "signer.terminationGracePeriodSeconds=25"), 4),
+                           (("--set", "signer.terminationGracePeriodSeconds=21"), 0)):
+            with self.subTest(args=args):
+                pod = self.signer_pod(*args)
+                if pod is None:
+                    return
+                self.assertIn(f"--drain_delay_seconds={want}", pod["containers"][0]["args"])
 
     def render_docs(self, *args):
         """The objects `helm template` renders with `args` (None without

@@ -204,8 +204,8 @@ Included by the gateway Deployment (always rendered).
 {{- fail (printf "gateway.terminationGracePeriodSeconds (%d) must exceed drainDelaySeconds + shutdownGraceSeconds (%d): Kubernetes would kill gateways with requests in flight" (int $gw.terminationGracePeriodSeconds) (add (int $gw.drainDelaySeconds) (int $gw.shutdownGraceSeconds))) -}}
 {{- end -}}
 {{- $sg := .Values.signer -}}
-{{- if le (int $sg.terminationGracePeriodSeconds) (add (int $sg.drainDelaySeconds) (int $sg.shutdownGraceSeconds)) -}}
-{{- fail (printf "signer.terminationGracePeriodSeconds (%d) must exceed drainDelaySeconds + shutdownGraceSeconds (%d): Kubernetes would kill signers with calls in flight" (int $sg.terminationGracePeriodSeconds) (add (int $sg.drainDelaySeconds) (int $sg.shutdownGraceSeconds))) -}}
+{{- if le (int $sg.terminationGracePeriodSeconds) (int $sg.shutdownGraceSeconds) -}}
+{{- fail (printf "signer.terminationGracePeriodSeconds (%d) must exceed signer.shutdownGraceSeconds (%d): Kubernetes would kill signers with calls in flight" (int $sg.terminationGracePeriodSeconds) (int $sg.shutdownGraceSeconds)) -}}
 {{- end -}}
 {{- $a := .Values.admin -}}
 {{- if and $a.enabled (not $a.token.enabled) (not (and $a.tls.enabled $a.tls.clientCA.enabled)) -}}
@@ -249,4 +249,16 @@ in brackets. */}}
 {{- define "scep.listenHostPort" -}}
 {{- $host := .root.Values.listenAddress -}}
 {{- if contains ":" $host -}}[{{ $host }}]:{{ .port }}{{- else -}}{{ $host }}:{{ .port }}{{- end -}}
+{{- end -}}
+
+{{/*
+The signer's drain delay as rendered: signer.drainDelaySeconds, shortened
+to what terminationGracePeriodSeconds leaves after shutdownGraceSeconds and
+a second (so a release that set a grace period before drainDelaySeconds
+existed still renders, with a shorter delay).
+*/}}
+{{- define "scep.signerDrainDelay" -}}
+{{- $s := .Values.signer -}}
+{{- $room := sub (sub (int $s.terminationGracePeriodSeconds) (int $s.shutdownGraceSeconds)) 1 -}}
+{{- min (int $s.drainDelaySeconds) (max 0 $room) -}}
 {{- end -}}

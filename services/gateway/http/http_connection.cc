@@ -411,6 +411,8 @@ class ConnectionImpl final
       if (!in.forwarded_for.empty()) in.forwarded_for += ", ";
       in.forwarded_for.append(it->value().data(), it->value().size());
     }
+    in.if_none_match = std::string(request[http::field::if_none_match]);
+    in.if_modified_since = std::string(request[http::field::if_modified_since]);
     in.body = std::move(request.body());
     const bool close_after = !request.keep_alive();
     const unsigned version = request.version();

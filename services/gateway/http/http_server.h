@@ -36,6 +36,9 @@ struct HttpRequest {
   // X-Forwarded-For header values joined with ", " ("" when absent). Only
   // meaningful when the peer is a trusted proxy (see TrustedProxies).
   std::string forwarded_for;
+  // Conditional-request headers as sent ("" when absent; RFC 9110 13.1).
+  std::string if_none_match;
+  std::string if_modified_since;
 };
 
 struct HttpResponse {
