@@ -226,8 +226,21 @@ TEST_F(ScepServiceTest, CrlAndCaCertificateArePublishedForRelyingParties) {
   EXPECT_EQ(X509_NAME_cmp(X509_CRL_get_issuer(parsed->get()), X509_get_subject_name(ca_.get())),
             0);
   bool cached = false;
-  for (const auto& [name, value] : crl.headers) cached |= name == "Cache-Control";
+  std::string etag;
+  for (const auto& [name, value] : crl.headers) {
+    cached |= name == "Cache-Control";
+    if (name == "ETag") etag = value;
+  }
   EXPECT_TRUE(cached);
+  // A poller sending the ETag back gets 304 without the CRL.
+  ASSERT_FALSE(etag.empty());
+  HttpRequest again;
+  again.method = "GET";
+  again.path = "/crl/default.crl";
+  again.if_none_match = etag;
+  HttpResponse unchanged = service_->Handle(again);
+  EXPECT_EQ(unchanged.status, 304);
+  EXPECT_EQ(unchanged.shared_body, nullptr);
 
   HttpResponse ca = Get("", "/ca/default.crt");
   ASSERT_EQ(ca.status, 200);
