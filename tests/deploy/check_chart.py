@@ -1786,6 +1786,42 @@ class Helm(unittest.TestCase):
                     return
                 self.assertIn(f"--drain_delay_seconds={want}", pod["containers"][0]["args"])
 
+    def test_bundled_redis_restarts_for_a_new_password(self):
+        """Redis reads its password at start: a new one rolls it with the
+        gateways (else every gateway, on the new password, fails AUTH)."""
+        def redis_annotations(password):
+            docs = self.render_docs("--set", "redis.bundled.enabled=true",
+                                    "--set", "redis.auth.enabled=true",
+                                    "--set", f"redis.auth.value={password}")
+            if docs is None:
+                return None
+            redis = [d for d in docs if d["kind"] == "StatefulSet"
+                     and d["metadata"]["name"].endswith("-redis")][0]
+            return redis["spec"]["template"]["metadata"].get("annotations", {})
+        first, second = redis_annotations("first-pw"), redis_annotations("second-pw")
+        if first is None:
+            return
+        self.assertIn("checksum/redis-auth", first)
+        self.assertNotEqual(first["checksum/redis-auth"], second["checksum/redis-auth"])
+        self.assertEqual(first, redis_annotations("first-pw"))
+
+    def test_values_files_of_older_charts_still_install(self):
+        """signer.ocspMaxInFlight (replaced by ocspWorkers/ocspMaxQueue) is
+        accepted and ignored: the schema refuses unknown keys."""
+        out = self.run_helm("template", "scep", CHART, "--namespace", "scep-check",
+                            "--set", "signer.ocspMaxInFlight=64")
+        self.assertNotIn("ocsp_max_in_flight", out)
+
+    def test_long_release_names_are_refused_at_render(self):
+        """A name whose suffixed resources would pass 63 characters fails
+        with a message naming the limit, not at the API server."""
+        ok = self.run_helm("template", "s" * 40, CHART, "--namespace", "scep-check")
+        self.assertIn("-signer-headless", ok)
+        result = subprocess.run([*self.helm, "template", "s" * 48, CHART],
+                                capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(result.returncode, 0, result.stdout[-500:])
+        self.assertIn("release name", result.stderr)
+
     def render_docs(self, *args):
         """The objects `helm template` renders with `args` (None without
         python3-yaml)."""

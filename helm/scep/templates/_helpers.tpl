@@ -207,6 +207,14 @@ Included by the gateway Deployment (always rendered).
 {{- if le (int $sg.terminationGracePeriodSeconds) (int $sg.shutdownGraceSeconds) -}}
 {{- fail (printf "signer.terminationGracePeriodSeconds (%d) must exceed signer.shutdownGraceSeconds (%d): Kubernetes would kill signers with calls in flight" (int $sg.terminationGracePeriodSeconds) (int $sg.shutdownGraceSeconds)) -}}
 {{- end -}}
+{{- /* Names get suffixes after the base name: "-signer-headless" (16),
+and a StatefulSet's pods a 10-character revision hash after "-signer-"
+in a label; each must stay within 63. */ -}}
+{{- $base := include "scep.fullname" . -}}
+{{- $room := ternary 45 47 (eq (include "scep.signer.kind" .) "StatefulSet") -}}
+{{- if gt (len $base) $room -}}
+{{- fail (printf "the release name makes resource names start with %q (%d characters): at most %d fit (suffixes such as -signer-headless must stay within Kubernetes' 63); use a shorter release name or fullnameOverride" $base (len $base) $room) -}}
+{{- end -}}
 {{- $a := .Values.admin -}}
 {{- if and $a.enabled (not $a.token.enabled) (not (and $a.tls.enabled $a.tls.clientCA.enabled)) -}}
 {{- fail "admin.enabled needs a credential: admin.token.enabled, or admin.tls.enabled with admin.tls.clientCA.enabled (mutual TLS)" -}}
