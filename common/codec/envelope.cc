@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/codec/der_tlv.h"
+#include "common/codec/envelope_internal.h"
 #include "common/crypto/der.h"
 #include "common/crypto/providers.h"
 #include "common/crypto/ssl_error.h"
@@ -166,8 +167,7 @@ absl::StatusOr<std::string> Envelope(absl::string_view plaintext,
   return crypto::ToDer(cms.get(), i2d_CMS_ContentInfo);
 }
 
-absl::StatusOr<std::string> Decrypt(absl::string_view der, X509* certificate,
-                                    EVP_PKEY* key) {
+absl::StatusOr<ParsedEnvelope> ParseEnvelopedData(absl::string_view der) {
   // Parsed in the context that has the content cipher, which CMS_decrypt
   // fetches from the message's context.
   OSSL_LIB_CTX* context = nullptr;
@@ -186,6 +186,13 @@ absl::StatusOr<std::string> Decrypt(absl::string_view der, X509* certificate,
   if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_enveloped) {
     return absl::InvalidArgumentError("pkcsPKIEnvelope is not EnvelopedData");
   }
+  return ParsedEnvelope{context, std::move(cms)};
+}
+
+absl::StatusOr<std::string> Decrypt(absl::string_view der, X509* certificate,
+                                    EVP_PKEY* key) {
+  ASSIGN_OR_RETURN(ParsedEnvelope parsed, ParseEnvelopedData(der));
+  CmsPtr& cms = parsed.cms;
   BioPtr out(BIO_new(BIO_s_mem()));
   if (CMS_decrypt(cms.get(), key, certificate, nullptr, out.get(),
                   CMS_BINARY) != 1) {

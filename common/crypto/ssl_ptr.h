@@ -9,6 +9,7 @@
 #include <openssl/bn.h>
 #include <openssl/cms.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -46,6 +47,8 @@ using EvpPkeyPtr = SslPtr<EVP_PKEY, EVP_PKEY_free>;
 using EvpPkeyCtxPtr = SslPtr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
 using EvpMdCtxPtr = SslPtr<EVP_MD_CTX, EVP_MD_CTX_free>;
 using CmsPtr = SslPtr<CMS_ContentInfo, CMS_ContentInfo_free>;
+using X509AlgorPtr = SslPtr<X509_ALGOR, X509_ALGOR_free>;
+using RsaOaepParamsPtr = SslPtr<RSA_OAEP_PARAMS, RSA_OAEP_PARAMS_free>;
 using BioPtr = SslPtr<BIO, FreeBio>;
 using BignumPtr = SslPtr<BIGNUM, BN_free>;
 using Asn1IntegerPtr = SslPtr<ASN1_INTEGER, ASN1_INTEGER_free>;

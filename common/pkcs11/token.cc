@@ -9,6 +9,7 @@
 #include "common/base/status_macros.h"
 #include "common/pkcs11/libp11_connection.h"
 #include "common/pkcs11/module.h"
+#include "common/pkcs11/rsa_oaep.h"
 #include "common/pkcs11/session.h"
 
 namespace scep::pkcs11 {
@@ -110,7 +111,11 @@ absl::Status Token::ConnectOnceLocked() {
 }
 
 void Token::DisconnectLocked() {
-  // The monitor sessions go first: unloading finalises the module.
+  // Our sessions go first: unloading finalises the module.
+  {
+    std::lock_guard idle_lock(idle_mu_);
+    idle_sessions_.clear();
+  }
   monitors_.clear();
   connection_.reset();
 }
@@ -220,6 +225,60 @@ absl::Status Token::WithPrivateKey(absl::string_view token_label, absl::string_v
                                             label, "'"));
   }
   return fn(key);
+}
+
+absl::StatusOr<std::string> Token::DecryptOaep(absl::string_view token_label,
+                                               absl::string_view label,
+                                               const crypto::RsaOaepParams& params,
+                                               absl::string_view ciphertext) {
+  if (!Serves(token_label)) {
+    return absl::NotFoundError(absl::StrCat("token '", token_label, "' is not configured"));
+  }
+  uint64_t seen_generation = 0;
+  {
+    std::shared_lock lock(mu_);
+    RETURN_IF_ERROR(LoginRefused());
+    seen_generation = generation_;
+    if (connection_ != nullptr) {
+      absl::StatusOr<std::string> plaintext =
+          DecryptOaepLocked(token_label, label, params, ciphertext);
+      if (!absl::IsUnavailable(plaintext.status())) return plaintext;
+    }
+  }
+  RETURN_IF_ERROR(ReconnectIfStale(seen_generation));
+  std::shared_lock lock(mu_);
+  if (connection_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat("token '", token_label, "' is disconnected"));
+  }
+  return DecryptOaepLocked(token_label, label, params, ciphertext);
+}
+
+absl::StatusOr<std::string> Token::DecryptOaepLocked(absl::string_view token_label,
+                                                     absl::string_view label,
+                                                     const crypto::RsaOaepParams& params,
+                                                     absl::string_view ciphertext) {
+  std::unique_ptr<Session> session;
+  {
+    std::lock_guard idle_lock(idle_mu_);
+    if (auto idle = idle_sessions_.find(token_label);
+        idle != idle_sessions_.end() && !idle->second.empty()) {
+      session = std::move(idle->second.back());
+      idle->second.pop_back();
+    }
+  }
+  if (session == nullptr) {
+    // Login state is the application's: a new session is logged in.
+    absl::StatusOr<Session> opened =
+        Session::Open(*module_, connection_->slot_id(token_label), /*read_write=*/false);
+    if (!opened.ok()) return AsUnavailable(token_label, opened.status());
+    session = std::make_unique<Session>(*std::move(opened));
+  }
+  absl::StatusOr<std::string> plaintext = DecryptRsaOaep(*session, label, params, ciphertext);
+  if (!absl::IsUnavailable(plaintext.status())) {
+    std::lock_guard idle_lock(idle_mu_);
+    idle_sessions_[std::string(token_label)].push_back(std::move(session));
+  }
+  return plaintext;
 }
 
 absl::StatusOr<crypto::EvpPkeyPtr> Token::PublicKey(absl::string_view label) {

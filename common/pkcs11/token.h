@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/crypto/rsa_oaep_params.h"
 #include "common/crypto/ssl_ptr.h"
 #include "common/pkcs11/key_attributes.h"
 
@@ -91,6 +92,17 @@ class Token {
   absl::Status WithPrivateKey(absl::string_view token_label, absl::string_view label,
                               absl::FunctionRef<absl::Status(EVP_PKEY*)> fn);
 
+  // RSAES-OAEP decryption of `ciphertext` with the private key `label` of
+  // token `token_label`, in the token (CKM_RSA_PKCS_OAEP with `params`; see
+  // DecryptRsaOaep for why not through WithPrivateKey), on a session of a
+  // small pool of the Token's own. Errors as DecryptRsaOaep: FailedPrecondition
+  // when the token refuses the mechanism or parameters, InvalidArgument
+  // (always the same message) when it rejects the ciphertext; Unavailable,
+  // PermissionDenied and reconnecting as WithPrivateKey.
+  absl::StatusOr<std::string> DecryptOaep(absl::string_view token_label, absl::string_view label,
+                                          const crypto::RsaOaepParams& params,
+                                          absl::string_view ciphertext);
+
   // A copy of the public key of the pair labelled `label`, owned by the
   // caller and independent of the token. NotFound when there is no such key
   // pair; FailedPrecondition when several private keys carry the label;
@@ -144,6 +156,12 @@ class Token {
   // `label`. Requires mu_ held (shared is enough). An error means broken;
   // otherwise whether the token holds a private key labelled `label`.
   absl::StatusOr<bool> ProbeLocked(absl::string_view token_label, absl::string_view label);
+  // DecryptOaep on an idle session of `token_label` (a new one when none
+  // is idle). Requires mu_ held (shared is enough) and connection_.
+  absl::StatusOr<std::string> DecryptOaepLocked(absl::string_view token_label,
+                                                absl::string_view label,
+                                                const crypto::RsaOaepParams& params,
+                                                absl::string_view ciphertext);
   // Whether `token_label` is the main token or a further one.
   bool Serves(absl::string_view token_label) const;
 
@@ -178,6 +196,11 @@ class Token {
   // One session of our own per token (see ConnectLocked); guarded by mu_
   // and monitor_mu_.
   std::map<std::string, std::unique_ptr<Session>, std::less<>> monitors_;
+
+  std::mutex idle_mu_;
+  // Sessions for DecryptOaep not in use, per token; guarded by idle_mu_,
+  // emptied under mu_ held exclusively (DisconnectLocked).
+  std::map<std::string, std::vector<std::unique_ptr<Session>>, std::less<>> idle_sessions_;
 };
 
 }  // namespace scep::pkcs11

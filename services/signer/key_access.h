@@ -6,6 +6,8 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/crypto/rsa_oaep_params.h"
 #include "common/crypto/ssl_ptr.h"
 
 namespace scep::pkcs11 {
@@ -25,6 +27,21 @@ class KeyAccess {
       absl::FunctionRef<absl::Status(EVP_PKEY*)> fn) = 0;
   // A copy of the public half.
   virtual absl::StatusOr<crypto::EvpPkeyPtr> PublicKey() = 0;
+
+  // RSAES-OAEP decryption of `ciphertext` (a content-encryption key) where
+  // the key lives, for keys whose EVP_PKEY would not run OAEP there: a
+  // token key through libp11 0.4.12 asks the token for raw RSA
+  // (CKM_RSA_X_509) and unpads in software. Errors: Unimplemented when the
+  // key has no such path (software keys: use WithKey); FailedPrecondition
+  // when the token refuses OAEP with `params` (WithKey is then the only
+  // way, over raw RSA); InvalidArgument, always alike, when the ciphertext
+  // is rejected; Unavailable as WithKey.
+  virtual absl::StatusOr<std::string> DecryptOaep(const crypto::RsaOaepParams& params,
+                                                  absl::string_view ciphertext) {
+    (void)params;
+    (void)ciphertext;
+    return absl::UnimplementedError("the key decrypts RSAES-OAEP through WithKey");
+  }
 };
 
 // A key held in memory: unit tests, and RA key files for HSMs that refuse

@@ -1,6 +1,7 @@
 #include "services/signer/signer_core.h"
 
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
 #include "absl/memory/memory.h"
@@ -8,12 +9,14 @@
 #include "common/base/status_macros.h"
 #include "common/codec/csr.h"
 #include "common/codec/envelope.h"
+#include "common/codec/oaep_envelope.h"
 #include "common/codec/pki_message.h"
 #include "common/crypto/ca_chain.h"
 #include "common/crypto/ca_key_id.h"
 #include "common/crypto/der.h"
 #include "common/crypto/ssl_error.h"
 #include "services/signer/issuer.h"
+#include "services/signer/timed_key_access.h"
 
 namespace scep::signer {
 namespace {
@@ -203,6 +206,27 @@ absl::StatusOr<std::string> SignerCore::Decrypt(
     if (previous_ra_key_ != nullptr) ra_key = previous_ra_key_.get();
   }
   if (for_previous != nullptr) *for_previous = cert != ra_cert_.get();
+  // RSAES-OAEP to a token key: the token unwraps the content-encryption
+  // key with CKM_RSA_PKCS_OAEP (KeyAccess::DecryptOaep) and the content is
+  // decrypted here, since libp11's EVP_PKEY would have the token run raw
+  // RSA, which FIPS partitions and CKA_ALLOWED_MECHANISMS refuse. Only
+  // when the token refuses OAEP with the request's parameters (SoftHSMv2
+  // knows only SHA-1) is raw RSA tried, and counted as what it is.
+  const char* oaep_fallback = nullptr;
+  if (codec::KeyTransportAlgorithm(enveloped_data).value_or(NID_undef) == NID_rsaesOaep) {
+    absl::StatusOr<std::string> plaintext = codec::DecryptOaep(
+        enveloped_data, cert,
+        [&](const crypto::RsaOaepParams& params, absl::string_view encrypted_key) {
+          return ra_key->DecryptOaep(params, encrypted_key);
+        });
+    if (absl::IsFailedPrecondition(plaintext.status())) {
+      oaep_fallback = "rsa-x509";
+    } else if (!absl::IsUnimplemented(plaintext.status())) {
+      return plaintext;
+    }
+  }
+  ScopedKeyMechanism mechanism(oaep_fallback != nullptr ? oaep_fallback
+                                                        : ScopedKeyMechanism::Current());
   absl::StatusOr<std::string> plaintext;
   RETURN_IF_ERROR(ra_key->WithKey([&](EVP_PKEY* key) {
     plaintext = codec::Decrypt(enveloped_data, cert, key);

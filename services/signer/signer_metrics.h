@@ -37,7 +37,8 @@ namespace scep::signer {
 //       flat for long enough: `scep-provision --drop-previous-ra`
 // `key` is "ca" or "ra"; `operation` one of "decrypt", "sign_certificate",
 // "sign_certrep", "sign_crl", "public_key", "private_key"; `mechanism` one
-// of "rsa-pkcs1" (CKM_RSA_PKCS), "rsa-oaep" (CKM_RSA_PKCS_OAEP), "ecdsa"
+// of "rsa-pkcs1" (CKM_RSA_PKCS), "rsa-oaep" (CKM_RSA_PKCS_OAEP), "rsa-x509"
+// (CKM_RSA_X_509: OAEP the token refused, unpadded in software), "ecdsa"
 // (CKM_ECDSA), "none" (public key read) or "unknown".
 class SignerMetrics {
  public:

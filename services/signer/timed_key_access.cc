@@ -57,6 +57,21 @@ class TimedKeyAccess final : public KeyAccess {
     return status;
   }
 
+  // Counted under the mechanism it asks the token for, also when refused;
+  // not at all when the key has no such path (no key operation ran).
+  absl::StatusOr<std::string> DecryptOaep(const crypto::RsaOaepParams& params,
+                                          absl::string_view ciphertext) override {
+    const absl::Time start = absl::Now();
+    const absl::Duration cpu_start = ThreadCpu();
+    absl::StatusOr<std::string> plaintext = inner_->DecryptOaep(params, ciphertext);
+    if (!absl::IsUnimplemented(plaintext.status())) {
+      metrics_->KeyOperation(key_, ScopedKeyOperation::Current(), "rsa-oaep",
+                             plaintext.status(), absl::Now() - start,
+                             ThreadCpu() - cpu_start);
+    }
+    return plaintext;
+  }
+
   absl::StatusOr<crypto::EvpPkeyPtr> PublicKey() override {
     const absl::Time start = absl::Now();
     const absl::Duration cpu_start = ThreadCpu();

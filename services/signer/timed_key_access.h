@@ -60,8 +60,9 @@ const char* KeyTransportMechanism(absl::string_view enveloped_data);
 // (not owned; must outlive the key). The mechanism is the
 // ScopedKeyMechanism hint, else follows from the key type: RSA "rsa-pkcs1"
 // (signatures and decryption are PKCS#1 v1.5), EC "ecdsa"; "none" for
-// PublicKey; "unknown" while the key type was never seen. Results pass
-// through unchanged. Thread-safe when `inner` is.
+// PublicKey; "unknown" while the key type was never seen. DecryptOaep is
+// "rsa-oaep" (not counted when Unimplemented: no key operation ran).
+// Results pass through unchanged. Thread-safe when `inner` is.
 std::unique_ptr<KeyAccess> NewTimedKeyAccess(std::unique_ptr<KeyAccess> inner,
                                              std::string key,
                                              SignerMetrics* metrics);

@@ -21,6 +21,16 @@ class TokenKey final : public KeyAccess {
     return status;
   }
 
+  absl::StatusOr<std::string> DecryptOaep(const crypto::RsaOaepParams& params,
+                                          absl::string_view ciphertext) override {
+    absl::StatusOr<std::string> plaintext =
+        token_->DecryptOaep(token_label_, label_, params, ciphertext);
+    if (absl::IsPermissionDenied(plaintext.status()) && !token_->LoginRefused().ok()) {
+      return absl::UnavailableError(plaintext.status().message());
+    }
+    return plaintext;
+  }
+
   absl::StatusOr<crypto::EvpPkeyPtr> PublicKey() override {
     return token_->PublicKey(token_label_, label_);
   }
