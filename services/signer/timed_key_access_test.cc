@@ -10,6 +10,7 @@
 
 #include "common/codec/envelope.h"
 
+#include "common/metrics/counter_sum.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 
@@ -21,20 +22,10 @@ namespace {
 double Count(const prometheus::Registry& registry, const std::string& key,
              const std::string& operation, const std::string& result,
              const std::string& mechanism = "") {
-  double sum = 0;
-  for (const prometheus::MetricFamily& family : registry.Collect()) {
-    if (family.name != "scep_signer_pkcs11_operations_total") continue;
-    for (const prometheus::ClientMetric& m : family.metric) {
-      std::map<std::string, std::string> labels;
-      for (const auto& l : m.label) labels[l.name] = l.value;
-      if (labels["key"] == key && labels["operation"] == operation &&
-          labels["result"] == result &&
-          (mechanism.empty() || labels["mechanism"] == mechanism)) {
-        sum += m.counter.value;
-      }
-    }
-  }
-  return sum;
+  std::map<std::string, std::string> labels = {
+      {"key", key}, {"operation", operation}, {"result", result}};
+  if (!mechanism.empty()) labels["mechanism"] = mechanism;
+  return metrics::CounterSum(registry, "scep_signer_pkcs11_operations_total", labels);
 }
 
 // Histogram sample count of scep_signer_pkcs11_duration_seconds.

@@ -19,6 +19,7 @@
 #include "common/pkcs11/session.h"
 #include "common/pkcs11/softhsm_sandbox.h"
 #include "common/pkcs11/token.h"
+#include "common/metrics/counter_sum.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "services/signer/key_access.h"
@@ -114,19 +115,8 @@ std::string TamperContent(const std::string& der) {
 
 double Count(const prometheus::Registry& registry, const std::string& mechanism,
              const std::string& result) {
-  double sum = 0;
-  for (const prometheus::MetricFamily& family : registry.Collect()) {
-    if (family.name != "scep_signer_pkcs11_operations_total") continue;
-    for (const prometheus::ClientMetric& m : family.metric) {
-      std::map<std::string, std::string> labels;
-      for (const auto& l : m.label) labels[l.name] = l.value;
-      if (labels["key"] == "ra" && labels["mechanism"] == mechanism &&
-          labels["result"] == result) {
-        sum += m.counter.value;
-      }
-    }
-  }
-  return sum;
+  return metrics::CounterSum(registry, "scep_signer_pkcs11_operations_total",
+                             {{"key", "ra"}, {"mechanism", mechanism}, {"result", result}});
 }
 
 class TokenRaOaepTest : public ::testing::Test {
