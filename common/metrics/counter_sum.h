@@ -1,7 +1,7 @@
 #ifndef SCEP_COMMON_METRICS_COUNTER_SUM_H_
 #define SCEP_COMMON_METRICS_COUNTER_SUM_H_
 
-// Test support: reading counters back from a prometheus-cpp registry.
+// Test support: reading samples back from a prometheus-cpp registry.
 
 #include <prometheus/registry.h>
 
@@ -10,10 +10,11 @@
 
 namespace scep::metrics {
 
-// The sum of counter `name` over its series that carry every label in
-// `labels` with that value (every series when `labels` is empty).
-inline double CounterSum(const prometheus::Registry& registry, const std::string& name,
-                         const std::map<std::string, std::string>& labels = {}) {
+// The sum of the samples of `name` over its series that carry every label
+// in `labels` with that value (every series when `labels` is empty):
+// counters and gauges their value, histograms their sample count.
+inline double SampleSum(const prometheus::Registry& registry, const std::string& name,
+                        const std::map<std::string, std::string>& labels = {}) {
   double sum = 0;
   for (const prometheus::MetricFamily& family : registry.Collect()) {
     if (family.name != name) continue;
@@ -23,7 +24,8 @@ inline double CounterSum(const prometheus::Registry& registry, const std::string
         auto it = labels.find(l.name);
         if (it != labels.end() && it->second == l.value) ++matched;
       }
-      if (matched == labels.size()) sum += m.counter.value;
+      if (matched != labels.size()) continue;
+      sum += m.counter.value + m.gauge.value + static_cast<double>(m.histogram.sample_count);
     }
   }
   return sum;

@@ -7,6 +7,7 @@
 #include "common/redis/memory_enrollment_store.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
+#include "common/metrics/counter_sum.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/in_process_signer.h"
 #include "services/gateway/scep_service.h"
@@ -16,25 +17,11 @@
 namespace scep::gateway {
 namespace {
 
-// Value of the sample `name` whose labels include `labels` (sum when
-// several match); histograms report their sample count.
+// Sum of the samples `name` whose labels include `labels`; histograms
+// report their sample count.
 double Value(const prometheus::Registry& registry, const std::string& name,
              const std::map<std::string, std::string>& labels = {}) {
-  double sum = 0;
-  for (const prometheus::MetricFamily& family : registry.Collect()) {
-    if (family.name != name) continue;
-    for (const prometheus::ClientMetric& m : family.metric) {
-      size_t matched = 0;
-      for (const prometheus::ClientMetric::Label& l : m.label) {
-        auto it = labels.find(l.name);
-        if (it != labels.end() && it->second == l.value) ++matched;
-      }
-      if (matched != labels.size()) continue;
-      sum += m.counter.value + m.gauge.value +
-             static_cast<double>(m.histogram.sample_count);
-    }
-  }
-  return sum;
+  return metrics::SampleSum(registry, name, labels);
 }
 
 TEST(TimedEnrollmentStoreTest, CountsReplaysLatencyAndErrors) {

@@ -20,6 +20,7 @@
 #include "common/redis/memory_certificate_index.h"
 #include "common/redis/memory_enrollment_store.h"
 #include "common/redis/rate_limiter.h"
+#include "common/metrics/counter_sum.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "services/gateway/in_process_signer.h"
@@ -35,18 +36,8 @@ using codec::PkiStatus;
 // `label` is `value` (all of them when `label` is empty).
 inline double CounterTotal(prometheus::Registry& registry, const std::string& name,
                            const std::string& label = "", const std::string& value = "") {
-  double total = 0;
-  for (const prometheus::MetricFamily& family : registry.Collect()) {
-    if (family.name != name) continue;
-    for (const prometheus::ClientMetric& m : family.metric) {
-      bool match = label.empty();
-      for (const prometheus::ClientMetric::Label& l : m.label) {
-        if (l.name == label && l.value == value) match = true;
-      }
-      if (match) total += m.counter.value;
-    }
-  }
-  return total;
+  if (label.empty()) return metrics::SampleSum(registry, name);
+  return metrics::SampleSum(registry, name, {{label, value}});
 }
 
 // Forwards to a store and counts GetTransaction calls (Redis round trips

@@ -1,3 +1,4 @@
+#include "common/metrics/counter_sum.h"
 #include "services/gateway/timed_certificate_index.h"
 
 #include <map>
@@ -14,20 +15,7 @@ namespace {
 // report their sample count.
 double Value(const prometheus::Registry& registry, const std::string& name,
              const std::map<std::string, std::string>& labels = {}) {
-  double sum = 0;
-  for (const prometheus::MetricFamily& family : registry.Collect()) {
-    if (family.name != name) continue;
-    for (const prometheus::ClientMetric& m : family.metric) {
-      size_t matched = 0;
-      for (const prometheus::ClientMetric::Label& l : m.label) {
-        auto it = labels.find(l.name);
-        if (it != labels.end() && it->second == l.value) ++matched;
-      }
-      if (matched != labels.size()) continue;
-      sum += m.counter.value + static_cast<double>(m.histogram.sample_count);
-    }
-  }
-  return sum;
+  return metrics::SampleSum(registry, name, labels);
 }
 
 TEST(TimedCertificateIndexTest, TimesOperationsCountsRevocationsAndErrors) {

@@ -25,7 +25,7 @@ double Count(const prometheus::Registry& registry, const std::string& key,
   std::map<std::string, std::string> labels = {
       {"key", key}, {"operation", operation}, {"result", result}};
   if (!mechanism.empty()) labels["mechanism"] = mechanism;
-  return metrics::CounterSum(registry, "scep_signer_pkcs11_operations_total", labels);
+  return metrics::SampleSum(registry, "scep_signer_pkcs11_operations_total", labels);
 }
 
 // Histogram sample count of scep_signer_pkcs11_duration_seconds.

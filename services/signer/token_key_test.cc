@@ -115,7 +115,7 @@ std::string TamperContent(const std::string& der) {
 
 double Count(const prometheus::Registry& registry, const std::string& mechanism,
              const std::string& result) {
-  return metrics::CounterSum(registry, "scep_signer_pkcs11_operations_total",
+  return metrics::SampleSum(registry, "scep_signer_pkcs11_operations_total",
                              {{"key", "ra"}, {"mechanism", mechanism}, {"result", result}});
 }
 
