@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/crypto/der.h"
 #include "common/crypto/ssl_ptr.h"
 
 namespace scep::gateway {
@@ -18,9 +19,8 @@ namespace {
 constexpr char kHttpDate[] = "%a, %d %b %Y %H:%M:%S GMT";  // RFC 9110 IMF-fixdate
 
 absl::Time AsTime(const ASN1_TIME* t) {
-  struct tm tm = {};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return absl::InfinitePast();
-  return absl::FromTM(tm, absl::UTCTimeZone());
+  const int64_t seconds = crypto::UnixSeconds(t);  // 0: absent or unreadable
+  return seconds == 0 ? absl::InfinitePast() : absl::FromUnixSeconds(seconds);
 }
 
 CrlValidators Compute(const std::string& der) {
