@@ -1,5 +1,7 @@
 #include "services/admin/admin_call_log.h"
 
+#include <unistd.h>
+
 #include <grpcpp/grpcpp.h>
 
 #include <openssl/evp.h>
@@ -69,7 +71,9 @@ class AdminCallLogServerTest : public ::testing::Test {
     deps.metrics = &metrics_;
     AdminServerOptions options;
     options.port = 0;
-    const std::string token_file = ::testing::TempDir() + "/call-log-token";
+    // This process's own file: ctest runs tests in parallel processes.
+    const std::string token_file =
+        ::testing::TempDir() + "/call-log-token-" + std::to_string(getpid());
     std::ofstream(token_file) << kToken;
     options.token_file = token_file;
     server_ = AdminServer::Start(options, {}, deps).value();

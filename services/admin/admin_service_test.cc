@@ -1,6 +1,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -27,8 +28,12 @@ namespace {
 
 constexpr char kToken[] = "t0ken-For-The-Admin-API";
 
+// Under this process's own name: ctest runs each test as a process of its
+// own, in parallel, and one truncating a shared file while another reads
+// it made the reader see an empty token file.
 std::string WriteFile(const std::string& name, const std::string& content) {
-  const std::string path = ::testing::TempDir() + "/" + name;
+  const std::string path =
+      ::testing::TempDir() + "/" + name + "-" + std::to_string(getpid());
   std::ofstream(path) << content;
   return path;
 }
